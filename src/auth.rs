@@ -1,0 +1,151 @@
+//! Authentication primitives: argon2 password hashes and HMAC-SHA256 signed tokens for
+//! agents (login) and web-chat visitors.
+//!
+//! A token is `base64url(json claims) . base64url(hmac)`. The signing key lives in the
+//! store (`settings/token_key`), generated on first start, so tokens survive restarts.
+//! This module never logs tokens or passwords.
+
+use crate::domain::{Millis, Role};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// What a token grants.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Claims {
+    /// A logged-in staff member.
+    Staff { sub: String, role: Role, exp: Millis },
+    /// A web-chat visitor bound to one customer and chat address.
+    Visitor {
+        customer: String,
+        address: String,
+        exp: Millis,
+    },
+}
+
+impl Claims {
+    fn exp(&self) -> Millis {
+        match self {
+            Claims::Staff { exp, .. } | Claims::Visitor { exp, .. } => *exp,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("malformed token")]
+    Malformed,
+    #[error("bad token signature")]
+    BadSignature,
+    #[error("token expired")]
+    Expired,
+}
+
+/// Signs and verifies tokens with one secret key.
+#[derive(Clone)]
+pub struct TokenSigner {
+    key: [u8; 32],
+}
+
+impl std::fmt::Debug for TokenSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenSigner(..)")
+    }
+}
+
+impl TokenSigner {
+    pub fn new(key: [u8; 32]) -> Self {
+        Self { key }
+    }
+
+    pub fn random_key() -> [u8; 32] {
+        rand::random()
+    }
+
+    fn mac(&self, payload: &[u8]) -> HmacSha256 {
+        let mut mac = HmacSha256::new_from_slice(&self.key).expect("hmac takes any key size");
+        mac.update(payload);
+        mac
+    }
+
+    pub fn sign(&self, claims: &Claims) -> String {
+        let payload = serde_json::to_vec(claims).expect("claims serialise");
+        let sig = self.mac(&payload).finalize().into_bytes();
+        format!("{}.{}", B64.encode(&payload), B64.encode(sig))
+    }
+
+    pub fn verify(&self, token: &str, now: Millis) -> Result<Claims, TokenError> {
+        if token.len() > 2048 {
+            return Err(TokenError::Malformed);
+        }
+        let (p, s) = token.split_once('.').ok_or(TokenError::Malformed)?;
+        let payload = B64.decode(p).map_err(|_| TokenError::Malformed)?;
+        let sig = B64.decode(s).map_err(|_| TokenError::Malformed)?;
+        self.mac(&payload)
+            .verify_slice(&sig)
+            .map_err(|_| TokenError::BadSignature)?;
+        let claims: Claims = serde_json::from_slice(&payload).map_err(|_| TokenError::Malformed)?;
+        if claims.exp() <= now {
+            return Err(TokenError::Expired);
+        }
+        Ok(claims)
+    }
+}
+
+/// argon2id hash in PHC format. Slow by design: call from a blocking thread.
+pub fn hash_password(password: &str) -> String {
+    use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
+    let salt = SaltString::generate(&mut OsRng);
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .expect("argon2 with default params cannot fail")
+        .to_string()
+}
+
+/// Constant-time check of `password` against a PHC hash. Call from a blocking thread.
+pub fn verify_password(password: &str, phc: &str) -> bool {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    match PasswordHash::new(phc) {
+        Ok(h) => argon2::Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok(),
+        Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_verify_and_reject_tampering_and_expiry() {
+        let s = TokenSigner::new([7; 32]);
+        let c = Claims::Staff {
+            sub: "alice".into(),
+            role: Role::Agent,
+            exp: Millis(1000),
+        };
+        let t = s.sign(&c);
+        assert_eq!(s.verify(&t, Millis(10)), Ok(c));
+        assert_eq!(s.verify(&t, Millis(1000)), Err(TokenError::Expired));
+        let other = TokenSigner::new([8; 32]);
+        assert_eq!(other.verify(&t, Millis(10)), Err(TokenError::BadSignature));
+        let mut bad = t.clone();
+        bad.insert(3, 'x');
+        assert!(s.verify(&bad, Millis(10)).is_err());
+        assert_eq!(s.verify("nodot", Millis(0)), Err(TokenError::Malformed));
+    }
+
+    #[test]
+    fn passwords() {
+        let h = hash_password("secret");
+        assert!(verify_password("secret", &h));
+        assert!(!verify_password("Secret", &h));
+        assert!(!verify_password("secret", "not-a-hash"));
+    }
+}

@@ -1,0 +1,63 @@
+//! Conversations and their lifecycle:
+//! `queued -> (offered) -> assigned -> wrap_up -> resolved`, or `abandoned`.
+//!
+//! "Offered" is a live routing state held by the queue actor, not persisted: after a
+//! restart an offered conversation is simply queued again with its original wait.
+
+use super::{AgentId, Channel, ConversationId, CustomerId, Millis, QueueName};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConversationState {
+    Queued,
+    Assigned,
+    WrapUp,
+    Resolved,
+    Abandoned,
+}
+
+impl ConversationState {
+    /// Open conversations are reloaded and routed again after a restart.
+    pub fn is_open(self) -> bool {
+        matches!(
+            self,
+            ConversationState::Queued | ConversationState::Assigned | ConversationState::WrapUp
+        )
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConversationState::Queued => "queued",
+            ConversationState::Assigned => "assigned",
+            ConversationState::WrapUp => "wrap_up",
+            ConversationState::Resolved => "resolved",
+            ConversationState::Abandoned => "abandoned",
+        }
+    }
+}
+
+/// A conversation with a customer. Persisted on every state change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conversation {
+    pub id: ConversationId,
+    pub customer_id: CustomerId,
+    /// The channel the conversation is currently on (the latest inbound channel).
+    pub channel: Channel,
+    pub queue: QueueName,
+    pub state: ConversationState,
+    pub priority: i32,
+    pub created_at: Millis,
+    /// When it (last) entered a queue; wait time is measured from here and is kept
+    /// across restarts and overflow.
+    pub enqueued_at: Millis,
+    /// Tie-breaker within equal priority and enqueue time (arrival order).
+    pub enqueue_seq: u64,
+    pub agent: Option<AgentId>,
+    /// The agent to offer first (sticky routing), if any.
+    pub preferred_agent: Option<AgentId>,
+    /// If set, only this agent may take it (transfer to a named agent).
+    #[serde(default)]
+    pub required_agent: Option<AgentId>,
+    pub disposition: Option<String>,
+    pub updated_at: Millis,
+}

@@ -1,0 +1,99 @@
+//! Customers and their channel identities.
+
+use super::{Channel, CustomerId, Millis, ParseError};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// One person across every channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Customer {
+    pub id: CustomerId,
+    pub display_name: Option<String>,
+    /// Identities stitched into this customer.
+    pub identities: Vec<IdentityKey>,
+    /// Routing priority; higher is served first (VIP customers > 0).
+    #[serde(default)]
+    pub priority: i32,
+    /// Free-form attributes (CRM, tier, language...).
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+    /// The agent who last served this customer (sticky routing).
+    #[serde(default)]
+    pub last_agent: Option<super::AgentId>,
+    pub created_at: Millis,
+}
+
+/// A (channel, address) pair: a phone number for SMS/voice, an email address, a LINE
+/// user id, a web-chat visitor id...
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct IdentityKey {
+    pub channel: Channel,
+    pub address: String,
+}
+
+/// Longest accepted address, in bytes.
+pub const MAX_ADDRESS_LEN: usize = 320;
+
+impl IdentityKey {
+    /// Parses and normalises an address for `channel` (trimmed; email lowercased;
+    /// phone numbers reduced to `+` and digits).
+    pub fn parse(channel: Channel, address: &str) -> Result<Self, ParseError> {
+        let a = address.trim();
+        if a.is_empty() || a.len() > MAX_ADDRESS_LEN {
+            return Err(ParseError::new("address", "must be 1 to 320 bytes"));
+        }
+        if a.chars().any(|c| c.is_control()) {
+            return Err(ParseError::new("address", "control characters"));
+        }
+        let address = match channel {
+            Channel::Email => {
+                let lower = a.to_lowercase();
+                let (local, domain) = lower
+                    .split_once('@')
+                    .ok_or_else(|| ParseError::new("address", "email needs an '@'"))?;
+                if local.is_empty() || domain.is_empty() || domain.contains('@') {
+                    return Err(ParseError::new("address", "malformed email address"));
+                }
+                lower
+            }
+            Channel::Sms | Channel::Voice => {
+                let digits: String = a.chars().filter(|c| c.is_ascii_digit()).collect();
+                if !a.starts_with('+') || digits.len() < 6 || digits.len() > 15 {
+                    return Err(ParseError::new(
+                        "address",
+                        "phone numbers must be E.164 (+ and 6 to 15 digits)",
+                    ));
+                }
+                if a.chars().any(|c| !(c.is_ascii_digit() || "+ -()".contains(c))) {
+                    return Err(ParseError::new("address", "unexpected character in phone number"));
+                }
+                format!("+{digits}")
+            }
+            _ => a.to_owned(),
+        };
+        Ok(Self { channel, address })
+    }
+
+    /// Stable byte key `channel \0 address` used by the stores.
+    pub fn storage_key(&self) -> String {
+        format!("{}\u{0}{}", self.channel.as_str(), self.address)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalises() {
+        let e = IdentityKey::parse(Channel::Email, " Taro@Example.JP ").unwrap();
+        assert_eq!(e.address, "taro@example.jp");
+        let p = IdentityKey::parse(Channel::Sms, "+81 90-1234-5678").unwrap();
+        assert_eq!(p.address, "+819012345678");
+        assert!(IdentityKey::parse(Channel::Sms, "09012345678").is_err());
+        assert!(IdentityKey::parse(Channel::Email, "nobody").is_err());
+        assert!(IdentityKey::parse(Channel::Chat, "").is_err());
+        assert!(IdentityKey::parse(Channel::Line, "U1234\n").is_ok()); // trimmed
+        assert!(IdentityKey::parse(Channel::Line, "U12\u{7}34").is_err());
+    }
+}

@@ -1,0 +1,212 @@
+//! Identifiers. Customer, conversation, event and offer ids are random or time-ordered
+//! UUIDs (unguessable); agent ids and queue names are parsed slugs chosen by admins.
+
+use super::ParseError;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use uuid::Uuid;
+
+macro_rules! uuid_id {
+    ($(#[$m:meta])* $name:ident) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub Uuid);
+
+        impl $name {
+            pub fn parse(s: &str) -> Result<Self, ParseError> {
+                Uuid::parse_str(s)
+                    .map(Self)
+                    .map_err(|_| ParseError::new(stringify!($name), "not a UUID"))
+            }
+            pub fn as_bytes(&self) -> &[u8; 16] {
+                self.0.as_bytes()
+            }
+            pub fn from_bytes(b: [u8; 16]) -> Self {
+                Self(Uuid::from_bytes(b))
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
+}
+
+uuid_id!(
+    /// A customer: one person across every channel. Random (v4), unguessable.
+    CustomerId
+);
+uuid_id!(
+    /// A conversation. Random (v4), unguessable.
+    ConversationId
+);
+uuid_id!(
+    /// A timeline event. Time-ordered (v7) so that byte order is time order.
+    EventId
+);
+uuid_id!(
+    /// One offer (reservation) of a conversation to an agent.
+    OfferId
+);
+
+impl CustomerId {
+    pub fn new() -> Self {
+        Self(Uuid::new_v4())
+    }
+}
+impl ConversationId {
+    pub fn new() -> Self {
+        Self(Uuid::new_v4())
+    }
+}
+impl OfferId {
+    pub fn new() -> Self {
+        Self(Uuid::new_v4())
+    }
+}
+impl EventId {
+    /// A new id ordered after every id made earlier in this process, on any thread
+    /// (UUID v7, bumped past the last one issued if the clock has not moved), so the
+    /// event log orders events that happen one after another.
+    pub fn new() -> Self {
+        static LAST: std::sync::Mutex<u128> = std::sync::Mutex::new(0);
+        let mut v = Uuid::now_v7().as_u128();
+        let mut last = LAST.lock().unwrap_or_else(|p| p.into_inner());
+        if v <= *last {
+            v = *last + 1;
+        }
+        *last = v;
+        Self(Uuid::from_u128(v))
+    }
+    /// The smallest id (for range scans).
+    pub const MIN: EventId = EventId(Uuid::nil());
+    /// The largest id (for range scans).
+    pub const MAX: EventId = EventId(Uuid::max());
+}
+
+impl Default for CustomerId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+impl Default for ConversationId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+impl Default for EventId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+impl Default for OfferId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn parse_slug(field: &'static str, s: &str) -> Result<String, ParseError> {
+    if s.is_empty() || s.len() > 64 {
+        return Err(ParseError::new(field, "must be 1 to 64 characters"));
+    }
+    if !s
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_' || b == b'.')
+    {
+        return Err(ParseError::new(
+            field,
+            "only lowercase ASCII letters, digits, '-', '_' and '.'",
+        ));
+    }
+    Ok(s.to_owned())
+}
+
+/// An agent's login id, e.g. `alice`. Lowercase slug, 1..=64 characters.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct AgentId(String);
+
+impl AgentId {
+    pub fn parse(s: &str) -> Result<Self, ParseError> {
+        parse_slug("agent_id", s).map(Self)
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A queue's name, e.g. `support-ja`. Lowercase slug, 1..=64 characters.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct QueueName(String);
+
+impl QueueName {
+    pub fn parse(s: &str) -> Result<Self, ParseError> {
+        parse_slug("queue", s).map(Self)
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+macro_rules! slug_conv {
+    ($name:ident) => {
+        impl TryFrom<String> for $name {
+            type Error = ParseError;
+            fn try_from(s: String) -> Result<Self, ParseError> {
+                Self::parse(&s)
+            }
+        }
+        impl From<$name> for String {
+            fn from(v: $name) -> String {
+                v.0
+            }
+        }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+slug_conv!(AgentId);
+slug_conv!(QueueName);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_parse_and_reject() {
+        assert!(AgentId::parse("alice").is_ok());
+        assert!(QueueName::parse("support-ja").is_ok());
+        assert!(AgentId::parse("").is_err());
+        assert!(AgentId::parse("Alice").is_err());
+        assert!(QueueName::parse("a b").is_err());
+        assert!(QueueName::parse(&"x".repeat(65)).is_err());
+        assert!(serde_json::from_str::<AgentId>("\"BAD ID\"").is_err());
+    }
+
+    #[test]
+    fn event_ids_are_time_ordered() {
+        let a = EventId::new();
+        let b = EventId::new();
+        assert!(a < b);
+        assert!(a.as_bytes() < b.as_bytes());
+    }
+
+    #[test]
+    fn event_ids_are_monotonic_across_threads() {
+        let handles: Vec<_> = (0..4)
+            .map(|_| std::thread::spawn(|| (0..10_000).map(|_| EventId::new()).collect::<Vec<_>>()))
+            .collect();
+        let mut all: Vec<EventId> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
+        let n = all.len();
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), n, "ids are unique");
+    }
+}

@@ -1,0 +1,44 @@
+//! Domain types: identifiers, parsed newtypes, channels, conversations, timeline events.
+//!
+//! Everything here is plain data with `serde` derives: no I/O, no actors, no wire
+//! framing. Actors exchange these values; the store persists them; the websocket and
+//! REST edges convert them to their JSON shapes. Newtypes *parse* their input
+//! (`QueueName::parse`, `Proficiency::new`, ...) so code past the edge never handles raw
+//! strings.
+
+pub mod agent;
+pub mod channel;
+pub mod conversation;
+pub mod customer;
+pub mod event;
+pub mod ids;
+pub mod queue;
+pub mod time;
+
+pub use agent::{AgentProfile, AgentStatus, Capacity, Proficiency, Role, Skill};
+pub use channel::{Channel, ChannelClass};
+pub use conversation::{Conversation, ConversationState};
+pub use customer::{Customer, IdentityKey};
+pub use event::{EventKind, OfferOutcome, TimelineEvent};
+pub use ids::{AgentId, ConversationId, CustomerId, EventId, OfferId, QueueName};
+pub use queue::{QueueConfig, RoutingStrategy};
+pub use time::{Clock, Millis, SystemClock};
+
+/// A value that failed to parse at the edge.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {field}: {reason}")]
+pub struct ParseError {
+    /// Which field or type was being parsed.
+    pub field: &'static str,
+    /// A human-readable reason, safe to show to the caller.
+    pub reason: String,
+}
+
+impl ParseError {
+    pub fn new(field: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            field,
+            reason: reason.into(),
+        }
+    }
+}

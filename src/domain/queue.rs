@@ -1,0 +1,97 @@
+//! Queue configuration: who is eligible, how agents are chosen, timeouts and limits.
+
+use super::{Channel, Proficiency, QueueName, Skill};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// How a queue picks among eligible agents with free capacity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum RoutingStrategy {
+    /// The agent idle the longest (since their last assignment ended or they became
+    /// available) goes first.
+    #[default]
+    LongestIdle,
+    /// The agent with the lowest occupancy (held / capacity) goes first.
+    LeastOccupied,
+    /// Agents take turns in the order they were last offered work.
+    RoundRobin,
+}
+
+/// Overflow: after `after_ms` waiting, a conversation moves to queue `to`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Overflow {
+    pub after_ms: u64,
+    pub to: QueueName,
+}
+
+/// A queue's routing configuration. Persisted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueConfig {
+    pub name: QueueName,
+    #[serde(default)]
+    pub display_name: String,
+    /// Skills an agent must have, each at least at the given proficiency.
+    #[serde(default)]
+    pub required_skills: BTreeMap<Skill, Proficiency>,
+    #[serde(default)]
+    pub strategy: RoutingStrategy,
+    /// How long an offer waits for accept/reject before it times out.
+    #[serde(default = "defaults::offer_timeout_ms")]
+    pub offer_timeout_ms: u64,
+    /// How long a conversation waits for its preferred (last) agent before any
+    /// eligible agent may take it.
+    #[serde(default = "defaults::sticky_wait_ms")]
+    pub sticky_wait_ms: u64,
+    #[serde(default)]
+    pub overflow: Option<Overflow>,
+    /// Waiting conversations beyond this are refused.
+    #[serde(default = "defaults::max_waiting")]
+    pub max_waiting: usize,
+    /// Consecutive timed-out offers after which an agent is set away (missed).
+    #[serde(default = "defaults::max_missed_offers")]
+    pub max_missed_offers: u32,
+    /// Channels whose new conversations land here by default.
+    #[serde(default)]
+    pub default_for: Vec<Channel>,
+}
+
+pub mod defaults {
+    pub fn offer_timeout_ms() -> u64 {
+        20_000
+    }
+    pub fn sticky_wait_ms() -> u64 {
+        30_000
+    }
+    pub fn max_waiting() -> usize {
+        10_000
+    }
+    pub fn max_missed_offers() -> u32 {
+        2
+    }
+}
+
+impl QueueConfig {
+    /// A queue with default settings.
+    pub fn new(name: QueueName) -> Self {
+        Self {
+            display_name: name.to_string(),
+            name,
+            required_skills: BTreeMap::new(),
+            strategy: RoutingStrategy::default(),
+            offer_timeout_ms: defaults::offer_timeout_ms(),
+            sticky_wait_ms: defaults::sticky_wait_ms(),
+            overflow: None,
+            max_waiting: defaults::max_waiting(),
+            max_missed_offers: defaults::max_missed_offers(),
+            default_for: Vec::new(),
+        }
+    }
+
+    /// Whether an agent with `skills` meets every required skill.
+    pub fn admits(&self, skills: &BTreeMap<Skill, Proficiency>) -> bool {
+        self.required_skills
+            .iter()
+            .all(|(s, min)| skills.get(s).is_some_and(|p| p >= min))
+    }
+}

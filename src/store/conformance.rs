@@ -1,0 +1,995 @@
+//! Backend-independent conformance suite for the [`Store`] contract.
+//!
+//! This module owns the executable definition of what every backend must do: each
+//! `pub async fn` checks one part of the contract documented in `store/mod.rs` and
+//! panics (`assert!`) on any deviation; [`run_all`] runs them all. It must use only the
+//! [`Store`] trait (it runs against the embedded store and against ScyllaDB) and must
+//! work on a shared, non-empty database: every check uses fresh random ids and names,
+//! and only ever asserts about records it created itself (e.g. "the agent list contains
+//! mine", never "the agent list is exactly this").
+
+use super::{Batch, SharedStore, StoreError, TraceEntry};
+use crate::domain::{
+    AgentId, AgentProfile, Capacity, Channel, Conversation, ConversationId, ConversationState,
+    Customer, CustomerId, EventId, EventKind, IdentityKey, Millis, Proficiency, QueueConfig,
+    QueueName, Role, RoutingStrategy, Skill, TimelineEvent,
+};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// Runs every check against `store`.
+pub async fn run_all(store: SharedStore) {
+    health(&store).await;
+    empty_batch(&store).await;
+    missing_records(&store).await;
+    round_trip_every_record(&store).await;
+    customer_overwrite(&store).await;
+    timeline_order_and_paging(&store).await;
+    timeline_isolation(&store).await;
+    batch_visible_atomically(&store).await;
+    open_conversation_index(&store).await;
+    conversations_of_order(&store).await;
+    identity_links(&store).await;
+    resolve_or_create_idempotent(&store).await;
+    resolve_or_create_race(&store, 16).await;
+    trace_order(&store).await;
+    settings_overwrite(&store).await;
+    agents_and_queues_overwrite(&store).await;
+    concurrent_commits(&store, 64).await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Fixtures: every id and name is fresh.
+
+fn ok<T>(r: Result<T, StoreError>, what: &str) -> T {
+    r.unwrap_or_else(|e| panic!("{what}: {e}"))
+}
+
+fn unique() -> String {
+    CustomerId::new().0.simple().to_string()
+}
+
+/// A fresh chat identity.
+pub fn new_identity() -> IdentityKey {
+    IdentityKey::parse(Channel::Chat, &format!("conformance-{}", unique()))
+        .expect("fixture identity parses")
+}
+
+fn new_agent_id() -> AgentId {
+    AgentId::parse(&format!("conf-{}", unique())).expect("fixture agent id parses")
+}
+
+fn new_queue_name() -> QueueName {
+    QueueName::parse(&format!("conf-{}", unique())).expect("fixture queue name parses")
+}
+
+/// A fresh customer with every field set.
+pub fn new_customer() -> Customer {
+    let mut attributes = BTreeMap::new();
+    attributes.insert("tier".to_owned(), "gold".to_owned());
+    attributes.insert("lang".to_owned(), "ja".to_owned());
+    Customer {
+        id: CustomerId::new(),
+        display_name: Some("山田 花子".to_owned()),
+        identities: vec![new_identity()],
+        priority: 3,
+        attributes,
+        last_agent: Some(new_agent_id()),
+        created_at: Millis(1_700_000_000_000),
+    }
+}
+
+fn new_conversation(
+    customer: CustomerId,
+    state: ConversationState,
+    created_at: i64,
+) -> Conversation {
+    let agent = new_agent_id();
+    Conversation {
+        id: ConversationId::new(),
+        customer_id: customer,
+        channel: Channel::Sms,
+        queue: new_queue_name(),
+        state,
+        priority: 2,
+        created_at: Millis(created_at),
+        enqueued_at: Millis(created_at + 5),
+        enqueue_seq: 42,
+        agent: if state == ConversationState::Queued {
+            None
+        } else {
+            Some(agent.clone())
+        },
+        preferred_agent: Some(agent),
+        required_agent: None,
+        disposition: None,
+        updated_at: Millis(created_at + 10),
+    }
+}
+
+fn new_event(
+    customer: CustomerId,
+    conversation: Option<ConversationId>,
+    n: usize,
+) -> TimelineEvent {
+    TimelineEvent::new(
+        customer,
+        conversation,
+        Millis(1_700_000_000_000 + n as i64),
+        EventKind::MessageIn {
+            channel: Channel::Chat,
+            address: "visitor".to_owned(),
+            text: format!("message {n}"),
+            client_msg_id: Some(unique()),
+        },
+    )
+}
+
+fn new_trace(conversation: ConversationId, queue: &QueueName, step: &str) -> TraceEntry {
+    TraceEntry {
+        conversation_id: conversation,
+        id: EventId::new(),
+        at: Millis(1_700_000_000_000),
+        queue: queue.clone(),
+        step: step.to_owned(),
+        agent: Some(new_agent_id()),
+        detail: format!("strategy=longest_idle step={step}"),
+    }
+}
+
+fn new_agent(id: AgentId, display_name: &str) -> AgentProfile {
+    let mut skills = BTreeMap::new();
+    skills.insert(
+        Skill::parse("billing").expect("fixture skill parses"),
+        Proficiency::new(4).expect("fixture proficiency"),
+    );
+    AgentProfile {
+        id,
+        display_name: display_name.to_owned(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".to_owned(),
+        role: Role::Supervisor,
+        skills,
+        capacity: Capacity {
+            voice: 1,
+            chat: 4,
+            email: 2,
+            messaging: 3,
+        },
+        queues: vec![new_queue_name()],
+        disabled: false,
+    }
+}
+
+fn new_queue(name: QueueName) -> QueueConfig {
+    let mut q = QueueConfig::new(name);
+    q.strategy = RoutingStrategy::RoundRobin;
+    q.default_for = vec![Channel::Chat, Channel::Email];
+    q.max_waiting = 77;
+    q
+}
+
+/// `events`, newest (largest id) first.
+fn newest_first(events: &[TimelineEvent]) -> Vec<TimelineEvent> {
+    let mut v = events.to_vec();
+    v.sort_by_key(|e| std::cmp::Reverse(e.id));
+    v
+}
+
+fn ids(events: &[TimelineEvent]) -> Vec<EventId> {
+    events.iter().map(|e| e.id).collect()
+}
+
+async fn open_ids(store: &SharedStore) -> Vec<ConversationId> {
+    ok(store.open_conversations().await, "open_conversations")
+        .into_iter()
+        .map(|c| c.id)
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// Checks.
+
+/// `health` answers `Ok`.
+pub async fn health(store: &SharedStore) {
+    ok(store.health().await, "health");
+}
+
+/// An empty batch commits.
+pub async fn empty_batch(store: &SharedStore) {
+    assert!(Batch::default().is_empty());
+    ok(store.commit(Batch::default()).await, "commit empty batch");
+}
+
+/// Lookups of ids nobody wrote find nothing.
+pub async fn missing_records(store: &SharedStore) {
+    let c = CustomerId::new();
+    let conv = ConversationId::new();
+    assert_eq!(ok(store.customer(c).await, "customer"), None);
+    assert_eq!(
+        ok(
+            store.customer_by_identity(&new_identity()).await,
+            "customer_by_identity"
+        ),
+        None
+    );
+    assert!(ok(store.timeline(c, None, 100).await, "timeline").is_empty());
+    assert_eq!(ok(store.conversation(conv).await, "conversation"), None);
+    assert!(ok(store.conversations_of(c).await, "conversations_of").is_empty());
+    assert!(!open_ids(store).await.contains(&conv));
+    assert_eq!(ok(store.agent(&new_agent_id()).await, "agent"), None);
+    assert!(ok(store.trace(conv).await, "trace").is_empty());
+    assert_eq!(
+        ok(
+            store.setting(&format!("conformance.{}", unique())).await,
+            "setting"
+        ),
+        None
+    );
+}
+
+/// One batch holding every record type; each reads back equal.
+pub async fn round_trip_every_record(store: &SharedStore) {
+    let customer = new_customer();
+    let key = new_identity();
+    let conv = new_conversation(customer.id, ConversationState::Queued, 1_000);
+    let events: Vec<_> = (0..3)
+        .map(|n| new_event(customer.id, Some(conv.id), n))
+        .collect();
+    let agent = new_agent(new_agent_id(), "Alice");
+    let queue = new_queue(new_queue_name());
+    let traces = vec![
+        new_trace(conv.id, &queue.name, "enqueued"),
+        new_trace(conv.id, &queue.name, "offered"),
+    ];
+    let setting_key = format!("conformance.{}", unique());
+    let setting_value = vec![0u8, 1, 2, 255, b'x'];
+    let batch = Batch {
+        customers: vec![customer.clone()],
+        identities: vec![(key.clone(), customer.id)],
+        events: events.clone(),
+        conversations: vec![conv.clone()],
+        agents: vec![agent.clone()],
+        queues: vec![queue.clone()],
+        traces: traces.clone(),
+        settings: vec![(setting_key.clone(), setting_value.clone())],
+    };
+    assert!(!batch.is_empty());
+    ok(store.commit(batch).await, "commit");
+
+    assert_eq!(
+        ok(store.customer(customer.id).await, "customer"),
+        Some(customer.clone())
+    );
+    assert_eq!(
+        ok(
+            store.customer_by_identity(&key).await,
+            "customer_by_identity"
+        ),
+        Some(customer.id)
+    );
+    assert_eq!(
+        ok(store.timeline(customer.id, None, 100).await, "timeline"),
+        newest_first(&events)
+    );
+    assert_eq!(
+        ok(store.conversation(conv.id).await, "conversation"),
+        Some(conv.clone())
+    );
+    assert_eq!(
+        ok(
+            store.conversations_of(customer.id).await,
+            "conversations_of"
+        ),
+        vec![conv.clone()]
+    );
+    let open = ok(store.open_conversations().await, "open_conversations");
+    assert_eq!(
+        open.iter().filter(|c| c.id == conv.id).collect::<Vec<_>>(),
+        vec![&conv]
+    );
+    assert_eq!(
+        ok(store.agent(&agent.id).await, "agent"),
+        Some(agent.clone())
+    );
+    let agents = ok(store.agents().await, "agents");
+    assert_eq!(
+        agents
+            .iter()
+            .filter(|a| a.id == agent.id)
+            .collect::<Vec<_>>(),
+        vec![&agent]
+    );
+    let queues = ok(store.queues().await, "queues");
+    assert_eq!(
+        queues
+            .iter()
+            .filter(|q| q.name == queue.name)
+            .collect::<Vec<_>>(),
+        vec![&queue]
+    );
+    assert_eq!(ok(store.trace(conv.id).await, "trace"), traces);
+    assert_eq!(
+        ok(store.setting(&setting_key).await, "setting"),
+        Some(setting_value)
+    );
+}
+
+/// A customer written again replaces the earlier version.
+pub async fn customer_overwrite(store: &SharedStore) {
+    let mut c = new_customer();
+    for priority in 0..5 {
+        c.priority = priority;
+        c.attributes
+            .insert("round".to_owned(), priority.to_string());
+        ok(
+            store
+                .commit(Batch {
+                    customers: vec![c.clone()],
+                    ..Batch::default()
+                })
+                .await,
+            "commit customer",
+        );
+        assert_eq!(ok(store.customer(c.id).await, "customer"), Some(c.clone()));
+    }
+    c.display_name = None;
+    c.last_agent = None;
+    c.identities.clear();
+    ok(
+        store
+            .commit(Batch {
+                customers: vec![c.clone()],
+                ..Batch::default()
+            })
+            .await,
+        "commit customer",
+    );
+    assert_eq!(ok(store.customer(c.id).await, "customer"), Some(c));
+}
+
+/// Newest first by event id (not by insertion order); `before` is exclusive; `limit`
+/// caps the page; paging with the last id of a page walks the whole timeline once.
+pub async fn timeline_order_and_paging(store: &SharedStore) {
+    let c = CustomerId::new();
+    let events: Vec<_> = (0..10).map(|n| new_event(c, None, n)).collect();
+    for w in events.windows(2) {
+        assert!(w[0].id < w[1].id, "EventId::new() must be increasing");
+    }
+    // Written out of order: the newest half first, then the older half reversed, one
+    // event in a batch of its own.
+    let mut older: Vec<_> = events[..5].to_vec();
+    older.reverse();
+    for batch in [events[5..9].to_vec(), older, vec![events[9].clone()]] {
+        ok(
+            store
+                .commit(Batch {
+                    events: batch,
+                    ..Batch::default()
+                })
+                .await,
+            "commit events",
+        );
+    }
+    let all_newest_first = newest_first(&events);
+    assert_eq!(
+        ok(store.timeline(c, None, 100).await, "timeline"),
+        all_newest_first
+    );
+    assert_eq!(
+        ok(
+            store.timeline(c, None, usize::MAX).await,
+            "timeline, limit usize::MAX"
+        ),
+        all_newest_first
+    );
+    assert!(ok(store.timeline(c, None, 0).await, "timeline, limit 0").is_empty());
+    assert_eq!(
+        ok(store.timeline(c, None, 3).await, "timeline, limit 3"),
+        all_newest_first[..3].to_vec()
+    );
+
+    // `before` is exclusive.
+    assert_eq!(
+        ids(&ok(
+            store.timeline(c, Some(events[5].id), 100).await,
+            "before e5"
+        )),
+        ids(&newest_first(&events[..5]))
+    );
+    assert!(ok(
+        store.timeline(c, Some(events[0].id), 100).await,
+        "before oldest"
+    )
+    .is_empty());
+    assert!(ok(
+        store.timeline(c, Some(EventId::MIN), 100).await,
+        "before MIN"
+    )
+    .is_empty());
+    assert_eq!(
+        ok(
+            store.timeline(c, Some(EventId::new()), 100).await,
+            "before a newer id"
+        ),
+        all_newest_first
+    );
+    assert_eq!(
+        ok(
+            store.timeline(c, Some(EventId::MAX), 100).await,
+            "before MAX"
+        ),
+        all_newest_first
+    );
+
+    // Paging by 3: 3 + 3 + 3 + 1, then nothing.
+    let mut seen = Vec::new();
+    let mut before = None;
+    let mut pages = Vec::new();
+    loop {
+        let page = ok(store.timeline(c, before, 3).await, "timeline page");
+        if page.is_empty() {
+            break;
+        }
+        assert!(page.len() <= 3);
+        pages.push(page.len());
+        before = page.last().map(|e| e.id);
+        seen.extend(page);
+        assert!(pages.len() <= 10, "paging does not terminate");
+    }
+    assert_eq!(pages, vec![3, 3, 3, 1]);
+    assert_eq!(seen, all_newest_first);
+}
+
+/// A customer's timeline holds its own events only, even for customers whose ids are
+/// byte-adjacent.
+pub async fn timeline_isolation(store: &SharedStore) {
+    let base = CustomerId::new();
+    let mut up = *base.as_bytes();
+    up[15] = up[15].wrapping_add(1);
+    let mut down = *base.as_bytes();
+    down[15] = down[15].wrapping_sub(1);
+    let customers = [
+        base,
+        CustomerId::from_bytes(up),
+        CustomerId::from_bytes(down),
+    ];
+    let mut mine: Vec<Vec<TimelineEvent>> = vec![Vec::new(); customers.len()];
+    let mut batch = Batch::default();
+    // Interleaved in time, all in one batch.
+    for n in 0..12 {
+        let i = n % customers.len();
+        let e = new_event(customers[i], None, n);
+        mine[i].push(e.clone());
+        batch.events.push(e);
+    }
+    ok(store.commit(batch).await, "commit interleaved events");
+    for (c, events) in customers.iter().zip(&mine) {
+        let got = ok(store.timeline(*c, None, 100).await, "timeline");
+        assert_eq!(got, newest_first(events));
+        assert!(got.iter().all(|e| e.customer_id == *c));
+        // `before` taken from another customer's (newer) event still pages mine only.
+        let newest_overall = mine.iter().flatten().map(|e| e.id).max();
+        let got = ok(
+            store.timeline(*c, newest_overall, 100).await,
+            "timeline before",
+        );
+        assert!(got.iter().all(|e| e.customer_id == *c));
+    }
+}
+
+/// Once `commit` returns every part of the batch is visible, and a concurrent reader
+/// never sees part of a batch: reading the conversation first, then the customer, then
+/// the timeline, seeing an earlier part means seeing the later parts.
+pub async fn batch_visible_atomically(store: &SharedStore) {
+    let customer = new_customer();
+    let conv = new_conversation(customer.id, ConversationState::Queued, 5_000);
+    let events: Vec<_> = (0..5)
+        .map(|n| new_event(customer.id, Some(conv.id), n))
+        .collect();
+    let done = Arc::new(AtomicBool::new(false));
+
+    let reader = {
+        let store = Arc::clone(store);
+        let done = Arc::clone(&done);
+        let (cid, conv_id, n_events) = (customer.id, conv.id, events.len());
+        tokio::spawn(async move {
+            let mut empty_views = 0u64;
+            loop {
+                let stop = done.load(Ordering::SeqCst);
+                let conv_seen = ok(store.conversation(conv_id).await, "conversation").is_some();
+                let customer_seen = ok(store.customer(cid).await, "customer").is_some();
+                let events_seen = ok(store.timeline(cid, None, 100).await, "timeline").len();
+                if conv_seen {
+                    assert!(customer_seen, "conversation visible before its customer");
+                }
+                if customer_seen {
+                    assert_eq!(events_seen, n_events, "customer visible before its events");
+                }
+                if !conv_seen && !customer_seen && events_seen == 0 {
+                    empty_views += 1;
+                }
+                if stop {
+                    // The flag was set after `commit` returned: all must be visible.
+                    assert!(conv_seen && customer_seen && events_seen == n_events);
+                    return empty_views;
+                }
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+
+    ok(
+        store
+            .commit(Batch {
+                customers: vec![customer.clone()],
+                events: events.clone(),
+                conversations: vec![conv.clone()],
+                ..Batch::default()
+            })
+            .await,
+        "commit",
+    );
+    done.store(true, Ordering::SeqCst);
+    assert_eq!(
+        ok(store.customer(customer.id).await, "customer"),
+        Some(customer.clone())
+    );
+    assert_eq!(
+        ok(store.conversation(conv.id).await, "conversation"),
+        Some(conv.clone())
+    );
+    assert_eq!(
+        ok(store.timeline(customer.id, None, 100).await, "timeline"),
+        newest_first(&events)
+    );
+    assert_eq!(
+        ok(
+            store.conversations_of(customer.id).await,
+            "conversations_of"
+        ),
+        vec![conv.clone()]
+    );
+    assert!(open_ids(store).await.contains(&conv.id));
+    let _empty_views = reader.await.expect("reader task panicked");
+}
+
+/// `open_conversations` follows `state.is_open()` through every upsert.
+pub async fn open_conversation_index(store: &SharedStore) {
+    let customer = CustomerId::new();
+    let mut conv = new_conversation(customer, ConversationState::Queued, 1_000);
+    let steps = [
+        ConversationState::Queued,
+        ConversationState::Assigned,
+        ConversationState::WrapUp,
+        ConversationState::Resolved,
+        ConversationState::Queued,
+        ConversationState::Abandoned,
+        ConversationState::Assigned,
+    ];
+    for (i, state) in steps.into_iter().enumerate() {
+        conv.state = state;
+        conv.updated_at = Millis(2_000 + i as i64);
+        conv.disposition = (!state.is_open()).then(|| format!("done-{i}"));
+        ok(
+            store
+                .commit(Batch::default().conversation(conv.clone()))
+                .await,
+            "commit",
+        );
+        assert_eq!(
+            ok(store.conversation(conv.id).await, "conversation"),
+            Some(conv.clone())
+        );
+        let open = ok(store.open_conversations().await, "open_conversations");
+        let mine: Vec<_> = open.iter().filter(|c| c.id == conv.id).collect();
+        if state.is_open() {
+            assert_eq!(mine, vec![&conv], "open after upsert to {}", state.as_str());
+        } else {
+            assert!(
+                mine.is_empty(),
+                "still open after upsert to {}",
+                state.as_str()
+            );
+        }
+        assert_eq!(
+            ok(store.conversations_of(customer).await, "conversations_of"),
+            vec![conv.clone()],
+            "an upsert must not duplicate the conversation"
+        );
+    }
+
+    // Two conversations in one batch: one opens, one closes.
+    let mut a = new_conversation(customer, ConversationState::Queued, 3_000);
+    let b = new_conversation(customer, ConversationState::Resolved, 3_001);
+    ok(
+        store
+            .commit(
+                Batch::default()
+                    .conversation(a.clone())
+                    .conversation(b.clone()),
+            )
+            .await,
+        "commit",
+    );
+    let open = open_ids(store).await;
+    assert!(open.contains(&a.id) && !open.contains(&b.id));
+    // The same conversation twice in one batch: the later version wins.
+    a.state = ConversationState::Assigned;
+    let mut a_closed = a.clone();
+    a_closed.state = ConversationState::Resolved;
+    ok(
+        store
+            .commit(
+                Batch::default()
+                    .conversation(a.clone())
+                    .conversation(a_closed.clone()),
+            )
+            .await,
+        "commit",
+    );
+    assert_eq!(
+        ok(store.conversation(a.id).await, "conversation"),
+        Some(a_closed)
+    );
+    assert!(!open_ids(store).await.contains(&a.id));
+}
+
+/// `conversations_of` lists the customer's conversations only, newest `created_at`
+/// first, whatever the write order; a conversation re-written with another
+/// `customer_id` belongs to that customer only.
+pub async fn conversations_of_order(store: &SharedStore) {
+    let customer = CustomerId::new();
+    let other = CustomerId::new();
+    let middle = new_conversation(customer, ConversationState::Resolved, 2_000);
+    let oldest = new_conversation(customer, ConversationState::Queued, 1_000);
+    let newest = new_conversation(customer, ConversationState::Assigned, 3_000);
+    let foreign = new_conversation(other, ConversationState::Queued, 2_500);
+    for c in [&middle, &oldest, &foreign, &newest] {
+        ok(
+            store.commit(Batch::default().conversation(c.clone())).await,
+            "commit",
+        );
+    }
+    assert_eq!(
+        ok(store.conversations_of(customer).await, "conversations_of"),
+        vec![newest.clone(), middle.clone(), oldest.clone()]
+    );
+    assert_eq!(
+        ok(store.conversations_of(other).await, "conversations_of"),
+        vec![foreign.clone()]
+    );
+    // An update keeps the order and the count.
+    let mut oldest2 = oldest.clone();
+    oldest2.state = ConversationState::WrapUp;
+    ok(
+        store
+            .commit(Batch::default().conversation(oldest2.clone()))
+            .await,
+        "commit",
+    );
+    assert_eq!(
+        ok(store.conversations_of(customer).await, "conversations_of"),
+        vec![newest.clone(), middle.clone(), oldest2.clone()]
+    );
+    // A conversation re-written with another customer is that customer's only.
+    let mut moved = middle.clone();
+    moved.customer_id = other;
+    ok(
+        store
+            .commit(Batch::default().conversation(moved.clone()))
+            .await,
+        "commit",
+    );
+    assert_eq!(
+        ok(store.conversations_of(customer).await, "conversations_of"),
+        vec![newest, oldest2]
+    );
+    assert_eq!(
+        ok(store.conversations_of(other).await, "conversations_of"),
+        vec![foreign, moved]
+    );
+}
+
+/// `customer_by_identity`: none, then the linked customer; `Batch.identities`
+/// overwrites, and `resolve_or_create` then finds the new link.
+pub async fn identity_links(store: &SharedStore) {
+    let key = new_identity();
+    let (first, second) = (CustomerId::new(), CustomerId::new());
+    assert_eq!(
+        ok(
+            store.customer_by_identity(&key).await,
+            "customer_by_identity"
+        ),
+        None
+    );
+    for id in [first, second] {
+        ok(
+            store
+                .commit(Batch {
+                    identities: vec![(key.clone(), id)],
+                    ..Batch::default()
+                })
+                .await,
+            "commit identity",
+        );
+        assert_eq!(
+            ok(
+                store.customer_by_identity(&key).await,
+                "customer_by_identity"
+            ),
+            Some(id)
+        );
+    }
+    let mut fresh = new_customer();
+    fresh.identities = vec![key.clone()];
+    assert_eq!(
+        ok(
+            store.resolve_or_create(&key, fresh.clone()).await,
+            "resolve_or_create"
+        ),
+        (second, false)
+    );
+    assert_eq!(ok(store.customer(fresh.id).await, "customer"), None);
+    // Another identity of the same channel is unaffected.
+    assert_eq!(
+        ok(
+            store.customer_by_identity(&new_identity()).await,
+            "customer_by_identity"
+        ),
+        None
+    );
+}
+
+/// The first `resolve_or_create` creates the customer (readable, mapped); the next,
+/// with another new customer, returns the first id and creates nothing.
+pub async fn resolve_or_create_idempotent(store: &SharedStore) {
+    let key = new_identity();
+    let mut a = new_customer();
+    a.identities.push(key.clone());
+    let mut b = new_customer();
+    b.identities = vec![key.clone()];
+
+    assert_eq!(
+        ok(
+            store.resolve_or_create(&key, a.clone()).await,
+            "resolve_or_create"
+        ),
+        (a.id, true)
+    );
+    let stored = ok(store.customer(a.id).await, "customer").expect("created customer is readable");
+    assert_eq!(stored, a);
+    assert!(stored.identities.contains(&key));
+    assert_eq!(
+        ok(
+            store.customer_by_identity(&key).await,
+            "customer_by_identity"
+        ),
+        Some(a.id)
+    );
+
+    assert_eq!(
+        ok(
+            store.resolve_or_create(&key, b.clone()).await,
+            "resolve_or_create again"
+        ),
+        (a.id, false)
+    );
+    assert_eq!(
+        ok(store.customer(b.id).await, "customer"),
+        None,
+        "loser was created"
+    );
+    assert_eq!(ok(store.customer(a.id).await, "customer"), Some(a.clone()));
+    assert_eq!(
+        ok(
+            store.customer_by_identity(&key).await,
+            "customer_by_identity"
+        ),
+        Some(a.id)
+    );
+}
+
+/// `n` tasks race `resolve_or_create` on one new key: all get the same id, exactly one
+/// gets `created = true`, and only the winner's customer exists.
+pub async fn resolve_or_create_race(store: &SharedStore, n: usize) {
+    let key = new_identity();
+    let mut tasks = tokio::task::JoinSet::new();
+    let start = Arc::new(tokio::sync::Barrier::new(n));
+    for _ in 0..n {
+        let store = Arc::clone(store);
+        let key = key.clone();
+        let start = Arc::clone(&start);
+        let mut c = new_customer();
+        c.identities = vec![key.clone()];
+        tasks.spawn(async move {
+            let mine = c.id;
+            start.wait().await;
+            let got = ok(store.resolve_or_create(&key, c).await, "resolve_or_create");
+            (mine, got)
+        });
+    }
+    let mut results = Vec::with_capacity(n);
+    while let Some(r) = tasks.join_next().await {
+        results.push(r.expect("racing task panicked"));
+    }
+    assert_eq!(results.len(), n);
+    let winner = results[0].1 .0;
+    assert!(
+        results.iter().all(|(_, (id, _))| *id == winner),
+        "racers disagree on the customer id"
+    );
+    let created: Vec<_> = results
+        .iter()
+        .filter(|(_, (_, created))| *created)
+        .collect();
+    assert_eq!(created.len(), 1, "exactly one racer must create");
+    assert_eq!(
+        created[0].0, winner,
+        "the creator's customer is the one returned"
+    );
+    assert_eq!(
+        ok(
+            store.customer_by_identity(&key).await,
+            "customer_by_identity"
+        ),
+        Some(winner)
+    );
+    assert!(ok(store.customer(winner).await, "customer").is_some());
+    for (mine, _) in &results {
+        if *mine != winner {
+            assert_eq!(
+                ok(store.customer(*mine).await, "customer"),
+                None,
+                "loser was created"
+            );
+        }
+    }
+}
+
+/// A conversation's trace, oldest first by entry id, whatever the write order, and
+/// only that conversation's entries.
+pub async fn trace_order(store: &SharedStore) {
+    let conv = ConversationId::new();
+    let other = ConversationId::new();
+    let queue = new_queue_name();
+    let steps = [
+        "enqueued",
+        "considered",
+        "skipped",
+        "offered",
+        "timed_out",
+        "requeued",
+    ];
+    let entries: Vec<_> = steps.iter().map(|s| new_trace(conv, &queue, s)).collect();
+    let foreign = new_trace(other, &queue, "enqueued");
+    for (i, e) in entries.iter().enumerate().rev() {
+        let mut traces = vec![e.clone()];
+        if i == 2 {
+            traces.push(foreign.clone());
+        }
+        ok(
+            store
+                .commit(Batch {
+                    traces,
+                    ..Batch::default()
+                })
+                .await,
+            "commit trace",
+        );
+    }
+    assert_eq!(ok(store.trace(conv).await, "trace"), entries);
+    assert_eq!(ok(store.trace(other).await, "trace"), vec![foreign]);
+}
+
+/// Settings overwrite; an empty value is a value, not an absence.
+pub async fn settings_overwrite(store: &SharedStore) {
+    let key = format!("conformance.{}", unique());
+    for value in [
+        b"first".to_vec(),
+        b"second".to_vec(),
+        Vec::new(),
+        vec![0xff; 300],
+    ] {
+        ok(
+            store
+                .commit(Batch {
+                    settings: vec![(key.clone(), value.clone())],
+                    ..Batch::default()
+                })
+                .await,
+            "commit setting",
+        );
+        assert_eq!(ok(store.setting(&key).await, "setting"), Some(value));
+    }
+    // Within one batch the later write wins.
+    ok(
+        store
+            .commit(Batch {
+                settings: vec![(key.clone(), b"a".to_vec()), (key.clone(), b"b".to_vec())],
+                ..Batch::default()
+            })
+            .await,
+        "commit setting twice",
+    );
+    assert_eq!(
+        ok(store.setting(&key).await, "setting"),
+        Some(b"b".to_vec())
+    );
+}
+
+/// Agents are keyed by id and queues by name: writing again replaces, never duplicates.
+pub async fn agents_and_queues_overwrite(store: &SharedStore) {
+    let id = new_agent_id();
+    let name = new_queue_name();
+    let mut agent = new_agent(id.clone(), "Bob");
+    let mut queue = new_queue(name.clone());
+    for round in 0..3u16 {
+        agent.display_name = format!("Bob {round}");
+        agent.capacity.chat = round + 1;
+        agent.disabled = round == 2;
+        queue.display_name = format!("Queue {round}");
+        queue.offer_timeout_ms = 1_000 * u64::from(round + 1);
+        ok(
+            store
+                .commit(Batch {
+                    agents: vec![agent.clone()],
+                    queues: vec![queue.clone()],
+                    ..Batch::default()
+                })
+                .await,
+            "commit agent and queue",
+        );
+        assert_eq!(ok(store.agent(&id).await, "agent"), Some(agent.clone()));
+        let agents = ok(store.agents().await, "agents");
+        assert_eq!(
+            agents.iter().filter(|a| a.id == id).collect::<Vec<_>>(),
+            vec![&agent]
+        );
+        let queues = ok(store.queues().await, "queues");
+        assert_eq!(
+            queues.iter().filter(|q| q.name == name).collect::<Vec<_>>(),
+            vec![&queue]
+        );
+    }
+}
+
+/// `n` concurrent commits all succeed and all are visible afterwards.
+pub async fn concurrent_commits(store: &SharedStore, n: usize) {
+    let customer = CustomerId::new();
+    let prefix = format!("conformance.{}.", unique());
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..n {
+        let store = Arc::clone(store);
+        let key = format!("{prefix}{i}");
+        tasks.spawn(async move {
+            let e = new_event(customer, None, i);
+            let id = e.id;
+            ok(
+                store
+                    .commit(Batch {
+                        events: vec![e],
+                        settings: vec![(key, i.to_string().into_bytes())],
+                        ..Batch::default()
+                    })
+                    .await,
+                "concurrent commit",
+            );
+            id
+        });
+    }
+    let mut written = Vec::with_capacity(n);
+    while let Some(r) = tasks.join_next().await {
+        written.push(r.expect("committing task panicked"));
+    }
+    written.sort();
+    written.reverse();
+    let got = ok(store.timeline(customer, None, usize::MAX).await, "timeline");
+    assert_eq!(ids(&got), written);
+    for i in 0..n {
+        assert_eq!(
+            ok(store.setting(&format!("{prefix}{i}")).await, "setting"),
+            Some(i.to_string().into_bytes())
+        );
+    }
+}

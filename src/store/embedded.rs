@@ -1,0 +1,942 @@
+//! The embedded, default [`Store`] backend: one redb database file,
+//! `<dir>/switchboard.redb`, in the engine's own process.
+//!
+//! This module owns the on-disk layout of the embedded store and the single writer
+//! thread. It must not hold any engine state (actors, routing) and must never block an
+//! async executor thread: all disk work runs on the writer thread or in
+//! `tokio::task::spawn_blocking`.
+//!
+//! # Design
+//!
+//! * **Group commit.** A dedicated `std::thread` owns every write. [`Store::commit`] and
+//!   [`Store::resolve_or_create`] send a [`Request`] over a bounded
+//!   `std::sync::mpsc::sync_channel` (capacity [`EmbeddedOptions::max_pending_writes`])
+//!   with `try_send` (full -> [`StoreError::Overloaded`], writer gone ->
+//!   [`StoreError::Unavailable`]) and await a `tokio::sync::oneshot` answer. The writer
+//!   blocks on `recv()`, drains whatever else is queued (at most
+//!   [`EmbeddedOptions::max_batch`] requests in all), applies them in send order in ONE
+//!   redb write transaction with `Durability::Immediate` (fsync), commits, then answers
+//!   every waiter. If the grouped transaction fails (say one batch overwrites a corrupt
+//!   record), it is aborted and the requests are re-applied one transaction each, so
+//!   each waiter gets its own result and a bad batch never sinks good ones. A waiter is
+//!   answered `Ok` only after the transaction holding its batch has committed, hence
+//!   "durable when `commit` returns".
+//! * **Single-winner identities.** `resolve_or_create` goes through the writer too: the
+//!   check-and-insert happens inside one write transaction, and there is only one writer,
+//!   so racing callers agree on one customer id and exactly one sees `created = true`.
+//! * **Reads** share an `Arc<redb::Database>`; each read opens a read transaction inside
+//!   `spawn_blocking`, so it sees a consistent snapshot (a committed batch is visible
+//!   entirely or not at all).
+//! * **Shutdown.** Dropping the store drops the request sender; the writer finishes the
+//!   queued requests, exits, and `Drop` joins it (so the file lock is released and the
+//!   directory can be reopened at once). That join may wait for queued writes: drop the
+//!   store at shutdown, not on a latency-sensitive task.
+//!
+//! # Tables
+//!
+//! Keys are bytes (ids as their 16 UUID bytes, concatenated for compound keys; UUID v7
+//! event ids sort in time order), values are JSON (`serde_json`), easy to inspect.
+//!
+//! | table | key | value |
+//! |---|---|---|
+//! | `customers` | customer_id | `Customer` |
+//! | `identities` | `IdentityKey::storage_key()` | customer_id (16 bytes) |
+//! | `timeline` | customer_id ++ event_id | `TimelineEvent` (read newest first) |
+//! | `conversations` | conversation_id | `Conversation` |
+//! | `conversations_by_customer` | customer_id ++ conversation_id | empty |
+//! | `open_conversations` | conversation_id | empty; present iff `state.is_open()` |
+//! | `agents` | agent id | `AgentProfile` |
+//! | `queues` | queue name | `QueueConfig` |
+//! | `traces` | conversation_id ++ entry id | `TraceEntry` (oldest first) |
+//! | `settings` | key | raw bytes |
+//!
+//! Undecodable stored bytes are reported as [`StoreError::Corrupt`], redb failures as
+//! [`StoreError::Backend`]; nothing read from disk is unwrapped.
+
+use super::{Batch, Store, StoreError, TraceEntry};
+use crate::domain::{
+    AgentId, AgentProfile, Conversation, ConversationId, Customer, CustomerId, EventId,
+    IdentityKey, QueueConfig, TimelineEvent,
+};
+use async_trait::async_trait;
+use redb::{Database, Durability, ReadTransaction, ReadableTable, TableDefinition};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use tokio::sync::oneshot;
+
+/// Name of the database file inside the store directory.
+pub const FILE_NAME: &str = "switchboard.redb";
+
+const CUSTOMERS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("customers");
+const IDENTITIES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("identities");
+const TIMELINE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("timeline");
+const CONVERSATIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("conversations");
+const CONVERSATIONS_BY_CUSTOMER: TableDefinition<&[u8], &[u8]> =
+    TableDefinition::new("conversations_by_customer");
+const OPEN_CONVERSATIONS: TableDefinition<&[u8], &[u8]> =
+    TableDefinition::new("open_conversations");
+const AGENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("agents");
+const QUEUES: TableDefinition<&str, &[u8]> = TableDefinition::new("queues");
+const TRACES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("traces");
+const SETTINGS: TableDefinition<&str, &[u8]> = TableDefinition::new("settings");
+
+/// Tuning of the embedded store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EmbeddedOptions {
+    /// Writes queued for the writer thread beyond which `commit` fails with
+    /// [`StoreError::Overloaded`]. At least 1 is used.
+    pub max_pending_writes: usize,
+    /// Most requests merged into one write transaction. At least 1 is used.
+    pub max_batch: usize,
+}
+
+impl Default for EmbeddedOptions {
+    fn default() -> Self {
+        Self {
+            max_pending_writes: 10_000,
+            max_batch: 512,
+        }
+    }
+}
+
+/// A request to the writer thread.
+enum Request {
+    Commit(Batch, oneshot::Sender<Result<(), StoreError>>),
+    /// `Customer` already lists the identity key.
+    ResolveOrCreate(
+        IdentityKey,
+        Customer,
+        oneshot::Sender<Result<(CustomerId, bool), StoreError>>,
+    ),
+}
+
+/// What applying one request produced, before the transaction commits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Applied {
+    Committed,
+    Resolved(CustomerId, bool),
+}
+
+/// The embedded store. See the module documentation for the design.
+pub struct EmbeddedStore {
+    db: Arc<Database>,
+    path: PathBuf,
+    /// `None` only while dropping.
+    tx: Option<SyncSender<Request>>,
+    writer: Option<JoinHandle<()>>,
+}
+
+impl fmt::Debug for EmbeddedStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EmbeddedStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EmbeddedStore {
+    /// Opens (creating if needed) the store in `dir`, repairing the file after an
+    /// unclean shutdown, and starts the writer thread. Fails if another handle (in this
+    /// or another process) has the same directory open.
+    pub fn open(dir: &Path, opts: EmbeddedOptions) -> Result<EmbeddedStore, StoreError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Backend(format!("create {}: {e}", dir.display())))?;
+        let path = dir.join(FILE_NAME);
+        let db = Database::create(&path)
+            .map_err(|e| StoreError::Backend(format!("open {}: {e}", path.display())))?;
+        // Create every table up front so that read transactions never miss one.
+        write_txn(&db, |_| Ok(()))?;
+        let db = Arc::new(db);
+        let (tx, rx) = mpsc::sync_channel(opts.max_pending_writes.max(1));
+        let max_batch = opts.max_batch.max(1);
+        let writer_db = Arc::clone(&db);
+        let writer = std::thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || writer_loop(&writer_db, &rx, max_batch))
+            .map_err(|e| StoreError::Backend(format!("spawn writer thread: {e}")))?;
+        Ok(EmbeddedStore {
+            db,
+            path,
+            tx: Some(tx),
+            writer: Some(writer),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Stops the writer after it has finished every queued write, and releases the file.
+    /// Same as dropping the store.
+    pub fn close(self) {
+        drop(self);
+    }
+
+    fn send(&self, req: Request) -> Result<(), StoreError> {
+        let tx = self
+            .tx
+            .as_ref()
+            .ok_or_else(|| StoreError::Unavailable("store is closing".into()))?;
+        tx.try_send(req).map_err(|e| match e {
+            TrySendError::Full(_) => StoreError::Overloaded,
+            TrySendError::Disconnected(_) => {
+                StoreError::Unavailable("store writer has stopped".into())
+            }
+        })
+    }
+
+    /// Runs `f` on a read transaction on the blocking pool.
+    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&ReadTransaction) -> Result<T, StoreError> + Send + 'static,
+    {
+        let db = Arc::clone(&self.db);
+        tokio::task::spawn_blocking(move || {
+            let txn = db.begin_read().map_err(backend)?;
+            f(&txn)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("read task failed: {e}")))?
+    }
+}
+
+impl Drop for EmbeddedStore {
+    fn drop(&mut self) {
+        // Disconnect the channel: the writer drains what is queued, then exits.
+        drop(self.tx.take());
+        if let Some(writer) = self.writer.take() {
+            // A panicked writer has nothing left to clean up.
+            let _ = writer.join();
+        }
+    }
+}
+
+fn backend(e: impl fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn encode<T: Serialize>(what: &str, v: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(v).map_err(|e| StoreError::Backend(format!("encode {what}: {e}")))
+}
+
+fn decode<T: DeserializeOwned>(table: &str, bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(format!("{table}: {e}")))
+}
+
+fn decode_uuid(table: &str, bytes: &[u8]) -> Result<[u8; 16], StoreError> {
+    <[u8; 16]>::try_from(bytes).map_err(|_| {
+        StoreError::Corrupt(format!(
+            "{table}: expected a 16-byte id, found {} bytes",
+            bytes.len()
+        ))
+    })
+}
+
+/// `a ++ b`, the compound key of the timeline, index and trace tables.
+fn key2(a: &[u8; 16], b: &[u8; 16]) -> [u8; 32] {
+    let mut k = [0u8; 32];
+    k[..16].copy_from_slice(a);
+    k[16..].copy_from_slice(b);
+    k
+}
+
+/// The second id of a compound key.
+fn second_id(table: &str, key: &[u8]) -> Result<[u8; 16], StoreError> {
+    if key.len() != 32 {
+        return Err(StoreError::Corrupt(format!(
+            "{table}: expected a 32-byte key, found {} bytes",
+            key.len()
+        )));
+    }
+    decode_uuid(table, &key[16..])
+}
+
+// ---------------------------------------------------------------------------------------
+// Writer side.
+
+/// Every table, open in one write transaction.
+struct Tables<'txn> {
+    customers: redb::Table<'txn, &'static [u8], &'static [u8]>,
+    identities: redb::Table<'txn, &'static [u8], &'static [u8]>,
+    timeline: redb::Table<'txn, &'static [u8], &'static [u8]>,
+    conversations: redb::Table<'txn, &'static [u8], &'static [u8]>,
+    by_customer: redb::Table<'txn, &'static [u8], &'static [u8]>,
+    open: redb::Table<'txn, &'static [u8], &'static [u8]>,
+    agents: redb::Table<'txn, &'static str, &'static [u8]>,
+    queues: redb::Table<'txn, &'static str, &'static [u8]>,
+    traces: redb::Table<'txn, &'static [u8], &'static [u8]>,
+    settings: redb::Table<'txn, &'static str, &'static [u8]>,
+}
+
+impl<'txn> Tables<'txn> {
+    fn open(txn: &'txn redb::WriteTransaction) -> Result<Self, StoreError> {
+        Ok(Self {
+            customers: txn.open_table(CUSTOMERS).map_err(backend)?,
+            identities: txn.open_table(IDENTITIES).map_err(backend)?,
+            timeline: txn.open_table(TIMELINE).map_err(backend)?,
+            conversations: txn.open_table(CONVERSATIONS).map_err(backend)?,
+            by_customer: txn.open_table(CONVERSATIONS_BY_CUSTOMER).map_err(backend)?,
+            open: txn.open_table(OPEN_CONVERSATIONS).map_err(backend)?,
+            agents: txn.open_table(AGENTS).map_err(backend)?,
+            queues: txn.open_table(QUEUES).map_err(backend)?,
+            traces: txn.open_table(TRACES).map_err(backend)?,
+            settings: txn.open_table(SETTINGS).map_err(backend)?,
+        })
+    }
+
+    fn put_customer(&mut self, c: &Customer) -> Result<(), StoreError> {
+        let v = encode("customer", c)?;
+        self.customers
+            .insert(c.id.as_bytes().as_slice(), v.as_slice())
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn put_identity(&mut self, key: &IdentityKey, id: CustomerId) -> Result<(), StoreError> {
+        self.identities
+            .insert(key.storage_key().as_bytes(), id.as_bytes().as_slice())
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn put_conversation(&mut self, c: &Conversation) -> Result<(), StoreError> {
+        let id = c.id.as_bytes();
+        // A conversation moved to another customer leaves the old customer's index.
+        let previous_owner = match self.conversations.get(id.as_slice()).map_err(backend)? {
+            Some(old) => Some(decode::<Conversation>("conversations", old.value())?.customer_id),
+            None => None,
+        };
+        if let Some(old) = previous_owner.filter(|o| *o != c.customer_id) {
+            self.by_customer
+                .remove(key2(old.as_bytes(), id).as_slice())
+                .map_err(backend)?;
+        }
+        let v = encode("conversation", c)?;
+        self.conversations
+            .insert(id.as_slice(), v.as_slice())
+            .map_err(backend)?;
+        self.by_customer
+            .insert(key2(c.customer_id.as_bytes(), id).as_slice(), [].as_slice())
+            .map_err(backend)?;
+        if c.state.is_open() {
+            self.open
+                .insert(id.as_slice(), [].as_slice())
+                .map_err(backend)?;
+        } else {
+            self.open.remove(id.as_slice()).map_err(backend)?;
+        }
+        Ok(())
+    }
+
+    fn apply_batch(&mut self, b: &Batch) -> Result<(), StoreError> {
+        for c in &b.customers {
+            self.put_customer(c)?;
+        }
+        for (key, id) in &b.identities {
+            self.put_identity(key, *id)?;
+        }
+        for e in &b.events {
+            let v = encode("timeline event", e)?;
+            self.timeline
+                .insert(
+                    key2(e.customer_id.as_bytes(), e.id.as_bytes()).as_slice(),
+                    v.as_slice(),
+                )
+                .map_err(backend)?;
+        }
+        for c in &b.conversations {
+            self.put_conversation(c)?;
+        }
+        for a in &b.agents {
+            let v = encode("agent", a)?;
+            self.agents
+                .insert(a.id.as_str(), v.as_slice())
+                .map_err(backend)?;
+        }
+        for q in &b.queues {
+            let v = encode("queue", q)?;
+            self.queues
+                .insert(q.name.as_str(), v.as_slice())
+                .map_err(backend)?;
+        }
+        for t in &b.traces {
+            let v = encode("trace entry", t)?;
+            self.traces
+                .insert(
+                    key2(t.conversation_id.as_bytes(), t.id.as_bytes()).as_slice(),
+                    v.as_slice(),
+                )
+                .map_err(backend)?;
+        }
+        for (k, v) in &b.settings {
+            self.settings
+                .insert(k.as_str(), v.as_slice())
+                .map_err(backend)?;
+        }
+        Ok(())
+    }
+
+    fn resolve_or_create(
+        &mut self,
+        key: &IdentityKey,
+        new_customer: &Customer,
+    ) -> Result<(CustomerId, bool), StoreError> {
+        let existing = match self
+            .identities
+            .get(key.storage_key().as_bytes())
+            .map_err(backend)?
+        {
+            Some(v) => Some(decode_uuid("identities", v.value())?),
+            None => None,
+        };
+        if let Some(id) = existing {
+            return Ok((CustomerId::from_bytes(id), false));
+        }
+        self.put_customer(new_customer)?;
+        self.put_identity(key, new_customer.id)?;
+        Ok((new_customer.id, true))
+    }
+
+    fn apply(&mut self, req: &Request) -> Result<Applied, StoreError> {
+        match req {
+            Request::Commit(batch, _) => self.apply_batch(batch).map(|()| Applied::Committed),
+            Request::ResolveOrCreate(key, customer, _) => self
+                .resolve_or_create(key, customer)
+                .map(|(id, created)| Applied::Resolved(id, created)),
+        }
+    }
+}
+
+/// Runs `f` in one durable write transaction: commits if it succeeds, aborts otherwise.
+fn write_txn<T>(
+    db: &Database,
+    f: impl FnOnce(&mut Tables<'_>) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let mut txn = db.begin_write().map_err(backend)?;
+    txn.set_durability(Durability::Immediate);
+    let out = {
+        let mut tables = Tables::open(&txn)?;
+        f(&mut tables)
+    };
+    match out {
+        Ok(v) => {
+            txn.commit().map_err(backend)?;
+            Ok(v)
+        }
+        Err(e) => {
+            // The caller already has an error to report; an abort failure adds nothing.
+            let _ = txn.abort();
+            Err(e)
+        }
+    }
+}
+
+fn writer_loop(db: &Database, rx: &Receiver<Request>, max_batch: usize) {
+    // `recv` fails once every sender is gone and the queue is empty.
+    while let Ok(first) = rx.recv() {
+        let mut group = vec![first];
+        while group.len() < max_batch {
+            match rx.try_recv() {
+                Ok(req) => group.push(req),
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+            }
+        }
+        process_group(db, group);
+    }
+}
+
+/// Applies `group` (in order) in one transaction and answers every waiter; if that
+/// fails, re-applies each request in its own transaction so each gets its own result.
+fn process_group(db: &Database, group: Vec<Request>) {
+    let together = write_txn(db, |t| {
+        group
+            .iter()
+            .map(|r| t.apply(r))
+            .collect::<Result<Vec<_>, _>>()
+    });
+    match together {
+        Ok(results) => {
+            for (req, res) in group.into_iter().zip(results) {
+                answer(req, Ok(res));
+            }
+        }
+        Err(e) if group.len() == 1 => {
+            for req in group {
+                answer(req, Err(e.clone()));
+            }
+        }
+        Err(_) => {
+            for req in group {
+                let res = write_txn(db, |t| t.apply(&req));
+                answer(req, res);
+            }
+        }
+    }
+}
+
+fn answer(req: Request, res: Result<Applied, StoreError>) {
+    // A waiter that gave up (dropped its future) is not an error.
+    match req {
+        Request::Commit(_, tx) => {
+            let _ = tx.send(res.and_then(|a| match a {
+                Applied::Committed => Ok(()),
+                Applied::Resolved(..) => Err(mismatch()),
+            }));
+        }
+        Request::ResolveOrCreate(_, _, tx) => {
+            let _ = tx.send(res.and_then(|a| match a {
+                Applied::Resolved(id, created) => Ok((id, created)),
+                Applied::Committed => Err(mismatch()),
+            }));
+        }
+    }
+}
+
+fn mismatch() -> StoreError {
+    StoreError::Backend("internal: writer result does not match its request".into())
+}
+
+fn writer_gone(_: oneshot::error::RecvError) -> StoreError {
+    StoreError::Unavailable("store writer stopped before answering".into())
+}
+
+// ---------------------------------------------------------------------------------------
+// Reader side (runs inside `spawn_blocking`).
+
+type BytesTable = redb::ReadOnlyTable<&'static [u8], &'static [u8]>;
+type StrTable = redb::ReadOnlyTable<&'static str, &'static [u8]>;
+
+fn ro(txn: &ReadTransaction, def: TableDefinition<&[u8], &[u8]>) -> Result<BytesTable, StoreError> {
+    txn.open_table(def).map_err(backend)
+}
+
+fn ro_str(
+    txn: &ReadTransaction,
+    def: TableDefinition<&str, &[u8]>,
+) -> Result<StrTable, StoreError> {
+    txn.open_table(def).map_err(backend)
+}
+
+fn get_json<T: DeserializeOwned>(
+    table: &BytesTable,
+    name: &str,
+    key: &[u8],
+) -> Result<Option<T>, StoreError> {
+    match table.get(key).map_err(backend)? {
+        Some(v) => decode(name, v.value()).map(Some),
+        None => Ok(None),
+    }
+}
+
+fn all_json<T: DeserializeOwned>(table: &StrTable, name: &str) -> Result<Vec<T>, StoreError> {
+    let mut out = Vec::new();
+    for row in table.iter().map_err(backend)? {
+        let (_, v) = row.map_err(backend)?;
+        out.push(decode(name, v.value())?);
+    }
+    Ok(out)
+}
+
+#[async_trait]
+impl Store for EmbeddedStore {
+    async fn commit(&self, batch: Batch) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let (tx, rx) = oneshot::channel();
+        self.send(Request::Commit(batch, tx))?;
+        rx.await.map_err(writer_gone)?
+    }
+
+    async fn resolve_or_create(
+        &self,
+        key: &IdentityKey,
+        mut new_customer: Customer,
+    ) -> Result<(CustomerId, bool), StoreError> {
+        if !new_customer.identities.contains(key) {
+            new_customer.identities.push(key.clone());
+        }
+        let (tx, rx) = oneshot::channel();
+        self.send(Request::ResolveOrCreate(key.clone(), new_customer, tx))?;
+        rx.await.map_err(writer_gone)?
+    }
+
+    async fn customer_by_identity(
+        &self,
+        key: &IdentityKey,
+    ) -> Result<Option<CustomerId>, StoreError> {
+        let k = key.storage_key();
+        self.read(move |txn| {
+            let t = ro(txn, IDENTITIES)?;
+            let found = t.get(k.as_bytes()).map_err(backend)?;
+            match found {
+                Some(v) => Ok(Some(CustomerId::from_bytes(decode_uuid(
+                    "identities",
+                    v.value(),
+                )?))),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    async fn customer(&self, id: CustomerId) -> Result<Option<Customer>, StoreError> {
+        self.read(move |txn| get_json(&ro(txn, CUSTOMERS)?, "customers", id.as_bytes()))
+            .await
+    }
+
+    async fn timeline(
+        &self,
+        customer: CustomerId,
+        before: Option<EventId>,
+        limit: usize,
+    ) -> Result<Vec<TimelineEvent>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        self.read(move |txn| {
+            let t = ro(txn, TIMELINE)?;
+            let c = customer.as_bytes();
+            let lo = key2(c, EventId::MIN.as_bytes());
+            let range = match before {
+                Some(b) => {
+                    let hi = key2(c, b.as_bytes());
+                    t.range::<&[u8]>(lo.as_slice()..hi.as_slice())
+                }
+                None => {
+                    let hi = key2(c, EventId::MAX.as_bytes());
+                    t.range::<&[u8]>(lo.as_slice()..=hi.as_slice())
+                }
+            }
+            .map_err(backend)?;
+            let mut out = Vec::new();
+            for row in range.rev().take(limit) {
+                let (_, v) = row.map_err(backend)?;
+                out.push(decode("timeline", v.value())?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn conversation(&self, id: ConversationId) -> Result<Option<Conversation>, StoreError> {
+        self.read(move |txn| get_json(&ro(txn, CONVERSATIONS)?, "conversations", id.as_bytes()))
+            .await
+    }
+
+    async fn conversations_of(
+        &self,
+        customer: CustomerId,
+    ) -> Result<Vec<Conversation>, StoreError> {
+        self.read(move |txn| {
+            let index = ro(txn, CONVERSATIONS_BY_CUSTOMER)?;
+            let convs = ro(txn, CONVERSATIONS)?;
+            let c = customer.as_bytes();
+            let lo = key2(c, &[0u8; 16]);
+            let hi = key2(c, &[0xffu8; 16]);
+            let mut out: Vec<Conversation> = Vec::new();
+            for row in index
+                .range::<&[u8]>(lo.as_slice()..=hi.as_slice())
+                .map_err(backend)?
+            {
+                let (k, _) = row.map_err(backend)?;
+                let id = second_id("conversations_by_customer", k.value())?;
+                // The index and the records are written in one transaction; a stale
+                // entry would mean corruption, and is skipped rather than served.
+                if let Some(conv) = get_json::<Conversation>(&convs, "conversations", &id)? {
+                    if conv.customer_id == customer {
+                        out.push(conv);
+                    }
+                }
+            }
+            out.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn open_conversations(&self) -> Result<Vec<Conversation>, StoreError> {
+        self.read(move |txn| {
+            let open = ro(txn, OPEN_CONVERSATIONS)?;
+            let convs = ro(txn, CONVERSATIONS)?;
+            let mut out = Vec::new();
+            for row in open.iter().map_err(backend)? {
+                let (k, _) = row.map_err(backend)?;
+                let id = decode_uuid("open_conversations", k.value())?;
+                if let Some(conv) = get_json::<Conversation>(&convs, "conversations", &id)? {
+                    if conv.state.is_open() {
+                        out.push(conv);
+                    }
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn agent(&self, id: &AgentId) -> Result<Option<AgentProfile>, StoreError> {
+        let id = id.clone();
+        self.read(move |txn| {
+            let t = ro_str(txn, AGENTS)?;
+            let found = t.get(id.as_str()).map_err(backend)?;
+            match found {
+                Some(v) => decode("agents", v.value()).map(Some),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    async fn agents(&self) -> Result<Vec<AgentProfile>, StoreError> {
+        self.read(|txn| all_json(&ro_str(txn, AGENTS)?, "agents"))
+            .await
+    }
+
+    async fn queues(&self) -> Result<Vec<QueueConfig>, StoreError> {
+        self.read(|txn| all_json(&ro_str(txn, QUEUES)?, "queues"))
+            .await
+    }
+
+    async fn trace(&self, conversation: ConversationId) -> Result<Vec<TraceEntry>, StoreError> {
+        self.read(move |txn| {
+            let t = ro(txn, TRACES)?;
+            let c = conversation.as_bytes();
+            let lo = key2(c, &[0u8; 16]);
+            let hi = key2(c, &[0xffu8; 16]);
+            let mut out = Vec::new();
+            for row in t
+                .range::<&[u8]>(lo.as_slice()..=hi.as_slice())
+                .map_err(backend)?
+            {
+                let (_, v) = row.map_err(backend)?;
+                out.push(decode("traces", v.value())?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn setting(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let key = key.to_owned();
+        self.read(move |txn| {
+            let t = ro_str(txn, SETTINGS)?;
+            let found = t.get(key.as_str()).map_err(backend)?;
+            Ok(found.map(|v| v.value().to_vec()))
+        })
+        .await
+    }
+
+    async fn health(&self) -> Result<(), StoreError> {
+        self.read(|txn| ro_str(txn, SETTINGS).map(|_| ())).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! White-box tests of the writer's group-commit fallback; the contract itself is
+    //! covered by `store::conformance` and `tests/store_conformance.rs`.
+
+    use super::*;
+    use crate::domain::{Channel, ConversationState, Millis, QueueName};
+
+    fn customer() -> Customer {
+        Customer {
+            id: CustomerId::new(),
+            display_name: None,
+            identities: vec![],
+            priority: 0,
+            attributes: Default::default(),
+            last_agent: None,
+            created_at: Millis(1),
+        }
+    }
+
+    fn conversation(customer_id: CustomerId) -> Result<Conversation, crate::domain::ParseError> {
+        Ok(Conversation {
+            id: ConversationId::new(),
+            customer_id,
+            channel: Channel::Chat,
+            queue: QueueName::parse("support")?,
+            state: ConversationState::Queued,
+            priority: 0,
+            created_at: Millis(1),
+            enqueued_at: Millis(1),
+            enqueue_seq: 0,
+            agent: None,
+            preferred_agent: None,
+            required_agent: None,
+            disposition: None,
+            updated_at: Millis(1),
+        })
+    }
+
+    fn raw_put(db: &Database, def: TableDefinition<&[u8], &[u8]>, k: &[u8], v: &[u8]) {
+        let txn = db.begin_write().expect("begin");
+        txn.open_table(def)
+            .expect("table")
+            .insert(k, v)
+            .expect("insert");
+        txn.commit().expect("commit");
+    }
+
+    #[test]
+    fn a_failing_request_does_not_sink_its_group() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = Database::create(dir.path().join(FILE_NAME)).expect("create");
+        write_txn(&db, |_| Ok(())).expect("tables");
+
+        // A conversation whose stored record is garbage: upserting it must fail
+        // (its old owner cannot be known), with Corrupt.
+        let c0 = customer();
+        let bad = conversation(c0.id).expect("conversation");
+        raw_put(&db, CONVERSATIONS, bad.id.as_bytes(), b"not json");
+        // An identity whose stored value is not a 16-byte id.
+        let bad_key = IdentityKey {
+            channel: Channel::Chat,
+            address: format!("bad-{}", CustomerId::new()),
+        };
+        raw_put(&db, IDENTITIES, bad_key.storage_key().as_bytes(), b"short");
+
+        let good1 = customer();
+        let good2 = customer();
+        let new_key = IdentityKey {
+            channel: Channel::Chat,
+            address: format!("good-{}", CustomerId::new()),
+        };
+        let fresh = customer();
+
+        let (t1, mut r1) = oneshot::channel();
+        let (t2, mut r2) = oneshot::channel();
+        let (t3, mut r3) = oneshot::channel();
+        let (t4, mut r4) = oneshot::channel();
+        let (t5, mut r5) = oneshot::channel();
+        let group = vec![
+            Request::Commit(
+                Batch {
+                    customers: vec![good1.clone()],
+                    ..Batch::default()
+                },
+                t1,
+            ),
+            Request::Commit(Batch::default().conversation(bad.clone()), t2),
+            Request::ResolveOrCreate(new_key.clone(), fresh.clone(), t3),
+            Request::ResolveOrCreate(bad_key, customer(), t4),
+            Request::Commit(
+                Batch {
+                    customers: vec![good2.clone()],
+                    ..Batch::default()
+                },
+                t5,
+            ),
+        ];
+        process_group(&db, group);
+
+        assert!(matches!(r1.try_recv(), Ok(Ok(()))));
+        assert!(matches!(r2.try_recv(), Ok(Err(StoreError::Corrupt(_)))));
+        assert!(matches!(r3.try_recv(), Ok(Ok((id, true))) if id == fresh.id));
+        assert!(matches!(r4.try_recv(), Ok(Err(StoreError::Corrupt(_)))));
+        assert!(matches!(r5.try_recv(), Ok(Ok(()))));
+
+        let txn = db.begin_read().expect("read");
+        let customers = ro(&txn, CUSTOMERS).expect("customers");
+        for c in [&good1, &good2, &fresh] {
+            let got: Option<Customer> =
+                get_json(&customers, "customers", c.id.as_bytes()).expect("decode");
+            assert_eq!(got.as_ref(), Some(c));
+        }
+        // The failed batch left no trace: its conversation is not indexed.
+        let open = ro(&txn, OPEN_CONVERSATIONS).expect("open");
+        assert!(open
+            .get(bad.id.as_bytes().as_slice())
+            .expect("get")
+            .is_none());
+    }
+
+    #[test]
+    fn conversation_indexes_hold_no_stale_entries() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = Database::create(dir.path().join(FILE_NAME)).expect("create");
+        write_txn(&db, |_| Ok(())).expect("tables");
+        let (first, second) = (CustomerId::new(), CustomerId::new());
+        let mut conv = conversation(first).expect("conversation");
+        let upsert = |c: &Conversation| {
+            write_txn(&db, |t| {
+                t.apply_batch(&Batch::default().conversation(c.clone()))
+            })
+            .expect("upsert");
+        };
+        let indexed = |table, key: &[u8]| {
+            let txn = db.begin_read().expect("read");
+            let t = ro(&txn, table).expect("table");
+            let found = t.get(key).expect("get");
+            found.is_some()
+        };
+        upsert(&conv);
+        assert!(indexed(OPEN_CONVERSATIONS, conv.id.as_bytes()));
+        conv.state = ConversationState::Resolved;
+        upsert(&conv);
+        assert!(!indexed(OPEN_CONVERSATIONS, conv.id.as_bytes()));
+        conv.customer_id = second;
+        upsert(&conv);
+        assert!(!indexed(
+            CONVERSATIONS_BY_CUSTOMER,
+            &key2(first.as_bytes(), conv.id.as_bytes())
+        ));
+        assert!(indexed(
+            CONVERSATIONS_BY_CUSTOMER,
+            &key2(second.as_bytes(), conv.id.as_bytes())
+        ));
+    }
+
+    #[test]
+    fn a_group_shares_one_transaction_and_keeps_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = Database::create(dir.path().join(FILE_NAME)).expect("create");
+        write_txn(&db, |_| Ok(())).expect("tables");
+        let key = IdentityKey {
+            channel: Channel::Chat,
+            address: format!("visitor-{}", CustomerId::new()),
+        };
+        let (first, second) = (customer(), customer());
+        let (t1, mut r1) = oneshot::channel();
+        let (t2, mut r2) = oneshot::channel();
+        let (t3, mut r3) = oneshot::channel();
+        let (t4, mut r4) = oneshot::channel();
+        process_group(
+            &db,
+            vec![
+                Request::Commit(
+                    Batch {
+                        settings: vec![("k".into(), b"1".to_vec())],
+                        ..Batch::default()
+                    },
+                    t1,
+                ),
+                Request::ResolveOrCreate(key.clone(), first.clone(), t2),
+                Request::ResolveOrCreate(key.clone(), second, t3),
+                Request::Commit(
+                    Batch {
+                        settings: vec![("k".into(), b"2".to_vec())],
+                        ..Batch::default()
+                    },
+                    t4,
+                ),
+            ],
+        );
+        assert!(matches!(r1.try_recv(), Ok(Ok(()))));
+        assert!(matches!(r2.try_recv(), Ok(Ok((id, true))) if id == first.id));
+        assert!(matches!(r3.try_recv(), Ok(Ok((id, false))) if id == first.id));
+        assert!(matches!(r4.try_recv(), Ok(Ok(()))));
+        let txn = db.begin_read().expect("read");
+        let settings = ro_str(&txn, SETTINGS).expect("settings");
+        let v = settings.get("k").expect("get").map(|v| v.value().to_vec());
+        assert_eq!(v.as_deref(), Some(b"2".as_slice()));
+    }
+}

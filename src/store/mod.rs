@@ -1,0 +1,153 @@
+//! Durable storage: one async trait, [`Store`], with an embedded backend
+//! ([`embedded::EmbeddedStore`], the default, on redb) and later a ScyllaDB backend.
+//!
+//! Data model (wide-column; the same partition and clustering keys in every backend):
+//!
+//! | data | partition key | clustering | notes |
+//! |---|---|---|---|
+//! | customers | customer_id | - | profile, identities, priority, last agent |
+//! | identities | (channel, address) | - | -> customer_id; created once (single winner) |
+//! | timeline | customer_id | event_id DESC | every event, newest first, paged |
+//! | conversations | conversation_id | - | current state |
+//! | conversations_by_customer | customer_id | conversation_id | |
+//! | open_conversations | - | conversation_id | reloaded and re-routed at start |
+//! | agents, queues | id / name | - | profiles and routing config |
+//! | routing_trace | conversation_id | trace entry id ASC | why each routing decision |
+//! | settings | key | - | engine secrets and flags |
+//!
+//! Invariant: when [`Store::commit`] returns `Ok`, the whole batch is durable (survives
+//! `kill -9`) and applied atomically. Callers acknowledge to channels only after that.
+//! The store must never block an async executor thread for longer than ~500 µs; backends
+//! do blocking work on their own threads.
+
+pub mod conformance;
+pub mod embedded;
+
+use crate::domain::{
+    AgentId, AgentProfile, Conversation, ConversationId, Customer, CustomerId, EventId,
+    IdentityKey, Millis, QueueConfig, QueueName, TimelineEvent,
+};
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// Failures of a store operation. Nothing in a failed `commit` was applied.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    /// The backend cannot be reached or is shutting down; retry later.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// Too many writes pending; retry later.
+    #[error("store overloaded")]
+    Overloaded,
+    /// Stored bytes could not be decoded.
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+    /// I/O or backend error.
+    #[error("store error: {0}")]
+    Backend(String),
+}
+
+/// One step of a conversation's routing trace: who was considered, who was skipped and
+/// why, each offer and its outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceEntry {
+    pub conversation_id: ConversationId,
+    /// Time-ordered; the clustering key.
+    pub id: EventId,
+    pub at: Millis,
+    pub queue: QueueName,
+    /// `enqueued`, `considered`, `skipped`, `offered`, `accepted`, `rejected`,
+    /// `timed_out`, `rescinded`, `overflowed`, `requeued`, `abandoned`, `refused`.
+    pub step: String,
+    pub agent: Option<AgentId>,
+    /// Human-readable reason, e.g. `strategy=longest_idle idle_ms=5300`.
+    pub detail: String,
+}
+
+/// Writes applied atomically and durably by [`Store::commit`].
+#[derive(Debug, Clone, Default)]
+pub struct Batch {
+    pub customers: Vec<Customer>,
+    /// Identity -> customer links (overwrites; use `resolve_or_create` for first links).
+    pub identities: Vec<(IdentityKey, CustomerId)>,
+    pub events: Vec<TimelineEvent>,
+    /// Upserts; the open-conversation index follows `state.is_open()`.
+    pub conversations: Vec<Conversation>,
+    pub agents: Vec<AgentProfile>,
+    pub queues: Vec<QueueConfig>,
+    pub traces: Vec<TraceEntry>,
+    pub settings: Vec<(String, Vec<u8>)>,
+}
+
+impl Batch {
+    pub fn is_empty(&self) -> bool {
+        self.customers.is_empty()
+            && self.identities.is_empty()
+            && self.events.is_empty()
+            && self.conversations.is_empty()
+            && self.agents.is_empty()
+            && self.queues.is_empty()
+            && self.traces.is_empty()
+            && self.settings.is_empty()
+    }
+    pub fn event(mut self, e: TimelineEvent) -> Self {
+        self.events.push(e);
+        self
+    }
+    pub fn conversation(mut self, c: Conversation) -> Self {
+        self.conversations.push(c);
+        self
+    }
+}
+
+/// The storage contract. Every backend passes [`conformance::run_all`].
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Applies `batch` atomically; returns once it is durable.
+    async fn commit(&self, batch: Batch) -> Result<(), StoreError>;
+
+    /// The customer mapped to `key`, creating `new_customer` (with `key` in its
+    /// identities) and the mapping if there is none. Exactly one caller wins when many
+    /// race on the same new key; all get the same id. Returns `(id, created)`.
+    async fn resolve_or_create(
+        &self,
+        key: &IdentityKey,
+        new_customer: Customer,
+    ) -> Result<(CustomerId, bool), StoreError>;
+
+    async fn customer_by_identity(&self, key: &IdentityKey)
+        -> Result<Option<CustomerId>, StoreError>;
+    async fn customer(&self, id: CustomerId) -> Result<Option<Customer>, StoreError>;
+
+    /// Up to `limit` events of `customer`, newest first, strictly older than `before`
+    /// when given.
+    async fn timeline(
+        &self,
+        customer: CustomerId,
+        before: Option<EventId>,
+        limit: usize,
+    ) -> Result<Vec<TimelineEvent>, StoreError>;
+
+    async fn conversation(&self, id: ConversationId) -> Result<Option<Conversation>, StoreError>;
+    /// The customer's conversations, newest `created_at` first.
+    async fn conversations_of(&self, customer: CustomerId)
+        -> Result<Vec<Conversation>, StoreError>;
+    /// Every conversation whose state is open (queued, assigned, wrap-up).
+    async fn open_conversations(&self) -> Result<Vec<Conversation>, StoreError>;
+
+    async fn agent(&self, id: &AgentId) -> Result<Option<AgentProfile>, StoreError>;
+    async fn agents(&self) -> Result<Vec<AgentProfile>, StoreError>;
+    async fn queues(&self) -> Result<Vec<QueueConfig>, StoreError>;
+
+    /// A conversation's routing trace, oldest first.
+    async fn trace(&self, conversation: ConversationId) -> Result<Vec<TraceEntry>, StoreError>;
+
+    async fn setting(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Cheap round trip proving the store answers (readiness).
+    async fn health(&self) -> Result<(), StoreError>;
+}
+
+/// Shared handle to the configured store.
+pub type SharedStore = Arc<dyn Store>;

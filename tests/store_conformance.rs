@@ -1,0 +1,298 @@
+//! Integration tests of the embedded store: the backend-independent conformance suite,
+//! plus what only an on-disk, in-process store must do (reopen, crash safety under
+//! `kill -9`, single-winner identity creation under contention).
+//!
+//! This file owns no store logic and must not reach into `EmbeddedStore` internals: it
+//! uses only the public API (`EmbeddedStore::open` and the `Store` trait). Each test
+//! works in its own temporary directory.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+use switchboard::domain::{
+    Channel, Conversation, ConversationId, ConversationState, Customer, CustomerId, EventKind,
+    IdentityKey, Millis, QueueName, TimelineEvent,
+};
+use switchboard::store::embedded::{EmbeddedOptions, EmbeddedStore};
+use switchboard::store::{conformance, Batch, SharedStore, Store};
+
+/// Set (to a directory) in the child process of [`crash_safety_under_sigkill`].
+const CRASH_CHILD_ENV: &str = "SB_CRASH_CHILD";
+/// Lines of the child's stdout that report a committed sequence number.
+const COMMITTED: &str = "COMMITTED ";
+
+fn open(dir: &Path) -> EmbeddedStore {
+    EmbeddedStore::open(dir, EmbeddedOptions::default()).expect("open embedded store")
+}
+
+fn seq_key(seq: u64) -> String {
+    format!("crash.seq.{seq:012}")
+}
+
+fn customer(id: CustomerId, key: &IdentityKey) -> Customer {
+    Customer {
+        id,
+        display_name: Some("Reopen".into()),
+        identities: vec![key.clone()],
+        priority: 1,
+        attributes: Default::default(),
+        last_agent: None,
+        created_at: Millis(10),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_passes_conformance() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store: SharedStore = Arc::new(open(dir.path()));
+    conformance::run_all(Arc::clone(&store)).await;
+    // And again on the same, now non-empty, database.
+    conformance::run_all(store).await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn embedded_passes_conformance_on_current_thread_runtime() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    conformance::run_all(Arc::new(open(dir.path()))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_survives_drop_and_reopen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = IdentityKey::parse(Channel::Email, "Reopen@Example.com").expect("identity");
+    let id = CustomerId::new();
+    let conv = Conversation {
+        id: ConversationId::new(),
+        customer_id: id,
+        channel: Channel::Email,
+        queue: QueueName::parse("support").expect("queue"),
+        state: ConversationState::Queued,
+        priority: 0,
+        created_at: Millis(20),
+        enqueued_at: Millis(21),
+        enqueue_seq: 7,
+        agent: None,
+        preferred_agent: None,
+        required_agent: None,
+        disposition: None,
+        updated_at: Millis(22),
+    };
+    let event = TimelineEvent::new(
+        id,
+        Some(conv.id),
+        Millis(23),
+        EventKind::ConversationOpened {
+            channel: Channel::Email,
+            queue: conv.queue.clone(),
+        },
+    );
+    let created = customer(id, &key);
+    {
+        let store = open(dir.path());
+        assert_eq!(
+            store
+                .resolve_or_create(&key, created.clone())
+                .await
+                .expect("resolve"),
+            (id, true)
+        );
+        store
+            .commit(Batch {
+                events: vec![event.clone()],
+                conversations: vec![conv.clone()],
+                settings: vec![("engine.secret".into(), b"s3cret".to_vec())],
+                ..Batch::default()
+            })
+            .await
+            .expect("commit");
+        // Opening the same directory twice at once is refused.
+        assert!(EmbeddedStore::open(dir.path(), EmbeddedOptions::default()).is_err());
+    }
+    let store = open(dir.path());
+    assert_eq!(store.customer(id).await.expect("customer"), Some(created));
+    assert_eq!(
+        store.customer_by_identity(&key).await.expect("identity"),
+        Some(id)
+    );
+    assert_eq!(
+        store.timeline(id, None, 10).await.expect("timeline"),
+        vec![event]
+    );
+    assert_eq!(
+        store.conversation(conv.id).await.expect("conversation"),
+        Some(conv.clone())
+    );
+    assert_eq!(store.open_conversations().await.expect("open"), vec![conv]);
+    assert_eq!(
+        store.setting("engine.secret").await.expect("setting"),
+        Some(b"s3cret".to_vec())
+    );
+    // The reopened store still refuses a second winner for the identity.
+    let other = customer(CustomerId::new(), &key);
+    assert_eq!(
+        store.resolve_or_create(&key, other).await.expect("resolve"),
+        (id, false)
+    );
+    store.close();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_racers_agree_on_one_new_customer() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store: SharedStore = Arc::new(open(dir.path()));
+    let key = IdentityKey::parse(Channel::Sms, "+81 90-0000-1111").expect("identity");
+    let start = Arc::new(tokio::sync::Barrier::new(50));
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..50 {
+        let store = Arc::clone(&store);
+        let key = key.clone();
+        let start = Arc::clone(&start);
+        tasks.spawn(async move {
+            let c = customer(CustomerId::new(), &key);
+            let mine = c.id;
+            start.wait().await;
+            let got = store
+                .resolve_or_create(&key, c)
+                .await
+                .expect("resolve_or_create");
+            (mine, got)
+        });
+    }
+    let mut results = Vec::new();
+    while let Some(r) = tasks.join_next().await {
+        results.push(r.expect("task"));
+    }
+    assert_eq!(results.len(), 50);
+    let winners: Vec<_> = results
+        .iter()
+        .filter(|(_, (_, created))| *created)
+        .collect();
+    assert_eq!(winners.len(), 1, "exactly one racer creates");
+    let (winner, _) = *winners[0];
+    assert!(results.iter().all(|(_, (id, _))| *id == winner));
+    assert_eq!(
+        store.customer_by_identity(&key).await.expect("identity"),
+        Some(winner)
+    );
+    let stored = store
+        .customer(winner)
+        .await
+        .expect("customer")
+        .expect("winner exists");
+    assert_eq!(stored.identities, vec![key]);
+    for (mine, _) in results.iter().filter(|(m, _)| *m != winner) {
+        assert_eq!(store.customer(*mine).await.expect("customer"), None);
+    }
+}
+
+/// Not a test on its own: the child process of [`crash_safety_under_sigkill`]. Without
+/// `SB_CRASH_CHILD` it returns at once.
+#[test]
+fn crash_child() {
+    let Some(dir) = std::env::var_os(CRASH_CHILD_ENV) else {
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async move {
+        let store: SharedStore = Arc::new(open(Path::new(&dir)));
+        let customer = CustomerId::new();
+        // Four concurrent committers so that group commits are in flight when killed.
+        let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let mut tasks = Vec::new();
+        for _ in 0..4 {
+            let store = Arc::clone(&store);
+            let next = Arc::clone(&next);
+            tasks.push(tokio::spawn(async move {
+                loop {
+                    let seq = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let event = TimelineEvent::new(
+                        customer,
+                        None,
+                        Millis(seq as i64),
+                        EventKind::Abandoned { waited_ms: seq },
+                    );
+                    store
+                        .commit(Batch {
+                            events: vec![event],
+                            settings: vec![(seq_key(seq), seq.to_be_bytes().to_vec())],
+                            ..Batch::default()
+                        })
+                        .await
+                        .expect("child commit");
+                    let mut out = std::io::stdout().lock();
+                    writeln!(out, "{COMMITTED}{seq}").expect("stdout");
+                    out.flush().expect("flush");
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.expect("committer");
+        }
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crash_safety_under_sigkill() {
+    const WANT: usize = 300;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let exe = std::env::current_exe().expect("current_exe");
+    let mut child = Command::new(exe)
+        .args(["crash_child", "--exact", "--nocapture", "--test-threads=1"])
+        .env(CRASH_CHILD_ENV, dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn child");
+    let stdout = child.stdout.take().expect("child stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let mut committed = Vec::new();
+    while committed.len() < WANT {
+        match lines.next() {
+            Some(line) => {
+                let line = line.expect("read child stdout");
+                if let Some(n) = line.strip_prefix(COMMITTED) {
+                    committed.push(n.parse::<u64>().expect("sequence number"));
+                }
+            }
+            None => break,
+        }
+    }
+    child.kill().expect("kill -9 the child");
+    child.wait().expect("reap the child");
+    // Whatever the child printed before it died was committed too.
+    for line in lines {
+        let Ok(line) = line else { break };
+        if let Some(n) = line.strip_prefix(COMMITTED) {
+            committed.push(n.parse::<u64>().expect("sequence number"));
+        }
+    }
+    assert!(
+        committed.len() >= WANT,
+        "the child exited early after {} commits",
+        committed.len()
+    );
+
+    let store = open(dir.path());
+    for seq in &committed {
+        assert_eq!(
+            store.setting(&seq_key(*seq)).await.expect("setting"),
+            Some(seq.to_be_bytes().to_vec()),
+            "sequence {seq} was acknowledged but is lost"
+        );
+    }
+    // The reopened store is healthy and writable.
+    store.health().await.expect("health");
+    store
+        .commit(Batch {
+            settings: vec![("after.crash".into(), b"ok".to_vec())],
+            ..Batch::default()
+        })
+        .await
+        .expect("commit after crash");
+}
