@@ -1,0 +1,1097 @@
+//! `CustomerActor`: one per active customer. Owns the customer's live context (profile,
+//! identities, the open conversation, recent timeline, recently seen client message
+//! ids) and is the only writer of its conversation state.
+//!
+//! Every inbound or outbound event is committed to the store *before* it is
+//! acknowledged or forwarded (handlers are atomic: the mailbox waits for the commit, so
+//! a customer's events are applied in order). It forwards customer messages to the
+//! holding agent and agent replies to the customer's channel. It passivates after
+//! `customer_idle_ms` without activity and no chat socket, and reactivates from the
+//! store on the next message. It never awaits an agent actor.
+
+use super::messages::*;
+use super::registry::Engine;
+use crate::domain::{
+    Channel, Conversation, ConversationId, ConversationState, Customer, CustomerId, EventKind,
+    IdentityKey, TimelineEvent,
+};
+use crate::store::Batch;
+use crate::ws::protocol::{
+    visible_to_customer, ChatConversationView, ChatServerMsg, ConversationView, CustomerView,
+    ErrorCode,
+};
+use actix::prelude::*;
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+/// Client message ids remembered per customer for idempotent retries.
+const SEEN_IDS: usize = 1024;
+
+pub struct CustomerActor {
+    engine: Engine,
+    id: CustomerId,
+    /// None until loaded, or if the customer does not exist.
+    customer: Option<Customer>,
+    /// The one open conversation (one conversation across channels).
+    open: Option<Conversation>,
+    /// Latest events, oldest first, bounded by `limits.recent_events`.
+    recent: VecDeque<TimelineEvent>,
+    /// client_msg_id -> ack, for retries (bounded, FIFO eviction).
+    seen: HashMap<String, InboundAck>,
+    seen_order: VecDeque<String>,
+    /// Attached web-chat sockets.
+    chat: HashMap<u64, Recipient<ChatPush>>,
+    last_activity: Instant,
+    /// Pending "abandon if the visitor does not come back" timer.
+    abandon_timer: Option<SpawnHandle>,
+    /// Set when loading from the store failed; every request then fails fast.
+    load_error: Option<String>,
+}
+
+struct Loaded {
+    customer: Option<Customer>,
+    open: Option<Conversation>,
+    recent: Vec<TimelineEvent>,
+}
+
+impl CustomerActor {
+    pub fn new(engine: Engine, id: CustomerId) -> Self {
+        Self {
+            engine,
+            id,
+            customer: None,
+            open: None,
+            recent: VecDeque::new(),
+            seen: HashMap::new(),
+            seen_order: VecDeque::new(),
+            chat: HashMap::new(),
+            last_activity: Instant::now(),
+            abandon_timer: None,
+            load_error: None,
+        }
+    }
+
+    fn check_ready(&self) -> EngineResult<&Customer> {
+        if let Some(e) = &self.load_error {
+            return Err(EngineError::unavailable(e));
+        }
+        self.customer
+            .as_ref()
+            .ok_or_else(|| EngineError::not_found("customer"))
+    }
+
+    fn remember(&mut self, event: &TimelineEvent) {
+        self.recent.push_back(event.clone());
+        while self.recent.len() > self.engine.settings.limits.recent_events {
+            self.recent.pop_front();
+        }
+        let client_id = match &event.kind {
+            EventKind::MessageIn { client_msg_id, .. } | EventKind::MessageOut { client_msg_id, .. } => {
+                client_msg_id.clone()
+            }
+            _ => None,
+        };
+        if let (Some(cid), Some(conv)) = (client_id, event.conversation_id) {
+            self.remember_id(
+                cid,
+                InboundAck {
+                    event_id: event.id,
+                    conversation_id: conv,
+                    duplicate: true,
+                },
+            );
+        }
+    }
+
+    fn remember_id(&mut self, cid: String, ack: InboundAck) {
+        if self.seen.insert(cid.clone(), ack).is_none() {
+            self.seen_order.push_back(cid);
+            while self.seen_order.len() > SEEN_IDS {
+                if let Some(old) = self.seen_order.pop_front() {
+                    self.seen.remove(&old);
+                }
+            }
+        }
+    }
+
+    fn seen_key(conv_scope: &str, cid: &str) -> String {
+        format!("{conv_scope}:{cid}")
+    }
+
+    fn customer_view(&self) -> CustomerView {
+        let c = self.customer.as_ref();
+        CustomerView {
+            id: self.id,
+            display_name: c.and_then(|c| c.display_name.clone()),
+            priority: c.map(|c| c.priority).unwrap_or(0),
+            attributes: c.map(|c| c.attributes.clone()).unwrap_or_default(),
+            identities: c.map(|c| c.identities.clone()).unwrap_or_default(),
+        }
+    }
+
+    fn conversation_view(&self, conv: &Conversation) -> ConversationView {
+        ConversationView {
+            id: conv.id,
+            customer: self.customer_view(),
+            channel: conv.channel,
+            queue: conv.queue.clone(),
+            state: conv.state,
+            agent: conv.agent.clone(),
+            created_at: conv.created_at,
+            enqueued_at: conv.enqueued_at,
+            recent: self.recent.iter().cloned().collect(),
+        }
+    }
+
+    fn push_chat(&self, msg: ChatServerMsg) {
+        for r in self.chat.values() {
+            r.do_send(ChatPush(msg.clone()));
+        }
+    }
+
+    fn push_chat_state(&self, conv: &Conversation, agent_name: Option<String>, position: Option<usize>) {
+        self.push_chat(ChatServerMsg::Conversation(ChatConversationView {
+            id: conv.id,
+            state: conv.state,
+            agent_name,
+            position,
+        }));
+    }
+
+    fn tell_agent<M>(&self, conv: &Conversation, msg: M)
+    where
+        M: Message + Send + 'static,
+        M::Result: Send,
+        super::agent::AgentActor: Handler<M>,
+    {
+        if let Some(agent) = conv.agent.as_ref().and_then(|a| self.engine.agent(a)) {
+            agent.do_send(msg);
+        }
+    }
+
+    fn validate_text(&self, text: &str) -> EngineResult<()> {
+        if text.trim().is_empty() {
+            return Err(EngineError::invalid("text is empty"));
+        }
+        let max = self.engine.settings.limits.max_text_bytes;
+        if text.len() > max {
+            return Err(EngineError::new(
+                ErrorCode::TooLarge,
+                format!("text is {} bytes; the limit is {max}", text.len()),
+            ));
+        }
+        Ok(())
+    }
+
+    fn open_held_by(&self, conv_id: ConversationId, agent: &crate::domain::AgentId) -> EngineResult<Conversation> {
+        match &self.open {
+            Some(c)
+                if c.id == conv_id
+                    && c.agent.as_ref() == Some(agent)
+                    && matches!(c.state, ConversationState::Assigned | ConversationState::WrapUp) =>
+            {
+                Ok(c.clone())
+            }
+            _ => Err(EngineError::not_yours()),
+        }
+    }
+
+    /// Builds the enqueue request for `conv`.
+    fn enqueue_msg(&self, conv: &Conversation, preview: Option<String>, force: bool) -> Enqueue {
+        Enqueue {
+            conversation_id: conv.id,
+            customer_id: self.id,
+            channel: conv.channel,
+            priority: conv.priority,
+            enqueued_at: conv.enqueued_at,
+            seq: conv.enqueue_seq,
+            preferred_agent: conv.preferred_agent.clone(),
+            required_agent: conv.required_agent.clone(),
+            preview,
+            force,
+        }
+    }
+
+    fn last_customer_text(&self) -> Option<String> {
+        self.recent.iter().rev().find_map(|e| match &e.kind {
+            EventKind::MessageIn { text, .. } => Some(text.chars().take(200).collect()),
+            _ => None,
+        })
+    }
+
+    /// Marks a waiting conversation abandoned: commit, then dequeue and notify.
+    fn abandon(&mut self, ctx: &mut Context<Self>) {
+        let Some(conv) = self.open.clone() else { return };
+        if conv.state != ConversationState::Queued {
+            return;
+        }
+        let now = self.engine.now();
+        let mut updated = conv.clone();
+        updated.state = ConversationState::Abandoned;
+        updated.updated_at = now;
+        let ev = TimelineEvent::new(
+            self.id,
+            Some(conv.id),
+            now,
+            EventKind::Abandoned {
+                waited_ms: now.since(conv.enqueued_at),
+            },
+        );
+        let batch = Batch::default().event(ev.clone()).conversation(updated.clone());
+        let store = self.engine.store.clone();
+        ctx.wait(
+            async move { store.commit(batch).await }
+                .into_actor(self)
+                .map(move |res, act, _| match res {
+                    Ok(()) => {
+                        if let Some(q) = act.engine.queue(&updated.queue) {
+                            q.do_send(Dequeue {
+                                conversation_id: updated.id,
+                                reason: "abandoned".into(),
+                            });
+                        }
+                        crate::metrics::conversation_abandoned(&updated.queue);
+                        act.remember(&ev);
+                        act.open = None;
+                        act.push_chat_state(&updated, None, None);
+                    }
+                    Err(e) => tracing::warn!(customer = %act.id, error = %e, "abandon not recorded"),
+                }),
+        );
+    }
+}
+
+impl Actor for CustomerActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(256);
+        let store = self.engine.store.clone();
+        let id = self.id;
+        let recent_n = self.engine.settings.limits.recent_events;
+        ctx.wait(
+            async move {
+                let customer = store.customer(id).await?;
+                let convs = store.conversations_of(id).await?;
+                let open = convs.into_iter().find(|c| c.state.is_open());
+                let mut recent = store.timeline(id, None, recent_n).await?;
+                recent.reverse();
+                Ok::<_, crate::store::StoreError>(Loaded {
+                    customer,
+                    open,
+                    recent,
+                })
+            }
+            .into_actor(self)
+            .map(|res, act, _| match res {
+                Ok(l) => {
+                    act.customer = l.customer;
+                    act.open = l.open;
+                    for e in l.recent {
+                        act.remember(&e);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(customer = %act.id, error = %e, "customer load failed");
+                    act.load_error = Some(e.to_string());
+                }
+            }),
+        );
+        let idle = Duration::from_millis(self.engine.settings.timing.customer_idle_ms.max(10));
+        ctx.run_interval(idle / 2, move |act, ctx| {
+            if act.chat.is_empty() && act.last_activity.elapsed() >= idle {
+                act.engine.customer_passivated(act.id, &ctx.address());
+                ctx.stop();
+            }
+        });
+    }
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        crate::metrics::customer_actor_passivated();
+    }
+}
+
+type Atomic<T> = AtomicResponse<CustomerActor, EngineResult<T>>;
+
+fn done<T: 'static>(r: EngineResult<T>) -> Atomic<T> {
+    AtomicResponse::new(Box::pin(fut::ready(r)))
+}
+
+impl Handler<Inbound> for CustomerActor {
+    type Result = Atomic<InboundAck>;
+
+    fn handle(&mut self, msg: Inbound, _: &mut Context<Self>) -> Self::Result {
+        self.last_activity = Instant::now();
+        let customer = match self.check_ready() {
+            Ok(c) => c.clone(),
+            Err(e) => return done(Err(e)),
+        };
+        if let Err(e) = self.validate_text(&msg.text) {
+            return done(Err(e));
+        }
+        let seen_key = msg
+            .client_msg_id
+            .as_ref()
+            .map(|c| Self::seen_key("in", c));
+        if let Some(ack) = seen_key.as_ref().and_then(|k| self.seen.get(k)) {
+            return done(Ok(ack.clone()));
+        }
+        let now = self.engine.now();
+        let store = self.engine.store.clone();
+        let preview: String = msg.text.chars().take(200).collect();
+
+        if let Some(conv) = self.open.clone() {
+            // Continue the open conversation, whatever channel it came from.
+            let mut events = Vec::new();
+            let mut updated = conv.clone();
+            if conv.channel != msg.channel {
+                events.push(TimelineEvent::new(
+                    self.id,
+                    Some(conv.id),
+                    now,
+                    EventKind::ChannelSwitched {
+                        from: conv.channel,
+                        to: msg.channel,
+                    },
+                ));
+                updated.channel = msg.channel;
+            }
+            let ev = TimelineEvent::new(
+                self.id,
+                Some(conv.id),
+                now,
+                EventKind::MessageIn {
+                    channel: msg.channel,
+                    address: msg.address.clone(),
+                    text: msg.text.clone(),
+                    client_msg_id: msg.client_msg_id.clone(),
+                },
+            );
+            events.push(ev.clone());
+            updated.updated_at = now;
+            let batch = Batch {
+                events: events.clone(),
+                conversations: vec![updated.clone()],
+                ..Default::default()
+            };
+            return AtomicResponse::new(Box::pin(
+                async move { store.commit(batch).await }
+                    .into_actor(self)
+                    .map(move |res, act, _| {
+                        res.map_err(EngineError::unavailable)?;
+                        crate::metrics::message(msg.channel, "in");
+                        for e in &events {
+                            act.remember(e);
+                        }
+                        let ack = InboundAck {
+                            event_id: ev.id,
+                            conversation_id: updated.id,
+                            duplicate: false,
+                        };
+                        if let Some(k) = seen_key {
+                            act.remember_id(k, InboundAck { duplicate: true, ..ack.clone() });
+                        }
+                        act.open = Some(updated.clone());
+                        for e in &events {
+                            act.tell_agent(
+                                &updated,
+                                ConversationEvent {
+                                    conversation_id: updated.id,
+                                    event: e.clone(),
+                                },
+                            );
+                        }
+                        act.push_chat(ChatServerMsg::Event { event: ev.clone() });
+                        Ok(ack)
+                    }),
+            ));
+        }
+
+        // A new conversation.
+        let queue_name = match msg
+            .queue
+            .clone()
+            .or_else(|| self.engine.default_queue_for(msg.channel))
+        {
+            Some(q) => q,
+            None => return done(Err(EngineError::not_found("queue"))),
+        };
+        let Some(queue) = self.engine.queue(&queue_name) else {
+            return done(Err(EngineError::not_found("queue")));
+        };
+        let conv_id = ConversationId::new();
+        let conv = Conversation {
+            id: conv_id,
+            customer_id: self.id,
+            channel: msg.channel,
+            queue: queue_name.clone(),
+            state: ConversationState::Queued,
+            priority: customer.priority,
+            created_at: now,
+            enqueued_at: now,
+            enqueue_seq: self.engine.next_enqueue_seq(),
+            agent: None,
+            preferred_agent: customer.last_agent.clone(),
+            required_agent: None,
+            disposition: None,
+            updated_at: now,
+        };
+        let ev = TimelineEvent::new(
+            self.id,
+            Some(conv_id),
+            now,
+            EventKind::MessageIn {
+                channel: msg.channel,
+                address: msg.address.clone(),
+                text: msg.text.clone(),
+                client_msg_id: msg.client_msg_id.clone(),
+            },
+        );
+        let events = vec![
+            TimelineEvent::new(
+                self.id,
+                Some(conv_id),
+                now,
+                EventKind::ConversationOpened {
+                    channel: msg.channel,
+                    queue: queue_name.clone(),
+                },
+            ),
+            ev.clone(),
+            TimelineEvent::new(
+                self.id,
+                Some(conv_id),
+                now,
+                EventKind::Queued {
+                    queue: queue_name.clone(),
+                    priority: conv.priority,
+                },
+            ),
+        ];
+        let enqueue = self.enqueue_msg(&conv, Some(preview), false);
+        let batch = Batch {
+            events: events.clone(),
+            conversations: vec![conv.clone()],
+            ..Default::default()
+        };
+        AtomicResponse::new(Box::pin(
+            async move {
+                // Admission first (the queue may refuse), then durability. If the commit
+                // fails the queue entry is withdrawn: nothing was acknowledged.
+                let position = queue
+                    .send(enqueue)
+                    .await
+                    .map_err(|_| EngineError::internal("queue unavailable"))??;
+                if let Err(e) = store.commit(batch).await {
+                    queue.do_send(Dequeue {
+                        conversation_id: conv_id,
+                        reason: "store_failed".into(),
+                    });
+                    return Err(EngineError::unavailable(e));
+                }
+                Ok(position)
+            }
+            .into_actor(self)
+            .map(move |res, act, _| {
+                let position = res?;
+                crate::metrics::message(msg.channel, "in");
+                crate::metrics::conversation_opened(msg.channel);
+                for e in &events {
+                    act.remember(e);
+                }
+                let ack = InboundAck {
+                    event_id: ev.id,
+                    conversation_id: conv_id,
+                    duplicate: false,
+                };
+                if let Some(k) = seen_key {
+                    act.remember_id(k, InboundAck { duplicate: true, ..ack.clone() });
+                }
+                act.open = Some(conv.clone());
+                act.push_chat(ChatServerMsg::Event { event: ev.clone() });
+                act.push_chat_state(&conv, None, Some(position));
+                Ok(ack)
+            }),
+        ))
+    }
+}
+
+impl Handler<AgentWrite> for CustomerActor {
+    type Result = Atomic<InboundAck>;
+
+    fn handle(&mut self, msg: AgentWrite, _: &mut Context<Self>) -> Self::Result {
+        self.last_activity = Instant::now();
+        if let Err(e) = self.check_ready() {
+            return done(Err(e));
+        }
+        let conv = match self.open_held_by(msg.conversation_id, &msg.agent_id) {
+            Ok(c) => c,
+            Err(e) => return done(Err(e)),
+        };
+        if let Err(e) = self.validate_text(&msg.text) {
+            return done(Err(e));
+        }
+        let key = Self::seen_key(&format!("out:{}", msg.agent_id), &msg.client_msg_id);
+        if let Some(ack) = self.seen.get(&key) {
+            return done(Ok(ack.clone()));
+        }
+        let now = self.engine.now();
+        let kind = if msg.note {
+            EventKind::Note {
+                agent_id: msg.agent_id.clone(),
+                text: msg.text.clone(),
+            }
+        } else {
+            EventKind::MessageOut {
+                channel: conv.channel,
+                agent_id: Some(msg.agent_id.clone()),
+                text: msg.text.clone(),
+                client_msg_id: Some(msg.client_msg_id.clone()),
+            }
+        };
+        let ev = TimelineEvent::new(self.id, Some(conv.id), now, kind);
+        let batch = Batch::default().event(ev.clone());
+        let store = self.engine.store.clone();
+        AtomicResponse::new(Box::pin(
+            async move { store.commit(batch).await }
+                .into_actor(self)
+                .map(move |res, act, _| {
+                    res.map_err(EngineError::unavailable)?;
+                    act.remember(&ev);
+                    let ack = InboundAck {
+                        event_id: ev.id,
+                        conversation_id: conv.id,
+                        duplicate: false,
+                    };
+                    act.remember_id(key, InboundAck { duplicate: true, ..ack.clone() });
+                    if !msg.note {
+                        crate::metrics::message(conv.channel, "out");
+                        // Delivery: web chat sockets now; other channels' connectors
+                        // read the durable message_out event.
+                        act.push_chat(ChatServerMsg::Event { event: ev.clone() });
+                    }
+                    act.tell_agent(
+                        &conv,
+                        ConversationEvent {
+                            conversation_id: conv.id,
+                            event: ev.clone(),
+                        },
+                    );
+                    Ok(ack)
+                }),
+        ))
+    }
+}
+
+impl Handler<Assign> for CustomerActor {
+    type Result = Atomic<ConversationView>;
+
+    fn handle(&mut self, msg: Assign, _: &mut Context<Self>) -> Self::Result {
+        self.last_activity = Instant::now();
+        let customer = match self.check_ready() {
+            Ok(c) => c.clone(),
+            Err(e) => return done(Err(e)),
+        };
+        let conv = match &self.open {
+            Some(c) if c.id == msg.conversation_id && c.state == ConversationState::Queued => c.clone(),
+            _ => {
+                return done(Err(EngineError::new(
+                    ErrorCode::OfferNotFound,
+                    "the conversation is no longer waiting",
+                )))
+            }
+        };
+        let now = self.engine.now();
+        let mut updated = conv.clone();
+        updated.state = ConversationState::Assigned;
+        updated.agent = Some(msg.agent_id.clone());
+        updated.required_agent = None;
+        updated.updated_at = now;
+        let mut cust = customer.clone();
+        cust.last_agent = Some(msg.agent_id.clone());
+        let ev = TimelineEvent::new(
+            self.id,
+            Some(conv.id),
+            now,
+            EventKind::Assigned {
+                agent_id: msg.agent_id.clone(),
+            },
+        );
+        let batch = Batch {
+            events: vec![ev.clone()],
+            conversations: vec![updated.clone()],
+            customers: vec![cust.clone()],
+            ..Default::default()
+        };
+        let store = self.engine.store.clone();
+        AtomicResponse::new(Box::pin(
+            async move { store.commit(batch).await }
+                .into_actor(self)
+                .map(move |res, act, _| {
+                    res.map_err(EngineError::unavailable)?;
+                    crate::metrics::answered(&updated.queue, now.since(updated.enqueued_at));
+                    act.customer = Some(cust);
+                    act.remember(&ev);
+                    act.open = Some(updated.clone());
+                    act.push_chat_state(&updated, Some(msg.agent_name.clone()), None);
+                    Ok(act.conversation_view(&updated))
+                }),
+        ))
+    }
+}
+
+impl Handler<GetConversationView> for CustomerActor {
+    type Result = EngineResult<ConversationView>;
+
+    fn handle(&mut self, msg: GetConversationView, _: &mut Context<Self>) -> Self::Result {
+        self.check_ready()?;
+        match &self.open {
+            Some(c) if c.id == msg.conversation_id => Ok(self.conversation_view(c)),
+            _ => Err(EngineError::not_found("open conversation")),
+        }
+    }
+}
+
+impl Handler<CloseConversation> for CustomerActor {
+    type Result = Atomic<()>;
+
+    fn handle(&mut self, msg: CloseConversation, _: &mut Context<Self>) -> Self::Result {
+        self.last_activity = Instant::now();
+        if let Err(e) = self.check_ready() {
+            return done(Err(e));
+        }
+        let conv = match self.open_held_by(msg.conversation_id, &msg.agent_id) {
+            Ok(c) => c,
+            Err(e) => return done(Err(e)),
+        };
+        if let Some(d) = &msg.disposition {
+            if d.len() > 200 {
+                return done(Err(EngineError::invalid("disposition longer than 200 bytes")));
+            }
+        }
+        let now = self.engine.now();
+        let mut updated = conv.clone();
+        updated.updated_at = now;
+        let kind = match msg.kind {
+            CloseKind::WrapUp => {
+                updated.state = ConversationState::WrapUp;
+                EventKind::WrapUp {
+                    agent_id: msg.agent_id.clone(),
+                }
+            }
+            CloseKind::Resolve => {
+                updated.state = ConversationState::Resolved;
+                updated.disposition = msg.disposition.clone();
+                EventKind::Resolved {
+                    agent_id: Some(msg.agent_id.clone()),
+                    disposition: msg.disposition.clone(),
+                }
+            }
+        };
+        let ev = TimelineEvent::new(self.id, Some(conv.id), now, kind);
+        let batch = Batch::default().event(ev.clone()).conversation(updated.clone());
+        let store = self.engine.store.clone();
+        AtomicResponse::new(Box::pin(
+            async move { store.commit(batch).await }
+                .into_actor(self)
+                .map(move |res, act, _| {
+                    res.map_err(EngineError::unavailable)?;
+                    act.remember(&ev);
+                    if updated.state == ConversationState::Resolved {
+                        crate::metrics::conversation_resolved(&updated.queue);
+                        act.open = None;
+                    } else {
+                        act.open = Some(updated.clone());
+                    }
+                    act.push_chat_state(&updated, None, None);
+                    Ok(())
+                }),
+        ))
+    }
+}
+
+impl Handler<Transfer> for CustomerActor {
+    type Result = Atomic<()>;
+
+    fn handle(&mut self, msg: Transfer, _: &mut Context<Self>) -> Self::Result {
+        self.last_activity = Instant::now();
+        if let Err(e) = self.check_ready() {
+            return done(Err(e));
+        }
+        let conv = match &msg.from_agent {
+            Some(a) => match self.open_held_by(msg.conversation_id, a) {
+                Ok(c) => c,
+                Err(e) => return done(Err(e)),
+            },
+            None => match &self.open {
+                Some(c) if c.id == msg.conversation_id => c.clone(),
+                _ => return done(Err(EngineError::not_found("open conversation"))),
+            },
+        };
+        if msg.to_queue.is_none() && msg.to_agent.is_none() {
+            return done(Err(EngineError::invalid("transfer needs a queue or an agent")));
+        }
+        if msg.to_agent.is_some() && msg.to_agent == msg.from_agent {
+            return done(Err(EngineError::invalid("cannot transfer to yourself")));
+        }
+        let to_queue = msg.to_queue.clone().unwrap_or_else(|| conv.queue.clone());
+        let Some(queue) = self.engine.queue(&to_queue) else {
+            return done(Err(EngineError::not_found("queue")));
+        };
+        let old_queue = if conv.state == ConversationState::Queued {
+            self.engine.queue(&conv.queue)
+        } else {
+            None
+        };
+        let now = self.engine.now();
+        let mut updated = conv.clone();
+        updated.state = ConversationState::Queued;
+        updated.agent = None;
+        updated.queue = to_queue.clone();
+        updated.preferred_agent = None;
+        updated.required_agent = msg.to_agent.clone();
+        updated.updated_at = now;
+        let events = vec![
+            TimelineEvent::new(
+                self.id,
+                Some(conv.id),
+                now,
+                EventKind::Transferred {
+                    from_agent: msg.from_agent.clone(),
+                    to_queue: to_queue.clone(),
+                    to_agent: msg.to_agent.clone(),
+                },
+            ),
+            TimelineEvent::new(
+                self.id,
+                Some(conv.id),
+                now,
+                EventKind::Queued {
+                    queue: to_queue.clone(),
+                    priority: updated.priority,
+                },
+            ),
+        ];
+        let enqueue = self.enqueue_msg(&updated, self.last_customer_text(), true);
+        let batch = Batch {
+            events: events.clone(),
+            conversations: vec![updated.clone()],
+            ..Default::default()
+        };
+        let store = self.engine.store.clone();
+        let to_agent = msg.to_agent.clone();
+        AtomicResponse::new(Box::pin(
+            async move {
+                if let Some(a) = &to_agent {
+                    let profile = store
+                        .agent(a)
+                        .await
+                        .map_err(EngineError::unavailable)?
+                        .ok_or_else(|| EngineError::not_found("agent"))?;
+                    if !profile.queues.contains(&to_queue) {
+                        return Err(EngineError::invalid(format!(
+                            "agent {a} does not serve queue {to_queue}"
+                        )));
+                    }
+                }
+                store.commit(batch).await.map_err(EngineError::unavailable)?;
+                if let Some(old) = old_queue {
+                    old.do_send(Dequeue {
+                        conversation_id: conv.id,
+                        reason: "transferred".into(),
+                    });
+                }
+                queue
+                    .send(enqueue)
+                    .await
+                    .map_err(|_| EngineError::internal("queue unavailable"))??;
+                Ok(())
+            }
+            .into_actor(self)
+            .map(move |res, act, _| {
+                res?;
+                for e in &events {
+                    act.remember(e);
+                }
+                act.open = Some(updated.clone());
+                act.push_chat_state(&updated, None, None);
+                Ok(())
+            }),
+        ))
+    }
+}
+
+impl Handler<Requeue> for CustomerActor {
+    type Result = Atomic<()>;
+
+    fn handle(&mut self, msg: Requeue, _: &mut Context<Self>) -> Self::Result {
+        if let Err(e) = self.check_ready() {
+            return done(Err(e));
+        }
+        let conv = match &self.open {
+            Some(c) if c.id == msg.conversation_id => c.clone(),
+            _ => return done(Err(EngineError::not_found("open conversation"))),
+        };
+        let now = self.engine.now();
+        let mut updated = conv.clone();
+        updated.updated_at = now;
+        let event = match &msg.overflow_to {
+            Some(to) => {
+                if conv.state != ConversationState::Queued {
+                    return done(Err(EngineError::invalid("only waiting conversations overflow")));
+                }
+                updated.queue = to.clone();
+                EventKind::Overflowed {
+                    from: conv.queue.clone(),
+                    to: to.clone(),
+                }
+            }
+            None => {
+                updated.state = ConversationState::Queued;
+                updated.agent = None;
+                updated.preferred_agent = None;
+                updated.required_agent = None;
+                EventKind::Queued {
+                    queue: conv.queue.clone(),
+                    priority: conv.priority,
+                }
+            }
+        };
+        let Some(queue) = self.engine.queue(&updated.queue) else {
+            return done(Err(EngineError::not_found("queue")));
+        };
+        let ev = TimelineEvent::new(self.id, Some(conv.id), now, event);
+        let batch = Batch::default().event(ev.clone()).conversation(updated.clone());
+        let enqueue = self.enqueue_msg(&updated, self.last_customer_text(), true);
+        let store = self.engine.store.clone();
+        tracing::info!(conversation = %conv.id, reason = %msg.reason, "requeue");
+        AtomicResponse::new(Box::pin(
+            async move {
+                store.commit(batch).await.map_err(EngineError::unavailable)?;
+                queue
+                    .send(enqueue)
+                    .await
+                    .map_err(|_| EngineError::internal("queue unavailable"))??;
+                Ok(())
+            }
+            .into_actor(self)
+            .map(move |res, act, _| {
+                res?;
+                act.remember(&ev);
+                act.open = Some(updated.clone());
+                act.push_chat_state(&updated, None, None);
+                Ok(())
+            }),
+        ))
+    }
+}
+
+impl Handler<CustomerLeave> for CustomerActor {
+    type Result = Atomic<()>;
+
+    fn handle(&mut self, _: CustomerLeave, ctx: &mut Context<Self>) -> Self::Result {
+        self.last_activity = Instant::now();
+        if let Err(e) = self.check_ready() {
+            return done(Err(e));
+        }
+        let Some(conv) = self.open.clone() else {
+            return done(Ok(()));
+        };
+        if conv.state == ConversationState::Queued {
+            self.abandon(ctx);
+            return done(Ok(()));
+        }
+        // Assigned or in wrap-up: the customer is gone; close it for the agent.
+        let now = self.engine.now();
+        let mut updated = conv.clone();
+        updated.state = ConversationState::Resolved;
+        updated.disposition = Some("customer_left".into());
+        updated.updated_at = now;
+        let ev = TimelineEvent::new(
+            self.id,
+            Some(conv.id),
+            now,
+            EventKind::Resolved {
+                agent_id: None,
+                disposition: Some("customer_left".into()),
+            },
+        );
+        let batch = Batch::default().event(ev.clone()).conversation(updated.clone());
+        let store = self.engine.store.clone();
+        AtomicResponse::new(Box::pin(
+            async move { store.commit(batch).await }
+                .into_actor(self)
+                .map(move |res, act, _| {
+                    res.map_err(EngineError::unavailable)?;
+                    act.remember(&ev);
+                    act.open = None;
+                    crate::metrics::conversation_resolved(&updated.queue);
+                    act.tell_agent(
+                        &conv,
+                        ConversationEvent {
+                            conversation_id: conv.id,
+                            event: ev.clone(),
+                        },
+                    );
+                    act.tell_agent(
+                        &conv,
+                        ConversationLeft {
+                            conversation_id: conv.id,
+                            state: ConversationState::Resolved,
+                        },
+                    );
+                    act.push_chat_state(&updated, None, None);
+                    Ok(())
+                }),
+        ))
+    }
+}
+
+impl Handler<Identify> for CustomerActor {
+    type Result = Atomic<()>;
+
+    fn handle(&mut self, msg: Identify, _: &mut Context<Self>) -> Self::Result {
+        self.last_activity = Instant::now();
+        let customer = match self.check_ready() {
+            Ok(c) => c.clone(),
+            Err(e) => return done(Err(e)),
+        };
+        let mut keys = Vec::new();
+        if let Some(e) = msg.email.as_deref().filter(|s| !s.trim().is_empty()) {
+            match IdentityKey::parse(Channel::Email, e) {
+                Ok(k) => keys.push(k),
+                Err(e) => return done(Err(EngineError::invalid(e.to_string()))),
+            }
+        }
+        if let Some(p) = msg.phone.as_deref().filter(|s| !s.trim().is_empty()) {
+            match IdentityKey::parse(Channel::Sms, p) {
+                Ok(k) => keys.push(k),
+                Err(e) => return done(Err(EngineError::invalid(e.to_string()))),
+            }
+        }
+        let name = match msg.name.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            Some(n) if n.len() > 100 || n.chars().any(char::is_control) => {
+                return done(Err(EngineError::invalid("name must be at most 100 bytes of text")))
+            }
+            other => other.map(str::to_owned),
+        };
+        let store = self.engine.store.clone();
+        let now = self.engine.now();
+        let id = self.id;
+        AtomicResponse::new(Box::pin(
+            async move {
+                let mut cust = customer;
+                let mut batch = Batch::default();
+                if let Some(n) = name {
+                    cust.display_name = Some(n);
+                }
+                for k in keys {
+                    if cust.identities.contains(&k) {
+                        continue;
+                    }
+                    // Link only identities nobody else owns; merging two known customers
+                    // is an explicit operation, never a side effect of a chat form.
+                    let owner = store.customer_by_identity(&k).await.map_err(EngineError::unavailable)?;
+                    if owner.is_none() {
+                        batch.identities.push((k.clone(), id));
+                        batch.events.push(TimelineEvent::new(
+                            id,
+                            None,
+                            now,
+                            EventKind::IdentityLinked {
+                                channel: k.channel,
+                                address: k.address.clone(),
+                            },
+                        ));
+                        cust.identities.push(k);
+                    }
+                }
+                batch.customers.push(cust.clone());
+                store.commit(batch.clone()).await.map_err(EngineError::unavailable)?;
+                Ok((cust, batch.events))
+            }
+            .into_actor(self)
+            .map(|res, act, _| {
+                let (cust, events) = res?;
+                act.customer = Some(cust);
+                for e in &events {
+                    act.remember(e);
+                }
+                Ok(())
+            }),
+        ))
+    }
+}
+
+impl Handler<AttachChat> for CustomerActor {
+    type Result = EngineResult<ChatWelcome>;
+
+    fn handle(&mut self, msg: AttachChat, ctx: &mut Context<Self>) -> Self::Result {
+        self.last_activity = Instant::now();
+        self.check_ready()?;
+        self.chat.insert(msg.session_id, msg.recipient);
+        if let Some(h) = self.abandon_timer.take() {
+            ctx.cancel_future(h);
+        }
+        Ok(ChatWelcome {
+            conversation: self.open.as_ref().map(|c| ChatConversationView {
+                id: c.id,
+                state: c.state,
+                agent_name: c.agent.as_ref().map(|a| a.to_string()),
+                position: None,
+            }),
+            history: self.recent.iter().filter(|e| visible_to_customer(e)).cloned().collect(),
+        })
+    }
+}
+
+/// Internal: the visitor's grace period ended.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct AbandonIfAway;
+
+impl Handler<AbandonIfAway> for CustomerActor {
+    type Result = ();
+    fn handle(&mut self, _: AbandonIfAway, ctx: &mut Context<Self>) {
+        self.abandon_timer = None;
+        if self.chat.is_empty() {
+            self.abandon(ctx);
+        }
+    }
+}
+
+impl Handler<DetachChat> for CustomerActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: DetachChat, ctx: &mut Context<Self>) {
+        self.last_activity = Instant::now();
+        self.chat.remove(&msg.session_id);
+        let waiting_on_chat = self
+            .open
+            .as_ref()
+            .is_some_and(|c| c.state == ConversationState::Queued && c.channel == Channel::Chat);
+        if self.chat.is_empty() && waiting_on_chat && self.abandon_timer.is_none() {
+            let grace = Duration::from_millis(self.engine.settings.timing.visitor_grace_ms);
+            self.abandon_timer = Some(ctx.notify_later(AbandonIfAway, grace));
+        }
+    }
+}
+
+impl Handler<Typing> for CustomerActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Typing, _: &mut Context<Self>) {
+        let Some(conv) = self.open.clone() else { return };
+        if msg.from_agent {
+            self.push_chat(ChatServerMsg::AgentTyping {});
+        } else if conv.state == ConversationState::Assigned {
+            self.tell_agent(
+                &conv,
+                Typing {
+                    conversation_id: Some(conv.id),
+                    from_agent: false,
+                },
+            );
+        }
+    }
+}

@@ -1,0 +1,403 @@
+//! Messages between actors. Plain serde types keyed by ids, one struct per message with
+//! its reply type, never a socket or a reference into another actor's state, so that
+//! actors can later live on different machines.
+//!
+//! Pushes to websocket sessions (`AgentPush`, `ChatPush`) carry the typed wire enums of
+//! `crate::ws::protocol`; the session only serialises them.
+
+use crate::domain::{
+    AgentId, Channel, ChannelClass, ConversationId, CustomerId, EventId, Millis, OfferId,
+    OfferOutcome, QueueName, TimelineEvent,
+};
+use crate::ws::protocol::{AgentServerMsg, ChatServerMsg, ConversationView, ErrorCode};
+use actix::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Engine-level error, mapped to a websocket error code or an HTTP status at the edge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{message}")]
+pub struct EngineError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl EngineError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn unavailable(e: impl std::fmt::Display) -> Self {
+        Self::new(ErrorCode::Unavailable, format!("store unavailable: {e}"))
+    }
+    pub fn not_found(what: &str) -> Self {
+        Self::new(ErrorCode::NotFound, format!("{what} not found"))
+    }
+    pub fn not_yours() -> Self {
+        Self::new(ErrorCode::NotYours, "you do not hold this conversation")
+    }
+    pub fn invalid(m: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Invalid, m)
+    }
+    pub fn internal(m: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Internal, m)
+    }
+}
+
+pub type EngineResult<T> = Result<T, EngineError>;
+
+// ---------------------------------------------------------------- customer actor
+
+/// A message from the customer on any channel.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "EngineResult<InboundAck>")]
+pub struct Inbound {
+    pub channel: Channel,
+    /// The normalised channel address it came from.
+    pub address: String,
+    pub text: String,
+    /// Client or provider message id; a retry with the same id is stored once.
+    pub client_msg_id: Option<String>,
+    /// Queue to open a new conversation in (else the channel's default queue).
+    pub queue: Option<QueueName>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct InboundAck {
+    pub event_id: EventId,
+    pub conversation_id: ConversationId,
+    pub duplicate: bool,
+}
+
+/// An agent's reply or internal note.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "EngineResult<InboundAck>")]
+pub struct AgentWrite {
+    pub conversation_id: ConversationId,
+    pub agent_id: AgentId,
+    pub client_msg_id: String,
+    pub text: String,
+    pub note: bool,
+}
+
+/// The agent accepted an offer: assign the conversation durably and return its view.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "EngineResult<ConversationView>")]
+pub struct Assign {
+    pub conversation_id: ConversationId,
+    pub agent_id: AgentId,
+    /// Shown to the customer ("connected with Alice").
+    pub agent_name: String,
+    pub offer_id: OfferId,
+}
+
+/// The view of an open conversation (agent resume after restart / reconnect).
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "EngineResult<ConversationView>")]
+pub struct GetConversationView {
+    pub conversation_id: ConversationId,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum CloseKind {
+    WrapUp,
+    Resolve,
+}
+
+/// Wrap-up or resolve by the holding agent.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "EngineResult<()>")]
+pub struct CloseConversation {
+    pub conversation_id: ConversationId,
+    pub agent_id: AgentId,
+    pub kind: CloseKind,
+    pub disposition: Option<String>,
+}
+
+/// Move a conversation to a queue (optionally a named agent in it).
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "EngineResult<()>")]
+pub struct Transfer {
+    pub conversation_id: ConversationId,
+    pub from_agent: Option<AgentId>,
+    pub to_queue: Option<QueueName>,
+    pub to_agent: Option<AgentId>,
+}
+
+/// Put an assigned conversation back in its queue at its original place (its agent
+/// went offline), or move a waiting one to another queue (overflow).
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "EngineResult<()>")]
+pub struct Requeue {
+    pub conversation_id: ConversationId,
+    /// Some(queue) for overflow into that queue.
+    pub overflow_to: Option<QueueName>,
+    pub reason: String,
+}
+
+/// The customer ended the chat (or its socket stayed away past the grace period).
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "EngineResult<()>")]
+pub struct CustomerLeave;
+
+/// Name / email / phone given by a web-chat visitor.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "EngineResult<()>")]
+pub struct Identify {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+}
+
+/// A chat socket attached to this customer. Replies with the welcome data.
+#[derive(Message)]
+#[rtype(result = "EngineResult<ChatWelcome>")]
+pub struct AttachChat {
+    pub session_id: u64,
+    pub recipient: Recipient<ChatPush>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ChatWelcome {
+    pub conversation: Option<crate::ws::protocol::ChatConversationView>,
+    pub history: Vec<TimelineEvent>,
+}
+
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct DetachChat {
+    pub session_id: u64,
+}
+
+/// Typing indicator, either direction.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "()")]
+pub struct Typing {
+    pub conversation_id: Option<ConversationId>,
+    pub from_agent: bool,
+}
+
+/// Record routing events (offers and outcomes) in the customer's timeline.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "()")]
+pub struct RecordEvents {
+    pub events: Vec<TimelineEvent>,
+}
+
+/// Push to a chat session.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct ChatPush(pub ChatServerMsg);
+
+// ---------------------------------------------------------------- queue actor
+
+/// Put a conversation in a queue. Replies with its 1-based position.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "EngineResult<usize>")]
+pub struct Enqueue {
+    pub conversation_id: ConversationId,
+    pub customer_id: CustomerId,
+    pub channel: Channel,
+    pub priority: i32,
+    pub enqueued_at: Millis,
+    pub seq: u64,
+    pub preferred_agent: Option<AgentId>,
+    pub required_agent: Option<AgentId>,
+    /// The customer's latest text, shown on the offer card.
+    pub preview: Option<String>,
+    /// Bypass the max-waiting refusal (requeue after restart/transfer/agent loss).
+    pub force: bool,
+}
+
+/// Take a conversation out of the queue (abandoned, transferred, cancelled). A pending
+/// offer for it is rescinded.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "()")]
+pub struct Dequeue {
+    pub conversation_id: ConversationId,
+    pub reason: String,
+}
+
+/// An agent's routing-relevant state, pushed to each of its queues after every change.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "()")]
+pub struct AgentUpdate {
+    pub agent_id: AgentId,
+    pub available: bool,
+    pub free: [u16; 4],
+    pub idle_since: Millis,
+    pub occupancy_permille: u32,
+}
+
+/// The agent left the queue (logged out, grace expired).
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "()")]
+pub struct AgentGone {
+    pub agent_id: AgentId,
+}
+
+/// The agent closed an offer (accepted, rejected, timed out, or confirmed a rescind).
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "()")]
+pub struct OfferClosed {
+    pub offer_id: OfferId,
+    pub conversation_id: ConversationId,
+    pub agent_id: AgentId,
+    pub outcome: OfferOutcome,
+}
+
+/// Best waiting conversation this agent could take now, for cross-queue arbitration.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "Option<PeekResult>")]
+pub struct Peek {
+    pub agent_id: AgentId,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PeekResult {
+    pub queue: QueueName,
+    pub conversation_id: ConversationId,
+    pub priority: i32,
+    pub enqueued_at: Millis,
+    pub seq: u64,
+}
+
+impl PeekResult {
+    /// Sort key: higher priority, then longer wait, then arrival.
+    pub fn rank(&self) -> (std::cmp::Reverse<i32>, Millis, u64) {
+        (std::cmp::Reverse(self.priority), self.enqueued_at, self.seq)
+    }
+}
+
+/// Offer that conversation to the agent now (after a Peek chose it).
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "bool")]
+pub struct Pull {
+    pub agent_id: AgentId,
+    pub conversation_id: ConversationId,
+}
+
+/// Live queue state for REST and metrics.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "QueueSnapshot")]
+pub struct GetQueueSnapshot;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QueueSnapshot {
+    pub config: crate::domain::QueueConfig,
+    pub waiting: usize,
+    pub offered: usize,
+    pub longest_wait_ms: u64,
+    pub agents: usize,
+    pub agents_available: usize,
+    /// Waiting conversations in routing order (first 100).
+    pub queue: Vec<WaitingView>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WaitingView {
+    pub conversation_id: ConversationId,
+    pub channel_class: ChannelClass,
+    pub priority: i32,
+    pub enqueued_at: Millis,
+    pub waited_ms: u64,
+}
+
+// ---------------------------------------------------------------- agent actor
+
+/// Offer details the queue sends with a reservation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OfferInfo {
+    pub offer_id: OfferId,
+    pub conversation_id: ConversationId,
+    pub customer_id: CustomerId,
+    pub channel: Channel,
+    pub queue: QueueName,
+    pub priority: i32,
+    pub enqueued_at: Millis,
+    pub timeout_ms: u64,
+    pub max_missed: u32,
+    pub preview: Option<String>,
+}
+
+/// Reserve a slot for an offer. The agent is the arbiter: it refuses if it has no
+/// free slot of that class, is not available, or is not connected.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "Result<(), String>")]
+pub struct Reserve(pub OfferInfo);
+
+/// The queue withdraws an offer (customer left, overflow).
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "()")]
+pub struct Rescind {
+    pub conversation_id: ConversationId,
+}
+
+/// A new event in a conversation the agent holds.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "()")]
+pub struct ConversationEvent {
+    pub conversation_id: ConversationId,
+    pub event: TimelineEvent,
+}
+
+/// The conversation left this agent without the agent asking (customer abandoned...).
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "()")]
+pub struct ConversationLeft {
+    pub conversation_id: ConversationId,
+    pub state: crate::domain::ConversationState,
+}
+
+/// After a restart: conversations this agent held, to resume when it reconnects.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "()")]
+pub struct RestoreHeld {
+    pub conversations: Vec<(ConversationId, CustomerId, Channel, QueueName)>,
+}
+
+/// A socket of this agent connected. Replies with the welcome message.
+#[derive(Message)]
+#[rtype(result = "AgentServerMsg")]
+pub struct AttachAgent {
+    pub session_id: u64,
+    pub recipient: Recipient<AgentPush>,
+}
+
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct DetachAgent {
+    pub session_id: u64,
+}
+
+/// A parsed client message from one of the agent's sockets.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct AgentCommand {
+    pub session_id: u64,
+    pub msg: crate::ws::protocol::AgentClientMsg,
+}
+
+/// Push to an agent session.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct AgentPush(pub AgentServerMsg);
+
+/// Live agent state for REST.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "AgentLive")]
+pub struct GetAgentLive;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AgentLive {
+    pub id: AgentId,
+    pub status: String,
+    pub reason: Option<String>,
+    pub connected_sockets: usize,
+    pub held: Vec<ConversationId>,
+    pub pending_offers: Vec<ConversationId>,
+    pub free: [u16; 4],
+    pub missed_in_row: u32,
+}

@@ -1,0 +1,16 @@
+//! The actors: one [`customer::CustomerActor`] per active customer, one
+//! [`queue::QueueActor`] per queue, one [`agent::AgentActor`] per logged-in agent, and
+//! the [`registry::Engine`] handle that finds or activates them.
+//!
+//! Call discipline (prevents deadlock; see ARCHITECTURE.md): a customer actor may await
+//! a queue actor; an agent actor may await customer and queue actors; a queue actor
+//! never awaits anyone inside a handler (it spawns the futures whose replies it needs);
+//! nothing awaits an agent actor inside a handler. So no cycle of waits can form.
+
+pub mod agent;
+pub mod customer;
+pub mod messages;
+pub mod queue;
+pub mod registry;
+
+pub use registry::Engine;

@@ -1,0 +1,465 @@
+//! `QueueActor`: one per queue. Owns the queue's [`QueueRouter`] (waiting conversations
+//! in priority-then-wait order, and an index of eligible agents with free capacity) and
+//! the offers it has made.
+//!
+//! It decides *who* is offered *what*; each agent actor is the arbiter of its own
+//! capacity and of its offers' outcomes (accept / reject / time out), which it reports
+//! back with [`OfferClosed`]. Reject and time-out put the conversation back at its
+//! original rank and offer it to the next agent. Routing events are written to the
+//! timeline and the routing trace without blocking the mailbox. A queue actor never
+//! awaits another actor inside a handler.
+
+use super::messages::*;
+use super::registry::Engine;
+use crate::domain::{
+    AgentId, ConversationId, CustomerId, EventKind, Millis, OfferId, OfferOutcome, QueueConfig,
+    TimelineEvent,
+};
+use crate::routing::{AgentSnapshot, Decision, EnqueueError, QueueRouter, WaitingEntry};
+use crate::store::{Batch, TraceEntry};
+use crate::ws::protocol::ErrorCode;
+use actix::prelude::*;
+use std::collections::{BTreeSet, HashMap};
+use std::time::{Duration, Instant};
+
+/// What the queue remembers about a waiting conversation to build an offer.
+#[derive(Debug, Clone)]
+struct Waiter {
+    customer_id: CustomerId,
+    channel: crate::domain::Channel,
+    priority: i32,
+    enqueued_at: Millis,
+    preview: Option<String>,
+}
+
+pub struct QueueActor {
+    engine: Engine,
+    config: QueueConfig,
+    router: QueueRouter,
+    waiters: HashMap<ConversationId, Waiter>,
+    /// Live offers: conversation -> (offer, agent).
+    offers: HashMap<ConversationId, (OfferId, AgentId)>,
+}
+
+/// New configuration for a running queue.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct Reconfigure(pub QueueConfig);
+
+impl QueueActor {
+    pub fn new(engine: Engine, config: QueueConfig) -> Self {
+        let router = QueueRouter::new(config.strategy, config.max_waiting);
+        Self {
+            engine,
+            config,
+            router,
+            waiters: HashMap::new(),
+            offers: HashMap::new(),
+        }
+    }
+
+    fn trace(&self, conv: ConversationId, step: &str, agent: Option<AgentId>, detail: String) -> TraceEntry {
+        TraceEntry {
+            conversation_id: conv,
+            id: crate::domain::EventId::new(),
+            at: self.engine.now(),
+            queue: self.config.name.clone(),
+            step: step.to_owned(),
+            agent,
+            detail,
+        }
+    }
+
+    /// Durably records routing events without blocking the mailbox.
+    fn record(&self, events: Vec<TimelineEvent>, traces: Vec<TraceEntry>) {
+        let store = self.engine.store.clone();
+        let batch = Batch {
+            events,
+            traces,
+            ..Default::default()
+        };
+        actix::spawn(async move {
+            if let Err(e) = store.commit(batch).await {
+                tracing::warn!(error = %e, "routing record not stored");
+            }
+        });
+    }
+
+    fn gauges(&self) {
+        let now = self.engine.now();
+        crate::metrics::queue_state(
+            &self.config.name,
+            self.router.waiting_len(),
+            self.router
+                .oldest_enqueued_at()
+                .map(|t| now.since(t))
+                .unwrap_or(0),
+        );
+    }
+
+    /// Offers as many waiting conversations as there are free eligible agents.
+    fn dispatch(&mut self, ctx: &mut Context<Self>) {
+        loop {
+            let now = self.engine.now();
+            let t0 = Instant::now();
+            let Some(d) = self.router.decide(now) else { break };
+            crate::metrics::routing_decision(t0.elapsed());
+            self.place_offer(d, ctx);
+        }
+        self.gauges();
+    }
+
+    fn place_offer(&mut self, d: Decision, ctx: &mut Context<Self>) {
+        let conv = d.conversation;
+        let Some(w) = self.waiters.get(&conv).cloned() else {
+            self.router.remove(&conv);
+            return;
+        };
+        let mut traces: Vec<TraceEntry> = d
+            .trace
+            .iter()
+            .map(|s| self.trace(conv, s.step, s.agent.clone(), s.detail.clone()))
+            .collect();
+        let Some(agent) = self.engine.agent(&d.agent) else {
+            // Gone since its last update: forget it and put the conversation back.
+            self.router.remove_agent(&d.agent);
+            if let Some(e) = self.router.remove(&conv) {
+                self.router.requeue(e);
+            }
+            traces.push(self.trace(conv, "skipped", Some(d.agent), "agent disconnected".into()));
+            self.record(vec![], traces);
+            return;
+        };
+        let offer_id = OfferId::new();
+        self.offers.insert(conv, (offer_id, d.agent.clone()));
+        traces.push(self.trace(
+            conv,
+            "offered",
+            Some(d.agent.clone()),
+            format!("offer {offer_id} timeout_ms={}", self.config.offer_timeout_ms),
+        ));
+        let info = OfferInfo {
+            offer_id,
+            conversation_id: conv,
+            customer_id: w.customer_id,
+            channel: w.channel,
+            queue: self.config.name.clone(),
+            priority: w.priority,
+            enqueued_at: w.enqueued_at,
+            timeout_ms: self.config.offer_timeout_ms,
+            max_missed: self.config.max_missed_offers,
+            preview: w.preview.clone(),
+        };
+        let agent_id = d.agent.clone();
+        let now = self.engine.now();
+        ctx.spawn(agent.send(Reserve(info)).into_actor(self).map(move |res, act, ctx| {
+            match res {
+                Ok(Ok(())) => {
+                    crate::metrics::offer("offered", &act.config.name);
+                    let ev = TimelineEvent::new(
+                        w.customer_id,
+                        Some(conv),
+                        now,
+                        EventKind::Offered {
+                            agent_id: agent_id.clone(),
+                            offer_id,
+                        },
+                    );
+                    act.record(vec![ev], traces);
+                }
+                other => {
+                    let reason = match other {
+                        Ok(Err(r)) => r,
+                        _ => "agent unreachable".to_owned(),
+                    };
+                    if act.offers.get(&conv).map(|o| o.0) == Some(offer_id) {
+                        act.offers.remove(&conv);
+                        if let Some(e) = act.router.remove(&conv) {
+                            act.router.requeue(e);
+                        }
+                        // The agent's index entry was stale; it pushes fresh state (and
+                        // pulls work) whenever its capacity frees.
+                        act.router.remove_agent(&agent_id);
+                        traces.push(act.trace(conv, "declined", Some(agent_id), reason));
+                        act.record(vec![], traces);
+                        act.dispatch(ctx);
+                    }
+                }
+            }
+        }));
+    }
+
+    fn arm_timers(&self, conv: ConversationId, entry: &WaitingEntry, ctx: &mut Context<Self>) {
+        let now = self.engine.now();
+        if entry.preferred_agent.is_some() && entry.sticky_until > now {
+            // When the sticky wait ends, anyone eligible may take it.
+            ctx.run_later(Duration::from_millis(entry.sticky_until.since(now) + 1), |act, ctx| {
+                act.dispatch(ctx)
+            });
+        }
+        if let Some(of) = &self.config.overflow {
+            let due = entry.enqueued_at.plus_ms(of.after_ms);
+            self.arm_overflow(conv, due.since(now), ctx);
+        }
+    }
+
+    fn arm_overflow(&self, conv: ConversationId, in_ms: u64, ctx: &mut Context<Self>) {
+        ctx.run_later(Duration::from_millis(in_ms), move |act, ctx| act.check_overflow(conv, ctx));
+    }
+
+    fn check_overflow(&mut self, conv: ConversationId, ctx: &mut Context<Self>) {
+        let Some(of) = self.config.overflow.clone() else { return };
+        if self.offers.contains_key(&conv) {
+            // Being offered right now; look again shortly.
+            self.arm_overflow(conv, 1_000, ctx);
+            return;
+        }
+        if self.engine.queue(&of.to).is_none() || of.to == self.config.name {
+            return;
+        }
+        let Some(_) = self.router.remove(&conv) else { return };
+        let Some(w) = self.waiters.remove(&conv) else { return };
+        let t = self.trace(conv, "overflowed", None, format!("to queue {}", of.to));
+        self.record(vec![], vec![t]);
+        self.engine.tell_customer(
+            w.customer_id,
+            Requeue {
+                conversation_id: conv,
+                overflow_to: Some(of.to.clone()),
+                reason: "overflow".into(),
+            },
+        );
+        self.gauges();
+    }
+}
+
+impl Actor for QueueActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(100_000);
+        ctx.run_interval(Duration::from_secs(1), |act, _| act.gauges());
+    }
+}
+
+impl Handler<Enqueue> for QueueActor {
+    type Result = EngineResult<usize>;
+
+    fn handle(&mut self, msg: Enqueue, ctx: &mut Context<Self>) -> Self::Result {
+        let conv = msg.conversation_id;
+        if self.waiters.contains_key(&conv) {
+            return Ok(self.router.position(&conv).map(|p| p + 1).unwrap_or(1));
+        }
+        let sticky_until = if msg.preferred_agent.is_some() {
+            msg.enqueued_at.plus_ms(self.config.sticky_wait_ms)
+        } else {
+            msg.enqueued_at
+        };
+        let entry = WaitingEntry {
+            conversation: conv,
+            class: msg.channel.class(),
+            priority: msg.priority,
+            enqueued_at: msg.enqueued_at,
+            seq: msg.seq,
+            preferred_agent: msg.preferred_agent.clone(),
+            sticky_until,
+            required_agent: msg.required_agent.clone(),
+            tried: BTreeSet::new(),
+        };
+        if msg.force {
+            self.router.requeue(entry.clone());
+        } else {
+            match self.router.enqueue(entry.clone()) {
+                Ok(()) => {}
+                Err(EnqueueError::Duplicate) => {}
+                Err(EnqueueError::Full { max }) => {
+                    crate::metrics::refused(&self.config.name);
+                    let t = self.trace(conv, "refused", None, format!("queue full: {max} waiting"));
+                    self.record(vec![], vec![t]);
+                    return Err(EngineError::new(
+                        ErrorCode::QueueFull,
+                        format!("queue {} is full ({max} waiting); try again later", self.config.name),
+                    ));
+                }
+            }
+        }
+        self.waiters.insert(
+            conv,
+            Waiter {
+                customer_id: msg.customer_id,
+                channel: msg.channel,
+                priority: msg.priority,
+                enqueued_at: msg.enqueued_at,
+                preview: msg.preview,
+            },
+        );
+        let position = self.router.position(&conv).map(|p| p + 1).unwrap_or(1);
+        let detail = format!(
+            "priority={} class={} preferred={} required={}",
+            msg.priority,
+            msg.channel.class().as_str(),
+            msg.preferred_agent.as_ref().map(|a| a.as_str()).unwrap_or("-"),
+            msg.required_agent.as_ref().map(|a| a.as_str()).unwrap_or("-"),
+        );
+        let t = self.trace(conv, "enqueued", None, detail);
+        self.record(vec![], vec![t]);
+        self.arm_timers(conv, &entry, ctx);
+        self.dispatch(ctx);
+        Ok(position)
+    }
+}
+
+impl Handler<Dequeue> for QueueActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Dequeue, _: &mut Context<Self>) {
+        let conv = msg.conversation_id;
+        self.router.remove(&conv);
+        self.waiters.remove(&conv);
+        if let Some((_, agent)) = self.offers.remove(&conv) {
+            if let Some(a) = self.engine.agent(&agent) {
+                a.do_send(Rescind { conversation_id: conv });
+            }
+        }
+        let t = self.trace(conv, "removed", None, msg.reason);
+        self.record(vec![], vec![t]);
+        self.gauges();
+    }
+}
+
+impl Handler<AgentUpdate> for QueueActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: AgentUpdate, _: &mut Context<Self>) {
+        // Index only. Work for a freed agent arrives by its own Peek/Pull, so that the
+        // agent, not the queues, picks the best conversation across its queues.
+        self.router.upsert_agent(AgentSnapshot {
+            id: msg.agent_id,
+            available: msg.available,
+            free: msg.free,
+            idle_since: msg.idle_since,
+            occupancy_permille: msg.occupancy_permille,
+        });
+    }
+}
+
+impl Handler<AgentGone> for QueueActor {
+    type Result = ();
+    fn handle(&mut self, msg: AgentGone, _: &mut Context<Self>) {
+        self.router.remove_agent(&msg.agent_id);
+    }
+}
+
+impl Handler<OfferClosed> for QueueActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: OfferClosed, ctx: &mut Context<Self>) {
+        let conv = msg.conversation_id;
+        crate::metrics::offer(msg.outcome.as_str(), &self.config.name);
+        let customer = self.waiters.get(&conv).map(|w| w.customer_id);
+        let current = self.offers.get(&conv).map(|o| o.0) == Some(msg.offer_id);
+        if current {
+            self.offers.remove(&conv);
+            match msg.outcome {
+                OfferOutcome::Accepted => {
+                    self.router.offer_closed(&conv, &msg.agent_id, true);
+                    self.waiters.remove(&conv);
+                }
+                OfferOutcome::Rejected | OfferOutcome::TimedOut | OfferOutcome::Rescinded => {
+                    self.router.offer_closed(&conv, &msg.agent_id, false);
+                }
+            }
+        }
+        let t = self.trace(conv, msg.outcome.as_str(), Some(msg.agent_id.clone()), format!("offer {}", msg.offer_id));
+        let events = customer
+            .map(|c| {
+                vec![TimelineEvent::new(
+                    c,
+                    Some(conv),
+                    self.engine.now(),
+                    EventKind::OfferClosed {
+                        agent_id: msg.agent_id.clone(),
+                        offer_id: msg.offer_id,
+                        outcome: msg.outcome,
+                    },
+                )]
+            })
+            .unwrap_or_default();
+        self.record(events, vec![t]);
+        if current && msg.outcome != OfferOutcome::Accepted {
+            self.dispatch(ctx);
+        } else {
+            self.gauges();
+        }
+    }
+}
+
+impl Handler<Peek> for QueueActor {
+    type Result = Option<PeekResult>;
+
+    fn handle(&mut self, msg: Peek, _: &mut Context<Self>) -> Self::Result {
+        let p = self.router.best_for(&msg.agent_id, self.engine.now())?;
+        Some(PeekResult {
+            queue: self.config.name.clone(),
+            conversation_id: p.conversation,
+            priority: p.priority,
+            enqueued_at: p.enqueued_at,
+            seq: p.seq,
+        })
+    }
+}
+
+impl Handler<Pull> for QueueActor {
+    type Result = bool;
+
+    fn handle(&mut self, msg: Pull, ctx: &mut Context<Self>) -> bool {
+        let now = self.engine.now();
+        let t0 = Instant::now();
+        let Some(d) = self.router.take_for(&msg.conversation_id, &msg.agent_id, now) else {
+            return false;
+        };
+        crate::metrics::routing_decision(t0.elapsed());
+        self.place_offer(d, ctx);
+        self.gauges();
+        true
+    }
+}
+
+impl Handler<GetQueueSnapshot> for QueueActor {
+    type Result = MessageResult<GetQueueSnapshot>;
+
+    fn handle(&mut self, _: GetQueueSnapshot, _: &mut Context<Self>) -> Self::Result {
+        let now = self.engine.now();
+        let agents: Vec<_> = self.router.agents().collect();
+        MessageResult(QueueSnapshot {
+            config: self.config.clone(),
+            waiting: self.router.waiting_len(),
+            offered: self.router.offered_len(),
+            longest_wait_ms: self.router.oldest_enqueued_at().map(|t| now.since(t)).unwrap_or(0),
+            agents: agents.len(),
+            agents_available: agents.iter().filter(|a| a.available).count(),
+            queue: self
+                .router
+                .waiting()
+                .take(100)
+                .map(|w| WaitingView {
+                    conversation_id: w.conversation,
+                    channel_class: w.class,
+                    priority: w.priority,
+                    enqueued_at: w.enqueued_at,
+                    waited_ms: now.since(w.enqueued_at),
+                })
+                .collect(),
+        })
+    }
+}
+
+impl Handler<Reconfigure> for QueueActor {
+    type Result = ();
+    fn handle(&mut self, msg: Reconfigure, ctx: &mut Context<Self>) {
+        self.router.set_strategy(msg.0.strategy);
+        self.router.set_max_waiting(msg.0.max_waiting);
+        self.config = msg.0;
+        self.dispatch(ctx);
+    }
+}

@@ -1,0 +1,232 @@
+//! The engine handle: shared services (store, clock, settings, token signer) and the
+//! registries mapping ids to actor addresses (dashmap), with get-or-activate.
+//!
+//! A customer actor activates on first use and passivates itself when idle; a message
+//! that races with passivation finds a closed mailbox and is retried once on a fresh
+//! activation. Agent actors exist while an agent is connected or inside its grace
+//! period. Queue actors live for the engine's lifetime.
+
+use super::agent::AgentActor;
+use super::customer::CustomerActor;
+use super::messages::{EngineError, EngineResult};
+use super::queue::QueueActor;
+use crate::auth::TokenSigner;
+use crate::config::Settings;
+use crate::domain::time::SharedClock;
+use crate::domain::{AgentId, AgentProfile, Channel, Customer, CustomerId, IdentityKey, QueueConfig, QueueName};
+use crate::store::SharedStore;
+use actix::prelude::*;
+use dashmap::DashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Cheap-to-clone handle to everything an actor or handler needs.
+#[derive(Clone)]
+pub struct Engine(Arc<Inner>);
+
+pub struct Inner {
+    pub store: SharedStore,
+    pub clock: SharedClock,
+    pub settings: Arc<Settings>,
+    pub tokens: TokenSigner,
+    customers: DashMap<CustomerId, Addr<CustomerActor>>,
+    agents: DashMap<AgentId, Addr<AgentActor>>,
+    queues: DashMap<QueueName, Addr<QueueActor>>,
+    /// Queue configs, for choosing a new conversation's queue by channel.
+    queue_configs: DashMap<QueueName, QueueConfig>,
+    /// Arrival order tie-breaker for conversations enqueued in the same millisecond;
+    /// restored above the highest stored value at start.
+    enqueue_seq: AtomicU64,
+    /// Ids for websocket sessions.
+    session_seq: AtomicU64,
+}
+
+impl std::ops::Deref for Engine {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl Engine {
+    pub fn new(
+        store: SharedStore,
+        clock: SharedClock,
+        settings: Arc<Settings>,
+        tokens: TokenSigner,
+    ) -> Self {
+        Engine(Arc::new(Inner {
+            store,
+            clock,
+            settings,
+            tokens,
+            customers: DashMap::new(),
+            agents: DashMap::new(),
+            queues: DashMap::new(),
+            queue_configs: DashMap::new(),
+            enqueue_seq: AtomicU64::new(1),
+            session_seq: AtomicU64::new(1),
+        }))
+    }
+
+    pub fn now(&self) -> crate::domain::Millis {
+        self.clock.now()
+    }
+
+    pub fn next_enqueue_seq(&self) -> u64 {
+        self.enqueue_seq.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn bump_enqueue_seq_above(&self, seen: u64) {
+        self.enqueue_seq.fetch_max(seen + 1, Ordering::Relaxed);
+    }
+
+    pub fn next_session_id(&self) -> u64 {
+        self.session_seq.fetch_add(1, Ordering::Relaxed)
+    }
+
+    // ------------------------------------------------------------ customers
+
+    /// The customer's actor, activating it (on the current arbiter) if needed.
+    pub fn customer(&self, id: CustomerId) -> Addr<CustomerActor> {
+        if let Some(a) = self.customers.get(&id) {
+            if a.connected() {
+                return a.clone();
+            }
+        }
+        let mut entry = self.customers.entry(id).or_insert_with(|| {
+            crate::metrics::customer_actor_activated();
+            CustomerActor::new(self.clone(), id).start()
+        });
+        if !entry.connected() {
+            crate::metrics::customer_actor_activated();
+            *entry = CustomerActor::new(self.clone(), id).start();
+        }
+        entry.clone()
+    }
+
+    /// Sends `msg` to the customer's actor, re-activating once if the actor had just
+    /// passivated.
+    pub async fn ask_customer<M, R>(&self, id: CustomerId, msg: M) -> EngineResult<R>
+    where
+        M: Message<Result = EngineResult<R>> + Clone + Send + 'static,
+        M::Result: Send,
+        R: Send + 'static,
+        CustomerActor: Handler<M>,
+    {
+        for _ in 0..2 {
+            match self.customer(id).send(msg.clone()).await {
+                Ok(r) => return r,
+                Err(MailboxError::Closed) => {
+                    self.customers.remove_if(&id, |_, a| !a.connected());
+                    continue;
+                }
+                Err(MailboxError::Timeout) => break,
+            }
+        }
+        Err(EngineError::internal("customer actor unavailable"))
+    }
+
+    /// Fire-and-forget to the customer's actor.
+    pub fn tell_customer<M>(&self, id: CustomerId, msg: M)
+    where
+        M: Message + Send + 'static,
+        M::Result: Send,
+        CustomerActor: Handler<M>,
+    {
+        self.customer(id).do_send(msg);
+    }
+
+    /// Called by a customer actor when it passivates.
+    pub(crate) fn customer_passivated(&self, id: CustomerId, addr: &Addr<CustomerActor>) {
+        self.customers.remove_if(&id, |_, a| a == addr);
+    }
+
+    pub fn live_customers(&self) -> usize {
+        self.customers.len()
+    }
+
+    /// The customer for `(channel, address)`, created if unknown.
+    pub async fn resolve_identity(&self, key: &IdentityKey) -> EngineResult<(CustomerId, bool)> {
+        let fresh = Customer {
+            id: CustomerId::new(),
+            display_name: None,
+            identities: vec![key.clone()],
+            priority: 0,
+            attributes: Default::default(),
+            last_agent: None,
+            created_at: self.now(),
+        };
+        self.store
+            .resolve_or_create(key, fresh)
+            .await
+            .map_err(EngineError::unavailable)
+    }
+
+    // ------------------------------------------------------------ agents
+
+    pub fn agent(&self, id: &AgentId) -> Option<Addr<AgentActor>> {
+        self.agents.get(id).map(|a| a.clone()).filter(|a| a.connected())
+    }
+
+    /// The agent's actor, started from `profile` if it is not running.
+    pub fn agent_or_start(&self, profile: AgentProfile) -> Addr<AgentActor> {
+        let id = profile.id.clone();
+        let mut entry = self
+            .agents
+            .entry(id)
+            .or_insert_with(|| AgentActor::new(self.clone(), profile.clone()).start());
+        if !entry.connected() {
+            *entry = AgentActor::new(self.clone(), profile).start();
+        }
+        entry.clone()
+    }
+
+    pub(crate) fn agent_stopped(&self, id: &AgentId, addr: &Addr<AgentActor>) {
+        self.agents.remove_if(id, |_, a| a == addr);
+    }
+
+    pub fn agent_ids(&self) -> Vec<AgentId> {
+        self.agents.iter().map(|e| e.key().clone()).collect()
+    }
+
+    // ------------------------------------------------------------ queues
+
+    pub fn queue(&self, name: &QueueName) -> Option<Addr<QueueActor>> {
+        self.queues.get(name).map(|a| a.clone())
+    }
+
+    pub fn queue_config(&self, name: &QueueName) -> Option<QueueConfig> {
+        self.queue_configs.get(name).map(|c| c.clone())
+    }
+
+    pub fn queue_names(&self) -> Vec<QueueName> {
+        let mut v: Vec<_> = self.queues.iter().map(|e| e.key().clone()).collect();
+        v.sort();
+        v
+    }
+
+    /// Starts (or reconfigures) the actor for `config`.
+    pub fn start_queue(&self, config: QueueConfig) -> Addr<QueueActor> {
+        self.queue_configs.insert(config.name.clone(), config.clone());
+        if let Some(a) = self.queue(&config.name) {
+            a.do_send(super::queue::Reconfigure(config));
+            return a;
+        }
+        let addr = QueueActor::new(self.clone(), config.clone()).start();
+        self.queues.insert(config.name, addr.clone());
+        addr
+    }
+
+    /// The queue a new conversation on `channel` lands in: the first (by name) whose
+    /// `default_for` lists the channel, else the first queue.
+    pub fn default_queue_for(&self, channel: Channel) -> Option<QueueName> {
+        let mut names: Vec<QueueConfig> = self.queue_configs.iter().map(|e| e.value().clone()).collect();
+        names.sort_by(|a, b| a.name.cmp(&b.name));
+        names
+            .iter()
+            .find(|c| c.default_for.contains(&channel))
+            .or(names.first())
+            .map(|c| c.name.clone())
+    }
+}

@@ -1,0 +1,131 @@
+//! Admin REST: create or update agents (`PUT /api/v1/agents/{id}`) and queues
+//! (`PUT /api/v1/queues/{name}`). Admin role only. Queue changes apply to the running
+//! queue at once; agent profile changes apply at the agent's next login.
+
+use super::error::ApiError;
+use super::extract::Staff;
+use super::AppState;
+use crate::auth::hash_password;
+use crate::domain::{AgentId, AgentProfile, Capacity, Proficiency, QueueConfig, QueueName, Role, Skill};
+use crate::store::Batch;
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+fn require_admin(s: &Staff) -> Result<(), ApiError> {
+    if s.role == Role::Admin {
+        Ok(())
+    } else {
+        Err(ApiError::unauthorized("admin role required"))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentUpsert {
+    pub display_name: String,
+    #[serde(default)]
+    pub password: Option<String>,
+    pub role: Role,
+    #[serde(default)]
+    pub skills: BTreeMap<Skill, Proficiency>,
+    #[serde(default)]
+    pub capacity: Option<Capacity>,
+    #[serde(default)]
+    pub queues: Vec<QueueName>,
+    #[serde(default)]
+    pub disabled: bool,
+}
+
+pub async fn put_agent(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<String>,
+    body: web::Json<AgentUpsert>,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&staff)?;
+    let id = AgentId::parse(&path)?;
+    let body = body.into_inner();
+    if body.display_name.trim().is_empty() || body.display_name.len() > 100 {
+        return Err(ApiError::invalid("display_name must be 1 to 100 bytes"));
+    }
+    for q in &body.queues {
+        if state.engine.queue(q).is_none() {
+            return Err(ApiError::invalid(format!("unknown queue {q}")));
+        }
+    }
+    let existing = state.engine.store.agent(&id).await?;
+    let password_hash = match (&body.password, &existing) {
+        (Some(pw), _) => {
+            if pw.len() < 8 || pw.len() > 1024 {
+                return Err(ApiError::invalid("password must be 8 to 1024 bytes"));
+            }
+            let pw = pw.clone();
+            web::block(move || hash_password(&pw))
+                .await
+                .map_err(|_| ApiError::new(crate::ws::protocol::ErrorCode::Internal, "hashing failed"))?
+        }
+        (None, Some(e)) => e.password_hash.clone(),
+        (None, None) => return Err(ApiError::invalid("a new agent needs a password")),
+    };
+    let profile = AgentProfile {
+        id,
+        display_name: body.display_name,
+        password_hash,
+        role: body.role,
+        skills: body.skills,
+        capacity: body.capacity.unwrap_or_default(),
+        queues: body.queues,
+        disabled: body.disabled,
+    };
+    state
+        .engine
+        .store
+        .commit(Batch {
+            agents: vec![profile.clone()],
+            ..Default::default()
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "id": profile.id, "display_name": profile.display_name, "role": profile.role,
+        "skills": profile.skills, "capacity": profile.capacity, "queues": profile.queues,
+        "disabled": profile.disabled,
+    })))
+}
+
+pub async fn put_queue(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<String>,
+    body: web::Json<serde_json::Value>,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&staff)?;
+    let name = QueueName::parse(&path)?;
+    let mut value = body.into_inner();
+    let obj = value
+        .as_object_mut()
+        .ok_or_else(|| ApiError::invalid("expected a JSON object"))?;
+    obj.insert("name".into(), serde_json::Value::String(name.to_string()));
+    let config: QueueConfig = serde_json::from_value(value).map_err(|e| ApiError::invalid(e.to_string()))?;
+    if config.offer_timeout_ms < 100 || config.offer_timeout_ms > 600_000 {
+        return Err(ApiError::invalid("offer_timeout_ms must be 100 to 600000"));
+    }
+    if config.max_waiting == 0 {
+        return Err(ApiError::invalid("max_waiting must be at least 1"));
+    }
+    if let Some(of) = &config.overflow {
+        if of.to == config.name {
+            return Err(ApiError::invalid("a queue cannot overflow into itself"));
+        }
+    }
+    state
+        .engine
+        .store
+        .commit(Batch {
+            queues: vec![config.clone()],
+            ..Default::default()
+        })
+        .await?;
+    state.engine.start_queue(config.clone());
+    Ok(HttpResponse::Ok().json(config))
+}

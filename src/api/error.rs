@@ -1,0 +1,109 @@
+//! The one table mapping every REST error to an HTTP status and a JSON body
+//! `{"code": "...", "message": "..."}` (codes shared with the websocket protocol).
+
+use crate::actors::messages::EngineError;
+use crate::ws::protocol::ErrorCode;
+use actix_web::http::StatusCode;
+use actix_web::{error, HttpRequest, HttpResponse, ResponseError};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize, thiserror::Error)]
+#[error("{message}")]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn unauthorized(m: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Unauthorized, m)
+    }
+    pub fn invalid(m: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Invalid, m)
+    }
+    pub fn not_found(what: &str) -> Self {
+        Self::new(ErrorCode::NotFound, format!("{what} not found"))
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
+        Self::new(e.code, e.message)
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        Self::new(ErrorCode::Unavailable, e.to_string())
+    }
+}
+
+impl From<crate::domain::ParseError> for ApiError {
+    fn from(e: crate::domain::ParseError) -> Self {
+        Self::invalid(e.to_string())
+    }
+}
+
+/// Status for each error code.
+pub fn status_of(code: ErrorCode) -> StatusCode {
+    match code {
+        ErrorCode::BadJson | ErrorCode::UnknownType | ErrorCode::Invalid => StatusCode::BAD_REQUEST,
+        ErrorCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorCode::NotFound | ErrorCode::OfferNotFound => StatusCode::NOT_FOUND,
+        ErrorCode::NotYours => StatusCode::FORBIDDEN,
+        ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+        ErrorCode::QueueFull | ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        status_of(self.code)
+    }
+    fn error_response(&self) -> HttpResponse {
+        let mut r = HttpResponse::build(self.status_code());
+        if matches!(self.code, ErrorCode::QueueFull | ErrorCode::Unavailable) {
+            r.insert_header(("Retry-After", "5"));
+        }
+        r.json(self)
+    }
+}
+
+pub fn json_config(limit: usize) -> actix_web::web::JsonConfig {
+    actix_web::web::JsonConfig::default()
+        .limit(limit)
+        .error_handler(|err, _req| {
+            let api = match &err {
+                error::JsonPayloadError::OverflowKnownLength { .. } | error::JsonPayloadError::Overflow { .. } => {
+                    ApiError::new(ErrorCode::TooLarge, err.to_string())
+                }
+                error::JsonPayloadError::ContentType => {
+                    ApiError::new(ErrorCode::BadJson, "Content-Type must be application/json")
+                }
+                _ => ApiError::new(ErrorCode::BadJson, err.to_string()),
+            };
+            api.into()
+        })
+}
+
+pub fn query_config() -> actix_web::web::QueryConfig {
+    actix_web::web::QueryConfig::default()
+        .error_handler(|err, _| ApiError::invalid(err.to_string()).into())
+}
+
+pub fn path_config() -> actix_web::web::PathConfig {
+    actix_web::web::PathConfig::default()
+        .error_handler(|err, _| ApiError::invalid(err.to_string()).into())
+}
+
+pub async fn not_found(req: HttpRequest) -> HttpResponse {
+    ApiError::not_found(&format!("route {} {}", req.method(), req.path())).error_response()
+}

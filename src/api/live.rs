@@ -1,0 +1,68 @@
+//! Live state from the actors: queue snapshots and agent states.
+
+use super::error::ApiError;
+use super::extract::Staff;
+use super::AppState;
+use crate::actors::messages::{GetAgentLive, GetQueueSnapshot};
+use crate::domain::{AgentId, QueueName};
+use crate::ws::protocol::ErrorCode;
+use actix_web::{web, HttpResponse};
+
+fn gone() -> ApiError {
+    ApiError::new(ErrorCode::Internal, "actor unavailable")
+}
+
+pub async fn queues(state: web::Data<AppState>, _staff: Staff) -> Result<HttpResponse, ApiError> {
+    let mut out = Vec::new();
+    for name in state.engine.queue_names() {
+        if let Some(q) = state.engine.queue(&name) {
+            out.push(q.send(GetQueueSnapshot).await.map_err(|_| gone())?);
+        }
+    }
+    Ok(HttpResponse::Ok().json(out))
+}
+
+pub async fn queue(
+    state: web::Data<AppState>,
+    _staff: Staff,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let name = QueueName::parse(&path).map_err(|_| ApiError::not_found("queue"))?;
+    let q = state.engine.queue(&name).ok_or_else(|| ApiError::not_found("queue"))?;
+    Ok(HttpResponse::Ok().json(q.send(GetQueueSnapshot).await.map_err(|_| gone())?))
+}
+
+pub async fn agents(state: web::Data<AppState>, _staff: Staff) -> Result<HttpResponse, ApiError> {
+    let profiles = state.engine.store.agents().await?;
+    let mut out = Vec::new();
+    for p in profiles {
+        let live = match state.engine.agent(&p.id) {
+            Some(a) => a.send(GetAgentLive).await.ok(),
+            None => None,
+        };
+        out.push(serde_json::json!({
+            "id": p.id, "display_name": p.display_name, "role": p.role,
+            "skills": p.skills, "capacity": p.capacity, "queues": p.queues,
+            "live": live,
+        }));
+    }
+    Ok(HttpResponse::Ok().json(out))
+}
+
+pub async fn agent(
+    state: web::Data<AppState>,
+    _staff: Staff,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = AgentId::parse(&path).map_err(|_| ApiError::not_found("agent"))?;
+    let p = state.engine.store.agent(&id).await?.ok_or_else(|| ApiError::not_found("agent"))?;
+    let live = match state.engine.agent(&id) {
+        Some(a) => a.send(GetAgentLive).await.ok(),
+        None => None,
+    };
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "id": p.id, "display_name": p.display_name, "role": p.role,
+        "skills": p.skills, "capacity": p.capacity, "queues": p.queues,
+        "live": live,
+    })))
+}

@@ -1,0 +1,62 @@
+//! HTTP edge: REST under `/api/v1`, the websocket upgrade routes, health, metrics and
+//! the static web clients. Handlers parse input into domain types, call the engine, and
+//! map every failure through one table ([`error::ApiError`]) to a status and a JSON
+//! body `{code, message}`. JSON shapes live here and in `crate::ws::protocol`.
+
+pub mod admin;
+pub mod customers;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod inbound;
+pub mod live;
+pub mod login;
+pub mod openapi;
+pub mod read;
+pub mod static_files;
+pub mod ws_routes;
+
+use crate::actors::Engine;
+use actix_web::web;
+use metrics_exporter_prometheus::PrometheusHandle;
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: Engine,
+    pub metrics: PrometheusHandle,
+}
+
+/// Registers every route.
+pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
+    cfg.app_data(error::json_config(max_body))
+        .app_data(error::query_config())
+        .app_data(error::path_config())
+        .route("/healthz", web::get().to(health::healthz))
+        .route("/readyz", web::get().to(health::readyz))
+        .route("/metrics", web::get().to(health::metrics))
+        .route("/ws/agent", web::get().to(ws_routes::agent_ws))
+        .route("/ws/chat", web::get().to(ws_routes::chat_ws))
+        .service(
+            web::scope("/api/v1")
+                .route("/openapi.json", web::get().to(openapi::openapi))
+                .route("/login", web::post().to(login::login))
+                .route("/inbound", web::post().to(inbound::inbound))
+                .route("/customers", web::post().to(customers::create))
+                .route("/customers/{id}", web::get().to(read::customer))
+                .route("/customers/{id}/timeline", web::get().to(read::timeline))
+                .route("/customers/{id}/conversations", web::get().to(read::customer_conversations))
+                .route("/conversations/{id}", web::get().to(read::conversation))
+                .route("/conversations/{id}/trace", web::get().to(read::trace))
+                .route("/queues", web::get().to(live::queues))
+                .route("/queues/{name}", web::get().to(live::queue))
+                .route("/queues/{name}", web::put().to(admin::put_queue))
+                .route("/agents/{id}", web::put().to(admin::put_agent))
+                .route("/agents", web::get().to(live::agents))
+                .route("/agents/{id}", web::get().to(live::agent))
+                .default_service(web::to(error::not_found)),
+        )
+        .route("/", web::get().to(static_files::root))
+        .route("/{client}", web::get().to(static_files::slash))
+        .route("/{client}/{path:.*}", web::get().to(static_files::serve));
+}

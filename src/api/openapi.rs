@@ -1,0 +1,75 @@
+//! `GET /api/v1/openapi.json`: the OpenAPI 3.1 document of the REST API, written by
+//! hand next to the handlers it describes (a test checks every route is listed).
+
+use actix_web::HttpResponse;
+use serde_json::{json, Value};
+
+fn bearer_get(summary: &str, params: Value) -> Value {
+    json!({"get": {"summary": summary, "security": [{"bearer": []}], "parameters": params,
+        "responses": {"200": {"description": "OK"}, "401": {"$ref": "#/components/responses/Error"},
+                      "404": {"$ref": "#/components/responses/Error"}}}})
+}
+
+fn id_param(name: &str) -> Value {
+    json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}})
+}
+
+/// The document.
+pub fn document() -> Value {
+    json!({
+      "openapi": "3.1.0",
+      "info": {"title": "Switchboard", "version": env!("CARGO_PKG_VERSION"),
+               "description": "Omnichannel contact-center engine. Websocket protocol: docs/protocol.md."},
+      "components": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "schemas": {
+          "Error": {"type": "object", "required": ["code", "message"], "properties": {
+            "code": {"type": "string", "enum": ["bad_json","unknown_type","too_large","invalid","not_found","not_yours","offer_not_found","queue_full","unavailable","unauthorized","rate_limited","internal"]},
+            "message": {"type": "string"}}}
+        },
+        "responses": {"Error": {"description": "Typed error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}
+      },
+      "paths": {
+        "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "alive"}}}},
+        "/readyz": {"get": {"summary": "Readiness (store reachable, queues up)", "responses": {"200": {"description": "ready"}, "503": {"description": "not ready"}}}},
+        "/metrics": {"get": {"summary": "Prometheus text exposition", "responses": {"200": {"description": "metrics"}}}},
+        "/api/v1/login": {"post": {"summary": "Log in; returns a bearer token",
+          "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["agent_id","password"],
+             "properties": {"agent_id": {"type": "string"}, "password": {"type": "string"}}}}}},
+          "responses": {"200": {"description": "token, agent_id, role, expires_at"}, "401": {"$ref": "#/components/responses/Error"}}}},
+        "/api/v1/inbound": {"post": {"summary": "Deliver a customer message from (channel, address); 202 once durable",
+          "security": [{"bearer": []}],
+          "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["channel","address","text"],
+             "properties": {"channel": {"type": "string", "enum": ["chat","sms","email","voice","line","messenger","video"]},
+                            "address": {"type": "string"}, "text": {"type": "string"},
+                            "client_msg_id": {"type": "string", "maxLength": 128}, "queue": {"type": "string"}}}}}},
+          "responses": {"202": {"description": "customer_id, conversation_id, event_id, duplicate, new_customer"},
+                        "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"},
+                        "413": {"$ref": "#/components/responses/Error"}, "503": {"$ref": "#/components/responses/Error"}}}},
+        "/api/v1/customers": {"post": {"summary": "Create a known customer (CRM import): display_name, priority, attributes, identities",
+          "security": [{"bearer": []}], "responses": {"201": {"description": "the customer"}, "400": {"$ref": "#/components/responses/Error"}}}},
+        "/api/v1/customers/{id}": bearer_get("A customer", json!([id_param("id")])),
+        "/api/v1/customers/{id}/timeline": bearer_get("A customer's timeline, newest first, paged", json!([id_param("id"),
+            {"name": "before", "in": "query", "schema": {"type": "string"}}, {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}}])),
+        "/api/v1/customers/{id}/conversations": bearer_get("A customer's conversations", json!([id_param("id")])),
+        "/api/v1/conversations/{id}": bearer_get("A conversation", json!([id_param("id")])),
+        "/api/v1/conversations/{id}/trace": bearer_get("A conversation's routing trace", json!([id_param("id")])),
+        "/api/v1/queues": bearer_get("Live snapshot of every queue", json!([])),
+        "/api/v1/queues/{name}": {
+            "get": bearer_get("Live snapshot of a queue", json!([id_param("name")]))["get"].clone(),
+            "put": {"summary": "Create or update a queue's routing configuration (admin)", "security": [{"bearer": []}],
+                    "responses": {"200": {"description": "the queue config"}, "400": {"$ref": "#/components/responses/Error"}}}},
+        "/api/v1/agents": bearer_get("Agents with live state", json!([])),
+        "/api/v1/agents/{id}": {
+            "get": bearer_get("An agent with live state", json!([id_param("id")]))["get"].clone(),
+            "put": {"summary": "Create or update an agent (admin)", "security": [{"bearer": []}],
+                    "responses": {"200": {"description": "the agent"}, "400": {"$ref": "#/components/responses/Error"}}}},
+        "/ws/agent": {"get": {"summary": "Agent websocket (token query parameter); see docs/protocol.md", "responses": {"101": {"description": "upgrade"}, "401": {"$ref": "#/components/responses/Error"}}}},
+        "/ws/chat": {"get": {"summary": "Customer web-chat websocket (optional visitor token); see docs/protocol.md", "responses": {"101": {"description": "upgrade"}, "401": {"$ref": "#/components/responses/Error"}}}}
+      }
+    })
+}
+
+pub async fn openapi() -> HttpResponse {
+    HttpResponse::Ok().json(document())
+}

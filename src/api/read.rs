@@ -1,0 +1,98 @@
+//! Read-only REST over the store: customers, timelines (paged, newest first),
+//! conversations and routing traces. Staff token required.
+
+use super::error::ApiError;
+use super::extract::Staff;
+use super::AppState;
+use crate::domain::{ConversationId, CustomerId, EventId};
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Page {
+    pub before: Option<String>,
+    pub limit: Option<usize>,
+}
+
+fn customer_id(s: &str) -> Result<CustomerId, ApiError> {
+    CustomerId::parse(s).map_err(|_| ApiError::not_found("customer"))
+}
+
+fn conversation_id(s: &str) -> Result<ConversationId, ApiError> {
+    ConversationId::parse(s).map_err(|_| ApiError::not_found("conversation"))
+}
+
+pub async fn customer(
+    state: web::Data<AppState>,
+    _staff: Staff,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = customer_id(&path)?;
+    let c = state.engine.store.customer(id).await?.ok_or_else(|| ApiError::not_found("customer"))?;
+    Ok(HttpResponse::Ok().json(c))
+}
+
+pub async fn timeline(
+    state: web::Data<AppState>,
+    _staff: Staff,
+    path: web::Path<String>,
+    page: web::Query<Page>,
+) -> Result<HttpResponse, ApiError> {
+    let id = customer_id(&path)?;
+    let max = state.engine.settings.limits.max_page;
+    let limit = page.limit.unwrap_or(50);
+    if limit == 0 || limit > max {
+        return Err(ApiError::invalid(format!("limit must be 1 to {max}")));
+    }
+    let before = page.before.as_deref().map(EventId::parse).transpose()?;
+    let mut events = state.engine.store.timeline(id, before, limit + 1).await?;
+    let more = events.len() > limit;
+    events.truncate(limit);
+    let next_before = if more { events.last().map(|e| e.id) } else { None };
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "customer_id": id,
+        "events": events,
+        "next_before": next_before,
+    })))
+}
+
+pub async fn customer_conversations(
+    state: web::Data<AppState>,
+    _staff: Staff,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = customer_id(&path)?;
+    Ok(HttpResponse::Ok().json(state.engine.store.conversations_of(id).await?))
+}
+
+pub async fn conversation(
+    state: web::Data<AppState>,
+    _staff: Staff,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = conversation_id(&path)?;
+    let c = state
+        .engine
+        .store
+        .conversation(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("conversation"))?;
+    Ok(HttpResponse::Ok().json(c))
+}
+
+/// The routing trace: who was considered, skipped and why, each offer and outcome.
+pub async fn trace(
+    state: web::Data<AppState>,
+    _staff: Staff,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = conversation_id(&path)?;
+    if state.engine.store.conversation(id).await?.is_none() {
+        return Err(ApiError::not_found("conversation"));
+    }
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "conversation_id": id,
+        "steps": state.engine.store.trace(id).await?,
+    })))
+}

@@ -1,0 +1,32 @@
+//! Switchboard: an omnichannel contact-center engine.
+//!
+//! Every channel lands in one customer, one timeline, one conversation; each
+//! conversation is routed in real time to the right agent, who works in a browser over
+//! a websocket.
+//!
+//! # Layout
+//! - [`domain`]: ids, parsed newtypes, channels, conversations, timeline events. Plain data.
+//! - [`routing`]: the pure routing core (waiting order, agent index, strategies). No I/O.
+//! - [`actors`]: `CustomerActor`, `QueueActor`, `AgentActor` and the registry (`Engine`).
+//! - [`store`]: the `Store` trait, the embedded (redb) backend and its conformance suite.
+//! - [`ws`]: the websocket protocol and the thin session actors.
+//! - [`api`]: REST, websocket upgrade routes, health, metrics, static web clients.
+//! - [`metrics`]: Prometheus metric definitions.
+//! - [`auth`]: password hashing and signed tokens.
+//! - [`config`]: settings from defaults, file, env and flags.
+//! - [`startup`]: building and running the application; recovery after restart.
+//! - [`demo`]: demo queues and agents.
+//!
+//! See ARCHITECTURE.md for the map and the invariants.
+
+pub mod actors;
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod demo;
+pub mod domain;
+pub mod metrics;
+pub mod routing;
+pub mod startup;
+pub mod store;
+pub mod ws;

@@ -1,0 +1,21 @@
+//! The `switchboard` binary: parse flags, set up logging, run the application.
+
+use clap::Parser;
+use switchboard::config::{Cli, Settings};
+use switchboard::startup::Application;
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let cli = Cli::parse();
+    let settings = Settings::load(&cli)?;
+    actix_rt::System::new().block_on(async move {
+        let app = Application::build(settings).await?;
+        app.run_until_stopped().await?;
+        Ok(())
+    })
+}

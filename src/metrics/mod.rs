@@ -1,0 +1,146 @@
+//! Prometheus metrics (metrics + metrics-exporter-prometheus). One function per signal
+//! so names, units and labels are defined in one place. Labels are bounded: queue,
+//! channel, direction, outcome, agent state, socket kind — never customer, conversation
+//! or agent ids. Durations are in seconds.
+//!
+//! | metric | type | labels |
+//! |---|---|---|
+//! | `switchboard_queue_waiting` | gauge | queue |
+//! | `switchboard_queue_longest_wait_seconds` | gauge | queue |
+//! | `switchboard_agents` | gauge | state (available, away, offline) |
+//! | `switchboard_routing_decision_seconds` | histogram | |
+//! | `switchboard_time_to_answer_seconds` | histogram | queue |
+//! | `switchboard_offers_total` | counter | queue, outcome |
+//! | `switchboard_queue_refused_total` | counter | queue |
+//! | `switchboard_messages_total` | counter | channel, direction |
+//! | `switchboard_conversations_opened_total` | counter | channel |
+//! | `switchboard_conversations_abandoned_total` | counter | queue |
+//! | `switchboard_conversations_resolved_total` | counter | queue |
+//! | `switchboard_ws_connections` | gauge | kind (agent, chat) |
+//! | `switchboard_customer_actors` | gauge | |
+
+use crate::domain::{AgentId, Channel, QueueName};
+use dashmap::DashMap;
+use metrics::{counter, gauge, histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+/// Each agent's state as last counted, so the per-state gauge moves by transitions.
+static AGENT_STATES: OnceLock<DashMap<AgentId, &'static str>> = OnceLock::new();
+
+/// Installs the global recorder once per process and returns the render handle.
+pub fn install() -> PrometheusHandle {
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Full("switchboard_routing_decision_seconds".into()),
+                    &[1e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 5e-3, 1e-2],
+                )
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full("switchboard_time_to_answer_seconds".into()),
+                        &[1.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0],
+                    )
+                })
+                .expect("static bucket lists are non-empty")
+                .build_recorder();
+            let handle = recorder.handle();
+            // Another recorder may already be installed (tests); then we only render.
+            let _ = metrics::set_global_recorder(recorder);
+            describe();
+            handle
+        })
+        .clone()
+}
+
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    describe_gauge!("switchboard_queue_waiting", "Conversations waiting in the queue (not yet offered).");
+    describe_gauge!("switchboard_queue_longest_wait_seconds", Unit::Seconds, "Wait of the oldest waiting or offered conversation.");
+    describe_gauge!("switchboard_agents", "Logged-in agents by state.");
+    describe_histogram!("switchboard_routing_decision_seconds", Unit::Seconds, "Time to take one routing decision.");
+    describe_histogram!("switchboard_time_to_answer_seconds", Unit::Seconds, "Enqueue to accepted offer.");
+    describe_counter!("switchboard_offers_total", "Offers by outcome.");
+    describe_counter!("switchboard_queue_refused_total", "New conversations refused because the queue was full.");
+    describe_counter!("switchboard_messages_total", "Messages by channel and direction.");
+    describe_counter!("switchboard_conversations_opened_total", "Conversations opened by channel.");
+    describe_counter!("switchboard_conversations_abandoned_total", "Conversations abandoned while waiting.");
+    describe_counter!("switchboard_conversations_resolved_total", "Conversations resolved.");
+    describe_gauge!("switchboard_ws_connections", "Open websocket connections by kind.");
+    describe_gauge!("switchboard_customer_actors", "Live (activated) customer actors.");
+}
+
+pub fn queue_state(queue: &QueueName, waiting: usize, longest_wait_ms: u64) {
+    gauge!("switchboard_queue_waiting", "queue" => queue.to_string()).set(waiting as f64);
+    gauge!("switchboard_queue_longest_wait_seconds", "queue" => queue.to_string())
+        .set(longest_wait_ms as f64 / 1000.0);
+}
+
+pub fn routing_decision(d: Duration) {
+    histogram!("switchboard_routing_decision_seconds").record(d.as_secs_f64());
+}
+
+pub fn answered(queue: &QueueName, wait_ms: u64) {
+    histogram!("switchboard_time_to_answer_seconds", "queue" => queue.to_string())
+        .record(wait_ms as f64 / 1000.0);
+}
+
+pub fn offer(outcome: &str, queue: &QueueName) {
+    counter!("switchboard_offers_total", "queue" => queue.to_string(), "outcome" => outcome.to_owned())
+        .increment(1);
+}
+
+pub fn refused(queue: &QueueName) {
+    counter!("switchboard_queue_refused_total", "queue" => queue.to_string()).increment(1);
+}
+
+pub fn message(channel: Channel, direction: &'static str) {
+    counter!("switchboard_messages_total", "channel" => channel.as_str(), "direction" => direction)
+        .increment(1);
+}
+
+pub fn conversation_opened(channel: Channel) {
+    counter!("switchboard_conversations_opened_total", "channel" => channel.as_str()).increment(1);
+}
+
+pub fn conversation_abandoned(queue: &QueueName) {
+    counter!("switchboard_conversations_abandoned_total", "queue" => queue.to_string()).increment(1);
+}
+
+pub fn conversation_resolved(queue: &QueueName) {
+    counter!("switchboard_conversations_resolved_total", "queue" => queue.to_string()).increment(1);
+}
+
+pub fn ws_connections(kind: &'static str, delta: i64) {
+    let g = gauge!("switchboard_ws_connections", "kind" => kind);
+    if delta >= 0 {
+        g.increment(delta as f64);
+    } else {
+        g.decrement((-delta) as f64);
+    }
+}
+
+pub fn customer_actor_activated() {
+    gauge!("switchboard_customer_actors").increment(1.0);
+}
+
+pub fn customer_actor_passivated() {
+    gauge!("switchboard_customer_actors").decrement(1.0);
+}
+
+/// Records an agent's state; `connected=false` with "offline" removes it.
+pub fn agent_state(agent: &AgentId, status: &'static str, connected: bool) {
+    let states = AGENT_STATES.get_or_init(DashMap::new);
+    let new = if connected || status != "offline" { status } else { "offline" };
+    let old = states.insert(agent.clone(), new);
+    if old == Some(new) {
+        return;
+    }
+    if let Some(o) = old {
+        gauge!("switchboard_agents", "state" => o).decrement(1.0);
+    }
+    gauge!("switchboard_agents", "state" => new).increment(1.0);
+}

@@ -1,0 +1,202 @@
+//! Application assembly: open the store, restore state, start queue actors, recover
+//! open conversations, and serve HTTP. `Application::build(settings)` -> `port()` ->
+//! `run_until_stopped()`. Must run inside an actix `System`.
+//!
+//! Recovery after a restart (even `kill -9`): every open conversation is reloaded;
+//! waiting ones are re-queued in their original order with their original enqueue
+//! time; assigned ones go back to their agent, whose actor starts in its grace period
+//! so that a reconnecting agent resumes them and an absent one gives them back.
+
+use crate::actors::messages::{Enqueue, RestoreHeld};
+use crate::actors::Engine;
+use crate::api::{self, AppState};
+use crate::auth::{hash_password, TokenSigner};
+use crate::config::Settings;
+use crate::domain::time::SharedClock;
+use crate::domain::{
+    AgentId, AgentProfile, Capacity, Channel, ConversationState, QueueConfig, QueueName, Role,
+    SystemClock,
+};
+use crate::store::embedded::{EmbeddedOptions, EmbeddedStore};
+use crate::store::{Batch, SharedStore};
+use actix_web::{dev::Server, web, App, HttpServer};
+use anyhow::Context as _;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    engine: Engine,
+}
+
+impl Application {
+    /// Builds the engine on the embedded store in `settings.data_dir`.
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        std::fs::create_dir_all(&settings.data_dir)
+            .with_context(|| format!("creating data dir {}", settings.data_dir.display()))?;
+        let store: SharedStore = Arc::new(
+            EmbeddedStore::open(&settings.data_dir, EmbeddedOptions::default())
+                .map_err(|e| anyhow::anyhow!("opening store in {}: {e}", settings.data_dir.display()))?,
+        );
+        Self::build_with(settings, store, Arc::new(SystemClock)).await
+    }
+
+    /// Builds the engine on any store and clock (tests, other backends).
+    pub async fn build_with(
+        settings: Settings,
+        store: SharedStore,
+        clock: SharedClock,
+    ) -> anyhow::Result<Application> {
+        let key = token_key(&store).await?;
+        let settings = Arc::new(settings);
+        let engine = Engine::new(store.clone(), clock, settings.clone(), TokenSigner::new(key));
+
+        if let Some(pw) = &settings.bootstrap_admin_password {
+            ensure_admin(&engine, pw).await?;
+        }
+        if settings.demo {
+            crate::demo::seed(&engine).await?;
+        }
+        let mut queues = store.queues().await?;
+        if queues.is_empty() {
+            let mut q = QueueConfig::new(QueueName::parse("general").expect("static name"));
+            q.display_name = "General".into();
+            q.default_for = Channel::ALL.to_vec();
+            store.commit(Batch { queues: vec![q.clone()], ..Default::default() }).await?;
+            queues.push(q);
+        }
+        for q in queues {
+            engine.start_queue(q);
+        }
+        recover(&engine).await?;
+
+        let state = AppState {
+            engine: engine.clone(),
+            metrics: crate::metrics::install(),
+        };
+        let max_body = settings.limits.max_http_body_bytes;
+        let listener = std::net::TcpListener::bind(settings.listen)
+            .with_context(|| format!("binding {}", settings.listen))?;
+        let port = listener.local_addr()?.port();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(web::Data::new(state.clone()))
+                .configure(|c| api::configure(c, max_body))
+        })
+        .workers(settings.workers)
+        .shutdown_timeout(10)
+        .listen(listener)?
+        .run();
+        tracing::info!(port, data_dir = %settings.data_dir.display(), "switchboard listening");
+        Ok(Application { port, server, engine })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn engine(&self) -> Engine {
+        self.engine.clone()
+    }
+
+    /// Serves until SIGINT/SIGTERM (graceful: in-flight requests finish, up to 10 s).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// The token signing key, created on first start and kept in the store.
+async fn token_key(store: &SharedStore) -> anyhow::Result<[u8; 32]> {
+    if let Some(bytes) = store.setting("token_key").await? {
+        if let Ok(k) = <[u8; 32]>::try_from(bytes.as_slice()) {
+            return Ok(k);
+        }
+        anyhow::bail!("stored token_key is not 32 bytes");
+    }
+    let key = TokenSigner::random_key();
+    store
+        .commit(Batch {
+            settings: vec![("token_key".into(), key.to_vec())],
+            ..Default::default()
+        })
+        .await?;
+    Ok(key)
+}
+
+async fn ensure_admin(engine: &Engine, password: &str) -> anyhow::Result<()> {
+    let id = AgentId::parse("admin").expect("static id");
+    if engine.store.agent(&id).await?.is_some() {
+        return Ok(());
+    }
+    let pw = password.to_owned();
+    let hash = tokio::task::spawn_blocking(move || hash_password(&pw)).await?;
+    let profile = AgentProfile {
+        id,
+        display_name: "Administrator".into(),
+        password_hash: hash,
+        role: Role::Admin,
+        skills: BTreeMap::new(),
+        capacity: Capacity::default(),
+        queues: vec![],
+        disabled: false,
+    };
+    engine
+        .store
+        .commit(Batch {
+            agents: vec![profile],
+            ..Default::default()
+        })
+        .await?;
+    Ok(())
+}
+
+/// Re-queues waiting conversations in order and hands assigned ones back to agents.
+async fn recover(engine: &Engine) -> anyhow::Result<()> {
+    let mut open = engine.store.open_conversations().await?;
+    open.sort_by_key(|c| (std::cmp::Reverse(c.priority), c.enqueued_at, c.enqueue_seq));
+    let mut by_agent: BTreeMap<AgentId, Vec<_>> = BTreeMap::new();
+    let mut requeued = 0usize;
+    for c in &open {
+        engine.bump_enqueue_seq_above(c.enqueue_seq);
+        match (c.state, &c.agent) {
+            (ConversationState::Assigned | ConversationState::WrapUp, Some(a)) => {
+                by_agent
+                    .entry(a.clone())
+                    .or_default()
+                    .push((c.id, c.customer_id, c.channel, c.queue.clone()));
+            }
+            _ => {
+                let Some(q) = engine.queue(&c.queue) else {
+                    tracing::warn!(conversation = %c.id, queue = %c.queue, "queue gone; conversation not re-queued");
+                    continue;
+                };
+                q.send(Enqueue {
+                    conversation_id: c.id,
+                    customer_id: c.customer_id,
+                    channel: c.channel,
+                    priority: c.priority,
+                    enqueued_at: c.enqueued_at,
+                    seq: c.enqueue_seq,
+                    preferred_agent: c.preferred_agent.clone(),
+                    required_agent: c.required_agent.clone(),
+                    preview: None,
+                    force: true,
+                })
+                .await
+                .map_err(|e| anyhow::anyhow!("queue actor: {e}"))?
+                .map_err(|e| anyhow::anyhow!("re-queue: {e}"))?;
+                requeued += 1;
+            }
+        }
+    }
+    let held = by_agent.len();
+    for (agent, convs) in by_agent {
+        match engine.store.agent(&agent).await? {
+            Some(profile) => engine.agent_or_start(profile).do_send(RestoreHeld { conversations: convs }),
+            None => tracing::warn!(%agent, "agent gone; its conversations stay assigned"),
+        }
+    }
+    tracing::info!(requeued, agents_with_work = held, "recovered open conversations");
+    Ok(())
+}

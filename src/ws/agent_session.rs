@@ -1,0 +1,134 @@
+//! Agent websocket session (`/ws/agent`): one actor per socket. Authenticated at the
+//! handshake (see `crate::api::ws_routes`); parses frames into `AgentClientMsg` and
+//! forwards them to the agent's `AgentActor`; writes `AgentServerMsg` pushes out as
+//! JSON. Holds no agent state: the agent actor outlives the socket.
+
+use super::frames::{decode, rate_limited, RateLimit, MAX_REFUSED_IN_ROW};
+use super::protocol::{AgentClientMsg, AgentServerMsg, WireError};
+use crate::actors::agent::AgentActor;
+use crate::actors::messages::{AgentCommand, AgentPush, AttachAgent, DetachAgent};
+use actix::prelude::*;
+use actix_web_actors::ws;
+use std::time::{Duration, Instant};
+
+pub struct AgentSession {
+    agent: Addr<AgentActor>,
+    session_id: u64,
+    /// Last frame (or pong) from the client, for the idle timeout.
+    last_seen: Instant,
+    heartbeat: Duration,
+    client_timeout: Duration,
+    max_bytes: usize,
+    rate: RateLimit,
+}
+
+impl AgentSession {
+    pub fn new(agent: Addr<AgentActor>, session_id: u64, settings: &crate::config::Settings) -> Self {
+        Self {
+            agent,
+            session_id,
+            last_seen: Instant::now(),
+            heartbeat: Duration::from_millis(settings.timing.heartbeat_ms),
+            client_timeout: Duration::from_millis(settings.timing.client_timeout_ms),
+            max_bytes: settings.limits.max_ws_message_bytes,
+            rate: RateLimit::new(settings.limits.ws_messages_per_second),
+        }
+    }
+
+    fn send(ctx: &mut ws::WebsocketContext<Self>, msg: &AgentServerMsg) {
+        match serde_json::to_string(msg) {
+            Ok(t) => ctx.text(t),
+            Err(e) => tracing::error!(error = %e, "agent message did not serialise"),
+        }
+    }
+
+    fn error(ctx: &mut ws::WebsocketContext<Self>, e: WireError) {
+        Self::send(ctx, &AgentServerMsg::Error(e));
+    }
+}
+
+impl Actor for AgentSession {
+    type Context = ws::WebsocketContext<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        self.agent.do_send(AttachAgent {
+            session_id: self.session_id,
+            recipient: ctx.address().recipient(),
+        });
+        ctx.run_interval(self.heartbeat, |act, ctx| {
+            if act.last_seen.elapsed() > act.client_timeout {
+                ctx.close(Some(ws::CloseReason {
+                    code: ws::CloseCode::Away,
+                    description: Some("idle timeout".into()),
+                }));
+                ctx.stop();
+            } else {
+                ctx.ping(b"");
+            }
+        });
+    }
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        self.agent.do_send(DetachAgent {
+            session_id: self.session_id,
+        });
+    }
+}
+
+impl Handler<AgentPush> for AgentSession {
+    type Result = ();
+    fn handle(&mut self, msg: AgentPush, ctx: &mut Self::Context) {
+        Self::send(ctx, &msg.0);
+    }
+}
+
+impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for AgentSession {
+    fn handle(&mut self, item: Result<ws::Message, ws::ProtocolError>, ctx: &mut Self::Context) {
+        self.last_seen = Instant::now();
+        let text = match item {
+            Ok(ws::Message::Text(t)) => t,
+            Ok(ws::Message::Ping(p)) => return ctx.pong(&p),
+            Ok(ws::Message::Pong(_)) => return,
+            Ok(ws::Message::Close(r)) => {
+                ctx.close(r);
+                return ctx.stop();
+            }
+            Ok(ws::Message::Binary(_)) | Ok(ws::Message::Continuation(_)) => {
+                return Self::error(
+                    ctx,
+                    WireError {
+                        code: super::protocol::ErrorCode::BadJson,
+                        message: "send JSON text frames".into(),
+                        reference: None,
+                    },
+                )
+            }
+            Ok(ws::Message::Nop) => return,
+            Err(e) => {
+                tracing::debug!(error = %e, "agent socket protocol error");
+                ctx.close(Some(ws::CloseReason {
+                    code: ws::CloseCode::Size,
+                    description: Some("frame too large or malformed".into()),
+                }));
+                return ctx.stop();
+            }
+        };
+        if !self.rate.allow() {
+            if self.rate.refused_in_row > MAX_REFUSED_IN_ROW {
+                ctx.close(Some(ws::CloseReason {
+                    code: ws::CloseCode::Policy,
+                    description: Some("rate limit".into()),
+                }));
+                return ctx.stop();
+            }
+            return Self::error(ctx, rate_limited());
+        }
+        match decode::<AgentClientMsg>(&text, self.max_bytes) {
+            Ok(msg) => self.agent.do_send(AgentCommand {
+                session_id: self.session_id,
+                msg,
+            }),
+            Err(e) => Self::error(ctx, e),
+        }
+    }
+}

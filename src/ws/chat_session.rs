@@ -1,0 +1,254 @@
+//! Customer web-chat session (`/ws/chat`): one actor per socket, bound by its visitor
+//! token to one customer. Parses `ChatClientMsg` frames and forwards them to the
+//! customer's actor as channel `chat` input; writes `ChatServerMsg` pushes as JSON.
+
+use super::frames::{decode, rate_limited, RateLimit, MAX_REFUSED_IN_ROW};
+use super::protocol::{ChatClientMsg, ChatServerMsg, ErrorCode, WireError};
+use crate::actors::messages::{
+    AttachChat, ChatPush, CustomerLeave, DetachChat, EngineError, Identify, Inbound, Typing,
+};
+use crate::actors::Engine;
+use crate::domain::{Channel, CustomerId};
+use actix::prelude::*;
+use actix_web_actors::ws;
+use std::time::{Duration, Instant};
+
+pub struct ChatSession {
+    engine: Engine,
+    customer: CustomerId,
+    /// The visitor's chat address (its identity on channel `chat`).
+    address: String,
+    /// Signed visitor token, sent in `welcome`.
+    token: String,
+    session_id: u64,
+    last_seen: Instant,
+    max_bytes: usize,
+    rate: RateLimit,
+}
+
+impl ChatSession {
+    pub fn new(engine: Engine, customer: CustomerId, address: String, token: String) -> Self {
+        let s = &engine.settings;
+        Self {
+            session_id: engine.next_session_id(),
+            max_bytes: s.limits.max_ws_message_bytes,
+            rate: RateLimit::new(s.limits.ws_messages_per_second),
+            engine: engine.clone(),
+            customer,
+            address,
+            token,
+            last_seen: Instant::now(),
+        }
+    }
+
+    fn send(ctx: &mut ws::WebsocketContext<Self>, msg: &ChatServerMsg) {
+        match serde_json::to_string(msg) {
+            Ok(t) => ctx.text(t),
+            Err(e) => tracing::error!(error = %e, "chat message did not serialise"),
+        }
+    }
+
+    fn error(ctx: &mut ws::WebsocketContext<Self>, e: WireError) {
+        Self::send(ctx, &ChatServerMsg::Error(e));
+    }
+
+    fn engine_error(ctx: &mut ws::WebsocketContext<Self>, e: EngineError, reference: Option<String>) {
+        Self::error(
+            ctx,
+            WireError {
+                code: e.code,
+                message: e.message,
+                reference,
+            },
+        );
+    }
+
+    fn on_message(&mut self, msg: ChatClientMsg, ctx: &mut ws::WebsocketContext<Self>) {
+        let engine = self.engine.clone();
+        let customer = self.customer;
+        match msg {
+            ChatClientMsg::Ping { nonce } => Self::send(ctx, &ChatServerMsg::Pong { nonce }),
+            ChatClientMsg::Typing {} => engine.tell_customer(
+                customer,
+                Typing {
+                    conversation_id: None,
+                    from_agent: false,
+                },
+            ),
+            ChatClientMsg::Message { client_msg_id, text } => {
+                if client_msg_id.is_empty() || client_msg_id.len() > super::protocol::MAX_CLIENT_MSG_ID {
+                    return Self::error(
+                        ctx,
+                        WireError {
+                            code: ErrorCode::Invalid,
+                            message: "client_msg_id must be 1 to 128 bytes".into(),
+                            reference: Some(client_msg_id),
+                        },
+                    );
+                }
+                let inbound = Inbound {
+                    channel: Channel::Chat,
+                    address: self.address.clone(),
+                    text,
+                    client_msg_id: Some(client_msg_id.clone()),
+                    queue: None,
+                };
+                let fut = async move { engine.ask_customer(customer, inbound).await };
+                ctx.spawn(fut.into_actor(self).map(move |res, _, ctx| match res {
+                    Ok(ack) => Self::send(
+                        ctx,
+                        &ChatServerMsg::Ack {
+                            client_msg_id,
+                            event_id: ack.event_id,
+                            conversation_id: ack.conversation_id,
+                            duplicate: ack.duplicate,
+                        },
+                    ),
+                    Err(e) => Self::engine_error(ctx, e, Some(client_msg_id)),
+                }));
+            }
+            ChatClientMsg::Identify { name, email, phone } => {
+                let fut = async move { engine.ask_customer(customer, Identify { name, email, phone }).await };
+                ctx.spawn(fut.into_actor(self).map(|res, _, ctx| {
+                    if let Err(e) = res {
+                        Self::engine_error(ctx, e, None)
+                    }
+                }));
+            }
+            ChatClientMsg::Leave {} => {
+                let fut = async move { engine.ask_customer(customer, CustomerLeave).await };
+                ctx.spawn(fut.into_actor(self).map(|res, _, ctx| {
+                    if let Err(e) = res {
+                        Self::engine_error(ctx, e, None)
+                    }
+                }));
+            }
+        }
+    }
+}
+
+impl Actor for ChatSession {
+    type Context = ws::WebsocketContext<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        crate::metrics::ws_connections("chat", 1);
+        let attach = AttachChat {
+            session_id: self.session_id,
+            recipient: ctx.address().recipient(),
+        };
+        let engine = self.engine.clone();
+        let customer = self.customer;
+        // Hold other frames until the welcome is out.
+        ctx.wait(
+            async move {
+                for _ in 0..2 {
+                    match engine.customer(customer).send(attach_clone(&attach)).await {
+                        Ok(r) => return r,
+                        Err(_) => continue,
+                    }
+                }
+                Err(EngineError::internal("customer actor unavailable"))
+            }
+            .into_actor(self)
+            .map(|res, act, ctx| match res {
+                Ok(w) => Self::send(
+                    ctx,
+                    &ChatServerMsg::Welcome {
+                        protocol: super::protocol::PROTOCOL_VERSION,
+                        token: act.token.clone(),
+                        customer_id: act.customer,
+                        conversation: w.conversation,
+                        history: w.history,
+                    },
+                ),
+                Err(e) => {
+                    Self::engine_error(ctx, e, None);
+                    ctx.close(Some(ws::CloseReason {
+                        code: ws::CloseCode::Error,
+                        description: Some("customer unavailable".into()),
+                    }));
+                    ctx.stop();
+                }
+            }),
+        );
+        let heartbeat = Duration::from_millis(self.engine.settings.timing.heartbeat_ms);
+        let timeout = Duration::from_millis(self.engine.settings.timing.client_timeout_ms);
+        ctx.run_interval(heartbeat, move |act, ctx| {
+            if act.last_seen.elapsed() > timeout {
+                ctx.stop();
+            } else {
+                ctx.ping(b"");
+            }
+        });
+    }
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        crate::metrics::ws_connections("chat", -1);
+        self.engine.tell_customer(
+            self.customer,
+            DetachChat {
+                session_id: self.session_id,
+            },
+        );
+    }
+}
+
+fn attach_clone(a: &AttachChat) -> AttachChat {
+    AttachChat {
+        session_id: a.session_id,
+        recipient: a.recipient.clone(),
+    }
+}
+
+impl Handler<ChatPush> for ChatSession {
+    type Result = ();
+    fn handle(&mut self, msg: ChatPush, ctx: &mut Self::Context) {
+        Self::send(ctx, &msg.0);
+    }
+}
+
+impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for ChatSession {
+    fn handle(&mut self, item: Result<ws::Message, ws::ProtocolError>, ctx: &mut Self::Context) {
+        self.last_seen = Instant::now();
+        let text = match item {
+            Ok(ws::Message::Text(t)) => t,
+            Ok(ws::Message::Ping(p)) => return ctx.pong(&p),
+            Ok(ws::Message::Pong(_)) | Ok(ws::Message::Nop) => return,
+            Ok(ws::Message::Close(r)) => {
+                ctx.close(r);
+                return ctx.stop();
+            }
+            Ok(ws::Message::Binary(_)) | Ok(ws::Message::Continuation(_)) => {
+                return Self::error(
+                    ctx,
+                    WireError {
+                        code: ErrorCode::BadJson,
+                        message: "send JSON text frames".into(),
+                        reference: None,
+                    },
+                )
+            }
+            Err(_) => {
+                ctx.close(Some(ws::CloseReason {
+                    code: ws::CloseCode::Size,
+                    description: Some("frame too large or malformed".into()),
+                }));
+                return ctx.stop();
+            }
+        };
+        if !self.rate.allow() {
+            if self.rate.refused_in_row > MAX_REFUSED_IN_ROW {
+                ctx.close(Some(ws::CloseReason {
+                    code: ws::CloseCode::Policy,
+                    description: Some("rate limit".into()),
+                }));
+                return ctx.stop();
+            }
+            return Self::error(ctx, rate_limited());
+        }
+        match decode::<ChatClientMsg>(&text, self.max_bytes) {
+            Ok(m) => self.on_message(m, ctx),
+            Err(e) => Self::error(ctx, e),
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! Frame handling shared by every session: size limit, JSON decode into a tagged enum
+//! with typed errors, per-connection rate limit, heartbeat constants.
+
+use super::protocol::{ErrorCode, WireError};
+use serde::de::DeserializeOwned;
+use std::time::Instant;
+
+/// Decodes one text frame into `T`, or a typed error (`too_large`, `bad_json`,
+/// `unknown_type`).
+pub fn decode<T: DeserializeOwned>(text: &str, max_bytes: usize) -> Result<T, WireError> {
+    if text.len() > max_bytes {
+        return Err(WireError {
+            code: ErrorCode::TooLarge,
+            message: format!("message is {} bytes; the limit is {max_bytes}", text.len()),
+            reference: None,
+        });
+    }
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| WireError {
+        code: ErrorCode::BadJson,
+        message: format!("not JSON: {e}"),
+        reference: None,
+    })?;
+    if !value.get("type").is_some_and(|t| t.is_string()) {
+        return Err(WireError {
+            code: ErrorCode::BadJson,
+            message: "a message is a JSON object with a string \"type\"".into(),
+            reference: None,
+        });
+    }
+    serde_json::from_value(value).map_err(|e| {
+        let m = e.to_string();
+        let code = if m.starts_with("unknown variant") {
+            ErrorCode::UnknownType
+        } else {
+            ErrorCode::BadJson
+        };
+        WireError {
+            code,
+            message: m,
+            reference: None,
+        }
+    })
+}
+
+/// Token bucket: `rate` messages per second, bursts up to `rate`.
+#[derive(Debug)]
+pub struct RateLimit {
+    rate: f64,
+    tokens: f64,
+    last: Instant,
+    /// Consecutive refusals; a persistent flood closes the socket.
+    pub refused_in_row: u32,
+}
+
+impl RateLimit {
+    pub fn new(per_second: u32) -> Self {
+        let rate = per_second.max(1) as f64;
+        Self {
+            rate,
+            tokens: rate,
+            last: Instant::now(),
+            refused_in_row: 0,
+        }
+    }
+
+    pub fn allow(&mut self) -> bool {
+        let now = Instant::now();
+        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.rate);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            self.refused_in_row = 0;
+            true
+        } else {
+            self.refused_in_row += 1;
+            false
+        }
+    }
+}
+
+pub fn rate_limited() -> WireError {
+    WireError {
+        code: ErrorCode::RateLimited,
+        message: "too many messages; slow down".into(),
+        reference: None,
+    }
+}
+
+/// Refusals in a row after which the socket is closed (policy violation).
+pub const MAX_REFUSED_IN_ROW: u32 = 100;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ws::protocol::AgentClientMsg;
+
+    #[test]
+    fn typed_decode_errors() {
+        let e = decode::<AgentClientMsg>("{not json", 1000).unwrap_err();
+        assert_eq!(e.code, ErrorCode::BadJson);
+        let e = decode::<AgentClientMsg>(r#"{"type":"fly"}"#, 1000).unwrap_err();
+        assert_eq!(e.code, ErrorCode::UnknownType);
+        let e = decode::<AgentClientMsg>(r#"{"type":"accept"}"#, 1000).unwrap_err();
+        assert_eq!(e.code, ErrorCode::BadJson);
+        let e = decode::<AgentClientMsg>(&"x".repeat(2000), 1000).unwrap_err();
+        assert_eq!(e.code, ErrorCode::TooLarge);
+        let e = decode::<AgentClientMsg>("[1]", 1000).unwrap_err();
+        assert_eq!(e.code, ErrorCode::BadJson);
+        assert!(decode::<AgentClientMsg>(r#"{"type":"ping"}"#, 1000).is_ok());
+    }
+
+    #[test]
+    fn rate_limit_refuses_bursts() {
+        let mut r = RateLimit::new(3);
+        assert!(r.allow() && r.allow() && r.allow());
+        assert!(!r.allow());
+        assert_eq!(r.refused_in_row, 1);
+    }
+}

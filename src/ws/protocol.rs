@@ -1,0 +1,305 @@
+//! Websocket wire protocol, version 1: every JSON message the agent and chat sockets
+//! exchange. Internally tagged by `type`. Documented message by message in
+//! docs/protocol.md; keep the two in step.
+//!
+//! Only this module and the session actors know these shapes; actors exchange the
+//! domain types in `crate::domain` and `crate::actors::messages`.
+
+use crate::domain::{
+    AgentId, Capacity, Channel, ConversationId, ConversationState, CustomerId, EventId, Millis,
+    OfferId, Proficiency, QueueName, Role, Skill, TimelineEvent,
+};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Longest text accepted in a message or note, in bytes (the frame limit applies too).
+pub const MAX_TEXT_BYTES: usize = 16 * 1024;
+/// Longest client message id, in bytes.
+pub const MAX_CLIENT_MSG_ID: usize = 128;
+
+/// Agent -> server.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum AgentClientMsg {
+    SetStatus {
+        status: RequestedStatus,
+        #[serde(default)]
+        reason: Option<String>,
+    },
+    Accept {
+        offer_id: OfferId,
+    },
+    Reject {
+        offer_id: OfferId,
+        #[serde(default)]
+        reason: Option<String>,
+    },
+    Message {
+        conversation_id: ConversationId,
+        client_msg_id: String,
+        text: String,
+    },
+    Note {
+        conversation_id: ConversationId,
+        client_msg_id: String,
+        text: String,
+    },
+    Transfer {
+        conversation_id: ConversationId,
+        #[serde(default)]
+        queue: Option<QueueName>,
+        #[serde(default)]
+        agent: Option<AgentId>,
+    },
+    WrapUp {
+        conversation_id: ConversationId,
+    },
+    Resolve {
+        conversation_id: ConversationId,
+        #[serde(default)]
+        disposition: Option<String>,
+    },
+    Typing {
+        conversation_id: ConversationId,
+    },
+    History {
+        customer_id: CustomerId,
+        #[serde(default)]
+        before: Option<EventId>,
+        #[serde(default)]
+        limit: Option<usize>,
+        #[serde(default)]
+        request_id: Option<String>,
+    },
+    Ping {
+        #[serde(default)]
+        nonce: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestedStatus {
+    Available,
+    Away,
+}
+
+/// Server -> agent.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AgentServerMsg {
+    Welcome {
+        protocol: u32,
+        agent: AgentInfo,
+        status: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        conversations: Vec<ConversationView>,
+        offers: Vec<OfferView>,
+        server_time: Millis,
+        /// true when this socket resumed a session still inside its grace period.
+        resumed: bool,
+    },
+    Status {
+        status: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    Offer(OfferView),
+    OfferRevoked {
+        offer_id: OfferId,
+        conversation_id: ConversationId,
+        outcome: String,
+    },
+    ConversationAssigned {
+        conversation: ConversationView,
+    },
+    /// A new timeline event in a conversation the agent holds (customer message,
+    /// the agent's own message from another tab, note...).
+    Event {
+        conversation_id: ConversationId,
+        event: TimelineEvent,
+    },
+    Ack {
+        client_msg_id: String,
+        conversation_id: ConversationId,
+        event_id: EventId,
+        duplicate: bool,
+    },
+    ConversationUpdated {
+        conversation_id: ConversationId,
+        state: ConversationState,
+        /// false when the conversation left this agent (transferred, customer left,
+        /// resolved): the desktop should close it.
+        held: bool,
+    },
+    CustomerTyping {
+        conversation_id: ConversationId,
+    },
+    History {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        request_id: Option<String>,
+        customer_id: CustomerId,
+        events: Vec<TimelineEvent>,
+        more: bool,
+    },
+    Pong {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        nonce: Option<String>,
+    },
+    Error(WireError),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AgentInfo {
+    pub id: AgentId,
+    pub display_name: String,
+    pub role: Role,
+    pub skills: BTreeMap<Skill, Proficiency>,
+    pub capacity: Capacity,
+    pub queues: Vec<QueueName>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OfferView {
+    pub offer_id: OfferId,
+    pub conversation_id: ConversationId,
+    pub customer: CustomerView,
+    pub channel: Channel,
+    pub queue: QueueName,
+    pub priority: i32,
+    pub waited_ms: u64,
+    pub expires_at: Millis,
+    pub timeout_ms: u64,
+    /// The customer's latest message, for the offer card.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preview: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CustomerView {
+    pub id: CustomerId,
+    pub display_name: Option<String>,
+    pub priority: i32,
+    pub attributes: BTreeMap<String, String>,
+    pub identities: Vec<crate::domain::IdentityKey>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ConversationView {
+    pub id: ConversationId,
+    pub customer: CustomerView,
+    pub channel: Channel,
+    pub queue: QueueName,
+    pub state: ConversationState,
+    pub agent: Option<AgentId>,
+    pub created_at: Millis,
+    pub enqueued_at: Millis,
+    /// Recent timeline events of this customer (every channel), oldest first.
+    pub recent: Vec<TimelineEvent>,
+}
+
+/// A typed error: `code` is stable and machine-readable, `message` is for humans,
+/// `ref` names the client id / offer id / conversation the error is about.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct WireError {
+    pub code: ErrorCode,
+    pub message: String,
+    #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    BadJson,
+    UnknownType,
+    TooLarge,
+    Invalid,
+    NotFound,
+    NotYours,
+    OfferNotFound,
+    QueueFull,
+    Unavailable,
+    Unauthorized,
+    RateLimited,
+    Internal,
+}
+
+/// Customer (web chat) -> server.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ChatClientMsg {
+    Identify {
+        #[serde(default)]
+        name: Option<String>,
+        #[serde(default)]
+        email: Option<String>,
+        #[serde(default)]
+        phone: Option<String>,
+    },
+    Message {
+        client_msg_id: String,
+        text: String,
+    },
+    Typing {},
+    Leave {},
+    Ping {
+        #[serde(default)]
+        nonce: Option<String>,
+    },
+}
+
+/// Server -> customer (web chat).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ChatServerMsg {
+    Welcome {
+        protocol: u32,
+        /// Keep it (localStorage) and pass it as `?token=` to resume.
+        token: String,
+        customer_id: CustomerId,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        conversation: Option<ChatConversationView>,
+        /// This customer's visible messages (in and out, every channel), oldest first.
+        history: Vec<TimelineEvent>,
+    },
+    Ack {
+        client_msg_id: String,
+        event_id: EventId,
+        conversation_id: ConversationId,
+        duplicate: bool,
+    },
+    /// A visible timeline event: an agent's reply, or the customer's own message sent
+    /// from another tab or channel.
+    Event { event: TimelineEvent },
+    Conversation(ChatConversationView),
+    AgentTyping {},
+    Pong {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        nonce: Option<String>,
+    },
+    Error(WireError),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ChatConversationView {
+    pub id: ConversationId,
+    pub state: ConversationState,
+    /// Display name of the agent, once assigned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_name: Option<String>,
+    /// 1-based place in the queue while queued.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position: Option<usize>,
+}
+
+/// Whether an event is shown to the customer (notes and routing events are not).
+pub fn visible_to_customer(e: &TimelineEvent) -> bool {
+    matches!(
+        e.kind,
+        crate::domain::EventKind::MessageIn { .. } | crate::domain::EventKind::MessageOut { .. }
+    )
+}

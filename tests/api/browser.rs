@@ -1,0 +1,38 @@
+//! Browser end-to-end: headless Chromium (Debian's package) driven by playwright-core
+//! logs in as an agent, accepts a chat from the customer page and exchanges messages,
+//! including markup that must render as text. The script is clients/tests/agent_chat.mjs;
+//! this test starts the engine and runs it. `.ci/run` installs chromium and
+//! playwright-core; without them this test fails and says how to install them.
+
+use crate::helpers::*;
+use serde_json::json;
+use std::path::Path;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_and_customer_talk_in_a_real_browser() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let script = root.join("clients/tests/agent_chat.mjs");
+    assert!(
+        root.join("clients/node_modules/playwright-core").exists(),
+        "playwright-core is not installed: run `npm ci --prefix clients` (scripts/test.sh does this)"
+    );
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(Path::new(&chromium).exists(), "{chromium} missing: `apt-get install chromium` (scripts/test.sh does this)");
+
+    let app = spawn_app(|_| {}).await;
+    app.agent("browser", &["general"], json!({})).await;
+    let out = tokio::process::Command::new("node")
+        .arg(&script)
+        .env("SWITCHBOARD_URL", &app.base)
+        .env("AGENT_ID", "browser")
+        .env("AGENT_PASSWORD", "browser-password")
+        .env("CHROMIUM", &chromium)
+        .current_dir(root)
+        .output()
+        .await
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "browser test failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stdout.contains("browser test passed"), "{stdout}");
+}

@@ -1,0 +1,335 @@
+//! Test harness: `spawn_app` starts the real engine (HTTP + websockets + embedded store
+//! in a temp dir) on 127.0.0.1:0 in its own actix system thread; clients talk to it
+//! over real sockets. Waiting is always for an event (a websocket message, an HTTP
+//! state) with a deadline, never a bare sleep.
+
+use futures::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use std::time::Duration;
+use switchboard::config::Settings;
+use switchboard::startup::Application;
+use tokio::net::TcpStream;
+use tokio_tungstenite::{tungstenite::Message, MaybeTlsStream, WebSocketStream};
+
+pub const ADMIN_PASSWORD: &str = "admin-password";
+/// Upper bound for any single wait in a test; generous for slow CI machines.
+pub const WAIT: Duration = Duration::from_secs(15);
+
+pub struct TestApp {
+    pub port: u16,
+    pub base: String,
+    pub admin: String,
+    pub http: reqwest::Client,
+    pub data_dir: tempfile::TempDir,
+    system: actix_rt::System,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.system.stop();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+pub fn test_settings(dir: &std::path::Path) -> Settings {
+    let mut s = Settings::default();
+    s.listen = "127.0.0.1:0".parse().unwrap();
+    s.data_dir = dir.to_path_buf();
+    s.workers = 2;
+    s.bootstrap_admin_password = Some(ADMIN_PASSWORD.into());
+    s
+}
+
+/// Starts the engine; `tweak` adjusts settings (timeouts, limits).
+pub async fn spawn_app(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    spawn_app_in(dir, tweak).await
+}
+
+pub async fn spawn_app_in(dir: tempfile::TempDir, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    let mut settings = test_settings(dir.path());
+    tweak(&mut settings);
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let thread = std::thread::spawn(move || {
+        let sys = actix_rt::System::new();
+        sys.block_on(async move {
+            let app = Application::build(settings).await.expect("app builds");
+            tx.send((app.port(), actix_rt::System::current())).ok();
+            app.run_until_stopped().await.ok();
+        });
+    });
+    let (port, system) = rx.await.expect("app started");
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let mut app = TestApp {
+        port,
+        base,
+        admin: String::new(),
+        http,
+        data_dir: dir,
+        system,
+        thread: Some(thread),
+    };
+    app.admin = app.login("admin", ADMIN_PASSWORD).await;
+    app
+}
+
+impl TestApp {
+    pub async fn login(&self, agent: &str, password: &str) -> String {
+        let r = self
+            .http
+            .post(format!("{}/api/v1/login", self.base))
+            .json(&json!({"agent_id": agent, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "login {agent}");
+        r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> (u16, Value) {
+        let r = self
+            .http
+            .put(format!("{}{}", self.base, path))
+            .bearer_auth(&self.admin)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let r = self
+            .http
+            .get(format!("{}{}", self.base, path))
+            .bearer_auth(&self.admin)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let r = self
+            .http
+            .post(format!("{}{}", self.base, path))
+            .bearer_auth(&self.admin)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Creates (or replaces) a queue.
+    pub async fn queue(&self, name: &str, config: Value) {
+        let (s, v) = self.put(&format!("/api/v1/queues/{name}"), config).await;
+        assert_eq!(s, 200, "put queue {name}: {v}");
+    }
+
+    /// Creates an agent with password `{id}-password` and returns its token.
+    pub async fn agent(&self, id: &str, queues: &[&str], extra: Value) -> String {
+        let mut body = json!({
+            "display_name": id.to_uppercase(),
+            "password": format!("{id}-password"),
+            "role": "agent",
+            "queues": queues,
+        });
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            for (k, v) in e {
+                b.insert(k.clone(), v.clone());
+            }
+        }
+        let (s, v) = self.put(&format!("/api/v1/agents/{id}"), body).await;
+        assert_eq!(s, 200, "put agent {id}: {v}");
+        self.login(id, &format!("{id}-password")).await
+    }
+
+    /// Delivers an inbound message over REST.
+    pub async fn inbound(&self, channel: &str, address: &str, text: &str, client_id: Option<&str>) -> Value {
+        let mut body = json!({"channel": channel, "address": address, "text": text});
+        if let Some(c) = client_id {
+            body["client_msg_id"] = json!(c);
+        }
+        let (s, v) = self.post("/api/v1/inbound", body).await;
+        assert_eq!(s, 202, "inbound: {v}");
+        v
+    }
+
+    /// The customer's timeline, oldest first.
+    pub async fn timeline(&self, customer: &str) -> Vec<Value> {
+        let (s, v) = self.get(&format!("/api/v1/customers/{customer}/timeline?limit=200")).await;
+        assert_eq!(s, 200, "{v}");
+        let mut events = v["events"].as_array().unwrap().clone();
+        events.reverse();
+        events
+    }
+
+    pub fn ws_url(&self, path: &str) -> String {
+        format!("ws://127.0.0.1:{}{}", self.port, path)
+    }
+}
+
+/// A websocket client that reads typed JSON messages.
+pub struct Client {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// Messages read while looking for another type, kept in order.
+    backlog: std::collections::VecDeque<Value>,
+}
+
+impl Client {
+    pub async fn connect(url: &str) -> Client {
+        let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("ws connects");
+        Client {
+            ws,
+            backlog: Default::default(),
+        }
+    }
+
+    pub async fn agent(app: &TestApp, token: &str) -> Client {
+        let mut c = Client::connect(&app.ws_url(&format!("/ws/agent?token={token}"))).await;
+        c.expect("welcome").await;
+        c
+    }
+
+    pub async fn available(app: &TestApp, token: &str) -> Client {
+        let mut c = Client::agent(app, token).await;
+        c.send(json!({"type": "set_status", "status": "available"})).await;
+        let s = c.expect("status").await;
+        assert_eq!(s["status"], "available");
+        c
+    }
+
+    /// A new web-chat visitor; returns the client and its welcome.
+    pub async fn visitor(app: &TestApp) -> (Client, Value) {
+        let mut c = Client::connect(&app.ws_url("/ws/chat")).await;
+        let w = c.expect("welcome").await;
+        (c, w)
+    }
+
+    pub async fn send(&mut self, v: Value) {
+        self.ws.send(Message::Text(v.to_string().into())).await.expect("ws send");
+    }
+
+    pub async fn send_raw(&mut self, text: String) {
+        self.ws.send(Message::Text(text.into())).await.expect("ws send");
+    }
+
+    /// Next message of any type.
+    pub async fn next(&mut self) -> Value {
+        if let Some(v) = self.backlog.pop_front() {
+            return v;
+        }
+        self.read().await
+    }
+
+    async fn read(&mut self) -> Value {
+        loop {
+            let m = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("timed out waiting for a websocket message")
+                .expect("socket closed")
+                .expect("socket error");
+            match m {
+                Message::Text(t) => return serde_json::from_str(&t).expect("server sends JSON"),
+                Message::Close(f) => panic!("socket closed by server: {f:?}"),
+                _ => continue,
+            }
+        }
+    }
+
+    /// The next message of type `ty`; other messages are kept for later `next`/`expect`.
+    pub async fn expect(&mut self, ty: &str) -> Value {
+        if let Some(i) = self.backlog.iter().position(|m| m["type"] == ty) {
+            return self.backlog.remove(i).unwrap();
+        }
+        loop {
+            let m = self.read().await;
+            if m["type"] == ty {
+                return m;
+            }
+            self.backlog.push_back(m);
+        }
+    }
+
+    /// Waits for a message matching `pred`.
+    pub async fn expect_where(&mut self, ty: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        if let Some(i) = self.backlog.iter().position(|m| m["type"] == ty && pred(m)) {
+            return self.backlog.remove(i).unwrap();
+        }
+        loop {
+            let m = self.read().await;
+            if m["type"] == ty && pred(&m) {
+                return m;
+            }
+            self.backlog.push_back(m);
+        }
+    }
+
+    /// Proves nothing of type `ty` arrives before a `pong`: sends a ping and reads up
+    /// to its pong (the server answers in order, so anything already queued for this
+    /// socket comes first).
+    pub async fn assert_none_before_pong(&mut self, ty: &str) {
+        let nonce = uuid::Uuid::new_v4().to_string();
+        self.send(json!({"type": "ping", "nonce": nonce})).await;
+        loop {
+            let m = self.read().await;
+            assert_ne!(m["type"], ty, "unexpected {ty}: {m}");
+            if m["type"] == "pong" && m["nonce"] == nonce.as_str() {
+                break;
+            }
+            self.backlog.push_back(m);
+        }
+        assert!(!self.backlog.iter().any(|m| m["type"] == ty), "unexpected {ty} in backlog");
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.ws.close(None).await;
+    }
+
+    /// Waits until the server closes the socket; returns the close frame.
+    pub async fn closed(&mut self) -> Option<tokio_tungstenite::tungstenite::protocol::CloseFrame> {
+        loop {
+            match tokio::time::timeout(WAIT, self.ws.next()).await.expect("timed out waiting for close") {
+                Some(Ok(Message::Close(f))) => return f,
+                Some(Ok(_)) => continue,
+                _ => return None,
+            }
+        }
+    }
+}
+
+/// Sends a chat message and waits for its ack.
+pub async fn chat_say(c: &mut Client, text: &str) -> Value {
+    let id = uuid::Uuid::new_v4().to_string();
+    c.send(json!({"type": "message", "client_msg_id": id, "text": text})).await;
+    c.expect_where("ack", |m| m["client_msg_id"] == id.as_str()).await
+}
+
+/// Agent reply; waits for the ack.
+pub async fn agent_say(c: &mut Client, conv: &Value, text: &str) -> Value {
+    let id = uuid::Uuid::new_v4().to_string();
+    c.send(json!({"type": "message", "conversation_id": conv, "client_msg_id": id, "text": text}))
+        .await;
+    c.expect_where("ack", |m| m["client_msg_id"] == id.as_str()).await
+}
+
+/// Waits for an offer and accepts it; returns the assigned conversation.
+pub async fn accept_next(c: &mut Client) -> Value {
+    let offer = c.expect("offer").await;
+    c.send(json!({"type": "accept", "offer_id": offer["offer_id"]})).await;
+    let a = c.expect("conversation_assigned").await;
+    assert_eq!(a["conversation"]["id"], offer["conversation_id"]);
+    a["conversation"].clone()
+}
+
+pub fn types(events: &[Value]) -> Vec<String> {
+    events.iter().map(|e| e["type"].as_str().unwrap_or("?").to_owned()).collect()
+}

@@ -1,0 +1,10 @@
+//! Integration tests: the running engine driven over real sockets (HTTP + websockets).
+//! One test binary (faster to link); one module per area.
+
+mod bad_input;
+mod browser;
+mod chat_flow;
+mod concurrency;
+mod helpers;
+mod restart;
+mod routing;
