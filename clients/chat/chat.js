@@ -1,0 +1,529 @@
+// chat/chat.js — owns the customer web chat: the visitor socket (/ws/chat, protocol v1),
+// the visitor token kept in localStorage and passed as ?token= to resume, the message
+// list rebuilt from `welcome.history`, pending messages (outbox, persisted, resent with
+// the same client_msg_id until acked), the status line (connecting / queue position /
+// agent / ended), typing indicators both ways, identify, leave, and the language toggle.
+//
+// Safety rule: message text only ever reaches the page through text nodes.
+
+import { t, has, applyTranslations, bindLanguageToggle, onLanguageChange, formatTime, formatDateTime, channelName } from '../shared/i18n.js';
+import { ReconnectingSocket, wsUrl, newClientMsgId } from '../shared/ws.js';
+import { h, replaceChildren, reconcile } from '../shared/dom.js';
+
+const TOKEN_KEY = 'switchboard.chat.token';
+const OUTBOX_KEY = 'switchboard.chat.outbox';
+const PROFILE_KEY = 'switchboard.chat.profile';
+const TYPING_THROTTLE_MS = 2000;
+const AGENT_TYPING_SHOW_MS = 5000;
+const ERROR_MS = 8000;
+const MAX_TEXT_BYTES = 16 * 1024;
+const TOKEN_PROBLEM_AFTER = 4;
+const OPEN_STATES = new Set(['queued', 'assigned', 'wrap_up']);
+const ENDED_STATES = new Set(['resolved', 'abandoned']);
+
+const $ = (id) => document.getElementById(id);
+const encoder = new TextEncoder();
+
+const state = {
+  token: readToken(),
+  customerId: null,
+  conversation: null, // { id, state, agent_name?, position? }
+  events: new Map(), // event id -> TimelineEvent (visible ones: message_in / message_out)
+  pending: new Map(), // client_msg_id -> { text, createdAt, failed }
+  lines: [], // local system lines: { key, text, at, afterId }
+  agentTypingUntil: 0,
+  lastTypingSentAt: 0,
+  welcomed: false, // a welcome arrived on this page
+  conn: { phase: 'connecting', failures: 0 },
+  leftLocally: false,
+};
+
+const messageCache = new Map();
+
+function readToken() {
+  try {
+    return localStorage.getItem(TOKEN_KEY) || null;
+  } catch {
+    return null;
+  }
+}
+
+function writeToken(token) {
+  try {
+    if (token) localStorage.setItem(TOKEN_KEY, token);
+    else localStorage.removeItem(TOKEN_KEY);
+  } catch {
+    /* private mode: the chat lasts for this page */
+  }
+}
+
+const socket = new ReconnectingSocket({
+  url: () => wsUrl('../ws/chat', { token: state.token }),
+  storage: localStorage,
+  storageKey: OUTBOX_KEY,
+  onState: (s) => {
+    state.conn = s;
+    renderStatus();
+    $('token-problem').hidden = !(state.token && !state.welcomed && s.phase !== 'open' && s.failures >= TOKEN_PROBLEM_AFTER);
+  },
+  handlers: {
+    welcome: onWelcome,
+    ack: onAck,
+    event: onEvent,
+    conversation: onConversation,
+    agent_typing: onAgentTyping,
+    error: onError,
+    pong: () => {},
+  },
+});
+
+// ---------------------------------------------------------------------------------
+// Server -> customer
+// ---------------------------------------------------------------------------------
+
+function onWelcome(msg) {
+  const first = !state.welcomed;
+  state.welcomed = true;
+  if (msg.token) {
+    state.token = msg.token;
+    writeToken(msg.token);
+  }
+  state.customerId = msg.customer_id;
+  const prev = state.conversation;
+  state.conversation = msg.conversation || null;
+  state.leftLocally = false;
+  state.events.clear();
+  for (const e of msg.history || []) state.events.set(e.id, e);
+  if (!first) noteTransition(prev, state.conversation);
+  $('token-problem').hidden = true;
+  render({ toBottom: true });
+}
+
+function onAck(msg) {
+  const p = state.pending.get(msg.client_msg_id);
+  if (!p) return;
+  state.pending.delete(msg.client_msg_id);
+  if (!state.events.has(msg.event_id) && !hasClientMsgId(msg.client_msg_id)) {
+    state.events.set(msg.event_id, {
+      id: msg.event_id,
+      customer_id: state.customerId,
+      conversation_id: msg.conversation_id,
+      at: p.createdAt,
+      type: 'message_in',
+      channel: 'chat',
+      text: p.text,
+      client_msg_id: msg.client_msg_id,
+    });
+  }
+  if (!state.conversation || state.conversation.id !== msg.conversation_id || ENDED_STATES.has(state.conversation.state)) {
+    // The message opened a (new) conversation; its `conversation` update follows.
+    if (!state.conversation || state.conversation.id !== msg.conversation_id) {
+      state.conversation = { id: msg.conversation_id, state: 'queued' };
+    }
+  }
+  state.leftLocally = false;
+  render();
+}
+
+function hasClientMsgId(id) {
+  for (const e of state.events.values()) if (e.client_msg_id === id) return true;
+  return false;
+}
+
+function onEvent(msg) {
+  const e = msg.event;
+  if (!e || (e.type !== 'message_in' && e.type !== 'message_out')) return;
+  state.events.set(e.id, e);
+  if (e.type === 'message_out') state.agentTypingUntil = 0;
+  render();
+}
+
+function onConversation(view) {
+  const prev = state.conversation;
+  const next = { id: view.id, state: view.state, agent_name: view.agent_name, position: view.position };
+  if (prev && prev.id === next.id && !next.agent_name && prev.agent_name && !ENDED_STATES.has(next.state)) {
+    next.agent_name = prev.agent_name;
+  }
+  state.conversation = next;
+  if (ENDED_STATES.has(next.state)) state.agentTypingUntil = 0;
+  noteTransition(prev, next);
+  render();
+}
+
+/** Adds a local system line when the conversation is taken or ends while we watch. */
+function noteTransition(prev, next) {
+  if (!next) return;
+  const lastId = lastEventId();
+  const sameConv = prev && prev.id === next.id;
+  if (next.state === 'assigned' && !(sameConv && prev.state === 'assigned' && prev.agent_name === next.agent_name)) {
+    addLine(`joined:${next.id}:${next.agent_name || ''}`, () => t('chat.joined', { agent: next.agent_name || t('chat.agent') }), lastId);
+  }
+  if (ENDED_STATES.has(next.state) && !(sameConv && ENDED_STATES.has(prev.state))) {
+    addLine(`ended:${next.id}`, () => (state.leftLocally ? t('chat.left_line') : t('chat.ended_line')), lastId);
+  }
+}
+
+function addLine(key, text, afterId) {
+  if (state.lines.some((l) => l.key === key)) return;
+  state.lines.push({ key, text, afterId, at: Date.now() });
+}
+
+function onAgentTyping() {
+  state.agentTypingUntil = Date.now() + AGENT_TYPING_SHOW_MS;
+  renderTyping();
+}
+
+function onError(msg) {
+  if (msg.failed && state.pending.has(msg.ref)) {
+    state.pending.get(msg.ref).failed = msg.code;
+    renderMessages();
+  }
+  const key = `error.${msg.code}`;
+  showError(msg.code, has(key) ? t(key) : msg.message || msg.code);
+}
+
+function lastEventId() {
+  let last = null;
+  for (const id of state.events.keys()) if (!last || id > last) last = id;
+  return last;
+}
+
+// ---------------------------------------------------------------------------------
+// Customer -> server
+// ---------------------------------------------------------------------------------
+
+function sendMessage() {
+  const input = $('chat-input');
+  const text = input.value;
+  if (!text.trim()) return;
+  if (encoder.encode(text).length > MAX_TEXT_BYTES) {
+    showError('too_large', t('error.too_large'));
+    return;
+  }
+  const clientMsgId = newClientMsgId();
+  state.pending.set(clientMsgId, { text, createdAt: Date.now(), failed: null });
+  socket.sendReliable({ type: 'message', client_msg_id: clientMsgId, text });
+  input.value = '';
+  autosize();
+  state.lastTypingSentAt = 0;
+  render({ toBottom: true });
+  input.focus();
+}
+
+function retry(clientMsgId) {
+  const p = state.pending.get(clientMsgId);
+  if (!p) return;
+  p.failed = null;
+  socket.sendReliable({ type: 'message', client_msg_id: clientMsgId, text: p.text });
+  renderMessages();
+}
+
+function maybeSendTyping() {
+  const c = state.conversation;
+  if (!c || c.state !== 'assigned') return;
+  const now = Date.now();
+  if (now - state.lastTypingSentAt < TYPING_THROTTLE_MS) return;
+  if (socket.send({ type: 'typing' })) state.lastTypingSentAt = now;
+}
+
+function leave() {
+  if (!socket.send({ type: 'leave' })) {
+    showError('not_connected', t('error.not_connected'));
+    return;
+  }
+  state.leftLocally = true;
+  const prev = state.conversation;
+  if (prev && OPEN_STATES.has(prev.state)) {
+    // The server confirms with a `conversation` update; show the end right away.
+    const next = { ...prev, state: prev.state === 'queued' ? 'abandoned' : 'resolved' };
+    state.conversation = next;
+    noteTransition(prev, next);
+  }
+  state.agentTypingUntil = 0;
+  render({ toBottom: true });
+}
+
+function identify(ev) {
+  ev.preventDefault();
+  const name = $('identify-name').value.trim();
+  const email = $('identify-email').value.trim();
+  if (email && !$('identify-email').checkValidity()) {
+    $('identify-email').focus();
+    $('identify-email').reportValidity();
+    return;
+  }
+  if (!name && !email) return;
+  const msg = { type: 'identify' };
+  if (name) msg.name = name;
+  if (email) msg.email = email;
+  if (!socket.send(msg)) {
+    showError('not_connected', t('error.not_connected'));
+    return;
+  }
+  try {
+    localStorage.setItem(PROFILE_KEY, JSON.stringify({ name, email }));
+  } catch {
+    /* ignore */
+  }
+  const done = $('identify-done');
+  done.textContent = name ? t('chat.identify.saved', { name }) : t('chat.identify.saved_anon');
+  done.hidden = false;
+  $('identify-form').hidden = true;
+}
+
+function startOver() {
+  socket.stop();
+  socket.clearOutbox();
+  state.pending.clear();
+  state.events.clear();
+  state.lines = [];
+  state.conversation = null;
+  state.token = null;
+  state.welcomed = false;
+  writeToken(null);
+  $('token-problem').hidden = true;
+  render();
+  socket.start();
+}
+
+// ---------------------------------------------------------------------------------
+// Rendering
+// ---------------------------------------------------------------------------------
+
+function statusInfo() {
+  const { phase } = state.conn;
+  if (phase !== 'open') {
+    return phase === 'reconnecting' && (state.welcomed || state.conn.failures > 1)
+      ? { key: 'reconnecting', text: t('chat.status.reconnecting') }
+      : { key: 'connecting', text: t('chat.status.connecting') };
+  }
+  const c = state.conversation;
+  if (!c) return { key: 'ready', text: t('chat.status.ready') };
+  if (c.state === 'queued') {
+    return c.position
+      ? { key: 'queued', text: t('chat.status.queued_position', { n: c.position }) }
+      : { key: 'queued', text: t('chat.status.queued') };
+  }
+  if (c.state === 'assigned' || c.state === 'wrap_up') {
+    return { key: 'assigned', text: t('chat.status.assigned', { agent: c.agent_name || t('chat.agent') }) };
+  }
+  if (ENDED_STATES.has(c.state)) return { key: 'ended', text: t('chat.status.ended') };
+  return { key: 'ready', text: t('chat.status.ready') };
+}
+
+function renderStatus() {
+  const info = statusInfo();
+  const el = $('chat-status');
+  el.dataset.state = info.key;
+  const text = $('chat-status-text');
+  if (text.textContent !== info.text) text.textContent = info.text;
+  const open = state.conversation && OPEN_STATES.has(state.conversation.state);
+  $('chat-end').disabled = !open;
+  document.title = `${t('chat.title')}${info.key === 'assigned' || info.key === 'queued' ? ` · ${info.text}` : ''}`;
+}
+
+function render({ toBottom = false } = {}) {
+  renderStatus();
+  renderMessages({ toBottom });
+  renderTyping();
+}
+
+function agentNameFor(e) {
+  const c = state.conversation;
+  if (c && c.agent_name && e.conversation_id === c.id) return c.agent_name;
+  return t('chat.agent');
+}
+
+function renderMessages({ toBottom = false } = {}) {
+  const scroller = $('messages-scroll');
+  const atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 48;
+  const events = [...state.events.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const items = [];
+  const shown = new Set();
+
+  items.push({ key: 'greeting', render: () => buildGreeting() });
+  const linesAfter = new Map();
+  for (const line of state.lines) {
+    const k = line.afterId || '';
+    if (!linesAfter.has(k)) linesAfter.set(k, []);
+    linesAfter.get(k).push(line);
+  }
+  const pushLines = (afterId) => {
+    for (const line of linesAfter.get(afterId) || []) {
+      items.push({ key: `line:${line.key}`, render: () => h('li', { class: 'sys', dataset: { testid: 'chat-system' } }, line.text()) });
+    }
+  };
+  pushLines('');
+  let prevRole = null;
+  for (const e of events) {
+    if (e.client_msg_id) shown.add(e.client_msg_id);
+    const role = e.type === 'message_out' ? 'agent' : 'customer';
+    const cont = prevRole === role;
+    prevRole = role;
+    const key = `${e.id}:${cont ? 'c' : 'f'}`;
+    const cached = messageCache.get(key);
+    if (cached && cached.__event !== e) messageCache.delete(key);
+    items.push({ key, render: () => buildMessage(e, role, cont) });
+    pushLines(e.id);
+  }
+  for (const [clientMsgId, p] of state.pending) {
+    if (shown.has(clientMsgId)) continue;
+    const cont = prevRole === 'customer';
+    prevRole = 'customer';
+    items.push({ key: `pending:${clientMsgId}:${p.failed || ''}:${cont}`, render: () => buildPending(clientMsgId, p, cont) });
+  }
+  // Lines that point at events no longer present go last.
+  const known = new Set(['', ...events.map((e) => e.id)]);
+  for (const [afterId] of linesAfter) if (!known.has(afterId)) pushLines(afterId);
+
+  reconcile($('messages'), items, messageCache);
+  if (toBottom || atBottom) scroller.scrollTop = scroller.scrollHeight;
+}
+
+function buildGreeting() {
+  return h(
+    'li',
+    { class: 'row row--agent' },
+    h('div', { class: 'bubble bubble--greeting' }, h('div', { class: 'bubble__text' }, t('chat.empty'))),
+  );
+}
+
+function buildMessage(e, role, cont) {
+  const name = role === 'agent' ? agentNameFor(e) : t('chat.you');
+  const li = h(
+    'li',
+    {
+      class: `row row--${role}${cont ? ' row--cont' : ''}`,
+      dataset: { testid: 'chat-message', role, eventId: e.id },
+    },
+    role === 'agent' && !cont ? h('div', { class: 'row__name' }, name) : null,
+    h(
+      'div',
+      { class: 'bubble' },
+      e.channel && e.channel !== 'chat' ? h('span', { class: `badge badge--${e.channel} bubble__channel` }, channelName(e.channel)) : null,
+      h('div', { class: 'bubble__text', dataset: { testid: 'chat-message-text' } }, e.text ?? ''),
+    ),
+    h('time', { class: 'row__time', datetime: new Date(e.at).toISOString(), title: formatDateTime(e.at) }, formatTime(e.at)),
+  );
+  li.__event = e;
+  return li;
+}
+
+function buildPending(clientMsgId, p, cont) {
+  return h(
+    'li',
+    {
+      class: `row row--customer row--pending${cont ? ' row--cont' : ''}${p.failed ? ' row--failed' : ''}`,
+      dataset: { testid: 'chat-message', role: 'customer', pending: 'true', clientMsgId },
+    },
+    h('div', { class: 'bubble' }, h('div', { class: 'bubble__text', dataset: { testid: 'chat-message-text' } }, p.text)),
+    p.failed
+      ? h(
+          'div',
+          { class: 'row__status row__status--failed' },
+          t('msg.failed', { code: p.failed }),
+          ' · ',
+          h('button', { type: 'button', class: 'btn btn--link', onclick: () => retry(clientMsgId) }, t('msg.retry')),
+        )
+      : h('div', { class: 'row__status', dataset: { testid: 'chat-message-pending' } }, t('msg.sending')),
+  );
+}
+
+function renderTyping() {
+  const el = $('agent-typing');
+  const typing = state.agentTypingUntil > Date.now();
+  if (typing && el.hidden) {
+    const c = state.conversation;
+    replaceChildren(
+      el,
+      h('span', { class: 'dots', 'aria-hidden': 'true' }, h('span'), h('span'), h('span')),
+      ' ',
+      t('chat.agent_typing', { agent: (c && c.agent_name) || t('chat.agent') }),
+    );
+  }
+  el.hidden = !typing;
+}
+
+function showError(code, text) {
+  const el = h(
+    'div',
+    { class: 'chat__error', role: 'alert', dataset: { testid: 'chat-error', code } },
+    h('span', { class: 'chat__error-code' }, code),
+    h('span', { class: 'chat__error-text' }, text),
+  );
+  el.appendChild(h('button', { type: 'button', class: 'chat__error-close', 'aria-label': t('common.dismiss'), onclick: () => el.remove() }, '×'));
+  const box = $('chat-errors');
+  box.appendChild(el);
+  while (box.children.length > 3) box.firstChild.remove();
+  setTimeout(() => el.remove(), ERROR_MS);
+}
+
+function autosize() {
+  const input = $('chat-input');
+  input.style.height = 'auto';
+  input.style.height = `${Math.min(input.scrollHeight, 160)}px`;
+}
+
+// ---------------------------------------------------------------------------------
+// Wiring
+// ---------------------------------------------------------------------------------
+
+function init() {
+  applyTranslations();
+  bindLanguageToggle($('lang-toggle'));
+  onLanguageChange(() => {
+    applyTranslations();
+    messageCache.clear();
+    $('messages').replaceChildren();
+    const done = $('identify-done');
+    if (!done.hidden) {
+      const name = $('identify-name').value.trim();
+      done.textContent = name ? t('chat.identify.saved', { name }) : t('chat.identify.saved_anon');
+    }
+    $('agent-typing').hidden = true;
+    render();
+  });
+
+  try {
+    const profile = JSON.parse(localStorage.getItem(PROFILE_KEY) || 'null');
+    if (profile) {
+      $('identify-name').value = profile.name || '';
+      $('identify-email').value = profile.email || '';
+    }
+  } catch {
+    /* ignore */
+  }
+
+  for (const msg of socket.pending()) {
+    if (msg.type === 'message') state.pending.set(msg.client_msg_id, { text: msg.text, createdAt: Date.now(), failed: null });
+  }
+
+  const input = $('chat-input');
+  input.addEventListener('keydown', (ev) => {
+    // Enter sends, Shift+Enter adds a line; Enter that confirms an IME conversion does neither.
+    if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing && ev.keyCode !== 229) {
+      ev.preventDefault();
+      sendMessage();
+    }
+  });
+  input.addEventListener('input', () => {
+    autosize();
+    if (input.value.trim()) maybeSendTyping();
+  });
+  $('chat-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    sendMessage();
+  });
+  $('chat-end').addEventListener('click', leave);
+  $('identify-form').addEventListener('submit', identify);
+  $('new-chat').addEventListener('click', startOver);
+
+  setInterval(() => {
+    if (!$('agent-typing').hidden && state.agentTypingUntil <= Date.now()) renderTyping();
+  }, 500);
+
+  render();
+  socket.start();
+}
+
+init();

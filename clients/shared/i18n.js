@@ -1,0 +1,589 @@
+// shared/i18n.js — owns the user-facing strings of both Switchboard web clients (agent
+// desktop and customer web chat) in English and Japanese, the choice of language
+// (?lang=ja|en, else the saved choice in localStorage, else navigator.language), the
+// language toggle button, and locale-aware time/duration formatting.
+//
+// Strings are plain text: callers put them in the page with textContent only. `{name}`
+// placeholders are filled by t(key, vars) and the values are never interpreted as HTML.
+
+const STORAGE_KEY = 'switchboard.lang';
+export const LANGS = ['en', 'ja'];
+
+const en = {
+  // common
+  'lang.toggle': '日本語',
+  'lang.toggle_label': 'Switch language to Japanese (日本語に切り替え)',
+  'conn.connecting': 'Connecting…',
+  'conn.connected': 'Connected',
+  'conn.reconnecting': 'Reconnecting…',
+  'conn.reconnecting_in': 'Reconnecting in {s}s…',
+  'conn.offline': 'Offline',
+  'common.cancel': 'Cancel',
+  'common.close': 'Close',
+  'common.dismiss': 'Dismiss',
+  'common.none': 'None',
+  'common.unknown': 'Unknown',
+  'customer.visitor': 'Visitor',
+
+  'duration.s': '{s}s',
+  'duration.ms': '{m}m {s}s',
+  'duration.hm': '{h}h {m}m',
+  'day.today': 'Today',
+  'day.yesterday': 'Yesterday',
+
+  'channel.chat': 'Chat',
+  'channel.sms': 'SMS',
+  'channel.email': 'Email',
+  'channel.voice': 'Voice',
+  'channel.line': 'LINE',
+  'channel.messenger': 'Messenger',
+  'channel.video': 'Video',
+
+  'error.title': 'Error',
+  'error.bad_json': 'The server could not read a message from this page.',
+  'error.unknown_type': 'The server did not understand a message from this page.',
+  'error.too_large': 'That message is too large.',
+  'error.invalid': 'That value was not accepted (empty or too long?).',
+  'error.not_found': 'That conversation or customer no longer exists.',
+  'error.not_yours': 'You no longer hold this conversation.',
+  'error.offer_not_found': 'That offer is no longer available.',
+  'error.queue_full': 'The queue is full right now. Please try again shortly.',
+  'error.unavailable': 'The service is temporarily unavailable. Retrying…',
+  'error.unauthorized': 'You are not allowed to do that.',
+  'error.rate_limited': 'Too many messages — slow down a little.',
+  'error.internal': 'Something went wrong on the server.',
+  'error.not_connected': 'Not connected — try again once the connection is back.',
+
+  // agent desktop
+  'app.title': 'Switchboard',
+  'app.subtitle': 'Agent desktop',
+  'login.title': 'Sign in',
+  'login.lead': 'Sign in with your agent ID to start taking conversations.',
+  'login.agent_id': 'Agent ID',
+  'login.password': 'Password',
+  'login.submit': 'Sign in',
+  'login.signing_in': 'Signing in…',
+  'login.bad_credentials': 'Incorrect agent ID or password.',
+  'login.failed': 'Sign-in failed (HTTP {status}).',
+  'login.unreachable': 'The server cannot be reached. Check your connection and try again.',
+  'login.expired': 'Your session has expired. Please sign in again.',
+  'login.stuck': 'Still cannot connect. Your session may have expired.',
+  'login.sign_in_again': 'Sign in again',
+  'header.logout': 'Sign out',
+  'header.connection': 'Connection',
+
+  'status.label': 'Status',
+  'status.available': 'Available',
+  'status.away': 'Away',
+  'status.offline': 'Offline',
+  'status.busy': 'Busy',
+  'status.reason': 'Away reason',
+  'reason.break': 'Break',
+  'reason.lunch': 'Lunch',
+  'reason.meeting': 'Meeting',
+  'reason.training': 'Training',
+  'reason.other': 'Other',
+  'reason.login': 'Just signed in',
+  'reason.missed': 'Missed offers',
+  'reason.logout': 'Signed out',
+
+  'offers.title': 'Incoming',
+  'offer.waited': 'Waited {d}',
+  'offer.queue': 'Queue {q}',
+  'offer.priority': 'Priority {p}',
+  'offer.expires_in': '{s}s left',
+  'offer.expired': 'Expired',
+  'offer.accept': 'Accept',
+  'offer.reject': 'Reject',
+  'offer.accepting': 'Accepting…',
+  'offer.no_preview': 'No message yet',
+  'offer.aria': 'New {channel} conversation from {name}',
+  'notice.offer_timed_out': 'The offer from {name} timed out.',
+  'notice.offer_rescinded': 'The offer from {name} was withdrawn (the customer left or it was rerouted).',
+  'notice.offer_rejected': 'You rejected the offer from {name}.',
+  'notice.offer_gone': 'That offer is no longer available.',
+  'notice.conv_resolved': 'Conversation with {name} resolved.',
+  'notice.conv_transferred': 'Conversation with {name} transferred.',
+  'notice.conv_abandoned': '{name} left the conversation.',
+  'notice.conv_closed': 'Conversation with {name} closed.',
+  'notice.resumed': 'Reconnected — your conversations were restored.',
+  'notice.session_new': 'Reconnected with a new session — state reloaded.',
+  'notice.status_missed': 'You were set to Away after missing offers.',
+
+  'convs.title': 'Held conversations',
+  'convs.empty': 'No conversations yet. Set your status to Available to receive work.',
+  'convs.unread': '{n} unread',
+  'conv.none_selected': 'Select a conversation',
+  'conv.none_selected_hint': 'Accepted conversations appear in the list on the left.',
+  'conv.state.queued': 'Queued',
+  'conv.state.assigned': 'Active',
+  'conv.state.wrap_up': 'Wrap-up',
+  'conv.state.resolved': 'Resolved',
+  'conv.state.abandoned': 'Customer left',
+  'conv.load_older': 'Load older messages',
+  'conv.loading': 'Loading…',
+  'conv.history_start': 'Beginning of history',
+  'conv.typing': '{name} is typing…',
+  'conv.customer_left': 'The customer has left. Resolve the conversation when you are done.',
+  'conv.timeline': 'Timeline with {name}',
+  'conv.show_info': 'Customer info',
+
+  'composer.label': 'Reply',
+  'composer.placeholder': 'Reply to {name}… (Enter to send, Shift+Enter for a new line)',
+  'composer.note_placeholder': 'Internal note — never shown to the customer',
+  'composer.send': 'Send',
+  'composer.add_note': 'Add note',
+  'composer.note': 'Note',
+  'composer.note_hint': 'Internal note mode',
+  'msg.sending': 'Sending…',
+  'msg.failed': 'Not sent ({code})',
+  'msg.retry': 'Retry',
+  'msg.note': 'Internal note',
+  'msg.agent': 'Agent {id}',
+  'msg.you': 'You',
+  'msg.you_lower': 'you',
+
+  'actions.transfer': 'Transfer',
+  'actions.wrap_up': 'Wrap-up',
+  'actions.resolve': 'Resolve',
+  'transfer.title': 'Transfer conversation',
+  'transfer.to_queue': 'To a queue',
+  'transfer.to_agent': 'To an agent',
+  'transfer.queue': 'Queue name',
+  'transfer.agent': 'Agent ID',
+  'transfer.agent_queue': 'In queue (optional)',
+  'transfer.confirm': 'Transfer',
+  'resolve.title': 'Resolve conversation',
+  'resolve.disposition': 'Disposition',
+  'resolve.notes': 'Details (optional)',
+  'resolve.confirm': 'Resolve',
+  'disp.resolved': 'Resolved',
+  'disp.follow_up': 'Follow-up needed',
+  'disp.no_answer': 'No answer',
+  'disp.spam': 'Spam',
+
+  'customer.title': 'Customer',
+  'customer.name': 'Name',
+  'customer.id': 'Customer ID',
+  'customer.priority': 'Priority',
+  'customer.identities': 'Identities',
+  'customer.attributes': 'Attributes',
+  'customer.conversation': 'Conversation',
+  'customer.queue': 'Queue',
+  'customer.channel': 'Channel',
+  'customer.since': 'Waiting since',
+
+  'event.conversation_opened': 'Conversation opened on {channel} · {queue}',
+  'event.queued': 'Queued in {queue}',
+  'event.offered': 'Offered to {agent}',
+  'event.offer_closed': 'Offer to {agent}: {outcome}',
+  'event.assigned': 'Assigned to {agent}',
+  'event.transferred': 'Transferred from {from} to {to}',
+  'event.overflowed': 'Overflowed from {from} to {to}',
+  'event.wrap_up': '{agent} started wrap-up',
+  'event.resolved': 'Resolved by {agent}',
+  'event.resolved_disp': 'Resolved by {agent} — {disposition}',
+  'event.abandoned': 'Customer left after waiting {d}',
+  'event.channel_switched': 'Switched from {from} to {to}',
+  'event.identity_linked': 'Linked {channel} identity {address}',
+  'event.unknown': '{type}',
+  'event.system_agent': 'system',
+  'event.queue_label': 'queue {queue}',
+  'event.agent_in_queue': '{agent} (queue {queue})',
+  'outcome.accepted': 'accepted',
+  'outcome.rejected': 'rejected',
+  'outcome.timed_out': 'timed out',
+  'outcome.rescinded': 'withdrawn',
+
+  // customer web chat
+  'chat.title': 'Chat with us',
+  'chat.subtitle': 'We usually reply within a few minutes',
+  'chat.status.connecting': 'Connecting…',
+  'chat.status.reconnecting': 'Connection lost — reconnecting…',
+  'chat.status.ready': 'Send us a message and an agent will be with you shortly.',
+  'chat.status.queued_position': 'Waiting in queue — you are number {n}',
+  'chat.status.queued': 'Waiting for an agent…',
+  'chat.status.assigned': 'Connected with {agent}',
+  'chat.status.ended': 'Conversation ended',
+  'chat.identify.toggle': 'Introduce yourself (optional)',
+  'chat.identify.name': 'Name',
+  'chat.identify.email': 'Email',
+  'chat.identify.save': 'Save',
+  'chat.identify.saved': 'Thanks, {name}! Our agents will see your details.',
+  'chat.identify.saved_anon': 'Thanks! Our agents will see your details.',
+  'chat.placeholder': 'Type your message…',
+  'chat.input_label': 'Your message',
+  'chat.send': 'Send',
+  'chat.end': 'End chat',
+  'chat.agent': 'Agent',
+  'chat.you': 'You',
+  'chat.agent_typing': '{agent} is typing…',
+  'chat.joined': '{agent} joined the chat',
+  'chat.ended_line': 'The conversation has ended. Send a message any time to start a new one.',
+  'chat.left_line': 'You ended the chat.',
+  'chat.empty': 'Hi! How can we help you today?',
+  'chat.messages_label': 'Conversation',
+  'chat.token_problem': 'We could not reconnect to your previous chat.',
+  'chat.new_chat': 'Start a new chat',
+};
+
+const ja = {
+  'lang.toggle': 'English',
+  'lang.toggle_label': '言語を英語に切り替え (Switch to English)',
+  'conn.connecting': '接続中…',
+  'conn.connected': '接続済み',
+  'conn.reconnecting': '再接続中…',
+  'conn.reconnecting_in': '{s}秒後に再接続します…',
+  'conn.offline': 'オフライン',
+  'common.cancel': 'キャンセル',
+  'common.close': '閉じる',
+  'common.dismiss': '閉じる',
+  'common.none': 'なし',
+  'common.unknown': '不明',
+  'customer.visitor': 'ゲスト',
+
+  'duration.s': '{s}秒',
+  'duration.ms': '{m}分{s}秒',
+  'duration.hm': '{h}時間{m}分',
+  'day.today': '今日',
+  'day.yesterday': '昨日',
+
+  'channel.chat': 'チャット',
+  'channel.sms': 'SMS',
+  'channel.email': 'メール',
+  'channel.voice': '音声',
+  'channel.line': 'LINE',
+  'channel.messenger': 'Messenger',
+  'channel.video': 'ビデオ',
+
+  'error.title': 'エラー',
+  'error.bad_json': 'サーバーがこの画面からのメッセージを読み取れませんでした。',
+  'error.unknown_type': 'サーバーがこの画面からのメッセージを認識できませんでした。',
+  'error.too_large': 'メッセージが大きすぎます。',
+  'error.invalid': '入力内容が受け付けられませんでした（空欄、または長すぎる可能性があります）。',
+  'error.not_found': 'その会話または顧客は存在しません。',
+  'error.not_yours': 'この会話はすでにあなたの担当ではありません。',
+  'error.offer_not_found': 'このオファーはすでに無効です。',
+  'error.queue_full': '現在キューが満杯です。しばらくしてからもう一度お試しください。',
+  'error.unavailable': '一時的にサービスを利用できません。再試行しています…',
+  'error.unauthorized': 'この操作を行う権限がありません。',
+  'error.rate_limited': 'メッセージの送信が多すぎます。少し間をおいてください。',
+  'error.internal': 'サーバーで問題が発生しました。',
+  'error.not_connected': '接続されていません。再接続後にもう一度お試しください。',
+
+  'app.title': 'Switchboard',
+  'app.subtitle': 'エージェントデスクトップ',
+  'login.title': 'サインイン',
+  'login.lead': 'エージェントIDでサインインして、対応を開始しましょう。',
+  'login.agent_id': 'エージェントID',
+  'login.password': 'パスワード',
+  'login.submit': 'サインイン',
+  'login.signing_in': 'サインイン中…',
+  'login.bad_credentials': 'エージェントIDまたはパスワードが正しくありません。',
+  'login.failed': 'サインインに失敗しました（HTTP {status}）。',
+  'login.unreachable': 'サーバーに接続できません。ネットワークを確認して、もう一度お試しください。',
+  'login.expired': 'セッションの有効期限が切れました。もう一度サインインしてください。',
+  'login.stuck': '接続できない状態が続いています。セッションの有効期限が切れている可能性があります。',
+  'login.sign_in_again': '再度サインイン',
+  'header.logout': 'サインアウト',
+  'header.connection': '接続状態',
+
+  'status.label': 'ステータス',
+  'status.available': '対応可能',
+  'status.away': '離席中',
+  'status.offline': 'オフライン',
+  'status.busy': '対応中',
+  'status.reason': '離席理由',
+  'reason.break': '休憩',
+  'reason.lunch': '昼休み',
+  'reason.meeting': '会議',
+  'reason.training': '研修',
+  'reason.other': 'その他',
+  'reason.login': 'サインイン直後',
+  'reason.missed': 'オファー未応答',
+  'reason.logout': 'サインアウト',
+
+  'offers.title': '着信',
+  'offer.waited': '待ち時間 {d}',
+  'offer.queue': 'キュー: {q}',
+  'offer.priority': '優先度 {p}',
+  'offer.expires_in': '残り{s}秒',
+  'offer.expired': '期限切れ',
+  'offer.accept': '受諾',
+  'offer.reject': '拒否',
+  'offer.accepting': '受諾中…',
+  'offer.no_preview': 'メッセージはまだありません',
+  'offer.aria': '{name}さんから新しい{channel}の会話',
+  'notice.offer_timed_out': '{name}さんからのオファーは時間切れになりました。',
+  'notice.offer_rescinded': '{name}さんからのオファーは取り消されました（お客様の退出、または別のキューへの振り分け）。',
+  'notice.offer_rejected': '{name}さんからのオファーを拒否しました。',
+  'notice.offer_gone': 'このオファーはすでに無効です。',
+  'notice.conv_resolved': '{name}さんとの会話を解決しました。',
+  'notice.conv_transferred': '{name}さんとの会話を転送しました。',
+  'notice.conv_abandoned': '{name}さんが会話から退出しました。',
+  'notice.conv_closed': '{name}さんとの会話を終了しました。',
+  'notice.resumed': '再接続しました。会話はそのまま復元されています。',
+  'notice.session_new': '新しいセッションで再接続しました。状態を再読み込みしました。',
+  'notice.status_missed': 'オファーに応答がなかったため、離席中に切り替わりました。',
+
+  'convs.title': '保留中の会話',
+  'convs.empty': '会話はまだありません。ステータスを「対応可能」にすると会話が届きます。',
+  'convs.unread': '未読 {n} 件',
+  'conv.none_selected': '会話を選択してください',
+  'conv.none_selected_hint': '受諾した会話は左側の一覧に表示されます。',
+  'conv.state.queued': '待機中',
+  'conv.state.assigned': '対応中',
+  'conv.state.wrap_up': '後処理',
+  'conv.state.resolved': '解決済み',
+  'conv.state.abandoned': 'お客様が退出',
+  'conv.load_older': '以前のメッセージを読み込む',
+  'conv.loading': '読み込み中…',
+  'conv.history_start': '履歴の先頭です',
+  'conv.typing': '{name}さんが入力中…',
+  'conv.customer_left': 'お客様が退出しました。対応が終わったら会話を解決してください。',
+  'conv.timeline': '{name}さんとのやり取り',
+  'conv.show_info': '顧客情報',
+
+  'composer.label': '返信',
+  'composer.placeholder': '{name}さんへの返信…（Enterで送信、Shift+Enterで改行）',
+  'composer.note_placeholder': '社内メモ（お客様には表示されません）',
+  'composer.send': '送信',
+  'composer.add_note': 'メモを追加',
+  'composer.note': 'メモ',
+  'composer.note_hint': '社内メモモード',
+  'msg.sending': '送信中…',
+  'msg.failed': '未送信（{code}）',
+  'msg.retry': '再送',
+  'msg.note': '社内メモ',
+  'msg.agent': 'エージェント {id}',
+  'msg.you': 'あなた',
+  'msg.you_lower': 'あなた',
+
+  'actions.transfer': '転送',
+  'actions.wrap_up': '後処理',
+  'actions.resolve': '解決',
+  'transfer.title': '会話を転送',
+  'transfer.to_queue': 'キューへ',
+  'transfer.to_agent': 'エージェントへ',
+  'transfer.queue': 'キュー名',
+  'transfer.agent': 'エージェントID',
+  'transfer.agent_queue': 'キュー（任意）',
+  'transfer.confirm': '転送する',
+  'resolve.title': '会話を解決',
+  'resolve.disposition': '対応結果',
+  'resolve.notes': '詳細（任意）',
+  'resolve.confirm': '解決する',
+  'disp.resolved': '解決済み',
+  'disp.follow_up': '要フォローアップ',
+  'disp.no_answer': '応答なし',
+  'disp.spam': 'スパム',
+
+  'customer.title': '顧客情報',
+  'customer.name': '名前',
+  'customer.id': '顧客ID',
+  'customer.priority': '優先度',
+  'customer.identities': '連絡先',
+  'customer.attributes': '属性',
+  'customer.conversation': '会話',
+  'customer.queue': 'キュー',
+  'customer.channel': 'チャネル',
+  'customer.since': '待機開始',
+
+  'event.conversation_opened': '{channel}で会話を開始（{queue}）',
+  'event.queued': '{queue}キューで待機',
+  'event.offered': '{agent}にオファー',
+  'event.offer_closed': '{agent}へのオファー: {outcome}',
+  'event.assigned': '{agent}に割り当て',
+  'event.transferred': '{from}から{to}へ転送',
+  'event.overflowed': '{from}から{to}へオーバーフロー',
+  'event.wrap_up': '{agent}が後処理を開始',
+  'event.resolved': '{agent}が解決',
+  'event.resolved_disp': '{agent}が解決（{disposition}）',
+  'event.abandoned': 'お客様が退出（待ち時間 {d}）',
+  'event.channel_switched': '{from}から{to}に切り替え',
+  'event.identity_linked': '{channel}の連絡先（{address}）を紐付け',
+  'event.unknown': '{type}',
+  'event.system_agent': 'システム',
+  'event.queue_label': '{queue}キュー',
+  'event.agent_in_queue': '{agent}（{queue}キュー）',
+  'outcome.accepted': '受諾',
+  'outcome.rejected': '拒否',
+  'outcome.timed_out': '時間切れ',
+  'outcome.rescinded': '取り消し',
+
+  'chat.title': 'お問い合わせ',
+  'chat.subtitle': '通常、数分以内にお返事します',
+  'chat.status.connecting': '接続中…',
+  'chat.status.reconnecting': '接続が切れました。再接続しています…',
+  'chat.status.ready': 'メッセージを送信すると、担当者がまもなく対応いたします。',
+  'chat.status.queued_position': '順番をお待ちください（現在 {n} 番目）',
+  'chat.status.queued': '担当者におつなぎしています…',
+  'chat.status.assigned': '{agent}が対応しています',
+  'chat.status.ended': '会話は終了しました',
+  'chat.identify.toggle': 'お名前・メールアドレス（任意）',
+  'chat.identify.name': 'お名前',
+  'chat.identify.email': 'メールアドレス',
+  'chat.identify.save': '保存',
+  'chat.identify.saved': '{name}様、ありがとうございます。担当者に表示されます。',
+  'chat.identify.saved_anon': 'ありがとうございます。担当者に表示されます。',
+  'chat.placeholder': 'メッセージを入力…',
+  'chat.input_label': 'メッセージ',
+  'chat.send': '送信',
+  'chat.end': 'チャットを終了',
+  'chat.agent': '担当者',
+  'chat.you': 'あなた',
+  'chat.agent_typing': '{agent}が入力中…',
+  'chat.joined': '{agent}が会話に参加しました',
+  'chat.ended_line': '会話は終了しました。メッセージを送信すると、新しいお問い合わせを始められます。',
+  'chat.left_line': 'チャットを終了しました。',
+  'chat.empty': 'こんにちは！どのようなご用件でしょうか。',
+  'chat.messages_label': '会話',
+  'chat.token_problem': '以前のチャットに再接続できませんでした。',
+  'chat.new_chat': '新しいチャットを開始',
+};
+
+export const dictionaries = { en, ja };
+
+function normalize(lang) {
+  if (!lang) return null;
+  const l = String(lang).toLowerCase();
+  if (l.startsWith('ja')) return 'ja';
+  if (l.startsWith('en')) return 'en';
+  return null;
+}
+
+function readSaved() {
+  try {
+    return normalize(localStorage.getItem(STORAGE_KEY));
+  } catch {
+    return null;
+  }
+}
+
+/** ?lang= wins, then the saved choice, then the browser's language, then English. */
+export function detectLanguage() {
+  const fromUrl = normalize(new URLSearchParams(location.search).get('lang'));
+  if (fromUrl) return fromUrl;
+  const saved = readSaved();
+  if (saved) return saved;
+  const nav = (navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language]);
+  for (const l of nav) {
+    const n = normalize(l);
+    if (n) return n;
+  }
+  return 'en';
+}
+
+let current = detectLanguage();
+const listeners = new Set();
+document.documentElement.lang = current;
+
+export function getLanguage() {
+  return current;
+}
+
+/** Switches language, remembers it, drops a stale ?lang= from the URL, notifies listeners. */
+export function setLanguage(lang) {
+  const l = normalize(lang) || 'en';
+  try {
+    localStorage.setItem(STORAGE_KEY, l);
+  } catch {
+    /* private mode: the choice lasts for this page only */
+  }
+  const url = new URL(location.href);
+  if (url.searchParams.has('lang')) {
+    url.searchParams.set('lang', l);
+    history.replaceState(history.state, '', url);
+  }
+  if (l === current) return;
+  current = l;
+  document.documentElement.lang = l;
+  for (const fn of listeners) fn(l);
+}
+
+/** Calls fn(lang) after every language change; returns an unsubscribe function. */
+export function onLanguageChange(fn) {
+  listeners.add(fn);
+  return () => listeners.delete(fn);
+}
+
+/** The string for key in the current language (English, then the key, as fallbacks). */
+export function t(key, vars) {
+  const dict = dictionaries[current] || en;
+  let s = dict[key];
+  if (s === undefined) s = en[key];
+  if (s === undefined) return key;
+  if (vars) {
+    s = s.replace(/\{(\w+)\}/g, (m, name) => (name in vars && vars[name] != null ? String(vars[name]) : m));
+  }
+  return s;
+}
+
+/** Whether the dictionary has the key (used to translate server codes with a fallback). */
+export function has(key) {
+  return key in (dictionaries[current] || en) || key in en;
+}
+
+/**
+ * Fills static markup: [data-i18n] gets textContent, [data-i18n-placeholder],
+ * [data-i18n-aria-label] and [data-i18n-title] get those attributes.
+ */
+export function applyTranslations(root = document) {
+  for (const el of root.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
+  for (const el of root.querySelectorAll('[data-i18n-placeholder]')) el.placeholder = t(el.dataset.i18nPlaceholder);
+  for (const el of root.querySelectorAll('[data-i18n-aria-label]')) el.setAttribute('aria-label', t(el.dataset.i18nAriaLabel));
+  for (const el of root.querySelectorAll('[data-i18n-title]')) el.title = t(el.dataset.i18nTitle);
+}
+
+/** Wires a <button> as the language toggle: it names the other language. */
+export function bindLanguageToggle(button) {
+  const paint = () => {
+    button.textContent = t('lang.toggle');
+    button.setAttribute('aria-label', t('lang.toggle_label'));
+    button.lang = current === 'en' ? 'ja' : 'en';
+  };
+  paint();
+  button.addEventListener('click', () => setLanguage(current === 'en' ? 'ja' : 'en'));
+  onLanguageChange(paint);
+}
+
+/** "1m 05s" / "1分5秒" style durations. */
+export function formatDuration(ms) {
+  const total = Math.max(0, Math.floor((Number(ms) || 0) / 1000));
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  if (h > 0) return t('duration.hm', { h, m });
+  if (m > 0) return t('duration.ms', { m, s: current === 'en' ? String(s).padStart(2, '0') : s });
+  return t('duration.s', { s });
+}
+
+function locale() {
+  return current === 'ja' ? 'ja-JP' : 'en-US';
+}
+
+/** Clock time of a millisecond timestamp, e.g. "14:05". */
+export function formatTime(ms) {
+  return new Intl.DateTimeFormat(locale(), { hour: '2-digit', minute: '2-digit' }).format(new Date(ms));
+}
+
+/** Full date and time, for tooltips. */
+export function formatDateTime(ms) {
+  return new Intl.DateTimeFormat(locale(), { dateStyle: 'medium', timeStyle: 'short' }).format(new Date(ms));
+}
+
+/** "Today", "Yesterday" or a date, for day separators. */
+export function formatDay(ms, now = Date.now()) {
+  const d = new Date(ms);
+  const start = (x) => new Date(x.getFullYear(), x.getMonth(), x.getDate()).getTime();
+  const diff = Math.round((start(new Date(now)) - start(d)) / 86400000);
+  if (diff === 0) return t('day.today');
+  if (diff === 1) return t('day.yesterday');
+  return new Intl.DateTimeFormat(locale(), { dateStyle: 'medium' }).format(d);
+}
+
+/** Localised channel name ("chat" -> "Chat" / "チャット"). */
+export function channelName(channel) {
+  const key = `channel.${channel}`;
+  return has(key) ? t(key) : String(channel || '');
+}
