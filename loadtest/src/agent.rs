@@ -1,0 +1,410 @@
+//! One simulated agent: a task owning one `/ws/agent` socket. It sets itself available,
+//! accepts every offer at once, records time-to-offer / time-to-assigned from the
+//! opening message's stamp, records customer → agent latency for every `message_in`
+//! event, and replies to every Nth message with a stamped reply.
+//!
+//! Offers and conversations that do not carry this run's stamp (left over from an
+//! earlier run against the same engine) are accepted and resolved, so they stop taking
+//! capacity, and counted as "stale".
+
+use crate::clock;
+use crate::messages::Phase;
+use crate::net::Conn;
+use crate::stats::{record_since, Shared};
+use crate::wire::{
+    to_text, AgentIn, AgentOut, ConversationView, Kind, OfferView, Stamp, TimelineEvent,
+};
+use anyhow::{bail, Context, Result};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::Message;
+
+/// Settings common to every agent task.
+#[derive(Debug, Clone, Copy)]
+pub struct AgentCfg {
+    /// Reply to messages whose sequence number is a multiple of this (0: never).
+    pub reply_every: u64,
+    /// Minimum reply text size, bytes.
+    pub text_bytes: usize,
+}
+
+/// A conversation this agent holds for this run.
+struct Held {
+    customer: u32,
+    last_seq: u64,
+}
+
+pub struct Agent {
+    id: String,
+    conn: Conn,
+    shared: Arc<Shared>,
+    cfg: AgentCfg,
+    /// Task number, for the histogram shard.
+    task: usize,
+    /// Offers accepted, by conversation: (customer index, opening send time).
+    offered: HashMap<String, (u32, u64)>,
+    /// Offers accepted that are not this run's.
+    stale_offers: HashSet<String>,
+    held: HashMap<String, Held>,
+    /// Conversations left over from earlier runs, being resolved.
+    stale: HashSet<String>,
+    available: bool,
+    stopping: bool,
+    writer_failed: bool,
+    /// Held conversations and offers from the welcome, handled when the task starts.
+    welcome_conversations: Vec<ConversationView>,
+    welcome_offers: Vec<OfferView>,
+}
+
+impl Agent {
+    /// Connects agent `id` with its login token and waits for `welcome`.
+    pub async fn connect(
+        ws_base: &str,
+        task: usize,
+        id: String,
+        token: &str,
+        shared: Arc<Shared>,
+        cfg: AgentCfg,
+    ) -> Result<Agent> {
+        let mut conn = Conn::connect(&format!("{ws_base}/ws/agent?token={token}"))
+            .await
+            .with_context(|| format!("agent {id}"))?;
+        let first = conn
+            .first_text(Duration::from_secs(30))
+            .await
+            .with_context(|| format!("agent {id}: waiting for welcome"))?;
+        let (conversations, offers) = match serde_json::from_str::<AgentIn>(&first) {
+            Ok(AgentIn::Welcome {
+                conversations,
+                offers,
+                ..
+            }) => (conversations, offers),
+            Ok(AgentIn::Error(e)) => bail!(
+                "agent {id}: error {} instead of welcome: {}",
+                e.code,
+                e.message
+            ),
+            _ => bail!("agent {id}: expected welcome, got {first}"),
+        };
+        Ok(Agent {
+            id,
+            conn,
+            shared,
+            cfg,
+            task,
+            offered: HashMap::new(),
+            stale_offers: HashSet::new(),
+            held: HashMap::new(),
+            stale: HashSet::new(),
+            available: false,
+            stopping: false,
+            writer_failed: false,
+            welcome_conversations: conversations,
+            welcome_offers: offers,
+        })
+    }
+
+    /// Runs until the phase becomes [`Phase::Stop`] (or the socket fails).
+    pub async fn run(mut self, mut phase: watch::Receiver<Phase>) {
+        for c in std::mem::take(&mut self.welcome_conversations) {
+            self.on_assigned(c).await;
+        }
+        for o in std::mem::take(&mut self.welcome_offers) {
+            self.on_offer(o).await;
+        }
+        self.send(&AgentOut::SetStatus {
+            status: "available",
+        })
+        .await;
+        loop {
+            tokio::select! {
+                frame = Conn::next_text(&mut self.conn.rx) => match frame {
+                    Some(Ok(text)) => self.on_frame(&text).await,
+                    Some(Err(e)) => {
+                        if !self.stopping() {
+                            self.shared.harness_error("agent_socket_failed", format!("agent {}: {e:#}", self.id));
+                        }
+                        break;
+                    }
+                    None => {
+                        if !self.stopping() {
+                            self.shared.harness_error("agent_socket_failed", format!("agent {}: socket ended", self.id));
+                        }
+                        break;
+                    }
+                },
+                changed = phase.changed() => {
+                    if changed.is_err() || *phase.borrow_and_update() == Phase::Stop {
+                        break;
+                    }
+                }
+            }
+        }
+        self.finish().await
+    }
+
+    /// Goes away, resolves what it holds, closes the socket.
+    async fn finish(mut self) {
+        self.stopping = true;
+        self.send(&AgentOut::SetStatus { status: "away" }).await;
+        let convs: Vec<String> = self.held.keys().chain(self.stale.iter()).cloned().collect();
+        for c in convs {
+            self.send(&AgentOut::Resolve {
+                conversation_id: &c,
+            })
+            .await;
+        }
+        self.conn.close().await;
+    }
+
+    /// Whether this task or the whole run is stopping: endings are expected then.
+    fn stopping(&self) -> bool {
+        self.stopping || self.shared.is_stopping()
+    }
+
+    async fn send(&mut self, msg: &AgentOut<'_>) {
+        if self
+            .conn
+            .tx
+            .send(Message::Text(to_text(msg)))
+            .await
+            .is_err()
+            && !self.writer_failed
+        {
+            self.writer_failed = true;
+            if !self.stopping() {
+                self.shared.harness_error(
+                    "agent_socket_failed",
+                    format!("agent {}: writer stopped", self.id),
+                );
+            }
+        }
+    }
+
+    async fn on_frame(&mut self, text: &str) {
+        let msg = match serde_json::from_str::<AgentIn>(text) {
+            Ok(m) => m,
+            Err(e) => {
+                return self.shared.harness_error(
+                    "unparsable_frame",
+                    format!("agent {}: {e}: {text:.200}", self.id),
+                )
+            }
+        };
+        let c = &self.shared.counters;
+        match msg {
+            AgentIn::Status { status, reason } => {
+                if status == "available" {
+                    if !self.available {
+                        self.available = true;
+                        c.agents_ready.inc();
+                    }
+                } else if self.available && !self.stopping() {
+                    self.shared.harness_error(
+                        "agent_not_available",
+                        format!(
+                            "agent {}: status {status} ({})",
+                            self.id,
+                            reason.unwrap_or_default()
+                        ),
+                    );
+                }
+            }
+            AgentIn::Offer(o) => self.on_offer(o).await,
+            AgentIn::OfferRevoked {
+                conversation_id,
+                outcome,
+                offer_id,
+            } => {
+                c.offers_revoked.inc();
+                self.stale_offers.remove(&conversation_id);
+                if self.offered.remove(&conversation_id).is_some() {
+                    self.shared.harness_error(
+                        "offer_revoked",
+                        format!("agent {}: offer {offer_id} {outcome}", self.id),
+                    );
+                }
+            }
+            AgentIn::ConversationAssigned { conversation } => self.on_assigned(conversation).await,
+            AgentIn::Event {
+                conversation_id,
+                event,
+            } => self.on_event(conversation_id, event).await,
+            AgentIn::Ack { duplicate, .. } => {
+                c.a2c_acked.inc();
+                if duplicate {
+                    c.duplicate_acks.inc();
+                }
+            }
+            AgentIn::ConversationUpdated {
+                conversation_id,
+                state,
+                held,
+            } => {
+                if !held {
+                    self.stale.remove(&conversation_id);
+                    if self.held.remove(&conversation_id).is_some() && !self.stopping() {
+                        self.shared.harness_error(
+                            "conversation_lost",
+                            format!(
+                                "agent {}: conversation {conversation_id} left ({state})",
+                                self.id
+                            ),
+                        );
+                    }
+                }
+            }
+            AgentIn::Error(e) => self.shared.engine_error(
+                &format!("agent {}", self.id),
+                &e.code,
+                &e.message,
+                e.reference.as_deref(),
+            ),
+            AgentIn::Welcome { .. } | AgentIn::Other => {}
+        }
+    }
+
+    fn our_stamp(&self, text: Option<&str>, kind: Kind) -> Option<Stamp> {
+        text.and_then(Stamp::parse)
+            .filter(|s| s.run == self.shared.run && s.kind == kind)
+    }
+
+    async fn on_offer(&mut self, o: OfferView) {
+        match self.our_stamp(o.preview.as_deref(), Kind::Open) {
+            Some(s) => {
+                self.shared.counters.offered.inc();
+                record_since(&mut self.shared.hists(self.task).offer, s.sent_ns);
+                self.offered
+                    .insert(o.conversation_id.clone(), (s.customer, s.sent_ns));
+            }
+            None => {
+                self.stale_offers.insert(o.conversation_id.clone());
+            }
+        }
+        self.send(&AgentOut::Accept {
+            offer_id: &o.offer_id,
+        })
+        .await;
+    }
+
+    async fn on_assigned(&mut self, conv: ConversationView) {
+        let c = &self.shared.counters;
+        if let Some((customer, open_ns)) = self.offered.remove(&conv.id) {
+            c.assigned.inc();
+            record_since(&mut self.shared.hists(self.task).assigned, open_ns);
+            self.held.insert(
+                conv.id,
+                Held {
+                    customer,
+                    last_seq: 0,
+                },
+            );
+            return;
+        }
+        self.stale_offers.remove(&conv.id);
+        // Not offered in this session: this run's (a resumed socket) or an old run's.
+        let ours = conv
+            .recent
+            .iter()
+            .filter(|e| {
+                e.kind == "message_in"
+                    && e.conversation_id
+                        .as_deref()
+                        .map_or(true, |id| id == conv.id)
+            })
+            .find_map(|e| {
+                e.text
+                    .as_deref()
+                    .and_then(Stamp::parse)
+                    .filter(|s| s.run == self.shared.run)
+            });
+        match ours {
+            Some(s) => {
+                c.assigned.inc();
+                self.held.insert(
+                    conv.id,
+                    Held {
+                        customer: s.customer,
+                        last_seq: 0,
+                    },
+                );
+            }
+            None => {
+                c.stale.inc();
+                self.send(&AgentOut::Resolve {
+                    conversation_id: &conv.id,
+                })
+                .await;
+                self.stale.insert(conv.id);
+            }
+        }
+    }
+
+    async fn on_event(&mut self, conversation_id: String, event: TimelineEvent) {
+        // The agent's own replies come back as `message_out`; only customer messages count.
+        if event.kind != "message_in" {
+            return;
+        }
+        let Some(s) = self.our_stamp(event.text.as_deref(), Kind::Msg) else {
+            return;
+        };
+        let shared = Arc::clone(&self.shared);
+        let c = &shared.counters;
+        let reply =
+            self.cfg.reply_every > 0 && s.seq % self.cfg.reply_every == 0 && !self.stopping();
+        let reply_ns = clock::now_ns();
+        // Count the reply as sent before counting this message as received, so the drain
+        // never sees "all received" while a reply is still to be counted.
+        if reply {
+            c.a2c_sent.inc();
+            if shared.in_window(reply_ns) {
+                c.a2c_measured_sent.inc();
+            }
+        }
+        c.c2a_received.inc();
+        if shared.in_window(s.sent_ns) {
+            record_since(&mut shared.hists(self.task).c2a, s.sent_ns);
+            c.c2a_measured_received.inc();
+        }
+        match self.held.get_mut(&conversation_id) {
+            Some(h) => {
+                if h.customer != s.customer {
+                    shared.harness_error(
+                        "misrouted",
+                        format!(
+                            "agent {}: customer {}'s message in customer {}'s conversation",
+                            self.id, s.customer, h.customer
+                        ),
+                    );
+                }
+                if s.seq <= h.last_seq {
+                    c.out_of_order.inc();
+                } else {
+                    h.last_seq = s.seq;
+                }
+            }
+            None => shared.harness_error(
+                "event_for_unknown_conversation",
+                format!("agent {}: conversation {conversation_id}", self.id),
+            ),
+        }
+        if reply {
+            let text = Stamp {
+                run: shared.run,
+                kind: Kind::Reply,
+                customer: s.customer,
+                seq: s.seq,
+                sent_ns: reply_ns,
+            }
+            .text(self.cfg.text_bytes);
+            self.send(&AgentOut::Message {
+                conversation_id: &conversation_id,
+                client_msg_id: uuid::Uuid::new_v4().to_string(),
+                text,
+            })
+            .await;
+        }
+    }
+}

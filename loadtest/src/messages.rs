@@ -1,0 +1,452 @@
+//! `loadtest messages`: the message-latency scenario.
+//!
+//! 1. Log in as admin; create (or update) `--agents` agents `lt-a0001`… with chat
+//!    capacity `ceil(customers / agents) + 1`; log each in, connect its socket, set it
+//!    available.
+//! 2. Connect `--customers` web-chat visitors; each sends one stamped opening message.
+//!    Agents auto-accept; time-to-offer and time-to-assigned are measured from the
+//!    stamp in the offer's `preview`.
+//! 3. Once every conversation is assigned, customers send at an aggregate `--rate` for
+//!    `--warmup` + `--duration`; agents reply to every Nth message. Only messages sent
+//!    after the warm-up are measured.
+//! 4. Drain (wait until everything sent has arrived, up to `--drain-timeout`), stop
+//!    every task, merge the histograms, report.
+
+use crate::agent::{Agent, AgentCfg};
+use crate::clock;
+use crate::customer::{Customer, CustomerCfg};
+use crate::net::{ws_base, Api};
+use crate::stats::{Report, RunConfig, Shared};
+use crate::wire::{AgentUpsert, Capacity};
+use anyhow::{bail, ensure, Context, Result};
+use futures_util::{stream, StreamExt, TryStreamExt};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+/// Where the run is; broadcast to every socket task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Connecting.
+    Setup,
+    /// Customers send their opening message (at `at`, spread by `--open-rate`).
+    Open { at: Instant },
+    /// Customers send load from `start` until `end` (warm-up included).
+    Load { start: Instant, end: Instant },
+    /// Everything stops; agents resolve their conversations, customers leave.
+    Stop,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Engine base URL (plain HTTP).
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// Password of the engine's admin agent (the engine's `--admin-password`).
+    #[arg(long)]
+    pub admin_password: String,
+    /// Id of the admin agent.
+    #[arg(long, default_value = "admin")]
+    pub admin_id: String,
+    /// Agents to create and connect.
+    #[arg(long, default_value_t = 50)]
+    pub agents: u32,
+    /// Web-chat customers to connect (one conversation each).
+    #[arg(long, default_value_t = 500)]
+    pub customers: u32,
+    /// Aggregate customer → agent message rate, messages per second.
+    #[arg(long, default_value_t = 5000.0)]
+    pub rate: f64,
+    /// Measured load time (after the warm-up), e.g. 30s, 2m, 500ms.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// Load time before measuring starts (its samples are discarded).
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub warmup: Duration,
+    /// Agents reply to every Nth customer message (0: never).
+    #[arg(long, default_value_t = 10)]
+    pub reply_every: u64,
+    /// Pad every message text to at least this many bytes.
+    #[arg(long, default_value_t = 0)]
+    pub text_bytes: usize,
+    /// Opening messages per second (0: every customer opens at once).
+    #[arg(long, default_value_t = 0.0)]
+    pub open_rate: f64,
+    /// Queue the agents serve (the chat channel's default queue).
+    #[arg(long, default_value = "general")]
+    pub queue: String,
+    /// Agent id prefix; ids are PREFIX0001, PREFIX0002…
+    #[arg(long, default_value = "lt-a")]
+    pub agent_prefix: String,
+    /// Password given to the load-test agents (8+ bytes).
+    #[arg(long, default_value = "loadtest-agent")]
+    pub agent_password: String,
+    /// Logins and websocket handshakes in flight at once.
+    #[arg(long, default_value_t = 32)]
+    pub connect_concurrency: usize,
+    /// Longest wait for agents to be ready and for every conversation to be assigned.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub setup_timeout: Duration,
+    /// Longest wait after the load for messages still in flight.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub drain_timeout: Duration,
+    /// Also write the figures as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+/// Parses `30s`, `500ms`, `2m`, `1h`, `1.5s` or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("bad duration {s:?} (e.g. 30s, 500ms, 2m)"))?;
+    let secs = match unit.trim() {
+        "" | "s" => n,
+        "ms" => n / 1000.0,
+        "m" | "min" => n * 60.0,
+        "h" => n * 3600.0,
+        other => {
+            return Err(format!(
+                "bad duration unit {other:?} in {s:?} (use ms, s, m or h)"
+            ))
+        }
+    };
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("bad duration {s:?}: {e}"))
+}
+
+pub async fn run(args: &Args) -> Result<Report> {
+    ensure!(args.agents >= 1, "--agents must be at least 1");
+    ensure!(args.customers >= 1, "--customers must be at least 1");
+    ensure!(
+        args.rate > 0.0 && args.rate.is_finite(),
+        "--rate must be positive"
+    );
+    ensure!(!args.duration.is_zero(), "--duration must be positive");
+    ensure!(
+        args.open_rate >= 0.0 && args.open_rate.is_finite(),
+        "--open-rate must be ≥ 0"
+    );
+    ensure!(
+        args.agent_password.len() >= 8,
+        "--agent-password must be at least 8 bytes"
+    );
+    let capacity = u16::try_from(args.customers.div_ceil(args.agents) + 1)
+        .context("too many customers per agent (chat capacity is at most 65535)")?;
+
+    clock::origin();
+    let run_id = uuid::Uuid::new_v4().as_u128() as u32;
+    let shared = Arc::new(Shared::new(run_id));
+    let api = Api::new(&args.url)?;
+    let ws = ws_base(&args.url)?;
+    let conc = args.connect_concurrency.max(1);
+    let t0 = Instant::now();
+
+    // ---- agents: create, log in, connect
+    let admin = api
+        .login(&args.admin_id, &args.admin_password)
+        .await
+        .context("admin login (is the engine running with --admin-password?)")?;
+    let ids: Vec<String> = (1..=args.agents)
+        .map(|i| format!("{}{i:04}", args.agent_prefix))
+        .collect();
+    let tokens: Vec<(usize, String, String)> = stream::iter(ids.into_iter().enumerate())
+        .map(|(task, id)| {
+            let (api, admin) = (api.clone(), admin.clone());
+            async move {
+                let body = AgentUpsert {
+                    display_name: format!("Load test {id}"),
+                    password: &args.agent_password,
+                    role: "agent",
+                    queues: vec![args.queue.clone()],
+                    capacity: Capacity {
+                        voice: 1,
+                        chat: capacity,
+                        email: 5,
+                        messaging: 5,
+                    },
+                };
+                api.put_agent(&admin, &id, &body).await?;
+                let token = api.login(&id, &args.agent_password).await?;
+                anyhow::Ok((task, id, token))
+            }
+        })
+        .buffer_unordered(conc)
+        .try_collect()
+        .await?;
+    eprintln!(
+        "run {run_id:08x}: {} agents created and logged in ({:.1}s)",
+        tokens.len(),
+        t0.elapsed().as_secs_f64()
+    );
+
+    let (phase_tx, phase_rx) = watch::channel(Phase::Setup);
+    let mut tasks: Vec<JoinHandle<()>> = Vec::new();
+    let agent_cfg = AgentCfg {
+        reply_every: args.reply_every,
+        text_bytes: args.text_bytes,
+    };
+    let mut agents = stream::iter(tokens)
+        .map(|(task, id, token)| {
+            let (ws, shared) = (ws.clone(), Arc::clone(&shared));
+            async move { Agent::connect(&ws, task, id, &token, shared, agent_cfg).await }
+        })
+        .buffer_unordered(conc);
+    while let Some(a) = agents.next().await {
+        match a {
+            Ok(a) => tasks.push(tokio::spawn(a.run(phase_rx.clone()))),
+            Err(e) => return abort(&shared, phase_tx, tasks, e.context(fd_hint())).await,
+        }
+    }
+    drop(agents);
+    let c = &shared.counters;
+    let agents_total = u64::from(args.agents);
+    if let Err(e) = wait_for(&shared, "agents available", args.setup_timeout, || {
+        (
+            c.agents_ready.get() >= agents_total,
+            format!("{}/{agents_total}", c.agents_ready.get()),
+        )
+    })
+    .await
+    {
+        return abort(&shared, phase_tx, tasks, e).await;
+    }
+    eprintln!("agents available ({:.1}s)", t0.elapsed().as_secs_f64());
+
+    // ---- customers: connect, open
+    let customer_cfg = CustomerCfg {
+        customers: args.customers,
+        period: Duration::from_secs_f64(f64::from(args.customers) / args.rate),
+        open_rate: args.open_rate,
+        text_bytes: args.text_bytes,
+    };
+    let mut customers = stream::iter(0..args.customers)
+        .map(|idx| {
+            let (ws, shared) = (ws.clone(), Arc::clone(&shared));
+            let task = args.agents as usize + idx as usize;
+            async move { Customer::connect(&ws, task, idx, shared, customer_cfg).await }
+        })
+        .buffer_unordered(conc);
+    while let Some(cu) = customers.next().await {
+        match cu {
+            Ok(cu) => tasks.push(tokio::spawn(cu.run(phase_rx.clone()))),
+            Err(e) => return abort(&shared, phase_tx, tasks, e.context(fd_hint())).await,
+        }
+    }
+    drop(customers);
+    eprintln!(
+        "{} customers connected ({:.1}s)",
+        c.customers_connected.get(),
+        t0.elapsed().as_secs_f64()
+    );
+    let t_open = Instant::now();
+    let _ = phase_tx.send(Phase::Open { at: t_open });
+    let customers_total = u64::from(args.customers);
+    if let Err(e) = wait_for(
+        &shared,
+        "conversations assigned",
+        args.setup_timeout,
+        || {
+            (
+                c.assigned.get() >= customers_total,
+                format!(
+                    "{} opened, {} offered, {} assigned of {customers_total}",
+                    c.opened.get(),
+                    c.offered.get(),
+                    c.assigned.get()
+                ),
+            )
+        },
+    )
+    .await
+    {
+        return abort(&shared, phase_tx, tasks, e).await;
+    }
+    eprintln!(
+        "{customers_total} conversations assigned in {:.2}s",
+        t_open.elapsed().as_secs_f64()
+    );
+
+    // ---- load
+    let start = Instant::now() + Duration::from_millis(100);
+    let measure_start = start + args.warmup;
+    let end = measure_start + args.duration;
+    shared.set_window(
+        clock::ns_of(measure_start.into_std()),
+        clock::ns_of(end.into_std()),
+    );
+    let _ = phase_tx.send(Phase::Load { start, end });
+    eprintln!(
+        "load: {:.0} msg/s for {:.1}s warm-up + {:.1}s measured",
+        args.rate,
+        args.warmup.as_secs_f64(),
+        args.duration.as_secs_f64()
+    );
+    let mut every =
+        tokio::time::interval_at(start + Duration::from_secs(1), Duration::from_secs(1));
+    let (mut last_sent, mut last_recv) = (0, 0);
+    while Instant::now() < end {
+        tokio::select! {
+            t = every.tick() => {
+                let (sent, recv) = (c.c2a_sent.get(), c.c2a_received.get());
+                eprintln!(
+                    "[{:>6.1}s] c2a sent {sent} ({}/s) received {recv} ({}/s) | a2c sent {} received {} | errors {} harness {}",
+                    (t - start).as_secs_f64(),
+                    sent - last_sent,
+                    recv - last_recv,
+                    c.a2c_sent.get(),
+                    c.a2c_received.get(),
+                    c.error_frames.get(),
+                    c.harness_errors.get(),
+                );
+                (last_sent, last_recv) = (sent, recv);
+            }
+            () = tokio::time::sleep_until(end) => {}
+        }
+    }
+
+    // ---- drain
+    let spawned_customers = c.customers_connected.get();
+    let drained = || {
+        c.customers_done.get() >= spawned_customers
+            && c.c2a_received.get() >= c.c2a_sent.get()
+            && c.c2a_acked.get() >= c.c2a_sent.get()
+            && c.a2c_received.get() >= c.a2c_sent.get()
+            && c.a2c_acked.get() >= c.a2c_sent.get()
+    };
+    let drain_deadline = Instant::now() + args.drain_timeout;
+    while !drained() && Instant::now() < drain_deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    if drained() {
+        eprintln!(
+            "drained ({:.2}s after the end)",
+            end.elapsed().as_secs_f64()
+        );
+    } else {
+        eprintln!(
+            "drain timed out after {:.1}s: c2a {}/{} received, a2c {}/{} received",
+            args.drain_timeout.as_secs_f64(),
+            c.c2a_received.get(),
+            c.c2a_sent.get(),
+            c.a2c_received.get(),
+            c.a2c_sent.get()
+        );
+    }
+
+    // ---- stop, merge, report
+    stop(phase_tx, tasks, &shared).await;
+    let config = RunConfig {
+        url: args.url.clone(),
+        agents: args.agents,
+        customers: args.customers,
+        chat_capacity: capacity,
+        target_rate_per_s: args.rate,
+        warmup_s: args.warmup.as_secs_f64(),
+        duration_s: args.duration.as_secs_f64(),
+        reply_every: args.reply_every,
+        text_bytes: args.text_bytes,
+        run_id: format!("{run_id:08x}"),
+    };
+    Ok(Report::build(
+        config,
+        &shared,
+        &shared.merged_hists(),
+        args.duration.as_secs_f64(),
+    ))
+}
+
+/// Waits until `check` says done, printing its progress every second; fails on timeout
+/// or as soon as an `error` frame or harness error is seen.
+async fn wait_for(
+    shared: &Shared,
+    what: &str,
+    timeout: Duration,
+    mut check: impl FnMut() -> (bool, String),
+) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    let mut next_print = Instant::now() + Duration::from_secs(1);
+    loop {
+        let (done, progress) = check();
+        if done {
+            return Ok(());
+        }
+        let c = &shared.counters;
+        if c.error_frames.get() > 0 || c.harness_errors.get() > 0 {
+            bail!(
+                "{what}: failed during setup ({progress}): {} error frames, {} harness errors",
+                c.error_frames.get(),
+                c.harness_errors.get()
+            );
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            bail!(
+                "{what}: timed out after {:.0}s ({progress})",
+                timeout.as_secs_f64()
+            );
+        }
+        if now >= next_print {
+            eprintln!("  waiting for {what}: {progress}");
+            next_print = now + Duration::from_secs(1);
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Broadcasts [`Phase::Stop`] and waits for every task to finish.
+async fn stop(phase_tx: watch::Sender<Phase>, tasks: Vec<JoinHandle<()>>, shared: &Shared) {
+    shared.set_stopping();
+    let _ = phase_tx.send(Phase::Stop);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    for t in tasks {
+        match tokio::time::timeout_at(deadline, t).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => shared.harness_error("task_failed", e.to_string()),
+            Err(_) => {
+                shared.harness_error("task_stuck", "a socket task did not stop in time".into())
+            }
+        }
+    }
+}
+
+/// Stops whatever was started, then fails with `e`.
+async fn abort(
+    shared: &Shared,
+    phase_tx: watch::Sender<Phase>,
+    tasks: Vec<JoinHandle<()>>,
+    e: anyhow::Error,
+) -> Result<Report> {
+    shared.set_stopping();
+    let _ = phase_tx.send(Phase::Stop);
+    for t in tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+    }
+    Err(e)
+}
+
+fn fd_hint() -> &'static str {
+    "connecting (with many sockets, raise the open-file limit: `ulimit -n 65536`)"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert!(parse_duration("5x").is_err());
+        assert!(parse_duration("").is_err());
+    }
+}
