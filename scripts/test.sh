@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # The test command (README.md): installs what the tests need if missing — Debian's
-# chromium and the pinned playwright-core — then runs every test.
+# chromium, Node.js/npm, Japanese fonts for the browser screenshots, and the pinned
+# playwright-core — then runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v chromium >/dev/null 2>&1; then
-  echo "installing chromium (Debian package) for the browser test"
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+[ -d /usr/share/fonts/opentype/ipafont-gothic ] || missing+=(fonts-ipafont-gothic)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing Debian packages for the browser test: ${missing[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 if [ ! -d clients/node_modules/playwright-core ] || [ clients/package-lock.json -nt clients/node_modules/.package-lock.json ]; then
   echo "installing playwright-core (npm) for the browser test"

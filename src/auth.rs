@@ -19,7 +19,11 @@ type HmacSha256 = Hmac<Sha256>;
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Claims {
     /// A logged-in staff member.
-    Staff { sub: String, role: Role, exp: Millis },
+    Staff {
+        sub: String,
+        role: Role,
+        exp: Millis,
+    },
     /// A web-chat visitor bound to one customer and chat address.
     Visitor {
         customer: String,

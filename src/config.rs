@@ -11,7 +11,11 @@ use std::path::PathBuf;
 
 /// Command line. Each flag also reads the env var named beside it.
 #[derive(Debug, Parser, Clone)]
-#[command(name = "switchboard", version, about = "Omnichannel contact-center engine")]
+#[command(
+    name = "switchboard",
+    version,
+    about = "Omnichannel contact-center engine"
+)]
 pub struct Cli {
     /// Address to listen on.
     #[arg(long, env = "SWITCHBOARD_LISTEN")]
@@ -181,10 +185,8 @@ mod tests {
 
     #[test]
     fn file_values_override_defaults_and_unknown_keys_fail() {
-        let s: Settings = toml::from_str(
-            "listen = \"127.0.0.1:9000\"\n[timing]\nagent_grace_ms = 5\n",
-        )
-        .unwrap();
+        let s: Settings =
+            toml::from_str("listen = \"127.0.0.1:9000\"\n[timing]\nagent_grace_ms = 5\n").unwrap();
         assert_eq!(s.listen.port(), 9000);
         assert_eq!(s.timing.agent_grace_ms, 5);
         assert_eq!(s.limits.max_ws_message_bytes, 65536);

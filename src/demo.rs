@@ -10,18 +10,58 @@ use crate::store::Batch;
 use std::collections::BTreeMap;
 
 /// (id, display name, password, role, skills, queues)
-type DemoAgent = (&'static str, &'static str, &'static str, Role, &'static [(&'static str, u8)], &'static [&'static str]);
+type DemoAgent = (
+    &'static str,
+    &'static str,
+    &'static str,
+    Role,
+    &'static [(&'static str, u8)],
+    &'static [&'static str],
+);
 
 pub const DEMO_AGENTS: &[DemoAgent] = &[
-    ("alice", "Alice", "alice-demo", Role::Agent, &[("billing", 4), ("lang-en", 5)], &["support", "billing"]),
-    ("kenji", "Kenji 健二", "kenji-demo", Role::Agent, &[("lang-ja", 5), ("billing", 2)], &["support", "support-ja"]),
-    ("sato", "Sato 佐藤", "sato-demo", Role::Supervisor, &[("lang-ja", 4), ("billing", 5)], &["support", "support-ja", "billing"]),
-    ("admin", "Administrator", "admin-demo", Role::Admin, &[], &[]),
+    (
+        "alice",
+        "Alice",
+        "alice-demo",
+        Role::Agent,
+        &[("billing", 4), ("lang-en", 5)],
+        &["support", "billing"],
+    ),
+    (
+        "kenji",
+        "Kenji 健二",
+        "kenji-demo",
+        Role::Agent,
+        &[("lang-ja", 5), ("billing", 2)],
+        &["support", "support-ja"],
+    ),
+    (
+        "sato",
+        "Sato 佐藤",
+        "sato-demo",
+        Role::Supervisor,
+        &[("lang-ja", 4), ("billing", 5)],
+        &["support", "support-ja", "billing"],
+    ),
+    (
+        "admin",
+        "Administrator",
+        "admin-demo",
+        Role::Admin,
+        &[],
+        &[],
+    ),
 ];
 
 fn skills(list: &[(&str, u8)]) -> BTreeMap<Skill, Proficiency> {
     list.iter()
-        .map(|(s, p)| (Skill::parse(s).expect("demo skill"), Proficiency::new(*p).expect("demo level")))
+        .map(|(s, p)| {
+            (
+                Skill::parse(s).expect("demo skill"),
+                Proficiency::new(*p).expect("demo level"),
+            )
+        })
         .collect()
 }
 
@@ -43,7 +83,10 @@ pub async fn seed(engine: &Engine) -> anyhow::Result<()> {
             batch.queues.push(q);
         }
     }
-    println!("demo logins (open http://{}/agent/ and http://{}/chat/):", engine.settings.listen, engine.settings.listen);
+    println!(
+        "demo logins (open http://{}/agent/ and http://{}/chat/):",
+        engine.settings.listen, engine.settings.listen
+    );
     for (id, name, password, role, sk, queues) in DEMO_AGENTS {
         let agent_id = AgentId::parse(id).expect("demo id");
         println!("  {id:<6} / {password:<11} ({role:?})");
@@ -59,7 +102,10 @@ pub async fn seed(engine: &Engine) -> anyhow::Result<()> {
             role: *role,
             skills: skills(sk),
             capacity: Capacity::default(),
-            queues: queues.iter().map(|q| QueueName::parse(q).expect("demo queue")).collect(),
+            queues: queues
+                .iter()
+                .map(|q| QueueName::parse(q).expect("demo queue"))
+                .collect(),
             disabled: false,
         });
     }

@@ -36,8 +36,9 @@ impl Application {
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("creating data dir {}", settings.data_dir.display()))?;
         let store: SharedStore = Arc::new(
-            EmbeddedStore::open(&settings.data_dir, EmbeddedOptions::default())
-                .map_err(|e| anyhow::anyhow!("opening store in {}: {e}", settings.data_dir.display()))?,
+            EmbeddedStore::open(&settings.data_dir, EmbeddedOptions::default()).map_err(|e| {
+                anyhow::anyhow!("opening store in {}: {e}", settings.data_dir.display())
+            })?,
         );
         Self::build_with(settings, store, Arc::new(SystemClock)).await
     }
@@ -50,7 +51,12 @@ impl Application {
     ) -> anyhow::Result<Application> {
         let key = token_key(&store).await?;
         let settings = Arc::new(settings);
-        let engine = Engine::new(store.clone(), clock, settings.clone(), TokenSigner::new(key));
+        let engine = Engine::new(
+            store.clone(),
+            clock,
+            settings.clone(),
+            TokenSigner::new(key),
+        );
 
         if let Some(pw) = &settings.bootstrap_admin_password {
             ensure_admin(&engine, pw).await?;
@@ -63,7 +69,12 @@ impl Application {
             let mut q = QueueConfig::new(QueueName::parse("general").expect("static name"));
             q.display_name = "General".into();
             q.default_for = Channel::ALL.to_vec();
-            store.commit(Batch { queues: vec![q.clone()], ..Default::default() }).await?;
+            store
+                .commit(Batch {
+                    queues: vec![q.clone()],
+                    ..Default::default()
+                })
+                .await?;
             queues.push(q);
         }
         for q in queues {
@@ -89,11 +100,20 @@ impl Application {
         .listen(listener)?
         .run();
         tracing::info!(port, data_dir = %settings.data_dir.display(), "switchboard listening");
-        Ok(Application { port, server, engine })
+        Ok(Application {
+            port,
+            server,
+            engine,
+        })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// A handle to stop the HTTP server from outside (tests, embedding).
+    pub fn server_handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
     }
 
     pub fn engine(&self) -> Engine {
@@ -161,10 +181,12 @@ async fn recover(engine: &Engine) -> anyhow::Result<()> {
         engine.bump_enqueue_seq_above(c.enqueue_seq);
         match (c.state, &c.agent) {
             (ConversationState::Assigned | ConversationState::WrapUp, Some(a)) => {
-                by_agent
-                    .entry(a.clone())
-                    .or_default()
-                    .push((c.id, c.customer_id, c.channel, c.queue.clone()));
+                by_agent.entry(a.clone()).or_default().push((
+                    c.id,
+                    c.customer_id,
+                    c.channel,
+                    c.queue.clone(),
+                ));
             }
             _ => {
                 let Some(q) = engine.queue(&c.queue) else {
@@ -193,10 +215,16 @@ async fn recover(engine: &Engine) -> anyhow::Result<()> {
     let held = by_agent.len();
     for (agent, convs) in by_agent {
         match engine.store.agent(&agent).await? {
-            Some(profile) => engine.agent_or_start(profile).do_send(RestoreHeld { conversations: convs }),
+            Some(profile) => engine.agent_or_start(profile).do_send(RestoreHeld {
+                conversations: convs,
+            }),
             None => tracing::warn!(%agent, "agent gone; its conversations stay assigned"),
         }
     }
-    tracing::info!(requeued, agents_with_work = held, "recovered open conversations");
+    tracing::info!(
+        requeued,
+        agents_with_work = held,
+        "recovered open conversations"
+    );
     Ok(())
 }

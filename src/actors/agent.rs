@@ -19,8 +19,8 @@ use crate::domain::{
     CustomerId, Millis, OfferId, OfferOutcome, QueueName,
 };
 use crate::ws::protocol::{
-    AgentClientMsg, AgentInfo, AgentServerMsg, CustomerView, ErrorCode, OfferView,
-    RequestedStatus, WireError,
+    AgentClientMsg, AgentInfo, AgentServerMsg, CustomerView, ErrorCode, OfferView, RequestedStatus,
+    WireError,
 };
 use actix::prelude::*;
 use std::collections::HashMap;
@@ -145,7 +145,11 @@ impl AgentActor {
                 a.do_send(update.clone());
             }
         }
-        crate::metrics::agent_state(&self.profile.id, self.status.label(), !self.sessions.is_empty());
+        crate::metrics::agent_state(
+            &self.profile.id,
+            self.status.label(),
+            !self.sessions.is_empty(),
+        );
     }
 
     fn push(&self, msg: AgentServerMsg) {
@@ -223,9 +227,11 @@ impl AgentActor {
         let agent_id = self.profile.id.clone();
         let engine = self.engine.clone();
         let fut = async move {
-            let peeks = futures_util::future::join_all(
-                queues.iter().map(|q| q.send(Peek { agent_id: agent_id.clone() })),
-            )
+            let peeks = futures_util::future::join_all(queues.iter().map(|q| {
+                q.send(Peek {
+                    agent_id: agent_id.clone(),
+                })
+            }))
             .await;
             let best = peeks
                 .into_iter()
@@ -253,7 +259,12 @@ impl AgentActor {
         }));
     }
 
-    fn close_offer(&mut self, offer_id: OfferId, outcome: OfferOutcome, ctx: &mut Context<Self>) -> Option<OfferInfo> {
+    fn close_offer(
+        &mut self,
+        offer_id: OfferId,
+        outcome: OfferOutcome,
+        ctx: &mut Context<Self>,
+    ) -> Option<OfferInfo> {
         let p = self.offers.remove(&offer_id)?;
         ctx.cancel_future(p.timer);
         if let Some(q) = self.engine.queue(&p.info.queue) {
@@ -368,16 +379,24 @@ impl AgentActor {
     }
 
     fn held_or_err(&self, conv: ConversationId) -> EngineResult<Held> {
-        self.held.get(&conv).cloned().ok_or_else(EngineError::not_yours)
+        self.held
+            .get(&conv)
+            .cloned()
+            .ok_or_else(EngineError::not_yours)
     }
 
     fn handle_client(&mut self, session: u64, msg: AgentClientMsg, ctx: &mut Context<Self>) {
         match msg {
             AgentClientMsg::Ping { nonce } => self.push_to(session, AgentServerMsg::Pong { nonce }),
-            AgentClientMsg::SetStatus { status, reason } => self.set_status(session, status, reason, ctx),
+            AgentClientMsg::SetStatus { status, reason } => {
+                self.set_status(session, status, reason, ctx)
+            }
             AgentClientMsg::Accept { offer_id } => self.accept(session, offer_id, ctx),
             AgentClientMsg::Reject { offer_id, .. } => {
-                if self.close_offer(offer_id, OfferOutcome::Rejected, ctx).is_none() {
+                if self
+                    .close_offer(offer_id, OfferOutcome::Rejected, ctx)
+                    .is_none()
+                {
                     return self.error_to(
                         session,
                         EngineError::new(ErrorCode::OfferNotFound, "no pending offer with that id"),
@@ -415,7 +434,13 @@ impl AgentActor {
             AgentClientMsg::Resolve {
                 conversation_id,
                 disposition,
-            } => self.close(session, conversation_id, CloseKind::Resolve, disposition, ctx),
+            } => self.close(
+                session,
+                conversation_id,
+                CloseKind::Resolve,
+                disposition,
+                ctx,
+            ),
             AgentClientMsg::Transfer {
                 conversation_id,
                 queue,
@@ -519,7 +544,8 @@ impl AgentActor {
             Ok(h) => h,
             Err(e) => return self.error_to(session, e, Some(client_msg_id)),
         };
-        if client_msg_id.is_empty() || client_msg_id.len() > crate::ws::protocol::MAX_CLIENT_MSG_ID {
+        if client_msg_id.is_empty() || client_msg_id.len() > crate::ws::protocol::MAX_CLIENT_MSG_ID
+        {
             return self.error_to(
                 session,
                 EngineError::invalid("client_msg_id must be 1 to 128 bytes"),
@@ -721,7 +747,12 @@ impl Handler<AttachAgent> for AgentActor {
                 let mut views = Vec::new();
                 for (conv, customer) in held {
                     if let Ok(v) = engine
-                        .ask_customer(customer, GetConversationView { conversation_id: conv })
+                        .ask_customer(
+                            customer,
+                            GetConversationView {
+                                conversation_id: conv,
+                            },
+                        )
                         .await
                     {
                         views.push(v);
@@ -771,14 +802,24 @@ impl Handler<Reserve> for AgentActor {
     fn handle(&mut self, msg: Reserve, ctx: &mut Context<Self>) -> Self::Result {
         let info = msg.0;
         if !self.available() {
-            return Err(format!("agent {}", if self.sessions.is_empty() { "disconnected" } else { self.status.label() }));
+            return Err(format!(
+                "agent {}",
+                if self.sessions.is_empty() {
+                    "disconnected"
+                } else {
+                    self.status.label()
+                }
+            ));
         }
         let class = info.channel.class();
         if self.free()[class.index()] == 0 {
             return Err(format!("no free {} slot", class.as_str()));
         }
         if self.held.contains_key(&info.conversation_id)
-            || self.offers.values().any(|p| p.info.conversation_id == info.conversation_id)
+            || self
+                .offers
+                .values()
+                .any(|p| p.info.conversation_id == info.conversation_id)
         {
             return Err("already holds or is offered this conversation".into());
         }
@@ -900,7 +941,11 @@ impl Handler<GetAgentLive> for AgentActor {
             },
             connected_sockets: self.sessions.len(),
             held: self.held.keys().copied().collect(),
-            pending_offers: self.offers.values().map(|p| p.info.conversation_id).collect(),
+            pending_offers: self
+                .offers
+                .values()
+                .map(|p| p.info.conversation_id)
+                .collect(),
             free: self.free(),
             missed_in_row: self.missed_in_row,
         })

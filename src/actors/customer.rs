@@ -86,9 +86,8 @@ impl CustomerActor {
             self.recent.pop_front();
         }
         let client_id = match &event.kind {
-            EventKind::MessageIn { client_msg_id, .. } | EventKind::MessageOut { client_msg_id, .. } => {
-                client_msg_id.clone()
-            }
+            EventKind::MessageIn { client_msg_id, .. }
+            | EventKind::MessageOut { client_msg_id, .. } => client_msg_id.clone(),
             _ => None,
         };
         if let (Some(cid), Some(conv)) = (client_id, event.conversation_id) {
@@ -149,7 +148,12 @@ impl CustomerActor {
         }
     }
 
-    fn push_chat_state(&self, conv: &Conversation, agent_name: Option<String>, position: Option<usize>) {
+    fn push_chat_state(
+        &self,
+        conv: &Conversation,
+        agent_name: Option<String>,
+        position: Option<usize>,
+    ) {
         self.push_chat(ChatServerMsg::Conversation(ChatConversationView {
             id: conv.id,
             state: conv.state,
@@ -183,12 +187,19 @@ impl CustomerActor {
         Ok(())
     }
 
-    fn open_held_by(&self, conv_id: ConversationId, agent: &crate::domain::AgentId) -> EngineResult<Conversation> {
+    fn open_held_by(
+        &self,
+        conv_id: ConversationId,
+        agent: &crate::domain::AgentId,
+    ) -> EngineResult<Conversation> {
         match &self.open {
             Some(c)
                 if c.id == conv_id
                     && c.agent.as_ref() == Some(agent)
-                    && matches!(c.state, ConversationState::Assigned | ConversationState::WrapUp) =>
+                    && matches!(
+                        c.state,
+                        ConversationState::Assigned | ConversationState::WrapUp
+                    ) =>
             {
                 Ok(c.clone())
             }
@@ -221,7 +232,9 @@ impl CustomerActor {
 
     /// Marks a waiting conversation abandoned: commit, then dequeue and notify.
     fn abandon(&mut self, ctx: &mut Context<Self>) {
-        let Some(conv) = self.open.clone() else { return };
+        let Some(conv) = self.open.clone() else {
+            return;
+        };
         if conv.state != ConversationState::Queued {
             return;
         }
@@ -237,7 +250,9 @@ impl CustomerActor {
                 waited_ms: now.since(conv.enqueued_at),
             },
         );
-        let batch = Batch::default().event(ev.clone()).conversation(updated.clone());
+        let batch = Batch::default()
+            .event(ev.clone())
+            .conversation(updated.clone());
         let store = self.engine.store.clone();
         ctx.wait(
             async move { store.commit(batch).await }
@@ -255,7 +270,9 @@ impl CustomerActor {
                         act.open = None;
                         act.push_chat_state(&updated, None, None);
                     }
-                    Err(e) => tracing::warn!(customer = %act.id, error = %e, "abandon not recorded"),
+                    Err(e) => {
+                        tracing::warn!(customer = %act.id, error = %e, "abandon not recorded")
+                    }
                 }),
         );
     }
@@ -329,10 +346,7 @@ impl Handler<Inbound> for CustomerActor {
         if let Err(e) = self.validate_text(&msg.text) {
             return done(Err(e));
         }
-        let seen_key = msg
-            .client_msg_id
-            .as_ref()
-            .map(|c| Self::seen_key("in", c));
+        let seen_key = msg.client_msg_id.as_ref().map(|c| Self::seen_key("in", c));
         if let Some(ack) = seen_key.as_ref().and_then(|k| self.seen.get(k)) {
             return done(Ok(ack.clone()));
         }
@@ -389,7 +403,13 @@ impl Handler<Inbound> for CustomerActor {
                             duplicate: false,
                         };
                         if let Some(k) = seen_key {
-                            act.remember_id(k, InboundAck { duplicate: true, ..ack.clone() });
+                            act.remember_id(
+                                k,
+                                InboundAck {
+                                    duplicate: true,
+                                    ..ack.clone()
+                                },
+                            );
                         }
                         act.open = Some(updated.clone());
                         for e in &events {
@@ -436,6 +456,16 @@ impl Handler<Inbound> for CustomerActor {
             disposition: None,
             updated_at: now,
         };
+        // Event ids are time-ordered: create them in the order they happened.
+        let opened = TimelineEvent::new(
+            self.id,
+            Some(conv_id),
+            now,
+            EventKind::ConversationOpened {
+                channel: msg.channel,
+                queue: queue_name.clone(),
+            },
+        );
         let ev = TimelineEvent::new(
             self.id,
             Some(conv_id),
@@ -448,15 +478,7 @@ impl Handler<Inbound> for CustomerActor {
             },
         );
         let events = vec![
-            TimelineEvent::new(
-                self.id,
-                Some(conv_id),
-                now,
-                EventKind::ConversationOpened {
-                    channel: msg.channel,
-                    queue: queue_name.clone(),
-                },
-            ),
+            opened,
             ev.clone(),
             TimelineEvent::new(
                 self.id,
@@ -505,7 +527,13 @@ impl Handler<Inbound> for CustomerActor {
                     duplicate: false,
                 };
                 if let Some(k) = seen_key {
-                    act.remember_id(k, InboundAck { duplicate: true, ..ack.clone() });
+                    act.remember_id(
+                        k,
+                        InboundAck {
+                            duplicate: true,
+                            ..ack.clone()
+                        },
+                    );
                 }
                 act.open = Some(conv.clone());
                 act.push_chat(ChatServerMsg::Event { event: ev.clone() });
@@ -563,7 +591,13 @@ impl Handler<AgentWrite> for CustomerActor {
                         conversation_id: conv.id,
                         duplicate: false,
                     };
-                    act.remember_id(key, InboundAck { duplicate: true, ..ack.clone() });
+                    act.remember_id(
+                        key,
+                        InboundAck {
+                            duplicate: true,
+                            ..ack.clone()
+                        },
+                    );
                     if !msg.note {
                         crate::metrics::message(conv.channel, "out");
                         // Delivery: web chat sockets now; other channels' connectors
@@ -593,7 +627,9 @@ impl Handler<Assign> for CustomerActor {
             Err(e) => return done(Err(e)),
         };
         let conv = match &self.open {
-            Some(c) if c.id == msg.conversation_id && c.state == ConversationState::Queued => c.clone(),
+            Some(c) if c.id == msg.conversation_id && c.state == ConversationState::Queued => {
+                c.clone()
+            }
             _ => {
                 return done(Err(EngineError::new(
                     ErrorCode::OfferNotFound,
@@ -666,7 +702,9 @@ impl Handler<CloseConversation> for CustomerActor {
         };
         if let Some(d) = &msg.disposition {
             if d.len() > 200 {
-                return done(Err(EngineError::invalid("disposition longer than 200 bytes")));
+                return done(Err(EngineError::invalid(
+                    "disposition longer than 200 bytes",
+                )));
             }
         }
         let now = self.engine.now();
@@ -689,7 +727,9 @@ impl Handler<CloseConversation> for CustomerActor {
             }
         };
         let ev = TimelineEvent::new(self.id, Some(conv.id), now, kind);
-        let batch = Batch::default().event(ev.clone()).conversation(updated.clone());
+        let batch = Batch::default()
+            .event(ev.clone())
+            .conversation(updated.clone());
         let store = self.engine.store.clone();
         AtomicResponse::new(Box::pin(
             async move { store.commit(batch).await }
@@ -729,7 +769,9 @@ impl Handler<Transfer> for CustomerActor {
             },
         };
         if msg.to_queue.is_none() && msg.to_agent.is_none() {
-            return done(Err(EngineError::invalid("transfer needs a queue or an agent")));
+            return done(Err(EngineError::invalid(
+                "transfer needs a queue or an agent",
+            )));
         }
         if msg.to_agent.is_some() && msg.to_agent == msg.from_agent {
             return done(Err(EngineError::invalid("cannot transfer to yourself")));
@@ -794,7 +836,10 @@ impl Handler<Transfer> for CustomerActor {
                         )));
                     }
                 }
-                store.commit(batch).await.map_err(EngineError::unavailable)?;
+                store
+                    .commit(batch)
+                    .await
+                    .map_err(EngineError::unavailable)?;
                 if let Some(old) = old_queue {
                     old.do_send(Dequeue {
                         conversation_id: conv.id,
@@ -838,7 +883,9 @@ impl Handler<Requeue> for CustomerActor {
         let event = match &msg.overflow_to {
             Some(to) => {
                 if conv.state != ConversationState::Queued {
-                    return done(Err(EngineError::invalid("only waiting conversations overflow")));
+                    return done(Err(EngineError::invalid(
+                        "only waiting conversations overflow",
+                    )));
                 }
                 updated.queue = to.clone();
                 EventKind::Overflowed {
@@ -861,13 +908,18 @@ impl Handler<Requeue> for CustomerActor {
             return done(Err(EngineError::not_found("queue")));
         };
         let ev = TimelineEvent::new(self.id, Some(conv.id), now, event);
-        let batch = Batch::default().event(ev.clone()).conversation(updated.clone());
+        let batch = Batch::default()
+            .event(ev.clone())
+            .conversation(updated.clone());
         let enqueue = self.enqueue_msg(&updated, self.last_customer_text(), true);
         let store = self.engine.store.clone();
         tracing::info!(conversation = %conv.id, reason = %msg.reason, "requeue");
         AtomicResponse::new(Box::pin(
             async move {
-                store.commit(batch).await.map_err(EngineError::unavailable)?;
+                store
+                    .commit(batch)
+                    .await
+                    .map_err(EngineError::unavailable)?;
                 queue
                     .send(enqueue)
                     .await
@@ -916,7 +968,9 @@ impl Handler<CustomerLeave> for CustomerActor {
                 disposition: Some("customer_left".into()),
             },
         );
-        let batch = Batch::default().event(ev.clone()).conversation(updated.clone());
+        let batch = Batch::default()
+            .event(ev.clone())
+            .conversation(updated.clone());
         let store = self.engine.store.clone();
         AtomicResponse::new(Box::pin(
             async move { store.commit(batch).await }
@@ -971,7 +1025,9 @@ impl Handler<Identify> for CustomerActor {
         }
         let name = match msg.name.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             Some(n) if n.len() > 100 || n.chars().any(char::is_control) => {
-                return done(Err(EngineError::invalid("name must be at most 100 bytes of text")))
+                return done(Err(EngineError::invalid(
+                    "name must be at most 100 bytes of text",
+                )))
             }
             other => other.map(str::to_owned),
         };
@@ -991,7 +1047,10 @@ impl Handler<Identify> for CustomerActor {
                     }
                     // Link only identities nobody else owns; merging two known customers
                     // is an explicit operation, never a side effect of a chat form.
-                    let owner = store.customer_by_identity(&k).await.map_err(EngineError::unavailable)?;
+                    let owner = store
+                        .customer_by_identity(&k)
+                        .await
+                        .map_err(EngineError::unavailable)?;
                     if owner.is_none() {
                         batch.identities.push((k.clone(), id));
                         batch.events.push(TimelineEvent::new(
@@ -1007,7 +1066,10 @@ impl Handler<Identify> for CustomerActor {
                     }
                 }
                 batch.customers.push(cust.clone());
-                store.commit(batch.clone()).await.map_err(EngineError::unavailable)?;
+                store
+                    .commit(batch.clone())
+                    .await
+                    .map_err(EngineError::unavailable)?;
                 Ok((cust, batch.events))
             }
             .into_actor(self)
@@ -1040,7 +1102,12 @@ impl Handler<AttachChat> for CustomerActor {
                 agent_name: c.agent.as_ref().map(|a| a.to_string()),
                 position: None,
             }),
-            history: self.recent.iter().filter(|e| visible_to_customer(e)).cloned().collect(),
+            history: self
+                .recent
+                .iter()
+                .filter(|e| visible_to_customer(e))
+                .cloned()
+                .collect(),
         })
     }
 }
@@ -1081,7 +1148,9 @@ impl Handler<Typing> for CustomerActor {
     type Result = ();
 
     fn handle(&mut self, msg: Typing, _: &mut Context<Self>) {
-        let Some(conv) = self.open.clone() else { return };
+        let Some(conv) = self.open.clone() else {
+            return;
+        };
         if msg.from_agent {
             self.push_chat(ChatServerMsg::AgentTyping {});
         } else if conv.state == ConversationState::Assigned {

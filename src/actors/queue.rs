@@ -58,7 +58,13 @@ impl QueueActor {
         }
     }
 
-    fn trace(&self, conv: ConversationId, step: &str, agent: Option<AgentId>, detail: String) -> TraceEntry {
+    fn trace(
+        &self,
+        conv: ConversationId,
+        step: &str,
+        agent: Option<AgentId>,
+        detail: String,
+    ) -> TraceEntry {
         TraceEntry {
             conversation_id: conv,
             id: crate::domain::EventId::new(),
@@ -102,7 +108,9 @@ impl QueueActor {
         loop {
             let now = self.engine.now();
             let t0 = Instant::now();
-            let Some(d) = self.router.decide(now) else { break };
+            let Some(d) = self.router.decide(now) else {
+                break;
+            };
             crate::metrics::routing_decision(t0.elapsed());
             self.place_offer(d, ctx);
         }
@@ -136,7 +144,10 @@ impl QueueActor {
             conv,
             "offered",
             Some(d.agent.clone()),
-            format!("offer {offer_id} timeout_ms={}", self.config.offer_timeout_ms),
+            format!(
+                "offer {offer_id} timeout_ms={}",
+                self.config.offer_timeout_ms
+            ),
         ));
         let info = OfferInfo {
             offer_id,
@@ -152,50 +163,56 @@ impl QueueActor {
         };
         let agent_id = d.agent.clone();
         let now = self.engine.now();
-        ctx.spawn(agent.send(Reserve(info)).into_actor(self).map(move |res, act, ctx| {
-            match res {
-                Ok(Ok(())) => {
-                    crate::metrics::offer("offered", &act.config.name);
-                    let ev = TimelineEvent::new(
-                        w.customer_id,
-                        Some(conv),
-                        now,
-                        EventKind::Offered {
-                            agent_id: agent_id.clone(),
-                            offer_id,
-                        },
-                    );
-                    act.record(vec![ev], traces);
-                }
-                other => {
-                    let reason = match other {
-                        Ok(Err(r)) => r,
-                        _ => "agent unreachable".to_owned(),
-                    };
-                    if act.offers.get(&conv).map(|o| o.0) == Some(offer_id) {
-                        act.offers.remove(&conv);
-                        if let Some(e) = act.router.remove(&conv) {
-                            act.router.requeue(e);
+        ctx.spawn(
+            agent
+                .send(Reserve(info))
+                .into_actor(self)
+                .map(move |res, act, ctx| {
+                    match res {
+                        Ok(Ok(())) => {
+                            crate::metrics::offer("offered", &act.config.name);
+                            let ev = TimelineEvent::new(
+                                w.customer_id,
+                                Some(conv),
+                                now,
+                                EventKind::Offered {
+                                    agent_id: agent_id.clone(),
+                                    offer_id,
+                                },
+                            );
+                            act.record(vec![ev], traces);
                         }
-                        // The agent's index entry was stale; it pushes fresh state (and
-                        // pulls work) whenever its capacity frees.
-                        act.router.remove_agent(&agent_id);
-                        traces.push(act.trace(conv, "declined", Some(agent_id), reason));
-                        act.record(vec![], traces);
-                        act.dispatch(ctx);
+                        other => {
+                            let reason = match other {
+                                Ok(Err(r)) => r,
+                                _ => "agent unreachable".to_owned(),
+                            };
+                            if act.offers.get(&conv).map(|o| o.0) == Some(offer_id) {
+                                act.offers.remove(&conv);
+                                if let Some(e) = act.router.remove(&conv) {
+                                    act.router.requeue(e);
+                                }
+                                // The agent's index entry was stale; it pushes fresh state (and
+                                // pulls work) whenever its capacity frees.
+                                act.router.remove_agent(&agent_id);
+                                traces.push(act.trace(conv, "declined", Some(agent_id), reason));
+                                act.record(vec![], traces);
+                                act.dispatch(ctx);
+                            }
+                        }
                     }
-                }
-            }
-        }));
+                }),
+        );
     }
 
     fn arm_timers(&self, conv: ConversationId, entry: &WaitingEntry, ctx: &mut Context<Self>) {
         let now = self.engine.now();
         if entry.preferred_agent.is_some() && entry.sticky_until > now {
             // When the sticky wait ends, anyone eligible may take it.
-            ctx.run_later(Duration::from_millis(entry.sticky_until.since(now) + 1), |act, ctx| {
-                act.dispatch(ctx)
-            });
+            ctx.run_later(
+                Duration::from_millis(entry.sticky_until.since(now) + 1),
+                |act, ctx| act.dispatch(ctx),
+            );
         }
         if let Some(of) = &self.config.overflow {
             let due = entry.enqueued_at.plus_ms(of.after_ms);
@@ -204,11 +221,15 @@ impl QueueActor {
     }
 
     fn arm_overflow(&self, conv: ConversationId, in_ms: u64, ctx: &mut Context<Self>) {
-        ctx.run_later(Duration::from_millis(in_ms), move |act, ctx| act.check_overflow(conv, ctx));
+        ctx.run_later(Duration::from_millis(in_ms), move |act, ctx| {
+            act.check_overflow(conv, ctx)
+        });
     }
 
     fn check_overflow(&mut self, conv: ConversationId, ctx: &mut Context<Self>) {
-        let Some(of) = self.config.overflow.clone() else { return };
+        let Some(of) = self.config.overflow.clone() else {
+            return;
+        };
         if self.offers.contains_key(&conv) {
             // Being offered right now; look again shortly.
             self.arm_overflow(conv, 1_000, ctx);
@@ -217,8 +238,12 @@ impl QueueActor {
         if self.engine.queue(&of.to).is_none() || of.to == self.config.name {
             return;
         }
-        let Some(_) = self.router.remove(&conv) else { return };
-        let Some(w) = self.waiters.remove(&conv) else { return };
+        let Some(_) = self.router.remove(&conv) else {
+            return;
+        };
+        let Some(w) = self.waiters.remove(&conv) else {
+            return;
+        };
         let t = self.trace(conv, "overflowed", None, format!("to queue {}", of.to));
         self.record(vec![], vec![t]);
         self.engine.tell_customer(
@@ -278,7 +303,10 @@ impl Handler<Enqueue> for QueueActor {
                     self.record(vec![], vec![t]);
                     return Err(EngineError::new(
                         ErrorCode::QueueFull,
-                        format!("queue {} is full ({max} waiting); try again later", self.config.name),
+                        format!(
+                            "queue {} is full ({max} waiting); try again later",
+                            self.config.name
+                        ),
                     ));
                 }
             }
@@ -298,8 +326,14 @@ impl Handler<Enqueue> for QueueActor {
             "priority={} class={} preferred={} required={}",
             msg.priority,
             msg.channel.class().as_str(),
-            msg.preferred_agent.as_ref().map(|a| a.as_str()).unwrap_or("-"),
-            msg.required_agent.as_ref().map(|a| a.as_str()).unwrap_or("-"),
+            msg.preferred_agent
+                .as_ref()
+                .map(|a| a.as_str())
+                .unwrap_or("-"),
+            msg.required_agent
+                .as_ref()
+                .map(|a| a.as_str())
+                .unwrap_or("-"),
         );
         let t = self.trace(conv, "enqueued", None, detail);
         self.record(vec![], vec![t]);
@@ -318,7 +352,9 @@ impl Handler<Dequeue> for QueueActor {
         self.waiters.remove(&conv);
         if let Some((_, agent)) = self.offers.remove(&conv) {
             if let Some(a) = self.engine.agent(&agent) {
-                a.do_send(Rescind { conversation_id: conv });
+                a.do_send(Rescind {
+                    conversation_id: conv,
+                });
             }
         }
         let t = self.trace(conv, "removed", None, msg.reason);
@@ -370,7 +406,12 @@ impl Handler<OfferClosed> for QueueActor {
                 }
             }
         }
-        let t = self.trace(conv, msg.outcome.as_str(), Some(msg.agent_id.clone()), format!("offer {}", msg.offer_id));
+        let t = self.trace(
+            conv,
+            msg.outcome.as_str(),
+            Some(msg.agent_id.clone()),
+            format!("offer {}", msg.offer_id),
+        );
         let events = customer
             .map(|c| {
                 vec![TimelineEvent::new(
@@ -415,7 +456,10 @@ impl Handler<Pull> for QueueActor {
     fn handle(&mut self, msg: Pull, ctx: &mut Context<Self>) -> bool {
         let now = self.engine.now();
         let t0 = Instant::now();
-        let Some(d) = self.router.take_for(&msg.conversation_id, &msg.agent_id, now) else {
+        let Some(d) = self
+            .router
+            .take_for(&msg.conversation_id, &msg.agent_id, now)
+        else {
             return false;
         };
         crate::metrics::routing_decision(t0.elapsed());
@@ -435,7 +479,11 @@ impl Handler<GetQueueSnapshot> for QueueActor {
             config: self.config.clone(),
             waiting: self.router.waiting_len(),
             offered: self.router.offered_len(),
-            longest_wait_ms: self.router.oldest_enqueued_at().map(|t| now.since(t)).unwrap_or(0),
+            longest_wait_ms: self
+                .router
+                .oldest_enqueued_at()
+                .map(|t| now.since(t))
+                .unwrap_or(0),
             agents: agents.len(),
             agents_available: agents.iter().filter(|a| a.available).count(),
             queue: self

@@ -13,7 +13,9 @@ use super::queue::QueueActor;
 use crate::auth::TokenSigner;
 use crate::config::Settings;
 use crate::domain::time::SharedClock;
-use crate::domain::{AgentId, AgentProfile, Channel, Customer, CustomerId, IdentityKey, QueueConfig, QueueName};
+use crate::domain::{
+    AgentId, AgentProfile, Channel, Customer, CustomerId, IdentityKey, QueueConfig, QueueName,
+};
 use crate::store::SharedStore;
 use actix::prelude::*;
 use dashmap::DashMap;
@@ -166,7 +168,10 @@ impl Engine {
     // ------------------------------------------------------------ agents
 
     pub fn agent(&self, id: &AgentId) -> Option<Addr<AgentActor>> {
-        self.agents.get(id).map(|a| a.clone()).filter(|a| a.connected())
+        self.agents
+            .get(id)
+            .map(|a| a.clone())
+            .filter(|a| a.connected())
     }
 
     /// The agent's actor, started from `profile` if it is not running.
@@ -208,7 +213,8 @@ impl Engine {
 
     /// Starts (or reconfigures) the actor for `config`.
     pub fn start_queue(&self, config: QueueConfig) -> Addr<QueueActor> {
-        self.queue_configs.insert(config.name.clone(), config.clone());
+        self.queue_configs
+            .insert(config.name.clone(), config.clone());
         if let Some(a) = self.queue(&config.name) {
             a.do_send(super::queue::Reconfigure(config));
             return a;
@@ -221,7 +227,11 @@ impl Engine {
     /// The queue a new conversation on `channel` lands in: the first (by name) whose
     /// `default_for` lists the channel, else the first queue.
     pub fn default_queue_for(&self, channel: Channel) -> Option<QueueName> {
-        let mut names: Vec<QueueConfig> = self.queue_configs.iter().map(|e| e.value().clone()).collect();
+        let mut names: Vec<QueueConfig> = self
+            .queue_configs
+            .iter()
+            .map(|e| e.value().clone())
+            .collect();
         names.sort_by(|a, b| a.name.cmp(&b.name));
         names
             .iter()

@@ -6,7 +6,9 @@ use super::error::ApiError;
 use super::extract::Staff;
 use super::AppState;
 use crate::auth::hash_password;
-use crate::domain::{AgentId, AgentProfile, Capacity, Proficiency, QueueConfig, QueueName, Role, Skill};
+use crate::domain::{
+    AgentId, AgentProfile, Capacity, Proficiency, QueueConfig, QueueName, Role, Skill,
+};
 use crate::store::Batch;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
@@ -61,9 +63,9 @@ pub async fn put_agent(
                 return Err(ApiError::invalid("password must be 8 to 1024 bytes"));
             }
             let pw = pw.clone();
-            web::block(move || hash_password(&pw))
-                .await
-                .map_err(|_| ApiError::new(crate::ws::protocol::ErrorCode::Internal, "hashing failed"))?
+            web::block(move || hash_password(&pw)).await.map_err(|_| {
+                ApiError::new(crate::ws::protocol::ErrorCode::Internal, "hashing failed")
+            })?
         }
         (None, Some(e)) => e.password_hash.clone(),
         (None, None) => return Err(ApiError::invalid("a new agent needs a password")),
@@ -106,7 +108,8 @@ pub async fn put_queue(
         .as_object_mut()
         .ok_or_else(|| ApiError::invalid("expected a JSON object"))?;
     obj.insert("name".into(), serde_json::Value::String(name.to_string()));
-    let config: QueueConfig = serde_json::from_value(value).map_err(|e| ApiError::invalid(e.to_string()))?;
+    let config: QueueConfig =
+        serde_json::from_value(value).map_err(|e| ApiError::invalid(e.to_string()))?;
     if config.offer_timeout_ms < 100 || config.offer_timeout_ms > 600_000 {
         return Err(ApiError::invalid("offer_timeout_ms must be 100 to 600000"));
     }

@@ -44,8 +44,15 @@ pub async fn create(
     if !(-100..=100).contains(&body.priority) {
         return Err(ApiError::invalid("priority must be -100 to 100"));
     }
-    if body.attributes.len() > 100 || body.attributes.iter().any(|(k, v)| k.len() > 100 || v.len() > 1000) {
-        return Err(ApiError::invalid("at most 100 attributes, keys 100 bytes, values 1000 bytes"));
+    if body.attributes.len() > 100
+        || body
+            .attributes
+            .iter()
+            .any(|(k, v)| k.len() > 100 || v.len() > 1000)
+    {
+        return Err(ApiError::invalid(
+            "at most 100 attributes, keys 100 bytes, values 1000 bytes",
+        ));
     }
     let mut keys = Vec::new();
     for i in &body.identities {
@@ -54,7 +61,10 @@ pub async fn create(
     let store = &state.engine.store;
     for k in &keys {
         if store.customer_by_identity(k).await?.is_some() {
-            return Err(ApiError::invalid(format!("identity {}:{} already belongs to a customer", k.channel, k.address)));
+            return Err(ApiError::invalid(format!(
+                "identity {}:{} already belongs to a customer",
+                k.channel, k.address
+            )));
         }
     }
     let customer = Customer {

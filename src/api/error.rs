@@ -82,7 +82,8 @@ pub fn json_config(limit: usize) -> actix_web::web::JsonConfig {
         .limit(limit)
         .error_handler(|err, _req| {
             let api = match &err {
-                error::JsonPayloadError::OverflowKnownLength { .. } | error::JsonPayloadError::Overflow { .. } => {
+                error::JsonPayloadError::OverflowKnownLength { .. }
+                | error::JsonPayloadError::Overflow { .. } => {
                     ApiError::new(ErrorCode::TooLarge, err.to_string())
                 }
                 error::JsonPayloadError::ContentType => {

@@ -50,7 +50,9 @@ fn staff_from(req: &HttpRequest) -> Result<Staff, ApiError> {
             id: AgentId::parse(&sub).map_err(|_| ApiError::unauthorized("bad token subject"))?,
             role,
         }),
-        Ok(Claims::Visitor { .. }) => Err(ApiError::unauthorized("visitor tokens cannot use this API")),
+        Ok(Claims::Visitor { .. }) => {
+            Err(ApiError::unauthorized("visitor tokens cannot use this API"))
+        }
         Err(e) => Err(ApiError::unauthorized(e.to_string())),
     }
 }

@@ -12,8 +12,12 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let store = state.engine.store.health().await;
     let queues = state.engine.queue_names().len();
     match store {
-        Ok(()) if queues > 0 => HttpResponse::Ok().json(serde_json::json!({"status": "ready", "queues": queues})),
-        Ok(()) => HttpResponse::ServiceUnavailable().json(serde_json::json!({"status": "no queues"})),
+        Ok(()) if queues > 0 => {
+            HttpResponse::Ok().json(serde_json::json!({"status": "ready", "queues": queues}))
+        }
+        Ok(()) => {
+            HttpResponse::ServiceUnavailable().json(serde_json::json!({"status": "no queues"}))
+        }
         Err(e) => HttpResponse::ServiceUnavailable()
             .json(serde_json::json!({"status": "store unavailable", "error": e.to_string()})),
     }

@@ -48,6 +48,22 @@ pub async fn inbound(
         }
     }
     let engine = &state.engine;
+    // Validate everything before resolving the identity, so bad input creates nothing.
+    let max = engine.settings.limits.max_text_bytes;
+    if body.text.trim().is_empty() {
+        return Err(ApiError::invalid("text is empty"));
+    }
+    if body.text.len() > max {
+        return Err(ApiError::new(
+            crate::ws::protocol::ErrorCode::TooLarge,
+            format!("text is {} bytes; the limit is {max}", body.text.len()),
+        ));
+    }
+    if let Some(q) = &queue {
+        if engine.queue(q).is_none() {
+            return Err(ApiError::not_found("queue"));
+        }
+    }
     let (customer_id, new_customer) = engine.resolve_identity(&key).await?;
     let ack = engine
         .ask_customer(

@@ -28,7 +28,10 @@ pub async fn queue(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let name = QueueName::parse(&path).map_err(|_| ApiError::not_found("queue"))?;
-    let q = state.engine.queue(&name).ok_or_else(|| ApiError::not_found("queue"))?;
+    let q = state
+        .engine
+        .queue(&name)
+        .ok_or_else(|| ApiError::not_found("queue"))?;
     Ok(HttpResponse::Ok().json(q.send(GetQueueSnapshot).await.map_err(|_| gone())?))
 }
 
@@ -55,7 +58,12 @@ pub async fn agent(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = AgentId::parse(&path).map_err(|_| ApiError::not_found("agent"))?;
-    let p = state.engine.store.agent(&id).await?.ok_or_else(|| ApiError::not_found("agent"))?;
+    let p = state
+        .engine
+        .store
+        .agent(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("agent"))?;
     let live = match state.engine.agent(&id) {
         Some(a) => a.send(GetAgentLive).await.ok(),
         None => None,

@@ -43,7 +43,9 @@ pub async fn login(
         tracing::info!("login refused");
         return Err(denied());
     }
-    let exp = engine.now().plus_ms(engine.settings.timing.agent_token_ttl_ms);
+    let exp = engine
+        .now()
+        .plus_ms(engine.settings.timing.agent_token_ttl_ms);
     let token = engine.tokens.sign(&Claims::Staff {
         sub: id.to_string(),
         role: profile.role,

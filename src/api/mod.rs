@@ -45,7 +45,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
                 .route("/customers", web::post().to(customers::create))
                 .route("/customers/{id}", web::get().to(read::customer))
                 .route("/customers/{id}/timeline", web::get().to(read::timeline))
-                .route("/customers/{id}/conversations", web::get().to(read::customer_conversations))
+                .route(
+                    "/customers/{id}/conversations",
+                    web::get().to(read::customer_conversations),
+                )
                 .route("/conversations/{id}", web::get().to(read::conversation))
                 .route("/conversations/{id}/trace", web::get().to(read::trace))
                 .route("/queues", web::get().to(live::queues))

@@ -29,7 +29,12 @@ pub async fn customer(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = customer_id(&path)?;
-    let c = state.engine.store.customer(id).await?.ok_or_else(|| ApiError::not_found("customer"))?;
+    let c = state
+        .engine
+        .store
+        .customer(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("customer"))?;
     Ok(HttpResponse::Ok().json(c))
 }
 
@@ -49,7 +54,11 @@ pub async fn timeline(
     let mut events = state.engine.store.timeline(id, before, limit + 1).await?;
     let more = events.len() > limit;
     events.truncate(limit);
-    let next_before = if more { events.last().map(|e| e.id) } else { None };
+    let next_before = if more {
+        events.last().map(|e| e.id)
+    } else {
+        None
+    };
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "customer_id": id,
         "events": events,

@@ -24,7 +24,8 @@ pub async fn root() -> HttpResponse {
 pub async fn slash(path: web::Path<String>) -> HttpResponse {
     let client = path.into_inner();
     if !SERVED.contains(&client.as_str()) {
-        return HttpResponse::NotFound().json(serde_json::json!({"code": "not_found", "message": "no such page"}));
+        return HttpResponse::NotFound()
+            .json(serde_json::json!({"code": "not_found", "message": "no such page"}));
     }
     HttpResponse::MovedPermanently()
         .insert_header((header::LOCATION, format!("/{client}/")))
@@ -34,7 +35,8 @@ pub async fn slash(path: web::Path<String>) -> HttpResponse {
 pub async fn serve(path: web::Path<(String, String)>) -> HttpResponse {
     let (client, rest) = path.into_inner();
     if !SERVED.contains(&client.as_str()) {
-        return HttpResponse::NotFound().json(serde_json::json!({"code": "not_found", "message": "no such page"}));
+        return HttpResponse::NotFound()
+            .json(serde_json::json!({"code": "not_found", "message": "no such page"}));
     }
     let rest = if rest.is_empty() || rest.ends_with('/') {
         format!("{rest}index.html")
@@ -43,13 +45,12 @@ pub async fn serve(path: web::Path<(String, String)>) -> HttpResponse {
     };
     let file = format!("{client}/{rest}");
     match Clients::get(&file) {
-        Some(content) => {
-            HttpResponse::Ok()
-                .content_type(content.metadata.mimetype())
-                .insert_header((header::CACHE_CONTROL, "no-cache"))
-                .insert_header(("X-Content-Type-Options", "nosniff"))
-                .body(content.data.into_owned())
-        }
-        None => HttpResponse::NotFound().json(serde_json::json!({"code": "not_found", "message": "no such file"})),
+        Some(content) => HttpResponse::Ok()
+            .content_type(content.metadata.mimetype())
+            .insert_header((header::CACHE_CONTROL, "no-cache"))
+            .insert_header(("X-Content-Type-Options", "nosniff"))
+            .body(content.data.into_owned()),
+        None => HttpResponse::NotFound()
+            .json(serde_json::json!({"code": "not_found", "message": "no such file"})),
     }
 }

@@ -30,7 +30,10 @@ pub async fn agent_ws(
     q: web::Query<TokenQuery>,
 ) -> Result<HttpResponse, actix_web::Error> {
     let engine = &state.engine;
-    let token = q.token.as_deref().ok_or_else(|| ApiError::unauthorized("missing token"))?;
+    let token = q
+        .token
+        .as_deref()
+        .ok_or_else(|| ApiError::unauthorized("missing token"))?;
     let agent_id = match engine.tokens.verify(token, engine.now()) {
         Ok(Claims::Staff { sub, .. }) => {
             AgentId::parse(&sub).map_err(|_| ApiError::unauthorized("bad token subject"))?
@@ -61,8 +64,11 @@ pub async fn chat_ws(
     let engine = &state.engine;
     let (customer, address, token) = match q.token.as_deref().filter(|t| !t.is_empty()) {
         Some(t) => match engine.tokens.verify(t, engine.now()) {
-            Ok(Claims::Visitor { customer, address, .. }) => {
-                let id = CustomerId::parse(&customer).map_err(|_| ApiError::unauthorized("bad visitor token"))?;
+            Ok(Claims::Visitor {
+                customer, address, ..
+            }) => {
+                let id = CustomerId::parse(&customer)
+                    .map_err(|_| ApiError::unauthorized("bad visitor token"))?;
                 (id, address, t.to_owned())
             }
             Ok(_) => return Err(ApiError::unauthorized("not a visitor token").into()),
@@ -72,11 +78,16 @@ pub async fn chat_ws(
             // A new visitor: an unguessable chat address, a customer, a signed token.
             let address = format!("v-{}", uuid::Uuid::new_v4().simple());
             let key = IdentityKey::parse(Channel::Chat, &address).map_err(ApiError::from)?;
-            let (id, _) = engine.resolve_identity(&key).await.map_err(ApiError::from)?;
+            let (id, _) = engine
+                .resolve_identity(&key)
+                .await
+                .map_err(ApiError::from)?;
             let token = engine.tokens.sign(&Claims::Visitor {
                 customer: id.to_string(),
                 address: address.clone(),
-                exp: engine.now().plus_ms(engine.settings.timing.visitor_token_ttl_ms),
+                exp: engine
+                    .now()
+                    .plus_ms(engine.settings.timing.visitor_token_ttl_ms),
             });
             (id, address, token)
         }

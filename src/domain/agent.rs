@@ -1,7 +1,7 @@
 //! Agents: profile (who they are, what they can do), status, skills and capacity.
 
-use super::{ChannelClass, ParseError, QueueName};
 use super::ids::AgentId;
+use super::{ChannelClass, ParseError, QueueName};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -141,7 +141,9 @@ pub enum AgentStatus {
     Available,
     /// Not taking new work. `reason` is free text ("lunch", "training") or `missed`
     /// when the engine set it after consecutive missed offers.
-    Away { reason: String },
+    Away {
+        reason: String,
+    },
     Offline,
 }
 

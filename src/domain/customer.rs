@@ -64,8 +64,13 @@ impl IdentityKey {
                         "phone numbers must be E.164 (+ and 6 to 15 digits)",
                     ));
                 }
-                if a.chars().any(|c| !(c.is_ascii_digit() || "+ -()".contains(c))) {
-                    return Err(ParseError::new("address", "unexpected character in phone number"));
+                if a.chars()
+                    .any(|c| !(c.is_ascii_digit() || "+ -()".contains(c)))
+                {
+                    return Err(ParseError::new(
+                        "address",
+                        "unexpected character in phone number",
+                    ));
                 }
                 format!("+{digits}")
             }

@@ -60,31 +60,58 @@ pub enum EventKind {
         client_msg_id: Option<String>,
     },
     /// An internal note, never shown to the customer.
-    Note { agent_id: AgentId, text: String },
-    ConversationOpened { channel: Channel, queue: QueueName },
-    Queued { queue: QueueName, priority: i32 },
-    Offered { agent_id: AgentId, offer_id: OfferId },
+    Note {
+        agent_id: AgentId,
+        text: String,
+    },
+    ConversationOpened {
+        channel: Channel,
+        queue: QueueName,
+    },
+    Queued {
+        queue: QueueName,
+        priority: i32,
+    },
+    Offered {
+        agent_id: AgentId,
+        offer_id: OfferId,
+    },
     OfferClosed {
         agent_id: AgentId,
         offer_id: OfferId,
         outcome: OfferOutcome,
     },
-    Assigned { agent_id: AgentId },
+    Assigned {
+        agent_id: AgentId,
+    },
     Transferred {
         from_agent: Option<AgentId>,
         to_queue: QueueName,
         to_agent: Option<AgentId>,
     },
-    Overflowed { from: QueueName, to: QueueName },
-    WrapUp { agent_id: AgentId },
+    Overflowed {
+        from: QueueName,
+        to: QueueName,
+    },
+    WrapUp {
+        agent_id: AgentId,
+    },
     Resolved {
         agent_id: Option<AgentId>,
         disposition: Option<String>,
     },
-    Abandoned { waited_ms: u64 },
+    Abandoned {
+        waited_ms: u64,
+    },
     /// The conversation moved to another channel (the customer wrote from it).
-    ChannelSwitched { from: Channel, to: Channel },
-    IdentityLinked { channel: Channel, address: String },
+    ChannelSwitched {
+        from: Channel,
+        to: Channel,
+    },
+    IdentityLinked {
+        channel: Channel,
+        address: String,
+    },
 }
 
 impl EventKind {

@@ -112,10 +112,9 @@ fn parse_slug(field: &'static str, s: &str) -> Result<String, ParseError> {
     if s.is_empty() || s.len() > 64 {
         return Err(ParseError::new(field, "must be 1 to 64 characters"));
     }
-    if !s
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_' || b == b'.')
-    {
+    if !s.bytes().all(|b| {
+        b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_' || b == b'.'
+    }) {
         return Err(ParseError::new(
             field,
             "only lowercase ASCII letters, digits, '-', '_' and '.'",
@@ -203,7 +202,10 @@ mod tests {
         let handles: Vec<_> = (0..4)
             .map(|_| std::thread::spawn(|| (0..10_000).map(|_| EventId::new()).collect::<Vec<_>>()))
             .collect();
-        let mut all: Vec<EventId> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
+        let mut all: Vec<EventId> = handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect();
         let n = all.len();
         all.sort();
         all.dedup();

@@ -37,7 +37,9 @@ pub fn install() -> PrometheusHandle {
             let recorder = PrometheusBuilder::new()
                 .set_buckets_for_metric(
                     Matcher::Full("switchboard_routing_decision_seconds".into()),
-                    &[1e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 5e-3, 1e-2],
+                    &[
+                        1e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 5e-3, 1e-2,
+                    ],
                 )
                 .and_then(|b| {
                     b.set_buckets_for_metric(
@@ -58,19 +60,55 @@ pub fn install() -> PrometheusHandle {
 
 fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
-    describe_gauge!("switchboard_queue_waiting", "Conversations waiting in the queue (not yet offered).");
-    describe_gauge!("switchboard_queue_longest_wait_seconds", Unit::Seconds, "Wait of the oldest waiting or offered conversation.");
+    describe_gauge!(
+        "switchboard_queue_waiting",
+        "Conversations waiting in the queue (not yet offered)."
+    );
+    describe_gauge!(
+        "switchboard_queue_longest_wait_seconds",
+        Unit::Seconds,
+        "Wait of the oldest waiting or offered conversation."
+    );
     describe_gauge!("switchboard_agents", "Logged-in agents by state.");
-    describe_histogram!("switchboard_routing_decision_seconds", Unit::Seconds, "Time to take one routing decision.");
-    describe_histogram!("switchboard_time_to_answer_seconds", Unit::Seconds, "Enqueue to accepted offer.");
+    describe_histogram!(
+        "switchboard_routing_decision_seconds",
+        Unit::Seconds,
+        "Time to take one routing decision."
+    );
+    describe_histogram!(
+        "switchboard_time_to_answer_seconds",
+        Unit::Seconds,
+        "Enqueue to accepted offer."
+    );
     describe_counter!("switchboard_offers_total", "Offers by outcome.");
-    describe_counter!("switchboard_queue_refused_total", "New conversations refused because the queue was full.");
-    describe_counter!("switchboard_messages_total", "Messages by channel and direction.");
-    describe_counter!("switchboard_conversations_opened_total", "Conversations opened by channel.");
-    describe_counter!("switchboard_conversations_abandoned_total", "Conversations abandoned while waiting.");
-    describe_counter!("switchboard_conversations_resolved_total", "Conversations resolved.");
-    describe_gauge!("switchboard_ws_connections", "Open websocket connections by kind.");
-    describe_gauge!("switchboard_customer_actors", "Live (activated) customer actors.");
+    describe_counter!(
+        "switchboard_queue_refused_total",
+        "New conversations refused because the queue was full."
+    );
+    describe_counter!(
+        "switchboard_messages_total",
+        "Messages by channel and direction."
+    );
+    describe_counter!(
+        "switchboard_conversations_opened_total",
+        "Conversations opened by channel."
+    );
+    describe_counter!(
+        "switchboard_conversations_abandoned_total",
+        "Conversations abandoned while waiting."
+    );
+    describe_counter!(
+        "switchboard_conversations_resolved_total",
+        "Conversations resolved."
+    );
+    describe_gauge!(
+        "switchboard_ws_connections",
+        "Open websocket connections by kind."
+    );
+    describe_gauge!(
+        "switchboard_customer_actors",
+        "Live (activated) customer actors."
+    );
 }
 
 pub fn queue_state(queue: &QueueName, waiting: usize, longest_wait_ms: u64) {
@@ -107,7 +145,8 @@ pub fn conversation_opened(channel: Channel) {
 }
 
 pub fn conversation_abandoned(queue: &QueueName) {
-    counter!("switchboard_conversations_abandoned_total", "queue" => queue.to_string()).increment(1);
+    counter!("switchboard_conversations_abandoned_total", "queue" => queue.to_string())
+        .increment(1);
 }
 
 pub fn conversation_resolved(queue: &QueueName) {
@@ -134,7 +173,11 @@ pub fn customer_actor_passivated() {
 /// Records an agent's state; `connected=false` with "offline" removes it.
 pub fn agent_state(agent: &AgentId, status: &'static str, connected: bool) {
     let states = AGENT_STATES.get_or_init(DashMap::new);
-    let new = if connected || status != "offline" { status } else { "offline" };
+    let new = if connected || status != "offline" {
+        status
+    } else {
+        "offline"
+    };
     let old = states.insert(agent.clone(), new);
     if old == Some(new) {
         return;

@@ -116,8 +116,10 @@ pub trait Store: Send + Sync + 'static {
         new_customer: Customer,
     ) -> Result<(CustomerId, bool), StoreError>;
 
-    async fn customer_by_identity(&self, key: &IdentityKey)
-        -> Result<Option<CustomerId>, StoreError>;
+    async fn customer_by_identity(
+        &self,
+        key: &IdentityKey,
+    ) -> Result<Option<CustomerId>, StoreError>;
     async fn customer(&self, id: CustomerId) -> Result<Option<Customer>, StoreError>;
 
     /// Up to `limit` events of `customer`, newest first, strictly older than `before`

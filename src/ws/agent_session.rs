@@ -23,7 +23,11 @@ pub struct AgentSession {
 }
 
 impl AgentSession {
-    pub fn new(agent: Addr<AgentActor>, session_id: u64, settings: &crate::config::Settings) -> Self {
+    pub fn new(
+        agent: Addr<AgentActor>,
+        session_id: u64,
+        settings: &crate::config::Settings,
+    ) -> Self {
         Self {
             agent,
             session_id,

@@ -52,7 +52,11 @@ impl ChatSession {
         Self::send(ctx, &ChatServerMsg::Error(e));
     }
 
-    fn engine_error(ctx: &mut ws::WebsocketContext<Self>, e: EngineError, reference: Option<String>) {
+    fn engine_error(
+        ctx: &mut ws::WebsocketContext<Self>,
+        e: EngineError,
+        reference: Option<String>,
+    ) {
         Self::error(
             ctx,
             WireError {
@@ -75,8 +79,13 @@ impl ChatSession {
                     from_agent: false,
                 },
             ),
-            ChatClientMsg::Message { client_msg_id, text } => {
-                if client_msg_id.is_empty() || client_msg_id.len() > super::protocol::MAX_CLIENT_MSG_ID {
+            ChatClientMsg::Message {
+                client_msg_id,
+                text,
+            } => {
+                if client_msg_id.is_empty()
+                    || client_msg_id.len() > super::protocol::MAX_CLIENT_MSG_ID
+                {
                     return Self::error(
                         ctx,
                         WireError {
@@ -108,7 +117,11 @@ impl ChatSession {
                 }));
             }
             ChatClientMsg::Identify { name, email, phone } => {
-                let fut = async move { engine.ask_customer(customer, Identify { name, email, phone }).await };
+                let fut = async move {
+                    engine
+                        .ask_customer(customer, Identify { name, email, phone })
+                        .await
+                };
                 ctx.spawn(fut.into_actor(self).map(|res, _, ctx| {
                     if let Err(e) = res {
                         Self::engine_error(ctx, e, None)

@@ -274,7 +274,9 @@ pub enum ChatServerMsg {
     },
     /// A visible timeline event: an agent's reply, or the customer's own message sent
     /// from another tab or channel.
-    Event { event: TimelineEvent },
+    Event {
+        event: TimelineEvent,
+    },
     Conversation(ChatConversationView),
     AgentTyping {},
     Pong {

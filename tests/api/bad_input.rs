@@ -13,7 +13,12 @@ async fn setup(app: &TestApp, id: &str) -> (Client, Client, serde_json::Value, S
     let (mut chat, w) = Client::visitor(app).await;
     chat_say(&mut chat, "hello").await;
     let conv = accept_next(&mut a).await;
-    (a, chat, conv["id"].clone(), w["customer_id"].as_str().unwrap().to_owned())
+    (
+        a,
+        chat,
+        conv["id"].clone(),
+        w["customer_id"].as_str().unwrap().to_owned(),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -21,7 +26,8 @@ async fn malformed_json_gets_bad_json_and_changes_nothing() {
     let app = spawn_app(|_| {}).await;
     let (mut a, _chat, _conv, customer) = setup(&app, "m1").await;
     let before = app.timeline(&customer).await.len();
-    a.send_raw("{\"type\": \"message\", \"conversation_id\": ".into()).await;
+    a.send_raw("{\"type\": \"message\", \"conversation_id\": ".into())
+        .await;
     assert_eq!(a.expect("error").await["code"], "bad_json");
     a.send_raw("[1,2,3]".into()).await;
     assert_eq!(a.expect("error").await["code"], "bad_json");
@@ -42,7 +48,8 @@ async fn unknown_message_type_is_rejected() {
     let app = spawn_app(|_| {}).await;
     let (mut a, _chat, _conv, customer) = setup(&app, "u1").await;
     let before = app.timeline(&customer).await.len();
-    a.send(json!({"type": "teleport", "conversation_id": "x"})).await;
+    a.send(json!({"type": "teleport", "conversation_id": "x"}))
+        .await;
     assert_eq!(a.expect("error").await["code"], "unknown_type");
     // Unknown fields are refused too, so typos fail loudly.
     a.send(json!({"type": "ping", "nonse": "typo"})).await;
@@ -57,11 +64,16 @@ async fn unknown_message_type_is_rejected() {
 async fn oversize_message_is_refused_with_too_large() {
     let app = spawn_app(|s| s.limits.max_ws_message_bytes = 4096).await;
     let (mut a, mut chat, conv, customer) = setup(&app, "o1").await;
+    chat.sync().await;
     let before = app.timeline(&customer).await.len();
     let big = "あ".repeat(3000); // 9,000 bytes
-    a.send(json!({"type": "message", "conversation_id": conv, "client_msg_id": "big", "text": big})).await;
+    a.send(
+        json!({"type": "message", "conversation_id": conv, "client_msg_id": "big", "text": big}),
+    )
+    .await;
     assert_eq!(a.expect("error").await["code"], "too_large");
-    chat.send(json!({"type": "message", "client_msg_id": "big", "text": big})).await;
+    chat.send(json!({"type": "message", "client_msg_id": "big", "text": big}))
+        .await;
     assert_eq!(chat.expect("error").await["code"], "too_large");
     assert_eq!(app.timeline(&customer).await.len(), before);
     chat.assert_none_before_pong("event").await;
@@ -86,7 +98,9 @@ async fn wrong_token_is_rejected_at_the_handshake() {
         // A staff token is not a visitor token and vice versa.
         app.ws_url(&format!("/ws/chat?token={good}")),
     ] {
-        let err = tokio_tungstenite::connect_async(&url).await.expect_err("handshake refused");
+        let err = tokio_tungstenite::connect_async(&url)
+            .await
+            .expect_err("handshake refused");
         match err {
             tokio_tungstenite::tungstenite::Error::Http(r) => assert_eq!(r.status(), 401, "{url}"),
             e => panic!("unexpected {e:?}"),
@@ -94,13 +108,30 @@ async fn wrong_token_is_rejected_at_the_handshake() {
     }
     let (_, w) = Client::visitor(&app).await;
     let visitor = w["token"].as_str().unwrap();
-    let err = tokio_tungstenite::connect_async(app.ws_url(&format!("/ws/agent?token={visitor}"))).await.expect_err("refused");
+    let err = tokio_tungstenite::connect_async(app.ws_url(&format!("/ws/agent?token={visitor}")))
+        .await
+        .expect_err("refused");
     assert!(matches!(err, tokio_tungstenite::tungstenite::Error::Http(r) if r.status() == 401));
     // REST too.
-    let r = app.http.get(format!("{}/api/v1/queues", app.base)).bearer_auth("nope").send().await.unwrap();
+    let r = app
+        .http
+        .get(format!("{}/api/v1/queues", app.base))
+        .bearer_auth("nope")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
-    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["code"], "unauthorized");
-    let r = app.http.post(format!("{}/api/v1/login", app.base)).json(&json!({"agent_id": "w1", "password": "wrong-password"})).send().await.unwrap();
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["code"],
+        "unauthorized"
+    );
+    let r = app
+        .http
+        .post(format!("{}/api/v1/login", app.base))
+        .json(&json!({"agent_id": "w1", "password": "wrong-password"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
 }
 
@@ -109,19 +140,31 @@ async fn accepting_someone_elses_offer_fails_and_the_offer_stays() {
     let app = spawn_app(|_| {}).await;
     let to = app.agent("owner", &["general"], json!({})).await;
     let mut owner = Client::available(&app, &to).await;
-    let tt = app.agent("thief", &["general"], json!({"capacity": {"voice": 1, "chat": 0, "email": 0, "messaging": 0}})).await;
+    let tt = app
+        .agent(
+            "thief",
+            &["general"],
+            json!({"capacity": {"voice": 1, "chat": 0, "email": 0, "messaging": 0}}),
+        )
+        .await;
     let mut thief = Client::available(&app, &tt).await;
     let (mut chat, _) = Client::visitor(&app).await;
     chat_say(&mut chat, "hi").await;
     let o = owner.expect("offer").await;
-    thief.send(json!({"type": "accept", "offer_id": o["offer_id"]})).await;
+    thief
+        .send(json!({"type": "accept", "offer_id": o["offer_id"]}))
+        .await;
     let e = thief.expect("error").await;
     assert_eq!(e["code"], "offer_not_found");
     assert_eq!(e["ref"], o["offer_id"]);
-    thief.send(json!({"type": "reject", "offer_id": o["offer_id"]})).await;
+    thief
+        .send(json!({"type": "reject", "offer_id": o["offer_id"]}))
+        .await;
     assert_eq!(thief.expect("error").await["code"], "offer_not_found");
     // The rightful owner can still accept it.
-    owner.send(json!({"type": "accept", "offer_id": o["offer_id"]})).await;
+    owner
+        .send(json!({"type": "accept", "offer_id": o["offer_id"]}))
+        .await;
     owner.expect("conversation_assigned").await;
 }
 
@@ -131,6 +174,7 @@ async fn writing_to_a_conversation_you_do_not_hold_fails() {
     let (_a, mut chat, conv, customer) = setup(&app, "holder").await;
     let t = app.agent("intruder", &["general"], json!({})).await;
     let mut other = Client::available(&app, &t).await;
+    chat.sync().await;
     let before = app.timeline(&customer).await.len();
     for msg in [
         json!({"type": "message", "conversation_id": conv, "client_msg_id": "i1", "text": "boo"}),
@@ -142,7 +186,9 @@ async fn writing_to_a_conversation_you_do_not_hold_fails() {
         assert_eq!(other.expect("error").await["code"], "not_yours");
     }
     // History of a customer never served is refused.
-    other.send(json!({"type": "history", "customer_id": customer})).await;
+    other
+        .send(json!({"type": "history", "customer_id": customer}))
+        .await;
     assert_eq!(other.expect("error").await["code"], "unauthorized");
     assert_eq!(app.timeline(&customer).await.len(), before);
     chat.assert_none_before_pong("event").await;
@@ -152,16 +198,44 @@ async fn writing_to_a_conversation_you_do_not_hold_fails() {
 async fn rest_validation_errors_are_typed() {
     let app = spawn_app(|s| s.limits.max_http_body_bytes = 2048).await;
     let cases = [
-        (json!({"channel": "fax", "address": "x", "text": "t"}), 400, "invalid"),
-        (json!({"channel": "sms", "address": "090-not-e164", "text": "t"}), 400, "invalid"),
-        (json!({"channel": "sms", "address": "+819000000001", "text": "   "}), 400, "invalid"),
-        (json!({"channel": "sms", "address": "+819000000001"}), 400, "bad_json"),
-        (json!({"channel": "sms", "address": "+819000000001", "text": "t", "extra": 1}), 400, "bad_json"),
-        (json!({"channel": "sms", "address": "+819000000001", "text": "x".repeat(4000)}), 413, "too_large"),
+        (
+            json!({"channel": "fax", "address": "x", "text": "t"}),
+            400,
+            "invalid",
+        ),
+        (
+            json!({"channel": "sms", "address": "090-not-e164", "text": "t"}),
+            400,
+            "invalid",
+        ),
+        (
+            json!({"channel": "sms", "address": "+819000000001", "text": "   "}),
+            400,
+            "invalid",
+        ),
+        (
+            json!({"channel": "sms", "address": "+819000000001"}),
+            400,
+            "bad_json",
+        ),
+        (
+            json!({"channel": "sms", "address": "+819000000001", "text": "t", "extra": 1}),
+            400,
+            "bad_json",
+        ),
+        (
+            json!({"channel": "sms", "address": "+819000000001", "text": "x".repeat(4000)}),
+            413,
+            "too_large",
+        ),
     ];
     for (body, status, code) in cases {
         let (s, v) = app.post("/api/v1/inbound", body.clone()).await;
-        assert_eq!((s, v["code"].as_str().unwrap_or("")), (status, code), "{body}");
+        assert_eq!(
+            (s, v["code"].as_str().unwrap_or("")),
+            (status, code),
+            "{body}"
+        );
     }
     let (s, q) = app.get("/api/v1/queues/general").await;
     assert_eq!(s, 200);
@@ -172,6 +246,13 @@ async fn rest_validation_errors_are_typed() {
     assert_eq!(s, 404);
     // Agents cannot use admin routes.
     let t = app.agent("plain", &["general"], json!({})).await;
-    let r = app.http.put(format!("{}/api/v1/queues/x", app.base)).bearer_auth(&t).json(&json!({})).send().await.unwrap();
+    let r = app
+        .http
+        .put(format!("{}/api/v1/queues/x", app.base))
+        .bearer_auth(&t)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
 }

@@ -17,7 +17,10 @@ async fn agent_and_customer_talk_in_a_real_browser() {
         "playwright-core is not installed: run `npm ci --prefix clients` (scripts/test.sh does this)"
     );
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    assert!(Path::new(&chromium).exists(), "{chromium} missing: `apt-get install chromium` (scripts/test.sh does this)");
+    assert!(
+        Path::new(&chromium).exists(),
+        "{chromium} missing: `apt-get install chromium` (scripts/test.sh does this)"
+    );
 
     let app = spawn_app(|_| {}).await;
     app.agent("browser", &["general"], json!({})).await;
@@ -33,6 +36,9 @@ async fn agent_and_customer_talk_in_a_real_browser() {
         .expect("node runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "browser test failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(
+        out.status.success(),
+        "browser test failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
     assert!(stdout.contains("browser test passed"), "{stdout}");
 }

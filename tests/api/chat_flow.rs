@@ -22,33 +22,50 @@ async fn chat_to_agent_and_back_then_resolve() {
     assert_eq!(offer["preview"], "注文の配送について質問があります");
     assert_eq!(offer["channel"], "chat");
     assert_eq!(offer["customer"]["id"], customer.as_str());
-    agent.send(json!({"type": "accept", "offer_id": offer["offer_id"]})).await;
+    agent
+        .send(json!({"type": "accept", "offer_id": offer["offer_id"]}))
+        .await;
     let conv = agent.expect("conversation_assigned").await["conversation"].clone();
     assert_eq!(conv["state"], "assigned");
-    assert!(conv["recent"].as_array().unwrap().iter().any(|e| e["type"] == "message_in"));
+    assert!(conv["recent"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["type"] == "message_in"));
     let conv_id = conv["id"].clone();
-    let assigned = chat.expect_where("conversation", |m| m["state"] == "assigned").await;
+    let assigned = chat
+        .expect_where("conversation", |m| m["state"] == "assigned")
+        .await;
     assert_eq!(assigned["agent_name"], "ALICE");
 
     agent_say(&mut agent, &conv_id, "かしこまりました。確認します。").await;
-    let reply = chat.expect_where("event", |m| m["event"]["type"] == "message_out").await;
+    let reply = chat
+        .expect_where("event", |m| m["event"]["type"] == "message_out")
+        .await;
     assert_eq!(reply["event"]["text"], "かしこまりました。確認します。");
 
     chat_say(&mut chat, "Thank you!").await;
-    let got = agent.expect_where("event", |m| m["event"]["type"] == "message_in").await;
+    let got = agent
+        .expect_where("event", |m| m["event"]["type"] == "message_in")
+        .await;
     assert_eq!(got["event"]["text"], "Thank you!");
     assert_eq!(got["conversation_id"], conv_id);
 
     // An internal note is stored but never reaches the customer.
     let id = uuid::Uuid::new_v4().to_string();
     agent.send(json!({"type": "note", "conversation_id": conv_id, "client_msg_id": id, "text": "VIP, be kind"})).await;
-    agent.expect_where("ack", |m| m["client_msg_id"] == id.as_str()).await;
+    agent
+        .expect_where("ack", |m| m["client_msg_id"] == id.as_str())
+        .await;
 
-    agent.send(json!({"type": "resolve", "conversation_id": conv_id, "disposition": "resolved"})).await;
+    agent
+        .send(json!({"type": "resolve", "conversation_id": conv_id, "disposition": "resolved"}))
+        .await;
     let upd = agent.expect("conversation_updated").await;
     assert_eq!(upd["state"], "resolved");
     assert_eq!(upd["held"], false);
-    chat.expect_where("conversation", |m| m["state"] == "resolved").await;
+    chat.expect_where("conversation", |m| m["state"] == "resolved")
+        .await;
     chat.assert_none_before_pong("note").await;
 
     let events = app.timeline(&customer).await;
@@ -58,23 +75,56 @@ async fn chat_to_agent_and_back_then_resolve() {
         .collect();
     assert_eq!(
         t,
-        ["conversation_opened", "message_in", "queued", "assigned", "message_out", "message_in", "note", "resolved"],
+        [
+            "conversation_opened",
+            "message_in",
+            "queued",
+            "assigned",
+            "message_out",
+            "message_in",
+            "note",
+            "resolved"
+        ],
         "{events:#?}"
     );
     // Routing events are in the log too, in order: offered before its outcome.
     let all = types(&events);
-    let offered = all.iter().position(|t| t == "offered").expect("offered recorded");
-    let closed = all.iter().position(|t| t == "offer_closed").expect("outcome recorded");
+    let offered = all
+        .iter()
+        .position(|t| t == "offered")
+        .expect("offered recorded");
+    let closed = all
+        .iter()
+        .position(|t| t == "offer_closed")
+        .expect("outcome recorded");
     assert!(offered < closed);
-    let (_, conv) = app.get(&format!("/api/v1/conversations/{}", conv_id.as_str().unwrap())).await;
+    let (_, conv) = app
+        .get(&format!(
+            "/api/v1/conversations/{}",
+            conv_id.as_str().unwrap()
+        ))
+        .await;
     assert_eq!(conv["state"], "resolved");
     assert_eq!(conv["disposition"], "resolved");
 
     // The routing trace explains the decision.
-    let (s, trace) = app.get(&format!("/api/v1/conversations/{}/trace", conv_id.as_str().unwrap())).await;
+    let (s, trace) = app
+        .get(&format!(
+            "/api/v1/conversations/{}/trace",
+            conv_id.as_str().unwrap()
+        ))
+        .await;
     assert_eq!(s, 200);
-    let steps: Vec<&str> = trace["steps"].as_array().unwrap().iter().map(|s| s["step"].as_str().unwrap()).collect();
-    assert!(steps.contains(&"enqueued") && steps.contains(&"offered") && steps.contains(&"accepted"), "{steps:?}");
+    let steps: Vec<&str> = trace["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step"].as_str().unwrap())
+        .collect();
+    assert!(
+        steps.contains(&"enqueued") && steps.contains(&"offered") && steps.contains(&"accepted"),
+        "{steps:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -91,10 +141,18 @@ async fn visitor_token_resumes_the_same_customer_and_history() {
     assert_eq!(w["history"][0]["text"], "first message");
     // A retried message (same client id) is stored once.
     let id = "retry-1";
-    again.send(json!({"type": "message", "client_msg_id": id, "text": "hello"})).await;
-    let a1 = again.expect_where("ack", |m| m["client_msg_id"] == id).await;
-    again.send(json!({"type": "message", "client_msg_id": id, "text": "hello"})).await;
-    let a2 = again.expect_where("ack", |m| m["client_msg_id"] == id).await;
+    again
+        .send(json!({"type": "message", "client_msg_id": id, "text": "hello"}))
+        .await;
+    let a1 = again
+        .expect_where("ack", |m| m["client_msg_id"] == id)
+        .await;
+    again
+        .send(json!({"type": "message", "client_msg_id": id, "text": "hello"}))
+        .await;
+    let a2 = again
+        .expect_where("ack", |m| m["client_msg_id"] == id)
+        .await;
     assert_eq!(a1["event_id"], a2["event_id"]);
     assert_eq!(a2["duplicate"], true);
     let events = app.timeline(welcome["customer_id"].as_str().unwrap()).await;
@@ -104,12 +162,30 @@ async fn visitor_token_resumes_the_same_customer_and_history() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_readiness_metrics_and_openapi() {
     let app = spawn_app(|_| {}).await;
-    let r = app.http.get(format!("{}/healthz", app.base)).send().await.unwrap();
+    let r = app
+        .http
+        .get(format!("{}/healthz", app.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
-    let r = app.http.get(format!("{}/readyz", app.base)).send().await.unwrap();
+    let r = app
+        .http
+        .get(format!("{}/readyz", app.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     app.inbound("sms", "+81 90 1111 2222", "hello", None).await;
-    let text = app.http.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
+    let text = app
+        .http
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     for name in [
         "switchboard_queue_waiting",
         "switchboard_messages_total",
@@ -120,12 +196,24 @@ async fn health_readiness_metrics_and_openapi() {
     }
     let (s, doc) = app.get("/api/v1/openapi.json").await;
     assert_eq!(s, 200);
-    for p in ["/api/v1/login", "/api/v1/inbound", "/api/v1/customers/{id}/timeline", "/api/v1/conversations/{id}/trace", "/ws/agent", "/ws/chat"] {
+    for p in [
+        "/api/v1/login",
+        "/api/v1/inbound",
+        "/api/v1/customers/{id}/timeline",
+        "/api/v1/conversations/{id}/trace",
+        "/ws/agent",
+        "/ws/chat",
+    ] {
         assert!(doc["paths"].get(p).is_some(), "openapi lacks {p}");
     }
     // The web clients are served.
     for p in ["/agent/", "/chat/"] {
-        let r = app.http.get(format!("{}{p}", app.base)).send().await.unwrap();
+        let r = app
+            .http
+            .get(format!("{}{p}", app.base))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200, "{p}");
         assert!(r.text().await.unwrap().contains("<html"), "{p} is a page");
     }

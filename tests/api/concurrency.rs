@@ -35,10 +35,14 @@ async fn two_hundred_agents_two_thousand_conversations() {
             loop {
                 let m = c.next().await;
                 match m["type"].as_str() {
-                    Some("offer") => c.send(json!({"type": "accept", "offer_id": m["offer_id"]})).await,
+                    Some("offer") => {
+                        c.send(json!({"type": "accept", "offer_id": m["offer_id"]}))
+                            .await
+                    }
                     Some("conversation_assigned") => {
                         let id = m["conversation"]["id"].clone();
-                        c.send(json!({"type": "resolve", "conversation_id": id})).await;
+                        c.send(json!({"type": "resolve", "conversation_id": id}))
+                            .await;
                         done.send(id.as_str().unwrap().to_owned()).ok();
                     }
                     Some("error") => panic!("agent error: {m}"),
@@ -52,7 +56,14 @@ async fn two_hundred_agents_two_thousand_conversations() {
         .map(|i| {
             let app = &app;
             async move {
-                let v = app.inbound("sms", &format!("+8170{i:08}"), "at once", Some(&format!("c{i}"))).await;
+                let v = app
+                    .inbound(
+                        "sms",
+                        &format!("+8170{i:08}"),
+                        "at once",
+                        Some(&format!("c{i}")),
+                    )
+                    .await;
                 v["customer_id"].as_str().unwrap().to_owned()
             }
         })
@@ -66,7 +77,10 @@ async fn two_hundred_agents_two_thousand_conversations() {
             .await
             .expect("all conversations assigned in time")
             .unwrap();
-        assert!(assigned.insert(id.clone()), "conversation {id} assigned twice");
+        assert!(
+            assigned.insert(id.clone()),
+            "conversation {id} assigned twice"
+        );
     }
     for a in agents {
         a.abort();
@@ -86,7 +100,11 @@ async fn two_hundred_agents_two_thousand_conversations() {
         let assigns: Vec<&Value> = events.iter().filter(|e| e["type"] == "assigned").collect();
         assert_eq!(assigns.len(), 1, "exactly one assignment: {events:#?}");
         let agent = assigns[0]["agent_id"].as_str().unwrap().to_owned();
-        changes.push((assigns[0]["id"].as_str().unwrap().to_owned(), agent.clone(), 1));
+        changes.push((
+            assigns[0]["id"].as_str().unwrap().to_owned(),
+            agent.clone(),
+            1,
+        ));
         if let Some(r) = events.iter().find(|e| e["type"] == "resolved") {
             changes.push((r["id"].as_str().unwrap().to_owned(), agent, -1));
         }

@@ -20,13 +20,18 @@ pub struct TestApp {
     pub base: String,
     pub admin: String,
     pub http: reqwest::Client,
-    pub data_dir: tempfile::TempDir,
+    /// Held so the store's directory lives exactly as long as the app.
+    _data_dir: tempfile::TempDir,
     system: actix_rt::System,
+    server: actix_web::dev::ServerHandle,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
+        // Stopping the server ends `run_until_stopped`; the command is sent eagerly, so the
+        // returned future need not be polled.
+        drop(self.server.stop(false));
         self.system.stop();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
@@ -35,12 +40,13 @@ impl Drop for TestApp {
 }
 
 pub fn test_settings(dir: &std::path::Path) -> Settings {
-    let mut s = Settings::default();
-    s.listen = "127.0.0.1:0".parse().unwrap();
-    s.data_dir = dir.to_path_buf();
-    s.workers = 2;
-    s.bootstrap_admin_password = Some(ADMIN_PASSWORD.into());
-    s
+    Settings {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.to_path_buf(),
+        workers: 2,
+        bootstrap_admin_password: Some(ADMIN_PASSWORD.into()),
+        ..Settings::default()
+    }
 }
 
 /// Starts the engine; `tweak` adjusts settings (timeouts, limits).
@@ -57,11 +63,12 @@ pub async fn spawn_app_in(dir: tempfile::TempDir, tweak: impl FnOnce(&mut Settin
         let sys = actix_rt::System::new();
         sys.block_on(async move {
             let app = Application::build(settings).await.expect("app builds");
-            tx.send((app.port(), actix_rt::System::current())).ok();
+            tx.send((app.port(), actix_rt::System::current(), app.server_handle()))
+                .ok();
             app.run_until_stopped().await.ok();
         });
     });
-    let (port, system) = rx.await.expect("app started");
+    let (port, system, server) = rx.await.expect("app started");
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
     let mut app = TestApp {
@@ -69,8 +76,9 @@ pub async fn spawn_app_in(dir: tempfile::TempDir, tweak: impl FnOnce(&mut Settin
         base,
         admin: String::new(),
         http,
-        data_dir: dir,
+        _data_dir: dir,
         system,
+        server,
         thread: Some(thread),
     };
     app.admin = app.login("admin", ADMIN_PASSWORD).await;
@@ -87,7 +95,10 @@ impl TestApp {
             .await
             .unwrap();
         assert_eq!(r.status(), 200, "login {agent}");
-        r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned()
+        r.json::<Value>().await.unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     }
 
     pub async fn put(&self, path: &str, body: Value) -> (u16, Value) {
@@ -153,7 +164,13 @@ impl TestApp {
     }
 
     /// Delivers an inbound message over REST.
-    pub async fn inbound(&self, channel: &str, address: &str, text: &str, client_id: Option<&str>) -> Value {
+    pub async fn inbound(
+        &self,
+        channel: &str,
+        address: &str,
+        text: &str,
+        client_id: Option<&str>,
+    ) -> Value {
         let mut body = json!({"channel": channel, "address": address, "text": text});
         if let Some(c) = client_id {
             body["client_msg_id"] = json!(c);
@@ -165,7 +182,9 @@ impl TestApp {
 
     /// The customer's timeline, oldest first.
     pub async fn timeline(&self, customer: &str) -> Vec<Value> {
-        let (s, v) = self.get(&format!("/api/v1/customers/{customer}/timeline?limit=200")).await;
+        let (s, v) = self
+            .get(&format!("/api/v1/customers/{customer}/timeline?limit=200"))
+            .await;
         assert_eq!(s, 200, "{v}");
         let mut events = v["events"].as_array().unwrap().clone();
         events.reverse();
@@ -186,7 +205,9 @@ pub struct Client {
 
 impl Client {
     pub async fn connect(url: &str) -> Client {
-        let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("ws connects");
+        let (ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("ws connects");
         Client {
             ws,
             backlog: Default::default(),
@@ -201,7 +222,8 @@ impl Client {
 
     pub async fn available(app: &TestApp, token: &str) -> Client {
         let mut c = Client::agent(app, token).await;
-        c.send(json!({"type": "set_status", "status": "available"})).await;
+        c.send(json!({"type": "set_status", "status": "available"}))
+            .await;
         let s = c.expect("status").await;
         assert_eq!(s["status"], "available");
         c
@@ -215,11 +237,14 @@ impl Client {
     }
 
     pub async fn send(&mut self, v: Value) {
-        self.ws.send(Message::Text(v.to_string().into())).await.expect("ws send");
+        self.ws
+            .send(Message::Text(v.to_string()))
+            .await
+            .expect("ws send");
     }
 
     pub async fn send_raw(&mut self, text: String) {
-        self.ws.send(Message::Text(text.into())).await.expect("ws send");
+        self.ws.send(Message::Text(text)).await.expect("ws send");
     }
 
     /// Next message of any type.
@@ -273,6 +298,20 @@ impl Client {
         }
     }
 
+    /// Reads up to a fresh pong and forgets everything received so far: a clean slate
+    /// before the action a test is about to judge.
+    pub async fn sync(&mut self) {
+        let nonce = uuid::Uuid::new_v4().to_string();
+        self.send(json!({"type": "ping", "nonce": nonce})).await;
+        loop {
+            let m = self.read().await;
+            if m["type"] == "pong" && m["nonce"] == nonce.as_str() {
+                break;
+            }
+        }
+        self.backlog.clear();
+    }
+
     /// Proves nothing of type `ty` arrives before a `pong`: sends a ping and reads up
     /// to its pong (the server answers in order, so anything already queued for this
     /// socket comes first).
@@ -287,7 +326,10 @@ impl Client {
             }
             self.backlog.push_back(m);
         }
-        assert!(!self.backlog.iter().any(|m| m["type"] == ty), "unexpected {ty} in backlog");
+        assert!(
+            !self.backlog.iter().any(|m| m["type"] == ty),
+            "unexpected {ty} in backlog"
+        );
     }
 
     pub async fn close(mut self) {
@@ -295,9 +337,14 @@ impl Client {
     }
 
     /// Waits until the server closes the socket; returns the close frame.
-    pub async fn closed(&mut self) -> Option<tokio_tungstenite::tungstenite::protocol::CloseFrame> {
+    pub async fn closed(
+        &mut self,
+    ) -> Option<tokio_tungstenite::tungstenite::protocol::CloseFrame<'_>> {
         loop {
-            match tokio::time::timeout(WAIT, self.ws.next()).await.expect("timed out waiting for close") {
+            match tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("timed out waiting for close")
+            {
                 Some(Ok(Message::Close(f))) => return f,
                 Some(Ok(_)) => continue,
                 _ => return None,
@@ -309,8 +356,10 @@ impl Client {
 /// Sends a chat message and waits for its ack.
 pub async fn chat_say(c: &mut Client, text: &str) -> Value {
     let id = uuid::Uuid::new_v4().to_string();
-    c.send(json!({"type": "message", "client_msg_id": id, "text": text})).await;
-    c.expect_where("ack", |m| m["client_msg_id"] == id.as_str()).await
+    c.send(json!({"type": "message", "client_msg_id": id, "text": text}))
+        .await;
+    c.expect_where("ack", |m| m["client_msg_id"] == id.as_str())
+        .await
 }
 
 /// Agent reply; waits for the ack.
@@ -318,18 +367,23 @@ pub async fn agent_say(c: &mut Client, conv: &Value, text: &str) -> Value {
     let id = uuid::Uuid::new_v4().to_string();
     c.send(json!({"type": "message", "conversation_id": conv, "client_msg_id": id, "text": text}))
         .await;
-    c.expect_where("ack", |m| m["client_msg_id"] == id.as_str()).await
+    c.expect_where("ack", |m| m["client_msg_id"] == id.as_str())
+        .await
 }
 
 /// Waits for an offer and accepts it; returns the assigned conversation.
 pub async fn accept_next(c: &mut Client) -> Value {
     let offer = c.expect("offer").await;
-    c.send(json!({"type": "accept", "offer_id": offer["offer_id"]})).await;
+    c.send(json!({"type": "accept", "offer_id": offer["offer_id"]}))
+        .await;
     let a = c.expect("conversation_assigned").await;
     assert_eq!(a["conversation"]["id"], offer["conversation_id"]);
     a["conversation"].clone()
 }
 
 pub fn types(events: &[Value]) -> Vec<String> {
-    events.iter().map(|e| e["type"].as_str().unwrap_or("?").to_owned()).collect()
+    events
+        .iter()
+        .map(|e| e["type"].as_str().unwrap_or("?").to_owned())
+        .collect()
 }

@@ -20,7 +20,11 @@ impl Drop for Engine {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 async fn start(dir: &std::path::Path, port: u16) -> Engine {
@@ -43,7 +47,10 @@ async fn start(dir: &std::path::Path, port: u16) -> Engine {
                 break;
             }
         }
-        assert!(std::time::Instant::now() < deadline, "engine did not become ready");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "engine did not become ready"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(25)).await; // poll interval
     }
     Engine { child, base, port }
@@ -82,7 +89,10 @@ async fn kill_minus_nine_loses_no_acknowledged_message_and_keeps_queue_order() {
                 .unwrap();
             assert_eq!(r.status(), 202);
             let v: Value = r.json().await.unwrap();
-            acked.push((v["customer_id"].as_str().unwrap().into(), v["event_id"].as_str().unwrap().into()));
+            acked.push((
+                v["customer_id"].as_str().unwrap().into(),
+                v["event_id"].as_str().unwrap().into(),
+            ));
         }
     }
     let before: Value = http
@@ -106,7 +116,10 @@ async fn kill_minus_nine_loses_no_acknowledged_message_and_keeps_queue_order() {
     // The signing key survived too: the old token still works.
     for (customer, event) in &acked {
         let v: Value = http
-            .get(format!("{}/api/v1/customers/{customer}/timeline?limit=200", e.base))
+            .get(format!(
+                "{}/api/v1/customers/{customer}/timeline?limit=200",
+                e.base
+            ))
             .bearer_auth(&token)
             .send()
             .await
@@ -115,7 +128,11 @@ async fn kill_minus_nine_loses_no_acknowledged_message_and_keeps_queue_order() {
             .await
             .unwrap();
         assert!(
-            v["events"].as_array().unwrap().iter().any(|x| x["id"] == event.as_str()),
+            v["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|x| x["id"] == event.as_str()),
             "acknowledged event {event} lost"
         );
     }
@@ -129,9 +146,18 @@ async fn kill_minus_nine_loses_no_acknowledged_message_and_keeps_queue_order() {
         .await
         .unwrap();
     let order = |q: &Value| -> Vec<(Value, Value)> {
-        q["queue"].as_array().unwrap().iter().map(|w| (w["conversation_id"].clone(), w["enqueued_at"].clone())).collect()
+        q["queue"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| (w["conversation_id"].clone(), w["enqueued_at"].clone()))
+            .collect()
     };
-    assert_eq!(order(&after), order(&before), "same order, same enqueue times");
+    assert_eq!(
+        order(&after),
+        order(&before),
+        "same order, same enqueue times"
+    );
 
     // An agent logging in now is offered the oldest first.
     let app_like = format!("ws://127.0.0.1:{}/ws/agent", e.port);
@@ -152,9 +178,14 @@ async fn kill_minus_nine_loses_no_acknowledged_message_and_keeps_queue_order() {
         .json()
         .await
         .unwrap();
-    let mut a = Client::connect(&format!("{app_like}?token={}", r["token"].as_str().unwrap())).await;
+    let mut a = Client::connect(&format!(
+        "{app_like}?token={}",
+        r["token"].as_str().unwrap()
+    ))
+    .await;
     a.expect("welcome").await;
-    a.send(json!({"type": "set_status", "status": "available"})).await;
+    a.send(json!({"type": "set_status", "status": "available"}))
+        .await;
     let o = a.expect("offer").await;
     assert_eq!(o["conversation_id"], before["queue"][0]["conversation_id"]);
 }

@@ -12,9 +12,14 @@ async fn offer_for(c: &mut Client) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn skills_with_minimum_proficiency() {
     let app = spawn_app(|_| {}).await;
-    app.queue("billing", json!({"required_skills": {"billing": 3}})).await;
-    let novice = app.agent("novice", &["billing"], json!({"skills": {"billing": 2}})).await;
-    let expert = app.agent("expert", &["billing"], json!({"skills": {"billing": 4}})).await;
+    app.queue("billing", json!({"required_skills": {"billing": 3}}))
+        .await;
+    let novice = app
+        .agent("novice", &["billing"], json!({"skills": {"billing": 2}}))
+        .await;
+    let expert = app
+        .agent("expert", &["billing"], json!({"skills": {"billing": 4}}))
+        .await;
     let mut n = Client::available(&app, &novice).await;
     let mut e = Client::available(&app, &expert).await;
     let (s, _) = app.post("/api/v1/inbound", json!({"channel": "sms", "address": "+819000000001", "text": "invoice?", "queue": "billing"})).await;
@@ -27,9 +32,20 @@ async fn skills_with_minimum_proficiency() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vip_priority_is_served_first() {
     let app = spawn_app(|_| {}).await;
-    let t = app.agent("solo", &["general"], json!({"capacity": {"voice": 1, "chat": 1, "email": 1, "messaging": 1}})).await;
-    let (s, _) = app.post("/api/v1/customers", json!({"display_name": "VIP", "priority": 5,
-        "identities": [{"channel": "sms", "address": "+819000000099"}]})).await;
+    let t = app
+        .agent(
+            "solo",
+            &["general"],
+            json!({"capacity": {"voice": 1, "chat": 1, "email": 1, "messaging": 1}}),
+        )
+        .await;
+    let (s, _) = app
+        .post(
+            "/api/v1/customers",
+            json!({"display_name": "VIP", "priority": 5,
+        "identities": [{"channel": "sms", "address": "+819000000099"}]}),
+        )
+        .await;
     assert_eq!(s, 201);
     // The ordinary customer arrives first, the VIP second; nobody is available yet.
     app.inbound("sms", "+819000000001", "ordinary", None).await;
@@ -43,45 +59,71 @@ async fn vip_priority_is_served_first() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn preferred_agent_first_then_widens_after_sticky_wait() {
     let app = spawn_app(|_| {}).await;
-    app.queue("general", json!({"sticky_wait_ms": 400, "default_for": ["sms"]})).await;
-    let ta = app.agent("anna", &["general"], json!({})).await;
+    app.queue(
+        "general",
+        json!({"sticky_wait_ms": 400, "default_for": ["sms"]}),
+    )
+    .await;
+    app.queue("first-line", json!({})).await;
+    let ta = app
+        .agent("anna", &["general", "first-line"], json!({}))
+        .await;
     let tb = app.agent("ben", &["general"], json!({})).await;
-    // Ben becomes available first, so longest-idle alone would pick Ben.
+    // Ben becomes available first and stays idle, so longest-idle alone would pick Ben.
     let mut b = Client::available(&app, &tb).await;
-    let mut a = Client::agent(&app, &ta).await;
-    // Anna serves the customer once.
-    a.send(json!({"type": "set_status", "status": "available"})).await;
-    b.send(json!({"type": "set_status", "status": "away"})).await;
-    b.expect_where("status", |m| m["status"] == "away").await;
-    a.expect_where("status", |m| m["status"] == "available").await;
-    app.inbound("sms", "+819000000002", "first contact", None).await;
+    let mut a = Client::available(&app, &ta).await;
+    // Anna serves the customer once (in a queue only she is in).
+    let (s, _) = app.post("/api/v1/inbound", json!({"channel": "sms", "address": "+819000000002", "text": "first contact", "queue": "first-line"})).await;
+    assert_eq!(s, 202);
     let conv = accept_next(&mut a).await;
-    a.send(json!({"type": "resolve", "conversation_id": conv["id"]})).await;
+    a.send(json!({"type": "resolve", "conversation_id": conv["id"]}))
+        .await;
     a.expect("conversation_updated").await;
-    // Both available; the customer returns: Anna (preferred) is offered first.
-    b.send(json!({"type": "set_status", "status": "available"})).await;
-    b.expect_where("status", |m| m["status"] == "available").await;
+    // The customer returns: Anna (preferred) is offered first although Ben idled longer.
     app.inbound("sms", "+819000000002", "me again", None).await;
     let o = offer_for(&mut a).await;
     assert_eq!(o["preview"], "me again");
     b.assert_none_before_pong("offer").await;
-    a.send(json!({"type": "accept", "offer_id": o["offer_id"]})).await;
+    let (_, trace) = app
+        .get(&format!(
+            "/api/v1/conversations/{}/trace",
+            o["conversation_id"].as_str().unwrap()
+        ))
+        .await;
+    assert!(
+        trace.to_string().contains("preferred"),
+        "trace explains the sticky choice: {trace}"
+    );
+    a.send(json!({"type": "accept", "offer_id": o["offer_id"]}))
+        .await;
     let conv = a.expect("conversation_assigned").await["conversation"].clone();
-    a.send(json!({"type": "resolve", "conversation_id": conv["id"]})).await;
+    a.send(json!({"type": "resolve", "conversation_id": conv["id"]}))
+        .await;
     a.expect("conversation_updated").await;
     // Anna away: after the sticky wait the conversation widens to Ben.
-    a.send(json!({"type": "set_status", "status": "away"})).await;
+    a.send(json!({"type": "set_status", "status": "away"}))
+        .await;
     a.expect_where("status", |m| m["status"] == "away").await;
-    app.inbound("sms", "+819000000002", "third time", None).await;
+    app.inbound("sms", "+819000000002", "third time", None)
+        .await;
     let o = offer_for(&mut b).await;
     assert_eq!(o["preview"], "third time");
-    assert!(o["waited_ms"].as_u64().unwrap() >= 400, "offered only after the sticky wait: {o}");
+    assert!(
+        o["waited_ms"].as_u64().unwrap() >= 400,
+        "offered only after the sticky wait: {o}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn capacity_is_respected_and_backlog_is_picked_up_the_instant_a_slot_frees() {
     let app = spawn_app(|_| {}).await;
-    let t = app.agent("cap", &["general"], json!({"capacity": {"voice": 1, "chat": 2, "email": 5, "messaging": 5}})).await;
+    let t = app
+        .agent(
+            "cap",
+            &["general"],
+            json!({"capacity": {"voice": 1, "chat": 2, "email": 5, "messaging": 5}}),
+        )
+        .await;
     let mut a = Client::available(&app, &t).await;
     let mut chats = Vec::new();
     for i in 0..3 {
@@ -95,7 +137,8 @@ async fn capacity_is_respected_and_backlog_is_picked_up_the_instant_a_slot_frees
     let (_, live) = app.get("/api/v1/agents/cap").await;
     assert_eq!(live["live"]["held"].as_array().unwrap().len(), 2);
     // Resolving one frees a slot: the waiting third chat is offered at once.
-    a.send(json!({"type": "resolve", "conversation_id": c1["id"]})).await;
+    a.send(json!({"type": "resolve", "conversation_id": c1["id"]}))
+        .await;
     let o = a.expect("offer").await;
     assert_eq!(o["preview"], "chat 2");
 }
@@ -103,7 +146,11 @@ async fn capacity_is_respected_and_backlog_is_picked_up_the_instant_a_slot_frees
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offer_timeout_goes_to_next_agent_and_missed_agent_goes_away() {
     let app = spawn_app(|_| {}).await;
-    app.queue("general", json!({"offer_timeout_ms": 300, "max_missed_offers": 1, "default_for": ["sms"]})).await;
+    app.queue(
+        "general",
+        json!({"offer_timeout_ms": 300, "max_missed_offers": 1, "default_for": ["sms"]}),
+    )
+    .await;
     let ta = app.agent("slow", &["general"], json!({})).await;
     let mut a = Client::available(&app, &ta).await;
     let tb = app.agent("fast", &["general"], json!({})).await;
@@ -118,11 +165,25 @@ async fn offer_timeout_goes_to_next_agent_and_missed_agent_goes_away() {
     assert_eq!(st["reason"], "missed");
     let o2 = b.expect("offer").await;
     assert_eq!(o2["conversation_id"], o["conversation_id"]);
-    b.send(json!({"type": "accept", "offer_id": o2["offer_id"]})).await;
+    b.send(json!({"type": "accept", "offer_id": o2["offer_id"]}))
+        .await;
     b.expect("conversation_assigned").await;
-    let (_, trace) = app.get(&format!("/api/v1/conversations/{}/trace", o["conversation_id"].as_str().unwrap())).await;
-    let steps: Vec<&str> = trace["steps"].as_array().unwrap().iter().map(|s| s["step"].as_str().unwrap()).collect();
-    assert!(steps.contains(&"timed_out") && steps.contains(&"accepted"), "{steps:?}");
+    let (_, trace) = app
+        .get(&format!(
+            "/api/v1/conversations/{}/trace",
+            o["conversation_id"].as_str().unwrap()
+        ))
+        .await;
+    let steps: Vec<&str> = trace["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step"].as_str().unwrap())
+        .collect();
+    assert!(
+        steps.contains(&"timed_out") && steps.contains(&"accepted"),
+        "{steps:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -132,9 +193,11 @@ async fn reject_goes_to_next_agent() {
     let mut a = Client::available(&app, &ta).await;
     let tb = app.agent("keen", &["general"], json!({})).await;
     let mut b = Client::available(&app, &tb).await;
-    app.inbound("email", "taro@example.jp", "件名なし", None).await;
+    app.inbound("email", "taro@example.jp", "件名なし", None)
+        .await;
     let o = a.expect("offer").await;
-    a.send(json!({"type": "reject", "offer_id": o["offer_id"]})).await;
+    a.send(json!({"type": "reject", "offer_id": o["offer_id"]}))
+        .await;
     let r = a.expect("offer_revoked").await;
     assert_eq!(r["outcome"], "rejected");
     let o2 = b.expect("offer").await;
@@ -161,10 +224,19 @@ async fn agent_reconnect_within_grace_resumes_everything() {
     let convs = w["conversations"].as_array().unwrap();
     assert_eq!(convs.len(), 1);
     assert_eq!(convs[0]["id"], conv["id"]);
-    let texts: Vec<&str> = convs[0]["recent"].as_array().unwrap().iter().filter_map(|e| e["text"].as_str()).collect();
-    assert!(texts.contains(&"before the drop") && texts.contains(&"while you were gone"), "{texts:?}");
+    let texts: Vec<&str> = convs[0]["recent"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["text"].as_str())
+        .collect();
+    assert!(
+        texts.contains(&"before the drop") && texts.contains(&"while you were gone"),
+        "{texts:?}"
+    );
     agent_say(&mut again, &conv["id"], "back").await;
-    chat.expect_where("event", |m| m["event"]["text"] == "back").await;
+    chat.expect_where("event", |m| m["event"]["text"] == "back")
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -185,26 +257,45 @@ async fn agent_gone_past_grace_gives_the_conversation_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transfer_to_another_queue_keeps_the_history() {
     let app = spawn_app(|_| {}).await;
-    app.queue("billing", json!({"required_skills": {"billing": 3}})).await;
+    app.queue("billing", json!({"required_skills": {"billing": 3}}))
+        .await;
     let ta = app.agent("front", &["general"], json!({})).await;
-    let tb = app.agent("money", &["billing"], json!({"skills": {"billing": 5}})).await;
+    let tb = app
+        .agent("money", &["billing"], json!({"skills": {"billing": 5}}))
+        .await;
     let mut a = Client::available(&app, &ta).await;
     let mut b = Client::available(&app, &tb).await;
     let (mut chat, _) = Client::visitor(&app).await;
     chat_say(&mut chat, "請求書が二重です").await;
     let conv = accept_next(&mut a).await;
     agent_say(&mut a, &conv["id"], "Transferring you to billing").await;
-    a.send(json!({"type": "transfer", "conversation_id": conv["id"], "queue": "billing"})).await;
+    a.send(json!({"type": "transfer", "conversation_id": conv["id"], "queue": "billing"}))
+        .await;
     let upd = a.expect("conversation_updated").await;
     assert_eq!(upd["held"], false);
     let c2 = accept_next(&mut b).await;
     assert_eq!(c2["id"], conv["id"]);
-    let texts: Vec<&str> = c2["recent"].as_array().unwrap().iter().filter_map(|e| e["text"].as_str()).collect();
-    assert!(texts.contains(&"請求書が二重です") && texts.contains(&"Transferring you to billing"), "{texts:?}");
-    assert!(c2["recent"].as_array().unwrap().iter().any(|e| e["type"] == "transferred"));
+    let texts: Vec<&str> = c2["recent"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["text"].as_str())
+        .collect();
+    assert!(
+        texts.contains(&"請求書が二重です") && texts.contains(&"Transferring you to billing"),
+        "{texts:?}"
+    );
+    assert!(c2["recent"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["type"] == "transferred"));
     // The first agent no longer holds it.
     let id = "after-transfer";
-    a.send(json!({"type": "message", "conversation_id": conv["id"], "client_msg_id": id, "text": "x"})).await;
+    a.send(
+        json!({"type": "message", "conversation_id": conv["id"], "client_msg_id": id, "text": "x"}),
+    )
+    .await;
     let e = a.expect("error").await;
     assert_eq!(e["code"], "not_yours");
 }
@@ -215,7 +306,8 @@ async fn customer_leaving_while_queued_is_abandoned() {
     let (mut chat, w) = Client::visitor(&app).await;
     chat_say(&mut chat, "hello?").await;
     chat.send(json!({"type": "leave"})).await;
-    chat.expect_where("conversation", |m| m["state"] == "abandoned").await;
+    chat.expect_where("conversation", |m| m["state"] == "abandoned")
+        .await;
     let t = app.agent("late", &["general"], json!({})).await;
     let mut a = Client::available(&app, &t).await;
     a.assert_none_before_pong("offer").await;
@@ -239,7 +331,10 @@ async fn visitor_who_closes_the_tab_is_abandoned_after_the_grace_period() {
         if types(&events).contains(&"abandoned".to_owned()) {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "not abandoned: {events:?}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not abandoned: {events:?}"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await; // poll interval, bounded by WAIT
     }
 }
@@ -248,10 +343,19 @@ async fn visitor_who_closes_the_tab_is_abandoned_after_the_grace_period() {
 async fn overflow_moves_a_waiting_conversation_to_another_queue() {
     let app = spawn_app(|_| {}).await;
     app.queue("backup", json!({})).await;
-    app.queue("front", json!({"overflow": {"after_ms": 300, "to": "backup"}})).await;
+    app.queue(
+        "front",
+        json!({"overflow": {"after_ms": 300, "to": "backup"}}),
+    )
+    .await;
     let t = app.agent("backstop", &["backup"], json!({})).await;
     let mut a = Client::available(&app, &t).await;
-    let (s, v) = app.post("/api/v1/inbound", json!({"channel": "line", "address": "U4af4980629", "text": "hi", "queue": "front"})).await;
+    let (s, v) = app
+        .post(
+            "/api/v1/inbound",
+            json!({"channel": "line", "address": "U4af4980629", "text": "hi", "queue": "front"}),
+        )
+        .await;
     assert_eq!(s, 202);
     let o = a.expect("offer").await;
     assert_eq!(o["queue"], "backup");
@@ -263,9 +367,15 @@ async fn overflow_moves_a_waiting_conversation_to_another_queue() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_queue_refuses_clearly_and_stores_nothing() {
     let app = spawn_app(|_| {}).await;
-    app.queue("general", json!({"max_waiting": 1, "default_for": ["sms"]})).await;
+    app.queue("general", json!({"max_waiting": 1, "default_for": ["sms"]}))
+        .await;
     app.inbound("sms", "+819000000010", "one", None).await;
-    let (s, v) = app.post("/api/v1/inbound", json!({"channel": "sms", "address": "+819000000011", "text": "two"})).await;
+    let (s, v) = app
+        .post(
+            "/api/v1/inbound",
+            json!({"channel": "sms", "address": "+819000000011", "text": "two"}),
+        )
+        .await;
     assert_eq!(s, 503, "{v}");
     assert_eq!(v["code"], "queue_full");
     let (_, q) = app.get("/api/v1/queues/general").await;
