@@ -32,6 +32,10 @@ pub struct Cli {
     /// HTTP worker threads (default: number of cores).
     #[arg(long, env = "SWITCHBOARD_WORKERS")]
     pub workers: Option<usize>,
+    /// Threads (actix arbiters) that run the customer, agent and queue actors
+    /// (default: number of cores).
+    #[arg(long, env = "SWITCHBOARD_ACTOR_THREADS")]
+    pub actor_threads: Option<usize>,
     /// Create agent `admin` with this password if it does not exist.
     #[arg(long, env = "SWITCHBOARD_ADMIN_PASSWORD", hide_env_values = true)]
     pub admin_password: Option<String>,
@@ -45,10 +49,36 @@ pub struct Settings {
     pub data_dir: PathBuf,
     pub demo: bool,
     pub workers: usize,
+    /// Arbiter threads for actors; each actor lives on one, chosen by a hash of its id.
+    pub actor_threads: usize,
     /// If set and no agent `admin` exists, one is created with this password at start.
     pub bootstrap_admin_password: Option<String>,
     pub limits: Limits,
     pub timing: Timing,
+    pub store: StoreSettings,
+}
+
+/// The embedded store's tuning.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreSettings {
+    /// Commits queued for the writer thread beyond which new ones fail with
+    /// `unavailable` (back-pressure instead of unbounded memory).
+    pub max_pending_writes: usize,
+    /// Most commits merged into one durable transaction (group commit).
+    pub max_batch: usize,
+    /// Page cache, MiB.
+    pub cache_mib: usize,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        Self {
+            max_pending_writes: 10_000,
+            max_batch: 512,
+            cache_mib: 64,
+        }
+    }
 }
 
 /// Size and rate limits.
@@ -67,6 +97,9 @@ pub struct Limits {
     pub recent_events: usize,
     /// Largest `limit` for a timeline page.
     pub max_page: usize,
+    /// Password hashes (argon2id, ~19 MiB and tens of ms each) computed at once; further
+    /// logins wait their turn, so a login flood cannot exhaust memory.
+    pub password_hash_concurrency: usize,
 }
 
 /// Timeouts and periods, milliseconds.
@@ -89,6 +122,12 @@ pub struct Timing {
     pub client_timeout_ms: u64,
 }
 
+fn cores() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Self {
@@ -96,11 +135,11 @@ impl Default for Settings {
             data_dir: PathBuf::from("./data"),
             demo: false,
             bootstrap_admin_password: None,
-            workers: std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2),
+            workers: cores(),
+            actor_threads: cores(),
             limits: Limits::default(),
             timing: Timing::default(),
+            store: StoreSettings::default(),
         }
     }
 }
@@ -114,6 +153,7 @@ impl Default for Limits {
             ws_messages_per_second: 50,
             recent_events: 50,
             max_page: 200,
+            password_hash_concurrency: 2,
         }
     }
 }
@@ -170,6 +210,9 @@ impl Settings {
         }
         if let Some(w) = cli.workers {
             s.workers = w.max(1);
+        }
+        if let Some(t) = cli.actor_threads {
+            s.actor_threads = t.max(1);
         }
         s.demo |= cli.demo;
         if cli.admin_password.is_some() {

@@ -5,6 +5,10 @@
 //! that races with passivation finds a closed mailbox and is retried once on a fresh
 //! activation. Agent actors exist while an agent is connected or inside its grace
 //! period. Queue actors live for the engine's lifetime.
+//!
+//! Placement: every actor runs on one of `settings.actor_threads` dedicated arbiters,
+//! chosen by a hash of its id, so actor work spreads over the cores instead of piling
+//! onto whichever thread happened to activate it.
 
 use super::agent::AgentActor;
 use super::customer::CustomerActor;
@@ -19,6 +23,7 @@ use crate::domain::{
 use crate::store::SharedStore;
 use actix::prelude::*;
 use dashmap::DashMap;
+use std::hash::{BuildHasher, Hash};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -31,6 +36,7 @@ pub struct Inner {
     pub clock: SharedClock,
     pub settings: Arc<Settings>,
     pub tokens: TokenSigner,
+    pub passwords: crate::auth::Passwords,
     customers: DashMap<CustomerId, Addr<CustomerActor>>,
     agents: DashMap<AgentId, Addr<AgentActor>>,
     queues: DashMap<QueueName, Addr<QueueActor>>,
@@ -41,6 +47,10 @@ pub struct Inner {
     enqueue_seq: AtomicU64,
     /// Ids for websocket sessions.
     session_seq: AtomicU64,
+    /// The arbiters actors are placed on (empty outside an actix system: then actors
+    /// start on the current arbiter).
+    arbiters: Vec<actix::dev::ArbiterHandle>,
+    placement: std::collections::hash_map::RandomState,
 }
 
 impl std::ops::Deref for Engine {
@@ -57,7 +67,15 @@ impl Engine {
         settings: Arc<Settings>,
         tokens: TokenSigner,
     ) -> Self {
+        let arbiters = if actix::System::try_current().is_some() {
+            (0..settings.actor_threads.max(1))
+                .map(|_| actix::Arbiter::new().handle())
+                .collect()
+        } else {
+            Vec::new()
+        };
         Engine(Arc::new(Inner {
+            passwords: crate::auth::Passwords::new(settings.limits.password_hash_concurrency),
             store,
             clock,
             settings,
@@ -68,7 +86,22 @@ impl Engine {
             queue_configs: DashMap::new(),
             enqueue_seq: AtomicU64::new(1),
             session_seq: AtomicU64::new(1),
+            arbiters,
+            placement: Default::default(),
         }))
+    }
+
+    /// Starts `actor` on the arbiter that `key` hashes to.
+    fn place<A, K>(&self, key: &K, actor: A) -> Addr<A>
+    where
+        A: Actor<Context = Context<A>> + Send,
+        K: Hash + ?Sized,
+    {
+        if self.arbiters.is_empty() {
+            return actor.start();
+        }
+        let i = (self.placement.hash_one(key) % self.arbiters.len() as u64) as usize;
+        A::start_in_arbiter(&self.arbiters[i], move |_| actor)
     }
 
     pub fn now(&self) -> crate::domain::Millis {
@@ -89,7 +122,7 @@ impl Engine {
 
     // ------------------------------------------------------------ customers
 
-    /// The customer's actor, activating it (on the current arbiter) if needed.
+    /// The customer's actor, activating it (on its arbiter) if needed.
     pub fn customer(&self, id: CustomerId) -> Addr<CustomerActor> {
         if let Some(a) = self.customers.get(&id) {
             if a.connected() {
@@ -98,11 +131,11 @@ impl Engine {
         }
         let mut entry = self.customers.entry(id).or_insert_with(|| {
             crate::metrics::customer_actor_activated();
-            CustomerActor::new(self.clone(), id).start()
+            self.place(&id, CustomerActor::new(self.clone(), id))
         });
         if !entry.connected() {
             crate::metrics::customer_actor_activated();
-            *entry = CustomerActor::new(self.clone(), id).start();
+            *entry = self.place(&id, CustomerActor::new(self.clone(), id));
         }
         entry.clone()
     }
@@ -177,12 +210,12 @@ impl Engine {
     /// The agent's actor, started from `profile` if it is not running.
     pub fn agent_or_start(&self, profile: AgentProfile) -> Addr<AgentActor> {
         let id = profile.id.clone();
-        let mut entry = self
-            .agents
-            .entry(id)
-            .or_insert_with(|| AgentActor::new(self.clone(), profile.clone()).start());
+        let id_key = id.clone();
+        let mut entry = self.agents.entry(id).or_insert_with(|| {
+            self.place(&profile.id, AgentActor::new(self.clone(), profile.clone()))
+        });
         if !entry.connected() {
-            *entry = AgentActor::new(self.clone(), profile).start();
+            *entry = self.place(&id_key, AgentActor::new(self.clone(), profile));
         }
         entry.clone()
     }
@@ -219,7 +252,7 @@ impl Engine {
             a.do_send(super::queue::Reconfigure(config));
             return a;
         }
-        let addr = QueueActor::new(self.clone(), config.clone()).start();
+        let addr = self.place(&config.name, QueueActor::new(self.clone(), config.clone()));
         self.queues.insert(config.name, addr.clone());
         addr
     }
