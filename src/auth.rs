@@ -101,6 +101,43 @@ impl TokenSigner {
     }
 }
 
+/// Password hashing and checking off the async threads, with bounded concurrency:
+/// argon2id takes ~19 MiB per computation, so a burst of logins queues for a permit
+/// instead of allocating without bound.
+#[derive(Clone)]
+pub struct Passwords {
+    permits: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+/// The hashing thread failed (panicked or the runtime is shutting down).
+#[derive(Debug, thiserror::Error)]
+#[error("password hashing failed")]
+pub struct HashFailed;
+
+impl Passwords {
+    pub fn new(concurrency: usize) -> Self {
+        Passwords {
+            permits: std::sync::Arc::new(tokio::sync::Semaphore::new(concurrency.max(1))),
+        }
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, HashFailed> {
+        let _permit = self.permits.acquire().await.map_err(|_| HashFailed)?;
+        tokio::task::spawn_blocking(f).await.map_err(|_| HashFailed)
+    }
+
+    pub async fn hash(&self, password: String) -> Result<String, HashFailed> {
+        self.run(move || hash_password(&password)).await
+    }
+
+    pub async fn verify(&self, password: String, phc: String) -> Result<bool, HashFailed> {
+        self.run(move || verify_password(&password, &phc)).await
+    }
+}
+
 /// argon2id hash in PHC format. Slow by design: call from a blocking thread.
 pub fn hash_password(password: &str) -> String {
     use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};

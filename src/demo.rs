@@ -2,7 +2,6 @@
 //! absent, so a person can open `/agent/` and `/chat/` and talk at once.
 
 use crate::actors::Engine;
-use crate::auth::hash_password;
 use crate::domain::{
     AgentId, AgentProfile, Capacity, Channel, Proficiency, QueueConfig, QueueName, Role, Skill,
 };
@@ -94,7 +93,7 @@ pub async fn seed(engine: &Engine) -> anyhow::Result<()> {
             continue;
         }
         let pw = password.to_string();
-        let hash = tokio::task::spawn_blocking(move || hash_password(&pw)).await?;
+        let hash = engine.passwords.hash(pw).await?;
         batch.agents.push(AgentProfile {
             id: agent_id,
             display_name: name.to_string(),

@@ -10,7 +10,7 @@
 use crate::actors::messages::{Enqueue, RestoreHeld};
 use crate::actors::Engine;
 use crate::api::{self, AppState};
-use crate::auth::{hash_password, TokenSigner};
+use crate::auth::TokenSigner;
 use crate::config::Settings;
 use crate::domain::time::SharedClock;
 use crate::domain::{
@@ -36,7 +36,15 @@ impl Application {
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("creating data dir {}", settings.data_dir.display()))?;
         let store: SharedStore = Arc::new(
-            EmbeddedStore::open(&settings.data_dir, EmbeddedOptions::default()).map_err(|e| {
+            EmbeddedStore::open(
+                &settings.data_dir,
+                EmbeddedOptions {
+                    max_pending_writes: settings.store.max_pending_writes,
+                    max_batch: settings.store.max_batch,
+                    cache_bytes: settings.store.cache_mib.saturating_mul(1024 * 1024),
+                },
+            )
+            .map_err(|e| {
                 anyhow::anyhow!("opening store in {}: {e}", settings.data_dir.display())
             })?,
         );
@@ -96,6 +104,9 @@ impl Application {
                 .configure(|c| api::configure(c, max_body))
         })
         .workers(settings.workers)
+        // Websocket pushes are small frames that must leave now: without TCP_NODELAY,
+        // Nagle's algorithm holds them for the peer's delayed ACK (~40 ms).
+        .tcp_nodelay(true)
         .shutdown_timeout(10)
         .listen(listener)?
         .run();
@@ -150,7 +161,7 @@ async fn ensure_admin(engine: &Engine, password: &str) -> anyhow::Result<()> {
         return Ok(());
     }
     let pw = password.to_owned();
-    let hash = tokio::task::spawn_blocking(move || hash_password(&pw)).await?;
+    let hash = engine.passwords.hash(pw).await?;
     let profile = AgentProfile {
         id,
         display_name: "Administrator".into(),

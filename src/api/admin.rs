@@ -5,7 +5,6 @@
 use super::error::ApiError;
 use super::extract::Staff;
 use super::AppState;
-use crate::auth::hash_password;
 use crate::domain::{
     AgentId, AgentProfile, Capacity, Proficiency, QueueConfig, QueueName, Role, Skill,
 };
@@ -63,7 +62,7 @@ pub async fn put_agent(
                 return Err(ApiError::invalid("password must be 8 to 1024 bytes"));
             }
             let pw = pw.clone();
-            web::block(move || hash_password(&pw)).await.map_err(|_| {
+            state.engine.passwords.hash(pw).await.map_err(|_| {
                 ApiError::new(crate::ws::protocol::ErrorCode::Internal, "hashing failed")
             })?
         }

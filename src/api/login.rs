@@ -2,7 +2,7 @@
 
 use super::error::ApiError;
 use super::AppState;
-use crate::auth::{verify_password, Claims};
+use crate::auth::Claims;
 use crate::domain::{AgentId, Role};
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
@@ -36,9 +36,10 @@ pub async fn login(
     let profile = engine.store.agent(&id).await?.ok_or_else(denied)?;
     let password = body.password.clone();
     let hash = profile.password_hash.clone();
-    let ok = web::block(move || verify_password(&password, &hash))
-        .await
-        .map_err(|_| ApiError::new(crate::ws::protocol::ErrorCode::Internal, "hashing failed"))?;
+    let ok =
+        engine.passwords.verify(password, hash).await.map_err(|_| {
+            ApiError::new(crate::ws::protocol::ErrorCode::Internal, "hashing failed")
+        })?;
     if !ok || profile.disabled {
         tracing::info!("login refused");
         return Err(denied());

@@ -18,6 +18,8 @@
 //! | `switchboard_conversations_resolved_total` | counter | queue |
 //! | `switchboard_ws_connections` | gauge | kind (agent, chat) |
 //! | `switchboard_customer_actors` | gauge | |
+//! | `switchboard_store_commit_seconds` | histogram | |
+//! | `switchboard_store_commit_group_size` | histogram | |
 
 use crate::domain::{AgentId, Channel, QueueName};
 use dashmap::DashMap;
@@ -45,6 +47,20 @@ pub fn install() -> PrometheusHandle {
                     b.set_buckets_for_metric(
                         Matcher::Full("switchboard_time_to_answer_seconds".into()),
                         &[1.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0],
+                    )
+                })
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full("switchboard_store_commit_seconds".into()),
+                        &[
+                            1e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 1.0,
+                        ],
+                    )
+                })
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full("switchboard_store_commit_group_size".into()),
+                        &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0],
                     )
                 })
                 .expect("static bucket lists are non-empty")
@@ -79,6 +95,15 @@ fn describe() {
         "switchboard_time_to_answer_seconds",
         Unit::Seconds,
         "Enqueue to accepted offer."
+    );
+    describe_histogram!(
+        "switchboard_store_commit_seconds",
+        Unit::Seconds,
+        "Time to write and fsync one group of store commits."
+    );
+    describe_histogram!(
+        "switchboard_store_commit_group_size",
+        "Commits written together in one durable transaction (group commit)."
     );
     describe_counter!("switchboard_offers_total", "Offers by outcome.");
     describe_counter!(
@@ -119,6 +144,13 @@ pub fn queue_state(queue: &QueueName, waiting: usize, longest_wait_ms: u64) {
 
 pub fn routing_decision(d: Duration) {
     histogram!("switchboard_routing_decision_seconds").record(d.as_secs_f64());
+}
+
+/// One durable group commit of the store writer: its duration and how many commits it
+/// carried.
+pub fn store_group_commit(d: Duration, commits: usize) {
+    histogram!("switchboard_store_commit_seconds").record(d.as_secs_f64());
+    histogram!("switchboard_store_commit_group_size").record(commits as f64);
 }
 
 pub fn answered(queue: &QueueName, wait_ms: u64) {

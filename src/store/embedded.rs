@@ -93,6 +93,9 @@ pub struct EmbeddedOptions {
     pub max_pending_writes: usize,
     /// Most requests merged into one write transaction. At least 1 is used.
     pub max_batch: usize,
+    /// redb page cache, bytes (redb's own default is 1 GiB, too much for a store whose
+    /// hot data is the open conversations).
+    pub cache_bytes: usize,
 }
 
 impl Default for EmbeddedOptions {
@@ -100,6 +103,7 @@ impl Default for EmbeddedOptions {
         Self {
             max_pending_writes: 10_000,
             max_batch: 512,
+            cache_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -147,7 +151,9 @@ impl EmbeddedStore {
         std::fs::create_dir_all(dir)
             .map_err(|e| StoreError::Backend(format!("create {}: {e}", dir.display())))?;
         let path = dir.join(FILE_NAME);
-        let db = Database::create(&path)
+        let db = redb::Builder::new()
+            .set_cache_size(opts.cache_bytes)
+            .create(&path)
             .map_err(|e| StoreError::Backend(format!("open {}: {e}", path.display())))?;
         // Create every table up front so that read transactions never miss one.
         write_txn(&db, |_| Ok(()))?;
@@ -448,7 +454,9 @@ fn writer_loop(db: &Database, rx: &Receiver<Request>, max_batch: usize) {
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             }
         }
+        let (started, n) = (std::time::Instant::now(), group.len());
         process_group(db, group);
+        crate::metrics::store_group_commit(started.elapsed(), n);
     }
 }
 
