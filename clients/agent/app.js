@@ -313,7 +313,8 @@ function onOfferRevoked(msg) {
   if (!entry) return;
   removeOffer(msg.offer_id);
   const name = customerName(entry.offer.customer);
-  const key = msg.outcome === 'timed_out' ? 'notice.offer_timed_out' : 'notice.offer_rescinded';
+  // `rejected` reaches the other tabs of an agent who declined in one tab.
+  const key = { timed_out: 'notice.offer_timed_out', rejected: 'notice.offer_rejected' }[msg.outcome] || 'notice.offer_rescinded';
   notice(t(key, { name }), msg.outcome === 'timed_out' ? 'warn' : 'info', { testid: `offer-outcome-${msg.outcome}` });
 }
 
