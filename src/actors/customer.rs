@@ -334,6 +334,27 @@ fn done<T: 'static>(r: EngineResult<T>) -> Atomic<T> {
     AtomicResponse::new(Box::pin(fut::ready(r)))
 }
 
+impl CustomerActor {
+    /// The shape of every plain state change here: commit `batch` durably, and only
+    /// then apply `then` to the actor (atomically: no other message runs in between).
+    /// A failed commit changes nothing and answers `unavailable`.
+    fn commit_then<T: 'static>(
+        &self,
+        batch: Batch,
+        then: impl FnOnce(&mut Self) -> EngineResult<T> + 'static,
+    ) -> Atomic<T> {
+        let store = self.engine.store.clone();
+        AtomicResponse::new(Box::pin(
+            async move { store.commit(batch).await }
+                .into_actor(self)
+                .map(move |res, act, _| {
+                    res.map_err(EngineError::unavailable)?;
+                    then(act)
+                }),
+        ))
+    }
+}
+
 impl Handler<Inbound> for CustomerActor {
     type Result = Atomic<InboundAck>;
 
@@ -388,43 +409,38 @@ impl Handler<Inbound> for CustomerActor {
                 conversations: vec![updated.clone()],
                 ..Default::default()
             };
-            return AtomicResponse::new(Box::pin(
-                async move { store.commit(batch).await }
-                    .into_actor(self)
-                    .map(move |res, act, _| {
-                        res.map_err(EngineError::unavailable)?;
-                        crate::metrics::message(msg.channel, "in");
-                        for e in &events {
-                            act.remember(e);
-                        }
-                        let ack = InboundAck {
-                            event_id: ev.id,
+            return self.commit_then(batch, move |act| {
+                crate::metrics::message(msg.channel, "in");
+                for e in &events {
+                    act.remember(e);
+                }
+                let ack = InboundAck {
+                    event_id: ev.id,
+                    conversation_id: updated.id,
+                    duplicate: false,
+                };
+                if let Some(k) = seen_key {
+                    act.remember_id(
+                        k,
+                        InboundAck {
+                            duplicate: true,
+                            ..ack.clone()
+                        },
+                    );
+                }
+                act.open = Some(updated.clone());
+                for e in &events {
+                    act.tell_agent(
+                        &updated,
+                        ConversationEvent {
                             conversation_id: updated.id,
-                            duplicate: false,
-                        };
-                        if let Some(k) = seen_key {
-                            act.remember_id(
-                                k,
-                                InboundAck {
-                                    duplicate: true,
-                                    ..ack.clone()
-                                },
-                            );
-                        }
-                        act.open = Some(updated.clone());
-                        for e in &events {
-                            act.tell_agent(
-                                &updated,
-                                ConversationEvent {
-                                    conversation_id: updated.id,
-                                    event: e.clone(),
-                                },
-                            );
-                        }
-                        act.push_chat(ChatServerMsg::Event { event: ev.clone() });
-                        Ok(ack)
-                    }),
-            ));
+                            event: e.clone(),
+                        },
+                    );
+                }
+                act.push_chat(ChatServerMsg::Event { event: ev.clone() });
+                Ok(ack)
+            });
         }
 
         // A new conversation.
@@ -579,41 +595,35 @@ impl Handler<AgentWrite> for CustomerActor {
         };
         let ev = TimelineEvent::new(self.id, Some(conv.id), now, kind);
         let batch = Batch::default().event(ev.clone());
-        let store = self.engine.store.clone();
-        AtomicResponse::new(Box::pin(
-            async move { store.commit(batch).await }
-                .into_actor(self)
-                .map(move |res, act, _| {
-                    res.map_err(EngineError::unavailable)?;
-                    act.remember(&ev);
-                    let ack = InboundAck {
-                        event_id: ev.id,
-                        conversation_id: conv.id,
-                        duplicate: false,
-                    };
-                    act.remember_id(
-                        key,
-                        InboundAck {
-                            duplicate: true,
-                            ..ack.clone()
-                        },
-                    );
-                    if !msg.note {
-                        crate::metrics::message(conv.channel, "out");
-                        // Delivery: web chat sockets now; other channels' connectors
-                        // read the durable message_out event.
-                        act.push_chat(ChatServerMsg::Event { event: ev.clone() });
-                    }
-                    act.tell_agent(
-                        &conv,
-                        ConversationEvent {
-                            conversation_id: conv.id,
-                            event: ev.clone(),
-                        },
-                    );
-                    Ok(ack)
-                }),
-        ))
+        self.commit_then(batch, move |act| {
+            act.remember(&ev);
+            let ack = InboundAck {
+                event_id: ev.id,
+                conversation_id: conv.id,
+                duplicate: false,
+            };
+            act.remember_id(
+                key,
+                InboundAck {
+                    duplicate: true,
+                    ..ack.clone()
+                },
+            );
+            if !msg.note {
+                crate::metrics::message(conv.channel, "out");
+                // Delivery: web chat sockets now; other channels' connectors
+                // read the durable message_out event.
+                act.push_chat(ChatServerMsg::Event { event: ev.clone() });
+            }
+            act.tell_agent(
+                &conv,
+                ConversationEvent {
+                    conversation_id: conv.id,
+                    event: ev.clone(),
+                },
+            );
+            Ok(ack)
+        })
     }
 }
 
@@ -659,20 +669,14 @@ impl Handler<Assign> for CustomerActor {
             customers: vec![cust.clone()],
             ..Default::default()
         };
-        let store = self.engine.store.clone();
-        AtomicResponse::new(Box::pin(
-            async move { store.commit(batch).await }
-                .into_actor(self)
-                .map(move |res, act, _| {
-                    res.map_err(EngineError::unavailable)?;
-                    crate::metrics::answered(&updated.queue, now.since(updated.enqueued_at));
-                    act.customer = Some(cust);
-                    act.remember(&ev);
-                    act.open = Some(updated.clone());
-                    act.push_chat_state(&updated, Some(msg.agent_name.clone()), None);
-                    Ok(act.conversation_view(&updated))
-                }),
-        ))
+        self.commit_then(batch, move |act| {
+            crate::metrics::answered(&updated.queue, now.since(updated.enqueued_at));
+            act.customer = Some(cust);
+            act.remember(&ev);
+            act.open = Some(updated.clone());
+            act.push_chat_state(&updated, Some(msg.agent_name.clone()), None);
+            Ok(act.conversation_view(&updated))
+        })
     }
 }
 
@@ -730,23 +734,17 @@ impl Handler<CloseConversation> for CustomerActor {
         let batch = Batch::default()
             .event(ev.clone())
             .conversation(updated.clone());
-        let store = self.engine.store.clone();
-        AtomicResponse::new(Box::pin(
-            async move { store.commit(batch).await }
-                .into_actor(self)
-                .map(move |res, act, _| {
-                    res.map_err(EngineError::unavailable)?;
-                    act.remember(&ev);
-                    if updated.state == ConversationState::Resolved {
-                        crate::metrics::conversation_resolved(&updated.queue);
-                        act.open = None;
-                    } else {
-                        act.open = Some(updated.clone());
-                    }
-                    act.push_chat_state(&updated, None, None);
-                    Ok(())
-                }),
-        ))
+        self.commit_then(batch, move |act| {
+            act.remember(&ev);
+            if updated.state == ConversationState::Resolved {
+                crate::metrics::conversation_resolved(&updated.queue);
+                act.open = None;
+            } else {
+                act.open = Some(updated.clone());
+            }
+            act.push_chat_state(&updated, None, None);
+            Ok(())
+        })
     }
 }
 
@@ -971,33 +969,27 @@ impl Handler<CustomerLeave> for CustomerActor {
         let batch = Batch::default()
             .event(ev.clone())
             .conversation(updated.clone());
-        let store = self.engine.store.clone();
-        AtomicResponse::new(Box::pin(
-            async move { store.commit(batch).await }
-                .into_actor(self)
-                .map(move |res, act, _| {
-                    res.map_err(EngineError::unavailable)?;
-                    act.remember(&ev);
-                    act.open = None;
-                    crate::metrics::conversation_resolved(&updated.queue);
-                    act.tell_agent(
-                        &conv,
-                        ConversationEvent {
-                            conversation_id: conv.id,
-                            event: ev.clone(),
-                        },
-                    );
-                    act.tell_agent(
-                        &conv,
-                        ConversationLeft {
-                            conversation_id: conv.id,
-                            state: ConversationState::Resolved,
-                        },
-                    );
-                    act.push_chat_state(&updated, None, None);
-                    Ok(())
-                }),
-        ))
+        self.commit_then(batch, move |act| {
+            act.remember(&ev);
+            act.open = None;
+            crate::metrics::conversation_resolved(&updated.queue);
+            act.tell_agent(
+                &conv,
+                ConversationEvent {
+                    conversation_id: conv.id,
+                    event: ev.clone(),
+                },
+            );
+            act.tell_agent(
+                &conv,
+                ConversationLeft {
+                    conversation_id: conv.id,
+                    state: ConversationState::Resolved,
+                },
+            );
+            act.push_chat_state(&updated, None, None);
+            Ok(())
+        })
     }
 }
 
