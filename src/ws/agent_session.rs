@@ -3,7 +3,7 @@
 //! forwards them to the agent's `AgentActor`; writes `AgentServerMsg` pushes out as
 //! JSON. Holds no agent state: the agent actor outlives the socket.
 
-use super::frames::{decode, rate_limited, RateLimit, MAX_REFUSED_IN_ROW};
+use super::frames::{decode, screen, RateLimit, Screened};
 use super::protocol::{AgentClientMsg, AgentServerMsg, WireError};
 use crate::actors::agent::AgentActor;
 use crate::actors::messages::{AgentCommand, AgentPush, AttachAgent, DetachAgent};
@@ -89,44 +89,16 @@ impl Handler<AgentPush> for AgentSession {
 impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for AgentSession {
     fn handle(&mut self, item: Result<ws::Message, ws::ProtocolError>, ctx: &mut Self::Context) {
         self.last_seen = Instant::now();
-        let text = match item {
-            Ok(ws::Message::Text(t)) => t,
-            Ok(ws::Message::Ping(p)) => return ctx.pong(&p),
-            Ok(ws::Message::Pong(_)) => return,
-            Ok(ws::Message::Close(r)) => {
+        let text = match screen(item, &mut self.rate) {
+            Screened::Text(t) => t,
+            Screened::Pong(p) => return ctx.pong(&p),
+            Screened::Ignore => return,
+            Screened::Error(e) => return Self::error(ctx, e),
+            Screened::Close(r) => {
                 ctx.close(r);
                 return ctx.stop();
             }
-            Ok(ws::Message::Binary(_)) | Ok(ws::Message::Continuation(_)) => {
-                return Self::error(
-                    ctx,
-                    WireError {
-                        code: super::protocol::ErrorCode::BadJson,
-                        message: "send JSON text frames".into(),
-                        reference: None,
-                    },
-                )
-            }
-            Ok(ws::Message::Nop) => return,
-            Err(e) => {
-                tracing::debug!(error = %e, "agent socket protocol error");
-                ctx.close(Some(ws::CloseReason {
-                    code: ws::CloseCode::Size,
-                    description: Some("frame too large or malformed".into()),
-                }));
-                return ctx.stop();
-            }
         };
-        if !self.rate.allow() {
-            if self.rate.refused_in_row > MAX_REFUSED_IN_ROW {
-                ctx.close(Some(ws::CloseReason {
-                    code: ws::CloseCode::Policy,
-                    description: Some("rate limit".into()),
-                }));
-                return ctx.stop();
-            }
-            return Self::error(ctx, rate_limited());
-        }
         match decode::<AgentClientMsg>(&text, self.max_bytes) {
             Ok(msg) => self.agent.do_send(AgentCommand {
                 session_id: self.session_id,

@@ -2,7 +2,7 @@
 //! token to one customer. Parses `ChatClientMsg` frames and forwards them to the
 //! customer's actor as channel `chat` input; writes `ChatServerMsg` pushes as JSON.
 
-use super::frames::{decode, rate_limited, RateLimit, MAX_REFUSED_IN_ROW};
+use super::frames::{decode, screen, RateLimit, Screened};
 use super::protocol::{ChatClientMsg, ChatServerMsg, ErrorCode, WireError};
 use crate::actors::messages::{
     AttachChat, ChatPush, CustomerLeave, DetachChat, EngineError, Identify, Inbound, Typing,
@@ -223,42 +223,16 @@ impl Handler<ChatPush> for ChatSession {
 impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for ChatSession {
     fn handle(&mut self, item: Result<ws::Message, ws::ProtocolError>, ctx: &mut Self::Context) {
         self.last_seen = Instant::now();
-        let text = match item {
-            Ok(ws::Message::Text(t)) => t,
-            Ok(ws::Message::Ping(p)) => return ctx.pong(&p),
-            Ok(ws::Message::Pong(_)) | Ok(ws::Message::Nop) => return,
-            Ok(ws::Message::Close(r)) => {
+        let text = match screen(item, &mut self.rate) {
+            Screened::Text(t) => t,
+            Screened::Pong(p) => return ctx.pong(&p),
+            Screened::Ignore => return,
+            Screened::Error(e) => return Self::error(ctx, e),
+            Screened::Close(r) => {
                 ctx.close(r);
                 return ctx.stop();
             }
-            Ok(ws::Message::Binary(_)) | Ok(ws::Message::Continuation(_)) => {
-                return Self::error(
-                    ctx,
-                    WireError {
-                        code: ErrorCode::BadJson,
-                        message: "send JSON text frames".into(),
-                        reference: None,
-                    },
-                )
-            }
-            Err(_) => {
-                ctx.close(Some(ws::CloseReason {
-                    code: ws::CloseCode::Size,
-                    description: Some("frame too large or malformed".into()),
-                }));
-                return ctx.stop();
-            }
         };
-        if !self.rate.allow() {
-            if self.rate.refused_in_row > MAX_REFUSED_IN_ROW {
-                ctx.close(Some(ws::CloseReason {
-                    code: ws::CloseCode::Policy,
-                    description: Some("rate limit".into()),
-                }));
-                return ctx.stop();
-            }
-            return Self::error(ctx, rate_limited());
-        }
         match decode::<ChatClientMsg>(&text, self.max_bytes) {
             Ok(m) => self.on_message(m, ctx),
             Err(e) => Self::error(ctx, e),

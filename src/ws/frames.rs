@@ -2,6 +2,7 @@
 //! with typed errors, per-connection rate limit, heartbeat constants.
 
 use super::protocol::{ErrorCode, WireError};
+use actix_web_actors::ws;
 use serde::de::DeserializeOwned;
 use std::time::Instant;
 
@@ -89,6 +90,55 @@ pub fn rate_limited() -> WireError {
 
 /// Refusals in a row after which the socket is closed (policy violation).
 pub const MAX_REFUSED_IN_ROW: u32 = 100;
+
+/// What a session does with one incoming websocket item.
+pub enum Screened {
+    /// A text frame within the rate limit: decode it.
+    Text(bytestring::ByteString),
+    /// Answer a ping.
+    Pong(actix_web::web::Bytes),
+    Ignore,
+    /// Answer with an `error` message; the socket stays open.
+    Error(WireError),
+    /// Close with this reason and stop the session.
+    Close(Option<ws::CloseReason>),
+}
+
+/// Screens one item the same way for every socket: control frames are answered,
+/// non-text frames get `bad_json`, oversize or malformed frames close with 1009, and a
+/// text frame must pass the rate limit (a persistent flood closes with 1008).
+pub fn screen(item: Result<ws::Message, ws::ProtocolError>, rate: &mut RateLimit) -> Screened {
+    let text = match item {
+        Ok(ws::Message::Text(t)) => t,
+        Ok(ws::Message::Ping(p)) => return Screened::Pong(p),
+        Ok(ws::Message::Pong(_)) | Ok(ws::Message::Nop) => return Screened::Ignore,
+        Ok(ws::Message::Close(r)) => return Screened::Close(r),
+        Ok(ws::Message::Binary(_)) | Ok(ws::Message::Continuation(_)) => {
+            return Screened::Error(WireError {
+                code: ErrorCode::BadJson,
+                message: "send JSON text frames".into(),
+                reference: None,
+            })
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, "websocket protocol error");
+            return Screened::Close(Some(ws::CloseReason {
+                code: ws::CloseCode::Size,
+                description: Some("frame too large or malformed".into()),
+            }));
+        }
+    };
+    if rate.allow() {
+        Screened::Text(text)
+    } else if rate.refused_in_row > MAX_REFUSED_IN_ROW {
+        Screened::Close(Some(ws::CloseReason {
+            code: ws::CloseCode::Policy,
+            description: Some("rate limit".into()),
+        }))
+    } else {
+        Screened::Error(rate_limited())
+    }
+}
 
 #[cfg(test)]
 mod tests {
