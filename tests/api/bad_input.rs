@@ -13,12 +13,14 @@ async fn setup(app: &TestApp, id: &str) -> (Client, Client, serde_json::Value, S
     let (mut chat, w) = Client::visitor(app).await;
     chat_say(&mut chat, "hello").await;
     let conv = accept_next(&mut a).await;
-    (
-        a,
-        chat,
-        conv["id"].clone(),
-        w["customer_id"].as_str().unwrap().to_owned(),
-    )
+    let customer = w["customer_id"].as_str().unwrap().to_owned();
+    // The queue records the offer's outcome in the background; let it land so that
+    // "changes nothing" below compares settled timelines.
+    app.timeline_until(&customer, "offer_closed", |ev| {
+        ev.iter().any(|e| e["type"] == "offer_closed")
+    })
+    .await;
+    (a, chat, conv["id"].clone(), customer)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -191,6 +191,29 @@ impl TestApp {
         events
     }
 
+    /// The timeline once `done` holds for it, for effects written in the background
+    /// (routing events, timers) that no socket of the test observes. Polls the REST
+    /// view every 20 ms, bounded by `WAIT`.
+    pub async fn timeline_until(
+        &self,
+        customer: &str,
+        what: &str,
+        done: impl Fn(&[Value]) -> bool,
+    ) -> Vec<Value> {
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            let events = self.timeline(customer).await;
+            if done(&events) {
+                return events;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {what}: {events:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     pub fn ws_url(&self, path: &str) -> String {
         format!("ws://127.0.0.1:{}{}", self.port, path)
     }

@@ -164,7 +164,9 @@ async fn kill_minus_nine_loses_no_acknowledged_message_and_keeps_queue_order() {
     let r = http
         .put(format!("{}/api/v1/agents/late", e.base))
         .bearer_auth(&token)
-        .json(&json!({"display_name": "Late", "password": "late-password", "role": "agent", "queues": ["general"]}))
+        .json(&json!({"display_name": "Late", "password": "late-password", "role": "agent", "queues": ["general"],
+            // One chat slot: exactly one offer, so its order is routing's, not delivery's.
+            "capacity": {"voice": 1, "chat": 1, "email": 1, "messaging": 1}}))
         .send()
         .await
         .unwrap();

@@ -324,19 +324,10 @@ async fn visitor_who_closes_the_tab_is_abandoned_after_the_grace_period() {
     chat_say(&mut chat, "anyone?").await;
     chat.close().await;
     let customer = w["customer_id"].as_str().unwrap().to_owned();
-    // Wait for the state change (polling the REST view, bounded).
-    let deadline = std::time::Instant::now() + WAIT;
-    loop {
-        let events = app.timeline(&customer).await;
-        if types(&events).contains(&"abandoned".to_owned()) {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "not abandoned: {events:?}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await; // poll interval, bounded by WAIT
-    }
+    app.timeline_until(&customer, "abandoned", |ev| {
+        types(ev).contains(&"abandoned".to_owned())
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
