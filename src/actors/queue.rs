@@ -369,6 +369,10 @@ impl Handler<AgentUpdate> for QueueActor {
     fn handle(&mut self, msg: AgentUpdate, _: &mut Context<Self>) {
         // Index only. Work for a freed agent arrives by its own Peek/Pull, so that the
         // agent, not the queues, picks the best conversation across its queues.
+        if msg.available && !self.router.is_available(&msg.agent_id) {
+            // Back at work: what it passed on before may be offered to it again.
+            self.router.forget_tried(&msg.agent_id);
+        }
         self.router.upsert_agent(AgentSnapshot {
             id: msg.agent_id,
             available: msg.available,
@@ -403,6 +407,17 @@ impl Handler<OfferClosed> for QueueActor {
                 }
                 OfferOutcome::Rejected | OfferOutcome::TimedOut | OfferOutcome::Rescinded => {
                     self.router.offer_closed(&conv, &msg.agent_id, false);
+                    // A transfer to a person who declined or missed it falls back to
+                    // the whole queue rather than waiting for that person for ever.
+                    if self.router.widen(&conv) {
+                        let t = self.trace(
+                            conv,
+                            "widened",
+                            Some(msg.agent_id.clone()),
+                            "the agent it was transferred to did not take it".into(),
+                        );
+                        self.record(vec![], vec![t]);
+                    }
                 }
             }
         }

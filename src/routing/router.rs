@@ -303,6 +303,49 @@ impl QueueRouter {
         None
     }
 
+    /// Lets `agent` be offered again every waiting conversation it declined, missed or
+    /// lost to a disconnect. Called when the agent comes back (becomes available), so
+    /// that a conversation every agent passed on does not wait for a new agent to log
+    /// in. O(waiting).
+    pub fn forget_tried(&mut self, agent: &AgentId) {
+        let ids: Vec<ConversationId> = self
+            .entries
+            .iter()
+            .filter(|(_, w)| w.tried.contains(agent))
+            .map(|(c, _)| *c)
+            .collect();
+        for c in ids {
+            if let Some(mut w) = self.take_waiting(&c) {
+                w.tried.remove(agent);
+                self.insert_waiting(w);
+            }
+        }
+    }
+
+    /// Drops the required agent of a waiting conversation (a transfer to a person that
+    /// the person declined or missed): it becomes open to every eligible agent of the
+    /// queue, at its original rank. Returns whether anything changed.
+    pub fn widen(&mut self, c: &ConversationId) -> bool {
+        if !self
+            .entries
+            .get(c)
+            .is_some_and(|w| w.required_agent.is_some())
+        {
+            return false;
+        }
+        let Some(mut w) = self.take_waiting(c) else {
+            return false;
+        };
+        w.required_agent = None;
+        self.insert_waiting(w);
+        true
+    }
+
+    /// Whether `agent` is known and available.
+    pub fn is_available(&self, agent: &AgentId) -> bool {
+        self.agents.get(agent).is_some_and(|s| s.snap.available)
+    }
+
     /// The agent `c` is offered to, if it is offered.
     pub fn offered_to(&self, c: &ConversationId) -> Option<&AgentId> {
         self.offered.get(c).map(|(_, a)| a)

@@ -295,6 +295,53 @@ fn tried_agents_are_never_offered_again() {
 }
 
 #[test]
+fn forget_tried_lets_a_returning_agent_be_offered_again() {
+    let mut r = router(RoutingStrategy::LongestIdle);
+    r.upsert_agent(chatter("a", 0, 1));
+    r.enqueue(chat(1, 0, 0)).unwrap();
+    r.enqueue(chat(2, 0, 1)).unwrap();
+    let d = r.decide(Millis(2)).unwrap();
+    assert_eq!(d.conversation, cid(1));
+    r.offer_closed(&cid(1), &aid("a"), false);
+    r.upsert_agent(chatter("a", 0, 1));
+    assert_eq!(r.decide(Millis(2)).unwrap().conversation, cid(2));
+    r.offer_closed(&cid(2), &aid("a"), false);
+    r.upsert_agent(chatter("a", 0, 1));
+    assert!(r.decide(Millis(2)).is_none(), "a tried both");
+    r.forget_tried(&aid("a"));
+    r.debug_check_invariants();
+    let d = r.decide(Millis(3)).unwrap();
+    assert_eq!(
+        (d.conversation, d.agent.as_str()),
+        (cid(1), "a"),
+        "oldest first again"
+    );
+}
+
+#[test]
+fn widen_opens_a_declined_transfer_to_everyone() {
+    let mut r = router(RoutingStrategy::LongestIdle);
+    let mut w = chat(1, 0, 0);
+    w.required_agent = Some(aid("bob"));
+    r.enqueue(w).unwrap();
+    r.enqueue(chat(2, 0, 5)).unwrap();
+    r.upsert_agent(chatter("bob", 10, 1));
+    let d = r.decide(Millis(6)).unwrap();
+    assert_eq!((d.conversation, d.agent.as_str()), (cid(1), "bob"));
+    r.offer_closed(&cid(1), &aid("bob"), false);
+    assert!(r.widen(&cid(1)));
+    assert!(!r.widen(&cid(1)), "already open");
+    r.debug_check_invariants();
+    r.upsert_agent(chatter("alice", 0, 1));
+    let d = r.decide(Millis(7)).unwrap();
+    assert_eq!(
+        (d.conversation, d.agent.as_str()),
+        (cid(1), "alice"),
+        "keeps its rank, bob stays excluded"
+    );
+}
+
+#[test]
 fn voice_exclusivity_through_free_slots() {
     let mut r = router(RoutingStrategy::LongestIdle);
     r.upsert_agent(agent("a", 0, 0, [1, 3, 5, 5]));

@@ -279,8 +279,14 @@ impl Client {
     }
 
     async fn read(&mut self) -> Value {
+        self.read_by(tokio::time::Instant::now() + WAIT).await
+    }
+
+    /// The next JSON message, or a panic at `deadline`. One deadline for the whole
+    /// wait: the server's heartbeat pings must not extend it.
+    async fn read_by(&mut self, deadline: tokio::time::Instant) -> Value {
         loop {
-            let m = tokio::time::timeout(WAIT, self.ws.next())
+            let m = tokio::time::timeout_at(deadline, self.ws.next())
                 .await
                 .expect("timed out waiting for a websocket message")
                 .expect("socket closed")
@@ -295,16 +301,7 @@ impl Client {
 
     /// The next message of type `ty`; other messages are kept for later `next`/`expect`.
     pub async fn expect(&mut self, ty: &str) -> Value {
-        if let Some(i) = self.backlog.iter().position(|m| m["type"] == ty) {
-            return self.backlog.remove(i).unwrap();
-        }
-        loop {
-            let m = self.read().await;
-            if m["type"] == ty {
-                return m;
-            }
-            self.backlog.push_back(m);
-        }
+        self.expect_where(ty, |_| true).await
     }
 
     /// Waits for a message matching `pred`.
@@ -312,8 +309,9 @@ impl Client {
         if let Some(i) = self.backlog.iter().position(|m| m["type"] == ty && pred(m)) {
             return self.backlog.remove(i).unwrap();
         }
+        let deadline = tokio::time::Instant::now() + WAIT;
         loop {
-            let m = self.read().await;
+            let m = self.read_by(deadline).await;
             if m["type"] == ty && pred(&m) {
                 return m;
             }
@@ -326,8 +324,9 @@ impl Client {
     pub async fn sync(&mut self) {
         let nonce = uuid::Uuid::new_v4().to_string();
         self.send(json!({"type": "ping", "nonce": nonce})).await;
+        let deadline = tokio::time::Instant::now() + WAIT;
         loop {
-            let m = self.read().await;
+            let m = self.read_by(deadline).await;
             if m["type"] == "pong" && m["nonce"] == nonce.as_str() {
                 break;
             }
@@ -341,8 +340,9 @@ impl Client {
     pub async fn assert_none_before_pong(&mut self, ty: &str) {
         let nonce = uuid::Uuid::new_v4().to_string();
         self.send(json!({"type": "ping", "nonce": nonce})).await;
+        let deadline = tokio::time::Instant::now() + WAIT;
         loop {
-            let m = self.read().await;
+            let m = self.read_by(deadline).await;
             assert_ne!(m["type"], ty, "unexpected {ty}: {m}");
             if m["type"] == "pong" && m["nonce"] == nonce.as_str() {
                 break;

@@ -372,3 +372,64 @@ async fn full_queue_refuses_clearly_and_stores_nothing() {
     let (_, q) = app.get("/api/v1/queues/general").await;
     assert_eq!(q["waiting"], 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lone_agent_who_missed_an_offer_gets_it_again_when_back() {
+    let app = spawn_app(|_| {}).await;
+    app.queue(
+        "general",
+        json!({"offer_timeout_ms": 300, "max_missed_offers": 1}),
+    )
+    .await;
+    let t = app.agent("solo", &["general"], json!({})).await;
+    let mut a = Client::available(&app, &t).await;
+    let (mut chat, _) = Client::visitor(&app).await;
+    chat_say(&mut chat, "is anyone there?").await;
+    let o = a.expect("offer").await;
+    a.expect_where("status", |m| m["status"] == "away").await;
+    // Nobody else serves the queue; without a reset it would wait for ever.
+    a.send(json!({"type": "set_status", "status": "available"}))
+        .await;
+    let again = a.expect("offer").await;
+    assert_eq!(again["conversation_id"], o["conversation_id"]);
+    assert_ne!(again["offer_id"], o["offer_id"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transfer_the_named_agent_declines_falls_back_to_the_queue() {
+    let app = spawn_app(|_| {}).await;
+    let ta = app.agent("first", &["general"], json!({})).await;
+    let mut a = Client::available(&app, &ta).await;
+    let tb = app.agent("named", &["general"], json!({})).await;
+    let mut b = Client::available(&app, &tb).await;
+    let (mut chat, _) = Client::visitor(&app).await;
+    chat_say(&mut chat, "I need Named").await;
+    // Longest idle: "first" became available first.
+    let conv = accept_next(&mut a).await;
+    b.sync().await;
+    a.send(json!({"type": "transfer", "conversation_id": conv["id"], "agent": "named"}))
+        .await;
+    a.expect_where("conversation_updated", |m| m["held"] == false)
+        .await;
+    let o = b.expect("offer").await;
+    assert_eq!(o["conversation_id"], conv["id"]);
+    b.send(json!({"type": "reject", "offer_id": o["offer_id"]}))
+        .await;
+    // Open to the whole queue again: the first agent (who has room) is offered it.
+    let back = a.expect("offer").await;
+    assert_eq!(back["conversation_id"], conv["id"]);
+    let (_, trace) = app
+        .get(&format!(
+            "/api/v1/conversations/{}/trace",
+            conv["id"].as_str().unwrap()
+        ))
+        .await;
+    assert!(
+        trace["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["step"] == "widened"),
+        "{trace}"
+    );
+}
