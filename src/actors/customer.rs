@@ -403,10 +403,17 @@ impl Handler<Inbound> for CustomerActor {
                 },
             );
             events.push(ev.clone());
-            updated.updated_at = now;
+            // The conversation row changes only on a channel switch; a plain message is
+            // one timeline row (the hot path of the store writer).
+            let conversations = if updated.channel != conv.channel {
+                updated.updated_at = now;
+                vec![updated.clone()]
+            } else {
+                Vec::new()
+            };
             let batch = Batch {
                 events: events.clone(),
-                conversations: vec![updated.clone()],
+                conversations,
                 ..Default::default()
             };
             return self.commit_then(batch, move |act| {

@@ -59,5 +59,7 @@ pub struct Conversation {
     #[serde(default)]
     pub required_agent: Option<AgentId>,
     pub disposition: Option<String>,
+    /// Last change of this record (state, agent, queue, channel) — not of the
+    /// timeline: messages do not touch it.
     pub updated_at: Millis,
 }

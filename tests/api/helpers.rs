@@ -191,27 +191,59 @@ impl TestApp {
         events
     }
 
-    /// The timeline once `done` holds for it, for effects written in the background
-    /// (routing events, timers) that no socket of the test observes. Polls the REST
-    /// view every 20 ms, bounded by `WAIT`.
+    /// `GET path` once `done` holds for its body, for effects written in the
+    /// background (routing events and traces, timers) that no socket of the test
+    /// observes. Polls every 20 ms, bounded by `WAIT`.
+    pub async fn get_until(&self, path: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            let (status, body) = self.get(path).await;
+            assert_eq!(status, 200, "{path}: {body}");
+            if done(&body) {
+                return body;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {what}: {body:#}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The routing trace of a conversation once it holds every step in `steps`
+    /// (traces are recorded in the background).
+    pub async fn trace_with(&self, conversation: &Value, steps: &[&str]) -> Value {
+        let path = format!(
+            "/api/v1/conversations/{}/trace",
+            conversation.as_str().expect("conversation id")
+        );
+        self.get_until(&path, &format!("trace steps {steps:?}"), |t| {
+            let have: Vec<&str> = t["steps"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|s| s["step"].as_str()).collect())
+                .unwrap_or_default();
+            steps.iter().all(|s| have.contains(s))
+        })
+        .await
+    }
+
+    /// The timeline (oldest first) once `done` holds for it; see `get_until`.
     pub async fn timeline_until(
         &self,
         customer: &str,
         what: &str,
         done: impl Fn(&[Value]) -> bool,
     ) -> Vec<Value> {
-        let deadline = std::time::Instant::now() + WAIT;
-        loop {
-            let events = self.timeline(customer).await;
-            if done(&events) {
-                return events;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "timed out waiting for {what}: {events:#?}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let oldest_first = |v: &Value| {
+            let mut events = v["events"].as_array().cloned().unwrap_or_default();
+            events.reverse();
+            events
+        };
+        let path = format!("/api/v1/customers/{customer}/timeline?limit=200");
+        let body = self
+            .get_until(&path, what, |v| done(&oldest_first(v)))
+            .await;
+        oldest_first(&body)
     }
 
     pub fn ws_url(&self, path: &str) -> String {

@@ -84,12 +84,7 @@ async fn preferred_agent_first_then_widens_after_sticky_wait() {
     let o = offer_for(&mut a).await;
     assert_eq!(o["preview"], "me again");
     b.assert_none_before_pong("offer").await;
-    let (_, trace) = app
-        .get(&format!(
-            "/api/v1/conversations/{}/trace",
-            o["conversation_id"].as_str().unwrap()
-        ))
-        .await;
+    let trace = app.trace_with(&o["conversation_id"], &["chosen"]).await;
     assert!(
         trace.to_string().contains("preferred"),
         "trace explains the sticky choice: {trace}"
@@ -168,22 +163,8 @@ async fn offer_timeout_goes_to_next_agent_and_missed_agent_goes_away() {
     b.send(json!({"type": "accept", "offer_id": o2["offer_id"]}))
         .await;
     b.expect("conversation_assigned").await;
-    let (_, trace) = app
-        .get(&format!(
-            "/api/v1/conversations/{}/trace",
-            o["conversation_id"].as_str().unwrap()
-        ))
+    app.trace_with(&o["conversation_id"], &["timed_out", "accepted"])
         .await;
-    let steps: Vec<&str> = trace["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["step"].as_str().unwrap())
-        .collect();
-    assert!(
-        steps.contains(&"timed_out") && steps.contains(&"accepted"),
-        "{steps:?}"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -418,18 +399,5 @@ async fn a_transfer_the_named_agent_declines_falls_back_to_the_queue() {
     // Open to the whole queue again: the first agent (who has room) is offered it.
     let back = a.expect("offer").await;
     assert_eq!(back["conversation_id"], conv["id"]);
-    let (_, trace) = app
-        .get(&format!(
-            "/api/v1/conversations/{}/trace",
-            conv["id"].as_str().unwrap()
-        ))
-        .await;
-    assert!(
-        trace["steps"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|s| s["step"] == "widened"),
-        "{trace}"
-    );
+    app.trace_with(&conv["id"], &["widened"]).await;
 }
