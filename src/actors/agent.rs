@@ -23,7 +23,7 @@ use crate::ws::protocol::{
     WireError,
 };
 use actix::prelude::*;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 /// A conversation the agent holds.
@@ -40,6 +40,8 @@ struct Pending {
     expires_at: Millis,
     timer: SpawnHandle,
     customer: Option<CustomerView>,
+    /// The customer lookup for the offer card has finished (found or not).
+    ready: bool,
 }
 
 pub struct AgentActor {
@@ -49,6 +51,9 @@ pub struct AgentActor {
     sessions: HashMap<u64, Recipient<AgentPush>>,
     held: HashMap<ConversationId, Held>,
     offers: HashMap<OfferId, Pending>,
+    /// Offers in reservation order whose card has not been pushed yet: cards go out in
+    /// this order even when their customer lookups finish out of order.
+    unshown: VecDeque<OfferId>,
     /// Consecutive offers that timed out; reset by any answer.
     missed_in_row: u32,
     /// Since when the agent has had nothing to do (for longest-idle routing).
@@ -74,6 +79,7 @@ impl AgentActor {
             sessions: HashMap::new(),
             held: HashMap::new(),
             offers: HashMap::new(),
+            unshown: VecDeque::new(),
             missed_in_row: 0,
             idle_since: now,
             grace_timer: None,
@@ -259,6 +265,22 @@ impl AgentActor {
         }));
     }
 
+    /// Pushes the cards of offers whose lookup finished, in reservation order; stops
+    /// at the first one still waiting for its lookup. Closed offers are skipped.
+    fn show_ready_offers(&mut self) {
+        while let Some(id) = self.unshown.front().copied() {
+            match self.offers.get(&id) {
+                None => {}
+                Some(p) if p.ready => {
+                    let view = self.offer_view(p);
+                    self.push(AgentServerMsg::Offer(view));
+                }
+                Some(_) => break,
+            }
+            self.unshown.pop_front();
+        }
+    }
+
     fn close_offer(
         &mut self,
         offer_id: OfferId,
@@ -329,7 +351,11 @@ impl AgentActor {
                 _ => None,
             },
             conversations: vec![],
-            offers: self.offers.values().map(|p| self.offer_view(p)).collect(),
+            offers: {
+                let mut pending: Vec<&Pending> = self.offers.values().collect();
+                pending.sort_by_key(|p| p.expires_at);
+                pending.into_iter().map(|p| self.offer_view(p)).collect()
+            },
             server_time: self.engine.now(),
             resumed,
         }
@@ -835,8 +861,10 @@ impl Handler<Reserve> for AgentActor {
                 expires_at,
                 timer,
                 customer: None,
+                ready: false,
             },
         );
+        self.unshown.push_back(offer_id);
         self.publish();
         // Enrich the offer card with the customer's profile, then show it.
         let store = self.engine.store.clone();
@@ -852,9 +880,9 @@ impl Handler<Reserve> for AgentActor {
                             attributes: c.attributes,
                             identities: c.identities,
                         });
-                        let view = act.offer_view(act.offers.get(&offer_id).expect("just checked"));
-                        act.push(AgentServerMsg::Offer(view));
+                        p.ready = true;
                     }
+                    act.show_ready_offers();
                 }),
         );
         Ok(())

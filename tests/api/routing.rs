@@ -401,3 +401,24 @@ async fn a_transfer_the_named_agent_declines_falls_back_to_the_queue() {
     assert_eq!(back["conversation_id"], conv["id"]);
     app.trace_with(&conv["id"], &["widened"]).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_reaches_the_agent_oldest_first() {
+    let app = spawn_app(|_| {}).await;
+    let t = app.agent("backlog", &["general"], json!({})).await;
+    let mut a = Client::agent(&app, &t).await; // away: the backlog builds up
+    let mut expected = Vec::new();
+    for i in 0..3 {
+        let ack = app
+            .inbound("sms", &format!("+8190000001{i:02}"), "順番に", None)
+            .await;
+        expected.push(ack["conversation_id"].clone());
+    }
+    a.send(json!({"type": "set_status", "status": "available"}))
+        .await;
+    let mut got = Vec::new();
+    for _ in 0..3 {
+        got.push(a.expect("offer").await["conversation_id"].clone());
+    }
+    assert_eq!(got, expected, "offer cards arrive in routing order");
+}
