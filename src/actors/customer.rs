@@ -355,6 +355,41 @@ impl CustomerActor {
     }
 }
 
+impl CustomerActor {
+    /// Bookkeeping once an inbound message is durable: count it, keep its events in
+    /// the recent timeline, remember its client id for duplicate retries, and make
+    /// `conv` the open conversation. Returns the ack.
+    fn inbound_applied(
+        &mut self,
+        channel: Channel,
+        events: &[TimelineEvent],
+        message: &TimelineEvent,
+        conv: &Conversation,
+        seen_key: Option<String>,
+    ) -> InboundAck {
+        crate::metrics::message(channel, "in");
+        for e in events {
+            self.remember(e);
+        }
+        let ack = InboundAck {
+            event_id: message.id,
+            conversation_id: conv.id,
+            duplicate: false,
+        };
+        if let Some(k) = seen_key {
+            self.remember_id(
+                k,
+                InboundAck {
+                    duplicate: true,
+                    ..ack.clone()
+                },
+            );
+        }
+        self.open = Some(conv.clone());
+        ack
+    }
+}
+
 impl Handler<Inbound> for CustomerActor {
     type Result = Atomic<InboundAck>;
 
@@ -417,25 +452,7 @@ impl Handler<Inbound> for CustomerActor {
                 ..Default::default()
             };
             return self.commit_then(batch, move |act| {
-                crate::metrics::message(msg.channel, "in");
-                for e in &events {
-                    act.remember(e);
-                }
-                let ack = InboundAck {
-                    event_id: ev.id,
-                    conversation_id: updated.id,
-                    duplicate: false,
-                };
-                if let Some(k) = seen_key {
-                    act.remember_id(
-                        k,
-                        InboundAck {
-                            duplicate: true,
-                            ..ack.clone()
-                        },
-                    );
-                }
-                act.open = Some(updated.clone());
+                let ack = act.inbound_applied(msg.channel, &events, &ev, &updated, seen_key);
                 for e in &events {
                     act.tell_agent(
                         &updated,
@@ -539,26 +556,8 @@ impl Handler<Inbound> for CustomerActor {
             .into_actor(self)
             .map(move |res, act, _| {
                 let position = res?;
-                crate::metrics::message(msg.channel, "in");
                 crate::metrics::conversation_opened(msg.channel);
-                for e in &events {
-                    act.remember(e);
-                }
-                let ack = InboundAck {
-                    event_id: ev.id,
-                    conversation_id: conv_id,
-                    duplicate: false,
-                };
-                if let Some(k) = seen_key {
-                    act.remember_id(
-                        k,
-                        InboundAck {
-                            duplicate: true,
-                            ..ack.clone()
-                        },
-                    );
-                }
-                act.open = Some(conv.clone());
+                let ack = act.inbound_applied(msg.channel, &events, &ev, &conv, seen_key);
                 act.push_chat(ChatServerMsg::Event { event: ev.clone() });
                 act.push_chat_state(&conv, None, Some(position));
                 Ok(ack)
