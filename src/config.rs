@@ -56,6 +56,8 @@ pub struct Settings {
     pub limits: Limits,
     pub timing: Timing,
     pub store: StoreSettings,
+    /// Channel connectors (SMS, voice, LINE, Messenger, email, video).
+    pub channels: crate::channels::ChannelSettings,
 }
 
 /// The embedded store's tuning.
@@ -140,6 +142,7 @@ impl Default for Settings {
             limits: Limits::default(),
             timing: Timing::default(),
             store: StoreSettings::default(),
+            channels: Default::default(),
         }
     }
 }

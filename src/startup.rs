@@ -33,6 +33,14 @@ pub struct Application {
 impl Application {
     /// Builds the engine on the embedded store in `settings.data_dir`.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        Self::build_with_clock(settings, Arc::new(SystemClock)).await
+    }
+
+    /// As [`Application::build`], with a clock of the caller's (tests move it by hand).
+    pub async fn build_with_clock(
+        settings: Settings,
+        clock: SharedClock,
+    ) -> anyhow::Result<Application> {
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("creating data dir {}", settings.data_dir.display()))?;
         let store: SharedStore = Arc::new(
@@ -48,7 +56,7 @@ impl Application {
                 anyhow::anyhow!("opening store in {}: {e}", settings.data_dir.display())
             })?,
         );
-        Self::build_with(settings, store, Arc::new(SystemClock)).await
+        Self::build_with(settings, store, clock).await
     }
 
     /// Builds the engine on any store and clock (tests, other backends).
@@ -57,6 +65,10 @@ impl Application {
         store: SharedStore,
         clock: SharedClock,
     ) -> anyhow::Result<Application> {
+        settings
+            .channels
+            .validate()
+            .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
         let key = token_key(&store).await?;
         let settings = Arc::new(settings);
         let engine = Engine::new(
@@ -89,18 +101,21 @@ impl Application {
             engine.start_queue(q);
         }
         recover(&engine).await?;
+        engine.set_dispatcher(crate::channels::outbound::Dispatcher::start(engine.clone()));
 
         let state = AppState {
             engine: engine.clone(),
             metrics: crate::metrics::install(),
         };
         let max_body = settings.limits.max_http_body_bytes;
+        let max_webhook = settings.channels.max_webhook_bytes;
         let listener = std::net::TcpListener::bind(settings.listen)
             .with_context(|| format!("binding {}", settings.listen))?;
         let port = listener.local_addr()?.port();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(web::Data::new(state.clone()))
+                .configure(|c| crate::channels::configure(c, max_webhook))
                 .configure(|c| api::configure(c, max_body))
         })
         .workers(settings.workers)

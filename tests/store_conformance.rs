@@ -39,6 +39,7 @@ fn customer(id: CustomerId, key: &IdentityKey) -> Customer {
         priority: 1,
         attributes: Default::default(),
         last_agent: None,
+        opted_out: Default::default(),
         created_at: Millis(10),
     }
 }

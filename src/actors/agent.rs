@@ -437,12 +437,27 @@ impl AgentActor {
                 conversation_id,
                 client_msg_id,
                 text,
-            } => self.write(session, conversation_id, client_msg_id, text, false, ctx),
+                channel,
+            } => self.write(
+                session,
+                conversation_id,
+                client_msg_id,
+                text,
+                Writing::Reply(channel),
+                ctx,
+            ),
             AgentClientMsg::Note {
                 conversation_id,
                 client_msg_id,
                 text,
-            } => self.write(session, conversation_id, client_msg_id, text, true, ctx),
+            } => self.write(
+                session,
+                conversation_id,
+                client_msg_id,
+                text,
+                Writing::Note,
+                ctx,
+            ),
             AgentClientMsg::Typing { conversation_id } => {
                 if let Ok(h) = self.held_or_err(conversation_id) {
                     self.engine.tell_customer(
@@ -563,9 +578,13 @@ impl AgentActor {
         conv: ConversationId,
         client_msg_id: String,
         text: String,
-        note: bool,
+        writing: Writing,
         ctx: &mut Context<Self>,
     ) {
+        let (note, channel) = match writing {
+            Writing::Reply(c) => (false, c),
+            Writing::Note => (true, None),
+        };
         let h = match self.held_or_err(conv) {
             Ok(h) => h,
             Err(e) => return self.error_to(session, e, Some(client_msg_id)),
@@ -584,6 +603,7 @@ impl AgentActor {
             client_msg_id: client_msg_id.clone(),
             text,
             note,
+            channel,
         };
         let engine = self.engine.clone();
         let fut = async move { engine.ask_customer(h.customer_id, msg).await };
@@ -734,6 +754,13 @@ impl AgentActor {
             Err(e) => act.error_to(session, e, request_id),
         }));
     }
+}
+
+/// What an agent is writing: a reply to the customer (on a chosen channel, or the
+/// default one) or an internal note.
+enum Writing {
+    Reply(Option<crate::domain::Channel>),
+    Note,
 }
 
 impl Actor for AgentActor {

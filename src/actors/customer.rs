@@ -13,7 +13,7 @@ use super::messages::*;
 use super::registry::Engine;
 use crate::domain::{
     Channel, Conversation, ConversationId, ConversationState, Customer, CustomerId, EventKind,
-    IdentityKey, TimelineEvent,
+    IdentityKey, Millis, TimelineEvent,
 };
 use crate::store::Batch;
 use crate::ws::protocol::{
@@ -34,6 +34,9 @@ pub struct CustomerActor {
     customer: Option<Customer>,
     /// The one open conversation (one conversation across channels).
     open: Option<Conversation>,
+    /// The latest closed conversation: a new message inside the reopen window (or an
+    /// email reply threaded to it) reopens it instead of starting another.
+    last_closed: Option<Conversation>,
     /// Latest events, oldest first, bounded by `limits.recent_events`.
     recent: VecDeque<TimelineEvent>,
     /// client_msg_id -> ack, for retries (bounded, FIFO eviction).
@@ -51,6 +54,7 @@ pub struct CustomerActor {
 struct Loaded {
     customer: Option<Customer>,
     open: Option<Conversation>,
+    last_closed: Option<Conversation>,
     recent: Vec<TimelineEvent>,
 }
 
@@ -61,6 +65,7 @@ impl CustomerActor {
             id,
             customer: None,
             open: None,
+            last_closed: None,
             recent: VecDeque::new(),
             seen: HashMap::new(),
             seen_order: VecDeque::new(),
@@ -268,6 +273,7 @@ impl CustomerActor {
                         crate::metrics::conversation_abandoned(&updated.queue);
                         act.remember(&ev);
                         act.open = None;
+                        act.last_closed = Some(updated.clone());
                         act.push_chat_state(&updated, None, None);
                     }
                     Err(e) => {
@@ -290,12 +296,17 @@ impl Actor for CustomerActor {
             async move {
                 let customer = store.customer(id).await?;
                 let convs = store.conversations_of(id).await?;
-                let open = convs.into_iter().find(|c| c.state.is_open());
+                let open = convs.iter().find(|c| c.state.is_open()).cloned();
+                let last_closed = convs
+                    .into_iter()
+                    .filter(|c| !c.state.is_open())
+                    .max_by_key(|c| c.updated_at);
                 let mut recent = store.timeline(id, None, recent_n).await?;
                 recent.reverse();
                 Ok::<_, crate::store::StoreError>(Loaded {
                     customer,
                     open,
+                    last_closed,
                     recent,
                 })
             }
@@ -304,6 +315,7 @@ impl Actor for CustomerActor {
                 Ok(l) => {
                     act.customer = l.customer;
                     act.open = l.open;
+                    act.last_closed = l.last_closed;
                     for e in l.recent {
                         act.remember(&e);
                     }
@@ -390,6 +402,46 @@ impl CustomerActor {
     }
 }
 
+impl CustomerActor {
+    /// The `message_in` event for `msg` in conversation `conv`.
+    fn message_in(&self, msg: &Inbound, conv: ConversationId, now: Millis) -> TimelineEvent {
+        TimelineEvent::new(
+            self.id,
+            Some(conv),
+            now,
+            EventKind::MessageIn {
+                channel: msg.channel,
+                address: msg.address.clone(),
+                text: msg.text.clone(),
+                client_msg_id: msg.client_msg_id.clone(),
+                attachments: msg.attachments.clone(),
+                subject: msg.subject.clone(),
+            },
+        )
+    }
+
+    /// The closed conversation a message from the customer reopens, if any: the last
+    /// one, when it closed inside the reopen window or the message is threaded to it.
+    fn reopenable(&self, msg: &Inbound, now: Millis) -> Option<Conversation> {
+        let last = self.last_closed.as_ref()?;
+        let window = self.engine.settings.channels.reopen_window_ms;
+        let threaded = msg.thread == Some(last.id);
+        (threaded || now.since(last.updated_at) <= window).then(|| last.clone())
+    }
+
+    /// The customer record with `display_name` filled in from the channel, if it had
+    /// none (the only change an inbound message makes to the profile).
+    fn named(&self, customer: &Customer, msg: &Inbound) -> Option<Customer> {
+        let name = msg.display_name.as_deref()?.trim();
+        if customer.display_name.is_some() || name.is_empty() || name.len() > 100 {
+            return None;
+        }
+        let mut c = customer.clone();
+        c.display_name = Some(name.chars().filter(|c| !c.is_control()).collect());
+        Some(c)
+    }
+}
+
 impl Handler<Inbound> for CustomerActor {
     type Result = Atomic<InboundAck>;
 
@@ -409,6 +461,7 @@ impl Handler<Inbound> for CustomerActor {
         let now = self.engine.now();
         let store = self.engine.store.clone();
         let preview: String = msg.text.chars().take(200).collect();
+        let renamed = self.named(&customer, &msg);
 
         if let Some(conv) = self.open.clone() {
             // Continue the open conversation, whatever channel it came from.
@@ -426,17 +479,7 @@ impl Handler<Inbound> for CustomerActor {
                 ));
                 updated.channel = msg.channel;
             }
-            let ev = TimelineEvent::new(
-                self.id,
-                Some(conv.id),
-                now,
-                EventKind::MessageIn {
-                    channel: msg.channel,
-                    address: msg.address.clone(),
-                    text: msg.text.clone(),
-                    client_msg_id: msg.client_msg_id.clone(),
-                },
-            );
+            let ev = self.message_in(&msg, conv.id, now);
             events.push(ev.clone());
             // The conversation row changes only on a channel switch; a plain message is
             // one timeline row (the hot path of the store writer).
@@ -449,9 +492,13 @@ impl Handler<Inbound> for CustomerActor {
             let batch = Batch {
                 events: events.clone(),
                 conversations,
+                customers: renamed.iter().cloned().collect(),
                 ..Default::default()
             };
             return self.commit_then(batch, move |act| {
+                if renamed.is_some() {
+                    act.customer = renamed;
+                }
                 let ack = act.inbound_applied(msg.channel, &events, &ev, &updated, seen_key);
                 for e in &events {
                     act.tell_agent(
@@ -467,10 +514,17 @@ impl Handler<Inbound> for CustomerActor {
             });
         }
 
-        // A new conversation.
+        // A reopened or a new conversation: it waits in a queue.
+        let reopen = self.reopenable(&msg, now);
         let queue_name = match msg
             .queue
             .clone()
+            .or_else(|| {
+                reopen
+                    .as_ref()
+                    .map(|c| c.queue.clone())
+                    .filter(|q| self.engine.queue(q).is_some())
+            })
             .or_else(|| self.engine.default_queue_for(msg.channel))
         {
             Some(q) => q,
@@ -479,63 +533,95 @@ impl Handler<Inbound> for CustomerActor {
         let Some(queue) = self.engine.queue(&queue_name) else {
             return done(Err(EngineError::not_found("queue")));
         };
-        let conv_id = ConversationId::new();
-        let conv = Conversation {
-            id: conv_id,
-            customer_id: self.id,
-            channel: msg.channel,
-            queue: queue_name.clone(),
-            state: ConversationState::Queued,
-            priority: customer.priority,
-            created_at: now,
-            enqueued_at: now,
-            enqueue_seq: self.engine.next_enqueue_seq(),
-            agent: None,
-            preferred_agent: customer.last_agent.clone(),
-            required_agent: None,
-            disposition: None,
-            updated_at: now,
-        };
+        let mut events = Vec::new();
         // Event ids are time-ordered: create them in the order they happened.
-        let opened = TimelineEvent::new(
-            self.id,
-            Some(conv_id),
-            now,
-            EventKind::ConversationOpened {
-                channel: msg.channel,
-                queue: queue_name.clone(),
-            },
-        );
-        let ev = TimelineEvent::new(
-            self.id,
-            Some(conv_id),
-            now,
-            EventKind::MessageIn {
-                channel: msg.channel,
-                address: msg.address.clone(),
-                text: msg.text.clone(),
-                client_msg_id: msg.client_msg_id.clone(),
-            },
-        );
-        let events = vec![
-            opened,
-            ev.clone(),
-            TimelineEvent::new(
-                self.id,
-                Some(conv_id),
-                now,
-                EventKind::Queued {
+        let conv = match &reopen {
+            Some(old) => {
+                events.push(TimelineEvent::new(
+                    self.id,
+                    Some(old.id),
+                    now,
+                    EventKind::ConversationReopened {
+                        channel: msg.channel,
+                        queue: queue_name.clone(),
+                    },
+                ));
+                if old.channel != msg.channel {
+                    events.push(TimelineEvent::new(
+                        self.id,
+                        Some(old.id),
+                        now,
+                        EventKind::ChannelSwitched {
+                            from: old.channel,
+                            to: msg.channel,
+                        },
+                    ));
+                }
+                Conversation {
+                    channel: msg.channel,
                     queue: queue_name.clone(),
-                    priority: conv.priority,
-                },
-            ),
-        ];
+                    state: ConversationState::Queued,
+                    priority: customer.priority,
+                    enqueued_at: now,
+                    enqueue_seq: self.engine.next_enqueue_seq(),
+                    // Sticky: the agent who had it is preferred again.
+                    preferred_agent: old.agent.clone().or(customer.last_agent.clone()),
+                    agent: None,
+                    required_agent: None,
+                    disposition: None,
+                    updated_at: now,
+                    ..old.clone()
+                }
+            }
+            None => {
+                let conv_id = ConversationId::new();
+                events.push(TimelineEvent::new(
+                    self.id,
+                    Some(conv_id),
+                    now,
+                    EventKind::ConversationOpened {
+                        channel: msg.channel,
+                        queue: queue_name.clone(),
+                    },
+                ));
+                Conversation {
+                    id: conv_id,
+                    customer_id: self.id,
+                    channel: msg.channel,
+                    queue: queue_name.clone(),
+                    state: ConversationState::Queued,
+                    priority: customer.priority,
+                    created_at: now,
+                    enqueued_at: now,
+                    enqueue_seq: self.engine.next_enqueue_seq(),
+                    agent: None,
+                    preferred_agent: customer.last_agent.clone(),
+                    required_agent: None,
+                    disposition: None,
+                    updated_at: now,
+                }
+            }
+        };
+        let conv_id = conv.id;
+        let ev = self.message_in(&msg, conv_id, now);
+        events.push(ev.clone());
+        events.push(TimelineEvent::new(
+            self.id,
+            Some(conv_id),
+            now,
+            EventKind::Queued {
+                queue: queue_name.clone(),
+                priority: conv.priority,
+            },
+        ));
         let enqueue = self.enqueue_msg(&conv, Some(preview), false);
         let batch = Batch {
             events: events.clone(),
             conversations: vec![conv.clone()],
+            customers: renamed.iter().cloned().collect(),
             ..Default::default()
         };
+        let reopened = reopen.is_some();
         AtomicResponse::new(Box::pin(
             async move {
                 // Admission first (the queue may refuse), then durability. If the commit
@@ -556,13 +642,102 @@ impl Handler<Inbound> for CustomerActor {
             .into_actor(self)
             .map(move |res, act, _| {
                 let position = res?;
-                crate::metrics::conversation_opened(msg.channel);
+                if renamed.is_some() {
+                    act.customer = renamed;
+                }
+                if reopened {
+                    act.last_closed = None;
+                    crate::metrics::conversation_reopened(msg.channel);
+                } else {
+                    crate::metrics::conversation_opened(msg.channel);
+                }
                 let ack = act.inbound_applied(msg.channel, &events, &ev, &conv, seen_key);
                 act.push_chat(ChatServerMsg::Event { event: ev.clone() });
                 act.push_chat_state(&conv, None, Some(position));
                 Ok(ack)
             }),
         ))
+    }
+}
+
+impl CustomerActor {
+    /// Where an agent's reply on `channel` goes: the address the customer last wrote
+    /// from on that channel, else a linked identity of that channel.
+    fn reply_address(&self, channel: Channel) -> EngineResult<String> {
+        let customer = self.check_ready()?;
+        if customer.opted_out.contains(&channel) {
+            return Err(EngineError::invalid(format!(
+                "the customer opted out of {channel}"
+            )));
+        }
+        let from_recent = self.recent.iter().rev().find_map(|e| match &e.kind {
+            EventKind::MessageIn {
+                channel: c,
+                address,
+                ..
+            } if *c == channel => Some(address.clone()),
+            _ => None,
+        });
+        from_recent
+            .or_else(|| {
+                customer
+                    .identities
+                    .iter()
+                    .find(|k| k.channel == channel)
+                    .map(|k| k.address.clone())
+            })
+            .ok_or_else(|| EngineError::invalid(format!("the customer has no {channel} address")))
+    }
+
+    /// Checks that a reply can go out on `channel` and returns the delivery target
+    /// (`None` for the web chat sockets).
+    fn reply_target(&self, channel: Channel) -> EngineResult<Option<String>> {
+        let ch = &self.engine.settings.channels;
+        let enabled = match channel {
+            // Video sessions run beside the web chat, whose sockets carry the text.
+            Channel::Chat | Channel::Video => return Ok(None),
+            Channel::Voice => {
+                return Err(EngineError::invalid(
+                    "a call carries no text; choose a messaging channel for this reply",
+                ))
+            }
+            Channel::Sms => ch.sms.enabled,
+            Channel::Line => ch.line.enabled,
+            Channel::Messenger => ch.messenger.enabled,
+            Channel::Email => self.engine.email_enabled(),
+        };
+        if !enabled {
+            return Err(EngineError::invalid(format!(
+                "the {channel} connector is not enabled"
+            )));
+        }
+        self.reply_address(channel).map(Some)
+    }
+
+    /// The subject and message ids an email reply threads under: the latest inbound
+    /// email's.
+    fn email_thread(&self) -> (Option<String>, Vec<String>) {
+        let subject = self.recent.iter().rev().find_map(|e| match &e.kind {
+            EventKind::MessageIn {
+                channel: Channel::Email,
+                subject,
+                ..
+            } => Some(subject.clone()),
+            _ => None,
+        });
+        let refs = self
+            .recent
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EventKind::MessageIn {
+                    channel: Channel::Email,
+                    client_msg_id: Some(id),
+                    ..
+                } => id.strip_prefix("email:").map(str::to_owned),
+                _ => None,
+            })
+            .collect();
+        (subject.flatten(), refs)
     }
 }
 
@@ -585,6 +760,16 @@ impl Handler<AgentWrite> for CustomerActor {
         if let Some(ack) = self.seen.get(&key) {
             return done(Ok(ack.clone()));
         }
+        // The default reply channel is the one the customer last wrote on.
+        let channel = msg.channel.unwrap_or(conv.channel);
+        let target = if msg.note {
+            None
+        } else {
+            match self.reply_target(channel) {
+                Ok(t) => t,
+                Err(e) => return done(Err(e)),
+            }
+        };
         let now = self.engine.now();
         let kind = if msg.note {
             EventKind::Note {
@@ -593,7 +778,7 @@ impl Handler<AgentWrite> for CustomerActor {
             }
         } else {
             EventKind::MessageOut {
-                channel: conv.channel,
+                channel,
                 agent_id: Some(msg.agent_id.clone()),
                 text: msg.text.clone(),
                 client_msg_id: Some(msg.client_msg_id.clone()),
@@ -616,10 +801,28 @@ impl Handler<AgentWrite> for CustomerActor {
                 },
             );
             if !msg.note {
-                crate::metrics::message(conv.channel, "out");
-                // Delivery: web chat sockets now; other channels' connectors
-                // read the durable message_out event.
-                act.push_chat(ChatServerMsg::Event { event: ev.clone() });
+                crate::metrics::message(channel, "out");
+                match target {
+                    None => act.push_chat(ChatServerMsg::Event { event: ev.clone() }),
+                    Some(to) => {
+                        let (subject, references) = if channel == Channel::Email {
+                            act.email_thread()
+                        } else {
+                            (None, Vec::new())
+                        };
+                        act.engine.deliver(crate::channels::outbound::Delivery {
+                            customer_id: act.id,
+                            conversation_id: conv.id,
+                            event_id: ev.id,
+                            channel,
+                            to,
+                            text: msg.text.clone(),
+                            subject,
+                            references,
+                            attempt: 0,
+                        });
+                    }
+                }
             }
             act.tell_agent(
                 &conv,
@@ -629,6 +832,84 @@ impl Handler<AgentWrite> for CustomerActor {
                 },
             );
             Ok(ack)
+        })
+    }
+}
+
+impl Handler<RecordEvents> for CustomerActor {
+    type Result = Atomic<()>;
+
+    fn handle(&mut self, msg: RecordEvents, _: &mut Context<Self>) -> Self::Result {
+        if let Err(e) = self.check_ready() {
+            return done(Err(e));
+        }
+        let batch = Batch {
+            events: msg.events.clone(),
+            ..Default::default()
+        };
+        self.commit_then(batch, move |act| {
+            for e in &msg.events {
+                act.remember(e);
+                if let Some(conv) = act.open.clone().filter(|c| Some(c.id) == e.conversation_id) {
+                    act.tell_agent(
+                        &conv,
+                        ConversationEvent {
+                            conversation_id: conv.id,
+                            event: e.clone(),
+                        },
+                    );
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+impl Handler<SetOptOut> for CustomerActor {
+    type Result = Atomic<()>;
+
+    fn handle(&mut self, msg: SetOptOut, _: &mut Context<Self>) -> Self::Result {
+        self.last_activity = Instant::now();
+        let customer = match self.check_ready() {
+            Ok(c) => c.clone(),
+            Err(e) => return done(Err(e)),
+        };
+        if customer.opted_out.contains(&msg.channel) == msg.opted_out {
+            return done(Ok(()));
+        }
+        let mut cust = customer;
+        if msg.opted_out {
+            cust.opted_out.insert(msg.channel);
+        } else {
+            cust.opted_out.remove(&msg.channel);
+        }
+        let ev = TimelineEvent::new(
+            self.id,
+            self.open.as_ref().map(|c| c.id),
+            self.engine.now(),
+            EventKind::OptOutChanged {
+                channel: msg.channel,
+                opted_out: msg.opted_out,
+            },
+        );
+        let batch = Batch {
+            customers: vec![cust.clone()],
+            events: vec![ev.clone()],
+            ..Default::default()
+        };
+        self.commit_then(batch, move |act| {
+            act.customer = Some(cust);
+            act.remember(&ev);
+            if let Some(conv) = act.open.clone() {
+                act.tell_agent(
+                    &conv,
+                    ConversationEvent {
+                        conversation_id: conv.id,
+                        event: ev.clone(),
+                    },
+                );
+            }
+            Ok(())
         })
     }
 }
@@ -745,6 +1026,7 @@ impl Handler<CloseConversation> for CustomerActor {
             if updated.state == ConversationState::Resolved {
                 crate::metrics::conversation_resolved(&updated.queue);
                 act.open = None;
+                act.last_closed = Some(updated.clone());
             } else {
                 act.open = Some(updated.clone());
             }
@@ -978,6 +1260,7 @@ impl Handler<CustomerLeave> for CustomerActor {
         self.commit_then(batch, move |act| {
             act.remember(&ev);
             act.open = None;
+            act.last_closed = Some(updated.clone());
             crate::metrics::conversation_resolved(&updated.queue);
             act.tell_agent(
                 &conv,
@@ -1160,5 +1443,147 @@ impl Handler<Typing> for CustomerActor {
                 },
             );
         }
+    }
+}
+
+impl Handler<CallEnded> for CustomerActor {
+    type Result = Atomic<()>;
+
+    fn handle(&mut self, msg: CallEnded, _: &mut Context<Self>) -> Self::Result {
+        self.last_activity = Instant::now();
+        if let Err(e) = self.check_ready() {
+            return done(Err(e));
+        }
+        let seen_key = Self::seen_key("call-end", &msg.call_id);
+        if self.seen.contains_key(&seen_key) {
+            return done(Ok(()));
+        }
+        // The call's conversation: the open one if it is on voice.
+        let conv = self.open.clone().filter(|c| c.channel == Channel::Voice);
+        let detail = match msg.duration_s {
+            Some(s) => format!("{} after {s} s", msg.status),
+            None => msg.status.clone(),
+        };
+        let ev = TimelineEvent::new(
+            self.id,
+            conv.as_ref().map(|c| c.id),
+            self.engine.now(),
+            EventKind::Call {
+                call_id: msg.call_id.clone(),
+                status: crate::domain::CallStatus::Ended,
+                detail: Some(detail),
+            },
+        );
+        let batch = Batch::default().event(ev.clone());
+        AtomicResponse::new(Box::pin(
+            {
+                let store = self.engine.store.clone();
+                async move { store.commit(batch).await }
+            }
+            .into_actor(self)
+            .map(move |res, act, ctx| {
+                res.map_err(EngineError::unavailable)?;
+                act.remember(&ev);
+                act.remember_id(
+                    seen_key,
+                    InboundAck {
+                        event_id: ev.id,
+                        conversation_id: conv.as_ref().map(|c| c.id).unwrap_or_default(),
+                        duplicate: true,
+                    },
+                );
+                if let Some(c) = &conv {
+                    act.tell_agent(
+                        c,
+                        ConversationEvent {
+                            conversation_id: c.id,
+                            event: ev.clone(),
+                        },
+                    );
+                    // A caller who hangs up while waiting has abandoned.
+                    if c.state == ConversationState::Queued {
+                        act.abandon(ctx);
+                    }
+                }
+                Ok(())
+            }),
+        ))
+    }
+}
+
+impl Handler<EscalateVideo> for CustomerActor {
+    type Result = Atomic<String>;
+
+    fn handle(&mut self, _: EscalateVideo, _: &mut Context<Self>) -> Self::Result {
+        self.last_activity = Instant::now();
+        if let Err(e) = self.check_ready() {
+            return done(Err(e));
+        }
+        let cfg = &self.engine.settings.channels.video;
+        if !cfg.enabled {
+            return done(Err(EngineError::invalid("video is not enabled")));
+        }
+        let Some(conv) = self.open.clone() else {
+            return done(Err(EngineError::invalid(
+                "there is no open conversation to continue on video",
+            )));
+        };
+        let now = self.engine.now();
+        let join_url = crate::channels::video::join_url(cfg, conv.id);
+        let mut events = Vec::new();
+        let mut updated = conv.clone();
+        if conv.channel != Channel::Video {
+            events.push(TimelineEvent::new(
+                self.id,
+                Some(conv.id),
+                now,
+                EventKind::ChannelSwitched {
+                    from: conv.channel,
+                    to: Channel::Video,
+                },
+            ));
+            updated.channel = Channel::Video;
+            updated.updated_at = now;
+        }
+        let invite = TimelineEvent::new(
+            self.id,
+            Some(conv.id),
+            now,
+            EventKind::VideoInvited {
+                join_url: join_url.clone(),
+            },
+        );
+        events.push(invite.clone());
+        let batch = Batch {
+            events: events.clone(),
+            conversations: vec![updated.clone()],
+            ..Default::default()
+        };
+        self.commit_then(batch, move |act| {
+            for e in &events {
+                act.remember(e);
+                act.tell_agent(
+                    &updated,
+                    ConversationEvent {
+                        conversation_id: updated.id,
+                        event: e.clone(),
+                    },
+                );
+            }
+            // Still waiting: take its place again as a video conversation, so that it
+            // is offered with video's exclusive capacity.
+            if updated.state == ConversationState::Queued && conv.channel != Channel::Video {
+                if let Some(q) = act.engine.queue(&updated.queue) {
+                    q.do_send(Dequeue {
+                        conversation_id: updated.id,
+                        reason: "escalated_to_video".into(),
+                    });
+                    q.do_send(act.enqueue_msg(&updated, act.last_customer_text(), true));
+                }
+            }
+            act.open = Some(updated);
+            act.push_chat(ChatServerMsg::Event { event: invite });
+            Ok(join_url)
+        })
     }
 }

@@ -6,8 +6,8 @@
 //! `crate::ws::protocol`; the session only serialises them.
 
 use crate::domain::{
-    AgentId, Channel, ChannelClass, ConversationId, CustomerId, EventId, Millis, OfferId,
-    OfferOutcome, QueueName, TimelineEvent,
+    AgentId, Attachment, Channel, ChannelClass, ConversationId, CustomerId, EventId, Millis,
+    OfferId, OfferOutcome, QueueName, TimelineEvent,
 };
 use crate::ws::protocol::{AgentServerMsg, ChatServerMsg, ConversationView, ErrorCode};
 use actix::prelude::*;
@@ -61,6 +61,15 @@ pub struct Inbound {
     pub client_msg_id: Option<String>,
     /// Queue to open a new conversation in (else the channel's default queue).
     pub queue: Option<QueueName>,
+    pub attachments: Vec<Attachment>,
+    /// Email subject.
+    pub subject: Option<String>,
+    /// A name the channel gave; set on the customer if it has none (never used to
+    /// match or merge people).
+    pub display_name: Option<String>,
+    /// The conversation the provider threads this under (an email reply): reopened
+    /// even outside the reopen window.
+    pub thread: Option<ConversationId>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -79,6 +88,31 @@ pub struct AgentWrite {
     pub client_msg_id: String,
     pub text: String,
     pub note: bool,
+    /// Channel to reply on; default: the channel of the customer's last message.
+    pub channel: Option<Channel>,
+}
+
+/// A phone call ended (the telephony platform's status callback).
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "EngineResult<()>")]
+pub struct CallEnded {
+    pub call_id: String,
+    /// The platform's final status (`completed`, `busy`, `no-answer`, ...).
+    pub status: String,
+    pub duration_s: Option<u64>,
+}
+
+/// The web-chat customer asked to continue on video. Replies with the join link.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "EngineResult<String>")]
+pub struct EscalateVideo;
+
+/// The customer opted out of (or back into) a channel.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "EngineResult<()>")]
+pub struct SetOptOut {
+    pub channel: Channel,
+    pub opted_out: bool,
 }
 
 /// The agent accepted an offer: assign the conversation durably and return its view.
@@ -179,9 +213,10 @@ pub struct Typing {
     pub from_agent: bool,
 }
 
-/// Record routing events (offers and outcomes) in the customer's timeline.
+/// Record events that happened elsewhere (delivery receipts, call progress) in the
+/// customer's timeline; the holding agent sees them.
 #[derive(Debug, Clone, Serialize, Deserialize, Message)]
-#[rtype(result = "()")]
+#[rtype(result = "EngineResult<()>")]
 pub struct RecordEvents {
     pub events: Vec<TimelineEvent>,
 }

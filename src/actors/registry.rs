@@ -51,6 +51,8 @@ pub struct Inner {
     /// start on the current arbiter).
     arbiters: Vec<actix::dev::ArbiterHandle>,
     placement: std::collections::hash_map::RandomState,
+    /// Outbound provider sends; set once at start-up (absent in unit tests).
+    dispatcher: std::sync::OnceLock<crate::channels::outbound::Dispatcher>,
 }
 
 impl std::ops::Deref for Engine {
@@ -88,6 +90,7 @@ impl Engine {
             session_seq: AtomicU64::new(1),
             arbiters,
             placement: Default::default(),
+            dispatcher: std::sync::OnceLock::new(),
         }))
     }
 
@@ -102,6 +105,30 @@ impl Engine {
         }
         let i = (self.placement.hash_one(key) % self.arbiters.len() as u64) as usize;
         A::start_in_arbiter(&self.arbiters[i], move |_| actor)
+    }
+
+    /// Installs the outbound dispatcher (once, at start-up).
+    pub fn set_dispatcher(&self, d: crate::channels::outbound::Dispatcher) {
+        let _ = self.dispatcher.set(d);
+    }
+
+    /// Queues an agent reply for its provider (never blocks).
+    pub fn deliver(&self, d: crate::channels::outbound::Delivery) {
+        match self.dispatcher.get() {
+            Some(disp) => disp.submit(self, d),
+            None => crate::channels::outbound::record(
+                self,
+                &d,
+                crate::domain::DeliveryStatus::Failed,
+                None,
+                Some("outbound delivery is not running".into()),
+            ),
+        }
+    }
+
+    /// Whether outbound email is configured.
+    pub fn email_enabled(&self) -> bool {
+        false
     }
 
     pub fn now(&self) -> crate::domain::Millis {
@@ -190,6 +217,7 @@ impl Engine {
             priority: 0,
             attributes: Default::default(),
             last_agent: None,
+            opted_out: Default::default(),
             created_at: self.now(),
         };
         self.store

@@ -74,6 +74,7 @@ pub async fn create(
         priority: body.priority,
         attributes: body.attributes,
         last_agent: None,
+        opted_out: Default::default(),
         created_at: state.engine.now(),
     };
     let (id, created) = store.resolve_or_create(&keys[0], customer.clone()).await?;

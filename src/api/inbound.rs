@@ -74,6 +74,10 @@ pub async fn inbound(
                 text: body.text,
                 client_msg_id: body.client_msg_id,
                 queue,
+                attachments: Vec::new(),
+                subject: None,
+                display_name: None,
+                thread: None,
             },
         )
         .await?;

@@ -43,6 +43,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
                 .route("/login", web::post().to(login::login))
                 .route("/inbound", web::post().to(inbound::inbound))
                 .route("/customers", web::post().to(customers::create))
+                .route("/customers", web::get().to(read::customer_by_identity))
                 .route("/customers/{id}", web::get().to(read::customer))
                 .route("/customers/{id}/timeline", web::get().to(read::timeline))
                 .route(

@@ -105,3 +105,34 @@ pub async fn trace(
         "steps": state.engine.store.trace(id).await?,
     })))
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityQuery {
+    pub channel: String,
+    pub address: String,
+}
+
+/// `GET /api/v1/customers?channel=sms&address=%2B8190...`: the customer an identity
+/// belongs to (the address is normalised as on intake).
+pub async fn customer_by_identity(
+    state: web::Data<AppState>,
+    _staff: Staff,
+    q: web::Query<IdentityQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let channel = crate::domain::Channel::parse(&q.channel)?;
+    let key = crate::domain::IdentityKey::parse(channel, &q.address)?;
+    let id = state
+        .engine
+        .store
+        .customer_by_identity(&key)
+        .await?
+        .ok_or_else(|| ApiError::not_found("customer"))?;
+    let c = state
+        .engine
+        .store
+        .customer(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("customer"))?;
+    Ok(HttpResponse::Ok().json(c))
+}

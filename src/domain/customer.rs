@@ -20,6 +20,10 @@ pub struct Customer {
     /// The agent who last served this customer (sticky routing).
     #[serde(default)]
     pub last_agent: Option<super::AgentId>,
+    /// Channels the customer opted out of (SMS STOP, LINE unfollow): nothing is sent
+    /// there until they opt back in.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub opted_out: std::collections::BTreeSet<Channel>,
     pub created_at: Millis,
 }
 

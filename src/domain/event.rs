@@ -50,6 +50,12 @@ pub enum EventKind {
         /// Client or provider message id, for idempotent retries.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client_msg_id: Option<String>,
+        /// Files, images, stickers that came with it (described, not stored).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        attachments: Vec<Attachment>,
+        /// Email subject, when the channel has one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        subject: Option<String>,
     },
     /// A message to the customer.
     MessageOut {
@@ -112,6 +118,95 @@ pub enum EventKind {
         channel: Channel,
         address: String,
     },
+    /// A provider reported the delivery state of an outbound message.
+    MessageStatus {
+        /// The `message_out` event this is about.
+        message_event_id: EventId,
+        channel: Channel,
+        status: DeliveryStatus,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        provider_msg_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
+    },
+    /// The customer opted out of (or back into) messages on a channel (SMS STOP/START,
+    /// LINE unfollow/follow).
+    OptOutChanged {
+        channel: Channel,
+        opted_out: bool,
+    },
+    /// A resolved conversation came back to life: the customer wrote again inside the
+    /// reopen window (or replied to its email thread).
+    ConversationReopened {
+        channel: Channel,
+        queue: QueueName,
+    },
+    /// A phone call's progress (the telephony platform carries the media).
+    Call {
+        call_id: String,
+        status: CallStatus,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
+    },
+    /// A video session was offered to the customer.
+    VideoInvited {
+        join_url: String,
+    },
+    /// Another customer record was merged into this one (its timeline, identities and
+    /// conversations moved here).
+    CustomersMerged {
+        merged: CustomerId,
+        by: Option<AgentId>,
+        identities: Vec<super::IdentityKey>,
+    },
+    /// A merge was undone: these identities went back to `restored`.
+    CustomersUnmerged {
+        restored: CustomerId,
+        by: Option<AgentId>,
+        identities: Vec<super::IdentityKey>,
+    },
+}
+
+/// A file or media item that came with a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// `image`, `sticker`, `file`, `audio`, `video`, `location`...
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// Where the provider keeps it (LINE content id, Messenger/Twilio media URL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+/// Delivery state of an outbound message, as the provider reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Handed to the provider (its API answered with an id).
+    Sent,
+    Delivered,
+    Read,
+    /// The provider gave up (Twilio `undelivered`/`failed`, a 4xx from an API).
+    Failed,
+    /// Not sent: the customer opted out of this channel.
+    Suppressed,
+}
+
+/// Progress of a phone call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallStatus {
+    Ringing,
+    InIvr,
+    Queued,
+    Answered,
+    Ended,
+    CallbackRequested,
 }
 
 impl EventKind {
@@ -132,6 +227,13 @@ impl EventKind {
             EventKind::Abandoned { .. } => "abandoned",
             EventKind::ChannelSwitched { .. } => "channel_switched",
             EventKind::IdentityLinked { .. } => "identity_linked",
+            EventKind::MessageStatus { .. } => "message_status",
+            EventKind::OptOutChanged { .. } => "opt_out_changed",
+            EventKind::ConversationReopened { .. } => "conversation_reopened",
+            EventKind::Call { .. } => "call",
+            EventKind::VideoInvited { .. } => "video_invited",
+            EventKind::CustomersMerged { .. } => "customers_merged",
+            EventKind::CustomersUnmerged { .. } => "customers_unmerged",
         }
     }
 }

@@ -19,7 +19,7 @@ pub use agent::{AgentProfile, AgentStatus, Capacity, Proficiency, Role, Skill};
 pub use channel::{Channel, ChannelClass};
 pub use conversation::{Conversation, ConversationState};
 pub use customer::{Customer, IdentityKey};
-pub use event::{EventKind, OfferOutcome, TimelineEvent};
+pub use event::{Attachment, CallStatus, DeliveryStatus, EventKind, OfferOutcome, TimelineEvent};
 pub use ids::{AgentId, ConversationId, CustomerId, EventId, OfferId, QueueName};
 pub use queue::{QueueConfig, RoutingStrategy};
 pub use time::{Clock, Millis, SystemClock};

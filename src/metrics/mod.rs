@@ -14,6 +14,9 @@
 //! | `switchboard_queue_refused_total` | counter | queue |
 //! | `switchboard_messages_total` | counter | channel, direction |
 //! | `switchboard_conversations_opened_total` | counter | channel |
+//! | `switchboard_conversations_reopened_total` | counter | channel |
+//! | `switchboard_outbound_total` | counter | channel, outcome (sent, retried, failed, dropped) |
+//! | `switchboard_webhooks_total` | counter | provider, outcome (accepted, duplicate, rejected, invalid, error) |
 //! | `switchboard_conversations_abandoned_total` | counter | queue |
 //! | `switchboard_conversations_resolved_total` | counter | queue |
 //! | `switchboard_ws_connections` | gauge | kind (agent, chat) |
@@ -107,6 +110,18 @@ fn describe() {
     );
     describe_counter!("switchboard_offers_total", "Offers by outcome.");
     describe_counter!(
+        "switchboard_conversations_reopened_total",
+        "Closed conversations reopened by a new customer message inside the reopen window."
+    );
+    describe_counter!(
+        "switchboard_outbound_total",
+        "Outbound provider sends by channel and outcome."
+    );
+    describe_counter!(
+        "switchboard_webhooks_total",
+        "Provider webhooks by provider and outcome."
+    );
+    describe_counter!(
         "switchboard_queue_refused_total",
         "New conversations refused because the queue was full."
     );
@@ -169,6 +184,21 @@ pub fn refused(queue: &QueueName) {
 
 pub fn message(channel: Channel, direction: &'static str) {
     counter!("switchboard_messages_total", "channel" => channel.as_str(), "direction" => direction)
+        .increment(1);
+}
+
+pub fn conversation_reopened(channel: Channel) {
+    counter!("switchboard_conversations_reopened_total", "channel" => channel.as_str())
+        .increment(1);
+}
+
+pub fn outbound(channel: Channel, outcome: &'static str) {
+    counter!("switchboard_outbound_total", "channel" => channel.as_str(), "outcome" => outcome)
+        .increment(1);
+}
+
+pub fn webhook(provider: &'static str, outcome: &'static str) {
+    counter!("switchboard_webhooks_total", "provider" => provider, "outcome" => outcome)
         .increment(1);
 }
 

@@ -76,6 +76,7 @@ pub fn new_customer() -> Customer {
         priority: 3,
         attributes,
         last_agent: Some(new_agent_id()),
+        opted_out: [Channel::Sms].into(),
         created_at: Millis(1_700_000_000_000),
     }
 }
@@ -122,6 +123,8 @@ fn new_event(
             address: "visitor".to_owned(),
             text: format!("message {n}"),
             client_msg_id: Some(unique()),
+            attachments: Vec::new(),
+            subject: None,
         },
     )
 }

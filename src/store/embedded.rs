@@ -762,6 +762,7 @@ mod tests {
             priority: 0,
             attributes: Default::default(),
             last_agent: None,
+            opted_out: Default::default(),
             created_at: Millis(1),
         }
     }

@@ -5,7 +5,8 @@
 use super::frames::{decode, screen, RateLimit, Screened};
 use super::protocol::{ChatClientMsg, ChatServerMsg, ErrorCode, WireError};
 use crate::actors::messages::{
-    AttachChat, ChatPush, CustomerLeave, DetachChat, EngineError, Identify, Inbound, Typing,
+    AttachChat, ChatPush, CustomerLeave, DetachChat, EngineError, EscalateVideo, Identify, Inbound,
+    Typing,
 };
 use crate::actors::Engine;
 use crate::domain::{Channel, CustomerId};
@@ -101,6 +102,10 @@ impl ChatSession {
                     text,
                     client_msg_id: Some(client_msg_id.clone()),
                     queue: None,
+                    attachments: Vec::new(),
+                    subject: None,
+                    display_name: None,
+                    thread: None,
                 };
                 let fut = async move { engine.ask_customer(customer, inbound).await };
                 ctx.spawn(fut.into_actor(self).map(move |res, _, ctx| match res {
@@ -122,6 +127,14 @@ impl ChatSession {
                         .ask_customer(customer, Identify { name, email, phone })
                         .await
                 };
+                ctx.spawn(fut.into_actor(self).map(|res, _, ctx| {
+                    if let Err(e) = res {
+                        Self::engine_error(ctx, e, None)
+                    }
+                }));
+            }
+            ChatClientMsg::EscalateVideo {} => {
+                let fut = async move { engine.ask_customer(customer, EscalateVideo).await };
                 ctx.spawn(fut.into_actor(self).map(|res, _, ctx| {
                     if let Err(e) = res {
                         Self::engine_error(ctx, e, None)

@@ -40,6 +40,9 @@ pub enum AgentClientMsg {
         conversation_id: ConversationId,
         client_msg_id: String,
         text: String,
+        /// Reply on this channel; default: the channel the customer last wrote on.
+        #[serde(default)]
+        channel: Option<Channel>,
     },
     Note {
         conversation_id: ConversationId,
@@ -246,6 +249,9 @@ pub enum ChatClientMsg {
     },
     Typing {},
     Leave {},
+    /// Continue this conversation on video: the answer is a `video_invited` event with
+    /// the join link.
+    EscalateVideo {},
     Ping {
         #[serde(default)]
         nonce: Option<String>,
@@ -302,6 +308,8 @@ pub struct ChatConversationView {
 pub fn visible_to_customer(e: &TimelineEvent) -> bool {
     matches!(
         e.kind,
-        crate::domain::EventKind::MessageIn { .. } | crate::domain::EventKind::MessageOut { .. }
+        crate::domain::EventKind::MessageIn { .. }
+            | crate::domain::EventKind::MessageOut { .. }
+            | crate::domain::EventKind::VideoInvited { .. }
     )
 }

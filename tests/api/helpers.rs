@@ -56,13 +56,33 @@ pub async fn spawn_app(tweak: impl FnOnce(&mut Settings)) -> TestApp {
 }
 
 pub async fn spawn_app_in(dir: tempfile::TempDir, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_full(dir, tweak, None).await
+}
+
+/// Starts the engine on a clock the test moves by hand (days pass in an instant).
+pub async fn spawn_app_with_clock(
+    tweak: impl FnOnce(&mut Settings),
+    clock: switchboard::domain::time::ManualClock,
+) -> TestApp {
+    spawn_app_full(tempfile::tempdir().unwrap(), tweak, Some(clock)).await
+}
+
+async fn spawn_app_full(
+    dir: tempfile::TempDir,
+    tweak: impl FnOnce(&mut Settings),
+    clock: Option<switchboard::domain::time::ManualClock>,
+) -> TestApp {
     let mut settings = test_settings(dir.path());
     tweak(&mut settings);
     let (tx, rx) = tokio::sync::oneshot::channel();
     let thread = std::thread::spawn(move || {
         let sys = actix_rt::System::new();
         sys.block_on(async move {
-            let app = Application::build(settings).await.expect("app builds");
+            let app = match clock {
+                Some(c) => Application::build_with_clock(settings, std::sync::Arc::new(c)).await,
+                None => Application::build(settings).await,
+            }
+            .expect("app builds");
             tx.send((app.port(), actix_rt::System::current(), app.server_handle()))
                 .ok();
             app.run_until_stopped().await.ok();

@@ -3,8 +3,10 @@
 
 mod bad_input;
 mod browser;
+mod channels;
 mod chat_flow;
 mod concurrency;
 mod helpers;
+mod recorder;
 mod restart;
 mod routing;

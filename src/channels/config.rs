@@ -1,0 +1,272 @@
+//! Settings of the channel connectors (the `[channels]` table of the config file).
+//!
+//! Every connector is off by default; enabling one without its secrets is a start-up
+//! error, never a silently unsigned webhook. Every provider's API base URL is
+//! configurable so that tests (and sandboxes) point outbound calls at a local server.
+
+use crate::domain::QueueName;
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChannelSettings {
+    /// The engine's public base URL as providers see it (no trailing slash), e.g.
+    /// `https://cc.example.com`. Twilio signs the exact URL it called, so signature
+    /// checks rebuild it from this, not from the (possibly proxied) request.
+    pub public_url: String,
+    /// A customer who writes again (any channel) within this time after their last
+    /// conversation was resolved reopens that conversation, with the same agent
+    /// preferred, instead of starting a new one.
+    pub reopen_window_ms: u64,
+    /// Largest webhook body accepted, bytes.
+    pub max_webhook_bytes: usize,
+    /// Outbound sends waiting for a worker beyond which new sends fail at once.
+    pub outbound_queue: usize,
+    /// Concurrent outbound provider calls.
+    pub outbound_workers: usize,
+    /// Timeout of one provider API call.
+    pub outbound_timeout_ms: u64,
+    /// Attempts for a send that fails temporarily (network, 429, 5xx).
+    pub outbound_attempts: u32,
+    /// Delay before the first retry; doubles each time.
+    pub outbound_retry_ms: u64,
+    pub sms: TwilioSms,
+    pub voice: TwilioVoice,
+    pub line: Line,
+    pub messenger: Messenger,
+    pub video: Video,
+}
+
+impl Default for ChannelSettings {
+    fn default() -> Self {
+        Self {
+            public_url: "http://127.0.0.1:8080".into(),
+            reopen_window_ms: 7 * 24 * 3_600_000,
+            max_webhook_bytes: 256 * 1024,
+            outbound_queue: 10_000,
+            outbound_workers: 8,
+            outbound_timeout_ms: 10_000,
+            outbound_attempts: 4,
+            outbound_retry_ms: 500,
+            sms: TwilioSms::default(),
+            voice: TwilioVoice::default(),
+            line: Line::default(),
+            messenger: Messenger::default(),
+            video: Video::default(),
+        }
+    }
+}
+
+/// Twilio Programmable Messaging (SMS).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TwilioSms {
+    pub enabled: bool,
+    pub account_sid: String,
+    /// Signs webhooks (X-Twilio-Signature) and authenticates API calls.
+    pub auth_token: String,
+    /// Our sending number, E.164.
+    pub from_number: String,
+    pub api_base: String,
+    /// Queue for new SMS conversations (else the channel's default queue).
+    pub queue: Option<QueueName>,
+}
+
+impl Default for TwilioSms {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            account_sid: String::new(),
+            auth_token: String::new(),
+            from_number: String::new(),
+            api_base: "https://api.twilio.com".into(),
+            queue: None,
+        }
+    }
+}
+
+/// Twilio Programmable Voice: call webhooks answered with TwiML.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TwilioVoice {
+    pub enabled: bool,
+    /// Signs the voice webhooks (usually the same account's auth token as SMS).
+    pub auth_token: String,
+    /// Spoken first, before the menu.
+    pub greeting: String,
+    /// `<Say language=...>`.
+    pub language: String,
+    /// The IVR menu: one DTMF digit per option.
+    pub menu: Vec<IvrOption>,
+    /// Seconds to wait for a digit.
+    pub gather_timeout_s: u32,
+}
+
+impl Default for TwilioVoice {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            auth_token: String::new(),
+            greeting: "お電話ありがとうございます。".into(),
+            language: "ja-JP".into(),
+            menu: Vec::new(),
+            gather_timeout_s: 8,
+        }
+    }
+}
+
+/// One IVR choice: press `digit` to reach `queue`, or to ask for a callback.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IvrOption {
+    pub digit: char,
+    /// What the menu says for this digit.
+    pub label: String,
+    #[serde(default)]
+    pub queue: Option<QueueName>,
+    /// Instead of waiting, leave the number and be called back.
+    #[serde(default)]
+    pub callback: bool,
+}
+
+/// LINE Messaging API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Line {
+    pub enabled: bool,
+    /// Signs webhooks (X-Line-Signature).
+    pub channel_secret: String,
+    /// Bearer token for the reply and push APIs.
+    pub channel_access_token: String,
+    pub api_base: String,
+    pub queue: Option<QueueName>,
+}
+
+impl Default for Line {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            channel_secret: String::new(),
+            channel_access_token: String::new(),
+            api_base: "https://api.line.me".into(),
+            queue: None,
+        }
+    }
+}
+
+/// Facebook Messenger Platform.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Messenger {
+    pub enabled: bool,
+    /// Signs webhooks (X-Hub-Signature-256).
+    pub app_secret: String,
+    /// Echoed in the subscription handshake (`hub.verify_token`).
+    pub verify_token: String,
+    pub page_access_token: String,
+    pub api_base: String,
+    pub api_version: String,
+    pub queue: Option<QueueName>,
+}
+
+impl Default for Messenger {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            app_secret: String::new(),
+            verify_token: String::new(),
+            page_access_token: String::new(),
+            api_base: "https://graph.facebook.com".into(),
+            api_version: "v21.0".into(),
+            queue: None,
+        }
+    }
+}
+
+/// Video escalation from web chat.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Video {
+    pub enabled: bool,
+    /// Join link; `{room}` becomes an unguessable room id, `{conversation}` the
+    /// conversation id.
+    pub join_url_template: String,
+    pub queue: Option<QueueName>,
+}
+
+impl Default for Video {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            join_url_template: "https://meet.example.com/{room}".into(),
+            queue: None,
+        }
+    }
+}
+
+impl ChannelSettings {
+    /// Start-up check: an enabled connector must have its secrets.
+    pub fn validate(&self) -> Result<(), String> {
+        let need = |on: bool, what: &str, v: &str| {
+            if on && v.trim().is_empty() {
+                Err(format!(
+                    "channels: {what} is required when the connector is enabled"
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        need(self.sms.enabled, "sms.account_sid", &self.sms.account_sid)?;
+        need(self.sms.enabled, "sms.auth_token", &self.sms.auth_token)?;
+        need(self.sms.enabled, "sms.from_number", &self.sms.from_number)?;
+        need(
+            self.voice.enabled,
+            "voice.auth_token",
+            &self.voice.auth_token,
+        )?;
+        need(
+            self.line.enabled,
+            "line.channel_secret",
+            &self.line.channel_secret,
+        )?;
+        need(
+            self.line.enabled,
+            "line.channel_access_token",
+            &self.line.channel_access_token,
+        )?;
+        need(
+            self.messenger.enabled,
+            "messenger.app_secret",
+            &self.messenger.app_secret,
+        )?;
+        need(
+            self.messenger.enabled,
+            "messenger.verify_token",
+            &self.messenger.verify_token,
+        )?;
+        need(
+            self.messenger.enabled,
+            "messenger.page_access_token",
+            &self.messenger.page_access_token,
+        )?;
+        if self.public_url.ends_with('/') {
+            return Err("channels.public_url must not end with '/'".into());
+        }
+        let mut digits = std::collections::HashSet::new();
+        for o in &self.voice.menu {
+            if !(o.digit.is_ascii_digit() || o.digit == '*' || o.digit == '#') {
+                return Err(format!("channels.voice.menu: {:?} is not a key", o.digit));
+            }
+            if !digits.insert(o.digit) {
+                return Err(format!("channels.voice.menu: digit {} twice", o.digit));
+            }
+            if o.queue.is_none() && !o.callback {
+                return Err(format!(
+                    "channels.voice.menu: digit {} needs a queue or callback = true",
+                    o.digit
+                ));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,296 @@
+//! LINE Messaging API.
+//!
+//! - Inbound: `POST /webhooks/line`, JSON `{"destination", "events": [...]}` signed with
+//!   `X-Line-Signature` (base64 HMAC-SHA256 of the raw body with the channel secret).
+//!   Handled events from one-to-one chats (`source.type = user`): `message` (text,
+//!   sticker, image, video, audio, file, location), `follow` (opt back in) and
+//!   `unfollow` (opt out: nothing is pushed until the user follows again). Group and
+//!   room events and other event types are skipped with a log line and still answered
+//!   200, as LINE expects. An empty `events` list is LINE's "verify" call.
+//!   The message id de-duplicates LINE's redeliveries.
+//! - Outbound: the reply API (`/v2/bot/message/reply`) while the user's last reply
+//!   token is fresh, else the push API (`/v2/bot/message/push`) with `X-Line-Retry-Key`
+//!   set to the event id, so a retried push is delivered once.
+
+use super::outbound::{Delivery, SendFailure, SendResult};
+use super::webhook::{self, counted, WebhookError};
+use super::{ingest, ChannelSettings, InboundMessage};
+use crate::actors::messages::SetOptOut;
+use crate::api::AppState;
+use crate::domain::{Attachment, Channel, IdentityKey};
+use actix_web::{web, HttpRequest, HttpResponse};
+use dashmap::DashMap;
+use serde::Deserialize;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+const PROVIDER: &str = "line";
+/// A reply token is used only while younger than this (LINE: "about one minute").
+const REPLY_TOKEN_TTL: Duration = Duration::from_secs(50);
+/// Events per webhook call processed at most (LINE batches a few).
+const MAX_EVENTS: usize = 100;
+
+/// user id -> (latest reply token, when it arrived). A token is used once.
+fn reply_tokens() -> &'static DashMap<String, (String, Instant)> {
+    static T: OnceLock<DashMap<String, (String, Instant)>> = OnceLock::new();
+    T.get_or_init(DashMap::new)
+}
+
+#[derive(Debug, Deserialize)]
+struct Payload {
+    #[serde(default)]
+    events: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Event {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    source: Option<Source>,
+    #[serde(default)]
+    reply_token: Option<String>,
+    #[serde(default)]
+    message: Option<Message>,
+    #[serde(default)]
+    webhook_event_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Source {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    user_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Message {
+    id: String,
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    package_id: Option<String>,
+    #[serde(default)]
+    sticker_id: Option<String>,
+    #[serde(default)]
+    keywords: Option<Vec<String>>,
+    #[serde(default)]
+    file_name: Option<String>,
+    #[serde(default)]
+    file_size: Option<u64>,
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    address: Option<String>,
+}
+
+/// `POST /webhooks/line`.
+pub async fn webhook(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, WebhookError> {
+    counted(PROVIDER, handle(&state, &req, &body).await)
+}
+
+async fn handle(
+    state: &AppState,
+    req: &HttpRequest,
+    body: &[u8],
+) -> Result<HttpResponse, WebhookError> {
+    let cfg = &state.engine.settings.channels.line;
+    if !cfg.enabled {
+        return Err(WebhookError::Disabled);
+    }
+    webhook::require_content_type(req, "application/json")?;
+    if !super::signature::verify_line(
+        &cfg.channel_secret,
+        body,
+        webhook::header(req, "X-Line-Signature"),
+    ) {
+        return Err(WebhookError::BadSignature);
+    }
+    let payload: Payload = serde_json::from_slice(body)
+        .map_err(|e| WebhookError::Malformed(format!("LINE payload: {e}")))?;
+    if payload.events.len() > MAX_EVENTS {
+        return Err(WebhookError::Malformed(format!(
+            "{} events; at most {MAX_EVENTS} per call",
+            payload.events.len()
+        )));
+    }
+    for raw in payload.events {
+        let ev: Event = match serde_json::from_value(raw) {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::info!(error = %e, "LINE event skipped: unreadable");
+                continue;
+            }
+        };
+        handle_event(state, ev).await?;
+    }
+    Ok(HttpResponse::Ok().json(serde_json::json!({})))
+}
+
+async fn handle_event(state: &AppState, ev: Event) -> Result<(), WebhookError> {
+    let engine = &state.engine;
+    let user = match &ev.source {
+        Some(Source {
+            kind,
+            user_id: Some(u),
+        }) if kind == "user" => u.clone(),
+        _ => {
+            tracing::info!(kind = %ev.kind, "LINE event skipped: not from a one-to-one chat");
+            return Ok(());
+        }
+    };
+    match ev.kind.as_str() {
+        "follow" | "unfollow" => {
+            let key = IdentityKey::parse(Channel::Line, &user)
+                .map_err(|e| WebhookError::Malformed(e.to_string()))?;
+            let (customer, _) = engine.resolve_identity(&key).await?;
+            engine
+                .ask_customer(
+                    customer,
+                    SetOptOut {
+                        channel: Channel::Line,
+                        opted_out: ev.kind == "unfollow",
+                    },
+                )
+                .await?;
+            Ok(())
+        }
+        "message" => {
+            let Some(msg) = ev.message else {
+                return Err(WebhookError::Malformed(
+                    "message event without message".into(),
+                ));
+            };
+            let (text, attachments) = content(&msg);
+            let mut m = InboundMessage::new(Channel::Line, user.clone(), text);
+            m.provider_msg_id = Some(msg.id.clone());
+            m.attachments = attachments;
+            m.queue = engine.settings.channels.line.queue.clone();
+            match ingest(engine, m).await {
+                Ok(_) => {}
+                // One unusable message must not make LINE redeliver the others.
+                Err(e) if e.code == crate::ws::protocol::ErrorCode::Invalid => {
+                    tracing::info!(error = %e, "LINE message skipped");
+                    return Ok(());
+                }
+                Err(e) => return Err(e.into()),
+            }
+            if let Some(token) = ev.reply_token {
+                reply_tokens().insert(user, (token, Instant::now()));
+            }
+            Ok(())
+        }
+        other => {
+            tracing::info!(kind = other, id = ?ev.webhook_event_id, "LINE event skipped: type not handled");
+            Ok(())
+        }
+    }
+}
+
+/// The text and attachments of a LINE message.
+fn content(m: &Message) -> (String, Vec<Attachment>) {
+    let att = |kind: &str, name: Option<String>, size: Option<u64>| Attachment {
+        kind: kind.to_owned(),
+        name,
+        content_type: None,
+        size,
+        // Content is fetched from the LINE content API by message id.
+        url: Some(format!("line-content:{}", m.id)),
+    };
+    match m.kind.as_str() {
+        "text" => (m.text.clone().unwrap_or_default(), Vec::new()),
+        "sticker" => {
+            let name = format!(
+                "{}/{}",
+                m.package_id.as_deref().unwrap_or("?"),
+                m.sticker_id.as_deref().unwrap_or("?")
+            );
+            let words = m
+                .keywords
+                .as_ref()
+                .map(|k| k.iter().take(3).cloned().collect::<Vec<_>>().join(", "))
+                .unwrap_or_default();
+            let text = if words.is_empty() {
+                String::new()
+            } else {
+                format!("[sticker: {words}]")
+            };
+            (
+                text,
+                vec![Attachment {
+                    url: None,
+                    ..att("sticker", Some(name), None)
+                }],
+            )
+        }
+        "file" => (
+            String::new(),
+            vec![att("file", m.file_name.clone(), m.file_size)],
+        ),
+        "location" => (
+            format!(
+                "[location] {} {}",
+                m.title.as_deref().unwrap_or(""),
+                m.address.as_deref().unwrap_or("")
+            )
+            .trim()
+            .to_owned(),
+            Vec::new(),
+        ),
+        kind @ ("image" | "video" | "audio") => (String::new(), vec![att(kind, None, None)]),
+        other => (format!("[{other}]"), Vec::new()),
+    }
+}
+
+/// Sends `d`: reply API with a fresh reply token, else push API.
+pub async fn send(client: &reqwest::Client, cfg: &ChannelSettings, d: &Delivery) -> SendResult {
+    let line = &cfg.line;
+    let messages = serde_json::json!([{ "type": "text", "text": d.text }]);
+    let fresh = reply_tokens()
+        .remove_if(&d.to, |_, (_, at)| at.elapsed() < REPLY_TOKEN_TTL)
+        .map(|(_, (token, _))| token);
+    if let Some(token) = fresh {
+        let resp = client
+            .post(format!("{}/v2/bot/message/reply", line.api_base))
+            .bearer_auth(&line.channel_access_token)
+            .json(&serde_json::json!({ "replyToken": token, "messages": messages }))
+            .send()
+            .await
+            .map_err(SendFailure::from_reqwest)?;
+        if resp.status().is_success() {
+            return Ok(sent_id(resp).await);
+        }
+        // An expired or used token: fall through to push.
+        tracing::info!(status = %resp.status(), "LINE reply refused; pushing instead");
+    }
+    let resp = client
+        .post(format!("{}/v2/bot/message/push", line.api_base))
+        .bearer_auth(&line.channel_access_token)
+        .header("X-Line-Retry-Key", d.event_id.to_string())
+        .json(&serde_json::json!({ "to": d.to, "messages": messages }))
+        .send()
+        .await
+        .map_err(SendFailure::from_reqwest)?;
+    let status = resp.status();
+    // 409: a retry of a push LINE already accepted (same retry key).
+    if status.is_success() || status.as_u16() == 409 {
+        return Ok(sent_id(resp).await);
+    }
+    let text = resp.text().await.unwrap_or_default();
+    Err(SendFailure::from_status(status, &text))
+}
+
+async fn sent_id(resp: reqwest::Response) -> Option<String> {
+    let v: serde_json::Value = resp.json().await.ok()?;
+    v["sentMessages"][0]["id"].as_str().map(str::to_owned)
+}

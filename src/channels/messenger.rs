@@ -1,0 +1,243 @@
+//! Facebook Messenger Platform.
+//!
+//! - Subscription: `GET /webhooks/messenger?hub.mode=subscribe&hub.verify_token=..&
+//!   hub.challenge=..` answers the challenge when the verify token matches, else 403.
+//! - Inbound: `POST /webhooks/messenger`, JSON `{"object": "page", "entry": [{"messaging":
+//!   [...]}]}` signed with `X-Hub-Signature-256` (`sha256=` + hex HMAC-SHA256 of the raw
+//!   body with the app secret). Handled: `message` (text and attachments; echoes of our
+//!   own sends are skipped) and `postback` (a button: its title is the customer's
+//!   words). Other events (delivery, read, reactions) are skipped with a log line and
+//!   answered 200. The `mid` de-duplicates redeliveries. If storing fails, the whole
+//!   call gets 503 and Messenger redelivers; already-stored messages stay single.
+//! - Outbound: Send API `POST {api_base}/{version}/me/messages` with
+//!   `{"recipient": {"id": PSID}, "messaging_type": "RESPONSE", "message": {"text"}}`.
+
+use super::outbound::{Delivery, SendFailure, SendResult};
+use super::webhook::{self, counted, WebhookError};
+use super::{ingest, ChannelSettings, InboundMessage};
+use crate::api::AppState;
+use crate::domain::{Attachment, Channel};
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+
+const PROVIDER: &str = "messenger";
+const MAX_EVENTS: usize = 1000;
+
+#[derive(Debug, Deserialize)]
+pub struct VerifyQuery {
+    #[serde(rename = "hub.mode")]
+    mode: Option<String>,
+    #[serde(rename = "hub.verify_token")]
+    verify_token: Option<String>,
+    #[serde(rename = "hub.challenge")]
+    challenge: Option<String>,
+}
+
+/// `GET /webhooks/messenger`: the subscription handshake.
+pub async fn verify(
+    state: web::Data<AppState>,
+    q: web::Query<VerifyQuery>,
+) -> Result<HttpResponse, WebhookError> {
+    let cfg = &state.engine.settings.channels.messenger;
+    if !cfg.enabled {
+        return Err(WebhookError::Disabled);
+    }
+    match (&q.mode, &q.verify_token, &q.challenge) {
+        (Some(mode), Some(token), Some(challenge))
+            if mode == "subscribe" && *token == cfg.verify_token =>
+        {
+            Ok(HttpResponse::Ok()
+                .content_type("text/plain")
+                .body(challenge.clone()))
+        }
+        _ => Ok(HttpResponse::Forbidden().finish()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Payload {
+    object: String,
+    #[serde(default)]
+    entry: Vec<Entry>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Entry {
+    #[serde(default)]
+    messaging: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Messaging {
+    sender: Party,
+    #[serde(default)]
+    message: Option<Msg>,
+    #[serde(default)]
+    postback: Option<Postback>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Party {
+    id: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Msg {
+    mid: String,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    is_echo: bool,
+    #[serde(default)]
+    attachments: Vec<Att>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Att {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    payload: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Postback {
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    payload: Option<String>,
+    #[serde(default)]
+    mid: Option<String>,
+}
+
+/// `POST /webhooks/messenger`.
+pub async fn webhook(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, WebhookError> {
+    counted(PROVIDER, handle(&state, &req, &body).await)
+}
+
+async fn handle(
+    state: &AppState,
+    req: &HttpRequest,
+    body: &[u8],
+) -> Result<HttpResponse, WebhookError> {
+    let cfg = &state.engine.settings.channels.messenger;
+    if !cfg.enabled {
+        return Err(WebhookError::Disabled);
+    }
+    webhook::require_content_type(req, "application/json")?;
+    if !super::signature::verify_messenger(
+        &cfg.app_secret,
+        body,
+        webhook::header(req, "X-Hub-Signature-256"),
+    ) {
+        return Err(WebhookError::BadSignature);
+    }
+    let payload: Payload = serde_json::from_slice(body)
+        .map_err(|e| WebhookError::Malformed(format!("Messenger payload: {e}")))?;
+    if payload.object != "page" {
+        return Err(WebhookError::Malformed(format!(
+            "object {:?}; expected \"page\"",
+            payload.object
+        )));
+    }
+    let events: Vec<serde_json::Value> = payload
+        .entry
+        .into_iter()
+        .flat_map(|e| e.messaging)
+        .collect();
+    if events.len() > MAX_EVENTS {
+        return Err(WebhookError::Malformed(
+            "too many events in one call".into(),
+        ));
+    }
+    for raw in events {
+        let ev: Messaging = match serde_json::from_value(raw) {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::info!(error = %e, "Messenger event skipped: unreadable");
+                continue;
+            }
+        };
+        let Some(m) = message_of(ev, cfg.queue.clone()) else {
+            continue;
+        };
+        match ingest(&state.engine, m).await {
+            Ok(_) => {}
+            Err(e) if e.code == crate::ws::protocol::ErrorCode::Invalid => {
+                tracing::info!(error = %e, "Messenger message skipped");
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(HttpResponse::Ok().body("EVENT_RECEIVED"))
+}
+
+/// The customer message in a messaging event, if it is one we handle.
+fn message_of(ev: Messaging, queue: Option<crate::domain::QueueName>) -> Option<InboundMessage> {
+    let mut m = if let Some(msg) = ev.message {
+        if msg.is_echo {
+            return None;
+        }
+        let attachments = msg
+            .attachments
+            .iter()
+            .map(|a| Attachment {
+                kind: a.kind.clone(),
+                name: None,
+                content_type: None,
+                size: None,
+                url: a
+                    .payload
+                    .as_ref()
+                    .and_then(|p| p["url"].as_str())
+                    .map(str::to_owned),
+            })
+            .collect();
+        let mut m = InboundMessage::new(
+            Channel::Messenger,
+            ev.sender.id,
+            msg.text.unwrap_or_default(),
+        );
+        m.provider_msg_id = Some(msg.mid);
+        m.attachments = attachments;
+        m
+    } else if let Some(pb) = ev.postback {
+        let text = pb.title.clone().or(pb.payload.clone()).unwrap_or_default();
+        let mut m = InboundMessage::new(Channel::Messenger, ev.sender.id, text);
+        m.provider_msg_id = pb.mid.map(|mid| format!("postback:{mid}"));
+        m
+    } else {
+        tracing::info!("Messenger event skipped: not a message or postback");
+        return None;
+    };
+    m.queue = queue;
+    Some(m)
+}
+
+/// Sends `d` with the Send API.
+pub async fn send(client: &reqwest::Client, cfg: &ChannelSettings, d: &Delivery) -> SendResult {
+    let ms = &cfg.messenger;
+    let resp = client
+        .post(format!("{}/{}/me/messages", ms.api_base, ms.api_version))
+        .query(&[("access_token", ms.page_access_token.as_str())])
+        .json(&serde_json::json!({
+            "recipient": { "id": d.to },
+            "messaging_type": "RESPONSE",
+            "message": { "text": d.text },
+        }))
+        .send()
+        .await
+        .map_err(SendFailure::from_reqwest)?;
+    let status = resp.status();
+    let text = resp.text().await.unwrap_or_default();
+    if !status.is_success() {
+        return Err(SendFailure::from_status(status, &text));
+    }
+    Ok(serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| v["message_id"].as_str().map(str::to_owned)))
+}

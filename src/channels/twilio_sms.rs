@@ -1,0 +1,235 @@
+//! SMS through Twilio Programmable Messaging.
+//!
+//! - Inbound: `POST /webhooks/twilio/sms`, form-encoded (`MessageSid`, `From`, `To`,
+//!   `Body`, `NumMedia`, `MediaUrl{n}`, `MediaContentType{n}`), signed with
+//!   `X-Twilio-Signature`. Answered with an empty TwiML `<Response/>` once durable.
+//!   `STOP`-family keywords opt the customer out of SMS, `START`-family back in (the
+//!   same keyword lists as Twilio's Advanced Opt-Out); neither opens a conversation.
+//! - Outbound: `POST {api_base}/2010-04-01/Accounts/{AccountSid}/Messages.json` with
+//!   `To`, `From`, `Body`, `StatusCallback`, HTTP basic auth `AccountSid:AuthToken`.
+//! - Status: `POST /webhooks/twilio/sms/status` (`MessageSid`, `MessageStatus`,
+//!   `ErrorCode`); the callback URL carries the customer and event ids (covered by the
+//!   signature), and each state becomes a `message_status` event.
+
+use super::outbound::{Delivery, SendFailure, SendResult};
+use super::webhook::{self, counted, field, required, WebhookError};
+use super::{ingest, ChannelSettings, InboundMessage};
+use crate::actors::messages::{RecordEvents, SetOptOut};
+use crate::api::AppState;
+use crate::domain::{
+    Attachment, Channel, CustomerId, DeliveryStatus, EventId, EventKind, IdentityKey, TimelineEvent,
+};
+use actix_web::{web, HttpRequest, HttpResponse};
+
+const PROVIDER: &str = "twilio_sms";
+/// Twilio allows at most 10 media items per message.
+const MAX_MEDIA: usize = 10;
+
+const STOP_WORDS: [&str; 8] = [
+    "STOP",
+    "STOPALL",
+    "UNSUBSCRIBE",
+    "CANCEL",
+    "END",
+    "QUIT",
+    "OPTOUT",
+    "REVOKE",
+];
+const START_WORDS: [&str; 3] = ["START", "YES", "UNSTOP"];
+
+/// Empty TwiML: "received, nothing to send right now".
+pub fn empty_twiml() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/xml; charset=utf-8")
+        .body("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>")
+}
+
+/// Checks the form body and its signature; returns the parameters.
+pub(super) fn verified_form(
+    state: &AppState,
+    req: &HttpRequest,
+    body: &[u8],
+    auth_token: &str,
+) -> Result<Vec<(String, String)>, WebhookError> {
+    webhook::require_content_type(req, "application/x-www-form-urlencoded")?;
+    let params = webhook::parse_form(body)?;
+    let url = webhook::public_url(&state.engine, req);
+    if !super::signature::verify_twilio(
+        auth_token,
+        &url,
+        &params,
+        webhook::header(req, "X-Twilio-Signature"),
+    ) {
+        return Err(WebhookError::BadSignature);
+    }
+    Ok(params)
+}
+
+/// `POST /webhooks/twilio/sms`.
+pub async fn inbound(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, WebhookError> {
+    counted(PROVIDER, inbound_inner(&state, &req, &body).await)
+}
+
+async fn inbound_inner(
+    state: &AppState,
+    req: &HttpRequest,
+    body: &[u8],
+) -> Result<HttpResponse, WebhookError> {
+    let cfg = &state.engine.settings.channels.sms;
+    if !cfg.enabled {
+        return Err(WebhookError::Disabled);
+    }
+    let params = verified_form(state, req, body, &cfg.auth_token)?;
+    let sid = field(&params, "MessageSid")
+        .or_else(|| field(&params, "SmsSid"))
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| WebhookError::Malformed("MessageSid is missing".into()))?;
+    let from = required(&params, "From")?;
+    let text = field(&params, "Body").unwrap_or("");
+    let engine = &state.engine;
+
+    let keyword = text.trim().to_ascii_uppercase();
+    let opt = if STOP_WORDS.contains(&keyword.as_str()) {
+        Some(true)
+    } else if START_WORDS.contains(&keyword.as_str()) {
+        Some(false)
+    } else {
+        None
+    };
+    if let Some(opted_out) = opt {
+        let key = IdentityKey::parse(Channel::Sms, from)
+            .map_err(|e| WebhookError::Malformed(e.to_string()))?;
+        let (customer, _) = engine.resolve_identity(&key).await?;
+        engine
+            .ask_customer(
+                customer,
+                SetOptOut {
+                    channel: Channel::Sms,
+                    opted_out,
+                },
+            )
+            .await?;
+        return Ok(empty_twiml());
+    }
+
+    let n_media: usize = field(&params, "NumMedia")
+        .unwrap_or("0")
+        .parse()
+        .map_err(|_| WebhookError::Malformed("NumMedia is not a number".into()))?;
+    let attachments = (0..n_media.min(MAX_MEDIA))
+        .filter_map(|i| {
+            let url = field(&params, &format!("MediaUrl{i}"))?;
+            let ct = field(&params, &format!("MediaContentType{i}"));
+            Some(Attachment {
+                kind: ct
+                    .and_then(|c| c.split('/').next())
+                    .unwrap_or("file")
+                    .to_owned(),
+                name: None,
+                content_type: ct.map(str::to_owned),
+                size: None,
+                url: Some(url.to_owned()),
+            })
+        })
+        .collect();
+    let mut m = InboundMessage::new(Channel::Sms, from, text);
+    m.provider_msg_id = Some(sid.to_owned());
+    m.attachments = attachments;
+    m.queue = cfg.queue.clone();
+    ingest(engine, m).await?;
+    Ok(empty_twiml())
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct StatusQuery {
+    c: CustomerId,
+    e: EventId,
+    conv: crate::domain::ConversationId,
+}
+
+/// `POST /webhooks/twilio/sms/status?c={customer}&e={event}&conv={conversation}`.
+pub async fn status(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, WebhookError> {
+    counted(PROVIDER, status_inner(&state, &req, &body).await)
+}
+
+async fn status_inner(
+    state: &AppState,
+    req: &HttpRequest,
+    body: &[u8],
+) -> Result<HttpResponse, WebhookError> {
+    let cfg = &state.engine.settings.channels.sms;
+    if !cfg.enabled {
+        return Err(WebhookError::Disabled);
+    }
+    let params = verified_form(state, req, body, &cfg.auth_token)?;
+    let q = web::Query::<StatusQuery>::from_query(req.query_string())
+        .map_err(|e| WebhookError::Malformed(format!("callback query: {e}")))?;
+    let sid = required(&params, "MessageSid")?;
+    let status = match required(&params, "MessageStatus")? {
+        "delivered" => DeliveryStatus::Delivered,
+        "read" => DeliveryStatus::Read,
+        "failed" | "undelivered" => DeliveryStatus::Failed,
+        // queued / sending / sent / accepted / scheduled: already recorded as sent.
+        _ => return Ok(HttpResponse::NoContent().finish()),
+    };
+    let detail = field(&params, "ErrorCode").map(|c| format!("Twilio error {c}"));
+    let ev = TimelineEvent::new(
+        q.c,
+        Some(q.conv),
+        state.engine.now(),
+        EventKind::MessageStatus {
+            message_event_id: q.e,
+            channel: Channel::Sms,
+            status,
+            provider_msg_id: Some(sid.to_owned()),
+            detail,
+        },
+    );
+    state
+        .engine
+        .ask_customer(q.c, RecordEvents { events: vec![ev] })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Sends `d` with the Messages API.
+pub async fn send(client: &reqwest::Client, cfg: &ChannelSettings, d: &Delivery) -> SendResult {
+    let sms = &cfg.sms;
+    let url = format!(
+        "{}/2010-04-01/Accounts/{}/Messages.json",
+        sms.api_base, sms.account_sid
+    );
+    let callback = format!(
+        "{}/webhooks/twilio/sms/status?c={}&e={}&conv={}",
+        cfg.public_url, d.customer_id, d.event_id, d.conversation_id
+    );
+    let resp = client
+        .post(url)
+        .basic_auth(&sms.account_sid, Some(&sms.auth_token))
+        .form(&[
+            ("To", d.to.as_str()),
+            ("From", sms.from_number.as_str()),
+            ("Body", d.text.as_str()),
+            ("StatusCallback", callback.as_str()),
+        ])
+        .send()
+        .await
+        .map_err(SendFailure::from_reqwest)?;
+    let status = resp.status();
+    let text = resp.text().await.unwrap_or_default();
+    if !status.is_success() {
+        return Err(SendFailure::from_status(status, &text));
+    }
+    let sid = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| v["sid"].as_str().map(str::to_owned));
+    Ok(sid)
+}

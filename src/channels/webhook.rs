@@ -1,0 +1,136 @@
+//! What every webhook handler shares: the error type and its HTTP mapping, content-type
+//! and form parsing, and the public URL a provider signed.
+//!
+//! Status codes tell the provider what to do next: 2xx = stored (or a duplicate of
+//! something stored), 401 = bad signature, 400/415 = malformed (do not retry), 503 with
+//! `Retry-After` = we could not store it now (retry), 404 = connector disabled.
+
+use crate::actors::messages::EngineError;
+use crate::actors::registry::Engine;
+use crate::ws::protocol::ErrorCode;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    #[error("this connector is not enabled")]
+    Disabled,
+    #[error("signature missing or invalid")]
+    BadSignature,
+    #[error("expected content type {0}")]
+    WrongContentType(&'static str),
+    #[error("malformed payload: {0}")]
+    Malformed(String),
+    #[error("{0}")]
+    Engine(EngineError),
+}
+
+impl From<EngineError> for WebhookError {
+    fn from(e: EngineError) -> Self {
+        WebhookError::Engine(e)
+    }
+}
+
+impl ResponseError for WebhookError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            WebhookError::Disabled => StatusCode::NOT_FOUND,
+            WebhookError::BadSignature => StatusCode::UNAUTHORIZED,
+            WebhookError::WrongContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            WebhookError::Malformed(_) => StatusCode::BAD_REQUEST,
+            WebhookError::Engine(e) => crate::api::error::status_of(e.code),
+        }
+    }
+    fn error_response(&self) -> HttpResponse {
+        let mut r = HttpResponse::build(self.status_code());
+        if let WebhookError::Engine(e) = self {
+            if matches!(e.code, ErrorCode::Unavailable | ErrorCode::QueueFull) {
+                r.insert_header(("Retry-After", "5"));
+            }
+        }
+        r.json(serde_json::json!({ "code": self.code(), "message": self.to_string() }))
+    }
+}
+
+impl WebhookError {
+    fn code(&self) -> &'static str {
+        match self {
+            WebhookError::Disabled => "not_found",
+            WebhookError::BadSignature => "unauthorized",
+            WebhookError::WrongContentType(_) | WebhookError::Malformed(_) => "invalid",
+            WebhookError::Engine(_) => "engine",
+        }
+    }
+
+    /// The outcome label for the webhook metric.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            WebhookError::BadSignature => "rejected",
+            WebhookError::Engine(e) if e.code == ErrorCode::Unavailable => "error",
+            _ => "invalid",
+        }
+    }
+}
+
+/// Fails unless the request's content type starts with `expected`.
+pub fn require_content_type(req: &HttpRequest, expected: &'static str) -> Result<(), WebhookError> {
+    let ct = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if ct.to_ascii_lowercase().starts_with(expected) {
+        Ok(())
+    } else {
+        Err(WebhookError::WrongContentType(expected))
+    }
+}
+
+/// An `application/x-www-form-urlencoded` body as ordered pairs.
+pub fn parse_form(body: &[u8]) -> Result<Vec<(String, String)>, WebhookError> {
+    serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
+        .map_err(|e| WebhookError::Malformed(format!("form body: {e}")))
+}
+
+/// The value of form field `key`.
+pub fn field<'a>(params: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+/// A required form field.
+pub fn required<'a>(params: &'a [(String, String)], key: &str) -> Result<&'a str, WebhookError> {
+    field(params, key)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| WebhookError::Malformed(format!("{key} is missing")))
+}
+
+/// The URL the provider called, as it saw it: the configured public base URL plus the
+/// request's path and query.
+pub fn public_url(engine: &Engine, req: &HttpRequest) -> String {
+    let pq = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    format!("{}{pq}", engine.settings.channels.public_url)
+}
+
+/// A header as text.
+pub fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Counts the outcome and passes the result through.
+pub fn counted<T>(provider: &'static str, r: Result<T, WebhookError>) -> Result<T, WebhookError> {
+    match &r {
+        Ok(_) => crate::metrics::webhook(provider, "accepted"),
+        Err(e) => {
+            tracing::info!(provider, error = %e, "webhook refused");
+            crate::metrics::webhook(provider, e.outcome())
+        }
+    }
+    r
+}

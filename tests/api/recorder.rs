@@ -1,0 +1,191 @@
+//! A local HTTP server standing in for the providers' APIs (Twilio, LINE, Messenger):
+//! the engine's real HTTP client calls it over a real socket; it records every request
+//! (method, path, query, headers, body) and answers like the provider would. Tests
+//! wait for a recorded request with a deadline, never a sleep. Queued statuses let a
+//! test make the next calls fail (e.g. 500 to exercise retries).
+
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use serde_json::Value;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use tokio::sync::Notify;
+
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub headers: BTreeMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+impl Recorded {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).expect("recorded body is JSON")
+    }
+    pub fn form(&self) -> BTreeMap<String, String> {
+        serde_urlencoded::from_bytes::<Vec<(String, String)>>(&self.body)
+            .expect("recorded body is a form")
+            .into_iter()
+            .collect()
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get(&name.to_ascii_lowercase())
+            .map(|s| s.as_str())
+    }
+}
+
+#[derive(Default)]
+struct Shared {
+    requests: Mutex<Vec<Recorded>>,
+    /// Statuses to answer the next requests with, before the normal answer.
+    fail_next: Mutex<VecDeque<u16>>,
+    notify: Notify,
+}
+
+pub struct Recorder {
+    pub base: String,
+    shared: Arc<Shared>,
+    system: actix_rt::System,
+    server: actix_web::dev::ServerHandle,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        // Stopping the server ends the system's `block_on`.
+        drop(self.server.stop(false));
+        self.system.stop();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// What the provider answers on success, by path.
+fn answer(path: &str, n: usize) -> HttpResponse {
+    if path.contains("/Messages.json") {
+        HttpResponse::Created().json(serde_json::json!({
+            "sid": format!("SM{n:032}"), "status": "queued"
+        }))
+    } else if path.starts_with("/v2/bot/message/") {
+        HttpResponse::Ok().json(serde_json::json!({
+            "sentMessages": [{ "id": format!("{}", 500000 + n), "quoteToken": "q" }]
+        }))
+    } else if path.ends_with("/me/messages") {
+        HttpResponse::Ok().json(serde_json::json!({
+            "recipient_id": "psid", "message_id": format!("m_{n}")
+        }))
+    } else {
+        HttpResponse::Ok().finish()
+    }
+}
+
+async fn record(
+    req: HttpRequest,
+    body: web::Bytes,
+    shared: web::Data<Arc<Shared>>,
+) -> HttpResponse {
+    let rec = Recorded {
+        method: req.method().to_string(),
+        path: req.path().to_owned(),
+        query: req.query_string().to_owned(),
+        headers: req
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_ascii_lowercase(),
+                    v.to_str().unwrap_or("").to_owned(),
+                )
+            })
+            .collect(),
+        body: body.to_vec(),
+    };
+    let n = {
+        let mut r = shared.requests.lock().unwrap();
+        r.push(rec.clone());
+        r.len()
+    };
+    shared.notify.notify_waiters();
+    if let Some(code) = shared.fail_next.lock().unwrap().pop_front() {
+        return HttpResponse::build(actix_web::http::StatusCode::from_u16(code).unwrap())
+            .json(serde_json::json!({"message": "injected failure"}));
+    }
+    answer(&rec.path, n)
+}
+
+impl Recorder {
+    pub async fn start() -> Recorder {
+        let shared = Arc::new(Shared::default());
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let s2 = shared.clone();
+        let thread = std::thread::spawn(move || {
+            let sys = actix_rt::System::new();
+            sys.block_on(async move {
+                let data = web::Data::new(s2);
+                let server = HttpServer::new(move || {
+                    App::new()
+                        .app_data(data.clone())
+                        .default_service(web::to(record))
+                })
+                .workers(1)
+                .bind("127.0.0.1:0")
+                .unwrap();
+                let port = server.addrs()[0].port();
+                let server = server.run();
+                tx.send((port, actix_rt::System::current(), server.handle()))
+                    .ok();
+                server.await.ok();
+            });
+        });
+        let (port, system, server) = rx.await.unwrap();
+        Recorder {
+            base: format!("http://127.0.0.1:{port}"),
+            shared,
+            system,
+            server,
+            thread: Some(thread),
+        }
+    }
+
+    /// Answers the next requests with these statuses (then normally again).
+    pub fn fail_next(&self, statuses: &[u16]) {
+        self.shared.fail_next.lock().unwrap().extend(statuses);
+    }
+
+    pub fn all(&self) -> Vec<Recorded> {
+        self.shared.requests.lock().unwrap().clone()
+    }
+
+    /// Waits until at least `n` requests have arrived whose path contains `path`;
+    /// returns them.
+    pub async fn wait_for(&self, path: &str, n: usize) -> Vec<Recorded> {
+        let deadline = tokio::time::Instant::now() + super::helpers::WAIT;
+        loop {
+            let notified = self.shared.notify.notified();
+            tokio::pin!(notified);
+            // Registered before looking, so a request arriving in between still wakes us.
+            notified.as_mut().enable();
+            let got: Vec<Recorded> = self
+                .all()
+                .into_iter()
+                .filter(|r| r.path.contains(path))
+                .collect();
+            if got.len() >= n {
+                return got;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                panic!(
+                    "waited for {n} request(s) to {path}; got {}: {:?}",
+                    got.len(),
+                    self.all()
+                        .iter()
+                        .map(|r| r.path.clone())
+                        .collect::<Vec<_>>()
+                );
+            }
+        }
+    }
+}
