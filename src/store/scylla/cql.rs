@@ -958,9 +958,7 @@ impl Parser {
             } else {
                 let name = self.ident()?;
                 if self.eat_sym("(") {
-                    let inner = if self.eat_sym("*") {
-                        None
-                    } else if self.at_sym(")") {
+                    let inner = if self.eat_sym("*") || self.at_sym(")") {
                         None
                     } else {
                         Some(self.ident()?)
