@@ -39,6 +39,38 @@ pub struct Cli {
     /// Create agent `admin` with this password if it does not exist.
     #[arg(long, env = "SWITCHBOARD_ADMIN_PASSWORD", hide_env_values = true)]
     pub admin_password: Option<String>,
+    /// Store backend: `embedded` (default) or `scylla`.
+    #[arg(long = "store", env = "SWITCHBOARD_STORE", value_enum)]
+    pub store: Option<StoreBackend>,
+    /// ScyllaDB contact points: `host[:port][,host...]`, or `scylla://host,host/keyspace`.
+    #[arg(
+        long = "scylla-contact-points",
+        alias = "scylla-uri",
+        env = "SWITCHBOARD_SCYLLA_CONTACT_POINTS"
+    )]
+    pub scylla_contact_points: Option<String>,
+    /// ScyllaDB keyspace (default `switchboard`).
+    #[arg(long, env = "SWITCHBOARD_SCYLLA_KEYSPACE")]
+    pub scylla_keyspace: Option<String>,
+    /// The ScyllaDB datacenter this engine runs in (default `datacenter1`).
+    #[arg(long, env = "SWITCHBOARD_SCYLLA_DATACENTER")]
+    pub scylla_datacenter: Option<String>,
+    /// ScyllaDB user (password authentication).
+    #[arg(long, env = "SWITCHBOARD_SCYLLA_USERNAME")]
+    pub scylla_username: Option<String>,
+    /// ScyllaDB password.
+    #[arg(long, env = "SWITCHBOARD_SCYLLA_PASSWORD", hide_env_values = true)]
+    pub scylla_password: Option<String>,
+    /// Connect to ScyllaDB over TLS (needs `--scylla-ca-file`).
+    #[arg(long, env = "SWITCHBOARD_SCYLLA_TLS")]
+    pub scylla_tls: bool,
+    /// CA bundle (PEM) that signed the ScyllaDB nodes' certificates.
+    #[arg(long, env = "SWITCHBOARD_SCYLLA_CA_FILE")]
+    pub scylla_ca_file: Option<PathBuf>,
+    /// Connect to the configured ScyllaDB, compare its schema with this binary's
+    /// `schema/*.cql`, print the result and exit: 0 if up to date, 1 otherwise.
+    #[arg(long)]
+    pub check_schema: bool,
 }
 
 /// The engine's settings. `Default` gives the documented defaults.
@@ -71,6 +103,10 @@ pub struct StoreSettings {
     pub max_batch: usize,
     /// Page cache, MiB.
     pub cache_mib: usize,
+    /// `embedded` (redb in `data_dir`, the default) or `scylla`.
+    pub backend: StoreBackend,
+    /// The ScyllaDB backend (`[store.scylla]`), used when `backend = "scylla"`.
+    pub scylla: ScyllaSettings,
 }
 
 impl Default for StoreSettings {
@@ -79,7 +115,116 @@ impl Default for StoreSettings {
             max_pending_writes: 10_000,
             max_batch: 512,
             cache_mib: 64,
+            backend: StoreBackend::Embedded,
+            scylla: ScyllaSettings::default(),
         }
+    }
+}
+
+/// Which [`crate::store::Store`] backend the engine runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreBackend {
+    /// redb in `data_dir`: one machine, no server needed.
+    Embedded,
+    /// ScyllaDB: several engine nodes on one replicated store (docs/scylla.md).
+    Scylla,
+}
+
+impl StoreBackend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoreBackend::Embedded => "embedded",
+            StoreBackend::Scylla => "scylla",
+        }
+    }
+}
+
+/// `[store.scylla]`: connection, keyspace and execution settings of the ScyllaDB
+/// backend (docs/scylla.md).
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScyllaSettings {
+    /// `host:port` of a few nodes (the driver discovers the others).
+    pub contact_points: Vec<String>,
+    pub keyspace: String,
+    /// The datacenter of this engine; requests go to its replicas (no DC failover).
+    pub local_datacenter: String,
+    /// Replicas in `local_datacenter`, used when the keyspace is created.
+    pub replication_factor: u32,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub tls: bool,
+    /// CA bundle (PEM) for `tls`; node certificates must carry the node IP addresses.
+    pub tls_ca_file: Option<PathBuf>,
+    /// Client-side timeout of one request, including the driver's retries.
+    pub request_timeout_ms: u64,
+    pub connect_timeout_ms: u64,
+    /// Consistency of reads and of writes: `local_quorum` (default), `quorum`, `one`...
+    pub read_consistency: String,
+    pub write_consistency: String,
+    /// Paxos consistency of lightweight transactions: `local_serial` (default) or `serial`.
+    pub serial_consistency: String,
+    /// Apply pending `schema/*.cql` files at start (under an LWT lock).
+    pub migrate_on_start: bool,
+}
+
+impl Default for ScyllaSettings {
+    fn default() -> Self {
+        Self {
+            contact_points: vec!["127.0.0.1:9042".into()],
+            keyspace: "switchboard".into(),
+            local_datacenter: "datacenter1".into(),
+            replication_factor: 3,
+            username: None,
+            password: None,
+            tls: false,
+            tls_ca_file: None,
+            request_timeout_ms: 5_000,
+            connect_timeout_ms: 5_000,
+            read_consistency: "local_quorum".into(),
+            write_consistency: "local_quorum".into(),
+            serial_consistency: "local_serial".into(),
+            migrate_on_start: true,
+        }
+    }
+}
+
+impl std::fmt::Debug for ScyllaSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScyllaSettings")
+            .field("contact_points", &self.contact_points)
+            .field("keyspace", &self.keyspace)
+            .field("local_datacenter", &self.local_datacenter)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("tls", &self.tls)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ScyllaSettings {
+    /// The store's options; fails on an unknown consistency name.
+    pub fn options(&self) -> Result<crate::store::scylla::ScyllaOptions, String> {
+        use crate::store::scylla::{parse_consistency, parse_serial_consistency};
+        use std::time::Duration;
+        Ok(crate::store::scylla::ScyllaOptions {
+            contact_points: self.contact_points.clone(),
+            keyspace: self.keyspace.clone(),
+            local_datacenter: self.local_datacenter.clone(),
+            replication_factor: self.replication_factor,
+            username: self.username.clone(),
+            password: self.password.clone(),
+            tls: self.tls,
+            tls_ca_file: self.tls_ca_file.clone(),
+            request_timeout: Duration::from_millis(self.request_timeout_ms.max(1)),
+            connect_timeout: Duration::from_millis(self.connect_timeout_ms.max(1)),
+            read_consistency: parse_consistency(&self.read_consistency)?,
+            write_consistency: parse_consistency(&self.write_consistency)?,
+            serial_consistency: parse_serial_consistency(&self.serial_consistency)?,
+            migrate: self.migrate_on_start,
+            migration_lock_wait: Duration::from_secs(60),
+        })
     }
 }
 
@@ -187,6 +332,8 @@ pub enum ConfigError {
         path: PathBuf,
         source: toml::de::Error,
     },
+    #[error("invalid setting: {0}")]
+    Invalid(String),
 }
 
 impl Settings {
@@ -221,8 +368,45 @@ impl Settings {
         if cli.admin_password.is_some() {
             s.bootstrap_admin_password = cli.admin_password.clone();
         }
+        apply_store_flags(cli, &mut s.store)?;
         Ok(s)
     }
+}
+
+/// `--store` and the `--scylla-*` flags over the file's `[store]` section.
+fn apply_store_flags(cli: &Cli, st: &mut StoreSettings) -> Result<(), ConfigError> {
+    if let Some(b) = cli.store {
+        st.backend = b;
+    }
+    let sc = &mut st.scylla;
+    if let Some(uri) = &cli.scylla_contact_points {
+        let (points, keyspace) =
+            crate::store::scylla::ScyllaOptions::parse_uri(uri).map_err(ConfigError::Invalid)?;
+        sc.contact_points = points;
+        if let Some(k) = keyspace {
+            sc.keyspace = k;
+        }
+    }
+    if let Some(k) = &cli.scylla_keyspace {
+        sc.keyspace = k.clone();
+    }
+    if let Some(d) = &cli.scylla_datacenter {
+        sc.local_datacenter = d.clone();
+    }
+    if cli.scylla_username.is_some() {
+        sc.username = cli.scylla_username.clone();
+    }
+    if cli.scylla_password.is_some() {
+        sc.password = cli.scylla_password.clone();
+    }
+    sc.tls |= cli.scylla_tls;
+    if cli.scylla_ca_file.is_some() {
+        sc.tls_ca_file = cli.scylla_ca_file.clone();
+    }
+    if st.backend == StoreBackend::Scylla {
+        sc.options().map_err(ConfigError::Invalid)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -237,5 +421,36 @@ mod tests {
         assert_eq!(s.timing.agent_grace_ms, 5);
         assert_eq!(s.limits.max_ws_message_bytes, 65536);
         assert!(toml::from_str::<Settings>("nope = 1").is_err());
+    }
+
+    #[test]
+    fn store_backend_from_file_and_flags() {
+        let s: Settings = toml::from_str(
+            "[store]\nbackend = \"scylla\"\n[store.scylla]\ncontact_points = [\"10.0.0.1:9042\"]\nkeyspace = \"sb\"\n",
+        )
+        .unwrap();
+        assert_eq!(s.store.backend, StoreBackend::Scylla);
+        assert_eq!(s.store.scylla.keyspace, "sb");
+        assert!(s.store.scylla.options().is_ok());
+        assert_eq!(Settings::default().store.backend, StoreBackend::Embedded);
+        let cli = Cli::parse_from([
+            "switchboard",
+            "--store",
+            "scylla",
+            "--scylla-uri",
+            "scylla://a,b:9043/ks1",
+            "--scylla-datacenter",
+            "dc2",
+        ]);
+        let s = Settings::load(&cli).unwrap();
+        assert_eq!(s.store.backend, StoreBackend::Scylla);
+        assert_eq!(s.store.scylla.contact_points, vec!["a:9042", "b:9043"]);
+        assert_eq!(s.store.scylla.keyspace, "ks1");
+        assert_eq!(s.store.scylla.local_datacenter, "dc2");
+        let bad = ScyllaSettings {
+            read_consistency: "most".into(),
+            ..ScyllaSettings::default()
+        };
+        assert!(bad.options().is_err());
     }
 }

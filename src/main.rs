@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use switchboard::config::{Cli, Settings};
-use switchboard::startup::Application;
+use switchboard::startup::{self, Application};
 
 /// mimalloc instead of glibc malloc: glibc raises its mmap threshold after the first
 /// freed argon2 buffer (~19 MiB) and then keeps every later one in per-thread arenas,
@@ -19,6 +19,10 @@ fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     let settings = Settings::load(&cli)?;
+    if cli.check_schema {
+        let current = actix_rt::System::new().block_on(startup::check_schema(&settings))?;
+        std::process::exit(if current { 0 } else { 1 });
+    }
     actix_rt::System::new().block_on(async move {
         let app = Application::build(settings).await?;
         app.run_until_stopped().await?;

@@ -11,13 +11,14 @@ use crate::actors::messages::{Enqueue, RestoreHeld};
 use crate::actors::Engine;
 use crate::api::{self, AppState};
 use crate::auth::TokenSigner;
-use crate::config::Settings;
+use crate::config::{Settings, StoreBackend};
 use crate::domain::time::SharedClock;
 use crate::domain::{
     AgentId, AgentProfile, Capacity, Channel, ConversationState, QueueConfig, QueueName, Role,
     SystemClock,
 };
 use crate::store::embedded::{EmbeddedOptions, EmbeddedStore};
+use crate::store::scylla::ScyllaStore;
 use crate::store::{Batch, SharedStore};
 use actix_web::{dev::Server, web, App, HttpServer};
 use anyhow::Context as _;
@@ -31,7 +32,8 @@ pub struct Application {
 }
 
 impl Application {
-    /// Builds the engine on the embedded store in `settings.data_dir`.
+    /// Builds the engine on the configured store: the embedded store in
+    /// `settings.data_dir` (default), or ScyllaDB (`store.backend = "scylla"`).
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         Self::build_with_clock(settings, Arc::new(SystemClock)).await
     }
@@ -41,6 +43,10 @@ impl Application {
         settings: Settings,
         clock: SharedClock,
     ) -> anyhow::Result<Application> {
+        if settings.store.backend == StoreBackend::Scylla {
+            let store = open_scylla(&settings).await?;
+            return Self::build_with(settings, store, clock).await;
+        }
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("creating data dir {}", settings.data_dir.display()))?;
         let store: SharedStore = Arc::new(
@@ -149,6 +155,68 @@ impl Application {
     /// Serves until SIGINT/SIGTERM (graceful: in-flight requests finish, up to 10 s).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
+    }
+}
+
+/// Connects to ScyllaDB, applying pending schema files if `migrate_on_start`.
+async fn open_scylla(settings: &Settings) -> anyhow::Result<SharedStore> {
+    let opts = settings
+        .store
+        .scylla
+        .options()
+        .map_err(|e| anyhow::anyhow!("store.scylla: {e}"))?;
+    let store = ScyllaStore::connect(&opts)
+        .await
+        .map_err(|e| anyhow::anyhow!("opening the ScyllaDB store: {e}"))?;
+    tracing::info!(contact_points = ?opts.contact_points, keyspace = %opts.keyspace, "store: scylla");
+    Ok(Arc::new(store))
+}
+
+/// `--check-schema`: compares the ScyllaDB keyspace's applied schema files with this
+/// binary's, prints the result, and returns whether it is up to date. Changes nothing.
+pub async fn check_schema(settings: &Settings) -> anyhow::Result<bool> {
+    if settings.store.backend != StoreBackend::Scylla {
+        println!(
+            "--check-schema checks a ScyllaDB schema, but the configured store is {} \
+             (it has no CQL schema); pass --store scylla",
+            settings.store.backend.as_str()
+        );
+        return Ok(false);
+    }
+    let opts = settings
+        .store
+        .scylla
+        .options()
+        .map_err(|e| anyhow::anyhow!("store.scylla: {e}"))?;
+    let session = ScyllaStore::session(&opts).await?;
+    let status = crate::store::scylla::schema::status(&session, &opts.template())
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot read {}.schema_version (was the schema ever applied?): {e}",
+                opts.keyspace
+            )
+        })?;
+    if !status.unknown.is_empty() {
+        println!(
+            "keyspace {} has schema versions {:?} this binary does not know (a newer \
+             engine migrated it)",
+            opts.keyspace, status.unknown
+        );
+    }
+    if status.is_current() {
+        println!(
+            "schema of keyspace {} is up to date: versions {:?} applied",
+            opts.keyspace, status.applied
+        );
+        Ok(true)
+    } else {
+        println!(
+            "schema of keyspace {} is NOT up to date: applied {:?}, missing {:?}; start the \
+             engine with store.scylla.migrate_on_start = true to apply them",
+            opts.keyspace, status.applied, status.pending
+        );
+        Ok(false)
     }
 }
 

@@ -218,6 +218,8 @@ impl Engine {
             attributes: Default::default(),
             last_agent: None,
             opted_out: Default::default(),
+            merged_into: None,
+            merged: Vec::new(),
             created_at: self.now(),
         };
         self.store

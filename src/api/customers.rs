@@ -75,6 +75,8 @@ pub async fn create(
         attributes: body.attributes,
         last_agent: None,
         opted_out: Default::default(),
+        merged_into: None,
+        merged: Vec::new(),
         created_at: state.engine.now(),
     };
     let (id, created) = store.resolve_or_create(&keys[0], customer.clone()).await?;

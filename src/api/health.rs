@@ -7,19 +7,20 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
 }
 
-/// Ready when the store answers and the queue actors are up.
+/// Ready when the store answers and the queue actors are up. `store` names the backend
+/// (`embedded` or `scylla`; for ScyllaDB the probe is a LOCAL_QUORUM read).
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let store = state.engine.store.health().await;
     let queues = state.engine.queue_names().len();
+    let backend = state.engine.settings.store.backend.as_str();
     match store {
-        Ok(()) if queues > 0 => {
-            HttpResponse::Ok().json(serde_json::json!({"status": "ready", "queues": queues}))
-        }
-        Ok(()) => {
-            HttpResponse::ServiceUnavailable().json(serde_json::json!({"status": "no queues"}))
-        }
-        Err(e) => HttpResponse::ServiceUnavailable()
-            .json(serde_json::json!({"status": "store unavailable", "error": e.to_string()})),
+        Ok(()) if queues > 0 => HttpResponse::Ok()
+            .json(serde_json::json!({"status": "ready", "queues": queues, "store": backend})),
+        Ok(()) => HttpResponse::ServiceUnavailable()
+            .json(serde_json::json!({"status": "no queues", "store": backend})),
+        Err(e) => HttpResponse::ServiceUnavailable().json(serde_json::json!({
+            "status": "store unavailable", "store": backend, "error": e.to_string()
+        })),
     }
 }
 

@@ -24,7 +24,23 @@ pub struct Customer {
     /// there until they opt back in.
     #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
     pub opted_out: std::collections::BTreeSet<Channel>,
+    /// Set on a record merged into another: its identities moved there and every
+    /// lookup goes to the survivor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<CustomerId>,
+    /// Records merged into this one, with the identities each brought (so that a wrong
+    /// merge can be undone). Their timelines read as part of this one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged: Vec<MergedRecord>,
     pub created_at: Millis,
+}
+
+/// A customer record merged into another.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MergedRecord {
+    pub customer: CustomerId,
+    pub identities: Vec<IdentityKey>,
+    pub at: Millis,
 }
 
 /// A (channel, address) pair: a phone number for SMS/voice, an email address, a LINE

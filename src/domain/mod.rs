@@ -18,7 +18,7 @@ pub mod time;
 pub use agent::{AgentProfile, AgentStatus, Capacity, Proficiency, Role, Skill};
 pub use channel::{Channel, ChannelClass};
 pub use conversation::{Conversation, ConversationState};
-pub use customer::{Customer, IdentityKey};
+pub use customer::{Customer, IdentityKey, MergedRecord};
 pub use event::{Attachment, CallStatus, DeliveryStatus, EventKind, OfferOutcome, TimelineEvent};
 pub use ids::{AgentId, ConversationId, CustomerId, EventId, OfferId, QueueName};
 pub use queue::{QueueConfig, RoutingStrategy};

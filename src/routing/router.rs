@@ -326,10 +326,10 @@ impl QueueRouter {
     /// the person declined or missed): it becomes open to every eligible agent of the
     /// queue, at its original rank. Returns whether anything changed.
     pub fn widen(&mut self, c: &ConversationId) -> bool {
-        if !self
+        if self
             .entries
             .get(c)
-            .is_some_and(|w| w.required_agent.is_some())
+            .is_none_or(|w| w.required_agent.is_none())
         {
             return false;
         }
@@ -754,7 +754,7 @@ impl QueueRouter {
         let transfer = self.placeable[ci]
             .first()
             .copied()
-            .filter(|k| bound.map_or(true, |b| *k < b));
+            .filter(|k| bound.is_none_or(|b| *k < b));
         let stop = min_key(bound, transfer);
         let mut trace = Trace::default();
         let mut blocked = 0;
@@ -1057,7 +1057,7 @@ impl<'a> Iterator for WaitingIter<'a> {
             let mut best: Option<(usize, WaitKey)> = None;
             for (i, head) in self.heads.iter_mut().enumerate() {
                 if let Some(k) = head.peek() {
-                    if best.map_or(true, |(_, b)| **k < b) {
+                    if best.is_none_or(|(_, b)| **k < b) {
                         best = Some((i, **k));
                     }
                 }

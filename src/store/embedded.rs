@@ -144,6 +144,11 @@ impl fmt::Debug for EmbeddedStore {
 }
 
 impl EmbeddedStore {
+    /// What this backend guarantees, for the conformance suite: everything (one redb
+    /// transaction per batch).
+    pub const CAPABILITIES: super::conformance::Capabilities =
+        super::conformance::Capabilities::ALL;
+
     /// Opens (creating if needed) the store in `dir`, repairing the file after an
     /// unclean shutdown, and starts the writer thread. Fails if another handle (in this
     /// or another process) has the same directory open.
@@ -763,6 +768,8 @@ mod tests {
             attributes: Default::default(),
             last_agent: None,
             opted_out: Default::default(),
+            merged_into: None,
+            merged: Vec::new(),
             created_at: Millis(1),
         }
     }

@@ -1,5 +1,6 @@
 //! Durable storage: one async trait, [`Store`], with an embedded backend
-//! ([`embedded::EmbeddedStore`], the default, on redb) and later a ScyllaDB backend.
+//! ([`embedded::EmbeddedStore`], the default, on redb) and a ScyllaDB backend
+//! ([`scylla::ScyllaStore`], schema in `schema/*.cql`, see docs/scylla.md).
 //!
 //! Data model (wide-column; the same partition and clustering keys in every backend):
 //!
@@ -7,7 +8,7 @@
 //! |---|---|---|---|
 //! | customers | customer_id | - | profile, identities, priority, last agent |
 //! | identities | (channel, address) | - | -> customer_id; created once (single winner) |
-//! | timeline | customer_id | event_id DESC | every event, newest first, paged |
+//! | timeline | customer_id (+ month bucket in ScyllaDB) | event_id DESC | every event, newest first, paged |
 //! | conversations | conversation_id | - | current state |
 //! | conversations_by_customer | customer_id | conversation_id | |
 //! | open_conversations | - | conversation_id | reloaded and re-routed at start |
@@ -16,12 +17,17 @@
 //! | settings | key | - | engine secrets and flags |
 //!
 //! Invariant: when [`Store::commit`] returns `Ok`, the whole batch is durable (survives
-//! `kill -9`) and applied atomically. Callers acknowledge to channels only after that.
+//! `kill -9`). Callers acknowledge to channels only after that. The embedded store
+//! applies a batch atomically; ScyllaDB cannot span partitions atomically, so its backend
+//! writes a batch in reference order (referents first) and every write is an idempotent
+//! upsert, so a failed commit may leave a prefix applied and retrying it is safe (see
+//! [`conformance::Capabilities`] and `scylla/mod.rs`).
 //! The store must never block an async executor thread for longer than ~500 µs; backends
 //! do blocking work on their own threads.
 
 pub mod conformance;
 pub mod embedded;
+pub mod scylla;
 
 use crate::domain::{
     AgentId, AgentProfile, Conversation, ConversationId, Customer, CustomerId, EventId,
@@ -31,7 +37,9 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
-/// Failures of a store operation. Nothing in a failed `commit` was applied.
+/// Failures of a store operation. Nothing in a failed `commit` was applied by the
+/// embedded store; a ScyllaDB `commit` that failed may have applied a prefix of its
+/// write phases (never a record without its referents), and is safe to retry.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// The backend cannot be reached or is shutting down; retry later.

@@ -1,0 +1,1264 @@
+//! The ScyllaDB [`Store`] backend, on the `scylla` driver: for running several engine
+//! nodes on one replicated store.
+//!
+//! This module owns the mapping of the [`Store`] contract onto the tables of
+//! `schema/0002_core.cql`; the CQL text lives in [`statements`], migration in [`schema`],
+//! the parser used by the schema cross-check in [`cql`]. It holds no engine state.
+//!
+//! # Driver setup
+//!
+//! * One `Session` per process; token- and shard-aware `DefaultPolicy` preferring the
+//!   local datacenter (no failover to remote DCs: LOCAL_QUORUM would not mean local).
+//! * Every statement is prepared once at start ([`ScyllaStore::connect`]) with its
+//!   consistency (reads and writes LOCAL_QUORUM by default, configurable; LWTs use
+//!   LOCAL_SERIAL for Paxos) and idempotence: every plain write is idempotent (an upsert
+//!   or delete of fixed values with a client-side timestamp), so the driver's default
+//!   retry policy may retry it after a timeout; LWTs are not.
+//! * Client-side monotonic timestamps, so two writes of one row from this process apply
+//!   in the order they were made whichever coordinators they went through.
+//! * A request timeout (default 5 s) and LZ4 compression.
+//!
+//! # What `commit` guarantees here
+//!
+//! ScyllaDB has no multi-partition transactions, and a logged batch only promises
+//! "eventually all", not isolation. So a [`Batch`] is written in **phases**, each a set of
+//! concurrent single-partition writes (rows of one partition go in one *unlogged* batch),
+//! and a phase starts only after the previous one succeeded:
+//!
+//! 1. customers, agents, queues, settings (nothing refers to them being absent);
+//! 2. conversations: the record, its copy in the customer's list, its open-index row
+//!    (after the customer they name);
+//! 3. timeline events and routing-trace entries (after the customer and conversation
+//!    they name);
+//! 4. identity links (last: they make a customer reachable by address).
+//!
+//! Guarantees: when `commit` returns `Ok`, every write reached a LOCAL_QUORUM of
+//! replicas (durable, commit-logged). A reader never sees a record whose referent is
+//! missing: referents are written in an earlier phase (see
+//! `conformance::batch_visible_in_reference_order`). A reader *can* see part of a batch
+//! while it is being written, and a failed `commit` may have applied a prefix of the
+//! phases; every write is an idempotent upsert, so committing the same batch again is
+//! safe, and callers acknowledge nothing until `commit` returns `Ok`.
+//!
+//! Reads go through the query-shaped tables: a timeline walks the customer's month
+//! buckets newest first (`timeline_buckets`), paging inside each; the open-conversation
+//! index is 16 fixed shards read at start.
+
+pub mod cql;
+pub mod schema;
+pub mod statements;
+
+use super::conformance::Capabilities;
+use super::{Batch, Store, StoreError, TraceEntry};
+use crate::domain::{
+    AgentId, AgentProfile, Channel, Conversation, ConversationId, ConversationState, Customer,
+    CustomerId, EventId, IdentityKey, Millis, QueueConfig, QueueName, TimelineEvent,
+};
+use async_trait::async_trait;
+use futures_util::future::{try_join_all, BoxFuture};
+use futures_util::{FutureExt, StreamExt};
+use schema::Template;
+use scylla::client::execution_profile::ExecutionProfile;
+use scylla::client::session::Session;
+use scylla::client::session_builder::SessionBuilder;
+use scylla::client::Compression;
+use scylla::deserialize::row::DeserializeRow;
+use scylla::errors::{DbError, ExecutionError, RequestAttemptError};
+use scylla::policies::load_balancing::DefaultPolicy;
+use scylla::policies::retry::DefaultRetryPolicy;
+use scylla::policies::timestamp_generator::MonotonicTimestampGenerator;
+use scylla::response::query_result::QueryResult;
+use scylla::serialize::row::SerializeRow;
+use scylla::statement::batch::{Batch as CqlBatch, BatchType};
+use scylla::statement::prepared::PreparedStatement;
+use scylla::statement::{Consistency, SerialConsistency};
+use scylla::value::{CqlValue, Row};
+use scylla::{DeserializeValue, SerializeValue};
+use statements::{Kind, Stmt};
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// Shards of `open_conversations` (`shard = last byte of the id % OPEN_SHARDS`).
+/// Changing it needs a data migration.
+pub const OPEN_SHARDS: u8 = 16;
+/// The directory partition of `agents` and `queues`.
+const SCOPE: &str = "default";
+/// The settings key read by the readiness probe.
+const HEALTH_KEY: &str = "__health";
+/// Rows fetched per page by paged reads.
+const PAGE_SIZE: i32 = 1_000;
+/// Known (customer, bucket) rows kept to skip rewriting them; cleared when full.
+const KNOWN_BUCKETS_MAX: usize = 200_000;
+
+/// Connection and execution settings (built from `config::ScyllaSettings`).
+#[derive(Clone)]
+pub struct ScyllaOptions {
+    /// `host:port` of a few nodes; the driver discovers the rest.
+    pub contact_points: Vec<String>,
+    pub keyspace: String,
+    /// The datacenter this engine runs in: requests go to its replicas only.
+    pub local_datacenter: String,
+    /// Replicas in the local datacenter when the keyspace is created.
+    pub replication_factor: u32,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// TLS with this CA bundle (PEM). Node certificates must name the node's IP
+    /// address (the driver verifies the address it connects to).
+    pub tls_ca_file: Option<PathBuf>,
+    pub tls: bool,
+    pub request_timeout: Duration,
+    pub connect_timeout: Duration,
+    pub read_consistency: Consistency,
+    pub write_consistency: Consistency,
+    pub serial_consistency: SerialConsistency,
+    /// Apply pending schema files at connect.
+    pub migrate: bool,
+    /// How long to wait for another node's migration lock.
+    pub migration_lock_wait: Duration,
+}
+
+impl std::fmt::Debug for ScyllaOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScyllaOptions")
+            .field("contact_points", &self.contact_points)
+            .field("keyspace", &self.keyspace)
+            .field("local_datacenter", &self.local_datacenter)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("tls", &self.tls)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for ScyllaOptions {
+    fn default() -> Self {
+        Self {
+            contact_points: vec!["127.0.0.1:9042".into()],
+            keyspace: "switchboard".into(),
+            local_datacenter: "datacenter1".into(),
+            replication_factor: 3,
+            username: None,
+            password: None,
+            tls_ca_file: None,
+            tls: false,
+            request_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(5),
+            read_consistency: Consistency::LocalQuorum,
+            write_consistency: Consistency::LocalQuorum,
+            serial_consistency: SerialConsistency::LocalSerial,
+            migrate: true,
+            migration_lock_wait: Duration::from_secs(60),
+        }
+    }
+}
+
+impl ScyllaOptions {
+    pub fn template(&self) -> Template {
+        Template {
+            keyspace: self.keyspace.clone(),
+            datacenter: self.local_datacenter.clone(),
+            replication_factor: self.replication_factor,
+        }
+    }
+
+    /// Contact points from `SCYLLA_URI`-style text: `[scylla://]host[:port][,host...]`
+    /// with an optional `/keyspace` suffix. Port 9042 if missing.
+    pub fn parse_uri(uri: &str) -> Result<(Vec<String>, Option<String>), String> {
+        let rest = uri.trim().strip_prefix("scylla://").unwrap_or(uri.trim());
+        let (hosts, keyspace) = match rest.split_once('/') {
+            Some((h, k)) if !k.is_empty() => (h, Some(k.to_owned())),
+            Some((h, _)) => (h, None),
+            None => (rest, None),
+        };
+        let points: Vec<String> = hosts
+            .split(',')
+            .map(str::trim)
+            .filter(|h| !h.is_empty())
+            .map(|h| {
+                if h.starts_with('[')
+                    || h.rsplit_once(':')
+                        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+                {
+                    h.to_owned()
+                } else {
+                    format!("{h}:9042")
+                }
+            })
+            .collect();
+        if points.is_empty() {
+            return Err(format!("no contact point in {uri:?}"));
+        }
+        Ok((points, keyspace))
+    }
+}
+
+/// Parses a consistency level name (`local_quorum`, `quorum`, `one`, ...).
+pub fn parse_consistency(s: &str) -> Result<Consistency, String> {
+    Ok(match s.to_ascii_lowercase().as_str() {
+        "any" => Consistency::Any,
+        "one" => Consistency::One,
+        "two" => Consistency::Two,
+        "three" => Consistency::Three,
+        "quorum" => Consistency::Quorum,
+        "all" => Consistency::All,
+        "local_quorum" => Consistency::LocalQuorum,
+        "each_quorum" => Consistency::EachQuorum,
+        "local_one" => Consistency::LocalOne,
+        other => return Err(format!("unknown consistency level {other:?}")),
+    })
+}
+
+/// Parses a serial consistency name (`local_serial` or `serial`).
+pub fn parse_serial_consistency(s: &str) -> Result<SerialConsistency, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "local_serial" => Ok(SerialConsistency::LocalSerial),
+        "serial" => Ok(SerialConsistency::Serial),
+        other => Err(format!("unknown serial consistency {other:?}")),
+    }
+}
+
+/// A channel identity inside a customer row (`identity_key` UDT).
+#[derive(Debug, Clone, SerializeValue, DeserializeValue)]
+struct IdentityUdt {
+    channel: String,
+    address: String,
+}
+
+/// The ScyllaDB store. See the module documentation.
+pub struct ScyllaStore {
+    session: Arc<Session>,
+    prepared: HashMap<&'static str, PreparedStatement>,
+    keyspace: String,
+    /// (customer, bucket) rows known to exist in `timeline_buckets`.
+    known_buckets: dashmap::DashSet<(Uuid, i32)>,
+}
+
+impl std::fmt::Debug for ScyllaStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScyllaStore")
+            .field("keyspace", &self.keyspace)
+            .finish_non_exhaustive()
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Errors.
+
+/// Maps a driver error: connection trouble and timeouts are `Unavailable` (retry later),
+/// server overload `Overloaded`, everything else (bad statement, auth...) `Backend`.
+pub(crate) fn execution_error(what: &str, e: ExecutionError) -> StoreError {
+    let msg = format!("{what}: {e}");
+    match &e {
+        ExecutionError::LastAttemptError(RequestAttemptError::DbError(db, _)) => match db {
+            DbError::Overloaded | DbError::RateLimitReached { .. } => StoreError::Overloaded,
+            DbError::Unavailable { .. }
+            | DbError::ReadTimeout { .. }
+            | DbError::WriteTimeout { .. }
+            | DbError::ReadFailure { .. }
+            | DbError::WriteFailure { .. }
+            | DbError::IsBootstrapping
+            | DbError::TruncateError
+            | DbError::ServerError => StoreError::Unavailable(msg),
+            _ => StoreError::Backend(msg),
+        },
+        ExecutionError::BadQuery(_) | ExecutionError::PrepareError(_) => StoreError::Backend(msg),
+        _ => StoreError::Unavailable(msg),
+    }
+}
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {e}"))
+}
+
+fn encode_err(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(format!("encode {what}: {e}"))
+}
+
+/// Prepares one statement with its consistency, idempotence and paging.
+pub(crate) async fn prepare_one(
+    session: &Session,
+    s: &Stmt,
+    cql: &str,
+    opts: Option<&ScyllaOptions>,
+) -> Result<PreparedStatement, StoreError> {
+    let mut ps = session
+        .prepare(cql)
+        .await
+        .map_err(|e| execution_error(&format!("prepare {}", s.name), e.into()))?;
+    let defaults = ScyllaOptions::default();
+    let o = opts.unwrap_or(&defaults);
+    match s.kind {
+        Kind::Read => ps.set_consistency(o.read_consistency),
+        Kind::Write => ps.set_consistency(o.write_consistency),
+        Kind::Lwt => {
+            ps.set_consistency(o.write_consistency);
+            ps.set_serial_consistency(Some(o.serial_consistency));
+        }
+    }
+    ps.set_is_idempotent(s.idempotent);
+    ps.set_page_size(PAGE_SIZE);
+    Ok(ps)
+}
+
+/// `([applied], row)` of an LWT result; the row holds the existing values when not
+/// applied.
+pub(crate) fn lwt_applied(
+    res: QueryResult,
+) -> Result<(bool, HashMap<String, CqlValue>), StoreError> {
+    let rows = res
+        .into_rows_result()
+        .map_err(|e| StoreError::Backend(format!("lwt result: {e}")))?;
+    let names: Vec<String> = rows
+        .column_specs()
+        .iter()
+        .map(|c| c.name().to_owned())
+        .collect();
+    let row: Row = rows
+        .first_row()
+        .map_err(|e| StoreError::Backend(format!("lwt result: {e}")))?;
+    let mut values = HashMap::new();
+    for (name, v) in names.into_iter().zip(row.columns) {
+        if let Some(v) = v {
+            values.insert(name, v);
+        }
+    }
+    let applied = matches!(values.get("[applied]"), Some(CqlValue::Boolean(true)));
+    Ok((applied, values))
+}
+
+// ---------------------------------------------------------------------------------------
+// Row codecs.
+
+/// The timeline month of an event: `year * 100 + month` (UTC) of its v7 timestamp.
+pub fn bucket_of(id: EventId) -> i32 {
+    let b = id.as_bytes();
+    let ms = b[..6]
+        .iter()
+        .fold(0u64, |acc, x| (acc << 8) | u64::from(*x));
+    let days = (ms / 86_400_000) as i64;
+    let (y, m) = civil_from_days(days);
+    (y * 100 + m) as i32
+}
+
+/// (year, month) of a day count since 1970-01-01 (H. Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m)
+}
+
+fn open_shard(id: ConversationId) -> i32 {
+    i32::from(id.as_bytes()[15] % OPEN_SHARDS)
+}
+
+fn id16(what: &str, b: &[u8]) -> Result<[u8; 16], StoreError> {
+    <[u8; 16]>::try_from(b).map_err(|_| corrupt(what, format!("id of {} bytes", b.len())))
+}
+
+type ConversationRow = (
+    Uuid,
+    Uuid,
+    String,
+    String,
+    String,
+    i32,
+    i64,
+    i64,
+    i64,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    i64,
+);
+
+type ConversationValues<'a> = (
+    Uuid,
+    Uuid,
+    &'a str,
+    &'a str,
+    &'a str,
+    i32,
+    i64,
+    i64,
+    i64,
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<&'a str>,
+    i64,
+);
+
+fn conversation_values(c: &Conversation) -> Result<ConversationValues<'_>, StoreError> {
+    let seq = i64::try_from(c.enqueue_seq).map_err(|e| encode_err("enqueue_seq", e))?;
+    Ok((
+        c.id.0,
+        c.customer_id.0,
+        c.channel.as_str(),
+        c.queue.as_str(),
+        c.state.as_str(),
+        c.priority,
+        c.created_at.0,
+        c.enqueued_at.0,
+        seq,
+        c.agent.as_ref().map(AgentId::as_str),
+        c.preferred_agent.as_ref().map(AgentId::as_str),
+        c.required_agent.as_ref().map(AgentId::as_str),
+        c.disposition.as_deref(),
+        c.updated_at.0,
+    ))
+}
+
+fn agent_opt(table: &str, s: Option<String>) -> Result<Option<AgentId>, StoreError> {
+    s.map(|s| AgentId::parse(&s).map_err(|e| corrupt(table, e)))
+        .transpose()
+}
+
+fn conversation_from_row(table: &str, r: ConversationRow) -> Result<Conversation, StoreError> {
+    let state: ConversationState =
+        serde_json::from_value(serde_json::Value::String(r.4)).map_err(|e| corrupt(table, e))?;
+    Ok(Conversation {
+        id: ConversationId(r.0),
+        customer_id: CustomerId(r.1),
+        channel: Channel::parse(&r.2).map_err(|e| corrupt(table, e))?,
+        queue: QueueName::parse(&r.3).map_err(|e| corrupt(table, e))?,
+        state,
+        priority: r.5,
+        created_at: Millis(r.6),
+        enqueued_at: Millis(r.7),
+        enqueue_seq: u64::try_from(r.8).map_err(|e| corrupt(table, e))?,
+        agent: agent_opt(table, r.9)?,
+        preferred_agent: agent_opt(table, r.10)?,
+        required_agent: agent_opt(table, r.11)?,
+        disposition: r.12,
+        updated_at: Millis(r.13),
+    })
+}
+
+type CustomerRow = (
+    Uuid,
+    Option<String>,
+    Option<Vec<IdentityUdt>>,
+    Option<i32>,
+    Option<BTreeMap<String, String>>,
+    Option<String>,
+    Option<Vec<String>>,
+    Option<Uuid>,
+    Option<String>,
+    Option<i64>,
+);
+
+fn customer_from_row(r: CustomerRow) -> Result<Customer, StoreError> {
+    let identities =
+        r.2.unwrap_or_default()
+            .into_iter()
+            .map(|i| {
+                Ok(IdentityKey {
+                    channel: Channel::parse(&i.channel).map_err(|e| corrupt("customers", e))?,
+                    address: i.address,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok(Customer {
+        id: CustomerId(r.0),
+        display_name: r.1,
+        identities,
+        priority: r.3.unwrap_or(0),
+        attributes: r.4.unwrap_or_default(),
+        last_agent: agent_opt("customers", r.5)?,
+        opted_out: r
+            .6
+            .unwrap_or_default()
+            .iter()
+            .map(|c| Channel::parse(c).map_err(|e| corrupt("customers", e)))
+            .collect::<Result<_, _>>()?,
+        merged_into: r.7.map(CustomerId),
+        // A short list, read with the row: kept as JSON text rather than nested UDTs.
+        merged: match r.8.as_deref() {
+            None | Some("") => Vec::new(),
+            Some(j) => serde_json::from_str(j).map_err(|e| corrupt("customers", e))?,
+        },
+        created_at: Millis(r.9.ok_or_else(|| corrupt("customers", "created_at is null"))?),
+    })
+}
+
+fn last_wins<K: Eq + std::hash::Hash + Clone, T: Clone>(
+    items: &[T],
+    key: impl Fn(&T) -> K,
+) -> Vec<T> {
+    let mut pos: HashMap<K, usize> = HashMap::new();
+    let mut out: Vec<T> = Vec::new();
+    for it in items {
+        match pos.get(&key(it)) {
+            Some(&i) => out[i] = it.clone(),
+            None => {
+                pos.insert(key(it), out.len());
+                out.push(it.clone());
+            }
+        }
+    }
+    out
+}
+
+type Write<'a> = BoxFuture<'a, Result<(), StoreError>>;
+
+// ---------------------------------------------------------------------------------------
+// The store.
+
+impl ScyllaStore {
+    /// What this backend guarantees, for the conformance suite.
+    pub const CAPABILITIES: Capabilities = Capabilities {
+        atomic_multi_partition_batches: false,
+    };
+
+    /// Opens a session (without preparing anything): for `--check-schema` and
+    /// migrations.
+    pub async fn session(opts: &ScyllaOptions) -> Result<Session, StoreError> {
+        opts.template()
+            .validate()
+            .map_err(|e| StoreError::Backend(format!("scylla settings: {e}")))?;
+        let policy = DefaultPolicy::builder()
+            .prefer_datacenter(opts.local_datacenter.clone())
+            .token_aware(true)
+            .permit_dc_failover(false)
+            .build();
+        let profile = ExecutionProfile::builder()
+            .consistency(opts.write_consistency)
+            .serial_consistency(Some(opts.serial_consistency))
+            .request_timeout(Some(opts.request_timeout))
+            .load_balancing_policy(policy)
+            .retry_policy(Arc::new(DefaultRetryPolicy::new()))
+            .build();
+        let mut b = SessionBuilder::new()
+            .known_nodes(&opts.contact_points)
+            .default_execution_profile_handle(profile.into_handle())
+            .connection_timeout(opts.connect_timeout)
+            .compression(Some(Compression::Lz4))
+            .timestamp_generator(Arc::new(MonotonicTimestampGenerator::new()));
+        if let Some(user) = &opts.username {
+            b = b.user(user.clone(), opts.password.clone().unwrap_or_default());
+        }
+        if opts.tls {
+            b = b.tls_context(Some(tls_config(opts.tls_ca_file.as_deref())?));
+        }
+        b.build().await.map_err(|e| {
+            StoreError::Unavailable(format!(
+                "connecting to ScyllaDB at {}: {e}",
+                opts.contact_points.join(",")
+            ))
+        })
+    }
+
+    /// Connects, migrates the schema if `opts.migrate`, then prepares every statement.
+    /// Without migration, a missing or outdated schema is an error naming what is
+    /// missing.
+    pub async fn connect(opts: &ScyllaOptions) -> Result<ScyllaStore, StoreError> {
+        let session = Self::session(opts).await?;
+        let template = opts.template();
+        if opts.migrate {
+            let applied = schema::migrate(&session, &template, opts.migration_lock_wait).await?;
+            tracing::info!(keyspace = %opts.keyspace, ?applied, "scylla schema up to date");
+        } else {
+            let st = schema::status(&session, &template).await?;
+            if !st.is_current() {
+                return Err(StoreError::Backend(format!(
+                    "keyspace {} lacks schema files {:?}; start once with migrations on",
+                    opts.keyspace, st.pending
+                )));
+            }
+        }
+        let mut prepared = HashMap::new();
+        for s in statements::ALL {
+            let cql = schema::render(s.cql, &template)
+                .map_err(|e| StoreError::Backend(format!("{}: {e}", s.name)))?;
+            prepared.insert(s.name, prepare_one(&session, s, &cql, Some(opts)).await?);
+        }
+        Ok(ScyllaStore {
+            session: Arc::new(session),
+            prepared,
+            keyspace: opts.keyspace.clone(),
+            known_buckets: dashmap::DashSet::new(),
+        })
+    }
+
+    fn ps(&self, s: &Stmt) -> Result<&PreparedStatement, StoreError> {
+        self.prepared
+            .get(s.name)
+            .ok_or_else(|| StoreError::Backend(format!("statement {} not prepared", s.name)))
+    }
+
+    async fn exec(&self, s: &Stmt, values: impl SerializeRow) -> Result<QueryResult, StoreError> {
+        let ps = self.ps(s)?;
+        self.session
+            .execute_unpaged(ps, values)
+            .await
+            .map_err(|e| execution_error(s.name, e))
+    }
+
+    async fn write(&self, s: &'static Stmt, values: impl SerializeRow) -> Result<(), StoreError> {
+        self.exec(s, values).await.map(|_| ())
+    }
+
+    /// Rows of a single-page read (point lookups).
+    async fn rows<R>(&self, s: &Stmt, values: impl SerializeRow) -> Result<Vec<R>, StoreError>
+    where
+        R: for<'f> DeserializeRow<'f, 'f>,
+    {
+        let rows = self
+            .exec(s, values)
+            .await?
+            .into_rows_result()
+            .map_err(|e| StoreError::Backend(format!("{}: {e}", s.name)))?;
+        let iter = rows.rows::<R>().map_err(|e| corrupt(s.name, e))?;
+        iter.map(|r| r.map_err(|e| corrupt(s.name, e))).collect()
+    }
+
+    /// Rows of a paged read, at most `max`.
+    async fn paged<R>(
+        &self,
+        s: &Stmt,
+        values: impl SerializeRow,
+        max: usize,
+    ) -> Result<Vec<R>, StoreError>
+    where
+        R: for<'f, 'm> DeserializeRow<'f, 'm> + Send + 'static,
+    {
+        let mut ps = self.ps(s)?.clone();
+        ps.set_page_size(i32::try_from(max).unwrap_or(PAGE_SIZE).clamp(1, PAGE_SIZE));
+        let pager = self
+            .session
+            .execute_iter(ps, values)
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("{}: {e}", s.name)))?;
+        let mut stream = pager.rows_stream::<R>().map_err(|e| corrupt(s.name, e))?;
+        let mut out = Vec::new();
+        while out.len() < max {
+            match stream.next().await {
+                Some(Ok(r)) => out.push(r),
+                Some(Err(e)) => return Err(StoreError::Unavailable(format!("{}: {e}", s.name))),
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// Rows of one partition in an unlogged batch (or alone if one).
+    async fn partition_batch<V: SerializeRow>(
+        &self,
+        s: &'static Stmt,
+        rows: Vec<V>,
+    ) -> Result<(), StoreError> {
+        if rows.len() == 1 {
+            let Some(v) = rows.into_iter().next() else {
+                return Ok(());
+            };
+            return self.write(s, v).await;
+        }
+        let ps = self.ps(s)?;
+        let mut batch = CqlBatch::new(BatchType::Unlogged);
+        for _ in 0..rows.len() {
+            batch.append_statement(ps.clone());
+        }
+        if let Some(c) = ps.get_consistency() {
+            batch.set_consistency(c);
+        }
+        batch.set_is_idempotent(true);
+        self.session
+            .batch(&batch, rows)
+            .await
+            .map(|_| ())
+            .map_err(|e| execution_error(s.name, e))
+    }
+
+    fn customer_write(&self, c: &Customer) -> Write<'_> {
+        let c = c.clone();
+        async move {
+            let identities: Vec<IdentityUdt> = c
+                .identities
+                .iter()
+                .map(|i| IdentityUdt {
+                    channel: i.channel.as_str().to_owned(),
+                    address: i.address.clone(),
+                })
+                .collect();
+            self.write(
+                &statements::INSERT_CUSTOMER,
+                (
+                    c.id.0,
+                    c.display_name.as_deref(),
+                    identities,
+                    c.priority,
+                    &c.attributes,
+                    c.last_agent.as_ref().map(AgentId::as_str),
+                    c.opted_out
+                        .iter()
+                        .map(|ch| ch.as_str().to_owned())
+                        .collect::<Vec<String>>(),
+                    c.merged_into.map(|m| m.0),
+                    if c.merged.is_empty() {
+                        None
+                    } else {
+                        serde_json::to_string(&c.merged).ok()
+                    },
+                    c.created_at.0,
+                ),
+            )
+            .await
+        }
+        .boxed()
+    }
+
+    /// Links `key` to `id` whether or not it exists, through Paxos.
+    async fn link_identity(&self, key: &IdentityKey, id: CustomerId) -> Result<(), StoreError> {
+        let channel = key.channel.as_str();
+        for _ in 0..5 {
+            let res = self
+                .exec(
+                    &statements::UPDATE_IDENTITY_IF_EXISTS,
+                    (id.0, channel, key.address.as_str()),
+                )
+                .await?;
+            if lwt_applied(res)?.0 {
+                return Ok(());
+            }
+            let res = self
+                .exec(
+                    &statements::INSERT_IDENTITY_IF_NOT_EXISTS,
+                    (channel, key.address.as_str(), id.0),
+                )
+                .await?;
+            if lwt_applied(res)?.0 {
+                return Ok(());
+            }
+            // Created between our two attempts: update again.
+        }
+        Err(StoreError::Unavailable(format!(
+            "identity {} keeps changing under contention",
+            key.storage_key().replace('\0', ":")
+        )))
+    }
+
+    fn conversation_writes<'a>(
+        &'a self,
+        c: &'a Conversation,
+        previous: Option<(Uuid, i64)>,
+    ) -> Result<Vec<Write<'a>>, StoreError> {
+        let v = conversation_values(c)?;
+        let mut w: Vec<Write<'a>> = vec![
+            self.write(&statements::INSERT_CONVERSATION, v).boxed(),
+            self.write(&statements::INSERT_CONVERSATION_BY_CUSTOMER, v)
+                .boxed(),
+        ];
+        if let Some((old_customer, old_created)) = previous {
+            if (old_customer, old_created) != (c.customer_id.0, c.created_at.0) {
+                w.push(
+                    self.write(
+                        &statements::DELETE_CONVERSATION_BY_CUSTOMER,
+                        (old_customer, old_created, c.id.0),
+                    )
+                    .boxed(),
+                );
+            }
+        }
+        let shard = open_shard(c.id);
+        if c.state.is_open() {
+            let (a, b, cc, d, e, f, g, h, i, j, k, l, m, n) = v;
+            w.push(
+                self.write(
+                    &statements::INSERT_OPEN_CONVERSATION,
+                    (a, b, cc, d, e, f, g, h, i, j, k, l, m, n, shard),
+                )
+                .boxed(),
+            );
+        } else {
+            w.push(
+                self.write(&statements::DELETE_OPEN_CONVERSATION, (shard, c.id.0))
+                    .boxed(),
+            );
+        }
+        Ok(w)
+    }
+}
+
+fn tls_config(ca_file: Option<&std::path::Path>) -> Result<Arc<rustls::ClientConfig>, StoreError> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+    let Some(path) = ca_file else {
+        return Err(StoreError::Backend(
+            "scylla TLS needs store.scylla.tls_ca_file (the cluster's CA, PEM)".into(),
+        ));
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(|e| StoreError::Backend(format!("reading {}: {e}", path.display())))?;
+    for cert in certs {
+        let cert = cert.map_err(|e| StoreError::Backend(format!("{}: {e}", path.display())))?;
+        roots
+            .add(cert)
+            .map_err(|e| StoreError::Backend(format!("{}: {e}", path.display())))?;
+    }
+    if roots.is_empty() {
+        return Err(StoreError::Backend(format!(
+            "{} holds no certificate",
+            path.display()
+        )));
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| StoreError::Backend(format!("tls: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+#[async_trait]
+impl Store for ScyllaStore {
+    async fn commit(&self, batch: Batch) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        // Within a batch the later write of a key wins, as in one transaction.
+        let customers = last_wins(&batch.customers, |c| c.id);
+        let conversations = last_wins(&batch.conversations, |c| c.id);
+        let events = last_wins(&batch.events, |e| e.id);
+        let traces = last_wins(&batch.traces, |t| (t.conversation_id, t.id));
+        let agents = last_wins(&batch.agents, |a| a.id.clone());
+        let queues = last_wins(&batch.queues, |q| q.name.clone());
+        let settings = last_wins(&batch.settings, |s| s.0.clone());
+        let identities = last_wins(&batch.identities, |i| i.0.clone());
+
+        // Phase 0: where each conversation's by-customer copy lives now.
+        let owners = try_join_all(conversations.iter().map(|c| async move {
+            let rows: Vec<(Option<Uuid>, Option<i64>)> = self
+                .rows(&statements::SELECT_CONVERSATION_OWNER, (c.id.0,))
+                .await?;
+            Ok::<_, StoreError>(match rows.into_iter().next() {
+                Some((Some(cust), Some(created))) => Some((cust, created)),
+                _ => None,
+            })
+        }))
+        .await?;
+
+        // Phase 1: records nothing in this batch depends on being absent.
+        let mut phase: Vec<Write<'_>> = Vec::new();
+        for c in &customers {
+            phase.push(self.customer_write(c));
+        }
+        for a in &agents {
+            let profile = serde_json::to_string(a).map_err(|e| encode_err("agent", e))?;
+            let role = serde_json::to_value(a.role)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            let values = (
+                SCOPE,
+                a.id.as_str().to_owned(),
+                a.display_name.clone(),
+                role,
+                a.disabled,
+                profile,
+            );
+            phase.push(self.write(&statements::INSERT_AGENT, values).boxed());
+        }
+        for q in &queues {
+            let config = serde_json::to_string(q).map_err(|e| encode_err("queue", e))?;
+            let values = (
+                SCOPE,
+                q.name.as_str().to_owned(),
+                q.display_name.clone(),
+                config,
+            );
+            phase.push(self.write(&statements::INSERT_QUEUE, values).boxed());
+        }
+        for (k, v) in &settings {
+            phase.push(
+                self.write(&statements::INSERT_SETTING, (k.as_str(), v.as_slice()))
+                    .boxed(),
+            );
+        }
+        try_join_all(phase).await?;
+
+        // Phase 2: conversations (after the customers they name).
+        let mut phase: Vec<Write<'_>> = Vec::new();
+        for (c, prev) in conversations.iter().zip(owners) {
+            phase.extend(self.conversation_writes(c, prev)?);
+        }
+        try_join_all(phase).await?;
+
+        // Phase 3: timeline events and trace entries, one unlogged batch per partition.
+        let mut phase: Vec<Write<'_>> = Vec::new();
+        type EventRow = (Uuid, i32, Vec<u8>, i64, Option<Uuid>, String, String);
+        let mut by_partition: BTreeMap<(Uuid, i32), Vec<EventRow>> = BTreeMap::new();
+        for e in &events {
+            let value = serde_json::to_value(e).map_err(|x| encode_err("event", x))?;
+            let kind = value
+                .get("type")
+                .and_then(|t| t.as_str())
+                .unwrap_or("unknown")
+                .to_owned();
+            let bucket = bucket_of(e.id);
+            by_partition
+                .entry((e.customer_id.0, bucket))
+                .or_default()
+                .push((
+                    e.customer_id.0,
+                    bucket,
+                    e.id.as_bytes().to_vec(),
+                    e.at.0,
+                    e.conversation_id.map(|c| c.0),
+                    kind,
+                    value.to_string(),
+                ));
+        }
+        let mut new_buckets = Vec::new();
+        for ((customer, bucket), rows) in by_partition {
+            if !self.known_buckets.contains(&(customer, bucket)) {
+                new_buckets.push((customer, bucket));
+                phase.push(
+                    self.write(&statements::INSERT_TIMELINE_BUCKET, (customer, bucket))
+                        .boxed(),
+                );
+            }
+            phase.push(
+                self.partition_batch(&statements::INSERT_TIMELINE_EVENT, rows)
+                    .boxed(),
+            );
+        }
+        type TraceRow = (Uuid, Vec<u8>, i64, String, String, Option<String>, String);
+        let mut trace_parts: BTreeMap<Uuid, Vec<TraceRow>> = BTreeMap::new();
+        for t in &traces {
+            trace_parts.entry(t.conversation_id.0).or_default().push((
+                t.conversation_id.0,
+                t.id.as_bytes().to_vec(),
+                t.at.0,
+                t.queue.as_str().to_owned(),
+                t.step.clone(),
+                t.agent.as_ref().map(|a| a.as_str().to_owned()),
+                t.detail.clone(),
+            ));
+        }
+        for (_, rows) in trace_parts {
+            phase.push(
+                self.partition_batch(&statements::INSERT_TRACE, rows)
+                    .boxed(),
+            );
+        }
+        try_join_all(phase).await?;
+        if self.known_buckets.len() > KNOWN_BUCKETS_MAX {
+            self.known_buckets.clear();
+        }
+        for b in new_buckets {
+            self.known_buckets.insert(b);
+        }
+
+        // Phase 4: identity links, which make customers reachable by address.
+        try_join_all(identities.iter().map(|(k, id)| self.link_identity(k, *id))).await?;
+        Ok(())
+    }
+
+    async fn resolve_or_create(
+        &self,
+        key: &IdentityKey,
+        mut new_customer: Customer,
+    ) -> Result<(CustomerId, bool), StoreError> {
+        if let Some(id) = self.customer_by_identity(key).await? {
+            return Ok((id, false));
+        }
+        if !new_customer.identities.contains(key) {
+            new_customer.identities.push(key.clone());
+        }
+        // The customer first: an identity must never point at a missing customer. If we
+        // lose the race, our row is removed again (an orphan left by a crash right here
+        // is unreachable, hence harmless).
+        self.customer_write(&new_customer).await?;
+        let res = self
+            .exec(
+                &statements::INSERT_IDENTITY_IF_NOT_EXISTS,
+                (
+                    key.channel.as_str(),
+                    key.address.as_str(),
+                    new_customer.id.0,
+                ),
+            )
+            .await?;
+        let (applied, existing) = lwt_applied(res)?;
+        if applied {
+            return Ok((new_customer.id, true));
+        }
+        let winner = match existing.get("customer_id") {
+            Some(CqlValue::Uuid(u)) => CustomerId(*u),
+            other => {
+                return Err(StoreError::Corrupt(format!(
+                    "identities: LWT returned customer_id {other:?}"
+                )))
+            }
+        };
+        if winner == new_customer.id {
+            // A retried Paxos round found our own earlier, applied attempt.
+            return Ok((winner, true));
+        }
+        if let Err(e) = self
+            .write(&statements::DELETE_CUSTOMER, (new_customer.id.0,))
+            .await
+        {
+            tracing::warn!(customer = %new_customer.id, error = %e, "could not remove the losing customer row");
+        }
+        Ok((winner, false))
+    }
+
+    async fn customer_by_identity(
+        &self,
+        key: &IdentityKey,
+    ) -> Result<Option<CustomerId>, StoreError> {
+        let rows: Vec<(Option<Uuid>,)> = self
+            .rows(
+                &statements::SELECT_IDENTITY,
+                (key.channel.as_str(), key.address.as_str()),
+            )
+            .await?;
+        Ok(rows.into_iter().next().and_then(|(u,)| u).map(CustomerId))
+    }
+
+    async fn customer(&self, id: CustomerId) -> Result<Option<Customer>, StoreError> {
+        let rows: Vec<CustomerRow> = self.rows(&statements::SELECT_CUSTOMER, (id.0,)).await?;
+        rows.into_iter().next().map(customer_from_row).transpose()
+    }
+
+    async fn timeline(
+        &self,
+        customer: CustomerId,
+        before: Option<EventId>,
+        limit: usize,
+    ) -> Result<Vec<TimelineEvent>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let start = before.map_or(i32::MAX, bucket_of);
+        let buckets: Vec<(i32,)> = self
+            .paged(
+                &statements::SELECT_TIMELINE_BUCKETS,
+                (customer.0, start),
+                usize::MAX,
+            )
+            .await?;
+        let mut out: Vec<TimelineEvent> = Vec::new();
+        for (bucket,) in buckets {
+            let remaining = limit - out.len();
+            let cql_limit = i32::try_from(remaining).unwrap_or(i32::MAX);
+            let rows: Vec<(Vec<u8>, String)> = match before {
+                Some(b) => {
+                    self.paged(
+                        &statements::SELECT_TIMELINE_BEFORE,
+                        (customer.0, bucket, b.as_bytes().as_slice(), cql_limit),
+                        remaining,
+                    )
+                    .await?
+                }
+                None => {
+                    self.paged(
+                        &statements::SELECT_TIMELINE,
+                        (customer.0, bucket, cql_limit),
+                        remaining,
+                    )
+                    .await?
+                }
+            };
+            for (id, payload) in rows {
+                let id = EventId::from_bytes(id16("timeline", &id)?);
+                let e: TimelineEvent =
+                    serde_json::from_str(&payload).map_err(|e| corrupt("timeline", e))?;
+                if e.id != id || e.customer_id != customer {
+                    return Err(corrupt("timeline", "payload does not match its key"));
+                }
+                out.push(e);
+            }
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    async fn conversation(&self, id: ConversationId) -> Result<Option<Conversation>, StoreError> {
+        let rows: Vec<ConversationRow> =
+            self.rows(&statements::SELECT_CONVERSATION, (id.0,)).await?;
+        rows.into_iter()
+            .next()
+            .map(|r| conversation_from_row("conversations", r))
+            .transpose()
+    }
+
+    async fn conversations_of(
+        &self,
+        customer: CustomerId,
+    ) -> Result<Vec<Conversation>, StoreError> {
+        let rows: Vec<ConversationRow> = self
+            .paged(
+                &statements::SELECT_CONVERSATIONS_BY_CUSTOMER,
+                (customer.0,),
+                usize::MAX,
+            )
+            .await?;
+        let mut out = rows
+            .into_iter()
+            .map(|r| conversation_from_row("conversations_by_customer", r))
+            .collect::<Result<Vec<_>, _>>()?;
+        out.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+        Ok(out)
+    }
+
+    async fn open_conversations(&self) -> Result<Vec<Conversation>, StoreError> {
+        let shards = try_join_all((0..i32::from(OPEN_SHARDS)).map(|shard| {
+            self.paged::<ConversationRow>(
+                &statements::SELECT_OPEN_CONVERSATIONS,
+                (shard,),
+                usize::MAX,
+            )
+        }))
+        .await?;
+        let mut out = Vec::new();
+        for r in shards.into_iter().flatten() {
+            let c = conversation_from_row("open_conversations", r)?;
+            if c.state.is_open() {
+                out.push(c);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn agent(&self, id: &AgentId) -> Result<Option<AgentProfile>, StoreError> {
+        let rows: Vec<(String,)> = self
+            .rows(&statements::SELECT_AGENT, (SCOPE, id.as_str()))
+            .await?;
+        rows.into_iter()
+            .next()
+            .map(|(p,)| serde_json::from_str(&p).map_err(|e| corrupt("agents", e)))
+            .transpose()
+    }
+
+    async fn agents(&self) -> Result<Vec<AgentProfile>, StoreError> {
+        let rows: Vec<(String,)> = self
+            .paged(&statements::SELECT_AGENTS, (SCOPE,), usize::MAX)
+            .await?;
+        rows.into_iter()
+            .map(|(p,)| serde_json::from_str(&p).map_err(|e| corrupt("agents", e)))
+            .collect()
+    }
+
+    async fn queues(&self) -> Result<Vec<QueueConfig>, StoreError> {
+        let rows: Vec<(String,)> = self
+            .paged(&statements::SELECT_QUEUES, (SCOPE,), usize::MAX)
+            .await?;
+        rows.into_iter()
+            .map(|(p,)| serde_json::from_str(&p).map_err(|e| corrupt("queues", e)))
+            .collect()
+    }
+
+    async fn trace(&self, conversation: ConversationId) -> Result<Vec<TraceEntry>, StoreError> {
+        type Row = (Uuid, Vec<u8>, i64, String, String, Option<String>, String);
+        let rows: Vec<Row> = self
+            .paged(&statements::SELECT_TRACE, (conversation.0,), usize::MAX)
+            .await?;
+        rows.into_iter()
+            .map(|(c, id, at, queue, step, agent, detail)| {
+                Ok(TraceEntry {
+                    conversation_id: ConversationId(c),
+                    id: EventId::from_bytes(id16("routing_trace", &id)?),
+                    at: Millis(at),
+                    queue: QueueName::parse(&queue).map_err(|e| corrupt("routing_trace", e))?,
+                    step,
+                    agent: agent_opt("routing_trace", agent)?,
+                    detail,
+                })
+            })
+            .collect()
+    }
+
+    async fn setting(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let rows: Vec<(Option<Vec<u8>>,)> = self.rows(&statements::SELECT_SETTING, (key,)).await?;
+        // A row whose value reads as null was written with an empty value.
+        Ok(rows.into_iter().next().map(|(v,)| v.unwrap_or_default()))
+    }
+
+    async fn health(&self) -> Result<(), StoreError> {
+        let _: Vec<(Option<Vec<u8>>,)> = self
+            .rows(&statements::SELECT_SETTING, (HEALTH_KEY,))
+            .await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_are_utc_months_of_the_event_id() {
+        let at = |ms: u64| {
+            let mut b = [0u8; 16];
+            b[..6].copy_from_slice(&ms.to_be_bytes()[2..]);
+            b[6] = 0x70;
+            EventId::from_bytes(b)
+        };
+        assert_eq!(bucket_of(at(0)), 197_001);
+        // 2024-02-29T23:59:59.999Z and the next millisecond.
+        assert_eq!(bucket_of(at(1_709_251_199_999)), 202_402);
+        assert_eq!(bucket_of(at(1_709_251_200_000)), 202_403);
+        // 2025-12-31T23:59:59.999Z -> 2026-01.
+        assert_eq!(bucket_of(at(1_767_225_599_999)), 202_512);
+        assert_eq!(bucket_of(at(1_767_225_600_000)), 202_601);
+        assert_eq!(bucket_of(EventId::MIN), 197_001);
+        assert!(bucket_of(EventId::MAX) > bucket_of(EventId::new()));
+        let now = bucket_of(EventId::new());
+        assert!((202_001..300_001).contains(&now));
+    }
+
+    #[test]
+    fn uri_and_consistency_parsing() {
+        assert_eq!(
+            ScyllaOptions::parse_uri("scylla://a,b:19042/ks").expect("uri"),
+            (
+                vec!["a:9042".to_owned(), "b:19042".to_owned()],
+                Some("ks".to_owned())
+            )
+        );
+        assert_eq!(
+            ScyllaOptions::parse_uri("127.0.0.1").expect("uri").0,
+            vec!["127.0.0.1:9042".to_owned()]
+        );
+        assert!(ScyllaOptions::parse_uri(" , ").is_err());
+        assert_eq!(
+            parse_consistency("LOCAL_QUORUM"),
+            Ok(Consistency::LocalQuorum)
+        );
+        assert!(parse_consistency("most").is_err());
+        assert_eq!(
+            parse_serial_consistency("serial"),
+            Ok(SerialConsistency::Serial)
+        );
+    }
+
+    #[test]
+    fn last_write_of_a_key_wins() {
+        let v = last_wins(&[(1, "a"), (2, "b"), (1, "c")], |x| x.0);
+        assert_eq!(v, vec![(1, "c"), (2, "b")]);
+    }
+
+    #[test]
+    fn open_shards_cover_the_range() {
+        for _ in 0..100 {
+            let s = open_shard(ConversationId::new());
+            assert!((0..i32::from(OPEN_SHARDS)).contains(&s));
+        }
+    }
+}

@@ -1,0 +1,337 @@
+//! Every CQL statement the ScyllaDB store and its migrator prepare, as named constants,
+//! and [`ALL`], the list the schema cross-check test iterates.
+//!
+//! `{{keyspace}}` is replaced by the configured keyspace when the statement is prepared
+//! (see `schema::render`). Nothing else in the backend holds CQL text for data access:
+//! a statement that is not listed here cannot be prepared, so it cannot escape the
+//! cross-check.
+//!
+//! Each statement declares how it runs: its consistency class (read or write, chosen in
+//! the configuration, LOCAL_QUORUM by default), whether it is idempotent (safe for the
+//! driver to retry after a timeout, and to run speculatively), and whether it is a
+//! lightweight transaction (serial consistency LOCAL_SERIAL, never blindly retried).
+
+/// How a statement is executed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A read at the configured read consistency.
+    Read,
+    /// A write at the configured write consistency.
+    Write,
+    /// A lightweight transaction (Paxos): write consistency for the commit, LOCAL_SERIAL
+    /// for the Paxos round.
+    Lwt,
+}
+
+/// One statement the store prepares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stmt {
+    /// Name in logs and test failures.
+    pub name: &'static str,
+    pub cql: &'static str,
+    pub kind: Kind,
+    /// Safe to retry: the same values applied twice leave the same state.
+    pub idempotent: bool,
+}
+
+const fn read(name: &'static str, cql: &'static str) -> Stmt {
+    Stmt {
+        name,
+        cql,
+        kind: Kind::Read,
+        idempotent: true,
+    }
+}
+
+const fn write(name: &'static str, cql: &'static str) -> Stmt {
+    Stmt {
+        name,
+        cql,
+        kind: Kind::Write,
+        idempotent: true,
+    }
+}
+
+const fn lwt(name: &'static str, cql: &'static str) -> Stmt {
+    Stmt {
+        name,
+        cql,
+        kind: Kind::Lwt,
+        // A retried Paxos round can find its own earlier, applied attempt and report
+        // "not applied"; callers handle that case explicitly instead.
+        idempotent: false,
+    }
+}
+
+// --- customers --------------------------------------------------------------------------
+
+pub const INSERT_CUSTOMER: Stmt = write(
+    "insert_customer",
+    "INSERT INTO {{keyspace}}.customers (customer_id, display_name, identities, priority, \
+     attributes, last_agent, opted_out, merged_into, merged, created_at) \
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+);
+
+/// Removes the customer a losing `resolve_or_create` wrote before its LWT lost.
+pub const DELETE_CUSTOMER: Stmt = write(
+    "delete_customer",
+    "DELETE FROM {{keyspace}}.customers WHERE customer_id = ?",
+);
+
+pub const SELECT_CUSTOMER: Stmt = read(
+    "select_customer",
+    "SELECT customer_id, display_name, identities, priority, attributes, last_agent, \
+     opted_out, merged_into, merged, created_at FROM {{keyspace}}.customers \
+     WHERE customer_id = ?",
+);
+
+// --- identities -------------------------------------------------------------------------
+
+/// The single-winner first link of an identity.
+pub const INSERT_IDENTITY_IF_NOT_EXISTS: Stmt = lwt(
+    "insert_identity_if_not_exists",
+    "INSERT INTO {{keyspace}}.identities (channel, address, customer_id) VALUES (?, ?, ?) \
+     IF NOT EXISTS",
+);
+
+/// Re-links an existing identity (`Batch::identities`), through Paxos like the insert.
+pub const UPDATE_IDENTITY_IF_EXISTS: Stmt = lwt(
+    "update_identity_if_exists",
+    "UPDATE {{keyspace}}.identities SET customer_id = ? WHERE channel = ? AND address = ? \
+     IF EXISTS",
+);
+
+pub const SELECT_IDENTITY: Stmt = read(
+    "select_identity",
+    "SELECT customer_id FROM {{keyspace}}.identities WHERE channel = ? AND address = ?",
+);
+
+// --- timeline ---------------------------------------------------------------------------
+
+pub const INSERT_TIMELINE_EVENT: Stmt = write(
+    "insert_timeline_event",
+    "INSERT INTO {{keyspace}}.timeline (customer_id, bucket, event_id, at, conversation_id, \
+     kind, payload) VALUES (?, ?, ?, ?, ?, ?, ?)",
+);
+
+pub const INSERT_TIMELINE_BUCKET: Stmt = write(
+    "insert_timeline_bucket",
+    "INSERT INTO {{keyspace}}.timeline_buckets (customer_id, bucket) VALUES (?, ?)",
+);
+
+/// The customer's months at or before a bucket, newest first.
+pub const SELECT_TIMELINE_BUCKETS: Stmt = read(
+    "select_timeline_buckets",
+    "SELECT bucket FROM {{keyspace}}.timeline_buckets WHERE customer_id = ? AND bucket <= ?",
+);
+
+/// One month of a timeline, newest first.
+pub const SELECT_TIMELINE: Stmt = read(
+    "select_timeline",
+    "SELECT event_id, payload FROM {{keyspace}}.timeline WHERE customer_id = ? AND bucket = ? \
+     LIMIT ?",
+);
+
+/// One month of a timeline, newest first, strictly older than an event id.
+pub const SELECT_TIMELINE_BEFORE: Stmt = read(
+    "select_timeline_before",
+    "SELECT event_id, payload FROM {{keyspace}}.timeline WHERE customer_id = ? AND bucket = ? \
+     AND event_id < ? LIMIT ?",
+);
+
+// --- conversations ----------------------------------------------------------------------
+
+pub const INSERT_CONVERSATION: Stmt = write(
+    "insert_conversation",
+    "INSERT INTO {{keyspace}}.conversations (conversation_id, customer_id, channel, queue, \
+     state, priority, created_at, enqueued_at, enqueue_seq, agent, preferred_agent, \
+     required_agent, disposition, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+);
+
+pub const SELECT_CONVERSATION: Stmt = read(
+    "select_conversation",
+    "SELECT conversation_id, customer_id, channel, queue, state, priority, created_at, \
+     enqueued_at, enqueue_seq, agent, preferred_agent, required_agent, disposition, \
+     updated_at FROM {{keyspace}}.conversations WHERE conversation_id = ?",
+);
+
+/// Where the by-customer copy of a conversation currently lives (read before an upsert).
+pub const SELECT_CONVERSATION_OWNER: Stmt = read(
+    "select_conversation_owner",
+    "SELECT customer_id, created_at FROM {{keyspace}}.conversations WHERE conversation_id = ?",
+);
+
+pub const INSERT_CONVERSATION_BY_CUSTOMER: Stmt = write(
+    "insert_conversation_by_customer",
+    "INSERT INTO {{keyspace}}.conversations_by_customer (conversation_id, customer_id, \
+     channel, queue, state, priority, created_at, enqueued_at, enqueue_seq, agent, \
+     preferred_agent, required_agent, disposition, updated_at) \
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+);
+
+pub const DELETE_CONVERSATION_BY_CUSTOMER: Stmt = write(
+    "delete_conversation_by_customer",
+    "DELETE FROM {{keyspace}}.conversations_by_customer WHERE customer_id = ? AND \
+     created_at = ? AND conversation_id = ?",
+);
+
+pub const SELECT_CONVERSATIONS_BY_CUSTOMER: Stmt = read(
+    "select_conversations_by_customer",
+    "SELECT conversation_id, customer_id, channel, queue, state, priority, created_at, \
+     enqueued_at, enqueue_seq, agent, preferred_agent, required_agent, disposition, \
+     updated_at FROM {{keyspace}}.conversations_by_customer WHERE customer_id = ?",
+);
+
+pub const INSERT_OPEN_CONVERSATION: Stmt = write(
+    "insert_open_conversation",
+    "INSERT INTO {{keyspace}}.open_conversations (conversation_id, customer_id, channel, \
+     queue, state, priority, created_at, enqueued_at, enqueue_seq, agent, preferred_agent, \
+     required_agent, disposition, updated_at, shard) \
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+);
+
+pub const DELETE_OPEN_CONVERSATION: Stmt = write(
+    "delete_open_conversation",
+    "DELETE FROM {{keyspace}}.open_conversations WHERE shard = ? AND conversation_id = ?",
+);
+
+pub const SELECT_OPEN_CONVERSATIONS: Stmt = read(
+    "select_open_conversations",
+    "SELECT conversation_id, customer_id, channel, queue, state, priority, created_at, \
+     enqueued_at, enqueue_seq, agent, preferred_agent, required_agent, disposition, \
+     updated_at FROM {{keyspace}}.open_conversations WHERE shard = ?",
+);
+
+// --- agents, queues ---------------------------------------------------------------------
+
+pub const INSERT_AGENT: Stmt = write(
+    "insert_agent",
+    "INSERT INTO {{keyspace}}.agents (scope, agent_id, display_name, role, disabled, profile) \
+     VALUES (?, ?, ?, ?, ?, ?)",
+);
+
+pub const SELECT_AGENT: Stmt = read(
+    "select_agent",
+    "SELECT profile FROM {{keyspace}}.agents WHERE scope = ? AND agent_id = ?",
+);
+
+pub const SELECT_AGENTS: Stmt = read(
+    "select_agents",
+    "SELECT profile FROM {{keyspace}}.agents WHERE scope = ?",
+);
+
+pub const INSERT_QUEUE: Stmt = write(
+    "insert_queue",
+    "INSERT INTO {{keyspace}}.queues (scope, queue, display_name, config) VALUES (?, ?, ?, ?)",
+);
+
+pub const SELECT_QUEUES: Stmt = read(
+    "select_queues",
+    "SELECT config FROM {{keyspace}}.queues WHERE scope = ?",
+);
+
+// --- routing trace, settings --------------------------------------------------------------
+
+pub const INSERT_TRACE: Stmt = write(
+    "insert_trace",
+    "INSERT INTO {{keyspace}}.routing_trace (conversation_id, entry_id, at, queue, step, \
+     agent, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+);
+
+pub const SELECT_TRACE: Stmt = read(
+    "select_trace",
+    "SELECT conversation_id, entry_id, at, queue, step, agent, detail \
+     FROM {{keyspace}}.routing_trace WHERE conversation_id = ?",
+);
+
+pub const INSERT_SETTING: Stmt = write(
+    "insert_setting",
+    "INSERT INTO {{keyspace}}.settings (key, value) VALUES (?, ?)",
+);
+
+/// Also the readiness probe (a LOCAL_QUORUM read of one fixed key).
+pub const SELECT_SETTING: Stmt = read(
+    "select_setting",
+    "SELECT value FROM {{keyspace}}.settings WHERE key = ?",
+);
+
+// --- schema migration -------------------------------------------------------------------
+
+pub const SELECT_SCHEMA_VERSIONS: Stmt = read(
+    "select_schema_versions",
+    "SELECT version, name, checksum FROM {{keyspace}}.schema_version WHERE scope = ?",
+);
+
+pub const INSERT_SCHEMA_VERSION: Stmt = write(
+    "insert_schema_version",
+    "INSERT INTO {{keyspace}}.schema_version (scope, version, name, checksum, applied_at, \
+     applied_by) VALUES (?, ?, ?, ?, ?, ?)",
+);
+
+/// The migration lock: version 0, taken with an LWT, freed by its TTL if the holder dies.
+pub const TAKE_SCHEMA_LOCK: Stmt = lwt(
+    "take_schema_lock",
+    "INSERT INTO {{keyspace}}.schema_version (scope, version, name, applied_at, applied_by) \
+     VALUES (?, 0, 'lock', ?, ?) IF NOT EXISTS USING TTL ?",
+);
+
+pub const RELEASE_SCHEMA_LOCK: Stmt = lwt(
+    "release_schema_lock",
+    "DELETE FROM {{keyspace}}.schema_version WHERE scope = ? AND version = 0 \
+     IF applied_by = ?",
+);
+
+/// Every statement above: the store prepares each once at start, and the cross-check
+/// test resolves each against `schema/*.cql`.
+pub const ALL: &[Stmt] = &[
+    INSERT_CUSTOMER,
+    DELETE_CUSTOMER,
+    SELECT_CUSTOMER,
+    INSERT_IDENTITY_IF_NOT_EXISTS,
+    UPDATE_IDENTITY_IF_EXISTS,
+    SELECT_IDENTITY,
+    INSERT_TIMELINE_EVENT,
+    INSERT_TIMELINE_BUCKET,
+    SELECT_TIMELINE_BUCKETS,
+    SELECT_TIMELINE,
+    SELECT_TIMELINE_BEFORE,
+    INSERT_CONVERSATION,
+    SELECT_CONVERSATION,
+    SELECT_CONVERSATION_OWNER,
+    INSERT_CONVERSATION_BY_CUSTOMER,
+    DELETE_CONVERSATION_BY_CUSTOMER,
+    SELECT_CONVERSATIONS_BY_CUSTOMER,
+    INSERT_OPEN_CONVERSATION,
+    DELETE_OPEN_CONVERSATION,
+    SELECT_OPEN_CONVERSATIONS,
+    INSERT_AGENT,
+    SELECT_AGENT,
+    SELECT_AGENTS,
+    INSERT_QUEUE,
+    SELECT_QUEUES,
+    INSERT_TRACE,
+    SELECT_TRACE,
+    INSERT_SETTING,
+    SELECT_SETTING,
+    SELECT_SCHEMA_VERSIONS,
+    INSERT_SCHEMA_VERSION,
+    TAKE_SCHEMA_LOCK,
+    RELEASE_SCHEMA_LOCK,
+];
+
+/// Tables the store reads or writes today; the rest of `schema/` is reserved for
+/// features still to come (reports, CSAT, outbound, presence).
+pub const TABLES_IN_USE: &[&str] = &[
+    "schema_version",
+    "customers",
+    "identities",
+    "timeline",
+    "timeline_buckets",
+    "conversations",
+    "conversations_by_customer",
+    "open_conversations",
+    "agents",
+    "queues",
+    "routing_trace",
+    "settings",
+];
