@@ -10,6 +10,7 @@
 //! - [`actors`]: `CustomerActor`, `QueueActor`, `AgentActor` and the registry (`Engine`).
 //! - [`store`]: the `Store` trait, the embedded (redb) backend and its conformance suite.
 //! - [`ws`]: the websocket protocol and the thin session actors.
+//! - [`channels`]: channel connectors (email: SMTP in, MIME parsing, replies out).
 //! - [`api`]: REST, websocket upgrade routes, health, metrics, static web clients.
 //! - [`metrics`]: Prometheus metric definitions.
 //! - [`auth`]: password hashing and signed tokens.
@@ -22,6 +23,7 @@
 pub mod actors;
 pub mod api;
 pub mod auth;
+pub mod channels;
 pub mod config;
 pub mod demo;
 pub mod domain;
