@@ -4,6 +4,12 @@
 //! `iso-2022-jp` codec) and pasted here, so the tests do not decode with the same
 //! library that encoded.
 
+use super::smtp::{Envelope, MailHandler, Reject};
+use super::{EmailSettings, ParsedEmail};
+use async_trait::async_trait;
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc;
+
 /// A Japanese mail client's message: multipart/mixed; From name and Subject as
 /// ISO-2022-JP B encoded words ("山田太郎", "注文について"); a 7bit ISO-2022-JP
 /// text/plain part ("お世話になっております。\r\n注文番号12345が届きません。\r\n"); a
@@ -37,3 +43,55 @@ pub const JAPANESE_PDF_LEN: u64 = 42;
 
 /// The text of [`JAPANESE_MULTIPART`] as we keep it.
 pub const JAPANESE_TEXT: &str = "お世話になっております。\n注文番号12345が届きません。";
+
+/// Records deliveries and answers with a configurable result.
+pub struct Recorder {
+    tx: mpsc::UnboundedSender<(Envelope, ParsedEmail, usize)>,
+    answer: Mutex<Result<(), Reject>>,
+}
+
+impl Recorder {
+    pub fn new() -> (
+        Arc<Self>,
+        mpsc::UnboundedReceiver<(Envelope, ParsedEmail, usize)>,
+    ) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (
+            Arc::new(Self {
+                tx,
+                answer: Mutex::new(Ok(())),
+            }),
+            rx,
+        )
+    }
+
+    pub fn answer(&self, answer: Result<(), Reject>) {
+        *self.answer.lock().unwrap() = answer;
+    }
+}
+
+#[async_trait]
+impl MailHandler for Recorder {
+    async fn deliver(
+        &self,
+        envelope: Envelope,
+        message: ParsedEmail,
+        raw_size: usize,
+    ) -> Result<(), Reject> {
+        let answer = self.answer.lock().unwrap().clone();
+        if answer.is_ok() {
+            let _ = self.tx.send((envelope, message, raw_size));
+        }
+        answer
+    }
+}
+
+/// Loopback, port 0, accepting mail for `switchboard.local` only.
+pub fn test_settings() -> EmailSettings {
+    EmailSettings {
+        enabled: true,
+        listen: "127.0.0.1:0".parse().unwrap(),
+        accept_domains: vec!["switchboard.local".to_owned()],
+        ..EmailSettings::default()
+    }
+}

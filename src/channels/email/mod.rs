@@ -44,8 +44,10 @@
 #[cfg(test)]
 mod fixtures;
 pub mod mime;
+pub mod smtp;
 
 pub use mime::{parse_message, strip_quoted, AttachmentInfo, EmailError, ParsedEmail};
+pub use smtp::{Envelope, MailHandler, Reject, SmtpHandle, SmtpServer};
 
 use serde::Deserialize;
 use std::net::SocketAddr;
