@@ -44,9 +44,11 @@
 #[cfg(test)]
 mod fixtures;
 pub mod mime;
+pub mod send;
 pub mod smtp;
 
 pub use mime::{parse_message, strip_quoted, AttachmentInfo, EmailError, ParsedEmail};
+pub use send::{OutboundEmail, SendError};
 pub use smtp::{Envelope, MailHandler, Reject, SmtpHandle, SmtpServer};
 
 use serde::Deserialize;
