@@ -10,8 +10,8 @@
 //! - [`actors`]: `CustomerActor`, `QueueActor`, `AgentActor` and the registry (`Engine`).
 //! - [`store`]: the `Store` trait, the embedded (redb) backend and its conformance suite.
 //! - [`ws`]: the websocket protocol and the thin session actors.
-//! - [`channels`]: connectors (Twilio SMS/voice, LINE, Messenger, email, video): webhooks
-//!   in, provider API calls out, all through one ingest door.
+//! - [`channels`]: connectors (Twilio SMS/voice, LINE, Messenger, email over SMTP, video):
+//!   webhooks and SMTP in, provider API calls out, all through one ingest door.
 //! - [`api`]: REST, websocket upgrade routes, health, metrics, static web clients.
 //! - [`metrics`]: Prometheus metric definitions.
 //! - [`auth`]: password hashing and signed tokens.

@@ -71,6 +71,10 @@ impl Application {
         store: SharedStore,
         clock: SharedClock,
     ) -> anyhow::Result<Application> {
+        // rustls has two crypto back-ends compiled in (the ScyllaDB driver's aws-lc-rs,
+        // the HTTP and SMTP clients' ring): name the process default once, or building
+        // any TLS client config panics.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         settings
             .channels
             .validate()

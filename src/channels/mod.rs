@@ -13,6 +13,7 @@
 //!   [`video`]; [`signature`] holds the webhook signature checks.
 
 pub mod config;
+pub mod email;
 pub mod line;
 pub mod messenger;
 pub mod outbound;
