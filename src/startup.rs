@@ -29,6 +29,8 @@ pub struct Application {
     port: u16,
     server: Server,
     engine: Engine,
+    /// The SMTP listener, when email is enabled (stops when dropped).
+    smtp: Option<crate::channels::email::SmtpHandle>,
 }
 
 impl Application {
@@ -112,6 +114,20 @@ impl Application {
         }
         recover(&engine).await?;
         engine.set_dispatcher(crate::channels::outbound::Dispatcher::start(engine.clone()));
+        let smtp = if settings.channels.email.enabled {
+            let handle = crate::channels::email::SmtpServer::bind(
+                settings.channels.email.clone(),
+                Arc::new(crate::channels::email::intake::Intake {
+                    engine: engine.clone(),
+                }),
+            )
+            .await
+            .with_context(|| format!("binding SMTP on {}", settings.channels.email.listen))?;
+            tracing::info!(addr = %handle.local_addr, "SMTP listening");
+            Some(handle)
+        } else {
+            None
+        };
 
         let state = AppState {
             engine: engine.clone(),
@@ -140,11 +156,17 @@ impl Application {
             port,
             server,
             engine,
+            smtp,
         })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Where the SMTP listener is bound, when email is enabled.
+    pub fn smtp_addr(&self) -> Option<std::net::SocketAddr> {
+        self.smtp.as_ref().map(|h| h.local_addr)
     }
 
     /// A handle to stop the HTTP server from outside (tests, embedding).

@@ -128,7 +128,7 @@ impl Engine {
 
     /// Whether outbound email is configured.
     pub fn email_enabled(&self) -> bool {
-        false
+        self.settings.channels.email.enabled
     }
 
     pub fn now(&self) -> crate::domain::Millis {

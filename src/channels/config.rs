@@ -35,6 +35,10 @@ pub struct ChannelSettings {
     pub line: Line,
     pub messenger: Messenger,
     pub video: Video,
+    /// Email: the SMTP listener (inbound) and the relay (outbound).
+    pub email: super::email::EmailSettings,
+    /// Queue for new email conversations (else the channel's default queue).
+    pub email_queue: Option<QueueName>,
 }
 
 impl Default for ChannelSettings {
@@ -53,6 +57,8 @@ impl Default for ChannelSettings {
             line: Line::default(),
             messenger: Messenger::default(),
             video: Video::default(),
+            email: Default::default(),
+            email_queue: None,
         }
     }
 }
@@ -249,6 +255,12 @@ impl ChannelSettings {
             "messenger.page_access_token",
             &self.messenger.page_access_token,
         )?;
+        need(
+            self.email.enabled,
+            "email.relay.from_address",
+            &self.email.relay.from_address,
+        )?;
+        need(self.email.enabled, "email.hostname", &self.email.hostname)?;
         if self.public_url.ends_with('/') {
             return Err("channels.public_url must not end with '/'".into());
         }

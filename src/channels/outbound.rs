@@ -144,6 +144,7 @@ async fn deliver(
         Channel::Sms => super::twilio_sms::send(client, cfg, &d).await,
         Channel::Line => super::line::send(client, cfg, &d).await,
         Channel::Messenger => super::messenger::send(client, cfg, &d).await,
+        Channel::Email => super::email::intake::send_reply(engine, &d).await,
         other => Err(SendFailure::permanent(format!(
             "no outbound connector for {other}"
         ))),

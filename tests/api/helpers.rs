@@ -20,6 +20,8 @@ pub struct TestApp {
     pub base: String,
     pub admin: String,
     pub http: reqwest::Client,
+    /// The SMTP listener's address, when email is enabled.
+    pub smtp: Option<std::net::SocketAddr>,
     /// Held so the store's directory lives exactly as long as the app.
     _data_dir: tempfile::TempDir,
     system: actix_rt::System,
@@ -83,12 +85,17 @@ async fn spawn_app_full(
                 None => Application::build(settings).await,
             }
             .expect("app builds");
-            tx.send((app.port(), actix_rt::System::current(), app.server_handle()))
-                .ok();
+            tx.send((
+                app.port(),
+                actix_rt::System::current(),
+                app.server_handle(),
+                app.smtp_addr(),
+            ))
+            .ok();
             app.run_until_stopped().await.ok();
         });
     });
-    let (port, system, server) = rx.await.expect("app started");
+    let (port, system, server, smtp) = rx.await.expect("app started");
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
     let mut app = TestApp {
@@ -96,6 +103,7 @@ async fn spawn_app_full(
         base,
         admin: String::new(),
         http,
+        smtp,
         _data_dir: dir,
         system,
         server,

@@ -6,6 +6,7 @@ mod browser;
 mod channels;
 mod chat_flow;
 mod concurrency;
+mod email;
 mod helpers;
 mod recorder;
 mod restart;

@@ -43,6 +43,7 @@
 
 #[cfg(test)]
 mod fixtures;
+pub mod intake;
 pub mod mime;
 pub mod send;
 pub mod smtp;
