@@ -47,7 +47,10 @@ pub fn document() -> Value {
                         "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"},
                         "413": {"$ref": "#/components/responses/Error"}, "503": {"$ref": "#/components/responses/Error"}}}},
         "/api/v1/customers": {"post": {"summary": "Create a known customer (CRM import): display_name, priority, attributes, identities",
-          "security": [{"bearer": []}], "responses": {"201": {"description": "the customer"}, "400": {"$ref": "#/components/responses/Error"}}}},
+          "security": [{"bearer": []}], "responses": {"201": {"description": "the customer"}, "400": {"$ref": "#/components/responses/Error"}}},
+          "get": bearer_get("The customer who owns identity (channel, address)", json!([
+            {"name": "channel", "in": "query", "required": true, "schema": {"type": "string"}},
+            {"name": "address", "in": "query", "required": true, "schema": {"type": "string"}}]))["get"].clone()},
         "/api/v1/customers/{id}": bearer_get("A customer", json!([id_param("id")])),
         "/api/v1/customers/{id}/timeline": bearer_get("A customer's timeline, newest first, paged", json!([id_param("id"),
             {"name": "before", "in": "query", "schema": {"type": "string"}}, {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}}])),
