@@ -935,7 +935,15 @@ impl Handler<Rescind> for AgentActor {
 impl Handler<ConversationEvent> for AgentActor {
     type Result = ();
     fn handle(&mut self, msg: ConversationEvent, _: &mut Context<Self>) {
-        if self.held.contains_key(&msg.conversation_id) {
+        if let Some(h) = self.held.get_mut(&msg.conversation_id) {
+            // The customer moved (e.g. called in, or went to video): the conversation now
+            // uses that channel's capacity, so a call makes the agent exclusive to it.
+            if let crate::domain::EventKind::ChannelSwitched { to, .. } = &msg.event.kind {
+                if h.class != to.class() {
+                    h.class = to.class();
+                    self.publish();
+                }
+            }
             self.push(AgentServerMsg::Event {
                 conversation_id: msg.conversation_id,
                 event: msg.event,

@@ -235,6 +235,24 @@ impl CustomerActor {
         })
     }
 
+    /// A waiting conversation whose channel moved to another capacity class (a chat
+    /// that became a call or a video) takes its place in the queue again under the new
+    /// class, keeping its enqueue time, so it is offered with the right capacity.
+    fn requeue_if_class_changed(&self, before: &Conversation, after: &Conversation) {
+        if after.state != ConversationState::Queued
+            || before.channel.class() == after.channel.class()
+        {
+            return;
+        }
+        if let Some(q) = self.engine.queue(&after.queue) {
+            q.do_send(Dequeue {
+                conversation_id: after.id,
+                reason: format!("channel_class_changed:{}", after.channel.class().as_str()),
+            });
+            q.do_send(self.enqueue_msg(after, self.last_customer_text(), true));
+        }
+    }
+
     /// Marks a waiting conversation abandoned: commit, then dequeue and notify.
     fn abandon(&mut self, ctx: &mut Context<Self>) {
         let Some(conv) = self.open.clone() else {
@@ -510,6 +528,7 @@ impl Handler<Inbound> for CustomerActor {
                     );
                 }
                 act.push_chat(ChatServerMsg::Event { event: ev.clone() });
+                act.requeue_if_class_changed(&conv, &updated);
                 Ok(ack)
             });
         }
@@ -1570,17 +1589,7 @@ impl Handler<EscalateVideo> for CustomerActor {
                     },
                 );
             }
-            // Still waiting: take its place again as a video conversation, so that it
-            // is offered with video's exclusive capacity.
-            if updated.state == ConversationState::Queued && conv.channel != Channel::Video {
-                if let Some(q) = act.engine.queue(&updated.queue) {
-                    q.do_send(Dequeue {
-                        conversation_id: updated.id,
-                        reason: "escalated_to_video".into(),
-                    });
-                    q.do_send(act.enqueue_msg(&updated, act.last_customer_text(), true));
-                }
-            }
+            act.requeue_if_class_changed(&conv, &updated);
             act.open = Some(updated);
             act.push_chat(ChatServerMsg::Event { event: invite });
             Ok(join_url)
