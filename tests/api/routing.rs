@@ -58,7 +58,9 @@ async fn vip_priority_is_served_first() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn preferred_agent_first_then_widens_after_sticky_wait() {
-    let app = spawn_app(|_| {}).await;
+    // New conversations each time (no reopening): stickiness comes from the customer's
+    // last agent, not from reopening the last conversation.
+    let app = spawn_app(|s| s.channels.reopen_window_ms = 0).await;
     app.queue(
         "general",
         json!({"sticky_wait_ms": 400, "default_for": ["sms"]}),
