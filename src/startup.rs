@@ -113,7 +113,15 @@ impl Application {
             engine.start_queue(q);
         }
         recover(&engine).await?;
-        engine.set_dispatcher(crate::channels::outbound::Dispatcher::start(engine.clone()));
+        let dispatcher = crate::channels::outbound::Dispatcher::start(engine.clone());
+        engine.set_dispatcher(dispatcher.clone());
+        let resent = dispatcher.resume(&engine).await?;
+        if resent > 0 {
+            tracing::info!(
+                resent,
+                "replies left undelivered by the last run resubmitted"
+            );
+        }
         let smtp = if settings.channels.email.enabled {
             let handle = crate::channels::email::SmtpServer::bind(
                 settings.channels.email.clone(),
@@ -180,7 +188,9 @@ impl Application {
 
     /// Serves until SIGINT/SIGTERM (graceful: in-flight requests finish, up to 10 s).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let r = self.server.await;
+        self.engine.shutdown();
+        r
     }
 }
 

@@ -804,7 +804,29 @@ impl Handler<AgentWrite> for CustomerActor {
             }
         };
         let ev = TimelineEvent::new(self.id, Some(conv.id), now, kind);
-        let batch = Batch::default().event(ev.clone());
+        // A reply for a provider goes into the outbox in the same commit as its event.
+        let delivery = target.map(|to| {
+            let (subject, references) = if channel == Channel::Email {
+                self.email_thread()
+            } else {
+                (None, Vec::new())
+            };
+            crate::channels::outbound::Delivery {
+                customer_id: self.id,
+                conversation_id: conv.id,
+                event_id: ev.id,
+                channel,
+                to,
+                text: msg.text.clone(),
+                subject,
+                references,
+                attempt: 0,
+            }
+        });
+        let mut batch = Batch::default().event(ev.clone());
+        if let Some(d) = &delivery {
+            batch.outbox.push(d.entry(now));
+        }
         self.commit_then(batch, move |act| {
             act.remember(&ev);
             let ack = InboundAck {
@@ -821,26 +843,9 @@ impl Handler<AgentWrite> for CustomerActor {
             );
             if !msg.note {
                 crate::metrics::message(channel, "out");
-                match target {
+                match delivery {
                     None => act.push_chat(ChatServerMsg::Event { event: ev.clone() }),
-                    Some(to) => {
-                        let (subject, references) = if channel == Channel::Email {
-                            act.email_thread()
-                        } else {
-                            (None, Vec::new())
-                        };
-                        act.engine.deliver(crate::channels::outbound::Delivery {
-                            customer_id: act.id,
-                            conversation_id: conv.id,
-                            event_id: ev.id,
-                            channel,
-                            to,
-                            text: msg.text.clone(),
-                            subject,
-                            references,
-                            attempt: 0,
-                        });
-                    }
+                    Some(d) => act.engine.deliver(d),
                 }
             }
             act.tell_agent(
@@ -864,6 +869,7 @@ impl Handler<RecordEvents> for CustomerActor {
         }
         let batch = Batch {
             events: msg.events.clone(),
+            outbox_done: msg.outbox_done.clone(),
             ..Default::default()
         };
         self.commit_then(batch, move |act| {

@@ -219,6 +219,9 @@ pub struct Typing {
 #[rtype(result = "EngineResult<()>")]
 pub struct RecordEvents {
     pub events: Vec<TimelineEvent>,
+    /// Outbox entries these events settle (a reply's final delivery status).
+    #[serde(default)]
+    pub outbox_done: Vec<EventId>,
 }
 
 /// Push to a chat session.

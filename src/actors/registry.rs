@@ -50,6 +50,8 @@ pub struct Inner {
     /// The arbiters actors are placed on (empty outside an actix system: then actors
     /// start on the current arbiter).
     arbiters: Vec<actix::dev::ArbiterHandle>,
+    /// The arbiter threads themselves, joined at shutdown.
+    arbiter_threads: std::sync::Mutex<Vec<actix::Arbiter>>,
     placement: std::collections::hash_map::RandomState,
     /// Outbound provider sends; set once at start-up (absent in unit tests).
     dispatcher: std::sync::OnceLock<crate::channels::outbound::Dispatcher>,
@@ -69,13 +71,14 @@ impl Engine {
         settings: Arc<Settings>,
         tokens: TokenSigner,
     ) -> Self {
-        let arbiters = if actix::System::try_current().is_some() {
+        let threads: Vec<actix::Arbiter> = if actix::System::try_current().is_some() {
             (0..settings.actor_threads.max(1))
-                .map(|_| actix::Arbiter::new().handle())
+                .map(|_| actix::Arbiter::new())
                 .collect()
         } else {
             Vec::new()
         };
+        let arbiters = threads.iter().map(|a| a.handle()).collect();
         Engine(Arc::new(Inner {
             passwords: crate::auth::Passwords::new(settings.limits.password_hash_concurrency),
             store,
@@ -89,6 +92,7 @@ impl Engine {
             enqueue_seq: AtomicU64::new(1),
             session_seq: AtomicU64::new(1),
             arbiters,
+            arbiter_threads: std::sync::Mutex::new(threads),
             placement: Default::default(),
             dispatcher: std::sync::OnceLock::new(),
         }))
@@ -105,6 +109,23 @@ impl Engine {
         }
         let i = (self.placement.hash_one(key) % self.arbiters.len() as u64) as usize;
         A::start_in_arbiter(&self.arbiters[i], move |_| actor)
+    }
+
+    /// Stops the actor threads and waits for them: every actor is dropped, so once the
+    /// server's own threads are gone nothing holds the store any more.
+    pub fn shutdown(&self) {
+        let threads = std::mem::take(
+            &mut *self
+                .arbiter_threads
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        );
+        for a in &threads {
+            a.stop();
+        }
+        for a in threads {
+            let _ = a.join();
+        }
     }
 
     /// Installs the outbound dispatcher (once, at start-up).

@@ -10,7 +10,10 @@
 //!
 //! Retries reuse the provider's idempotency key where it has one (LINE's
 //! `X-Line-Retry-Key` is derived from the event id), so a retried push is sent once.
-//! A delivery in flight when the engine stops is not resumed (see docs/channels.md).
+//! Durability: the reply's outbox entry is committed with its `message_out` event and
+//! removed with its final `message_status`; at start every entry still in the outbox is
+//! submitted again ([`Dispatcher::resume`]), so a committed reply is sent at least once
+//! even across a crash.
 
 use crate::actors::messages::RecordEvents;
 use crate::actors::registry::Engine;
@@ -37,6 +40,39 @@ pub struct Delivery {
     /// Email message ids to thread under (In-Reply-To / References).
     pub references: Vec<String>,
     pub attempt: u32,
+}
+
+impl Delivery {
+    /// The durable outbox record of this delivery.
+    pub fn entry(&self, created_at: crate::domain::Millis) -> crate::store::OutboxEntry {
+        crate::store::OutboxEntry {
+            event_id: self.event_id,
+            customer_id: self.customer_id,
+            conversation_id: self.conversation_id,
+            channel: self.channel,
+            to: self.to.clone(),
+            text: self.text.clone(),
+            subject: self.subject.clone(),
+            references: self.references.clone(),
+            created_at,
+        }
+    }
+}
+
+impl From<crate::store::OutboxEntry> for Delivery {
+    fn from(o: crate::store::OutboxEntry) -> Self {
+        Self {
+            customer_id: o.customer_id,
+            conversation_id: o.conversation_id,
+            event_id: o.event_id,
+            channel: o.channel,
+            to: o.to,
+            text: o.text,
+            subject: o.subject,
+            references: o.references,
+            attempt: 0,
+        }
+    }
 }
 
 /// A provider call that did not succeed.
@@ -115,6 +151,19 @@ impl Dispatcher {
         Self { tx }
     }
 
+    /// Submits every reply left in the outbox by the previous run.
+    pub async fn resume(&self, engine: &Engine) -> Result<usize, crate::store::StoreError> {
+        let pending = engine
+            .store
+            .pending_outbox(engine.settings.channels.outbound_queue)
+            .await?;
+        let n = pending.len();
+        for o in pending {
+            self.submit(engine, o.into());
+        }
+        Ok(n)
+    }
+
     /// Queues `d`; a full queue records the send as failed at once.
     pub fn submit(&self, engine: &Engine, d: Delivery) {
         if let Err(e) = self.tx.try_send(d) {
@@ -174,7 +223,8 @@ async fn deliver(
     }
 }
 
-/// Records a delivery outcome in the customer's timeline.
+/// Records a delivery's final outcome in the customer's timeline and takes it out of
+/// the outbox, in one commit.
 pub fn record(
     engine: &Engine,
     d: &Delivery,
@@ -194,5 +244,11 @@ pub fn record(
             detail,
         },
     );
-    engine.tell_customer(d.customer_id, RecordEvents { events: vec![ev] });
+    engine.tell_customer(
+        d.customer_id,
+        RecordEvents {
+            events: vec![ev],
+            outbox_done: vec![d.event_id],
+        },
+    );
 }

@@ -195,7 +195,13 @@ async fn status_inner(
     );
     state
         .engine
-        .ask_customer(q.c, RecordEvents { events: vec![ev] })
+        .ask_customer(
+            q.c,
+            RecordEvents {
+                events: vec![ev],
+                outbox_done: Vec::new(),
+            },
+        )
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

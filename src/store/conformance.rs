@@ -69,7 +69,72 @@ pub async fn run_all(store: SharedStore, caps: Capabilities) {
     trace_order(&store).await;
     settings_overwrite(&store).await;
     agents_and_queues_overwrite(&store).await;
+    outbox_until_done(&store).await;
     concurrent_commits(&store, 64).await;
+}
+
+/// A reply written to the outbox with its event is pending until marked done, which
+/// removes it; other pending entries are untouched.
+pub async fn outbox_until_done(store: &SharedStore) {
+    let customer = new_customer();
+    let conv = new_conversation(customer.id, ConversationState::Assigned, 1_000);
+    let entry = |n: usize| {
+        let e = new_event(customer.id, Some(conv.id), n);
+        let o = super::OutboxEntry {
+            event_id: e.id,
+            customer_id: customer.id,
+            conversation_id: conv.id,
+            channel: Channel::Sms,
+            to: "+819012345678".into(),
+            text: format!("返信 {n}"),
+            subject: None,
+            references: vec!["m1@example.jp".into()],
+            created_at: e.at,
+        };
+        (e, o)
+    };
+    let (e1, o1) = entry(1);
+    let (e2, o2) = entry(2);
+    let batch = Batch {
+        customers: vec![customer.clone()],
+        conversations: vec![conv.clone()],
+        events: vec![e1, e2],
+        outbox: vec![o1.clone(), o2.clone()],
+        ..Default::default()
+    };
+    ok(store.commit(batch).await, "commit outbox");
+    let mine = |all: Vec<super::OutboxEntry>| -> Vec<super::OutboxEntry> {
+        all.into_iter()
+            .filter(|o| o.customer_id == customer.id)
+            .collect()
+    };
+    let pending = mine(ok(store.pending_outbox(100_000).await, "pending_outbox"));
+    assert_eq!(
+        pending,
+        vec![o1.clone(), o2.clone()],
+        "oldest first, every field"
+    );
+    ok(
+        store
+            .commit(Batch {
+                outbox_done: vec![o1.event_id],
+                ..Default::default()
+            })
+            .await,
+        "commit done",
+    );
+    let pending = mine(ok(store.pending_outbox(100_000).await, "pending_outbox"));
+    assert_eq!(pending, vec![o2.clone()]);
+    ok(
+        store
+            .commit(Batch {
+                outbox_done: vec![o2.event_id],
+                ..Default::default()
+            })
+            .await,
+        "commit done",
+    );
+    assert!(mine(ok(store.pending_outbox(100_000).await, "pending_outbox")).is_empty());
 }
 
 // ---------------------------------------------------------------------------------------
@@ -295,6 +360,7 @@ pub async fn round_trip_every_record(store: &SharedStore) {
         queues: vec![queue.clone()],
         traces: traces.clone(),
         settings: vec![(setting_key.clone(), setting_value.clone())],
+        ..Default::default()
     };
     assert!(!batch.is_empty());
     ok(store.commit(batch).await, "commit");

@@ -53,7 +53,7 @@
 //! Undecodable stored bytes are reported as [`StoreError::Corrupt`], redb failures as
 //! [`StoreError::Backend`]; nothing read from disk is unwrapped.
 
-use super::{Batch, Store, StoreError, TraceEntry};
+use super::{Batch, OutboxEntry, Store, StoreError, TraceEntry};
 use crate::domain::{
     AgentId, AgentProfile, Conversation, ConversationId, Customer, CustomerId, EventId,
     IdentityKey, QueueConfig, TimelineEvent,
@@ -84,6 +84,8 @@ const AGENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("agents");
 const QUEUES: TableDefinition<&str, &[u8]> = TableDefinition::new("queues");
 const TRACES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("traces");
 const SETTINGS: TableDefinition<&str, &[u8]> = TableDefinition::new("settings");
+/// event id (time-ordered) -> OutboxEntry.
+const OUTBOX: TableDefinition<&[u8], &[u8]> = TableDefinition::new("outbox");
 
 /// Tuning of the embedded store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -284,6 +286,7 @@ struct Tables<'txn> {
     queues: redb::Table<'txn, &'static str, &'static [u8]>,
     traces: redb::Table<'txn, &'static [u8], &'static [u8]>,
     settings: redb::Table<'txn, &'static str, &'static [u8]>,
+    outbox: redb::Table<'txn, &'static [u8], &'static [u8]>,
 }
 
 impl<'txn> Tables<'txn> {
@@ -299,6 +302,7 @@ impl<'txn> Tables<'txn> {
             queues: txn.open_table(QUEUES).map_err(backend)?,
             traces: txn.open_table(TRACES).map_err(backend)?,
             settings: txn.open_table(SETTINGS).map_err(backend)?,
+            outbox: txn.open_table(OUTBOX).map_err(backend)?,
         })
     }
 
@@ -389,6 +393,17 @@ impl<'txn> Tables<'txn> {
         for (k, v) in &b.settings {
             self.settings
                 .insert(k.as_str(), v.as_slice())
+                .map_err(backend)?;
+        }
+        for o in &b.outbox {
+            let v = encode("outbox entry", o)?;
+            self.outbox
+                .insert(o.event_id.as_bytes().as_slice(), v.as_slice())
+                .map_err(backend)?;
+        }
+        for id in &b.outbox_done {
+            self.outbox
+                .remove(id.as_bytes().as_slice())
                 .map_err(backend)?;
         }
         Ok(())
@@ -742,6 +757,19 @@ impl Store for EmbeddedStore {
             let t = ro_str(txn, SETTINGS)?;
             let found = t.get(key.as_str()).map_err(backend)?;
             Ok(found.map(|v| v.value().to_vec()))
+        })
+        .await
+    }
+
+    async fn pending_outbox(&self, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
+        self.read(move |txn| {
+            let t = ro(txn, OUTBOX)?;
+            let mut out = Vec::new();
+            for row in t.iter().map_err(backend)?.take(limit) {
+                let (_, v) = row.map_err(backend)?;
+                out.push(decode("outbox", v.value())?);
+            }
+            Ok(out)
         })
         .await
     }

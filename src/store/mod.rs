@@ -15,6 +15,7 @@
 //! | agents, queues | id / name | - | profiles and routing config |
 //! | routing_trace | conversation_id | trace entry id ASC | why each routing decision |
 //! | settings | key | - | engine secrets and flags |
+//! | outbox | (shard, hour) | event_id | replies not yet delivered; resent at start |
 //!
 //! Invariant: when [`Store::commit`] returns `Ok`, the whole batch is durable (survives
 //! `kill -9`). Callers acknowledge to channels only after that. The embedded store
@@ -73,6 +74,25 @@ pub struct TraceEntry {
     pub detail: String,
 }
 
+/// An agent reply waiting for its provider (SMS, LINE, Messenger, email). Written in
+/// the same commit as its `message_out` event and removed in the same commit as its
+/// final `message_status`, so a reply committed before a crash is sent after the
+/// restart (at least once: a crash between the provider's answer and that commit sends
+/// it again; LINE's retry key makes that one idempotent).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    /// The `message_out` event; the key.
+    pub event_id: EventId,
+    pub customer_id: CustomerId,
+    pub conversation_id: crate::domain::ConversationId,
+    pub channel: crate::domain::Channel,
+    pub to: String,
+    pub text: String,
+    pub subject: Option<String>,
+    pub references: Vec<String>,
+    pub created_at: Millis,
+}
+
 /// Writes applied atomically and durably by [`Store::commit`].
 #[derive(Debug, Clone, Default)]
 pub struct Batch {
@@ -86,6 +106,10 @@ pub struct Batch {
     pub queues: Vec<QueueConfig>,
     pub traces: Vec<TraceEntry>,
     pub settings: Vec<(String, Vec<u8>)>,
+    /// Replies to deliver (see [`OutboxEntry`]).
+    pub outbox: Vec<OutboxEntry>,
+    /// Replies delivered or given up: removed from the outbox.
+    pub outbox_done: Vec<EventId>,
 }
 
 impl Batch {
@@ -98,6 +122,8 @@ impl Batch {
             && self.queues.is_empty()
             && self.traces.is_empty()
             && self.settings.is_empty()
+            && self.outbox.is_empty()
+            && self.outbox_done.is_empty()
     }
     pub fn event(mut self, e: TimelineEvent) -> Self {
         self.events.push(e);
@@ -154,6 +180,9 @@ pub trait Store: Send + Sync + 'static {
     async fn trace(&self, conversation: ConversationId) -> Result<Vec<TraceEntry>, StoreError>;
 
     async fn setting(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Up to `limit` replies still in the outbox, oldest first (resent at start).
+    async fn pending_outbox(&self, limit: usize) -> Result<Vec<OutboxEntry>, StoreError>;
 
     /// Cheap round trip proving the store answers (readiness).
     async fn health(&self) -> Result<(), StoreError>;

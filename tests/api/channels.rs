@@ -350,6 +350,48 @@ async fn a_failing_provider_is_retried_then_recorded_as_failed() {
     assert_eq!(rec.wait_for("/Messages.json", 4).await.len(), 4);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_committed_reply_is_sent_after_a_restart() {
+    let rec = Recorder::start().await;
+    // The provider is unreachable: the reply stays in the outbox (long retry delay).
+    let app = spawn_app(|s| {
+        channels_on(s, &rec);
+        s.channels.sms.api_base = "http://127.0.0.1:9".into();
+        s.channels.outbound_retry_ms = 3_600_000;
+    })
+    .await;
+    let token = app.agent("alice", &["general"], json!({})).await;
+    let mut agent = Client::available(&app, &token).await;
+    sms_in(&app, "SM200", "+819055556666", "hello").await;
+    let conv = accept_next(&mut agent).await;
+    agent_say(&mut agent, &conv["id"], "届きましたか").await;
+    let cid = customer_of(&app, "sms", "+819055556666").await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    agent.close().await;
+    let dir = app.stop();
+
+    // The next run finds it in the outbox and sends it, once.
+    let app = spawn_app_in(dir, |s| channels_on(s, &rec)).await;
+    let sent = rec.wait_for("/Messages.json", 1).await;
+    assert_eq!(sent[0].form()["Body"], "届きましたか");
+    let t = app
+        .timeline_until(&cid, "sent after restart", |t| {
+            t.iter()
+                .any(|e| e["type"] == "message_status" && e["status"] == "sent")
+        })
+        .await;
+    let out = t.iter().find(|e| e["type"] == "message_out").unwrap();
+    let st = t.iter().find(|e| e["type"] == "message_status").unwrap();
+    assert_eq!(st["message_event_id"], out["id"]);
+    // Settled: a third run sends nothing.
+    let dir = app.stop();
+    let app = spawn_app_in(dir, |s| channels_on(s, &rec)).await;
+    app.get_until("/readyz", "ready", |_| true).await;
+    assert_eq!(rec.all().len(), 1, "sent exactly once");
+}
+
 // ------------------------------------------------------------- LINE
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -114,6 +114,12 @@ async fn spawn_app_full(
 }
 
 impl TestApp {
+    /// Stops the engine (as on shutdown) and hands back its data directory, so a test
+    /// can start it again on the same store.
+    pub fn stop(mut self) -> tempfile::TempDir {
+        std::mem::replace(&mut self._data_dir, tempfile::tempdir().unwrap())
+    }
+
     pub async fn login(&self, agent: &str, password: &str) -> String {
         let r = self
             .http

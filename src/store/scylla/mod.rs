@@ -49,7 +49,7 @@ pub mod schema;
 pub mod statements;
 
 use super::conformance::Capabilities;
-use super::{Batch, Store, StoreError, TraceEntry};
+use super::{Batch, OutboxEntry, Store, StoreError, TraceEntry};
 use crate::domain::{
     AgentId, AgentProfile, Channel, Conversation, ConversationId, ConversationState, Customer,
     CustomerId, EventId, IdentityKey, Millis, QueueConfig, QueueName, TimelineEvent,
@@ -331,6 +331,24 @@ pub(crate) fn lwt_applied(
 
 // ---------------------------------------------------------------------------------------
 // Row codecs.
+
+/// Outbox partitions: 16 shards per hour, so one hour's replies spread over nodes.
+const OUTBOX_SHARDS: i32 = 16;
+/// Hours of outbox partitions scanned at start for replies still pending.
+const OUTBOX_SCAN_HOURS: i64 = 48;
+
+/// Milliseconds since the epoch in a v7 event id.
+fn event_ms(id: EventId) -> i64 {
+    id.as_bytes()[..6]
+        .iter()
+        .fold(0i64, |acc, x| (acc << 8) | i64::from(*x))
+}
+
+/// The outbox partition of a reply: (shard by the id's random bits, hour of its time).
+fn outbox_partition(id: EventId) -> (i32, i64) {
+    let b = id.as_bytes();
+    (i32::from(b[15]) % OUTBOX_SHARDS, event_ms(id) / 3_600_000)
+}
 
 /// The timeline month of an event: `year * 100 + month` (UTC) of its v7 timestamp.
 pub fn bucket_of(id: EventId) -> i32 {
@@ -953,6 +971,32 @@ impl Store for ScyllaStore {
                     .boxed(),
             );
         }
+        for o in &batch.outbox {
+            let (shard, hour) = outbox_partition(o.event_id);
+            let payload = serde_json::to_string(o).map_err(|e| encode_err("outbox", e))?;
+            let values = (
+                shard,
+                hour,
+                o.event_id.as_bytes().to_vec(),
+                o.conversation_id.0,
+                o.customer_id.0,
+                o.channel.as_str(),
+                o.to.clone(),
+                payload,
+                "pending",
+                0i32,
+                o.created_at.0,
+            );
+            phase.push(self.write(&statements::INSERT_OUTBOX, values).boxed());
+        }
+        for id in &batch.outbox_done {
+            let (shard, hour) = outbox_partition(*id);
+            let values = ("done", shard, hour, id.as_bytes().to_vec());
+            phase.push(
+                self.write(&statements::UPDATE_OUTBOX_STATUS, values)
+                    .boxed(),
+            );
+        }
         try_join_all(phase).await?;
         if self.known_buckets.len() > KNOWN_BUCKETS_MAX {
             self.known_buckets.clear();
@@ -1188,6 +1232,34 @@ impl Store for ScyllaStore {
         let rows: Vec<(Option<Vec<u8>>,)> = self.rows(&statements::SELECT_SETTING, (key,)).await?;
         // A row whose value reads as null was written with an empty value.
         Ok(rows.into_iter().next().map(|(v,)| v.unwrap_or_default()))
+    }
+
+    async fn pending_outbox(&self, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
+        let now_hour = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0)
+            / 3_600_000;
+        let parts: Vec<(i32, i64)> = (now_hour - OUTBOX_SCAN_HOURS..=now_hour)
+            .flat_map(|h| (0..OUTBOX_SHARDS).map(move |s| (s, h)))
+            .collect();
+        let pages = try_join_all(parts.into_iter().map(|(shard, hour)| async move {
+            let rows: Vec<(Vec<u8>, Option<String>, Option<String>)> =
+                self.rows(&statements::SELECT_OUTBOX, (shard, hour)).await?;
+            Ok::<_, StoreError>(rows)
+        }))
+        .await?;
+        let mut out = Vec::new();
+        for (_, payload, status) in pages.into_iter().flatten() {
+            if status.as_deref() != Some("pending") {
+                continue;
+            }
+            let Some(p) = payload else { continue };
+            out.push(serde_json::from_str::<OutboxEntry>(&p).map_err(|e| corrupt("outbox", e))?);
+        }
+        out.sort_by_key(|o| o.event_id);
+        out.truncate(limit);
+        Ok(out)
     }
 
     async fn health(&self) -> Result<(), StoreError> {

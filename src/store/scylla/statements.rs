@@ -283,7 +283,31 @@ pub const RELEASE_SCHEMA_LOCK: Stmt = lwt(
 
 /// Every statement above: the store prepares each once at start, and the cross-check
 /// test resolves each against `schema/*.cql`.
+// --- outbox ----------------------------------------------------------------------------
+
+/// A reply to deliver, keyed by its event id in the (shard, hour) of that event.
+pub const INSERT_OUTBOX: Stmt = write(
+    "insert_outbox",
+    "INSERT INTO {{keyspace}}.outbox (shard, hour, send_id, conversation_id, customer_id, \
+     channel, address, payload, status, attempts, next_attempt_at) \
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+);
+
+/// Marks a reply delivered or given up (rows are never deleted; they expire).
+pub const UPDATE_OUTBOX_STATUS: Stmt = write(
+    "update_outbox_status",
+    "UPDATE {{keyspace}}.outbox SET status = ? WHERE shard = ? AND hour = ? AND send_id = ?",
+);
+
+pub const SELECT_OUTBOX: Stmt = read(
+    "select_outbox",
+    "SELECT send_id, payload, status FROM {{keyspace}}.outbox WHERE shard = ? AND hour = ?",
+);
+
 pub const ALL: &[Stmt] = &[
+    INSERT_OUTBOX,
+    UPDATE_OUTBOX_STATUS,
+    SELECT_OUTBOX,
     INSERT_CUSTOMER,
     DELETE_CUSTOMER,
     SELECT_CUSTOMER,
@@ -334,4 +358,5 @@ pub const TABLES_IN_USE: &[&str] = &[
     "queues",
     "routing_trace",
     "settings",
+    "outbox",
 ];
