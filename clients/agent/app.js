@@ -3,10 +3,14 @@
 // client-side state rebuilt from every `welcome`, and all rendering: header (status,
 // connection, language), offer cards with live countdowns, the list of held
 // conversations, the customer timeline with history paging, the reply/note composer,
-// transfer / wrap-up / resolve, the customer panel, notices and error toasts.
+// transfer / wrap-up / resolve, the customer panel, notices and error toasts. The
+// composer's reply-channel picker chooses the channel of each reply (the conversation's
+// current channel by default); delivery receipts (`message_status`) are folded into the
+// outbound message they are about.
 //
 // Safety rule: customer- and agent-provided text only ever reaches the page through
-// text nodes (h() from ../shared/dom.js, or textContent). No innerHTML anywhere.
+// text nodes (h() from ../shared/dom.js, or textContent). No innerHTML anywhere. URLs
+// from events become links only through safeLink (http/https).
 
 import {
   t,
@@ -18,10 +22,11 @@ import {
   formatTime,
   formatDateTime,
   formatDay,
+  formatSize,
   channelName,
 } from '../shared/i18n.js';
 import { ReconnectingSocket, wsUrl, newClientMsgId } from '../shared/ws.js';
-import { h, replaceChildren, reconcile } from '../shared/dom.js';
+import { h, replaceChildren, reconcile, safeLink } from '../shared/dom.js';
 
 const SESSION_KEY = 'switchboard.agent.session';
 const OUTBOX_KEY_PREFIX = 'switchboard.agent.outbox.';
@@ -34,7 +39,13 @@ const TOAST_MS = 12000;
 const MAX_TEXT_BYTES = 16 * 1024;
 const STUCK_AFTER_FAILURES = 4;
 const AWAY_REASONS = ['break', 'lunch', 'meeting', 'training', 'other'];
-const HIDDEN_EVENT_KINDS = new Set(['offered']);
+// Delivery receipts are shown on the message they are about, not as lines of their own.
+const HIDDEN_EVENT_KINDS = new Set(['offered', 'message_status']);
+// Channels a reply cannot go out on (a call carries no text).
+const NO_REPLY_CHANNELS = new Set(['voice']);
+// A later receipt never downgrades an earlier one (providers report out of order).
+const DELIVERY_RANK = { sent: 1, delivered: 2, read: 3, failed: 4, suppressed: 4 };
+const DELIVERY_ICON = { sent: '✓', delivered: '✓✓', read: '✓✓', failed: '✕', suppressed: '⦸' };
 const MESSAGE_KINDS = new Set(['message_in', 'message_out', 'note']);
 
 const $ = (id) => document.getElementById(id);
@@ -58,10 +69,10 @@ const state = {
   convs: new Map(),
   /** customer_id -> { events: Map<eventId, TimelineEvent>, more: boolean|null, loading } */
   timelines: new Map(),
-  /** client_msg_id -> { conversation_id, kind: 'message'|'note', text, createdAt, failed } */
+  /** client_msg_id -> { conversation_id, kind: 'message'|'note', text, channel, createdAt, failed, detail } */
   pending: new Map(),
   selected: null,
-  /** conversation id -> { text, note } */
+  /** conversation id -> { text, note, channel } (channel: the agent's pick, null = default) */
   drafts: new Map(),
   /** request_id -> customer_id */
   historyRequests: new Map(),
@@ -210,6 +221,7 @@ function startSession(session) {
       conversation_id: msg.conversation_id,
       kind: msg.type === 'note' ? 'note' : 'message',
       text: msg.text,
+      channel: msg.channel || null,
       createdAt: Date.now(),
       failed: null,
     });
@@ -348,7 +360,24 @@ function onEvent(msg) {
         ids.push({ channel: event.channel, address: event.address });
       }
     }
-    if (event.type === 'channel_switched') conv.view.channel = event.to;
+    if (event.type === 'customers_merged') {
+      const ids = conv.view.customer.identities || (conv.view.customer.identities = []);
+      for (const k of event.identities || []) {
+        if (!ids.some((i) => i.channel === k.channel && i.address === k.address)) ids.push({ channel: k.channel, address: k.address });
+      }
+    }
+    if (event.type === 'customers_unmerged' && conv.view.customer.identities) {
+      const gone = event.identities || [];
+      conv.view.customer.identities = conv.view.customer.identities.filter(
+        (i) => !gone.some((k) => k.channel === i.channel && k.address === i.address),
+      );
+    }
+    if (event.type === 'channel_switched') {
+      conv.view.channel = event.to;
+      // The picker follows the conversation to its new channel.
+      const draft = state.drafts.get(convId);
+      if (draft) draft.channel = null;
+    }
   }
   renderConversationList();
   if (conv && state.selected === convId) renderConversation();
@@ -372,7 +401,7 @@ function onAck(msg) {
         conversation_id: conv.view.id,
         at: p.createdAt + state.skew,
         type: p.kind === 'note' ? 'note' : 'message_out',
-        channel: conv.view.channel,
+        channel: p.kind === 'note' ? undefined : p.channel || conv.view.channel,
         agent_id: state.session.agent_id,
         text: p.text,
         client_msg_id: msg.client_msg_id,
@@ -424,7 +453,9 @@ function onHistory(msg) {
 
 function onServerError(msg) {
   if (msg.failed && state.pending.has(msg.ref)) {
-    state.pending.get(msg.ref).failed = msg.code;
+    const p = state.pending.get(msg.ref);
+    p.failed = msg.code;
+    p.detail = msg.message || null;
     renderTimeline();
   }
   if (msg.code === 'offer_not_found' && msg.ref && state.offers.has(msg.ref)) {
@@ -445,6 +476,8 @@ function onServerError(msg) {
 }
 
 function errorText(msg) {
+  // `invalid` covers many refusals (opted out, no address, connector off): say which.
+  if (msg.code === 'invalid' && msg.message) return t('error.invalid_detail', { detail: msg.message });
   const key = `error.${msg.code}`;
   return has(key) ? t(key) : msg.message || msg.code;
 }
@@ -586,15 +619,21 @@ function sendComposer() {
     return;
   }
   const note = currentDraft().note;
+  const channel = note ? null : pickedChannel(conv);
   const clientMsgId = newClientMsgId();
   state.pending.set(clientMsgId, {
     conversation_id: conv.view.id,
     kind: note ? 'note' : 'message',
     text,
+    channel,
     createdAt: Date.now(),
     failed: null,
+    detail: null,
   });
-  socket.sendReliable({ type: note ? 'note' : 'message', conversation_id: conv.view.id, client_msg_id: clientMsgId, text });
+  const msg = { type: note ? 'note' : 'message', conversation_id: conv.view.id, client_msg_id: clientMsgId, text };
+  // Sent only when it differs from the default, so the server keeps following the customer.
+  if (channel) msg.channel = channel;
+  socket.sendReliable(msg);
   input.value = '';
   currentDraft().text = '';
   state.lastTypingSentAt = 0;
@@ -606,7 +645,10 @@ function retryPending(clientMsgId) {
   const p = state.pending.get(clientMsgId);
   if (!p) return;
   p.failed = null;
-  socket.sendReliable({ type: p.kind, conversation_id: p.conversation_id, client_msg_id: clientMsgId, text: p.text });
+  p.detail = null;
+  const msg = { type: p.kind, conversation_id: p.conversation_id, client_msg_id: clientMsgId, text: p.text };
+  if (p.channel) msg.channel = p.channel;
+  socket.sendReliable(msg);
   renderTimeline();
 }
 
@@ -648,7 +690,7 @@ function currentDraft() {
   const id = state.selected || '';
   let d = state.drafts.get(id);
   if (!d) {
-    d = { text: '', note: false };
+    d = { text: '', note: false, channel: null };
     state.drafts.set(id, d);
   }
   return d;
@@ -662,6 +704,75 @@ function saveDraft() {
 function loadDraft() {
   $('composer-input').value = state.selected ? currentDraft().text : '';
   renderComposer();
+}
+
+// ---------------------------------------------------------------------------------
+// Reply channel
+// ---------------------------------------------------------------------------------
+
+/**
+ * Channels a reply in conv can go out on: its current channel first, then every channel
+ * the customer has an identity on (a chat identity is just `chat`); never `voice`.
+ */
+function replyChannels(conv) {
+  const list = [];
+  const add = (c) => {
+    if (c && !NO_REPLY_CHANNELS.has(c) && !list.includes(c)) list.push(c);
+  };
+  add(conv.view.channel);
+  for (const i of conv.view.customer.identities || []) add(i.channel);
+  return list;
+}
+
+/**
+ * Channels the customer opted out of: the view's `customer.opted_out`, corrected by the
+ * `opt_out_changed` events of the timeline in order (the latest one per channel wins).
+ */
+function optedOutChannels(conv) {
+  const out = new Set(conv.view.customer.opted_out || []);
+  const tl = state.timelines.get(conv.view.customer.id);
+  if (tl) {
+    for (const e of sortedEvents(tl)) {
+      if (e.type !== 'opt_out_changed') continue;
+      if (e.opted_out) out.add(e.channel);
+      else out.delete(e.channel);
+    }
+  }
+  return out;
+}
+
+/** What the picker shows: the agent's pick while still possible, else the default. */
+function shownReplyChannel(conv, channels, optedOut) {
+  const usable = (c) => channels.includes(c) && !optedOut.has(c);
+  const d = state.drafts.get(conv.view.id);
+  if (d && d.channel && usable(d.channel)) return d.channel;
+  if (usable(conv.view.channel)) return conv.view.channel;
+  return channels.find(usable) || channels[0] || '';
+}
+
+/** The channel to name in a reply: the picker's, only when it is not the default. */
+function pickedChannel(conv) {
+  const v = $('reply-channel').value;
+  return v && v !== conv.view.channel ? v : null;
+}
+
+function renderReplyChannel(conv, note) {
+  const sel = $('reply-channel');
+  const channels = replyChannels(conv);
+  const optedOut = optedOutChannels(conv);
+  const labels = channels.map((c) => (optedOut.has(c) ? `${channelName(c)} ${t('composer.opted_out')}` : channelName(c)));
+  const sig = JSON.stringify([channels, labels]);
+  if (sel.dataset.sig !== sig) {
+    sel.dataset.sig = sig;
+    replaceChildren(sel, ...channels.map((c, i) => h('option', { value: c, disabled: optedOut.has(c) }, labels[i])));
+  }
+  const shown = shownReplyChannel(conv, channels, optedOut);
+  sel.value = shown;
+  sel.dataset.default = conv.view.channel;
+  sel.disabled = channels.length === 0;
+  sel.classList.toggle('is-override', !!shown && shown !== conv.view.channel);
+  sel.title = t('composer.reply_via_title', { channel: channelName(shown || conv.view.channel) });
+  sel.closest('.composer__channel').hidden = note;
 }
 
 // ---------------------------------------------------------------------------------
@@ -994,10 +1105,12 @@ function renderTimeline({ toBottom = false, keepScroll = false } = {}) {
   const prevTop = scroller.scrollTop;
 
   const tl = timelineFor(conv.view.customer.id);
+  const events = sortedEvents(tl);
+  const receipts = deliveryIndex(events);
   const items = [];
   let lastDay = null;
   const shownClientIds = new Set();
-  for (const e of sortedEvents(tl)) {
+  for (const e of events) {
     if (HIDDEN_EVENT_KINDS.has(e.type)) continue;
     if (e.type === 'offer_closed' && e.outcome === 'accepted') continue;
     const day = formatDay(e.at, serverNow());
@@ -1006,9 +1119,12 @@ function renderTimeline({ toBottom = false, keepScroll = false } = {}) {
       items.push({ key: `day:${day}`, render: () => h('li', { class: 'day-sep', role: 'separator' }, h('span', null, day)) });
     }
     if (e.client_msg_id) shownClientIds.add(e.client_msg_id);
-    const cached = timelineCache.get(e.id);
-    if (cached && cached.__event !== e) timelineCache.delete(e.id);
-    items.push({ key: e.id, render: () => buildEvent(e, conv) });
+    const receipt = e.type === 'message_out' ? receipts.get(e.id) : undefined;
+    // A new receipt makes a new key, so the message is built again with it.
+    const key = receipt ? `${e.id}:${receipt.status}` : e.id;
+    const cached = timelineCache.get(key);
+    if (cached && cached.__event !== e) timelineCache.delete(key);
+    items.push({ key, render: () => buildEvent(e, conv, receipt) });
   }
   for (const [clientMsgId, p] of state.pending) {
     if (p.conversation_id !== conv.view.id || shownClientIds.has(clientMsgId)) continue;
@@ -1020,6 +1136,17 @@ function renderTimeline({ toBottom = false, keepScroll = false } = {}) {
 
   if (keepScroll) scroller.scrollTop = prevTop + (scroller.scrollHeight - prevHeight);
   else if (toBottom || atBottom) scroller.scrollTop = scroller.scrollHeight;
+}
+
+/** message_out event id -> the most advanced `message_status` event about it. */
+function deliveryIndex(events) {
+  const map = new Map();
+  for (const e of events) {
+    if (e.type !== 'message_status') continue;
+    const prev = map.get(e.message_event_id);
+    if (!prev || (DELIVERY_RANK[e.status] || 0) >= (DELIVERY_RANK[prev.status] || 0)) map.set(e.message_event_id, e);
+  }
+  return map;
 }
 
 function channelBadge(channel) {
@@ -1034,13 +1161,13 @@ function timeEl(at) {
   return h('time', { class: 'msg__time', datetime: new Date(at).toISOString(), title: formatDateTime(at) }, formatTime(at));
 }
 
-function buildEvent(e, conv) {
-  const node = MESSAGE_KINDS.has(e.type) ? buildMessage(e, conv) : buildSystemLine(e);
+function buildEvent(e, conv, receipt) {
+  const node = MESSAGE_KINDS.has(e.type) ? buildMessage(e, conv, receipt) : buildSystemLine(e);
   node.__event = e;
   return node;
 }
 
-function buildMessage(e, conv) {
+function buildMessage(e, conv, receipt) {
   let who;
   let cls;
   if (e.type === 'message_in') {
@@ -1066,8 +1193,51 @@ function buildMessage(e, conv) {
       e.channel ? channelBadge(e.channel) : null,
       h('span', { class: 'msg__who' }, who),
       timeEl(e.at),
+      receipt ? deliveryBadge(receipt) : null,
     ),
-    h('div', { class: 'msg__bubble' }, h('div', { class: 'msg__text', dataset: { testid: 'message-text' } }, e.text ?? '')),
+    h(
+      'div',
+      { class: 'msg__bubble' },
+      e.subject ? h('div', { class: 'msg__subject', dataset: { testid: 'message-subject' } }, t('msg.subject', { subject: e.subject })) : null,
+      h('div', { class: 'msg__text', dataset: { testid: 'message-text' } }, e.text ?? ''),
+      e.attachments && e.attachments.length ? buildAttachments(e.attachments) : null,
+    ),
+  );
+}
+
+function deliveryBadge(r) {
+  const label = has(`delivery.${r.status}`) ? t(`delivery.${r.status}`) : String(r.status);
+  return h(
+    'span',
+    {
+      class: `delivery delivery--${r.status}`,
+      dataset: { testid: 'message-delivery', status: r.status },
+      title: r.detail ? `${label}: ${r.detail}` : label,
+    },
+    h('span', { class: 'delivery__icon', 'aria-hidden': 'true' }, DELIVERY_ICON[r.status] || ''),
+    ' ',
+    label,
+  );
+}
+
+/** Files, images, stickers of an inbound message: described (name, type, size), never embedded. */
+function buildAttachments(list) {
+  return h(
+    'ul',
+    { class: 'attachments', dataset: { testid: 'message-attachments' }, 'aria-label': t('msg.attachments') },
+    ...list.map((a) => {
+      const kind = has(`attachment.${a.kind}`) ? t(`attachment.${a.kind}`) : String(a.kind || t('attachment.file'));
+      const size = Number.isFinite(a.size) ? formatSize(a.size) : null;
+      const meta = [a.name ? kind : null, a.content_type, size].filter(Boolean).join(' · ');
+      return h(
+        'li',
+        { class: 'attachment', dataset: { testid: 'attachment', kind: a.kind || '' } },
+        h('span', { class: 'attachment__icon', 'aria-hidden': 'true' }, '📎'),
+        ' ',
+        safeLink(a.url, a.name || kind, { class: 'attachment__name' }),
+        meta ? h('span', { class: 'attachment__meta' }, meta) : null,
+      );
+    }),
   );
 }
 
@@ -1082,13 +1252,14 @@ function buildPending(clientMsgId, p, conv) {
     h(
       'div',
       { class: 'msg__meta' },
-      note ? null : channelBadge(conv.view.channel),
+      note ? null : channelBadge(p.channel || conv.view.channel),
       h('span', { class: 'msg__who' }, note ? `${t('msg.note')} · ${t('msg.you')}` : t('msg.you')),
       p.failed
         ? h(
             'span',
-            { class: 'msg__status msg__status--failed' },
+            { class: 'msg__status msg__status--failed', title: p.detail || null, dataset: { testid: 'message-failed' } },
             t('msg.failed', { code: p.failed }),
+            p.detail ? h('span', { class: 'msg__failed-detail' }, ` — ${p.detail}`) : null,
             ' ',
             h('button', { type: 'button', class: 'btn btn--link', onclick: () => retryPending(clientMsgId) }, t('msg.retry')),
           )
@@ -1133,9 +1304,33 @@ function systemText(e) {
       return t('event.channel_switched', { from: ch(e.from), to: ch(e.to) });
     case 'identity_linked':
       return t('event.identity_linked', { channel: ch(e.channel), address: e.address });
+    case 'opt_out_changed':
+      return t(e.opted_out ? 'event.opted_out' : 'event.opted_in', { channel: ch(e.channel) });
+    case 'conversation_reopened':
+      return t('event.conversation_reopened', { channel: ch(e.channel), queue: e.queue });
+    case 'call': {
+      const status = has(`call.${e.status}`) ? t(`call.${e.status}`) : t('call.other', { status: e.status });
+      return e.detail ? t('event.call_detail', { status, detail: e.detail }) : status;
+    }
+    case 'video_invited':
+      return [t('event.video_invited'), ' ', safeLink(e.join_url, e.join_url, { class: 'sys__link', dataset: { testid: 'video-link' } })];
+    case 'customers_merged':
+    case 'customers_unmerged': {
+      const text = t(`event.${e.type}`, {
+        id: String(e.type === 'customers_merged' ? e.merged : e.restored).slice(0, 8),
+        identities: identityList(e.identities),
+      });
+      return e.by ? t('event.by_agent', { text, agent: agentLabel(e.by, lower) }) : text;
+    }
+    case 'message_status':
+      return t('event.message_status', { channel: ch(e.channel), status: has(`delivery.${e.status}`) ? t(`delivery.${e.status}`) : e.status });
     default:
       return t('event.unknown', { type: e.type });
   }
+}
+
+function identityList(list) {
+  return (list || []).map((k) => `${channelName(k.channel)} ${k.address}`).join(', ') || t('common.none');
 }
 
 function dispositionLabel(d) {
@@ -1179,16 +1374,27 @@ function renderComposer() {
   input.placeholder = draft.note ? t('composer.note_placeholder') : t('composer.placeholder', { name: customerName(conv.view.customer) });
   $('composer-send').textContent = draft.note ? t('composer.add_note') : t('composer.send');
   $('composer-mode').textContent = draft.note ? t('composer.note_hint') : '';
+  renderReplyChannel(conv, draft.note);
 }
 
 function renderCustomerPanel(conv) {
   const c = conv.view.customer;
+  const optedOut = optedOutChannels(conv);
   const row = (label, ...value) => [h('dt', null, label), h('dd', null, ...value)];
   const identities = c.identities && c.identities.length
     ? h(
         'ul',
         { class: 'identities' },
-        ...c.identities.map((i) => h('li', null, channelBadge(i.channel), ' ', h('span', { class: 'identities__addr' }, i.address))),
+        ...c.identities.map((i) =>
+          h(
+            'li',
+            null,
+            channelBadge(i.channel),
+            ' ',
+            h('span', { class: 'identities__addr' }, i.address),
+            optedOut.has(i.channel) ? h('span', { class: 'badge badge--soft identities__opted-out' }, t('customer.opted_out')) : null,
+          ),
+        ),
       )
     : h('span', { class: 'muted' }, t('common.none'));
   const attrs = Object.entries(c.attributes || {});
@@ -1379,6 +1585,13 @@ function init() {
   $('composer').addEventListener('submit', (ev) => {
     ev.preventDefault();
     sendComposer();
+  });
+  $('reply-channel').addEventListener('change', (ev) => {
+    const conv = selectedConv();
+    if (!conv) return;
+    const v = ev.target.value;
+    currentDraft().channel = v === conv.view.channel ? null : v;
+    renderReplyChannel(conv, currentDraft().note);
   });
   $('note-toggle').addEventListener('click', () => {
     const d = currentDraft();

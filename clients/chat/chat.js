@@ -2,13 +2,16 @@
 // the visitor token kept in localStorage and passed as ?token= to resume, the message
 // list rebuilt from `welcome.history`, pending messages (outbox, persisted, resent with
 // the same client_msg_id until acked), the status line (connecting / queue position /
-// agent / ended), typing indicators both ways, identify, leave, and the language toggle.
+// agent / ended), typing indicators both ways, identify, leave, the Video button
+// (`escalate_video`) with the `video_invited` join link in the transcript, and the
+// language toggle.
 //
-// Safety rule: message text only ever reaches the page through text nodes.
+// Safety rule: message text only ever reaches the page through text nodes; the join
+// URL becomes a link only if it is http(s) (safeLink).
 
 import { t, has, applyTranslations, bindLanguageToggle, onLanguageChange, formatTime, formatDateTime, channelName } from '../shared/i18n.js';
 import { ReconnectingSocket, wsUrl, newClientMsgId } from '../shared/ws.js';
-import { h, replaceChildren, reconcile } from '../shared/dom.js';
+import { h, replaceChildren, reconcile, safeLink, isHttpUrl } from '../shared/dom.js';
 
 const TOKEN_KEY = 'switchboard.chat.token';
 const OUTBOX_KEY = 'switchboard.chat.outbox';
@@ -20,6 +23,9 @@ const MAX_TEXT_BYTES = 16 * 1024;
 const TOKEN_PROBLEM_AFTER = 4;
 const OPEN_STATES = new Set(['queued', 'assigned', 'wrap_up']);
 const ENDED_STATES = new Set(['resolved', 'abandoned']);
+const SHOWN_EVENT_KINDS = new Set(['message_in', 'message_out', 'video_invited']);
+// No answer to `escalate_video` by then (dropped connection): the button works again.
+const VIDEO_REQUEST_TIMEOUT_MS = 15_000;
 
 const $ = (id) => document.getElementById(id);
 const encoder = new TextEncoder();
@@ -28,7 +34,7 @@ const state = {
   token: readToken(),
   customerId: null,
   conversation: null, // { id, state, agent_name?, position? }
-  events: new Map(), // event id -> TimelineEvent (visible ones: message_in / message_out)
+  events: new Map(), // event id -> TimelineEvent (visible ones: message_in / message_out / video_invited)
   pending: new Map(), // client_msg_id -> { text, createdAt, failed }
   lines: [], // local system lines: { key, text, at, afterId }
   agentTypingUntil: 0,
@@ -36,6 +42,7 @@ const state = {
   welcomed: false, // a welcome arrived on this page
   conn: { phase: 'connecting', failures: 0 },
   leftLocally: false,
+  videoRequestedAt: 0, // an `escalate_video` is waiting for its `video_invited`
 };
 
 const messageCache = new Map();
@@ -132,9 +139,10 @@ function hasClientMsgId(id) {
 
 function onEvent(msg) {
   const e = msg.event;
-  if (!e || (e.type !== 'message_in' && e.type !== 'message_out')) return;
+  if (!e || !SHOWN_EVENT_KINDS.has(e.type)) return;
   state.events.set(e.id, e);
   if (e.type === 'message_out') state.agentTypingUntil = 0;
+  if (e.type === 'video_invited') state.videoRequestedAt = 0;
   render();
 }
 
@@ -174,12 +182,16 @@ function onAgentTyping() {
 }
 
 function onError(msg) {
+  // Refusals of `escalate_video` (no open conversation, video disabled) carry no ref.
+  if (!msg.ref) state.videoRequestedAt = 0;
   if (msg.failed && state.pending.has(msg.ref)) {
     state.pending.get(msg.ref).failed = msg.code;
     renderMessages();
   }
   const key = `error.${msg.code}`;
-  showError(msg.code, has(key) ? t(key) : msg.message || msg.code);
+  const text = msg.code === 'invalid' && msg.message ? t('error.invalid_detail', { detail: msg.message }) : has(key) ? t(key) : msg.message || msg.code;
+  showError(msg.code, text);
+  renderStatus();
 }
 
 function lastEventId() {
@@ -241,6 +253,22 @@ function leave() {
   }
   state.agentTypingUntil = 0;
   render({ toBottom: true });
+}
+
+function requestVideo() {
+  if (!socket.send({ type: 'escalate_video' })) {
+    showError('not_connected', t('error.not_connected'));
+    return;
+  }
+  const at = Date.now();
+  state.videoRequestedAt = at;
+  setTimeout(() => {
+    if (state.videoRequestedAt === at) {
+      state.videoRequestedAt = 0;
+      renderStatus();
+    }
+  }, VIDEO_REQUEST_TIMEOUT_MS);
+  renderStatus();
 }
 
 function identify(ev) {
@@ -319,6 +347,11 @@ function renderStatus() {
   if (text.textContent !== info.text) text.textContent = info.text;
   const open = state.conversation && OPEN_STATES.has(state.conversation.state);
   $('chat-end').disabled = !open;
+  const video = $('chat-video');
+  video.hidden = !open;
+  video.disabled = state.conn.phase !== 'open' || !!state.videoRequestedAt;
+  video.setAttribute('aria-busy', String(!!state.videoRequestedAt));
+  video.title = state.videoRequestedAt ? t('chat.video_requesting') : t('chat.video_label');
   document.title = `${t('chat.title')}${info.key === 'assigned' || info.key === 'queued' ? ` · ${info.text}` : ''}`;
 }
 
@@ -356,6 +389,15 @@ function renderMessages({ toBottom = false } = {}) {
   pushLines('');
   let prevRole = null;
   for (const e of events) {
+    if (e.type === 'video_invited') {
+      const key = `${e.id}:video`;
+      const cached = messageCache.get(key);
+      if (cached && cached.__event !== e) messageCache.delete(key);
+      items.push({ key, render: () => buildVideoInvite(e) });
+      prevRole = null;
+      pushLines(e.id);
+      continue;
+    }
     if (e.client_msg_id) shown.add(e.client_msg_id);
     const role = e.type === 'message_out' ? 'agent' : 'customer';
     const cont = prevRole === role;
@@ -404,6 +446,22 @@ function buildMessage(e, role, cont) {
       h('div', { class: 'bubble__text', dataset: { testid: 'chat-message-text' } }, e.text ?? ''),
     ),
     h('time', { class: 'row__time', datetime: new Date(e.at).toISOString(), title: formatDateTime(e.at) }, formatTime(e.at)),
+  );
+  li.__event = e;
+  return li;
+}
+
+function buildVideoInvite(e) {
+  const url = e.join_url;
+  const li = h(
+    'li',
+    { class: 'video-invite', dataset: { testid: 'chat-video-invite', eventId: e.id } },
+    h('span', { class: 'video-invite__text' }, t('chat.video_ready')),
+    // Not an http(s) URL: shown as text, never as a link.
+    isHttpUrl(url)
+      ? safeLink(url, t('chat.video_join'), { class: 'btn btn--primary btn--small video-invite__join', dataset: { testid: 'chat-video-link' } })
+      : h('span', { class: 'video-invite__url', dataset: { testid: 'chat-video-url' } }, String(url ?? '')),
+    h('time', { datetime: new Date(e.at).toISOString(), title: formatDateTime(e.at) }, formatTime(e.at)),
   );
   li.__event = e;
   return li;
@@ -515,6 +573,7 @@ function init() {
     sendMessage();
   });
   $('chat-end').addEventListener('click', leave);
+  $('chat-video').addEventListener('click', requestVideo);
   $('identify-form').addEventListener('submit', identify);
   $('new-chat').addEventListener('click', startOver);
 

@@ -1,6 +1,7 @@
 // shared/dom.js — owns the tiny DOM helpers both clients build their UI with. Text is
 // always inserted as text nodes (never parsed as HTML): every customer- or
-// agent-provided string goes through here or through textContent.
+// agent-provided string goes through here or through textContent. Links built from
+// outside data (join URLs, attachment URLs) go through safeLink: http(s) only.
 
 /**
  * h('div', { class: 'x', dataset: { testid: 'y' }, onclick: fn, 'aria-label': '…' }, child…)
@@ -70,4 +71,24 @@ export function reconcile(container, items, cache) {
   for (const child of [...container.childNodes]) {
     if (!kept.has(child)) child.remove();
   }
+}
+
+/**
+ * Whether a server- or customer-supplied URL may become a link: only absolute http(s)
+ * URLs (never javascript:, data: or relative ones). Anything else is shown as text.
+ */
+export function isHttpUrl(url) {
+  if (typeof url !== 'string' || !/^https?:\/\//i.test(url)) return false;
+  try {
+    const u = new URL(url);
+    return u.protocol === 'https:' || u.protocol === 'http:';
+  } catch {
+    return false;
+  }
+}
+
+/** An <a> opening url in a new tab without giving it this page, or a text span. */
+export function safeLink(url, text, props = {}) {
+  if (!isHttpUrl(url)) return h('span', { class: props.class, dataset: props.dataset }, text ?? String(url ?? ''));
+  return h('a', { ...props, href: url, target: '_blank', rel: 'noopener noreferrer' }, text ?? url);
 }

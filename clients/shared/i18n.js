@@ -1,7 +1,7 @@
 // shared/i18n.js — owns the user-facing strings of both Switchboard web clients (agent
 // desktop and customer web chat) in English and Japanese, the choice of language
 // (?lang=ja|en, else the saved choice in localStorage, else navigator.language), the
-// language toggle button, and locale-aware time/duration formatting.
+// language toggle button, and locale-aware time, duration and size formatting.
 //
 // Strings are plain text: callers put them in the page with textContent only. `{name}`
 // placeholders are filled by t(key, vars) and the values are never interpreted as HTML.
@@ -186,6 +186,40 @@ const en = {
   'event.abandoned': 'Customer left after waiting {d}',
   'event.channel_switched': 'Switched from {from} to {to}',
   'event.identity_linked': 'Linked {channel} identity {address}',
+  'event.opted_out': 'Opted out of {channel}',
+  'event.opted_in': 'Opted back in to {channel}',
+  'event.conversation_reopened': 'Conversation reopened ({channel}) · {queue}',
+  'event.call_detail': '{status}: {detail}',
+  'event.video_invited': 'Video invitation:',
+  'event.customers_merged': 'Customer record {id} merged into this one ({identities})',
+  'event.customers_unmerged': 'Merge undone: {identities} went back to customer record {id}',
+  'event.by_agent': '{text} — by {agent}',
+  'event.message_status': '{channel} delivery: {status}',
+  'call.ringing': 'Call ringing',
+  'call.in_ivr': 'Call in the voice menu',
+  'call.queued': 'Call waiting in the queue',
+  'call.answered': 'Call answered',
+  'call.ended': 'Call ended',
+  'call.callback_requested': 'Callback requested',
+  'call.other': 'Call: {status}',
+  'delivery.sent': 'Sent',
+  'delivery.delivered': 'Delivered',
+  'delivery.read': 'Read',
+  'delivery.failed': 'Failed',
+  'delivery.suppressed': 'Not sent (opted out)',
+  'attachment.image': 'Image',
+  'attachment.sticker': 'Sticker',
+  'attachment.file': 'File',
+  'attachment.audio': 'Audio',
+  'attachment.video': 'Video',
+  'attachment.location': 'Location',
+  'msg.subject': 'Subject: {subject}',
+  'msg.attachments': 'Attachments',
+  'composer.reply_via': 'Reply via',
+  'composer.reply_via_title': 'This reply goes out on {channel}',
+  'composer.opted_out': '(opted out)',
+  'customer.opted_out': 'opted out',
+  'error.invalid_detail': 'Not accepted: {detail}',
   'event.unknown': '{type}',
   'event.system_agent': 'system',
   'event.queue_label': 'queue {queue}',
@@ -225,6 +259,11 @@ const en = {
   'chat.messages_label': 'Conversation',
   'chat.token_problem': 'We could not reconnect to your previous chat.',
   'chat.new_chat': 'Start a new chat',
+  'chat.video': 'Video',
+  'chat.video_label': 'Continue this conversation on video',
+  'chat.video_requesting': 'Preparing your video call…',
+  'chat.video_ready': 'Your video call is ready.',
+  'chat.video_join': 'Join video',
 };
 
 const ja = {
@@ -402,6 +441,40 @@ const ja = {
   'event.abandoned': 'お客様が退出（待ち時間 {d}）',
   'event.channel_switched': '{from}から{to}に切り替え',
   'event.identity_linked': '{channel}の連絡先（{address}）を紐付け',
+  'event.opted_out': '{channel}の配信停止',
+  'event.opted_in': '{channel}の配信を再開',
+  'event.conversation_reopened': '会話を再開（{channel}）· {queue}',
+  'event.call_detail': '{status}: {detail}',
+  'event.video_invited': 'ビデオ通話の招待:',
+  'event.customers_merged': '顧客レコード {id} をこの顧客に統合（{identities}）',
+  'event.customers_unmerged': '統合を取り消し: {identities} を顧客レコード {id} に戻しました',
+  'event.by_agent': '{text}（{agent}）',
+  'event.message_status': '{channel}の配信状況: {status}',
+  'call.ringing': '着信中',
+  'call.in_ivr': '音声ガイダンス中',
+  'call.queued': '通話がキューで待機中',
+  'call.answered': '通話に応答',
+  'call.ended': '通話終了',
+  'call.callback_requested': 'コールバックの依頼',
+  'call.other': '通話: {status}',
+  'delivery.sent': '送信済み',
+  'delivery.delivered': '配信済み',
+  'delivery.read': '既読',
+  'delivery.failed': '送信失敗',
+  'delivery.suppressed': '未送信（配信停止中）',
+  'attachment.image': '画像',
+  'attachment.sticker': 'スタンプ',
+  'attachment.file': 'ファイル',
+  'attachment.audio': '音声',
+  'attachment.video': '動画',
+  'attachment.location': '位置情報',
+  'msg.subject': '件名: {subject}',
+  'msg.attachments': '添付ファイル',
+  'composer.reply_via': '返信チャネル',
+  'composer.reply_via_title': 'この返信は{channel}で送信されます',
+  'composer.opted_out': '（配信停止中）',
+  'customer.opted_out': '配信停止中',
+  'error.invalid_detail': '受け付けられませんでした: {detail}',
   'event.unknown': '{type}',
   'event.system_agent': 'システム',
   'event.queue_label': '{queue}キュー',
@@ -440,6 +513,11 @@ const ja = {
   'chat.messages_label': '会話',
   'chat.token_problem': '以前のチャットに再接続できませんでした。',
   'chat.new_chat': '新しいチャットを開始',
+  'chat.video': 'ビデオ',
+  'chat.video_label': 'この会話をビデオ通話で続ける',
+  'chat.video_requesting': 'ビデオ通話を準備しています…',
+  'chat.video_ready': 'ビデオ通話の準備ができました。',
+  'chat.video_join': 'ビデオ通話に参加',
 };
 
 export const dictionaries = { en, ja };
@@ -556,6 +634,20 @@ export function formatDuration(ms) {
   if (h > 0) return t('duration.hm', { h, m });
   if (m > 0) return t('duration.ms', { m, s: current === 'en' ? String(s).padStart(2, '0') : s });
   return t('duration.s', { s });
+}
+
+/** "512 B", "12.5 KB", "3.1 MB" with the locale's digits. */
+export function formatSize(bytes) {
+  const n = Math.max(0, Number(bytes) || 0);
+  const units = ['B', 'KB', 'MB', 'GB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i += 1;
+  }
+  const num = new Intl.NumberFormat(locale(), { maximumFractionDigits: i === 0 ? 0 : 1 }).format(v);
+  return `${num} ${units[i]}`;
 }
 
 function locale() {

@@ -1,7 +1,9 @@
 // tests/agent_chat.mjs — owns the end-to-end browser test of the two web clients against
 // a running Switchboard engine: an agent (page A, /agent/) and a visitor (page B,
 // /chat/?lang=ja) hold a Japanese conversation, an HTML/script payload from the visitor
-// must reach the agent as literal text, and the agent resolves the conversation.
+// must reach the agent as literal text, the visitor escalates to video (both pages show
+// the join link; the agent's reply-channel picker follows to `video`), the agent replies
+// on `chat` with the picker and the visitor gets it, and the agent resolves.
 //
 //   SWITCHBOARD_URL=http://127.0.0.1:43210 AGENT_ID=alice AGENT_PASSWORD=... \
 //     node clients/tests/agent_chat.mjs
@@ -27,6 +29,9 @@ const OUTPUT_DIR = fileURLToPath(new URL('./output/', import.meta.url));
 const CUSTOMER_TEXT = '注文の配送について質問があります';
 const AGENT_REPLY = 'かしこまりました。確認します。';
 const XSS_TEXT = '<b>bold</b><script>window.__xss=1</script> & 日本語';
+const PICKED_REPLY = 'チャットでお送りします。';
+// The engine's default `channels.video.join_url_template`.
+const JOIN_URL = /^https:\/\/meet\.example\.com\/[^\s/]+$/;
 const RUN_ID = Math.random().toString(36).slice(2, 8);
 const VISITOR_NAME = `E2E ${RUN_ID}`;
 
@@ -100,6 +105,18 @@ async function main() {
   ctxA.setDefaultTimeout(STEP_TIMEOUT_MS);
   pageA = await ctxA.newPage();
   watch(pageA, 'agent');
+  // What the agent page sends: proves `channel` is named only when it is not the default.
+  const agentMessages = [];
+  pageA.on('websocket', (ws) =>
+    ws.on('framesent', (f) => {
+      try {
+        const m = JSON.parse(typeof f.payload === 'string' ? f.payload : f.payload.toString());
+        if (m.type === 'message') agentMessages.push(m);
+      } catch {
+        /* not JSON */
+      }
+    }),
+  );
 
   await step('agent opens /agent/', async () => {
     const res = await pageA.goto(`${BASE}/agent/`);
@@ -226,6 +243,69 @@ async function main() {
     check((await pageB.evaluate(() => typeof window.__xss)) === 'undefined', 'window.__xss is set in the chat page');
     const chatBold = await pageB.locator('[data-testid="chat-messages"] b, [data-testid="chat-messages"] script').count();
     check(chatBold === 0, 'markup was rendered as elements in the chat page');
+  });
+
+  // ---- reply channel picker and video escalation ---------------------------------
+  const picker = pageA.getByTestId('reply-channel');
+  const pickerValues = () => picker.locator('option').evaluateAll((os) => os.map((o) => o.value));
+
+  await step('agent reply picker offers chat, the default', async () => {
+    await picker.waitFor();
+    const values = await pickerValues();
+    check(values.includes('chat'), `picker options ${JSON.stringify(values)} lack chat`);
+    check(!values.includes('voice'), `picker offers voice: ${JSON.stringify(values)}`);
+    check((await picker.inputValue()) === 'chat', `picker shows ${await picker.inputValue()}, expected chat`);
+    const first = agentMessages.find((m) => m.text === AGENT_REPLY);
+    check(first, 'the first reply was not seen on the agent socket');
+    check(!('channel' in first), `a reply on the default channel named one: ${JSON.stringify(first)}`);
+  });
+
+  let joinUrl = null;
+  await step('visitor clicks Video and gets the join link', async () => {
+    await pageB.getByTestId('chat-video').filter({ hasText: 'ビデオ' }).click();
+    const link = pageB.locator('[data-testid="chat-video-invite"] a[data-testid="chat-video-link"]');
+    await link.waitFor();
+    joinUrl = await link.getAttribute('href');
+    check(JOIN_URL.test(joinUrl || ''), `join link ${JSON.stringify(joinUrl)} is not the engine's default template`);
+    check(((await link.getAttribute('rel')) || '').includes('noopener'), 'the join link lacks rel=noopener');
+    check((await link.textContent()).includes('ビデオ通話に参加'), `join link text is ${JSON.stringify(await link.textContent())}`);
+  });
+
+  await step('agent sees the join link and the picker follows to video', async () => {
+    const link = pageA.locator('[data-testid="timeline-system"][data-kind="video_invited"] a[data-testid="video-link"]');
+    await link.waitFor();
+    check((await link.getAttribute('href')) === joinUrl, `agent join link ${await link.getAttribute('href')} != ${joinUrl}`);
+    await pageA.locator('[data-testid="timeline-system"][data-kind="channel_switched"]').first().waitFor();
+    await picker.locator('option[value="video"]').waitFor({ state: 'attached' });
+    const values = await pickerValues();
+    check(values.includes('chat') && values.includes('video'), `picker options after the switch: ${JSON.stringify(values)}`);
+    check((await picker.inputValue()) === 'video', `picker shows ${await picker.inputValue()} after the switch, expected video`);
+  });
+
+  await step('agent replies on chat with the picker', async () => {
+    await picker.selectOption('chat');
+    await pageA.getByTestId('composer-input').fill(PICKED_REPLY);
+    await pageA.getByTestId('composer-input').press('Enter');
+    await pageA
+      .locator('[data-testid="timeline-message"][data-kind="message_out"][data-channel="chat"]:not([data-pending])')
+      .filter({ hasText: PICKED_REPLY })
+      .first()
+      .waitFor();
+    const sent = agentMessages.find((m) => m.text === PICKED_REPLY);
+    check(sent && sent.channel === 'chat', `the picked reply went out as ${JSON.stringify(sent)}`);
+  });
+
+  await step('visitor sees the picked reply', async () => {
+    await pageB.locator('[data-testid="chat-message"][data-role="agent"]').filter({ hasText: PICKED_REPLY }).first().waitFor();
+  });
+
+  await step('visitor reloads and the history keeps the join link', async () => {
+    await pageB.reload();
+    await pageB.locator('[data-testid="chat-status"][data-state="assigned"]').waitFor();
+    const link = pageB.locator('[data-testid="chat-video-invite"] a[data-testid="chat-video-link"]');
+    await link.waitFor();
+    check((await link.getAttribute('href')) === joinUrl, `join link after reload ${await link.getAttribute('href')} != ${joinUrl}`);
+    await pageB.locator('[data-testid="chat-message"][data-role="agent"]').filter({ hasText: PICKED_REPLY }).first().waitFor();
   });
 
   // ---- the agent resolves; the visitor sees the end ------------------------------

@@ -1,7 +1,9 @@
 //! Browser end-to-end: headless Chromium (Debian's package) driven by playwright-core
 //! logs in as an agent, accepts a chat from the customer page and exchanges messages,
-//! including markup that must render as text. The script is clients/tests/agent_chat.mjs;
-//! this test starts the engine and runs it. `.ci/run` installs chromium and
+//! including markup that must render as text; the customer escalates to video (both
+//! pages show the join link, the agent's reply-channel picker follows to `video`) and a
+//! reply sent on `chat` with the picker reaches the customer. The script is
+//! clients/tests/agent_chat.mjs; this test starts the engine and runs it. `.ci/run` installs chromium and
 //! playwright-core; without them this test fails and says how to install them.
 
 use crate::helpers::*;
@@ -36,6 +38,8 @@ async fn agent_and_customer_talk_in_a_real_browser() {
         .expect("node runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
+    // The steps it went through (seen with `-- --nocapture`).
+    print!("{stdout}");
     assert!(
         out.status.success(),
         "browser test failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
