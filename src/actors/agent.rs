@@ -202,6 +202,7 @@ impl AgentActor {
                 priority: p.info.priority,
                 attributes: Default::default(),
                 identities: vec![],
+                opted_out: Default::default(),
             }),
             channel: p.info.channel,
             queue: p.info.queue.clone(),
@@ -906,6 +907,7 @@ impl Handler<Reserve> for AgentActor {
                             priority: c.priority,
                             attributes: c.attributes,
                             identities: c.identities,
+                            opted_out: c.opted_out,
                         });
                         p.ready = true;
                     }

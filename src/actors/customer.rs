@@ -130,6 +130,7 @@ impl CustomerActor {
             priority: c.map(|c| c.priority).unwrap_or(0),
             attributes: c.map(|c| c.attributes.clone()).unwrap_or_default(),
             identities: c.map(|c| c.identities.clone()).unwrap_or_default(),
+            opted_out: c.map(|c| c.opted_out.clone()).unwrap_or_default(),
         }
     }
 

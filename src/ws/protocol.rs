@@ -188,6 +188,9 @@ pub struct CustomerView {
     pub priority: i32,
     pub attributes: BTreeMap<String, String>,
     pub identities: Vec<crate::domain::IdentityKey>,
+    /// Channels the customer opted out of (replies there are refused).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub opted_out: std::collections::BTreeSet<Channel>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
