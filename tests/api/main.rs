@@ -7,6 +7,7 @@ mod channels;
 mod chat_flow;
 mod concurrency;
 mod helpers;
+mod identity;
 mod recorder;
 mod restart;
 mod routing;
