@@ -350,7 +350,10 @@ impl Actor for CustomerActor {
         ctx.run_interval(idle / 2, move |act, ctx| {
             // A record merged away stops at once (it only refuses work); one being
             // merged stays until the merge is decided.
-            let merged = act.customer.as_ref().is_some_and(|c| c.merged_into.is_some());
+            let merged = act
+                .customer
+                .as_ref()
+                .is_some_and(|c| c.merged_into.is_some());
             let idle_now = act.chat.is_empty() && act.last_activity.elapsed() >= idle;
             if act.retiring.is_none() && (merged || idle_now) {
                 act.engine.customer_passivated(act.id, &ctx.address());

@@ -110,7 +110,10 @@ impl Engine {
             }
         }
         let record = self.ask_customer(other, Retire { into: survivor }).await?;
-        match self.ask_customer(survivor, Absorb { other: record, by }).await {
+        match self
+            .ask_customer(survivor, Absorb { other: record, by })
+            .await
+        {
             Ok(c) => {
                 tracing::info!(survivor = %survivor, merged = %other, "customers merged");
                 self.tell_customer(other, Evict);
@@ -206,7 +209,9 @@ impl Engine {
         evidence: &str,
     ) -> EngineResult<(CustomerId, LinkOutcome)> {
         let customer = self.resolve_login(claims).await?;
-        let outcome = self.link_identity(customer, key.clone(), None, evidence).await?;
+        let outcome = self
+            .link_identity(customer, key.clone(), None, evidence)
+            .await?;
         if let LinkOutcome::OwnedBy(other) = outcome {
             tracing::info!(
                 customer = %customer, owner = %other, channel = %key.channel,

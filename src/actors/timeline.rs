@@ -52,7 +52,13 @@ pub async fn timeline(
     }
     let mut heads = Vec::with_capacity(parts.len());
     for p in parts {
-        heads.push(store.timeline(p, before, limit).await?.into_iter().peekable());
+        heads.push(
+            store
+                .timeline(p, before, limit)
+                .await?
+                .into_iter()
+                .peekable(),
+        );
     }
     let mut out = Vec::with_capacity(limit);
     while out.len() < limit {

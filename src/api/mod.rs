@@ -51,10 +51,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
                     "/customers/{id}/conversations",
                     web::get().to(read::customer_conversations),
                 )
-                .route(
-                    "/customers/{id}/identities",
-                    web::post().to(identity::link),
-                )
+                .route("/customers/{id}/identities", web::post().to(identity::link))
                 .route(
                     "/customers/{id}/identities/{channel}/{address}",
                     web::delete().to(identity::unlink),

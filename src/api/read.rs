@@ -74,9 +74,8 @@ pub async fn customer_conversations(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = customer_id(&path)?;
-    Ok(HttpResponse::Ok().json(
-        crate::actors::timeline::conversations(&state.engine.store, id).await?,
-    ))
+    Ok(HttpResponse::Ok()
+        .json(crate::actors::timeline::conversations(&state.engine.store, id).await?))
 }
 
 pub async fn conversation(

@@ -67,8 +67,12 @@ pub async fn chat_ws(
     let engine = &state.engine;
     let login = match q.login.as_deref().filter(|t| !t.is_empty()) {
         Some(jwt) => Some(
-            crate::channels::login::verify(&engine.settings.channels.login_secret, jwt, engine.now())
-                .map_err(|e| ApiError::unauthorized(e.to_string()))?,
+            crate::channels::login::verify(
+                &engine.settings.channels.login_secret,
+                jwt,
+                engine.now(),
+            )
+            .map_err(|e| ApiError::unauthorized(e.to_string()))?,
         ),
         None => None,
     };

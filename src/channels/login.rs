@@ -70,7 +70,8 @@ pub fn verify(secret: &str, token: &str, now: Millis) -> Result<LoginClaims, Log
         return Err(LoginError::Malformed("too long"));
     }
     let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(LoginError::Malformed("expected header.payload.signature"));
     };
@@ -197,7 +198,11 @@ mod tests {
 
     #[test]
     fn refuses_expired_malformed_and_subjectless() {
-        let expired = sign(r#"{"alg":"HS256"}"#, r#"{"sub":"a","exp":1699999999}"#, SECRET);
+        let expired = sign(
+            r#"{"alg":"HS256"}"#,
+            r#"{"sub":"a","exp":1699999999}"#,
+            SECRET,
+        );
         assert_eq!(verify(SECRET, &expired, NOW), Err(LoginError::Expired));
         let no_exp = sign(r#"{"alg":"HS256"}"#, r#"{"sub":"a"}"#, SECRET);
         assert!(matches!(

@@ -233,11 +233,9 @@ async fn account_linking(
             }
         }
         "unlinked" => {
-            let owner = engine
-                .store
-                .customer_by_identity(&key)
-                .await
-                .map_err(|e| WebhookError::from(crate::actors::messages::EngineError::unavailable(e)))?;
+            let owner = engine.store.customer_by_identity(&key).await.map_err(|e| {
+                WebhookError::from(crate::actors::messages::EngineError::unavailable(e))
+            })?;
             if let Some(customer) = owner {
                 match engine.unlink_identity(customer, key, None).await {
                     Ok(()) => tracing::info!(customer = %customer, "Messenger account unlinked"),

@@ -59,7 +59,13 @@ fn identities(c: &Value) -> Vec<String> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|k| format!("{}:{}", k["channel"].as_str().unwrap(), k["address"].as_str().unwrap()))
+        .map(|k| {
+            format!(
+                "{}:{}",
+                k["channel"].as_str().unwrap(),
+                k["address"].as_str().unwrap()
+            )
+        })
         .collect();
     v.sort();
     v
@@ -92,7 +98,9 @@ async fn chat_form_details_are_kept_unverified_and_never_link() {
     assert_eq!(c["attributes"]["unverified_email"], "taro@example.jp");
     assert_eq!(c["attributes"]["unverified_phone"], "+819055550001");
     assert_eq!(identities(&c).len(), 1, "only the chat address: {c}");
-    assert!(customer_of(&app, "email", "taro@example.jp").await.is_none());
+    assert!(customer_of(&app, "email", "taro@example.jp")
+        .await
+        .is_none());
 
     // Someone writing from that number or address is somebody else until proven.
     let (s, _) = sms_in(&app, "SMform1", "+819055550001", "hello").await;
@@ -127,7 +135,10 @@ async fn agent_link_stitches_sms_into_the_open_conversation_and_conflicts_change
         async move {
             let r = app
                 .http
-                .post(format!("{}/api/v1/customers/{visitor}/identities", app.base))
+                .post(format!(
+                    "{}/api/v1/customers/{visitor}/identities",
+                    app.base
+                ))
                 .bearer_auth(agent)
                 .json(&json!({"channel": "sms", "address": addr}))
                 .send()
@@ -172,7 +183,9 @@ async fn agent_link_stitches_sms_into_the_open_conversation_and_conflicts_change
         .find(|e| e["type"] == "message_in" && e["channel"] == "sms")
         .unwrap();
     assert_eq!(sms["conversation_id"], conv);
-    assert!(t.iter().any(|e| e["type"] == "channel_switched" && e["to"] == "sms"));
+    assert!(t
+        .iter()
+        .any(|e| e["type"] == "channel_switched" && e["to"] == "sms"));
     let linked = t
         .iter()
         .find(|e| e["type"] == "identity_linked")
@@ -207,7 +220,11 @@ async fn login_token_on_web_chat_attaches_to_the_customer_owning_the_email() {
     let (_rec, app) = app_with_channels().await;
     app.inbound("email", "hanako@example.jp", "first by mail", None)
         .await;
-    let hanako = id_of(&customer_of(&app, "email", "hanako@example.jp").await.unwrap());
+    let hanako = id_of(
+        &customer_of(&app, "email", "hanako@example.jp")
+            .await
+            .unwrap(),
+    );
 
     let token = jwt(
         &json!({"sub": "crm-42", "email": "Hanako@Example.JP", "name": "Hanako", "exp": in_an_hour()}),
@@ -232,8 +249,7 @@ async fn login_token_on_web_chat_attaches_to_the_customer_owning_the_email() {
         "not-the-secret",
     );
     for bad in [expired, forged, "not.a.jwt".to_owned()] {
-        match tokio_tungstenite::connect_async(app.ws_url(&format!("/ws/chat?login={bad}"))).await
-        {
+        match tokio_tungstenite::connect_async(app.ws_url(&format!("/ws/chat?login={bad}"))).await {
             Err(tokio_tungstenite::tungstenite::Error::Http(r)) => {
                 assert_eq!(r.status(), 401)
             }
@@ -265,7 +281,12 @@ async fn messenger_account_linking_links_the_psid() {
         &json!({"sub": "crm-7", "phone_number": "+819055550003", "exp": in_an_hour()}),
         "wrong",
     );
-    let s = fb_post(&app, &account_linking("PSID-K", "linked", Some(&forged)), None).await;
+    let s = fb_post(
+        &app,
+        &account_linking("PSID-K", "linked", Some(&forged)),
+        None,
+    )
+    .await;
     assert_eq!(s, 200);
     assert!(customer_of(&app, "messenger", "PSID-K").await.is_none());
 
@@ -273,7 +294,12 @@ async fn messenger_account_linking_links_the_psid() {
         &json!({"sub": "crm-7", "phone_number": "+819055550003", "exp": in_an_hour()}),
         LOGIN_SECRET,
     );
-    let s = fb_post(&app, &account_linking("PSID-K", "linked", Some(&token)), None).await;
+    let s = fb_post(
+        &app,
+        &account_linking("PSID-K", "linked", Some(&token)),
+        None,
+    )
+    .await;
     assert_eq!(s, 200);
     assert_eq!(
         id_of(&customer_of(&app, "messenger", "PSID-K").await.unwrap()),
@@ -297,7 +323,13 @@ async fn messenger_account_linking_links_the_psid() {
 /// An SMS customer with `n` messages whose conversation an agent resolved.
 async fn resolved_sms_customer(app: &TestApp, agent: &mut Client, phone: &str, n: usize) -> String {
     for i in 0..n {
-        let (s, _) = sms_in(app, &format!("SM{phone}{i}"), phone, &format!("{phone} #{i}")).await;
+        let (s, _) = sms_in(
+            app,
+            &format!("SM{phone}{i}"),
+            phone,
+            &format!("{phone} #{i}"),
+        )
+        .await;
         assert_eq!(s, 200);
     }
     let conv = accept_next(agent).await;
@@ -306,12 +338,16 @@ async fn resolved_sms_customer(app: &TestApp, agent: &mut Client, phone: &str, n
         .await;
     agent.expect("conversation_updated").await;
     let id = id_of(&customer_of(app, "sms", phone).await.unwrap());
-    app.get_until(&format!("/api/v1/customers/{id}/conversations"), "closed", |v| {
-        v.as_array()
-            .unwrap()
-            .iter()
-            .all(|c| c["state"] != "queued" && c["state"] != "assigned")
-    })
+    app.get_until(
+        &format!("/api/v1/customers/{id}/conversations"),
+        "closed",
+        |v| {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .all(|c| c["state"] != "queued" && c["state"] != "assigned")
+        },
+    )
     .await;
     id
 }
@@ -394,7 +430,9 @@ async fn merge_reads_one_timeline_moves_identities_and_unmerge_restores() {
     }
     paged.reverse();
     assert_eq!(paged, ids);
-    let (_, convs) = app.get(&format!("/api/v1/customers/{a}/conversations")).await;
+    let (_, convs) = app
+        .get(&format!("/api/v1/customers/{a}/conversations"))
+        .await;
     assert_eq!(convs.as_array().unwrap().len(), 2);
 
     // Refused: B is merged already; merging A into B (merged) too.
@@ -421,7 +459,10 @@ async fn merge_reads_one_timeline_moves_identities_and_unmerge_restores() {
 
     // Unmerge: B gets its identities and reads on its own again.
     let (s, v) = app
-        .post(&format!("/api/v1/customers/{a}/unmerge"), json!({"other": b}))
+        .post(
+            &format!("/api/v1/customers/{a}/unmerge"),
+            json!({"other": b}),
+        )
         .await;
     assert_eq!(s, 200, "{v}");
     assert!(!identities(&v).contains(&"sms:+819055550020".to_owned()));
@@ -437,7 +478,10 @@ async fn merge_reads_one_timeline_moves_identities_and_unmerge_restores() {
     assert_eq!(tb.last().unwrap()["type"], "customers_unmerged");
     let ta = app.timeline(&a).await;
     assert!(!ta.iter().any(|e| e["customer_id"] == b.as_str()));
-    assert!(ta.iter().any(|e| e["text"] == "B after merge"), "stays with A");
+    assert!(
+        ta.iter().any(|e| e["text"] == "B after merge"),
+        "stays with A"
+    );
     // B takes messages again.
     let (s, _) = sms_in(&app, "SMb10", "+819055550020", "B on its own").await;
     assert_eq!(s, 200);
@@ -445,4 +489,25 @@ async fn merge_reads_one_timeline_moves_identities_and_unmerge_restores() {
         t.iter().any(|e| e["text"] == "B on its own")
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_token_expiry_follows_the_engine_clock() {
+    let clock =
+        switchboard::domain::time::ManualClock::new(switchboard::domain::Millis(1_700_000_000_000));
+    let app = spawn_app_with_clock(
+        |s| s.channels.login_secret = LOGIN_SECRET.into(),
+        clock.clone(),
+    )
+    .await;
+    // Valid for the engine until 1_700_000_060 s, whatever the wall clock says.
+    let token = jwt(&json!({"sub": "crm-9", "exp": 1_700_000_060}), LOGIN_SECRET);
+    let mut chat = Client::connect(&app.ws_url(&format!("/ws/chat?login={token}"))).await;
+    chat.expect("welcome").await;
+    chat.close().await;
+    clock.advance_ms(61_000);
+    match tokio_tungstenite::connect_async(app.ws_url(&format!("/ws/chat?login={token}"))).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status(), 401),
+        other => panic!("expected 401, got {:?}", other.map(|_| ())),
+    }
 }

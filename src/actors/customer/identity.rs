@@ -144,7 +144,10 @@ impl Handler<LinkIdentity> for CustomerActor {
                     events: vec![ev.clone()],
                     ..Default::default()
                 };
-                store.commit(batch).await.map_err(EngineError::unavailable)?;
+                store
+                    .commit(batch)
+                    .await
+                    .map_err(EngineError::unavailable)?;
                 Ok((LinkOutcome::Linked, Some((cust, ev))))
             }
             .into_actor(self)
@@ -268,7 +271,10 @@ impl CustomerActor {
         let recent_n = self.engine.settings.limits.recent_events;
         Box::pin(
             async move {
-                store.commit(batch).await.map_err(EngineError::unavailable)?;
+                store
+                    .commit(batch)
+                    .await
+                    .map_err(EngineError::unavailable)?;
                 let convs = crate::actors::timeline::conversations(&store, id)
                     .await
                     .map_err(EngineError::unavailable)?;
@@ -423,12 +429,14 @@ impl Handler<Unmerge> for CustomerActor {
                 })
             }
             .into_actor(self)
-            .then(move |res, act, _| -> ResponseActFuture<Self, EngineResult<Customer>> {
-                match res {
-                    Ok(batch) => act.commit_and_reload(batch, survivor),
-                    Err(e) => Box::pin(fut::ready(Err(e))),
-                }
-            }),
+            .then(
+                move |res, act, _| -> ResponseActFuture<Self, EngineResult<Customer>> {
+                    match res {
+                        Ok(batch) => act.commit_and_reload(batch, survivor),
+                        Err(e) => Box::pin(fut::ready(Err(e))),
+                    }
+                },
+            ),
         ))
     }
 }
@@ -441,7 +449,12 @@ impl Handler<NameIfUnnamed> for CustomerActor {
             Ok(c) => c.clone(),
             Err(e) => return done(Err(e)),
         };
-        let name: String = msg.name.trim().chars().filter(|c| !c.is_control()).collect();
+        let name: String = msg
+            .name
+            .trim()
+            .chars()
+            .filter(|c| !c.is_control())
+            .collect();
         if customer.display_name.is_some() || name.is_empty() || name.len() > 100 {
             return done(Ok(()));
         }
