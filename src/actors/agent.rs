@@ -734,8 +734,7 @@ impl AgentActor {
                     ));
                 }
             }
-            let mut events = store
-                .timeline(customer, before, limit + 1)
+            let mut events = super::timeline::timeline(&store, customer, before, limit + 1)
                 .await
                 .map_err(EngineError::unavailable)?;
             let more = events.len() > limit;

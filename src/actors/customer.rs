@@ -24,6 +24,8 @@ use actix::prelude::*;
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
+pub(crate) mod identity;
+
 /// Client message ids remembered per customer for idempotent retries.
 const SEEN_IDS: usize = 1024;
 
@@ -49,6 +51,10 @@ pub struct CustomerActor {
     abandon_timer: Option<SpawnHandle>,
     /// Set when loading from the store failed; every request then fails fast.
     load_error: Option<String>,
+    /// Set while this record is being merged into (or has been merged into) another:
+    /// every request is refused, so nothing is written to a record whose identities
+    /// are moving away.
+    retiring: Option<CustomerId>,
 }
 
 struct Loaded {
@@ -73,6 +79,7 @@ impl CustomerActor {
             last_activity: Instant::now(),
             abandon_timer: None,
             load_error: None,
+            retiring: None,
         }
     }
 
@@ -80,9 +87,17 @@ impl CustomerActor {
         if let Some(e) = &self.load_error {
             return Err(EngineError::unavailable(e));
         }
-        self.customer
+        let c = self
+            .customer
             .as_ref()
-            .ok_or_else(|| EngineError::not_found("customer"))
+            .ok_or_else(|| EngineError::not_found("customer"))?;
+        match self.retiring.or(c.merged_into) {
+            Some(into) => Err(EngineError::new(
+                ErrorCode::Conflict,
+                format!("customer {} was merged into {into}", self.id),
+            )),
+            None => Ok(c),
+        }
     }
 
     fn remember(&mut self, event: &TimelineEvent) {
@@ -314,13 +329,18 @@ impl Actor for CustomerActor {
         ctx.wait(
             async move {
                 let customer = store.customer(id).await?;
-                let convs = store.conversations_of(id).await?;
+                // Merged records' conversations and events read as this customer's.
+                let convs = super::timeline::conversations(&store, id).await?;
                 let open = convs.iter().find(|c| c.state.is_open()).cloned();
                 let last_closed = convs
                     .into_iter()
                     .filter(|c| !c.state.is_open())
-                    .max_by_key(|c| c.updated_at);
-                let mut recent = store.timeline(id, None, recent_n).await?;
+                    .max_by_key(|c| c.updated_at)
+                    .map(|c| Conversation {
+                        customer_id: id,
+                        ..c
+                    });
+                let mut recent = super::timeline::timeline(&store, id, None, recent_n).await?;
                 recent.reverse();
                 Ok::<_, crate::store::StoreError>(Loaded {
                     customer,
@@ -347,7 +367,14 @@ impl Actor for CustomerActor {
         );
         let idle = Duration::from_millis(self.engine.settings.timing.customer_idle_ms.max(10));
         ctx.run_interval(idle / 2, move |act, ctx| {
-            if act.chat.is_empty() && act.last_activity.elapsed() >= idle {
+            // A record merged away stops at once (it only refuses work); one being
+            // merged stays until the merge is decided.
+            let merged = act
+                .customer
+                .as_ref()
+                .is_some_and(|c| c.merged_into.is_some());
+            let idle_now = act.chat.is_empty() && act.last_activity.elapsed() >= idle;
+            if act.retiring.is_none() && (merged || idle_now) {
                 act.engine.customer_passivated(act.id, &ctx.address());
                 ctx.stop();
             }
@@ -1317,78 +1344,40 @@ impl Handler<Identify> for CustomerActor {
             Ok(c) => c.clone(),
             Err(e) => return done(Err(e)),
         };
-        let mut keys = Vec::new();
-        if let Some(e) = msg.email.as_deref().filter(|s| !s.trim().is_empty()) {
-            match IdentityKey::parse(Channel::Email, e) {
-                Ok(k) => keys.push(k),
-                Err(e) => return done(Err(EngineError::invalid(e.to_string()))),
+        // A chat form is typed by whoever holds the browser: not evidence of identity.
+        // The name becomes the display name; email and phone are kept, normalised, as
+        // unverified attributes an agent can act on (link or merge), never as links.
+        let mut cust = customer;
+        for (attr, channel, value) in [
+            ("unverified_email", Channel::Email, &msg.email),
+            ("unverified_phone", Channel::Sms, &msg.phone),
+        ] {
+            if let Some(v) = value.as_deref().filter(|s| !s.trim().is_empty()) {
+                match IdentityKey::parse(channel, v) {
+                    Ok(k) => {
+                        cust.attributes.insert(attr.to_owned(), k.address);
+                    }
+                    Err(e) => return done(Err(EngineError::invalid(e.to_string()))),
+                }
             }
         }
-        if let Some(p) = msg.phone.as_deref().filter(|s| !s.trim().is_empty()) {
-            match IdentityKey::parse(Channel::Sms, p) {
-                Ok(k) => keys.push(k),
-                Err(e) => return done(Err(EngineError::invalid(e.to_string()))),
-            }
-        }
-        let name = match msg.name.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        match msg.name.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             Some(n) if n.len() > 100 || n.chars().any(char::is_control) => {
                 return done(Err(EngineError::invalid(
                     "name must be at most 100 bytes of text",
                 )))
             }
-            other => other.map(str::to_owned),
+            Some(n) => cust.display_name = Some(n.to_owned()),
+            None => {}
+        }
+        let batch = Batch {
+            customers: vec![cust.clone()],
+            ..Default::default()
         };
-        let store = self.engine.store.clone();
-        let now = self.engine.now();
-        let id = self.id;
-        AtomicResponse::new(Box::pin(
-            async move {
-                let mut cust = customer;
-                let mut batch = Batch::default();
-                if let Some(n) = name {
-                    cust.display_name = Some(n);
-                }
-                for k in keys {
-                    if cust.identities.contains(&k) {
-                        continue;
-                    }
-                    // Link only identities nobody else owns; merging two known customers
-                    // is an explicit operation, never a side effect of a chat form.
-                    let owner = store
-                        .customer_by_identity(&k)
-                        .await
-                        .map_err(EngineError::unavailable)?;
-                    if owner.is_none() {
-                        batch.identities.push((k.clone(), id));
-                        batch.events.push(TimelineEvent::new(
-                            id,
-                            None,
-                            now,
-                            EventKind::IdentityLinked {
-                                channel: k.channel,
-                                address: k.address.clone(),
-                            },
-                        ));
-                        cust.identities.push(k);
-                    }
-                }
-                batch.customers.push(cust.clone());
-                store
-                    .commit(batch.clone())
-                    .await
-                    .map_err(EngineError::unavailable)?;
-                Ok((cust, batch.events))
-            }
-            .into_actor(self)
-            .map(|res, act, _| {
-                let (cust, events) = res?;
-                act.customer = Some(cust);
-                for e in &events {
-                    act.remember(e);
-                }
-                Ok(())
-            }),
-        ))
+        self.commit_then(batch, move |act| {
+            act.customer = Some(cust);
+            Ok(())
+        })
     }
 }
 

@@ -176,7 +176,8 @@ pub struct Requeue {
 #[rtype(result = "EngineResult<()>")]
 pub struct CustomerLeave;
 
-/// Name / email / phone given by a web-chat visitor.
+/// Name / email / phone typed by a web-chat visitor: weak evidence, kept as the display
+/// name and the `unverified_email` / `unverified_phone` attributes, never linked.
 #[derive(Debug, Clone, Serialize, Deserialize, Message)]
 #[rtype(result = "EngineResult<()>")]
 pub struct Identify {

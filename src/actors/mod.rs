@@ -12,5 +12,7 @@ pub mod customer;
 pub mod messages;
 pub mod queue;
 pub mod registry;
+pub mod stitching;
+pub mod timeline;
 
 pub use registry::Engine;

@@ -55,6 +55,9 @@ pub struct Inner {
     placement: std::collections::hash_map::RandomState,
     /// Outbound provider sends; set once at start-up (absent in unit tests).
     dispatcher: std::sync::OnceLock<crate::channels::outbound::Dispatcher>,
+    /// Serialises identity links, unlinks, merges and unmerges, whose "is this address
+    /// owned?" check and the write that follows must not interleave (see `stitching`).
+    pub(crate) identity_lock: tokio::sync::Mutex<()>,
 }
 
 impl std::ops::Deref for Engine {
@@ -95,6 +98,7 @@ impl Engine {
             arbiter_threads: std::sync::Mutex::new(threads),
             placement: Default::default(),
             dispatcher: std::sync::OnceLock::new(),
+            identity_lock: tokio::sync::Mutex::new(()),
         }))
     }
 

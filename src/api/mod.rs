@@ -8,6 +8,7 @@ pub mod customers;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod identity;
 pub mod inbound;
 pub mod live;
 pub mod login;
@@ -50,6 +51,13 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
                     "/customers/{id}/conversations",
                     web::get().to(read::customer_conversations),
                 )
+                .route("/customers/{id}/identities", web::post().to(identity::link))
+                .route(
+                    "/customers/{id}/identities/{channel}/{address}",
+                    web::delete().to(identity::unlink),
+                )
+                .route("/customers/{id}/merge", web::post().to(identity::merge))
+                .route("/customers/{id}/unmerge", web::post().to(identity::unmerge))
                 .route("/conversations/{id}", web::get().to(read::conversation))
                 .route("/conversations/{id}/trace", web::get().to(read::trace))
                 .route("/queues", web::get().to(live::queues))

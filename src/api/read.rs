@@ -51,7 +51,9 @@ pub async fn timeline(
         return Err(ApiError::invalid(format!("limit must be 1 to {max}")));
     }
     let before = page.before.as_deref().map(EventId::parse).transpose()?;
-    let mut events = state.engine.store.timeline(id, before, limit + 1).await?;
+    // Merged records read as part of this customer's timeline.
+    let mut events =
+        crate::actors::timeline::timeline(&state.engine.store, id, before, limit + 1).await?;
     let more = events.len() > limit;
     events.truncate(limit);
     let next_before = if more {
@@ -72,7 +74,8 @@ pub async fn customer_conversations(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = customer_id(&path)?;
-    Ok(HttpResponse::Ok().json(state.engine.store.conversations_of(id).await?))
+    Ok(HttpResponse::Ok()
+        .json(crate::actors::timeline::conversations(&state.engine.store, id).await?))
 }
 
 pub async fn conversation(

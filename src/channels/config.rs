@@ -30,6 +30,10 @@ pub struct ChannelSettings {
     pub outbound_attempts: u32,
     /// Delay before the first retry; doubles each time.
     pub outbound_retry_ms: u64,
+    /// HS256 secret shared with the company's website / app, which signs login tokens
+    /// (JWT) proving who a visitor is: `/ws/chat?login=<jwt>` and Messenger Account
+    /// Linking. Empty (the default) turns login tokens off. See `channels::login`.
+    pub login_secret: String,
     pub sms: TwilioSms,
     pub voice: TwilioVoice,
     pub line: Line,
@@ -52,6 +56,7 @@ impl Default for ChannelSettings {
             outbound_timeout_ms: 10_000,
             outbound_attempts: 4,
             outbound_retry_ms: 500,
+            login_secret: String::new(),
             sms: TwilioSms::default(),
             voice: TwilioVoice::default(),
             line: Line::default(),

@@ -7,7 +7,12 @@
 //!   body with the app secret). Handled: `message` (text and attachments; echoes of our
 //!   own sends are skipped) and `postback` (a button: its title is the customer's
 //!   words). Other events (delivery, read, reactions) are skipped with a log line and
-//!   answered 200. The `mid` de-duplicates redeliveries. If storing fails, the whole
+//!   answered 200. `account_linking` (Account Linking): `status: "linked"` carries
+//!   our login token (a JWT signed with `channels.login_secret`, see `login`) as the
+//!   `authorization_code`; the PSID is linked to the customer it proves (if nobody
+//!   owns the PSID yet; else logged). `status: "unlinked"` takes the PSID away from its
+//!   customer. A token that does not verify is logged and skipped (200): a redelivery
+//!   would not make it valid. The `mid` de-duplicates redeliveries. If storing fails, the whole
 //!   call gets 503 and Messenger redelivers; already-stored messages stay single.
 //! - Outbound: Send API `POST {api_base}/{version}/me/messages` with
 //!   `{"recipient": {"id": PSID}, "messaging_type": "RESPONSE", "message": {"text"}}`.
@@ -74,6 +79,15 @@ struct Messaging {
     message: Option<Msg>,
     #[serde(default)]
     postback: Option<Postback>,
+    #[serde(default)]
+    account_linking: Option<AccountLinking>,
+}
+
+#[derive(Debug, Deserialize)]
+struct AccountLinking {
+    status: String,
+    #[serde(default)]
+    authorization_code: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -155,13 +169,17 @@ async fn handle(
         ));
     }
     for raw in events {
-        let ev: Messaging = match serde_json::from_value(raw) {
+        let mut ev: Messaging = match serde_json::from_value(raw) {
             Ok(e) => e,
             Err(e) => {
                 tracing::info!(error = %e, "Messenger event skipped: unreadable");
                 continue;
             }
         };
+        if let Some(al) = ev.account_linking.take() {
+            account_linking(state, &ev.sender.id, al).await?;
+            continue;
+        }
         let Some(m) = message_of(ev, cfg.queue.clone()) else {
             continue;
         };
@@ -174,6 +192,61 @@ async fn handle(
         }
     }
     Ok(HttpResponse::Ok().body("EVENT_RECEIVED"))
+}
+
+/// Links (or unlinks) the sender's PSID as the Account Linking event says.
+async fn account_linking(
+    state: &AppState,
+    psid: &str,
+    al: AccountLinking,
+) -> Result<(), WebhookError> {
+    let engine = &state.engine;
+    let Ok(key) = crate::domain::IdentityKey::parse(Channel::Messenger, psid) else {
+        tracing::info!("Messenger account_linking skipped: bad sender id");
+        return Ok(());
+    };
+    match al.status.as_str() {
+        "linked" => {
+            let code = al.authorization_code.unwrap_or_default();
+            let claims = match super::login::verify(
+                &engine.settings.channels.login_secret,
+                &code,
+                engine.now(),
+            ) {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::info!(error = %e, "Messenger account_linking skipped");
+                    return Ok(());
+                }
+            };
+            match engine
+                .link_by_login(&claims, key, "messenger_account_linking")
+                .await
+            {
+                Ok((customer, outcome)) => {
+                    tracing::info!(customer = %customer, ?outcome, "Messenger account linked")
+                }
+                Err(e) if e.code == crate::ws::protocol::ErrorCode::Invalid => {
+                    tracing::info!(error = %e, "Messenger account_linking skipped")
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        "unlinked" => {
+            let owner = engine.store.customer_by_identity(&key).await.map_err(|e| {
+                WebhookError::from(crate::actors::messages::EngineError::unavailable(e))
+            })?;
+            if let Some(customer) = owner {
+                match engine.unlink_identity(customer, key, None).await {
+                    Ok(()) => tracing::info!(customer = %customer, "Messenger account unlinked"),
+                    Err(e) if e.code == crate::ws::protocol::ErrorCode::NotFound => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        other => tracing::info!(status = other, "Messenger account_linking skipped"),
+    }
+    Ok(())
 }
 
 /// The customer message in a messaging event, if it is one we handle.

@@ -15,6 +15,7 @@
 pub mod config;
 pub mod email;
 pub mod line;
+pub mod login;
 pub mod messenger;
 pub mod outbound;
 pub mod signature;

@@ -114,9 +114,20 @@ pub enum EventKind {
         from: Channel,
         to: Channel,
     },
+    /// An identity was stitched to this customer (or, with `unlinked`, taken away).
     IdentityLinked {
         channel: Channel,
         address: String,
+        /// The agent who linked it by hand; `None` for proof carried by a signed login
+        /// token (see `evidence`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<AgentId>,
+        /// What proved it: `agent`, `login_token`, `messenger_account_linking`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        evidence: Option<String>,
+        /// True when the link was removed (the address now belongs to a new customer).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        unlinked: bool,
     },
     /// A provider reported the delivery state of an outbound message.
     MessageStatus {

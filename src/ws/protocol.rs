@@ -231,6 +231,9 @@ pub enum ErrorCode {
     Unavailable,
     Unauthorized,
     RateLimited,
+    /// The request conflicts with current state (an identity owned by another
+    /// customer, a merge that cannot be applied).
+    Conflict,
     Internal,
 }
 

@@ -8,6 +8,8 @@ mod chat_flow;
 mod concurrency;
 mod email;
 mod helpers;
+mod identity;
 mod recorder;
 mod restart;
 mod routing;
+mod scenario;

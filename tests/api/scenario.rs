@@ -35,7 +35,13 @@ fn texts(view: &Value) -> Vec<String> {
         .unwrap()
         .iter()
         .filter(|e| e["type"] == "message_in" || e["type"] == "message_out")
-        .map(|e| format!("{}:{}", e["channel"].as_str().unwrap(), e["text"].as_str().unwrap()))
+        .map(|e| {
+            format!(
+                "{}:{}",
+                e["channel"].as_str().unwrap(),
+                e["text"].as_str().unwrap()
+            )
+        })
         .collect()
 }
 
@@ -44,7 +50,7 @@ async fn chat_then_messenger_two_days_later_then_a_call_one_story() {
     let start = SystemClock.now();
     let clock = ManualClock::new(start);
     let rec = Recorder::start().await;
-    let app = spawn_app_with_clock(
+    let mut app = spawn_app_with_clock(
         |s| {
             channels_on(s, &rec);
             s.channels.login_secret = LOGIN_SECRET.into();
@@ -62,6 +68,9 @@ async fn chat_then_messenger_two_days_later_then_a_call_one_story() {
     let ta = app.agent("aoki", &["general"], json!({})).await;
     let tb = app.agent("baba", &["general"], json!({})).await;
     let mut a = Client::available(&app, &ta).await;
+    // B signs in now (agent tokens last hours, and the clock is about to jump days)
+    // but stays away until day 2.
+    let mut b = Client::agent(&app, &tb).await;
 
     // Day 0: logged in on the site, the customer opens the web chat.
     let exp = (start.0 as u64 + 3 * DAY_MS) / 1000;
@@ -74,7 +83,12 @@ async fn chat_then_messenger_two_days_later_then_a_call_one_story() {
     let conv = accept_next(&mut a).await;
     assert_eq!(conv["channel"], "chat");
     assert_eq!(conv["customer"]["display_name"], "佐藤 花子");
-    agent_say(&mut a, &conv["id"], "承知しました。返品の手続きをご案内します。").await;
+    agent_say(
+        &mut a,
+        &conv["id"],
+        "承知しました。返品の手続きをご案内します。",
+    )
+    .await;
     a.send(json!({"type": "resolve", "conversation_id": conv["id"]}))
         .await;
     a.expect("conversation_updated").await;
@@ -87,7 +101,10 @@ async fn chat_then_messenger_two_days_later_then_a_call_one_story() {
         "sender": {"id": psid}, "recipient": {"id": "PAGE1"}, "timestamp": 1,
         "account_linking": {"status": "linked", "authorization_code": token}}]}]});
     assert_eq!(fb_post(&app, &link, None).await, 200);
-    let mut b = Client::available(&app, &tb).await;
+    b.send(json!({"type": "set_status", "status": "available"}))
+        .await;
+    b.expect_where("status", |m| m["status"] == "available")
+        .await;
     let msg = json!({"object": "page", "entry": [{"id": "PAGE1", "time": 2, "messaging": [{
         "sender": {"id": psid}, "recipient": {"id": "PAGE1"}, "timestamp": 2,
         "message": {"mid": "m_story_1", "text": "先日の返品の件ですが、ラベルが届きません"}}]}]});
@@ -130,7 +147,17 @@ async fn chat_then_messenger_two_days_later_then_a_call_one_story() {
     ];
     let (status, twiml) = twilio_post(&app, "/webhooks/twilio/voice/menu", &call, None).await;
     assert_eq!(status, 200, "{twiml}");
-    assert!(twiml.contains(&format!("<Enqueue>{}</Enqueue>", conv["id"].as_str().unwrap())));
+    assert!(twiml.contains(&format!(
+        "<Enqueue>{}</Enqueue>",
+        conv["id"].as_str().unwrap()
+    )));
+    // A's sticky claim lapses as (engine) time passes; B, back at work, pulls the call.
+    clock.advance_ms(1_000);
+    for status in ["away", "available"] {
+        b.send(json!({"type": "set_status", "status": status}))
+            .await;
+        b.expect_where("status", |m| m["status"] == status).await;
+    }
     let voice = accept_next(&mut b).await;
     assert_eq!(voice["id"], conv["id"]);
     assert_eq!(voice["channel"], "voice");
@@ -147,6 +174,8 @@ async fn chat_then_messenger_two_days_later_then_a_call_one_story() {
         .collect();
     assert!(kinds.contains(&"channel_switched") && kinds.contains(&"conversation_reopened"));
     // On a call B takes nothing else.
+    // (Staff tokens expire by the engine clock too: sign in again after the jump.)
+    app.admin = app.login("admin", ADMIN_PASSWORD).await;
     let (_, live) = app.get("/api/v1/agents/baba").await;
     // [voice, chat, email, messaging]
     assert_eq!(live["live"]["free"], json!([0, 0, 0, 0]), "{live}");

@@ -1,0 +1,223 @@
+//! Identity stitching across customers: explicit links and unlinks, the customer a
+//! signed login proves, merging two customers and undoing a merge.
+//!
+//! Strong evidence only: an identity is linked automatically when a login token signed
+//! with `channels.login_secret` proves it (see `crate::channels::login`), or by hand by
+//! an agent. A chat form, a display name or a matching spelling never links or merges.
+//!
+//! Every operation here holds `Engine::identity_lock` for its whole run, so that an
+//! "is this address owned?" check and the write that follows never interleave with
+//! another link, unlink or merge in this engine. The customer actors do the writes
+//! (`crate::actors::customer::identity`); this module only orders them, and is the only
+//! place that talks to two customer actors for one operation.
+
+use super::customer::identity::{
+    Absorb, Evict, LinkIdentity, LinkOutcome, NameIfUnnamed, Retire, UnlinkIdentity, Unmerge,
+    Unretire,
+};
+use super::messages::{EngineError, EngineResult};
+use super::registry::Engine;
+use crate::channels::login::LoginClaims;
+use crate::domain::{AgentId, Customer, CustomerId, IdentityKey};
+use crate::ws::protocol::ErrorCode;
+use std::collections::BTreeSet;
+
+impl Engine {
+    /// Links `key` to `customer` if nobody owns it (idempotent when it is already
+    /// theirs); reports the owner otherwise.
+    pub async fn link_identity(
+        &self,
+        customer: CustomerId,
+        key: IdentityKey,
+        by: Option<AgentId>,
+        evidence: &str,
+    ) -> EngineResult<LinkOutcome> {
+        let _guard = self.identity_lock.lock().await;
+        self.link_locked(customer, key, by, evidence).await
+    }
+
+    async fn link_locked(
+        &self,
+        customer: CustomerId,
+        key: IdentityKey,
+        by: Option<AgentId>,
+        evidence: &str,
+    ) -> EngineResult<LinkOutcome> {
+        self.ask_customer(
+            customer,
+            LinkIdentity {
+                key,
+                by,
+                evidence: evidence.to_owned(),
+            },
+        )
+        .await
+    }
+
+    /// Takes `key` away from `customer`; the address then belongs to a new customer.
+    pub async fn unlink_identity(
+        &self,
+        customer: CustomerId,
+        key: IdentityKey,
+        by: Option<AgentId>,
+    ) -> EngineResult<()> {
+        let _guard = self.identity_lock.lock().await;
+        let owner = self
+            .store
+            .customer_by_identity(&key)
+            .await
+            .map_err(EngineError::unavailable)?;
+        if owner != Some(customer) {
+            return Err(EngineError::not_found("identity of this customer"));
+        }
+        self.ask_customer(
+            customer,
+            UnlinkIdentity {
+                key,
+                by,
+                fresh: CustomerId::new(),
+            },
+        )
+        .await
+    }
+
+    /// Merges `other` into `survivor`. `other` is retired first (it refuses if it has
+    /// an open conversation, a chat socket, or is merged already), then the survivor
+    /// commits the merge; on failure `other` takes work again.
+    pub async fn merge_customers(
+        &self,
+        survivor: CustomerId,
+        other: CustomerId,
+        by: Option<AgentId>,
+    ) -> EngineResult<Customer> {
+        if survivor == other {
+            return Err(EngineError::new(
+                ErrorCode::Conflict,
+                "a customer cannot be merged into itself",
+            ));
+        }
+        let _guard = self.identity_lock.lock().await;
+        // Both must exist before anything is retired.
+        for id in [survivor, other] {
+            if self
+                .store
+                .customer(id)
+                .await
+                .map_err(EngineError::unavailable)?
+                .is_none()
+            {
+                return Err(EngineError::not_found("customer"));
+            }
+        }
+        let record = self.ask_customer(other, Retire { into: survivor }).await?;
+        match self
+            .ask_customer(survivor, Absorb { other: record, by })
+            .await
+        {
+            Ok(c) => {
+                tracing::info!(survivor = %survivor, merged = %other, "customers merged");
+                self.tell_customer(other, Evict);
+                Ok(c)
+            }
+            Err(e) => {
+                self.tell_customer(other, Unretire);
+                Err(e)
+            }
+        }
+    }
+
+    /// Undoes the merge of `other` into `survivor`: the identities it brought go back
+    /// to it. Events written to the survivor since the merge stay with the survivor.
+    pub async fn unmerge_customers(
+        &self,
+        survivor: CustomerId,
+        other: CustomerId,
+        by: Option<AgentId>,
+    ) -> EngineResult<Customer> {
+        let _guard = self.identity_lock.lock().await;
+        let c = self.ask_customer(survivor, Unmerge { other, by }).await?;
+        // A live actor of `other` would hold the merged record: let it reload.
+        self.tell_customer(other, Evict);
+        tracing::info!(survivor = %survivor, restored = %other, "customers unmerged");
+        Ok(c)
+    }
+
+    /// The customer a verified login token proves, with the identities it proves
+    /// linked to them when nobody else owns them (those owned by someone else are left
+    /// alone and logged: an agent can merge). See `channels::login::proven_identities`.
+    pub async fn resolve_login(&self, claims: &LoginClaims) -> EngineResult<CustomerId> {
+        let keys = crate::channels::login::proven_identities(claims)
+            .map_err(|e| EngineError::invalid(e.to_string()))?;
+        let _guard = self.identity_lock.lock().await;
+        let acct = &keys[0];
+        let owner_of = |k: &IdentityKey| {
+            let store = self.store.clone();
+            let k = k.clone();
+            async move {
+                store
+                    .customer_by_identity(&k)
+                    .await
+                    .map_err(EngineError::unavailable)
+            }
+        };
+        let customer = match owner_of(acct).await? {
+            Some(id) => id,
+            None => {
+                let mut owners = BTreeSet::new();
+                for k in &keys[1..] {
+                    if let Some(o) = owner_of(k).await? {
+                        owners.insert(o);
+                    }
+                }
+                let mut it = owners.into_iter();
+                match (it.next(), it.next()) {
+                    (Some(only), None) => only,
+                    (first, second) => {
+                        if second.is_some() {
+                            tracing::info!(
+                                customer = ?first,
+                                "login proves identities of several customers; new customer"
+                            );
+                        }
+                        self.resolve_identity(acct).await?.0
+                    }
+                }
+            }
+        };
+        for k in keys {
+            let (channel, address) = (k.channel, k.address.clone());
+            match self.link_locked(customer, k, None, "login_token").await? {
+                LinkOutcome::OwnedBy(other) => tracing::info!(
+                    customer = %customer, owner = %other, channel = %channel, address = %address,
+                    "login identity owned by another customer; left alone (an agent can merge)"
+                ),
+                LinkOutcome::Linked | LinkOutcome::AlreadyLinked => {}
+            }
+        }
+        if let Some(name) = claims.name.clone() {
+            self.ask_customer(customer, NameIfUnnamed { name }).await?;
+        }
+        Ok(customer)
+    }
+
+    /// Links `key` (e.g. a Messenger PSID) to the customer a login proves; a key owned
+    /// by another customer is left alone and logged.
+    pub async fn link_by_login(
+        &self,
+        claims: &LoginClaims,
+        key: IdentityKey,
+        evidence: &str,
+    ) -> EngineResult<(CustomerId, LinkOutcome)> {
+        let customer = self.resolve_login(claims).await?;
+        let outcome = self
+            .link_identity(customer, key.clone(), None, evidence)
+            .await?;
+        if let LinkOutcome::OwnedBy(other) = outcome {
+            tracing::info!(
+                customer = %customer, owner = %other, channel = %key.channel,
+                "identity owned by another customer; left alone (an agent can merge)"
+            );
+        }
+        Ok((customer, outcome))
+    }
+}

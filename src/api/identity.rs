@@ -1,0 +1,121 @@
+//! REST for identity stitching by staff: link an identity to a customer by hand,
+//! unlink one, merge two customers and undo a merge. Handlers parse and check roles;
+//! the work is `crate::actors::stitching`'s.
+//!
+//! - `POST /api/v1/customers/{id}/identities` `{"channel","address"}` (any staff):
+//!   201 linked, 200 already this customer's, 409 `conflict` with `customer_id` (the
+//!   owner) when another customer owns it: merge the two instead.
+//! - `DELETE /api/v1/customers/{id}/identities/{channel}/{address}` (supervisor+):
+//!   the address is handed to a new empty customer.
+//! - `POST /api/v1/customers/{id}/merge` `{"other"}` (any staff): `other` merges into
+//!   `id`; 409 if they are the same, either is merged, or `other` has an open
+//!   conversation or a connected chat.
+//! - `POST /api/v1/customers/{id}/unmerge` `{"other"}` (any staff).
+
+use super::error::ApiError;
+use super::extract::Staff;
+use super::AppState;
+use crate::actors::customer::identity::LinkOutcome;
+use crate::domain::{Channel, CustomerId, IdentityKey};
+use crate::ws::protocol::ErrorCode;
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityIn {
+    pub channel: String,
+    pub address: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtherIn {
+    pub other: String,
+}
+
+fn customer_id(s: &str) -> Result<CustomerId, ApiError> {
+    CustomerId::parse(s).map_err(|_| ApiError::not_found("customer"))
+}
+
+async fn customer_json(state: &AppState, id: CustomerId) -> Result<serde_json::Value, ApiError> {
+    let c = state
+        .engine
+        .store
+        .customer(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("customer"))?;
+    serde_json::to_value(c).map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))
+}
+
+pub async fn link(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<String>,
+    body: web::Json<IdentityIn>,
+) -> Result<HttpResponse, ApiError> {
+    let id = customer_id(&path)?;
+    let key = IdentityKey::parse(Channel::parse(&body.channel)?, &body.address)?;
+    let outcome = state
+        .engine
+        .link_identity(id, key.clone(), Some(staff.id.clone()), "agent")
+        .await?;
+    match outcome {
+        LinkOutcome::Linked => Ok(HttpResponse::Created().json(customer_json(&state, id).await?)),
+        LinkOutcome::AlreadyLinked => Ok(HttpResponse::Ok().json(customer_json(&state, id).await?)),
+        LinkOutcome::OwnedBy(owner) => Ok(HttpResponse::Conflict().json(serde_json::json!({
+            "code": ErrorCode::Conflict,
+            "message": format!(
+                "{}:{} belongs to customer {owner}; merge the two customers instead",
+                key.channel, key.address
+            ),
+            "customer_id": owner,
+        }))),
+    }
+}
+
+pub async fn unlink(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    staff.require_supervisor()?;
+    let (id, channel, address) = path.into_inner();
+    let id = customer_id(&id)?;
+    let key = IdentityKey::parse(Channel::parse(&channel)?, &address)?;
+    state
+        .engine
+        .unlink_identity(id, key, Some(staff.id.clone()))
+        .await?;
+    Ok(HttpResponse::Ok().json(customer_json(&state, id).await?))
+}
+
+pub async fn merge(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<String>,
+    body: web::Json<OtherIn>,
+) -> Result<HttpResponse, ApiError> {
+    let id = customer_id(&path)?;
+    let other = customer_id(&body.other)?;
+    let c = state
+        .engine
+        .merge_customers(id, other, Some(staff.id.clone()))
+        .await?;
+    Ok(HttpResponse::Ok().json(c))
+}
+
+pub async fn unmerge(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<String>,
+    body: web::Json<OtherIn>,
+) -> Result<HttpResponse, ApiError> {
+    let id = customer_id(&path)?;
+    let other = customer_id(&body.other)?;
+    let c = state
+        .engine
+        .unmerge_customers(id, other, Some(staff.id.clone()))
+        .await?;
+    Ok(HttpResponse::Ok().json(c))
+}

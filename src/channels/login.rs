@@ -1,0 +1,230 @@
+//! Signed login tokens: the company's website or app tells the engine who a visitor
+//! is, with a JWT (RFC 7519) signed HS256 with `channels.login_secret`.
+//!
+//! Used by the web chat (`/ws/chat?login=<jwt>`) and by Messenger Account Linking
+//! (the `authorization_code`). Verification is strict: exactly three base64url parts
+//! without padding, header `alg` exactly `HS256` (`none`, `HS512`, anything else is
+//! refused before the signature is looked at), a constant-time HMAC-SHA256 check,
+//! `sub` required, `exp` required and in the future by the engine's clock.
+//!
+//! Claims: `sub` (the company's customer reference), optional `email`, `phone_number`
+//! (E.164), `name`, and `exp` (seconds since the epoch). A token proves these
+//! identities (see [`proven_identities`]): `chat:acct:{sub}` (the account, kept as a
+//! chat-channel identity with address `acct:{sub}`, which no visitor address can take
+//! since those are `v-…`), `email:{email}`, `sms:{phone}` and `voice:{phone}`.
+//!
+//! This module only verifies and parses; which customer the identities lead to is
+//! `crate::actors::stitching`'s job.
+
+use crate::domain::{Channel, IdentityKey, Millis, ParseError};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use serde::Deserialize;
+
+/// Longest token accepted, bytes.
+const MAX_TOKEN: usize = 4096;
+
+/// The claims of a verified login token.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct LoginClaims {
+    pub sub: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub phone_number: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Expiry, seconds since the Unix epoch.
+    pub exp: i64,
+}
+
+/// Why a token was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LoginError {
+    #[error("login tokens are not enabled (channels.login_secret is empty)")]
+    Disabled,
+    #[error("malformed login token: {0}")]
+    Malformed(&'static str),
+    #[error("login token algorithm must be HS256")]
+    Algorithm,
+    #[error("login token signature does not verify")]
+    Signature,
+    #[error("login token expired")]
+    Expired,
+    #[error("login token claims: {0}")]
+    Claims(String),
+}
+
+#[derive(Deserialize)]
+struct Header {
+    alg: String,
+}
+
+/// Verifies `token` with `secret` at `now` and returns its claims.
+pub fn verify(secret: &str, token: &str, now: Millis) -> Result<LoginClaims, LoginError> {
+    if secret.is_empty() {
+        return Err(LoginError::Disabled);
+    }
+    if token.len() > MAX_TOKEN {
+        return Err(LoginError::Malformed("too long"));
+    }
+    let mut parts = token.split('.');
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(LoginError::Malformed("expected header.payload.signature"));
+    };
+    let decode = |part: &str, what: &'static str| {
+        URL_SAFE_NO_PAD
+            .decode(part)
+            .map_err(|_| LoginError::Malformed(what))
+    };
+    let header: Header = serde_json::from_slice(&decode(h, "header is not base64url")?)
+        .map_err(|_| LoginError::Malformed("header is not JSON with alg"))?;
+    if header.alg != "HS256" {
+        return Err(LoginError::Algorithm);
+    }
+    let sig = decode(s, "signature is not base64url")?;
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes())
+        .map_err(|_| LoginError::Disabled)?;
+    mac.update(h.as_bytes());
+    mac.update(b".");
+    mac.update(p.as_bytes());
+    mac.verify_slice(&sig).map_err(|_| LoginError::Signature)?;
+    let claims: LoginClaims = serde_json::from_slice(&decode(p, "payload is not base64url")?)
+        .map_err(|e| LoginError::Claims(e.to_string()))?;
+    if claims.exp.saturating_mul(1000) <= now.0 {
+        return Err(LoginError::Expired);
+    }
+    if claims.sub.trim().is_empty() {
+        return Err(LoginError::Claims("sub is empty".into()));
+    }
+    Ok(claims)
+}
+
+/// The identities a token proves, the account key (`chat:acct:{sub}`) first.
+pub fn proven_identities(c: &LoginClaims) -> Result<Vec<IdentityKey>, ParseError> {
+    let mut keys = vec![account_key(&c.sub)?];
+    if let Some(e) = c.email.as_deref().filter(|s| !s.trim().is_empty()) {
+        keys.push(IdentityKey::parse(Channel::Email, e)?);
+    }
+    if let Some(p) = c.phone_number.as_deref().filter(|s| !s.trim().is_empty()) {
+        keys.push(IdentityKey::parse(Channel::Sms, p)?);
+        keys.push(IdentityKey::parse(Channel::Voice, p)?);
+    }
+    Ok(keys)
+}
+
+/// The identity of the company's account `sub`: channel chat, address `acct:{sub}`.
+pub fn account_key(sub: &str) -> Result<IdentityKey, ParseError> {
+    IdentityKey::parse(Channel::Chat, &format!("acct:{}", sub.trim()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "login-secret";
+    /// Made with Python's `hmac`/`base64`/`json`, independently of this module:
+    /// header `{"alg":"HS256","typ":"JWT"}`, payload `{"sub":"crm-42","email":
+    /// "Hanako@Example.JP","phone_number":"+81 90-1234-5678","name":"Hanako",
+    /// "exp":4102444800}`, secret `login-secret`.
+    const PY_TOKEN: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJjcm0tNDIiLCJlbWFpbCI6IkhhbmFrb0BFeGFtcGxlLkpQIiwicGhvbmVfbnVtYmVyIjoiKzgxIDkwLTEyMzQtNTY3OCIsIm5hbWUiOiJIYW5ha28iLCJleHAiOjQxMDI0NDQ4MDB9.TGll3qRv0i0vuj-g9T8nnp6MrohjqioFF9-Y-gnLutw";
+    const NOW: Millis = Millis(1_700_000_000_000);
+
+    fn sign(header: &str, payload: &str, secret: &str) -> String {
+        let h = URL_SAFE_NO_PAD.encode(header);
+        let p = URL_SAFE_NO_PAD.encode(payload);
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(format!("{h}.{p}").as_bytes());
+        let s = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+        format!("{h}.{p}.{s}")
+    }
+
+    #[test]
+    fn accepts_a_token_made_elsewhere() {
+        let c = verify(SECRET, PY_TOKEN, NOW).unwrap();
+        assert_eq!(c.sub, "crm-42");
+        assert_eq!(c.exp, 4_102_444_800);
+        let keys = proven_identities(&c).unwrap();
+        let shown: Vec<String> = keys
+            .iter()
+            .map(|k| format!("{}:{}", k.channel, k.address))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "chat:acct:crm-42",
+                "email:hanako@example.jp",
+                "sms:+819012345678",
+                "voice:+819012345678"
+            ]
+        );
+        assert_eq!(
+            verify("other-secret", PY_TOKEN, NOW),
+            Err(LoginError::Signature)
+        );
+        assert_eq!(verify("", PY_TOKEN, NOW), Err(LoginError::Disabled));
+    }
+
+    #[test]
+    fn refuses_a_tampered_payload() {
+        let parts: Vec<&str> = PY_TOKEN.split('.').collect();
+        let forged = URL_SAFE_NO_PAD.encode(r#"{"sub":"crm-1","exp":4102444800}"#);
+        let t = format!("{}.{forged}.{}", parts[0], parts[2]);
+        assert_eq!(verify(SECRET, &t, NOW), Err(LoginError::Signature));
+        // One flipped character of the signature.
+        let mut bad = PY_TOKEN.to_owned();
+        let last = bad.pop().unwrap();
+        bad.push(if last == 'w' { 'x' } else { 'w' });
+        assert!(verify(SECRET, &bad, NOW).is_err());
+    }
+
+    #[test]
+    fn refuses_other_algorithms() {
+        let payload = r#"{"sub":"crm-42","exp":4102444800}"#;
+        let none = format!(
+            "{}.{}.",
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"none"}"#),
+            URL_SAFE_NO_PAD.encode(payload)
+        );
+        assert_eq!(verify(SECRET, &none, NOW), Err(LoginError::Algorithm));
+        let hs512 = sign(r#"{"alg":"HS512"}"#, payload, SECRET);
+        assert_eq!(verify(SECRET, &hs512, NOW), Err(LoginError::Algorithm));
+        let ok = sign(r#"{"alg":"HS256"}"#, payload, SECRET);
+        assert!(verify(SECRET, &ok, NOW).is_ok());
+    }
+
+    #[test]
+    fn refuses_expired_malformed_and_subjectless() {
+        let expired = sign(
+            r#"{"alg":"HS256"}"#,
+            r#"{"sub":"a","exp":1699999999}"#,
+            SECRET,
+        );
+        assert_eq!(verify(SECRET, &expired, NOW), Err(LoginError::Expired));
+        let no_exp = sign(r#"{"alg":"HS256"}"#, r#"{"sub":"a"}"#, SECRET);
+        assert!(matches!(
+            verify(SECRET, &no_exp, NOW),
+            Err(LoginError::Claims(_))
+        ));
+        let no_sub = sign(r#"{"alg":"HS256"}"#, r#"{"exp":4102444800}"#, SECRET);
+        assert!(matches!(
+            verify(SECRET, &no_sub, NOW),
+            Err(LoginError::Claims(_))
+        ));
+        let empty_sub = sign(
+            r#"{"alg":"HS256"}"#,
+            r#"{"sub":" ","exp":4102444800}"#,
+            SECRET,
+        );
+        assert!(verify(SECRET, &empty_sub, NOW).is_err());
+        for t in ["", "a.b", "a.b.c.d", "!!.!!.!!"] {
+            assert!(verify(SECRET, t, NOW).is_err(), "{t}");
+        }
+        // Padding is not base64url-without-padding.
+        let padded = format!("{PY_TOKEN}=");
+        assert!(verify(SECRET, &padded, NOW).is_err());
+    }
+}
