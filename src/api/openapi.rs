@@ -10,6 +10,22 @@ fn bearer_get(summary: &str, params: Value) -> Value {
                       "404": {"$ref": "#/components/responses/Error"}}}})
 }
 
+/// A bearer-authenticated POST taking a JSON object with `required` string fields.
+fn bearer_post(summary: &str, params: Value, required: &[&str]) -> Value {
+    let props: serde_json::Map<String, Value> = required
+        .iter()
+        .map(|r| (r.to_string(), json!({"type": "string"})))
+        .collect();
+    json!({"post": {"summary": summary, "security": [{"bearer": []}], "parameters": params,
+        "requestBody": {"required": true, "content": {"application/json": {"schema":
+            {"type": "object", "required": required, "properties": props}}}},
+        "responses": {"200": {"description": "OK"}, "201": {"description": "Created"},
+                      "400": {"$ref": "#/components/responses/Error"},
+                      "401": {"$ref": "#/components/responses/Error"},
+                      "404": {"$ref": "#/components/responses/Error"},
+                      "409": {"$ref": "#/components/responses/Error"}}}})
+}
+
 fn id_param(name: &str) -> Value {
     json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}})
 }
@@ -55,6 +71,16 @@ pub fn document() -> Value {
         "/api/v1/customers/{id}/timeline": bearer_get("A customer's timeline, newest first, paged", json!([id_param("id"),
             {"name": "before", "in": "query", "schema": {"type": "string"}}, {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}}])),
         "/api/v1/customers/{id}/conversations": bearer_get("A customer's conversations", json!([id_param("id")])),
+        "/api/v1/customers/{id}/identities": bearer_post("Link an identity to the customer (explicit link by staff); 409 if another customer owns it",
+            json!([id_param("id")]), &["channel", "address"]),
+        "/api/v1/customers/{id}/identities/{channel}/{address}": {"delete": {"summary": "Unlink an identity (supervisor, admin)",
+            "security": [{"bearer": []}], "parameters": [id_param("id"), id_param("channel"), id_param("address")],
+            "responses": {"200": {"description": "the customer"}, "401": {"$ref": "#/components/responses/Error"},
+                          "404": {"$ref": "#/components/responses/Error"}}}},
+        "/api/v1/customers/{id}/merge": bearer_post("Merge customer `other` into this one (identities move, timelines read as one)",
+            json!([id_param("id")]), &["other"]),
+        "/api/v1/customers/{id}/unmerge": bearer_post("Undo a merge: `other` gets its identities and timeline back",
+            json!([id_param("id")]), &["other"]),
         "/api/v1/conversations/{id}": bearer_get("A conversation", json!([id_param("id")])),
         "/api/v1/conversations/{id}/trace": bearer_get("A conversation's routing trace", json!([id_param("id")])),
         "/api/v1/queues": bearer_get("Live snapshot of every queue", json!([])),

@@ -186,6 +186,9 @@ async fn health_readiness_metrics_and_openapi() {
         "/api/v1/inbound",
         "/api/v1/customers/{id}/timeline",
         "/api/v1/conversations/{id}/trace",
+        "/api/v1/customers/{id}/identities",
+        "/api/v1/customers/{id}/merge",
+        "/api/v1/customers/{id}/unmerge",
         "/ws/agent",
         "/ws/chat",
     ] {

@@ -281,8 +281,6 @@ pub const RELEASE_SCHEMA_LOCK: Stmt = lwt(
      IF applied_by = ?",
 );
 
-/// Every statement above: the store prepares each once at start, and the cross-check
-/// test resolves each against `schema/*.cql`.
 // --- outbox ----------------------------------------------------------------------------
 
 /// A reply to deliver, keyed by its event id in the (shard, hour) of that event.
@@ -304,6 +302,8 @@ pub const SELECT_OUTBOX: Stmt = read(
     "SELECT send_id, payload, status FROM {{keyspace}}.outbox WHERE shard = ? AND hour = ?",
 );
 
+/// Every statement above: the store prepares each once at start, and the cross-check
+/// test resolves each against `schema/*.cql`.
 pub const ALL: &[Stmt] = &[
     INSERT_OUTBOX,
     UPDATE_OUTBOX_STATUS,
