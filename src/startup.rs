@@ -188,8 +188,30 @@ impl Application {
 
     /// Serves until SIGINT/SIGTERM (graceful: in-flight requests finish, up to 10 s).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let r = self.server.await;
-        self.engine.shutdown();
+        let Application {
+            server,
+            engine,
+            smtp,
+            ..
+        } = self;
+        let r = server.await;
+        if let Some(smtp) = smtp {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), smtp.shutdown()).await;
+        }
+        engine.shutdown();
+        // Let the last holders (HTTP workers winding down, aborted tasks) let go, so that
+        // the store is closed (and its files unlocked) when this returns.
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        while engine.holders() > 1 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        if engine.holders() > 1 {
+            tracing::warn!(
+                holders = engine.holders(),
+                "engine still referenced at shutdown"
+            );
+        }
+        drop(engine);
         r
     }
 }

@@ -118,6 +118,9 @@ impl Engine {
     /// Stops the actor threads and waits for them: every actor is dropped, so once the
     /// server's own threads are gone nothing holds the store any more.
     pub fn shutdown(&self) {
+        if let Some(d) = self.dispatcher.get() {
+            d.stop();
+        }
         let threads = std::mem::take(
             &mut *self
                 .arbiter_threads
@@ -130,6 +133,11 @@ impl Engine {
         for a in threads {
             let _ = a.join();
         }
+    }
+
+    /// How many handles to this engine exist (shutdown waits until it holds the last).
+    pub fn holders(&self) -> usize {
+        Arc::strong_count(&self.0)
     }
 
     /// Installs the outbound dispatcher (once, at start-up).

@@ -122,6 +122,7 @@ pub type SendResult = Result<Option<String>, SendFailure>;
 #[derive(Clone)]
 pub struct Dispatcher {
     tx: mpsc::Sender<Delivery>,
+    workers: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
 }
 
 impl Dispatcher {
@@ -135,20 +136,33 @@ impl Dispatcher {
             .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
             .build()
             .unwrap_or_else(|_| reqwest::Client::new());
+        let mut workers = Vec::new();
         for _ in 0..cfg.outbound_workers.max(1) {
             let rx = rx.clone();
             let engine = engine.clone();
             let client = client.clone();
             let tx = tx.clone();
-            tokio::spawn(async move {
+            workers.push(tokio::spawn(async move {
                 loop {
                     let job = { rx.lock().await.recv().await };
                     let Some(job) = job else { break };
                     deliver(&engine, &client, &tx, job).await;
                 }
-            });
+            }));
         }
-        Self { tx }
+        Self {
+            tx,
+            workers: Arc::new(std::sync::Mutex::new(workers)),
+        }
+    }
+
+    /// Stops the workers (shutdown). A send in flight is abandoned; its outbox entry
+    /// stays, so the next start sends it.
+    pub fn stop(&self) {
+        let workers = std::mem::take(&mut *self.workers.lock().unwrap_or_else(|p| p.into_inner()));
+        for w in workers {
+            w.abort();
+        }
     }
 
     /// Submits every reply left in the outbox by the previous run.
