@@ -10,6 +10,7 @@
 mod agent;
 mod clock;
 mod customer;
+mod erlang;
 mod messages;
 mod net;
 mod stats;
@@ -33,6 +34,8 @@ struct Cli {
 enum Command {
     /// Customer → agent / agent → customer message latency and routing time-to-offer.
     Messages(messages::Args),
+    /// Validates queueing against the Erlang C model (Poisson arrivals, N agents).
+    Erlang(erlang::Args),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
+        Command::Erlang(args) => runtime.block_on(erlang::main(&args)),
         Command::Messages(args) => match runtime.block_on(messages::run(&args)) {
             Ok(report) => {
                 println!("{}", report.table());

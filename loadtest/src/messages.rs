@@ -365,7 +365,7 @@ pub async fn run(args: &Args) -> Result<Report> {
 
 /// Waits until `check` says done, printing its progress every second; fails on timeout
 /// or as soon as an `error` frame or harness error is seen.
-async fn wait_for(
+pub(crate) async fn wait_for(
     shared: &Shared,
     what: &str,
     timeout: Duration,

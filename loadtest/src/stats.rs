@@ -142,6 +142,11 @@ impl Shared {
         }
     }
 
+    /// The error messages kept verbatim (at most ten).
+    pub fn error_samples(&self) -> Vec<String> {
+        self.errors.lock().expect("error log").samples.clone()
+    }
+
     /// A failure seen by the harness itself.
     pub fn harness_error(&self, kind: &str, detail: String) {
         self.counters.harness_errors.inc();
