@@ -13,6 +13,7 @@ mod customer;
 mod erlang;
 mod messages;
 mod net;
+mod relay;
 mod stats;
 mod wire;
 
@@ -36,6 +37,12 @@ enum Command {
     Messages(messages::Args),
     /// Validates queueing against the Erlang C model (Poisson arrivals, N agents).
     Erlang(erlang::Args),
+    /// A bare websocket relay: the baseline the engine is compared with.
+    RelayServer(relay::ServerArgs),
+    /// The `messages` measurement against `relay-server`.
+    Relay(relay::Args),
+    /// Engine / relay ratios of two JSON reports.
+    Ratio(relay::RatioArgs),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +59,9 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Erlang(args) => runtime.block_on(erlang::main(&args)),
+        Command::RelayServer(args) => runtime.block_on(relay::serve(&args)),
+        Command::Relay(args) => runtime.block_on(relay::main(&args)),
+        Command::Ratio(args) => relay::ratio_main(&args),
         Command::Messages(args) => match runtime.block_on(messages::run(&args)) {
             Ok(report) => {
                 println!("{}", report.table());
