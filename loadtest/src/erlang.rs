@@ -428,6 +428,10 @@ fn exponential(rng: &mut StdRng, mean: f64) -> f64 {
 
 // ---------------------------------------------------------------- the run
 
+/// Shortest measurement window, in mean handle times, for which batch-means standard
+/// errors are trustworthy (10 batches of 10+ handle times each).
+const MIN_WINDOW_AHTS: f64 = 100.0;
+
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Engine base URL (plain HTTP).
@@ -799,6 +803,12 @@ fn print_report(r: &ErlReport, shared: &Shared) {
         r.tolerance.asa_rel * 100.0,
         r.tolerance.z
     );
+    let ahts = m.window_s / r.model.mean_handle_s();
+    if ahts < MIN_WINDOW_AHTS {
+        println!(
+            "warning: the window is {ahts:.0} handle times; below {MIN_WINDOW_AHTS:.0} the batch means are correlated and the standard errors too small: this run cannot validate the model"
+        );
+    }
     println!(
         "error frames: {}, harness errors: {}",
         r.errors, r.harness_errors
