@@ -205,7 +205,7 @@ impl Hists {
 // ---------------------------------------------------------------- report
 
 /// Latency distribution in milliseconds (`null`s in JSON when there were no samples).
-#[derive(Debug, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Default)]
 pub struct Latency {
     pub samples: u64,
     pub mean: Option<f64>,
@@ -217,7 +217,7 @@ pub struct Latency {
 }
 
 impl Latency {
-    fn of(h: &Histogram<u64>) -> Latency {
+    pub fn of(h: &Histogram<u64>) -> Latency {
         if h.is_empty() {
             return Latency::default();
         }
