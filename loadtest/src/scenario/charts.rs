@@ -71,9 +71,21 @@ pub fn charts(r: &ScenarioReport) -> Result<Vec<(String, String)>> {
                 "ms",
                 s,
                 &[
-                    Line { name: "customer->agent p50", color: BLUE, value: |s| s.c2a_p50_ms },
-                    Line { name: "customer->agent p99", color: RED, value: |s| s.c2a_p99_ms },
-                    Line { name: "agent->customer p99", color: MAGENTA, value: |s| s.a2c_p99_ms },
+                    Line {
+                        name: "customer->agent p50",
+                        color: BLUE,
+                        value: |s| s.c2a_p50_ms,
+                    },
+                    Line {
+                        name: "customer->agent p99",
+                        color: RED,
+                        value: |s| s.c2a_p99_ms,
+                    },
+                    Line {
+                        name: "agent->customer p99",
+                        color: MAGENTA,
+                        value: |s| s.a2c_p99_ms,
+                    },
                 ],
             )?,
         ),
@@ -84,7 +96,11 @@ pub fn charts(r: &ScenarioReport) -> Result<Vec<(String, String)>> {
                 "per second",
                 s,
                 &[
-                    Line { name: "messages/s", color: BLUE, value: |s| Some(s.msgs_per_s) },
+                    Line {
+                        name: "messages/s",
+                        color: BLUE,
+                        value: |s| Some(s.msgs_per_s),
+                    },
                     Line {
                         name: "conversations/s",
                         color: GREEN,
@@ -100,9 +116,21 @@ pub fn charts(r: &ScenarioReport) -> Result<Vec<(String, String)>> {
                 "conversations",
                 s,
                 &[
-                    Line { name: "waiting", color: RED, value: |s| Some(s.waiting as f64) },
-                    Line { name: "answered", color: GREEN, value: |s| Some(s.answered as f64) },
-                    Line { name: "abandoned", color: BLACK, value: |s| Some(s.abandoned as f64) },
+                    Line {
+                        name: "waiting",
+                        color: RED,
+                        value: |s| Some(s.waiting as f64),
+                    },
+                    Line {
+                        name: "answered",
+                        color: GREEN,
+                        value: |s| Some(s.answered as f64),
+                    },
+                    Line {
+                        name: "abandoned",
+                        color: BLACK,
+                        value: |s| Some(s.abandoned as f64),
+                    },
                 ],
             )?,
         ),
@@ -115,8 +143,16 @@ pub fn charts(r: &ScenarioReport) -> Result<Vec<(String, String)>> {
                 "MiB / %",
                 s,
                 &[
-                    Line { name: "RSS MiB", color: BLUE, value: |s| s.engine_rss_mib },
-                    Line { name: "CPU %", color: RED, value: |s| s.engine_cpu_pct },
+                    Line {
+                        name: "RSS MiB",
+                        color: BLUE,
+                        value: |s| s.engine_rss_mib,
+                    },
+                    Line {
+                        name: "CPU %",
+                        color: RED,
+                        value: |s| s.engine_cpu_pct,
+                    },
                 ],
             )?,
         ));
@@ -125,7 +161,9 @@ pub fn charts(r: &ScenarioReport) -> Result<Vec<(String, String)>> {
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// Writes `index.html` and `results.json` into `dir` (created if needed).
@@ -142,8 +180,13 @@ pub fn write_report(dir: &Path, r: &ScenarioReport) -> Result<()> {
     for (title, svg) in charts(r)? {
         html.push_str(&format!("<h2>{}</h2>\n{svg}\n", escape(&title)));
     }
-    html.push_str("<p>Figures as JSON: <a href=\"results.json\">results.json</a></p>\n</body></html>\n");
+    html.push_str(
+        "<p>Figures as JSON: <a href=\"results.json\">results.json</a></p>\n</body></html>\n",
+    );
     std::fs::write(dir.join("index.html"), html)?;
-    std::fs::write(dir.join("results.json"), serde_json::to_string_pretty(r)? + "\n")?;
+    std::fs::write(
+        dir.join("results.json"),
+        serde_json::to_string_pretty(r)? + "\n",
+    )?;
     Ok(())
 }

@@ -22,7 +22,10 @@ pub const PRESETS: [(&str, &str); 4] = [
         "logout-storm",
         include_str!("../../scenarios/logout-storm.toml"),
     ),
-    ("channel-mix", include_str!("../../scenarios/channel-mix.toml")),
+    (
+        "channel-mix",
+        include_str!("../../scenarios/channel-mix.toml"),
+    ),
 ];
 
 /// A whole scenario.
@@ -237,7 +240,9 @@ impl Dist {
     /// One draw, seconds, times `scale`.
     pub fn sample(&self, rng: &mut impl Rng, scale: f64) -> Duration {
         let s = match *self {
-            Dist::Exponential { mean_s } => Exp::new(1.0 / mean_s).map_or(mean_s, |d| d.sample(rng)),
+            Dist::Exponential { mean_s } => {
+                Exp::new(1.0 / mean_s).map_or(mean_s, |d| d.sample(rng))
+            }
             Dist::Lognormal { median_s, sigma } => {
                 LogNormal::new(median_s.ln(), sigma).map_or(median_s, |d| d.sample(rng))
             }
@@ -294,7 +299,9 @@ impl Scenario {
             );
         }
         self.agents.handle_time.check("agents.handle_time")?;
-        self.conversation.think_time.check("conversation.think_time")?;
+        self.conversation
+            .think_time
+            .check("conversation.think_time")?;
         self.conversation.patience.check("conversation.patience")?;
         ensure!(
             self.arrivals.rate_per_s > 0.0 && self.arrivals.rate_per_s.is_finite(),

@@ -212,7 +212,10 @@ pub async fn rest(
     mut stop: watch::Receiver<bool>,
 ) {
     let mut rx = shared.register_rest(idx);
-    rest_conversation(&shared, &sc, &api, &token, idx, ch, &mut rng, &mut rx, &mut stop).await;
+    rest_conversation(
+        &shared, &sc, &api, &token, idx, ch, &mut rng, &mut rx, &mut stop,
+    )
+    .await;
     shared.unregister_rest(idx);
     shared.counters.customers_done.inc();
 }

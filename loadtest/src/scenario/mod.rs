@@ -358,9 +358,7 @@ fn drop_schedule(
     let scale = sc.time_scale;
     if let Some(d) = sc.agents.disconnect {
         let mut rng = rng_for(seed, 3, i as u64);
-        let every = config::Dist::Exponential {
-            mean_s: d.every_s,
-        };
+        let every = config::Dist::Exponential { mean_s: d.every_s };
         let mut t = Duration::ZERO;
         loop {
             t += every.sample(&mut rng, scale);
@@ -408,7 +406,8 @@ async fn sample_loop(
         b
     });
     let mut out = Vec::new();
-    let mut every = tokio::time::interval_at(start + Duration::from_secs(1), Duration::from_secs(1));
+    let mut every =
+        tokio::time::interval_at(start + Duration::from_secs(1), Duration::from_secs(1));
     let c = &shared.counters;
     let (mut last_msgs, mut last_done) = (0u64, 0u64);
     loop {
@@ -480,13 +479,14 @@ fn build_report(
 ) -> ScenarioReport {
     let c = &shared.counters;
     let h = shared.hists.lock().expect("hists");
-    let flow = |sent: u64, received: u64, redelivered: u64, lat: &hdrhistogram::Histogram<u64>| Flow {
-        sent,
-        received,
-        lost: sent.saturating_sub(received),
-        redelivered,
-        latency_ms: Latency::of(lat),
-    };
+    let flow =
+        |sent: u64, received: u64, redelivered: u64, lat: &hdrhistogram::Histogram<u64>| Flow {
+            sent,
+            received,
+            lost: sent.saturating_sub(received),
+            redelivered,
+            latency_ms: Latency::of(lat),
+        };
     let c2a = flow(
         c.c2a_sent.get(),
         c.c2a_received.get(),
@@ -523,8 +523,7 @@ fn build_report(
         duration_s: duration.as_secs_f64(),
         drain_s,
         msgs_per_s: (c2a.received + a2c.received) as f64 / total_s,
-        conversations_per_s: (accounting.completed + accounting.left_after_answer) as f64
-            / total_s,
+        conversations_per_s: (accounting.completed + accounting.left_after_answer) as f64 / total_s,
         accounting,
         customer_to_agent: c2a,
         agent_to_customer: a2c,

@@ -167,7 +167,11 @@ impl ScenarioReport {
             self.drain_s,
             self.scenario.conversation.messages
         );
-        let chans: Vec<String> = a.by_channel.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let chans: Vec<String> = a
+            .by_channel
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
         let _ = writeln!(s);
         let _ = writeln!(
             s,
@@ -241,7 +245,8 @@ impl ScenarioReport {
         match &self.engine {
             Some(e) => {
                 let f = |v: Option<f64>, u: &str| {
-                    v.map(|v| format!("{v:.1}{u}")).unwrap_or_else(|| "-".into())
+                    v.map(|v| format!("{v:.1}{u}"))
+                        .unwrap_or_else(|| "-".into())
                 };
                 let _ = writeln!(
                     s,
@@ -257,7 +262,11 @@ impl ScenarioReport {
                 let _ = writeln!(s, "engine: not sampled (no --engine-pid)");
             }
         }
-        let errs: Vec<String> = self.errors.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let errs: Vec<String> = self
+            .errors
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
         let _ = writeln!(
             s,
             "errors by kind: {}",
