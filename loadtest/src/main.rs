@@ -25,9 +25,9 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Customer → agent / agent → customer message latency and routing time-to-offer.
-    Messages(messages::Args),
+    Messages(Box<messages::Args>),
     /// Contact-center traffic from a scenario (preset or TOML file).
-    Scenario(scenario::ScenarioArgs),
+    Scenario(Box<scenario::ScenarioArgs>),
 }
 
 fn write_json<T: serde::Serialize>(path: &std::path::Path, v: &T) -> anyhow::Result<()> {

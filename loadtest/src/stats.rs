@@ -181,6 +181,12 @@ pub fn record_since(h: &mut Histogram<u64>, sent_ns: u64) {
     record_ns(h, clock::now_ns().saturating_sub(sent_ns));
 }
 
+impl Default for Hists {
+    fn default() -> Hists {
+        Hists::new()
+    }
+}
+
 impl Hists {
     pub fn new() -> Hists {
         Hists {

@@ -120,13 +120,11 @@ pub async fn chat(
                 };
                 match serde_json::from_str::<ChatIn>(&text) {
                     Ok(ChatIn::Conversation { state, .. }) => match state.as_str() {
-                        "assigned" => {
-                            if !assigned {
-                                assigned = true;
-                                patience_at = None;
-                                if k > 0 && leave_deadline.is_none() {
-                                    next_send = Some(Instant::now() + sc.conversation.think_time.sample(&mut rng, scale));
-                                }
+                        "assigned" if !assigned => {
+                            assigned = true;
+                            patience_at = None;
+                            if k > 0 && leave_deadline.is_none() {
+                                next_send = Some(Instant::now() + sc.conversation.think_time.sample(&mut rng, scale));
                             }
                         }
                         "abandoned" => {
