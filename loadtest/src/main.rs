@@ -1,23 +1,15 @@
-//! `loadtest`: load-test harness for a running Switchboard engine.
+//! `loadtest` binary: parses the command line and runs a mode of the library.
 //!
-//! Drives the engine over real sockets (REST + websockets) using only the documented
-//! wire protocol (docs/protocol.md, docs/api.md); it does not link the engine. See
-//! loadtest/README.md for how to run it and what each figure means.
+//! `loadtest messages …`, `loadtest scenario …` (and `loadtest --scenario NAME …`, the
+//! same), `loadtest erlang …`, `loadtest relay-server …`, `loadtest relay …`,
+//! `loadtest ratio …`. See loadtest/README.md.
 //!
-//! Exit status: 0 when the run passed, 1 when it ran but lost messages or saw `error`
-//! frames or harness failures, 2 when it could not run (bad flags, setup failure).
-
-mod agent;
-mod clock;
-mod customer;
-mod erlang;
-mod messages;
-mod net;
-mod relay;
-mod stats;
-mod wire;
+//! Exit status: 0 when the run passed, 1 when it ran but failed its checks (lost
+//! messages, error frames in `messages`; accounting in `scenario`), 2 when it could not
+//! run (bad flags, engine unreachable, setup failure, report not written).
 
 use clap::{Parser, Subcommand};
+use loadtest::{erlang, messages, relay, scenario};
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
@@ -34,19 +26,35 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Customer → agent / agent → customer message latency and routing time-to-offer.
-    Messages(messages::Args),
+    Messages(Box<messages::Args>),
+    /// Contact-center traffic from a scenario (preset or TOML file).
+    Scenario(Box<scenario::ScenarioArgs>),
     /// Validates queueing against the Erlang C model (Poisson arrivals, N agents).
-    Erlang(erlang::Args),
+    Erlang(Box<erlang::Args>),
     /// A bare websocket relay: the baseline the engine is compared with.
     RelayServer(relay::ServerArgs),
     /// The `messages` measurement against `relay-server`.
-    Relay(relay::Args),
+    Relay(Box<relay::Args>),
     /// Engine / relay ratios of two JSON reports.
     Ratio(relay::RatioArgs),
 }
 
+fn write_json<T: serde::Serialize>(path: &std::path::Path, v: &T) -> anyhow::Result<()> {
+    std::fs::write(path, serde_json::to_string_pretty(v)? + "\n")?;
+    Ok(())
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // `loadtest --scenario steady …` means `loadtest scenario --scenario steady …`.
+    let mut argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if argv
+        .get(1)
+        .and_then(|a| a.to_str())
+        .is_some_and(|a| a == "--scenario" || a.starts_with("--scenario="))
+    {
+        argv.insert(1, "scenario".into());
+    }
+    let cli = Cli::parse_from(argv);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -66,12 +74,38 @@ fn main() -> ExitCode {
             Ok(report) => {
                 println!("{}", report.table());
                 if let Some(path) = &args.json {
-                    let written = serde_json::to_string_pretty(&report)
-                        .map_err(anyhow::Error::from)
-                        .and_then(|j| std::fs::write(path, j + "\n").map_err(anyhow::Error::from));
-                    if let Err(e) = written {
+                    if let Err(e) = write_json(path, &report) {
                         eprintln!("error: writing {}: {e:#}", path.display());
                         return ExitCode::from(2);
+                    }
+                }
+                if report.ok {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Scenario(args) => match runtime.block_on(scenario::run_scenario(&args)) {
+            Ok(report) => {
+                println!("{}", report.table());
+                if let Some(path) = &args.json {
+                    if let Err(e) = write_json(path, &report) {
+                        eprintln!("error: writing {}: {e:#}", path.display());
+                        return ExitCode::from(2);
+                    }
+                }
+                if !args.no_report {
+                    match scenario::charts::write_report(&args.report, &report) {
+                        Ok(()) => eprintln!("report: {}", args.report.join("index.html").display()),
+                        Err(e) => {
+                            eprintln!("error: writing the report: {e:#}");
+                            return ExitCode::from(2);
+                        }
                     }
                 }
                 if report.ok {

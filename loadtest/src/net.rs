@@ -78,6 +78,62 @@ impl Api {
     }
 }
 
+/// An HTTP call answered with an error status.
+#[derive(Debug, thiserror::Error)]
+#[error("HTTP {status}: {body}")]
+pub struct HttpError {
+    pub status: u16,
+    pub body: String,
+}
+
+impl Api {
+    /// `PUT {path}` with a JSON body and a bearer token.
+    pub async fn put_json(&self, token: &str, path: &str, body: &serde_json::Value) -> Result<()> {
+        let resp = self
+            .client
+            .put(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .with_context(|| format!("PUT {path}"))?;
+        let status = resp.status();
+        if !status.is_success() {
+            let body = resp.text().await.unwrap_or_default();
+            bail!("PUT {path}: HTTP {status}: {body}");
+        }
+        Ok(())
+    }
+
+    /// `POST {path}` with a JSON body and a bearer token → the JSON answer, or an
+    /// [`HttpError`] (inside the `anyhow::Error`) for an error status.
+    pub async fn post_json(
+        &self,
+        token: &str,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<serde_json::Value> {
+        let resp = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .with_context(|| format!("POST {path}"))?;
+        let status = resp.status();
+        if !status.is_success() {
+            let body = resp.text().await.unwrap_or_default();
+            return Err(HttpError {
+                status: status.as_u16(),
+                body,
+            }
+            .into());
+        }
+        Ok(resp.json().await?)
+    }
+}
+
 /// `http://host:port` → `ws://host:port` (the harness speaks plain websockets only).
 pub fn ws_base(http_base: &str) -> Result<String> {
     let base = http_base.trim_end_matches('/');

@@ -186,6 +186,12 @@ pub fn record_since(h: &mut Histogram<u64>, sent_ns: u64) {
     record_ns(h, clock::now_ns().saturating_sub(sent_ns));
 }
 
+impl Default for Hists {
+    fn default() -> Hists {
+        Hists::new()
+    }
+}
+
 impl Hists {
     pub fn new() -> Hists {
         Hists {
@@ -210,7 +216,7 @@ impl Hists {
 // ---------------------------------------------------------------- report
 
 /// Latency distribution in milliseconds (`null`s in JSON when there were no samples).
-#[derive(Debug, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Default)]
 pub struct Latency {
     pub samples: u64,
     pub mean: Option<f64>,
@@ -222,7 +228,7 @@ pub struct Latency {
 }
 
 impl Latency {
-    fn of(h: &Histogram<u64>) -> Latency {
+    pub fn of(h: &Histogram<u64>) -> Latency {
         if h.is_empty() {
             return Latency::default();
         }

@@ -62,6 +62,9 @@ pub enum AgentIn {
 pub struct OfferView {
     pub offer_id: String,
     pub conversation_id: String,
+    /// `chat`, `sms`, `email`…
+    #[serde(default)]
+    pub channel: Option<String>,
     /// The customer's latest message (the engine truncates it; the stamp is short).
     #[serde(default)]
     pub preview: Option<String>,
@@ -113,6 +116,17 @@ pub enum AgentOut<'a> {
     },
     Resolve {
         conversation_id: &'a str,
+    },
+    Reject {
+        offer_id: &'a str,
+    },
+    WrapUp {
+        conversation_id: &'a str,
+    },
+    Note {
+        conversation_id: &'a str,
+        client_msg_id: String,
+        text: String,
     },
 }
 

@@ -9,6 +9,7 @@ mod concurrency;
 mod email;
 mod helpers;
 mod identity;
+mod loadtest_smoke;
 mod recorder;
 mod restart;
 mod routing;

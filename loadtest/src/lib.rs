@@ -1,0 +1,30 @@
+//! `loadtest`: load-test harness for a running Switchboard engine, as a library (the
+//! `loadtest` binary and the engine's smoke test both call it).
+//!
+//! Drives the engine over real sockets (REST + websockets) using only the documented
+//! wire protocol (docs/protocol.md, docs/api.md); it never links the engine crate.
+//!
+//! # Layout
+//! - [`messages`] (with `agent`, `customer`): the `messages` mode, steady message load
+//!   over pre-opened conversations.
+//! - [`scenario`]: the `scenario` mode, contact-center traffic from a scenario file
+//!   (Poisson arrivals, handle times, abandonment, channel mix) with correctness
+//!   accounting, time series, charts.
+//! - [`erlang`]: the Erlang C model and the `erlang` validation run.
+//! - [`relay`]: the bare websocket relay baseline, its measurement and engine/relay ratios.
+//! - [`wire`]: the protocol frames and message stamps; [`net`]: REST calls and
+//!   websocket connections; [`stats`]: counters and HDR histograms; [`clock`]: the
+//!   process-wide monotonic clock every latency is read from.
+
+pub mod agent;
+pub mod clock;
+pub mod customer;
+pub mod erlang;
+pub mod messages;
+pub mod net;
+pub mod relay;
+pub mod scenario;
+pub mod stats;
+pub mod wire;
+
+pub use scenario::{run_scenario, ScenarioArgs, ScenarioReport};
