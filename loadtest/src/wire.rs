@@ -45,6 +45,8 @@ pub enum AgentIn {
     },
     Ack {
         #[serde(default)]
+        client_msg_id: Option<String>,
+        #[serde(default)]
         duplicate: bool,
     },
     ConversationUpdated {

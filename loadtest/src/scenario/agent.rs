@@ -70,6 +70,10 @@ pub struct ScnAgent {
     /// Customer messages that arrived before their `conversation_assigned`.
     early: HashMap<String, Vec<Stamp>>,
     drops: Vec<SocketDrop>,
+    /// Replies written but not yet acknowledged (client_msg_id -> frame): a socket
+    /// that drops may lose them, so they are written again after reconnecting (the
+    /// engine de-duplicates by client_msg_id).
+    unacked: HashMap<String, String>,
     ready: bool,
     stopping: bool,
 }
@@ -104,6 +108,7 @@ impl ScnAgent {
             stale: HashSet::new(),
             early: HashMap::new(),
             drops,
+            unacked: HashMap::new(),
             ready: false,
             stopping: false,
         }
@@ -129,6 +134,10 @@ impl ScnAgent {
         self.shared.connection_opened();
         self.conn = Some(conn);
         self.reconcile(conversations, offers).await;
+        let resend: Vec<String> = self.unacked.values().cloned().collect();
+        for text in resend {
+            self.send_text(text).await;
+        }
         self.send(&AgentOut::SetStatus {
             status: "available",
         })
@@ -242,10 +251,14 @@ impl ScnAgent {
     }
 
     async fn send(&mut self, msg: &AgentOut<'_>) {
+        self.send_text(to_text(msg)).await;
+    }
+
+    async fn send_text(&mut self, text: String) {
         let Some(conn) = self.conn.as_ref() else {
             return;
         };
-        if conn.tx.send(Message::Text(to_text(msg))).await.is_err() && !self.stopping() {
+        if conn.tx.send(Message::Text(text)).await.is_err() && !self.stopping() {
             self.shared
                 .error("harness:agent_writer_stopped", self.id.clone());
         }
@@ -336,6 +349,12 @@ impl ScnAgent {
                         .unwrap_or_default()
                 ),
             ),
+            AgentIn::Ack {
+                client_msg_id: Some(id),
+                ..
+            } => {
+                self.unacked.remove(&id);
+            }
             AgentIn::Ack { .. } | AgentIn::Welcome { .. } | AgentIn::Other => {}
         }
     }
@@ -547,6 +566,7 @@ impl ScnAgent {
         }
         .text(0);
         let client_msg_id = uuid::Uuid::new_v4().to_string();
+        let ack_key = client_msg_id.clone();
         let note = conv.channel != Ch::Chat && self.sc.channels.rest_reply == RestReply::Note;
         let msg = if note {
             AgentOut::Note {
@@ -561,7 +581,9 @@ impl ScnAgent {
                 text,
             }
         };
-        self.send(&msg).await;
+        let frame = to_text(&msg);
+        self.unacked.insert(ack_key, frame.clone());
+        self.send_text(frame).await;
     }
 
     /// The echo of this agent's own reply. For a REST customer it is the delivery.
