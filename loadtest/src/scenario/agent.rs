@@ -138,6 +138,20 @@ impl ScnAgent {
         for text in resend {
             self.send_text(text).await;
         }
+        // A `resolve` written on the socket that dropped may be lost too: the engine
+        // still lists the conversation as held, so resolve it again.
+        let resolving: Vec<String> = self
+            .convs
+            .iter()
+            .filter(|(_, c)| c.phase == ConvPhase::Resolving)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in resolving {
+            self.send(&AgentOut::Resolve {
+                conversation_id: &id,
+            })
+            .await;
+        }
         self.send(&AgentOut::SetStatus {
             status: "available",
         })
