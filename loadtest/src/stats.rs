@@ -215,6 +215,31 @@ impl Hists {
 
 // ---------------------------------------------------------------- report
 
+/// Appends the latency table (header and one row per distribution) every report prints.
+pub fn write_latency_table(s: &mut String, rows: &[(&str, &Latency)]) {
+    use std::fmt::Write as _;
+    let _ = writeln!(
+        s,
+        "{:<18} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "latency (ms)", "samples", "mean", "p50", "p90", "p99", "p99.9", "max"
+    );
+    let f = |v: Option<f64>| v.map(|v| format!("{v:.3}")).unwrap_or_else(|| "-".into());
+    for (name, l) in rows {
+        let _ = writeln!(
+            s,
+            "{:<18} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            name,
+            l.samples,
+            f(l.mean),
+            f(l.p50),
+            f(l.p90),
+            f(l.p99),
+            f(l.p999),
+            f(l.max)
+        );
+    }
+}
+
 /// Latency distribution in milliseconds (`null`s in JSON when there were no samples).
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct Latency {
@@ -409,32 +434,16 @@ impl Report {
             );
         }
         let _ = writeln!(s);
-        let _ = writeln!(
-            s,
-            "{:<18} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
-            "latency (ms)", "samples", "mean", "p50", "p90", "p99", "p99.9", "max"
+        write_latency_table(
+            &mut s,
+            &[
+                ("customer -> agent", &self.customer_to_agent.latency_ms),
+                ("agent -> customer", &self.agent_to_customer.latency_ms),
+                ("time to offer", &self.time_to_offer_ms),
+                ("time to assigned", &self.time_to_assigned_ms),
+                ("send lag (harness)", &self.send_lag_ms),
+            ],
         );
-        for (name, l) in [
-            ("customer -> agent", &self.customer_to_agent.latency_ms),
-            ("agent -> customer", &self.agent_to_customer.latency_ms),
-            ("time to offer", &self.time_to_offer_ms),
-            ("time to assigned", &self.time_to_assigned_ms),
-            ("send lag (harness)", &self.send_lag_ms),
-        ] {
-            let f = |v: Option<f64>| v.map(|v| format!("{v:.3}")).unwrap_or_else(|| "-".into());
-            let _ = writeln!(
-                s,
-                "{:<18} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
-                name,
-                l.samples,
-                f(l.mean),
-                f(l.p50),
-                f(l.p90),
-                f(l.p99),
-                f(l.p999),
-                f(l.max)
-            );
-        }
         let _ = writeln!(s);
         let _ = writeln!(
             s,

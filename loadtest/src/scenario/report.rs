@@ -205,32 +205,16 @@ impl ScenarioReport {
             );
         }
         let _ = writeln!(s);
-        let _ = writeln!(
-            s,
-            "{:<18} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
-            "latency (ms)", "samples", "mean", "p50", "p90", "p99", "p99.9", "max"
+        crate::stats::write_latency_table(
+            &mut s,
+            &[
+                ("customer -> agent", &self.customer_to_agent.latency_ms),
+                ("agent -> customer", &self.agent_to_customer.latency_ms),
+                ("routing", &self.routing_ms),
+                ("time to answer", &self.time_to_answer_ms),
+                ("handle time", &self.handle_time_ms),
+            ],
         );
-        for (name, l) in [
-            ("customer -> agent", &self.customer_to_agent.latency_ms),
-            ("agent -> customer", &self.agent_to_customer.latency_ms),
-            ("routing", &self.routing_ms),
-            ("time to answer", &self.time_to_answer_ms),
-            ("handle time", &self.handle_time_ms),
-        ] {
-            let f = |v: Option<f64>| v.map(|v| format!("{v:.3}")).unwrap_or_else(|| "-".into());
-            let _ = writeln!(
-                s,
-                "{:<18} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
-                name,
-                l.samples,
-                f(l.mean),
-                f(l.p50),
-                f(l.p90),
-                f(l.p99),
-                f(l.p999),
-                f(l.max)
-            );
-        }
         let _ = writeln!(s);
         let _ = writeln!(
             s,
