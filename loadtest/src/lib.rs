@@ -13,7 +13,8 @@
 //! - [`erlang`]: the Erlang C model and the `erlang` validation run.
 //! - [`relay`]: the bare websocket relay baseline, its measurement and engine/relay ratios.
 //! - [`wire`]: the protocol frames and message stamps; [`net`]: REST calls and
-//!   websocket connections; [`stats`]: counters and HDR histograms; [`clock`]: the
+//!   websocket connections; [`stats`]: counters and HDR histograms; [`procfs`]: a local
+//!   engine's RSS and CPU; [`clock`]: the
 //!   process-wide monotonic clock every latency is read from.
 
 pub mod agent;
@@ -21,6 +22,7 @@ pub mod clock;
 pub mod customer;
 pub mod erlang;
 pub mod messages;
+pub mod procfs;
 pub mod net;
 pub mod relay;
 pub mod scenario;

@@ -16,7 +16,8 @@ use crate::agent::{Agent, AgentCfg};
 use crate::clock;
 use crate::customer::{Customer, CustomerCfg};
 use crate::net::{ws_base, Api};
-use crate::stats::{Report, RunConfig, Shared};
+use crate::procfs::ProcSampler;
+use crate::stats::{EngineUse, Report, RunConfig, Shared};
 use crate::wire::{AgentUpsert, Capacity};
 use anyhow::{bail, ensure, Context, Result};
 use futures_util::{stream, StreamExt, TryStreamExt};
@@ -96,6 +97,14 @@ pub struct Args {
     /// Also write the figures as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// PID of a local engine: sample its RSS and CPU from /proc (before connecting,
+    /// with every connection open, and during the load).
+    #[arg(long)]
+    pub engine_pid: Option<u32>,
+    /// Hold every connection open, idle, this long after setup before the load (the
+    /// "connected" RSS is read at its end).
+    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    pub hold: Duration,
 }
 
 /// Parses `30s`, `500ms`, `2m`, `1h`, `1.5s` or a bare number of seconds.
@@ -148,6 +157,8 @@ pub async fn run(args: &Args) -> Result<Report> {
     let ws = ws_base(&args.url)?;
     let conc = args.connect_concurrency.max(1);
     let t0 = Instant::now();
+
+    let mut engine = args.engine_pid.map(EngineWatch::start).transpose()?;
 
     // ---- agents: create, log in, connect
     let admin = api
@@ -273,6 +284,13 @@ pub async fn run(args: &Args) -> Result<Report> {
         "{customers_total} conversations assigned in {:.2}s",
         t_open.elapsed().as_secs_f64()
     );
+    if !args.hold.is_zero() {
+        eprintln!("holding {} connections for {:.0}s", agents_total + customers_total, args.hold.as_secs_f64());
+        tokio::time::sleep(args.hold).await;
+    }
+    if let Some(e) = engine.as_mut() {
+        e.connected(agents_total + c.customers_connected.get());
+    }
 
     // ---- load
     let start = Instant::now() + Duration::from_millis(100);
@@ -292,9 +310,15 @@ pub async fn run(args: &Args) -> Result<Report> {
     let mut every =
         tokio::time::interval_at(start + Duration::from_secs(1), Duration::from_secs(1));
     let (mut last_sent, mut last_recv) = (0, 0);
+    if let Some(e) = engine.as_mut() {
+        e.load_started_at(measure_start);
+    }
     while Instant::now() < end {
         tokio::select! {
             t = every.tick() => {
+                if let Some(e) = engine.as_mut() {
+                    e.tick(t);
+                }
                 let (sent, recv) = (c.c2a_sent.get(), c.c2a_received.get());
                 eprintln!(
                     "[{:>6.1}s] c2a sent {sent} ({}/s) received {recv} ({}/s) | a2c sent {} received {} | errors {} harness {}",
@@ -355,12 +379,84 @@ pub async fn run(args: &Args) -> Result<Report> {
         text_bytes: args.text_bytes,
         run_id: format!("{run_id:08x}"),
     };
-    Ok(Report::build(
+    let mut report = Report::build(
         config,
         &shared,
         &shared.merged_hists(),
         args.duration.as_secs_f64(),
-    ))
+    );
+    report.engine = engine.map(EngineWatch::finish);
+    Ok(report)
+}
+
+/// A local engine's memory and CPU over a `messages` run, from /proc.
+struct EngineWatch {
+    proc: ProcSampler,
+    before_kib: u64,
+    connected: Option<(u64, u64)>,
+    peak_kib: u64,
+    measure_start: Option<Instant>,
+    cpu: Vec<f64>,
+}
+
+impl EngineWatch {
+    fn start(pid: u32) -> Result<EngineWatch> {
+        let mut proc = ProcSampler::new(pid);
+        let (before_kib, _) = proc
+            .sample()
+            .with_context(|| format!("--engine-pid {pid}: cannot read /proc/{pid}"))?;
+        Ok(EngineWatch {
+            proc,
+            before_kib,
+            connected: None,
+            peak_kib: before_kib,
+            measure_start: None,
+            cpu: Vec::new(),
+        })
+    }
+
+    /// Every connection is open and every conversation assigned.
+    fn connected(&mut self, connections: u64) {
+        if let Some((rss, _)) = self.proc.sample() {
+            self.peak_kib = self.peak_kib.max(rss);
+            self.connected = Some((connections, rss));
+        }
+    }
+
+    fn load_started_at(&mut self, measure_start: Instant) {
+        self.measure_start = Some(measure_start);
+        self.proc.sample();
+    }
+
+    /// Once a second during the load; CPU counts only inside the measured window.
+    fn tick(&mut self, now: Instant) {
+        if let Some((rss, cpu)) = self.proc.sample() {
+            self.peak_kib = self.peak_kib.max(rss);
+            if let (Some(cpu), Some(m)) = (cpu, self.measure_start) {
+                if now > m {
+                    self.cpu.push(cpu);
+                }
+            }
+        }
+    }
+
+    fn finish(mut self) -> EngineUse {
+        if let Some((rss, _)) = self.proc.sample() {
+            self.peak_kib = self.peak_kib.max(rss);
+        }
+        let (connections, connected_kib) = self.connected.unwrap_or((0, self.before_kib));
+        let mib = |kib: u64| kib as f64 / 1024.0;
+        EngineUse {
+            connections,
+            rss_before_mib: mib(self.before_kib),
+            rss_connected_mib: mib(connected_kib),
+            rss_peak_mib: mib(self.peak_kib),
+            kib_per_connection: (connections > 0)
+                .then(|| connected_kib.saturating_sub(self.before_kib) as f64 / connections as f64),
+            cpu_percent: (!self.cpu.is_empty())
+                .then(|| self.cpu.iter().sum::<f64>() / self.cpu.len() as f64),
+        }
+    }
 }
 
 /// Waits until `check` says done, printing its progress every second; fails on timeout

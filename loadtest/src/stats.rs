@@ -332,6 +332,27 @@ pub struct Report {
     pub error_samples: Vec<String>,
     /// Whether the run passed: nothing lost, no `error` frame, no harness failure.
     pub ok: bool,
+    /// A local engine's memory and CPU (`--engine-pid`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub engine: Option<EngineUse>,
+}
+
+/// A local engine's resource use over a `messages` run, read from /proc.
+#[derive(Debug, Clone, Serialize)]
+pub struct EngineUse {
+    /// Websockets held at the "connected" reading (agents + customers).
+    pub connections: u64,
+    /// RSS before the harness connected anything.
+    pub rss_before_mib: f64,
+    /// RSS with every connection open and every conversation assigned (after `--hold`).
+    pub rss_connected_mib: f64,
+    /// Highest RSS seen, load included.
+    pub rss_peak_mib: f64,
+    /// (connected − before) / connections: a socket, its session actor, its customer
+    /// actor and open conversation (customers), or agent actor (agents).
+    pub kib_per_connection: Option<f64>,
+    /// Mean engine CPU over the measured window (100 = one core).
+    pub cpu_percent: Option<f64>,
 }
 
 impl Report {
@@ -397,6 +418,7 @@ impl Report {
             harness_errors: log.harness.clone(),
             error_samples: log.samples.clone(),
             ok,
+            engine: None,
         }
     }
 
@@ -455,6 +477,17 @@ impl Report {
             "ordering: {} out of order, {} duplicate acks",
             self.out_of_order, self.duplicate_acks
         );
+        if let Some(e) = &self.engine {
+            let per = e
+                .kib_per_connection
+                .map_or("-".to_owned(), |k| format!("{k:.1} KiB/connection"));
+            let cpu = e.cpu_percent.map_or("-".to_owned(), |c| format!("{c:.0}%"));
+            let _ = writeln!(
+                s,
+                "engine: RSS {:.1} MiB before, {:.1} MiB with {} connections ({per}), peak {:.1} MiB; CPU {cpu} during the load",
+                e.rss_before_mib, e.rss_connected_mib, e.connections, e.rss_peak_mib
+            );
+        }
         let list = |m: &BTreeMap<String, u64>| {
             if m.is_empty() {
                 "none".to_owned()

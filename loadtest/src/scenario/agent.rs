@@ -435,7 +435,7 @@ impl ScnAgent {
         let id = view.id.clone();
         if let Some(idx) = self.offers.remove(&id) {
             self.shared.counters.accepted.inc();
-            if let Some(arrived_ns) = self.shared.answered(idx) {
+            if let Some(arrived_ns) = self.shared.answered(idx, &self.id, &id) {
                 self.shared.record(
                     |h: &mut Hists| &mut h.answer,
                     clock::now_ns().saturating_sub(arrived_ns),

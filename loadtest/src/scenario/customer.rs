@@ -66,6 +66,7 @@ pub async fn chat(
         Err(e) => {
             shared.error("harness:customer_connect_failed", format!("{e:#}"));
             shared.refused(idx);
+            shared.stage(idx, "done");
             c.customers_done.inc();
             return;
         }
@@ -81,6 +82,7 @@ pub async fn chat(
             shared.refused(idx);
             conn.close().await;
             shared.connection_closed();
+            shared.stage(idx, "done");
             c.customers_done.inc();
             return;
         }
@@ -100,6 +102,7 @@ pub async fn chat(
     if !opened {
         shared.error("harness:customer_writer_stopped", format!("arrival {idx}"));
     }
+    shared.stage(idx, "waiting");
     let mut patience_at = Some(Instant::now() + patience);
     let mut leave_deadline: Option<Instant> = None;
     let mut next_send: Option<Instant> = None;
@@ -122,6 +125,7 @@ pub async fn chat(
                     Ok(ChatIn::Conversation { state, .. }) => match state.as_str() {
                         "assigned" if !assigned => {
                             assigned = true;
+                            shared.stage(idx, if k > 0 { "assigned, thinking" } else { "awaiting resolve" });
                             patience_at = None;
                             if k > 0 && leave_deadline.is_none() {
                                 next_send = Some(Instant::now() + sc.conversation.think_time.sample(&mut rng, scale));
@@ -147,7 +151,11 @@ pub async fn chat(
                         }
                         c.a2c_received.inc();
                         shared.record_a2c(clock::now_ns().saturating_sub(s.sent_ns));
+                        if s.seq == sent_seq && sent_seq >= k {
+                            shared.stage(idx, "awaiting resolve");
+                        }
                         if s.seq == sent_seq && sent_seq < k && leave_deadline.is_none() {
+                            shared.stage(idx, "thinking");
                             next_send = Some(Instant::now() + sc.conversation.think_time.sample(&mut rng, scale));
                         }
                     }
@@ -160,6 +168,7 @@ pub async fn chat(
                 patience_at = None;
                 next_send = None;
                 leave_deadline = Some(Instant::now() + LEAVE_CONFIRM);
+                shared.stage(idx, "leaving (patience)");
                 send(&conn, ChatOut::Leave {}).await;
             }
             () = sleep_opt(leave_deadline) => {
@@ -170,6 +179,7 @@ pub async fn chat(
                 next_send = None;
                 sent_seq += 1;
                 c.c2a_sent.inc();
+                shared.stage(idx, "awaiting reply");
                 let ok = send(&conn, ChatOut::Message {
                     client_msg_id: uuid::Uuid::new_v4().to_string(),
                     text: stamp(&shared, Kind::Msg, idx, sent_seq),
@@ -183,6 +193,7 @@ pub async fn chat(
     }
     conn.close().await;
     shared.connection_closed();
+    shared.stage(idx, "done");
     c.customers_done.inc();
 }
 
@@ -215,6 +226,7 @@ pub async fn rest(
     )
     .await;
     shared.unregister_rest(idx);
+    shared.stage(idx, "done");
     shared.counters.customers_done.inc();
 }
 
@@ -253,6 +265,7 @@ async fn rest_conversation(
         return;
     }
     // Wait until assigned.
+    shared.stage(idx, "waiting");
     loop {
         tokio::select! {
             s = rx.recv() => match s {
@@ -271,6 +284,7 @@ async fn rest_conversation(
             _ = stop.changed() => return,
         }
         shared.counters.c2a_sent.inc();
+        shared.stage(idx, "awaiting reply");
         if let Err(e) = post(Kind::Msg, seq).await {
             http_error(e);
             return;
@@ -285,7 +299,9 @@ async fn rest_conversation(
                 _ = stop.changed() => return,
             }
         }
+        shared.stage(idx, "thinking");
     }
+    shared.stage(idx, "awaiting resolve");
     loop {
         tokio::select! {
             s = rx.recv() => match s {

@@ -13,18 +13,18 @@
 //! 5. Build the [`ScenarioReport`] with the correctness accounting.
 //!
 //! Layout: `config` (schema, presets, distributions), `shared` (counters, ledger,
-//! histograms), `agent` and `customer` (socket tasks), `procfs` (engine RSS/CPU),
+//! histograms), `agent` and `customer` (socket tasks), `crate::procfs` (engine RSS/CPU),
 //! `report` (figures, table, JSON), `charts` (SVG charts, HTML).
 
 pub mod agent;
 pub mod charts;
 pub mod config;
 pub mod customer;
-pub mod procfs;
 pub mod report;
 pub mod shared;
 
 use crate::clock;
+use crate::procfs;
 use crate::messages::parse_duration;
 use crate::net::{ws_base, Api};
 use crate::stats::Latency;
@@ -326,6 +326,9 @@ pub async fn run_scenario(cfg: &ScenarioArgs) -> Result<ScenarioReport> {
                 cfg.drain_timeout
             ),
         );
+        for line in shared.unfinished() {
+            shared.error("timeout:drain_unfinished", line);
+        }
     }
 
     // ---- stop

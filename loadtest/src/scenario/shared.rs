@@ -68,6 +68,11 @@ struct Arrival {
     /// How many times an agent got `conversation_assigned` for it (first time only is
     /// legitimate; a resumed socket's view is not counted here).
     assigned: u32,
+    /// Where its customer task is (see [`Shared::stage`]), for attributing a drain
+    /// timeout.
+    stage: &'static str,
+    /// The agent and conversation that answered it.
+    holder: Option<(String, String)>,
 }
 
 /// Signals an agent task sends to a REST customer task (the REST customer has no
@@ -186,6 +191,8 @@ impl Shared {
             arrived_ns,
             outcome: Outcome::Waiting,
             assigned: 0,
+            stage: "opening",
+            holder: None,
         });
         u32::try_from(l.len() - 1).expect("fewer than 2^32 arrivals")
     }
@@ -195,9 +202,39 @@ impl Shared {
         l.get(idx as usize).map(|a| a.channel)
     }
 
+    /// Where arrival `idx`'s customer task is now (`opening`, `waiting`,
+    /// `awaiting reply 2/4`, `awaiting resolve`, `done`).
+    pub fn stage(&self, idx: u32, stage: &'static str) {
+        if let Some(a) = self.ledger.lock().expect("ledger").get_mut(idx as usize) {
+            a.stage = stage;
+        }
+    }
+
+    /// Arrivals whose customer task has not finished, one line each: channel, outcome,
+    /// stage, holder (agent and conversation).
+    pub fn unfinished(&self) -> Vec<String> {
+        let l = self.ledger.lock().expect("ledger");
+        l.iter()
+            .enumerate()
+            .filter(|(_, a)| a.stage != "done")
+            .map(|(i, a)| {
+                let holder = a
+                    .holder
+                    .as_ref()
+                    .map_or("none".to_owned(), |(ag, c)| format!("{ag} conversation {c}"));
+                format!(
+                    "arrival {i} ({}): {:?}, {}, held by {holder}",
+                    a.channel.name(),
+                    a.outcome,
+                    a.stage
+                )
+            })
+            .collect()
+    }
+
     /// An agent got `conversation_assigned` for arrival `idx` (not a resumed view).
     /// Returns the arrival time when this is the first answer (else records a violation).
-    pub fn answered(&self, idx: u32) -> Option<u64> {
+    pub fn answered(&self, idx: u32, agent: &str, conversation: &str) -> Option<u64> {
         let mut l = self.ledger.lock().expect("ledger");
         let Some(a) = l.get_mut(idx as usize) else {
             drop(l);
@@ -205,6 +242,7 @@ impl Shared {
             return None;
         };
         a.assigned += 1;
+        a.holder = Some((agent.to_owned(), conversation.to_owned()));
         let arrived_ns = a.arrived_ns;
         let prev = a.outcome;
         if prev == Outcome::Waiting {
