@@ -2,11 +2,19 @@
 //! handshake (see `crate::api::ws_routes`); parses frames into `AgentClientMsg` and
 //! forwards them to the agent's `AgentActor`; writes `AgentServerMsg` pushes out as
 //! JSON. Holds no agent state: the agent actor outlives the socket.
+//!
+//! Security rules it enforces: the socket closes with 4001 when the agent's tokens are
+//! revoked (logout, disabled, role changed; pushed by `crate::security::revocation`),
+//! with 4002 once the token it was opened with expires, with 1001 after
+//! `timing.client_timeout_ms` of silence, and with 1008 on a persistent flood.
 
 use super::frames::{decode, screen, RateLimit, Screened};
 use super::protocol::{AgentClientMsg, AgentServerMsg, WireError};
 use crate::actors::agent::AgentActor;
 use crate::actors::messages::{AgentCommand, AgentPush, AttachAgent, DetachAgent};
+use crate::actors::Engine;
+use crate::domain::{AgentId, Millis};
+use crate::security::revocation::{CloseSession, CLOSE_EXPIRED, CLOSE_REVOKED};
 use actix::prelude::*;
 use actix_web_actors::ws;
 use std::time::{Duration, Instant};
@@ -20,14 +28,30 @@ pub struct AgentSession {
     client_timeout: Duration,
     max_bytes: usize,
     rate: RateLimit,
+    /// For the token checks on every heartbeat (engine clock, revocations).
+    engine: Engine,
+    agent_id: AgentId,
+    /// Expiry and generation of the token the socket was opened with.
+    token_exp: Millis,
+    token_gen: u64,
+}
+
+/// The token an agent socket was opened with (from the handshake).
+#[derive(Debug, Clone)]
+pub struct SessionToken {
+    pub agent_id: AgentId,
+    pub exp: Millis,
+    pub gen: u64,
 }
 
 impl AgentSession {
     pub fn new(
         agent: Addr<AgentActor>,
         session_id: u64,
-        settings: &crate::config::Settings,
+        engine: &Engine,
+        token: SessionToken,
     ) -> Self {
+        let settings = &engine.settings;
         Self {
             agent,
             session_id,
@@ -35,8 +59,37 @@ impl AgentSession {
             heartbeat: Duration::from_millis(settings.timing.heartbeat_ms),
             client_timeout: Duration::from_millis(settings.timing.client_timeout_ms),
             max_bytes: settings.limits.max_ws_message_bytes,
-            rate: RateLimit::new(settings.limits.ws_messages_per_second),
+            rate: RateLimit::from_settings(settings),
+            engine: engine.clone(),
+            agent_id: token.agent_id,
+            token_exp: token.exp,
+            token_gen: token.gen,
         }
+    }
+
+    /// Closes the socket with an application close code.
+    fn close_with(ctx: &mut ws::WebsocketContext<Self>, code: u16, reason: &'static str) {
+        ctx.close(Some(ws::CloseReason {
+            code: ws::CloseCode::Other(code),
+            description: Some(reason.into()),
+        }));
+        ctx.stop();
+    }
+
+    /// The token still holds: not expired, not revoked (checked on every heartbeat; a
+    /// revocation is also pushed at once).
+    fn token_check(&self) -> Result<(), (u16, &'static str)> {
+        if self.token_exp <= self.engine.now() {
+            return Err((CLOSE_EXPIRED, "token expired"));
+        }
+        let revocations = &self.engine.security.revocations;
+        if revocations
+            .cached(&self.agent_id)
+            .is_some_and(|g| g != self.token_gen)
+        {
+            return Err((CLOSE_REVOKED, "token revoked"));
+        }
+        Ok(())
     }
 
     fn send(ctx: &mut ws::WebsocketContext<Self>, msg: &AgentServerMsg) {
@@ -55,12 +108,30 @@ impl Actor for AgentSession {
     type Context = ws::WebsocketContext<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        self.engine.security.revocations.register(
+            &self.agent_id,
+            self.session_id,
+            ctx.address().recipient(),
+        );
+        // A revocation between the handshake check and the registration above.
+        if let Err((code, reason)) = self.token_check() {
+            return Self::close_with(ctx, code, reason);
+        }
         self.agent.do_send(AttachAgent {
             session_id: self.session_id,
             recipient: ctx.address().recipient(),
         });
         ctx.run_interval(self.heartbeat, |act, ctx| {
+            if let Err((code, reason)) = act.token_check() {
+                crate::metrics::ws_refused(if code == CLOSE_EXPIRED {
+                    "expired"
+                } else {
+                    "revoked"
+                });
+                return Self::close_with(ctx, code, reason);
+            }
             if act.last_seen.elapsed() > act.client_timeout {
+                crate::metrics::ws_refused("idle");
                 ctx.close(Some(ws::CloseReason {
                     code: ws::CloseCode::Away,
                     description: Some("idle timeout".into()),
@@ -73,6 +144,10 @@ impl Actor for AgentSession {
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
+        self.engine
+            .security
+            .revocations
+            .unregister(&self.agent_id, self.session_id);
         self.agent.do_send(DetachAgent {
             session_id: self.session_id,
         });
@@ -83,6 +158,14 @@ impl Handler<AgentPush> for AgentSession {
     type Result = ();
     fn handle(&mut self, msg: AgentPush, ctx: &mut Self::Context) {
         Self::send(ctx, &msg.0);
+    }
+}
+
+impl Handler<CloseSession> for AgentSession {
+    type Result = ();
+    fn handle(&mut self, msg: CloseSession, ctx: &mut Self::Context) {
+        crate::metrics::ws_refused("revoked");
+        Self::close_with(ctx, msg.code, msg.reason);
     }
 }
 

@@ -203,7 +203,7 @@ async fn agent_link_stitches_sms_into_the_open_conversation_and_conflicts_change
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 401);
+    assert_eq!(r.status(), 403);
     let (s, v) = delete(
         &app,
         &format!("/api/v1/customers/{visitor}/identities/sms/%2B819055550002"),
