@@ -94,7 +94,7 @@ impl Engine {
             truncated |= cut;
             timeline.extend(events);
         }
-        timeline.sort_by(|a, b| b.id.cmp(&a.id));
+        timeline.sort_by_key(|e| std::cmp::Reverse(e.id));
         let conversations = super::timeline::conversations(store, id)
             .await
             .map_err(EngineError::unavailable)?;

@@ -6,7 +6,7 @@
 //! visitor tokens are bound to one customer and ids cannot be guessed; replayed
 //! provider webhooks are dropped; logs carry no message bodies or tokens.
 
-use crate::channels::{channels_on, line_post};
+use crate::channels::{channels_on, fb_post, fb_text, line_post};
 use crate::helpers::*;
 use crate::recorder::Recorder;
 use base64::Engine as _;
@@ -663,7 +663,7 @@ async fn visitors_cannot_reach_each_other_by_guessing_or_forging() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn replayed_line_events_older_than_the_window_are_dropped() {
+async fn replayed_provider_events_older_than_the_window_are_dropped() {
     let rec = Recorder::start().await;
     let app = spawn_app(|s| {
         channels_on(s, &rec);
@@ -689,6 +689,25 @@ async fn replayed_line_events_older_than_the_window_are_dropped() {
     let (s, _) = app.get("/api/v1/customers?channel=line&address=Uold").await;
     assert_eq!(s, 404, "a replayed event created a customer");
     let (s, _) = app.get("/api/v1/customers?channel=line&address=Unew").await;
+    assert_eq!(s, 200);
+    // Messenger: the same rule on `messaging[].timestamp`.
+    let fb = |psid: &str, mid: &str, ts: i64| {
+        let mut v = fb_text(psid, mid, "hi");
+        v["entry"][0]["messaging"][0]["timestamp"] = json!(ts);
+        v
+    };
+    assert_eq!(
+        fb_post(&app, &fb("PSIDold", "mid.1", now - 7_200_000), None).await,
+        200
+    );
+    assert_eq!(fb_post(&app, &fb("PSIDnew", "mid.2", now), None).await, 200);
+    let (s, _) = app
+        .get("/api/v1/customers?channel=messenger&address=PSIDold")
+        .await;
+    assert_eq!(s, 404, "a replayed Messenger event created a customer");
+    let (s, _) = app
+        .get("/api/v1/customers?channel=messenger&address=PSIDnew")
+        .await;
     assert_eq!(s, 200);
 }
 
