@@ -7,7 +7,8 @@ use super::error::ApiError;
 use super::AppState;
 use crate::auth::Claims;
 use crate::domain::{Channel, CustomerId, IdentityKey};
-use crate::ws::agent_session::{AgentSession, SessionToken};
+use crate::security::revocation::TokenWatch;
+use crate::ws::agent_session::AgentSession;
 use crate::ws::chat_session::ChatSession;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws;
@@ -68,7 +69,7 @@ pub async fn agent_ws(
         agent,
         engine.next_session_id(),
         engine,
-        SessionToken {
+        TokenWatch {
             agent_id,
             exp: staff.exp,
             gen: staff.gen,

@@ -20,6 +20,34 @@ pub const CLOSE_REVOKED: u16 = 4001;
 /// Close code of a socket whose token expired while it was open.
 pub const CLOSE_EXPIRED: u16 = 4002;
 
+/// The token a staff socket was opened with, checked on every heartbeat: any staff
+/// session (agent, supervisor) holds one, registers a [`CloseSession`] recipient with
+/// [`Revocations::register`] in `started`, and closes when [`TokenWatch::check`] fails.
+#[derive(Debug, Clone)]
+pub struct TokenWatch {
+    pub agent_id: AgentId,
+    pub exp: crate::domain::Millis,
+    pub gen: u64,
+}
+
+impl TokenWatch {
+    /// `Err((close code, reason))` once the token expired (engine clock) or was revoked.
+    pub fn check(&self, engine: &crate::actors::Engine) -> Result<(), (u16, &'static str)> {
+        if self.exp <= engine.now() {
+            return Err((CLOSE_EXPIRED, "token expired"));
+        }
+        if engine
+            .security
+            .revocations
+            .cached(&self.agent_id)
+            .is_some_and(|g| g != self.gen)
+        {
+            return Err((CLOSE_REVOKED, "token revoked"));
+        }
+        Ok(())
+    }
+}
+
 /// Tells a staff session to close with this code and reason.
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "()")]

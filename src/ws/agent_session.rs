@@ -13,8 +13,7 @@ use super::protocol::{AgentClientMsg, AgentServerMsg, WireError};
 use crate::actors::agent::AgentActor;
 use crate::actors::messages::{AgentCommand, AgentPush, AttachAgent, DetachAgent};
 use crate::actors::Engine;
-use crate::domain::{AgentId, Millis};
-use crate::security::revocation::{CloseSession, CLOSE_EXPIRED, CLOSE_REVOKED};
+use crate::security::revocation::{CloseSession, TokenWatch, CLOSE_EXPIRED};
 use actix::prelude::*;
 use actix_web_actors::ws;
 use std::time::{Duration, Instant};
@@ -30,18 +29,8 @@ pub struct AgentSession {
     rate: RateLimit,
     /// For the token checks on every heartbeat (engine clock, revocations).
     engine: Engine,
-    agent_id: AgentId,
-    /// Expiry and generation of the token the socket was opened with.
-    token_exp: Millis,
-    token_gen: u64,
-}
-
-/// The token an agent socket was opened with (from the handshake).
-#[derive(Debug, Clone)]
-pub struct SessionToken {
-    pub agent_id: AgentId,
-    pub exp: Millis,
-    pub gen: u64,
+    /// The token the socket was opened with.
+    token: TokenWatch,
 }
 
 impl AgentSession {
@@ -49,7 +38,7 @@ impl AgentSession {
         agent: Addr<AgentActor>,
         session_id: u64,
         engine: &Engine,
-        token: SessionToken,
+        token: TokenWatch,
     ) -> Self {
         let settings = &engine.settings;
         Self {
@@ -61,9 +50,7 @@ impl AgentSession {
             max_bytes: settings.limits.max_ws_message_bytes,
             rate: RateLimit::from_settings(settings),
             engine: engine.clone(),
-            agent_id: token.agent_id,
-            token_exp: token.exp,
-            token_gen: token.gen,
+            token,
         }
     }
 
@@ -79,17 +66,7 @@ impl AgentSession {
     /// The token still holds: not expired, not revoked (checked on every heartbeat; a
     /// revocation is also pushed at once).
     fn token_check(&self) -> Result<(), (u16, &'static str)> {
-        if self.token_exp <= self.engine.now() {
-            return Err((CLOSE_EXPIRED, "token expired"));
-        }
-        let revocations = &self.engine.security.revocations;
-        if revocations
-            .cached(&self.agent_id)
-            .is_some_and(|g| g != self.token_gen)
-        {
-            return Err((CLOSE_REVOKED, "token revoked"));
-        }
-        Ok(())
+        self.token.check(&self.engine)
     }
 
     fn send(ctx: &mut ws::WebsocketContext<Self>, msg: &AgentServerMsg) {
@@ -109,7 +86,7 @@ impl Actor for AgentSession {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         self.engine.security.revocations.register(
-            &self.agent_id,
+            &self.token.agent_id,
             self.session_id,
             ctx.address().recipient(),
         );
@@ -147,7 +124,7 @@ impl Actor for AgentSession {
         self.engine
             .security
             .revocations
-            .unregister(&self.agent_id, self.session_id);
+            .unregister(&self.token.agent_id, self.session_id);
         self.agent.do_send(DetachAgent {
             session_id: self.session_id,
         });
