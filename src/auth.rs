@@ -23,6 +23,10 @@ pub enum Claims {
         sub: String,
         role: Role,
         exp: Millis,
+        /// The agent's token generation at issue time; the token is revoked once the
+        /// generation moves on (`crate::security::revocation`).
+        #[serde(default)]
+        gen: u64,
     },
     /// A web-chat visitor bound to one customer and chat address.
     Visitor {
@@ -33,7 +37,7 @@ pub enum Claims {
 }
 
 impl Claims {
-    fn exp(&self) -> Millis {
+    pub fn exp(&self) -> Millis {
         match self {
             Claims::Staff { exp, .. } | Claims::Visitor { exp, .. } => *exp,
         }
@@ -170,6 +174,7 @@ mod tests {
             sub: "alice".into(),
             role: Role::Agent,
             exp: Millis(1000),
+            gen: 0,
         };
         let t = s.sign(&c);
         assert_eq!(s.verify(&t, Millis(10)), Ok(c));

@@ -90,6 +90,50 @@ pub struct Settings {
     pub store: StoreSettings,
     /// Channel connectors (SMS, voice, LINE, Messenger, email, video).
     pub channels: crate::channels::ChannelSettings,
+    /// Access control, abuse limits, log redaction (`[security]`, docs/security.md).
+    pub security: SecuritySettings,
+}
+
+/// `[security]`: websocket origins, login throttling, socket abuse limits, webhook
+/// replay window and log redaction. Every key is documented in docs/security.md.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecuritySettings {
+    /// Browser origins (`scheme://host[:port]`) allowed to open a websocket besides the
+    /// engine's own origin. A handshake carrying any other `Origin` is refused (403);
+    /// clients that send no `Origin` (not browsers) are judged by their token alone.
+    pub allowed_origins: Vec<String>,
+    /// Accept an `Origin` equal to the request's own `Host` (the bundled clients).
+    pub allow_same_origin: bool,
+    /// Failed logins per account within `login_window_ms` after which that account's
+    /// logins answer 429 until the window ends.
+    pub login_failures_per_account: u32,
+    /// Failed logins per client IP within `login_window_ms` before 429.
+    pub login_failures_per_ip: u32,
+    pub login_window_ms: u64,
+    /// Rate-limited websocket messages in a row after which the socket is closed with
+    /// 1008 (policy violation, reason `rate limit`).
+    pub ws_rate_limit_close_after: u32,
+    /// LINE and Messenger events older than this (by the provider's event timestamp)
+    /// are dropped as replays; 0 turns the check off.
+    pub webhook_max_event_age_ms: u64,
+    /// Replace message bodies and tokens in log lines by their length (default true).
+    pub redact_logs: bool,
+}
+
+impl Default for SecuritySettings {
+    fn default() -> Self {
+        Self {
+            allowed_origins: Vec::new(),
+            allow_same_origin: true,
+            login_failures_per_account: 5,
+            login_failures_per_ip: 20,
+            login_window_ms: 15 * 60_000,
+            ws_rate_limit_close_after: 100,
+            webhook_max_event_age_ms: 3_600_000,
+            redact_logs: true,
+        }
+    }
 }
 
 /// The embedded store's tuning.
@@ -288,6 +332,7 @@ impl Default for Settings {
             timing: Timing::default(),
             store: StoreSettings::default(),
             channels: Default::default(),
+            security: SecuritySettings::default(),
         }
     }
 }

@@ -30,6 +30,7 @@ pub mod demo;
 pub mod domain;
 pub mod metrics;
 pub mod routing;
+pub mod security;
 pub mod startup;
 pub mod store;
 pub mod ws;

@@ -29,6 +29,9 @@ const OUTPUT_DIR = fileURLToPath(new URL('./output/', import.meta.url));
 const CUSTOMER_TEXT = '注文の配送について質問があります';
 const AGENT_REPLY = 'かしこまりました。確認します。';
 const XSS_TEXT = '<b>bold</b><script>window.__xss=1</script> & 日本語';
+// English markup with event handlers, and an agent reply with a javascript: link.
+const XSS_EN = 'Hello <img src=x onerror="window.__xss=2"><svg onload="window.__xss=3"></svg> <i>there</i>';
+const XSS_REPLY = '<a href="javascript:window.__xss=4">クリック</a> <u>reply</u>';
 const PICKED_REPLY = 'チャットでお送りします。';
 // The engine's default `channels.video.join_url_template`.
 const JOIN_URL = /^https:\/\/meet\.example\.com\/[^\s/]+$/;
@@ -243,6 +246,33 @@ async function main() {
     check((await pageB.evaluate(() => typeof window.__xss)) === 'undefined', 'window.__xss is set in the chat page');
     const chatBold = await pageB.locator('[data-testid="chat-messages"] b, [data-testid="chat-messages"] script').count();
     check(chatBold === 0, 'markup was rendered as elements in the chat page');
+  });
+
+  await step('English markup with handlers stays text in both pages', async () => {
+    await pageB.getByTestId('chat-input').fill(XSS_EN);
+    await pageB.getByTestId('chat-send').click();
+    const msg = pageA.locator('[data-testid="timeline-message"][data-kind="message_in"]').filter({ hasText: 'onerror=' }).first();
+    await msg.waitFor();
+    const info = await msg.evaluate((el) => ({
+      text: el.textContent,
+      elements: el.querySelectorAll('img, svg, i').length,
+    }));
+    check(info.text.includes(XSS_EN), `agent page shows ${JSON.stringify(info.text)}`);
+    check(info.elements === 0, 'an <img>, <svg> or <i> element was created in the agent page');
+    const chatElements = await pageB.locator('[data-testid="chat-messages"] img, [data-testid="chat-messages"] svg, [data-testid="chat-messages"] i').count();
+    check(chatElements === 0, 'markup was rendered as elements in the chat page');
+  });
+
+  await step('agent markup reaches the visitor as text', async () => {
+    await pageA.getByTestId('composer-input').fill(XSS_REPLY);
+    await pageA.getByTestId('composer-input').press('Enter');
+    const msg = pageB.locator('[data-testid="chat-message"][data-role="agent"]').filter({ hasText: 'javascript:' }).first();
+    await msg.waitFor();
+    const info = await msg.evaluate((el) => ({ text: el.textContent, elements: el.querySelectorAll('a, u').length }));
+    check(info.text.includes(XSS_REPLY), `chat page shows ${JSON.stringify(info.text)}`);
+    check(info.elements === 0, 'an <a> or <u> element was created from the agent reply');
+    check((await pageA.evaluate(() => typeof window.__xss)) === 'undefined', 'window.__xss is set in the agent page');
+    check((await pageB.evaluate(() => typeof window.__xss)) === 'undefined', 'window.__xss is set in the chat page');
   });
 
   // ---- reply channel picker and video escalation ---------------------------------

@@ -729,7 +729,7 @@ impl AgentActor {
                     .map_err(EngineError::unavailable)?;
                 if !convs.iter().any(|c| c.agent.as_ref() == Some(&me)) {
                     return Err(EngineError::new(
-                        ErrorCode::Unauthorized,
+                        ErrorCode::Forbidden,
                         "you have not served this customer",
                     ));
                 }

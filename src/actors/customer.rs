@@ -92,6 +92,11 @@ impl CustomerActor {
             .as_ref()
             .ok_or_else(|| EngineError::not_found("customer"))?;
         match self.retiring.or(c.merged_into) {
+            // Retired into itself: an erasure is under way (`actors::privacy`).
+            Some(into) if into == self.id => Err(EngineError::new(
+                ErrorCode::Conflict,
+                format!("customer {} is being erased", self.id),
+            )),
             Some(into) => Err(EngineError::new(
                 ErrorCode::Conflict,
                 format!("customer {} was merged into {into}", self.id),

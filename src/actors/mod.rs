@@ -10,6 +10,7 @@
 pub mod agent;
 pub mod customer;
 pub mod messages;
+pub mod privacy;
 pub mod queue;
 pub mod registry;
 pub mod stitching;

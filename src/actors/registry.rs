@@ -37,6 +37,8 @@ pub struct Inner {
     pub settings: Arc<Settings>,
     pub tokens: TokenSigner,
     pub passwords: crate::auth::Passwords,
+    /// Token revocation, login throttling (see `crate::security`).
+    pub security: crate::security::Guards,
     customers: DashMap<CustomerId, Addr<CustomerActor>>,
     agents: DashMap<AgentId, Addr<AgentActor>>,
     queues: DashMap<QueueName, Addr<QueueActor>>,
@@ -84,6 +86,7 @@ impl Engine {
         let arbiters = threads.iter().map(|a| a.handle()).collect();
         Engine(Arc::new(Inner {
             passwords: crate::auth::Passwords::new(settings.limits.password_hash_concurrency),
+            security: crate::security::Guards::new(&settings.security),
             store,
             clock,
             settings,

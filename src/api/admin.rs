@@ -1,6 +1,7 @@
 //! Admin REST: create or update agents (`PUT /api/v1/agents/{id}`) and queues
 //! (`PUT /api/v1/queues/{name}`). Admin role only. Queue changes apply to the running
-//! queue at once; agent profile changes apply at the agent's next login.
+//! queue at once; agent profile changes apply at the agent's next login. Disabling an
+//! agent or changing its role revokes its tokens and closes its sockets at once.
 
 use super::error::ApiError;
 use super::extract::Staff;
@@ -14,11 +15,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 
 fn require_admin(s: &Staff) -> Result<(), ApiError> {
-    if s.role == Role::Admin {
-        Ok(())
-    } else {
-        Err(ApiError::unauthorized("admin role required"))
-    }
+    s.require_admin()
 }
 
 #[derive(Debug, Deserialize)]
@@ -87,6 +84,24 @@ pub async fn put_agent(
             ..Default::default()
         })
         .await?;
+    // Old tokens must not outlive a lock-out or carry a role the agent lost.
+    if let Some(e) = &existing {
+        let reason = if profile.disabled && !e.disabled {
+            Some("agent disabled")
+        } else if profile.role != e.role {
+            Some("role changed")
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            state
+                .engine
+                .security
+                .revocations
+                .revoke(&state.engine.store, &profile.id, reason)
+                .await?;
+        }
+    }
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "id": profile.id, "display_name": profile.display_name, "role": profile.role,
         "skills": profile.skills, "capacity": profile.capacity, "queues": profile.queues,

@@ -12,6 +12,9 @@ use serde::Serialize;
 pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
+    /// Seconds for a `Retry-After` header (rate limits); not part of the body.
+    #[serde(skip)]
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -19,6 +22,18 @@ impl ApiError {
         Self {
             code,
             message: message.into(),
+            retry_after: None,
+        }
+    }
+    /// Authenticated but not allowed (role or ownership): 403 `forbidden`.
+    pub fn forbidden(m: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Forbidden, m)
+    }
+    /// Too many attempts: 429 `rate_limited` with `Retry-After: secs`.
+    pub fn rate_limited(m: impl Into<String>, retry_after_secs: u64) -> Self {
+        Self {
+            retry_after: Some(retry_after_secs.max(1)),
+            ..Self::new(ErrorCode::RateLimited, m)
         }
     }
     pub fn unauthorized(m: impl Into<String>) -> Self {
@@ -56,7 +71,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::BadJson | ErrorCode::UnknownType | ErrorCode::Invalid => StatusCode::BAD_REQUEST,
         ErrorCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorCode::NotFound | ErrorCode::OfferNotFound => StatusCode::NOT_FOUND,
-        ErrorCode::NotYours => StatusCode::FORBIDDEN,
+        ErrorCode::NotYours | ErrorCode::Forbidden => StatusCode::FORBIDDEN,
         ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
         ErrorCode::QueueFull | ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
@@ -71,7 +86,9 @@ impl ResponseError for ApiError {
     }
     fn error_response(&self) -> HttpResponse {
         let mut r = HttpResponse::build(self.status_code());
-        if matches!(self.code, ErrorCode::QueueFull | ErrorCode::Unavailable) {
+        if let Some(secs) = self.retry_after {
+            r.insert_header(("Retry-After", secs.to_string()));
+        } else if matches!(self.code, ErrorCode::QueueFull | ErrorCode::Unavailable) {
             r.insert_header(("Retry-After", "5"));
         }
         r.json(self)

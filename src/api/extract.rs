@@ -1,17 +1,27 @@
 //! Request extractors: the authenticated staff member (Bearer token) and parsed path ids.
+//!
+//! A staff token is accepted only if its signature is good, it has not expired and its
+//! generation is the agent's current one (not revoked by logout, disabling or a role
+//! change). Failing any of these is 401 `unauthorized`; a valid token whose role is
+//! too low is 403 `forbidden` (see [`Staff::require_supervisor`], [`Staff::require_admin`]).
 
 use super::error::ApiError;
 use super::AppState;
+use crate::actors::Engine;
 use crate::auth::Claims;
-use crate::domain::{AgentId, Role};
+use crate::domain::{AgentId, Millis, Role};
 use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
-use std::future::{ready, Ready};
+use futures_util::future::LocalBoxFuture;
 
 /// A staff member authenticated by `Authorization: Bearer <token>`.
 #[derive(Debug, Clone)]
 pub struct Staff {
     pub id: AgentId,
     pub role: Role,
+    /// When the token expires (sockets close then).
+    pub exp: Millis,
+    /// The token generation it carries (sockets close when it is revoked).
+    pub gen: u64,
 }
 
 impl Staff {
@@ -19,37 +29,76 @@ impl Staff {
     pub fn require_supervisor(&self) -> Result<(), ApiError> {
         match self.role {
             Role::Supervisor | Role::Admin => Ok(()),
-            Role::Agent => Err(ApiError::unauthorized("supervisor or admin role required")),
+            Role::Agent => Err(ApiError::forbidden("supervisor or admin role required")),
         }
+    }
+
+    /// Admins only.
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        match self.role {
+            Role::Admin => Ok(()),
+            _ => Err(ApiError::forbidden("admin role required")),
+        }
+    }
+
+    /// Supervisors and admins see every customer and conversation.
+    pub fn sees_everything(&self) -> bool {
+        matches!(self.role, Role::Supervisor | Role::Admin)
     }
 }
 
 impl FromRequest for Staff {
     type Error = ApiError;
-    type Future = Ready<Result<Staff, ApiError>>;
+    type Future = LocalBoxFuture<'static, Result<Staff, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(staff_from(req))
+        let engine = req
+            .app_data::<web::Data<AppState>>()
+            .map(|s| s.engine.clone());
+        let token = bearer(req).map(str::to_owned);
+        Box::pin(async move {
+            let engine = engine.ok_or_else(|| {
+                ApiError::new(crate::ws::protocol::ErrorCode::Internal, "no state")
+            })?;
+            staff_from_token(&engine, &token?).await
+        })
     }
 }
 
-fn staff_from(req: &HttpRequest) -> Result<Staff, ApiError> {
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .ok_or_else(|| ApiError::new(crate::ws::protocol::ErrorCode::Internal, "no state"))?;
+fn bearer(req: &HttpRequest) -> Result<&str, ApiError> {
     let header = req
         .headers()
         .get("authorization")
         .and_then(|h| h.to_str().ok())
         .ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer token"))?;
-    let token = header
+    header
         .strip_prefix("Bearer ")
-        .ok_or_else(|| ApiError::unauthorized("expected a Bearer token"))?;
-    match state.engine.tokens.verify(token, state.engine.now()) {
-        Ok(Claims::Staff { sub, role, .. }) => Ok(Staff {
-            id: AgentId::parse(&sub).map_err(|_| ApiError::unauthorized("bad token subject"))?,
+        .ok_or_else(|| ApiError::unauthorized("expected a Bearer token"))
+}
+
+/// Verifies a staff token (REST header or websocket `token` parameter): signature,
+/// expiry, and that it was not revoked.
+pub async fn staff_from_token(engine: &Engine, token: &str) -> Result<Staff, ApiError> {
+    match engine.tokens.verify(token, engine.now()) {
+        Ok(Claims::Staff {
+            sub,
             role,
-        }),
+            exp,
+            gen,
+            ..
+        }) => {
+            let id =
+                AgentId::parse(&sub).map_err(|_| ApiError::unauthorized("bad token subject"))?;
+            let current = engine
+                .security
+                .revocations
+                .generation(&engine.store, &id)
+                .await?;
+            if gen != current {
+                return Err(ApiError::unauthorized("token revoked"));
+            }
+            Ok(Staff { id, role, exp, gen })
+        }
         Ok(Claims::Visitor { .. }) => {
             Err(ApiError::unauthorized("visitor tokens cannot use this API"))
         }

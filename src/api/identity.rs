@@ -11,7 +11,11 @@
 //!   `id`; 409 if they are the same, either is merged, or `other` has an open
 //!   conversation or a connected chat.
 //! - `POST /api/v1/customers/{id}/unmerge` `{"other"}` (any staff).
+//!
+//! An agent may do these only for customers it serves or served (`super::access`);
+//! for a merge or unmerge, both of them.
 
+use super::access;
 use super::error::ApiError;
 use super::extract::Staff;
 use super::AppState;
@@ -55,6 +59,7 @@ pub async fn link(
     body: web::Json<IdentityIn>,
 ) -> Result<HttpResponse, ApiError> {
     let id = customer_id(&path)?;
+    access::customer(&state.engine, &staff, id).await?;
     let key = IdentityKey::parse(Channel::parse(&body.channel)?, &body.address)?;
     let outcome = state
         .engine
@@ -98,6 +103,8 @@ pub async fn merge(
 ) -> Result<HttpResponse, ApiError> {
     let id = customer_id(&path)?;
     let other = customer_id(&body.other)?;
+    access::customer(&state.engine, &staff, id).await?;
+    access::customer(&state.engine, &staff, other).await?;
     let c = state
         .engine
         .merge_customers(id, other, Some(staff.id.clone()))
@@ -113,6 +120,8 @@ pub async fn unmerge(
 ) -> Result<HttpResponse, ApiError> {
     let id = customer_id(&path)?;
     let other = customer_id(&body.other)?;
+    access::customer(&state.engine, &staff, id).await?;
+    access::customer(&state.engine, &staff, other).await?;
     let c = state
         .engine
         .unmerge_customers(id, other, Some(staff.id.clone()))

@@ -1,4 +1,5 @@
-//! Live state from the actors: queue snapshots and agent states.
+//! Live state from the actors: queue snapshots (any staff) and agent states (an agent
+//! reads its own; supervisors and admins every agent's).
 
 use super::error::ApiError;
 use super::extract::Staff;
@@ -35,7 +36,8 @@ pub async fn queue(
     Ok(HttpResponse::Ok().json(q.send(GetQueueSnapshot).await.map_err(|_| gone())?))
 }
 
-pub async fn agents(state: web::Data<AppState>, _staff: Staff) -> Result<HttpResponse, ApiError> {
+pub async fn agents(state: web::Data<AppState>, staff: Staff) -> Result<HttpResponse, ApiError> {
+    staff.require_supervisor()?;
     let profiles = state.engine.store.agents().await?;
     let mut out = Vec::new();
     for p in profiles {
@@ -54,10 +56,13 @@ pub async fn agents(state: web::Data<AppState>, _staff: Staff) -> Result<HttpRes
 
 pub async fn agent(
     state: web::Data<AppState>,
-    _staff: Staff,
+    staff: Staff,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = AgentId::parse(&path).map_err(|_| ApiError::not_found("agent"))?;
+    if id != staff.id {
+        staff.require_supervisor()?;
+    }
     let p = state
         .engine
         .store

@@ -1,10 +1,16 @@
-//! `POST /api/v1/login`: agent id + password -> signed staff token.
+//! `POST /api/v1/login`: agent id + password -> signed staff token;
+//! `POST /api/v1/logout`: revokes every token of the caller and closes its sockets.
+//!
+//! Logins are throttled per account and per client IP (`crate::security::login_limit`):
+//! past the configured failures a login answers 429 `rate_limited` with `Retry-After`
+//! before the password is checked.
 
 use super::error::ApiError;
+use super::extract::Staff;
 use super::AppState;
 use crate::auth::Claims;
 use crate::domain::{AgentId, Role};
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Deserialize)]
@@ -22,18 +28,45 @@ pub struct LoginResponse {
     pub expires_at: crate::domain::Millis,
 }
 
-#[tracing::instrument(skip(state, body), fields(agent = %body.agent_id))]
+/// The client address logins are counted by: the TCP peer (a proxy in front should be
+/// given its own limits; forwarded headers are not trusted).
+fn client_ip(req: &HttpRequest) -> String {
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+#[tracing::instrument(skip(state, req, body), fields(agent = %body.agent_id))]
 pub async fn login(
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: web::Json<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let denied = || ApiError::unauthorized("unknown agent or wrong password");
-    let id = AgentId::parse(&body.agent_id).map_err(|_| denied())?;
-    if body.password.len() > 1024 {
-        return Err(denied());
-    }
     let engine = &state.engine;
-    let profile = engine.store.agent(&id).await?.ok_or_else(denied)?;
+    let limiter = &engine.security.logins;
+    let ip = client_ip(&req);
+    // Counted by the raw account name, so unknown or malformed names count too.
+    let account: String = body.agent_id.chars().take(128).collect();
+    if let Err(b) = limiter.check(&account, &ip, engine.now()) {
+        tracing::info!(by = b.by, "login throttled");
+        crate::metrics::login_throttled(b.by);
+        return Err(ApiError::rate_limited(
+            format!("too many failed logins; retry in {} s", b.retry_after_secs),
+            b.retry_after_secs,
+        ));
+    }
+    let fail = || {
+        limiter.failed(&account, &ip, engine.now());
+        denied()
+    };
+    let id = AgentId::parse(&body.agent_id).map_err(|_| fail())?;
+    if body.password.len() > 1024 {
+        return Err(fail());
+    }
+    let Some(profile) = engine.store.agent(&id).await? else {
+        return Err(fail());
+    };
     let password = body.password.clone();
     let hash = profile.password_hash.clone();
     let ok =
@@ -42,8 +75,14 @@ pub async fn login(
         })?;
     if !ok || profile.disabled {
         tracing::info!("login refused");
-        return Err(denied());
+        return Err(fail());
     }
+    limiter.succeeded(&account);
+    let gen = engine
+        .security
+        .revocations
+        .generation(&engine.store, &id)
+        .await?;
     let exp = engine
         .now()
         .plus_ms(engine.settings.timing.agent_token_ttl_ms);
@@ -51,6 +90,7 @@ pub async fn login(
         sub: id.to_string(),
         role: profile.role,
         exp,
+        gen,
     });
     Ok(HttpResponse::Ok().json(LoginResponse {
         token,
@@ -58,4 +98,17 @@ pub async fn login(
         role: profile.role,
         expires_at: exp,
     }))
+}
+
+/// `POST /api/v1/logout`: every token of the caller stops working and its open
+/// sockets close (code 4001). 204.
+#[tracing::instrument(skip_all, fields(agent = %staff.id))]
+pub async fn logout(state: web::Data<AppState>, staff: Staff) -> Result<HttpResponse, ApiError> {
+    let engine = &state.engine;
+    engine
+        .security
+        .revocations
+        .revoke(&engine.store, &staff.id, "logged out")
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -3,6 +3,7 @@
 //! map every failure through one table ([`error::ApiError`]) to a status and a JSON
 //! body `{code, message}`. JSON shapes live here and in `crate::ws::protocol`.
 
+pub mod access;
 pub mod admin;
 pub mod customers;
 pub mod error;
@@ -13,6 +14,7 @@ pub mod inbound;
 pub mod live;
 pub mod login;
 pub mod openapi;
+pub mod privacy;
 pub mod read;
 pub mod static_files;
 pub mod ws_routes;
@@ -42,6 +44,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
             web::scope("/api/v1")
                 .route("/openapi.json", web::get().to(openapi::openapi))
                 .route("/login", web::post().to(login::login))
+                .route("/logout", web::post().to(login::logout))
+                .route("/audit", web::get().to(privacy::audit))
+                .route("/customers/{id}/export", web::get().to(privacy::export))
+                .route("/customers/{id}/erase", web::post().to(privacy::erase))
                 .route("/inbound", web::post().to(inbound::inbound))
                 .route("/customers", web::post().to(customers::create))
                 .route("/customers", web::get().to(read::customer_by_identity))

@@ -40,7 +40,7 @@ pub fn document() -> Value {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         "schemas": {
           "Error": {"type": "object", "required": ["code", "message"], "properties": {
-            "code": {"type": "string", "enum": ["bad_json","unknown_type","too_large","invalid","not_found","not_yours","offer_not_found","queue_full","unavailable","unauthorized","rate_limited","internal"]},
+            "code": {"type": "string", "enum": ["bad_json","unknown_type","too_large","invalid","not_found","not_yours","offer_not_found","queue_full","unavailable","unauthorized","forbidden","rate_limited","conflict","internal"]},
             "message": {"type": "string"}}}
         },
         "responses": {"Error": {"description": "Typed error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}
@@ -52,7 +52,17 @@ pub fn document() -> Value {
         "/api/v1/login": {"post": {"summary": "Log in; returns a bearer token",
           "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["agent_id","password"],
              "properties": {"agent_id": {"type": "string"}, "password": {"type": "string"}}}}}},
-          "responses": {"200": {"description": "token, agent_id, role, expires_at"}, "401": {"$ref": "#/components/responses/Error"}}}},
+          "responses": {"200": {"description": "token, agent_id, role, expires_at"}, "401": {"$ref": "#/components/responses/Error"},
+                        "429": {"$ref": "#/components/responses/Error"}}}},
+        "/api/v1/logout": {"post": {"summary": "Revoke every token of the caller and close its sockets (code 4001)",
+          "security": [{"bearer": []}], "responses": {"204": {"description": "logged out"}, "401": {"$ref": "#/components/responses/Error"}}}},
+        "/api/v1/audit": bearer_get("Audit log of privacy operations, newest first (admin)", json!([
+            {"name": "before", "in": "query", "schema": {"type": "string"}}, {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}}])),
+        "/api/v1/customers/{id}/export": bearer_get("Everything about a customer as JSON: profile, identities, conversations, timeline (admin; audited)", json!([id_param("id")])),
+        "/api/v1/customers/{id}/erase": {"post": {"summary": "Erase a customer's personal data: timeline, identities, profile and conversation personal fields (admin; audited); 409 while a conversation is open",
+            "security": [{"bearer": []}], "parameters": [id_param("id")],
+            "responses": {"200": {"description": "counts of what was erased"}, "403": {"$ref": "#/components/responses/Error"},
+                          "404": {"$ref": "#/components/responses/Error"}, "409": {"$ref": "#/components/responses/Error"}}}},
         "/api/v1/inbound": {"post": {"summary": "Deliver a customer message from (channel, address); 202 once durable",
           "security": [{"bearer": []}],
           "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["channel","address","text"],

@@ -1,6 +1,8 @@
 //! Read-only REST over the store: customers, timelines (paged, newest first),
-//! conversations and routing traces. Staff token required.
+//! conversations and routing traces. Staff token required; agents read only the
+//! customers and conversations they hold or held (`super::access`).
 
+use super::access;
 use super::error::ApiError;
 use super::extract::Staff;
 use super::AppState;
@@ -25,10 +27,11 @@ fn conversation_id(s: &str) -> Result<ConversationId, ApiError> {
 
 pub async fn customer(
     state: web::Data<AppState>,
-    _staff: Staff,
+    staff: Staff,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = customer_id(&path)?;
+    access::customer(&state.engine, &staff, id).await?;
     let c = state
         .engine
         .store
@@ -40,11 +43,12 @@ pub async fn customer(
 
 pub async fn timeline(
     state: web::Data<AppState>,
-    _staff: Staff,
+    staff: Staff,
     path: web::Path<String>,
     page: web::Query<Page>,
 ) -> Result<HttpResponse, ApiError> {
     let id = customer_id(&path)?;
+    access::customer(&state.engine, &staff, id).await?;
     let max = state.engine.settings.limits.max_page;
     let limit = page.limit.unwrap_or(50);
     if limit == 0 || limit > max {
@@ -70,17 +74,18 @@ pub async fn timeline(
 
 pub async fn customer_conversations(
     state: web::Data<AppState>,
-    _staff: Staff,
+    staff: Staff,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = customer_id(&path)?;
+    access::customer(&state.engine, &staff, id).await?;
     Ok(HttpResponse::Ok()
         .json(crate::actors::timeline::conversations(&state.engine.store, id).await?))
 }
 
 pub async fn conversation(
     state: web::Data<AppState>,
-    _staff: Staff,
+    staff: Staff,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = conversation_id(&path)?;
@@ -90,19 +95,24 @@ pub async fn conversation(
         .conversation(id)
         .await?
         .ok_or_else(|| ApiError::not_found("conversation"))?;
+    access::conversation(&state.engine, &staff, &c).await?;
     Ok(HttpResponse::Ok().json(c))
 }
 
 /// The routing trace: who was considered, skipped and why, each offer and outcome.
 pub async fn trace(
     state: web::Data<AppState>,
-    _staff: Staff,
+    staff: Staff,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = conversation_id(&path)?;
-    if state.engine.store.conversation(id).await?.is_none() {
-        return Err(ApiError::not_found("conversation"));
-    }
+    let c = state
+        .engine
+        .store
+        .conversation(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("conversation"))?;
+    access::conversation(&state.engine, &staff, &c).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "conversation_id": id,
         "steps": state.engine.store.trace(id).await?,
@@ -120,7 +130,7 @@ pub struct IdentityQuery {
 /// belongs to (the address is normalised as on intake).
 pub async fn customer_by_identity(
     state: web::Data<AppState>,
-    _staff: Staff,
+    staff: Staff,
     q: web::Query<IdentityQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let channel = crate::domain::Channel::parse(&q.channel)?;
@@ -131,6 +141,7 @@ pub async fn customer_by_identity(
         .customer_by_identity(&key)
         .await?
         .ok_or_else(|| ApiError::not_found("customer"))?;
+    access::customer(&state.engine, &staff, id).await?;
     let c = state
         .engine
         .store

@@ -1,12 +1,15 @@
 //! Websocket upgrade routes. The handshake authenticates (token in the `token` query
 //! parameter, since browsers cannot set headers on websockets) before any actor starts;
-//! a bad token is a 401 and no upgrade.
+//! a bad token is a 401 and no upgrade. A browser `Origin` outside the allow-list
+//! (`crate::security::origin`) is a 403 before anything else.
 
 use super::error::ApiError;
 use super::AppState;
 use crate::auth::Claims;
-use crate::domain::{AgentId, Channel, CustomerId, IdentityKey};
-use crate::ws::{agent_session::AgentSession, chat_session::ChatSession};
+use crate::domain::{Channel, CustomerId, IdentityKey};
+use crate::security::revocation::TokenWatch;
+use crate::ws::agent_session::AgentSession;
+use crate::ws::chat_session::ChatSession;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws;
 use serde::Deserialize;
@@ -26,6 +29,20 @@ fn frame_cap(max_message: usize) -> usize {
     max_message.saturating_mul(2).max(128 * 1024)
 }
 
+/// Refuses (403 `forbidden`) a handshake whose `Origin` is not allowed. Every
+/// websocket route calls this first.
+pub fn check_origin(req: &HttpRequest, engine: &crate::actors::Engine) -> Result<(), ApiError> {
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    if crate::security::origin::allowed(&engine.settings.security, header("origin"), header("host"))
+    {
+        Ok(())
+    } else {
+        crate::metrics::ws_refused("origin");
+        tracing::info!(path = req.path(), "websocket origin refused");
+        Err(ApiError::forbidden("origin not allowed"))
+    }
+}
+
 pub async fn agent_ws(
     req: HttpRequest,
     stream: web::Payload,
@@ -33,17 +50,13 @@ pub async fn agent_ws(
     q: web::Query<TokenQuery>,
 ) -> Result<HttpResponse, actix_web::Error> {
     let engine = &state.engine;
+    check_origin(&req, engine)?;
     let token = q
         .token
         .as_deref()
         .ok_or_else(|| ApiError::unauthorized("missing token"))?;
-    let agent_id = match engine.tokens.verify(token, engine.now()) {
-        Ok(Claims::Staff { sub, .. }) => {
-            AgentId::parse(&sub).map_err(|_| ApiError::unauthorized("bad token subject"))?
-        }
-        Ok(_) => return Err(ApiError::unauthorized("not a staff token").into()),
-        Err(e) => return Err(ApiError::unauthorized(e.to_string()).into()),
-    };
+    let staff = super::extract::staff_from_token(engine, token).await?;
+    let agent_id = staff.id.clone();
     let profile = engine
         .store
         .agent(&agent_id)
@@ -52,7 +65,16 @@ pub async fn agent_ws(
         .filter(|p| !p.disabled)
         .ok_or_else(|| ApiError::unauthorized("agent unknown or disabled"))?;
     let agent = engine.agent_or_start(profile);
-    let session = AgentSession::new(agent, engine.next_session_id(), &engine.settings);
+    let session = AgentSession::new(
+        agent,
+        engine.next_session_id(),
+        engine,
+        TokenWatch {
+            agent_id,
+            exp: staff.exp,
+            gen: staff.gen,
+        },
+    );
     ws::WsResponseBuilder::new(session, &req, stream)
         .frame_size(frame_cap(engine.settings.limits.max_ws_message_bytes))
         .start()
@@ -65,6 +87,7 @@ pub async fn chat_ws(
     q: web::Query<TokenQuery>,
 ) -> Result<HttpResponse, actix_web::Error> {
     let engine = &state.engine;
+    check_origin(&req, engine)?;
     let login = match q.login.as_deref().filter(|t| !t.is_empty()) {
         Some(jwt) => Some(
             crate::channels::login::verify(
@@ -84,7 +107,14 @@ pub async fn chat_ws(
             }) => {
                 let id = CustomerId::parse(&customer)
                     .map_err(|_| ApiError::unauthorized("bad visitor token"))?;
-                (survivor_of(engine, id).await?, address, t.to_owned())
+                let id = survivor_of(engine, id).await?;
+                // An erased customer's visitor tokens open nothing.
+                if engine.is_erased(id).await.map_err(ApiError::from)? {
+                    return Err(
+                        ApiError::unauthorized("visitor token of an erased customer").into(),
+                    );
+                }
+                (id, address, t.to_owned())
             }
             Ok(_) => return Err(ApiError::unauthorized("not a visitor token").into()),
             Err(e) => return Err(ApiError::unauthorized(e.to_string()).into()),

@@ -55,6 +55,9 @@ struct Event {
     message: Option<Message>,
     #[serde(default)]
     webhook_event_id: Option<String>,
+    /// Milliseconds since the epoch; events older than the replay window are skipped.
+    #[serde(default)]
+    timestamp: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -128,10 +131,15 @@ async fn handle(
         let ev: Event = match serde_json::from_value(raw) {
             Ok(e) => e,
             Err(e) => {
-                tracing::info!(error = %e, "LINE event skipped: unreadable");
+                tracing::info!(error = %crate::security::Redacted(&e.to_string()), "LINE event skipped: unreadable");
                 continue;
             }
         };
+        if webhook::too_old(&state.engine, ev.timestamp) {
+            tracing::info!(kind = %ev.kind, "LINE event skipped: older than the replay window");
+            crate::metrics::webhook(PROVIDER, "replay_skipped");
+            continue;
+        }
         handle_event(state, ev).await?;
     }
     Ok(HttpResponse::Ok().json(serde_json::json!({})))
@@ -180,7 +188,7 @@ async fn handle_event(state: &AppState, ev: Event) -> Result<(), WebhookError> {
                 Ok(_) => {}
                 // One unusable message must not make LINE redeliver the others.
                 Err(e) if e.code == crate::ws::protocol::ErrorCode::Invalid => {
-                    tracing::info!(error = %e, "LINE message skipped");
+                    tracing::info!(error = %crate::security::Redacted(&e.to_string()), "LINE message skipped");
                     return Ok(());
                 }
                 Err(e) => return Err(e.into()),

@@ -75,6 +75,9 @@ struct Entry {
 #[derive(Debug, Deserialize)]
 struct Messaging {
     sender: Party,
+    /// Milliseconds since the epoch; events older than the replay window are skipped.
+    #[serde(default)]
+    timestamp: Option<i64>,
     #[serde(default)]
     message: Option<Msg>,
     #[serde(default)]
@@ -172,10 +175,15 @@ async fn handle(
         let mut ev: Messaging = match serde_json::from_value(raw) {
             Ok(e) => e,
             Err(e) => {
-                tracing::info!(error = %e, "Messenger event skipped: unreadable");
+                tracing::info!(error = %crate::security::Redacted(&e.to_string()), "Messenger event skipped: unreadable");
                 continue;
             }
         };
+        if super::webhook::too_old(&state.engine, ev.timestamp) {
+            tracing::info!("Messenger event skipped: older than the replay window");
+            crate::metrics::webhook(PROVIDER, "replay_skipped");
+            continue;
+        }
         if let Some(al) = ev.account_linking.take() {
             account_linking(state, &ev.sender.id, al).await?;
             continue;
@@ -186,7 +194,7 @@ async fn handle(
         match ingest(&state.engine, m).await {
             Ok(_) => {}
             Err(e) if e.code == crate::ws::protocol::ErrorCode::Invalid => {
-                tracing::info!(error = %e, "Messenger message skipped");
+                tracing::info!(error = %crate::security::Redacted(&e.to_string()), "Messenger message skipped");
             }
             Err(e) => return Err(e.into()),
         }
@@ -215,7 +223,7 @@ async fn account_linking(
             ) {
                 Ok(c) => c,
                 Err(e) => {
-                    tracing::info!(error = %e, "Messenger account_linking skipped");
+                    tracing::info!(error = %crate::security::Redacted(&e.to_string()), "Messenger account_linking skipped");
                     return Ok(());
                 }
             };
@@ -227,7 +235,7 @@ async fn account_linking(
                     tracing::info!(customer = %customer, ?outcome, "Messenger account linked")
                 }
                 Err(e) if e.code == crate::ws::protocol::ErrorCode::Invalid => {
-                    tracing::info!(error = %e, "Messenger account_linking skipped")
+                    tracing::info!(error = %crate::security::Redacted(&e.to_string()), "Messenger account_linking skipped")
                 }
                 Err(e) => return Err(e.into()),
             }

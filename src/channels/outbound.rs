@@ -219,7 +219,7 @@ async fn deliver(
         }
         Err(f) if f.temporary && d.attempt + 1 < cfg.outbound_attempts => {
             crate::metrics::outbound(d.channel, "retried");
-            tracing::info!(channel = %d.channel, attempt = d.attempt, detail = %f.detail, "outbound send failed; retrying");
+            tracing::info!(channel = %d.channel, attempt = d.attempt, detail = %crate::security::Redacted(&f.detail), "outbound send failed; retrying");
             let delay = cfg.outbound_retry_ms.saturating_mul(1 << d.attempt.min(10));
             let tx = tx.clone();
             let mut next = d;
@@ -231,7 +231,7 @@ async fn deliver(
         }
         Err(f) => {
             crate::metrics::outbound(d.channel, "failed");
-            tracing::warn!(channel = %d.channel, detail = %f.detail, "outbound send failed");
+            tracing::warn!(channel = %d.channel, detail = %crate::security::Redacted(&f.detail), "outbound send failed");
             record(engine, &d, DeliveryStatus::Failed, None, Some(f.detail));
         }
     }

@@ -118,6 +118,18 @@ pub fn public_url(engine: &Engine, req: &HttpRequest) -> String {
     format!("{}{pq}", engine.settings.channels.public_url)
 }
 
+/// Whether a provider event with timestamp `ts` (ms since the epoch) is older than
+/// `security.webhook_max_event_age_ms`: a replay of a captured, validly signed
+/// payload. Such events are skipped (logged, answered 2xx like any skipped event, so the
+/// provider does not retry); the message id de-duplicates younger redeliveries.
+pub fn too_old(engine: &crate::actors::Engine, ts: Option<i64>) -> bool {
+    let max = engine.settings.security.webhook_max_event_age_ms;
+    match ts {
+        Some(ts) if max > 0 => engine.now().0.saturating_sub(ts) > max as i64,
+        _ => false,
+    }
+}
+
 /// A header as text.
 pub fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
@@ -128,7 +140,7 @@ pub fn counted<T>(provider: &'static str, r: Result<T, WebhookError>) -> Result<
     match &r {
         Ok(_) => crate::metrics::webhook(provider, "accepted"),
         Err(e) => {
-            tracing::info!(provider, error = %e, "webhook refused");
+            tracing::info!(provider, outcome = e.outcome(), error = %crate::security::Redacted(&e.to_string()), "webhook refused");
             crate::metrics::webhook(provider, e.outcome())
         }
     }

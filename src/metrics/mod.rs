@@ -149,6 +149,23 @@ fn describe() {
         "switchboard_customer_actors",
         "Live (activated) customer actors."
     );
+    describe_security();
+}
+
+fn describe_security() {
+    use metrics::describe_counter;
+    describe_counter!(
+        "switchboard_logins_throttled_total",
+        "Logins refused with 429 by the per-account or per-IP failure limit."
+    );
+    describe_counter!(
+        "switchboard_ws_refused_total",
+        "Websocket handshakes refused or sockets closed by a security rule, by reason."
+    );
+    describe_counter!(
+        "switchboard_privacy_operations_total",
+        "Customer data exports and erasures."
+    );
 }
 
 pub fn queue_state(queue: &QueueName, waiting: usize, longest_wait_ms: u64) {
@@ -248,4 +265,20 @@ pub fn agent_state(agent: &AgentId, status: &'static str, connected: bool) {
         gauge!("switchboard_agents", "state" => o).decrement(1.0);
     }
     gauge!("switchboard_agents", "state" => new).increment(1.0);
+}
+
+/// A login answered 429; `by` is `account` or `ip`.
+pub fn login_throttled(by: &'static str) {
+    counter!("switchboard_logins_throttled_total", "by" => by).increment(1);
+}
+
+/// A websocket refused or closed by a security rule: `origin`, `revoked`, `expired`,
+/// `rate_limit`, `idle`.
+pub fn ws_refused(reason: &'static str) {
+    counter!("switchboard_ws_refused_total", "reason" => reason).increment(1);
+}
+
+/// A privacy operation: `export` or `erase`.
+pub fn privacy_operation(op: &'static str) {
+    counter!("switchboard_privacy_operations_total", "op" => op).increment(1);
 }

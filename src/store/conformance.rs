@@ -70,7 +70,137 @@ pub async fn run_all(store: SharedStore, caps: Capabilities) {
     settings_overwrite(&store).await;
     agents_and_queues_overwrite(&store).await;
     outbox_until_done(&store).await;
+    erase_and_audit(&store).await;
     concurrent_commits(&store, 64).await;
+}
+
+/// An erasure writes the scrubbed records, deletes the customer's whole timeline and
+/// the named identity links, rewrites the conversations, and appends its audit entry;
+/// other customers are untouched. The audit log reads newest first and pages with
+/// `before`.
+pub async fn erase_and_audit(store: &SharedStore) {
+    let mut customer = new_customer();
+    customer.merged_into = None;
+    let kept_key = new_identity();
+    let other = new_customer();
+    let mut conv = new_conversation(customer.id, ConversationState::Resolved, 2_000);
+    conv.disposition = Some("called about her card".into());
+    let events: Vec<_> = (0..30)
+        .map(|n| new_event(customer.id, Some(conv.id), n))
+        .collect();
+    let other_event = new_event(other.id, None, 1);
+    let batch = Batch {
+        customers: vec![customer.clone(), other.clone()],
+        identities: vec![
+            (customer.identities[0].clone(), customer.id),
+            (kept_key.clone(), other.id),
+        ],
+        events: events.clone(),
+        conversations: vec![conv.clone()],
+        ..Default::default()
+    }
+    .event(other_event.clone());
+    ok(store.commit(batch).await, "commit before erase");
+    let first = super::AuditEntry {
+        id: EventId::new(),
+        at: Millis(1_700_000_001_000),
+        actor: new_agent_id(),
+        action: "customer_exported".into(),
+        customer_id: Some(customer.id),
+        detail: serde_json::json!({"events": 30}),
+    };
+    ok(store.append_audit(first.clone()).await, "append_audit");
+    let mut scrubbed = customer.clone();
+    scrubbed.display_name = None;
+    scrubbed.identities.clear();
+    scrubbed.attributes.clear();
+    let mut clean = conv.clone();
+    clean.disposition = None;
+    let erased = super::AuditEntry {
+        id: EventId::new(),
+        action: "customer_erased".into(),
+        ..first.clone()
+    };
+    ok(
+        store
+            .erase(super::Erasure {
+                customers: vec![scrubbed.clone()],
+                timelines: vec![customer.id],
+                identities: vec![customer.identities[0].clone()],
+                conversations: vec![clean.clone()],
+                audit: erased.clone(),
+            })
+            .await,
+        "erase",
+    );
+    assert_eq!(
+        ok(store.timeline(customer.id, None, 100).await, "timeline"),
+        vec![]
+    );
+    assert_eq!(
+        ok(
+            store.customer_by_identity(&customer.identities[0]).await,
+            "identity"
+        ),
+        None
+    );
+    assert_eq!(
+        ok(store.customer(customer.id).await, "customer"),
+        Some(scrubbed)
+    );
+    assert_eq!(
+        ok(store.conversation(conv.id).await, "conversation"),
+        Some(clean.clone())
+    );
+    assert_eq!(
+        ok(
+            store.conversations_of(customer.id).await,
+            "conversations_of"
+        ),
+        vec![clean]
+    );
+    // Nobody else's data moved.
+    assert_eq!(
+        ok(store.timeline(other.id, None, 10).await, "other timeline"),
+        vec![other_event]
+    );
+    assert_eq!(
+        ok(
+            store.customer_by_identity(&kept_key).await,
+            "other identity"
+        ),
+        Some(other.id)
+    );
+    // Erasing again is not an error.
+    let again = super::AuditEntry {
+        id: EventId::new(),
+        ..erased.clone()
+    };
+    let no_op = super::Erasure {
+        customers: vec![],
+        timelines: vec![customer.id],
+        identities: vec![customer.identities[0].clone()],
+        conversations: vec![],
+        audit: again.clone(),
+    };
+    ok(store.erase(no_op).await, "erase again");
+    let mine = |all: Vec<super::AuditEntry>| -> Vec<super::AuditEntry> {
+        all.into_iter()
+            .filter(|a| a.customer_id == Some(customer.id))
+            .collect()
+    };
+    let log = mine(ok(store.audit_log(None, 100_000).await, "audit_log"));
+    assert_eq!(
+        log,
+        vec![again.clone(), erased.clone(), first.clone()],
+        "newest first"
+    );
+    let older = mine(ok(
+        store.audit_log(Some(erased.id), 100_000).await,
+        "audit before",
+    ));
+    assert_eq!(older, vec![first]);
+    assert!(ok(store.audit_log(None, 0).await, "limit 0").is_empty());
 }
 
 /// A reply written to the outbox with its event is pending until marked done, which

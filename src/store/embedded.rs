@@ -49,11 +49,12 @@
 //! | `queues` | queue name | `QueueConfig` |
 //! | `traces` | conversation_id ++ entry id | `TraceEntry` (oldest first) |
 //! | `settings` | key | raw bytes |
+//! | `audit_log` | entry id | `AuditEntry` (read newest first) |
 //!
 //! Undecodable stored bytes are reported as [`StoreError::Corrupt`], redb failures as
 //! [`StoreError::Backend`]; nothing read from disk is unwrapped.
 
-use super::{Batch, OutboxEntry, Store, StoreError, TraceEntry};
+use super::{AuditEntry, Batch, Erasure, OutboxEntry, Store, StoreError, TraceEntry};
 use crate::domain::{
     AgentId, AgentProfile, Conversation, ConversationId, Customer, CustomerId, EventId,
     IdentityKey, QueueConfig, TimelineEvent,
@@ -86,6 +87,8 @@ const TRACES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("traces");
 const SETTINGS: TableDefinition<&str, &[u8]> = TableDefinition::new("settings");
 /// event id (time-ordered) -> OutboxEntry.
 const OUTBOX: TableDefinition<&[u8], &[u8]> = TableDefinition::new("outbox");
+/// entry id (time-ordered) -> AuditEntry.
+const AUDIT: TableDefinition<&[u8], &[u8]> = TableDefinition::new("audit_log");
 
 /// Tuning of the embedded store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,6 +122,9 @@ enum Request {
         Customer,
         oneshot::Sender<Result<(CustomerId, bool), StoreError>>,
     ),
+    /// A customer erasure with its audit entry (boxed: it is rare and large).
+    Erase(Box<Erasure>, oneshot::Sender<Result<(), StoreError>>),
+    Audit(AuditEntry, oneshot::Sender<Result<(), StoreError>>),
 }
 
 /// What applying one request produced, before the transaction commits.
@@ -287,6 +293,7 @@ struct Tables<'txn> {
     traces: redb::Table<'txn, &'static [u8], &'static [u8]>,
     settings: redb::Table<'txn, &'static str, &'static [u8]>,
     outbox: redb::Table<'txn, &'static [u8], &'static [u8]>,
+    audit: redb::Table<'txn, &'static [u8], &'static [u8]>,
 }
 
 impl<'txn> Tables<'txn> {
@@ -303,6 +310,7 @@ impl<'txn> Tables<'txn> {
             traces: txn.open_table(TRACES).map_err(backend)?,
             settings: txn.open_table(SETTINGS).map_err(backend)?,
             outbox: txn.open_table(OUTBOX).map_err(backend)?,
+            audit: txn.open_table(AUDIT).map_err(backend)?,
         })
     }
 
@@ -430,9 +438,50 @@ impl<'txn> Tables<'txn> {
         Ok((new_customer.id, true))
     }
 
+    fn put_audit(&mut self, a: &AuditEntry) -> Result<(), StoreError> {
+        let v = encode("audit entry", a)?;
+        self.audit
+            .insert(a.id.as_bytes().as_slice(), v.as_slice())
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn apply_erasure(&mut self, e: &Erasure) -> Result<(), StoreError> {
+        for c in &e.customers {
+            self.put_customer(c)?;
+        }
+        for k in &e.identities {
+            self.identities
+                .remove(k.storage_key().as_bytes())
+                .map_err(backend)?;
+        }
+        for c in &e.timelines {
+            let lo = key2(c.as_bytes(), &[0u8; 16]);
+            let hi = key2(c.as_bytes(), &[0xffu8; 16]);
+            let mut keys = Vec::new();
+            for row in self
+                .timeline
+                .range::<&[u8]>(lo.as_slice()..=hi.as_slice())
+                .map_err(backend)?
+            {
+                let (k, _) = row.map_err(backend)?;
+                keys.push(k.value().to_vec());
+            }
+            for k in keys {
+                self.timeline.remove(k.as_slice()).map_err(backend)?;
+            }
+        }
+        for c in &e.conversations {
+            self.put_conversation(c)?;
+        }
+        self.put_audit(&e.audit)
+    }
+
     fn apply(&mut self, req: &Request) -> Result<Applied, StoreError> {
         match req {
             Request::Commit(batch, _) => self.apply_batch(batch).map(|()| Applied::Committed),
+            Request::Erase(e, _) => self.apply_erasure(e).map(|()| Applied::Committed),
+            Request::Audit(a, _) => self.put_audit(a).map(|()| Applied::Committed),
             Request::ResolveOrCreate(key, customer, _) => self
                 .resolve_or_create(key, customer)
                 .map(|(id, created)| Applied::Resolved(id, created)),
@@ -511,12 +560,13 @@ fn process_group(db: &Database, group: Vec<Request>) {
 
 fn answer(req: Request, res: Result<Applied, StoreError>) {
     // A waiter that gave up (dropped its future) is not an error.
+    let done = |a: Applied| match a {
+        Applied::Committed => Ok(()),
+        Applied::Resolved(..) => Err(mismatch()),
+    };
     match req {
-        Request::Commit(_, tx) => {
-            let _ = tx.send(res.and_then(|a| match a {
-                Applied::Committed => Ok(()),
-                Applied::Resolved(..) => Err(mismatch()),
-            }));
+        Request::Commit(_, tx) | Request::Erase(_, tx) | Request::Audit(_, tx) => {
+            let _ = tx.send(res.and_then(done));
         }
         Request::ResolveOrCreate(_, _, tx) => {
             let _ = tx.send(res.and_then(|a| match a {
@@ -776,6 +826,43 @@ impl Store for EmbeddedStore {
 
     async fn health(&self) -> Result<(), StoreError> {
         self.read(|txn| ro_str(txn, SETTINGS).map(|_| ())).await
+    }
+
+    async fn erase(&self, erasure: Erasure) -> Result<(), StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Request::Erase(Box::new(erasure), tx))?;
+        rx.await.map_err(writer_gone)?
+    }
+
+    async fn append_audit(&self, entry: AuditEntry) -> Result<(), StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Request::Audit(entry, tx))?;
+        rx.await.map_err(writer_gone)?
+    }
+
+    async fn audit_log(
+        &self,
+        before: Option<EventId>,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        self.read(move |txn| {
+            let t = ro(txn, AUDIT)?;
+            let range = match before {
+                Some(b) => t.range::<&[u8]>(..b.as_bytes().as_slice()),
+                None => t.range::<&[u8]>(..),
+            }
+            .map_err(backend)?;
+            let mut out = Vec::new();
+            for row in range.rev().take(limit) {
+                let (_, v) = row.map_err(backend)?;
+                out.push(decode("audit_log", v.value())?);
+            }
+            Ok(out)
+        })
+        .await
     }
 }
 

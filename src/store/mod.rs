@@ -16,6 +16,7 @@
 //! | routing_trace | conversation_id | trace entry id ASC | why each routing decision |
 //! | settings | key | - | engine secrets and flags |
 //! | outbox | (shard, hour) | event_id | replies not yet delivered; resent at start |
+//! | audit_log | scope | entry id DESC | privacy operations (export, erase), newest first |
 //!
 //! Invariant: when [`Store::commit`] returns `Ok`, the whole batch is durable (survives
 //! `kill -9`). Callers acknowledge to channels only after that. The embedded store
@@ -28,7 +29,10 @@
 
 pub mod conformance;
 pub mod embedded;
+pub mod privacy;
 pub mod scylla;
+
+pub use privacy::{AuditEntry, Erasure};
 
 use crate::domain::{
     AgentId, AgentProfile, Conversation, ConversationId, Customer, CustomerId, EventId,
@@ -186,6 +190,20 @@ pub trait Store: Send + Sync + 'static {
 
     /// Cheap round trip proving the store answers (readiness).
     async fn health(&self) -> Result<(), StoreError>;
+
+    /// Erases a customer's personal data and records `erasure.audit`, durably (see
+    /// [`Erasure`]). Deleting what is already gone is not an error.
+    async fn erase(&self, erasure: Erasure) -> Result<(), StoreError>;
+
+    /// Appends one entry to the audit log, durably.
+    async fn append_audit(&self, entry: AuditEntry) -> Result<(), StoreError>;
+
+    /// Up to `limit` audit entries, newest first, strictly older than `before` if given.
+    async fn audit_log(
+        &self,
+        before: Option<EventId>,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError>;
 }
 
 /// Shared handle to the configured store.

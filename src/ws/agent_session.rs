@@ -2,11 +2,18 @@
 //! handshake (see `crate::api::ws_routes`); parses frames into `AgentClientMsg` and
 //! forwards them to the agent's `AgentActor`; writes `AgentServerMsg` pushes out as
 //! JSON. Holds no agent state: the agent actor outlives the socket.
+//!
+//! Security rules it enforces: the socket closes with 4001 when the agent's tokens are
+//! revoked (logout, disabled, role changed; pushed by `crate::security::revocation`),
+//! with 4002 once the token it was opened with expires, with 1001 after
+//! `timing.client_timeout_ms` of silence, and with 1008 on a persistent flood.
 
 use super::frames::{decode, screen, RateLimit, Screened};
 use super::protocol::{AgentClientMsg, AgentServerMsg, WireError};
 use crate::actors::agent::AgentActor;
 use crate::actors::messages::{AgentCommand, AgentPush, AttachAgent, DetachAgent};
+use crate::actors::Engine;
+use crate::security::revocation::{CloseSession, TokenWatch, CLOSE_EXPIRED};
 use actix::prelude::*;
 use actix_web_actors::ws;
 use std::time::{Duration, Instant};
@@ -20,14 +27,20 @@ pub struct AgentSession {
     client_timeout: Duration,
     max_bytes: usize,
     rate: RateLimit,
+    /// For the token checks on every heartbeat (engine clock, revocations).
+    engine: Engine,
+    /// The token the socket was opened with.
+    token: TokenWatch,
 }
 
 impl AgentSession {
     pub fn new(
         agent: Addr<AgentActor>,
         session_id: u64,
-        settings: &crate::config::Settings,
+        engine: &Engine,
+        token: TokenWatch,
     ) -> Self {
+        let settings = &engine.settings;
         Self {
             agent,
             session_id,
@@ -35,8 +48,25 @@ impl AgentSession {
             heartbeat: Duration::from_millis(settings.timing.heartbeat_ms),
             client_timeout: Duration::from_millis(settings.timing.client_timeout_ms),
             max_bytes: settings.limits.max_ws_message_bytes,
-            rate: RateLimit::new(settings.limits.ws_messages_per_second),
+            rate: RateLimit::from_settings(settings),
+            engine: engine.clone(),
+            token,
         }
+    }
+
+    /// Closes the socket with an application close code.
+    fn close_with(ctx: &mut ws::WebsocketContext<Self>, code: u16, reason: &'static str) {
+        ctx.close(Some(ws::CloseReason {
+            code: ws::CloseCode::Other(code),
+            description: Some(reason.into()),
+        }));
+        ctx.stop();
+    }
+
+    /// The token still holds: not expired, not revoked (checked on every heartbeat; a
+    /// revocation is also pushed at once).
+    fn token_check(&self) -> Result<(), (u16, &'static str)> {
+        self.token.check(&self.engine)
     }
 
     fn send(ctx: &mut ws::WebsocketContext<Self>, msg: &AgentServerMsg) {
@@ -55,12 +85,30 @@ impl Actor for AgentSession {
     type Context = ws::WebsocketContext<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        self.engine.security.revocations.register(
+            &self.token.agent_id,
+            self.session_id,
+            ctx.address().recipient(),
+        );
+        // A revocation between the handshake check and the registration above.
+        if let Err((code, reason)) = self.token_check() {
+            return Self::close_with(ctx, code, reason);
+        }
         self.agent.do_send(AttachAgent {
             session_id: self.session_id,
             recipient: ctx.address().recipient(),
         });
         ctx.run_interval(self.heartbeat, |act, ctx| {
+            if let Err((code, reason)) = act.token_check() {
+                crate::metrics::ws_refused(if code == CLOSE_EXPIRED {
+                    "expired"
+                } else {
+                    "revoked"
+                });
+                return Self::close_with(ctx, code, reason);
+            }
             if act.last_seen.elapsed() > act.client_timeout {
+                crate::metrics::ws_refused("idle");
                 ctx.close(Some(ws::CloseReason {
                     code: ws::CloseCode::Away,
                     description: Some("idle timeout".into()),
@@ -73,6 +121,10 @@ impl Actor for AgentSession {
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
+        self.engine
+            .security
+            .revocations
+            .unregister(&self.token.agent_id, self.session_id);
         self.agent.do_send(DetachAgent {
             session_id: self.session_id,
         });
@@ -83,6 +135,14 @@ impl Handler<AgentPush> for AgentSession {
     type Result = ();
     fn handle(&mut self, msg: AgentPush, ctx: &mut Self::Context) {
         Self::send(ctx, &msg.0);
+    }
+}
+
+impl Handler<CloseSession> for AgentSession {
+    type Result = ();
+    fn handle(&mut self, msg: CloseSession, ctx: &mut Self::Context) {
+        crate::metrics::ws_refused("revoked");
+        Self::close_with(ctx, msg.code, msg.reason);
     }
 }
 

@@ -33,7 +33,7 @@ impl ChatSession {
         Self {
             session_id: engine.next_session_id(),
             max_bytes: s.limits.max_ws_message_bytes,
-            rate: RateLimit::new(s.limits.ws_messages_per_second),
+            rate: RateLimit::from_settings(s),
             engine: engine.clone(),
             customer,
             address,
@@ -201,6 +201,11 @@ impl Actor for ChatSession {
         let timeout = Duration::from_millis(self.engine.settings.timing.client_timeout_ms);
         ctx.run_interval(heartbeat, move |act, ctx| {
             if act.last_seen.elapsed() > timeout {
+                crate::metrics::ws_refused("idle");
+                ctx.close(Some(ws::CloseReason {
+                    code: ws::CloseCode::Away,
+                    description: Some("idle timeout".into()),
+                }));
                 ctx.stop();
             } else {
                 ctx.ping(b"");

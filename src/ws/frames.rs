@@ -51,6 +51,8 @@ pub struct RateLimit {
     last: Instant,
     /// Consecutive refusals; a persistent flood closes the socket.
     pub refused_in_row: u32,
+    /// Refusals in a row after which the socket is closed (`security.ws_rate_limit_close_after`).
+    pub close_after: u32,
 }
 
 impl RateLimit {
@@ -61,7 +63,19 @@ impl RateLimit {
             tokens: rate,
             last: Instant::now(),
             refused_in_row: 0,
+            close_after: MAX_REFUSED_IN_ROW,
         }
+    }
+
+    /// The same limit, closing the socket after `n` refusals in a row.
+    pub fn close_after(mut self, n: u32) -> Self {
+        self.close_after = n.max(1);
+        self
+    }
+
+    /// Per-connection limit from the settings (rate and persistent-excess close).
+    pub fn from_settings(s: &crate::config::Settings) -> Self {
+        Self::new(s.limits.ws_messages_per_second).close_after(s.security.ws_rate_limit_close_after)
     }
 
     pub fn allow(&mut self) -> bool {
@@ -88,7 +102,7 @@ pub fn rate_limited() -> WireError {
     }
 }
 
-/// Refusals in a row after which the socket is closed (policy violation).
+/// Default refusals in a row after which the socket is closed (policy violation).
 pub const MAX_REFUSED_IN_ROW: u32 = 100;
 
 /// What a session does with one incoming websocket item.
@@ -130,7 +144,8 @@ pub fn screen(item: Result<ws::Message, ws::ProtocolError>, rate: &mut RateLimit
     };
     if rate.allow() {
         Screened::Text(text)
-    } else if rate.refused_in_row > MAX_REFUSED_IN_ROW {
+    } else if rate.refused_in_row >= rate.close_after {
+        crate::metrics::ws_refused("rate_limit");
         Screened::Close(Some(ws::CloseReason {
             code: ws::CloseCode::Policy,
             description: Some("rate limit".into()),

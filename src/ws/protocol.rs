@@ -230,6 +230,8 @@ pub enum ErrorCode {
     QueueFull,
     Unavailable,
     Unauthorized,
+    /// Authenticated, but the role or ownership does not allow this (403).
+    Forbidden,
     RateLimited,
     /// The request conflicts with current state (an identity owned by another
     /// customer, a merge that cannot be applied).

@@ -191,7 +191,7 @@ async fn writing_to_a_conversation_you_do_not_hold_fails() {
     other
         .send(json!({"type": "history", "customer_id": customer}))
         .await;
-    assert_eq!(other.expect("error").await["code"], "unauthorized");
+    assert_eq!(other.expect("error").await["code"], "forbidden");
     assert_eq!(app.timeline(&customer).await.len(), before);
     chat.assert_none_before_pong("event").await;
 }
@@ -256,5 +256,5 @@ async fn rest_validation_errors_are_typed() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 401);
+    assert_eq!(r.status(), 403);
 }

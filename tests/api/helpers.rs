@@ -47,6 +47,12 @@ pub fn test_settings(dir: &std::path::Path) -> Settings {
         data_dir: dir.to_path_buf(),
         workers: 2,
         bootstrap_admin_password: Some(ADMIN_PASSWORD.into()),
+        // Provider payloads in the tests carry fixed, old timestamps; the replay window
+        // is tested on its own in `security.rs`.
+        security: switchboard::config::SecuritySettings {
+            webhook_max_event_age_ms: 0,
+            ..Default::default()
+        },
         ..Settings::default()
     }
 }
@@ -330,6 +336,11 @@ impl Client {
             .send(Message::Text(v.to_string()))
             .await
             .expect("ws send");
+    }
+
+    /// Sends without panicking if the server already closed the socket; false then.
+    pub async fn try_send(&mut self, v: Value) -> bool {
+        self.ws.send(Message::Text(v.to_string())).await.is_ok()
     }
 
     pub async fn send_raw(&mut self, text: String) {

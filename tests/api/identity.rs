@@ -117,10 +117,13 @@ async fn chat_form_details_are_kept_unverified_and_never_link() {
 async fn agent_link_stitches_sms_into_the_open_conversation_and_conflicts_change_nothing() {
     let (_rec, app) = app_with_channels().await;
     let agent = app.agent("alice", &["general"], json!({})).await;
+    // Alice serves the visitor: an agent links identities only for customers it serves.
+    let mut desk = Client::available(&app, &agent).await;
     let (mut chat, welcome) = Client::visitor(&app).await;
     let visitor = welcome["customer_id"].as_str().unwrap().to_owned();
     let ack = chat_say(&mut chat, "my parcel is late").await;
     let conv = ack["conversation_id"].clone();
+    assert_eq!(accept_next(&mut desk).await["id"], conv);
 
     // Another customer already owns a second number.
     let (s, _) = sms_in(&app, "SMother", "+819055550099", "unrelated").await;
@@ -203,7 +206,7 @@ async fn agent_link_stitches_sms_into_the_open_conversation_and_conflicts_change
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 401);
+    assert_eq!(r.status(), 403);
     let (s, v) = delete(
         &app,
         &format!("/api/v1/customers/{visitor}/identities/sms/%2B819055550002"),

@@ -1262,6 +1262,88 @@ impl Store for ScyllaStore {
         Ok(out)
     }
 
+    async fn erase(&self, e: crate::store::Erasure) -> Result<(), StoreError> {
+        // Referents first, as in `commit`: the scrubbed records, then what pointed at
+        // the data (identity links, timeline months), then the audit entry. Every step
+        // is idempotent, so a failed erasure is retried whole.
+        let owners: Vec<Option<(Uuid, i64)>> = e
+            .conversations
+            .iter()
+            .map(|c| Some((c.customer_id.0, c.created_at.0)))
+            .collect();
+        let mut phase: Vec<Write<'_>> = Vec::new();
+        for c in &e.customers {
+            phase.push(self.customer_write(c));
+        }
+        for (c, prev) in e.conversations.iter().zip(owners) {
+            phase.extend(self.conversation_writes(c, prev)?);
+        }
+        try_join_all(phase).await?;
+        for k in &e.identities {
+            self.exec(
+                &statements::DELETE_IDENTITY_IF_EXISTS,
+                (k.channel.as_str(), k.address.as_str()),
+            )
+            .await?;
+        }
+        for customer in &e.timelines {
+            let buckets: Vec<(i32,)> = self
+                .paged(
+                    &statements::SELECT_TIMELINE_BUCKETS,
+                    (customer.0, i32::MAX),
+                    usize::MAX,
+                )
+                .await?;
+            try_join_all(
+                buckets.iter().map(|(b,)| {
+                    self.write(&statements::DELETE_TIMELINE_PARTITION, (customer.0, *b))
+                }),
+            )
+            .await?;
+            self.write(&statements::DELETE_TIMELINE_BUCKETS, (customer.0,))
+                .await?;
+            self.known_buckets.retain(|(c, _)| *c != customer.0);
+        }
+        self.append_audit(e.audit).await
+    }
+
+    async fn append_audit(&self, entry: crate::store::AuditEntry) -> Result<(), StoreError> {
+        let payload = serde_json::to_string(&entry).map_err(|e| encode_err("audit", e))?;
+        self.write(
+            &statements::INSERT_AUDIT,
+            (SCOPE, entry.id.as_bytes().to_vec(), payload),
+        )
+        .await
+    }
+
+    async fn audit_log(
+        &self,
+        before: Option<EventId>,
+        limit: usize,
+    ) -> Result<Vec<crate::store::AuditEntry>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let cql_limit = i32::try_from(limit).unwrap_or(i32::MAX);
+        let rows: Vec<(String,)> = match before {
+            Some(b) => {
+                self.paged(
+                    &statements::SELECT_AUDIT_BEFORE,
+                    (SCOPE, b.as_bytes().to_vec(), cql_limit),
+                    limit,
+                )
+                .await?
+            }
+            None => {
+                self.paged(&statements::SELECT_AUDIT, (SCOPE, cql_limit), limit)
+                    .await?
+            }
+        };
+        rows.into_iter()
+            .map(|(p,)| serde_json::from_str(&p).map_err(|e| corrupt("audit_log", e)))
+            .collect()
+    }
+
     async fn health(&self) -> Result<(), StoreError> {
         let _: Vec<(Option<Vec<u8>>,)> = self
             .rows(&statements::SELECT_SETTING, (HEALTH_KEY,))

@@ -255,6 +255,43 @@ pub const SELECT_SETTING: Stmt = read(
     "SELECT value FROM {{keyspace}}.settings WHERE key = ?",
 );
 
+// --- privacy (docs/security.md) ----------------------------------------------------------
+
+/// Erasure: one month of a customer's timeline.
+pub const DELETE_TIMELINE_PARTITION: Stmt = write(
+    "delete_timeline_partition",
+    "DELETE FROM {{keyspace}}.timeline WHERE customer_id = ? AND bucket = ?",
+);
+
+/// Erasure: the customer's list of timeline months.
+pub const DELETE_TIMELINE_BUCKETS: Stmt = write(
+    "delete_timeline_buckets",
+    "DELETE FROM {{keyspace}}.timeline_buckets WHERE customer_id = ?",
+);
+
+/// Erasure: an identity link, through Paxos like every other identity write.
+pub const DELETE_IDENTITY_IF_EXISTS: Stmt = lwt(
+    "delete_identity_if_exists",
+    "DELETE FROM {{keyspace}}.identities WHERE channel = ? AND address = ? IF EXISTS",
+);
+
+pub const INSERT_AUDIT: Stmt = write(
+    "insert_audit",
+    "INSERT INTO {{keyspace}}.audit_log (scope, entry_id, payload) VALUES (?, ?, ?)",
+);
+
+/// The newest audit entries.
+pub const SELECT_AUDIT: Stmt = read(
+    "select_audit",
+    "SELECT payload FROM {{keyspace}}.audit_log WHERE scope = ? LIMIT ?",
+);
+
+/// Audit entries strictly older than an entry id, newest first.
+pub const SELECT_AUDIT_BEFORE: Stmt = read(
+    "select_audit_before",
+    "SELECT payload FROM {{keyspace}}.audit_log WHERE scope = ? AND entry_id < ? LIMIT ?",
+);
+
 // --- schema migration -------------------------------------------------------------------
 
 pub const SELECT_SCHEMA_VERSIONS: Stmt = read(
@@ -341,6 +378,12 @@ pub const ALL: &[Stmt] = &[
     INSERT_SCHEMA_VERSION,
     TAKE_SCHEMA_LOCK,
     RELEASE_SCHEMA_LOCK,
+    DELETE_TIMELINE_PARTITION,
+    DELETE_TIMELINE_BUCKETS,
+    DELETE_IDENTITY_IF_EXISTS,
+    INSERT_AUDIT,
+    SELECT_AUDIT,
+    SELECT_AUDIT_BEFORE,
 ];
 
 /// Tables the store reads or writes today; the rest of `schema/` is reserved for
@@ -359,4 +402,5 @@ pub const TABLES_IN_USE: &[&str] = &[
     "routing_trace",
     "settings",
     "outbox",
+    "audit_log",
 ];

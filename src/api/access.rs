@@ -1,0 +1,86 @@
+//! Ownership rules for staff reads and changes of customer data. Supervisors and
+//! admins see every customer and conversation; an agent sees only the conversations it
+//! holds or held, and the customers of those conversations (their profile, timeline,
+//! conversation list, identities). "Held" means the conversation is assigned to the
+//! agent now or an `assigned` event names the agent in the customer's timeline
+//! (merged records included), so a transfer does not erase the history of who served
+//! whom. Anything else is 403 `forbidden`.
+//!
+//! The route-by-route table is in docs/security.md.
+
+use super::error::ApiError;
+use super::extract::Staff;
+use crate::actors::Engine;
+use crate::domain::{Conversation, ConversationId, CustomerId, EventKind};
+
+/// Events read per page while looking for the agent's assignment.
+const PAGE: usize = 500;
+/// Most events looked at (a customer with more history than this is visible to the
+/// agents who served its recent conversations).
+const MAX_SCAN: usize = 20_000;
+
+/// Whether an `assigned` event for `staff` exists in `customer`'s timeline (for
+/// `conversation` only, when given).
+async fn held(
+    engine: &Engine,
+    staff: &Staff,
+    customer: CustomerId,
+    conversation: Option<ConversationId>,
+) -> Result<bool, ApiError> {
+    let mut before = None;
+    let mut seen = 0;
+    while seen < MAX_SCAN {
+        let page = crate::actors::timeline::timeline(&engine.store, customer, before, PAGE).await?;
+        for e in &page {
+            if let EventKind::Assigned { agent_id } = &e.kind {
+                if *agent_id == staff.id
+                    && conversation.is_none_or(|c| e.conversation_id == Some(c))
+                {
+                    return Ok(true);
+                }
+            }
+        }
+        seen += page.len();
+        match page.last() {
+            Some(last) if page.len() == PAGE => before = Some(last.id),
+            _ => break,
+        }
+    }
+    Ok(false)
+}
+
+/// `staff` may read or act on customer `id`.
+pub async fn customer(engine: &Engine, staff: &Staff, id: CustomerId) -> Result<(), ApiError> {
+    if staff.sees_everything() {
+        return Ok(());
+    }
+    let holds_now = crate::actors::timeline::conversations(&engine.store, id)
+        .await?
+        .iter()
+        .any(|c| c.agent.as_ref() == Some(&staff.id));
+    if holds_now || held(engine, staff, id, None).await? {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            "agents see only customers whose conversations they hold or held",
+        ))
+    }
+}
+
+/// `staff` may read conversation `c`.
+pub async fn conversation(
+    engine: &Engine,
+    staff: &Staff,
+    c: &Conversation,
+) -> Result<(), ApiError> {
+    if staff.sees_everything() || c.agent.as_ref() == Some(&staff.id) {
+        return Ok(());
+    }
+    if held(engine, staff, c.customer_id, Some(c.id)).await? {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            "agents see only conversations they hold or held",
+        ))
+    }
+}

@@ -1,0 +1,80 @@
+//! Privacy REST, admin only (`crate::actors::privacy` does the work):
+//!
+//! - `GET /api/v1/customers/{id}/export`: everything about the customer as one JSON
+//!   document (profile, identities, conversations, timeline incl. merged records).
+//! - `POST /api/v1/customers/{id}/erase`: erases the customer's personal data; 200 with
+//!   counts; 409 `conflict` while a conversation is open or a chat connected.
+//! - `GET /api/v1/audit?before=&limit=`: the audit log, newest first, paged.
+//!
+//! Both operations are recorded in the audit log before they answer.
+
+use super::error::ApiError;
+use super::extract::Staff;
+use super::AppState;
+use crate::domain::{CustomerId, EventId};
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+
+fn customer_id(s: &str) -> Result<CustomerId, ApiError> {
+    CustomerId::parse(s).map_err(|_| ApiError::not_found("customer"))
+}
+
+pub async fn export(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    staff.require_admin()?;
+    let id = customer_id(&path)?;
+    let doc = state.engine.export_customer(id, &staff.id).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"customer-{id}.json\""),
+        ))
+        .json(doc))
+}
+
+pub async fn erase(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    staff.require_admin()?;
+    let id = customer_id(&path)?;
+    let report = state.engine.erase_customer(id, &staff.id).await?;
+    Ok(HttpResponse::Ok().json(report))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditPage {
+    pub before: Option<String>,
+    pub limit: Option<usize>,
+}
+
+pub async fn audit(
+    state: web::Data<AppState>,
+    staff: Staff,
+    page: web::Query<AuditPage>,
+) -> Result<HttpResponse, ApiError> {
+    staff.require_admin()?;
+    let max = state.engine.settings.limits.max_page;
+    let limit = page.limit.unwrap_or(50);
+    if limit == 0 || limit > max {
+        return Err(ApiError::invalid(format!("limit must be 1 to {max}")));
+    }
+    let before = page.before.as_deref().map(EventId::parse).transpose()?;
+    let mut entries = state.engine.store.audit_log(before, limit + 1).await?;
+    let more = entries.len() > limit;
+    entries.truncate(limit);
+    let next_before = if more {
+        entries.last().map(|e| e.id)
+    } else {
+        None
+    };
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "entries": entries,
+        "next_before": next_before,
+    })))
+}

@@ -1,0 +1,32 @@
+//! Security services shared by the HTTP edge and the session actors: staff token
+//! revocation (and closing the revoked agent's sockets), login throttling, the
+//! websocket `Origin` check and log redaction. Roles and ownership are checked at the
+//! edge (`crate::api::access`); this module holds the state those checks need.
+//!
+//! It must not hold business state (conversations, routing) and never logs a token,
+//! password or message body. docs/security.md describes the threat model.
+
+pub mod login_limit;
+pub mod origin;
+pub mod redact;
+pub mod revocation;
+
+pub use login_limit::LoginLimiter;
+pub use redact::Redacted;
+pub use revocation::{CloseSession, Revocations};
+
+/// The security services of one engine.
+pub struct Guards {
+    pub revocations: Revocations,
+    pub logins: LoginLimiter,
+}
+
+impl Guards {
+    pub fn new(settings: &crate::config::SecuritySettings) -> Self {
+        crate::security::redact::set_enabled(settings.redact_logs);
+        Guards {
+            revocations: Revocations::default(),
+            logins: LoginLimiter::new(settings),
+        }
+    }
+}
