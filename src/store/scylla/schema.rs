@@ -58,6 +58,11 @@ pub const FILES: &[SchemaFile] = &[
         name: "0003_reporting_and_outbound.cql",
         text: include_str!("../../../schema/0003_reporting_and_outbound.cql"),
     },
+    SchemaFile {
+        version: 4,
+        name: "0004_report_events.cql",
+        text: include_str!("../../../schema/0004_report_events.cql"),
+    },
 ];
 
 /// The partition of `schema_version` this engine's records live in.
@@ -423,6 +428,8 @@ mod tests {
             "agent_presence",
             "outbox",
             "routing_events",
+            "report_events",
+            "report_days",
         ] {
             let t = schema
                 .tables
