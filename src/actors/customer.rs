@@ -186,7 +186,12 @@ impl CustomerActor {
 
     /// `batch` with the report events its timeline events produce for the conversation
     /// going from `before` to `after` (docs/metrics.md), written in the same commit.
-    fn reported(&self, mut batch: Batch, before: Option<&Conversation>, after: &Conversation) -> Batch {
+    fn reported(
+        &self,
+        mut batch: Batch,
+        before: Option<&Conversation>,
+        after: &Conversation,
+    ) -> Batch {
         batch
             .report_events
             .extend(derive(&batch.events, before, after, &self.facts));

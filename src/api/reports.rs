@@ -65,7 +65,9 @@ fn parse_thresholds(s: &str, max: usize) -> Result<Vec<u32>, ApiError> {
     let mut out = Vec::new();
     for part in s.split(',') {
         let t: u32 = part.trim().parse().map_err(|_| {
-            ApiError::invalid(format!("threshold {part:?} is not a whole number of seconds"))
+            ApiError::invalid(format!(
+                "threshold {part:?} is not a whole number of seconds"
+            ))
         })?;
         if t == 0 || t > MAX_THRESHOLD_S {
             return Err(ApiError::invalid(format!(
@@ -230,9 +232,8 @@ const CSV_TAIL: &[&str] = &[
 /// Rows as CSV (RFC 4180, CRLF line ends): one header line, one line per row; a value
 /// that is unknown (`null` in JSON) is an empty cell.
 pub fn csv(rows: &[ReportRow], thresholds: &[u32]) -> String {
-    let mut out = String::from(
-        "bucket_start,bucket_start_utc,group,offered,handled,abandoned,abandon_rate",
-    );
+    let mut out =
+        String::from("bucket_start,bucket_start_utc,group,offered,handled,abandoned,abandon_rate");
     for t in thresholds {
         let _ = write!(out, ",service_level_{t}s");
     }

@@ -140,7 +140,10 @@ mod tests {
         let at = Millis(T);
         assert_eq!(T - day, (10 * 60 + 37) * MINUTE_MS + 12_345);
         let b = |i: Interval| i.bucket_start(at, 0).0;
-        assert_eq!(b(Interval::FifteenMinutes), day + (10 * 60 + 30) * MINUTE_MS);
+        assert_eq!(
+            b(Interval::FifteenMinutes),
+            day + (10 * 60 + 30) * MINUTE_MS
+        );
         assert_eq!(b(Interval::Hour), day + 10 * 60 * MINUTE_MS);
         assert_eq!(b(Interval::Day), day);
         // Monday 2026-03-16.
@@ -155,10 +158,7 @@ mod tests {
         // at 2026-03-17 15:00 UTC.
         let jst = 9 * 60 * MINUTE_MS;
         let day = 20_530 * DAY_MS;
-        assert_eq!(
-            Interval::Day.bucket_start(Millis(T), jst).0,
-            day - jst
-        );
+        assert_eq!(Interval::Day.bucket_start(Millis(T), jst).0, day - jst);
         // 2026-03-31 20:00 UTC is 2026-04-01 05:00 JST: April in Japan.
         let at = Millis(days_from_civil(2026, 3, 31) * DAY_MS + 20 * 60 * MINUTE_MS);
         assert_eq!(

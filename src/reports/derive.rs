@@ -286,13 +286,25 @@ mod tests {
             agent: Some(alice.clone()),
             ..queued.clone()
         };
-        let a = ev(&queued, 21_000, EventKind::Assigned { agent_id: alice.clone() });
+        let a = ev(
+            &queued,
+            21_000,
+            EventKind::Assigned {
+                agent_id: alice.clone(),
+            },
+        );
         let r = derive(std::slice::from_ref(&a), Some(&queued), &assigned, &facts);
         assert_eq!(r[0].kind, ReportKind::Answered { wait_ms: 20_000 });
         assert_eq!(r[0].agent.as_ref(), Some(&alice));
         facts.observe(&a);
 
-        let w = ev(&queued, 81_000, EventKind::WrapUp { agent_id: alice.clone() });
+        let w = ev(
+            &queued,
+            81_000,
+            EventKind::WrapUp {
+                agent_id: alice.clone(),
+            },
+        );
         let wrap = Conversation {
             state: ConversationState::WrapUp,
             ..assigned.clone()
@@ -340,7 +352,13 @@ mod tests {
                 queue: held.queue.clone(),
             },
         ));
-        facts.observe(&ev(&held, 2_000, EventKind::Assigned { agent_id: bob.clone() }));
+        facts.observe(&ev(
+            &held,
+            2_000,
+            EventKind::Assigned {
+                agent_id: bob.clone(),
+            },
+        ));
         let support = QueueName::parse("support").expect("q");
         let t = ev(
             &held,
@@ -369,8 +387,20 @@ mod tests {
         assert_eq!(r[1].queue.as_str(), "sales");
         assert_eq!(r[2].queue, support);
         // Resolved later: not first contact (it had been reopened).
-        let done = ev(&held, 20_000, EventKind::Resolved { agent_id: None, disposition: None });
+        let done = ev(
+            &held,
+            20_000,
+            EventKind::Resolved {
+                agent_id: None,
+                disposition: None,
+            },
+        );
         let r = derive(std::slice::from_ref(&done), Some(&held), &held, &facts);
-        assert_eq!(r[1].kind, ReportKind::Resolved { first_contact: false });
+        assert_eq!(
+            r[1].kind,
+            ReportKind::Resolved {
+                first_contact: false
+            }
+        );
     }
 }

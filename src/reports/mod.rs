@@ -14,8 +14,7 @@ pub mod derive;
 pub use bucket::Interval;
 
 use crate::domain::{
-    ConversationId, CustomerId, Millis, OfferOrigin, ParseError, QueueName, ReportEvent,
-    ReportKind,
+    ConversationId, CustomerId, Millis, OfferOrigin, ParseError, QueueName, ReportEvent, ReportKind,
 };
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -292,9 +291,8 @@ impl RepeatContacts {
     /// and including `at + window`).
     fn after(&self, resolved: &ReportEvent, window_ms: u64) -> bool {
         let (lo, hi) = (resolved.at, resolved.at.plus_ms(window_ms));
-        let inside = |ts: Option<&Vec<Millis>>| {
-            ts.is_some_and(|ts| ts.iter().any(|t| *t > lo && *t <= hi))
-        };
+        let inside =
+            |ts: Option<&Vec<Millis>>| ts.is_some_and(|ts| ts.iter().any(|t| *t > lo && *t <= hi));
         inside(self.reopened.get(&resolved.conversation))
             || inside(self.new_contacts.get(&resolved.customer))
     }

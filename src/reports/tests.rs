@@ -92,33 +92,192 @@ fn hand_computed_scenario_by_queue() {
     use Channel::{Chat, Sms};
     // c1
     log.push(s(0), "sales", Chat, conv[0], cust[0], None, new.clone());
-    log.push(s(5), "sales", Chat, conv[0], cust[0], Some("alice"), ReportKind::Answered { wait_ms: 5_000 });
-    log.push(s(125), "sales", Chat, conv[0], cust[0], Some("alice"), ReportKind::WrapupDone { talk_ms: 100_000, wrap_ms: 20_000 });
-    log.push(s(125), "sales", Chat, conv[0], cust[0], Some("alice"), ReportKind::Resolved { first_contact: true });
+    log.push(
+        s(5),
+        "sales",
+        Chat,
+        conv[0],
+        cust[0],
+        Some("alice"),
+        ReportKind::Answered { wait_ms: 5_000 },
+    );
+    log.push(
+        s(125),
+        "sales",
+        Chat,
+        conv[0],
+        cust[0],
+        Some("alice"),
+        ReportKind::WrapupDone {
+            talk_ms: 100_000,
+            wrap_ms: 20_000,
+        },
+    );
+    log.push(
+        s(125),
+        "sales",
+        Chat,
+        conv[0],
+        cust[0],
+        Some("alice"),
+        ReportKind::Resolved {
+            first_contact: true,
+        },
+    );
     // c2 (switches to SMS while talking)
     log.push(s(10), "sales", Chat, conv[1], cust[1], None, new.clone());
-    log.push(s(25), "sales", Chat, conv[1], cust[1], Some("bob"), ReportKind::Answered { wait_ms: 15_000 });
-    log.push(s(60), "sales", Sms, conv[1], cust[1], None, ReportKind::ChannelSwitched { from: Chat });
-    log.push(s(265), "sales", Sms, conv[1], cust[1], Some("bob"), ReportKind::WrapupDone { talk_ms: 200_000, wrap_ms: 40_000 });
-    log.push(s(265), "sales", Sms, conv[1], cust[1], Some("bob"), ReportKind::Resolved { first_contact: true });
+    log.push(
+        s(25),
+        "sales",
+        Chat,
+        conv[1],
+        cust[1],
+        Some("bob"),
+        ReportKind::Answered { wait_ms: 15_000 },
+    );
+    log.push(
+        s(60),
+        "sales",
+        Sms,
+        conv[1],
+        cust[1],
+        None,
+        ReportKind::ChannelSwitched { from: Chat },
+    );
+    log.push(
+        s(265),
+        "sales",
+        Sms,
+        conv[1],
+        cust[1],
+        Some("bob"),
+        ReportKind::WrapupDone {
+            talk_ms: 200_000,
+            wrap_ms: 40_000,
+        },
+    );
+    log.push(
+        s(265),
+        "sales",
+        Sms,
+        conv[1],
+        cust[1],
+        Some("bob"),
+        ReportKind::Resolved {
+            first_contact: true,
+        },
+    );
     // c3 (transferred to support)
     log.push(s(20), "sales", Sms, conv[2], cust[2], None, new.clone());
-    log.push(s(50), "sales", Sms, conv[2], cust[2], Some("alice"), ReportKind::Answered { wait_ms: 30_000 });
-    log.push(s(110), "sales", Sms, conv[2], cust[2], Some("alice"), ReportKind::WrapupDone { talk_ms: 60_000, wrap_ms: 0 });
-    log.push(s(110), "sales", Sms, conv[2], cust[2], Some("alice"), ReportKind::Transferred { to_queue: QueueName::parse("support").expect("q"), overflow: false });
-    log.push(s(110), "support", Sms, conv[2], cust[2], None, ReportKind::Offered { origin: OfferOrigin::Transfer });
+    log.push(
+        s(50),
+        "sales",
+        Sms,
+        conv[2],
+        cust[2],
+        Some("alice"),
+        ReportKind::Answered { wait_ms: 30_000 },
+    );
+    log.push(
+        s(110),
+        "sales",
+        Sms,
+        conv[2],
+        cust[2],
+        Some("alice"),
+        ReportKind::WrapupDone {
+            talk_ms: 60_000,
+            wrap_ms: 0,
+        },
+    );
+    log.push(
+        s(110),
+        "sales",
+        Sms,
+        conv[2],
+        cust[2],
+        Some("alice"),
+        ReportKind::Transferred {
+            to_queue: QueueName::parse("support").expect("q"),
+            overflow: false,
+        },
+    );
+    log.push(
+        s(110),
+        "support",
+        Sms,
+        conv[2],
+        cust[2],
+        None,
+        ReportKind::Offered {
+            origin: OfferOrigin::Transfer,
+        },
+    );
     // c4 (reopened two days later)
     log.push(s(30), "sales", Sms, conv[3], cust[3], None, new.clone());
-    log.push(s(120), "sales", Sms, conv[3], cust[3], Some("bob"), ReportKind::Answered { wait_ms: 90_000 });
-    log.push(s(420), "sales", Sms, conv[3], cust[3], Some("bob"), ReportKind::WrapupDone { talk_ms: 300_000, wrap_ms: 0 });
-    log.push(s(420), "sales", Sms, conv[3], cust[3], Some("bob"), ReportKind::Resolved { first_contact: true });
-    log.push(2 * DAY_MS, "sales", Sms, conv[3], cust[3], None, ReportKind::Reopened);
+    log.push(
+        s(120),
+        "sales",
+        Sms,
+        conv[3],
+        cust[3],
+        Some("bob"),
+        ReportKind::Answered { wait_ms: 90_000 },
+    );
+    log.push(
+        s(420),
+        "sales",
+        Sms,
+        conv[3],
+        cust[3],
+        Some("bob"),
+        ReportKind::WrapupDone {
+            talk_ms: 300_000,
+            wrap_ms: 0,
+        },
+    );
+    log.push(
+        s(420),
+        "sales",
+        Sms,
+        conv[3],
+        cust[3],
+        Some("bob"),
+        ReportKind::Resolved {
+            first_contact: true,
+        },
+    );
+    log.push(
+        2 * DAY_MS,
+        "sales",
+        Sms,
+        conv[3],
+        cust[3],
+        None,
+        ReportKind::Reopened,
+    );
     // c5 (abandons)
     log.push(s(40), "sales", Chat, conv[4], cust[4], None, new.clone());
-    log.push(s(80), "sales", Chat, conv[4], cust[4], None, ReportKind::Abandoned { wait_ms: 40_000 });
+    log.push(
+        s(80),
+        "sales",
+        Chat,
+        conv[4],
+        cust[4],
+        None,
+        ReportKind::Abandoned { wait_ms: 40_000 },
+    );
     // s1 in support
     log.push(s(100), "support", Sms, conv[5], cust[5], None, new.clone());
-    log.push(s(110), "support", Sms, conv[5], cust[5], Some("carol"), ReportKind::Answered { wait_ms: 10_000 });
+    log.push(
+        s(110),
+        "support",
+        Sms,
+        conv[5],
+        cust[5],
+        Some("carol"),
+        ReportKind::Answered { wait_ms: 10_000 },
+    );
 
     let rows = compute(&log.events, &params(GroupBy::Queue, Interval::Hour, H));
     assert_eq!(rows.len(), 2, "{rows:#?}");
@@ -148,7 +307,10 @@ fn hand_computed_scenario_by_queue() {
     // support: offered 2 (s1 new, c3 by transfer), handled 1 (s1, 10 s).
     let support = &rows[1];
     assert_eq!(support.group, "support");
-    assert_eq!((support.offered, support.handled, support.abandoned), (2, 1, 0));
+    assert_eq!(
+        (support.offered, support.handled, support.abandoned),
+        (2, 1, 0)
+    );
     assert!(close(support.service_level, 1.0));
     assert!(close(support.asa_seconds, 10.0));
     // No handle segment ended there: AHT is unknown, not 0.
@@ -158,19 +320,31 @@ fn hand_computed_scenario_by_queue() {
     // By agent: alice answered c1 (5 s) and c3 (30 s): ASA 17.5 s, AHT (120 + 60)/2
     // = 90 s, resolved 1 (c1, FCR).
     let by_agent = compute(&log.events, &params(GroupBy::Agent, Interval::Day, DAY_MS));
-    let alice = by_agent.iter().find(|r| r.group == "alice").expect("alice row");
+    let alice = by_agent
+        .iter()
+        .find(|r| r.group == "alice")
+        .expect("alice row");
     assert_eq!((alice.offered, alice.handled, alice.abandoned), (0, 2, 0));
     assert!(close(alice.asa_seconds, 17.5));
     assert!(close(alice.aht_seconds, 90.0));
-    assert_eq!((alice.resolved, alice.fcr_resolved, alice.transfers), (1, 1, 1));
     assert_eq!(
-        by_agent.iter().map(|r| r.group.as_str()).collect::<Vec<_>>(),
+        (alice.resolved, alice.fcr_resolved, alice.transfers),
+        (1, 1, 1)
+    );
+    assert_eq!(
+        by_agent
+            .iter()
+            .map(|r| r.group.as_str())
+            .collect::<Vec<_>>(),
         ["alice", "bob", "carol"]
     );
 
     // By channel (volume per channel per day): chat offered c1, c2, c5 = 3; sms c3, c4,
     // s1 new + c3 transfer into support = 4.
-    let by_channel = compute(&log.events, &params(GroupBy::Channel, Interval::Day, DAY_MS));
+    let by_channel = compute(
+        &log.events,
+        &params(GroupBy::Channel, Interval::Day, DAY_MS),
+    );
     let volume: Vec<(&str, u64)> = by_channel
         .iter()
         .map(|r| (r.group.as_str(), r.offered))
@@ -206,9 +380,25 @@ fn repeat_contact_from_the_same_customer() {
     };
     log.push(1_000, "q", Channel::Line, ca, a, Some("x"), resolved(true));
     log.push(2_000, "q", Channel::Line, cb, b, Some("x"), resolved(true));
-    log.push(3_000, "q", Channel::Line, ca2, a, Some("x"), resolved(false));
+    log.push(
+        3_000,
+        "q",
+        Channel::Line,
+        ca2,
+        a,
+        Some("x"),
+        resolved(false),
+    );
     // a writes again 6 days later (new conversation); b after 8 days.
-    log.push(1_000 + 6 * DAY_MS, "q", Channel::Sms, ca2, a, None, new.clone());
+    log.push(
+        1_000 + 6 * DAY_MS,
+        "q",
+        Channel::Sms,
+        ca2,
+        a,
+        None,
+        new.clone(),
+    );
     log.push(2_000 + 8 * DAY_MS, "q", Channel::Sms, cb2, b, None, new);
     let rows = compute(&log.events, &params(GroupBy::Queue, Interval::Day, DAY_MS));
     assert_eq!(rows.len(), 1);
@@ -235,7 +425,10 @@ fn csat_average_and_count() {
             },
         );
     }
-    let rows = compute(&log.events, &params(GroupBy::Queue, Interval::FifteenMinutes, H));
+    let rows = compute(
+        &log.events,
+        &params(GroupBy::Queue, Interval::FifteenMinutes, H),
+    );
     assert_eq!(rows[0].csat_count, 3);
     assert!(close(rows[0].csat_average, 2.2 / 3.0));
 }
@@ -251,7 +444,10 @@ fn buckets_and_range() {
     for at in [0, 14 * 60_000, 15 * 60_000, 59 * 60_000, H, -1] {
         log.push(at, "q", Channel::Chat, c, k, None, new.clone());
     }
-    let rows = compute(&log.events, &params(GroupBy::Queue, Interval::FifteenMinutes, H));
+    let rows = compute(
+        &log.events,
+        &params(GroupBy::Queue, Interval::FifteenMinutes, H),
+    );
     let got: Vec<(i64, u64)> = rows.iter().map(|r| (r.bucket_start, r.offered)).collect();
     assert_eq!(got, [(0, 2), (15 * 60_000, 1), (45 * 60_000, 1)]);
 }
@@ -271,4 +467,41 @@ fn nearest_rank_percentiles() {
 fn group_names_parse() {
     assert_eq!(GroupBy::parse("agent"), Ok(GroupBy::Agent));
     assert!(GroupBy::parse("customer").is_err());
+}
+
+/// `queue=` counts one queue's events only, but a repeat contact in another queue still
+/// undoes a first-contact resolution.
+#[test]
+fn one_queue_with_repeat_contacts_elsewhere() {
+    let mut log = Log::new();
+    let (k, c1, c2) = (
+        CustomerId::new(),
+        ConversationId::new(),
+        ConversationId::new(),
+    );
+    let new = ReportKind::Offered {
+        origin: OfferOrigin::New,
+    };
+    log.push(0, "sales", Channel::Chat, c1, k, None, new.clone());
+    log.push(
+        60_000,
+        "sales",
+        Channel::Chat,
+        c1,
+        k,
+        Some("x"),
+        ReportKind::Resolved {
+            first_contact: true,
+        },
+    );
+    // The same customer comes back an hour later, in "support".
+    log.push(H, "support", Channel::Sms, c2, k, None, new);
+    let mut p = params(GroupBy::Channel, Interval::Day, DAY_MS);
+    p.queue = Some(QueueName::parse("sales").expect("q"));
+    let rows = compute(&log.events, &p);
+    // chat: sales's offer and resolution; the support offer is not counted (no sms
+    // row) but makes the resolution not first-contact.
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    assert_eq!((rows[0].group.as_str(), rows[0].offered), ("chat", 1));
+    assert_eq!((rows[0].resolved, rows[0].fcr_resolved), (1, 0));
 }

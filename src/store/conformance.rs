@@ -81,7 +81,8 @@ pub async fn report_events_by_queue_and_range(store: &SharedStore) {
     use crate::domain::report::DAY_MS;
     use crate::domain::{OfferOrigin, ReportEvent, ReportKind};
     // A day no other check (or earlier run on a shared database) writes to.
-    let day = 20_000 + i64::from(CustomerId::new().0.as_bytes()[0]) * 40
+    let day = 20_000
+        + i64::from(CustomerId::new().0.as_bytes()[0]) * 40
         + i64::from(CustomerId::new().0.as_bytes()[1] % 40);
     let base = day * DAY_MS;
     let (qa, qb) = (new_queue_name(), new_queue_name());
@@ -98,7 +99,13 @@ pub async fn report_events_by_queue_and_range(store: &SharedStore) {
         kind,
     };
     // Created in time order, so ids sort like `at` within a day.
-    let a1 = ev(&qa, 1_000, ReportKind::Offered { origin: OfferOrigin::New });
+    let a1 = ev(
+        &qa,
+        1_000,
+        ReportKind::Offered {
+            origin: OfferOrigin::New,
+        },
+    );
     let b1 = ev(&qb, 2_000, ReportKind::Abandoned { wait_ms: 900 });
     let a2 = ev(&qa, DAY_MS - 1, ReportKind::Answered { wait_ms: 20_000 });
     let a3 = ev(
@@ -109,9 +116,25 @@ pub async fn report_events_by_queue_and_range(store: &SharedStore) {
             wrap_ms: 15_000,
         },
     );
-    let late = ev(&qa, 3 * DAY_MS, ReportKind::Resolved { first_contact: true });
-    let csat = ev(&qb, DAY_MS + 7, ReportKind::Csat { score: 4, scale_max: 5 });
-    for batch in [vec![late.clone(), a3.clone(), b1.clone()], vec![csat.clone(), a2.clone(), a1.clone()]] {
+    let late = ev(
+        &qa,
+        3 * DAY_MS,
+        ReportKind::Resolved {
+            first_contact: true,
+        },
+    );
+    let csat = ev(
+        &qb,
+        DAY_MS + 7,
+        ReportKind::Csat {
+            score: 4,
+            scale_max: 5,
+        },
+    );
+    for batch in [
+        vec![late.clone(), a3.clone(), b1.clone()],
+        vec![csat.clone(), a2.clone(), a1.clone()],
+    ] {
         ok(
             store
                 .commit(Batch {
@@ -143,8 +166,13 @@ pub async fn report_events_by_queue_and_range(store: &SharedStore) {
         read(Some(qa.clone()), 1_000, Millis(base + DAY_MS - 1), 100).await,
         vec![a1.clone()]
     );
-    assert_eq!(read(Some(qa.clone()), 0, two_days, 2).await, vec![a1.clone(), a2.clone()]);
-    assert!(read(Some(qa.clone()), 5, Millis(base + 5), 100).await.is_empty());
+    assert_eq!(
+        read(Some(qa.clone()), 0, two_days, 2).await,
+        vec![a1.clone(), a2.clone()]
+    );
+    assert!(read(Some(qa.clone()), 5, Millis(base + 5), 100)
+        .await
+        .is_empty());
     // Every queue: day by day, queues in a fixed order inside a day, ids inside a queue.
     let ours: Vec<ReportEvent> = read(None, 0, two_days, usize::MAX)
         .await
@@ -161,7 +189,10 @@ pub async fn report_events_by_queue_and_range(store: &SharedStore) {
     for part in [&day0, &day1] {
         let mut by_queue: Vec<&ReportEvent> = part.to_vec();
         by_queue.sort_by_key(|e| (e.queue != part[0].queue, e.id));
-        assert_eq!(part, &by_queue, "one queue's events are contiguous and ordered");
+        assert_eq!(
+            part, &by_queue,
+            "one queue's events are contiguous and ordered"
+        );
     }
     // Rewriting an event (a retried commit) does not duplicate it.
     ok(
@@ -173,7 +204,10 @@ pub async fn report_events_by_queue_and_range(store: &SharedStore) {
             .await,
         "rewrite report event",
     );
-    assert_eq!(read(Some(qa.clone()), 0, Millis(base + DAY_MS), 100).await, vec![a1, a2]);
+    assert_eq!(
+        read(Some(qa.clone()), 0, Millis(base + DAY_MS), 100).await,
+        vec![a1, a2]
+    );
     assert_eq!(read(Some(qb), 0, two_days, 100).await, vec![b1, csat]);
 }
 

@@ -21,13 +21,13 @@ async fn traffic(app: &TestApp) {
     app.inbound("sms", "+819011112222", "メトリクスのテスト", None)
         .await;
     let conv = accept_next(&mut a).await;
-    agent_say(&mut a, &conv["id"], "確認します").await;
     a.send(json!({"type": "resolve", "conversation_id": conv["id"]}))
         .await;
     a.expect_where("conversation_updated", |m| m["state"] == "resolved")
         .await;
     // Busy elsewhere: away, so the visitor waits and leaves.
-    a.send(json!({"type": "set_status", "status": "away"})).await;
+    a.send(json!({"type": "set_status", "status": "away"}))
+        .await;
     a.expect_where("status", |m| m["status"] == "away").await;
     let (mut visitor, _) = Client::visitor(app).await;
     chat_say(&mut visitor, "待っています").await;
@@ -125,7 +125,10 @@ async fn promtool_accepts_the_metrics_scrape() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_grafana_dashboard_queries_real_metrics() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/grafana/switchboard.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/grafana/switchboard.json"
+    );
     let raw = std::fs::read_to_string(path).expect("deploy/grafana/switchboard.json");
     let dashboard: Value = serde_json::from_str(&raw).expect("the dashboard is JSON");
     let panels = dashboard["panels"].as_array().expect("panels");

@@ -80,7 +80,14 @@ async fn an_hour_of_traffic_matches_the_hand_computed_report() {
     //
     // c4 writes again two hours later: its conversation is reopened (outside the
     // reported hour, inside the 7-day FCR window).
-    handled_contact(&app, &clock, &mut alice, "+819000000001", (5, 100, Some(20))).await;
+    handled_contact(
+        &app,
+        &clock,
+        &mut alice,
+        "+819000000001",
+        (5, 100, Some(20)),
+    )
+    .await;
     handled_contact(&app, &clock, &mut alice, "+819000000002", (15, 200, None)).await;
     handled_contact(&app, &clock, &mut alice, "+819000000003", (30, 60, None)).await;
     handled_contact(&app, &clock, &mut alice, "+819000000004", (90, 300, None)).await;
@@ -105,7 +112,14 @@ async fn an_hour_of_traffic_matches_the_hand_computed_report() {
     assert_eq!(r["bucket_start"], t0);
     assert_eq!(r["group"], "general");
     // Offered: c1..c5 = 5. Handled (answered): c1..c4 = 4. Abandoned: c5 = 1.
-    assert_eq!((r["offered"].as_u64(), r["handled"].as_u64(), r["abandoned"].as_u64()), (Some(5), Some(4), Some(1)));
+    assert_eq!(
+        (
+            r["offered"].as_u64(),
+            r["handled"].as_u64(),
+            r["abandoned"].as_u64()
+        ),
+        (Some(5), Some(4), Some(1))
+    );
     // Abandon rate = abandoned / (handled + abandoned) = 1/5 = 0.2.
     assert!(close(&r["abandon_rate"], 0.2), "{r}");
     // Service level at 20 s = answered within 20 s / (handled + abandoned):
@@ -126,7 +140,10 @@ async fn an_hour_of_traffic_matches_the_hand_computed_report() {
     assert!(close(&r["wait_p90_seconds"], 90.0), "{r}");
     assert!(close(&r["wait_p99_seconds"], 90.0), "{r}");
     // Resolved: c1..c4 = 4; c4 was reopened within 7 days → FCR = 3/4 = 0.75.
-    assert_eq!((r["resolved"].as_u64(), r["fcr_resolved"].as_u64()), (Some(4), Some(3)));
+    assert_eq!(
+        (r["resolved"].as_u64(), r["fcr_resolved"].as_u64()),
+        (Some(4), Some(3))
+    );
     assert!(close(&r["fcr_rate"], 0.75), "{r}");
     assert_eq!(r["transfers"], 0);
     // CSAT has no writer yet: count 0, average unknown.
@@ -137,7 +154,10 @@ async fn an_hour_of_traffic_matches_the_hand_computed_report() {
     let body = report(&app, &format!("{hour}&group=agent")).await;
     let a = &body["rows"][0];
     assert_eq!(a["group"], "alice");
-    assert_eq!((a["handled"].as_u64(), a["offered"].as_u64()), (Some(4), Some(0)));
+    assert_eq!(
+        (a["handled"].as_u64(), a["offered"].as_u64()),
+        (Some(4), Some(0))
+    );
     assert!(close(&a["aht_seconds"], 170.0), "{a}");
 
     // By channel, per day: volume 4 SMS contacts and 1 web chat; the reopen (2 h later,
@@ -151,7 +171,12 @@ async fn an_hour_of_traffic_matches_the_hand_computed_report() {
         .as_array()
         .expect("rows")
         .iter()
-        .map(|r| (r["group"].as_str().unwrap_or("").to_owned(), r["offered"].as_u64().unwrap_or(0)))
+        .map(|r| {
+            (
+                r["group"].as_str().unwrap_or("").to_owned(),
+                r["offered"].as_u64().unwrap_or(0),
+            )
+        })
         .collect();
     let total: u64 = volume.iter().map(|(_, n)| n).sum();
     assert_eq!(total, 6, "{volume:?}");
@@ -160,21 +185,30 @@ async fn an_hour_of_traffic_matches_the_hand_computed_report() {
     // CSV export: the same numbers, one header line and one line per row.
     let r = app
         .http
-        .get(format!("{}/api/v1/reports?{hour}&group=queue&thresholds=20", app.base))
+        .get(format!(
+            "{}/api/v1/reports?{hour}&group=queue&thresholds=20",
+            app.base
+        ))
         .bearer_auth(&app.admin)
         .header("Accept", "text/csv")
         .send()
         .await
         .expect("csv request");
     assert_eq!(r.status(), 200);
-    assert!(r.headers()["content-type"].to_str().unwrap_or("").starts_with("text/csv"));
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap_or("")
+        .starts_with("text/csv"));
     let text = r.text().await.expect("csv body");
     let lines: Vec<&str> = text.split("\r\n").filter(|l| !l.is_empty()).collect();
     assert_eq!(lines.len(), 2, "{text}");
     let header: Vec<&str> = lines[0].split(',').collect();
     let cells: Vec<&str> = lines[1].split(',').collect();
     let cell = |name: &str| {
-        let i = header.iter().position(|h| *h == name).unwrap_or_else(|| panic!("no column {name}: {text}"));
+        let i = header
+            .iter()
+            .position(|h| *h == name)
+            .unwrap_or_else(|| panic!("no column {name}: {text}"));
         cells[i]
     };
     assert_eq!(cell("group"), "general");
@@ -197,20 +231,80 @@ async fn bad_report_requests_get_typed_errors() {
     .await;
     let t = 1_773_792_000_000i64;
     for (query, why) in [
-        (format!("from={t}&to={}&interval=minute&group=queue", t + 1), "interval"),
-        (format!("from={t}&to={}&interval=hour&group=customer", t + 1), "group"),
-        (format!("from={t}&to={t}&interval=hour&group=queue"), "empty range"),
-        (format!("from={}&to={t}&interval=day&group=queue", t + 5), "reversed range"),
-        (format!("from={t}&to={}&interval=day&group=queue", t + 40 * 86_400_000), "range too long"),
-        (format!("from={t}&to={}&interval=15m&group=queue", t + 30 * 86_400_000), "too many rows"),
-        (format!("from={t}&to={}&interval=day&group=queue&thresholds=0", t + 1), "threshold 0"),
-        (format!("from={t}&to={}&interval=day&group=queue&thresholds=a", t + 1), "threshold text"),
-        (format!("from={t}&to={}&interval=day&group=queue&utc_offset_minutes=900", t + 1), "offset"),
-        (format!("from={t}&to={}&interval=day&group=queue&format=xml", t + 1), "format"),
-        (format!("from={t}&to={}&interval=day&group=queue&queue=Bad%20Name", t + 1), "queue"),
-        (format!("from=x&to={}&interval=day&group=queue", t + 1), "from not a number"),
-        (format!("to={}&interval=day&group=queue", t + 1), "from missing"),
-        (format!("from={t}&to={}&interval=day&group=queue&extra=1", t + 1), "unknown parameter"),
+        (
+            format!("from={t}&to={}&interval=minute&group=queue", t + 1),
+            "interval",
+        ),
+        (
+            format!("from={t}&to={}&interval=hour&group=customer", t + 1),
+            "group",
+        ),
+        (
+            format!("from={t}&to={t}&interval=hour&group=queue"),
+            "empty range",
+        ),
+        (
+            format!("from={}&to={t}&interval=day&group=queue", t + 5),
+            "reversed range",
+        ),
+        (
+            format!(
+                "from={t}&to={}&interval=day&group=queue",
+                t + 40 * 86_400_000
+            ),
+            "range too long",
+        ),
+        (
+            format!(
+                "from={t}&to={}&interval=15m&group=queue",
+                t + 30 * 86_400_000
+            ),
+            "too many rows",
+        ),
+        (
+            format!(
+                "from={t}&to={}&interval=day&group=queue&thresholds=0",
+                t + 1
+            ),
+            "threshold 0",
+        ),
+        (
+            format!(
+                "from={t}&to={}&interval=day&group=queue&thresholds=a",
+                t + 1
+            ),
+            "threshold text",
+        ),
+        (
+            format!(
+                "from={t}&to={}&interval=day&group=queue&utc_offset_minutes=900",
+                t + 1
+            ),
+            "offset",
+        ),
+        (
+            format!("from={t}&to={}&interval=day&group=queue&format=xml", t + 1),
+            "format",
+        ),
+        (
+            format!(
+                "from={t}&to={}&interval=day&group=queue&queue=Bad%20Name",
+                t + 1
+            ),
+            "queue",
+        ),
+        (
+            format!("from=x&to={}&interval=day&group=queue", t + 1),
+            "from not a number",
+        ),
+        (
+            format!("to={}&interval=day&group=queue", t + 1),
+            "from missing",
+        ),
+        (
+            format!("from={t}&to={}&interval=day&group=queue&extra=1", t + 1),
+            "unknown parameter",
+        ),
     ] {
         let (s, v) = app.get(&format!("/api/v1/reports?{query}")).await;
         assert_eq!(s, 400, "{why}: {v}");
@@ -218,15 +312,92 @@ async fn bad_report_requests_get_typed_errors() {
     }
     // A valid request over an empty log: no rows.
     let (s, v) = app
-        .get(&format!("/api/v1/reports?from={t}&to={}&interval=week&group=agent", t + 86_400_000))
+        .get(&format!(
+            "/api/v1/reports?from={t}&to={}&interval=week&group=agent",
+            t + 86_400_000
+        ))
         .await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["rows"], json!([]));
     // Agents may not read reports; nor may anyone without a token.
     let token = app.agent("plain", &["general"], json!({})).await;
-    let url = format!("{}/api/v1/reports?from={t}&to={}&interval=day&group=queue", app.base, t + 1);
-    let r = app.http.get(&url).bearer_auth(&token).send().await.expect("request");
+    let url = format!(
+        "{}/api/v1/reports?from={t}&to={}&interval=day&group=queue",
+        app.base,
+        t + 1
+    );
+    let r = app
+        .http
+        .get(&url)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("request");
     assert!(matches!(r.status().as_u16(), 401 | 403), "{}", r.status());
     let r = app.http.get(&url).send().await.expect("request");
     assert_eq!(r.status(), 401);
+}
+
+/// The answer time of a conversation held across a restart is not lost: the customer
+/// actor rebuilds it from the timeline, so the handle time counts from the answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handle_time_survives_a_restart() {
+    let t0 = SystemClock.now().0.div_euclid(HOUR_MS) * HOUR_MS;
+    let clock = ManualClock::new(Millis(t0));
+    let app = spawn_app_with_clock(|_| {}, clock.clone()).await;
+    let ta = app.agent("kato", &["general"], json!({})).await;
+    let mut a = Client::available(&app, &ta).await;
+    // Offered at 0 s, answered at 10 s, the engine restarts at 60 s, resolved at 90 s:
+    // wait 10 s, handle (talk) 90 − 10 = 80 s.
+    app.inbound("sms", "+819000000777", "再起動をまたぐ問い合わせ", None)
+        .await;
+    let offer = a.expect("offer").await;
+    clock.advance_ms(10_000);
+    a.send(json!({"type": "accept", "offer_id": offer["offer_id"]}))
+        .await;
+    let conv = a.expect("conversation_assigned").await["conversation"].clone();
+    clock.advance_ms(50_000);
+    a.close().await;
+    let dir = app.stop();
+    let app = spawn_app_in_with_clock(dir, |_| {}, clock.clone()).await;
+    let mut a = Client::connect(&app.ws_url(&format!("/ws/agent?token={ta}"))).await;
+    let w = a.expect("welcome").await;
+    assert_eq!(w["conversations"][0]["id"], conv["id"], "{w}");
+    clock.advance_ms(30_000);
+    a.send(json!({"type": "resolve", "conversation_id": conv["id"]}))
+        .await;
+    a.expect_where("conversation_updated", |m| m["state"] == "resolved")
+        .await;
+    let body = report(
+        &app,
+        &format!("from={t0}&to={}&interval=hour&group=agent", t0 + HOUR_MS),
+    )
+    .await;
+    let r = &body["rows"][0];
+    assert_eq!(r["group"], "kato", "{body}");
+    assert!(close(&r["asa_seconds"], 10.0), "{r}");
+    assert!(close(&r["aht_seconds"], 80.0), "{r}");
+    assert_eq!(r["resolved"], 1);
+}
+
+/// A range holding more report events than `reports.max_events` is refused, not cut.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_many_events_is_a_typed_error() {
+    let app = spawn_app(|s| s.reports.max_events = 2).await;
+    let t0 = SystemClock.now().0 - HOUR_MS;
+    for n in 1..=3 {
+        app.inbound("sms", &format!("+81900000080{n}"), "件数制限", None)
+            .await;
+    }
+    let query = format!(
+        "/api/v1/reports?from={t0}&to={}&interval=day&group=queue",
+        t0 + 2 * HOUR_MS
+    );
+    let (s, v) = app.get(&query).await;
+    assert_eq!(s, 400, "{v}");
+    assert_eq!(v["code"], "invalid");
+    assert!(
+        v["message"].as_str().unwrap_or("").contains("max_events"),
+        "{v}"
+    );
 }

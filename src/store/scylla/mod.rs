@@ -52,8 +52,7 @@ use super::conformance::Capabilities;
 use super::{Batch, OutboxEntry, Store, StoreError, TraceEntry};
 use crate::domain::{
     AgentId, AgentProfile, Channel, Conversation, ConversationId, ConversationState, Customer,
-    CustomerId, EventId, IdentityKey, Millis, QueueConfig, QueueName, ReportEvent,
-    TimelineEvent,
+    CustomerId, EventId, IdentityKey, Millis, QueueConfig, QueueName, ReportEvent, TimelineEvent,
 };
 use async_trait::async_trait;
 use futures_util::future::{try_join_all, BoxFuture};
@@ -983,17 +982,14 @@ impl Store for ScyllaStore {
             let day = report_day(e.day())?;
             let body = serde_json::to_string(&e).map_err(|x| encode_err("report event", x))?;
             let queue = e.queue.as_str().to_owned();
-            report_parts
-                .entry((queue.clone(), day))
-                .or_default()
-                .push((
-                    queue,
-                    day,
-                    e.id.as_bytes().to_vec(),
-                    e.at.0,
-                    e.kind.as_str().to_owned(),
-                    body,
-                ));
+            report_parts.entry((queue.clone(), day)).or_default().push((
+                queue,
+                day,
+                e.id.as_bytes().to_vec(),
+                e.at.0,
+                e.kind.as_str().to_owned(),
+                body,
+            ));
         }
         for ((queue, day), rows) in report_parts {
             phase.push(
@@ -1295,9 +1291,7 @@ impl Store for ScyllaStore {
                     if at < from.0 || at >= to.0 {
                         continue;
                     }
-                    out.push(
-                        serde_json::from_str(&body).map_err(|e| corrupt("report_events", e))?,
-                    );
+                    out.push(serde_json::from_str(&body).map_err(|e| corrupt("report_events", e))?);
                     if out.len() >= limit {
                         return Ok(out);
                     }
