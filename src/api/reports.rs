@@ -227,6 +227,10 @@ const CSV_TAIL: &[&str] = &[
     "fcr_rate",
     "csat_count",
     "csat_average",
+    "offers_accepted",
+    "offers_rejected",
+    "offers_timed_out",
+    "offers_rescinded",
 ];
 
 /// Rows as CSV (RFC 4180, CRLF line ends): one header line, one line per row; a value
@@ -275,6 +279,10 @@ pub fn csv(rows: &[ReportRow], thresholds: &[u32]) -> String {
             opt(r.fcr_rate),
             r.csat_count.to_string(),
             opt(r.csat_average),
+            r.offers_accepted.to_string(),
+            r.offers_rejected.to_string(),
+            r.offers_timed_out.to_string(),
+            r.offers_rescinded.to_string(),
         ];
         for v in tail {
             out.push(',');
@@ -334,6 +342,6 @@ mod tests {
         let text = csv(&[], &[20, 60]);
         assert!(text.starts_with("bucket_start,bucket_start_utc,group,"));
         assert!(text.contains(",service_level_20s,service_level_60s,asa_seconds,"));
-        assert!(text.ends_with("csat_average\r\n"));
+        assert!(text.ends_with("offers_rescinded\r\n"));
     }
 }

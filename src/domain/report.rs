@@ -6,11 +6,13 @@
 //! the durations the writer knew at that moment (wait, talk, wrap-up), so a report never
 //! has to pair events across a time range to get a duration.
 //!
-//! They are written by the customer actor in the same `Batch` as the timeline event they
-//! summarise, and stored partitioned by (queue, UTC day). Plain data: no I/O, no wire
+//! They are written by the customer actor (offer outcomes: by the queue actor) in the
+//! same `Batch` as the timeline event or trace entry they summarise, and stored partitioned by (queue, UTC day). Plain data: no I/O, no wire
 //! shape (the REST layer exposes computed rows, never these events).
 
-use super::{AgentId, Channel, ConversationId, CustomerId, EventId, Millis, QueueName};
+use super::{
+    AgentId, Channel, ConversationId, CustomerId, EventId, Millis, OfferOutcome, QueueName,
+};
 use serde::{Deserialize, Serialize};
 
 /// Milliseconds in one UTC day: the partition width of the report log.
@@ -89,6 +91,9 @@ pub enum ReportKind {
     Reopened,
     /// A post-interaction survey answer (written by the CSAT feature; no writer yet).
     Csat { score: u8, scale_max: u8 },
+    /// An offer to `agent` ended: accepted, rejected, timed out or rescinded (written
+    /// by the queue actor with the offer's trace entry).
+    OfferClosed { outcome: OfferOutcome },
 }
 
 impl ReportKind {
@@ -103,6 +108,7 @@ impl ReportKind {
             ReportKind::ChannelSwitched { .. } => "channel_switched",
             ReportKind::Reopened => "reopened",
             ReportKind::Csat { .. } => "csat",
+            ReportKind::OfferClosed { .. } => "offer_closed",
         }
     }
 }

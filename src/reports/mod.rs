@@ -14,7 +14,8 @@ pub mod derive;
 pub use bucket::Interval;
 
 use crate::domain::{
-    ConversationId, CustomerId, Millis, OfferOrigin, ParseError, QueueName, ReportEvent, ReportKind,
+    ConversationId, CustomerId, Millis, OfferOrigin, OfferOutcome, ParseError, QueueName,
+    ReportEvent, ReportKind,
 };
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -109,6 +110,11 @@ pub struct ReportRow {
     pub csat_count: u64,
     /// Mean score normalised to 0..=1 (score / scale_max).
     pub csat_average: Option<f64>,
+    /// Offers to agents by outcome (`offer_closed` events).
+    pub offers_accepted: u64,
+    pub offers_rejected: u64,
+    pub offers_timed_out: u64,
+    pub offers_rescinded: u64,
 }
 
 /// Sums for one row while events are counted.
@@ -131,6 +137,8 @@ struct Acc {
     fcr_resolved: u64,
     csat_count: u64,
     csat_sum: f64,
+    /// accepted, rejected, timed out, rescinded.
+    offers: [u64; 4],
 }
 
 /// The rows for `events`, ordered by bucket start, then group. `events` must hold every
@@ -186,6 +194,15 @@ pub fn compute(events: &[ReportEvent], params: &ReportParams) -> Vec<ReportRow> 
             ReportKind::Transferred { .. } => acc.transfers += 1,
             ReportKind::ChannelSwitched { .. } => acc.channel_switches += 1,
             ReportKind::Reopened => acc.reopened += 1,
+            ReportKind::OfferClosed { outcome } => {
+                let i = match outcome {
+                    OfferOutcome::Accepted => 0,
+                    OfferOutcome::Rejected => 1,
+                    OfferOutcome::TimedOut => 2,
+                    OfferOutcome::Rescinded => 3,
+                };
+                acc.offers[i] += 1;
+            }
             ReportKind::Csat { score, scale_max } => {
                 if *scale_max > 0 {
                     acc.csat_count += 1;
@@ -236,6 +253,10 @@ fn row(bucket_start: i64, group: String, mut acc: Acc, thresholds: &[u32]) -> Re
         fcr_rate: ratio(acc.fcr_resolved, acc.resolved),
         csat_count: acc.csat_count,
         csat_average: (acc.csat_count > 0).then(|| acc.csat_sum / acc.csat_count as f64),
+        offers_accepted: acc.offers[0],
+        offers_rejected: acc.offers[1],
+        offers_timed_out: acc.offers[2],
+        offers_rescinded: acc.offers[3],
     }
 }
 

@@ -319,6 +319,22 @@ fn hand_computed_scenario_by_queue() {
 
     // By agent: alice answered c1 (5 s) and c3 (30 s): ASA 17.5 s, AHT (120 + 60)/2
     // = 90 s, resolved 1 (c1, FCR).
+    // alice also had an offer time out and one rejected before c1 was accepted.
+    for outcome in [
+        OfferOutcome::TimedOut,
+        OfferOutcome::Rejected,
+        OfferOutcome::Accepted,
+    ] {
+        log.push(
+            s(1),
+            "sales",
+            Chat,
+            conv[0],
+            cust[0],
+            Some("alice"),
+            ReportKind::OfferClosed { outcome },
+        );
+    }
     let by_agent = compute(&log.events, &params(GroupBy::Agent, Interval::Day, DAY_MS));
     let alice = by_agent
         .iter()
@@ -330,6 +346,15 @@ fn hand_computed_scenario_by_queue() {
     assert_eq!(
         (alice.resolved, alice.fcr_resolved, alice.transfers),
         (1, 1, 1)
+    );
+    assert_eq!(
+        (
+            alice.offers_accepted,
+            alice.offers_rejected,
+            alice.offers_timed_out,
+            alice.offers_rescinded
+        ),
+        (1, 1, 1, 0)
     );
     assert_eq!(
         by_agent

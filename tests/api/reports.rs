@@ -93,10 +93,13 @@ async fn an_hour_of_traffic_matches_the_hand_computed_report() {
     handled_contact(&app, &clock, &mut alice, "+819000000004", (90, 300, None)).await;
     let (mut visitor, _) = Client::visitor(&app).await;
     chat_say(&mut visitor, "まだ待っています").await;
-    alice.expect("offer").await;
+    let c5 = alice.expect("offer").await["conversation_id"].clone();
     clock.advance_ms(40_000);
     visitor.send(json!({"type": "leave"})).await;
     alice.expect("offer_revoked").await;
+    // The queue records the rescinded offer in the background: let it land (the trace
+    // and the report event are one commit) before the clock jumps two hours.
+    app.trace_with(&c5, &["rescinded"]).await;
     clock.advance_ms(2 * HOUR_MS as u64);
     app.inbound("sms", "+819000000004", "もう一度お願いします", None)
         .await;
@@ -105,7 +108,15 @@ async fn an_hour_of_traffic_matches_the_hand_computed_report() {
     app.admin = app.login("admin", ADMIN_PASSWORD).await;
 
     let hour = format!("from={t0}&to={}&interval=hour", t0 + HOUR_MS);
-    let body = report(&app, &format!("{hour}&group=queue")).await;
+    // Offer outcomes are recorded by the queue actor in the background: wait for them.
+    // c1..c4 accepted (4); c5's offer rescinded when the visitor left (1).
+    let body = app
+        .get_until(
+            &format!("/api/v1/reports?{hour}&group=queue"),
+            "offer outcomes in the report",
+            |b| b["rows"][0]["offers_accepted"] == 4 && b["rows"][0]["offers_rescinded"] == 1,
+        )
+        .await;
     let rows = body["rows"].as_array().expect("rows");
     assert_eq!(rows.len(), 1, "{body:#}");
     let r = &rows[0];
@@ -146,6 +157,13 @@ async fn an_hour_of_traffic_matches_the_hand_computed_report() {
     );
     assert!(close(&r["fcr_rate"], 0.75), "{r}");
     assert_eq!(r["transfers"], 0);
+    assert_eq!(
+        (
+            r["offers_rejected"].as_u64(),
+            r["offers_timed_out"].as_u64()
+        ),
+        (Some(0), Some(0))
+    );
     // CSAT has no writer yet: count 0, average unknown.
     assert_eq!(r["csat_count"], 0);
     assert!(r["csat_average"].is_null());
