@@ -12,6 +12,7 @@ use super::AppState;
 use crate::domain::{Millis, QueueName};
 use crate::reports::bucket::civil_from_days;
 use crate::reports::{compute, GroupBy, Interval, ReportParams, ReportRow};
+use crate::ws::protocol::ErrorCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
@@ -175,37 +176,49 @@ pub async fn report(
             cfg.max_events
         )));
     }
-    let rows = compute(&events, &params);
-    if rows.len() > cfg.max_rows {
-        return Err(ApiError::invalid(format!(
-            "{} rows exceed reports.max_rows ({}); use a longer interval or a narrower range",
-            rows.len(),
-            cfg.max_rows
-        )));
-    }
-    let body = ReportResponse {
-        from: q.from,
-        to: q.to,
-        interval: params.interval,
-        group: params.group,
-        queue: params.queue.clone(),
-        thresholds_seconds: params.sl_thresholds_s.clone(),
-        fcr_window_ms: params.fcr_window_ms,
-        utc_offset_minutes: params.utc_offset_minutes,
-        rows,
-    };
+    let max_rows = cfg.max_rows;
+    let (from, to) = (q.from, q.to);
+    let filename = format!("switchboard-report-{}-{}.csv", q.group, q.interval);
+    // Up to `max_events` events: computed and encoded off the async executor.
+    let encoded = web::block(move || {
+        let rows = compute(&events, &params);
+        if rows.len() > max_rows {
+            return Err(ApiError::invalid(format!(
+                "{} rows exceed reports.max_rows ({max_rows}); use a longer interval or a \
+                 narrower range",
+                rows.len()
+            )));
+        }
+        let body = ReportResponse {
+            from,
+            to,
+            interval: params.interval,
+            group: params.group,
+            queue: params.queue.clone(),
+            thresholds_seconds: params.sl_thresholds_s.clone(),
+            fcr_window_ms: params.fcr_window_ms,
+            utc_offset_minutes: params.utc_offset_minutes,
+            rows,
+        };
+        Ok(match format {
+            Format::Json => serde_json::to_string(&body)
+                .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?,
+            Format::Csv => csv(&body.rows, &body.thresholds_seconds),
+        })
+    })
+    .await
+    .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))??;
     Ok(match format {
-        Format::Json => HttpResponse::Ok().json(body),
+        Format::Json => HttpResponse::Ok()
+            .content_type("application/json")
+            .body(encoded),
         Format::Csv => HttpResponse::Ok()
             .content_type("text/csv; charset=utf-8")
             .insert_header((
                 "Content-Disposition",
-                format!(
-                    "attachment; filename=\"switchboard-report-{}-{}.csv\"",
-                    q.group, q.interval
-                ),
+                format!("attachment; filename=\"{filename}\""),
             ))
-            .body(csv(&body.rows, &body.thresholds_seconds)),
+            .body(encoded),
     })
 }
 
