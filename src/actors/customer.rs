@@ -1089,7 +1089,8 @@ impl Handler<Assign> for CustomerActor {
         };
         let batch = self.reported(batch, Some(&conv), &updated);
         self.commit_then(batch, move |act| {
-            crate::metrics::answered(&updated.queue, now.since(updated.enqueued_at));
+            let since = act.facts.waiting_since(updated.id, updated.enqueued_at);
+            crate::metrics::answered(&updated.queue, now.since(since));
             act.customer = Some(cust);
             act.remember(&ev);
             act.open = Some(updated.clone());

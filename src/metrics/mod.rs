@@ -104,7 +104,7 @@ fn describe() {
     describe_histogram!(
         "switchboard_time_to_answer_seconds",
         Unit::Seconds,
-        "Enqueue to accepted offer."
+        "Wait until an accepted offer: from enqueue, or from the last transfer or requeue."
     );
     describe_histogram!(
         "switchboard_store_commit_seconds",

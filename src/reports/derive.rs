@@ -23,6 +23,10 @@ pub struct ContactFacts {
     pub wrap_started_at: Option<Millis>,
     /// The conversation was reopened at least once: its resolution is not first contact.
     pub reopened: bool,
+    /// When it last went back to waiting after an agent had it (transfer, requeue):
+    /// its wait in the new queue counts from here, not from the first enqueue (which
+    /// the conversation keeps for its place in routing order).
+    pub requeued_at: Option<Millis>,
 }
 
 impl ContactFacts {
@@ -55,10 +59,19 @@ impl ContactFacts {
                 self.wrap_started_at = None;
             }
             EventKind::WrapUp { .. } => self.wrap_started_at = Some(e.at),
-            EventKind::Transferred { .. }
-            | EventKind::Queued { .. }
-            | EventKind::Resolved { .. }
-            | EventKind::Abandoned { .. } => {
+            EventKind::Transferred { .. } => {
+                self.requeued_at = Some(e.at);
+                self.answered_at = None;
+                self.wrap_started_at = None;
+            }
+            EventKind::Queued { .. } => {
+                if self.answered_at.is_some() {
+                    self.requeued_at = Some(e.at);
+                }
+                self.answered_at = None;
+                self.wrap_started_at = None;
+            }
+            EventKind::Resolved { .. } | EventKind::Abandoned { .. } => {
                 self.answered_at = None;
                 self.wrap_started_at = None;
             }
@@ -77,6 +90,15 @@ impl ContactFacts {
         match self.wrap_started_at {
             Some(w) => (w.since(answered), end.since(w)),
             None => (end.since(answered), 0),
+        }
+    }
+
+    /// Since when `conv`, enqueued at `enqueued_at`, has been waiting (the later of its
+    /// enqueue and its last transfer or requeue).
+    pub fn waiting_since(&self, conv: ConversationId, enqueued_at: Millis) -> Millis {
+        match self.requeued_at {
+            Some(t) if self.conversation == Some(conv) => t.max(enqueued_at),
+            _ => enqueued_at,
         }
     }
 
@@ -147,7 +169,7 @@ pub fn derive(
                 after.channel,
                 Some(agent_id.clone()),
                 ReportKind::Answered {
-                    wait_ms: e.at.since(prior.enqueued_at),
+                    wait_ms: e.at.since(facts.waiting_since(after.id, prior.enqueued_at)),
                 },
             ),
             EventKind::Abandoned { waited_ms } => push(
@@ -155,7 +177,8 @@ pub fn derive(
                 prior.channel,
                 None,
                 ReportKind::Abandoned {
-                    wait_ms: *waited_ms,
+                    wait_ms: (*waited_ms)
+                        .min(e.at.since(facts.waiting_since(after.id, prior.enqueued_at))),
                 },
             ),
             EventKind::Resolved { .. } => {
@@ -386,6 +409,25 @@ mod tests {
         );
         assert_eq!(r[1].queue.as_str(), "sales");
         assert_eq!(r[2].queue, support);
+        // Answered again in support 3 s after the transfer: the wait counts from the
+        // transfer (12 s), not from the first enqueue (1 s) kept for routing order.
+        facts.observe(&t);
+        let carol = AgentId::parse("carol").expect("agent");
+        let a = ev(
+            &held,
+            15_000,
+            EventKind::Assigned {
+                agent_id: carol.clone(),
+            },
+        );
+        let taken = Conversation {
+            state: ConversationState::Assigned,
+            agent: Some(carol),
+            ..moved.clone()
+        };
+        let r = derive(std::slice::from_ref(&a), Some(&moved), &taken, &facts);
+        assert_eq!(r[0].kind, ReportKind::Answered { wait_ms: 3_000 });
+        assert_eq!(r[0].queue, support);
         // Resolved later: not first contact (it had been reopened).
         let done = ev(
             &held,

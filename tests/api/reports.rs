@@ -337,6 +337,27 @@ async fn bad_report_requests_get_typed_errors() {
         .await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["rows"], json!([]));
+    // The OpenAPI document describes the endpoint and its parameters.
+    let (_, doc) = app.get("/api/v1/openapi.json").await;
+    let params: Vec<&str> = doc["paths"]["/api/v1/reports"]["get"]["parameters"]
+        .as_array()
+        .expect("reports parameters")
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(
+        params,
+        [
+            "from",
+            "to",
+            "interval",
+            "group",
+            "queue",
+            "thresholds",
+            "utc_offset_minutes",
+            "format"
+        ]
+    );
     // Agents may not read reports; nor may anyone without a token.
     let token = app.agent("plain", &["general"], json!({})).await;
     let url = format!(
@@ -418,4 +439,106 @@ async fn too_many_events_is_a_typed_error() {
         v["message"].as_str().unwrap_or("").contains("max_events"),
         "{v}"
     );
+}
+
+/// Transfers and channel switches, end to end: a contact answered in `general` is
+/// transferred to `billing`, where the customer moves to email before it is resolved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transfer_splits_handling_between_queues_and_agents() {
+    let t0 = SystemClock.now().0.div_euclid(HOUR_MS) * HOUR_MS;
+    let clock = ManualClock::new(Millis(t0));
+    let app = spawn_app_with_clock(|_| {}, clock.clone()).await;
+    app.queue("billing", json!({})).await;
+    let ta = app.agent("abe", &["general"], json!({})).await;
+    let tb = app.agent("endo", &["billing"], json!({})).await;
+    let mut a = Client::available(&app, &ta).await;
+    let mut b = Client::available(&app, &tb).await;
+
+    // 0 s offered in general; abe answers at 4 s (wait 4); transfers to billing at
+    // 64 s (talk 60); endo answers at 70 s (wait 6 from the transfer); the customer
+    // writes by email at 80 s (channel switch); endo resolves at 110 s (talk 40).
+    app.inbound("sms", "+819000000555", "請求について", None)
+        .await;
+    let offer = a.expect("offer").await;
+    clock.advance_ms(4_000);
+    a.send(json!({"type": "accept", "offer_id": offer["offer_id"]}))
+        .await;
+    let conv = a.expect("conversation_assigned").await["conversation"].clone();
+    clock.advance_ms(60_000);
+    a.send(json!({"type": "transfer", "conversation_id": conv["id"], "queue": "billing"}))
+        .await;
+    let offer = b.expect("offer").await;
+    assert_eq!(offer["conversation_id"], conv["id"]);
+    clock.advance_ms(6_000);
+    b.send(json!({"type": "accept", "offer_id": offer["offer_id"]}))
+        .await;
+    b.expect("conversation_assigned").await;
+    let customer = conv["customer"]["id"].as_str().expect("customer id");
+    let (s, v) = app
+        .post(
+            &format!("/api/v1/customers/{customer}/identities"),
+            json!({"channel": "email", "address": "seikyu@example.jp"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    clock.advance_ms(10_000);
+    app.inbound("email", "seikyu@example.jp", "メールで失礼します", None)
+        .await;
+    clock.advance_ms(30_000);
+    b.send(json!({"type": "resolve", "conversation_id": conv["id"]}))
+        .await;
+    b.expect_where("conversation_updated", |m| m["state"] == "resolved")
+        .await;
+
+    let hour = format!("from={t0}&to={}&interval=hour", t0 + HOUR_MS);
+    let body = report(&app, &format!("{hour}&group=queue")).await;
+    let rows = body["rows"].as_array().expect("rows");
+    let row = |q: &str| {
+        rows.iter()
+            .find(|r| r["group"] == q)
+            .unwrap_or_else(|| panic!("no row for {q}: {body:#}"))
+    };
+    // billing: offered once (by transfer), answered after 6 s, handled 40 s, resolved
+    // first contact, one channel switch.
+    let billing = row("billing");
+    assert_eq!(
+        (billing["offered"].as_u64(), billing["handled"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert!(close(&billing["asa_seconds"], 6.0), "{billing}");
+    assert!(close(&billing["aht_seconds"], 40.0), "{billing}");
+    assert_eq!(
+        (
+            billing["resolved"].as_u64(),
+            billing["fcr_resolved"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
+    assert_eq!(billing["channel_switches"], 1);
+    assert_eq!(billing["transfers"], 0);
+    // general: offered, answered after 4 s, handled 60 s until the transfer, which it
+    // counts; not resolved there.
+    let general = row("general");
+    assert_eq!(
+        (general["offered"].as_u64(), general["handled"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert!(close(&general["asa_seconds"], 4.0), "{general}");
+    assert!(close(&general["aht_seconds"], 60.0), "{general}");
+    assert_eq!(
+        (general["transfers"].as_u64(), general["resolved"].as_u64()),
+        (Some(1), Some(0))
+    );
+    assert_eq!(general["channel_switches"], 0);
+
+    // By channel: the switch is counted on email (the channel moved to).
+    let body = report(&app, &format!("{hour}&group=channel")).await;
+    let email = body["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|r| r["group"] == "email")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(email["channel_switches"], 1, "{body:#}");
 }
