@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command (README.md): installs what the tests need if missing — Debian's
-# chromium, Node.js/npm, Japanese fonts for the browser screenshots, and the pinned
-# playwright-core — then runs every test.
+# chromium, Node.js/npm, Japanese fonts for the browser screenshots, the pinned
+# playwright-core, and Debian's prometheus package for `promtool` (the /metrics lint
+# in tests/api/prometheus.rs) — then runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,8 +11,9 @@ command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 [ -d /usr/share/fonts/opentype/ipafont-gothic ] || missing+=(fonts-ipafont-gothic)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 if [ ${#missing[@]} -gt 0 ]; then
-  echo "installing Debian packages for the browser test: ${missing[*]}"
+  echo "installing Debian packages for the browser and metrics tests: ${missing[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -92,6 +92,8 @@ pub struct Settings {
     pub channels: crate::channels::ChannelSettings,
     /// Access control, abuse limits, log redaction (`[security]`, docs/security.md).
     pub security: SecuritySettings,
+    /// Historical reports (`[reports]`, docs/metrics.md).
+    pub reports: ReportSettings,
 }
 
 /// `[security]`: websocket origins, login throttling, socket abuse limits, webhook
@@ -333,6 +335,7 @@ impl Default for Settings {
             store: StoreSettings::default(),
             channels: Default::default(),
             security: SecuritySettings::default(),
+            reports: ReportSettings::default(),
         }
     }
 }
@@ -361,6 +364,39 @@ impl Default for Timing {
             visitor_token_ttl_ms: 30 * 24 * 3_600_000,
             heartbeat_ms: 5_000,
             client_timeout_ms: 30_000,
+        }
+    }
+}
+
+/// Historical reports: metric parameters and the limits of one report request.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReportSettings {
+    /// Service-level thresholds in seconds (answered within T); the first is the
+    /// headline `service_level`. A request may pass its own (`thresholds=`).
+    pub service_level_thresholds_seconds: Vec<u32>,
+    /// A resolution followed by a repeat contact (reopened, or a new conversation from
+    /// the same customer) within this window is not a first-contact resolution.
+    pub fcr_window_ms: u64,
+    /// Longest `to - from` one request may ask for.
+    pub max_range_ms: u64,
+    /// Most report events one request may read (more: `400 invalid`, narrow the range).
+    pub max_events: usize,
+    /// Most rows one request may return (buckets x groups).
+    pub max_rows: usize,
+    /// Most service-level thresholds in one request.
+    pub max_thresholds: usize,
+}
+
+impl Default for ReportSettings {
+    fn default() -> Self {
+        Self {
+            service_level_thresholds_seconds: vec![20, 60],
+            fcr_window_ms: 7 * 24 * 3_600_000,
+            max_range_ms: 400 * 24 * 3_600_000,
+            max_events: 1_000_000,
+            max_rows: 50_000,
+            max_thresholds: 8,
         }
     }
 }

@@ -14,6 +14,7 @@
 //!   webhooks and SMTP in, provider API calls out, all through one ingest door.
 //! - [`api`]: REST, websocket upgrade routes, health, metrics, static web clients.
 //! - [`metrics`]: Prometheus metric definitions.
+//! - [`reports`]: historical reports computed from the report event log. No I/O.
 //! - [`auth`]: password hashing and signed tokens.
 //! - [`config`]: settings from defaults, file, env and flags.
 //! - [`startup`]: building and running the application; recovery after restart.
@@ -29,6 +30,7 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod metrics;
+pub mod reports;
 pub mod routing;
 pub mod security;
 pub mod startup;

@@ -15,6 +15,7 @@ use crate::domain::{
     Channel, Conversation, ConversationId, ConversationState, Customer, CustomerId, EventKind,
     IdentityKey, Millis, TimelineEvent,
 };
+use crate::reports::derive::{derive, ContactFacts};
 use crate::store::Batch;
 use crate::ws::protocol::{
     visible_to_customer, ChatConversationView, ChatServerMsg, ConversationView, CustomerView,
@@ -55,6 +56,9 @@ pub struct CustomerActor {
     /// every request is refused, so nothing is written to a record whose identities
     /// are moving away.
     retiring: Option<CustomerId>,
+    /// What the report events of the open conversation need to know (answer and
+    /// wrap-up times, reopened); fed by every remembered event, rebuilt at load.
+    facts: ContactFacts,
 }
 
 struct Loaded {
@@ -62,6 +66,51 @@ struct Loaded {
     open: Option<Conversation>,
     last_closed: Option<Conversation>,
     recent: Vec<TimelineEvent>,
+    /// The open conversation's events since it was opened or reopened, oldest first
+    /// (to rebuild [`ContactFacts`]).
+    open_events: Vec<TimelineEvent>,
+}
+
+/// Most timeline pages read at activation to find where the open conversation began.
+const FACT_PAGES: usize = 20;
+
+/// The events of `conv` from its last opening or reopening on, oldest first: the
+/// timeline is read newest first, page by page, until that event (or [`FACT_PAGES`]).
+async fn open_conversation_events(
+    store: &crate::store::SharedStore,
+    customer: CustomerId,
+    conv: ConversationId,
+    page: usize,
+) -> Result<Vec<TimelineEvent>, crate::store::StoreError> {
+    let mut out = Vec::new();
+    let mut before = None;
+    for _ in 0..FACT_PAGES {
+        let events = super::timeline::timeline(store, customer, before, page).await?;
+        let Some(last) = events.last() else {
+            break;
+        };
+        before = Some(last.id);
+        let n = events.len();
+        for e in events {
+            if e.conversation_id != Some(conv) {
+                continue;
+            }
+            let start = matches!(
+                e.kind,
+                EventKind::ConversationOpened { .. } | EventKind::ConversationReopened { .. }
+            );
+            out.push(e);
+            if start {
+                out.reverse();
+                return Ok(out);
+            }
+        }
+        if n < page {
+            break;
+        }
+    }
+    out.reverse();
+    Ok(out)
 }
 
 impl CustomerActor {
@@ -80,6 +129,7 @@ impl CustomerActor {
             abandon_timer: None,
             load_error: None,
             retiring: None,
+            facts: ContactFacts::default(),
         }
     }
 
@@ -106,6 +156,7 @@ impl CustomerActor {
     }
 
     fn remember(&mut self, event: &TimelineEvent) {
+        self.facts.observe(event);
         self.recent.push_back(event.clone());
         while self.recent.len() > self.engine.settings.limits.recent_events {
             self.recent.pop_front();
@@ -136,6 +187,20 @@ impl CustomerActor {
                 }
             }
         }
+    }
+
+    /// `batch` with the report events its timeline events produce for the conversation
+    /// going from `before` to `after` (docs/metrics.md), written in the same commit.
+    fn reported(
+        &self,
+        mut batch: Batch,
+        before: Option<&Conversation>,
+        after: &Conversation,
+    ) -> Batch {
+        batch
+            .report_events
+            .extend(derive(&batch.events, before, after, &self.facts));
+        batch
     }
 
     fn seen_key(conv_scope: &str, cid: &str) -> String {
@@ -297,6 +362,7 @@ impl CustomerActor {
         let batch = Batch::default()
             .event(ev.clone())
             .conversation(updated.clone());
+        let batch = self.reported(batch, Some(&conv), &updated);
         let store = self.engine.store.clone();
         ctx.wait(
             async move { store.commit(batch).await }
@@ -331,6 +397,7 @@ impl Actor for CustomerActor {
         let store = self.engine.store.clone();
         let id = self.id;
         let recent_n = self.engine.settings.limits.recent_events;
+        let page = self.engine.settings.limits.max_page.max(1);
         ctx.wait(
             async move {
                 let customer = store.customer(id).await?;
@@ -347,11 +414,16 @@ impl Actor for CustomerActor {
                     });
                 let mut recent = super::timeline::timeline(&store, id, None, recent_n).await?;
                 recent.reverse();
+                let open_events = match &open {
+                    Some(c) => open_conversation_events(&store, id, c.id, page).await?,
+                    None => Vec::new(),
+                };
                 Ok::<_, crate::store::StoreError>(Loaded {
                     customer,
                     open,
                     last_closed,
                     recent,
+                    open_events,
                 })
             }
             .into_actor(self)
@@ -362,6 +434,10 @@ impl Actor for CustomerActor {
                     act.last_closed = l.last_closed;
                     for e in l.recent {
                         act.remember(&e);
+                    }
+                    act.facts = ContactFacts::default();
+                    for e in &l.open_events {
+                        act.facts.observe(e);
                     }
                 }
                 Err(e) => {
@@ -546,6 +622,7 @@ impl Handler<Inbound> for CustomerActor {
                 customers: renamed.iter().cloned().collect(),
                 ..Default::default()
             };
+            let batch = self.reported(batch, Some(&conv), &updated);
             return self.commit_then(batch, move |act| {
                 if renamed.is_some() {
                     act.customer = renamed;
@@ -673,6 +750,7 @@ impl Handler<Inbound> for CustomerActor {
             customers: renamed.iter().cloned().collect(),
             ..Default::default()
         };
+        let batch = self.reported(batch, reopen.as_ref(), &conv);
         let reopened = reopen.is_some();
         AtomicResponse::new(Box::pin(
             async move {
@@ -1014,8 +1092,10 @@ impl Handler<Assign> for CustomerActor {
             customers: vec![cust.clone()],
             ..Default::default()
         };
+        let batch = self.reported(batch, Some(&conv), &updated);
         self.commit_then(batch, move |act| {
-            crate::metrics::answered(&updated.queue, now.since(updated.enqueued_at));
+            let since = act.facts.waiting_since(updated.id, updated.enqueued_at);
+            crate::metrics::answered(&updated.queue, now.since(since));
             act.customer = Some(cust);
             act.remember(&ev);
             act.open = Some(updated.clone());
@@ -1079,6 +1159,7 @@ impl Handler<CloseConversation> for CustomerActor {
         let batch = Batch::default()
             .event(ev.clone())
             .conversation(updated.clone());
+        let batch = self.reported(batch, Some(&conv), &updated);
         self.commit_then(batch, move |act| {
             act.remember(&ev);
             if updated.state == ConversationState::Resolved {
@@ -1164,6 +1245,7 @@ impl Handler<Transfer> for CustomerActor {
             conversations: vec![updated.clone()],
             ..Default::default()
         };
+        let batch = self.reported(batch, Some(&conv), &updated);
         let store = self.engine.store.clone();
         let to_agent = msg.to_agent.clone();
         AtomicResponse::new(Box::pin(
@@ -1255,6 +1337,7 @@ impl Handler<Requeue> for CustomerActor {
         let batch = Batch::default()
             .event(ev.clone())
             .conversation(updated.clone());
+        let batch = self.reported(batch, Some(&conv), &updated);
         let enqueue = self.enqueue_msg(&updated, self.last_customer_text(), true);
         let store = self.engine.store.clone();
         tracing::info!(conversation = %conv.id, reason = %msg.reason, "requeue");
@@ -1315,6 +1398,7 @@ impl Handler<CustomerLeave> for CustomerActor {
         let batch = Batch::default()
             .event(ev.clone())
             .conversation(updated.clone());
+        let batch = self.reported(batch, Some(&conv), &updated);
         self.commit_then(batch, move |act| {
             act.remember(&ev);
             act.open = None;
@@ -1579,6 +1663,7 @@ impl Handler<EscalateVideo> for CustomerActor {
             conversations: vec![updated.clone()],
             ..Default::default()
         };
+        let batch = self.reported(batch, Some(&conv), &updated);
         self.commit_then(batch, move |act| {
             for e in &events {
                 act.remember(e);

@@ -13,7 +13,7 @@ use super::messages::*;
 use super::registry::Engine;
 use crate::domain::{
     AgentId, ConversationId, CustomerId, EventKind, Millis, OfferId, OfferOutcome, QueueConfig,
-    TimelineEvent,
+    ReportEvent, ReportKind, TimelineEvent,
 };
 use crate::routing::{AgentSnapshot, Decision, EnqueueError, QueueRouter, WaitingEntry};
 use crate::store::{Batch, TraceEntry};
@@ -39,7 +39,15 @@ pub struct QueueActor {
     waiters: HashMap<ConversationId, Waiter>,
     /// Live offers: conversation -> (offer, agent).
     offers: HashMap<ConversationId, (OfferId, AgentId)>,
+    /// Offers rescinded because their conversation left the queue, until the agent's
+    /// `OfferClosed` arrives: who and which channel, for that outcome's timeline and
+    /// report events. In flight for milliseconds; bounded by [`RESCINDING_MAX`].
+    rescinding: HashMap<OfferId, (CustomerId, crate::domain::Channel)>,
 }
+
+/// Most rescinded offers remembered while their outcome is in flight (a lost entry
+/// only drops that outcome from the timeline and the reports).
+const RESCINDING_MAX: usize = 4096;
 
 /// New configuration for a running queue.
 #[derive(Debug, Clone, Message)]
@@ -55,6 +63,7 @@ impl QueueActor {
             router,
             waiters: HashMap::new(),
             offers: HashMap::new(),
+            rescinding: HashMap::new(),
         }
     }
 
@@ -78,10 +87,21 @@ impl QueueActor {
 
     /// Durably records routing events without blocking the mailbox.
     fn record(&self, events: Vec<TimelineEvent>, traces: Vec<TraceEntry>) {
+        self.record_with_reports(events, traces, Vec::new());
+    }
+
+    /// [`Self::record`] with report events (docs/metrics.md) in the same commit.
+    fn record_with_reports(
+        &self,
+        events: Vec<TimelineEvent>,
+        traces: Vec<TraceEntry>,
+        report_events: Vec<ReportEvent>,
+    ) {
         let store = self.engine.store.clone();
         let batch = Batch {
             events,
             traces,
+            report_events,
             ..Default::default()
         };
         actix::spawn(async move {
@@ -349,8 +369,14 @@ impl Handler<Dequeue> for QueueActor {
     fn handle(&mut self, msg: Dequeue, _: &mut Context<Self>) {
         let conv = msg.conversation_id;
         self.router.remove(&conv);
-        self.waiters.remove(&conv);
-        if let Some((_, agent)) = self.offers.remove(&conv) {
+        let waiter = self.waiters.remove(&conv);
+        if let Some((offer_id, agent)) = self.offers.remove(&conv) {
+            if let Some(w) = waiter {
+                if self.rescinding.len() >= RESCINDING_MAX {
+                    self.rescinding.clear();
+                }
+                self.rescinding.insert(offer_id, (w.customer_id, w.channel));
+            }
             if let Some(a) = self.engine.agent(&agent) {
                 a.do_send(Rescind {
                     conversation_id: conv,
@@ -396,7 +422,11 @@ impl Handler<OfferClosed> for QueueActor {
     fn handle(&mut self, msg: OfferClosed, ctx: &mut Context<Self>) {
         let conv = msg.conversation_id;
         crate::metrics::offer(msg.outcome.as_str(), &self.config.name);
-        let customer = self.waiters.get(&conv).map(|w| w.customer_id);
+        let customer = self
+            .waiters
+            .get(&conv)
+            .map(|w| (w.customer_id, w.channel))
+            .or_else(|| self.rescinding.remove(&msg.offer_id));
         let current = self.offers.get(&conv).map(|o| o.0) == Some(msg.offer_id);
         if current {
             self.offers.remove(&conv);
@@ -427,12 +457,13 @@ impl Handler<OfferClosed> for QueueActor {
             Some(msg.agent_id.clone()),
             format!("offer {}", msg.offer_id),
         );
+        let now = self.engine.now();
         let events = customer
-            .map(|c| {
+            .map(|(c, _)| {
                 vec![TimelineEvent::new(
                     c,
                     Some(conv),
-                    self.engine.now(),
+                    now,
                     EventKind::OfferClosed {
                         agent_id: msg.agent_id.clone(),
                         offer_id: msg.offer_id,
@@ -441,7 +472,23 @@ impl Handler<OfferClosed> for QueueActor {
                 )]
             })
             .unwrap_or_default();
-        self.record(events, vec![t]);
+        let reports = customer
+            .map(|(c, channel)| {
+                vec![ReportEvent {
+                    id: crate::domain::EventId::new(),
+                    at: now,
+                    queue: self.config.name.clone(),
+                    channel,
+                    conversation: conv,
+                    customer: c,
+                    agent: Some(msg.agent_id.clone()),
+                    kind: ReportKind::OfferClosed {
+                        outcome: msg.outcome,
+                    },
+                }]
+            })
+            .unwrap_or_default();
+        self.record_with_reports(events, vec![t], reports);
         if current && msg.outcome != OfferOutcome::Accepted {
             self.dispatch(ctx);
         } else {

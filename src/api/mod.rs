@@ -16,6 +16,7 @@ pub mod login;
 pub mod openapi;
 pub mod privacy;
 pub mod read;
+pub mod reports;
 pub mod static_files;
 pub mod ws_routes;
 
@@ -72,6 +73,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
                 .route("/agents/{id}", web::put().to(admin::put_agent))
                 .route("/agents", web::get().to(live::agents))
                 .route("/agents/{id}", web::get().to(live::agent))
+                .route("/reports", web::get().to(reports::report))
                 .default_service(web::to(error::not_found)),
         )
         .route("/", web::get().to(static_files::root))

@@ -30,9 +30,27 @@ fn id_param(name: &str) -> Value {
     json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}})
 }
 
+/// `GET /api/v1/reports` (docs/api.md, docs/metrics.md).
+fn reports_path() -> Value {
+    json!({"get": {"summary": "Historical report rows (supervisor, admin): per bucket and group, offered, handled, abandoned, service level, ASA, AHT, wait percentiles, transfers, channel switches, FCR, CSAT. Definitions: docs/metrics.md",
+            "security": [{"bearer": []}],
+            "parameters": [
+              {"name": "from", "in": "query", "required": true, "schema": {"type": "integer"}, "description": "inclusive start, UTC ms"},
+              {"name": "to", "in": "query", "required": true, "schema": {"type": "integer"}, "description": "exclusive end, UTC ms"},
+              {"name": "interval", "in": "query", "required": true, "schema": {"type": "string", "enum": ["15m","hour","day","week","month"]}},
+              {"name": "group", "in": "query", "required": true, "schema": {"type": "string", "enum": ["queue","channel","agent"]}},
+              {"name": "queue", "in": "query", "schema": {"type": "string"}, "description": "count only this queue"},
+              {"name": "thresholds", "in": "query", "schema": {"type": "string"}, "description": "comma-separated service-level thresholds, seconds"},
+              {"name": "utc_offset_minutes", "in": "query", "schema": {"type": "integer", "minimum": -720, "maximum": 840}},
+              {"name": "format", "in": "query", "schema": {"type": "string", "enum": ["json","csv"]}, "description": "or Accept: text/csv"}],
+            "responses": {"200": {"description": "{from, to, interval, group, thresholds_seconds, fcr_window_ms, utc_offset_minutes, rows: [...]} or text/csv"},
+                          "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"},
+                          "503": {"$ref": "#/components/responses/Error"}}}})
+}
+
 /// The document.
 pub fn document() -> Value {
-    json!({
+    let mut doc = json!({
       "openapi": "3.1.0",
       "info": {"title": "Switchboard", "version": env!("CARGO_PKG_VERSION"),
                "description": "Omnichannel contact-center engine. Websocket protocol: docs/protocol.md."},
@@ -106,7 +124,9 @@ pub fn document() -> Value {
         "/ws/agent": {"get": {"summary": "Agent websocket (token query parameter); see docs/protocol.md", "responses": {"101": {"description": "upgrade"}, "401": {"$ref": "#/components/responses/Error"}}}},
         "/ws/chat": {"get": {"summary": "Customer web-chat websocket (optional visitor token); see docs/protocol.md", "responses": {"101": {"description": "upgrade"}, "401": {"$ref": "#/components/responses/Error"}}}}
       }
-    })
+    });
+    doc["paths"]["/api/v1/reports"] = reports_path();
+    doc
 }
 
 pub async fn openapi() -> HttpResponse {

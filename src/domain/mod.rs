@@ -13,6 +13,7 @@ pub mod customer;
 pub mod event;
 pub mod ids;
 pub mod queue;
+pub mod report;
 pub mod time;
 
 pub use agent::{AgentProfile, AgentStatus, Capacity, Proficiency, Role, Skill};
@@ -22,6 +23,7 @@ pub use customer::{Customer, IdentityKey, MergedRecord};
 pub use event::{Attachment, CallStatus, DeliveryStatus, EventKind, OfferOutcome, TimelineEvent};
 pub use ids::{AgentId, ConversationId, CustomerId, EventId, OfferId, QueueName};
 pub use queue::{QueueConfig, RoutingStrategy};
+pub use report::{OfferOrigin, ReportEvent, ReportKind};
 pub use time::{Clock, Millis, SystemClock};
 
 /// A value that failed to parse at the edge.

@@ -3,6 +3,13 @@
 //! channel, direction, outcome, agent state, socket kind — never customer, conversation
 //! or agent ids. Durations are in seconds.
 //!
+//! Naming follows the Prometheus conventions: the `switchboard_` prefix, the base unit
+//! in the name (`_seconds`), `_total` on every counter and on nothing else, a HELP text
+//! for every metric. `tests/api/prometheus.rs` lints a real scrape after traffic with
+//! `promtool check metrics`, and checks that every metric the Grafana dashboard
+//! (`deploy/grafana/switchboard.json`) queries is in that scrape; report KPIs and their
+//! live PromQL counterparts are in docs/metrics.md.
+//!
 //! | metric | type | labels |
 //! |---|---|---|
 //! | `switchboard_queue_waiting` | gauge | queue |
@@ -97,7 +104,7 @@ fn describe() {
     describe_histogram!(
         "switchboard_time_to_answer_seconds",
         Unit::Seconds,
-        "Enqueue to accepted offer."
+        "Wait until an accepted offer: from enqueue, or from the last transfer or requeue."
     );
     describe_histogram!(
         "switchboard_store_commit_seconds",

@@ -71,6 +71,7 @@ pub async fn run_all(store: SharedStore, caps: Capabilities) {
     agents_and_queues_overwrite(&store).await;
     outbox_until_done(&store).await;
     erase_and_audit(&store).await;
+    report_events_by_queue_and_range(&store).await;
     concurrent_commits(&store, 64).await;
 }
 
@@ -201,6 +202,143 @@ pub async fn erase_and_audit(store: &SharedStore) {
     ));
     assert_eq!(older, vec![first]);
     assert!(ok(store.audit_log(None, 0).await, "limit 0").is_empty());
+}
+
+/// The report log: read back by queue or for every queue, in (day, queue, event id)
+/// order, only `from <= at < to`, across day partitions, at most `limit`, and a
+/// rewritten event is not duplicated.
+pub async fn report_events_by_queue_and_range(store: &SharedStore) {
+    use crate::domain::report::DAY_MS;
+    use crate::domain::{OfferOrigin, ReportEvent, ReportKind};
+    // A day no other check (or earlier run on a shared database) writes to.
+    let day = 20_000
+        + i64::from(CustomerId::new().0.as_bytes()[0]) * 40
+        + i64::from(CustomerId::new().0.as_bytes()[1] % 40);
+    let base = day * DAY_MS;
+    let (qa, qb) = (new_queue_name(), new_queue_name());
+    let customer = CustomerId::new();
+    let conv = ConversationId::new();
+    let ev = |queue: &QueueName, at: i64, kind: ReportKind| ReportEvent {
+        id: EventId::new(),
+        at: Millis(base + at),
+        queue: queue.clone(),
+        channel: Channel::Line,
+        conversation: conv,
+        customer,
+        agent: Some(new_agent_id()),
+        kind,
+    };
+    // Created in time order, so ids sort like `at` within a day.
+    let a1 = ev(
+        &qa,
+        1_000,
+        ReportKind::Offered {
+            origin: OfferOrigin::New,
+        },
+    );
+    let b1 = ev(&qb, 2_000, ReportKind::Abandoned { wait_ms: 900 });
+    let a2 = ev(&qa, DAY_MS - 1, ReportKind::Answered { wait_ms: 20_000 });
+    let a3 = ev(
+        &qa,
+        DAY_MS + 5,
+        ReportKind::WrapupDone {
+            talk_ms: 60_000,
+            wrap_ms: 15_000,
+        },
+    );
+    let late = ev(
+        &qa,
+        3 * DAY_MS,
+        ReportKind::Resolved {
+            first_contact: true,
+        },
+    );
+    let csat = ev(
+        &qb,
+        DAY_MS + 7,
+        ReportKind::Csat {
+            score: 4,
+            scale_max: 5,
+        },
+    );
+    for batch in [
+        vec![late.clone(), a3.clone(), b1.clone()],
+        vec![csat.clone(), a2.clone(), a1.clone()],
+    ] {
+        ok(
+            store
+                .commit(Batch {
+                    report_events: batch,
+                    ..Batch::default()
+                })
+                .await,
+            "commit report events",
+        );
+    }
+    let two_days = Millis(base + 2 * DAY_MS);
+    let read = |q: Option<QueueName>, from: i64, to: Millis, limit: usize| {
+        let store = Arc::clone(store);
+        async move {
+            ok(
+                store
+                    .report_events(q.as_ref(), Millis(base + from), to, limit)
+                    .await,
+                "report_events",
+            )
+        }
+    };
+    assert_eq!(
+        read(Some(qa.clone()), 0, two_days, 100).await,
+        vec![a1.clone(), a2.clone(), a3.clone()]
+    );
+    // Half-open: `to` itself is excluded, `from` included.
+    assert_eq!(
+        read(Some(qa.clone()), 1_000, Millis(base + DAY_MS - 1), 100).await,
+        vec![a1.clone()]
+    );
+    assert_eq!(
+        read(Some(qa.clone()), 0, two_days, 2).await,
+        vec![a1.clone(), a2.clone()]
+    );
+    assert!(read(Some(qa.clone()), 5, Millis(base + 5), 100)
+        .await
+        .is_empty());
+    // Every queue: day by day, queues in a fixed order inside a day, ids inside a queue.
+    let ours: Vec<ReportEvent> = read(None, 0, two_days, usize::MAX)
+        .await
+        .into_iter()
+        .filter(|e| e.queue == qa || e.queue == qb)
+        .collect();
+    let (day0, day1): (Vec<_>, Vec<_>) = ours.iter().partition(|e| e.at.0 < base + DAY_MS);
+    assert_eq!(ours.len(), 5, "{ours:?}");
+    assert_eq!(
+        [day0.len(), day1.len()],
+        [3, 2],
+        "days are read in order: {ours:?}"
+    );
+    for part in [&day0, &day1] {
+        let mut by_queue: Vec<&ReportEvent> = part.to_vec();
+        by_queue.sort_by_key(|e| (e.queue != part[0].queue, e.id));
+        assert_eq!(
+            part, &by_queue,
+            "one queue's events are contiguous and ordered"
+        );
+    }
+    // Rewriting an event (a retried commit) does not duplicate it.
+    ok(
+        store
+            .commit(Batch {
+                report_events: vec![a1.clone()],
+                ..Batch::default()
+            })
+            .await,
+        "rewrite report event",
+    );
+    assert_eq!(
+        read(Some(qa.clone()), 0, Millis(base + DAY_MS), 100).await,
+        vec![a1, a2]
+    );
+    assert_eq!(read(Some(qb), 0, two_days, 100).await, vec![b1, csat]);
 }
 
 /// A reply written to the outbox with its event is pending until marked done, which

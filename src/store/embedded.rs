@@ -49,7 +49,14 @@
 //! | `queues` | queue name | `QueueConfig` |
 //! | `traces` | conversation_id ++ entry id | `TraceEntry` (oldest first) |
 //! | `settings` | key | raw bytes |
+//! | `outbox` | event_id | `OutboxEntry` |
 //! | `audit_log` | entry id | `AuditEntry` (read newest first) |
+//! | `report_events` | day ++ len(queue) ++ queue ++ event_id | `ReportEvent` |
+//!
+//! `report_events` keys start with the UTC day as a big-endian `i64` with the sign bit
+//! flipped (so days sort numerically), then the queue name prefixed by its length, then
+//! the event id: one (queue, day) partition is one contiguous key range, and one day of
+//! every queue is one range too.
 //!
 //! Undecodable stored bytes are reported as [`StoreError::Corrupt`], redb failures as
 //! [`StoreError::Backend`]; nothing read from disk is unwrapped.
@@ -57,7 +64,7 @@
 use super::{AuditEntry, Batch, Erasure, OutboxEntry, Store, StoreError, TraceEntry};
 use crate::domain::{
     AgentId, AgentProfile, Conversation, ConversationId, Customer, CustomerId, EventId,
-    IdentityKey, QueueConfig, TimelineEvent,
+    IdentityKey, Millis, QueueConfig, QueueName, ReportEvent, TimelineEvent,
 };
 use async_trait::async_trait;
 use redb::{Database, Durability, ReadTransaction, ReadableTable, TableDefinition};
@@ -89,6 +96,7 @@ const SETTINGS: TableDefinition<&str, &[u8]> = TableDefinition::new("settings");
 const OUTBOX: TableDefinition<&[u8], &[u8]> = TableDefinition::new("outbox");
 /// entry id (time-ordered) -> AuditEntry.
 const AUDIT: TableDefinition<&[u8], &[u8]> = TableDefinition::new("audit_log");
+const REPORT_EVENTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("report_events");
 
 /// Tuning of the embedded store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -266,6 +274,30 @@ fn key2(a: &[u8; 16], b: &[u8; 16]) -> [u8; 32] {
     k
 }
 
+/// The sortable 8-byte form of a UTC day (sign bit flipped, big-endian).
+fn day_key(day: i64) -> [u8; 8] {
+    ((day as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+/// The key prefix of one (day, queue) partition of `report_events`.
+fn report_prefix(day: i64, queue: &QueueName) -> Vec<u8> {
+    let q = queue.as_str().as_bytes();
+    let mut k = Vec::with_capacity(8 + 1 + q.len() + 16);
+    k.extend_from_slice(&day_key(day));
+    // Queue names are short parsed identifiers; the length byte keeps one queue's
+    // partition from being a prefix of another's.
+    k.push(q.len().min(255) as u8);
+    k.extend_from_slice(q);
+    k
+}
+
+/// The full `report_events` key of `e`.
+fn report_key(e: &ReportEvent) -> Vec<u8> {
+    let mut k = report_prefix(e.day(), &e.queue);
+    k.extend_from_slice(e.id.as_bytes());
+    k
+}
+
 /// The second id of a compound key.
 fn second_id(table: &str, key: &[u8]) -> Result<[u8; 16], StoreError> {
     if key.len() != 32 {
@@ -294,6 +326,7 @@ struct Tables<'txn> {
     settings: redb::Table<'txn, &'static str, &'static [u8]>,
     outbox: redb::Table<'txn, &'static [u8], &'static [u8]>,
     audit: redb::Table<'txn, &'static [u8], &'static [u8]>,
+    report_events: redb::Table<'txn, &'static [u8], &'static [u8]>,
 }
 
 impl<'txn> Tables<'txn> {
@@ -311,6 +344,7 @@ impl<'txn> Tables<'txn> {
             settings: txn.open_table(SETTINGS).map_err(backend)?,
             outbox: txn.open_table(OUTBOX).map_err(backend)?,
             audit: txn.open_table(AUDIT).map_err(backend)?,
+            report_events: txn.open_table(REPORT_EVENTS).map_err(backend)?,
         })
     }
 
@@ -412,6 +446,12 @@ impl<'txn> Tables<'txn> {
         for id in &b.outbox_done {
             self.outbox
                 .remove(id.as_bytes().as_slice())
+                .map_err(backend)?;
+        }
+        for e in &b.report_events {
+            let v = encode("report event", e)?;
+            self.report_events
+                .insert(report_key(e).as_slice(), v.as_slice())
                 .map_err(backend)?;
         }
         Ok(())
@@ -818,6 +858,61 @@ impl Store for EmbeddedStore {
             for row in t.iter().map_err(backend)?.take(limit) {
                 let (_, v) = row.map_err(backend)?;
                 out.push(decode("outbox", v.value())?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn report_events(
+        &self,
+        queue: Option<&QueueName>,
+        from: Millis,
+        to: Millis,
+        limit: usize,
+    ) -> Result<Vec<ReportEvent>, StoreError> {
+        if limit == 0 || to <= from {
+            return Ok(Vec::new());
+        }
+        let queue = queue.cloned();
+        self.read(move |txn| {
+            let t = ro(txn, REPORT_EVENTS)?;
+            let (first, last) = (
+                crate::domain::report::day_of(from),
+                crate::domain::report::day_of(Millis(to.0 - 1)),
+            );
+            // One range: a queue's partitions are per day, so a single queue is read
+            // day by day; every queue is one range over the days.
+            let ranges: Vec<(Vec<u8>, Vec<u8>)> = match &queue {
+                Some(q) => (first..=last)
+                    .map(|d| {
+                        let p = report_prefix(d, q);
+                        let mut hi = p.clone();
+                        hi.extend_from_slice(&[0xff; 16]);
+                        (p, hi)
+                    })
+                    .collect(),
+                None => vec![(day_key(first).to_vec(), {
+                    let mut hi = day_key(last).to_vec();
+                    hi.extend_from_slice(&[0xff; 300]);
+                    hi
+                })],
+            };
+            let mut out = Vec::new();
+            for (lo, hi) in ranges {
+                for row in t
+                    .range::<&[u8]>(lo.as_slice()..=hi.as_slice())
+                    .map_err(backend)?
+                {
+                    let (_, v) = row.map_err(backend)?;
+                    let e: ReportEvent = decode("report_events", v.value())?;
+                    if e.at >= from && e.at < to {
+                        out.push(e);
+                        if out.len() >= limit {
+                            return Ok(out);
+                        }
+                    }
+                }
             }
             Ok(out)
         })

@@ -17,6 +17,7 @@
 //! | settings | key | - | engine secrets and flags |
 //! | outbox | (shard, hour) | event_id | replies not yet delivered; resent at start |
 //! | audit_log | scope | entry id DESC | privacy operations (export, erase), newest first |
+//! | report_events | (queue, UTC day) | event_id ASC | the report log (docs/metrics.md) |
 //!
 //! Invariant: when [`Store::commit`] returns `Ok`, the whole batch is durable (survives
 //! `kill -9`). Callers acknowledge to channels only after that. The embedded store
@@ -36,7 +37,7 @@ pub use privacy::{AuditEntry, Erasure};
 
 use crate::domain::{
     AgentId, AgentProfile, Conversation, ConversationId, Customer, CustomerId, EventId,
-    IdentityKey, Millis, QueueConfig, QueueName, TimelineEvent,
+    IdentityKey, Millis, QueueConfig, QueueName, ReportEvent, TimelineEvent,
 };
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -114,6 +115,8 @@ pub struct Batch {
     pub outbox: Vec<OutboxEntry>,
     /// Replies delivered or given up: removed from the outbox.
     pub outbox_done: Vec<EventId>,
+    /// Facts for reports, written with the timeline events they summarise.
+    pub report_events: Vec<ReportEvent>,
 }
 
 impl Batch {
@@ -128,6 +131,7 @@ impl Batch {
             && self.settings.is_empty()
             && self.outbox.is_empty()
             && self.outbox_done.is_empty()
+            && self.report_events.is_empty()
     }
     pub fn event(mut self, e: TimelineEvent) -> Self {
         self.events.push(e);
@@ -187,6 +191,17 @@ pub trait Store: Send + Sync + 'static {
 
     /// Up to `limit` replies still in the outbox, oldest first (resent at start).
     async fn pending_outbox(&self, limit: usize) -> Result<Vec<OutboxEntry>, StoreError>;
+
+    /// Report events with `from <= at < to`, of `queue` or of every queue when `None`,
+    /// ordered by (day, queue, event id); at most `limit` of them (the caller asks for
+    /// one more than it accepts to detect a range that is too large).
+    async fn report_events(
+        &self,
+        queue: Option<&QueueName>,
+        from: Millis,
+        to: Millis,
+        limit: usize,
+    ) -> Result<Vec<ReportEvent>, StoreError>;
 
     /// Cheap round trip proving the store answers (readiness).
     async fn health(&self) -> Result<(), StoreError>;

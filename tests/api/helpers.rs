@@ -75,6 +75,16 @@ pub async fn spawn_app_with_clock(
     spawn_app_full(tempfile::tempdir().unwrap(), tweak, Some(clock)).await
 }
 
+/// [`spawn_app_in`] on a clock the test moves by hand: a restart on the same store
+/// keeps the engine's notion of time.
+pub async fn spawn_app_in_with_clock(
+    dir: tempfile::TempDir,
+    tweak: impl FnOnce(&mut Settings),
+    clock: switchboard::domain::time::ManualClock,
+) -> TestApp {
+    spawn_app_full(dir, tweak, Some(clock)).await
+}
+
 async fn spawn_app_full(
     dir: tempfile::TempDir,
     tweak: impl FnOnce(&mut Settings),

@@ -28,8 +28,8 @@
 //! 1. customers, agents, queues, settings (nothing refers to them being absent);
 //! 2. conversations: the record, its copy in the customer's list, its open-index row
 //!    (after the customer they name);
-//! 3. timeline events and routing-trace entries (after the customer and conversation
-//!    they name);
+//! 3. timeline events, routing-trace entries and report events (after the customer and
+//!    conversation they name; a report event's `report_days` row goes with it);
 //! 4. identity links (last: they make a customer reachable by address).
 //!
 //! Guarantees: when `commit` returns `Ok`, every write reached a LOCAL_QUORUM of
@@ -52,7 +52,7 @@ use super::conformance::Capabilities;
 use super::{Batch, OutboxEntry, Store, StoreError, TraceEntry};
 use crate::domain::{
     AgentId, AgentProfile, Channel, Conversation, ConversationId, ConversationState, Customer,
-    CustomerId, EventId, IdentityKey, Millis, QueueConfig, QueueName, TimelineEvent,
+    CustomerId, EventId, IdentityKey, Millis, QueueConfig, QueueName, ReportEvent, TimelineEvent,
 };
 use async_trait::async_trait;
 use futures_util::future::{try_join_all, BoxFuture};
@@ -839,6 +839,11 @@ fn tls_config(ca_file: Option<&std::path::Path>) -> Result<Arc<rustls::ClientCon
     Ok(Arc::new(config))
 }
 
+/// A report day as the `int` the schema keys by.
+fn report_day(day: i64) -> Result<i32, StoreError> {
+    i32::try_from(day).map_err(|_| StoreError::Backend(format!("report day {day} out of range")))
+}
+
 #[async_trait]
 impl Store for ScyllaStore {
     async fn commit(&self, batch: Batch) -> Result<(), StoreError> {
@@ -968,6 +973,31 @@ impl Store for ScyllaStore {
         for (_, rows) in trace_parts {
             phase.push(
                 self.partition_batch(&statements::INSERT_TRACE, rows)
+                    .boxed(),
+            );
+        }
+        type ReportRow = (String, i32, Vec<u8>, i64, String, String);
+        let mut report_parts: BTreeMap<(String, i32), Vec<ReportRow>> = BTreeMap::new();
+        for e in last_wins(&batch.report_events, |e| e.id) {
+            let day = report_day(e.day())?;
+            let body = serde_json::to_string(&e).map_err(|x| encode_err("report event", x))?;
+            let queue = e.queue.as_str().to_owned();
+            report_parts.entry((queue.clone(), day)).or_default().push((
+                queue,
+                day,
+                e.id.as_bytes().to_vec(),
+                e.at.0,
+                e.kind.as_str().to_owned(),
+                body,
+            ));
+        }
+        for ((queue, day), rows) in report_parts {
+            phase.push(
+                self.write(&statements::INSERT_REPORT_DAY, (day, queue))
+                    .boxed(),
+            );
+            phase.push(
+                self.partition_batch(&statements::INSERT_REPORT_EVENT, rows)
                     .boxed(),
             );
         }
@@ -1226,6 +1256,49 @@ impl Store for ScyllaStore {
                 })
             })
             .collect()
+    }
+
+    async fn report_events(
+        &self,
+        queue: Option<&QueueName>,
+        from: Millis,
+        to: Millis,
+        limit: usize,
+    ) -> Result<Vec<ReportEvent>, StoreError> {
+        use crate::domain::report::day_of;
+        if limit == 0 || to <= from {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        for day in day_of(from)..=day_of(Millis(to.0 - 1)) {
+            let d = report_day(day)?;
+            let mut queues: Vec<String> = match queue {
+                Some(q) => vec![q.as_str().to_owned()],
+                None => self
+                    .paged::<(String,)>(&statements::SELECT_REPORT_DAY_QUEUES, (d,), usize::MAX)
+                    .await?
+                    .into_iter()
+                    .map(|(q,)| q)
+                    .collect(),
+            };
+            // The embedded store's order: length, then bytes.
+            queues.sort_by(|a, b| a.len().cmp(&b.len()).then_with(|| a.cmp(b)));
+            for q in queues {
+                let rows: Vec<(i64, String)> = self
+                    .paged(&statements::SELECT_REPORT_EVENTS, (q, d), usize::MAX)
+                    .await?;
+                for (at, body) in rows {
+                    if at < from.0 || at >= to.0 {
+                        continue;
+                    }
+                    out.push(serde_json::from_str(&body).map_err(|e| corrupt("report_events", e))?);
+                    if out.len() >= limit {
+                        return Ok(out);
+                    }
+                }
+            }
+        }
+        Ok(out)
     }
 
     async fn setting(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {

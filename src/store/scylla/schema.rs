@@ -63,6 +63,11 @@ pub const FILES: &[SchemaFile] = &[
         name: "0004_privacy.cql",
         text: include_str!("../../../schema/0004_privacy.cql"),
     },
+    SchemaFile {
+        version: 5,
+        name: "0005_report_events.cql",
+        text: include_str!("../../../schema/0005_report_events.cql"),
+    },
 ];
 
 /// The partition of `schema_version` this engine's records live in.
@@ -428,6 +433,8 @@ mod tests {
             "agent_presence",
             "outbox",
             "routing_events",
+            "report_events",
+            "report_days",
         ] {
             let t = schema
                 .tables

@@ -339,9 +339,40 @@ pub const SELECT_OUTBOX: Stmt = read(
     "SELECT send_id, payload, status FROM {{keyspace}}.outbox WHERE shard = ? AND hour = ?",
 );
 
+// --- report log ------------------------------------------------------------------------
+
+/// One report fact in its (queue, day) partition.
+pub const INSERT_REPORT_EVENT: Stmt = write(
+    "insert_report_event",
+    "INSERT INTO {{keyspace}}.report_events (queue, day, event_id, at, kind, body) \
+     VALUES (?, ?, ?, ?, ?, ?)",
+);
+
+/// Marks that `queue` has report events on `day`.
+pub const INSERT_REPORT_DAY: Stmt = write(
+    "insert_report_day",
+    "INSERT INTO {{keyspace}}.report_days (day, queue) VALUES (?, ?)",
+);
+
+/// One (queue, day) partition of the report log, oldest first.
+pub const SELECT_REPORT_EVENTS: Stmt = read(
+    "select_report_events",
+    "SELECT at, body FROM {{keyspace}}.report_events WHERE queue = ? AND day = ?",
+);
+
+/// The queues with report events on a day.
+pub const SELECT_REPORT_DAY_QUEUES: Stmt = read(
+    "select_report_day_queues",
+    "SELECT queue FROM {{keyspace}}.report_days WHERE day = ?",
+);
+
 /// Every statement above: the store prepares each once at start, and the cross-check
 /// test resolves each against `schema/*.cql`.
 pub const ALL: &[Stmt] = &[
+    INSERT_REPORT_EVENT,
+    INSERT_REPORT_DAY,
+    SELECT_REPORT_EVENTS,
+    SELECT_REPORT_DAY_QUEUES,
     INSERT_OUTBOX,
     UPDATE_OUTBOX_STATUS,
     SELECT_OUTBOX,
@@ -403,4 +434,6 @@ pub const TABLES_IN_USE: &[&str] = &[
     "settings",
     "outbox",
     "audit_log",
+    "report_events",
+    "report_days",
 ];

@@ -1,0 +1,148 @@
+//! Report events: the durable log reports are computed from (docs/metrics.md).
+//!
+//! One [`ReportEvent`] records one routing or conversation fact that a contact-center
+//! report counts — a contact offered to a queue, answered, abandoned, a handling segment
+//! finished, a resolution, a transfer, a channel switch, a reopen, a CSAT answer — with
+//! the durations the writer knew at that moment (wait, talk, wrap-up), so a report never
+//! has to pair events across a time range to get a duration.
+//!
+//! They are written by the customer actor (offer outcomes: by the queue actor) in the
+//! same `Batch` as the timeline event or trace entry they summarise, and stored partitioned by (queue, UTC day). Plain data: no I/O, no wire
+//! shape (the REST layer exposes computed rows, never these events).
+
+use super::{
+    AgentId, Channel, ConversationId, CustomerId, EventId, Millis, OfferOutcome, QueueName,
+};
+use serde::{Deserialize, Serialize};
+
+/// Milliseconds in one UTC day: the partition width of the report log.
+pub const DAY_MS: i64 = 86_400_000;
+
+/// One fact for reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportEvent {
+    /// Time-ordered (UUID v7); the clustering key inside a (queue, day) partition.
+    pub id: EventId,
+    pub at: Millis,
+    /// The queue the fact is counted in (for a transfer: the queue it left).
+    pub queue: QueueName,
+    /// The conversation's channel at that moment.
+    pub channel: Channel,
+    pub conversation: ConversationId,
+    /// Kept so first-contact resolution can see the same customer coming back with a
+    /// new conversation. Never a metric label; reports only compare it.
+    pub customer: CustomerId,
+    /// The agent involved (answered, handled, resolved, transferred away), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<AgentId>,
+    #[serde(flatten)]
+    pub kind: ReportKind,
+}
+
+impl ReportEvent {
+    /// The UTC day (days since the Unix epoch) the event falls in: its partition.
+    pub fn day(&self) -> i64 {
+        day_of(self.at)
+    }
+}
+
+/// The UTC day (days since the Unix epoch) of `at`.
+pub fn day_of(at: Millis) -> i64 {
+    at.0.div_euclid(DAY_MS)
+}
+
+/// How a contact came to be offered to a queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OfferOrigin {
+    /// A new conversation.
+    New,
+    /// A closed conversation the customer came back to inside the reopen window.
+    Reopened,
+    /// Transferred in from another queue or agent.
+    Transfer,
+    /// Overflowed in from another queue.
+    Overflow,
+}
+
+/// What happened, with the values reports need.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ReportKind {
+    /// A contact entered this queue.
+    Offered { origin: OfferOrigin },
+    /// An agent accepted it after `wait_ms` in the queue (since it last entered one).
+    Answered { wait_ms: u64 },
+    /// The customer left while waiting, after `wait_ms`.
+    Abandoned { wait_ms: u64 },
+    /// An agent's handling segment ended (resolved, or transferred away): `talk_ms` from
+    /// answer to wrap-up start (or the end, with no wrap-up), `wrap_ms` in wrap-up.
+    /// Handle time = talk + wrap.
+    WrapupDone { talk_ms: u64, wrap_ms: u64 },
+    /// The conversation was resolved. `first_contact`: it was never reopened before.
+    Resolved { first_contact: bool },
+    /// The conversation left this queue's agent or queue for `to_queue` (a transfer, or
+    /// an overflow when `overflow`).
+    Transferred { to_queue: QueueName, overflow: bool },
+    /// The customer continued the conversation on another channel (`channel` is the
+    /// new one).
+    ChannelSwitched { from: Channel },
+    /// A resolved conversation came back inside the reopen window.
+    Reopened,
+    /// A post-interaction survey answer (written by the CSAT feature; no writer yet).
+    Csat { score: u8, scale_max: u8 },
+    /// An offer to `agent` ended: accepted, rejected, timed out or rescinded (written
+    /// by the queue actor with the offer's trace entry).
+    OfferClosed { outcome: OfferOutcome },
+}
+
+impl ReportKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ReportKind::Offered { .. } => "offered",
+            ReportKind::Answered { .. } => "answered",
+            ReportKind::Abandoned { .. } => "abandoned",
+            ReportKind::WrapupDone { .. } => "wrapup_done",
+            ReportKind::Resolved { .. } => "resolved",
+            ReportKind::Transferred { .. } => "transferred",
+            ReportKind::ChannelSwitched { .. } => "channel_switched",
+            ReportKind::Reopened => "reopened",
+            ReportKind::Csat { .. } => "csat",
+            ReportKind::OfferClosed { .. } => "offer_closed",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_are_utc_and_floor_before_the_epoch() {
+        assert_eq!(day_of(Millis(0)), 0);
+        assert_eq!(day_of(Millis(DAY_MS - 1)), 0);
+        assert_eq!(day_of(Millis(DAY_MS)), 1);
+        assert_eq!(day_of(Millis(-1)), -1);
+    }
+
+    #[test]
+    fn json_is_flat_and_tagged_by_kind() -> Result<(), Box<dyn std::error::Error>> {
+        let e = ReportEvent {
+            id: EventId::new(),
+            at: Millis(5),
+            queue: QueueName::parse("sales")?,
+            channel: Channel::Sms,
+            conversation: ConversationId::new(),
+            customer: CustomerId::new(),
+            agent: None,
+            kind: ReportKind::Answered { wait_ms: 1500 },
+        };
+        let v = serde_json::to_value(&e)?;
+        assert_eq!(v["kind"], "answered");
+        assert_eq!(v["wait_ms"], 1500);
+        assert!(v.get("agent").is_none());
+        let back: ReportEvent = serde_json::from_value(v)?;
+        assert_eq!(back, e);
+        Ok(())
+    }
+}

@@ -1,0 +1,448 @@
+//! Which report events a conversation change produces: timeline events in, report
+//! events out, so the customer actor writes them in the same commit (one place decides
+//! what "offered", "answered", "handled"… mean; docs/metrics.md).
+//!
+//! The durations a report event carries need a little memory of the open conversation
+//! (when it was answered, when wrap-up began, whether it was reopened): that is
+//! [`ContactFacts`], which the actor feeds every committed event of the conversation and
+//! rebuilds from the timeline when it is activated. Pure: no clock, no store.
+
+use crate::domain::{
+    Conversation, ConversationId, ConversationState, EventKind, Millis, OfferOrigin, QueueName,
+    ReportEvent, ReportKind, TimelineEvent,
+};
+
+/// What the report events of the open conversation need to remember between commits.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContactFacts {
+    /// The conversation these facts are about.
+    pub conversation: Option<ConversationId>,
+    /// When the current agent accepted it (`None` while waiting).
+    pub answered_at: Option<Millis>,
+    /// When the current agent started wrap-up.
+    pub wrap_started_at: Option<Millis>,
+    /// The conversation was reopened at least once: its resolution is not first contact.
+    pub reopened: bool,
+    /// When it last went back to waiting after an agent had it (transfer, requeue):
+    /// its wait in the new queue counts from here, not from the first enqueue (which
+    /// the conversation keeps for its place in routing order).
+    pub requeued_at: Option<Millis>,
+}
+
+impl ContactFacts {
+    /// Takes one committed timeline event into account (events in commit order).
+    pub fn observe(&mut self, e: &TimelineEvent) {
+        let Some(conv) = e.conversation_id else {
+            return;
+        };
+        let fresh = |reopened| ContactFacts {
+            conversation: Some(conv),
+            reopened,
+            ..ContactFacts::default()
+        };
+        match &e.kind {
+            EventKind::ConversationOpened { .. } => *self = fresh(false),
+            EventKind::ConversationReopened { .. } => *self = fresh(true),
+            _ if self.conversation != Some(conv) => {
+                // Facts of another conversation: start over, knowing nothing earlier.
+                *self = fresh(false);
+                self.observe_same(e);
+            }
+            _ => self.observe_same(e),
+        }
+    }
+
+    fn observe_same(&mut self, e: &TimelineEvent) {
+        match &e.kind {
+            EventKind::Assigned { .. } => {
+                self.answered_at = Some(e.at);
+                self.wrap_started_at = None;
+            }
+            EventKind::WrapUp { .. } => self.wrap_started_at = Some(e.at),
+            EventKind::Transferred { .. } => {
+                self.requeued_at = Some(e.at);
+                self.answered_at = None;
+                self.wrap_started_at = None;
+            }
+            EventKind::Queued { .. } => {
+                if self.answered_at.is_some() {
+                    self.requeued_at = Some(e.at);
+                }
+                self.answered_at = None;
+                self.wrap_started_at = None;
+            }
+            EventKind::Resolved { .. } | EventKind::Abandoned { .. } => {
+                self.answered_at = None;
+                self.wrap_started_at = None;
+            }
+            _ => {}
+        }
+    }
+
+    /// Talk and wrap-up milliseconds of a handling segment ending at `end`.
+    fn segment(&self, conv: ConversationId, end: Millis) -> (u64, u64) {
+        if self.conversation != Some(conv) {
+            return (0, 0);
+        }
+        let Some(answered) = self.answered_at else {
+            return (0, 0);
+        };
+        match self.wrap_started_at {
+            Some(w) => (w.since(answered), end.since(w)),
+            None => (end.since(answered), 0),
+        }
+    }
+
+    /// Since when `conv`, enqueued at `enqueued_at`, has been waiting (the later of its
+    /// enqueue and its last transfer or requeue).
+    pub fn waiting_since(&self, conv: ConversationId, enqueued_at: Millis) -> Millis {
+        match self.requeued_at {
+            Some(t) if self.conversation == Some(conv) => t.max(enqueued_at),
+            _ => enqueued_at,
+        }
+    }
+
+    fn reopened(&self, conv: ConversationId) -> bool {
+        self.conversation == Some(conv) && self.reopened
+    }
+}
+
+/// The report events of one commit: `events` (the timeline events it writes, in order)
+/// change conversation `before` (its state before the commit; `None` for a new one) into
+/// `after`. `facts` are the facts before the commit.
+pub fn derive(
+    events: &[TimelineEvent],
+    before: Option<&Conversation>,
+    after: &Conversation,
+    facts: &ContactFacts,
+) -> Vec<ReportEvent> {
+    let mut out = Vec::new();
+    let prior = before.unwrap_or(after);
+    let held = matches!(
+        prior.state,
+        ConversationState::Assigned | ConversationState::WrapUp
+    );
+    for e in events {
+        if e.conversation_id != Some(after.id) {
+            continue;
+        }
+        let mut push = |queue: &QueueName, channel, agent, kind| {
+            out.push(ReportEvent {
+                id: crate::domain::EventId::new(),
+                at: e.at,
+                queue: queue.clone(),
+                channel,
+                conversation: after.id,
+                customer: after.customer_id,
+                agent,
+                kind,
+            })
+        };
+        match &e.kind {
+            EventKind::ConversationOpened { channel, queue } => push(
+                queue,
+                *channel,
+                None,
+                ReportKind::Offered {
+                    origin: OfferOrigin::New,
+                },
+            ),
+            EventKind::ConversationReopened { channel, queue } => {
+                push(&prior.queue, *channel, None, ReportKind::Reopened);
+                push(
+                    queue,
+                    *channel,
+                    None,
+                    ReportKind::Offered {
+                        origin: OfferOrigin::Reopened,
+                    },
+                );
+            }
+            EventKind::ChannelSwitched { from, to } => push(
+                &after.queue,
+                *to,
+                None,
+                ReportKind::ChannelSwitched { from: *from },
+            ),
+            EventKind::Assigned { agent_id } => push(
+                &after.queue,
+                after.channel,
+                Some(agent_id.clone()),
+                ReportKind::Answered {
+                    wait_ms: e.at.since(facts.waiting_since(after.id, prior.enqueued_at)),
+                },
+            ),
+            EventKind::Abandoned { waited_ms } => push(
+                &prior.queue,
+                prior.channel,
+                None,
+                ReportKind::Abandoned {
+                    wait_ms: (*waited_ms)
+                        .min(e.at.since(facts.waiting_since(after.id, prior.enqueued_at))),
+                },
+            ),
+            EventKind::Resolved { .. } => {
+                if held {
+                    let (talk_ms, wrap_ms) = facts.segment(after.id, e.at);
+                    push(
+                        &prior.queue,
+                        prior.channel,
+                        prior.agent.clone(),
+                        ReportKind::WrapupDone { talk_ms, wrap_ms },
+                    );
+                }
+                push(
+                    &prior.queue,
+                    prior.channel,
+                    prior.agent.clone(),
+                    ReportKind::Resolved {
+                        first_contact: !facts.reopened(after.id),
+                    },
+                );
+            }
+            EventKind::Transferred { to_queue, .. } => {
+                if held {
+                    let (talk_ms, wrap_ms) = facts.segment(after.id, e.at);
+                    push(
+                        &prior.queue,
+                        prior.channel,
+                        prior.agent.clone(),
+                        ReportKind::WrapupDone { talk_ms, wrap_ms },
+                    );
+                }
+                push(
+                    &prior.queue,
+                    prior.channel,
+                    prior.agent.clone(),
+                    ReportKind::Transferred {
+                        to_queue: to_queue.clone(),
+                        overflow: false,
+                    },
+                );
+                push(
+                    to_queue,
+                    after.channel,
+                    None,
+                    ReportKind::Offered {
+                        origin: OfferOrigin::Transfer,
+                    },
+                );
+            }
+            EventKind::Overflowed { from, to } => {
+                push(
+                    from,
+                    prior.channel,
+                    None,
+                    ReportKind::Transferred {
+                        to_queue: to.clone(),
+                        overflow: true,
+                    },
+                );
+                push(
+                    to,
+                    after.channel,
+                    None,
+                    ReportKind::Offered {
+                        origin: OfferOrigin::Overflow,
+                    },
+                );
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{AgentId, Channel, CustomerId};
+
+    fn conv(state: ConversationState, agent: Option<&str>) -> Conversation {
+        Conversation {
+            id: ConversationId::new(),
+            customer_id: CustomerId::new(),
+            channel: Channel::Chat,
+            queue: QueueName::parse("sales").expect("q"),
+            state,
+            priority: 0,
+            created_at: Millis(1_000),
+            enqueued_at: Millis(1_000),
+            enqueue_seq: 1,
+            agent: agent.map(|a| AgentId::parse(a).expect("agent")),
+            preferred_agent: None,
+            required_agent: None,
+            disposition: None,
+            updated_at: Millis(1_000),
+        }
+    }
+
+    fn ev(c: &Conversation, at: i64, kind: EventKind) -> TimelineEvent {
+        TimelineEvent::new(c.customer_id, Some(c.id), Millis(at), kind)
+    }
+
+    fn kinds(r: &[ReportEvent]) -> Vec<&'static str> {
+        r.iter().map(|e| e.kind.as_str()).collect()
+    }
+
+    /// Answered at 21 s (waited 20 s from 1 s), wrap-up at 81 s, resolved at 96 s:
+    /// talk 60 s, wrap 15 s.
+    #[test]
+    fn a_contact_from_offer_to_resolution() {
+        let alice = AgentId::parse("alice").expect("agent");
+        let queued = conv(ConversationState::Queued, None);
+        let mut facts = ContactFacts::default();
+        let opened = ev(
+            &queued,
+            1_000,
+            EventKind::ConversationOpened {
+                channel: Channel::Chat,
+                queue: queued.queue.clone(),
+            },
+        );
+        let r = derive(std::slice::from_ref(&opened), None, &queued, &facts);
+        assert_eq!(kinds(&r), ["offered"]);
+        facts.observe(&opened);
+
+        let assigned = Conversation {
+            state: ConversationState::Assigned,
+            agent: Some(alice.clone()),
+            ..queued.clone()
+        };
+        let a = ev(
+            &queued,
+            21_000,
+            EventKind::Assigned {
+                agent_id: alice.clone(),
+            },
+        );
+        let r = derive(std::slice::from_ref(&a), Some(&queued), &assigned, &facts);
+        assert_eq!(r[0].kind, ReportKind::Answered { wait_ms: 20_000 });
+        assert_eq!(r[0].agent.as_ref(), Some(&alice));
+        facts.observe(&a);
+
+        let w = ev(
+            &queued,
+            81_000,
+            EventKind::WrapUp {
+                agent_id: alice.clone(),
+            },
+        );
+        let wrap = Conversation {
+            state: ConversationState::WrapUp,
+            ..assigned.clone()
+        };
+        assert!(derive(std::slice::from_ref(&w), Some(&assigned), &wrap, &facts).is_empty());
+        facts.observe(&w);
+
+        let done = ev(
+            &queued,
+            96_000,
+            EventKind::Resolved {
+                agent_id: Some(alice.clone()),
+                disposition: None,
+            },
+        );
+        let resolved = Conversation {
+            state: ConversationState::Resolved,
+            ..wrap.clone()
+        };
+        let r = derive(std::slice::from_ref(&done), Some(&wrap), &resolved, &facts);
+        assert_eq!(
+            r.iter().map(|e| e.kind.clone()).collect::<Vec<_>>(),
+            [
+                ReportKind::WrapupDone {
+                    talk_ms: 60_000,
+                    wrap_ms: 15_000
+                },
+                ReportKind::Resolved {
+                    first_contact: true
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn a_reopened_conversation_is_not_first_contact_and_transfers_split() {
+        let bob = AgentId::parse("bob").expect("agent");
+        let held = conv(ConversationState::Assigned, Some("bob"));
+        let mut facts = ContactFacts::default();
+        facts.observe(&ev(
+            &held,
+            500,
+            EventKind::ConversationReopened {
+                channel: Channel::Chat,
+                queue: held.queue.clone(),
+            },
+        ));
+        facts.observe(&ev(
+            &held,
+            2_000,
+            EventKind::Assigned {
+                agent_id: bob.clone(),
+            },
+        ));
+        let support = QueueName::parse("support").expect("q");
+        let t = ev(
+            &held,
+            12_000,
+            EventKind::Transferred {
+                from_agent: Some(bob.clone()),
+                to_queue: support.clone(),
+                to_agent: None,
+            },
+        );
+        let moved = Conversation {
+            state: ConversationState::Queued,
+            agent: None,
+            queue: support.clone(),
+            ..held.clone()
+        };
+        let r = derive(std::slice::from_ref(&t), Some(&held), &moved, &facts);
+        assert_eq!(kinds(&r), ["wrapup_done", "transferred", "offered"]);
+        assert_eq!(
+            r[0].kind,
+            ReportKind::WrapupDone {
+                talk_ms: 10_000,
+                wrap_ms: 0
+            }
+        );
+        assert_eq!(r[1].queue.as_str(), "sales");
+        assert_eq!(r[2].queue, support);
+        // Answered again in support 3 s after the transfer: the wait counts from the
+        // transfer (12 s), not from the first enqueue (1 s) kept for routing order.
+        facts.observe(&t);
+        let carol = AgentId::parse("carol").expect("agent");
+        let a = ev(
+            &held,
+            15_000,
+            EventKind::Assigned {
+                agent_id: carol.clone(),
+            },
+        );
+        let taken = Conversation {
+            state: ConversationState::Assigned,
+            agent: Some(carol),
+            ..moved.clone()
+        };
+        let r = derive(std::slice::from_ref(&a), Some(&moved), &taken, &facts);
+        assert_eq!(r[0].kind, ReportKind::Answered { wait_ms: 3_000 });
+        assert_eq!(r[0].queue, support);
+        // Resolved later: not first contact (it had been reopened).
+        let done = ev(
+            &held,
+            20_000,
+            EventKind::Resolved {
+                agent_id: None,
+                disposition: None,
+            },
+        );
+        let r = derive(std::slice::from_ref(&done), Some(&held), &held, &facts);
+        assert_eq!(
+            r[1].kind,
+            ReportKind::Resolved {
+                first_contact: false
+            }
+        );
+    }
+}
