@@ -1078,6 +1078,10 @@ impl Handler<CloseConversation> for CustomerActor {
             act.remember(&ev);
             if updated.state == ConversationState::Resolved {
                 crate::metrics::conversation_resolved(&updated.queue);
+                act.engine.live(crate::live::LiveEvent::Closed {
+                    queue: updated.queue.clone(),
+                    conversation: updated.id,
+                });
                 act.open = None;
                 act.last_closed = Some(updated.clone());
             } else {
@@ -1315,6 +1319,10 @@ impl Handler<CustomerLeave> for CustomerActor {
             act.open = None;
             act.last_closed = Some(updated.clone());
             crate::metrics::conversation_resolved(&updated.queue);
+            act.engine.live(crate::live::LiveEvent::Closed {
+                queue: updated.queue.clone(),
+                conversation: updated.id,
+            });
             act.tell_agent(
                 &conv,
                 ConversationEvent {
