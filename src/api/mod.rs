@@ -15,6 +15,7 @@ pub mod login;
 pub mod openapi;
 pub mod read;
 pub mod static_files;
+pub mod supervisor;
 pub mod ws_routes;
 
 use crate::actors::Engine;
@@ -38,6 +39,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
         .route("/metrics", web::get().to(health::metrics))
         .route("/ws/agent", web::get().to(ws_routes::agent_ws))
         .route("/ws/chat", web::get().to(ws_routes::chat_ws))
+        .route("/ws/supervisor", web::get().to(ws_routes::supervisor_ws))
         .service(
             web::scope("/api/v1")
                 .route("/openapi.json", web::get().to(openapi::openapi))
@@ -66,6 +68,23 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
                 .route("/agents/{id}", web::put().to(admin::put_agent))
                 .route("/agents", web::get().to(live::agents))
                 .route("/agents/{id}", web::get().to(live::agent))
+                .route("/supervisor/live", web::get().to(supervisor::live))
+                .route(
+                    "/supervisor/subscribers",
+                    web::get().to(supervisor::subscribers),
+                )
+                .route(
+                    "/supervisor/agents/{id}/status",
+                    web::post().to(supervisor::set_agent_status),
+                )
+                .route(
+                    "/supervisor/agents/{id}/queues",
+                    web::put().to(supervisor::set_agent_queues),
+                )
+                .route(
+                    "/supervisor/queues/{name}",
+                    web::patch().to(supervisor::patch_queue),
+                )
                 .default_service(web::to(error::not_found)),
         )
         .route("/", web::get().to(static_files::root))

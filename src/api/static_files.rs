@@ -12,7 +12,7 @@ use rust_embed::RustEmbed;
 #[exclude = "package*.json"]
 struct Clients;
 
-const SERVED: [&str; 3] = ["agent", "chat", "shared"];
+const SERVED: [&str; 4] = ["agent", "chat", "shared", "supervisor"];
 
 pub async fn root() -> HttpResponse {
     HttpResponse::Found()
