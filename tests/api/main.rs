@@ -14,3 +14,4 @@ mod recorder;
 mod restart;
 mod routing;
 mod scenario;
+mod supervisor;
