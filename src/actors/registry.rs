@@ -185,10 +185,10 @@ impl Engine {
     /// hub).
     pub fn live(&self, event: crate::live::LiveEvent) {
         if let Some(h) = self.hub.get() {
-            if h.try_send(super::messages::HubEvent(event)).is_err() {
-                if self.live_lost.fetch_add(1, Ordering::Relaxed) == 0 {
-                    tracing::warn!("metrics hub mailbox full: live figures are dropping events");
-                }
+            if h.try_send(super::messages::HubEvent(event)).is_err()
+                && self.live_lost.fetch_add(1, Ordering::Relaxed) == 0
+            {
+                tracing::warn!("metrics hub mailbox full: live figures are dropping events");
             }
         }
     }

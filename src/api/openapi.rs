@@ -55,8 +55,13 @@ fn supervisor_paths() -> serde_json::Map<String, Value> {
         "responses": {"101": {"description": "upgrade"}, "400": error(), "401": error(), "503": error()}}}));
     m.insert("/api/v1/supervisor/live".into(), bearer_get(
         "Live figures per queue and agent (the same as a /ws/supervisor snapshot; supervisor, admin)", queues_param.clone()));
-    m.insert("/api/v1/supervisor/subscribers".into(), bearer_get(
-        "The metrics hub's supervisor sockets and their flow-control state (supervisor, admin)", json!([])));
+    m.insert(
+        "/api/v1/supervisor/subscribers".into(),
+        bearer_get(
+            "The metrics hub's supervisor sockets and their flow-control state (supervisor, admin)",
+            json!([]),
+        ),
+    );
     m.insert("/api/v1/supervisor/agents/{id}/status".into(), json!({"post": {
         "summary": "Set a logged-in agent available or away (supervisor, admin)", "security": [{"bearer": []}],
         "parameters": [id_param("id")],

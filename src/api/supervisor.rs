@@ -6,9 +6,7 @@
 use super::error::ApiError;
 use super::extract::Staff;
 use super::AppState;
-use crate::actors::messages::{
-    GetHubStats, GetLive, SetAgentQueues, SupervisorSetStatus,
-};
+use crate::actors::messages::{GetHubStats, GetLive, SetAgentQueues, SupervisorSetStatus};
 use crate::domain::{AgentId, QueueName};
 use crate::store::Batch;
 use crate::ws::protocol::{ErrorCode, RequestedStatus};
@@ -215,7 +213,9 @@ pub async fn patch_queue(
                 return Err(ApiError::invalid(format!("unknown queue {}", of.to)));
             }
             if of.after_ms < 1_000 || of.after_ms > MAX_OVERFLOW_AFTER_MS {
-                return Err(ApiError::invalid("overflow.after_ms must be 1000 to 86400000"));
+                return Err(ApiError::invalid(
+                    "overflow.after_ms must be 1000 to 86400000",
+                ));
             }
         }
         config.overflow = of;

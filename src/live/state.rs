@@ -443,8 +443,9 @@ impl LiveState {
             } => {
                 self.answered_at.remove(&conversation);
                 let q = self.queue_mut(&queue);
-                if !q.waiting.contains_key(&conversation) {
-                    q.waiting.insert(conversation, enqueued_at);
+                if let std::collections::hash_map::Entry::Vacant(e) = q.waiting.entry(conversation)
+                {
+                    e.insert(enqueued_at);
                     q.by_wait.insert((enqueued_at, conversation));
                     if arrival {
                         q.interval.offered += 1;
@@ -566,7 +567,11 @@ impl LiveState {
         let q = self.queues.get(name)?;
         let mut agents = AgentCounts::default();
         let (mut used, mut total, mut free) = (0u32, 0u32, 0u32);
-        for a in self.agents.values().filter(|a| a.report.queues.contains(name)) {
+        for a in self
+            .agents
+            .values()
+            .filter(|a| a.report.queues.contains(name))
+        {
             match a.state {
                 AgentState::Available => agents.available += 1,
                 AgentState::Busy => agents.busy += 1,

@@ -124,10 +124,22 @@ fn a_scripted_interval_matches_hand_computed_figures() {
         );
     }
     // Two agents taking work, both full (3 of 3 slots); one away, one disconnected.
-    s.apply(agent("a1", &["sales"], Presence::Available, true, 3), at(500_000));
-    s.apply(agent("a2", &["sales"], Presence::Available, true, 3), at(500_000));
-    s.apply(agent("a3", &["sales"], Presence::Away, true, 0), at(500_000));
-    s.apply(agent("a4", &["sales"], Presence::Available, false, 0), at(500_000));
+    s.apply(
+        agent("a1", &["sales"], Presence::Available, true, 3),
+        at(500_000),
+    );
+    s.apply(
+        agent("a2", &["sales"], Presence::Available, true, 3),
+        at(500_000),
+    );
+    s.apply(
+        agent("a3", &["sales"], Presence::Away, true, 0),
+        at(500_000),
+    );
+    s.apply(
+        agent("a4", &["sales"], Presence::Available, false, 0),
+        at(500_000),
+    );
 
     let now = at(600_000);
     let v = s.queue_view(&sales, now).unwrap();
@@ -245,7 +257,10 @@ fn agent_states_follow_reports_and_moves() {
     assert_eq!(s.agent_view(&a1).unwrap().since, at(5));
     let away = s.apply(agent("a1", &["sales"], Presence::Away, true, 0), at(10));
     let v = s.agent_view(&a1).unwrap();
-    assert_eq!((v.state, v.reason.as_deref()), (AgentState::Away, Some("lunch")));
+    assert_eq!(
+        (v.state, v.reason.as_deref()),
+        (AgentState::Away, Some("lunch"))
+    );
     assert!(away.agents.contains(&a1) && away.queues.contains(&q("sales")));
     // Moved to another queue: both queues change; the filter follows.
     let moved = s.apply(agent("a1", &["support"], Presence::Away, true, 0), at(11));
@@ -254,9 +269,17 @@ fn agent_states_follow_reports_and_moves() {
     assert!(s.agents_in(Some(&sales_only)).is_empty());
     assert_eq!(s.queue_view(&q("sales"), at(11)).unwrap().agents.away, 0);
     assert_eq!(s.queue_view(&q("support"), at(11)).unwrap().agents.away, 1);
-    s.apply(LiveEvent::AgentGone { agent_id: a1.clone() }, at(20));
+    s.apply(
+        LiveEvent::AgentGone {
+            agent_id: a1.clone(),
+        },
+        at(20),
+    );
     let v = s.agent_view(&a1).unwrap();
-    assert_eq!((v.state, v.since, v.reason), (AgentState::Offline, at(20), None));
+    assert_eq!(
+        (v.state, v.since, v.reason),
+        (AgentState::Offline, at(20), None)
+    );
 }
 
 #[test]

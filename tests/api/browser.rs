@@ -87,5 +87,8 @@ async fn the_supervisor_dashboard_follows_a_live_load_in_a_real_browser() {
         out.status.success(),
         "supervisor browser test failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
     );
-    assert!(stdout.contains("supervisor browser test passed"), "{stdout}");
+    assert!(
+        stdout.contains("supervisor browser test passed"),
+        "{stdout}"
+    );
 }

@@ -47,8 +47,10 @@ async fn a_snapshot_then_deltas_as_customers_arrive_and_agents_accept() {
         json!({"channel": "sms", "address": "+15550001", "text": "hi", "queue": "sales"}),
     )
     .await;
-    s.until("a waiting conversation", |s| s.queue("sales")["waiting"] == 1)
-        .await;
+    s.until("a waiting conversation", |s| {
+        s.queue("sales")["waiting"] == 1
+    })
+    .await;
     assert_eq!(s.queue("sales")["interval"]["offered"], 1);
     assert!(s.queue("sales")["oldest_enqueued_at"].is_i64());
 
@@ -103,7 +105,8 @@ async fn a_subscription_sees_only_its_queues() {
     let gen_token = app.login("gen", "gen-password").await;
     let _gen = Client::agent(&app, &gen_token).await;
     let _sal = Client::agent(&app, &s1).await;
-    app.inbound("sms", "+15550100", "general please", None).await;
+    app.inbound("sms", "+15550100", "general please", None)
+        .await;
     app.post(
         "/api/v1/inbound",
         json!({"channel": "sms", "address": "+15550101", "text": "sales please", "queue": "sales"}),
@@ -111,13 +114,17 @@ async fn a_subscription_sees_only_its_queues() {
     .await;
     s.until("the sales arrival", |s| s.queue("sales")["waiting"] == 1)
         .await;
-    s.until("sal listed", |s| s.agents.contains_key("sal")).await;
+    s.until("sal listed", |s| s.agents.contains_key("sal"))
+        .await;
     for m in &s.seen {
         for q in m["queues"].as_array().unwrap() {
             assert_eq!(q["queue"], "sales", "a queue outside the subscription: {m}");
         }
         for a in m["agents"].as_array().unwrap() {
-            assert_eq!(a["agent_id"], "sal", "an agent outside the subscription: {m}");
+            assert_eq!(
+                a["agent_id"], "sal",
+                "an agent outside the subscription: {m}"
+            );
         }
     }
 
@@ -171,7 +178,10 @@ async fn agents_and_strangers_are_refused_at_the_handshake() {
         "agent role: {agent_status}"
     );
     assert_eq!(refused(app.ws_url("/ws/supervisor")).await, 401);
-    assert_eq!(refused(app.ws_url("/ws/supervisor?token=forged")).await, 401);
+    assert_eq!(
+        refused(app.ws_url("/ws/supervisor?token=forged")).await,
+        401
+    );
     // A visitor token is not a staff token.
     let (_c, w) = Client::visitor(&app).await;
     let visitor = w["token"].as_str().unwrap();
@@ -219,11 +229,10 @@ async fn a_stalled_supervisor_is_dropped_to_a_snapshot_and_never_slows_routing()
     let sup = supervisor(&app, "sup").await;
 
     // The stalled client connects and never reads.
-    let (stalled, _) = tokio_tungstenite::connect_async(app.ws_url(&format!(
-        "/ws/supervisor?token={sup}"
-    )))
-    .await
-    .unwrap();
+    let (stalled, _) =
+        tokio_tungstenite::connect_async(app.ws_url(&format!("/ws/supervisor?token={sup}")))
+            .await
+            .unwrap();
     let mut healthy = Supervisor::connect(&app, &sup, "").await;
     let mut agent = Client::available(&app, &a1).await;
 
@@ -248,7 +257,10 @@ async fn a_stalled_supervisor_is_dropped_to_a_snapshot_and_never_slows_routing()
     assert_eq!(stats["window"], WINDOW);
     let subs = stats["subscribers"].as_array().unwrap();
     assert_eq!(subs.len(), 2, "{stats}");
-    let stalled_stats = subs.iter().find(|s| s["behind"] == true).expect("one behind");
+    let stalled_stats = subs
+        .iter()
+        .find(|s| s["behind"] == true)
+        .expect("one behind");
     assert_eq!(stalled_stats["in_flight"], WINDOW, "{stats}");
     assert_eq!(stalled_stats["last_seq"], WINDOW);
     assert!(stalled_stats["deltas_dropped"].as_u64().unwrap() > 0);
@@ -395,17 +407,36 @@ async fn supervisors_set_status_move_agents_and_change_queue_settings() {
         .unwrap();
     assert_eq!(r.status(), 202);
     let st = agent.expect("status").await;
-    assert_eq!((st["status"].as_str(), st["reason"].as_str()), (Some("away"), Some("coaching")));
+    assert_eq!(
+        (st["status"].as_str(), st["reason"].as_str()),
+        (Some("away"), Some("coaching"))
+    );
     s.until("a1 away", |s| s.agent_state("a1") == Some("away"))
         .await;
     assert_eq!(s.agents["a1"]["reason"], "coaching");
     // Bad input changes nothing.
     for (path, body, want) in [
-        ("/api/v1/supervisor/agents/a1/status", json!({"status": "busy"}), 400),
-        ("/api/v1/supervisor/agents/a1/status", json!({"status": "away", "reason": "x".repeat(101)}), 400),
-        ("/api/v1/supervisor/agents/ghost/status", json!({"status": "away"}), 404),
+        (
+            "/api/v1/supervisor/agents/a1/status",
+            json!({"status": "busy"}),
+            400,
+        ),
+        (
+            "/api/v1/supervisor/agents/a1/status",
+            json!({"status": "away", "reason": "x".repeat(101)}),
+            400,
+        ),
+        (
+            "/api/v1/supervisor/agents/ghost/status",
+            json!({"status": "away"}),
+            404,
+        ),
     ] {
-        let r = as_sup(reqwest::Method::POST, path).json(&body).send().await.unwrap();
+        let r = as_sup(reqwest::Method::POST, path)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status().as_u16(), want, "{path} {body}");
     }
     // An agent may not do it.
@@ -441,7 +472,9 @@ async fn supervisors_set_status_move_agents_and_change_queue_settings() {
     let offer = agent.expect("offer").await;
     assert_eq!(offer["queue"], "sales");
     s.until("a1 in sales", |s| {
-        s.agents.get("a1").is_some_and(|a| a["queues"] == json!(["sales"]))
+        s.agents
+            .get("a1")
+            .is_some_and(|a| a["queues"] == json!(["sales"]))
     })
     .await;
     let (_, profile) = app.get("/api/v1/agents/a1").await;
