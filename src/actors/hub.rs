@@ -129,7 +129,7 @@ impl MetricsHub {
         let Some(sub) = self.subscribers.get_mut(&session) else {
             return false;
         };
-        match sub.recipient.try_send(SupervisorPush::Msg(msg)) {
+        match sub.recipient.try_send(SupervisorPush::Msg(Box::new(msg))) {
             Ok(()) => {
                 sub.sent_seq += 1;
                 if let Some(k) = known {

@@ -486,7 +486,7 @@ pub struct Unsubscribe {
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "()")]
 pub enum SupervisorPush {
-    Msg(crate::ws::protocol::SupervisorServerMsg),
+    Msg(Box<crate::ws::protocol::SupervisorServerMsg>),
     /// Close the socket with this reason (it stayed behind too long).
     Close(String),
 }
@@ -546,4 +546,23 @@ pub struct SupervisorSetStatus {
 #[rtype(result = "()")]
 pub struct SetAgentQueues {
     pub queues: Vec<QueueName>,
+}
+
+/// A supervisor watches an open conversation: every event its customer actor records
+/// in it is pushed to `recipient` (`try_send`: a session that does not keep up loses
+/// events, never slows the customer). Replies with the conversation's view.
+#[derive(Clone, Message)]
+#[rtype(result = "EngineResult<ConversationView>")]
+pub struct WatchConversation {
+    pub conversation_id: ConversationId,
+    pub session_id: u64,
+    pub recipient: Recipient<SupervisorPush>,
+}
+
+/// The supervisor session stops watching (`None`: every conversation it watches here).
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "()")]
+pub struct UnwatchConversation {
+    pub session_id: u64,
+    pub conversation_id: Option<ConversationId>,
 }

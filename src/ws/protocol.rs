@@ -333,7 +333,17 @@ pub enum SupervisorClientMsg {
     /// Every `snapshot` / `delta` up to `seq` was received. At most
     /// `limits.supervisor_window` may be outstanding; past that the server sends
     /// nothing more until the client acks, then a `snapshot` with `reason: "resync"`.
-    Ack { seq: u64 },
+    Ack {
+        seq: u64,
+    },
+    /// Follow an open conversation live: answered by `watching`, then every event
+    /// recorded in it as `conversation_event` (outside the `seq` numbering).
+    Watch {
+        conversation_id: ConversationId,
+    },
+    Unwatch {
+        conversation_id: ConversationId,
+    },
     Ping {
         #[serde(default)]
         nonce: Option<String>,
@@ -364,12 +374,24 @@ pub enum SupervisorServerMsg {
         queues: Vec<crate::live::QueueLiveView>,
         agents: Vec<crate::live::AgentLiveView>,
     },
+    /// The conversation now watched, with its recent events.
+    Watching {
+        conversation: ConversationView,
+    },
+    /// A new event in a watched conversation.
+    ConversationEvent {
+        conversation_id: ConversationId,
+        event: TimelineEvent,
+    },
     Pong {
         #[serde(skip_serializing_if = "Option::is_none")]
         nonce: Option<String>,
     },
     Error(WireError),
 }
+
+/// Most conversations one supervisor socket may watch at once.
+pub const MAX_WATCHED: usize = 20;
 
 /// Most queues one supervisor subscription may name.
 pub const MAX_SUBSCRIBED_QUEUES: usize = 100;

@@ -2,6 +2,8 @@
 //! at the handshake (supervisor or admin role, see `crate::api::ws_routes`); subscribes
 //! to the [`MetricsHub`] on start, writes its `snapshot` / `delta` pushes as JSON, and
 //! forwards the client's `subscribe` and `ack` to the hub. Holds no figures itself.
+//! `watch` attaches it to a conversation's customer actor, which pushes that
+//! conversation's events (`conversation_event`) until `unwatch` or the socket closes.
 //!
 //! Its mailbox is bounded by the hub's window (the hub `try_send`s and never has more
 //! than `limits.supervisor_window` pushes outstanding), so a client that stops reading
@@ -10,13 +12,17 @@
 use super::frames::{decode, screen, RateLimit, Screened};
 use super::protocol::{
     ErrorCode, SupervisorClientMsg, SupervisorServerMsg, WireError, MAX_SUBSCRIBED_QUEUES,
+    MAX_WATCHED,
 };
 use crate::actors::hub::MetricsHub;
-use crate::actors::messages::{SetFilter, Subscribe, SubscriberAck, SupervisorPush, Unsubscribe};
-use crate::domain::{AgentId, QueueName};
+use crate::actors::messages::{
+    EngineError, SetFilter, Subscribe, SubscriberAck, SupervisorPush, Unsubscribe,
+    UnwatchConversation, WatchConversation,
+};
+use crate::domain::{AgentId, ConversationId, CustomerId, QueueName};
 use actix::prelude::*;
 use actix_web_actors::ws;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -33,6 +39,8 @@ pub struct SupervisorSession {
     client_timeout: Duration,
     max_bytes: usize,
     rate: RateLimit,
+    /// Conversations watched live, and whose they are (to unwatch).
+    watched: HashMap<ConversationId, CustomerId>,
 }
 
 impl SupervisorSession {
@@ -54,6 +62,7 @@ impl SupervisorSession {
             client_timeout: Duration::from_millis(s.timing.client_timeout_ms),
             max_bytes: s.limits.max_ws_message_bytes,
             rate: RateLimit::new(s.limits.ws_messages_per_second),
+            watched: HashMap::new(),
             engine,
         }
     }
@@ -67,6 +76,63 @@ impl SupervisorSession {
 
     fn error(ctx: &mut ws::WebsocketContext<Self>, e: WireError) {
         Self::send(ctx, &SupervisorServerMsg::Error(e));
+    }
+
+    fn engine_error(ctx: &mut ws::WebsocketContext<Self>, e: EngineError, conv: ConversationId) {
+        Self::error(
+            ctx,
+            WireError {
+                code: e.code,
+                message: e.message,
+                reference: Some(conv.to_string()),
+            },
+        );
+    }
+
+    /// Starts following a conversation: find its customer, attach to its actor.
+    fn watch(&mut self, conv: ConversationId, ctx: &mut ws::WebsocketContext<Self>) {
+        if self.watched.len() >= MAX_WATCHED && !self.watched.contains_key(&conv) {
+            return Self::engine_error(
+                ctx,
+                EngineError::invalid(format!("at most {MAX_WATCHED} conversations at once")),
+                conv,
+            );
+        }
+        let engine = self.engine.clone();
+        let msg = WatchConversation {
+            conversation_id: conv,
+            session_id: self.session_id,
+            recipient: ctx.address().recipient(),
+        };
+        let fut = async move {
+            let c = engine
+                .store
+                .conversation(conv)
+                .await
+                .map_err(EngineError::unavailable)?
+                .ok_or_else(|| EngineError::not_found("conversation"))?;
+            let view = engine.ask_customer(c.customer_id, msg).await?;
+            Ok::<_, EngineError>((c.customer_id, view))
+        };
+        ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| match res {
+            Ok((customer, view)) => {
+                act.watched.insert(conv, customer);
+                Self::send(ctx, &SupervisorServerMsg::Watching { conversation: view });
+            }
+            Err(e) => Self::engine_error(ctx, e, conv),
+        }));
+    }
+
+    fn unwatch(&mut self, conv: ConversationId) {
+        if let Some(customer) = self.watched.remove(&conv) {
+            self.engine.tell_customer(
+                customer,
+                UnwatchConversation {
+                    session_id: self.session_id,
+                    conversation_id: Some(conv),
+                },
+            );
+        }
     }
 }
 
@@ -114,6 +180,10 @@ impl Actor for SupervisorSession {
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
+        let watched: Vec<ConversationId> = self.watched.keys().copied().collect();
+        for conv in watched {
+            self.unwatch(conv);
+        }
         crate::metrics::ws_connections("supervisor", -1);
         self.engine
             .supervisor_sockets
@@ -161,6 +231,8 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for SupervisorSession
                 session_id: self.session_id,
                 seq,
             }),
+            Ok(SupervisorClientMsg::Watch { conversation_id }) => self.watch(conversation_id, ctx),
+            Ok(SupervisorClientMsg::Unwatch { conversation_id }) => self.unwatch(conversation_id),
             Ok(SupervisorClientMsg::Subscribe { queues }) => {
                 let queues = match queues.map(queue_set).transpose() {
                     Ok(q) => q,

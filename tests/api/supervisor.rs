@@ -553,3 +553,54 @@ async fn the_dashboard_is_served_and_its_api_documented() {
         assert!(doc["paths"].get(p).is_some(), "openapi lacks {p}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supervisor_watches_any_conversation_live() {
+    let app = spawn_app(|_| {}).await;
+    let a1 = app.agent("a1", &["general"], json!({})).await;
+    let sup = supervisor(&app, "sup").await;
+    let mut agent = Client::available(&app, &a1).await;
+    let (mut visitor, _) = Client::visitor(&app).await;
+    chat_say(&mut visitor, "first").await;
+    let conv = accept_next(&mut agent).await;
+    let mut s = Supervisor::connect(&app, &sup, "").await;
+
+    // Not someone's conversation, not a conversation at all: typed errors.
+    s.c.send(json!({"type": "watch", "conversation_id": uuid::Uuid::new_v4()}))
+        .await;
+    let e = s.c.expect("error").await;
+    assert_eq!(e["code"], "not_found", "{e}");
+
+    s.c.send(json!({"type": "watch", "conversation_id": conv["id"]}))
+        .await;
+    let w = s.c.expect("watching").await;
+    assert_eq!(w["conversation"]["id"], conv["id"]);
+    assert_eq!(w["conversation"]["agent"], "a1");
+    assert!(w["conversation"]["recent"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["type"] == "message_in" && e["text"] == "first"));
+
+    // The customer writes, the agent answers: the supervisor sees both as they happen.
+    chat_say(&mut visitor, "second").await;
+    let ev =
+        s.c.expect_where("conversation_event", |m| m["event"]["type"] == "message_in")
+            .await;
+    assert_eq!(ev["conversation_id"], conv["id"]);
+    assert_eq!(ev["event"]["text"], "second");
+    agent_say(&mut agent, &conv["id"], "an answer").await;
+    let ev =
+        s.c.expect_where("conversation_event", |m| {
+            m["event"]["type"] == "message_out"
+        })
+        .await;
+    assert_eq!(ev["event"]["text"], "an answer");
+
+    // Unwatched: nothing more.
+    s.c.send(json!({"type": "unwatch", "conversation_id": conv["id"]}))
+        .await;
+    s.c.sync().await;
+    chat_say(&mut visitor, "third").await;
+    s.c.assert_none_before_pong("conversation_event").await;
+}
