@@ -44,6 +44,8 @@ const state = {
   /** Live chart samples: times (s) and per-queue waiting counts. */
   samples: { t: [], byQueue: new Map() },
   lastSeq: 0,
+  /** The conversation followed live, if any. */
+  watching: null,
 };
 
 let socket = null;
@@ -148,6 +150,10 @@ function startSession(session) {
     handlers: {
       snapshot: onSnapshot,
       delta: onDelta,
+      watching: onWatching,
+      conversation_event: (m) => {
+        if (m.conversation_id === state.watching) appendWatchEvent(m.event);
+      },
       error: (m) => notice(t('sup.action.failed', { message: m.message || m.code }), true),
     },
   });
@@ -438,6 +444,41 @@ function notice(text, warn = false) {
 }
 
 // ---------------------------------------------------------------------------------
+// Watching one conversation
+// ---------------------------------------------------------------------------------
+
+function onWatchSubmit(ev) {
+  ev.preventDefault();
+  const id = $('watch-id').value.trim();
+  if (!id || !socket) return;
+  if (state.watching && state.watching !== id) socket.send({ type: 'unwatch', conversation_id: state.watching });
+  state.watching = id;
+  replaceChildren($('watch-events'));
+  socket.send({ type: 'watch', conversation_id: id });
+}
+
+function onWatching(msg) {
+  const conv = msg.conversation || {};
+  if (conv.id !== state.watching) return;
+  replaceChildren($('watch-events'));
+  for (const e of conv.recent || []) if (e.conversation_id === conv.id) appendWatchEvent(e);
+}
+
+function appendWatchEvent(e) {
+  const kinds = { message_in: 'sup.watch.customer', message_out: 'sup.watch.agent', note: 'sup.watch.note' };
+  const who = kinds[e.type] ? t(kinds[e.type]) : e.type;
+  const text = e.text != null ? String(e.text) : e.agent_id ? String(e.agent_id) : '';
+  const li = h(
+    'li',
+    { dataset: { kind: e.type, testid: 'watch-event' } },
+    h('span', { class: 'who' }, who),
+    text,
+  );
+  $('watch-events').append(li);
+  li.scrollIntoView({ block: 'nearest' });
+}
+
+// ---------------------------------------------------------------------------------
 // Live chart (uPlot)
 // ---------------------------------------------------------------------------------
 
@@ -609,6 +650,7 @@ function start() {
   $('logout').addEventListener('click', () => logout());
   $('queue-filter').addEventListener('change', onFilterChange);
   $('history-form').addEventListener('submit', loadHistory);
+  $('watch-form').addEventListener('submit', onWatchSubmit);
   addEventListener('resize', () => {
     if (liveChart) liveChart.setSize({ width: chartWidth($('live-chart')), height: 220 });
     if (historyChart) historyChart.setSize({ width: chartWidth($('history-chart')), height: 240 });

@@ -67,6 +67,12 @@ const en = {
   'sup.group.agent': 'Agent',
   'sup.none': '—',
   'sup.resync': 'Caught up after a slow connection.',
+  'sup.watch.title': 'Watch a conversation',
+  'sup.watch.id': 'Conversation ID',
+  'sup.watch.start': 'Watch',
+  'sup.watch.customer': 'Customer',
+  'sup.watch.agent': 'Agent',
+  'sup.watch.note': 'Note',
 };
 
 const ja = {
@@ -131,6 +137,12 @@ const ja = {
   'sup.group.agent': 'エージェント',
   'sup.none': '—',
   'sup.resync': '接続の遅れから回復しました。',
+  'sup.watch.title': '会話をモニター',
+  'sup.watch.id': '会話 ID',
+  'sup.watch.start': 'モニター',
+  'sup.watch.customer': 'お客様',
+  'sup.watch.agent': 'エージェント',
+  'sup.watch.note': 'メモ',
 };
 
 Object.assign(dictionaries.en, en);

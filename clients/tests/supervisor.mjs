@@ -5,8 +5,9 @@
 // tiles, the agent table and the live chart must follow: waiting rises to the number
 // of arrivals, the supervisor sets the agent available from the table, the agent
 // accepts every offer, waiting falls to 0, service level shows 100 %, the agent shows
-// busy. The history panel must say "no data" / "not available" or draw a chart, and
-// the page must switch to Japanese.
+// busy; the supervisor then watches one of the conversations and a new customer
+// message appears live. The history panel must say "no data" / "not available" or
+// draw a chart, and the page must switch to Japanese.
 //
 //   SWITCHBOARD_URL=http://127.0.0.1:43210 SUPERVISOR_ID=sup SUPERVISOR_PASSWORD=... \
 //   AGENT_ID=alice AGENT_PASSWORD=... ADMIN_TOKEN=... node clients/tests/supervisor.mjs
@@ -178,11 +179,13 @@ async function main() {
     await pageA.locator('[data-testid="agent-status"][data-status="available"]').waitFor();
   });
 
+  const accepted = [];
   await step('the agent accepts every offer: waiting falls to 0, SL 100 %', async () => {
     for (let i = 0; i < ARRIVALS; i += 1) {
       const first = pageA.getByTestId('offer-card').first();
       await first.waitFor();
       const offerId = await first.getAttribute('data-offer-id');
+      accepted.push(await first.getAttribute('data-conversation-id'));
       const card = pageA.locator(`[data-testid="offer-card"][data-offer-id="${offerId}"]`);
       await card.getByTestId('offer-accept').click();
       await card.waitFor({ state: 'detached' });
@@ -200,6 +203,20 @@ async function main() {
   await step('the live chart has drawn the load', async () => {
     const series = await pageS.locator('#live-chart .u-legend .u-series').count();
     check(series >= 2, `live chart legend has ${series} entries`);
+  });
+
+  await step('the supervisor watches a conversation live', async () => {
+    // The first offer shown was customer 0's (arrival order).
+    await pageS.getByTestId('watch-id').fill(accepted[0]);
+    await pageS.getByTestId('watch-form').getByRole('button').click();
+    await pageS.getByTestId('watch-event').filter({ hasText: 'customer 0' }).waitFor();
+    const res = await fetch(`${BASE}/api/v1/inbound`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` },
+      body: JSON.stringify({ channel: 'sms', address: '+15550770000', text: 'are you there?' }),
+    });
+    check(res.status === 202, `inbound answered ${res.status}`);
+    await pageS.getByTestId('watch-event').filter({ hasText: 'are you there?' }).waitFor();
   });
 
   await step('history answers with a chart or "no data"', async () => {
