@@ -433,6 +433,14 @@ impl Client {
         let _ = self.ws.close(None).await;
     }
 
+    /// The next raw frame (text, ping, close...), `None` when the socket ended.
+    pub async fn next_frame(&mut self) -> Option<Message> {
+        tokio::time::timeout(WAIT, self.ws.next())
+            .await
+            .expect("timed out waiting for a frame")
+            .and_then(|r| r.ok())
+    }
+
     /// Waits until the server closes the socket; returns the close frame.
     pub async fn closed(
         &mut self,

@@ -604,3 +604,62 @@ async fn a_supervisor_watches_any_conversation_live() {
     chat_say(&mut visitor, "third").await;
     s.c.assert_none_before_pong("conversation_event").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supervisor_behind_past_the_stall_limit_is_closed_with_a_reason() {
+    const WINDOW: u64 = 2;
+    let app = spawn_app(|s| {
+        s.limits.supervisor_window = WINDOW as usize;
+        s.limits.supervisor_pushes_per_second = 50;
+        // Behind at all: closed at the next flush.
+        s.timing.supervisor_stall_ms = 0;
+        s.timing.client_timeout_ms = 600_000;
+    })
+    .await;
+    let a1 = app.agent("a1", &["general"], json!({})).await;
+    let sup = supervisor(&app, "sup").await;
+    let (stalled, _) =
+        tokio_tungstenite::connect_async(app.ws_url(&format!("/ws/supervisor?token={sup}")))
+            .await
+            .unwrap();
+    let mut healthy = Supervisor::connect(&app, &sup, "").await;
+    let mut agent = Client::agent(&app, &a1).await;
+    // Changes until the stalled socket is gone from the hub.
+    for i in 0..50 {
+        let status = if i % 2 == 0 { "available" } else { "away" };
+        agent
+            .send(json!({"type": "set_status", "status": status}))
+            .await;
+        agent.expect("status").await;
+        healthy
+            .until("the change", |s| {
+                s.agent_state("a1") == Some(if i % 2 == 0 { "available" } else { "away" })
+            })
+            .await;
+        let (_, stats) = app.get("/api/v1/supervisor/subscribers").await;
+        if stats["subscribers"].as_array().unwrap().len() == 1 {
+            break;
+        }
+    }
+    let (_, stats) = app.get("/api/v1/supervisor/subscribers").await;
+    assert_eq!(stats["subscribers"].as_array().unwrap().len(), 1, "{stats}");
+    assert_eq!(stats["subscribers"][0]["behind"], false);
+
+    // The stalled client finds its window of pushes, then the close and its reason.
+    let mut c = Client::from_stream(stalled);
+    let mut pushes = 0;
+    let reason = loop {
+        match c.next_frame().await {
+            Some(tokio_tungstenite::tungstenite::Message::Text(_)) => pushes += 1,
+            Some(tokio_tungstenite::tungstenite::Message::Close(f)) => {
+                break f.map(|f| (u16::from(f.code), f.reason.to_string()))
+            }
+            Some(_) => continue,
+            None => panic!("socket ended without a close frame"),
+        }
+    };
+    assert_eq!(pushes, WINDOW, "only the window was ever sent");
+    let (code, text) = reason.expect("a close reason");
+    assert_eq!(code, 1008);
+    assert!(text.contains("too slow"), "{text}");
+}
