@@ -293,6 +293,17 @@ pub struct Limits {
     /// Password hashes (argon2id, ~19 MiB and tens of ms each) computed at once; further
     /// logins wait their turn, so a login flood cannot exhaust memory.
     pub password_hash_concurrency: usize,
+    /// Pushes per second to each supervisor socket at most; changes in between are
+    /// coalesced into one delta.
+    pub supervisor_pushes_per_second: u32,
+    /// Deltas a supervisor socket may have unacknowledged; past it the hub stops
+    /// sending to it and owes it a fresh snapshot (drop-to-snapshot).
+    pub supervisor_window: usize,
+    /// Supervisor sockets at once; more are refused at the handshake.
+    pub max_supervisors: usize,
+    /// Routing events queued for the metrics hub; past it events are dropped (and
+    /// counted) rather than slowing routing.
+    pub hub_mailbox: usize,
 }
 
 /// Timeouts and periods, milliseconds.
@@ -313,6 +324,15 @@ pub struct Timing {
     pub heartbeat_ms: u64,
     /// A socket silent for this long is closed.
     pub client_timeout_ms: u64,
+    /// Live service-level threshold: answered within this counts as in service level.
+    pub live_sl_threshold_ms: u64,
+    /// Length of the live interval (aligned to the epoch, so 15 minutes start at :00,
+    /// :15, :30, :45 UTC).
+    pub live_interval_ms: u64,
+    /// Window of the live "offers by outcome" counts (whole minutes).
+    pub live_offer_window_ms: u64,
+    /// A supervisor socket that stays behind (window full, no ack) this long is closed.
+    pub supervisor_stall_ms: u64,
 }
 
 fn cores() -> usize {
@@ -350,6 +370,10 @@ impl Default for Limits {
             recent_events: 50,
             max_page: 200,
             password_hash_concurrency: 2,
+            supervisor_pushes_per_second: 4,
+            supervisor_window: 32,
+            max_supervisors: 1_000,
+            hub_mailbox: 65_536,
         }
     }
 }
@@ -364,6 +388,10 @@ impl Default for Timing {
             visitor_token_ttl_ms: 30 * 24 * 3_600_000,
             heartbeat_ms: 5_000,
             client_timeout_ms: 30_000,
+            live_sl_threshold_ms: 20_000,
+            live_interval_ms: 15 * 60_000,
+            live_offer_window_ms: 15 * 60_000,
+            supervisor_stall_ms: 60_000,
         }
     }
 }

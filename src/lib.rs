@@ -13,6 +13,7 @@
 //! - [`channels`]: connectors (Twilio SMS/voice, LINE, Messenger, email over SMTP, video):
 //!   webhooks and SMTP in, provider API calls out, all through one ingest door.
 //! - [`api`]: REST, websocket upgrade routes, health, metrics, static web clients.
+//! - [`live`]: live supervisor figures (the metrics hub's pure state). No I/O.
 //! - [`metrics`]: Prometheus metric definitions.
 //! - [`reports`]: historical reports computed from the report event log. No I/O.
 //! - [`auth`]: password hashing and signed tokens.
@@ -29,6 +30,7 @@ pub mod channels;
 pub mod config;
 pub mod demo;
 pub mod domain;
+pub mod live;
 pub mod metrics;
 pub mod reports;
 pub mod routing;

@@ -89,6 +89,8 @@ impl Application {
             settings.clone(),
             TokenSigner::new(key),
         );
+        // Before any queue or agent actor, so the hub sees every routing event.
+        engine.start_hub();
 
         if let Some(pw) = &settings.bootstrap_admin_password {
             ensure_admin(&engine, pw).await?;

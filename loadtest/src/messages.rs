@@ -285,7 +285,11 @@ pub async fn run(args: &Args) -> Result<Report> {
         t_open.elapsed().as_secs_f64()
     );
     if !args.hold.is_zero() {
-        eprintln!("holding {} connections for {:.0}s", agents_total + customers_total, args.hold.as_secs_f64());
+        eprintln!(
+            "holding {} connections for {:.0}s",
+            agents_total + customers_total,
+            args.hold.as_secs_f64()
+        );
         tokio::time::sleep(args.hold).await;
     }
     if let Some(e) = engine.as_mut() {

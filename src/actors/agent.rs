@@ -156,6 +156,38 @@ impl AgentActor {
             self.status.label(),
             !self.sessions.is_empty(),
         );
+        self.report_live();
+    }
+
+    /// Tells the metrics hub this agent's state (never waits for it).
+    fn report_live(&self) {
+        let counts = self.counts();
+        let total = self.profile.capacity.total_non_voice();
+        let work: u16 = counts.iter().sum();
+        let used = if counts[ChannelClass::Voice.index()] > 0 {
+            total
+        } else {
+            work.min(total)
+        };
+        self.engine
+            .live(crate::live::LiveEvent::Agent(crate::live::AgentReport {
+                agent_id: self.profile.id.clone(),
+                display_name: self.profile.display_name.clone(),
+                queues: self.eligible_queues(),
+                presence: match self.status {
+                    AgentStatus::Available => crate::live::Presence::Available,
+                    AgentStatus::Away { .. } => crate::live::Presence::Away,
+                    AgentStatus::Offline => crate::live::Presence::Offline,
+                },
+                reason: match &self.status {
+                    AgentStatus::Away { reason } => Some(reason.clone()),
+                    _ => None,
+                },
+                connected: !self.sessions.is_empty(),
+                work,
+                slots_used: used,
+                slots_total: total,
+            }));
     }
 
     fn push(&self, msg: AgentServerMsg) {
@@ -389,6 +421,9 @@ impl AgentActor {
             }
         }
         crate::metrics::agent_state(&self.profile.id, "offline", false);
+        self.engine.live(crate::live::LiveEvent::AgentGone {
+            agent_id: self.profile.id.clone(),
+        });
         tracing::info!(agent = %self.profile.id, "agent offline after grace period");
         ctx.stop();
     }
@@ -505,13 +540,15 @@ impl AgentActor {
         ctx: &mut Context<Self>,
     ) {
         let reason = reason.unwrap_or_default();
-        if reason.len() > 100 || reason.chars().any(char::is_control) {
-            return self.error_to(
-                session,
-                EngineError::invalid("reason must be at most 100 bytes of text"),
-                None,
-            );
+        if let Err(e) = check_reason(&reason) {
+            return self.error_to(session, e, None);
         }
+        self.apply_status(status, reason, ctx);
+    }
+
+    /// Sets the status (reason already checked), tells every socket and the queues,
+    /// and pulls work if the agent became available.
+    fn apply_status(&mut self, status: RequestedStatus, reason: String, ctx: &mut Context<Self>) {
         match status {
             RequestedStatus::Available => {
                 if self.status != AgentStatus::Available && self.held.is_empty() {
@@ -754,6 +791,16 @@ impl AgentActor {
             Err(e) => act.error_to(session, e, request_id),
         }));
     }
+}
+
+/// An away reason: at most 100 bytes of text without control characters.
+pub fn check_reason(reason: &str) -> EngineResult<()> {
+    if reason.len() > 100 || reason.chars().any(char::is_control) {
+        return Err(EngineError::invalid(
+            "reason must be at most 100 bytes of text",
+        ));
+    }
+    Ok(())
 }
 
 /// What an agent is writing: a reply to the customer (on a chosen channel, or the
@@ -1013,5 +1060,35 @@ impl Handler<GetAgentLive> for AgentActor {
             free: self.free(),
             missed_in_row: self.missed_in_row,
         })
+    }
+}
+
+impl Handler<SupervisorSetStatus> for AgentActor {
+    type Result = ();
+    fn handle(&mut self, msg: SupervisorSetStatus, ctx: &mut Context<Self>) {
+        if check_reason(msg.reason.as_deref().unwrap_or("")).is_err() {
+            return;
+        }
+        tracing::info!(agent = %self.profile.id, by = %msg.by, status = ?msg.status, "status set by a supervisor");
+        self.apply_status(msg.status, msg.reason.unwrap_or_default(), ctx);
+    }
+}
+
+impl Handler<SetAgentQueues> for AgentActor {
+    type Result = ();
+    fn handle(&mut self, msg: SetAgentQueues, ctx: &mut Context<Self>) {
+        let before = self.eligible_queues();
+        self.profile.queues = msg.queues;
+        let after = self.eligible_queues();
+        // Queues it no longer serves forget it; held conversations stay with it.
+        for q in before.iter().filter(|q| !after.contains(q)) {
+            if let Some(a) = self.engine.queue(q) {
+                a.do_send(AgentGone {
+                    agent_id: self.profile.id.clone(),
+                });
+            }
+        }
+        self.publish();
+        self.pull(ctx);
     }
 }

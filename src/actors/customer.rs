@@ -47,6 +47,8 @@ pub struct CustomerActor {
     seen_order: VecDeque<String>,
     /// Attached web-chat sockets.
     chat: HashMap<u64, Recipient<ChatPush>>,
+    /// Supervisor sessions watching a conversation: (session, conversation) -> socket.
+    watchers: HashMap<(u64, ConversationId), Recipient<SupervisorPush>>,
     last_activity: Instant,
     /// Pending "abandon if the visitor does not come back" timer.
     abandon_timer: Option<SpawnHandle>,
@@ -125,6 +127,7 @@ impl CustomerActor {
             seen: HashMap::new(),
             seen_order: VecDeque::new(),
             chat: HashMap::new(),
+            watchers: HashMap::new(),
             last_activity: Instant::now(),
             abandon_timer: None,
             load_error: None,
@@ -157,6 +160,9 @@ impl CustomerActor {
 
     fn remember(&mut self, event: &TimelineEvent) {
         self.facts.observe(event);
+        if let Some(conv) = event.conversation_id {
+            self.tell_watchers(conv, event);
+        }
         self.recent.push_back(event.clone());
         while self.recent.len() > self.engine.settings.limits.recent_events {
             self.recent.pop_front();
@@ -176,6 +182,23 @@ impl CustomerActor {
                 },
             );
         }
+    }
+
+    /// Pushes an event to the supervisors watching its conversation (never waits; a
+    /// closed session is forgotten, a full one misses the event).
+    fn tell_watchers(&mut self, conv: ConversationId, event: &TimelineEvent) {
+        self.watchers.retain(|(_, c), r| {
+            *c != conv
+                || !matches!(
+                    r.try_send(SupervisorPush::Msg(Box::new(
+                        crate::ws::protocol::SupervisorServerMsg::ConversationEvent {
+                            conversation_id: conv,
+                            event: event.clone(),
+                        }
+                    ))),
+                    Err(SendError::Closed(_))
+                )
+        });
     }
 
     fn remember_id(&mut self, cid: String, ack: InboundAck) {
@@ -454,7 +477,10 @@ impl Actor for CustomerActor {
                 .customer
                 .as_ref()
                 .is_some_and(|c| c.merged_into.is_some());
-            let idle_now = act.chat.is_empty() && act.last_activity.elapsed() >= idle;
+            act.watchers.retain(|_, r| r.connected());
+            let idle_now = act.chat.is_empty()
+                && act.watchers.is_empty()
+                && act.last_activity.elapsed() >= idle;
             if act.retiring.is_none() && (merged || idle_now) {
                 act.engine.customer_passivated(act.id, &ctx.address());
                 ctx.stop();
@@ -1164,6 +1190,10 @@ impl Handler<CloseConversation> for CustomerActor {
             act.remember(&ev);
             if updated.state == ConversationState::Resolved {
                 crate::metrics::conversation_resolved(&updated.queue);
+                act.engine.live(crate::live::LiveEvent::Closed {
+                    queue: updated.queue.clone(),
+                    conversation: updated.id,
+                });
                 act.open = None;
                 act.last_closed = Some(updated.clone());
             } else {
@@ -1404,6 +1434,10 @@ impl Handler<CustomerLeave> for CustomerActor {
             act.open = None;
             act.last_closed = Some(updated.clone());
             crate::metrics::conversation_resolved(&updated.queue);
+            act.engine.live(crate::live::LiveEvent::Closed {
+                queue: updated.queue.clone(),
+                conversation: updated.id,
+            });
             act.tell_agent(
                 &conv,
                 ConversationEvent {
@@ -1680,5 +1714,32 @@ impl Handler<EscalateVideo> for CustomerActor {
             act.push_chat(ChatServerMsg::Event { event: invite });
             Ok(join_url)
         })
+    }
+}
+
+impl Handler<WatchConversation> for CustomerActor {
+    type Result = EngineResult<ConversationView>;
+
+    fn handle(&mut self, msg: WatchConversation, _: &mut Context<Self>) -> Self::Result {
+        self.check_ready()?;
+        match &self.open {
+            Some(c) if c.id == msg.conversation_id => {
+                let view = self.conversation_view(c);
+                self.watchers
+                    .insert((msg.session_id, msg.conversation_id), msg.recipient);
+                Ok(view)
+            }
+            _ => Err(EngineError::not_found("open conversation")),
+        }
+    }
+}
+
+impl Handler<UnwatchConversation> for CustomerActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: UnwatchConversation, _: &mut Context<Self>) {
+        self.watchers.retain(|(s, c), _| {
+            *s != msg.session_id || msg.conversation_id.is_some_and(|id| id != *c)
+        });
     }
 }

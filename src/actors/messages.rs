@@ -440,3 +440,129 @@ pub struct AgentLive {
     pub free: [u16; 4],
     pub missed_in_row: u32,
 }
+
+// ---------------------------------------------------------------- metrics hub
+
+/// A routing fact for the metrics hub. Sent with `Engine::live` (`try_send`: never
+/// awaited, dropped and counted when the hub's bounded mailbox is full).
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "()")]
+pub struct HubEvent(pub crate::live::LiveEvent);
+
+/// A supervisor socket subscribes; the hub answers with a snapshot push.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Subscribe {
+    pub session_id: u64,
+    pub supervisor: AgentId,
+    pub recipient: Recipient<SupervisorPush>,
+    /// `None`: every queue.
+    pub queues: Option<std::collections::BTreeSet<QueueName>>,
+}
+
+/// The subscriber changes its queue set; answered with a fresh snapshot.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "()")]
+pub struct SetFilter {
+    pub session_id: u64,
+    pub queues: Option<std::collections::BTreeSet<QueueName>>,
+}
+
+/// The subscriber received every push up to `seq`.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "()")]
+pub struct SubscriberAck {
+    pub session_id: u64,
+    pub seq: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "()")]
+pub struct Unsubscribe {
+    pub session_id: u64,
+}
+
+/// Push to a supervisor session.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub enum SupervisorPush {
+    Msg(Box<crate::ws::protocol::SupervisorServerMsg>),
+    /// Close the socket with this reason (it stayed behind too long).
+    Close(String),
+}
+
+/// The live figures for REST (`GET /api/v1/supervisor/live`).
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "LiveSnapshot")]
+pub struct GetLive {
+    pub queues: Option<std::collections::BTreeSet<QueueName>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LiveSnapshot {
+    pub server_time: Millis,
+    pub queues: Vec<crate::live::QueueLiveView>,
+    pub agents: Vec<crate::live::AgentLiveView>,
+}
+
+/// The hub's own state, for admin views and tests.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "HubStats")]
+pub struct GetHubStats;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HubStats {
+    /// Configured window: most unacknowledged pushes per subscriber.
+    pub window: u64,
+    /// Events the hub never saw because its mailbox was full.
+    pub events_lost: u64,
+    pub subscribers: Vec<SubscriberStats>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SubscriberStats {
+    pub session_id: u64,
+    pub supervisor: AgentId,
+    /// Pushes sent and not yet acknowledged (never above `window`).
+    pub in_flight: u64,
+    pub last_seq: u64,
+    /// Deltas were dropped; a snapshot is owed at the next ack.
+    pub behind: bool,
+    pub deltas_dropped: u64,
+    pub resyncs: u64,
+}
+
+/// A supervisor sets an agent's status (the agent's sockets are told).
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "()")]
+pub struct SupervisorSetStatus {
+    pub status: crate::ws::protocol::RequestedStatus,
+    pub reason: Option<String>,
+    pub by: AgentId,
+}
+
+/// A supervisor changed the queues an agent serves; applies at once.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "()")]
+pub struct SetAgentQueues {
+    pub queues: Vec<QueueName>,
+}
+
+/// A supervisor watches an open conversation: every event its customer actor records
+/// in it is pushed to `recipient` (`try_send`: a session that does not keep up loses
+/// events, never slows the customer). Replies with the conversation's view.
+#[derive(Clone, Message)]
+#[rtype(result = "EngineResult<ConversationView>")]
+pub struct WatchConversation {
+    pub conversation_id: ConversationId,
+    pub session_id: u64,
+    pub recipient: Recipient<SupervisorPush>,
+}
+
+/// The supervisor session stops watching (`None`: every conversation it watches here).
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "()")]
+pub struct UnwatchConversation {
+    pub session_id: u64,
+    pub conversation_id: Option<ConversationId>,
+}

@@ -15,6 +15,7 @@ use crate::domain::{
     AgentId, ConversationId, CustomerId, EventKind, Millis, OfferId, OfferOutcome, QueueConfig,
     ReportEvent, ReportKind, TimelineEvent,
 };
+use crate::live::{LiveEvent, OfferStat};
 use crate::routing::{AgentSnapshot, Decision, EnqueueError, QueueRouter, WaitingEntry};
 use crate::store::{Batch, TraceEntry};
 use crate::ws::protocol::ErrorCode;
@@ -123,6 +124,14 @@ impl QueueActor {
         );
     }
 
+    /// Tells the metrics hub this queue exists (so it shows before any traffic).
+    fn announce(&self) {
+        self.engine.live(LiveEvent::QueueConfigured {
+            queue: self.config.name.clone(),
+            display_name: self.config.display_name.clone(),
+        });
+    }
+
     /// Offers as many waiting conversations as there are free eligible agents.
     fn dispatch(&mut self, ctx: &mut Context<Self>) {
         loop {
@@ -191,6 +200,10 @@ impl QueueActor {
                     match res {
                         Ok(Ok(())) => {
                             crate::metrics::offer("offered", &act.config.name);
+                            act.engine.live(LiveEvent::Offer {
+                                queue: act.config.name.clone(),
+                                outcome: OfferStat::Offered,
+                            });
                             let ev = TimelineEvent::new(
                                 w.customer_id,
                                 Some(conv),
@@ -258,12 +271,25 @@ impl QueueActor {
         if self.engine.queue(&of.to).is_none() || of.to == self.config.name {
             return;
         }
+        // Armed under an earlier rule: only act once the current rule says it is due.
+        let now = self.engine.now();
+        if self
+            .waiters
+            .get(&conv)
+            .is_some_and(|w| w.enqueued_at.plus_ms(of.after_ms) > now)
+        {
+            return;
+        }
         let Some(_) = self.router.remove(&conv) else {
             return;
         };
         let Some(w) = self.waiters.remove(&conv) else {
             return;
         };
+        self.engine.live(LiveEvent::Removed {
+            queue: self.config.name.clone(),
+            conversation: conv,
+        });
         let t = self.trace(conv, "overflowed", None, format!("to queue {}", of.to));
         self.record(vec![], vec![t]);
         self.engine.tell_customer(
@@ -283,6 +309,7 @@ impl Actor for QueueActor {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(100_000);
+        self.announce();
         ctx.run_interval(Duration::from_secs(1), |act, _| act.gauges());
     }
 }
@@ -341,6 +368,12 @@ impl Handler<Enqueue> for QueueActor {
                 preview: msg.preview,
             },
         );
+        self.engine.live(LiveEvent::Enqueued {
+            queue: self.config.name.clone(),
+            conversation: conv,
+            enqueued_at: msg.enqueued_at,
+            arrival: !msg.force,
+        });
         let position = self.router.position(&conv).map(|p| p + 1).unwrap_or(1);
         let detail = format!(
             "priority={} class={} preferred={} required={}",
@@ -370,6 +403,21 @@ impl Handler<Dequeue> for QueueActor {
         let conv = msg.conversation_id;
         self.router.remove(&conv);
         let waiter = self.waiters.remove(&conv);
+        if let Some(w) = &waiter {
+            let queue = self.config.name.clone();
+            self.engine.live(if msg.reason == "abandoned" {
+                LiveEvent::Abandoned {
+                    queue,
+                    conversation: conv,
+                    waited_ms: self.engine.now().since(w.enqueued_at),
+                }
+            } else {
+                LiveEvent::Removed {
+                    queue,
+                    conversation: conv,
+                }
+            });
+        }
         if let Some((offer_id, agent)) = self.offers.remove(&conv) {
             if let Some(w) = waiter {
                 if self.rescinding.len() >= RESCINDING_MAX {
@@ -422,6 +470,15 @@ impl Handler<OfferClosed> for QueueActor {
     fn handle(&mut self, msg: OfferClosed, ctx: &mut Context<Self>) {
         let conv = msg.conversation_id;
         crate::metrics::offer(msg.outcome.as_str(), &self.config.name);
+        self.engine.live(LiveEvent::Offer {
+            queue: self.config.name.clone(),
+            outcome: match msg.outcome {
+                OfferOutcome::Accepted => OfferStat::Accepted,
+                OfferOutcome::Rejected => OfferStat::Rejected,
+                OfferOutcome::TimedOut => OfferStat::TimedOut,
+                OfferOutcome::Rescinded => OfferStat::Rescinded,
+            },
+        });
         let customer = self
             .waiters
             .get(&conv)
@@ -433,7 +490,13 @@ impl Handler<OfferClosed> for QueueActor {
             match msg.outcome {
                 OfferOutcome::Accepted => {
                     self.router.offer_closed(&conv, &msg.agent_id, true);
-                    self.waiters.remove(&conv);
+                    if let Some(w) = self.waiters.remove(&conv) {
+                        self.engine.live(LiveEvent::Answered {
+                            queue: self.config.name.clone(),
+                            conversation: conv,
+                            waited_ms: self.engine.now().since(w.enqueued_at),
+                        });
+                    }
                 }
                 OfferOutcome::Rejected | OfferOutcome::TimedOut | OfferOutcome::Rescinded => {
                     self.router.offer_closed(&conv, &msg.agent_id, false);
@@ -505,7 +568,7 @@ impl Handler<Peek> for QueueActor {
         Some(PeekResult {
             queue: self.config.name.clone(),
             conversation_id: p.conversation,
-            priority: p.priority,
+            priority: p.priority.saturating_add(self.config.priority),
             enqueued_at: p.enqueued_at,
             seq: p.seq,
         })
@@ -569,7 +632,24 @@ impl Handler<Reconfigure> for QueueActor {
     fn handle(&mut self, msg: Reconfigure, ctx: &mut Context<Self>) {
         self.router.set_strategy(msg.0.strategy);
         self.router.set_max_waiting(msg.0.max_waiting);
+        let overflow_changed = self.config.overflow != msg.0.overflow;
         self.config = msg.0;
+        self.announce();
+        if overflow_changed {
+            // Waiting conversations follow the new overflow rule too (a timer that
+            // fires under a rule since removed finds nothing to do).
+            if let Some(of) = self.config.overflow.clone() {
+                let now = self.engine.now();
+                let due: Vec<_> = self
+                    .waiters
+                    .iter()
+                    .map(|(c, w)| (*c, w.enqueued_at.plus_ms(of.after_ms).since(now)))
+                    .collect();
+                for (c, in_ms) in due {
+                    self.arm_overflow(c, in_ms, ctx);
+                }
+            }
+        }
         self.dispatch(ctx);
     }
 }

@@ -57,6 +57,12 @@ pub struct Inner {
     placement: std::collections::hash_map::RandomState,
     /// Outbound provider sends; set once at start-up (absent in unit tests).
     dispatcher: std::sync::OnceLock<crate::channels::outbound::Dispatcher>,
+    /// The metrics hub; set once at start-up (absent in unit tests).
+    hub: std::sync::OnceLock<Addr<super::hub::MetricsHub>>,
+    /// Routing events dropped because the hub's mailbox was full.
+    live_lost: AtomicU64,
+    /// Supervisor sockets open now (bounded by `limits.max_supervisors`).
+    pub(crate) supervisor_sockets: std::sync::atomic::AtomicUsize,
     /// Serialises identity links, unlinks, merges and unmerges, whose "is this address
     /// owned?" check and the write that follows must not interleave (see `stitching`).
     pub(crate) identity_lock: tokio::sync::Mutex<()>,
@@ -101,6 +107,9 @@ impl Engine {
             arbiter_threads: std::sync::Mutex::new(threads),
             placement: Default::default(),
             dispatcher: std::sync::OnceLock::new(),
+            hub: std::sync::OnceLock::new(),
+            live_lost: AtomicU64::new(0),
+            supervisor_sockets: std::sync::atomic::AtomicUsize::new(0),
             identity_lock: tokio::sync::Mutex::new(()),
         }))
     }
@@ -160,6 +169,36 @@ impl Engine {
                 Some("outbound delivery is not running".into()),
             ),
         }
+    }
+
+    /// Starts the metrics hub (once, at start-up) on one of the actor threads.
+    pub fn start_hub(&self) -> Addr<super::hub::MetricsHub> {
+        self.hub
+            .get_or_init(|| self.place("metrics-hub", super::hub::MetricsHub::new(self.clone())))
+            .clone()
+    }
+
+    /// The metrics hub, once started.
+    pub fn hub(&self) -> Option<Addr<super::hub::MetricsHub>> {
+        self.hub.get().cloned()
+    }
+
+    /// Tells the metrics hub a routing fact. Never waits: when the hub's bounded
+    /// mailbox is full the event is dropped and counted (routing never waits for the
+    /// hub).
+    pub fn live(&self, event: crate::live::LiveEvent) {
+        if let Some(h) = self.hub.get() {
+            if h.try_send(super::messages::HubEvent(event)).is_err()
+                && self.live_lost.fetch_add(1, Ordering::Relaxed) == 0
+            {
+                tracing::warn!("metrics hub mailbox full: live figures are dropping events");
+            }
+        }
+    }
+
+    /// Events the hub never received (mailbox full).
+    pub fn live_events_lost(&self) -> u64 {
+        self.live_lost.load(Ordering::Relaxed)
     }
 
     /// Whether outbound email is configured.

@@ -18,6 +18,7 @@ pub mod privacy;
 pub mod read;
 pub mod reports;
 pub mod static_files;
+pub mod supervisor;
 pub mod ws_routes;
 
 use crate::actors::Engine;
@@ -41,6 +42,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
         .route("/metrics", web::get().to(health::metrics))
         .route("/ws/agent", web::get().to(ws_routes::agent_ws))
         .route("/ws/chat", web::get().to(ws_routes::chat_ws))
+        .route("/ws/supervisor", web::get().to(ws_routes::supervisor_ws))
         .service(
             web::scope("/api/v1")
                 .route("/openapi.json", web::get().to(openapi::openapi))
@@ -74,6 +76,23 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
                 .route("/agents", web::get().to(live::agents))
                 .route("/agents/{id}", web::get().to(live::agent))
                 .route("/reports", web::get().to(reports::report))
+                .route("/supervisor/live", web::get().to(supervisor::live))
+                .route(
+                    "/supervisor/subscribers",
+                    web::get().to(supervisor::subscribers),
+                )
+                .route(
+                    "/supervisor/agents/{id}/status",
+                    web::post().to(supervisor::set_agent_status),
+                )
+                .route(
+                    "/supervisor/agents/{id}/queues",
+                    web::put().to(supervisor::set_agent_queues),
+                )
+                .route(
+                    "/supervisor/queues/{name}",
+                    web::patch().to(supervisor::patch_queue),
+                )
                 .default_service(web::to(error::not_found)),
         )
         .route("/", web::get().to(static_files::root))

@@ -50,6 +50,58 @@ fn reports_path() -> Value {
 
 /// The document.
 pub fn document() -> Value {
+    let mut doc = base();
+    if let Some(paths) = doc["paths"].as_object_mut() {
+        paths.extend(supervisor_paths());
+    }
+    doc
+}
+
+/// `/ws/supervisor` and `/api/v1/supervisor/*` (docs/supervisor.md).
+fn supervisor_paths() -> serde_json::Map<String, Value> {
+    let error = || json!({"$ref": "#/components/responses/Error"});
+    let body = |props: Value, required: &[&str]| {
+        json!({"required": true, "content": {"application/json": {"schema":
+            {"type": "object", "required": required, "properties": props}}}})
+    };
+    let queues_param = json!([{"name": "queues", "in": "query", "schema": {"type": "string"},
+        "description": "comma-separated queue names (default: every queue)"}]);
+    let mut m = serde_json::Map::new();
+    m.insert("/ws/supervisor".into(), json!({"get": {
+        "summary": "Supervisor live-metrics websocket (token and optional queues query parameters; supervisor or admin role); see docs/protocol.md",
+        "parameters": queues_param,
+        "responses": {"101": {"description": "upgrade"}, "400": error(), "401": error(), "503": error()}}}));
+    m.insert("/api/v1/supervisor/live".into(), bearer_get(
+        "Live figures per queue and agent (the same as a /ws/supervisor snapshot; supervisor, admin)", queues_param.clone()));
+    m.insert(
+        "/api/v1/supervisor/subscribers".into(),
+        bearer_get(
+            "The metrics hub's supervisor sockets and their flow-control state (supervisor, admin)",
+            json!([]),
+        ),
+    );
+    m.insert("/api/v1/supervisor/agents/{id}/status".into(), json!({"post": {
+        "summary": "Set a logged-in agent available or away (supervisor, admin)", "security": [{"bearer": []}],
+        "parameters": [id_param("id")],
+        "requestBody": body(json!({"status": {"type": "string", "enum": ["available", "away"]},
+                                   "reason": {"type": "string", "maxLength": 100}}), &["status"]),
+        "responses": {"202": {"description": "applied"}, "400": error(), "401": error(), "404": error()}}}));
+    m.insert("/api/v1/supervisor/agents/{id}/queues".into(), json!({"put": {
+        "summary": "Set the queues an agent serves, applied at once (supervisor, admin)", "security": [{"bearer": []}],
+        "parameters": [id_param("id")],
+        "requestBody": body(json!({"queues": {"type": "array", "items": {"type": "string"}}}), &["queues"]),
+        "responses": {"200": {"description": "agent_id, queues"}, "400": error(), "401": error(), "404": error()}}}));
+    m.insert("/api/v1/supervisor/queues/{name}".into(), json!({"patch": {
+        "summary": "Change a queue's priority and overflow, applied at once (supervisor, admin)", "security": [{"bearer": []}],
+        "parameters": [id_param("name")],
+        "requestBody": body(json!({"priority": {"type": "integer", "minimum": -100, "maximum": 100},
+            "overflow": {"type": ["object", "null"], "properties": {"after_ms": {"type": "integer", "minimum": 1000, "maximum": 86400000},
+                                                                    "to": {"type": "string"}}}}), &[]),
+        "responses": {"200": {"description": "the queue config"}, "400": error(), "401": error(), "404": error()}}}));
+    m
+}
+
+fn base() -> Value {
     let mut doc = json!({
       "openapi": "3.1.0",
       "info": {"title": "Switchboard", "version": env!("CARGO_PKG_VERSION"),

@@ -1,6 +1,6 @@
 //! The web clients from `clients/` (agent desktop, customer chat, shared modules),
 //! embedded into the binary at build time (read from disk in debug builds), served at
-//! `/agent/`, `/chat/` and `/shared/`.
+//! `/agent/`, `/chat/`, `/supervisor/` and `/shared/`.
 
 use actix_web::{http::header, web, HttpResponse};
 use rust_embed::RustEmbed;
@@ -12,7 +12,7 @@ use rust_embed::RustEmbed;
 #[exclude = "package*.json"]
 struct Clients;
 
-const SERVED: [&str; 3] = ["agent", "chat", "shared"];
+const SERVED: [&str; 4] = ["agent", "chat", "shared", "supervisor"];
 
 pub async fn root() -> HttpResponse {
     HttpResponse::Found()

@@ -8,8 +8,9 @@ use super::AppState;
 use crate::auth::Claims;
 use crate::domain::{Channel, CustomerId, IdentityKey};
 use crate::security::revocation::TokenWatch;
-use crate::ws::agent_session::AgentSession;
-use crate::ws::chat_session::ChatSession;
+use crate::ws::{
+    agent_session::AgentSession, chat_session::ChatSession, supervisor_session::SupervisorSession,
+};
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws;
 use serde::Deserialize;
@@ -177,4 +178,77 @@ async fn survivor_of(
         }
     }
     Ok(id)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SupervisorQuery {
+    pub token: Option<String>,
+    /// Comma-separated queue names to watch (default: every queue).
+    #[serde(default)]
+    pub queues: Option<String>,
+}
+
+/// `/ws/supervisor`: the same staff-token handshake as `/ws/agent`, then the
+/// supervisor or admin role is required; agents are refused before any upgrade.
+pub async fn supervisor_ws(
+    req: HttpRequest,
+    stream: web::Payload,
+    state: web::Data<AppState>,
+    q: web::Query<SupervisorQuery>,
+) -> Result<HttpResponse, actix_web::Error> {
+    use std::sync::atomic::Ordering;
+    let engine = &state.engine;
+    check_origin(&req, engine)?;
+    let token = q
+        .token
+        .as_deref()
+        .ok_or_else(|| ApiError::unauthorized("missing token"))?;
+    let staff = super::extract::staff_from_token(engine, token).await?;
+    staff.require_supervisor()?;
+    engine
+        .store
+        .agent(&staff.id)
+        .await
+        .map_err(ApiError::from)?
+        .filter(|p| !p.disabled)
+        .ok_or_else(|| ApiError::unauthorized("staff member unknown or disabled"))?;
+    let queues = match q.queues.as_deref().filter(|s| !s.is_empty()) {
+        Some(list) => {
+            let names = list
+                .split(',')
+                .map(crate::domain::QueueName::parse)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(ApiError::from)?;
+            Some(
+                crate::ws::supervisor_session::queue_set(names)
+                    .map_err(|e| ApiError::new(e.code, e.message))?,
+            )
+        }
+        None => None,
+    };
+    let hub = engine.hub().ok_or_else(|| {
+        ApiError::new(
+            crate::ws::protocol::ErrorCode::Unavailable,
+            "metrics hub not running",
+        )
+    })?;
+    // Counted by the sessions themselves (start / stop); a burst of handshakes may
+    // pass the limit by the few in flight.
+    let max = engine.settings.limits.max_supervisors;
+    if engine.supervisor_sockets.load(Ordering::Relaxed) >= max {
+        return Err(ApiError::new(
+            crate::ws::protocol::ErrorCode::Unavailable,
+            format!("at most {max} supervisor sockets"),
+        )
+        .into());
+    }
+    let watch = TokenWatch {
+        agent_id: staff.id.clone(),
+        exp: staff.exp,
+        gen: staff.gen,
+    };
+    let session = SupervisorSession::new(engine.clone(), hub, staff.id, queues, watch);
+    ws::WsResponseBuilder::new(session, &req, stream)
+        .frame_size(frame_cap(engine.settings.limits.max_ws_message_bytes))
+        .start()
 }

@@ -54,6 +54,10 @@ pub struct QueueConfig {
     /// Channels whose new conversations land here by default.
     #[serde(default)]
     pub default_for: Vec<Channel>,
+    /// Added to each waiting conversation's priority when an agent who serves several
+    /// queues picks its next conversation across them (-100..=100; default 0).
+    #[serde(default)]
+    pub priority: i32,
 }
 
 pub mod defaults {
@@ -85,6 +89,7 @@ impl QueueConfig {
             max_waiting: defaults::max_waiting(),
             max_missed_offers: defaults::max_missed_offers(),
             default_for: Vec::new(),
+            priority: 0,
         }
     }
 

@@ -1,5 +1,5 @@
 //! Websocket edge: the wire protocol and one thin session actor per socket (agent,
-//! web-chat customer). Sessions parse frames, enforce size and rate limits, and forward
+//! web-chat customer, supervisor). Sessions parse frames, enforce size and rate limits, and forward
 //! typed messages to the engine's actors; they hold no business state. This is the
 //! only folder that touches actix-web-actors, so a move to actix-ws stays here.
 
@@ -7,3 +7,4 @@ pub mod agent_session;
 pub mod chat_session;
 pub mod frames;
 pub mod protocol;
+pub mod supervisor_session;

@@ -321,3 +321,79 @@ pub fn visible_to_customer(e: &TimelineEvent) -> bool {
             | crate::domain::EventKind::VideoInvited { .. }
     )
 }
+
+/// Supervisor -> server (`/ws/supervisor`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum SupervisorClientMsg {
+    /// Watch only these queues (`null` or absent: every queue). Answered by a fresh
+    /// `snapshot`.
+    Subscribe {
+        #[serde(default)]
+        queues: Option<Vec<QueueName>>,
+    },
+    /// Every `snapshot` / `delta` up to `seq` was received. At most
+    /// `limits.supervisor_window` may be outstanding; past that the server sends
+    /// nothing more until the client acks, then a `snapshot` with `reason: "resync"`.
+    Ack {
+        seq: u64,
+    },
+    /// Follow an open conversation live: answered by `watching`, then every event
+    /// recorded in it as `conversation_event` (outside the `seq` numbering).
+    Watch {
+        conversation_id: ConversationId,
+    },
+    Unwatch {
+        conversation_id: ConversationId,
+    },
+    Ping {
+        #[serde(default)]
+        nonce: Option<String>,
+    },
+}
+
+/// Server -> supervisor.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SupervisorServerMsg {
+    /// Everything the subscription covers. `reason`: `connect`, `subscribe` or `resync`
+    /// (the client fell behind and deltas were dropped).
+    Snapshot {
+        seq: u64,
+        protocol: u32,
+        reason: String,
+        server_time: Millis,
+        /// `null`: every queue.
+        queues_filter: Option<Vec<QueueName>>,
+        queues: Vec<crate::live::QueueLiveView>,
+        agents: Vec<crate::live::AgentLiveView>,
+    },
+    /// What changed since the previous message: whole queue and agent records that
+    /// replace the client's copies.
+    Delta {
+        seq: u64,
+        server_time: Millis,
+        queues: Vec<crate::live::QueueLiveView>,
+        agents: Vec<crate::live::AgentLiveView>,
+    },
+    /// The conversation now watched, with its recent events.
+    Watching {
+        conversation: ConversationView,
+    },
+    /// A new event in a watched conversation.
+    ConversationEvent {
+        conversation_id: ConversationId,
+        event: TimelineEvent,
+    },
+    Pong {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        nonce: Option<String>,
+    },
+    Error(WireError),
+}
+
+/// Most conversations one supervisor socket may watch at once.
+pub const MAX_WATCHED: usize = 20;
+
+/// Most queues one supervisor subscription may name.
+pub const MAX_SUBSCRIBED_QUEUES: usize = 100;

@@ -3,7 +3,8 @@
 //! including markup that must render as text; the customer escalates to video (both
 //! pages show the join link, the agent's reply-channel picker follows to `video`) and a
 //! reply sent on `chat` with the picker reaches the customer. The script is
-//! clients/tests/agent_chat.mjs; this test starts the engine and runs it. `.ci/run` installs chromium and
+//! clients/tests/agent_chat.mjs; this test starts the engine and runs it. The supervisor
+//! dashboard has its own script, clients/tests/supervisor.mjs. `.ci/run` installs chromium and
 //! playwright-core; without them this test fails and says how to install them.
 
 use crate::helpers::*;
@@ -45,4 +46,49 @@ async fn agent_and_customer_talk_in_a_real_browser() {
         "browser test failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
     );
     assert!(stdout.contains("browser test passed"), "{stdout}");
+}
+
+/// The supervisor dashboard (clients/tests/supervisor.mjs): live tiles, agent table and
+/// chart follow a load the script runs (REST arrivals, the agent desktop accepting).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_supervisor_dashboard_follows_a_live_load_in_a_real_browser() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let script = root.join("clients/tests/supervisor.mjs");
+    assert!(
+        root.join("clients/node_modules/playwright-core").exists(),
+        "playwright-core is not installed: run `npm ci --prefix clients` (scripts/test.sh does this)"
+    );
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        Path::new(&chromium).exists(),
+        "{chromium} missing: `apt-get install chromium` (scripts/test.sh does this)"
+    );
+
+    let app = spawn_app(|_| {}).await;
+    app.agent("alice", &["general"], json!({})).await;
+    app.agent("sup", &[], json!({"role": "supervisor"})).await;
+    let out = tokio::process::Command::new("node")
+        .arg(&script)
+        .env("SWITCHBOARD_URL", &app.base)
+        .env("SUPERVISOR_ID", "sup")
+        .env("SUPERVISOR_PASSWORD", "sup-password")
+        .env("AGENT_ID", "alice")
+        .env("AGENT_PASSWORD", "alice-password")
+        .env("ADMIN_TOKEN", &app.admin)
+        .env("CHROMIUM", &chromium)
+        .current_dir(root)
+        .output()
+        .await
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    print!("{stdout}");
+    assert!(
+        out.status.success(),
+        "supervisor browser test failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(
+        stdout.contains("supervisor browser test passed"),
+        "{stdout}"
+    );
 }

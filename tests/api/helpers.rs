@@ -319,6 +319,14 @@ impl Client {
         }
     }
 
+    /// Wraps a socket the test connected itself.
+    pub fn from_stream(ws: WebSocketStream<MaybeTlsStream<TcpStream>>) -> Client {
+        Client {
+            ws,
+            backlog: Default::default(),
+        }
+    }
+
     pub async fn agent(app: &TestApp, token: &str) -> Client {
         let mut c = Client::connect(&app.ws_url(&format!("/ws/agent?token={token}"))).await;
         c.expect("welcome").await;
@@ -446,6 +454,14 @@ impl Client {
         let _ = self.ws.close(None).await;
     }
 
+    /// The next raw frame (text, ping, close...), `None` when the socket ended.
+    pub async fn next_frame(&mut self) -> Option<Message> {
+        tokio::time::timeout(WAIT, self.ws.next())
+            .await
+            .expect("timed out waiting for a frame")
+            .and_then(|r| r.ok())
+    }
+
     /// Waits until the server closes the socket; returns the close frame.
     pub async fn closed(
         &mut self,
@@ -496,4 +512,81 @@ pub fn types(events: &[Value]) -> Vec<String> {
         .iter()
         .map(|e| e["type"].as_str().unwrap_or("?").to_owned())
         .collect()
+}
+
+/// A supervisor socket and the live model it builds from `snapshot` / `delta` pushes
+/// (each acknowledged as it is read, as the dashboard does).
+pub struct Supervisor {
+    pub c: Client,
+    /// Queue name -> its latest live record.
+    pub queues: std::collections::BTreeMap<String, Value>,
+    /// Agent id -> its latest live record.
+    pub agents: std::collections::BTreeMap<String, Value>,
+    /// Every push read, in order.
+    pub seen: Vec<Value>,
+}
+
+impl Supervisor {
+    /// Connects with `query` (e.g. `queues=sales`) and reads the first snapshot.
+    pub async fn connect(app: &TestApp, token: &str, query: &str) -> Supervisor {
+        let url = app.ws_url(&format!("/ws/supervisor?token={token}&{query}"));
+        let mut s = Supervisor {
+            c: Client::connect(&url).await,
+            queues: Default::default(),
+            agents: Default::default(),
+            seen: Vec::new(),
+        };
+        let first = s.next_update().await;
+        assert_eq!(first["type"], "snapshot", "{first}");
+        assert_eq!(first["reason"], "connect");
+        s
+    }
+
+    /// Reads the next snapshot or delta, applies it and acknowledges it.
+    pub async fn next_update(&mut self) -> Value {
+        loop {
+            let m = self.c.next().await;
+            let ty = m["type"].as_str().unwrap_or_default().to_owned();
+            if ty != "snapshot" && ty != "delta" {
+                assert_ne!(ty, "error", "{m}");
+                continue;
+            }
+            if ty == "snapshot" {
+                self.queues.clear();
+                self.agents.clear();
+            }
+            for q in m["queues"].as_array().unwrap() {
+                self.queues
+                    .insert(q["queue"].as_str().unwrap().to_owned(), q.clone());
+            }
+            for a in m["agents"].as_array().unwrap() {
+                self.agents
+                    .insert(a["agent_id"].as_str().unwrap().to_owned(), a.clone());
+            }
+            self.c.send(json!({"type": "ack", "seq": m["seq"]})).await;
+            self.seen.push(m.clone());
+            return m;
+        }
+    }
+
+    /// Reads pushes until `done` holds for the model (bounded by `WAIT` per push).
+    pub async fn until(&mut self, what: &str, done: impl Fn(&Supervisor) -> bool) {
+        let deadline = std::time::Instant::now() + WAIT;
+        while !done(self) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {what}: {:#?}",
+                self.queues
+            );
+            self.next_update().await;
+        }
+    }
+
+    pub fn queue(&self, name: &str) -> &Value {
+        self.queues.get(name).unwrap_or(&Value::Null)
+    }
+
+    pub fn agent_state(&self, id: &str) -> Option<&str> {
+        self.agents.get(id).and_then(|a| a["state"].as_str())
+    }
 }

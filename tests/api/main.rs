@@ -18,3 +18,4 @@ mod restart;
 mod routing;
 mod scenario;
 mod security;
+mod supervisor;

@@ -217,6 +217,37 @@ async fn every_route_checks_token_role_and_ownership() {
             Admin,
         ),
         ("GET", "/api/v1/audit".into(), None, Admin),
+        (
+            "GET",
+            "/api/v1/reports?from=0&to=3600000&interval=hour&group=queue".into(),
+            None,
+            Supervisor,
+        ),
+        ("GET", "/api/v1/supervisor/live".into(), None, Supervisor),
+        (
+            "GET",
+            "/api/v1/supervisor/subscribers".into(),
+            None,
+            Supervisor,
+        ),
+        (
+            "POST",
+            "/api/v1/supervisor/agents/zed/status".into(),
+            Some(json!({"status": "away"})),
+            Supervisor,
+        ),
+        (
+            "PUT",
+            "/api/v1/supervisor/agents/zed/queues".into(),
+            Some(json!({"queues": ["general"]})),
+            Supervisor,
+        ),
+        (
+            "PATCH",
+            "/api/v1/supervisor/queues/general".into(),
+            Some(json!({})),
+            Supervisor,
+        ),
     ];
     for (method, path, body, who) in &routes {
         let body = body.as_ref();
@@ -273,6 +304,18 @@ async fn every_route_checks_token_role_and_ownership() {
             "/ws/agent with {token:?}"
         );
     }
+    for token in ["", "garbage", &stale, &revoked, &visitor] {
+        let url = app.ws_url(&format!("/ws/supervisor?token={token}"));
+        assert_eq!(
+            ws_refused(&url, None).await,
+            401,
+            "/ws/supervisor with {token:?}"
+        );
+    }
+    for token in [&alice, &bob] {
+        let url = app.ws_url(&format!("/ws/supervisor?token={token}"));
+        assert_eq!(ws_refused(&url, None).await, 403, "/ws/supervisor, agent");
+    }
     for token in ["garbage", &alice, &admin] {
         let url = app.ws_url(&format!("/ws/chat?token={token}"));
         assert_eq!(
@@ -302,6 +345,16 @@ async fn logout_disabling_and_role_change_revoke_tokens_and_close_sockets() {
     assert_eq!(close_of(&mut tab2).await, (4001, "logged out".into()));
     let (s, v) = call(&app, "GET", "/api/v1/queues", None, Some(&t)).await;
     assert_eq!((s, v["message"].as_str()), (401, Some("token revoked")));
+    // A supervisor's live-metrics socket is a staff socket like any other.
+    let st = app.agent("suki", &[], json!({"role": "supervisor"})).await;
+    let mut live = Supervisor::connect(&app, &st, "").await;
+    assert_eq!(
+        call(&app, "POST", "/api/v1/logout", None, Some(&st))
+            .await
+            .0,
+        204
+    );
+    assert_eq!(close_of(&mut live.c).await, (4001, "logged out".into()));
     let url = app.ws_url(&format!("/ws/agent?token={t}"));
     assert_eq!(ws_refused(&url, None).await, 401);
 

@@ -24,9 +24,9 @@ pub mod report;
 pub mod shared;
 
 use crate::clock;
-use crate::procfs;
 use crate::messages::parse_duration;
 use crate::net::{ws_base, Api};
+use crate::procfs;
 use crate::stats::Latency;
 use agent::{ScnAgent, SocketDrop};
 use anyhow::{ensure, Context, Result};

@@ -218,10 +218,9 @@ impl Shared {
             .enumerate()
             .filter(|(_, a)| a.stage != "done")
             .map(|(i, a)| {
-                let holder = a
-                    .holder
-                    .as_ref()
-                    .map_or("none".to_owned(), |(ag, c)| format!("{ag} conversation {c}"));
+                let holder = a.holder.as_ref().map_or("none".to_owned(), |(ag, c)| {
+                    format!("{ag} conversation {c}")
+                });
                 format!(
                     "arrival {i} ({}): {:?}, {}, held by {holder}",
                     a.channel.name(),
@@ -396,16 +395,26 @@ mod tests {
         let a = s.arrive(Ch::Chat, 5);
         let b = s.arrive(Ch::Sms, 6);
         let c = s.arrive(Ch::Chat, 7);
-        assert_eq!(s.answered(a), Some(5));
+        assert_eq!(s.answered(a, "lt-a0001", "c1"), Some(5));
         assert!(s.violations().is_empty());
-        assert_eq!(s.answered(a), None);
+        assert_eq!(s.answered(a, "lt-a0001", "c1"), None);
         s.abandoned(b);
-        assert_eq!(s.answered(b), None);
+        assert_eq!(s.answered(b, "lt-a0001", "c1"), None);
         assert_eq!(s.violations().len(), 2);
         assert_eq!(s.outcomes(), (1, 1, 1, 0));
         s.refused(c);
         assert_eq!(s.outcomes(), (0, 1, 1, 1));
         assert_eq!(s.counters.answered.get(), 1);
         assert_eq!(s.channel_of(b), Some(Ch::Sms));
+        // A drain timeout names what is still running, and who holds it.
+        s.stage(a, "awaiting resolve");
+        s.stage(c, "done");
+        let open = s.unfinished();
+        assert_eq!(open.len(), 2, "{open:?}");
+        assert_eq!(
+            open[0],
+            "arrival 0 (chat): Answered, awaiting resolve, held by lt-a0001 conversation c1"
+        );
+        assert!(open[1].starts_with("arrival 1 (sms): Abandoned, opening"));
     }
 }

@@ -1,0 +1,663 @@
+// supervisor/app.js — owns the Switchboard supervisor dashboard: login/logout (token in
+// sessionStorage; agents are turned away, the role must be supervisor or admin), the
+// `/ws/supervisor` session (a `snapshot`, then `delta`s, each acknowledged with `ack`
+// so the server's flow-control window keeps moving; a `resync` snapshot after falling
+// behind), the queue filter (`subscribe`), the live queue tiles, the live waiting
+// chart, the agent table with the supervisor actions (REST), and the history chart
+// from `GET /api/v1/reports` ("no data" when the server has none or no reports API).
+//
+// Charts are drawn by uPlot (vendor/, window.uPlot); numbers by Intl; every string by
+// shared/i18n.js (+ ./strings.js). Server text is only ever inserted as text.
+
+import './strings.js';
+import {
+  t,
+  applyTranslations,
+  bindLanguageToggle,
+  onLanguageChange,
+  formatDuration,
+  getLanguage,
+} from '../shared/i18n.js';
+import { ReconnectingSocket, wsUrl } from '../shared/ws.js';
+import { h, replaceChildren } from '../shared/dom.js';
+
+const SESSION_KEY = 'switchboard.supervisor.session';
+/** Live chart: one point a second, the last 10 minutes. */
+const LIVE_POINTS = 600;
+const SERIES_COLOURS = ['#2f5bd3', '#16876a', '#c8365a', '#7b4fd0', '#d2691e', '#0a7cff', '#06a24b', '#a86a00'];
+const AGENT_STATES = ['available', 'busy', 'away', 'offline'];
+
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  session: null,
+  /** server_time - Date.now() at the last push. */
+  skew: 0,
+  /** Queue name -> live record. */
+  queues: new Map(),
+  /** Agent id -> live record. */
+  agents: new Map(),
+  /** Every queue name seen with no filter, for the filter and "move to" lists. */
+  allQueues: new Set(),
+  filter: '',
+  conn: { phase: 'connecting' },
+  /** Live chart samples: times (s) and per-queue waiting counts. */
+  samples: { t: [], byQueue: new Map() },
+  lastSeq: 0,
+  /** The conversation followed live, if any. */
+  watching: null,
+};
+
+let socket = null;
+let liveChart = null;
+let liveChartKey = '';
+let historyChart = null;
+let tickTimer = null;
+
+const serverNow = () => Date.now() + state.skew;
+const locale = () => (getLanguage() === 'ja' ? 'ja-JP' : 'en-US');
+const pct = (v) =>
+  v == null ? t('sup.none') : new Intl.NumberFormat(locale(), { style: 'percent', maximumFractionDigits: 0 }).format(v);
+const secs = (v) => (v == null ? t('sup.none') : formatDuration(v * 1000));
+const int = (v) => new Intl.NumberFormat(locale()).format(v || 0);
+
+// ---------------------------------------------------------------------------------
+// Session
+// ---------------------------------------------------------------------------------
+
+function loadSession() {
+  try {
+    const s = JSON.parse(sessionStorage.getItem(SESSION_KEY) || 'null');
+    if (s && s.token && s.agent_id) return s;
+  } catch {
+    /* ignore */
+  }
+  return null;
+}
+
+function saveSession(s) {
+  try {
+    if (s) sessionStorage.setItem(SESSION_KEY, JSON.stringify(s));
+    else sessionStorage.removeItem(SESSION_KEY);
+  } catch {
+    /* storage disabled: the session lasts for this page */
+  }
+}
+
+async function onLoginSubmit(ev) {
+  ev.preventDefault();
+  const id = $('login-id').value.trim();
+  const password = $('login-password').value;
+  const errorEl = $('login-error');
+  if (!id || !password) return;
+  const submit = $('login-submit');
+  submit.disabled = true;
+  submit.textContent = t('login.signing_in');
+  errorEl.hidden = true;
+  try {
+    const res = await fetch('../api/v1/login', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify({ agent_id: id, password }),
+    });
+    if (res.ok) {
+      const body = await res.json();
+      $('login-password').value = '';
+      if (body.role !== 'supervisor' && body.role !== 'admin') {
+        errorEl.textContent = t('sup.login.not_supervisor');
+        errorEl.hidden = false;
+        return;
+      }
+      startSession({ token: body.token, agent_id: body.agent_id || id, role: body.role, expires_at: body.expires_at });
+      return;
+    }
+    errorEl.textContent = res.status === 401 ? t('login.bad_credentials') : t('login.failed', { status: res.status });
+    errorEl.hidden = false;
+  } catch {
+    errorEl.textContent = t('login.unreachable');
+    errorEl.hidden = false;
+  } finally {
+    submit.disabled = false;
+    submit.textContent = t('login.submit');
+  }
+}
+
+function showLogin(messageKey) {
+  $('app-view').hidden = true;
+  $('login-view').hidden = false;
+  document.title = `${t('sup.subtitle')} · Switchboard`;
+  const errorEl = $('login-error');
+  errorEl.hidden = !messageKey;
+  if (messageKey) errorEl.textContent = t(messageKey);
+  $('login-id').focus();
+}
+
+function startSession(session) {
+  state.session = session;
+  saveSession(session);
+  $('login-view').hidden = true;
+  $('app-view').hidden = false;
+  $('me').textContent = session.agent_id;
+  document.title = `${t('sup.subtitle')} · Switchboard`;
+  socket = new ReconnectingSocket({
+    url: () => wsUrl('../ws/supervisor', { token: state.session.token, queues: state.filter }),
+    readyType: 'snapshot',
+    onState: (s) => {
+      state.conn = s;
+      renderConnection();
+      if (s.phase === 'reconnecting' && Number(state.session.expires_at) <= serverNow()) logout('login.expired');
+    },
+    handlers: {
+      snapshot: onSnapshot,
+      delta: onDelta,
+      watching: onWatching,
+      conversation_event: (m) => {
+        if (m.conversation_id === state.watching) appendWatchEvent(m.event);
+      },
+      error: (m) => notice(t('sup.action.failed', { message: m.message || m.code }), true),
+    },
+  });
+  socket.start();
+  clearInterval(tickTimer);
+  tickTimer = setInterval(onTick, 1000);
+  initHistoryForm();
+  loadHistory();
+}
+
+function logout(messageKey) {
+  if (socket) socket.stop();
+  socket = null;
+  clearInterval(tickTimer);
+  state.session = null;
+  saveSession(null);
+  state.queues.clear();
+  state.agents.clear();
+  showLogin(messageKey);
+}
+
+// ---------------------------------------------------------------------------------
+// Live stream
+// ---------------------------------------------------------------------------------
+
+function ack(msg) {
+  state.lastSeq = msg.seq;
+  // Keeps the server's window open; without it the server stops after a few pushes.
+  if (socket) socket.send({ type: 'ack', seq: msg.seq });
+}
+
+function onSnapshot(msg) {
+  state.skew = Number(msg.server_time) - Date.now();
+  state.queues.clear();
+  state.agents.clear();
+  for (const q of msg.queues || []) {
+    state.queues.set(q.queue, q);
+    if (!msg.queues_filter) state.allQueues.add(q.queue);
+  }
+  for (const a of msg.agents || []) state.agents.set(a.agent_id, a);
+  if (msg.reason === 'resync') notice(t('sup.resync'));
+  ack(msg);
+  renderFilterOptions();
+  renderAll();
+  sample();
+}
+
+function onDelta(msg) {
+  state.skew = Number(msg.server_time) - Date.now();
+  for (const q of msg.queues || []) {
+    state.queues.set(q.queue, q);
+    if (!state.filter) state.allQueues.add(q.queue);
+  }
+  for (const a of msg.agents || []) state.agents.set(a.agent_id, a);
+  ack(msg);
+  renderTiles();
+  renderAgents();
+  sample();
+}
+
+function onFilterChange() {
+  state.filter = $('queue-filter').value;
+  state.samples = { t: [], byQueue: new Map() };
+  if (socket) socket.send({ type: 'subscribe', queues: state.filter ? [state.filter] : null });
+}
+
+function onTick() {
+  sample();
+  // Longest waits and "for" durations move between pushes.
+  for (const q of state.queues.values()) {
+    const el = document.querySelector(`[data-testid="longest-${CSS.escape(q.queue)}"]`);
+    if (el) el.textContent = longestWait(q);
+  }
+  for (const a of state.agents.values()) {
+    const el = document.querySelector(`[data-testid="agent-since-${CSS.escape(a.agent_id)}"]`);
+    if (el) el.textContent = formatDuration(serverNow() - a.since);
+  }
+}
+
+function longestWait(q) {
+  return q.oldest_enqueued_at ? formatDuration(serverNow() - q.oldest_enqueued_at) : t('sup.none');
+}
+
+// ---------------------------------------------------------------------------------
+// Rendering
+// ---------------------------------------------------------------------------------
+
+function renderAll() {
+  renderTiles();
+  renderAgents();
+  renderConnection();
+}
+
+function renderConnection() {
+  const el = $('connection-indicator');
+  const phase = state.conn.phase;
+  const shown = phase === 'open' ? 'connected' : phase === 'closed' ? 'offline' : phase;
+  el.dataset.state = shown;
+  const key = { open: 'conn.connected', reconnecting: 'conn.reconnecting', closed: 'conn.offline' }[phase] || 'conn.connecting';
+  el.querySelector('.conn__text').textContent = t(key);
+}
+
+function renderFilterOptions() {
+  const sel = $('queue-filter');
+  const names = [...state.allQueues].sort();
+  const current = state.filter;
+  replaceChildren(
+    sel,
+    h('option', { value: '' }, t('sup.filter.all')),
+    names.map((n) => h('option', { value: n }, n)),
+  );
+  sel.value = current;
+}
+
+function metric(label, value, testid, opts = {}) {
+  return h(
+    'div',
+    { class: 'metric', 'data-alert': opts.alert ? 'true' : 'false' },
+    h('span', { class: 'metric__label' }, label),
+    h('span', { class: `metric__value${opts.small ? ' metric__value--small' : ''}`, dataset: { testid } }, value),
+  );
+}
+
+function tile(q) {
+  const i = q.interval || {};
+  const name = q.queue;
+  const slTarget = 0.8;
+  return h(
+    'article',
+    { class: 'tile', dataset: { testid: `tile-${name}` } },
+    h(
+      'div',
+      { class: 'tile__head' },
+      h('span', { class: 'tile__name' }, q.display_name || name),
+      h('span', { class: 'tile__sub', dataset: { testid: `answered-${name}` } }, t('sup.tile.answered', { answered: int(i.answered), offered: int(i.offered) })),
+    ),
+    h(
+      'div',
+      { class: 'tile__big' },
+      metric(t('sup.tile.waiting'), int(q.waiting), `waiting-${name}`, { alert: q.waiting > 0 && q.slots_available === 0 }),
+      metric(t('sup.tile.longest'), longestWait(q), `longest-${name}`),
+    ),
+    h(
+      'div',
+      { class: 'gauge' },
+      h(
+        'div',
+        { class: 'tile__head' },
+        h('span', { class: 'metric__label' }, t('sup.tile.sl')),
+        h('span', { class: 'metric__value metric__value--small', dataset: { testid: `sl-${name}` } }, pct(i.service_level)),
+      ),
+      h('meter', {
+        min: 0,
+        max: 1,
+        low: 0.6,
+        high: slTarget,
+        optimum: 1,
+        value: i.service_level == null ? 0 : i.service_level,
+        'aria-label': t('sup.tile.sl'),
+      }),
+      h('span', { class: 'gauge__caption' }, t('sup.tile.sl_caption', { s: i.sl_threshold_seconds })),
+    ),
+    h(
+      'div',
+      { class: 'tile__grid' },
+      metric(t('sup.tile.asa'), secs(i.asa_seconds), `asa-${name}`, { small: true }),
+      metric(t('sup.tile.p90'), secs(i.wait_p90_seconds), `p90-${name}`, { small: true }),
+      metric(t('sup.tile.abandoned'), pct(i.abandonment_rate), `abandoned-${name}`, { small: true }),
+      metric(t('sup.tile.ewt'), secs(q.ewt_seconds), `ewt-${name}`, { small: true }),
+    ),
+    h(
+      'div',
+      { class: 'chips' },
+      AGENT_STATES.map((s) =>
+        h('span', { class: `chip chip--${s}`, dataset: { testid: `agents-${name}-${s}` } }, `${t(`sup.agents.${s}`)} ${int(q.agents[s])}`),
+      ),
+    ),
+    h(
+      'div',
+      { class: 'tile__head' },
+      h('span', { class: 'tile__sub', dataset: { testid: `occupancy-${name}` } }, `${t('sup.tile.occupancy')} ${pct(q.occupancy)} · ${t('sup.tile.slots', { used: q.slots_in_use, total: q.slots_in_use + q.slots_available })}`),
+    ),
+    h('div', { class: 'tile__sub', dataset: { testid: `offers-${name}` } }, `${t('sup.tile.offers')}: ${t('sup.tile.offers_detail', q.offers)}`),
+  );
+}
+
+function renderTiles() {
+  const list = [...state.queues.values()].sort((a, b) => a.queue.localeCompare(b.queue));
+  replaceChildren($('tiles'), list.map(tile));
+  $('tiles-empty').hidden = list.length > 0;
+}
+
+async function act(path, method, body) {
+  try {
+    const res = await fetch(`../api/v1/supervisor/${path}`, {
+      method,
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${state.session.token}` },
+      body: JSON.stringify(body),
+    });
+    if (res.ok) return notice(t('sup.action.done'));
+    const err = await res.json().catch(() => ({}));
+    notice(t('sup.action.failed', { message: err.message || res.status }), true);
+  } catch {
+    notice(t('sup.action.failed', { message: t('login.unreachable') }), true);
+  }
+}
+
+function agentRow(a) {
+  const id = a.agent_id;
+  const others = [...state.allQueues].sort();
+  const move = h(
+    'select',
+    {
+      class: 'select select--compact',
+      'aria-label': t('sup.action.move'),
+      dataset: { testid: `agent-move-${id}` },
+      onchange: (ev) => {
+        const q = ev.target.value;
+        if (q) act(`agents/${encodeURIComponent(id)}/queues`, 'PUT', { queues: [q] });
+      },
+    },
+    h('option', { value: '' }, t('sup.action.move')),
+    others.map((q) => h('option', { value: q }, q)),
+  );
+  const canSet = a.state !== 'offline';
+  return h(
+    'tr',
+    { dataset: { testid: `agent-${id}` } },
+    h('td', null, h('strong', null, a.display_name), ' ', h('span', { class: 'tile__sub' }, id)),
+    h(
+      'td',
+      null,
+      h('span', { class: `state state--${a.state}`, dataset: { testid: `agent-state-${id}` } }, t(`sup.agents.${a.state}`)),
+      a.reason ? h('span', { class: 'state__reason' }, a.reason) : null,
+    ),
+    h('td', null, (a.queues || []).join(', ')),
+    h('td', { class: 'num' }, `${a.work} · ${t('sup.tile.slots', { used: a.slots_in_use, total: a.slots_total })}`),
+    h('td', { class: 'num', dataset: { testid: `agent-since-${id}` } }, formatDuration(serverNow() - a.since)),
+    h(
+      'td',
+      null,
+      h(
+        'div',
+        { class: 'row-actions' },
+        h('button', { type: 'button', class: 'btn btn--small', disabled: !canSet, onclick: () => act(`agents/${encodeURIComponent(id)}/status`, 'POST', { status: 'available' }) }, t('sup.action.available')),
+        h('button', { type: 'button', class: 'btn btn--small', disabled: !canSet, onclick: () => act(`agents/${encodeURIComponent(id)}/status`, 'POST', { status: 'away', reason: 'supervisor' }) }, t('sup.action.away')),
+        move,
+      ),
+    ),
+  );
+}
+
+function renderAgents() {
+  const filter = state.filter;
+  const list = [...state.agents.values()]
+    .filter((a) => !filter || (a.queues || []).includes(filter))
+    .sort((a, b) => a.agent_id.localeCompare(b.agent_id));
+  // A "move to" select that is open keeps its row node (replacing it would close it
+  // under the pointer); the row's other cells are refreshed.
+  const active = document.activeElement;
+  const keep = active && active.tagName === 'SELECT' ? active.closest('#agent-rows tr') : null;
+  const rows = list.map((a) => {
+    const row = agentRow(a);
+    if (!keep || keep.dataset.testid !== row.dataset.testid) return row;
+    const fresh = [...row.cells];
+    const old = [...keep.cells];
+    for (let i = 0; i < fresh.length - 1; i += 1) keep.replaceChild(fresh[i], old[i]);
+    return keep;
+  });
+  const body = $('agent-rows');
+  const current = [...body.children];
+  const sameOrder = current.length === rows.length && current.every((r, i) => r.dataset.testid === rows[i].dataset.testid);
+  if (keep && sameOrder) {
+    // Swap rows one by one so the kept one never leaves the document (and its focus).
+    current.forEach((r, i) => {
+      if (r !== rows[i]) r.replaceWith(rows[i]);
+    });
+  } else {
+    replaceChildren(body, rows);
+  }
+  $('agents-empty').hidden = list.length > 0;
+}
+
+function notice(text, warn = false) {
+  const el = h('div', { class: `notice${warn ? ' notice--warn' : ''}`, role: 'status' }, text);
+  $('notices').append(el);
+  setTimeout(() => el.remove(), 6000);
+}
+
+// ---------------------------------------------------------------------------------
+// Watching one conversation
+// ---------------------------------------------------------------------------------
+
+function onWatchSubmit(ev) {
+  ev.preventDefault();
+  const id = $('watch-id').value.trim();
+  if (!id || !socket) return;
+  if (state.watching && state.watching !== id) socket.send({ type: 'unwatch', conversation_id: state.watching });
+  state.watching = id;
+  replaceChildren($('watch-events'));
+  socket.send({ type: 'watch', conversation_id: id });
+}
+
+function onWatching(msg) {
+  const conv = msg.conversation || {};
+  if (conv.id !== state.watching) return;
+  replaceChildren($('watch-events'));
+  for (const e of conv.recent || []) if (e.conversation_id === conv.id) appendWatchEvent(e);
+}
+
+function appendWatchEvent(e) {
+  const kinds = { message_in: 'sup.watch.customer', message_out: 'sup.watch.agent', note: 'sup.watch.note' };
+  const who = kinds[e.type] ? t(kinds[e.type]) : e.type;
+  const text = e.text != null ? String(e.text) : e.agent_id ? String(e.agent_id) : '';
+  const li = h(
+    'li',
+    { dataset: { kind: e.type, testid: 'watch-event' } },
+    h('span', { class: 'who' }, who),
+    text,
+  );
+  $('watch-events').append(li);
+  li.scrollIntoView({ block: 'nearest' });
+}
+
+// ---------------------------------------------------------------------------------
+// Live chart (uPlot)
+// ---------------------------------------------------------------------------------
+
+function sample() {
+  const now = Math.floor(serverNow() / 1000);
+  const s = state.samples;
+  const names = [...state.queues.keys()].sort();
+  if (s.t.length && s.t[s.t.length - 1] === now) {
+    // Same second: the latest value wins.
+    for (const n of names) {
+      const arr = s.byQueue.get(n);
+      if (arr) arr[arr.length - 1] = state.queues.get(n).waiting;
+    }
+  } else {
+    s.t.push(now);
+    for (const n of names) {
+      if (!s.byQueue.has(n)) s.byQueue.set(n, new Array(s.t.length - 1).fill(null));
+      s.byQueue.get(n).push(state.queues.get(n).waiting);
+    }
+    for (const [n, arr] of s.byQueue) if (!state.queues.has(n)) arr.push(null);
+    if (s.t.length > LIVE_POINTS) {
+      s.t.shift();
+      for (const arr of s.byQueue.values()) arr.shift();
+    }
+  }
+  drawLiveChart();
+}
+
+function chartWidth(el) {
+  return Math.max(320, el.clientWidth || 600);
+}
+
+function drawLiveChart() {
+  if (!window.uPlot) return;
+  const el = $('live-chart');
+  const names = [...state.samples.byQueue.keys()].sort();
+  const key = `${getLanguage()}|${names.join(',')}`;
+  const data = [state.samples.t, ...names.map((n) => state.samples.byQueue.get(n))];
+  if (!liveChart || key !== liveChartKey) {
+    if (liveChart) liveChart.destroy();
+    liveChartKey = key;
+    liveChart = new window.uPlot(
+      {
+        width: chartWidth(el),
+        height: 220,
+        scales: { y: { range: (u, min, max) => [0, Math.max(4, max + 1)] } },
+        axes: [{}, { label: t('sup.tile.waiting') }],
+        series: [{}, ...names.map((n, i) => ({ label: n, stroke: SERIES_COLOURS[i % SERIES_COLOURS.length], width: 2, spanGaps: true }))],
+      },
+      data,
+      el,
+    );
+  } else {
+    liveChart.setData(data);
+  }
+}
+
+// ---------------------------------------------------------------------------------
+// History (GET /api/v1/reports)
+// ---------------------------------------------------------------------------------
+
+function isoDay(ms) {
+  return new Date(ms).toISOString().slice(0, 10);
+}
+
+function initHistoryForm() {
+  if (!$('history-from').value) $('history-from').value = isoDay(Date.now() - 7 * 86400000);
+  if (!$('history-to').value) $('history-to').value = isoDay(Date.now());
+}
+
+async function loadHistory(ev) {
+  if (ev) ev.preventDefault();
+  const from = Date.parse(`${$('history-from').value}T00:00:00Z`);
+  const to = Date.parse(`${$('history-to').value}T00:00:00Z`) + 86400000;
+  const status = $('history-status');
+  const params = new URLSearchParams({
+    from: String(from),
+    to: String(to),
+    interval: $('history-interval').value,
+    group: $('history-group').value,
+  });
+  let rows = null;
+  let messageKey = null;
+  try {
+    const res = await fetch(`../api/v1/reports?${params}`, {
+      headers: { accept: 'application/json', authorization: `Bearer ${state.session.token}` },
+    });
+    if (res.ok) rows = ((await res.json()) || {}).rows || [];
+    else messageKey = res.status === 404 ? 'sup.history.unavailable' : 'sup.history.no_data';
+  } catch {
+    messageKey = 'sup.history.unavailable';
+  }
+  if (rows && rows.length === 0) messageKey = 'sup.history.no_data';
+  status.hidden = !messageKey;
+  status.dataset.state = messageKey ? (messageKey === 'sup.history.no_data' ? 'empty' : 'unavailable') : 'ok';
+  if (messageKey) status.textContent = t(messageKey);
+  $('history-card').hidden = !rows || rows.length === 0;
+  state.historyRows = rows;
+  drawHistory();
+}
+
+function drawHistory() {
+  const rows = state.historyRows;
+  if (historyChart) {
+    historyChart.destroy();
+    historyChart = null;
+  }
+  if (!rows || !rows.length || !window.uPlot) return;
+  // Sum every group per bucket; service level weighted by what was offered.
+  const buckets = new Map();
+  for (const r of rows) {
+    const b = buckets.get(r.bucket_start) || { offered: 0, handled: 0, abandoned: 0, slw: 0, sln: 0 };
+    b.offered += r.offered || 0;
+    b.handled += r.handled || 0;
+    b.abandoned += r.abandoned || 0;
+    if (r.service_level != null) {
+      b.slw += r.service_level * (r.offered || 0);
+      b.sln += r.offered || 0;
+    }
+    buckets.set(r.bucket_start, b);
+  }
+  const keys = [...buckets.keys()].sort((a, b) => a - b);
+  const col = (f) => keys.map((k) => f(buckets.get(k)));
+  const data = [
+    keys.map((k) => k / 1000),
+    col((b) => b.offered),
+    col((b) => b.handled),
+    col((b) => b.abandoned),
+    col((b) => (b.sln ? (100 * b.slw) / b.sln : null)),
+  ];
+  const el = $('history-chart');
+  historyChart = new window.uPlot(
+    {
+      width: chartWidth(el),
+      height: 240,
+      scales: { pct: { range: [0, 100] } },
+      axes: [{}, {}, { scale: 'pct', side: 1, grid: { show: false }, label: '%' }],
+      series: [
+        {},
+        { label: t('sup.history.offered'), stroke: '#2f5bd3', width: 2, points: { show: true } },
+        { label: t('sup.history.handled'), stroke: '#16876a', width: 2, points: { show: true } },
+        { label: t('sup.history.abandoned'), stroke: '#c0392b', width: 2, points: { show: true } },
+        { label: t('sup.history.sl'), stroke: '#a86a00', width: 2, dash: [6, 4], scale: 'pct', points: { show: true } },
+      ],
+    },
+    data,
+    el,
+  );
+}
+
+// ---------------------------------------------------------------------------------
+// Start
+// ---------------------------------------------------------------------------------
+
+function start() {
+  applyTranslations();
+  for (const b of document.querySelectorAll('.js-lang-toggle')) bindLanguageToggle(b);
+  onLanguageChange(() => {
+    applyTranslations();
+    if (state.session) {
+      renderFilterOptions();
+      renderAll();
+      liveChartKey = '';
+      drawLiveChart();
+      drawHistory();
+    }
+  });
+  $('login-form').addEventListener('submit', onLoginSubmit);
+  $('logout').addEventListener('click', () => logout());
+  $('queue-filter').addEventListener('change', onFilterChange);
+  $('history-form').addEventListener('submit', loadHistory);
+  $('watch-form').addEventListener('submit', onWatchSubmit);
+  addEventListener('resize', () => {
+    if (liveChart) liveChart.setSize({ width: chartWidth($('live-chart')), height: 220 });
+    if (historyChart) historyChart.setSize({ width: chartWidth($('history-chart')), height: 240 });
+  });
+  const s = loadSession();
+  if (s && Number(s.expires_at) > Date.now()) startSession(s);
+  else showLogin();
+}
+
+start();

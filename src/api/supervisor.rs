@@ -1,0 +1,234 @@
+//! Supervisor REST (supervisor or admin role): the live figures the hub streams over
+//! `/ws/supervisor`, the hub's subscriber state, and the supervisor actions — set an
+//! agent's status, move an agent between queues, change a queue's priority and
+//! overflow settings. Every action is checked completely before anything changes.
+
+use super::error::ApiError;
+use super::extract::Staff;
+use super::AppState;
+use crate::actors::messages::{GetHubStats, GetLive, SetAgentQueues, SupervisorSetStatus};
+use crate::domain::{AgentId, QueueName};
+use crate::store::Batch;
+use crate::ws::protocol::{ErrorCode, RequestedStatus};
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+use std::collections::BTreeSet;
+
+fn hub_of(state: &AppState) -> Result<actix::Addr<crate::actors::hub::MetricsHub>, ApiError> {
+    state
+        .engine
+        .hub()
+        .ok_or_else(|| ApiError::new(ErrorCode::Unavailable, "metrics hub not running"))
+}
+
+fn gone() -> ApiError {
+    ApiError::new(ErrorCode::Internal, "metrics hub unavailable")
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LiveQuery {
+    /// Comma-separated queue names (default: every queue).
+    #[serde(default)]
+    pub queues: Option<String>,
+}
+
+/// `GET /api/v1/supervisor/live`: the same figures as a `/ws/supervisor` snapshot.
+pub async fn live(
+    state: web::Data<AppState>,
+    staff: Staff,
+    q: web::Query<LiveQuery>,
+) -> Result<HttpResponse, ApiError> {
+    staff.require_supervisor()?;
+    let queues = match q.queues.as_deref().filter(|s| !s.is_empty()) {
+        Some(list) => {
+            let names = list
+                .split(',')
+                .map(QueueName::parse)
+                .collect::<Result<Vec<_>, _>>()?;
+            Some(
+                crate::ws::supervisor_session::queue_set(names)
+                    .map_err(|e| ApiError::new(e.code, e.message))?,
+            )
+        }
+        None => None,
+    };
+    let snap = hub_of(&state)?
+        .send(GetLive { queues })
+        .await
+        .map_err(|_| gone())?;
+    Ok(HttpResponse::Ok().json(snap))
+}
+
+/// `GET /api/v1/supervisor/subscribers`: each supervisor socket's flow-control state.
+pub async fn subscribers(
+    state: web::Data<AppState>,
+    staff: Staff,
+) -> Result<HttpResponse, ApiError> {
+    staff.require_supervisor()?;
+    let stats = hub_of(&state)?
+        .send(GetHubStats)
+        .await
+        .map_err(|_| gone())?;
+    Ok(HttpResponse::Ok().json(stats))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusBody {
+    pub status: RequestedStatus,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// `POST /api/v1/supervisor/agents/{id}/status`: set a logged-in agent available or
+/// away; its desktop is told at once. 404 when the agent is not logged in.
+pub async fn set_agent_status(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<String>,
+    body: web::Json<StatusBody>,
+) -> Result<HttpResponse, ApiError> {
+    staff.require_supervisor()?;
+    let id = AgentId::parse(&path)?;
+    let body = body.into_inner();
+    crate::actors::agent::check_reason(body.reason.as_deref().unwrap_or(""))?;
+    let agent = state
+        .engine
+        .agent(&id)
+        .ok_or_else(|| ApiError::not_found("logged-in agent"))?;
+    agent
+        .send(SupervisorSetStatus {
+            status: body.status,
+            reason: body.reason,
+            by: staff.id,
+        })
+        .await
+        .map_err(|_| ApiError::not_found("logged-in agent"))?;
+    Ok(HttpResponse::Accepted().json(serde_json::json!({"agent_id": id, "status": body.status})))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueuesBody {
+    pub queues: Vec<QueueName>,
+}
+
+/// `PUT /api/v1/supervisor/agents/{id}/queues`: the queues an agent serves, stored
+/// and applied to a logged-in agent at once (held conversations stay with it).
+pub async fn set_agent_queues(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<String>,
+    body: web::Json<QueuesBody>,
+) -> Result<HttpResponse, ApiError> {
+    staff.require_supervisor()?;
+    let id = AgentId::parse(&path)?;
+    let queues = body.into_inner().queues;
+    if queues.len() > crate::ws::protocol::MAX_SUBSCRIBED_QUEUES {
+        return Err(ApiError::invalid("too many queues"));
+    }
+    let unique: BTreeSet<&QueueName> = queues.iter().collect();
+    if unique.len() != queues.len() {
+        return Err(ApiError::invalid("a queue is listed twice"));
+    }
+    for q in &queues {
+        if state.engine.queue(q).is_none() {
+            return Err(ApiError::invalid(format!("unknown queue {q}")));
+        }
+    }
+    let mut profile = state
+        .engine
+        .store
+        .agent(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("agent"))?;
+    profile.queues = queues.clone();
+    state
+        .engine
+        .store
+        .commit(Batch {
+            agents: vec![profile],
+            ..Default::default()
+        })
+        .await?;
+    if let Some(a) = state.engine.agent(&id) {
+        a.do_send(SetAgentQueues {
+            queues: queues.clone(),
+        });
+    }
+    tracing::info!(agent = %id, by = %staff.id, "agent queues changed by a supervisor");
+    Ok(HttpResponse::Ok().json(serde_json::json!({"agent_id": id, "queues": queues})))
+}
+
+/// What a supervisor may change on a queue; absent fields stay as they are.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueuePatch {
+    #[serde(default)]
+    pub priority: Option<i32>,
+    /// `null` removes overflow; absent leaves it.
+    #[serde(default, deserialize_with = "double_option")]
+    pub overflow: Option<Option<crate::domain::queue::Overflow>>,
+}
+
+fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Longest overflow delay a supervisor may set (one day).
+const MAX_OVERFLOW_AFTER_MS: u64 = 86_400_000;
+
+/// `PATCH /api/v1/supervisor/queues/{name}`: priority (-100..=100) and overflow
+/// (`{after_ms, to}` or `null`), stored and applied to the running queue.
+pub async fn patch_queue(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<String>,
+    body: web::Json<QueuePatch>,
+) -> Result<HttpResponse, ApiError> {
+    staff.require_supervisor()?;
+    let name = QueueName::parse(&path).map_err(|_| ApiError::not_found("queue"))?;
+    let mut config = state
+        .engine
+        .queue_config(&name)
+        .ok_or_else(|| ApiError::not_found("queue"))?;
+    let patch = body.into_inner();
+    if let Some(p) = patch.priority {
+        if !(-100..=100).contains(&p) {
+            return Err(ApiError::invalid("priority must be -100 to 100"));
+        }
+        config.priority = p;
+    }
+    if let Some(of) = patch.overflow {
+        if let Some(of) = &of {
+            if of.to == name {
+                return Err(ApiError::invalid("a queue cannot overflow into itself"));
+            }
+            if state.engine.queue(&of.to).is_none() {
+                return Err(ApiError::invalid(format!("unknown queue {}", of.to)));
+            }
+            if of.after_ms < 1_000 || of.after_ms > MAX_OVERFLOW_AFTER_MS {
+                return Err(ApiError::invalid(
+                    "overflow.after_ms must be 1000 to 86400000",
+                ));
+            }
+        }
+        config.overflow = of;
+    }
+    state
+        .engine
+        .store
+        .commit(Batch {
+            queues: vec![config.clone()],
+            ..Default::default()
+        })
+        .await?;
+    state.engine.start_queue(config.clone());
+    tracing::info!(queue = %name, by = %staff.id, "queue settings changed by a supervisor");
+    Ok(HttpResponse::Ok().json(config))
+}

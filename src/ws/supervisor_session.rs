@@ -1,0 +1,296 @@
+//! Supervisor websocket session (`/ws/supervisor`): one actor per socket. Authenticated
+//! at the handshake (supervisor or admin role, see `crate::api::ws_routes`); subscribes
+//! to the [`MetricsHub`] on start, writes its `snapshot` / `delta` pushes as JSON, and
+//! forwards the client's `subscribe` and `ack` to the hub. Holds no figures itself.
+//! `watch` attaches it to a conversation's customer actor, which pushes that
+//! conversation's events (`conversation_event`) until `unwatch` or the socket closes.
+//!
+//! Like every staff socket it is closed when its token expires (checked on every
+//! heartbeat) or is revoked (pushed at once by `crate::security::revocation`).
+//!
+//! Its mailbox is bounded by the hub's window (the hub `try_send`s and never has more
+//! than `limits.supervisor_window` pushes outstanding), so a client that stops reading
+//! holds at most that many messages here.
+
+use super::frames::{decode, screen, RateLimit, Screened};
+use super::protocol::{
+    ErrorCode, SupervisorClientMsg, SupervisorServerMsg, WireError, MAX_SUBSCRIBED_QUEUES,
+    MAX_WATCHED,
+};
+use crate::actors::hub::MetricsHub;
+use crate::actors::messages::{
+    EngineError, SetFilter, Subscribe, SubscriberAck, SupervisorPush, Unsubscribe,
+    UnwatchConversation, WatchConversation,
+};
+use crate::domain::{AgentId, ConversationId, CustomerId, QueueName};
+use crate::security::revocation::{CloseSession, TokenWatch, CLOSE_EXPIRED};
+use actix::prelude::*;
+use actix_web_actors::ws;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+pub struct SupervisorSession {
+    engine: crate::actors::Engine,
+    hub: Addr<MetricsHub>,
+    session_id: u64,
+    supervisor: AgentId,
+    /// The queue set asked for at connect (`?queues=a,b`); `None` = every queue.
+    queues: Option<BTreeSet<QueueName>>,
+    /// Last frame (or pong) from the client, for the idle timeout.
+    last_seen: Instant,
+    heartbeat: Duration,
+    client_timeout: Duration,
+    max_bytes: usize,
+    rate: RateLimit,
+    /// Conversations watched live, and whose they are (to unwatch).
+    watched: HashMap<ConversationId, CustomerId>,
+    /// The token the socket was opened with (expiry, revocation).
+    token: TokenWatch,
+}
+
+impl SupervisorSession {
+    /// A session for `supervisor` (counted in `engine.supervisor_sockets` while it runs).
+    pub fn new(
+        engine: crate::actors::Engine,
+        hub: Addr<MetricsHub>,
+        supervisor: AgentId,
+        queues: Option<BTreeSet<QueueName>>,
+        token: TokenWatch,
+    ) -> Self {
+        let s = &engine.settings;
+        Self {
+            session_id: engine.next_session_id(),
+            hub,
+            supervisor,
+            queues,
+            last_seen: Instant::now(),
+            heartbeat: Duration::from_millis(s.timing.heartbeat_ms),
+            client_timeout: Duration::from_millis(s.timing.client_timeout_ms),
+            max_bytes: s.limits.max_ws_message_bytes,
+            rate: RateLimit::from_settings(s),
+            watched: HashMap::new(),
+            token,
+            engine,
+        }
+    }
+
+    fn send(ctx: &mut ws::WebsocketContext<Self>, msg: &SupervisorServerMsg) {
+        match serde_json::to_string(msg) {
+            Ok(t) => ctx.text(t),
+            Err(e) => tracing::error!(error = %e, "supervisor message did not serialise"),
+        }
+    }
+
+    fn error(ctx: &mut ws::WebsocketContext<Self>, e: WireError) {
+        Self::send(ctx, &SupervisorServerMsg::Error(e));
+    }
+
+    fn engine_error(ctx: &mut ws::WebsocketContext<Self>, e: EngineError, conv: ConversationId) {
+        Self::error(
+            ctx,
+            WireError {
+                code: e.code,
+                message: e.message,
+                reference: Some(conv.to_string()),
+            },
+        );
+    }
+
+    /// Starts following a conversation: find its customer, attach to its actor.
+    fn watch(&mut self, conv: ConversationId, ctx: &mut ws::WebsocketContext<Self>) {
+        if self.watched.len() >= MAX_WATCHED && !self.watched.contains_key(&conv) {
+            return Self::engine_error(
+                ctx,
+                EngineError::invalid(format!("at most {MAX_WATCHED} conversations at once")),
+                conv,
+            );
+        }
+        let engine = self.engine.clone();
+        let msg = WatchConversation {
+            conversation_id: conv,
+            session_id: self.session_id,
+            recipient: ctx.address().recipient(),
+        };
+        let fut = async move {
+            let c = engine
+                .store
+                .conversation(conv)
+                .await
+                .map_err(EngineError::unavailable)?
+                .ok_or_else(|| EngineError::not_found("conversation"))?;
+            let view = engine.ask_customer(c.customer_id, msg).await?;
+            Ok::<_, EngineError>((c.customer_id, view))
+        };
+        ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| match res {
+            Ok((customer, view)) => {
+                act.watched.insert(conv, customer);
+                Self::send(ctx, &SupervisorServerMsg::Watching { conversation: view });
+            }
+            Err(e) => Self::engine_error(ctx, e, conv),
+        }));
+    }
+
+    fn unwatch(&mut self, conv: ConversationId) {
+        if let Some(customer) = self.watched.remove(&conv) {
+            self.engine.tell_customer(
+                customer,
+                UnwatchConversation {
+                    session_id: self.session_id,
+                    conversation_id: Some(conv),
+                },
+            );
+        }
+    }
+}
+
+/// Parses a queue set (`subscribe` message or `?queues=`); at most
+/// [`MAX_SUBSCRIBED_QUEUES`] names.
+pub fn queue_set(names: Vec<QueueName>) -> Result<BTreeSet<QueueName>, WireError> {
+    if names.len() > MAX_SUBSCRIBED_QUEUES {
+        return Err(WireError {
+            code: ErrorCode::Invalid,
+            message: format!("at most {MAX_SUBSCRIBED_QUEUES} queues per subscription"),
+            reference: None,
+        });
+    }
+    Ok(names.into_iter().collect())
+}
+
+impl Actor for SupervisorSession {
+    type Context = ws::WebsocketContext<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        // The hub never has more than `window` pushes outstanding; a little headroom
+        // for the close notice.
+        ctx.set_mailbox_capacity(self.engine.settings.limits.supervisor_window.max(1) + 4);
+        crate::metrics::ws_connections("supervisor", 1);
+        self.engine
+            .supervisor_sockets
+            .fetch_add(1, Ordering::Relaxed);
+        self.engine.security.revocations.register(
+            &self.token.agent_id,
+            self.session_id,
+            ctx.address().recipient(),
+        );
+        // A revocation between the handshake check and the registration above.
+        if let Err((code, reason)) = self.token.check(&self.engine) {
+            return close_with(ctx, code, reason);
+        }
+        self.hub.do_send(Subscribe {
+            session_id: self.session_id,
+            supervisor: self.supervisor.clone(),
+            recipient: ctx.address().recipient(),
+            queues: self.queues.clone(),
+        });
+        ctx.run_interval(self.heartbeat, |act, ctx| {
+            if let Err((code, reason)) = act.token.check(&act.engine) {
+                crate::metrics::ws_refused(if code == CLOSE_EXPIRED {
+                    "expired"
+                } else {
+                    "revoked"
+                });
+                return close_with(ctx, code, reason);
+            }
+            if act.last_seen.elapsed() > act.client_timeout {
+                ctx.close(Some(ws::CloseReason {
+                    code: ws::CloseCode::Away,
+                    description: Some("idle timeout".into()),
+                }));
+                ctx.stop();
+            } else {
+                ctx.ping(b"");
+            }
+        });
+    }
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        self.engine
+            .security
+            .revocations
+            .unregister(&self.token.agent_id, self.session_id);
+        let watched: Vec<ConversationId> = self.watched.keys().copied().collect();
+        for conv in watched {
+            self.unwatch(conv);
+        }
+        crate::metrics::ws_connections("supervisor", -1);
+        self.engine
+            .supervisor_sockets
+            .fetch_sub(1, Ordering::Relaxed);
+        self.hub.do_send(Unsubscribe {
+            session_id: self.session_id,
+        });
+    }
+}
+
+/// Closes the socket with an application close code (token expired or revoked).
+fn close_with(ctx: &mut ws::WebsocketContext<SupervisorSession>, code: u16, reason: &'static str) {
+    ctx.close(Some(ws::CloseReason {
+        code: ws::CloseCode::Other(code),
+        description: Some(reason.into()),
+    }));
+    ctx.stop();
+}
+
+impl Handler<CloseSession> for SupervisorSession {
+    type Result = ();
+    fn handle(&mut self, msg: CloseSession, ctx: &mut Self::Context) {
+        crate::metrics::ws_refused("revoked");
+        close_with(ctx, msg.code, msg.reason);
+    }
+}
+
+impl Handler<SupervisorPush> for SupervisorSession {
+    type Result = ();
+    fn handle(&mut self, msg: SupervisorPush, ctx: &mut Self::Context) {
+        match msg {
+            SupervisorPush::Msg(m) => Self::send(ctx, &m),
+            SupervisorPush::Close(reason) => {
+                ctx.close(Some(ws::CloseReason {
+                    code: ws::CloseCode::Policy,
+                    description: Some(reason),
+                }));
+                ctx.stop();
+            }
+        }
+    }
+}
+
+impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for SupervisorSession {
+    fn handle(&mut self, item: Result<ws::Message, ws::ProtocolError>, ctx: &mut Self::Context) {
+        self.last_seen = Instant::now();
+        let text = match screen(item, &mut self.rate) {
+            Screened::Text(t) => t,
+            Screened::Pong(p) => return ctx.pong(&p),
+            Screened::Ignore => return,
+            Screened::Error(e) => return Self::error(ctx, e),
+            Screened::Close(r) => {
+                ctx.close(r);
+                return ctx.stop();
+            }
+        };
+        match decode::<SupervisorClientMsg>(&text, self.max_bytes) {
+            Ok(SupervisorClientMsg::Ping { nonce }) => {
+                Self::send(ctx, &SupervisorServerMsg::Pong { nonce })
+            }
+            Ok(SupervisorClientMsg::Ack { seq }) => self.hub.do_send(SubscriberAck {
+                session_id: self.session_id,
+                seq,
+            }),
+            Ok(SupervisorClientMsg::Watch { conversation_id }) => self.watch(conversation_id, ctx),
+            Ok(SupervisorClientMsg::Unwatch { conversation_id }) => self.unwatch(conversation_id),
+            Ok(SupervisorClientMsg::Subscribe { queues }) => {
+                let queues = match queues.map(queue_set).transpose() {
+                    Ok(q) => q,
+                    Err(e) => return Self::error(ctx, e),
+                };
+                self.queues = queues.clone();
+                self.hub.do_send(SetFilter {
+                    session_id: self.session_id,
+                    queues,
+                });
+            }
+            Err(e) => Self::error(ctx, e),
+        }
+    }
+}
