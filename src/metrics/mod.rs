@@ -26,7 +26,7 @@
 //! | `switchboard_webhooks_total` | counter | provider, outcome (accepted, duplicate, rejected, invalid, error) |
 //! | `switchboard_conversations_abandoned_total` | counter | queue |
 //! | `switchboard_conversations_resolved_total` | counter | queue |
-//! | `switchboard_ws_connections` | gauge | kind (agent, chat) |
+//! | `switchboard_ws_connections` | gauge | kind (agent, chat, supervisor) |
 //! | `switchboard_customer_actors` | gauge | |
 //! | `switchboard_store_commit_seconds` | histogram | |
 //! | `switchboard_store_commit_group_size` | histogram | |
