@@ -406,7 +406,7 @@ impl CustomerActor {
             async move { store.commit(batch).await }
                 .into_actor(self)
                 .map(move |res, act, _| {
-                    res.map_err(EngineError::unavailable)?;
+                    res.map_err(EngineError::store)?;
                     then(act)
                 }),
         ))
@@ -682,7 +682,7 @@ impl Handler<Inbound> for CustomerActor {
                         conversation_id: conv_id,
                         reason: "store_failed".into(),
                     });
-                    return Err(EngineError::unavailable(e));
+                    return Err(EngineError::store(e));
                 }
                 Ok(position)
             }
@@ -1497,7 +1497,7 @@ impl Handler<CallEnded> for CustomerActor {
             }
             .into_actor(self)
             .map(move |res, act, ctx| {
-                res.map_err(EngineError::unavailable)?;
+                res.map_err(EngineError::store)?;
                 act.remember(&ev);
                 act.remember_id(
                     seen_key,

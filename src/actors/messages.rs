@@ -45,6 +45,22 @@ impl EngineError {
     }
 }
 
+impl EngineError {
+    /// A store failure as the edge sees it: a full write queue is `busy` (the engine is
+    /// saturated; retry shortly), anything else `unavailable`. Both answer 503 with
+    /// `Retry-After` over HTTP; nothing was stored either way. (A function, not `From`:
+    /// a second `From` would make every `?` in the actors ambiguous.)
+    pub fn store(e: crate::store::StoreError) -> Self {
+        match e {
+            crate::store::StoreError::Overloaded => Self::new(
+                ErrorCode::Busy,
+                "the engine is busy; nothing was stored, retry shortly",
+            ),
+            other => Self::unavailable(other),
+        }
+    }
+}
+
 pub type EngineResult<T> = Result<T, EngineError>;
 
 // ---------------------------------------------------------------- customer actor

@@ -258,7 +258,7 @@ impl Engine {
         self.store
             .resolve_or_create(key, fresh)
             .await
-            .map_err(EngineError::unavailable)
+            .map_err(EngineError::store)
     }
 
     // ------------------------------------------------------------ agents

@@ -40,7 +40,7 @@ impl From<EngineError> for ApiError {
 
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
-        Self::new(ErrorCode::Unavailable, e.to_string())
+        EngineError::store(e).into()
     }
 }
 
@@ -58,7 +58,9 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::NotFound | ErrorCode::OfferNotFound => StatusCode::NOT_FOUND,
         ErrorCode::NotYours => StatusCode::FORBIDDEN,
         ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
-        ErrorCode::QueueFull | ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::QueueFull | ErrorCode::Busy | ErrorCode::Unavailable => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ErrorCode::Conflict => StatusCode::CONFLICT,
         ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -71,7 +73,10 @@ impl ResponseError for ApiError {
     }
     fn error_response(&self) -> HttpResponse {
         let mut r = HttpResponse::build(self.status_code());
-        if matches!(self.code, ErrorCode::QueueFull | ErrorCode::Unavailable) {
+        if matches!(
+            self.code,
+            ErrorCode::QueueFull | ErrorCode::Busy | ErrorCode::Unavailable
+        ) {
             r.insert_header(("Retry-After", "5"));
         }
         r.json(self)

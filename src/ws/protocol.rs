@@ -228,6 +228,9 @@ pub enum ErrorCode {
     NotYours,
     OfferNotFound,
     QueueFull,
+    /// The engine is saturated (its store's write queue is full): nothing was stored;
+    /// retry the same message (same client id) after a short wait.
+    Busy,
     Unavailable,
     Unauthorized,
     RateLimited,
