@@ -267,6 +267,10 @@ pub struct Timing {
     pub heartbeat_ms: u64,
     /// A socket silent for this long is closed.
     pub client_timeout_ms: u64,
+    /// Graceful shutdown (SIGTERM/SIGINT): how long in-flight requests and writes get
+    /// to finish after the listener stops accepting and sockets are told to reconnect.
+    /// The process exits by then (rounded up to whole seconds for the HTTP server).
+    pub shutdown_deadline_ms: u64,
 }
 
 fn cores() -> usize {
@@ -316,6 +320,7 @@ impl Default for Timing {
             visitor_token_ttl_ms: 30 * 24 * 3_600_000,
             heartbeat_ms: 5_000,
             client_timeout_ms: 30_000,
+            shutdown_deadline_ms: 10_000,
         }
     }
 }

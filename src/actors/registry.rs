@@ -58,6 +58,10 @@ pub struct Inner {
     /// Serialises identity links, unlinks, merges and unmerges, whose "is this address
     /// owned?" check and the write that follows must not interleave (see `stitching`).
     pub(crate) identity_lock: tokio::sync::Mutex<()>,
+    /// Set once when a graceful shutdown begins: every websocket session watches it and
+    /// tells its client to reconnect (see `crate::ws::drain`).
+    /// Shared with `startup::ShutdownHandle`, which must not keep the engine alive.
+    drain: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl std::ops::Deref for Engine {
@@ -99,6 +103,7 @@ impl Engine {
             placement: Default::default(),
             dispatcher: std::sync::OnceLock::new(),
             identity_lock: tokio::sync::Mutex::new(()),
+            drain: Arc::new(tokio::sync::watch::Sender::new(false)),
         }))
     }
 
@@ -133,6 +138,27 @@ impl Engine {
         for a in threads {
             let _ = a.join();
         }
+    }
+
+    /// Starts a graceful shutdown's drain: every websocket session sends its client a
+    /// `reconnect` message and closes with 1012 (service restart). Idempotent.
+    pub fn begin_drain(&self) {
+        self.drain.send_replace(true);
+    }
+
+    /// The drain signal's sender, for a shutdown handle that must not hold the engine.
+    pub(crate) fn drain_sender(&self) -> Arc<tokio::sync::watch::Sender<bool>> {
+        self.drain.clone()
+    }
+
+    /// Whether a drain has begun.
+    pub fn draining(&self) -> bool {
+        *self.drain.borrow()
+    }
+
+    /// A receiver that turns `true` when the drain begins (sessions watch it).
+    pub fn drain_signal(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.drain.subscribe()
     }
 
     /// How many handles to this engine exist (shutdown waits until it holds the last).

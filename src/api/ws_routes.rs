@@ -52,7 +52,12 @@ pub async fn agent_ws(
         .filter(|p| !p.disabled)
         .ok_or_else(|| ApiError::unauthorized("agent unknown or disabled"))?;
     let agent = engine.agent_or_start(profile);
-    let session = AgentSession::new(agent, engine.next_session_id(), &engine.settings);
+    let session = AgentSession::new(
+        agent,
+        engine.next_session_id(),
+        &engine.settings,
+        engine.drain_signal(),
+    );
     ws::WsResponseBuilder::new(session, &req, stream)
         .frame_size(frame_cap(engine.settings.limits.max_ws_message_bytes))
         .start()

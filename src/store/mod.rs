@@ -28,6 +28,7 @@
 
 pub mod conformance;
 pub mod embedded;
+pub mod faulty;
 pub mod scylla;
 
 use crate::domain::{

@@ -20,6 +20,8 @@ pub struct AgentSession {
     client_timeout: Duration,
     max_bytes: usize,
     rate: RateLimit,
+    /// The engine's drain signal (graceful shutdown), taken once the session starts.
+    drain: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 impl AgentSession {
@@ -27,6 +29,7 @@ impl AgentSession {
         agent: Addr<AgentActor>,
         session_id: u64,
         settings: &crate::config::Settings,
+        drain: tokio::sync::watch::Receiver<bool>,
     ) -> Self {
         Self {
             agent,
@@ -36,6 +39,7 @@ impl AgentSession {
             client_timeout: Duration::from_millis(settings.timing.client_timeout_ms),
             max_bytes: settings.limits.max_ws_message_bytes,
             rate: RateLimit::new(settings.limits.ws_messages_per_second),
+            drain: Some(drain),
         }
     }
 
@@ -49,6 +53,27 @@ impl AgentSession {
     fn error(ctx: &mut ws::WebsocketContext<Self>, e: WireError) {
         Self::send(ctx, &AgentServerMsg::Error(e));
     }
+
+    /// The agent actor this socket speaks to crashed (its mailbox is closed): tell the
+    /// client to reconnect, which attaches it to a restarted actor with the agent's
+    /// conversations reloaded. Returns whether the socket is closing.
+    fn closing_if_agent_gone(&self, ctx: &mut ws::WebsocketContext<Self>) -> bool {
+        if self.agent.connected() {
+            return false;
+        }
+        Self::send(
+            ctx,
+            &AgentServerMsg::Reconnect {
+                reason: "agent_restarted".into(),
+            },
+        );
+        ctx.close(Some(ws::CloseReason {
+            code: ws::CloseCode::Restart,
+            description: Some(super::drain::RECONNECT_REASON.into()),
+        }));
+        ctx.stop();
+        true
+    }
 }
 
 impl Actor for AgentSession {
@@ -59,7 +84,17 @@ impl Actor for AgentSession {
             session_id: self.session_id,
             recipient: ctx.address().recipient(),
         });
+        if let Some(rx) = self.drain.take() {
+            let reconnect = serde_json::to_string(&AgentServerMsg::Reconnect {
+                reason: "shutdown".into(),
+            })
+            .unwrap_or_default();
+            super::drain::watch(self, ctx, rx, reconnect);
+        }
         ctx.run_interval(self.heartbeat, |act, ctx| {
+            if act.closing_if_agent_gone(ctx) {
+                return;
+            }
             if act.last_seen.elapsed() > act.client_timeout {
                 ctx.close(Some(ws::CloseReason {
                     code: ws::CloseCode::Away,
@@ -99,6 +134,9 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for AgentSession {
                 return ctx.stop();
             }
         };
+        if self.closing_if_agent_gone(ctx) {
+            return;
+        }
         match decode::<AgentClientMsg>(&text, self.max_bytes) {
             Ok(msg) => self.agent.do_send(AgentCommand {
                 session_id: self.session_id,

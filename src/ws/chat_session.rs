@@ -197,6 +197,11 @@ impl Actor for ChatSession {
                 }
             }),
         );
+        let reconnect = serde_json::to_string(&ChatServerMsg::Reconnect {
+            reason: "shutdown".into(),
+        })
+        .unwrap_or_default();
+        super::drain::watch(self, ctx, self.engine.drain_signal(), reconnect);
         let heartbeat = Duration::from_millis(self.engine.settings.timing.heartbeat_ms);
         let timeout = Duration::from_millis(self.engine.settings.timing.client_timeout_ms);
         ctx.run_interval(heartbeat, move |act, ctx| {

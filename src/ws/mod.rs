@@ -5,5 +5,6 @@
 
 pub mod agent_session;
 pub mod chat_session;
+pub mod drain;
 pub mod frames;
 pub mod protocol;

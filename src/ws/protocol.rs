@@ -152,6 +152,12 @@ pub enum AgentServerMsg {
         #[serde(skip_serializing_if = "Option::is_none")]
         nonce: Option<String>,
     },
+    /// The server is shutting down (or restarting): the socket closes right after this
+    /// with code 1012 (service restart). Reconnect with the same token after a short,
+    /// jittered wait and resend anything not acknowledged, with the same `client_msg_id`.
+    Reconnect {
+        reason: String,
+    },
     Error(WireError),
 }
 
@@ -297,6 +303,12 @@ pub enum ChatServerMsg {
     Pong {
         #[serde(skip_serializing_if = "Option::is_none")]
         nonce: Option<String>,
+    },
+    /// The server is shutting down (or restarting): the socket closes right after this
+    /// with code 1012 (service restart). Reconnect with the same token after a short,
+    /// jittered wait and resend anything not acknowledged, with the same `client_msg_id`.
+    Reconnect {
+        reason: String,
     },
     Error(WireError),
 }
