@@ -1526,6 +1526,13 @@ impl Handler<CallEnded> for CustomerActor {
     }
 }
 
+impl Handler<InjectPanic> for CustomerActor {
+    type Result = ();
+    fn handle(&mut self, _: InjectPanic, _: &mut Context<Self>) {
+        panic!("customer {}: injected panic (test hook)", self.id);
+    }
+}
+
 impl Handler<EscalateVideo> for CustomerActor {
     type Result = Atomic<String>;
 

@@ -286,6 +286,21 @@ pub struct AgentUpdate {
     pub occupancy_permille: u32,
 }
 
+/// Test hook (fault injection): the receiving actor (customer, queue or agent) panics
+/// inside its handler. The engine never sends it and no socket or route can; the
+/// reliability tests use it to prove that a crashed actor is restarted with its state
+/// reloaded from the store.
+#[doc(hidden)]
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "()")]
+pub struct InjectPanic;
+
+/// A queue actor was restarted and lost its index of agents: every running agent
+/// publishes its state again and pulls work.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "()")]
+pub struct Republish;
+
 /// The agent left the queue (logged out, grace expired).
 #[derive(Debug, Clone, Serialize, Deserialize, Message)]
 #[rtype(result = "()")]

@@ -220,6 +220,8 @@ impl Engine {
             self.place(&id, CustomerActor::new(self.clone(), id))
         });
         if !entry.connected() {
+            // Passivated (and not yet unregistered) or crashed: either way a fresh actor
+            // reloads the customer from the store.
             crate::metrics::customer_actor_activated();
             *entry = self.place(&id, CustomerActor::new(self.clone(), id));
         }
@@ -304,7 +306,11 @@ impl Engine {
             self.place(&profile.id, AgentActor::new(self.clone(), profile.clone()))
         });
         if !entry.connected() {
-            *entry = self.place(&id_key, AgentActor::new(self.clone(), profile));
+            // Still registered but not running: it crashed (a normal stop unregisters).
+            // The new one reloads what the agent holds from the store.
+            tracing::error!(agent = %id_key, "agent actor stopped unexpectedly; restarting it");
+            crate::metrics::actor_restarted("agent");
+            *entry = self.place(&id_key, AgentActor::restarted(self.clone(), profile));
         }
         entry.clone()
     }
@@ -319,8 +325,21 @@ impl Engine {
 
     // ------------------------------------------------------------ queues
 
+    /// The queue's actor. One that crashed (a panic ends its task, so its mailbox is
+    /// closed) is restarted here, reloading its waiting conversations from the store.
     pub fn queue(&self, name: &QueueName) -> Option<Addr<QueueActor>> {
-        self.queues.get(name).map(|a| a.clone())
+        let addr = self.queues.get(name).map(|a| a.clone())?;
+        if addr.connected() {
+            return Some(addr);
+        }
+        let config = self.queue_config(name)?;
+        let mut entry = self.queues.entry(name.clone()).or_insert(addr);
+        if !entry.connected() {
+            tracing::error!(queue = %name, "queue actor stopped unexpectedly; restarting it");
+            crate::metrics::actor_restarted("queue");
+            *entry = self.place(name, QueueActor::restarted(self.clone(), config));
+        }
+        Some(entry.clone())
     }
 
     pub fn queue_config(&self, name: &QueueName) -> Option<QueueConfig> {

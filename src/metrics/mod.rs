@@ -249,3 +249,8 @@ pub fn agent_state(agent: &AgentId, status: &'static str, connected: bool) {
     }
     gauge!("switchboard_agents", "state" => new).increment(1.0);
 }
+
+/// An actor (`kind`: customer, queue, agent) found crashed and started again.
+pub fn actor_restarted(kind: &'static str) {
+    counter!("switchboard_actor_restarts_total", "kind" => kind).increment(1);
+}

@@ -7,6 +7,7 @@ mod channels;
 mod chat_flow;
 mod concurrency;
 mod email;
+mod faults;
 mod helpers;
 mod identity;
 mod loadtest_smoke;
