@@ -97,7 +97,7 @@ pub struct Settings {
 #[serde(default, deny_unknown_fields)]
 pub struct StoreSettings {
     /// Commits queued for the writer thread beyond which new ones fail with
-    /// `unavailable` (back-pressure instead of unbounded memory).
+    /// `busy` (503 + Retry-After; back-pressure instead of unbounded memory).
     pub max_pending_writes: usize,
     /// Most commits merged into one durable transaction (group commit).
     pub max_batch: usize,

@@ -228,14 +228,25 @@ impl Application {
             shutdown_deadline,
             ..
         } = self;
-        let signals = actix_rt::spawn(async move {
-            wait_for_signal().await;
-            handle.drain().await;
+        // When a signal started the drain: the deadline counts from there.
+        let began: Arc<std::sync::Mutex<Option<tokio::time::Instant>>> = Default::default();
+        let signals = actix_rt::spawn({
+            let began = began.clone();
+            async move {
+                wait_for_signal().await;
+                *began.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some(tokio::time::Instant::now());
+                handle.drain().await;
+            }
         });
         let r = server.await;
         signals.abort();
-        // From here on one deadline covers every remaining step.
-        let deadline = tokio::time::Instant::now() + shutdown_deadline;
+        // One deadline covers the whole shutdown, the server's graceful stop included.
+        let start = began
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or_else(tokio::time::Instant::now);
+        let deadline = start + shutdown_deadline;
         if let Some(smtp) = smtp {
             let _ = tokio::time::timeout_at(deadline, smtp.shutdown()).await;
         }
