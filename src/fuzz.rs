@@ -100,6 +100,17 @@ pub fn smtp(data: &[u8]) -> bool {
     crate::channels::email::smtp::fuzz_input(data, 512)
 }
 
+/// Cases per property test: `default` (what CI runs), or `PROPTEST_CASES` for a longer
+/// session (docs/testing.md). The explicit count in a test's config would otherwise
+/// override proptest's own reading of that variable.
+#[cfg(test)]
+pub(crate) fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 #[cfg(test)]
 mod tests {
     //! The same entry points as the fuzz targets, as bounded property tests (CI).
@@ -239,7 +250,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+        #![proptest_config(ProptestConfig { cases: cases(256), ..ProptestConfig::default() })]
 
         #[test]
         fn ws_frames_never_panic(raw in bytes(), like in frame_like()) {

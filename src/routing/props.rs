@@ -315,7 +315,7 @@ fn apply(r: &mut QueueRouter, op: &Op) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: crate::fuzz::cases(256), ..ProptestConfig::default() })]
 
     #[test]
     fn random_operations_keep_invariants_and_match_the_oracle(
@@ -705,7 +705,7 @@ impl Lifecycle {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: crate::fuzz::cases(128), ..ProptestConfig::default() })]
 
     #[test]
     fn offer_lifecycle_never_exceeds_capacity_and_ends_answered_or_abandoned(
