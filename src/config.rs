@@ -143,7 +143,7 @@ impl Default for SecuritySettings {
 #[serde(default, deny_unknown_fields)]
 pub struct StoreSettings {
     /// Commits queued for the writer thread beyond which new ones fail with
-    /// `unavailable` (back-pressure instead of unbounded memory).
+    /// `busy` (503 + Retry-After; back-pressure instead of unbounded memory).
     pub max_pending_writes: usize,
     /// Most commits merged into one durable transaction (group commit).
     pub max_batch: usize,
@@ -333,6 +333,10 @@ pub struct Timing {
     pub live_offer_window_ms: u64,
     /// A supervisor socket that stays behind (window full, no ack) this long is closed.
     pub supervisor_stall_ms: u64,
+    /// Graceful shutdown (SIGTERM/SIGINT): how long in-flight requests and writes get
+    /// to finish after the listener stops accepting and sockets are told to reconnect.
+    /// The process exits by then (rounded up to whole seconds for the HTTP server).
+    pub shutdown_deadline_ms: u64,
 }
 
 fn cores() -> usize {
@@ -392,6 +396,7 @@ impl Default for Timing {
             live_interval_ms: 15 * 60_000,
             live_offer_window_ms: 15 * 60_000,
             supervisor_stall_ms: 60_000,
+            shutdown_deadline_ms: 10_000,
         }
     }
 }

@@ -20,6 +20,7 @@
 //! - [`config`]: settings from defaults, file, env and flags.
 //! - [`startup`]: building and running the application; recovery after restart.
 //! - [`demo`]: demo queues and agents.
+//! - [`fuzz`]: entry points that fuzzing and property tests drive every parser through.
 //!
 //! See ARCHITECTURE.md for the map and the invariants.
 
@@ -30,6 +31,7 @@ pub mod channels;
 pub mod config;
 pub mod demo;
 pub mod domain;
+pub mod fuzz;
 pub mod live;
 pub mod metrics;
 pub mod reports;

@@ -31,6 +31,27 @@ pub struct Application {
     engine: Engine,
     /// The SMTP listener, when email is enabled (stops when dropped).
     smtp: Option<crate::channels::email::SmtpHandle>,
+    /// How long a graceful shutdown may take (`timing.shutdown_deadline_ms`).
+    shutdown_deadline: std::time::Duration,
+}
+
+/// Starts a graceful shutdown from outside (the SIGTERM handler uses the same): sockets
+/// are told to reconnect, the listener stops accepting, in-flight requests finish.
+#[derive(Clone)]
+pub struct ShutdownHandle {
+    /// The engine's drain signal (not the engine: a handle must not keep it alive).
+    drain: Arc<tokio::sync::watch::Sender<bool>>,
+    server: actix_web::dev::ServerHandle,
+}
+
+impl ShutdownHandle {
+    /// Begins the drain and stops the HTTP server gracefully; returns once the server
+    /// has stopped (in-flight requests done, or the deadline passed).
+    pub async fn drain(&self) {
+        tracing::info!("shutdown: draining (sockets told to reconnect, listener closed)");
+        self.drain.send_replace(true);
+        self.server.stop(true).await;
+    }
 }
 
 impl Application {
@@ -45,26 +66,19 @@ impl Application {
         settings: Settings,
         clock: SharedClock,
     ) -> anyhow::Result<Application> {
-        if settings.store.backend == StoreBackend::Scylla {
-            let store = open_scylla(&settings).await?;
-            return Self::build_with(settings, store, clock).await;
-        }
-        std::fs::create_dir_all(&settings.data_dir)
-            .with_context(|| format!("creating data dir {}", settings.data_dir.display()))?;
-        let store: SharedStore = Arc::new(
-            EmbeddedStore::open(
-                &settings.data_dir,
-                EmbeddedOptions {
-                    max_pending_writes: settings.store.max_pending_writes,
-                    max_batch: settings.store.max_batch,
-                    cache_bytes: settings.store.cache_mib.saturating_mul(1024 * 1024),
-                },
-            )
-            .map_err(|e| {
-                anyhow::anyhow!("opening store in {}: {e}", settings.data_dir.display())
-            })?,
-        );
-        Self::build_with(settings, store, clock).await
+        Self::build_with_store(settings, clock, |s| s).await
+    }
+
+    /// Test hook for fault injection: opens the configured store, lets `wrap` wrap it
+    /// (e.g. in a [`crate::store::faulty::FaultyStore`] the test keeps a handle to), and
+    /// builds the engine on the result.
+    pub async fn build_with_store(
+        settings: Settings,
+        clock: SharedClock,
+        wrap: impl FnOnce(SharedStore) -> SharedStore,
+    ) -> anyhow::Result<Application> {
+        let store = open_store(&settings).await?;
+        Self::build_with(settings, wrap(store), clock).await
     }
 
     /// Builds the engine on any store and clock (tests, other backends).
@@ -158,7 +172,10 @@ impl Application {
         // Websocket pushes are small frames that must leave now: without TCP_NODELAY,
         // Nagle's algorithm holds them for the peer's delayed ACK (~40 ms).
         .tcp_nodelay(true)
-        .shutdown_timeout(10)
+        // Signals are ours (see `run_until_stopped`): a drain tells sockets to reconnect
+        // before the server stops, which actix-web's own handler would not.
+        .disable_signals()
+        .shutdown_timeout(settings.timing.shutdown_deadline_ms.div_ceil(1000).max(1))
         .listen(listener)?
         .run();
         tracing::info!(port, data_dir = %settings.data_dir.display(), "switchboard listening");
@@ -167,6 +184,9 @@ impl Application {
             server,
             engine,
             smtp,
+            shutdown_deadline: std::time::Duration::from_millis(
+                settings.timing.shutdown_deadline_ms,
+            ),
         })
     }
 
@@ -188,22 +208,53 @@ impl Application {
         self.engine.clone()
     }
 
-    /// Serves until SIGINT/SIGTERM (graceful: in-flight requests finish, up to 10 s).
+    /// A handle that starts the same graceful shutdown as SIGTERM.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle {
+            drain: self.engine.drain_sender(),
+            server: self.server.handle(),
+        }
+    }
+
+    /// Serves until SIGTERM/SIGINT (or a [`ShutdownHandle::drain`]), then shuts down
+    /// gracefully within `timing.shutdown_deadline_ms`: websocket clients get a
+    /// `reconnect` message and close code 1012, the listener stops accepting, in-flight
+    /// requests (and so their store writes) finish, the SMTP listener and outbound
+    /// workers stop, the actor threads are joined and the store is released.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let handle = self.shutdown_handle();
         let Application {
             server,
             engine,
             smtp,
+            shutdown_deadline,
             ..
         } = self;
+        // When a signal started the drain: the deadline counts from there.
+        let began: Arc<std::sync::Mutex<Option<tokio::time::Instant>>> = Default::default();
+        let signals = actix_rt::spawn({
+            let began = began.clone();
+            async move {
+                wait_for_signal().await;
+                *began.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some(tokio::time::Instant::now());
+                handle.drain().await;
+            }
+        });
         let r = server.await;
+        signals.abort();
+        // One deadline covers the whole shutdown, the server's graceful stop included.
+        let start = began
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or_else(tokio::time::Instant::now);
+        let deadline = start + shutdown_deadline;
         if let Some(smtp) = smtp {
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), smtp.shutdown()).await;
+            let _ = tokio::time::timeout_at(deadline, smtp.shutdown()).await;
         }
         engine.shutdown();
         // Let the last holders (HTTP workers winding down, aborted tasks) let go, so that
         // the store is closed (and its files unlocked) when this returns.
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
         while engine.holders() > 1 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
@@ -214,8 +265,52 @@ impl Application {
             );
         }
         drop(engine);
+        tracing::info!("shutdown complete");
         r
     }
+}
+
+/// Resolves on SIGTERM or SIGINT (Ctrl-C).
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => tracing::info!("SIGTERM received"),
+                    _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; only SIGINT stops the engine");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// The configured store: ScyllaDB, or the embedded store in `settings.data_dir`.
+async fn open_store(settings: &Settings) -> anyhow::Result<SharedStore> {
+    if settings.store.backend == StoreBackend::Scylla {
+        return open_scylla(settings).await;
+    }
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("creating data dir {}", settings.data_dir.display()))?;
+    let store = EmbeddedStore::open(
+        &settings.data_dir,
+        EmbeddedOptions {
+            max_pending_writes: settings.store.max_pending_writes,
+            max_batch: settings.store.max_batch,
+            cache_bytes: settings.store.cache_mib.saturating_mul(1024 * 1024),
+        },
+    )
+    .map_err(|e| anyhow::anyhow!("opening store in {}: {e}", settings.data_dir.display()))?;
+    Ok(Arc::new(store))
 }
 
 /// Connects to ScyllaDB, applying pending schema files if `migrate_on_start`.

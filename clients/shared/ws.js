@@ -12,7 +12,7 @@ const BACKOFF_CAP_MS = 10_000;
 const PING_EVERY_MS = 25_000;
 const DEAD_AFTER_MS = 60_000;
 /** Error codes after which an outbox entry is tried again later instead of dropped. */
-const RETRYABLE = new Set(['unavailable', 'rate_limited']);
+const RETRYABLE = new Set(['busy', 'unavailable', 'rate_limited']);
 
 /** ws:// or wss:// URL for a path on this page's host (a relative path works too). */
 export function wsUrl(path, params = {}) {

@@ -65,6 +65,8 @@ pub struct AgentActor {
     pull_again: bool,
     /// A socket attached before (so a new socket resumes a session).
     ever_attached: bool,
+    /// Started again after a crash: reload held conversations from the store.
+    reload: bool,
 }
 
 impl AgentActor {
@@ -86,6 +88,17 @@ impl AgentActor {
             pulling: false,
             pull_again: false,
             ever_attached: false,
+            reload: false,
+        }
+    }
+
+    /// An agent actor replacing one that crashed: on start it reloads the
+    /// conversations the store has assigned to this agent (pending offers died with the
+    /// old actor; their queues rescind them).
+    pub fn restarted(engine: Engine, profile: AgentProfile) -> Self {
+        Self {
+            reload: true,
+            ..Self::new(engine, profile)
         }
     }
 
@@ -817,9 +830,48 @@ impl Actor for AgentActor {
         ctx.set_mailbox_capacity(4096);
         // Started without a socket (restored after a restart): the grace period runs.
         self.start_grace(ctx);
+        if self.reload {
+            let store = self.engine.store.clone();
+            let id = self.profile.id.clone();
+            // Before any other message (a socket attaching) is handled.
+            ctx.wait(
+                async move { store.open_conversations().await }
+                    .into_actor(self)
+                    .map(move |res, act, _| match res {
+                        Ok(open) => {
+                            for c in open.into_iter().filter(|c| {
+                                c.agent.as_ref() == Some(&id)
+                                    && matches!(
+                                        c.state,
+                                        ConversationState::Assigned | ConversationState::WrapUp
+                                    )
+                            }) {
+                                act.held.insert(
+                                    c.id,
+                                    Held {
+                                        customer_id: c.customer_id,
+                                        class: c.channel.class(),
+                                        state: c.state,
+                                    },
+                                );
+                            }
+                            tracing::warn!(agent = %id, held = act.held.len(), "agent actor restarted; held conversations reloaded");
+                        }
+                        Err(e) => {
+                            tracing::error!(agent = %id, error = %e, "agent restart: cannot reload held conversations")
+                        }
+                    }),
+            );
+        }
     }
 
     fn stopped(&mut self, ctx: &mut Self::Context) {
+        // Stopped by a panic (actix runs `stopped` while the crashed actor unwinds):
+        // stay registered, so that the next lookup sees a dead actor and restarts it
+        // with its conversations reloaded (`Engine::agent_or_start`).
+        if std::thread::panicking() {
+            return;
+        }
         self.engine.agent_stopped(&self.profile.id, &ctx.address());
     }
 }
@@ -883,6 +935,15 @@ impl Handler<DetachAgent> for AgentActor {
             crate::metrics::ws_connections("agent", -1);
         }
         if self.sessions.is_empty() {
+            // Nobody can answer a pending offer now: give each back to its queue at once
+            // (rescinded) so it goes to another agent, instead of holding the
+            // conversation until the offer times out. Held conversations stay for the
+            // grace period; a reconnecting agent is offered work again.
+            let pending: Vec<OfferId> = self.offers.keys().copied().collect();
+            for id in pending {
+                self.close_offer(id, OfferOutcome::Rescinded, ctx);
+            }
+            self.unshown.clear();
             self.publish();
             self.start_grace(ctx);
         }
@@ -1037,6 +1098,21 @@ impl Handler<RestoreHeld> for AgentActor {
                 },
             );
         }
+    }
+}
+
+impl Handler<Republish> for AgentActor {
+    type Result = ();
+    fn handle(&mut self, _: Republish, ctx: &mut Context<Self>) {
+        self.publish();
+        self.pull(ctx);
+    }
+}
+
+impl Handler<InjectPanic> for AgentActor {
+    type Result = ();
+    fn handle(&mut self, _: InjectPanic, _: &mut Context<Self>) {
+        panic!("agent {}: injected panic (test hook)", self.profile.id);
     }
 }
 

@@ -513,7 +513,7 @@ impl CustomerActor {
             async move { store.commit(batch).await }
                 .into_actor(self)
                 .map(move |res, act, _| {
-                    res.map_err(EngineError::unavailable)?;
+                    res.map_err(EngineError::store)?;
                     then(act)
                 }),
         ))
@@ -791,7 +791,7 @@ impl Handler<Inbound> for CustomerActor {
                         conversation_id: conv_id,
                         reason: "store_failed".into(),
                     });
-                    return Err(EngineError::unavailable(e));
+                    return Err(EngineError::store(e));
                 }
                 Ok(position)
             }
@@ -1620,7 +1620,7 @@ impl Handler<CallEnded> for CustomerActor {
             }
             .into_actor(self)
             .map(move |res, act, ctx| {
-                res.map_err(EngineError::unavailable)?;
+                res.map_err(EngineError::store)?;
                 act.remember(&ev);
                 act.remember_id(
                     seen_key,
@@ -1646,6 +1646,13 @@ impl Handler<CallEnded> for CustomerActor {
                 Ok(())
             }),
         ))
+    }
+}
+
+impl Handler<InjectPanic> for CustomerActor {
+    type Result = ();
+    fn handle(&mut self, _: InjectPanic, _: &mut Context<Self>) {
+        panic!("customer {}: injected panic (test hook)", self.id);
     }
 }
 

@@ -45,6 +45,22 @@ impl EngineError {
     }
 }
 
+impl EngineError {
+    /// A store failure as the edge sees it: a full write queue is `busy` (the engine is
+    /// saturated; retry shortly), anything else `unavailable`. Both answer 503 with
+    /// `Retry-After` over HTTP; nothing was stored either way. (A function, not `From`:
+    /// a second `From` would make every `?` in the actors ambiguous.)
+    pub fn store(e: crate::store::StoreError) -> Self {
+        match e {
+            crate::store::StoreError::Overloaded => Self::new(
+                ErrorCode::Busy,
+                "the engine is busy; nothing was stored, retry shortly",
+            ),
+            other => Self::unavailable(other),
+        }
+    }
+}
+
 pub type EngineResult<T> = Result<T, EngineError>;
 
 // ---------------------------------------------------------------- customer actor
@@ -269,6 +285,21 @@ pub struct AgentUpdate {
     pub idle_since: Millis,
     pub occupancy_permille: u32,
 }
+
+/// Test hook (fault injection): the receiving actor (customer, queue or agent) panics
+/// inside its handler. The engine never sends it and no socket or route can; the
+/// reliability tests use it to prove that a crashed actor is restarted with its state
+/// reloaded from the store.
+#[doc(hidden)]
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "()")]
+pub struct InjectPanic;
+
+/// A queue actor was restarted and lost its index of agents: every running agent
+/// publishes its state again and pulls work.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "()")]
+pub struct Republish;
 
 /// The agent left the queue (logged out, grace expired).
 #[derive(Debug, Clone, Serialize, Deserialize, Message)]

@@ -44,6 +44,8 @@ pub struct QueueActor {
     /// `OfferClosed` arrives: who and which channel, for that outcome's timeline and
     /// report events. In flight for milliseconds; bounded by [`RESCINDING_MAX`].
     rescinding: HashMap<OfferId, (CustomerId, crate::domain::Channel)>,
+    /// Started again after a crash: reload the waiting conversations from the store.
+    reload: bool,
 }
 
 /// Most rescinded offers remembered while their outcome is in flight (a lost entry
@@ -65,6 +67,38 @@ impl QueueActor {
             waiters: HashMap::new(),
             offers: HashMap::new(),
             rescinding: HashMap::new(),
+            reload: false,
+        }
+    }
+
+    /// A queue actor replacing one that crashed: on start it re-queues this queue's
+    /// waiting conversations from the store (original order and wait time, as after
+    /// an engine restart) and asks every running agent to publish itself again.
+    pub fn restarted(engine: Engine, config: QueueConfig) -> Self {
+        Self {
+            reload: true,
+            ..Self::new(engine, config)
+        }
+    }
+
+    /// Offers whose agent actor is gone (it crashed, so it will never answer): closed
+    /// as rescinded, so the conversation goes to someone else instead of staying
+    /// offered for ever.
+    fn sweep_orphaned_offers(&mut self, ctx: &mut Context<Self>) {
+        let orphaned: Vec<(ConversationId, OfferId, AgentId)> = self
+            .offers
+            .iter()
+            .filter(|(_, (_, a))| self.engine.agent(a).is_none())
+            .map(|(c, (o, a))| (*c, *o, a.clone()))
+            .collect();
+        for (conversation_id, offer_id, agent_id) in orphaned {
+            tracing::warn!(queue = %self.config.name, agent = %agent_id, conversation = %conversation_id, "offer to a stopped agent actor rescinded");
+            ctx.notify(OfferClosed {
+                offer_id,
+                conversation_id,
+                agent_id,
+                outcome: OfferOutcome::Rescinded,
+            });
         }
     }
 
@@ -311,6 +345,73 @@ impl Actor for QueueActor {
         ctx.set_mailbox_capacity(100_000);
         self.announce();
         ctx.run_interval(Duration::from_secs(1), |act, _| act.gauges());
+        ctx.run_interval(Duration::from_secs(1), |act, ctx| {
+            act.gauges();
+            act.sweep_orphaned_offers(ctx);
+        });
+        if self.reload {
+            self.reload_waiting(ctx);
+        }
+    }
+}
+
+impl QueueActor {
+    /// After a crash: every conversation the store has waiting in this queue goes back
+    /// in (nothing else runs until it has), then agents re-index themselves.
+    fn reload_waiting(&mut self, ctx: &mut Context<Self>) {
+        let store = self.engine.store.clone();
+        let name = self.config.name.clone();
+        ctx.wait(
+            async move { store.open_conversations().await }
+                .into_actor(self)
+                .map(move |res, act, ctx| {
+                    let mut open = match res {
+                        Ok(open) => open,
+                        Err(e) => {
+                            tracing::error!(queue = %name, error = %e, "queue restart: cannot reload waiting conversations");
+                            return;
+                        }
+                    };
+                    open.retain(|c| {
+                        c.queue == name && c.state == crate::domain::ConversationState::Queued
+                    });
+                    open.sort_by_key(|c| {
+                        (std::cmp::Reverse(c.priority), c.enqueued_at, c.enqueue_seq)
+                    });
+                    let n = open.len();
+                    for c in open {
+                        let _ = <Self as Handler<Enqueue>>::handle(
+                            act,
+                            Enqueue {
+                                conversation_id: c.id,
+                                customer_id: c.customer_id,
+                                channel: c.channel,
+                                priority: c.priority,
+                                enqueued_at: c.enqueued_at,
+                                seq: c.enqueue_seq,
+                                preferred_agent: c.preferred_agent.clone(),
+                                required_agent: c.required_agent.clone(),
+                                preview: None,
+                                force: true,
+                            },
+                            ctx,
+                        );
+                    }
+                    tracing::warn!(queue = %name, requeued = n, "queue actor restarted; waiting conversations reloaded");
+                    for id in act.engine.agent_ids() {
+                        if let Some(a) = act.engine.agent(&id) {
+                            a.do_send(Republish);
+                        }
+                    }
+                }),
+        );
+    }
+}
+
+impl Handler<InjectPanic> for QueueActor {
+    type Result = ();
+    fn handle(&mut self, _: InjectPanic, _: &mut Context<Self>) {
+        panic!("queue {}: injected panic (test hook)", self.config.name);
     }
 }
 

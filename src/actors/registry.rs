@@ -66,6 +66,10 @@ pub struct Inner {
     /// Serialises identity links, unlinks, merges and unmerges, whose "is this address
     /// owned?" check and the write that follows must not interleave (see `stitching`).
     pub(crate) identity_lock: tokio::sync::Mutex<()>,
+    /// Set once when a graceful shutdown begins: every websocket session watches it and
+    /// tells its client to reconnect (see `crate::ws::drain`).
+    /// Shared with `startup::ShutdownHandle`, which must not keep the engine alive.
+    drain: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl std::ops::Deref for Engine {
@@ -111,6 +115,7 @@ impl Engine {
             live_lost: AtomicU64::new(0),
             supervisor_sockets: std::sync::atomic::AtomicUsize::new(0),
             identity_lock: tokio::sync::Mutex::new(()),
+            drain: Arc::new(tokio::sync::watch::Sender::new(false)),
         }))
     }
 
@@ -145,6 +150,27 @@ impl Engine {
         for a in threads {
             let _ = a.join();
         }
+    }
+
+    /// Starts a graceful shutdown's drain: every websocket session sends its client a
+    /// `reconnect` message and closes with 1012 (service restart). Idempotent.
+    pub fn begin_drain(&self) {
+        self.drain.send_replace(true);
+    }
+
+    /// The drain signal's sender, for a shutdown handle that must not hold the engine.
+    pub(crate) fn drain_sender(&self) -> Arc<tokio::sync::watch::Sender<bool>> {
+        self.drain.clone()
+    }
+
+    /// Whether a drain has begun.
+    pub fn draining(&self) -> bool {
+        *self.drain.borrow()
+    }
+
+    /// A receiver that turns `true` when the drain begins (sessions watch it).
+    pub fn drain_signal(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.drain.subscribe()
     }
 
     /// How many handles to this engine exist (shutdown waits until it holds the last).
@@ -236,6 +262,8 @@ impl Engine {
             self.place(&id, CustomerActor::new(self.clone(), id))
         });
         if !entry.connected() {
+            // Passivated (and not yet unregistered) or crashed: either way a fresh actor
+            // reloads the customer from the store.
             crate::metrics::customer_actor_activated();
             *entry = self.place(&id, CustomerActor::new(self.clone(), id));
         }
@@ -300,7 +328,7 @@ impl Engine {
         self.store
             .resolve_or_create(key, fresh)
             .await
-            .map_err(EngineError::unavailable)
+            .map_err(EngineError::store)
     }
 
     // ------------------------------------------------------------ agents
@@ -320,7 +348,11 @@ impl Engine {
             self.place(&profile.id, AgentActor::new(self.clone(), profile.clone()))
         });
         if !entry.connected() {
-            *entry = self.place(&id_key, AgentActor::new(self.clone(), profile));
+            // Still registered but not running: it crashed (a normal stop unregisters).
+            // The new one reloads what the agent holds from the store.
+            tracing::error!(agent = %id_key, "agent actor stopped unexpectedly; restarting it");
+            crate::metrics::actor_restarted("agent");
+            *entry = self.place(&id_key, AgentActor::restarted(self.clone(), profile));
         }
         entry.clone()
     }
@@ -335,8 +367,21 @@ impl Engine {
 
     // ------------------------------------------------------------ queues
 
+    /// The queue's actor. One that crashed (a panic ends its task, so its mailbox is
+    /// closed) is restarted here, reloading its waiting conversations from the store.
     pub fn queue(&self, name: &QueueName) -> Option<Addr<QueueActor>> {
-        self.queues.get(name).map(|a| a.clone())
+        let addr = self.queues.get(name).map(|a| a.clone())?;
+        if addr.connected() {
+            return Some(addr);
+        }
+        let config = self.queue_config(name)?;
+        let mut entry = self.queues.entry(name.clone()).or_insert(addr);
+        if !entry.connected() {
+            tracing::error!(queue = %name, "queue actor stopped unexpectedly; restarting it");
+            crate::metrics::actor_restarted("queue");
+            *entry = self.place(name, QueueActor::restarted(self.clone(), config));
+        }
+        Some(entry.clone())
     }
 
     pub fn queue_config(&self, name: &QueueName) -> Option<QueueConfig> {

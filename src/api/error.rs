@@ -55,7 +55,7 @@ impl From<EngineError> for ApiError {
 
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
-        Self::new(ErrorCode::Unavailable, e.to_string())
+        EngineError::store(e).into()
     }
 }
 
@@ -73,7 +73,9 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::NotFound | ErrorCode::OfferNotFound => StatusCode::NOT_FOUND,
         ErrorCode::NotYours | ErrorCode::Forbidden => StatusCode::FORBIDDEN,
         ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
-        ErrorCode::QueueFull | ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::QueueFull | ErrorCode::Busy | ErrorCode::Unavailable => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ErrorCode::Conflict => StatusCode::CONFLICT,
         ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -88,7 +90,10 @@ impl ResponseError for ApiError {
         let mut r = HttpResponse::build(self.status_code());
         if let Some(secs) = self.retry_after {
             r.insert_header(("Retry-After", secs.to_string()));
-        } else if matches!(self.code, ErrorCode::QueueFull | ErrorCode::Unavailable) {
+        } else if matches!(
+            self.code,
+            ErrorCode::QueueFull | ErrorCode::Busy | ErrorCode::Unavailable
+        ) {
             r.insert_header(("Retry-After", "5"));
         }
         r.json(self)

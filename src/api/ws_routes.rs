@@ -75,6 +75,7 @@ pub async fn agent_ws(
             exp: staff.exp,
             gen: staff.gen,
         },
+        engine.drain_signal(),
     );
     ws::WsResponseBuilder::new(session, &req, stream)
         .frame_size(frame_cap(engine.settings.limits.max_ws_message_bytes))

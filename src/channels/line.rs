@@ -119,16 +119,8 @@ async fn handle(
     ) {
         return Err(WebhookError::BadSignature);
     }
-    let payload: Payload = serde_json::from_slice(body)
-        .map_err(|e| WebhookError::Malformed(format!("LINE payload: {e}")))?;
-    if payload.events.len() > MAX_EVENTS {
-        return Err(WebhookError::Malformed(format!(
-            "{} events; at most {MAX_EVENTS} per call",
-            payload.events.len()
-        )));
-    }
-    for raw in payload.events {
-        let ev: Event = match serde_json::from_value(raw) {
+    for ev in parse_events(body)? {
+        let ev = match ev {
             Ok(e) => e,
             Err(e) => {
                 tracing::info!(error = %crate::security::Redacted(&e.to_string()), "LINE event skipped: unreadable");
@@ -143,6 +135,39 @@ async fn handle(
         handle_event(state, ev).await?;
     }
     Ok(HttpResponse::Ok().json(serde_json::json!({})))
+}
+
+/// A verified body's events: the payload must parse and hold at most `MAX_EVENTS`; an
+/// event that does not parse is an `Err` the handler skips (one bad event must not make
+/// LINE redeliver the others). Pure, no I/O: fuzzed through `crate::fuzz`.
+fn parse_events(body: &[u8]) -> Result<Vec<Result<Event, serde_json::Error>>, WebhookError> {
+    let payload: Payload = serde_json::from_slice(body)
+        .map_err(|e| WebhookError::Malformed(format!("LINE payload: {e}")))?;
+    if payload.events.len() > MAX_EVENTS {
+        return Err(WebhookError::Malformed(format!(
+            "{} events; at most {MAX_EVENTS} per call",
+            payload.events.len()
+        )));
+    }
+    Ok(payload
+        .events
+        .into_iter()
+        .map(serde_json::from_value::<Event>)
+        .collect())
+}
+
+/// Fuzz entry (see `crate::fuzz`): parses `body` as the handler does and derives each
+/// message's text and attachments. Returns whether the payload was accepted.
+pub(crate) fn fuzz_body(body: &[u8]) -> bool {
+    let Ok(events) = parse_events(body) else {
+        return false;
+    };
+    for ev in events.into_iter().flatten() {
+        if let Some(m) = &ev.message {
+            let _ = content(m);
+        }
+    }
+    true
 }
 
 async fn handle_event(state: &AppState, ev: Event) -> Result<(), WebhookError> {

@@ -153,26 +153,8 @@ async fn handle(
     ) {
         return Err(WebhookError::BadSignature);
     }
-    let payload: Payload = serde_json::from_slice(body)
-        .map_err(|e| WebhookError::Malformed(format!("Messenger payload: {e}")))?;
-    if payload.object != "page" {
-        return Err(WebhookError::Malformed(format!(
-            "object {:?}; expected \"page\"",
-            payload.object
-        )));
-    }
-    let events: Vec<serde_json::Value> = payload
-        .entry
-        .into_iter()
-        .flat_map(|e| e.messaging)
-        .collect();
-    if events.len() > MAX_EVENTS {
-        return Err(WebhookError::Malformed(
-            "too many events in one call".into(),
-        ));
-    }
-    for raw in events {
-        let mut ev: Messaging = match serde_json::from_value(raw) {
+    for ev in parse_events(body)? {
+        let mut ev = match ev {
             Ok(e) => e,
             Err(e) => {
                 tracing::info!(error = %crate::security::Redacted(&e.to_string()), "Messenger event skipped: unreadable");
@@ -255,6 +237,46 @@ async fn account_linking(
         other => tracing::info!(status = other, "Messenger account_linking skipped"),
     }
     Ok(())
+}
+
+/// A verified body's messaging events: the payload must be a `page` object with at most
+/// `MAX_EVENTS` events; an event that does not parse is an `Err` the handler skips.
+/// Pure, no I/O: fuzzed through `crate::fuzz`.
+fn parse_events(body: &[u8]) -> Result<Vec<Result<Messaging, serde_json::Error>>, WebhookError> {
+    let payload: Payload = serde_json::from_slice(body)
+        .map_err(|e| WebhookError::Malformed(format!("Messenger payload: {e}")))?;
+    if payload.object != "page" {
+        return Err(WebhookError::Malformed(format!(
+            "object {:?}; expected \"page\"",
+            payload.object
+        )));
+    }
+    let events: Vec<serde_json::Value> = payload
+        .entry
+        .into_iter()
+        .flat_map(|e| e.messaging)
+        .collect();
+    if events.len() > MAX_EVENTS {
+        return Err(WebhookError::Malformed(
+            "too many events in one call".into(),
+        ));
+    }
+    Ok(events
+        .into_iter()
+        .map(serde_json::from_value::<Messaging>)
+        .collect())
+}
+
+/// Fuzz entry (see `crate::fuzz`): parses `body` as the handler does and turns each
+/// event into the inbound message it would deliver. Returns whether it was accepted.
+pub(crate) fn fuzz_body(body: &[u8]) -> bool {
+    let Ok(events) = parse_events(body) else {
+        return false;
+    };
+    for ev in events.into_iter().flatten() {
+        let _ = message_of(ev, None);
+    }
+    true
 }
 
 /// The customer message in a messaging event, if it is one we handle.

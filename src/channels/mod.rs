@@ -24,6 +24,11 @@ pub mod twilio_voice;
 pub mod video;
 mod webhook;
 
+/// The webhook form parser, for `crate::fuzz`.
+pub(crate) fn webhook_form(body: &[u8]) -> Result<Vec<(String, String)>, webhook::WebhookError> {
+    webhook::parse_form(body)
+}
+
 pub use config::ChannelSettings;
 
 use crate::actors::messages::{EngineError, EngineResult, Inbound, InboundAck};

@@ -84,22 +84,14 @@ async fn inbound_inner(
         return Err(WebhookError::Disabled);
     }
     let params = verified_form(state, req, body, &cfg.auth_token)?;
-    let sid = field(&params, "MessageSid")
-        .or_else(|| field(&params, "SmsSid"))
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| WebhookError::Malformed("MessageSid is missing".into()))?;
-    let from = required(&params, "From")?;
-    let text = field(&params, "Body").unwrap_or("");
+    let SmsIn {
+        sid,
+        from,
+        text,
+        opt,
+        attachments,
+    } = parse_inbound(&params)?;
     let engine = &state.engine;
-
-    let keyword = text.trim().to_ascii_uppercase();
-    let opt = if STOP_WORDS.contains(&keyword.as_str()) {
-        Some(true)
-    } else if START_WORDS.contains(&keyword.as_str()) {
-        Some(false)
-    } else {
-        None
-    };
     if let Some(opted_out) = opt {
         let key = IdentityKey::parse(Channel::Sms, from)
             .map_err(|e| WebhookError::Malformed(e.to_string()))?;
@@ -116,14 +108,50 @@ async fn inbound_inner(
         return Ok(empty_twiml());
     }
 
-    let n_media: usize = field(&params, "NumMedia")
+    let mut m = InboundMessage::new(Channel::Sms, from, text);
+    m.provider_msg_id = Some(sid.to_owned());
+    m.attachments = attachments;
+    m.queue = cfg.queue.clone();
+    ingest(engine, m).await?;
+    Ok(empty_twiml())
+}
+
+/// An inbound SMS as the webhook's form fields say it.
+#[derive(Debug)]
+struct SmsIn<'a> {
+    sid: &'a str,
+    from: &'a str,
+    text: &'a str,
+    /// `Some(true)` for a STOP-family keyword, `Some(false)` for START-family.
+    opt: Option<bool>,
+    attachments: Vec<Attachment>,
+}
+
+/// Reads an inbound SMS from verified form fields. Pure, no I/O: fuzzed through
+/// `crate::fuzz`.
+fn parse_inbound(params: &[(String, String)]) -> Result<SmsIn<'_>, WebhookError> {
+    let sid = field(params, "MessageSid")
+        .or_else(|| field(params, "SmsSid"))
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| WebhookError::Malformed("MessageSid is missing".into()))?;
+    let from = required(params, "From")?;
+    let text = field(params, "Body").unwrap_or("");
+    let keyword = text.trim().to_ascii_uppercase();
+    let opt = if STOP_WORDS.contains(&keyword.as_str()) {
+        Some(true)
+    } else if START_WORDS.contains(&keyword.as_str()) {
+        Some(false)
+    } else {
+        None
+    };
+    let n_media: usize = field(params, "NumMedia")
         .unwrap_or("0")
         .parse()
         .map_err(|_| WebhookError::Malformed("NumMedia is not a number".into()))?;
     let attachments = (0..n_media.min(MAX_MEDIA))
         .filter_map(|i| {
-            let url = field(&params, &format!("MediaUrl{i}"))?;
-            let ct = field(&params, &format!("MediaContentType{i}"));
+            let url = field(params, &format!("MediaUrl{i}"))?;
+            let ct = field(params, &format!("MediaContentType{i}"));
             Some(Attachment {
                 kind: ct
                     .and_then(|c| c.split('/').next())
@@ -136,12 +164,29 @@ async fn inbound_inner(
             })
         })
         .collect();
-    let mut m = InboundMessage::new(Channel::Sms, from, text);
-    m.provider_msg_id = Some(sid.to_owned());
-    m.attachments = attachments;
-    m.queue = cfg.queue.clone();
-    ingest(engine, m).await?;
-    Ok(empty_twiml())
+    Ok(SmsIn {
+        sid,
+        from,
+        text,
+        opt,
+        attachments,
+    })
+}
+
+/// Fuzz entry (see `crate::fuzz`): a form body read as the inbound handler reads it
+/// (after its signature check). Returns whether it was accepted.
+pub(crate) fn fuzz_body(body: &[u8]) -> bool {
+    let Ok(params) = webhook::parse_form(body) else {
+        return false;
+    };
+    match parse_inbound(&params) {
+        Ok(m) => {
+            assert!(m.attachments.len() <= MAX_MEDIA);
+            let _ = IdentityKey::parse(Channel::Sms, m.from);
+            true
+        }
+        Err(_) => false,
+    }
 }
 
 #[derive(Debug, serde::Deserialize)]

@@ -44,7 +44,10 @@ impl ResponseError for WebhookError {
     fn error_response(&self) -> HttpResponse {
         let mut r = HttpResponse::build(self.status_code());
         if let WebhookError::Engine(e) = self {
-            if matches!(e.code, ErrorCode::Unavailable | ErrorCode::QueueFull) {
+            if matches!(
+                e.code,
+                ErrorCode::Unavailable | ErrorCode::Busy | ErrorCode::QueueFull
+            ) {
                 r.insert_header(("Retry-After", "5"));
             }
         }
@@ -67,6 +70,7 @@ impl WebhookError {
         match self {
             WebhookError::BadSignature => "rejected",
             WebhookError::Engine(e) if e.code == ErrorCode::Unavailable => "error",
+            WebhookError::Engine(e) if e.code == ErrorCode::Busy => "busy",
             _ => "invalid",
         }
     }

@@ -30,6 +30,10 @@
 //! | `switchboard_customer_actors` | gauge | |
 //! | `switchboard_store_commit_seconds` | histogram | |
 //! | `switchboard_store_commit_group_size` | histogram | |
+//! | `switchboard_logins_throttled_total` | counter | by (account, ip) |
+//! | `switchboard_ws_refused_total` | counter | reason (origin, revoked, expired, rate_limit, idle) |
+//! | `switchboard_privacy_operations_total` | counter | op (export, erase) |
+//! | `switchboard_actor_restarts_total` | counter | kind (customer, queue, agent) |
 
 use crate::domain::{AgentId, Channel, QueueName};
 use dashmap::DashMap;
@@ -159,6 +163,7 @@ fn describe() {
     describe_security();
 }
 
+/// Security counters (issue 8), and actor restarts.
 fn describe_security() {
     use metrics::describe_counter;
     describe_counter!(
@@ -172,6 +177,10 @@ fn describe_security() {
     describe_counter!(
         "switchboard_privacy_operations_total",
         "Customer data exports and erasures."
+    );
+    describe_counter!(
+        "switchboard_actor_restarts_total",
+        "Actors found crashed and started again from the store, by kind."
     );
 }
 
@@ -288,4 +297,9 @@ pub fn ws_refused(reason: &'static str) {
 /// A privacy operation: `export` or `erase`.
 pub fn privacy_operation(op: &'static str) {
     counter!("switchboard_privacy_operations_total", "op" => op).increment(1);
+}
+
+/// An actor (`kind`: customer, queue, agent) found crashed and started again.
+pub fn actor_restarted(kind: &'static str) {
+    counter!("switchboard_actor_restarts_total", "kind" => kind).increment(1);
 }

@@ -14,6 +14,16 @@
 //!
 //! A second property drives enough decide / accept rounds with enough agents and
 //! checks that every enqueued conversation is decided exactly once.
+//!
+//! A third one runs the router inside a model of the whole offer lifecycle, with agents
+//! that arbitrate their own capacity the way `AgentActor` does (a reservation counts
+//! against capacity; snapshots are published after every change), customers that
+//! abandon, offers that are accepted, rejected, timed out or rescinded when a socket
+//! drops, and agents that finish work. After every step: no agent holds or is offered
+//! more than its capacity allows (voice exclusive), no conversation is assigned twice,
+//! and every conversation is in exactly one of waiting / offered / answered /
+//! abandoned, in agreement with the router. Finally every agent comes back and works
+//! the queue down: every conversation ends answered or abandoned.
 
 use super::*;
 use crate::domain::{AgentId, ChannelClass, ConversationId, Millis, RoutingStrategy};
@@ -305,7 +315,7 @@ fn apply(r: &mut QueueRouter, op: &Op) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: crate::fuzz::cases(256), ..ProptestConfig::default() })]
 
     #[test]
     fn random_operations_keep_invariants_and_match_the_oracle(
@@ -412,5 +422,341 @@ proptest! {
         prop_assert_eq!(r.offered_len(), 0);
         prop_assert_eq!(decided.keys().copied().collect::<BTreeSet<_>>(), expected);
         prop_assert!(decided.values().all(|n| *n == 1));
+    }
+}
+
+// ------------------------------------------------------------------ offer lifecycle
+
+use crate::domain::Capacity;
+use std::collections::BTreeMap as Map;
+
+/// Where a conversation is in the lifecycle model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Life {
+    Waiting,
+    Offered(usize),
+    Answered(usize),
+    Done,
+    Abandoned,
+}
+
+/// An agent as `AgentActor` keeps it: its own capacity arbitration.
+#[derive(Debug, Clone)]
+struct ModelAgent {
+    capacity: Capacity,
+    connected: bool,
+    held: BTreeSet<usize>,
+    offers: BTreeSet<usize>,
+}
+
+#[derive(Debug, Clone)]
+enum LifeOp {
+    Arrive { class: usize, priority: i32 },
+    Decide,
+    Accept(usize),
+    Reject(usize),
+    Finish(usize),
+    Abandon(usize),
+    Drop(usize),
+    Back(usize),
+}
+
+fn life_op() -> impl Strategy<Value = LifeOp> {
+    prop_oneof![
+        4 => (0..4usize, 0..3i32).prop_map(|(class, priority)| LifeOp::Arrive { class, priority }),
+        6 => Just(LifeOp::Decide),
+        3 => (0..64usize).prop_map(LifeOp::Accept),
+        2 => (0..64usize).prop_map(LifeOp::Reject),
+        2 => (0..64usize).prop_map(LifeOp::Finish),
+        1 => (0..64usize).prop_map(LifeOp::Abandon),
+        1 => (0..AGENTS).prop_map(LifeOp::Drop),
+        1 => (0..AGENTS).prop_map(LifeOp::Back),
+    ]
+}
+
+struct Lifecycle {
+    router: QueueRouter,
+    agents: Vec<ModelAgent>,
+    convs: Vec<(ChannelClass, Life)>,
+    /// Times each conversation was assigned (accepted); must never exceed 1.
+    assigned: Map<usize, u32>,
+    now: i64,
+}
+
+impl Lifecycle {
+    fn counts(&self, a: usize) -> [u16; 4] {
+        let mut c = [0u16; 4];
+        let ag = &self.agents[a];
+        for i in ag.held.iter().chain(ag.offers.iter()) {
+            c[self.convs[*i].0.index()] += 1;
+        }
+        c
+    }
+
+    /// The agent publishes its snapshot (as `AgentActor::publish`).
+    fn publish(&mut self, a: usize) {
+        let counts = self.counts(a);
+        let ag = &self.agents[a];
+        let mut free = [0u16; 4];
+        for class in ChannelClass::ALL {
+            free[class.index()] = ag.capacity.free(class, &counts);
+        }
+        self.router.upsert_agent(AgentSnapshot {
+            id: aid(a),
+            available: ag.connected,
+            free,
+            idle_since: Millis(a as i64),
+            occupancy_permille: 0,
+        });
+    }
+
+    fn offer_back(&mut self, i: usize, a: usize) {
+        self.agents[a].offers.remove(&i);
+        assert!(self.router.offer_closed(&cid(i), &aid(a), false).is_none());
+        self.convs[i].1 = Life::Waiting;
+    }
+
+    fn nth_where(&self, n: usize, f: impl Fn(Life) -> bool) -> Option<usize> {
+        let v: Vec<usize> = (0..self.convs.len())
+            .filter(|i| f(self.convs[*i].1))
+            .collect();
+        (!v.is_empty()).then(|| v[n % v.len()])
+    }
+
+    fn apply(&mut self, op: &LifeOp) {
+        match op {
+            LifeOp::Arrive { class, priority } => {
+                let i = self.convs.len();
+                let class = ChannelClass::ALL[*class];
+                self.now += 1;
+                self.router
+                    .enqueue(WaitingEntry {
+                        conversation: cid(i),
+                        class,
+                        priority: *priority,
+                        enqueued_at: Millis(self.now),
+                        seq: i as u64,
+                        preferred_agent: None,
+                        sticky_until: Millis(0),
+                        required_agent: None,
+                        tried: BTreeSet::new(),
+                    })
+                    .expect("room");
+                self.convs.push((class, Life::Waiting));
+            }
+            LifeOp::Decide => {
+                while let Some(d) = self.router.decide(Millis(self.now)) {
+                    let i = self
+                        .convs
+                        .iter()
+                        .enumerate()
+                        .position(|(k, _)| cid(k) == d.conversation)
+                        .expect("known conversation");
+                    let a = (0..AGENTS)
+                        .find(|a| aid(*a) == d.agent)
+                        .expect("known agent");
+                    assert_eq!(
+                        self.convs[i].1,
+                        Life::Waiting,
+                        "only waiting ones are decided"
+                    );
+                    // The agent is the arbiter: it reserves only a free slot. With
+                    // snapshots published after every change the router never asks for
+                    // one that is not free.
+                    let counts = self.counts(a);
+                    assert!(
+                        self.agents[a].connected
+                            && self.agents[a].capacity.free(d.class, &counts) > 0,
+                        "decided for agent {a} without a free {:?} slot",
+                        d.class
+                    );
+                    self.agents[a].offers.insert(i);
+                    self.convs[i].1 = Life::Offered(a);
+                    self.publish(a);
+                }
+            }
+            LifeOp::Accept(n) => {
+                if let Some(i) = self.nth_where(*n, |l| matches!(l, Life::Offered(_))) {
+                    let Life::Offered(a) = self.convs[i].1 else {
+                        unreachable!()
+                    };
+                    let out = self.router.offer_closed(&cid(i), &aid(a), true);
+                    assert!(out.is_some(), "an offered conversation can be accepted");
+                    self.agents[a].offers.remove(&i);
+                    self.agents[a].held.insert(i);
+                    self.convs[i].1 = Life::Answered(a);
+                    *self.assigned.entry(i).or_default() += 1;
+                    self.publish(a);
+                }
+            }
+            LifeOp::Reject(n) => {
+                if let Some(i) = self.nth_where(*n, |l| matches!(l, Life::Offered(_))) {
+                    let Life::Offered(a) = self.convs[i].1 else {
+                        unreachable!()
+                    };
+                    self.offer_back(i, a);
+                    self.publish(a);
+                }
+            }
+            LifeOp::Finish(n) => {
+                if let Some(i) = self.nth_where(*n, |l| matches!(l, Life::Answered(_))) {
+                    let Life::Answered(a) = self.convs[i].1 else {
+                        unreachable!()
+                    };
+                    self.agents[a].held.remove(&i);
+                    self.convs[i].1 = Life::Done;
+                    self.publish(a);
+                }
+            }
+            LifeOp::Abandon(n) => {
+                if let Some(i) =
+                    self.nth_where(*n, |l| matches!(l, Life::Waiting | Life::Offered(_)))
+                {
+                    // The customer leaves: the queue drops it and rescinds any offer.
+                    assert!(self.router.remove(&cid(i)).is_some());
+                    if let Life::Offered(a) = self.convs[i].1 {
+                        self.agents[a].offers.remove(&i);
+                        self.publish(a);
+                    }
+                    self.convs[i].1 = Life::Abandoned;
+                }
+            }
+            LifeOp::Drop(a) => {
+                // The last socket closes: pending offers are rescinded at once; held
+                // conversations stay for the grace period.
+                self.agents[*a].connected = false;
+                let offers: Vec<usize> = self.agents[*a].offers.iter().copied().collect();
+                for i in offers {
+                    self.offer_back(i, *a);
+                }
+                self.publish(*a);
+            }
+            LifeOp::Back(a) => {
+                if !self.agents[*a].connected {
+                    self.agents[*a].connected = true;
+                    self.router.forget_tried(&aid(*a));
+                }
+                self.publish(*a);
+            }
+        }
+    }
+
+    /// Offers are accepted and work finished until nothing is offered or held and
+    /// nothing more is decided.
+    fn drain(&mut self) {
+        for _ in 0..10_000 {
+            self.apply(&LifeOp::Decide);
+            let working = self
+                .convs
+                .iter()
+                .any(|(_, l)| matches!(l, Life::Answered(_)));
+            if self.router.offered_len() == 0 && !working {
+                break;
+            }
+            self.apply(&LifeOp::Accept(0));
+            self.apply(&LifeOp::Finish(0));
+            self.check();
+        }
+        self.check();
+    }
+
+    fn check(&self) {
+        self.router.debug_check_invariants();
+        for (a, ag) in self.agents.iter().enumerate() {
+            let counts = self.counts(a);
+            for class in ChannelClass::ALL {
+                assert!(
+                    counts[class.index()] <= ag.capacity.of(class),
+                    "agent {a} over capacity: {counts:?}"
+                );
+            }
+            let voice = counts[ChannelClass::Voice.index()];
+            assert!(
+                voice == 0 || counts.iter().sum::<u16>() == voice,
+                "voice is exclusive: {counts:?}"
+            );
+        }
+        assert!(self.assigned.values().all(|n| *n == 1), "assigned twice");
+        for (i, (_, life)) in self.convs.iter().enumerate() {
+            let c = cid(i);
+            match life {
+                Life::Waiting => {
+                    assert!(
+                        self.router.position(&c).is_some() && self.router.offered_to(&c).is_none()
+                    )
+                }
+                Life::Offered(a) => {
+                    assert_eq!(self.router.offered_to(&c), Some(&aid(*a)));
+                    assert!(self.agents[*a].offers.contains(&i));
+                }
+                Life::Answered(_) | Life::Done | Life::Abandoned => {
+                    assert!(self.router.get(&c).is_none(), "left the router")
+                }
+            }
+        }
+        assert_eq!(
+            self.router.waiting_len() + self.router.offered_len(),
+            self.convs
+                .iter()
+                .filter(|(_, l)| matches!(l, Life::Waiting | Life::Offered(_)))
+                .count()
+        );
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: crate::fuzz::cases(128), ..ProptestConfig::default() })]
+
+    #[test]
+    fn offer_lifecycle_never_exceeds_capacity_and_ends_answered_or_abandoned(
+        s in 0..3u8,
+        caps in proptest::collection::vec((0..2u16, 0..3u16, 0..3u16, 0..3u16), AGENTS),
+        ops in proptest::collection::vec(life_op(), 1..150),
+    ) {
+        let mut m = Lifecycle {
+            router: QueueRouter::new(strategy(s), 10_000),
+            agents: caps
+                .iter()
+                .map(|(v, c, e, g)| ModelAgent {
+                    capacity: Capacity { voice: *v, chat: *c, email: *e, messaging: *g },
+                    connected: true,
+                    held: BTreeSet::new(),
+                    offers: BTreeSet::new(),
+                })
+                .collect(),
+            convs: Vec::new(),
+            assigned: Map::new(),
+            now: 0,
+        };
+        // One agent can take every class, so the queue can always be worked down.
+        m.agents[0].capacity = Capacity { voice: 1, chat: 2, email: 2, messaging: 2 };
+        for a in 0..AGENTS {
+            m.publish(a);
+        }
+        for op in &ops {
+            m.apply(op);
+            m.check();
+        }
+        // Everyone connects and works until nothing is placeable: what still waits
+        // was passed on by every agent able to take it (it waits for one to come back).
+        for a in 0..AGENTS {
+            m.apply(&LifeOp::Back(a));
+        }
+        m.drain();
+        prop_assert!(m.router.decide(Millis(m.now)).is_none(), "placeable work left");
+        prop_assert_eq!(m.router.offered_len(), 0);
+        // Agents step away and come back (which forgets what they passed on): then the
+        // queue is worked down completely.
+        for a in 0..AGENTS {
+            m.apply(&LifeOp::Drop(a));
+            m.apply(&LifeOp::Back(a));
+        }
+        m.drain();
+        for (i, (_, life)) in m.convs.iter().enumerate() {
+            prop_assert!(
+                matches!(life, Life::Answered(_) | Life::Done | Life::Abandoned),
+                "conversation {} ended {:?}", i, life
+            );
+        }
     }
 }

@@ -30,6 +30,7 @@
 
 pub mod conformance;
 pub mod embedded;
+pub mod faulty;
 pub mod privacy;
 pub mod scylla;
 

@@ -31,6 +31,8 @@ pub struct AgentSession {
     engine: Engine,
     /// The token the socket was opened with.
     token: TokenWatch,
+    /// The engine's drain signal (graceful shutdown), taken once the session starts.
+    drain: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 impl AgentSession {
@@ -39,6 +41,7 @@ impl AgentSession {
         session_id: u64,
         engine: &Engine,
         token: TokenWatch,
+        drain: tokio::sync::watch::Receiver<bool>,
     ) -> Self {
         let settings = &engine.settings;
         Self {
@@ -51,6 +54,7 @@ impl AgentSession {
             rate: RateLimit::from_settings(settings),
             engine: engine.clone(),
             token,
+            drain: Some(drain),
         }
     }
 
@@ -79,6 +83,27 @@ impl AgentSession {
     fn error(ctx: &mut ws::WebsocketContext<Self>, e: WireError) {
         Self::send(ctx, &AgentServerMsg::Error(e));
     }
+
+    /// The agent actor this socket speaks to crashed (its mailbox is closed): tell the
+    /// client to reconnect, which attaches it to a restarted actor with the agent's
+    /// conversations reloaded. Returns whether the socket is closing.
+    fn closing_if_agent_gone(&self, ctx: &mut ws::WebsocketContext<Self>) -> bool {
+        if self.agent.connected() {
+            return false;
+        }
+        Self::send(
+            ctx,
+            &AgentServerMsg::Reconnect {
+                reason: "agent_restarted".into(),
+            },
+        );
+        ctx.close(Some(ws::CloseReason {
+            code: ws::CloseCode::Restart,
+            description: Some(super::drain::RECONNECT_REASON.into()),
+        }));
+        ctx.stop();
+        true
+    }
 }
 
 impl Actor for AgentSession {
@@ -98,6 +123,13 @@ impl Actor for AgentSession {
             session_id: self.session_id,
             recipient: ctx.address().recipient(),
         });
+        if let Some(rx) = self.drain.take() {
+            let reconnect = serde_json::to_string(&AgentServerMsg::Reconnect {
+                reason: "shutdown".into(),
+            })
+            .unwrap_or_default();
+            super::drain::watch(self, ctx, rx, reconnect);
+        }
         ctx.run_interval(self.heartbeat, |act, ctx| {
             if let Err((code, reason)) = act.token_check() {
                 crate::metrics::ws_refused(if code == CLOSE_EXPIRED {
@@ -106,6 +138,9 @@ impl Actor for AgentSession {
                     "revoked"
                 });
                 return Self::close_with(ctx, code, reason);
+            }
+            if act.closing_if_agent_gone(ctx) {
+                return;
             }
             if act.last_seen.elapsed() > act.client_timeout {
                 crate::metrics::ws_refused("idle");
@@ -159,6 +194,9 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for AgentSession {
                 return ctx.stop();
             }
         };
+        if self.closing_if_agent_gone(ctx) {
+            return;
+        }
         match decode::<AgentClientMsg>(&text, self.max_bytes) {
             Ok(msg) => self.agent.do_send(AgentCommand {
                 session_id: self.session_id,

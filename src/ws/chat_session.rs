@@ -25,6 +25,10 @@ pub struct ChatSession {
     last_seen: Instant,
     max_bytes: usize,
     rate: RateLimit,
+    /// The customer actor this socket attached to; if it stops while the socket is
+    /// open (a crash, or a merge retiring the record) the client is told to reconnect,
+    /// which attaches it to a fresh actor reloaded from the store.
+    attached: Option<Addr<crate::actors::customer::CustomerActor>>,
 }
 
 impl ChatSession {
@@ -39,6 +43,7 @@ impl ChatSession {
             address,
             token,
             last_seen: Instant::now(),
+            attached: None,
         }
     }
 
@@ -177,16 +182,19 @@ impl Actor for ChatSession {
             }
             .into_actor(self)
             .map(|res, act, ctx| match res {
-                Ok(w) => Self::send(
-                    ctx,
-                    &ChatServerMsg::Welcome {
-                        protocol: super::protocol::PROTOCOL_VERSION,
-                        token: act.token.clone(),
-                        customer_id: act.customer,
-                        conversation: w.conversation,
-                        history: w.history,
-                    },
-                ),
+                Ok(w) => {
+                    act.attached = Some(act.engine.customer(act.customer));
+                    Self::send(
+                        ctx,
+                        &ChatServerMsg::Welcome {
+                            protocol: super::protocol::PROTOCOL_VERSION,
+                            token: act.token.clone(),
+                            customer_id: act.customer,
+                            conversation: w.conversation,
+                            history: w.history,
+                        },
+                    )
+                }
                 Err(e) => {
                     Self::engine_error(ctx, e, None);
                     ctx.close(Some(ws::CloseReason {
@@ -197,10 +205,27 @@ impl Actor for ChatSession {
                 }
             }),
         );
+        let reconnect = serde_json::to_string(&ChatServerMsg::Reconnect {
+            reason: "shutdown".into(),
+        })
+        .unwrap_or_default();
+        super::drain::watch(self, ctx, self.engine.drain_signal(), reconnect);
         let heartbeat = Duration::from_millis(self.engine.settings.timing.heartbeat_ms);
         let timeout = Duration::from_millis(self.engine.settings.timing.client_timeout_ms);
         ctx.run_interval(heartbeat, move |act, ctx| {
-            if act.last_seen.elapsed() > timeout {
+            if act.attached.as_ref().is_some_and(|a| !a.connected()) {
+                Self::send(
+                    ctx,
+                    &ChatServerMsg::Reconnect {
+                        reason: "customer_restarted".into(),
+                    },
+                );
+                ctx.close(Some(ws::CloseReason {
+                    code: ws::CloseCode::Restart,
+                    description: Some(super::drain::RECONNECT_REASON.into()),
+                }));
+                ctx.stop();
+            } else if act.last_seen.elapsed() > timeout {
                 crate::metrics::ws_refused("idle");
                 ctx.close(Some(ws::CloseReason {
                     code: ws::CloseCode::Away,

@@ -5,6 +5,7 @@
 
 pub mod agent_session;
 pub mod chat_session;
+pub mod drain;
 pub mod frames;
 pub mod protocol;
 pub mod supervisor_session;

@@ -152,6 +152,12 @@ pub enum AgentServerMsg {
         #[serde(skip_serializing_if = "Option::is_none")]
         nonce: Option<String>,
     },
+    /// The server is shutting down (or restarting): the socket closes right after this
+    /// with code 1012 (service restart). Reconnect with the same token after a short,
+    /// jittered wait and resend anything not acknowledged, with the same `client_msg_id`.
+    Reconnect {
+        reason: String,
+    },
     Error(WireError),
 }
 
@@ -228,6 +234,9 @@ pub enum ErrorCode {
     NotYours,
     OfferNotFound,
     QueueFull,
+    /// The engine is saturated (its store's write queue is full): nothing was stored;
+    /// retry the same message (same client id) after a short wait.
+    Busy,
     Unavailable,
     Unauthorized,
     /// Authenticated, but the role or ownership does not allow this (403).
@@ -296,6 +305,12 @@ pub enum ChatServerMsg {
     Pong {
         #[serde(skip_serializing_if = "Option::is_none")]
         nonce: Option<String>,
+    },
+    /// The server is shutting down (or restarting): the socket closes right after this
+    /// with code 1012 (service restart). Reconnect with the same token after a short,
+    /// jittered wait and resend anything not acknowledged, with the same `client_msg_id`.
+    Reconnect {
+        reason: String,
     },
     Error(WireError),
 }
@@ -388,6 +403,12 @@ pub enum SupervisorServerMsg {
     Pong {
         #[serde(skip_serializing_if = "Option::is_none")]
         nonce: Option<String>,
+    },
+    /// The server is shutting down (or restarting): the socket closes right after this
+    /// with code 1012 (service restart). Reconnect after a short, jittered wait; the
+    /// first push is a fresh snapshot.
+    Reconnect {
+        reason: String,
     },
     Error(WireError),
 }

@@ -5,6 +5,7 @@
 //! `watch` attaches it to a conversation's customer actor, which pushes that
 //! conversation's events (`conversation_event`) until `unwatch` or the socket closes.
 //!
+//! On graceful shutdown it sends `reconnect` and closes with 1012 (`super::drain`).
 //! Like every staff socket it is closed when its token expires (checked on every
 //! heartbeat) or is revoked (pushed at once by `crate::security::revocation`).
 //!
@@ -177,6 +178,11 @@ impl Actor for SupervisorSession {
         if let Err((code, reason)) = self.token.check(&self.engine) {
             return close_with(ctx, code, reason);
         }
+        let reconnect = serde_json::to_string(&SupervisorServerMsg::Reconnect {
+            reason: "shutdown".into(),
+        })
+        .unwrap_or_default();
+        super::drain::watch(self, ctx, self.engine.drain_signal(), reconnect);
         self.hub.do_send(Subscribe {
             session_id: self.session_id,
             supervisor: self.supervisor.clone(),

@@ -5,9 +5,12 @@
 
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
+use std::sync::Arc;
 use std::time::Duration;
 use switchboard::config::Settings;
-use switchboard::startup::Application;
+use switchboard::startup::{Application, ShutdownHandle};
+use switchboard::store::faulty::FaultyStore;
+use switchboard::store::SharedStore;
 use tokio::net::TcpStream;
 use tokio_tungstenite::{tungstenite::Message, MaybeTlsStream, WebSocketStream};
 
@@ -26,11 +29,17 @@ pub struct TestApp {
     _data_dir: tempfile::TempDir,
     system: actix_rt::System,
     server: actix_web::dev::ServerHandle,
+    /// Starts the same graceful shutdown as SIGTERM.
+    pub shutdown: ShutdownHandle,
+    /// The engine handle, for test-only hooks (actor panic injection). Dropped before the
+    /// app stops so the store can close.
+    pub engine: Option<switchboard::actors::Engine>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
+        self.engine = None;
         // Stopping the server ends `run_until_stopped`; the command is sent eagerly, so the
         // returned future need not be polled.
         drop(self.server.stop(false));
@@ -64,7 +73,23 @@ pub async fn spawn_app(tweak: impl FnOnce(&mut Settings)) -> TestApp {
 }
 
 pub async fn spawn_app_in(dir: tempfile::TempDir, tweak: impl FnOnce(&mut Settings)) -> TestApp {
-    spawn_app_full(dir, tweak, None).await
+    spawn_app_full(dir, tweak, None, None).await
+}
+
+/// Starts the engine on its embedded store wrapped in a [`FaultyStore`], returned with
+/// the app so the test can break and heal the store while the engine runs.
+pub async fn spawn_app_with_faults(
+    tweak: impl FnOnce(&mut Settings),
+) -> (TestApp, Arc<FaultyStore>) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let wrap: StoreWrap = Box::new(move |inner| {
+        let f = FaultyStore::new(inner);
+        tx.send(f.clone()).ok();
+        f as SharedStore
+    });
+    let app = spawn_app_full(tempfile::tempdir().unwrap(), tweak, None, Some(wrap)).await;
+    let faults = rx.recv().expect("store wrapped");
+    (app, faults)
 }
 
 /// Starts the engine on a clock the test moves by hand (days pass in an instant).
@@ -72,7 +97,7 @@ pub async fn spawn_app_with_clock(
     tweak: impl FnOnce(&mut Settings),
     clock: switchboard::domain::time::ManualClock,
 ) -> TestApp {
-    spawn_app_full(tempfile::tempdir().unwrap(), tweak, Some(clock)).await
+    spawn_app_full(tempfile::tempdir().unwrap(), tweak, Some(clock), None).await
 }
 
 /// [`spawn_app_in`] on a clock the test moves by hand: a restart on the same store
@@ -82,13 +107,16 @@ pub async fn spawn_app_in_with_clock(
     tweak: impl FnOnce(&mut Settings),
     clock: switchboard::domain::time::ManualClock,
 ) -> TestApp {
-    spawn_app_full(dir, tweak, Some(clock)).await
+    spawn_app_full(dir, tweak, Some(clock), None).await
 }
+
+type StoreWrap = Box<dyn FnOnce(SharedStore) -> SharedStore + Send>;
 
 async fn spawn_app_full(
     dir: tempfile::TempDir,
     tweak: impl FnOnce(&mut Settings),
     clock: Option<switchboard::domain::time::ManualClock>,
+    wrap: Option<StoreWrap>,
 ) -> TestApp {
     let mut settings = test_settings(dir.path());
     tweak(&mut settings);
@@ -96,22 +124,27 @@ async fn spawn_app_full(
     let thread = std::thread::spawn(move || {
         let sys = actix_rt::System::new();
         sys.block_on(async move {
-            let app = match clock {
-                Some(c) => Application::build_with_clock(settings, std::sync::Arc::new(c)).await,
-                None => Application::build(settings).await,
-            }
-            .expect("app builds");
+            let clock: switchboard::domain::time::SharedClock = match clock {
+                Some(c) => Arc::new(c),
+                None => Arc::new(switchboard::domain::SystemClock),
+            };
+            let wrap = wrap.unwrap_or_else(|| Box::new(|s| s));
+            let app = Application::build_with_store(settings, clock, wrap)
+                .await
+                .expect("app builds");
             tx.send((
                 app.port(),
                 actix_rt::System::current(),
                 app.server_handle(),
                 app.smtp_addr(),
+                app.shutdown_handle(),
+                app.engine(),
             ))
             .ok();
             app.run_until_stopped().await.ok();
         });
     });
-    let (port, system, server, smtp) = rx.await.expect("app started");
+    let (port, system, server, smtp, shutdown, engine) = rx.await.expect("app started");
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
     let mut app = TestApp {
@@ -123,6 +156,8 @@ async fn spawn_app_full(
         _data_dir: dir,
         system,
         server,
+        shutdown,
+        engine: Some(engine),
         thread: Some(thread),
     };
     app.admin = app.login("admin", ADMIN_PASSWORD).await;

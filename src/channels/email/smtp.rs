@@ -714,6 +714,26 @@ fn parse_path<'l>(arg: &'l str, keyword: &str) -> Result<(String, &'l str), &'st
     Ok((path.trim().to_owned(), params.trim()))
 }
 
+/// Fuzz entry (see `crate::fuzz`): `input` as a `MAIL FROM:` argument and as a DATA
+/// stream read with a `max`-byte limit; the limit must hold. Returns whether the path
+/// parsed.
+pub(crate) fn fuzz_input(input: &[u8], max: usize) -> bool {
+    let text = String::from_utf8_lossy(input);
+    let accepted = parse_path(&text, "FROM:").is_ok();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a current-thread runtime builds");
+    let mut reader = input;
+    if let Ok(Data::Message(m)) = rt.block_on(read_data(&mut reader, max)) {
+        assert!(
+            m.len() <= max,
+            "DATA kept {} bytes over its {max}-byte limit",
+            m.len()
+        );
+    }
+    accepted
+}
+
 /// `local@domain`, both non-empty, no spaces or control characters.
 fn is_address(path: &str) -> bool {
     match path.rsplit_once('@') {

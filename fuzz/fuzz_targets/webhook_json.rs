@@ -1,0 +1,6 @@
+//! LINE and Messenger webhook JSON bodies (`switchboard::fuzz`).
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    switchboard::fuzz::line_body(data);
+    switchboard::fuzz::messenger_body(data);
+});

@@ -1,0 +1,149 @@
+//! The real `switchboard` binary as a child process, for crash and shutdown tests:
+//! start it on a data dir and a fixed port, wait until it is ready, sign in, kill it
+//! (SIGKILL) or ask it to stop (SIGTERM).
+
+use crate::helpers::*;
+use serde_json::{json, Value};
+use std::process::{Child, Command, Stdio};
+
+pub struct Proc {
+    pub child: Child,
+    pub base: String,
+    pub port: u16,
+    pub http: reqwest::Client,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts the binary on `dir` and `port` with `extra` arguments and waits for `/readyz`.
+pub async fn start(dir: &std::path::Path, port: u16, env: &[(&str, &str)]) -> Proc {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+    cmd.args(["--listen", &format!("127.0.0.1:{port}"), "--workers", "2"])
+        .arg("--data-dir")
+        .arg(dir)
+        .env("SWITCHBOARD_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let child = cmd.spawn().expect("binary starts");
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        if let Ok(r) = http.get(format!("{base}/readyz")).send().await {
+            if r.status() == 200 {
+                break;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "engine did not become ready"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await; // poll interval
+    }
+    Proc {
+        child,
+        base,
+        port,
+        http,
+    }
+}
+
+impl Proc {
+    pub fn ws_url(&self, path: &str) -> String {
+        format!("ws://127.0.0.1:{}{}", self.port, path)
+    }
+
+    /// A token for `agent` (password `{agent}-password`, or the admin's).
+    pub async fn login(&self, agent: &str) -> String {
+        let password = if agent == "admin" {
+            ADMIN_PASSWORD.to_owned()
+        } else {
+            format!("{agent}-password")
+        };
+        let r: Value = self
+            .http
+            .post(format!("{}/api/v1/login", self.base))
+            .json(&json!({"agent_id": agent, "password": password}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        r["token"].as_str().expect("login token").to_owned()
+    }
+
+    pub async fn get(&self, token: &str, path: &str) -> Value {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "GET {path}");
+        r.json().await.unwrap()
+    }
+
+    pub async fn send_json(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Value,
+    ) -> (u16, Value) {
+        let req = match method {
+            "PUT" => self.http.put(format!("{}{path}", self.base)),
+            _ => self.http.post(format!("{}{path}", self.base)),
+        };
+        let r = req.bearer_auth(token).json(&body).send().await.unwrap();
+        let s = r.status().as_u16();
+        (s, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// SIGKILL: no shutdown code runs.
+    pub fn kill9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// Sends SIGTERM (the graceful shutdown signal).
+    pub fn sigterm(&self) {
+        let pid = libc::pid_t::try_from(self.child.id()).expect("pid fits");
+        // SAFETY: kill(2) with a pid this test spawned and still owns (not yet waited).
+        let rc = unsafe { libc::kill(pid, libc::SIGTERM) };
+        assert_eq!(rc, 0, "kill -TERM");
+    }
+
+    /// Waits (bounded by `WAIT`) for the process to exit by itself.
+    pub async fn exited(&mut self) -> std::process::ExitStatus {
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "engine did not exit after SIGTERM"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await; // poll interval
+        }
+    }
+}
