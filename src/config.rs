@@ -286,6 +286,11 @@ pub struct Limits {
     pub max_text_bytes: usize,
     /// Websocket messages per second per connection before `rate_limited` errors.
     pub ws_messages_per_second: u32,
+    /// Customer messages one chat socket may have waiting for their durable commit;
+    /// beyond this they are answered `busy` at once (the client resends them by
+    /// `client_msg_id`), so a socket sending faster than the engine commits holds at
+    /// most this many messages in memory.
+    pub chat_in_flight_per_socket: usize,
     /// Recent timeline events kept live per customer and sent with a conversation.
     pub recent_events: usize,
     /// Largest `limit` for a timeline page.
@@ -371,6 +376,7 @@ impl Default for Limits {
             max_http_body_bytes: 64 * 1024,
             max_text_bytes: 16 * 1024,
             ws_messages_per_second: 50,
+            chat_in_flight_per_socket: 64,
             recent_events: 50,
             max_page: 200,
             password_hash_concurrency: 2,

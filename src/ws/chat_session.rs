@@ -29,6 +29,9 @@ pub struct ChatSession {
     /// open (a crash, or a merge retiring the record) the client is told to reconnect,
     /// which attaches it to a fresh actor reloaded from the store.
     attached: Option<Addr<crate::actors::customer::CustomerActor>>,
+    /// Messages sent to the customer actor and not yet answered (acked or refused);
+    /// bounded by `limits.chat_in_flight_per_socket`.
+    in_flight: usize,
 }
 
 impl ChatSession {
@@ -44,6 +47,7 @@ impl ChatSession {
             token,
             last_seen: Instant::now(),
             attached: None,
+            in_flight: 0,
         }
     }
 
@@ -112,18 +116,32 @@ impl ChatSession {
                     display_name: None,
                     thread: None,
                 };
-                let fut = async move { engine.ask_customer(customer, inbound).await };
-                ctx.spawn(fut.into_actor(self).map(move |res, _, ctx| match res {
-                    Ok(ack) => Self::send(
+                if self.in_flight >= self.engine.settings.limits.chat_in_flight_per_socket {
+                    return Self::error(
                         ctx,
-                        &ChatServerMsg::Ack {
-                            client_msg_id,
-                            event_id: ack.event_id,
-                            conversation_id: ack.conversation_id,
-                            duplicate: ack.duplicate,
+                        WireError {
+                            code: ErrorCode::Busy,
+                            message: "too many messages waiting to be stored; resend this one after the acks".into(),
+                            reference: Some(client_msg_id),
                         },
-                    ),
-                    Err(e) => Self::engine_error(ctx, e, Some(client_msg_id)),
+                    );
+                }
+                self.in_flight += 1;
+                let fut = async move { engine.ask_customer(customer, inbound).await };
+                ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| {
+                    act.in_flight -= 1;
+                    match res {
+                        Ok(ack) => Self::send(
+                            ctx,
+                            &ChatServerMsg::Ack {
+                                client_msg_id,
+                                event_id: ack.event_id,
+                                conversation_id: ack.conversation_id,
+                                duplicate: ack.duplicate,
+                            },
+                        ),
+                        Err(e) => Self::engine_error(ctx, e, Some(client_msg_id)),
+                    }
                 }));
             }
             ChatClientMsg::Identify { name, email, phone } => {

@@ -259,3 +259,57 @@ async fn a_tiny_write_queue_refuses_with_busy_not_unbounded_memory() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chat_socket_sending_faster_than_the_store_commits_is_told_busy() {
+    // Each chat socket may have `chat_in_flight_per_socket` messages waiting for their
+    // commit; beyond that the engine answers `busy` at once instead of queueing them
+    // in memory. The client resends those by `client_msg_id` once acks arrive.
+    let (app, store) = spawn_app_with_faults(|s| s.limits.chat_in_flight_per_socket = 2).await;
+    let (mut visitor, w) = Client::visitor(&app).await;
+    let visitor_id = w["customer_id"].as_str().unwrap().to_owned();
+    let hello = chat_say(&mut visitor, "hello").await;
+    app.trace_with(&hello["conversation_id"], &["enqueued"])
+        .await;
+
+    store.pause_writes(16);
+    for id in ["m-1", "m-2"] {
+        visitor
+            .send(json!({"type": "message", "client_msg_id": id, "text": id}))
+            .await;
+    }
+    // m-1's commit is held; m-2 waits behind it in the customer actor (one commit at a
+    // time per customer). Both count against this socket's two.
+    store.wait_held(1).await;
+    for id in ["m-3", "m-4"] {
+        visitor
+            .send(json!({"type": "message", "client_msg_id": id, "text": id}))
+            .await;
+        let err = visitor.expect("error").await;
+        assert_eq!(err["code"], "busy", "{err}");
+        assert_eq!(err["ref"], id);
+    }
+    assert_eq!(
+        store.held(),
+        1,
+        "the refused messages never reached the store"
+    );
+
+    store.resume_writes();
+    for id in ["m-1", "m-2"] {
+        let ack = visitor
+            .expect_where("ack", |a| a["client_msg_id"] == id)
+            .await;
+        assert_eq!(ack["duplicate"], false);
+    }
+    // Room again: the resent message is stored, once.
+    visitor
+        .send(json!({"type": "message", "client_msg_id": "m-3", "text": "m-3"}))
+        .await;
+    visitor
+        .expect_where("ack", |a| a["client_msg_id"] == "m-3")
+        .await;
+    for (id, times) in [("m-1", 1), ("m-2", 1), ("m-3", 1), ("m-4", 0)] {
+        assert_eq!(stored_times(&app, &visitor_id, id).await, times, "{id}");
+    }
+}
