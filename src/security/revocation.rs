@@ -46,6 +46,18 @@ impl TokenWatch {
         }
         Ok(())
     }
+
+    /// [`TokenWatch::check`] on a socket's heartbeat: a failure is counted in
+    /// `switchboard_ws_refused_total` (`expired` or `revoked`).
+    pub fn on_heartbeat(&self, engine: &crate::actors::Engine) -> Result<(), (u16, &'static str)> {
+        self.check(engine).inspect_err(|(code, _)| {
+            crate::metrics::ws_refused(if *code == CLOSE_EXPIRED {
+                "expired"
+            } else {
+                "revoked"
+            })
+        })
+    }
 }
 
 /// Tells a staff session to close with this code and reason.

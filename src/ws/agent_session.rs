@@ -13,7 +13,7 @@ use super::protocol::{AgentClientMsg, AgentServerMsg, WireError};
 use crate::actors::agent::AgentActor;
 use crate::actors::messages::{AgentCommand, AgentPush, AttachAgent, DetachAgent};
 use crate::actors::Engine;
-use crate::security::revocation::{CloseSession, TokenWatch, CLOSE_EXPIRED};
+use crate::security::revocation::{CloseSession, TokenWatch};
 use actix::prelude::*;
 use actix_web_actors::ws;
 use std::time::{Duration, Instant};
@@ -56,15 +56,6 @@ impl AgentSession {
             token,
             drain: Some(drain),
         }
-    }
-
-    /// Closes the socket with an application close code.
-    fn close_with(ctx: &mut ws::WebsocketContext<Self>, code: u16, reason: &'static str) {
-        ctx.close(Some(ws::CloseReason {
-            code: ws::CloseCode::Other(code),
-            description: Some(reason.into()),
-        }));
-        ctx.stop();
     }
 
     /// The token still holds: not expired, not revoked (checked on every heartbeat; a
@@ -117,7 +108,7 @@ impl Actor for AgentSession {
         );
         // A revocation between the handshake check and the registration above.
         if let Err((code, reason)) = self.token_check() {
-            return Self::close_with(ctx, code, reason);
+            return super::frames::close_with(ctx, code, reason);
         }
         self.agent.do_send(AttachAgent {
             session_id: self.session_id,
@@ -131,24 +122,14 @@ impl Actor for AgentSession {
             super::drain::watch(self, ctx, rx, reconnect);
         }
         ctx.run_interval(self.heartbeat, |act, ctx| {
-            if let Err((code, reason)) = act.token_check() {
-                crate::metrics::ws_refused(if code == CLOSE_EXPIRED {
-                    "expired"
-                } else {
-                    "revoked"
-                });
-                return Self::close_with(ctx, code, reason);
+            if let Err((code, reason)) = act.token.on_heartbeat(&act.engine) {
+                return super::frames::close_with(ctx, code, reason);
             }
             if act.closing_if_agent_gone(ctx) {
                 return;
             }
             if act.last_seen.elapsed() > act.client_timeout {
-                crate::metrics::ws_refused("idle");
-                ctx.close(Some(ws::CloseReason {
-                    code: ws::CloseCode::Away,
-                    description: Some("idle timeout".into()),
-                }));
-                ctx.stop();
+                super::frames::close_idle(ctx);
             } else {
                 ctx.ping(b"");
             }
@@ -177,7 +158,7 @@ impl Handler<CloseSession> for AgentSession {
     type Result = ();
     fn handle(&mut self, msg: CloseSession, ctx: &mut Self::Context) {
         crate::metrics::ws_refused("revoked");
-        Self::close_with(ctx, msg.code, msg.reason);
+        super::frames::close_with(ctx, msg.code, msg.reason);
     }
 }
 

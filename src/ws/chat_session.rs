@@ -244,12 +244,7 @@ impl Actor for ChatSession {
                 }));
                 ctx.stop();
             } else if act.last_seen.elapsed() > timeout {
-                crate::metrics::ws_refused("idle");
-                ctx.close(Some(ws::CloseReason {
-                    code: ws::CloseCode::Away,
-                    description: Some("idle timeout".into()),
-                }));
-                ctx.stop();
+                super::frames::close_idle(ctx);
             } else {
                 ctx.ping(b"");
             }

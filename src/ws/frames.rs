@@ -1,10 +1,39 @@
 //! Frame handling shared by every session: size limit, JSON decode into a tagged enum
-//! with typed errors, per-connection rate limit, heartbeat constants.
+//! with typed errors, per-connection rate limit, heartbeat constants, and the closes
+//! every session makes (application code, idle timeout).
 
 use super::protocol::{ErrorCode, WireError};
+use actix::{Actor, ActorContext};
 use actix_web_actors::ws;
 use serde::de::DeserializeOwned;
 use std::time::Instant;
+
+/// Closes the socket with an application close code (4xxx) and reason, and stops its
+/// session actor.
+pub fn close_with<A>(ctx: &mut ws::WebsocketContext<A>, code: u16, reason: &'static str)
+where
+    A: Actor<Context = ws::WebsocketContext<A>>,
+{
+    ctx.close(Some(ws::CloseReason {
+        code: ws::CloseCode::Other(code),
+        description: Some(reason.into()),
+    }));
+    ctx.stop();
+}
+
+/// Closes a socket silent for longer than `timing.client_timeout_ms` (1001, "idle
+/// timeout"), counted in `switchboard_ws_refused_total{reason="idle"}`.
+pub fn close_idle<A>(ctx: &mut ws::WebsocketContext<A>)
+where
+    A: Actor<Context = ws::WebsocketContext<A>>,
+{
+    crate::metrics::ws_refused("idle");
+    ctx.close(Some(ws::CloseReason {
+        code: ws::CloseCode::Away,
+        description: Some("idle timeout".into()),
+    }));
+    ctx.stop();
+}
 
 /// Decodes one text frame into `T`, or a typed error (`too_large`, `bad_json`,
 /// `unknown_type`).

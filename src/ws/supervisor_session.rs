@@ -24,7 +24,7 @@ use crate::actors::messages::{
     UnwatchConversation, WatchConversation,
 };
 use crate::domain::{AgentId, ConversationId, CustomerId, QueueName};
-use crate::security::revocation::{CloseSession, TokenWatch, CLOSE_EXPIRED};
+use crate::security::revocation::{CloseSession, TokenWatch};
 use actix::prelude::*;
 use actix_web_actors::ws;
 use std::collections::{BTreeSet, HashMap};
@@ -176,7 +176,7 @@ impl Actor for SupervisorSession {
         );
         // A revocation between the handshake check and the registration above.
         if let Err((code, reason)) = self.token.check(&self.engine) {
-            return close_with(ctx, code, reason);
+            return super::frames::close_with(ctx, code, reason);
         }
         let reconnect = serde_json::to_string(&SupervisorServerMsg::Reconnect {
             reason: "shutdown".into(),
@@ -190,20 +190,11 @@ impl Actor for SupervisorSession {
             queues: self.queues.clone(),
         });
         ctx.run_interval(self.heartbeat, |act, ctx| {
-            if let Err((code, reason)) = act.token.check(&act.engine) {
-                crate::metrics::ws_refused(if code == CLOSE_EXPIRED {
-                    "expired"
-                } else {
-                    "revoked"
-                });
-                return close_with(ctx, code, reason);
+            if let Err((code, reason)) = act.token.on_heartbeat(&act.engine) {
+                return super::frames::close_with(ctx, code, reason);
             }
             if act.last_seen.elapsed() > act.client_timeout {
-                ctx.close(Some(ws::CloseReason {
-                    code: ws::CloseCode::Away,
-                    description: Some("idle timeout".into()),
-                }));
-                ctx.stop();
+                super::frames::close_idle(ctx);
             } else {
                 ctx.ping(b"");
             }
@@ -229,20 +220,11 @@ impl Actor for SupervisorSession {
     }
 }
 
-/// Closes the socket with an application close code (token expired or revoked).
-fn close_with(ctx: &mut ws::WebsocketContext<SupervisorSession>, code: u16, reason: &'static str) {
-    ctx.close(Some(ws::CloseReason {
-        code: ws::CloseCode::Other(code),
-        description: Some(reason.into()),
-    }));
-    ctx.stop();
-}
-
 impl Handler<CloseSession> for SupervisorSession {
     type Result = ();
     fn handle(&mut self, msg: CloseSession, ctx: &mut Self::Context) {
         crate::metrics::ws_refused("revoked");
-        close_with(ctx, msg.code, msg.reason);
+        super::frames::close_with(ctx, msg.code, msg.reason);
     }
 }
 
