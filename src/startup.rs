@@ -442,21 +442,10 @@ async fn recover(engine: &Engine) -> anyhow::Result<()> {
                     tracing::warn!(conversation = %c.id, queue = %c.queue, "queue gone; conversation not re-queued");
                     continue;
                 };
-                q.send(Enqueue {
-                    conversation_id: c.id,
-                    customer_id: c.customer_id,
-                    channel: c.channel,
-                    priority: c.priority,
-                    enqueued_at: c.enqueued_at,
-                    seq: c.enqueue_seq,
-                    preferred_agent: c.preferred_agent.clone(),
-                    required_agent: c.required_agent.clone(),
-                    preview: None,
-                    force: true,
-                })
-                .await
-                .map_err(|e| anyhow::anyhow!("queue actor: {e}"))?
-                .map_err(|e| anyhow::anyhow!("re-queue: {e}"))?;
+                q.send(Enqueue::restore(c))
+                    .await
+                    .map_err(|e| anyhow::anyhow!("queue actor: {e}"))?
+                    .map_err(|e| anyhow::anyhow!("re-queue: {e}"))?;
                 requeued += 1;
             }
         }

@@ -266,6 +266,26 @@ pub struct Enqueue {
     pub force: bool,
 }
 
+impl Enqueue {
+    /// A stored waiting conversation put back in its queue with its original enqueue
+    /// time and sequence (same place in line), past the max-waiting refusal: at engine
+    /// start and when a crashed queue actor is replaced.
+    pub fn restore(c: &crate::domain::Conversation) -> Enqueue {
+        Enqueue {
+            conversation_id: c.id,
+            customer_id: c.customer_id,
+            channel: c.channel,
+            priority: c.priority,
+            enqueued_at: c.enqueued_at,
+            seq: c.enqueue_seq,
+            preferred_agent: c.preferred_agent.clone(),
+            required_agent: c.required_agent.clone(),
+            preview: None,
+            force: true,
+        }
+    }
+}
+
 /// Take a conversation out of the queue (abandoned, transferred, cancelled). A pending
 /// offer for it is rescinded.
 #[derive(Debug, Clone, Serialize, Deserialize, Message)]

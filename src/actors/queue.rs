@@ -382,18 +382,7 @@ impl QueueActor {
                     for c in open {
                         let _ = <Self as Handler<Enqueue>>::handle(
                             act,
-                            Enqueue {
-                                conversation_id: c.id,
-                                customer_id: c.customer_id,
-                                channel: c.channel,
-                                priority: c.priority,
-                                enqueued_at: c.enqueued_at,
-                                seq: c.enqueue_seq,
-                                preferred_agent: c.preferred_agent.clone(),
-                                required_agent: c.required_agent.clone(),
-                                preview: None,
-                                force: true,
-                            },
+                            Enqueue::restore(&c),
                             ctx,
                         );
                     }

@@ -395,6 +395,21 @@ impl Engine {
     }
 
     /// Starts (or reconfigures) the actor for `config`.
+    /// Stores a queue's configuration durably, then applies it at once (starting the
+    /// queue actor if the queue is new). Admin and supervisor changes both come here.
+    pub async fn save_queue(
+        &self,
+        config: QueueConfig,
+    ) -> Result<Addr<QueueActor>, crate::store::StoreError> {
+        self.store
+            .commit(crate::store::Batch {
+                queues: vec![config.clone()],
+                ..Default::default()
+            })
+            .await?;
+        Ok(self.start_queue(config))
+    }
+
     pub fn start_queue(&self, config: QueueConfig) -> Addr<QueueActor> {
         self.queue_configs
             .insert(config.name.clone(), config.clone());

@@ -135,14 +135,6 @@ pub async fn put_queue(
             return Err(ApiError::invalid("a queue cannot overflow into itself"));
         }
     }
-    state
-        .engine
-        .store
-        .commit(Batch {
-            queues: vec![config.clone()],
-            ..Default::default()
-        })
-        .await?;
-    state.engine.start_queue(config.clone());
+    state.engine.save_queue(config.clone()).await?;
     Ok(HttpResponse::Ok().json(config))
 }

@@ -220,15 +220,7 @@ pub async fn patch_queue(
         }
         config.overflow = of;
     }
-    state
-        .engine
-        .store
-        .commit(Batch {
-            queues: vec![config.clone()],
-            ..Default::default()
-        })
-        .await?;
-    state.engine.start_queue(config.clone());
+    state.engine.save_queue(config.clone()).await?;
     tracing::info!(queue = %name, by = %staff.id, "queue settings changed by a supervisor");
     Ok(HttpResponse::Ok().json(config))
 }
