@@ -44,6 +44,27 @@ pub fn check_origin(req: &HttpRequest, engine: &crate::actors::Engine) -> Result
     }
 }
 
+/// The handshake of every staff socket, before any upgrade: the browser origin, then a
+/// valid, unrevoked staff token (`?token=`) of an agent that exists and is not
+/// disabled. Returns the token's claims and the agent's profile.
+async fn staff_handshake(
+    req: &HttpRequest,
+    engine: &crate::actors::Engine,
+    token: Option<&str>,
+) -> Result<(super::extract::Staff, crate::domain::AgentProfile), ApiError> {
+    check_origin(req, engine)?;
+    let token = token.ok_or_else(|| ApiError::unauthorized("missing token"))?;
+    let staff = super::extract::staff_from_token(engine, token).await?;
+    let profile = engine
+        .store
+        .agent(&staff.id)
+        .await
+        .map_err(ApiError::from)?
+        .filter(|p| !p.disabled)
+        .ok_or_else(|| ApiError::unauthorized("agent unknown or disabled"))?;
+    Ok((staff, profile))
+}
+
 pub async fn agent_ws(
     req: HttpRequest,
     stream: web::Payload,
@@ -51,20 +72,8 @@ pub async fn agent_ws(
     q: web::Query<TokenQuery>,
 ) -> Result<HttpResponse, actix_web::Error> {
     let engine = &state.engine;
-    check_origin(&req, engine)?;
-    let token = q
-        .token
-        .as_deref()
-        .ok_or_else(|| ApiError::unauthorized("missing token"))?;
-    let staff = super::extract::staff_from_token(engine, token).await?;
+    let (staff, profile) = staff_handshake(&req, engine, q.token.as_deref()).await?;
     let agent_id = staff.id.clone();
-    let profile = engine
-        .store
-        .agent(&agent_id)
-        .await
-        .map_err(ApiError::from)?
-        .filter(|p| !p.disabled)
-        .ok_or_else(|| ApiError::unauthorized("agent unknown or disabled"))?;
     let agent = engine.agent_or_start(profile);
     let session = AgentSession::new(
         agent,
@@ -199,20 +208,8 @@ pub async fn supervisor_ws(
 ) -> Result<HttpResponse, actix_web::Error> {
     use std::sync::atomic::Ordering;
     let engine = &state.engine;
-    check_origin(&req, engine)?;
-    let token = q
-        .token
-        .as_deref()
-        .ok_or_else(|| ApiError::unauthorized("missing token"))?;
-    let staff = super::extract::staff_from_token(engine, token).await?;
+    let (staff, _) = staff_handshake(&req, engine, q.token.as_deref()).await?;
     staff.require_supervisor()?;
-    engine
-        .store
-        .agent(&staff.id)
-        .await
-        .map_err(ApiError::from)?
-        .filter(|p| !p.disabled)
-        .ok_or_else(|| ApiError::unauthorized("staff member unknown or disabled"))?;
     let queues = match q.queues.as_deref().filter(|s| !s.is_empty()) {
         Some(list) => {
             let names = list
