@@ -17,7 +17,7 @@
 //! backends that claim atomicity, so the stronger check is never weakened for the store
 //! that can meet it.
 
-use super::{Batch, SharedStore, StoreError, TraceEntry};
+use super::{Batch, RecordWrite, SharedStore, StoreError, TraceEntry};
 use crate::domain::{
     AgentId, AgentProfile, Capacity, Channel, Conversation, ConversationId, ConversationState,
     Customer, CustomerId, EventId, EventKind, IdentityKey, Millis, Proficiency, QueueConfig,
@@ -68,6 +68,7 @@ pub async fn run_all(store: SharedStore, caps: Capabilities) {
     resolve_or_create_race(&store, 16).await;
     trace_order(&store).await;
     settings_overwrite(&store).await;
+    records_put_delete_and_page(&store).await;
     agents_and_queues_overwrite(&store).await;
     outbox_until_done(&store).await;
     erase_and_audit(&store).await;
@@ -1357,6 +1358,87 @@ pub async fn settings_overwrite(store: &SharedStore) {
     assert_eq!(
         ok(store.setting(&key).await, "setting"),
         Some(b"b".to_vec())
+    );
+}
+
+/// The generic records table: upsert, delete, bytewise key order, paging with `after`,
+/// isolation between kinds (a kind that is a prefix of another included), later write
+/// wins within a batch, and records commit atomically with timeline events.
+pub async fn records_put_delete_and_page(store: &SharedStore) {
+    let kind = format!("conf{}", unique());
+    let longer = format!("{kind}x");
+    let keys = ["b", "a", "a\u{3042}", "0009", "0010", "z"];
+    let mut batch = Batch::default();
+    for k in keys {
+        batch
+            .records
+            .push(RecordWrite::put(&kind, k, format!("v-{k}").into_bytes()));
+    }
+    batch
+        .records
+        .push(RecordWrite::put(&longer, "a", b"other".to_vec()));
+    batch
+        .records
+        .push(RecordWrite::put(&kind, "z", b"last".to_vec()));
+    ok(store.commit(batch).await, "commit records");
+    let all = ok(store.records(&kind, None, 100).await, "records");
+    let got: Vec<&str> = all.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        got,
+        ["0009", "0010", "a", "a\u{3042}", "b", "z"],
+        "bytewise key order"
+    );
+    assert_eq!(all[5].1, b"last".to_vec(), "later write in a batch wins");
+    let page = ok(store.records(&kind, Some("a"), 2).await, "records after");
+    let got: Vec<&str> = page.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(got, ["a\u{3042}", "b"], "after is exclusive, limit applies");
+    assert_eq!(
+        ok(store.record(&kind, "0010").await, "record"),
+        Some(b"v-0010".to_vec())
+    );
+    assert_eq!(ok(store.record(&kind, "nope").await, "record"), None);
+    assert_eq!(
+        ok(store.records(&longer, None, 10).await, "other kind").len(),
+        1,
+        "kinds are separate even when one is a prefix of the other"
+    );
+    let customer = new_customer();
+    let event = TimelineEvent {
+        id: EventId::new(),
+        customer_id: customer.id,
+        conversation_id: None,
+        at: Millis(1),
+        kind: EventKind::Note {
+            agent_id: AgentId::parse("conformance").expect("agent id"),
+            text: "with a record".into(),
+        },
+    };
+    ok(
+        store
+            .commit(Batch {
+                customers: vec![customer.clone()],
+                events: vec![event],
+                records: vec![
+                    RecordWrite::delete(&kind, "a"),
+                    RecordWrite::delete(&kind, "zz"),
+                ],
+                ..Batch::default()
+            })
+            .await,
+        "commit delete with an event",
+    );
+    assert_eq!(
+        ok(store.record(&kind, "a").await, "record"),
+        None,
+        "deleted"
+    );
+    assert_eq!(
+        ok(store.records(&kind, None, 100).await, "records").len(),
+        5
+    );
+    assert_eq!(
+        ok(store.timeline(customer.id, None, 10).await, "timeline").len(),
+        1
     );
 }
 

@@ -52,6 +52,7 @@
 //! | `outbox` | event_id | `OutboxEntry` |
 //! | `audit_log` | entry id | `AuditEntry` (read newest first) |
 //! | `report_events` | day ++ len(queue) ++ queue ++ event_id | `ReportEvent` |
+//! | `records` | kind ++ NUL ++ key | raw bytes (the feature's JSON) |
 //!
 //! `report_events` keys start with the UTC day as a big-endian `i64` with the sign bit
 //! flipped (so days sort numerically), then the queue name prefixed by its length, then
@@ -97,6 +98,16 @@ const OUTBOX: TableDefinition<&[u8], &[u8]> = TableDefinition::new("outbox");
 /// entry id (time-ordered) -> AuditEntry.
 const AUDIT: TableDefinition<&[u8], &[u8]> = TableDefinition::new("audit_log");
 const REPORT_EVENTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("report_events");
+const RECORDS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("records");
+
+/// `kind ++ NUL ++ key`: one kind is one contiguous key range, ordered by key bytes.
+fn record_key(kind: &str, key: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(kind.len() + 1 + key.len());
+    k.extend_from_slice(kind.as_bytes());
+    k.push(0);
+    k.extend_from_slice(key.as_bytes());
+    k
+}
 
 /// Tuning of the embedded store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -327,6 +338,7 @@ struct Tables<'txn> {
     outbox: redb::Table<'txn, &'static [u8], &'static [u8]>,
     audit: redb::Table<'txn, &'static [u8], &'static [u8]>,
     report_events: redb::Table<'txn, &'static [u8], &'static [u8]>,
+    records: redb::Table<'txn, &'static [u8], &'static [u8]>,
 }
 
 impl<'txn> Tables<'txn> {
@@ -345,6 +357,7 @@ impl<'txn> Tables<'txn> {
             outbox: txn.open_table(OUTBOX).map_err(backend)?,
             audit: txn.open_table(AUDIT).map_err(backend)?,
             report_events: txn.open_table(REPORT_EVENTS).map_err(backend)?,
+            records: txn.open_table(RECORDS).map_err(backend)?,
         })
     }
 
@@ -453,6 +466,19 @@ impl<'txn> Tables<'txn> {
             self.report_events
                 .insert(report_key(e).as_slice(), v.as_slice())
                 .map_err(backend)?;
+        }
+        for r in &b.records {
+            let k = record_key(&r.kind, &r.key);
+            match &r.value {
+                Some(v) => {
+                    self.records
+                        .insert(k.as_slice(), v.as_slice())
+                        .map_err(backend)?;
+                }
+                None => {
+                    self.records.remove(k.as_slice()).map_err(backend)?;
+                }
+            }
         }
         Ok(())
     }
@@ -847,6 +873,55 @@ impl Store for EmbeddedStore {
             let t = ro_str(txn, SETTINGS)?;
             let found = t.get(key.as_str()).map_err(backend)?;
             Ok(found.map(|v| v.value().to_vec()))
+        })
+        .await
+    }
+
+    async fn record(&self, kind: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let k = record_key(kind, key);
+        self.read(move |txn| {
+            let t = ro(txn, RECORDS)?;
+            let found = t.get(k.as_slice()).map_err(backend)?;
+            Ok(found.map(|v| v.value().to_vec()))
+        })
+        .await
+    }
+
+    async fn records(
+        &self,
+        kind: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        use std::ops::Bound;
+        let prefix = record_key(kind, "");
+        let lo = match after {
+            Some(a) => Bound::Excluded(record_key(kind, a)),
+            None => Bound::Included(prefix.clone()),
+        };
+        // Every key of the kind is below `kind ++ 0x01`.
+        let mut hi = kind.as_bytes().to_vec();
+        hi.push(1);
+        self.read(move |txn| {
+            let t = ro(txn, RECORDS)?;
+            let lo_ref = match &lo {
+                Bound::Included(k) => Bound::Included(k.as_slice()),
+                Bound::Excluded(k) => Bound::Excluded(k.as_slice()),
+                Bound::Unbounded => Bound::Unbounded,
+            };
+            let mut out = Vec::new();
+            for row in t
+                .range::<&[u8]>((lo_ref, Bound::Excluded(hi.as_slice())))
+                .map_err(backend)?
+                .take(limit)
+            {
+                let (k, v) = row.map_err(backend)?;
+                let key = std::str::from_utf8(&k.value()[prefix.len()..])
+                    .map_err(|e| StoreError::Corrupt(format!("records: key is not UTF-8: {e}")))?
+                    .to_owned();
+                out.push((key, v.value().to_vec()));
+            }
+            Ok(out)
         })
         .await
     }

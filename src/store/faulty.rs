@@ -275,6 +275,21 @@ impl Store for FaultyStore {
         self.inner.setting(key).await
     }
 
+    async fn record(&self, kind: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.check(Op::Read)?;
+        self.inner.record(kind, key).await
+    }
+
+    async fn records(
+        &self,
+        kind: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        self.check(Op::Read)?;
+        self.inner.records(kind, after, limit).await
+    }
+
     async fn pending_outbox(&self, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
         self.check(Op::Read)?;
         self.inner.pending_outbox(limit).await

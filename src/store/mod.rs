@@ -18,6 +18,7 @@
 //! | outbox | (shard, hour) | event_id | replies not yet delivered; resent at start |
 //! | audit_log | scope | entry id DESC | privacy operations (export, erase), newest first |
 //! | report_events | (queue, UTC day) | event_id ASC | the report log (docs/metrics.md) |
+//! | records | kind | key ASC (bytewise) | small typed documents of the self-service features (KB articles, canned responses, callbacks, surveys, scheduled notifications…), JSON |
 //!
 //! Invariant: when [`Store::commit`] returns `Ok`, the whole batch is durable (survives
 //! `kill -9`). Callers acknowledge to channels only after that. The embedded store
@@ -118,6 +119,35 @@ pub struct Batch {
     pub outbox_done: Vec<EventId>,
     /// Facts for reports, written with the timeline events they summarise.
     pub report_events: Vec<ReportEvent>,
+    /// Upserts and deletes in the generic records table (see [`Store::records`]).
+    pub records: Vec<RecordWrite>,
+}
+
+/// One write to the generic `records` table: `value: None` deletes the record.
+/// `kind` names the feature's collection (a code constant such as `"kb_article"`,
+/// never input; it must not contain a NUL); `key` orders records of a kind bytewise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordWrite {
+    pub kind: String,
+    pub key: String,
+    pub value: Option<Vec<u8>>,
+}
+
+impl RecordWrite {
+    pub fn put(kind: &str, key: impl Into<String>, value: Vec<u8>) -> Self {
+        Self {
+            kind: kind.to_owned(),
+            key: key.into(),
+            value: Some(value),
+        }
+    }
+    pub fn delete(kind: &str, key: impl Into<String>) -> Self {
+        Self {
+            kind: kind.to_owned(),
+            key: key.into(),
+            value: None,
+        }
+    }
 }
 
 impl Batch {
@@ -133,6 +163,7 @@ impl Batch {
             && self.outbox.is_empty()
             && self.outbox_done.is_empty()
             && self.report_events.is_empty()
+            && self.records.is_empty()
     }
     pub fn event(mut self, e: TimelineEvent) -> Self {
         self.events.push(e);
@@ -203,6 +234,18 @@ pub trait Store: Send + Sync + 'static {
         to: Millis,
         limit: usize,
     ) -> Result<Vec<ReportEvent>, StoreError>;
+
+    /// One record of the generic records table.
+    async fn record(&self, kind: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Up to `limit` records of `kind` as `(key, value)`, ascending by key (bytewise),
+    /// with keys strictly greater than `after` when given (paging).
+    async fn records(
+        &self,
+        kind: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
 
     /// Cheap round trip proving the store answers (readiness).
     async fn health(&self) -> Result<(), StoreError>;

@@ -909,6 +909,16 @@ impl Store for ScyllaStore {
                     .boxed(),
             );
         }
+        for r in last_wins(&batch.records, |r| (r.kind.clone(), r.key.clone())) {
+            phase.push(match r.value {
+                Some(v) => self
+                    .write(&statements::INSERT_RECORD, (r.kind, r.key, v))
+                    .boxed(),
+                None => self
+                    .write(&statements::DELETE_RECORD, (r.kind, r.key))
+                    .boxed(),
+            });
+        }
         try_join_all(phase).await?;
 
         // Phase 2: conversations (after the customers they name).
@@ -1305,6 +1315,35 @@ impl Store for ScyllaStore {
         let rows: Vec<(Option<Vec<u8>>,)> = self.rows(&statements::SELECT_SETTING, (key,)).await?;
         // A row whose value reads as null was written with an empty value.
         Ok(rows.into_iter().next().map(|(v,)| v.unwrap_or_default()))
+    }
+
+    async fn record(&self, kind: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let rows: Vec<(Option<Vec<u8>>,)> =
+            self.rows(&statements::SELECT_RECORD, (kind, key)).await?;
+        Ok(rows.into_iter().next().map(|(v,)| v.unwrap_or_default()))
+    }
+
+    async fn records(
+        &self,
+        kind: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let limit = i32::try_from(limit).unwrap_or(i32::MAX);
+        let rows: Vec<(String, Option<Vec<u8>>)> = match after {
+            Some(a) => {
+                self.rows(&statements::SELECT_RECORDS_AFTER, (kind, a, limit))
+                    .await?
+            }
+            None => {
+                self.rows(&statements::SELECT_RECORDS, (kind, limit))
+                    .await?
+            }
+        };
+        Ok(rows
+            .into_iter()
+            .map(|(k, v)| (k, v.unwrap_or_default()))
+            .collect())
     }
 
     async fn pending_outbox(&self, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {

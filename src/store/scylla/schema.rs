@@ -68,6 +68,11 @@ pub const FILES: &[SchemaFile] = &[
         name: "0005_report_events.cql",
         text: include_str!("../../../schema/0005_report_events.cql"),
     },
+    SchemaFile {
+        version: 6,
+        name: "0006_records.cql",
+        text: include_str!("../../../schema/0006_records.cql"),
+    },
 ];
 
 /// The partition of `schema_version` this engine's records live in.

@@ -255,6 +255,35 @@ pub const SELECT_SETTING: Stmt = read(
     "SELECT value FROM {{keyspace}}.settings WHERE key = ?",
 );
 
+// --- generic records (schema 0006) -------------------------------------------------------
+
+pub const INSERT_RECORD: Stmt = write(
+    "insert_record",
+    "INSERT INTO {{keyspace}}.records (kind, key, value) VALUES (?, ?, ?)",
+);
+
+pub const DELETE_RECORD: Stmt = write(
+    "delete_record",
+    "DELETE FROM {{keyspace}}.records WHERE kind = ? AND key = ?",
+);
+
+pub const SELECT_RECORD: Stmt = read(
+    "select_record",
+    "SELECT value FROM {{keyspace}}.records WHERE kind = ? AND key = ?",
+);
+
+/// The first records of a kind, by key.
+pub const SELECT_RECORDS: Stmt = read(
+    "select_records",
+    "SELECT key, value FROM {{keyspace}}.records WHERE kind = ? LIMIT ?",
+);
+
+/// Records of a kind with a key strictly after a given one.
+pub const SELECT_RECORDS_AFTER: Stmt = read(
+    "select_records_after",
+    "SELECT key, value FROM {{keyspace}}.records WHERE kind = ? AND key > ? LIMIT ?",
+);
+
 // --- privacy (docs/security.md) ----------------------------------------------------------
 
 /// Erasure: one month of a customer's timeline.
@@ -405,6 +434,11 @@ pub const ALL: &[Stmt] = &[
     SELECT_TRACE,
     INSERT_SETTING,
     SELECT_SETTING,
+    INSERT_RECORD,
+    DELETE_RECORD,
+    SELECT_RECORD,
+    SELECT_RECORDS,
+    SELECT_RECORDS_AFTER,
     SELECT_SCHEMA_VERSIONS,
     INSERT_SCHEMA_VERSION,
     TAKE_SCHEMA_LOCK,
@@ -432,6 +466,7 @@ pub const TABLES_IN_USE: &[&str] = &[
     "queues",
     "routing_trace",
     "settings",
+    "records",
     "outbox",
     "audit_log",
     "report_events",
