@@ -39,4 +39,5 @@ pub mod routing;
 pub mod security;
 pub mod startup;
 pub mod store;
+pub mod template;
 pub mod ws;
