@@ -94,6 +94,10 @@ pub struct Settings {
     pub security: SecuritySettings,
     /// Historical reports (`[reports]`, docs/metrics.md).
     pub reports: ReportSettings,
+    /// CRM lookup (`[crm]`, docs/assist.md); disabled while `crm.url` is unset.
+    pub crm: crate::crm::CrmSettings,
+    /// Canned-response limits (`[canned]`, docs/assist.md).
+    pub canned: crate::canned::CannedSettings,
 }
 
 /// `[security]`: websocket origins, login throttling, socket abuse limits, webhook
@@ -365,6 +369,8 @@ impl Default for Settings {
             channels: Default::default(),
             security: SecuritySettings::default(),
             reports: ReportSettings::default(),
+            crm: Default::default(),
+            canned: Default::default(),
         }
     }
 }
@@ -489,6 +495,7 @@ impl Settings {
             s.bootstrap_admin_password = cli.admin_password.clone();
         }
         apply_store_flags(cli, &mut s.store)?;
+        s.crm.validate().map_err(ConfigError::Invalid)?;
         Ok(s)
     }
 }

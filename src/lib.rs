@@ -27,8 +27,10 @@
 pub mod actors;
 pub mod api;
 pub mod auth;
+pub mod canned;
 pub mod channels;
 pub mod config;
+pub mod crm;
 pub mod demo;
 pub mod domain;
 pub mod fuzz;

@@ -462,6 +462,9 @@ impl Actor for CustomerActor {
                     for e in &l.open_events {
                         act.facts.observe(e);
                     }
+                    if let Some(c) = &act.customer {
+                        act.engine.crm.activated(c);
+                    }
                 }
                 Err(e) => {
                     tracing::warn!(customer = %act.id, error = %e, "customer load failed");

@@ -70,6 +70,8 @@ pub struct Inner {
     /// tells its client to reconnect (see `crate::ws::drain`).
     /// Shared with `startup::ShutdownHandle`, which must not keep the engine alive.
     drain: Arc<tokio::sync::watch::Sender<bool>>,
+    /// CRM lookups and their cache (`crate::crm`).
+    pub crm: crate::crm::Crm,
 }
 
 impl std::ops::Deref for Engine {
@@ -94,6 +96,7 @@ impl Engine {
             Vec::new()
         };
         let arbiters = threads.iter().map(|a| a.handle()).collect();
+        let crm = crate::crm::Crm::new(&settings.crm, clock.clone());
         Engine(Arc::new(Inner {
             passwords: crate::auth::Passwords::new(settings.limits.password_hash_concurrency),
             security: crate::security::Guards::new(&settings.security),
@@ -116,6 +119,7 @@ impl Engine {
             supervisor_sockets: std::sync::atomic::AtomicUsize::new(0),
             identity_lock: tokio::sync::Mutex::new(()),
             drain: Arc::new(tokio::sync::watch::Sender::new(false)),
+            crm,
         }))
     }
 

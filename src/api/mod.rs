@@ -5,6 +5,8 @@
 
 pub mod access;
 pub mod admin;
+pub mod canned;
+pub mod crm;
 pub mod customers;
 pub mod error;
 pub mod extract;
@@ -93,6 +95,13 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
                     "/supervisor/queues/{name}",
                     web::patch().to(supervisor::patch_queue),
                 )
+                .route("/customers/{id}/crm", web::get().to(crm::customer_crm))
+                .route("/canned", web::get().to(canned::list))
+                .route("/canned", web::post().to(canned::create))
+                .route("/canned/{id}", web::get().to(canned::get))
+                .route("/canned/{id}", web::put().to(canned::update))
+                .route("/canned/{id}", web::delete().to(canned::delete))
+                .route("/canned/{id}/render", web::post().to(canned::render))
                 .default_service(web::to(error::not_found)),
         )
         .route("/", web::get().to(static_files::root))

@@ -34,6 +34,8 @@
 //! | `switchboard_ws_refused_total` | counter | reason (origin, revoked, expired, rate_limit, idle) |
 //! | `switchboard_privacy_operations_total` | counter | op (export, erase) |
 //! | `switchboard_actor_restarts_total` | counter | kind (customer, queue, agent) |
+//! | `switchboard_crm_lookups_total` | counter | outcome (ok, cached, shed, http_error, timeout, unreachable, invalid, too_large) |
+//! | `switchboard_crm_lookup_seconds` | histogram | |
 
 use crate::domain::{AgentId, Channel, QueueName};
 use dashmap::DashMap;
@@ -75,6 +77,12 @@ pub fn install() -> PrometheusHandle {
                     b.set_buckets_for_metric(
                         Matcher::Full("switchboard_store_commit_group_size".into()),
                         &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0],
+                    )
+                })
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full("switchboard_crm_lookup_seconds".into()),
+                        &[0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0],
                     )
                 })
                 .expect("static bucket lists are non-empty")
@@ -181,6 +189,15 @@ fn describe_security() {
     describe_counter!(
         "switchboard_actor_restarts_total",
         "Actors found crashed and started again from the store, by kind."
+    );
+    describe_counter!(
+        "switchboard_crm_lookups_total",
+        "CRM lookups by outcome (cached: a fresh cache entry made the lookup unnecessary)."
+    );
+    metrics::describe_histogram!(
+        "switchboard_crm_lookup_seconds",
+        metrics::Unit::Seconds,
+        "Duration of CRM lookups that reached the network."
     );
 }
 
@@ -302,4 +319,13 @@ pub fn privacy_operation(op: &'static str) {
 /// An actor (`kind`: customer, queue, agent) found crashed and started again.
 pub fn actor_restarted(kind: &'static str) {
     counter!("switchboard_actor_restarts_total", "kind" => kind).increment(1);
+}
+
+/// A CRM lookup's `outcome` (see `crate::crm`), with its duration when it went to the
+/// network.
+pub fn crm_lookup(outcome: &'static str, took: Option<Duration>) {
+    counter!("switchboard_crm_lookups_total", "outcome" => outcome).increment(1);
+    if let Some(d) = took {
+        histogram!("switchboard_crm_lookup_seconds").record(d.as_secs_f64());
+    }
 }

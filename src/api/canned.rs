@@ -1,0 +1,230 @@
+//! Canned responses over REST: `GET/POST /api/v1/canned`, `GET/PUT/DELETE
+//! /api/v1/canned/{id}`, and `POST /api/v1/canned/{id}/render?conversation=<id>`.
+//! Every staff member reads and renders; supervisors and admins write. Records live in
+//! the store's records table (kind `canned`); updates carry the version they replace
+//! (409 `conflict` otherwise). The model and its validation are `crate::canned`.
+
+use super::access;
+use super::error::ApiError;
+use super::extract::Staff;
+use super::AppState;
+use crate::canned::{Canned, CannedError, CannedInput, KIND};
+use crate::store::{Batch, RecordWrite};
+use crate::ws::protocol::ErrorCode;
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+
+/// Serialises the read-check-write of canned changes (version and shortcut checks)
+/// within this process.
+static WRITE_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+impl From<CannedError> for ApiError {
+    fn from(e: CannedError) -> Self {
+        ApiError::invalid(e.to_string())
+    }
+}
+
+async fn all(state: &AppState) -> Result<Vec<Canned>, ApiError> {
+    let max = state.engine.settings.canned.max_responses;
+    let rows = state.engine.store.records(KIND, None, max + 1).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(_, v)| serde_json::from_slice(&v).ok())
+        .collect())
+}
+
+async fn one(state: &AppState, id: &str) -> Result<Canned, ApiError> {
+    let bytes = state
+        .engine
+        .store
+        .record(KIND, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("canned response"))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("stored canned response: {e}")))
+}
+
+async fn save(state: &AppState, c: &Canned) -> Result<(), ApiError> {
+    let bytes = serde_json::to_vec(c)
+        .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
+    let batch = Batch {
+        records: vec![RecordWrite::put(KIND, c.id.clone(), bytes)],
+        ..Default::default()
+    };
+    state.engine.store.commit(batch).await?;
+    Ok(())
+}
+
+/// Refuses a shortcut another response already uses.
+fn shortcut_free(list: &[Canned], c: &Canned) -> Result<(), ApiError> {
+    match &c.shortcut {
+        Some(sc) if list.iter().any(|o| o.id != c.id && o.shortcut.as_ref() == Some(sc)) => Err(
+            ApiError::new(ErrorCode::Conflict, format!("shortcut {sc:?} is taken")),
+        ),
+        _ => Ok(()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    pub language: Option<String>,
+    pub tag: Option<String>,
+    pub q: Option<String>,
+}
+
+pub async fn list(
+    state: web::Data<AppState>,
+    _staff: Staff,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let items: Vec<Canned> = all(&state)
+        .await?
+        .into_iter()
+        .filter(|c| c.matches(q.language.as_deref(), q.tag.as_deref(), q.q.as_deref()))
+        .collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "canned": items })))
+}
+
+pub async fn get(
+    state: web::Data<AppState>,
+    _staff: Staff,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(one(&state, &path).await?))
+}
+
+pub async fn create(
+    state: web::Data<AppState>,
+    staff: Staff,
+    body: web::Json<CannedInput>,
+) -> Result<HttpResponse, ApiError> {
+    staff.require_supervisor()?;
+    let input = body.into_inner();
+    let id = match &input.id {
+        Some(id) if crate::canned::slug_ok(id, 64) => id.clone(),
+        Some(_) => return Err(ApiError::invalid("id must be 1 to 64 of a-z 0-9 _ -")),
+        None => uuid::Uuid::now_v7().simple().to_string(),
+    };
+    let s = &state.engine.settings.canned;
+    let c = input.into_record(id, 1, state.engine.now(), staff.id.as_str(), s)?;
+    let _g = WRITE_LOCK.lock().await;
+    let list = all(&state).await?;
+    if list.iter().any(|o| o.id == c.id) {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            format!("canned response {:?} exists", c.id),
+        ));
+    }
+    if list.len() >= s.max_responses {
+        return Err(ApiError::new(
+            ErrorCode::TooLarge,
+            format!("at most {} canned responses", s.max_responses),
+        ));
+    }
+    shortcut_free(&list, &c)?;
+    save(&state, &c).await?;
+    Ok(HttpResponse::Created().json(c))
+}
+
+pub async fn update(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<String>,
+    body: web::Json<CannedInput>,
+) -> Result<HttpResponse, ApiError> {
+    staff.require_supervisor()?;
+    let input = body.into_inner();
+    let version = input
+        .version
+        .ok_or_else(|| ApiError::invalid("version (the one being replaced) is required"))?;
+    if input.id.as_ref().is_some_and(|i| *i != *path) {
+        return Err(ApiError::invalid("id in the body differs from the path"));
+    }
+    let s = &state.engine.settings.canned;
+    let _g = WRITE_LOCK.lock().await;
+    let old = one(&state, &path).await?;
+    if old.version != version {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            format!("version {version} is not the current {}", old.version),
+        ));
+    }
+    let c = input.into_record(
+        old.id.clone(),
+        old.version + 1,
+        state.engine.now(),
+        staff.id.as_str(),
+        s,
+    )?;
+    shortcut_free(&all(&state).await?, &c)?;
+    save(&state, &c).await?;
+    Ok(HttpResponse::Ok().json(c))
+}
+
+pub async fn delete(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    staff.require_supervisor()?;
+    let _g = WRITE_LOCK.lock().await;
+    one(&state, &path).await?;
+    let batch = Batch {
+        records: vec![RecordWrite::delete(KIND, path.as_str())],
+        ..Default::default()
+    };
+    state.engine.store.commit(batch).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenderQuery {
+    pub conversation: String,
+}
+
+/// The response rendered for a conversation the caller may read.
+pub async fn render(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<String>,
+    q: web::Query<RenderQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let c = one(&state, &path).await?;
+    let conv_id = crate::domain::ConversationId::parse(&q.conversation)
+        .map_err(|_| ApiError::not_found("conversation"))?;
+    let engine = &state.engine;
+    let conv = engine
+        .store
+        .conversation(conv_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("conversation"))?;
+    access::conversation(engine, &staff, &conv).await?;
+    let customer = engine.store.customer(conv.customer_id).await?;
+    let agent = engine.store.agent(&staff.id).await?;
+    let crm = engine.crm.attributes(conv.customer_id);
+    let mut vars = crate::template::Vars::new();
+    vars.insert("conversation.id".into(), conv.id.to_string());
+    vars.insert("conversation.channel".into(), conv.channel.to_string());
+    vars.insert("conversation.queue".into(), conv.queue.to_string());
+    vars.insert("customer.id".into(), conv.customer_id.to_string());
+    let name = customer
+        .and_then(|c| c.display_name)
+        .filter(|n| !n.trim().is_empty())
+        .or_else(|| crm.get("name").cloned());
+    if let Some(n) = name {
+        vars.insert("customer.name".into(), n);
+    }
+    vars.insert("agent.id".into(), staff.id.to_string());
+    if let Some(a) = agent {
+        vars.insert("agent.name".into(), a.display_name);
+    }
+    for (k, v) in crm {
+        vars.insert(format!("crm.{k}"), v);
+    }
+    let text = c
+        .render(&vars, engine.settings.canned.max_text_bytes)
+        .map_err(|e| ApiError::invalid(e.to_string()))?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "id": c.id, "text": text })))
+}

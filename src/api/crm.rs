@@ -1,0 +1,34 @@
+//! `GET /api/v1/customers/{id}/crm`: the customer's CRM attributes and recent orders
+//! as cached by `crate::crm`, with their status (`ok`, `stale`, `unavailable`,
+//! `disabled`). Access as for the customer record (`super::access`). Reading never
+//! waits for the CRM: a missing or stale entry is refreshed in the background and the
+//! reader sees what is cached now.
+
+use super::access;
+use super::error::ApiError;
+use super::extract::Staff;
+use super::AppState;
+use crate::domain::CustomerId;
+use actix_web::{web, HttpResponse};
+
+pub async fn customer_crm(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = CustomerId::parse(&path).map_err(|_| ApiError::not_found("customer"))?;
+    access::customer(&state.engine, &staff, id).await?;
+    let customer = if state.engine.crm.enabled() {
+        Some(
+            state
+                .engine
+                .store
+                .customer(id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("customer"))?,
+        )
+    } else {
+        None
+    };
+    Ok(HttpResponse::Ok().json(state.engine.crm.view(id, customer.as_ref())))
+}
