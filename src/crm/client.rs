@@ -154,6 +154,14 @@ pub fn parse(body: &[u8], s: &CrmSettings) -> Result<CrmData, CrmError> {
     Ok(data)
 }
 
+fn transport(e: reqwest::Error, s: &CrmSettings) -> CrmError {
+    if e.is_timeout() {
+        CrmError::Timeout(s.timeout_ms)
+    } else {
+        CrmError::Unreachable(e.without_url().to_string())
+    }
+}
+
 /// One lookup: the request, the bounded body, the parsed answer.
 pub(super) async fn fetch(
     http: &reqwest::Client,
@@ -169,7 +177,7 @@ pub(super) async fn fetch(
         let mut resp = req
             .send()
             .await
-            .map_err(|e| CrmError::Unreachable(e.without_url().to_string()))?;
+            .map_err(|e| transport(e, s))?;
         if !resp.status().is_success() {
             return Err(CrmError::Status(resp.status().as_u16()));
         }
@@ -183,7 +191,7 @@ pub(super) async fn fetch(
         while let Some(chunk) = resp
             .chunk()
             .await
-            .map_err(|e| CrmError::Unreachable(e.without_url().to_string()))?
+            .map_err(|e| transport(e, s))?
         {
             if body.len() + chunk.len() > s.max_response_bytes {
                 return Err(CrmError::TooLarge(s.max_response_bytes));

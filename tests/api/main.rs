@@ -3,9 +3,11 @@
 
 mod bad_input;
 mod browser;
+mod canned;
 mod channels;
 mod chat_flow;
 mod concurrency;
+mod crm;
 mod email;
 mod faults;
 mod helpers;

@@ -73,6 +73,8 @@ fn answer(path: &str, n: usize) -> HttpResponse {
         HttpResponse::Ok().json(serde_json::json!({
             "sentMessages": [{ "id": format!("{}", 500000 + n), "quoteToken": "q" }]
         }))
+    } else if path.starts_with("/crm/") {
+        crm_answer(path)
     } else if path.ends_with("/me/messages") {
         HttpResponse::Ok().json(serde_json::json!({
             "recipient_id": "psid", "message_id": format!("m_{n}")
@@ -80,6 +82,28 @@ fn answer(path: &str, n: usize) -> HttpResponse {
     } else {
         HttpResponse::Ok().finish()
     }
+}
+
+/// A fake CRM (tests/api/crm.rs, the assist browser test): the customer's phone in the
+/// path picks a bad answer (`15550000001` garbage, `15550000002` a huge body), anything
+/// else gets attributes and two orders.
+fn crm_answer(path: &str) -> HttpResponse {
+    if path.contains("15550000001") {
+        return HttpResponse::Ok()
+            .content_type("application/json")
+            .body("<html>not json</html>");
+    }
+    if path.contains("15550000002") {
+        let big = "x".repeat(256 * 1024);
+        return HttpResponse::Ok().json(serde_json::json!({"attributes": {"blob": big}}));
+    }
+    HttpResponse::Ok().json(serde_json::json!({
+        "attributes": {"name": "Hanako Yamada", "tier": "gold", "lifetime_value": 125000},
+        "orders": [
+            {"id": "A-1001", "date": "2026-11-20", "status": "shipped", "total": "¥4,980"},
+            {"id": "A-0999", "date": "2026-10-02", "status": "delivered", "total": 1200}
+        ]
+    }))
 }
 
 async fn record(
