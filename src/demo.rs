@@ -108,8 +108,79 @@ pub async fn seed(engine: &Engine) -> anyhow::Result<()> {
             disabled: false,
         });
     }
+    demo_canned(engine, &mut batch).await?;
     if !batch.is_empty() {
         store.commit(batch).await?;
     }
     Ok(())
+}
+
+/// A few canned responses in English and Japanese (agent assist, docs/assist.md).
+const DEMO_CANNED: &[(&str, &str, &str, &str, &str)] = &[
+    (
+        "greeting-en",
+        "en",
+        "greet",
+        "Greeting",
+        "Hello {{customer.name}}, this is {{agent.name}}. How can I help you today?",
+    ),
+    (
+        "order-status-en",
+        "en",
+        "order",
+        "Order status",
+        "Thank you for waiting, {{customer.name}}. I am checking your order now.",
+    ),
+    (
+        "greeting-ja",
+        "ja",
+        "aisatsu",
+        "ご挨拶",
+        "{{customer.name}}様、お問い合わせありがとうございます。担当の{{agent.name}}です。",
+    ),
+    (
+        "apology-ja",
+        "ja",
+        "owabi",
+        "お詫び",
+        "{{customer.name?}}様、ご不便をおかけして大変申し訳ございません。",
+    ),
+];
+
+async fn demo_canned(engine: &Engine, batch: &mut Batch) -> anyhow::Result<()> {
+    for (id, lang, shortcut, title, text) in DEMO_CANNED {
+        if engine.store.record(crate::canned::KIND, id).await?.is_some() {
+            continue;
+        }
+        let c = crate::canned::Canned {
+            id: id.to_string(),
+            title: title.to_string(),
+            text: text.to_string(),
+            language: lang.to_string(),
+            tags: vec!["demo".into()],
+            shortcut: Some(shortcut.to_string()),
+            version: 1,
+            updated_at: engine.now(),
+            updated_by: "demo".into(),
+        };
+        crate::canned::check_template(&c.text, usize::MAX)
+            .map_err(|e| anyhow::anyhow!("demo canned {id}: {e}"))?;
+        batch.records.push(crate::store::RecordWrite::put(
+            crate::canned::KIND,
+            c.id.clone(),
+            serde_json::to_vec(&c)?,
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod canned_tests {
+    #[test]
+    fn demo_canned_templates_are_valid() {
+        for (id, _, shortcut, _, text) in super::DEMO_CANNED {
+            assert!(crate::canned::slug_ok(id, 64) && crate::canned::slug_ok(shortcut, 32));
+            crate::canned::check_template(text, 4096).unwrap();
+        }
+    }
 }
