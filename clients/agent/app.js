@@ -27,6 +27,7 @@ import {
 } from '../shared/i18n.js';
 import { ReconnectingSocket, wsUrl, newClientMsgId } from '../shared/ws.js';
 import { h, replaceChildren, reconcile, safeLink } from '../shared/dom.js';
+import { initAssist, assistSelected } from './assist.js';
 
 const SESSION_KEY = 'switchboard.agent.session';
 const OUTBOX_KEY_PREFIX = 'switchboard.agent.outbox.';
@@ -1048,6 +1049,7 @@ function renderConversation() {
   const conv = selectedConv();
   $('conv-empty').hidden = !!conv;
   $('conv-view').hidden = !conv;
+  assistSelected(conv);
   if (!conv) {
     lastRenderedConv = null;
     return;
@@ -1559,6 +1561,7 @@ function init() {
     }
   });
 
+  initAssist({ getToken: () => state.session && state.session.token });
   $('login-form').addEventListener('submit', onLoginSubmit);
   $('logout').addEventListener('click', () => logout());
   $('stuck-relogin').addEventListener('click', () => logout());
