@@ -20,6 +20,8 @@ const CRM_POLL_MS = 1500;
 const CRM_POLLS = 8;
 const KB_QUERY_MAX = 200;
 const SHORTCUT_RE = /^\/([a-z0-9_-]*)$/;
+// A new article is visible on every channel; an edited one keeps its channels.
+const ALL_CHANNELS = ['chat', 'sms', 'email', 'voice', 'line', 'messenger', 'video'];
 
 const $ = (id) => document.getElementById(id);
 
@@ -345,6 +347,7 @@ async function openArticle(a) {
       if (r.ok && r.body) {
         a = { ...a, ...r.body };
         st.editing.version = r.body.version;
+        st.editing.channels = r.body.channels;
       }
     } catch {
       /* edit with what the hit carried */
@@ -366,7 +369,7 @@ async function saveArticle(ev) {
     body: $('kb-body').value,
     tags: $('kb-tags').value.split(',').map((s) => s.trim()).filter(Boolean),
     language: $('kb-language').value,
-    channels: [],
+    channels: e.channels || ALL_CHANNELS,
   };
   const err = $('kb-form-error');
   try {
