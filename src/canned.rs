@@ -177,7 +177,10 @@ impl CannedInput {
         }
         check_template(&self.text, s.max_text_bytes)?;
         if !language_ok(&self.language) {
-            return field(format!("language {:?} is not a language tag", self.language));
+            return field(format!(
+                "language {:?} is not a language tag",
+                self.language
+            ));
         }
         if self.tags.len() > s.max_tags {
             return field(format!("at most {} tags", s.max_tags));

@@ -149,7 +149,12 @@ const DEMO_CANNED: &[(&str, &str, &str, &str, &str)] = &[
 
 async fn demo_canned(engine: &Engine, batch: &mut Batch) -> anyhow::Result<()> {
     for (id, lang, shortcut, title, text) in DEMO_CANNED {
-        if engine.store.record(crate::canned::KIND, id).await?.is_some() {
+        if engine
+            .store
+            .record(crate::canned::KIND, id)
+            .await?
+            .is_some()
+        {
             continue;
         }
         let c = crate::canned::Canned {

@@ -45,8 +45,8 @@ async fn one(state: &AppState, id: &str) -> Result<Canned, ApiError> {
 }
 
 async fn save(state: &AppState, c: &Canned) -> Result<(), ApiError> {
-    let bytes = serde_json::to_vec(c)
-        .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
+    let bytes =
+        serde_json::to_vec(c).map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
     let batch = Batch {
         records: vec![RecordWrite::put(KIND, c.id.clone(), bytes)],
         ..Default::default()
@@ -58,9 +58,16 @@ async fn save(state: &AppState, c: &Canned) -> Result<(), ApiError> {
 /// Refuses a shortcut another response already uses.
 fn shortcut_free(list: &[Canned], c: &Canned) -> Result<(), ApiError> {
     match &c.shortcut {
-        Some(sc) if list.iter().any(|o| o.id != c.id && o.shortcut.as_ref() == Some(sc)) => Err(
-            ApiError::new(ErrorCode::Conflict, format!("shortcut {sc:?} is taken")),
-        ),
+        Some(sc)
+            if list
+                .iter()
+                .any(|o| o.id != c.id && o.shortcut.as_ref() == Some(sc)) =>
+        {
+            Err(ApiError::new(
+                ErrorCode::Conflict,
+                format!("shortcut {sc:?} is taken"),
+            ))
+        }
         _ => Ok(()),
     }
 }

@@ -178,7 +178,43 @@ fn base() -> Value {
       }
     });
     doc["paths"]["/api/v1/reports"] = reports_path();
+    assist_paths(&mut doc);
     doc
+}
+
+/// CRM and canned-response routes (docs/assist.md).
+fn assist_paths(doc: &mut Value) {
+    let err = json!({"$ref": "#/components/responses/Error"});
+    let canned_body = json!({"required": true, "content": {"application/json": {"schema": {"type": "object",
+        "required": ["title", "text", "language"],
+        "properties": {"id": {"type": "string"}, "title": {"type": "string"}, "text": {"type": "string"},
+            "language": {"type": "string"}, "tags": {"type": "array", "items": {"type": "string"}},
+            "shortcut": {"type": "string"}, "version": {"type": "integer"}}}}}});
+    doc["paths"]["/api/v1/customers/{id}/crm"] = bearer_get(
+        "The customer's CRM attributes and recent orders: status ok, stale, unavailable or disabled",
+        json!([id_param("id")]),
+    );
+    doc["paths"]["/api/v1/canned"] = json!({
+        "get": {"summary": "Canned responses (filters: language, tag, q)", "security": [{"bearer": []}],
+            "parameters": [{"name": "language", "in": "query", "schema": {"type": "string"}},
+                {"name": "tag", "in": "query", "schema": {"type": "string"}},
+                {"name": "q", "in": "query", "schema": {"type": "string"}}],
+            "responses": {"200": {"description": "{canned: [...]}"}, "401": err}},
+        "post": {"summary": "Create a canned response (supervisor, admin)", "security": [{"bearer": []}],
+            "requestBody": canned_body,
+            "responses": {"201": {"description": "the canned response"}, "400": err, "403": err, "409": err}}});
+    doc["paths"]["/api/v1/canned/{id}"] = json!({
+        "get": {"summary": "A canned response", "security": [{"bearer": []}], "parameters": [id_param("id")],
+            "responses": {"200": {"description": "the canned response"}, "404": err}},
+        "put": {"summary": "Replace a canned response; `version` must be the current one (supervisor, admin)",
+            "security": [{"bearer": []}], "parameters": [id_param("id")], "requestBody": canned_body,
+            "responses": {"200": {"description": "the canned response"}, "400": err, "403": err, "404": err, "409": err}},
+        "delete": {"summary": "Delete a canned response (supervisor, admin)", "security": [{"bearer": []}],
+            "parameters": [id_param("id")], "responses": {"204": {"description": "deleted"}, "403": err, "404": err}}});
+    doc["paths"]["/api/v1/canned/{id}/render"] = json!({
+        "post": {"summary": "The response rendered for a conversation the caller may read", "security": [{"bearer": []}],
+            "parameters": [id_param("id"), {"name": "conversation", "in": "query", "required": true, "schema": {"type": "string"}}],
+            "responses": {"200": {"description": "{id, text}"}, "400": err, "403": err, "404": err}}});
 }
 
 pub async fn openapi() -> HttpResponse {

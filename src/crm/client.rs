@@ -117,8 +117,7 @@ pub fn parse(body: &[u8], s: &CrmSettings) -> Result<CrmData, CrmError> {
                 }
                 let key_ok = !k.is_empty()
                     && k.len() <= s.max_value_bytes
-                    && k
-                        .chars()
+                    && k.chars()
                         .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
                 if let (true, Some(val)) = (key_ok, scalar(v)) {
                     data.attributes
@@ -174,10 +173,7 @@ pub(super) async fn fetch(
         if let Some(v) = &s.auth_value {
             req = req.header(s.auth_header.as_str(), v.as_str());
         }
-        let mut resp = req
-            .send()
-            .await
-            .map_err(|e| transport(e, s))?;
+        let mut resp = req.send().await.map_err(|e| transport(e, s))?;
         if !resp.status().is_success() {
             return Err(CrmError::Status(resp.status().as_u16()));
         }
@@ -188,11 +184,7 @@ pub(super) async fn fetch(
             return Err(CrmError::TooLarge(s.max_response_bytes));
         }
         let mut body = Vec::new();
-        while let Some(chunk) = resp
-            .chunk()
-            .await
-            .map_err(|e| transport(e, s))?
-        {
+        while let Some(chunk) = resp.chunk().await.map_err(|e| transport(e, s))? {
             if body.len() + chunk.len() > s.max_response_bytes {
                 return Err(CrmError::TooLarge(s.max_response_bytes));
             }
@@ -212,7 +204,12 @@ mod tests {
     #[test]
     fn expand_encodes_values() {
         assert_eq!(
-            expand("http://c/x?p={phone}&e={email}&i={customer_id}", "id", "+8190", "a b@x"),
+            expand(
+                "http://c/x?p={phone}&e={email}&i={customer_id}",
+                "id",
+                "+8190",
+                "a b@x"
+            ),
             "http://c/x?p=%2B8190&e=a%20b%40x&i=id"
         );
     }
@@ -246,7 +243,11 @@ mod tests {
             Err(CrmError::Invalid(_))
         ));
         // Attribute values that are not scalars are dropped, not fatal.
-        let d = parse(r#"{"attributes":{"n":{"x":1},"s":"é"}}"#.as_bytes(), &Default::default()).unwrap();
+        let d = parse(
+            r#"{"attributes":{"n":{"x":1},"s":"é"}}"#.as_bytes(),
+            &Default::default(),
+        )
+        .unwrap();
         assert_eq!(d.attributes.len(), 1);
     }
 

@@ -76,7 +76,10 @@ impl std::fmt::Debug for CrmSettings {
         f.debug_struct("CrmSettings")
             .field("url", &self.url)
             .field("auth_header", &self.auth_header)
-            .field("auth_value", &self.auth_value.as_ref().map(|_| "<redacted>"))
+            .field(
+                "auth_value",
+                &self.auth_value.as_ref().map(|_| "<redacted>"),
+            )
             .field("timeout_ms", &self.timeout_ms)
             .field("ttl_ms", &self.ttl_ms)
             .finish_non_exhaustive()

@@ -144,7 +144,13 @@ async fn the_assist_panel_shows_crm_canned_responses_and_notes_in_a_real_browser
         let (s, v) = app.post("/api/v1/canned", body).await;
         assert_eq!(s, 201, "{v}");
     }
-    run_assist_script(&app, "agent_assist.mjs", "assist", "assist browser test passed").await;
+    run_assist_script(
+        &app,
+        "agent_assist.mjs",
+        "assist",
+        "assist browser test passed",
+    )
+    .await;
 }
 
 /// The knowledge-base half of the assist panel (clients/tests/agent_assist_kb.mjs):
@@ -156,5 +162,11 @@ async fn the_assist_panel_shows_crm_canned_responses_and_notes_in_a_real_browser
 async fn the_assist_panel_uses_the_knowledge_base_in_a_real_browser() {
     let app = spawn_app(|_| {}).await;
     app.agent("assist", &["general"], json!({})).await;
-    run_assist_script(&app, "agent_assist_kb.mjs", "assist", "assist kb browser test passed").await;
+    run_assist_script(
+        &app,
+        "agent_assist_kb.mjs",
+        "assist",
+        "assist kb browser test passed",
+    )
+    .await;
 }

@@ -6,7 +6,13 @@ use crate::helpers::*;
 use crate::recorder::Recorder;
 use serde_json::{json, Value};
 
-async fn as_token(app: &TestApp, token: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+async fn as_token(
+    app: &TestApp,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
     let url = format!("{}{}", app.base, path);
     let req = match method {
         "GET" => app.http.get(url),
@@ -68,7 +74,14 @@ async fn canned_crud_versions_shortcuts_and_roles() {
     let mut upd = body.clone();
     upd["title"] = json!("Greeting v2");
     upd["version"] = json!(1);
-    let (s, v) = as_token(&app, &agent, "PUT", "/api/v1/canned/greet", Some(upd.clone())).await;
+    let (s, v) = as_token(
+        &app,
+        &agent,
+        "PUT",
+        "/api/v1/canned/greet",
+        Some(upd.clone()),
+    )
+    .await;
     assert_eq!(s, 403, "{v}");
     let (s, v) = app.put("/api/v1/canned/greet", upd.clone()).await;
     assert_eq!((s, v["version"].clone()), (200, json!(2)), "{v}");
@@ -77,9 +90,22 @@ async fn canned_crud_versions_shortcuts_and_roles() {
     let (_, v) = app.get("/api/v1/canned/greet").await;
     assert_eq!(v["title"], "Greeting v2");
 
-    let (s, _) = as_token(&app, &agent, "DELETE", &format!("/api/v1/canned/{ja_id}"), None).await;
+    let (s, _) = as_token(
+        &app,
+        &agent,
+        "DELETE",
+        &format!("/api/v1/canned/{ja_id}"),
+        None,
+    )
+    .await;
     assert_eq!(s, 403);
-    let r = app.http.delete(format!("{}/api/v1/canned/{ja_id}", app.base)).bearer_auth(&app.admin).send().await.unwrap();
+    let r = app
+        .http
+        .delete(format!("{}/api/v1/canned/{ja_id}", app.base))
+        .bearer_auth(&app.admin)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 204);
     let (s, _) = app.get(&format!("/api/v1/canned/{ja_id}")).await;
     assert_eq!(s, 404);
@@ -96,14 +122,20 @@ async fn broken_or_unknown_templates_are_refused_with_offsets_and_nothing_is_sto
     ];
     for (text, says, at) in cases {
         let (s, v) = app
-            .post("/api/v1/canned", json!({"title": "t", "text": text, "language": "en"}))
+            .post(
+                "/api/v1/canned",
+                json!({"title": "t", "text": text, "language": "en"}),
+            )
             .await;
         assert_eq!(s, 400, "{text}: {v}");
         let m = v["message"].as_str().unwrap();
         assert!(m.contains(says) && m.contains(at), "{text}: {m}");
     }
     let (s, v) = app
-        .post("/api/v1/canned", json!({"title": "t", "text": "x".repeat(201), "language": "en"}))
+        .post(
+            "/api/v1/canned",
+            json!({"title": "t", "text": "x".repeat(201), "language": "en"}),
+        )
         .await;
     assert_eq!(s, 400, "{v}");
     for bad in [
@@ -125,14 +157,21 @@ async fn render_fills_customer_agent_and_crm_variables_and_names_missing_ones() 
     let crm = Recorder::start().await;
     let url = format!("{}/crm/{{customer_id}}", crm.base);
     let app = spawn_app(move |s| s.crm.url = Some(url)).await;
-    let token = app.agent("alice", &["general"], json!({"display_name": "Alice Sato"})).await;
+    let token = app
+        .agent("alice", &["general"], json!({"display_name": "Alice Sato"}))
+        .await;
     let mut agent = Client::available(&app, &token).await;
     let (mut chat, welcome) = Client::visitor(&app).await;
     let customer = welcome["customer_id"].as_str().unwrap().to_owned();
     chat_say(&mut chat, "where is my order?").await;
     let conv = accept_next(&mut agent).await;
     let conv_id = conv["id"].as_str().unwrap().to_owned();
-    app.get_until(&format!("/api/v1/customers/{customer}/crm"), "crm ok", |v| v["status"] == "ok").await;
+    app.get_until(
+        &format!("/api/v1/customers/{customer}/crm"),
+        "crm ok",
+        |v| v["status"] == "ok",
+    )
+    .await;
 
     app.post("/api/v1/canned", json!({"id": "order", "title": "Order", "language": "en",
         "text": "Hi {{customer.name}} ({{crm.tier}}), this is {{agent.name}} on {{conversation.channel}}. {{crm.coupon?}}"})).await;
@@ -142,9 +181,19 @@ async fn render_fills_customer_agent_and_crm_variables_and_names_missing_ones() 
     let (s, v) = as_token(&app, &token, "POST", &path, None).await;
     assert_eq!(s, 200, "{v}");
     // The visitor gave no name: the CRM's `name` attribute stands in.
-    assert_eq!(v["text"], "Hi Hanako Yamada (gold), this is Alice Sato on chat. ");
+    assert_eq!(
+        v["text"],
+        "Hi Hanako Yamada (gold), this is Alice Sato on chat. "
+    );
 
-    let (s, v) = as_token(&app, &token, "POST", &format!("/api/v1/canned/coupon/render?conversation={conv_id}"), None).await;
+    let (s, v) = as_token(
+        &app,
+        &token,
+        "POST",
+        &format!("/api/v1/canned/coupon/render?conversation={conv_id}"),
+        None,
+    )
+    .await;
     assert_eq!(s, 400, "{v}");
     assert!(v["message"].as_str().unwrap().contains("crm.coupon"), "{v}");
 
@@ -152,7 +201,14 @@ async fn render_fills_customer_agent_and_crm_variables_and_names_missing_ones() 
     let bob = app.agent("bob", &[], json!({})).await;
     let (s, _) = as_token(&app, &bob, "POST", &path, None).await;
     assert_eq!(s, 403);
-    let (s, _) = as_token(&app, &token, "POST", "/api/v1/canned/nope/render?conversation=x", None).await;
+    let (s, _) = as_token(
+        &app,
+        &token,
+        "POST",
+        "/api/v1/canned/nope/render?conversation=x",
+        None,
+    )
+    .await;
     assert_eq!(s, 404);
     let (s, _) = as_token(&app, &token, "POST", "/api/v1/canned/order/render", None).await;
     assert_eq!(s, 400);
@@ -171,8 +227,12 @@ async fn internal_notes_never_reach_the_customer_socket() {
 
     let id = uuid::Uuid::new_v4().to_string();
     agent.send(json!({"type": "note", "conversation_id": conv_id, "client_msg_id": id, "text": "SECRET-NOTE refund approved"})).await;
-    agent.expect_where("ack", |m| m["client_msg_id"] == id.as_str()).await;
-    let shown = agent.expect_where("event", |m| m["event"]["type"] == "note").await;
+    agent
+        .expect_where("ack", |m| m["client_msg_id"] == id.as_str())
+        .await;
+    let shown = agent
+        .expect_where("event", |m| m["event"]["type"] == "note")
+        .await;
     assert_eq!(shown["event"]["text"], "SECRET-NOTE refund approved");
     agent_say(&mut agent, &conv_id, "PUBLIC reply").await;
 

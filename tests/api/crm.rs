@@ -27,12 +27,20 @@ async fn passivated(app: &TestApp) {
     let engine = app.engine.as_ref().unwrap();
     let deadline = std::time::Instant::now() + WAIT;
     while engine.live_customers() > 0 {
-        assert!(std::time::Instant::now() < deadline, "customer never passivated");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "customer never passivated"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
 
-async fn crm_view(app: &TestApp, customer: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+async fn crm_view(
+    app: &TestApp,
+    customer: &str,
+    what: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
     app.get_until(&format!("/api/v1/customers/{customer}/crm"), what, done)
         .await
 }
@@ -41,14 +49,21 @@ async fn crm_view(app: &TestApp, customer: &str, what: &str, done: impl Fn(&Valu
 async fn crm_lookup_is_cached_for_its_ttl_across_activations() {
     let crm = Recorder::start().await;
     let clock = ManualClock::new(Millis(1_800_000_000_000));
-    let url = format!("{}/crm/customers?id={{customer_id}}&phone={{phone}}", crm.base);
+    let url = format!(
+        "{}/crm/customers?id={{customer_id}}&phone={{phone}}",
+        crm.base
+    );
     let app = spawn_app_with_clock(crm_settings(url), clock.clone()).await;
     let engine = app.engine.clone().unwrap();
 
     let v = app.inbound("sms", "+819012345678", "hello", None).await;
     let customer = v["customer_id"].as_str().unwrap().to_owned();
     let calls = crm.wait_for("/crm/customers", 1).await;
-    assert!(calls[0].query.contains("phone=%2B819012345678"), "{}", calls[0].query);
+    assert!(
+        calls[0].query.contains("phone=%2B819012345678"),
+        "{}",
+        calls[0].query
+    );
     assert!(calls[0].query.contains(&format!("id={customer}")));
     assert_eq!(calls[0].header("authorization"), Some("Bearer crm-secret"));
     let view = crm_view(&app, &customer, "crm ok", |v| v["status"] == "ok").await;
@@ -62,13 +77,15 @@ async fn crm_lookup_is_cached_for_its_ttl_across_activations() {
     // Second activation inside the TTL: served from the cache.
     passivated(&app).await;
     clock.advance_ms(59_000);
-    app.inbound("sms", "+819012345678", "still there?", None).await;
+    app.inbound("sms", "+819012345678", "still there?", None)
+        .await;
     assert_eq!(engine.crm.lookups_started(), 1, "a lookup within the TTL");
 
     // After the TTL the next activation looks up again.
     passivated(&app).await;
     clock.advance_ms(2_000);
-    app.inbound("sms", "+819012345678", "hello again", None).await;
+    app.inbound("sms", "+819012345678", "hello again", None)
+        .await;
     assert_eq!(engine.crm.lookups_started(), 2);
     crm.wait_for("/crm/customers", 2).await;
     crm_view(&app, &customer, "refreshed", |v| {
@@ -115,7 +132,9 @@ async fn a_silent_crm_never_delays_the_offer() {
     assert_eq!(offer["customer"]["id"], customer.as_str());
     let v = crm_view(&app, &customer, "timeout", |v| {
         v["status"] == "unavailable"
-            && v["error"].as_str().is_some_and(|e| e.contains("did not answer"))
+            && v["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("did not answer"))
     })
     .await;
     assert_eq!(v["attributes"], json!({}));
@@ -140,7 +159,10 @@ async fn a_failing_or_garbled_crm_is_unavailable_and_routing_goes_on() {
     .await;
     assert_eq!(view["orders"], json!([]));
 
-    for (phone, says) in [("+15550000001", "not valid"), ("+15550000002", "larger than")] {
+    for (phone, says) in [
+        ("+15550000001", "not valid"),
+        ("+15550000002", "larger than"),
+    ] {
         let v = app.inbound("sms", phone, "hi", None).await;
         let c = v["customer_id"].as_str().unwrap().to_owned();
         crm_view(&app, &c, says, |v| {
@@ -170,4 +192,13 @@ async fn crm_endpoint_access_and_disabled_state() {
     assert_eq!(r.status(), 403);
     let (s, _) = app.get("/api/v1/customers/not-an-id/crm").await;
     assert_eq!(s, 404);
+    let (_, doc) = app.get("/api/v1/openapi.json").await;
+    for p in [
+        "/api/v1/customers/{id}/crm",
+        "/api/v1/canned",
+        "/api/v1/canned/{id}",
+        "/api/v1/canned/{id}/render",
+    ] {
+        assert!(doc["paths"].get(p).is_some(), "openapi lacks {p}");
+    }
 }
