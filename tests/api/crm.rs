@@ -130,6 +130,8 @@ async fn a_silent_crm_never_delays_the_offer() {
     // Offered while the lookup is still hanging (its deadline is 500 ms away).
     let offer = agent.expect("offer").await;
     assert_eq!(offer["customer"]["id"], customer.as_str());
+    // The activation started the lookup (nobody has read the endpoint yet).
+    assert_eq!(app.engine.as_ref().unwrap().crm.lookups_started(), 1);
     let v = crm_view(&app, &customer, "timeout", |v| {
         v["status"] == "unavailable"
             && v["error"]
