@@ -277,7 +277,8 @@ async function loadSuggestions() {
     if (r.status === 404) return kbUnavailable();
     st.kbAvailable = true;
     st.kbHits = r.ok ? r.body.hits || [] : [];
-    st.kbMessage = r.ok ? null : (r.body && r.body.message) || `HTTP ${r.status}`;
+    // A success keeps the message shown (e.g. "Article saved." right before this reload).
+    if (!r.ok) st.kbMessage = (r.body && r.body.message) || `HTTP ${r.status}`;
   } catch {
     st.kbMessage = t('assist.network_error');
   }
