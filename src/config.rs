@@ -94,6 +94,10 @@ pub struct Settings {
     pub security: SecuritySettings,
     /// Historical reports (`[reports]`, docs/metrics.md).
     pub reports: ReportSettings,
+    /// Post-interaction CSAT surveys (`[surveys]`, docs/engagement.md).
+    pub surveys: crate::survey::SurveySettings,
+    /// Proactive notifications (`[notify]`, docs/engagement.md).
+    pub notify: crate::notify::NotifySettings,
 }
 
 /// `[security]`: websocket origins, login throttling, socket abuse limits, webhook
@@ -365,6 +369,8 @@ impl Default for Settings {
             channels: Default::default(),
             security: SecuritySettings::default(),
             reports: ReportSettings::default(),
+            surveys: Default::default(),
+            notify: Default::default(),
         }
     }
 }

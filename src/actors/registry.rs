@@ -70,6 +70,8 @@ pub struct Inner {
     /// tells its client to reconnect (see `crate::ws::drain`).
     /// Shared with `startup::ShutdownHandle`, which must not keep the engine alive.
     drain: Arc<tokio::sync::watch::Sender<bool>>,
+    /// Notification scheduler ticks (observable over REST; see `crate::notify::scheduler`).
+    pub notify_stats: crate::notify::SchedulerStats,
 }
 
 impl std::ops::Deref for Engine {
@@ -116,6 +118,7 @@ impl Engine {
             supervisor_sockets: std::sync::atomic::AtomicUsize::new(0),
             identity_lock: tokio::sync::Mutex::new(()),
             drain: Arc::new(tokio::sync::watch::Sender::new(false)),
+            notify_stats: Default::default(),
         }))
     }
 
