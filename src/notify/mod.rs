@@ -361,7 +361,7 @@ mod tests {
         r.templates.insert("ja".into(), "ご注文 {{order.id".into());
         assert!(matches!(
             r.check(1000),
-            Err(NotifyError::Template { lang: "ja", source: TemplateError::Unclosed(7) })
+            Err(NotifyError::Template { lang: "ja", source: TemplateError::Unclosed(10) })
         ));
         let mut r = rule();
         r.templates.insert("en".into(), "{{oops}}".into());

@@ -23,3 +23,5 @@ mod scenario;
 mod security;
 mod shutdown;
 mod supervisor;
+mod survey;
+mod notify;

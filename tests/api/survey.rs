@@ -1,0 +1,201 @@
+//! CSAT surveys over real sockets: resolving a web-chat conversation puts a `survey`
+//! in the widget, whose answer is stored once and counted in `/api/v1/reports` for the
+//! queue and the agent; resolving an SMS conversation texts the question (to the local
+//! recording server standing in for Twilio) and a digit replied inside the answer
+//! window is the answer — not a new message, no reopened conversation; answers out of
+//! range are refused (typed error frame, one "please answer 1–5" SMS) and store nothing.
+
+use crate::channels::{channels_on, sms_in};
+use crate::helpers::*;
+use crate::recorder::Recorder;
+use serde_json::{json, Value};
+use switchboard::domain::time::ManualClock;
+
+const DAY_MS: i64 = 86_400_000;
+
+/// A clock on a whole day, so every report of the test falls in one daily bucket.
+fn day_clock() -> (ManualClock, i64) {
+    let t0 = 20_000 * DAY_MS + 9 * 3_600_000;
+    (ManualClock::new(switchboard::domain::Millis(t0)), t0 - 9 * 3_600_000)
+}
+
+async fn report(app: &TestApp, day: i64, group: &str) -> Value {
+    let (s, v) = app
+        .get(&format!(
+            "/api/v1/reports?from={day}&to={}&interval=day&group={group}",
+            day + DAY_MS
+        ))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_chat_survey_is_answered_once_and_counted_for_queue_and_agent() {
+    let (clock, day) = day_clock();
+    let app = spawn_app_with_clock(|s| s.surveys.enabled = true, clock.clone()).await;
+    let alice = app.agent("alice", &["general"], json!({})).await;
+    let mut agent = Client::available(&app, &alice).await;
+    let (mut chat, welcome) = Client::visitor(&app).await;
+    let customer = welcome["customer_id"].as_str().unwrap().to_owned();
+    chat_say(&mut chat, "返品したいです").await;
+    let conv = accept_next(&mut agent).await;
+    agent
+        .send(json!({"type": "resolve", "conversation_id": conv["id"]}))
+        .await;
+
+    let survey = chat.expect("survey").await;
+    assert_eq!(survey["conversation_id"], conv["id"]);
+    assert_eq!(survey["scale_max"], 5);
+    assert!(survey["question"].as_str().unwrap().contains('5'));
+
+    // Out of range: a typed error frame, nothing stored.
+    for bad in [0, 6] {
+        chat.send(json!({"type": "survey_answer", "conversation_id": conv["id"], "score": bad}))
+            .await;
+        let e = chat.expect("error").await;
+        assert_eq!(e["code"], "invalid", "{e}");
+    }
+    let (s, v) = app
+        .get(&format!("/api/v1/conversations/{}/survey", conv["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["status"], "sent");
+    assert!(v.get("score").is_none());
+    assert!(v.get("secret").is_none());
+
+    chat.send(json!({"type": "survey_answer", "conversation_id": conv["id"], "score": 4, "comment": "丁寧でした"}))
+        .await;
+    let thanks = chat.expect("survey_thanks").await;
+    assert_eq!(thanks["score"], 4);
+    // First answer wins.
+    chat.send(json!({"type": "survey_answer", "conversation_id": conv["id"], "score": 1}))
+        .await;
+    assert_eq!(chat.expect("error").await["code"], "conflict");
+
+    let (_, v) = app
+        .get(&format!("/api/v1/conversations/{}/survey", conv["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(v["status"], "answered");
+    assert_eq!(v["score"], 4);
+    assert_eq!(v["comment"], "丁寧でした");
+    assert_eq!(v["agent"], "alice");
+    assert_eq!(v["answered_on"], "chat");
+    let events = app.timeline(&customer).await;
+    let t = types(&events);
+    assert!(t.contains(&"survey_sent".to_owned()), "{t:?}");
+    assert_eq!(t.iter().filter(|t| *t == "survey_answered").count(), 1, "{t:?}");
+
+    let q = report(&app, day, "queue").await;
+    assert_eq!(q["rows"][0]["group"], "general", "{q:#}");
+    assert_eq!(q["rows"][0]["csat_count"], 1, "{q:#}");
+    assert_eq!(q["rows"][0]["csat_average"], 0.8, "{q:#}");
+    let a = report(&app, day, "agent").await;
+    let row = a["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["group"] == "alice")
+        .unwrap_or_else(|| panic!("alice row: {a:#}"));
+    assert_eq!(row["csat_count"], 1);
+    assert_eq!(row["csat_average"], 0.8);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sms_digit_inside_the_window_is_the_answer_and_out_of_range_gets_one_reminder() {
+    let rec = Recorder::start().await;
+    let (clock, day) = day_clock();
+    let app = spawn_app_with_clock(
+        |s| {
+            channels_on(s, &rec);
+            s.surveys.enabled = true;
+            s.surveys.answer_window_ms = 3_600_000;
+        },
+        clock.clone(),
+    )
+    .await;
+    let bob = app.agent("bob", &["general"], json!({})).await;
+    let mut agent = Client::available(&app, &bob).await;
+    let phone = "+819011112222";
+    let (s, _) = sms_in(&app, "SM00000000000000000000000000000001", phone, "Where is my parcel?").await;
+    assert_eq!(s, 200);
+    let conv = accept_next(&mut agent).await;
+    agent
+        .send(json!({"type": "resolve", "conversation_id": conv["id"]}))
+        .await;
+    let sent = rec.wait_for("/Messages.json", 1).await;
+    let q = sent[0].form();
+    assert_eq!(q["To"], phone);
+    assert!(q["Body"].contains("1") && q["Body"].contains("5"), "{q:?}");
+
+    // "6": out of range → one reminder, nothing stored.
+    sms_in(&app, "SM00000000000000000000000000000002", phone, "6").await;
+    let sent = rec.wait_for("/Messages.json", 2).await;
+    assert!(sent[1].form()["Body"].contains("1"), "{:?}", sent[1].form());
+    // "5 thanks": the answer, with its comment.
+    sms_in(&app, "SM00000000000000000000000000000003", phone, "５ thanks!").await;
+    let customer = conv["customer"]["id"].as_str().unwrap().to_owned();
+    let events = app
+        .timeline_until(&customer, "survey answered", |e| {
+            types(e).contains(&"survey_answered".to_owned())
+        })
+        .await;
+    let t = types(&events);
+    assert!(!t.contains(&"conversation_reopened".to_owned()), "{t:?}");
+    assert!(!t.contains(&"conversation_opened".to_owned()) || t.iter().filter(|x| *x == "conversation_opened").count() == 1);
+    let answered = events.iter().find(|e| e["type"] == "survey_answered").unwrap();
+    assert_eq!(answered["score"], 5);
+    assert_eq!(answered["comment"], "thanks!");
+    assert_eq!(answered["channel"], "sms");
+    // The reminder went out once only.
+    assert_eq!(rec.all().iter().filter(|r| r.path.contains("/Messages.json")).count(), 2);
+
+    let r = report(&app, day, "queue").await;
+    assert_eq!(r["rows"][0]["csat_count"], 1, "{r:#}");
+    assert_eq!(r["rows"][0]["csat_average"], 1.0, "{r:#}");
+
+    // After answering, a message goes the normal way: the conversation reopens.
+    sms_in(&app, "SM00000000000000000000000000000004", phone, "one more question").await;
+    app.timeline_until(&customer, "reopened", |e| {
+        types(e).contains(&"conversation_reopened".to_owned())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn survey_links_refuse_bad_tokens_and_bad_scores() {
+    let app = spawn_app(|s| s.surveys.enabled = true).await;
+    let conv = uuid::Uuid::now_v7();
+    for (token, want) in [
+        ("nonsense".to_owned(), 404),
+        (format!("{conv}.{}", "0".repeat(32)), 404),
+    ] {
+        let r = app
+            .http
+            .post(format!("{}/api/v1/surveys/{token}", app.base))
+            .json(&json!({"score": 3}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), want);
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["code"], "not_found");
+        let page = app
+            .http
+            .get(format!("{}/survey/{token}", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status().as_u16(), 404);
+    }
+    // A score out of range is refused before the token is even looked at.
+    let r = app
+        .http
+        .post(format!("{}/api/v1/surveys/{conv}.{}", app.base, "0".repeat(32)))
+        .json(&json!({"score": "abc"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    assert_eq!(r.json::<Value>().await.unwrap()["code"], "invalid");
+}
