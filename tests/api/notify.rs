@@ -255,3 +255,57 @@ async fn a_scheduled_notification_goes_out_at_its_time_and_survives_a_restart() 
     tick_after(&app, t0 + 61_000).await;
     assert_eq!(rec.all().len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notification_emails_carry_an_unsubscribe_link_that_opts_out() {
+    use crate::survey::{email_on, link_path, relay};
+    let (port, mut mails, _relay) = relay().await;
+    let app = spawn_app(|s| email_on(s, port)).await;
+    let (s, v) = app
+        .put(
+            "/api/v1/notification-rules/order.shipped",
+            json!({
+                "templates": {"en": "{{customer.name}}, your order {{order.id}} has shipped."},
+                "subjects": {"en": "Order {{order.id}} shipped"},
+                "variables": ["order.id"],
+                "channels": ["email"]
+            }),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let (s, c) = app
+        .post(
+            "/api/v1/customers",
+            json!({"display_name": "Ann", "attributes": {"language": "en"},
+                   "identities": [{"channel": "email", "address": "ann@example.com"}]}),
+        )
+        .await;
+    assert_eq!(s, 201, "{c}");
+    let event = json!({"type": "order.shipped", "customer": {"email": "ann@example.com"}, "data": {"order": {"id": "Z9"}}});
+    let (s, v) = app.post("/api/v1/events", event.clone()).await;
+    assert_eq!(s, 202, "{v}");
+    assert_eq!(v["channel"], "email");
+    let mail = tokio::time::timeout(WAIT, mails.recv()).await.expect("email").unwrap();
+    // The email sender words every outbound email as a reply ("Re: ").
+    assert!(mail.subject.as_deref().unwrap().ends_with("Order Z9 shipped"));
+    assert!(mail.text.starts_with("Ann, your order Z9 has shipped."), "{}", mail.text);
+    let path = link_path(&mail.text, "/unsubscribe/");
+    // Viewing the link changes nothing; confirming opts out.
+    let page = app.http.get(format!("{}{path}", app.base)).send().await.unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    let r = app.http.post(format!("{}{path}", app.base)).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let (s, v) = app.post("/api/v1/events", event).await;
+    assert_eq!(s, 202, "{v}");
+    assert_eq!(v["status"], "suppressed", "{v}");
+    let t = app.timeline(c["id"].as_str().unwrap()).await;
+    assert!(t.iter().any(|e| e["type"] == "opt_out_changed" && e["channel"] == "email"));
+    // A made-up token: 404.
+    let r = app
+        .http
+        .post(format!("{}/unsubscribe/{}", app.base, "f".repeat(32)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+}

@@ -199,3 +199,131 @@ async fn survey_links_refuse_bad_tokens_and_bad_scores() {
     assert_eq!(r.status().as_u16(), 400);
     assert_eq!(r.json::<Value>().await.unwrap()["code"], "invalid");
 }
+
+/// A second SMTP server standing in for the company's relay: every email the engine
+/// sends arrives on the returned channel.
+pub struct Relay(tokio::sync::mpsc::UnboundedSender<ParsedEmail>);
+
+#[async_trait::async_trait]
+impl MailHandler for Relay {
+    async fn deliver(&self, _: Envelope, m: ParsedEmail, _: usize) -> Result<(), Reject> {
+        self.0.send(m).ok();
+        Ok(())
+    }
+}
+
+use switchboard::channels::email::{EmailSettings, Envelope, MailHandler, ParsedEmail, Reject, SmtpServer};
+
+/// Starts a relay and returns (its port, received emails, its handle to keep).
+pub async fn relay() -> (
+    u16,
+    tokio::sync::mpsc::UnboundedReceiver<ParsedEmail>,
+    switchboard::channels::email::SmtpHandle,
+) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let handle = SmtpServer::bind(
+        EmailSettings {
+            enabled: true,
+            listen: "127.0.0.1:0".parse().unwrap(),
+            ..EmailSettings::default()
+        },
+        std::sync::Arc::new(Relay(tx)),
+    )
+    .await
+    .unwrap();
+    (handle.local_addr.port(), rx, handle)
+}
+
+/// Email on, relayed to `port`.
+pub fn email_on(s: &mut switchboard::config::Settings, port: u16) {
+    let e = &mut s.channels.email;
+    e.enabled = true;
+    e.listen = "127.0.0.1:0".parse().unwrap();
+    e.relay.host = "127.0.0.1".into();
+    e.relay.port = port;
+    e.relay.from_address = "support@switchboard.local".into();
+}
+
+/// The path (`/survey/...`, `/unsubscribe/...`) of the first link under `prefix`.
+pub fn link_path(text: &str, prefix: &str) -> String {
+    let i = text.find(prefix).unwrap_or_else(|| panic!("{prefix} in {text}"));
+    text[i..]
+        .split(|c: char| c.is_whitespace() || c == ')' || c == '）')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+async fn form_post(app: &TestApp, path: &str, form: &[(&str, &str)]) -> (u16, String) {
+    let r = app
+        .http
+        .post(format!("{}{path}", app.base))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_survey_link_is_a_single_use_form() {
+    let (port, mut mails, _relay) = relay().await;
+    let app = spawn_app(|s| {
+        email_on(s, port);
+        s.surveys.enabled = true;
+    })
+    .await;
+    let tok = app.agent("dan", &["general"], json!({})).await;
+    let mut agent = Client::available(&app, &tok).await;
+    app.inbound("email", "hanako@example.jp", "請求書を再送してください", None)
+        .await;
+    let conv = accept_next(&mut agent).await;
+    agent
+        .send(json!({"type": "resolve", "conversation_id": conv["id"]}))
+        .await;
+    let mail = tokio::time::timeout(WAIT, mails.recv())
+        .await
+        .expect("survey email")
+        .unwrap();
+    // The email sender words every outbound email as a reply ("Re: ").
+    assert!(mail.subject.as_deref().unwrap().ends_with("アンケートのお願い"));
+    let path = link_path(&mail.text, "/survey/");
+    assert!(path.starts_with(&format!("/survey/{}.", conv["id"].as_str().unwrap())));
+
+    // The page is a form with five choices.
+    let page = app.http.get(format!("{}{path}", app.base)).send().await.unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    let html = page.text().await.unwrap();
+    assert_eq!(html.matches("type=\"radio\"").count(), 5, "{html}");
+    // Out of range: 400, nothing stored.
+    let (s, html) = form_post(&app, &path, &[("score", "6")]).await;
+    assert_eq!(s, 400, "{html}");
+    let (_, v) = app
+        .get(&format!("/api/v1/conversations/{}/survey", conv["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(v["status"], "sent");
+    // A forged secret: 404.
+    let forged = format!("{}{}", &path[..path.len() - 4], "abcd");
+    assert_ne!(forged, path);
+    assert_eq!(form_post(&app, &forged, &[("score", "3")]).await.0, 404);
+    // The answer, then the link is spent.
+    let (s, html) = form_post(&app, &path, &[("score", "3"), ("comment", "<b>早かった</b>")]).await;
+    assert_eq!(s, 200, "{html}");
+    assert!(html.contains("data-code=\"ok\""));
+    let (s, _) = form_post(&app, &path, &[("score", "5")]).await;
+    assert_eq!(s, 409);
+    let r = app
+        .http
+        .post(format!("{}/api/v1/surveys/{}", app.base, path.trim_start_matches("/survey/")))
+        .json(&json!({"score": 5}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 409);
+    let (_, v) = app
+        .get(&format!("/api/v1/conversations/{}/survey", conv["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(v["score"], 3);
+    assert_eq!(v["comment"], "<b>早かった</b>");
+    assert_eq!(v["answered_on"], "email");
+}
