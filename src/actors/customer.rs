@@ -963,6 +963,7 @@ impl Handler<AgentWrite> for CustomerActor {
                 subject,
                 references,
                 attempt: 0,
+                quick_replies: Vec::new(),
             }
         });
         let mut batch = Batch::default().event(ev.clone());

@@ -327,3 +327,45 @@ async fn email_survey_link_is_a_single_use_form() {
     assert_eq!(v["comment"], "<b>早かった</b>");
     assert_eq!(v["answered_on"], "email");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn line_survey_offers_quick_replies_and_a_tap_is_the_answer() {
+    use crate::channels::{customer_of, line_post, line_text};
+    let rec = Recorder::start().await;
+    let app = spawn_app(|s| {
+        channels_on(s, &rec);
+        s.surveys.enabled = true;
+    })
+    .await;
+    let tok = app.agent("eve", &["general"], json!({})).await;
+    let mut agent = Client::available(&app, &tok).await;
+    let user = "U0000000000000000000000000000beef";
+    assert_eq!(line_post(&app, &line_text(user, "2001", "こんにちは", "rt-9"), None).await, 200);
+    let conv = accept_next(&mut agent).await;
+    agent
+        .send(json!({"type": "resolve", "conversation_id": conv["id"]}))
+        .await;
+    let sent = rec.wait_for("/v2/bot/message/", 1).await;
+    let msg = &sent[0].json()["messages"][0];
+    assert!(msg["text"].as_str().unwrap().contains("1（不満）"), "{msg}");
+    let items = msg["quickReply"]["items"].as_array().expect("quick replies");
+    let labels: Vec<&str> = items
+        .iter()
+        .map(|i| i["action"]["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["1", "2", "3", "4", "5"]);
+    // Tapping "2" sends the text "2".
+    assert_eq!(line_post(&app, &line_text(user, "2002", "2", "rt-10"), None).await, 200);
+    let cid = customer_of(&app, "line", user).await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let t = app
+        .timeline_until(&cid, "survey answered", |e| {
+            e.iter().any(|x| x["type"] == "survey_answered")
+        })
+        .await;
+    let a = t.iter().find(|e| e["type"] == "survey_answered").unwrap();
+    assert_eq!((a["score"].as_u64(), a["channel"].as_str()), (Some(2), Some("line")));
+    assert!(!types(&t).contains(&"conversation_reopened".to_owned()));
+}

@@ -196,6 +196,7 @@ impl CustomerActor {
             subject,
             references: Vec::new(),
             attempt: 0,
+            quick_replies: Vec::new(),
         };
         batch.events.push(event.clone());
         batch.outbox.push(delivery.entry(now));

@@ -124,6 +124,11 @@ impl CustomerActor {
                 subject,
                 references: Vec::new(),
                 attempt: 0,
+                quick_replies: if matches!(channel, Channel::Line | Channel::Messenger) {
+                    (1..=SCALE_MAX).map(|n| n.to_string()).collect()
+                } else {
+                    Vec::new()
+                },
             }
         });
         if let Some(d) = &delivery {
@@ -262,6 +267,7 @@ impl CustomerActor {
                     subject: None,
                     references: Vec::new(),
                     attempt: 0,
+                    quick_replies: Vec::new(),
                 };
                 let mut batch = Batch::default().event(ev.clone());
                 batch.outbox.push(d.entry(now));
