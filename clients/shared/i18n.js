@@ -264,6 +264,10 @@ const en = {
   'chat.video_requesting': 'Preparing your video call…',
   'chat.video_ready': 'Your video call is ready.',
   'chat.video_join': 'Join video',
+  'survey.comment': 'Anything to add? (optional)',
+  'survey.score_label': 'Rate {n} of 5',
+  'survey.scores_label': 'Your rating',
+  'survey.thanks': 'Thank you for your feedback!',
 };
 
 const ja = {
@@ -518,6 +522,10 @@ const ja = {
   'chat.video_requesting': 'ビデオ通話を準備しています…',
   'chat.video_ready': 'ビデオ通話の準備ができました。',
   'chat.video_join': 'ビデオ通話に参加',
+  'survey.comment': 'ご意見があればどうぞ（任意）',
+  'survey.score_label': '5段階中 {n}',
+  'survey.scores_label': '評価',
+  'survey.thanks': 'ご回答ありがとうございました。',
 };
 
 export const dictionaries = { en, ja };

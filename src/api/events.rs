@@ -353,7 +353,27 @@ pub async fn get_notification(
         .ok_or_else(|| ApiError::not_found("notification"))?;
     let rec: NotificationRecord = serde_json::from_slice(&raw)
         .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
-    Ok(HttpResponse::Ok().json(rec))
+    // Delivery (sent to the provider, failed, bounced) is the `message_status` of the
+    // `notification_sent` event, looked up among the customer's latest events.
+    let mut delivery = serde_json::Value::Null;
+    if let Some(ev) = rec.event_id {
+        let page = state.engine.settings.limits.max_page;
+        let events =
+            crate::actors::timeline::timeline(&state.engine.store, rec.customer_id, None, page)
+                .await?;
+        // Newest first: the first status found is the latest.
+        if let Some(e) = events.iter().find(|e| {
+            matches!(&e.kind, crate::domain::EventKind::MessageStatus { message_event_id, .. } if *message_event_id == ev)
+        }) {
+            if let crate::domain::EventKind::MessageStatus { status, detail, provider_msg_id, .. } = &e.kind {
+                delivery = serde_json::json!({"status": status, "detail": detail, "provider_msg_id": provider_msg_id, "at": e.at});
+            }
+        }
+    }
+    let mut body = serde_json::to_value(&rec)
+        .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
+    body["delivery"] = delivery;
+    Ok(HttpResponse::Ok().json(body))
 }
 
 /// `GET /api/v1/notifications-scheduler`: ticks completed, the engine time the last

@@ -247,7 +247,9 @@ async fn a_scheduled_notification_goes_out_at_its_time_and_survives_a_restart() 
     let sent = rec.wait_for("/Messages.json", 1).await;
     assert_eq!(sent[0].form()["Body"], "田中様、明日10:00にご予約があります。");
     let n = app
-        .get_until(&format!("/api/v1/notifications/{nid}"), "sent", |n| n["status"] == "sent")
+        .get_until(&format!("/api/v1/notifications/{nid}"), "delivered to the provider", |n| {
+            n["status"] == "sent" && n["delivery"]["status"] == "sent"
+        })
         .await;
     assert_eq!(n["channel"], "sms");
     tick_after(&app, t0 + 60_000).await;
@@ -308,4 +310,27 @@ async fn notification_emails_carry_an_unsubscribe_link_that_opts_out() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_failure_is_recorded_on_the_notification() {
+    let rec = Recorder::start().await;
+    let app = spawn_app(|s| channels_on(s, &rec)).await;
+    let (s, _) = app.put("/api/v1/notification-rules/order.shipped", rule()).await;
+    assert_eq!(s, 200);
+    customer(&app, json!([{"channel": "sms", "address": PHONE}]), "sms").await;
+    // Twilio refuses for good (400: not retried).
+    rec.fail_next(&[400]);
+    let (s, v) = app
+        .post("/api/v1/events", json!({"type": "order.shipped", "customer": {"phone": PHONE}, "data": {"order": {"id": "F"}}}))
+        .await;
+    assert_eq!(s, 202, "{v}");
+    let n = app
+        .get_until(
+            &format!("/api/v1/notifications/{}", v["id"].as_str().unwrap()),
+            "the failure",
+            |n| n["delivery"]["status"] == "failed",
+        )
+        .await;
+    assert!(n["delivery"]["detail"].as_str().unwrap().contains("400"), "{n}");
 }
