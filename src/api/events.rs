@@ -62,8 +62,8 @@ pub async fn put_rule(
             return Err(ApiError::invalid(format!("more than {max} rules")));
         }
     }
-    let bytes = serde_json::to_vec(&r)
-        .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
+    let bytes =
+        serde_json::to_vec(&r).map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
     engine
         .store
         .commit(Batch {
@@ -188,11 +188,20 @@ pub fn parse_rfc3339(s: &str) -> Option<Millis> {
     }
     let num = |r: std::ops::Range<usize>| -> Option<i64> {
         let t = s.get(r)?;
-        t.bytes().all(|c| c.is_ascii_digit()).then(|| t.parse().ok())?
+        t.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| t.parse().ok())?
     };
     let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if b[13] != b':' || b[16] != b':' || !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
+    if b[13] != b':'
+        || b[16] != b':'
+        || !(1..=12).contains(&mo)
+        || !(1..=31).contains(&d)
+        || h > 23
+        || mi > 59
+        || se > 60
+    {
         return None;
     }
     let mut rest = &s[19..];
@@ -226,10 +235,15 @@ pub fn parse_rfc3339(s: &str) -> Option<Millis> {
 }
 
 async fn find_customer(engine: &Engine, r: &CustomerRef) -> Result<Customer, ApiError> {
-    let given = [r.id.is_some(), r.phone.is_some(), r.email.is_some(), r.line.is_some()]
-        .iter()
-        .filter(|x| **x)
-        .count();
+    let given = [
+        r.id.is_some(),
+        r.phone.is_some(),
+        r.email.is_some(),
+        r.line.is_some(),
+    ]
+    .iter()
+    .filter(|x| **x)
+    .count();
     if given != 1 {
         return Err(ApiError::invalid(
             "customer: exactly one of id, phone, email, line",
@@ -294,7 +308,9 @@ pub async fn post_event(
     for (lang, src) in &rule.templates {
         Template::parse(src, cfg.max_template_bytes)
             .and_then(|t| t.render(&check))
-            .map_err(|e| ApiError::invalid(format!("data does not fit the {lang} template: {e}")))?;
+            .map_err(|e| {
+                ApiError::invalid(format!("data does not fit the {lang} template: {e}"))
+            })?;
     }
     let now = engine.now();
     let send_at = match &ev.send_at {
@@ -426,7 +442,11 @@ fn lang(engine: &Engine) -> Language {
 pub async fn unsubscribe_form(state: web::Data<AppState>, path: web::Path<String>) -> HttpResponse {
     let l = lang(&state.engine);
     if token_doc(&state.engine, &path).await.is_none() {
-        return html(StatusCode::NOT_FOUND, l, "<p id=\"result\">This link is not valid. / このリンクは無効です。</p>");
+        return html(
+            StatusCode::NOT_FOUND,
+            l,
+            "<p id=\"result\">This link is not valid. / このリンクは無効です。</p>",
+        );
     }
     html(
         StatusCode::OK,
@@ -440,7 +460,11 @@ pub async fn unsubscribe_form(state: web::Data<AppState>, path: web::Path<String
 pub async fn unsubscribe(state: web::Data<AppState>, path: web::Path<String>) -> HttpResponse {
     let l = lang(&state.engine);
     let Some(doc) = token_doc(&state.engine, &path).await else {
-        return html(StatusCode::NOT_FOUND, l, "<p id=\"result\">This link is not valid. / このリンクは無効です。</p>");
+        return html(
+            StatusCode::NOT_FOUND,
+            l,
+            "<p id=\"result\">This link is not valid. / このリンクは無効です。</p>",
+        );
     };
     let res = state
         .engine
@@ -478,7 +502,10 @@ mod tests {
             parse_rfc3339("2026-12-01T09:00:00+09:00"),
             parse_rfc3339("2026-12-01T00:00:00Z")
         );
-        assert_eq!(parse_rfc3339("2000-03-01T00:00:00Z"), Some(Millis(951_868_800_000)));
+        assert_eq!(
+            parse_rfc3339("2000-03-01T00:00:00Z"),
+            Some(Millis(951_868_800_000))
+        );
         assert_eq!(parse_rfc3339("2026-13-01T00:00:00Z"), None);
         assert_eq!(parse_rfc3339("tomorrow"), None);
         assert_eq!(parse_rfc3339("2026-12-01T00:00:00"), None);

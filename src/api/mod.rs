@@ -102,22 +102,31 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
                 )
                 .route("/events", web::post().to(events::post_event))
                 .route("/notification-rules", web::get().to(events::list_rules))
-                .route("/notification-rules/{type}", web::put().to(events::put_rule))
-                .route("/notification-rules/{type}", web::get().to(events::get_rule))
+                .route(
+                    "/notification-rules/{type}",
+                    web::put().to(events::put_rule),
+                )
+                .route(
+                    "/notification-rules/{type}",
+                    web::get().to(events::get_rule),
+                )
                 .route(
                     "/notification-rules/{type}",
                     web::delete().to(events::delete_rule),
                 )
-                .route("/notifications/{id}", web::get().to(events::get_notification))
                 .route(
-                    "/notifications-scheduler",
-                    web::get().to(events::scheduler),
+                    "/notifications/{id}",
+                    web::get().to(events::get_notification),
                 )
+                .route("/notifications-scheduler", web::get().to(events::scheduler))
                 .default_service(web::to(error::not_found)),
         )
         .route("/survey/{token}", web::get().to(survey::form))
         .route("/survey/{token}", web::post().to(survey::submit))
-        .route("/unsubscribe/{token}", web::get().to(events::unsubscribe_form))
+        .route(
+            "/unsubscribe/{token}",
+            web::get().to(events::unsubscribe_form),
+        )
         .route("/unsubscribe/{token}", web::post().to(events::unsubscribe))
         .route("/", web::get().to(static_files::root))
         .route("/{client}", web::get().to(static_files::slash))

@@ -42,8 +42,7 @@ fn view(mut r: SurveyRecord) -> SurveyView {
 
 /// The survey a token names, if its secret matches and it is not answered.
 async fn record_for(engine: &Engine, token: &str) -> Result<SurveyRecord, ApiError> {
-    let (conv, secret) =
-        survey::split_token(token).ok_or_else(|| ApiError::not_found("survey"))?;
+    let (conv, secret) = survey::split_token(token).ok_or_else(|| ApiError::not_found("survey"))?;
     let raw = engine
         .store
         .record(survey::KIND, &conv.to_string())
@@ -67,7 +66,10 @@ fn parse_score(v: &serde_json::Value) -> Result<u8, ApiError> {
     let n = match v {
         serde_json::Value::Number(n) => n.as_i64(),
         serde_json::Value::String(s) => match survey::parse_answer(s, survey::SCALE_MAX) {
-            survey::Answer::Score { score, comment: None } => Some(i64::from(score)),
+            survey::Answer::Score {
+                score,
+                comment: None,
+            } => Some(i64::from(score)),
             _ => None,
         },
         _ => None,
@@ -90,7 +92,9 @@ async fn answer(engine: &Engine, token: &str, body: AnswerIn) -> Result<SurveyRe
         .filter(|c| !c.is_empty());
     let max = engine.settings.surveys.max_comment_bytes;
     if comment.as_ref().is_some_and(|c| c.len() > max) {
-        return Err(ApiError::invalid(format!("comment longer than {max} bytes")));
+        return Err(ApiError::invalid(format!(
+            "comment longer than {max} bytes"
+        )));
     }
     let rec = record_for(engine, token).await?;
     let secret = token.split_once('.').map(|(_, s)| s.to_owned());
@@ -176,7 +180,9 @@ fn page(status: StatusCode, lang: Language, body: &str) -> HttpResponse {
 
 fn error_page(e: &ApiError, lang: Language) -> HttpResponse {
     let text = match (e.code, lang) {
-        (ErrorCode::Conflict, Language::Ja) => "このアンケートには回答済みです。ありがとうございました。",
+        (ErrorCode::Conflict, Language::Ja) => {
+            "このアンケートには回答済みです。ありがとうございました。"
+        }
         (ErrorCode::Conflict, Language::En) => "This survey was already answered. Thank you!",
         (ErrorCode::Invalid, Language::Ja) => "1〜5の中から一つ選んでください。",
         (ErrorCode::Invalid, Language::En) => "Please choose a score from 1 to 5.",
@@ -186,14 +192,18 @@ fn error_page(e: &ApiError, lang: Language) -> HttpResponse {
     page(
         super::error::status_of(e.code),
         lang,
-        &format!("<p id=\"result\" data-code=\"{}\">{}</p>", esc(&format!("{:?}", e.code)), esc(text)),
+        &format!(
+            "<p id=\"result\" data-code=\"{}\">{}</p>",
+            esc(&format!("{:?}", e.code)),
+            esc(text)
+        ),
     )
 }
 
 /// `GET /survey/{token}`: the form.
 pub async fn form(state: web::Data<AppState>, path: web::Path<String>) -> HttpResponse {
-    let default = Language::parse(&state.engine.settings.surveys.default_language)
-        .unwrap_or(Language::Ja);
+    let default =
+        Language::parse(&state.engine.settings.surveys.default_language).unwrap_or(Language::Ja);
     let rec = match record_for(&state.engine, &path).await {
         Ok(r) => r,
         Err(e) => return error_page(&e, default),
@@ -212,7 +222,11 @@ pub async fn form(state: web::Data<AppState>, path: web::Path<String>) -> HttpRe
         ),
     };
     let radios: String = (1..=rec.scale_max)
-        .map(|n| format!("<label><input type=\"radio\" name=\"score\" value=\"{n}\" required> {n}</label>"))
+        .map(|n| {
+            format!(
+                "<label><input type=\"radio\" name=\"score\" value=\"{n}\" required> {n}</label>"
+            )
+        })
         .collect();
     page(
         StatusCode::OK,
@@ -242,8 +256,9 @@ pub async fn submit(
     let form = form.into_inner();
     let lang_of = |r: &Result<SurveyRecord, ApiError>| match r {
         Ok(rec) => rec.language,
-        Err(_) => Language::parse(&state.engine.settings.surveys.default_language)
-            .unwrap_or(Language::Ja),
+        Err(_) => {
+            Language::parse(&state.engine.settings.surveys.default_language).unwrap_or(Language::Ja)
+        }
     };
     let body = AnswerIn {
         score: serde_json::Value::String(form.score),
@@ -256,7 +271,9 @@ pub async fn submit(
             StatusCode::OK,
             lang,
             match lang {
-                Language::Ja => "<p id=\"result\" data-code=\"ok\">ご回答ありがとうございました。</p>",
+                Language::Ja => {
+                    "<p id=\"result\" data-code=\"ok\">ご回答ありがとうございました。</p>"
+                }
                 Language::En => "<p id=\"result\" data-code=\"ok\">Thank you for your answer!</p>",
             },
         ),

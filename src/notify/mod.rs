@@ -71,8 +71,7 @@ impl NotifySettings {
         if self.tick_ms == 0 || self.due_per_tick == 0 {
             return Err("notify.tick_ms and notify.due_per_tick must be > 0".into());
         }
-        if self.max_template_bytes == 0 || self.max_variables == 0 || self.max_value_bytes == 0
-        {
+        if self.max_template_bytes == 0 || self.max_variables == 0 || self.max_value_bytes == 0 {
             return Err("notify size limits must be > 0".into());
         }
         Language::parse(&self.default_language)
@@ -106,7 +105,12 @@ pub fn check_type(t: &str) -> Result<(), NotifyError> {
 }
 
 /// Channels a notification can go out on.
-pub const PUSH_CHANNELS: &[Channel] = &[Channel::Sms, Channel::Line, Channel::Messenger, Channel::Email];
+pub const PUSH_CHANNELS: &[Channel] = &[
+    Channel::Sms,
+    Channel::Line,
+    Channel::Messenger,
+    Channel::Email,
+];
 
 /// A stored rule: how to tell a customer about one event type.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -142,7 +146,9 @@ impl Rule {
             for (lang, src) in map {
                 let l = Language::parse(lang)
                     .filter(|l| l.as_str() == lang)
-                    .ok_or_else(|| NotifyError::Invalid(format!("{what}: language {lang:?} is not ja or en")))?;
+                    .ok_or_else(|| {
+                        NotifyError::Invalid(format!("{what}: language {lang:?} is not ja or en"))
+                    })?;
                 Template::parse(src, max_bytes)
                     .and_then(|t| t.check_allowed(&allowed))
                     .map_err(|source| NotifyError::Template {
@@ -321,7 +327,13 @@ pub fn id_for_key(event_type: &str, key: &str) -> String {
     h.update([0]);
     h.update(key.as_bytes());
     let d = h.finalize();
-    format!("n-{}", d[..16].iter().map(|b| format!("{b:02x}")).collect::<String>())
+    format!(
+        "n-{}",
+        d[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    )
 }
 
 /// Per-engine scheduler counters, observable over REST so tests (and operators) can
@@ -344,8 +356,14 @@ mod tests {
     fn rule() -> Rule {
         Rule {
             templates: [
-                ("ja".to_owned(), "{{customer.name?}}様、ご注文{{order.id}}を発送しました。".to_owned()),
-                ("en".to_owned(), "Order {{order.id}} has shipped.".to_owned()),
+                (
+                    "ja".to_owned(),
+                    "{{customer.name?}}様、ご注文{{order.id}}を発送しました。".to_owned(),
+                ),
+                (
+                    "en".to_owned(),
+                    "Order {{order.id}} has shipped.".to_owned(),
+                ),
             ]
             .into(),
             subjects: BTreeMap::new(),
@@ -361,7 +379,10 @@ mod tests {
         r.templates.insert("ja".into(), "ご注文 {{order.id".into());
         assert!(matches!(
             r.check(1000),
-            Err(NotifyError::Template { lang: "ja", source: TemplateError::Unclosed(10) })
+            Err(NotifyError::Template {
+                lang: "ja",
+                source: TemplateError::Unclosed(10)
+            })
         ));
         let mut r = rule();
         r.templates.insert("en".into(), "{{oops}}".into());
@@ -392,8 +413,14 @@ mod tests {
     #[test]
     fn preferred_channel_first_then_rule_order() {
         let r = rule();
-        assert_eq!(channel_order(&r, Some(Channel::Email)), vec![Channel::Email, Channel::Sms]);
-        assert_eq!(channel_order(&r, Some(Channel::Line)), vec![Channel::Sms, Channel::Email]);
+        assert_eq!(
+            channel_order(&r, Some(Channel::Email)),
+            vec![Channel::Email, Channel::Sms]
+        );
+        assert_eq!(
+            channel_order(&r, Some(Channel::Line)),
+            vec![Channel::Sms, Channel::Email]
+        );
         assert_eq!(channel_order(&r, None), vec![Channel::Sms, Channel::Email]);
     }
 

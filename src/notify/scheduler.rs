@@ -19,9 +19,8 @@ pub fn start(engine: &Engine) {
     let engine = engine.clone();
     let mut drain = engine.drain_signal();
     tokio::spawn(async move {
-        let mut every = tokio::time::interval(Duration::from_millis(
-            engine.settings.notify.tick_ms.max(1),
-        ));
+        let mut every =
+            tokio::time::interval(Duration::from_millis(engine.settings.notify.tick_ms.max(1)));
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {

@@ -190,8 +190,7 @@ pub fn parse_answer(text: &str, scale_max: u8) -> Answer {
     }
     let rest = &t[end..];
     // "4.5", "3/5" style: a rating, but not a whole score in range.
-    if rest.starts_with(['.', ',', '．']) && rest[1..].starts_with(|c: char| c.is_ascii_digit())
-    {
+    if rest.starts_with(['.', ',', '．']) && rest[1..].starts_with(|c: char| c.is_ascii_digit()) {
         return Answer::OutOfRange;
     }
     if !(1..=u64::from(scale_max)).contains(&value) {
@@ -199,7 +198,8 @@ pub fn parse_answer(text: &str, scale_max: u8) -> Answer {
     }
     let comment = rest
         .trim_start_matches(|c: char| {
-            c.is_whitespace() || matches!(c, ',' | '.' | ':' | '-' | '、' | '。' | '：' | '!' | '！')
+            c.is_whitespace()
+                || matches!(c, ',' | '.' | ':' | '-' | '、' | '。' | '：' | '!' | '！')
         })
         .trim();
     Answer::Score {
@@ -261,7 +261,11 @@ pub fn new_secret() -> String {
 
 /// Compares secrets without an early exit on the first differing byte.
 pub fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 /// Splits an email survey token `{conversation}.{secret}`.
@@ -289,13 +293,27 @@ mod tests {
         assert_eq!(parse_answer("５", 5), score(5, None));
         assert_eq!(parse_answer("★★★", 5), score(3, None));
         assert_eq!(parse_answer("★★★☆☆", 5), score(3, None));
-        assert_eq!(parse_answer("4 great service", 5), score(4, Some("great service")));
-        assert_eq!(parse_answer("４、とても丁寧でした", 5), score(4, Some("とても丁寧でした")));
+        assert_eq!(
+            parse_answer("4 great service", 5),
+            score(4, Some("great service"))
+        );
+        assert_eq!(
+            parse_answer("４、とても丁寧でした", 5),
+            score(4, Some("とても丁寧でした"))
+        );
     }
 
     #[test]
     fn out_of_range_and_not_answers() {
-        for t in ["0", "6", "10", "-1", "4.5", "★★★★★★", "99999999999999999999999"] {
+        for t in [
+            "0",
+            "6",
+            "10",
+            "-1",
+            "4.5",
+            "★★★★★★",
+            "99999999999999999999999",
+        ] {
             assert_eq!(parse_answer(t, 5), Answer::OutOfRange, "{t}");
         }
         for t in ["abc", "", "  ", "hello 5", "もう一つ質問があります"] {

@@ -27,7 +27,9 @@ pub async fn answer(
             })
         }
     };
-    let comment = comment.map(|c| c.trim().to_owned()).filter(|c| !c.is_empty());
+    let comment = comment
+        .map(|c| c.trim().to_owned())
+        .filter(|c| !c.is_empty());
     let msg = AnswerSurvey {
         conversation_id: conversation,
         score,

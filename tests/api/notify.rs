@@ -53,7 +53,9 @@ fn notifications(events: &[Value]) -> Vec<&Value> {
 async fn event_goes_to_the_preferred_channel_in_japanese_and_never_to_an_opted_out_one() {
     let rec = Recorder::start().await;
     let app = spawn_app(|s| channels_on(s, &rec)).await;
-    let (s, v) = app.put("/api/v1/notification-rules/order.shipped", rule()).await;
+    let (s, v) = app
+        .put("/api/v1/notification-rules/order.shipped", rule())
+        .await;
     assert_eq!(s, 200, "{v}");
     let id = customer(
         &app,
@@ -101,10 +103,14 @@ async fn event_goes_to_the_preferred_channel_in_japanese_and_never_to_an_opted_o
     assert_eq!(sent[1]["channel"], "line");
     assert_eq!(sent[1]["event_type"], "order.shipped");
     assert_eq!(sent[1]["text"], "田中様、ご注文B-2を発送しました。ヤマト");
-    assert!(events.iter().all(|e| e["type"] != "message_status"
-        || e["status"] != "failed"));
+    assert!(events
+        .iter()
+        .all(|e| e["type"] != "message_status" || e["status"] != "failed"));
     let (s, n) = app
-        .get(&format!("/api/v1/notifications/{}", first["id"].as_str().unwrap()))
+        .get(&format!(
+            "/api/v1/notifications/{}",
+            first["id"].as_str().unwrap()
+        ))
         .await;
     assert_eq!(s, 200);
     assert_eq!(n["status"], "sent");
@@ -138,7 +144,9 @@ async fn bad_rules_and_events_are_typed_errors_and_store_nothing() {
     // A broken template: 400 with the offset, nothing saved.
     let mut broken = rule();
     broken["templates"]["ja"] = json!("ご注文 {{order.id");
-    let (s, v) = app.put("/api/v1/notification-rules/order.shipped", broken).await;
+    let (s, v) = app
+        .put("/api/v1/notification-rules/order.shipped", broken)
+        .await;
     assert_eq!(s, 400, "{v}");
     assert_eq!(v["code"], "invalid");
     assert!(v["message"].as_str().unwrap().contains("byte 10"), "{v}");
@@ -147,18 +155,30 @@ async fn bad_rules_and_events_are_typed_errors_and_store_nothing() {
     // A variable the rule does not allow.
     let mut unknown = rule();
     unknown["templates"]["en"] = json!("{{secret.code}}");
-    let (s, v) = app.put("/api/v1/notification-rules/order.shipped", unknown).await;
+    let (s, v) = app
+        .put("/api/v1/notification-rules/order.shipped", unknown)
+        .await;
     assert_eq!(s, 400, "{v}");
-    assert!(v["message"].as_str().unwrap().contains("secret.code"), "{v}");
-    let (s, v) = app.put("/api/v1/notification-rules/Bad%20Type", rule()).await;
+    assert!(
+        v["message"].as_str().unwrap().contains("secret.code"),
+        "{v}"
+    );
+    let (s, v) = app
+        .put("/api/v1/notification-rules/Bad%20Type", rule())
+        .await;
     assert_eq!(s, 400, "{v}");
 
-    let (s, v) = app.put("/api/v1/notification-rules/order.shipped", rule()).await;
+    let (s, v) = app
+        .put("/api/v1/notification-rules/order.shipped", rule())
+        .await;
     assert_eq!(s, 200, "{v}");
     let id = customer(&app, json!([{"channel": "sms", "address": PHONE}]), "sms").await;
     // Unknown event type.
     let (s, v) = app
-        .post("/api/v1/events", json!({"type": "order.lost", "customer": {"id": id}, "data": {}}))
+        .post(
+            "/api/v1/events",
+            json!({"type": "order.lost", "customer": {"id": id}, "data": {}}),
+        )
         .await;
     assert_eq!((s, v["code"].as_str()), (400, Some("invalid")), "{v}");
     // Unknown customer.
@@ -171,7 +191,10 @@ async fn bad_rules_and_events_are_typed_errors_and_store_nothing() {
     assert_eq!((s, v["code"].as_str()), (404, Some("not_found")), "{v}");
     // A required variable without a value: named.
     let (s, v) = app
-        .post("/api/v1/events", json!({"type": "order.shipped", "customer": {"id": id}, "data": {}}))
+        .post(
+            "/api/v1/events",
+            json!({"type": "order.shipped", "customer": {"id": id}, "data": {}}),
+        )
         .await;
     assert_eq!(s, 400, "{v}");
     assert!(v["message"].as_str().unwrap().contains("order.id"), "{v}");
@@ -211,11 +234,16 @@ async fn a_scheduled_notification_goes_out_at_its_time_and_survives_a_restart() 
     };
     let dir = tempfile::tempdir().unwrap();
     let app = spawn_app_in_with_clock(dir, tweak, clock.clone()).await;
-    let (s, v) = app.put("/api/v1/notification-rules/appointment.reminder", json!({
-        "templates": {"ja": "{{customer.name}}様、明日{{time}}にご予約があります。"},
-        "variables": ["time"],
-        "channels": ["sms"]
-    })).await;
+    let (s, v) = app
+        .put(
+            "/api/v1/notification-rules/appointment.reminder",
+            json!({
+                "templates": {"ja": "{{customer.name}}様、明日{{time}}にご予約があります。"},
+                "variables": ["time"],
+                "channels": ["sms"]
+            }),
+        )
+        .await;
     assert_eq!(s, 200, "{v}");
     let _ = customer(&app, json!([{"channel": "sms", "address": PHONE}]), "sms").await;
     let (s, v) = app
@@ -245,11 +273,16 @@ async fn a_scheduled_notification_goes_out_at_its_time_and_survives_a_restart() 
     // Its time: sent, once.
     clock.advance_ms(30_000);
     let sent = rec.wait_for("/Messages.json", 1).await;
-    assert_eq!(sent[0].form()["Body"], "田中様、明日10:00にご予約があります。");
+    assert_eq!(
+        sent[0].form()["Body"],
+        "田中様、明日10:00にご予約があります。"
+    );
     let n = app
-        .get_until(&format!("/api/v1/notifications/{nid}"), "delivered to the provider", |n| {
-            n["status"] == "sent" && n["delivery"]["status"] == "sent"
-        })
+        .get_until(
+            &format!("/api/v1/notifications/{nid}"),
+            "delivered to the provider",
+            |n| n["status"] == "sent" && n["delivery"]["status"] == "sent",
+        )
         .await;
     assert_eq!(n["channel"], "sms");
     tick_after(&app, t0 + 60_000).await;
@@ -287,21 +320,44 @@ async fn notification_emails_carry_an_unsubscribe_link_that_opts_out() {
     let (s, v) = app.post("/api/v1/events", event.clone()).await;
     assert_eq!(s, 202, "{v}");
     assert_eq!(v["channel"], "email");
-    let mail = tokio::time::timeout(WAIT, mails.recv()).await.expect("email").unwrap();
+    let mail = tokio::time::timeout(WAIT, mails.recv())
+        .await
+        .expect("email")
+        .unwrap();
     // The email sender words every outbound email as a reply ("Re: ").
-    assert!(mail.subject.as_deref().unwrap().ends_with("Order Z9 shipped"));
-    assert!(mail.text.starts_with("Ann, your order Z9 has shipped."), "{}", mail.text);
+    assert!(mail
+        .subject
+        .as_deref()
+        .unwrap()
+        .ends_with("Order Z9 shipped"));
+    assert!(
+        mail.text.starts_with("Ann, your order Z9 has shipped."),
+        "{}",
+        mail.text
+    );
     let path = link_path(&mail.text, "/unsubscribe/");
     // Viewing the link changes nothing; confirming opts out.
-    let page = app.http.get(format!("{}{path}", app.base)).send().await.unwrap();
+    let page = app
+        .http
+        .get(format!("{}{path}", app.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status().as_u16(), 200);
-    let r = app.http.post(format!("{}{path}", app.base)).send().await.unwrap();
+    let r = app
+        .http
+        .post(format!("{}{path}", app.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 200);
     let (s, v) = app.post("/api/v1/events", event).await;
     assert_eq!(s, 202, "{v}");
     assert_eq!(v["status"], "suppressed", "{v}");
     let t = app.timeline(c["id"].as_str().unwrap()).await;
-    assert!(t.iter().any(|e| e["type"] == "opt_out_changed" && e["channel"] == "email"));
+    assert!(t
+        .iter()
+        .any(|e| e["type"] == "opt_out_changed" && e["channel"] == "email"));
     // A made-up token: 404.
     let r = app
         .http
@@ -316,7 +372,9 @@ async fn notification_emails_carry_an_unsubscribe_link_that_opts_out() {
 async fn a_provider_failure_is_recorded_on_the_notification() {
     let rec = Recorder::start().await;
     let app = spawn_app(|s| channels_on(s, &rec)).await;
-    let (s, _) = app.put("/api/v1/notification-rules/order.shipped", rule()).await;
+    let (s, _) = app
+        .put("/api/v1/notification-rules/order.shipped", rule())
+        .await;
     assert_eq!(s, 200);
     customer(&app, json!([{"channel": "sms", "address": PHONE}]), "sms").await;
     // Twilio refuses for good (400: not retried).
@@ -332,5 +390,8 @@ async fn a_provider_failure_is_recorded_on_the_notification() {
             |n| n["delivery"]["status"] == "failed",
         )
         .await;
-    assert!(n["delivery"]["detail"].as_str().unwrap().contains("400"), "{n}");
+    assert!(
+        n["delivery"]["detail"].as_str().unwrap().contains("400"),
+        "{n}"
+    );
 }

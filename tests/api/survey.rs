@@ -16,7 +16,10 @@ const DAY_MS: i64 = 86_400_000;
 /// A clock on a whole day, so every report of the test falls in one daily bucket.
 fn day_clock() -> (ManualClock, i64) {
     let t0 = 20_000 * DAY_MS + 9 * 3_600_000;
-    (ManualClock::new(switchboard::domain::Millis(t0)), t0 - 9 * 3_600_000)
+    (
+        ManualClock::new(switchboard::domain::Millis(t0)),
+        t0 - 9 * 3_600_000,
+    )
 }
 
 async fn report(app: &TestApp, day: i64, group: &str) -> Value {
@@ -57,7 +60,10 @@ async fn web_chat_survey_is_answered_once_and_counted_for_queue_and_agent() {
         assert_eq!(e["code"], "invalid", "{e}");
     }
     let (s, v) = app
-        .get(&format!("/api/v1/conversations/{}/survey", conv["id"].as_str().unwrap()))
+        .get(&format!(
+            "/api/v1/conversations/{}/survey",
+            conv["id"].as_str().unwrap()
+        ))
         .await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["status"], "sent");
@@ -74,7 +80,10 @@ async fn web_chat_survey_is_answered_once_and_counted_for_queue_and_agent() {
     assert_eq!(chat.expect("error").await["code"], "conflict");
 
     let (_, v) = app
-        .get(&format!("/api/v1/conversations/{}/survey", conv["id"].as_str().unwrap()))
+        .get(&format!(
+            "/api/v1/conversations/{}/survey",
+            conv["id"].as_str().unwrap()
+        ))
         .await;
     assert_eq!(v["status"], "answered");
     assert_eq!(v["score"], 4);
@@ -84,7 +93,11 @@ async fn web_chat_survey_is_answered_once_and_counted_for_queue_and_agent() {
     let events = app.timeline(&customer).await;
     let t = types(&events);
     assert!(t.contains(&"survey_sent".to_owned()), "{t:?}");
-    assert_eq!(t.iter().filter(|t| *t == "survey_answered").count(), 1, "{t:?}");
+    assert_eq!(
+        t.iter().filter(|t| *t == "survey_answered").count(),
+        1,
+        "{t:?}"
+    );
 
     let q = report(&app, day, "queue").await;
     assert_eq!(q["rows"][0]["group"], "general", "{q:#}");
@@ -117,7 +130,13 @@ async fn sms_digit_inside_the_window_is_the_answer_and_out_of_range_gets_one_rem
     let bob = app.agent("bob", &["general"], json!({})).await;
     let mut agent = Client::available(&app, &bob).await;
     let phone = "+819011112222";
-    let (s, _) = sms_in(&app, "SM00000000000000000000000000000001", phone, "Where is my parcel?").await;
+    let (s, _) = sms_in(
+        &app,
+        "SM00000000000000000000000000000001",
+        phone,
+        "Where is my parcel?",
+    )
+    .await;
     assert_eq!(s, 200);
     let conv = accept_next(&mut agent).await;
     agent
@@ -133,7 +152,13 @@ async fn sms_digit_inside_the_window_is_the_answer_and_out_of_range_gets_one_rem
     let sent = rec.wait_for("/Messages.json", 2).await;
     assert!(sent[1].form()["Body"].contains("1"), "{:?}", sent[1].form());
     // "5 thanks": the answer, with its comment.
-    sms_in(&app, "SM00000000000000000000000000000003", phone, "５ thanks!").await;
+    sms_in(
+        &app,
+        "SM00000000000000000000000000000003",
+        phone,
+        "５ thanks!",
+    )
+    .await;
     let customer = conv["customer"]["id"].as_str().unwrap().to_owned();
     let events = app
         .timeline_until(&customer, "survey answered", |e| {
@@ -142,20 +167,38 @@ async fn sms_digit_inside_the_window_is_the_answer_and_out_of_range_gets_one_rem
         .await;
     let t = types(&events);
     assert!(!t.contains(&"conversation_reopened".to_owned()), "{t:?}");
-    assert!(!t.contains(&"conversation_opened".to_owned()) || t.iter().filter(|x| *x == "conversation_opened").count() == 1);
-    let answered = events.iter().find(|e| e["type"] == "survey_answered").unwrap();
+    assert!(
+        !t.contains(&"conversation_opened".to_owned())
+            || t.iter().filter(|x| *x == "conversation_opened").count() == 1
+    );
+    let answered = events
+        .iter()
+        .find(|e| e["type"] == "survey_answered")
+        .unwrap();
     assert_eq!(answered["score"], 5);
     assert_eq!(answered["comment"], "thanks!");
     assert_eq!(answered["channel"], "sms");
     // The reminder went out once only.
-    assert_eq!(rec.all().iter().filter(|r| r.path.contains("/Messages.json")).count(), 2);
+    assert_eq!(
+        rec.all()
+            .iter()
+            .filter(|r| r.path.contains("/Messages.json"))
+            .count(),
+        2
+    );
 
     let r = report(&app, day, "queue").await;
     assert_eq!(r["rows"][0]["csat_count"], 1, "{r:#}");
     assert_eq!(r["rows"][0]["csat_average"], 1.0, "{r:#}");
 
     // After answering, a message goes the normal way: the conversation reopens.
-    sms_in(&app, "SM00000000000000000000000000000004", phone, "one more question").await;
+    sms_in(
+        &app,
+        "SM00000000000000000000000000000004",
+        phone,
+        "one more question",
+    )
+    .await;
     app.timeline_until(&customer, "reopened", |e| {
         types(e).contains(&"conversation_reopened".to_owned())
     })
@@ -191,7 +234,11 @@ async fn survey_links_refuse_bad_tokens_and_bad_scores() {
     // A score out of range is refused before the token is even looked at.
     let r = app
         .http
-        .post(format!("{}/api/v1/surveys/{conv}.{}", app.base, "0".repeat(32)))
+        .post(format!(
+            "{}/api/v1/surveys/{conv}.{}",
+            app.base,
+            "0".repeat(32)
+        ))
         .json(&json!({"score": "abc"}))
         .send()
         .await
@@ -212,7 +259,9 @@ impl MailHandler for Relay {
     }
 }
 
-use switchboard::channels::email::{EmailSettings, Envelope, MailHandler, ParsedEmail, Reject, SmtpServer};
+use switchboard::channels::email::{
+    EmailSettings, Envelope, MailHandler, ParsedEmail, Reject, SmtpServer,
+};
 
 /// Starts a relay and returns (its port, received emails, its handle to keep).
 pub async fn relay() -> (
@@ -246,7 +295,9 @@ pub fn email_on(s: &mut switchboard::config::Settings, port: u16) {
 
 /// The path (`/survey/...`, `/unsubscribe/...`) of the first link under `prefix`.
 pub fn link_path(text: &str, prefix: &str) -> String {
-    let i = text.find(prefix).unwrap_or_else(|| panic!("{prefix} in {text}"));
+    let i = text
+        .find(prefix)
+        .unwrap_or_else(|| panic!("{prefix} in {text}"));
     text[i..]
         .split(|c: char| c.is_whitespace() || c == ')' || c == '）')
         .next()
@@ -275,8 +326,13 @@ async fn email_survey_link_is_a_single_use_form() {
     .await;
     let tok = app.agent("dan", &["general"], json!({})).await;
     let mut agent = Client::available(&app, &tok).await;
-    app.inbound("email", "hanako@example.jp", "請求書を再送してください", None)
-        .await;
+    app.inbound(
+        "email",
+        "hanako@example.jp",
+        "請求書を再送してください",
+        None,
+    )
+    .await;
     let conv = accept_next(&mut agent).await;
     agent
         .send(json!({"type": "resolve", "conversation_id": conv["id"]}))
@@ -286,12 +342,21 @@ async fn email_survey_link_is_a_single_use_form() {
         .expect("survey email")
         .unwrap();
     // The email sender words every outbound email as a reply ("Re: ").
-    assert!(mail.subject.as_deref().unwrap().ends_with("アンケートのお願い"));
+    assert!(mail
+        .subject
+        .as_deref()
+        .unwrap()
+        .ends_with("アンケートのお願い"));
     let path = link_path(&mail.text, "/survey/");
     assert!(path.starts_with(&format!("/survey/{}.", conv["id"].as_str().unwrap())));
 
     // The page is a form with five choices.
-    let page = app.http.get(format!("{}{path}", app.base)).send().await.unwrap();
+    let page = app
+        .http
+        .get(format!("{}{path}", app.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status().as_u16(), 200);
     let html = page.text().await.unwrap();
     assert_eq!(html.matches("type=\"radio\"").count(), 5, "{html}");
@@ -299,7 +364,10 @@ async fn email_survey_link_is_a_single_use_form() {
     let (s, html) = form_post(&app, &path, &[("score", "6")]).await;
     assert_eq!(s, 400, "{html}");
     let (_, v) = app
-        .get(&format!("/api/v1/conversations/{}/survey", conv["id"].as_str().unwrap()))
+        .get(&format!(
+            "/api/v1/conversations/{}/survey",
+            conv["id"].as_str().unwrap()
+        ))
         .await;
     assert_eq!(v["status"], "sent");
     // A forged secret: 404.
@@ -307,21 +375,33 @@ async fn email_survey_link_is_a_single_use_form() {
     assert_ne!(forged, path);
     assert_eq!(form_post(&app, &forged, &[("score", "3")]).await.0, 404);
     // The answer, then the link is spent.
-    let (s, html) = form_post(&app, &path, &[("score", "3"), ("comment", "<b>早かった</b>")]).await;
+    let (s, html) = form_post(
+        &app,
+        &path,
+        &[("score", "3"), ("comment", "<b>早かった</b>")],
+    )
+    .await;
     assert_eq!(s, 200, "{html}");
     assert!(html.contains("data-code=\"ok\""));
     let (s, _) = form_post(&app, &path, &[("score", "5")]).await;
     assert_eq!(s, 409);
     let r = app
         .http
-        .post(format!("{}/api/v1/surveys/{}", app.base, path.trim_start_matches("/survey/")))
+        .post(format!(
+            "{}/api/v1/surveys/{}",
+            app.base,
+            path.trim_start_matches("/survey/")
+        ))
         .json(&json!({"score": 5}))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 409);
     let (_, v) = app
-        .get(&format!("/api/v1/conversations/{}/survey", conv["id"].as_str().unwrap()))
+        .get(&format!(
+            "/api/v1/conversations/{}/survey",
+            conv["id"].as_str().unwrap()
+        ))
         .await;
     assert_eq!(v["score"], 3);
     assert_eq!(v["comment"], "<b>早かった</b>");
@@ -340,7 +420,10 @@ async fn line_survey_offers_quick_replies_and_a_tap_is_the_answer() {
     let tok = app.agent("eve", &["general"], json!({})).await;
     let mut agent = Client::available(&app, &tok).await;
     let user = "U0000000000000000000000000000beef";
-    assert_eq!(line_post(&app, &line_text(user, "2001", "こんにちは", "rt-9"), None).await, 200);
+    assert_eq!(
+        line_post(&app, &line_text(user, "2001", "こんにちは", "rt-9"), None).await,
+        200
+    );
     let conv = accept_next(&mut agent).await;
     agent
         .send(json!({"type": "resolve", "conversation_id": conv["id"]}))
@@ -348,14 +431,19 @@ async fn line_survey_offers_quick_replies_and_a_tap_is_the_answer() {
     let sent = rec.wait_for("/v2/bot/message/", 1).await;
     let msg = &sent[0].json()["messages"][0];
     assert!(msg["text"].as_str().unwrap().contains("1（不満）"), "{msg}");
-    let items = msg["quickReply"]["items"].as_array().expect("quick replies");
+    let items = msg["quickReply"]["items"]
+        .as_array()
+        .expect("quick replies");
     let labels: Vec<&str> = items
         .iter()
         .map(|i| i["action"]["text"].as_str().unwrap())
         .collect();
     assert_eq!(labels, ["1", "2", "3", "4", "5"]);
     // Tapping "2" sends the text "2".
-    assert_eq!(line_post(&app, &line_text(user, "2002", "2", "rt-10"), None).await, 200);
+    assert_eq!(
+        line_post(&app, &line_text(user, "2002", "2", "rt-10"), None).await,
+        200
+    );
     let cid = customer_of(&app, "line", user).await.unwrap()["id"]
         .as_str()
         .unwrap()
@@ -366,6 +454,9 @@ async fn line_survey_offers_quick_replies_and_a_tap_is_the_answer() {
         })
         .await;
     let a = t.iter().find(|e| e["type"] == "survey_answered").unwrap();
-    assert_eq!((a["score"].as_u64(), a["channel"].as_str()), (Some(2), Some("line")));
+    assert_eq!(
+        (a["score"].as_u64(), a["channel"].as_str()),
+        (Some(2), Some("line"))
+    );
     assert!(!types(&t).contains(&"conversation_reopened".to_owned()));
 }

@@ -11,7 +11,7 @@
 use super::{Atomic, CustomerActor};
 use crate::actors::messages::{ConversationEvent, EngineError, EngineResult};
 use crate::channels::outbound::Delivery;
-use crate::domain::{Channel, ConversationId, EventKind, TimelineEvent};
+use crate::domain::{Channel, EventKind, TimelineEvent};
 use crate::notify::{
     self, NotificationRecord, NotificationStatus, Rule, SendOrder, NOTIFICATION_KIND,
 };
@@ -39,6 +39,10 @@ pub struct UnsubscribeToken {
     pub channel: Channel,
 }
 
+/// What [`CustomerActor::notify_plan`] decided: a commit (batch, the record it
+/// writes, the send to make after it), or the stored notification as it stands.
+type Plan = Result<(Batch, NotificationRecord, Option<AfterSend>), NotificationRecord>;
+
 /// What to do once a send is committed.
 struct AfterSend {
     event: TimelineEvent,
@@ -51,8 +55,7 @@ impl CustomerActor {
         &self,
         msg: &Notify,
         existing: Option<NotificationRecord>,
-    ) -> EngineResult<Result<(Batch, NotificationRecord, Option<AfterSend>), NotificationRecord>>
-    {
+    ) -> EngineResult<Plan> {
         let customer = self.check_ready()?.clone();
         let now = self.engine.now();
         let order = &msg.order;
@@ -64,7 +67,9 @@ impl CustomerActor {
         }
         let mut batch = Batch::default();
         if let Some(k) = &msg.due_key {
-            batch.records.push(RecordWrite::delete(notify::DUE_KIND, k.clone()));
+            batch
+                .records
+                .push(RecordWrite::delete(notify::DUE_KIND, k.clone()));
         }
         let mut rec = NotificationRecord {
             id: order.id.clone(),
@@ -188,7 +193,7 @@ impl CustomerActor {
             customer_id: self.id,
             // The delivery status is recorded against the open conversation, else a
             // fresh id that names this send only.
-            conversation_id: conv.unwrap_or_else(ConversationId::new),
+            conversation_id: conv.unwrap_or_default(),
             event_id: event.id,
             channel,
             to,
@@ -219,14 +224,12 @@ impl Handler<Notify> for CustomerActor {
         let id = msg.order.id.clone();
         let read = async move { store.record(NOTIFICATION_KIND, &id).await };
         let fut = read.into_actor(self).then(move |res, act, _| {
-            let existing = res
-                .map_err(EngineError::store)
-                .and_then(|raw| match raw {
-                    Some(b) => serde_json::from_slice::<NotificationRecord>(&b)
-                        .map(Some)
-                        .map_err(|e| EngineError::internal(format!("notification: {e}"))),
-                    None => Ok(None),
-                });
+            let existing = res.map_err(EngineError::store).and_then(|raw| match raw {
+                Some(b) => serde_json::from_slice::<NotificationRecord>(&b)
+                    .map(Some)
+                    .map_err(|e| EngineError::internal(format!("notification: {e}"))),
+                None => Ok(None),
+            });
             let plan = existing.and_then(|e| act.notify_plan(&msg, e));
             match plan {
                 Err(e) => fut::ready(Err(e)).boxed_local(),

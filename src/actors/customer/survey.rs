@@ -10,9 +10,7 @@ use super::{done, Atomic, CustomerActor};
 use crate::actors::messages::{EngineError, EngineResult, Inbound, InboundAck};
 use crate::channels::outbound::Delivery;
 use crate::domain::report::{ReportEvent, ReportKind};
-use crate::domain::{
-    Channel, Conversation, ConversationId, EventId, EventKind, TimelineEvent,
-};
+use crate::domain::{Channel, Conversation, ConversationId, EventId, EventKind, TimelineEvent};
 use crate::store::{Batch, RecordWrite};
 use crate::survey::{self, Answer, Language, SurveyRecord, SurveyStatus, SCALE_MAX};
 use crate::ws::protocol::{ChatServerMsg, ErrorCode};
@@ -134,7 +132,7 @@ impl CustomerActor {
         if let Some(d) = &delivery {
             batch.outbox.push(d.entry(now));
         }
-        let chat = delivery.is_none().then(|| ChatServerMsg::Survey {
+        let chat = delivery.is_none().then_some(ChatServerMsg::Survey {
             conversation_id: conv.id,
             question: text,
             scale_max: SCALE_MAX,
@@ -173,7 +171,9 @@ impl CustomerActor {
             }
             match &e.kind {
                 EventKind::SurveyAnswered { .. } => return None,
-                EventKind::SurveySent { channel: c, text, .. } => {
+                EventKind::SurveySent {
+                    channel: c, text, ..
+                } => {
                     sent = Some((e.at, *c, text));
                     break;
                 }
@@ -186,7 +186,11 @@ impl CustomerActor {
             return None;
         }
         // The question's language is the one it was asked in.
-        let lang = if text.is_ascii() { Language::En } else { Language::Ja };
+        let lang = if text.is_ascii() {
+            Language::En
+        } else {
+            Language::Ja
+        };
         Some((conv, lang))
     }
 
@@ -198,7 +202,10 @@ impl CustomerActor {
         msg: &Inbound,
         seen_key: Option<String>,
     ) -> Option<Atomic<InboundAck>> {
-        if !matches!(msg.channel, Channel::Sms | Channel::Line | Channel::Messenger) {
+        if !matches!(
+            msg.channel,
+            Channel::Sms | Channel::Line | Channel::Messenger
+        ) {
             return None;
         }
         let (conv, lang) = self.survey_awaiting(msg.channel)?;
@@ -318,7 +325,10 @@ impl CustomerActor {
                 return Err(EngineError::not_found("survey"));
             }
             if let Some(s) = &a.secret {
-                let ok = rec.secret.as_deref().is_some_and(|r| survey::same_secret(r, s));
+                let ok = rec
+                    .secret
+                    .as_deref()
+                    .is_some_and(|r| survey::same_secret(r, s));
                 if !ok && rec.status == SurveyStatus::Sent {
                     return Err(EngineError::not_found("survey"));
                 }
@@ -422,4 +432,3 @@ impl Handler<AnswerSurvey> for CustomerActor {
         })))
     }
 }
-
