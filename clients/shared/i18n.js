@@ -268,6 +268,9 @@ const en = {
   'survey.score_label': 'Rate {n} of 5',
   'survey.scores_label': 'Your rating',
   'survey.thanks': 'Thank you for your feedback!',
+  'event.survey_sent': 'Satisfaction survey sent ({channel})',
+  'event.survey_answered': 'Survey answered: {score}/{max} ({channel})',
+  'event.notification_sent': 'Notification {type} sent on {channel}: {text}',
 };
 
 const ja = {
@@ -526,6 +529,9 @@ const ja = {
   'survey.score_label': '5段階中 {n}',
   'survey.scores_label': '評価',
   'survey.thanks': 'ご回答ありがとうございました。',
+  'event.survey_sent': '満足度アンケートを送信しました（{channel}）',
+  'event.survey_answered': 'アンケート回答: {score}/{max}（{channel}）',
+  'event.notification_sent': 'お知らせ {type} を{channel}で送信: {text}',
 };
 
 export const dictionaries = { en, ja };
