@@ -98,6 +98,10 @@ pub struct Settings {
     pub crm: crate::crm::CrmSettings,
     /// Canned-response limits (`[canned]`, docs/assist.md).
     pub canned: crate::canned::CannedSettings,
+    /// Post-interaction CSAT surveys (`[surveys]`, docs/engagement.md).
+    pub surveys: crate::survey::SurveySettings,
+    /// Proactive notifications (`[notify]`, docs/engagement.md).
+    pub notify: crate::notify::NotifySettings,
 }
 
 /// `[security]`: websocket origins, login throttling, socket abuse limits, webhook
@@ -371,6 +375,8 @@ impl Default for Settings {
             reports: ReportSettings::default(),
             crm: Default::default(),
             canned: Default::default(),
+            surveys: Default::default(),
+            notify: Default::default(),
         }
     }
 }

@@ -95,6 +95,11 @@ impl Application {
             .channels
             .validate()
             .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
+        settings
+            .surveys
+            .validate()
+            .and_then(|()| settings.notify.validate())
+            .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
         let key = token_key(&store).await?;
         let settings = Arc::new(settings);
         let engine = Engine::new(
@@ -132,6 +137,7 @@ impl Application {
         let dispatcher = crate::channels::outbound::Dispatcher::start(engine.clone());
         engine.set_dispatcher(dispatcher.clone());
         let resent = dispatcher.resume(&engine).await?;
+        crate::notify::scheduler::start(&engine);
         if resent > 0 {
             tracing::info!(
                 resent,

@@ -12,6 +12,7 @@
 import { t, has, applyTranslations, bindLanguageToggle, onLanguageChange, formatTime, formatDateTime, channelName } from '../shared/i18n.js';
 import { ReconnectingSocket, wsUrl, newClientMsgId } from '../shared/ws.js';
 import { h, replaceChildren, reconcile, safeLink, isHttpUrl } from '../shared/dom.js';
+import { mountSurvey } from './survey.js';
 
 const TOKEN_KEY = 'switchboard.chat.token';
 const OUTBOX_KEY = 'switchboard.chat.outbox';
@@ -83,6 +84,7 @@ const socket = new ReconnectingSocket({
     pong: () => {},
   },
 });
+mountSurvey(socket, $('chat-form'));
 
 // ---------------------------------------------------------------------------------
 // Server -> customer

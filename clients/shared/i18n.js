@@ -297,6 +297,13 @@ const en = {
   'assist.kb.save': 'Save article',
   'assist.kb.saved': 'Article saved.',
   'assist.kb.conflict': 'Someone changed this article meanwhile. Reopen it to see their version.',
+  'survey.comment': 'Anything to add? (optional)',
+  'survey.score_label': 'Rate {n} of 5',
+  'survey.scores_label': 'Your rating',
+  'survey.thanks': 'Thank you for your feedback!',
+  'event.survey_sent': 'Satisfaction survey sent ({channel})',
+  'event.survey_answered': 'Survey answered: {score}/{max} ({channel})',
+  'event.notification_sent': 'Notification {type} sent on {channel}: {text}',
 };
 
 const ja = {
@@ -584,6 +591,13 @@ const ja = {
   'assist.kb.save': '記事を保存',
   'assist.kb.saved': '記事を保存しました。',
   'assist.kb.conflict': 'この記事は他の人が更新しました。開き直して最新の内容を確認してください。',
+  'survey.comment': 'ご意見があればどうぞ（任意）',
+  'survey.score_label': '5段階中 {n}',
+  'survey.scores_label': '評価',
+  'survey.thanks': 'ご回答ありがとうございました。',
+  'event.survey_sent': '満足度アンケートを送信しました（{channel}）',
+  'event.survey_answered': 'アンケート回答: {score}/{max}（{channel}）',
+  'event.notification_sent': 'お知らせ {type} を{channel}で送信: {text}',
 };
 
 export const dictionaries = { en, ja };

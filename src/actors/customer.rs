@@ -26,6 +26,8 @@ use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 pub(crate) mod identity;
+pub(crate) mod notify;
+pub(crate) mod survey;
 
 /// Client message ids remembered per customer for idempotent retries.
 const SEEN_IDS: usize = 1024;
@@ -614,6 +616,9 @@ impl Handler<Inbound> for CustomerActor {
         if let Some(ack) = seen_key.as_ref().and_then(|k| self.seen.get(k)) {
             return done(Ok(ack.clone()));
         }
+        if let Some(answered) = self.survey_reply(&msg, seen_key.clone()) {
+            return answered;
+        }
         let now = self.engine.now();
         let store = self.engine.store.clone();
         let preview: String = msg.text.chars().take(200).collect();
@@ -961,6 +966,7 @@ impl Handler<AgentWrite> for CustomerActor {
                 subject,
                 references,
                 attempt: 0,
+                quick_replies: Vec::new(),
             }
         });
         let mut batch = Batch::default().event(ev.clone());
@@ -1188,9 +1194,11 @@ impl Handler<CloseConversation> for CustomerActor {
         let batch = Batch::default()
             .event(ev.clone())
             .conversation(updated.clone());
-        let batch = self.reported(batch, Some(&conv), &updated);
+        let mut batch = self.reported(batch, Some(&conv), &updated);
+        let survey = self.survey_on_resolve(&mut batch, &updated);
         self.commit_then(batch, move |act| {
             act.remember(&ev);
+            act.survey_sent(survey);
             if updated.state == ConversationState::Resolved {
                 crate::metrics::conversation_resolved(&updated.queue);
                 act.engine.live(crate::live::LiveEvent::Closed {

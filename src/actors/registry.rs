@@ -72,6 +72,8 @@ pub struct Inner {
     drain: Arc<tokio::sync::watch::Sender<bool>>,
     /// CRM lookups and their cache (`crate::crm`).
     pub crm: crate::crm::Crm,
+    /// Notification scheduler ticks (observable over REST; see `crate::notify::scheduler`).
+    pub notify_stats: crate::notify::SchedulerStats,
 }
 
 impl std::ops::Deref for Engine {
@@ -120,6 +122,7 @@ impl Engine {
             identity_lock: tokio::sync::Mutex::new(()),
             drain: Arc::new(tokio::sync::watch::Sender::new(false)),
             crm,
+            notify_stats: Default::default(),
         }))
     }
 

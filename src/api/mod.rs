@@ -9,6 +9,7 @@ pub mod canned;
 pub mod crm;
 pub mod customers;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod health;
 pub mod identity;
@@ -21,6 +22,7 @@ pub mod read;
 pub mod reports;
 pub mod static_files;
 pub mod supervisor;
+pub mod survey;
 pub mod ws_routes;
 
 use crate::actors::Engine;
@@ -102,8 +104,39 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
                 .route("/canned/{id}", web::put().to(canned::update))
                 .route("/canned/{id}", web::delete().to(canned::delete))
                 .route("/canned/{id}/render", web::post().to(canned::render))
+                .route("/surveys/{token}", web::post().to(survey::answer_json))
+                .route(
+                    "/conversations/{id}/survey",
+                    web::get().to(survey::of_conversation),
+                )
+                .route("/events", web::post().to(events::post_event))
+                .route("/notification-rules", web::get().to(events::list_rules))
+                .route(
+                    "/notification-rules/{type}",
+                    web::put().to(events::put_rule),
+                )
+                .route(
+                    "/notification-rules/{type}",
+                    web::get().to(events::get_rule),
+                )
+                .route(
+                    "/notification-rules/{type}",
+                    web::delete().to(events::delete_rule),
+                )
+                .route(
+                    "/notifications/{id}",
+                    web::get().to(events::get_notification),
+                )
+                .route("/notifications-scheduler", web::get().to(events::scheduler))
                 .default_service(web::to(error::not_found)),
         )
+        .route("/survey/{token}", web::get().to(survey::form))
+        .route("/survey/{token}", web::post().to(survey::submit))
+        .route(
+            "/unsubscribe/{token}",
+            web::get().to(events::unsubscribe_form),
+        )
+        .route("/unsubscribe/{token}", web::post().to(events::unsubscribe))
         .route("/", web::get().to(static_files::root))
         .route("/{client}", web::get().to(static_files::slash))
         .route("/{client}/{path:.*}", web::get().to(static_files::serve));

@@ -53,8 +53,54 @@ pub fn document() -> Value {
     let mut doc = base();
     if let Some(paths) = doc["paths"].as_object_mut() {
         paths.extend(supervisor_paths());
+        paths.extend(engagement_paths());
     }
     doc
+}
+
+/// Surveys and notifications (docs/engagement.md).
+fn engagement_paths() -> serde_json::Map<String, Value> {
+    let err = json!({"$ref": "#/components/responses/Error"});
+    let rule = json!({
+        "get": bearer_get("A notification rule (supervisor, admin)", json!([id_param("type")]))["get"].clone(),
+        "put": {"summary": "Create or replace a notification rule: templates per language (ja, en), subjects, variables, channels; templates parsed at save time (supervisor, admin)",
+                "security": [{"bearer": []}], "parameters": [id_param("type")],
+                "responses": {"200": {"description": "the rule"}, "400": err, "401": err, "403": err}},
+        "delete": {"summary": "Delete a notification rule (supervisor, admin)", "security": [{"bearer": []}],
+                   "parameters": [id_param("type")], "responses": {"204": {"description": "deleted"}, "404": err}}
+    });
+    let public_post = |summary: &str| {
+        json!({"post": {"summary": summary, "parameters": [id_param("token")],
+        "responses": {"200": {"description": "OK"}, "400": err, "404": err, "409": err}}})
+    };
+    let mut m = serde_json::Map::new();
+    m.insert("/api/v1/events".into(), json!({"post": {"summary": "Report an event about a customer: {type, customer: {id|phone|email|line}, data, send_at?, idempotency_key?} → 202 {id, status: sent|scheduled|suppressed, channel?} (supervisor, admin)",
+        "security": [{"bearer": []}], "responses": {"202": {"description": "the notification"}, "400": err, "401": err, "403": err, "404": err}}}));
+    m.insert(
+        "/api/v1/notification-rules".into(),
+        bearer_get("Notification rules (supervisor, admin)", json!([])),
+    );
+    m.insert("/api/v1/notification-rules/{type}".into(), rule);
+    m.insert(
+        "/api/v1/notifications/{id}".into(),
+        bearer_get(
+            "A notification and its delivery status (supervisor, admin)",
+            json!([id_param("id")]),
+        ),
+    );
+    m.insert(
+        "/api/v1/notifications-scheduler".into(),
+        bearer_get(
+            "Notification scheduler counters: ticks, last_tick_at, sent (supervisor, admin)",
+            json!([]),
+        ),
+    );
+    m.insert("/api/v1/surveys/{token}".into(), public_post("Answer a CSAT survey from its email link token: {score 1-5, comment?} (no staff token)"));
+    m.insert(
+        "/api/v1/conversations/{id}/survey".into(),
+        bearer_get("The conversation's CSAT survey", json!([id_param("id")])),
+    );
+    m
 }
 
 /// `/ws/supervisor` and `/api/v1/supervisor/*` (docs/supervisor.md).

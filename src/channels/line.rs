@@ -288,7 +288,16 @@ fn content(m: &Message) -> (String, Vec<Attachment>) {
 /// Sends `d`: reply API with a fresh reply token, else push API.
 pub async fn send(client: &reqwest::Client, cfg: &ChannelSettings, d: &Delivery) -> SendResult {
     let line = &cfg.line;
-    let messages = serde_json::json!([{ "type": "text", "text": d.text }]);
+    let mut message = serde_json::json!({ "type": "text", "text": d.text });
+    if !d.quick_replies.is_empty() {
+        let items: Vec<_> = d
+            .quick_replies
+            .iter()
+            .map(|q| serde_json::json!({"type": "action", "action": {"type": "message", "label": q, "text": q}}))
+            .collect();
+        message["quickReply"] = serde_json::json!({ "items": items });
+    }
+    let messages = serde_json::json!([message]);
     let fresh = reply_tokens()
         .remove_if(&d.to, |_, (_, at)| at.elapsed() < REPLY_TOKEN_TTL)
         .map(|(_, (token, _))| token);

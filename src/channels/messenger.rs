@@ -324,13 +324,22 @@ fn message_of(ev: Messaging, queue: Option<crate::domain::QueueName>) -> Option<
 /// Sends `d` with the Send API.
 pub async fn send(client: &reqwest::Client, cfg: &ChannelSettings, d: &Delivery) -> SendResult {
     let ms = &cfg.messenger;
+    let mut message = serde_json::json!({ "text": d.text });
+    if !d.quick_replies.is_empty() {
+        let qr: Vec<_> = d
+            .quick_replies
+            .iter()
+            .map(|q| serde_json::json!({"content_type": "text", "title": q, "payload": q}))
+            .collect();
+        message["quick_replies"] = serde_json::json!(qr);
+    }
     let resp = client
         .post(format!("{}/{}/me/messages", ms.api_base, ms.api_version))
         .query(&[("access_token", ms.page_access_token.as_str())])
         .json(&serde_json::json!({
             "recipient": { "id": d.to },
             "messaging_type": "RESPONSE",
-            "message": { "text": d.text },
+            "message": message,
         }))
         .send()
         .await

@@ -40,6 +40,10 @@ pub struct Delivery {
     /// Email message ids to thread under (In-Reply-To / References).
     pub references: Vec<String>,
     pub attempt: u32,
+    /// Quick-reply choices shown under the text where the channel has them (LINE
+    /// `quickReply`, Messenger `quick_replies`); each sends its label back as text. Not
+    /// kept in the outbox: a delivery resent after a restart is plain text.
+    pub quick_replies: Vec<String>,
 }
 
 impl Delivery {
@@ -71,6 +75,7 @@ impl From<crate::store::OutboxEntry> for Delivery {
             subject: o.subject,
             references: o.references,
             attempt: 0,
+            quick_replies: Vec::new(),
         }
     }
 }

@@ -176,6 +176,29 @@ pub enum EventKind {
         by: Option<AgentId>,
         identities: Vec<super::IdentityKey>,
     },
+    /// A CSAT survey went out after the conversation was resolved (the event id is the
+    /// outbound message's, for `message_status`).
+    SurveySent {
+        channel: Channel,
+        scale_max: u8,
+        text: String,
+    },
+    /// The customer answered the conversation's survey.
+    SurveyAnswered {
+        channel: Channel,
+        score: u8,
+        scale_max: u8,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        comment: Option<String>,
+    },
+    /// A proactive notification went out (`POST /api/v1/events`): what the customer
+    /// was told, and where.
+    NotificationSent {
+        notification_id: String,
+        event_type: String,
+        channel: Channel,
+        text: String,
+    },
 }
 
 /// A file or media item that came with a message.
@@ -245,6 +268,9 @@ impl EventKind {
             EventKind::VideoInvited { .. } => "video_invited",
             EventKind::CustomersMerged { .. } => "customers_merged",
             EventKind::CustomersUnmerged { .. } => "customers_unmerged",
+            EventKind::SurveySent { .. } => "survey_sent",
+            EventKind::SurveyAnswered { .. } => "survey_answered",
+            EventKind::NotificationSent { .. } => "notification_sent",
         }
     }
 }

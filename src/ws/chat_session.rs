@@ -164,6 +164,14 @@ impl ChatSession {
                     }
                 }));
             }
+            ChatClientMsg::SurveyAnswer {
+                conversation_id,
+                score,
+                comment,
+            } => {
+                let fut = super::survey::answer(engine, customer, conversation_id, score, comment);
+                ctx.spawn(fut.into_actor(self).map(|m, _, ctx| Self::send(ctx, &m)));
+            }
             ChatClientMsg::Leave {} => {
                 let fut = async move { engine.ask_customer(customer, CustomerLeave).await };
                 ctx.spawn(fut.into_actor(self).map(|res, _, ctx| {

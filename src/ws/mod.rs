@@ -9,3 +9,4 @@ pub mod drain;
 pub mod frames;
 pub mod protocol;
 pub mod supervisor_session;
+pub mod survey;

@@ -273,6 +273,15 @@ pub enum ChatClientMsg {
         #[serde(default)]
         nonce: Option<String>,
     },
+    /// The answer to a `survey` (protocol 1, additive): `score` 1 to `scale_max`.
+    /// Answered: `survey_thanks`; out of range: `error` `invalid`; already answered:
+    /// `error` `conflict`.
+    SurveyAnswer {
+        conversation_id: ConversationId,
+        score: i64,
+        #[serde(default)]
+        comment: Option<String>,
+    },
 }
 
 /// Server -> customer (web chat).
@@ -313,6 +322,18 @@ pub enum ChatServerMsg {
         reason: String,
     },
     Error(WireError),
+    /// The conversation was resolved: rate it (buttons 1 to `scale_max`, optional
+    /// comment), answer with `survey_answer`.
+    Survey {
+        conversation_id: ConversationId,
+        question: String,
+        scale_max: u8,
+    },
+    /// The survey answer was stored.
+    SurveyThanks {
+        conversation_id: ConversationId,
+        score: u8,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -1,0 +1,513 @@
+//! Proactive notification edge: `POST /api/v1/events` (an order system reports an
+//! event about a customer), the notification rules (`PUT/GET/DELETE
+//! /api/v1/notification-rules/{type}`, `GET /api/v1/notification-rules`), a
+//! notification's state (`GET /api/v1/notifications/{id}`), the scheduler's counters
+//! (`GET /api/v1/notifications-scheduler`) and the email unsubscribe page
+//! (`GET`/`POST /unsubscribe/{token}`).
+//!
+//! Every staff route here needs a supervisor or admin token. Everything is checked
+//! before anything is stored: an unknown event type, an unknown customer, data that
+//! leaves a template variable without a value, a broken template — each is a typed
+//! error and changes nothing. The send itself is decided by the customer's actor
+//! (`actors/customer/notify.rs`).
+
+use super::error::ApiError;
+use super::extract::Staff;
+use super::AppState;
+use crate::actors::customer::notify::{Notify, UnsubscribeToken};
+use crate::actors::messages::SetOptOut;
+use crate::actors::Engine;
+use crate::domain::{Channel, Customer, CustomerId, IdentityKey, Millis};
+use crate::notify::{self, NotificationRecord, NotifyError, Rule, SendOrder};
+use crate::store::{Batch, RecordWrite};
+use crate::survey::Language;
+use crate::template::Template;
+use crate::ws::protocol::ErrorCode;
+use actix_web::{http::StatusCode, web, HttpResponse};
+use serde::Deserialize;
+use std::sync::atomic::Ordering;
+
+impl From<NotifyError> for ApiError {
+    fn from(e: NotifyError) -> Self {
+        ApiError::invalid(e.to_string())
+    }
+}
+
+async fn rule(engine: &Engine, event_type: &str) -> Result<Option<Rule>, ApiError> {
+    match engine.store.record(notify::RULE_KIND, event_type).await? {
+        Some(b) => serde_json::from_slice(&b)
+            .map(Some)
+            .map_err(|e| ApiError::new(ErrorCode::Internal, format!("rule: {e}"))),
+        None => Ok(None),
+    }
+}
+
+/// `PUT /api/v1/notification-rules/{type}`: every template is parsed (a broken one is
+/// `400 invalid` with its byte offset) and nothing is saved unless all are good.
+pub async fn put_rule(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<String>,
+    body: web::Json<Rule>,
+) -> Result<HttpResponse, ApiError> {
+    staff.require_supervisor()?;
+    let engine = &state.engine;
+    notify::check_type(&path)?;
+    let r = body.into_inner();
+    r.check(engine.settings.notify.max_template_bytes)?;
+    if rule(engine, &path).await?.is_none() {
+        let max = engine.settings.notify.max_rules;
+        let have = engine.store.records(notify::RULE_KIND, None, max).await?;
+        if have.len() >= max {
+            return Err(ApiError::invalid(format!("more than {max} rules")));
+        }
+    }
+    let bytes =
+        serde_json::to_vec(&r).map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
+    engine
+        .store
+        .commit(Batch {
+            records: vec![RecordWrite::put(notify::RULE_KIND, path.as_str(), bytes)],
+            ..Default::default()
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({"type": path.as_str(), "rule": r})))
+}
+
+/// `GET /api/v1/notification-rules/{type}`.
+pub async fn get_rule(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    staff.require_supervisor()?;
+    notify::check_type(&path)?;
+    let r = rule(&state.engine, &path)
+        .await?
+        .ok_or_else(|| ApiError::not_found("notification rule"))?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({"type": path.as_str(), "rule": r})))
+}
+
+/// `GET /api/v1/notification-rules`.
+pub async fn list_rules(
+    state: web::Data<AppState>,
+    staff: Staff,
+) -> Result<HttpResponse, ApiError> {
+    staff.require_supervisor()?;
+    let engine = &state.engine;
+    let all = engine
+        .store
+        .records(notify::RULE_KIND, None, engine.settings.notify.max_rules)
+        .await?;
+    let rules: Vec<serde_json::Value> = all
+        .into_iter()
+        .filter_map(|(k, b)| {
+            let r: Rule = serde_json::from_slice(&b).ok()?;
+            Some(serde_json::json!({"type": k, "rule": r}))
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "rules": rules })))
+}
+
+/// `DELETE /api/v1/notification-rules/{type}` (scheduled sends of the type are
+/// dropped when they come due).
+pub async fn delete_rule(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    staff.require_supervisor()?;
+    notify::check_type(&path)?;
+    if rule(&state.engine, &path).await?.is_none() {
+        return Err(ApiError::not_found("notification rule"));
+    }
+    state
+        .engine
+        .store
+        .commit(Batch {
+            records: vec![RecordWrite::delete(notify::RULE_KIND, path.as_str())],
+            ..Default::default()
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The customer an event is about: exactly one of these.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerRef {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub line: Option<String>,
+}
+
+/// `send_at`: RFC 3339 is not parsed here (no date library); epoch milliseconds, or
+/// an RFC 3339 UTC timestamp `YYYY-MM-DDTHH:MM:SS(.sss)Z`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum SendAt {
+    Ms(i64),
+    Text(String),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventIn {
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub customer: CustomerRef,
+    #[serde(default)]
+    pub data: serde_json::Value,
+    #[serde(default)]
+    pub send_at: Option<SendAt>,
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+}
+
+/// Days since the epoch of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Parses `YYYY-MM-DDTHH:MM:SS[.fff]Z` or with a `±HH:MM` offset.
+pub fn parse_rfc3339(s: &str) -> Option<Millis> {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let t = s.get(r)?;
+        t.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| t.parse().ok())?
+    };
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if b[13] != b':'
+        || b[16] != b':'
+        || !(1..=12).contains(&mo)
+        || !(1..=31).contains(&d)
+        || h > 23
+        || mi > 59
+        || se > 60
+    {
+        return None;
+    }
+    let mut rest = &s[19..];
+    let mut ms = 0;
+    if let Some(frac) = rest.strip_prefix('.') {
+        let n = frac.bytes().take_while(u8::is_ascii_digit).count();
+        if n == 0 {
+            return None;
+        }
+        let digits = &frac[..n];
+        ms = format!("{:0<3}", &digits[..n.min(3)]).parse().ok()?;
+        rest = &frac[n..];
+    }
+    let offset_min = match rest {
+        "Z" | "z" => 0,
+        o if o.len() == 6 && (o.starts_with('+') || o.starts_with('-')) && &o[3..4] == ":" => {
+            let hh: i64 = o[1..3].parse().ok()?;
+            let mm: i64 = o[4..6].parse().ok()?;
+            let v = hh * 60 + mm;
+            if o.starts_with('-') {
+                -v
+            } else {
+                v
+            }
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(y, mo, d);
+    let secs = days * 86_400 + h * 3_600 + mi * 60 + se - offset_min * 60;
+    Some(Millis(secs * 1_000 + ms))
+}
+
+async fn find_customer(engine: &Engine, r: &CustomerRef) -> Result<Customer, ApiError> {
+    let given = [
+        r.id.is_some(),
+        r.phone.is_some(),
+        r.email.is_some(),
+        r.line.is_some(),
+    ]
+    .iter()
+    .filter(|x| **x)
+    .count();
+    if given != 1 {
+        return Err(ApiError::invalid(
+            "customer: exactly one of id, phone, email, line",
+        ));
+    }
+    let id = if let Some(id) = &r.id {
+        CustomerId::parse(id)?
+    } else {
+        let key = match (&r.phone, &r.email, &r.line) {
+            (Some(p), _, _) => IdentityKey::parse(Channel::Sms, p)?,
+            (_, Some(e), _) => IdentityKey::parse(Channel::Email, e)?,
+            (_, _, Some(l)) => IdentityKey::parse(Channel::Line, l)?,
+            _ => return Err(ApiError::invalid("customer reference")),
+        };
+        engine
+            .store
+            .customer_by_identity(&key)
+            .await?
+            .ok_or_else(|| ApiError::not_found("customer"))?
+    };
+    let mut c = engine
+        .store
+        .customer(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("customer"))?;
+    // A merged record answers for its survivor.
+    if let Some(into) = c.merged_into {
+        c = engine
+            .store
+            .customer(into)
+            .await?
+            .ok_or_else(|| ApiError::not_found("customer"))?;
+    }
+    Ok(c)
+}
+
+/// `POST /api/v1/events` → `202 {id, status, channel?, reason?}`.
+pub async fn post_event(
+    state: web::Data<AppState>,
+    staff: Staff,
+    body: web::Json<EventIn>,
+) -> Result<HttpResponse, ApiError> {
+    staff.require_supervisor()?;
+    let engine = &state.engine;
+    let cfg = &engine.settings.notify;
+    let ev = body.into_inner();
+    notify::check_type(&ev.event_type)?;
+    let rule = rule(engine, &ev.event_type).await?.ok_or_else(|| {
+        ApiError::invalid(format!(
+            "unknown event type {:?}: no notification rule",
+            ev.event_type
+        ))
+    })?;
+    let customer = find_customer(engine, &ev.customer).await?;
+    let vars = notify::flatten_data(&ev.data, cfg.max_variables, cfg.max_value_bytes)?;
+    // Every template of the rule must render with this data (a missing variable is
+    // named now, not when the message is due).
+    let mut check = vars.clone();
+    check.insert("customer.id".into(), customer.id.to_string());
+    check.insert("customer.name".into(), String::new());
+    check.insert("unsubscribe_url".into(), String::new());
+    for (lang, src) in &rule.templates {
+        Template::parse(src, cfg.max_template_bytes)
+            .and_then(|t| t.render(&check))
+            .map_err(|e| {
+                ApiError::invalid(format!("data does not fit the {lang} template: {e}"))
+            })?;
+    }
+    let now = engine.now();
+    let send_at = match &ev.send_at {
+        None => None,
+        Some(SendAt::Ms(ms)) => Some(Millis(*ms)),
+        Some(SendAt::Text(t)) => Some(parse_rfc3339(t).ok_or_else(|| {
+            ApiError::invalid("send_at: RFC 3339 (2026-12-01T09:00:00Z) or epoch milliseconds")
+        })?),
+    };
+    if send_at.is_some_and(|at| at.0 > now.0.saturating_add(cfg.max_schedule_ahead_ms as i64)) {
+        return Err(ApiError::invalid("send_at is too far ahead"));
+    }
+    let id = match &ev.idempotency_key {
+        Some(k) if k.is_empty() || k.len() > 200 => {
+            return Err(ApiError::invalid("idempotency_key must be 1 to 200 bytes"))
+        }
+        Some(k) => notify::id_for_key(&ev.event_type, k),
+        None => format!("n-{}", uuid::Uuid::now_v7().simple()),
+    };
+    let order = SendOrder {
+        id,
+        event_type: ev.event_type,
+        customer_id: customer.id,
+        vars,
+        send_at,
+        created_at: now,
+    };
+    let rec = engine
+        .ask_customer(
+            customer.id,
+            Notify {
+                order,
+                rule,
+                due_key: None,
+            },
+        )
+        .await?;
+    Ok(HttpResponse::Accepted().json(rec))
+}
+
+/// `GET /api/v1/notifications/{id}`.
+pub async fn get_notification(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    staff.require_supervisor()?;
+    if path.len() > 100 {
+        return Err(ApiError::not_found("notification"));
+    }
+    let raw = state
+        .engine
+        .store
+        .record(notify::NOTIFICATION_KIND, &path)
+        .await?
+        .ok_or_else(|| ApiError::not_found("notification"))?;
+    let rec: NotificationRecord = serde_json::from_slice(&raw)
+        .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
+    // Delivery (sent to the provider, failed, bounced) is the `message_status` of the
+    // `notification_sent` event, looked up among the customer's latest events.
+    let mut delivery = serde_json::Value::Null;
+    if let Some(ev) = rec.event_id {
+        let page = state.engine.settings.limits.max_page;
+        let events =
+            crate::actors::timeline::timeline(&state.engine.store, rec.customer_id, None, page)
+                .await?;
+        // Newest first: the first status found is the latest.
+        if let Some(e) = events.iter().find(|e| {
+            matches!(&e.kind, crate::domain::EventKind::MessageStatus { message_event_id, .. } if *message_event_id == ev)
+        }) {
+            if let crate::domain::EventKind::MessageStatus { status, detail, provider_msg_id, .. } = &e.kind {
+                delivery = serde_json::json!({"status": status, "detail": detail, "provider_msg_id": provider_msg_id, "at": e.at});
+            }
+        }
+    }
+    let mut body = serde_json::to_value(&rec)
+        .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
+    body["delivery"] = delivery;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// `GET /api/v1/notifications-scheduler`: ticks completed, the engine time the last
+/// one looked at, scheduled sends handed over.
+pub async fn scheduler(state: web::Data<AppState>, staff: Staff) -> Result<HttpResponse, ApiError> {
+    staff.require_supervisor()?;
+    let s = &state.engine.notify_stats;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "ticks": s.ticks.load(Ordering::SeqCst),
+        "last_tick_at": s.last_tick_at.load(Ordering::SeqCst),
+        "sent": s.sent.load(Ordering::SeqCst),
+    })))
+}
+
+// ------------------------------------------------------------------ unsubscribe
+
+fn html(status: StatusCode, lang: Language, body: &str) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header(("Cache-Control", "no-store"))
+        .insert_header(("Referrer-Policy", "no-referrer"))
+        .insert_header((
+            "Content-Security-Policy",
+            "default-src 'none'; form-action 'self'",
+        ))
+        .body(format!(
+            "<!doctype html><html lang=\"{}\"><head><meta charset=\"utf-8\"><title>Unsubscribe</title></head><body>{body}</body></html>",
+            lang.as_str()
+        ))
+}
+
+async fn token_doc(engine: &Engine, token: &str) -> Option<UnsubscribeToken> {
+    if token.len() != 32 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let raw = engine
+        .store
+        .record(notify::UNSUBSCRIBE_KIND, token)
+        .await
+        .ok()??;
+    serde_json::from_slice(&raw).ok()
+}
+
+fn lang(engine: &Engine) -> Language {
+    Language::parse(&engine.settings.notify.default_language).unwrap_or(Language::Ja)
+}
+
+/// `GET /unsubscribe/{token}`: a confirmation form (a GET changes nothing, so link
+/// scanners cannot unsubscribe anyone).
+pub async fn unsubscribe_form(state: web::Data<AppState>, path: web::Path<String>) -> HttpResponse {
+    let l = lang(&state.engine);
+    if token_doc(&state.engine, &path).await.is_none() {
+        return html(
+            StatusCode::NOT_FOUND,
+            l,
+            "<p id=\"result\">This link is not valid. / このリンクは無効です。</p>",
+        );
+    }
+    html(
+        StatusCode::OK,
+        l,
+        "<form method=\"post\"><p>Stop notification emails? / お知らせメールの配信を停止しますか？</p><button type=\"submit\">Unsubscribe / 配信停止</button></form>",
+    )
+}
+
+/// `POST /unsubscribe/{token}` (the form, or RFC 8058 one-click): opts the customer
+/// out of email.
+pub async fn unsubscribe(state: web::Data<AppState>, path: web::Path<String>) -> HttpResponse {
+    let l = lang(&state.engine);
+    let Some(doc) = token_doc(&state.engine, &path).await else {
+        return html(
+            StatusCode::NOT_FOUND,
+            l,
+            "<p id=\"result\">This link is not valid. / このリンクは無効です。</p>",
+        );
+    };
+    let res = state
+        .engine
+        .ask_customer(
+            doc.customer_id,
+            SetOptOut {
+                channel: doc.channel,
+                opted_out: true,
+            },
+        )
+        .await;
+    match res {
+        Ok(()) => html(
+            StatusCode::OK,
+            l,
+            "<p id=\"result\" data-code=\"ok\">You will receive no more notification emails. / 配信を停止しました。</p>",
+        ),
+        Err(e) => html(
+            super::error::status_of(e.code),
+            l,
+            "<p id=\"result\">Please try again later. / 時間をおいて再度お試しください。</p>",
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_timestamps() {
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(Millis(0)));
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:01.5Z"), Some(Millis(1_500)));
+        assert_eq!(
+            parse_rfc3339("2026-12-01T09:00:00+09:00"),
+            parse_rfc3339("2026-12-01T00:00:00Z")
+        );
+        assert_eq!(
+            parse_rfc3339("2000-03-01T00:00:00Z"),
+            Some(Millis(951_868_800_000))
+        );
+        assert_eq!(parse_rfc3339("2026-13-01T00:00:00Z"), None);
+        assert_eq!(parse_rfc3339("tomorrow"), None);
+        assert_eq!(parse_rfc3339("2026-12-01T00:00:00"), None);
+    }
+}
