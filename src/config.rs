@@ -94,6 +94,10 @@ pub struct Settings {
     pub security: SecuritySettings,
     /// Historical reports (`[reports]`, docs/metrics.md).
     pub reports: ReportSettings,
+    /// Knowledge base limits and Japanese dictionary (`[kb]`, docs/kb.md).
+    pub kb: crate::kb::KbSettings,
+    /// The FAQ bot on messaging channels (`[bot]`, docs/kb.md).
+    pub bot: crate::bot::BotSettings,
 }
 
 /// `[security]`: websocket origins, login throttling, socket abuse limits, webhook
@@ -365,6 +369,8 @@ impl Default for Settings {
             channels: Default::default(),
             security: SecuritySettings::default(),
             reports: ReportSettings::default(),
+            kb: Default::default(),
+            bot: Default::default(),
         }
     }
 }

@@ -111,5 +111,6 @@ pub async fn seed(engine: &Engine) -> anyhow::Result<()> {
     if !batch.is_empty() {
         store.commit(batch).await?;
     }
+    crate::kb::demo::seed(engine).await?;
     Ok(())
 }

@@ -27,6 +27,7 @@
 pub mod actors;
 pub mod api;
 pub mod auth;
+pub mod bot;
 pub mod channels;
 pub mod config;
 pub mod demo;
@@ -40,4 +41,5 @@ pub mod security;
 pub mod startup;
 pub mod store;
 pub mod template;
+pub mod kb;
 pub mod ws;

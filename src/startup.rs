@@ -95,6 +95,11 @@ impl Application {
             .channels
             .validate()
             .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
+        settings
+            .kb
+            .validate()
+            .and_then(|_| settings.bot.validate())
+            .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
         let key = token_key(&store).await?;
         let settings = Arc::new(settings);
         let engine = Engine::new(
@@ -109,6 +114,7 @@ impl Application {
         if let Some(pw) = &settings.bootstrap_admin_password {
             ensure_admin(&engine, pw).await?;
         }
+        crate::kb::start(&engine).await?;
         if settings.demo {
             crate::demo::seed(&engine).await?;
         }

@@ -27,6 +27,7 @@ import {
 } from '../shared/i18n.js';
 import { ReconnectingSocket, wsUrl, newClientMsgId } from '../shared/ws.js';
 import { h, replaceChildren, reconcile, safeLink } from '../shared/dom.js';
+import { botText } from './bot.js';
 
 const SESSION_KEY = 'switchboard.agent.session';
 const OUTBOX_KEY_PREFIX = 'switchboard.agent.outbox.';
@@ -1325,7 +1326,7 @@ function systemText(e) {
     case 'message_status':
       return t('event.message_status', { channel: ch(e.channel), status: has(`delivery.${e.status}`) ? t(`delivery.${e.status}`) : e.status });
     default:
-      return t('event.unknown', { type: e.type });
+      return botText(e) || t('event.unknown', { type: e.type });
   }
 }
 

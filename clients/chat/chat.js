@@ -12,6 +12,7 @@
 import { t, has, applyTranslations, bindLanguageToggle, onLanguageChange, formatTime, formatDateTime, channelName } from '../shared/i18n.js';
 import { ReconnectingSocket, wsUrl, newClientMsgId } from '../shared/ws.js';
 import { h, replaceChildren, reconcile, safeLink, isHttpUrl } from '../shared/dom.js';
+import { botName, mountHandoff } from './bot.js';
 
 const TOKEN_KEY = 'switchboard.chat.token';
 const OUTBOX_KEY = 'switchboard.chat.outbox';
@@ -23,7 +24,7 @@ const MAX_TEXT_BYTES = 16 * 1024;
 const TOKEN_PROBLEM_AFTER = 4;
 const OPEN_STATES = new Set(['queued', 'assigned', 'wrap_up']);
 const ENDED_STATES = new Set(['resolved', 'abandoned']);
-const SHOWN_EVENT_KINDS = new Set(['message_in', 'message_out', 'video_invited']);
+const SHOWN_EVENT_KINDS = new Set(['message_in', 'message_out', 'video_invited', 'bot_reply']);
 // No answer to `escalate_video` by then (dropped connection): the button works again.
 const VIDEO_REQUEST_TIMEOUT_MS = 15_000;
 
@@ -355,13 +356,17 @@ function renderStatus() {
   document.title = `${t('chat.title')}${info.key === 'assigned' || info.key === 'queued' ? ` · ${info.text}` : ''}`;
 }
 
+let updateHandoff = () => {};
+
 function render({ toBottom = false } = {}) {
+  updateHandoff(state);
   renderStatus();
   renderMessages({ toBottom });
   renderTyping();
 }
 
 function agentNameFor(e) {
+  if (botName(e)) return botName(e);
   const c = state.conversation;
   if (c && c.agent_name && e.conversation_id === c.id) return c.agent_name;
   return t('chat.agent');
@@ -399,7 +404,7 @@ function renderMessages({ toBottom = false } = {}) {
       continue;
     }
     if (e.client_msg_id) shown.add(e.client_msg_id);
-    const role = e.type === 'message_out' ? 'agent' : 'customer';
+    const role = e.type === 'message_out' || e.type === 'bot_reply' ? 'agent' : 'customer';
     const cont = prevRole === role;
     prevRole = role;
     const key = `${e.id}:${cont ? 'c' : 'f'}`;
@@ -574,6 +579,11 @@ function init() {
   });
   $('chat-end').addEventListener('click', leave);
   $('chat-video').addEventListener('click', requestVideo);
+  updateHandoff = mountHandoff($('chat-video'), (text, clientMsgId) => {
+    state.pending.set(clientMsgId, { text, createdAt: Date.now(), failed: null });
+    socket.sendReliable({ type: 'handoff', client_msg_id: clientMsgId, text });
+    render({ toBottom: true });
+  });
   $('identify-form').addEventListener('submit', identify);
   $('new-chat').addEventListener('click', startOver);
 

@@ -264,6 +264,17 @@ const en = {
   'chat.video_requesting': 'Preparing your video call…',
   'chat.video_ready': 'Your video call is ready.',
   'chat.video_join': 'Join video',
+  'chat.bot_name': 'Assistant',
+  'chat.handoff': 'Talk to a person',
+  'chat.handoff_text': "I'd like to talk to a person",
+  'bot.reply_article': 'Bot answered with “{title}”',
+  'bot.reply_unsure': 'Bot was not sure',
+  'bot.offered': 'offered “{title}”',
+  'bot.handoff': 'Bot handed off ({reason}) after {n} question(s):',
+  'bot.reason.requested': 'customer asked for a person',
+  'bot.reason.button': 'customer pressed “Talk to a person”',
+  'bot.reason.unanswered': 'no confident answer',
+  'bot.reason.turn_limit': 'turn limit',
 };
 
 const ja = {
@@ -518,6 +529,17 @@ const ja = {
   'chat.video_requesting': 'ビデオ通話を準備しています…',
   'chat.video_ready': 'ビデオ通話の準備ができました。',
   'chat.video_join': 'ビデオ通話に参加',
+  'chat.bot_name': 'アシスタント',
+  'chat.handoff': '担当者と話す',
+  'chat.handoff_text': '担当者と話したいです',
+  'bot.reply_article': 'ボットが「{title}」で回答',
+  'bot.reply_unsure': 'ボットは回答を見つけられませんでした',
+  'bot.offered': '「{title}」を案内',
+  'bot.handoff': 'ボットから引き継ぎ（{reason}）・質問 {n} 件:',
+  'bot.reason.requested': 'お客様が担当者を希望',
+  'bot.reason.button': 'お客様が「担当者と話す」を押下',
+  'bot.reason.unanswered': '確かな回答なし',
+  'bot.reason.turn_limit': 'ターン上限',
 };
 
 export const dictionaries = { en, ja };

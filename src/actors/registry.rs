@@ -70,6 +70,8 @@ pub struct Inner {
     /// tells its client to reconnect (see `crate::ws::drain`).
     /// Shared with `startup::ShutdownHandle`, which must not keep the engine alive.
     drain: Arc<tokio::sync::watch::Sender<bool>>,
+    /// The knowledge base's index (set at start-up, see [`Engine::kb`]).
+    kb: std::sync::OnceLock<Arc<crate::kb::KnowledgeBase>>,
 }
 
 impl std::ops::Deref for Engine {
@@ -116,7 +118,19 @@ impl Engine {
             supervisor_sockets: std::sync::atomic::AtomicUsize::new(0),
             identity_lock: tokio::sync::Mutex::new(()),
             drain: Arc::new(tokio::sync::watch::Sender::new(false)),
+            kb: std::sync::OnceLock::new(),
         }))
+    }
+
+    /// The knowledge base (created on first use when start-up did not set it).
+    pub fn kb(&self) -> &Arc<crate::kb::KnowledgeBase> {
+        self.kb
+            .get_or_init(|| Arc::new(crate::kb::KnowledgeBase::new(&self.settings.kb)))
+    }
+
+    /// Installs the knowledge base built at start-up (see `startup`).
+    pub fn set_kb(&self, kb: Arc<crate::kb::KnowledgeBase>) {
+        let _ = self.kb.set(kb);
     }
 
     /// Starts `actor` on the arbiter that `key` hashes to.

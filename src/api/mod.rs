@@ -11,6 +11,7 @@ pub mod extract;
 pub mod health;
 pub mod identity;
 pub mod inbound;
+pub mod kb;
 pub mod live;
 pub mod login;
 pub mod openapi;
@@ -93,6 +94,13 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
                     "/supervisor/queues/{name}",
                     web::patch().to(supervisor::patch_queue),
                 )
+                .route("/kb/articles", web::get().to(kb::list))
+                .route("/kb/articles", web::post().to(kb::create))
+                .route("/kb/articles/{id}", web::get().to(kb::get))
+                .route("/kb/articles/{id}", web::put().to(kb::update))
+                .route("/kb/articles/{id}", web::delete().to(kb::delete))
+                .route("/kb/search", web::get().to(kb::search))
+                .route("/kb/suggest", web::get().to(kb::suggest))
                 .default_service(web::to(error::not_found)),
         )
         .route("/", web::get().to(static_files::root))

@@ -53,6 +53,7 @@ pub fn document() -> Value {
     let mut doc = base();
     if let Some(paths) = doc["paths"].as_object_mut() {
         paths.extend(supervisor_paths());
+        paths.extend(super::kb::openapi_paths());
     }
     doc
 }

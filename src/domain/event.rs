@@ -176,6 +176,23 @@ pub enum EventKind {
         by: Option<AgentId>,
         identities: Vec<super::IdentityKey>,
     },
+    /// The FAQ bot answered the customer (see `crate::bot`): an article when it was
+    /// confident, else an honest "not sure".
+    BotReply {
+        channel: Channel,
+        text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        article_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        article_title: Option<String>,
+    },
+    /// The FAQ bot handed the customer to a person: the whole bot exchange, so the
+    /// agent never asks again. `reason`: requested, button, unanswered, turn_limit.
+    BotHandoff {
+        reason: String,
+        language: String,
+        transcript: Vec<crate::bot::BotTurn>,
+    },
 }
 
 /// A file or media item that came with a message.
@@ -245,6 +262,8 @@ impl EventKind {
             EventKind::VideoInvited { .. } => "video_invited",
             EventKind::CustomersMerged { .. } => "customers_merged",
             EventKind::CustomersUnmerged { .. } => "customers_unmerged",
+            EventKind::BotReply { .. } => "bot_reply",
+            EventKind::BotHandoff { .. } => "bot_handoff",
         }
     }
 }

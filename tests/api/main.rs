@@ -2,6 +2,7 @@
 //! One test binary (faster to link); one module per area.
 
 mod bad_input;
+mod bot;
 mod browser;
 mod channels;
 mod chat_flow;
@@ -10,6 +11,7 @@ mod email;
 mod faults;
 mod helpers;
 mod identity;
+mod kb;
 mod loadtest_smoke;
 mod overload;
 mod privacy;

@@ -1,0 +1,38 @@
+// chat/bot.js — owns the web chat's FAQ-bot affordances: the "talk to a person"
+// button, shown while the bot is answering (its last reply is the newest event and no
+// conversation is open), which sends the `handoff` protocol message; and the name the
+// bot's replies are shown under.
+
+import { t } from '../shared/i18n.js';
+import { newClientMsgId } from '../shared/ws.js';
+
+/** The speaker name of a `bot_reply`, else null. */
+export function botName(e) {
+  return e && e.type === 'bot_reply' ? t('chat.bot_name') : null;
+}
+
+/**
+ * Adds the hand-off button before `anchor` (a toolbar button) and returns an
+ * `update(state)` function that shows it when the bot has the chat.
+ * `send(text, clientMsgId)` records the pending message and sends it reliably.
+ */
+export function mountHandoff(anchor, send) {
+  const btn = document.createElement('button');
+  btn.type = 'button';
+  btn.className = 'btn btn--small chat__tool';
+  btn.dataset.testid = 'chat-handoff';
+  btn.hidden = true;
+  btn.addEventListener('click', () => {
+    btn.disabled = true;
+    send(t('chat.handoff_text'), `handoff:${newClientMsgId()}`);
+  });
+  anchor.parentNode.insertBefore(btn, anchor);
+  return (state) => {
+    btn.textContent = t('chat.handoff');
+    const open = state.conversation && ['queued', 'assigned', 'wrap_up'].includes(state.conversation.state);
+    let last = null;
+    for (const e of state.events.values()) if (!last || e.id > last.id) last = e;
+    btn.hidden = !!open || !last || last.type !== 'bot_reply';
+    if (btn.hidden) btn.disabled = false;
+  };
+}
