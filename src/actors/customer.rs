@@ -737,9 +737,7 @@ impl Handler<Inbound> for CustomerActor {
                 }
             }
             None => {
-                let conv_id = self
-                    .bot_conversation_id()
-                    .unwrap_or_else(ConversationId::new);
+                let conv_id = self.bot_conversation_id().unwrap_or_default();
                 events.push(TimelineEvent::new(
                     self.id,
                     Some(conv_id),

@@ -129,13 +129,17 @@ async fn load(state: &AppState, id: &str) -> Result<Article, ApiError> {
         .record(KB_ARTICLE, id)
         .await?
         .ok_or_else(|| ApiError::not_found("article"))?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("stored article unreadable: {e}")))
+    serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError::new(
+            ErrorCode::Internal,
+            format!("stored article unreadable: {e}"),
+        )
+    })
 }
 
 async fn save(state: &AppState, a: &Article) -> Result<(), ApiError> {
-    let bytes = serde_json::to_vec(a)
-        .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
+    let bytes =
+        serde_json::to_vec(a).map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
     state
         .engine
         .store
@@ -286,7 +290,9 @@ fn limit_of(state: &AppState, limit: Option<usize>) -> Result<usize, ApiError> {
 fn check_query(state: &AppState, q: &str) -> Result<(), ApiError> {
     let max = state.engine.kb().settings.max_query_bytes;
     if q.len() > max {
-        return Err(ApiError::invalid(format!("query is longer than {max} bytes")));
+        return Err(ApiError::invalid(format!(
+            "query is longer than {max} bytes"
+        )));
     }
     if q.trim().is_empty() {
         return Err(ApiError::invalid("query must not be empty"));
@@ -323,8 +329,8 @@ pub async fn suggest(
     q: web::Query<SuggestQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let limit = limit_of(&state, q.limit)?;
-    let id = ConversationId::parse(&q.conversation)
-        .map_err(|_| ApiError::not_found("conversation"))?;
+    let id =
+        ConversationId::parse(&q.conversation).map_err(|_| ApiError::not_found("conversation"))?;
     let c = state
         .engine
         .store
@@ -332,8 +338,8 @@ pub async fn suggest(
         .await?
         .ok_or_else(|| ApiError::not_found("conversation"))?;
     access::conversation(&state.engine, &staff, &c).await?;
-    let events = crate::actors::timeline::timeline(&state.engine.store, c.customer_id, None, 200)
-        .await?;
+    let events =
+        crate::actors::timeline::timeline(&state.engine.store, c.customer_id, None, 200).await?;
     let max = state.engine.kb().settings.max_query_bytes;
     let mut query = String::new();
     for e in events
@@ -351,7 +357,10 @@ pub async fn suggest(
         query.push_str(e);
         query.push('\n');
     }
-    let r = state.engine.kb().search(&query, None, Some(c.channel), limit);
+    let r = state
+        .engine
+        .kb()
+        .search(&query, None, Some(c.channel), limit);
     Ok(HttpResponse::Ok().json(r))
 }
 
@@ -359,9 +368,7 @@ pub async fn suggest(
 pub fn openapi_paths() -> serde_json::Map<String, serde_json::Value> {
     use serde_json::json;
     let err = json!({"$ref": "#/components/responses/Error"});
-    let q = |name: &str, required: bool, ty: &str| {
-        json!({"name": name, "in": "query", "required": required, "schema": {"type": ty}})
-    };
+    let q = |name: &str, required: bool, ty: &str| json!({"name": name, "in": "query", "required": required, "schema": {"type": ty}});
     let id = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}});
     let article = json!({"type": "object", "required": ["title", "body", "language"],
         "properties": {"title": {"type": "string"}, "body": {"type": "string"},

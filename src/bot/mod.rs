@@ -42,7 +42,12 @@ impl Default for BotSettings {
     fn default() -> Self {
         Self {
             enabled: false,
-            channels: vec![Channel::Chat, Channel::Sms, Channel::Line, Channel::Messenger],
+            channels: vec![
+                Channel::Chat,
+                Channel::Sms,
+                Channel::Line,
+                Channel::Messenger,
+            ],
             queues: Vec::new(),
             max_unanswered_turns: 2,
             max_turns: 20,
@@ -301,10 +306,22 @@ mod tests {
             d => panic!("{d:?}"),
         }
         let d = decide(&s, &sess, "zebra?", false, hit(false));
-        assert!(matches!(d, Decision::NotSure { ref text } if text.contains("not sure")), "{d:?}");
+        assert!(
+            matches!(d, Decision::NotSure { ref text } if text.contains("not sure")),
+            "{d:?}"
+        );
         sess.unanswered = 1;
         let d = decide(&s, &sess, "zebra?", false, None);
-        assert!(matches!(d, Decision::Handoff { reason: HandoffReason::Unanswered, .. }), "{d:?}");
+        assert!(
+            matches!(
+                d,
+                Decision::Handoff {
+                    reason: HandoffReason::Unanswered,
+                    ..
+                }
+            ),
+            "{d:?}"
+        );
     }
 
     #[test]
@@ -312,19 +329,39 @@ mod tests {
         let s = BotSettings::default();
         let sess = session("返品したい");
         let d = decide(&s, &sess, "わかりません", false, None);
-        assert!(matches!(d, Decision::NotSure { ref text } if text.contains("担当者")), "{d:?}");
+        assert!(
+            matches!(d, Decision::NotSure { ref text } if text.contains("担当者")),
+            "{d:?}"
+        );
         let d = decide(&s, &sess, "オペレーター", false, hit(true));
-        assert!(matches!(d, Decision::Handoff { reason: HandoffReason::Requested, ref text } if text.contains("担当者")));
+        assert!(
+            matches!(d, Decision::Handoff { reason: HandoffReason::Requested, ref text } if text.contains("担当者"))
+        );
         let d = decide(&s, &sess, "", true, hit(true));
-        assert!(matches!(d, Decision::Handoff { reason: HandoffReason::Button, .. }));
-        let never = BotSettings { max_unanswered_turns: 0, ..s.clone() };
+        assert!(matches!(
+            d,
+            Decision::Handoff {
+                reason: HandoffReason::Button,
+                ..
+            }
+        ));
+        let never = BotSettings {
+            max_unanswered_turns: 0,
+            ..s.clone()
+        };
         let mut long = sess.clone();
         long.unanswered = 50;
-        assert!(matches!(decide(&never, &long, "?", false, None), Decision::NotSure { .. }));
+        assert!(matches!(
+            decide(&never, &long, "?", false, None),
+            Decision::NotSure { .. }
+        ));
         let limited = BotSettings { max_turns: 1, ..s };
         assert!(matches!(
             decide(&limited, &sess, "?", false, hit(true)),
-            Decision::Handoff { reason: HandoffReason::TurnLimit, .. }
+            Decision::Handoff {
+                reason: HandoffReason::TurnLimit,
+                ..
+            }
         ));
     }
 
@@ -333,7 +370,10 @@ mod tests {
         assert_eq!(language_of("送料はいくら"), "ja");
         assert_eq!(language_of("shipping cost"), "en");
         assert!(BotSettings::default().validate().is_ok());
-        let bad = BotSettings { channels: vec![Channel::Voice], ..Default::default() };
+        let bad = BotSettings {
+            channels: vec![Channel::Voice],
+            ..Default::default()
+        };
         assert!(bad.validate().is_err());
     }
 }

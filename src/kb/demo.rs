@@ -75,9 +75,11 @@ pub async fn seed(engine: &Engine) -> anyhow::Result<()> {
     let mut added = Vec::new();
     for a in articles(engine.now().0.max(0) as u64) {
         if engine.store.record(KB_ARTICLE, &a.id).await?.is_none() {
-            batch
-                .records
-                .push(RecordWrite::put(KB_ARTICLE, a.id.clone(), serde_json::to_vec(&a)?));
+            batch.records.push(RecordWrite::put(
+                KB_ARTICLE,
+                a.id.clone(),
+                serde_json::to_vec(&a)?,
+            ));
             added.push(a);
         }
     }

@@ -74,7 +74,10 @@ fn build_and_load(sources: &Path, cache: &Path) -> anyhow::Result<Segmenter> {
     let out = cache.join(format!("ipadic-lindera-{}", lindera_version()));
     if !out.join("metadata.json").is_file() {
         if !sources.join("matrix.def").is_file() {
-            anyhow::bail!("no mecab-ipadic sources (matrix.def) in {}", sources.display());
+            anyhow::bail!(
+                "no mecab-ipadic sources (matrix.def) in {}",
+                sources.display()
+            );
         }
         std::fs::create_dir_all(cache)?;
         let tmp = cache.join(format!(".build-{}", uuid::Uuid::new_v4()));
@@ -123,7 +126,10 @@ mod tests {
         assert_eq!(a.terms("ＳＨＩＰＰＩＮＧ fees"), vec!["shipping", "fees"]);
         // Loaded once per cache path.
         let again = segmenter(sources, &default_cache()).unwrap();
-        assert!(Arc::ptr_eq(&again, &segmenter(sources, &default_cache()).unwrap()));
+        assert!(Arc::ptr_eq(
+            &again,
+            &segmenter(sources, &default_cache()).unwrap()
+        ));
     }
 
     #[test]

@@ -266,7 +266,10 @@ impl KnowledgeBase {
                     Term::from_field_text(field, t),
                     IndexRecordOption::WithFreqs,
                 );
-                text.push((Occur::Should, Box::new(BoostQuery::new(Box::new(tq), boost))));
+                text.push((
+                    Occur::Should,
+                    Box::new(BoostQuery::new(Box::new(tq), boost)),
+                ));
             }
         }
         let mut must: Vec<(Occur, Box<dyn Query>)> =
@@ -392,7 +395,11 @@ mod tests {
         assert_eq!(confidence(0.0, 10.0, None), 0.0);
         // A hit trailing another never gets the margin.
         assert_eq!(confidence(1.0, 3.0, Some(9.0)), 0.5);
-        for (c, s, o) in [(2.0, 1.0, Some(-1.0)), (-1.0, 0.0, Some(0.0)), (1.0, 0.0, Some(1.0))] {
+        for (c, s, o) in [
+            (2.0, 1.0, Some(-1.0)),
+            (-1.0, 0.0, Some(0.0)),
+            (1.0, 0.0, Some(1.0)),
+        ] {
             let v = confidence(c, s, o);
             assert!((0.0..=1.0).contains(&v), "{v}");
         }
@@ -415,15 +422,39 @@ mod tests {
     #[test]
     fn bigram_index_search_filters_and_confidence() {
         let kb = KnowledgeBase::with_analyzer(&KbSettings::default(), Analyzer::bigram());
-        kb.upsert(&article("1", "Returns", "How to return an item within 30 days.", "en", vec![]));
-        kb.upsert(&article("2", "Shipping fees", "Shipping is free over 5000 yen.", "en", vec![Channel::Sms]));
-        kb.upsert(&article("3", "返品について", "返品は30日以内に承ります。", "ja", vec![]));
+        kb.upsert(&article(
+            "1",
+            "Returns",
+            "How to return an item within 30 days.",
+            "en",
+            vec![],
+        ));
+        kb.upsert(&article(
+            "2",
+            "Shipping fees",
+            "Shipping is free over 5000 yen.",
+            "en",
+            vec![Channel::Sms],
+        ));
+        kb.upsert(&article(
+            "3",
+            "返品について",
+            "返品は30日以内に承ります。",
+            "ja",
+            vec![],
+        ));
         let r = kb.search("returns", None, None, 10);
         assert_eq!(r.tokenizer, "cjk-bigram");
         assert_eq!(r.hits[0].id, "1");
         assert!(r.hits[0].confident);
-        assert!(kb.search("shipping", None, Some(Channel::Chat), 10).hits.is_empty());
-        assert_eq!(kb.search("shipping", None, Some(Channel::Sms), 10).hits[0].id, "2");
+        assert!(kb
+            .search("shipping", None, Some(Channel::Chat), 10)
+            .hits
+            .is_empty());
+        assert_eq!(
+            kb.search("shipping", None, Some(Channel::Sms), 10).hits[0].id,
+            "2"
+        );
         assert_eq!(kb.search("返品", Some("ja"), None, 10).hits[0].id, "3");
         assert!(kb.search("返品", Some("en"), None, 10).hits.is_empty());
         kb.remove("3");

@@ -110,7 +110,11 @@ pub async fn start(engine: &crate::actors::Engine) -> anyhow::Result<()> {
     let kb = tokio::task::spawn_blocking(move || KnowledgeBase::new(&settings)).await?;
     let kb = std::sync::Arc::new(kb);
     let n = kb.rebuild(&engine.store).await?;
-    tracing::info!(articles = n, tokenizer = kb.tokenizer_name(), "knowledge base indexed");
+    tracing::info!(
+        articles = n,
+        tokenizer = kb.tokenizer_name(),
+        "knowledge base indexed"
+    );
     engine.set_kb(kb);
     Ok(())
 }

@@ -45,21 +45,52 @@ pub fn is_japanese(text: &str) -> bool {
 
 /// Light verbs and auxiliaries that carry no topic (kept out of the index and queries).
 const JA_STOP_BASES: &[&str] = &[
-    "する", "ある", "いる", "なる", "できる", "れる", "られる", "せる", "ない", "こと", "もの",
-    "よう", "の", "ん", "さ", "くださる", "いただく", "もらう", "くれる", "たい",
+    "する",
+    "ある",
+    "いる",
+    "なる",
+    "できる",
+    "れる",
+    "られる",
+    "せる",
+    "ない",
+    "こと",
+    "もの",
+    "よう",
+    "の",
+    "ん",
+    "さ",
+    "くださる",
+    "いただく",
+    "もらう",
+    "くれる",
+    "たい",
     // Question words and request verbs: how a question is asked, not what about.
-    "いくら", "どう", "どうして", "なぜ", "どれ", "どの", "どんな", "教える", "知る", "思う",
-    "願う", "お願い", "ほしい", "わかる", "分かる",
+    "いくら",
+    "どう",
+    "どうして",
+    "なぜ",
+    "どれ",
+    "どの",
+    "どんな",
+    "教える",
+    "知る",
+    "思う",
+    "願う",
+    "お願い",
+    "ほしい",
+    "わかる",
+    "分かる",
 ];
 
 /// English words too common to say anything about an article.
 const EN_STOP: &[&str] = &[
-    "a", "an", "the", "is", "are", "do", "does", "i", "you", "my", "your", "to", "of", "in",
-    "on", "for", "and", "or", "it", "what", "how", "can", "be", "me", "we", "our", "at", "with",
-    "want", "please", "there", "much", "many", "tell", "about", "know", "need", "would",
-    "like", "could", "should", "get", "this", "that", "from", "have", "has", "when", "where",
-    "which", "who", "why", "will", "am", "was", "were", "if", "any", "some", "here", "d", "s",
-    "t", "m", "does", "did", "not", "no", "yes", "hi", "hello", "thanks", "thank",
+    "a", "an", "the", "is", "are", "do", "does", "i", "you", "my", "your", "to", "of", "in", "on",
+    "for", "and", "or", "it", "what", "how", "can", "be", "me", "we", "our", "at", "with", "want",
+    "please", "there", "much", "many", "tell", "about", "know", "need", "would", "like", "could",
+    "should", "get", "this", "that", "from", "have", "has", "when", "where", "which", "who", "why",
+    "will", "am", "was", "were", "if", "any", "some", "here", "d", "s", "t", "m", "does", "did",
+    "not", "no", "yes", "hi", "hello", "thanks", "thank",
 ];
 
 /// The analysis in use; cheap to clone (the dictionary is shared).

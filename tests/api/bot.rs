@@ -17,20 +17,41 @@ fn bot_on(s: &mut Settings) {
 
 async fn faq(app: &TestApp) {
     for (title, body, lang) in [
-        ("返品方法について", "商品の返品はお届けから30日以内に承ります。マイページから返品を申請してください。", "ja"),
-        ("送料について", "送料は全国一律550円です。5,000円以上で送料無料です。", "ja"),
-        ("How to return an item", "You can return an item within 30 days of delivery from your order history.", "en"),
-        ("Shipping fees", "Shipping costs 550 yen; orders over 5,000 yen ship free.", "en"),
+        (
+            "返品方法について",
+            "商品の返品はお届けから30日以内に承ります。マイページから返品を申請してください。",
+            "ja",
+        ),
+        (
+            "送料について",
+            "送料は全国一律550円です。5,000円以上で送料無料です。",
+            "ja",
+        ),
+        (
+            "How to return an item",
+            "You can return an item within 30 days of delivery from your order history.",
+            "en",
+        ),
+        (
+            "Shipping fees",
+            "Shipping costs 550 yen; orders over 5,000 yen ship free.",
+            "en",
+        ),
     ] {
         let (s, v) = app
-            .post("/api/v1/kb/articles", json!({"title": title, "body": body, "language": lang}))
+            .post(
+                "/api/v1/kb/articles",
+                json!({"title": title, "body": body, "language": lang}),
+            )
             .await;
         assert_eq!(s, 201, "{v}");
     }
 }
 
 async fn conversations(app: &TestApp, customer: &str) -> Vec<Value> {
-    let (s, v) = app.get(&format!("/api/v1/customers/{customer}/conversations")).await;
+    let (s, v) = app
+        .get(&format!("/api/v1/customers/{customer}/conversations"))
+        .await;
     assert_eq!(s, 200, "{v}");
     v.as_array().unwrap().clone()
 }
@@ -52,7 +73,10 @@ async fn bot_answers_known_questions_in_japanese_and_english_over_web_chat() {
     let r = bot_reply(&mut chat).await;
     assert_eq!(r["article_title"], "返品方法について", "{r}");
     assert!(r["text"].as_str().unwrap().contains("30日以内"));
-    assert!(r["text"].as_str().unwrap().contains("オペレーター"), "Japanese footer: {r}");
+    assert!(
+        r["text"].as_str().unwrap().contains("オペレーター"),
+        "Japanese footer: {r}"
+    );
     // Bot-only: no conversation was opened, offered or queued.
     assert!(conversations(&app, &customer).await.is_empty());
 
@@ -80,13 +104,22 @@ async fn unknown_questions_get_an_honest_answer_then_a_handoff_with_the_transcri
     chat_say(&mut chat, "パスワードを忘れました").await;
     let r = bot_reply(&mut chat).await;
     assert!(r.get("article_id").is_none(), "{r}");
-    assert!(r["text"].as_str().unwrap().contains("見つかりませんでした"), "{r}");
+    assert!(
+        r["text"].as_str().unwrap().contains("見つかりませんでした"),
+        "{r}"
+    );
     assert!(conversations(&app, &customer).await.is_empty());
 
     // The second unanswered turn hands off (max_unanswered_turns = 2).
     let ack = chat_say(&mut chat, "ログインできません").await;
     let r = bot_reply(&mut chat).await;
-    assert!(r["text"].as_str().unwrap().contains("担当者におつなぎします"), "{r}");
+    assert!(
+        r["text"]
+            .as_str()
+            .unwrap()
+            .contains("担当者におつなぎします"),
+        "{r}"
+    );
     let queued = chat.expect("conversation").await;
     assert_eq!(queued["state"], "queued");
     assert_eq!(queued["id"], ack["conversation_id"]);
@@ -94,7 +127,10 @@ async fn unknown_questions_get_an_honest_answer_then_a_handoff_with_the_transcri
     let conv = accept_next(&mut agent).await;
     assert_eq!(conv["id"], ack["conversation_id"]);
     let recent = conv["recent"].as_array().unwrap();
-    let handoff = recent.iter().find(|e| e["type"] == "bot_handoff").expect("bot_handoff in the agent's view");
+    let handoff = recent
+        .iter()
+        .find(|e| e["type"] == "bot_handoff")
+        .expect("bot_handoff in the agent's view");
     assert_eq!(handoff["reason"], "unanswered");
     assert_eq!(handoff["language"], "ja");
     let questions: Vec<&str> = handoff["transcript"]
@@ -105,7 +141,10 @@ async fn unknown_questions_get_an_honest_answer_then_a_handoff_with_the_transcri
         .collect();
     assert_eq!(questions, ["パスワードを忘れました", "ログインできません"]);
     // Every bot turn belongs to the conversation the agent holds.
-    let bot_turns: Vec<&Value> = recent.iter().filter(|e| e["type"] == "message_in" || e["type"] == "bot_reply").collect();
+    let bot_turns: Vec<&Value> = recent
+        .iter()
+        .filter(|e| e["type"] == "message_in" || e["type"] == "bot_reply")
+        .collect();
     assert_eq!(bot_turns.len(), 4, "{recent:#?}");
     assert!(bot_turns.iter().all(|e| e["conversation_id"] == conv["id"]));
     // The agent can read the transcript over REST too (it holds the conversation).
@@ -118,7 +157,11 @@ async fn unknown_questions_get_an_honest_answer_then_a_handoff_with_the_transcri
         .unwrap();
     assert_eq!(r.status(), 200);
     let v: Value = r.json().await.unwrap();
-    assert!(v["events"].as_array().unwrap().iter().any(|e| e["type"] == "bot_handoff"));
+    assert!(v["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["type"] == "bot_handoff"));
     assert_eq!(conversations(&app, &customer).await.len(), 1);
 }
 
@@ -134,16 +177,50 @@ async fn an_explicit_request_and_the_button_hand_off_at_once() {
     chat_say(&mut chat, "送料はいくらですか").await;
     assert_eq!(bot_reply(&mut chat).await["article_title"], "送料について");
     chat_say(&mut chat, "オペレーターと話したい").await;
-    chat.expect_where("conversation", |m| m["state"] == "queued").await;
+    chat.expect_where("conversation", |m| m["state"] == "queued")
+        .await;
     let conv = accept_next(&mut agent).await;
-    let h = conv["recent"].as_array().unwrap().iter().find(|e| e["type"] == "bot_handoff").cloned().unwrap();
+    let h = conv["recent"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "bot_handoff")
+        .cloned()
+        .unwrap();
     assert_eq!(h["reason"], "requested");
     assert_eq!(h["transcript"][0]["question"], "送料はいくらですか");
     assert_eq!(h["transcript"][0]["article_title"], "送料について");
     assert_eq!(h["transcript"][1]["question"], "オペレーターと話したい");
+    // Agent assist: suggestions for the conversation the agent holds, from what the
+    // customer asked; another agent may not ask about it.
+    let path = format!(
+        "/api/v1/kb/suggest?conversation={}",
+        conv["id"].as_str().unwrap()
+    );
+    let r = app
+        .http
+        .get(format!("{}{path}", app.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["hits"][0]["title"], "送料について", "{v}");
+    let other = app.agent("mika", &["general"], json!({})).await;
+    let r = app
+        .http
+        .get(format!("{}{path}", app.base))
+        .bearer_auth(&other)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
     // Once a person has it, the bot stays out: the next message goes to the agent.
     chat_say(&mut chat, "送料について").await;
-    let got = agent.expect_where("event", |m| m["event"]["type"] == "message_in").await;
+    let got = agent
+        .expect_where("event", |m| m["event"]["type"] == "message_in")
+        .await;
     assert_eq!(got["event"]["text"], "送料について");
     chat.assert_none_before_pong("bot_reply").await;
 
@@ -154,12 +231,26 @@ async fn an_explicit_request_and_the_button_hand_off_at_once() {
     chat2
         .send(json!({"type": "handoff", "client_msg_id": "b1", "text": "I'd like to talk to a person"}))
         .await;
-    let ack = chat2.expect_where("ack", |m| m["client_msg_id"] == "handoff:b1").await;
+    let ack = chat2
+        .expect_where("ack", |m| m["client_msg_id"] == "handoff:b1")
+        .await;
     let offer = agent.expect("offer").await;
     assert_eq!(offer["conversation_id"], ack["conversation_id"]);
-    agent.send(json!({"type": "accept", "offer_id": offer["offer_id"]})).await;
-    let conv = agent.expect_where("conversation_assigned", |m| m["conversation"]["id"] == ack["conversation_id"]).await;
-    let h = conv["conversation"]["recent"].as_array().unwrap().iter().find(|e| e["type"] == "bot_handoff").cloned().unwrap();
+    agent
+        .send(json!({"type": "accept", "offer_id": offer["offer_id"]}))
+        .await;
+    let conv = agent
+        .expect_where("conversation_assigned", |m| {
+            m["conversation"]["id"] == ack["conversation_id"]
+        })
+        .await;
+    let h = conv["conversation"]["recent"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "bot_handoff")
+        .cloned()
+        .unwrap();
     assert_eq!(h["reason"], "button");
     assert_eq!(h["language"], "en");
     assert_eq!(h["transcript"][0]["article_title"], "How to return an item");
@@ -179,11 +270,18 @@ async fn bot_answers_over_sms_through_the_outbox() {
     let sent = rec.wait_for("/Messages.json", 1).await;
     let form = sent[0].form();
     assert_eq!(form["To"], "+819011112222");
-    assert!(form["Body"].starts_with("送料について\n送料は全国一律550円です。"), "{form:?}");
-    let (_, v) = app.get("/api/v1/customers?channel=sms&address=%2B819011112222").await;
+    assert!(
+        form["Body"].starts_with("送料について\n送料は全国一律550円です。"),
+        "{form:?}"
+    );
+    let (_, v) = app
+        .get("/api/v1/customers?channel=sms&address=%2B819011112222")
+        .await;
     let customer = v["id"].as_str().unwrap().to_owned();
     let t = app
-        .timeline_until(&customer, "sent status", |t| t.iter().any(|e| e["type"] == "message_status"))
+        .timeline_until(&customer, "sent status", |t| {
+            t.iter().any(|e| e["type"] == "message_status")
+        })
         .await;
     let reply = t.iter().find(|e| e["type"] == "bot_reply").unwrap();
     assert_eq!(reply["channel"], "sms");
@@ -208,7 +306,13 @@ async fn a_bot_session_survives_a_restart() {
     chat.expect("welcome").await;
     chat_say(&mut chat, "My account is locked").await;
     let conv = accept_next(&mut agent).await;
-    let h = conv["recent"].as_array().unwrap().iter().find(|e| e["type"] == "bot_handoff").cloned().unwrap();
+    let h = conv["recent"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "bot_handoff")
+        .cloned()
+        .unwrap();
     assert_eq!(h["reason"], "unanswered");
     assert_eq!(h["transcript"].as_array().unwrap().len(), 2, "{h}");
     assert_eq!(h["transcript"][0]["question"], "I forgot my password");

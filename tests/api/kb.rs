@@ -5,7 +5,13 @@ use crate::helpers::*;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-async fn call(app: &TestApp, m: Method, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+async fn call(
+    app: &TestApp,
+    m: Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
     let mut r = app
         .http
         .request(m, format!("{}{}", app.base, path))
@@ -70,17 +76,39 @@ async fn articles_crud_versions_and_roles() {
     let (_, got) = call(&app, Method::GET, &path, &agent, None).await;
     assert_eq!(got["version"], 2);
     assert_eq!(got["title"], "Returns and refunds");
-    assert_eq!(ids(&search(&app, "refund").await), vec!["Returns and refunds"]);
+    assert_eq!(
+        ids(&search(&app, "refund").await),
+        vec!["Returns and refunds"]
+    );
 
     // Paging by id.
     for i in 0..3 {
-        create(&app, &agent, json!({"title": format!("T{i}"), "body": "b", "language": "en"})).await;
+        create(
+            &app,
+            &agent,
+            json!({"title": format!("T{i}"), "body": "b", "language": "en"}),
+        )
+        .await;
     }
-    let (s, p1) = call(&app, Method::GET, "/api/v1/kb/articles?limit=2", &agent, None).await;
+    let (s, p1) = call(
+        &app,
+        Method::GET,
+        "/api/v1/kb/articles?limit=2",
+        &agent,
+        None,
+    )
+    .await;
     assert_eq!(s, 200);
     assert_eq!(p1["articles"].as_array().unwrap().len(), 2);
     let next = p1["next"].as_str().unwrap();
-    let (_, p2) = call(&app, Method::GET, &format!("/api/v1/kb/articles?limit=10&after={next}"), &agent, None).await;
+    let (_, p2) = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/kb/articles?limit=10&after={next}"),
+        &agent,
+        None,
+    )
+    .await;
     assert_eq!(p2["articles"].as_array().unwrap().len(), 2);
     assert!(p2.get("next").is_none());
 
@@ -91,9 +119,17 @@ async fn articles_crud_versions_and_roles() {
     assert_eq!(s, 204);
     let (s, v) = call(&app, Method::GET, &path, &agent, None).await;
     assert_eq!((s, v["code"].as_str()), (404, Some("not_found")));
-    assert!(search(&app, "refund").await["hits"].as_array().unwrap().is_empty());
+    assert!(search(&app, "refund").await["hits"]
+        .as_array()
+        .unwrap()
+        .is_empty());
     // No token: 401.
-    let r = app.http.get(format!("{}/api/v1/kb/search?q=x", app.base)).send().await.unwrap();
+    let r = app
+        .http
+        .get(format!("{}/api/v1/kb/search?q=x", app.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
 }
 
@@ -107,7 +143,10 @@ async fn japanese_morphological_and_english_search_with_filters() {
     create(&app, &t, json!({"title": "Shipping fees", "body": "Shipping costs 550 yen; free over 5000 yen.", "language": "en"})).await;
 
     let r = search(&app, "返品したい").await;
-    assert_eq!(r["tokenizer"], "lindera-ipadic", "mecab-ipadic is installed here");
+    assert_eq!(
+        r["tokenizer"], "lindera-ipadic",
+        "mecab-ipadic is installed here"
+    );
     assert_eq!(ids(&r)[0], "返品方法");
     assert_eq!(r["hits"][0]["confident"], true, "{r}");
     assert!(r["hits"][0]["snippet"].as_str().unwrap().contains("返品"));
@@ -117,13 +156,24 @@ async fn japanese_morphological_and_english_search_with_filters() {
     // Language and channel filters.
     let (_, r) = app.get("/api/v1/kb/search?q=550&lang=en").await;
     assert_eq!(ids(&r), vec!["Shipping fees"]);
-    let (_, r) = app.get("/api/v1/kb/search?q=%E9%80%81%E6%96%99&channel=chat").await;
+    let (_, r) = app
+        .get("/api/v1/kb/search?q=%E9%80%81%E6%96%99&channel=chat")
+        .await;
     assert!(ids(&r).is_empty(), "{r}");
-    let (_, r) = app.get("/api/v1/kb/search?q=%E9%80%81%E6%96%99&channel=sms").await;
+    let (_, r) = app
+        .get("/api/v1/kb/search?q=%E9%80%81%E6%96%99&channel=sms")
+        .await;
     assert_eq!(ids(&r), vec!["送料"]);
     // Unknown question: no confident hit.
     let r = search(&app, "パスワードを忘れました").await;
-    assert!(r["hits"].as_array().unwrap().iter().all(|h| h["confident"] == false), "{r}");
+    assert!(
+        r["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|h| h["confident"] == false),
+        "{r}"
+    );
 }
 
 #[actix_rt::test]
@@ -139,22 +189,43 @@ async fn bad_input_is_refused_and_changes_nothing() {
     let (s, v) = app.get(&format!("/api/v1/kb/search?{q}")).await;
     assert_eq!((s, v["code"].as_str()), (400, Some("invalid")), "{v}");
     for (body, code) in [
-        (json!({"title": " ", "body": "b", "language": "en"}), "invalid"),
-        (json!({"title": "t", "body": "b", "language": "fr"}), "invalid"),
-        (json!({"title": "t", "body": "b", "language": "en", "tags": ["a", "b", "c"]}), "invalid"),
-        (json!({"title": "t", "body": "b", "language": "en", "channels": ["pigeon"]}), "invalid"),
-        (json!({"title": "t", "body": "b", "language": "en", "extra": 1}), "bad_json"),
+        (
+            json!({"title": " ", "body": "b", "language": "en"}),
+            "invalid",
+        ),
+        (
+            json!({"title": "t", "body": "b", "language": "fr"}),
+            "invalid",
+        ),
+        (
+            json!({"title": "t", "body": "b", "language": "en", "tags": ["a", "b", "c"]}),
+            "invalid",
+        ),
+        (
+            json!({"title": "t", "body": "b", "language": "en", "channels": ["pigeon"]}),
+            "invalid",
+        ),
+        (
+            json!({"title": "t", "body": "b", "language": "en", "extra": 1}),
+            "bad_json",
+        ),
     ] {
         let (s, v) = call(&app, Method::POST, "/api/v1/kb/articles", &t, Some(body)).await;
         assert_eq!((s, v["code"].as_str()), (400, Some(code)), "{v}");
     }
     let (s, v) = app.get("/api/v1/kb/articles").await;
     assert_eq!(s, 200);
-    assert!(v["articles"].as_array().unwrap().is_empty(), "nothing stored: {v}");
+    assert!(
+        v["articles"].as_array().unwrap().is_empty(),
+        "nothing stored: {v}"
+    );
     let (s, _) = app.get("/api/v1/kb/articles/nope").await;
     assert_eq!(s, 404);
     let (s, _) = app
-        .put("/api/v1/kb/articles/nope", json!({"title": "t", "body": "b", "language": "en", "version": 1}))
+        .put(
+            "/api/v1/kb/articles/nope",
+            json!({"title": "t", "body": "b", "language": "en", "version": 1}),
+        )
         .await;
     assert_eq!(s, 404);
     let (s, _) = app.get("/api/v1/kb/search?q=x&limit=1000").await;
@@ -167,7 +238,12 @@ async fn bad_input_is_refused_and_changes_nothing() {
 async fn articles_survive_a_restart_and_are_reindexed() {
     let app = spawn_app(|_| {}).await;
     let t = app.admin.clone();
-    create(&app, &t, json!({"title": "Opening hours", "body": "Weekdays 9 to 18.", "language": "en"})).await;
+    create(
+        &app,
+        &t,
+        json!({"title": "Opening hours", "body": "Weekdays 9 to 18.", "language": "en"}),
+    )
+    .await;
     let dir = app.stop();
     let app = spawn_app_in(dir, |_| {}).await;
     assert_eq!(ids(&search(&app, "hours").await), vec!["Opening hours"]);

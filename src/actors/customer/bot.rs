@@ -122,7 +122,12 @@ impl CustomerActor {
         } else {
             self.engine
                 .kb()
-                .search(&msg.text, Some(language_of(&msg.text)), Some(msg.channel), 1)
+                .search(
+                    &msg.text,
+                    Some(language_of(&msg.text)),
+                    Some(msg.channel),
+                    1,
+                )
                 .hits
                 .into_iter()
                 .next()
