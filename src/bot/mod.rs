@@ -36,6 +36,12 @@ pub struct BotSettings {
     /// Words that ask for a person (matched case- and width-insensitively; Latin
     /// keywords as whole words, Japanese ones anywhere in the message).
     pub handoff_keywords: Vec<String>,
+    /// Longest article body the bot sends, in characters (longer ones are cut with
+    /// "…": an SMS or chat bubble is no place for a manual).
+    pub max_answer_chars: usize,
+    /// A session idle this long (since its last turn) is over: the next message
+    /// starts a new one (unanswered count back to 0).
+    pub session_idle_ms: u64,
 }
 
 impl Default for BotSettings {
@@ -54,6 +60,8 @@ impl Default for BotSettings {
             handoff_keywords: ["agent", "human", "オペレーター", "担当者", "人と話したい"]
                 .map(String::from)
                 .to_vec(),
+            max_answer_chars: 1000,
+            session_idle_ms: 24 * 3_600_000,
         }
     }
 }
@@ -70,6 +78,9 @@ impl BotSettings {
         }
         if self.max_turns == 0 || self.max_turns > 100 {
             return Err("bot.max_turns must be 1 to 100".into());
+        }
+        if self.max_answer_chars < 20 {
+            return Err("bot.max_answer_chars must be at least 20".into());
         }
         if self.handoff_keywords.iter().any(|k| k.trim().is_empty()) {
             return Err("bot.handoff_keywords must not contain empty words".into());
@@ -117,6 +128,12 @@ impl BotSession {
             turns: Vec::new(),
             started_at: now,
         }
+    }
+
+    /// Whether the session has been idle longer than `idle_ms` at `now`.
+    pub fn expired(&self, now: Millis, idle_ms: u64) -> bool {
+        let last = self.turns.last().map_or(self.started_at, |t| t.at);
+        now.since(last) > idle_ms
     }
 }
 
@@ -220,7 +237,7 @@ pub fn decide(
             text: format!(
                 "{}\n{}\n\n{}",
                 article.title,
-                article.body,
+                cut(&article.body, settings.max_answer_chars),
                 wording(ja, Wording::AnswerFooter)
             ),
             article,
@@ -235,6 +252,14 @@ pub fn decide(
                 }
             }
         }
+    }
+}
+
+/// `text` cut to `max` characters, with "…" when cut.
+fn cut(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_owned(),
+        Some((i, _)) => format!("{}…", &text[..i]),
     }
 }
 
@@ -363,6 +388,40 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn long_articles_are_cut_and_idle_sessions_expire() {
+        let s = BotSettings {
+            max_answer_chars: 20,
+            ..Default::default()
+        };
+        let long = Candidate {
+            id: "a".into(),
+            title: "T".into(),
+            body: "あ".repeat(50),
+            confident: true,
+        };
+        match decide(&s, &session("x"), "x", false, Some(long)) {
+            Decision::Answer { text, .. } => {
+                assert!(
+                    text.starts_with(&format!("T\n{}…\n", "あ".repeat(20))),
+                    "{text}"
+                )
+            }
+            d => panic!("{d:?}"),
+        }
+        assert_eq!(cut("short", 20), "short");
+        let mut sess = session("x");
+        sess.turns.push(BotTurn {
+            question: "q".into(),
+            answer: "a".into(),
+            article_id: None,
+            article_title: None,
+            at: Millis(1_000),
+        });
+        assert!(!sess.expired(Millis(1_000 + 500), 500));
+        assert!(sess.expired(Millis(1_000 + 501), 500));
     }
 
     #[test]

@@ -56,6 +56,27 @@ async fn conversations(app: &TestApp, customer: &str) -> Vec<Value> {
     v.as_array().unwrap().clone()
 }
 
+/// Conversations offered in the reports over the last and next hour.
+async fn offered(app: &TestApp) -> u64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let q = format!(
+        "from={}&to={}&interval=hour&group=queue",
+        now - 3_600_000,
+        now + 3_600_000
+    );
+    let (s, v) = app.get(&format!("/api/v1/reports?{q}")).await;
+    assert_eq!(s, 200, "{v}");
+    v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["offered"].as_u64().unwrap_or(0))
+        .sum()
+}
+
 async fn bot_reply(chat: &mut Client) -> Value {
     chat.expect_where("event", |m| m["event"]["type"] == "bot_reply")
         .await["event"]
@@ -86,6 +107,8 @@ async fn bot_answers_known_questions_in_japanese_and_english_over_web_chat() {
     assert_eq!(r["article_title"], "Shipping fees", "{r}");
     assert!(r["text"].as_str().unwrap().contains("agent"));
 
+    // Bot-only contacts are not offered (nor abandoned) in the reports.
+    assert_eq!(offered(&app).await, 0);
     // The turns are in the timeline.
     let t = app.timeline(&customer).await;
     assert_eq!(types(&t), ["message_in", "bot_reply"], "{t:#?}");
@@ -163,6 +186,8 @@ async fn unknown_questions_get_an_honest_answer_then_a_handoff_with_the_transcri
         .iter()
         .any(|e| e["type"] == "bot_handoff"));
     assert_eq!(conversations(&app, &customer).await.len(), 1);
+    // The handed-off conversation counts like any other.
+    assert_eq!(offered(&app).await, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -286,6 +311,23 @@ async fn bot_answers_over_sms_through_the_outbox() {
     let reply = t.iter().find(|e| e["type"] == "bot_reply").unwrap();
     assert_eq!(reply["channel"], "sms");
     assert!(conversations(&app, &customer).await.is_empty());
+
+    // The running session is durable, and erasing the customer deletes it.
+    let store = app.engine.as_ref().unwrap().store.clone();
+    assert!(store
+        .record("bot_session", &customer)
+        .await
+        .unwrap()
+        .is_some());
+    let (s, v) = app
+        .post(&format!("/api/v1/customers/{customer}/erase"), json!({}))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert!(store
+        .record("bot_session", &customer)
+        .await
+        .unwrap()
+        .is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

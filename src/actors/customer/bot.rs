@@ -103,11 +103,13 @@ impl CustomerActor {
         if !cfg.queues.is_empty() && !cfg.queues.contains(&queue) {
             return None;
         }
-        // A session whose conversation exists already ended in a hand-off.
+        // A session whose conversation exists already ended in a hand-off; an idle one
+        // is over.
         let used = |s: &BotSession| {
             self.last_closed
                 .as_ref()
                 .is_some_and(|c| c.id == s.conversation_id)
+                || s.expired(now, cfg.session_idle_ms)
         };
         let mut session = match self.bot.session.clone() {
             Some(s) if !used(&s) => s,
