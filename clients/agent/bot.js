@@ -9,20 +9,21 @@ import { h } from '../shared/dom.js';
 /** The system line for a bot event, or null for any other event. */
 export function botText(e) {
   if (e.type === 'bot_reply') {
-    const what = e.article_title ? t('bot.reply_article', { title: e.article_title }) : t('bot.reply_unsure');
+    const what =
+      e.kind === 'handoff' ? t('bot.reply_handoff') : e.article_title ? t('bot.reply_article', { title: e.article_title }) : t('bot.reply_unsure');
     return [what, h('div', { class: 'sys__quote', dataset: { testid: 'bot-reply-text' } }, e.text)];
   }
   if (e.type === 'bot_handoff') {
     const reason = t(`bot.reason.${e.reason}`);
     const turns = (e.transcript || []).map((turn, i) =>
       h(
-        'li',
+        'div',
         { dataset: { testid: 'bot-transcript-turn' } },
         `${i + 1}. ${turn.question}`,
         turn.article_title ? ` → ${t('bot.offered', { title: turn.article_title })}` : '',
       ),
     );
-    return [t('bot.handoff', { reason, n: String(turns.length) }), h('ol', { class: 'sys__list', dataset: { testid: 'bot-transcript' } }, ...turns)];
+    return [t('bot.handoff', { reason, n: String(turns.length) }), h('div', { dataset: { testid: 'bot-transcript' } }, ...turns)];
   }
   return null;
 }

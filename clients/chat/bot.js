@@ -6,6 +6,24 @@
 import { t } from '../shared/i18n.js';
 import { newClientMsgId } from '../shared/ws.js';
 
+/**
+ * Whether conversation `id` is still the bot's: a bot reply in it and no state for it
+ * from the server yet (a conversation opens only when the bot hands off). An ack then
+ * must not be taken as "queued".
+ */
+export function botOwns(state, id) {
+  const c = state.conversation;
+  if (c && c.id === id && 'position' in c) return false;
+  for (const e of state.events.values()) if (e.type === 'bot_reply' && e.conversation_id === id) return true;
+  return false;
+}
+
+/** On a `bot_reply`: drops a "queued" guessed from an ack for the bot's conversation. */
+export function onBotEvent(state, e) {
+  const c = state.conversation;
+  if (e.type === 'bot_reply' && c && c.id === e.conversation_id && !('position' in c)) state.conversation = null;
+}
+
 /** The speaker name of a `bot_reply`, else null. */
 export function botName(e) {
   return e && e.type === 'bot_reply' ? t('chat.bot_name') : null;

@@ -12,7 +12,7 @@
 import { t, has, applyTranslations, bindLanguageToggle, onLanguageChange, formatTime, formatDateTime, channelName } from '../shared/i18n.js';
 import { ReconnectingSocket, wsUrl, newClientMsgId } from '../shared/ws.js';
 import { h, replaceChildren, reconcile, safeLink, isHttpUrl } from '../shared/dom.js';
-import { botName, mountHandoff } from './bot.js';
+import { botName, botOwns, mountHandoff, onBotEvent } from './bot.js';
 
 const TOKEN_KEY = 'switchboard.chat.token';
 const OUTBOX_KEY = 'switchboard.chat.outbox';
@@ -123,7 +123,7 @@ function onAck(msg) {
       client_msg_id: msg.client_msg_id,
     });
   }
-  if (!state.conversation || state.conversation.id !== msg.conversation_id || ENDED_STATES.has(state.conversation.state)) {
+  if (!botOwns(state, msg.conversation_id) && (!state.conversation || state.conversation.id !== msg.conversation_id || ENDED_STATES.has(state.conversation.state))) {
     // The message opened a (new) conversation; its `conversation` update follows.
     if (!state.conversation || state.conversation.id !== msg.conversation_id) {
       state.conversation = { id: msg.conversation_id, state: 'queued' };
@@ -142,6 +142,7 @@ function onEvent(msg) {
   const e = msg.event;
   if (!e || !SHOWN_EVENT_KINDS.has(e.type)) return;
   state.events.set(e.id, e);
+  onBotEvent(state, e);
   if (e.type === 'message_out') state.agentTypingUntil = 0;
   if (e.type === 'video_invited') state.videoRequestedAt = 0;
   render();

@@ -177,9 +177,11 @@ pub enum EventKind {
         identities: Vec<super::IdentityKey>,
     },
     /// The FAQ bot answered the customer (see `crate::bot`): an article when it was
-    /// confident, else an honest "not sure".
+    /// confident, an honest "not sure", or that a person is coming.
     BotReply {
         channel: Channel,
+        /// `answer` (an article), `not_sure` or `handoff` ("connecting you…").
+        kind: String,
         text: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         article_id: Option<String>,

@@ -93,6 +93,7 @@ async fn bot_answers_known_questions_in_japanese_and_english_over_web_chat() {
     chat_say(&mut chat, "返品したいのですが").await;
     let r = bot_reply(&mut chat).await;
     assert_eq!(r["article_title"], "返品方法について", "{r}");
+    assert_eq!(r["kind"], "answer");
     assert!(r["text"].as_str().unwrap().contains("30日以内"));
     assert!(
         r["text"].as_str().unwrap().contains("オペレーター"),
@@ -127,6 +128,7 @@ async fn unknown_questions_get_an_honest_answer_then_a_handoff_with_the_transcri
     chat_say(&mut chat, "パスワードを忘れました").await;
     let r = bot_reply(&mut chat).await;
     assert!(r.get("article_id").is_none(), "{r}");
+    assert_eq!(r["kind"], "not_sure");
     assert!(
         r["text"].as_str().unwrap().contains("見つかりませんでした"),
         "{r}"
@@ -143,6 +145,7 @@ async fn unknown_questions_get_an_honest_answer_then_a_handoff_with_the_transcri
             .contains("担当者におつなぎします"),
         "{r}"
     );
+    assert_eq!(r["kind"], "handoff");
     let queued = chat.expect("conversation").await;
     assert_eq!(queued["state"], "queued");
     assert_eq!(queued["id"], ack["conversation_id"]);
@@ -358,4 +361,37 @@ async fn a_bot_session_survives_a_restart() {
     assert_eq!(h["reason"], "unanswered");
     assert_eq!(h["transcript"].as_array().unwrap().len(), 2, "{h}");
     assert_eq!(h["transcript"][0]["question"], "I forgot my password");
+}
+
+/// The widget and the agent desktop in a real browser (clients/tests/bot_chat.mjs):
+/// the bot's answer, the "talk to a person" button, the transcript on the agent side.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bot_in_a_real_browser() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    assert!(
+        root.join("clients/node_modules/playwright-core").exists(),
+        "playwright-core is not installed: run `npm ci --prefix clients` (scripts/test.sh does this)"
+    );
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let app = spawn_app(bot_on).await;
+    faq(&app).await;
+    app.agent("botview", &["general"], json!({})).await;
+    let out = tokio::process::Command::new("node")
+        .arg(root.join("clients/tests/bot_chat.mjs"))
+        .env("SWITCHBOARD_URL", &app.base)
+        .env("AGENT_ID", "botview")
+        .env("AGENT_PASSWORD", "botview-password")
+        .env("CHROMIUM", &chromium)
+        .current_dir(root)
+        .output()
+        .await
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    print!("{stdout}");
+    assert!(
+        out.status.success(),
+        "browser test failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(stdout.contains("browser test passed"), "{stdout}");
 }

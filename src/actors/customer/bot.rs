@@ -172,7 +172,12 @@ impl CustomerActor {
         });
         let conv_id = session.conversation_id;
         let message = self.message_in(msg, conv_id, now);
-        let reply = self.bot_reply_event(conv_id, msg.channel, text, article.as_ref(), now);
+        let kind = if article.is_some() {
+            "answer"
+        } else {
+            "not_sure"
+        };
+        let reply = self.bot_reply_event(conv_id, msg.channel, kind, text, article.as_ref(), now);
         let delivery = self.bot_delivery(&reply, conv_id);
         let bytes = match serde_json::to_vec(&session) {
             Ok(b) => b,
@@ -227,7 +232,7 @@ impl CustomerActor {
         };
         let now = self.engine.now();
         let conv = p.session.conversation_id;
-        let reply = self.bot_reply_event(conv, p.channel, p.text, None, now);
+        let reply = self.bot_reply_event(conv, p.channel, "handoff", p.text, None, now);
         let delivery = self.bot_delivery(&reply, conv);
         let handoff = TimelineEvent::new(
             self.id,
@@ -277,6 +282,7 @@ impl CustomerActor {
         &self,
         conv: ConversationId,
         channel: Channel,
+        kind: &str,
         text: String,
         article: Option<&Candidate>,
         now: Millis,
@@ -287,6 +293,7 @@ impl CustomerActor {
             now,
             EventKind::BotReply {
                 channel,
+                kind: kind.to_owned(),
                 text,
                 article_id: article.map(|a| a.id.clone()),
                 article_title: article.map(|a| a.title.clone()),
