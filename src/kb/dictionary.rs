@@ -37,8 +37,11 @@ const IPADIC_METADATA: &str = r#"{
 
 type Loaded = Option<Arc<Segmenter>>;
 
-fn loaded() -> &'static Mutex<HashMap<PathBuf, Loaded>> {
-    static MAP: OnceLock<Mutex<HashMap<PathBuf, Loaded>>> = OnceLock::new();
+/// Loaded dictionaries by (sources, cache).
+type Map = HashMap<(PathBuf, PathBuf), Loaded>;
+
+fn loaded() -> &'static Mutex<Map> {
+    static MAP: OnceLock<Mutex<Map>> = OnceLock::new();
     MAP.get_or_init(Default::default)
 }
 
@@ -48,11 +51,13 @@ pub fn default_cache() -> PathBuf {
 }
 
 /// A segmenter over IPADIC built from `sources` into `cache`, or `None` (logged once
-/// per cache path) when the sources are missing or the build fails.
+/// per pair of paths) when the sources are missing (and nothing is cached) or the
+/// build fails.
 pub fn segmenter(sources: &Path, cache: &Path) -> Loaded {
     // Held while building: a second engine of this process waits for the first.
     let mut map = loaded().lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(s) = map.get(cache) {
+    let key = (sources.to_path_buf(), cache.to_path_buf());
+    if let Some(s) = map.get(&key) {
         return s.clone();
     }
     let result = match build_and_load(sources, cache) {
@@ -66,7 +71,7 @@ pub fn segmenter(sources: &Path, cache: &Path) -> Loaded {
             None
         }
     };
-    map.insert(cache.to_path_buf(), result.clone());
+    map.insert(key, result.clone());
     result
 }
 

@@ -395,3 +395,65 @@ async fn the_bot_in_a_real_browser() {
     );
     assert!(stdout.contains("browser test passed"), "{stdout}");
 }
+
+/// kill -9 between two bot turns: the acknowledged message, the bot's reply and the
+/// session (its unanswered count and transcript) are all there after the restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_minus_nine_keeps_the_acknowledged_turn_and_the_session() {
+    use crate::process::{free_port, start};
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bot.toml");
+    std::fs::write(&config, "[bot]\nenabled = true\nmax_unanswered_turns = 2\n").unwrap();
+    let config = config.to_str().unwrap().to_owned();
+    let data = dir.path().join("data");
+    let port = free_port();
+    let e = start(&data, port, &[("SWITCHBOARD_CONFIG", &config)]).await;
+    let token = e.login("admin").await;
+    let (s, _) = e
+        .send_json(
+            &token,
+            "POST",
+            "/api/v1/kb/articles",
+            json!({"title": "Shipping fees", "body": "550 yen.", "language": "en"}),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let inbound = json!({"channel": "chat", "address": "v-kill9", "text": "I forgot my password"});
+    let (s, ack) = e
+        .send_json(&token, "POST", "/api/v1/inbound", inbound)
+        .await;
+    assert_eq!(s, 202, "{ack}");
+    let customer = ack["customer_id"].as_str().unwrap().to_owned();
+    e.kill9();
+
+    let e = start(&data, port, &[("SWITCHBOARD_CONFIG", &config)]).await;
+    let path = format!("/api/v1/customers/{customer}/timeline?limit=200");
+    let t = e.get(&token, &path).await;
+    let events = t["events"].as_array().unwrap();
+    assert!(
+        events.iter().any(|x| x["id"] == ack["event_id"]),
+        "acknowledged message lost"
+    );
+    assert!(events
+        .iter()
+        .any(|x| x["type"] == "bot_reply" && x["kind"] == "not_sure"));
+    // The second unknown question is the session's second unanswered turn: hand-off.
+    let inbound = json!({"channel": "chat", "address": "v-kill9", "text": "My account is locked"});
+    let (s, ack2) = e
+        .send_json(&token, "POST", "/api/v1/inbound", inbound)
+        .await;
+    assert_eq!(s, 202, "{ack2}");
+    assert_eq!(ack2["conversation_id"], ack["conversation_id"]);
+    let t = e.get(&token, &path).await;
+    let h = t["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["type"] == "bot_handoff")
+        .cloned()
+        .expect("handed off");
+    assert_eq!(h["transcript"][0]["question"], "I forgot my password");
+    assert_eq!(h["transcript"][1]["question"], "My account is locked");
+    let q = e.get(&token, "/api/v1/queues/general").await;
+    assert_eq!(q["waiting"], 1);
+}

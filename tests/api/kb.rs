@@ -248,3 +248,23 @@ async fn articles_survive_a_restart_and_are_reindexed() {
     let app = spawn_app_in(dir, |_| {}).await;
     assert_eq!(ids(&search(&app, "hours").await), vec!["Opening hours"]);
 }
+
+#[actix_rt::test]
+async fn without_the_dictionary_sources_the_engine_starts_with_bigrams() {
+    let cache = tempfile::tempdir().unwrap();
+    let app = spawn_app(|s| {
+        s.kb.ipadic_dir = "/nonexistent/ipadic".into();
+        s.kb.dictionary_cache = Some(cache.path().to_path_buf());
+    })
+    .await;
+    let t = app.admin.clone();
+    create(
+        &app,
+        &t,
+        json!({"title": "返品方法", "body": "返品は30日以内です。", "language": "ja"}),
+    )
+    .await;
+    let r = search(&app, "返品したい").await;
+    assert_eq!(r["tokenizer"], "cjk-bigram");
+    assert_eq!(ids(&r), vec!["返品方法"]);
+}
