@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The test command (README.md): installs what the tests need if missing — Debian's
 # chromium, Node.js/npm, Japanese fonts for the browser screenshots, the pinned
-# playwright-core, and Debian's prometheus package for `promtool` (the /metrics lint
-# in tests/api/prometheus.rs) — then runs every test.
+# playwright-core, Debian's prometheus package for `promtool` (the /metrics lint
+# in tests/api/prometheus.rs) and mecab-ipadic (the knowledge base's Japanese
+# dictionary sources) — then runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,8 @@ command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 [ -d /usr/share/fonts/opentype/ipafont-gothic ] || missing+=(fonts-ipafont-gothic)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+# The knowledge base's Japanese dictionary sources (IPADIC, compiled at run time).
+[ -d /usr/share/mecab/dic/ipadic ] || missing+=(mecab-ipadic)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing Debian packages for the browser and metrics tests: ${missing[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

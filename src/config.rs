@@ -102,6 +102,10 @@ pub struct Settings {
     pub surveys: crate::survey::SurveySettings,
     /// Proactive notifications (`[notify]`, docs/engagement.md).
     pub notify: crate::notify::NotifySettings,
+    /// Knowledge base limits and Japanese dictionary (`[kb]`, docs/kb.md).
+    pub kb: crate::kb::KbSettings,
+    /// The FAQ bot on messaging channels (`[bot]`, docs/kb.md).
+    pub bot: crate::bot::BotSettings,
 }
 
 /// `[security]`: websocket origins, login throttling, socket abuse limits, webhook
@@ -377,6 +381,8 @@ impl Default for Settings {
             canned: Default::default(),
             surveys: Default::default(),
             notify: Default::default(),
+            kb: Default::default(),
+            bot: Default::default(),
         }
     }
 }

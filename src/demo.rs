@@ -112,6 +112,7 @@ pub async fn seed(engine: &Engine) -> anyhow::Result<()> {
     if !batch.is_empty() {
         store.commit(batch).await?;
     }
+    crate::kb::demo::seed(engine).await?;
     Ok(())
 }
 

@@ -27,6 +27,7 @@
 pub mod actors;
 pub mod api;
 pub mod auth;
+pub mod bot;
 pub mod canned;
 pub mod channels;
 pub mod config;
@@ -34,6 +35,7 @@ pub mod crm;
 pub mod demo;
 pub mod domain;
 pub mod fuzz;
+pub mod kb;
 pub mod live;
 pub mod metrics;
 pub mod notify;

@@ -100,6 +100,11 @@ impl Application {
             .validate()
             .and_then(|()| settings.notify.validate())
             .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
+        settings
+            .kb
+            .validate()
+            .and_then(|_| settings.bot.validate())
+            .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
         let key = token_key(&store).await?;
         let settings = Arc::new(settings);
         let engine = Engine::new(
@@ -114,6 +119,7 @@ impl Application {
         if let Some(pw) = &settings.bootstrap_admin_password {
             ensure_admin(&engine, pw).await?;
         }
+        crate::kb::start(&engine).await?;
         if settings.demo {
             crate::demo::seed(&engine).await?;
         }

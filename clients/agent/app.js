@@ -29,6 +29,7 @@ import { ReconnectingSocket, wsUrl, newClientMsgId } from '../shared/ws.js';
 import { h, replaceChildren, reconcile, safeLink } from '../shared/dom.js';
 import { initAssist, assistSelected } from './assist.js';
 import { engageEventText } from './engage.js';
+import { botText } from './bot.js';
 
 const SESSION_KEY = 'switchboard.agent.session';
 const OUTBOX_KEY_PREFIX = 'switchboard.agent.outbox.';
@@ -1328,7 +1329,7 @@ function systemText(e) {
     case 'message_status':
       return t('event.message_status', { channel: ch(e.channel), status: has(`delivery.${e.status}`) ? t(`delivery.${e.status}`) : e.status });
     default:
-      return engageEventText(e) ?? t('event.unknown', { type: e.type });
+      return botText(e) || engageEventText(e) || t('event.unknown', { type: e.type });
   }
 }
 

@@ -13,6 +13,7 @@ import { t, has, applyTranslations, bindLanguageToggle, onLanguageChange, format
 import { ReconnectingSocket, wsUrl, newClientMsgId } from '../shared/ws.js';
 import { h, replaceChildren, reconcile, safeLink, isHttpUrl } from '../shared/dom.js';
 import { mountSurvey } from './survey.js';
+import { botName, botOwns, mountHandoff, onBotEvent } from './bot.js';
 
 const TOKEN_KEY = 'switchboard.chat.token';
 const OUTBOX_KEY = 'switchboard.chat.outbox';
@@ -24,7 +25,7 @@ const MAX_TEXT_BYTES = 16 * 1024;
 const TOKEN_PROBLEM_AFTER = 4;
 const OPEN_STATES = new Set(['queued', 'assigned', 'wrap_up']);
 const ENDED_STATES = new Set(['resolved', 'abandoned']);
-const SHOWN_EVENT_KINDS = new Set(['message_in', 'message_out', 'video_invited']);
+const SHOWN_EVENT_KINDS = new Set(['message_in', 'message_out', 'video_invited', 'bot_reply']);
 // No answer to `escalate_video` by then (dropped connection): the button works again.
 const VIDEO_REQUEST_TIMEOUT_MS = 15_000;
 
@@ -124,7 +125,7 @@ function onAck(msg) {
       client_msg_id: msg.client_msg_id,
     });
   }
-  if (!state.conversation || state.conversation.id !== msg.conversation_id || ENDED_STATES.has(state.conversation.state)) {
+  if (!botOwns(state, msg.conversation_id) && (!state.conversation || state.conversation.id !== msg.conversation_id || ENDED_STATES.has(state.conversation.state))) {
     // The message opened a (new) conversation; its `conversation` update follows.
     if (!state.conversation || state.conversation.id !== msg.conversation_id) {
       state.conversation = { id: msg.conversation_id, state: 'queued' };
@@ -143,6 +144,7 @@ function onEvent(msg) {
   const e = msg.event;
   if (!e || !SHOWN_EVENT_KINDS.has(e.type)) return;
   state.events.set(e.id, e);
+  onBotEvent(state, e);
   if (e.type === 'message_out') state.agentTypingUntil = 0;
   if (e.type === 'video_invited') state.videoRequestedAt = 0;
   render();
@@ -357,13 +359,17 @@ function renderStatus() {
   document.title = `${t('chat.title')}${info.key === 'assigned' || info.key === 'queued' ? ` · ${info.text}` : ''}`;
 }
 
+let updateHandoff = () => {};
+
 function render({ toBottom = false } = {}) {
+  updateHandoff(state);
   renderStatus();
   renderMessages({ toBottom });
   renderTyping();
 }
 
 function agentNameFor(e) {
+  if (botName(e)) return botName(e);
   const c = state.conversation;
   if (c && c.agent_name && e.conversation_id === c.id) return c.agent_name;
   return t('chat.agent');
@@ -401,7 +407,7 @@ function renderMessages({ toBottom = false } = {}) {
       continue;
     }
     if (e.client_msg_id) shown.add(e.client_msg_id);
-    const role = e.type === 'message_out' ? 'agent' : 'customer';
+    const role = e.type === 'message_out' || e.type === 'bot_reply' ? 'agent' : 'customer';
     const cont = prevRole === role;
     prevRole = role;
     const key = `${e.id}:${cont ? 'c' : 'f'}`;
@@ -576,6 +582,11 @@ function init() {
   });
   $('chat-end').addEventListener('click', leave);
   $('chat-video').addEventListener('click', requestVideo);
+  updateHandoff = mountHandoff($('chat-video'), (text, clientMsgId) => {
+    state.pending.set(clientMsgId, { text, createdAt: Date.now(), failed: null });
+    socket.sendReliable({ type: 'handoff', client_msg_id: clientMsgId, text });
+    render({ toBottom: true });
+  });
   $('identify-form').addEventListener('submit', identify);
   $('new-chat').addEventListener('click', startOver);
 

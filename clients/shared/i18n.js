@@ -304,6 +304,18 @@ const en = {
   'event.survey_sent': 'Satisfaction survey sent ({channel})',
   'event.survey_answered': 'Survey answered: {score}/{max} ({channel})',
   'event.notification_sent': 'Notification {type} sent on {channel}: {text}',
+  'chat.bot_name': 'Assistant',
+  'chat.handoff': 'Talk to a person',
+  'chat.handoff_text': "I'd like to talk to a person",
+  'bot.reply_article': 'Bot answered with “{title}”',
+  'bot.reply_unsure': 'Bot was not sure',
+  'bot.reply_handoff': 'Bot told the customer a person is coming',
+  'bot.offered': 'offered “{title}”',
+  'bot.handoff': 'Bot handed off ({reason}) after {n} question(s):',
+  'bot.reason.requested': 'customer asked for a person',
+  'bot.reason.button': 'customer pressed “Talk to a person”',
+  'bot.reason.unanswered': 'no confident answer',
+  'bot.reason.turn_limit': 'turn limit',
 };
 
 const ja = {
@@ -598,6 +610,18 @@ const ja = {
   'event.survey_sent': '満足度アンケートを送信しました（{channel}）',
   'event.survey_answered': 'アンケート回答: {score}/{max}（{channel}）',
   'event.notification_sent': 'お知らせ {type} を{channel}で送信: {text}',
+  'chat.bot_name': 'アシスタント',
+  'chat.handoff': '担当者と話す',
+  'chat.handoff_text': '担当者と話したいです',
+  'bot.reply_article': 'ボットが「{title}」で回答',
+  'bot.reply_unsure': 'ボットは回答を見つけられませんでした',
+  'bot.reply_handoff': 'ボットが担当者への引き継ぎを案内',
+  'bot.offered': '「{title}」を案内',
+  'bot.handoff': 'ボットから引き継ぎ（{reason}）・質問 {n} 件:',
+  'bot.reason.requested': 'お客様が担当者を希望',
+  'bot.reason.button': 'お客様が「担当者と話す」を押下',
+  'bot.reason.unanswered': '確かな回答なし',
+  'bot.reason.turn_limit': 'ターン上限',
 };
 
 export const dictionaries = { en, ja };

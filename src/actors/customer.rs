@@ -25,6 +25,7 @@ use actix::prelude::*;
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
+pub(crate) mod bot;
 pub(crate) mod identity;
 pub(crate) mod notify;
 pub(crate) mod survey;
@@ -63,6 +64,8 @@ pub struct CustomerActor {
     /// What the report events of the open conversation need to know (answer and
     /// wrap-up times, reopened); fed by every remembered event, rebuilt at load.
     facts: ContactFacts,
+    /// The FAQ bot's session and pending hand-off (see `bot`).
+    bot: bot::BotState,
 }
 
 struct Loaded {
@@ -135,6 +138,7 @@ impl CustomerActor {
             load_error: None,
             retiring: None,
             facts: ContactFacts::default(),
+            bot: Default::default(),
         }
     }
 
@@ -474,6 +478,7 @@ impl Actor for CustomerActor {
                 }
             }),
         );
+        self.bot_load(ctx);
         let idle = Duration::from_millis(self.engine.settings.timing.customer_idle_ms.max(10));
         ctx.run_interval(idle / 2, move |act, ctx| {
             // A record merged away stops at once (it only refuses work); one being
@@ -677,6 +682,9 @@ impl Handler<Inbound> for CustomerActor {
             });
         }
 
+        if let Some(r) = self.bot_inbound(&msg, now, &seen_key) {
+            return r;
+        }
         // A reopened or a new conversation: it waits in a queue.
         let reopen = self.reopenable(&msg, now);
         let queue_name = match msg
@@ -737,7 +745,7 @@ impl Handler<Inbound> for CustomerActor {
                 }
             }
             None => {
-                let conv_id = ConversationId::new();
+                let conv_id = self.bot_conversation_id().unwrap_or_default();
                 events.push(TimelineEvent::new(
                     self.id,
                     Some(conv_id),
@@ -785,6 +793,7 @@ impl Handler<Inbound> for CustomerActor {
             ..Default::default()
         };
         let batch = self.reported(batch, reopen.as_ref(), &conv);
+        let (batch, handoff) = self.bot_take_handoff(batch);
         let reopened = reopen.is_some();
         AtomicResponse::new(Box::pin(
             async move {
@@ -817,6 +826,7 @@ impl Handler<Inbound> for CustomerActor {
                 }
                 let ack = act.inbound_applied(msg.channel, &events, &ev, &conv, seen_key);
                 act.push_chat(ChatServerMsg::Event { event: ev.clone() });
+                act.bot_handed_off(handoff);
                 act.push_chat_state(&conv, None, Some(position));
                 Ok(ack)
             }),

@@ -235,6 +235,19 @@ impl Engine {
             events,
             conversations: convs.len(),
         };
+        // The FAQ bot's running session holds the customer's questions (docs/kb.md).
+        store
+            .commit(crate::store::Batch {
+                records: records
+                    .iter()
+                    .map(|r| {
+                        crate::store::RecordWrite::delete(crate::bot::BOT_SESSION, r.id.to_string())
+                    })
+                    .collect(),
+                ..Default::default()
+            })
+            .await
+            .map_err(EngineError::unavailable)?;
         store
             .erase(Erasure {
                 customers: scrubbed,

@@ -74,6 +74,8 @@ pub struct Inner {
     pub crm: crate::crm::Crm,
     /// Notification scheduler ticks (observable over REST; see `crate::notify::scheduler`).
     pub notify_stats: crate::notify::SchedulerStats,
+    /// The knowledge base's index (set at start-up, see [`Engine::kb`]).
+    kb: std::sync::OnceLock<Arc<crate::kb::KnowledgeBase>>,
 }
 
 impl std::ops::Deref for Engine {
@@ -123,7 +125,19 @@ impl Engine {
             drain: Arc::new(tokio::sync::watch::Sender::new(false)),
             crm,
             notify_stats: Default::default(),
+            kb: std::sync::OnceLock::new(),
         }))
+    }
+
+    /// The knowledge base (created on first use when start-up did not set it).
+    pub fn kb(&self) -> &Arc<crate::kb::KnowledgeBase> {
+        self.kb
+            .get_or_init(|| Arc::new(crate::kb::KnowledgeBase::new(&self.settings.kb)))
+    }
+
+    /// Installs the knowledge base built at start-up (see `startup`).
+    pub fn set_kb(&self, kb: Arc<crate::kb::KnowledgeBase>) {
+        let _ = self.kb.set(kb);
     }
 
     /// Starts `actor` on the arbiter that `key` hashes to.

@@ -14,6 +14,7 @@ pub mod extract;
 pub mod health;
 pub mod identity;
 pub mod inbound;
+pub mod kb;
 pub mod live;
 pub mod login;
 pub mod openapi;
@@ -128,6 +129,13 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
                     web::get().to(events::get_notification),
                 )
                 .route("/notifications-scheduler", web::get().to(events::scheduler))
+                .route("/kb/articles", web::get().to(kb::list))
+                .route("/kb/articles", web::post().to(kb::create))
+                .route("/kb/articles/{id}", web::get().to(kb::get))
+                .route("/kb/articles/{id}", web::put().to(kb::update))
+                .route("/kb/articles/{id}", web::delete().to(kb::delete))
+                .route("/kb/search", web::get().to(kb::search))
+                .route("/kb/suggest", web::get().to(kb::suggest))
                 .default_service(web::to(error::not_found)),
         )
         .route("/survey/{token}", web::get().to(survey::form))

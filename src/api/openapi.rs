@@ -54,6 +54,7 @@ pub fn document() -> Value {
     if let Some(paths) = doc["paths"].as_object_mut() {
         paths.extend(supervisor_paths());
         paths.extend(engagement_paths());
+        paths.extend(super::kb::openapi_paths());
     }
     doc
 }

@@ -199,6 +199,25 @@ pub enum EventKind {
         channel: Channel,
         text: String,
     },
+    /// The FAQ bot answered the customer (see `crate::bot`): an article when it was
+    /// confident, an honest "not sure", or that a person is coming.
+    BotReply {
+        channel: Channel,
+        /// `answer` (an article), `not_sure` or `handoff` ("connecting you…").
+        kind: String,
+        text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        article_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        article_title: Option<String>,
+    },
+    /// The FAQ bot handed the customer to a person: the whole bot exchange, so the
+    /// agent never asks again. `reason`: requested, button, unanswered, turn_limit.
+    BotHandoff {
+        reason: String,
+        language: String,
+        transcript: Vec<crate::bot::BotTurn>,
+    },
 }
 
 /// A file or media item that came with a message.
@@ -271,6 +290,8 @@ impl EventKind {
             EventKind::SurveySent { .. } => "survey_sent",
             EventKind::SurveyAnswered { .. } => "survey_answered",
             EventKind::NotificationSent { .. } => "notification_sent",
+            EventKind::BotReply { .. } => "bot_reply",
+            EventKind::BotHandoff { .. } => "bot_handoff",
         }
     }
 }

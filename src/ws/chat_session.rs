@@ -82,6 +82,18 @@ impl ChatSession {
         let customer = self.customer;
         match msg {
             ChatClientMsg::Ping { nonce } => Self::send(ctx, &ChatServerMsg::Pong { nonce }),
+            ChatClientMsg::Handoff {
+                client_msg_id,
+                text,
+            } => self.on_message(
+                ChatClientMsg::Message {
+                    client_msg_id: crate::actors::customer::bot::button_id(client_msg_id),
+                    text: text
+                        .filter(|t| !t.trim().is_empty())
+                        .unwrap_or_else(|| "agent".into()),
+                },
+                ctx,
+            ),
             ChatClientMsg::Typing {} => engine.tell_customer(
                 customer,
                 Typing {

@@ -282,6 +282,14 @@ pub enum ChatClientMsg {
         #[serde(default)]
         comment: Option<String>,
     },
+    /// The FAQ bot's "talk to a person" button: stored as a customer message `text`
+    /// (default "agent") and handed off at once; acked like `message`, with
+    /// `client_msg_id` prefixed `handoff:` (unless it already is).
+    Handoff {
+        client_msg_id: String,
+        #[serde(default)]
+        text: Option<String>,
+    },
 }
 
 /// Server -> customer (web chat).
@@ -355,6 +363,7 @@ pub fn visible_to_customer(e: &TimelineEvent) -> bool {
         crate::domain::EventKind::MessageIn { .. }
             | crate::domain::EventKind::MessageOut { .. }
             | crate::domain::EventKind::VideoInvited { .. }
+            | crate::domain::EventKind::BotReply { .. }
     )
 }
 

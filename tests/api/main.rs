@@ -2,6 +2,7 @@
 //! One test binary (faster to link); one module per area.
 
 mod bad_input;
+mod bot;
 mod browser;
 mod canned;
 mod channels;
@@ -12,6 +13,7 @@ mod email;
 mod faults;
 mod helpers;
 mod identity;
+mod kb;
 mod loadtest_smoke;
 mod notify;
 mod overload;

@@ -164,7 +164,10 @@ mod tests {
     fn defaults_are_documented_values() {
         let s = EmailSettings::default();
         assert!(!s.enabled);
-        assert_eq!(s.listen, "127.0.0.1:2525".parse().unwrap());
+        assert_eq!(
+            s.listen,
+            "127.0.0.1:2525".parse::<std::net::SocketAddr>().unwrap()
+        );
         assert_eq!(s.hostname, "switchboard.local");
         assert_eq!(s.max_message_bytes, 10_485_760);
         assert_eq!(s.max_recipients, 20);

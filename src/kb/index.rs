@@ -1,0 +1,476 @@
+//! The tantivy index over the articles, search with filters, and the confidence score.
+//!
+//! The index lives in memory: it is rebuilt from the `kb_article` records at start
+//! ([`KnowledgeBase::rebuild`]) and updated after every committed write
+//! ([`KnowledgeBase::upsert`], [`KnowledgeBase::remove`]), so it can always be thrown
+//! away. Fields: `title` (boost 2), `body`, `tags` (boost 1.5), all analysed by
+//! [`super::tokenizer`]; `language` and `channels` as exact terms for filtering (an
+//! article for every channel carries the channel term `*`).
+//!
+//! ## Confidence
+//! BM25 scores are unbounded and depend on the corpus, so each hit also gets a
+//! confidence in `[0, 1]`:
+//!
+//! `confidence = coverage × (0.5 + 0.5 × margin)`
+//!
+//! * `coverage`: the share of the query's distinct terms that occur in the article
+//!   (title, body or tags) — did the article talk about everything asked?
+//! * `margin`: how far the hit leads the best other hit, `(s − s_other) / s` clamped to
+//!   `[0, 1]` (1 when it is the only hit; 0 for every hit but the first) — is it
+//!   clearly the answer rather than one of several equally likely ones?
+//!
+//! So a full match that leads clearly scores near 1, a full match tied with another
+//! article 0.5, and a hit covering half the question at most 0.5. `kb.bot_confidence`
+//! (default 0.6) is compared with it.
+
+use super::tokenizer::{normalize, Analyzer, KbTokenizer};
+use super::{Article, KbSettings, KB_ARTICLE};
+use crate::domain::Channel;
+use crate::store::{SharedStore, StoreError};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Mutex, RwLock};
+use tantivy::collector::TopDocs;
+use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
+use tantivy::schema::{
+    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, STORED, STRING,
+};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+
+const TOKENIZER: &str = "switchboard_kb";
+/// Channel term of an article visible on every channel.
+const ALL_CHANNELS: &str = "*";
+/// Records read per page while rebuilding.
+const PAGE: usize = 500;
+
+/// One search hit (the REST shape of `GET /api/v1/kb/search`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Hit {
+    pub id: String,
+    pub title: String,
+    pub snippet: String,
+    pub body: String,
+    pub language: String,
+    pub tags: Vec<String>,
+    /// The BM25 score (corpus-dependent; compare hits of one search only).
+    pub score: f32,
+    /// See the module docs.
+    pub confidence: f32,
+    /// `confidence >= kb.bot_confidence`.
+    pub confident: bool,
+}
+
+/// A search's hits, best first, and the tokenizer that analysed it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchResult {
+    pub hits: Vec<Hit>,
+    pub tokenizer: &'static str,
+}
+
+/// Confidence of a hit with BM25 `score`, given the best score among the other hits
+/// and the share of query terms it covers. See the module docs.
+pub fn confidence(coverage: f32, score: f32, best_other: Option<f32>) -> f32 {
+    let margin = match best_other {
+        None => 1.0,
+        Some(_) if score <= 0.0 => 0.0,
+        Some(o) => ((score - o) / score).clamp(0.0, 1.0),
+    };
+    (coverage.clamp(0.0, 1.0) * (0.5 + 0.5 * margin)).clamp(0.0, 1.0)
+}
+
+struct Fields {
+    id: Field,
+    title: Field,
+    body: Field,
+    tags: Field,
+    language: Field,
+    channels: Field,
+}
+
+/// The knowledge base's search side.
+pub struct KnowledgeBase {
+    analyzer: Analyzer,
+    fields: Fields,
+    writer: Mutex<IndexWriter>,
+    reader: IndexReader,
+    /// The indexed articles by id (hits are returned from here).
+    articles: RwLock<BTreeMap<String, Article>>,
+    /// Serialises REST writes: read version, commit, index.
+    pub write_lock: tokio::sync::Mutex<()>,
+    pub settings: KbSettings,
+}
+
+impl KnowledgeBase {
+    /// An empty index with the Japanese dictionary when available (see
+    /// [`super::dictionary`]), else the bigram tokenizer.
+    pub fn new(settings: &KbSettings) -> Self {
+        let cache = settings
+            .dictionary_cache
+            .clone()
+            .unwrap_or_else(super::dictionary::default_cache);
+        let analyzer = match super::dictionary::segmenter(&settings.ipadic_dir, &cache) {
+            Some(s) => Analyzer::morphological(s),
+            None => Analyzer::bigram(),
+        };
+        Self::with_analyzer(settings, analyzer)
+    }
+
+    /// An empty index over `analyzer`.
+    pub fn with_analyzer(settings: &KbSettings, analyzer: Analyzer) -> Self {
+        let mut sb = Schema::builder();
+        let text = |boost_stored: bool| {
+            let o = TextOptions::default().set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer(TOKENIZER)
+                    .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+            );
+            if boost_stored {
+                o.set_stored()
+            } else {
+                o
+            }
+        };
+        let fields = Fields {
+            id: sb.add_text_field("id", STRING | STORED),
+            title: sb.add_text_field("title", text(false)),
+            body: sb.add_text_field("body", text(false)),
+            tags: sb.add_text_field("tags", text(false)),
+            language: sb.add_text_field("language", STRING),
+            channels: sb.add_text_field("channels", STRING),
+        };
+        let index = Index::create_in_ram(sb.build());
+        index.tokenizers().register(
+            TOKENIZER,
+            tantivy::tokenizer::TextAnalyzer::from(KbTokenizer(analyzer.clone())),
+        );
+        let writer = index
+            .writer_with_num_threads(1, 15_000_000)
+            .expect("an in-memory index writer");
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .expect("an in-memory index reader");
+        Self {
+            analyzer,
+            fields,
+            writer: Mutex::new(writer),
+            reader,
+            articles: RwLock::new(BTreeMap::new()),
+            write_lock: tokio::sync::Mutex::new(()),
+            settings: settings.clone(),
+        }
+    }
+
+    /// `lindera-ipadic` or `cjk-bigram`.
+    pub fn tokenizer_name(&self) -> &'static str {
+        self.analyzer.name()
+    }
+
+    /// The analysed terms of `text` (for tests and the bot).
+    pub fn terms(&self, text: &str) -> Vec<String> {
+        self.analyzer.terms(text)
+    }
+
+    /// Re-indexes every stored article; returns how many.
+    pub async fn rebuild(&self, store: &SharedStore) -> Result<usize, StoreError> {
+        let mut after: Option<String> = None;
+        let mut all = Vec::new();
+        loop {
+            let page = store.records(KB_ARTICLE, after.as_deref(), PAGE).await?;
+            let full = page.len() == PAGE;
+            for (key, bytes) in page {
+                match serde_json::from_slice::<Article>(&bytes) {
+                    Ok(a) => all.push(a),
+                    Err(e) => tracing::warn!(key, error = %e, "unreadable kb_article skipped"),
+                }
+                after = Some(key);
+            }
+            if !full {
+                break;
+            }
+        }
+        let n = all.len();
+        self.apply(all, Vec::new());
+        Ok(n)
+    }
+
+    /// Indexes `a` (replacing its previous version).
+    pub fn upsert(&self, a: &Article) {
+        self.apply(vec![a.clone()], Vec::new());
+    }
+
+    /// Removes article `id` from the index.
+    pub fn remove(&self, id: &str) {
+        self.apply(Vec::new(), vec![id.to_owned()]);
+    }
+
+    fn apply(&self, put: Vec<Article>, delete: Vec<String>) {
+        let f = &self.fields;
+        let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let mut map = self.articles.write().unwrap_or_else(|e| e.into_inner());
+        for id in &delete {
+            w.delete_term(Term::from_field_text(f.id, id));
+            map.remove(id);
+        }
+        for a in put {
+            w.delete_term(Term::from_field_text(f.id, &a.id));
+            let mut d = TantivyDocument::default();
+            d.add_text(f.id, &a.id);
+            d.add_text(f.title, &a.title);
+            d.add_text(f.body, &a.body);
+            for t in &a.tags {
+                d.add_text(f.tags, t);
+            }
+            d.add_text(f.language, &a.language);
+            if a.channels.is_empty() {
+                d.add_text(f.channels, ALL_CHANNELS);
+            }
+            for c in &a.channels {
+                d.add_text(f.channels, c.as_str());
+            }
+            if let Err(e) = w.add_document(d) {
+                tracing::error!(error = %e, "kb index add failed");
+            }
+            map.insert(a.id.clone(), a);
+        }
+        if let Err(e) = w.commit().and_then(|_| self.reader.reload()) {
+            tracing::error!(error = %e, "kb index commit failed");
+        }
+    }
+
+    /// Up to `limit` articles matching `q`, best first, of language `lang` and visible
+    /// on `channel` when given. The caller checks `q`'s size.
+    pub fn search(
+        &self,
+        q: &str,
+        lang: Option<&str>,
+        channel: Option<Channel>,
+        limit: usize,
+    ) -> SearchResult {
+        let tokenizer = self.tokenizer_name();
+        let mut terms: Vec<String> = self.analyzer.terms(q);
+        let mut seen = HashSet::new();
+        terms.retain(|t| seen.insert(t.clone()));
+        if terms.is_empty() || limit == 0 {
+            return SearchResult {
+                hits: Vec::new(),
+                tokenizer,
+            };
+        }
+        let f = &self.fields;
+        let mut text: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for t in &terms {
+            for (field, boost) in [(f.title, 2.0), (f.body, 1.0), (f.tags, 1.5)] {
+                let tq = TermQuery::new(
+                    Term::from_field_text(field, t),
+                    IndexRecordOption::WithFreqs,
+                );
+                text.push((
+                    Occur::Should,
+                    Box::new(BoostQuery::new(Box::new(tq), boost)),
+                ));
+            }
+        }
+        let mut must: Vec<(Occur, Box<dyn Query>)> =
+            vec![(Occur::Must, Box::new(BooleanQuery::new(text)))];
+        if let Some(l) = lang {
+            must.push((Occur::Must, exact(f.language, l)));
+        }
+        if let Some(c) = channel {
+            let either = BooleanQuery::new(vec![
+                (Occur::Should, exact(f.channels, c.as_str())),
+                (Occur::Should, exact(f.channels, ALL_CHANNELS)),
+            ]);
+            must.push((Occur::Must, Box::new(either)));
+        }
+        let query = BooleanQuery::new(must);
+        let searcher = self.reader.searcher();
+        let top = match searcher.search(&query, &TopDocs::with_limit(limit).order_by_score()) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!(error = %e, "kb search failed");
+                Vec::new()
+            }
+        };
+        let map = self.articles.read().unwrap_or_else(|e| e.into_inner());
+        let mut found: Vec<(f32, Article)> = Vec::new();
+        for (score, addr) in top {
+            let Ok(doc) = searcher.doc::<TantivyDocument>(addr) else {
+                continue;
+            };
+            let Some(id) = doc.get_first(f.id).and_then(|v| v.as_str()) else {
+                continue;
+            };
+            if let Some(a) = map.get(id) {
+                found.push((score, a.clone()));
+            }
+        }
+        drop(map);
+        let scores: Vec<f32> = found.iter().map(|(s, _)| *s).collect();
+        let threshold = self.settings.bot_confidence;
+        let hits = found
+            .into_iter()
+            .enumerate()
+            .map(|(i, (score, a))| {
+                let best_other = scores
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, _)| *j != i)
+                    .map(|(_, s)| *s)
+                    .reduce(f32::max);
+                let own: HashSet<String> = self
+                    .analyzer
+                    .terms(&format!("{}\n{}\n{}", a.title, a.body, a.tags.join(" ")))
+                    .into_iter()
+                    .collect();
+                let covered = terms.iter().filter(|t| own.contains(*t)).count();
+                let coverage = covered as f32 / terms.len() as f32;
+                let c = confidence(coverage, score, best_other);
+                Hit {
+                    snippet: snippet(&a.body, &terms),
+                    id: a.id,
+                    title: a.title,
+                    body: a.body,
+                    language: a.language,
+                    tags: a.tags,
+                    score,
+                    confidence: c,
+                    confident: c >= threshold,
+                }
+            })
+            .collect();
+        SearchResult { hits, tokenizer }
+    }
+}
+
+fn exact(field: Field, value: &str) -> Box<dyn Query> {
+    Box::new(TermQuery::new(
+        Term::from_field_text(field, value),
+        IndexRecordOption::Basic,
+    ))
+}
+
+/// Up to ~120 characters of `body` around the first query term found in it literally
+/// (the start of the body when none is).
+pub fn snippet(body: &str, terms: &[String]) -> String {
+    let chars: Vec<char> = body.chars().collect();
+    let mut norm = String::new();
+    let mut origin = Vec::new(); // byte of `norm` -> char index in `body`
+    for (i, c) in chars.iter().enumerate() {
+        let n = normalize(&c.to_string());
+        for _ in 0..n.len() {
+            origin.push(i);
+        }
+        norm.push_str(&n);
+    }
+    let at = terms
+        .iter()
+        .filter_map(|t| norm.find(t.as_str()))
+        .min()
+        .and_then(|b| origin.get(b).copied())
+        .unwrap_or(0);
+    let start = at.saturating_sub(30);
+    let end = (start + 120).min(chars.len());
+    let mut s: String = chars[start..end].iter().collect();
+    if start > 0 {
+        s.insert(0, '…');
+    }
+    if end < chars.len() {
+        s.push('…');
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn confidence_is_bounded_and_rewards_coverage_and_lead() {
+        assert_eq!(confidence(1.0, 5.0, None), 1.0);
+        assert_eq!(confidence(1.0, 5.0, Some(5.0)), 0.5);
+        assert!((confidence(1.0, 10.0, Some(5.0)) - 0.75).abs() < 1e-6);
+        assert!((confidence(0.5, 10.0, None) - 0.5).abs() < 1e-6);
+        assert_eq!(confidence(0.0, 10.0, None), 0.0);
+        // A hit trailing another never gets the margin.
+        assert_eq!(confidence(1.0, 3.0, Some(9.0)), 0.5);
+        for (c, s, o) in [
+            (2.0, 1.0, Some(-1.0)),
+            (-1.0, 0.0, Some(0.0)),
+            (1.0, 0.0, Some(1.0)),
+        ] {
+            let v = confidence(c, s, o);
+            assert!((0.0..=1.0).contains(&v), "{v}");
+        }
+    }
+
+    fn article(id: &str, title: &str, body: &str, lang: &str, channels: Vec<Channel>) -> Article {
+        Article {
+            id: id.into(),
+            title: title.into(),
+            body: body.into(),
+            tags: vec![],
+            language: lang.into(),
+            channels,
+            version: 1,
+            updated_at: 0,
+            updated_by: "t".into(),
+        }
+    }
+
+    #[test]
+    fn bigram_index_search_filters_and_confidence() {
+        let kb = KnowledgeBase::with_analyzer(&KbSettings::default(), Analyzer::bigram());
+        kb.upsert(&article(
+            "1",
+            "Returns",
+            "How to return an item within 30 days.",
+            "en",
+            vec![],
+        ));
+        kb.upsert(&article(
+            "2",
+            "Shipping fees",
+            "Shipping is free over 5000 yen.",
+            "en",
+            vec![Channel::Sms],
+        ));
+        kb.upsert(&article(
+            "3",
+            "返品について",
+            "返品は30日以内に承ります。",
+            "ja",
+            vec![],
+        ));
+        let r = kb.search("returns", None, None, 10);
+        assert_eq!(r.tokenizer, "cjk-bigram");
+        assert_eq!(r.hits[0].id, "1");
+        assert!(r.hits[0].confident);
+        assert!(kb
+            .search("shipping", None, Some(Channel::Chat), 10)
+            .hits
+            .is_empty());
+        assert_eq!(
+            kb.search("shipping", None, Some(Channel::Sms), 10).hits[0].id,
+            "2"
+        );
+        assert_eq!(kb.search("返品", Some("ja"), None, 10).hits[0].id, "3");
+        assert!(kb.search("返品", Some("en"), None, 10).hits.is_empty());
+        kb.remove("3");
+        assert!(kb.search("返品", None, None, 10).hits.is_empty());
+        // Half the question unknown: not confident.
+        let r = kb.search("returns zebra", None, None, 10);
+        assert_eq!(r.hits[0].id, "1");
+        assert!(!r.hits[0].confident, "{:?}", r.hits[0]);
+    }
+
+    #[test]
+    fn snippet_centres_on_a_term() {
+        let body = format!("{}needle and more", "x".repeat(200));
+        let s = snippet(&body, &["needle".into()]);
+        assert!(s.contains("needle"));
+        assert!(s.starts_with('…'));
+        assert_eq!(snippet("short", &["zzz".into()]), "short");
+    }
+}

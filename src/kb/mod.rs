@@ -1,0 +1,120 @@
+//! The knowledge base: FAQ articles stored as `kb_article` records (the store is the
+//! truth) and a full-text index over them (tantivy, in memory, rebuilt from the store
+//! at start and updated on every write). One knowledge base for every channel; an
+//! article may be limited to some channels and is written in one language.
+//!
+//! * [`tokenizer`]: the Japanese/English analysis (lindera + IPADIC, or CJK bigrams).
+//! * [`dictionary`]: building and sharing the IPADIC dictionary.
+//! * [`index`]: the tantivy index, search and the confidence score.
+//! * [`KbSettings`]: the `[kb]` limits.
+
+pub mod demo;
+pub mod dictionary;
+pub mod index;
+pub mod tokenizer;
+
+use crate::domain::Channel;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+pub use index::{Hit, KnowledgeBase, SearchResult};
+
+/// Record kind of an article (key = article id, a UUID string).
+pub const KB_ARTICLE: &str = "kb_article";
+
+/// One article, stored as JSON in the records table. Other features read `title`,
+/// `body` and `language` of this exact shape directly from the store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Article {
+    pub id: String,
+    pub title: String,
+    pub body: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// `ja` or `en`.
+    pub language: String,
+    /// Channel names (`chat`, `sms`, ...); empty = every channel.
+    #[serde(default)]
+    pub channels: Vec<Channel>,
+    pub version: u64,
+    pub updated_at: u64,
+    pub updated_by: String,
+}
+
+impl Article {
+    /// Whether the article may be shown on `channel`.
+    pub fn visible_on(&self, channel: Channel) -> bool {
+        self.channels.is_empty() || self.channels.contains(&channel)
+    }
+}
+
+/// Languages an article may be written in.
+pub const LANGUAGES: &[&str] = &["ja", "en"];
+
+/// `[kb]`: knowledge-base limits and the Japanese dictionary.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KbSettings {
+    /// Longest search query accepted, in bytes (longer → 400 `invalid`, nothing searched).
+    pub max_query_bytes: usize,
+    /// Largest article (title + body + tags), in bytes.
+    pub max_article_bytes: usize,
+    /// Longest title, in bytes.
+    pub max_title_bytes: usize,
+    /// Most tags on an article (each at most 64 bytes).
+    pub max_tags: usize,
+    /// Most hits one search returns (`limit` is capped to this).
+    pub max_results: usize,
+    /// Confidence (0..=1, see docs/kb.md) at or above which the FAQ bot answers with
+    /// the top hit; a hit's `confident` flag uses it too.
+    pub bot_confidence: f32,
+    /// Debian `mecab-ipadic` sources (EUC-JP). Absent → the bigram tokenizer.
+    pub ipadic_dir: PathBuf,
+    /// Where the compiled dictionary is cached (default: `<tmp>/switchboard-ipadic`,
+    /// shared by every engine of the machine).
+    pub dictionary_cache: Option<PathBuf>,
+}
+
+impl Default for KbSettings {
+    fn default() -> Self {
+        Self {
+            max_query_bytes: 1024,
+            max_article_bytes: 64 * 1024,
+            max_title_bytes: 300,
+            max_tags: 20,
+            max_results: 20,
+            bot_confidence: 0.6,
+            ipadic_dir: PathBuf::from("/usr/share/mecab/dic/ipadic"),
+            dictionary_cache: None,
+        }
+    }
+}
+
+impl KbSettings {
+    /// Rejects settings that cannot work.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(0.0..=1.0).contains(&self.bot_confidence) {
+            return Err("kb.bot_confidence must be within 0..=1".into());
+        }
+        if self.max_results == 0 || self.max_query_bytes == 0 || self.max_tags == 0 {
+            return Err("kb.max_results, kb.max_query_bytes and kb.max_tags must be > 0".into());
+        }
+        Ok(())
+    }
+}
+
+/// Start-up: loads the dictionary (off the async threads; the first start on a machine
+/// compiles it) and indexes every stored article.
+pub async fn start(engine: &crate::actors::Engine) -> anyhow::Result<()> {
+    let settings = engine.settings.kb.clone();
+    let kb = tokio::task::spawn_blocking(move || KnowledgeBase::new(&settings)).await?;
+    let kb = std::sync::Arc::new(kb);
+    let n = kb.rebuild(&engine.store).await?;
+    tracing::info!(
+        articles = n,
+        tokenizer = kb.tokenizer_name(),
+        "knowledge base indexed"
+    );
+    engine.set_kb(kb);
+    Ok(())
+}
