@@ -154,11 +154,9 @@ async fn the_assist_panel_shows_crm_canned_responses_and_notes_in_a_real_browser
 }
 
 /// The knowledge-base half of the assist panel (clients/tests/agent_assist_kb.mjs):
-/// suggestions, search, insert, article create and an edit conflict. Needs the KB
-/// endpoints (`/api/v1/kb/*`), which live on the knowledge-base branch: run after
-/// merging with `cargo test --test api browser:: -- --ignored`.
+/// suggestions, search, insert, article create and an edit conflict, against the
+/// real knowledge base (`/api/v1/kb/*`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs /api/v1/kb/* from the knowledge-base branch"]
 async fn the_assist_panel_uses_the_knowledge_base_in_a_real_browser() {
     let app = spawn_app(|_| {}).await;
     app.agent("assist", &["general"], json!({})).await;
