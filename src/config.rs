@@ -94,6 +94,10 @@ pub struct Settings {
     pub security: SecuritySettings,
     /// Historical reports (`[reports]`, docs/metrics.md).
     pub reports: ReportSettings,
+    /// IVR menu trees for voice and the visual IVR (`[ivr]`, docs/ivr.md).
+    pub ivr: crate::ivr::IvrSettings,
+    /// Queued callbacks (`[callbacks]`, docs/ivr.md).
+    pub callbacks: crate::ivr::callbacks::CallbackSettings,
 }
 
 /// `[security]`: websocket origins, login throttling, socket abuse limits, webhook
@@ -365,6 +369,8 @@ impl Default for Settings {
             channels: Default::default(),
             security: SecuritySettings::default(),
             reports: ReportSettings::default(),
+            ivr: Default::default(),
+            callbacks: Default::default(),
         }
     }
 }

@@ -32,6 +32,7 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod fuzz;
+pub mod ivr;
 pub mod live;
 pub mod metrics;
 pub mod reports;

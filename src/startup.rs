@@ -95,6 +95,8 @@ impl Application {
             .channels
             .validate()
             .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
+        crate::ivr::validate_all(&settings)
+            .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
         let key = token_key(&store).await?;
         let settings = Arc::new(settings);
         let engine = Engine::new(
