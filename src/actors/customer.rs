@@ -25,6 +25,7 @@ use actix::prelude::*;
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
+pub(crate) mod callback;
 pub(crate) mod identity;
 
 /// Client message ids remembered per customer for idempotent retries.
@@ -1638,8 +1639,9 @@ impl Handler<CallEnded> for CustomerActor {
                             event: ev.clone(),
                         },
                     );
-                    // A caller who hangs up while waiting has abandoned.
-                    if c.state == ConversationState::Queued {
+                    // A caller who hangs up while waiting has abandoned (unless a
+                    // callback was asked for).
+                    if c.state == ConversationState::Queued && !act.callback_pending(c.id) {
                         act.abandon(ctx);
                     }
                 }

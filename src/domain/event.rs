@@ -176,6 +176,30 @@ pub enum EventKind {
         by: Option<AgentId>,
         identities: Vec<super::IdentityKey>,
     },
+    /// The customer asked to be called back instead of waiting; the conversation keeps
+    /// its place in `queue` as a voice conversation (docs/ivr.md).
+    CallbackRequested {
+        /// E.164 number to call.
+        phone: String,
+        queue: QueueName,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+        /// IVR menus the customer went through, root first.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        ivr_path: Vec<String>,
+        /// `voice_ivr`, `visual_ivr`, `chat` or `rest`.
+        source: String,
+    },
+    /// An agent dialled a callback: `outcome` (`reached`, `no_answer`, `busy`) and what
+    /// follows (`connected`, `retry` at `retry_at`, `failed`).
+    CallbackAttempt {
+        agent_id: AgentId,
+        attempt: u32,
+        outcome: String,
+        next: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_at: Option<Millis>,
+    },
 }
 
 /// A file or media item that came with a message.
@@ -245,6 +269,8 @@ impl EventKind {
             EventKind::VideoInvited { .. } => "video_invited",
             EventKind::CustomersMerged { .. } => "customers_merged",
             EventKind::CustomersUnmerged { .. } => "customers_unmerged",
+            EventKind::CallbackRequested { .. } => "callback_requested",
+            EventKind::CallbackAttempt { .. } => "callback_attempt",
         }
     }
 }
