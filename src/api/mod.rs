@@ -5,12 +5,14 @@
 
 pub mod access;
 pub mod admin;
+pub mod callbacks;
 pub mod customers;
 pub mod error;
 pub mod extract;
 pub mod health;
 pub mod identity;
 pub mod inbound;
+pub mod ivr;
 pub mod live;
 pub mod login;
 pub mod openapi;
@@ -92,6 +94,13 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
                 .route(
                     "/supervisor/queues/{name}",
                     web::patch().to(supervisor::patch_queue),
+                )
+                .route("/ivr", web::get().to(ivr::get_tree))
+                .route("/ivr/articles/{id}", web::get().to(ivr::get_article))
+                .route("/callbacks", web::post().to(callbacks::create))
+                .route(
+                    "/callbacks/{id}/outcome",
+                    web::post().to(callbacks::outcome),
                 )
                 .default_service(web::to(error::not_found)),
         )

@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod browser;
+mod callbacks;
 mod channels;
 mod chat_flow;
 mod concurrency;
@@ -10,6 +11,7 @@ mod email;
 mod faults;
 mod helpers;
 mod identity;
+mod ivr;
 mod loadtest_smoke;
 mod overload;
 mod privacy;

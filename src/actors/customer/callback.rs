@@ -14,8 +14,8 @@ use super::{done, Atomic, CustomerActor};
 use crate::actors::messages::*;
 use crate::actors::Engine;
 use crate::domain::{
-    AgentId, Channel, ConversationId, ConversationState, CustomerId, EventKind, Millis,
-    QueueName, TimelineEvent,
+    AgentId, Channel, ConversationId, ConversationState, CustomerId, EventKind, Millis, QueueName,
+    TimelineEvent,
 };
 use crate::ivr::callbacks::{decide, CallbackRecord, CallbackState, Next, Outcome, KIND};
 use crate::store::{Batch, RecordWrite};
@@ -417,9 +417,9 @@ impl Handler<CallbackOutcome> for CustomerActor {
             async move { store.record(KIND, &key).await }
                 .into_actor(self)
                 .then(move |res, act, _| {
-                    let plan = res
-                        .map_err(EngineError::store)
-                        .and_then(|b| act.plan_outcome(b.and_then(|b| CallbackRecord::from_bytes(&b)), &msg));
+                    let plan = res.map_err(EngineError::store).and_then(|b| {
+                        act.plan_outcome(b.and_then(|b| CallbackRecord::from_bytes(&b)), &msg)
+                    });
                     let store = act.engine.store.clone();
                     async move {
                         let plan = plan?;
