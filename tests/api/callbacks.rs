@@ -41,7 +41,9 @@ async fn resolve(agent: &mut Client, conv: &Value) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_callback_keeps_its_place_and_becomes_an_outbound_call_task() {
     let app = spawn_app(|_| {}).await;
-    let token = app.agent("alice", &["general"], json!({})).await;
+    // One conversation at a time, so the order of offers is the order of the line.
+    let one = json!({"capacity": {"voice": 1, "chat": 1, "email": 0, "messaging": 0}});
+    let token = app.agent("alice", &["general"], one).await;
     let (_a, _) = waiting_visitor(&app, "A です").await;
     let (_b, wb) = waiting_visitor(&app, "B です").await;
     let (_c, _) = waiting_visitor(&app, "C です").await;
