@@ -504,6 +504,16 @@ pub fn validate_settings(ivr: &IvrSettings, voice: &TwilioVoice) -> Result<(), S
     }
 }
 
+/// Whether a visitor may open a chat in `queue`: a chat option of the tree names it.
+pub fn chat_queue(s: &crate::config::Settings, queue: &QueueName) -> bool {
+    Tree::from_settings(&s.ivr, &s.channels.voice).is_some_and(|t| {
+        t.menus
+            .iter()
+            .flat_map(|m| &m.options)
+            .any(|o| o.action == Action::Chat(queue.clone()))
+    })
+}
+
 /// Validates `[ivr]` and `[callbacks]` at load.
 pub fn validate_all(s: &crate::config::Settings) -> Result<(), String> {
     validate_settings(&s.ivr, &s.channels.voice)?;

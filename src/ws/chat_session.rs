@@ -92,7 +92,21 @@ impl ChatSession {
             ChatClientMsg::Message {
                 client_msg_id,
                 text,
+                queue,
             } => {
+                if let Some(q) = queue
+                    .as_ref()
+                    .filter(|q| !crate::ivr::chat_queue(&engine.settings, q))
+                {
+                    return Self::error(
+                        ctx,
+                        WireError {
+                            code: ErrorCode::Invalid,
+                            message: format!("queue {q} is not a chat option of the IVR"),
+                            reference: Some(client_msg_id),
+                        },
+                    );
+                }
                 if client_msg_id.is_empty()
                     || client_msg_id.len() > super::protocol::MAX_CLIENT_MSG_ID
                 {
@@ -110,7 +124,7 @@ impl ChatSession {
                     address: self.address.clone(),
                     text,
                     client_msg_id: Some(client_msg_id.clone()),
-                    queue: None,
+                    queue,
                     attachments: Vec::new(),
                     subject: None,
                     display_name: None,
@@ -162,6 +176,19 @@ impl ChatSession {
                     if let Err(e) = res {
                         Self::engine_error(ctx, e, None)
                     }
+                }));
+            }
+            ChatClientMsg::RequestCallback {
+                phone,
+                note,
+                ivr_path,
+            } => {
+                let fut = crate::actors::customer::callback::from_chat(
+                    engine, customer, phone, note, ivr_path,
+                );
+                ctx.spawn(fut.into_actor(self).map(|res, _, ctx| match res {
+                    Ok(msg) => Self::send(ctx, &msg),
+                    Err(e) => Self::engine_error(ctx, e, None),
                 }));
             }
             ChatClientMsg::Leave {} => {

@@ -263,6 +263,10 @@ pub enum ChatClientMsg {
     Message {
         client_msg_id: String,
         text: String,
+        /// Queue for a new conversation, chosen in the visual IVR (one of the tree's
+        /// chat options; else refused).
+        #[serde(default)]
+        queue: Option<QueueName>,
     },
     Typing {},
     Leave {},
@@ -272,6 +276,16 @@ pub enum ChatClientMsg {
     Ping {
         #[serde(default)]
         nonce: Option<String>,
+    },
+    /// Call me back instead of waiting (docs/ivr.md): the waiting conversation keeps
+    /// its place. Answered by `callback_requested` or an error.
+    RequestCallback {
+        phone: String,
+        #[serde(default)]
+        note: Option<String>,
+        /// Visual IVR menus the visitor went through, root first.
+        #[serde(default)]
+        ivr_path: Vec<String>,
     },
 }
 
@@ -313,6 +327,12 @@ pub enum ChatServerMsg {
         reason: String,
     },
     Error(WireError),
+    /// The visitor's callback request was taken: the conversation keeps its place and
+    /// an agent will call `phone`.
+    CallbackRequested {
+        conversation_id: ConversationId,
+        phone: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -366,3 +366,61 @@ async fn without_a_tree_the_visual_ivr_is_not_found_and_bad_trees_fail_to_start(
         .expect("a bad tree is refused");
     assert!(err.to_string().contains("unknown menu missing"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn visual_ivr_chat_leaf_opens_in_its_queue_and_asks_a_callback_over_the_socket() {
+    let app = spawn_app(|s| {
+        tree(s);
+        s.ivr.menus[0].options[3].action = Action::Chat(q("billing"));
+    })
+    .await;
+    app.queue("billing", json!({})).await;
+    app.queue("orders", json!({})).await;
+    let (mut chat, w) = Client::visitor(&app).await;
+    // Only a chat option of the tree may name the queue.
+    chat.send(json!({"type": "message", "client_msg_id": "m0", "text": "x", "queue": "orders"}))
+        .await;
+    let e = chat.expect("error").await;
+    assert_eq!(
+        (e["code"].as_str(), e["ref"].as_str()),
+        (Some("invalid"), Some("m0")),
+        "{e}"
+    );
+    chat.send(json!({"type": "message", "client_msg_id": "m1", "text": "請求書について", "queue": "billing"}))
+        .await;
+    let ack = chat.expect("ack").await;
+    let conv = ack["conversation_id"].as_str().unwrap().to_owned();
+    let (_, c) = app.get(&format!("/api/v1/conversations/{conv}")).await;
+    assert_eq!(c["queue"], "billing");
+    assert_eq!(c["channel"], "chat");
+
+    // A bad number is refused; a good one turns the wait into a callback in place.
+    chat.send(json!({"type": "request_callback", "phone": "0312345678"}))
+        .await;
+    assert_eq!(chat.expect("error").await["code"], "invalid");
+    chat.send(json!({"type": "request_callback", "phone": "+81 3-1234-5678", "note": "午後", "ivr_path": ["main"]}))
+        .await;
+    let done = chat.expect("callback_requested").await;
+    assert_eq!(done["conversation_id"], conv.as_str());
+    assert_eq!(done["phone"], "+81312345678");
+    let (_, c) = app.get(&format!("/api/v1/conversations/{conv}")).await;
+    assert_eq!(c["channel"], "voice");
+    assert_eq!(c["state"], "queued");
+    assert_eq!(c["enqueued_at"], ack_enqueued(&app, &conv).await);
+    let t = app.timeline(w["customer_id"].as_str().unwrap()).await;
+    let r = t
+        .iter()
+        .find(|e| e["type"] == "callback_requested")
+        .unwrap();
+    assert_eq!(r["source"], "visual_ivr");
+    assert_eq!(r["note"], "午後");
+}
+
+/// The conversation's enqueue time as its `queued` event recorded it (unchanged by a
+/// callback request).
+async fn ack_enqueued(app: &TestApp, conv: &str) -> Value {
+    let (_, c) = app.get(&format!("/api/v1/conversations/{conv}")).await;
+    let t = app.timeline(c["customer_id"].as_str().unwrap()).await;
+    let q = t.iter().find(|e| e["type"] == "queued").unwrap();
+    q["at"].clone()
+}

@@ -135,6 +135,44 @@ pub async fn request(
         .ok_or_else(|| EngineError::internal("the callback's conversation closed at once"))
 }
 
+/// A `request_callback` from the visitor's chat socket: validated like the REST
+/// request, answered with the chat message to push.
+pub async fn from_chat(
+    engine: Engine,
+    customer: CustomerId,
+    phone: String,
+    note: Option<String>,
+    ivr_path: Vec<String>,
+) -> EngineResult<crate::ws::protocol::ChatServerMsg> {
+    let phone = crate::domain::IdentityKey::parse(Channel::Voice, &phone)
+        .map_err(|e| EngineError::invalid(e.to_string()))?
+        .address;
+    if ivr_path.len() > 16 || ivr_path.iter().any(|m| m.len() > 32) {
+        return Err(EngineError::invalid("ivr_path is too long"));
+    }
+    let source = if ivr_path.is_empty() {
+        "chat"
+    } else {
+        "visual_ivr"
+    };
+    let ack = request(
+        &engine,
+        customer,
+        CallbackRequest {
+            phone,
+            queue: None,
+            note: note.filter(|n| !n.trim().is_empty()),
+            ivr_path,
+            source: source.into(),
+        },
+    )
+    .await?;
+    Ok(crate::ws::protocol::ChatServerMsg::CallbackRequested {
+        conversation_id: ack.conversation_id,
+        phone: ack.phone,
+    })
+}
+
 impl CustomerActor {
     /// Whether `conv` has a callback not yet reached nor given up (from the timeline).
     pub(super) fn callback_pending(&self, conv: ConversationId) -> bool {
