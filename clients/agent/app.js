@@ -27,6 +27,7 @@ import {
 } from '../shared/i18n.js';
 import { ReconnectingSocket, wsUrl, newClientMsgId } from '../shared/ws.js';
 import { h, replaceChildren, reconcile, safeLink } from '../shared/dom.js';
+import { renderCallbackTask, describeCallbackEvent } from './callback.js';
 
 const SESSION_KEY = 'switchboard.agent.session';
 const OUTBOX_KEY_PREFIX = 'switchboard.agent.outbox.';
@@ -1079,6 +1080,7 @@ function renderConversation() {
   renderTyping();
   renderComposer();
   renderCustomerPanel(conv);
+  renderCallbackTask(conv, sortedEvents(timelineFor(conv.view.customer.id)), state.session.token, (m) => toast('callback', m));
 }
 
 function sortedEvents(tl) {
@@ -1322,6 +1324,9 @@ function systemText(e) {
       });
       return e.by ? t('event.by_agent', { text, agent: agentLabel(e.by, lower) }) : text;
     }
+    case 'callback_requested':
+    case 'callback_attempt':
+      return describeCallbackEvent(e);
     case 'message_status':
       return t('event.message_status', { channel: ch(e.channel), status: has(`delivery.${e.status}`) ? t(`delivery.${e.status}`) : e.status });
     default:

@@ -12,6 +12,7 @@
 import { t, has, applyTranslations, bindLanguageToggle, onLanguageChange, formatTime, formatDateTime, channelName } from '../shared/i18n.js';
 import { ReconnectingSocket, wsUrl, newClientMsgId } from '../shared/ws.js';
 import { h, replaceChildren, reconcile, safeLink, isHttpUrl } from '../shared/dom.js';
+import { initIvr, ivrQueue, ivrRender, onCallbackRequested } from './ivr.js';
 
 const TOKEN_KEY = 'switchboard.chat.token';
 const OUTBOX_KEY = 'switchboard.chat.outbox';
@@ -81,6 +82,7 @@ const socket = new ReconnectingSocket({
     agent_typing: onAgentTyping,
     error: onError,
     pong: () => {},
+    callback_requested: onCallbackRequested,
   },
 });
 
@@ -214,7 +216,7 @@ function sendMessage() {
   }
   const clientMsgId = newClientMsgId();
   state.pending.set(clientMsgId, { text, createdAt: Date.now(), failed: null });
-  socket.sendReliable({ type: 'message', client_msg_id: clientMsgId, text });
+  socket.sendReliable({ type: 'message', client_msg_id: clientMsgId, text, queue: ivrQueue() });
   input.value = '';
   autosize();
   state.lastTypingSentAt = 0;
@@ -312,6 +314,7 @@ function startOver() {
   $('token-problem').hidden = true;
   render();
   socket.start();
+  initIvr(socket);
 }
 
 // ---------------------------------------------------------------------------------
@@ -359,6 +362,7 @@ function render({ toBottom = false } = {}) {
   renderStatus();
   renderMessages({ toBottom });
   renderTyping();
+  ivrRender(state.conversation);
 }
 
 function agentNameFor(e) {

@@ -182,9 +182,10 @@ impl ChatSession {
                 phone,
                 note,
                 ivr_path,
+                queue,
             } => {
                 let fut = crate::actors::customer::callback::from_chat(
-                    engine, customer, phone, note, ivr_path,
+                    engine, customer, phone, note, ivr_path, queue,
                 );
                 ctx.spawn(fut.into_actor(self).map(|res, _, ctx| match res {
                     Ok(msg) => Self::send(ctx, &msg),

@@ -286,6 +286,9 @@ pub enum ChatClientMsg {
         /// Visual IVR menus the visitor went through, root first.
         #[serde(default)]
         ivr_path: Vec<String>,
+        /// The queue to wait in when not already waiting (the visual IVR's option).
+        #[serde(default)]
+        queue: Option<QueueName>,
     },
 }
 

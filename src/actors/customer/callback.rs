@@ -143,6 +143,7 @@ pub async fn from_chat(
     phone: String,
     note: Option<String>,
     ivr_path: Vec<String>,
+    queue: Option<QueueName>,
 ) -> EngineResult<crate::ws::protocol::ChatServerMsg> {
     let phone = crate::domain::IdentityKey::parse(Channel::Voice, &phone)
         .map_err(|e| EngineError::invalid(e.to_string()))?
@@ -160,7 +161,7 @@ pub async fn from_chat(
         customer,
         CallbackRequest {
             phone,
-            queue: None,
+            queue,
             note: note.filter(|n| !n.trim().is_empty()),
             ivr_path,
             source: source.into(),
