@@ -2,17 +2,22 @@
 //! routes; the telephony platform carries the media.
 //!
 //! 1. `POST /webhooks/twilio/voice` (a call arrives: `CallSid`, `From`, `To`,
-//!    `CallStatus`): answered with TwiML `<Gather>` speaking the greeting and the menu.
-//!    With no menu configured the call goes straight to the voice queue.
-//! 2. `POST /webhooks/twilio/voice/menu` (`Digits`): a queue option opens (or joins) the
-//!    customer's conversation on channel `voice` — routed like any other, with voice's
-//!    exclusive capacity — and answers `<Enqueue>` naming the conversation, so the
-//!    platform holds the caller until the agent's client dials that queue. A callback
-//!    option records the request in the queue and hangs up politely. An unknown digit
-//!    replays the menu.
+//!    `CallStatus`): answered with TwiML `<Gather>` speaking the greeting and the root
+//!    menu of the IVR tree (`crate::ivr`, docs/ivr.md). With no menu configured the
+//!    call goes straight to the voice queue.
+//! 2. `POST /webhooks/twilio/voice/menu?path=..&try=..` (`Digits` or `SpeechResult`):
+//!    the caller's place in the tree travels in the signed action URL. A submenu,
+//!    repeat or back option speaks that menu; an article option reads the article and
+//!    replays the menu; a queue option opens (or joins) the customer's conversation on
+//!    channel `voice` — routed like any other, with voice's exclusive capacity — and
+//!    answers `<Enqueue>` naming the conversation, so the platform holds the caller
+//!    until the agent's client dials that queue. A callback option makes the waiting
+//!    conversation a queued callback (`actors::customer::callback`) and hangs up
+//!    politely. Invalid input replays the menu up to `ivr.max_retries` times, then runs
+//!    `ivr.default_action` (or hangs up).
 //! 3. `POST /webhooks/twilio/voice/status` (`CallStatus` = completed, busy, no-answer,
-//!    canceled, failed): a caller who hangs up while waiting has abandoned; every end
-//!    is recorded as a `call` event in the timeline.
+//!    canceled, failed): a caller who hangs up while waiting has abandoned (unless a
+//!    callback was asked for); every end is recorded as a `call` event in the timeline.
 //!
 //! Every request must carry a valid `X-Twilio-Signature`. The call id (`CallSid`) makes
 //! retries idempotent.
