@@ -314,7 +314,6 @@ function startOver() {
   $('token-problem').hidden = true;
   render();
   socket.start();
-  initIvr(socket);
 }
 
 // ---------------------------------------------------------------------------------
@@ -587,6 +586,7 @@ function init() {
 
   render();
   socket.start();
+  initIvr(socket);
 }
 
 init();

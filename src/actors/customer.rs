@@ -1408,7 +1408,10 @@ impl Handler<CustomerLeave> for CustomerActor {
             return done(Ok(()));
         };
         if conv.state == ConversationState::Queued {
-            self.abandon(ctx);
+            // A visitor who asked for a callback may close the chat: the call comes.
+            if !self.callback_pending(conv.id) {
+                self.abandon(ctx);
+            }
             return done(Ok(()));
         }
         // Assigned or in wrap-up: the customer is gone; close it for the agent.
