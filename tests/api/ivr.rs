@@ -414,6 +414,40 @@ async fn visual_ivr_chat_leaf_opens_in_its_queue_and_asks_a_callback_over_the_so
         .unwrap();
     assert_eq!(r["source"], "visual_ivr");
     assert_eq!(r["note"], "午後");
+    // Closing the chat after asking for a callback is not abandoning: the call comes.
+    chat.send(json!({"type": "leave"})).await;
+    // Handled after the leave by the customer: still pending, so asked twice → conflict.
+    chat.send(json!({"type": "request_callback", "phone": "+81312345678"}))
+        .await;
+    assert_eq!(chat.expect("error").await["code"], "conflict");
+    let (_, c) = app.get(&format!("/api/v1/conversations/{conv}")).await;
+    assert_eq!(c["state"], "queued");
+    let t = app.timeline(w["customer_id"].as_str().unwrap()).await;
+    assert!(!t.iter().any(|e| e["type"] == "abandoned"), "{t:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn voice_default_action_runs_after_the_last_retry() {
+    let rec = Recorder::start().await;
+    let app = spawn_app(|s| {
+        channels_on(s, &rec);
+        tree(s);
+        s.ivr.max_retries = 0;
+        s.ivr.default_action = Some(Action::Queue(q("billing")));
+    })
+    .await;
+    app.queue("billing", json!({})).await;
+    let c = call("CA_T5", "+81399990000");
+    let (_, routed) = twilio_post(
+        &app,
+        "/webhooks/twilio/voice/menu",
+        &with(&c, "Digits", "8"),
+        None,
+    )
+    .await;
+    let conv = enqueued(&routed);
+    let (_, v) = app.get(&format!("/api/v1/conversations/{conv}")).await;
+    assert_eq!(v["queue"], "billing");
 }
 
 /// The conversation's enqueue time as its `queued` event recorded it (unchanged by a
