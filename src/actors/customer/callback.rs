@@ -581,8 +581,19 @@ async fn sweep(engine: &Engine) -> Result<usize, crate::store::StoreError> {
 }
 
 /// Starts the sweeper that puts due retries back in line (every `callbacks.sweep_ms`,
-/// on the engine clock, so a manual test clock drives it).
+/// on the engine clock, so a manual test clock drives it), and describes the callback
+/// metrics for `/metrics`.
 pub fn start_sweeper(engine: Engine) {
+    // The recorder first (installed once per process), so the descriptions land in it.
+    crate::metrics::install();
+    metrics::describe_counter!(
+        "switchboard_callbacks_requested_total",
+        "Queued callbacks requested, by queue."
+    );
+    metrics::describe_counter!(
+        "switchboard_callback_attempts_total",
+        "Callback dials reported by agents, by queue and what followed (connected, retry, failed)."
+    );
     let every = Duration::from_millis(engine.settings.callbacks.sweep_ms.max(1));
     actix_rt::spawn(async move {
         let mut tick = tokio::time::interval(every);
