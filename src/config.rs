@@ -106,6 +106,10 @@ pub struct Settings {
     pub kb: crate::kb::KbSettings,
     /// The FAQ bot on messaging channels (`[bot]`, docs/kb.md).
     pub bot: crate::bot::BotSettings,
+    /// IVR menu trees for voice and the visual IVR (`[ivr]`, docs/ivr.md).
+    pub ivr: crate::ivr::IvrSettings,
+    /// Queued callbacks (`[callbacks]`, docs/ivr.md).
+    pub callbacks: crate::ivr::callbacks::CallbackSettings,
 }
 
 /// `[security]`: websocket origins, login throttling, socket abuse limits, webhook
@@ -383,6 +387,8 @@ impl Default for Settings {
             notify: Default::default(),
             kb: Default::default(),
             bot: Default::default(),
+            ivr: Default::default(),
+            callbacks: Default::default(),
         }
     }
 }

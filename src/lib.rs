@@ -35,6 +35,7 @@ pub mod crm;
 pub mod demo;
 pub mod domain;
 pub mod fuzz;
+pub mod ivr;
 pub mod kb;
 pub mod live;
 pub mod metrics;

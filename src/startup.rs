@@ -105,6 +105,9 @@ impl Application {
             .validate()
             .and_then(|_| settings.bot.validate())
             .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
+
+        crate::ivr::validate_all(&settings)
+            .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
         let key = token_key(&store).await?;
         let settings = Arc::new(settings);
         let engine = Engine::new(
@@ -140,6 +143,7 @@ impl Application {
             engine.start_queue(q);
         }
         recover(&engine).await?;
+        crate::actors::customer::callback::start_sweeper(engine.clone());
         let dispatcher = crate::channels::outbound::Dispatcher::start(engine.clone());
         engine.set_dispatcher(dispatcher.clone());
         let resent = dispatcher.resume(&engine).await?;
@@ -438,8 +442,13 @@ async fn recover(engine: &Engine) -> anyhow::Result<()> {
     open.sort_by_key(|c| (std::cmp::Reverse(c.priority), c.enqueued_at, c.enqueue_seq));
     let mut by_agent: BTreeMap<AgentId, Vec<_>> = BTreeMap::new();
     let mut requeued = 0usize;
+    // Callbacks waiting for their retry delay go back in line when due (the sweeper).
+    let retry_wait = crate::actors::customer::callback::retry_waiting(&engine.store, 500).await?;
     for c in &open {
         engine.bump_enqueue_seq_above(c.enqueue_seq);
+        if retry_wait.contains(&c.id) {
+            continue;
+        }
         match (c.state, &c.agent) {
             (ConversationState::Assigned | ConversationState::WrapUp, Some(a)) => {
                 by_agent.entry(a.clone()).or_default().push((

@@ -30,6 +30,7 @@ import { h, replaceChildren, reconcile, safeLink } from '../shared/dom.js';
 import { initAssist, assistSelected } from './assist.js';
 import { engageEventText } from './engage.js';
 import { botText } from './bot.js';
+import { renderCallbackTask, describeCallbackEvent } from './callback.js';
 
 const SESSION_KEY = 'switchboard.agent.session';
 const OUTBOX_KEY_PREFIX = 'switchboard.agent.outbox.';
@@ -1083,6 +1084,7 @@ function renderConversation() {
   renderTyping();
   renderComposer();
   renderCustomerPanel(conv);
+  renderCallbackTask(conv, sortedEvents(timelineFor(conv.view.customer.id)), state.session.token, (m) => toast('callback', m));
 }
 
 function sortedEvents(tl) {
@@ -1326,6 +1328,9 @@ function systemText(e) {
       });
       return e.by ? t('event.by_agent', { text, agent: agentLabel(e.by, lower) }) : text;
     }
+    case 'callback_requested':
+    case 'callback_attempt':
+      return describeCallbackEvent(e);
     case 'message_status':
       return t('event.message_status', { channel: ch(e.channel), status: has(`delivery.${e.status}`) ? t(`delivery.${e.status}`) : e.status });
     default:

@@ -14,6 +14,7 @@ import { ReconnectingSocket, wsUrl, newClientMsgId } from '../shared/ws.js';
 import { h, replaceChildren, reconcile, safeLink, isHttpUrl } from '../shared/dom.js';
 import { mountSurvey } from './survey.js';
 import { botName, botOwns, mountHandoff, onBotEvent } from './bot.js';
+import { initIvr, ivrQueue, ivrRender, onCallbackRequested } from './ivr.js';
 
 const TOKEN_KEY = 'switchboard.chat.token';
 const OUTBOX_KEY = 'switchboard.chat.outbox';
@@ -83,6 +84,7 @@ const socket = new ReconnectingSocket({
     agent_typing: onAgentTyping,
     error: onError,
     pong: () => {},
+    callback_requested: onCallbackRequested,
   },
 });
 mountSurvey(socket, $('chat-form'));
@@ -218,7 +220,7 @@ function sendMessage() {
   }
   const clientMsgId = newClientMsgId();
   state.pending.set(clientMsgId, { text, createdAt: Date.now(), failed: null });
-  socket.sendReliable({ type: 'message', client_msg_id: clientMsgId, text });
+  socket.sendReliable({ type: 'message', client_msg_id: clientMsgId, text, queue: ivrQueue() });
   input.value = '';
   autosize();
   state.lastTypingSentAt = 0;
@@ -366,6 +368,7 @@ function render({ toBottom = false } = {}) {
   renderStatus();
   renderMessages({ toBottom });
   renderTyping();
+  ivrRender(state.conversation);
 }
 
 function agentNameFor(e) {
@@ -596,6 +599,7 @@ function init() {
 
   render();
   socket.start();
+  initIvr(socket);
 }
 
 init();

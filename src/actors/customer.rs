@@ -26,6 +26,7 @@ use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 pub(crate) mod bot;
+pub(crate) mod callback;
 pub(crate) mod identity;
 pub(crate) mod notify;
 pub(crate) mod survey;
@@ -1428,7 +1429,10 @@ impl Handler<CustomerLeave> for CustomerActor {
             return done(Ok(()));
         };
         if conv.state == ConversationState::Queued {
-            self.abandon(ctx);
+            // A visitor who asked for a callback may close the chat: the call comes.
+            if !self.callback_pending(conv.id) {
+                self.abandon(ctx);
+            }
             return done(Ok(()));
         }
         // Assigned or in wrap-up: the customer is gone; close it for the agent.
@@ -1659,8 +1663,9 @@ impl Handler<CallEnded> for CustomerActor {
                             event: ev.clone(),
                         },
                     );
-                    // A caller who hangs up while waiting has abandoned.
-                    if c.state == ConversationState::Queued {
+                    // A caller who hangs up while waiting has abandoned (unless a
+                    // callback was asked for).
+                    if c.state == ConversationState::Queued && !act.callback_pending(c.id) {
                         act.abandon(ctx);
                     }
                 }

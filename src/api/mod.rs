@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod admin;
+pub mod callbacks;
 pub mod canned;
 pub mod crm;
 pub mod customers;
@@ -14,6 +15,7 @@ pub mod extract;
 pub mod health;
 pub mod identity;
 pub mod inbound;
+pub mod ivr;
 pub mod kb;
 pub mod live;
 pub mod login;
@@ -136,6 +138,13 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
                 .route("/kb/articles/{id}", web::delete().to(kb::delete))
                 .route("/kb/search", web::get().to(kb::search))
                 .route("/kb/suggest", web::get().to(kb::suggest))
+                .route("/ivr", web::get().to(ivr::get_tree))
+                .route("/ivr/articles/{id}", web::get().to(ivr::get_article))
+                .route("/callbacks", web::post().to(callbacks::create))
+                .route(
+                    "/callbacks/{id}/outcome",
+                    web::post().to(callbacks::outcome),
+                )
                 .default_service(web::to(error::not_found)),
         )
         .route("/survey/{token}", web::get().to(survey::form))

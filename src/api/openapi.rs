@@ -55,6 +55,7 @@ pub fn document() -> Value {
         paths.extend(supervisor_paths());
         paths.extend(engagement_paths());
         paths.extend(super::kb::openapi_paths());
+        paths.extend(ivr_paths());
     }
     doc
 }
@@ -101,6 +102,40 @@ fn engagement_paths() -> serde_json::Map<String, Value> {
         "/api/v1/conversations/{id}/survey".into(),
         bearer_get("The conversation's CSAT survey", json!([id_param("id")])),
     );
+    m
+}
+
+/// The visual IVR and queued callbacks (docs/ivr.md).
+fn ivr_paths() -> serde_json::Map<String, Value> {
+    let error = || json!({"$ref": "#/components/responses/Error"});
+    let mut m = serde_json::Map::new();
+    m.insert("/api/v1/ivr".into(), json!({"get": {
+        "summary": "The IVR menu tree with prompts and labels in Japanese and English (no token; cacheable); 404 when none is configured",
+        "responses": {"200": {"description": "{root, menus: [{id, prompt: {ja, en}, options: [{key, phrases, label: {ja, en}, action}]}]}"}, "404": error()}}}));
+    m.insert(
+        "/api/v1/ivr/articles/{id}".into(),
+        json!({"get": {
+        "summary": "A knowledge-base article the IVR tree names (no token); any other id is 404",
+        "parameters": [id_param("id")],
+        "responses": {"200": {"description": "{id, title, body, language}"}, "404": error()}}}),
+    );
+    m.insert("/api/v1/callbacks".into(), json!({"post": {
+        "summary": "Ask for a callback instead of waiting (staff for a customer they may see, or the visitor's own chat token): the waiting conversation keeps its place, else a new voice conversation joins the queue",
+        "security": [{"bearer": []}],
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["phone"],
+            "properties": {"customer_id": {"type": "string"}, "phone": {"type": "string", "description": "E.164"},
+                           "queue": {"type": "string"}, "note": {"type": "string"},
+                           "ivr_path": {"type": "array", "items": {"type": "string"}}}}}}},
+        "responses": {"201": {"description": "{conversation_id, customer_id, queue, phone}"}, "400": error(), "401": error(),
+                      "403": error(), "404": error(), "409": error()}}}));
+    m.insert("/api/v1/callbacks/{id}/outcome".into(), json!({"post": {
+        "summary": "The holding agent reports a callback dial: reached, no_answer or busy (retried after callbacks.retry_delay_ms up to callbacks.max_attempts)",
+        "security": [{"bearer": []}],
+        "parameters": [id_param("id")],
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["outcome"],
+            "properties": {"outcome": {"type": "string", "enum": ["reached", "no_answer", "busy"]}}}}}},
+        "responses": {"200": {"description": "{conversation_id, attempt, outcome, next, retry_at?}"}, "400": error(), "401": error(),
+                      "403": error(), "404": error(), "409": error()}}}));
     m
 }
 

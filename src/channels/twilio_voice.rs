@@ -2,17 +2,22 @@
 //! routes; the telephony platform carries the media.
 //!
 //! 1. `POST /webhooks/twilio/voice` (a call arrives: `CallSid`, `From`, `To`,
-//!    `CallStatus`): answered with TwiML `<Gather>` speaking the greeting and the menu.
-//!    With no menu configured the call goes straight to the voice queue.
-//! 2. `POST /webhooks/twilio/voice/menu` (`Digits`): a queue option opens (or joins) the
-//!    customer's conversation on channel `voice` — routed like any other, with voice's
-//!    exclusive capacity — and answers `<Enqueue>` naming the conversation, so the
-//!    platform holds the caller until the agent's client dials that queue. A callback
-//!    option records the request in the queue and hangs up politely. An unknown digit
-//!    replays the menu.
+//!    `CallStatus`): answered with TwiML `<Gather>` speaking the greeting and the root
+//!    menu of the IVR tree (`crate::ivr`, docs/ivr.md). With no menu configured the
+//!    call goes straight to the voice queue.
+//! 2. `POST /webhooks/twilio/voice/menu?path=..&try=..` (`Digits` or `SpeechResult`):
+//!    the caller's place in the tree travels in the signed action URL. A submenu,
+//!    repeat or back option speaks that menu; an article option reads the article and
+//!    replays the menu; a queue option opens (or joins) the customer's conversation on
+//!    channel `voice` — routed like any other, with voice's exclusive capacity — and
+//!    answers `<Enqueue>` naming the conversation, so the platform holds the caller
+//!    until the agent's client dials that queue. A callback option makes the waiting
+//!    conversation a queued callback (`actors::customer::callback`) and hangs up
+//!    politely. Invalid input replays the menu up to `ivr.max_retries` times, then runs
+//!    `ivr.default_action` (or hangs up).
 //! 3. `POST /webhooks/twilio/voice/status` (`CallStatus` = completed, busy, no-answer,
-//!    canceled, failed): a caller who hangs up while waiting has abandoned; every end
-//!    is recorded as a `call` event in the timeline.
+//!    canceled, failed): a caller who hangs up while waiting has abandoned (unless a
+//!    callback was asked for); every end is recorded as a `call` event in the timeline.
 //!
 //! Every request must carry a valid `X-Twilio-Signature`. The call id (`CallSid`) makes
 //! retries idempotent.
@@ -23,6 +28,7 @@ use super::{ingest, InboundMessage};
 use crate::actors::messages::CallEnded;
 use crate::api::AppState;
 use crate::domain::{Channel, IdentityKey};
+use crate::ivr::{Action, Position, Tree};
 use actix_web::{web, HttpRequest, HttpResponse};
 
 const PROVIDER: &str = "twilio_voice";
@@ -59,21 +65,74 @@ fn say(state: &AppState, text: &str) -> String {
     )
 }
 
-/// The `<Gather>` that speaks the greeting and the menu.
-fn menu_twiml(state: &AppState, prefix: &str) -> HttpResponse {
-    let ch = &state.engine.settings.channels;
-    let v = &ch.voice;
-    let mut spoken = format!("{prefix}{}", v.greeting);
-    for o in &v.menu {
-        spoken.push_str(&format!(" {}は{}を。", o.label, o.digit));
+/// The tree the calls run through (`[ivr]`, else the flat `channels.voice.menu`).
+fn ivr_tree(state: &AppState) -> Option<Tree> {
+    let s = &state.engine.settings;
+    Tree::from_settings(&s.ivr, &s.channels.voice)
+}
+
+/// The menu webhook's URL for `pos` after `tries` invalid inputs (the root with no
+/// retries is the bare URL).
+fn menu_url(state: &AppState, pos: &Position, tries: u32) -> String {
+    let base = format!(
+        "{}/webhooks/twilio/voice/menu",
+        state.engine.settings.channels.public_url
+    );
+    if pos.0.len() == 1 && tries == 0 {
+        base
+    } else {
+        format!("{base}?path={}&try={tries}", pos.encode())
     }
+}
+
+/// The `<Gather>` that speaks the menu at `pos` (with the greeting at the root).
+fn menu_twiml(
+    state: &AppState,
+    tree: &Tree,
+    pos: &Position,
+    tries: u32,
+    prefix: &str,
+) -> HttpResponse {
+    let v = &state.engine.settings.channels.voice;
+    let lang = v.language.as_str();
+    let en = lang.to_ascii_lowercase().starts_with("en");
+    let Some(menu) = tree.menu(pos.current()) else {
+        return twiml(format!("{}<Hangup/>", say(state, "申し訳ございません。")));
+    };
+    let prompt = menu.prompt.for_language(lang);
+    let mut spoken = prefix.to_owned();
+    if pos.0.len() == 1 && prompt != v.greeting {
+        spoken.push_str(&v.greeting);
+    }
+    spoken.push_str(prompt);
+    for o in &menu.options {
+        // Chat is a visual-IVR action: a call cannot take it.
+        let (Some(k), false) = (o.key, matches!(o.action, Action::Chat(_))) else {
+            continue;
+        };
+        let label = o.label.for_language(lang);
+        if en {
+            spoken.push_str(&format!(" For {label}, press {k}."));
+        } else {
+            spoken.push_str(&format!(" {label}は{k}を。"));
+        }
+    }
+    let speech = menu.options.iter().any(|o| !o.phrases.is_empty());
+    let input = if speech {
+        format!(
+            "input=\"dtmf speech\" language=\"{}\" speechTimeout=\"auto\"",
+            xml_escape(lang)
+        )
+    } else {
+        "input=\"dtmf\"".to_owned()
+    };
     twiml(format!(
-        "<Gather input=\"dtmf\" numDigits=\"1\" timeout=\"{}\" action=\"{}\" method=\"POST\">{}</Gather>{}<Redirect method=\"POST\">{}</Redirect>",
+        "<Gather {input} numDigits=\"1\" timeout=\"{}\" action=\"{}\" method=\"POST\">{}</Gather><Redirect method=\"POST\">{}</Redirect>",
         v.gather_timeout_s,
-        xml_escape(&format!("{}/webhooks/twilio/voice/menu", ch.public_url)),
+        xml_escape(&menu_url(state, pos, tries)),
         say(state, &spoken),
-        say(state, "入力が確認できませんでした。"),
-        xml_escape(&format!("{}/webhooks/twilio/voice", ch.public_url)),
+        // No input at all counts as an invalid one.
+        xml_escape(&menu_url(state, pos, tries + 1)),
     ))
 }
 
@@ -108,10 +167,10 @@ async fn incoming_inner(
     )?;
     required(&params, "CallSid")?;
     required(&params, "From")?;
-    if state.engine.settings.channels.voice.menu.is_empty() {
+    let Some(tree) = ivr_tree(state) else {
         return route_call(state, &params, None, "着信").await;
-    }
-    Ok(menu_twiml(state, ""))
+    };
+    Ok(menu_twiml(state, &tree, &Position::root(&tree), 0, ""))
 }
 
 /// `POST /webhooks/twilio/voice/menu`.
@@ -131,28 +190,137 @@ async fn menu_inner(
     enabled(state)?;
     let v = &state.engine.settings.channels.voice;
     let params = verified_form(state, req, body, &v.auth_token)?;
-    let digits = field(&params, "Digits").unwrap_or("");
-    let Some(option) = v
-        .menu
-        .iter()
-        .find(|o| digits.len() == 1 && digits.starts_with(o.digit))
-    else {
-        return Ok(menu_twiml(state, "もう一度お選びください。"));
+    let Some(tree) = ivr_tree(state) else {
+        return route_call(state, &params, None, "着信").await;
     };
-    if option.callback {
-        let from = required(&params, "From")?;
-        let text = format!(
-            "折り返し電話のご希望 ({from}) — IVR {}: {}",
-            option.digit, option.label
-        );
-        route_call(state, &params, option.queue.clone(), &text).await?;
-        return Ok(twiml(format!(
-            "{}<Hangup/>",
-            say(state, "折り返しお電話いたします。ありがとうございました。")
-        )));
+    // Where the caller is: the (signed) action URL's query; anything else is the root.
+    let query: Vec<(String, String)> =
+        serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    let pos = field(&query, "path")
+        .and_then(|p| Position::parse(&tree, p))
+        .unwrap_or_else(|| Position::root(&tree));
+    let tries: u32 = field(&query, "try")
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
+    let limits = &state.engine.settings.ivr;
+    let digits = field(&params, "Digits");
+    let speech = field(&params, "SpeechResult").filter(|s| s.len() <= limits.max_speech_bytes);
+    let chosen = tree
+        .menu(pos.current())
+        .and_then(|m| m.choose(digits, speech))
+        .filter(|o| !matches!(o.action, Action::Chat(_)));
+    let Some(option) = chosen else {
+        if tries < limits.max_retries {
+            return Ok(menu_twiml(
+                state,
+                &tree,
+                &pos,
+                tries + 1,
+                "もう一度お選びください。",
+            ));
+        }
+        return match limits.default_action.clone() {
+            Some(a) => act(state, &tree, &pos, &params, &a, "既定").await,
+            None => Ok(twiml(format!(
+                "{}<Hangup/>",
+                say(
+                    state,
+                    "入力が確認できませんでした。お手数ですがおかけ直しください。"
+                )
+            ))),
+        };
+    };
+    let label = option.label.for_language(&v.language).to_owned();
+    act(state, &tree, &pos, &params, &option.action, &label).await
+}
+
+/// Carries out a chosen action for the caller at `pos`.
+async fn act(
+    state: &AppState,
+    tree: &Tree,
+    pos: &Position,
+    params: &[(String, String)],
+    action: &Action,
+    label: &str,
+) -> Result<HttpResponse, WebhookError> {
+    match action {
+        Action::Menu(to) => Ok(menu_twiml(state, tree, &pos.enter(to), 0, "")),
+        Action::Repeat | Action::Chat(_) => Ok(menu_twiml(state, tree, pos, 0, "")),
+        Action::Back => Ok(menu_twiml(state, tree, &pos.back(), 0, "")),
+        Action::Queue(q) => {
+            let text = format!("着信 — IVR {}: {label}", pos.encode());
+            route_call(state, params, Some(q.clone()), &text).await
+        }
+        Action::Article(id) => {
+            let article = crate::api::ivr::read_article(&state.engine.store, id)
+                .await
+                .map_err(crate::actors::messages::EngineError::unavailable)?;
+            let text = match article {
+                Some(a) => {
+                    let max = state.engine.settings.ivr.max_article_chars;
+                    format!(
+                        "{}。{}",
+                        a.title,
+                        a.body.chars().take(max).collect::<String>()
+                    )
+                }
+                None => "申し訳ございません。ただいまご案内できません。".to_owned(),
+            };
+            Ok(twiml(format!(
+                "{}<Redirect method=\"POST\">{}</Redirect>",
+                say(state, &text),
+                xml_escape(&menu_url(state, pos, 0)),
+            )))
+        }
+        Action::Callback(q) => {
+            let from = required(params, "From")?;
+            let phone = IdentityKey::parse(Channel::Voice, from)
+                .map_err(|e| WebhookError::Malformed(e.to_string()))?
+                .address;
+            let text = format!(
+                "折り返し電話のご希望 ({phone}) — IVR {}: {label}",
+                pos.encode()
+            );
+            let done = ingest_call(state, params, q.clone(), &text).await?;
+            let requested = crate::actors::customer::callback::request(
+                &state.engine,
+                done.customer_id,
+                crate::actors::customer::callback::CallbackRequest {
+                    phone,
+                    queue: None,
+                    note: None,
+                    ivr_path: pos.0.clone(),
+                    source: "voice_ivr".into(),
+                },
+            )
+            .await;
+            match requested {
+                // A retried webhook: the callback is already pending.
+                Ok(_) => {}
+                Err(e) if e.code == crate::ws::protocol::ErrorCode::Conflict => {}
+                Err(e) => return Err(e.into()),
+            }
+            Ok(twiml(format!(
+                "{}<Hangup/>",
+                say(state, "折り返しお電話いたします。ありがとうございました。")
+            )))
+        }
     }
-    let text = format!("着信 — IVR {}: {}", option.digit, option.label);
-    route_call(state, &params, option.queue.clone(), &text).await
+}
+
+/// Opens (or joins) the caller's voice conversation.
+async fn ingest_call(
+    state: &AppState,
+    params: &[(String, String)],
+    queue: Option<crate::domain::QueueName>,
+    text: &str,
+) -> Result<super::Ingested, WebhookError> {
+    let call = required(params, "CallSid")?;
+    let from = required(params, "From")?;
+    let mut m = InboundMessage::new(Channel::Voice, from, text);
+    m.provider_msg_id = Some(call.to_owned());
+    m.queue = queue;
+    Ok(ingest(&state.engine, m).await?)
 }
 
 /// Opens (or joins) the caller's voice conversation and holds the call for its agent.
@@ -162,12 +330,7 @@ async fn route_call(
     queue: Option<crate::domain::QueueName>,
     text: &str,
 ) -> Result<HttpResponse, WebhookError> {
-    let call = required(params, "CallSid")?;
-    let from = required(params, "From")?;
-    let mut m = InboundMessage::new(Channel::Voice, from, text);
-    m.provider_msg_id = Some(call.to_owned());
-    m.queue = queue;
-    let done = ingest(&state.engine, m).await?;
+    let done = ingest_call(state, params, queue, text).await?;
     Ok(twiml(format!(
         "{}<Enqueue>{}</Enqueue>",
         say(state, "担当者におつなぎします。そのままお待ちください。"),

@@ -218,6 +218,30 @@ pub enum EventKind {
         language: String,
         transcript: Vec<crate::bot::BotTurn>,
     },
+    /// The customer asked to be called back instead of waiting; the conversation keeps
+    /// its place in `queue` as a voice conversation (docs/ivr.md).
+    CallbackRequested {
+        /// E.164 number to call.
+        phone: String,
+        queue: QueueName,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+        /// IVR menus the customer went through, root first.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        ivr_path: Vec<String>,
+        /// `voice_ivr`, `visual_ivr`, `chat` or `rest`.
+        source: String,
+    },
+    /// An agent dialled a callback: `outcome` (`reached`, `no_answer`, `busy`) and what
+    /// follows (`connected`, `retry` at `retry_at`, `failed`).
+    CallbackAttempt {
+        agent_id: AgentId,
+        attempt: u32,
+        outcome: String,
+        next: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_at: Option<Millis>,
+    },
 }
 
 /// A file or media item that came with a message.
@@ -292,6 +316,8 @@ impl EventKind {
             EventKind::NotificationSent { .. } => "notification_sent",
             EventKind::BotReply { .. } => "bot_reply",
             EventKind::BotHandoff { .. } => "bot_handoff",
+            EventKind::CallbackRequested { .. } => "callback_requested",
+            EventKind::CallbackAttempt { .. } => "callback_attempt",
         }
     }
 }

@@ -91,6 +91,7 @@ impl ChatSession {
                     text: text
                         .filter(|t| !t.trim().is_empty())
                         .unwrap_or_else(|| "agent".into()),
+                    queue: None,
                 },
                 ctx,
             ),
@@ -104,7 +105,21 @@ impl ChatSession {
             ChatClientMsg::Message {
                 client_msg_id,
                 text,
+                queue,
             } => {
+                if let Some(q) = queue
+                    .as_ref()
+                    .filter(|q| !crate::ivr::chat_queue(&engine.settings, q))
+                {
+                    return Self::error(
+                        ctx,
+                        WireError {
+                            code: ErrorCode::Invalid,
+                            message: format!("queue {q} is not a chat option of the IVR"),
+                            reference: Some(client_msg_id),
+                        },
+                    );
+                }
                 if client_msg_id.is_empty()
                     || client_msg_id.len() > super::protocol::MAX_CLIENT_MSG_ID
                 {
@@ -122,7 +137,7 @@ impl ChatSession {
                     address: self.address.clone(),
                     text,
                     client_msg_id: Some(client_msg_id.clone()),
-                    queue: None,
+                    queue,
                     attachments: Vec::new(),
                     subject: None,
                     display_name: None,
@@ -183,6 +198,20 @@ impl ChatSession {
             } => {
                 let fut = super::survey::answer(engine, customer, conversation_id, score, comment);
                 ctx.spawn(fut.into_actor(self).map(|m, _, ctx| Self::send(ctx, &m)));
+            }
+            ChatClientMsg::RequestCallback {
+                phone,
+                note,
+                ivr_path,
+                queue,
+            } => {
+                let fut = crate::actors::customer::callback::from_chat(
+                    engine, customer, phone, note, ivr_path, queue,
+                );
+                ctx.spawn(fut.into_actor(self).map(|res, _, ctx| match res {
+                    Ok(msg) => Self::send(ctx, &msg),
+                    Err(e) => Self::engine_error(ctx, e, None),
+                }));
             }
             ChatClientMsg::Leave {} => {
                 let fut = async move { engine.ask_customer(customer, CustomerLeave).await };

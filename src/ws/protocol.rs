@@ -263,6 +263,10 @@ pub enum ChatClientMsg {
     Message {
         client_msg_id: String,
         text: String,
+        /// Queue for a new conversation, chosen in the visual IVR (one of the tree's
+        /// chat options; else refused).
+        #[serde(default)]
+        queue: Option<QueueName>,
     },
     Typing {},
     Leave {},
@@ -289,6 +293,19 @@ pub enum ChatClientMsg {
         client_msg_id: String,
         #[serde(default)]
         text: Option<String>,
+    },
+    /// Call me back instead of waiting (docs/ivr.md): the waiting conversation keeps
+    /// its place. Answered by `callback_requested` or an error.
+    RequestCallback {
+        phone: String,
+        #[serde(default)]
+        note: Option<String>,
+        /// Visual IVR menus the visitor went through, root first.
+        #[serde(default)]
+        ivr_path: Vec<String>,
+        /// The queue to wait in when not already waiting (the visual IVR's option).
+        #[serde(default)]
+        queue: Option<QueueName>,
     },
 }
 
@@ -341,6 +358,12 @@ pub enum ChatServerMsg {
     SurveyThanks {
         conversation_id: ConversationId,
         score: u8,
+    },
+    /// The visitor's callback request was taken: the conversation keeps its place and
+    /// an agent will call `phone`.
+    CallbackRequested {
+        conversation_id: ConversationId,
+        phone: String,
     },
 }
 

@@ -4,6 +4,7 @@
 mod bad_input;
 mod bot;
 mod browser;
+mod callbacks;
 mod canned;
 mod channels;
 mod chat_flow;
@@ -13,6 +14,7 @@ mod email;
 mod faults;
 mod helpers;
 mod identity;
+mod ivr;
 mod kb;
 mod loadtest_smoke;
 mod notify;

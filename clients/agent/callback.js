@@ -1,0 +1,121 @@
+// agent/callback.js — owns the outbound-call task of a queued callback in the agent
+// desktop: when the selected conversation carries a pending `callback_requested`
+// event, a card above the timeline shows the number to dial (tel: link), the note and
+// the IVR path, and outcome buttons (reached / no answer / busy) that POST
+// /api/v1/callbacks/{conversation}/outcome with the agent's token. Attempts arrive as
+// `callback_attempt` events in the timeline like any other event.
+
+import { t, formatDateTime } from '../shared/i18n.js';
+import { h, replaceChildren } from '../shared/dom.js';
+
+const OUTCOMES = ['reached', 'no_answer', 'busy'];
+
+/** The pending callback request of conversation `convId` in `events` (sorted), or null. */
+export function pendingCallback(events, convId) {
+  let pending = null;
+  let attempts = 0;
+  for (const e of events) {
+    if (e.conversation_id !== convId) continue;
+    if (e.type === 'callback_requested') {
+      pending = e;
+      attempts = 0;
+    } else if (e.type === 'callback_attempt') {
+      attempts = e.attempt;
+      if (e.next !== 'retry') pending = null;
+    } else if (e.type === 'conversation_opened' || e.type === 'conversation_reopened') {
+      pending = null;
+    }
+  }
+  return pending ? { request: pending, attempts } : null;
+}
+
+function container() {
+  let el = document.getElementById('callback-task');
+  if (!el) {
+    const header = document.querySelector('#conv-view .conv-header');
+    if (!header) return null;
+    el = h('section', { id: 'callback-task', class: 'callback-task', dataset: { testid: 'callback-task' }, 'aria-live': 'polite' });
+    header.after(el);
+  }
+  return el;
+}
+
+/**
+ * Shows (or hides) the callback card for `conv` (the desktop's conversation record:
+ * `view.id`, `state`), given its customer's sorted timeline `events` and the staff
+ * `token`. `onError(text)` reports a failed outcome.
+ */
+export function renderCallbackTask(conv, events, token, onError) {
+  const el = container();
+  if (!el) return;
+  const p = conv && conv.state === 'assigned' ? pendingCallback(events, conv.view.id) : null;
+  el.hidden = !p;
+  if (!p) {
+    el.replaceChildren();
+    return;
+  }
+  const r = p.request;
+  const send = async (outcome, btn) => {
+    for (const b of el.querySelectorAll('button')) b.disabled = true;
+    try {
+      const res = await fetch(`../api/v1/callbacks/${encodeURIComponent(conv.view.id)}/outcome`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
+        body: JSON.stringify({ outcome }),
+      });
+      if (!res.ok) {
+        const body = await res.json().catch(() => ({}));
+        onError(body.message || res.statusText);
+      }
+    } catch (e) {
+      onError(String(e));
+    } finally {
+      for (const b of el.querySelectorAll('button')) b.disabled = false;
+      btn.blur();
+    }
+  };
+  replaceChildren(
+    el,
+    h('h3', { class: 'callback-task__title' }, t('callback.task_title')),
+    h(
+      'p',
+      { class: 'callback-task__number' },
+      t('callback.call'),
+      ' ',
+      h('a', { href: `tel:${r.phone}`, dataset: { testid: 'callback-number' } }, r.phone),
+    ),
+    r.note ? h('p', { class: 'callback-task__note', dataset: { testid: 'callback-note' } }, t('callback.note', { note: r.note })) : null,
+    r.ivr_path && r.ivr_path.length
+      ? h('p', { class: 'callback-task__path' }, t('callback.ivr_path', { path: r.ivr_path.join(' › ') }))
+      : null,
+    h('p', { class: 'callback-task__meta' }, t('callback.requested', { at: formatDateTime(r.at), n: p.attempts })),
+    h(
+      'div',
+      { class: 'callback-task__actions' },
+      OUTCOMES.map((o) =>
+        h(
+          'button',
+          {
+            type: 'button',
+            class: o === 'reached' ? 'btn btn--small btn--ok' : 'btn btn--small',
+            dataset: { testid: `callback-${o}` },
+            onclick: (ev) => send(o, ev.currentTarget),
+          },
+          t(`callback.outcome.${o}`),
+        ),
+      ),
+    ),
+  );
+}
+
+/** Timeline text of a `callback_requested` / `callback_attempt` event. */
+export function describeCallbackEvent(e) {
+  if (e.type === 'callback_requested') {
+    return t('callback.event_requested', { phone: e.phone, source: t(`callback.source.${e.source}`) });
+  }
+  return t('callback.event_attempt', {
+    n: e.attempt,
+    outcome: t(`callback.outcome.${e.outcome}`),
+    next: t(`callback.next.${e.next}`),
+  });
+}

@@ -1,0 +1,140 @@
+//! Queued callbacks over REST (docs/ivr.md):
+//!
+//! - `POST /api/v1/callbacks` `{customer_id, phone, queue?, note?}`: staff (who may
+//!   see the customer), or the visitor's own chat token (then `customer_id` may be
+//!   omitted). The phone number is normalised as an E.164 identity. Unknown customer
+//!   404, bad number 400, unknown queue 404, a callback already pending 409; nothing is
+//!   stored on error.
+//! - `POST /api/v1/callbacks/{conversation_id}/outcome` `{outcome}`: the holding agent
+//!   reports a dial (`reached`, `no_answer`, `busy`).
+
+use super::error::ApiError;
+use super::extract::staff_from_token;
+use super::AppState;
+use crate::actors::customer::callback::{self, CallbackOutcome, CallbackRequest};
+use crate::auth::Claims;
+use crate::domain::{Channel, ConversationId, CustomerId, IdentityKey, QueueName};
+use crate::ivr::callbacks::Outcome;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCallback {
+    #[serde(default)]
+    pub customer_id: Option<String>,
+    pub phone: String,
+    #[serde(default)]
+    pub queue: Option<String>,
+    #[serde(default)]
+    pub note: Option<String>,
+    /// Menus of the visual IVR the visitor went through, root first.
+    #[serde(default)]
+    pub ivr_path: Vec<String>,
+}
+
+/// Most IVR path steps accepted with a request.
+const MAX_PATH: usize = 16;
+
+fn bearer(req: &HttpRequest) -> Result<&str, ApiError> {
+    req.headers()
+        .get("authorization")
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer token"))
+}
+
+/// `POST /api/v1/callbacks`.
+pub async fn create(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<CreateCallback>,
+) -> Result<HttpResponse, ApiError> {
+    let engine = &state.engine;
+    let token = bearer(&req)?;
+    let body = body.into_inner();
+    let named = body
+        .customer_id
+        .as_deref()
+        .map(|s| CustomerId::parse(s).map_err(|_| ApiError::not_found("customer")))
+        .transpose()?;
+    // Who asks: a visitor for itself, or staff for a customer they may see.
+    let (customer, source) = match engine.tokens.verify(token, engine.now()) {
+        Ok(Claims::Visitor { customer, .. }) => {
+            let own = CustomerId::parse(&customer)
+                .map_err(|_| ApiError::unauthorized("bad token subject"))?;
+            if named.is_some_and(|c| c != own) {
+                return Err(ApiError::forbidden(
+                    "a visitor may ask a callback only for itself",
+                ));
+            }
+            (
+                own,
+                if body.ivr_path.is_empty() {
+                    "chat"
+                } else {
+                    "visual_ivr"
+                },
+            )
+        }
+        Ok(Claims::Staff { .. }) => {
+            let staff = staff_from_token(engine, token).await?;
+            let c = named.ok_or_else(|| ApiError::invalid("customer_id is required"))?;
+            super::access::customer(engine, &staff, c).await?;
+            (c, "rest")
+        }
+        Err(_) => return Err(ApiError::unauthorized("invalid or expired token")),
+    };
+    let phone = IdentityKey::parse(Channel::Voice, &body.phone)?.address;
+    let queue = body.queue.as_deref().map(QueueName::parse).transpose()?;
+    if body.ivr_path.len() > MAX_PATH || body.ivr_path.iter().any(|m| m.len() > 32) {
+        return Err(ApiError::invalid("ivr_path is too long"));
+    }
+    let ack = callback::request(
+        engine,
+        customer,
+        CallbackRequest {
+            phone,
+            queue,
+            note: body.note.filter(|n| !n.trim().is_empty()),
+            ivr_path: body.ivr_path,
+            source: source.into(),
+        },
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(ack))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutcomeBody {
+    pub outcome: Outcome,
+}
+
+/// `POST /api/v1/callbacks/{conversation_id}/outcome`.
+pub async fn outcome(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Json<OutcomeBody>,
+) -> Result<HttpResponse, ApiError> {
+    let engine = &state.engine;
+    let staff = staff_from_token(engine, bearer(&req)?).await?;
+    let id = ConversationId::parse(&path).map_err(|_| ApiError::not_found("conversation"))?;
+    let conv = engine
+        .store
+        .conversation(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("conversation"))?;
+    let view = engine
+        .ask_customer(
+            conv.customer_id,
+            CallbackOutcome {
+                conversation_id: id,
+                agent_id: staff.id,
+                outcome: body.outcome,
+            },
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
