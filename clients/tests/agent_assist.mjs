@@ -5,8 +5,8 @@
 // ("Hello {{customer.name}}, this is {{agent.name}}.", shortcut `greet`):
 // the agent gets a chat, sees the CRM attributes and orders, picks `/greet` in the
 // reply box (the customer's name is rendered in, nothing is sent until Send), sends an
-// internal note that never reaches the customer's socket, sees "knowledge base
-// unavailable" (no KB on this branch), and switches to Japanese.
+// internal note that never reaches the customer's socket, sees the knowledge-base
+// section available, and switches to Japanese.
 //
 //   SWITCHBOARD_URL=http://127.0.0.1:PORT AGENT_ID=assist AGENT_PASSWORD=... \
 //     node clients/tests/agent_assist.mjs
@@ -100,15 +100,16 @@ run.run(async () => {
     check(!(await visitor.content()).includes('NOTE-7731'), 'the note is on the customer page');
   });
 
-  await run.step('knowledge base shows as unavailable', async () => {
-    await agent.getByTestId('kb-unavailable').waitFor({ state: 'visible' });
+  await run.step('knowledge base section is available', async () => {
+    await agent.getByTestId('kb-suggestions').waitFor({ state: 'visible' });
+    check(await agent.getByTestId('kb-unavailable').isHidden(), 'the KB shows as unavailable');
   });
 
   await run.step('agent switches to Japanese', async () => {
     await agent.getByTestId('lang-toggle').first().click();
     await agent.locator('[data-testid="crm-status"][data-status="ok"]').filter({ hasText: '最新' }).waitFor();
     await agent.locator('#assist-canned-section-title').filter({ hasText: '定型文' }).waitFor();
-    await agent.getByTestId('kb-unavailable').filter({ hasText: 'ナレッジベースを利用できません' }).waitFor();
+    await agent.locator('#assist-kb-title').filter({ hasText: 'ナレッジベース' }).waitFor();
   });
 
   await run.step('no script errors', async () => {

@@ -248,6 +248,54 @@ async fn every_route_checks_token_role_and_ownership() {
             Some(json!({})),
             Supervisor,
         ),
+        // Self-service and assist (issue 4).
+        ("GET", "/api/v1/kb/articles".into(), None, Staff),
+        (
+            "POST",
+            "/api/v1/kb/articles".into(),
+            Some(json!({"title": "t", "body": "b", "language": "en"})),
+            Staff,
+        ),
+        ("GET", "/api/v1/kb/search?q=returns".into(), None, Staff),
+        (
+            "GET",
+            format!("/api/v1/kb/suggest?conversation={c}"),
+            None,
+            Owner,
+        ),
+        (
+            "DELETE",
+            format!("/api/v1/kb/articles/{nobody}"),
+            None,
+            Supervisor,
+        ),
+        ("GET", "/api/v1/canned".into(), None, Staff),
+        (
+            "POST",
+            "/api/v1/canned".into(),
+            Some(json!({"title": "t", "text": "x", "language": "en"})),
+            Supervisor,
+        ),
+        ("GET", format!("/api/v1/customers/{k}/crm"), None, Owner),
+        (
+            "GET",
+            format!("/api/v1/conversations/{c}/survey"),
+            None,
+            Owner,
+        ),
+        (
+            "POST",
+            "/api/v1/events".into(),
+            Some(json!({"type": "no.such.rule", "customer": {"id": k}})),
+            Supervisor,
+        ),
+        ("GET", "/api/v1/notification-rules".into(), None, Supervisor),
+        (
+            "GET",
+            format!("/api/v1/notifications/{nobody}"),
+            None,
+            Supervisor,
+        ),
     ];
     for (method, path, body, who) in &routes {
         let body = body.as_ref();
