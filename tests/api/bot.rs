@@ -367,33 +367,19 @@ async fn a_bot_session_survives_a_restart() {
 /// the bot's answer, the "talk to a person" button, the transcript on the agent side.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bot_in_a_real_browser() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    assert!(
-        root.join("clients/node_modules/playwright-core").exists(),
-        "playwright-core is not installed: run `npm ci --prefix clients` (scripts/test.sh does this)"
-    );
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     let app = spawn_app(bot_on).await;
     faq(&app).await;
     app.agent("botview", &["general"], json!({})).await;
-    let out = tokio::process::Command::new("node")
-        .arg(root.join("clients/tests/bot_chat.mjs"))
-        .env("SWITCHBOARD_URL", &app.base)
-        .env("AGENT_ID", "botview")
-        .env("AGENT_PASSWORD", "botview-password")
-        .env("CHROMIUM", &chromium)
-        .current_dir(root)
-        .output()
-        .await
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    print!("{stdout}");
-    assert!(
-        out.status.success(),
-        "browser test failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    assert!(stdout.contains("browser test passed"), "{stdout}");
+    run_browser_script(
+        &app,
+        "bot_chat.mjs",
+        &[
+            ("AGENT_ID", "botview"),
+            ("AGENT_PASSWORD", "botview-password"),
+        ],
+        "browser test passed",
+    )
+    .await;
 }
 
 /// kill -9 between two bot turns: the acknowledged message, the bot's reply and the

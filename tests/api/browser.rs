@@ -9,121 +9,54 @@
 
 use crate::helpers::*;
 use serde_json::json;
-use std::path::Path;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agent_and_customer_talk_in_a_real_browser() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let script = root.join("clients/tests/agent_chat.mjs");
-    assert!(
-        root.join("clients/node_modules/playwright-core").exists(),
-        "playwright-core is not installed: run `npm ci --prefix clients` (scripts/test.sh does this)"
-    );
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    assert!(
-        Path::new(&chromium).exists(),
-        "{chromium} missing: `apt-get install chromium` (scripts/test.sh does this)"
-    );
-
     let app = spawn_app(|_| {}).await;
     app.agent("browser", &["general"], json!({})).await;
-    let out = tokio::process::Command::new("node")
-        .arg(&script)
-        .env("SWITCHBOARD_URL", &app.base)
-        .env("AGENT_ID", "browser")
-        .env("AGENT_PASSWORD", "browser-password")
-        .env("CHROMIUM", &chromium)
-        .current_dir(root)
-        .output()
-        .await
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    // The steps it went through (seen with `-- --nocapture`).
-    print!("{stdout}");
-    assert!(
-        out.status.success(),
-        "browser test failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    assert!(stdout.contains("browser test passed"), "{stdout}");
+    run_browser_script(
+        &app,
+        "agent_chat.mjs",
+        &[
+            ("AGENT_ID", "browser"),
+            ("AGENT_PASSWORD", "browser-password"),
+        ],
+        "browser test passed",
+    )
+    .await;
 }
 
 /// The supervisor dashboard (clients/tests/supervisor.mjs): live tiles, agent table and
 /// chart follow a load the script runs (REST arrivals, the agent desktop accepting).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_supervisor_dashboard_follows_a_live_load_in_a_real_browser() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let script = root.join("clients/tests/supervisor.mjs");
-    assert!(
-        root.join("clients/node_modules/playwright-core").exists(),
-        "playwright-core is not installed: run `npm ci --prefix clients` (scripts/test.sh does this)"
-    );
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    assert!(
-        Path::new(&chromium).exists(),
-        "{chromium} missing: `apt-get install chromium` (scripts/test.sh does this)"
-    );
-
     let app = spawn_app(|_| {}).await;
     app.agent("alice", &["general"], json!({})).await;
     app.agent("sup", &[], json!({"role": "supervisor"})).await;
-    let out = tokio::process::Command::new("node")
-        .arg(&script)
-        .env("SWITCHBOARD_URL", &app.base)
-        .env("SUPERVISOR_ID", "sup")
-        .env("SUPERVISOR_PASSWORD", "sup-password")
-        .env("AGENT_ID", "alice")
-        .env("AGENT_PASSWORD", "alice-password")
-        .env("ADMIN_TOKEN", &app.admin)
-        .env("CHROMIUM", &chromium)
-        .current_dir(root)
-        .output()
-        .await
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    print!("{stdout}");
-    assert!(
-        out.status.success(),
-        "supervisor browser test failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    assert!(
-        stdout.contains("supervisor browser test passed"),
-        "{stdout}"
-    );
+    run_browser_script(
+        &app,
+        "supervisor.mjs",
+        &[
+            ("SUPERVISOR_ID", "sup"),
+            ("SUPERVISOR_PASSWORD", "sup-password"),
+            ("AGENT_ID", "alice"),
+            ("AGENT_PASSWORD", "alice-password"),
+        ],
+        "supervisor browser test passed",
+    )
+    .await;
 }
 
 /// Runs `clients/tests/<script>` against `app` with the agent's login; asserts it passed.
 async fn run_assist_script(app: &TestApp, script: &str, agent: &str, passed: &str) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    assert!(
-        root.join("clients/node_modules/playwright-core").exists(),
-        "playwright-core is not installed: run `npm ci --prefix clients` (scripts/test.sh does this)"
-    );
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    assert!(
-        Path::new(&chromium).exists(),
-        "{chromium} missing: `apt-get install chromium` (scripts/test.sh does this)"
-    );
-    let out = tokio::process::Command::new("node")
-        .arg(root.join("clients/tests").join(script))
-        .env("SWITCHBOARD_URL", &app.base)
-        .env("AGENT_ID", agent)
-        .env("AGENT_PASSWORD", format!("{agent}-password"))
-        .env("ADMIN_TOKEN", &app.admin)
-        .env("CHROMIUM", &chromium)
-        .current_dir(root)
-        .output()
-        .await
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    print!("{stdout}");
-    assert!(
-        out.status.success(),
-        "{script} failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    assert!(stdout.contains(passed), "{stdout}");
+    let password = format!("{agent}-password");
+    run_browser_script(
+        app,
+        script,
+        &[("AGENT_ID", agent), ("AGENT_PASSWORD", &password)],
+        passed,
+    )
+    .await;
 }
 
 /// The agent desktop's assist panel (clients/tests/agent_assist.mjs): CRM attributes and

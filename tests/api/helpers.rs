@@ -625,3 +625,57 @@ impl Supervisor {
         self.agents.get(id).and_then(|a| a["state"].as_str())
     }
 }
+
+/// `node clients/tests/<script>` against `app`, not started yet: headless Debian
+/// chromium driven by playwright-core (scripts/test.sh installs both; without them this
+/// fails and says how to install them). The script gets `SWITCHBOARD_URL`,
+/// `ADMIN_TOKEN` and `CHROMIUM`, plus `env`.
+pub fn browser_script(
+    app: &TestApp,
+    script: &str,
+    env: &[(&str, &str)],
+) -> tokio::process::Command {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    assert!(
+        root.join("clients/node_modules/playwright-core").exists(),
+        "playwright-core is not installed: run `npm ci --prefix clients` (scripts/test.sh does this)"
+    );
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        std::path::Path::new(&chromium).exists(),
+        "{chromium} missing: `apt-get install chromium` (scripts/test.sh does this)"
+    );
+    let mut cmd = tokio::process::Command::new("node");
+    cmd.arg(root.join("clients/tests").join(script))
+        .env("SWITCHBOARD_URL", &app.base)
+        .env("ADMIN_TOKEN", &app.admin)
+        .env("CHROMIUM", &chromium)
+        .envs(env.iter().copied())
+        .current_dir(root)
+        .kill_on_drop(true);
+    cmd
+}
+
+/// Asserts a finished [`browser_script`] exited 0 and printed `passed`; its steps are
+/// printed (seen with `-- --nocapture`).
+pub fn assert_browser_passed(
+    out: std::io::Result<std::process::Output>,
+    script: &str,
+    passed: &str,
+) {
+    let out = out.expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    print!("{stdout}");
+    assert!(
+        out.status.success(),
+        "{script} failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(stdout.contains(passed), "{script}: {stdout}");
+}
+
+/// Runs a [`browser_script`] to its end and asserts it passed.
+pub async fn run_browser_script(app: &TestApp, script: &str, env: &[(&str, &str)], passed: &str) {
+    let out = browser_script(app, script, env).output().await;
+    assert_browser_passed(out, script, passed);
+}

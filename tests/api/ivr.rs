@@ -463,12 +463,6 @@ async fn ack_enqueued(app: &TestApp, conv: &str) -> Value {
 /// playwright-core + Debian chromium, as `browser.rs`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn visual_ivr_and_callback_task_in_a_real_browser() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    assert!(
-        root.join("clients/node_modules/playwright-core").exists(),
-        "playwright-core is not installed: run `npm ci --prefix clients`"
-    );
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     let app = spawn_app(tree).await;
     put_article(
         &app,
@@ -478,22 +472,14 @@ async fn visual_ivr_and_callback_task_in_a_real_browser() {
     )
     .await;
     app.agent("ivrbrowser", &["general"], json!({})).await;
-    let out = tokio::process::Command::new("node")
-        .arg(root.join("clients/tests/ivr_callback.mjs"))
-        .env("SWITCHBOARD_URL", &app.base)
-        .env("AGENT_ID", "ivrbrowser")
-        .env("AGENT_PASSWORD", "ivrbrowser-password")
-        .env("CHROMIUM", &chromium)
-        .current_dir(root)
-        .output()
-        .await
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    print!("{stdout}");
-    assert!(
-        out.status.success(),
-        "ivr browser test failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    assert!(stdout.contains("ivr browser test passed"), "{stdout}");
+    run_browser_script(
+        &app,
+        "ivr_callback.mjs",
+        &[
+            ("AGENT_ID", "ivrbrowser"),
+            ("AGENT_PASSWORD", "ivrbrowser-password"),
+        ],
+        "ivr browser test passed",
+    )
+    .await;
 }

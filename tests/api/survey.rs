@@ -466,40 +466,19 @@ async fn line_survey_offers_quick_replies_and_a_tap_is_the_answer() {
 /// comment, and the answer is stored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_chat_widget_survey_card_in_a_real_browser() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    assert!(
-        root.join("clients/node_modules/playwright-core").exists(),
-        "playwright-core is not installed: run `npm ci --prefix clients` (scripts/test.sh does this)"
-    );
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    assert!(
-        std::path::Path::new(&chromium).exists(),
-        "{chromium} missing: `apt-get install chromium`"
-    );
     let app = spawn_app(|s| s.surveys.enabled = true).await;
     let tok = app.agent("fay", &["general"], json!({})).await;
     let mut agent = Client::available(&app, &tok).await;
-    let node = tokio::process::Command::new("node")
-        .arg(root.join("clients/tests/survey.mjs"))
-        .env("SWITCHBOARD_URL", &app.base)
-        .env("CHROMIUM", &chromium)
-        .current_dir(root)
-        .kill_on_drop(true)
-        .output();
-    let node = tokio::spawn(node);
+    let node = tokio::spawn(browser_script(&app, "survey.mjs", &[]).output());
     let conv = accept_next(&mut agent).await;
     agent
         .send(json!({"type": "resolve", "conversation_id": conv["id"]}))
         .await;
-    let out = node.await.unwrap().expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    print!("{stdout}");
-    assert!(
-        out.status.success(),
-        "browser survey test failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    assert_browser_passed(
+        node.await.unwrap(),
+        "survey.mjs",
+        "browser survey test passed",
     );
-    assert!(stdout.contains("browser survey test passed"));
     let (_, v) = app
         .get(&format!(
             "/api/v1/conversations/{}/survey",
