@@ -122,6 +122,32 @@ async fn open_conversation_events(
 }
 
 impl CustomerActor {
+    /// `conv` moved to `to` (voice for a callback, video for an escalation): the
+    /// updated conversation and, when the channel changed, its `channel_switched` event.
+    fn switched_to(
+        &self,
+        conv: &Conversation,
+        to: Channel,
+        now: Millis,
+    ) -> (Conversation, Vec<TimelineEvent>) {
+        let mut updated = conv.clone();
+        if conv.channel == to {
+            return (updated, Vec::new());
+        }
+        updated.channel = to;
+        updated.updated_at = now;
+        let switched = TimelineEvent::new(
+            self.id,
+            Some(conv.id),
+            now,
+            EventKind::ChannelSwitched {
+                from: conv.channel,
+                to,
+            },
+        );
+        (updated, vec![switched])
+    }
+
     pub fn new(engine: Engine, id: CustomerId) -> Self {
         Self {
             engine,
@@ -1701,21 +1727,7 @@ impl Handler<EscalateVideo> for CustomerActor {
         };
         let now = self.engine.now();
         let join_url = crate::channels::video::join_url(cfg, conv.id);
-        let mut events = Vec::new();
-        let mut updated = conv.clone();
-        if conv.channel != Channel::Video {
-            events.push(TimelineEvent::new(
-                self.id,
-                Some(conv.id),
-                now,
-                EventKind::ChannelSwitched {
-                    from: conv.channel,
-                    to: Channel::Video,
-                },
-            ));
-            updated.channel = Channel::Video;
-            updated.updated_at = now;
-        }
+        let (updated, mut events) = self.switched_to(&conv, Channel::Video, now);
         let invite = TimelineEvent::new(
             self.id,
             Some(conv.id),

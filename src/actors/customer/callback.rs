@@ -224,21 +224,7 @@ impl Handler<RequestCallback> for CustomerActor {
             ))));
         }
         let now = self.engine.now();
-        let mut events = Vec::new();
-        let mut updated = conv.clone();
-        if conv.channel != Channel::Voice {
-            events.push(TimelineEvent::new(
-                self.id,
-                Some(conv.id),
-                now,
-                EventKind::ChannelSwitched {
-                    from: conv.channel,
-                    to: Channel::Voice,
-                },
-            ));
-            updated.channel = Channel::Voice;
-            updated.updated_at = now;
-        }
+        let (updated, mut events) = self.switched_to(&conv, Channel::Voice, now);
         events.push(TimelineEvent::new(
             self.id,
             Some(conv.id),
