@@ -568,6 +568,17 @@ mod tests {
         assert!(toml::from_str::<Settings>("nope = 1").is_err());
     }
 
+    /// The README's self-service example parses and passes every start-up check.
+    #[test]
+    fn the_self_service_example_is_valid() {
+        let text = include_str!("../examples/self-service.toml");
+        let s: Settings = toml::from_str(text).unwrap();
+        assert!(s.bot.enabled && s.surveys.enabled);
+        s.bot.validate().unwrap();
+        s.surveys.validate().unwrap();
+        crate::ivr::validate_all(&s).unwrap();
+    }
+
     #[test]
     fn store_backend_from_file_and_flags() {
         let s: Settings = toml::from_str(
