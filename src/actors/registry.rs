@@ -154,8 +154,12 @@ impl Engine {
     }
 
     /// Stops the actor threads and waits for them: every actor is dropped, so once the
-    /// server's own threads are gone nothing holds the store any more.
+    /// server's own threads are gone nothing holds the store any more. Raises the drain
+    /// signal first (if no drain did), so that background tasks holding the engine (the
+    /// notification scheduler, the callback sweeper) end now instead of keeping the
+    /// store open until the shutdown deadline.
     pub fn shutdown(&self) {
+        self.begin_drain();
         if let Some(d) = self.dispatcher.get() {
             d.stop();
         }

@@ -584,8 +584,12 @@ pub fn start_sweeper(engine: Engine) {
     actix_rt::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut drain = engine.drain_signal();
         loop {
-            tick.tick().await;
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = drain.changed() => return,
+            }
             if engine.draining() {
                 return;
             }
