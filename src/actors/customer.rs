@@ -29,6 +29,7 @@ pub(crate) mod bot;
 pub(crate) mod callback;
 pub(crate) mod identity;
 pub(crate) mod notify;
+pub(crate) mod retry;
 pub(crate) mod survey;
 
 /// Client message ids remembered per customer for idempotent retries.
@@ -49,6 +50,8 @@ pub struct CustomerActor {
     /// client_msg_id -> ack, for retries (bounded, FIFO eviction).
     seen: HashMap<String, InboundAck>,
     seen_order: VecDeque<String>,
+    /// Ids of attempts whose commit failed, reused by their retries (see `retry`).
+    failed: retry::FailedAttempts,
     /// Attached web-chat sockets.
     chat: HashMap<u64, Recipient<ChatPush>>,
     /// Supervisor sessions watching a conversation: (session, conversation) -> socket.
@@ -158,6 +161,7 @@ impl CustomerActor {
             recent: VecDeque::new(),
             seen: HashMap::new(),
             seen_order: VecDeque::new(),
+            failed: retry::FailedAttempts::default(),
             chat: HashMap::new(),
             watchers: HashMap::new(),
             last_activity: Instant::now(),
@@ -558,6 +562,42 @@ impl CustomerActor {
 }
 
 impl CustomerActor {
+    /// [`Self::commit_then`] for a message with a client id: if the commit fails, the
+    /// attempt's ids are kept so that the client's retry rewrites the same rows (a failed
+    /// CQL write may still have been applied); once it succeeds they are forgotten.
+    fn commit_retryable<T: 'static>(
+        &self,
+        batch: Batch,
+        key: Option<String>,
+        created: Option<Conversation>,
+        then: impl FnOnce(&mut Self) -> EngineResult<T> + 'static,
+    ) -> Atomic<T> {
+        let store = self.engine.store.clone();
+        let events = batch.events.clone();
+        AtomicResponse::new(Box::pin(
+            async move { store.commit(batch).await }
+                .into_actor(self)
+                .map(move |res, act, _| {
+                    if let Err(e) = res {
+                        if let Some(k) = &key {
+                            act.failed.record(k, &events, created.as_ref());
+                        }
+                        return Err(EngineError::store(e));
+                    }
+                    act.failed.forget(key.as_ref());
+                    then(act)
+                }),
+        ))
+    }
+
+    /// The `message_in` event among `events`.
+    fn message_in_of(events: &[TimelineEvent]) -> Option<TimelineEvent> {
+        events
+            .iter()
+            .find(|e| matches!(e.kind, EventKind::MessageIn { .. }))
+            .cloned()
+    }
+
     /// Bookkeeping once an inbound message is durable: count it, keep its events in
     /// the recent timeline, remember its client id for duplicate retries, and make
     /// `conv` the open conversation. Returns the ack.
@@ -672,8 +712,11 @@ impl Handler<Inbound> for CustomerActor {
                 ));
                 updated.channel = msg.channel;
             }
-            let ev = self.message_in(&msg, conv.id, now);
-            events.push(ev.clone());
+            events.push(self.message_in(&msg, conv.id, now));
+            self.failed.reuse(seen_key.as_ref(), &mut events);
+            let Some(ev) = Self::message_in_of(&events) else {
+                return done(Err(EngineError::internal("no message event")));
+            };
             // The conversation row changes only on a channel switch; a plain message is
             // one timeline row (the hot path of the store writer).
             let conversations = if updated.channel != conv.channel {
@@ -689,7 +732,8 @@ impl Handler<Inbound> for CustomerActor {
                 ..Default::default()
             };
             let batch = self.reported(batch, Some(&conv), &updated);
-            return self.commit_then(batch, move |act| {
+            let key = seen_key.clone();
+            return self.commit_retryable(batch, key, None, move |act| {
                 if renamed.is_some() {
                     act.customer = renamed;
                 }
@@ -772,7 +816,13 @@ impl Handler<Inbound> for CustomerActor {
                 }
             }
             None => {
-                let conv_id = self.bot_conversation_id().unwrap_or_default();
+                // A retry of a failed attempt creates the same conversation again.
+                let again = self.failed.created(seen_key.as_ref()).cloned();
+                let conv_id = again
+                    .as_ref()
+                    .map(|c| c.id)
+                    .or_else(|| self.bot_conversation_id())
+                    .unwrap_or_default();
                 events.push(TimelineEvent::new(
                     self.id,
                     Some(conv_id),
@@ -789,9 +839,11 @@ impl Handler<Inbound> for CustomerActor {
                     queue: queue_name.clone(),
                     state: ConversationState::Queued,
                     priority: customer.priority,
-                    created_at: now,
-                    enqueued_at: now,
-                    enqueue_seq: self.engine.next_enqueue_seq(),
+                    created_at: again.as_ref().map_or(now, |c| c.created_at),
+                    enqueued_at: again.as_ref().map_or(now, |c| c.enqueued_at),
+                    enqueue_seq: again
+                        .as_ref()
+                        .map_or_else(|| self.engine.next_enqueue_seq(), |c| c.enqueue_seq),
                     agent: None,
                     preferred_agent: customer.last_agent.clone(),
                     required_agent: None,
@@ -801,8 +853,7 @@ impl Handler<Inbound> for CustomerActor {
             }
         };
         let conv_id = conv.id;
-        let ev = self.message_in(&msg, conv_id, now);
-        events.push(ev.clone());
+        events.push(self.message_in(&msg, conv_id, now));
         events.push(TimelineEvent::new(
             self.id,
             Some(conv_id),
@@ -812,6 +863,11 @@ impl Handler<Inbound> for CustomerActor {
                 priority: conv.priority,
             },
         ));
+        self.failed.reuse(seen_key.as_ref(), &mut events);
+        let Some(ev) = Self::message_in_of(&events) else {
+            return done(Err(EngineError::internal("no message event")));
+        };
+        let created = reopen.is_none().then(|| conv.clone());
         let enqueue = self.enqueue_msg(&conv, Some(preview), false);
         let batch = Batch {
             events: events.clone(),
@@ -841,7 +897,13 @@ impl Handler<Inbound> for CustomerActor {
             }
             .into_actor(self)
             .map(move |res, act, _| {
+                if res.is_err() {
+                    if let Some(k) = &seen_key {
+                        act.failed.record(k, &events, created.as_ref());
+                    }
+                }
                 let position = res?;
+                act.failed.forget(seen_key.as_ref());
                 if renamed.is_some() {
                     act.customer = renamed;
                 }
@@ -985,7 +1047,9 @@ impl Handler<AgentWrite> for CustomerActor {
                 client_msg_id: Some(msg.client_msg_id.clone()),
             }
         };
-        let ev = TimelineEvent::new(self.id, Some(conv.id), now, kind);
+        let mut ev = [TimelineEvent::new(self.id, Some(conv.id), now, kind)];
+        self.failed.reuse(Some(&key), &mut ev);
+        let [ev] = ev;
         // A reply for a provider goes into the outbox in the same commit as its event.
         let delivery = target.map(|to| {
             let (subject, references) = if channel == Channel::Email {
@@ -1010,7 +1074,7 @@ impl Handler<AgentWrite> for CustomerActor {
         if let Some(d) = &delivery {
             batch.outbox.push(d.entry(now));
         }
-        self.commit_then(batch, move |act| {
+        self.commit_retryable(batch, Some(key.clone()), None, move |act| {
             act.remember(&ev);
             let ack = InboundAck {
                 event_id: ev.id,

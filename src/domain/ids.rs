@@ -81,6 +81,22 @@ impl EventId {
         *last = v;
         Self(Uuid::from_u128(v))
     }
+    /// The `n`th id derived from `source` (a report event from its timeline event): the
+    /// same inputs always give the same id, so re-committing a batch after a failed
+    /// attempt overwrites its derived rows instead of adding new ones. It keeps the
+    /// source's millisecond timestamp (time order) and takes the rest from a hash of
+    /// `(source, n)`, with the v7 version and variant bits.
+    pub fn derived(source: EventId, n: u8) -> Self {
+        use sha2::{Digest, Sha256};
+        let src = source.0.as_bytes();
+        let digest = Sha256::new().chain_update(src).chain_update([n]).finalize();
+        let mut b = [0u8; 16];
+        b[..6].copy_from_slice(&src[..6]);
+        b[6..].copy_from_slice(&digest[..10]);
+        b[6] = (b[6] & 0x0f) | 0x70; // version 7
+        b[8] = (b[8] & 0x3f) | 0x80; // RFC 4122 variant
+        Self(Uuid::from_bytes(b))
+    }
     /// The smallest id (for range scans).
     pub const MIN: EventId = EventId(Uuid::nil());
     /// The largest id (for range scans).
@@ -193,6 +209,15 @@ mod tests {
     fn event_ids_are_time_ordered() {
         let a = EventId::new();
         let b = EventId::new();
+        // Derived ids: stable, distinct per index, in the source's millisecond.
+        assert_eq!(EventId::derived(a, 0), EventId::derived(a, 0));
+        assert_ne!(EventId::derived(a, 0), EventId::derived(a, 1));
+        assert_ne!(EventId::derived(a, 0), EventId::derived(b, 0));
+        assert_eq!(EventId::derived(a, 3).0.get_version_num(), 7);
+        assert_eq!(
+            EventId::derived(a, 0).0.as_bytes()[..6],
+            a.0.as_bytes()[..6]
+        );
         assert!(a < b);
         assert!(a.as_bytes() < b.as_bytes());
     }

@@ -126,9 +126,14 @@ pub fn derive(
         if e.conversation_id != Some(after.id) {
             continue;
         }
+        // Report ids derive from the timeline event's: a batch committed again after a
+        // failed attempt (same timeline ids) writes the same report rows.
+        let mut n: u8 = 0;
         let mut push = |queue: &QueueName, channel, agent, kind| {
+            let id = crate::domain::EventId::derived(e.id, n);
+            n = n.wrapping_add(1);
             out.push(ReportEvent {
-                id: crate::domain::EventId::new(),
+                id,
                 at: e.at,
                 queue: queue.clone(),
                 channel,
