@@ -55,6 +55,10 @@ pub struct Cli {
     /// The ScyllaDB datacenter this engine runs in (default `datacenter1`).
     #[arg(long, env = "SWITCHBOARD_SCYLLA_DATACENTER")]
     pub scylla_datacenter: Option<String>,
+    /// Replicas per datacenter when the keyspace is created (default 3; 1 for a
+    /// single-node test database).
+    #[arg(long, env = "SWITCHBOARD_SCYLLA_REPLICATION_FACTOR")]
+    pub scylla_replication_factor: Option<u32>,
     /// ScyllaDB user (password authentication).
     #[arg(long, env = "SWITCHBOARD_SCYLLA_USERNAME")]
     pub scylla_username: Option<String>,
@@ -229,6 +233,11 @@ pub struct ScyllaSettings {
     pub serial_consistency: String,
     /// Apply pending `schema/*.cql` files at start (under an LWT lock).
     pub migrate_on_start: bool,
+    /// At start, an unreachable database is retried this often (meanwhile `/readyz` is
+    /// 503 and every door answers 503 `unavailable`).
+    pub connect_retry_ms: u64,
+    /// Give up starting after waiting this long for the database (0: wait forever).
+    pub start_wait_ms: u64,
 }
 
 impl Default for ScyllaSettings {
@@ -248,6 +257,8 @@ impl Default for ScyllaSettings {
             write_consistency: "local_quorum".into(),
             serial_consistency: "local_serial".into(),
             migrate_on_start: true,
+            connect_retry_ms: 2_000,
+            start_wait_ms: 0,
         }
     }
 }
@@ -537,6 +548,9 @@ fn apply_store_flags(cli: &Cli, st: &mut StoreSettings) -> Result<(), ConfigErro
     }
     if let Some(d) = &cli.scylla_datacenter {
         sc.local_datacenter = d.clone();
+    }
+    if let Some(rf) = cli.scylla_replication_factor {
+        sc.replication_factor = rf;
     }
     if cli.scylla_username.is_some() {
         sc.username = cli.scylla_username.clone();

@@ -329,16 +329,68 @@ async fn open_store(settings: &Settings) -> anyhow::Result<SharedStore> {
     Ok(Arc::new(store))
 }
 
-/// Connects to ScyllaDB, applying pending schema files if `migrate_on_start`.
+/// Connects to the CQL store, applying pending schema files if `migrate_on_start`.
+///
+/// A database that cannot be reached is waited for, not a reason to exit: the engine
+/// logs why, holds its listen address with [`api::holding`] (`/readyz` 503 naming the
+/// reason, every door 503 `unavailable` with `Retry-After`), retries every
+/// `store.scylla.connect_retry_ms`, and starts by itself when the database answers. It
+/// gives up after `store.scylla.start_wait_ms` (0: never). Errors waiting cannot cure —
+/// bad settings, a schema file edited after it was applied — end the start at once.
 async fn open_scylla(settings: &Settings) -> anyhow::Result<SharedStore> {
     let opts = settings
         .store
         .scylla
         .options()
         .map_err(|e| anyhow::anyhow!("store.scylla: {e}"))?;
-    let store = ScyllaStore::connect(&opts)
-        .await
-        .map_err(|e| anyhow::anyhow!("opening the ScyllaDB store: {e}"))?;
+    let retry = std::time::Duration::from_millis(settings.store.scylla.connect_retry_ms.max(10));
+    let give_up = match settings.store.scylla.start_wait_ms {
+        0 => None,
+        ms => Some(std::time::Instant::now() + std::time::Duration::from_millis(ms)),
+    };
+    let reason = api::holding::HoldingReason::default();
+    let mut holding: Option<actix_web::dev::ServerHandle> = None;
+    let store = loop {
+        match ScyllaStore::connect(&opts).await {
+            Ok(store) => break store,
+            Err(crate::store::StoreError::Unavailable(e)) => {
+                if give_up.is_some_and(|t| std::time::Instant::now() >= t) {
+                    if let Some(h) = holding.take() {
+                        h.stop(false).await;
+                    }
+                    anyhow::bail!(
+                        "the CQL store at {} stayed unavailable for store.scylla.start_wait_ms \
+                         = {} ms: {e}",
+                        opts.contact_points.join(","),
+                        settings.store.scylla.start_wait_ms
+                    );
+                }
+                tracing::warn!(
+                    contact_points = %opts.contact_points.join(","),
+                    keyspace = %opts.keyspace,
+                    error = %e,
+                    retry_ms = retry.as_millis() as u64,
+                    "cql store unavailable at start; /readyz answers 503 and every door \
+                     503 unavailable until it answers"
+                );
+                reason.set(e);
+                if holding.is_none() {
+                    match api::holding::start(settings.listen, "scylla", reason.clone()) {
+                        Ok(h) => holding = Some(h),
+                        Err(err) => {
+                            tracing::warn!(error = %err, listen = %settings.listen, "cannot hold the listen address while waiting for the store")
+                        }
+                    }
+                }
+                tokio::time::sleep(retry).await; // retry interval, not synchronisation
+            }
+            Err(e) => return Err(anyhow::anyhow!("opening the ScyllaDB store: {e}")),
+        }
+    };
+    if let Some(h) = holding.take() {
+        h.stop(false).await;
+        tracing::info!("cql store reachable; the holding server stopped, the engine starts");
+    }
     tracing::info!(contact_points = ?opts.contact_points, keyspace = %opts.keyspace, "store: scylla");
     Ok(Arc::new(store))
 }

@@ -13,6 +13,7 @@ pub mod error;
 pub mod events;
 pub mod extract;
 pub mod health;
+pub mod holding;
 pub mod identity;
 pub mod inbound;
 pub mod ivr;

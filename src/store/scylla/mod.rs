@@ -46,6 +46,7 @@
 
 pub mod cql;
 pub mod schema;
+pub mod server;
 pub mod statements;
 
 use super::conformance::Capabilities;

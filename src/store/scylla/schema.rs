@@ -24,6 +24,7 @@
 //! 4. Release the lock (an LWT delete that only the holder's id matches).
 
 use super::cql::{self, CqlError, Schema};
+use super::server::Server;
 use super::statements::{self, Stmt};
 use crate::store::StoreError;
 use scylla::client::session::Session;
@@ -77,6 +78,10 @@ pub const FILES: &[SchemaFile] = &[
 
 /// The partition of `schema_version` this engine's records live in.
 pub const SCOPE: &str = "switchboard";
+/// Client timeout of one schema statement: a schema change waits for every node to
+/// apply it and is much slower than a data request (seconds on a loaded node), so it
+/// does not use `request_timeout_ms`.
+const DDL_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a migration lock lives if its holder dies, seconds.
 const LOCK_TTL_S: i32 = 120;
 
@@ -266,10 +271,26 @@ pub async fn status(session: &Session, t: &Template) -> Result<SchemaStatus, Sto
     Ok(status)
 }
 
-async fn run_ddl(session: &Session, file: &SchemaFile, t: &Template) -> Result<(), StoreError> {
-    for stmt in file_statements(file, t).map_err(|e| backend("schema", e))? {
+/// Runs one file's statements; `keyspace_options` (see [`Server::keyspace_options`]) is
+/// appended to its `CREATE KEYSPACE`.
+async fn run_ddl(
+    session: &Session,
+    file: &SchemaFile,
+    t: &Template,
+    keyspace_options: &str,
+) -> Result<(), StoreError> {
+    for mut stmt in file_statements(file, t).map_err(|e| backend("schema", e))? {
+        if stmt
+            .trim_start()
+            .to_ascii_uppercase()
+            .starts_with("CREATE KEYSPACE")
+        {
+            stmt.push_str(keyspace_options);
+        }
+        let mut ddl = scylla::statement::Statement::new(stmt);
+        ddl.set_request_timeout(Some(DDL_TIMEOUT));
         session
-            .query_unpaged(stmt.as_str(), ())
+            .query_unpaged(ddl, ())
             .await
             .map_err(|e| exec(file.name, e))?;
     }
@@ -289,7 +310,14 @@ pub async fn migrate(
     let first = FILES
         .first()
         .ok_or_else(|| StoreError::Backend("no schema files".into()))?;
-    run_ddl(session, first, t).await?;
+    let server = Server::detect(session).await?;
+    tracing::info!(
+        server = server.name(),
+        version = server.version(),
+        "cql server"
+    );
+    let options = server.keyspace_options();
+    run_ddl(session, first, t, options).await?;
 
     let holder = format!("{}-{}", hostname(), uuid::Uuid::new_v4().simple());
     let take = prepare(session, &statements::TAKE_SCHEMA_LOCK, t).await?;
@@ -313,7 +341,7 @@ pub async fn migrate(
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    let outcome = apply_pending(session, t, &holder).await;
+    let outcome = apply_pending(session, t, &holder, options).await;
     // Releasing is best effort: the TTL frees the lock anyway.
     if let Err(e) = session
         .execute_unpaged(&release, (SCOPE, holder.as_str()))
@@ -328,13 +356,14 @@ async fn apply_pending(
     session: &Session,
     t: &Template,
     holder: &str,
+    keyspace_options: &str,
 ) -> Result<Vec<&'static str>, StoreError> {
     let st = status(session, t).await?;
     let record = prepare(session, &statements::INSERT_SCHEMA_VERSION, t).await?;
     let mut applied = Vec::new();
     for f in FILES.iter().filter(|f| st.pending.contains(&f.name)) {
         tracing::info!(file = f.name, "applying schema file");
-        run_ddl(session, f, t).await?;
+        run_ddl(session, f, t, keyspace_options).await?;
         let now = CqlTimestamp(crate::domain::Clock::now(&crate::domain::SystemClock).0);
         session
             .execute_unpaged(
