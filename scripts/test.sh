@@ -3,7 +3,10 @@
 # chromium, Node.js/npm, Japanese fonts for the browser screenshots, the pinned
 # playwright-core, Debian's prometheus package for `promtool` (the /metrics lint
 # in tests/api/prometheus.rs) and mecab-ipadic (the knowledge base's Japanese
-# dictionary sources) — then runs every test.
+# dictionary sources), Java 17 and Maven for Apache Cassandra — then starts a real
+# Apache Cassandra (scripts/cassandra.sh: fetched from Maven Central, one node on
+# 127.0.0.11) for the CQL store's tests, runs every test, and stops Cassandra.
+# With SCYLLA_URI already set, the CQL tests run against that database instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +18,10 @@ command -v npm >/dev/null 2>&1 || missing+=(npm)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 # The knowledge base's Japanese dictionary sources (IPADIC, compiled at run time).
 [ -d /usr/share/mecab/dic/ipadic ] || missing+=(mecab-ipadic)
+# Apache Cassandra for the CQL store's tests: Java 17 runs it, Maven fetches it.
+command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null 2>&1 || missing+=(maven)
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing Debian packages for the browser and metrics tests: ${missing[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -25,5 +32,14 @@ if [ ! -d clients/node_modules/playwright-core ] || [ clients/package-lock.json 
   echo "installing playwright-core (npm) for the browser test"
   npm ci --prefix clients --no-audit --no-fund --loglevel=error
 fi
+
+if [ -z "${SCYLLA_URI:-}" ]; then
+  cassandra_dir=".cache/cassandra/test-1node"
+  trap 'scripts/cassandra.sh stop --dir "$cassandra_dir"' EXIT
+  echo "starting Apache Cassandra for the CQL store tests (scripts/cassandra.sh)"
+  contact_points="$(scripts/cassandra.sh start --nodes 1 --first 11 --unsafe-schema --dir "$cassandra_dir")"
+  export SCYLLA_URI="$contact_points"
+fi
+echo "CQL tests run against SCYLLA_URI=$SCYLLA_URI"
 
 cargo test --workspace

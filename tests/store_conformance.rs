@@ -1,8 +1,9 @@
 //! Integration tests of the stores: the backend-independent conformance suite against
-//! the embedded store (always) and against ScyllaDB (when `SCYLLA_URI` is set; otherwise
-//! that test prints why it skipped and returns — a skip, not a pass), plus what only an
-//! on-disk, in-process store must do (reopen, crash safety under `kill -9`,
-//! single-winner identity creation under contention).
+//! the embedded store and against the real CQL database named by `SCYLLA_URI` (the
+//! Apache Cassandra that `./scripts/test.sh` starts, or a ScyllaDB; without it the CQL
+//! tests fail, they never skip); CQL schema migration under a race and `--check-schema`
+//! drift; plus what only an on-disk, in-process store must do (reopen, crash safety
+//! under `kill -9`, single-winner identity creation under contention).
 //!
 //! This file owns no store logic and must not reach into `EmbeddedStore` internals: it
 //! uses only the public API (`EmbeddedStore::open` and the `Store` trait). Each test
@@ -58,27 +59,22 @@ async fn embedded_passes_conformance() {
     conformance::run_all(store, EmbeddedStore::CAPABILITIES).await;
 }
 
-/// The same suite against a real ScyllaDB cluster named by `SCYLLA_URI`
+/// Options for the CQL database named by `SCYLLA_URI`
 /// (`[scylla://]host[:port][,host...][/keyspace]`; `SCYLLA_DATACENTER` defaults to
-/// `datacenter1`, `SCYLLA_RF` to 1, the keyspace to `switchboard_conformance`). Without
-/// `SCYLLA_URI` it prints why and returns: that is a skip, not a pass.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn scylla_conformance_or_skip_without_scylla_uri() {
-    let Ok(uri) = std::env::var("SCYLLA_URI") else {
-        // Written to the process's stderr directly (not eprintln!, which the test harness
-        // captures for passing tests) so the skip shows in every test log.
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED the ScyllaDB half of the store conformance suite: SCYLLA_URI is not set \
-             (no ScyllaDB server on this machine). Set SCYLLA_URI=host:9042 to run it; \
-             see docs/scylla.md."
-        );
-        return;
-    };
+/// `datacenter1`, `SCYLLA_RF` to 1). `./scripts/test.sh` starts a real Apache Cassandra
+/// and sets it; without it the CQL tests fail with this message — they never skip.
+fn cql_options(default_keyspace: &str) -> ScyllaOptions {
+    let uri = std::env::var("SCYLLA_URI").unwrap_or_else(|_| {
+        panic!(
+            "SCYLLA_URI is not set: the CQL store tests run against a real Cassandra or \
+             ScyllaDB. Run ./scripts/test.sh (it starts Cassandra), or start one with \
+             `scripts/cassandra.sh start` and set SCYLLA_URI=127.0.0.11:9042 (docs/scylla.md)"
+        )
+    });
     let (contact_points, keyspace) = ScyllaOptions::parse_uri(&uri).expect("SCYLLA_URI");
-    let opts = ScyllaOptions {
+    ScyllaOptions {
         contact_points,
-        keyspace: keyspace.unwrap_or_else(|| "switchboard_conformance".into()),
+        keyspace: keyspace.unwrap_or_else(|| default_keyspace.into()),
         local_datacenter: std::env::var("SCYLLA_DATACENTER")
             .unwrap_or_else(|_| "datacenter1".into()),
         replication_factor: std::env::var("SCYLLA_RF")
@@ -86,15 +82,132 @@ async fn scylla_conformance_or_skip_without_scylla_uri() {
             .and_then(|v| v.parse().ok())
             .unwrap_or(1),
         ..ScyllaOptions::default()
-    };
+    }
+}
+
+/// A keyspace nobody has used: `prefix` and a random suffix.
+fn fresh_keyspace(prefix: &str) -> String {
+    format!("{prefix}_{}", uuid::Uuid::new_v4().simple())[..40].to_owned()
+}
+
+/// The same suite against the real CQL database named by `SCYLLA_URI` (Apache
+/// Cassandra started by the test command, or a ScyllaDB cluster).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cql_passes_conformance() {
+    let opts = cql_options(&fresh_keyspace("conformance"));
     let store: SharedStore = Arc::new(
         ScyllaStore::connect(&opts)
             .await
-            .unwrap_or_else(|e| panic!("connect to ScyllaDB at {uri}: {e}")),
+            .unwrap_or_else(|e| panic!("connect to {:?}: {e}", opts.contact_points)),
     );
     conformance::run_all(Arc::clone(&store), ScyllaStore::CAPABILITIES).await;
     // And again on the same, now non-empty, keyspace.
     conformance::run_all(store, ScyllaStore::CAPABILITIES).await;
+}
+
+/// Two engines starting at once on an empty keyspace: the migration lock lets exactly
+/// one apply each schema file, the other waits and applies nothing twice; a third start
+/// applies nothing at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cql_concurrent_migrations_apply_each_file_once() {
+    use switchboard::store::scylla::schema;
+    let opts = cql_options(&fresh_keyspace("migrate_race"));
+    let t = opts.template();
+    let (a, b) = tokio::join!(ScyllaStore::session(&opts), ScyllaStore::session(&opts));
+    let (a, b) = (a.expect("session a"), b.expect("session b"));
+    let wait = std::time::Duration::from_secs(60);
+    let (ra, rb) = tokio::join!(schema::migrate(&a, &t, wait), schema::migrate(&b, &t, wait));
+    let (ra, rb) = (ra.expect("migrate a"), rb.expect("migrate b"));
+    let mut all: Vec<&str> = ra.iter().chain(rb.iter()).copied().collect();
+    all.sort_unstable();
+    let expected: Vec<&str> = schema::FILES.iter().map(|f| f.name).collect();
+    assert_eq!(
+        all, expected,
+        "each file applied exactly once between the two (a: {ra:?}, b: {rb:?})"
+    );
+    let st = schema::status(&a, &t).await.expect("status");
+    assert!(st.is_current(), "{st:?}");
+    assert_eq!(st.applied.len(), schema::FILES.len());
+    let again = schema::migrate(&b, &t, wait).await.expect("third start");
+    assert!(again.is_empty(), "a later start applies nothing: {again:?}");
+}
+
+/// `switchboard --check-schema` against the real database: up to date (exit 0), a
+/// missing file (exit 1, named), a version this binary does not know (reported), an
+/// edited applied file (an error), a keyspace never migrated (an error).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cql_check_schema_reports_drift() {
+    use switchboard::store::scylla::schema;
+    let opts = cql_options(&fresh_keyspace("check_schema"));
+    let ks = opts.keyspace.clone();
+    let check = |keyspace: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(["--store", "scylla", "--check-schema", "--scylla-keyspace"])
+            .arg(keyspace)
+            .arg("--scylla-contact-points")
+            .arg(opts.contact_points.join(","))
+            .env("RUST_LOG", "error")
+            .output()
+            .expect("run --check-schema");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code(), text)
+    };
+    // Never migrated: an error that says so, not "up to date".
+    let (code, text) = check(&ks);
+    assert_ne!(code, Some(0), "{text}");
+    assert!(text.contains("schema_version"), "{text}");
+
+    drop(ScyllaStore::connect(&opts).await.expect("migrate"));
+    let (code, text) = check(&ks);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("is up to date"), "{text}");
+
+    let session = ScyllaStore::session(&opts).await.expect("session");
+    let last = schema::FILES.last().expect("files");
+    let cql = |q: String| {
+        let session = &session;
+        async move { session.query_unpaged(q, ()).await.expect("cql") }
+    };
+    cql(format!(
+        "DELETE FROM {ks}.schema_version WHERE scope = 'switchboard' AND version = {}",
+        last.version
+    ))
+    .await;
+    let (code, text) = check(&ks);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("NOT up to date") && text.contains(last.name),
+        "{text}"
+    );
+
+    cql(format!(
+        "INSERT INTO {ks}.schema_version (scope, version, name, checksum) \
+         VALUES ('switchboard', 9999, '9999_future.cql', 'x')"
+    ))
+    .await;
+    let (_, text) = check(&ks);
+    assert!(
+        text.contains("[9999]") && text.contains("does not know"),
+        "{text}"
+    );
+
+    let first_table = &schema::FILES[1];
+    cql(format!(
+        "UPDATE {ks}.schema_version SET checksum = 'edited' \
+         WHERE scope = 'switchboard' AND version = {}",
+        first_table.version
+    ))
+    .await;
+    let (code, text) = check(&ks);
+    assert_ne!(code, Some(0), "{text}");
+    assert!(
+        text.contains("was changed after it was applied") && text.contains(first_table.name),
+        "{text}"
+    );
 }
 
 #[tokio::test(flavor = "current_thread")]

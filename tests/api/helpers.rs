@@ -1,7 +1,12 @@
-//! Test harness: `spawn_app` starts the real engine (HTTP + websockets + embedded store
-//! in a temp dir) on 127.0.0.1:0 in its own actix system thread; clients talk to it
-//! over real sockets. Waiting is always for an event (a websocket message, an HTTP
-//! state) with a deadline, never a bare sleep.
+//! Test harness: `spawn_app` starts the real engine (HTTP + websockets + its store) on
+//! 127.0.0.1:0 in its own actix system thread; clients talk to it over real sockets.
+//! Waiting is always for an event (a websocket message, an HTTP state) with a deadline,
+//! never a bare sleep.
+//!
+//! The store is the one the test binary names in `crate::BACKEND`: the embedded store in
+//! a temp dir (`tests/api`), or the CQL store on the Cassandra/ScyllaDB cluster named by
+//! `SCYLLA_URI` (`tests/api_cql`), in a keyspace of its own derived from that same temp
+//! dir — so "start again on the same dir" means the same keyspace on either backend.
 
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
@@ -47,11 +52,107 @@ impl Drop for TestApp {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+        // The data dir goes with the app (`stop` hands it back first when a test restarts
+        // on it): so does its keyspace, or a suite's worth of keyspaces would fill the
+        // database's heap.
+        if crate::BACKEND == Backend::Cql {
+            drop_keyspace(&cql_keyspace(self._data_dir.path()));
+        }
+    }
+}
+
+/// `DROP KEYSPACE IF EXISTS`, from a thread of its own (the caller may be inside a
+/// runtime). Best effort: a keyspace left behind only costs the test database memory.
+pub fn drop_keyspace(keyspace: &str) {
+    let keyspace = keyspace.to_owned();
+    let points = cql_contact_points();
+    let done = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let session = scylla::client::session_builder::SessionBuilder::new()
+                .known_nodes(&points)
+                .build()
+                .await?;
+            let mut drop =
+                scylla::statement::Statement::new(format!("DROP KEYSPACE IF EXISTS {keyspace}"));
+            drop.set_request_timeout(Some(std::time::Duration::from_secs(60)));
+            session.query_unpaged(drop, ()).await?;
+            anyhow::Ok(())
+        })
+    })
+    .join();
+    if let Ok(Err(e)) = done {
+        eprintln!("could not drop a test keyspace: {e}");
+    }
+}
+
+/// Which store the engines of a test binary run on (`crate::BACKEND`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The embedded redb store in the test's temp dir.
+    Embedded,
+    /// The CQL store (`--store scylla`) on the cluster named by `SCYLLA_URI`.
+    Cql,
+}
+
+/// `SCYLLA_URI`'s contact points. The CQL tests never skip: without a database they fail
+/// and say how to start one.
+pub fn cql_contact_points() -> Vec<String> {
+    let uri = std::env::var("SCYLLA_URI").unwrap_or_else(|_| {
+        panic!(
+            "SCYLLA_URI is not set: the CQL tests run against a real Cassandra or ScyllaDB. \
+             Run ./scripts/test.sh (it starts Cassandra), or start one with \
+             `scripts/cassandra.sh start` and set SCYLLA_URI=127.0.0.11:9042"
+        )
+    });
+    switchboard::store::scylla::ScyllaOptions::parse_uri(&uri)
+        .expect("SCYLLA_URI")
+        .0
+}
+
+/// The keyspace of the engine whose data dir is `dir`: one per test, the same on a
+/// restart over the same dir.
+pub fn cql_keyspace(dir: &std::path::Path) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(dir.as_os_str().as_encoded_bytes());
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("sbt_{hex}")
+}
+
+/// Points `settings` at this binary's backend for the data dir `dir`.
+pub fn use_backend(settings: &mut Settings, dir: &std::path::Path) {
+    if crate::BACKEND == Backend::Cql {
+        settings.store.backend = switchboard::config::StoreBackend::Scylla;
+        settings.store.scylla.contact_points = cql_contact_points();
+        settings.store.scylla.keyspace = cql_keyspace(dir);
+        settings.store.scylla.replication_factor = 1;
+    }
+}
+
+/// The command-line flags that point the real binary at this backend for `dir`.
+pub fn backend_args(dir: &std::path::Path) -> Vec<String> {
+    match crate::BACKEND {
+        Backend::Embedded => vec!["--data-dir".into(), dir.display().to_string()],
+        Backend::Cql => vec![
+            "--data-dir".into(),
+            dir.display().to_string(),
+            "--store".into(),
+            "scylla".into(),
+            "--scylla-contact-points".into(),
+            cql_contact_points().join(","),
+            "--scylla-keyspace".into(),
+            cql_keyspace(dir),
+            "--scylla-replication-factor".into(),
+            "1".into(),
+        ],
     }
 }
 
 pub fn test_settings(dir: &std::path::Path) -> Settings {
-    Settings {
+    let mut settings = Settings {
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: dir.to_path_buf(),
         workers: 2,
@@ -63,7 +164,9 @@ pub fn test_settings(dir: &std::path::Path) -> Settings {
             ..Default::default()
         },
         ..Settings::default()
-    }
+    };
+    use_backend(&mut settings, dir);
+    settings
 }
 
 /// Starts the engine; `tweak` adjusts settings (timeouts, limits).

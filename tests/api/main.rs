@@ -1,5 +1,9 @@
 //! Integration tests: the running engine driven over real sockets (HTTP + websockets).
-//! One test binary (faster to link); one module per area.
+//! One test binary (faster to link); one module per area. Every engine here runs on the
+//! embedded store; `tests/api_cql` runs a defined part of these modules on the CQL store.
+
+/// The store every engine of this binary runs on.
+pub const BACKEND: helpers::Backend = helpers::Backend::Embedded;
 
 mod bad_input;
 mod bot;

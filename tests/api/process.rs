@@ -32,8 +32,7 @@ pub fn free_port() -> u16 {
 pub async fn start(dir: &std::path::Path, port: u16, env: &[(&str, &str)]) -> Proc {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchboard"));
     cmd.args(["--listen", &format!("127.0.0.1:{port}"), "--workers", "2"])
-        .arg("--data-dir")
-        .arg(dir)
+        .args(backend_args(dir))
         .env("SWITCHBOARD_ADMIN_PASSWORD", ADMIN_PASSWORD)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())

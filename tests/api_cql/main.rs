@@ -1,0 +1,56 @@
+//! The engine end to end on the CQL store: a defined part of `tests/api` — the same test
+//! files, compiled a second time — with every engine (in-process and the real binary)
+//! running `--store scylla` against the Cassandra or ScyllaDB named by `SCYLLA_URI`,
+//! each test in a keyspace of its own. `./scripts/test.sh` starts a real Apache
+//! Cassandra for it; without `SCYLLA_URI` these tests fail, they never skip.
+//!
+//! Which areas run here, and why the others do not, is in docs/testing.md.
+
+// The shared helper modules carry functions only the embedded-store areas use.
+#![allow(dead_code)]
+
+/// The store every engine of this binary runs on.
+pub const BACKEND: helpers::Backend = helpers::Backend::Cql;
+
+#[path = "../api/helpers.rs"]
+mod helpers;
+#[path = "../api/process.rs"]
+mod process;
+#[path = "../api/recorder.rs"]
+mod recorder;
+
+#[path = "../api/callbacks.rs"]
+mod callbacks;
+#[path = "../api/channels.rs"]
+mod channels;
+#[path = "../api/chat_flow.rs"]
+mod chat_flow;
+#[path = "../api/concurrency.rs"]
+mod concurrency;
+#[path = "../api/faults.rs"]
+mod faults;
+#[path = "../api/identity.rs"]
+mod identity;
+#[path = "../api/ivr.rs"]
+mod ivr;
+#[path = "../api/notify.rs"]
+mod notify;
+#[path = "../api/privacy.rs"]
+mod privacy;
+#[path = "../api/reports.rs"]
+mod reports;
+#[path = "../api/restart.rs"]
+mod restart;
+#[path = "../api/routing.rs"]
+mod routing;
+#[path = "../api/scenario.rs"]
+mod scenario;
+#[path = "../api/shutdown.rs"]
+mod shutdown;
+#[path = "../api/supervisor.rs"]
+mod supervisor;
+#[path = "../api/survey.rs"]
+mod survey;
+
+// Only on the CQL store.
+mod store_down;

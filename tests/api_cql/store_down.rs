@@ -1,0 +1,175 @@
+//! The CQL database is down when the engine starts: the real binary does not exit; it
+//! holds its address answering `/healthz` 200, `/readyz` 503 with the reason and every
+//! door 503 `unavailable` with `Retry-After` (nothing stored), and it starts by itself
+//! once the database answers — after which the same request is accepted and stored.
+//!
+//! "Down" is a port with nothing behind it on the database's own address; "the database
+//! returns" is the test starting a TCP relay on that port to the real Cassandra of
+//! `SCYLLA_URI`. (Same address, because the driver reaches a node at the address the node
+//! reports for itself with the contact point's port.)
+
+use crate::helpers::*;
+use crate::process::free_port;
+use serde_json::{json, Value};
+use std::process::{Command, Stdio};
+
+/// Relays every connection accepted on `listener` to `target`, until the test ends.
+fn relay(listener: tokio::net::TcpListener, target: String) {
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            let target = target.clone();
+            tokio::spawn(async move {
+                if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }
+            });
+        }
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_engine_started_without_its_database_answers_503_then_starts_by_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = cql_contact_points()[0].clone();
+    let db_host = target.rsplit_once(':').expect("host:port").0.to_owned();
+    let db_port = free_port();
+    let port = free_port();
+    let config = dir.path().join("switchboard.toml");
+    std::fs::write(
+        &config,
+        "[store.scylla]\nconnect_retry_ms = 200\nconnect_timeout_ms = 1000\n",
+    )
+    .unwrap();
+    let keyspace = cql_keyspace(dir.path());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["--listen", &format!("127.0.0.1:{port}"), "--workers", "2"])
+        .args(["--store", "scylla", "--scylla-replication-factor", "1"])
+        .args(["--scylla-contact-points", &format!("{db_host}:{db_port}")])
+        .args(["--scylla-keyspace", &keyspace])
+        .arg("--config")
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env("SWITCHBOARD_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("binary starts");
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+
+    // Alive, not ready, and saying why.
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        if let Ok(r) = http.get(format!("{base}/healthz")).send().await {
+            if r.status() == 200 {
+                break;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no /healthz while waiting for the store"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the engine exited instead of waiting"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await; // poll interval
+    }
+    let r = http.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), 503);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["status"], "store unavailable", "{v}");
+    assert!(!v["error"].as_str().unwrap_or("").is_empty(), "{v}");
+
+    // Every door: 503 unavailable with Retry-After, nothing stored.
+    let body = json!({"channel": "sms", "address": "+818011112222", "text": "are you there?", "client_msg_id": "down-1"});
+    let r = http
+        .post(format!("{base}/api/v1/inbound"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    assert!(r.headers().get("retry-after").is_some());
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["code"], "unavailable", "{v}");
+    let r = http
+        .post(format!("{base}/webhooks/sms"))
+        .body("From=%2B818011112222&Body=hi")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        503,
+        "a webhook is refused so the provider retries"
+    );
+
+    // The database comes back: the engine starts by itself.
+    let listener = tokio::net::TcpListener::bind((db_host.as_str(), db_port))
+        .await
+        .expect("bind the database port");
+    relay(listener, target);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if let Ok(r) = http.get(format!("{base}/readyz")).send().await {
+            if r.status() == 200 {
+                break;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the engine did not start after the database returned"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "the engine exited");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await; // poll interval
+    }
+    let token: Value = http
+        .post(format!("{base}/api/v1/login"))
+        .json(&json!({"agent_id": "admin", "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["token"].as_str().expect("token").to_owned();
+    let r = http
+        .post(format!("{base}/api/v1/inbound"))
+        .bearer_auth(&token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let ack: Value = r.json().await.unwrap();
+    assert_eq!(
+        ack["duplicate"], false,
+        "the refused attempt stored nothing: {ack}"
+    );
+    let timeline: Value = http
+        .get(format!(
+            "{base}/api/v1/customers/{}/timeline",
+            ack["customer_id"].as_str().unwrap()
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let texts: Vec<&str> = timeline["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["text"].as_str())
+        .collect();
+    assert_eq!(texts, vec!["are you there?"], "stored once: {timeline}");
+
+    let _ = child.kill();
+    let _ = child.wait();
+    drop_keyspace(&keyspace);
+}
