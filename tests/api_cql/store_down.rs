@@ -27,6 +27,29 @@ fn relay(listener: tokio::net::TcpListener, target: String) {
     });
 }
 
+/// Polls `url` until it answers 200, failing if `child` exits or `limit` passes.
+async fn until_200(
+    http: &reqwest::Client,
+    url: &str,
+    limit: std::time::Duration,
+    child: &mut std::process::Child,
+) {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Ok(r) = http.get(url).send().await {
+            if r.status() == 200 {
+                return;
+            }
+        }
+        assert!(child.try_wait().unwrap().is_none(), "the engine exited");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{url} not 200 within {limit:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await; // poll interval
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_engine_started_without_its_database_answers_503_then_starts_by_itself() {
     let dir = tempfile::tempdir().unwrap();
@@ -60,23 +83,7 @@ async fn an_engine_started_without_its_database_answers_503_then_starts_by_itsel
     let http = reqwest::Client::new();
 
     // Alive, not ready, and saying why.
-    let deadline = std::time::Instant::now() + WAIT;
-    loop {
-        if let Ok(r) = http.get(format!("{base}/healthz")).send().await {
-            if r.status() == 200 {
-                break;
-            }
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no /healthz while waiting for the store"
-        );
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the engine exited instead of waiting"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await; // poll interval
-    }
+    until_200(&http, &format!("{base}/healthz"), WAIT, &mut child).await;
     let r = http.get(format!("{base}/readyz")).send().await.unwrap();
     assert_eq!(r.status(), 503);
     let v: Value = r.json().await.unwrap();
@@ -112,20 +119,13 @@ async fn an_engine_started_without_its_database_answers_503_then_starts_by_itsel
         .await
         .expect("bind the database port");
     relay(listener, target);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        if let Ok(r) = http.get(format!("{base}/readyz")).send().await {
-            if r.status() == 200 {
-                break;
-            }
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the engine did not start after the database returned"
-        );
-        assert!(child.try_wait().unwrap().is_none(), "the engine exited");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await; // poll interval
-    }
+    until_200(
+        &http,
+        &format!("{base}/readyz"),
+        std::time::Duration::from_secs(60),
+        &mut child,
+    )
+    .await;
     let token: Value = http
         .post(format!("{base}/api/v1/login"))
         .json(&json!({"agent_id": "admin", "password": ADMIN_PASSWORD}))
