@@ -369,6 +369,9 @@ pub struct Timing {
     /// to finish after the listener stops accepting and sockets are told to reconnect.
     /// The process exits by then (rounded up to whole seconds for the HTTP server).
     pub shutdown_deadline_ms: u64,
+    /// `/readyz` answers 503 if the store's health read takes longer than this (a
+    /// database without quorum would otherwise hold the probe for the request timeout).
+    pub readyz_store_timeout_ms: u64,
 }
 
 fn cores() -> usize {
@@ -438,6 +441,7 @@ impl Default for Timing {
             live_offer_window_ms: 15 * 60_000,
             supervisor_stall_ms: 60_000,
             shutdown_deadline_ms: 10_000,
+            readyz_store_timeout_ms: 2_000,
         }
     }
 }

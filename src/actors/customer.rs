@@ -569,7 +569,6 @@ impl CustomerActor {
         &self,
         batch: Batch,
         key: Option<String>,
-        created: Option<Conversation>,
         then: impl FnOnce(&mut Self) -> EngineResult<T> + 'static,
     ) -> Atomic<T> {
         let store = self.engine.store.clone();
@@ -580,7 +579,7 @@ impl CustomerActor {
                 .map(move |res, act, _| {
                     if let Err(e) = res {
                         if let Some(k) = &key {
-                            act.failed.record(k, &events, created.as_ref());
+                            act.failed.record(k, &events);
                         }
                         return Err(EngineError::store(e));
                     }
@@ -733,7 +732,7 @@ impl Handler<Inbound> for CustomerActor {
             };
             let batch = self.reported(batch, Some(&conv), &updated);
             let key = seen_key.clone();
-            return self.commit_retryable(batch, key, None, move |act| {
+            return self.commit_retryable(batch, key, move |act| {
                 if renamed.is_some() {
                     act.customer = renamed;
                 }
@@ -816,13 +815,7 @@ impl Handler<Inbound> for CustomerActor {
                 }
             }
             None => {
-                // A retry of a failed attempt creates the same conversation again.
-                let again = self.failed.created(seen_key.as_ref()).cloned();
-                let conv_id = again
-                    .as_ref()
-                    .map(|c| c.id)
-                    .or_else(|| self.bot_conversation_id())
-                    .unwrap_or_default();
+                let conv_id = self.bot_conversation_id().unwrap_or_default();
                 events.push(TimelineEvent::new(
                     self.id,
                     Some(conv_id),
@@ -839,11 +832,9 @@ impl Handler<Inbound> for CustomerActor {
                     queue: queue_name.clone(),
                     state: ConversationState::Queued,
                     priority: customer.priority,
-                    created_at: again.as_ref().map_or(now, |c| c.created_at),
-                    enqueued_at: again.as_ref().map_or(now, |c| c.enqueued_at),
-                    enqueue_seq: again
-                        .as_ref()
-                        .map_or_else(|| self.engine.next_enqueue_seq(), |c| c.enqueue_seq),
+                    created_at: now,
+                    enqueued_at: now,
+                    enqueue_seq: self.engine.next_enqueue_seq(),
                     agent: None,
                     preferred_agent: customer.last_agent.clone(),
                     required_agent: None,
@@ -867,7 +858,6 @@ impl Handler<Inbound> for CustomerActor {
         let Some(ev) = Self::message_in_of(&events) else {
             return done(Err(EngineError::internal("no message event")));
         };
-        let created = reopen.is_none().then(|| conv.clone());
         let enqueue = self.enqueue_msg(&conv, Some(preview), false);
         let batch = Batch {
             events: events.clone(),
@@ -899,7 +889,7 @@ impl Handler<Inbound> for CustomerActor {
             .map(move |res, act, _| {
                 if res.is_err() {
                     if let Some(k) = &seen_key {
-                        act.failed.record(k, &events, created.as_ref());
+                        act.failed.record(k, &events);
                     }
                 }
                 let position = res?;
@@ -1074,7 +1064,7 @@ impl Handler<AgentWrite> for CustomerActor {
         if let Some(d) = &delivery {
             batch.outbox.push(d.entry(now));
         }
-        self.commit_retryable(batch, Some(key.clone()), None, move |act| {
+        self.commit_retryable(batch, Some(key.clone()), move |act| {
             act.remember(&ev);
             let ack = InboundAck {
                 event_id: ev.id,

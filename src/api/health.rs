@@ -10,7 +10,16 @@ pub async fn healthz() -> HttpResponse {
 /// Ready when the store answers and the queue actors are up. `store` names the backend
 /// (`embedded` or `scylla`; for ScyllaDB the probe is a LOCAL_QUORUM read).
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let store = state.engine.store.health().await;
+    let limit = std::time::Duration::from_millis(
+        state.engine.settings.timing.readyz_store_timeout_ms.max(1),
+    );
+    let store = match tokio::time::timeout(limit, state.engine.store.health()).await {
+        Ok(r) => r,
+        Err(_) => Err(crate::store::StoreError::Unavailable(format!(
+            "the store's health read took longer than timing.readyz_store_timeout_ms = {} ms",
+            limit.as_millis()
+        ))),
+    };
     let queues = state.engine.queue_names().len();
     let backend = state.engine.settings.store.backend.as_str();
     match store {

@@ -1,12 +1,17 @@
 //! Retries of a message whose commit failed. A failed commit is not "nothing written":
 //! on the CQL store a write timeout means the write may have reached some replicas and
-//! becomes readable later. So the ids an attempt used are kept by its client id, and a
-//! retry with the same client id reuses them — the same event ids and times, the same
-//! new conversation — and overwrites the same rows (timeline events, conversation,
-//! outbox entry, and the report events derived from those ids) instead of adding new
-//! ones. Owns only that memory, bounded like the acknowledged client ids.
+//! becomes readable later. So the event ids an attempt used are kept by its client id,
+//! and a retry with the same client id reuses them — the same event ids and times — and
+//! overwrites the same rows (timeline events, the outbox entry keyed by the event, and
+//! the report events derived from those ids) instead of adding new ones. Owns only that
+//! memory, bounded like the acknowledged client ids.
+//!
+//! A new conversation is *not* created again with the failed attempt's id: the queue
+//! admitted and withdrew that id, and offers, tried agents and rescinds keyed by it must
+//! not meet the retry. So a failed attempt's conversation row, if part of it reached a
+//! replica, is left behind (docs/scylla.md).
 
-use crate::domain::{Conversation, TimelineEvent};
+use crate::domain::TimelineEvent;
 use std::collections::{HashMap, VecDeque};
 
 /// Failed attempts remembered at most (oldest forgotten first).
@@ -16,8 +21,6 @@ const MAX_ATTEMPTS: usize = 1_000;
 #[derive(Debug, Clone)]
 struct Attempt {
     events: Vec<TimelineEvent>,
-    /// The conversation it created, if it created one.
-    created: Option<Conversation>,
 }
 
 #[derive(Debug, Default)]
@@ -29,12 +32,7 @@ pub(crate) struct FailedAttempts {
 impl FailedAttempts {
     /// Remembers the attempt under `key` (a client id's seen key); a later failure of
     /// the same key keeps the first attempt's ids, which are the ones it reuses.
-    pub(crate) fn record(
-        &mut self,
-        key: &str,
-        events: &[TimelineEvent],
-        created: Option<&Conversation>,
-    ) {
+    pub(crate) fn record(&mut self, key: &str, events: &[TimelineEvent]) {
         if self.by_key.contains_key(key) {
             return;
         }
@@ -42,7 +40,6 @@ impl FailedAttempts {
             key.to_owned(),
             Attempt {
                 events: events.to_vec(),
-                created: created.cloned(),
             },
         );
         self.order.push_back(key.to_owned());
@@ -51,12 +48,6 @@ impl FailedAttempts {
                 self.by_key.remove(&old);
             }
         }
-    }
-
-    /// The conversation a failed attempt of `key` created, to be created again with the
-    /// same id, times and place in line.
-    pub(crate) fn created(&self, key: Option<&String>) -> Option<&Conversation> {
-        self.by_key.get(key?)?.created.as_ref()
     }
 
     /// Gives `events` the ids and times of the failed attempt's events of the same kinds
@@ -130,14 +121,14 @@ mod tests {
             event(cu, cv, 10, message("hi")),
         ];
         let key = "in:c1".to_owned();
-        failed.record(&key, &first, None);
+        failed.record(&key, &first);
         // The retry takes another path: only the message this time.
         let mut retry = vec![event(cu, cv, 99, message("hi"))];
         failed.reuse(Some(&key), &mut retry);
         assert_eq!(retry[0].id, first[1].id);
         assert_eq!(retry[0].at, Millis(10));
         // A second failure keeps the first attempt's ids.
-        failed.record(&key, &retry, None);
+        failed.record(&key, &retry);
         let mut again = vec![event(cu, cv, 150, message("hi"))];
         failed.reuse(Some(&key), &mut again);
         assert_eq!(again[0].id, first[1].id);
@@ -153,7 +144,7 @@ mod tests {
     fn memory_is_bounded() {
         let mut failed = FailedAttempts::default();
         for i in 0..(MAX_ATTEMPTS + 10) {
-            failed.record(&format!("k{i}"), &[], None);
+            failed.record(&format!("k{i}"), &[]);
         }
         assert_eq!(failed.by_key.len(), MAX_ATTEMPTS);
         assert!(!failed.by_key.contains_key("k0"));
