@@ -89,6 +89,16 @@ pub fn drop_keyspace(keyspace: &str) {
     }
 }
 
+/// The HTTP client of a test: it drops pooled connections after 2 s idle, before the
+/// engine's 5 s keep-alive closes them, so a request never goes out on a connection the
+/// server is closing at that instant (hyper's `IncompleteMessage` race).
+pub fn test_http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_idle_timeout(std::time::Duration::from_secs(2))
+        .build()
+        .expect("http client")
+}
+
 /// Which store the engines of a test binary run on (`crate::BACKEND`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -249,7 +259,7 @@ async fn spawn_app_full(
     });
     let (port, system, server, smtp, shutdown, engine) = rx.await.expect("app started");
     let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
+    let http = test_http_client();
     let mut app = TestApp {
         port,
         base,

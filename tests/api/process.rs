@@ -42,7 +42,7 @@ pub async fn start(dir: &std::path::Path, port: u16, env: &[(&str, &str)]) -> Pr
     }
     let child = cmd.spawn().expect("binary starts");
     let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
+    let http = test_http_client();
     let deadline = std::time::Instant::now() + WAIT;
     loop {
         if let Ok(r) = http.get(format!("{base}/readyz")).send().await {
