@@ -411,8 +411,12 @@ async fn supervisors_set_status_move_agents_and_change_queue_settings() {
         (st["status"].as_str(), st["reason"].as_str()),
         (Some("away"), Some("coaching"))
     );
-    s.until("a1 away", |s| s.agent_state("a1") == Some("away"))
-        .await;
+    // Waits for this away (with its reason): the snapshot may still show the agent's
+    // earlier away from login, before it became available.
+    s.until("a1 away for coaching", |s| {
+        s.agent_state("a1") == Some("away") && s.agents["a1"]["reason"] == "coaching"
+    })
+    .await;
     assert_eq!(s.agents["a1"]["reason"], "coaching");
     // Bad input changes nothing.
     for (path, body, want) in [
