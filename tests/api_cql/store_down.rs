@@ -9,7 +9,7 @@
 //! reports for itself with the contact point's port.)
 
 use crate::helpers::*;
-use crate::process::free_port;
+use crate::process::{free_port, Proc};
 use serde_json::{json, Value};
 use std::process::{Command, Stdio};
 
@@ -126,41 +126,31 @@ async fn an_engine_started_without_its_database_answers_503_then_starts_by_itsel
         &mut child,
     )
     .await;
-    let token: Value = http
-        .post(format!("{base}/api/v1/login"))
-        .json(&json!({"agent_id": "admin", "password": ADMIN_PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = token["token"].as_str().expect("token").to_owned();
-    let r = http
-        .post(format!("{base}/api/v1/inbound"))
-        .bearer_auth(&token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 202);
-    let ack: Value = r.json().await.unwrap();
+    // Up: the engine is an ordinary process from here (`Proc` kills it when dropped).
+    let engine = Proc {
+        child,
+        base,
+        port,
+        http,
+    };
+    let token = engine.login("admin").await;
+    let (status, ack) = engine
+        .send_json(&token, "POST", "/api/v1/inbound", body)
+        .await;
+    assert_eq!(status, 202, "{ack}");
     assert_eq!(
         ack["duplicate"], false,
         "the refused attempt stored nothing: {ack}"
     );
-    let timeline: Value = http
-        .get(format!(
-            "{base}/api/v1/customers/{}/timeline",
-            ack["customer_id"].as_str().unwrap()
-        ))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let timeline = engine
+        .get(
+            &token,
+            &format!(
+                "/api/v1/customers/{}/timeline",
+                ack["customer_id"].as_str().unwrap()
+            ),
+        )
+        .await;
     let texts: Vec<&str> = timeline["events"]
         .as_array()
         .expect("events")
@@ -169,7 +159,6 @@ async fn an_engine_started_without_its_database_answers_503_then_starts_by_itsel
         .collect();
     assert_eq!(texts, vec!["are you there?"], "stored once: {timeline}");
 
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(engine);
     drop_keyspace(&keyspace);
 }
