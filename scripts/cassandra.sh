@@ -20,6 +20,11 @@
 #   --heap SIZE      JVM heap of each node (default 1g; each live table costs ~1 MiB)
 #   --unsafe-schema  do not fsync schema changes (fast keyspace churn; never for a
 #                    cluster whose nodes a test kills)
+#   --commitlog-sync MODE
+#                    periodic (default: fsync every 10 s, like a stock node) or batch
+#                    (fsync before a write is acknowledged). A write acknowledged at
+#                    QUORUM survives kill -9 of a quorum of its replicas only in batch
+#                    mode: periodic replays nothing after the last sync.
 #
 # Environment: CASSANDRA_CACHE (default <repo>/.cache/cassandra) holds the jars;
 # JAVA (default: the Java 17 or 11 found first) runs the nodes.
@@ -132,8 +137,17 @@ EOF
   if [ "$(cat "$2/../unsafe_schema" 2>/dev/null)" = yes ]; then echo "-Dcassandra.unsafesystem=true"; fi
 }
 
+# The commit log's durability: see --commitlog-sync.
+commitlog_sync_config() {
+  case "$1" in
+    periodic) printf 'commitlog_sync: periodic\ncommitlog_sync_period: 10000ms';;
+    batch) printf 'commitlog_sync: batch';;
+    *) die "--commitlog-sync: periodic or batch, not '$1'";;
+  esac
+}
+
 write_config() {
-  local dir="$1" ip="$2" seeds="$3"
+  local dir="$1" ip="$2" seeds="$3" sync="$4"
   mkdir -p "$dir/data" "$dir/commitlog" "$dir/saved_caches" "$dir/hints" "$dir/cdc_raw" "$dir/log"
   cat > "$dir/cassandra.yaml" <<EOF
 # Written by scripts/cassandra.sh: a small test node on $ip.
@@ -156,8 +170,7 @@ commitlog_directory: $dir/commitlog
 saved_caches_directory: $dir/saved_caches
 hints_directory: $dir/hints
 cdc_raw_directory: $dir/cdc_raw
-commitlog_sync: periodic
-commitlog_sync_period: 10000ms
+$(commitlog_sync_config "$sync")
 concurrent_reads: 8
 concurrent_writes: 8
 concurrent_counter_writes: 4
@@ -256,7 +269,7 @@ wait_peers() {
 }
 
 cmd_start() {
-  local nodes=1 first=11 base=127.0.0 dir="" heap=1g unsafe=no
+  local nodes=1 first=11 base=127.0.0 dir="" heap=1g unsafe=no sync=periodic
   while [ $# -gt 0 ]; do
     case "$1" in
       --nodes) nodes="$2"; shift 2;;
@@ -265,10 +278,12 @@ cmd_start() {
       --dir) dir="$2"; shift 2;;
       --heap) heap="$2"; shift 2;;
       --unsafe-schema) unsafe=yes; shift;;
+      --commitlog-sync) sync="$2"; shift 2;;
       *) die "unknown option $1";;
     esac
   done
   dir="$(realpath -m "${dir:-$CACHE/cluster-$first}")"
+  commitlog_sync_config "$sync" >/dev/null
   command -v python3 >/dev/null 2>&1 || die "python3 is missing (it probes the CQL port)"
   check_java >/dev/null
   fetch
@@ -286,7 +301,7 @@ cmd_start() {
     seeds="${seeds:+$seeds,}$ip:7000"
   done
   for i in $(seq 1 "$nodes"); do
-    write_config "$dir/node$i" "$(node_ip "$dir" "$i")" "$seeds"
+    write_config "$dir/node$i" "$(node_ip "$dir" "$i")" "$seeds" "$sync"
   done
   local t0=$SECONDS
   for i in $(seq 1 "$nodes"); do launch "$dir" "$i"; done

@@ -2,10 +2,13 @@
 //! LOCAL_QUORUM reads and writes, the engine's defaults) while nodes die under live chat
 //! traffic. The test starts the cluster itself (`scripts/cassandra.sh`, nodes
 //! 127.0.0.21..23, stopped by a guard whatever happens; `CASSANDRA_SH` may name another
-//! copy of the script), runs the engine in-process on the CQL store, connects an agent
-//! who accepts every offer and several web-chat visitors who send messages with
-//! `client_msg_id`s one after another (resending a refused one with the same id, as the
-//! protocol and the bundled chat client do), and proves:
+//! copy of the script) with `commitlog_sync: batch`: it kills two of three replicas at
+//! once, and in the stock periodic mode both may lose the last 10 s of writes they had
+//! acknowledged (docs/scylla.md, "What `commit` guarantees"). It runs the engine
+//! in-process on the CQL store, connects an agent who accepts every offer and several
+//! web-chat visitors who send messages with `client_msg_id`s one after another (resending
+//! a refused one with the same id, as the protocol and the bundled chat client do), and
+//! proves:
 //!
 //! - one node killed (kill -9), then restarted: every message is still acknowledged,
 //!   nothing is refused, `/readyz` stays 200;
@@ -144,7 +147,15 @@ impl Cluster {
             ),
         };
         let out = cluster
-            .run(&["start", "--nodes", "3", "--first", "21"])
+            .run(&[
+                "start",
+                "--nodes",
+                "3",
+                "--first",
+                "21",
+                "--commitlog-sync",
+                "batch",
+            ])
             .await;
         assert_eq!(
             out.lines().last().unwrap_or_default(),
