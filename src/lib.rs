@@ -5,11 +5,13 @@
 //! a websocket.
 //!
 //! # Layout
-//! - [`domain`]: ids, parsed newtypes, channels, conversations, timeline events. Plain data.
+//! - [`domain`]: the `switchboard-domain` crate (re-exported): ids, parsed newtypes,
+//!   channels, conversations, timeline events, shared errors, time. Plain data.
+//! - [`template`]: message templates (in `switchboard-domain`).
 //! - [`routing`]: the pure routing core (waiting order, agent index, strategies). No I/O.
 //! - [`actors`]: `CustomerActor`, `QueueActor`, `AgentActor` and the registry (`Engine`).
 //! - [`store`]: the `Store` trait, the embedded (redb) backend and its conformance suite.
-//! - [`ws`]: the websocket protocol and the thin session actors.
+//! - [`ws`]: the thin session actors; `ws::protocol` is the `switchboard-protocol` crate.
 //! - [`channels`]: connectors (Twilio SMS/voice, LINE, Messenger, email over SMTP, video):
 //!   webhooks and SMTP in, provider API calls out, all through one ingest door.
 //! - [`api`]: REST, websocket upgrade routes, health, metrics, static web clients.
@@ -33,7 +35,7 @@ pub mod channels;
 pub mod config;
 pub mod crm;
 pub mod demo;
-pub mod domain;
+pub use switchboard_domain as domain;
 pub mod fuzz;
 pub mod ivr;
 pub mod kb;
@@ -46,5 +48,5 @@ pub mod security;
 pub mod startup;
 pub mod store;
 pub mod survey;
-pub mod template;
+pub use switchboard_domain::template;
 pub mod ws;

@@ -554,7 +554,7 @@ impl CustomerActor {
             async move { store.commit(batch).await }
                 .into_actor(self)
                 .map(move |res, act, _| {
-                    res.map_err(EngineError::store)?;
+                    res.map_err(crate::store::StoreError::into_engine)?;
                     then(act)
                 }),
         ))
@@ -581,7 +581,7 @@ impl CustomerActor {
                         if let Some(k) = &key {
                             act.failed.record(k, &events);
                         }
-                        return Err(EngineError::store(e));
+                        return Err(crate::store::StoreError::into_engine(e));
                     }
                     act.failed.forget(key.as_ref());
                     then(act)
@@ -881,7 +881,7 @@ impl Handler<Inbound> for CustomerActor {
                         conversation_id: conv_id,
                         reason: "store_failed".into(),
                     });
-                    return Err(EngineError::store(e));
+                    return Err(crate::store::StoreError::into_engine(e));
                 }
                 Ok(position)
             }
@@ -1725,7 +1725,7 @@ impl Handler<CallEnded> for CustomerActor {
             }
             .into_actor(self)
             .map(move |res, act, ctx| {
-                res.map_err(EngineError::store)?;
+                res.map_err(crate::store::StoreError::into_engine)?;
                 act.remember(&ev);
                 act.remember_id(
                     seen_key,

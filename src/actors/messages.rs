@@ -9,59 +9,11 @@ use crate::domain::{
     AgentId, Attachment, Channel, ChannelClass, ConversationId, CustomerId, EventId, Millis,
     OfferId, OfferOutcome, QueueName, TimelineEvent,
 };
-use crate::ws::protocol::{AgentServerMsg, ChatServerMsg, ConversationView, ErrorCode};
+use crate::ws::protocol::{AgentServerMsg, ChatServerMsg, ConversationView};
 use actix::prelude::*;
 use serde::{Deserialize, Serialize};
 
-/// Engine-level error, mapped to a websocket error code or an HTTP status at the edge.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-#[error("{message}")]
-pub struct EngineError {
-    pub code: ErrorCode,
-    pub message: String,
-}
-
-impl EngineError {
-    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-        }
-    }
-    pub fn unavailable(e: impl std::fmt::Display) -> Self {
-        Self::new(ErrorCode::Unavailable, format!("store unavailable: {e}"))
-    }
-    pub fn not_found(what: &str) -> Self {
-        Self::new(ErrorCode::NotFound, format!("{what} not found"))
-    }
-    pub fn not_yours() -> Self {
-        Self::new(ErrorCode::NotYours, "you do not hold this conversation")
-    }
-    pub fn invalid(m: impl Into<String>) -> Self {
-        Self::new(ErrorCode::Invalid, m)
-    }
-    pub fn internal(m: impl Into<String>) -> Self {
-        Self::new(ErrorCode::Internal, m)
-    }
-}
-
-impl EngineError {
-    /// A store failure as the edge sees it: a full write queue is `busy` (the engine is
-    /// saturated; retry shortly), anything else `unavailable`. Both answer 503 with
-    /// `Retry-After` over HTTP; nothing was stored either way. (A function, not `From`:
-    /// a second `From` would make every `?` in the actors ambiguous.)
-    pub fn store(e: crate::store::StoreError) -> Self {
-        match e {
-            crate::store::StoreError::Overloaded => Self::new(
-                ErrorCode::Busy,
-                "the engine is busy; nothing was stored, retry shortly",
-            ),
-            other => Self::unavailable(other),
-        }
-    }
-}
-
-pub type EngineResult<T> = Result<T, EngineError>;
+pub use crate::domain::{EngineError, EngineResult};
 
 // ---------------------------------------------------------------- customer actor
 

@@ -353,7 +353,7 @@ impl Engine {
         self.store
             .resolve_or_create(key, fresh)
             .await
-            .map_err(EngineError::store)
+            .map_err(crate::store::StoreError::into_engine)
     }
 
     // ------------------------------------------------------------ agents

@@ -55,7 +55,7 @@ impl From<EngineError> for ApiError {
 
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
-        EngineError::store(e).into()
+        crate::store::StoreError::into_engine(e).into()
     }
 }
 

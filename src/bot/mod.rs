@@ -89,18 +89,8 @@ impl BotSettings {
     }
 }
 
-/// One exchange of a session.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BotTurn {
-    pub question: String,
-    pub answer: String,
-    /// The article offered, when the bot was confident.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub article_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub article_title: Option<String>,
-    pub at: Millis,
-}
+/// One exchange of a session (a domain type: it is part of the `bot_reply` event).
+pub use crate::domain::BotTurn;
 
 /// The durable state of a bot conversation (record `bot_session`, key = customer id),
 /// written in the same commit as each turn.

@@ -4,6 +4,9 @@ use crate::domain::{AgentId, ConversationId, Millis, QueueName};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+pub use switchboard_protocol::live::{
+    AgentCounts, AgentLiveView, AgentState, IntervalView, OfferCounts, QueueLiveView,
+};
 
 /// What the live figures are computed with (from `Settings.limits` / `Settings.timing`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -243,113 +246,14 @@ struct AgentLive {
     since: Millis,
 }
 
-/// An agent's state as supervisors see it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AgentState {
-    /// Taking work and has none.
-    Available,
-    /// Taking work and holds (or is offered) at least one conversation.
-    Busy,
-    /// Connected but not taking work (see `reason`).
-    Away,
-    /// No socket attached (inside its grace period) or logged out.
-    Offline,
-}
-
-impl AgentState {
-    fn of(r: &AgentReport) -> Self {
-        match (r.connected, r.presence) {
-            (false, _) | (_, Presence::Offline) => AgentState::Offline,
-            (true, Presence::Away) => AgentState::Away,
-            (true, Presence::Available) if r.work > 0 => AgentState::Busy,
-            (true, Presence::Available) => AgentState::Available,
-        }
+/// An agent's state as supervisors see it, from its actor's last report.
+fn agent_state_of(r: &AgentReport) -> AgentState {
+    match (r.connected, r.presence) {
+        (false, _) | (_, Presence::Offline) => AgentState::Offline,
+        (true, Presence::Away) => AgentState::Away,
+        (true, Presence::Available) if r.work > 0 => AgentState::Busy,
+        (true, Presence::Available) => AgentState::Available,
     }
-}
-
-/// Agents per state.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AgentCounts {
-    pub available: u32,
-    pub busy: u32,
-    pub away: u32,
-    pub offline: u32,
-}
-
-/// Offers per outcome.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OfferCounts {
-    pub offered: u64,
-    pub accepted: u64,
-    pub rejected: u64,
-    pub timed_out: u64,
-    pub rescinded: u64,
-}
-
-/// The current interval's figures for one queue.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct IntervalView {
-    /// Start of the interval (ms since the epoch); it ends at `start + interval_ms`.
-    pub start: Millis,
-    pub interval_seconds: u64,
-    /// Conversations that entered the queue.
-    pub offered: u64,
-    pub answered: u64,
-    pub answered_within_threshold: u64,
-    pub abandoned: u64,
-    pub sl_threshold_seconds: f64,
-    /// answered within T / (answered + abandoned); null before any outcome.
-    pub service_level: Option<f64>,
-    /// Mean wait of the answered.
-    pub asa_seconds: Option<f64>,
-    pub wait_p50_seconds: Option<f64>,
-    pub wait_p90_seconds: Option<f64>,
-    pub wait_p99_seconds: Option<f64>,
-    /// abandoned / (answered + abandoned).
-    pub abandonment_rate: Option<f64>,
-    /// Conversations resolved in the interval and their mean handle time (answer to
-    /// resolve).
-    pub handled: u64,
-    pub aht_seconds: Option<f64>,
-}
-
-/// One queue's live figures.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct QueueLiveView {
-    pub queue: QueueName,
-    pub display_name: String,
-    pub waiting: usize,
-    /// When the longest-waiting conversation entered (clients tick the longest wait
-    /// from it between pushes).
-    pub oldest_enqueued_at: Option<Millis>,
-    pub longest_wait_seconds: f64,
-    pub agents: AgentCounts,
-    /// Slots in use / total of the agents taking work (available + busy).
-    pub occupancy: Option<f64>,
-    pub slots_in_use: u32,
-    pub slots_available: u32,
-    pub offers_window_seconds: u64,
-    pub offers: OfferCounts,
-    pub interval: IntervalView,
-    /// Estimated wait of a conversation arriving now; null when unknown.
-    pub ewt_seconds: Option<f64>,
-}
-
-/// One agent's live state.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AgentLiveView {
-    pub agent_id: AgentId,
-    pub display_name: String,
-    pub state: AgentState,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    pub queues: Vec<QueueName>,
-    pub work: u16,
-    pub slots_in_use: u16,
-    pub slots_total: u16,
-    /// When `state` last changed.
-    pub since: Millis,
 }
 
 /// Live figures of every queue and agent.
@@ -507,7 +411,7 @@ impl LiveState {
                 for q in &report.queues {
                     self.queue_mut(q);
                 }
-                let state = AgentState::of(&report);
+                let state = agent_state_of(&report);
                 let id = report.agent_id.clone();
                 let old_queues = match self.agents.get_mut(&id) {
                     Some(a) => {

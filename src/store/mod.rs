@@ -64,6 +64,23 @@ pub enum StoreError {
     Backend(String),
 }
 
+impl StoreError {
+    /// A store failure as the edge sees it: a full write queue is `busy` (the engine is
+    /// saturated; retry shortly), anything else `unavailable`. Both answer 503 with
+    /// `Retry-After` over HTTP; nothing was stored either way. (A method, not `From`:
+    /// a second `From` into `EngineError` would make every `?` in the actors ambiguous.)
+    pub fn into_engine(self) -> crate::domain::EngineError {
+        use crate::domain::{EngineError, ErrorCode};
+        match self {
+            StoreError::Overloaded => EngineError::new(
+                ErrorCode::Busy,
+                "the engine is busy; nothing was stored, retry shortly",
+            ),
+            other => EngineError::unavailable(other),
+        }
+    }
+}
+
 /// One step of a conversation's routing trace: who was considered, who was skipped and
 /// why, each offer and its outcome.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

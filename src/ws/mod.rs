@@ -7,6 +7,6 @@ pub mod agent_session;
 pub mod chat_session;
 pub mod drain;
 pub mod frames;
-pub mod protocol;
+pub use switchboard_protocol as protocol;
 pub mod supervisor_session;
 pub mod survey;

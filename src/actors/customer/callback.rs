@@ -442,14 +442,19 @@ impl Handler<CallbackOutcome> for CustomerActor {
             async move { store.record(KIND, &key).await }
                 .into_actor(self)
                 .then(move |res, act, _| {
-                    let plan = res.map_err(EngineError::store).and_then(|b| {
-                        act.plan_outcome(b.and_then(|b| CallbackRecord::from_bytes(&b)), &msg)
-                    });
+                    let plan = res
+                        .map_err(crate::store::StoreError::into_engine)
+                        .and_then(|b| {
+                            act.plan_outcome(b.and_then(|b| CallbackRecord::from_bytes(&b)), &msg)
+                        });
                     let store = act.engine.store.clone();
                     async move {
                         let plan = plan?;
                         let batch = plan.batch.clone();
-                        store.commit(batch).await.map_err(EngineError::store)?;
+                        store
+                            .commit(batch)
+                            .await
+                            .map_err(crate::store::StoreError::into_engine)?;
                         Ok(plan)
                     }
                     .into_actor(act)

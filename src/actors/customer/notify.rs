@@ -224,12 +224,14 @@ impl Handler<Notify> for CustomerActor {
         let id = msg.order.id.clone();
         let read = async move { store.record(NOTIFICATION_KIND, &id).await };
         let fut = read.into_actor(self).then(move |res, act, _| {
-            let existing = res.map_err(EngineError::store).and_then(|raw| match raw {
-                Some(b) => serde_json::from_slice::<NotificationRecord>(&b)
-                    .map(Some)
-                    .map_err(|e| EngineError::internal(format!("notification: {e}"))),
-                None => Ok(None),
-            });
+            let existing = res
+                .map_err(crate::store::StoreError::into_engine)
+                .and_then(|raw| match raw {
+                    Some(b) => serde_json::from_slice::<NotificationRecord>(&b)
+                        .map(Some)
+                        .map_err(|e| EngineError::internal(format!("notification: {e}"))),
+                    None => Ok(None),
+                });
             let plan = existing.and_then(|e| act.notify_plan(&msg, e));
             match plan {
                 Err(e) => fut::ready(Err(e)).boxed_local(),
@@ -239,7 +241,7 @@ impl Handler<Notify> for CustomerActor {
                     async move { store.commit(batch).await }
                         .into_actor(act)
                         .map(move |r, act, _| {
-                            r.map_err(EngineError::store)?;
+                            r.map_err(crate::store::StoreError::into_engine)?;
                             if let Some(a) = after {
                                 act.remember(&a.event);
                                 crate::metrics::message(a.delivery.channel, "out");

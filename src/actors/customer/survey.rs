@@ -317,7 +317,7 @@ impl CustomerActor {
             let raw = store
                 .record(survey::KIND, &key)
                 .await
-                .map_err(EngineError::store)?
+                .map_err(crate::store::StoreError::into_engine)?
                 .ok_or_else(|| EngineError::not_found("survey"))?;
             let mut rec: SurveyRecord = serde_json::from_slice(&raw)
                 .map_err(|e| EngineError::internal(format!("survey record: {e}")))?;
@@ -381,7 +381,10 @@ impl CustomerActor {
                 records: vec![RecordWrite::put(survey::KIND, key, bytes)],
                 ..Default::default()
             };
-            store.commit(batch).await.map_err(EngineError::store)?;
+            store
+                .commit(batch)
+                .await
+                .map_err(crate::store::StoreError::into_engine)?;
             Ok((rec, ev))
         }
         .into_actor(self)

@@ -199,7 +199,7 @@ pub enum EventKind {
         channel: Channel,
         text: String,
     },
-    /// The FAQ bot answered the customer (see `crate::bot`): an article when it was
+    /// The FAQ bot answered the customer (the bot core): an article when it was
     /// confident, an honest "not sure", or that a person is coming.
     BotReply {
         channel: Channel,
@@ -216,7 +216,7 @@ pub enum EventKind {
     BotHandoff {
         reason: String,
         language: String,
-        transcript: Vec<crate::bot::BotTurn>,
+        transcript: Vec<BotTurn>,
     },
     /// The customer asked to be called back instead of waiting; the conversation keeps
     /// its place in `queue` as a voice conversation (docs/ivr.md).
@@ -337,6 +337,19 @@ impl TimelineEvent {
             kind,
         }
     }
+}
+
+/// One exchange of a bot session: kept in the `bot_reply` event's transcript.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BotTurn {
+    pub question: String,
+    pub answer: String,
+    /// The article offered, when the bot was confident.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub article_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub article_title: Option<String>,
+    pub at: Millis,
 }
 
 #[cfg(test)]

@@ -2,10 +2,13 @@
 //! exchange. Internally tagged by `type`. Documented message by message in
 //! docs/protocol.md; keep the two in step.
 //!
-//! Only this module and the session actors know these shapes; actors exchange the
-//! domain types in `crate::domain` and `crate::actors::messages`.
+//! The crate sits just above `domain`: the engine's session actors and the load-test
+//! harness both speak these types, so neither redefines the wire.
 
-use crate::domain::{
+pub mod live;
+
+pub use domain::ErrorCode;
+use domain::{
     AgentId, Capacity, Channel, ConversationId, ConversationState, CustomerId, EventId, Millis,
     OfferId, Proficiency, QueueName, Role, Skill, TimelineEvent,
 };
@@ -193,7 +196,7 @@ pub struct CustomerView {
     pub display_name: Option<String>,
     pub priority: i32,
     pub attributes: BTreeMap<String, String>,
-    pub identities: Vec<crate::domain::IdentityKey>,
+    pub identities: Vec<domain::IdentityKey>,
     /// Channels the customer opted out of (replies there are refused).
     #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
     pub opted_out: std::collections::BTreeSet<Channel>,
@@ -221,31 +224,6 @@ pub struct WireError {
     pub message: String,
     #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorCode {
-    BadJson,
-    UnknownType,
-    TooLarge,
-    Invalid,
-    NotFound,
-    NotYours,
-    OfferNotFound,
-    QueueFull,
-    /// The engine is saturated (its store's write queue is full): nothing was stored;
-    /// retry the same message (same client id) after a short wait.
-    Busy,
-    Unavailable,
-    Unauthorized,
-    /// Authenticated, but the role or ownership does not allow this (403).
-    Forbidden,
-    RateLimited,
-    /// The request conflicts with current state (an identity owned by another
-    /// customer, a merge that cannot be applied).
-    Conflict,
-    Internal,
 }
 
 /// Customer (web chat) -> server.
@@ -383,10 +361,10 @@ pub struct ChatConversationView {
 pub fn visible_to_customer(e: &TimelineEvent) -> bool {
     matches!(
         e.kind,
-        crate::domain::EventKind::MessageIn { .. }
-            | crate::domain::EventKind::MessageOut { .. }
-            | crate::domain::EventKind::VideoInvited { .. }
-            | crate::domain::EventKind::BotReply { .. }
+        domain::EventKind::MessageIn { .. }
+            | domain::EventKind::MessageOut { .. }
+            | domain::EventKind::VideoInvited { .. }
+            | domain::EventKind::BotReply { .. }
     )
 }
 
@@ -433,16 +411,16 @@ pub enum SupervisorServerMsg {
         server_time: Millis,
         /// `null`: every queue.
         queues_filter: Option<Vec<QueueName>>,
-        queues: Vec<crate::live::QueueLiveView>,
-        agents: Vec<crate::live::AgentLiveView>,
+        queues: Vec<live::QueueLiveView>,
+        agents: Vec<live::AgentLiveView>,
     },
     /// What changed since the previous message: whole queue and agent records that
     /// replace the client's copies.
     Delta {
         seq: u64,
         server_time: Millis,
-        queues: Vec<crate::live::QueueLiveView>,
-        agents: Vec<crate::live::AgentLiveView>,
+        queues: Vec<live::QueueLiveView>,
+        agents: Vec<live::AgentLiveView>,
     },
     /// The conversation now watched, with its recent events.
     Watching {

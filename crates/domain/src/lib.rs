@@ -1,7 +1,9 @@
-//! Domain types: identifiers, parsed newtypes, channels, conversations, timeline events.
+//! Domain types: identifiers, parsed newtypes, channels, conversations, timeline events,
+//! the errors every layer shares, time, and message templates.
 //!
-//! Everything here is plain data with `serde` derives: no I/O, no actors, no wire
-//! framing. Actors exchange these values; the store persists them; the websocket and
+//! The bottom of the crate graph: it depends on serde, thiserror and uuid only, so
+//! nothing here can reach an actor, a store, a socket or a provider. Everything is plain
+//! data with `serde` derives: no I/O, no actors, no wire framing. Actors exchange these values; the store persists them; the websocket and
 //! REST edges convert them to their JSON shapes. Newtypes *parse* their input
 //! (`QueueName::parse`, `Proficiency::new`, ...) so code past the edge never handles raw
 //! strings.
@@ -10,17 +12,22 @@ pub mod agent;
 pub mod channel;
 pub mod conversation;
 pub mod customer;
+pub mod error;
 pub mod event;
 pub mod ids;
 pub mod queue;
 pub mod report;
+pub mod template;
 pub mod time;
 
 pub use agent::{AgentProfile, AgentStatus, Capacity, Proficiency, Role, Skill};
 pub use channel::{Channel, ChannelClass};
 pub use conversation::{Conversation, ConversationState};
 pub use customer::{Customer, IdentityKey, MergedRecord};
-pub use event::{Attachment, CallStatus, DeliveryStatus, EventKind, OfferOutcome, TimelineEvent};
+pub use error::{EngineError, EngineResult, ErrorCode};
+pub use event::{
+    Attachment, BotTurn, CallStatus, DeliveryStatus, EventKind, OfferOutcome, TimelineEvent,
+};
 pub use ids::{AgentId, ConversationId, CustomerId, EventId, OfferId, QueueName};
 pub use queue::{QueueConfig, RoutingStrategy};
 pub use report::{OfferOrigin, ReportEvent, ReportKind};
