@@ -297,6 +297,11 @@ pub enum Statement {
         table: QName,
         column: String,
     },
+    /// `ALTER TABLE t WITH ...`: table options only; columns are never altered in place.
+    AlterTableOptions {
+        table: QName,
+        options: BTreeMap<String, String>,
+    },
     Insert {
         table: QName,
         columns: Vec<String>,
@@ -609,6 +614,8 @@ impl Parser {
     fn statement(&mut self) -> Result<Statement, CqlError> {
         let s = if self.eat_kw("create") {
             self.create()?
+        } else if self.eat_kw("alter") {
+            self.alter()?
         } else if self.eat_kw("insert") {
             self.insert()?
         } else if self.eat_kw("update") {
@@ -625,6 +632,15 @@ impl Parser {
         };
         self.end()?;
         Ok(s)
+    }
+
+    /// `ALTER TABLE ks.t WITH key = value [AND ...]`.
+    fn alter(&mut self) -> Result<Statement, CqlError> {
+        self.kw("table")?;
+        let table = self.qname()?;
+        self.kw("with")?;
+        let options = self.options()?;
+        Ok(Statement::AlterTableOptions { table, options })
     }
 
     fn create(&mut self) -> Result<Statement, CqlError> {
@@ -1102,7 +1118,13 @@ impl Schema {
                     return err(format!("index on {table}: no column {column}"));
                 }
             }
-            _ => return err("only CREATE statements belong in a schema file"),
+            Statement::AlterTableOptions { table, options } => {
+                self.table(&table)?;
+                if let Some(t) = self.tables.get_mut(&table) {
+                    t.options.extend(options);
+                }
+            }
+            _ => return err("only CREATE and ALTER TABLE ... WITH belong in a schema file"),
         }
         Ok(())
     }
@@ -1448,6 +1470,29 @@ mod tests {
             Some("frozen<list<frozen<pair>>>")
         );
         assert_eq!(t.options.get("comment").map(String::as_str), Some("x; y"));
+    }
+
+    #[test]
+    fn alter_table_sets_options_only() {
+        match parse("ALTER TABLE ks.t WITH speculative_retry = '50ms' AND comment = 'c'").unwrap() {
+            Statement::AlterTableOptions { table, options } => {
+                assert_eq!(table.to_string(), "ks.t");
+                assert_eq!(
+                    options.get("speculative_retry").map(String::as_str),
+                    Some("50ms")
+                );
+                assert_eq!(options.get("comment").map(String::as_str), Some("c"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(parse("ALTER TABLE ks.t ADD c int").is_err());
+        let mut schema = Schema::default();
+        assert!(
+            schema
+                .apply(parse("ALTER TABLE ks.t WITH comment = 'c'").unwrap())
+                .is_err(),
+            "altering a table the schema lacks"
+        );
     }
 
     #[test]
