@@ -39,11 +39,8 @@ impl WaitKey {
 }
 
 /// Position of an agent in a class index under the queue's strategy; smaller goes
-/// first, the agent id (stored beside it in the index) breaks ties.
-///
-/// - longest_idle: `(idle_since, 0)`
-/// - least_occupied: `(occupancy_permille, idle_since)`
-/// - round_robin: `(last_offered_tick, idle_since)`
+/// first, the agent id (stored beside it in the index) breaks ties. Each strategy's
+/// key is defined in [`super::strategy`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct StrategyKey {
     /// The strategy's main criterion.
@@ -53,40 +50,22 @@ pub struct StrategyKey {
 }
 
 impl StrategyKey {
-    /// The key of `a` under `strategy`; `rr_tick` is the router's tick of the last time
-    /// it chose this agent (0 = never).
+    /// The key of `a` under `strategy` (see [`super::strategy`]); `rr_tick` is the
+    /// router's tick of the last time it chose this agent (0 = never).
     pub fn of(strategy: RoutingStrategy, a: &AgentSnapshot, rr_tick: u64) -> Self {
-        let idle = a.idle_since.0;
-        match strategy {
-            RoutingStrategy::LongestIdle => StrategyKey {
-                primary: idle,
-                secondary: 0,
-            },
-            RoutingStrategy::LeastOccupied => StrategyKey {
-                primary: i64::from(a.occupancy_permille),
-                secondary: idle,
-            },
-            RoutingStrategy::RoundRobin => StrategyKey {
-                primary: i64::try_from(rr_tick).unwrap_or(i64::MAX),
-                secondary: idle,
-            },
-        }
+        super::strategy::of(strategy).key(a, rr_tick)
     }
 }
 
 /// The strategy's name as used in traces and configuration.
 pub fn strategy_name(s: RoutingStrategy) -> &'static str {
-    match s {
-        RoutingStrategy::LongestIdle => "longest_idle",
-        RoutingStrategy::LeastOccupied => "least_occupied",
-        RoutingStrategy::RoundRobin => "round_robin",
-    }
+    super::strategy::of(s).name()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{AgentId, ChannelClass};
+    use crate::domain::ChannelClass;
     use std::collections::BTreeSet;
 
     fn entry(priority: i32, at: i64, seq: u64) -> WaitingEntry {
@@ -112,23 +91,5 @@ mod tests {
         assert!(hi_new < lo_old);
         assert!(lo_old < lo_new);
         assert!(lo_new < lo_new_later_seq);
-    }
-
-    #[test]
-    fn strategy_keys() {
-        let a = AgentSnapshot {
-            id: AgentId::parse("a").unwrap(),
-            available: true,
-            free: [0, 1, 0, 0],
-            idle_since: Millis(7),
-            occupancy_permille: 250,
-        };
-        let k = StrategyKey::of(RoutingStrategy::LongestIdle, &a, 3);
-        assert_eq!((k.primary, k.secondary), (7, 0));
-        let k = StrategyKey::of(RoutingStrategy::LeastOccupied, &a, 3);
-        assert_eq!((k.primary, k.secondary), (250, 7));
-        let k = StrategyKey::of(RoutingStrategy::RoundRobin, &a, 3);
-        assert_eq!((k.primary, k.secondary), (3, 7));
-        assert_eq!(strategy_name(RoutingStrategy::RoundRobin), "round_robin");
     }
 }

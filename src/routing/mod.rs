@@ -10,10 +10,11 @@
 //! - **Waiting order**: priority DESC, enqueued_at ASC, seq ASC (then conversation id),
 //!   one ordered list per [`ChannelClass`](crate::domain::ChannelClass).
 //! - **Agent index**: per class, exactly the agents with `available && free[class] > 0`,
-//!   ordered by the strategy key, ties by agent id:
-//!   longest_idle `(idle_since)`, least_occupied `(occupancy_permille, idle_since)`,
-//!   round_robin `(last_offered_tick, idle_since)` where the tick is a router-internal
-//!   counter stamped on an agent each time it is chosen.
+//!   ordered by the strategy key, ties by agent id. Strategies live in [`strategy`],
+//!   one `Strategy` implementation each: longest_idle `(idle_since)`, least_occupied
+//!   `(occupancy_permille, idle_since)`, round_robin `(last_offered_tick, idle_since)`
+//!   where the tick is a router-internal counter stamped on an agent each time it is
+//!   chosen.
 //! - **decide(now)** takes the best-ranked conversation that can be placed:
 //!   - a `required_agent` may go only to that agent (if free and untried), else it is
 //!     *blocked*;
@@ -39,6 +40,7 @@
 mod hash;
 mod keys;
 mod router;
+pub mod strategy;
 mod trace;
 mod types;
 

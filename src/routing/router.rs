@@ -15,7 +15,7 @@
 //! an agent joins or leaves a class index: O(k log n) for its k untried transfers.
 
 use super::hash::FastState;
-use super::keys::{strategy_name, StrategyKey, WaitKey};
+use super::keys::{StrategyKey, WaitKey};
 use super::trace::Trace;
 use super::types::{AgentSnapshot, Decision, EnqueueError, Peek, WaitingEntry};
 use crate::domain::{AgentId, ChannelClass, ConversationId, Millis, RoutingStrategy};
@@ -892,34 +892,15 @@ impl QueueRouter {
         } else {
             String::new()
         };
-        let detail = match self.strategy {
-            RoutingStrategy::LongestIdle => format!(
-                "route={} strategy={} idle_since={} free_{}={}{omitted}",
-                route.as_str(),
-                strategy_name(self.strategy),
-                s.idle_since.0,
-                class.as_str(),
-                s.free[ci]
-            ),
-            RoutingStrategy::LeastOccupied => format!(
-                "route={} strategy={} occupancy_permille={} idle_since={} free_{}={}{omitted}",
-                route.as_str(),
-                strategy_name(self.strategy),
-                s.occupancy_permille,
-                s.idle_since.0,
-                class.as_str(),
-                s.free[ci]
-            ),
-            RoutingStrategy::RoundRobin => format!(
-                "route={} strategy={} last_offered_tick={} idle_since={} free_{}={}{omitted}",
-                route.as_str(),
-                strategy_name(self.strategy),
-                slot.key.primary,
-                s.idle_since.0,
-                class.as_str(),
-                s.free[ci]
-            ),
-        };
+        let strategy = super::strategy::of(self.strategy);
+        let detail = format!(
+            "route={} strategy={} {} free_{}={}{omitted}",
+            route.as_str(),
+            strategy.name(),
+            strategy.detail(s, slot.key),
+            class.as_str(),
+            s.free[ci]
+        );
         trace.push_reserved("chosen", Some(&agent), detail);
 
         // Charge the agent locally until its actor pushes the truth.

@@ -4,8 +4,9 @@ use super::{Channel, Proficiency, QueueName, Skill};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// How a queue picks among eligible agents with free capacity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+/// How a queue picks among eligible agents with free capacity. `EnumIter` lets the
+/// routing core's property tests cover every strategy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, strum::EnumIter)]
 #[serde(rename_all = "snake_case")]
 pub enum RoutingStrategy {
     /// The agent idle the longest (since their last assignment ended or they became
