@@ -69,12 +69,11 @@ impl Default for BotSettings {
 impl BotSettings {
     /// Rejects settings that cannot work.
     pub fn validate(&self) -> Result<(), String> {
-        if self
-            .channels
-            .iter()
-            .any(|c| matches!(c, Channel::Voice | Channel::Video | Channel::Email))
-        {
-            return Err("bot.channels: only chat, sms, line and messenger".into());
+        if self.channels.iter().any(|c| !c.capabilities().bot) {
+            return Err(format!(
+                "bot.channels: only {}",
+                crate::domain::channels_where(|k| k.bot)
+            ));
         }
         if self.max_turns == 0 || self.max_turns > 100 {
             return Err("bot.max_turns must be 1 to 100".into());

@@ -213,8 +213,9 @@ async fn deliver(
         Channel::Line => super::line::send(client, cfg, &d).await,
         Channel::Messenger => super::messenger::send(client, cfg, &d).await,
         Channel::Email => super::email::intake::send_reply(engine, &d).await,
-        other => Err(SendFailure::permanent(format!(
-            "no outbound connector for {other}"
+        Channel::Chat | Channel::Video | Channel::Voice => Err(SendFailure::permanent(format!(
+            "no outbound connector for {}",
+            d.channel
         ))),
     };
     match result {

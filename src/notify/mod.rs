@@ -104,14 +104,6 @@ pub fn check_type(t: &str) -> Result<(), NotifyError> {
     ok.then_some(()).ok_or(NotifyError::BadType)
 }
 
-/// Channels a notification can go out on.
-pub const PUSH_CHANNELS: &[Channel] = &[
-    Channel::Sms,
-    Channel::Line,
-    Channel::Messenger,
-    Channel::Email,
-];
-
 /// A stored rule: how to tell a customer about one event type.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -160,9 +152,14 @@ impl Rule {
         if self.channels.is_empty() {
             return Err(NotifyError::Invalid("channels: at least one".into()));
         }
-        if let Some(c) = self.channels.iter().find(|c| !PUSH_CHANNELS.contains(c)) {
+        if let Some(c) = self
+            .channels
+            .iter()
+            .find(|c| !c.capabilities().notifications)
+        {
             return Err(NotifyError::Invalid(format!(
-                "channels: {c} cannot carry a notification (sms, line, messenger, email)"
+                "channels: {c} cannot carry a notification ({})",
+                crate::domain::channels_where(|k| k.notifications)
             )));
         }
         Ok(())

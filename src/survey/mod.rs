@@ -6,7 +6,7 @@
 //! No I/O here: the customer actor sends the survey and stores the answer
 //! (`actors/customer/survey.rs`); the REST and HTML edge is `api/survey.rs`.
 
-use crate::domain::{AgentId, Channel, ConversationId, CustomerId, Millis, QueueName};
+use crate::domain::{AgentId, Channel, ConversationId, CustomerId, Millis, QueueName, ReplyPath};
 use serde::{Deserialize, Serialize};
 
 /// Record kind of survey documents (key = conversation id).
@@ -93,23 +93,25 @@ impl Language {
 
 /// The question's text for `channel` in `lang`. `link` is the email survey page.
 pub fn question(channel: Channel, lang: Language, link: Option<&str>) -> String {
-    match (channel, lang, link) {
-        (Channel::Email, Language::Ja, Some(l)) => format!(
+    // A link (email), buttons in the chat socket's survey frame, or a reply by number.
+    let on_socket = channel.capabilities().replies == ReplyPath::Socket;
+    match (link, on_socket, lang) {
+        (Some(l), _, Language::Ja) => format!(
             "本日の対応はいかがでしたか。1（不満）から5（満足）で評価してください：\n{l}\n（このリンクは一度だけ使えます）"
         ),
-        (Channel::Email, Language::En, Some(l)) => format!(
+        (Some(l), _, Language::En) => format!(
             "How did we do? Please rate our support from 1 (poor) to 5 (excellent):\n{l}\n(The link can be used once.)"
         ),
-        (Channel::Chat | Channel::Video, Language::Ja, _) => {
+        (None, true, Language::Ja) => {
             "本日の対応はいかがでしたか？1（不満）〜5（満足）で評価してください。".into()
         }
-        (Channel::Chat | Channel::Video, Language::En, _) => {
+        (None, true, Language::En) => {
             "How did we do? Rate our support from 1 (poor) to 5 (excellent).".into()
         }
-        (_, Language::Ja, _) => {
+        (None, false, Language::Ja) => {
             "本日の対応はいかがでしたか？1（不満）〜5（満足）の数字でご返信ください。".into()
         }
-        (_, Language::En, _) => {
+        (None, false, Language::En) => {
             "How did we do? Reply with a number from 1 (poor) to 5 (excellent).".into()
         }
     }

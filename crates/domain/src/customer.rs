@@ -1,6 +1,6 @@
 //! Customers and their channel identities.
 
-use super::{Channel, CustomerId, Millis, ParseError};
+use super::{AddressKind, Channel, CustomerId, Millis, ParseError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -65,8 +65,8 @@ impl IdentityKey {
         if a.chars().any(|c| c.is_control()) {
             return Err(ParseError::new("address", "control characters"));
         }
-        let address = match channel {
-            Channel::Email => {
+        let address = match channel.capabilities().address {
+            AddressKind::Email => {
                 let lower = a.to_lowercase();
                 let (local, domain) = lower
                     .split_once('@')
@@ -76,7 +76,7 @@ impl IdentityKey {
                 }
                 lower
             }
-            Channel::Sms | Channel::Voice => {
+            AddressKind::Phone => {
                 let digits: String = a.chars().filter(|c| c.is_ascii_digit()).collect();
                 if !a.starts_with('+') || digits.len() < 6 || digits.len() > 15 {
                     return Err(ParseError::new(
@@ -94,7 +94,7 @@ impl IdentityKey {
                 }
                 format!("+{digits}")
             }
-            _ => a.to_owned(),
+            AddressKind::Opaque => a.to_owned(),
         };
         Ok(Self { channel, address })
     }

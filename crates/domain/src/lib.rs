@@ -21,7 +21,9 @@ pub mod template;
 pub mod time;
 
 pub use agent::{AgentProfile, AgentStatus, Capacity, Proficiency, Role, Skill};
-pub use channel::{Channel, ChannelClass};
+pub use channel::{
+    channels_where, AddressKind, Capabilities, Channel, ChannelClass, ReplyPath, SurveyPath,
+};
 pub use conversation::{Conversation, ConversationState};
 pub use customer::{Customer, IdentityKey, MergedRecord};
 pub use error::{EngineError, EngineResult, ErrorCode};

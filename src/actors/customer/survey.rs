@@ -10,7 +10,9 @@ use super::{done, Atomic, CustomerActor};
 use crate::actors::messages::{EngineError, EngineResult, Inbound, InboundAck};
 use crate::channels::outbound::Delivery;
 use crate::domain::report::{ReportEvent, ReportKind};
-use crate::domain::{Channel, Conversation, ConversationId, EventId, EventKind, TimelineEvent};
+use crate::domain::{
+    Channel, Conversation, ConversationId, EventId, EventKind, SurveyPath, TimelineEvent,
+};
 use crate::store::{Batch, RecordWrite};
 use crate::survey::{self, Answer, Language, SurveyRecord, SurveyStatus, SCALE_MAX};
 use crate::ws::protocol::{ChatServerMsg, ErrorCode};
@@ -67,7 +69,7 @@ impl CustomerActor {
             }
         };
         let lang = Language::of_customer(customer, &cfg.default_language);
-        let secret = (channel == Channel::Email).then(survey::new_secret);
+        let secret = (channel.capabilities().survey == SurveyPath::ByLink).then(survey::new_secret);
         let link = secret.as_ref().map(|s| {
             format!(
                 "{}/survey/{}.{s}",
@@ -122,7 +124,7 @@ impl CustomerActor {
                 subject,
                 references: Vec::new(),
                 attempt: 0,
-                quick_replies: if matches!(channel, Channel::Line | Channel::Messenger) {
+                quick_replies: if channel.capabilities().quick_replies {
                     (1..=SCALE_MAX).map(|n| n.to_string()).collect()
                 } else {
                     Vec::new()
@@ -202,10 +204,7 @@ impl CustomerActor {
         msg: &Inbound,
         seen_key: Option<String>,
     ) -> Option<Atomic<InboundAck>> {
-        if !matches!(
-            msg.channel,
-            Channel::Sms | Channel::Line | Channel::Messenger
-        ) {
+        if msg.channel.capabilities().survey != SurveyPath::ByReply {
             return None;
         }
         let (conv, lang) = self.survey_awaiting(msg.channel)?;
