@@ -3,12 +3,12 @@
 //! Owns the waiting order, the per-class agent indexes, the routing strategies and the
 //! decision rules of one queue ([`QueueRouter`]). It is plain data and logic: it must
 //! not do I/O, talk to actors, be async or read a clock (time is passed in as
-//! [`Millis`](crate::domain::Millis)). The queue actor owns one `QueueRouter`, feeds it
+//! [`Millis`](domain::Millis)). The queue actor owns one `QueueRouter`, feeds it
 //! agent snapshots and conversations, and turns its [`Decision`]s into offers.
 //!
 //! # Rules
 //! - **Waiting order**: priority DESC, enqueued_at ASC, seq ASC (then conversation id),
-//!   one ordered list per [`ChannelClass`](crate::domain::ChannelClass).
+//!   one ordered list per [`ChannelClass`](domain::ChannelClass).
 //! - **Agent index**: per class, exactly the agents with `available && free[class] > 0`,
 //!   ordered by the strategy key, ties by agent id. Strategies live in [`strategy`],
 //!   one `Strategy` implementation each: longest_idle `(idle_since)`, least_occupied

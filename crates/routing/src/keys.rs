@@ -6,7 +6,7 @@
 //! routing everywhere, so both orders are total (ids break every tie).
 
 use super::types::{AgentSnapshot, WaitingEntry};
-use crate::domain::{ConversationId, Millis, RoutingStrategy};
+use domain::{ConversationId, Millis, RoutingStrategy};
 use std::cmp::Reverse;
 
 /// Position of a waiting conversation: priority DESC, enqueued_at ASC, seq ASC, then
@@ -65,7 +65,7 @@ pub fn strategy_name(s: RoutingStrategy) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::ChannelClass;
+    use domain::ChannelClass;
     use std::collections::BTreeSet;
 
     fn entry(priority: i32, at: i64, seq: u64) -> WaitingEntry {

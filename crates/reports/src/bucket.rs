@@ -4,11 +4,11 @@
 //! for Japan): 15 minutes and hours on the clock, days at local midnight, ISO weeks from
 //! Monday 00:00, calendar months from the 1st. Pure functions, no clock, no I/O.
 
-use crate::domain::{Millis, ParseError};
+use domain::{Millis, ParseError};
 use serde::{Deserialize, Serialize};
 
 const MINUTE_MS: i64 = 60_000;
-const DAY_MS: i64 = crate::domain::report::DAY_MS;
+const DAY_MS: i64 = domain::report::DAY_MS;
 
 /// The width of a report bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

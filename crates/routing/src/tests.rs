@@ -5,7 +5,7 @@
 //! `props.rs`.
 
 use super::*;
-use crate::domain::{AgentId, ChannelClass, ConversationId, Millis, RoutingStrategy};
+use domain::{AgentId, ChannelClass, ConversationId, Millis, RoutingStrategy};
 use std::collections::BTreeSet;
 use uuid::Uuid;
 

@@ -2,8 +2,8 @@
 //! comments.
 
 use super::*;
-use crate::domain::report::DAY_MS;
-use crate::domain::{AgentId, Channel, EventId, QueueName};
+use domain::report::DAY_MS;
+use domain::{AgentId, Channel, EventId, QueueName};
 
 const H: i64 = 3_600_000;
 

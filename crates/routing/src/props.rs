@@ -26,7 +26,7 @@
 //! the queue down: every conversation ends answered or abandoned.
 
 use super::*;
-use crate::domain::{AgentId, ChannelClass, ConversationId, Millis, RoutingStrategy};
+use domain::{AgentId, ChannelClass, ConversationId, Millis, RoutingStrategy};
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 use strum::IntoEnumIterator;
@@ -41,6 +41,16 @@ fn aid(i: usize) -> AgentId {
 
 fn cid(i: usize) -> ConversationId {
     ConversationId(Uuid::from_u128(i as u128 + 1))
+}
+
+/// Cases per property test: `default` (what CI runs), or `PROPTEST_CASES` for a longer
+/// session (docs/testing.md); an explicit count in a test's config would otherwise
+/// override proptest's own reading of that variable.
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// The `i`-th of every routing strategy: the properties below draw `i` from
@@ -321,7 +331,7 @@ fn apply(r: &mut QueueRouter, op: &Op) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: crate::fuzz::cases(256), ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(256), ..ProptestConfig::default() })]
 
     #[test]
     fn random_operations_keep_invariants_and_match_the_oracle(
@@ -433,7 +443,7 @@ proptest! {
 
 // ------------------------------------------------------------------ offer lifecycle
 
-use crate::domain::Capacity;
+use domain::Capacity;
 use std::collections::BTreeMap as Map;
 
 /// Where a conversation is in the lifecycle model.
@@ -711,7 +721,7 @@ impl Lifecycle {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: crate::fuzz::cases(128), ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(128), ..ProptestConfig::default() })]
 
     #[test]
     fn offer_lifecycle_never_exceeds_capacity_and_ends_answered_or_abandoned(

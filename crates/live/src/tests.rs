@@ -1,7 +1,7 @@
 //! Scripted scenarios checked against figures computed by hand.
 
 use super::*;
-use crate::domain::{AgentId, ConversationId, Millis, QueueName};
+use domain::{AgentId, ConversationId, Millis, QueueName};
 
 /// An interval boundary (15 minutes divide it).
 const T0: i64 = 1_800_000_000_000;

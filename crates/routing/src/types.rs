@@ -5,7 +5,7 @@
 //! routing logic, ordering rules (see `keys.rs`) or state (see `router.rs`), and must
 //! not do I/O or read a clock.
 
-use crate::domain::{AgentId, ChannelClass, ConversationId, Millis};
+use domain::{AgentId, ChannelClass, ConversationId, Millis};
 use std::collections::BTreeSet;
 
 /// What the router knows about one agent, pushed by the agent actor (the source of

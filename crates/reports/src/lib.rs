@@ -2,7 +2,7 @@
 //! docs/metrics.md, which this module must match).
 //!
 //! Pure computation — no store, no clock, no HTTP: the REST layer (`api/reports.rs`)
-//! reads [`crate::domain::ReportEvent`]s from the store and passes them here with the
+//! reads [`domain::ReportEvent`]s from the store and passes them here with the
 //! [`ReportParams`]. Every event in `[from, to)` is counted in the bucket of its own
 //! timestamp and in its group (queue, channel or agent); events after `to` (up to the
 //! first-contact-resolution window) are only looked at to decide whether a resolution
@@ -13,7 +13,7 @@ pub mod derive;
 
 pub use bucket::Interval;
 
-use crate::domain::{
+use domain::{
     ConversationId, CustomerId, Millis, OfferOrigin, OfferOutcome, ParseError, QueueName,
     ReportEvent, ReportKind,
 };

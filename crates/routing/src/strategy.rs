@@ -9,7 +9,7 @@
 
 use super::keys::StrategyKey;
 use super::types::AgentSnapshot;
-use crate::domain::RoutingStrategy;
+use domain::RoutingStrategy;
 
 /// One way of ordering agents: the smaller key goes first; the agent id breaks ties.
 pub trait Strategy: Send + Sync + 'static {
@@ -94,7 +94,7 @@ impl Strategy for RoundRobin {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{AgentId, Millis};
+    use domain::{AgentId, Millis};
     use strum::IntoEnumIterator;
 
     #[test]

@@ -6,7 +6,7 @@
 //! No I/O here: the customer actor sends the survey and stores the answer
 //! (`actors/customer/survey.rs`); the REST and HTML edge is `api/survey.rs`.
 
-use crate::domain::{AgentId, Channel, ConversationId, CustomerId, Millis, QueueName, ReplyPath};
+use domain::{AgentId, Channel, ConversationId, CustomerId, Millis, QueueName, ReplyPath};
 use serde::{Deserialize, Serialize};
 
 /// Record kind of survey documents (key = conversation id).
@@ -81,7 +81,7 @@ impl Language {
         }
     }
     /// The customer's language: the `language` (or `lang`) attribute, else `default`.
-    pub fn of_customer(c: &crate::domain::Customer, default: &str) -> Language {
+    pub fn of_customer(c: &domain::Customer, default: &str) -> Language {
         c.attributes
             .get("language")
             .or_else(|| c.attributes.get("lang"))

@@ -1,12 +1,12 @@
 //! The live state itself: per-queue and per-agent figures updated event by event.
 
-use crate::domain::{AgentId, ConversationId, Millis, QueueName};
+use domain::{AgentId, ConversationId, Millis, QueueName};
 use hdrhistogram::Histogram;
-use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-pub use switchboard_protocol::live::{
+pub use protocol::live::{
     AgentCounts, AgentLiveView, AgentState, IntervalView, OfferCounts, QueueLiveView,
 };
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// What the live figures are computed with (from `Settings.limits` / `Settings.timing`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

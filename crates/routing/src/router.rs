@@ -18,7 +18,7 @@ use super::hash::FastState;
 use super::keys::{StrategyKey, WaitKey};
 use super::trace::Trace;
 use super::types::{AgentSnapshot, Decision, EnqueueError, Peek, WaitingEntry};
-use crate::domain::{AgentId, ChannelClass, ConversationId, Millis, RoutingStrategy};
+use domain::{AgentId, ChannelClass, ConversationId, Millis, RoutingStrategy};
 use std::collections::{btree_set, BTreeSet, HashMap};
 use std::iter::Peekable;
 

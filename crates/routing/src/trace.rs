@@ -5,7 +5,7 @@
 //! not format hundreds of strings. It must not decide anything.
 
 use super::types::TraceStep;
-use crate::domain::AgentId;
+use domain::AgentId;
 
 /// At most this many steps per decision (the `"considered"` and `"chosen"` steps are
 /// always kept; steps beyond the cap are counted and reported in the `"chosen"` step).

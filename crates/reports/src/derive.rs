@@ -7,7 +7,7 @@
 //! [`ContactFacts`], which the actor feeds every committed event of the conversation and
 //! rebuilds from the timeline when it is activated. Pure: no clock, no store.
 
-use crate::domain::{
+use domain::{
     Conversation, ConversationId, ConversationState, EventKind, Millis, OfferOrigin, QueueName,
     ReportEvent, ReportKind, TimelineEvent,
 };
@@ -130,7 +130,7 @@ pub fn derive(
         // failed attempt (same timeline ids) writes the same report rows.
         let mut n: u8 = 0;
         let mut push = |queue: &QueueName, channel, agent, kind| {
-            let id = crate::domain::EventId::derived(e.id, n);
+            let id = domain::EventId::derived(e.id, n);
             n = n.wrapping_add(1);
             out.push(ReportEvent {
                 id,
@@ -261,7 +261,7 @@ pub fn derive(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{AgentId, Channel, CustomerId};
+    use domain::{AgentId, Channel, CustomerId};
 
     fn conv(state: ConversationState, agent: Option<&str>) -> Conversation {
         Conversation {
