@@ -50,6 +50,11 @@ pub struct AgentActor {
     status: AgentStatus,
     sessions: HashMap<u64, Recipient<AgentPush>>,
     held: HashMap<ConversationId, Held>,
+    /// Accepted conversations whose `Assign` is still in flight, with the state a
+    /// `ConversationLeft` that overtook it reported (the customer left meanwhile): the
+    /// agent's sockets get `conversation_assigned` first, then that update, never an
+    /// assignment of a conversation already released.
+    assigning: HashMap<ConversationId, Option<ConversationState>>,
     offers: HashMap<OfferId, Pending>,
     /// Offers in reservation order whose card has not been pushed yet: cards go out in
     /// this order even when their customer lookups finish out of order.
@@ -80,6 +85,7 @@ impl AgentActor {
             },
             sessions: HashMap::new(),
             held: HashMap::new(),
+            assigning: HashMap::new(),
             offers: HashMap::new(),
             unshown: VecDeque::new(),
             missed_in_row: 0,
@@ -370,6 +376,19 @@ impl AgentActor {
     }
 
     /// A slot freed (resolve, transfer, customer left).
+    /// The customer's side closed a conversation this agent holds: tell the sockets and
+    /// free the slot.
+    fn left(&mut self, conv: ConversationId, state: ConversationState, ctx: &mut Context<Self>) {
+        if self.held.contains_key(&conv) {
+            self.push(AgentServerMsg::ConversationUpdated {
+                conversation_id: conv,
+                state,
+                held: false,
+            });
+            self.released(conv, ctx);
+        }
+    }
+
     fn released(&mut self, conv: ConversationId, ctx: &mut Context<Self>) {
         if self.held.remove(&conv).is_some() {
             if self.held.is_empty() {
@@ -610,13 +629,22 @@ impl AgentActor {
             agent_name: self.profile.display_name.clone(),
             offer_id,
         };
+        self.assigning.insert(conv, None);
         let engine = self.engine.clone();
         let fut = async move { engine.ask_customer(info.customer_id, assign).await };
-        ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| match res {
-            Ok(view) => act.push(AgentServerMsg::ConversationAssigned { conversation: view }),
-            Err(e) => {
-                act.error_to(session, e, Some(offer_id.to_string()));
-                act.released(conv, ctx);
+        ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| {
+            let left = act.assigning.remove(&conv).flatten();
+            match res {
+                Ok(view) => {
+                    act.push(AgentServerMsg::ConversationAssigned { conversation: view });
+                    if let Some(state) = left {
+                        act.left(conv, state, ctx);
+                    }
+                }
+                Err(e) => {
+                    act.error_to(session, e, Some(offer_id.to_string()));
+                    act.released(conv, ctx);
+                }
             }
         }));
         self.publish();
@@ -1064,14 +1092,12 @@ impl Handler<ConversationEvent> for AgentActor {
 impl Handler<ConversationLeft> for AgentActor {
     type Result = ();
     fn handle(&mut self, msg: ConversationLeft, ctx: &mut Context<Self>) {
-        if self.held.contains_key(&msg.conversation_id) {
-            self.push(AgentServerMsg::ConversationUpdated {
-                conversation_id: msg.conversation_id,
-                state: msg.state,
-                held: false,
-            });
-            self.released(msg.conversation_id, ctx);
+        if let Some(left) = self.assigning.get_mut(&msg.conversation_id) {
+            // Overtook the assignment's answer: told after it (see `assigning`).
+            *left = Some(msg.state);
+            return;
         }
+        self.left(msg.conversation_id, msg.state, ctx);
     }
 }
 
