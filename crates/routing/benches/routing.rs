@@ -1,4 +1,4 @@
-//! Benchmark of the pure routing core (`switchboard::routing::QueueRouter::decide`).
+//! Benchmark of the pure routing core (`switchboard_routing::QueueRouter::decide`).
 //!
 //! Owns only measurement: it builds a router with 5,000 agents (chat capacity 3, all
 //! available, distinct idle_since) and 10,000 waiting chat conversations (priorities
@@ -13,12 +13,13 @@
 //! It must not test behaviour (the unit and property tests do) and uses only std and
 //! the crate. Refills and `offer_closed` calls happen outside the timed regions.
 //!
-//! Run: `cargo bench --bench routing`
+//! Run: `cargo bench -p switchboard-routing --bench routing` (builds only the domain
+//! and routing crates).
 
+use domain::{AgentId, ChannelClass, ConversationId, Millis, RoutingStrategy};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
-use switchboard::domain::{AgentId, ChannelClass, ConversationId, Millis, RoutingStrategy};
-use switchboard::routing::{strategy_name, AgentSnapshot, QueueRouter, WaitingEntry};
+use switchboard_routing::{strategy_name, AgentSnapshot, QueueRouter, WaitingEntry};
 use uuid::Uuid;
 
 const AGENTS: usize = 5_000;
@@ -249,7 +250,7 @@ fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` runs this too, so keep a
     // quick path for non-bench invocations.
     if !std::env::args().any(|a| a == "--bench") {
-        println!("routing bench: run with `cargo bench --bench routing`");
+        println!("routing bench: run with `cargo bench -p switchboard-routing --bench routing`");
         return;
     }
     println!(
