@@ -30,7 +30,7 @@ pub mod actors;
 pub mod api;
 pub mod auth;
 pub mod bot;
-pub mod canned;
+pub use switchboard_canned as canned;
 pub mod channels;
 pub mod config;
 pub mod crm;

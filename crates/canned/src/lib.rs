@@ -1,15 +1,15 @@
 //! Canned responses: the stored record (kind `"canned"` in the store's generic records
 //! table, key = id), the validation of what a supervisor saves, and the variables a
-//! response may use. Pure: no I/O (the REST side is `crate::api::canned`).
+//! response may use. Pure: no I/O (the REST side is the engine's `api::canned`).
 //!
-//! Variables (rendered by [`crate::template`]): `customer.id`, `customer.name` (the
+//! Variables (rendered by [`domain::template`]): `customer.id`, `customer.name` (the
 //! display name, else the CRM attribute `name`), `agent.id`, `agent.name` (the agent
 //! who renders), `conversation.id`, `conversation.channel`, `conversation.queue`, and
 //! `crm.<key>` for any CRM attribute. A template naming anything else, or broken, is
 //! refused when saved, with the byte offset.
 
-use crate::domain::Millis;
-use crate::template::{Template, TemplateError, Vars};
+use domain::template::{Template, TemplateError, Vars};
+use domain::Millis;
 use serde::{Deserialize, Serialize};
 
 /// Record kind in the store.
