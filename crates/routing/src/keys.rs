@@ -53,7 +53,7 @@ impl StrategyKey {
     /// The key of `a` under `strategy` (see [`super::strategy`]); `rr_tick` is the
     /// router's tick of the last time it chose this agent (0 = never).
     pub fn of(strategy: RoutingStrategy, a: &AgentSnapshot, rr_tick: u64) -> Self {
-        super::strategy::of(strategy).key(a, rr_tick)
+        super::strategy::key(strategy, a, rr_tick)
     }
 }
 

@@ -20,6 +20,7 @@ use super::trace::Trace;
 use super::types::{AgentSnapshot, Decision, EnqueueError, Peek, WaitingEntry};
 use domain::{AgentId, ChannelClass, ConversationId, Millis, RoutingStrategy};
 use std::collections::{btree_set, BTreeSet, HashMap};
+use std::fmt::Write as _;
 use std::iter::Peekable;
 
 /// At most this many conversations of one class are skipped (could not be placed:
@@ -893,14 +894,15 @@ impl QueueRouter {
             String::new()
         };
         let strategy = super::strategy::of(self.strategy);
-        let detail = format!(
-            "route={} strategy={} {} free_{}={}{omitted}",
+        let mut detail = String::with_capacity(112);
+        let _ = write!(
+            detail,
+            "route={} strategy={} ",
             route.as_str(),
-            strategy.name(),
-            strategy.detail(s, slot.key),
-            class.as_str(),
-            s.free[ci]
+            strategy.name()
         );
+        strategy.write_detail(s, slot.key, &mut detail);
+        let _ = write!(detail, " free_{}={}{omitted}", class.as_str(), s.free[ci]);
         trace.push_reserved("chosen", Some(&agent), detail);
 
         // Charge the agent locally until its actor pushes the truth.
