@@ -375,7 +375,6 @@ impl AgentActor {
         self.pull(ctx);
     }
 
-    /// A slot freed (resolve, transfer, customer left).
     /// The customer's side closed a conversation this agent holds: tell the sockets and
     /// free the slot.
     fn left(&mut self, conv: ConversationId, state: ConversationState, ctx: &mut Context<Self>) {
@@ -389,6 +388,7 @@ impl AgentActor {
         }
     }
 
+    /// A slot freed (resolve, transfer, customer left).
     fn released(&mut self, conv: ConversationId, ctx: &mut Context<Self>) {
         if self.held.remove(&conv).is_some() {
             if self.held.is_empty() {
