@@ -34,8 +34,9 @@ pub fn of(kind: RoutingStrategy) -> &'static dyn Strategy {
 }
 
 /// The key of `a` under `kind`: the same as `of(kind).key(..)`, dispatched statically
-/// because the router computes a key on every agent update (a call through the vtable
-/// cost ~8% of decisions/s in `cargo bench -p switchboard-routing`).
+/// because the router computes a key on every agent update (BENCHMARKS.md: the first
+/// version, a vtable call here plus the trace detail in its own `String`, cost up to
+/// 12% of decisions/s).
 #[inline]
 pub fn key(kind: RoutingStrategy, a: &AgentSnapshot, rr_tick: u64) -> StrategyKey {
     match kind {

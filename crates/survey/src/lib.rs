@@ -6,7 +6,7 @@
 //! No I/O here: the customer actor sends the survey and stores the answer
 //! (`actors/customer/survey.rs`); the REST and HTML edge is `api/survey.rs`.
 
-use domain::{AgentId, Channel, ConversationId, CustomerId, Millis, QueueName, ReplyPath};
+use domain::{AgentId, Channel, ConversationId, CustomerId, Millis, QueueName, SurveyPath};
 use serde::{Deserialize, Serialize};
 
 /// Record kind of survey documents (key = conversation id).
@@ -94,8 +94,8 @@ impl Language {
 /// The question's text for `channel` in `lang`. `link` is the email survey page.
 pub fn question(channel: Channel, lang: Language, link: Option<&str>) -> String {
     // A link (email), buttons in the chat socket's survey frame, or a reply by number.
-    let on_socket = channel.capabilities().replies == ReplyPath::Socket;
-    match (link, on_socket, lang) {
+    let in_chat = channel.capabilities().survey == SurveyPath::InChat;
+    match (link, in_chat, lang) {
         (Some(l), _, Language::Ja) => format!(
             "本日の対応はいかがでしたか。1（不満）から5（満足）で評価してください：\n{l}\n（このリンクは一度だけ使えます）"
         ),
