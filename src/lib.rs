@@ -18,6 +18,15 @@
 //! - [`live`]: live supervisor figures (the metrics hub's pure state). No I/O.
 //! - [`metrics`]: Prometheus metric definitions.
 //! - [`reports`]: historical reports computed from the report event log. No I/O.
+//! - [`bot`]: the FAQ bot's pure core (`switchboard-bot`). No I/O.
+//! - [`ivr`]: the IVR core (`switchboard-ivr`) and its glue to the settings.
+//! - [`kb`]: the knowledge base (tantivy index, Japanese tokenizer).
+//! - [`survey`], [`notify`]: CSAT surveys and proactive notifications (pure cores in
+//!   `switchboard-survey` / `switchboard-notify`; `notify` adds the scheduler task).
+//! - [`canned`], [`crm`]: agent assist — canned responses (`switchboard-canned`) and the
+//!   CRM lookup client with its cache.
+//! - [`security`]: staff token revocation, login throttling, the websocket `Origin`
+//!   check, log redaction.
 //! - [`auth`]: password hashing and signed tokens.
 //! - [`config`]: settings from defaults, file, env and flags.
 //! - [`startup`]: building and running the application; recovery after restart.
@@ -29,7 +38,7 @@
 pub mod actors;
 pub mod api;
 pub mod auth;
-pub mod bot;
+pub use switchboard_bot as bot;
 pub use switchboard_canned as canned;
 pub mod channels;
 pub mod config;

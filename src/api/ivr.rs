@@ -41,7 +41,7 @@ pub async fn read_article(
 
 fn tree(state: &AppState) -> Result<Tree, ApiError> {
     let s = &state.engine.settings;
-    Tree::from_settings(&s.ivr, &s.channels.voice).ok_or_else(|| ApiError::not_found("ivr"))
+    crate::ivr::tree(s).ok_or_else(|| ApiError::not_found("ivr"))
 }
 
 fn cached(state: &AppState) -> (&'static str, String) {

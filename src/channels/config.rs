@@ -5,6 +5,7 @@
 //! configurable so that tests (and sandboxes) point outbound calls at a local server.
 
 use crate::domain::QueueName;
+use crate::ivr::IvrOption;
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -113,6 +114,16 @@ pub struct TwilioVoice {
     pub gather_timeout_s: u32,
 }
 
+impl TwilioVoice {
+    /// The flat menu and its greeting, as the IVR core reads them.
+    pub fn flat_menu(&self) -> crate::ivr::FlatMenu<'_> {
+        crate::ivr::FlatMenu {
+            greeting: &self.greeting,
+            options: &self.menu,
+        }
+    }
+}
+
 impl Default for TwilioVoice {
     fn default() -> Self {
         Self {
@@ -124,20 +135,6 @@ impl Default for TwilioVoice {
             gather_timeout_s: 8,
         }
     }
-}
-
-/// One IVR choice: press `digit` to reach `queue`, or to ask for a callback.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct IvrOption {
-    pub digit: char,
-    /// What the menu says for this digit.
-    pub label: String,
-    #[serde(default)]
-    pub queue: Option<QueueName>,
-    /// Instead of waiting, leave the number and be called back.
-    #[serde(default)]
-    pub callback: bool,
 }
 
 /// LINE Messaging API.

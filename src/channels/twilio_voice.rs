@@ -68,7 +68,7 @@ fn say(state: &AppState, text: &str) -> String {
 /// The tree the calls run through (`[ivr]`, else the flat `channels.voice.menu`).
 fn ivr_tree(state: &AppState) -> Option<Tree> {
     let s = &state.engine.settings;
-    Tree::from_settings(&s.ivr, &s.channels.voice)
+    crate::ivr::tree(s)
 }
 
 /// The menu webhook's URL for `pos` after `tries` invalid inputs (the root with no

@@ -15,33 +15,10 @@
 //!
 //! [`Analyzer::name`] reports which one is in use (`lindera-ipadic` or `cjk-bigram`).
 
+pub use crate::domain::text::{is_cjk, is_japanese, normalize};
 use lindera::segmenter::Segmenter;
 use std::sync::Arc;
 use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
-
-/// Folds full-width ASCII (U+FF01..U+FF5E) and U+3000 to ASCII, lowercases.
-pub fn normalize(text: &str) -> String {
-    text.chars()
-        .map(|c| match c as u32 {
-            0xFF01..=0xFF5E => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
-            0x3000 => ' ',
-            _ => c,
-        })
-        .flat_map(char::to_lowercase)
-        .collect()
-}
-
-/// Han, hiragana, katakana (and the prolonged sound mark).
-pub fn is_cjk(c: char) -> bool {
-    matches!(c as u32,
-        0x3040..=0x30FF | 0x31F0..=0x31FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF
-        | 0xF900..=0xFAFF | 0xFF66..=0xFF9F)
-}
-
-/// Whether `text` is (mostly) Japanese: any kana or han character.
-pub fn is_japanese(text: &str) -> bool {
-    text.chars().any(is_cjk)
-}
 
 /// Light verbs and auxiliaries that carry no topic (kept out of the index and queries).
 const JA_STOP_BASES: &[&str] = &[

@@ -561,13 +561,13 @@ async fn voice_ivr_digit_chooses_the_queue_and_hangup_while_waiting_abandons() {
     let app = spawn_app(|s| {
         channels_on(s, &rec);
         s.channels.voice.menu = vec![
-            switchboard::channels::config::IvrOption {
+            switchboard::ivr::IvrOption {
                 digit: '1',
                 label: "ご注文".into(),
                 queue: Some(switchboard::domain::QueueName::parse("orders").unwrap()),
                 callback: false,
             },
-            switchboard::channels::config::IvrOption {
+            switchboard::ivr::IvrOption {
                 digit: '2',
                 label: "その他".into(),
                 queue: Some(switchboard::domain::QueueName::parse("general").unwrap()),

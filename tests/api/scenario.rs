@@ -54,7 +54,7 @@ async fn chat_then_messenger_two_days_later_then_a_call_one_story() {
         |s| {
             channels_on(s, &rec);
             s.channels.login_secret = LOGIN_SECRET.into();
-            s.channels.voice.menu = vec![switchboard::channels::config::IvrOption {
+            s.channels.voice.menu = vec![switchboard::ivr::IvrOption {
                 digit: '1',
                 label: "お問い合わせ".into(),
                 queue: Some(switchboard::domain::QueueName::parse("general").unwrap()),

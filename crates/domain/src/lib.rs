@@ -1,5 +1,5 @@
 //! Domain types: identifiers, parsed newtypes, channels, conversations, timeline events,
-//! the errors every layer shares, time, and message templates.
+//! the errors every layer shares, time, message templates and text folding.
 //!
 //! The bottom of the crate graph: it depends on serde, thiserror and uuid only, so
 //! nothing here can reach an actor, a store, a socket or a provider. Everything is plain
@@ -18,6 +18,7 @@ pub mod ids;
 pub mod queue;
 pub mod report;
 pub mod template;
+pub mod text;
 pub mod time;
 
 pub use agent::{AgentProfile, AgentStatus, Capacity, Proficiency, Role, Skill};

@@ -222,35 +222,37 @@ fn positions_round_trip_and_refuse_forged_paths() {
 
 #[test]
 fn the_flat_voice_menu_is_a_one_level_tree() {
-    let mut v = TwilioVoice::default();
-    assert!(Tree::from_settings(&IvrSettings::default(), &v).is_none());
-    v.menu = vec![
-        crate::channels::config::IvrOption {
+    let greeting = "お電話ありがとうございます。";
+    let flat = |options| FlatMenu { greeting, options };
+    assert!(Tree::from_settings(&IvrSettings::default(), flat(&[])).is_none());
+    let options = [
+        IvrOption {
             digit: '1',
             label: "ご注文".into(),
             queue: Some(q("orders")),
             callback: false,
         },
-        crate::channels::config::IvrOption {
+        IvrOption {
             digit: '2',
             label: "折り返し".into(),
             queue: None,
             callback: true,
         },
     ];
-    let t = Tree::from_settings(&IvrSettings::default(), &v).unwrap();
+    let v = flat(&options);
+    let t = Tree::from_settings(&IvrSettings::default(), v).unwrap();
     t.validate(&IvrSettings::default()).unwrap();
     let m = t.menu(LEGACY_ROOT).unwrap();
     assert_eq!(
         m.choose(Some("2"), None).unwrap().action,
         Action::Callback(None)
     );
-    validate_settings(&IvrSettings::default(), &v).unwrap();
+    validate_settings(&IvrSettings::default(), v).unwrap();
     let no_root = IvrSettings {
         menus: t.menus.clone(),
         ..Default::default()
     };
-    assert!(validate_settings(&no_root, &v)
+    assert!(validate_settings(&no_root, v)
         .unwrap_err()
         .contains("ivr.root"));
 }
@@ -281,5 +283,12 @@ action = "repeat"
     .unwrap();
     assert_eq!(s.menus[0].options[0].action, Action::Queue(q("orders")));
     assert_eq!(s.menus[0].options[2].action, Action::Repeat);
-    validate_settings(&s, &TwilioVoice::default()).unwrap();
+    validate_settings(
+        &s,
+        FlatMenu {
+            greeting: "",
+            options: &[],
+        },
+    )
+    .unwrap();
 }

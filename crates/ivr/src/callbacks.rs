@@ -2,7 +2,7 @@
 //! [`KIND`], keyed by conversation id) and what an attempt's outcome leads to. Pure;
 //! the customer actor (`actors::customer::callback`) applies it.
 
-use crate::domain::{ConversationId, CustomerId, Millis, QueueName};
+use domain::{ConversationId, CustomerId, Millis, QueueName};
 use serde::{Deserialize, Serialize};
 
 /// Store record kind of a pending callback (deleted once reached or failed).

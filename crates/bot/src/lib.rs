@@ -1,7 +1,7 @@
 //! The FAQ bot's pure core: settings, the durable session, and the decision for one
 //! customer message — answer from the knowledge base, say honestly that it is not
 //! sure, or hand off to a person. No I/O here; the customer actor
-//! (`crate::actors::customer::bot`) feeds it a search result and carries out the
+//! (`switchboard::actors::customer::bot`) feeds it a search result and carries out the
 //! decision.
 //!
 //! A bot session lives before a conversation is enqueued: it has a conversation id
@@ -11,8 +11,8 @@
 //! A contact the bot resolved therefore never appears as offered or abandoned in the
 //! reports; its turns are in the customer's timeline (`message_in` + `bot_reply`).
 
-use crate::domain::{Channel, ConversationId, CustomerId, Millis, QueueName};
-use crate::kb::tokenizer::{is_japanese, normalize};
+use domain::text::{is_japanese, normalize};
+use domain::{Channel, ConversationId, CustomerId, Millis, QueueName};
 use serde::{Deserialize, Serialize};
 
 /// Record kind of a bot session (key = customer id).
@@ -72,7 +72,7 @@ impl BotSettings {
         if self.channels.iter().any(|c| !c.capabilities().bot) {
             return Err(format!(
                 "bot.channels: only {}",
-                crate::domain::channels_where(|k| k.bot)
+                domain::channels_where(|k| k.bot)
             ));
         }
         if self.max_turns == 0 || self.max_turns > 100 {
@@ -89,7 +89,7 @@ impl BotSettings {
 }
 
 /// One exchange of a session (a domain type: it is part of the `bot_reply` event).
-pub use crate::domain::BotTurn;
+pub use domain::BotTurn;
 
 /// The durable state of a bot conversation (record `bot_session`, key = customer id),
 /// written in the same commit as each turn.

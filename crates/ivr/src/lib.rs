@@ -1,7 +1,7 @@
 //! IVR menu trees: the model (`[ivr]` settings), its validation at load, and
 //! navigation (which option a key press or a spoken phrase chooses, where "back"
-//! leads). Pure: no I/O. The voice webhook (`channels::twilio_voice`) speaks a tree as
-//! TwiML `<Gather>`s; the visual IVR (`api::ivr`, `clients/chat/ivr.js`) shows the same
+//! leads). Pure: no I/O. The voice webhook (`switchboard::channels::twilio_voice`) speaks a tree as
+//! TwiML `<Gather>`s; the visual IVR (`switchboard::api::ivr`, `clients/chat/ivr.js`) shows the same
 //! tree as buttons. See docs/ivr.md.
 //!
 //! The flat `channels.voice.menu` of earlier versions still works: with no
@@ -10,13 +10,35 @@
 pub mod callbacks;
 pub mod matching;
 
-use crate::channels::config::TwilioVoice;
-use crate::domain::QueueName;
+use domain::QueueName;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 /// Id of the root menu of a tree built from the flat `channels.voice.menu`.
 pub const LEGACY_ROOT: &str = "main";
+
+/// One choice of the flat `channels.voice.menu`: press `digit` to reach `queue`, or
+/// to ask for a callback.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IvrOption {
+    pub digit: char,
+    /// What the menu says for this digit.
+    pub label: String,
+    #[serde(default)]
+    pub queue: Option<QueueName>,
+    /// Instead of waiting, leave the number and be called back.
+    #[serde(default)]
+    pub callback: bool,
+}
+
+/// The flat `channels.voice.menu` and the greeting spoken before it, as the voice
+/// channel's settings hold them.
+#[derive(Debug, Clone, Copy)]
+pub struct FlatMenu<'a> {
+    pub greeting: &'a str,
+    pub options: &'a [IvrOption],
+}
 
 /// Text in both client languages.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -155,23 +177,23 @@ pub struct Tree {
 
 impl Tree {
     /// The configured tree: `[ivr]` menus, else the flat `channels.voice.menu`, else none.
-    pub fn from_settings(ivr: &IvrSettings, voice: &TwilioVoice) -> Option<Tree> {
+    pub fn from_settings(ivr: &IvrSettings, flat: FlatMenu<'_>) -> Option<Tree> {
         if !ivr.menus.is_empty() {
             return Some(Tree {
                 root: ivr.root.clone(),
                 menus: ivr.menus.clone(),
             });
         }
-        if voice.menu.is_empty() {
+        if flat.options.is_empty() {
             return None;
         }
         Some(Tree {
             root: LEGACY_ROOT.into(),
             menus: vec![Menu {
                 id: LEGACY_ROOT.into(),
-                prompt: Text::both(&voice.greeting),
-                options: voice
-                    .menu
+                prompt: Text::both(flat.greeting),
+                options: flat
+                    .options
                     .iter()
                     .map(|o| MenuOption {
                         key: Some(o.digit),
@@ -494,30 +516,14 @@ pub fn valid_article_id(id: &str) -> bool {
 }
 
 /// Validates the configured tree (if any) at load.
-pub fn validate_settings(ivr: &IvrSettings, voice: &TwilioVoice) -> Result<(), String> {
+pub fn validate_settings(ivr: &IvrSettings, flat: FlatMenu<'_>) -> Result<(), String> {
     if !ivr.menus.is_empty() && ivr.root.is_empty() {
         return Err("ivr.root must name the first menu".into());
     }
-    match Tree::from_settings(ivr, voice) {
+    match Tree::from_settings(ivr, flat) {
         Some(t) => t.validate(ivr),
         None => Ok(()),
     }
-}
-
-/// Whether a visitor may open a chat in `queue`: a chat option of the tree names it.
-pub fn chat_queue(s: &crate::config::Settings, queue: &QueueName) -> bool {
-    Tree::from_settings(&s.ivr, &s.channels.voice).is_some_and(|t| {
-        t.menus
-            .iter()
-            .flat_map(|m| &m.options)
-            .any(|o| o.action == Action::Chat(queue.clone()))
-    })
-}
-
-/// Validates `[ivr]` and `[callbacks]` at load.
-pub fn validate_all(s: &crate::config::Settings) -> Result<(), String> {
-    validate_settings(&s.ivr, &s.channels.voice)?;
-    s.callbacks.validate()
 }
 
 #[cfg(test)]
