@@ -213,11 +213,6 @@ pub fn routing_decision(d: Duration) {
 
 /// One durable group commit of the store writer: its duration and how many commits it
 /// carried.
-pub fn store_group_commit(d: Duration, commits: usize) {
-    histogram!("switchboard_store_commit_seconds").record(d.as_secs_f64());
-    histogram!("switchboard_store_commit_group_size").record(commits as f64);
-}
-
 pub fn answered(queue: &QueueName, wait_ms: u64) {
     histogram!("switchboard_time_to_answer_seconds", "queue" => queue.to_string())
         .record(wait_ms as f64 / 1000.0);

@@ -1,7 +1,7 @@
 //! Backend-independent conformance suite for the [`Store`] contract.
 //!
 //! This module owns the executable definition of what every backend must do: each
-//! `pub async fn` checks one part of the contract documented in `store/mod.rs` and
+//! `pub async fn` checks one part of the contract documented in this crate's `lib.rs` and
 //! panics (`assert!`) on any deviation; [`run_all`] runs them all. It must use only the
 //! [`Store`] trait (it runs against the embedded store and against ScyllaDB) and must
 //! work on a shared, non-empty database: every check uses fresh random ids and names,
@@ -17,8 +17,9 @@
 //! backends that claim atomicity, so the stronger check is never weakened for the store
 //! that can meet it.
 
+pub use super::Capabilities;
 use super::{Batch, RecordWrite, SharedStore, StoreError, TraceEntry};
-use crate::domain::{
+use domain::{
     AgentId, AgentProfile, Capacity, Channel, Conversation, ConversationId, ConversationState,
     Customer, CustomerId, EventId, EventKind, IdentityKey, Millis, Proficiency, QueueConfig,
     QueueName, Role, RoutingStrategy, Skill, TimelineEvent,
@@ -26,21 +27,6 @@ use crate::domain::{
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-
-/// What a backend guarantees beyond the common contract.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Capabilities {
-    /// A committed batch spanning several partitions (customer, conversation, timeline)
-    /// is seen by readers all at once or not at all.
-    pub atomic_multi_partition_batches: bool,
-}
-
-impl Capabilities {
-    /// Everything: a transactional, single-node store.
-    pub const ALL: Capabilities = Capabilities {
-        atomic_multi_partition_batches: true,
-    };
-}
 
 /// Runs every check against `store`; checks of guarantees the backend does not claim
 /// (`caps`) are skipped, and the reason is printed.
@@ -209,8 +195,8 @@ pub async fn erase_and_audit(store: &SharedStore) {
 /// order, only `from <= at < to`, across day partitions, at most `limit`, and a
 /// rewritten event is not duplicated.
 pub async fn report_events_by_queue_and_range(store: &SharedStore) {
-    use crate::domain::report::DAY_MS;
-    use crate::domain::{OfferOrigin, ReportEvent, ReportKind};
+    use domain::report::DAY_MS;
+    use domain::{OfferOrigin, ReportEvent, ReportKind};
     // A day no other check (or earlier run on a shared database) writes to.
     let day = 20_000
         + i64::from(CustomerId::new().0.as_bytes()[0]) * 40
@@ -445,7 +431,7 @@ pub fn new_customer() -> Customer {
         last_agent: Some(new_agent_id()),
         opted_out: [Channel::Sms].into(),
         merged_into: Some(CustomerId::new()),
-        merged: vec![crate::domain::MergedRecord {
+        merged: vec![domain::MergedRecord {
             customer: CustomerId::new(),
             identities: vec![new_identity()],
             at: Millis(1_700_000_000_500),

@@ -11,8 +11,8 @@
 //! them, the keyspace is created with `tablets = {'enabled': false}`; Cassandra knows no
 //! such option and gets none.
 
-use crate::store::StoreError;
 use scylla::client::session::Session;
+use store::StoreError;
 
 /// The server software behind the contact points.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,7 +48,7 @@ impl Server {
                 (),
             )
             .await
-            .map_err(|e| super::execution_error("read system.local", e))?;
+            .map_err(|e| crate::execution_error("read system.local", e))?;
         let (version,) = res
             .into_rows_result()
             .map_err(|e| StoreError::Backend(format!("system.local: {e}")))?

@@ -1,6 +1,9 @@
 //! Durable storage: one async trait, [`Store`], with an embedded backend
 //! ([`embedded::EmbeddedStore`], the default, on redb) and a ScyllaDB backend
-//! ([`scylla::ScyllaStore`], schema in `schema/*.cql`, see docs/scylla.md).
+//! (`switchboard_store_scylla::ScyllaStore`, schema in `schema/*.cql`, see docs/scylla.md),
+//! in its own crate. With the `testkit` feature: the backend-independent conformance
+//! suite (`conformance`) and the fault-injecting wrapper (`faulty::FaultyStore`), for
+//! tests only; the production binary is built without them.
 //!
 //! Data model (wide-column; the same partition and clustering keys in every backend):
 //!
@@ -25,23 +28,24 @@
 //! applies a batch atomically; ScyllaDB cannot span partitions atomically, so its backend
 //! writes a batch in reference order (referents first) and every write is an idempotent
 //! upsert, so a failed commit may leave a prefix applied and retrying it is safe (see
-//! [`conformance::Capabilities`] and `scylla/mod.rs`).
+//! [`Capabilities`] and `crates/store-scylla/src/lib.rs`).
 //! The store must never block an async executor thread for longer than ~500 µs; backends
 //! do blocking work on their own threads.
 
+#[cfg(feature = "testkit")]
 pub mod conformance;
 pub mod embedded;
+#[cfg(feature = "testkit")]
 pub mod faulty;
 pub mod privacy;
-pub mod scylla;
 
 pub use privacy::{AuditEntry, Erasure};
 
-use crate::domain::{
+use async_trait::async_trait;
+use domain::{
     AgentId, AgentProfile, Conversation, ConversationId, Customer, CustomerId, EventId,
     IdentityKey, Millis, QueueConfig, QueueName, ReportEvent, TimelineEvent,
 };
-use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -69,8 +73,8 @@ impl StoreError {
     /// saturated; retry shortly), anything else `unavailable`. Both answer 503 with
     /// `Retry-After` over HTTP; nothing was stored either way. (A method, not `From`:
     /// a second `From` into `EngineError` would make every `?` in the actors ambiguous.)
-    pub fn into_engine(self) -> crate::domain::EngineError {
-        use crate::domain::{EngineError, ErrorCode};
+    pub fn into_engine(self) -> domain::EngineError {
+        use domain::{EngineError, ErrorCode};
         match self {
             StoreError::Overloaded => EngineError::new(
                 ErrorCode::Busy,
@@ -108,8 +112,8 @@ pub struct OutboxEntry {
     /// The `message_out` event; the key.
     pub event_id: EventId,
     pub customer_id: CustomerId,
-    pub conversation_id: crate::domain::ConversationId,
-    pub channel: crate::domain::Channel,
+    pub conversation_id: domain::ConversationId,
+    pub channel: domain::Channel,
     pub to: String,
     pub text: String,
     pub subject: Option<String>,
@@ -284,3 +288,18 @@ pub trait Store: Send + Sync + 'static {
 
 /// Shared handle to the configured store.
 pub type SharedStore = Arc<dyn Store>;
+
+/// What a backend guarantees beyond the common contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// A committed batch spanning several partitions (customer, conversation, timeline)
+    /// is seen by readers all at once or not at all.
+    pub atomic_multi_partition_batches: bool,
+}
+
+impl Capabilities {
+    /// Everything: a transactional, single-node store.
+    pub const ALL: Capabilities = Capabilities {
+        atomic_multi_partition_batches: true,
+    };
+}

@@ -49,13 +49,11 @@ pub mod schema;
 pub mod server;
 pub mod statements;
 
-use super::conformance::Capabilities;
-use super::{Batch, OutboxEntry, Store, StoreError, TraceEntry};
-use crate::domain::{
+use async_trait::async_trait;
+use domain::{
     AgentId, AgentProfile, Channel, Conversation, ConversationId, ConversationState, Customer,
     CustomerId, EventId, IdentityKey, Millis, QueueConfig, QueueName, ReportEvent, TimelineEvent,
 };
-use async_trait::async_trait;
 use futures_util::future::{try_join_all, BoxFuture};
 use futures_util::{FutureExt, StreamExt};
 use schema::Template;
@@ -80,6 +78,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+use store::{Batch, Capabilities, OutboxEntry, Store, StoreError, TraceEntry};
 use uuid::Uuid;
 
 /// Shards of `open_conversations` (`shard = last byte of the id % OPEN_SHARDS`).
@@ -1276,7 +1275,7 @@ impl Store for ScyllaStore {
         to: Millis,
         limit: usize,
     ) -> Result<Vec<ReportEvent>, StoreError> {
-        use crate::domain::report::day_of;
+        use domain::report::day_of;
         if limit == 0 || to <= from {
             return Ok(Vec::new());
         }
@@ -1375,7 +1374,7 @@ impl Store for ScyllaStore {
         Ok(out)
     }
 
-    async fn erase(&self, e: crate::store::Erasure) -> Result<(), StoreError> {
+    async fn erase(&self, e: store::Erasure) -> Result<(), StoreError> {
         // Referents first, as in `commit`: the scrubbed records, then what pointed at
         // the data (identity links, timeline months), then the audit entry. Every step
         // is idempotent, so a failed erasure is retried whole.
@@ -1420,7 +1419,7 @@ impl Store for ScyllaStore {
         self.append_audit(e.audit).await
     }
 
-    async fn append_audit(&self, entry: crate::store::AuditEntry) -> Result<(), StoreError> {
+    async fn append_audit(&self, entry: store::AuditEntry) -> Result<(), StoreError> {
         let payload = serde_json::to_string(&entry).map_err(|e| encode_err("audit", e))?;
         self.write(
             &statements::INSERT_AUDIT,
@@ -1433,7 +1432,7 @@ impl Store for ScyllaStore {
         &self,
         before: Option<EventId>,
         limit: usize,
-    ) -> Result<Vec<crate::store::AuditEntry>, StoreError> {
+    ) -> Result<Vec<store::AuditEntry>, StoreError> {
         if limit == 0 {
             return Ok(Vec::new());
         }

@@ -23,16 +23,16 @@
 //!    edited, new changes go in a new file.
 //! 4. Release the lock (an LWT delete that only the holder's id matches).
 
-use super::cql::{self, CqlError, Schema};
-use super::server::Server;
-use super::statements::{self, Stmt};
-use crate::store::StoreError;
+use crate::cql::{self, CqlError, Schema};
+use crate::server::Server;
+use crate::statements::{self, Stmt};
 use scylla::client::session::Session;
 use scylla::statement::prepared::PreparedStatement;
 use scylla::value::CqlTimestamp;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
+use store::StoreError;
 
 /// One versioned schema file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -207,9 +207,9 @@ fn backend(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(format!("{what}: {e}"))
 }
 
-/// Connection-level failures are `Unavailable`; see `super::execution_error`.
+/// Connection-level failures are `Unavailable`; see `crate::execution_error`.
 fn exec(what: &str, e: scylla::errors::ExecutionError) -> StoreError {
-    super::execution_error(what, e)
+    crate::execution_error(what, e)
 }
 
 async fn prepare(
@@ -218,7 +218,7 @@ async fn prepare(
     t: &Template,
 ) -> Result<PreparedStatement, StoreError> {
     let cql = render(s.cql, t).map_err(|e| backend(s.name, e))?;
-    super::prepare_one(session, s, &cql, None).await
+    crate::prepare_one(session, s, &cql, None).await
 }
 
 /// Recorded `(version, name, checksum)` rows.
@@ -329,12 +329,12 @@ pub async fn migrate(
     let release = prepare(session, &statements::RELEASE_SCHEMA_LOCK, t).await?;
     let deadline = Instant::now() + lock_wait;
     loop {
-        let now = CqlTimestamp(crate::domain::Clock::now(&crate::domain::SystemClock).0);
+        let now = CqlTimestamp(domain::Clock::now(&domain::SystemClock).0);
         let res = session
             .execute_unpaged(&take, (SCOPE, now, holder.as_str(), LOCK_TTL_S))
             .await
             .map_err(|e| exec("take schema lock", e))?;
-        if super::lwt_applied(res)?.0 {
+        if crate::lwt_applied(res)?.0 {
             break;
         }
         if Instant::now() >= deadline {
@@ -369,7 +369,7 @@ async fn apply_pending(
     for f in FILES.iter().filter(|f| st.pending.contains(&f.name)) {
         tracing::info!(file = f.name, "applying schema file");
         run_ddl(session, f, t, keyspace_options).await?;
-        let now = CqlTimestamp(crate::domain::Clock::now(&crate::domain::SystemClock).0);
+        let now = CqlTimestamp(domain::Clock::now(&domain::SystemClock).0);
         session
             .execute_unpaged(
                 &record,
@@ -396,7 +396,7 @@ mod tests {
     //! resolves against the tables the files create.
 
     use super::*;
-    use crate::store::scylla::cql::Statement;
+    use crate::cql::Statement;
 
     fn template() -> Template {
         Template {
@@ -417,12 +417,13 @@ mod tests {
             );
             assert_eq!(checksum(f.text).len(), 64);
         }
-        let on_disk: Vec<_> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/schema"))
-            .expect("schema dir")
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.ends_with(".cql"))
-            .collect();
+        let on_disk: Vec<_> =
+            std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../../schema"))
+                .expect("schema dir")
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(".cql"))
+                .collect();
         for name in on_disk {
             assert!(
                 FILES.iter().any(|f| f.name == name),

@@ -63,11 +63,11 @@
 //! [`StoreError::Backend`]; nothing read from disk is unwrapped.
 
 use super::{AuditEntry, Batch, Erasure, OutboxEntry, Store, StoreError, TraceEntry};
-use crate::domain::{
+use async_trait::async_trait;
+use domain::{
     AgentId, AgentProfile, Conversation, ConversationId, Customer, CustomerId, EventId,
     IdentityKey, Millis, QueueConfig, QueueName, ReportEvent, TimelineEvent,
 };
-use async_trait::async_trait;
 use redb::{Database, Durability, ReadTransaction, ReadableTable, TableDefinition};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -173,8 +173,7 @@ impl fmt::Debug for EmbeddedStore {
 impl EmbeddedStore {
     /// What this backend guarantees, for the conformance suite: everything (one redb
     /// transaction per batch).
-    pub const CAPABILITIES: super::conformance::Capabilities =
-        super::conformance::Capabilities::ALL;
+    pub const CAPABILITIES: super::Capabilities = super::Capabilities::ALL;
 
     /// Opens (creating if needed) the store in `dir`, repairing the file after an
     /// unclean shutdown, and starts the writer thread. Fails if another handle (in this
@@ -591,7 +590,10 @@ fn writer_loop(db: &Database, rx: &Receiver<Request>, max_batch: usize) {
         }
         let (started, n) = (std::time::Instant::now(), group.len());
         process_group(db, group);
-        crate::metrics::store_group_commit(started.elapsed(), n);
+        // Described with the engine's other metrics (`switchboard::metrics`).
+        metrics::histogram!("switchboard_store_commit_seconds")
+            .record(started.elapsed().as_secs_f64());
+        metrics::histogram!("switchboard_store_commit_group_size").record(n as f64);
     }
 }
 
@@ -953,8 +955,8 @@ impl Store for EmbeddedStore {
         self.read(move |txn| {
             let t = ro(txn, REPORT_EVENTS)?;
             let (first, last) = (
-                crate::domain::report::day_of(from),
-                crate::domain::report::day_of(Millis(to.0 - 1)),
+                domain::report::day_of(from),
+                domain::report::day_of(Millis(to.0 - 1)),
             );
             // One range: a queue's partitions are per day, so a single queue is read
             // day by day; every queue is one range over the days.
@@ -1039,10 +1041,10 @@ impl Store for EmbeddedStore {
 #[cfg(test)]
 mod tests {
     //! White-box tests of the writer's group-commit fallback; the contract itself is
-    //! covered by `store::conformance` and `tests/store_conformance.rs`.
+    //! covered by `conformance` (feature `testkit`) and `tests/store_conformance.rs`.
 
     use super::*;
-    use crate::domain::{Channel, ConversationState, Millis, QueueName};
+    use domain::{Channel, ConversationState, Millis, QueueName};
 
     fn customer() -> Customer {
         Customer {
@@ -1059,7 +1061,7 @@ mod tests {
         }
     }
 
-    fn conversation(customer_id: CustomerId) -> Result<Conversation, crate::domain::ParseError> {
+    fn conversation(customer_id: CustomerId) -> Result<Conversation, domain::ParseError> {
         Ok(Conversation {
             id: ConversationId::new(),
             customer_id,

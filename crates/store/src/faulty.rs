@@ -10,11 +10,11 @@
 //! It owns no data and must never reorder or alter what it forwards.
 
 use super::{AuditEntry, Batch, Erasure, OutboxEntry, SharedStore, Store, StoreError, TraceEntry};
-use crate::domain::{
+use async_trait::async_trait;
+use domain::{
     AgentId, AgentProfile, Conversation, ConversationId, Customer, CustomerId, EventId,
     IdentityKey, Millis, QueueConfig, QueueName, ReportEvent,
 };
-use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
@@ -227,7 +227,7 @@ impl Store for FaultyStore {
         customer: CustomerId,
         before: Option<EventId>,
         limit: usize,
-    ) -> Result<Vec<crate::domain::TimelineEvent>, StoreError> {
+    ) -> Result<Vec<domain::TimelineEvent>, StoreError> {
         self.check(Op::Read)?;
         self.inner.timeline(customer, before, limit).await
     }
@@ -334,7 +334,7 @@ impl Store for FaultyStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::embedded::{EmbeddedOptions, EmbeddedStore};
+    use crate::embedded::{EmbeddedOptions, EmbeddedStore};
 
     fn store() -> (tempfile::TempDir, Arc<FaultyStore>) {
         let dir = tempfile::tempdir().unwrap();

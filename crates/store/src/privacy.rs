@@ -5,7 +5,7 @@
 //! module only carries it. Aggregate data (conversation states, queues, timestamps,
 //! Prometheus counters) is not touched.
 
-use crate::domain::{AgentId, Conversation, Customer, CustomerId, EventId, IdentityKey, Millis};
+use domain::{AgentId, Conversation, Customer, CustomerId, EventId, IdentityKey, Millis};
 use serde::{Deserialize, Serialize};
 
 /// One entry of the audit log: who did what to which customer, and when. Kept
