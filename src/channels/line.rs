@@ -12,14 +12,17 @@
 //!   token is fresh, else the push API (`/v2/bot/message/push`) with `X-Line-Retry-Key`
 //!   set to the event id, so a retried push is delivered once.
 
+use super::connector::{serve, Connector, SendContext, Webhook};
 use super::outbound::{Delivery, SendFailure, SendResult};
-use super::webhook::{self, counted, WebhookError};
+use super::webhook::{self, WebhookError};
 use super::{ingest, ChannelSettings, InboundMessage};
 use crate::actors::messages::SetOptOut;
+use crate::actors::registry::Engine;
 use crate::api::AppState;
 use crate::domain::{Attachment, Channel, IdentityKey};
 use actix_web::{web, HttpRequest, HttpResponse};
 use dashmap::DashMap;
+use futures_util::future::BoxFuture;
 use serde::Deserialize;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -93,45 +96,55 @@ struct Message {
     address: Option<String>,
 }
 
+/// The LINE Messaging API connector.
+pub struct Line;
+
+impl Connector for Line {
+    fn provider(&self) -> &'static str {
+        PROVIDER
+    }
+    fn enabled(&self, s: &ChannelSettings) -> bool {
+        s.line.enabled
+    }
+    fn routes(&self, cfg: &mut web::ServiceConfig) {
+        cfg.route("/line", web::post().to(webhook));
+    }
+    fn sends(&self) -> Option<Channel> {
+        Some(Channel::Line)
+    }
+    fn send<'a>(&'a self, cx: SendContext<'a>, d: &'a Delivery) -> BoxFuture<'a, SendResult> {
+        Box::pin(send(cx.client, &cx.engine.settings.channels, d))
+    }
+}
+
+impl Webhook for Line {
+    /// The body itself: the signature covers all of it.
+    type Verified = ();
+    const CONTENT_TYPE: &'static str = "application/json";
+    fn verify(&self, engine: &Engine, req: &HttpRequest, body: &[u8]) -> Result<(), WebhookError> {
+        let secret = &engine.settings.channels.line.channel_secret;
+        if super::signature::verify_line(secret, body, webhook::header(req, "X-Line-Signature")) {
+            Ok(())
+        } else {
+            Err(WebhookError::BadSignature)
+        }
+    }
+}
+
 /// `POST /webhooks/line`.
 pub async fn webhook(
     state: web::Data<AppState>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, WebhookError> {
-    counted(PROVIDER, handle(&state, &req, &body).await)
+    serve(&Line, &state, &req, &body, |()| handle(&state, &body)).await
 }
 
-async fn handle(
-    state: &AppState,
-    req: &HttpRequest,
-    body: &[u8],
-) -> Result<HttpResponse, WebhookError> {
-    let cfg = &state.engine.settings.channels.line;
-    if !cfg.enabled {
-        return Err(WebhookError::Disabled);
-    }
-    webhook::require_content_type(req, "application/json")?;
-    if !super::signature::verify_line(
-        &cfg.channel_secret,
-        body,
-        webhook::header(req, "X-Line-Signature"),
-    ) {
-        return Err(WebhookError::BadSignature);
-    }
-    for ev in parse_events(body)? {
-        let ev = match ev {
-            Ok(e) => e,
-            Err(e) => {
-                tracing::info!(error = %crate::security::Redacted(&e.to_string()), "LINE event skipped: unreadable");
-                continue;
-            }
-        };
-        if webhook::too_old(&state.engine, ev.timestamp) {
-            tracing::info!(kind = %ev.kind, "LINE event skipped: older than the replay window");
-            crate::metrics::webhook(PROVIDER, "replay_skipped");
-            continue;
-        }
+async fn handle(state: &AppState, body: &[u8]) -> Result<HttpResponse, WebhookError> {
+    let events = webhook::fresh_events(&state.engine, PROVIDER, parse_events(body)?, |e| {
+        e.timestamp
+    });
+    for ev in events {
         handle_event(state, ev).await?;
     }
     Ok(HttpResponse::Ok().json(serde_json::json!({})))

@@ -17,12 +17,15 @@
 //! - Outbound: Send API `POST {api_base}/{version}/me/messages` with
 //!   `{"recipient": {"id": PSID}, "messaging_type": "RESPONSE", "message": {"text"}}`.
 
+use super::connector::{serve, Connector, SendContext, Webhook};
 use super::outbound::{Delivery, SendFailure, SendResult};
-use super::webhook::{self, counted, WebhookError};
+use super::webhook::{self, WebhookError};
 use super::{ingest, ChannelSettings, InboundMessage};
+use crate::actors::registry::Engine;
 use crate::api::AppState;
 use crate::domain::{Attachment, Channel};
 use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::future::BoxFuture;
 use serde::Deserialize;
 
 const PROVIDER: &str = "messenger";
@@ -127,45 +130,58 @@ struct Postback {
     mid: Option<String>,
 }
 
+/// The Facebook Messenger (Meta Send API) connector.
+pub struct Messenger;
+
+impl Connector for Messenger {
+    fn provider(&self) -> &'static str {
+        PROVIDER
+    }
+    fn enabled(&self, s: &ChannelSettings) -> bool {
+        s.messenger.enabled
+    }
+    fn routes(&self, cfg: &mut web::ServiceConfig) {
+        cfg.route("/messenger", web::get().to(verify))
+            .route("/messenger", web::post().to(webhook));
+    }
+    fn sends(&self) -> Option<Channel> {
+        Some(Channel::Messenger)
+    }
+    fn send<'a>(&'a self, cx: SendContext<'a>, d: &'a Delivery) -> BoxFuture<'a, SendResult> {
+        Box::pin(send(cx.client, &cx.engine.settings.channels, d))
+    }
+}
+
+impl Webhook for Messenger {
+    /// The body itself: the signature covers all of it.
+    type Verified = ();
+    const CONTENT_TYPE: &'static str = "application/json";
+    fn verify(&self, engine: &Engine, req: &HttpRequest, body: &[u8]) -> Result<(), WebhookError> {
+        let secret = &engine.settings.channels.messenger.app_secret;
+        let header = webhook::header(req, "X-Hub-Signature-256");
+        if super::signature::verify_messenger(secret, body, header) {
+            Ok(())
+        } else {
+            Err(WebhookError::BadSignature)
+        }
+    }
+}
+
 /// `POST /webhooks/messenger`.
 pub async fn webhook(
     state: web::Data<AppState>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, WebhookError> {
-    counted(PROVIDER, handle(&state, &req, &body).await)
+    serve(&Messenger, &state, &req, &body, |()| handle(&state, &body)).await
 }
 
-async fn handle(
-    state: &AppState,
-    req: &HttpRequest,
-    body: &[u8],
-) -> Result<HttpResponse, WebhookError> {
+async fn handle(state: &AppState, body: &[u8]) -> Result<HttpResponse, WebhookError> {
     let cfg = &state.engine.settings.channels.messenger;
-    if !cfg.enabled {
-        return Err(WebhookError::Disabled);
-    }
-    webhook::require_content_type(req, "application/json")?;
-    if !super::signature::verify_messenger(
-        &cfg.app_secret,
-        body,
-        webhook::header(req, "X-Hub-Signature-256"),
-    ) {
-        return Err(WebhookError::BadSignature);
-    }
-    for ev in parse_events(body)? {
-        let mut ev = match ev {
-            Ok(e) => e,
-            Err(e) => {
-                tracing::info!(error = %crate::security::Redacted(&e.to_string()), "Messenger event skipped: unreadable");
-                continue;
-            }
-        };
-        if super::webhook::too_old(&state.engine, ev.timestamp) {
-            tracing::info!("Messenger event skipped: older than the replay window");
-            crate::metrics::webhook(PROVIDER, "replay_skipped");
-            continue;
-        }
+    let events = webhook::fresh_events(&state.engine, PROVIDER, parse_events(body)?, |e| {
+        e.timestamp
+    });
+    for mut ev in events {
         if let Some(al) = ev.account_linking.take() {
             account_linking(state, &ev.sender.id, al).await?;
             continue;

@@ -9,10 +9,15 @@
 //!   `message_out` event, then queues a [`outbound::Delivery`]; a bounded pool of
 //!   workers calls the provider's API (never on an actor's thread), retries temporary
 //!   failures with backoff, and records the result as a `message_status` event.
+//! - [`connector`]: the `Connector` trait every provider implements, the one list of
+//!   them (`CONNECTORS`), and the webhook skeleton (`serve`: count, 404 while disabled,
+//!   content type, signature).
 //! - One module per provider: [`twilio_sms`], [`twilio_voice`], [`line`], [`messenger`],
-//!   [`video`]; [`signature`] holds the webhook signature checks.
+//!   [`email`] (SMTP in, relay out); [`video`] makes video-room links (no provider
+//!   calls); [`signature`] holds the webhook signature checks.
 
 pub mod config;
+pub mod connector;
 pub mod email;
 pub mod line;
 pub mod login;
@@ -154,20 +159,14 @@ pub fn describe_attachments(a: &[Attachment]) -> String {
         .join(" ")
 }
 
-/// Registers every connector's webhook routes (a connector that is disabled answers
-/// 404, as if it did not exist). Bodies over `max_body` bytes get 413.
+/// Registers every connector's webhook routes ([`connector::CONNECTORS`]; a connector
+/// that is disabled answers 404, as if it did not exist). Bodies over `max_body` bytes
+/// get 413.
 pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
     cfg.service(
         web::scope("/webhooks")
             .app_data(web::PayloadConfig::new(max_body))
-            .route("/twilio/sms", web::post().to(twilio_sms::inbound))
-            .route("/twilio/sms/status", web::post().to(twilio_sms::status))
-            .route("/twilio/voice", web::post().to(twilio_voice::incoming))
-            .route("/twilio/voice/menu", web::post().to(twilio_voice::menu))
-            .route("/twilio/voice/status", web::post().to(twilio_voice::status))
-            .route("/line", web::post().to(line::webhook))
-            .route("/messenger", web::get().to(messenger::verify))
-            .route("/messenger", web::post().to(messenger::webhook)),
+            .configure(connector::configure),
     );
 }
 

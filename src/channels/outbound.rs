@@ -15,6 +15,7 @@
 //! submitted again ([`Dispatcher::resume`]), so a committed reply is sent at least once
 //! even across a crash.
 
+use super::connector::SendContext;
 use crate::actors::messages::RecordEvents;
 use crate::actors::registry::Engine;
 use crate::domain::{
@@ -208,12 +209,9 @@ async fn deliver(
     d: Delivery,
 ) {
     let cfg = &engine.settings.channels;
-    let result = match d.channel {
-        Channel::Sms => super::twilio_sms::send(client, cfg, &d).await,
-        Channel::Line => super::line::send(client, cfg, &d).await,
-        Channel::Messenger => super::messenger::send(client, cfg, &d).await,
-        Channel::Email => super::email::intake::send_reply(engine, &d).await,
-        Channel::Chat | Channel::Video | Channel::Voice => Err(SendFailure::permanent(format!(
+    let result = match super::connector::sender_for(d.channel) {
+        Some(c) => c.send(SendContext { engine, client }, &d).await,
+        None => Err(SendFailure::permanent(format!(
             "no outbound connector for {}",
             d.channel
         ))),

@@ -11,15 +11,18 @@
 //!   `ErrorCode`); the callback URL carries the customer and event ids (covered by the
 //!   signature), and each state becomes a `message_status` event.
 
+use super::connector::{serve, Connector, SendContext, Webhook};
 use super::outbound::{Delivery, SendFailure, SendResult};
-use super::webhook::{self, counted, field, required, WebhookError};
+use super::webhook::{self, field, required, WebhookError};
 use super::{ingest, ChannelSettings, InboundMessage};
 use crate::actors::messages::{RecordEvents, SetOptOut};
+use crate::actors::registry::Engine;
 use crate::api::AppState;
 use crate::domain::{
     Attachment, Channel, CustomerId, DeliveryStatus, EventId, EventKind, IdentityKey, TimelineEvent,
 };
 use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::future::BoxFuture;
 
 const PROVIDER: &str = "twilio_sms";
 /// Twilio allows at most 10 media items per message.
@@ -44,16 +47,52 @@ pub fn empty_twiml() -> HttpResponse {
         .body("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>")
 }
 
-/// Checks the form body and its signature; returns the parameters.
+/// The SMS connector: Twilio Programmable Messaging.
+pub struct TwilioSms;
+
+impl Connector for TwilioSms {
+    fn provider(&self) -> &'static str {
+        PROVIDER
+    }
+    fn enabled(&self, s: &ChannelSettings) -> bool {
+        s.sms.enabled
+    }
+    fn routes(&self, cfg: &mut web::ServiceConfig) {
+        cfg.route("/twilio/sms", web::post().to(inbound))
+            .route("/twilio/sms/status", web::post().to(status));
+    }
+    fn sends(&self) -> Option<Channel> {
+        Some(Channel::Sms)
+    }
+    fn send<'a>(&'a self, cx: SendContext<'a>, d: &'a Delivery) -> BoxFuture<'a, SendResult> {
+        Box::pin(send(cx.client, &cx.engine.settings.channels, d))
+    }
+}
+
+impl Webhook for TwilioSms {
+    type Verified = Vec<(String, String)>;
+    const CONTENT_TYPE: &'static str = "application/x-www-form-urlencoded";
+    fn verify(
+        &self,
+        engine: &Engine,
+        req: &HttpRequest,
+        body: &[u8],
+    ) -> Result<Self::Verified, WebhookError> {
+        verified_form(engine, req, body, &engine.settings.channels.sms.auth_token)
+    }
+}
+
+/// Parses a Twilio form body and checks its `X-Twilio-Signature` (over the public URL
+/// and the parameters) with `auth_token`; returns the parameters. Shared with the voice
+/// connector, which Twilio signs the same way.
 pub(super) fn verified_form(
-    state: &AppState,
+    engine: &Engine,
     req: &HttpRequest,
     body: &[u8],
     auth_token: &str,
 ) -> Result<Vec<(String, String)>, WebhookError> {
-    webhook::require_content_type(req, "application/x-www-form-urlencoded")?;
     let params = webhook::parse_form(body)?;
-    let url = webhook::public_url(&state.engine, req);
+    let url = webhook::public_url(engine, req);
     if !super::signature::verify_twilio(
         auth_token,
         &url,
@@ -71,19 +110,17 @@ pub async fn inbound(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, WebhookError> {
-    counted(PROVIDER, inbound_inner(&state, &req, &body).await)
+    serve(&TwilioSms, &state, &req, &body, |params| {
+        inbound_inner(&state, params)
+    })
+    .await
 }
 
 async fn inbound_inner(
     state: &AppState,
-    req: &HttpRequest,
-    body: &[u8],
+    params: Vec<(String, String)>,
 ) -> Result<HttpResponse, WebhookError> {
     let cfg = &state.engine.settings.channels.sms;
-    if !cfg.enabled {
-        return Err(WebhookError::Disabled);
-    }
-    let params = verified_form(state, req, body, &cfg.auth_token)?;
     let SmsIn {
         sid,
         from,
@@ -202,19 +239,17 @@ pub async fn status(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, WebhookError> {
-    counted(PROVIDER, status_inner(&state, &req, &body).await)
+    serve(&TwilioSms, &state, &req, &body, |params| {
+        status_inner(&state, &req, params)
+    })
+    .await
 }
 
 async fn status_inner(
     state: &AppState,
     req: &HttpRequest,
-    body: &[u8],
+    params: Vec<(String, String)>,
 ) -> Result<HttpResponse, WebhookError> {
-    let cfg = &state.engine.settings.channels.sms;
-    if !cfg.enabled {
-        return Err(WebhookError::Disabled);
-    }
-    let params = verified_form(state, req, body, &cfg.auth_token)?;
     let q = web::Query::<StatusQuery>::from_query(req.query_string())
         .map_err(|e| WebhookError::Malformed(format!("callback query: {e}")))?;
     let sid = required(&params, "MessageSid")?;

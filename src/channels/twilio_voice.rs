@@ -22,16 +22,54 @@
 //! Every request must carry a valid `X-Twilio-Signature`. The call id (`CallSid`) makes
 //! retries idempotent.
 
+use super::connector::{serve, Connector, Webhook};
 use super::twilio_sms::verified_form;
-use super::webhook::{counted, field, required, WebhookError};
-use super::{ingest, InboundMessage};
+use super::webhook::{field, required, WebhookError};
+use super::{ingest, ChannelSettings, InboundMessage};
 use crate::actors::messages::CallEnded;
+use crate::actors::registry::Engine;
 use crate::api::AppState;
 use crate::domain::{Channel, IdentityKey};
 use crate::ivr::{Action, Position, Tree};
 use actix_web::{web, HttpRequest, HttpResponse};
 
 const PROVIDER: &str = "twilio_voice";
+
+/// The voice connector: Twilio Programmable Voice webhooks (calls carry no text
+/// replies, so it sends nothing through the outbound dispatcher).
+pub struct TwilioVoice;
+
+impl Connector for TwilioVoice {
+    fn provider(&self) -> &'static str {
+        PROVIDER
+    }
+    fn enabled(&self, s: &ChannelSettings) -> bool {
+        s.voice.enabled
+    }
+    fn routes(&self, cfg: &mut web::ServiceConfig) {
+        cfg.route("/twilio/voice", web::post().to(incoming))
+            .route("/twilio/voice/menu", web::post().to(menu))
+            .route("/twilio/voice/status", web::post().to(status));
+    }
+}
+
+impl Webhook for TwilioVoice {
+    type Verified = Vec<(String, String)>;
+    const CONTENT_TYPE: &'static str = "application/x-www-form-urlencoded";
+    fn verify(
+        &self,
+        engine: &Engine,
+        req: &HttpRequest,
+        body: &[u8],
+    ) -> Result<Self::Verified, WebhookError> {
+        verified_form(
+            engine,
+            req,
+            body,
+            &engine.settings.channels.voice.auth_token,
+        )
+    }
+}
 
 /// Escapes text for XML element content and attribute values.
 pub fn xml_escape(s: &str) -> String {
@@ -136,35 +174,22 @@ fn menu_twiml(
     ))
 }
 
-fn enabled(state: &AppState) -> Result<(), WebhookError> {
-    if state.engine.settings.channels.voice.enabled {
-        Ok(())
-    } else {
-        Err(WebhookError::Disabled)
-    }
-}
-
 /// `POST /webhooks/twilio/voice`.
 pub async fn incoming(
     state: web::Data<AppState>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, WebhookError> {
-    counted(PROVIDER, incoming_inner(&state, &req, &body).await)
+    serve(&TwilioVoice, &state, &req, &body, |params| {
+        incoming_inner(&state, params)
+    })
+    .await
 }
 
 async fn incoming_inner(
     state: &AppState,
-    req: &HttpRequest,
-    body: &[u8],
+    params: Vec<(String, String)>,
 ) -> Result<HttpResponse, WebhookError> {
-    enabled(state)?;
-    let params = verified_form(
-        state,
-        req,
-        body,
-        &state.engine.settings.channels.voice.auth_token,
-    )?;
     required(&params, "CallSid")?;
     required(&params, "From")?;
     let Some(tree) = ivr_tree(state) else {
@@ -179,17 +204,18 @@ pub async fn menu(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, WebhookError> {
-    counted(PROVIDER, menu_inner(&state, &req, &body).await)
+    serve(&TwilioVoice, &state, &req, &body, |params| {
+        menu_inner(&state, &req, params)
+    })
+    .await
 }
 
 async fn menu_inner(
     state: &AppState,
     req: &HttpRequest,
-    body: &[u8],
+    params: Vec<(String, String)>,
 ) -> Result<HttpResponse, WebhookError> {
-    enabled(state)?;
     let v = &state.engine.settings.channels.voice;
-    let params = verified_form(state, req, body, &v.auth_token)?;
     let Some(tree) = ivr_tree(state) else {
         return route_call(state, &params, None, "着信").await;
     };
@@ -344,21 +370,16 @@ pub async fn status(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, WebhookError> {
-    counted(PROVIDER, status_inner(&state, &req, &body).await)
+    serve(&TwilioVoice, &state, &req, &body, |params| {
+        status_inner(&state, params)
+    })
+    .await
 }
 
 async fn status_inner(
     state: &AppState,
-    req: &HttpRequest,
-    body: &[u8],
+    params: Vec<(String, String)>,
 ) -> Result<HttpResponse, WebhookError> {
-    enabled(state)?;
-    let params = verified_form(
-        state,
-        req,
-        body,
-        &state.engine.settings.channels.voice.auth_token,
-    )?;
     let call = required(&params, "CallSid")?;
     let from = required(&params, "From")?;
     let status = required(&params, "CallStatus")?;

@@ -134,6 +134,33 @@ pub fn too_old(engine: &crate::actors::Engine, ts: Option<i64>) -> bool {
     }
 }
 
+/// The events of a verified batch worth handling, in order. An event that did not
+/// parse, or whose timestamp (`ts`) is older than the replay window ([`too_old`]), is
+/// skipped with a log line (the replay counted as `replay_skipped`): one bad event must
+/// not make the provider redeliver the others.
+pub fn fresh_events<E>(
+    engine: &Engine,
+    provider: &'static str,
+    events: Vec<Result<E, serde_json::Error>>,
+    ts: impl Fn(&E) -> Option<i64>,
+) -> Vec<E> {
+    events
+        .into_iter()
+        .filter_map(|ev| match ev {
+            Ok(e) if too_old(engine, ts(&e)) => {
+                tracing::info!(provider, "webhook event skipped: older than the replay window");
+                crate::metrics::webhook(provider, "replay_skipped");
+                None
+            }
+            Ok(e) => Some(e),
+            Err(e) => {
+                tracing::info!(provider, error = %crate::security::Redacted(&e.to_string()), "webhook event skipped: unreadable");
+                None
+            }
+        })
+        .collect()
+}
+
 /// A header as text.
 pub fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())

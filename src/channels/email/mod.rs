@@ -52,8 +52,33 @@ pub use mime::{parse_message, strip_quoted, AttachmentInfo, EmailError, ParsedEm
 pub use send::{OutboundEmail, SendError};
 pub use smtp::{Envelope, MailHandler, Reject, SmtpHandle, SmtpServer};
 
+use super::connector::{Connector, SendContext};
+use super::outbound::{Delivery, SendResult};
+use super::ChannelSettings;
+use crate::domain::Channel;
+use futures_util::future::BoxFuture;
 use serde::Deserialize;
 use std::net::SocketAddr;
+
+/// The email connector: mail comes in over the engine's own SMTP server ([`smtp`],
+/// started with the application, no webhook routes); replies go out through the
+/// configured relay ([`intake::send_reply`]).
+pub struct Email;
+
+impl Connector for Email {
+    fn provider(&self) -> &'static str {
+        "email"
+    }
+    fn enabled(&self, s: &ChannelSettings) -> bool {
+        s.email.enabled
+    }
+    fn sends(&self) -> Option<Channel> {
+        Some(Channel::Email)
+    }
+    fn send<'a>(&'a self, cx: SendContext<'a>, d: &'a Delivery) -> BoxFuture<'a, SendResult> {
+        Box::pin(intake::send_reply(cx.engine, d))
+    }
+}
 
 /// Settings of the email channel (`[email]`). `Default` gives the documented defaults.
 #[derive(Debug, Clone, Deserialize)]

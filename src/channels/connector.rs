@@ -1,0 +1,145 @@
+//! The connector seam: what a provider connector is ([`Connector`]: its routes, whether
+//! it is enabled, which channel's replies it sends and how), the one list of them
+//! ([`CONNECTORS`]), and the skeleton every webhook call goes through
+//! ([`Webhook`] + [`serve`]: count the outcome, 404 while disabled, content type,
+//! provider signature, then the connector's own handler).
+//!
+//! Adding a provider is one module with a unit struct implementing [`Connector`] (and
+//! [`Webhook`] when it takes webhooks), one line in [`CONNECTORS`], and — for a new
+//! channel — one `Channel` variant with its capability row in `domain::channel`. The
+//! outbound dispatcher and the webhook scope find it through the list; nothing matches
+//! on providers elsewhere.
+
+use super::outbound::{Delivery, SendResult};
+use super::webhook::{counted, require_content_type, WebhookError};
+use super::ChannelSettings;
+use crate::actors::registry::Engine;
+use crate::api::AppState;
+use crate::domain::Channel;
+use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::future::BoxFuture;
+use std::future::Future;
+
+/// What a provider's API call needs besides the delivery.
+#[derive(Clone, Copy)]
+pub struct SendContext<'a> {
+    pub engine: &'a Engine,
+    /// The dispatcher's shared HTTP client (timeouts and user agent set).
+    pub client: &'a reqwest::Client,
+}
+
+/// One provider connector.
+pub trait Connector: Sync {
+    /// Its name in metrics (`switchboard_webhooks_total{provider}`) and logs.
+    fn provider(&self) -> &'static str;
+    /// Whether the settings turn it on. A disabled connector's webhooks answer 404, as
+    /// if they did not exist.
+    fn enabled(&self, settings: &ChannelSettings) -> bool;
+    /// Mounts its webhook routes (inside the `/webhooks` scope). None by default: a
+    /// connector may take its input elsewhere (email over SMTP).
+    fn routes(&self, _cfg: &mut web::ServiceConfig) {}
+    /// The channel whose agent replies it sends, if any (at most one connector per
+    /// channel; `registry_covers_every_connector_channel` checks it).
+    fn sends(&self) -> Option<Channel> {
+        None
+    }
+    /// Sends one reply; called by the outbound dispatcher's workers only for the
+    /// channel [`Connector::sends`] names.
+    fn send<'a>(&'a self, cx: SendContext<'a>, d: &'a Delivery) -> BoxFuture<'a, SendResult> {
+        let _ = cx;
+        Box::pin(async move {
+            Err(super::outbound::SendFailure::permanent(format!(
+                "{} sends no {} replies",
+                self.provider(),
+                d.channel
+            )))
+        })
+    }
+}
+
+/// Every connector, in the order its routes are mounted.
+pub static CONNECTORS: &[&dyn Connector] = &[
+    &super::twilio_sms::TwilioSms,
+    &super::twilio_voice::TwilioVoice,
+    &super::line::Line,
+    &super::messenger::Messenger,
+    &super::email::Email,
+];
+
+/// The connector that sends `channel`'s replies.
+pub fn sender_for(channel: Channel) -> Option<&'static dyn Connector> {
+    CONNECTORS
+        .iter()
+        .copied()
+        .find(|c| c.sends() == Some(channel))
+}
+
+/// A connector that takes signed webhook calls.
+pub trait Webhook: Connector {
+    /// What a verified call yields to the handler (form parameters, the raw body).
+    type Verified;
+    /// The request content type it accepts (prefix, lowercase).
+    const CONTENT_TYPE: &'static str;
+    /// Checks the provider's signature over `body`; parses what the signature covers.
+    fn verify(
+        &self,
+        engine: &Engine,
+        req: &HttpRequest,
+        body: &[u8],
+    ) -> Result<Self::Verified, WebhookError>;
+}
+
+/// Runs one webhook call of `w`: 404 while disabled, then the content type, then the
+/// signature, then `handle` with what was verified; the outcome of all of it is counted
+/// under the connector's provider name.
+pub async fn serve<W, Fut>(
+    w: &W,
+    state: &AppState,
+    req: &HttpRequest,
+    body: &[u8],
+    handle: impl FnOnce(W::Verified) -> Fut,
+) -> Result<HttpResponse, WebhookError>
+where
+    W: Webhook,
+    Fut: Future<Output = Result<HttpResponse, WebhookError>>,
+{
+    let r = async {
+        if !w.enabled(&state.engine.settings.channels) {
+            return Err(WebhookError::Disabled);
+        }
+        require_content_type(req, W::CONTENT_TYPE)?;
+        let verified = w.verify(&state.engine, req, body)?;
+        handle(verified).await
+    }
+    .await;
+    counted(w.provider(), r)
+}
+
+/// Mounts every connector's routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    for c in CONNECTORS {
+        c.routes(cfg);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Channel, ReplyPath};
+
+    /// A channel whose replies travel through a connector has exactly one; no other
+    /// channel has any. A new channel with `ReplyPath::Connector` fails here until its
+    /// connector is registered.
+    #[test]
+    fn registry_covers_every_connector_channel() {
+        for ch in Channel::ALL {
+            let senders = CONNECTORS.iter().filter(|c| c.sends() == Some(ch)).count();
+            let expected = usize::from(ch.capabilities().replies == ReplyPath::Connector);
+            assert_eq!(senders, expected, "{ch}: {senders} connectors send it");
+        }
+        let mut names: Vec<_> = CONNECTORS.iter().map(|c| c.provider()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), CONNECTORS.len(), "provider names are unique");
+    }
+}
