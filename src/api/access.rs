@@ -11,7 +11,7 @@
 use super::error::ApiError;
 use super::extract::Staff;
 use crate::actors::Engine;
-use crate::domain::{Conversation, ConversationId, CustomerId, EventKind};
+use crate::domain::{Conversation, ConversationId, Customer, CustomerId, EventKind};
 
 /// Events read per page while looking for the agent's assignment.
 const PAGE: usize = 500;
@@ -49,6 +49,21 @@ async fn held(
     Ok(false)
 }
 
+/// Customer `id`, loaded for `staff`: 403 when they may not see it ([`customer`]), 404
+/// when it does not exist.
+pub async fn readable_customer(
+    engine: &Engine,
+    staff: &Staff,
+    id: CustomerId,
+) -> Result<Customer, ApiError> {
+    customer(engine, staff, id).await?;
+    engine
+        .store
+        .customer(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("customer"))
+}
+
 /// `staff` may read or act on customer `id`.
 pub async fn customer(engine: &Engine, staff: &Staff, id: CustomerId) -> Result<(), ApiError> {
     if staff.sees_everything() {
@@ -65,6 +80,22 @@ pub async fn customer(engine: &Engine, staff: &Staff, id: CustomerId) -> Result<
             "agents see only customers whose conversations they hold or held",
         ))
     }
+}
+
+/// Conversation `id`, loaded for `staff`: 404 when it does not exist, 403 when they
+/// may not read it ([`conversation`]).
+pub async fn readable_conversation(
+    engine: &Engine,
+    staff: &Staff,
+    id: ConversationId,
+) -> Result<Conversation, ApiError> {
+    let c = engine
+        .store
+        .conversation(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("conversation"))?;
+    conversation(engine, staff, &c).await?;
+    Ok(c)
 }
 
 /// `staff` may read conversation `c`.

@@ -202,12 +202,7 @@ pub async fn render(
     let conv_id = crate::domain::ConversationId::parse(&q.conversation)
         .map_err(|_| ApiError::not_found("conversation"))?;
     let engine = &state.engine;
-    let conv = engine
-        .store
-        .conversation(conv_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("conversation"))?;
-    access::conversation(engine, &staff, &conv).await?;
+    let conv = access::readable_conversation(engine, &staff, conv_id).await?;
     let customer = engine.store.customer(conv.customer_id).await?;
     let agent = engine.store.agent(&staff.id).await?;
     let crm = engine.crm.attributes(conv.customer_id);

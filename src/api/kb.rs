@@ -331,13 +331,7 @@ pub async fn suggest(
     let limit = limit_of(&state, q.limit)?;
     let id =
         ConversationId::parse(&q.conversation).map_err(|_| ApiError::not_found("conversation"))?;
-    let c = state
-        .engine
-        .store
-        .conversation(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("conversation"))?;
-    access::conversation(&state.engine, &staff, &c).await?;
+    let c = access::readable_conversation(&state.engine, &staff, id).await?;
     let events =
         crate::actors::timeline::timeline(&state.engine.store, c.customer_id, None, 200).await?;
     let max = state.engine.kb().settings.max_query_bytes;

@@ -31,13 +31,7 @@ pub async fn customer(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = customer_id(&path)?;
-    access::customer(&state.engine, &staff, id).await?;
-    let c = state
-        .engine
-        .store
-        .customer(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("customer"))?;
+    let c = access::readable_customer(&state.engine, &staff, id).await?;
     Ok(HttpResponse::Ok().json(c))
 }
 
@@ -89,13 +83,7 @@ pub async fn conversation(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = conversation_id(&path)?;
-    let c = state
-        .engine
-        .store
-        .conversation(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("conversation"))?;
-    access::conversation(&state.engine, &staff, &c).await?;
+    let c = access::readable_conversation(&state.engine, &staff, id).await?;
     Ok(HttpResponse::Ok().json(c))
 }
 
@@ -106,13 +94,7 @@ pub async fn trace(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = conversation_id(&path)?;
-    let c = state
-        .engine
-        .store
-        .conversation(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("conversation"))?;
-    access::conversation(&state.engine, &staff, &c).await?;
+    access::readable_conversation(&state.engine, &staff, id).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "conversation_id": id,
         "steps": state.engine.store.trace(id).await?,
@@ -141,12 +123,6 @@ pub async fn customer_by_identity(
         .customer_by_identity(&key)
         .await?
         .ok_or_else(|| ApiError::not_found("customer"))?;
-    access::customer(&state.engine, &staff, id).await?;
-    let c = state
-        .engine
-        .store
-        .customer(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("customer"))?;
+    let c = access::readable_customer(&state.engine, &staff, id).await?;
     Ok(HttpResponse::Ok().json(c))
 }

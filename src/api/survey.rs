@@ -130,13 +130,7 @@ pub async fn of_conversation(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = ConversationId::parse(&path)?;
-    let conv = state
-        .engine
-        .store
-        .conversation(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("conversation"))?;
-    super::access::conversation(&state.engine, &staff, &conv).await?;
+    super::access::readable_conversation(&state.engine, &staff, id).await?;
     let raw = state
         .engine
         .store
