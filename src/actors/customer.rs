@@ -173,6 +173,13 @@ impl CustomerActor {
         }
     }
 
+    /// Every state-changing handler's first step: note the activity (it keeps the actor
+    /// from being passivated) and refuse while it cannot serve ([`Self::check_ready`]).
+    fn begin(&mut self) -> EngineResult<&Customer> {
+        self.last_activity = Instant::now();
+        self.check_ready()
+    }
+
     fn check_ready(&self) -> EngineResult<&Customer> {
         if let Some(e) = &self.load_error {
             return Err(EngineError::unavailable(e));
@@ -336,6 +343,14 @@ impl CustomerActor {
             ));
         }
         Ok(())
+    }
+
+    /// The open conversation, when it is `id`.
+    fn open_with(&self, id: ConversationId) -> EngineResult<&Conversation> {
+        match &self.open {
+            Some(c) if c.id == id => Ok(c),
+            _ => Err(EngineError::not_found("open conversation")),
+        }
     }
 
     fn open_held_by(
@@ -540,6 +555,18 @@ fn done<T: 'static>(r: EngineResult<T>) -> Atomic<T> {
     AtomicResponse::new(Box::pin(fut::ready(r)))
 }
 
+/// `?` for handlers that answer an [`Atomic`]: the value of `Ok`, or return the error
+/// as the handler's (already finished) answer.
+macro_rules! try_atomic {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(e) => return done(Err(e)),
+        }
+    };
+}
+pub(crate) use try_atomic;
+
 impl CustomerActor {
     /// The shape of every plain state change here: commit `batch` durably, and only
     /// then apply `then` to the actor (atomically: no other message runs in between).
@@ -675,14 +702,8 @@ impl Handler<Inbound> for CustomerActor {
     type Result = Atomic<InboundAck>;
 
     fn handle(&mut self, msg: Inbound, _: &mut Context<Self>) -> Self::Result {
-        self.last_activity = Instant::now();
-        let customer = match self.check_ready() {
-            Ok(c) => c.clone(),
-            Err(e) => return done(Err(e)),
-        };
-        if let Err(e) = self.validate_text(&msg.text) {
-            return done(Err(e));
-        }
+        let customer = try_atomic!(self.begin()).clone();
+        try_atomic!(self.validate_text(&msg.text));
         let seen_key = msg.client_msg_id.as_ref().map(|c| Self::seen_key("in", c));
         if let Some(ack) = seen_key.as_ref().and_then(|k| self.seen.get(k)) {
             return done(Ok(ack.clone()));
@@ -998,17 +1019,9 @@ impl Handler<AgentWrite> for CustomerActor {
     type Result = Atomic<InboundAck>;
 
     fn handle(&mut self, msg: AgentWrite, _: &mut Context<Self>) -> Self::Result {
-        self.last_activity = Instant::now();
-        if let Err(e) = self.check_ready() {
-            return done(Err(e));
-        }
-        let conv = match self.open_held_by(msg.conversation_id, &msg.agent_id) {
-            Ok(c) => c,
-            Err(e) => return done(Err(e)),
-        };
-        if let Err(e) = self.validate_text(&msg.text) {
-            return done(Err(e));
-        }
+        try_atomic!(self.begin());
+        let conv = try_atomic!(self.open_held_by(msg.conversation_id, &msg.agent_id));
+        try_atomic!(self.validate_text(&msg.text));
         let key = Self::seen_key(&format!("out:{}", msg.agent_id), &msg.client_msg_id);
         if let Some(ack) = self.seen.get(&key) {
             return done(Ok(ack.clone()));
@@ -1018,10 +1031,7 @@ impl Handler<AgentWrite> for CustomerActor {
         let target = if msg.note {
             None
         } else {
-            match self.reply_target(channel) {
-                Ok(t) => t,
-                Err(e) => return done(Err(e)),
-            }
+            try_atomic!(self.reply_target(channel))
         };
         let now = self.engine.now();
         let kind = if msg.note {
@@ -1101,9 +1111,7 @@ impl Handler<RecordEvents> for CustomerActor {
     type Result = Atomic<()>;
 
     fn handle(&mut self, msg: RecordEvents, _: &mut Context<Self>) -> Self::Result {
-        if let Err(e) = self.check_ready() {
-            return done(Err(e));
-        }
+        try_atomic!(self.check_ready());
         let batch = Batch {
             events: msg.events.clone(),
             outbox_done: msg.outbox_done.clone(),
@@ -1131,11 +1139,7 @@ impl Handler<SetOptOut> for CustomerActor {
     type Result = Atomic<()>;
 
     fn handle(&mut self, msg: SetOptOut, _: &mut Context<Self>) -> Self::Result {
-        self.last_activity = Instant::now();
-        let customer = match self.check_ready() {
-            Ok(c) => c.clone(),
-            Err(e) => return done(Err(e)),
-        };
+        let customer = try_atomic!(self.begin()).clone();
         if customer.opted_out.contains(&msg.channel) == msg.opted_out {
             return done(Ok(()));
         }
@@ -1180,11 +1184,7 @@ impl Handler<Assign> for CustomerActor {
     type Result = Atomic<ConversationView>;
 
     fn handle(&mut self, msg: Assign, _: &mut Context<Self>) -> Self::Result {
-        self.last_activity = Instant::now();
-        let customer = match self.check_ready() {
-            Ok(c) => c.clone(),
-            Err(e) => return done(Err(e)),
-        };
+        let customer = try_atomic!(self.begin()).clone();
         let conv = match &self.open {
             Some(c) if c.id == msg.conversation_id && c.state == ConversationState::Queued => {
                 c.clone()
@@ -1236,10 +1236,8 @@ impl Handler<GetConversationView> for CustomerActor {
 
     fn handle(&mut self, msg: GetConversationView, _: &mut Context<Self>) -> Self::Result {
         self.check_ready()?;
-        match &self.open {
-            Some(c) if c.id == msg.conversation_id => Ok(self.conversation_view(c)),
-            _ => Err(EngineError::not_found("open conversation")),
-        }
+        self.open_with(msg.conversation_id)
+            .map(|c| self.conversation_view(c))
     }
 }
 
@@ -1247,14 +1245,8 @@ impl Handler<CloseConversation> for CustomerActor {
     type Result = Atomic<()>;
 
     fn handle(&mut self, msg: CloseConversation, _: &mut Context<Self>) -> Self::Result {
-        self.last_activity = Instant::now();
-        if let Err(e) = self.check_ready() {
-            return done(Err(e));
-        }
-        let conv = match self.open_held_by(msg.conversation_id, &msg.agent_id) {
-            Ok(c) => c,
-            Err(e) => return done(Err(e)),
-        };
+        try_atomic!(self.begin());
+        let conv = try_atomic!(self.open_held_by(msg.conversation_id, &msg.agent_id));
         if let Some(d) = &msg.disposition {
             if d.len() > 200 {
                 return done(Err(EngineError::invalid(
@@ -1311,19 +1303,10 @@ impl Handler<Transfer> for CustomerActor {
     type Result = Atomic<()>;
 
     fn handle(&mut self, msg: Transfer, _: &mut Context<Self>) -> Self::Result {
-        self.last_activity = Instant::now();
-        if let Err(e) = self.check_ready() {
-            return done(Err(e));
-        }
+        try_atomic!(self.begin());
         let conv = match &msg.from_agent {
-            Some(a) => match self.open_held_by(msg.conversation_id, a) {
-                Ok(c) => c,
-                Err(e) => return done(Err(e)),
-            },
-            None => match &self.open {
-                Some(c) if c.id == msg.conversation_id => c.clone(),
-                _ => return done(Err(EngineError::not_found("open conversation"))),
-            },
+            Some(a) => try_atomic!(self.open_held_by(msg.conversation_id, a)),
+            None => try_atomic!(self.open_with(msg.conversation_id)).clone(),
         };
         if msg.to_queue.is_none() && msg.to_agent.is_none() {
             return done(Err(EngineError::invalid(
@@ -1428,13 +1411,8 @@ impl Handler<Requeue> for CustomerActor {
     type Result = Atomic<()>;
 
     fn handle(&mut self, msg: Requeue, _: &mut Context<Self>) -> Self::Result {
-        if let Err(e) = self.check_ready() {
-            return done(Err(e));
-        }
-        let conv = match &self.open {
-            Some(c) if c.id == msg.conversation_id => c.clone(),
-            _ => return done(Err(EngineError::not_found("open conversation"))),
-        };
+        try_atomic!(self.check_ready());
+        let conv = try_atomic!(self.open_with(msg.conversation_id)).clone();
         let now = self.engine.now();
         let mut updated = conv.clone();
         updated.updated_at = now;
@@ -1501,10 +1479,7 @@ impl Handler<CustomerLeave> for CustomerActor {
     type Result = Atomic<()>;
 
     fn handle(&mut self, _: CustomerLeave, ctx: &mut Context<Self>) -> Self::Result {
-        self.last_activity = Instant::now();
-        if let Err(e) = self.check_ready() {
-            return done(Err(e));
-        }
+        try_atomic!(self.begin());
         let Some(conv) = self.open.clone() else {
             return done(Ok(()));
         };
@@ -1567,11 +1542,7 @@ impl Handler<Identify> for CustomerActor {
     type Result = Atomic<()>;
 
     fn handle(&mut self, msg: Identify, _: &mut Context<Self>) -> Self::Result {
-        self.last_activity = Instant::now();
-        let customer = match self.check_ready() {
-            Ok(c) => c.clone(),
-            Err(e) => return done(Err(e)),
-        };
+        let customer = try_atomic!(self.begin()).clone();
         // A chat form is typed by whoever holds the browser: not evidence of identity.
         // The name becomes the display name; email and phone are kept, normalised, as
         // unverified attributes an agent can act on (link or merge), never as links.
@@ -1693,10 +1664,7 @@ impl Handler<CallEnded> for CustomerActor {
     type Result = Atomic<()>;
 
     fn handle(&mut self, msg: CallEnded, _: &mut Context<Self>) -> Self::Result {
-        self.last_activity = Instant::now();
-        if let Err(e) = self.check_ready() {
-            return done(Err(e));
-        }
+        try_atomic!(self.begin());
         let seen_key = Self::seen_key("call-end", &msg.call_id);
         if self.seen.contains_key(&seen_key) {
             return done(Ok(()));
@@ -1766,10 +1734,7 @@ impl Handler<EscalateVideo> for CustomerActor {
     type Result = Atomic<String>;
 
     fn handle(&mut self, _: EscalateVideo, _: &mut Context<Self>) -> Self::Result {
-        self.last_activity = Instant::now();
-        if let Err(e) = self.check_ready() {
-            return done(Err(e));
-        }
+        try_atomic!(self.begin());
         let cfg = &self.engine.settings.channels.video;
         if !cfg.enabled {
             return done(Err(EngineError::invalid("video is not enabled")));
@@ -1821,15 +1786,10 @@ impl Handler<WatchConversation> for CustomerActor {
 
     fn handle(&mut self, msg: WatchConversation, _: &mut Context<Self>) -> Self::Result {
         self.check_ready()?;
-        match &self.open {
-            Some(c) if c.id == msg.conversation_id => {
-                let view = self.conversation_view(c);
-                self.watchers
-                    .insert((msg.session_id, msg.conversation_id), msg.recipient);
-                Ok(view)
-            }
-            _ => Err(EngineError::not_found("open conversation")),
-        }
+        let view = self.conversation_view(self.open_with(msg.conversation_id)?);
+        self.watchers
+            .insert((msg.session_id, msg.conversation_id), msg.recipient);
+        Ok(view)
     }
 }
 

@@ -10,7 +10,7 @@
 //! attempt count survive a restart. A caller who hangs up after choosing a callback has
 //! not abandoned (see `callback_pending`, used by the `CallEnded` handler).
 
-use super::{done, Atomic, CustomerActor};
+use super::{done, try_atomic, Atomic, CustomerActor};
 use crate::actors::messages::*;
 use crate::actors::Engine;
 use crate::domain::{
@@ -23,7 +23,7 @@ use crate::ws::protocol::ErrorCode;
 use actix::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// What a customer asks for (validated by [`request`]).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -197,10 +197,7 @@ impl Handler<RequestCallback> for CustomerActor {
     type Result = Atomic<Option<CallbackAck>>;
 
     fn handle(&mut self, msg: RequestCallback, _: &mut Context<Self>) -> Self::Result {
-        self.last_activity = Instant::now();
-        if let Err(e) = self.check_ready() {
-            return done(Err(e));
-        }
+        try_atomic!(self.begin());
         let req = msg.0;
         let Some(conv) = self.open.clone() else {
             return done(Ok(None));
@@ -432,10 +429,7 @@ impl Handler<CallbackOutcome> for CustomerActor {
     type Result = Atomic<AttemptView>;
 
     fn handle(&mut self, msg: CallbackOutcome, _: &mut Context<Self>) -> Self::Result {
-        self.last_activity = Instant::now();
-        if let Err(e) = self.check_ready() {
-            return done(Err(e));
-        }
+        try_atomic!(self.begin());
         let store = self.engine.store.clone();
         let key = msg.conversation_id.to_string();
         AtomicResponse::new(Box::pin(

@@ -9,7 +9,7 @@
 //! handlers never await another customer actor, so two merges in opposite directions
 //! cannot deadlock.
 
-use super::{done, Atomic, CustomerActor};
+use super::{done, try_atomic, Atomic, CustomerActor};
 use crate::actors::messages::{EngineError, EngineResult};
 use crate::domain::{
     AgentId, Conversation, Customer, CustomerId, EventKind, IdentityKey, MergedRecord,
@@ -101,11 +101,7 @@ impl Handler<LinkIdentity> for CustomerActor {
     type Result = Atomic<LinkOutcome>;
 
     fn handle(&mut self, msg: LinkIdentity, _: &mut Context<Self>) -> Self::Result {
-        self.last_activity = Instant::now();
-        let customer = match self.check_ready() {
-            Ok(c) => c.clone(),
-            Err(e) => return done(Err(e)),
-        };
+        let customer = try_atomic!(self.begin()).clone();
         let store = self.engine.store.clone();
         let now = self.engine.now();
         let id = self.id;
@@ -167,11 +163,7 @@ impl Handler<UnlinkIdentity> for CustomerActor {
     type Result = Atomic<()>;
 
     fn handle(&mut self, msg: UnlinkIdentity, _: &mut Context<Self>) -> Self::Result {
-        self.last_activity = Instant::now();
-        let customer = match self.check_ready() {
-            Ok(c) => c.clone(),
-            Err(e) => return done(Err(e)),
-        };
+        let customer = try_atomic!(self.begin()).clone();
         if !customer.identities.contains(&msg.key) {
             return done(Err(EngineError::not_found("identity of this customer")));
         }
@@ -310,11 +302,7 @@ impl Handler<Absorb> for CustomerActor {
     type Result = Atomic<Customer>;
 
     fn handle(&mut self, msg: Absorb, _: &mut Context<Self>) -> Self::Result {
-        self.last_activity = Instant::now();
-        let customer = match self.check_ready() {
-            Ok(c) => c.clone(),
-            Err(e) => return done(Err(e)),
-        };
+        let customer = try_atomic!(self.begin()).clone();
         let other = msg.other;
         if other.id == self.id {
             return done(Err(conflict("a customer cannot be merged into itself")));
@@ -368,11 +356,7 @@ impl Handler<Unmerge> for CustomerActor {
     type Result = Atomic<Customer>;
 
     fn handle(&mut self, msg: Unmerge, _: &mut Context<Self>) -> Self::Result {
-        self.last_activity = Instant::now();
-        let customer = match self.check_ready() {
-            Ok(c) => c.clone(),
-            Err(e) => return done(Err(e)),
-        };
+        let customer = try_atomic!(self.begin()).clone();
         let Some(record) = customer
             .merged
             .iter()
@@ -445,10 +429,7 @@ impl Handler<NameIfUnnamed> for CustomerActor {
     type Result = Atomic<()>;
 
     fn handle(&mut self, msg: NameIfUnnamed, _: &mut Context<Self>) -> Self::Result {
-        let customer = match self.check_ready() {
-            Ok(c) => c.clone(),
-            Err(e) => return done(Err(e)),
-        };
+        let customer = try_atomic!(self.check_ready()).clone();
         let name: String = msg
             .name
             .trim()

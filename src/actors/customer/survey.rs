@@ -6,7 +6,7 @@
 //!
 //! Wording and answer parsing are `crate::survey` (pure).
 
-use super::{done, Atomic, CustomerActor};
+use super::{done, try_atomic, Atomic, CustomerActor};
 use crate::actors::messages::{EngineError, EngineResult, Inbound, InboundAck};
 use crate::channels::outbound::Delivery;
 use crate::domain::report::{ReportEvent, ReportKind};
@@ -17,7 +17,6 @@ use crate::store::{Batch, RecordWrite};
 use crate::survey::{self, Answer, Language, SurveyRecord, SurveyStatus, SCALE_MAX};
 use crate::ws::protocol::{ChatServerMsg, ErrorCode};
 use actix::prelude::*;
-use std::time::Instant;
 
 /// Answer this customer's survey of `conversation_id`.
 #[derive(Debug, Clone, Message)]
@@ -410,10 +409,7 @@ impl Handler<AnswerSurvey> for CustomerActor {
     type Result = Atomic<SurveyRecord>;
 
     fn handle(&mut self, msg: AnswerSurvey, _: &mut Context<Self>) -> Self::Result {
-        self.last_activity = Instant::now();
-        if let Err(e) = self.check_ready() {
-            return done(Err(e));
-        }
+        try_atomic!(self.begin());
         if let Some(c) = &msg.comment {
             if c.len() > self.engine.settings.surveys.max_comment_bytes {
                 return done(Err(EngineError::invalid(format!(
