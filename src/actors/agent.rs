@@ -16,12 +16,9 @@ use super::messages::*;
 use super::registry::Engine;
 use crate::domain::{
     AgentProfile, AgentStatus, Channel, ChannelClass, ConversationId, ConversationState,
-    CustomerId, Millis, OfferId, OfferOutcome, QueueName,
+    CustomerId, ErrorCode, Millis, OfferId, OfferOutcome, QueueName, RequestedStatus,
 };
-use crate::ws::protocol::{
-    AgentClientMsg, AgentInfo, AgentServerMsg, CustomerView, ErrorCode, OfferView, RequestedStatus,
-    WireError,
-};
+use crate::ws::protocol::{AgentInfo, AgentServerMsg, CustomerView, OfferView, WireError};
 use actix::prelude::*;
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
@@ -479,14 +476,14 @@ impl AgentActor {
             .ok_or_else(EngineError::not_yours)
     }
 
-    fn handle_client(&mut self, session: u64, msg: AgentClientMsg, ctx: &mut Context<Self>) {
-        match msg {
-            AgentClientMsg::Ping { nonce } => self.push_to(session, AgentServerMsg::Pong { nonce }),
-            AgentClientMsg::SetStatus { status, reason } => {
+    fn handle_request(&mut self, session: u64, req: AgentRequest, ctx: &mut Context<Self>) {
+        match req {
+            AgentRequest::Ping { nonce } => self.push_to(session, AgentServerMsg::Pong { nonce }),
+            AgentRequest::SetStatus { status, reason } => {
                 self.set_status(session, status, reason, ctx)
             }
-            AgentClientMsg::Accept { offer_id } => self.accept(session, offer_id, ctx),
-            AgentClientMsg::Reject { offer_id, .. } => {
+            AgentRequest::Accept { offer: offer_id } => self.accept(session, offer_id, ctx),
+            AgentRequest::Reject { offer: offer_id } => {
                 if self
                     .close_offer(offer_id, OfferOutcome::Rejected, ctx)
                     .is_none()
@@ -501,8 +498,8 @@ impl AgentActor {
                 self.publish();
                 self.pull(ctx);
             }
-            AgentClientMsg::Message {
-                conversation_id,
+            AgentRequest::Reply {
+                conversation: conversation_id,
                 client_msg_id,
                 text,
                 channel,
@@ -514,8 +511,8 @@ impl AgentActor {
                 Writing::Reply(channel),
                 ctx,
             ),
-            AgentClientMsg::Note {
-                conversation_id,
+            AgentRequest::Note {
+                conversation: conversation_id,
                 client_msg_id,
                 text,
             } => self.write(
@@ -526,7 +523,9 @@ impl AgentActor {
                 Writing::Note,
                 ctx,
             ),
-            AgentClientMsg::Typing { conversation_id } => {
+            AgentRequest::Typing {
+                conversation: conversation_id,
+            } => {
                 if let Ok(h) = self.held_or_err(conversation_id) {
                     self.engine.tell_customer(
                         h.customer_id,
@@ -537,11 +536,11 @@ impl AgentActor {
                     );
                 }
             }
-            AgentClientMsg::WrapUp { conversation_id } => {
-                self.close(session, conversation_id, CloseKind::WrapUp, None, ctx)
-            }
-            AgentClientMsg::Resolve {
-                conversation_id,
+            AgentRequest::WrapUp {
+                conversation: conversation_id,
+            } => self.close(session, conversation_id, CloseKind::WrapUp, None, ctx),
+            AgentRequest::Resolve {
+                conversation: conversation_id,
                 disposition,
             } => self.close(
                 session,
@@ -550,13 +549,13 @@ impl AgentActor {
                 disposition,
                 ctx,
             ),
-            AgentClientMsg::Transfer {
-                conversation_id,
+            AgentRequest::Transfer {
+                conversation: conversation_id,
                 queue,
                 agent,
             } => self.transfer(session, conversation_id, queue, agent, ctx),
-            AgentClientMsg::History {
-                customer_id,
+            AgentRequest::History {
+                customer: customer_id,
                 before,
                 limit,
                 request_id,
@@ -981,7 +980,7 @@ impl Handler<DetachAgent> for AgentActor {
 impl Handler<AgentCommand> for AgentActor {
     type Result = ();
     fn handle(&mut self, msg: AgentCommand, ctx: &mut Context<Self>) {
-        self.handle_client(msg.session_id, msg.msg, ctx);
+        self.handle_request(msg.session_id, msg.request, ctx);
     }
 }
 

@@ -7,7 +7,7 @@
 
 use crate::domain::{
     AgentId, Attachment, Channel, ChannelClass, ConversationId, CustomerId, EventId, Millis,
-    OfferId, OfferOutcome, QueueName, TimelineEvent,
+    OfferId, OfferOutcome, QueueName, RequestedStatus, TimelineEvent,
 };
 use crate::ws::protocol::{AgentServerMsg, ChatServerMsg, ConversationView};
 use actix::prelude::*;
@@ -414,12 +414,67 @@ pub struct DetachAgent {
     pub session_id: u64,
 }
 
-/// A parsed client message from one of the agent's sockets.
-#[derive(Debug, Clone, Message)]
+/// What an agent asks of its actor from one of its sockets, as the session decoded
+/// it: engine terms, not frames.
+#[derive(Debug, Clone, Message, Serialize, Deserialize)]
 #[rtype(result = "()")]
 pub struct AgentCommand {
     pub session_id: u64,
-    pub msg: crate::ws::protocol::AgentClientMsg,
+    pub request: AgentRequest,
+}
+
+/// One request of an agent's session ([`AgentCommand`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum AgentRequest {
+    /// Answered with a pong in order with the session's other pushes.
+    Ping {
+        nonce: Option<String>,
+    },
+    SetStatus {
+        status: RequestedStatus,
+        reason: Option<String>,
+    },
+    Accept {
+        offer: OfferId,
+    },
+    Reject {
+        offer: OfferId,
+    },
+    /// A reply to the customer; `channel`: default, the one they last wrote on.
+    Reply {
+        conversation: ConversationId,
+        client_msg_id: String,
+        text: String,
+        channel: Option<Channel>,
+    },
+    /// An internal note (never sent to the customer).
+    Note {
+        conversation: ConversationId,
+        client_msg_id: String,
+        text: String,
+    },
+    Typing {
+        conversation: ConversationId,
+    },
+    WrapUp {
+        conversation: ConversationId,
+    },
+    Resolve {
+        conversation: ConversationId,
+        disposition: Option<String>,
+    },
+    Transfer {
+        conversation: ConversationId,
+        queue: Option<QueueName>,
+        agent: Option<AgentId>,
+    },
+    /// A page of a customer's timeline.
+    History {
+        customer: CustomerId,
+        before: Option<EventId>,
+        limit: Option<usize>,
+        request_id: Option<String>,
+    },
 }
 
 /// Push to an agent session.
@@ -539,7 +594,7 @@ pub struct SubscriberStats {
 #[derive(Debug, Clone, Serialize, Deserialize, Message)]
 #[rtype(result = "()")]
 pub struct SupervisorSetStatus {
-    pub status: crate::ws::protocol::RequestedStatus,
+    pub status: RequestedStatus,
     pub reason: Option<String>,
     pub by: AgentId,
 }

@@ -21,9 +21,9 @@
 use super::customer::identity::{Evict, Retire, Unretire};
 use super::messages::{EngineError, EngineResult};
 use super::registry::Engine;
+use crate::domain::ErrorCode;
 use crate::domain::{AgentId, CustomerId, EventId};
 use crate::store::{AuditEntry, Erasure};
-use crate::ws::protocol::ErrorCode;
 use serde::Serialize;
 
 /// Timeline events exported per customer at most (a larger history is cut and the

@@ -11,6 +11,7 @@
 
 use super::messages::*;
 use super::registry::Engine;
+use crate::domain::ErrorCode;
 use crate::domain::{
     AgentId, ConversationId, CustomerId, EventKind, Millis, OfferId, OfferOutcome, QueueConfig,
     ReportEvent, ReportKind, TimelineEvent,
@@ -18,7 +19,6 @@ use crate::domain::{
 use crate::live::{LiveEvent, OfferStat};
 use crate::routing::{AgentSnapshot, Decision, EnqueueError, QueueRouter, WaitingEntry};
 use crate::store::{Batch, TraceEntry};
-use crate::ws::protocol::ErrorCode;
 use actix::prelude::*;
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};

@@ -18,8 +18,8 @@ use super::customer::identity::{
 use super::messages::{EngineError, EngineResult};
 use super::registry::Engine;
 use crate::channels::login::LoginClaims;
+use crate::domain::ErrorCode;
 use crate::domain::{AgentId, Customer, CustomerId, IdentityKey};
-use crate::ws::protocol::ErrorCode;
 use std::collections::BTreeSet;
 
 impl Engine {

@@ -11,7 +11,7 @@
 use super::frames::{decode, screen, RateLimit, Screened};
 use super::protocol::{AgentClientMsg, AgentServerMsg, WireError};
 use crate::actors::agent::AgentActor;
-use crate::actors::messages::{AgentCommand, AgentPush, AttachAgent, DetachAgent};
+use crate::actors::messages::{AgentCommand, AgentPush, AgentRequest, AttachAgent, DetachAgent};
 use crate::actors::Engine;
 use crate::security::revocation::{CloseSession, TokenWatch};
 use actix::prelude::*;
@@ -181,9 +181,122 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for AgentSession {
         match decode::<AgentClientMsg>(&text, self.max_bytes) {
             Ok(msg) => self.agent.do_send(AgentCommand {
                 session_id: self.session_id,
-                msg,
+                request: request_of(msg),
             }),
             Err(e) => Self::error(ctx, e),
         }
+    }
+}
+
+/// The engine's request for a decoded frame: the session is the only place that knows
+/// both (the actor never sees a frame). Exhaustive, so a new frame type does not compile
+/// until it says what it asks for.
+fn request_of(msg: AgentClientMsg) -> AgentRequest {
+    match msg {
+        AgentClientMsg::Ping { nonce } => AgentRequest::Ping { nonce },
+        AgentClientMsg::SetStatus { status, reason } => AgentRequest::SetStatus { status, reason },
+        AgentClientMsg::Accept { offer_id } => AgentRequest::Accept { offer: offer_id },
+        // The reason is free text for the agent's own client; the engine records none.
+        AgentClientMsg::Reject {
+            offer_id,
+            reason: _,
+        } => AgentRequest::Reject { offer: offer_id },
+        AgentClientMsg::Message {
+            conversation_id,
+            client_msg_id,
+            text,
+            channel,
+        } => AgentRequest::Reply {
+            conversation: conversation_id,
+            client_msg_id,
+            text,
+            channel,
+        },
+        AgentClientMsg::Note {
+            conversation_id,
+            client_msg_id,
+            text,
+        } => AgentRequest::Note {
+            conversation: conversation_id,
+            client_msg_id,
+            text,
+        },
+        AgentClientMsg::Typing { conversation_id } => AgentRequest::Typing {
+            conversation: conversation_id,
+        },
+        AgentClientMsg::WrapUp { conversation_id } => AgentRequest::WrapUp {
+            conversation: conversation_id,
+        },
+        AgentClientMsg::Resolve {
+            conversation_id,
+            disposition,
+        } => AgentRequest::Resolve {
+            conversation: conversation_id,
+            disposition,
+        },
+        AgentClientMsg::Transfer {
+            conversation_id,
+            queue,
+            agent,
+        } => AgentRequest::Transfer {
+            conversation: conversation_id,
+            queue,
+            agent,
+        },
+        AgentClientMsg::History {
+            customer_id,
+            before,
+            limit,
+            request_id,
+        } => AgentRequest::History {
+            customer: customer_id,
+            before,
+            limit,
+            request_id,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{ConversationId, OfferId, RequestedStatus};
+
+    fn req(frame: &str) -> AgentRequest {
+        request_of(decode::<AgentClientMsg>(frame, 4096).expect("frame decodes"))
+    }
+
+    #[test]
+    fn frames_become_engine_requests() {
+        let c = ConversationId::new();
+        assert_eq!(
+            req(&format!(
+                r#"{{"type":"message","conversation_id":"{c}","client_msg_id":"m1","text":"hi"}}"#
+            )),
+            AgentRequest::Reply {
+                conversation: c,
+                client_msg_id: "m1".into(),
+                text: "hi".into(),
+                channel: None,
+            }
+        );
+        let o = OfferId::new();
+        assert_eq!(
+            req(&format!(
+                r#"{{"type":"reject","offer_id":"{o}","reason":"busy"}}"#
+            )),
+            AgentRequest::Reject { offer: o }
+        );
+        assert_eq!(
+            req(r#"{"type":"set_status","status":"away","reason":"lunch"}"#),
+            AgentRequest::SetStatus {
+                status: RequestedStatus::Away,
+                reason: Some("lunch".into()),
+            }
+        );
+        assert_eq!(
+            req(&format!(r#"{{"type":"wrap_up","conversation_id":"{c}"}}"#)),
+            AgentRequest::WrapUp { conversation: c }
+        );
     }
 }

@@ -134,6 +134,15 @@ impl Capacity {
     }
 }
 
+/// The presence an agent asks for (the engine may still force `offline` or
+/// `missed_offers`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestedStatus {
+    Available,
+    Away,
+}
+
 /// Presence chosen by the agent (or forced by the engine).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]

@@ -21,7 +21,7 @@ pub mod template;
 pub mod text;
 pub mod time;
 
-pub use agent::{AgentProfile, AgentStatus, Capacity, Proficiency, Role, Skill};
+pub use agent::{AgentProfile, AgentStatus, Capacity, Proficiency, RequestedStatus, Role, Skill};
 pub use channel::{
     channels_where, AddressKind, Capabilities, Channel, ChannelClass, ReplyPath, SurveyPath,
 };

@@ -7,11 +7,11 @@
 
 pub mod live;
 
-pub use domain::ErrorCode;
 use domain::{
     AgentId, Capacity, Channel, ConversationId, ConversationState, CustomerId, EventId, Millis,
     OfferId, Proficiency, QueueName, Role, Skill, TimelineEvent,
 };
+pub use domain::{ErrorCode, RequestedStatus};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -83,13 +83,6 @@ pub enum AgentClientMsg {
         #[serde(default)]
         nonce: Option<String>,
     },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RequestedStatus {
-    Available,
-    Away,
 }
 
 /// Server -> agent.

@@ -13,13 +13,13 @@
 use super::{done, try_atomic, Atomic, CustomerActor};
 use crate::actors::messages::*;
 use crate::actors::Engine;
+use crate::domain::ErrorCode;
 use crate::domain::{
     AgentId, Channel, ConversationId, ConversationState, CustomerId, EventKind, Millis, QueueName,
     TimelineEvent,
 };
 use crate::ivr::callbacks::{decide, CallbackRecord, CallbackState, Next, Outcome, KIND};
 use crate::store::{Batch, RecordWrite};
-use crate::ws::protocol::ErrorCode;
 use actix::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;

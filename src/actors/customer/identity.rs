@@ -11,12 +11,12 @@
 
 use super::{done, try_atomic, Atomic, CustomerActor};
 use crate::actors::messages::{EngineError, EngineResult};
+use crate::domain::ErrorCode;
 use crate::domain::{
     AgentId, Conversation, Customer, CustomerId, EventKind, IdentityKey, MergedRecord,
     TimelineEvent,
 };
 use crate::store::Batch;
-use crate::ws::protocol::ErrorCode;
 use actix::prelude::*;
 use std::time::Instant;
 

@@ -10,12 +10,13 @@ use super::{done, try_atomic, Atomic, CustomerActor};
 use crate::actors::messages::{EngineError, EngineResult, Inbound, InboundAck};
 use crate::channels::outbound::Delivery;
 use crate::domain::report::{ReportEvent, ReportKind};
+use crate::domain::ErrorCode;
 use crate::domain::{
     Channel, Conversation, ConversationId, EventId, EventKind, SurveyPath, TimelineEvent,
 };
 use crate::store::{Batch, RecordWrite};
 use crate::survey::{self, Answer, Language, SurveyRecord, SurveyStatus, SCALE_MAX};
-use crate::ws::protocol::{ChatServerMsg, ErrorCode};
+use crate::ws::protocol::ChatServerMsg;
 use actix::prelude::*;
 
 /// Answer this customer's survey of `conversation_id`.
