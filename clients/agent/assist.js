@@ -4,7 +4,7 @@
 // rendered for this conversation; `/shortcut` in the reply box), and knowledge-base
 // suggestions, search and article create/edit. It only ever fills the reply box —
 // nothing is sent without the agent pressing Send. app.js calls initAssist() once and
-// assistSelected(conv) whenever the selected conversation renders.
+// pane.js calls assistSelected(conv) whenever the selected conversation renders.
 //
 // REST: GET /api/v1/customers/{id}/crm, GET /api/v1/canned,
 // POST /api/v1/canned/{id}/render?conversation=, GET /api/v1/kb/suggest?conversation=,
