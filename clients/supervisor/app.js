@@ -1,10 +1,11 @@
-// supervisor/app.js — owns the Switchboard supervisor dashboard: login/logout (token in
-// sessionStorage; agents are turned away, the role must be supervisor or admin), the
-// `/ws/supervisor` session (a `snapshot`, then `delta`s, each acknowledged with `ack`
-// so the server's flow-control window keeps moving; a `resync` snapshot after falling
-// behind), the queue filter (`subscribe`), the live queue tiles, the live waiting
-// chart, the agent table with the supervisor actions (REST), and the history chart
-// from `GET /api/v1/reports` ("no data" when the server has none or no reports API).
+// supervisor/app.js — owns the Switchboard supervisor dashboard: its session (sign-in
+// through ../shared/staff-login.js; agents are turned away, the role must be supervisor
+// or admin), the `/ws/supervisor` session (a `snapshot`, then `delta`s, each
+// acknowledged with `ack` so the server's flow-control window keeps moving; a `resync`
+// snapshot after falling behind), the queue filter (`subscribe`), the live queue
+// tiles, the live waiting chart, the agent table with the supervisor actions (REST),
+// and the history chart from `GET /api/v1/reports` ("no data" when the server has
+// none or no reports API).
 //
 // Charts are drawn by uPlot (vendor/, window.uPlot); numbers by Intl; every string by
 // shared/i18n.js (+ ./strings.js). Server text is only ever inserted as text.
@@ -20,8 +21,8 @@ import {
 } from '../shared/i18n.js';
 import { ReconnectingSocket, wsUrl } from '../shared/ws.js';
 import { h, replaceChildren } from '../shared/dom.js';
+import { staffLogin, sessionExpired } from '../shared/staff-login.js';
 
-const SESSION_KEY = 'switchboard.supervisor.session';
 /** Live chart: one point a second, the last 10 minutes. */
 const LIVE_POINTS = 600;
 const SERIES_COLOURS = ['#2f5bd3', '#16876a', '#c8365a', '#7b4fd0', '#d2691e', '#0a7cff', '#06a24b', '#a86a00'];
@@ -54,6 +55,15 @@ let liveChartKey = '';
 let historyChart = null;
 let tickTimer = null;
 
+const login = staffLogin({
+  storageKey: 'switchboard.supervisor.session',
+  idField: 'login-id',
+  titleKey: 'sup.subtitle',
+  // An agent account signs in fine but is told this page is not for it.
+  refuse: (role) => (role === 'supervisor' || role === 'admin' ? null : 'sup.login.not_supervisor'),
+  onSignedIn: startSession,
+});
+
 const serverNow = () => Date.now() + state.skew;
 const locale = () => (getLanguage() === 'ja' ? 'ja-JP' : 'en-US');
 const pct = (v) =>
@@ -65,78 +75,8 @@ const int = (v) => new Intl.NumberFormat(locale()).format(v || 0);
 // Session
 // ---------------------------------------------------------------------------------
 
-function loadSession() {
-  try {
-    const s = JSON.parse(sessionStorage.getItem(SESSION_KEY) || 'null');
-    if (s && s.token && s.agent_id) return s;
-  } catch {
-    /* ignore */
-  }
-  return null;
-}
-
-function saveSession(s) {
-  try {
-    if (s) sessionStorage.setItem(SESSION_KEY, JSON.stringify(s));
-    else sessionStorage.removeItem(SESSION_KEY);
-  } catch {
-    /* storage disabled: the session lasts for this page */
-  }
-}
-
-async function onLoginSubmit(ev) {
-  ev.preventDefault();
-  const id = $('login-id').value.trim();
-  const password = $('login-password').value;
-  const errorEl = $('login-error');
-  if (!id || !password) return;
-  const submit = $('login-submit');
-  submit.disabled = true;
-  submit.textContent = t('login.signing_in');
-  errorEl.hidden = true;
-  try {
-    const res = await fetch('../api/v1/login', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json' },
-      body: JSON.stringify({ agent_id: id, password }),
-    });
-    if (res.ok) {
-      const body = await res.json();
-      $('login-password').value = '';
-      if (body.role !== 'supervisor' && body.role !== 'admin') {
-        errorEl.textContent = t('sup.login.not_supervisor');
-        errorEl.hidden = false;
-        return;
-      }
-      startSession({ token: body.token, agent_id: body.agent_id || id, role: body.role, expires_at: body.expires_at });
-      return;
-    }
-    errorEl.textContent = res.status === 401 ? t('login.bad_credentials') : t('login.failed', { status: res.status });
-    errorEl.hidden = false;
-  } catch {
-    errorEl.textContent = t('login.unreachable');
-    errorEl.hidden = false;
-  } finally {
-    submit.disabled = false;
-    submit.textContent = t('login.submit');
-  }
-}
-
-function showLogin(messageKey) {
-  $('app-view').hidden = true;
-  $('login-view').hidden = false;
-  document.title = `${t('sup.subtitle')} · Switchboard`;
-  const errorEl = $('login-error');
-  errorEl.hidden = !messageKey;
-  if (messageKey) errorEl.textContent = t(messageKey);
-  $('login-id').focus();
-}
-
 function startSession(session) {
   state.session = session;
-  saveSession(session);
-  $('login-view').hidden = true;
-  $('app-view').hidden = false;
   $('me').textContent = session.agent_id;
   document.title = `${t('sup.subtitle')} · Switchboard`;
   socket = new ReconnectingSocket({
@@ -145,7 +85,7 @@ function startSession(session) {
     onState: (s) => {
       state.conn = s;
       renderConnection();
-      if (s.phase === 'reconnecting' && Number(state.session.expires_at) <= serverNow()) logout('login.expired');
+      if (s.phase === 'reconnecting' && sessionExpired(state.session, serverNow())) logout('login.expired');
     },
     handlers: {
       snapshot: onSnapshot,
@@ -169,10 +109,9 @@ function logout(messageKey) {
   socket = null;
   clearInterval(tickTimer);
   state.session = null;
-  saveSession(null);
   state.queues.clear();
   state.agents.clear();
-  showLogin(messageKey);
+  login.signedOut(messageKey);
 }
 
 // ---------------------------------------------------------------------------------
@@ -646,7 +585,6 @@ function start() {
       drawHistory();
     }
   });
-  $('login-form').addEventListener('submit', onLoginSubmit);
   $('logout').addEventListener('click', () => logout());
   $('queue-filter').addEventListener('change', onFilterChange);
   $('history-form').addEventListener('submit', loadHistory);
@@ -655,9 +593,7 @@ function start() {
     if (liveChart) liveChart.setSize({ width: chartWidth($('live-chart')), height: 220 });
     if (historyChart) historyChart.setSize({ width: chartWidth($('history-chart')), height: 240 });
   });
-  const s = loadSession();
-  if (s && Number(s.expires_at) > Date.now()) startSession(s);
-  else showLogin();
+  login.resume();
 }
 
 start();
