@@ -7,6 +7,7 @@
 // some roles says which through `refuse`.
 
 import { t } from './i18n.js';
+import { byId } from './dom.js';
 
 /**
  * What `POST /api/v1/login` answers, as kept in sessionStorage.
@@ -26,16 +27,7 @@ import { t } from './i18n.js';
  * @property {(session: StaffSession) => void} onSignedIn  starts the client (form already hidden)
  */
 
-/** @param {string} id */
-function input(id) {
-  return /** @type {HTMLInputElement} */ (document.getElementById(id));
-}
-
-/** @param {string} id */
-function element(id) {
-  return /** @type {HTMLElement} */ (document.getElementById(id));
-}
-
+const input = (/** @type {string} */ id) => byId(id, HTMLInputElement);
 /**
  * Whether a session's token has expired at `now` (Unix ms; pass the server's clock
  * when known). A session without `expires_at` never expires here.
@@ -82,17 +74,17 @@ export function staffLogin({ storageKey, idField, titleKey, refuse = () => null,
   function start(session) {
     lastId = session.agent_id;
     save(session);
-    element('login-view').hidden = true;
-    element('app-view').hidden = false;
+    byId('login-view').hidden = true;
+    byId('app-view').hidden = false;
     onSignedIn(session);
   }
 
   /** @param {string | null} [messageKey] */
   function show(messageKey) {
-    element('app-view').hidden = true;
-    element('login-view').hidden = false;
+    byId('app-view').hidden = true;
+    byId('login-view').hidden = false;
     document.title = `${t(titleKey)} · Switchboard`;
-    const errorEl = element('login-error');
+    const errorEl = byId('login-error');
     errorEl.hidden = !messageKey;
     if (messageKey) errorEl.textContent = t(messageKey);
     const id = input(idField);
@@ -105,12 +97,12 @@ export function staffLogin({ storageKey, idField, titleKey, refuse = () => null,
     ev.preventDefault();
     const id = input(idField).value.trim();
     const password = input('login-password').value;
-    const errorEl = element('login-error');
+    const errorEl = byId('login-error');
     if (!id || !password) {
       (id ? input('login-password') : input(idField)).focus();
       return;
     }
-    const submit = /** @type {HTMLButtonElement} */ (document.getElementById('login-submit'));
+    const submit = byId('login-submit', HTMLButtonElement);
     submit.disabled = true;
     submit.textContent = t('login.signing_in');
     errorEl.hidden = true;
@@ -146,7 +138,7 @@ export function staffLogin({ storageKey, idField, titleKey, refuse = () => null,
   return {
     /** Once at start: wires the form, then signs in with the stored session or shows the form. */
     resume() {
-      element('login-form').addEventListener('submit', onSubmit);
+      byId('login-form').addEventListener('submit', onSubmit);
       const session = load();
       if (session && !sessionExpired(session, Date.now())) start(session);
       else {
