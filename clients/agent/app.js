@@ -20,7 +20,8 @@
 // from events become links only through safeLink (http/https).
 
 import { t, applyTranslations, bindLanguageToggle, onLanguageChange } from '../shared/i18n.js';
-import { $, state } from './state.js';
+import { byId } from '../shared/dom.js';
+import { state } from './state.js';
 import { initPresence } from './header.js';
 import { forgetOfferCards, tickOffers } from './offers.js';
 import { initConversationList } from './conv-list.js';
@@ -40,12 +41,12 @@ function tick() {
 
 function init() {
   applyTranslations();
-  for (const b of document.querySelectorAll('.js-lang-toggle')) bindLanguageToggle(b);
+  for (const b of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll('.js-lang-toggle'))) bindLanguageToggle(b);
   onLanguageChange(() => {
     applyTranslations();
     forgetOfferCards(true);
     clearTimelineLines();
-    if (state.session && !$('app-view').hidden) {
+    if (state.session && !byId('app-view').hidden) {
       renderAll();
       syncTransferKind();
     } else {

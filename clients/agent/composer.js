@@ -6,7 +6,8 @@
 
 import { t } from '../shared/i18n.js';
 import { newClientMsgId } from '../shared/ws.js';
-import { $, state, selectedConv, currentDraft } from './state.js';
+import { byId } from '../shared/dom.js';
+import { state, selectedConv, currentDraft } from './state.js';
 import { customerName } from './labels.js';
 import { toast } from './notices.js';
 import { renderTimeline } from './timeline.js';
@@ -20,38 +21,38 @@ const encoder = new TextEncoder();
 /** Keeps the reply box's text in the selected conversation's draft. */
 export function saveDraft() {
   if (!state.selected) return;
-  currentDraft().text = $('composer-input').value;
+  currentDraft().text = byId('composer-input', HTMLTextAreaElement).value;
 }
 
 /** Puts the selected conversation's draft in the reply box. */
 export function loadDraft() {
-  $('composer-input').value = state.selected ? currentDraft().text : '';
+  byId('composer-input', HTMLTextAreaElement).value = state.selected ? currentDraft().text : '';
   renderComposer();
 }
 
 /** Empties the reply box (no conversation is selected any more). */
 export function clearComposer() {
-  $('composer-input').value = '';
+  byId('composer-input', HTMLTextAreaElement).value = '';
 }
 
 export function renderComposer() {
   const conv = selectedConv();
   if (!conv) return;
   const draft = currentDraft();
-  const form = $('composer');
-  const input = $('composer-input');
+  const form = byId('composer');
+  const input = byId('composer-input', HTMLTextAreaElement);
   form.classList.toggle('composer--note', draft.note);
-  $('note-toggle').setAttribute('aria-pressed', String(draft.note));
+  byId('note-toggle').setAttribute('aria-pressed', String(draft.note));
   input.placeholder = draft.note ? t('composer.note_placeholder') : t('composer.placeholder', { name: customerName(conv.view.customer) });
-  $('composer-send').textContent = draft.note ? t('composer.add_note') : t('composer.send');
-  $('composer-mode').textContent = draft.note ? t('composer.note_hint') : '';
+  byId('composer-send').textContent = draft.note ? t('composer.add_note') : t('composer.send');
+  byId('composer-mode').textContent = draft.note ? t('composer.note_hint') : '';
   renderReplyChannel(conv, draft.note);
 }
 
 function sendComposer() {
   const conv = selectedConv();
   if (!conv) return;
-  const input = $('composer-input');
+  const input = byId('composer-input', HTMLTextAreaElement);
   const text = input.value;
   if (!text.trim()) return;
   if (encoder.encode(text).length > MAX_TEXT_BYTES) {
@@ -70,6 +71,7 @@ function sendComposer() {
     failed: null,
     detail: null,
   });
+  /** @type {{ type: 'note' | 'message', conversation_id: string, client_msg_id: string, text: string, channel?: string }} */
   const msg = { type: note ? 'note' : 'message', conversation_id: conv.view.id, client_msg_id: clientMsgId, text };
   // Sent only when it differs from the default, so the server keeps following the customer.
   if (channel) msg.channel = channel;
@@ -91,7 +93,8 @@ function maybeSendTyping() {
 
 /** Wires the reply box, the send button, the channel picker and the note toggle. */
 export function initComposer() {
-  const input = $('composer-input');
+  const input = byId('composer-input', HTMLTextAreaElement);
+  const picker = byId('reply-channel', HTMLSelectElement);
   input.addEventListener('keydown', (ev) => {
     // Enter sends; Shift+Enter is a newline; Enter that confirms an IME conversion does neither.
     if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing && ev.keyCode !== 229) {
@@ -103,18 +106,18 @@ export function initComposer() {
     saveDraft();
     if (input.value.trim()) maybeSendTyping();
   });
-  $('composer').addEventListener('submit', (ev) => {
+  byId('composer').addEventListener('submit', (ev) => {
     ev.preventDefault();
     sendComposer();
   });
-  $('reply-channel').addEventListener('change', (ev) => {
+  picker.addEventListener('change', () => {
     const conv = selectedConv();
     if (!conv) return;
-    const v = ev.target.value;
+    const v = picker.value;
     currentDraft().channel = v === conv.view.channel ? null : v;
     renderReplyChannel(conv, currentDraft().note);
   });
-  $('note-toggle').addEventListener('click', () => {
+  byId('note-toggle').addEventListener('click', () => {
     const d = currentDraft();
     d.note = !d.note;
     renderComposer();

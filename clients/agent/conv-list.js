@@ -4,14 +4,21 @@
 // function app.js hands to initConversationList (the pane's).
 
 import { t, formatTime, channelName } from '../shared/i18n.js';
-import { h, replaceChildren, reconcile } from '../shared/dom.js';
-import { $, state } from './state.js';
+import { h, replaceChildren, reconcile, byId } from '../shared/dom.js';
+import { state } from './state.js';
 import { customerName, initials, channelBadge, stateBadge } from './labels.js';
 
-const convItemCache = new Map(); // conversation id -> <li>
-let onSelect = (_id) => {};
+/** @import { Conv } from './state.js' */
 
-/** Sets what picking a conversation does. */
+/** @type {Map<string, HTMLLIElement>} conversation id -> item */
+const convItemCache = new Map();
+/** @type {(id: string) => void} */
+let onSelect = () => {};
+
+/**
+ * Sets what picking a conversation does.
+ * @param {(id: string) => void} select
+ */
 export function initConversationList(select) {
   onSelect = select;
 }
@@ -22,7 +29,7 @@ export function forgetConversationItems() {
 }
 
 export function renderConversationList() {
-  const list = $('conversation-list');
+  const list = byId('conversation-list');
   const items = [...state.convs.values()].map((conv) => ({
     key: conv.view.id,
     render: () => h('li', { class: 'conv-item' }, h('button', { type: 'button', class: 'conv-item__btn', onclick: () => onSelect(conv.view.id) })),
@@ -30,12 +37,13 @@ export function renderConversationList() {
   }));
   reconcile(list, items, convItemCache);
   for (const conv of state.convs.values()) paintConversationItem(conv);
-  $('convs-empty').hidden = state.convs.size > 0;
-  const count = $('convs-count');
+  byId('convs-empty').hidden = state.convs.size > 0;
+  const count = byId('convs-count');
   count.textContent = String(state.convs.size);
   count.hidden = state.convs.size === 0;
 }
 
+/** @param {Conv} conv */
 function lastMessage(conv) {
   const tl = state.timelines.get(conv.view.customer.id);
   if (!tl) return null;
@@ -46,10 +54,11 @@ function lastMessage(conv) {
   return last;
 }
 
+/** @param {Conv} conv */
 function paintConversationItem(conv) {
   const li = convItemCache.get(conv.view.id);
   if (!li) return;
-  const btn = li.firstChild;
+  const btn = /** @type {HTMLButtonElement} */ (li.firstElementChild);
   const selected = state.selected === conv.view.id;
   li.className = `conv-item${selected ? ' is-selected' : ''}${conv.unread ? ' has-unread' : ''}`;
   li.dataset.testid = 'conversation-item';

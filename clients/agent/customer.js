@@ -3,14 +3,21 @@
 // (opted-out ones marked) and the attributes. The assist panel below it is assist.js's.
 
 import { t, formatTime, formatDateTime } from '../shared/i18n.js';
-import { h, replaceChildren } from '../shared/dom.js';
-import { $ } from './state.js';
+import { h, replaceChildren, byId } from '../shared/dom.js';
 import { customerName, initials, channelBadge } from './labels.js';
 import { optedOutChannels } from './reply-channel.js';
 
+/** @import { Conv } from './state.js' */
+/** @import { Child } from '../shared/dom.js' */
+
+/** @param {Conv} conv */
 export function renderCustomerPanel(conv) {
   const c = conv.view.customer;
   const optedOut = optedOutChannels(conv);
+  /**
+   * @param {string} label
+   * @param {...Child} value
+   */
   const row = (label, ...value) => [h('dt', null, label), h('dd', null, ...value)];
   const identities = c.identities && c.identities.length
     ? h(
@@ -33,7 +40,7 @@ export function renderCustomerPanel(conv) {
     ? h('dl', { class: 'attrs' }, ...attrs.flatMap(([k, v]) => [h('dt', null, k), h('dd', null, String(v))]))
     : h('span', { class: 'muted' }, t('common.none'));
   replaceChildren(
-    $('customer-body'),
+    byId('customer-body'),
     h(
       'div',
       { class: 'customer-card' },

@@ -18,13 +18,151 @@ import { inOutbox } from './wire.js';
 
 const CUSTOMER_TYPING_SHOW_MS = 5000;
 
+// ---- the frames (docs/protocol.md, "Agent socket"), as far as the desktop reads them
+
+/**
+ * @typedef {object} Identity
+ * @property {string} channel
+ * @property {string} address
+ */
+
+/**
+ * CustomerView.
+ * @typedef {object} Customer
+ * @property {string} id
+ * @property {string} [display_name]
+ * @property {number} [priority]
+ * @property {Record<string, unknown>} [attributes]
+ * @property {Identity[]} [identities]
+ * @property {string[]} [opted_out]  channels
+ */
+
+/**
+ * TimelineEvent: flat, `type` names the kind; which fields a kind carries is in
+ * docs/protocol.md. Every field the desktop reads is here.
+ * @typedef {object} TimelineEvent
+ * @property {string} id  orders events (compared as strings)
+ * @property {string} type
+ * @property {number} at  Unix ms
+ * @property {string} [customer_id]
+ * @property {string} [conversation_id]
+ * @property {string} [channel]
+ * @property {string} [address]
+ * @property {string} [text]
+ * @property {string} [client_msg_id]
+ * @property {string} [agent_id]
+ * @property {string} [subject]  email
+ * @property {Attachment[]} [attachments]
+ * @property {string} [queue]
+ * @property {string} [outcome]
+ * @property {string} [from_agent]
+ * @property {string} [to_agent]
+ * @property {string} [to_queue]
+ * @property {string} [from]  overflowed: queue; channel_switched: channel
+ * @property {string} [to]
+ * @property {string} [disposition]
+ * @property {number} [waited_ms]
+ * @property {boolean} [opted_out]
+ * @property {string} [status]  call status; message_status: sent|delivered|read|failed|suppressed
+ * @property {string} [detail]
+ * @property {string} [message_event_id]
+ * @property {string} [join_url]
+ * @property {Identity[]} [identities]
+ * @property {string} [merged]
+ * @property {string} [restored]
+ * @property {string} [by]
+ * @property {string} [kind]  bot_reply: answer|not_sure|handoff
+ * @property {string} [article_title]
+ * @property {string} [reason]
+ * @property {{ question: string, article_title?: string }[]} [transcript]
+ * @property {number} [score]
+ * @property {number} [scale_max]
+ * @property {string} [comment]
+ * @property {string} [event_type]
+ * @property {string} [phone]
+ * @property {string} [note]
+ * @property {string} [source]
+ * @property {string[]} [ivr_path]
+ * @property {number} [attempt]
+ * @property {string} [next]
+ */
+
+/**
+ * @typedef {object} Attachment
+ * @property {string} [kind]
+ * @property {string} [name]
+ * @property {string} [content_type]
+ * @property {number} [size]
+ * @property {string} [url]
+ */
+
+/**
+ * ConversationView.
+ * @typedef {object} ConversationView
+ * @property {string} id
+ * @property {Customer} customer
+ * @property {string} channel
+ * @property {string} queue
+ * @property {string} state
+ * @property {number} enqueued_at
+ * @property {TimelineEvent[]} [recent]  oldest first
+ */
+
+/**
+ * OfferView (the `offer` frame, and `welcome.offers`).
+ * @typedef {object} Offer
+ * @property {string} offer_id
+ * @property {string} conversation_id
+ * @property {Customer} customer
+ * @property {string} channel
+ * @property {string} queue
+ * @property {number} [priority]
+ * @property {number} waited_ms
+ * @property {number} expires_at  server clock, Unix ms
+ * @property {number} [timeout_ms]
+ * @property {string} [preview]
+ */
+
+/**
+ * @typedef {object} AgentInfo
+ * @property {string} id
+ * @property {string} display_name
+ * @property {string[]} queues
+ */
+
+/**
+ * @typedef {object} Welcome
+ * @property {AgentInfo} agent
+ * @property {string} status
+ * @property {string} [reason]
+ * @property {ConversationView[]} [conversations]
+ * @property {Offer[]} [offers]
+ * @property {number} [server_time]
+ * @property {boolean} [resumed]
+ */
+
+/** @typedef {{ status: string, reason?: string }} StatusFrame */
+/** @typedef {{ offer_id: string, conversation_id: string, outcome: string }} OfferRevoked */
+/** @typedef {{ conversation: ConversationView }} ConversationAssigned */
+/** @typedef {{ conversation_id: string, event: TimelineEvent }} EventFrame */
+/** @typedef {{ client_msg_id: string, conversation_id?: string, event_id: string }} Ack */
+/** @typedef {{ conversation_id: string, state: string, held?: boolean }} ConversationUpdated */
+/** @typedef {{ conversation_id: string }} CustomerTyping */
+/** @typedef {{ request_id?: string, customer_id?: string, events?: TimelineEvent[], more?: boolean }} History */
+/**
+ * `error`: `ref` names the refused frame (client_msg_id, offer_id, request_id…);
+ * `failed` is set by ../shared/ws.js when an outbox frame was refused for good.
+ * @typedef {{ code: string, message?: string, ref?: string, failed?: object }} ErrorFrame
+ */
+
+/** @param {Welcome} msg */
 function onWelcome(msg) {
   const again = state.welcomed;
   state.welcomed = true;
   state.agent = msg.agent;
   state.status = msg.status;
   state.reason = msg.reason ?? null;
-  if (Number.isFinite(msg.server_time)) state.skew = msg.server_time - Date.now();
+  if (msg.server_time !== undefined && Number.isFinite(msg.server_time)) state.skew = msg.server_time - Date.now();
 
   // Offers: exactly those in the message.
   state.offers.clear();
@@ -54,10 +192,11 @@ function onWelcome(msg) {
   }
   forgetTimeline();
   if (again) notice(msg.resumed ? t('notice.resumed') : t('notice.session_new'));
-  if (!state.convs.has(state.selected) && selectNext()) return;
+  if (!(state.selected && state.convs.has(state.selected)) && selectNext()) return;
   renderAll();
 }
 
+/** @param {StatusFrame} msg */
 function onStatus(msg) {
   const was = state.status;
   state.status = msg.status;
@@ -66,16 +205,20 @@ function onStatus(msg) {
   renderStatus();
 }
 
+/** @param {OfferRevoked} msg */
 function onOfferRevoked(msg) {
   const entry = state.offers.get(msg.offer_id);
   if (!entry) return;
   removeOffer(msg.offer_id);
   const name = customerName(entry.offer.customer);
   // `rejected` reaches the other tabs of an agent who declined in one tab.
-  const key = { timed_out: 'notice.offer_timed_out', rejected: 'notice.offer_rejected' }[msg.outcome] || 'notice.offer_rescinded';
+  /** @type {Record<string, string>} */
+  const keys = { timed_out: 'notice.offer_timed_out', rejected: 'notice.offer_rejected' };
+  const key = keys[msg.outcome] || 'notice.offer_rescinded';
   notice(t(key, { name }), msg.outcome === 'timed_out' ? 'warn' : 'info', { testid: `offer-outcome-${msg.outcome}` });
 }
 
+/** @param {ConversationAssigned} msg */
 function onConversationAssigned(msg) {
   const view = msg.conversation;
   const prev = state.convs.get(view.id);
@@ -87,6 +230,7 @@ function onConversationAssigned(msg) {
   else renderAll();
 }
 
+/** @param {EventFrame} msg */
 function onEvent(msg) {
   const { conversation_id: convId, event } = msg;
   const conv = state.convs.get(convId);
@@ -102,8 +246,9 @@ function onEvent(msg) {
     }
     if (event.type === 'identity_linked') {
       const ids = conv.view.customer.identities || (conv.view.customer.identities = []);
-      if (!ids.some((i) => i.channel === event.channel && i.address === event.address)) {
-        ids.push({ channel: event.channel, address: event.address });
+      const { channel, address } = event;
+      if (channel && address && !ids.some((i) => i.channel === channel && i.address === address)) {
+        ids.push({ channel, address });
       }
     }
     if (event.type === 'customers_merged') {
@@ -118,7 +263,7 @@ function onEvent(msg) {
         (i) => !gone.some((k) => k.channel === i.channel && k.address === i.address),
       );
     }
-    if (event.type === 'channel_switched') {
+    if (event.type === 'channel_switched' && event.to) {
       conv.view.channel = event.to;
       // The picker follows the conversation to its new channel.
       const draft = state.drafts.get(convId);
@@ -131,6 +276,7 @@ function onEvent(msg) {
   renderTitle();
 }
 
+/** @param {Ack} msg */
 function onAck(msg) {
   const p = state.pending.get(msg.client_msg_id);
   if (!p) return;
@@ -148,7 +294,7 @@ function onAck(msg) {
         at: p.createdAt + state.skew,
         type: p.kind === 'note' ? 'note' : 'message_out',
         channel: p.kind === 'note' ? undefined : p.channel || conv.view.channel,
-        agent_id: state.session.agent_id,
+        agent_id: state.session ? state.session.agent_id : undefined,
         text: p.text,
         client_msg_id: msg.client_msg_id,
       });
@@ -157,6 +303,7 @@ function onAck(msg) {
   if (state.selected === (msg.conversation_id || p.conversation_id)) renderTimeline();
 }
 
+/** @param {ConversationUpdated} msg */
 function onConversationUpdated(msg) {
   const conv = state.convs.get(msg.conversation_id);
   if (!conv) return;
@@ -178,6 +325,7 @@ function onConversationUpdated(msg) {
   renderAll();
 }
 
+/** @param {CustomerTyping} msg */
 function onCustomerTyping(msg) {
   const conv = state.convs.get(msg.conversation_id);
   if (!conv) return;
@@ -186,8 +334,9 @@ function onCustomerTyping(msg) {
   if (state.selected === msg.conversation_id) renderTyping();
 }
 
+/** @param {History} msg */
 function onHistory(msg) {
-  const customerId = msg.customer_id || state.historyRequests.get(msg.request_id);
+  const customerId = msg.customer_id || (msg.request_id && state.historyRequests.get(msg.request_id));
   if (msg.request_id) state.historyRequests.delete(msg.request_id);
   if (!customerId) return;
   const tl = timelineFor(customerId);
@@ -197,15 +346,16 @@ function onHistory(msg) {
   if (selectedCustomerId() === customerId) renderTimeline({ keepScroll: true });
 }
 
+/** @param {ErrorFrame} msg */
 function onServerError(msg) {
-  if (msg.failed && state.pending.has(msg.ref)) {
-    const p = state.pending.get(msg.ref);
+  const p = msg.failed && msg.ref ? state.pending.get(msg.ref) : undefined;
+  if (p) {
     p.failed = msg.code;
     p.detail = msg.message || null;
     renderTimeline();
   }
-  if (msg.code === 'offer_not_found' && msg.ref && state.offers.has(msg.ref)) {
-    const entry = state.offers.get(msg.ref);
+  const entry = msg.code === 'offer_not_found' && msg.ref ? state.offers.get(msg.ref) : undefined;
+  if (entry && msg.ref) {
     state.acceptedHere.delete(entry.offer.conversation_id);
     removeOffer(msg.ref);
     notice(t('notice.offer_gone'), 'warn');
@@ -213,7 +363,7 @@ function onServerError(msg) {
   }
   // A refused history request must not leave the button spinning.
   const historyCustomer = msg.ref && (state.historyRequests.get(msg.ref) || (state.timelines.has(msg.ref) ? msg.ref : null));
-  if (historyCustomer) {
+  if (historyCustomer && msg.ref) {
     state.historyRequests.delete(msg.ref);
     timelineFor(historyCustomer).loading = false;
     renderTimelineHeader();
@@ -221,6 +371,7 @@ function onServerError(msg) {
   toast(msg.code, errorText(msg));
 }
 
+/** @param {ErrorFrame} msg */
 function errorText(msg) {
   // `invalid` covers many refusals (opted out, no address, connector off): say which.
   if (msg.code === 'invalid' && msg.message) return t('error.invalid_detail', { detail: msg.message });

@@ -4,8 +4,8 @@
 // connect" banner, and the document title (offers + unread messages).
 
 import { t } from '../shared/i18n.js';
-import { h, replaceChildren } from '../shared/dom.js';
-import { $, state } from './state.js';
+import { h, replaceChildren, byId } from '../shared/dom.js';
+import { state } from './state.js';
 import { initials, statusLabel, reasonLabel } from './labels.js';
 import { sendNow } from './wire.js';
 
@@ -14,32 +14,33 @@ const STUCK_AFTER_FAILURES = 4;
 
 export function renderHeader() {
   const name = (state.agent && state.agent.display_name) || (state.session && state.session.agent_id) || '';
-  $('agent-name').textContent = name;
-  $('agent-avatar').textContent = initials(name);
+  byId('agent-name').textContent = name;
+  byId('agent-avatar').textContent = initials(name);
   const queues = state.agent && state.agent.queues ? state.agent.queues.join(' · ') : '';
-  $('agent-queues').textContent = queues;
-  $('agent-queues').title = queues;
+  byId('agent-queues').textContent = queues;
+  byId('agent-queues').title = queues;
   renderStatus();
   renderConnection();
-  const dl = $('queue-options');
+  const dl = byId('queue-options');
   replaceChildren(dl, ...((state.agent && state.agent.queues) || []).map((q) => h('option', { value: q })));
 }
 
 export function renderStatus() {
-  const dot = $('agent-status');
+  const dot = byId('agent-status');
   const status = state.status || '';
   dot.dataset.status = status;
-  dot.setAttribute('aria-label', `${t('status.label')}: ${statusLabel(status)}${state.reason ? ` (${reasonLabel(state.reason)})` : ''}`);
-  dot.title = dot.getAttribute('aria-label');
+  const label = `${t('status.label')}: ${statusLabel(status)}${state.reason ? ` (${reasonLabel(state.reason)})` : ''}`;
+  dot.setAttribute('aria-label', label);
+  dot.title = label;
 
-  const sel = $('status-select');
+  const sel = byId('status-select', HTMLSelectElement);
   for (const opt of sel.querySelectorAll('option[data-extra]')) opt.remove();
   if (status && status !== 'available' && status !== 'away') {
     sel.appendChild(h('option', { value: status, disabled: true, dataset: { extra: '1' } }, statusLabel(status)));
   }
   sel.value = status || 'away';
 
-  const reasonSel = $('away-reason');
+  const reasonSel = byId('away-reason', HTMLSelectElement);
   const reasons = [...AWAY_REASONS];
   if (state.reason && !reasons.includes(state.reason)) reasons.unshift(state.reason);
   replaceChildren(reasonSel, ...reasons.map((r) => h('option', { value: r }, reasonLabel(r))));
@@ -48,7 +49,7 @@ export function renderStatus() {
 }
 
 export function renderConnection() {
-  const el = $('connection-indicator');
+  const el = byId('connection-indicator');
   const { phase, retryInMs, failures } = state.conn;
   const shown = phase === 'open' ? 'connected' : phase === 'closed' ? 'offline' : phase;
   el.dataset.state = shown;
@@ -58,9 +59,9 @@ export function renderConnection() {
   else if (phase === 'reconnecting') text = t('conn.reconnecting');
   else if (phase === 'closed') text = t('conn.offline');
   else text = t('conn.connecting');
-  el.querySelector('.conn__text').textContent = text;
+  /** @type {HTMLElement} */ (el.querySelector('.conn__text')).textContent = text;
   el.title = `${t('header.connection')}: ${text}`;
-  $('stuck-banner').hidden = !(phase !== 'open' && failures >= STUCK_AFTER_FAILURES);
+  byId('stuck-banner').hidden = !(phase !== 'open' && failures >= STUCK_AFTER_FAILURES);
   const offline = phase !== 'open';
   document.body.classList.toggle('is-offline', offline);
 }
@@ -71,7 +72,12 @@ export function renderTitle() {
   document.title = `${n ? `(${n}) ` : ''}${state.agent ? `${state.agent.display_name} · ` : ''}Switchboard`;
 }
 
+/**
+ * @param {'available' | 'away'} status
+ * @param {string} [reason]
+ */
 function setStatus(status, reason) {
+  /** @type {{ type: 'set_status', status: string, reason?: string }} */
   const msg = { type: 'set_status', status };
   if (reason) msg.reason = reason;
   if (!sendNow(msg)) renderStatus();
@@ -79,10 +85,11 @@ function setStatus(status, reason) {
 
 /** Wires the status select and the away-reason select. */
 export function initPresence() {
-  $('status-select').addEventListener('change', (ev) => {
-    const v = ev.target.value;
-    if (v === 'available') setStatus('available');
-    else setStatus('away', $('away-reason').value || AWAY_REASONS[0]);
+  const statusSel = byId('status-select', HTMLSelectElement);
+  const reasonSel = byId('away-reason', HTMLSelectElement);
+  statusSel.addEventListener('change', () => {
+    if (statusSel.value === 'available') setStatus('available');
+    else setStatus('away', reasonSel.value || AWAY_REASONS[0]);
   });
-  $('away-reason').addEventListener('change', (ev) => setStatus('away', ev.target.value));
+  reasonSel.addEventListener('change', () => setStatus('away', reasonSel.value));
 }

@@ -3,20 +3,28 @@
 // (a refused frame, not connected). Both close by themselves; at most four toasts.
 
 import { t } from '../shared/i18n.js';
-import { h } from '../shared/dom.js';
-import { $ } from './state.js';
+import { h, byId } from '../shared/dom.js';
 
 const NOTICE_MS = 7000;
 const TOAST_MS = 12000;
 
+/**
+ * @param {string} text
+ * @param {'info' | 'warn'} [tone]
+ * @param {{ testid?: string }} [options]
+ */
 export function notice(text, tone = 'info', { testid = 'notice' } = {}) {
   const el = h('div', { class: `notice notice--${tone}`, dataset: { testid } }, h('span', null, text));
   const close = h('button', { type: 'button', class: 'notice__close', 'aria-label': t('common.dismiss'), onclick: () => el.remove() }, '×');
   el.appendChild(close);
-  $('notices').appendChild(el);
+  byId('notices').appendChild(el);
   setTimeout(() => el.remove(), NOTICE_MS);
 }
 
+/**
+ * @param {string} code the error code, shown and kept in data-code
+ * @param {string} text
+ */
 export function toast(code, text) {
   const el = h(
     'div',
@@ -25,8 +33,8 @@ export function toast(code, text) {
     h('span', { class: 'toast__text' }, text),
   );
   el.appendChild(h('button', { type: 'button', class: 'toast__close', 'aria-label': t('common.dismiss'), dataset: { testid: 'toast-dismiss' }, onclick: () => el.remove() }, '×'));
-  const box = $('toasts');
+  const box = byId('toasts');
   box.appendChild(el);
-  while (box.children.length > 4) box.firstChild.remove();
+  while (box.firstElementChild && box.children.length > 4) box.firstElementChild.remove();
   setTimeout(() => el.remove(), TOAST_MS);
 }

@@ -4,37 +4,45 @@
 // dropped locally after a grace period (tickOffers).
 
 import { t, formatDuration, channelName } from '../shared/i18n.js';
-import { h, reconcile } from '../shared/dom.js';
-import { $, state } from './state.js';
+import { h, reconcile, byId } from '../shared/dom.js';
+import { state } from './state.js';
 import { customerName, channelBadge } from './labels.js';
 import { notice } from './notices.js';
 import { renderTitle } from './header.js';
 import { sendNow } from './wire.js';
 
+/** @import { Offer } from './frames.js' */
+/** @import { OfferEntry } from './state.js' */
+
 const OFFER_LOCAL_GRACE_MS = 5000;
 
-const offerCache = new Map(); // offer_id -> card element
+/** @type {Map<string, HTMLElement>} offer_id -> card */
+const offerCache = new Map();
 
 /** Drops the cached cards (new session, new welcome); `empty` also empties the panel. */
 export function forgetOfferCards(empty = false) {
   offerCache.clear();
-  if (empty) $('offers').replaceChildren();
+  if (empty) byId('offers').replaceChildren();
 }
 
 export function renderOffers() {
-  const container = $('offers');
+  const container = byId('offers');
   const items = [...state.offers.values()]
     .sort((a, b) => a.offer.expires_at - b.offer.expires_at)
     .map((entry) => ({ key: entry.offer.offer_id, render: () => buildOffer(entry) }));
   reconcile(container, items, offerCache);
   for (const id of state.offers.keys()) paintOffer(id);
-  const count = $('offers-count');
+  const count = byId('offers-count');
   count.textContent = String(state.offers.size);
   count.hidden = state.offers.size === 0;
-  container.closest('.offers-panel').classList.toggle('is-empty', state.offers.size === 0);
+  const panel = container.closest('.offers-panel');
+  if (panel) panel.classList.toggle('is-empty', state.offers.size === 0);
 }
 
-/** A new or replaced offer: its card is built again. */
+/**
+ * A new or replaced offer (the `offer` frame): its card is built again.
+ * @param {Offer} offer
+ */
 export function addOffer(offer) {
   state.offers.set(offer.offer_id, { offer, receivedAt: Date.now() });
   offerCache.delete(offer.offer_id);
@@ -42,6 +50,10 @@ export function addOffer(offer) {
   renderTitle();
 }
 
+/**
+ * @param {string} offerId
+ * @param {boolean} [render] redraw the panel and the title (false: the caller will)
+ */
 export function removeOffer(offerId, render = true) {
   state.offers.delete(offerId);
   const node = offerCache.get(offerId);
@@ -53,6 +65,7 @@ export function removeOffer(offerId, render = true) {
   }
 }
 
+/** @param {string} offerId */
 function accept(offerId) {
   const entry = state.offers.get(offerId);
   if (!entry || entry.accepting) return;
@@ -63,6 +76,7 @@ function accept(offerId) {
   paintOffer(offerId);
 }
 
+/** @param {string} offerId */
 function reject(offerId) {
   const entry = state.offers.get(offerId);
   if (!entry) return;
@@ -71,6 +85,7 @@ function reject(offerId) {
   notice(t('notice.offer_rejected', { name: customerName(entry.offer.customer) }), 'info', { testid: 'offer-outcome-rejected' });
 }
 
+/** @param {OfferEntry} entry */
 function buildOffer(entry) {
   const o = entry.offer;
   const name = customerName(o.customer);
@@ -119,6 +134,7 @@ function buildOffer(entry) {
  * Local clock time at which the offer expires: expires_at corrected by the skew measured
  * at welcome, but never later than timeout_ms after the offer arrived (network latency
  * makes the skew estimate err towards showing too much time).
+ * @param {OfferEntry} entry
  */
 function offerDeadline(entry) {
   const o = entry.offer;
@@ -126,7 +142,10 @@ function offerDeadline(entry) {
   return o.timeout_ms ? Math.min(bySkew, entry.receivedAt + o.timeout_ms) : bySkew;
 }
 
-/** Updates the live parts of an offer card (countdown, waited time, button state). */
+/**
+ * Updates the live parts of an offer card (countdown, waited time, button state).
+ * @param {string} offerId
+ */
 function paintOffer(offerId) {
   const entry = state.offers.get(offerId);
   const card = offerCache.get(offerId);
@@ -136,30 +155,35 @@ function paintOffer(offerId) {
   const total = o.timeout_ms || Math.max(1, offerDeadline(entry) - entry.receivedAt);
   const secs = Math.max(0, Math.ceil(left / 1000));
   const expired = left <= 0;
-  const countdown = card.querySelector('.offer__countdown');
+  /** @param {string} selector */
+  const part = (selector) => /** @type {HTMLElement} */ (card.querySelector(selector));
+  const countdown = part('.offer__countdown');
   const text = expired ? t('offer.expired') : t('offer.expires_in', { s: secs });
   if (countdown.textContent !== text) countdown.textContent = text;
   card.classList.toggle('offer--urgent', !expired && left < 5000);
   card.classList.toggle('offer--expired', expired);
-  const fill = card.querySelector('.offer__bar-fill');
+  const fill = part('.offer__bar-fill');
   fill.style.width = `${Math.max(0, Math.min(100, (left / total) * 100))}%`;
   const waited = formatDuration(o.waited_ms + (Date.now() - entry.receivedAt));
   const waitedText = t('offer.waited', { d: waited });
-  const meta = card.querySelector('.offer__meta');
+  const meta = part('.offer__meta');
   if (meta.textContent !== waitedText) meta.textContent = waitedText;
-  const acceptBtn = card.querySelector('.offer__accept');
+  const acceptBtn = /** @type {HTMLButtonElement} */ (part('.offer__accept'));
   acceptBtn.disabled = !!entry.accepting || expired;
   const label = entry.accepting ? t('offer.accepting') : t('offer.accept');
   if (acceptBtn.textContent !== label) acceptBtn.textContent = label;
-  card.querySelector('.offer__reject').disabled = !!entry.accepting || expired;
+  /** @type {HTMLButtonElement} */ (part('.offer__reject')).disabled = !!entry.accepting || expired;
 }
 
-/** Every 250 ms: repaints the cards, drops the ones whose revocation never came. */
+/**
+ * Every 250 ms: repaints the cards, drops the ones whose revocation never came.
+ * @param {number} now local clock, ms
+ */
 export function tickOffers(now) {
   for (const [id, entry] of state.offers) {
     paintOffer(id);
     // If the revocation never comes (e.g. lost while reconnecting) drop the card.
-    const stuck = entry.accepting && now - entry.acceptingSince > 10_000;
+    const stuck = entry.accepting && now - (entry.acceptingSince || 0) > 10_000;
     if (offerDeadline(entry) + OFFER_LOCAL_GRACE_MS < now && (!entry.accepting || stuck)) {
       removeOffer(id);
       notice(t('notice.offer_timed_out', { name: customerName(entry.offer.customer) }), 'warn', { testid: 'offer-outcome-timed_out' });

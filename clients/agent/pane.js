@@ -5,8 +5,8 @@
 // conversation the agent no longer holds and selects the next one.
 
 import { t } from '../shared/i18n.js';
-import { h, replaceChildren } from '../shared/dom.js';
-import { $, state, selectedConv, sortedEvents, timelineFor } from './state.js';
+import { h, replaceChildren, byId } from '../shared/dom.js';
+import { state, selectedConv, sortedEvents, timelineFor } from './state.js';
 import { customerName, channelBadge, stateBadge } from './labels.js';
 import { toast } from './notices.js';
 import { renderHeader, renderTitle } from './header.js';
@@ -27,11 +27,16 @@ export function renderAll() {
   renderTitle();
 }
 
+/**
+ * Shows conversation `id` in the pane.
+ * @param {string} id
+ * @param {{ save?: boolean }} [options] keep the reply box's text as the left conversation's draft
+ */
 export function select(id, { save = true } = {}) {
-  if (!state.convs.has(id)) return;
+  const conv = state.convs.get(id);
+  if (!conv) return;
   if (save) saveDraft();
   state.selected = id;
-  const conv = state.convs.get(id);
   conv.unread = 0;
   renderAll();
   loadDraft();
@@ -49,7 +54,10 @@ export function selectNext() {
   return false;
 }
 
-/** Forgets a conversation the agent no longer holds: its pending messages, draft, timeline. */
+/**
+ * Forgets a conversation the agent no longer holds: its pending messages, draft, timeline.
+ * @param {string} id
+ */
 export function removeConversation(id) {
   const conv = state.convs.get(id);
   state.convs.delete(id);
@@ -69,40 +77,41 @@ export function removeConversation(id) {
 
 export function renderConversation() {
   const conv = selectedConv();
-  $('conv-empty').hidden = !!conv;
-  $('conv-view').hidden = !conv;
+  byId('conv-empty').hidden = !!conv;
+  byId('conv-view').hidden = !conv;
   assistSelected(conv);
   if (!conv) {
     showTimeline(null);
     return;
   }
   const name = customerName(conv.view.customer);
-  $('conv-title').textContent = name;
+  byId('conv-title').textContent = name;
   replaceChildren(
-    $('conv-subtitle'),
+    byId('conv-subtitle'),
     channelBadge(conv.view.channel),
     stateBadge(conv.state),
     h('span', { class: 'conv-header__queue' }, t('offer.queue', { q: conv.view.queue })),
   );
   const closed = conv.state === 'resolved' || conv.state === 'abandoned';
-  $('action-wrapup').disabled = conv.state !== 'assigned';
-  $('action-transfer').disabled = closed;
-  $('timeline-scroll').setAttribute('aria-label', t('conv.timeline', { name }));
-  const banner = $('conv-banner');
+  byId('action-wrapup', HTMLButtonElement).disabled = conv.state !== 'assigned';
+  byId('action-transfer', HTMLButtonElement).disabled = closed;
+  byId('timeline-scroll').setAttribute('aria-label', t('conv.timeline', { name }));
+  const banner = byId('conv-banner');
   banner.hidden = conv.state !== 'abandoned';
   banner.textContent = conv.state === 'abandoned' ? t('conv.customer_left') : '';
-  $('customer-panel').classList.toggle('is-open', state.infoOpen);
-  $('toggle-info').setAttribute('aria-expanded', String(state.infoOpen));
+  byId('customer-panel').classList.toggle('is-open', state.infoOpen);
+  byId('toggle-info').setAttribute('aria-expanded', String(state.infoOpen));
   showTimeline(conv);
   renderTyping();
   renderComposer();
   renderCustomerPanel(conv);
-  renderCallbackTask(conv, sortedEvents(timelineFor(conv.view.customer.id)), state.session.token, (m) => toast('callback', m));
+  const token = state.session ? state.session.token : '';
+  renderCallbackTask(conv, sortedEvents(timelineFor(conv.view.customer.id)), token, (m) => toast('callback', m));
 }
 
 export function renderTyping() {
   const conv = selectedConv();
-  const el = $('customer-typing');
+  const el = byId('customer-typing');
   const typing = !!conv && conv.typingUntil > Date.now();
   if (typing) {
     if (el.hidden || el.dataset.for !== conv.view.id) {
@@ -113,7 +122,10 @@ export function renderTyping() {
   el.hidden = !typing;
 }
 
-/** Every 250 ms: "typing…" ends where the customer stopped. */
+/**
+ * Every 250 ms: "typing…" ends where the customer stopped.
+ * @param {number} now local clock, ms
+ */
 export function tickTyping(now) {
   let typingChanged = false;
   for (const conv of state.convs.values()) {
@@ -130,8 +142,8 @@ export function tickTyping(now) {
 
 /** Wires "Load older messages", the customer-info toggle, and unread on returning to the tab. */
 export function initPane() {
-  $('load-older').addEventListener('click', requestOlder);
-  $('toggle-info').addEventListener('click', () => {
+  byId('load-older').addEventListener('click', requestOlder);
+  byId('toggle-info').addEventListener('click', () => {
     state.infoOpen = !state.infoOpen;
     renderConversation();
   });

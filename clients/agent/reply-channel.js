@@ -5,8 +5,10 @@
 // the current channel), and the channel a reply names (only a pick that differs).
 
 import { t, channelName } from '../shared/i18n.js';
-import { h, replaceChildren } from '../shared/dom.js';
-import { $, state, sortedEvents } from './state.js';
+import { h, replaceChildren, byId } from '../shared/dom.js';
+import { state, sortedEvents } from './state.js';
+
+/** @import { Conv } from './state.js' */
 
 // Channels a reply cannot go out on (a call carries no text).
 const NO_REPLY_CHANNELS = new Set(['voice']);
@@ -14,9 +16,12 @@ const NO_REPLY_CHANNELS = new Set(['voice']);
 /**
  * Channels a reply in conv can go out on: its current channel first, then every channel
  * the customer has an identity on (a chat identity is just `chat`); never `voice`.
+ * @param {Conv} conv
  */
 function replyChannels(conv) {
+  /** @type {string[]} */
   const list = [];
+  /** @param {string} c */
   const add = (c) => {
     if (c && !NO_REPLY_CHANNELS.has(c) && !list.includes(c)) list.push(c);
   };
@@ -28,8 +33,10 @@ function replyChannels(conv) {
 /**
  * Channels the customer opted out of: the view's `customer.opted_out`, corrected by the
  * `opt_out_changed` events of the timeline in order (the latest one per channel wins).
+ * @param {Conv} conv
  */
 export function optedOutChannels(conv) {
+  /** @type {Set<string | undefined>} */
   const out = new Set(conv.view.customer.opted_out || []);
   const tl = state.timelines.get(conv.view.customer.id);
   if (tl) {
@@ -42,8 +49,14 @@ export function optedOutChannels(conv) {
   return out;
 }
 
-/** What the picker shows: the agent's pick while still possible, else the default. */
+/**
+ * What the picker shows: the agent's pick while still possible, else the default.
+ * @param {Conv} conv
+ * @param {string[]} channels
+ * @param {Set<string | undefined>} optedOut
+ */
 function shownReplyChannel(conv, channels, optedOut) {
+  /** @param {string} c */
   const usable = (c) => channels.includes(c) && !optedOut.has(c);
   const d = state.drafts.get(conv.view.id);
   if (d && d.channel && usable(d.channel)) return d.channel;
@@ -51,14 +64,21 @@ function shownReplyChannel(conv, channels, optedOut) {
   return channels.find(usable) || channels[0] || '';
 }
 
-/** The channel to name in a reply: the picker's, only when it is not the default. */
+/**
+ * The channel to name in a reply: the picker's, only when it is not the default.
+ * @param {Conv} conv
+ */
 export function pickedChannel(conv) {
-  const v = $('reply-channel').value;
+  const v = byId('reply-channel', HTMLSelectElement).value;
   return v && v !== conv.view.channel ? v : null;
 }
 
+/**
+ * @param {Conv} conv
+ * @param {boolean} note the composer is in note mode (no channel to pick)
+ */
 export function renderReplyChannel(conv, note) {
-  const sel = $('reply-channel');
+  const sel = byId('reply-channel', HTMLSelectElement);
   const channels = replyChannels(conv);
   const optedOut = optedOutChannels(conv);
   const labels = channels.map((c) => (optedOut.has(c) ? `${channelName(c)} ${t('composer.opted_out')}` : channelName(c)));
@@ -73,5 +93,6 @@ export function renderReplyChannel(conv, note) {
   sel.disabled = channels.length === 0;
   sel.classList.toggle('is-override', !!shown && shown !== conv.view.channel);
   sel.title = t('composer.reply_via_title', { channel: channelName(shown || conv.view.channel) });
-  sel.closest('.composer__channel').hidden = note;
+  const field = sel.closest('.composer__channel');
+  if (field instanceof HTMLElement) field.hidden = note;
 }

@@ -6,7 +6,8 @@
 
 import { wsUrl } from '../shared/ws.js';
 import { staffLogin, sessionExpired } from '../shared/staff-login.js';
-import { $, state, serverNow, resetState } from './state.js';
+import { byId } from '../shared/dom.js';
+import { state, serverNow, resetState } from './state.js';
 import { renderConnection } from './header.js';
 import { forgetOfferCards } from './offers.js';
 import { forgetConversationItems } from './conv-list.js';
@@ -14,6 +15,9 @@ import { forgetTimeline } from './timeline.js';
 import { renderAll } from './pane.js';
 import { handlers } from './frames.js';
 import { openSocket, closeSocket } from './wire.js';
+
+/** @import { StaffSession } from '../shared/staff-login.js' */
+/** @import { SocketState } from '../shared/ws.js' */
 
 const OUTBOX_KEY_PREFIX = 'switchboard.agent.outbox.';
 
@@ -31,11 +35,12 @@ function forgetEverything() {
   forgetConversationItems();
 }
 
+/** @param {StaffSession} session */
 function startSession(session) {
   state.session = session;
   forgetEverything();
   const socket = openSocket({
-    url: () => wsUrl('../ws/agent', { token: state.session.token }),
+    url: () => wsUrl('../ws/agent', { token: session.token }),
     storage: sessionStorage,
     storageKey: OUTBOX_KEY_PREFIX + session.agent_id,
     onState: onConnState,
@@ -43,11 +48,12 @@ function startSession(session) {
   });
   // Messages written before a page reload are still waiting for their ack.
   for (const msg of socket.pending()) {
+    if (!msg.client_msg_id) continue;
     state.pending.set(msg.client_msg_id, {
-      conversation_id: msg.conversation_id,
+      conversation_id: String(msg.conversation_id),
       kind: msg.type === 'note' ? 'note' : 'message',
-      text: msg.text,
-      channel: msg.channel || null,
+      text: String(msg.text),
+      channel: msg.channel ? String(msg.channel) : null,
       createdAt: Date.now(),
       failed: null,
     });
@@ -56,13 +62,18 @@ function startSession(session) {
   socket.start();
 }
 
+/**
+ * Signs out: away with reason `logout`, the outbox forgotten, the form shown.
+ * @param {string} [messageKey] why, shown on the form (e.g. `login.expired`)
+ */
 export function logout(messageKey) {
   closeSocket();
   forgetEverything();
-  for (const d of document.querySelectorAll('dialog[open]')) d.close();
+  for (const d of document.querySelectorAll('dialog')) if (d.open) d.close();
   login.signedOut(messageKey);
 }
 
+/** @param {SocketState} s */
 function onConnState(s) {
   state.conn = s;
   if (s.phase === 'reconnecting' && sessionExpired(state.session, serverNow())) {
@@ -79,12 +90,12 @@ export function tickSession() {
 
 /** Wires both sign-out buttons, then resumes a stored session or shows the form. */
 export function initSession() {
-  $('logout').addEventListener('click', () => logout());
-  $('stuck-relogin').addEventListener('click', () => logout());
+  byId('logout').addEventListener('click', () => logout());
+  byId('stuck-relogin').addEventListener('click', () => logout());
   login.resume();
 }
 
 /** The signed-in agent's token, or null. */
 export function token() {
-  return state.session && state.session.token;
+  return state.session ? state.session.token : null;
 }

@@ -4,30 +4,85 @@
 // lookups on it (the selected conversation, a customer's timeline in event order).
 // It renders nothing and sends nothing.
 
-export const $ = (id) => document.getElementById(id);
+/** @import { Offer, ConversationView, TimelineEvent, AgentInfo } from './frames.js' */
+/** @import { StaffSession } from '../shared/staff-login.js' */
+/** @import { SocketState } from '../shared/ws.js' */
+
+/**
+ * An offer on screen.
+ * @typedef {object} OfferEntry
+ * @property {Offer} offer
+ * @property {number} receivedAt  local clock, ms
+ * @property {boolean} [accepting]  `accept` sent, `conversation_assigned` not yet here
+ * @property {number} [acceptingSince]
+ */
+
+/**
+ * A conversation the agent holds.
+ * @typedef {object} Conv
+ * @property {ConversationView} view
+ * @property {string} state
+ * @property {number} unread
+ * @property {number} typingUntil  local clock, ms; 0 = not typing
+ * @property {number} lastActivity
+ */
+
+/**
+ * A customer's timeline as far as loaded.
+ * @typedef {object} Timeline
+ * @property {Map<string, TimelineEvent>} events  by event id
+ * @property {boolean | null} more  older events exist (null: not asked yet)
+ * @property {boolean} loading  a `history` request is out
+ */
+
+/**
+ * A message or note sent and not yet acknowledged.
+ * @typedef {object} Pending
+ * @property {string} conversation_id
+ * @property {'message' | 'note'} kind
+ * @property {string} text
+ * @property {string | null} channel  named in the frame (null: the conversation's)
+ * @property {number} createdAt  local clock, ms
+ * @property {string | null} failed  the error code that refused it
+ * @property {string | null} [detail]  the server's reason
+ */
+
+/**
+ * The composer's draft of one conversation.
+ * @typedef {object} Draft
+ * @property {string} text
+ * @property {boolean} note
+ * @property {string | null} channel  the agent's pick; null = the conversation's channel
+ */
 
 export const state = {
-  session: null, // { token, agent_id, role, expires_at }
-  agent: null, // AgentInfo from welcome
+  /** @type {StaffSession | null} */
+  session: null,
+  /** @type {AgentInfo | null} from welcome */
+  agent: null,
+  /** @type {string | null} */
   status: null,
+  /** @type {string | null} */
   reason: null,
   skew: 0, // server clock minus local clock (ms), from welcome.server_time
   welcomed: false, // a welcome arrived on this page already (for resume notices)
-  conn: { phase: 'connecting', failures: 0 },
-  /** offer_id -> { offer, receivedAt, accepting, expiredAt } */
+  /** @type {SocketState} */
+  conn: { phase: 'connecting', attempt: 0, failures: 0, retryInMs: 0 },
+  /** @type {Map<string, OfferEntry>} offer_id -> entry */
   offers: new Map(),
-  /** conversation id -> { view, state, unread, typingUntil, lastActivity } (arrival order) */
+  /** @type {Map<string, Conv>} conversation id -> conversation (arrival order) */
   convs: new Map(),
-  /** customer_id -> { events: Map<eventId, TimelineEvent>, more: boolean|null, loading } */
+  /** @type {Map<string, Timeline>} customer_id -> timeline */
   timelines: new Map(),
-  /** client_msg_id -> { conversation_id, kind: 'message'|'note', text, channel, createdAt, failed, detail } */
+  /** @type {Map<string, Pending>} client_msg_id -> message */
   pending: new Map(),
+  /** @type {string | null} the conversation the pane shows */
   selected: null,
-  /** conversation id -> { text, note, channel } (channel: the agent's pick, null = default) */
+  /** @type {Map<string, Draft>} conversation id -> draft */
   drafts: new Map(),
-  /** request_id -> customer_id */
+  /** @type {Map<string, string>} request_id -> customer_id */
   historyRequests: new Map(),
-  /** conversation ids whose offer was accepted from this tab (selected on assignment) */
+  /** @type {Set<string>} conversation ids whose offer was accepted from this tab (selected on assignment) */
   acceptedHere: new Set(),
   lastTypingSentAt: 0,
   infoOpen: false,
@@ -51,6 +106,11 @@ export function resetState() {
   state.acceptedHere.clear();
 }
 
+/**
+ * The customer's timeline, created empty on first use.
+ * @param {string} customerId
+ * @returns {Timeline}
+ */
 export function timelineFor(customerId) {
   let tl = state.timelines.get(customerId);
   if (!tl) {
@@ -60,6 +120,11 @@ export function timelineFor(customerId) {
   return tl;
 }
 
+/**
+ * Adds or replaces a held conversation from its view; its recent events join the timeline.
+ * @param {ConversationView} view
+ * @returns {Conv}
+ */
 export function upsertConversation(view, unread = 0) {
   const prev = state.convs.get(view.id);
   const conv = {
@@ -75,8 +140,9 @@ export function upsertConversation(view, unread = 0) {
   return conv;
 }
 
+/** @returns {Conv | null} */
 export function selectedConv() {
-  return state.selected ? state.convs.get(state.selected) : null;
+  return (state.selected && state.convs.get(state.selected)) || null;
 }
 
 export function selectedCustomerId() {
@@ -84,11 +150,18 @@ export function selectedCustomerId() {
   return c ? c.view.customer.id : null;
 }
 
+/**
+ * @param {Timeline} tl
+ * @returns {TimelineEvent[]} in id order
+ */
 export function sortedEvents(tl) {
   return [...tl.events.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
-/** The draft of the selected conversation (created empty on first use). */
+/**
+ * The draft of the selected conversation (created empty on first use).
+ * @returns {Draft}
+ */
 export function currentDraft() {
   const id = state.selected || '';
   let d = state.drafts.get(id);

@@ -11,7 +11,15 @@ import { engageEventText } from './engage.js';
 import { botText } from './bot.js';
 import { describeCallbackEvent } from './callback.js';
 
+/** @import { TimelineEvent, Identity } from './frames.js' */
+/** @import { Child } from '../shared/dom.js' */
+
+/**
+ * @param {TimelineEvent} e
+ * @returns {Child}
+ */
 function systemText(e) {
+  /** @param {string | undefined} c */
   const ch = (c) => channelName(c);
   const lower = { inSentence: true };
   switch (e.type) {
@@ -74,10 +82,12 @@ function systemText(e) {
   }
 }
 
+/** @param {Identity[] | undefined} list */
 function identityList(list) {
   return (list || []).map((k) => `${channelName(k.channel)} ${k.address}`).join(', ') || t('common.none');
 }
 
+/** @param {string} d */
 function dispositionLabel(d) {
   const s = String(d);
   const m = /^([a-z_]+)(?::\s*(.*))?$/s.exec(s);
@@ -85,7 +95,10 @@ function dispositionLabel(d) {
   return s;
 }
 
-/** The timeline line of a system event. */
+/**
+ * The timeline line of a system event.
+ * @param {TimelineEvent} e
+ */
 export function buildSystemLine(e) {
   return h(
     'li',

@@ -7,22 +7,32 @@
 // pages arrive.
 
 import { t, has, formatDay, formatSize } from '../shared/i18n.js';
-import { h, reconcile, safeLink } from '../shared/dom.js';
+import { h, reconcile, safeLink, byId } from '../shared/dom.js';
 import { newClientMsgId } from '../shared/ws.js';
-import { $, state, serverNow, timelineFor, selectedConv, sortedEvents } from './state.js';
+import { state, serverNow, timelineFor, selectedConv, sortedEvents } from './state.js';
 import { customerName, agentLabel, channelBadge, timeEl } from './labels.js';
 import { buildSystemLine } from './system.js';
 import { sendNow, sendReliable } from './wire.js';
+
+/** @import { TimelineEvent, Attachment } from './frames.js' */
+/** @import { Conv, Pending } from './state.js' */
 
 const HISTORY_PAGE = 50;
 // Delivery receipts are shown on the message they are about, not as lines of their own.
 const HIDDEN_EVENT_KINDS = new Set(['offered', 'message_status']);
 // A later receipt never downgrades an earlier one (providers report out of order).
+/** @type {Record<string, number>} */
 const DELIVERY_RANK = { sent: 1, delivered: 2, read: 3, failed: 4, suppressed: 4 };
+/** @type {Record<string, string>} */
 const DELIVERY_ICON = { sent: '✓', delivered: '✓✓', read: '✓✓', failed: '✕', suppressed: '⦸' };
 const MESSAGE_KINDS = new Set(['message_in', 'message_out', 'note']);
 
-const timelineCache = new Map(); // key -> <li>
+/** @type {Map<string, HTMLLIElement>} item key -> line */
+const timelineCache = new Map();
+/** The event each line was built from: a line is built again when its event object changes. */
+/** @type {WeakMap<HTMLLIElement, TimelineEvent>} */
+const builtFrom = new WeakMap();
+/** @type {string | null} the conversation whose timeline the lines are */
 let lastRenderedConv = null;
 
 /** Forgets the built lines and which conversation they were of (new session, new welcome). */
@@ -34,10 +44,13 @@ export function forgetTimeline() {
 /** Empties the timeline so every line is built again (language change). */
 export function clearTimelineLines() {
   timelineCache.clear();
-  $('timeline').replaceChildren();
+  byId('timeline').replaceChildren();
 }
 
-/** Shows conv's timeline: from scratch and scrolled to the bottom when conv changed. */
+/**
+ * Shows conv's timeline: from scratch and scrolled to the bottom when conv changed.
+ * @param {Conv | null} conv
+ */
 export function showTimeline(conv) {
   if (!conv) {
     lastRenderedConv = null;
@@ -46,7 +59,7 @@ export function showTimeline(conv) {
   const switched = lastRenderedConv !== conv.view.id;
   if (switched) {
     timelineCache.clear();
-    $('timeline').replaceChildren();
+    byId('timeline').replaceChildren();
   }
   lastRenderedConv = conv.view.id;
   renderTimeline({ toBottom: switched });
@@ -56,17 +69,17 @@ export function renderTimelineHeader() {
   const conv = selectedConv();
   if (!conv) return;
   const tl = timelineFor(conv.view.customer.id);
-  const btn = $('load-older');
+  const btn = byId('load-older', HTMLButtonElement);
   btn.hidden = tl.more === false;
   btn.disabled = tl.loading;
   btn.textContent = tl.loading ? t('conv.loading') : t('conv.load_older');
-  $('history-start').hidden = tl.more !== false;
+  byId('history-start').hidden = tl.more !== false;
 }
 
 export function renderTimeline({ toBottom = false, keepScroll = false } = {}) {
   const conv = selectedConv();
   if (!conv) return;
-  const scroller = $('timeline-scroll');
+  const scroller = byId('timeline-scroll');
   const atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 48;
   const prevHeight = scroller.scrollHeight;
   const prevTop = scroller.scrollTop;
@@ -74,6 +87,7 @@ export function renderTimeline({ toBottom = false, keepScroll = false } = {}) {
   const tl = timelineFor(conv.view.customer.id);
   const events = sortedEvents(tl);
   const receipts = deliveryIndex(events);
+  /** @type {{ key: string, render: () => HTMLLIElement }[]} */
   const items = [];
   let lastDay = null;
   const shownClientIds = new Set();
@@ -90,7 +104,7 @@ export function renderTimeline({ toBottom = false, keepScroll = false } = {}) {
     // A new receipt makes a new key, so the message is built again with it.
     const key = receipt ? `${e.id}:${receipt.status}` : e.id;
     const cached = timelineCache.get(key);
-    if (cached && cached.__event !== e) timelineCache.delete(key);
+    if (cached && builtFrom.get(cached) !== e) timelineCache.delete(key);
     items.push({ key, render: () => buildEvent(e, conv, receipt) });
   }
   for (const [clientMsgId, p] of state.pending) {
@@ -98,30 +112,44 @@ export function renderTimeline({ toBottom = false, keepScroll = false } = {}) {
     const key = `pending:${clientMsgId}:${p.failed || ''}`;
     items.push({ key, render: () => buildPending(clientMsgId, p, conv) });
   }
-  reconcile($('timeline'), items, timelineCache);
+  reconcile(byId('timeline'), items, timelineCache);
   renderTimelineHeader();
 
   if (keepScroll) scroller.scrollTop = prevTop + (scroller.scrollHeight - prevHeight);
   else if (toBottom || atBottom) scroller.scrollTop = scroller.scrollHeight;
 }
 
-/** message_out event id -> the most advanced `message_status` event about it. */
+/**
+ * message_out event id -> the most advanced `message_status` event about it.
+ * @param {TimelineEvent[]} events
+ */
 function deliveryIndex(events) {
+  /** @type {Map<string, TimelineEvent>} */
   const map = new Map();
   for (const e of events) {
-    if (e.type !== 'message_status') continue;
+    if (e.type !== 'message_status' || !e.message_event_id) continue;
     const prev = map.get(e.message_event_id);
-    if (!prev || (DELIVERY_RANK[e.status] || 0) >= (DELIVERY_RANK[prev.status] || 0)) map.set(e.message_event_id, e);
+    if (!prev || (DELIVERY_RANK[e.status || ''] || 0) >= (DELIVERY_RANK[prev.status || ''] || 0)) map.set(e.message_event_id, e);
   }
   return map;
 }
 
+/**
+ * @param {TimelineEvent} e
+ * @param {Conv} conv
+ * @param {TimelineEvent} [receipt] the latest `message_status` of a message_out
+ */
 function buildEvent(e, conv, receipt) {
   const node = MESSAGE_KINDS.has(e.type) ? buildMessage(e, conv, receipt) : buildSystemLine(e);
-  node.__event = e;
+  builtFrom.set(node, e);
   return node;
 }
 
+/**
+ * @param {TimelineEvent} e
+ * @param {Conv} conv
+ * @param {TimelineEvent} [receipt]
+ */
 function buildMessage(e, conv, receipt) {
   let who;
   let cls;
@@ -160,6 +188,7 @@ function buildMessage(e, conv, receipt) {
   );
 }
 
+/** @param {TimelineEvent} r a `message_status` event */
 function deliveryBadge(r) {
   const label = has(`delivery.${r.status}`) ? t(`delivery.${r.status}`) : String(r.status);
   return h(
@@ -169,20 +198,23 @@ function deliveryBadge(r) {
       dataset: { testid: 'message-delivery', status: r.status },
       title: r.detail ? `${label}: ${r.detail}` : label,
     },
-    h('span', { class: 'delivery__icon', 'aria-hidden': 'true' }, DELIVERY_ICON[r.status] || ''),
+    h('span', { class: 'delivery__icon', 'aria-hidden': 'true' }, DELIVERY_ICON[r.status || ''] || ''),
     ' ',
     label,
   );
 }
 
-/** Files, images, stickers of an inbound message: described (name, type, size), never embedded. */
+/**
+ * Files, images, stickers of an inbound message: described (name, type, size), never embedded.
+ * @param {Attachment[]} list
+ */
 function buildAttachments(list) {
   return h(
     'ul',
     { class: 'attachments', dataset: { testid: 'message-attachments' }, 'aria-label': t('msg.attachments') },
     ...list.map((a) => {
       const kind = has(`attachment.${a.kind}`) ? t(`attachment.${a.kind}`) : String(a.kind || t('attachment.file'));
-      const size = Number.isFinite(a.size) ? formatSize(a.size) : null;
+      const size = a.size !== undefined && Number.isFinite(a.size) ? formatSize(a.size) : null;
       const meta = [a.name ? kind : null, a.content_type, size].filter(Boolean).join(' · ');
       return h(
         'li',
@@ -196,6 +228,11 @@ function buildAttachments(list) {
   );
 }
 
+/**
+ * @param {string} clientMsgId
+ * @param {Pending} p
+ * @param {Conv} conv
+ */
 function buildPending(clientMsgId, p, conv) {
   const note = p.kind === 'note';
   return h(
@@ -224,11 +261,13 @@ function buildPending(clientMsgId, p, conv) {
   );
 }
 
+/** @param {string} clientMsgId */
 function retryPending(clientMsgId) {
   const p = state.pending.get(clientMsgId);
   if (!p) return;
   p.failed = null;
   p.detail = null;
+  /** @type {{ type: 'note' | 'message', conversation_id: string, client_msg_id: string, text: string, channel?: string }} */
   const msg = { type: p.kind, conversation_id: p.conversation_id, client_msg_id: clientMsgId, text: p.text };
   if (p.channel) msg.channel = p.channel;
   sendReliable(msg);
@@ -243,6 +282,7 @@ export function requestOlder() {
   if (tl.loading) return;
   const oldest = sortedEvents(tl)[0];
   const requestId = newClientMsgId();
+  /** @type {{ type: 'history', customer_id: string, limit: number, request_id: string, before?: string }} */
   const msg = { type: 'history', customer_id: conv.view.customer.id, limit: HISTORY_PAGE, request_id: requestId };
   if (oldest) msg.before = oldest.id;
   if (!sendNow(msg)) return;

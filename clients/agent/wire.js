@@ -9,9 +9,15 @@ import { t } from '../shared/i18n.js';
 import { ReconnectingSocket } from '../shared/ws.js';
 import { toast } from './notices.js';
 
+/** @import { OutFrame, SocketOptions } from '../shared/ws.js' */
+
+/** @type {ReconnectingSocket | null} */
 let socket = null;
 
-/** Opens the session's socket (options as ReconnectingSocket's) and returns it, not started. */
+/**
+ * Opens the session's socket and returns it, not started.
+ * @param {SocketOptions} options
+ */
 export function openSocket(options) {
   socket = new ReconnectingSocket(options);
   return socket;
@@ -26,29 +32,44 @@ export function closeSocket() {
   socket = null;
 }
 
-/** Sends msg now, or toasts "not connected" and returns false. */
+/**
+ * Sends msg now, or toasts "not connected" and returns false.
+ * @param {OutFrame} msg
+ */
 export function sendNow(msg) {
   if (socket && socket.send(msg)) return true;
   toast('not_connected', t('error.not_connected'));
   return false;
 }
 
-/** Sends msg now if connected (nothing said otherwise); whether it went. */
+/**
+ * Sends msg now if connected (nothing said otherwise); whether it went.
+ * @param {OutFrame} msg
+ */
 export function sendQuietly(msg) {
   return !!socket && socket.send(msg);
 }
 
-/** Sends msg through the outbox: again after every reconnect until its ack. */
+/**
+ * Sends msg through the outbox: again after every reconnect until its ack.
+ * @param {OutFrame & { client_msg_id: string }} msg
+ */
 export function sendReliable(msg) {
-  socket.sendReliable(msg);
+  if (socket) socket.sendReliable(msg);
 }
 
-/** Whether the outbox still holds this client_msg_id. */
+/**
+ * Whether the outbox still holds this client_msg_id.
+ * @param {string} clientMsgId
+ */
 export function inOutbox(clientMsgId) {
-  return socket.hasPending(clientMsgId);
+  return !!socket && socket.hasPending(clientMsgId);
 }
 
-/** Takes a message out of the outbox (its conversation is gone). */
+/**
+ * Takes a message out of the outbox (its conversation is gone).
+ * @param {string} clientMsgId
+ */
 export function dropFromOutbox(clientMsgId) {
   if (socket) socket.drop(clientMsgId);
 }
