@@ -6,7 +6,7 @@
 
 import { t } from '../shared/i18n.js';
 import { newClientMsgId } from '../shared/ws.js';
-import { byId } from '../shared/dom.js';
+import { byId, sendOnEnter } from '../shared/dom.js';
 import { state, selectedConv, currentDraft } from './state.js';
 import { customerName } from './labels.js';
 import { toast } from './notices.js';
@@ -95,13 +95,7 @@ function maybeSendTyping() {
 export function initComposer() {
   const input = byId('composer-input', HTMLTextAreaElement);
   const picker = byId('reply-channel', HTMLSelectElement);
-  input.addEventListener('keydown', (ev) => {
-    // Enter sends; Shift+Enter is a newline; Enter that confirms an IME conversion does neither.
-    if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing && ev.keyCode !== 229) {
-      ev.preventDefault();
-      sendComposer();
-    }
-  });
+  sendOnEnter(input, sendComposer);
   input.addEventListener('input', () => {
     saveDraft();
     if (input.value.trim()) maybeSendTyping();

@@ -11,7 +11,7 @@
 
 import { t, has, applyTranslations, bindLanguageToggle, onLanguageChange, formatTime, formatDateTime, channelName } from '../shared/i18n.js';
 import { ReconnectingSocket, wsUrl, newClientMsgId } from '../shared/ws.js';
-import { h, replaceChildren, reconcile, safeLink, isHttpUrl, byId } from '../shared/dom.js';
+import { h, replaceChildren, reconcile, safeLink, isHttpUrl, byId, sendOnEnter } from '../shared/dom.js';
 import { mountSurvey } from './survey.js';
 import { botName, botOwns, mountHandoff, onBotEvent } from './bot.js';
 import { initIvr, ivrQueue, ivrRender, onCallbackRequested } from './ivr.js';
@@ -663,13 +663,7 @@ function init() {
   }
 
   const input = $('chat-input', HTMLTextAreaElement);
-  input.addEventListener('keydown', (ev) => {
-    // Enter sends, Shift+Enter adds a line; Enter that confirms an IME conversion does neither.
-    if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing && ev.keyCode !== 229) {
-      ev.preventDefault();
-      sendMessage();
-    }
-  });
+  sendOnEnter(input, sendMessage);
   input.addEventListener('input', () => {
     autosize();
     if (input.value.trim()) maybeSendTyping();

@@ -1,4 +1,5 @@
-// shared/dom.js — owns the tiny DOM helpers both clients build their UI with. Text is
+// shared/dom.js — owns the tiny DOM helpers the clients build their UI with: h() and
+// friends, byId for the page's own elements, sendOnEnter for message boxes. Text is
 // always inserted as text nodes (never parsed as HTML): every customer- or
 // agent-provided string goes through here or through textContent. Links built from
 // outside data (join URLs, attachment URLs) go through safeLink: http(s) only.
@@ -146,4 +147,19 @@ export function byId(id, kind) {
   const el = document.getElementById(id);
   if (!(el instanceof (kind || HTMLElement))) throw new Error(`#${id}: ${el ? `not a ${kind ? kind.name : 'HTMLElement'}` : 'no such element'}`);
   return /** @type {T} */ (el);
+}
+
+/**
+ * A message box's keys: Enter calls `send`, Shift+Enter is a newline, and an Enter that
+ * confirms an IME conversion (Japanese input) does neither.
+ * @param {HTMLTextAreaElement} input
+ * @param {() => void} send
+ */
+export function sendOnEnter(input, send) {
+  input.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing && ev.keyCode !== 229) {
+      ev.preventDefault();
+      send();
+    }
+  });
 }
