@@ -3,8 +3,21 @@
 //! `clients/` is embedded and served with no list to update, and a missing or excluded
 //! one fails here rather than in a browser.
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, TestApp};
 use std::collections::{BTreeSet, VecDeque};
+
+/// GET `path`, asserting 200; the response's content type and body.
+async fn fetch(app: &TestApp, path: &str) -> (String, String) {
+    let r = app
+        .http
+        .get(format!("{}{path}", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{path}");
+    let kind = r.headers()["content-type"].to_str().unwrap().to_owned();
+    (kind, r.text().await.unwrap())
+}
 
 /// `path` (a URL path) resolved against the folder of `from` (`/agent/app.js`).
 fn resolve(from: &str, path: &str) -> String {
@@ -45,14 +58,7 @@ async fn every_module_the_clients_import_is_served() {
     let app = spawn_app(|_| {}).await;
     let mut queue = VecDeque::new();
     for page in ["/agent/", "/chat/", "/supervisor/"] {
-        let r = app
-            .http
-            .get(format!("{}{page}", app.base))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200, "{page}");
-        let html = r.text().await.unwrap();
+        let (_, html) = fetch(&app, page).await;
         for line in html.lines().filter(|l| l.contains("<script")) {
             if let Some(src) = quoted_after(line, "src=\"") {
                 queue.push_back(resolve(&format!("{page}index.html"), src));
@@ -64,16 +70,8 @@ async fn every_module_the_clients_import_is_served() {
         if !seen.insert(path.clone()) {
             continue;
         }
-        let r = app
-            .http
-            .get(format!("{}{path}", app.base))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200, "{path}");
-        let kind = r.headers()["content-type"].to_str().unwrap().to_owned();
+        let (kind, source) = fetch(&app, &path).await;
         assert!(kind.contains("javascript"), "{path}: {kind}");
-        let source = r.text().await.unwrap();
         for spec in relative_imports(&source) {
             queue.push_back(resolve(&path, spec));
         }
