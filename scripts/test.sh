@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The test command (README.md): installs what the tests need if missing — Debian's
 # chromium, Node.js/npm, Japanese fonts for the browser screenshots, the pinned
-# playwright-core, Debian's prometheus package for `promtool` (the /metrics lint
-# in tests/api/prometheus.rs) and mecab-ipadic (the knowledge base's Japanese
-# dictionary sources), Java 17 and Maven for Apache Cassandra — then starts a real
-# Apache Cassandra (scripts/cassandra.sh: fetched from Maven Central, one node on
-# 127.0.0.11) for the CQL store's tests, runs every test, and stops Cassandra.
+# playwright-core and typescript, Debian's prometheus package for `promtool` (the
+# /metrics lint in tests/api/prometheus.rs) and mecab-ipadic (the knowledge base's
+# Japanese dictionary sources), Java 17 and Maven for Apache Cassandra — then
+# type-checks the web clients, starts a real Apache Cassandra (scripts/cassandra.sh:
+# fetched from Maven Central, one node on 127.0.0.11) for the CQL store's tests, runs
+# every test, and stops Cassandra.
 # With SCYLLA_URI already set, the CQL tests run against that database instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,10 +29,17 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-if [ ! -d clients/node_modules/playwright-core ] || [ clients/package-lock.json -nt clients/node_modules/.package-lock.json ]; then
-  echo "installing playwright-core (npm) for the browser test"
+if [ ! -d clients/node_modules/playwright-core ] || [ ! -x clients/node_modules/.bin/tsc ] \
+  || [ clients/package-lock.json -nt clients/node_modules/.package-lock.json ]; then
+  echo "installing playwright-core and typescript (npm) for the browser tests and the type check"
   npm ci --prefix clients --no-audit --no-fund --loglevel=error
 fi
+
+# The web clients are plain JavaScript with JSDoc types: a type error fails the run
+# before any Rust test (clients/tsconfig.json, clients/tests/tsconfig.json).
+echo "type-checking the web clients (tsc)"
+clients/node_modules/.bin/tsc -p clients
+clients/node_modules/.bin/tsc -p clients/tests
 
 if [ -z "${SCYLLA_URI:-}" ]; then
   cassandra_dir=".cache/cassandra/test-1node"

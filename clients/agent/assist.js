@@ -4,7 +4,7 @@
 // rendered for this conversation; `/shortcut` in the reply box), and knowledge-base
 // suggestions, search and article create/edit. It only ever fills the reply box —
 // nothing is sent without the agent pressing Send. app.js calls initAssist() once and
-// assistSelected(conv) whenever the selected conversation renders.
+// pane.js calls assistSelected(conv) whenever the selected conversation renders.
 //
 // REST: GET /api/v1/customers/{id}/crm, GET /api/v1/canned,
 // POST /api/v1/canned/{id}/render?conversation=, GET /api/v1/kb/suggest?conversation=,
@@ -14,7 +14,50 @@
 // Safety rule as in app.js: server text reaches the page only as text nodes.
 
 import { t, onLanguageChange, formatDateTime } from '../shared/i18n.js';
-import { h, replaceChildren } from '../shared/dom.js';
+import { h, replaceChildren, byId } from '../shared/dom.js';
+
+/** @import { Conv } from './state.js' */
+/** @import { Child } from '../shared/dom.js' */
+
+/**
+ * `GET /customers/{id}/crm`.
+ * @typedef {object} CrmView
+ * @property {string} status  ok | stale | unavailable | disabled
+ * @property {Record<string, unknown>} [attributes]
+ * @property {{ id: string, date: string, status: string, total: string }[]} [orders]
+ * @property {number} [fetched_at]
+ * @property {string} [error]
+ */
+
+/**
+ * A canned response (`GET /canned`).
+ * @typedef {object} Canned
+ * @property {string} id
+ * @property {string} title
+ * @property {string} text
+ * @property {string} [shortcut]
+ * @property {string[]} [tags]
+ * @property {string} language
+ */
+
+/**
+ * A knowledge-base hit (suggest / search) or article.
+ * @typedef {object} Article
+ * @property {string} id
+ * @property {string} title
+ * @property {string} [snippet]
+ * @property {string} [body]
+ * @property {boolean} [confident]
+ * @property {string} [language]
+ * @property {string[]} [tags]
+ * @property {number} [version]
+ * @property {string[]} [channels]
+ */
+
+/**
+ * The article being edited: none of these for a new one.
+ * @typedef {{ id?: string, version?: number, channels?: string[] }} Editing
+ */
 
 const CRM_POLL_MS = 1500;
 const CRM_POLLS = 8;
@@ -23,28 +66,50 @@ const SHORTCUT_RE = /^\/([a-z0-9_-]*)$/;
 // A new article is visible on every channel; an edited one keeps its channels.
 const ALL_CHANNELS = ['chat', 'sms', 'email', 'voice', 'line', 'messenger', 'video'];
 
-const $ = (id) => document.getElementById(id);
+/** An element of the panel, or null while it is not built (a page without #assist-panel). */
+const $ = (/** @type {string} */ id) => document.getElementById(id);
 
 const st = {
+  /** @type {() => string | null} */
   getToken: () => null,
+  /** @type {string | null} */
   convId: null,
+  /** @type {string | null} */
   customerId: null,
-  crm: null, // last CRM view
+  /** @type {CrmView | null} last CRM view */
+  crm: null,
+  /** @type {string | null} */
   crmError: null,
-  crmPollTimer: null,
+  /** @type {number | undefined} */
+  crmPollTimer: undefined,
   crmPolls: 0,
-  canned: [], // every canned response
+  /** @type {Canned[]} every canned response */
+  canned: [],
   cannedLoaded: false,
+  /** @type {string | null} */
   cannedError: null,
   kbAvailable: true,
-  kbHits: [], // suggestions
-  kbResults: null, // search results, or null
+  /** @type {Article[]} suggestions */
+  kbHits: [],
+  /** @type {Article[] | null} search results, or null */
+  kbResults: null,
+  /** @type {string | null} */
   kbMessage: null,
-  editing: null, // { id?, version? } while the article form is open
+  /** @type {Editing | null} while the article form is open */
+  editing: null,
+  /** @type {Canned[]} */
   slashMatches: [],
 };
 
+/**
+ * One REST call with the agent's token; the body is the server's JSON (null if none).
+ * @param {string} method
+ * @param {string} path below /api/v1/
+ * @param {unknown} [body]
+ * @returns {Promise<{ status: number, ok: boolean, body: any }>}
+ */
 async function api(method, path, body) {
+  /** @type {Record<string, string>} */
   const headers = { accept: 'application/json', authorization: `Bearer ${st.getToken()}` };
   if (body !== undefined) headers['content-type'] = 'application/json';
   const res = await fetch(`../api/v1/${path}`, {
@@ -61,10 +126,14 @@ async function api(method, path, body) {
   return { status: res.status, ok: res.ok, body: json };
 }
 
-/** Puts text into the reply box at the cursor (or replacing a `/shortcut`), never sends. */
+/**
+ * Puts text into the reply box at the cursor (or replacing a `/shortcut`), never sends.
+ * @param {string} text
+ * @param {{ replaceAll?: boolean }} [options]
+ */
 function insertIntoReply(text, { replaceAll = false } = {}) {
   const input = $('composer-input');
-  if (!input) return;
+  if (!(input instanceof HTMLTextAreaElement)) return;
   if (replaceAll) input.value = text;
   else {
     const start = input.selectionStart ?? input.value.length;
@@ -80,6 +149,7 @@ function insertIntoReply(text, { replaceAll = false } = {}) {
 
 async function loadCrm() {
   const customer = st.customerId;
+  if (!customer) return;
   clearTimeout(st.crmPollTimer);
   try {
     const r = await api('GET', `customers/${encodeURIComponent(customer)}/crm`);
@@ -113,11 +183,12 @@ function renderCrm() {
     replaceChildren(box, badge, st.crmError ? h('p', { class: 'muted' }, st.crmError) : null);
     return;
   }
+  const fetchedAt = v.fetched_at;
   const attrs = Object.entries(v.attributes || {});
   const orders = v.orders || [];
   replaceChildren(
     box,
-    h('div', { class: 'assist-crm__head' }, badge, v.fetched_at ? h('span', { class: 'muted assist-crm__when' }, t('assist.crm.fetched', { at: formatDateTime(v.fetched_at) })) : null),
+    h('div', { class: 'assist-crm__head' }, badge, fetchedAt ? h('span', { class: 'muted assist-crm__when' }, t('assist.crm.fetched', { at: formatDateTime(fetchedAt) })) : null),
     v.error && status !== 'disabled' ? h('p', { class: 'muted assist-crm__error', dataset: { testid: 'crm-error' } }, v.error) : null,
     status === 'disabled' ? h('p', { class: 'muted' }, t('assist.crm.disabled_hint')) : null,
     attrs.length
@@ -165,7 +236,8 @@ async function loadCanned() {
 }
 
 function cannedFilter() {
-  const q = ($('canned-filter')?.value || '').trim().toLowerCase();
+  const filter = /** @type {HTMLInputElement | null} */ ($('canned-filter'));
+  const q = (filter?.value || '').trim().toLowerCase();
   if (!q) return st.canned;
   return st.canned.filter(
     (c) =>
@@ -177,9 +249,13 @@ function cannedFilter() {
   );
 }
 
+/**
+ * @param {Canned} c
+ * @param {{ replaceAll?: boolean }} [opts]
+ */
 async function insertCanned(c, opts = {}) {
   if (!st.convId) return;
-  const msg = $('canned-message');
+  const msg = byId('canned-message');
   try {
     const r = await api('POST', `canned/${encodeURIComponent(c.id)}/render?conversation=${encodeURIComponent(st.convId)}`);
     if (r.ok) {
@@ -225,17 +301,18 @@ function renderCanned() {
 
 /** `/shortcut` typed alone in the reply box: show matches; Enter or Tab picks the first. */
 function onComposerInput() {
-  const input = $('composer-input');
+  const input = byId('composer-input', HTMLTextAreaElement);
   const m = SHORTCUT_RE.exec(input.value);
-  const pop = $('canned-slash');
-  st.slashMatches = m ? st.canned.filter((c) => c.shortcut && c.shortcut.startsWith(m[1])).slice(0, 8) : [];
+  const pop = byId('canned-slash');
+  const prefix = m ? m[1] : null;
+  st.slashMatches = prefix !== null ? st.canned.filter((c) => c.shortcut && c.shortcut.startsWith(prefix)).slice(0, 8) : [];
   pop.hidden = !st.slashMatches.length;
   replaceChildren(
     pop,
     ...st.slashMatches.map((c, i) =>
       h(
         'li',
-        { class: `assist-slash__item${i === 0 ? ' is-first' : ''}`, dataset: { testid: 'canned-slash-item' }, onmousedown: (ev) => { ev.preventDefault(); pickSlash(c); } },
+        { class: `assist-slash__item${i === 0 ? ' is-first' : ''}`, dataset: { testid: 'canned-slash-item' }, onmousedown: (/** @type {MouseEvent} */ ev) => { ev.preventDefault(); pickSlash(c); } },
         h('code', null, `/${c.shortcut}`),
         ' ',
         c.title,
@@ -244,12 +321,14 @@ function onComposerInput() {
   );
 }
 
+/** @param {Canned} c */
 function pickSlash(c) {
-  $('canned-slash').hidden = true;
+  byId('canned-slash').hidden = true;
   st.slashMatches = [];
   insertCanned(c, { replaceAll: true });
 }
 
+/** @param {KeyboardEvent} ev */
 function onComposerKeydown(ev) {
   if (!st.slashMatches.length) return;
   if ((ev.key === 'Enter' || ev.key === 'Tab') && !ev.isComposing) {
@@ -258,7 +337,7 @@ function onComposerKeydown(ev) {
     pickSlash(st.slashMatches[0]);
   } else if (ev.key === 'Escape') {
     st.slashMatches = [];
-    $('canned-slash').hidden = true;
+    byId('canned-slash').hidden = true;
   }
 }
 
@@ -271,6 +350,7 @@ function kbUnavailable() {
 
 async function loadSuggestions() {
   const conv = st.convId;
+  if (!conv) return;
   try {
     const r = await api('GET', `kb/suggest?conversation=${encodeURIComponent(conv)}`);
     if (conv !== st.convId) return;
@@ -285,9 +365,10 @@ async function loadSuggestions() {
   renderKb();
 }
 
+/** @param {SubmitEvent} ev */
 async function searchKb(ev) {
   ev.preventDefault();
-  const q = $('kb-query').value.trim().slice(0, KB_QUERY_MAX);
+  const q = byId('kb-query', HTMLInputElement).value.trim().slice(0, KB_QUERY_MAX);
   if (!q) {
     st.kbResults = null;
     return renderKb();
@@ -303,6 +384,7 @@ async function searchKb(ev) {
   renderKb();
 }
 
+/** @param {Article} a */
 function articleItem(a) {
   return h(
     'li',
@@ -327,52 +409,60 @@ function articleItem(a) {
 function renderKb() {
   const box = $('assist-kb');
   if (!box) return;
-  $('kb-unavailable').hidden = st.kbAvailable;
-  $('kb-tools').hidden = !st.kbAvailable;
+  byId('kb-unavailable').hidden = st.kbAvailable;
+  byId('kb-tools').hidden = !st.kbAvailable;
   if (!st.kbAvailable) return;
-  const sugg = $('kb-suggestions');
+  const sugg = byId('kb-suggestions');
   replaceChildren(sugg, ...(st.kbHits.length ? st.kbHits.map(articleItem) : [h('li', { class: 'muted' }, t('assist.kb.no_suggestions'))]));
-  const res = $('kb-results');
+  const res = byId('kb-results');
   res.hidden = st.kbResults === null;
   if (st.kbResults) replaceChildren(res, ...(st.kbResults.length ? st.kbResults.map(articleItem) : [h('li', { class: 'muted' }, t('assist.kb.no_results'))]));
-  $('kb-message').textContent = st.kbMessage || '';
+  byId('kb-message').textContent = st.kbMessage || '';
 }
 
+/**
+ * Opens the article form: empty for a new article, else filled from the server's copy.
+ * @param {Article | null} a
+ */
 async function openArticle(a) {
-  const form = $('kb-form');
-  st.editing = a ? { id: a.id, version: a.version } : {};
-  $('kb-form-error').textContent = '';
+  const form = byId('kb-form');
+  /** @type {Editing} */
+  const editing = a ? { id: a.id, version: a.version } : {};
+  st.editing = editing;
+  byId('kb-form-error').textContent = '';
   if (a && a.id) {
     try {
       const r = await api('GET', `kb/articles/${encodeURIComponent(a.id)}`);
       if (r.ok && r.body) {
         a = { ...a, ...r.body };
-        st.editing.version = r.body.version;
-        st.editing.channels = r.body.channels;
+        editing.version = r.body.version;
+        editing.channels = r.body.channels;
       }
     } catch {
       /* edit with what the hit carried */
     }
   }
-  $('kb-title').value = a ? a.title || '' : '';
-  $('kb-body').value = a ? a.body || '' : '';
-  $('kb-tags').value = a && a.tags ? a.tags.join(', ') : '';
-  $('kb-language').value = (a && a.language) || document.documentElement.lang || 'en';
+  byId('kb-title', HTMLInputElement).value = a ? a.title || '' : '';
+  byId('kb-body', HTMLTextAreaElement).value = a ? a.body || '' : '';
+  byId('kb-tags', HTMLInputElement).value = a && a.tags ? a.tags.join(', ') : '';
+  byId('kb-language', HTMLSelectElement).value = (a && a.language) || document.documentElement.lang || 'en';
   form.hidden = false;
-  $('kb-title').focus();
+  byId('kb-title', HTMLInputElement).focus();
 }
 
+/** @param {SubmitEvent} ev */
 async function saveArticle(ev) {
   ev.preventDefault();
+  /** @type {Editing} */
   const e = st.editing || {};
   const body = {
-    title: $('kb-title').value.trim(),
-    body: $('kb-body').value,
-    tags: $('kb-tags').value.split(',').map((s) => s.trim()).filter(Boolean),
-    language: $('kb-language').value,
+    title: byId('kb-title', HTMLInputElement).value.trim(),
+    body: byId('kb-body', HTMLTextAreaElement).value,
+    tags: byId('kb-tags', HTMLInputElement).value.split(',').map((s) => s.trim()).filter(Boolean),
+    language: byId('kb-language', HTMLSelectElement).value,
     channels: e.channels || ALL_CHANNELS,
   };
-  const err = $('kb-form-error');
+  const err = byId('kb-form-error');
   try {
     let r;
     if (e.id) r = await api('PUT', `kb/articles/${encodeURIComponent(e.id)}`, { ...body, version: e.version });
@@ -386,7 +476,7 @@ async function saveArticle(ev) {
       err.textContent = (r.body && r.body.message) || `HTTP ${r.status}`;
       return;
     }
-    $('kb-form').hidden = true;
+    byId('kb-form').hidden = true;
     st.editing = null;
     st.kbMessage = t('assist.kb.saved');
     loadSuggestions();
@@ -397,10 +487,16 @@ async function saveArticle(ev) {
 
 // ---- skeleton ---------------------------------------------------------------------
 
+/**
+ * @param {string} id
+ * @param {string} titleKey
+ * @param {...Child} body
+ */
 function section(id, titleKey, ...body) {
   return h('section', { class: 'assist-section', id, 'aria-labelledby': `${id}-title` }, h('h4', { class: 'subhead', id: `${id}-title`, dataset: { i18n: titleKey } }, t(titleKey)), ...body);
 }
 
+/** @param {HTMLElement} root */
 function buildPanel(root) {
   replaceChildren(
     root,
@@ -445,7 +541,7 @@ function buildPanel(root) {
           h(
             'div',
             { class: 'assist-form__actions' },
-            h('button', { type: 'button', class: 'btn btn--small', dataset: { i18n: 'common.cancel' }, onclick: () => { $('kb-form').hidden = true; st.editing = null; } }, t('common.cancel')),
+            h('button', { type: 'button', class: 'btn btn--small', dataset: { i18n: 'common.cancel' }, onclick: () => { byId('kb-form').hidden = true; st.editing = null; } }, t('common.cancel')),
             h('button', { type: 'submit', class: 'btn btn--small btn--primary', dataset: { testid: 'kb-save', i18n: 'assist.kb.save' } }, t('assist.kb.save')),
           ),
         ),
@@ -454,15 +550,19 @@ function buildPanel(root) {
   );
 }
 
-/** Once, at start: builds the panel and hooks the reply box's `/shortcut`. */
+/**
+ * Once, at start: builds the panel and hooks the reply box's `/shortcut`.
+ * @param {{ getToken: () => string | null }} options
+ */
 export function initAssist({ getToken }) {
   st.getToken = getToken;
   const root = $('assist-panel');
   if (!root) return;
   buildPanel(root);
-  const input = $('composer-input');
+  const input = byId('composer-input', HTMLTextAreaElement);
   const pop = h('ul', { id: 'canned-slash', class: 'assist-slash', hidden: true, dataset: { testid: 'canned-slash' }, role: 'listbox' });
-  input.closest('.composer').appendChild(pop);
+  const composer = input.closest('.composer');
+  if (composer) composer.appendChild(pop);
   input.addEventListener('keydown', onComposerKeydown, { capture: true });
   input.addEventListener('input', onComposerInput);
   onLanguageChange(() => {
@@ -472,7 +572,10 @@ export function initAssist({ getToken }) {
   });
 }
 
-/** The selected conversation rendered (cheap when it did not change). */
+/**
+ * The selected conversation rendered (cheap when it did not change).
+ * @param {Conv | null} conv
+ */
 export function assistSelected(conv) {
   if (!conv) {
     st.convId = null;

@@ -6,7 +6,12 @@
 import { t } from '../shared/i18n.js';
 import { h } from '../shared/dom.js';
 
-/** The system line for a bot event, or null for any other event. */
+/** @import { TimelineEvent } from './frames.js' */
+
+/**
+ * The system line for a bot event, or null for any other event.
+ * @param {TimelineEvent} e
+ */
 export function botText(e) {
   if (e.type === 'bot_reply') {
     const what =

@@ -8,10 +8,19 @@
 import { t, formatDateTime } from '../shared/i18n.js';
 import { h, replaceChildren } from '../shared/dom.js';
 
+/** @import { TimelineEvent } from './frames.js' */
+/** @import { Conv } from './state.js' */
+
 const OUTCOMES = ['reached', 'no_answer', 'busy'];
 
-/** The pending callback request of conversation `convId` in `events` (sorted), or null. */
+/**
+ * The pending callback request of conversation `convId` in `events` (sorted), or null.
+ * @param {TimelineEvent[]} events
+ * @param {string} convId
+ * @returns {{ request: TimelineEvent, attempts: number } | null}
+ */
 export function pendingCallback(events, convId) {
+  /** @type {TimelineEvent | null} */
   let pending = null;
   let attempts = 0;
   for (const e of events) {
@@ -20,7 +29,7 @@ export function pendingCallback(events, convId) {
       pending = e;
       attempts = 0;
     } else if (e.type === 'callback_attempt') {
-      attempts = e.attempt;
+      attempts = e.attempt || 0;
       if (e.next !== 'retry') pending = null;
     } else if (e.type === 'conversation_opened' || e.type === 'conversation_reopened') {
       pending = null;
@@ -44,21 +53,30 @@ function container() {
  * Shows (or hides) the callback card for `conv` (the desktop's conversation record:
  * `view.id`, `state`), given its customer's sorted timeline `events` and the staff
  * `token`. `onError(text)` reports a failed outcome.
+ * @param {Conv | null} conv
+ * @param {TimelineEvent[]} events
+ * @param {string} token
+ * @param {(text: string) => void} onError
  */
 export function renderCallbackTask(conv, events, token, onError) {
   const el = container();
   if (!el) return;
   const p = conv && conv.state === 'assigned' ? pendingCallback(events, conv.view.id) : null;
   el.hidden = !p;
-  if (!p) {
+  if (!conv || !p) {
     el.replaceChildren();
     return;
   }
+  const convId = conv.view.id;
   const r = p.request;
+  /**
+   * @param {string} outcome
+   * @param {HTMLButtonElement} btn
+   */
   const send = async (outcome, btn) => {
     for (const b of el.querySelectorAll('button')) b.disabled = true;
     try {
-      const res = await fetch(`../api/v1/callbacks/${encodeURIComponent(conv.view.id)}/outcome`, {
+      const res = await fetch(`../api/v1/callbacks/${encodeURIComponent(convId)}/outcome`, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
         body: JSON.stringify({ outcome }),
@@ -99,7 +117,7 @@ export function renderCallbackTask(conv, events, token, onError) {
             type: 'button',
             class: o === 'reached' ? 'btn btn--small btn--ok' : 'btn btn--small',
             dataset: { testid: `callback-${o}` },
-            onclick: (ev) => send(o, ev.currentTarget),
+            onclick: (/** @type {MouseEvent} */ ev) => send(o, /** @type {HTMLButtonElement} */ (ev.currentTarget)),
           },
           t(`callback.outcome.${o}`),
         ),
@@ -108,7 +126,10 @@ export function renderCallbackTask(conv, events, token, onError) {
   );
 }
 
-/** Timeline text of a `callback_requested` / `callback_attempt` event. */
+/**
+ * Timeline text of a `callback_requested` / `callback_attempt` event.
+ * @param {TimelineEvent} e
+ */
 export function describeCallbackEvent(e) {
   if (e.type === 'callback_requested') {
     return t('callback.event_requested', { phone: e.phone, source: t(`callback.source.${e.source}`) });

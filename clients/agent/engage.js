@@ -5,7 +5,12 @@
 
 import { t, channelName } from '../shared/i18n.js';
 
-/** The system-line text of an engagement event, or null. */
+/** @import { TimelineEvent } from './frames.js' */
+
+/**
+ * The system-line text of an engagement event, or null.
+ * @param {TimelineEvent} e
+ */
 export function engageEventText(e) {
   switch (e.type) {
     case 'survey_sent':

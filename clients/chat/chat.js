@@ -11,10 +11,47 @@
 
 import { t, has, applyTranslations, bindLanguageToggle, onLanguageChange, formatTime, formatDateTime, channelName } from '../shared/i18n.js';
 import { ReconnectingSocket, wsUrl, newClientMsgId } from '../shared/ws.js';
-import { h, replaceChildren, reconcile, safeLink, isHttpUrl } from '../shared/dom.js';
+import { h, replaceChildren, reconcile, safeLink, isHttpUrl, byId, sendOnEnter } from '../shared/dom.js';
 import { mountSurvey } from './survey.js';
 import { botName, botOwns, mountHandoff, onBotEvent } from './bot.js';
 import { initIvr, ivrQueue, ivrRender, onCallbackRequested } from './ivr.js';
+
+/** @import { SocketState } from '../shared/ws.js' */
+
+// ---- the frames (docs/protocol.md, "Customer web-chat socket"), as far as read here
+
+/**
+ * A timeline event the chat shows (message_in, message_out, video_invited, bot_reply).
+ * @typedef {object} ChatEvent
+ * @property {string} id  orders events (compared as strings)
+ * @property {string} type
+ * @property {number} at  Unix ms
+ * @property {string | null} [customer_id]
+ * @property {string} [conversation_id]
+ * @property {string} [channel]
+ * @property {string} [text]
+ * @property {string} [client_msg_id]
+ * @property {string} [join_url]
+ */
+
+/**
+ * The visitor's conversation: the server's `conversation` view, or one guessed from an
+ * ack (no `position` key then).
+ * @typedef {object} ChatConversation
+ * @property {string} id
+ * @property {string} state  queued | assigned | wrap_up | resolved | abandoned
+ * @property {string} [agent_name]
+ * @property {number | null} [position]  place in the queue
+ */
+
+/**
+ * A system line of this page's own (taken, ended), shown after event `afterId`.
+ * @typedef {{ key: string, text: () => string, afterId: string | null, at: number }} Line
+ */
+
+/** @typedef {{ text: string, createdAt: number, failed: string | null }} PendingMessage */
+
+/** @typedef {typeof state} ChatState */
 
 const TOKEN_KEY = 'switchboard.chat.token';
 const OUTBOX_KEY = 'switchboard.chat.outbox';
@@ -30,26 +67,37 @@ const SHOWN_EVENT_KINDS = new Set(['message_in', 'message_out', 'video_invited',
 // No answer to `escalate_video` by then (dropped connection): the button works again.
 const VIDEO_REQUEST_TIMEOUT_MS = 15_000;
 
-const $ = (id) => document.getElementById(id);
+const $ = byId;
 const encoder = new TextEncoder();
 
 const state = {
   token: readToken(),
+  /** @type {string | null} */
   customerId: null,
-  conversation: null, // { id, state, agent_name?, position? }
-  events: new Map(), // event id -> TimelineEvent (visible ones: message_in / message_out / video_invited)
-  pending: new Map(), // client_msg_id -> { text, createdAt, failed }
-  lines: [], // local system lines: { key, text, at, afterId }
+  /** @type {ChatConversation | null} */
+  conversation: null,
+  /** @type {Map<string, ChatEvent>} event id -> the visible ones (message_in / message_out / video_invited / bot_reply) */
+  events: new Map(),
+  /** @type {Map<string, PendingMessage>} client_msg_id -> message */
+  pending: new Map(),
+  /** @type {Line[]} local system lines */
+  lines: [],
   agentTypingUntil: 0,
   lastTypingSentAt: 0,
   welcomed: false, // a welcome arrived on this page
-  conn: { phase: 'connecting', failures: 0 },
+  /** @type {SocketState} */
+  conn: { phase: 'connecting', attempt: 0, failures: 0, retryInMs: 0 },
   leftLocally: false,
   videoRequestedAt: 0, // an `escalate_video` is waiting for its `video_invited`
 };
 
+/** @type {Map<string, HTMLLIElement>} item key -> line */
 const messageCache = new Map();
+/** The event each line was built from: a line is built again when its event object changes. */
+/** @type {WeakMap<HTMLLIElement, ChatEvent>} */
+const builtFrom = new WeakMap();
 
+/** @returns {string | null} */
 function readToken() {
   try {
     return localStorage.getItem(TOKEN_KEY) || null;
@@ -58,6 +106,7 @@ function readToken() {
   }
 }
 
+/** @param {string | null} token */
 function writeToken(token) {
   try {
     if (token) localStorage.setItem(TOKEN_KEY, token);
@@ -93,6 +142,7 @@ mountSurvey(socket, $('chat-form'));
 // Server -> customer
 // ---------------------------------------------------------------------------------
 
+/** @param {{ token?: string, customer_id: string, conversation?: ChatConversation | null, history?: ChatEvent[] }} msg */
 function onWelcome(msg) {
   const first = !state.welcomed;
   state.welcomed = true;
@@ -111,6 +161,7 @@ function onWelcome(msg) {
   render({ toBottom: true });
 }
 
+/** @param {{ client_msg_id: string, conversation_id: string, event_id: string }} msg */
 function onAck(msg) {
   const p = state.pending.get(msg.client_msg_id);
   if (!p) return;
@@ -137,11 +188,13 @@ function onAck(msg) {
   render();
 }
 
+/** @param {string} id */
 function hasClientMsgId(id) {
   for (const e of state.events.values()) if (e.client_msg_id === id) return true;
   return false;
 }
 
+/** @param {{ event?: ChatEvent }} msg */
 function onEvent(msg) {
   const e = msg.event;
   if (!e || !SHOWN_EVENT_KINDS.has(e.type)) return;
@@ -152,8 +205,10 @@ function onEvent(msg) {
   render();
 }
 
+/** @param {ChatConversation} view */
 function onConversation(view) {
   const prev = state.conversation;
+  /** @type {ChatConversation} */
   const next = { id: view.id, state: view.state, agent_name: view.agent_name, position: view.position };
   if (prev && prev.id === next.id && !next.agent_name && prev.agent_name && !ENDED_STATES.has(next.state)) {
     next.agent_name = prev.agent_name;
@@ -164,19 +219,28 @@ function onConversation(view) {
   render();
 }
 
-/** Adds a local system line when the conversation is taken or ends while we watch. */
+/**
+ * Adds a local system line when the conversation is taken or ends while we watch.
+ * @param {ChatConversation | null} prev
+ * @param {ChatConversation | null} next
+ */
 function noteTransition(prev, next) {
   if (!next) return;
   const lastId = lastEventId();
-  const sameConv = prev && prev.id === next.id;
-  if (next.state === 'assigned' && !(sameConv && prev.state === 'assigned' && prev.agent_name === next.agent_name)) {
+  const same = prev && prev.id === next.id ? prev : null;
+  if (next.state === 'assigned' && !(same && same.state === 'assigned' && same.agent_name === next.agent_name)) {
     addLine(`joined:${next.id}:${next.agent_name || ''}`, () => t('chat.joined', { agent: next.agent_name || t('chat.agent') }), lastId);
   }
-  if (ENDED_STATES.has(next.state) && !(sameConv && ENDED_STATES.has(prev.state))) {
+  if (ENDED_STATES.has(next.state) && !(same && ENDED_STATES.has(same.state))) {
     addLine(`ended:${next.id}`, () => (state.leftLocally ? t('chat.left_line') : t('chat.ended_line')), lastId);
   }
 }
 
+/**
+ * @param {string} key  the same line is added once
+ * @param {() => string} text  worded when drawn (the language may change)
+ * @param {string | null} afterId
+ */
 function addLine(key, text, afterId) {
   if (state.lines.some((l) => l.key === key)) return;
   state.lines.push({ key, text, afterId, at: Date.now() });
@@ -187,11 +251,13 @@ function onAgentTyping() {
   renderTyping();
 }
 
+/** @param {{ code: string, message?: string, ref?: string, failed?: object }} msg */
 function onError(msg) {
   // Refusals of `escalate_video` (no open conversation, video disabled) carry no ref.
   if (!msg.ref) state.videoRequestedAt = 0;
-  if (msg.failed && state.pending.has(msg.ref)) {
-    state.pending.get(msg.ref).failed = msg.code;
+  const p = msg.failed && msg.ref ? state.pending.get(msg.ref) : undefined;
+  if (p) {
+    p.failed = msg.code;
     renderMessages();
   }
   const key = `error.${msg.code}`;
@@ -200,7 +266,9 @@ function onError(msg) {
   renderStatus();
 }
 
+/** @returns {string | null} */
 function lastEventId() {
+  /** @type {string | null} */
   let last = null;
   for (const id of state.events.keys()) if (!last || id > last) last = id;
   return last;
@@ -211,7 +279,7 @@ function lastEventId() {
 // ---------------------------------------------------------------------------------
 
 function sendMessage() {
-  const input = $('chat-input');
+  const input = $('chat-input', HTMLTextAreaElement);
   const text = input.value;
   if (!text.trim()) return;
   if (encoder.encode(text).length > MAX_TEXT_BYTES) {
@@ -228,6 +296,7 @@ function sendMessage() {
   input.focus();
 }
 
+/** @param {string} clientMsgId */
 function retry(clientMsgId) {
   const p = state.pending.get(clientMsgId);
   if (!p) return;
@@ -277,16 +346,19 @@ function requestVideo() {
   renderStatus();
 }
 
+/** @param {SubmitEvent} ev */
 function identify(ev) {
   ev.preventDefault();
-  const name = $('identify-name').value.trim();
-  const email = $('identify-email').value.trim();
-  if (email && !$('identify-email').checkValidity()) {
-    $('identify-email').focus();
-    $('identify-email').reportValidity();
+  const name = $('identify-name', HTMLInputElement).value.trim();
+  const emailField = $('identify-email', HTMLInputElement);
+  const email = emailField.value.trim();
+  if (email && !emailField.checkValidity()) {
+    emailField.focus();
+    emailField.reportValidity();
     return;
   }
   if (!name && !email) return;
+  /** @type {{ type: 'identify', name?: string, email?: string }} */
   const msg = { type: 'identify' };
   if (name) msg.name = name;
   if (email) msg.email = email;
@@ -352,8 +424,8 @@ function renderStatus() {
   const text = $('chat-status-text');
   if (text.textContent !== info.text) text.textContent = info.text;
   const open = state.conversation && OPEN_STATES.has(state.conversation.state);
-  $('chat-end').disabled = !open;
-  const video = $('chat-video');
+  $('chat-end', HTMLButtonElement).disabled = !open;
+  const video = $('chat-video', HTMLButtonElement);
   video.hidden = !open;
   video.disabled = state.conn.phase !== 'open' || !!state.videoRequestedAt;
   video.setAttribute('aria-busy', String(!!state.videoRequestedAt));
@@ -361,6 +433,7 @@ function renderStatus() {
   document.title = `${t('chat.title')}${info.key === 'assigned' || info.key === 'queued' ? ` · ${info.text}` : ''}`;
 }
 
+/** @type {(state: ChatState) => void} */
 let updateHandoff = () => {};
 
 function render({ toBottom = false } = {}) {
@@ -371,6 +444,7 @@ function render({ toBottom = false } = {}) {
   ivrRender(state.conversation);
 }
 
+/** @param {ChatEvent} e */
 function agentNameFor(e) {
   if (botName(e)) return botName(e);
   const c = state.conversation;
@@ -382,40 +456,46 @@ function renderMessages({ toBottom = false } = {}) {
   const scroller = $('messages-scroll');
   const atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 48;
   const events = [...state.events.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  /** @type {{ key: string, render: () => HTMLLIElement }[]} */
   const items = [];
   const shown = new Set();
 
   items.push({ key: 'greeting', render: () => buildGreeting() });
+  /** @type {Map<string, Line[]>} */
   const linesAfter = new Map();
   for (const line of state.lines) {
     const k = line.afterId || '';
-    if (!linesAfter.has(k)) linesAfter.set(k, []);
-    linesAfter.get(k).push(line);
+    const list = linesAfter.get(k);
+    if (list) list.push(line);
+    else linesAfter.set(k, [line]);
   }
+  /** @param {string} afterId */
   const pushLines = (afterId) => {
     for (const line of linesAfter.get(afterId) || []) {
       items.push({ key: `line:${line.key}`, render: () => h('li', { class: 'sys', dataset: { testid: 'chat-system' } }, line.text()) });
     }
   };
   pushLines('');
+  /** @type {'agent' | 'customer' | null} */
   let prevRole = null;
   for (const e of events) {
     if (e.type === 'video_invited') {
       const key = `${e.id}:video`;
       const cached = messageCache.get(key);
-      if (cached && cached.__event !== e) messageCache.delete(key);
+      if (cached && builtFrom.get(cached) !== e) messageCache.delete(key);
       items.push({ key, render: () => buildVideoInvite(e) });
       prevRole = null;
       pushLines(e.id);
       continue;
     }
     if (e.client_msg_id) shown.add(e.client_msg_id);
+    /** @type {'agent' | 'customer'} */
     const role = e.type === 'message_out' || e.type === 'bot_reply' ? 'agent' : 'customer';
     const cont = prevRole === role;
     prevRole = role;
     const key = `${e.id}:${cont ? 'c' : 'f'}`;
     const cached = messageCache.get(key);
-    if (cached && cached.__event !== e) messageCache.delete(key);
+    if (cached && builtFrom.get(cached) !== e) messageCache.delete(key);
     items.push({ key, render: () => buildMessage(e, role, cont) });
     pushLines(e.id);
   }
@@ -441,6 +521,11 @@ function buildGreeting() {
   );
 }
 
+/**
+ * @param {ChatEvent} e
+ * @param {'agent' | 'customer'} role
+ * @param {boolean} cont  continues the previous bubble of the same side
+ */
 function buildMessage(e, role, cont) {
   const name = role === 'agent' ? agentNameFor(e) : t('chat.you');
   const li = h(
@@ -458,10 +543,11 @@ function buildMessage(e, role, cont) {
     ),
     h('time', { class: 'row__time', datetime: new Date(e.at).toISOString(), title: formatDateTime(e.at) }, formatTime(e.at)),
   );
-  li.__event = e;
+  builtFrom.set(li, e);
   return li;
 }
 
+/** @param {ChatEvent} e */
 function buildVideoInvite(e) {
   const url = e.join_url;
   const li = h(
@@ -474,10 +560,15 @@ function buildVideoInvite(e) {
       : h('span', { class: 'video-invite__url', dataset: { testid: 'chat-video-url' } }, String(url ?? '')),
     h('time', { datetime: new Date(e.at).toISOString(), title: formatDateTime(e.at) }, formatTime(e.at)),
   );
-  li.__event = e;
+  builtFrom.set(li, e);
   return li;
 }
 
+/**
+ * @param {string} clientMsgId
+ * @param {PendingMessage} p
+ * @param {boolean} cont
+ */
 function buildPending(clientMsgId, p, cont) {
   return h(
     'li',
@@ -513,6 +604,10 @@ function renderTyping() {
   el.hidden = !typing;
 }
 
+/**
+ * @param {string} code
+ * @param {string} text
+ */
 function showError(code, text) {
   const el = h(
     'div',
@@ -523,12 +618,12 @@ function showError(code, text) {
   el.appendChild(h('button', { type: 'button', class: 'chat__error-close', 'aria-label': t('common.dismiss'), onclick: () => el.remove() }, '×'));
   const box = $('chat-errors');
   box.appendChild(el);
-  while (box.children.length > 3) box.firstChild.remove();
+  while (box.firstElementChild && box.children.length > 3) box.firstElementChild.remove();
   setTimeout(() => el.remove(), ERROR_MS);
 }
 
 function autosize() {
-  const input = $('chat-input');
+  const input = $('chat-input', HTMLTextAreaElement);
   input.style.height = 'auto';
   input.style.height = `${Math.min(input.scrollHeight, 160)}px`;
 }
@@ -546,7 +641,7 @@ function init() {
     $('messages').replaceChildren();
     const done = $('identify-done');
     if (!done.hidden) {
-      const name = $('identify-name').value.trim();
+      const name = $('identify-name', HTMLInputElement).value.trim();
       done.textContent = name ? t('chat.identify.saved', { name }) : t('chat.identify.saved_anon');
     }
     $('agent-typing').hidden = true;
@@ -556,25 +651,19 @@ function init() {
   try {
     const profile = JSON.parse(localStorage.getItem(PROFILE_KEY) || 'null');
     if (profile) {
-      $('identify-name').value = profile.name || '';
-      $('identify-email').value = profile.email || '';
+      $('identify-name', HTMLInputElement).value = profile.name || '';
+      $('identify-email', HTMLInputElement).value = profile.email || '';
     }
   } catch {
     /* ignore */
   }
 
   for (const msg of socket.pending()) {
-    if (msg.type === 'message') state.pending.set(msg.client_msg_id, { text: msg.text, createdAt: Date.now(), failed: null });
+    if (msg.type === 'message' && msg.client_msg_id) state.pending.set(msg.client_msg_id, { text: String(msg.text), createdAt: Date.now(), failed: null });
   }
 
-  const input = $('chat-input');
-  input.addEventListener('keydown', (ev) => {
-    // Enter sends, Shift+Enter adds a line; Enter that confirms an IME conversion does neither.
-    if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing && ev.keyCode !== 229) {
-      ev.preventDefault();
-      sendMessage();
-    }
-  });
+  const input = $('chat-input', HTMLTextAreaElement);
+  sendOnEnter(input, sendMessage);
   input.addEventListener('input', () => {
     autosize();
     if (input.value.trim()) maybeSendTyping();
@@ -585,7 +674,7 @@ function init() {
   });
   $('chat-end').addEventListener('click', leave);
   $('chat-video').addEventListener('click', requestVideo);
-  updateHandoff = mountHandoff($('chat-video'), (text, clientMsgId) => {
+  updateHandoff = mountHandoff($('chat-video'), (/** @type {string} */ text, /** @type {string} */ clientMsgId) => {
     state.pending.set(clientMsgId, { text, createdAt: Date.now(), failed: null });
     socket.sendReliable({ type: 'handoff', client_msg_id: clientMsgId, text });
     render({ toBottom: true });

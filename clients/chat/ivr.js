@@ -11,18 +11,48 @@
 import { t, getLanguage, onLanguageChange } from '../shared/i18n.js';
 import { h, replaceChildren } from '../shared/dom.js';
 
+/** @import { ReconnectingSocket } from '../shared/ws.js' */
+/** @import { ChatConversation } from './chat.js' */
+
+// ---- GET /api/v1/ivr (docs/ivr.md), as far as the visual IVR reads it
+
+/** @typedef {{ en?: string, ja?: string }} Text  a label or prompt in both languages */
+
+/**
+ * What choosing an option does: exactly one of these (or `back` / `repeat`).
+ * @typedef {'back' | 'repeat' | { menu?: string, chat?: string, callback?: string | null, article?: string, queue?: string }} Action
+ */
+
+/** @typedef {{ label?: Text, action: Action }} Option */
+/** @typedef {{ id: string, prompt?: Text, options: Option[] }} Menu */
+/** @typedef {{ root: string, menus: Menu[] }} Tree */
+
+/**
+ * An article the tree names, as loaded (GET /api/v1/ivr/articles/{id}).
+ * @typedef {{ id: string, loading?: boolean, missing?: boolean, title?: string, body?: string }} IvrArticle
+ */
+
 const st = {
+  /** @type {ReconnectingSocket | null} */
   socket: null,
+  /** @type {Tree | null} */
   tree: null,
-  path: [], // menu ids, root first
-  view: 'menu', // menu | article | callback | done | hidden
+  /** @type {string[]} menu ids, root first */
+  path: [],
+  /** @type {'menu' | 'article' | 'callback' | 'done' | 'hidden'} */
+  view: 'menu',
+  /** @type {IvrArticle | null} */
   article: null,
+  /** @type {string | null} */
   callbackQueue: null,
+  /** @type {string | null} */
   chatQueue: null,
+  /** @type {ChatConversation | null} */
   conversation: null,
   doneText: '',
 };
 
+/** @param {Text | undefined} x */
 const text = (x) => (x ? (getLanguage() === 'ja' ? x.ja : x.en) || x.ja || x.en || '' : '');
 
 /** The queue the visitor chose for the chat (sent with its messages), or undefined. */
@@ -34,54 +64,69 @@ function panel() {
   let el = document.getElementById('ivr');
   if (!el) {
     el = h('section', { id: 'ivr', class: 'ivr', dataset: { testid: 'ivr' }, 'aria-live': 'polite' });
-    document.getElementById('messages-scroll').before(el);
+    const scroll = document.getElementById('messages-scroll');
+    if (scroll) scroll.before(el);
   }
   return el;
 }
 
-/** Loads the tree (if any) and starts showing it; `socket` sends `request_callback`. */
+/**
+ * Loads the tree (if any) and starts showing it; `socket` sends `request_callback`.
+ * @param {ReconnectingSocket} socket
+ */
 export async function initIvr(socket) {
   st.socket = socket;
   onLanguageChange(() => draw());
   try {
     const res = await fetch('../api/v1/ivr');
     if (!res.ok) return;
-    st.tree = await res.json();
-    st.path = [st.tree.root];
+    /** @type {Tree} */
+    const tree = await res.json();
+    st.tree = tree;
+    st.path = [tree.root];
   } catch {
     return;
   }
   draw();
 }
 
-/** Called by chat.js after every render with the current conversation view. */
+/**
+ * Called by chat.js after every render with the current conversation view.
+ * @param {ChatConversation | null} conversation
+ */
 export function ivrRender(conversation) {
   st.conversation = conversation;
   draw();
 }
 
-/** The server took a callback request (`callback_requested`). */
+/**
+ * The server took a callback request (`callback_requested`).
+ * @param {{ phone: string }} msg
+ */
 export function onCallbackRequested(msg) {
   st.view = 'done';
   st.doneText = t('ivr.callback_done', { phone: msg.phone });
   draw();
 }
 
-const open = () => st.conversation && ['queued', 'assigned', 'wrap_up'].includes(st.conversation.state);
+/** The visitor's open conversation, if any. */
+const openConversation = () => (st.conversation && ['queued', 'assigned', 'wrap_up'].includes(st.conversation.state) ? st.conversation : null);
 
 function menu() {
   const id = st.path[st.path.length - 1];
   return st.tree && st.tree.menus.find((m) => m.id === id);
 }
 
+/** @param {Option} o */
 function choose(o) {
   const a = o.action;
   if (a === 'back') st.path = st.path.length > 1 ? st.path.slice(0, -1) : st.path;
   else if (a === 'repeat') {
     /* the same menu */
   } else if (a.menu) {
-    const i = st.path.indexOf(a.menu);
-    st.path = i >= 0 ? st.path.slice(0, i + 1) : [...st.path, a.menu];
+    const target = a.menu;
+    const i = st.path.indexOf(target);
+    st.path = i >= 0 ? st.path.slice(0, i + 1) : [...st.path, target];
   } else if (a.chat) {
     st.chatQueue = a.chat;
     st.view = 'hidden';
@@ -91,13 +136,14 @@ function choose(o) {
     st.callbackQueue = a.callback || null;
     st.view = 'callback';
   } else if (a.article) {
+    const id = a.article;
     st.view = 'article';
-    st.article = { id: a.article, loading: true };
-    fetch(`../api/v1/ivr/articles/${encodeURIComponent(a.article)}`)
+    st.article = { id, loading: true };
+    fetch(`../api/v1/ivr/articles/${encodeURIComponent(id)}`)
       .then((r) => (r.ok ? r.json() : null))
       .catch(() => null)
       .then((doc) => {
-        st.article = doc ? { id: a.article, ...doc } : { id: a.article, missing: true };
+        st.article = doc ? { id, ...doc } : { id, missing: true };
         draw();
       });
   }
@@ -121,16 +167,17 @@ function back() {
 
 function home() {
   st.view = 'menu';
-  st.path = [st.tree.root];
+  if (st.tree) st.path = [st.tree.root];
   draw();
 }
 
 function callbackForm() {
   const phone = h('input', { class: 'input', type: 'tel', autocomplete: 'tel', maxlength: '32', required: true, dataset: { testid: 'ivr-phone' } });
   const note = h('input', { class: 'input', maxlength: '500', dataset: { testid: 'ivr-note' } });
+  /** @param {SubmitEvent} ev */
   const submit = (ev) => {
     ev.preventDefault();
-    if (!phone.value.trim()) return;
+    if (!phone.value.trim() || !st.socket) return;
     st.socket.send({
       type: 'request_callback',
       phone: phone.value,
@@ -157,8 +204,9 @@ function draw() {
     return;
   }
   // Waiting in line: the callback offer replaces the menu.
-  if (open()) {
-    el.hidden = !(st.conversation.state === 'queued');
+  const conv = openConversation();
+  if (conv) {
+    el.hidden = !(conv.state === 'queued');
     if (el.hidden) return;
     if (st.view === 'callback') {
       replaceChildren(el, callbackForm(), h('button', { type: 'button', class: 'btn btn--small btn--ghost', onclick: () => { st.view = 'hidden'; draw(); } }, t('ivr.back')));
@@ -181,6 +229,7 @@ function draw() {
     return;
   }
   if (st.view === 'article') {
+    /** @type {Partial<IvrArticle>} */
     const a = st.article || {};
     replaceChildren(
       el,
@@ -195,7 +244,7 @@ function draw() {
   const m = menu();
   if (!m) return;
   // Voice-only options (a queue to wait on the phone) are not shown.
-  const options = m.options.filter((o) => !(o.action && o.action.queue));
+  const options = m.options.filter((o) => !(o.action && typeof o.action === 'object' && o.action.queue));
   replaceChildren(
     el,
     h('h2', { class: 'ivr__title' }, text(m.prompt) || t('ivr.title')),

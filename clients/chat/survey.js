@@ -10,13 +10,20 @@
 import { t, onLanguageChange } from '../shared/i18n.js';
 import { h, replaceChildren } from '../shared/dom.js';
 
+/** @import { ReconnectingSocket } from '../shared/ws.js' */
+
 const MAX_COMMENT = 1000;
 
-/** Registers the survey handlers on the chat socket and mounts the card before `before`. */
+/**
+ * Registers the survey handlers on the chat socket and mounts the card before `before`.
+ * @param {ReconnectingSocket} socket
+ * @param {HTMLElement} before
+ */
 export function mountSurvey(socket, before) {
   const card = h('section', { class: 'survey', 'data-testid': 'survey', hidden: true, 'aria-live': 'polite' });
-  before.parentNode.insertBefore(card, before);
-  let current = null; // { conversation_id, question, scale_max, thanked }
+  before.before(card);
+  /** @type {{ conversation_id: string, question: string, scale_max: number, thanked: boolean } | null} */
+  let current = null;
 
   function render() {
     if (!current) {
@@ -32,8 +39,9 @@ export function mountSurvey(socket, before) {
       class: 'input survey__comment', rows: 2, maxLength: MAX_COMMENT,
       placeholder: t('survey.comment'), 'data-testid': 'survey-comment', 'aria-label': t('survey.comment'),
     });
+    const survey = current;
     const buttons = [];
-    for (let n = 1; n <= current.scale_max; n++) {
+    for (let n = 1; n <= survey.scale_max; n++) {
       buttons.push(h('button', {
         type: 'button', class: 'btn btn--small survey__score', 'data-testid': `survey-score-${n}`,
         'aria-label': t('survey.score_label', { n }), text: String(n),
@@ -41,7 +49,7 @@ export function mountSurvey(socket, before) {
           const text = comment.value.trim();
           socket.send({
             type: 'survey_answer',
-            conversation_id: current.conversation_id,
+            conversation_id: survey.conversation_id,
             score: n,
             ...(text ? { comment: text } : {}),
           });
@@ -49,7 +57,7 @@ export function mountSurvey(socket, before) {
       }));
     }
     replaceChildren(card,
-      h('p', { class: 'survey__question', 'data-testid': 'survey-question', text: current.question }),
+      h('p', { class: 'survey__question', 'data-testid': 'survey-question', text: survey.question }),
       h('div', { class: 'survey__scores', role: 'group', 'aria-label': t('survey.scores_label') }, ...buttons),
       comment,
     );

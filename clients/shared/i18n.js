@@ -9,6 +9,7 @@
 const STORAGE_KEY = 'switchboard.lang';
 export const LANGS = ['en', 'ja'];
 
+/** @type {Record<string, string>} */
 const en = {
   // common
   'lang.toggle': '日本語',
@@ -347,6 +348,7 @@ const en = {
   'ivr.start_chat': 'Type your message below to start the chat.',
 };
 
+/** @type {Record<string, string>} */
 const ja = {
   'lang.toggle': 'English',
   'lang.toggle_label': '言語を英語に切り替え (Switch to English)',
@@ -682,8 +684,14 @@ const ja = {
   'ivr.start_chat': '下の欄にメッセージを入力してチャットを始めてください。',
 };
 
+/** Language -> key -> string; a client adds its own strings (supervisor/strings.js). */
+/** @type {Record<string, Record<string, string>>} */
 export const dictionaries = { en, ja };
 
+/**
+ * @param {string | null | undefined} lang
+ * @returns {'en' | 'ja' | null}
+ */
 function normalize(lang) {
   if (!lang) return null;
   const l = String(lang).toLowerCase();
@@ -715,6 +723,7 @@ export function detectLanguage() {
 }
 
 let current = detectLanguage();
+/** @type {Set<(lang: string) => void>} */
 const listeners = new Set();
 document.documentElement.lang = current;
 
@@ -722,7 +731,10 @@ export function getLanguage() {
   return current;
 }
 
-/** Switches language, remembers it, drops a stale ?lang= from the URL, notifies listeners. */
+/**
+ * Switches language, remembers it, drops a stale ?lang= from the URL, notifies listeners.
+ * @param {string} lang
+ */
 export function setLanguage(lang) {
   const l = normalize(lang) || 'en';
   try {
@@ -741,25 +753,36 @@ export function setLanguage(lang) {
   for (const fn of listeners) fn(l);
 }
 
-/** Calls fn(lang) after every language change; returns an unsubscribe function. */
+/**
+ * Calls fn(lang) after every language change; returns an unsubscribe function.
+ * @param {(lang: string) => void} fn
+ */
 export function onLanguageChange(fn) {
   listeners.add(fn);
   return () => listeners.delete(fn);
 }
 
-/** The string for key in the current language (English, then the key, as fallbacks). */
+/**
+ * The string for key in the current language (English, then the key, as fallbacks).
+ * @param {string} key
+ * @param {Record<string, unknown>} [vars] `{name}` placeholders' values
+ * @returns {string}
+ */
 export function t(key, vars) {
   const dict = dictionaries[current] || en;
   let s = dict[key];
   if (s === undefined) s = en[key];
   if (s === undefined) return key;
   if (vars) {
-    s = s.replace(/\{(\w+)\}/g, (m, name) => (name in vars && vars[name] != null ? String(vars[name]) : m));
+    s = s.replace(/\{(\w+)\}/g, (m, /** @type {string} */ name) => (name in vars && vars[name] != null ? String(vars[name]) : m));
   }
   return s;
 }
 
-/** Whether the dictionary has the key (used to translate server codes with a fallback). */
+/**
+ * Whether the dictionary has the key (used to translate server codes with a fallback).
+ * @param {string} key
+ */
 export function has(key) {
   return key in (dictionaries[current] || en) || key in en;
 }
@@ -767,15 +790,21 @@ export function has(key) {
 /**
  * Fills static markup: [data-i18n] gets textContent, [data-i18n-placeholder],
  * [data-i18n-aria-label] and [data-i18n-title] get those attributes.
+ * @param {ParentNode} [root]
  */
 export function applyTranslations(root = document) {
-  for (const el of root.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
-  for (const el of root.querySelectorAll('[data-i18n-placeholder]')) el.placeholder = t(el.dataset.i18nPlaceholder);
-  for (const el of root.querySelectorAll('[data-i18n-aria-label]')) el.setAttribute('aria-label', t(el.dataset.i18nAriaLabel));
-  for (const el of root.querySelectorAll('[data-i18n-title]')) el.title = t(el.dataset.i18nTitle);
+  /** @param {string} selector */
+  const all = (selector) => /** @type {NodeListOf<HTMLInputElement>} */ (root.querySelectorAll(selector));
+  for (const el of all('[data-i18n]')) el.textContent = t(el.dataset.i18n || '');
+  for (const el of all('[data-i18n-placeholder]')) el.placeholder = t(el.dataset.i18nPlaceholder || '');
+  for (const el of all('[data-i18n-aria-label]')) el.setAttribute('aria-label', t(el.dataset.i18nAriaLabel || ''));
+  for (const el of all('[data-i18n-title]')) el.title = t(el.dataset.i18nTitle || '');
 }
 
-/** Wires a <button> as the language toggle: it names the other language. */
+/**
+ * Wires a <button> as the language toggle: it names the other language.
+ * @param {HTMLElement} button
+ */
 export function bindLanguageToggle(button) {
   const paint = () => {
     button.textContent = t('lang.toggle');
@@ -787,7 +816,10 @@ export function bindLanguageToggle(button) {
   onLanguageChange(paint);
 }
 
-/** "1m 05s" / "1分5秒" style durations. */
+/**
+ * "1m 05s" / "1分5秒" style durations.
+ * @param {number | null | undefined} ms
+ */
 export function formatDuration(ms) {
   const total = Math.max(0, Math.floor((Number(ms) || 0) / 1000));
   const h = Math.floor(total / 3600);
@@ -798,7 +830,10 @@ export function formatDuration(ms) {
   return t('duration.s', { s });
 }
 
-/** "512 B", "12.5 KB", "3.1 MB" with the locale's digits. */
+/**
+ * "512 B", "12.5 KB", "3.1 MB" with the locale's digits.
+ * @param {number} bytes
+ */
 export function formatSize(bytes) {
   const n = Math.max(0, Number(bytes) || 0);
   const units = ['B', 'KB', 'MB', 'GB'];
@@ -816,27 +851,39 @@ function locale() {
   return current === 'ja' ? 'ja-JP' : 'en-US';
 }
 
-/** Clock time of a millisecond timestamp, e.g. "14:05". */
+/**
+ * Clock time of a millisecond timestamp, e.g. "14:05".
+ * @param {number} ms
+ */
 export function formatTime(ms) {
   return new Intl.DateTimeFormat(locale(), { hour: '2-digit', minute: '2-digit' }).format(new Date(ms));
 }
 
-/** Full date and time, for tooltips. */
+/**
+ * Full date and time, for tooltips.
+ * @param {number} ms
+ */
 export function formatDateTime(ms) {
   return new Intl.DateTimeFormat(locale(), { dateStyle: 'medium', timeStyle: 'short' }).format(new Date(ms));
 }
 
-/** "Today", "Yesterday" or a date, for day separators. */
+/**
+ * "Today", "Yesterday" or a date, for day separators.
+ * @param {number} ms
+ */
 export function formatDay(ms, now = Date.now()) {
   const d = new Date(ms);
-  const start = (x) => new Date(x.getFullYear(), x.getMonth(), x.getDate()).getTime();
+  const start = (/** @type {Date} */ x) => new Date(x.getFullYear(), x.getMonth(), x.getDate()).getTime();
   const diff = Math.round((start(new Date(now)) - start(d)) / 86400000);
   if (diff === 0) return t('day.today');
   if (diff === 1) return t('day.yesterday');
   return new Intl.DateTimeFormat(locale(), { dateStyle: 'medium' }).format(d);
 }
 
-/** Localised channel name ("chat" -> "Chat" / "チャット"). */
+/**
+ * Localised channel name ("chat" -> "Chat" / "チャット").
+ * @param {string | null | undefined} channel
+ */
 export function channelName(channel) {
   const key = `channel.${channel}`;
   return has(key) ? t(key) : String(channel || '');

@@ -14,7 +14,46 @@ const DEAD_AFTER_MS = 60_000;
 /** Error codes after which an outbox entry is tried again later instead of dropped. */
 const RETRYABLE = new Set(['busy', 'unavailable', 'rate_limited']);
 
-/** ws:// or wss:// URL for a path on this page's host (a relative path works too). */
+/**
+ * A frame the server sent: JSON with a `type`; each handler knows the rest of its shape.
+ * @typedef {{ type: string, [field: string]: any }} InFrame
+ */
+
+/**
+ * A frame to send; outbox frames carry a `client_msg_id`.
+ * @typedef {{ type: string, client_msg_id?: string, [field: string]: unknown }} OutFrame
+ */
+
+/**
+ * A frame in the outbox: when it was last sent, and how often a retryable error came back.
+ * @typedef {{ msg: OutFrame, sentAt: number, tries: number }} OutboxEntry
+ */
+
+/**
+ * What onState is told.
+ * @typedef {object} SocketState
+ * @property {'connecting' | 'open' | 'reconnecting' | 'closed'} phase
+ * @property {number} attempt   consecutive failures since the last ready frame
+ * @property {number} failures
+ * @property {number} retryInMs the wait before the next attempt (reconnecting)
+ */
+
+/**
+ * @typedef {object} SocketOptions
+ * @property {() => string} url  called before every attempt (so a token can change)
+ * @property {Record<string, (msg: any) => void>} [handlers]  by frame type; '*' sees every frame
+ * @property {(state: SocketState) => void} [onState]
+ * @property {string} [readyType]  the frame after which the outbox is flushed (default 'welcome')
+ * @property {Storage} [storage]   where the outbox outlives the page
+ * @property {string} [storageKey]
+ * @property {(entry: OutFrame, error: InFrame) => void} [onOutboxFailed]
+ */
+
+/**
+ * ws:// or wss:// URL for a path on this page's host (a relative path works too).
+ * @param {string} path
+ * @param {Record<string, string | null | undefined>} [params]
+ */
 export function wsUrl(path, params = {}) {
   const url = new URL(path, location.href);
   url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
@@ -35,7 +74,10 @@ export function newClientMsgId() {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
-/** Backoff delay for the n-th consecutive failed attempt (0-based): "equal jitter". */
+/**
+ * Backoff delay for the n-th consecutive failed attempt (0-based): "equal jitter".
+ * @param {number} attempt
+ */
 export function backoffDelay(attempt, base = BACKOFF_BASE_MS, cap = BACKOFF_CAP_MS) {
   const exp = Math.min(cap, base * 2 ** Math.min(attempt, 16));
   return Math.round(exp / 2 + Math.random() * (exp / 2));
@@ -53,20 +95,28 @@ export function backoffDelay(attempt, base = BACKOFF_BASE_MS, cap = BACKOFF_CAP_
  *   onOutboxFailed(entry, error)  an outbox entry was refused by the server for good
  */
 export class ReconnectingSocket {
+  /** @param {SocketOptions} options */
   constructor(options) {
     this.opts = { readyType: 'welcome', ...options };
+    /** @type {Record<string, (msg: any) => void>} */
     this.handlers = { ...(options.handlers || {}) };
+    /** @type {WebSocket | null} */
     this.ws = null;
     this.ready = false; // true once readyType arrived on the current socket
     this.everReady = false;
     this.stopped = true;
     this.attempt = 0; // consecutive failures since the last successful welcome
     this.failures = 0;
-    this.retryTimer = null;
-    this.pingTimer = null;
+    /** @type {number | undefined} */
+    this.retryTimer = undefined;
+    /** @type {number | undefined} */
+    this.pingTimer = undefined;
     this.lastFrameAt = 0;
+    /** @type {SocketState['phase']} */
+    this.phase = 'closed';
+    /** @type {Map<string, number>} */
     this.retryTimers = new Map();
-    /** client_msg_id -> { msg, sentAt, tries } in insertion order. */
+    /** @type {Map<string, OutboxEntry>} client_msg_id -> entry, in insertion order */
     this.outbox = new Map();
     this.loadOutbox();
     this.onOnline = () => {
@@ -74,7 +124,11 @@ export class ReconnectingSocket {
     };
   }
 
-  /** Registers a handler for a message type ('*' sees every message). */
+  /**
+   * Registers a handler for a message type ('*' sees every message).
+   * @param {string} type
+   * @param {(msg: any) => void} fn
+   */
   on(type, fn) {
     this.handlers[type] = fn;
     return this;
@@ -122,9 +176,10 @@ export class ReconnectingSocket {
   /**
    * Sends a message now if connected. Returns false (and sends nothing) otherwise: use
    * it for messages that must not be replayed later (accept, typing, status...).
+   * @param {OutFrame} msg
    */
   send(msg) {
-    if (!this.isOpen) return false;
+    if (!this.ws || !this.isOpen) return false;
     try {
       this.ws.send(JSON.stringify(msg));
       return true;
@@ -136,13 +191,15 @@ export class ReconnectingSocket {
   /**
    * Queues a message carrying `client_msg_id` in the outbox: sent now if connected and
    * again after every reconnect until its `ack` arrives. Returns the id.
+   * @param {OutFrame} msg
    */
   sendReliable(msg) {
-    if (!msg.client_msg_id) msg = { ...msg, client_msg_id: newClientMsgId() };
-    this.outbox.set(msg.client_msg_id, { msg, sentAt: 0, tries: 0 });
+    const id = msg.client_msg_id || newClientMsgId();
+    if (!msg.client_msg_id) msg = { ...msg, client_msg_id: id };
+    this.outbox.set(id, { msg, sentAt: 0, tries: 0 });
     this.saveOutbox();
-    this.flushOne(msg.client_msg_id);
-    return msg.client_msg_id;
+    this.flushOne(id);
+    return id;
   }
 
   /** Entries waiting for their ack, oldest first. */
@@ -150,11 +207,15 @@ export class ReconnectingSocket {
     return [...this.outbox.values()].map((e) => e.msg);
   }
 
+  /** @param {string} clientMsgId */
   hasPending(clientMsgId) {
     return this.outbox.has(clientMsgId);
   }
 
-  /** Removes an entry without an ack (the user gave up on it). */
+  /**
+   * Removes an entry without an ack (the user gave up on it).
+   * @param {string} clientMsgId
+   */
   drop(clientMsgId) {
     if (this.outbox.delete(clientMsgId)) this.saveOutbox();
   }
@@ -231,6 +292,7 @@ export class ReconnectingSocket {
     this.send({ type: 'ping' });
   }
 
+  /** @param {string} data */
   receive(data) {
     this.lastFrameAt = Date.now();
     let msg;
@@ -261,7 +323,7 @@ export class ReconnectingSocket {
         this.saveOutbox();
       }
     } else if (msg.type === 'error' && msg.ref && this.outbox.has(msg.ref)) {
-      const entry = this.outbox.get(msg.ref);
+      const entry = /** @type {OutboxEntry} */ (this.outbox.get(msg.ref));
       if (RETRYABLE.has(msg.code)) {
         // Nothing was applied; try the same id again a little later.
         entry.tries += 1;
@@ -285,6 +347,7 @@ export class ReconnectingSocket {
     if (msg.type === this.opts.readyType) this.flushAll();
   }
 
+  /** @param {InFrame} msg */
   dispatch(msg) {
     const fn = this.handlers[msg.type];
     try {
@@ -299,6 +362,7 @@ export class ReconnectingSocket {
     for (const id of [...this.outbox.keys()]) this.flushOne(id);
   }
 
+  /** @param {string} id */
   flushOne(id) {
     const entry = this.outbox.get(id);
     if (!entry || !this.isOpen) return;
@@ -306,6 +370,10 @@ export class ReconnectingSocket {
     this.send(entry.msg);
   }
 
+  /**
+   * @param {SocketState['phase']} phase
+   * @param {number} [retryInMs]
+   */
   emitState(phase, retryInMs = 0) {
     this.phase = phase;
     if (this.opts.onState) {

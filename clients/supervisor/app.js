@@ -1,10 +1,11 @@
-// supervisor/app.js — owns the Switchboard supervisor dashboard: login/logout (token in
-// sessionStorage; agents are turned away, the role must be supervisor or admin), the
-// `/ws/supervisor` session (a `snapshot`, then `delta`s, each acknowledged with `ack`
-// so the server's flow-control window keeps moving; a `resync` snapshot after falling
-// behind), the queue filter (`subscribe`), the live queue tiles, the live waiting
-// chart, the agent table with the supervisor actions (REST), and the history chart
-// from `GET /api/v1/reports` ("no data" when the server has none or no reports API).
+// supervisor/app.js — owns the Switchboard supervisor dashboard: its session (sign-in
+// through ../shared/staff-login.js; agents are turned away, the role must be supervisor
+// or admin), the `/ws/supervisor` session (a `snapshot`, then `delta`s, each
+// acknowledged with `ack` so the server's flow-control window keeps moving; a `resync`
+// snapshot after falling behind), the queue filter (`subscribe`), the live queue
+// tiles, the live waiting chart, the agent table with the supervisor actions (REST),
+// and the history chart from `GET /api/v1/reports` ("no data" when the server has
+// none or no reports API).
 //
 // Charts are drawn by uPlot (vendor/, window.uPlot); numbers by Intl; every string by
 // shared/i18n.js (+ ./strings.js). Server text is only ever inserted as text.
@@ -19,133 +20,163 @@ import {
   getLanguage,
 } from '../shared/i18n.js';
 import { ReconnectingSocket, wsUrl } from '../shared/ws.js';
-import { h, replaceChildren } from '../shared/dom.js';
+import { h, replaceChildren, byId } from '../shared/dom.js';
+import { staffLogin, sessionExpired } from '../shared/staff-login.js';
 
-const SESSION_KEY = 'switchboard.supervisor.session';
+/** @import { StaffSession } from '../shared/staff-login.js' */
+/** @import { SocketState } from '../shared/ws.js' */
+/** @import uPlot from 'uplot' */
+
+// ---- the frames (docs/protocol.md, "Supervisor socket"), as far as the page reads them
+
+/**
+ * QueueLive.
+ * @typedef {object} QueueLive
+ * @property {string} queue
+ * @property {string} [display_name]
+ * @property {number} waiting
+ * @property {number | null} [oldest_enqueued_at]
+ * @property {Record<string, number>} agents  by state
+ * @property {number | null} [occupancy]
+ * @property {number} slots_in_use
+ * @property {number} slots_available
+ * @property {Record<string, number>} offers  offered, accepted, rejected, timed_out, rescinded
+ * @property {Interval} [interval]
+ * @property {number | null} [ewt_seconds]
+ */
+
+/**
+ * The current interval's figures of a queue.
+ * @typedef {object} Interval
+ * @property {number} offered
+ * @property {number} answered
+ * @property {number} sl_threshold_seconds
+ * @property {number | null} [service_level]
+ * @property {number | null} [asa_seconds]
+ * @property {number | null} [wait_p90_seconds]
+ * @property {number | null} [abandonment_rate]
+ */
+
+/**
+ * AgentLive.
+ * @typedef {object} AgentLive
+ * @property {string} agent_id
+ * @property {string} display_name
+ * @property {string} state  available | busy | away | offline
+ * @property {string} [reason]
+ * @property {string[]} [queues]
+ * @property {number} work
+ * @property {number} slots_in_use
+ * @property {number} slots_total
+ * @property {number} since  server clock, Unix ms
+ */
+
+/**
+ * `snapshot` (replaces the model) and `delta` (changed records).
+ * @typedef {object} Push
+ * @property {number} seq
+ * @property {number} server_time
+ * @property {QueueLive[]} [queues]
+ * @property {AgentLive[]} [agents]
+ * @property {string[] | null} [queues_filter]  snapshot
+ * @property {string} [reason]  snapshot: connect | subscribe | resync
+ */
+
+/**
+ * An event of a watched conversation (a TimelineEvent, as far as shown here).
+ * @typedef {{ type: string, text?: string, agent_id?: string, conversation_id?: string }} WatchEvent
+ */
+
+/**
+ * A row of `GET /api/v1/reports`.
+ * @typedef {object} ReportRow
+ * @property {number} bucket_start  Unix ms
+ * @property {number} [offered]
+ * @property {number} [handled]
+ * @property {number} [abandoned]
+ * @property {number | null} [service_level]
+ */
+
 /** Live chart: one point a second, the last 10 minutes. */
 const LIVE_POINTS = 600;
 const SERIES_COLOURS = ['#2f5bd3', '#16876a', '#c8365a', '#7b4fd0', '#d2691e', '#0a7cff', '#06a24b', '#a86a00'];
 const AGENT_STATES = ['available', 'busy', 'away', 'offline'];
 
-const $ = (id) => document.getElementById(id);
+const $ = byId;
 
 const state = {
+  /** @type {StaffSession | null} */
   session: null,
   /** server_time - Date.now() at the last push. */
   skew: 0,
-  /** Queue name -> live record. */
+  /** @type {Map<string, QueueLive>} queue name -> live record */
   queues: new Map(),
-  /** Agent id -> live record. */
+  /** @type {Map<string, AgentLive>} agent id -> live record */
   agents: new Map(),
-  /** Every queue name seen with no filter, for the filter and "move to" lists. */
+  /** @type {Set<string>} every queue name seen with no filter, for the filter and "move to" lists */
   allQueues: new Set(),
   filter: '',
+  /** @type {{ phase: SocketState['phase'] }} */
   conn: { phase: 'connecting' },
   /** Live chart samples: times (s) and per-queue waiting counts. */
-  samples: { t: [], byQueue: new Map() },
+  samples: newSamples(),
   lastSeq: 0,
-  /** The conversation followed live, if any. */
+  /** @type {string | null} the conversation followed live, if any */
   watching: null,
+  /** @type {ReportRow[] | null} the history shown (null: none) */
+  historyRows: null,
 };
 
+/** @type {ReconnectingSocket | null} */
 let socket = null;
+/** @type {uPlot | null} */
 let liveChart = null;
 let liveChartKey = '';
+/** @type {uPlot | null} */
 let historyChart = null;
-let tickTimer = null;
+/** @type {number | undefined} */
+let tickTimer = undefined;
+
+const login = staffLogin({
+  storageKey: 'switchboard.supervisor.session',
+  idField: 'login-id',
+  titleKey: 'sup.subtitle',
+  // An agent account signs in fine but is told this page is not for it.
+  refuse: (role) => (role === 'supervisor' || role === 'admin' ? null : 'sup.login.not_supervisor'),
+  onSignedIn: startSession,
+});
+
+/** @returns {{ t: number[], byQueue: Map<string, (number | null)[]> }} */
+function newSamples() {
+  return { t: [], byQueue: new Map() };
+}
 
 const serverNow = () => Date.now() + state.skew;
 const locale = () => (getLanguage() === 'ja' ? 'ja-JP' : 'en-US');
+/** @param {number | null | undefined} v a ratio */
 const pct = (v) =>
   v == null ? t('sup.none') : new Intl.NumberFormat(locale(), { style: 'percent', maximumFractionDigits: 0 }).format(v);
+/** @param {number | null | undefined} v seconds */
 const secs = (v) => (v == null ? t('sup.none') : formatDuration(v * 1000));
+/** @param {number | null | undefined} v */
 const int = (v) => new Intl.NumberFormat(locale()).format(v || 0);
 
 // ---------------------------------------------------------------------------------
 // Session
 // ---------------------------------------------------------------------------------
 
-function loadSession() {
-  try {
-    const s = JSON.parse(sessionStorage.getItem(SESSION_KEY) || 'null');
-    if (s && s.token && s.agent_id) return s;
-  } catch {
-    /* ignore */
-  }
-  return null;
-}
-
-function saveSession(s) {
-  try {
-    if (s) sessionStorage.setItem(SESSION_KEY, JSON.stringify(s));
-    else sessionStorage.removeItem(SESSION_KEY);
-  } catch {
-    /* storage disabled: the session lasts for this page */
-  }
-}
-
-async function onLoginSubmit(ev) {
-  ev.preventDefault();
-  const id = $('login-id').value.trim();
-  const password = $('login-password').value;
-  const errorEl = $('login-error');
-  if (!id || !password) return;
-  const submit = $('login-submit');
-  submit.disabled = true;
-  submit.textContent = t('login.signing_in');
-  errorEl.hidden = true;
-  try {
-    const res = await fetch('../api/v1/login', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json' },
-      body: JSON.stringify({ agent_id: id, password }),
-    });
-    if (res.ok) {
-      const body = await res.json();
-      $('login-password').value = '';
-      if (body.role !== 'supervisor' && body.role !== 'admin') {
-        errorEl.textContent = t('sup.login.not_supervisor');
-        errorEl.hidden = false;
-        return;
-      }
-      startSession({ token: body.token, agent_id: body.agent_id || id, role: body.role, expires_at: body.expires_at });
-      return;
-    }
-    errorEl.textContent = res.status === 401 ? t('login.bad_credentials') : t('login.failed', { status: res.status });
-    errorEl.hidden = false;
-  } catch {
-    errorEl.textContent = t('login.unreachable');
-    errorEl.hidden = false;
-  } finally {
-    submit.disabled = false;
-    submit.textContent = t('login.submit');
-  }
-}
-
-function showLogin(messageKey) {
-  $('app-view').hidden = true;
-  $('login-view').hidden = false;
-  document.title = `${t('sup.subtitle')} · Switchboard`;
-  const errorEl = $('login-error');
-  errorEl.hidden = !messageKey;
-  if (messageKey) errorEl.textContent = t(messageKey);
-  $('login-id').focus();
-}
-
+/** @param {StaffSession} session */
 function startSession(session) {
   state.session = session;
-  saveSession(session);
-  $('login-view').hidden = true;
-  $('app-view').hidden = false;
   $('me').textContent = session.agent_id;
   document.title = `${t('sup.subtitle')} · Switchboard`;
   socket = new ReconnectingSocket({
-    url: () => wsUrl('../ws/supervisor', { token: state.session.token, queues: state.filter }),
+    url: () => wsUrl('../ws/supervisor', { token: session.token, queues: state.filter }),
     readyType: 'snapshot',
     onState: (s) => {
       state.conn = s;
       renderConnection();
-      if (s.phase === 'reconnecting' && Number(state.session.expires_at) <= serverNow()) logout('login.expired');
+      if (s.phase === 'reconnecting' && sessionExpired(state.session, serverNow())) logout('login.expired');
     },
     handlers: {
       snapshot: onSnapshot,
@@ -164,27 +195,29 @@ function startSession(session) {
   loadHistory();
 }
 
+/** @param {string} [messageKey] why, shown on the form */
 function logout(messageKey) {
   if (socket) socket.stop();
   socket = null;
   clearInterval(tickTimer);
   state.session = null;
-  saveSession(null);
   state.queues.clear();
   state.agents.clear();
-  showLogin(messageKey);
+  login.signedOut(messageKey);
 }
 
 // ---------------------------------------------------------------------------------
 // Live stream
 // ---------------------------------------------------------------------------------
 
+/** @param {Push} msg */
 function ack(msg) {
   state.lastSeq = msg.seq;
   // Keeps the server's window open; without it the server stops after a few pushes.
   if (socket) socket.send({ type: 'ack', seq: msg.seq });
 }
 
+/** @param {Push} msg */
 function onSnapshot(msg) {
   state.skew = Number(msg.server_time) - Date.now();
   state.queues.clear();
@@ -201,6 +234,7 @@ function onSnapshot(msg) {
   sample();
 }
 
+/** @param {Push} msg */
 function onDelta(msg) {
   state.skew = Number(msg.server_time) - Date.now();
   for (const q of msg.queues || []) {
@@ -215,8 +249,8 @@ function onDelta(msg) {
 }
 
 function onFilterChange() {
-  state.filter = $('queue-filter').value;
-  state.samples = { t: [], byQueue: new Map() };
+  state.filter = $('queue-filter', HTMLSelectElement).value;
+  state.samples = newSamples();
   if (socket) socket.send({ type: 'subscribe', queues: state.filter ? [state.filter] : null });
 }
 
@@ -233,6 +267,7 @@ function onTick() {
   }
 }
 
+/** @param {QueueLive} q */
 function longestWait(q) {
   return q.oldest_enqueued_at ? formatDuration(serverNow() - q.oldest_enqueued_at) : t('sup.none');
 }
@@ -252,12 +287,14 @@ function renderConnection() {
   const phase = state.conn.phase;
   const shown = phase === 'open' ? 'connected' : phase === 'closed' ? 'offline' : phase;
   el.dataset.state = shown;
-  const key = { open: 'conn.connected', reconnecting: 'conn.reconnecting', closed: 'conn.offline' }[phase] || 'conn.connecting';
-  el.querySelector('.conn__text').textContent = t(key);
+  /** @type {Record<string, string>} */
+  const keys = { open: 'conn.connected', reconnecting: 'conn.reconnecting', closed: 'conn.offline' };
+  const key = keys[phase] || 'conn.connecting';
+  /** @type {HTMLElement} */ (el.querySelector('.conn__text')).textContent = t(key);
 }
 
 function renderFilterOptions() {
-  const sel = $('queue-filter');
+  const sel = $('queue-filter', HTMLSelectElement);
   const names = [...state.allQueues].sort();
   const current = state.filter;
   replaceChildren(
@@ -268,6 +305,12 @@ function renderFilterOptions() {
   sel.value = current;
 }
 
+/**
+ * @param {string} label
+ * @param {string} value
+ * @param {string} testid
+ * @param {{ alert?: boolean, small?: boolean }} [opts]
+ */
 function metric(label, value, testid, opts = {}) {
   return h(
     'div',
@@ -277,7 +320,9 @@ function metric(label, value, testid, opts = {}) {
   );
 }
 
+/** @param {QueueLive} q */
 function tile(q) {
+  /** @type {Partial<Interval>} */
   const i = q.interval || {};
   const name = q.queue;
   const slTarget = 0.8;
@@ -346,7 +391,14 @@ function renderTiles() {
   $('tiles-empty').hidden = list.length > 0;
 }
 
+/**
+ * A supervisor action (REST); its outcome is a notice.
+ * @param {string} path below /api/v1/supervisor/
+ * @param {'POST' | 'PUT'} method
+ * @param {unknown} body
+ */
 async function act(path, method, body) {
+  if (!state.session) return;
   try {
     const res = await fetch(`../api/v1/supervisor/${path}`, {
       method,
@@ -361,6 +413,7 @@ async function act(path, method, body) {
   }
 }
 
+/** @param {AgentLive} a */
 function agentRow(a) {
   const id = a.agent_id;
   const others = [...state.allQueues].sort();
@@ -370,8 +423,8 @@ function agentRow(a) {
       class: 'select select--compact',
       'aria-label': t('sup.action.move'),
       dataset: { testid: `agent-move-${id}` },
-      onchange: (ev) => {
-        const q = ev.target.value;
+      onchange: (/** @type {Event} */ ev) => {
+        const q = /** @type {HTMLSelectElement} */ (ev.target).value;
         if (q) act(`agents/${encodeURIComponent(id)}/queues`, 'PUT', { queues: [q] });
       },
     },
@@ -414,7 +467,7 @@ function renderAgents() {
   // A "move to" select that is open keeps its row node (replacing it would close it
   // under the pointer); the row's other cells are refreshed.
   const active = document.activeElement;
-  const keep = active && active.tagName === 'SELECT' ? active.closest('#agent-rows tr') : null;
+  const keep = active && active.tagName === 'SELECT' ? /** @type {HTMLTableRowElement | null} */ (active.closest('#agent-rows tr')) : null;
   const rows = list.map((a) => {
     const row = agentRow(a);
     if (!keep || keep.dataset.testid !== row.dataset.testid) return row;
@@ -424,7 +477,7 @@ function renderAgents() {
     return keep;
   });
   const body = $('agent-rows');
-  const current = [...body.children];
+  const current = /** @type {HTMLTableRowElement[]} */ ([...body.children]);
   const sameOrder = current.length === rows.length && current.every((r, i) => r.dataset.testid === rows[i].dataset.testid);
   if (keep && sameOrder) {
     // Swap rows one by one so the kept one never leaves the document (and its focus).
@@ -437,6 +490,10 @@ function renderAgents() {
   $('agents-empty').hidden = list.length > 0;
 }
 
+/**
+ * @param {string} text
+ * @param {boolean} [warn]
+ */
 function notice(text, warn = false) {
   const el = h('div', { class: `notice${warn ? ' notice--warn' : ''}`, role: 'status' }, text);
   $('notices').append(el);
@@ -447,9 +504,10 @@ function notice(text, warn = false) {
 // Watching one conversation
 // ---------------------------------------------------------------------------------
 
+/** @param {SubmitEvent} ev */
 function onWatchSubmit(ev) {
   ev.preventDefault();
-  const id = $('watch-id').value.trim();
+  const id = $('watch-id', HTMLInputElement).value.trim();
   if (!id || !socket) return;
   if (state.watching && state.watching !== id) socket.send({ type: 'unwatch', conversation_id: state.watching });
   state.watching = id;
@@ -457,14 +515,17 @@ function onWatchSubmit(ev) {
   socket.send({ type: 'watch', conversation_id: id });
 }
 
+/** @param {{ conversation?: { id: string, recent?: WatchEvent[] } }} msg */
 function onWatching(msg) {
-  const conv = msg.conversation || {};
-  if (conv.id !== state.watching) return;
+  const conv = msg.conversation;
+  if (!conv || conv.id !== state.watching) return;
   replaceChildren($('watch-events'));
   for (const e of conv.recent || []) if (e.conversation_id === conv.id) appendWatchEvent(e);
 }
 
+/** @param {WatchEvent} e */
 function appendWatchEvent(e) {
+  /** @type {Record<string, string>} */
   const kinds = { message_in: 'sup.watch.customer', message_out: 'sup.watch.agent', note: 'sup.watch.note' };
   const who = kinds[e.type] ? t(kinds[e.type]) : e.type;
   const text = e.text != null ? String(e.text) : e.agent_id ? String(e.agent_id) : '';
@@ -486,17 +547,26 @@ function sample() {
   const now = Math.floor(serverNow() / 1000);
   const s = state.samples;
   const names = [...state.queues.keys()].sort();
+  /** @param {string} n */
+  const waiting = (n) => {
+    const q = state.queues.get(n);
+    return q ? q.waiting : null;
+  };
   if (s.t.length && s.t[s.t.length - 1] === now) {
     // Same second: the latest value wins.
     for (const n of names) {
       const arr = s.byQueue.get(n);
-      if (arr) arr[arr.length - 1] = state.queues.get(n).waiting;
+      if (arr) arr[arr.length - 1] = waiting(n);
     }
   } else {
     s.t.push(now);
     for (const n of names) {
-      if (!s.byQueue.has(n)) s.byQueue.set(n, new Array(s.t.length - 1).fill(null));
-      s.byQueue.get(n).push(state.queues.get(n).waiting);
+      let arr = s.byQueue.get(n);
+      if (!arr) {
+        arr = new Array(s.t.length - 1).fill(null);
+        s.byQueue.set(n, arr);
+      }
+      arr.push(waiting(n));
     }
     for (const [n, arr] of s.byQueue) if (!state.queues.has(n)) arr.push(null);
     if (s.t.length > LIVE_POINTS) {
@@ -507,6 +577,7 @@ function sample() {
   drawLiveChart();
 }
 
+/** @param {HTMLElement} el */
 function chartWidth(el) {
   return Math.max(320, el.clientWidth || 600);
 }
@@ -516,7 +587,8 @@ function drawLiveChart() {
   const el = $('live-chart');
   const names = [...state.samples.byQueue.keys()].sort();
   const key = `${getLanguage()}|${names.join(',')}`;
-  const data = [state.samples.t, ...names.map((n) => state.samples.byQueue.get(n))];
+  /** @type {uPlot.AlignedData} */
+  const data = [state.samples.t, ...names.map((n) => state.samples.byQueue.get(n) || [])];
   if (!liveChart || key !== liveChartKey) {
     if (liveChart) liveChart.destroy();
     liveChartKey = key;
@@ -524,7 +596,7 @@ function drawLiveChart() {
       {
         width: chartWidth(el),
         height: 220,
-        scales: { y: { range: (u, min, max) => [0, Math.max(4, max + 1)] } },
+        scales: { y: { range: (_u, _min, max) => [0, Math.max(4, max + 1)] } },
         axes: [{}, { label: t('sup.tile.waiting') }],
         series: [{}, ...names.map((n, i) => ({ label: n, stroke: SERIES_COLOURS[i % SERIES_COLOURS.length], width: 2, spanGaps: true }))],
       },
@@ -540,27 +612,34 @@ function drawLiveChart() {
 // History (GET /api/v1/reports)
 // ---------------------------------------------------------------------------------
 
+/** @param {number} ms */
 function isoDay(ms) {
   return new Date(ms).toISOString().slice(0, 10);
 }
 
 function initHistoryForm() {
-  if (!$('history-from').value) $('history-from').value = isoDay(Date.now() - 7 * 86400000);
-  if (!$('history-to').value) $('history-to').value = isoDay(Date.now());
+  const from = $('history-from', HTMLInputElement);
+  const to = $('history-to', HTMLInputElement);
+  if (!from.value) from.value = isoDay(Date.now() - 7 * 86400000);
+  if (!to.value) to.value = isoDay(Date.now());
 }
 
+/** @param {SubmitEvent} [ev] */
 async function loadHistory(ev) {
   if (ev) ev.preventDefault();
-  const from = Date.parse(`${$('history-from').value}T00:00:00Z`);
-  const to = Date.parse(`${$('history-to').value}T00:00:00Z`) + 86400000;
+  if (!state.session) return;
+  const from = Date.parse(`${$('history-from', HTMLInputElement).value}T00:00:00Z`);
+  const to = Date.parse(`${$('history-to', HTMLInputElement).value}T00:00:00Z`) + 86400000;
   const status = $('history-status');
   const params = new URLSearchParams({
     from: String(from),
     to: String(to),
-    interval: $('history-interval').value,
-    group: $('history-group').value,
+    interval: $('history-interval', HTMLSelectElement).value,
+    group: $('history-group', HTMLSelectElement).value,
   });
+  /** @type {ReportRow[] | null} */
   let rows = null;
+  /** @type {string | null} */
   let messageKey = null;
   try {
     const res = await fetch(`../api/v1/reports?${params}`, {
@@ -588,6 +667,7 @@ function drawHistory() {
   }
   if (!rows || !rows.length || !window.uPlot) return;
   // Sum every group per bucket; service level weighted by what was offered.
+  /** @type {Map<number, { offered: number, handled: number, abandoned: number, slw: number, sln: number }>} */
   const buckets = new Map();
   for (const r of rows) {
     const b = buckets.get(r.bucket_start) || { offered: 0, handled: 0, abandoned: 0, slw: 0, sln: 0 };
@@ -601,7 +681,12 @@ function drawHistory() {
     buckets.set(r.bucket_start, b);
   }
   const keys = [...buckets.keys()].sort((a, b) => a - b);
-  const col = (f) => keys.map((k) => f(buckets.get(k)));
+  /**
+   * @template T
+   * @param {(b: { offered: number, handled: number, abandoned: number, slw: number, sln: number }) => T} f
+   */
+  const col = (f) => keys.map((k) => f(/** @type {{ offered: number, handled: number, abandoned: number, slw: number, sln: number }} */ (buckets.get(k))));
+  /** @type {uPlot.AlignedData} */
   const data = [
     keys.map((k) => k / 1000),
     col((b) => b.offered),
@@ -635,7 +720,7 @@ function drawHistory() {
 
 function start() {
   applyTranslations();
-  for (const b of document.querySelectorAll('.js-lang-toggle')) bindLanguageToggle(b);
+  for (const b of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll('.js-lang-toggle'))) bindLanguageToggle(b);
   onLanguageChange(() => {
     applyTranslations();
     if (state.session) {
@@ -646,7 +731,6 @@ function start() {
       drawHistory();
     }
   });
-  $('login-form').addEventListener('submit', onLoginSubmit);
   $('logout').addEventListener('click', () => logout());
   $('queue-filter').addEventListener('change', onFilterChange);
   $('history-form').addEventListener('submit', loadHistory);
@@ -655,9 +739,7 @@ function start() {
     if (liveChart) liveChart.setSize({ width: chartWidth($('live-chart')), height: 220 });
     if (historyChart) historyChart.setSize({ width: chartWidth($('history-chart')), height: 240 });
   });
-  const s = loadSession();
-  if (s && Number(s.expires_at) > Date.now()) startSession(s);
-  else showLogin();
+  login.resume();
 }
 
 start();

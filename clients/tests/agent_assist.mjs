@@ -62,7 +62,7 @@ run.run(async () => {
     await input.pressSequentially('/gre');
     await agent.getByTestId('canned-slash-item').filter({ hasText: '/greet' }).waitFor();
     await input.press('Enter');
-    await agent.waitForFunction(() => document.getElementById('composer-input').value.startsWith('Hello '));
+    await agent.waitForFunction(() => /** @type {HTMLTextAreaElement} */ (document.getElementById('composer-input')).value.startsWith('Hello '));
     const value = await input.inputValue();
     check(value === 'Hello Hanako Yamada, this is ASSIST.', `reply box holds ${JSON.stringify(value)}`);
     check(
@@ -75,7 +75,7 @@ run.run(async () => {
 
   await run.step('the insert button fills the reply box too', async () => {
     await agent.locator('[data-testid="canned-item"][data-id="sorry-ja"]').getByTestId('canned-insert').click();
-    await agent.waitForFunction(() => document.getElementById('composer-input').value.includes('申し訳'));
+    await agent.waitForFunction(() => /** @type {HTMLTextAreaElement} */ (document.getElementById('composer-input')).value.includes('申し訳'));
     check((await agent.getByTestId('composer-input').inputValue()).startsWith('Hanako Yamada様'), 'ja response not rendered');
     await agent.getByTestId('composer-input').fill('');
   });

@@ -51,7 +51,7 @@ run.run(async () => {
     const hit = agent.getByTestId('kb-suggestions').getByTestId('kb-hit').filter({ hasText: TITLE });
     await hit.waitFor();
     await hit.getByTestId('kb-insert').click();
-    await agent.waitForFunction((ref) => document.getElementById('composer-input').value.includes(ref), `RETURN-${RUN_ID}`);
+    await agent.waitForFunction((ref) => /** @type {HTMLTextAreaElement} */ (document.getElementById('composer-input')).value.includes(ref), `RETURN-${RUN_ID}`);
     await agent.getByTestId('composer-input').fill('');
   });
 
@@ -76,7 +76,7 @@ run.run(async () => {
     const hit = agent.getByTestId('kb-results').getByTestId('kb-hit').filter({ hasText: TITLE });
     await hit.getByTestId('kb-edit').click();
     await agent.getByTestId('kb-form').waitFor({ state: 'visible' });
-    await agent.waitForFunction((t) => document.getElementById('kb-title').value === t, TITLE);
+    await agent.waitForFunction((t) => /** @type {HTMLInputElement} */ (document.getElementById('kb-title')).value === t, TITLE);
     // Someone else saves first.
     const cur = await admin('GET', `kb/articles/${encodeURIComponent(article.id)}`);
     const version = (cur.body && cur.body.version) ?? article.version;

@@ -1,6 +1,8 @@
 //! The web clients from `clients/` (agent desktop, customer chat, shared modules),
 //! embedded into the binary at build time (read from disk in debug builds), served at
-//! `/agent/`, `/chat/`, `/supervisor/` and `/shared/`.
+//! `/agent/`, `/chat/`, `/supervisor/` and `/shared/`. Every file of those folders is
+//! served, so a new module needs no list; what only development reads (the browser
+//! tests, npm's files, the type checker's `tsconfig.json` and `types/`) is left out.
 
 use actix_web::{http::header, web, HttpResponse};
 use rust_embed::RustEmbed;
@@ -10,6 +12,8 @@ use rust_embed::RustEmbed;
 #[exclude = "node_modules/*"]
 #[exclude = "tests/*"]
 #[exclude = "package*.json"]
+#[exclude = "tsconfig.json"]
+#[exclude = "types/*"]
 struct Clients;
 
 const SERVED: [&str; 4] = ["agent", "chat", "shared", "supervisor"];

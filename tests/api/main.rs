@@ -33,5 +33,6 @@ mod routing;
 mod scenario;
 mod security;
 mod shutdown;
+mod static_files;
 mod supervisor;
 mod survey;
