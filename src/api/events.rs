@@ -3,7 +3,7 @@
 //! /api/v1/notification-rules/{type}`, `GET /api/v1/notification-rules`), a
 //! notification's state (`GET /api/v1/notifications/{id}`), the scheduler's counters
 //! (`GET /api/v1/notifications-scheduler`) and the email unsubscribe page
-//! (`GET`/`POST /unsubscribe/{token}`).
+//! (`GET`/`POST /unsubscribe/{token}`, its words in `templates/unsubscribe.html`).
 //!
 //! Every staff route here needs a supervisor or admin token. Everything is checked
 //! before anything is stored: an unknown event type, an unknown customer, data that
@@ -368,19 +368,30 @@ pub async fn scheduler(state: web::Data<AppState>, staff: Staff) -> Result<HttpR
 
 // ------------------------------------------------------------------ unsubscribe
 
-fn html(status: StatusCode, lang: Language, body: &str) -> HttpResponse {
-    HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .insert_header(("Cache-Control", "no-store"))
-        .insert_header(("Referrer-Policy", "no-referrer"))
-        .insert_header((
-            "Content-Security-Policy",
-            "default-src 'none'; form-action 'self'",
-        ))
-        .body(format!(
-            "<!doctype html><html lang=\"{}\"><head><meta charset=\"utf-8\"><title>Unsubscribe</title></head><body>{body}</body></html>",
-            lang.as_str()
-        ))
+/// The unsubscribe pages' Content-Security-Policy: no script, no style, forms post back.
+const UNSUBSCRIBE_CSP: &str = "default-src 'none'; form-action 'self'";
+
+/// What the unsubscribe page says; the words are in `templates/unsubscribe.html`.
+enum Step {
+    Confirm,
+    Invalid,
+    Done,
+    Retry,
+}
+
+#[derive(askama::Template)]
+#[template(path = "unsubscribe.html")]
+struct UnsubscribePage {
+    lang: &'static str,
+    step: Step,
+}
+
+fn html(status: StatusCode, lang: Language, step: Step) -> HttpResponse {
+    let page = UnsubscribePage {
+        lang: lang.as_str(),
+        step,
+    };
+    super::html::page(status, UNSUBSCRIBE_CSP, &page)
 }
 
 async fn token_doc(engine: &Engine, token: &str) -> Option<UnsubscribeToken> {
@@ -404,17 +415,9 @@ fn lang(engine: &Engine) -> Language {
 pub async fn unsubscribe_form(state: web::Data<AppState>, path: web::Path<String>) -> HttpResponse {
     let l = lang(&state.engine);
     if token_doc(&state.engine, &path).await.is_none() {
-        return html(
-            StatusCode::NOT_FOUND,
-            l,
-            "<p id=\"result\">This link is not valid. / このリンクは無効です。</p>",
-        );
+        return html(StatusCode::NOT_FOUND, l, Step::Invalid);
     }
-    html(
-        StatusCode::OK,
-        l,
-        "<form method=\"post\"><p>Stop notification emails? / お知らせメールの配信を停止しますか？</p><button type=\"submit\">Unsubscribe / 配信停止</button></form>",
-    )
+    html(StatusCode::OK, l, Step::Confirm)
 }
 
 /// `POST /unsubscribe/{token}` (the form, or RFC 8058 one-click): opts the customer
@@ -422,11 +425,7 @@ pub async fn unsubscribe_form(state: web::Data<AppState>, path: web::Path<String
 pub async fn unsubscribe(state: web::Data<AppState>, path: web::Path<String>) -> HttpResponse {
     let l = lang(&state.engine);
     let Some(doc) = token_doc(&state.engine, &path).await else {
-        return html(
-            StatusCode::NOT_FOUND,
-            l,
-            "<p id=\"result\">This link is not valid. / このリンクは無効です。</p>",
-        );
+        return html(StatusCode::NOT_FOUND, l, Step::Invalid);
     };
     let res = state
         .engine
@@ -439,16 +438,8 @@ pub async fn unsubscribe(state: web::Data<AppState>, path: web::Path<String>) ->
         )
         .await;
     match res {
-        Ok(()) => html(
-            StatusCode::OK,
-            l,
-            "<p id=\"result\" data-code=\"ok\">You will receive no more notification emails. / 配信を停止しました。</p>",
-        ),
-        Err(e) => html(
-            super::error::status_of(e.code),
-            l,
-            "<p id=\"result\">Please try again later. / 時間をおいて再度お試しください。</p>",
-        ),
+        Ok(()) => html(StatusCode::OK, l, Step::Done),
+        Err(e) => html(super::error::status_of(e.code), l, Step::Retry),
     }
 }
 
@@ -471,6 +462,19 @@ mod tests {
         assert_eq!(parse_rfc3339("2026-13-01T00:00:00Z"), None);
         assert_eq!(parse_rfc3339("tomorrow"), None);
         assert_eq!(parse_rfc3339("2026-12-01T00:00:00"), None);
+    }
+
+    #[test]
+    fn unsubscribe_pages() {
+        use askama::Template;
+        let render = |step| UnsubscribePage { lang: "ja", step }.render().unwrap();
+        assert!(render(Step::Confirm).contains(r#"<form method="post">"#));
+        assert!(render(Step::Done).contains(r#"<p id="result" data-code="ok">"#));
+        for step in [Step::Invalid, Step::Retry] {
+            let page = render(step);
+            assert!(page.contains(r#"<p id="result">"#), "{page}");
+            assert!(page.starts_with("<!doctype html>\n<html lang=\"ja\">"));
+        }
     }
 
     #[test]
