@@ -3,7 +3,7 @@
 //! /api/v1/notification-rules/{type}`, `GET /api/v1/notification-rules`), a
 //! notification's state (`GET /api/v1/notifications/{id}`), the scheduler's counters
 //! (`GET /api/v1/notifications-scheduler`) and the email unsubscribe page
-//! (`GET`/`POST /unsubscribe/{token}`).
+//! (`GET`/`POST /unsubscribe/{token}`, its words in `templates/unsubscribe.html`).
 //!
 //! Every staff route here needs a supervisor or admin token. Everything is checked
 //! before anything is stored: an unknown event type, an unknown customer, data that
@@ -169,69 +169,31 @@ pub struct EventIn {
     pub idempotency_key: Option<String>,
 }
 
-/// Days since the epoch of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// Parses `YYYY-MM-DDTHH:MM:SS[.fff]Z` or with a `±HH:MM` offset.
+/// Parses an RFC 3339 timestamp, `YYYY-MM-DDTHH:MM:SS[.fff]Z` or with a `±HH:MM`
+/// offset, into epoch milliseconds (a finer fraction is cut, towards the past).
+///
+/// jiff parses and checks the date, time and offset. Its grammar is wider than RFC
+/// 3339 (ISO 8601 and RFC 9557 forms such as `20261201T0900Z`, `…T09:00+09` or
+/// `…Z[Asia/Tokyo]`); the shape check before it keeps those refused, as they always
+/// were here.
 pub fn parse_rfc3339(s: &str) -> Option<Millis> {
     let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+    let n = b.len();
+    let rfc3339_shape = n >= 20
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[13] == b':'
+        && b[16] == b':'
+        && matches!(b[19], b'.' | b'Z' | b'z' | b'+' | b'-')
+        && (matches!(b[n - 1], b'Z' | b'z')
+            || (matches!(b[n - 6], b'+' | b'-') && b[n - 3] == b':'));
+    if !rfc3339_shape {
         return None;
     }
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let t = s.get(r)?;
-        t.bytes()
-            .all(|c| c.is_ascii_digit())
-            .then(|| t.parse().ok())?
-    };
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if b[13] != b':'
-        || b[16] != b':'
-        || !(1..=12).contains(&mo)
-        || !(1..=31).contains(&d)
-        || h > 23
-        || mi > 59
-        || se > 60
-    {
-        return None;
-    }
-    let mut rest = &s[19..];
-    let mut ms = 0;
-    if let Some(frac) = rest.strip_prefix('.') {
-        let n = frac.bytes().take_while(u8::is_ascii_digit).count();
-        if n == 0 {
-            return None;
-        }
-        let digits = &frac[..n];
-        ms = format!("{:0<3}", &digits[..n.min(3)]).parse().ok()?;
-        rest = &frac[n..];
-    }
-    let offset_min = match rest {
-        "Z" | "z" => 0,
-        o if o.len() == 6 && (o.starts_with('+') || o.starts_with('-')) && &o[3..4] == ":" => {
-            let hh: i64 = o[1..3].parse().ok()?;
-            let mm: i64 = o[4..6].parse().ok()?;
-            let v = hh * 60 + mm;
-            if o.starts_with('-') {
-                -v
-            } else {
-                v
-            }
-        }
-        _ => return None,
-    };
-    let days = days_from_civil(y, mo, d);
-    let secs = days * 86_400 + h * 3_600 + mi * 60 + se - offset_min * 60;
-    Some(Millis(secs * 1_000 + ms))
+    let t: jiff::Timestamp = s.parse().ok()?;
+    i64::try_from(t.as_nanosecond().div_euclid(1_000_000))
+        .ok()
+        .map(Millis)
 }
 
 async fn find_customer(engine: &Engine, r: &CustomerRef) -> Result<Customer, ApiError> {
@@ -406,19 +368,30 @@ pub async fn scheduler(state: web::Data<AppState>, staff: Staff) -> Result<HttpR
 
 // ------------------------------------------------------------------ unsubscribe
 
-fn html(status: StatusCode, lang: Language, body: &str) -> HttpResponse {
-    HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .insert_header(("Cache-Control", "no-store"))
-        .insert_header(("Referrer-Policy", "no-referrer"))
-        .insert_header((
-            "Content-Security-Policy",
-            "default-src 'none'; form-action 'self'",
-        ))
-        .body(format!(
-            "<!doctype html><html lang=\"{}\"><head><meta charset=\"utf-8\"><title>Unsubscribe</title></head><body>{body}</body></html>",
-            lang.as_str()
-        ))
+/// The unsubscribe pages' Content-Security-Policy: no script, no style, forms post back.
+const UNSUBSCRIBE_CSP: &str = "default-src 'none'; form-action 'self'";
+
+/// What the unsubscribe page says; the words are in `templates/unsubscribe.html`.
+enum Step {
+    Confirm,
+    Invalid,
+    Done,
+    Retry,
+}
+
+#[derive(askama::Template)]
+#[template(path = "unsubscribe.html")]
+struct UnsubscribePage {
+    lang: &'static str,
+    step: Step,
+}
+
+fn html(status: StatusCode, lang: Language, step: Step) -> HttpResponse {
+    let page = UnsubscribePage {
+        lang: lang.as_str(),
+        step,
+    };
+    super::html::page(status, UNSUBSCRIBE_CSP, &page)
 }
 
 async fn token_doc(engine: &Engine, token: &str) -> Option<UnsubscribeToken> {
@@ -442,17 +415,9 @@ fn lang(engine: &Engine) -> Language {
 pub async fn unsubscribe_form(state: web::Data<AppState>, path: web::Path<String>) -> HttpResponse {
     let l = lang(&state.engine);
     if token_doc(&state.engine, &path).await.is_none() {
-        return html(
-            StatusCode::NOT_FOUND,
-            l,
-            "<p id=\"result\">This link is not valid. / このリンクは無効です。</p>",
-        );
+        return html(StatusCode::NOT_FOUND, l, Step::Invalid);
     }
-    html(
-        StatusCode::OK,
-        l,
-        "<form method=\"post\"><p>Stop notification emails? / お知らせメールの配信を停止しますか？</p><button type=\"submit\">Unsubscribe / 配信停止</button></form>",
-    )
+    html(StatusCode::OK, l, Step::Confirm)
 }
 
 /// `POST /unsubscribe/{token}` (the form, or RFC 8058 one-click): opts the customer
@@ -460,11 +425,7 @@ pub async fn unsubscribe_form(state: web::Data<AppState>, path: web::Path<String
 pub async fn unsubscribe(state: web::Data<AppState>, path: web::Path<String>) -> HttpResponse {
     let l = lang(&state.engine);
     let Some(doc) = token_doc(&state.engine, &path).await else {
-        return html(
-            StatusCode::NOT_FOUND,
-            l,
-            "<p id=\"result\">This link is not valid. / このリンクは無効です。</p>",
-        );
+        return html(StatusCode::NOT_FOUND, l, Step::Invalid);
     };
     let res = state
         .engine
@@ -477,16 +438,8 @@ pub async fn unsubscribe(state: web::Data<AppState>, path: web::Path<String>) ->
         )
         .await;
     match res {
-        Ok(()) => html(
-            StatusCode::OK,
-            l,
-            "<p id=\"result\" data-code=\"ok\">You will receive no more notification emails. / 配信を停止しました。</p>",
-        ),
-        Err(e) => html(
-            super::error::status_of(e.code),
-            l,
-            "<p id=\"result\">Please try again later. / 時間をおいて再度お試しください。</p>",
-        ),
+        Ok(()) => html(StatusCode::OK, l, Step::Done),
+        Err(e) => html(super::error::status_of(e.code), l, Step::Retry),
     }
 }
 
@@ -509,5 +462,56 @@ mod tests {
         assert_eq!(parse_rfc3339("2026-13-01T00:00:00Z"), None);
         assert_eq!(parse_rfc3339("tomorrow"), None);
         assert_eq!(parse_rfc3339("2026-12-01T00:00:00"), None);
+    }
+
+    #[test]
+    fn unsubscribe_pages() {
+        use askama::Template;
+        let render = |step| UnsubscribePage { lang: "ja", step }.render().unwrap();
+        assert!(render(Step::Confirm).contains(r#"<form method="post">"#));
+        assert!(render(Step::Done).contains(r#"<p id="result" data-code="ok">"#));
+        for step in [Step::Invalid, Step::Retry] {
+            let page = render(step);
+            assert!(page.contains(r#"<p id="result">"#), "{page}");
+            assert!(page.starts_with("<!doctype html>\n<html lang=\"ja\">"));
+        }
+    }
+
+    #[test]
+    fn rfc3339_edges() {
+        let utc = parse_rfc3339("2026-12-01T00:00:00Z");
+        assert!(utc.is_some());
+        // RFC 3339 allows lower case and a space for the `T`, and `-00:00`.
+        for same in [
+            "2026-12-01t00:00:00z",
+            "2026-12-01 00:00:00Z",
+            "2026-12-01T00:00:00-00:00",
+            "2026-12-01T00:00:00.000Z",
+            "2026-11-30T15:00:00.0000000-09:00",
+        ] {
+            assert_eq!(parse_rfc3339(same), utc, "{same}");
+        }
+        // Fractions are cut to the millisecond, towards the past.
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:00.0019Z"), Some(Millis(1)));
+        assert_eq!(parse_rfc3339("1969-12-31T23:59:59.9991Z"), Some(Millis(-1)));
+        // ISO 8601 and RFC 9557 forms that jiff reads are not RFC 3339.
+        for refused in [
+            "20261201T000000Z",
+            "2026-12-01T00:00Z",
+            "2026-12-01T00Z",
+            "2026-12-01T00:00:00+09",
+            "2026-12-01T00:00:00+0900",
+            "2026-12-01T00:00:00,5Z",
+            "2026-12-01T00:00:00Z[UTC]",
+            "2026-12-01T00:00:00+09:00[Asia/Tokyo]",
+            "+002026-12-01T00:00:00Z",
+            "2026-12-01T00:00:00.Z",
+            "2026-12-01X00:00:00Z",
+            "2026-12-01T24:00:00Z",
+            // An impossible day (jiff checks the month's length).
+            "2026-02-30T00:00:00Z",
+        ] {
+            assert_eq!(parse_rfc3339(refused), None, "{refused}");
+        }
     }
 }

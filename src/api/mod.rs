@@ -14,6 +14,7 @@ pub mod events;
 pub mod extract;
 pub mod health;
 pub mod holding;
+pub mod html;
 pub mod identity;
 pub mod inbound;
 pub mod ivr;

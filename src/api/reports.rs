@@ -10,7 +10,6 @@ use super::error::ApiError;
 use super::extract::Staff;
 use super::AppState;
 use crate::domain::{Millis, QueueName};
-use crate::reports::bucket::civil_from_days;
 use crate::reports::{compute, GroupBy, Interval, ReportParams, ReportRow};
 use crate::ws::protocol::ErrorCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -315,17 +314,12 @@ fn csv_field(s: &str) -> String {
     }
 }
 
-/// `YYYY-MM-DDTHH:MM:SSZ` of UTC milliseconds.
+/// `YYYY-MM-DDTHH:MM:SSZ` of UTC milliseconds; empty beyond the years -9999 to 9999,
+/// which no bucket reaches.
 fn iso_utc(ms: i64) -> String {
-    let day = ms.div_euclid(86_400_000);
-    let secs = ms.rem_euclid(86_400_000) / 1000;
-    let (y, m, d) = civil_from_days(day);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -336,6 +330,8 @@ mod tests {
     fn iso_dates() {
         assert_eq!(iso_utc(0), "1970-01-01T00:00:00Z");
         assert_eq!(iso_utc(1_773_830_232_345), "2026-03-18T10:37:12Z");
+        assert_eq!(iso_utc(-1), "1969-12-31T23:59:59Z");
+        assert_eq!(iso_utc(i64::MAX), "");
     }
 
     #[test]

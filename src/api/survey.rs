@@ -3,19 +3,23 @@
 //! token: the unguessable single-use link token is the credential) and the staff view
 //! of a conversation's survey (`GET /api/v1/conversations/{id}/survey`).
 //!
+//! The pages are `templates/survey/*.html` (askama, autoescaped), sent by
+//! [`super::html::page`].
+//!
 //! A token is `{conversation id}.{128-bit secret}`; the secret is stored in the
 //! conversation's `survey` record and spent by the answer. Bad input (score out of
 //! range, comment too long) is a typed 400 and stores nothing; a second answer is 409.
 
 use super::error::ApiError;
 use super::extract::Staff;
-use super::AppState;
+use super::{html, AppState};
 use crate::actors::customer::survey::AnswerSurvey;
 use crate::actors::Engine;
 use crate::domain::{Channel, ConversationId};
 use crate::survey::{self, Language, SurveyRecord, SurveyStatus};
 use crate::ws::protocol::ErrorCode;
 use actix_web::{http::StatusCode, web, HttpResponse};
+use askama::Template;
 use serde::{Deserialize, Serialize};
 
 /// An answer from the JSON API or the HTML form.
@@ -144,32 +148,47 @@ pub async fn of_conversation(
 
 // ------------------------------------------------------------------ HTML page
 
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
+/// The survey pages' Content-Security-Policy: inline style, forms post back here.
+const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'";
+
+/// `templates/survey/form.html`.
+#[derive(Template)]
+#[template(path = "survey/form.html")]
+struct FormPage<'a> {
+    lang: &'a str,
+    title: &'a str,
+    question: &'a str,
+    comment_label: &'a str,
+    send: &'a str,
+    scale_max: u8,
+    max_comment_bytes: usize,
 }
 
-fn page(status: StatusCode, lang: Language, body: &str) -> HttpResponse {
-    let title = match lang {
+/// `templates/survey/result.html`: `code` is `ok` or the error code.
+#[derive(Template)]
+#[template(path = "survey/result.html")]
+struct ResultPage<'a> {
+    lang: &'a str,
+    title: &'a str,
+    code: &'a str,
+    text: &'a str,
+}
+
+fn title(lang: Language) -> &'static str {
+    match lang {
         Language::Ja => "アンケート",
         Language::En => "Survey",
+    }
+}
+
+fn result_page(status: StatusCode, lang: Language, code: &str, text: &str) -> HttpResponse {
+    let page = ResultPage {
+        lang: lang.as_str(),
+        title: title(lang),
+        code,
+        text,
     };
-    HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .insert_header(("Cache-Control", "no-store"))
-        .insert_header(("Referrer-Policy", "no-referrer"))
-        .insert_header((
-            "Content-Security-Policy",
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
-        ))
-        .body(format!(
-            "<!doctype html><html lang=\"{}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>{title}</title>\
-<style>body{{font-family:sans-serif;max-width:30em;margin:2em auto;padding:0 1em}}label{{margin-right:1em}}textarea{{width:100%}}</style></head><body>{body}</body></html>",
-            lang.as_str()
-        ))
+    html::page(status, CSP, &page)
 }
 
 fn error_page(e: &ApiError, lang: Language) -> HttpResponse {
@@ -183,15 +202,8 @@ fn error_page(e: &ApiError, lang: Language) -> HttpResponse {
         (_, Language::Ja) => "このリンクは無効です。",
         (_, Language::En) => "This link is not valid.",
     };
-    page(
-        super::error::status_of(e.code),
-        lang,
-        &format!(
-            "<p id=\"result\" data-code=\"{}\">{}</p>",
-            esc(&format!("{:?}", e.code)),
-            esc(text)
-        ),
-    )
+    let code = format!("{:?}", e.code);
+    result_page(super::error::status_of(e.code), lang, &code, text)
 }
 
 /// `GET /survey/{token}`: the form.
@@ -203,7 +215,7 @@ pub async fn form(state: web::Data<AppState>, path: web::Path<String>) -> HttpRe
         Err(e) => return error_page(&e, default),
     };
     let lang = rec.language;
-    let (q, c, send) = match lang {
+    let (question, comment_label, send) = match lang {
         Language::Ja => (
             "本日の対応はいかがでしたか？（1 = 不満、5 = 満足）",
             "ご意見（任意）",
@@ -215,21 +227,16 @@ pub async fn form(state: web::Data<AppState>, path: web::Path<String>) -> HttpRe
             "Send",
         ),
     };
-    let radios: String = (1..=rec.scale_max)
-        .map(|n| {
-            format!(
-                "<label><input type=\"radio\" name=\"score\" value=\"{n}\" required> {n}</label>"
-            )
-        })
-        .collect();
-    page(
-        StatusCode::OK,
-        lang,
-        &format!(
-            "<form method=\"post\"><p>{q}</p><p>{radios}</p><p><label for=\"comment\">{c}</label><br><textarea id=\"comment\" name=\"comment\" rows=\"4\" maxlength=\"{}\"></textarea></p><p><button type=\"submit\">{send}</button></p></form>",
-            state.engine.settings.surveys.max_comment_bytes
-        ),
-    )
+    let page = FormPage {
+        lang: lang.as_str(),
+        title: title(lang),
+        question,
+        comment_label,
+        send,
+        scale_max: rec.scale_max,
+        max_comment_bytes: state.engine.settings.surveys.max_comment_bytes,
+    };
+    html::page(StatusCode::OK, CSP, &page)
 }
 
 /// The HTML form's fields.
@@ -261,16 +268,75 @@ pub async fn submit(
     let res = answer(&state.engine, &path, body).await;
     let lang = lang_of(&res);
     match res {
-        Ok(_) => page(
-            StatusCode::OK,
-            lang,
-            match lang {
-                Language::Ja => {
-                    "<p id=\"result\" data-code=\"ok\">ご回答ありがとうございました。</p>"
-                }
-                Language::En => "<p id=\"result\" data-code=\"ok\">Thank you for your answer!</p>",
-            },
-        ),
+        Ok(_) => {
+            let thanks = match lang {
+                Language::Ja => "ご回答ありがとうございました。",
+                Language::En => "Thank you for your answer!",
+            };
+            result_page(StatusCode::OK, lang, "ok", thanks)
+        }
         Err(e) => error_page(&e, lang),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOSTILE: &str = r#"<script>alert("x")</script>' & "#;
+    const ESCAPED: &str = "&#60;script&#62;alert(&#34;x&#34;)&#60;/script&#62;&#39; &#38; ";
+
+    #[test]
+    fn interpolated_values_are_escaped() {
+        let page = ResultPage {
+            lang: "en",
+            title: HOSTILE,
+            code: HOSTILE,
+            text: HOSTILE,
+        }
+        .render()
+        .unwrap();
+        assert!(!page.contains("<script>"), "{page}");
+        assert!(
+            page.contains(&format!("<title>{ESCAPED}</title>")),
+            "{page}"
+        );
+        assert!(
+            page.contains(&format!(r#"data-code="{ESCAPED}">{ESCAPED}</p>"#)),
+            "{page}"
+        );
+        let form = FormPage {
+            lang: "\"><script>",
+            title: "t",
+            question: HOSTILE,
+            comment_label: HOSTILE,
+            send: HOSTILE,
+            scale_max: 5,
+            max_comment_bytes: 1000,
+        }
+        .render()
+        .unwrap();
+        assert!(!form.contains("<script>"), "{form}");
+        assert!(form.contains(r#"<html lang="&#34;&#62;&#60;script&#62;">"#));
+        assert_eq!(form.matches(ESCAPED).count(), 3, "{form}");
+    }
+
+    #[test]
+    fn the_form_has_one_choice_per_score() {
+        let form = FormPage {
+            lang: "ja",
+            title: title(Language::Ja),
+            question: "q",
+            comment_label: "c",
+            send: "s",
+            scale_max: 5,
+            max_comment_bytes: 1000,
+        }
+        .render()
+        .unwrap();
+        assert_eq!(form.matches(r#"type="radio""#).count(), 5);
+        assert!(form.contains(r#"value="5" required> 5</label>"#));
+        assert!(form.contains(r#"maxlength="1000""#));
+        assert!(form.contains("<title>アンケート</title>"));
     }
 }

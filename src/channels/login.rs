@@ -2,10 +2,13 @@
 //! is, with a JWT (RFC 7519) signed HS256 with `channels.login_secret`.
 //!
 //! Used by the web chat (`/ws/chat?login=<jwt>`) and by Messenger Account Linking
-//! (the `authorization_code`). Verification is strict: exactly three base64url parts
-//! without padding, header `alg` exactly `HS256` (`none`, `HS512`, anything else is
-//! refused before the signature is looked at), a constant-time HMAC-SHA256 check,
-//! `sub` required, `exp` required and in the future by the engine's clock.
+//! (the `authorization_code`). The `jsonwebtoken` crate decodes and verifies, with a
+//! validation that allows HS256 only. Verification is strict: exactly three base64url
+//! parts without padding, header `alg` exactly `HS256` (`none`, `HS512`, anything else
+//! is refused before the signature is looked at), a `crit` header refused, a
+//! constant-time HMAC-SHA256 check, `sub` required, `exp` required and in the future by
+//! the engine's clock (checked here, not by the crate, which would read the wall
+//! clock). `nbf`, `aud` and `iss` are not part of the contract and not checked.
 //!
 //! Claims: `sub` (the company's customer reference), optional `email`, `phone_number`
 //! (E.164), `name`, and `exp` (seconds since the epoch). A token proves these
@@ -19,8 +22,10 @@
 use crate::domain::{Channel, IdentityKey, Millis, ParseError};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use hmac::{Hmac, Mac};
+use jsonwebtoken::errors::{Error as JwtError, ErrorKind};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
+use std::sync::LazyLock;
 
 /// Longest token accepted, bytes.
 const MAX_TOKEN: usize = 4096;
@@ -56,44 +61,38 @@ pub enum LoginError {
     Claims(String),
 }
 
-#[derive(Deserialize)]
-struct Header {
-    alg: String,
-}
+/// HS256 only, and no claim checked by the crate: `exp` against the engine's clock and a
+/// non-empty `sub` are checked in [`verify`]; [`LoginClaims`] requires both.
+static VALIDATION: LazyLock<Validation> = LazyLock::new(|| {
+    let mut v = Validation::new(Algorithm::HS256);
+    v.validate_exp = false;
+    v.validate_aud = false;
+    v.leeway = 0;
+    v.required_spec_claims.clear();
+    v
+});
 
 /// Verifies `token` with `secret` at `now` and returns its claims.
 pub fn verify(secret: &str, token: &str, now: Millis) -> Result<LoginClaims, LoginError> {
-    if secret.is_empty() {
-        return Err(LoginError::Disabled);
-    }
+    // An empty secret (login tokens off) is no key for the crate either.
+    let key = DecodingKey::from_secret(secret.as_bytes()).map_err(|_| LoginError::Disabled)?;
     if token.len() > MAX_TOKEN {
         return Err(LoginError::Malformed("too long"));
     }
-    let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    if token.split('.').count() != 3 {
         return Err(LoginError::Malformed("expected header.payload.signature"));
-    };
-    let decode = |part: &str, what: &'static str| {
-        URL_SAFE_NO_PAD
-            .decode(part)
-            .map_err(|_| LoginError::Malformed(what))
-    };
-    let header: Header = serde_json::from_slice(&decode(h, "header is not base64url")?)
-        .map_err(|_| LoginError::Malformed("header is not JSON with alg"))?;
-    if header.alg != "HS256" {
-        return Err(LoginError::Algorithm);
     }
-    let sig = decode(s, "signature is not base64url")?;
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes())
-        .map_err(|_| LoginError::Disabled)?;
-    mac.update(h.as_bytes());
-    mac.update(b".");
-    mac.update(p.as_bytes());
-    mac.verify_slice(&sig).map_err(|_| LoginError::Signature)?;
-    let claims: LoginClaims = serde_json::from_slice(&decode(p, "payload is not base64url")?)
-        .map_err(|e| LoginError::Claims(e.to_string()))?;
+    // The header alone first, so that its errors are told apart from the payload's.
+    jsonwebtoken::decode_header(token).map_err(|e| header_error(token, &e))?;
+    let claims = jsonwebtoken::decode::<LoginClaims>(token, &key, &VALIDATION)
+        .map_err(|e| match e.into_kind() {
+            ErrorKind::InvalidAlgorithm => LoginError::Algorithm,
+            ErrorKind::InvalidSignature => LoginError::Signature,
+            ErrorKind::Base64(_) => LoginError::Malformed("signature or payload is not base64url"),
+            ErrorKind::Json(e) => LoginError::Claims(e.to_string()),
+            _ => LoginError::Malformed("header is not a JWT header"),
+        })?
+        .claims;
     if claims.exp.saturating_mul(1000) <= now.0 {
         return Err(LoginError::Expired);
     }
@@ -101,6 +100,30 @@ pub fn verify(secret: &str, token: &str, now: Millis) -> Result<LoginClaims, Log
         return Err(LoginError::Claims("sub is empty".into()));
     }
     Ok(claims)
+}
+
+/// Why the header did not decode. An `alg` the crate has no name for (`none`) is an
+/// algorithm refusal, like `HS512`; anything else is a malformed token.
+fn header_error(token: &str, e: &JwtError) -> LoginError {
+    #[derive(Deserialize)]
+    struct Alg {
+        alg: String,
+    }
+    match e.kind() {
+        ErrorKind::Base64(_) => LoginError::Malformed("header is not base64url"),
+        ErrorKind::Json(_) => {
+            let alg = token
+                .split('.')
+                .next()
+                .and_then(|h| URL_SAFE_NO_PAD.decode(h).ok())
+                .and_then(|h| serde_json::from_slice::<Alg>(&h).ok());
+            match alg {
+                Some(a) if a.alg != "HS256" => LoginError::Algorithm,
+                _ => LoginError::Malformed("header is not JSON with alg"),
+            }
+        }
+        _ => LoginError::Malformed("header is not a JWT header"),
+    }
 }
 
 /// The identities a token proves, the account key (`chat:acct:{sub}`) first.
@@ -124,6 +147,7 @@ pub fn account_key(sub: &str) -> Result<IdentityKey, ParseError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hmac::{Hmac, Mac};
 
     const SECRET: &str = "login-secret";
     /// Made with Python's `hmac`/`base64`/`json`, independently of this module:
@@ -226,5 +250,49 @@ mod tests {
         // Padding is not base64url-without-padding.
         let padded = format!("{PY_TOKEN}=");
         assert!(verify(SECRET, &padded, NOW).is_err());
+    }
+
+    #[test]
+    fn expiry_is_the_engine_clock_and_other_claims_are_not_checked() {
+        // In the past by the wall clock, in the future by the engine's: valid.
+        let t = sign(
+            r#"{"alg":"HS256","typ":"JWT","kid":"k1"}"#,
+            r#"{"sub":"a","exp":1700000001,"nbf":4102444800,"aud":"elsewhere","iss":"x"}"#,
+            SECRET,
+        );
+        assert_eq!(verify(SECRET, &t, NOW).map(|c| c.exp), Ok(1_700_000_001));
+        // Expired from the second `exp` names, with no leeway.
+        assert_eq!(
+            verify(SECRET, &t, Millis(1_700_000_001_000)),
+            Err(LoginError::Expired)
+        );
+        assert!(verify(SECRET, &t, Millis(1_700_000_000_999)).is_ok());
+    }
+
+    #[test]
+    fn refuses_unknown_headers_and_algorithms_by_kind() {
+        let payload = r#"{"sub":"crm-42","exp":4102444800}"#;
+        for alg in ["HS384", "RS256", "ES256", "EdDSA", "hs256", "foo"] {
+            let t = sign(&format!(r#"{{"alg":"{alg}"}}"#), payload, SECRET);
+            assert_eq!(verify(SECRET, &t, NOW), Err(LoginError::Algorithm), "{alg}");
+        }
+        // A critical header extension we do not implement (RFC 7515 4.1.11).
+        let crit = sign(r#"{"alg":"HS256","crit":["exp"],"exp":1}"#, payload, SECRET);
+        assert!(matches!(
+            verify(SECRET, &crit, NOW),
+            Err(LoginError::Malformed(_))
+        ));
+        for header in [r#"{"typ":"JWT"}"#, "[1]", "not json"] {
+            let t = sign(header, payload, SECRET);
+            assert!(
+                matches!(verify(SECRET, &t, NOW), Err(LoginError::Malformed(_))),
+                "{header}"
+            );
+        }
+        let bad_payload = sign(r#"{"alg":"HS256"}"#, "[]", SECRET);
+        assert!(matches!(
+            verify(SECRET, &bad_payload, NOW),
+            Err(LoginError::Claims(_))
+        ));
     }
 }

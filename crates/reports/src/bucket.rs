@@ -1,10 +1,15 @@
-//! Report intervals and calendar arithmetic: which bucket a timestamp falls in.
+//! Report intervals: which bucket a timestamp falls in.
 //!
 //! Buckets are aligned in a fixed UTC offset (`utc_offset_minutes`, 0 by default; +540
 //! for Japan): 15 minutes and hours on the clock, days at local midnight, ISO weeks from
-//! Monday 00:00, calendar months from the 1st. Pure functions, no clock, no I/O.
+//! Monday 00:00, calendar months from the 1st. The calendar is jiff's (proleptic
+//! Gregorian); this module only says where each interval starts. Pure functions, no
+//! clock, no I/O.
 
 use domain::{Millis, ParseError};
+use jiff::civil::{DateTimeRound, Time};
+use jiff::tz::Offset;
+use jiff::{RoundMode, Timestamp, ToSpan, Unit};
 use serde::{Deserialize, Serialize};
 
 const MINUTE_MS: i64 = 60_000;
@@ -68,52 +73,37 @@ impl Interval {
     }
 
     /// The start (UTC millis) of the bucket holding `at`, aligned in `offset_ms`.
+    ///
+    /// A timestamp or offset that jiff cannot represent (beyond the years -9999 to
+    /// 9999, an offset past ±25:59), which neither the engine's clock nor a validated
+    /// request makes, is a bucket of its own.
     pub fn bucket_start(self, at: Millis, offset_ms: i64) -> Millis {
-        let local = at.0 + offset_ms;
-        let start_local = match self {
-            Interval::FifteenMinutes | Interval::Hour | Interval::Day => {
-                let w = self.min_len_ms();
-                local.div_euclid(w) * w
-            }
-            Interval::Week => {
-                let day = local.div_euclid(DAY_MS);
-                // 1970-01-01 was a Thursday: day 0 is weekday 3 counting Monday as 0.
-                let monday = day - (day + 3).rem_euclid(7);
-                monday * DAY_MS
-            }
-            Interval::Month => {
-                let (y, m, _) = civil_from_days(local.div_euclid(DAY_MS));
-                days_from_civil(y, m, 1) * DAY_MS
-            }
-        };
-        Millis(start_local - offset_ms)
+        self.civil_start(at, offset_ms).unwrap_or(at)
     }
-}
 
-/// (year, month 1..=12, day 1..=31) of a day count since 1970-01-01 (proleptic
-/// Gregorian; Howard Hinnant's `civil_from_days`).
-pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-/// Days since 1970-01-01 of a civil date (inverse of [`civil_from_days`]).
-pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    fn civil_start(self, at: Millis, offset_ms: i64) -> Option<Millis> {
+        let offset = Offset::from_seconds(i32::try_from(offset_ms / 1000).ok()?).ok()?;
+        let local = offset.to_datetime(Timestamp::from_millisecond(at.0).ok()?);
+        let truncated = |unit: Unit, increment: i64| {
+            let round = DateTimeRound::new()
+                .smallest(unit)
+                .increment(increment)
+                .mode(RoundMode::Trunc);
+            local.round(round).ok()
+        };
+        let start = match self {
+            Interval::FifteenMinutes => truncated(Unit::Minute, 15)?,
+            Interval::Hour => truncated(Unit::Hour, 1)?,
+            Interval::Day => local.start_of_day(),
+            Interval::Week => {
+                let since_monday = local.weekday().to_monday_zero_offset();
+                let monday = local.date().checked_sub(since_monday.days()).ok()?;
+                monday.to_datetime(Time::midnight())
+            }
+            Interval::Month => local.date().first_of_month().to_datetime(Time::midnight()),
+        };
+        Some(Millis(offset.to_timestamp(start).ok()?.as_millisecond()))
+    }
 }
 
 #[cfg(test)]
@@ -122,6 +112,20 @@ mod tests {
 
     /// 2026-03-18 (a Wednesday) 10:37:12.345 UTC.
     const T: i64 = 1_773_830_232_345;
+
+    const EPOCH: jiff::civil::Date = jiff::civil::date(1970, 1, 1);
+
+    /// (year, month, day) of a day count since 1970-01-01.
+    fn civil_from_days(z: i64) -> (i64, u32, u32) {
+        let d = EPOCH.checked_add(z.days()).unwrap();
+        (i64::from(d.year()), d.month() as u32, d.day() as u32)
+    }
+
+    /// Days since 1970-01-01 of a civil date.
+    fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+        let date = jiff::civil::Date::new(y as i16, m as i8, d as i8).unwrap();
+        i64::from((date - EPOCH).get_days())
+    }
 
     #[test]
     fn civil_round_trips() {
@@ -169,6 +173,33 @@ mod tests {
             Interval::Month.bucket_start(at, 0).0,
             days_from_civil(2026, 3, 1) * DAY_MS
         );
+    }
+
+    #[test]
+    fn buckets_before_1970_and_across_a_year() {
+        // 1969-12-31 23:59:59.999 UTC, a Wednesday.
+        let at = Millis(-1);
+        assert_eq!(Interval::Day.bucket_start(at, 0).0, -DAY_MS);
+        assert_eq!(Interval::Week.bucket_start(at, 0).0, -3 * DAY_MS);
+        assert_eq!(
+            Interval::Month.bucket_start(at, 0).0,
+            days_from_civil(1969, 12, 1) * DAY_MS
+        );
+        // 2027-01-01 is a Friday: its week began on Monday 2026-12-28.
+        let at = Millis(days_from_civil(2027, 1, 1) * DAY_MS);
+        assert_eq!(
+            Interval::Week.bucket_start(at, 0).0,
+            days_from_civil(2026, 12, 28) * DAY_MS
+        );
+    }
+
+    #[test]
+    fn out_of_range_is_its_own_bucket() {
+        for i in Interval::ALL {
+            assert_eq!(i.bucket_start(Millis(i64::MAX), 0), Millis(i64::MAX));
+            assert_eq!(i.bucket_start(Millis(i64::MIN), 0), Millis(i64::MIN));
+            assert_eq!(i.bucket_start(Millis(T), i64::MAX), Millis(T));
+        }
     }
 
     #[test]

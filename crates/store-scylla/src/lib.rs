@@ -356,22 +356,11 @@ pub fn bucket_of(id: EventId) -> i32 {
     let ms = b[..6]
         .iter()
         .fold(0u64, |acc, x| (acc << 8) | u64::from(*x));
-    let days = (ms / 86_400_000) as i64;
-    let (y, m) = civil_from_days(days);
-    (y * 100 + m) as i32
-}
-
-/// (year, month) of a day count since 1970-01-01 (H. Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m)
+    // 48 bits of milliseconds reach the year 10889; past 9999 (no stored id) the
+    // month saturates at 9999-12.
+    let t = jiff::Timestamp::from_millisecond(ms as i64).unwrap_or(jiff::Timestamp::MAX);
+    let d = jiff::tz::Offset::UTC.to_datetime(t);
+    i32::from(d.year()) * 100 + i32::from(d.month())
 }
 
 fn open_shard(id: ConversationId) -> i32 {
