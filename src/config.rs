@@ -333,7 +333,7 @@ pub struct Limits {
     pub supervisor_window: usize,
     /// Supervisor sockets at once; more are refused at the handshake.
     pub max_supervisors: usize,
-    /// Routing events queued for the metrics hub; past it events are dropped (and
+    /// Routing events queued for the live hub; past it events are dropped (and
     /// counted) rather than slowing routing.
     pub hub_mailbox: usize,
 }

@@ -15,7 +15,7 @@
 //! - [`channels`]: connectors (Twilio SMS/voice, LINE, Messenger, email over SMTP, video):
 //!   webhooks and SMTP in, provider API calls out, all through one ingest door.
 //! - [`api`]: REST, websocket upgrade routes, health, metrics, static web clients.
-//! - [`live`]: live supervisor figures (the metrics hub's pure state). No I/O.
+//! - [`live`]: live supervisor figures (the live hub's pure state). No I/O.
 //! - [`metrics`]: Prometheus metric definitions.
 //! - [`reports`]: historical reports computed from the report event log. No I/O.
 //! - [`bot`]: the FAQ bot's pure core (`switchboard-bot`). No I/O.

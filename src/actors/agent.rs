@@ -175,7 +175,7 @@ impl AgentActor {
         self.report_live();
     }
 
-    /// Tells the metrics hub this agent's state (never waits for it).
+    /// Tells the live hub this agent's state (never waits for it).
     fn report_live(&self) {
         let counts = self.counts();
         let total = self.profile.capacity.total_non_voice();

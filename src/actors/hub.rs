@@ -1,4 +1,4 @@
-//! `MetricsHub`: the one actor that keeps live supervisor figures and streams them.
+//! `LiveHub`: the one actor that keeps live supervisor figures and streams them.
 //!
 //! Queue, agent and customer actors tell it routing facts ([`HubEvent`], sent with
 //! `Engine::live`: `try_send` into a bounded mailbox, never awaited, dropped and
@@ -51,7 +51,7 @@ impl Subscriber {
     }
 }
 
-pub struct MetricsHub {
+pub struct LiveHub {
     engine: Engine,
     state: LiveState,
     subscribers: HashMap<u64, Subscriber>,
@@ -60,7 +60,7 @@ pub struct MetricsHub {
     window: u64,
 }
 
-impl MetricsHub {
+impl LiveHub {
     pub fn new(engine: Engine) -> Self {
         let t = &engine.settings.timing;
         let config = LiveConfig {
@@ -239,7 +239,7 @@ impl MetricsHub {
     }
 }
 
-impl Actor for MetricsHub {
+impl Actor for LiveHub {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
@@ -256,7 +256,7 @@ impl Actor for MetricsHub {
     }
 }
 
-impl Handler<HubEvent> for MetricsHub {
+impl Handler<HubEvent> for LiveHub {
     type Result = ();
     fn handle(&mut self, msg: HubEvent, _: &mut Context<Self>) {
         let now = self.engine.now();
@@ -265,7 +265,7 @@ impl Handler<HubEvent> for MetricsHub {
     }
 }
 
-impl Handler<Subscribe> for MetricsHub {
+impl Handler<Subscribe> for LiveHub {
     type Result = ();
     fn handle(&mut self, msg: Subscribe, _: &mut Context<Self>) {
         self.subscribers.insert(
@@ -286,7 +286,7 @@ impl Handler<Subscribe> for MetricsHub {
     }
 }
 
-impl Handler<SetFilter> for MetricsHub {
+impl Handler<SetFilter> for LiveHub {
     type Result = ();
     fn handle(&mut self, msg: SetFilter, _: &mut Context<Self>) {
         if let Some(s) = self.subscribers.get_mut(&msg.session_id) {
@@ -298,7 +298,7 @@ impl Handler<SetFilter> for MetricsHub {
     }
 }
 
-impl Handler<SubscriberAck> for MetricsHub {
+impl Handler<SubscriberAck> for LiveHub {
     type Result = ();
     fn handle(&mut self, msg: SubscriberAck, _: &mut Context<Self>) {
         let Some(s) = self.subscribers.get_mut(&msg.session_id) else {
@@ -313,14 +313,14 @@ impl Handler<SubscriberAck> for MetricsHub {
     }
 }
 
-impl Handler<Unsubscribe> for MetricsHub {
+impl Handler<Unsubscribe> for LiveHub {
     type Result = ();
     fn handle(&mut self, msg: Unsubscribe, _: &mut Context<Self>) {
         self.subscribers.remove(&msg.session_id);
     }
 }
 
-impl Handler<GetLive> for MetricsHub {
+impl Handler<GetLive> for LiveHub {
     type Result = MessageResult<GetLive>;
     fn handle(&mut self, msg: GetLive, _: &mut Context<Self>) -> Self::Result {
         let now = self.engine.now();
@@ -334,7 +334,7 @@ impl Handler<GetLive> for MetricsHub {
     }
 }
 
-impl Handler<GetHubStats> for MetricsHub {
+impl Handler<GetHubStats> for LiveHub {
     type Result = MessageResult<GetHubStats>;
     fn handle(&mut self, _: GetHubStats, _: &mut Context<Self>) -> Self::Result {
         let mut subscribers: Vec<SubscriberStats> = self

@@ -499,9 +499,9 @@ pub struct AgentLive {
     pub missed_in_row: u32,
 }
 
-// ---------------------------------------------------------------- metrics hub
+// ---------------------------------------------------------------- live hub
 
-/// A routing fact for the metrics hub. Sent with `Engine::live` (`try_send`: never
+/// A routing fact for the live hub. Sent with `Engine::live` (`try_send`: never
 /// awaited, dropped and counted when the hub's bounded mailbox is full).
 #[derive(Debug, Clone, Serialize, Deserialize, Message)]
 #[rtype(result = "()")]

@@ -6,7 +6,7 @@
 //! a queue actor; an agent actor may await customer and queue actors; a queue actor
 //! never awaits anyone inside a handler (it spawns the futures whose replies it needs);
 //! nothing awaits an agent actor inside a handler. So no cycle of waits can form.
-//! The [`hub::MetricsHub`] is awaited by nobody on the routing path: actors tell it
+//! The [`hub::LiveHub`] is awaited by nobody on the routing path: actors tell it
 //! facts with `Engine::live` (`try_send`, dropped if its mailbox is full).
 
 pub mod agent;

@@ -158,7 +158,7 @@ impl QueueActor {
         );
     }
 
-    /// Tells the metrics hub this queue exists (so it shows before any traffic).
+    /// Tells the live hub this queue exists (so it shows before any traffic).
     fn announce(&self) {
         self.engine.live(LiveEvent::QueueConfigured {
             queue: self.config.name.clone(),

@@ -57,8 +57,8 @@ pub struct Inner {
     placement: std::collections::hash_map::RandomState,
     /// Outbound provider sends; set once at start-up (absent in unit tests).
     dispatcher: std::sync::OnceLock<crate::channels::outbound::Dispatcher>,
-    /// The metrics hub; set once at start-up (absent in unit tests).
-    hub: std::sync::OnceLock<Addr<super::hub::MetricsHub>>,
+    /// The live hub; set once at start-up (absent in unit tests).
+    hub: std::sync::OnceLock<Addr<super::hub::LiveHub>>,
     /// Routing events dropped because the hub's mailbox was full.
     live_lost: AtomicU64,
     /// Supervisor sockets open now (bounded by `limits.max_supervisors`).
@@ -222,19 +222,19 @@ impl Engine {
         }
     }
 
-    /// Starts the metrics hub (once, at start-up) on one of the actor threads.
-    pub fn start_hub(&self) -> Addr<super::hub::MetricsHub> {
+    /// Starts the live hub (once, at start-up) on one of the actor threads.
+    pub fn start_hub(&self) -> Addr<super::hub::LiveHub> {
         self.hub
-            .get_or_init(|| self.place("metrics-hub", super::hub::MetricsHub::new(self.clone())))
+            .get_or_init(|| self.place("live-hub", super::hub::LiveHub::new(self.clone())))
             .clone()
     }
 
-    /// The metrics hub, once started.
-    pub fn hub(&self) -> Option<Addr<super::hub::MetricsHub>> {
+    /// The live hub, once started.
+    pub fn hub(&self) -> Option<Addr<super::hub::LiveHub>> {
         self.hub.get().cloned()
     }
 
-    /// Tells the metrics hub a routing fact. Never waits: when the hub's bounded
+    /// Tells the live hub a routing fact. Never waits: when the hub's bounded
     /// mailbox is full the event is dropped and counted (routing never waits for the
     /// hub).
     pub fn live(&self, event: crate::live::LiveEvent) {
@@ -242,7 +242,7 @@ impl Engine {
             if h.try_send(super::messages::HubEvent(event)).is_err()
                 && self.live_lost.fetch_add(1, Ordering::Relaxed) == 0
             {
-                tracing::warn!("metrics hub mailbox full: live figures are dropping events");
+                tracing::warn!("live hub mailbox full: live figures are dropping events");
             }
         }
     }

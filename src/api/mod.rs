@@ -10,7 +10,6 @@ pub mod canned;
 pub mod crm;
 pub mod customers;
 pub mod error;
-pub mod events;
 pub mod extract;
 pub mod health;
 pub mod holding;
@@ -21,6 +20,7 @@ pub mod ivr;
 pub mod kb;
 pub mod live;
 pub mod login;
+pub mod notify;
 pub mod openapi;
 pub mod privacy;
 pub mod read;
@@ -114,25 +114,25 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
                     "/conversations/{id}/survey",
                     web::get().to(survey::of_conversation),
                 )
-                .route("/events", web::post().to(events::post_event))
-                .route("/notification-rules", web::get().to(events::list_rules))
+                .route("/events", web::post().to(notify::post_event))
+                .route("/notification-rules", web::get().to(notify::list_rules))
                 .route(
                     "/notification-rules/{type}",
-                    web::put().to(events::put_rule),
+                    web::put().to(notify::put_rule),
                 )
                 .route(
                     "/notification-rules/{type}",
-                    web::get().to(events::get_rule),
+                    web::get().to(notify::get_rule),
                 )
                 .route(
                     "/notification-rules/{type}",
-                    web::delete().to(events::delete_rule),
+                    web::delete().to(notify::delete_rule),
                 )
                 .route(
                     "/notifications/{id}",
-                    web::get().to(events::get_notification),
+                    web::get().to(notify::get_notification),
                 )
-                .route("/notifications-scheduler", web::get().to(events::scheduler))
+                .route("/notifications-scheduler", web::get().to(notify::scheduler))
                 .route("/kb/articles", web::get().to(kb::list))
                 .route("/kb/articles", web::post().to(kb::create))
                 .route("/kb/articles/{id}", web::get().to(kb::get))
@@ -153,9 +153,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
         .route("/survey/{token}", web::post().to(survey::submit))
         .route(
             "/unsubscribe/{token}",
-            web::get().to(events::unsubscribe_form),
+            web::get().to(notify::unsubscribe_form),
         )
-        .route("/unsubscribe/{token}", web::post().to(events::unsubscribe))
+        .route("/unsubscribe/{token}", web::post().to(notify::unsubscribe))
         .route("/", web::get().to(static_files::root))
         .route("/{client}", web::get().to(static_files::slash))
         .route("/{client}/{path:.*}", web::get().to(static_files::serve));

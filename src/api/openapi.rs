@@ -158,7 +158,7 @@ fn supervisor_paths() -> serde_json::Map<String, Value> {
     m.insert(
         "/api/v1/supervisor/subscribers".into(),
         bearer_get(
-            "The metrics hub's supervisor sockets and their flow-control state (supervisor, admin)",
+            "The live hub's supervisor sockets and their flow-control state (supervisor, admin)",
             json!([]),
         ),
     );

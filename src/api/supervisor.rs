@@ -14,15 +14,15 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use std::collections::BTreeSet;
 
-fn hub_of(state: &AppState) -> Result<actix::Addr<crate::actors::hub::MetricsHub>, ApiError> {
+fn hub_of(state: &AppState) -> Result<actix::Addr<crate::actors::hub::LiveHub>, ApiError> {
     state
         .engine
         .hub()
-        .ok_or_else(|| ApiError::new(ErrorCode::Unavailable, "metrics hub not running"))
+        .ok_or_else(|| ApiError::new(ErrorCode::Unavailable, "live hub not running"))
 }
 
 fn gone() -> ApiError {
-    ApiError::new(ErrorCode::Internal, "metrics hub unavailable")
+    ApiError::new(ErrorCode::Internal, "live hub unavailable")
 }
 
 #[derive(Debug, Deserialize)]

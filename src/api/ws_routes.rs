@@ -227,7 +227,7 @@ pub async fn supervisor_ws(
     let hub = engine.hub().ok_or_else(|| {
         ApiError::new(
             crate::ws::protocol::ErrorCode::Unavailable,
-            "metrics hub not running",
+            "live hub not running",
         )
     })?;
     // Counted by the sessions themselves (start / stop); a burst of handshakes may

@@ -1,6 +1,6 @@
 //! Supervisor websocket session (`/ws/supervisor`): one actor per socket. Authenticated
 //! at the handshake (supervisor or admin role, see `crate::api::ws_routes`); subscribes
-//! to the [`MetricsHub`] on start, writes its `snapshot` / `delta` pushes as JSON, and
+//! to the [`LiveHub`] on start, writes its `snapshot` / `delta` pushes as JSON, and
 //! forwards the client's `subscribe` and `ack` to the hub. Holds no figures itself.
 //! `watch` attaches it to a conversation's customer actor, which pushes that
 //! conversation's events (`conversation_event`) until `unwatch` or the socket closes.
@@ -18,7 +18,7 @@ use super::protocol::{
     ErrorCode, SupervisorClientMsg, SupervisorServerMsg, WireError, MAX_SUBSCRIBED_QUEUES,
     MAX_WATCHED,
 };
-use crate::actors::hub::MetricsHub;
+use crate::actors::hub::LiveHub;
 use crate::actors::messages::{
     EngineError, SetFilter, Subscribe, SubscriberAck, SupervisorPush, Unsubscribe,
     UnwatchConversation, WatchConversation,
@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 
 pub struct SupervisorSession {
     engine: crate::actors::Engine,
-    hub: Addr<MetricsHub>,
+    hub: Addr<LiveHub>,
     session_id: u64,
     supervisor: AgentId,
     /// The queue set asked for at connect (`?queues=a,b`); `None` = every queue.
@@ -54,7 +54,7 @@ impl SupervisorSession {
     /// A session for `supervisor` (counted in `engine.supervisor_sockets` while it runs).
     pub fn new(
         engine: crate::actors::Engine,
-        hub: Addr<MetricsHub>,
+        hub: Addr<LiveHub>,
         supervisor: AgentId,
         queues: Option<BTreeSet<QueueName>>,
         token: TokenWatch,

@@ -1,5 +1,5 @@
 //! Live contact-center figures for supervisors: the pure state machine behind the
-//! metrics hub (the engine's `actors::hub`).
+//! live hub (the engine's `actors::hub`).
 //!
 //! [`LiveState`] is fed small [`LiveEvent`]s that the queue, agent and customer actors
 //! emit as routing happens, each applied at a time the caller passes in (the engine's

@@ -3,7 +3,7 @@
 //! and its variables, choosing a channel, and the durable documents (record kinds
 //! [`RULE_KIND`], [`DUE_KIND`], [`NOTIFICATION_KIND`], [`UNSUBSCRIBE_KIND`]).
 //!
-//! No I/O here: the REST edge is `api/events.rs`, the customer actor sends
+//! No I/O here: the REST edge is `api/notify.rs`, the customer actor sends
 //! (`actors/customer/notify.rs`), and the engine's `notify::scheduler` sends scheduled
 //! ones when the engine clock reaches their time.
 
