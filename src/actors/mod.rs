@@ -12,6 +12,7 @@
 pub mod agent;
 pub mod customer;
 pub mod hub;
+pub mod ingest;
 pub mod messages;
 pub mod privacy;
 pub mod queue;

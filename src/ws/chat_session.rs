@@ -4,12 +4,12 @@
 
 use super::frames::{decode, screen, RateLimit, Screened};
 use super::protocol::{ChatClientMsg, ChatServerMsg, ErrorCode, WireError};
+use crate::actors::ingest::{self, ChatInput};
 use crate::actors::messages::{
-    AttachChat, ChatPush, CustomerLeave, DetachChat, EngineError, EscalateVideo, Identify, Inbound,
-    Typing,
+    AttachChat, ChatPush, CustomerLeave, DetachChat, EngineError, EscalateVideo, Identify, Typing,
 };
 use crate::actors::Engine;
-use crate::domain::{Channel, CustomerId};
+use crate::domain::CustomerId;
 use actix::prelude::*;
 use actix_web_actors::ws;
 use std::time::{Duration, Instant};
@@ -77,6 +77,47 @@ impl ChatSession {
         );
     }
 
+    /// A visitor's message: checked at the web-chat door (`actors::ingest::from_chat`),
+    /// held to the socket's in-flight limit, stored, acknowledged.
+    fn send_message(&mut self, input: ChatInput, ctx: &mut ws::WebsocketContext<Self>) {
+        let client_msg_id = input.client_msg_id.clone();
+        let inbound = match ingest::from_chat(&self.engine, &self.address, input) {
+            Ok(i) => i,
+            Err(e) => return Self::engine_error(ctx, e, Some(client_msg_id)),
+        };
+        if self.in_flight >= self.engine.settings.limits.chat_in_flight_per_socket {
+            return Self::error(
+                ctx,
+                WireError {
+                    code: ErrorCode::Busy,
+                    message:
+                        "too many messages waiting to be stored; resend this one after the acks"
+                            .into(),
+                    reference: Some(client_msg_id),
+                },
+            );
+        }
+        self.in_flight += 1;
+        let engine = self.engine.clone();
+        let customer = self.customer;
+        let fut = async move { engine.ask_customer(customer, inbound).await };
+        ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| {
+            act.in_flight -= 1;
+            match res {
+                Ok(ack) => Self::send(
+                    ctx,
+                    &ChatServerMsg::Ack {
+                        client_msg_id,
+                        event_id: ack.event_id,
+                        conversation_id: ack.conversation_id,
+                        duplicate: ack.duplicate,
+                    },
+                ),
+                Err(e) => Self::engine_error(ctx, e, Some(client_msg_id)),
+            }
+        }));
+    }
+
     fn on_message(&mut self, msg: ChatClientMsg, ctx: &mut ws::WebsocketContext<Self>) {
         let engine = self.engine.clone();
         let customer = self.customer;
@@ -85,16 +126,7 @@ impl ChatSession {
             ChatClientMsg::Handoff {
                 client_msg_id,
                 text,
-            } => self.on_message(
-                ChatClientMsg::Message {
-                    client_msg_id: crate::actors::customer::bot::button_id(client_msg_id),
-                    text: text
-                        .filter(|t| !t.trim().is_empty())
-                        .unwrap_or_else(|| "agent".into()),
-                    queue: None,
-                },
-                ctx,
-            ),
+            } => self.send_message(ChatInput::handoff(client_msg_id, text), ctx),
             ChatClientMsg::Typing {} => engine.tell_customer(
                 customer,
                 Typing {
@@ -106,71 +138,14 @@ impl ChatSession {
                 client_msg_id,
                 text,
                 queue,
-            } => {
-                if let Some(q) = queue
-                    .as_ref()
-                    .filter(|q| !crate::ivr::chat_queue(&engine.settings, q))
-                {
-                    return Self::error(
-                        ctx,
-                        WireError {
-                            code: ErrorCode::Invalid,
-                            message: format!("queue {q} is not a chat option of the IVR"),
-                            reference: Some(client_msg_id),
-                        },
-                    );
-                }
-                if client_msg_id.is_empty()
-                    || client_msg_id.len() > super::protocol::MAX_CLIENT_MSG_ID
-                {
-                    return Self::error(
-                        ctx,
-                        WireError {
-                            code: ErrorCode::Invalid,
-                            message: "client_msg_id must be 1 to 128 bytes".into(),
-                            reference: Some(client_msg_id),
-                        },
-                    );
-                }
-                let inbound = Inbound {
-                    channel: Channel::Chat,
-                    address: self.address.clone(),
+            } => self.send_message(
+                ChatInput {
+                    client_msg_id,
                     text,
-                    client_msg_id: Some(client_msg_id.clone()),
                     queue,
-                    attachments: Vec::new(),
-                    subject: None,
-                    display_name: None,
-                    thread: None,
-                };
-                if self.in_flight >= self.engine.settings.limits.chat_in_flight_per_socket {
-                    return Self::error(
-                        ctx,
-                        WireError {
-                            code: ErrorCode::Busy,
-                            message: "too many messages waiting to be stored; resend this one after the acks".into(),
-                            reference: Some(client_msg_id),
-                        },
-                    );
-                }
-                self.in_flight += 1;
-                let fut = async move { engine.ask_customer(customer, inbound).await };
-                ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| {
-                    act.in_flight -= 1;
-                    match res {
-                        Ok(ack) => Self::send(
-                            ctx,
-                            &ChatServerMsg::Ack {
-                                client_msg_id,
-                                event_id: ack.event_id,
-                                conversation_id: ack.conversation_id,
-                                duplicate: ack.duplicate,
-                            },
-                        ),
-                        Err(e) => Self::engine_error(ctx, e, Some(client_msg_id)),
-                    }
-                }));
-            }
+                },
+                ctx,
+            ),
             ChatClientMsg::Identify { name, email, phone } => {
                 let fut = async move {
                     engine

@@ -1,0 +1,292 @@
+//! The ingest port: the one way any door turns outside input into an [`Inbound`] for a
+//! customer actor, with one validation policy per door, applied before anything is
+//! resolved or stored (bad input creates no customer and changes nothing).
+//!
+//! | door | caller | policy |
+//! |---|---|---|
+//! | provider | `channels::*` connectors | address normalised; provider message id 1..=200 bytes, stored as `{channel}:{id}` so redeliveries are stored once; text trimmed and, over the limit, cut with a marker (a provider cannot be asked to shorten a message it already took); a message of attachments only reads as their description |
+//! | web chat | `ws::chat_session` | `client_msg_id` 1..=128 bytes; a queue must be a chat option of the IVR; a bot hand-off button is a message stored under its button id; text limits checked by the actor (`too_large`) |
+//! | REST | `api::inbound` | channel, address and queue parsed; `client_msg_id` 1..=128 bytes; text non-empty and within the limit (`too_large`); the queue must exist |
+
+use super::messages::{EngineError, EngineResult, Inbound, InboundAck};
+use super::registry::Engine;
+use crate::domain::{
+    Attachment, Channel, ConversationId, CustomerId, ErrorCode, IdentityKey, QueueName,
+};
+
+/// Longest provider message id kept for de-duplication.
+const MAX_PROVIDER_ID: usize = 200;
+
+/// A customer message as a connector parsed it.
+#[derive(Debug, Clone)]
+pub struct InboundMessage {
+    pub channel: Channel,
+    /// The provider's address of the sender (phone number, email, LINE user id, PSID).
+    pub address: String,
+    /// A name the provider gave (email From name). Shown, never used to match people.
+    pub display_name: Option<String>,
+    pub text: String,
+    /// The provider's id for this message: retries with the same id are stored once.
+    pub provider_msg_id: Option<String>,
+    pub attachments: Vec<Attachment>,
+    pub subject: Option<String>,
+    /// Queue for a new conversation (else the channel's default queue).
+    pub queue: Option<QueueName>,
+    /// The conversation this continues, when the provider threads (email replies).
+    pub thread: Option<ConversationId>,
+}
+
+impl InboundMessage {
+    pub fn new(channel: Channel, address: impl Into<String>, text: impl Into<String>) -> Self {
+        Self {
+            channel,
+            address: address.into(),
+            display_name: None,
+            text: text.into(),
+            provider_msg_id: None,
+            attachments: Vec::new(),
+            subject: None,
+            queue: None,
+            thread: None,
+        }
+    }
+}
+
+/// What an ingest did.
+#[derive(Debug, Clone)]
+pub struct Ingested {
+    pub customer_id: CustomerId,
+    pub new_customer: bool,
+    pub ack: InboundAck,
+}
+
+/// The provider door: delivers `m` to its customer. Returns once the message is
+/// durable (or was a duplicate of one that is).
+pub async fn from_provider(engine: &Engine, mut m: InboundMessage) -> EngineResult<Ingested> {
+    let key = IdentityKey::parse(m.channel, &m.address)
+        .map_err(|e| EngineError::invalid(e.to_string()))?;
+    if let Some(id) = &m.provider_msg_id {
+        if id.is_empty() || id.len() > MAX_PROVIDER_ID {
+            return Err(EngineError::invalid(
+                "provider message id must be 1 to 200 bytes",
+            ));
+        }
+    }
+    m.text = truncate(m.text.trim(), engine.settings.limits.max_text_bytes);
+    if m.text.is_empty() {
+        m.text = describe_attachments(&m.attachments);
+    }
+    if m.text.is_empty() {
+        return Err(EngineError::invalid(
+            "the message has no text and no attachment",
+        ));
+    }
+    deliver(
+        engine,
+        key,
+        Inbound {
+            channel: m.channel,
+            address: String::new(),
+            text: m.text,
+            client_msg_id: m
+                .provider_msg_id
+                .map(|id| format!("{}:{id}", m.channel.as_str())),
+            queue: m.queue,
+            attachments: m.attachments,
+            subject: m.subject,
+            display_name: m.display_name,
+            thread: m.thread,
+        },
+    )
+    .await
+}
+
+/// A message frame of the web chat, as the session decoded it.
+#[derive(Debug, Clone)]
+pub struct ChatInput {
+    pub client_msg_id: String,
+    pub text: String,
+    pub queue: Option<QueueName>,
+}
+
+impl ChatInput {
+    /// The bot's "talk to a person" button: a message (default text `agent`) stored
+    /// under the button's id, so pressing it twice hands off once.
+    pub fn handoff(client_msg_id: String, text: Option<String>) -> Self {
+        Self {
+            client_msg_id: crate::actors::customer::bot::button_id(client_msg_id),
+            text: text
+                .filter(|t| !t.trim().is_empty())
+                .unwrap_or_else(|| "agent".into()),
+            queue: None,
+        }
+    }
+}
+
+/// The web-chat door: the [`Inbound`] for a visitor's message, or why it is refused.
+/// The session asks the customer actor itself (it counts the messages in flight on
+/// its socket).
+pub fn from_chat(engine: &Engine, address: &str, input: ChatInput) -> EngineResult<Inbound> {
+    if let Some(q) = input
+        .queue
+        .as_ref()
+        .filter(|q| !crate::ivr::chat_queue(&engine.settings, q))
+    {
+        return Err(EngineError::invalid(format!(
+            "queue {q} is not a chat option of the IVR"
+        )));
+    }
+    check_client_msg_id(&input.client_msg_id)?;
+    Ok(Inbound {
+        channel: Channel::Chat,
+        address: address.to_owned(),
+        text: input.text,
+        client_msg_id: Some(input.client_msg_id),
+        queue: input.queue,
+        attachments: Vec::new(),
+        subject: None,
+        display_name: None,
+        thread: None,
+    })
+}
+
+/// A message for `POST /api/v1/inbound`, as the request body gave it.
+#[derive(Debug, Clone)]
+pub struct RestInput {
+    pub channel: String,
+    pub address: String,
+    pub text: String,
+    pub client_msg_id: Option<String>,
+    pub queue: Option<String>,
+}
+
+/// The REST door: validates everything, then delivers; answers once durable.
+pub async fn from_rest(engine: &Engine, input: RestInput) -> EngineResult<Ingested> {
+    let invalid = |e: crate::domain::ParseError| EngineError::invalid(e.to_string());
+    let channel = Channel::parse(&input.channel).map_err(invalid)?;
+    let key = IdentityKey::parse(channel, &input.address).map_err(invalid)?;
+    let queue = input
+        .queue
+        .as_deref()
+        .map(QueueName::parse)
+        .transpose()
+        .map_err(invalid)?;
+    if let Some(c) = &input.client_msg_id {
+        check_client_msg_id(c)?;
+    }
+    let max = engine.settings.limits.max_text_bytes;
+    if input.text.trim().is_empty() {
+        return Err(EngineError::invalid("text is empty"));
+    }
+    if input.text.len() > max {
+        return Err(EngineError::new(
+            ErrorCode::TooLarge,
+            format!("text is {} bytes; the limit is {max}", input.text.len()),
+        ));
+    }
+    if let Some(q) = &queue {
+        if engine.queue(q).is_none() {
+            return Err(EngineError::not_found("queue"));
+        }
+    }
+    deliver(
+        engine,
+        key,
+        Inbound {
+            channel,
+            address: String::new(),
+            text: input.text,
+            client_msg_id: input.client_msg_id,
+            queue,
+            attachments: Vec::new(),
+            subject: None,
+            display_name: None,
+            thread: None,
+        },
+    )
+    .await
+}
+
+/// Resolves (or creates) the customer of `key` and asks its actor to store `inbound`
+/// (its address is the key's normalised one).
+async fn deliver(
+    engine: &Engine,
+    key: IdentityKey,
+    mut inbound: Inbound,
+) -> EngineResult<Ingested> {
+    let (customer_id, new_customer) = engine.resolve_identity(&key).await?;
+    inbound.address = key.address;
+    let ack = engine.ask_customer(customer_id, inbound).await?;
+    Ok(Ingested {
+        customer_id,
+        new_customer,
+        ack,
+    })
+}
+
+fn check_client_msg_id(id: &str) -> EngineResult<()> {
+    if id.is_empty() || id.len() > crate::ws::protocol::MAX_CLIENT_MSG_ID {
+        return Err(EngineError::invalid("client_msg_id must be 1 to 128 bytes"));
+    }
+    Ok(())
+}
+
+/// `text` cut to at most `max` bytes on a character boundary, marked when cut.
+pub fn truncate(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    const MARK: &str = " […]";
+    let mut end = max.saturating_sub(MARK.len());
+    while end > 0 && !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}{MARK}", &text[..end])
+}
+
+/// "[image] [file: a.pdf]" for a message that is only attachments.
+pub fn describe_attachments(a: &[Attachment]) -> String {
+    a.iter()
+        .map(|a| match &a.name {
+            Some(n) => format!("[{}: {n}]", a.kind),
+            None => format!("[{}]", a.kind),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncate_keeps_char_boundaries() {
+        assert_eq!(truncate("abc", 3), "abc");
+        let t = truncate(&"あ".repeat(100), 20);
+        assert!(t.len() <= 20, "{t}");
+        assert!(t.ends_with(" […]"));
+        assert_eq!(
+            describe_attachments(&[Attachment {
+                kind: "file".into(),
+                name: Some("a.pdf".into()),
+                content_type: None,
+                size: None,
+                url: None
+            }]),
+            "[file: a.pdf]"
+        );
+    }
+
+    #[test]
+    fn a_handoff_button_is_a_message_under_its_button_id() {
+        let i = ChatInput::handoff("b1".into(), Some("  ".into()));
+        assert_eq!(i.text, "agent");
+        assert_eq!(
+            i.client_msg_id,
+            crate::actors::customer::bot::button_id("b1".into())
+        );
+        let again = ChatInput::handoff(i.client_msg_id.clone(), Some("人と話したい".into()));
+        assert_eq!(again.client_msg_id, i.client_msg_id);
+        assert_eq!(again.text, "人と話したい");
+    }
+}
