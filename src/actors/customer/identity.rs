@@ -1,6 +1,7 @@
 //! The customer actor's side of identity stitching: linking and unlinking an identity,
 //! being merged away (`Retire`, then `Evict` or `Unretire`), absorbing a merged record
-//! and undoing that (`Absorb`, `Unmerge`), and taking a display name from a login.
+//! and undoing that (`Absorb`, `Unmerge`), taking a display name from a login, and a
+//! web-chat visitor identifying themselves (`Identify`: name, email, phone).
 //!
 //! Each handler changes only this customer's record and the identity links it owns, and
 //! commits before applying anything in memory. The decisions that span two customers
@@ -10,10 +11,10 @@
 //! cannot deadlock.
 
 use super::{done, try_atomic, Atomic, CustomerActor};
-use crate::actors::messages::{EngineError, EngineResult};
+use crate::actors::messages::{EngineError, EngineResult, Identify};
 use crate::domain::ErrorCode;
 use crate::domain::{
-    AgentId, Conversation, Customer, CustomerId, EventKind, IdentityKey, MergedRecord,
+    AgentId, Channel, Conversation, Customer, CustomerId, EventKind, IdentityKey, MergedRecord,
     TimelineEvent,
 };
 use crate::store::Batch;
@@ -441,6 +442,48 @@ impl Handler<NameIfUnnamed> for CustomerActor {
         }
         let mut cust = customer;
         cust.display_name = Some(name);
+        let batch = Batch {
+            customers: vec![cust.clone()],
+            ..Default::default()
+        };
+        self.commit_then(batch, move |act| {
+            act.customer = Some(cust);
+            Ok(())
+        })
+    }
+}
+
+impl Handler<Identify> for CustomerActor {
+    type Result = Atomic<()>;
+
+    fn handle(&mut self, msg: Identify, _: &mut Context<Self>) -> Self::Result {
+        let customer = try_atomic!(self.begin()).clone();
+        // A chat form is typed by whoever holds the browser: not evidence of identity.
+        // The name becomes the display name; email and phone are kept, normalised, as
+        // unverified attributes an agent can act on (link or merge), never as links.
+        let mut cust = customer;
+        for (attr, channel, value) in [
+            ("unverified_email", Channel::Email, &msg.email),
+            ("unverified_phone", Channel::Sms, &msg.phone),
+        ] {
+            if let Some(v) = value.as_deref().filter(|s| !s.trim().is_empty()) {
+                match IdentityKey::parse(channel, v) {
+                    Ok(k) => {
+                        cust.attributes.insert(attr.to_owned(), k.address);
+                    }
+                    Err(e) => return done(Err(EngineError::invalid(e.to_string()))),
+                }
+            }
+        }
+        match msg.name.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            Some(n) if n.len() > 100 || n.chars().any(char::is_control) => {
+                return done(Err(EngineError::invalid(
+                    "name must be at most 100 bytes of text",
+                )))
+            }
+            Some(n) => cust.display_name = Some(n.to_owned()),
+            None => {}
+        }
         let batch = Batch {
             customers: vec![cust.clone()],
             ..Default::default()

@@ -1,0 +1,118 @@
+//! Voice and video: a call's end (abandoned while waiting, or completed) and a web
+//! chat escalated to video.
+
+use super::*;
+
+impl Handler<CallEnded> for CustomerActor {
+    type Result = Atomic<()>;
+
+    fn handle(&mut self, msg: CallEnded, _: &mut Context<Self>) -> Self::Result {
+        try_atomic!(self.begin());
+        let seen_key = Self::seen_key("call-end", &msg.call_id);
+        if self.seen.contains_key(&seen_key) {
+            return done(Ok(()));
+        }
+        // The call's conversation: the open one if it is on voice.
+        let conv = self.open.clone().filter(|c| c.channel == Channel::Voice);
+        let detail = match msg.duration_s {
+            Some(s) => format!("{} after {s} s", msg.status),
+            None => msg.status.clone(),
+        };
+        let ev = TimelineEvent::new(
+            self.id,
+            conv.as_ref().map(|c| c.id),
+            self.engine.now(),
+            EventKind::Call {
+                call_id: msg.call_id.clone(),
+                status: crate::domain::CallStatus::Ended,
+                detail: Some(detail),
+            },
+        );
+        let batch = Batch::default().event(ev.clone());
+        AtomicResponse::new(Box::pin(
+            {
+                let store = self.engine.store.clone();
+                async move { store.commit(batch).await }
+            }
+            .into_actor(self)
+            .map(move |res, act, ctx| {
+                res.map_err(crate::store::StoreError::into_engine)?;
+                act.remember(&ev);
+                act.remember_id(
+                    seen_key,
+                    InboundAck {
+                        event_id: ev.id,
+                        conversation_id: conv.as_ref().map(|c| c.id).unwrap_or_default(),
+                        duplicate: true,
+                    },
+                );
+                if let Some(c) = &conv {
+                    act.tell_agent(
+                        c,
+                        ConversationEvent {
+                            conversation_id: c.id,
+                            event: ev.clone(),
+                        },
+                    );
+                    // A caller who hangs up while waiting has abandoned (unless a
+                    // callback was asked for).
+                    if c.state == ConversationState::Queued && !act.callback_pending(c.id) {
+                        act.abandon(ctx);
+                    }
+                }
+                Ok(())
+            }),
+        ))
+    }
+}
+
+impl Handler<EscalateVideo> for CustomerActor {
+    type Result = Atomic<String>;
+
+    fn handle(&mut self, _: EscalateVideo, _: &mut Context<Self>) -> Self::Result {
+        try_atomic!(self.begin());
+        let cfg = &self.engine.settings.channels.video;
+        if !cfg.enabled {
+            return done(Err(EngineError::invalid("video is not enabled")));
+        }
+        let Some(conv) = self.open.clone() else {
+            return done(Err(EngineError::invalid(
+                "there is no open conversation to continue on video",
+            )));
+        };
+        let now = self.engine.now();
+        let join_url = crate::channels::video::join_url(cfg, conv.id);
+        let (updated, mut events) = self.switched_to(&conv, Channel::Video, now);
+        let invite = TimelineEvent::new(
+            self.id,
+            Some(conv.id),
+            now,
+            EventKind::VideoInvited {
+                join_url: join_url.clone(),
+            },
+        );
+        events.push(invite.clone());
+        let batch = Batch {
+            events: events.clone(),
+            conversations: vec![updated.clone()],
+            ..Default::default()
+        };
+        let batch = self.reported(batch, Some(&conv), &updated);
+        self.commit_then(batch, move |act| {
+            for e in &events {
+                act.remember(e);
+                act.tell_agent(
+                    &updated,
+                    ConversationEvent {
+                        conversation_id: updated.id,
+                        event: e.clone(),
+                    },
+                );
+            }
+            act.requeue_if_class_changed(&conv, &updated);
+            act.open = Some(updated);
+            act.push_chat(ChatServerMsg::Event { event: invite });
+            Ok(join_url)
+        })
+    }
+}
