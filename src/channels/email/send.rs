@@ -273,7 +273,7 @@ mod tests {
 
     #[tokio::test]
     async fn lettre_reply_arrives_threaded_and_in_japanese() {
-        let (handler, mut rx) = crate::channels::email::fixtures::Recorder::new();
+        let (handler, mut rx) = switchboard_smtp::fixtures::Recorder::new();
         let server = SmtpServer::bind(receiving_settings(), handler)
             .await
             .unwrap();
@@ -313,7 +313,7 @@ mod tests {
 
     #[tokio::test]
     async fn failures_are_classified() {
-        let (handler, _rx) = crate::channels::email::fixtures::Recorder::new();
+        let (handler, _rx) = switchboard_smtp::fixtures::Recorder::new();
         let server = SmtpServer::bind(receiving_settings(), handler.clone())
             .await
             .unwrap();

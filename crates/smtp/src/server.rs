@@ -21,8 +21,8 @@
 //! session waiting for a command is told `421` and closed; a session reading DATA or
 //! waiting for the handler finishes that message first.
 
-use super::mime::{parse_message, EmailError, ParsedEmail};
-use super::EmailSettings;
+use crate::mime::{parse_message, EmailError, ParsedEmail};
+use crate::EmailSettings;
 use async_trait::async_trait;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -714,10 +714,11 @@ fn parse_path<'l>(arg: &'l str, keyword: &str) -> Result<(String, &'l str), &'st
     Ok((path.trim().to_owned(), params.trim()))
 }
 
-/// Fuzz entry (see `crate::fuzz`): `input` as a `MAIL FROM:` argument and as a DATA
+/// Fuzz entry (see `switchboard::fuzz`): `input` as a `MAIL FROM:` argument and as a DATA
 /// stream read with a `max`-byte limit; the limit must hold. Returns whether the path
 /// parsed.
-pub(crate) fn fuzz_input(input: &[u8], max: usize) -> bool {
+#[doc(hidden)]
+pub fn fuzz_input(input: &[u8], max: usize) -> bool {
     let text = String::from_utf8_lossy(input);
     let accepted = parse_path(&text, "FROM:").is_ok();
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -749,10 +750,10 @@ fn is_address(path: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::channels::email::fixtures::{
+    use crate::fixtures::{
         test_settings, Recorder, JAPANESE_MULTIPART, JAPANESE_PDF_LEN, JAPANESE_TEXT,
     };
-    use crate::channels::email::AttachmentInfo;
+    use crate::mime::AttachmentInfo;
 
     /// Every test finishes well within this, or fails instead of hanging.
     const TEST_DEADLINE: Duration = Duration::from_secs(20);

@@ -4,8 +4,8 @@
 //! `iso-2022-jp` codec) and pasted here, so the tests do not decode with the same
 //! library that encoded.
 
-use super::smtp::{Envelope, MailHandler, Reject};
-use super::{EmailSettings, ParsedEmail};
+use crate::server::{Envelope, MailHandler, Reject};
+use crate::{EmailSettings, ParsedEmail};
 use async_trait::async_trait;
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;

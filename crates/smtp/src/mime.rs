@@ -11,7 +11,7 @@
 //! is removed ([`strip_quoted`]) and the result is capped at `max_text_bytes`.
 //! Attachments are described, not kept: storing their bytes is a later feature.
 
-use crate::domain::{Channel, IdentityKey};
+use domain::{Channel, IdentityKey};
 use mail_parser::{HeaderValue, MessageParser, MimeHeaders};
 use serde::{Deserialize, Serialize};
 
@@ -286,7 +286,7 @@ fn is_attribution(line: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::channels::email::fixtures::{JAPANESE_MULTIPART, JAPANESE_PDF_LEN, JAPANESE_TEXT};
+    use crate::fixtures::{JAPANESE_MULTIPART, JAPANESE_PDF_LEN, JAPANESE_TEXT};
 
     #[test]
     fn japanese_iso2022jp_multipart() {
