@@ -14,11 +14,11 @@
 
 use super::messages::*;
 use super::registry::Engine;
+use crate::domain::view::{AgentInfo, CustomerView, OfferView};
 use crate::domain::{
     AgentProfile, AgentStatus, Channel, ChannelClass, ConversationId, ConversationState,
     CustomerId, ErrorCode, Millis, OfferId, OfferOutcome, QueueName, RequestedStatus,
 };
-use crate::ws::protocol::{AgentInfo, AgentServerMsg, CustomerView, OfferView, WireError};
 use actix::prelude::*;
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
@@ -206,13 +206,13 @@ impl AgentActor {
             }));
     }
 
-    fn push(&self, msg: AgentServerMsg) {
+    fn push(&self, msg: AgentNotice) {
         for s in self.sessions.values() {
             s.do_send(AgentPush(msg.clone()));
         }
     }
 
-    fn push_to(&self, session: u64, msg: AgentServerMsg) {
+    fn push_to(&self, session: u64, msg: AgentNotice) {
         if let Some(s) = self.sessions.get(&session) {
             s.do_send(AgentPush(msg));
         }
@@ -221,16 +221,15 @@ impl AgentActor {
     fn error_to(&self, session: u64, e: EngineError, reference: Option<String>) {
         self.push_to(
             session,
-            AgentServerMsg::Error(WireError {
-                code: e.code,
-                message: e.message,
+            AgentNotice::Refused {
+                error: e,
                 reference,
-            }),
+            },
         );
     }
 
-    fn status_msg(&self) -> AgentServerMsg {
-        AgentServerMsg::Status {
+    fn status_msg(&self) -> AgentNotice {
+        AgentNotice::Status {
             status: self.status.label().to_owned(),
             reason: match &self.status {
                 AgentStatus::Away { reason } => Some(reason.clone()),
@@ -322,7 +321,7 @@ impl AgentActor {
                 None => {}
                 Some(p) if p.ready => {
                     let view = self.offer_view(p);
-                    self.push(AgentServerMsg::Offer(view));
+                    self.push(AgentNotice::Offer(view));
                 }
                 Some(_) => break,
             }
@@ -347,7 +346,7 @@ impl AgentActor {
             });
         }
         if outcome != OfferOutcome::Accepted {
-            self.push(AgentServerMsg::OfferRevoked {
+            self.push(AgentNotice::OfferRevoked {
                 offer_id,
                 conversation_id: p.info.conversation_id,
                 outcome: outcome.as_str().to_owned(),
@@ -376,7 +375,7 @@ impl AgentActor {
     /// free the slot.
     fn left(&mut self, conv: ConversationId, state: ConversationState, ctx: &mut Context<Self>) {
         if self.held.contains_key(&conv) {
-            self.push(AgentServerMsg::ConversationUpdated {
+            self.push(AgentNotice::ConversationUpdated {
                 conversation_id: conv,
                 state,
                 held: false,
@@ -396,9 +395,8 @@ impl AgentActor {
         }
     }
 
-    fn welcome(&self, resumed: bool) -> AgentServerMsg {
-        AgentServerMsg::Welcome {
-            protocol: crate::ws::protocol::PROTOCOL_VERSION,
+    fn welcome(&self, resumed: bool) -> AgentNotice {
+        AgentNotice::Welcome {
             agent: AgentInfo {
                 id: self.profile.id.clone(),
                 display_name: self.profile.display_name.clone(),
@@ -478,7 +476,7 @@ impl AgentActor {
 
     fn handle_request(&mut self, session: u64, req: AgentRequest, ctx: &mut Context<Self>) {
         match req {
-            AgentRequest::Ping { nonce } => self.push_to(session, AgentServerMsg::Pong { nonce }),
+            AgentRequest::Ping { nonce } => self.push_to(session, AgentNotice::Pong { nonce }),
             AgentRequest::SetStatus { status, reason } => {
                 self.set_status(session, status, reason, ctx)
             }
@@ -635,7 +633,7 @@ impl AgentActor {
             let left = act.assigning.remove(&conv).flatten();
             match res {
                 Ok(view) => {
-                    act.push(AgentServerMsg::ConversationAssigned { conversation: view });
+                    act.push(AgentNotice::ConversationAssigned { conversation: view });
                     if let Some(state) = left {
                         act.left(conv, state, ctx);
                     }
@@ -688,7 +686,7 @@ impl AgentActor {
         ctx.spawn(fut.into_actor(self).map(move |res, act, _| match res {
             Ok(ack) => act.push_to(
                 session,
-                AgentServerMsg::Ack {
+                AgentNotice::Ack {
                     client_msg_id,
                     conversation_id: ack.conversation_id,
                     event_id: ack.event_id,
@@ -725,7 +723,7 @@ impl AgentActor {
                     CloseKind::WrapUp => ConversationState::WrapUp,
                     CloseKind::Resolve => ConversationState::Resolved,
                 };
-                act.push(AgentServerMsg::ConversationUpdated {
+                act.push(AgentNotice::ConversationUpdated {
                     conversation_id: conv,
                     state,
                     held: kind == CloseKind::WrapUp,
@@ -765,7 +763,7 @@ impl AgentActor {
         let fut = async move { engine.ask_customer(h.customer_id, msg).await };
         ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| match res {
             Ok(()) => {
-                act.push(AgentServerMsg::ConversationUpdated {
+                act.push(AgentNotice::ConversationUpdated {
                     conversation_id: conv,
                     state: ConversationState::Queued,
                     held: false,
@@ -821,7 +819,7 @@ impl AgentActor {
         ctx.spawn(fut.into_actor(self).map(move |res, act, _| match res {
             Ok((events, more)) => act.push_to(
                 session,
-                AgentServerMsg::History {
+                AgentNotice::History {
                     request_id,
                     customer_id: customer,
                     events,
@@ -904,7 +902,7 @@ impl Actor for AgentActor {
 }
 
 impl Handler<AttachAgent> for AgentActor {
-    type Result = MessageResult<AttachAgent>;
+    type Result = ();
 
     fn handle(&mut self, msg: AttachAgent, ctx: &mut Context<Self>) -> Self::Result {
         let resumed = self.ever_attached || !self.held.is_empty();
@@ -941,7 +939,7 @@ impl Handler<AttachAgent> for AgentActor {
             }
             .into_actor(self)
             .map(move |views, act, ctx| {
-                if let AgentServerMsg::Welcome { conversations, .. } = &mut welcome {
+                if let AgentNotice::Welcome { conversations, .. } = &mut welcome {
                     *conversations = views;
                 }
                 act.push_to(session, welcome);
@@ -950,7 +948,6 @@ impl Handler<AttachAgent> for AgentActor {
             }),
         );
         // The welcome is pushed above, after the views load.
-        MessageResult(AgentServerMsg::Pong { nonce: None })
     }
 }
 
@@ -1080,7 +1077,7 @@ impl Handler<ConversationEvent> for AgentActor {
                     self.publish();
                 }
             }
-            self.push(AgentServerMsg::Event {
+            self.push(AgentNotice::Event {
                 conversation_id: msg.conversation_id,
                 event: msg.event,
             });
@@ -1104,7 +1101,7 @@ impl Handler<Typing> for AgentActor {
     type Result = ();
     fn handle(&mut self, msg: Typing, _: &mut Context<Self>) {
         if let Some(c) = msg.conversation_id.filter(|c| self.held.contains_key(c)) {
-            self.push(AgentServerMsg::CustomerTyping { conversation_id: c });
+            self.push(AgentNotice::CustomerTyping { conversation_id: c });
         }
     }
 }

@@ -2,14 +2,16 @@
 //! its reply type, never a socket or a reference into another actor's state, so that
 //! actors can later live on different machines.
 //!
-//! Pushes to websocket sessions (`AgentPush`, `ChatPush`) carry the typed wire enums of
-//! `crate::ws::protocol`; the session only serialises them.
+//! Pushes to agent sockets (`AgentPush`) carry engine `AgentNotice`s that the agent
+//! session translates into frames; pushes to chat and supervisor sockets (`ChatPush`,
+//! `SupervisorPush`) still carry the wire enums of `crate::ws::protocol`.
 
+use crate::domain::view::{AgentInfo, ConversationView, OfferView};
 use crate::domain::{
-    AgentId, Attachment, Channel, ChannelClass, ConversationId, CustomerId, EventId, Millis,
-    OfferId, OfferOutcome, QueueName, RequestedStatus, TimelineEvent,
+    AgentId, Attachment, Channel, ChannelClass, ConversationId, ConversationState, CustomerId,
+    EventId, Millis, OfferId, OfferOutcome, QueueName, RequestedStatus, TimelineEvent,
 };
-use crate::ws::protocol::{AgentServerMsg, ChatServerMsg, ConversationView};
+use crate::ws::protocol::ChatServerMsg;
 use actix::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -400,9 +402,10 @@ pub struct RestoreHeld {
     pub conversations: Vec<(ConversationId, CustomerId, Channel, QueueName)>,
 }
 
-/// A socket of this agent connected. Replies with the welcome message.
+/// A socket of this agent connected. The actor answers with an
+/// [`AgentNotice::Welcome`] pushed to that socket once its conversations are loaded.
 #[derive(Message)]
-#[rtype(result = "AgentServerMsg")]
+#[rtype(result = "()")]
 pub struct AttachAgent {
     pub session_id: u64,
     pub recipient: Recipient<AgentPush>,
@@ -480,7 +483,73 @@ pub enum AgentRequest {
 /// Push to an agent session.
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "()")]
-pub struct AgentPush(pub AgentServerMsg);
+pub struct AgentPush(pub AgentNotice);
+
+/// What the agent actor tells its sockets, in engine terms; the session turns each
+/// into its frame (`ws::agent_session::frame_of`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum AgentNotice {
+    /// First message on a socket: who the agent is, their presence, what they hold
+    /// and are offered.
+    Welcome {
+        agent: AgentInfo,
+        status: String,
+        reason: Option<String>,
+        conversations: Vec<ConversationView>,
+        offers: Vec<OfferView>,
+        server_time: Millis,
+        /// The socket resumed a session still inside its grace period.
+        resumed: bool,
+    },
+    Status {
+        status: String,
+        reason: Option<String>,
+    },
+    Offer(OfferView),
+    OfferRevoked {
+        offer_id: OfferId,
+        conversation_id: ConversationId,
+        outcome: String,
+    },
+    ConversationAssigned {
+        conversation: ConversationView,
+    },
+    /// A new timeline event in a conversation the agent holds.
+    Event {
+        conversation_id: ConversationId,
+        event: TimelineEvent,
+    },
+    /// A reply or note of this agent was stored.
+    Ack {
+        client_msg_id: String,
+        conversation_id: ConversationId,
+        event_id: EventId,
+        duplicate: bool,
+    },
+    ConversationUpdated {
+        conversation_id: ConversationId,
+        state: ConversationState,
+        /// false when the conversation left this agent.
+        held: bool,
+    },
+    CustomerTyping {
+        conversation_id: ConversationId,
+    },
+    History {
+        request_id: Option<String>,
+        customer_id: CustomerId,
+        events: Vec<TimelineEvent>,
+        more: bool,
+    },
+    Pong {
+        nonce: Option<String>,
+    },
+    /// A request of this socket was refused; `reference` names what it was about.
+    Refused {
+        error: EngineError,
+        reference: Option<String>,
+    },
+}
 
 /// Live agent state for REST.
 #[derive(Debug, Clone, Serialize, Deserialize, Message)]

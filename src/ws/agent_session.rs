@@ -11,7 +11,9 @@
 use super::frames::{decode, screen, RateLimit, Screened};
 use super::protocol::{AgentClientMsg, AgentServerMsg, WireError};
 use crate::actors::agent::AgentActor;
-use crate::actors::messages::{AgentCommand, AgentPush, AgentRequest, AttachAgent, DetachAgent};
+use crate::actors::messages::{
+    AgentCommand, AgentNotice, AgentPush, AgentRequest, AttachAgent, DetachAgent,
+};
 use crate::actors::Engine;
 use crate::security::revocation::{CloseSession, TokenWatch};
 use actix::prelude::*;
@@ -150,7 +152,7 @@ impl Actor for AgentSession {
 impl Handler<AgentPush> for AgentSession {
     type Result = ();
     fn handle(&mut self, msg: AgentPush, ctx: &mut Self::Context) {
-        Self::send(ctx, &msg.0);
+        Self::send(ctx, &frame_of(msg.0));
     }
 }
 
@@ -257,6 +259,93 @@ fn request_of(msg: AgentClientMsg) -> AgentRequest {
     }
 }
 
+/// The frame for an agent actor's notice: the other half of the translation (the
+/// actor never builds a frame). Exhaustive both ways, so a new notice or a new frame
+/// does not compile until it is mapped.
+fn frame_of(n: AgentNotice) -> AgentServerMsg {
+    match n {
+        AgentNotice::Welcome {
+            agent,
+            status,
+            reason,
+            conversations,
+            offers,
+            server_time,
+            resumed,
+        } => AgentServerMsg::Welcome {
+            protocol: super::protocol::PROTOCOL_VERSION,
+            agent,
+            status,
+            reason,
+            conversations,
+            offers,
+            server_time,
+            resumed,
+        },
+        AgentNotice::Status { status, reason } => AgentServerMsg::Status { status, reason },
+        AgentNotice::Offer(o) => AgentServerMsg::Offer(o),
+        AgentNotice::OfferRevoked {
+            offer_id,
+            conversation_id,
+            outcome,
+        } => AgentServerMsg::OfferRevoked {
+            offer_id,
+            conversation_id,
+            outcome,
+        },
+        AgentNotice::ConversationAssigned { conversation } => {
+            AgentServerMsg::ConversationAssigned { conversation }
+        }
+        AgentNotice::Event {
+            conversation_id,
+            event,
+        } => AgentServerMsg::Event {
+            conversation_id,
+            event,
+        },
+        AgentNotice::Ack {
+            client_msg_id,
+            conversation_id,
+            event_id,
+            duplicate,
+        } => AgentServerMsg::Ack {
+            client_msg_id,
+            conversation_id,
+            event_id,
+            duplicate,
+        },
+        AgentNotice::ConversationUpdated {
+            conversation_id,
+            state,
+            held,
+        } => AgentServerMsg::ConversationUpdated {
+            conversation_id,
+            state,
+            held,
+        },
+        AgentNotice::CustomerTyping { conversation_id } => {
+            AgentServerMsg::CustomerTyping { conversation_id }
+        }
+        AgentNotice::History {
+            request_id,
+            customer_id,
+            events,
+            more,
+        } => AgentServerMsg::History {
+            request_id,
+            customer_id,
+            events,
+            more,
+        },
+        AgentNotice::Pong { nonce } => AgentServerMsg::Pong { nonce },
+        AgentNotice::Refused { error, reference } => AgentServerMsg::Error(WireError {
+            code: error.code,
+            message: error.message,
+            reference,
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -298,5 +387,19 @@ mod tests {
             req(&format!(r#"{{"type":"wrap_up","conversation_id":"{c}"}}"#)),
             AgentRequest::WrapUp { conversation: c }
         );
+    }
+
+    #[test]
+    fn notices_become_frames() {
+        let refused = frame_of(AgentNotice::Refused {
+            error: crate::actors::messages::EngineError::not_yours(),
+            reference: Some("m1".into()),
+        });
+        let json = serde_json::to_value(&refused).unwrap();
+        assert_eq!(json["type"], "error");
+        assert_eq!(json["code"], "not_yours");
+        assert_eq!(json["ref"], "m1");
+        let pong = serde_json::to_value(frame_of(AgentNotice::Pong { nonce: None })).unwrap();
+        assert_eq!(pong, serde_json::json!({"type": "pong"}));
     }
 }

@@ -20,6 +20,7 @@ pub mod report;
 pub mod template;
 pub mod text;
 pub mod time;
+pub mod view;
 
 pub use agent::{AgentProfile, AgentStatus, Capacity, Proficiency, RequestedStatus, Role, Skill};
 pub use channel::{

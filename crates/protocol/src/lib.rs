@@ -2,18 +2,21 @@
 //! exchange. Internally tagged by `type`. Documented message by message in
 //! docs/protocol.md; keep the two in step.
 //!
-//! The crate sits just above `domain`: the engine's session actors and the load-test
-//! harness both speak these types, so neither redefines the wire.
+//! The crate sits just above `domain`: the engine's session actors speak these types
+//! and translate them to and from the actors' messages, so no actor sees a frame. The
+//! load-test harness keeps its own copy written from docs/protocol.md
+//! (loadtest/src/wire.rs), lenient on purpose. The read models inside the frames
+//! (`AgentInfo`, `OfferView`, `CustomerView`, `ConversationView`) are `domain::view`.
 
 pub mod live;
 
+pub use domain::view::{AgentInfo, ConversationView, CustomerView, OfferView};
 use domain::{
-    AgentId, Capacity, Channel, ConversationId, ConversationState, CustomerId, EventId, Millis,
-    OfferId, Proficiency, QueueName, Role, Skill, TimelineEvent,
+    AgentId, Channel, ConversationId, ConversationState, CustomerId, EventId, Millis, OfferId,
+    QueueName, TimelineEvent,
 };
 pub use domain::{ErrorCode, RequestedStatus};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 pub const PROTOCOL_VERSION: u32 = 1;
 
@@ -155,58 +158,6 @@ pub enum AgentServerMsg {
         reason: String,
     },
     Error(WireError),
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct AgentInfo {
-    pub id: AgentId,
-    pub display_name: String,
-    pub role: Role,
-    pub skills: BTreeMap<Skill, Proficiency>,
-    pub capacity: Capacity,
-    pub queues: Vec<QueueName>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct OfferView {
-    pub offer_id: OfferId,
-    pub conversation_id: ConversationId,
-    pub customer: CustomerView,
-    pub channel: Channel,
-    pub queue: QueueName,
-    pub priority: i32,
-    pub waited_ms: u64,
-    pub expires_at: Millis,
-    pub timeout_ms: u64,
-    /// The customer's latest message, for the offer card.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub preview: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct CustomerView {
-    pub id: CustomerId,
-    pub display_name: Option<String>,
-    pub priority: i32,
-    pub attributes: BTreeMap<String, String>,
-    pub identities: Vec<domain::IdentityKey>,
-    /// Channels the customer opted out of (replies there are refused).
-    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
-    pub opted_out: std::collections::BTreeSet<Channel>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct ConversationView {
-    pub id: ConversationId,
-    pub customer: CustomerView,
-    pub channel: Channel,
-    pub queue: QueueName,
-    pub state: ConversationState,
-    pub agent: Option<AgentId>,
-    pub created_at: Millis,
-    pub enqueued_at: Millis,
-    /// Recent timeline events of this customer (every channel), oldest first.
-    pub recent: Vec<TimelineEvent>,
 }
 
 /// A typed error: `code` is stable and machine-readable, `message` is for humans,
