@@ -665,8 +665,7 @@ impl AgentActor {
             Ok(h) => h,
             Err(e) => return self.error_to(session, e, Some(client_msg_id)),
         };
-        if client_msg_id.is_empty() || client_msg_id.len() > crate::ws::protocol::MAX_CLIENT_MSG_ID
-        {
+        if client_msg_id.is_empty() || client_msg_id.len() > crate::domain::ids::MAX_CLIENT_MSG_ID {
             return self.error_to(
                 session,
                 EngineError::invalid("client_msg_id must be 1 to 128 bytes"),

@@ -19,16 +19,16 @@
 
 use super::messages::*;
 use super::registry::Engine;
+use crate::domain::view::{
+    visible_to_customer, ChatConversationView, ConversationView, CustomerView,
+};
+use crate::domain::ErrorCode;
 use crate::domain::{
     Channel, Conversation, ConversationId, ConversationState, Customer, CustomerId, EventKind,
     Millis, TimelineEvent,
 };
 use crate::reports::derive::{derive, ContactFacts};
 use crate::store::Batch;
-use crate::ws::protocol::{
-    visible_to_customer, ChatConversationView, ChatServerMsg, ConversationView, CustomerView,
-    ErrorCode,
-};
 use actix::prelude::*;
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -316,7 +316,7 @@ impl CustomerActor {
         }
     }
 
-    fn push_chat(&self, msg: ChatServerMsg) {
+    fn push_chat(&self, msg: ChatNotice) {
         for r in self.chat.values() {
             r.do_send(ChatPush(msg.clone()));
         }
@@ -328,7 +328,7 @@ impl CustomerActor {
         agent_name: Option<String>,
         position: Option<usize>,
     ) {
-        self.push_chat(ChatServerMsg::Conversation(ChatConversationView {
+        self.push_chat(ChatNotice::Conversation(ChatConversationView {
             id: conv.id,
             state: conv.state,
             agent_name,

@@ -225,7 +225,7 @@ async fn deliver(
 }
 
 fn check_client_msg_id(id: &str) -> EngineResult<()> {
-    if id.is_empty() || id.len() > crate::ws::protocol::MAX_CLIENT_MSG_ID {
+    if id.is_empty() || id.len() > crate::domain::ids::MAX_CLIENT_MSG_ID {
         return Err(EngineError::invalid("client_msg_id must be 1 to 128 bytes"));
     }
     Ok(())

@@ -2,16 +2,16 @@
 //! its reply type, never a socket or a reference into another actor's state, so that
 //! actors can later live on different machines.
 //!
-//! Pushes to agent sockets (`AgentPush`) carry engine `AgentNotice`s that the agent
-//! session translates into frames; pushes to chat and supervisor sockets (`ChatPush`,
-//! `SupervisorPush`) still carry the wire enums of `crate::ws::protocol`.
+//! Pushes to agent and chat sockets (`AgentPush`, `ChatPush`) carry engine notices
+//! (`AgentNotice`, `ChatNotice`) that the sessions translate into frames; pushes to
+//! supervisor sockets (`SupervisorPush`) still carry the wire enum of
+//! `crate::ws::protocol`.
 
-use crate::domain::view::{AgentInfo, ConversationView, OfferView};
+use crate::domain::view::{AgentInfo, ChatConversationView, ConversationView, OfferView};
 use crate::domain::{
     AgentId, Attachment, Channel, ChannelClass, ConversationId, ConversationState, CustomerId,
     EventId, Millis, OfferId, OfferOutcome, QueueName, RequestedStatus, TimelineEvent,
 };
-use crate::ws::protocol::ChatServerMsg;
 use actix::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -166,7 +166,7 @@ pub struct AttachChat {
 
 #[derive(Debug, Clone)]
 pub struct ChatWelcome {
-    pub conversation: Option<crate::ws::protocol::ChatConversationView>,
+    pub conversation: Option<ChatConversationView>,
     pub history: Vec<TimelineEvent>,
 }
 
@@ -198,7 +198,32 @@ pub struct RecordEvents {
 /// Push to a chat session.
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "()")]
-pub struct ChatPush(pub ChatServerMsg);
+pub struct ChatPush(pub ChatNotice);
+
+/// What the customer actor tells its visitor's chat sockets, in engine terms; the chat
+/// session turns each into its frame (`ws::chat_session::frame_of`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ChatNotice {
+    /// A visible timeline event: an agent's reply, the visitor's own message from
+    /// another tab or channel, a bot answer, a video invitation.
+    Event {
+        event: TimelineEvent,
+    },
+    /// The conversation's state, agent and place in the queue changed.
+    Conversation(ChatConversationView),
+    AgentTyping,
+    /// The conversation was resolved: ask for a rating.
+    Survey {
+        conversation_id: ConversationId,
+        question: String,
+        scale_max: u8,
+    },
+    /// The visitor's callback request was taken.
+    CallbackRequested {
+        conversation_id: ConversationId,
+        phone: String,
+    },
+}
 
 // ---------------------------------------------------------------- queue actor
 

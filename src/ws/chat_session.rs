@@ -6,7 +6,8 @@ use super::frames::{decode, screen, RateLimit, Screened};
 use super::protocol::{ChatClientMsg, ChatServerMsg, ErrorCode, WireError};
 use crate::actors::ingest::{self, ChatInput};
 use crate::actors::messages::{
-    AttachChat, ChatPush, CustomerLeave, DetachChat, EngineError, EscalateVideo, Identify, Typing,
+    AttachChat, ChatNotice, ChatPush, CustomerLeave, DetachChat, EngineError, EscalateVideo,
+    Identify, Typing,
 };
 use crate::actors::Engine;
 use crate::domain::CustomerId;
@@ -184,7 +185,7 @@ impl ChatSession {
                     engine, customer, phone, note, ivr_path, queue,
                 );
                 ctx.spawn(fut.into_actor(self).map(|res, _, ctx| match res {
-                    Ok(msg) => Self::send(ctx, &msg),
+                    Ok(n) => Self::send(ctx, &frame_of(n)),
                     Err(e) => Self::engine_error(ctx, e, None),
                 }));
             }
@@ -296,7 +297,33 @@ fn attach_clone(a: &AttachChat) -> AttachChat {
 impl Handler<ChatPush> for ChatSession {
     type Result = ();
     fn handle(&mut self, msg: ChatPush, ctx: &mut Self::Context) {
-        Self::send(ctx, &msg.0);
+        Self::send(ctx, &frame_of(msg.0));
+    }
+}
+
+/// The frame for a customer actor's notice (the actor never builds a frame).
+/// Exhaustive, so a new notice does not compile until it is mapped.
+fn frame_of(n: ChatNotice) -> ChatServerMsg {
+    match n {
+        ChatNotice::Event { event } => ChatServerMsg::Event { event },
+        ChatNotice::Conversation(c) => ChatServerMsg::Conversation(c),
+        ChatNotice::AgentTyping => ChatServerMsg::AgentTyping {},
+        ChatNotice::Survey {
+            conversation_id,
+            question,
+            scale_max,
+        } => ChatServerMsg::Survey {
+            conversation_id,
+            question,
+            scale_max,
+        },
+        ChatNotice::CallbackRequested {
+            conversation_id,
+            phone,
+        } => ChatServerMsg::CallbackRequested {
+            conversation_id,
+            phone,
+        },
     }
 }
 

@@ -6,6 +6,10 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use uuid::Uuid;
 
+/// Longest client message id (the idempotency key a client gives each message), in
+/// bytes; every door refuses a longer or empty one.
+pub const MAX_CLIENT_MSG_ID: usize = 128;
+
 macro_rules! uuid_id {
     ($(#[$m:meta])* $name:ident) => {
         $(#[$m])*

@@ -1,4 +1,5 @@
-//! Read models: what an agent sees of itself, an offer, a customer and a conversation.
+//! Read models: what an agent sees of itself, an offer, a customer and a conversation,
+//! and what a web-chat visitor sees of theirs (and which events are shown to them).
 //! Built by the engine from domain records, carried as they are in the agent
 //! protocol's frames (the protocol crate re-exports them), so their JSON is part of
 //! the external contract (docs/protocol.md).
@@ -60,4 +61,27 @@ pub struct ConversationView {
     pub enqueued_at: Millis,
     /// Recent timeline events of this customer (every channel), oldest first.
     pub recent: Vec<TimelineEvent>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ChatConversationView {
+    pub id: ConversationId,
+    pub state: ConversationState,
+    /// Display name of the agent, once assigned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_name: Option<String>,
+    /// 1-based place in the queue while queued.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position: Option<usize>,
+}
+
+/// Whether an event is shown to the customer (notes and routing events are not).
+pub fn visible_to_customer(e: &TimelineEvent) -> bool {
+    matches!(
+        e.kind,
+        crate::EventKind::MessageIn { .. }
+            | crate::EventKind::MessageOut { .. }
+            | crate::EventKind::VideoInvited { .. }
+            | crate::EventKind::BotReply { .. }
+    )
 }

@@ -10,7 +10,9 @@
 
 pub mod live;
 
-pub use domain::view::{AgentInfo, ConversationView, CustomerView, OfferView};
+pub use domain::view::{
+    visible_to_customer, AgentInfo, ChatConversationView, ConversationView, CustomerView, OfferView,
+};
 use domain::{
     AgentId, Channel, ConversationId, ConversationState, CustomerId, EventId, Millis, OfferId,
     QueueName, TimelineEvent,
@@ -22,8 +24,7 @@ pub const PROTOCOL_VERSION: u32 = 1;
 
 /// Longest text accepted in a message or note, in bytes (the frame limit applies too).
 pub const MAX_TEXT_BYTES: usize = 16 * 1024;
-/// Longest client message id, in bytes.
-pub const MAX_CLIENT_MSG_ID: usize = 128;
+pub use domain::ids::MAX_CLIENT_MSG_ID;
 
 /// Agent -> server.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -287,29 +288,6 @@ pub enum ChatServerMsg {
         conversation_id: ConversationId,
         phone: String,
     },
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct ChatConversationView {
-    pub id: ConversationId,
-    pub state: ConversationState,
-    /// Display name of the agent, once assigned.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub agent_name: Option<String>,
-    /// 1-based place in the queue while queued.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub position: Option<usize>,
-}
-
-/// Whether an event is shown to the customer (notes and routing events are not).
-pub fn visible_to_customer(e: &TimelineEvent) -> bool {
-    matches!(
-        e.kind,
-        domain::EventKind::MessageIn { .. }
-            | domain::EventKind::MessageOut { .. }
-            | domain::EventKind::VideoInvited { .. }
-            | domain::EventKind::BotReply { .. }
-    )
 }
 
 /// Supervisor -> server (`/ws/supervisor`).

@@ -15,14 +15,13 @@
 //! ([`CustomerActor::bot_handed_off`]).
 
 use super::{Atomic, CustomerActor};
-use crate::actors::messages::{EngineError, Inbound, InboundAck};
+use crate::actors::messages::{ChatNotice, EngineError, Inbound, InboundAck};
 use crate::bot::{
     decide, language_of, BotSession, BotTurn, Candidate, Decision, HandoffReason, BOT_SESSION,
 };
 use crate::channels::outbound::Delivery;
 use crate::domain::{Channel, ConversationId, EventKind, Millis, TimelineEvent};
 use crate::store::{Batch, RecordWrite};
-use crate::ws::protocol::ChatServerMsg;
 use actix::prelude::*;
 
 /// `client_msg_id` prefix of the web chat's "talk to a person" button (see
@@ -212,7 +211,7 @@ impl CustomerActor {
                     },
                 );
             }
-            act.push_chat(ChatServerMsg::Event { event: message });
+            act.push_chat(ChatNotice::Event { event: message });
             act.bot_send(reply, delivery);
             Ok(ack)
         }))
@@ -274,7 +273,7 @@ impl CustomerActor {
             self.bot_send(reply, h.delivery);
         }
         for e in events {
-            self.push_chat(ChatServerMsg::Event { event: e });
+            self.push_chat(ChatNotice::Event { event: e });
         }
     }
 
@@ -336,7 +335,7 @@ impl CustomerActor {
         crate::metrics::message(channel, "out");
         match delivery {
             Some(d) => self.engine.deliver(d),
-            None => self.push_chat(ChatServerMsg::Event { event: reply }),
+            None => self.push_chat(ChatNotice::Event { event: reply }),
         }
     }
 }

@@ -111,7 +111,7 @@ impl Handler<EscalateVideo> for CustomerActor {
             }
             act.requeue_if_class_changed(&conv, &updated);
             act.open = Some(updated);
-            act.push_chat(ChatServerMsg::Event { event: invite });
+            act.push_chat(ChatNotice::Event { event: invite });
             Ok(join_url)
         })
     }

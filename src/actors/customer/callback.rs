@@ -144,7 +144,7 @@ pub async fn from_chat(
     note: Option<String>,
     ivr_path: Vec<String>,
     queue: Option<QueueName>,
-) -> EngineResult<crate::ws::protocol::ChatServerMsg> {
+) -> EngineResult<ChatNotice> {
     let phone = crate::domain::IdentityKey::parse(Channel::Voice, &phone)
         .map_err(|e| EngineError::invalid(e.to_string()))?
         .address;
@@ -168,7 +168,7 @@ pub async fn from_chat(
         },
     )
     .await?;
-    Ok(crate::ws::protocol::ChatServerMsg::CallbackRequested {
+    Ok(ChatNotice::CallbackRequested {
         conversation_id: ack.conversation_id,
         phone: ack.phone,
     })

@@ -70,7 +70,7 @@ impl Handler<Typing> for CustomerActor {
             return;
         };
         if msg.from_agent {
-            self.push_chat(ChatServerMsg::AgentTyping {});
+            self.push_chat(ChatNotice::AgentTyping);
         } else if conv.state == ConversationState::Assigned {
             self.tell_agent(
                 &conv,

@@ -118,7 +118,7 @@ impl Handler<Inbound> for CustomerActor {
                         },
                     );
                 }
-                act.push_chat(ChatServerMsg::Event { event: ev.clone() });
+                act.push_chat(ChatNotice::Event { event: ev.clone() });
                 act.requeue_if_class_changed(&conv, &updated);
                 Ok(ack)
             });
@@ -276,7 +276,7 @@ impl Handler<Inbound> for CustomerActor {
                     crate::metrics::conversation_opened(msg.channel);
                 }
                 let ack = act.inbound_applied(msg.channel, &events, &ev, &conv, seen_key);
-                act.push_chat(ChatServerMsg::Event { event: ev.clone() });
+                act.push_chat(ChatNotice::Event { event: ev.clone() });
                 act.bot_handed_off(handoff);
                 act.push_chat_state(&conv, None, Some(position));
                 Ok(ack)

@@ -161,7 +161,7 @@ impl Handler<AgentWrite> for CustomerActor {
             if !msg.note {
                 crate::metrics::message(channel, "out");
                 match delivery {
-                    None => act.push_chat(ChatServerMsg::Event { event: ev.clone() }),
+                    None => act.push_chat(ChatNotice::Event { event: ev.clone() }),
                     Some(d) => act.engine.deliver(d),
                 }
             }

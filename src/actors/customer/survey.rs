@@ -7,6 +7,7 @@
 //! Wording and answer parsing are `crate::survey` (pure).
 
 use super::{done, try_atomic, Atomic, CustomerActor};
+use crate::actors::messages::ChatNotice;
 use crate::actors::messages::{EngineError, EngineResult, Inbound, InboundAck};
 use crate::channels::outbound::Delivery;
 use crate::domain::report::{ReportEvent, ReportKind};
@@ -16,7 +17,6 @@ use crate::domain::{
 };
 use crate::store::{Batch, RecordWrite};
 use crate::survey::{self, Answer, Language, SurveyRecord, SurveyStatus, SCALE_MAX};
-use crate::ws::protocol::ChatServerMsg;
 use actix::prelude::*;
 
 /// Answer this customer's survey of `conversation_id`.
@@ -38,7 +38,7 @@ pub struct AnswerSurvey {
 pub(crate) struct SurveyOut {
     event: TimelineEvent,
     delivery: Option<Delivery>,
-    chat: Option<ChatServerMsg>,
+    chat: Option<ChatNotice>,
 }
 
 /// Client message id of the one "please answer 1–5" reminder of a conversation.
@@ -134,7 +134,7 @@ impl CustomerActor {
         if let Some(d) = &delivery {
             batch.outbox.push(d.entry(now));
         }
-        let chat = delivery.is_none().then_some(ChatServerMsg::Survey {
+        let chat = delivery.is_none().then_some(ChatNotice::Survey {
             conversation_id: conv.id,
             question: text,
             scale_max: SCALE_MAX,
