@@ -251,7 +251,7 @@ impl CustomerActor {
             *c != conv
                 || !matches!(
                     r.try_send(SupervisorPush::Msg(Box::new(
-                        crate::ws::protocol::SupervisorServerMsg::ConversationEvent {
+                        SupervisorNotice::ConversationEvent {
                             conversation_id: conv,
                             event: event.clone(),
                         }

@@ -20,7 +20,6 @@ use super::messages::*;
 use super::registry::Engine;
 use crate::domain::{AgentId, Millis, QueueName};
 use crate::live::{Changed, LiveConfig, LiveState, QueueLiveView};
-use crate::ws::protocol::{SupervisorServerMsg, PROTOCOL_VERSION};
 use actix::prelude::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
@@ -106,9 +105,8 @@ impl LiveHub {
         let known: BTreeSet<AgentId> = agents.iter().map(|a| a.agent_id.clone()).collect();
         let filter = sub.queues.as_ref().map(|s| s.iter().cloned().collect());
         let seq = sub.sent_seq + 1;
-        let msg = SupervisorServerMsg::Snapshot {
+        let msg = SupervisorNotice::Snapshot {
             seq,
-            protocol: PROTOCOL_VERSION,
             reason: reason.to_owned(),
             server_time: now,
             queues_filter: filter,
@@ -123,7 +121,7 @@ impl LiveHub {
     fn push(
         &mut self,
         session: u64,
-        msg: SupervisorServerMsg,
+        msg: SupervisorNotice,
         known: Option<BTreeSet<AgentId>>,
     ) -> bool {
         let Some(sub) = self.subscribers.get_mut(&session) else {
@@ -205,7 +203,7 @@ impl LiveHub {
                 sub.deltas_dropped += 1;
                 continue;
             }
-            let msg = SupervisorServerMsg::Delta {
+            let msg = SupervisorNotice::Delta {
                 seq: sub.sent_seq + 1,
                 server_time: now,
                 queues,

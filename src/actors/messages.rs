@@ -2,11 +2,11 @@
 //! its reply type, never a socket or a reference into another actor's state, so that
 //! actors can later live on different machines.
 //!
-//! Pushes to agent and chat sockets (`AgentPush`, `ChatPush`) carry engine notices
-//! (`AgentNotice`, `ChatNotice`) that the sessions translate into frames; pushes to
-//! supervisor sockets (`SupervisorPush`) still carry the wire enum of
-//! `crate::ws::protocol`.
+//! Pushes to sockets (`AgentPush`, `ChatPush`, `SupervisorPush`) carry engine notices
+//! (`AgentNotice`, `ChatNotice`, `SupervisorNotice`) that the sessions translate into
+//! frames: no actor builds a frame.
 
+use crate::domain::live_view::{AgentLiveView, QueueLiveView};
 use crate::domain::view::{AgentInfo, ChatConversationView, ConversationView, OfferView};
 use crate::domain::{
     AgentId, Attachment, Channel, ChannelClass, ConversationId, ConversationState, CustomerId,
@@ -638,9 +638,39 @@ pub struct Unsubscribe {
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "()")]
 pub enum SupervisorPush {
-    Msg(Box<crate::ws::protocol::SupervisorServerMsg>),
+    Msg(Box<SupervisorNotice>),
     /// Close the socket with this reason (it stayed behind too long).
     Close(String),
+}
+
+/// What the live hub (and a watched conversation's customer actor) tells a supervisor
+/// socket, in engine terms; the session turns each into its frame
+/// (`ws::supervisor_session::frame_of`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum SupervisorNotice {
+    /// Everything the subscription covers. `reason`: `connect`, `subscribe` or
+    /// `resync`.
+    Snapshot {
+        seq: u64,
+        reason: String,
+        server_time: Millis,
+        /// `None`: every queue.
+        queues_filter: Option<Vec<QueueName>>,
+        queues: Vec<QueueLiveView>,
+        agents: Vec<AgentLiveView>,
+    },
+    /// Whole queue and agent records changed since the previous push.
+    Delta {
+        seq: u64,
+        server_time: Millis,
+        queues: Vec<QueueLiveView>,
+        agents: Vec<AgentLiveView>,
+    },
+    /// A new event in a watched conversation.
+    ConversationEvent {
+        conversation_id: ConversationId,
+        event: TimelineEvent,
+    },
 }
 
 /// The live figures for REST (`GET /api/v1/supervisor/live`).

@@ -53,19 +53,20 @@ pub async fn put_agent(
         }
     }
     let existing = state.engine.store.agent(&id).await?;
-    let password_hash = match (&body.password, &existing) {
-        (Some(pw), _) => {
-            if pw.len() < 8 || pw.len() > 1024 {
-                return Err(ApiError::invalid("password must be 8 to 1024 bytes"));
+    let password_hash =
+        match (&body.password, &existing) {
+            (Some(pw), _) => {
+                if pw.len() < 8 || pw.len() > 1024 {
+                    return Err(ApiError::invalid("password must be 8 to 1024 bytes"));
+                }
+                let pw = pw.clone();
+                state.engine.passwords.hash(pw).await.map_err(|_| {
+                    ApiError::new(crate::domain::ErrorCode::Internal, "hashing failed")
+                })?
             }
-            let pw = pw.clone();
-            state.engine.passwords.hash(pw).await.map_err(|_| {
-                ApiError::new(crate::ws::protocol::ErrorCode::Internal, "hashing failed")
-            })?
-        }
-        (None, Some(e)) => e.password_hash.clone(),
-        (None, None) => return Err(ApiError::invalid("a new agent needs a password")),
-    };
+            (None, Some(e)) => e.password_hash.clone(),
+            (None, None) => return Err(ApiError::invalid("a new agent needs a password")),
+        };
     let profile = AgentProfile {
         id,
         display_name: body.display_name,

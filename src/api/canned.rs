@@ -9,8 +9,8 @@ use super::error::ApiError;
 use super::extract::Staff;
 use super::AppState;
 use crate::canned::{Canned, CannedError, CannedInput, KIND};
+use crate::domain::ErrorCode;
 use crate::store::{Batch, RecordWrite};
-use crate::ws::protocol::ErrorCode;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 

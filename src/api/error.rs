@@ -2,7 +2,7 @@
 //! `{"code": "...", "message": "..."}` (codes shared with the websocket protocol).
 
 use crate::actors::messages::EngineError;
-use crate::ws::protocol::ErrorCode;
+use crate::domain::ErrorCode;
 use actix_web::http::StatusCode;
 use actix_web::{error, HttpRequest, HttpResponse, ResponseError};
 use serde::Serialize;

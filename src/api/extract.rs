@@ -57,9 +57,8 @@ impl FromRequest for Staff {
             .map(|s| s.engine.clone());
         let token = bearer(req).map(str::to_owned);
         Box::pin(async move {
-            let engine = engine.ok_or_else(|| {
-                ApiError::new(crate::ws::protocol::ErrorCode::Internal, "no state")
-            })?;
+            let engine = engine
+                .ok_or_else(|| ApiError::new(crate::domain::ErrorCode::Internal, "no state"))?;
             staff_from_token(&engine, &token?).await
         })
     }

@@ -11,7 +11,7 @@
 //!
 //! It is stopped (and its address freed) just before the real server binds.
 
-use crate::ws::protocol::ErrorCode;
+use crate::domain::ErrorCode;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use std::sync::{Arc, Mutex};
 

@@ -20,8 +20,8 @@ use super::error::ApiError;
 use super::extract::Staff;
 use super::AppState;
 use crate::actors::customer::identity::LinkOutcome;
+use crate::domain::ErrorCode;
 use crate::domain::{Channel, CustomerId, IdentityKey};
-use crate::ws::protocol::ErrorCode;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 

@@ -10,10 +10,10 @@
 use super::error::ApiError;
 use super::extract::Staff;
 use super::{access, AppState};
+use crate::domain::ErrorCode;
 use crate::domain::{Channel, ConversationId, EventKind};
 use crate::kb::{Article, SearchResult, KB_ARTICLE, LANGUAGES};
 use crate::store::{Batch, RecordWrite};
-use crate::ws::protocol::ErrorCode;
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 

@@ -5,8 +5,8 @@ use super::error::ApiError;
 use super::extract::Staff;
 use super::AppState;
 use crate::actors::messages::{GetAgentLive, GetQueueSnapshot};
+use crate::domain::ErrorCode;
 use crate::domain::{AgentId, QueueName};
-use crate::ws::protocol::ErrorCode;
 use actix_web::{web, HttpResponse};
 
 fn gone() -> ApiError {

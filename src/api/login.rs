@@ -69,10 +69,11 @@ pub async fn login(
     };
     let password = body.password.clone();
     let hash = profile.password_hash.clone();
-    let ok =
-        engine.passwords.verify(password, hash).await.map_err(|_| {
-            ApiError::new(crate::ws::protocol::ErrorCode::Internal, "hashing failed")
-        })?;
+    let ok = engine
+        .passwords
+        .verify(password, hash)
+        .await
+        .map_err(|_| ApiError::new(crate::domain::ErrorCode::Internal, "hashing failed"))?;
     if !ok || profile.disabled {
         tracing::info!("login refused");
         return Err(fail());

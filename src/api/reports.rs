@@ -9,9 +9,9 @@
 use super::error::ApiError;
 use super::extract::Staff;
 use super::AppState;
+use crate::domain::ErrorCode;
 use crate::domain::{Millis, QueueName};
 use crate::reports::{compute, GroupBy, Interval, ReportParams, ReportRow};
-use crate::ws::protocol::ErrorCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;

@@ -226,7 +226,7 @@ pub async fn supervisor_ws(
     };
     let hub = engine.hub().ok_or_else(|| {
         ApiError::new(
-            crate::ws::protocol::ErrorCode::Unavailable,
+            crate::domain::ErrorCode::Unavailable,
             "live hub not running",
         )
     })?;
@@ -235,7 +235,7 @@ pub async fn supervisor_ws(
     let max = engine.settings.limits.max_supervisors;
     if engine.supervisor_sockets.load(Ordering::Relaxed) >= max {
         return Err(ApiError::new(
-            crate::ws::protocol::ErrorCode::Unavailable,
+            crate::domain::ErrorCode::Unavailable,
             format!("at most {max} supervisor sockets"),
         )
         .into());

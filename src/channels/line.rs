@@ -225,7 +225,7 @@ async fn handle_event(state: &AppState, ev: Event) -> Result<(), WebhookError> {
             match ingest(engine, m).await {
                 Ok(_) => {}
                 // One unusable message must not make LINE redeliver the others.
-                Err(e) if e.code == crate::ws::protocol::ErrorCode::Invalid => {
+                Err(e) if e.code == crate::domain::ErrorCode::Invalid => {
                     tracing::info!(error = %crate::security::Redacted(&e.to_string()), "LINE message skipped");
                     return Ok(());
                 }

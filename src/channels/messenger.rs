@@ -191,7 +191,7 @@ async fn handle(state: &AppState, body: &[u8]) -> Result<HttpResponse, WebhookEr
         };
         match ingest(&state.engine, m).await {
             Ok(_) => {}
-            Err(e) if e.code == crate::ws::protocol::ErrorCode::Invalid => {
+            Err(e) if e.code == crate::domain::ErrorCode::Invalid => {
                 tracing::info!(error = %crate::security::Redacted(&e.to_string()), "Messenger message skipped");
             }
             Err(e) => return Err(e.into()),
@@ -232,7 +232,7 @@ async fn account_linking(
                 Ok((customer, outcome)) => {
                     tracing::info!(customer = %customer, ?outcome, "Messenger account linked")
                 }
-                Err(e) if e.code == crate::ws::protocol::ErrorCode::Invalid => {
+                Err(e) if e.code == crate::domain::ErrorCode::Invalid => {
                     tracing::info!(error = %crate::security::Redacted(&e.to_string()), "Messenger account_linking skipped")
                 }
                 Err(e) => return Err(e.into()),
@@ -245,7 +245,7 @@ async fn account_linking(
             if let Some(customer) = owner {
                 match engine.unlink_identity(customer, key, None).await {
                     Ok(()) => tracing::info!(customer = %customer, "Messenger account unlinked"),
-                    Err(e) if e.code == crate::ws::protocol::ErrorCode::NotFound => {}
+                    Err(e) if e.code == crate::domain::ErrorCode::NotFound => {}
                     Err(e) => return Err(e.into()),
                 }
             }

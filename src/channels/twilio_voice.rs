@@ -323,7 +323,7 @@ async fn act(
             match requested {
                 // A retried webhook: the callback is already pending.
                 Ok(_) => {}
-                Err(e) if e.code == crate::ws::protocol::ErrorCode::Conflict => {}
+                Err(e) if e.code == crate::domain::ErrorCode::Conflict => {}
                 Err(e) => return Err(e.into()),
             }
             Ok(twiml(format!(

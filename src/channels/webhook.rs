@@ -7,7 +7,7 @@
 
 use crate::actors::messages::EngineError;
 use crate::actors::registry::Engine;
-use crate::ws::protocol::ErrorCode;
+use crate::domain::ErrorCode;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 

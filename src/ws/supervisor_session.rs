@@ -20,8 +20,8 @@ use super::protocol::{
 };
 use crate::actors::hub::LiveHub;
 use crate::actors::messages::{
-    EngineError, SetFilter, Subscribe, SubscriberAck, SupervisorPush, Unsubscribe,
-    UnwatchConversation, WatchConversation,
+    EngineError, SetFilter, Subscribe, SubscriberAck, SupervisorNotice, SupervisorPush,
+    Unsubscribe, UnwatchConversation, WatchConversation,
 };
 use crate::domain::{AgentId, ConversationId, CustomerId, QueueName};
 use crate::security::revocation::{CloseSession, TokenWatch};
@@ -232,7 +232,7 @@ impl Handler<SupervisorPush> for SupervisorSession {
     type Result = ();
     fn handle(&mut self, msg: SupervisorPush, ctx: &mut Self::Context) {
         match msg {
-            SupervisorPush::Msg(m) => Self::send(ctx, &m),
+            SupervisorPush::Msg(m) => Self::send(ctx, &frame_of(*m)),
             SupervisorPush::Close(reason) => {
                 ctx.close(Some(ws::CloseReason {
                     code: ws::CloseCode::Policy,
@@ -280,5 +280,46 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for SupervisorSession
             }
             Err(e) => Self::error(ctx, e),
         }
+    }
+}
+
+/// The frame for a supervisor notice (no actor builds a frame); adds the protocol
+/// version to snapshots. Exhaustive, so a new notice does not compile until mapped.
+fn frame_of(n: SupervisorNotice) -> SupervisorServerMsg {
+    match n {
+        SupervisorNotice::Snapshot {
+            seq,
+            reason,
+            server_time,
+            queues_filter,
+            queues,
+            agents,
+        } => SupervisorServerMsg::Snapshot {
+            seq,
+            protocol: super::protocol::PROTOCOL_VERSION,
+            reason,
+            server_time,
+            queues_filter,
+            queues,
+            agents,
+        },
+        SupervisorNotice::Delta {
+            seq,
+            server_time,
+            queues,
+            agents,
+        } => SupervisorServerMsg::Delta {
+            seq,
+            server_time,
+            queues,
+            agents,
+        },
+        SupervisorNotice::ConversationEvent {
+            conversation_id,
+            event,
+        } => SupervisorServerMsg::ConversationEvent {
+            conversation_id,
+            event,
+        },
     }
 }

@@ -15,6 +15,7 @@ pub mod customer;
 pub mod error;
 pub mod event;
 pub mod ids;
+pub mod live_view;
 pub mod queue;
 pub mod report;
 pub mod template;

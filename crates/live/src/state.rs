@@ -1,10 +1,10 @@
 //! The live state itself: per-queue and per-agent figures updated event by event.
 
-use domain::{AgentId, ConversationId, Millis, QueueName};
-use hdrhistogram::Histogram;
-pub use protocol::live::{
+pub use domain::live_view::{
     AgentCounts, AgentLiveView, AgentState, IntervalView, OfferCounts, QueueLiveView,
 };
+use domain::{AgentId, ConversationId, Millis, QueueName};
+use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 

@@ -8,7 +8,10 @@
 //! (loadtest/src/wire.rs), lenient on purpose. The read models inside the frames
 //! (`AgentInfo`, `OfferView`, `CustomerView`, `ConversationView`) are `domain::view`.
 
-pub mod live;
+/// The supervisor's live views (`domain::live_view`), as the frames carry them.
+pub mod live {
+    pub use domain::live_view::*;
+}
 
 pub use domain::view::{
     visible_to_customer, AgentInfo, ChatConversationView, ConversationView, CustomerView, OfferView,

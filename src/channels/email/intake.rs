@@ -16,8 +16,8 @@ use super::{Envelope, MailHandler, ParsedEmail, Reject};
 use crate::actors::registry::Engine;
 use crate::channels::outbound::{Delivery, SendFailure, SendResult};
 use crate::channels::{ingest, InboundMessage};
+use crate::domain::ErrorCode;
 use crate::domain::{Attachment, Channel, ConversationId};
-use crate::ws::protocol::ErrorCode;
 use async_trait::async_trait;
 
 /// Delivers inbound email into the engine.

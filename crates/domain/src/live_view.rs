@@ -1,8 +1,9 @@
 //! The live figures supervisors see, as they travel on `/ws/supervisor` and
-//! `GET /api/v1/live`: one view per queue and per agent. The live core computes them;
-//! the wire carries them as they are.
+//! `GET /api/v1/live`: one view per queue and per agent (read models). The live core
+//! computes them; the protocol crate re-exports them as `protocol::live`, and the wire
+//! carries them as they are.
 
-use domain::{AgentId, Millis, QueueName};
+use crate::{AgentId, Millis, QueueName};
 use serde::{Deserialize, Serialize};
 
 /// An agent's state as supervisors see it.
