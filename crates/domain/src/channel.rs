@@ -8,8 +8,21 @@ use super::ParseError;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// A customer-facing channel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// A customer-facing channel. `EnumIter` lets a test check that [`Channel::ALL`] lists
+/// every variant, so a new channel cannot escape the tests that walk `ALL`.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::EnumIter,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     Chat,
@@ -212,6 +225,13 @@ mod tests {
 
     /// The table says what the engine did before it existed (notification, bot and
     /// survey channels were lists in three modules).
+    /// `ALL` is hand-written (a const array); it must name every variant, in order.
+    #[test]
+    fn all_lists_every_channel() {
+        use strum::IntoEnumIterator;
+        assert_eq!(Channel::iter().collect::<Vec<_>>(), Channel::ALL.to_vec());
+    }
+
     #[test]
     fn capability_table() {
         assert_eq!(
