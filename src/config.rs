@@ -8,6 +8,8 @@ use clap::Parser;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use switchboard_engine::settings::{ChannelFacts, EngineSettings};
+pub use switchboard_engine::settings::{Limits, Timing};
 
 /// Command line. Each flag also reads the env var named beside it.
 #[derive(Debug, Parser, Clone)]
@@ -301,79 +303,6 @@ impl ScyllaSettings {
     }
 }
 
-/// Size and rate limits.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Limits {
-    /// Largest websocket frame / message accepted, bytes.
-    pub max_ws_message_bytes: usize,
-    /// Largest REST request body, bytes.
-    pub max_http_body_bytes: usize,
-    /// Longest message or note text, bytes.
-    pub max_text_bytes: usize,
-    /// Websocket messages per second per connection before `rate_limited` errors.
-    pub ws_messages_per_second: u32,
-    /// Customer messages one chat socket may have waiting for their durable commit;
-    /// beyond this they are answered `busy` at once (the client resends them by
-    /// `client_msg_id`), so a socket sending faster than the engine commits holds at
-    /// most this many messages in memory.
-    pub chat_in_flight_per_socket: usize,
-    /// Recent timeline events kept live per customer and sent with a conversation.
-    pub recent_events: usize,
-    /// Largest `limit` for a timeline page.
-    pub max_page: usize,
-    /// Password hashes (argon2id, ~19 MiB and tens of ms each) computed at once; further
-    /// logins wait their turn, so a login flood cannot exhaust memory.
-    pub password_hash_concurrency: usize,
-    /// Pushes per second to each supervisor socket at most; changes in between are
-    /// coalesced into one delta.
-    pub supervisor_pushes_per_second: u32,
-    /// Deltas a supervisor socket may have unacknowledged; past it the hub stops
-    /// sending to it and owes it a fresh snapshot (drop-to-snapshot).
-    pub supervisor_window: usize,
-    /// Supervisor sockets at once; more are refused at the handshake.
-    pub max_supervisors: usize,
-    /// Routing events queued for the live hub; past it events are dropped (and
-    /// counted) rather than slowing routing.
-    pub hub_mailbox: usize,
-}
-
-/// Timeouts and periods, milliseconds.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Timing {
-    /// How long an agent's state outlives its last dropped socket.
-    pub agent_grace_ms: u64,
-    /// A customer actor with no open socket passivates after this idle time.
-    pub customer_idle_ms: u64,
-    /// A waiting web-chat customer whose last socket closed is abandoned after this.
-    pub visitor_grace_ms: u64,
-    /// Lifetime of an agent login token.
-    pub agent_token_ttl_ms: u64,
-    /// Lifetime of a visitor token.
-    pub visitor_token_ttl_ms: u64,
-    /// Server pings each socket this often.
-    pub heartbeat_ms: u64,
-    /// A socket silent for this long is closed.
-    pub client_timeout_ms: u64,
-    /// Live service-level threshold: answered within this counts as in service level.
-    pub live_sl_threshold_ms: u64,
-    /// Length of the live interval (aligned to the epoch, so 15 minutes start at :00,
-    /// :15, :30, :45 UTC).
-    pub live_interval_ms: u64,
-    /// Window of the live "offers by outcome" counts (whole minutes).
-    pub live_offer_window_ms: u64,
-    /// A supervisor socket that stays behind (window full, no ack) this long is closed.
-    pub supervisor_stall_ms: u64,
-    /// Graceful shutdown (SIGTERM/SIGINT): how long in-flight requests and writes get
-    /// to finish after the listener stops accepting and sockets are told to reconnect.
-    /// The process exits by then (rounded up to whole seconds for the HTTP server).
-    pub shutdown_deadline_ms: u64,
-    /// `/readyz` answers 503 if the store's health read takes longer than this (a
-    /// database without quorum would otherwise hold the probe for the request timeout).
-    pub readyz_store_timeout_ms: u64,
-}
-
 fn cores() -> usize {
     std::thread::available_parallelism()
         .map(|n| n.get())
@@ -403,45 +332,6 @@ impl Default for Settings {
             bot: Default::default(),
             ivr: Default::default(),
             callbacks: Default::default(),
-        }
-    }
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            max_ws_message_bytes: 64 * 1024,
-            max_http_body_bytes: 64 * 1024,
-            max_text_bytes: 16 * 1024,
-            ws_messages_per_second: 50,
-            chat_in_flight_per_socket: 64,
-            recent_events: 50,
-            max_page: 200,
-            password_hash_concurrency: 2,
-            supervisor_pushes_per_second: 4,
-            supervisor_window: 32,
-            max_supervisors: 1_000,
-            hub_mailbox: 65_536,
-        }
-    }
-}
-
-impl Default for Timing {
-    fn default() -> Self {
-        Self {
-            agent_grace_ms: 60_000,
-            customer_idle_ms: 300_000,
-            visitor_grace_ms: 120_000,
-            agent_token_ttl_ms: 12 * 3_600_000,
-            visitor_token_ttl_ms: 30 * 24 * 3_600_000,
-            heartbeat_ms: 5_000,
-            client_timeout_ms: 30_000,
-            live_sl_threshold_ms: 20_000,
-            live_interval_ms: 15 * 60_000,
-            live_offer_window_ms: 15 * 60_000,
-            supervisor_stall_ms: 60_000,
-            shutdown_deadline_ms: 10_000,
-            readyz_store_timeout_ms: 2_000,
         }
     }
 }
@@ -496,6 +386,32 @@ pub enum ConfigError {
 }
 
 impl Settings {
+    /// What the engine reads: the shared tables, and the channel facts derived from
+    /// the connectors' settings (which channels take replies, the video link template,
+    /// the chat queues of the IVR tree).
+    pub fn engine(&self) -> EngineSettings {
+        let ch = &self.channels;
+        EngineSettings {
+            actor_threads: self.actor_threads,
+            limits: self.limits.clone(),
+            timing: self.timing.clone(),
+            surveys: self.surveys.clone(),
+            notify: self.notify.clone(),
+            bot: self.bot.clone(),
+            callbacks: self.callbacks.clone(),
+            channels: ChannelFacts {
+                public_url: ch.public_url.clone(),
+                reopen_window_ms: ch.reopen_window_ms,
+                video_join_url_template: ch
+                    .video
+                    .enabled
+                    .then(|| ch.video.join_url_template.clone()),
+                replies: crate::channels::connector::reply_channels(ch),
+                ivr_chat_queues: crate::ivr::chat_queues(self),
+            },
+        }
+    }
+
     /// Defaults <- file <- env/flags.
     pub fn load(cli: &Cli) -> Result<Settings, ConfigError> {
         let mut s = match &cli.config {

@@ -1,11 +1,11 @@
 //! Demo data (`--demo`): a few queues and agents with known passwords, created only if
 //! absent, so a person can open `/agent/` and `/chat/` and talk at once.
 
-use crate::actors::Engine;
 use crate::domain::{
     AgentId, AgentProfile, Capacity, Channel, Proficiency, QueueConfig, QueueName, Role, Skill,
 };
 use crate::store::Batch;
+use crate::Server;
 use std::collections::BTreeMap;
 
 /// (id, display name, password, role, skills, queues)
@@ -64,8 +64,8 @@ fn skills(list: &[(&str, u8)]) -> BTreeMap<Skill, Proficiency> {
         .collect()
 }
 
-pub async fn seed(engine: &Engine) -> anyhow::Result<()> {
-    let store = &engine.store;
+pub async fn seed(server: &Server) -> anyhow::Result<()> {
+    let store = &server.store;
     let existing: Vec<QueueName> = store.queues().await?.into_iter().map(|q| q.name).collect();
     let mut batch = Batch::default();
     let mut support = QueueConfig::new(QueueName::parse("support").expect("static"));
@@ -84,7 +84,7 @@ pub async fn seed(engine: &Engine) -> anyhow::Result<()> {
     }
     println!(
         "demo logins (open http://{}/agent/ and http://{}/chat/):",
-        engine.settings.listen, engine.settings.listen
+        server.settings.listen, server.settings.listen
     );
     for (id, name, password, role, sk, queues) in DEMO_AGENTS {
         let agent_id = AgentId::parse(id).expect("demo id");
@@ -93,7 +93,7 @@ pub async fn seed(engine: &Engine) -> anyhow::Result<()> {
             continue;
         }
         let pw = password.to_string();
-        let hash = engine.passwords.hash(pw).await?;
+        let hash = server.passwords.hash(pw).await?;
         batch.agents.push(AgentProfile {
             id: agent_id,
             display_name: name.to_string(),
@@ -108,11 +108,11 @@ pub async fn seed(engine: &Engine) -> anyhow::Result<()> {
             disabled: false,
         });
     }
-    demo_canned(engine, &mut batch).await?;
+    demo_canned(server, &mut batch).await?;
     if !batch.is_empty() {
         store.commit(batch).await?;
     }
-    crate::kb::demo::seed(engine).await?;
+    crate::kb::demo::seed(server).await?;
     Ok(())
 }
 
@@ -148,9 +148,9 @@ const DEMO_CANNED: &[(&str, &str, &str, &str, &str)] = &[
     ),
 ];
 
-async fn demo_canned(engine: &Engine, batch: &mut Batch) -> anyhow::Result<()> {
+async fn demo_canned(server: &Server, batch: &mut Batch) -> anyhow::Result<()> {
     for (id, lang, shortcut, title, text) in DEMO_CANNED {
-        if engine
+        if server
             .store
             .record(crate::canned::KIND, id)
             .await?
@@ -166,7 +166,7 @@ async fn demo_canned(engine: &Engine, batch: &mut Batch) -> anyhow::Result<()> {
             tags: vec!["demo".into()],
             shortcut: Some(shortcut.to_string()),
             version: 1,
-            updated_at: engine.now(),
+            updated_at: server.now(),
             updated_by: "demo".into(),
         };
         crate::canned::check_template(&c.text, usize::MAX)

@@ -6,20 +6,24 @@ pub use switchboard_ivr::*;
 
 use crate::config::Settings;
 use crate::domain::QueueName;
+use std::collections::BTreeSet;
 
 /// The configured tree: `[ivr]` menus, else the flat `channels.voice.menu`, else none.
 pub fn tree(s: &Settings) -> Option<Tree> {
     Tree::from_settings(&s.ivr, s.channels.voice.flat_menu())
 }
 
-/// Whether a visitor may open a chat in `queue`: a chat option of the tree names it.
-pub fn chat_queue(s: &Settings, queue: &QueueName) -> bool {
-    tree(s).is_some_and(|t| {
-        t.menus
-            .iter()
-            .flat_map(|m| &m.options)
-            .any(|o| o.action == Action::Chat(queue.clone()))
-    })
+/// The queues a visitor may open a chat in: those a chat option of the tree names.
+pub fn chat_queues(s: &Settings) -> BTreeSet<QueueName> {
+    tree(s)
+        .into_iter()
+        .flat_map(|t| t.menus)
+        .flat_map(|m| m.options)
+        .filter_map(|o| match o.action {
+            Action::Chat(q) => Some(q),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Validates `[ivr]` and `[callbacks]` at load.

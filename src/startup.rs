@@ -20,6 +20,7 @@ use crate::domain::{
 use crate::store::embedded::{EmbeddedOptions, EmbeddedStore};
 use crate::store::scylla::ScyllaStore;
 use crate::store::{Batch, SharedStore};
+use crate::Server as Handle;
 use actix_web::{dev::Server, web, App, HttpServer};
 use anyhow::Context as _;
 use std::collections::BTreeMap;
@@ -28,7 +29,8 @@ use std::sync::Arc;
 pub struct Application {
     port: u16,
     server: Server,
-    engine: Engine,
+    /// The engine and the server's services.
+    handle: Handle,
     /// The SMTP listener, when email is enabled (stops when dropped).
     smtp: Option<crate::channels::email::SmtpHandle>,
     /// How long a graceful shutdown may take (`timing.shutdown_deadline_ms`).
@@ -113,18 +115,19 @@ impl Application {
         let engine = Engine::new(
             store.clone(),
             clock,
-            settings.clone(),
+            Arc::new(settings.engine()),
             TokenSigner::new(key),
         );
         // Before any queue or agent actor, so the hub sees every routing event.
         engine.start_hub();
 
+        let kb = crate::kb::open(&settings.kb, &store).await?;
+        let handle = Handle::new(engine.clone(), settings.clone(), kb);
         if let Some(pw) = &settings.bootstrap_admin_password {
-            ensure_admin(&engine, pw).await?;
+            ensure_admin(&handle, pw).await?;
         }
-        crate::kb::start(&engine).await?;
         if settings.demo {
-            crate::demo::seed(&engine).await?;
+            crate::demo::seed(&handle).await?;
         }
         let mut queues = store.queues().await?;
         if queues.is_empty() {
@@ -144,9 +147,9 @@ impl Application {
         }
         recover(&engine).await?;
         crate::actors::customer::callback::start_sweeper(engine.clone());
-        let dispatcher = crate::channels::outbound::Dispatcher::start(engine.clone());
-        engine.set_dispatcher(dispatcher.clone());
-        let resent = dispatcher.resume(&engine).await?;
+        let dispatcher = crate::channels::outbound::Dispatcher::start(handle.clone());
+        engine.set_outbound(dispatcher.clone());
+        let resent = dispatcher.resume(&handle).await?;
         crate::notify::scheduler::start(&engine);
         if resent > 0 {
             tracing::info!(
@@ -158,7 +161,7 @@ impl Application {
             let handle = crate::channels::email::SmtpServer::bind(
                 settings.channels.email.clone(),
                 Arc::new(crate::channels::email::intake::Intake {
-                    engine: engine.clone(),
+                    server: handle.clone(),
                 }),
             )
             .await
@@ -169,8 +172,9 @@ impl Application {
             None
         };
 
+        drop(engine);
         let state = AppState {
-            engine: engine.clone(),
+            server: handle.clone(),
             metrics: crate::metrics::install(),
         };
         let max_body = settings.limits.max_http_body_bytes;
@@ -198,7 +202,7 @@ impl Application {
         Ok(Application {
             port,
             server,
-            engine,
+            handle,
             smtp,
             shutdown_deadline: std::time::Duration::from_millis(
                 settings.timing.shutdown_deadline_ms,
@@ -220,14 +224,15 @@ impl Application {
         self.server.handle()
     }
 
-    pub fn engine(&self) -> Engine {
-        self.engine.clone()
+    /// The engine and the server's services (tests reach into them).
+    pub fn server(&self) -> Handle {
+        self.handle.clone()
     }
 
     /// A handle that starts the same graceful shutdown as SIGTERM.
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         ShutdownHandle {
-            drain: self.engine.drain_sender(),
+            drain: self.handle.drain_sender(),
             server: self.server.handle(),
         }
     }
@@ -238,10 +243,10 @@ impl Application {
     /// requests (and so their store writes) finish, the SMTP listener and outbound
     /// workers stop, the actor threads are joined and the store is released.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let handle = self.shutdown_handle();
+        let shutdown = self.shutdown_handle();
         let Application {
             server,
-            engine,
+            handle,
             smtp,
             shutdown_deadline,
             ..
@@ -254,7 +259,7 @@ impl Application {
                 wait_for_signal().await;
                 *began.lock().unwrap_or_else(|p| p.into_inner()) =
                     Some(tokio::time::Instant::now());
-                handle.drain().await;
+                shutdown.drain().await;
             }
         });
         let r = server.await;
@@ -268,19 +273,22 @@ impl Application {
         if let Some(smtp) = smtp {
             let _ = tokio::time::timeout_at(deadline, smtp.shutdown()).await;
         }
-        engine.shutdown();
+        handle.shutdown();
         // Let the last holders (HTTP workers winding down, aborted tasks) let go, so that
-        // the store is closed (and its files unlocked) when this returns.
-        while engine.holders() > 1 && tokio::time::Instant::now() < deadline {
+        // the store is closed (and its files unlocked) when this returns. The server's
+        // handle holds the engine once.
+        let held = |h: &Handle| h.holders() > 1 || h.engine.holders() > 1;
+        while held(&handle) && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
-        if engine.holders() > 1 {
+        if held(&handle) {
             tracing::warn!(
-                holders = engine.holders(),
+                holders = handle.holders(),
+                engine_holders = handle.engine.holders(),
                 "engine still referenced at shutdown"
             );
         }
-        drop(engine);
+        drop(handle);
         tracing::info!("shutdown complete");
         r
     }
@@ -461,7 +469,7 @@ async fn token_key(store: &SharedStore) -> anyhow::Result<[u8; 32]> {
     Ok(key)
 }
 
-async fn ensure_admin(engine: &Engine, password: &str) -> anyhow::Result<()> {
+async fn ensure_admin(engine: &Handle, password: &str) -> anyhow::Result<()> {
     let id = AgentId::parse("admin").expect("static id");
     if engine.store.agent(&id).await?.is_some() {
         return Ok(());

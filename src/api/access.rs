@@ -10,8 +10,8 @@
 
 use super::error::ApiError;
 use super::extract::Staff;
-use crate::actors::Engine;
 use crate::domain::{Conversation, ConversationId, Customer, CustomerId, EventKind};
+use crate::Server;
 
 /// Events read per page while looking for the agent's assignment.
 const PAGE: usize = 500;
@@ -22,7 +22,7 @@ const MAX_SCAN: usize = 20_000;
 /// Whether an `assigned` event for `staff` exists in `customer`'s timeline (for
 /// `conversation` only, when given).
 async fn held(
-    engine: &Engine,
+    server: &Server,
     staff: &Staff,
     customer: CustomerId,
     conversation: Option<ConversationId>,
@@ -30,7 +30,7 @@ async fn held(
     let mut before = None;
     let mut seen = 0;
     while seen < MAX_SCAN {
-        let page = crate::actors::timeline::timeline(&engine.store, customer, before, PAGE).await?;
+        let page = crate::actors::timeline::timeline(&server.store, customer, before, PAGE).await?;
         for e in &page {
             if let EventKind::Assigned { agent_id } = &e.kind {
                 if *agent_id == staff.id
@@ -52,12 +52,12 @@ async fn held(
 /// Customer `id`, loaded for `staff`: 403 when they may not see it ([`customer`]), 404
 /// when it does not exist.
 pub async fn readable_customer(
-    engine: &Engine,
+    server: &Server,
     staff: &Staff,
     id: CustomerId,
 ) -> Result<Customer, ApiError> {
-    customer(engine, staff, id).await?;
-    engine
+    customer(server, staff, id).await?;
+    server
         .store
         .customer(id)
         .await?
@@ -65,15 +65,15 @@ pub async fn readable_customer(
 }
 
 /// `staff` may read or act on customer `id`.
-pub async fn customer(engine: &Engine, staff: &Staff, id: CustomerId) -> Result<(), ApiError> {
+pub async fn customer(server: &Server, staff: &Staff, id: CustomerId) -> Result<(), ApiError> {
     if staff.sees_everything() {
         return Ok(());
     }
-    let holds_now = crate::actors::timeline::conversations(&engine.store, id)
+    let holds_now = crate::actors::timeline::conversations(&server.store, id)
         .await?
         .iter()
         .any(|c| c.agent.as_ref() == Some(&staff.id));
-    if holds_now || held(engine, staff, id, None).await? {
+    if holds_now || held(server, staff, id, None).await? {
         Ok(())
     } else {
         Err(ApiError::forbidden(
@@ -85,29 +85,29 @@ pub async fn customer(engine: &Engine, staff: &Staff, id: CustomerId) -> Result<
 /// Conversation `id`, loaded for `staff`: 404 when it does not exist, 403 when they
 /// may not read it ([`conversation`]).
 pub async fn readable_conversation(
-    engine: &Engine,
+    server: &Server,
     staff: &Staff,
     id: ConversationId,
 ) -> Result<Conversation, ApiError> {
-    let c = engine
+    let c = server
         .store
         .conversation(id)
         .await?
         .ok_or_else(|| ApiError::not_found("conversation"))?;
-    conversation(engine, staff, &c).await?;
+    conversation(server, staff, &c).await?;
     Ok(c)
 }
 
 /// `staff` may read conversation `c`.
 pub async fn conversation(
-    engine: &Engine,
+    server: &Server,
     staff: &Staff,
     c: &Conversation,
 ) -> Result<(), ApiError> {
     if staff.sees_everything() || c.agent.as_ref() == Some(&staff.id) {
         return Ok(());
     }
-    if held(engine, staff, c.customer_id, Some(c.id)).await? {
+    if held(server, staff, c.customer_id, Some(c.id)).await? {
         Ok(())
     } else {
         Err(ApiError::forbidden(

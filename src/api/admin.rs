@@ -48,11 +48,11 @@ pub async fn put_agent(
         return Err(ApiError::invalid("display_name must be 1 to 100 bytes"));
     }
     for q in &body.queues {
-        if state.engine.queue(q).is_none() {
+        if state.server.queue(q).is_none() {
             return Err(ApiError::invalid(format!("unknown queue {q}")));
         }
     }
-    let existing = state.engine.store.agent(&id).await?;
+    let existing = state.server.store.agent(&id).await?;
     let password_hash =
         match (&body.password, &existing) {
             (Some(pw), _) => {
@@ -60,7 +60,7 @@ pub async fn put_agent(
                     return Err(ApiError::invalid("password must be 8 to 1024 bytes"));
                 }
                 let pw = pw.clone();
-                state.engine.passwords.hash(pw).await.map_err(|_| {
+                state.server.passwords.hash(pw).await.map_err(|_| {
                     ApiError::new(crate::domain::ErrorCode::Internal, "hashing failed")
                 })?
             }
@@ -78,7 +78,7 @@ pub async fn put_agent(
         disabled: body.disabled,
     };
     state
-        .engine
+        .server
         .store
         .commit(Batch {
             agents: vec![profile.clone()],
@@ -96,10 +96,10 @@ pub async fn put_agent(
         };
         if let Some(reason) = reason {
             state
-                .engine
+                .server
                 .security
                 .revocations
-                .revoke(&state.engine.store, &profile.id, reason)
+                .revoke(&state.server.store, &profile.id, reason)
                 .await?;
         }
     }
@@ -136,6 +136,6 @@ pub async fn put_queue(
             return Err(ApiError::invalid("a queue cannot overflow into itself"));
         }
     }
-    state.engine.save_queue(config.clone()).await?;
+    state.server.save_queue(config.clone()).await?;
     Ok(HttpResponse::Ok().json(config))
 }

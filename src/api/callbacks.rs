@@ -50,7 +50,7 @@ pub async fn create(
     req: HttpRequest,
     body: web::Json<CreateCallback>,
 ) -> Result<HttpResponse, ApiError> {
-    let engine = &state.engine;
+    let server = &state.server;
     let token = bearer(&req)?;
     let body = body.into_inner();
     let named = body
@@ -59,7 +59,7 @@ pub async fn create(
         .map(|s| CustomerId::parse(s).map_err(|_| ApiError::not_found("customer")))
         .transpose()?;
     // Who asks: a visitor for itself, or staff for a customer they may see.
-    let (customer, source) = match engine.tokens.verify(token, engine.now()) {
+    let (customer, source) = match server.tokens.verify(token, server.now()) {
         Ok(Claims::Visitor { customer, .. }) => {
             let own = CustomerId::parse(&customer)
                 .map_err(|_| ApiError::unauthorized("bad token subject"))?;
@@ -78,9 +78,9 @@ pub async fn create(
             )
         }
         Ok(Claims::Staff { .. }) => {
-            let staff = staff_from_token(engine, token).await?;
+            let staff = staff_from_token(server, token).await?;
             let c = named.ok_or_else(|| ApiError::invalid("customer_id is required"))?;
-            super::access::customer(engine, &staff, c).await?;
+            super::access::customer(server, &staff, c).await?;
             (c, "rest")
         }
         Err(_) => return Err(ApiError::unauthorized("invalid or expired token")),
@@ -91,7 +91,7 @@ pub async fn create(
         return Err(ApiError::invalid("ivr_path is too long"));
     }
     let ack = callback::request(
-        engine,
+        server,
         customer,
         CallbackRequest {
             phone,
@@ -118,15 +118,15 @@ pub async fn outcome(
     path: web::Path<String>,
     body: web::Json<OutcomeBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let engine = &state.engine;
-    let staff = staff_from_token(engine, bearer(&req)?).await?;
+    let server = &state.server;
+    let staff = staff_from_token(server, bearer(&req)?).await?;
     let id = ConversationId::parse(&path).map_err(|_| ApiError::not_found("conversation"))?;
-    let conv = engine
+    let conv = server
         .store
         .conversation(id)
         .await?
         .ok_or_else(|| ApiError::not_found("conversation"))?;
-    let view = engine
+    let view = server
         .ask_customer(
             conv.customer_id,
             CallbackOutcome {

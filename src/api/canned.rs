@@ -25,8 +25,8 @@ impl From<CannedError> for ApiError {
 }
 
 async fn all(state: &AppState) -> Result<Vec<Canned>, ApiError> {
-    let max = state.engine.settings.canned.max_responses;
-    let rows = state.engine.store.records(KIND, None, max + 1).await?;
+    let max = state.server.settings.canned.max_responses;
+    let rows = state.server.store.records(KIND, None, max + 1).await?;
     Ok(rows
         .into_iter()
         .filter_map(|(_, v)| serde_json::from_slice(&v).ok())
@@ -35,7 +35,7 @@ async fn all(state: &AppState) -> Result<Vec<Canned>, ApiError> {
 
 async fn one(state: &AppState, id: &str) -> Result<Canned, ApiError> {
     let bytes = state
-        .engine
+        .server
         .store
         .record(KIND, id)
         .await?
@@ -51,7 +51,7 @@ async fn save(state: &AppState, c: &Canned) -> Result<(), ApiError> {
         records: vec![RecordWrite::put(KIND, c.id.clone(), bytes)],
         ..Default::default()
     };
-    state.engine.store.commit(batch).await?;
+    state.server.store.commit(batch).await?;
     Ok(())
 }
 
@@ -113,8 +113,8 @@ pub async fn create(
         Some(_) => return Err(ApiError::invalid("id must be 1 to 64 of a-z 0-9 _ -")),
         None => uuid::Uuid::now_v7().simple().to_string(),
     };
-    let s = &state.engine.settings.canned;
-    let c = input.into_record(id, 1, state.engine.now(), staff.id.as_str(), s)?;
+    let s = &state.server.settings.canned;
+    let c = input.into_record(id, 1, state.server.now(), staff.id.as_str(), s)?;
     let _g = WRITE_LOCK.lock().await;
     let list = all(&state).await?;
     if list.iter().any(|o| o.id == c.id) {
@@ -148,7 +148,7 @@ pub async fn update(
     if input.id.as_ref().is_some_and(|i| *i != *path) {
         return Err(ApiError::invalid("id in the body differs from the path"));
     }
-    let s = &state.engine.settings.canned;
+    let s = &state.server.settings.canned;
     let _g = WRITE_LOCK.lock().await;
     let old = one(&state, &path).await?;
     if old.version != version {
@@ -160,7 +160,7 @@ pub async fn update(
     let c = input.into_record(
         old.id.clone(),
         old.version + 1,
-        state.engine.now(),
+        state.server.now(),
         staff.id.as_str(),
         s,
     )?;
@@ -181,7 +181,7 @@ pub async fn delete(
         records: vec![RecordWrite::delete(KIND, path.as_str())],
         ..Default::default()
     };
-    state.engine.store.commit(batch).await?;
+    state.server.store.commit(batch).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -201,11 +201,11 @@ pub async fn render(
     let c = one(&state, &path).await?;
     let conv_id = crate::domain::ConversationId::parse(&q.conversation)
         .map_err(|_| ApiError::not_found("conversation"))?;
-    let engine = &state.engine;
-    let conv = access::readable_conversation(engine, &staff, conv_id).await?;
-    let customer = engine.store.customer(conv.customer_id).await?;
-    let agent = engine.store.agent(&staff.id).await?;
-    let crm = engine.crm.attributes(conv.customer_id);
+    let server = &state.server;
+    let conv = access::readable_conversation(server, &staff, conv_id).await?;
+    let customer = server.store.customer(conv.customer_id).await?;
+    let agent = server.store.agent(&staff.id).await?;
+    let crm = server.crm.attributes(conv.customer_id);
     let mut vars = crate::template::Vars::new();
     vars.insert("conversation.id".into(), conv.id.to_string());
     vars.insert("conversation.channel".into(), conv.channel.to_string());
@@ -226,7 +226,7 @@ pub async fn render(
         vars.insert(format!("crm.{k}"), v);
     }
     let text = c
-        .render(&vars, engine.settings.canned.max_text_bytes)
+        .render(&vars, server.settings.canned.max_text_bytes)
         .map_err(|e| ApiError::invalid(e.to_string()))?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "id": c.id, "text": text })))
 }

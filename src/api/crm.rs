@@ -17,11 +17,11 @@ pub async fn customer_crm(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = CustomerId::parse(&path).map_err(|_| ApiError::not_found("customer"))?;
-    access::customer(&state.engine, &staff, id).await?;
-    let customer = if state.engine.crm.enabled() {
+    access::customer(&state.server, &staff, id).await?;
+    let customer = if state.server.crm.enabled() {
         Some(
             state
-                .engine
+                .server
                 .store
                 .customer(id)
                 .await?
@@ -30,5 +30,5 @@ pub async fn customer_crm(
     } else {
         None
     };
-    Ok(HttpResponse::Ok().json(state.engine.crm.view(id, customer.as_ref())))
+    Ok(HttpResponse::Ok().json(state.server.crm.view(id, customer.as_ref())))
 }

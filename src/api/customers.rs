@@ -58,7 +58,7 @@ pub async fn create(
     for i in &body.identities {
         keys.push(IdentityKey::parse(Channel::parse(&i.channel)?, &i.address)?);
     }
-    let store = &state.engine.store;
+    let store = &state.server.store;
     for k in &keys {
         if store.customer_by_identity(k).await?.is_some() {
             return Err(ApiError::invalid(format!(
@@ -77,7 +77,7 @@ pub async fn create(
         opted_out: Default::default(),
         merged_into: None,
         merged: Vec::new(),
-        created_at: state.engine.now(),
+        created_at: state.server.now(),
     };
     let (id, created) = store.resolve_or_create(&keys[0], customer.clone()).await?;
     if !created {

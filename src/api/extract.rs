@@ -7,9 +7,9 @@
 
 use super::error::ApiError;
 use super::AppState;
-use crate::actors::Engine;
 use crate::auth::Claims;
 use crate::domain::{AgentId, Millis, Role};
+use crate::Server;
 use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 
@@ -52,14 +52,14 @@ impl FromRequest for Staff {
     type Future = LocalBoxFuture<'static, Result<Staff, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let engine = req
+        let server = req
             .app_data::<web::Data<AppState>>()
-            .map(|s| s.engine.clone());
+            .map(|s| s.server.clone());
         let token = bearer(req).map(str::to_owned);
         Box::pin(async move {
-            let engine = engine
+            let server = server
                 .ok_or_else(|| ApiError::new(crate::domain::ErrorCode::Internal, "no state"))?;
-            staff_from_token(&engine, &token?).await
+            staff_from_token(&server, &token?).await
         })
     }
 }
@@ -77,8 +77,8 @@ fn bearer(req: &HttpRequest) -> Result<&str, ApiError> {
 
 /// Verifies a staff token (REST header or websocket `token` parameter): signature,
 /// expiry, and that it was not revoked.
-pub async fn staff_from_token(engine: &Engine, token: &str) -> Result<Staff, ApiError> {
-    match engine.tokens.verify(token, engine.now()) {
+pub async fn staff_from_token(server: &Server, token: &str) -> Result<Staff, ApiError> {
+    match server.tokens.verify(token, server.now()) {
         Ok(Claims::Staff {
             sub,
             role,
@@ -88,10 +88,10 @@ pub async fn staff_from_token(engine: &Engine, token: &str) -> Result<Staff, Api
         }) => {
             let id =
                 AgentId::parse(&sub).map_err(|_| ApiError::unauthorized("bad token subject"))?;
-            let current = engine
+            let current = server
                 .security
                 .revocations
-                .generation(&engine.store, &id)
+                .generation(&server.store, &id)
                 .await?;
             if gen != current {
                 return Err(ApiError::unauthorized("token revoked"));

@@ -11,17 +11,17 @@ pub async fn healthz() -> HttpResponse {
 /// (`embedded` or `scylla`; for ScyllaDB the probe is a LOCAL_QUORUM read).
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let limit = std::time::Duration::from_millis(
-        state.engine.settings.timing.readyz_store_timeout_ms.max(1),
+        state.server.settings.timing.readyz_store_timeout_ms.max(1),
     );
-    let store = match tokio::time::timeout(limit, state.engine.store.health()).await {
+    let store = match tokio::time::timeout(limit, state.server.store.health()).await {
         Ok(r) => r,
         Err(_) => Err(crate::store::StoreError::Unavailable(format!(
             "the store's health read took longer than timing.readyz_store_timeout_ms = {} ms",
             limit.as_millis()
         ))),
     };
-    let queues = state.engine.queue_names().len();
-    let backend = state.engine.settings.store.backend.as_str();
+    let queues = state.server.queue_names().len();
+    let backend = state.server.settings.store.backend.as_str();
     match store {
         Ok(()) if queues > 0 => HttpResponse::Ok()
             .json(serde_json::json!({"status": "ready", "queues": queues, "store": backend})),

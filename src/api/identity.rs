@@ -44,7 +44,7 @@ fn customer_id(s: &str) -> Result<CustomerId, ApiError> {
 
 async fn customer_json(state: &AppState, id: CustomerId) -> Result<serde_json::Value, ApiError> {
     let c = state
-        .engine
+        .server
         .store
         .customer(id)
         .await?
@@ -59,10 +59,10 @@ pub async fn link(
     body: web::Json<IdentityIn>,
 ) -> Result<HttpResponse, ApiError> {
     let id = customer_id(&path)?;
-    access::customer(&state.engine, &staff, id).await?;
+    access::customer(&state.server, &staff, id).await?;
     let key = IdentityKey::parse(Channel::parse(&body.channel)?, &body.address)?;
     let outcome = state
-        .engine
+        .server
         .link_identity(id, key.clone(), Some(staff.id.clone()), "agent")
         .await?;
     match outcome {
@@ -89,7 +89,7 @@ pub async fn unlink(
     let id = customer_id(&id)?;
     let key = IdentityKey::parse(Channel::parse(&channel)?, &address)?;
     state
-        .engine
+        .server
         .unlink_identity(id, key, Some(staff.id.clone()))
         .await?;
     Ok(HttpResponse::Ok().json(customer_json(&state, id).await?))
@@ -103,10 +103,10 @@ pub async fn merge(
 ) -> Result<HttpResponse, ApiError> {
     let id = customer_id(&path)?;
     let other = customer_id(&body.other)?;
-    access::customer(&state.engine, &staff, id).await?;
-    access::customer(&state.engine, &staff, other).await?;
+    access::customer(&state.server, &staff, id).await?;
+    access::customer(&state.server, &staff, other).await?;
     let c = state
-        .engine
+        .server
         .merge_customers(id, other, Some(staff.id.clone()))
         .await?;
     Ok(HttpResponse::Ok().json(c))
@@ -120,10 +120,10 @@ pub async fn unmerge(
 ) -> Result<HttpResponse, ApiError> {
     let id = customer_id(&path)?;
     let other = customer_id(&body.other)?;
-    access::customer(&state.engine, &staff, id).await?;
-    access::customer(&state.engine, &staff, other).await?;
+    access::customer(&state.server, &staff, id).await?;
+    access::customer(&state.server, &staff, other).await?;
     let c = state
-        .engine
+        .server
         .unmerge_customers(id, other, Some(staff.id.clone()))
         .await?;
     Ok(HttpResponse::Ok().json(c))

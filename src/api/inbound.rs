@@ -40,7 +40,7 @@ pub async fn inbound(
     staff.require_supervisor()?;
     let body = body.into_inner();
     let done = ingest::from_rest(
-        &state.engine,
+        &state.server,
         ingest::RestInput {
             channel: body.channel,
             address: body.address,

@@ -40,7 +40,7 @@ pub async fn read_article(
 }
 
 fn tree(state: &AppState) -> Result<Tree, ApiError> {
-    let s = &state.engine.settings;
+    let s = &state.server.settings;
     crate::ivr::tree(s).ok_or_else(|| ApiError::not_found("ivr"))
 }
 
@@ -49,7 +49,7 @@ fn cached(state: &AppState) -> (&'static str, String) {
         "Cache-Control",
         format!(
             "public, max-age={}",
-            state.engine.settings.ivr.cache_max_age_s
+            state.server.settings.ivr.cache_max_age_s
         ),
     )
 }
@@ -70,7 +70,7 @@ pub async fn get_article(
     if !t.articles().contains(id.as_str()) {
         return Err(ApiError::not_found("article"));
     }
-    let a = read_article(&state.engine.store, &id)
+    let a = read_article(&state.server.store, &id)
         .await?
         .ok_or_else(|| ApiError::not_found("article"))?;
     Ok(HttpResponse::Ok().insert_header(cached(&state)).json(a))

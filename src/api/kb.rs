@@ -124,7 +124,7 @@ async fn load(state: &AppState, id: &str) -> Result<Article, ApiError> {
         return Err(ApiError::not_found("article"));
     }
     let bytes = state
-        .engine
+        .server
         .store
         .record(KB_ARTICLE, id)
         .await?
@@ -141,19 +141,19 @@ async fn save(state: &AppState, a: &Article) -> Result<(), ApiError> {
     let bytes =
         serde_json::to_vec(a).map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
     state
-        .engine
+        .server
         .store
         .commit(Batch {
             records: vec![RecordWrite::put(KB_ARTICLE, a.id.clone(), bytes)],
             ..Default::default()
         })
         .await?;
-    state.engine.kb().upsert(a);
+    state.server.kb().upsert(a);
     Ok(())
 }
 
 fn now(state: &AppState) -> u64 {
-    state.engine.now().0.max(0) as u64
+    state.server.now().0.max(0) as u64
 }
 
 /// `GET /api/v1/kb/articles?after=&limit=`: articles ordered by id.
@@ -167,7 +167,7 @@ pub async fn list(
         return Err(ApiError::invalid(format!("limit must be 1 to {MAX_PAGE}")));
     }
     let page = state
-        .engine
+        .server
         .store
         .records(KB_ARTICLE, q.after.as_deref(), limit + 1)
         .await?;
@@ -191,7 +191,7 @@ pub async fn create(
     staff: Staff,
     body: web::Json<ArticleIn>,
 ) -> Result<HttpResponse, ApiError> {
-    let kb = state.engine.kb().clone();
+    let kb = state.server.kb().clone();
     let (tags, channels) = validate(&kb.settings, &body)?;
     let body = body.into_inner();
     let a = Article {
@@ -227,7 +227,7 @@ pub async fn update(
     path: web::Path<String>,
     body: web::Json<ArticleIn>,
 ) -> Result<HttpResponse, ApiError> {
-    let kb = state.engine.kb().clone();
+    let kb = state.server.kb().clone();
     let (tags, channels) = validate(&kb.settings, &body)?;
     let body = body.into_inner();
     let version = body
@@ -263,11 +263,11 @@ pub async fn delete(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     staff.require_supervisor()?;
-    let kb = state.engine.kb().clone();
+    let kb = state.server.kb().clone();
     let _w = kb.write_lock.lock().await;
     let a = load(&state, &path).await?;
     state
-        .engine
+        .server
         .store
         .commit(Batch {
             records: vec![RecordWrite::delete(KB_ARTICLE, a.id.clone())],
@@ -279,7 +279,7 @@ pub async fn delete(
 }
 
 fn limit_of(state: &AppState, limit: Option<usize>) -> Result<usize, ApiError> {
-    let max = state.engine.kb().settings.max_results;
+    let max = state.server.kb().settings.max_results;
     match limit {
         None => Ok(max.min(5)),
         Some(l) if l == 0 || l > max => Err(ApiError::invalid(format!("limit must be 1 to {max}"))),
@@ -288,7 +288,7 @@ fn limit_of(state: &AppState, limit: Option<usize>) -> Result<usize, ApiError> {
 }
 
 fn check_query(state: &AppState, q: &str) -> Result<(), ApiError> {
-    let max = state.engine.kb().settings.max_query_bytes;
+    let max = state.server.kb().settings.max_query_bytes;
     if q.len() > max {
         return Err(ApiError::invalid(format!(
             "query is longer than {max} bytes"
@@ -315,7 +315,7 @@ pub async fn search(
     }
     let channel = q.channel.as_deref().map(Channel::parse).transpose()?;
     let r: SearchResult = state
-        .engine
+        .server
         .kb()
         .search(&q.q, q.lang.as_deref(), channel, limit);
     Ok(HttpResponse::Ok().json(r))
@@ -331,10 +331,10 @@ pub async fn suggest(
     let limit = limit_of(&state, q.limit)?;
     let id =
         ConversationId::parse(&q.conversation).map_err(|_| ApiError::not_found("conversation"))?;
-    let c = access::readable_conversation(&state.engine, &staff, id).await?;
+    let c = access::readable_conversation(&state.server, &staff, id).await?;
     let events =
-        crate::actors::timeline::timeline(&state.engine.store, c.customer_id, None, 200).await?;
-    let max = state.engine.kb().settings.max_query_bytes;
+        crate::actors::timeline::timeline(&state.server.store, c.customer_id, None, 200).await?;
+    let max = state.server.kb().settings.max_query_bytes;
     let mut query = String::new();
     for e in events
         .iter()
@@ -352,7 +352,7 @@ pub async fn suggest(
         query.push('\n');
     }
     let r = state
-        .engine
+        .server
         .kb()
         .search(&query, None, Some(c.channel), limit);
     Ok(HttpResponse::Ok().json(r))

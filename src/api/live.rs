@@ -15,8 +15,8 @@ fn gone() -> ApiError {
 
 pub async fn queues(state: web::Data<AppState>, _staff: Staff) -> Result<HttpResponse, ApiError> {
     let mut out = Vec::new();
-    for name in state.engine.queue_names() {
-        if let Some(q) = state.engine.queue(&name) {
+    for name in state.server.queue_names() {
+        if let Some(q) = state.server.queue(&name) {
             out.push(q.send(GetQueueSnapshot).await.map_err(|_| gone())?);
         }
     }
@@ -30,7 +30,7 @@ pub async fn queue(
 ) -> Result<HttpResponse, ApiError> {
     let name = QueueName::parse(&path).map_err(|_| ApiError::not_found("queue"))?;
     let q = state
-        .engine
+        .server
         .queue(&name)
         .ok_or_else(|| ApiError::not_found("queue"))?;
     Ok(HttpResponse::Ok().json(q.send(GetQueueSnapshot).await.map_err(|_| gone())?))
@@ -38,10 +38,10 @@ pub async fn queue(
 
 pub async fn agents(state: web::Data<AppState>, staff: Staff) -> Result<HttpResponse, ApiError> {
     staff.require_supervisor()?;
-    let profiles = state.engine.store.agents().await?;
+    let profiles = state.server.store.agents().await?;
     let mut out = Vec::new();
     for p in profiles {
-        let live = match state.engine.agent(&p.id) {
+        let live = match state.server.agent(&p.id) {
             Some(a) => a.send(GetAgentLive).await.ok(),
             None => None,
         };
@@ -64,12 +64,12 @@ pub async fn agent(
         staff.require_supervisor()?;
     }
     let p = state
-        .engine
+        .server
         .store
         .agent(&id)
         .await?
         .ok_or_else(|| ApiError::not_found("agent"))?;
-    let live = match state.engine.agent(&id) {
+    let live = match state.server.agent(&id) {
         Some(a) => a.send(GetAgentLive).await.ok(),
         None => None,
     };

@@ -43,12 +43,12 @@ pub async fn login(
     body: web::Json<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let denied = || ApiError::unauthorized("unknown agent or wrong password");
-    let engine = &state.engine;
-    let limiter = &engine.security.logins;
+    let server = &state.server;
+    let limiter = &server.security.logins;
     let ip = client_ip(&req);
     // Counted by the raw account name, so unknown or malformed names count too.
     let account: String = body.agent_id.chars().take(128).collect();
-    if let Err(b) = limiter.check(&account, &ip, engine.now()) {
+    if let Err(b) = limiter.check(&account, &ip, server.now()) {
         tracing::info!(by = b.by, "login throttled");
         crate::metrics::login_throttled(b.by);
         return Err(ApiError::rate_limited(
@@ -57,19 +57,19 @@ pub async fn login(
         ));
     }
     let fail = || {
-        limiter.failed(&account, &ip, engine.now());
+        limiter.failed(&account, &ip, server.now());
         denied()
     };
     let id = AgentId::parse(&body.agent_id).map_err(|_| fail())?;
     if body.password.len() > 1024 {
         return Err(fail());
     }
-    let Some(profile) = engine.store.agent(&id).await? else {
+    let Some(profile) = server.store.agent(&id).await? else {
         return Err(fail());
     };
     let password = body.password.clone();
     let hash = profile.password_hash.clone();
-    let ok = engine
+    let ok = server
         .passwords
         .verify(password, hash)
         .await
@@ -79,15 +79,15 @@ pub async fn login(
         return Err(fail());
     }
     limiter.succeeded(&account);
-    let gen = engine
+    let gen = server
         .security
         .revocations
-        .generation(&engine.store, &id)
+        .generation(&server.store, &id)
         .await?;
-    let exp = engine
+    let exp = server
         .now()
-        .plus_ms(engine.settings.timing.agent_token_ttl_ms);
-    let token = engine.tokens.sign(&Claims::Staff {
+        .plus_ms(server.settings.timing.agent_token_ttl_ms);
+    let token = server.tokens.sign(&Claims::Staff {
         sub: id.to_string(),
         role: profile.role,
         exp,
@@ -105,11 +105,11 @@ pub async fn login(
 /// sockets close (code 4001). 204.
 #[tracing::instrument(skip_all, fields(agent = %staff.id))]
 pub async fn logout(state: web::Data<AppState>, staff: Staff) -> Result<HttpResponse, ApiError> {
-    let engine = &state.engine;
-    engine
+    let server = &state.server;
+    server
         .security
         .revocations
-        .revoke(&engine.store, &staff.id, "logged out")
+        .revoke(&server.store, &staff.id, "logged out")
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -30,14 +30,14 @@ pub mod supervisor;
 pub mod survey;
 pub mod ws_routes;
 
-use crate::actors::Engine;
+use crate::Server;
 use actix_web::web;
 use metrics_exporter_prometheus::PrometheusHandle;
 
 /// Shared state of every handler.
 #[derive(Clone)]
 pub struct AppState {
-    pub engine: Engine,
+    pub server: Server,
     pub metrics: PrometheusHandle,
 }
 

@@ -16,13 +16,13 @@ use super::extract::Staff;
 use super::AppState;
 use crate::actors::customer::notify::{Notify, UnsubscribeToken};
 use crate::actors::messages::SetOptOut;
-use crate::actors::Engine;
 use crate::domain::ErrorCode;
 use crate::domain::{Channel, Customer, CustomerId, IdentityKey, Millis};
 use crate::notify::{self, NotificationRecord, NotifyError, Rule, SendOrder};
 use crate::store::{Batch, RecordWrite};
 use crate::survey::Language;
 use crate::template::Template;
+use crate::Server;
 use actix_web::{http::StatusCode, web, HttpResponse};
 use serde::Deserialize;
 use std::sync::atomic::Ordering;
@@ -33,8 +33,8 @@ impl From<NotifyError> for ApiError {
     }
 }
 
-async fn rule(engine: &Engine, event_type: &str) -> Result<Option<Rule>, ApiError> {
-    match engine.store.record(notify::RULE_KIND, event_type).await? {
+async fn rule(server: &Server, event_type: &str) -> Result<Option<Rule>, ApiError> {
+    match server.store.record(notify::RULE_KIND, event_type).await? {
         Some(b) => serde_json::from_slice(&b)
             .map(Some)
             .map_err(|e| ApiError::new(ErrorCode::Internal, format!("rule: {e}"))),
@@ -51,20 +51,20 @@ pub async fn put_rule(
     body: web::Json<Rule>,
 ) -> Result<HttpResponse, ApiError> {
     staff.require_supervisor()?;
-    let engine = &state.engine;
+    let server = &state.server;
     notify::check_type(&path)?;
     let r = body.into_inner();
-    r.check(engine.settings.notify.max_template_bytes)?;
-    if rule(engine, &path).await?.is_none() {
-        let max = engine.settings.notify.max_rules;
-        let have = engine.store.records(notify::RULE_KIND, None, max).await?;
+    r.check(server.settings.notify.max_template_bytes)?;
+    if rule(server, &path).await?.is_none() {
+        let max = server.settings.notify.max_rules;
+        let have = server.store.records(notify::RULE_KIND, None, max).await?;
         if have.len() >= max {
             return Err(ApiError::invalid(format!("more than {max} rules")));
         }
     }
     let bytes =
         serde_json::to_vec(&r).map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
-    engine
+    server
         .store
         .commit(Batch {
             records: vec![RecordWrite::put(notify::RULE_KIND, path.as_str(), bytes)],
@@ -82,7 +82,7 @@ pub async fn get_rule(
 ) -> Result<HttpResponse, ApiError> {
     staff.require_supervisor()?;
     notify::check_type(&path)?;
-    let r = rule(&state.engine, &path)
+    let r = rule(&state.server, &path)
         .await?
         .ok_or_else(|| ApiError::not_found("notification rule"))?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"type": path.as_str(), "rule": r})))
@@ -94,10 +94,10 @@ pub async fn list_rules(
     staff: Staff,
 ) -> Result<HttpResponse, ApiError> {
     staff.require_supervisor()?;
-    let engine = &state.engine;
-    let all = engine
+    let server = &state.server;
+    let all = server
         .store
-        .records(notify::RULE_KIND, None, engine.settings.notify.max_rules)
+        .records(notify::RULE_KIND, None, server.settings.notify.max_rules)
         .await?;
     let rules: Vec<serde_json::Value> = all
         .into_iter()
@@ -118,11 +118,11 @@ pub async fn delete_rule(
 ) -> Result<HttpResponse, ApiError> {
     staff.require_supervisor()?;
     notify::check_type(&path)?;
-    if rule(&state.engine, &path).await?.is_none() {
+    if rule(&state.server, &path).await?.is_none() {
         return Err(ApiError::not_found("notification rule"));
     }
     state
-        .engine
+        .server
         .store
         .commit(Batch {
             records: vec![RecordWrite::delete(notify::RULE_KIND, path.as_str())],
@@ -196,7 +196,7 @@ pub fn parse_rfc3339(s: &str) -> Option<Millis> {
         .map(Millis)
 }
 
-async fn find_customer(engine: &Engine, r: &CustomerRef) -> Result<Customer, ApiError> {
+async fn find_customer(server: &Server, r: &CustomerRef) -> Result<Customer, ApiError> {
     let given = [
         r.id.is_some(),
         r.phone.is_some(),
@@ -220,20 +220,20 @@ async fn find_customer(engine: &Engine, r: &CustomerRef) -> Result<Customer, Api
             (_, _, Some(l)) => IdentityKey::parse(Channel::Line, l)?,
             _ => return Err(ApiError::invalid("customer reference")),
         };
-        engine
+        server
             .store
             .customer_by_identity(&key)
             .await?
             .ok_or_else(|| ApiError::not_found("customer"))?
     };
-    let mut c = engine
+    let mut c = server
         .store
         .customer(id)
         .await?
         .ok_or_else(|| ApiError::not_found("customer"))?;
     // A merged record answers for its survivor.
     if let Some(into) = c.merged_into {
-        c = engine
+        c = server
             .store
             .customer(into)
             .await?
@@ -249,17 +249,17 @@ pub async fn post_event(
     body: web::Json<EventIn>,
 ) -> Result<HttpResponse, ApiError> {
     staff.require_supervisor()?;
-    let engine = &state.engine;
-    let cfg = &engine.settings.notify;
+    let server = &state.server;
+    let cfg = &server.settings.notify;
     let ev = body.into_inner();
     notify::check_type(&ev.event_type)?;
-    let rule = rule(engine, &ev.event_type).await?.ok_or_else(|| {
+    let rule = rule(server, &ev.event_type).await?.ok_or_else(|| {
         ApiError::invalid(format!(
             "unknown event type {:?}: no notification rule",
             ev.event_type
         ))
     })?;
-    let customer = find_customer(engine, &ev.customer).await?;
+    let customer = find_customer(server, &ev.customer).await?;
     let vars = notify::flatten_data(&ev.data, cfg.max_variables, cfg.max_value_bytes)?;
     // Every template of the rule must render with this data (a missing variable is
     // named now, not when the message is due).
@@ -274,7 +274,7 @@ pub async fn post_event(
                 ApiError::invalid(format!("data does not fit the {lang} template: {e}"))
             })?;
     }
-    let now = engine.now();
+    let now = server.now();
     let send_at = match &ev.send_at {
         None => None,
         Some(SendAt::Ms(ms)) => Some(Millis(*ms)),
@@ -300,7 +300,7 @@ pub async fn post_event(
         send_at,
         created_at: now,
     };
-    let rec = engine
+    let rec = server
         .ask_customer(
             customer.id,
             Notify {
@@ -324,7 +324,7 @@ pub async fn get_notification(
         return Err(ApiError::not_found("notification"));
     }
     let raw = state
-        .engine
+        .server
         .store
         .record(notify::NOTIFICATION_KIND, &path)
         .await?
@@ -335,9 +335,9 @@ pub async fn get_notification(
     // `notification_sent` event, looked up among the customer's latest events.
     let mut delivery = serde_json::Value::Null;
     if let Some(ev) = rec.event_id {
-        let page = state.engine.settings.limits.max_page;
+        let page = state.server.settings.limits.max_page;
         let events =
-            crate::actors::timeline::timeline(&state.engine.store, rec.customer_id, None, page)
+            crate::actors::timeline::timeline(&state.server.store, rec.customer_id, None, page)
                 .await?;
         // Newest first: the first status found is the latest.
         if let Some(e) = events.iter().find(|e| {
@@ -358,7 +358,7 @@ pub async fn get_notification(
 /// one looked at, scheduled sends handed over.
 pub async fn scheduler(state: web::Data<AppState>, staff: Staff) -> Result<HttpResponse, ApiError> {
     staff.require_supervisor()?;
-    let s = &state.engine.notify_stats;
+    let s = &state.server.notify_stats;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "ticks": s.ticks.load(Ordering::SeqCst),
         "last_tick_at": s.last_tick_at.load(Ordering::SeqCst),
@@ -394,11 +394,11 @@ fn html(status: StatusCode, lang: Language, step: Step) -> HttpResponse {
     super::html::page(status, UNSUBSCRIBE_CSP, &page)
 }
 
-async fn token_doc(engine: &Engine, token: &str) -> Option<UnsubscribeToken> {
+async fn token_doc(server: &Server, token: &str) -> Option<UnsubscribeToken> {
     if token.len() != 32 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
-    let raw = engine
+    let raw = server
         .store
         .record(notify::UNSUBSCRIBE_KIND, token)
         .await
@@ -406,15 +406,15 @@ async fn token_doc(engine: &Engine, token: &str) -> Option<UnsubscribeToken> {
     serde_json::from_slice(&raw).ok()
 }
 
-fn lang(engine: &Engine) -> Language {
-    Language::parse(&engine.settings.notify.default_language).unwrap_or(Language::Ja)
+fn lang(server: &Server) -> Language {
+    Language::parse(&server.settings.notify.default_language).unwrap_or(Language::Ja)
 }
 
 /// `GET /unsubscribe/{token}`: a confirmation form (a GET changes nothing, so link
 /// scanners cannot unsubscribe anyone).
 pub async fn unsubscribe_form(state: web::Data<AppState>, path: web::Path<String>) -> HttpResponse {
-    let l = lang(&state.engine);
-    if token_doc(&state.engine, &path).await.is_none() {
+    let l = lang(&state.server);
+    if token_doc(&state.server, &path).await.is_none() {
         return html(StatusCode::NOT_FOUND, l, Step::Invalid);
     }
     html(StatusCode::OK, l, Step::Confirm)
@@ -423,12 +423,12 @@ pub async fn unsubscribe_form(state: web::Data<AppState>, path: web::Path<String
 /// `POST /unsubscribe/{token}` (the form, or RFC 8058 one-click): opts the customer
 /// out of email.
 pub async fn unsubscribe(state: web::Data<AppState>, path: web::Path<String>) -> HttpResponse {
-    let l = lang(&state.engine);
-    let Some(doc) = token_doc(&state.engine, &path).await else {
+    let l = lang(&state.server);
+    let Some(doc) = token_doc(&state.server, &path).await else {
         return html(StatusCode::NOT_FOUND, l, Step::Invalid);
     };
     let res = state
-        .engine
+        .server
         .ask_customer(
             doc.customer_id,
             SetOptOut {

@@ -26,7 +26,7 @@ pub async fn export(
 ) -> Result<HttpResponse, ApiError> {
     staff.require_admin()?;
     let id = customer_id(&path)?;
-    let doc = state.engine.export_customer(id, &staff.id).await?;
+    let doc = state.server.export_customer(id, &staff.id).await?;
     Ok(HttpResponse::Ok()
         .insert_header((
             "Content-Disposition",
@@ -42,7 +42,7 @@ pub async fn erase(
 ) -> Result<HttpResponse, ApiError> {
     staff.require_admin()?;
     let id = customer_id(&path)?;
-    let report = state.engine.erase_customer(id, &staff.id).await?;
+    let report = state.server.erase_customer(id, &staff.id).await?;
     Ok(HttpResponse::Ok().json(report))
 }
 
@@ -59,13 +59,13 @@ pub async fn audit(
     page: web::Query<AuditPage>,
 ) -> Result<HttpResponse, ApiError> {
     staff.require_admin()?;
-    let max = state.engine.settings.limits.max_page;
+    let max = state.server.settings.limits.max_page;
     let limit = page.limit.unwrap_or(50);
     if limit == 0 || limit > max {
         return Err(ApiError::invalid(format!("limit must be 1 to {max}")));
     }
     let before = page.before.as_deref().map(EventId::parse).transpose()?;
-    let mut entries = state.engine.store.audit_log(before, limit + 1).await?;
+    let mut entries = state.server.store.audit_log(before, limit + 1).await?;
     let more = entries.len() > limit;
     entries.truncate(limit);
     let next_before = if more {

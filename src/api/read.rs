@@ -31,7 +31,7 @@ pub async fn customer(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = customer_id(&path)?;
-    let c = access::readable_customer(&state.engine, &staff, id).await?;
+    let c = access::readable_customer(&state.server, &staff, id).await?;
     Ok(HttpResponse::Ok().json(c))
 }
 
@@ -42,8 +42,8 @@ pub async fn timeline(
     page: web::Query<Page>,
 ) -> Result<HttpResponse, ApiError> {
     let id = customer_id(&path)?;
-    access::customer(&state.engine, &staff, id).await?;
-    let max = state.engine.settings.limits.max_page;
+    access::customer(&state.server, &staff, id).await?;
+    let max = state.server.settings.limits.max_page;
     let limit = page.limit.unwrap_or(50);
     if limit == 0 || limit > max {
         return Err(ApiError::invalid(format!("limit must be 1 to {max}")));
@@ -51,7 +51,7 @@ pub async fn timeline(
     let before = page.before.as_deref().map(EventId::parse).transpose()?;
     // Merged records read as part of this customer's timeline.
     let mut events =
-        crate::actors::timeline::timeline(&state.engine.store, id, before, limit + 1).await?;
+        crate::actors::timeline::timeline(&state.server.store, id, before, limit + 1).await?;
     let more = events.len() > limit;
     events.truncate(limit);
     let next_before = if more {
@@ -72,9 +72,9 @@ pub async fn customer_conversations(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = customer_id(&path)?;
-    access::customer(&state.engine, &staff, id).await?;
+    access::customer(&state.server, &staff, id).await?;
     Ok(HttpResponse::Ok()
-        .json(crate::actors::timeline::conversations(&state.engine.store, id).await?))
+        .json(crate::actors::timeline::conversations(&state.server.store, id).await?))
 }
 
 pub async fn conversation(
@@ -83,7 +83,7 @@ pub async fn conversation(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = conversation_id(&path)?;
-    let c = access::readable_conversation(&state.engine, &staff, id).await?;
+    let c = access::readable_conversation(&state.server, &staff, id).await?;
     Ok(HttpResponse::Ok().json(c))
 }
 
@@ -94,10 +94,10 @@ pub async fn trace(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = conversation_id(&path)?;
-    access::readable_conversation(&state.engine, &staff, id).await?;
+    access::readable_conversation(&state.server, &staff, id).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "conversation_id": id,
-        "steps": state.engine.store.trace(id).await?,
+        "steps": state.server.store.trace(id).await?,
     })))
 }
 
@@ -118,11 +118,11 @@ pub async fn customer_by_identity(
     let channel = crate::domain::Channel::parse(&q.channel)?;
     let key = crate::domain::IdentityKey::parse(channel, &q.address)?;
     let id = state
-        .engine
+        .server
         .store
         .customer_by_identity(&key)
         .await?
         .ok_or_else(|| ApiError::not_found("customer"))?;
-    let c = access::readable_customer(&state.engine, &staff, id).await?;
+    let c = access::readable_customer(&state.server, &staff, id).await?;
     Ok(HttpResponse::Ok().json(c))
 }

@@ -106,7 +106,7 @@ fn format_of(q: &ReportQuery, req: &HttpRequest) -> Result<Format, ApiError> {
 
 /// Validates the query against `[reports]` into the computation's parameters.
 fn params_of(q: &ReportQuery, state: &AppState) -> Result<ReportParams, ApiError> {
-    let cfg = &state.engine.settings.reports;
+    let cfg = &state.server.settings.reports;
     let interval = Interval::parse(&q.interval)?;
     let group = GroupBy::parse(&q.group)?;
     if q.from >= q.to {
@@ -159,13 +159,13 @@ pub async fn report(
     let q = q.into_inner();
     let format = format_of(&q, &req)?;
     let params = params_of(&q, &state)?;
-    let cfg = &state.engine.settings.reports;
+    let cfg = &state.server.settings.reports;
     // Every queue is read even for one queue's report: a repeat contact that makes a
     // resolution not first-contact may be in any queue. Events after `to` (inside the
     // FCR window) are only looked at for that.
     let until = params.to.plus_ms(params.fcr_window_ms);
     let events = state
-        .engine
+        .server
         .store
         .report_events(None, params.from, until, cfg.max_events.saturating_add(1))
         .await?;

@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 
 fn hub_of(state: &AppState) -> Result<actix::Addr<crate::actors::hub::LiveHub>, ApiError> {
     state
-        .engine
+        .server
         .hub()
         .ok_or_else(|| ApiError::new(ErrorCode::Unavailable, "live hub not running"))
 }
@@ -94,7 +94,7 @@ pub async fn set_agent_status(
     let body = body.into_inner();
     crate::actors::agent::check_reason(body.reason.as_deref().unwrap_or(""))?;
     let agent = state
-        .engine
+        .server
         .agent(&id)
         .ok_or_else(|| ApiError::not_found("logged-in agent"))?;
     agent
@@ -133,26 +133,26 @@ pub async fn set_agent_queues(
         return Err(ApiError::invalid("a queue is listed twice"));
     }
     for q in &queues {
-        if state.engine.queue(q).is_none() {
+        if state.server.queue(q).is_none() {
             return Err(ApiError::invalid(format!("unknown queue {q}")));
         }
     }
     let mut profile = state
-        .engine
+        .server
         .store
         .agent(&id)
         .await?
         .ok_or_else(|| ApiError::not_found("agent"))?;
     profile.queues = queues.clone();
     state
-        .engine
+        .server
         .store
         .commit(Batch {
             agents: vec![profile],
             ..Default::default()
         })
         .await?;
-    if let Some(a) = state.engine.agent(&id) {
+    if let Some(a) = state.server.agent(&id) {
         a.do_send(SetAgentQueues {
             queues: queues.clone(),
         });
@@ -194,7 +194,7 @@ pub async fn patch_queue(
     staff.require_supervisor()?;
     let name = QueueName::parse(&path).map_err(|_| ApiError::not_found("queue"))?;
     let mut config = state
-        .engine
+        .server
         .queue_config(&name)
         .ok_or_else(|| ApiError::not_found("queue"))?;
     let patch = body.into_inner();
@@ -209,7 +209,7 @@ pub async fn patch_queue(
             if of.to == name {
                 return Err(ApiError::invalid("a queue cannot overflow into itself"));
             }
-            if state.engine.queue(&of.to).is_none() {
+            if state.server.queue(&of.to).is_none() {
                 return Err(ApiError::invalid(format!("unknown queue {}", of.to)));
             }
             if of.after_ms < 1_000 || of.after_ms > MAX_OVERFLOW_AFTER_MS {
@@ -220,7 +220,7 @@ pub async fn patch_queue(
         }
         config.overflow = of;
     }
-    state.engine.save_queue(config.clone()).await?;
+    state.server.save_queue(config.clone()).await?;
     tracing::info!(queue = %name, by = %staff.id, "queue settings changed by a supervisor");
     Ok(HttpResponse::Ok().json(config))
 }

@@ -14,10 +14,10 @@ use super::error::ApiError;
 use super::extract::Staff;
 use super::{html, AppState};
 use crate::actors::customer::survey::AnswerSurvey;
-use crate::actors::Engine;
 use crate::domain::ErrorCode;
 use crate::domain::{Channel, ConversationId};
 use crate::survey::{self, Language, SurveyRecord, SurveyStatus};
+use crate::Server;
 use actix_web::{http::StatusCode, web, HttpResponse};
 use askama::Template;
 use serde::{Deserialize, Serialize};
@@ -45,9 +45,9 @@ fn view(mut r: SurveyRecord) -> SurveyView {
 }
 
 /// The survey a token names, if its secret matches and it is not answered.
-async fn record_for(engine: &Engine, token: &str) -> Result<SurveyRecord, ApiError> {
+async fn record_for(server: &Server, token: &str) -> Result<SurveyRecord, ApiError> {
     let (conv, secret) = survey::split_token(token).ok_or_else(|| ApiError::not_found("survey"))?;
-    let raw = engine
+    let raw = server
         .store
         .record(survey::KIND, &conv.to_string())
         .await?
@@ -88,21 +88,21 @@ fn parse_score(v: &serde_json::Value) -> Result<u8, ApiError> {
         })
 }
 
-async fn answer(engine: &Engine, token: &str, body: AnswerIn) -> Result<SurveyRecord, ApiError> {
+async fn answer(server: &Server, token: &str, body: AnswerIn) -> Result<SurveyRecord, ApiError> {
     let score = parse_score(&body.score)?;
     let comment = body
         .comment
         .map(|c| c.trim().to_owned())
         .filter(|c| !c.is_empty());
-    let max = engine.settings.surveys.max_comment_bytes;
+    let max = server.settings.surveys.max_comment_bytes;
     if comment.as_ref().is_some_and(|c| c.len() > max) {
         return Err(ApiError::invalid(format!(
             "comment longer than {max} bytes"
         )));
     }
-    let rec = record_for(engine, token).await?;
+    let rec = record_for(server, token).await?;
     let secret = token.split_once('.').map(|(_, s)| s.to_owned());
-    let rec = engine
+    let rec = server
         .ask_customer(
             rec.customer_id,
             AnswerSurvey {
@@ -123,7 +123,7 @@ pub async fn answer_json(
     path: web::Path<String>,
     body: web::Json<AnswerIn>,
 ) -> Result<HttpResponse, ApiError> {
-    let rec = answer(&state.engine, &path, body.into_inner()).await?;
+    let rec = answer(&state.server, &path, body.into_inner()).await?;
     Ok(HttpResponse::Ok().json(view(rec)))
 }
 
@@ -134,9 +134,9 @@ pub async fn of_conversation(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = ConversationId::parse(&path)?;
-    super::access::readable_conversation(&state.engine, &staff, id).await?;
+    super::access::readable_conversation(&state.server, &staff, id).await?;
     let raw = state
-        .engine
+        .server
         .store
         .record(survey::KIND, &id.to_string())
         .await?
@@ -209,8 +209,8 @@ fn error_page(e: &ApiError, lang: Language) -> HttpResponse {
 /// `GET /survey/{token}`: the form.
 pub async fn form(state: web::Data<AppState>, path: web::Path<String>) -> HttpResponse {
     let default =
-        Language::parse(&state.engine.settings.surveys.default_language).unwrap_or(Language::Ja);
-    let rec = match record_for(&state.engine, &path).await {
+        Language::parse(&state.server.settings.surveys.default_language).unwrap_or(Language::Ja);
+    let rec = match record_for(&state.server, &path).await {
         Ok(r) => r,
         Err(e) => return error_page(&e, default),
     };
@@ -234,7 +234,7 @@ pub async fn form(state: web::Data<AppState>, path: web::Path<String>) -> HttpRe
         comment_label,
         send,
         scale_max: rec.scale_max,
-        max_comment_bytes: state.engine.settings.surveys.max_comment_bytes,
+        max_comment_bytes: state.server.settings.surveys.max_comment_bytes,
     };
     html::page(StatusCode::OK, CSP, &page)
 }
@@ -258,14 +258,14 @@ pub async fn submit(
     let lang_of = |r: &Result<SurveyRecord, ApiError>| match r {
         Ok(rec) => rec.language,
         Err(_) => {
-            Language::parse(&state.engine.settings.surveys.default_language).unwrap_or(Language::Ja)
+            Language::parse(&state.server.settings.surveys.default_language).unwrap_or(Language::Ja)
         }
     };
     let body = AnswerIn {
         score: serde_json::Value::String(form.score),
         comment: form.comment,
     };
-    let res = answer(&state.engine, &path, body).await;
+    let res = answer(&state.server, &path, body).await;
     let lang = lang_of(&res);
     match res {
         Ok(_) => {

@@ -32,9 +32,9 @@ fn frame_cap(max_message: usize) -> usize {
 
 /// Refuses (403 `forbidden`) a handshake whose `Origin` is not allowed. Every
 /// websocket route calls this first.
-pub fn check_origin(req: &HttpRequest, engine: &crate::actors::Engine) -> Result<(), ApiError> {
+pub fn check_origin(req: &HttpRequest, server: &crate::Server) -> Result<(), ApiError> {
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
-    if crate::security::origin::allowed(&engine.settings.security, header("origin"), header("host"))
+    if crate::security::origin::allowed(&server.settings.security, header("origin"), header("host"))
     {
         Ok(())
     } else {
@@ -49,13 +49,13 @@ pub fn check_origin(req: &HttpRequest, engine: &crate::actors::Engine) -> Result
 /// disabled. Returns the token's claims and the agent's profile.
 async fn staff_handshake(
     req: &HttpRequest,
-    engine: &crate::actors::Engine,
+    server: &crate::Server,
     token: Option<&str>,
 ) -> Result<(super::extract::Staff, crate::domain::AgentProfile), ApiError> {
-    check_origin(req, engine)?;
+    check_origin(req, server)?;
     let token = token.ok_or_else(|| ApiError::unauthorized("missing token"))?;
-    let staff = super::extract::staff_from_token(engine, token).await?;
-    let profile = engine
+    let staff = super::extract::staff_from_token(server, token).await?;
+    let profile = server
         .store
         .agent(&staff.id)
         .await
@@ -71,23 +71,23 @@ pub async fn agent_ws(
     state: web::Data<AppState>,
     q: web::Query<TokenQuery>,
 ) -> Result<HttpResponse, actix_web::Error> {
-    let engine = &state.engine;
-    let (staff, profile) = staff_handshake(&req, engine, q.token.as_deref()).await?;
+    let server = &state.server;
+    let (staff, profile) = staff_handshake(&req, server, q.token.as_deref()).await?;
     let agent_id = staff.id.clone();
-    let agent = engine.agent_or_start(profile);
+    let agent = server.agent_or_start(profile);
     let session = AgentSession::new(
         agent,
-        engine.next_session_id(),
-        engine,
+        server.next_session_id(),
+        server,
         TokenWatch {
             agent_id,
             exp: staff.exp,
             gen: staff.gen,
         },
-        engine.drain_signal(),
+        server.drain_signal(),
     );
     ws::WsResponseBuilder::new(session, &req, stream)
-        .frame_size(frame_cap(engine.settings.limits.max_ws_message_bytes))
+        .frame_size(frame_cap(server.settings.limits.max_ws_message_bytes))
         .start()
 }
 
@@ -97,30 +97,30 @@ pub async fn chat_ws(
     state: web::Data<AppState>,
     q: web::Query<TokenQuery>,
 ) -> Result<HttpResponse, actix_web::Error> {
-    let engine = &state.engine;
-    check_origin(&req, engine)?;
+    let server = &state.server;
+    check_origin(&req, server)?;
     let login = match q.login.as_deref().filter(|t| !t.is_empty()) {
         Some(jwt) => Some(
             crate::channels::login::verify(
-                &engine.settings.channels.login_secret,
+                &server.settings.channels.login_secret,
                 jwt,
-                engine.now(),
+                server.now(),
             )
             .map_err(|e| ApiError::unauthorized(e.to_string()))?,
         ),
         None => None,
     };
     let (customer, address, token) = match q.token.as_deref().filter(|t| !t.is_empty()) {
-        _ if login.is_some() => login_visitor(engine, login.as_ref()).await?,
-        Some(t) => match engine.tokens.verify(t, engine.now()) {
+        _ if login.is_some() => login_visitor(server, login.as_ref()).await?,
+        Some(t) => match server.tokens.verify(t, server.now()) {
             Ok(Claims::Visitor {
                 customer, address, ..
             }) => {
                 let id = CustomerId::parse(&customer)
                     .map_err(|_| ApiError::unauthorized("bad visitor token"))?;
-                let id = survivor_of(engine, id).await?;
+                let id = survivor_of(server, id).await?;
                 // An erased customer's visitor tokens open nothing.
-                if engine.is_erased(id).await.map_err(ApiError::from)? {
+                if server.is_erased(id).await.map_err(ApiError::from)? {
                     return Err(
                         ApiError::unauthorized("visitor token of an erased customer").into(),
                     );
@@ -134,55 +134,52 @@ pub async fn chat_ws(
             // A new visitor: an unguessable chat address, a customer, a signed token.
             let address = format!("v-{}", uuid::Uuid::new_v4().simple());
             let key = IdentityKey::parse(Channel::Chat, &address).map_err(ApiError::from)?;
-            let (id, _) = engine
+            let (id, _) = server
                 .resolve_identity(&key)
                 .await
                 .map_err(ApiError::from)?;
-            let token = engine.tokens.sign(&Claims::Visitor {
+            let token = server.tokens.sign(&Claims::Visitor {
                 customer: id.to_string(),
                 address: address.clone(),
-                exp: engine
+                exp: server
                     .now()
-                    .plus_ms(engine.settings.timing.visitor_token_ttl_ms),
+                    .plus_ms(server.settings.timing.visitor_token_ttl_ms),
             });
             (id, address, token)
         }
     };
-    let session = ChatSession::new(engine.clone(), customer, address, token);
+    let session = ChatSession::new(server.clone(), customer, address, token);
     ws::WsResponseBuilder::new(session, &req, stream)
-        .frame_size(frame_cap(engine.settings.limits.max_ws_message_bytes))
+        .frame_size(frame_cap(server.settings.limits.max_ws_message_bytes))
         .start()
 }
 
 /// A visitor proven by a login token: the customer the token leads to, a fresh chat
 /// address linked to them, and a visitor token for reconnecting.
 async fn login_visitor(
-    engine: &crate::actors::Engine,
+    server: &crate::Server,
     claims: Option<&crate::channels::login::LoginClaims>,
 ) -> Result<(CustomerId, String, String), ApiError> {
     let claims = claims.ok_or_else(|| ApiError::unauthorized("missing login token"))?;
-    let id = engine.resolve_login(claims).await?;
+    let id = server.resolve_login(claims).await?;
     let address = format!("v-{}", uuid::Uuid::new_v4().simple());
     let key = IdentityKey::parse(Channel::Chat, &address)?;
-    engine.link_identity(id, key, None, "login_token").await?;
-    let token = engine.tokens.sign(&Claims::Visitor {
+    server.link_identity(id, key, None, "login_token").await?;
+    let token = server.tokens.sign(&Claims::Visitor {
         customer: id.to_string(),
         address: address.clone(),
-        exp: engine
+        exp: server
             .now()
-            .plus_ms(engine.settings.timing.visitor_token_ttl_ms),
+            .plus_ms(server.settings.timing.visitor_token_ttl_ms),
     });
     Ok((id, address, token))
 }
 
 /// The customer `id` reads as now: the survivor if it was merged (a visitor token made
 /// before a merge keeps working).
-async fn survivor_of(
-    engine: &crate::actors::Engine,
-    mut id: CustomerId,
-) -> Result<CustomerId, ApiError> {
+async fn survivor_of(server: &crate::Server, mut id: CustomerId) -> Result<CustomerId, ApiError> {
     for _ in 0..8 {
-        match engine.store.customer(id).await?.and_then(|c| c.merged_into) {
+        match server.store.customer(id).await?.and_then(|c| c.merged_into) {
             Some(next) => id = next,
             None => break,
         }
@@ -207,8 +204,8 @@ pub async fn supervisor_ws(
     q: web::Query<SupervisorQuery>,
 ) -> Result<HttpResponse, actix_web::Error> {
     use std::sync::atomic::Ordering;
-    let engine = &state.engine;
-    let (staff, _) = staff_handshake(&req, engine, q.token.as_deref()).await?;
+    let server = &state.server;
+    let (staff, _) = staff_handshake(&req, server, q.token.as_deref()).await?;
     staff.require_supervisor()?;
     let queues = match q.queues.as_deref().filter(|s| !s.is_empty()) {
         Some(list) => {
@@ -224,7 +221,7 @@ pub async fn supervisor_ws(
         }
         None => None,
     };
-    let hub = engine.hub().ok_or_else(|| {
+    let hub = server.hub().ok_or_else(|| {
         ApiError::new(
             crate::domain::ErrorCode::Unavailable,
             "live hub not running",
@@ -232,8 +229,8 @@ pub async fn supervisor_ws(
     })?;
     // Counted by the sessions themselves (start / stop); a burst of handshakes may
     // pass the limit by the few in flight.
-    let max = engine.settings.limits.max_supervisors;
-    if engine.supervisor_sockets.load(Ordering::Relaxed) >= max {
+    let max = server.settings.limits.max_supervisors;
+    if server.supervisor_sockets.load(Ordering::Relaxed) >= max {
         return Err(ApiError::new(
             crate::domain::ErrorCode::Unavailable,
             format!("at most {max} supervisor sockets"),
@@ -245,8 +242,8 @@ pub async fn supervisor_ws(
         exp: staff.exp,
         gen: staff.gen,
     };
-    let session = SupervisorSession::new(engine.clone(), hub, staff.id, queues, watch);
+    let session = SupervisorSession::new(server.clone(), hub, staff.id, queues, watch);
     ws::WsResponseBuilder::new(session, &req, stream)
-        .frame_size(frame_cap(engine.settings.limits.max_ws_message_bytes))
+        .frame_size(frame_cap(server.settings.limits.max_ws_message_bytes))
         .start()
 }

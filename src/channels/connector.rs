@@ -10,20 +10,21 @@
 //! outbound dispatcher and the webhook scope find it through the list; nothing matches
 //! on providers elsewhere.
 
-use super::outbound::{Delivery, SendResult};
+use super::outbound::SendResult;
 use super::webhook::{counted, require_content_type, WebhookError};
 use super::ChannelSettings;
-use crate::actors::registry::Engine;
 use crate::api::AppState;
 use crate::domain::Channel;
+use crate::Server;
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::future::BoxFuture;
 use std::future::Future;
+use switchboard_engine::outbound::Delivery;
 
 /// What a provider's API call needs besides the delivery.
 #[derive(Clone, Copy)]
 pub struct SendContext<'a> {
-    pub engine: &'a Engine,
+    pub server: &'a Server,
     /// The dispatcher's shared HTTP client (timeouts and user agent set).
     pub client: &'a reqwest::Client,
 }
@@ -74,6 +75,16 @@ pub fn sender_for(channel: Channel) -> Option<&'static dyn Connector> {
         .find(|c| c.sends() == Some(channel))
 }
 
+/// The channels an agent's text reply can go out on with these settings: those whose
+/// sending connector is enabled.
+pub fn reply_channels(settings: &ChannelSettings) -> std::collections::BTreeSet<Channel> {
+    Channel::ALL
+        .iter()
+        .copied()
+        .filter(|&c| sender_for(c).is_some_and(|s| s.enabled(settings)))
+        .collect()
+}
+
 /// A connector that takes signed webhook calls.
 pub trait Webhook: Connector {
     /// What a verified call yields to the handler (form parameters, the raw body).
@@ -83,7 +94,7 @@ pub trait Webhook: Connector {
     /// Checks the provider's signature over `body`; parses what the signature covers.
     fn verify(
         &self,
-        engine: &Engine,
+        server: &Server,
         req: &HttpRequest,
         body: &[u8],
     ) -> Result<Self::Verified, WebhookError>;
@@ -104,11 +115,11 @@ where
     Fut: Future<Output = Result<HttpResponse, WebhookError>>,
 {
     let r = async {
-        if !w.enabled(&state.engine.settings.channels) {
+        if !w.enabled(&state.server.settings.channels) {
             return Err(WebhookError::Disabled);
         }
         require_content_type(req, W::CONTENT_TYPE)?;
-        let verified = w.verify(&state.engine, req, body)?;
+        let verified = w.verify(&state.server, req, body)?;
         handle(verified).await
     }
     .await;

@@ -13,19 +13,20 @@
 //!   set to the event id, so a retried push is delivered once.
 
 use super::connector::{serve, Connector, SendContext, Webhook};
-use super::outbound::{Delivery, SendFailure, SendResult};
+use super::outbound::{SendFailure, SendResult};
 use super::webhook::{self, WebhookError};
 use super::{ingest, ChannelSettings, InboundMessage};
 use crate::actors::messages::SetOptOut;
-use crate::actors::registry::Engine;
 use crate::api::AppState;
 use crate::domain::{Attachment, Channel, IdentityKey};
+use crate::Server;
 use actix_web::{web, HttpRequest, HttpResponse};
 use dashmap::DashMap;
 use futures_util::future::BoxFuture;
 use serde::Deserialize;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+use switchboard_engine::outbound::Delivery;
 
 const PROVIDER: &str = "line";
 /// A reply token is used only while younger than this (LINE: "about one minute").
@@ -113,7 +114,7 @@ impl Connector for Line {
         Some(Channel::Line)
     }
     fn send<'a>(&'a self, cx: SendContext<'a>, d: &'a Delivery) -> BoxFuture<'a, SendResult> {
-        Box::pin(send(cx.client, &cx.engine.settings.channels, d))
+        Box::pin(send(cx.client, &cx.server.settings.channels, d))
     }
 }
 
@@ -121,8 +122,8 @@ impl Webhook for Line {
     /// The body itself: the signature covers all of it.
     type Verified = ();
     const CONTENT_TYPE: &'static str = "application/json";
-    fn verify(&self, engine: &Engine, req: &HttpRequest, body: &[u8]) -> Result<(), WebhookError> {
-        let secret = &engine.settings.channels.line.channel_secret;
+    fn verify(&self, server: &Server, req: &HttpRequest, body: &[u8]) -> Result<(), WebhookError> {
+        let secret = &server.settings.channels.line.channel_secret;
         if super::signature::verify_line(secret, body, webhook::header(req, "X-Line-Signature")) {
             Ok(())
         } else {
@@ -141,7 +142,7 @@ pub async fn webhook(
 }
 
 async fn handle(state: &AppState, body: &[u8]) -> Result<HttpResponse, WebhookError> {
-    let events = webhook::fresh_events(&state.engine, PROVIDER, parse_events(body)?, |e| {
+    let events = webhook::fresh_events(&state.server, PROVIDER, parse_events(body)?, |e| {
         e.timestamp
     });
     for ev in events {
@@ -184,7 +185,7 @@ pub(crate) fn fuzz_body(body: &[u8]) -> bool {
 }
 
 async fn handle_event(state: &AppState, ev: Event) -> Result<(), WebhookError> {
-    let engine = &state.engine;
+    let server = &state.server;
     let user = match &ev.source {
         Some(Source {
             kind,
@@ -199,8 +200,8 @@ async fn handle_event(state: &AppState, ev: Event) -> Result<(), WebhookError> {
         "follow" | "unfollow" => {
             let key = IdentityKey::parse(Channel::Line, &user)
                 .map_err(|e| WebhookError::Malformed(e.to_string()))?;
-            let (customer, _) = engine.resolve_identity(&key).await?;
-            engine
+            let (customer, _) = server.resolve_identity(&key).await?;
+            server
                 .ask_customer(
                     customer,
                     SetOptOut {
@@ -221,8 +222,8 @@ async fn handle_event(state: &AppState, ev: Event) -> Result<(), WebhookError> {
             let mut m = InboundMessage::new(Channel::Line, user.clone(), text);
             m.provider_msg_id = Some(msg.id.clone());
             m.attachments = attachments;
-            m.queue = engine.settings.channels.line.queue.clone();
-            match ingest(engine, m).await {
+            m.queue = server.settings.channels.line.queue.clone();
+            match ingest(server, m).await {
                 Ok(_) => {}
                 // One unusable message must not make LINE redeliver the others.
                 Err(e) if e.code == crate::domain::ErrorCode::Invalid => {

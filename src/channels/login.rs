@@ -12,14 +12,14 @@
 //!
 //! Claims: `sub` (the company's customer reference), optional `email`, `phone_number`
 //! (E.164), `name`, and `exp` (seconds since the epoch). A token proves these
-//! identities (see [`proven_identities`]): `chat:acct:{sub}` (the account, kept as a
+//! identities (see `proven_identities`, in the engine): `chat:acct:{sub}` (the account, kept as a
 //! chat-channel identity with address `acct:{sub}`, which no visitor address can take
 //! since those are `v-…`), `email:{email}`, `sms:{phone}` and `voice:{phone}`.
 //!
 //! This module only verifies and parses; which customer the identities lead to is
 //! `crate::actors::stitching`'s job.
 
-use crate::domain::{Channel, IdentityKey, Millis, ParseError};
+use crate::domain::Millis;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use jsonwebtoken::errors::{Error as JwtError, ErrorKind};
@@ -30,19 +30,7 @@ use std::sync::LazyLock;
 /// Longest token accepted, bytes.
 const MAX_TOKEN: usize = 4096;
 
-/// The claims of a verified login token.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct LoginClaims {
-    pub sub: String,
-    #[serde(default)]
-    pub email: Option<String>,
-    #[serde(default)]
-    pub phone_number: Option<String>,
-    #[serde(default)]
-    pub name: Option<String>,
-    /// Expiry, seconds since the Unix epoch.
-    pub exp: i64,
-}
+pub use switchboard_engine::login::{account_key, proven_identities, LoginClaims};
 
 /// Why a token was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -124,24 +112,6 @@ fn header_error(token: &str, e: &JwtError) -> LoginError {
         }
         _ => LoginError::Malformed("header is not a JWT header"),
     }
-}
-
-/// The identities a token proves, the account key (`chat:acct:{sub}`) first.
-pub fn proven_identities(c: &LoginClaims) -> Result<Vec<IdentityKey>, ParseError> {
-    let mut keys = vec![account_key(&c.sub)?];
-    if let Some(e) = c.email.as_deref().filter(|s| !s.trim().is_empty()) {
-        keys.push(IdentityKey::parse(Channel::Email, e)?);
-    }
-    if let Some(p) = c.phone_number.as_deref().filter(|s| !s.trim().is_empty()) {
-        keys.push(IdentityKey::parse(Channel::Sms, p)?);
-        keys.push(IdentityKey::parse(Channel::Voice, p)?);
-    }
-    Ok(keys)
-}
-
-/// The identity of the company's account `sub`: channel chat, address `acct:{sub}`.
-pub fn account_key(sub: &str) -> Result<IdentityKey, ParseError> {
-    IdentityKey::parse(Channel::Chat, &format!("acct:{}", sub.trim()))
 }
 
 #[cfg(test)]

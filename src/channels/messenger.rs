@@ -18,15 +18,16 @@
 //!   `{"recipient": {"id": PSID}, "messaging_type": "RESPONSE", "message": {"text"}}`.
 
 use super::connector::{serve, Connector, SendContext, Webhook};
-use super::outbound::{Delivery, SendFailure, SendResult};
+use super::outbound::{SendFailure, SendResult};
 use super::webhook::{self, WebhookError};
 use super::{ingest, ChannelSettings, InboundMessage};
-use crate::actors::registry::Engine;
 use crate::api::AppState;
 use crate::domain::{Attachment, Channel};
+use crate::Server;
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::future::BoxFuture;
 use serde::Deserialize;
+use switchboard_engine::outbound::Delivery;
 
 const PROVIDER: &str = "messenger";
 const MAX_EVENTS: usize = 1000;
@@ -46,7 +47,7 @@ pub async fn verify(
     state: web::Data<AppState>,
     q: web::Query<VerifyQuery>,
 ) -> Result<HttpResponse, WebhookError> {
-    let cfg = &state.engine.settings.channels.messenger;
+    let cfg = &state.server.settings.channels.messenger;
     if !cfg.enabled {
         return Err(WebhookError::Disabled);
     }
@@ -148,7 +149,7 @@ impl Connector for Messenger {
         Some(Channel::Messenger)
     }
     fn send<'a>(&'a self, cx: SendContext<'a>, d: &'a Delivery) -> BoxFuture<'a, SendResult> {
-        Box::pin(send(cx.client, &cx.engine.settings.channels, d))
+        Box::pin(send(cx.client, &cx.server.settings.channels, d))
     }
 }
 
@@ -156,8 +157,8 @@ impl Webhook for Messenger {
     /// The body itself: the signature covers all of it.
     type Verified = ();
     const CONTENT_TYPE: &'static str = "application/json";
-    fn verify(&self, engine: &Engine, req: &HttpRequest, body: &[u8]) -> Result<(), WebhookError> {
-        let secret = &engine.settings.channels.messenger.app_secret;
+    fn verify(&self, server: &Server, req: &HttpRequest, body: &[u8]) -> Result<(), WebhookError> {
+        let secret = &server.settings.channels.messenger.app_secret;
         let header = webhook::header(req, "X-Hub-Signature-256");
         if super::signature::verify_messenger(secret, body, header) {
             Ok(())
@@ -177,8 +178,8 @@ pub async fn webhook(
 }
 
 async fn handle(state: &AppState, body: &[u8]) -> Result<HttpResponse, WebhookError> {
-    let cfg = &state.engine.settings.channels.messenger;
-    let events = webhook::fresh_events(&state.engine, PROVIDER, parse_events(body)?, |e| {
+    let cfg = &state.server.settings.channels.messenger;
+    let events = webhook::fresh_events(&state.server, PROVIDER, parse_events(body)?, |e| {
         e.timestamp
     });
     for mut ev in events {
@@ -189,7 +190,7 @@ async fn handle(state: &AppState, body: &[u8]) -> Result<HttpResponse, WebhookEr
         let Some(m) = message_of(ev, cfg.queue.clone()) else {
             continue;
         };
-        match ingest(&state.engine, m).await {
+        match ingest(&state.server, m).await {
             Ok(_) => {}
             Err(e) if e.code == crate::domain::ErrorCode::Invalid => {
                 tracing::info!(error = %crate::security::Redacted(&e.to_string()), "Messenger message skipped");
@@ -206,7 +207,7 @@ async fn account_linking(
     psid: &str,
     al: AccountLinking,
 ) -> Result<(), WebhookError> {
-    let engine = &state.engine;
+    let server = &state.server;
     let Ok(key) = crate::domain::IdentityKey::parse(Channel::Messenger, psid) else {
         tracing::info!("Messenger account_linking skipped: bad sender id");
         return Ok(());
@@ -215,9 +216,9 @@ async fn account_linking(
         "linked" => {
             let code = al.authorization_code.unwrap_or_default();
             let claims = match super::login::verify(
-                &engine.settings.channels.login_secret,
+                &server.settings.channels.login_secret,
                 &code,
-                engine.now(),
+                server.now(),
             ) {
                 Ok(c) => c,
                 Err(e) => {
@@ -225,7 +226,7 @@ async fn account_linking(
                     return Ok(());
                 }
             };
-            match engine
+            match server
                 .link_by_login(&claims, key, "messenger_account_linking")
                 .await
             {
@@ -239,11 +240,11 @@ async fn account_linking(
             }
         }
         "unlinked" => {
-            let owner = engine.store.customer_by_identity(&key).await.map_err(|e| {
+            let owner = server.store.customer_by_identity(&key).await.map_err(|e| {
                 WebhookError::from(crate::actors::messages::EngineError::unavailable(e))
             })?;
             if let Some(customer) = owner {
-                match engine.unlink_identity(customer, key, None).await {
+                match server.unlink_identity(customer, key, None).await {
                     Ok(()) => tracing::info!(customer = %customer, "Messenger account unlinked"),
                     Err(e) if e.code == crate::domain::ErrorCode::NotFound => {}
                     Err(e) => return Err(e.into()),

@@ -6,15 +6,16 @@
 //!   which makes it durable before the connector acknowledges the provider. A provider's
 //!   retry carries the same provider message id and is stored once.
 //! - [`outbound::Dispatcher`] delivers agent replies: the customer actor commits the
-//!   `message_out` event, then queues a [`outbound::Delivery`]; a bounded pool of
+//!   `message_out` event, then queues a `Delivery` (the engine's outbound port); a bounded pool of
 //!   workers calls the provider's API (never on an actor's thread), retries temporary
 //!   failures with backoff, and records the result as a `message_status` event.
 //! - [`connector`]: the `Connector` trait every provider implements, the one list of
 //!   them (`CONNECTORS`), and the webhook skeleton (`serve`: count, 404 while disabled,
 //!   content type, signature).
 //! - One module per provider: [`twilio_sms`], [`twilio_voice`], [`line`], [`messenger`],
-//!   [`email`] (SMTP in, relay out); [`video`] makes video-room links (no provider
-//!   calls); [`signature`] holds the webhook signature checks.
+//!   [`email`] (SMTP in, relay out); [`signature`] holds the webhook signature
+//!   checks. Video rooms need no provider call: the engine fills the configured
+//!   join-link template (`channels.video`).
 
 pub mod config;
 pub mod connector;
@@ -26,7 +27,6 @@ pub mod outbound;
 pub mod signature;
 pub mod twilio_sms;
 pub mod twilio_voice;
-pub mod video;
 mod webhook;
 
 /// The webhook form parser, for `crate::fuzz`.

@@ -1,7 +1,8 @@
 //! Outbound delivery of agent replies to providers' APIs.
 //!
-//! The customer actor commits the `message_out` event first, then calls
-//! [`Dispatcher::submit`], which never blocks: a full queue fails the send at once
+//! The dispatcher is the engine's outbound port ([`Outbound`]): the customer actor
+//! commits the `message_out` event first, then submits the [`Delivery`], which never
+//! blocks: a full queue fails the send at once
 //! (recorded as `failed`). A fixed pool of worker tasks takes deliveries off one
 //! bounded queue and calls the provider's API with a timeout. A temporary failure
 //! (network error, timeout, HTTP 429 or 5xx) is retried with exponential backoff up to
@@ -16,70 +17,13 @@
 //! even across a crash.
 
 use super::connector::SendContext;
-use crate::actors::messages::RecordEvents;
-use crate::actors::registry::Engine;
-use crate::domain::{
-    Channel, ConversationId, CustomerId, DeliveryStatus, EventId, EventKind, TimelineEvent,
-};
+use crate::actors::Engine;
+use crate::domain::DeliveryStatus;
+use crate::Server;
 use std::sync::Arc;
 use std::time::Duration;
+use switchboard_engine::outbound::{record, Delivery, Outbound};
 use tokio::sync::{mpsc, Mutex};
-
-/// One reply to deliver.
-#[derive(Debug, Clone)]
-pub struct Delivery {
-    pub customer_id: CustomerId,
-    pub conversation_id: ConversationId,
-    /// The committed `message_out` event.
-    pub event_id: EventId,
-    pub channel: Channel,
-    /// The customer's address on `channel`.
-    pub to: String,
-    pub text: String,
-    /// Email subject of the thread.
-    pub subject: Option<String>,
-    /// Email message ids to thread under (In-Reply-To / References).
-    pub references: Vec<String>,
-    pub attempt: u32,
-    /// Quick-reply choices shown under the text where the channel has them (LINE
-    /// `quickReply`, Messenger `quick_replies`); each sends its label back as text. Not
-    /// kept in the outbox: a delivery resent after a restart is plain text.
-    pub quick_replies: Vec<String>,
-}
-
-impl Delivery {
-    /// The durable outbox record of this delivery.
-    pub fn entry(&self, created_at: crate::domain::Millis) -> crate::store::OutboxEntry {
-        crate::store::OutboxEntry {
-            event_id: self.event_id,
-            customer_id: self.customer_id,
-            conversation_id: self.conversation_id,
-            channel: self.channel,
-            to: self.to.clone(),
-            text: self.text.clone(),
-            subject: self.subject.clone(),
-            references: self.references.clone(),
-            created_at,
-        }
-    }
-}
-
-impl From<crate::store::OutboxEntry> for Delivery {
-    fn from(o: crate::store::OutboxEntry) -> Self {
-        Self {
-            customer_id: o.customer_id,
-            conversation_id: o.conversation_id,
-            event_id: o.event_id,
-            channel: o.channel,
-            to: o.to,
-            text: o.text,
-            subject: o.subject,
-            references: o.references,
-            attempt: 0,
-            quick_replies: Vec::new(),
-        }
-    }
-}
 
 /// A provider call that did not succeed.
 #[derive(Debug, Clone)]
@@ -133,8 +77,8 @@ pub struct Dispatcher {
 
 impl Dispatcher {
     /// Starts the worker pool on the current runtime.
-    pub fn start(engine: Engine) -> Self {
-        let cfg = &engine.settings.channels;
+    pub fn start(server: Server) -> Self {
+        let cfg = &server.settings.channels;
         let (tx, rx) = mpsc::channel(cfg.outbound_queue.max(1));
         let rx = Arc::new(Mutex::new(rx));
         let client = reqwest::Client::builder()
@@ -145,14 +89,14 @@ impl Dispatcher {
         let mut workers = Vec::new();
         for _ in 0..cfg.outbound_workers.max(1) {
             let rx = rx.clone();
-            let engine = engine.clone();
+            let server = server.clone();
             let client = client.clone();
             let tx = tx.clone();
             workers.push(tokio::spawn(async move {
                 loop {
                     let job = { rx.lock().await.recv().await };
                     let Some(job) = job else { break };
-                    deliver(&engine, &client, &tx, job).await;
+                    deliver(&server, &client, &tx, job).await;
                 }
             }));
         }
@@ -162,30 +106,23 @@ impl Dispatcher {
         }
     }
 
-    /// Stops the workers (shutdown). A send in flight is abandoned; its outbox entry
-    /// stays, so the next start sends it.
-    pub fn stop(&self) {
-        let workers = std::mem::take(&mut *self.workers.lock().unwrap_or_else(|p| p.into_inner()));
-        for w in workers {
-            w.abort();
-        }
-    }
-
     /// Submits every reply left in the outbox by the previous run.
-    pub async fn resume(&self, engine: &Engine) -> Result<usize, crate::store::StoreError> {
-        let pending = engine
+    pub async fn resume(&self, server: &Server) -> Result<usize, crate::store::StoreError> {
+        let pending = server
             .store
-            .pending_outbox(engine.settings.channels.outbound_queue)
+            .pending_outbox(server.settings.channels.outbound_queue)
             .await?;
         let n = pending.len();
         for o in pending {
-            self.submit(engine, o.into());
+            self.submit(server, o.into());
         }
         Ok(n)
     }
+}
 
+impl Outbound for Dispatcher {
     /// Queues `d`; a full queue records the send as failed at once.
-    pub fn submit(&self, engine: &Engine, d: Delivery) {
+    fn submit(&self, engine: &Engine, d: Delivery) {
         if let Err(e) = self.tx.try_send(d) {
             let d = match e {
                 mpsc::error::TrySendError::Full(d) | mpsc::error::TrySendError::Closed(d) => d,
@@ -200,17 +137,26 @@ impl Dispatcher {
             );
         }
     }
+
+    /// Stops the workers (shutdown). A send in flight is abandoned; its outbox entry
+    /// stays, so the next start sends it.
+    fn stop(&self) {
+        let workers = std::mem::take(&mut *self.workers.lock().unwrap_or_else(|p| p.into_inner()));
+        for w in workers {
+            w.abort();
+        }
+    }
 }
 
 async fn deliver(
-    engine: &Engine,
+    server: &Server,
     client: &reqwest::Client,
     tx: &mpsc::Sender<Delivery>,
     d: Delivery,
 ) {
-    let cfg = &engine.settings.channels;
+    let cfg = &server.settings.channels;
     let result = match super::connector::sender_for(d.channel) {
-        Some(c) => c.send(SendContext { engine, client }, &d).await,
+        Some(c) => c.send(SendContext { server, client }, &d).await,
         None => Err(SendFailure::permanent(format!(
             "no outbound connector for {}",
             d.channel
@@ -219,7 +165,7 @@ async fn deliver(
     match result {
         Ok(provider_id) => {
             crate::metrics::outbound(d.channel, "sent");
-            record(engine, &d, DeliveryStatus::Sent, provider_id, None);
+            record(server, &d, DeliveryStatus::Sent, provider_id, None);
         }
         Err(f) if f.temporary && d.attempt + 1 < cfg.outbound_attempts => {
             crate::metrics::outbound(d.channel, "retried");
@@ -236,37 +182,7 @@ async fn deliver(
         Err(f) => {
             crate::metrics::outbound(d.channel, "failed");
             tracing::warn!(channel = %d.channel, detail = %crate::security::Redacted(&f.detail), "outbound send failed");
-            record(engine, &d, DeliveryStatus::Failed, None, Some(f.detail));
+            record(server, &d, DeliveryStatus::Failed, None, Some(f.detail));
         }
     }
-}
-
-/// Records a delivery's final outcome in the customer's timeline and takes it out of
-/// the outbox, in one commit.
-pub fn record(
-    engine: &Engine,
-    d: &Delivery,
-    status: DeliveryStatus,
-    provider_msg_id: Option<String>,
-    detail: Option<String>,
-) {
-    let ev = TimelineEvent::new(
-        d.customer_id,
-        Some(d.conversation_id),
-        engine.now(),
-        EventKind::MessageStatus {
-            message_event_id: d.event_id,
-            channel: d.channel,
-            status,
-            provider_msg_id,
-            detail,
-        },
-    );
-    engine.tell_customer(
-        d.customer_id,
-        RecordEvents {
-            events: vec![ev],
-            outbox_done: vec![d.event_id],
-        },
-    );
 }

@@ -12,17 +12,18 @@
 //!   signature), and each state becomes a `message_status` event.
 
 use super::connector::{serve, Connector, SendContext, Webhook};
-use super::outbound::{Delivery, SendFailure, SendResult};
+use super::outbound::{SendFailure, SendResult};
 use super::webhook::{self, field, required, WebhookError};
 use super::{ingest, ChannelSettings, InboundMessage};
 use crate::actors::messages::{RecordEvents, SetOptOut};
-use crate::actors::registry::Engine;
 use crate::api::AppState;
 use crate::domain::{
     Attachment, Channel, CustomerId, DeliveryStatus, EventId, EventKind, IdentityKey, TimelineEvent,
 };
+use crate::Server;
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::future::BoxFuture;
+use switchboard_engine::outbound::Delivery;
 
 const PROVIDER: &str = "twilio_sms";
 /// Twilio allows at most 10 media items per message.
@@ -65,7 +66,7 @@ impl Connector for TwilioSms {
         Some(Channel::Sms)
     }
     fn send<'a>(&'a self, cx: SendContext<'a>, d: &'a Delivery) -> BoxFuture<'a, SendResult> {
-        Box::pin(send(cx.client, &cx.engine.settings.channels, d))
+        Box::pin(send(cx.client, &cx.server.settings.channels, d))
     }
 }
 
@@ -74,11 +75,11 @@ impl Webhook for TwilioSms {
     const CONTENT_TYPE: &'static str = "application/x-www-form-urlencoded";
     fn verify(
         &self,
-        engine: &Engine,
+        server: &Server,
         req: &HttpRequest,
         body: &[u8],
     ) -> Result<Self::Verified, WebhookError> {
-        verified_form(engine, req, body, &engine.settings.channels.sms.auth_token)
+        verified_form(server, req, body, &server.settings.channels.sms.auth_token)
     }
 }
 
@@ -86,13 +87,13 @@ impl Webhook for TwilioSms {
 /// and the parameters) with `auth_token`; returns the parameters. Shared with the voice
 /// connector, which Twilio signs the same way.
 pub(super) fn verified_form(
-    engine: &Engine,
+    server: &Server,
     req: &HttpRequest,
     body: &[u8],
     auth_token: &str,
 ) -> Result<Vec<(String, String)>, WebhookError> {
     let params = webhook::parse_form(body)?;
-    let url = webhook::public_url(engine, req);
+    let url = webhook::public_url(server, req);
     if !super::signature::verify_twilio(
         auth_token,
         &url,
@@ -120,7 +121,7 @@ async fn inbound_inner(
     state: &AppState,
     params: Vec<(String, String)>,
 ) -> Result<HttpResponse, WebhookError> {
-    let cfg = &state.engine.settings.channels.sms;
+    let cfg = &state.server.settings.channels.sms;
     let SmsIn {
         sid,
         from,
@@ -128,12 +129,12 @@ async fn inbound_inner(
         opt,
         attachments,
     } = parse_inbound(&params)?;
-    let engine = &state.engine;
+    let server = &state.server;
     if let Some(opted_out) = opt {
         let key = IdentityKey::parse(Channel::Sms, from)
             .map_err(|e| WebhookError::Malformed(e.to_string()))?;
-        let (customer, _) = engine.resolve_identity(&key).await?;
-        engine
+        let (customer, _) = server.resolve_identity(&key).await?;
+        server
             .ask_customer(
                 customer,
                 SetOptOut {
@@ -149,7 +150,7 @@ async fn inbound_inner(
     m.provider_msg_id = Some(sid.to_owned());
     m.attachments = attachments;
     m.queue = cfg.queue.clone();
-    ingest(engine, m).await?;
+    ingest(server, m).await?;
     Ok(empty_twiml())
 }
 
@@ -264,7 +265,7 @@ async fn status_inner(
     let ev = TimelineEvent::new(
         q.c,
         Some(q.conv),
-        state.engine.now(),
+        state.server.now(),
         EventKind::MessageStatus {
             message_event_id: q.e,
             channel: Channel::Sms,
@@ -274,7 +275,7 @@ async fn status_inner(
         },
     );
     state
-        .engine
+        .server
         .ask_customer(
             q.c,
             RecordEvents {

@@ -27,10 +27,10 @@ use super::twilio_sms::verified_form;
 use super::webhook::{field, required, WebhookError};
 use super::{ingest, ChannelSettings, InboundMessage};
 use crate::actors::messages::CallEnded;
-use crate::actors::registry::Engine;
 use crate::api::AppState;
 use crate::domain::{Channel, IdentityKey};
 use crate::ivr::{Action, Position, Tree};
+use crate::Server;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 const PROVIDER: &str = "twilio_voice";
@@ -58,15 +58,15 @@ impl Webhook for TwilioVoice {
     const CONTENT_TYPE: &'static str = "application/x-www-form-urlencoded";
     fn verify(
         &self,
-        engine: &Engine,
+        server: &Server,
         req: &HttpRequest,
         body: &[u8],
     ) -> Result<Self::Verified, WebhookError> {
         verified_form(
-            engine,
+            server,
             req,
             body,
-            &engine.settings.channels.voice.auth_token,
+            &server.settings.channels.voice.auth_token,
         )
     }
 }
@@ -98,14 +98,14 @@ fn twiml(body: String) -> HttpResponse {
 fn say(state: &AppState, text: &str) -> String {
     format!(
         "<Say language=\"{}\">{}</Say>",
-        xml_escape(&state.engine.settings.channels.voice.language),
+        xml_escape(&state.server.settings.channels.voice.language),
         xml_escape(text)
     )
 }
 
 /// The tree the calls run through (`[ivr]`, else the flat `channels.voice.menu`).
 fn ivr_tree(state: &AppState) -> Option<Tree> {
-    let s = &state.engine.settings;
+    let s = &state.server.settings;
     crate::ivr::tree(s)
 }
 
@@ -114,7 +114,7 @@ fn ivr_tree(state: &AppState) -> Option<Tree> {
 fn menu_url(state: &AppState, pos: &Position, tries: u32) -> String {
     let base = format!(
         "{}/webhooks/twilio/voice/menu",
-        state.engine.settings.channels.public_url
+        state.server.settings.channels.public_url
     );
     if pos.0.len() == 1 && tries == 0 {
         base
@@ -131,7 +131,7 @@ fn menu_twiml(
     tries: u32,
     prefix: &str,
 ) -> HttpResponse {
-    let v = &state.engine.settings.channels.voice;
+    let v = &state.server.settings.channels.voice;
     let lang = v.language.as_str();
     let en = lang.to_ascii_lowercase().starts_with("en");
     let Some(menu) = tree.menu(pos.current()) else {
@@ -215,7 +215,7 @@ async fn menu_inner(
     req: &HttpRequest,
     params: Vec<(String, String)>,
 ) -> Result<HttpResponse, WebhookError> {
-    let v = &state.engine.settings.channels.voice;
+    let v = &state.server.settings.channels.voice;
     let Some(tree) = ivr_tree(state) else {
         return route_call(state, &params, None, "着信").await;
     };
@@ -228,7 +228,7 @@ async fn menu_inner(
     let tries: u32 = field(&query, "try")
         .and_then(|t| t.parse().ok())
         .unwrap_or(0);
-    let limits = &state.engine.settings.ivr;
+    let limits = &state.server.settings.ivr;
     let digits = field(&params, "Digits");
     let speech = field(&params, "SpeechResult").filter(|s| s.len() <= limits.max_speech_bytes);
     let chosen = tree
@@ -278,12 +278,12 @@ async fn act(
             route_call(state, params, Some(q.clone()), &text).await
         }
         Action::Article(id) => {
-            let article = crate::api::ivr::read_article(&state.engine.store, id)
+            let article = crate::api::ivr::read_article(&state.server.store, id)
                 .await
                 .map_err(crate::actors::messages::EngineError::unavailable)?;
             let text = match article {
                 Some(a) => {
-                    let max = state.engine.settings.ivr.max_article_chars;
+                    let max = state.server.settings.ivr.max_article_chars;
                     format!(
                         "{}。{}",
                         a.title,
@@ -309,7 +309,7 @@ async fn act(
             );
             let done = ingest_call(state, params, q.clone(), &text).await?;
             let requested = crate::actors::customer::callback::request(
-                &state.engine,
+                &state.server,
                 done.customer_id,
                 crate::actors::customer::callback::CallbackRequest {
                     phone,
@@ -346,7 +346,7 @@ async fn ingest_call(
     let mut m = InboundMessage::new(Channel::Voice, from, text);
     m.provider_msg_id = Some(call.to_owned());
     m.queue = queue;
-    Ok(ingest(&state.engine, m).await?)
+    Ok(ingest(&state.server, m).await?)
 }
 
 /// Opens (or joins) the caller's voice conversation and holds the call for its agent.
@@ -392,7 +392,7 @@ async fn status_inner(
     let key = IdentityKey::parse(Channel::Voice, from)
         .map_err(|e| WebhookError::Malformed(e.to_string()))?;
     let Some(customer) = state
-        .engine
+        .server
         .store
         .customer_by_identity(&key)
         .await
@@ -402,7 +402,7 @@ async fn status_inner(
         return Ok(HttpResponse::NoContent().finish());
     };
     state
-        .engine
+        .server
         .ask_customer(
             customer,
             CallEnded {

@@ -6,8 +6,8 @@
 //! `Retry-After` = we could not store it now (retry), 404 = connector disabled.
 
 use crate::actors::messages::EngineError;
-use crate::actors::registry::Engine;
 use crate::domain::ErrorCode;
+use crate::Server;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 
@@ -113,23 +113,23 @@ pub fn required<'a>(params: &'a [(String, String)], key: &str) -> Result<&'a str
 
 /// The URL the provider called, as it saw it: the configured public base URL plus the
 /// request's path and query.
-pub fn public_url(engine: &Engine, req: &HttpRequest) -> String {
+pub fn public_url(server: &Server, req: &HttpRequest) -> String {
     let pq = req
         .uri()
         .path_and_query()
         .map(|p| p.as_str())
         .unwrap_or("/");
-    format!("{}{pq}", engine.settings.channels.public_url)
+    format!("{}{pq}", server.settings.channels.public_url)
 }
 
 /// Whether a provider event with timestamp `ts` (ms since the epoch) is older than
 /// `security.webhook_max_event_age_ms`: a replay of a captured, validly signed
 /// payload. Such events are skipped (logged, answered 2xx like any skipped event, so the
 /// provider does not retry); the message id de-duplicates younger redeliveries.
-pub fn too_old(engine: &crate::actors::Engine, ts: Option<i64>) -> bool {
-    let max = engine.settings.security.webhook_max_event_age_ms;
+pub fn too_old(server: &crate::Server, ts: Option<i64>) -> bool {
+    let max = server.settings.security.webhook_max_event_age_ms;
     match ts {
-        Some(ts) if max > 0 => engine.now().0.saturating_sub(ts) > max as i64,
+        Some(ts) if max > 0 => server.now().0.saturating_sub(ts) > max as i64,
         _ => false,
     }
 }
@@ -139,7 +139,7 @@ pub fn too_old(engine: &crate::actors::Engine, ts: Option<i64>) -> bool {
 /// skipped with a log line (the replay counted as `replay_skipped`): one bad event must
 /// not make the provider redeliver the others.
 pub fn fresh_events<E>(
-    engine: &Engine,
+    server: &Server,
     provider: &'static str,
     events: Vec<Result<E, serde_json::Error>>,
     ts: impl Fn(&E) -> Option<i64>,
@@ -147,7 +147,7 @@ pub fn fresh_events<E>(
     events
         .into_iter()
         .filter_map(|ev| match ev {
-            Ok(e) if too_old(engine, ts(&e)) => {
+            Ok(e) if too_old(server, ts(&e)) => {
                 tracing::info!(provider, "webhook event skipped: older than the replay window");
                 crate::metrics::webhook(provider, "replay_skipped");
                 None

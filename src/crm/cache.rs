@@ -257,3 +257,10 @@ impl Inner {
         }
     }
 }
+
+/// A customer's activation warms their CRM entry.
+impl switchboard_engine::ports::Prefetch for Crm {
+    fn customer_activated(&self, customer: &Customer) {
+        self.activated(customer);
+    }
+}

@@ -105,16 +105,39 @@ impl KbSettings {
 
 /// Start-up: loads the dictionary (off the async threads; the first start on a machine
 /// compiles it) and indexes every stored article.
-pub async fn start(engine: &crate::actors::Engine) -> anyhow::Result<()> {
-    let settings = engine.settings.kb.clone();
+pub async fn open(
+    settings: &KbSettings,
+    store: &crate::store::SharedStore,
+) -> anyhow::Result<std::sync::Arc<KnowledgeBase>> {
+    let settings = settings.clone();
     let kb = tokio::task::spawn_blocking(move || KnowledgeBase::new(&settings)).await?;
     let kb = std::sync::Arc::new(kb);
-    let n = kb.rebuild(&engine.store).await?;
+    let n = kb.rebuild(store).await?;
     tracing::info!(
         articles = n,
         tokenizer = kb.tokenizer_name(),
         "knowledge base indexed"
     );
-    engine.set_kb(kb);
-    Ok(())
+    Ok(kb)
+}
+
+/// The bot asks the index for the single best article.
+impl switchboard_engine::ports::Answers for KnowledgeBase {
+    fn best(
+        &self,
+        text: &str,
+        language: &str,
+        channel: crate::domain::Channel,
+    ) -> Option<crate::bot::Candidate> {
+        self.search(text, Some(language), Some(channel), 1)
+            .hits
+            .into_iter()
+            .next()
+            .map(|h| crate::bot::Candidate {
+                id: h.id,
+                title: h.title,
+                body: h.body,
+                confident: h.confident,
+            })
+    }
 }

@@ -32,11 +32,11 @@ pub struct TokenWatch {
 
 impl TokenWatch {
     /// `Err((close code, reason))` once the token expired (engine clock) or was revoked.
-    pub fn check(&self, engine: &crate::actors::Engine) -> Result<(), (u16, &'static str)> {
-        if self.exp <= engine.now() {
+    pub fn check(&self, server: &crate::Server) -> Result<(), (u16, &'static str)> {
+        if self.exp <= server.now() {
             return Err((CLOSE_EXPIRED, "token expired"));
         }
-        if engine
+        if server
             .security
             .revocations
             .cached(&self.agent_id)
@@ -49,8 +49,8 @@ impl TokenWatch {
 
     /// [`TokenWatch::check`] on a socket's heartbeat: a failure is counted in
     /// `switchboard_ws_refused_total` (`expired` or `revoked`).
-    pub fn on_heartbeat(&self, engine: &crate::actors::Engine) -> Result<(), (u16, &'static str)> {
-        self.check(engine).inspect_err(|(code, _)| {
+    pub fn on_heartbeat(&self, server: &crate::Server) -> Result<(), (u16, &'static str)> {
+        self.check(server).inspect_err(|(code, _)| {
             crate::metrics::ws_refused(if *code == CLOSE_EXPIRED {
                 "expired"
             } else {

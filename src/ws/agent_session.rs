@@ -14,8 +14,8 @@ use crate::actors::agent::AgentActor;
 use crate::actors::messages::{
     AgentCommand, AgentNotice, AgentPush, AgentRequest, AttachAgent, DetachAgent,
 };
-use crate::actors::Engine;
 use crate::security::revocation::{CloseSession, TokenWatch};
+use crate::Server;
 use actix::prelude::*;
 use actix_web_actors::ws;
 use std::time::{Duration, Instant};
@@ -30,7 +30,7 @@ pub struct AgentSession {
     max_bytes: usize,
     rate: RateLimit,
     /// For the token checks on every heartbeat (engine clock, revocations).
-    engine: Engine,
+    server: Server,
     /// The token the socket was opened with.
     token: TokenWatch,
     /// The engine's drain signal (graceful shutdown), taken once the session starts.
@@ -41,11 +41,11 @@ impl AgentSession {
     pub fn new(
         agent: Addr<AgentActor>,
         session_id: u64,
-        engine: &Engine,
+        server: &Server,
         token: TokenWatch,
         drain: tokio::sync::watch::Receiver<bool>,
     ) -> Self {
-        let settings = &engine.settings;
+        let settings = &server.settings;
         Self {
             agent,
             session_id,
@@ -54,7 +54,7 @@ impl AgentSession {
             client_timeout: Duration::from_millis(settings.timing.client_timeout_ms),
             max_bytes: settings.limits.max_ws_message_bytes,
             rate: RateLimit::from_settings(settings),
-            engine: engine.clone(),
+            server: server.clone(),
             token,
             drain: Some(drain),
         }
@@ -63,7 +63,7 @@ impl AgentSession {
     /// The token still holds: not expired, not revoked (checked on every heartbeat; a
     /// revocation is also pushed at once).
     fn token_check(&self) -> Result<(), (u16, &'static str)> {
-        self.token.check(&self.engine)
+        self.token.check(&self.server)
     }
 
     fn send(ctx: &mut ws::WebsocketContext<Self>, msg: &AgentServerMsg) {
@@ -103,7 +103,7 @@ impl Actor for AgentSession {
     type Context = ws::WebsocketContext<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        self.engine.security.revocations.register(
+        self.server.security.revocations.register(
             &self.token.agent_id,
             self.session_id,
             ctx.address().recipient(),
@@ -124,7 +124,7 @@ impl Actor for AgentSession {
             super::drain::watch(self, ctx, rx, reconnect);
         }
         ctx.run_interval(self.heartbeat, |act, ctx| {
-            if let Err((code, reason)) = act.token.on_heartbeat(&act.engine) {
+            if let Err((code, reason)) = act.token.on_heartbeat(&act.server) {
                 return super::frames::close_with(ctx, code, reason);
             }
             if act.closing_if_agent_gone(ctx) {
@@ -139,7 +139,7 @@ impl Actor for AgentSession {
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
-        self.engine
+        self.server
             .security
             .revocations
             .unregister(&self.token.agent_id, self.session_id);

@@ -9,14 +9,14 @@ use crate::actors::messages::{
     AttachChat, ChatNotice, ChatPush, CustomerLeave, DetachChat, EngineError, EscalateVideo,
     Identify, Typing,
 };
-use crate::actors::Engine;
 use crate::domain::CustomerId;
+use crate::Server;
 use actix::prelude::*;
 use actix_web_actors::ws;
 use std::time::{Duration, Instant};
 
 pub struct ChatSession {
-    engine: Engine,
+    server: Server,
     customer: CustomerId,
     /// The visitor's chat address (its identity on channel `chat`).
     address: String,
@@ -36,13 +36,13 @@ pub struct ChatSession {
 }
 
 impl ChatSession {
-    pub fn new(engine: Engine, customer: CustomerId, address: String, token: String) -> Self {
-        let s = &engine.settings;
+    pub fn new(server: Server, customer: CustomerId, address: String, token: String) -> Self {
+        let s = &server.settings;
         Self {
-            session_id: engine.next_session_id(),
+            session_id: server.next_session_id(),
             max_bytes: s.limits.max_ws_message_bytes,
             rate: RateLimit::from_settings(s),
-            engine: engine.clone(),
+            server: server.clone(),
             customer,
             address,
             token,
@@ -82,11 +82,11 @@ impl ChatSession {
     /// held to the socket's in-flight limit, stored, acknowledged.
     fn send_message(&mut self, input: ChatInput, ctx: &mut ws::WebsocketContext<Self>) {
         let client_msg_id = input.client_msg_id.clone();
-        let inbound = match ingest::from_chat(&self.engine, &self.address, input) {
+        let inbound = match ingest::from_chat(&self.server, &self.address, input) {
             Ok(i) => i,
             Err(e) => return Self::engine_error(ctx, e, Some(client_msg_id)),
         };
-        if self.in_flight >= self.engine.settings.limits.chat_in_flight_per_socket {
+        if self.in_flight >= self.server.settings.limits.chat_in_flight_per_socket {
             return Self::error(
                 ctx,
                 WireError {
@@ -99,9 +99,9 @@ impl ChatSession {
             );
         }
         self.in_flight += 1;
-        let engine = self.engine.clone();
+        let server = self.server.clone();
         let customer = self.customer;
-        let fut = async move { engine.ask_customer(customer, inbound).await };
+        let fut = async move { server.ask_customer(customer, inbound).await };
         ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| {
             act.in_flight -= 1;
             match res {
@@ -120,7 +120,7 @@ impl ChatSession {
     }
 
     fn on_message(&mut self, msg: ChatClientMsg, ctx: &mut ws::WebsocketContext<Self>) {
-        let engine = self.engine.clone();
+        let server = self.server.clone();
         let customer = self.customer;
         match msg {
             ChatClientMsg::Ping { nonce } => Self::send(ctx, &ChatServerMsg::Pong { nonce }),
@@ -128,7 +128,7 @@ impl ChatSession {
                 client_msg_id,
                 text,
             } => self.send_message(ChatInput::handoff(client_msg_id, text), ctx),
-            ChatClientMsg::Typing {} => engine.tell_customer(
+            ChatClientMsg::Typing {} => server.tell_customer(
                 customer,
                 Typing {
                     conversation_id: None,
@@ -149,7 +149,7 @@ impl ChatSession {
             ),
             ChatClientMsg::Identify { name, email, phone } => {
                 let fut = async move {
-                    engine
+                    server
                         .ask_customer(customer, Identify { name, email, phone })
                         .await
                 };
@@ -160,7 +160,7 @@ impl ChatSession {
                 }));
             }
             ChatClientMsg::EscalateVideo {} => {
-                let fut = async move { engine.ask_customer(customer, EscalateVideo).await };
+                let fut = async move { server.ask_customer(customer, EscalateVideo).await };
                 ctx.spawn(fut.into_actor(self).map(|res, _, ctx| {
                     if let Err(e) = res {
                         Self::engine_error(ctx, e, None)
@@ -172,7 +172,7 @@ impl ChatSession {
                 score,
                 comment,
             } => {
-                let fut = super::survey::answer(engine, customer, conversation_id, score, comment);
+                let fut = super::survey::answer(server, customer, conversation_id, score, comment);
                 ctx.spawn(fut.into_actor(self).map(|m, _, ctx| Self::send(ctx, &m)));
             }
             ChatClientMsg::RequestCallback {
@@ -182,7 +182,12 @@ impl ChatSession {
                 queue,
             } => {
                 let fut = crate::actors::customer::callback::from_chat(
-                    engine, customer, phone, note, ivr_path, queue,
+                    server.engine.clone(),
+                    customer,
+                    phone,
+                    note,
+                    ivr_path,
+                    queue,
                 );
                 ctx.spawn(fut.into_actor(self).map(|res, _, ctx| match res {
                     Ok(n) => Self::send(ctx, &frame_of(n)),
@@ -190,7 +195,7 @@ impl ChatSession {
                 }));
             }
             ChatClientMsg::Leave {} => {
-                let fut = async move { engine.ask_customer(customer, CustomerLeave).await };
+                let fut = async move { server.ask_customer(customer, CustomerLeave).await };
                 ctx.spawn(fut.into_actor(self).map(|res, _, ctx| {
                     if let Err(e) = res {
                         Self::engine_error(ctx, e, None)
@@ -210,13 +215,13 @@ impl Actor for ChatSession {
             session_id: self.session_id,
             recipient: ctx.address().recipient(),
         };
-        let engine = self.engine.clone();
+        let server = self.server.clone();
         let customer = self.customer;
         // Hold other frames until the welcome is out.
         ctx.wait(
             async move {
                 for _ in 0..2 {
-                    match engine.customer(customer).send(attach_clone(&attach)).await {
+                    match server.customer(customer).send(attach_clone(&attach)).await {
                         Ok(r) => return r,
                         Err(_) => continue,
                     }
@@ -226,7 +231,7 @@ impl Actor for ChatSession {
             .into_actor(self)
             .map(|res, act, ctx| match res {
                 Ok(w) => {
-                    act.attached = Some(act.engine.customer(act.customer));
+                    act.attached = Some(act.server.customer(act.customer));
                     Self::send(
                         ctx,
                         &ChatServerMsg::Welcome {
@@ -252,9 +257,9 @@ impl Actor for ChatSession {
             reason: "shutdown".into(),
         })
         .unwrap_or_default();
-        super::drain::watch(self, ctx, self.engine.drain_signal(), reconnect);
-        let heartbeat = Duration::from_millis(self.engine.settings.timing.heartbeat_ms);
-        let timeout = Duration::from_millis(self.engine.settings.timing.client_timeout_ms);
+        super::drain::watch(self, ctx, self.server.drain_signal(), reconnect);
+        let heartbeat = Duration::from_millis(self.server.settings.timing.heartbeat_ms);
+        let timeout = Duration::from_millis(self.server.settings.timing.client_timeout_ms);
         ctx.run_interval(heartbeat, move |act, ctx| {
             if act.attached.as_ref().is_some_and(|a| !a.connected()) {
                 Self::send(
@@ -278,7 +283,7 @@ impl Actor for ChatSession {
 
     fn stopped(&mut self, _: &mut Self::Context) {
         crate::metrics::ws_connections("chat", -1);
-        self.engine.tell_customer(
+        self.server.tell_customer(
             self.customer,
             DetachChat {
                 session_id: self.session_id,

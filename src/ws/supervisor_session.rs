@@ -32,7 +32,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 pub struct SupervisorSession {
-    engine: crate::actors::Engine,
+    server: crate::Server,
     hub: Addr<LiveHub>,
     session_id: u64,
     supervisor: AgentId,
@@ -53,15 +53,15 @@ pub struct SupervisorSession {
 impl SupervisorSession {
     /// A session for `supervisor` (counted in `engine.supervisor_sockets` while it runs).
     pub fn new(
-        engine: crate::actors::Engine,
+        server: crate::Server,
         hub: Addr<LiveHub>,
         supervisor: AgentId,
         queues: Option<BTreeSet<QueueName>>,
         token: TokenWatch,
     ) -> Self {
-        let s = &engine.settings;
+        let s = &server.settings;
         Self {
-            session_id: engine.next_session_id(),
+            session_id: server.next_session_id(),
             hub,
             supervisor,
             queues,
@@ -72,7 +72,7 @@ impl SupervisorSession {
             rate: RateLimit::from_settings(s),
             watched: HashMap::new(),
             token,
-            engine,
+            server,
         }
     }
 
@@ -107,20 +107,20 @@ impl SupervisorSession {
                 conv,
             );
         }
-        let engine = self.engine.clone();
+        let server = self.server.clone();
         let msg = WatchConversation {
             conversation_id: conv,
             session_id: self.session_id,
             recipient: ctx.address().recipient(),
         };
         let fut = async move {
-            let c = engine
+            let c = server
                 .store
                 .conversation(conv)
                 .await
                 .map_err(EngineError::unavailable)?
                 .ok_or_else(|| EngineError::not_found("conversation"))?;
-            let view = engine.ask_customer(c.customer_id, msg).await?;
+            let view = server.ask_customer(c.customer_id, msg).await?;
             Ok::<_, EngineError>((c.customer_id, view))
         };
         ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| match res {
@@ -134,7 +134,7 @@ impl SupervisorSession {
 
     fn unwatch(&mut self, conv: ConversationId) {
         if let Some(customer) = self.watched.remove(&conv) {
-            self.engine.tell_customer(
+            self.server.tell_customer(
                 customer,
                 UnwatchConversation {
                     session_id: self.session_id,
@@ -164,25 +164,25 @@ impl Actor for SupervisorSession {
     fn started(&mut self, ctx: &mut Self::Context) {
         // The hub never has more than `window` pushes outstanding; a little headroom
         // for the close notice.
-        ctx.set_mailbox_capacity(self.engine.settings.limits.supervisor_window.max(1) + 4);
+        ctx.set_mailbox_capacity(self.server.settings.limits.supervisor_window.max(1) + 4);
         crate::metrics::ws_connections("supervisor", 1);
-        self.engine
+        self.server
             .supervisor_sockets
             .fetch_add(1, Ordering::Relaxed);
-        self.engine.security.revocations.register(
+        self.server.security.revocations.register(
             &self.token.agent_id,
             self.session_id,
             ctx.address().recipient(),
         );
         // A revocation between the handshake check and the registration above.
-        if let Err((code, reason)) = self.token.check(&self.engine) {
+        if let Err((code, reason)) = self.token.check(&self.server) {
             return super::frames::close_with(ctx, code, reason);
         }
         let reconnect = serde_json::to_string(&SupervisorServerMsg::Reconnect {
             reason: "shutdown".into(),
         })
         .unwrap_or_default();
-        super::drain::watch(self, ctx, self.engine.drain_signal(), reconnect);
+        super::drain::watch(self, ctx, self.server.drain_signal(), reconnect);
         self.hub.do_send(Subscribe {
             session_id: self.session_id,
             supervisor: self.supervisor.clone(),
@@ -190,7 +190,7 @@ impl Actor for SupervisorSession {
             queues: self.queues.clone(),
         });
         ctx.run_interval(self.heartbeat, |act, ctx| {
-            if let Err((code, reason)) = act.token.on_heartbeat(&act.engine) {
+            if let Err((code, reason)) = act.token.on_heartbeat(&act.server) {
                 return super::frames::close_with(ctx, code, reason);
             }
             if act.last_seen.elapsed() > act.client_timeout {
@@ -202,7 +202,7 @@ impl Actor for SupervisorSession {
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
-        self.engine
+        self.server
             .security
             .revocations
             .unregister(&self.token.agent_id, self.session_id);
@@ -211,7 +211,7 @@ impl Actor for SupervisorSession {
             self.unwatch(conv);
         }
         crate::metrics::ws_connections("supervisor", -1);
-        self.engine
+        self.server
             .supervisor_sockets
             .fetch_sub(1, Ordering::Relaxed);
         self.hub.do_send(Unsubscribe {

@@ -5,12 +5,12 @@
 
 use super::protocol::{ChatServerMsg, WireError};
 use crate::actors::customer::survey::AnswerSurvey;
-use crate::actors::Engine;
 use crate::domain::{Channel, ConversationId, CustomerId};
+use crate::Server;
 
 /// Answers the survey of `conversation` for `customer`; returns the frame to send.
 pub async fn answer(
-    engine: Engine,
+    server: Server,
     customer: CustomerId,
     conversation: ConversationId,
     score: i64,
@@ -37,7 +37,7 @@ pub async fn answer(
         channel: Channel::Chat,
         secret: None,
     };
-    match engine.ask_customer(customer, msg).await {
+    match server.ask_customer(customer, msg).await {
         Ok(_) => ChatServerMsg::SurveyThanks {
             conversation_id: conversation,
             score,

@@ -36,9 +36,9 @@ pub struct TestApp {
     server: actix_web::dev::ServerHandle,
     /// Starts the same graceful shutdown as SIGTERM.
     pub shutdown: ShutdownHandle,
-    /// The engine handle, for test-only hooks (actor panic injection). Dropped before the
+    /// The engine and server handle, for test-only hooks (actor panic injection). Dropped before the
     /// app stops so the store can close.
-    pub engine: Option<switchboard::actors::Engine>,
+    pub engine: Option<switchboard::Server>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -251,7 +251,7 @@ async fn spawn_app_full(
                 app.server_handle(),
                 app.smtp_addr(),
                 app.shutdown_handle(),
-                app.engine(),
+                app.server(),
             ))
             .ok();
             app.run_until_stopped().await.ok();

@@ -52,10 +52,11 @@ pub use smtp::{Envelope, MailHandler, Reject, SmtpHandle, SmtpServer};
 pub use switchboard_smtp::{EmailSettings, RelaySettings, TlsMode};
 
 use super::connector::{Connector, SendContext};
-use super::outbound::{Delivery, SendResult};
+use super::outbound::SendResult;
 use super::ChannelSettings;
 use crate::domain::Channel;
 use futures_util::future::BoxFuture;
+use switchboard_engine::outbound::Delivery;
 
 /// The email connector: mail comes in over the engine's own SMTP server ([`smtp`],
 /// started with the application, no webhook routes); replies go out through the
@@ -73,6 +74,6 @@ impl Connector for Email {
         Some(Channel::Email)
     }
     fn send<'a>(&'a self, cx: SendContext<'a>, d: &'a Delivery) -> BoxFuture<'a, SendResult> {
-        Box::pin(intake::send_reply(cx.engine, d))
+        Box::pin(intake::send_reply(cx.server, d))
     }
 }

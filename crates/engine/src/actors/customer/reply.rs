@@ -36,7 +36,6 @@ impl CustomerActor {
     /// Checks that a reply can go out on `channel` and returns the delivery target
     /// (`None` for the web chat sockets).
     pub(super) fn reply_target(&self, channel: Channel) -> EngineResult<Option<String>> {
-        let ch = &self.engine.settings.channels;
         let enabled = match channel {
             // Video sessions run beside the web chat, whose sockets carry the text.
             Channel::Chat | Channel::Video => return Ok(None),
@@ -45,10 +44,9 @@ impl CustomerActor {
                     "a call carries no text; choose a messaging channel for this reply",
                 ))
             }
-            Channel::Sms => ch.sms.enabled,
-            Channel::Line => ch.line.enabled,
-            Channel::Messenger => ch.messenger.enabled,
-            Channel::Email => self.engine.email_enabled(),
+            Channel::Sms | Channel::Line | Channel::Messenger | Channel::Email => {
+                self.engine.settings.channels.replies.contains(&channel)
+            }
         };
         if !enabled {
             return Err(EngineError::invalid(format!(
@@ -127,7 +125,7 @@ impl Handler<AgentWrite> for CustomerActor {
             } else {
                 (None, Vec::new())
             };
-            crate::channels::outbound::Delivery {
+            crate::outbound::Delivery {
                 customer_id: self.id,
                 conversation_id: conv.id,
                 event_id: ev.id,

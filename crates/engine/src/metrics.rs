@@ -316,7 +316,7 @@ pub fn actor_restarted(kind: &'static str) {
     counter!("switchboard_actor_restarts_total", "kind" => kind).increment(1);
 }
 
-/// A CRM lookup's `outcome` (see `crate::crm`), with its duration when it went to the
+/// A CRM lookup's `outcome` (the server's `crm` client), with its duration when it went to the
 /// network.
 pub fn crm_lookup(outcome: &'static str, took: Option<Duration>) {
     counter!("switchboard_crm_lookups_total", "outcome" => outcome).increment(1);

@@ -2,7 +2,7 @@
 //! signed login proves, merging two customers and undoing a merge.
 //!
 //! Strong evidence only: an identity is linked automatically when a login token signed
-//! with `channels.login_secret` proves it (see `crate::channels::login`), or by hand by
+//! with `channels.login_secret` proves it (the server verifies the token; see `crate::login`), or by hand by
 //! an agent. A chat form, a display name or a matching spelling never links or merges.
 //!
 //! Every operation here holds `Engine::identity_lock` for its whole run, so that an
@@ -17,9 +17,9 @@ use super::customer::identity::{
 };
 use super::messages::{EngineError, EngineResult};
 use super::registry::Engine;
-use crate::channels::login::LoginClaims;
 use crate::domain::ErrorCode;
 use crate::domain::{AgentId, Customer, CustomerId, IdentityKey};
+use crate::login::LoginClaims;
 use std::collections::BTreeSet;
 
 impl Engine {
@@ -144,9 +144,9 @@ impl Engine {
 
     /// The customer a verified login token proves, with the identities it proves
     /// linked to them when nobody else owns them (those owned by someone else are left
-    /// alone and logged: an agent can merge). See `channels::login::proven_identities`.
+    /// alone and logged: an agent can merge). See `crate::login::proven_identities`.
     pub async fn resolve_login(&self, claims: &LoginClaims) -> EngineResult<CustomerId> {
-        let keys = crate::channels::login::proven_identities(claims)
+        let keys = crate::login::proven_identities(claims)
             .map_err(|e| EngineError::invalid(e.to_string()))?;
         let _guard = self.identity_lock.lock().await;
         let acct = &keys[0];

@@ -19,8 +19,8 @@ use crate::actors::messages::{ChatNotice, EngineError, Inbound, InboundAck};
 use crate::bot::{
     decide, language_of, BotSession, BotTurn, Candidate, Decision, HandoffReason, BOT_SESSION,
 };
-use crate::channels::outbound::Delivery;
 use crate::domain::{Channel, ConversationId, EventKind, Millis, TimelineEvent};
+use crate::outbound::Delivery;
 use crate::store::{Batch, RecordWrite};
 use actix::prelude::*;
 
@@ -122,22 +122,8 @@ impl CustomerActor {
             None
         } else {
             self.engine
-                .kb()
-                .search(
-                    &msg.text,
-                    Some(language_of(&msg.text)),
-                    Some(msg.channel),
-                    1,
-                )
-                .hits
-                .into_iter()
-                .next()
-                .map(|h| Candidate {
-                    id: h.id,
-                    title: h.title,
-                    body: h.body,
-                    confident: h.confident,
-                })
+                .answers()
+                .and_then(|a| a.best(&msg.text, language_of(&msg.text), msg.channel))
         };
         let (text, article) = match decide(cfg, &session, &msg.text, button, best) {
             Decision::Handoff { text, reason } => {

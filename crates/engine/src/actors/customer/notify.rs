@@ -10,11 +10,11 @@
 
 use super::{Atomic, CustomerActor};
 use crate::actors::messages::{ConversationEvent, EngineError, EngineResult};
-use crate::channels::outbound::Delivery;
 use crate::domain::{Channel, EventKind, TimelineEvent};
 use crate::notify::{
     self, NotificationRecord, NotificationStatus, Rule, SendOrder, NOTIFICATION_KIND,
 };
+use crate::outbound::Delivery;
 use crate::store::{Batch, RecordWrite};
 use crate::survey::Language;
 use crate::template::Template;

@@ -130,7 +130,7 @@ pub fn from_chat(engine: &Engine, address: &str, input: ChatInput) -> EngineResu
     if let Some(q) = input
         .queue
         .as_ref()
-        .filter(|q| !crate::ivr::chat_queue(&engine.settings, q))
+        .filter(|q| !engine.settings.channels.ivr_chat_queues.contains(*q))
     {
         return Err(EngineError::invalid(format!(
             "queue {q} is not a chat option of the IVR"

@@ -24,7 +24,7 @@ pub enum Claims {
         role: Role,
         exp: Millis,
         /// The agent's token generation at issue time; the token is revoked once the
-        /// generation moves on (`crate::security::revocation`).
+        /// generation moves on (the server's `security::revocation`).
         #[serde(default)]
         gen: u64,
     },

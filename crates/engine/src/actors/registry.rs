@@ -15,11 +15,13 @@ use super::customer::CustomerActor;
 use super::messages::{EngineError, EngineResult};
 use super::queue::QueueActor;
 use crate::auth::TokenSigner;
-use crate::config::Settings;
 use crate::domain::time::SharedClock;
 use crate::domain::{
     AgentId, AgentProfile, Channel, Customer, CustomerId, IdentityKey, QueueConfig, QueueName,
 };
+use crate::outbound::{Delivery, Outbound};
+use crate::ports::{Answers, Prefetch};
+use crate::settings::EngineSettings;
 use crate::store::SharedStore;
 use actix::prelude::*;
 use dashmap::DashMap;
@@ -34,11 +36,8 @@ pub struct Engine(Arc<Inner>);
 pub struct Inner {
     pub store: SharedStore,
     pub clock: SharedClock,
-    pub settings: Arc<Settings>,
+    pub settings: Arc<EngineSettings>,
     pub tokens: TokenSigner,
-    pub passwords: crate::auth::Passwords,
-    /// Token revocation, login throttling (see `crate::security`).
-    pub security: crate::security::Guards,
     customers: DashMap<CustomerId, Addr<CustomerActor>>,
     agents: DashMap<AgentId, Addr<AgentActor>>,
     queues: DashMap<QueueName, Addr<QueueActor>>,
@@ -55,27 +54,27 @@ pub struct Inner {
     /// The arbiter threads themselves, joined at shutdown.
     arbiter_threads: std::sync::Mutex<Vec<actix::Arbiter>>,
     placement: std::collections::hash_map::RandomState,
-    /// Outbound provider sends; set once at start-up (absent in unit tests).
-    dispatcher: std::sync::OnceLock<crate::channels::outbound::Dispatcher>,
+    /// Outbound delivery; set once at start-up (absent in unit tests).
+    outbound: std::sync::OnceLock<Box<dyn Outbound>>,
+    /// The knowledge base the bot answers from; set once at start-up.
+    answers: std::sync::OnceLock<Arc<dyn Answers>>,
+    /// Work started when a customer activates (the CRM prefetch); set at start-up.
+    prefetch: std::sync::OnceLock<Box<dyn Prefetch>>,
     /// The live hub; set once at start-up (absent in unit tests).
     hub: std::sync::OnceLock<Addr<super::hub::LiveHub>>,
     /// Routing events dropped because the hub's mailbox was full.
     live_lost: AtomicU64,
     /// Supervisor sockets open now (bounded by `limits.max_supervisors`).
-    pub(crate) supervisor_sockets: std::sync::atomic::AtomicUsize,
+    pub supervisor_sockets: std::sync::atomic::AtomicUsize,
     /// Serialises identity links, unlinks, merges and unmerges, whose "is this address
     /// owned?" check and the write that follows must not interleave (see `stitching`).
     pub(crate) identity_lock: tokio::sync::Mutex<()>,
     /// Set once when a graceful shutdown begins: every websocket session watches it and
-    /// tells its client to reconnect (see `crate::ws::drain`).
-    /// Shared with `startup::ShutdownHandle`, which must not keep the engine alive.
+    /// tells its client to reconnect. Shared with the server's shutdown handle, which
+    /// must not keep the engine alive.
     drain: Arc<tokio::sync::watch::Sender<bool>>,
-    /// CRM lookups and their cache (`crate::crm`).
-    pub crm: crate::crm::Crm,
-    /// Notification scheduler ticks (observable over REST; see `crate::notify::scheduler`).
+    /// Notification scheduler ticks (observable over REST; see [`crate::notify::scheduler`]).
     pub notify_stats: crate::notify::SchedulerStats,
-    /// The knowledge base's index (set at start-up, see [`Engine::kb`]).
-    kb: std::sync::OnceLock<Arc<crate::kb::KnowledgeBase>>,
 }
 
 impl std::ops::Deref for Engine {
@@ -89,7 +88,7 @@ impl Engine {
     pub fn new(
         store: SharedStore,
         clock: SharedClock,
-        settings: Arc<Settings>,
+        settings: Arc<EngineSettings>,
         tokens: TokenSigner,
     ) -> Self {
         let threads: Vec<actix::Arbiter> = if actix::System::try_current().is_some() {
@@ -100,10 +99,7 @@ impl Engine {
             Vec::new()
         };
         let arbiters = threads.iter().map(|a| a.handle()).collect();
-        let crm = crate::crm::Crm::new(&settings.crm, clock.clone());
         Engine(Arc::new(Inner {
-            passwords: crate::auth::Passwords::new(settings.limits.password_hash_concurrency),
-            security: crate::security::Guards::new(&settings.security),
             store,
             clock,
             settings,
@@ -117,27 +113,16 @@ impl Engine {
             arbiters,
             arbiter_threads: std::sync::Mutex::new(threads),
             placement: Default::default(),
-            dispatcher: std::sync::OnceLock::new(),
+            outbound: std::sync::OnceLock::new(),
+            answers: std::sync::OnceLock::new(),
+            prefetch: std::sync::OnceLock::new(),
             hub: std::sync::OnceLock::new(),
             live_lost: AtomicU64::new(0),
             supervisor_sockets: std::sync::atomic::AtomicUsize::new(0),
             identity_lock: tokio::sync::Mutex::new(()),
             drain: Arc::new(tokio::sync::watch::Sender::new(false)),
-            crm,
             notify_stats: Default::default(),
-            kb: std::sync::OnceLock::new(),
         }))
-    }
-
-    /// The knowledge base (created on first use when start-up did not set it).
-    pub fn kb(&self) -> &Arc<crate::kb::KnowledgeBase> {
-        self.kb
-            .get_or_init(|| Arc::new(crate::kb::KnowledgeBase::new(&self.settings.kb)))
-    }
-
-    /// Installs the knowledge base built at start-up (see `startup`).
-    pub fn set_kb(&self, kb: Arc<crate::kb::KnowledgeBase>) {
-        let _ = self.kb.set(kb);
     }
 
     /// Starts `actor` on the arbiter that `key` hashes to.
@@ -160,7 +145,7 @@ impl Engine {
     /// store open until the shutdown deadline.
     pub fn shutdown(&self) {
         self.begin_drain();
-        if let Some(d) = self.dispatcher.get() {
+        if let Some(d) = self.outbound.get() {
             d.stop();
         }
         let threads = std::mem::take(
@@ -184,7 +169,7 @@ impl Engine {
     }
 
     /// The drain signal's sender, for a shutdown handle that must not hold the engine.
-    pub(crate) fn drain_sender(&self) -> Arc<tokio::sync::watch::Sender<bool>> {
+    pub fn drain_sender(&self) -> Arc<tokio::sync::watch::Sender<bool>> {
         self.drain.clone()
     }
 
@@ -203,16 +188,38 @@ impl Engine {
         Arc::strong_count(&self.0)
     }
 
-    /// Installs the outbound dispatcher (once, at start-up).
-    pub fn set_dispatcher(&self, d: crate::channels::outbound::Dispatcher) {
-        let _ = self.dispatcher.set(d);
+    /// Installs the outbound port (once, at start-up).
+    pub fn set_outbound(&self, o: impl Outbound) {
+        let _ = self.outbound.set(Box::new(o));
     }
 
-    /// Queues an agent reply for its provider (never blocks).
-    pub fn deliver(&self, d: crate::channels::outbound::Delivery) {
-        match self.dispatcher.get() {
-            Some(disp) => disp.submit(self, d),
-            None => crate::channels::outbound::record(
+    /// Installs the knowledge base the bot answers from (once, at start-up).
+    pub fn set_answers(&self, a: Arc<dyn Answers>) {
+        let _ = self.answers.set(a);
+    }
+
+    /// The knowledge base, once installed.
+    pub fn answers(&self) -> Option<&dyn Answers> {
+        self.answers.get().map(|a| a.as_ref())
+    }
+
+    /// Installs the work started when a customer activates (once, at start-up).
+    pub fn set_prefetch(&self, p: impl Prefetch) {
+        let _ = self.prefetch.set(Box::new(p));
+    }
+
+    /// Starts the activation work for `customer` (nothing without a prefetch port).
+    pub fn customer_activated(&self, customer: &Customer) {
+        if let Some(p) = self.prefetch.get() {
+            p.customer_activated(customer);
+        }
+    }
+
+    /// Queues an agent reply for delivery (never blocks).
+    pub fn deliver(&self, d: Delivery) {
+        match self.outbound.get() {
+            Some(o) => o.submit(self, d),
+            None => crate::outbound::record(
                 self,
                 &d,
                 crate::domain::DeliveryStatus::Failed,
@@ -250,11 +257,6 @@ impl Engine {
     /// Events the hub never received (mailbox full).
     pub fn live_events_lost(&self) -> u64 {
         self.live_lost.load(Ordering::Relaxed)
-    }
-
-    /// Whether outbound email is configured.
-    pub fn email_enabled(&self) -> bool {
-        self.settings.channels.email.enabled
     }
 
     pub fn now(&self) -> crate::domain::Millis {

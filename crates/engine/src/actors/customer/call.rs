@@ -1,5 +1,11 @@
 //! Voice and video: a call's end (abandoned while waiting, or completed) and a web
 //! chat escalated to video.
+//!
+//! Video escalation: a web-chat customer asks to continue on video; the conversation
+//! switches to channel `video` (exclusive capacity, like voice) and a join link from
+//! the configured template goes to both sides as a `video_invited` event. The video
+//! service itself (WebRTC, SFU) is outside the engine, as the telephony platform is
+//! for voice.
 
 use super::*;
 
@@ -71,17 +77,22 @@ impl Handler<EscalateVideo> for CustomerActor {
 
     fn handle(&mut self, _: EscalateVideo, _: &mut Context<Self>) -> Self::Result {
         try_atomic!(self.begin());
-        let cfg = &self.engine.settings.channels.video;
-        if !cfg.enabled {
+        let Some(template) = self
+            .engine
+            .settings
+            .channels
+            .video_join_url_template
+            .clone()
+        else {
             return done(Err(EngineError::invalid("video is not enabled")));
-        }
+        };
         let Some(conv) = self.open.clone() else {
             return done(Err(EngineError::invalid(
                 "there is no open conversation to continue on video",
             )));
         };
         let now = self.engine.now();
-        let join_url = crate::channels::video::join_url(cfg, conv.id);
+        let join_url = join_url(&template, conv.id);
         let (updated, mut events) = self.switched_to(&conv, Channel::Video, now);
         let invite = TimelineEvent::new(
             self.id,
@@ -114,5 +125,34 @@ impl Handler<EscalateVideo> for CustomerActor {
             act.push_chat(ChatNotice::Event { event: invite });
             Ok(join_url)
         })
+    }
+}
+
+/// The join link for a new room of `conversation`: the template with `{room}` set to an
+/// unguessable id and `{conversation}` to the conversation id.
+fn join_url(template: &str, conversation: ConversationId) -> String {
+    let room = uuid::Uuid::new_v4().simple().to_string();
+    template
+        .replace("{room}", &room)
+        .replace("{conversation}", &conversation.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rooms_are_unguessable_and_template_filled() {
+        let template = "https://v.example/{room}?c={conversation}";
+        let c = ConversationId::new();
+        let a = join_url(template, c);
+        let b = join_url(template, c);
+        assert_ne!(a, b);
+        assert!(a.starts_with("https://v.example/"));
+        assert!(a.ends_with(&format!("?c={c}")));
+        assert_eq!(
+            a.len(),
+            "https://v.example/".len() + 32 + 3 + c.to_string().len()
+        );
     }
 }

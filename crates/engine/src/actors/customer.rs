@@ -34,17 +34,17 @@ use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 mod assign;
-pub(crate) mod bot;
+pub mod bot;
 mod call;
-pub(crate) mod callback;
+pub mod callback;
 mod chat;
 mod close;
-pub(crate) mod identity;
+pub mod identity;
 mod inbound;
-pub(crate) mod notify;
+pub mod notify;
 mod reply;
 pub(crate) mod retry;
-pub(crate) mod survey;
+pub mod survey;
 mod transfer;
 mod watch;
 
@@ -531,7 +531,7 @@ impl Actor for CustomerActor {
                         act.facts.observe(e);
                     }
                     if let Some(c) = &act.customer {
-                        act.engine.crm.activated(c);
+                        act.engine.customer_activated(c);
                     }
                 }
                 Err(e) => {

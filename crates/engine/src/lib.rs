@@ -1,0 +1,43 @@
+//! Switchboard's engine: the actors that own customers, agents and queues, the
+//! registry that finds or activates them, the one ingest door every input goes
+//! through, and the ports the server and the channel connectors plug into.
+//!
+//! The engine names no provider and no wire frame: sessions translate frames into the
+//! actors' messages ([`actors::messages`]), connectors turn webhooks into
+//! [`actors::ingest::InboundMessage`]s and take replies as [`outbound::Delivery`]s
+//! through the [`outbound::Outbound`] port.
+//!
+//! # Modules
+//! - [`actors`]: `CustomerActor`, `AgentActor`, `QueueActor`, the live hub, the
+//!   registry ([`Engine`]) and the ingest door.
+//! - [`settings`]: what the engine reads from the configuration ([`EngineSettings`]).
+//! - [`outbound`]: a reply to deliver and the port that delivers it.
+//! - [`ports`]: the other services the server plugs in (knowledge-base answers for the
+//!   bot, the CRM prefetch).
+//! - [`login`]: the identities a verified customer login proves.
+//! - [`notify`]: proactive notifications (`switchboard-notify`) and their scheduler.
+//! - [`auth`]: password hashing and signed tokens.
+//! - [`metrics`]: Prometheus metric definitions.
+
+pub mod actors;
+pub mod auth;
+pub mod login;
+pub mod metrics;
+pub mod notify;
+pub mod outbound;
+pub mod ports;
+pub mod settings;
+
+pub use actors::Engine;
+pub use settings::EngineSettings;
+
+// The layers below, under the names the engine's modules use.
+pub(crate) use ::bot;
+pub(crate) use ::domain;
+pub(crate) use ::ivr;
+pub(crate) use ::live;
+pub(crate) use ::reports;
+pub(crate) use ::routing;
+pub(crate) use ::store;
+pub(crate) use ::survey;
+pub(crate) use domain::template;

@@ -1,0 +1,111 @@
+//! A reply on its way out, in domain terms, and the port that delivers it.
+//!
+//! The customer actor commits the `message_out` event together with the reply's outbox
+//! entry, then hands a [`Delivery`] to the [`Outbound`] port (the server's dispatcher,
+//! which calls the provider). The outcome comes back as [`record`]: a `message_status`
+//! event in the customer's timeline, committed with the removal of the outbox entry.
+//! The engine never names a provider.
+
+use crate::actors::messages::RecordEvents;
+use crate::actors::Engine;
+use crate::domain::{
+    Channel, ConversationId, CustomerId, DeliveryStatus, EventId, EventKind, TimelineEvent,
+};
+
+/// One reply to deliver.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub customer_id: CustomerId,
+    pub conversation_id: ConversationId,
+    /// The committed `message_out` event.
+    pub event_id: EventId,
+    pub channel: Channel,
+    /// The customer's address on `channel`.
+    pub to: String,
+    pub text: String,
+    /// Email subject of the thread.
+    pub subject: Option<String>,
+    /// Email message ids to thread under (In-Reply-To / References).
+    pub references: Vec<String>,
+    pub attempt: u32,
+    /// Quick-reply choices shown under the text where the channel has them (LINE
+    /// `quickReply`, Messenger `quick_replies`); each sends its label back as text. Not
+    /// kept in the outbox: a delivery resent after a restart is plain text.
+    pub quick_replies: Vec<String>,
+}
+
+impl Delivery {
+    /// The durable outbox record of this delivery.
+    pub fn entry(&self, created_at: crate::domain::Millis) -> crate::store::OutboxEntry {
+        crate::store::OutboxEntry {
+            event_id: self.event_id,
+            customer_id: self.customer_id,
+            conversation_id: self.conversation_id,
+            channel: self.channel,
+            to: self.to.clone(),
+            text: self.text.clone(),
+            subject: self.subject.clone(),
+            references: self.references.clone(),
+            created_at,
+        }
+    }
+}
+
+impl From<crate::store::OutboxEntry> for Delivery {
+    fn from(o: crate::store::OutboxEntry) -> Self {
+        Self {
+            customer_id: o.customer_id,
+            conversation_id: o.conversation_id,
+            event_id: o.event_id,
+            channel: o.channel,
+            to: o.to,
+            text: o.text,
+            subject: o.subject,
+            references: o.references,
+            attempt: 0,
+            quick_replies: Vec::new(),
+        }
+    }
+}
+
+/// Delivers replies. Implemented by the server's outbound dispatcher; an engine
+/// without one records every reply as failed.
+pub trait Outbound: Send + Sync + 'static {
+    /// Queues `d` for delivery without blocking; a delivery that cannot be queued is
+    /// recorded as failed at once (through [`record`]).
+    fn submit(&self, engine: &Engine, d: Delivery);
+
+    /// Stops delivering (shutdown). A send in flight is abandoned; its outbox entry
+    /// stays, so the next start sends it.
+    fn stop(&self);
+}
+
+/// Records a delivery's final outcome in the customer's timeline and takes it out of
+/// the outbox, in one commit.
+pub fn record(
+    engine: &Engine,
+    d: &Delivery,
+    status: DeliveryStatus,
+    provider_msg_id: Option<String>,
+    detail: Option<String>,
+) {
+    let ev = TimelineEvent::new(
+        d.customer_id,
+        Some(d.conversation_id),
+        engine.now(),
+        EventKind::MessageStatus {
+            message_event_id: d.event_id,
+            channel: d.channel,
+            status,
+            provider_msg_id,
+            detail,
+        },
+    );
+    engine.tell_customer(
+        d.customer_id,
+        RecordEvents {
+            events: vec![ev],
+            outbox_done: vec![d.event_id],
+        },
+    );
+}

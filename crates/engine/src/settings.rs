@@ -1,0 +1,176 @@
+//! What the engine reads from the configuration: limits, timing, and the settings of
+//! the features the actors run (surveys, notifications, the bot, callbacks), plus the
+//! few channel facts the engine needs, stated without naming a provider.
+//!
+//! The server's `config::Settings` holds the `[limits]` and `[timing]` tables as these
+//! types and projects the rest into an [`EngineSettings`] at start-up.
+
+use crate::domain::{Channel, QueueName};
+use serde::Deserialize;
+use std::collections::BTreeSet;
+
+/// Everything the engine's actors read from the configuration.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    /// Arbiter threads for actors; each actor lives on one, chosen by a hash of its id.
+    pub actor_threads: usize,
+    pub limits: Limits,
+    pub timing: Timing,
+    /// Post-interaction CSAT surveys (`[surveys]`).
+    pub surveys: crate::survey::SurveySettings,
+    /// Proactive notifications (`[notify]`).
+    pub notify: crate::notify::NotifySettings,
+    /// The FAQ bot on messaging channels (`[bot]`).
+    pub bot: crate::bot::BotSettings,
+    /// Queued callbacks (`[callbacks]`).
+    pub callbacks: crate::ivr::callbacks::CallbackSettings,
+    /// The channel facts the engine needs.
+    pub channels: ChannelFacts,
+}
+
+/// What the engine needs to know about the channels, without naming a provider. The
+/// default (for tests) has no public URL, never reopens and enables no connector.
+#[derive(Debug, Clone, Default)]
+pub struct ChannelFacts {
+    /// The engine's public base URL (survey and unsubscribe links), no trailing '/'.
+    pub public_url: String,
+    /// A message within this long of a conversation's close reopens it.
+    pub reopen_window_ms: u64,
+    /// The video join link template (`{room}`, `{conversation}`); `None` while video
+    /// escalation is not enabled.
+    pub video_join_url_template: Option<String>,
+    /// The channels an agent's text reply can be delivered on: those whose connector
+    /// is enabled. The web chat and video need none (their sockets carry the text).
+    pub replies: BTreeSet<Channel>,
+    /// Queues the IVR tree opens a chat in: a visitor may start a chat there.
+    pub ivr_chat_queues: BTreeSet<QueueName>,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        Self {
+            actor_threads: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+            limits: Limits::default(),
+            timing: Timing::default(),
+            surveys: Default::default(),
+            notify: Default::default(),
+            bot: Default::default(),
+            callbacks: Default::default(),
+            channels: ChannelFacts::default(),
+        }
+    }
+}
+
+/// Size and rate limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Largest websocket frame / message accepted, bytes.
+    pub max_ws_message_bytes: usize,
+    /// Largest REST request body, bytes.
+    pub max_http_body_bytes: usize,
+    /// Longest message or note text, bytes.
+    pub max_text_bytes: usize,
+    /// Websocket messages per second per connection before `rate_limited` errors.
+    pub ws_messages_per_second: u32,
+    /// Customer messages one chat socket may have waiting for their durable commit;
+    /// beyond this they are answered `busy` at once (the client resends them by
+    /// `client_msg_id`), so a socket sending faster than the engine commits holds at
+    /// most this many messages in memory.
+    pub chat_in_flight_per_socket: usize,
+    /// Recent timeline events kept live per customer and sent with a conversation.
+    pub recent_events: usize,
+    /// Largest `limit` for a timeline page.
+    pub max_page: usize,
+    /// Password hashes (argon2id, ~19 MiB and tens of ms each) computed at once; further
+    /// logins wait their turn, so a login flood cannot exhaust memory.
+    pub password_hash_concurrency: usize,
+    /// Pushes per second to each supervisor socket at most; changes in between are
+    /// coalesced into one delta.
+    pub supervisor_pushes_per_second: u32,
+    /// Deltas a supervisor socket may have unacknowledged; past it the hub stops
+    /// sending to it and owes it a fresh snapshot (drop-to-snapshot).
+    pub supervisor_window: usize,
+    /// Supervisor sockets at once; more are refused at the handshake.
+    pub max_supervisors: usize,
+    /// Routing events queued for the live hub; past it events are dropped (and
+    /// counted) rather than slowing routing.
+    pub hub_mailbox: usize,
+}
+
+/// Timeouts and periods, milliseconds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Timing {
+    /// How long an agent's state outlives its last dropped socket.
+    pub agent_grace_ms: u64,
+    /// A customer actor with no open socket passivates after this idle time.
+    pub customer_idle_ms: u64,
+    /// A waiting web-chat customer whose last socket closed is abandoned after this.
+    pub visitor_grace_ms: u64,
+    /// Lifetime of an agent login token.
+    pub agent_token_ttl_ms: u64,
+    /// Lifetime of a visitor token.
+    pub visitor_token_ttl_ms: u64,
+    /// Server pings each socket this often.
+    pub heartbeat_ms: u64,
+    /// A socket silent for this long is closed.
+    pub client_timeout_ms: u64,
+    /// Live service-level threshold: answered within this counts as in service level.
+    pub live_sl_threshold_ms: u64,
+    /// Length of the live interval (aligned to the epoch, so 15 minutes start at :00,
+    /// :15, :30, :45 UTC).
+    pub live_interval_ms: u64,
+    /// Window of the live "offers by outcome" counts (whole minutes).
+    pub live_offer_window_ms: u64,
+    /// A supervisor socket that stays behind (window full, no ack) this long is closed.
+    pub supervisor_stall_ms: u64,
+    /// Graceful shutdown (SIGTERM/SIGINT): how long in-flight requests and writes get
+    /// to finish after the listener stops accepting and sockets are told to reconnect.
+    /// The process exits by then (rounded up to whole seconds for the HTTP server).
+    pub shutdown_deadline_ms: u64,
+    /// `/readyz` answers 503 if the store's health read takes longer than this (a
+    /// database without quorum would otherwise hold the probe for the request timeout).
+    pub readyz_store_timeout_ms: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_ws_message_bytes: 64 * 1024,
+            max_http_body_bytes: 64 * 1024,
+            max_text_bytes: 16 * 1024,
+            ws_messages_per_second: 50,
+            chat_in_flight_per_socket: 64,
+            recent_events: 50,
+            max_page: 200,
+            password_hash_concurrency: 2,
+            supervisor_pushes_per_second: 4,
+            supervisor_window: 32,
+            max_supervisors: 1_000,
+            hub_mailbox: 65_536,
+        }
+    }
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Self {
+            agent_grace_ms: 60_000,
+            customer_idle_ms: 300_000,
+            visitor_grace_ms: 120_000,
+            agent_token_ttl_ms: 12 * 3_600_000,
+            visitor_token_ttl_ms: 30 * 24 * 3_600_000,
+            heartbeat_ms: 5_000,
+            client_timeout_ms: 30_000,
+            live_sl_threshold_ms: 20_000,
+            live_interval_ms: 15 * 60_000,
+            live_offer_window_ms: 15 * 60_000,
+            supervisor_stall_ms: 60_000,
+            shutdown_deadline_ms: 10_000,
+            readyz_store_timeout_ms: 2_000,
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! The server's handle: the engine plus what only the doors use — the full settings
+//! (every connector's), password hashing, the security guards, the CRM client and the
+//! knowledge base. REST handlers, websocket sessions and connectors take a [`Server`];
+//! it dereferences to the [`Engine`], so `server.store`, `server.customer(id)` and the
+//! rest of the engine read as before, while `server.settings` is the whole
+//! configuration (the engine's own view is `server.engine.settings`).
+
+use crate::actors::Engine;
+use crate::auth::Passwords;
+use crate::config::Settings;
+use crate::crm::Crm;
+use crate::kb::KnowledgeBase;
+use crate::security::Guards;
+use std::sync::Arc;
+
+/// Cheap-to-clone handle to the engine and the server's own services.
+#[derive(Clone)]
+pub struct Server(Arc<Inner>);
+
+pub struct Inner {
+    pub engine: Engine,
+    pub settings: Arc<Settings>,
+    pub passwords: Passwords,
+    /// Token revocation, login throttling (see `crate::security`).
+    pub security: Guards,
+    /// CRM lookups and their cache (`crate::crm`).
+    pub crm: Crm,
+    kb: Arc<KnowledgeBase>,
+}
+
+impl Server {
+    /// The server around `engine`: plugs the knowledge base and the CRM prefetch into
+    /// the engine's ports.
+    pub fn new(engine: Engine, settings: Arc<Settings>, kb: Arc<KnowledgeBase>) -> Self {
+        let crm = Crm::new(&settings.crm, engine.clock.clone());
+        engine.set_answers(kb.clone());
+        engine.set_prefetch(crm.clone());
+        Server(Arc::new(Inner {
+            passwords: Passwords::new(settings.limits.password_hash_concurrency),
+            security: Guards::new(&settings.security),
+            crm,
+            kb,
+            engine,
+            settings,
+        }))
+    }
+
+    /// The knowledge base's index.
+    pub fn kb(&self) -> &Arc<KnowledgeBase> {
+        &self.0.kb
+    }
+
+    /// How many handles to this server exist (shutdown waits until it holds the last).
+    pub fn holders(&self) -> usize {
+        Arc::strong_count(&self.0)
+    }
+}
+
+impl std::ops::Deref for Server {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Inner {
+    type Target = Engine;
+    fn deref(&self) -> &Engine {
+        &self.engine
+    }
+}
