@@ -12,6 +12,8 @@
 //! gets the full state back. After the grace period, held conversations go back to
 //! their queues (original wait kept) and the actor stops.
 
+pub mod messages;
+
 use super::messages::*;
 use super::registry::Engine;
 use crate::domain::view::{AgentInfo, CustomerView, OfferView};

@@ -16,6 +16,8 @@
 //! It must not await any actor, read the store, or hold business state other than
 //! the live figures.
 
+pub mod messages;
+
 use super::messages::*;
 use super::registry::Engine;
 use crate::domain::{AgentId, Millis, QueueName};

@@ -9,6 +9,8 @@
 //! timeline and the routing trace without blocking the mailbox. A queue actor never
 //! awaits another actor inside a handler.
 
+pub mod messages;
+
 use super::messages::*;
 use super::registry::Engine;
 use crate::domain::ErrorCode;

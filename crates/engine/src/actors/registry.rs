@@ -1,5 +1,6 @@
-//! The engine handle: shared services (store, clock, settings, token signer) and the
-//! registries mapping ids to actor addresses (dashmap), with get-or-activate.
+//! The engine handle: the shared [`Services`] (store, clock, settings, token signer),
+//! the [`Registry`] mapping ids to actor addresses (dashmap), with get-or-activate,
+//! and the ports the server plugs in.
 //!
 //! A customer actor activates on first use and passivates itself when idle; a message
 //! that races with passivation finds a closed mailbox and is retried once on a fresh
@@ -29,31 +30,44 @@ use std::hash::{BuildHasher, Hash};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// Cheap-to-clone handle to everything an actor or handler needs.
+/// Cheap-to-clone handle to everything an actor or handler needs: the [`Services`],
+/// the [`Registry`] of actor addresses, and the ports the server plugs in.
 #[derive(Clone)]
 pub struct Engine(Arc<Inner>);
 
-pub struct Inner {
+/// What every actor reads: the store, the clock, the settings and the token signer.
+/// `engine.store` and the like reach them through `Deref`.
+pub struct Services {
     pub store: SharedStore,
     pub clock: SharedClock,
     pub settings: Arc<EngineSettings>,
     pub tokens: TokenSigner,
+}
+
+/// Where each actor runs: the addresses of the live customer, agent and queue actors
+/// by id, the queue configs, and the arbiters actors are placed on.
+pub struct Registry {
     customers: DashMap<CustomerId, Addr<CustomerActor>>,
     agents: DashMap<AgentId, Addr<AgentActor>>,
     queues: DashMap<QueueName, Addr<QueueActor>>,
     /// Queue configs, for choosing a new conversation's queue by channel.
     queue_configs: DashMap<QueueName, QueueConfig>,
-    /// Arrival order tie-breaker for conversations enqueued in the same millisecond;
-    /// restored above the highest stored value at start.
-    enqueue_seq: AtomicU64,
-    /// Ids for websocket sessions.
-    session_seq: AtomicU64,
     /// The arbiters actors are placed on (empty outside an actix system: then actors
     /// start on the current arbiter).
     arbiters: Vec<actix::dev::ArbiterHandle>,
     /// The arbiter threads themselves, joined at shutdown.
     arbiter_threads: std::sync::Mutex<Vec<actix::Arbiter>>,
     placement: std::collections::hash_map::RandomState,
+}
+
+pub struct Inner {
+    services: Services,
+    registry: Registry,
+    /// Arrival order tie-breaker for conversations enqueued in the same millisecond;
+    /// restored above the highest stored value at start.
+    enqueue_seq: AtomicU64,
+    /// Ids for websocket sessions.
+    session_seq: AtomicU64,
     /// Outbound delivery; set once at start-up (absent in unit tests).
     outbound: std::sync::OnceLock<Box<dyn Outbound>>,
     /// The knowledge base the bot answers from; set once at start-up.
@@ -84,6 +98,13 @@ impl std::ops::Deref for Engine {
     }
 }
 
+impl std::ops::Deref for Inner {
+    type Target = Services;
+    fn deref(&self) -> &Services {
+        &self.services
+    }
+}
+
 impl Engine {
     pub fn new(
         store: SharedStore,
@@ -100,19 +121,23 @@ impl Engine {
         };
         let arbiters = threads.iter().map(|a| a.handle()).collect();
         Engine(Arc::new(Inner {
-            store,
-            clock,
-            settings,
-            tokens,
-            customers: DashMap::new(),
-            agents: DashMap::new(),
-            queues: DashMap::new(),
-            queue_configs: DashMap::new(),
+            services: Services {
+                store,
+                clock,
+                settings,
+                tokens,
+            },
+            registry: Registry {
+                customers: DashMap::new(),
+                agents: DashMap::new(),
+                queues: DashMap::new(),
+                queue_configs: DashMap::new(),
+                arbiters,
+                arbiter_threads: std::sync::Mutex::new(threads),
+                placement: Default::default(),
+            },
             enqueue_seq: AtomicU64::new(1),
             session_seq: AtomicU64::new(1),
-            arbiters,
-            arbiter_threads: std::sync::Mutex::new(threads),
-            placement: Default::default(),
             outbound: std::sync::OnceLock::new(),
             answers: std::sync::OnceLock::new(),
             prefetch: std::sync::OnceLock::new(),
@@ -131,11 +156,12 @@ impl Engine {
         A: Actor<Context = Context<A>> + Send,
         K: Hash + ?Sized,
     {
-        if self.arbiters.is_empty() {
+        if self.registry.arbiters.is_empty() {
             return actor.start();
         }
-        let i = (self.placement.hash_one(key) % self.arbiters.len() as u64) as usize;
-        A::start_in_arbiter(&self.arbiters[i], move |_| actor)
+        let i =
+            (self.registry.placement.hash_one(key) % self.registry.arbiters.len() as u64) as usize;
+        A::start_in_arbiter(&self.registry.arbiters[i], move |_| actor)
     }
 
     /// Stops the actor threads and waits for them: every actor is dropped, so once the
@@ -150,6 +176,7 @@ impl Engine {
         }
         let threads = std::mem::take(
             &mut *self
+                .registry
                 .arbiter_threads
                 .lock()
                 .unwrap_or_else(|p| p.into_inner()),
@@ -279,12 +306,12 @@ impl Engine {
 
     /// The customer's actor, activating it (on its arbiter) if needed.
     pub fn customer(&self, id: CustomerId) -> Addr<CustomerActor> {
-        if let Some(a) = self.customers.get(&id) {
+        if let Some(a) = self.registry.customers.get(&id) {
             if a.connected() {
                 return a.clone();
             }
         }
-        let mut entry = self.customers.entry(id).or_insert_with(|| {
+        let mut entry = self.registry.customers.entry(id).or_insert_with(|| {
             crate::metrics::customer_actor_activated();
             self.place(&id, CustomerActor::new(self.clone(), id))
         });
@@ -310,7 +337,9 @@ impl Engine {
             match self.customer(id).send(msg.clone()).await {
                 Ok(r) => return r,
                 Err(MailboxError::Closed) => {
-                    self.customers.remove_if(&id, |_, a| !a.connected());
+                    self.registry
+                        .customers
+                        .remove_if(&id, |_, a| !a.connected());
                     continue;
                 }
                 Err(MailboxError::Timeout) => break,
@@ -331,11 +360,11 @@ impl Engine {
 
     /// Called by a customer actor when it passivates.
     pub(crate) fn customer_passivated(&self, id: CustomerId, addr: &Addr<CustomerActor>) {
-        self.customers.remove_if(&id, |_, a| a == addr);
+        self.registry.customers.remove_if(&id, |_, a| a == addr);
     }
 
     pub fn live_customers(&self) -> usize {
-        self.customers.len()
+        self.registry.customers.len()
     }
 
     /// The customer for `(channel, address)`, created if unknown.
@@ -361,7 +390,8 @@ impl Engine {
     // ------------------------------------------------------------ agents
 
     pub fn agent(&self, id: &AgentId) -> Option<Addr<AgentActor>> {
-        self.agents
+        self.registry
+            .agents
             .get(id)
             .map(|a| a.clone())
             .filter(|a| a.connected())
@@ -371,7 +401,7 @@ impl Engine {
     pub fn agent_or_start(&self, profile: AgentProfile) -> Addr<AgentActor> {
         let id = profile.id.clone();
         let id_key = id.clone();
-        let mut entry = self.agents.entry(id).or_insert_with(|| {
+        let mut entry = self.registry.agents.entry(id).or_insert_with(|| {
             self.place(&profile.id, AgentActor::new(self.clone(), profile.clone()))
         });
         if !entry.connected() {
@@ -385,11 +415,15 @@ impl Engine {
     }
 
     pub(crate) fn agent_stopped(&self, id: &AgentId, addr: &Addr<AgentActor>) {
-        self.agents.remove_if(id, |_, a| a == addr);
+        self.registry.agents.remove_if(id, |_, a| a == addr);
     }
 
     pub fn agent_ids(&self) -> Vec<AgentId> {
-        self.agents.iter().map(|e| e.key().clone()).collect()
+        self.registry
+            .agents
+            .iter()
+            .map(|e| e.key().clone())
+            .collect()
     }
 
     // ------------------------------------------------------------ queues
@@ -397,12 +431,12 @@ impl Engine {
     /// The queue's actor. One that crashed (a panic ends its task, so its mailbox is
     /// closed) is restarted here, reloading its waiting conversations from the store.
     pub fn queue(&self, name: &QueueName) -> Option<Addr<QueueActor>> {
-        let addr = self.queues.get(name).map(|a| a.clone())?;
+        let addr = self.registry.queues.get(name).map(|a| a.clone())?;
         if addr.connected() {
             return Some(addr);
         }
         let config = self.queue_config(name)?;
-        let mut entry = self.queues.entry(name.clone()).or_insert(addr);
+        let mut entry = self.registry.queues.entry(name.clone()).or_insert(addr);
         if !entry.connected() {
             tracing::error!(queue = %name, "queue actor stopped unexpectedly; restarting it");
             crate::metrics::actor_restarted("queue");
@@ -412,11 +446,16 @@ impl Engine {
     }
 
     pub fn queue_config(&self, name: &QueueName) -> Option<QueueConfig> {
-        self.queue_configs.get(name).map(|c| c.clone())
+        self.registry.queue_configs.get(name).map(|c| c.clone())
     }
 
     pub fn queue_names(&self) -> Vec<QueueName> {
-        let mut v: Vec<_> = self.queues.iter().map(|e| e.key().clone()).collect();
+        let mut v: Vec<_> = self
+            .registry
+            .queues
+            .iter()
+            .map(|e| e.key().clone())
+            .collect();
         v.sort();
         v
     }
@@ -438,14 +477,15 @@ impl Engine {
     }
 
     pub fn start_queue(&self, config: QueueConfig) -> Addr<QueueActor> {
-        self.queue_configs
+        self.registry
+            .queue_configs
             .insert(config.name.clone(), config.clone());
         if let Some(a) = self.queue(&config.name) {
             a.do_send(super::queue::Reconfigure(config));
             return a;
         }
         let addr = self.place(&config.name, QueueActor::new(self.clone(), config.clone()));
-        self.queues.insert(config.name, addr.clone());
+        self.registry.queues.insert(config.name, addr.clone());
         addr
     }
 
@@ -453,6 +493,7 @@ impl Engine {
     /// `default_for` lists the channel, else the first queue.
     pub fn default_queue_for(&self, channel: Channel) -> Option<QueueName> {
         let mut names: Vec<QueueConfig> = self
+            .registry
             .queue_configs
             .iter()
             .map(|e| e.value().clone())

@@ -1,6 +1,8 @@
 //! A customer's message: continue the open conversation (channel switch, forward
 //! to the holding agent), hand it to the bot, or reopen / open a conversation and
-//! enqueue it. One commit per message, acknowledged only after it.
+//! enqueue it. One commit per message, acknowledged only after it. What the message
+//! does is decided by the pure functions of `decide.rs`; this handler commits and
+//! notifies.
 
 use super::*;
 
@@ -12,40 +14,13 @@ impl CustomerActor {
         conv: ConversationId,
         now: Millis,
     ) -> TimelineEvent {
-        TimelineEvent::new(
-            self.id,
-            Some(conv),
-            now,
-            EventKind::MessageIn {
-                channel: msg.channel,
-                address: msg.address.clone(),
-                text: msg.text.clone(),
-                client_msg_id: msg.client_msg_id.clone(),
-                attachments: msg.attachments.clone(),
-                subject: msg.subject.clone(),
-            },
-        )
+        decide::message_in(self.id, msg, conv, now)
     }
 
-    /// The closed conversation a message from the customer reopens, if any: the last
-    /// one, when it closed inside the reopen window or the message is threaded to it.
+    /// The closed conversation a message from the customer reopens, if any.
     pub(super) fn reopenable(&self, msg: &Inbound, now: Millis) -> Option<Conversation> {
-        let last = self.last_closed.as_ref()?;
         let window = self.engine.settings.channels.reopen_window_ms;
-        let threaded = msg.thread == Some(last.id);
-        (threaded || now.since(last.updated_at) <= window).then(|| last.clone())
-    }
-
-    /// The customer record with `display_name` filled in from the channel, if it had
-    /// none (the only change an inbound message makes to the profile).
-    pub(super) fn named(&self, customer: &Customer, msg: &Inbound) -> Option<Customer> {
-        let name = msg.display_name.as_deref()?.trim();
-        if customer.display_name.is_some() || name.is_empty() || name.len() > 100 {
-            return None;
-        }
-        let mut c = customer.clone();
-        c.display_name = Some(name.chars().filter(|c| !c.is_control()).collect());
-        Some(c)
+        decide::reopenable(self.last_closed.as_ref(), msg, now, window).cloned()
     }
 }
 
@@ -65,33 +40,20 @@ impl Handler<Inbound> for CustomerActor {
         let now = self.engine.now();
         let store = self.engine.store.clone();
         let preview: String = msg.text.chars().take(200).collect();
-        let renamed = self.named(&customer, &msg);
+        let renamed = decide::named(&customer, &msg);
 
         if let Some(conv) = self.open.clone() {
             // Continue the open conversation, whatever channel it came from.
-            let mut events = Vec::new();
-            let mut updated = conv.clone();
-            if conv.channel != msg.channel {
-                events.push(TimelineEvent::new(
-                    self.id,
-                    Some(conv.id),
-                    now,
-                    EventKind::ChannelSwitched {
-                        from: conv.channel,
-                        to: msg.channel,
-                    },
-                ));
-                updated.channel = msg.channel;
-            }
-            events.push(self.message_in(&msg, conv.id, now));
+            let decide::Continued {
+                mut events,
+                conversation: updated,
+                row_changed,
+            } = decide::continue_open(self.id, &conv, &msg, now);
             self.failed.reuse(seen_key.as_ref(), &mut events);
             let Some(ev) = Self::message_in_of(&events) else {
                 return done(Err(EngineError::internal("no message event")));
             };
-            // The conversation row changes only on a channel switch; a plain message is
-            // one timeline row (the hot path of the store writer).
-            let conversations = if updated.channel != conv.channel {
-                updated.updated_at = now;
+            let conversations = if row_changed {
                 vec![updated.clone()]
             } else {
                 Vec::new()
@@ -146,86 +108,17 @@ impl Handler<Inbound> for CustomerActor {
         let Some(queue) = self.engine.queue(&queue_name) else {
             return done(Err(EngineError::not_found("queue")));
         };
-        let mut events = Vec::new();
-        // Event ids are time-ordered: create them in the order they happened.
-        let conv = match &reopen {
-            Some(old) => {
-                events.push(TimelineEvent::new(
-                    self.id,
-                    Some(old.id),
-                    now,
-                    EventKind::ConversationReopened {
-                        channel: msg.channel,
-                        queue: queue_name.clone(),
-                    },
-                ));
-                if old.channel != msg.channel {
-                    events.push(TimelineEvent::new(
-                        self.id,
-                        Some(old.id),
-                        now,
-                        EventKind::ChannelSwitched {
-                            from: old.channel,
-                            to: msg.channel,
-                        },
-                    ));
-                }
-                Conversation {
-                    channel: msg.channel,
-                    queue: queue_name.clone(),
-                    state: ConversationState::Queued,
-                    priority: customer.priority,
-                    enqueued_at: now,
-                    enqueue_seq: self.engine.next_enqueue_seq(),
-                    // Sticky: the agent who had it is preferred again.
-                    preferred_agent: old.agent.clone().or(customer.last_agent.clone()),
-                    agent: None,
-                    required_agent: None,
-                    disposition: None,
-                    updated_at: now,
-                    ..old.clone()
-                }
-            }
-            None => {
-                let conv_id = self.bot_conversation_id().unwrap_or_default();
-                events.push(TimelineEvent::new(
-                    self.id,
-                    Some(conv_id),
-                    now,
-                    EventKind::ConversationOpened {
-                        channel: msg.channel,
-                        queue: queue_name.clone(),
-                    },
-                ));
-                Conversation {
-                    id: conv_id,
-                    customer_id: self.id,
-                    channel: msg.channel,
-                    queue: queue_name.clone(),
-                    state: ConversationState::Queued,
-                    priority: customer.priority,
-                    created_at: now,
-                    enqueued_at: now,
-                    enqueue_seq: self.engine.next_enqueue_seq(),
-                    agent: None,
-                    preferred_agent: customer.last_agent.clone(),
-                    required_agent: None,
-                    disposition: None,
-                    updated_at: now,
-                }
-            }
+        let place = decide::Placement {
+            queue: queue_name,
+            enqueue_seq: self.engine.next_enqueue_seq(),
+            new_id: self.bot_conversation_id().unwrap_or_default(),
         };
+        let decide::Opened {
+            mut events,
+            conversation: conv,
+            reopened,
+        } = decide::open(&customer, reopen.as_ref(), &msg, place, now);
         let conv_id = conv.id;
-        events.push(self.message_in(&msg, conv_id, now));
-        events.push(TimelineEvent::new(
-            self.id,
-            Some(conv_id),
-            now,
-            EventKind::Queued {
-                queue: queue_name.clone(),
-                priority: conv.priority,
-            },
-        ));
         self.failed.reuse(seen_key.as_ref(), &mut events);
         let Some(ev) = Self::message_in_of(&events) else {
             return done(Err(EngineError::internal("no message event")));
@@ -239,7 +132,6 @@ impl Handler<Inbound> for CustomerActor {
         };
         let batch = self.reported(batch, reopen.as_ref(), &conv);
         let (batch, handoff) = self.bot_take_handoff(batch);
-        let reopened = reopen.is_some();
         AtomicResponse::new(Box::pin(
             async move {
                 // Admission first (the queue may refuse), then durability. If the commit

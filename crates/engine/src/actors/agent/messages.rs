@@ -1,0 +1,244 @@
+//! The messages the agent actor handles (and the notices it pushes to agent
+//! sockets). Plain values keyed by ids; see [`crate::actors::messages`].
+
+use crate::actors::messages::*;
+use crate::domain::view::{AgentInfo, ConversationView, OfferView};
+use crate::domain::{
+    AgentId, Channel, ConversationId, ConversationState, CustomerId, EventId, Millis, OfferId,
+    QueueName, RequestedStatus, TimelineEvent,
+};
+use actix::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Offer details the queue sends with a reservation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OfferInfo {
+    pub offer_id: OfferId,
+    pub conversation_id: ConversationId,
+    pub customer_id: CustomerId,
+    pub channel: Channel,
+    pub queue: QueueName,
+    pub priority: i32,
+    pub enqueued_at: Millis,
+    pub timeout_ms: u64,
+    pub max_missed: u32,
+    pub preview: Option<String>,
+}
+
+/// Reserve a slot for an offer. The agent is the arbiter: it refuses if it has no
+/// free slot of that class, is not available, or is not connected.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "Result<(), String>")]
+pub struct Reserve(pub OfferInfo);
+
+/// The queue withdraws an offer (customer left, overflow).
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "()")]
+pub struct Rescind {
+    pub conversation_id: ConversationId,
+}
+
+/// A new event in a conversation the agent holds.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "()")]
+pub struct ConversationEvent {
+    pub conversation_id: ConversationId,
+    pub event: TimelineEvent,
+}
+
+/// The conversation left this agent without the agent asking (customer abandoned...).
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "()")]
+pub struct ConversationLeft {
+    pub conversation_id: ConversationId,
+    pub state: crate::domain::ConversationState,
+}
+
+/// After a restart: conversations this agent held, to resume when it reconnects.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "()")]
+pub struct RestoreHeld {
+    pub conversations: Vec<(ConversationId, CustomerId, Channel, QueueName)>,
+}
+
+/// A socket of this agent connected. The actor answers with an
+/// [`AgentNotice::Welcome`] pushed to that socket once its conversations are loaded.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct AttachAgent {
+    pub session_id: u64,
+    pub recipient: Recipient<AgentPush>,
+}
+
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct DetachAgent {
+    pub session_id: u64,
+}
+
+/// What an agent asks of its actor from one of its sockets, as the session decoded
+/// it: engine terms, not frames.
+#[derive(Debug, Clone, Message, Serialize, Deserialize)]
+#[rtype(result = "()")]
+pub struct AgentCommand {
+    pub session_id: u64,
+    pub request: AgentRequest,
+}
+
+/// One request of an agent's session ([`AgentCommand`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum AgentRequest {
+    /// Answered with a pong in order with the session's other pushes.
+    Ping {
+        nonce: Option<String>,
+    },
+    SetStatus {
+        status: RequestedStatus,
+        reason: Option<String>,
+    },
+    Accept {
+        offer: OfferId,
+    },
+    Reject {
+        offer: OfferId,
+    },
+    /// A reply to the customer; `channel`: default, the one they last wrote on.
+    Reply {
+        conversation: ConversationId,
+        client_msg_id: String,
+        text: String,
+        channel: Option<Channel>,
+    },
+    /// An internal note (never sent to the customer).
+    Note {
+        conversation: ConversationId,
+        client_msg_id: String,
+        text: String,
+    },
+    Typing {
+        conversation: ConversationId,
+    },
+    WrapUp {
+        conversation: ConversationId,
+    },
+    Resolve {
+        conversation: ConversationId,
+        disposition: Option<String>,
+    },
+    Transfer {
+        conversation: ConversationId,
+        queue: Option<QueueName>,
+        agent: Option<AgentId>,
+    },
+    /// A page of a customer's timeline.
+    History {
+        customer: CustomerId,
+        before: Option<EventId>,
+        limit: Option<usize>,
+        request_id: Option<String>,
+    },
+}
+
+/// Push to an agent session.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct AgentPush(pub AgentNotice);
+
+/// What the agent actor tells its sockets, in engine terms; the session turns each
+/// into its frame (`ws::agent_session::frame_of`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum AgentNotice {
+    /// First message on a socket: who the agent is, their presence, what they hold
+    /// and are offered.
+    Welcome {
+        agent: AgentInfo,
+        status: String,
+        reason: Option<String>,
+        conversations: Vec<ConversationView>,
+        offers: Vec<OfferView>,
+        server_time: Millis,
+        /// The socket resumed a session still inside its grace period.
+        resumed: bool,
+    },
+    Status {
+        status: String,
+        reason: Option<String>,
+    },
+    Offer(OfferView),
+    OfferRevoked {
+        offer_id: OfferId,
+        conversation_id: ConversationId,
+        outcome: String,
+    },
+    ConversationAssigned {
+        conversation: ConversationView,
+    },
+    /// A new timeline event in a conversation the agent holds.
+    Event {
+        conversation_id: ConversationId,
+        event: TimelineEvent,
+    },
+    /// A reply or note of this agent was stored.
+    Ack {
+        client_msg_id: String,
+        conversation_id: ConversationId,
+        event_id: EventId,
+        duplicate: bool,
+    },
+    ConversationUpdated {
+        conversation_id: ConversationId,
+        state: ConversationState,
+        /// false when the conversation left this agent.
+        held: bool,
+    },
+    CustomerTyping {
+        conversation_id: ConversationId,
+    },
+    History {
+        request_id: Option<String>,
+        customer_id: CustomerId,
+        events: Vec<TimelineEvent>,
+        more: bool,
+    },
+    Pong {
+        nonce: Option<String>,
+    },
+    /// A request of this socket was refused; `reference` names what it was about.
+    Refused {
+        error: EngineError,
+        reference: Option<String>,
+    },
+}
+
+/// Live agent state for REST.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "AgentLive")]
+pub struct GetAgentLive;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AgentLive {
+    pub id: AgentId,
+    pub status: String,
+    pub reason: Option<String>,
+    pub connected_sockets: usize,
+    pub held: Vec<ConversationId>,
+    pub pending_offers: Vec<ConversationId>,
+    pub free: [u16; 4],
+    pub missed_in_row: u32,
+}
+
+/// A supervisor sets an agent's status (the agent's sockets are told).
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "()")]
+pub struct SupervisorSetStatus {
+    pub status: RequestedStatus,
+    pub reason: Option<String>,
+    pub by: AgentId,
+}
+
+/// A supervisor changed the queues an agent serves; applies at once.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "()")]
+pub struct SetAgentQueues {
+    pub queues: Vec<QueueName>,
+}

@@ -1,0 +1,235 @@
+//! The messages the customer actor handles (and the notices it pushes to chat
+//! sockets). Plain values keyed by ids; see [`crate::actors::messages`].
+
+use crate::actors::messages::*;
+use crate::domain::view::{ChatConversationView, ConversationView};
+use crate::domain::{
+    AgentId, Attachment, Channel, ConversationId, EventId, OfferId, QueueName, TimelineEvent,
+};
+use actix::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// A message from the customer on any channel.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "EngineResult<InboundAck>")]
+pub struct Inbound {
+    pub channel: Channel,
+    /// The normalised channel address it came from.
+    pub address: String,
+    pub text: String,
+    /// Client or provider message id; a retry with the same id is stored once.
+    pub client_msg_id: Option<String>,
+    /// Queue to open a new conversation in (else the channel's default queue).
+    pub queue: Option<QueueName>,
+    pub attachments: Vec<Attachment>,
+    /// Email subject.
+    pub subject: Option<String>,
+    /// A name the channel gave; set on the customer if it has none (never used to
+    /// match or merge people).
+    pub display_name: Option<String>,
+    /// The conversation the provider threads this under (an email reply): reopened
+    /// even outside the reopen window.
+    pub thread: Option<ConversationId>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct InboundAck {
+    pub event_id: EventId,
+    pub conversation_id: ConversationId,
+    pub duplicate: bool,
+}
+
+/// An agent's reply or internal note.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "EngineResult<InboundAck>")]
+pub struct AgentWrite {
+    pub conversation_id: ConversationId,
+    pub agent_id: AgentId,
+    pub client_msg_id: String,
+    pub text: String,
+    pub note: bool,
+    /// Channel to reply on; default: the channel of the customer's last message.
+    pub channel: Option<Channel>,
+}
+
+/// A phone call ended (the telephony platform's status callback).
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "EngineResult<()>")]
+pub struct CallEnded {
+    pub call_id: String,
+    /// The platform's final status (`completed`, `busy`, `no-answer`, ...).
+    pub status: String,
+    pub duration_s: Option<u64>,
+}
+
+/// The web-chat customer asked to continue on video. Replies with the join link.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "EngineResult<String>")]
+pub struct EscalateVideo;
+
+/// The customer opted out of (or back into) a channel.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "EngineResult<()>")]
+pub struct SetOptOut {
+    pub channel: Channel,
+    pub opted_out: bool,
+}
+
+/// The agent accepted an offer: assign the conversation durably and return its view.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "EngineResult<ConversationView>")]
+pub struct Assign {
+    pub conversation_id: ConversationId,
+    pub agent_id: AgentId,
+    /// Shown to the customer ("connected with Alice").
+    pub agent_name: String,
+    pub offer_id: OfferId,
+}
+
+/// The view of an open conversation (agent resume after restart / reconnect).
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "EngineResult<ConversationView>")]
+pub struct GetConversationView {
+    pub conversation_id: ConversationId,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum CloseKind {
+    WrapUp,
+    Resolve,
+}
+
+/// Wrap-up or resolve by the holding agent.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "EngineResult<()>")]
+pub struct CloseConversation {
+    pub conversation_id: ConversationId,
+    pub agent_id: AgentId,
+    pub kind: CloseKind,
+    pub disposition: Option<String>,
+}
+
+/// Move a conversation to a queue (optionally a named agent in it).
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "EngineResult<()>")]
+pub struct Transfer {
+    pub conversation_id: ConversationId,
+    pub from_agent: Option<AgentId>,
+    pub to_queue: Option<QueueName>,
+    pub to_agent: Option<AgentId>,
+}
+
+/// Put an assigned conversation back in its queue at its original place (its agent
+/// went offline), or move a waiting one to another queue (overflow).
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "EngineResult<()>")]
+pub struct Requeue {
+    pub conversation_id: ConversationId,
+    /// Some(queue) for overflow into that queue.
+    pub overflow_to: Option<QueueName>,
+    pub reason: String,
+}
+
+/// The customer ended the chat (or its socket stayed away past the grace period).
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "EngineResult<()>")]
+pub struct CustomerLeave;
+
+/// Name / email / phone typed by a web-chat visitor: weak evidence, kept as the display
+/// name and the `unverified_email` / `unverified_phone` attributes, never linked.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "EngineResult<()>")]
+pub struct Identify {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+}
+
+/// A chat socket attached to this customer. Replies with the welcome data.
+#[derive(Message)]
+#[rtype(result = "EngineResult<ChatWelcome>")]
+pub struct AttachChat {
+    pub session_id: u64,
+    pub recipient: Recipient<ChatPush>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ChatWelcome {
+    pub conversation: Option<ChatConversationView>,
+    pub history: Vec<TimelineEvent>,
+}
+
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct DetachChat {
+    pub session_id: u64,
+}
+
+/// Typing indicator, either direction.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "()")]
+pub struct Typing {
+    pub conversation_id: Option<ConversationId>,
+    pub from_agent: bool,
+}
+
+/// Record events that happened elsewhere (delivery receipts, call progress) in the
+/// customer's timeline; the holding agent sees them.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "EngineResult<()>")]
+pub struct RecordEvents {
+    pub events: Vec<TimelineEvent>,
+    /// Outbox entries these events settle (a reply's final delivery status).
+    #[serde(default)]
+    pub outbox_done: Vec<EventId>,
+}
+
+/// Push to a chat session.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct ChatPush(pub ChatNotice);
+
+/// What the customer actor tells its visitor's chat sockets, in engine terms; the chat
+/// session turns each into its frame (`ws::chat_session::frame_of`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ChatNotice {
+    /// A visible timeline event: an agent's reply, the visitor's own message from
+    /// another tab or channel, a bot answer, a video invitation.
+    Event {
+        event: TimelineEvent,
+    },
+    /// The conversation's state, agent and place in the queue changed.
+    Conversation(ChatConversationView),
+    AgentTyping,
+    /// The conversation was resolved: ask for a rating.
+    Survey {
+        conversation_id: ConversationId,
+        question: String,
+        scale_max: u8,
+    },
+    /// The visitor's callback request was taken.
+    CallbackRequested {
+        conversation_id: ConversationId,
+        phone: String,
+    },
+}
+
+/// A supervisor watches an open conversation: every event its customer actor records
+/// in it is pushed to `recipient` (`try_send`: a session that does not keep up loses
+/// events, never slows the customer). Replies with the conversation's view.
+#[derive(Clone, Message)]
+#[rtype(result = "EngineResult<ConversationView>")]
+pub struct WatchConversation {
+    pub conversation_id: ConversationId,
+    pub session_id: u64,
+    pub recipient: Recipient<SupervisorPush>,
+}
+
+/// The supervisor session stops watching (`None`: every conversation it watches here).
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "()")]
+pub struct UnwatchConversation {
+    pub session_id: u64,
+    pub conversation_id: Option<ConversationId>,
+}

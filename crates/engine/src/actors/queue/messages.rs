@@ -1,0 +1,157 @@
+//! The messages the queue actor handles. Plain values keyed by ids; see
+//! [`crate::actors::messages`].
+
+use crate::actors::messages::*;
+use crate::domain::{
+    AgentId, Channel, ChannelClass, ConversationId, CustomerId, Millis, OfferId, OfferOutcome,
+    QueueName,
+};
+use actix::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Put a conversation in a queue. Replies with its 1-based position.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "EngineResult<usize>")]
+pub struct Enqueue {
+    pub conversation_id: ConversationId,
+    pub customer_id: CustomerId,
+    pub channel: Channel,
+    pub priority: i32,
+    pub enqueued_at: Millis,
+    pub seq: u64,
+    pub preferred_agent: Option<AgentId>,
+    pub required_agent: Option<AgentId>,
+    /// The customer's latest text, shown on the offer card.
+    pub preview: Option<String>,
+    /// Bypass the max-waiting refusal (requeue after restart/transfer/agent loss).
+    pub force: bool,
+}
+
+impl Enqueue {
+    /// A stored waiting conversation put back in its queue with its original enqueue
+    /// time and sequence (same place in line), past the max-waiting refusal: at engine
+    /// start and when a crashed queue actor is replaced.
+    pub fn restore(c: &crate::domain::Conversation) -> Enqueue {
+        Enqueue {
+            conversation_id: c.id,
+            customer_id: c.customer_id,
+            channel: c.channel,
+            priority: c.priority,
+            enqueued_at: c.enqueued_at,
+            seq: c.enqueue_seq,
+            preferred_agent: c.preferred_agent.clone(),
+            required_agent: c.required_agent.clone(),
+            preview: None,
+            force: true,
+        }
+    }
+}
+
+/// Take a conversation out of the queue (abandoned, transferred, cancelled). A pending
+/// offer for it is rescinded.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "()")]
+pub struct Dequeue {
+    pub conversation_id: ConversationId,
+    pub reason: String,
+}
+
+/// An agent's routing-relevant state, pushed to each of its queues after every change.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "()")]
+pub struct AgentUpdate {
+    pub agent_id: AgentId,
+    pub available: bool,
+    pub free: [u16; 4],
+    pub idle_since: Millis,
+    pub occupancy_permille: u32,
+}
+
+/// Test hook (fault injection): the receiving actor (customer, queue or agent) panics
+/// inside its handler. The engine never sends it and no socket or route can; the
+/// reliability tests use it to prove that a crashed actor is restarted with its state
+/// reloaded from the store.
+#[doc(hidden)]
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "()")]
+pub struct InjectPanic;
+
+/// A queue actor was restarted and lost its index of agents: every running agent
+/// publishes its state again and pulls work.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "()")]
+pub struct Republish;
+
+/// The agent left the queue (logged out, grace expired).
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "()")]
+pub struct AgentGone {
+    pub agent_id: AgentId,
+}
+
+/// The agent closed an offer (accepted, rejected, timed out, or confirmed a rescind).
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "()")]
+pub struct OfferClosed {
+    pub offer_id: OfferId,
+    pub conversation_id: ConversationId,
+    pub agent_id: AgentId,
+    pub outcome: OfferOutcome,
+}
+
+/// Best waiting conversation this agent could take now, for cross-queue arbitration.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "Option<PeekResult>")]
+pub struct Peek {
+    pub agent_id: AgentId,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PeekResult {
+    pub queue: QueueName,
+    pub conversation_id: ConversationId,
+    pub priority: i32,
+    pub enqueued_at: Millis,
+    pub seq: u64,
+}
+
+impl PeekResult {
+    /// Sort key: higher priority, then longer wait, then arrival.
+    pub fn rank(&self) -> (std::cmp::Reverse<i32>, Millis, u64) {
+        (std::cmp::Reverse(self.priority), self.enqueued_at, self.seq)
+    }
+}
+
+/// Offer that conversation to the agent now (after a Peek chose it).
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "bool")]
+pub struct Pull {
+    pub agent_id: AgentId,
+    pub conversation_id: ConversationId,
+}
+
+/// Live queue state for REST and metrics.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "QueueSnapshot")]
+pub struct GetQueueSnapshot;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QueueSnapshot {
+    pub config: crate::domain::QueueConfig,
+    pub waiting: usize,
+    pub offered: usize,
+    pub longest_wait_ms: u64,
+    pub agents: usize,
+    pub agents_available: usize,
+    /// Waiting conversations in routing order (first 100).
+    pub queue: Vec<WaitingView>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WaitingView {
+    pub conversation_id: ConversationId,
+    pub channel_class: ChannelClass,
+    pub priority: i32,
+    pub enqueued_at: Millis,
+    pub waited_ms: u64,
+}
