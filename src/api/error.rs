@@ -65,21 +65,10 @@ impl From<crate::domain::ParseError> for ApiError {
     }
 }
 
-/// Status for each error code.
+/// Status for each error code (the table is the protocol's, shared with the webhooks).
 pub fn status_of(code: ErrorCode) -> StatusCode {
-    match code {
-        ErrorCode::BadJson | ErrorCode::UnknownType | ErrorCode::Invalid => StatusCode::BAD_REQUEST,
-        ErrorCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-        ErrorCode::NotFound | ErrorCode::OfferNotFound => StatusCode::NOT_FOUND,
-        ErrorCode::NotYours | ErrorCode::Forbidden => StatusCode::FORBIDDEN,
-        ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
-        ErrorCode::QueueFull | ErrorCode::Busy | ErrorCode::Unavailable => {
-            StatusCode::SERVICE_UNAVAILABLE
-        }
-        ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-        ErrorCode::Conflict => StatusCode::CONFLICT,
-        ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-    }
+    StatusCode::from_u16(crate::ws::protocol::rest::http_status(code))
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 impl ResponseError for ApiError {
@@ -90,10 +79,7 @@ impl ResponseError for ApiError {
         let mut r = HttpResponse::build(self.status_code());
         if let Some(secs) = self.retry_after {
             r.insert_header(("Retry-After", secs.to_string()));
-        } else if matches!(
-            self.code,
-            ErrorCode::QueueFull | ErrorCode::Busy | ErrorCode::Unavailable
-        ) {
+        } else if crate::ws::protocol::rest::retry_later(self.code) {
             r.insert_header(("Retry-After", "5"));
         }
         r.json(self)

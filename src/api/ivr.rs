@@ -11,33 +11,8 @@ use super::error::ApiError;
 use super::AppState;
 use crate::ivr::Tree;
 use actix_web::{web, HttpResponse};
-use serde::{Deserialize, Serialize};
 
-/// Store record kind of knowledge-base articles (owned by the knowledge base).
-pub const ARTICLE_KIND: &str = "kb_article";
-
-/// The article fields a visitor sees.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Article {
-    #[serde(default)]
-    pub id: String,
-    pub title: String,
-    pub body: String,
-    #[serde(default)]
-    pub language: String,
-}
-
-/// Reads article `id` from the store (`None` if absent or unreadable).
-pub async fn read_article(
-    store: &crate::store::SharedStore,
-    id: &str,
-) -> Result<Option<Article>, crate::store::StoreError> {
-    Ok(store
-        .record(ARTICLE_KIND, id)
-        .await?
-        .and_then(|b| serde_json::from_slice::<Article>(&b).ok())
-        .map(|a| Article { id: id.into(), ..a }))
-}
+pub use switchboard_engine::articles::{read as read_article, ArticleView as Article};
 
 fn tree(state: &AppState) -> Result<Tree, ApiError> {
     let s = &state.server.settings;

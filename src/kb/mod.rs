@@ -20,7 +20,7 @@ use std::path::PathBuf;
 pub use index::{Hit, KnowledgeBase, SearchResult};
 
 /// Record kind of an article (key = article id, a UUID string).
-pub const KB_ARTICLE: &str = "kb_article";
+pub use switchboard_engine::articles::KIND as KB_ARTICLE;
 
 /// One article, stored as JSON in the records table. Other features read `title`,
 /// `body` and `language` of this exact shape directly from the store.

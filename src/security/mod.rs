@@ -8,7 +8,7 @@
 
 pub mod login_limit;
 pub mod origin;
-pub mod redact;
+pub use switchboard_engine::redact;
 pub mod revocation;
 
 pub use login_limit::LoginLimiter;

@@ -17,15 +17,19 @@
 //! - [`login`]: the identities a verified customer login proves.
 //! - [`notify`]: proactive notifications (`switchboard-notify`) and their scheduler.
 //! - [`auth`]: password hashing and signed tokens.
+//! - [`articles`]: reading a knowledge-base article from the store (for the IVR).
+//! - [`redact`]: log redaction of personal text.
 //! - [`metrics`]: Prometheus metric definitions.
 
 pub mod actors;
+pub mod articles;
 pub mod auth;
 pub mod login;
 pub mod metrics;
 pub mod notify;
 pub mod outbound;
 pub mod ports;
+pub mod redact;
 pub mod settings;
 
 pub use actors::Engine;

@@ -8,6 +8,8 @@
 //! (loadtest/src/wire.rs), lenient on purpose. The read models inside the frames
 //! (`AgentInfo`, `OfferView`, `CustomerView`, `ConversationView`) are `domain::view`.
 
+pub mod rest;
+
 /// The supervisor's live views (`domain::live_view`), as the frames carry them.
 pub mod live {
     pub use domain::live_view::*;
