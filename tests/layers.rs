@@ -2,8 +2,10 @@
 //! reads every `crates/*/Cargo.toml` and checks that each crate depends only on the
 //! workspace crates below it, that nothing below the engine names actix, a web
 //! framework, an HTTP client or a provider SDK, and that the pure cores do no I/O
-//! (no async runtime, no database driver; the stores and the SMTP transport may). Cargo already refuses cycles; this keeps
-//! the order and the purity from eroding one `cargo add` at a time.
+//! (no async runtime, no database driver; the stores and the SMTP transport may); and
+//! `loadtest/Cargo.toml`, that the harness links no workspace crate but the protocol.
+//! Cargo already refuses cycles; this keeps the order and the purity from eroding one
+//! `cargo add` at a time.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -100,6 +102,27 @@ fn every_crate_below_the_engine_keeps_its_layer() {
             assert!(
                 io || !STORAGE_ONLY.contains(&package.as_str()),
                 "pure core switchboard-{krate} depends on {package} (I/O)"
+            );
+        }
+    }
+}
+
+/// The load-test harness drives the engine over its sockets only: of the workspace's
+/// crates it links the protocol (the wire types both ends share) and nothing else, never
+/// the engine, so it cannot reach past the wire.
+#[test]
+fn the_harness_links_only_the_protocol() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let deps = dependencies(&root.join("loadtest").join("Cargo.toml"));
+    assert!(
+        deps.contains_key("switchboard-protocol"),
+        "loadtest speaks the wire through switchboard-protocol"
+    );
+    for package in deps.keys() {
+        if package == "switchboard" || package.starts_with("switchboard-") {
+            assert_eq!(
+                package, "switchboard-protocol",
+                "loadtest depends on {package}: the harness may link only the protocol"
             );
         }
     }
