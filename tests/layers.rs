@@ -4,8 +4,9 @@
 //! web framework, an HTTP client or a provider SDK (the server's), and that the pure
 //! cores do no I/O (no async runtime, no database driver; the stores, the SMTP
 //! transport and the engine may). It also checks that no crate's code names a
-//! provider. Cargo already refuses cycles; this keeps the order and the purity from
-//! eroding one `cargo add` at a time.
+//! provider, and, from `loadtest/Cargo.toml`, that the harness links no workspace
+//! crate but the protocol. Cargo already refuses cycles; this keeps the order and the
+//! purity from eroding one `cargo add` at a time.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -114,6 +115,27 @@ fn every_crate_keeps_its_layer() {
             assert!(
                 io || !IO.contains(&package.as_str()),
                 "pure core switchboard-{krate} depends on {package} (I/O)"
+            );
+        }
+    }
+}
+
+/// The load-test harness drives the engine over its sockets only: of the workspace's
+/// crates it links the protocol (the wire types both ends share) and nothing else, never
+/// the engine, so it cannot reach past the wire.
+#[test]
+fn the_harness_links_only_the_protocol() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let deps = dependencies(&root.join("loadtest").join("Cargo.toml"));
+    assert!(
+        deps.contains_key("switchboard-protocol"),
+        "loadtest speaks the wire through switchboard-protocol"
+    );
+    for package in deps.keys() {
+        if package == "switchboard" || package.starts_with("switchboard-") {
+            assert_eq!(
+                package, "switchboard-protocol",
+                "loadtest depends on {package}: the harness may link only the protocol"
             );
         }
     }

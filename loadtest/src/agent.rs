@@ -8,13 +8,16 @@
 //! capacity, and counted as "stale".
 
 use crate::clock;
+use crate::frames::{code_name, read, resolve, set_status, to_text};
 use crate::messages::Phase;
 use crate::net::Conn;
+use crate::stamp::{Kind, Stamp};
 use crate::stats::{record_since, Shared};
-use crate::wire::{
-    to_text, AgentIn, AgentOut, ConversationView, Kind, OfferView, Stamp, TimelineEvent,
-};
 use anyhow::{bail, Context, Result};
+use protocol::{
+    AgentClientMsg, AgentServerMsg, ConversationId, ConversationView, EventKind, OfferView,
+    RequestedStatus, TimelineEvent,
+};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,12 +47,12 @@ pub struct Agent {
     /// Task number, for the histogram shard.
     task: usize,
     /// Offers accepted, by conversation: (customer index, opening send time).
-    offered: HashMap<String, (u32, u64)>,
+    offered: HashMap<ConversationId, (u32, u64)>,
     /// Offers accepted that are not this run's.
-    stale_offers: HashSet<String>,
-    held: HashMap<String, Held>,
+    stale_offers: HashSet<ConversationId>,
+    held: HashMap<ConversationId, Held>,
     /// Conversations left over from earlier runs, being resolved.
-    stale: HashSet<String>,
+    stale: HashSet<ConversationId>,
     available: bool,
     stopping: bool,
     writer_failed: bool,
@@ -75,15 +78,15 @@ impl Agent {
             .first_text(Duration::from_secs(30))
             .await
             .with_context(|| format!("agent {id}: waiting for welcome"))?;
-        let (conversations, offers) = match serde_json::from_str::<AgentIn>(&first) {
-            Ok(AgentIn::Welcome {
+        let (conversations, offers) = match read::<AgentServerMsg>(&first) {
+            Ok(Some(AgentServerMsg::Welcome {
                 conversations,
                 offers,
                 ..
-            }) => (conversations, offers),
-            Ok(AgentIn::Error(e)) => bail!(
+            })) => (conversations, offers),
+            Ok(Some(AgentServerMsg::Error(e))) => bail!(
                 "agent {id}: error {} instead of welcome: {}",
-                e.code,
+                code_name(e.code),
                 e.message
             ),
             _ => bail!("agent {id}: expected welcome, got {first}"),
@@ -114,10 +117,7 @@ impl Agent {
         for o in std::mem::take(&mut self.welcome_offers) {
             self.on_offer(o).await;
         }
-        self.send(&AgentOut::SetStatus {
-            status: "available",
-        })
-        .await;
+        self.send(&set_status(RequestedStatus::Available)).await;
         loop {
             tokio::select! {
                 frame = Conn::next_text(&mut self.conn.rx) => match frame {
@@ -148,13 +148,11 @@ impl Agent {
     /// Goes away, resolves what it holds, closes the socket.
     async fn finish(mut self) {
         self.stopping = true;
-        self.send(&AgentOut::SetStatus { status: "away" }).await;
-        let convs: Vec<String> = self.held.keys().chain(self.stale.iter()).cloned().collect();
+        self.send(&set_status(RequestedStatus::Away)).await;
+        let convs: Vec<ConversationId> =
+            self.held.keys().chain(self.stale.iter()).copied().collect();
         for c in convs {
-            self.send(&AgentOut::Resolve {
-                conversation_id: &c,
-            })
-            .await;
+            self.send(&resolve(c)).await;
         }
         self.conn.close().await;
     }
@@ -164,7 +162,7 @@ impl Agent {
         self.stopping || self.shared.is_stopping()
     }
 
-    async fn send(&mut self, msg: &AgentOut<'_>) {
+    async fn send(&mut self, msg: &AgentClientMsg) {
         if self
             .conn
             .tx
@@ -184,8 +182,9 @@ impl Agent {
     }
 
     async fn on_frame(&mut self, text: &str) {
-        let msg = match serde_json::from_str::<AgentIn>(text) {
-            Ok(m) => m,
+        let msg = match read::<AgentServerMsg>(text) {
+            Ok(Some(m)) => m,
+            Ok(None) => return,
             Err(e) => {
                 return self.shared.harness_error(
                     "unparsable_frame",
@@ -195,7 +194,7 @@ impl Agent {
         };
         let c = &self.shared.counters;
         match msg {
-            AgentIn::Status { status, reason } => {
+            AgentServerMsg::Status { status, reason } => {
                 if status == "available" {
                     if !self.available {
                         self.available = true;
@@ -212,8 +211,8 @@ impl Agent {
                     );
                 }
             }
-            AgentIn::Offer(o) => self.on_offer(o).await,
-            AgentIn::OfferRevoked {
+            AgentServerMsg::Offer(o) => self.on_offer(o).await,
+            AgentServerMsg::OfferRevoked {
                 conversation_id,
                 outcome,
                 offer_id,
@@ -227,42 +226,44 @@ impl Agent {
                     );
                 }
             }
-            AgentIn::ConversationAssigned { conversation } => self.on_assigned(conversation).await,
-            AgentIn::Event {
+            AgentServerMsg::ConversationAssigned { conversation } => {
+                self.on_assigned(conversation).await
+            }
+            AgentServerMsg::Event {
                 conversation_id,
                 event,
             } => self.on_event(conversation_id, event).await,
-            AgentIn::Ack { duplicate, .. } => {
+            AgentServerMsg::Ack { duplicate, .. } => {
                 c.a2c_acked.inc();
                 if duplicate {
                     c.duplicate_acks.inc();
                 }
             }
-            AgentIn::ConversationUpdated {
+            AgentServerMsg::ConversationUpdated {
                 conversation_id,
                 state,
-                held,
+                held: false,
             } => {
-                if !held {
-                    self.stale.remove(&conversation_id);
-                    if self.held.remove(&conversation_id).is_some() && !self.stopping() {
-                        self.shared.harness_error(
-                            "conversation_lost",
-                            format!(
-                                "agent {}: conversation {conversation_id} left ({state})",
-                                self.id
-                            ),
-                        );
-                    }
+                self.stale.remove(&conversation_id);
+                if self.held.remove(&conversation_id).is_some() && !self.stopping() {
+                    self.shared.harness_error(
+                        "conversation_lost",
+                        format!(
+                            "agent {}: conversation {conversation_id} left ({})",
+                            self.id,
+                            state.as_str()
+                        ),
+                    );
                 }
             }
-            AgentIn::Error(e) => self.shared.engine_error(
+            AgentServerMsg::Error(e) => self.shared.engine_error(
                 &format!("agent {}", self.id),
-                &e.code,
+                &code_name(e.code),
                 &e.message,
                 e.reference.as_deref(),
             ),
-            AgentIn::Welcome { .. } | AgentIn::Other => {}
+            // `customer_typing`, `pong`, `reconnect` (the socket closes next)...
+            _ => {}
         }
     }
 
@@ -277,14 +278,14 @@ impl Agent {
                 self.shared.counters.offered.inc();
                 record_since(&mut self.shared.hists(self.task).offer, s.sent_ns);
                 self.offered
-                    .insert(o.conversation_id.clone(), (s.customer, s.sent_ns));
+                    .insert(o.conversation_id, (s.customer, s.sent_ns));
             }
             None => {
-                self.stale_offers.insert(o.conversation_id.clone());
+                self.stale_offers.insert(o.conversation_id);
             }
         }
-        self.send(&AgentOut::Accept {
-            offer_id: &o.offer_id,
+        self.send(&AgentClientMsg::Accept {
+            offer_id: o.offer_id,
         })
         .await;
     }
@@ -308,17 +309,12 @@ impl Agent {
         let ours = conv
             .recent
             .iter()
-            .filter(|e| {
-                e.kind == "message_in"
-                    && e.conversation_id
-                        .as_deref()
-                        .map_or(true, |id| id == conv.id)
-            })
-            .find_map(|e| {
-                e.text
-                    .as_deref()
-                    .and_then(Stamp::parse)
-                    .filter(|s| s.run == self.shared.run)
+            .filter(|e| e.conversation_id.is_none_or(|id| id == conv.id))
+            .find_map(|e| match &e.kind {
+                EventKind::MessageIn { text, .. } => {
+                    Stamp::parse(text).filter(|s| s.run == self.shared.run)
+                }
+                _ => None,
             });
         match ours {
             Some(s) => {
@@ -333,21 +329,18 @@ impl Agent {
             }
             None => {
                 c.stale.inc();
-                self.send(&AgentOut::Resolve {
-                    conversation_id: &conv.id,
-                })
-                .await;
+                self.send(&resolve(conv.id)).await;
                 self.stale.insert(conv.id);
             }
         }
     }
 
-    async fn on_event(&mut self, conversation_id: String, event: TimelineEvent) {
+    async fn on_event(&mut self, conversation_id: ConversationId, event: TimelineEvent) {
         // The agent's own replies come back as `message_out`; only customer messages count.
-        if event.kind != "message_in" {
+        let EventKind::MessageIn { text, .. } = &event.kind else {
             return;
-        }
-        let Some(s) = self.our_stamp(event.text.as_deref(), Kind::Msg) else {
+        };
+        let Some(s) = self.our_stamp(Some(text), Kind::Msg) else {
             return;
         };
         let shared = Arc::clone(&self.shared);
@@ -399,10 +392,11 @@ impl Agent {
                 sent_ns: reply_ns,
             }
             .text(self.cfg.text_bytes);
-            self.send(&AgentOut::Message {
-                conversation_id: &conversation_id,
+            self.send(&AgentClientMsg::Message {
+                conversation_id,
                 client_msg_id: uuid::Uuid::new_v4().to_string(),
                 text,
+                channel: None,
             })
             .await;
         }

@@ -5,11 +5,13 @@
 //! agent → customer latency for every stamped reply (`message_out` event).
 
 use crate::clock;
+use crate::frames::{code_name, read, to_text};
 use crate::messages::Phase;
 use crate::net::Conn;
+use crate::stamp::{Kind, Stamp};
 use crate::stats::{record_ns, record_since, Shared};
-use crate::wire::{to_text, ChatIn, ChatOut, Kind, Stamp};
 use anyhow::{bail, Context, Result};
+use protocol::{ChatClientMsg, ChatServerMsg, ConversationState, EventKind};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -57,11 +59,11 @@ impl Customer {
             .first_text(Duration::from_secs(30))
             .await
             .with_context(|| format!("customer {idx}: waiting for welcome"))?;
-        match serde_json::from_str::<ChatIn>(&first) {
-            Ok(ChatIn::Welcome { .. }) => {}
-            Ok(ChatIn::Error(e)) => bail!(
+        match read::<ChatServerMsg>(&first) {
+            Ok(Some(ChatServerMsg::Welcome { .. })) => {}
+            Ok(Some(ChatServerMsg::Error(e))) => bail!(
                 "customer {idx}: error {} instead of welcome: {}",
-                e.code,
+                code_name(e.code),
                 e.message
             ),
             _ => bail!("customer {idx}: expected welcome, got {first}"),
@@ -149,7 +151,7 @@ impl Customer {
             self.shared.counters.customers_done.inc();
         }
         self.stopping = true;
-        self.send(&ChatOut::Leave {}).await;
+        self.send(&ChatClientMsg::Leave {}).await;
         self.conn.close().await;
     }
 
@@ -158,7 +160,7 @@ impl Customer {
         self.stopping || self.shared.is_stopping()
     }
 
-    async fn send(&mut self, msg: &ChatOut) {
+    async fn send(&mut self, msg: &ChatClientMsg) {
         if self
             .conn
             .tx
@@ -194,9 +196,10 @@ impl Customer {
         let id = uuid::Uuid::new_v4().to_string();
         self.open_msg_id = Some(id.clone());
         let text = self.stamp(Kind::Open, 0, clock::now_ns());
-        self.send(&ChatOut::Message {
+        self.send(&ChatClientMsg::Message {
             client_msg_id: id,
             text,
+            queue: None,
         })
         .await;
     }
@@ -217,16 +220,18 @@ impl Customer {
             );
         }
         let text = self.stamp(Kind::Msg, self.seq, sent_ns);
-        self.send(&ChatOut::Message {
+        self.send(&ChatClientMsg::Message {
             client_msg_id: uuid::Uuid::new_v4().to_string(),
             text,
+            queue: None,
         })
         .await;
     }
 
     fn on_frame(&mut self, text: &str) {
-        let msg = match serde_json::from_str::<ChatIn>(text) {
-            Ok(m) => m,
+        let msg = match read::<ChatServerMsg>(text) {
+            Ok(Some(m)) => m,
+            Ok(None) => return,
             Err(e) => {
                 return self.shared.harness_error(
                     "unparsable_frame",
@@ -236,7 +241,7 @@ impl Customer {
         };
         let c = &self.shared.counters;
         match msg {
-            ChatIn::Ack {
+            ChatServerMsg::Ack {
                 client_msg_id,
                 duplicate,
                 ..
@@ -250,16 +255,13 @@ impl Customer {
                     c.c2a_acked.inc();
                 }
             }
-            ChatIn::Event { event } => {
+            ChatServerMsg::Event { event } => {
                 // The customer's own messages are echoed back as `message_in`; only
                 // agent replies are measured.
-                if event.kind != "message_out" {
+                let EventKind::MessageOut { text, .. } = &event.kind else {
                     return;
-                }
-                let Some(s) = event
-                    .text
-                    .as_deref()
-                    .and_then(Stamp::parse)
+                };
+                let Some(s) = Stamp::parse(text)
                     .filter(|s| s.run == self.shared.run && s.kind == Kind::Reply)
                 else {
                     return;
@@ -279,21 +281,30 @@ impl Customer {
                     c.a2c_measured_received.inc();
                 }
             }
-            ChatIn::Conversation { id, state } => {
-                if matches!(state.as_str(), "resolved" | "abandoned") && !self.stopping() {
-                    self.shared.harness_error(
-                        "conversation_ended",
-                        format!("customer {}: conversation {id} {state}", self.idx),
-                    );
-                }
+            ChatServerMsg::Conversation(c)
+                if matches!(
+                    c.state,
+                    ConversationState::Resolved | ConversationState::Abandoned
+                ) && !self.stopping() =>
+            {
+                self.shared.harness_error(
+                    "conversation_ended",
+                    format!(
+                        "customer {}: conversation {} {}",
+                        self.idx,
+                        c.id,
+                        c.state.as_str()
+                    ),
+                );
             }
-            ChatIn::Error(e) => self.shared.engine_error(
+            ChatServerMsg::Error(e) => self.shared.engine_error(
                 &format!("customer {}", self.idx),
-                &e.code,
+                &code_name(e.code),
                 &e.message,
                 e.reference.as_deref(),
             ),
-            ChatIn::Welcome { .. } | ChatIn::Other => {}
+            // `agent_typing`, `pong`, `reconnect` (the socket closes next)...
+            _ => {}
         }
     }
 }

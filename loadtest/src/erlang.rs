@@ -12,22 +12,27 @@
 //!   nobody abandons. Waits are measured from the customer's opening message to the
 //!   agent receiving the `offer` (see loadtest/README.md, "erlang", for why).
 //!
-//! It speaks only the documented protocol (through `net` and `wire`) and must not
+//! It speaks only the documented protocol (through `net` and `frames`) and must not
 //! know the engine's internals: the engine is a black box that should behave like N
 //! servers with one FIFO queue.
 
 use crate::clock;
+use crate::frames::{code_name, read, resolve, set_status, to_text};
 use crate::messages::{parse_duration, wait_for};
 use crate::net::{ws_base, Api, Conn};
+use crate::stamp::{Kind, Stamp};
 use crate::stats::{Count, Shared};
-use crate::wire::{
-    to_text, AgentIn, AgentOut, AgentUpsert, Capacity, ChatIn, ChatOut, Kind, Stamp,
-};
 use anyhow::{bail, ensure, Context, Result};
 use futures_util::{stream, StreamExt, TryStreamExt};
+use protocol::rest::{AgentUpsert, Capacity, Role};
+use protocol::{
+    AgentClientMsg, AgentServerMsg, ChatClientMsg, ChatServerMsg, ConversationId,
+    ConversationState, QueueName, RequestedStatus,
+};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::PathBuf;
@@ -606,24 +611,27 @@ async fn run(args: &Args) -> Result<ErlReport> {
         .login(&args.admin_id, &args.admin_password)
         .await
         .context("admin login (is the engine running with --admin-password?)")?;
+    let queue = QueueName::parse(&args.queue).context("--queue")?;
     let ids: Vec<String> = (1..=args.agents)
         .map(|i| format!("{}{i:04}", args.agent_prefix))
         .collect();
     let tokens: Vec<(usize, String, String)> = stream::iter(ids.into_iter().enumerate())
         .map(|(n, id)| {
-            let (api, admin) = (api.clone(), admin.clone());
+            let (api, admin, queue) = (api.clone(), admin.clone(), &queue);
             async move {
                 let body = AgentUpsert {
                     display_name: format!("Erlang test {id}"),
-                    password: &args.agent_password,
-                    role: "agent",
-                    queues: vec![args.queue.clone()],
-                    capacity: Capacity {
+                    password: Some(args.agent_password.clone()),
+                    role: Role::Agent,
+                    skills: BTreeMap::new(),
+                    queues: vec![queue.clone()],
+                    capacity: Some(Capacity {
                         voice: 1,
                         chat: 1,
                         email: 1,
                         messaging: 1,
-                    },
+                    }),
+                    disabled: false,
                 };
                 api.put_agent(&admin, &id, &body).await?;
                 let token = api.login(&id, &args.agent_password).await?;
@@ -848,7 +856,7 @@ async fn customer(ws: String, idx: u32, erl: Arc<Erl>, mut stop: watch::Receiver
     let result: Result<()> = async {
         let mut conn = Conn::connect(&format!("{ws}/ws/chat")).await?;
         let first = conn.first_text(Duration::from_secs(30)).await?;
-        if !matches!(serde_json::from_str::<ChatIn>(&first), Ok(ChatIn::Welcome { .. })) {
+        if !matches!(read(&first), Ok(Some(ChatServerMsg::Welcome { .. }))) {
             bail!("expected welcome, got {first:.200}");
         }
         let sent_ns = clock::now_ns();
@@ -863,22 +871,23 @@ async fn customer(ws: String, idx: u32, erl: Arc<Erl>, mut stop: watch::Receiver
         if shared.in_window(sent_ns) {
             erl.measured_arrivals.inc();
         }
-        let msg = ChatOut::Message {
+        let msg = ChatClientMsg::Message {
             client_msg_id: uuid::Uuid::new_v4().to_string(),
             text,
+            queue: None,
         };
         conn.tx.send(Message::Text(to_text(&msg))).await?;
         loop {
             tokio::select! {
                 frame = Conn::next_text(&mut conn.rx) => match frame {
-                    Some(Ok(t)) => match serde_json::from_str::<ChatIn>(&t) {
-                        Ok(ChatIn::Ack { .. }) => shared.counters.opened.inc(),
-                        Ok(ChatIn::Conversation { state, .. }) if state == "resolved" => break,
-                        Ok(ChatIn::Conversation { state, id }) if state == "abandoned" => {
-                            bail!("conversation {id} abandoned")
+                    Some(Ok(t)) => match read::<ChatServerMsg>(&t) {
+                        Ok(Some(ChatServerMsg::Ack { .. })) => shared.counters.opened.inc(),
+                        Ok(Some(ChatServerMsg::Conversation(c))) if c.state == ConversationState::Resolved => break,
+                        Ok(Some(ChatServerMsg::Conversation(c))) if c.state == ConversationState::Abandoned => {
+                            bail!("conversation {} abandoned", c.id)
                         }
-                        Ok(ChatIn::Error(e)) => shared.engine_error(
-                            &format!("customer {idx}"), &e.code, &e.message, e.reference.as_deref()),
+                        Ok(Some(ChatServerMsg::Error(e))) => shared.engine_error(
+                            &format!("customer {idx}"), &code_name(e.code), &e.message, e.reference.as_deref()),
                         Ok(_) => {}
                         Err(e) => bail!("unparsable frame: {e}: {t:.200}"),
                     },
@@ -886,7 +895,7 @@ async fn customer(ws: String, idx: u32, erl: Arc<Erl>, mut stop: watch::Receiver
                     None => bail!("socket ended"),
                 },
                 _ = stop.changed() => {
-                    let _ = conn.tx.send(Message::Text(to_text(&ChatOut::Leave {}))).await;
+                    let _ = conn.tx.send(Message::Text(to_text(&ChatClientMsg::Leave {}))).await;
                     break;
                 }
             }
@@ -919,12 +928,12 @@ struct ErlAgent {
     rng: StdRng,
     aht_s: f64,
     /// Offers accepted and not yet assigned: conversation → (sent ns, offer ns).
-    offered: HashMap<String, (u64, u64)>,
-    holding: HashMap<String, Holding>,
+    offered: HashMap<ConversationId, (u64, u64)>,
+    holding: HashMap<ConversationId, Holding>,
     /// Conversations resolved by this agent (a later `held:false` is expected).
-    resolved: HashSet<String>,
+    resolved: HashSet<ConversationId>,
     /// Held conversations from the welcome (an earlier run's), resolved at start.
-    stale: Vec<String>,
+    stale: Vec<ConversationId>,
     available: bool,
 }
 
@@ -941,8 +950,8 @@ impl ErlAgent {
             .await
             .with_context(|| format!("agent {id}"))?;
         let first = conn.first_text(Duration::from_secs(30)).await?;
-        let stale = match serde_json::from_str::<AgentIn>(&first) {
-            Ok(AgentIn::Welcome { conversations, .. }) => {
+        let stale = match read::<AgentServerMsg>(&first) {
+            Ok(Some(AgentServerMsg::Welcome { conversations, .. })) => {
                 conversations.into_iter().map(|c| c.id).collect()
             }
             _ => bail!("agent {id}: expected welcome, got {first:.200}"),
@@ -961,7 +970,7 @@ impl ErlAgent {
         })
     }
 
-    async fn send(&mut self, msg: &AgentOut<'_>) {
+    async fn send(&mut self, msg: &AgentClientMsg) {
         if self
             .conn
             .tx
@@ -980,12 +989,9 @@ impl ErlAgent {
     async fn run(mut self, mut stop: watch::Receiver<bool>) {
         for c in std::mem::take(&mut self.stale) {
             self.erl.base.counters.stale.inc();
-            self.resolve(&c).await;
+            self.resolve(c).await;
         }
-        self.send(&AgentOut::SetStatus {
-            status: "available",
-        })
-        .await;
+        self.send(&set_status(RequestedStatus::Available)).await;
         loop {
             let next = self.holding.values().map(|h| h.resolve_at).min();
             tokio::select! {
@@ -1001,7 +1007,7 @@ impl ErlAgent {
                 },
                 () = sleep_until(next) => {
                     let now = Instant::now();
-                    let due: Vec<String> = self.holding.iter().filter(|(_, h)| h.resolve_at <= now).map(|(c, _)| c.clone()).collect();
+                    let due: Vec<ConversationId> = self.holding.iter().filter(|(_, h)| h.resolve_at <= now).map(|(c, _)| *c).collect();
                     for c in due {
                         if let Some(Holding { ours: Some((sent_ns, offer_ns)), .. }) = self.holding.remove(&c) {
                             if self.erl.base.in_window(sent_ns) {
@@ -1009,31 +1015,32 @@ impl ErlAgent {
                                 self.erl.holds.lock().expect("holds").push(hold);
                             }
                         }
-                        self.resolve(&c).await;
+                        self.resolve(c).await;
                     }
                 }
                 _ = stop.changed() => break,
             }
         }
-        self.send(&AgentOut::SetStatus { status: "away" }).await;
-        let held: Vec<String> = self.holding.keys().cloned().collect();
+        self.send(&set_status(RequestedStatus::Away)).await;
+        let held: Vec<ConversationId> = self.holding.keys().copied().collect();
         for c in held {
-            self.resolve(&c).await;
+            self.resolve(c).await;
         }
         self.conn.close().await;
     }
 
-    async fn resolve(&mut self, conversation_id: &str) {
-        self.resolved.insert(conversation_id.to_owned());
-        self.send(&AgentOut::Resolve { conversation_id }).await;
+    async fn resolve(&mut self, conversation_id: ConversationId) {
+        self.resolved.insert(conversation_id);
+        self.send(&resolve(conversation_id)).await;
     }
 
     async fn on_frame(&mut self, text: &str) {
         let shared = Arc::clone(&self.erl);
         let base = &shared.base;
         let c = &base.counters;
-        let msg = match serde_json::from_str::<AgentIn>(text) {
-            Ok(m) => m,
+        let msg = match read::<AgentServerMsg>(text) {
+            Ok(Some(m)) => m,
+            Ok(None) => return,
             Err(e) => {
                 return base.harness_error(
                     "unparsable_frame",
@@ -1042,7 +1049,7 @@ impl ErlAgent {
             }
         };
         match msg {
-            AgentIn::Status { status, reason } => {
+            AgentServerMsg::Status { status, reason } => {
                 if status == "available" {
                     if !self.available {
                         self.available = true;
@@ -1059,7 +1066,7 @@ impl ErlAgent {
                     );
                 }
             }
-            AgentIn::Offer(o) => {
+            AgentServerMsg::Offer(o) => {
                 let now = clock::now_ns();
                 let stamp = o
                     .preview
@@ -1075,17 +1082,16 @@ impl ErlAgent {
                                 wait_s: now.saturating_sub(s.sent_ns) as f64 / 1e9,
                             });
                         }
-                        self.offered
-                            .insert(o.conversation_id.clone(), (s.sent_ns, now));
+                        self.offered.insert(o.conversation_id, (s.sent_ns, now));
                     }
                     None => c.stale.inc(),
                 }
-                self.send(&AgentOut::Accept {
-                    offer_id: &o.offer_id,
+                self.send(&AgentClientMsg::Accept {
+                    offer_id: o.offer_id,
                 })
                 .await;
             }
-            AgentIn::OfferRevoked {
+            AgentServerMsg::OfferRevoked {
                 conversation_id,
                 outcome,
                 ..
@@ -1095,7 +1101,7 @@ impl ErlAgent {
                     base.harness_error("offer_revoked", format!("agent {}: {outcome}", self.id));
                 }
             }
-            AgentIn::ConversationAssigned { conversation } => {
+            AgentServerMsg::ConversationAssigned { conversation } => {
                 let ours = self.offered.remove(&conversation.id);
                 if ours.is_some() {
                     c.assigned.inc();
@@ -1114,7 +1120,7 @@ impl ErlAgent {
                     },
                 );
             }
-            AgentIn::ConversationUpdated {
+            AgentServerMsg::ConversationUpdated {
                 conversation_id,
                 held: false,
                 state,
@@ -1125,13 +1131,17 @@ impl ErlAgent {
                 if lost && !base.is_stopping() {
                     base.harness_error(
                         "conversation_lost",
-                        format!("agent {}: {conversation_id} left ({state})", self.id),
+                        format!(
+                            "agent {}: {conversation_id} left ({})",
+                            self.id,
+                            state.as_str()
+                        ),
                     );
                 }
             }
-            AgentIn::Error(e) => base.engine_error(
+            AgentServerMsg::Error(e) => base.engine_error(
                 &format!("agent {}", self.id),
-                &e.code,
+                &code_name(e.code),
                 &e.message,
                 e.reference.as_deref(),
             ),

@@ -2,7 +2,8 @@
 //! `loadtest` binary and the engine's smoke test both call it).
 //!
 //! Drives the engine over real sockets (REST + websockets) using only the documented
-//! wire protocol (docs/protocol.md, docs/api.md); it never links the engine crate.
+//! wire protocol (docs/protocol.md, docs/api.md), with the protocol crate's types
+//! (`switchboard-protocol`, the ones the engine speaks); it never links the engine crate.
 //!
 //! # Layout
 //! - [`messages`] (with `agent`, `customer`): the `messages` mode, steady message load
@@ -12,21 +13,23 @@
 //!   accounting, time series, charts.
 //! - [`erlang`]: the Erlang C model and the `erlang` validation run.
 //! - [`relay`]: the bare websocket relay baseline, its measurement and engine/relay ratios.
-//! - [`wire`]: the protocol frames and message stamps; [`net`]: REST calls and
-//!   websocket connections; [`stats`]: counters and HDR histograms; [`procfs`]: a local
-//!   engine's RSS and CPU; [`clock`]: the
-//!   process-wide monotonic clock every latency is read from.
+//! - [`frames`]: lenient reading of server frames (unknown `type`s skipped) and writing
+//!   of client frames; [`stamp`]: the correlation stamp in every message text; [`net`]:
+//!   REST calls and websocket connections; [`stats`]: counters and HDR histograms;
+//!   [`procfs`]: a local engine's RSS and CPU; [`clock`]: the process-wide monotonic
+//!   clock every latency is read from.
 
 pub mod agent;
 pub mod clock;
 pub mod customer;
 pub mod erlang;
+pub mod frames;
 pub mod messages;
 pub mod net;
 pub mod procfs;
 pub mod relay;
 pub mod scenario;
+pub mod stamp;
 pub mod stats;
-pub mod wire;
 
 pub use scenario::{run_scenario, ScenarioArgs, ScenarioReport};

@@ -18,9 +18,11 @@ use crate::customer::{Customer, CustomerCfg};
 use crate::net::{ws_base, Api};
 use crate::procfs::ProcSampler;
 use crate::stats::{EngineUse, Report, RunConfig, Shared};
-use crate::wire::{AgentUpsert, Capacity};
 use anyhow::{bail, ensure, Context, Result};
 use futures_util::{stream, StreamExt, TryStreamExt};
+use protocol::rest::{AgentUpsert, Capacity, Role};
+use protocol::QueueName;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -165,24 +167,27 @@ pub async fn run(args: &Args) -> Result<Report> {
         .login(&args.admin_id, &args.admin_password)
         .await
         .context("admin login (is the engine running with --admin-password?)")?;
+    let queue = QueueName::parse(&args.queue).context("--queue")?;
     let ids: Vec<String> = (1..=args.agents)
         .map(|i| format!("{}{i:04}", args.agent_prefix))
         .collect();
     let tokens: Vec<(usize, String, String)> = stream::iter(ids.into_iter().enumerate())
         .map(|(task, id)| {
-            let (api, admin) = (api.clone(), admin.clone());
+            let (api, admin, queue) = (api.clone(), admin.clone(), &queue);
             async move {
                 let body = AgentUpsert {
                     display_name: format!("Load test {id}"),
-                    password: &args.agent_password,
-                    role: "agent",
-                    queues: vec![args.queue.clone()],
-                    capacity: Capacity {
+                    password: Some(args.agent_password.clone()),
+                    role: Role::Agent,
+                    skills: BTreeMap::new(),
+                    queues: vec![queue.clone()],
+                    capacity: Some(Capacity {
                         voice: 1,
                         chat: capacity,
                         email: 5,
                         messaging: 5,
-                    },
+                    }),
+                    disabled: false,
                 };
                 api.put_agent(&admin, &id, &body).await?;
                 let token = api.login(&id, &args.agent_password).await?;

@@ -1,11 +1,11 @@
-//! Transport: the REST calls the harness makes (login, create agent) and websocket
-//! connections split into a reader (kept by the socket's task) and a writer task fed
-//! through a bounded channel.
+//! Transport: the REST calls the harness makes (login, create agent, inbound message),
+//! with the protocol crate's bodies, and websocket connections split into a reader
+//! (kept by the socket's task) and a writer task fed through a bounded channel.
 
-use crate::wire::{AgentUpsert, LoginRequest, LoginResponse};
 use anyhow::{anyhow, bail, Context, Result};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
+use protocol::rest::{AgentUpsert, InboundRequest, InboundResponse, LoginRequest, LoginResponse};
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -42,7 +42,10 @@ impl Api {
         let resp = self
             .client
             .post(format!("{}/api/v1/login", self.base))
-            .json(&LoginRequest { agent_id, password })
+            .json(&LoginRequest {
+                agent_id: agent_id.to_owned(),
+                password: password.to_owned(),
+            })
             .send()
             .await
             .with_context(|| format!("POST /api/v1/login ({agent_id}) to {}", self.base))?;
@@ -55,12 +58,7 @@ impl Api {
     }
 
     /// `PUT /api/v1/agents/{id}` with an admin token.
-    pub async fn put_agent(
-        &self,
-        admin_token: &str,
-        id: &str,
-        body: &AgentUpsert<'_>,
-    ) -> Result<()> {
+    pub async fn put_agent(&self, admin_token: &str, id: &str, body: &AgentUpsert) -> Result<()> {
         let resp = self
             .client
             .put(format!("{}/api/v1/agents/{id}", self.base))
@@ -87,40 +85,17 @@ pub struct HttpError {
 }
 
 impl Api {
-    /// `PUT {path}` with a JSON body and a bearer token.
-    pub async fn put_json(&self, token: &str, path: &str, body: &serde_json::Value) -> Result<()> {
+    /// `POST /api/v1/inbound` with a supervisor or admin token; an error status is an
+    /// [`HttpError`] (inside the `anyhow::Error`).
+    pub async fn inbound(&self, token: &str, body: &InboundRequest) -> Result<InboundResponse> {
         let resp = self
             .client
-            .put(format!("{}{path}", self.base))
+            .post(format!("{}/api/v1/inbound", self.base))
             .bearer_auth(token)
             .json(body)
             .send()
             .await
-            .with_context(|| format!("PUT {path}"))?;
-        let status = resp.status();
-        if !status.is_success() {
-            let body = resp.text().await.unwrap_or_default();
-            bail!("PUT {path}: HTTP {status}: {body}");
-        }
-        Ok(())
-    }
-
-    /// `POST {path}` with a JSON body and a bearer token → the JSON answer, or an
-    /// [`HttpError`] (inside the `anyhow::Error`) for an error status.
-    pub async fn post_json(
-        &self,
-        token: &str,
-        path: &str,
-        body: &serde_json::Value,
-    ) -> Result<serde_json::Value> {
-        let resp = self
-            .client
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(token)
-            .json(body)
-            .send()
-            .await
-            .with_context(|| format!("POST {path}"))?;
+            .context("POST /api/v1/inbound")?;
         let status = resp.status();
         if !status.is_success() {
             let body = resp.text().await.unwrap_or_default();

@@ -17,8 +17,8 @@
 use crate::clock;
 use crate::messages::{parse_duration, Phase};
 use crate::net::{ws_base, Conn};
+use crate::stamp::{Kind, Stamp};
 use crate::stats::{record_ns, record_since, Report, RunConfig, Shared};
-use crate::wire::{Kind, Stamp};
 use anyhow::{bail, ensure, Context, Result};
 use futures_util::{stream, SinkExt, StreamExt};
 use serde::{Deserialize, Serialize};

@@ -4,11 +4,17 @@
 //!
 //! The crate sits just above `domain`: the engine's session actors speak these types
 //! and translate them to and from the actors' messages, so no actor sees a frame. The
-//! load-test harness keeps its own copy written from docs/protocol.md
-//! (loadtest/src/wire.rs), lenient on purpose. The read models inside the frames
-//! (`AgentInfo`, `OfferView`, `CustomerView`, `ConversationView`) are `domain::view`.
-
-pub mod rest;
+//! load-test harness (`loadtest/`) speaks them too, from the client side, so both ends
+//! share one definition; [`rest`] holds the REST bodies the harness sends. The read
+//! models inside the frames (`AgentInfo`, `OfferView`, `CustomerView`,
+//! `ConversationView`) are `domain::view`; they and every other domain type a frame
+//! carries are re-exported here, so a client needs only this crate.
+//!
+//! Compatibility rules the types keep: client -> server messages deny unknown fields
+//! (typos fail loudly) and leave out absent optional fields when serialised (absent
+//! and `null` mean the same); server -> client messages never deny unknown fields, so
+//! a client built from an older version still reads a frame that gained one. A new
+//! server message `type` is additive: clients skip types they do not know.
 
 /// The supervisor's live views (`domain::live_view`), as the frames carry them.
 pub mod live {
@@ -18,12 +24,14 @@ pub mod live {
 pub use domain::view::{
     visible_to_customer, AgentInfo, ChatConversationView, ConversationView, CustomerView, OfferView,
 };
-use domain::{
-    AgentId, Channel, ConversationId, ConversationState, CustomerId, EventId, Millis, OfferId,
-    QueueName, TimelineEvent,
+/// The domain types the frames carry.
+pub use domain::{
+    AgentId, Channel, ConversationId, ConversationState, CustomerId, ErrorCode, EventId, EventKind,
+    Millis, OfferId, QueueName, RequestedStatus, TimelineEvent,
 };
-pub use domain::{ErrorCode, RequestedStatus};
 use serde::{Deserialize, Serialize};
+
+pub mod rest;
 
 pub const PROTOCOL_VERSION: u32 = 1;
 
@@ -37,7 +45,7 @@ pub use domain::ids::MAX_CLIENT_MSG_ID;
 pub enum AgentClientMsg {
     SetStatus {
         status: RequestedStatus,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
     Accept {
@@ -45,7 +53,7 @@ pub enum AgentClientMsg {
     },
     Reject {
         offer_id: OfferId,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
     Message {
@@ -53,7 +61,7 @@ pub enum AgentClientMsg {
         client_msg_id: String,
         text: String,
         /// Reply on this channel; default: the channel the customer last wrote on.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         channel: Option<Channel>,
     },
     Note {
@@ -63,9 +71,9 @@ pub enum AgentClientMsg {
     },
     Transfer {
         conversation_id: ConversationId,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         queue: Option<QueueName>,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         agent: Option<AgentId>,
     },
     WrapUp {
@@ -73,7 +81,7 @@ pub enum AgentClientMsg {
     },
     Resolve {
         conversation_id: ConversationId,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         disposition: Option<String>,
     },
     Typing {
@@ -81,15 +89,15 @@ pub enum AgentClientMsg {
     },
     History {
         customer_id: CustomerId,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         before: Option<EventId>,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         limit: Option<usize>,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         request_id: Option<String>,
     },
     Ping {
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         nonce: Option<String>,
     },
 }
@@ -181,11 +189,11 @@ pub struct WireError {
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ChatClientMsg {
     Identify {
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         name: Option<String>,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         email: Option<String>,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         phone: Option<String>,
     },
     Message {
@@ -193,7 +201,7 @@ pub enum ChatClientMsg {
         text: String,
         /// Queue for a new conversation, chosen in the visual IVR (one of the tree's
         /// chat options; else refused).
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         queue: Option<QueueName>,
     },
     Typing {},
@@ -202,7 +210,7 @@ pub enum ChatClientMsg {
     /// the join link.
     EscalateVideo {},
     Ping {
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         nonce: Option<String>,
     },
     /// The answer to a `survey` (protocol 1, additive): `score` 1 to `scale_max`.
@@ -211,7 +219,7 @@ pub enum ChatClientMsg {
     SurveyAnswer {
         conversation_id: ConversationId,
         score: i64,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         comment: Option<String>,
     },
     /// The FAQ bot's "talk to a person" button: stored as a customer message `text`
@@ -219,20 +227,20 @@ pub enum ChatClientMsg {
     /// `client_msg_id` prefixed `handoff:` (unless it already is).
     Handoff {
         client_msg_id: String,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         text: Option<String>,
     },
     /// Call me back instead of waiting (docs/ivr.md): the waiting conversation keeps
     /// its place. Answered by `callback_requested` or an error.
     RequestCallback {
         phone: String,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         note: Option<String>,
         /// Visual IVR menus the visitor went through, root first.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
         ivr_path: Vec<String>,
         /// The queue to wait in when not already waiting (the visual IVR's option).
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         queue: Option<QueueName>,
     },
 }
@@ -302,7 +310,7 @@ pub enum SupervisorClientMsg {
     /// Watch only these queues (`null` or absent: every queue). Answered by a fresh
     /// `snapshot`.
     Subscribe {
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         queues: Option<Vec<QueueName>>,
     },
     /// Every `snapshot` / `delta` up to `seq` was received. At most
@@ -320,7 +328,7 @@ pub enum SupervisorClientMsg {
         conversation_id: ConversationId,
     },
     Ping {
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         nonce: Option<String>,
     },
 }
@@ -376,3 +384,53 @@ pub const MAX_WATCHED: usize = 20;
 
 /// Most queues one supervisor subscription may name.
 pub const MAX_SUBSCRIBED_QUEUES: usize = 100;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_messages_leave_out_absent_options() {
+        let status = AgentClientMsg::SetStatus {
+            status: RequestedStatus::Available,
+            reason: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&status).unwrap(),
+            r#"{"type":"set_status","status":"available"}"#
+        );
+        let leave = serde_json::to_string(&ChatClientMsg::Leave {}).unwrap();
+        assert_eq!(leave, r#"{"type":"leave"}"#);
+        // Absent and null decode alike.
+        let a: AgentClientMsg =
+            serde_json::from_str(r#"{"type":"set_status","status":"away","reason":null}"#).unwrap();
+        assert!(matches!(a, AgentClientMsg::SetStatus { reason: None, .. }));
+        // Client messages still refuse unknown fields.
+        assert!(serde_json::from_str::<ChatClientMsg>(r#"{"type":"leave","x":1}"#).is_err());
+    }
+
+    /// Server -> client messages must never deny unknown fields: a client built from an
+    /// older version reads a frame that gained one (the load-test harness relies on it).
+    #[test]
+    fn server_messages_accept_unknown_fields() {
+        let status: AgentServerMsg =
+            serde_json::from_str(r#"{"type":"status","status":"away","new_field":[1]}"#).unwrap();
+        assert!(matches!(status, AgentServerMsg::Status { .. }));
+        let conv: ChatServerMsg = serde_json::from_str(
+            r#"{"type":"conversation","id":"6f3c8a52-3c4e-4c5e-9a43-54f1f0f1a001",
+                "state":"queued","position":2,"eta_ms":100}"#,
+        )
+        .unwrap();
+        assert!(matches!(conv, ChatServerMsg::Conversation(c) if c.position == Some(2)));
+        let pong: SupervisorServerMsg =
+            serde_json::from_str(r#"{"type":"pong","extra":{}}"#).unwrap();
+        assert!(matches!(pong, SupervisorServerMsg::Pong { nonce: None }));
+        let err: ChatServerMsg = serde_json::from_str(
+            r#"{"type":"error","code":"busy","message":"m","ref":"r","retry_ms":5}"#,
+        )
+        .unwrap();
+        assert!(
+            matches!(err, ChatServerMsg::Error(e) if e.code == ErrorCode::Busy && e.reference.as_deref() == Some("r"))
+        );
+    }
+}

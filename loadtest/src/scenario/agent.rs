@@ -14,9 +14,14 @@
 use super::config::{Ch, RestReply, Scenario};
 use super::shared::{Hists, RestSignal, Shared};
 use crate::clock;
+use crate::frames::{code_name, read, resolve, set_status, text_of, to_text};
 use crate::net::Conn;
-use crate::wire::{to_text, AgentIn, AgentOut, ConversationView, Kind, OfferView, Stamp};
+use crate::stamp::{Kind, Stamp};
 use anyhow::{bail, Context, Result};
+use protocol::{
+    AgentClientMsg, AgentServerMsg, ConversationId, ConversationView, EventKind, OfferView,
+    RequestedStatus,
+};
 use rand::rngs::SmallRng;
 use rand::Rng;
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -62,13 +67,13 @@ pub struct ScnAgent {
     sc: Arc<Scenario>,
     rng: SmallRng,
     conn: Option<Conn>,
-    convs: HashMap<String, Conv>,
-    /// Offers accepted, by conversation: (arrival, opening sent).
-    offers: HashMap<String, u32>,
+    convs: HashMap<ConversationId, Conv>,
+    /// Offers accepted, by conversation: the arrival.
+    offers: HashMap<ConversationId, u32>,
     /// Conversations from earlier runs, being resolved.
-    stale: HashSet<String>,
+    stale: HashSet<ConversationId>,
     /// Customer messages that arrived before their `conversation_assigned`.
-    early: HashMap<String, Vec<Stamp>>,
+    early: HashMap<ConversationId, Vec<Stamp>>,
     drops: Vec<SocketDrop>,
     /// Replies written but not yet acknowledged (client_msg_id -> frame): a socket
     /// that drops may lose them, so they are written again after reconnecting (the
@@ -123,12 +128,18 @@ impl ScnAgent {
             .first_text(Duration::from_secs(30))
             .await
             .with_context(|| format!("agent {}: waiting for welcome", self.id))?;
-        let (conversations, offers) = match serde_json::from_str::<AgentIn>(&first) {
-            Ok(AgentIn::Welcome {
+        let (conversations, offers) = match read::<AgentServerMsg>(&first) {
+            Ok(Some(AgentServerMsg::Welcome {
                 conversations,
                 offers,
-            }) => (conversations, offers),
-            Ok(AgentIn::Error(e)) => bail!("agent {}: error {}: {}", self.id, e.code, e.message),
+                ..
+            })) => (conversations, offers),
+            Ok(Some(AgentServerMsg::Error(e))) => bail!(
+                "agent {}: error {}: {}",
+                self.id,
+                code_name(e.code),
+                e.message
+            ),
             _ => bail!("agent {}: expected welcome, got {first:.200}", self.id),
         };
         self.shared.connection_opened();
@@ -140,22 +151,16 @@ impl ScnAgent {
         }
         // A `resolve` written on the socket that dropped may be lost too: the engine
         // still lists the conversation as held, so resolve it again.
-        let resolving: Vec<String> = self
+        let resolving: Vec<ConversationId> = self
             .convs
             .iter()
             .filter(|(_, c)| c.phase == ConvPhase::Resolving)
-            .map(|(id, _)| id.clone())
+            .map(|(id, _)| *id)
             .collect();
         for id in resolving {
-            self.send(&AgentOut::Resolve {
-                conversation_id: &id,
-            })
-            .await;
+            self.send(&resolve(id)).await;
         }
-        self.send(&AgentOut::SetStatus {
-            status: "available",
-        })
-        .await;
+        self.send(&set_status(RequestedStatus::Available)).await;
         Ok(())
     }
 
@@ -243,18 +248,15 @@ impl ScnAgent {
     async fn finish(mut self) {
         self.stopping = true;
         if self.conn.is_some() {
-            self.send(&AgentOut::SetStatus { status: "away" }).await;
-            let ids: Vec<String> = self
+            self.send(&set_status(RequestedStatus::Away)).await;
+            let ids: Vec<ConversationId> = self
                 .convs
                 .keys()
                 .chain(self.stale.iter())
-                .cloned()
+                .copied()
                 .collect();
             for c in ids {
-                self.send(&AgentOut::Resolve {
-                    conversation_id: &c,
-                })
-                .await;
+                self.send(&resolve(c)).await;
             }
         }
         self.drop_socket().await;
@@ -264,7 +266,7 @@ impl ScnAgent {
         self.stopping || self.shared.is_stopping()
     }
 
-    async fn send(&mut self, msg: &AgentOut<'_>) {
+    async fn send(&mut self, msg: &AgentClientMsg) {
         self.send_text(to_text(msg)).await;
     }
 
@@ -286,8 +288,9 @@ impl ScnAgent {
     // ------------------------------------------------------------ frames
 
     async fn on_frame(&mut self, text: &str) {
-        let msg = match serde_json::from_str::<AgentIn>(text) {
-            Ok(m) => m,
+        let msg = match read::<AgentServerMsg>(text) {
+            Ok(Some(m)) => m,
+            Ok(None) => return,
             Err(e) => {
                 return self.shared.error(
                     "harness:unparsable_frame",
@@ -296,7 +299,7 @@ impl ScnAgent {
             }
         };
         match msg {
-            AgentIn::Status { status, reason } => {
+            AgentServerMsg::Status { status, reason } => {
                 if status == "available" {
                     if !self.ready {
                         self.ready = true;
@@ -307,14 +310,11 @@ impl ScnAgent {
                         "harness:agent_set_away",
                         format!("{}: {status} ({})", self.id, reason.unwrap_or_default()),
                     );
-                    self.send(&AgentOut::SetStatus {
-                        status: "available",
-                    })
-                    .await;
+                    self.send(&set_status(RequestedStatus::Available)).await;
                 }
             }
-            AgentIn::Offer(o) => self.on_offer(o, true).await,
-            AgentIn::OfferRevoked {
+            AgentServerMsg::Offer(o) => self.on_offer(o, true).await,
+            AgentServerMsg::OfferRevoked {
                 conversation_id,
                 outcome,
                 ..
@@ -324,36 +324,32 @@ impl ScnAgent {
                 }
                 self.offers.remove(&conversation_id);
             }
-            AgentIn::ConversationAssigned { conversation } => {
+            AgentServerMsg::ConversationAssigned { conversation } => {
                 self.on_assigned(conversation, true).await
             }
-            AgentIn::Event {
+            AgentServerMsg::Event {
                 conversation_id,
                 event,
-            } => match event.kind.as_str() {
-                "message_in" => {
-                    if let Some(s) = self.our_stamp(event.text.as_deref(), Kind::Msg) {
-                        self.on_customer_msg(&conversation_id, s, true).await;
+            } => match &event.kind {
+                EventKind::MessageIn { text, .. } => {
+                    if let Some(s) = self.our_stamp(Some(text), Kind::Msg) {
+                        self.on_customer_msg(conversation_id, s, true).await;
                     }
                 }
-                "note" | "message_out" => {
-                    if let Some(s) = self.our_stamp(event.text.as_deref(), Kind::Reply) {
-                        self.on_echo(&conversation_id, s, true);
+                EventKind::Note { text, .. } | EventKind::MessageOut { text, .. } => {
+                    if let Some(s) = self.our_stamp(Some(text), Kind::Reply) {
+                        self.on_echo(conversation_id, s, true);
                     }
                 }
                 _ => {}
             },
-            AgentIn::ConversationUpdated {
+            AgentServerMsg::ConversationUpdated {
                 conversation_id,
-                held,
+                held: false,
                 ..
-            } => {
-                if !held {
-                    self.ended(&conversation_id);
-                }
-            }
-            AgentIn::Error(e) => self.shared.error(
-                &format!("ws:{}", e.code),
+            } => self.ended(conversation_id),
+            AgentServerMsg::Error(e) => self.shared.error(
+                &format!("ws:{}", code_name(e.code)),
                 format!(
                     "agent {}: {}{}",
                     self.id,
@@ -363,21 +359,19 @@ impl ScnAgent {
                         .unwrap_or_default()
                 ),
             ),
-            AgentIn::Ack {
-                client_msg_id: Some(id),
-                ..
-            } => {
-                self.unacked.remove(&id);
+            AgentServerMsg::Ack { client_msg_id, .. } => {
+                self.unacked.remove(&client_msg_id);
             }
-            AgentIn::Ack { .. } | AgentIn::Welcome { .. } | AgentIn::Other => {}
+            // `customer_typing`, `pong`, `reconnect` (the socket closes next)...
+            _ => {}
         }
     }
 
     /// A conversation left this agent.
-    fn ended(&mut self, conversation_id: &str) {
-        self.stale.remove(conversation_id);
-        self.early.remove(conversation_id);
-        if let Some(conv) = self.convs.remove(conversation_id) {
+    fn ended(&mut self, conversation_id: ConversationId) {
+        self.stale.remove(&conversation_id);
+        self.early.remove(&conversation_id);
+        if let Some(conv) = self.convs.remove(&conversation_id) {
             let c = &self.shared.counters;
             if conv.phase == ConvPhase::Resolving {
                 c.completed.inc();
@@ -394,16 +388,16 @@ impl ScnAgent {
     async fn on_offer(&mut self, o: OfferView, live: bool) {
         let Some(s) = self.our_stamp(o.preview.as_deref(), Kind::Open) else {
             // Not this run's: take it and resolve it, so it stops using capacity.
-            self.send(&AgentOut::Accept {
-                offer_id: &o.offer_id,
+            self.send(&AgentClientMsg::Accept {
+                offer_id: o.offer_id,
             })
             .await;
             return;
         };
         if self.offers.contains_key(&o.conversation_id) {
             // Listed again in a resumed welcome: our accept may have been lost.
-            self.send(&AgentOut::Accept {
-                offer_id: &o.offer_id,
+            self.send(&AgentClientMsg::Accept {
+                offer_id: o.offer_id,
             })
             .await;
             return;
@@ -418,36 +412,36 @@ impl ScnAgent {
         }
         if !self.stopping() && self.rng.gen_bool(self.sc.agents.reject_probability) {
             c.rejected.inc();
-            self.send(&AgentOut::Reject {
-                offer_id: &o.offer_id,
+            self.send(&AgentClientMsg::Reject {
+                offer_id: o.offer_id,
+                reason: None,
             })
             .await;
             return;
         }
-        self.offers.insert(o.conversation_id.clone(), s.customer);
-        self.send(&AgentOut::Accept {
-            offer_id: &o.offer_id,
+        self.offers.insert(o.conversation_id, s.customer);
+        self.send(&AgentClientMsg::Accept {
+            offer_id: o.offer_id,
         })
         .await;
     }
 
     async fn on_assigned(&mut self, view: ConversationView, live: bool) {
-        let id = view.id.clone();
+        let id = view.id;
         if let Some(idx) = self.offers.remove(&id) {
             self.shared.counters.accepted.inc();
-            if let Some(arrived_ns) = self.shared.answered(idx, &self.id, &id) {
+            if let Some(arrived_ns) = self.shared.answered(idx, &self.id, id) {
                 self.shared.record(
                     |h: &mut Hists| &mut h.answer,
                     clock::now_ns().saturating_sub(arrived_ns),
                 );
             }
-            self.hold(id.clone(), idx);
+            self.hold(id, idx);
         } else if !self.convs.contains_key(&id) {
             // Not offered in this session: this run's but never seen (should not
             // happen), or an earlier run's.
             let ours = view.recent.iter().find_map(|e| {
-                e.text
-                    .as_deref()
+                text_of(e)
                     .and_then(Stamp::parse)
                     .filter(|s| s.run == self.shared.run)
             });
@@ -457,14 +451,11 @@ impl ScnAgent {
                         "harness:unexpected_assignment",
                         format!("{}: arrival {} never offered here", self.id, s.customer),
                     );
-                    self.hold(id.clone(), s.customer);
+                    self.hold(id, s.customer);
                 }
                 None => {
-                    self.stale.insert(id.clone());
-                    self.send(&AgentOut::Resolve {
-                        conversation_id: &id,
-                    })
-                    .await;
+                    self.stale.insert(id);
+                    self.send(&resolve(id)).await;
                     return;
                 }
             }
@@ -472,29 +463,29 @@ impl ScnAgent {
         // Messages already in the view (sent before the view was built, or while this
         // socket was down) count once; the live `event`s that follow are deduplicated.
         for e in &view.recent {
-            if e.conversation_id.as_deref().is_some_and(|c| c != id) {
+            if e.conversation_id.is_some_and(|c| c != id) {
                 continue;
             }
-            match e.kind.as_str() {
-                "message_in" => {
-                    if let Some(s) = self.our_stamp(e.text.as_deref(), Kind::Msg) {
-                        self.on_customer_msg(&id, s, false).await;
+            match &e.kind {
+                EventKind::MessageIn { text, .. } => {
+                    if let Some(s) = self.our_stamp(Some(text), Kind::Msg) {
+                        self.on_customer_msg(id, s, false).await;
                     }
                 }
-                "note" | "message_out" => {
-                    if let Some(s) = self.our_stamp(e.text.as_deref(), Kind::Reply) {
-                        self.on_echo(&id, s, false);
+                EventKind::Note { text, .. } | EventKind::MessageOut { text, .. } => {
+                    if let Some(s) = self.our_stamp(Some(text), Kind::Reply) {
+                        self.on_echo(id, s, false);
                     }
                 }
                 _ => {}
             }
         }
         for s in self.early.remove(&id).unwrap_or_default() {
-            self.on_customer_msg(&id, s, live).await;
+            self.on_customer_msg(id, s, live).await;
         }
     }
 
-    fn hold(&mut self, id: String, idx: u32) {
+    fn hold(&mut self, id: ConversationId, idx: u32) {
         let channel = self.shared.channel_of(idx).unwrap_or(Ch::Chat);
         let now = Instant::now();
         let handle = self
@@ -522,15 +513,15 @@ impl ScnAgent {
 
     /// A resumed `welcome`: held conversations and pending offers as the engine sees them.
     async fn reconcile(&mut self, conversations: Vec<ConversationView>, offers: Vec<OfferView>) {
-        let listed: HashSet<String> = conversations.iter().map(|c| c.id.clone()).collect();
-        let gone: Vec<String> = self
+        let listed: HashSet<ConversationId> = conversations.iter().map(|c| c.id).collect();
+        let gone: Vec<ConversationId> = self
             .convs
             .keys()
             .filter(|k| !listed.contains(*k))
-            .cloned()
+            .copied()
             .collect();
         for id in gone {
-            self.ended(&id);
+            self.ended(id);
         }
         for c in conversations {
             self.on_assigned(c, false).await;
@@ -541,13 +532,10 @@ impl ScnAgent {
     }
 
     /// A customer message (live `event`, or found in a view when `live` is false).
-    async fn on_customer_msg(&mut self, conversation_id: &str, s: Stamp, live: bool) {
-        let Some(conv) = self.convs.get_mut(conversation_id) else {
-            if !self.stale.contains(conversation_id) {
-                self.early
-                    .entry(conversation_id.to_owned())
-                    .or_default()
-                    .push(s);
+    async fn on_customer_msg(&mut self, conversation_id: ConversationId, s: Stamp, live: bool) {
+        let Some(conv) = self.convs.get_mut(&conversation_id) else {
+            if !self.stale.contains(&conversation_id) {
+                self.early.entry(conversation_id).or_default().push(s);
             }
             return;
         };
@@ -583,16 +571,17 @@ impl ScnAgent {
         let ack_key = client_msg_id.clone();
         let note = conv.channel != Ch::Chat && self.sc.channels.rest_reply == RestReply::Note;
         let msg = if note {
-            AgentOut::Note {
+            AgentClientMsg::Note {
                 conversation_id,
                 client_msg_id,
                 text,
             }
         } else {
-            AgentOut::Message {
+            AgentClientMsg::Message {
                 conversation_id,
                 client_msg_id,
                 text,
+                channel: None,
             }
         };
         let frame = to_text(&msg);
@@ -601,8 +590,8 @@ impl ScnAgent {
     }
 
     /// The echo of this agent's own reply. For a REST customer it is the delivery.
-    fn on_echo(&mut self, conversation_id: &str, s: Stamp, live: bool) {
-        let Some(conv) = self.convs.get_mut(conversation_id) else {
+    fn on_echo(&mut self, conversation_id: ConversationId, s: Stamp, live: bool) {
+        let Some(conv) = self.convs.get_mut(&conversation_id) else {
             return;
         };
         if conv.channel == Ch::Chat {
@@ -639,29 +628,29 @@ impl ScnAgent {
         let now = Instant::now();
         let k = u64::from(self.sc.conversation.messages);
         let wrap = Duration::from_secs_f64(self.sc.agents.wrap_up_s * self.sc.time_scale);
-        let mut actions: Vec<(String, bool)> = Vec::new();
+        let mut actions: Vec<(ConversationId, bool)> = Vec::new();
         for (id, c) in &mut self.convs {
             match c.phase {
                 ConvPhase::Talking if c.replies >= k && now >= c.handle_until => {
                     if wrap.is_zero() {
                         c.phase = ConvPhase::Resolving;
-                        actions.push((id.clone(), false));
+                        actions.push((*id, false));
                     } else {
                         c.phase = ConvPhase::WrapUp { until: now + wrap };
-                        actions.push((id.clone(), true));
+                        actions.push((*id, true));
                     }
                 }
                 ConvPhase::WrapUp { until } if now >= until => {
                     c.phase = ConvPhase::Resolving;
-                    actions.push((id.clone(), false));
+                    actions.push((*id, false));
                 }
                 _ => {}
             }
         }
         for (id, wrap_up) in actions {
             if wrap_up {
-                self.send(&AgentOut::WrapUp {
-                    conversation_id: &id,
+                self.send(&AgentClientMsg::WrapUp {
+                    conversation_id: id,
                 })
                 .await;
             } else {
@@ -672,10 +661,7 @@ impl ScnAgent {
                         u64::try_from(held.as_nanos()).unwrap_or(u64::MAX),
                     );
                 }
-                self.send(&AgentOut::Resolve {
-                    conversation_id: &id,
-                })
-                .await;
+                self.send(&resolve(id)).await;
             }
         }
     }

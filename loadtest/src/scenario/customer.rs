@@ -16,10 +16,12 @@
 use super::config::{Ch, Scenario};
 use super::shared::{RestSignal, Shared};
 use crate::clock;
+use crate::frames::{code_name, read, to_text};
 use crate::net::{Api, Conn, HttpError};
-use crate::wire::{to_text, ChatIn, ChatOut, Kind, Stamp};
+use crate::stamp::{Kind, Stamp};
+use protocol::rest::InboundRequest;
+use protocol::{ChatClientMsg, ChatServerMsg, ConversationState, EventKind};
 use rand::rngs::SmallRng;
-use serde_json::json;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -73,7 +75,7 @@ pub async fn chat(
     };
     shared.connection_opened();
     match conn.first_text(Duration::from_secs(30)).await {
-        Ok(t) if matches!(serde_json::from_str(&t), Ok(ChatIn::Welcome {})) => {}
+        Ok(t) if matches!(read(&t), Ok(Some(ChatServerMsg::Welcome { .. }))) => {}
         other => {
             shared.error(
                 "harness:customer_no_welcome",
@@ -87,15 +89,16 @@ pub async fn chat(
             return;
         }
     }
-    let send = |conn: &Conn, m: ChatOut| {
+    let send = |conn: &Conn, m: ChatClientMsg| {
         let tx = conn.tx.clone();
         async move { tx.send(Message::Text(to_text(&m))).await.is_ok() }
     };
     let opened = send(
         &conn,
-        ChatOut::Message {
+        ChatClientMsg::Message {
             client_msg_id: uuid::Uuid::new_v4().to_string(),
             text: stamp(&shared, Kind::Open, idx, 0),
+            queue: None,
         },
     )
     .await;
@@ -121,9 +124,9 @@ pub async fn chat(
                         break;
                     }
                 };
-                match serde_json::from_str::<ChatIn>(&text) {
-                    Ok(ChatIn::Conversation { state, .. }) => match state.as_str() {
-                        "assigned" if !assigned => {
+                match read::<ChatServerMsg>(&text) {
+                    Ok(Some(ChatServerMsg::Conversation(conv))) => match conv.state {
+                        ConversationState::Assigned if !assigned => {
                             assigned = true;
                             shared.stage(idx, if k > 0 { "assigned, thinking" } else { "awaiting resolve" });
                             patience_at = None;
@@ -131,15 +134,16 @@ pub async fn chat(
                                 next_send = Some(Instant::now() + sc.conversation.think_time.sample(&mut rng, scale));
                             }
                         }
-                        "abandoned" => {
+                        ConversationState::Abandoned => {
                             shared.abandoned(idx);
                             break;
                         }
-                        "resolved" => break,
+                        ConversationState::Resolved => break,
                         _ => {}
                     },
-                    Ok(ChatIn::Event { event }) if event.kind == "message_out" => {
-                        let Some(s) = event.text.as_deref().and_then(Stamp::parse)
+                    Ok(Some(ChatServerMsg::Event { event })) => {
+                        let EventKind::MessageOut { text, .. } = &event.kind else { continue };
+                        let Some(s) = Stamp::parse(text)
                             .filter(|s| s.run == shared.run && s.kind == Kind::Reply) else { continue };
                         if s.customer != idx {
                             shared.violation(format!("arrival {idx} got a reply meant for arrival {}", s.customer));
@@ -159,7 +163,7 @@ pub async fn chat(
                             next_send = Some(Instant::now() + sc.conversation.think_time.sample(&mut rng, scale));
                         }
                     }
-                    Ok(ChatIn::Error(e)) => shared.error(&format!("ws:{}", e.code), format!("arrival {idx}: {}", e.message)),
+                    Ok(Some(ChatServerMsg::Error(e))) => shared.error(&format!("ws:{}", code_name(e.code)), format!("arrival {idx}: {}", e.message)),
                     Ok(_) => {}
                     Err(e) => shared.error("harness:unparsable_frame", format!("arrival {idx}: {e}: {text:.200}")),
                 }
@@ -169,7 +173,7 @@ pub async fn chat(
                 next_send = None;
                 leave_deadline = Some(Instant::now() + LEAVE_CONFIRM);
                 shared.stage(idx, "leaving (patience)");
-                send(&conn, ChatOut::Leave {}).await;
+                send(&conn, ChatClientMsg::Leave {}).await;
             }
             () = sleep_opt(leave_deadline) => {
                 shared.error("timeout:leave_unconfirmed", format!("arrival {idx}"));
@@ -180,9 +184,10 @@ pub async fn chat(
                 sent_seq += 1;
                 c.c2a_sent.inc();
                 shared.stage(idx, "awaiting reply");
-                let ok = send(&conn, ChatOut::Message {
+                let ok = send(&conn, ChatClientMsg::Message {
                     client_msg_id: uuid::Uuid::new_v4().to_string(),
                     text: stamp(&shared, Kind::Msg, idx, sent_seq),
+                    queue: None,
                 }).await;
                 if !ok {
                     shared.error("harness:customer_writer_stopped", format!("arrival {idx}"));
@@ -244,13 +249,14 @@ async fn rest_conversation(
 ) {
     let addr = address(shared.run, ch, idx);
     let post = |kind: Kind, seq: u64| {
-        let body = json!({
-            "channel": ch.name(),
-            "address": addr,
-            "text": stamp(shared, kind, idx, seq),
-            "client_msg_id": uuid::Uuid::new_v4().to_string(),
-        });
-        async move { api.post_json(token, "/api/v1/inbound", &body).await }
+        let body = InboundRequest {
+            channel: ch.name().to_owned(),
+            address: addr.clone(),
+            text: stamp(shared, kind, idx, seq),
+            client_msg_id: Some(uuid::Uuid::new_v4().to_string()),
+            queue: None,
+        };
+        async move { api.inbound(token, &body).await }
     };
     let http_error = |e: anyhow::Error| match e.downcast_ref::<HttpError>() {
         Some(h) => shared.error(

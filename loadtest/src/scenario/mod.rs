@@ -32,12 +32,13 @@ use agent::{ScnAgent, SocketDrop};
 use anyhow::{ensure, Context, Result};
 use config::{Ch, Scenario};
 use futures_util::{stream, StreamExt, TryStreamExt};
+use protocol::rest::{AgentUpsert, Capacity, Proficiency, Role, Skill};
+use protocol::QueueName;
 use rand::distributions::{Distribution, WeightedIndex};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::Exp;
 use report::{Accounting, Engine, Flow, Sample};
-use serde_json::json;
 use shared::Shared;
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -141,6 +142,41 @@ fn rng_for(seed: u64, stream: u64, idx: u64) -> SmallRng {
     )
 }
 
+/// The profile every scenario agent gets (`display_name` is set per agent); skill and
+/// queue names are checked here, before anything is sent.
+fn agent_profile(a: &config::Agents, password: &str) -> Result<AgentUpsert> {
+    let skills = a
+        .skills
+        .iter()
+        .map(|(name, level)| {
+            let skill = Skill::parse(name).with_context(|| format!("agents.skills.{name}"))?;
+            let level =
+                Proficiency::new(*level).with_context(|| format!("agents.skills.{name}"))?;
+            Ok((skill, level))
+        })
+        .collect::<Result<_>>()?;
+    let queues = a
+        .queues
+        .iter()
+        .map(|q| QueueName::parse(q).with_context(|| format!("agents.queues: {q}")))
+        .collect::<Result<_>>()?;
+    let c = a.capacity;
+    Ok(AgentUpsert {
+        display_name: String::new(),
+        password: Some(password.to_owned()),
+        role: Role::Agent,
+        skills,
+        queues,
+        capacity: Some(Capacity {
+            voice: c.voice,
+            chat: c.chat,
+            email: c.email,
+            messaging: c.messaging,
+        }),
+        disabled: false,
+    })
+}
+
 /// Runs a scenario against a running engine.
 pub async fn run_scenario(cfg: &ScenarioArgs) -> Result<ScenarioReport> {
     let mut sc = match &cfg.inline {
@@ -185,21 +221,13 @@ pub async fn run_scenario(cfg: &ScenarioArgs) -> Result<ScenarioReport> {
     let ids: Vec<String> = (1..=sc.agents.count)
         .map(|i| format!("{}{i:04}", cfg.agent_prefix))
         .collect();
-    let a = &sc.agents;
-    let profile = json!({
-        "password": cfg.agent_password,
-        "role": "agent",
-        "skills": a.skills,
-        "capacity": a.capacity,
-        "queues": a.queues,
-    });
+    let profile = agent_profile(&sc.agents, &cfg.agent_password)?;
     let tokens: Vec<(usize, String, String)> = stream::iter(ids.into_iter().enumerate())
         .map(|(i, id)| {
             let (api, admin, mut body) = (api.clone(), Arc::clone(&admin), profile.clone());
-            body["display_name"] = json!(format!("Load test {id}"));
+            body.display_name = format!("Load test {id}");
             async move {
-                api.put_json(&admin, &format!("/api/v1/agents/{id}"), &body)
-                    .await?;
+                api.put_agent(&admin, &id, &body).await?;
                 let token = api.login(&id, &cfg.agent_password).await?;
                 anyhow::Ok((i, id, token))
             }

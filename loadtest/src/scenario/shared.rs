@@ -8,6 +8,7 @@
 use super::config::Ch;
 use crate::stats::{record_ns, Count};
 use hdrhistogram::Histogram;
+use protocol::ConversationId;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicI64, Ordering::SeqCst};
 use std::sync::Mutex;
@@ -72,7 +73,7 @@ struct Arrival {
     /// timeout.
     stage: &'static str,
     /// The agent and conversation that answered it.
-    holder: Option<(String, String)>,
+    holder: Option<(String, ConversationId)>,
 }
 
 /// Signals an agent task sends to a REST customer task (the REST customer has no
@@ -233,7 +234,7 @@ impl Shared {
 
     /// An agent got `conversation_assigned` for arrival `idx` (not a resumed view).
     /// Returns the arrival time when this is the first answer (else records a violation).
-    pub fn answered(&self, idx: u32, agent: &str, conversation: &str) -> Option<u64> {
+    pub fn answered(&self, idx: u32, agent: &str, conversation: ConversationId) -> Option<u64> {
         let mut l = self.ledger.lock().expect("ledger");
         let Some(a) = l.get_mut(idx as usize) else {
             drop(l);
@@ -241,7 +242,7 @@ impl Shared {
             return None;
         };
         a.assigned += 1;
-        a.holder = Some((agent.to_owned(), conversation.to_owned()));
+        a.holder = Some((agent.to_owned(), conversation));
         let arrived_ns = a.arrived_ns;
         let prev = a.outcome;
         if prev == Outcome::Waiting {
@@ -395,11 +396,12 @@ mod tests {
         let a = s.arrive(Ch::Chat, 5);
         let b = s.arrive(Ch::Sms, 6);
         let c = s.arrive(Ch::Chat, 7);
-        assert_eq!(s.answered(a, "lt-a0001", "c1"), Some(5));
+        let c1 = ConversationId::new();
+        assert_eq!(s.answered(a, "lt-a0001", c1), Some(5));
         assert!(s.violations().is_empty());
-        assert_eq!(s.answered(a, "lt-a0001", "c1"), None);
+        assert_eq!(s.answered(a, "lt-a0001", c1), None);
         s.abandoned(b);
-        assert_eq!(s.answered(b, "lt-a0001", "c1"), None);
+        assert_eq!(s.answered(b, "lt-a0001", c1), None);
         assert_eq!(s.violations().len(), 2);
         assert_eq!(s.outcomes(), (1, 1, 1, 0));
         s.refused(c);
@@ -413,7 +415,9 @@ mod tests {
         assert_eq!(open.len(), 2, "{open:?}");
         assert_eq!(
             open[0],
-            "arrival 0 (chat): Answered, awaiting resolve, held by lt-a0001 conversation c1"
+            format!(
+                "arrival 0 (chat): Answered, awaiting resolve, held by lt-a0001 conversation {c1}"
+            )
         );
         assert!(open[1].starts_with("arrival 1 (sms): Abandoned, opening"));
     }
