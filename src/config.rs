@@ -104,8 +104,10 @@ pub struct Settings {
     pub crm: crate::crm::CrmSettings,
     /// Canned-response limits (`[canned]`, docs/assist.md).
     pub canned: crate::canned::CannedSettings,
-    /// Post-interaction CSAT surveys (`[surveys]`, docs/engagement.md).
-    pub surveys: crate::survey::SurveySettings,
+    /// Post-interaction CSAT surveys (`[survey]`, docs/engagement.md; the older
+    /// spelling `[surveys]` is still read).
+    #[serde(alias = "surveys")]
+    pub survey: crate::survey::SurveySettings,
     /// Proactive notifications (`[notify]`, docs/engagement.md).
     pub notify: crate::notify::NotifySettings,
     /// Knowledge base limits and Japanese dictionary (`[kb]`, docs/kb.md).
@@ -326,7 +328,7 @@ impl Default for Settings {
             reports: ReportSettings::default(),
             crm: Default::default(),
             canned: Default::default(),
-            surveys: Default::default(),
+            survey: Default::default(),
             notify: Default::default(),
             kb: Default::default(),
             bot: Default::default(),
@@ -395,7 +397,7 @@ impl Settings {
             actor_threads: self.actor_threads,
             limits: self.limits.clone(),
             timing: self.timing.clone(),
-            surveys: self.surveys.clone(),
+            survey: self.survey.clone(),
             notify: self.notify.clone(),
             bot: self.bot.clone(),
             callbacks: self.callbacks.clone(),
@@ -502,14 +504,24 @@ mod tests {
         assert!(toml::from_str::<Settings>("nope = 1").is_err());
     }
 
+    /// `[survey]` is the table's name; files written with the older `[surveys]` still
+    /// load the same settings.
+    #[test]
+    fn the_survey_table_keeps_its_older_name() {
+        let new: Settings = toml::from_str("[survey]\nenabled = true\n").unwrap();
+        let old: Settings = toml::from_str("[surveys]\nenabled = true\n").unwrap();
+        assert!(new.survey.enabled && old.survey.enabled);
+        assert!(!Settings::default().survey.enabled);
+    }
+
     /// The README's self-service example parses and passes every start-up check.
     #[test]
     fn the_self_service_example_is_valid() {
         let text = include_str!("../examples/self-service.toml");
         let s: Settings = toml::from_str(text).unwrap();
-        assert!(s.bot.enabled && s.surveys.enabled);
+        assert!(s.bot.enabled && s.survey.enabled);
         s.bot.validate().unwrap();
-        s.surveys.validate().unwrap();
+        s.survey.validate().unwrap();
         crate::ivr::validate_all(&s).unwrap();
     }
 

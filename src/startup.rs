@@ -98,7 +98,7 @@ impl Application {
             .validate()
             .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
         settings
-            .surveys
+            .survey
             .validate()
             .and_then(|()| settings.notify.validate())
             .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
@@ -147,9 +147,15 @@ impl Application {
         }
         recover(&engine).await?;
         crate::actors::customer::callback::start_sweeper(engine.clone());
-        let dispatcher = crate::channels::outbound::Dispatcher::start(handle.clone());
+        let gateway = crate::channels::Gateway::new(
+            engine.clone(),
+            settings.channels.clone(),
+            settings.ivr.clone(),
+            settings.security.webhook_max_event_age_ms,
+        );
+        let dispatcher = crate::channels::outbound::Dispatcher::start(gateway.clone());
         engine.set_outbound(dispatcher.clone());
-        let resent = dispatcher.resume(&handle).await?;
+        let resent = dispatcher.resume(&gateway).await?;
         crate::notify::scheduler::start(&engine);
         if resent > 0 {
             tracing::info!(
@@ -161,7 +167,7 @@ impl Application {
             let handle = crate::channels::email::SmtpServer::bind(
                 settings.channels.email.clone(),
                 Arc::new(crate::channels::email::intake::Intake {
-                    server: handle.clone(),
+                    gateway: gateway.clone(),
                 }),
             )
             .await
@@ -185,6 +191,7 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(web::Data::new(state.clone()))
+                .app_data(web::Data::new(gateway.clone()))
                 .configure(|c| crate::channels::configure(c, max_webhook))
                 .configure(|c| api::configure(c, max_body))
         })

@@ -94,7 +94,7 @@ async fn answer(server: &Server, token: &str, body: AnswerIn) -> Result<SurveyRe
         .comment
         .map(|c| c.trim().to_owned())
         .filter(|c| !c.is_empty());
-    let max = server.settings.surveys.max_comment_bytes;
+    let max = server.settings.survey.max_comment_bytes;
     if comment.as_ref().is_some_and(|c| c.len() > max) {
         return Err(ApiError::invalid(format!(
             "comment longer than {max} bytes"
@@ -209,7 +209,7 @@ fn error_page(e: &ApiError, lang: Language) -> HttpResponse {
 /// `GET /survey/{token}`: the form.
 pub async fn form(state: web::Data<AppState>, path: web::Path<String>) -> HttpResponse {
     let default =
-        Language::parse(&state.server.settings.surveys.default_language).unwrap_or(Language::Ja);
+        Language::parse(&state.server.settings.survey.default_language).unwrap_or(Language::Ja);
     let rec = match record_for(&state.server, &path).await {
         Ok(r) => r,
         Err(e) => return error_page(&e, default),
@@ -234,7 +234,7 @@ pub async fn form(state: web::Data<AppState>, path: web::Path<String>) -> HttpRe
         comment_label,
         send,
         scale_max: rec.scale_max,
-        max_comment_bytes: state.server.settings.surveys.max_comment_bytes,
+        max_comment_bytes: state.server.settings.survey.max_comment_bytes,
     };
     html::page(StatusCode::OK, CSP, &page)
 }
@@ -258,7 +258,7 @@ pub async fn submit(
     let lang_of = |r: &Result<SurveyRecord, ApiError>| match r {
         Ok(rec) => rec.language,
         Err(_) => {
-            Language::parse(&state.server.settings.surveys.default_language).unwrap_or(Language::Ja)
+            Language::parse(&state.server.settings.survey.default_language).unwrap_or(Language::Ja)
         }
     };
     let body = AnswerIn {

@@ -36,7 +36,7 @@ async fn report(app: &TestApp, day: i64, group: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn web_chat_survey_is_answered_once_and_counted_for_queue_and_agent() {
     let (clock, day) = day_clock();
-    let app = spawn_app_with_clock(|s| s.surveys.enabled = true, clock.clone()).await;
+    let app = spawn_app_with_clock(|s| s.survey.enabled = true, clock.clone()).await;
     let alice = app.agent("alice", &["general"], json!({})).await;
     let mut agent = Client::available(&app, &alice).await;
     let (mut chat, welcome) = Client::visitor(&app).await;
@@ -121,8 +121,8 @@ async fn sms_digit_inside_the_window_is_the_answer_and_out_of_range_gets_one_rem
     let app = spawn_app_with_clock(
         |s| {
             channels_on(s, &rec);
-            s.surveys.enabled = true;
-            s.surveys.answer_window_ms = 3_600_000;
+            s.survey.enabled = true;
+            s.survey.answer_window_ms = 3_600_000;
         },
         clock.clone(),
     )
@@ -207,7 +207,7 @@ async fn sms_digit_inside_the_window_is_the_answer_and_out_of_range_gets_one_rem
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn survey_links_refuse_bad_tokens_and_bad_scores() {
-    let app = spawn_app(|s| s.surveys.enabled = true).await;
+    let app = spawn_app(|s| s.survey.enabled = true).await;
     let conv = uuid::Uuid::now_v7();
     for (token, want) in [
         ("nonsense".to_owned(), 404),
@@ -321,7 +321,7 @@ async fn email_survey_link_is_a_single_use_form() {
     let (port, mut mails, _relay) = relay().await;
     let app = spawn_app(|s| {
         email_on(s, port);
-        s.surveys.enabled = true;
+        s.survey.enabled = true;
     })
     .await;
     let tok = app.agent("dan", &["general"], json!({})).await;
@@ -414,7 +414,7 @@ async fn line_survey_offers_quick_replies_and_a_tap_is_the_answer() {
     let rec = Recorder::start().await;
     let app = spawn_app(|s| {
         channels_on(s, &rec);
-        s.surveys.enabled = true;
+        s.survey.enabled = true;
     })
     .await;
     let tok = app.agent("eve", &["general"], json!({})).await;
@@ -466,7 +466,7 @@ async fn line_survey_offers_quick_replies_and_a_tap_is_the_answer() {
 /// comment, and the answer is stored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_chat_widget_survey_card_in_a_real_browser() {
-    let app = spawn_app(|s| s.surveys.enabled = true).await;
+    let app = spawn_app(|s| s.survey.enabled = true).await;
     let tok = app.agent("fay", &["general"], json!({})).await;
     let mut agent = Client::available(&app, &tok).await;
     let node = tokio::spawn(browser_script(&app, "survey.mjs", &[]).output());

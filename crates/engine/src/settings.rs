@@ -16,8 +16,8 @@ pub struct EngineSettings {
     pub actor_threads: usize,
     pub limits: Limits,
     pub timing: Timing,
-    /// Post-interaction CSAT surveys (`[surveys]`).
-    pub surveys: crate::survey::SurveySettings,
+    /// Post-interaction CSAT surveys (`[survey]`).
+    pub survey: crate::survey::SurveySettings,
     /// Proactive notifications (`[notify]`).
     pub notify: crate::notify::NotifySettings,
     /// The FAQ bot on messaging channels (`[bot]`).
@@ -54,7 +54,7 @@ impl Default for EngineSettings {
                 .unwrap_or(2),
             limits: Limits::default(),
             timing: Timing::default(),
-            surveys: Default::default(),
+            survey: Default::default(),
             notify: Default::default(),
             bot: Default::default(),
             callbacks: Default::default(),

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 /// Record kind of survey documents (key = conversation id).
 pub const KIND: &str = "survey";
 
-/// `[surveys]`: post-interaction CSAT surveys (docs/engagement.md).
+/// `[survey]`: post-interaction CSAT surveys (docs/engagement.md).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SurveySettings {
@@ -41,13 +41,13 @@ impl Default for SurveySettings {
 impl SurveySettings {
     pub fn validate(&self) -> Result<(), String> {
         if self.answer_window_ms == 0 {
-            return Err("surveys.answer_window_ms must be > 0".into());
+            return Err("survey.answer_window_ms must be > 0".into());
         }
         if self.max_comment_bytes == 0 || self.max_comment_bytes > 64 * 1024 {
-            return Err("surveys.max_comment_bytes must be 1..=65536".into());
+            return Err("survey.max_comment_bytes must be 1..=65536".into());
         }
         Language::parse(&self.default_language)
-            .ok_or("surveys.default_language must be ja or en")?;
+            .ok_or("survey.default_language must be ja or en")?;
         Ok(())
     }
 }

@@ -55,7 +55,7 @@ impl CustomerActor {
         batch: &mut Batch,
         conv: &Conversation,
     ) -> Option<SurveyOut> {
-        let cfg = &self.engine.settings.surveys;
+        let cfg = &self.engine.settings.survey;
         if !cfg.enabled || conv.state != crate::domain::ConversationState::Resolved {
             return None;
         }
@@ -183,7 +183,7 @@ impl CustomerActor {
             }
         }
         let (at, c, text) = sent?;
-        let window = self.engine.settings.surveys.answer_window_ms;
+        let window = self.engine.settings.survey.answer_window_ms;
         if c != channel || self.engine.now().since(at) > window {
             return None;
         }
@@ -211,7 +211,7 @@ impl CustomerActor {
         match survey::parse_answer(&msg.text, SCALE_MAX) {
             Answer::NotAnAnswer => None,
             Answer::Score { score, comment } => {
-                let max = self.engine.settings.surveys.max_comment_bytes;
+                let max = self.engine.settings.survey.max_comment_bytes;
                 let comment = comment.map(|c| truncate(&c, max));
                 let fut = self.answer_future(AnswerSurvey {
                     conversation_id: conv,
@@ -310,7 +310,7 @@ impl CustomerActor {
         let store = self.engine.store.clone();
         let now = self.engine.now();
         let me = self.id;
-        let window = self.engine.settings.surveys.answer_window_ms;
+        let window = self.engine.settings.survey.answer_window_ms;
         async move {
             let key = a.conversation_id.to_string();
             let raw = store
@@ -412,10 +412,10 @@ impl Handler<AnswerSurvey> for CustomerActor {
     fn handle(&mut self, msg: AnswerSurvey, _: &mut Context<Self>) -> Self::Result {
         try_atomic!(self.begin());
         if let Some(c) = &msg.comment {
-            if c.len() > self.engine.settings.surveys.max_comment_bytes {
+            if c.len() > self.engine.settings.survey.max_comment_bytes {
                 return done(Err(EngineError::invalid(format!(
                     "comment longer than {} bytes",
-                    self.engine.settings.surveys.max_comment_bytes
+                    self.engine.settings.survey.max_comment_bytes
                 ))));
             }
         }

@@ -19,7 +19,7 @@
 use super::connector::SendContext;
 use crate::actors::Engine;
 use crate::domain::DeliveryStatus;
-use crate::Server;
+use crate::Gateway;
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard_engine::outbound::{record, Delivery, Outbound};
@@ -77,8 +77,8 @@ pub struct Dispatcher {
 
 impl Dispatcher {
     /// Starts the worker pool on the current runtime.
-    pub fn start(server: Server) -> Self {
-        let cfg = &server.settings.channels;
+    pub fn start(gateway: Gateway) -> Self {
+        let cfg = &gateway.channels;
         let (tx, rx) = mpsc::channel(cfg.outbound_queue.max(1));
         let rx = Arc::new(Mutex::new(rx));
         let client = reqwest::Client::builder()
@@ -89,14 +89,14 @@ impl Dispatcher {
         let mut workers = Vec::new();
         for _ in 0..cfg.outbound_workers.max(1) {
             let rx = rx.clone();
-            let server = server.clone();
+            let gateway = gateway.clone();
             let client = client.clone();
             let tx = tx.clone();
             workers.push(tokio::spawn(async move {
                 loop {
                     let job = { rx.lock().await.recv().await };
                     let Some(job) = job else { break };
-                    deliver(&server, &client, &tx, job).await;
+                    deliver(&gateway, &client, &tx, job).await;
                 }
             }));
         }
@@ -107,14 +107,14 @@ impl Dispatcher {
     }
 
     /// Submits every reply left in the outbox by the previous run.
-    pub async fn resume(&self, server: &Server) -> Result<usize, crate::store::StoreError> {
-        let pending = server
+    pub async fn resume(&self, gateway: &Gateway) -> Result<usize, crate::store::StoreError> {
+        let pending = gateway
             .store
-            .pending_outbox(server.settings.channels.outbound_queue)
+            .pending_outbox(gateway.channels.outbound_queue)
             .await?;
         let n = pending.len();
         for o in pending {
-            self.submit(server, o.into());
+            self.submit(gateway, o.into());
         }
         Ok(n)
     }
@@ -149,14 +149,14 @@ impl Outbound for Dispatcher {
 }
 
 async fn deliver(
-    server: &Server,
+    gateway: &Gateway,
     client: &reqwest::Client,
     tx: &mpsc::Sender<Delivery>,
     d: Delivery,
 ) {
-    let cfg = &server.settings.channels;
+    let cfg = &gateway.channels;
     let result = match super::connector::sender_for(d.channel) {
-        Some(c) => c.send(SendContext { server, client }, &d).await,
+        Some((_, s)) => s.send(SendContext { gateway, client }, &d).await,
         None => Err(SendFailure::permanent(format!(
             "no outbound connector for {}",
             d.channel
@@ -165,11 +165,11 @@ async fn deliver(
     match result {
         Ok(provider_id) => {
             crate::metrics::outbound(d.channel, "sent");
-            record(server, &d, DeliveryStatus::Sent, provider_id, None);
+            record(gateway, &d, DeliveryStatus::Sent, provider_id, None);
         }
         Err(f) if f.temporary && d.attempt + 1 < cfg.outbound_attempts => {
             crate::metrics::outbound(d.channel, "retried");
-            tracing::info!(channel = %d.channel, attempt = d.attempt, detail = %crate::security::Redacted(&f.detail), "outbound send failed; retrying");
+            tracing::info!(channel = %d.channel, attempt = d.attempt, detail = %crate::redact::Redacted(&f.detail), "outbound send failed; retrying");
             let delay = cfg.outbound_retry_ms.saturating_mul(1 << d.attempt.min(10));
             let tx = tx.clone();
             let mut next = d;
@@ -181,8 +181,8 @@ async fn deliver(
         }
         Err(f) => {
             crate::metrics::outbound(d.channel, "failed");
-            tracing::warn!(channel = %d.channel, detail = %crate::security::Redacted(&f.detail), "outbound send failed");
-            record(server, &d, DeliveryStatus::Failed, None, Some(f.detail));
+            tracing::warn!(channel = %d.channel, detail = %crate::redact::Redacted(&f.detail), "outbound send failed");
+            record(gateway, &d, DeliveryStatus::Failed, None, Some(f.detail));
         }
     }
 }

@@ -11,16 +11,15 @@
 //!   `ErrorCode`); the callback URL carries the customer and event ids (covered by the
 //!   signature), and each state becomes a `message_status` event.
 
-use super::connector::{serve, Connector, SendContext, Webhook};
+use super::connector::{serve, Connector, SendContext, Sender, Webhook};
 use super::outbound::{SendFailure, SendResult};
 use super::webhook::{self, field, required, WebhookError};
 use super::{ingest, ChannelSettings, InboundMessage};
 use crate::actors::messages::{RecordEvents, SetOptOut};
-use crate::api::AppState;
 use crate::domain::{
     Attachment, Channel, CustomerId, DeliveryStatus, EventId, EventKind, IdentityKey, TimelineEvent,
 };
-use crate::Server;
+use crate::Gateway;
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::future::BoxFuture;
 use switchboard_engine::outbound::Delivery;
@@ -62,11 +61,17 @@ impl Connector for TwilioSms {
         cfg.route("/twilio/sms", web::post().to(inbound))
             .route("/twilio/sms/status", web::post().to(status));
     }
-    fn sends(&self) -> Option<Channel> {
-        Some(Channel::Sms)
+    fn sender(&self) -> Option<&dyn Sender> {
+        Some(self)
+    }
+}
+
+impl Sender for TwilioSms {
+    fn channel(&self) -> Channel {
+        Channel::Sms
     }
     fn send<'a>(&'a self, cx: SendContext<'a>, d: &'a Delivery) -> BoxFuture<'a, SendResult> {
-        Box::pin(send(cx.client, &cx.server.settings.channels, d))
+        Box::pin(send(cx.client, &cx.gateway.channels, d))
     }
 }
 
@@ -75,11 +80,11 @@ impl Webhook for TwilioSms {
     const CONTENT_TYPE: &'static str = "application/x-www-form-urlencoded";
     fn verify(
         &self,
-        server: &Server,
+        gateway: &Gateway,
         req: &HttpRequest,
         body: &[u8],
     ) -> Result<Self::Verified, WebhookError> {
-        verified_form(server, req, body, &server.settings.channels.sms.auth_token)
+        verified_form(gateway, req, body, &gateway.channels.sms.auth_token)
     }
 }
 
@@ -87,13 +92,13 @@ impl Webhook for TwilioSms {
 /// and the parameters) with `auth_token`; returns the parameters. Shared with the voice
 /// connector, which Twilio signs the same way.
 pub(super) fn verified_form(
-    server: &Server,
+    gateway: &Gateway,
     req: &HttpRequest,
     body: &[u8],
     auth_token: &str,
 ) -> Result<Vec<(String, String)>, WebhookError> {
     let params = webhook::parse_form(body)?;
-    let url = webhook::public_url(server, req);
+    let url = webhook::public_url(gateway, req);
     if !super::signature::verify_twilio(
         auth_token,
         &url,
@@ -107,7 +112,7 @@ pub(super) fn verified_form(
 
 /// `POST /webhooks/twilio/sms`.
 pub async fn inbound(
-    state: web::Data<AppState>,
+    state: web::Data<Gateway>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, WebhookError> {
@@ -118,10 +123,10 @@ pub async fn inbound(
 }
 
 async fn inbound_inner(
-    state: &AppState,
+    state: &Gateway,
     params: Vec<(String, String)>,
 ) -> Result<HttpResponse, WebhookError> {
-    let cfg = &state.server.settings.channels.sms;
+    let cfg = &state.channels.sms;
     let SmsIn {
         sid,
         from,
@@ -129,12 +134,12 @@ async fn inbound_inner(
         opt,
         attachments,
     } = parse_inbound(&params)?;
-    let server = &state.server;
+    let gateway = &state;
     if let Some(opted_out) = opt {
         let key = IdentityKey::parse(Channel::Sms, from)
             .map_err(|e| WebhookError::Malformed(e.to_string()))?;
-        let (customer, _) = server.resolve_identity(&key).await?;
-        server
+        let (customer, _) = gateway.resolve_identity(&key).await?;
+        gateway
             .ask_customer(
                 customer,
                 SetOptOut {
@@ -150,7 +155,7 @@ async fn inbound_inner(
     m.provider_msg_id = Some(sid.to_owned());
     m.attachments = attachments;
     m.queue = cfg.queue.clone();
-    ingest(server, m).await?;
+    ingest(gateway, m).await?;
     Ok(empty_twiml())
 }
 
@@ -166,7 +171,7 @@ struct SmsIn<'a> {
 }
 
 /// Reads an inbound SMS from verified form fields. Pure, no I/O: fuzzed through
-/// `crate::fuzz`.
+/// `switchboard::fuzz`.
 fn parse_inbound(params: &[(String, String)]) -> Result<SmsIn<'_>, WebhookError> {
     let sid = field(params, "MessageSid")
         .or_else(|| field(params, "SmsSid"))
@@ -211,9 +216,10 @@ fn parse_inbound(params: &[(String, String)]) -> Result<SmsIn<'_>, WebhookError>
     })
 }
 
-/// Fuzz entry (see `crate::fuzz`): a form body read as the inbound handler reads it
+/// Fuzz entry (see `switchboard::fuzz`): a form body read as the inbound handler reads it
 /// (after its signature check). Returns whether it was accepted.
-pub(crate) fn fuzz_body(body: &[u8]) -> bool {
+#[doc(hidden)]
+pub fn fuzz_body(body: &[u8]) -> bool {
     let Ok(params) = webhook::parse_form(body) else {
         return false;
     };
@@ -236,7 +242,7 @@ pub struct StatusQuery {
 
 /// `POST /webhooks/twilio/sms/status?c={customer}&e={event}&conv={conversation}`.
 pub async fn status(
-    state: web::Data<AppState>,
+    state: web::Data<Gateway>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, WebhookError> {
@@ -247,7 +253,7 @@ pub async fn status(
 }
 
 async fn status_inner(
-    state: &AppState,
+    state: &Gateway,
     req: &HttpRequest,
     params: Vec<(String, String)>,
 ) -> Result<HttpResponse, WebhookError> {
@@ -265,7 +271,7 @@ async fn status_inner(
     let ev = TimelineEvent::new(
         q.c,
         Some(q.conv),
-        state.server.now(),
+        state.now(),
         EventKind::MessageStatus {
             message_event_id: q.e,
             channel: Channel::Sms,
@@ -275,7 +281,6 @@ async fn status_inner(
         },
     );
     state
-        .server
         .ask_customer(
             q.c,
             RecordEvents {

@@ -13,17 +13,17 @@
 
 use super::send::{self, OutboundEmail, SendError};
 use super::{Envelope, MailHandler, ParsedEmail, Reject};
-use crate::channels::outbound::{SendFailure, SendResult};
-use crate::channels::{ingest, InboundMessage};
 use crate::domain::ErrorCode;
 use crate::domain::{Attachment, Channel, ConversationId};
-use crate::Server;
+use crate::outbound::{SendFailure, SendResult};
+use crate::Gateway;
+use crate::{ingest, InboundMessage};
 use async_trait::async_trait;
 use switchboard_engine::outbound::Delivery;
 
 /// Delivers inbound email into the engine.
 pub struct Intake {
-    pub server: Server,
+    pub gateway: Gateway,
 }
 
 #[async_trait]
@@ -39,7 +39,7 @@ impl MailHandler for Intake {
             crate::metrics::webhook("email", "skipped");
             return Ok(());
         }
-        let hostname = &self.server.settings.channels.email.hostname;
+        let hostname = &self.gateway.channels.email.hostname;
         let thread = message
             .in_reply_to
             .iter()
@@ -51,7 +51,7 @@ impl MailHandler for Intake {
         m.subject = message.subject.clone();
         m.provider_msg_id = message.message_id.clone();
         m.thread = thread;
-        m.queue = self.server.settings.channels.email_queue.clone();
+        m.queue = self.gateway.channels.email_queue.clone();
         m.attachments = message
             .attachments
             .iter()
@@ -63,7 +63,7 @@ impl MailHandler for Intake {
                 url: None,
             })
             .collect();
-        match ingest(&self.server, m).await {
+        match ingest(&self.gateway, m).await {
             Ok(_) => {
                 crate::metrics::webhook("email", "accepted");
                 Ok(())
@@ -87,8 +87,8 @@ impl MailHandler for Intake {
 
 /// Sends an agent's reply: threaded under the customer's messages, with a Message-ID
 /// that names the conversation.
-pub async fn send_reply(server: &Server, d: &Delivery) -> SendResult {
-    let cfg = &server.settings.channels.email;
+pub async fn send_reply(gateway: &Gateway, d: &Delivery) -> SendResult {
+    let cfg = &gateway.channels.email;
     let message_id = send::message_id_for(
         &d.conversation_id.to_string(),
         &d.event_id.to_string(),

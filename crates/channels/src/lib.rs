@@ -1,6 +1,10 @@
-//! Channel connectors: each turns a provider's real wire format into the engine's
-//! inbound message and sends replies back in the provider's format.
+//! Channel connectors (`switchboard-channels`): each turns a provider's real wire
+//! format into the engine's inbound message and sends replies back in the provider's
+//! format. The only crate that names a provider; it sits on the engine and below the
+//! server, which mounts its routes and starts its dispatcher.
 //!
+//! - [`Gateway`] is what every connector works with: the engine plus the channel
+//!   settings (`[channels]`), the IVR settings and the webhook replay window.
 //! - [`ingest`] is the one door every connector uses: normalise the address, resolve
 //!   (or create) the customer by identity, and hand the message to the customer's actor,
 //!   which makes it durable before the connector acknowledges the provider. A provider's
@@ -20,6 +24,7 @@
 pub mod config;
 pub mod connector;
 pub mod email;
+pub mod gateway;
 pub mod line;
 pub mod login;
 pub mod messenger;
@@ -29,17 +34,25 @@ pub mod twilio_sms;
 pub mod twilio_voice;
 mod webhook;
 
-/// The webhook form parser, for `crate::fuzz`.
-pub(crate) fn webhook_form(body: &[u8]) -> Result<Vec<(String, String)>, webhook::WebhookError> {
+/// The webhook form parser, for the server's fuzzing entry points.
+#[doc(hidden)]
+pub fn webhook_form(body: &[u8]) -> Result<Vec<(String, String)>, webhook::WebhookError> {
     webhook::parse_form(body)
 }
 
-/// The provider door of the engine's ingest port (`crate::actors::ingest`): every
-/// connector hands its parsed [`InboundMessage`] to [`ingest`].
-pub use crate::actors::ingest::{
+pub use config::ChannelSettings;
+pub use gateway::Gateway;
+/// The provider door of the engine's ingest port (`actors::ingest`): every connector
+/// hands its parsed [`InboundMessage`] to [`ingest`].
+pub use switchboard_engine::actors::ingest::{
     describe_attachments, from_provider as ingest, truncate, InboundMessage, Ingested,
 };
-pub use config::ChannelSettings;
+
+// The layers below, under the names the connectors use.
+pub(crate) use ::domain;
+pub(crate) use ::ivr;
+pub(crate) use ::store;
+pub(crate) use switchboard_engine::{actors, metrics, redact};
 
 use actix_web::web;
 

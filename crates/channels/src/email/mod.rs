@@ -51,7 +51,7 @@ pub use send::{OutboundEmail, SendError};
 pub use smtp::{Envelope, MailHandler, Reject, SmtpHandle, SmtpServer};
 pub use switchboard_smtp::{EmailSettings, RelaySettings, TlsMode};
 
-use super::connector::{Connector, SendContext};
+use super::connector::{Connector, SendContext, Sender};
 use super::outbound::SendResult;
 use super::ChannelSettings;
 use crate::domain::Channel;
@@ -70,10 +70,16 @@ impl Connector for Email {
     fn enabled(&self, s: &ChannelSettings) -> bool {
         s.email.enabled
     }
-    fn sends(&self) -> Option<Channel> {
-        Some(Channel::Email)
+    fn sender(&self) -> Option<&dyn Sender> {
+        Some(self)
+    }
+}
+
+impl Sender for Email {
+    fn channel(&self) -> Channel {
+        Channel::Email
     }
     fn send<'a>(&'a self, cx: SendContext<'a>, d: &'a Delivery) -> BoxFuture<'a, SendResult> {
-        Box::pin(intake::send_reply(cx.server, d))
+        Box::pin(intake::send_reply(cx.gateway, d))
     }
 }

@@ -195,8 +195,8 @@ pub fn conversation_from_message_id(mid: &str, hostname: &str) -> Option<String>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::channels::email::smtp::{Reject, SmtpServer};
-    use crate::channels::email::EmailSettings;
+    use crate::email::smtp::{Reject, SmtpServer};
+    use crate::email::EmailSettings;
 
     #[test]
     fn reply_subjects() {

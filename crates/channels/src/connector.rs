@@ -1,5 +1,6 @@
 //! The connector seam: what a provider connector is ([`Connector`]: its routes, whether
-//! it is enabled, which channel's replies it sends and how), the one list of them
+//! it is enabled, and — through its [`Sender`] — which channel's replies it sends and
+//! how), the one list of them
 //! ([`CONNECTORS`]), and the skeleton every webhook call goes through
 //! ([`Webhook`] + [`serve`]: count the outcome, 404 while disabled, content type,
 //! provider signature, then the connector's own handler).
@@ -13,9 +14,8 @@
 use super::outbound::SendResult;
 use super::webhook::{counted, require_content_type, WebhookError};
 use super::ChannelSettings;
-use crate::api::AppState;
 use crate::domain::Channel;
-use crate::Server;
+use crate::Gateway;
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::future::BoxFuture;
 use std::future::Future;
@@ -24,7 +24,7 @@ use switchboard_engine::outbound::Delivery;
 /// What a provider's API call needs besides the delivery.
 #[derive(Clone, Copy)]
 pub struct SendContext<'a> {
-    pub server: &'a Server,
+    pub gateway: &'a Gateway,
     /// The dispatcher's shared HTTP client (timeouts and user agent set).
     pub client: &'a reqwest::Client,
 }
@@ -39,23 +39,19 @@ pub trait Connector: Sync {
     /// Mounts its webhook routes (inside the `/webhooks` scope). None by default: a
     /// connector may take its input elsewhere (email over SMTP).
     fn routes(&self, _cfg: &mut web::ServiceConfig) {}
-    /// The channel whose agent replies it sends, if any (at most one connector per
-    /// channel; `registry_covers_every_connector_channel` checks it).
-    fn sends(&self) -> Option<Channel> {
+    /// How it sends agent replies, if it does (at most one connector per channel;
+    /// `registry_covers_every_connector_channel` checks it).
+    fn sender(&self) -> Option<&dyn Sender> {
         None
     }
-    /// Sends one reply; called by the outbound dispatcher's workers only for the
-    /// channel [`Connector::sends`] names.
-    fn send<'a>(&'a self, cx: SendContext<'a>, d: &'a Delivery) -> BoxFuture<'a, SendResult> {
-        let _ = cx;
-        Box::pin(async move {
-            Err(super::outbound::SendFailure::permanent(format!(
-                "{} sends no {} replies",
-                self.provider(),
-                d.channel
-            )))
-        })
-    }
+}
+
+/// A connector that sends agent replies on one channel.
+pub trait Sender: Sync {
+    /// The channel whose replies it sends.
+    fn channel(&self) -> Channel;
+    /// Sends one reply; called by the outbound dispatcher's workers only.
+    fn send<'a>(&'a self, cx: SendContext<'a>, d: &'a Delivery) -> BoxFuture<'a, SendResult>;
 }
 
 /// Every connector, in the order its routes are mounted.
@@ -67,12 +63,13 @@ pub static CONNECTORS: &[&dyn Connector] = &[
     &super::email::Email,
 ];
 
-/// The connector that sends `channel`'s replies.
-pub fn sender_for(channel: Channel) -> Option<&'static dyn Connector> {
-    CONNECTORS
-        .iter()
-        .copied()
-        .find(|c| c.sends() == Some(channel))
+/// The connector that sends `channel`'s replies, and how.
+pub fn sender_for(channel: Channel) -> Option<(&'static dyn Connector, &'static dyn Sender)> {
+    CONNECTORS.iter().copied().find_map(|c| {
+        c.sender()
+            .filter(|s| s.channel() == channel)
+            .map(|s| (c, s))
+    })
 }
 
 /// The channels an agent's text reply can go out on with these settings: those whose
@@ -81,7 +78,7 @@ pub fn reply_channels(settings: &ChannelSettings) -> std::collections::BTreeSet<
     Channel::ALL
         .iter()
         .copied()
-        .filter(|&c| sender_for(c).is_some_and(|s| s.enabled(settings)))
+        .filter(|&c| sender_for(c).is_some_and(|(connector, _)| connector.enabled(settings)))
         .collect()
 }
 
@@ -94,7 +91,7 @@ pub trait Webhook: Connector {
     /// Checks the provider's signature over `body`; parses what the signature covers.
     fn verify(
         &self,
-        server: &Server,
+        gateway: &Gateway,
         req: &HttpRequest,
         body: &[u8],
     ) -> Result<Self::Verified, WebhookError>;
@@ -105,7 +102,7 @@ pub trait Webhook: Connector {
 /// under the connector's provider name.
 pub async fn serve<W, Fut>(
     w: &W,
-    state: &AppState,
+    state: &Gateway,
     req: &HttpRequest,
     body: &[u8],
     handle: impl FnOnce(W::Verified) -> Fut,
@@ -115,11 +112,11 @@ where
     Fut: Future<Output = Result<HttpResponse, WebhookError>>,
 {
     let r = async {
-        if !w.enabled(&state.server.settings.channels) {
+        if !w.enabled(&state.channels) {
             return Err(WebhookError::Disabled);
         }
         require_content_type(req, W::CONTENT_TYPE)?;
-        let verified = w.verify(&state.server, req, body)?;
+        let verified = w.verify(state, req, body)?;
         handle(verified).await
     }
     .await;
@@ -144,7 +141,10 @@ mod tests {
     #[test]
     fn registry_covers_every_connector_channel() {
         for ch in Channel::ALL {
-            let senders = CONNECTORS.iter().filter(|c| c.sends() == Some(ch)).count();
+            let senders = CONNECTORS
+                .iter()
+                .filter(|c| c.sender().is_some_and(|s| s.channel() == ch))
+                .count();
             let expected = usize::from(ch.capabilities().replies == ReplyPath::Connector);
             assert_eq!(senders, expected, "{ch}: {senders} connectors send it");
         }

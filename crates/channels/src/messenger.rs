@@ -17,13 +17,12 @@
 //! - Outbound: Send API `POST {api_base}/{version}/me/messages` with
 //!   `{"recipient": {"id": PSID}, "messaging_type": "RESPONSE", "message": {"text"}}`.
 
-use super::connector::{serve, Connector, SendContext, Webhook};
+use super::connector::{serve, Connector, SendContext, Sender, Webhook};
 use super::outbound::{SendFailure, SendResult};
 use super::webhook::{self, WebhookError};
 use super::{ingest, ChannelSettings, InboundMessage};
-use crate::api::AppState;
 use crate::domain::{Attachment, Channel};
-use crate::Server;
+use crate::Gateway;
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::future::BoxFuture;
 use serde::Deserialize;
@@ -44,10 +43,10 @@ pub struct VerifyQuery {
 
 /// `GET /webhooks/messenger`: the subscription handshake.
 pub async fn verify(
-    state: web::Data<AppState>,
+    state: web::Data<Gateway>,
     q: web::Query<VerifyQuery>,
 ) -> Result<HttpResponse, WebhookError> {
-    let cfg = &state.server.settings.channels.messenger;
+    let cfg = &state.channels.messenger;
     if !cfg.enabled {
         return Err(WebhookError::Disabled);
     }
@@ -145,11 +144,17 @@ impl Connector for Messenger {
         cfg.route("/messenger", web::get().to(verify))
             .route("/messenger", web::post().to(webhook));
     }
-    fn sends(&self) -> Option<Channel> {
-        Some(Channel::Messenger)
+    fn sender(&self) -> Option<&dyn Sender> {
+        Some(self)
+    }
+}
+
+impl Sender for Messenger {
+    fn channel(&self) -> Channel {
+        Channel::Messenger
     }
     fn send<'a>(&'a self, cx: SendContext<'a>, d: &'a Delivery) -> BoxFuture<'a, SendResult> {
-        Box::pin(send(cx.client, &cx.server.settings.channels, d))
+        Box::pin(send(cx.client, &cx.gateway.channels, d))
     }
 }
 
@@ -157,8 +162,13 @@ impl Webhook for Messenger {
     /// The body itself: the signature covers all of it.
     type Verified = ();
     const CONTENT_TYPE: &'static str = "application/json";
-    fn verify(&self, server: &Server, req: &HttpRequest, body: &[u8]) -> Result<(), WebhookError> {
-        let secret = &server.settings.channels.messenger.app_secret;
+    fn verify(
+        &self,
+        gateway: &Gateway,
+        req: &HttpRequest,
+        body: &[u8],
+    ) -> Result<(), WebhookError> {
+        let secret = &gateway.channels.messenger.app_secret;
         let header = webhook::header(req, "X-Hub-Signature-256");
         if super::signature::verify_messenger(secret, body, header) {
             Ok(())
@@ -170,18 +180,16 @@ impl Webhook for Messenger {
 
 /// `POST /webhooks/messenger`.
 pub async fn webhook(
-    state: web::Data<AppState>,
+    state: web::Data<Gateway>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, WebhookError> {
     serve(&Messenger, &state, &req, &body, |()| handle(&state, &body)).await
 }
 
-async fn handle(state: &AppState, body: &[u8]) -> Result<HttpResponse, WebhookError> {
-    let cfg = &state.server.settings.channels.messenger;
-    let events = webhook::fresh_events(&state.server, PROVIDER, parse_events(body)?, |e| {
-        e.timestamp
-    });
+async fn handle(state: &Gateway, body: &[u8]) -> Result<HttpResponse, WebhookError> {
+    let cfg = &state.channels.messenger;
+    let events = webhook::fresh_events(state, PROVIDER, parse_events(body)?, |e| e.timestamp);
     for mut ev in events {
         if let Some(al) = ev.account_linking.take() {
             account_linking(state, &ev.sender.id, al).await?;
@@ -190,10 +198,10 @@ async fn handle(state: &AppState, body: &[u8]) -> Result<HttpResponse, WebhookEr
         let Some(m) = message_of(ev, cfg.queue.clone()) else {
             continue;
         };
-        match ingest(&state.server, m).await {
+        match ingest(state, m).await {
             Ok(_) => {}
             Err(e) if e.code == crate::domain::ErrorCode::Invalid => {
-                tracing::info!(error = %crate::security::Redacted(&e.to_string()), "Messenger message skipped");
+                tracing::info!(error = %crate::redact::Redacted(&e.to_string()), "Messenger message skipped");
             }
             Err(e) => return Err(e.into()),
         }
@@ -203,11 +211,11 @@ async fn handle(state: &AppState, body: &[u8]) -> Result<HttpResponse, WebhookEr
 
 /// Links (or unlinks) the sender's PSID as the Account Linking event says.
 async fn account_linking(
-    state: &AppState,
+    state: &Gateway,
     psid: &str,
     al: AccountLinking,
 ) -> Result<(), WebhookError> {
-    let server = &state.server;
+    let gateway = &state;
     let Ok(key) = crate::domain::IdentityKey::parse(Channel::Messenger, psid) else {
         tracing::info!("Messenger account_linking skipped: bad sender id");
         return Ok(());
@@ -216,17 +224,17 @@ async fn account_linking(
         "linked" => {
             let code = al.authorization_code.unwrap_or_default();
             let claims = match super::login::verify(
-                &server.settings.channels.login_secret,
+                &gateway.channels.login_secret,
                 &code,
-                server.now(),
+                gateway.now(),
             ) {
                 Ok(c) => c,
                 Err(e) => {
-                    tracing::info!(error = %crate::security::Redacted(&e.to_string()), "Messenger account_linking skipped");
+                    tracing::info!(error = %crate::redact::Redacted(&e.to_string()), "Messenger account_linking skipped");
                     return Ok(());
                 }
             };
-            match server
+            match gateway
                 .link_by_login(&claims, key, "messenger_account_linking")
                 .await
             {
@@ -234,17 +242,21 @@ async fn account_linking(
                     tracing::info!(customer = %customer, ?outcome, "Messenger account linked")
                 }
                 Err(e) if e.code == crate::domain::ErrorCode::Invalid => {
-                    tracing::info!(error = %crate::security::Redacted(&e.to_string()), "Messenger account_linking skipped")
+                    tracing::info!(error = %crate::redact::Redacted(&e.to_string()), "Messenger account_linking skipped")
                 }
                 Err(e) => return Err(e.into()),
             }
         }
         "unlinked" => {
-            let owner = server.store.customer_by_identity(&key).await.map_err(|e| {
-                WebhookError::from(crate::actors::messages::EngineError::unavailable(e))
-            })?;
+            let owner = gateway
+                .store
+                .customer_by_identity(&key)
+                .await
+                .map_err(|e| {
+                    WebhookError::from(crate::actors::messages::EngineError::unavailable(e))
+                })?;
             if let Some(customer) = owner {
-                match server.unlink_identity(customer, key, None).await {
+                match gateway.unlink_identity(customer, key, None).await {
                     Ok(()) => tracing::info!(customer = %customer, "Messenger account unlinked"),
                     Err(e) if e.code == crate::domain::ErrorCode::NotFound => {}
                     Err(e) => return Err(e.into()),
@@ -258,7 +270,7 @@ async fn account_linking(
 
 /// A verified body's messaging events: the payload must be a `page` object with at most
 /// `MAX_EVENTS` events; an event that does not parse is an `Err` the handler skips.
-/// Pure, no I/O: fuzzed through `crate::fuzz`.
+/// Pure, no I/O: fuzzed through `switchboard::fuzz`.
 fn parse_events(body: &[u8]) -> Result<Vec<Result<Messaging, serde_json::Error>>, WebhookError> {
     let payload: Payload = serde_json::from_slice(body)
         .map_err(|e| WebhookError::Malformed(format!("Messenger payload: {e}")))?;
@@ -284,9 +296,10 @@ fn parse_events(body: &[u8]) -> Result<Vec<Result<Messaging, serde_json::Error>>
         .collect())
 }
 
-/// Fuzz entry (see `crate::fuzz`): parses `body` as the handler does and turns each
+/// Fuzz entry (see `switchboard::fuzz`): parses `body` as the handler does and turns each
 /// event into the inbound message it would deliver. Returns whether it was accepted.
-pub(crate) fn fuzz_body(body: &[u8]) -> bool {
+#[doc(hidden)]
+pub fn fuzz_body(body: &[u8]) -> bool {
     let Ok(events) = parse_events(body) else {
         return false;
     };

@@ -7,7 +7,7 @@
 
 use crate::actors::messages::EngineError;
 use crate::domain::ErrorCode;
-use crate::Server;
+use crate::Gateway;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 
@@ -38,7 +38,10 @@ impl ResponseError for WebhookError {
             WebhookError::BadSignature => StatusCode::UNAUTHORIZED,
             WebhookError::WrongContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             WebhookError::Malformed(_) => StatusCode::BAD_REQUEST,
-            WebhookError::Engine(e) => crate::api::error::status_of(e.code),
+            WebhookError::Engine(e) => {
+                actix_web::http::StatusCode::from_u16(protocol::rest::http_status(e.code))
+                    .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR)
+            }
         }
     }
     fn error_response(&self) -> HttpResponse {
@@ -113,23 +116,23 @@ pub fn required<'a>(params: &'a [(String, String)], key: &str) -> Result<&'a str
 
 /// The URL the provider called, as it saw it: the configured public base URL plus the
 /// request's path and query.
-pub fn public_url(server: &Server, req: &HttpRequest) -> String {
+pub fn public_url(gateway: &Gateway, req: &HttpRequest) -> String {
     let pq = req
         .uri()
         .path_and_query()
         .map(|p| p.as_str())
         .unwrap_or("/");
-    format!("{}{pq}", server.settings.channels.public_url)
+    format!("{}{pq}", gateway.channels.public_url)
 }
 
 /// Whether a provider event with timestamp `ts` (ms since the epoch) is older than
 /// `security.webhook_max_event_age_ms`: a replay of a captured, validly signed
 /// payload. Such events are skipped (logged, answered 2xx like any skipped event, so the
 /// provider does not retry); the message id de-duplicates younger redeliveries.
-pub fn too_old(server: &crate::Server, ts: Option<i64>) -> bool {
-    let max = server.settings.security.webhook_max_event_age_ms;
+pub fn too_old(gateway: &crate::Gateway, ts: Option<i64>) -> bool {
+    let max = gateway.webhook_max_event_age_ms;
     match ts {
-        Some(ts) if max > 0 => server.now().0.saturating_sub(ts) > max as i64,
+        Some(ts) if max > 0 => gateway.now().0.saturating_sub(ts) > max as i64,
         _ => false,
     }
 }
@@ -139,7 +142,7 @@ pub fn too_old(server: &crate::Server, ts: Option<i64>) -> bool {
 /// skipped with a log line (the replay counted as `replay_skipped`): one bad event must
 /// not make the provider redeliver the others.
 pub fn fresh_events<E>(
-    server: &Server,
+    gateway: &Gateway,
     provider: &'static str,
     events: Vec<Result<E, serde_json::Error>>,
     ts: impl Fn(&E) -> Option<i64>,
@@ -147,14 +150,14 @@ pub fn fresh_events<E>(
     events
         .into_iter()
         .filter_map(|ev| match ev {
-            Ok(e) if too_old(server, ts(&e)) => {
+            Ok(e) if too_old(gateway, ts(&e)) => {
                 tracing::info!(provider, "webhook event skipped: older than the replay window");
                 crate::metrics::webhook(provider, "replay_skipped");
                 None
             }
             Ok(e) => Some(e),
             Err(e) => {
-                tracing::info!(provider, error = %crate::security::Redacted(&e.to_string()), "webhook event skipped: unreadable");
+                tracing::info!(provider, error = %crate::redact::Redacted(&e.to_string()), "webhook event skipped: unreadable");
                 None
             }
         })
@@ -171,7 +174,7 @@ pub fn counted<T>(provider: &'static str, r: Result<T, WebhookError>) -> Result<
     match &r {
         Ok(_) => crate::metrics::webhook(provider, "accepted"),
         Err(e) => {
-            tracing::info!(provider, outcome = e.outcome(), error = %crate::security::Redacted(&e.to_string()), "webhook refused");
+            tracing::info!(provider, outcome = e.outcome(), error = %crate::redact::Redacted(&e.to_string()), "webhook refused");
             crate::metrics::webhook(provider, e.outcome())
         }
     }

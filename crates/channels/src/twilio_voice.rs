@@ -27,10 +27,9 @@ use super::twilio_sms::verified_form;
 use super::webhook::{field, required, WebhookError};
 use super::{ingest, ChannelSettings, InboundMessage};
 use crate::actors::messages::CallEnded;
-use crate::api::AppState;
 use crate::domain::{Channel, IdentityKey};
 use crate::ivr::{Action, Position, Tree};
-use crate::Server;
+use crate::Gateway;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 const PROVIDER: &str = "twilio_voice";
@@ -58,16 +57,11 @@ impl Webhook for TwilioVoice {
     const CONTENT_TYPE: &'static str = "application/x-www-form-urlencoded";
     fn verify(
         &self,
-        server: &Server,
+        gateway: &Gateway,
         req: &HttpRequest,
         body: &[u8],
     ) -> Result<Self::Verified, WebhookError> {
-        verified_form(
-            server,
-            req,
-            body,
-            &server.settings.channels.voice.auth_token,
-        )
+        verified_form(gateway, req, body, &gateway.channels.voice.auth_token)
     }
 }
 
@@ -95,27 +89,23 @@ fn twiml(body: String) -> HttpResponse {
         ))
 }
 
-fn say(state: &AppState, text: &str) -> String {
+fn say(state: &Gateway, text: &str) -> String {
     format!(
         "<Say language=\"{}\">{}</Say>",
-        xml_escape(&state.server.settings.channels.voice.language),
+        xml_escape(&state.channels.voice.language),
         xml_escape(text)
     )
 }
 
 /// The tree the calls run through (`[ivr]`, else the flat `channels.voice.menu`).
-fn ivr_tree(state: &AppState) -> Option<Tree> {
-    let s = &state.server.settings;
-    crate::ivr::tree(s)
+fn ivr_tree(state: &Gateway) -> Option<Tree> {
+    state.ivr_tree()
 }
 
 /// The menu webhook's URL for `pos` after `tries` invalid inputs (the root with no
 /// retries is the bare URL).
-fn menu_url(state: &AppState, pos: &Position, tries: u32) -> String {
-    let base = format!(
-        "{}/webhooks/twilio/voice/menu",
-        state.server.settings.channels.public_url
-    );
+fn menu_url(state: &Gateway, pos: &Position, tries: u32) -> String {
+    let base = format!("{}/webhooks/twilio/voice/menu", state.channels.public_url);
     if pos.0.len() == 1 && tries == 0 {
         base
     } else {
@@ -125,13 +115,13 @@ fn menu_url(state: &AppState, pos: &Position, tries: u32) -> String {
 
 /// The `<Gather>` that speaks the menu at `pos` (with the greeting at the root).
 fn menu_twiml(
-    state: &AppState,
+    state: &Gateway,
     tree: &Tree,
     pos: &Position,
     tries: u32,
     prefix: &str,
 ) -> HttpResponse {
-    let v = &state.server.settings.channels.voice;
+    let v = &state.channels.voice;
     let lang = v.language.as_str();
     let en = lang.to_ascii_lowercase().starts_with("en");
     let Some(menu) = tree.menu(pos.current()) else {
@@ -176,7 +166,7 @@ fn menu_twiml(
 
 /// `POST /webhooks/twilio/voice`.
 pub async fn incoming(
-    state: web::Data<AppState>,
+    state: web::Data<Gateway>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, WebhookError> {
@@ -187,7 +177,7 @@ pub async fn incoming(
 }
 
 async fn incoming_inner(
-    state: &AppState,
+    state: &Gateway,
     params: Vec<(String, String)>,
 ) -> Result<HttpResponse, WebhookError> {
     required(&params, "CallSid")?;
@@ -200,7 +190,7 @@ async fn incoming_inner(
 
 /// `POST /webhooks/twilio/voice/menu`.
 pub async fn menu(
-    state: web::Data<AppState>,
+    state: web::Data<Gateway>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, WebhookError> {
@@ -211,11 +201,11 @@ pub async fn menu(
 }
 
 async fn menu_inner(
-    state: &AppState,
+    state: &Gateway,
     req: &HttpRequest,
     params: Vec<(String, String)>,
 ) -> Result<HttpResponse, WebhookError> {
-    let v = &state.server.settings.channels.voice;
+    let v = &state.channels.voice;
     let Some(tree) = ivr_tree(state) else {
         return route_call(state, &params, None, "着信").await;
     };
@@ -228,7 +218,7 @@ async fn menu_inner(
     let tries: u32 = field(&query, "try")
         .and_then(|t| t.parse().ok())
         .unwrap_or(0);
-    let limits = &state.server.settings.ivr;
+    let limits = &state.ivr;
     let digits = field(&params, "Digits");
     let speech = field(&params, "SpeechResult").filter(|s| s.len() <= limits.max_speech_bytes);
     let chosen = tree
@@ -262,7 +252,7 @@ async fn menu_inner(
 
 /// Carries out a chosen action for the caller at `pos`.
 async fn act(
-    state: &AppState,
+    state: &Gateway,
     tree: &Tree,
     pos: &Position,
     params: &[(String, String)],
@@ -278,12 +268,12 @@ async fn act(
             route_call(state, params, Some(q.clone()), &text).await
         }
         Action::Article(id) => {
-            let article = crate::api::ivr::read_article(&state.server.store, id)
+            let article = switchboard_engine::articles::read(&state.store, id)
                 .await
                 .map_err(crate::actors::messages::EngineError::unavailable)?;
             let text = match article {
                 Some(a) => {
-                    let max = state.server.settings.ivr.max_article_chars;
+                    let max = state.ivr.max_article_chars;
                     format!(
                         "{}。{}",
                         a.title,
@@ -309,7 +299,7 @@ async fn act(
             );
             let done = ingest_call(state, params, q.clone(), &text).await?;
             let requested = crate::actors::customer::callback::request(
-                &state.server,
+                state,
                 done.customer_id,
                 crate::actors::customer::callback::CallbackRequest {
                     phone,
@@ -336,7 +326,7 @@ async fn act(
 
 /// Opens (or joins) the caller's voice conversation.
 async fn ingest_call(
-    state: &AppState,
+    state: &Gateway,
     params: &[(String, String)],
     queue: Option<crate::domain::QueueName>,
     text: &str,
@@ -346,12 +336,12 @@ async fn ingest_call(
     let mut m = InboundMessage::new(Channel::Voice, from, text);
     m.provider_msg_id = Some(call.to_owned());
     m.queue = queue;
-    Ok(ingest(&state.server, m).await?)
+    Ok(ingest(state, m).await?)
 }
 
 /// Opens (or joins) the caller's voice conversation and holds the call for its agent.
 async fn route_call(
-    state: &AppState,
+    state: &Gateway,
     params: &[(String, String)],
     queue: Option<crate::domain::QueueName>,
     text: &str,
@@ -366,7 +356,7 @@ async fn route_call(
 
 /// `POST /webhooks/twilio/voice/status`.
 pub async fn status(
-    state: web::Data<AppState>,
+    state: web::Data<Gateway>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, WebhookError> {
@@ -377,7 +367,7 @@ pub async fn status(
 }
 
 async fn status_inner(
-    state: &AppState,
+    state: &Gateway,
     params: Vec<(String, String)>,
 ) -> Result<HttpResponse, WebhookError> {
     let call = required(&params, "CallSid")?;
@@ -392,7 +382,6 @@ async fn status_inner(
     let key = IdentityKey::parse(Channel::Voice, from)
         .map_err(|e| WebhookError::Malformed(e.to_string()))?;
     let Some(customer) = state
-        .server
         .store
         .customer_by_identity(&key)
         .await
@@ -402,7 +391,6 @@ async fn status_inner(
         return Ok(HttpResponse::NoContent().finish());
     };
     state
-        .server
         .ask_customer(
             customer,
             CallEnded {

@@ -12,14 +12,13 @@
 //!   token is fresh, else the push API (`/v2/bot/message/push`) with `X-Line-Retry-Key`
 //!   set to the event id, so a retried push is delivered once.
 
-use super::connector::{serve, Connector, SendContext, Webhook};
+use super::connector::{serve, Connector, SendContext, Sender, Webhook};
 use super::outbound::{SendFailure, SendResult};
 use super::webhook::{self, WebhookError};
 use super::{ingest, ChannelSettings, InboundMessage};
 use crate::actors::messages::SetOptOut;
-use crate::api::AppState;
 use crate::domain::{Attachment, Channel, IdentityKey};
-use crate::Server;
+use crate::Gateway;
 use actix_web::{web, HttpRequest, HttpResponse};
 use dashmap::DashMap;
 use futures_util::future::BoxFuture;
@@ -110,11 +109,17 @@ impl Connector for Line {
     fn routes(&self, cfg: &mut web::ServiceConfig) {
         cfg.route("/line", web::post().to(webhook));
     }
-    fn sends(&self) -> Option<Channel> {
-        Some(Channel::Line)
+    fn sender(&self) -> Option<&dyn Sender> {
+        Some(self)
+    }
+}
+
+impl Sender for Line {
+    fn channel(&self) -> Channel {
+        Channel::Line
     }
     fn send<'a>(&'a self, cx: SendContext<'a>, d: &'a Delivery) -> BoxFuture<'a, SendResult> {
-        Box::pin(send(cx.client, &cx.server.settings.channels, d))
+        Box::pin(send(cx.client, &cx.gateway.channels, d))
     }
 }
 
@@ -122,8 +127,13 @@ impl Webhook for Line {
     /// The body itself: the signature covers all of it.
     type Verified = ();
     const CONTENT_TYPE: &'static str = "application/json";
-    fn verify(&self, server: &Server, req: &HttpRequest, body: &[u8]) -> Result<(), WebhookError> {
-        let secret = &server.settings.channels.line.channel_secret;
+    fn verify(
+        &self,
+        gateway: &Gateway,
+        req: &HttpRequest,
+        body: &[u8],
+    ) -> Result<(), WebhookError> {
+        let secret = &gateway.channels.line.channel_secret;
         if super::signature::verify_line(secret, body, webhook::header(req, "X-Line-Signature")) {
             Ok(())
         } else {
@@ -134,17 +144,15 @@ impl Webhook for Line {
 
 /// `POST /webhooks/line`.
 pub async fn webhook(
-    state: web::Data<AppState>,
+    state: web::Data<Gateway>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, WebhookError> {
     serve(&Line, &state, &req, &body, |()| handle(&state, &body)).await
 }
 
-async fn handle(state: &AppState, body: &[u8]) -> Result<HttpResponse, WebhookError> {
-    let events = webhook::fresh_events(&state.server, PROVIDER, parse_events(body)?, |e| {
-        e.timestamp
-    });
+async fn handle(state: &Gateway, body: &[u8]) -> Result<HttpResponse, WebhookError> {
+    let events = webhook::fresh_events(state, PROVIDER, parse_events(body)?, |e| e.timestamp);
     for ev in events {
         handle_event(state, ev).await?;
     }
@@ -153,7 +161,7 @@ async fn handle(state: &AppState, body: &[u8]) -> Result<HttpResponse, WebhookEr
 
 /// A verified body's events: the payload must parse and hold at most `MAX_EVENTS`; an
 /// event that does not parse is an `Err` the handler skips (one bad event must not make
-/// LINE redeliver the others). Pure, no I/O: fuzzed through `crate::fuzz`.
+/// LINE redeliver the others). Pure, no I/O: fuzzed through `switchboard::fuzz`.
 fn parse_events(body: &[u8]) -> Result<Vec<Result<Event, serde_json::Error>>, WebhookError> {
     let payload: Payload = serde_json::from_slice(body)
         .map_err(|e| WebhookError::Malformed(format!("LINE payload: {e}")))?;
@@ -170,9 +178,10 @@ fn parse_events(body: &[u8]) -> Result<Vec<Result<Event, serde_json::Error>>, We
         .collect())
 }
 
-/// Fuzz entry (see `crate::fuzz`): parses `body` as the handler does and derives each
+/// Fuzz entry (see `switchboard::fuzz`): parses `body` as the handler does and derives each
 /// message's text and attachments. Returns whether the payload was accepted.
-pub(crate) fn fuzz_body(body: &[u8]) -> bool {
+#[doc(hidden)]
+pub fn fuzz_body(body: &[u8]) -> bool {
     let Ok(events) = parse_events(body) else {
         return false;
     };
@@ -184,8 +193,8 @@ pub(crate) fn fuzz_body(body: &[u8]) -> bool {
     true
 }
 
-async fn handle_event(state: &AppState, ev: Event) -> Result<(), WebhookError> {
-    let server = &state.server;
+async fn handle_event(state: &Gateway, ev: Event) -> Result<(), WebhookError> {
+    let gateway = &state;
     let user = match &ev.source {
         Some(Source {
             kind,
@@ -200,8 +209,8 @@ async fn handle_event(state: &AppState, ev: Event) -> Result<(), WebhookError> {
         "follow" | "unfollow" => {
             let key = IdentityKey::parse(Channel::Line, &user)
                 .map_err(|e| WebhookError::Malformed(e.to_string()))?;
-            let (customer, _) = server.resolve_identity(&key).await?;
-            server
+            let (customer, _) = gateway.resolve_identity(&key).await?;
+            gateway
                 .ask_customer(
                     customer,
                     SetOptOut {
@@ -222,12 +231,12 @@ async fn handle_event(state: &AppState, ev: Event) -> Result<(), WebhookError> {
             let mut m = InboundMessage::new(Channel::Line, user.clone(), text);
             m.provider_msg_id = Some(msg.id.clone());
             m.attachments = attachments;
-            m.queue = server.settings.channels.line.queue.clone();
-            match ingest(server, m).await {
+            m.queue = gateway.channels.line.queue.clone();
+            match ingest(gateway, m).await {
                 Ok(_) => {}
                 // One unusable message must not make LINE redeliver the others.
                 Err(e) if e.code == crate::domain::ErrorCode::Invalid => {
-                    tracing::info!(error = %crate::security::Redacted(&e.to_string()), "LINE message skipped");
+                    tracing::info!(error = %crate::redact::Redacted(&e.to_string()), "LINE message skipped");
                     return Ok(());
                 }
                 Err(e) => return Err(e.into()),

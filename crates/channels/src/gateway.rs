@@ -1,0 +1,60 @@
+//! The connectors' handle: the engine plus the settings only the doors to providers
+//! read — every connector's section of `[channels]`, the IVR tree the voice webhook
+//! speaks, and the webhook replay window. Built by the server at start; the webhook
+//! handlers find it as actix-web app data, the dispatcher's workers and the SMTP
+//! intake hold a clone. It dereferences to the [`Engine`].
+
+use crate::config::ChannelSettings;
+use crate::ivr::{IvrSettings, Tree};
+use std::sync::Arc;
+use switchboard_engine::Engine;
+
+/// Cheap-to-clone handle for the connectors.
+#[derive(Clone)]
+pub struct Gateway(Arc<Inner>);
+
+pub struct Inner {
+    pub engine: Engine,
+    /// Every connector's settings (`[channels]`).
+    pub channels: ChannelSettings,
+    /// The IVR menus and their limits (`[ivr]`).
+    pub ivr: IvrSettings,
+    /// A webhook event older than this is refused as a replay (`security.webhook_max_event_age_ms`).
+    pub webhook_max_event_age_ms: u64,
+}
+
+impl Gateway {
+    pub fn new(
+        engine: Engine,
+        channels: ChannelSettings,
+        ivr: IvrSettings,
+        webhook_max_event_age_ms: u64,
+    ) -> Self {
+        Gateway(Arc::new(Inner {
+            engine,
+            channels,
+            ivr,
+            webhook_max_event_age_ms,
+        }))
+    }
+
+    /// The configured IVR tree: `[ivr]` menus, else the flat `channels.voice.menu`,
+    /// else none.
+    pub fn ivr_tree(&self) -> Option<Tree> {
+        Tree::from_settings(&self.ivr, self.channels.voice.flat_menu())
+    }
+}
+
+impl std::ops::Deref for Gateway {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Inner {
+    type Target = Engine;
+    fn deref(&self) -> &Engine {
+        &self.engine
+    }
+}
