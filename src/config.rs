@@ -408,10 +408,35 @@ impl Settings {
                     .video
                     .enabled
                     .then(|| ch.video.join_url_template.clone()),
-                replies: crate::channels::connector::reply_channels(ch),
-                ivr_chat_queues: crate::ivr::chat_queues(self),
+                replies: crate::channels::registry::reply_channels(ch),
+                ivr_chat_queues: self.ivr_chat_queues(),
             },
         }
+    }
+
+    /// The configured IVR tree: `[ivr]` menus, else the flat `channels.voice.menu`, else
+    /// none.
+    pub fn ivr_tree(&self) -> Option<crate::ivr::Tree> {
+        crate::ivr::Tree::from_settings(&self.ivr, self.channels.voice.flat_menu())
+    }
+
+    /// The queues a visitor may open a chat in: those a chat option of the tree names.
+    pub fn ivr_chat_queues(&self) -> std::collections::BTreeSet<crate::domain::QueueName> {
+        self.ivr_tree()
+            .into_iter()
+            .flat_map(|t| t.menus)
+            .flat_map(|m| m.options)
+            .filter_map(|o| match o.action {
+                crate::ivr::Action::Chat(q) => Some(q),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Validates `[ivr]` and `[callbacks]` at load.
+    pub fn validate_ivr(&self) -> Result<(), String> {
+        crate::ivr::validate_settings(&self.ivr, self.channels.voice.flat_menu())?;
+        self.callbacks.validate()
     }
 
     /// Defaults <- file <- env/flags.
@@ -522,7 +547,7 @@ mod tests {
         assert!(s.bot.enabled && s.survey.enabled);
         s.bot.validate().unwrap();
         s.survey.validate().unwrap();
-        crate::ivr::validate_all(&s).unwrap();
+        s.validate_ivr().unwrap();
     }
 
     #[test]

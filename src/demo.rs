@@ -112,7 +112,7 @@ pub async fn seed(server: &Server) -> anyhow::Result<()> {
     if !batch.is_empty() {
         store.commit(batch).await?;
     }
-    crate::kb::demo::seed(server).await?;
+    crate::kb::demo::seed(server, server.kb()).await?;
     Ok(())
 }
 

@@ -23,7 +23,7 @@
 //! - [`metrics`]: Prometheus metric definitions (in the engine crate).
 //! - [`reports`]: historical reports computed from the report event log. No I/O.
 //! - [`bot`]: the FAQ bot's pure core (`switchboard-bot`). No I/O.
-//! - [`ivr`]: the IVR core (`switchboard-ivr`) and its glue to the settings.
+//! - [`ivr`]: the IVR core (`switchboard-ivr`); `config::Settings` builds its tree.
 //! - [`kb`]: the knowledge base (tantivy index, Japanese tokenizer).
 //! - [`survey`], [`notify`]: CSAT surveys and proactive notifications (pure cores in
 //!   `switchboard-survey` / `switchboard-notify`; `notify`, from the engine crate, adds
@@ -52,7 +52,7 @@ pub mod crm;
 pub mod demo;
 pub use switchboard_domain as domain;
 pub mod fuzz;
-pub mod ivr;
+pub use switchboard_ivr as ivr;
 pub mod kb;
 pub use switchboard_engine::metrics;
 pub use switchboard_engine::notify;

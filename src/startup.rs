@@ -108,7 +108,8 @@ impl Application {
             .and_then(|_| settings.bot.validate())
             .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
 
-        crate::ivr::validate_all(&settings)
+        settings
+            .validate_ivr()
             .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
         let key = token_key(&store).await?;
         let settings = Arc::new(settings);
@@ -156,7 +157,7 @@ impl Application {
         let dispatcher = crate::channels::outbound::Dispatcher::start(gateway.clone());
         engine.set_outbound(dispatcher.clone());
         let resent = dispatcher.resume(&gateway).await?;
-        crate::notify::scheduler::start(&engine);
+        crate::actors::customer::notify::scheduler::start(&engine);
         if resent > 0 {
             tracing::info!(
                 resent,

@@ -215,3 +215,148 @@ fn comments_are_cut_outside_strings_only() {
     assert_eq!(code_of("/// doc"), "");
     assert_eq!(code_of(r#"let s = "a\"//"; // c"#), r#"let s = "a\"//"; "#);
 }
+
+/// Inside each crate, the top-level modules in layer order, lowest first: a module may
+/// name (through `crate::` or a top-level `super::`) only modules before it in its
+/// list. Names not listed are the crate's re-exports of the crates below it. The
+/// actors are one module on purpose: the customer, agent and queue actors message one
+/// another both ways.
+const MODULE_LAYERS: &[(&str, &[&str])] = &[
+    (
+        "crates/engine/src",
+        &[
+            "settings", "redact", "articles", "login", "ports", "auth", "metrics", "actors",
+        ],
+    ),
+    (
+        "crates/channels/src",
+        &[
+            "config",
+            "login",
+            "gateway",
+            "signature",
+            "webhook",
+            "connector",
+            "twilio_sms",
+            "twilio_voice",
+            "line",
+            "messenger",
+            "email",
+            "registry",
+            "outbound",
+        ],
+    ),
+    (
+        "src",
+        &[
+            "store", "crm", "kb", "config", "security", "server", "ws", "api", "demo", "fuzz",
+            "startup",
+        ],
+    ),
+];
+
+/// The top-level module names `code` refers to from a file `depth` folders below the
+/// crate root (`foo.rs` and `foo/mod.rs` are depth 1): `crate::name`, and `super::name`
+/// where `super` is the crate root. `crate::Server` and `crate::Gateway` are the
+/// root's re-exports of `server::Server` and `gateway::Gateway`.
+fn module_refs(code: &str, depth: usize) -> Vec<String> {
+    let ident = |s: &str| -> String {
+        s.chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect()
+    };
+    let mut refs = vec![];
+    let mut prefixes = vec!["crate::"];
+    match depth {
+        1 => prefixes.push("super::"),
+        2 => prefixes.push("super::super::"),
+        _ => {}
+    }
+    for prefix in prefixes {
+        let mut rest = code;
+        while let Some(i) = rest.find(prefix) {
+            let before = rest[..i].chars().last();
+            rest = &rest[i + prefix.len()..];
+            // `super::super::x` also contains `super::x`; only the full prefix counts.
+            if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':') {
+                continue;
+            }
+            let name = ident(rest);
+            match name.as_str() {
+                "Server" => refs.push("server".into()),
+                "Gateway" => refs.push("gateway".into()),
+                _ => refs.push(name),
+            }
+        }
+    }
+    refs
+}
+
+#[test]
+fn modules_import_only_downward() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for (dir, order) in MODULE_LAYERS {
+        let src = root.join(dir);
+        let mut files = vec![];
+        let mut dirs = vec![src.clone()];
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).expect("readable dir") {
+                let p = e.expect("dir entry").path();
+                if p.is_dir() {
+                    dirs.push(p);
+                } else if p.extension().is_some_and(|x| x == "rs") {
+                    files.push(p);
+                }
+            }
+        }
+        let mut on_disk = BTreeSet::new();
+        for f in &files {
+            let rel = f.strip_prefix(&src).expect("below the crate root");
+            let parts: Vec<String> = rel
+                .iter()
+                .map(|p| p.to_string_lossy().into_owned())
+                .collect();
+            let top = parts[0].trim_end_matches(".rs").to_owned();
+            if top == "lib" || top == "main" {
+                continue;
+            }
+            on_disk.insert(top.clone());
+            let depth = parts.len() - usize::from(parts.last().is_some_and(|l| l == "mod.rs"));
+            let rank = order.iter().position(|m| *m == top);
+            let text = std::fs::read_to_string(f).expect("readable");
+            for (n, line) in text.lines().enumerate() {
+                for r in module_refs(code_of(line), depth) {
+                    let Some(theirs) = order.iter().position(|m| *m == r) else {
+                        continue;
+                    };
+                    assert!(
+                        r == top || rank.is_some_and(|mine| theirs < mine),
+                        "{}:{}: `{top}` names `{r}`, which is not below it in {dir}",
+                        f.display(),
+                        n + 1
+                    );
+                }
+            }
+        }
+        let listed: BTreeSet<String> = order.iter().map(|m| (*m).to_owned()).collect();
+        assert_eq!(
+            on_disk, listed,
+            "every top-level module of {dir} has its layer"
+        );
+    }
+}
+
+#[test]
+fn module_refs_reads_crate_and_root_super_paths() {
+    assert_eq!(
+        module_refs("use crate::kb::Hit; crate::Server", 1),
+        ["kb", "server"]
+    );
+    assert_eq!(module_refs("use super::webhook::x;", 1), ["webhook"]);
+    assert_eq!(
+        module_refs("use super::webhook::x;", 2),
+        Vec::<String>::new()
+    );
+    assert_eq!(module_refs("super::super::config::X", 2), ["config"]);
+    assert_eq!(module_refs("my_crate::kb", 1), Vec::<String>::new());
+}

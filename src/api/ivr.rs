@@ -16,7 +16,7 @@ pub use switchboard_engine::articles::{read as read_article, ArticleView as Arti
 
 fn tree(state: &AppState) -> Result<Tree, ApiError> {
     let s = &state.server.settings;
-    crate::ivr::tree(s).ok_or_else(|| ApiError::not_found("ivr"))
+    s.ivr_tree().ok_or_else(|| ApiError::not_found("ivr"))
 }
 
 fn cached(state: &AppState) -> (&'static str, String) {

@@ -2,8 +2,8 @@
 //! ids), so the FAQ bot and agent suggestions have something to find.
 
 use super::{Article, KB_ARTICLE};
+use crate::actors::Engine;
 use crate::store::{Batch, RecordWrite};
-use crate::Server;
 
 /// (id, language, title, body, tags)
 const ARTICLES: &[(&str, &str, &str, &str, &[&str])] = &[
@@ -70,11 +70,11 @@ pub fn articles(now: u64) -> Vec<Article> {
 }
 
 /// Stores and indexes the demo articles that do not exist yet.
-pub async fn seed(server: &Server) -> anyhow::Result<()> {
+pub async fn seed(engine: &Engine, kb: &super::KnowledgeBase) -> anyhow::Result<()> {
     let mut batch = Batch::default();
     let mut added = Vec::new();
-    for a in articles(server.now().0.max(0) as u64) {
-        if server.store.record(KB_ARTICLE, &a.id).await?.is_none() {
+    for a in articles(engine.now().0.max(0) as u64) {
+        if engine.store.record(KB_ARTICLE, &a.id).await?.is_none() {
             batch.records.push(RecordWrite::put(
                 KB_ARTICLE,
                 a.id.clone(),
@@ -84,9 +84,9 @@ pub async fn seed(server: &Server) -> anyhow::Result<()> {
         }
     }
     if !batch.is_empty() {
-        server.store.commit(batch).await?;
+        engine.store.commit(batch).await?;
         for a in &added {
-            server.kb().upsert(a);
+            kb.upsert(a);
         }
     }
     Ok(())

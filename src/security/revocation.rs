@@ -8,7 +8,7 @@
 //! [`CloseSession`] recipient here while they are open. Deliberately absent: revocation
 //! is not broadcast to other engine nodes (each node owns its agents' sockets).
 
-use crate::domain::AgentId;
+use crate::domain::{AgentId, Millis};
 use crate::store::{Batch, SharedStore, StoreError};
 use actix::prelude::*;
 use dashmap::DashMap;
@@ -32,12 +32,11 @@ pub struct TokenWatch {
 
 impl TokenWatch {
     /// `Err((close code, reason))` once the token expired (engine clock) or was revoked.
-    pub fn check(&self, server: &crate::Server) -> Result<(), (u16, &'static str)> {
-        if self.exp <= server.now() {
+    pub fn check(&self, now: Millis, guards: &super::Guards) -> Result<(), (u16, &'static str)> {
+        if self.exp <= now {
             return Err((CLOSE_EXPIRED, "token expired"));
         }
-        if server
-            .security
+        if guards
             .revocations
             .cached(&self.agent_id)
             .is_some_and(|g| g != self.gen)
@@ -49,8 +48,12 @@ impl TokenWatch {
 
     /// [`TokenWatch::check`] on a socket's heartbeat: a failure is counted in
     /// `switchboard_ws_refused_total` (`expired` or `revoked`).
-    pub fn on_heartbeat(&self, server: &crate::Server) -> Result<(), (u16, &'static str)> {
-        self.check(server).inspect_err(|(code, _)| {
+    pub fn on_heartbeat(
+        &self,
+        now: Millis,
+        guards: &super::Guards,
+    ) -> Result<(), (u16, &'static str)> {
+        self.check(now, guards).inspect_err(|(code, _)| {
             crate::metrics::ws_refused(if *code == CLOSE_EXPIRED {
                 "expired"
             } else {

@@ -63,7 +63,7 @@ impl AgentSession {
     /// The token still holds: not expired, not revoked (checked on every heartbeat; a
     /// revocation is also pushed at once).
     fn token_check(&self) -> Result<(), (u16, &'static str)> {
-        self.token.check(&self.server)
+        self.token.check(self.server.now(), &self.server.security)
     }
 
     fn send(ctx: &mut ws::WebsocketContext<Self>, msg: &AgentServerMsg) {
@@ -124,7 +124,10 @@ impl Actor for AgentSession {
             super::drain::watch(self, ctx, rx, reconnect);
         }
         ctx.run_interval(self.heartbeat, |act, ctx| {
-            if let Err((code, reason)) = act.token.on_heartbeat(&act.server) {
+            if let Err((code, reason)) = act
+                .token
+                .on_heartbeat(act.server.now(), &act.server.security)
+            {
                 return super::frames::close_with(ctx, code, reason);
             }
             if act.closing_if_agent_gone(ctx) {

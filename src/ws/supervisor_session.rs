@@ -175,7 +175,7 @@ impl Actor for SupervisorSession {
             ctx.address().recipient(),
         );
         // A revocation between the handshake check and the registration above.
-        if let Err((code, reason)) = self.token.check(&self.server) {
+        if let Err((code, reason)) = self.token.check(self.server.now(), &self.server.security) {
             return super::frames::close_with(ctx, code, reason);
         }
         let reconnect = serde_json::to_string(&SupervisorServerMsg::Reconnect {
@@ -190,7 +190,10 @@ impl Actor for SupervisorSession {
             queues: self.queues.clone(),
         });
         ctx.run_interval(self.heartbeat, |act, ctx| {
-            if let Err((code, reason)) = act.token.on_heartbeat(&act.server) {
+            if let Err((code, reason)) = act
+                .token
+                .on_heartbeat(act.server.now(), &act.server.security)
+            {
                 return super::frames::close_with(ctx, code, reason);
             }
             if act.last_seen.elapsed() > act.client_timeout {

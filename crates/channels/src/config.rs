@@ -41,7 +41,7 @@ pub struct ChannelSettings {
     pub messenger: Messenger,
     pub video: Video,
     /// Email: the SMTP listener (inbound) and the relay (outbound).
-    pub email: super::email::EmailSettings,
+    pub email: switchboard_smtp::EmailSettings,
     /// Queue for new email conversations (else the channel's default queue).
     pub email_queue: Option<QueueName>,
 }

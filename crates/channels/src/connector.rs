@@ -11,7 +11,6 @@
 //! outbound dispatcher and the webhook scope find it through the list; nothing matches
 //! on providers elsewhere.
 
-use super::outbound::SendResult;
 use super::webhook::{counted, require_content_type, WebhookError};
 use super::ChannelSettings;
 use crate::domain::Channel;
@@ -28,6 +27,49 @@ pub struct SendContext<'a> {
     /// The dispatcher's shared HTTP client (timeouts and user agent set).
     pub client: &'a reqwest::Client,
 }
+
+/// A provider call that did not succeed.
+#[derive(Debug, Clone)]
+pub struct SendFailure {
+    /// Worth retrying (network, timeout, 429, 5xx).
+    pub temporary: bool,
+    pub detail: String,
+}
+
+impl SendFailure {
+    pub fn permanent(d: impl Into<String>) -> Self {
+        Self {
+            temporary: false,
+            detail: d.into(),
+        }
+    }
+    pub fn temporary(d: impl Into<String>) -> Self {
+        Self {
+            temporary: true,
+            detail: d.into(),
+        }
+    }
+    /// Classifies a reqwest error (all transport failures are temporary).
+    pub fn from_reqwest(e: reqwest::Error) -> Self {
+        Self::temporary(format!("request failed: {e}"))
+    }
+    /// Classifies a non-success HTTP status.
+    pub fn from_status(status: reqwest::StatusCode, body: &str) -> Self {
+        let detail = format!(
+            "HTTP {}: {}",
+            status.as_u16(),
+            body.chars().take(300).collect::<String>()
+        );
+        if status.as_u16() == 429 || status.is_server_error() {
+            Self::temporary(detail)
+        } else {
+            Self::permanent(detail)
+        }
+    }
+}
+
+/// Result of a successful provider call: its id for the message, if it gave one.
+pub type SendResult = Result<Option<String>, SendFailure>;
 
 /// One provider connector.
 pub trait Connector: Sync {
@@ -52,34 +94,6 @@ pub trait Sender: Sync {
     fn channel(&self) -> Channel;
     /// Sends one reply; called by the outbound dispatcher's workers only.
     fn send<'a>(&'a self, cx: SendContext<'a>, d: &'a Delivery) -> BoxFuture<'a, SendResult>;
-}
-
-/// Every connector, in the order its routes are mounted.
-pub static CONNECTORS: &[&dyn Connector] = &[
-    &super::twilio_sms::TwilioSms,
-    &super::twilio_voice::TwilioVoice,
-    &super::line::Line,
-    &super::messenger::Messenger,
-    &super::email::Email,
-];
-
-/// The connector that sends `channel`'s replies, and how.
-pub fn sender_for(channel: Channel) -> Option<(&'static dyn Connector, &'static dyn Sender)> {
-    CONNECTORS.iter().copied().find_map(|c| {
-        c.sender()
-            .filter(|s| s.channel() == channel)
-            .map(|s| (c, s))
-    })
-}
-
-/// The channels an agent's text reply can go out on with these settings: those whose
-/// sending connector is enabled.
-pub fn reply_channels(settings: &ChannelSettings) -> std::collections::BTreeSet<Channel> {
-    Channel::ALL
-        .iter()
-        .copied()
-        .filter(|&c| sender_for(c).is_some_and(|(connector, _)| connector.enabled(settings)))
-        .collect()
 }
 
 /// A connector that takes signed webhook calls.
@@ -121,36 +135,4 @@ where
     }
     .await;
     counted(w.provider(), r)
-}
-
-/// Mounts every connector's routes.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    for c in CONNECTORS {
-        c.routes(cfg);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::{Channel, ReplyPath};
-
-    /// A channel whose replies travel through a connector has exactly one; no other
-    /// channel has any. A new channel with `ReplyPath::Connector` fails here until its
-    /// connector is registered.
-    #[test]
-    fn registry_covers_every_connector_channel() {
-        for ch in Channel::ALL {
-            let senders = CONNECTORS
-                .iter()
-                .filter(|c| c.sender().is_some_and(|s| s.channel() == ch))
-                .count();
-            let expected = usize::from(ch.capabilities().replies == ReplyPath::Connector);
-            assert_eq!(senders, expected, "{ch}: {senders} connectors send it");
-        }
-        let mut names: Vec<_> = CONNECTORS.iter().map(|c| c.provider()).collect();
-        names.sort_unstable();
-        names.dedup();
-        assert_eq!(names.len(), CONNECTORS.len(), "provider names are unique");
-    }
 }

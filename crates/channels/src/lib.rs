@@ -29,6 +29,7 @@ pub mod line;
 pub mod login;
 pub mod messenger;
 pub mod outbound;
+pub mod registry;
 pub mod signature;
 pub mod twilio_sms;
 pub mod twilio_voice;
@@ -63,6 +64,6 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
     cfg.service(
         web::scope("/webhooks")
             .app_data(web::PayloadConfig::new(max_body))
-            .configure(connector::configure),
+            .configure(registry::configure),
     );
 }

@@ -13,10 +13,10 @@
 //!   set to the event id, so a retried push is delivered once.
 
 use super::connector::{serve, Connector, SendContext, Sender, Webhook};
-use super::outbound::{SendFailure, SendResult};
 use super::webhook::{self, WebhookError};
 use super::{ingest, ChannelSettings, InboundMessage};
 use crate::actors::messages::SetOptOut;
+use crate::connector::{SendFailure, SendResult};
 use crate::domain::{Attachment, Channel, IdentityKey};
 use crate::Gateway;
 use actix_web::{web, HttpRequest, HttpResponse};

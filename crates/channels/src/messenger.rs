@@ -18,9 +18,9 @@
 //!   `{"recipient": {"id": PSID}, "messaging_type": "RESPONSE", "message": {"text"}}`.
 
 use super::connector::{serve, Connector, SendContext, Sender, Webhook};
-use super::outbound::{SendFailure, SendResult};
 use super::webhook::{self, WebhookError};
 use super::{ingest, ChannelSettings, InboundMessage};
+use crate::connector::{SendFailure, SendResult};
 use crate::domain::{Attachment, Channel};
 use crate::Gateway;
 use actix_web::{web, HttpRequest, HttpResponse};

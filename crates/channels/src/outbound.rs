@@ -16,57 +16,15 @@
 //! submitted again ([`Dispatcher::resume`]), so a committed reply is sent at least once
 //! even across a crash.
 
-use super::connector::SendContext;
 use crate::actors::Engine;
+use crate::connector::{SendContext, SendFailure};
 use crate::domain::DeliveryStatus;
+use crate::registry::sender_for;
 use crate::Gateway;
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard_engine::outbound::{record, Delivery, Outbound};
 use tokio::sync::{mpsc, Mutex};
-
-/// A provider call that did not succeed.
-#[derive(Debug, Clone)]
-pub struct SendFailure {
-    /// Worth retrying (network, timeout, 429, 5xx).
-    pub temporary: bool,
-    pub detail: String,
-}
-
-impl SendFailure {
-    pub fn permanent(d: impl Into<String>) -> Self {
-        Self {
-            temporary: false,
-            detail: d.into(),
-        }
-    }
-    pub fn temporary(d: impl Into<String>) -> Self {
-        Self {
-            temporary: true,
-            detail: d.into(),
-        }
-    }
-    /// Classifies a reqwest error (all transport failures are temporary).
-    pub fn from_reqwest(e: reqwest::Error) -> Self {
-        Self::temporary(format!("request failed: {e}"))
-    }
-    /// Classifies a non-success HTTP status.
-    pub fn from_status(status: reqwest::StatusCode, body: &str) -> Self {
-        let detail = format!(
-            "HTTP {}: {}",
-            status.as_u16(),
-            body.chars().take(300).collect::<String>()
-        );
-        if status.as_u16() == 429 || status.is_server_error() {
-            Self::temporary(detail)
-        } else {
-            Self::permanent(detail)
-        }
-    }
-}
-
-/// Result of a successful provider call: its id for the message, if it gave one.
-pub type SendResult = Result<Option<String>, SendFailure>;
 
 /// The bounded outbound queue and its workers.
 #[derive(Clone)]
@@ -155,7 +113,7 @@ async fn deliver(
     d: Delivery,
 ) {
     let cfg = &gateway.channels;
-    let result = match super::connector::sender_for(d.channel) {
+    let result = match sender_for(d.channel) {
         Some((_, s)) => s.send(SendContext { gateway, client }, &d).await,
         None => Err(SendFailure::permanent(format!(
             "no outbound connector for {}",

@@ -12,10 +12,10 @@
 //!   signature), and each state becomes a `message_status` event.
 
 use super::connector::{serve, Connector, SendContext, Sender, Webhook};
-use super::outbound::{SendFailure, SendResult};
 use super::webhook::{self, field, required, WebhookError};
 use super::{ingest, ChannelSettings, InboundMessage};
 use crate::actors::messages::{RecordEvents, SetOptOut};
+use crate::connector::{SendFailure, SendResult};
 use crate::domain::{
     Attachment, Channel, CustomerId, DeliveryStatus, EventId, EventKind, IdentityKey, TimelineEvent,
 };
@@ -84,30 +84,8 @@ impl Webhook for TwilioSms {
         req: &HttpRequest,
         body: &[u8],
     ) -> Result<Self::Verified, WebhookError> {
-        verified_form(gateway, req, body, &gateway.channels.sms.auth_token)
+        webhook::twilio_form(gateway, req, body, &gateway.channels.sms.auth_token)
     }
-}
-
-/// Parses a Twilio form body and checks its `X-Twilio-Signature` (over the public URL
-/// and the parameters) with `auth_token`; returns the parameters. Shared with the voice
-/// connector, which Twilio signs the same way.
-pub(super) fn verified_form(
-    gateway: &Gateway,
-    req: &HttpRequest,
-    body: &[u8],
-    auth_token: &str,
-) -> Result<Vec<(String, String)>, WebhookError> {
-    let params = webhook::parse_form(body)?;
-    let url = webhook::public_url(gateway, req);
-    if !super::signature::verify_twilio(
-        auth_token,
-        &url,
-        &params,
-        webhook::header(req, "X-Twilio-Signature"),
-    ) {
-        return Err(WebhookError::BadSignature);
-    }
-    Ok(params)
 }
 
 /// `POST /webhooks/twilio/sms`.

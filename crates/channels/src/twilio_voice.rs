@@ -23,7 +23,6 @@
 //! retries idempotent.
 
 use super::connector::{serve, Connector, Webhook};
-use super::twilio_sms::verified_form;
 use super::webhook::{field, required, WebhookError};
 use super::{ingest, ChannelSettings, InboundMessage};
 use crate::actors::messages::CallEnded;
@@ -61,7 +60,7 @@ impl Webhook for TwilioVoice {
         req: &HttpRequest,
         body: &[u8],
     ) -> Result<Self::Verified, WebhookError> {
-        verified_form(gateway, req, body, &gateway.channels.voice.auth_token)
+        crate::webhook::twilio_form(gateway, req, body, &gateway.channels.voice.auth_token)
     }
 }
 

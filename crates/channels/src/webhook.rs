@@ -180,3 +180,25 @@ pub fn counted<T>(provider: &'static str, r: Result<T, WebhookError>) -> Result<
     }
     r
 }
+
+/// Parses a Twilio form body and checks its `X-Twilio-Signature` (over the public URL
+/// and the parameters) with `auth_token`; returns the parameters. Shared by the SMS and voice
+/// connectors, which Twilio signs the same way.
+pub fn twilio_form(
+    gateway: &Gateway,
+    req: &HttpRequest,
+    body: &[u8],
+    auth_token: &str,
+) -> Result<Vec<(String, String)>, WebhookError> {
+    let params = parse_form(body)?;
+    let url = public_url(gateway, req);
+    if !crate::signature::verify_twilio(
+        auth_token,
+        &url,
+        &params,
+        header(req, "X-Twilio-Signature"),
+    ) {
+        return Err(WebhookError::BadSignature);
+    }
+    Ok(params)
+}

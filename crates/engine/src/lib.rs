@@ -11,11 +11,11 @@
 //! - [`actors`]: `CustomerActor`, `AgentActor`, `QueueActor`, the live hub, the
 //!   registry ([`Engine`]) and the ingest door.
 //! - [`settings`]: what the engine reads from the configuration ([`EngineSettings`]).
-//! - [`outbound`]: a reply to deliver and the port that delivers it.
+//! - [`outbound`] (in `actors`): a reply to deliver and the port that delivers it.
 //! - [`ports`]: the other services the server plugs in (knowledge-base answers for the
 //!   bot, the CRM prefetch).
 //! - [`login`]: the identities a verified customer login proves.
-//! - [`notify`]: proactive notifications (`switchboard-notify`) and their scheduler.
+//! - [`notify`]: proactive notifications' pure core (`switchboard-notify`).
 //! - [`auth`]: password hashing and signed tokens.
 //! - [`articles`]: reading a knowledge-base article from the store (for the IVR).
 //! - [`redact`]: log redaction of personal text.
@@ -26,14 +26,15 @@ pub mod articles;
 pub mod auth;
 pub mod login;
 pub mod metrics;
-pub mod notify;
-pub mod outbound;
 pub mod ports;
 pub mod redact;
 pub mod settings;
 
-pub use actors::Engine;
+pub use actors::{outbound, Engine};
 pub use settings::EngineSettings;
+/// Proactive notifications' pure core (`switchboard-notify`), under the name the
+/// actors use; the scheduler task is `actors::customer::notify::scheduler`.
+pub use switchboard_notify as notify;
 
 // The layers below, under the names the engine's modules use.
 pub(crate) use ::bot;

@@ -1,5 +1,5 @@
 //! The services the server plugs into the engine besides outbound delivery
-//! ([`crate::outbound::Outbound`]): the knowledge base the bot answers from and the CRM
+//! ([`crate::actors::outbound::Outbound`]): the knowledge base the bot answers from and the CRM
 //! prefetch. Each is a small trait in domain terms; an engine without one behaves as
 //! if the service had nothing (no answer, no prefetch).
 

@@ -4,7 +4,7 @@
 //! [`RULE_KIND`], [`DUE_KIND`], [`NOTIFICATION_KIND`], [`UNSUBSCRIBE_KIND`]).
 //!
 //! No I/O here: the REST edge is `api/notify.rs`, the customer actor sends
-//! (`actors/customer/notify.rs`), and the engine's `notify::scheduler` sends scheduled
+//! (`actors/customer/notify.rs`), and the engine's notification scheduler sends scheduled
 //! ones when the engine clock reaches their time.
 
 use domain::template::{Template, TemplateError, Vars};

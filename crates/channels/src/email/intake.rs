@@ -13,9 +13,9 @@
 
 use super::send::{self, OutboundEmail, SendError};
 use super::{Envelope, MailHandler, ParsedEmail, Reject};
+use crate::connector::{SendFailure, SendResult};
 use crate::domain::ErrorCode;
 use crate::domain::{Attachment, Channel, ConversationId};
-use crate::outbound::{SendFailure, SendResult};
 use crate::Gateway;
 use crate::{ingest, InboundMessage};
 use async_trait::async_trait;

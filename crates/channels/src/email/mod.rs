@@ -52,8 +52,8 @@ pub use smtp::{Envelope, MailHandler, Reject, SmtpHandle, SmtpServer};
 pub use switchboard_smtp::{EmailSettings, RelaySettings, TlsMode};
 
 use super::connector::{Connector, SendContext, Sender};
-use super::outbound::SendResult;
 use super::ChannelSettings;
+use crate::connector::SendResult;
 use crate::domain::Channel;
 use futures_util::future::BoxFuture;
 use switchboard_engine::outbound::Delivery;

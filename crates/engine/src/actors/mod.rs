@@ -14,6 +14,7 @@ pub mod customer;
 pub mod hub;
 pub mod ingest;
 pub mod messages;
+pub mod outbound;
 pub mod privacy;
 pub mod queue;
 pub mod registry;

@@ -15,12 +15,12 @@ use super::agent::AgentActor;
 use super::customer::CustomerActor;
 use super::messages::{EngineError, EngineResult};
 use super::queue::QueueActor;
+use crate::actors::outbound::{Delivery, Outbound};
 use crate::auth::TokenSigner;
 use crate::domain::time::SharedClock;
 use crate::domain::{
     AgentId, AgentProfile, Channel, Customer, CustomerId, IdentityKey, QueueConfig, QueueName,
 };
-use crate::outbound::{Delivery, Outbound};
 use crate::ports::{Answers, Prefetch};
 use crate::settings::EngineSettings;
 use crate::store::SharedStore;
@@ -87,7 +87,7 @@ pub struct Inner {
     /// tells its client to reconnect. Shared with the server's shutdown handle, which
     /// must not keep the engine alive.
     drain: Arc<tokio::sync::watch::Sender<bool>>,
-    /// Notification scheduler ticks (observable over REST; see [`crate::notify::scheduler`]).
+    /// Notification scheduler ticks (observable over REST; see [`crate::actors::customer::notify::scheduler`]).
     pub notify_stats: crate::notify::SchedulerStats,
 }
 
@@ -246,7 +246,7 @@ impl Engine {
     pub fn deliver(&self, d: Delivery) {
         match self.outbound.get() {
             Some(o) => o.submit(self, d),
-            None => crate::outbound::record(
+            None => crate::actors::outbound::record(
                 self,
                 &d,
                 crate::domain::DeliveryStatus::Failed,

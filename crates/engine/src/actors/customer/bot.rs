@@ -16,11 +16,11 @@
 
 use super::{Atomic, CustomerActor};
 use crate::actors::messages::{ChatNotice, EngineError, Inbound, InboundAck};
+use crate::actors::outbound::Delivery;
 use crate::bot::{
     decide, language_of, BotSession, BotTurn, Candidate, Decision, HandoffReason, BOT_SESSION,
 };
 use crate::domain::{Channel, ConversationId, EventKind, Millis, TimelineEvent};
-use crate::outbound::Delivery;
 use crate::store::{Batch, RecordWrite};
 use actix::prelude::*;
 

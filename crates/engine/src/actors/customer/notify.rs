@@ -8,13 +8,15 @@
 //! `notification` record (and, for email, an unsubscribe token), and the removal of the
 //! `notify_due` record it came from.
 
+pub mod scheduler;
+
 use super::{Atomic, CustomerActor};
 use crate::actors::messages::{ConversationEvent, EngineError, EngineResult};
+use crate::actors::outbound::Delivery;
 use crate::domain::{Channel, EventKind, TimelineEvent};
 use crate::notify::{
     self, NotificationRecord, NotificationStatus, Rule, SendOrder, NOTIFICATION_KIND,
 };
-use crate::outbound::Delivery;
 use crate::store::{Batch, RecordWrite};
 use crate::survey::Language;
 use crate::template::Template;

@@ -125,7 +125,7 @@ impl Handler<AgentWrite> for CustomerActor {
             } else {
                 (None, Vec::new())
             };
-            crate::outbound::Delivery {
+            crate::actors::outbound::Delivery {
                 customer_id: self.id,
                 conversation_id: conv.id,
                 event_id: ev.id,

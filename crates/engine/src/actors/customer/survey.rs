@@ -9,12 +9,12 @@
 use super::{done, try_atomic, Atomic, CustomerActor};
 use crate::actors::messages::ChatNotice;
 use crate::actors::messages::{EngineError, EngineResult, Inbound, InboundAck};
+use crate::actors::outbound::Delivery;
 use crate::domain::report::{ReportEvent, ReportKind};
 use crate::domain::ErrorCode;
 use crate::domain::{
     Channel, Conversation, ConversationId, EventId, EventKind, SurveyPath, TimelineEvent,
 };
-use crate::outbound::Delivery;
 use crate::store::{Batch, RecordWrite};
 use crate::survey::{self, Answer, Language, SurveyRecord, SurveyStatus, SCALE_MAX};
 use actix::prelude::*;

@@ -4,13 +4,13 @@
 //! deletes the due record in one commit. Scheduled sends are durable: after a restart
 //! the first tick finds whatever came due meanwhile.
 //!
-//! Each completed tick is counted in [`super::SchedulerStats`] (with the engine time it
+//! Each completed tick is counted in [`crate::notify::SchedulerStats`] (with the engine time it
 //! looked at), so a test on a manual clock can wait for "a tick after the clock moved"
 //! instead of sleeping.
 
-use super::{SendOrder, DUE_KIND, RULE_KIND};
-use crate::actors::customer::notify::Notify;
+use super::Notify;
 use crate::actors::Engine;
+use crate::notify::{SendOrder, DUE_KIND, RULE_KIND};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -42,7 +42,7 @@ pub async fn tick(engine: &Engine) {
     match engine.store.records(DUE_KIND, None, limit).await {
         Ok(due) => {
             for (key, bytes) in due {
-                if super::due_of(&key).is_none_or(|at| at > now) {
+                if crate::notify::due_of(&key).is_none_or(|at| at > now) {
                     break;
                 }
                 send_due(engine, key, &bytes).await;

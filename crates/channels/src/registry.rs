@@ -1,0 +1,69 @@
+//! The one list of connectors ([`CONNECTORS`]) and what is read from it: the webhook
+//! routes every connector mounts, the connector that sends a channel's replies, and
+//! which channels take replies with the configured settings. Adding a provider is one
+//! line here; nothing else in the engine or the server names it.
+
+use crate::config::ChannelSettings;
+use crate::connector::{Connector, Sender};
+use crate::domain::Channel;
+use actix_web::web;
+
+/// Every connector, in the order its routes are mounted.
+pub static CONNECTORS: &[&dyn Connector] = &[
+    &crate::twilio_sms::TwilioSms,
+    &crate::twilio_voice::TwilioVoice,
+    &crate::line::Line,
+    &crate::messenger::Messenger,
+    &crate::email::Email,
+];
+
+/// The connector that sends `channel`'s replies, and how.
+pub fn sender_for(channel: Channel) -> Option<(&'static dyn Connector, &'static dyn Sender)> {
+    CONNECTORS.iter().copied().find_map(|c| {
+        c.sender()
+            .filter(|s| s.channel() == channel)
+            .map(|s| (c, s))
+    })
+}
+
+/// The channels an agent's text reply can go out on with these settings: those whose
+/// sending connector is enabled.
+pub fn reply_channels(settings: &ChannelSettings) -> std::collections::BTreeSet<Channel> {
+    Channel::ALL
+        .iter()
+        .copied()
+        .filter(|&c| sender_for(c).is_some_and(|(connector, _)| connector.enabled(settings)))
+        .collect()
+}
+
+/// Mounts every connector's routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    for c in CONNECTORS {
+        c.routes(cfg);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Channel, ReplyPath};
+
+    /// A channel whose replies travel through a connector has exactly one; no other
+    /// channel has any. A new channel with `ReplyPath::Connector` fails here until its
+    /// connector is registered.
+    #[test]
+    fn registry_covers_every_connector_channel() {
+        for ch in Channel::ALL {
+            let senders = CONNECTORS
+                .iter()
+                .filter(|c| c.sender().is_some_and(|s| s.channel() == ch))
+                .count();
+            let expected = usize::from(ch.capabilities().replies == ReplyPath::Connector);
+            assert_eq!(senders, expected, "{ch}: {senders} connectors send it");
+        }
+        let mut names: Vec<_> = CONNECTORS.iter().map(|c| c.provider()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), CONNECTORS.len(), "provider names are unique");
+    }
+}
