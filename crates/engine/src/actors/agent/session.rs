@@ -1,0 +1,251 @@
+//! The agent's sockets: attaching (with the welcome that gives a reconnecting socket
+//! its whole state back), detaching, the grace period after the last socket goes, and
+//! the router that turns each `AgentRequest` from a session into the actor's work.
+
+use super::work::Writing;
+use super::*;
+
+impl AgentActor {
+    pub(super) fn welcome(&self, resumed: bool) -> AgentNotice {
+        AgentNotice::Welcome {
+            agent: AgentInfo {
+                id: self.profile.id.clone(),
+                display_name: self.profile.display_name.clone(),
+                role: self.profile.role,
+                skills: self.profile.skills.clone(),
+                capacity: self.profile.capacity,
+                queues: self.profile.queues.clone(),
+            },
+            status: self.status.label().to_owned(),
+            reason: match &self.status {
+                AgentStatus::Away { reason } => Some(reason.clone()),
+                _ => None,
+            },
+            conversations: vec![],
+            offers: {
+                let mut pending: Vec<&Pending> = self.offers.values().collect();
+                pending.sort_by_key(|p| p.expires_at);
+                pending.into_iter().map(|p| self.offer_view(p)).collect()
+            },
+            server_time: self.engine.now(),
+            resumed,
+        }
+    }
+
+    /// Grace period over: give the work back and stop.
+    pub(super) fn go_offline(&mut self, ctx: &mut Context<Self>) {
+        self.status = AgentStatus::Offline;
+        let ids: Vec<OfferId> = self.offers.keys().copied().collect();
+        for id in ids {
+            self.close_offer(id, OfferOutcome::Rescinded, ctx);
+        }
+        for (conv, h) in self.held.drain() {
+            if h.state == ConversationState::Assigned || h.state == ConversationState::WrapUp {
+                self.engine.tell_customer(
+                    h.customer_id,
+                    Requeue {
+                        conversation_id: conv,
+                        overflow_to: None,
+                        reason: "agent offline".into(),
+                    },
+                );
+            }
+        }
+        for q in &self.profile.queues {
+            if let Some(a) = self.engine.queue(q) {
+                a.do_send(AgentGone {
+                    agent_id: self.profile.id.clone(),
+                });
+            }
+        }
+        crate::metrics::agent_state(&self.profile.id, "offline", false);
+        self.engine.live(crate::live::LiveEvent::AgentGone {
+            agent_id: self.profile.id.clone(),
+        });
+        tracing::info!(agent = %self.profile.id, "agent offline after grace period");
+        ctx.stop();
+    }
+
+    pub(super) fn start_grace(&mut self, ctx: &mut Context<Self>) {
+        if self.grace_timer.is_none() {
+            let grace = Duration::from_millis(self.engine.settings.timing.agent_grace_ms);
+            self.grace_timer = Some(ctx.run_later(grace, |act, ctx| {
+                act.grace_timer = None;
+                if act.sessions.is_empty() {
+                    act.go_offline(ctx);
+                }
+            }));
+        }
+    }
+
+    pub(super) fn handle_request(
+        &mut self,
+        session: u64,
+        req: AgentRequest,
+        ctx: &mut Context<Self>,
+    ) {
+        match req {
+            AgentRequest::Ping { nonce } => self.push_to(session, AgentNotice::Pong { nonce }),
+            AgentRequest::SetStatus { status, reason } => {
+                self.set_status(session, status, reason, ctx)
+            }
+            AgentRequest::Accept { offer: offer_id } => self.accept(session, offer_id, ctx),
+            AgentRequest::Reject { offer: offer_id } => {
+                if self
+                    .close_offer(offer_id, OfferOutcome::Rejected, ctx)
+                    .is_none()
+                {
+                    return self.error_to(
+                        session,
+                        EngineError::new(ErrorCode::OfferNotFound, "no pending offer with that id"),
+                        Some(offer_id.to_string()),
+                    );
+                }
+                self.missed_in_row = 0;
+                self.publish();
+                self.pull(ctx);
+            }
+            AgentRequest::Reply {
+                conversation: conversation_id,
+                client_msg_id,
+                text,
+                channel,
+            } => self.write(
+                session,
+                conversation_id,
+                client_msg_id,
+                text,
+                Writing::Reply(channel),
+                ctx,
+            ),
+            AgentRequest::Note {
+                conversation: conversation_id,
+                client_msg_id,
+                text,
+            } => self.write(
+                session,
+                conversation_id,
+                client_msg_id,
+                text,
+                Writing::Note,
+                ctx,
+            ),
+            AgentRequest::Typing {
+                conversation: conversation_id,
+            } => {
+                if let Ok(h) = self.held_or_err(conversation_id) {
+                    self.engine.tell_customer(
+                        h.customer_id,
+                        Typing {
+                            conversation_id: Some(conversation_id),
+                            from_agent: true,
+                        },
+                    );
+                }
+            }
+            AgentRequest::WrapUp {
+                conversation: conversation_id,
+            } => self.close(session, conversation_id, CloseKind::WrapUp, None, ctx),
+            AgentRequest::Resolve {
+                conversation: conversation_id,
+                disposition,
+            } => self.close(
+                session,
+                conversation_id,
+                CloseKind::Resolve,
+                disposition,
+                ctx,
+            ),
+            AgentRequest::Transfer {
+                conversation: conversation_id,
+                queue,
+                agent,
+            } => self.transfer(session, conversation_id, queue, agent, ctx),
+            AgentRequest::History {
+                customer: customer_id,
+                before,
+                limit,
+                request_id,
+            } => self.history(session, customer_id, before, limit, request_id, ctx),
+        }
+    }
+}
+
+impl Handler<AttachAgent> for AgentActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: AttachAgent, ctx: &mut Context<Self>) -> Self::Result {
+        let resumed = self.ever_attached || !self.held.is_empty();
+        self.ever_attached = true;
+        if let Some(t) = self.grace_timer.take() {
+            ctx.cancel_future(t);
+        }
+        self.sessions.insert(msg.session_id, msg.recipient);
+        crate::metrics::ws_connections("agent", 1);
+        // Conversations (with recent messages) come from their customer actors; the
+        // welcome goes out with them, then routing state is published.
+        let engine = self.engine.clone();
+        let held: Vec<(ConversationId, CustomerId)> =
+            self.held.iter().map(|(c, h)| (*c, h.customer_id)).collect();
+        let mut welcome = self.welcome(resumed);
+        let session = msg.session_id;
+        ctx.wait(
+            async move {
+                let mut views = Vec::new();
+                for (conv, customer) in held {
+                    if let Ok(v) = engine
+                        .ask_customer(
+                            customer,
+                            GetConversationView {
+                                conversation_id: conv,
+                            },
+                        )
+                        .await
+                    {
+                        views.push(v);
+                    }
+                }
+                views
+            }
+            .into_actor(self)
+            .map(move |views, act, ctx| {
+                if let AgentNotice::Welcome { conversations, .. } = &mut welcome {
+                    *conversations = views;
+                }
+                act.push_to(session, welcome);
+                act.publish();
+                act.pull(ctx);
+            }),
+        );
+    }
+}
+
+impl Handler<DetachAgent> for AgentActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: DetachAgent, ctx: &mut Context<Self>) {
+        if self.sessions.remove(&msg.session_id).is_some() {
+            crate::metrics::ws_connections("agent", -1);
+        }
+        if self.sessions.is_empty() {
+            // Nobody can answer a pending offer now: give each back to its queue at once
+            // (rescinded) so it goes to another agent, instead of holding the
+            // conversation until the offer times out. Held conversations stay for the
+            // grace period; a reconnecting agent is offered work again.
+            let pending: Vec<OfferId> = self.offers.keys().copied().collect();
+            for id in pending {
+                self.close_offer(id, OfferOutcome::Rescinded, ctx);
+            }
+            self.unshown.clear();
+            self.publish();
+            self.start_grace(ctx);
+        }
+    }
+}
+
+impl Handler<AgentCommand> for AgentActor {
+    type Result = ();
+    fn handle(&mut self, msg: AgentCommand, ctx: &mut Context<Self>) {
+        self.handle_request(msg.session_id, msg.request, ctx);
+    }
+}
