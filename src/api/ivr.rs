@@ -17,7 +17,8 @@ use serde::{Deserialize, Serialize};
 pub const ARTICLE_KIND: &str = "kb_article";
 
 /// The article fields a visitor sees.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = IvrArticle)]
 pub struct Article {
     #[serde(default)]
     pub id: String,
@@ -54,13 +55,28 @@ fn cached(state: &AppState) -> (&'static str, String) {
     )
 }
 
-/// `GET /api/v1/ivr`.
+/// The IVR menu tree with prompts and labels in Japanese and English.
+///
+/// No token; cacheable. 404 when no tree is configured.
+#[utoipa::path(get, path = "/api/v1/ivr", tag = "ivr",
+    responses(
+        (status = 200, description = "`{root, menus: [{id, prompt: {ja, en}, options: [{key, phrases, label: {ja, en}, action}]}]}`"),
+        (status = 404, response = ApiError),
+    )
+)]
 pub async fn get_tree(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let t = tree(&state)?;
     Ok(HttpResponse::Ok().insert_header(cached(&state)).json(t))
 }
 
-/// `GET /api/v1/ivr/articles/{id}`.
+/// A knowledge-base article the IVR tree names (no token); any other id is 404.
+#[utoipa::path(get, path = "/api/v1/ivr/articles/{id}", tag = "ivr",
+    params(("id" = String, Path, description = "article id")),
+    responses(
+        (status = 200, description = "the article", body = Article),
+        (status = 404, response = ApiError),
+    )
+)]
 pub async fn get_article(
     state: web::Data<AppState>,
     path: web::Path<String>,
