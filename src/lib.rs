@@ -30,6 +30,7 @@
 //!   the scheduler task).
 //! - [`canned`], [`crm`]: agent assist — canned responses (`switchboard-canned`) and the
 //!   CRM lookup client with its cache.
+//! - [`schema`]: OpenAPI schemas of the lower crates' types (for `api::openapi`).
 //! - [`security`]: staff token revocation, login throttling, the websocket `Origin`
 //!   check, log redaction.
 //! - [`auth`]: password hashing and signed tokens (in the engine crate).
@@ -59,6 +60,7 @@ pub use switchboard_engine::notify;
 pub use switchboard_live as live;
 pub use switchboard_reports as reports;
 pub use switchboard_routing as routing;
+pub mod schema;
 pub mod security;
 pub mod server;
 pub use server::Server;

@@ -249,8 +249,8 @@ const MODULE_LAYERS: &[(&str, &[&str])] = &[
     (
         "src",
         &[
-            "store", "crm", "kb", "config", "security", "server", "ws", "api", "demo", "fuzz",
-            "startup",
+            "store", "schema", "crm", "kb", "config", "security", "server", "ws", "api", "demo",
+            "fuzz", "startup",
         ],
     ),
 ];

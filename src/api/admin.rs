@@ -18,23 +18,48 @@ fn require_admin(s: &Staff) -> Result<(), ApiError> {
     s.require_admin()
 }
 
-#[derive(Debug, Deserialize)]
+/// An agent's profile as an admin sets it.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AgentUpsert {
+    /// 1 to 100 bytes.
     pub display_name: String,
+    /// 8 to 1024 bytes; required for a new agent, else the old one stays.
     #[serde(default)]
     pub password: Option<String>,
+    #[schema(value_type = super::openapi::schema::RoleName, inline)]
     pub role: Role,
+    /// Proficiency, 1 (novice) to 5 (expert), per skill name.
     #[serde(default)]
+    #[schema(value_type = BTreeMap<String, u8>)]
     pub skills: BTreeMap<Skill, Proficiency>,
+    /// Conversations held at once per class: `{voice, chat, email, messaging}`.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub capacity: Option<Capacity>,
+    /// Queues the agent serves (each must exist).
     #[serde(default)]
+    #[schema(value_type = Vec<String>)]
     pub queues: Vec<QueueName>,
+    /// A disabled agent cannot log in; disabling revokes its tokens at once.
     #[serde(default)]
     pub disabled: bool,
 }
 
+/// Create or update an agent (admin).
+///
+/// Profile changes apply at the agent's next login; disabling the agent or changing
+/// its role revokes its tokens and closes its sockets at once.
+#[utoipa::path(put, path = "/api/v1/agents/{id}", tag = "agents", security(("bearer" = [])),
+    params(("id" = String, Path, description = "agent id")),
+    request_body = AgentUpsert,
+    responses(
+        (status = 200, description = "the agent (without its password)"),
+        (status = 400, response = ApiError),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+    )
+)]
 pub async fn put_agent(
     state: web::Data<AppState>,
     staff: Staff,
@@ -110,6 +135,22 @@ pub async fn put_agent(
     })))
 }
 
+/// Create or update a queue's routing configuration (admin).
+///
+/// Applied to the running queue at once. The body is a queue configuration (docs/api.md:
+/// `display_name`, `required_skills`, `strategy`, `offer_timeout_ms` 100 to 600000,
+/// `sticky_wait_ms`, `overflow`, `max_waiting` >= 1, `priority`, ...); the name is the
+/// path's.
+#[utoipa::path(put, path = "/api/v1/queues/{name}", tag = "queues", security(("bearer" = [])),
+    params(("name" = String, Path, description = "queue name")),
+    request_body(content = Object, description = "the queue configuration"),
+    responses(
+        (status = 200, description = "the queue config"),
+        (status = 400, response = ApiError),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+    )
+)]
 pub async fn put_queue(
     state: web::Data<AppState>,
     staff: Staff,

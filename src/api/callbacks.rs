@@ -18,14 +18,19 @@ use crate::ivr::callbacks::Outcome;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-#[derive(Debug, Deserialize)]
+/// A callback request.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCallback {
+    /// Required with a staff token; a visitor's own by default.
     #[serde(default)]
     pub customer_id: Option<String>,
+    /// The number to call back (E.164).
     pub phone: String,
+    /// Default: the voice channel's queue.
     #[serde(default)]
     pub queue: Option<String>,
+    /// For the agent who calls back.
     #[serde(default)]
     pub note: Option<String>,
     /// Menus of the visual IVR the visitor went through, root first.
@@ -44,7 +49,22 @@ fn bearer(req: &HttpRequest) -> Result<&str, ApiError> {
         .ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer token"))
 }
 
-/// `POST /api/v1/callbacks`.
+/// Ask for a callback instead of waiting.
+///
+/// Staff for a customer they may see, or the visitor's own chat token (bearer): the
+/// waiting conversation keeps its place, else a new voice conversation joins the
+/// queue. Nothing is stored on error; a callback already pending is 409.
+#[utoipa::path(post, path = "/api/v1/callbacks", tag = "ivr", operation_id = "callback_create",
+    security(("bearer" = [])), request_body = CreateCallback,
+    responses(
+        (status = 201, description = "`{conversation_id, customer_id, queue, phone}`"),
+        (status = 400, response = ApiError),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+        (status = 404, response = ApiError),
+        (status = 409, response = ApiError),
+    )
+)]
 pub async fn create(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -105,13 +125,31 @@ pub async fn create(
     Ok(HttpResponse::Created().json(ack))
 }
 
-#[derive(Debug, Deserialize)]
+/// How a callback dial went.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OutcomeBody {
+    #[schema(value_type = super::openapi::schema::OutcomeName, inline)]
     pub outcome: Outcome,
 }
 
-/// `POST /api/v1/callbacks/{conversation_id}/outcome`.
+/// The holding agent reports a callback dial: reached, no_answer or busy.
+///
+/// Not reached: retried after `callbacks.retry_delay_ms`, up to
+/// `callbacks.max_attempts`.
+#[utoipa::path(post, path = "/api/v1/callbacks/{id}/outcome", tag = "ivr",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "the callback's conversation id")),
+    request_body = OutcomeBody,
+    responses(
+        (status = 200, description = "`{conversation_id, attempt, outcome, next, retry_at?}`"),
+        (status = 400, response = ApiError),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+        (status = 404, response = ApiError),
+        (status = 409, response = ApiError),
+    )
+)]
 pub async fn outcome(
     state: web::Data<AppState>,
     req: HttpRequest,

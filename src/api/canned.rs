@@ -72,14 +72,48 @@ fn shortcut_free(list: &[Canned], c: &Canned) -> Result<(), ApiError> {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// A canned response as a supervisor writes it (`version` is required by `PUT` only).
+// The schema of `CannedInput`, which the canned crate has without OpenAPI derives;
+// `openapi::tests::schemas_of_lower_crate_types_agree_with_them` holds the two together.
+#[derive(utoipa::ToSchema)]
+#[schema(as = CannedInput)]
+#[allow(dead_code)]
+pub struct CannedInputSchema {
+    /// `POST` only: 1 to 64 of `a-z 0-9 _ -` (default: generated).
+    id: Option<String>,
+    title: String,
+    /// The template: `{{customer.name}}`, `{{agent.name}}`, `{{conversation.id}}`,
+    /// `{{crm.<key>}}`, ...
+    text: String,
+    #[schema(value_type = super::openapi::schema::LanguageName, inline)]
+    language: String,
+    #[serde(default)]
+    tags: Vec<String>,
+    shortcut: Option<String>,
+    /// Required by `PUT`: the version being replaced (409 otherwise).
+    version: Option<u64>,
+}
+
+/// Filters of the list.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     pub language: Option<String>,
     pub tag: Option<String>,
+    /// Words in the title or text.
     pub q: Option<String>,
 }
 
+/// Canned responses (filters: language, tag, q).
+#[utoipa::path(get, path = "/api/v1/canned", tag = "assist", security(("bearer" = [])),
+    params(ListQuery),
+    responses(
+        (status = 200, description = "`{canned: [...]}`"),
+        (status = 400, response = ApiError),
+        (status = 401, response = ApiError),
+    )
+)]
 pub async fn list(
     state: web::Data<AppState>,
     _staff: Staff,
@@ -93,6 +127,15 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(serde_json::json!({ "canned": items })))
 }
 
+/// A canned response.
+#[utoipa::path(get, path = "/api/v1/canned/{id}", tag = "assist", operation_id = "canned_get",
+    security(("bearer" = [])), params(("id" = String, Path, description = "canned response id")),
+    responses(
+        (status = 200, description = "the canned response"),
+        (status = 401, response = ApiError),
+        (status = 404, response = ApiError),
+    )
+)]
 pub async fn get(
     state: web::Data<AppState>,
     _staff: Staff,
@@ -101,6 +144,19 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(one(&state, &path).await?))
 }
 
+/// Create a canned response (supervisor, admin).
+#[utoipa::path(post, path = "/api/v1/canned", tag = "assist", operation_id = "canned_create",
+    security(("bearer" = [])),
+    request_body = CannedInputSchema,
+    responses(
+        (status = 201, description = "the canned response"),
+        (status = 400, response = ApiError),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+        (status = 409, response = ApiError),
+        (status = 413, response = ApiError),
+    )
+)]
 pub async fn create(
     state: web::Data<AppState>,
     staff: Staff,
@@ -134,6 +190,19 @@ pub async fn create(
     Ok(HttpResponse::Created().json(c))
 }
 
+/// Replace a canned response; `version` must be the current one (supervisor, admin).
+#[utoipa::path(put, path = "/api/v1/canned/{id}", tag = "assist", operation_id = "canned_update",
+    security(("bearer" = [])), params(("id" = String, Path, description = "canned response id")),
+    request_body = CannedInputSchema,
+    responses(
+        (status = 200, description = "the canned response"),
+        (status = 400, response = ApiError),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+        (status = 404, response = ApiError),
+        (status = 409, response = ApiError),
+    )
+)]
 pub async fn update(
     state: web::Data<AppState>,
     staff: Staff,
@@ -169,6 +238,16 @@ pub async fn update(
     Ok(HttpResponse::Ok().json(c))
 }
 
+/// Delete a canned response (supervisor, admin).
+#[utoipa::path(delete, path = "/api/v1/canned/{id}", tag = "assist", operation_id = "canned_delete",
+    security(("bearer" = [])), params(("id" = String, Path, description = "canned response id")),
+    responses(
+        (status = 204, description = "deleted"),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+        (status = 404, response = ApiError),
+    )
+)]
 pub async fn delete(
     state: web::Data<AppState>,
     staff: Staff,
@@ -185,13 +264,26 @@ pub async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RenderQuery {
+    /// The conversation whose customer, agent and CRM data fill the template.
     pub conversation: String,
 }
 
 /// The response rendered for a conversation the caller may read.
+#[utoipa::path(post, path = "/api/v1/canned/{id}/render", tag = "assist",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "canned response id"), RenderQuery),
+    responses(
+        (status = 200, description = "`{id, text}`"),
+        (status = 400, response = ApiError),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+        (status = 404, response = ApiError),
+    )
+)]
 pub async fn render(
     state: web::Data<AppState>,
     staff: Staff,

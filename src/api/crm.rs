@@ -11,6 +11,19 @@ use super::AppState;
 use crate::domain::CustomerId;
 use actix_web::{web, HttpResponse};
 
+/// The customer's CRM attributes and recent orders.
+///
+/// Status `ok`, `stale`, `unavailable` or `disabled`. Reading never waits for the CRM.
+#[utoipa::path(get, path = "/api/v1/customers/{id}/crm", tag = "assist",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "customer id")),
+    responses(
+        (status = 200, description = "`{status, fetched_at, attributes, orders, error}`"),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+        (status = 404, response = ApiError),
+    )
+)]
 pub async fn customer_crm(
     state: web::Data<AppState>,
     staff: Staff,

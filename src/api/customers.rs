@@ -12,25 +12,47 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
-#[derive(Debug, Deserialize)]
+/// An identity of a new customer.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = NewIdentity)]
 #[serde(deny_unknown_fields)]
 pub struct IdentityIn {
+    #[schema(value_type = super::openapi::schema::ChannelName, inline)]
     pub channel: String,
     pub address: String,
 }
 
-#[derive(Debug, Deserialize)]
+/// A known customer to create.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomerIn {
     #[serde(default)]
     pub display_name: Option<String>,
+    /// Routing priority, -100 to 100 (VIP > 0).
     #[serde(default)]
+    #[schema(minimum = -100, maximum = 100)]
     pub priority: i32,
+    /// At most 100; keys up to 100 bytes, values up to 1000.
     #[serde(default)]
     pub attributes: BTreeMap<String, String>,
+    /// 1 to 20 identities no customer owns yet.
+    #[schema(min_items = 1, max_items = 20)]
     pub identities: Vec<IdentityIn>,
 }
 
+/// Create a known customer (CRM import) (supervisor, admin).
+///
+/// Display name, priority, attributes, identities. An identity that already belongs to
+/// a customer is refused, so two customers are never silently merged.
+#[utoipa::path(post, path = "/api/v1/customers", tag = "customers", security(("bearer" = [])),
+    request_body = CustomerIn,
+    responses(
+        (status = 201, description = "the customer"),
+        (status = 400, response = ApiError),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+    )
+)]
 pub async fn create(
     state: web::Data<AppState>,
     staff: Staff,

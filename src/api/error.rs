@@ -1,5 +1,6 @@
 //! The one table mapping every REST error to an HTTP status and a JSON body
 //! `{"code": "...", "message": "..."}` (codes shared with the websocket protocol).
+//! The same type is the OpenAPI document's `Error` schema and shared `Error` response.
 
 use crate::actors::messages::EngineError;
 use crate::domain::ErrorCode;
@@ -7,9 +8,12 @@ use actix_web::http::StatusCode;
 use actix_web::{error, HttpRequest, HttpResponse, ResponseError};
 use serde::Serialize;
 
-#[derive(Debug, Clone, Serialize, thiserror::Error)]
+/// A typed error: `code` names what went wrong, `message` says it for people.
+#[derive(Debug, Clone, Serialize, thiserror::Error, utoipa::ToSchema)]
+#[schema(as = Error)]
 #[error("{message}")]
 pub struct ApiError {
+    #[schema(schema_with = code_schema)]
     pub code: ErrorCode,
     pub message: String,
     /// Seconds for a `Retry-After` header (rate limits); not part of the body.
@@ -44,6 +48,68 @@ impl ApiError {
     }
     pub fn not_found(what: &str) -> Self {
         Self::new(ErrorCode::NotFound, format!("{what} not found"))
+    }
+}
+
+/// Every error code, in the order of [`ErrorCode`] (the `Error` schema's `code` values).
+/// A new code does not compile (`_EVERY_CODE` below) until it is listed here too.
+pub const CODES: [ErrorCode; 15] = [
+    ErrorCode::BadJson,
+    ErrorCode::UnknownType,
+    ErrorCode::TooLarge,
+    ErrorCode::Invalid,
+    ErrorCode::NotFound,
+    ErrorCode::NotYours,
+    ErrorCode::OfferNotFound,
+    ErrorCode::QueueFull,
+    ErrorCode::Busy,
+    ErrorCode::Unavailable,
+    ErrorCode::Unauthorized,
+    ErrorCode::Forbidden,
+    ErrorCode::RateLimited,
+    ErrorCode::Conflict,
+    ErrorCode::Internal,
+];
+
+/// Exhaustive over [`ErrorCode`]: keeps [`CODES`] complete.
+const _EVERY_CODE: fn(ErrorCode) = |c| match c {
+    ErrorCode::BadJson
+    | ErrorCode::UnknownType
+    | ErrorCode::TooLarge
+    | ErrorCode::Invalid
+    | ErrorCode::NotFound
+    | ErrorCode::NotYours
+    | ErrorCode::OfferNotFound
+    | ErrorCode::QueueFull
+    | ErrorCode::Busy
+    | ErrorCode::Unavailable
+    | ErrorCode::Unauthorized
+    | ErrorCode::Forbidden
+    | ErrorCode::RateLimited
+    | ErrorCode::Conflict
+    | ErrorCode::Internal => {}
+};
+
+fn code_schema() -> utoipa::openapi::Object {
+    crate::schema::string_enum(&CODES)
+}
+
+/// The shared `Error` response (`#/components/responses/Error`) every operation names
+/// for its error statuses.
+impl<'r> utoipa::ToResponse<'r> for ApiError {
+    fn response() -> (
+        &'r str,
+        utoipa::openapi::RefOr<utoipa::openapi::response::Response>,
+    ) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let content = ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name("Error")))
+            .build();
+        let response = ResponseBuilder::new()
+            .description("Typed error `{code, message}`; the status follows from `code`")
+            .content("application/json", content)
+            .build();
+        ("Error", response.into())
     }
 }
 
@@ -114,6 +180,12 @@ pub fn path_config() -> actix_web::web::PathConfig {
         .error_handler(|err, _| ApiError::invalid(err.to_string()).into())
 }
 
+/// What a request under `/api/v1` that matches no route gets: 404 `not_found`.
+pub fn no_route(method: &str, path: &str) -> ApiError {
+    ApiError::not_found(&format!("route {method} {path}"))
+}
+
+/// The `/api/v1` scope's default service: [`no_route`].
 pub async fn not_found(req: HttpRequest) -> HttpResponse {
-    ApiError::not_found(&format!("route {} {}", req.method(), req.path())).error_response()
+    no_route(req.method().as_str(), req.path()).error_response()
 }

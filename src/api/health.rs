@@ -3,12 +3,24 @@
 use super::AppState;
 use actix_web::{web, HttpResponse};
 
+/// Liveness.
+#[utoipa::path(get, path = "/healthz", tag = "health",
+    responses((status = 200, description = "alive: `{status: ok}`"))
+)]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
 }
 
+/// Readiness (store reachable, queues up).
+///
 /// Ready when the store answers and the queue actors are up. `store` names the backend
 /// (`embedded` or `scylla`; for ScyllaDB the probe is a LOCAL_QUORUM read).
+#[utoipa::path(get, path = "/readyz", tag = "health",
+    responses(
+        (status = 200, description = "ready: `{status, queues, store}`"),
+        (status = 503, description = "not ready: `{status, store, error?}`"),
+    )
+)]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let limit = std::time::Duration::from_millis(
         state.server.settings.timing.readyz_store_timeout_ms.max(1),
@@ -33,6 +45,10 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
+/// Prometheus text exposition.
+#[utoipa::path(get, path = "/metrics", tag = "health",
+    responses((status = 200, description = "metrics", content_type = "text/plain"))
+)]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")

@@ -25,16 +25,21 @@ use crate::domain::{Channel, CustomerId, IdentityKey};
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
-#[derive(Debug, Deserialize)]
+/// An identity to link to a customer.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = Identity)]
 #[serde(deny_unknown_fields)]
 pub struct IdentityIn {
+    #[schema(value_type = super::openapi::schema::ChannelName, inline)]
     pub channel: String,
     pub address: String,
 }
 
-#[derive(Debug, Deserialize)]
+/// The other customer of a merge or unmerge.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OtherIn {
+    /// A customer id.
     pub other: String,
 }
 
@@ -52,6 +57,23 @@ async fn customer_json(state: &AppState, id: CustomerId) -> Result<serde_json::V
     serde_json::to_value(c).map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))
 }
 
+/// Link an identity to the customer (explicit link by staff).
+///
+/// 201 linked, 200 already this customer's; 409 `conflict` with `customer_id` (the
+/// owner) when another customer owns it: merge the two instead.
+#[utoipa::path(post, path = "/api/v1/customers/{id}/identities", tag = "customers",
+    security(("bearer" = [])), params(("id" = String, Path, description = "customer id")),
+    request_body = IdentityIn,
+    responses(
+        (status = 200, description = "the customer (already linked)"),
+        (status = 201, description = "the customer (linked)"),
+        (status = 400, response = ApiError),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+        (status = 404, response = ApiError),
+        (status = 409, response = ApiError),
+    )
+)]
 pub async fn link(
     state: web::Data<AppState>,
     staff: Staff,
@@ -79,6 +101,24 @@ pub async fn link(
     }
 }
 
+/// Unlink an identity (supervisor, admin).
+///
+/// The address is handed to a new empty customer.
+#[utoipa::path(delete, path = "/api/v1/customers/{id}/identities/{channel}/{address}",
+    tag = "customers", security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "customer id"),
+        ("channel" = String, Path, description = "the identity's channel"),
+        ("address" = String, Path, description = "the identity's address"),
+    ),
+    responses(
+        (status = 200, description = "the customer"),
+        (status = 400, response = ApiError),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+        (status = 404, response = ApiError),
+    )
+)]
 pub async fn unlink(
     state: web::Data<AppState>,
     staff: Staff,
@@ -95,6 +135,22 @@ pub async fn unlink(
     Ok(HttpResponse::Ok().json(customer_json(&state, id).await?))
 }
 
+/// Merge customer `other` into this one (identities move, timelines read as one).
+///
+/// 409 if they are the same, either is merged, or `other` has an open conversation or
+/// a connected chat.
+#[utoipa::path(post, path = "/api/v1/customers/{id}/merge", tag = "customers",
+    security(("bearer" = [])), params(("id" = String, Path, description = "customer id")),
+    request_body = OtherIn,
+    responses(
+        (status = 200, description = "the surviving customer"),
+        (status = 400, response = ApiError),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+        (status = 404, response = ApiError),
+        (status = 409, response = ApiError),
+    )
+)]
 pub async fn merge(
     state: web::Data<AppState>,
     staff: Staff,
@@ -112,6 +168,19 @@ pub async fn merge(
     Ok(HttpResponse::Ok().json(c))
 }
 
+/// Undo a merge: `other` gets its identities and timeline back.
+#[utoipa::path(post, path = "/api/v1/customers/{id}/unmerge", tag = "customers",
+    security(("bearer" = [])), params(("id" = String, Path, description = "customer id")),
+    request_body = OtherIn,
+    responses(
+        (status = 200, description = "the customer"),
+        (status = 400, response = ApiError),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+        (status = 404, response = ApiError),
+        (status = 409, response = ApiError),
+    )
+)]
 pub async fn unmerge(
     state: web::Data<AppState>,
     staff: Staff,

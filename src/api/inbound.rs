@@ -10,27 +10,49 @@ use crate::domain::{ConversationId, CustomerId, EventId};
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InboundRequest {
+    #[schema(value_type = super::openapi::schema::ChannelName, inline)]
     pub channel: String,
+    /// The customer's address on the channel (normalised as on intake).
     pub address: String,
     pub text: String,
+    /// The sender's id of the message: a retry with the same id is stored once.
     #[serde(default)]
+    #[schema(max_length = 128)]
     pub client_msg_id: Option<String>,
+    /// The queue a new conversation joins (default: the channel's).
     #[serde(default)]
     pub queue: Option<String>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct InboundResponse {
+    #[schema(value_type = String)]
     pub customer_id: CustomerId,
+    #[schema(value_type = String)]
     pub conversation_id: ConversationId,
+    #[schema(value_type = String)]
     pub event_id: EventId,
+    /// The message was already stored (same `client_msg_id`).
     pub duplicate: bool,
     pub new_customer: bool,
 }
 
+/// Deliver a customer message from (channel, address); 202 once durable (supervisor,
+/// admin).
+#[utoipa::path(post, path = "/api/v1/inbound", tag = "customers", security(("bearer" = [])),
+    request_body = InboundRequest,
+    responses(
+        (status = 202, description = "stored", body = InboundResponse),
+        (status = 400, response = ApiError),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+        (status = 413, response = ApiError),
+        (status = 503, response = ApiError),
+    )
+)]
 #[tracing::instrument(skip_all, fields(channel = %body.channel))]
 pub async fn inbound(
     state: web::Data<AppState>,

@@ -14,6 +14,19 @@ use actix_web::{web, HttpResponse};
 
 pub use switchboard_engine::articles::{read as read_article, ArticleView as Article};
 
+/// The document's schema of [`Article`] (the engine's `ArticleView`, which does not
+/// derive utoipa's traits); a test holds the two to the same properties.
+#[derive(utoipa::ToSchema)]
+#[schema(as = IvrArticle)]
+#[allow(dead_code)]
+pub struct ArticleSchema {
+    id: String,
+    title: String,
+    body: String,
+    /// `ja` or `en`.
+    language: String,
+}
+
 fn tree(state: &AppState) -> Result<Tree, ApiError> {
     let s = &state.server.settings;
     s.ivr_tree().ok_or_else(|| ApiError::not_found("ivr"))
@@ -29,13 +42,28 @@ fn cached(state: &AppState) -> (&'static str, String) {
     )
 }
 
-/// `GET /api/v1/ivr`.
+/// The IVR menu tree with prompts and labels in Japanese and English.
+///
+/// No token; cacheable. 404 when no tree is configured.
+#[utoipa::path(get, path = "/api/v1/ivr", tag = "ivr",
+    responses(
+        (status = 200, description = "`{root, menus: [{id, prompt: {ja, en}, options: [{key, phrases, label: {ja, en}, action}]}]}`"),
+        (status = 404, response = ApiError),
+    )
+)]
 pub async fn get_tree(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let t = tree(&state)?;
     Ok(HttpResponse::Ok().insert_header(cached(&state)).json(t))
 }
 
-/// `GET /api/v1/ivr/articles/{id}`.
+/// A knowledge-base article the IVR tree names (no token); any other id is 404.
+#[utoipa::path(get, path = "/api/v1/ivr/articles/{id}", tag = "ivr",
+    params(("id" = String, Path, description = "article id")),
+    responses(
+        (status = 200, description = "the article", body = ArticleSchema),
+        (status = 404, response = ApiError),
+    )
+)]
 pub async fn get_article(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -49,4 +77,31 @@ pub async fn get_article(
         .await?
         .ok_or_else(|| ApiError::not_found("article"))?;
     Ok(HttpResponse::Ok().insert_header(cached(&state)).json(a))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    /// The documented `IvrArticle` has exactly the properties an article is sent with.
+    #[test]
+    fn the_article_schema_matches_what_is_sent() {
+        let doc = super::super::openapi::document();
+        let documented: BTreeSet<String> = doc["components"]["schemas"]["IvrArticle"]["properties"]
+            .as_object()
+            .expect("IvrArticle is in the document")
+            .keys()
+            .cloned()
+            .collect();
+        let sent = serde_json::to_value(Article {
+            id: "a".into(),
+            title: "t".into(),
+            body: "b".into(),
+            language: "ja".into(),
+        })
+        .unwrap();
+        let sent: BTreeSet<String> = sent.as_object().unwrap().keys().cloned().collect();
+        assert_eq!(documented, sent);
+    }
 }

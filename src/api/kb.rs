@@ -23,28 +23,41 @@ const MAX_PAGE: usize = 200;
 const SUGGEST_MESSAGES: usize = 3;
 
 /// Body of `POST` and `PUT` (`version` is required by `PUT` only).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ArticleIn {
+    /// At most `kb.max_title_bytes`.
     pub title: String,
     pub body: String,
+    /// Each 1 to 64 bytes; at most `kb.max_tags`.
     #[serde(default)]
     pub tags: Vec<String>,
+    #[schema(value_type = super::openapi::schema::LanguageName, inline)]
     pub language: String,
+    /// Where the article may be shown; empty = every channel.
     #[serde(default)]
+    #[schema(value_type = Vec<super::openapi::schema::ChannelName>, inline)]
     pub channels: Vec<String>,
+    /// Required by `PUT`: the stored version (409 otherwise).
     #[serde(default)]
     pub version: Option<u64>,
 }
 
-#[derive(Debug, Deserialize)]
+/// A page of the article list.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
+    /// Articles after this id (`next` of the previous page).
     pub after: Option<String>,
+    /// Articles per page (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<usize>,
 }
 
-#[derive(Debug, Serialize)]
+/// A page of articles, ordered by id.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = ArticlePage)]
 struct ListOut {
     articles: Vec<Article>,
     /// Pass as `after` for the next page; absent on the last page.
@@ -52,19 +65,29 @@ struct ListOut {
     next: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// A full-text search.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SearchQuery {
+    /// The query, at most `kb.max_query_bytes`.
     pub q: String,
+    /// Only articles in this language (`ja`, `en`).
     pub lang: Option<String>,
+    /// Only articles shown on this channel.
     pub channel: Option<String>,
+    /// Hits (default 5; at most `kb.max_results`).
     pub limit: Option<usize>,
 }
 
-#[derive(Debug, Deserialize)]
+/// Suggestions for a conversation.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SuggestQuery {
+    /// A conversation the caller may read.
     pub conversation: String,
+    /// Hits (default 5; at most `kb.max_results`).
     pub limit: Option<usize>,
 }
 
@@ -156,7 +179,15 @@ fn now(state: &AppState) -> u64 {
     state.server.now().0.max(0) as u64
 }
 
-/// `GET /api/v1/kb/articles?after=&limit=`: articles ordered by id.
+/// Knowledge-base articles ordered by id (any staff).
+#[utoipa::path(get, path = "/api/v1/kb/articles", tag = "kb", operation_id = "kb_list",
+    security(("bearer" = [])), params(ListQuery),
+    responses(
+        (status = 200, description = "`{articles, next?}`", body = ListOut),
+        (status = 400, response = ApiError),
+        (status = 401, response = ApiError),
+    )
+)]
 pub async fn list(
     state: web::Data<AppState>,
     _staff: Staff,
@@ -185,7 +216,16 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(ListOut { articles, next }))
 }
 
-/// `POST /api/v1/kb/articles` → 201 with the article (version 1).
+/// Create an article (any staff).
+#[utoipa::path(post, path = "/api/v1/kb/articles", tag = "kb", operation_id = "kb_create",
+    security(("bearer" = [])), request_body = ArticleIn,
+    responses(
+        (status = 201, description = "the article, version 1", body = Article),
+        (status = 400, response = ApiError),
+        (status = 401, response = ApiError),
+        (status = 413, response = ApiError),
+    )
+)]
 pub async fn create(
     state: web::Data<AppState>,
     staff: Staff,
@@ -210,7 +250,15 @@ pub async fn create(
     Ok(HttpResponse::Created().json(a))
 }
 
-/// `GET /api/v1/kb/articles/{id}`.
+/// An article (any staff).
+#[utoipa::path(get, path = "/api/v1/kb/articles/{id}", tag = "kb", operation_id = "kb_get",
+    security(("bearer" = [])), params(("id" = String, Path, description = "article id")),
+    responses(
+        (status = 200, description = "the article", body = Article),
+        (status = 401, response = ApiError),
+        (status = 404, response = ApiError),
+    )
+)]
 pub async fn get(
     state: web::Data<AppState>,
     _staff: Staff,
@@ -219,8 +267,21 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(load(&state, &path).await?))
 }
 
-/// `PUT /api/v1/kb/articles/{id}`: replaces the content when `version` is the stored
-/// one (else 409 `conflict`); the version goes up by one.
+/// Replace an article's content; `version` must be the stored one (409 otherwise).
+///
+/// The version goes up by one.
+#[utoipa::path(put, path = "/api/v1/kb/articles/{id}", tag = "kb", operation_id = "kb_update",
+    security(("bearer" = [])), params(("id" = String, Path, description = "article id")),
+    request_body = ArticleIn,
+    responses(
+        (status = 200, description = "the article, version + 1", body = Article),
+        (status = 400, response = ApiError),
+        (status = 401, response = ApiError),
+        (status = 404, response = ApiError),
+        (status = 409, response = ApiError),
+        (status = 413, response = ApiError),
+    )
+)]
 pub async fn update(
     state: web::Data<AppState>,
     staff: Staff,
@@ -256,7 +317,16 @@ pub async fn update(
     Ok(HttpResponse::Ok().json(a))
 }
 
-/// `DELETE /api/v1/kb/articles/{id}` (supervisor or admin) → 204.
+/// Delete an article (supervisor, admin).
+#[utoipa::path(delete, path = "/api/v1/kb/articles/{id}", tag = "kb", operation_id = "kb_delete",
+    security(("bearer" = [])), params(("id" = String, Path, description = "article id")),
+    responses(
+        (status = 204, description = "deleted"),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+        (status = 404, response = ApiError),
+    )
+)]
 pub async fn delete(
     state: web::Data<AppState>,
     staff: Staff,
@@ -300,7 +370,15 @@ fn check_query(state: &AppState, q: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// `GET /api/v1/kb/search?q=&lang=&channel=&limit=`.
+/// Full-text search (any staff).
+#[utoipa::path(get, path = "/api/v1/kb/search", tag = "kb", security(("bearer" = [])),
+    params(SearchQuery),
+    responses(
+        (status = 200, description = "hits, best first", body = SearchResult),
+        (status = 400, response = ApiError),
+        (status = 401, response = ApiError),
+    )
+)]
 pub async fn search(
     state: web::Data<AppState>,
     _staff: Staff,
@@ -321,8 +399,19 @@ pub async fn search(
     Ok(HttpResponse::Ok().json(r))
 }
 
-/// `GET /api/v1/kb/suggest?conversation=&limit=`: a search built from the
-/// conversation's latest customer messages, on its channel.
+/// Articles for a conversation, from its latest customer messages (agent access rules).
+///
+/// A search built from the conversation's latest customer messages, on its channel.
+#[utoipa::path(get, path = "/api/v1/kb/suggest", tag = "kb", security(("bearer" = [])),
+    params(SuggestQuery),
+    responses(
+        (status = 200, description = "hits, best first", body = SearchResult),
+        (status = 400, response = ApiError),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+        (status = 404, response = ApiError),
+    )
+)]
 pub async fn suggest(
     state: web::Data<AppState>,
     staff: Staff,
@@ -356,46 +445,4 @@ pub async fn suggest(
         .kb()
         .search(&query, None, Some(c.channel), limit);
     Ok(HttpResponse::Ok().json(r))
-}
-
-/// The knowledge-base routes for `GET /api/v1/openapi.json` (docs/kb.md).
-pub fn openapi_paths() -> serde_json::Map<String, serde_json::Value> {
-    use serde_json::json;
-    let err = json!({"$ref": "#/components/responses/Error"});
-    let q = |name: &str, required: bool, ty: &str| json!({"name": name, "in": "query", "required": required, "schema": {"type": ty}});
-    let id = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}});
-    let article = json!({"type": "object", "required": ["title", "body", "language"],
-        "properties": {"title": {"type": "string"}, "body": {"type": "string"},
-            "tags": {"type": "array", "items": {"type": "string"}},
-            "language": {"type": "string", "enum": ["ja", "en"]},
-            "channels": {"type": "array", "items": {"type": "string"}},
-            "version": {"type": "integer", "description": "required by PUT"}}});
-    let body = json!({"required": true, "content": {"application/json": {"schema": article}}});
-    let sec = json!([{"bearer": []}]);
-    let mut m = serde_json::Map::new();
-    m.insert("/api/v1/kb/articles".into(), json!({
-        "get": {"summary": "Knowledge-base articles ordered by id (any staff)", "security": sec,
-            "parameters": [q("after", false, "string"), q("limit", false, "integer")],
-            "responses": {"200": {"description": "{articles, next?}"}, "400": err, "401": err}},
-        "post": {"summary": "Create an article (any staff)", "security": sec, "requestBody": body,
-            "responses": {"201": {"description": "the article"}, "400": err, "401": err, "413": err}}}));
-    m.insert("/api/v1/kb/articles/{id}".into(), json!({
-        "get": {"summary": "An article", "security": sec, "parameters": [id],
-            "responses": {"200": {"description": "the article"}, "404": err}},
-        "put": {"summary": "Replace an article's content; `version` must be the stored one (409 otherwise)",
-            "security": sec, "parameters": [id], "requestBody": body,
-            "responses": {"200": {"description": "the article, version + 1"}, "400": err, "404": err, "409": err}},
-        "delete": {"summary": "Delete an article (supervisor, admin)", "security": sec, "parameters": [id],
-            "responses": {"204": {"description": "deleted"}, "403": err, "404": err}}}));
-    m.insert("/api/v1/kb/search".into(), json!({"get": {
-        "summary": "Full-text search: {hits:[{id,title,snippet,body,language,tags,score,confidence,confident}], tokenizer}",
-        "security": sec,
-        "parameters": [q("q", true, "string"), q("lang", false, "string"), q("channel", false, "string"), q("limit", false, "integer")],
-        "responses": {"200": {"description": "hits"}, "400": err, "401": err}}}));
-    m.insert("/api/v1/kb/suggest".into(), json!({"get": {
-        "summary": "Articles for a conversation, from its latest customer messages (agent access rules)",
-        "security": sec,
-        "parameters": [q("conversation", true, "string"), q("limit", false, "integer")],
-        "responses": {"200": {"description": "hits"}, "403": err, "404": err}}}));
-    m
 }

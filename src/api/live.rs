@@ -13,6 +13,13 @@ fn gone() -> ApiError {
     ApiError::new(ErrorCode::Internal, "actor unavailable")
 }
 
+/// Live snapshot of every queue (any staff).
+#[utoipa::path(get, path = "/api/v1/queues", tag = "queues", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "a snapshot per queue"),
+        (status = 401, response = ApiError),
+    )
+)]
 pub async fn queues(state: web::Data<AppState>, _staff: Staff) -> Result<HttpResponse, ApiError> {
     let mut out = Vec::new();
     for name in state.server.queue_names() {
@@ -23,6 +30,15 @@ pub async fn queues(state: web::Data<AppState>, _staff: Staff) -> Result<HttpRes
     Ok(HttpResponse::Ok().json(out))
 }
 
+/// Live snapshot of a queue (any staff).
+#[utoipa::path(get, path = "/api/v1/queues/{name}", tag = "queues", security(("bearer" = [])),
+    params(("name" = String, Path, description = "queue name")),
+    responses(
+        (status = 200, description = "the queue's snapshot"),
+        (status = 401, response = ApiError),
+        (status = 404, response = ApiError),
+    )
+)]
 pub async fn queue(
     state: web::Data<AppState>,
     _staff: Staff,
@@ -36,6 +52,14 @@ pub async fn queue(
     Ok(HttpResponse::Ok().json(q.send(GetQueueSnapshot).await.map_err(|_| gone())?))
 }
 
+/// Agents with live state (supervisor, admin).
+#[utoipa::path(get, path = "/api/v1/agents", tag = "agents", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "`[{id, display_name, role, skills, capacity, queues, live}]`"),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+    )
+)]
 pub async fn agents(state: web::Data<AppState>, staff: Staff) -> Result<HttpResponse, ApiError> {
     staff.require_supervisor()?;
     let profiles = state.server.store.agents().await?;
@@ -54,6 +78,16 @@ pub async fn agents(state: web::Data<AppState>, staff: Staff) -> Result<HttpResp
     Ok(HttpResponse::Ok().json(out))
 }
 
+/// An agent with live state (the agent itself, supervisors and admins).
+#[utoipa::path(get, path = "/api/v1/agents/{id}", tag = "agents", security(("bearer" = [])),
+    params(("id" = String, Path, description = "agent id")),
+    responses(
+        (status = 200, description = "`{id, display_name, role, skills, capacity, queues, live}`"),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+        (status = 404, response = ApiError),
+    )
+)]
 pub async fn agent(
     state: web::Data<AppState>,
     staff: Staff,

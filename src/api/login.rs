@@ -13,18 +13,23 @@ use crate::domain::{AgentId, Role};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     pub agent_id: String,
     pub password: String,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LoginResponse {
+    /// The bearer token for `Authorization: Bearer` and the websockets' `token`.
     pub token: String,
+    #[schema(value_type = String)]
     pub agent_id: AgentId,
+    #[schema(value_type = super::openapi::schema::RoleName, inline)]
     pub role: Role,
+    /// When the token expires, UTC milliseconds.
+    #[schema(value_type = i64)]
     pub expires_at: crate::domain::Millis,
 }
 
@@ -36,6 +41,18 @@ fn client_ip(req: &HttpRequest) -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
+/// Log in; returns a bearer token.
+///
+/// Throttled per account and per client address: past the configured failures the
+/// answer is 429 `rate_limited` with `Retry-After`, before the password is checked.
+#[utoipa::path(post, path = "/api/v1/login", tag = "auth", request_body = LoginRequest,
+    responses(
+        (status = 200, description = "token, agent_id, role, expires_at", body = LoginResponse),
+        (status = 400, response = ApiError),
+        (status = 401, response = ApiError),
+        (status = 429, response = ApiError),
+    )
+)]
 #[tracing::instrument(skip(state, req, body), fields(agent = %body.agent_id))]
 pub async fn login(
     state: web::Data<AppState>,
@@ -101,8 +118,13 @@ pub async fn login(
     }))
 }
 
-/// `POST /api/v1/logout`: every token of the caller stops working and its open
-/// sockets close (code 4001). 204.
+/// Revoke every token of the caller and close its sockets (code 4001).
+#[utoipa::path(post, path = "/api/v1/logout", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 204, description = "logged out"),
+        (status = 401, response = ApiError),
+    )
+)]
 #[tracing::instrument(skip_all, fields(agent = %staff.id))]
 pub async fn logout(state: web::Data<AppState>, staff: Staff) -> Result<HttpResponse, ApiError> {
     let server = &state.server;

@@ -41,7 +41,92 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
 }
 
-/// Registers every route.
+/// Every route under `/api/v1`, in matching order: `method "path" => handler`. This
+/// list is the only way a REST route is mounted ([`configure`] mounts the scope it
+/// builds), and [`API_V1_ROUTES`] is the same list as data, which `openapi::tests`
+/// checks against the OpenAPI document both ways: a route added here without a
+/// `#[utoipa::path]` in [`openapi::ApiDoc`] fails that test, and so does a documented
+/// route that is not here.
+macro_rules! api_v1 {
+    ($($method:ident $path:literal => $handler:path,)*) => {
+        /// `(method, path)` of every route under [`API_V1`], paths relative to it.
+        pub const API_V1_ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
+
+        /// The `/api/v1` scope with every route of the table; anything else in it is
+        /// 404 `not_found` ([`error::not_found`]).
+        fn api_v1_scope() -> actix_web::Scope {
+            web::scope(API_V1)
+                $(.route($path, web::$method().to($handler)))*
+                .default_service(web::to(error::not_found))
+        }
+    };
+}
+
+/// Where the REST API is mounted.
+pub const API_V1: &str = "/api/v1";
+
+api_v1! {
+    get "/openapi.json" => openapi::openapi,
+    post "/login" => login::login,
+    post "/logout" => login::logout,
+    get "/audit" => privacy::audit,
+    get "/customers/{id}/export" => privacy::export,
+    post "/customers/{id}/erase" => privacy::erase,
+    post "/inbound" => inbound::inbound,
+    post "/customers" => customers::create,
+    get "/customers" => read::customer_by_identity,
+    get "/customers/{id}" => read::customer,
+    get "/customers/{id}/timeline" => read::timeline,
+    get "/customers/{id}/conversations" => read::customer_conversations,
+    post "/customers/{id}/identities" => identity::link,
+    delete "/customers/{id}/identities/{channel}/{address}" => identity::unlink,
+    post "/customers/{id}/merge" => identity::merge,
+    post "/customers/{id}/unmerge" => identity::unmerge,
+    get "/conversations/{id}" => read::conversation,
+    get "/conversations/{id}/trace" => read::trace,
+    get "/queues" => live::queues,
+    get "/queues/{name}" => live::queue,
+    put "/queues/{name}" => admin::put_queue,
+    put "/agents/{id}" => admin::put_agent,
+    get "/agents" => live::agents,
+    get "/agents/{id}" => live::agent,
+    get "/reports" => reports::report,
+    get "/supervisor/live" => supervisor::live,
+    get "/supervisor/subscribers" => supervisor::subscribers,
+    post "/supervisor/agents/{id}/status" => supervisor::set_agent_status,
+    put "/supervisor/agents/{id}/queues" => supervisor::set_agent_queues,
+    patch "/supervisor/queues/{name}" => supervisor::patch_queue,
+    get "/customers/{id}/crm" => crm::customer_crm,
+    get "/canned" => canned::list,
+    post "/canned" => canned::create,
+    get "/canned/{id}" => canned::get,
+    put "/canned/{id}" => canned::update,
+    delete "/canned/{id}" => canned::delete,
+    post "/canned/{id}/render" => canned::render,
+    post "/surveys/{token}" => survey::answer_json,
+    get "/conversations/{id}/survey" => survey::of_conversation,
+    post "/events" => notify::post_event,
+    get "/notification-rules" => notify::list_rules,
+    put "/notification-rules/{type}" => notify::put_rule,
+    get "/notification-rules/{type}" => notify::get_rule,
+    delete "/notification-rules/{type}" => notify::delete_rule,
+    get "/notifications/{id}" => notify::get_notification,
+    get "/notifications-scheduler" => notify::scheduler,
+    get "/kb/articles" => kb::list,
+    post "/kb/articles" => kb::create,
+    get "/kb/articles/{id}" => kb::get,
+    put "/kb/articles/{id}" => kb::update,
+    delete "/kb/articles/{id}" => kb::delete,
+    get "/kb/search" => kb::search,
+    get "/kb/suggest" => kb::suggest,
+    get "/ivr" => ivr::get_tree,
+    get "/ivr/articles/{id}" => ivr::get_article,
+    post "/callbacks" => callbacks::create,
+    post "/callbacks/{id}/outcome" => callbacks::outcome,
+}
+
+/// Registers every route: health and metrics, the websocket upgrades, the REST API
+/// (the `api_v1!` table), the HTML pages of email links and the static web clients.
 pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
     cfg.app_data(error::json_config(max_body))
         .app_data(error::query_config())
@@ -52,103 +137,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
         .route("/ws/agent", web::get().to(ws_routes::agent_ws))
         .route("/ws/chat", web::get().to(ws_routes::chat_ws))
         .route("/ws/supervisor", web::get().to(ws_routes::supervisor_ws))
-        .service(
-            web::scope("/api/v1")
-                .route("/openapi.json", web::get().to(openapi::openapi))
-                .route("/login", web::post().to(login::login))
-                .route("/logout", web::post().to(login::logout))
-                .route("/audit", web::get().to(privacy::audit))
-                .route("/customers/{id}/export", web::get().to(privacy::export))
-                .route("/customers/{id}/erase", web::post().to(privacy::erase))
-                .route("/inbound", web::post().to(inbound::inbound))
-                .route("/customers", web::post().to(customers::create))
-                .route("/customers", web::get().to(read::customer_by_identity))
-                .route("/customers/{id}", web::get().to(read::customer))
-                .route("/customers/{id}/timeline", web::get().to(read::timeline))
-                .route(
-                    "/customers/{id}/conversations",
-                    web::get().to(read::customer_conversations),
-                )
-                .route("/customers/{id}/identities", web::post().to(identity::link))
-                .route(
-                    "/customers/{id}/identities/{channel}/{address}",
-                    web::delete().to(identity::unlink),
-                )
-                .route("/customers/{id}/merge", web::post().to(identity::merge))
-                .route("/customers/{id}/unmerge", web::post().to(identity::unmerge))
-                .route("/conversations/{id}", web::get().to(read::conversation))
-                .route("/conversations/{id}/trace", web::get().to(read::trace))
-                .route("/queues", web::get().to(live::queues))
-                .route("/queues/{name}", web::get().to(live::queue))
-                .route("/queues/{name}", web::put().to(admin::put_queue))
-                .route("/agents/{id}", web::put().to(admin::put_agent))
-                .route("/agents", web::get().to(live::agents))
-                .route("/agents/{id}", web::get().to(live::agent))
-                .route("/reports", web::get().to(reports::report))
-                .route("/supervisor/live", web::get().to(supervisor::live))
-                .route(
-                    "/supervisor/subscribers",
-                    web::get().to(supervisor::subscribers),
-                )
-                .route(
-                    "/supervisor/agents/{id}/status",
-                    web::post().to(supervisor::set_agent_status),
-                )
-                .route(
-                    "/supervisor/agents/{id}/queues",
-                    web::put().to(supervisor::set_agent_queues),
-                )
-                .route(
-                    "/supervisor/queues/{name}",
-                    web::patch().to(supervisor::patch_queue),
-                )
-                .route("/customers/{id}/crm", web::get().to(crm::customer_crm))
-                .route("/canned", web::get().to(canned::list))
-                .route("/canned", web::post().to(canned::create))
-                .route("/canned/{id}", web::get().to(canned::get))
-                .route("/canned/{id}", web::put().to(canned::update))
-                .route("/canned/{id}", web::delete().to(canned::delete))
-                .route("/canned/{id}/render", web::post().to(canned::render))
-                .route("/surveys/{token}", web::post().to(survey::answer_json))
-                .route(
-                    "/conversations/{id}/survey",
-                    web::get().to(survey::of_conversation),
-                )
-                .route("/events", web::post().to(notify::post_event))
-                .route("/notification-rules", web::get().to(notify::list_rules))
-                .route(
-                    "/notification-rules/{type}",
-                    web::put().to(notify::put_rule),
-                )
-                .route(
-                    "/notification-rules/{type}",
-                    web::get().to(notify::get_rule),
-                )
-                .route(
-                    "/notification-rules/{type}",
-                    web::delete().to(notify::delete_rule),
-                )
-                .route(
-                    "/notifications/{id}",
-                    web::get().to(notify::get_notification),
-                )
-                .route("/notifications-scheduler", web::get().to(notify::scheduler))
-                .route("/kb/articles", web::get().to(kb::list))
-                .route("/kb/articles", web::post().to(kb::create))
-                .route("/kb/articles/{id}", web::get().to(kb::get))
-                .route("/kb/articles/{id}", web::put().to(kb::update))
-                .route("/kb/articles/{id}", web::delete().to(kb::delete))
-                .route("/kb/search", web::get().to(kb::search))
-                .route("/kb/suggest", web::get().to(kb::suggest))
-                .route("/ivr", web::get().to(ivr::get_tree))
-                .route("/ivr/articles/{id}", web::get().to(ivr::get_article))
-                .route("/callbacks", web::post().to(callbacks::create))
-                .route(
-                    "/callbacks/{id}/outcome",
-                    web::post().to(callbacks::outcome),
-                )
-                .default_service(web::to(error::not_found)),
-        )
+        .service(api_v1_scope())
         .route("/survey/{token}", web::get().to(survey::form))
         .route("/survey/{token}", web::post().to(survey::submit))
         .route(

@@ -42,8 +42,41 @@ async fn rule(server: &Server, event_type: &str) -> Result<Option<Rule>, ApiErro
     }
 }
 
-/// `PUT /api/v1/notification-rules/{type}`: every template is parsed (a broken one is
-/// `400 invalid` with its byte offset) and nothing is saved unless all are good.
+/// How to tell a customer about one event type.
+// The schema of `Rule`, which the notify crate has without OpenAPI derives;
+// `openapi::tests::schemas_of_lower_crate_types_agree_with_them` holds the two together.
+#[derive(utoipa::ToSchema)]
+#[schema(as = NotificationRule)]
+#[allow(dead_code)]
+pub struct RuleSchema {
+    /// Message template per language (`ja`, `en`); at least one.
+    templates: std::collections::BTreeMap<String, String>,
+    /// Email subject per language (default: the event type).
+    #[serde(default)]
+    subjects: std::collections::BTreeMap<String, String>,
+    /// Variables the templates may use besides the built-in ones.
+    #[serde(default)]
+    variables: Vec<String>,
+    /// Channels in order of preference (the customer's preferred channel comes first).
+    #[schema(value_type = Vec<super::openapi::schema::ChannelName>, inline)]
+    channels: Vec<Channel>,
+}
+
+/// Create or replace a notification rule (supervisor, admin).
+///
+/// Templates per language (ja, en), subjects, variables, channels. Every template is
+/// parsed at save time (a broken one is `400 invalid` with its byte offset) and nothing
+/// is saved unless all are good.
+#[utoipa::path(put, path = "/api/v1/notification-rules/{type}", tag = "engagement",
+    security(("bearer" = [])), params(("type" = String, Path, description = "event type: `a-z 0-9 . _ -`")),
+    request_body = RuleSchema,
+    responses(
+        (status = 200, description = "`{type, rule}`"),
+        (status = 400, response = ApiError),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+    )
+)]
 pub async fn put_rule(
     state: web::Data<AppState>,
     staff: Staff,
@@ -74,7 +107,17 @@ pub async fn put_rule(
     Ok(HttpResponse::Ok().json(serde_json::json!({"type": path.as_str(), "rule": r})))
 }
 
-/// `GET /api/v1/notification-rules/{type}`.
+/// A notification rule (supervisor, admin).
+#[utoipa::path(get, path = "/api/v1/notification-rules/{type}", tag = "engagement",
+    security(("bearer" = [])), params(("type" = String, Path, description = "event type: `a-z 0-9 . _ -`")),
+    responses(
+        (status = 200, description = "`{type, rule}`"),
+        (status = 400, response = ApiError),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+        (status = 404, response = ApiError),
+    )
+)]
 pub async fn get_rule(
     state: web::Data<AppState>,
     staff: Staff,
@@ -88,7 +131,15 @@ pub async fn get_rule(
     Ok(HttpResponse::Ok().json(serde_json::json!({"type": path.as_str(), "rule": r})))
 }
 
-/// `GET /api/v1/notification-rules`.
+/// Notification rules (supervisor, admin).
+#[utoipa::path(get, path = "/api/v1/notification-rules", tag = "engagement",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "`{rules: [{type, rule}]}`"),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+    )
+)]
 pub async fn list_rules(
     state: web::Data<AppState>,
     staff: Staff,
@@ -109,8 +160,19 @@ pub async fn list_rules(
     Ok(HttpResponse::Ok().json(serde_json::json!({ "rules": rules })))
 }
 
-/// `DELETE /api/v1/notification-rules/{type}` (scheduled sends of the type are
-/// dropped when they come due).
+/// Delete a notification rule (supervisor, admin).
+///
+/// Scheduled sends of the type are dropped when they come due.
+#[utoipa::path(delete, path = "/api/v1/notification-rules/{type}", tag = "engagement",
+    security(("bearer" = [])), params(("type" = String, Path, description = "event type: `a-z 0-9 . _ -`")),
+    responses(
+        (status = 204, description = "deleted"),
+        (status = 400, response = ApiError),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+        (status = 404, response = ApiError),
+    )
+)]
 pub async fn delete_rule(
     state: web::Data<AppState>,
     staff: Staff,
@@ -133,7 +195,7 @@ pub async fn delete_rule(
 }
 
 /// The customer an event is about: exactly one of these.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomerRef {
     #[serde(default)]
@@ -146,25 +208,32 @@ pub struct CustomerRef {
     pub line: Option<String>,
 }
 
-/// `send_at`: RFC 3339 is not parsed here (no date library); epoch milliseconds, or
-/// an RFC 3339 UTC timestamp `YYYY-MM-DDTHH:MM:SS(.sss)Z`.
-#[derive(Debug, Deserialize)]
+/// `send_at`: epoch milliseconds, or an RFC 3339 timestamp
+/// `YYYY-MM-DDTHH:MM:SS(.sss)Z` or with a `±HH:MM` offset.
+// Parsed by [`parse_rfc3339`].
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum SendAt {
     Ms(i64),
     Text(String),
 }
 
-#[derive(Debug, Deserialize)]
+/// An event about a customer.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventIn {
+    /// The event type: a notification rule's name.
     #[serde(rename = "type")]
     pub event_type: String,
     pub customer: CustomerRef,
+    /// The templates' variables (nested objects flatten to `a.b`).
     #[serde(default)]
+    #[schema(value_type = Object)]
     pub data: serde_json::Value,
+    /// Send later (default: now).
     #[serde(default)]
     pub send_at: Option<SendAt>,
+    /// 1 to 200 bytes: the same key and type is one notification.
     #[serde(default)]
     pub idempotency_key: Option<String>,
 }
@@ -242,7 +311,20 @@ async fn find_customer(server: &Server, r: &CustomerRef) -> Result<Customer, Api
     Ok(c)
 }
 
-/// `POST /api/v1/events` → `202 {id, status, channel?, reason?}`.
+/// Report an event about a customer (supervisor, admin).
+///
+/// The rule of its type decides the message; 202 `{id, status: sent|scheduled|suppressed,
+/// channel?, reason?}`.
+#[utoipa::path(post, path = "/api/v1/events", tag = "engagement", security(("bearer" = [])),
+    request_body = EventIn,
+    responses(
+        (status = 202, description = "the notification"),
+        (status = 400, response = ApiError),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+        (status = 404, response = ApiError),
+    )
+)]
 pub async fn post_event(
     state: web::Data<AppState>,
     staff: Staff,
@@ -313,7 +395,17 @@ pub async fn post_event(
     Ok(HttpResponse::Accepted().json(rec))
 }
 
-/// `GET /api/v1/notifications/{id}`.
+/// A notification and its delivery status (supervisor, admin).
+#[utoipa::path(get, path = "/api/v1/notifications/{id}", tag = "engagement",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "notification id")),
+    responses(
+        (status = 200, description = "the notification and `delivery`"),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+        (status = 404, response = ApiError),
+    )
+)]
 pub async fn get_notification(
     state: web::Data<AppState>,
     staff: Staff,
@@ -354,8 +446,18 @@ pub async fn get_notification(
     Ok(HttpResponse::Ok().json(body))
 }
 
-/// `GET /api/v1/notifications-scheduler`: ticks completed, the engine time the last
-/// one looked at, scheduled sends handed over.
+/// Notification scheduler counters (supervisor, admin).
+///
+/// Ticks completed, the engine time the last one looked at, scheduled sends handed
+/// over.
+#[utoipa::path(get, path = "/api/v1/notifications-scheduler", tag = "engagement",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "`{ticks, last_tick_at, sent}`"),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+    )
+)]
 pub async fn scheduler(state: web::Data<AppState>, staff: Staff) -> Result<HttpResponse, ApiError> {
     staff.require_supervisor()?;
     let s = &state.server.notify_stats;

@@ -19,6 +19,20 @@ fn customer_id(s: &str) -> Result<CustomerId, ApiError> {
     CustomerId::parse(s).map_err(|_| ApiError::not_found("customer"))
 }
 
+/// Everything about a customer as JSON (admin; audited).
+///
+/// Profile, identities, conversations and timeline, merged records included, as one
+/// attachment.
+#[utoipa::path(get, path = "/api/v1/customers/{id}/export", tag = "privacy",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "customer id")),
+    responses(
+        (status = 200, description = "the customer's data"),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+        (status = 404, response = ApiError),
+    )
+)]
 pub async fn export(
     state: web::Data<AppState>,
     staff: Staff,
@@ -35,6 +49,21 @@ pub async fn export(
         .json(doc))
 }
 
+/// Erase a customer's personal data (admin; audited).
+///
+/// Timeline, identities, profile and the conversations' personal fields. 409 while a
+/// conversation is open or a chat connected.
+#[utoipa::path(post, path = "/api/v1/customers/{id}/erase", tag = "privacy",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "customer id")),
+    responses(
+        (status = 200, description = "counts of what was erased"),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+        (status = 404, response = ApiError),
+        (status = 409, response = ApiError),
+    )
+)]
 pub async fn erase(
     state: web::Data<AppState>,
     staff: Staff,
@@ -46,13 +75,27 @@ pub async fn erase(
     Ok(HttpResponse::Ok().json(report))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditPage {
+    /// Entries older than this entry id (`next_before` of the previous page).
     pub before: Option<String>,
+    /// Entries per page (default 50; at most `limits.max_page`).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<usize>,
 }
 
+/// Audit log of privacy operations, newest first (admin).
+#[utoipa::path(get, path = "/api/v1/audit", tag = "privacy", security(("bearer" = [])),
+    params(AuditPage),
+    responses(
+        (status = 200, description = "`{entries, next_before}`"),
+        (status = 400, response = ApiError),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+    )
+)]
 pub async fn audit(
     state: web::Data<AppState>,
     staff: Staff,

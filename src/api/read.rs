@@ -10,10 +10,15 @@ use crate::domain::{ConversationId, CustomerId, EventId};
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
-#[derive(Debug, Deserialize)]
+/// A page of a timeline.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct Page {
+    /// Events older than this event id (`next_before` of the previous page).
     pub before: Option<String>,
+    /// Events per page (default 50; at most `limits.max_page`).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<usize>,
 }
 
@@ -25,6 +30,16 @@ fn conversation_id(s: &str) -> Result<ConversationId, ApiError> {
     ConversationId::parse(s).map_err(|_| ApiError::not_found("conversation"))
 }
 
+/// A customer.
+#[utoipa::path(get, path = "/api/v1/customers/{id}", tag = "customers",
+    security(("bearer" = [])), params(("id" = String, Path, description = "customer id")),
+    responses(
+        (status = 200, description = "the customer"),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+        (status = 404, response = ApiError),
+    )
+)]
 pub async fn customer(
     state: web::Data<AppState>,
     staff: Staff,
@@ -35,6 +50,20 @@ pub async fn customer(
     Ok(HttpResponse::Ok().json(c))
 }
 
+/// A customer's timeline, newest first, paged.
+///
+/// Merged records read as part of the customer's timeline.
+#[utoipa::path(get, path = "/api/v1/customers/{id}/timeline", tag = "customers",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "customer id"), Page),
+    responses(
+        (status = 200, description = "`{customer_id, events, next_before}`"),
+        (status = 400, response = ApiError),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+        (status = 404, response = ApiError),
+    )
+)]
 pub async fn timeline(
     state: web::Data<AppState>,
     staff: Staff,
@@ -66,6 +95,16 @@ pub async fn timeline(
     })))
 }
 
+/// A customer's conversations.
+#[utoipa::path(get, path = "/api/v1/customers/{id}/conversations", tag = "customers",
+    security(("bearer" = [])), params(("id" = String, Path, description = "customer id")),
+    responses(
+        (status = 200, description = "the conversations"),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+        (status = 404, response = ApiError),
+    )
+)]
 pub async fn customer_conversations(
     state: web::Data<AppState>,
     staff: Staff,
@@ -77,6 +116,16 @@ pub async fn customer_conversations(
         .json(crate::actors::timeline::conversations(&state.server.store, id).await?))
 }
 
+/// A conversation.
+#[utoipa::path(get, path = "/api/v1/conversations/{id}", tag = "conversations",
+    security(("bearer" = [])), params(("id" = String, Path, description = "conversation id")),
+    responses(
+        (status = 200, description = "the conversation"),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+        (status = 404, response = ApiError),
+    )
+)]
 pub async fn conversation(
     state: web::Data<AppState>,
     staff: Staff,
@@ -87,7 +136,18 @@ pub async fn conversation(
     Ok(HttpResponse::Ok().json(c))
 }
 
-/// The routing trace: who was considered, skipped and why, each offer and outcome.
+/// A conversation's routing trace.
+///
+/// Who was considered, skipped and why, each offer and outcome.
+#[utoipa::path(get, path = "/api/v1/conversations/{id}/trace", tag = "conversations",
+    security(("bearer" = [])), params(("id" = String, Path, description = "conversation id")),
+    responses(
+        (status = 200, description = "`{conversation_id, steps}`"),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+        (status = 404, response = ApiError),
+    )
+)]
 pub async fn trace(
     state: web::Data<AppState>,
     staff: Staff,
@@ -101,15 +161,28 @@ pub async fn trace(
     })))
 }
 
-#[derive(Debug, Deserialize)]
+/// An identity to look a customer up by.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct IdentityQuery {
+    #[param(value_type = super::openapi::schema::ChannelName, inline)]
     pub channel: String,
+    /// Normalised as on intake (`+8190...` may be sent as `%2B8190...`).
     pub address: String,
 }
 
-/// `GET /api/v1/customers?channel=sms&address=%2B8190...`: the customer an identity
-/// belongs to (the address is normalised as on intake).
+/// The customer who owns identity (channel, address).
+#[utoipa::path(get, path = "/api/v1/customers", tag = "customers", security(("bearer" = [])),
+    params(IdentityQuery),
+    responses(
+        (status = 200, description = "the customer"),
+        (status = 400, response = ApiError),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+        (status = 404, response = ApiError),
+    )
+)]
 pub async fn customer_by_identity(
     state: web::Data<AppState>,
     staff: Staff,

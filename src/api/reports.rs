@@ -22,36 +22,50 @@ const OFFSET_MINUTES: std::ops::RangeInclusive<i32> = -720..=840;
 const MAX_THRESHOLD_S: u32 = 86_400;
 
 /// The query string.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ReportQuery {
     /// Inclusive start, UTC milliseconds.
     pub from: i64,
     /// Exclusive end, UTC milliseconds.
     pub to: i64,
+    /// The width of a bucket.
+    #[param(value_type = super::openapi::schema::IntervalName, inline)]
     pub interval: String,
+    /// What the rows are grouped by.
+    #[param(value_type = super::openapi::schema::GroupName, inline)]
     pub group: String,
     /// Only this queue's events.
     pub queue: Option<String>,
     /// Comma-separated service-level thresholds in seconds (default from settings).
     pub thresholds: Option<String>,
+    /// Where buckets start: the offset from UTC of the reader's clock, minutes.
+    #[param(minimum = -720, maximum = 840)]
     pub utc_offset_minutes: Option<i32>,
-    /// `json` (default) or `csv`.
+    /// `json` (default) or `csv`; without it, `Accept: text/csv` asks for CSV.
+    #[param(value_type = Option<super::openapi::schema::FormatName>, inline)]
     pub format: Option<String>,
 }
 
 /// The JSON answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ReportResponse {
     pub from: i64,
     pub to: i64,
+    #[schema(value_type = super::openapi::schema::IntervalName, inline)]
     pub interval: Interval,
+    #[schema(value_type = super::openapi::schema::GroupName, inline)]
     pub group: GroupBy,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub queue: Option<QueueName>,
     pub thresholds_seconds: Vec<u32>,
     pub fcr_window_ms: u64,
     pub utc_offset_minutes: i32,
+    /// Per bucket and group: offered, handled, abandoned, service levels, ASA, AHT,
+    /// wait percentiles, transfers, channel switches, FCR, CSAT (docs/metrics.md).
+    #[schema(value_type = Vec<Object>)]
     pub rows: Vec<ReportRow>,
 }
 
@@ -148,6 +162,23 @@ fn params_of(q: &ReportQuery, state: &AppState) -> Result<ReportParams, ApiError
     })
 }
 
+/// Historical report rows (supervisor, admin).
+///
+/// Per bucket and group: offered, handled, abandoned, service level, ASA, AHT, wait
+/// percentiles, transfers, channel switches, FCR, CSAT. Definitions: docs/metrics.md.
+#[utoipa::path(get, path = "/api/v1/reports", tag = "reports", security(("bearer" = [])),
+    params(ReportQuery),
+    responses(
+        (status = 200, description = "the report, as JSON or CSV", content(
+            (ReportResponse = "application/json"),
+            (String = "text/csv"),
+        )),
+        (status = 400, response = ApiError),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+        (status = 503, response = ApiError),
+    )
+)]
 #[tracing::instrument(skip(state, staff, req, q), fields(interval = %q.interval, group = %q.group))]
 pub async fn report(
     state: web::Data<AppState>,

@@ -25,7 +25,8 @@ fn gone() -> ApiError {
     ApiError::new(ErrorCode::Internal, "live hub unavailable")
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct LiveQuery {
     /// Comma-separated queue names (default: every queue).
@@ -33,7 +34,19 @@ pub struct LiveQuery {
     pub queues: Option<String>,
 }
 
-/// `GET /api/v1/supervisor/live`: the same figures as a `/ws/supervisor` snapshot.
+/// Live figures per queue and agent (supervisor, admin).
+///
+/// The same figures as a `/ws/supervisor` snapshot.
+#[utoipa::path(get, path = "/api/v1/supervisor/live", tag = "supervisor",
+    security(("bearer" = [])), params(LiveQuery),
+    responses(
+        (status = 200, description = "the snapshot"),
+        (status = 400, response = ApiError),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+        (status = 503, response = ApiError),
+    )
+)]
 pub async fn live(
     state: web::Data<AppState>,
     staff: Staff,
@@ -60,7 +73,16 @@ pub async fn live(
     Ok(HttpResponse::Ok().json(snap))
 }
 
-/// `GET /api/v1/supervisor/subscribers`: each supervisor socket's flow-control state.
+/// The live hub's supervisor sockets and their flow-control state (supervisor, admin).
+#[utoipa::path(get, path = "/api/v1/supervisor/subscribers", tag = "supervisor",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the hub's subscribers"),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+        (status = 503, response = ApiError),
+    )
+)]
 pub async fn subscribers(
     state: web::Data<AppState>,
     staff: Staff,
@@ -73,16 +95,33 @@ pub async fn subscribers(
     Ok(HttpResponse::Ok().json(stats))
 }
 
-#[derive(Debug, Deserialize)]
+/// The status a supervisor sets.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StatusBody {
+    #[schema(value_type = super::openapi::schema::StatusName, inline)]
     pub status: RequestedStatus,
+    /// Why (an away reason), at most 100 bytes.
     #[serde(default)]
+    #[schema(max_length = 100)]
     pub reason: Option<String>,
 }
 
-/// `POST /api/v1/supervisor/agents/{id}/status`: set a logged-in agent available or
-/// away; its desktop is told at once. 404 when the agent is not logged in.
+/// Set a logged-in agent available or away (supervisor, admin).
+///
+/// Its desktop is told at once. 404 when the agent is not logged in.
+#[utoipa::path(post, path = "/api/v1/supervisor/agents/{id}/status", tag = "supervisor",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "agent id")),
+    request_body = StatusBody,
+    responses(
+        (status = 202, description = "applied: `{agent_id, status}`"),
+        (status = 400, response = ApiError),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+        (status = 404, response = ApiError),
+    )
+)]
 pub async fn set_agent_status(
     state: web::Data<AppState>,
     staff: Staff,
@@ -108,14 +147,30 @@ pub async fn set_agent_status(
     Ok(HttpResponse::Accepted().json(serde_json::json!({"agent_id": id, "status": body.status})))
 }
 
-#[derive(Debug, Deserialize)]
+/// The queues an agent is to serve.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QueuesBody {
+    /// Existing queues, each once.
+    #[schema(value_type = Vec<String>)]
     pub queues: Vec<QueueName>,
 }
 
-/// `PUT /api/v1/supervisor/agents/{id}/queues`: the queues an agent serves, stored
-/// and applied to a logged-in agent at once (held conversations stay with it).
+/// Set the queues an agent serves, applied at once (supervisor, admin).
+///
+/// Stored, and applied to a logged-in agent at once (held conversations stay with it).
+#[utoipa::path(put, path = "/api/v1/supervisor/agents/{id}/queues", tag = "supervisor",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "agent id")),
+    request_body = QueuesBody,
+    responses(
+        (status = 200, description = "`{agent_id, queues}`"),
+        (status = 400, response = ApiError),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+        (status = 404, response = ApiError),
+    )
+)]
 pub async fn set_agent_queues(
     state: web::Data<AppState>,
     staff: Staff,
@@ -162,13 +217,15 @@ pub async fn set_agent_queues(
 }
 
 /// What a supervisor may change on a queue; absent fields stay as they are.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QueuePatch {
     #[serde(default)]
+    #[schema(minimum = -100, maximum = 100)]
     pub priority: Option<i32>,
     /// `null` removes overflow; absent leaves it.
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<super::openapi::schema::OverflowSetting>, inline)]
     pub overflow: Option<Option<crate::domain::queue::Overflow>>,
 }
 
@@ -183,8 +240,22 @@ where
 /// Longest overflow delay a supervisor may set (one day).
 const MAX_OVERFLOW_AFTER_MS: u64 = 86_400_000;
 
-/// `PATCH /api/v1/supervisor/queues/{name}`: priority (-100..=100) and overflow
-/// (`{after_ms, to}` or `null`), stored and applied to the running queue.
+/// Change a queue's priority and overflow, applied at once (supervisor, admin).
+///
+/// Priority -100 to 100; overflow `{after_ms, to}` or `null`; stored and applied to
+/// the running queue.
+#[utoipa::path(patch, path = "/api/v1/supervisor/queues/{name}", tag = "supervisor",
+    security(("bearer" = [])),
+    params(("name" = String, Path, description = "queue name")),
+    request_body = QueuePatch,
+    responses(
+        (status = 200, description = "the queue config"),
+        (status = 400, response = ApiError),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+        (status = 404, response = ApiError),
+    )
+)]
 pub async fn patch_queue(
     state: web::Data<AppState>,
     staff: Staff,

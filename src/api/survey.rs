@@ -23,11 +23,14 @@ use askama::Template;
 use serde::{Deserialize, Serialize};
 
 /// An answer from the JSON API or the HTML form.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AnswerIn {
-    /// Kept as a string so that "abc" is a typed `invalid`, not a JSON error.
+    /// 1 to 5 (a number, or a string holding one).
+    // Kept as a JSON value so that "abc" is a typed `invalid`, not a JSON error.
+    #[schema(value_type = u8, minimum = 1, maximum = 5)]
     pub score: serde_json::Value,
+    /// At most `surveys.max_comment_bytes`.
     #[serde(default)]
     pub comment: Option<String>,
 }
@@ -117,7 +120,19 @@ async fn answer(server: &Server, token: &str, body: AnswerIn) -> Result<SurveyRe
     Ok(rec)
 }
 
-/// `POST /api/v1/surveys/{token}` `{score, comment?}`.
+/// Answer a CSAT survey from its email link token (no staff token).
+///
+/// The unguessable single-use link token is the credential. A second answer is 409.
+#[utoipa::path(post, path = "/api/v1/surveys/{token}", tag = "engagement",
+    params(("token" = String, Path, description = "the survey link's token")),
+    request_body = AnswerIn,
+    responses(
+        (status = 200, description = "the answered survey"),
+        (status = 400, response = ApiError),
+        (status = 404, response = ApiError),
+        (status = 409, response = ApiError),
+    )
+)]
 pub async fn answer_json(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -127,7 +142,18 @@ pub async fn answer_json(
     Ok(HttpResponse::Ok().json(view(rec)))
 }
 
-/// `GET /api/v1/conversations/{id}/survey` (staff who may read the conversation).
+/// The conversation's CSAT survey (staff who may read the conversation).
+#[utoipa::path(get, path = "/api/v1/conversations/{id}/survey", tag = "engagement",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "conversation id")),
+    responses(
+        (status = 200, description = "the survey (without its link secret)"),
+        (status = 400, response = ApiError),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+        (status = 404, response = ApiError),
+    )
+)]
 pub async fn of_conversation(
     state: web::Data<AppState>,
     staff: Staff,

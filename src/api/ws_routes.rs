@@ -15,8 +15,12 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws;
 use serde::Deserialize;
 
-#[derive(Debug, Deserialize)]
+/// The query of `/ws/agent` and `/ws/chat`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TokenQuery {
+    /// `/ws/agent`: the staff token (required). `/ws/chat`: the visitor token of an
+    /// earlier chat (optional; without one a new visitor gets one).
     pub token: Option<String>,
     /// Web chat only: a login token (JWT) signed by the company's website.
     #[serde(default)]
@@ -65,6 +69,16 @@ async fn staff_handshake(
     Ok((staff, profile))
 }
 
+/// Agent websocket (staff token in the `token` query parameter).
+///
+/// The agent desktop's socket; see docs/protocol.md.
+#[utoipa::path(get, path = "/ws/agent", tag = "websockets", params(TokenQuery),
+    responses(
+        (status = 101, description = "upgrade"),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+    )
+)]
 pub async fn agent_ws(
     req: HttpRequest,
     stream: web::Payload,
@@ -91,6 +105,17 @@ pub async fn agent_ws(
         .start()
 }
 
+/// Customer web-chat websocket (optional visitor token).
+///
+/// See docs/protocol.md; a `login` token signed by the company's website links the
+/// chat to the customer it names.
+#[utoipa::path(get, path = "/ws/chat", tag = "websockets", params(TokenQuery),
+    responses(
+        (status = 101, description = "upgrade"),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+    )
+)]
 pub async fn chat_ws(
     req: HttpRequest,
     stream: web::Payload,
@@ -187,16 +212,30 @@ async fn survivor_of(server: &crate::Server, mut id: CustomerId) -> Result<Custo
     Ok(id)
 }
 
-#[derive(Debug, Deserialize)]
+/// The query of `/ws/supervisor`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SupervisorQuery {
+    /// The staff token (supervisor or admin).
     pub token: Option<String>,
     /// Comma-separated queue names to watch (default: every queue).
     #[serde(default)]
     pub queues: Option<String>,
 }
 
-/// `/ws/supervisor`: the same staff-token handshake as `/ws/agent`, then the
-/// supervisor or admin role is required; agents are refused before any upgrade.
+/// Supervisor live-metrics websocket (supervisor or admin role).
+///
+/// The same staff-token handshake as `/ws/agent`, then the supervisor or admin role is
+/// required; agents are refused before any upgrade. See docs/protocol.md.
+#[utoipa::path(get, path = "/ws/supervisor", tag = "websockets", params(SupervisorQuery),
+    responses(
+        (status = 101, description = "upgrade"),
+        (status = 400, response = ApiError),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+        (status = 503, response = ApiError),
+    )
+)]
 pub async fn supervisor_ws(
     req: HttpRequest,
     stream: web::Payload,

@@ -44,7 +44,7 @@ const ALL_CHANNELS: &str = "*";
 const PAGE: usize = 500;
 
 /// One search hit (the REST shape of `GET /api/v1/kb/search`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Hit {
     pub id: String,
     pub title: String,
@@ -61,9 +61,11 @@ pub struct Hit {
 }
 
 /// A search's hits, best first, and the tokenizer that analysed it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SearchResult {
     pub hits: Vec<Hit>,
+    /// The tokenizer that analysed the query.
+    #[schema(value_type = String)]
     pub tokenizer: &'static str,
 }
 

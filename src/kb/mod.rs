@@ -24,7 +24,7 @@ pub use switchboard_engine::articles::KIND as KB_ARTICLE;
 
 /// One article, stored as JSON in the records table. Other features read `title`,
 /// `body` and `language` of this exact shape directly from the store.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Article {
     pub id: String,
     pub title: String,
@@ -35,6 +35,7 @@ pub struct Article {
     pub language: String,
     /// Channel names (`chat`, `sms`, ...); empty = every channel.
     #[serde(default)]
+    #[schema(value_type = Vec<crate::schema::ChannelName>, inline)]
     pub channels: Vec<Channel>,
     pub version: u64,
     pub updated_at: u64,
@@ -49,7 +50,7 @@ impl Article {
 }
 
 /// Languages an article may be written in.
-pub const LANGUAGES: &[&str] = &["ja", "en"];
+pub use switchboard_engine::articles::LANGUAGES;
 
 /// `[kb]`: knowledge-base limits and the Japanese dictionary.
 #[derive(Debug, Clone, Deserialize)]

@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 /// Store record kind of knowledge-base articles (key = article id).
 pub const KIND: &str = "kb_article";
 
+/// Languages an article may be written in.
+pub const LANGUAGES: &[&str] = &["ja", "en"];
+
 /// The fields of an article a caller or a visitor is shown.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ArticleView {
