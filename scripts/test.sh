@@ -2,7 +2,8 @@
 # The test command (README.md): installs what the tests need if missing — Debian's
 # chromium, Node.js/npm, Japanese fonts for the browser screenshots, the pinned
 # playwright-core and typescript, Debian's prometheus package for `promtool` (the
-# /metrics lint in tests/api/prometheus.rs) and mecab-ipadic (the knowledge base's
+# /metrics lint in tests/api/prometheus.rs), openapi-spec-validator from PyPI (the
+# OpenAPI document test) and mecab-ipadic (the knowledge base's
 # Japanese dictionary sources), Java 17 and Maven for Apache Cassandra — then
 # type-checks the web clients, starts a real Apache Cassandra (scripts/cassandra.sh:
 # fetched from Maven Central, one node on 127.0.0.11) for the CQL store's tests, runs
@@ -23,6 +24,8 @@ command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
+# A virtual environment for the OpenAPI validator (below).
+python3 -c 'import ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing Debian packages for the browser and metrics tests: ${missing[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -34,6 +37,16 @@ if [ ! -d clients/node_modules/playwright-core ] || [ ! -x clients/node_modules/
   echo "installing playwright-core and typescript (npm) for the browser tests and the type check"
   npm ci --prefix clients --no-audit --no-fund --loglevel=error
 fi
+
+# The OpenAPI 3.1 validator that checks the served document (tests/api/openapi.rs),
+# pinned, from PyPI, in a virtual environment of its own.
+validator_env=".cache/openapi-validator"
+if [ ! -x "$validator_env/bin/openapi-spec-validator" ]; then
+  echo "installing openapi-spec-validator (PyPI) for the OpenAPI document test"
+  python3 -m venv "$validator_env"
+  "$validator_env/bin/pip" install --quiet --disable-pip-version-check 'openapi-spec-validator==0.9.0'
+fi
+export OPENAPI_VALIDATOR="$PWD/$validator_env/bin/openapi-spec-validator"
 
 # The web clients are plain JavaScript with JSDoc types: a type error fails the run
 # before any Rust test (clients/tsconfig.json, clients/tests/tsconfig.json).

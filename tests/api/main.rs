@@ -22,6 +22,7 @@ mod ivr;
 mod kb;
 mod loadtest_smoke;
 mod notify;
+mod openapi;
 mod overload;
 mod privacy;
 mod process;
