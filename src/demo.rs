@@ -64,7 +64,27 @@ fn skills(list: &[(&str, u8)]) -> BTreeMap<Skill, Proficiency> {
         .collect()
 }
 
-pub async fn seed(server: &Server) -> anyhow::Result<()> {
+/// One account of the demo's login list and the password that works for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DemoLogin {
+    pub id: &'static str,
+    pub role: Role,
+    /// The demo password, or `None` when the account existed before with another
+    /// password (e.g. `admin` created by `--admin-password`): the demo leaves existing
+    /// accounts, and their passwords, alone.
+    pub password: Option<&'static str>,
+}
+
+impl std::fmt::Display for DemoLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let password = self.password.unwrap_or("(its own password)");
+        write!(f, "  {:<6} / {password:<11} ({:?})", self.id, self.role)
+    }
+}
+
+/// Creates the demo queues, agents, canned responses and articles that do not exist
+/// yet, and returns the login list to print.
+pub async fn seed(server: &Server) -> anyhow::Result<Vec<DemoLogin>> {
     let store = &server.store;
     let existing: Vec<QueueName> = store.queues().await?.into_iter().map(|q| q.name).collect();
     let mut batch = Batch::default();
@@ -82,16 +102,28 @@ pub async fn seed(server: &Server) -> anyhow::Result<()> {
             batch.queues.push(q);
         }
     }
-    println!(
-        "demo logins (open http://{}/agent/ and http://{}/chat/):",
-        server.settings.listen, server.settings.listen
-    );
+    let mut logins = Vec::new();
     for (id, name, password, role, sk, queues) in DEMO_AGENTS {
         let agent_id = AgentId::parse(id).expect("demo id");
-        println!("  {id:<6} / {password:<11} ({role:?})");
-        if store.agent(&agent_id).await?.is_some() {
+        if let Some(existing) = store.agent(&agent_id).await? {
+            // Seeded by an earlier `--demo` run, or made another way (`--admin-password`):
+            // print the demo password only where it still works.
+            let works = server
+                .passwords
+                .verify(password.to_string(), existing.password_hash)
+                .await?;
+            logins.push(DemoLogin {
+                id,
+                role: *role,
+                password: works.then_some(*password),
+            });
             continue;
         }
+        logins.push(DemoLogin {
+            id,
+            role: *role,
+            password: Some(*password),
+        });
         let pw = password.to_string();
         let hash = server.passwords.hash(pw).await?;
         batch.agents.push(AgentProfile {
@@ -113,7 +145,7 @@ pub async fn seed(server: &Server) -> anyhow::Result<()> {
         store.commit(batch).await?;
     }
     crate::kb::demo::seed(server, server.kb()).await?;
-    Ok(())
+    Ok(logins)
 }
 
 /// A few canned responses in English and Japanese (agent assist, docs/assist.md).

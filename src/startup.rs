@@ -128,7 +128,14 @@ impl Application {
             ensure_admin(&handle, pw).await?;
         }
         if settings.demo {
-            crate::demo::seed(&handle).await?;
+            let logins = crate::demo::seed(&handle).await?;
+            println!(
+                "demo logins (open http://{}/agent/ and http://{}/chat/):",
+                settings.listen, settings.listen
+            );
+            for login in logins {
+                println!("{login}");
+            }
         }
         let mut queues = store.queues().await?;
         if queues.is_empty() {

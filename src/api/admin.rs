@@ -164,8 +164,11 @@ pub async fn put_queue(
         .as_object_mut()
         .ok_or_else(|| ApiError::invalid("expected a JSON object"))?;
     obj.insert("name".into(), serde_json::Value::String(name.to_string()));
-    let config: QueueConfig =
+    let mut config: QueueConfig =
         serde_json::from_value(value).map_err(|e| ApiError::invalid(e.to_string()))?;
+    if config.display_name.trim().is_empty() {
+        config.display_name = name.to_string();
+    }
     if config.offer_timeout_ms < 100 || config.offer_timeout_ms > 600_000 {
         return Err(ApiError::invalid("offer_timeout_ms must be 100 to 600000"));
     }

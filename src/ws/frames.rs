@@ -197,6 +197,9 @@ mod tests {
         assert_eq!(e.code, ErrorCode::UnknownType);
         let e = decode::<AgentClientMsg>(r#"{"type":"accept"}"#, 1000).unwrap_err();
         assert_eq!(e.code, ErrorCode::BadJson);
+        // An unknown field of a known type (docs/protocol.md): bad_json, not unknown_type.
+        let e = decode::<AgentClientMsg>(r#"{"type":"ping","colour":1}"#, 1000).unwrap_err();
+        assert_eq!(e.code, ErrorCode::BadJson);
         let e = decode::<AgentClientMsg>(&"x".repeat(2000), 1000).unwrap_err();
         assert_eq!(e.code, ErrorCode::TooLarge);
         let e = decode::<AgentClientMsg>("[1]", 1000).unwrap_err();

@@ -62,6 +62,31 @@ async fn unknown_message_type_is_rejected() {
     assert_eq!(chat.expect("error").await["code"], "unknown_type");
 }
 
+/// A text over `limits.max_text_bytes` inside a frame the socket accepts gets
+/// `too_large` (docs/protocol.md), from the customer and from the agent alike, and
+/// nothing is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_over_the_text_limit_is_too_large() {
+    let app = spawn_app(|_| {}).await;
+    let (mut a, mut chat, conv, customer) = setup(&app, "t1").await;
+    chat.sync().await;
+    let before = app.timeline(&customer).await.len();
+    let long = "x".repeat(20_000); // over the 16,384-byte default, under the 64 KiB frame limit
+    chat.send(json!({"type": "message", "client_msg_id": "long", "text": long}))
+        .await;
+    let e = chat.expect("error").await;
+    assert_eq!(
+        (e["code"].as_str(), e["ref"].as_str()),
+        (Some("too_large"), Some("long"))
+    );
+    a.send(
+        json!({"type": "message", "conversation_id": conv, "client_msg_id": "long", "text": long}),
+    )
+    .await;
+    assert_eq!(a.expect("error").await["code"], "too_large");
+    assert_eq!(app.timeline(&customer).await.len(), before);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversize_message_is_refused_with_too_large() {
     let app = spawn_app(|s| s.limits.max_ws_message_bytes = 4096).await;

@@ -14,6 +14,7 @@ mod channels;
 mod chat_flow;
 mod concurrency;
 mod crm;
+mod demo;
 mod email;
 mod faults;
 mod helpers;

@@ -424,3 +424,39 @@ async fn a_backlog_reaches_the_agent_oldest_first() {
     }
     assert_eq!(got, expected, "offer cards arrive in routing order");
 }
+
+/// `default_for` as docs/api.md says: on a fresh engine the start-up queue `general`
+/// is the default of every channel; a queue that names a channel in its `default_for`
+/// takes that channel (and only that one) from `general`, so new conversations on it
+/// land there at once. A queue created without a display name shows its name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_for_moves_a_channel_to_the_queue_that_claims_it() {
+    let app = spawn_app(|_| {}).await;
+    let (s, sales) = app
+        .put("/api/v1/queues/sales", json!({"default_for": ["sms"]}))
+        .await;
+    assert_eq!(s, 200, "{sales}");
+    assert_eq!(sales["display_name"], "sales");
+    let queue_of = |channel: &'static str, address: &'static str| {
+        let app = &app;
+        async move {
+            let (s, ack) = app
+                .post(
+                    "/api/v1/inbound",
+                    json!({"channel": channel, "address": address, "text": "hello"}),
+                )
+                .await;
+            assert_eq!(s, 202, "{ack}");
+            let id = ack["conversation_id"].as_str().unwrap().to_owned();
+            let (_, conv) = app.get(&format!("/api/v1/conversations/{id}")).await;
+            conv["queue"].as_str().unwrap().to_owned()
+        }
+    };
+    assert_eq!(queue_of("sms", "+819012340001").await, "sales");
+    assert_eq!(queue_of("email", "a@example.com").await, "general");
+
+    // Moving it back is the same rule the other way.
+    app.queue("general", json!({"default_for": ["sms", "email"]}))
+        .await;
+    assert_eq!(queue_of("sms", "+819012340002").await, "general");
+}

@@ -172,11 +172,9 @@ async fn agents_and_strangers_are_refused_at_the_handshake() {
             Ok(_) => panic!("upgraded: {url}"),
         }
     };
+    // An agent's token is a valid staff token of the wrong role (docs/protocol.md).
     let agent_status = refused(app.ws_url(&format!("/ws/supervisor?token={agent}"))).await;
-    assert!(
-        agent_status == 401 || agent_status == 403,
-        "agent role: {agent_status}"
-    );
+    assert_eq!(agent_status, 403, "agent role");
     assert_eq!(refused(app.ws_url("/ws/supervisor")).await, 401);
     assert_eq!(
         refused(app.ws_url("/ws/supervisor?token=forged")).await,

@@ -83,6 +83,9 @@ pub struct Inner {
     /// Serialises identity links, unlinks, merges and unmerges, whose "is this address
     /// owned?" check and the write that follows must not interleave (see `stitching`).
     pub(crate) identity_lock: tokio::sync::Mutex<()>,
+    /// Serialises queue configuration changes, so that two of them moving a default
+    /// channel cannot interleave their reads and writes.
+    queue_lock: tokio::sync::Mutex<()>,
     /// Set once when a graceful shutdown begins: every websocket session watches it and
     /// tells its client to reconnect. Shared with the server's shutdown handle, which
     /// must not keep the engine alive.
@@ -145,6 +148,7 @@ impl Engine {
             live_lost: AtomicU64::new(0),
             supervisor_sockets: std::sync::atomic::AtomicUsize::new(0),
             identity_lock: tokio::sync::Mutex::new(()),
+            queue_lock: tokio::sync::Mutex::new(()),
             drain: Arc::new(tokio::sync::watch::Sender::new(false)),
             notify_stats: Default::default(),
         }))
@@ -460,22 +464,48 @@ impl Engine {
         v
     }
 
-    /// Starts (or reconfigures) the actor for `config`.
     /// Stores a queue's configuration durably, then applies it at once (starting the
     /// queue actor if the queue is new). Admin and supervisor changes both come here.
-    pub async fn save_queue(
-        &self,
-        config: QueueConfig,
-    ) -> Result<Addr<QueueActor>, crate::store::StoreError> {
+    /// A channel is the default of at most one queue: a channel this change adds to
+    /// `default_for` is taken off the queue that had it, in the same commit.
+    pub async fn save_queue(&self, config: QueueConfig) -> EngineResult<Addr<QueueActor>> {
+        let _one_at_a_time = self.queue_lock.lock().await;
+        // Only the channels this change adds move, so saving a queue of a store that
+        // predates the rule leaves the others alone.
+        let had: Vec<Channel> = self
+            .registry
+            .queue_configs
+            .get(&config.name)
+            .map(|q| q.default_for.clone())
+            .unwrap_or_default();
+        let added: Vec<Channel> = config
+            .default_for
+            .iter()
+            .filter(|ch| !had.contains(ch))
+            .copied()
+            .collect();
+        let mut queues = vec![config.clone()];
+        for other in self.registry.queue_configs.iter() {
+            if other.name != config.name && other.default_for.iter().any(|c| added.contains(c)) {
+                let mut q = other.value().clone();
+                q.default_for.retain(|c| !added.contains(c));
+                queues.push(q);
+            }
+        }
         self.store
             .commit(crate::store::Batch {
-                queues: vec![config.clone()],
+                queues: queues.clone(),
                 ..Default::default()
             })
-            .await?;
+            .await
+            .map_err(crate::store::StoreError::into_engine)?;
+        for q in queues.into_iter().skip(1) {
+            self.start_queue(q);
+        }
         Ok(self.start_queue(config))
     }
 
+    /// Starts (or reconfigures) the actor for `config`.
     pub fn start_queue(&self, config: QueueConfig) -> Addr<QueueActor> {
         self.registry
             .queue_configs
@@ -489,8 +519,9 @@ impl Engine {
         addr
     }
 
-    /// The queue a new conversation on `channel` lands in: the first (by name) whose
-    /// `default_for` lists the channel, else the first queue.
+    /// The queue a new conversation on `channel` lands in: the one whose `default_for`
+    /// lists the channel (one queue does, see [`Engine::save_queue`]; in a store that
+    /// predates the rule, the first by name), else the first queue by name.
     pub fn default_queue_for(&self, channel: Channel) -> Option<QueueName> {
         let mut names: Vec<QueueConfig> = self
             .registry
