@@ -460,3 +460,32 @@ async fn default_for_moves_a_channel_to_the_queue_that_claims_it() {
         .await;
     assert_eq!(queue_of("sms", "+819012340002").await, "general");
 }
+
+/// POST /api/v1/inbound takes a channel whose connector is off (the integration is the
+/// door, docs/api.md), and the conversation is routed as any other; an agent's reply
+/// on that channel is then refused `invalid` and stores nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inbound_on_a_disabled_connector_routes_but_replies_are_refused() {
+    let app = spawn_app(|s| s.channels.sms.enabled = false).await;
+    let t = app.agent("rin", &["general"], json!({})).await;
+    let mut a = Client::available(&app, &t).await;
+    let ack = app
+        .inbound("sms", "+819000000077", "hello from a gateway", None)
+        .await;
+    let customer = ack["customer_id"].as_str().unwrap().to_owned();
+    let conv = accept_next(&mut a).await;
+    let before = app.timeline(&customer).await.len();
+    a.send(json!({"type": "message", "conversation_id": conv["id"],
+        "client_msg_id": "r1", "text": "hi"}))
+        .await;
+    let e = a.expect("error").await;
+    assert_eq!(
+        (e["code"].as_str(), e["ref"].as_str()),
+        (Some("invalid"), Some("r1"))
+    );
+    assert!(
+        e["message"].as_str().unwrap().contains("not enabled"),
+        "{e}"
+    );
+    assert_eq!(app.timeline(&customer).await.len(), before);
+}
