@@ -128,7 +128,7 @@ mod tests {
         assert_eq!(a.terms("返品方法について"), vec!["返品", "方法"]);
         // Base forms: a conjugated verb is indexed as its dictionary form.
         assert!(a.terms("荷物が届きません").contains(&"届く".to_string()));
-        assert_eq!(a.terms("ＳＨＩＰＰＩＮＧ fees"), vec!["shipping", "fees"]);
+        assert_eq!(a.terms("ＳＨＩＰＰＩＮＧ fees"), vec!["shipping", "fee"]);
         // Loaded once per cache path.
         let again = segmenter(sources, &default_cache()).unwrap();
         assert!(Arc::ptr_eq(

@@ -4,6 +4,9 @@
 //! * Normalisation first ([`normalize`]): full-width ASCII and the ideographic space
 //!   fold to ASCII (NFKC-ish width folding), half-width katakana is left as written,
 //!   Latin letters are lowercased.
+//! * English words lose their plural ending ([`plural_stem`], the "S" stemmer): `costs`
+//!   and `cost`, `fees` and `fee`, `deliveries` and `delivery` meet, in the index and
+//!   in the query alike. Nothing else is stemmed, so `shipping` stays `shipping`.
 //! * Japanese: a morphological analyser (lindera) over the IPADIC dictionary, built at
 //!   run time from Debian's `mecab-ipadic` sources (EUC-JP CSV) into a cache directory
 //!   (see [`crate::kb::dictionary`]). Content words only (nouns, verbs, adjectives,
@@ -134,7 +137,7 @@ impl Analyzer {
             let run = &norm[s..e];
             if !cjk {
                 if !EN_STOP.contains(&run) {
-                    push(&mut out, run.to_owned(), s, e);
+                    push(&mut out, plural_stem(run), s, e);
                 }
             } else if let Some(seg) = &self.segmenter {
                 self.morph(seg, run, s, &mut out);
@@ -239,9 +242,56 @@ impl Tokenizer for KbTokenizer {
     }
 }
 
+/// The plural of an English word folded to its singular, by the "S" stemmer (Harman,
+/// 1991): `-ies` → `-y` (not `-eies`, `-aies`), `-es` → `-e` (not `-aes`, `-ees`,
+/// `-oes`), `-s` → `` (not `-us`, `-ss`). Words of three letters or fewer, and words with
+/// a character other than an ASCII letter, are kept as written.
+pub fn plural_stem(word: &str) -> String {
+    if word.len() <= 3 || !word.bytes().all(|b| b.is_ascii_lowercase()) {
+        return word.to_owned();
+    }
+    let ends = |suffix: &str| word.ends_with(suffix);
+    if ends("ies") && !ends("eies") && !ends("aies") {
+        return format!("{}y", &word[..word.len() - 3]);
+    }
+    if ends("es") && !ends("aes") && !ends("ees") && !ends("oes") {
+        return word[..word.len() - 1].to_owned();
+    }
+    if ends("s") && !ends("us") && !ends("ss") {
+        return word[..word.len() - 1].to_owned();
+    }
+    word.to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn english_plurals_meet_their_singulars() {
+        for (plural, singular) in [
+            ("costs", "cost"),
+            ("fees", "fee"),
+            ("deliveries", "delivery"),
+            ("orders", "order"),
+            ("returns", "return"),
+        ] {
+            assert_eq!(plural_stem(plural), plural_stem(singular), "{plural}");
+        }
+        for kept in [
+            "shipping",
+            "address",
+            "status",
+            "bus",
+            "yes",
+            "日本語",
+            "x86s",
+        ] {
+            assert_eq!(plural_stem(kept), kept);
+        }
+        let a = Analyzer::bigram();
+        assert_eq!(a.terms("Shipping costs"), a.terms("shipping cost"));
+    }
 
     #[test]
     fn width_folding_and_lowercase() {
@@ -254,7 +304,7 @@ mod tests {
         assert_eq!(a.name(), "cjk-bigram");
         assert_eq!(
             a.terms("返品方法 Returns"),
-            vec!["返品", "品方", "方法", "returns"]
+            vec!["返品", "品方", "方法", "return"]
         );
         assert_eq!(a.terms("の"), vec!["の"]);
         assert!(a.terms("the a is").is_empty());

@@ -443,3 +443,38 @@ async fn kill_minus_nine_keeps_the_acknowledged_turn_and_the_session() {
     let q = e.get(&token, "/api/v1/queues/general").await;
     assert_eq!(q["waiting"], 1);
 }
+
+/// README's self-service example, literally: the demo knowledge base with
+/// examples/self-service.toml answers 送料は？ and "shipping cost" (an everyday
+/// variant of the article's "Shipping costs"/"fees"), and `agent` hands off to a person.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_self_service_examples_work_as_written() {
+    let example: Settings =
+        toml::from_str(include_str!("../../examples/self-service.toml")).expect("example");
+    let app = spawn_app(move |s| {
+        s.demo = true;
+        s.bot = example.bot.clone();
+    })
+    .await;
+
+    let (mut chat, _) = Client::visitor(&app).await;
+    chat_say(&mut chat, "送料は？").await;
+    let r = bot_reply(&mut chat).await;
+    assert_eq!(
+        (r["kind"].as_str(), r["article_title"].as_str()),
+        (Some("answer"), Some("送料について")),
+        "{r}"
+    );
+
+    let (mut chat, _) = Client::visitor(&app).await;
+    chat_say(&mut chat, "shipping cost").await;
+    let r = bot_reply(&mut chat).await;
+    assert_eq!(
+        (r["kind"].as_str(), r["article_title"].as_str()),
+        (Some("answer"), Some("Shipping fees")),
+        "{r}"
+    );
+
+    chat_say(&mut chat, "agent").await;
+    assert_eq!(bot_reply(&mut chat).await["kind"], "handoff");
+}
