@@ -263,6 +263,31 @@ impl CustomerActor {
         });
     }
 
+    /// The ack of a message just applied as `event_id` in `conversation_id`; a retry
+    /// under `seen_key` gets the same ack, marked `duplicate`.
+    fn acked(
+        &mut self,
+        seen_key: Option<String>,
+        event_id: crate::domain::EventId,
+        conversation_id: ConversationId,
+    ) -> InboundAck {
+        let ack = InboundAck {
+            event_id,
+            conversation_id,
+            duplicate: false,
+        };
+        if let Some(k) = seen_key {
+            self.remember_id(
+                k,
+                InboundAck {
+                    duplicate: true,
+                    ..ack.clone()
+                },
+            );
+        }
+        ack
+    }
+
     fn remember_id(&mut self, cid: String, ack: InboundAck) {
         if self.seen.insert(cid.clone(), ack).is_none() {
             self.seen_order.push_back(cid);
@@ -657,20 +682,7 @@ impl CustomerActor {
         for e in events {
             self.remember(e);
         }
-        let ack = InboundAck {
-            event_id: message.id,
-            conversation_id: conv.id,
-            duplicate: false,
-        };
-        if let Some(k) = seen_key {
-            self.remember_id(
-                k,
-                InboundAck {
-                    duplicate: true,
-                    ..ack.clone()
-                },
-            );
-        }
+        let ack = self.acked(seen_key, message.id, conv.id);
         self.open = Some(conv.clone());
         ack
     }

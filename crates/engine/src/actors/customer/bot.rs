@@ -183,20 +183,7 @@ impl CustomerActor {
             act.bot.session = Some(session);
             act.remember(&message);
             act.remember(&reply);
-            let ack = InboundAck {
-                event_id: message.id,
-                conversation_id: conv_id,
-                duplicate: false,
-            };
-            if let Some(k) = seen_key {
-                act.remember_id(
-                    k,
-                    InboundAck {
-                        duplicate: true,
-                        ..ack.clone()
-                    },
-                );
-            }
+            let ack = act.acked(seen_key, message.id, conv_id);
             act.push_chat(ChatNotice::Event { event: message });
             act.bot_send(reply, delivery);
             Ok(ack)

@@ -144,18 +144,7 @@ impl Handler<AgentWrite> for CustomerActor {
         }
         self.commit_retryable(batch, Some(key.clone()), move |act| {
             act.remember(&ev);
-            let ack = InboundAck {
-                event_id: ev.id,
-                conversation_id: conv.id,
-                duplicate: false,
-            };
-            act.remember_id(
-                key,
-                InboundAck {
-                    duplicate: true,
-                    ..ack.clone()
-                },
-            );
+            let ack = act.acked(Some(key), ev.id, conv.id);
             if !msg.note {
                 crate::metrics::message(channel, "out");
                 match delivery {

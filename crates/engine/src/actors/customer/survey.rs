@@ -223,20 +223,7 @@ impl CustomerActor {
                 Some(AtomicResponse::new(Box::pin(fut.map(
                     move |res, act: &mut CustomerActor, _| {
                         let (_, ev) = res?;
-                        let ack = InboundAck {
-                            event_id: ev.id,
-                            conversation_id: conv,
-                            duplicate: false,
-                        };
-                        if let Some(k) = seen_key {
-                            act.remember_id(
-                                k,
-                                InboundAck {
-                                    duplicate: true,
-                                    ..ack.clone()
-                                },
-                            );
-                        }
+                        let ack = act.acked(seen_key, ev.id, conv);
                         Ok(ack)
                     },
                 ))))
@@ -280,20 +267,7 @@ impl CustomerActor {
                 Some(self.commit_then(batch, move |act| {
                     act.remember(&ev);
                     act.engine.deliver(d);
-                    let ack = InboundAck {
-                        event_id: ev.id,
-                        conversation_id: conv,
-                        duplicate: false,
-                    };
-                    if let Some(k) = seen_key {
-                        act.remember_id(
-                            k,
-                            InboundAck {
-                                duplicate: true,
-                                ..ack.clone()
-                            },
-                        );
-                    }
+                    let ack = act.acked(seen_key, ev.id, conv);
                     Ok(ack)
                 }))
             }
