@@ -110,6 +110,7 @@ impl Application {
 
         settings
             .validate_ivr()
+            .and_then(|()| settings.limits.validate())
             .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
         let key = token_key(&store).await?;
         let settings = Arc::new(settings);
@@ -155,6 +156,7 @@ impl Application {
         }
         recover(&engine).await?;
         crate::actors::customer::callback::start_sweeper(engine.clone());
+        crate::actors::customer::once::start_expiry(engine.clone());
         let gateway = crate::channels::Gateway::new(
             engine.clone(),
             settings.channels.clone(),
@@ -255,8 +257,9 @@ impl Application {
     /// Serves until SIGTERM/SIGINT (or a [`ShutdownHandle::drain`]), then shuts down
     /// gracefully within `timing.shutdown_deadline_ms`: websocket clients get a
     /// `reconnect` message and close code 1012, the listener stops accepting, in-flight
-    /// requests (and so their store writes) finish, the SMTP listener and outbound
-    /// workers stop, the actor threads are joined and the store is released.
+    /// requests (and so their store writes) finish, the SMTP listener stops, provider
+    /// calls in flight finish and record their outcome, the outbound workers stop, the
+    /// actor threads are joined and the store is released.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let shutdown = self.shutdown_handle();
         let Application {
@@ -287,6 +290,12 @@ impl Application {
         let deadline = start + shutdown_deadline;
         if let Some(smtp) = smtp {
             let _ = tokio::time::timeout_at(deadline, smtp.shutdown()).await;
+        }
+        // Provider calls in flight finish and record their outcome while the actors
+        // still run: a reply whose provider has no idempotency key is then known sent,
+        // not `unknown` at the next start.
+        while !handle.engine.drain_outbound() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await; // poll interval
         }
         handle.shutdown();
         // Let the last holders (HTTP workers winding down, aborted tasks) let go, so that

@@ -63,7 +63,7 @@ const CUSTOMER_TYPING_SHOW_MS = 5000;
  * @property {string} [disposition]
  * @property {number} [waited_ms]
  * @property {boolean} [opted_out]
- * @property {string} [status]  call status; message_status: sent|delivered|read|failed|suppressed
+ * @property {string} [status]  call status; message_status: sent|delivered|read|failed|suppressed|unknown
  * @property {string} [detail]
  * @property {string} [message_event_id]
  * @property {string} [join_url]

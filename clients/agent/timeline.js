@@ -22,9 +22,9 @@ const HISTORY_PAGE = 50;
 const HIDDEN_EVENT_KINDS = new Set(['offered', 'message_status']);
 // A later receipt never downgrades an earlier one (providers report out of order).
 /** @type {Record<string, number>} */
-const DELIVERY_RANK = { sent: 1, delivered: 2, read: 3, failed: 4, suppressed: 4 };
+const DELIVERY_RANK = { sent: 1, delivered: 2, read: 3, failed: 4, suppressed: 4, unknown: 4 };
 /** @type {Record<string, string>} */
-const DELIVERY_ICON = { sent: '✓', delivered: '✓✓', read: '✓✓', failed: '✕', suppressed: '⦸' };
+const DELIVERY_ICON = { sent: '✓', delivered: '✓✓', read: '✓✓', failed: '✕', suppressed: '⦸', unknown: '?' };
 const MESSAGE_KINDS = new Set(['message_in', 'message_out', 'note']);
 
 /** @type {Map<string, HTMLLIElement>} item key -> line */

@@ -16,6 +16,11 @@ pub struct ApiError {
     #[schema(schema_with = code_schema)]
     pub code: ErrorCode,
     pub message: String,
+    /// For `conflict` on a reused `client_msg_id`: the event that id was first
+    /// applied as.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub event_id: Option<crate::domain::EventId>,
     /// Seconds for a `Retry-After` header (rate limits); not part of the body.
     #[serde(skip)]
     pub retry_after: Option<u64>,
@@ -26,6 +31,7 @@ impl ApiError {
         Self {
             code,
             message: message.into(),
+            event_id: None,
             retry_after: None,
         }
     }
@@ -115,7 +121,10 @@ impl<'r> utoipa::ToResponse<'r> for ApiError {
 
 impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> Self {
-        Self::new(e.code, e.message)
+        Self {
+            event_id: e.event_id,
+            ..Self::new(e.code, e.message)
+        }
     }
 }
 

@@ -345,6 +345,7 @@ fn frame_of(n: AgentNotice) -> AgentServerMsg {
             code: error.code,
             message: error.message,
             reference,
+            event_id: error.event_id,
         }),
     }
 }

@@ -74,6 +74,7 @@ impl ChatSession {
                 code: e.code,
                 message: e.message,
                 reference,
+                event_id: e.event_id,
             },
         );
     }
@@ -95,6 +96,7 @@ impl ChatSession {
                         "too many messages waiting to be stored; resend this one after the acks"
                             .into(),
                     reference: Some(client_msg_id),
+                    event_id: None,
                 },
             );
         }

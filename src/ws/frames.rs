@@ -43,18 +43,21 @@ pub fn decode<T: DeserializeOwned>(text: &str, max_bytes: usize) -> Result<T, Wi
             code: ErrorCode::TooLarge,
             message: format!("message is {} bytes; the limit is {max_bytes}", text.len()),
             reference: None,
+            event_id: None,
         });
     }
     let value: serde_json::Value = serde_json::from_str(text).map_err(|e| WireError {
         code: ErrorCode::BadJson,
         message: format!("not JSON: {e}"),
         reference: None,
+        event_id: None,
     })?;
     if !value.get("type").is_some_and(|t| t.is_string()) {
         return Err(WireError {
             code: ErrorCode::BadJson,
             message: "a message is a JSON object with a string \"type\"".into(),
             reference: None,
+            event_id: None,
         });
     }
     serde_json::from_value(value).map_err(|e| {
@@ -68,6 +71,7 @@ pub fn decode<T: DeserializeOwned>(text: &str, max_bytes: usize) -> Result<T, Wi
             code,
             message: m,
             reference: None,
+            event_id: None,
         }
     })
 }
@@ -128,6 +132,7 @@ pub fn rate_limited() -> WireError {
         code: ErrorCode::RateLimited,
         message: "too many messages; slow down".into(),
         reference: None,
+        event_id: None,
     }
 }
 
@@ -161,6 +166,7 @@ pub fn screen(item: Result<ws::Message, ws::ProtocolError>, rate: &mut RateLimit
                 code: ErrorCode::BadJson,
                 message: "send JSON text frames".into(),
                 reference: None,
+                event_id: None,
             })
         }
         Err(e) => {

@@ -94,6 +94,7 @@ impl SupervisorSession {
                 code: e.code,
                 message: e.message,
                 reference: Some(conv.to_string()),
+                event_id: e.event_id,
             },
         );
     }
@@ -153,6 +154,7 @@ pub fn queue_set(names: Vec<QueueName>) -> Result<BTreeSet<QueueName>, WireError
             code: ErrorCode::Invalid,
             message: format!("at most {MAX_SUBSCRIBED_QUEUES} queues per subscription"),
             reference: None,
+            event_id: None,
         });
     }
     Ok(names.into_iter().collect())

@@ -24,6 +24,7 @@ pub async fn answer(
                 code: super::protocol::ErrorCode::Invalid,
                 message: m,
                 reference,
+                event_id: None,
             })
         }
     };
@@ -46,6 +47,7 @@ pub async fn answer(
             code: e.code,
             message: e.message,
             reference,
+            event_id: e.event_id,
         }),
     }
 }

@@ -82,19 +82,39 @@ pub async fn twilio_post(
     params: &[(&str, &str)],
     signature: Option<&str>,
 ) -> (u16, String) {
-    let sig = signature
-        .map(str::to_owned)
-        .unwrap_or_else(|| twilio_sign(&format!("{PUBLIC}{path}"), params));
-    let r = app
-        .http
-        .post(format!("{}{path}", app.base))
-        .header("X-Twilio-Signature", sig)
+    let r = match signature {
+        None => twilio_signed(&app.http, &app.base, path, params).await,
+        Some(sig) => app
+            .http
+            .post(format!("{}{path}", app.base))
+            .header("X-Twilio-Signature", sig)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(serde_urlencoded::to_string(params).unwrap())
+            .send()
+            .await
+            .unwrap(),
+    };
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// POSTs `params` as a form to `base` + `path`, signed as Twilio signs it (over
+/// [`PUBLIC`] + `path`).
+pub async fn twilio_signed(
+    http: &reqwest::Client,
+    base: &str,
+    path: &str,
+    params: &[(&str, &str)],
+) -> reqwest::Response {
+    http.post(format!("{base}{path}"))
+        .header(
+            "X-Twilio-Signature",
+            twilio_sign(&format!("{PUBLIC}{path}"), params),
+        )
         .header("Content-Type", "application/x-www-form-urlencoded")
         .body(serde_urlencoded::to_string(params).unwrap())
         .send()
         .await
-        .unwrap();
-    (r.status().as_u16(), r.text().await.unwrap())
+        .unwrap()
 }
 
 pub async fn sms_in(app: &TestApp, sid: &str, from: &str, body: &str) -> (u16, String) {
@@ -323,8 +343,8 @@ async fn a_failing_provider_is_retried_then_recorded_as_failed() {
         .to_owned();
     let conv = accept_next(&mut agent).await;
 
-    // 503 then 500: temporary, retried; the third attempt succeeds.
-    rec.fail_next(&[503, 500]);
+    // 503 then 429: refused before processing, retried; the third attempt succeeds.
+    rec.fail_next(&[503, 429]);
     agent_say(&mut agent, &conv["id"], "first").await;
     rec.wait_for("/Messages.json", 3).await;
     app.timeline_until(&cid, "sent after retries", |t| {
@@ -348,6 +368,58 @@ async fn a_failing_provider_is_retried_then_recorded_as_failed() {
         "{failed}"
     );
     assert_eq!(rec.wait_for("/Messages.json", 4).await.len(), 4);
+
+    // 500: Twilio may have taken it and has no idempotency key: `unknown`, not resent.
+    rec.fail_next(&[500]);
+    agent_say(&mut agent, &conv["id"], "third").await;
+    let t = app
+        .timeline_until(&cid, "unknown status", |t| {
+            t.iter()
+                .any(|e| e["type"] == "message_status" && e["status"] == "unknown")
+        })
+        .await;
+    let unknown = t.iter().find(|e| e["status"] == "unknown").unwrap();
+    assert!(
+        unknown["detail"].as_str().unwrap().contains("HTTP 500"),
+        "{unknown}"
+    );
+    assert_eq!(rec.all().len(), 5, "the third reply was sent once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_line_push_whose_outcome_is_unknown_is_retried_under_the_same_key() {
+    let rec = Recorder::start().await;
+    let app = spawn_app(|s| channels_on(s, &rec)).await;
+    let token = app.agent("alice", &["general"], json!({})).await;
+    let mut agent = Client::available(&app, &token).await;
+    // Through the REST door: no reply token, so replies are pushed.
+    let user = "U5bf5980629bbbbbbbbbbbbbbbbbbbbbb";
+    app.inbound("line", user, "hello", Some("l-1")).await;
+    let conv = accept_next(&mut agent).await;
+    rec.fail_next(&[500, 502]);
+    agent_say(&mut agent, &conv["id"], "one moment").await;
+    let pushes = rec.wait_for("/v2/bot/message/push", 3).await;
+    let keys: Vec<_> = pushes
+        .iter()
+        .map(|r| r.header("x-line-retry-key").unwrap().to_owned())
+        .collect();
+    assert!(keys.iter().all(|k| *k == keys[0]), "one key: {keys:?}");
+    let cid = customer_of(&app, "line", user).await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let t = app
+        .timeline_until(&cid, "sent", |t| {
+            t.iter()
+                .any(|e| e["type"] == "message_status" && e["status"] == "sent")
+        })
+        .await;
+    let out = t.iter().find(|e| e["type"] == "message_out").unwrap();
+    assert_eq!(
+        keys[0],
+        out["id"].as_str().unwrap(),
+        "the key is the event id"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -370,7 +442,8 @@ async fn a_committed_reply_is_sent_after_a_restart() {
         .unwrap()
         .to_owned();
     agent.close().await;
-    let dir = app.stop();
+    // A graceful stop: the call in flight (if any) ends and its retry is set up.
+    let dir = app.stop_gracefully().await;
 
     // The next run finds it in the outbox and sends it, once.
     let app = spawn_app_in(dir, |s| channels_on(s, &rec)).await;

@@ -4,7 +4,7 @@
 //! was acknowledged is stored once, what was not is not, and no conversation or agent
 //! is left in a wrong state.
 
-use crate::channels::{twilio_sign, PUBLIC, TWILIO_TOKEN};
+use crate::channels::{twilio_signed, PUBLIC, TWILIO_TOKEN};
 use crate::helpers::*;
 use serde_json::{json, Value};
 use switchboard::actors::messages::InjectPanic;
@@ -31,18 +31,8 @@ async fn sms_webhook(app: &TestApp, sid: &str, from: &str, body: &str) -> u16 {
         ("Body", body),
         ("NumMedia", "0"),
     ];
-    let path = "/webhooks/twilio/sms";
-    app.http
-        .post(format!("{}{path}", app.base))
-        .header(
-            "X-Twilio-Signature",
-            twilio_sign(&format!("{PUBLIC}{path}"), &params),
-        )
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(serde_urlencoded::to_string(params).unwrap())
-        .send()
+    twilio_signed(&app.http, &app.base, "/webhooks/twilio/sms", &params)
         .await
-        .unwrap()
         .status()
         .as_u16()
 }

@@ -284,6 +284,22 @@ impl TestApp {
         std::mem::replace(&mut self._data_dir, tempfile::tempdir().unwrap())
     }
 
+    /// Stops the engine as SIGTERM does and waits until its shutdown has run to the end
+    /// (requests, provider calls in flight and their outcomes finished, store closed);
+    /// hands back its data directory.
+    pub async fn stop_gracefully(mut self) -> tempfile::TempDir {
+        // The test's handle would hold the engine until the shutdown deadline.
+        self.engine = None;
+        self.shutdown.drain().await;
+        if let Some(t) = self.thread.take() {
+            tokio::task::spawn_blocking(move || t.join())
+                .await
+                .expect("join task")
+                .expect("app thread ends");
+        }
+        std::mem::replace(&mut self._data_dir, tempfile::tempdir().unwrap())
+    }
+
     pub async fn login(&self, agent: &str, password: &str) -> String {
         let r = self
             .http

@@ -16,6 +16,7 @@ mod concurrency;
 mod crm;
 mod demo;
 mod email;
+mod exactly_once;
 mod faults;
 mod helpers;
 mod identity;

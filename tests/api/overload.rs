@@ -5,7 +5,7 @@
 //! `busy` error on web chat, acknowledge exactly what it stored, and store nothing it
 //! did not acknowledge. Retries with the same ids are then stored exactly once.
 
-use crate::channels::{twilio_sign, PUBLIC, TWILIO_TOKEN};
+use crate::channels::{twilio_signed, PUBLIC, TWILIO_TOKEN};
 use crate::helpers::*;
 use serde_json::{json, Value};
 use switchboard::config::Settings;
@@ -37,19 +37,7 @@ async fn sms_webhook(app: &TestApp, sid: &str, from: &str, body: &str) -> (u16, 
         ("Body", body),
         ("NumMedia", "0"),
     ];
-    let path = "/webhooks/twilio/sms";
-    let r = app
-        .http
-        .post(format!("{}{path}", app.base))
-        .header(
-            "X-Twilio-Signature",
-            twilio_sign(&format!("{PUBLIC}{path}"), &params),
-        )
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(serde_urlencoded::to_string(params).unwrap())
-        .send()
-        .await
-        .unwrap();
+    let r = twilio_signed(&app.http, &app.base, "/webhooks/twilio/sms", &params).await;
     let retry = r
         .headers()
         .get("retry-after")
@@ -128,7 +116,7 @@ async fn a_flood_is_refused_busy_and_every_acknowledged_message_is_stored_once()
                 let r = http
                     .post(format!("{base}/api/v1/inbound"))
                     .bearer_auth(admin)
-                    .json(&json!({"channel": "sms", "address": a, "text": format!("flood {i}"), "client_msg_id": format!("f-{i}")}))
+                    .json(&json!({"channel": "sms", "address": a, "text": format!("flood f-{i}"), "client_msg_id": format!("f-{i}")}))
                     .send()
                     .await
                     .unwrap();

@@ -89,6 +89,21 @@ impl Proc {
         r["token"].as_str().expect("login token").to_owned()
     }
 
+    /// Creates agent `id` (password `{id}-password`, queue `general`, fields of `extra`
+    /// on top) with the admin's token; returns the agent's token.
+    pub async fn agent(&self, admin: &str, id: &str, extra: Value) -> String {
+        let mut body = json!({"display_name": id, "password": format!("{id}-password"),
+                              "role": "agent", "queues": ["general"]});
+        for (k, v) in extra.as_object().into_iter().flatten() {
+            body[k] = v.clone();
+        }
+        let (s, v) = self
+            .send_json(admin, "PUT", &format!("/api/v1/agents/{id}"), body)
+            .await;
+        assert_eq!(s, 200, "{v}");
+        self.login(id).await
+    }
+
     pub async fn get(&self, token: &str, path: &str) -> Value {
         let r = self
             .http

@@ -151,17 +151,10 @@ async fn kill_minus_nine_mid_conversation_leaves_nothing_offered_or_over_capacit
     let port = free_port();
     let e = start(dir.path(), port, &[]).await;
     let admin = e.login("admin").await;
-    let (s, v) = e
-        .send_json(
-            &admin,
-            "PUT",
-            "/api/v1/agents/ann",
-            json!({"display_name": "Ann", "password": "ann-password", "role": "agent",
-                "queues": ["general"], "capacity": {"voice": 1, "chat": 2, "email": 1, "messaging": 1}}),
-        )
+    let capacity = json!({"voice": 1, "chat": 2, "email": 1, "messaging": 1});
+    let token = e
+        .agent(&admin, "ann", json!({ "capacity": capacity }))
         .await;
-    assert_eq!(s, 200, "{v}");
-    let token = e.login("ann").await;
     let mut agent = Client::connect(&e.ws_url(&format!("/ws/agent?token={token}"))).await;
     agent.expect("welcome").await;
     agent

@@ -27,6 +27,8 @@ mod channels;
 mod chat_flow;
 #[path = "../api/concurrency.rs"]
 mod concurrency;
+#[path = "../api/exactly_once.rs"]
+mod exactly_once;
 #[path = "../api/faults.rs"]
 mod faults;
 #[path = "../api/identity.rs"]

@@ -33,6 +33,11 @@ pub struct SendContext<'a> {
 pub struct SendFailure {
     /// Worth retrying (network, timeout, 429, 5xx).
     pub temporary: bool,
+    /// The provider may have taken the message anyway (a timeout or a dropped
+    /// connection after the request went out, HTTP 500, 502 or 504), and asking again
+    /// could send it twice: the reply ends `unknown`, never retried. A connector whose
+    /// retry is de-duplicated by a key clears it ([`SendFailure::repeatable`]).
+    pub maybe_sent: bool,
     pub detail: String,
 }
 
@@ -40,18 +45,43 @@ impl SendFailure {
     pub fn permanent(d: impl Into<String>) -> Self {
         Self {
             temporary: false,
+            maybe_sent: false,
             detail: d.into(),
         }
     }
+    /// Not taken (the provider said so, or the request never reached it).
     pub fn temporary(d: impl Into<String>) -> Self {
         Self {
             temporary: true,
+            maybe_sent: false,
             detail: d.into(),
         }
     }
-    /// Classifies a reqwest error (all transport failures are temporary).
+    /// Outcome unknown: the provider may have taken it.
+    pub fn ambiguous(d: impl Into<String>) -> Self {
+        Self {
+            temporary: true,
+            maybe_sent: true,
+            detail: d.into(),
+        }
+    }
+    /// The same failure, for a call the provider de-duplicates (same idempotency key
+    /// on the retry): safe to ask again whatever happened.
+    pub fn repeatable(self) -> Self {
+        Self {
+            maybe_sent: false,
+            ..self
+        }
+    }
+    /// Classifies a reqwest error: no connection means not sent; anything after the
+    /// connection (a timeout, a reset) may have been taken.
     pub fn from_reqwest(e: reqwest::Error) -> Self {
-        Self::temporary(format!("request failed: {e}"))
+        let detail = format!("request failed: {e}");
+        if e.is_connect() {
+            Self::temporary(detail)
+        } else {
+            Self::ambiguous(detail)
+        }
     }
     /// Classifies a non-success HTTP status.
     pub fn from_status(status: reqwest::StatusCode, body: &str) -> Self {
@@ -60,10 +90,12 @@ impl SendFailure {
             status.as_u16(),
             body.chars().take(300).collect::<String>()
         );
-        if status.as_u16() == 429 || status.is_server_error() {
-            Self::temporary(detail)
-        } else {
-            Self::permanent(detail)
+        match status.as_u16() {
+            // Refused before processing: rate limited, unavailable.
+            429 | 503 => Self::temporary(detail),
+            // An error inside, or a gateway that lost the answer: maybe processed.
+            _ if status.is_server_error() => Self::ambiguous(detail),
+            _ => Self::permanent(detail),
         }
     }
 }
@@ -92,6 +124,15 @@ pub trait Connector: Sync {
 pub trait Sender: Sync {
     /// The channel whose replies it sends.
     fn channel(&self) -> Channel;
+    /// Whether sending `d` now can be repeated harmlessly (the provider de-duplicates
+    /// by an idempotency key derived from the event id). If not, the dispatcher marks
+    /// the outbox entry `attempted`, durably, before the call, and a restart that
+    /// finds the mark reports the reply `unknown` instead of sending it again. A
+    /// connector that answers `true` must not take a non-repeatable path for a
+    /// delivery that is not marked (`d.attempted == false`).
+    fn idempotent(&self, _d: &Delivery) -> bool {
+        false
+    }
     /// Sends one reply; called by the outbound dispatcher's workers only.
     fn send<'a>(&'a self, cx: SendContext<'a>, d: &'a Delivery) -> BoxFuture<'a, SendResult>;
 }

@@ -118,6 +118,14 @@ impl Sender for Line {
     fn channel(&self) -> Channel {
         Channel::Line
     }
+    /// A push carries `X-Line-Retry-Key` = the reply's event id (LINE accepts one push
+    /// per key); the reply API (free of the message quota) has no key, so a delivery
+    /// that may use a fresh reply token is not repeatable.
+    fn idempotent(&self, d: &Delivery) -> bool {
+        reply_tokens()
+            .get(&d.to)
+            .is_none_or(|t| t.1.elapsed() >= REPLY_TOKEN_TTL)
+    }
     fn send<'a>(&'a self, cx: SendContext<'a>, d: &'a Delivery) -> BoxFuture<'a, SendResult> {
         Box::pin(send(cx.client, &cx.gateway.channels, d))
     }
@@ -321,9 +329,15 @@ pub async fn send(client: &reqwest::Client, cfg: &ChannelSettings, d: &Delivery)
         message["quickReply"] = serde_json::json!({ "items": items });
     }
     let messages = serde_json::json!([message]);
-    let fresh = reply_tokens()
-        .remove_if(&d.to, |_, (_, at)| at.elapsed() < REPLY_TOKEN_TTL)
-        .map(|(_, (token, _))| token);
+    // The reply token only for a delivery marked attempted (not repeatable): a push
+    // is the repeatable path.
+    let fresh = if d.attempted {
+        reply_tokens()
+            .remove_if(&d.to, |_, (_, at)| at.elapsed() < REPLY_TOKEN_TTL)
+            .map(|(_, (token, _))| token)
+    } else {
+        None
+    };
     if let Some(token) = fresh {
         let resp = client
             .post(format!("{}/v2/bot/message/reply", line.api_base))
@@ -332,11 +346,17 @@ pub async fn send(client: &reqwest::Client, cfg: &ChannelSettings, d: &Delivery)
             .send()
             .await
             .map_err(SendFailure::from_reqwest)?;
-        if resp.status().is_success() {
+        let status = resp.status();
+        if status.is_success() {
             return Ok(sent_id(resp).await);
         }
+        if status.is_server_error() {
+            // It may have been sent: a push now could send it twice.
+            let text = resp.text().await.unwrap_or_default();
+            return Err(SendFailure::from_status(status, &text));
+        }
         // An expired or used token: fall through to push.
-        tracing::info!(status = %resp.status(), "LINE reply refused; pushing instead");
+        tracing::info!(status = %status, "LINE reply refused; pushing instead");
     }
     let resp = client
         .post(format!("{}/v2/bot/message/push", line.api_base))
@@ -345,14 +365,14 @@ pub async fn send(client: &reqwest::Client, cfg: &ChannelSettings, d: &Delivery)
         .json(&serde_json::json!({ "to": d.to, "messages": messages }))
         .send()
         .await
-        .map_err(SendFailure::from_reqwest)?;
+        .map_err(|e| SendFailure::from_reqwest(e).repeatable())?;
     let status = resp.status();
     // 409: a retry of a push LINE already accepted (same retry key).
     if status.is_success() || status.as_u16() == 409 {
         return Ok(sent_id(resp).await);
     }
     let text = resp.text().await.unwrap_or_default();
-    Err(SendFailure::from_status(status, &text))
+    Err(SendFailure::from_status(status, &text).repeatable())
 }
 
 async fn sent_id(resp: reqwest::Response) -> Option<String> {

@@ -4,26 +4,34 @@
 //! commits the `message_out` event first, then submits the [`Delivery`], which never
 //! blocks: a full queue fails the send at once
 //! (recorded as `failed`). A fixed pool of worker tasks takes deliveries off one
-//! bounded queue and calls the provider's API with a timeout. A temporary failure
-//! (network error, timeout, HTTP 429 or 5xx) is retried with exponential backoff up to
-//! `outbound_attempts`; a permanent one (other 4xx) is not. The outcome becomes a
+//! bounded queue and calls the provider's API with a timeout. A temporary failure is
+//! retried with exponential backoff up to `outbound_attempts` (within the rule below);
+//! a permanent one (other 4xx) is not. The outcome becomes a
 //! `message_status` event in the customer's timeline, so the agent sees what happened.
 //!
-//! Retries reuse the provider's idempotency key where it has one (LINE's
-//! `X-Line-Retry-Key` is derived from the event id), so a retried push is sent once.
-//! Durability: the reply's outbox entry is committed with its `message_out` event and
-//! removed with its final `message_status`; at start every entry still in the outbox is
-//! submitted again ([`Dispatcher::resume`]), so a committed reply is sent at least once
-//! even across a crash.
+//! Never twice. A call the provider de-duplicates (LINE's push with `X-Line-Retry-Key`
+//! derived from the event id; [`crate::connector::Sender::idempotent`]) is made again
+//! whatever went wrong: the provider sends each key once. Any other call (Twilio,
+//! Messenger, SMTP, LINE's reply API) is made again only when the failure proves the
+//! provider did not take the message (no connection, HTTP 429 or 503); a timeout, a
+//! dropped connection or HTTP 500/502/504 ends the reply `unknown` instead. Durability:
+//! the reply's outbox entry is committed with its `message_out` event and removed with
+//! its final `message_status`; before a call that cannot be repeated it is marked
+//! `attempted`, durably. At start every entry still in the outbox is submitted again
+//! ([`Dispatcher::resume`]): a committed reply is sent even across a crash, except one
+//! marked `attempted`, whose call may have reached the provider: it ends `unknown`.
+//! A graceful stop lets the calls in flight finish and record their outcome first.
 
 use crate::actors::Engine;
 use crate::connector::{SendContext, SendFailure};
 use crate::domain::DeliveryStatus;
 use crate::registry::sender_for;
+use crate::store::Batch;
 use crate::Gateway;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use switchboard_engine::outbound::{record, Delivery, Outbound};
+use switchboard_engine::outbound::{record, record_durably, Delivery, Outbound};
 use tokio::sync::{mpsc, Mutex};
 
 /// The bounded outbound queue and its workers.
@@ -31,6 +39,10 @@ use tokio::sync::{mpsc, Mutex};
 pub struct Dispatcher {
     tx: mpsc::Sender<Delivery>,
     workers: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    /// Raised by [`Outbound::drain`]: workers take no new delivery.
+    draining: Arc<tokio::sync::watch::Sender<bool>>,
+    /// Provider calls in flight (with their outcome's commit).
+    in_flight: Arc<AtomicUsize>,
 }
 
 impl Dispatcher {
@@ -44,23 +56,34 @@ impl Dispatcher {
             .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
             .build()
             .unwrap_or_else(|_| reqwest::Client::new());
+        let draining = Arc::new(tokio::sync::watch::Sender::new(false));
+        let in_flight = Arc::new(AtomicUsize::new(0));
         let mut workers = Vec::new();
         for _ in 0..cfg.outbound_workers.max(1) {
             let rx = rx.clone();
             let gateway = gateway.clone();
             let client = client.clone();
             let tx = tx.clone();
+            let mut stop = draining.subscribe();
+            let in_flight = in_flight.clone();
             workers.push(tokio::spawn(async move {
                 loop {
-                    let job = { rx.lock().await.recv().await };
+                    let job = tokio::select! {
+                        job = async { rx.lock().await.recv().await } => job,
+                        _ = stop.wait_for(|d| *d) => None,
+                    };
                     let Some(job) = job else { break };
+                    in_flight.fetch_add(1, Ordering::SeqCst);
                     deliver(&gateway, &client, &tx, job).await;
+                    in_flight.fetch_sub(1, Ordering::SeqCst);
                 }
             }));
         }
         Self {
             tx,
             workers: Arc::new(std::sync::Mutex::new(workers)),
+            draining,
+            in_flight,
         }
     }
 
@@ -96,9 +119,21 @@ impl Outbound for Dispatcher {
         }
     }
 
-    /// Stops the workers (shutdown). A send in flight is abandoned; its outbox entry
-    /// stays, so the next start sends it.
+    /// Idle workers exit; busy ones finish their call (and its outcome's commit)
+    /// first. Queued deliveries stay in the outbox for the next start.
+    fn drain(&self) {
+        self.draining.send_replace(true);
+    }
+
+    fn idle(&self) -> bool {
+        self.in_flight.load(Ordering::SeqCst) == 0
+    }
+
+    /// Aborts the workers. A send in flight is abandoned; its outbox entry stays for
+    /// the next start (which reports it `unknown` where the provider has no
+    /// idempotency key and the call had begun).
     fn stop(&self) {
+        self.draining.send_replace(true);
         let workers = std::mem::take(&mut *self.workers.lock().unwrap_or_else(|p| p.into_inner()));
         for w in workers {
             w.abort();
@@ -110,37 +145,110 @@ async fn deliver(
     gateway: &Gateway,
     client: &reqwest::Client,
     tx: &mpsc::Sender<Delivery>,
-    d: Delivery,
+    mut d: Delivery,
 ) {
-    let cfg = &gateway.channels;
-    let result = match sender_for(d.channel) {
-        Some((_, s)) => s.send(SendContext { gateway, client }, &d).await,
-        None => Err(SendFailure::permanent(format!(
-            "no outbound connector for {}",
-            d.channel
-        ))),
+    let Some((_, sender)) = sender_for(d.channel) else {
+        let detail = format!("no outbound connector for {}", d.channel);
+        crate::metrics::outbound(d.channel, "failed");
+        return settle(gateway, &d, DeliveryStatus::Failed, None, Some(detail)).await;
     };
-    match result {
+    if d.attempted && d.attempt == 0 {
+        // Left by a run that stopped during (or right before) the call: the provider
+        // may have it, and cannot tell us. Never sent twice.
+        crate::metrics::outbound(d.channel, "unknown");
+        let detail = "the engine stopped while sending it; the provider may or may not \
+                      have it, and it is not sent again (no idempotency key)";
+        return settle(
+            gateway,
+            &d,
+            DeliveryStatus::Unknown,
+            None,
+            Some(detail.into()),
+        )
+        .await;
+    }
+    if !d.attempted && !sender.idempotent(&d) {
+        // Durable before the call, so a crash during it is known at the next start.
+        d.attempted = true;
+        let mark = Batch {
+            outbox: vec![d.entry(gateway.now())],
+            ..Default::default()
+        };
+        if let Err(e) = gateway.store.commit(mark).await {
+            d.attempted = false;
+            let f = SendFailure::temporary(e.to_string());
+            return retry_or_fail(gateway, tx, d, f).await;
+        }
+    }
+    match sender.send(SendContext { gateway, client }, &d).await {
         Ok(provider_id) => {
             crate::metrics::outbound(d.channel, "sent");
-            record(gateway, &d, DeliveryStatus::Sent, provider_id, None);
+            settle(gateway, &d, DeliveryStatus::Sent, provider_id, None).await;
         }
-        Err(f) if f.temporary && d.attempt + 1 < cfg.outbound_attempts => {
-            crate::metrics::outbound(d.channel, "retried");
-            tracing::info!(channel = %d.channel, attempt = d.attempt, detail = %crate::redact::Redacted(&f.detail), "outbound send failed; retrying");
-            let delay = cfg.outbound_retry_ms.saturating_mul(1 << d.attempt.min(10));
-            let tx = tx.clone();
-            let mut next = d;
-            next.attempt += 1;
-            tokio::spawn(async move {
-                tokio::time::sleep(Duration::from_millis(delay)).await;
-                let _ = tx.send(next).await;
-            });
+        Err(f) if f.maybe_sent => {
+            crate::metrics::outbound(d.channel, "unknown");
+            tracing::warn!(channel = %d.channel, detail = %crate::redact::Redacted(&f.detail), "outbound send outcome unknown; not resent");
+            let detail = format!(
+                "{}; the provider may have taken it, and it is not sent again (no \
+                 idempotency key)",
+                f.detail
+            );
+            settle(gateway, &d, DeliveryStatus::Unknown, None, Some(detail)).await;
         }
-        Err(f) => {
-            crate::metrics::outbound(d.channel, "failed");
-            tracing::warn!(channel = %d.channel, detail = %crate::redact::Redacted(&f.detail), "outbound send failed");
-            record(gateway, &d, DeliveryStatus::Failed, None, Some(f.detail));
+        Err(f) => retry_or_fail(gateway, tx, d, f).await,
+    }
+}
+
+/// A temporary failure is retried with backoff while attempts remain; anything else
+/// is recorded as failed. A retried reply the provider did not take loses its
+/// `attempted` mark first (durably), so a restart before the retry sends it again.
+async fn retry_or_fail(
+    gateway: &Gateway,
+    tx: &mpsc::Sender<Delivery>,
+    d: Delivery,
+    f: SendFailure,
+) {
+    let cfg = &gateway.channels;
+    if f.temporary && d.attempt + 1 < cfg.outbound_attempts {
+        tracing::info!(channel = %d.channel, attempt = d.attempt, detail = %crate::redact::Redacted(&f.detail), "outbound send failed; retrying");
+        let delay = cfg.outbound_retry_ms.saturating_mul(1 << d.attempt.min(10));
+        let mut next = d;
+        next.attempt += 1;
+        if next.attempted && !f.maybe_sent {
+            next.attempted = false;
+            let clear = Batch {
+                outbox: vec![next.entry(gateway.now())],
+                ..Default::default()
+            };
+            if gateway.store.commit(clear).await.is_err() {
+                // Still marked: a restart before the retry reports it `unknown`.
+                next.attempted = true;
+            }
         }
+        // Counted once the retry is set up (its mark cleared): what tests wait for.
+        crate::metrics::outbound(next.channel, "retried");
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+            let _ = tx.send(next).await;
+        });
+        return;
+    }
+    crate::metrics::outbound(d.channel, "failed");
+    tracing::warn!(channel = %d.channel, detail = %crate::redact::Redacted(&f.detail), "outbound send failed");
+    settle(gateway, &d, DeliveryStatus::Failed, None, Some(f.detail)).await;
+}
+
+/// Records `d`'s final outcome and waits until it is durable (a failure to record it
+/// leaves the outbox entry, so the next start settles it).
+async fn settle(
+    gateway: &Gateway,
+    d: &Delivery,
+    status: DeliveryStatus,
+    provider_id: Option<String>,
+    detail: Option<String>,
+) {
+    if let Err(e) = record_durably(gateway, d, status, provider_id, detail).await {
+        tracing::warn!(channel = %d.channel, error = %e, "delivery outcome not recorded");
     }
 }

@@ -36,6 +36,10 @@ pub enum ErrorCode {
 pub struct EngineError {
     pub code: ErrorCode,
     pub message: String,
+    /// The event the error is about: for `conflict` on a reused id, the event the id
+    /// was first applied as.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<crate::EventId>,
 }
 
 impl EngineError {
@@ -43,7 +47,13 @@ impl EngineError {
         Self {
             code,
             message: message.into(),
+            event_id: None,
         }
+    }
+    /// The same error, about `event`.
+    pub fn with_event(mut self, event: crate::EventId) -> Self {
+        self.event_id = Some(event);
+        self
     }
     pub fn unavailable(e: impl std::fmt::Display) -> Self {
         Self::new(ErrorCode::Unavailable, format!("store unavailable: {e}"))

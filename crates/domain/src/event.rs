@@ -272,6 +272,12 @@ pub enum DeliveryStatus {
     Failed,
     /// Not sent: the customer opted out of this channel.
     Suppressed,
+    /// The engine cannot tell whether the provider took it: the call timed out or the
+    /// connection dropped after the request went out, the provider answered 500, 502
+    /// or 504, or the engine stopped during the call. Sent again only to a provider
+    /// that de-duplicates by an idempotency key (LINE); elsewhere never, so it is never
+    /// sent twice. The agent decides whether to write again.
+    Unknown,
 }
 
 /// Progress of a phone call.

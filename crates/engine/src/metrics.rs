@@ -20,6 +20,8 @@
 //! | `switchboard_offers_total` | counter | queue, outcome |
 //! | `switchboard_queue_refused_total` | counter | queue |
 //! | `switchboard_messages_total` | counter | channel, direction |
+//! | `switchboard_duplicates_total` | counter | |
+//! | `switchboard_idempotency_expired_total` | counter | |
 //! | `switchboard_conversations_opened_total` | counter | channel |
 //! | `switchboard_conversations_reopened_total` | counter | channel |
 //! | `switchboard_outbound_total` | counter | channel, outcome (sent, retried, failed, dropped) |
@@ -149,6 +151,14 @@ fn describe() {
         "Messages by channel and direction."
     );
     describe_counter!(
+        "switchboard_duplicates_total",
+        "Retries answered with the original event (an id applied before), not stored again."
+    );
+    describe_counter!(
+        "switchboard_idempotency_expired_total",
+        "Idempotency records removed by the embedded store's expiry sweep."
+    );
+    describe_counter!(
         "switchboard_conversations_opened_total",
         "Conversations opened by channel."
     );
@@ -230,6 +240,14 @@ pub fn refused(queue: &QueueName) {
 pub fn message(channel: Channel, direction: &'static str) {
     counter!("switchboard_messages_total", "channel" => channel.as_str(), "direction" => direction)
         .increment(1);
+}
+
+pub fn duplicate_answered() {
+    counter!("switchboard_duplicates_total").increment(1);
+}
+
+pub fn idempotency_expired(n: usize) {
+    counter!("switchboard_idempotency_expired_total").increment(n as u64);
 }
 
 pub fn conversation_reopened(channel: Channel) {

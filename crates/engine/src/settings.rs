@@ -98,6 +98,16 @@ pub struct Limits {
     /// Routing events queued for the live hub; past it events are dropped (and
     /// counted) rather than slowing routing.
     pub hub_mailbox: usize,
+    /// How long an applied client or provider id is remembered durably, so that a
+    /// retry is answered with the original event instead of being stored again
+    /// (docs/protocol.md, "Exactly once"). Keep it longer than any client's or
+    /// provider's retry window; at least 1 s.
+    pub idempotency_retention_ms: u64,
+    /// Acks of the latest ids each live customer keeps in memory (retries answered
+    /// without a store read); older ids are found in the store.
+    pub remembered_ids_per_customer: usize,
+    /// Expired idempotency records removed per store call by the embedded store's sweep.
+    pub idempotency_sweep_batch: usize,
 }
 
 /// Timeouts and periods, milliseconds.
@@ -134,6 +144,26 @@ pub struct Timing {
     /// `/readyz` answers 503 if the store's health read takes longer than this (a
     /// database without quorum would otherwise hold the probe for the request timeout).
     pub readyz_store_timeout_ms: u64,
+    /// The embedded store removes expired idempotency records this often.
+    pub idempotency_sweep_ms: u64,
+}
+
+impl Limits {
+    /// Refuses limits that would break a promise: an id must outlive a client's
+    /// immediate retry, and at least one ack is kept in memory.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.idempotency_retention_ms < 1_000 {
+            return Err(format!(
+                "limits.idempotency_retention_ms = {} is below 1000 (keep it longer than any \
+                 client's or provider's retry window; default 7 days)",
+                self.idempotency_retention_ms
+            ));
+        }
+        if self.remembered_ids_per_customer == 0 {
+            return Err("limits.remembered_ids_per_customer must be at least 1".into());
+        }
+        Ok(())
+    }
 }
 
 impl Default for Limits {
@@ -151,6 +181,9 @@ impl Default for Limits {
             supervisor_window: 32,
             max_supervisors: 1_000,
             hub_mailbox: 65_536,
+            idempotency_retention_ms: 7 * 24 * 3_600_000,
+            remembered_ids_per_customer: 1_024,
+            idempotency_sweep_batch: 10_000,
         }
     }
 }
@@ -171,6 +204,7 @@ impl Default for Timing {
             supervisor_stall_ms: 60_000,
             shutdown_deadline_ms: 10_000,
             readyz_store_timeout_ms: 2_000,
+            idempotency_sweep_ms: 60_000,
         }
     }
 }

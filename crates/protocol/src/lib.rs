@@ -182,6 +182,10 @@ pub struct WireError {
     pub message: String,
     #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
+    /// For `conflict` on a reused `client_msg_id`: the event that id was first
+    /// applied as.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<EventId>,
 }
 
 /// Customer (web chat) -> server.

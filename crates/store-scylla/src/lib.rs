@@ -828,6 +828,14 @@ fn tls_config(ca_file: Option<&std::path::Path>) -> Result<Arc<rustls::ClientCon
     Ok(Arc::new(config))
 }
 
+/// The TTL of a row written at `at` that expires at `expires_at`: whole seconds, rounded
+/// up, at least 1 (0 would mean "never"), at most CQL's 20-year limit.
+fn ttl_seconds(expires_at: Millis, at: Millis) -> i32 {
+    const MAX_TTL_S: i64 = 630_720_000;
+    let ms = (expires_at.0 - at.0).max(1);
+    ((ms + 999) / 1000).clamp(1, MAX_TTL_S) as i32
+}
+
 /// A report day as the `int` the schema keys by.
 fn report_day(day: i64) -> Result<i32, StoreError> {
     i32::try_from(day).map_err(|_| StoreError::Backend(format!("report day {day} out of range")))
@@ -907,6 +915,24 @@ impl Store for ScyllaStore {
                     .write(&statements::DELETE_RECORD, (r.kind, r.key))
                     .boxed(),
             });
+        }
+        // An id's record goes before the event it names: a crash in between leaves a
+        // record whose event is missing, which the engine checks on a hit
+        // (`Store::event`) and applies again, never an applied event without its record
+        // (which a retry would apply twice).
+        for r in last_wins(&batch.idempotency, |r| (r.customer_id, r.key.clone())) {
+            let ttl = ttl_seconds(r.expires_at, r.at);
+            let values = (
+                r.customer_id.0,
+                r.key,
+                r.event_id.as_bytes().to_vec(),
+                r.conversation_id.0,
+                r.digest as i64,
+                r.at.0,
+                r.expires_at.0,
+                ttl,
+            );
+            phase.push(self.write(&statements::INSERT_IDEMPOTENCY, values).boxed());
         }
         try_join_all(phase).await?;
 
@@ -1306,6 +1332,66 @@ impl Store for ScyllaStore {
         Ok(rows.into_iter().next().map(|(v,)| v.unwrap_or_default()))
     }
 
+    async fn idempotency(
+        &self,
+        customer: CustomerId,
+        key: &str,
+        now: Millis,
+    ) -> Result<Option<store::IdempotencyRecord>, StoreError> {
+        type Row = (
+            Option<Vec<u8>>,
+            Option<Uuid>,
+            Option<i64>,
+            Option<i64>,
+            Option<i64>,
+        );
+        let rows: Vec<Row> = self
+            .rows(&statements::SELECT_IDEMPOTENCY, (customer.0, key))
+            .await?;
+        let Some((Some(event), Some(conv), Some(digest), Some(at), Some(expires))) =
+            rows.into_iter().next()
+        else {
+            return Ok(None);
+        };
+        let r = store::IdempotencyRecord {
+            customer_id: customer,
+            key: key.to_owned(),
+            event_id: EventId::from_bytes(id16("idempotency", &event)?),
+            conversation_id: ConversationId(conv),
+            digest: digest as u64,
+            at: Millis(at),
+            expires_at: Millis(expires),
+        };
+        Ok((r.expires_at > now).then_some(r))
+    }
+
+    async fn expire_idempotency(&self, _now: Millis, _limit: usize) -> Result<usize, StoreError> {
+        // Rows are written with a TTL: the database removes them.
+        Ok(0)
+    }
+
+    async fn event(
+        &self,
+        customer: CustomerId,
+        id: EventId,
+    ) -> Result<Option<TimelineEvent>, StoreError> {
+        let rows: Vec<(Vec<u8>, String)> = self
+            .rows(
+                &statements::SELECT_TIMELINE_EVENT,
+                (customer.0, bucket_of(id), id.as_bytes().to_vec()),
+            )
+            .await?;
+        let Some((_, payload)) = rows.into_iter().next() else {
+            return Ok(None);
+        };
+        let e: TimelineEvent =
+            serde_json::from_str(&payload).map_err(|e| corrupt("timeline", e))?;
+        if e.id != id || e.customer_id != customer {
+            return Err(corrupt("timeline", "payload does not match its key"));
+        }
+        Ok(Some(e))
+    }
+
     async fn record(&self, kind: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let rows: Vec<(Option<Vec<u8>>,)> =
             self.rows(&statements::SELECT_RECORD, (kind, key)).await?;
@@ -1402,6 +1488,8 @@ impl Store for ScyllaStore {
             )
             .await?;
             self.write(&statements::DELETE_TIMELINE_BUCKETS, (customer.0,))
+                .await?;
+            self.write(&statements::DELETE_IDEMPOTENCY_OF, (customer.0,))
                 .await?;
             self.known_buckets.retain(|(c, _)| *c != customer.0);
         }

@@ -79,6 +79,11 @@ pub const FILES: &[SchemaFile] = &[
         name: "0007_settings_speculative_retry.cql",
         text: include_str!("../../../schema/0007_settings_speculative_retry.cql"),
     },
+    SchemaFile {
+        version: 8,
+        name: "0008_idempotency.cql",
+        text: include_str!("../../../schema/0008_idempotency.cql"),
+    },
 ];
 
 /// The partition of `schema_version` this engine's records live in.

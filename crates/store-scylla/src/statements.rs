@@ -284,6 +284,33 @@ pub const SELECT_RECORDS_AFTER: Stmt = read(
     "SELECT key, value FROM {{keyspace}}.records WHERE kind = ? AND key > ? LIMIT ?",
 );
 
+// --- idempotency records (schema 0008) ---------------------------------------------------
+
+pub const INSERT_IDEMPOTENCY: Stmt = write(
+    "insert_idempotency",
+    "INSERT INTO {{keyspace}}.idempotency (customer_id, key, event_id, conversation_id, \
+     digest, at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?) USING TTL ?",
+);
+
+pub const SELECT_IDEMPOTENCY: Stmt = read(
+    "select_idempotency",
+    "SELECT event_id, conversation_id, digest, at, expires_at FROM {{keyspace}}.idempotency \
+     WHERE customer_id = ? AND key = ?",
+);
+
+/// Erasure: every idempotency record of a customer.
+pub const DELETE_IDEMPOTENCY_OF: Stmt = write(
+    "delete_idempotency_of",
+    "DELETE FROM {{keyspace}}.idempotency WHERE customer_id = ?",
+);
+
+/// One event of a timeline month.
+pub const SELECT_TIMELINE_EVENT: Stmt = read(
+    "select_timeline_event",
+    "SELECT event_id, payload FROM {{keyspace}}.timeline WHERE customer_id = ? AND bucket = ? \
+     AND event_id = ?",
+);
+
 // --- privacy (docs/security.md) ----------------------------------------------------------
 
 /// Erasure: one month of a customer's timeline.
@@ -439,6 +466,10 @@ pub const ALL: &[Stmt] = &[
     SELECT_RECORD,
     SELECT_RECORDS,
     SELECT_RECORDS_AFTER,
+    INSERT_IDEMPOTENCY,
+    SELECT_IDEMPOTENCY,
+    DELETE_IDEMPOTENCY_OF,
+    SELECT_TIMELINE_EVENT,
     SELECT_SCHEMA_VERSIONS,
     INSERT_SCHEMA_VERSION,
     TAKE_SCHEMA_LOCK,
@@ -471,4 +502,5 @@ pub const TABLES_IN_USE: &[&str] = &[
     "audit_log",
     "report_events",
     "report_days",
+    "idempotency",
 ];

@@ -58,8 +58,138 @@ pub async fn run_all(store: SharedStore, caps: Capabilities) {
     agents_and_queues_overwrite(&store).await;
     outbox_until_done(&store).await;
     erase_and_audit(&store).await;
+    idempotency_records(&store).await;
     report_events_by_queue_and_range(&store).await;
     concurrent_commits(&store, 64).await;
+}
+
+/// An idempotency record is written with its event, read back by (customer, key) until
+/// it expires (a lookup at or after `expires_at` finds nothing, whatever the backend's
+/// own removal does), replaced by a later write of the same key, separate per customer
+/// and key, and deleted with the customer's timeline by an erasure. `event` reads one
+/// stored event by id. Expiring removes nothing that has not expired.
+pub async fn idempotency_records(store: &SharedStore) {
+    use super::IdempotencyRecord;
+    let (customer, other) = (new_customer(), new_customer());
+    let conv = new_conversation(customer.id, ConversationState::Queued, 1_000);
+    let ev = new_event(customer.id, Some(conv.id), 7);
+    let at = ev.at;
+    let record = IdempotencyRecord {
+        customer_id: customer.id,
+        key: "in:m-1".into(),
+        event_id: ev.id,
+        conversation_id: conv.id,
+        digest: u64::MAX - 5,
+        at,
+        expires_at: Millis(at.0 + 604_800_000),
+    };
+    // A long key with characters beyond ASCII keys exactly as given.
+    let long = IdempotencyRecord {
+        key: format!("out:agent-1:{}", "é".repeat(60)),
+        digest: 3,
+        ..record.clone()
+    };
+    let batch = Batch {
+        customers: vec![customer.clone(), other.clone()],
+        conversations: vec![conv.clone()],
+        idempotency: vec![record.clone(), long.clone()],
+        ..Default::default()
+    }
+    .event(ev.clone());
+    ok(store.commit(batch).await, "commit with idempotency records");
+    let read = |c: CustomerId, k: &'static str, now: i64| {
+        let store = store.clone();
+        async move { ok(store.idempotency(c, k, Millis(now)).await, "idempotency") }
+    };
+    assert_eq!(
+        read(customer.id, "in:m-1", at.0).await,
+        Some(record.clone())
+    );
+    assert_eq!(
+        ok(
+            store.idempotency(customer.id, &long.key, at).await,
+            "long key"
+        ),
+        Some(long.clone())
+    );
+    assert_eq!(read(customer.id, "in:m-2", at.0).await, None, "other key");
+    assert_eq!(read(other.id, "in:m-1", at.0).await, None, "other customer");
+    assert_eq!(
+        read(customer.id, "in:m-1", record.expires_at.0 - 1).await,
+        Some(record.clone()),
+        "alive until it expires"
+    );
+    assert_eq!(
+        read(customer.id, "in:m-1", record.expires_at.0).await,
+        None,
+        "expired at expires_at"
+    );
+    assert_eq!(
+        ok(store.event(customer.id, ev.id).await, "event"),
+        Some(ev.clone())
+    );
+    assert_eq!(
+        ok(store.event(other.id, ev.id).await, "event of another"),
+        None
+    );
+    assert_eq!(
+        ok(store.event(customer.id, EventId::new()).await, "missing"),
+        None
+    );
+    // Expiring up to a time before the record's expiry keeps it.
+    ok(store.expire_idempotency(at, 1_000).await, "expire");
+    assert_eq!(
+        read(customer.id, "in:m-1", at.0).await,
+        Some(record.clone())
+    );
+    // A later write of the key replaces the record.
+    let replaced = IdempotencyRecord {
+        event_id: EventId::new(),
+        digest: 11,
+        expires_at: Millis(at.0 + 900_000_000),
+        ..record.clone()
+    };
+    ok(
+        store
+            .commit(Batch {
+                idempotency: vec![replaced.clone()],
+                ..Default::default()
+            })
+            .await,
+        "replace",
+    );
+    assert_eq!(
+        read(customer.id, "in:m-1", at.0).await,
+        Some(replaced.clone())
+    );
+    // Erasure deletes the customer's records with the timeline.
+    ok(
+        store
+            .erase(super::Erasure {
+                customers: vec![customer.clone()],
+                timelines: vec![customer.id],
+                identities: Vec::new(),
+                conversations: Vec::new(),
+                audit: super::AuditEntry {
+                    id: EventId::new(),
+                    at,
+                    actor: new_agent_id(),
+                    action: "customer_erased".into(),
+                    customer_id: Some(customer.id),
+                    detail: serde_json::json!({}),
+                },
+            })
+            .await,
+        "erase",
+    );
+    assert_eq!(read(customer.id, "in:m-1", at.0).await, None, "erased");
+    assert_eq!(
+        ok(
+            store.idempotency(customer.id, &long.key, at).await,
+            "erased"
+        ),
+        None
+    );
 }
 
 /// An erasure writes the scrubbed records, deletes the customer's whole timeline and
@@ -329,7 +459,8 @@ pub async fn report_events_by_queue_and_range(store: &SharedStore) {
 }
 
 /// A reply written to the outbox with its event is pending until marked done, which
-/// removes it; other pending entries are untouched.
+/// removes it; other pending entries are untouched. Rewriting an entry (marked
+/// attempted) replaces it in place.
 pub async fn outbox_until_done(store: &SharedStore) {
     let customer = new_customer();
     let conv = new_conversation(customer.id, ConversationState::Assigned, 1_000);
@@ -345,6 +476,7 @@ pub async fn outbox_until_done(store: &SharedStore) {
             subject: None,
             references: vec!["m1@example.jp".into()],
             created_at: e.at,
+            attempted: false,
         };
         (e, o)
     };
@@ -369,6 +501,22 @@ pub async fn outbox_until_done(store: &SharedStore) {
         vec![o1.clone(), o2.clone()],
         "oldest first, every field"
     );
+    // Marked attempted before its provider call: an upsert of the same entry.
+    let o2 = super::OutboxEntry {
+        attempted: true,
+        ..o2
+    };
+    ok(
+        store
+            .commit(Batch {
+                outbox: vec![o2.clone()],
+                ..Default::default()
+            })
+            .await,
+        "mark attempted",
+    );
+    let pending = mine(ok(store.pending_outbox(100_000).await, "pending_outbox"));
+    assert_eq!(pending, vec![o1.clone(), o2.clone()], "attempted is kept");
     ok(
         store
             .commit(Batch {

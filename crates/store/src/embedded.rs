@@ -53,6 +53,8 @@
 //! | `audit_log` | entry id | `AuditEntry` (read newest first) |
 //! | `report_events` | day ++ len(queue) ++ queue ++ event_id | `ReportEvent` |
 //! | `records` | kind ++ NUL ++ key | raw bytes (the feature's JSON) |
+//! | `idempotency` | customer_id ++ key | `IdempotencyRecord` |
+//! | `idempotency_expiry` | expires_at ++ customer_id ++ key | empty; the sweep's index |
 //!
 //! `report_events` keys start with the UTC day as a big-endian `i64` with the sign bit
 //! flipped (so days sort numerically), then the queue name prefixed by its length, then
@@ -62,7 +64,9 @@
 //! Undecodable stored bytes are reported as [`StoreError::Corrupt`], redb failures as
 //! [`StoreError::Backend`]; nothing read from disk is unwrapped.
 
-use super::{AuditEntry, Batch, Erasure, OutboxEntry, Store, StoreError, TraceEntry};
+use super::{
+    AuditEntry, Batch, Erasure, IdempotencyRecord, OutboxEntry, Store, StoreError, TraceEntry,
+};
 use async_trait::async_trait;
 use domain::{
     AgentId, AgentProfile, Conversation, ConversationId, Customer, CustomerId, EventId,
@@ -99,6 +103,25 @@ const OUTBOX: TableDefinition<&[u8], &[u8]> = TableDefinition::new("outbox");
 const AUDIT: TableDefinition<&[u8], &[u8]> = TableDefinition::new("audit_log");
 const REPORT_EVENTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("report_events");
 const RECORDS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("records");
+const IDEMPOTENCY: TableDefinition<&[u8], &[u8]> = TableDefinition::new("idempotency");
+const IDEMPOTENCY_EXPIRY: TableDefinition<&[u8], &[u8]> =
+    TableDefinition::new("idempotency_expiry");
+
+/// `customer_id ++ key`: one customer's records are one contiguous key range.
+fn idempotency_key(customer: CustomerId, key: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(16 + key.len());
+    k.extend_from_slice(customer.as_bytes());
+    k.extend_from_slice(key.as_bytes());
+    k
+}
+
+/// `expires_at ++ customer_id ++ key`: the expiry index, oldest first.
+fn expiry_key(expires_at: Millis, customer: CustomerId, key: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(8 + 16 + key.len());
+    k.extend_from_slice(&day_key(expires_at.0));
+    k.extend_from_slice(&idempotency_key(customer, key));
+    k
+}
 
 /// `kind ++ NUL ++ key`: one kind is one contiguous key range, ordered by key bytes.
 fn record_key(kind: &str, key: &str) -> Vec<u8> {
@@ -144,6 +167,8 @@ enum Request {
     /// A customer erasure with its audit entry (boxed: it is rare and large).
     Erase(Box<Erasure>, oneshot::Sender<Result<(), StoreError>>),
     Audit(AuditEntry, oneshot::Sender<Result<(), StoreError>>),
+    /// Remove up to `limit` idempotency records expired by `now`.
+    Expire(Millis, usize, oneshot::Sender<Result<usize, StoreError>>),
 }
 
 /// What applying one request produced, before the transaction commits.
@@ -151,6 +176,7 @@ enum Request {
 enum Applied {
     Committed,
     Resolved(CustomerId, bool),
+    Expired(usize),
 }
 
 /// The embedded store. See the module documentation for the design.
@@ -338,6 +364,8 @@ struct Tables<'txn> {
     audit: redb::Table<'txn, &'static [u8], &'static [u8]>,
     report_events: redb::Table<'txn, &'static [u8], &'static [u8]>,
     records: redb::Table<'txn, &'static [u8], &'static [u8]>,
+    idempotency: redb::Table<'txn, &'static [u8], &'static [u8]>,
+    expiry: redb::Table<'txn, &'static [u8], &'static [u8]>,
 }
 
 impl<'txn> Tables<'txn> {
@@ -357,6 +385,8 @@ impl<'txn> Tables<'txn> {
             audit: txn.open_table(AUDIT).map_err(backend)?,
             report_events: txn.open_table(REPORT_EVENTS).map_err(backend)?,
             records: txn.open_table(RECORDS).map_err(backend)?,
+            idempotency: txn.open_table(IDEMPOTENCY).map_err(backend)?,
+            expiry: txn.open_table(IDEMPOTENCY_EXPIRY).map_err(backend)?,
         })
     }
 
@@ -479,7 +509,81 @@ impl<'txn> Tables<'txn> {
                 }
             }
         }
+        for r in &b.idempotency {
+            self.put_idempotency(r)?;
+        }
         Ok(())
+    }
+
+    /// Upserts `r`, moving its expiry index entry if it had another one.
+    fn put_idempotency(&mut self, r: &IdempotencyRecord) -> Result<(), StoreError> {
+        let k = idempotency_key(r.customer_id, &r.key);
+        let old = match self.idempotency.get(k.as_slice()).map_err(backend)? {
+            Some(v) => Some(decode::<IdempotencyRecord>("idempotency", v.value())?),
+            None => None,
+        };
+        if let Some(old) = old.filter(|o| o.expires_at != r.expires_at) {
+            self.expiry
+                .remove(expiry_key(old.expires_at, old.customer_id, &old.key).as_slice())
+                .map_err(backend)?;
+        }
+        let v = encode("idempotency record", r)?;
+        self.idempotency
+            .insert(k.as_slice(), v.as_slice())
+            .map_err(backend)?;
+        self.expiry
+            .insert(
+                expiry_key(r.expires_at, r.customer_id, &r.key).as_slice(),
+                [].as_slice(),
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    /// Deletes every idempotency record of `customer` (erasure).
+    fn delete_idempotency_of(&mut self, customer: CustomerId) -> Result<(), StoreError> {
+        let lo = customer.as_bytes().to_vec();
+        let mut gone = Vec::new();
+        for row in self
+            .idempotency
+            .range::<&[u8]>(lo.as_slice()..)
+            .map_err(backend)?
+        {
+            let (k, v) = row.map_err(backend)?;
+            if !k.value().starts_with(&lo) {
+                break;
+            }
+            gone.push(decode::<IdempotencyRecord>("idempotency", v.value())?);
+        }
+        for r in gone {
+            self.idempotency
+                .remove(idempotency_key(r.customer_id, &r.key).as_slice())
+                .map_err(backend)?;
+            self.expiry
+                .remove(expiry_key(r.expires_at, r.customer_id, &r.key).as_slice())
+                .map_err(backend)?;
+        }
+        Ok(())
+    }
+
+    /// Removes up to `limit` records expired by `now`, oldest first.
+    fn expire(&mut self, now: Millis, limit: usize) -> Result<usize, StoreError> {
+        let hi = day_key(now.0);
+        let mut keys = Vec::new();
+        for row in self
+            .expiry
+            .range::<&[u8]>(..hi.as_slice())
+            .map_err(backend)?
+            .take(limit)
+        {
+            let (k, _) = row.map_err(backend)?;
+            keys.push(k.value().to_vec());
+        }
+        for k in &keys {
+            self.expiry.remove(k.as_slice()).map_err(backend)?;
+            self.idempotency.remove(&k[8..]).map_err(backend)?;
+        }
+        Ok(keys.len())
     }
 
     fn resolve_or_create(
@@ -535,6 +639,7 @@ impl<'txn> Tables<'txn> {
             for k in keys {
                 self.timeline.remove(k.as_slice()).map_err(backend)?;
             }
+            self.delete_idempotency_of(*c)?;
         }
         for c in &e.conversations {
             self.put_conversation(c)?;
@@ -547,6 +652,7 @@ impl<'txn> Tables<'txn> {
             Request::Commit(batch, _) => self.apply_batch(batch).map(|()| Applied::Committed),
             Request::Erase(e, _) => self.apply_erasure(e).map(|()| Applied::Committed),
             Request::Audit(a, _) => self.put_audit(a).map(|()| Applied::Committed),
+            Request::Expire(now, limit, _) => self.expire(*now, *limit).map(Applied::Expired),
             Request::ResolveOrCreate(key, customer, _) => self
                 .resolve_or_create(key, customer)
                 .map(|(id, created)| Applied::Resolved(id, created)),
@@ -630,7 +736,7 @@ fn answer(req: Request, res: Result<Applied, StoreError>) {
     // A waiter that gave up (dropped its future) is not an error.
     let done = |a: Applied| match a {
         Applied::Committed => Ok(()),
-        Applied::Resolved(..) => Err(mismatch()),
+        Applied::Resolved(..) | Applied::Expired(_) => Err(mismatch()),
     };
     match req {
         Request::Commit(_, tx) | Request::Erase(_, tx) | Request::Audit(_, tx) => {
@@ -639,7 +745,13 @@ fn answer(req: Request, res: Result<Applied, StoreError>) {
         Request::ResolveOrCreate(_, _, tx) => {
             let _ = tx.send(res.and_then(|a| match a {
                 Applied::Resolved(id, created) => Ok((id, created)),
-                Applied::Committed => Err(mismatch()),
+                Applied::Committed | Applied::Expired(_) => Err(mismatch()),
+            }));
+        }
+        Request::Expire(_, _, tx) => {
+            let _ = tx.send(res.and_then(|a| match a {
+                Applied::Expired(n) => Ok(n),
+                Applied::Committed | Applied::Resolved(..) => Err(mismatch()),
             }));
         }
     }
@@ -875,6 +987,43 @@ impl Store for EmbeddedStore {
             let t = ro_str(txn, SETTINGS)?;
             let found = t.get(key.as_str()).map_err(backend)?;
             Ok(found.map(|v| v.value().to_vec()))
+        })
+        .await
+    }
+
+    async fn idempotency(
+        &self,
+        customer: CustomerId,
+        key: &str,
+        now: Millis,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let k = idempotency_key(customer, key);
+        self.read(move |txn| {
+            let t = ro(txn, IDEMPOTENCY)?;
+            let found: Option<IdempotencyRecord> = get_json(&t, "idempotency", k.as_slice())?;
+            Ok(found.filter(|r| r.expires_at > now))
+        })
+        .await
+    }
+
+    async fn expire_idempotency(&self, now: Millis, limit: usize) -> Result<usize, StoreError> {
+        if limit == 0 {
+            return Ok(0);
+        }
+        let (tx, rx) = oneshot::channel();
+        self.send(Request::Expire(now, limit, tx))?;
+        rx.await.map_err(writer_gone)?
+    }
+
+    async fn event(
+        &self,
+        customer: CustomerId,
+        id: EventId,
+    ) -> Result<Option<TimelineEvent>, StoreError> {
+        let k = key2(customer.as_bytes(), id.as_bytes());
+        self.read(move |txn| {
+            let t = ro(txn, TIMELINE)?;
+            get_json(&t, "timeline", k.as_slice())
         })
         .await
     }
@@ -1241,5 +1390,77 @@ mod tests {
         let settings = ro_str(&txn, SETTINGS).expect("settings");
         let v = settings.get("k").expect("get").map(|v| v.value().to_vec());
         assert_eq!(v.as_deref(), Some(b"2".as_slice()));
+    }
+
+    #[tokio::test]
+    async fn the_sweep_removes_only_expired_records_oldest_first_and_bounded() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = EmbeddedStore::open(dir.path(), EmbeddedOptions::default()).expect("open");
+        let c = CustomerId::new();
+        let rec = |key: &str, expires: i64| IdempotencyRecord {
+            customer_id: c,
+            key: key.into(),
+            event_id: EventId::new(),
+            conversation_id: domain::ConversationId::new(),
+            digest: 1,
+            at: Millis(0),
+            expires_at: Millis(expires),
+        };
+        // `b` is rewritten with a later expiry: its first index entry must go.
+        let batch = Batch {
+            idempotency: vec![rec("a", 100), rec("b", 200), rec("c", 300), rec("d", 5_000)],
+            ..Default::default()
+        };
+        store.commit(batch).await.expect("commit");
+        let moved = Batch {
+            idempotency: vec![rec("b", 4_000)],
+            ..Default::default()
+        };
+        store.commit(moved).await.expect("move b");
+        let index_len = |store: &EmbeddedStore| {
+            let txn = store.db.begin_read().expect("read");
+            let t = ro(&txn, IDEMPOTENCY_EXPIRY).expect("index");
+            t.iter().expect("iter").count()
+        };
+        assert_eq!(index_len(&store), 4);
+        // At 1,000 `a` and `c` have expired; a limit of 1 takes the oldest only.
+        assert_eq!(
+            store
+                .expire_idempotency(Millis(1_000), 1)
+                .await
+                .expect("expire"),
+            1
+        );
+        let raw = |key: &'static str| {
+            let txn = store.db.begin_read().expect("read");
+            let t = ro(&txn, IDEMPOTENCY).expect("table");
+            let found = t.get(idempotency_key(c, key).as_slice()).expect("get");
+            found.is_some()
+        };
+        assert!(!raw("a") && raw("c"));
+        assert_eq!(
+            store
+                .expire_idempotency(Millis(1_000), 10)
+                .await
+                .expect("expire"),
+            1
+        );
+        assert!(!raw("c") && raw("b") && raw("d"));
+        assert_eq!(
+            store
+                .expire_idempotency(Millis(1_000), 10)
+                .await
+                .expect("expire"),
+            0
+        );
+        assert_eq!(index_len(&store), 2);
+        assert_eq!(
+            store
+                .expire_idempotency(Millis(10_000), 10)
+                .await
+                .expect("expire"),
+            2
+        );
+        assert_eq!(index_len(&store), 0);
     }
 }

@@ -275,6 +275,30 @@ impl Store for FaultyStore {
         self.inner.setting(key).await
     }
 
+    async fn idempotency(
+        &self,
+        customer: CustomerId,
+        key: &str,
+        now: Millis,
+    ) -> Result<Option<crate::IdempotencyRecord>, StoreError> {
+        self.check(Op::Read)?;
+        self.inner.idempotency(customer, key, now).await
+    }
+
+    async fn expire_idempotency(&self, now: Millis, limit: usize) -> Result<usize, StoreError> {
+        self.write_gate(Op::Commit).await?;
+        self.inner.expire_idempotency(now, limit).await
+    }
+
+    async fn event(
+        &self,
+        customer: CustomerId,
+        id: EventId,
+    ) -> Result<Option<domain::TimelineEvent>, StoreError> {
+        self.check(Op::Read)?;
+        self.inner.event(customer, id).await
+    }
+
     async fn record(&self, kind: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.check(Op::Read)?;
         self.inner.record(kind, key).await

@@ -22,6 +22,7 @@
 //! | audit_log | scope | entry id DESC | privacy operations (export, erase), newest first |
 //! | report_events | (queue, UTC day) | event_id ASC | the report log (docs/metrics.md) |
 //! | records | kind | key ASC (bytewise) | small typed documents of the self-service features (KB articles, canned responses, callbacks, surveys, scheduled notifications…), JSON |
+//! | idempotency | customer_id | key | client- and provider-supplied ids already applied, until they expire (see [`IdempotencyRecord`]) |
 //!
 //! Invariant: when [`Store::commit`] returns `Ok`, the whole batch is durable (survives
 //! `kill -9`). Callers acknowledge to channels only after that. The embedded store
@@ -106,7 +107,8 @@ pub struct TraceEntry {
 /// the same commit as its `message_out` event and removed in the same commit as its
 /// final `message_status`, so a reply committed before a crash is sent after the
 /// restart (at least once: a crash between the provider's answer and that commit sends
-/// it again; LINE's retry key makes that one idempotent).
+/// it again only where the provider de-duplicates by a key, LINE's retry key; elsewhere
+/// `attempted` keeps it from being sent twice).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboxEntry {
     /// The `message_out` event; the key.
@@ -119,6 +121,34 @@ pub struct OutboxEntry {
     pub subject: Option<String>,
     pub references: Vec<String>,
     pub created_at: Millis,
+    /// The provider was called for it in some run (written before the first call to a
+    /// provider without idempotency keys): after a crash it is not sent again, since
+    /// the provider may have taken it.
+    #[serde(default)]
+    pub attempted: bool,
+}
+
+/// A client- or provider-supplied id already applied for a customer: a retry under the
+/// same key is answered with the original event (`duplicate: true`) instead of being
+/// applied again, across passivation, restart and `kill -9` (docs/protocol.md, "Exactly
+/// once"). Written in the same [`Store::commit`] as the event it produced. A record is
+/// gone once `expires_at` has passed: lookups ignore it at once, and the backend removes
+/// it (the CQL store by TTL, the embedded store by [`Store::expire_idempotency`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdempotencyRecord {
+    pub customer_id: CustomerId,
+    /// The id in its scope: `in:<client_msg_id>` (customer messages and provider
+    /// message ids), `out:<agent>:<client_msg_id>` (agent replies and notes),
+    /// `call-end:<call id>`.
+    pub key: String,
+    /// The event the id produced.
+    pub event_id: EventId,
+    pub conversation_id: ConversationId,
+    /// Fingerprint of the content first applied under this key: a reuse for other
+    /// content is refused (`conflict`), not mistaken for a retry.
+    pub digest: u64,
+    pub at: Millis,
+    pub expires_at: Millis,
 }
 
 /// Writes applied atomically and durably by [`Store::commit`].
@@ -142,6 +172,8 @@ pub struct Batch {
     pub report_events: Vec<ReportEvent>,
     /// Upserts and deletes in the generic records table (see [`Store::records`]).
     pub records: Vec<RecordWrite>,
+    /// Ids applied by this batch's events (upserts by `(customer_id, key)`).
+    pub idempotency: Vec<IdempotencyRecord>,
 }
 
 /// One write to the generic `records` table: `value: None` deletes the record.
@@ -185,6 +217,7 @@ impl Batch {
             && self.outbox_done.is_empty()
             && self.report_events.is_empty()
             && self.records.is_empty()
+            && self.idempotency.is_empty()
     }
     pub fn event(mut self, e: TimelineEvent) -> Self {
         self.events.push(e);
@@ -267,6 +300,25 @@ pub trait Store: Send + Sync + 'static {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
+
+    /// The record of `key` for `customer`, unless it has expired by `now`.
+    async fn idempotency(
+        &self,
+        customer: CustomerId,
+        key: &str,
+        now: Millis,
+    ) -> Result<Option<IdempotencyRecord>, StoreError>;
+
+    /// Removes up to `limit` idempotency records expired by `now`; returns how many.
+    /// A backend whose records expire by themselves (CQL TTL) removes none.
+    async fn expire_idempotency(&self, now: Millis, limit: usize) -> Result<usize, StoreError>;
+
+    /// One event of `customer`'s timeline, if it is stored.
+    async fn event(
+        &self,
+        customer: CustomerId,
+        id: EventId,
+    ) -> Result<Option<TimelineEvent>, StoreError>;
 
     /// Cheap round trip proving the store answers (readiness).
     async fn health(&self) -> Result<(), StoreError>;

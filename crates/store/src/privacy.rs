@@ -32,7 +32,8 @@ pub struct Erasure {
     /// Scrubbed customer records to write (the erased customer and the records merged
     /// into it).
     pub customers: Vec<Customer>,
-    /// Customers whose whole timeline partition is deleted.
+    /// Customers whose whole timeline partition is deleted, with their idempotency
+    /// records (client ids can be personal: an email Message-ID names the sender).
     pub timelines: Vec<CustomerId>,
     /// Identity links deleted (the address no longer resolves to anyone).
     pub identities: Vec<IdentityKey>,

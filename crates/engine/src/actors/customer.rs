@@ -14,8 +14,9 @@
 //! file under `customer/`: `inbound` (a customer's message), `reply` (agent replies,
 //! delivery results, opt-outs), `assign`, `close`, `transfer`, `chat` (web-chat
 //! presence and typing), `call` (voice end, video escalation), `watch` (supervisors),
-//! `identity` (identify, merge, unmerge), `bot`, `survey`, `notify`, `callback`, and
-//! `retry` (ids kept for a failed commit's retry).
+//! `identity` (identify, merge, unmerge), `bot`, `survey`, `notify`, `callback`,
+//! `once` (exactly once: ids looked up before, and recorded with, what they produce)
+//! and `retry` (ids kept for a failed commit's retry).
 
 use super::messages::*;
 use super::registry::Engine;
@@ -44,14 +45,12 @@ pub mod identity;
 mod inbound;
 pub mod messages;
 pub mod notify;
+pub mod once;
 mod reply;
 pub(crate) mod retry;
 pub mod survey;
 mod transfer;
 mod watch;
-
-/// Client message ids remembered per customer for idempotent retries.
-const SEEN_IDS: usize = 1024;
 
 pub struct CustomerActor {
     engine: Engine,
@@ -65,8 +64,9 @@ pub struct CustomerActor {
     last_closed: Option<Conversation>,
     /// Latest events, oldest first, bounded by `limits.recent_events`.
     recent: VecDeque<TimelineEvent>,
-    /// client_msg_id -> ack, for retries (bounded, FIFO eviction).
-    seen: HashMap<String, InboundAck>,
+    /// Idempotency key -> ack of the latest ids applied (bounded, FIFO eviction); the
+    /// store's records cover the rest (see `once`).
+    seen: HashMap<String, once::Seen>,
     seen_order: VecDeque<String>,
     /// Ids of attempts whose commit failed, reused by their retries (see `retry`).
     failed: retry::FailedAttempts,
@@ -229,21 +229,6 @@ impl CustomerActor {
         while self.recent.len() > self.engine.settings.limits.recent_events {
             self.recent.pop_front();
         }
-        let client_id = match &event.kind {
-            EventKind::MessageIn { client_msg_id, .. }
-            | EventKind::MessageOut { client_msg_id, .. } => client_msg_id.clone(),
-            _ => None,
-        };
-        if let (Some(cid), Some(conv)) = (client_id, event.conversation_id) {
-            self.remember_id(
-                cid,
-                InboundAck {
-                    event_id: event.id,
-                    conversation_id: conv,
-                    duplicate: true,
-                },
-            );
-        }
     }
 
     /// Pushes an event to the supervisors watching its conversation (never waits; a
@@ -263,42 +248,6 @@ impl CustomerActor {
         });
     }
 
-    /// The ack of a message just applied as `event_id` in `conversation_id`; a retry
-    /// under `seen_key` gets the same ack, marked `duplicate`.
-    fn acked(
-        &mut self,
-        seen_key: Option<String>,
-        event_id: crate::domain::EventId,
-        conversation_id: ConversationId,
-    ) -> InboundAck {
-        let ack = InboundAck {
-            event_id,
-            conversation_id,
-            duplicate: false,
-        };
-        if let Some(k) = seen_key {
-            self.remember_id(
-                k,
-                InboundAck {
-                    duplicate: true,
-                    ..ack.clone()
-                },
-            );
-        }
-        ack
-    }
-
-    fn remember_id(&mut self, cid: String, ack: InboundAck) {
-        if self.seen.insert(cid.clone(), ack).is_none() {
-            self.seen_order.push_back(cid);
-            while self.seen_order.len() > SEEN_IDS {
-                if let Some(old) = self.seen_order.pop_front() {
-                    self.seen.remove(&old);
-                }
-            }
-        }
-    }
-
     /// `batch` with the report events its timeline events produce for the conversation
     /// going from `before` to `after` (docs/metrics.md), written in the same commit.
     fn reported(
@@ -311,10 +260,6 @@ impl CustomerActor {
             .report_events
             .extend(derive(&batch.events, before, after, &self.facts));
         batch
-    }
-
-    fn seen_key(conv_scope: &str, cid: &str) -> String {
-        format!("{conv_scope}:{cid}")
     }
 
     fn customer_view(&self) -> CustomerView {
@@ -592,10 +537,43 @@ impl Actor for CustomerActor {
     }
 }
 
-type Atomic<T> = AtomicResponse<CustomerActor, EngineResult<T>>;
+/// A handler's answer that runs with the mailbox held (as actix's `AtomicResponse`), and
+/// that can be chained: [`Atomic::into_future`] gives the future back, so a handler can
+/// first look something up (an idempotency record, see `once`) and then run another
+/// handler's body, all in one atomic step.
+pub struct Atomic<T>(ResponseActFuture<CustomerActor, EngineResult<T>>);
+
+impl<T> Atomic<T> {
+    fn new(fut: ResponseActFuture<CustomerActor, EngineResult<T>>) -> Self {
+        Self(fut)
+    }
+
+    fn into_future(self) -> ResponseActFuture<CustomerActor, EngineResult<T>> {
+        self.0
+    }
+}
+
+impl<M, T> actix::dev::MessageResponse<CustomerActor, M> for Atomic<T>
+where
+    M: Message<Result = EngineResult<T>>,
+    T: 'static,
+{
+    fn handle(
+        self,
+        ctx: &mut Context<CustomerActor>,
+        tx: Option<actix::dev::OneshotSender<M::Result>>,
+    ) {
+        ctx.wait(self.0.map(|res, _, _| {
+            if let Some(tx) = tx {
+                // A caller that stopped waiting is not an error.
+                let _ = tx.send(res);
+            }
+        }));
+    }
+}
 
 fn done<T: 'static>(r: EngineResult<T>) -> Atomic<T> {
-    AtomicResponse::new(Box::pin(fut::ready(r)))
+    Atomic::new(Box::pin(fut::ready(r)))
 }
 
 /// `?` for handlers that answer an [`Atomic`]: the value of `Ok`, or return the error
@@ -620,7 +598,7 @@ impl CustomerActor {
         then: impl FnOnce(&mut Self) -> EngineResult<T> + 'static,
     ) -> Atomic<T> {
         let store = self.engine.store.clone();
-        AtomicResponse::new(Box::pin(
+        Atomic::new(Box::pin(
             async move { store.commit(batch).await }
                 .into_actor(self)
                 .map(move |res, act, _| {
@@ -643,7 +621,7 @@ impl CustomerActor {
     ) -> Atomic<T> {
         let store = self.engine.store.clone();
         let events = batch.events.clone();
-        AtomicResponse::new(Box::pin(
+        Atomic::new(Box::pin(
             async move { store.commit(batch).await }
                 .into_actor(self)
                 .map(move |res, act, _| {
@@ -676,13 +654,13 @@ impl CustomerActor {
         events: &[TimelineEvent],
         message: &TimelineEvent,
         conv: &Conversation,
-        seen_key: Option<String>,
+        idem: Option<once::Idem>,
     ) -> InboundAck {
         crate::metrics::message(channel, "in");
         for e in events {
             self.remember(e);
         }
-        let ack = self.acked(seen_key, message.id, conv.id);
+        let ack = self.acked(idem, message.id, conv.id);
         self.open = Some(conv.clone());
         ack
     }

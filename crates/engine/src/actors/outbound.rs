@@ -28,6 +28,10 @@ pub struct Delivery {
     /// Email message ids to thread under (In-Reply-To / References).
     pub references: Vec<String>,
     pub attempt: u32,
+    /// Its provider was called (or about to be) in some run: durable in the outbox
+    /// entry before the first call to a provider without idempotency keys, so a crash
+    /// during that call never leads to a second send (see `DeliveryStatus::Unknown`).
+    pub attempted: bool,
     /// Quick-reply choices shown under the text where the channel has them (LINE
     /// `quickReply`, Messenger `quick_replies`); each sends its label back as text. Not
     /// kept in the outbox: a delivery resent after a restart is plain text.
@@ -47,6 +51,7 @@ impl Delivery {
             subject: self.subject.clone(),
             references: self.references.clone(),
             created_at,
+            attempted: self.attempted,
         }
     }
 }
@@ -63,6 +68,7 @@ impl From<crate::store::OutboxEntry> for Delivery {
             subject: o.subject,
             references: o.references,
             attempt: 0,
+            attempted: o.attempted,
             quick_replies: Vec::new(),
         }
     }
@@ -75,20 +81,26 @@ pub trait Outbound: Send + Sync + 'static {
     /// recorded as failed at once (through [`record`]).
     fn submit(&self, engine: &Engine, d: Delivery);
 
-    /// Stops delivering (shutdown). A send in flight is abandoned; its outbox entry
-    /// stays, so the next start sends it.
+    /// Graceful shutdown, first step: takes no new delivery; the provider calls in
+    /// flight finish and record their outcome (see [`Outbound::idle`]).
+    fn drain(&self);
+
+    /// No provider call is in flight (after [`Outbound::drain`], all have finished).
+    fn idle(&self) -> bool;
+
+    /// Stops delivering at once (shutdown, after the drain or its deadline). A send
+    /// still in flight is abandoned; its outbox entry stays for the next start.
     fn stop(&self);
 }
 
-/// Records a delivery's final outcome in the customer's timeline and takes it out of
-/// the outbox, in one commit.
-pub fn record(
+/// The `message_status` event of `d`'s outcome.
+fn status_event(
     engine: &Engine,
     d: &Delivery,
     status: DeliveryStatus,
     provider_msg_id: Option<String>,
     detail: Option<String>,
-) {
+) -> RecordEvents {
     let ev = TimelineEvent::new(
         d.customer_id,
         Some(d.conversation_id),
@@ -101,11 +113,36 @@ pub fn record(
             detail,
         },
     );
+    RecordEvents {
+        events: vec![ev],
+        outbox_done: vec![d.event_id],
+    }
+}
+
+/// Records a delivery's final outcome in the customer's timeline and takes it out of
+/// the outbox, in one commit (fire and forget).
+pub fn record(
+    engine: &Engine,
+    d: &Delivery,
+    status: DeliveryStatus,
+    provider_msg_id: Option<String>,
+    detail: Option<String>,
+) {
     engine.tell_customer(
         d.customer_id,
-        RecordEvents {
-            events: vec![ev],
-            outbox_done: vec![d.event_id],
-        },
+        status_event(engine, d, status, provider_msg_id, detail),
     );
+}
+
+/// [`record`], returning once the outcome is durable (the dispatcher's workers wait
+/// for it, so a graceful shutdown that waits for them loses no outcome).
+pub async fn record_durably(
+    engine: &Engine,
+    d: &Delivery,
+    status: DeliveryStatus,
+    provider_msg_id: Option<String>,
+    detail: Option<String>,
+) -> crate::domain::EngineResult<()> {
+    let msg = status_event(engine, d, status, provider_msg_id, detail);
+    engine.ask_customer(d.customer_id, msg).await
 }

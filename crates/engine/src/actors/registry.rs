@@ -193,6 +193,31 @@ impl Engine {
         }
     }
 
+    /// Runs `task` every `period` on the current arbiter until the drain begins (the
+    /// background sweeps); a task's own failures are its to log.
+    pub fn every<F, Fut>(&self, period: std::time::Duration, mut task: F)
+    where
+        F: FnMut(Engine) -> Fut + 'static,
+        Fut: std::future::Future<Output = ()> + 'static,
+    {
+        let engine = self.clone();
+        actix_rt::spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut drain = engine.drain_signal();
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = drain.changed() => return,
+                }
+                if engine.draining() {
+                    return;
+                }
+                task(engine.clone()).await;
+            }
+        });
+    }
+
     /// Starts a graceful shutdown's drain: every websocket session sends its client a
     /// `reconnect` message and closes with 1012 (service restart). Idempotent.
     pub fn begin_drain(&self) {
@@ -243,6 +268,18 @@ impl Engine {
     pub fn customer_activated(&self, customer: &Customer) {
         if let Some(p) = self.prefetch.get() {
             p.customer_activated(customer);
+        }
+    }
+
+    /// Graceful shutdown: outbound delivery takes no new reply; returns whether the
+    /// calls in flight have finished (true at once without a dispatcher).
+    pub fn drain_outbound(&self) -> bool {
+        match self.outbound.get() {
+            Some(o) => {
+                o.drain();
+                o.idle()
+            }
+            None => true,
         }
     }
 

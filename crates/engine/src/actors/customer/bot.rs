@@ -85,7 +85,7 @@ impl CustomerActor {
         &mut self,
         msg: &Inbound,
         now: Millis,
-        seen_key: &Option<String>,
+        idem: &Option<super::once::Idem>,
     ) -> Option<Atomic<InboundAck>> {
         self.bot.pending = None;
         let cfg = &self.engine.settings.bot;
@@ -176,14 +176,15 @@ impl CustomerActor {
         if let Some(d) = &delivery {
             batch.outbox.push(d.entry(now));
         }
+        let batch = self.with_idem(batch, idem.as_ref(), &message, conv_id);
         let channel = msg.channel;
-        let seen_key = seen_key.clone();
+        let idem = idem.clone();
         Some(self.commit_then(batch, move |act| {
             crate::metrics::message(channel, "in");
             act.bot.session = Some(session);
             act.remember(&message);
             act.remember(&reply);
-            let ack = act.acked(seen_key, message.id, conv_id);
+            let ack = act.acked(idem, message.id, conv_id);
             act.push_chat(ChatNotice::Event { event: message });
             act.bot_send(reply, delivery);
             Ok(ack)
@@ -290,6 +291,7 @@ impl CustomerActor {
                 subject: None,
                 references: Vec::new(),
                 attempt: 0,
+                attempted: false,
                 quick_replies: Vec::new(),
             }),
             Ok(None) => None,

@@ -12,12 +12,21 @@ use super::*;
 impl Handler<CallEnded> for CustomerActor {
     type Result = Atomic<()>;
 
-    fn handle(&mut self, msg: CallEnded, _: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: CallEnded, ctx: &mut Context<Self>) -> Self::Result {
         try_atomic!(self.begin());
-        let seen_key = Self::seen_key("call-end", &msg.call_id);
-        if self.seen.contains_key(&seen_key) {
-            return done(Ok(()));
-        }
+        let idem = once::Idem::call_end(&msg);
+        self.once(
+            Some(idem),
+            |_| (),
+            |act, _, idem| act.apply_call_end(msg, idem),
+            ctx,
+        )
+    }
+}
+
+impl CustomerActor {
+    /// Records the end of a call not recorded before (see `once`).
+    fn apply_call_end(&mut self, msg: CallEnded, idem: Option<once::Idem>) -> Atomic<()> {
         // The call's conversation: the open one if it is on voice.
         let conv = self.open.clone().filter(|c| c.channel == Channel::Voice);
         let detail = match msg.duration_s {
@@ -34,8 +43,14 @@ impl Handler<CallEnded> for CustomerActor {
                 detail: Some(detail),
             },
         );
-        let batch = Batch::default().event(ev.clone());
-        AtomicResponse::new(Box::pin(
+        let conv_id = conv.as_ref().map(|c| c.id).unwrap_or_default();
+        let batch = self.with_idem(
+            Batch::default().event(ev.clone()),
+            idem.as_ref(),
+            &ev,
+            conv_id,
+        );
+        Atomic::new(Box::pin(
             {
                 let store = self.engine.store.clone();
                 async move { store.commit(batch).await }
@@ -44,14 +59,7 @@ impl Handler<CallEnded> for CustomerActor {
             .map(move |res, act, ctx| {
                 res.map_err(crate::store::StoreError::into_engine)?;
                 act.remember(&ev);
-                act.remember_id(
-                    seen_key,
-                    InboundAck {
-                        event_id: ev.id,
-                        conversation_id: conv.as_ref().map(|c| c.id).unwrap_or_default(),
-                        duplicate: true,
-                    },
-                );
+                act.acked(idem, ev.id, conv_id);
                 if let Some(c) = &conv {
                     act.tell_agent(
                         c,

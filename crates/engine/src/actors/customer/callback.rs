@@ -432,7 +432,7 @@ impl Handler<CallbackOutcome> for CustomerActor {
         try_atomic!(self.begin());
         let store = self.engine.store.clone();
         let key = msg.conversation_id.to_string();
-        AtomicResponse::new(Box::pin(
+        Atomic::new(Box::pin(
             async move { store.record(KIND, &key).await }
                 .into_actor(self)
                 .then(move |res, act, _| {
@@ -580,21 +580,9 @@ pub fn start_sweeper(engine: Engine) {
         "Callback dials reported by agents, by queue and what followed (connected, retry, failed)."
     );
     let every = Duration::from_millis(engine.settings.callbacks.sweep_ms.max(1));
-    actix_rt::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut drain = engine.drain_signal();
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                _ = drain.changed() => return,
-            }
-            if engine.draining() {
-                return;
-            }
-            if let Err(e) = sweep(&engine).await {
-                tracing::warn!(error = %e, "callback sweep failed");
-            }
+    engine.every(every, |engine| async move {
+        if let Err(e) = sweep(&engine).await {
+            tracing::warn!(error = %e, "callback sweep failed");
         }
     });
 }

@@ -106,7 +106,7 @@ impl Handler<LinkIdentity> for CustomerActor {
         let store = self.engine.store.clone();
         let now = self.engine.now();
         let id = self.id;
-        AtomicResponse::new(Box::pin(
+        Atomic::new(Box::pin(
             async move {
                 let owner = store
                     .customer_by_identity(&msg.key)
@@ -349,7 +349,7 @@ impl Handler<Absorb> for CustomerActor {
             events: vec![ev],
             ..Default::default()
         };
-        AtomicResponse::new(self.commit_and_reload(batch, survivor))
+        Atomic::new(self.commit_and_reload(batch, survivor))
     }
 }
 
@@ -391,7 +391,7 @@ impl Handler<Unmerge> for CustomerActor {
         let ev = TimelineEvent::new(id, None, now, kind.clone());
         let restored_ev = TimelineEvent::new(record.customer, None, now, kind);
         let surv = survivor.clone();
-        AtomicResponse::new(Box::pin(
+        Atomic::new(Box::pin(
             async move {
                 let mut other = store
                     .customer(record.customer)

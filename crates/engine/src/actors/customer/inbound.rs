@@ -27,14 +27,25 @@ impl CustomerActor {
 impl Handler<Inbound> for CustomerActor {
     type Result = Atomic<InboundAck>;
 
-    fn handle(&mut self, msg: Inbound, _: &mut Context<Self>) -> Self::Result {
-        let customer = try_atomic!(self.begin()).clone();
+    fn handle(&mut self, msg: Inbound, ctx: &mut Context<Self>) -> Self::Result {
+        try_atomic!(self.begin());
         try_atomic!(self.validate_text(&msg.text));
-        let seen_key = msg.client_msg_id.as_ref().map(|c| Self::seen_key("in", c));
-        if let Some(ack) = seen_key.as_ref().and_then(|k| self.seen.get(k)) {
-            return done(Ok(ack.clone()));
-        }
-        if let Some(answered) = self.survey_reply(&msg, seen_key.clone()) {
+        let idem = once::Idem::inbound(&msg);
+        self.once(
+            idem,
+            |ack| ack,
+            |act, _, idem| act.apply_inbound(msg, idem),
+            ctx,
+        )
+    }
+}
+
+impl CustomerActor {
+    /// Applies a customer's message not applied before (see `once`).
+    fn apply_inbound(&mut self, msg: Inbound, idem: Option<once::Idem>) -> Atomic<InboundAck> {
+        let customer = try_atomic!(self.check_ready()).clone();
+        let seen_key = idem.as_ref().map(|i| i.key.clone());
+        if let Some(answered) = self.survey_reply(&msg, idem.clone()) {
             return answered;
         }
         let now = self.engine.now();
@@ -65,12 +76,12 @@ impl Handler<Inbound> for CustomerActor {
                 ..Default::default()
             };
             let batch = self.reported(batch, Some(&conv), &updated);
-            let key = seen_key.clone();
-            return self.commit_retryable(batch, key, move |act| {
+            let batch = self.with_idem(batch, idem.as_ref(), &ev, updated.id);
+            return self.commit_retryable(batch, seen_key, move |act| {
                 if renamed.is_some() {
                     act.customer = renamed;
                 }
-                let ack = act.inbound_applied(msg.channel, &events, &ev, &updated, seen_key);
+                let ack = act.inbound_applied(msg.channel, &events, &ev, &updated, idem);
                 for e in &events {
                     act.tell_agent(
                         &updated,
@@ -86,7 +97,7 @@ impl Handler<Inbound> for CustomerActor {
             });
         }
 
-        if let Some(r) = self.bot_inbound(&msg, now, &seen_key) {
+        if let Some(r) = self.bot_inbound(&msg, now, &idem) {
             return r;
         }
         // A reopened or a new conversation: it waits in a queue.
@@ -131,8 +142,9 @@ impl Handler<Inbound> for CustomerActor {
             ..Default::default()
         };
         let batch = self.reported(batch, reopen.as_ref(), &conv);
+        let batch = self.with_idem(batch, idem.as_ref(), &ev, conv.id);
         let (batch, handoff) = self.bot_take_handoff(batch);
-        AtomicResponse::new(Box::pin(
+        Atomic::new(Box::pin(
             async move {
                 // Admission first (the queue may refuse), then durability. If the commit
                 // fails the queue entry is withdrawn: nothing was acknowledged.
@@ -167,7 +179,7 @@ impl Handler<Inbound> for CustomerActor {
                 } else {
                     crate::metrics::conversation_opened(msg.channel);
                 }
-                let ack = act.inbound_applied(msg.channel, &events, &ev, &conv, seen_key);
+                let ack = act.inbound_applied(msg.channel, &events, &ev, &conv, idem);
                 act.push_chat(ChatNotice::Event { event: ev.clone() });
                 act.bot_handed_off(handoff);
                 act.push_chat_state(&conv, None, Some(position));

@@ -203,6 +203,7 @@ impl CustomerActor {
             subject,
             references: Vec::new(),
             attempt: 0,
+            attempted: false,
             quick_replies: Vec::new(),
         };
         batch.events.push(event.clone());
@@ -264,6 +265,6 @@ impl Handler<Notify> for CustomerActor {
                 }
             }
         });
-        AtomicResponse::new(Box::pin(fut))
+        Atomic::new(Box::pin(fut))
     }
 }

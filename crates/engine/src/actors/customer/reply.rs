@@ -86,14 +86,25 @@ impl CustomerActor {
 impl Handler<AgentWrite> for CustomerActor {
     type Result = Atomic<InboundAck>;
 
-    fn handle(&mut self, msg: AgentWrite, _: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: AgentWrite, ctx: &mut Context<Self>) -> Self::Result {
         try_atomic!(self.begin());
-        let conv = try_atomic!(self.open_held_by(msg.conversation_id, &msg.agent_id));
         try_atomic!(self.validate_text(&msg.text));
-        let key = Self::seen_key(&format!("out:{}", msg.agent_id), &msg.client_msg_id);
-        if let Some(ack) = self.seen.get(&key) {
-            return done(Ok(ack.clone()));
-        }
+        // A retry is answered as one even after the conversation left the agent.
+        let idem = once::Idem::agent(&msg);
+        self.once(
+            Some(idem),
+            |ack| ack,
+            |act, _, idem| act.apply_write(msg, idem),
+            ctx,
+        )
+    }
+}
+
+impl CustomerActor {
+    /// Applies an agent's reply or note not applied before (see `once`).
+    fn apply_write(&mut self, msg: AgentWrite, idem: Option<once::Idem>) -> Atomic<InboundAck> {
+        let conv = try_atomic!(self.open_held_by(msg.conversation_id, &msg.agent_id));
+        let key = idem.as_ref().map(|i| i.key.clone()).unwrap_or_default();
         // The default reply channel is the one the customer last wrote on.
         let channel = msg.channel.unwrap_or(conv.channel);
         let target = if msg.note {
@@ -135,6 +146,7 @@ impl Handler<AgentWrite> for CustomerActor {
                 subject,
                 references,
                 attempt: 0,
+                attempted: false,
                 quick_replies: Vec::new(),
             }
         });
@@ -142,9 +154,10 @@ impl Handler<AgentWrite> for CustomerActor {
         if let Some(d) = &delivery {
             batch.outbox.push(d.entry(now));
         }
-        self.commit_retryable(batch, Some(key.clone()), move |act| {
+        let batch = self.with_idem(batch, idem.as_ref(), &ev, conv.id);
+        self.commit_retryable(batch, Some(key), move |act| {
             act.remember(&ev);
-            let ack = act.acked(Some(key), ev.id, conv.id);
+            let ack = act.acked(idem, ev.id, conv.id);
             if !msg.note {
                 crate::metrics::message(channel, "out");
                 match delivery {

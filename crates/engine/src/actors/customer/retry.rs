@@ -69,6 +69,11 @@ impl FailedAttempts {
         }
     }
 
+    /// Whether a failed attempt of `key` is remembered (its retry rewrites its rows).
+    pub(crate) fn contains(&self, key: &str) -> bool {
+        self.by_key.contains_key(key)
+    }
+
     /// The attempt of `key` succeeded: nothing left to reuse.
     pub(crate) fn forget(&mut self, key: Option<&String>) {
         if let Some(k) = key {

@@ -124,6 +124,7 @@ impl CustomerActor {
                 subject,
                 references: Vec::new(),
                 attempt: 0,
+                attempted: false,
                 quick_replies: if channel.capabilities().quick_replies {
                     (1..=SCALE_MAX).map(|n| n.to_string()).collect()
                 } else {
@@ -202,7 +203,7 @@ impl CustomerActor {
     pub(super) fn survey_reply(
         &mut self,
         msg: &Inbound,
-        seen_key: Option<String>,
+        idem: Option<super::once::Idem>,
     ) -> Option<Atomic<InboundAck>> {
         if msg.channel.capabilities().survey != SurveyPath::ByReply {
             return None;
@@ -213,17 +214,20 @@ impl CustomerActor {
             Answer::Score { score, comment } => {
                 let max = self.engine.settings.survey.max_comment_bytes;
                 let comment = comment.map(|c| truncate(&c, max));
-                let fut = self.answer_future(AnswerSurvey {
-                    conversation_id: conv,
-                    score,
-                    comment,
-                    channel: msg.channel,
-                    secret: None,
-                });
-                Some(AtomicResponse::new(Box::pin(fut.map(
+                let fut = self.answer_future(
+                    AnswerSurvey {
+                        conversation_id: conv,
+                        score,
+                        comment,
+                        channel: msg.channel,
+                        secret: None,
+                    },
+                    idem.clone(),
+                );
+                Some(Atomic::new(Box::pin(fut.map(
                     move |res, act: &mut CustomerActor, _| {
                         let (_, ev) = res?;
-                        let ack = act.acked(seen_key, ev.id, conv);
+                        let ack = act.acked(idem, ev.id, conv);
                         Ok(ack)
                     },
                 ))))
@@ -260,14 +264,16 @@ impl CustomerActor {
                     subject: None,
                     references: Vec::new(),
                     attempt: 0,
+                    attempted: false,
                     quick_replies: Vec::new(),
                 };
                 let mut batch = Batch::default().event(ev.clone());
                 batch.outbox.push(d.entry(now));
+                let batch = self.with_idem(batch, idem.as_ref(), &ev, conv);
                 Some(self.commit_then(batch, move |act| {
                     act.remember(&ev);
                     act.engine.deliver(d);
-                    let ack = act.acked(seen_key, ev.id, conv);
+                    let ack = act.acked(idem, ev.id, conv);
                     Ok(ack)
                 }))
             }
@@ -279,8 +285,10 @@ impl CustomerActor {
     fn answer_future(
         &self,
         a: AnswerSurvey,
+        idem: Option<super::once::Idem>,
     ) -> impl ActorFuture<Self, Output = EngineResult<(SurveyRecord, TimelineEvent)>> + 'static
     {
+        let retention = self.engine.settings.limits.idempotency_retention_ms;
         let store = self.engine.store.clone();
         let now = self.engine.now();
         let me = self.id;
@@ -352,6 +360,10 @@ impl CustomerActor {
                 events: vec![ev.clone()],
                 report_events: vec![report],
                 records: vec![RecordWrite::put(survey::KIND, key, bytes)],
+                idempotency: idem
+                    .iter()
+                    .map(|i| super::once::record(me, i, &ev, rec.conversation_id, retention))
+                    .collect(),
                 ..Default::default()
             };
             store
@@ -398,7 +410,7 @@ impl Handler<AnswerSurvey> for CustomerActor {
                 "score must be an integer from 1 to {SCALE_MAX}"
             ))));
         }
-        AtomicResponse::new(Box::pin(self.answer_future(msg).map(|res, _, _| {
+        Atomic::new(Box::pin(self.answer_future(msg, None).map(|res, _, _| {
             let (mut rec, _) = res?;
             rec.secret = None;
             Ok(rec)

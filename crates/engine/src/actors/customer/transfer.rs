@@ -67,7 +67,7 @@ impl Handler<Transfer> for CustomerActor {
         let batch = self.reported(batch, Some(&conv), &updated);
         let store = self.engine.store.clone();
         let to_agent = msg.to_agent.clone();
-        AtomicResponse::new(Box::pin(
+        Atomic::new(Box::pin(
             async move {
                 if let Some(a) = &to_agent {
                     let profile = store
@@ -155,7 +155,7 @@ impl Handler<Requeue> for CustomerActor {
         let enqueue = self.enqueue_msg(&updated, self.last_customer_text(), true);
         let store = self.engine.store.clone();
         tracing::info!(conversation = %conv.id, reason = %msg.reason, "requeue");
-        AtomicResponse::new(Box::pin(
+        Atomic::new(Box::pin(
             async move {
                 store
                     .commit(batch)
