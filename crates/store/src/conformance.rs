@@ -132,6 +132,11 @@ pub async fn idempotency_records(store: &SharedStore) {
         ok(store.event(other.id, ev.id).await, "event of another"),
         None
     );
+    // Records are not events: the timeline holds the event only.
+    assert_eq!(
+        ok(store.timeline(customer.id, None, 100).await, "timeline"),
+        vec![ev.clone()]
+    );
     assert_eq!(
         ok(store.event(customer.id, EventId::new()).await, "missing"),
         None

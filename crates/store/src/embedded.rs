@@ -42,6 +42,7 @@
 //! | `customers` | customer_id | `Customer` |
 //! | `identities` | `IdentityKey::storage_key()` | customer_id (16 bytes) |
 //! | `timeline` | customer_id ++ event_id | `TimelineEvent` (read newest first) |
+//! | `timeline` (idempotency records) | customer_id ++ 16 × 0xff ++ key | event_id ++ conversation_id ++ digest ++ at ++ expires_at (56 bytes, big-endian; see `encode_idem`) |
 //! | `conversations` | conversation_id | `Conversation` |
 //! | `conversations_by_customer` | customer_id ++ conversation_id | empty |
 //! | `open_conversations` | conversation_id | empty; present iff `state.is_open()` |
@@ -53,8 +54,12 @@
 //! | `audit_log` | entry id | `AuditEntry` (read newest first) |
 //! | `report_events` | day ++ len(queue) ++ queue ++ event_id | `ReportEvent` |
 //! | `records` | kind ++ NUL ++ key | raw bytes (the feature's JSON) |
-//! | `idempotency` | customer_id ++ key | `IdempotencyRecord` |
 //! | `idempotency_expiry` | expires_at ++ customer_id ++ key | empty; the sweep's index |
+//!
+//! Idempotency records live in the `timeline` table right after the customer's events
+//! (their keys sort after every event id of the customer, so timeline reads never see
+//! them): the leaf page a message's event dirties usually takes its record too, where a
+//! table of their own cost the writer a second random page per message.
 //!
 //! `report_events` keys start with the UTC day as a big-endian `i64` with the sign bit
 //! flipped (so days sort numerically), then the queue name prefixed by its length, then
@@ -103,23 +108,29 @@ const OUTBOX: TableDefinition<&[u8], &[u8]> = TableDefinition::new("outbox");
 const AUDIT: TableDefinition<&[u8], &[u8]> = TableDefinition::new("audit_log");
 const REPORT_EVENTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("report_events");
 const RECORDS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("records");
-const IDEMPOTENCY: TableDefinition<&[u8], &[u8]> = TableDefinition::new("idempotency");
 const IDEMPOTENCY_EXPIRY: TableDefinition<&[u8], &[u8]> =
     TableDefinition::new("idempotency_expiry");
 
-/// `customer_id ++ key`: one customer's records are one contiguous key range.
+/// `customer_id ++ 16 × 0xff ++ key` in the `timeline` table: after every event of the
+/// customer (`key2(customer, EventId::MAX)` is a strict prefix, keys are never empty),
+/// one customer's records one contiguous range.
 fn idempotency_key(customer: CustomerId, key: &str) -> Vec<u8> {
-    let mut k = Vec::with_capacity(16 + key.len());
-    k.extend_from_slice(customer.as_bytes());
+    let mut k = Vec::with_capacity(32 + key.len());
+    k.extend_from_slice(&idempotency_prefix(customer));
     k.extend_from_slice(key.as_bytes());
     k
+}
+
+fn idempotency_prefix(customer: CustomerId) -> [u8; 32] {
+    key2(customer.as_bytes(), EventId::MAX.as_bytes())
 }
 
 /// `expires_at ++ customer_id ++ key`: the expiry index, oldest first.
 fn expiry_key(expires_at: Millis, customer: CustomerId, key: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(8 + 16 + key.len());
     k.extend_from_slice(&day_key(expires_at.0));
-    k.extend_from_slice(&idempotency_key(customer, key));
+    k.extend_from_slice(customer.as_bytes());
+    k.extend_from_slice(key.as_bytes());
     k
 }
 
@@ -130,6 +141,40 @@ fn record_key(kind: &str, key: &str) -> Vec<u8> {
     k.push(0);
     k.extend_from_slice(key.as_bytes());
     k
+}
+
+/// The stored value of an idempotency record: event id, conversation id, digest,
+/// `at`, `expires_at` (16 + 16 + 8 + 8 + 8 bytes, integers big-endian); the customer
+/// and the key are the row's key. Fixed and small: it is written with every message.
+fn encode_idem(r: &IdempotencyRecord) -> [u8; 56] {
+    let mut v = [0u8; 56];
+    v[..16].copy_from_slice(r.event_id.as_bytes());
+    v[16..32].copy_from_slice(r.conversation_id.as_bytes());
+    v[32..40].copy_from_slice(&r.digest.to_be_bytes());
+    v[40..48].copy_from_slice(&r.at.0.to_be_bytes());
+    v[48..].copy_from_slice(&r.expires_at.0.to_be_bytes());
+    v
+}
+
+/// The record stored under `key` (see [`idempotency_key`]) as `value`.
+fn decode_idem(key: &[u8], value: &[u8]) -> Result<IdempotencyRecord, StoreError> {
+    let bad = |what: &str| StoreError::Corrupt(format!("idempotency: {what}"));
+    if value.len() != 56 || key.len() <= 32 {
+        return Err(bad("wrong length"));
+    }
+    let int =
+        |r: std::ops::Range<usize>| <[u8; 8]>::try_from(&value[r]).map_err(|_| bad("integer"));
+    Ok(IdempotencyRecord {
+        customer_id: CustomerId::from_bytes(decode_uuid("idempotency", &key[..16])?),
+        key: std::str::from_utf8(&key[32..])
+            .map_err(|_| bad("key is not UTF-8"))?
+            .to_owned(),
+        event_id: EventId::from_bytes(decode_uuid("idempotency", &value[..16])?),
+        conversation_id: ConversationId::from_bytes(decode_uuid("idempotency", &value[16..32])?),
+        digest: u64::from_be_bytes(int(32..40)?),
+        at: Millis(i64::from_be_bytes(int(40..48)?)),
+        expires_at: Millis(i64::from_be_bytes(int(48..56)?)),
+    })
 }
 
 /// Tuning of the embedded store.
@@ -364,7 +409,6 @@ struct Tables<'txn> {
     audit: redb::Table<'txn, &'static [u8], &'static [u8]>,
     report_events: redb::Table<'txn, &'static [u8], &'static [u8]>,
     records: redb::Table<'txn, &'static [u8], &'static [u8]>,
-    idempotency: redb::Table<'txn, &'static [u8], &'static [u8]>,
     expiry: redb::Table<'txn, &'static [u8], &'static [u8]>,
 }
 
@@ -385,7 +429,6 @@ impl<'txn> Tables<'txn> {
             audit: txn.open_table(AUDIT).map_err(backend)?,
             report_events: txn.open_table(REPORT_EVENTS).map_err(backend)?,
             records: txn.open_table(RECORDS).map_err(backend)?,
-            idempotency: txn.open_table(IDEMPOTENCY).map_err(backend)?,
             expiry: txn.open_table(IDEMPOTENCY_EXPIRY).map_err(backend)?,
         })
     }
@@ -515,21 +558,12 @@ impl<'txn> Tables<'txn> {
         Ok(())
     }
 
-    /// Upserts `r`, moving its expiry index entry if it had another one.
+    /// Upserts `r` with its expiry index entry. A rewrite of the key leaves its old
+    /// index entry behind; the sweep checks the record's own expiry before removing it.
     fn put_idempotency(&mut self, r: &IdempotencyRecord) -> Result<(), StoreError> {
         let k = idempotency_key(r.customer_id, &r.key);
-        let old = match self.idempotency.get(k.as_slice()).map_err(backend)? {
-            Some(v) => Some(decode::<IdempotencyRecord>("idempotency", v.value())?),
-            None => None,
-        };
-        if let Some(old) = old.filter(|o| o.expires_at != r.expires_at) {
-            self.expiry
-                .remove(expiry_key(old.expires_at, old.customer_id, &old.key).as_slice())
-                .map_err(backend)?;
-        }
-        let v = encode("idempotency record", r)?;
-        self.idempotency
-            .insert(k.as_slice(), v.as_slice())
+        self.timeline
+            .insert(k.as_slice(), encode_idem(r).as_slice())
             .map_err(backend)?;
         self.expiry
             .insert(
@@ -542,31 +576,35 @@ impl<'txn> Tables<'txn> {
 
     /// Deletes every idempotency record of `customer` (erasure).
     fn delete_idempotency_of(&mut self, customer: CustomerId) -> Result<(), StoreError> {
-        let lo = customer.as_bytes().to_vec();
+        let lo = idempotency_prefix(customer);
         let mut gone = Vec::new();
         for row in self
-            .idempotency
+            .timeline
             .range::<&[u8]>(lo.as_slice()..)
             .map_err(backend)?
         {
             let (k, v) = row.map_err(backend)?;
+            // Not `lo` itself: that is the key of an event with the largest id.
             if !k.value().starts_with(&lo) {
                 break;
             }
-            gone.push(decode::<IdempotencyRecord>("idempotency", v.value())?);
+            if k.value().len() == lo.len() {
+                continue;
+            }
+            let r = decode_idem(k.value(), v.value())?;
+            gone.push((k.value().to_vec(), r.expires_at, r.key));
         }
-        for r in gone {
-            self.idempotency
-                .remove(idempotency_key(r.customer_id, &r.key).as_slice())
-                .map_err(backend)?;
+        for (k, expires_at, key) in gone {
+            self.timeline.remove(k.as_slice()).map_err(backend)?;
             self.expiry
-                .remove(expiry_key(r.expires_at, r.customer_id, &r.key).as_slice())
+                .remove(expiry_key(expires_at, customer, &key).as_slice())
                 .map_err(backend)?;
         }
         Ok(())
     }
 
-    /// Removes up to `limit` records expired by `now`, oldest first.
+    /// Removes up to `limit` expiry index entries due by `now`, oldest first, with
+    /// their records (a record rewritten with a later expiry stays).
     fn expire(&mut self, now: Millis, limit: usize) -> Result<usize, StoreError> {
         let hi = day_key(now.0);
         let mut keys = Vec::new();
@@ -579,11 +617,24 @@ impl<'txn> Tables<'txn> {
             let (k, _) = row.map_err(backend)?;
             keys.push(k.value().to_vec());
         }
+        let mut removed = 0;
         for k in &keys {
             self.expiry.remove(k.as_slice()).map_err(backend)?;
-            self.idempotency.remove(&k[8..]).map_err(backend)?;
+            let (customer, key) = k[8..].split_at(16);
+            let customer = CustomerId::from_bytes(decode_uuid("idempotency_expiry", customer)?);
+            let key = std::str::from_utf8(key)
+                .map_err(|_| StoreError::Corrupt("idempotency_expiry: key is not UTF-8".into()))?;
+            let record = idempotency_key(customer, key);
+            let due = match self.timeline.get(record.as_slice()).map_err(backend)? {
+                Some(v) => decode_idem(&record, v.value())?.expires_at <= now,
+                None => false,
+            };
+            if due {
+                self.timeline.remove(record.as_slice()).map_err(backend)?;
+                removed += 1;
+            }
         }
-        Ok(keys.len())
+        Ok(removed)
     }
 
     fn resolve_or_create(
@@ -997,13 +1048,17 @@ impl Store for EmbeddedStore {
         key: &str,
         now: Millis,
     ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        // Read in place, not on the blocking pool: one point read of a 56-byte record
+        // made for every message with an id, far below the executor budget (the page is
+        // almost always cached), where a thread hop would cost more than the read.
         let k = idempotency_key(customer, key);
-        self.read(move |txn| {
-            let t = ro(txn, IDEMPOTENCY)?;
-            let found: Option<IdempotencyRecord> = get_json(&t, "idempotency", k.as_slice())?;
-            Ok(found.filter(|r| r.expires_at > now))
-        })
-        .await
+        let txn = self.db.begin_read().map_err(backend)?;
+        let t = ro(&txn, TIMELINE)?;
+        let found = match t.get(k.as_slice()).map_err(backend)? {
+            Some(v) => Some(decode_idem(&k, v.value())?),
+            None => None,
+        };
+        Ok(found.filter(|r| r.expires_at > now))
     }
 
     async fn expire_idempotency(&self, now: Millis, limit: usize) -> Result<usize, StoreError> {
@@ -1406,7 +1461,8 @@ mod tests {
             at: Millis(0),
             expires_at: Millis(expires),
         };
-        // `b` is rewritten with a later expiry: its first index entry must go.
+        // `b` is rewritten with a later expiry: its first index entry is left for the
+        // sweep, which keeps the record.
         let batch = Batch {
             idempotency: vec![rec("a", 100), rec("b", 200), rec("c", 300), rec("d", 5_000)],
             ..Default::default()
@@ -1422,7 +1478,8 @@ mod tests {
             let t = ro(&txn, IDEMPOTENCY_EXPIRY).expect("index");
             t.iter().expect("iter").count()
         };
-        assert_eq!(index_len(&store), 4);
+        // `b`'s first entry stays until the sweep reaches it.
+        assert_eq!(index_len(&store), 5);
         // At 1,000 `a` and `c` have expired; a limit of 1 takes the oldest only.
         assert_eq!(
             store
@@ -1433,7 +1490,7 @@ mod tests {
         );
         let raw = |key: &'static str| {
             let txn = store.db.begin_read().expect("read");
-            let t = ro(&txn, IDEMPOTENCY).expect("table");
+            let t = ro(&txn, TIMELINE).expect("table");
             let found = t.get(idempotency_key(c, key).as_slice()).expect("get");
             found.is_some()
         };
