@@ -118,6 +118,72 @@ pub struct Settings {
     pub ivr: crate::ivr::IvrSettings,
     /// Queued callbacks (`[callbacks]`, docs/ivr.md).
     pub callbacks: crate::ivr::callbacks::CallbackSettings,
+    /// This node's name and its lease timing (`[cluster]`, docs/cluster.md).
+    pub cluster: ClusterSettings,
+}
+
+/// `[cluster]` (docs/cluster.md): the node's name and the timing of its leases. Today
+/// one engine is active per keyspace (`crate::active`); others wait as standbys.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterSettings {
+    /// Unique among the engines running on one keyspace: a start under the name of the
+    /// active engine is taken for its restart and takes over at once. Default: the
+    /// host name and the listen port (`host:8080`).
+    pub node_name: Option<String>,
+    /// How long a lease lives after it was granted or renewed.
+    pub lease_ttl_ms: u64,
+    /// How often the holder renews.
+    pub lease_renew_ms: u64,
+    /// Bound on how fast or slow a node's clock runs against real time (ppm).
+    pub lease_max_drift_ppm: u64,
+    /// Safety taken off the holder's own deadline.
+    pub lease_margin_ms: u64,
+    /// Bound on the difference between two nodes' wall clocks.
+    pub clock_skew_ms: u64,
+}
+
+impl Default for ClusterSettings {
+    fn default() -> Self {
+        let t = cluster::lease::LeaseTiming::default();
+        Self {
+            node_name: None,
+            lease_ttl_ms: t.ttl_ms,
+            lease_renew_ms: t.renew_every_ms,
+            lease_max_drift_ppm: t.max_drift_ppm,
+            lease_margin_ms: t.margin_ms,
+            clock_skew_ms: 500,
+        }
+    }
+}
+
+impl ClusterSettings {
+    pub fn timing(&self) -> cluster::lease::LeaseTiming {
+        cluster::lease::LeaseTiming {
+            ttl_ms: self.lease_ttl_ms,
+            renew_every_ms: self.lease_renew_ms,
+            max_drift_ppm: self.lease_max_drift_ppm,
+            margin_ms: self.lease_margin_ms,
+        }
+    }
+
+    /// This run of this node: its name, and an incarnation that grows from run to run
+    /// (the start time in microseconds).
+    pub fn node(&self, listen: SocketAddr) -> cluster::NodeId {
+        let name = self.node_name.clone().unwrap_or_else(|| {
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_owned())
+                .ok()
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| "switchboard".into());
+            format!("{host}:{}", listen.port())
+        });
+        let incarnation = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_micros() as u64)
+            .unwrap_or(1);
+        cluster::NodeId { name, incarnation }
+    }
 }
 
 /// `[security]`: websocket origins, login throttling, socket abuse limits, webhook
@@ -334,6 +400,7 @@ impl Default for Settings {
             bot: Default::default(),
             ivr: Default::default(),
             callbacks: Default::default(),
+            cluster: Default::default(),
         }
     }
 }

@@ -43,6 +43,7 @@
 //! See ARCHITECTURE.md for the map and the invariants.
 
 pub use switchboard_engine::actors;
+pub mod active;
 pub mod api;
 pub use switchboard_bot as bot;
 pub use switchboard_canned as canned;

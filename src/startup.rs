@@ -17,9 +17,13 @@ use crate::domain::{
     AgentId, AgentProfile, Capacity, Channel, ConversationState, QueueConfig, QueueName, Role,
     SystemClock,
 };
+use crate::store::coordination::{Coordination, LocalCoordination};
 use crate::store::embedded::{EmbeddedOptions, EmbeddedStore};
 use crate::store::scylla::ScyllaStore;
 use crate::store::{Batch, SharedStore};
+
+/// The store's lease rows (`crate::active`, docs/cluster.md).
+type SharedCoordination = Arc<dyn Coordination>;
 use crate::Server as Handle;
 use actix_web::{dev::Server, web, App, HttpServer};
 use anyhow::Context as _;
@@ -33,6 +37,8 @@ pub struct Application {
     handle: Handle,
     /// The SMTP listener, when email is enabled (stops when dropped).
     smtp: Option<crate::channels::email::SmtpHandle>,
+    /// This node's hold on the keyspace (one active engine per store).
+    active: Arc<crate::active::Active>,
     /// How long a graceful shutdown may take (`timing.shutdown_deadline_ms`).
     shutdown_deadline: std::time::Duration,
 }
@@ -79,14 +85,27 @@ impl Application {
         clock: SharedClock,
         wrap: impl FnOnce(SharedStore) -> SharedStore,
     ) -> anyhow::Result<Application> {
-        let store = open_store(&settings).await?;
-        Self::build_with(settings, wrap(store), clock).await
+        let (store, coordination) = open_store(&settings).await?;
+        Self::build_on(settings, wrap(store), coordination, clock).await
     }
 
-    /// Builds the engine on any store and clock (tests, other backends).
+    /// Builds the engine on any store and clock (tests, other backends), as the one
+    /// process using that store (in-memory coordination).
     pub async fn build_with(
         settings: Settings,
         store: SharedStore,
+        clock: SharedClock,
+    ) -> anyhow::Result<Application> {
+        let local: SharedCoordination = Arc::new(LocalCoordination::default());
+        Self::build_on(settings, store, local, clock).await
+    }
+
+    /// Builds the engine on `store`, once this node is the active engine by
+    /// `coordination` (a standby waits here; `crate::active`).
+    async fn build_on(
+        settings: Settings,
+        store: SharedStore,
+        coordination: SharedCoordination,
         clock: SharedClock,
     ) -> anyhow::Result<Application> {
         // rustls has two crypto back-ends compiled in (the ScyllaDB driver's aws-lc-rs,
@@ -112,6 +131,14 @@ impl Application {
             .validate_ivr()
             .and_then(|()| settings.limits.validate())
             .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
+        // Nothing is read or written as the engine before this node is the active one.
+        let active = crate::active::Active::acquire(
+            coordination,
+            &settings.cluster,
+            settings.listen,
+            clock.clone(),
+        )
+        .await?;
         let key = token_key(&store).await?;
         let settings = Arc::new(settings);
         let engine = Engine::new(
@@ -221,6 +248,7 @@ impl Application {
             server,
             handle,
             smtp,
+            active,
             shutdown_deadline: std::time::Duration::from_millis(
                 settings.timing.shutdown_deadline_ms,
             ),
@@ -266,9 +294,17 @@ impl Application {
             server,
             handle,
             smtp,
+            active,
             shutdown_deadline,
             ..
         } = self;
+        // Fenced (another engine took the keyspace): stop as on SIGTERM.
+        active.keep({
+            let shutdown = shutdown.clone();
+            move || {
+                actix_rt::spawn(async move { shutdown.drain().await });
+            }
+        });
         // When a signal started the drain: the deadline counts from there.
         let began: Arc<std::sync::Mutex<Option<tokio::time::Instant>>> = Default::default();
         let signals = actix_rt::spawn({
@@ -298,6 +334,8 @@ impl Application {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await; // poll interval
         }
         handle.shutdown();
+        // The actors have stopped: a standby may take over now.
+        let _ = tokio::time::timeout_at(deadline, active.release()).await;
         // Let the last holders (HTTP workers winding down, aborted tasks) let go, so that
         // the store is closed (and its files unlocked) when this returns. The server's
         // handle holds the engine once.
@@ -313,6 +351,12 @@ impl Application {
             );
         }
         drop(handle);
+        if active.fenced() {
+            tracing::error!("shutdown complete: stopped because another engine took over");
+            return Err(std::io::Error::other(
+                "fenced: another engine took over this keyspace (docs/cluster.md)",
+            ));
+        }
         tracing::info!("shutdown complete");
         r
     }
@@ -343,9 +387,10 @@ async fn wait_for_signal() {
 }
 
 /// The configured store: ScyllaDB, or the embedded store in `settings.data_dir`.
-async fn open_store(settings: &Settings) -> anyhow::Result<SharedStore> {
+async fn open_store(settings: &Settings) -> anyhow::Result<(SharedStore, SharedCoordination)> {
     if settings.store.backend == StoreBackend::Scylla {
-        return open_scylla(settings).await;
+        let store = open_scylla(settings).await?;
+        return Ok((store.clone(), store));
     }
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("creating data dir {}", settings.data_dir.display()))?;
@@ -358,7 +403,7 @@ async fn open_store(settings: &Settings) -> anyhow::Result<SharedStore> {
         },
     )
     .map_err(|e| anyhow::anyhow!("opening store in {}: {e}", settings.data_dir.display()))?;
-    Ok(Arc::new(store))
+    Ok((Arc::new(store), Arc::new(LocalCoordination::default())))
 }
 
 /// Connects to the CQL store, applying pending schema files if `migrate_on_start`.
@@ -369,7 +414,7 @@ async fn open_store(settings: &Settings) -> anyhow::Result<SharedStore> {
 /// `store.scylla.connect_retry_ms`, and starts by itself when the database answers. It
 /// gives up after `store.scylla.start_wait_ms` (0: never). Errors waiting cannot cure —
 /// bad settings, a schema file edited after it was applied — end the start at once.
-async fn open_scylla(settings: &Settings) -> anyhow::Result<SharedStore> {
+async fn open_scylla(settings: &Settings) -> anyhow::Result<Arc<ScyllaStore>> {
     let opts = settings
         .store
         .scylla
@@ -407,7 +452,12 @@ async fn open_scylla(settings: &Settings) -> anyhow::Result<SharedStore> {
                 );
                 reason.set(e);
                 if holding.is_none() {
-                    match api::holding::start(settings.listen, "scylla", reason.clone()) {
+                    match api::holding::start(
+                        settings.listen,
+                        "store unavailable",
+                        "scylla",
+                        reason.clone(),
+                    ) {
                         Ok(h) => holding = Some(h),
                         Err(err) => {
                             tracing::warn!(error = %err, listen = %settings.listen, "cannot hold the listen address while waiting for the store")

@@ -25,13 +25,15 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("ivr", &["domain"]),
     ("live", &["domain"]),
     ("notify", &["domain", "survey"]),
-    ("store", &["domain"]),
-    ("store-scylla", &["domain", "store"]),
+    ("cluster", &["domain"]),
+    ("store", &["domain", "cluster"]),
+    ("store-scylla", &["domain", "store", "cluster"]),
     ("smtp", &["domain"]),
     (
         "engine",
         &[
             "domain", "store", "routing", "reports", "live", "survey", "notify", "bot", "ivr",
+            "cluster",
         ],
     ),
     (
@@ -249,8 +251,8 @@ const MODULE_LAYERS: &[(&str, &[&str])] = &[
     (
         "src",
         &[
-            "store", "schema", "crm", "kb", "config", "security", "server", "ws", "api", "demo",
-            "fuzz", "startup",
+            "store", "schema", "crm", "kb", "config", "security", "server", "ws", "api", "active",
+            "demo", "fuzz", "startup",
         ],
     ),
 ];

@@ -59,6 +59,28 @@ async fn embedded_passes_conformance() {
     conformance::run_all(store, EmbeddedStore::CAPABILITIES).await;
 }
 
+/// The embedded store's coordination (in memory: one process owns the file) keeps the
+/// same rules.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_coordination_passes_conformance() {
+    use switchboard::store::coordination::LocalCoordination;
+    conformance::coordination(Arc::new(LocalCoordination::default())).await;
+}
+
+/// Cluster leases on the CQL store: lightweight transactions decide one holder and one
+/// epoch (acquire, renew, lapse, steal, fencing, release, a race of eight).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cql_coordination_passes_conformance() {
+    let opts = cql_options(&fresh_keyspace("coordination"));
+    let store = ScyllaStore::connect(&opts)
+        .await
+        .unwrap_or_else(|e| panic!("connect to {:?}: {e}", opts.contact_points));
+    let store = Arc::new(store);
+    conformance::coordination(store.clone()).await;
+    // Again on the same keyspace (fresh keys).
+    conformance::coordination(store).await;
+}
+
 /// Options for the CQL database named by `SCYLLA_URI`
 /// (`[scylla://]host[:port][,host...][/keyspace]`; `SCYLLA_DATACENTER` defaults to
 /// `datacenter1`, `SCYLLA_RF` to 1). `./scripts/test.sh` starts a real Apache Cassandra

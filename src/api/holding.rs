@@ -1,10 +1,11 @@
-//! The holding server: what the engine's address answers while the engine waits for an
-//! unreachable store at start (the CQL database is down or has no quorum yet). It owns
-//! no engine state — there is none yet — and changes nothing:
+//! The holding server: what the engine's address answers while the engine waits at
+//! start — for an unreachable store (the CQL database is down or has no quorum yet), or
+//! as a standby, for the active engine's lease (`crate::active`). It owns no engine
+//! state — there is none yet — and changes nothing:
 //!
 //! * `GET /healthz` — 200: the process is alive;
-//! * `GET /readyz` — 503 `{"status": "store unavailable", "store": ..., "error": ...}`,
-//!   the same shape the running engine gives when its store fails;
+//! * `GET /readyz` — 503 `{"status": "store unavailable" | "standby", "store": ...,
+//!   "error": ...}`, the shape the running engine gives when its store fails;
 //! * everything else — 503 `{"code": "unavailable", ...}` with `Retry-After`, the
 //!   documented answer of every door while the store is unavailable. Providers retry a
 //!   webhook answered 503, so nothing sent meanwhile is lost.
@@ -34,6 +35,7 @@ const RETRY_AFTER_S: &str = "5";
 /// Starts the holding server on `listen`; the handle stops it.
 pub fn start(
     listen: std::net::SocketAddr,
+    status: &'static str,
     backend: &'static str,
     reason: HoldingReason,
 ) -> std::io::Result<actix_web::dev::ServerHandle> {
@@ -51,7 +53,7 @@ pub fn start(
                     let error = ready_reason.get();
                     async move {
                         HttpResponse::ServiceUnavailable().json(serde_json::json!({
-                            "status": "store unavailable", "store": backend, "error": error
+                            "status": status, "store": backend, "error": error
                         }))
                     }
                 }),
@@ -64,8 +66,8 @@ pub fn start(
                         .json(serde_json::json!({
                             "code": ErrorCode::Unavailable,
                             "message": format!(
-                                "the engine is starting and its store is unavailable \
-                                 ({error}); nothing was stored, retry shortly"
+                                "the engine is not serving yet ({status}: {error}); \
+                                 nothing was stored, retry shortly"
                             ),
                         }))
                 }

@@ -28,8 +28,15 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// Starts the binary on `dir` and `port` with `extra` arguments and waits for `/readyz`.
+/// Starts the binary on `dir` and `port` with `env` and waits for `/readyz`.
 pub async fn start(dir: &std::path::Path, port: u16, env: &[(&str, &str)]) -> Proc {
+    let p = spawn(dir, port, env);
+    p.ready().await;
+    p
+}
+
+/// Starts the binary on `dir` and `port` with `env`; does not wait for it.
+pub fn spawn(dir: &std::path::Path, port: u16, env: &[(&str, &str)]) -> Proc {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchboard"));
     cmd.args(["--listen", &format!("127.0.0.1:{port}"), "--workers", "2"])
         .args(backend_args(dir))
@@ -41,30 +48,53 @@ pub async fn start(dir: &std::path::Path, port: u16, env: &[(&str, &str)]) -> Pr
         cmd.env(k, v);
     }
     let child = cmd.spawn().expect("binary starts");
-    let base = format!("http://127.0.0.1:{port}");
-    let http = test_http_client();
-    let deadline = std::time::Instant::now() + WAIT;
-    loop {
-        if let Ok(r) = http.get(format!("{base}/readyz")).send().await {
-            if r.status() == 200 {
-                break;
-            }
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "engine did not become ready"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await; // poll interval
-    }
     Proc {
         child,
-        base,
+        base: format!("http://127.0.0.1:{port}"),
         port,
-        http,
+        http: test_http_client(),
     }
 }
 
 impl Proc {
+    /// Waits (bounded by `WAIT`) until `/readyz` answers 200.
+    pub async fn ready(&self) {
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            if let Ok(r) = self.http.get(format!("{}/readyz", self.base)).send().await {
+                if r.status() == 200 {
+                    return;
+                }
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "engine did not become ready"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await; // poll interval
+        }
+    }
+
+    /// `/readyz` as (status, body), or `None` while nothing answers.
+    #[allow(dead_code)] // used by the CQL-only standby tests (tests/api_cql/standby.rs)
+    pub async fn readyz(&self) -> Option<(u16, Value)> {
+        let r = self
+            .http
+            .get(format!("{}/readyz", self.base))
+            .send()
+            .await
+            .ok()?;
+        let s = r.status().as_u16();
+        Some((s, r.json().await.unwrap_or(Value::Null)))
+    }
+
+    /// Stops the process (SIGSTOP) or lets it go on (SIGCONT).
+    pub fn signal(&self, sig: libc::c_int) {
+        let pid = libc::pid_t::try_from(self.child.id()).expect("pid fits");
+        // SAFETY: kill(2) with a pid this test spawned and still owns (not yet waited).
+        let rc = unsafe { libc::kill(pid, sig) };
+        assert_eq!(rc, 0, "kill -{sig}");
+    }
+
     pub fn ws_url(&self, path: &str) -> String {
         format!("ws://127.0.0.1:{}{}", self.port, path)
     }
@@ -140,10 +170,7 @@ impl Proc {
 
     /// Sends SIGTERM (the graceful shutdown signal).
     pub fn sigterm(&self) {
-        let pid = libc::pid_t::try_from(self.child.id()).expect("pid fits");
-        // SAFETY: kill(2) with a pid this test spawned and still owns (not yet waited).
-        let rc = unsafe { libc::kill(pid, libc::SIGTERM) };
-        assert_eq!(rc, 0, "kill -TERM");
+        self.signal(libc::SIGTERM);
     }
 
     /// Waits (bounded by `WAIT`) for the process to exit by itself.

@@ -55,4 +55,5 @@ mod supervisor;
 mod survey;
 
 // Only on the CQL store.
+mod standby;
 mod store_down;

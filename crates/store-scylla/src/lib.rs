@@ -44,6 +44,7 @@
 //! buckets newest first (`timeline_buckets`), paging inside each; the open-conversation
 //! index is 16 fixed shards read at start.
 
+pub mod coordination;
 pub mod cql;
 pub mod schema;
 pub mod server;

@@ -84,6 +84,11 @@ pub const FILES: &[SchemaFile] = &[
         name: "0008_idempotency.cql",
         text: include_str!("../../../schema/0008_idempotency.cql"),
     },
+    SchemaFile {
+        version: 9,
+        name: "0009_leases.cql",
+        text: include_str!("../../../schema/0009_leases.cql"),
+    },
 ];
 
 /// The partition of `schema_version` this engine's records live in.

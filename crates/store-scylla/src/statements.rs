@@ -311,6 +311,41 @@ pub const SELECT_TIMELINE_EVENT: Stmt = read(
      AND event_id = ?",
 );
 
+// --- cluster leases (schema 0009, docs/cluster.md) --------------------------------------
+
+pub const SELECT_LEASE: Stmt = read(
+    "select_lease",
+    "SELECT holder, incarnation, epoch, expires_at FROM {{keyspace}}.leases WHERE key = ?",
+);
+
+/// A key's first holder: epoch 1.
+pub const INSERT_LEASE: Stmt = lwt(
+    "insert_lease",
+    "INSERT INTO {{keyspace}}.leases (key, holder, incarnation, epoch, expires_at) \
+     VALUES (?, ?, ?, 1, ?) IF NOT EXISTS",
+);
+
+/// Takes a lapsed or released lease: the epoch the taker read, still lapsed.
+pub const TAKE_LEASE: Stmt = lwt(
+    "take_lease",
+    "UPDATE {{keyspace}}.leases SET holder = ?, incarnation = ?, epoch = ?, expires_at = ? \
+     WHERE key = ? IF epoch = ? AND expires_at < ?",
+);
+
+/// Takes a lease from an earlier incarnation of the taker's own name.
+pub const SUCCEED_LEASE: Stmt = lwt(
+    "succeed_lease",
+    "UPDATE {{keyspace}}.leases SET holder = ?, incarnation = ?, epoch = ?, expires_at = ? \
+     WHERE key = ? IF epoch = ? AND holder = ? AND incarnation < ?",
+);
+
+/// Renews (or, with expiry 0, releases) the lease its holder holds under an epoch.
+pub const RENEW_LEASE: Stmt = lwt(
+    "renew_lease",
+    "UPDATE {{keyspace}}.leases SET expires_at = ? WHERE key = ? \
+     IF holder = ? AND incarnation = ? AND epoch = ?",
+);
+
 // --- privacy (docs/security.md) ----------------------------------------------------------
 
 /// Erasure: one month of a customer's timeline.
@@ -470,6 +505,11 @@ pub const ALL: &[Stmt] = &[
     SELECT_IDEMPOTENCY,
     DELETE_IDEMPOTENCY_OF,
     SELECT_TIMELINE_EVENT,
+    SELECT_LEASE,
+    INSERT_LEASE,
+    TAKE_LEASE,
+    SUCCEED_LEASE,
+    RENEW_LEASE,
     SELECT_SCHEMA_VERSIONS,
     INSERT_SCHEMA_VERSION,
     TAKE_SCHEMA_LOCK,
@@ -503,4 +543,5 @@ pub const TABLES_IN_USE: &[&str] = &[
     "report_events",
     "report_days",
     "idempotency",
+    "leases",
 ];

@@ -1656,3 +1656,147 @@ pub async fn concurrent_commits(store: &SharedStore, n: usize) {
         );
     }
 }
+
+/// The coordination contract ([`super::coordination::Coordination`]) on fresh keys:
+/// acquire, hold against others, renew, lapse (with the clock-skew allowance), steal
+/// with a new epoch, fencing of the old holder (its renew and release refused),
+/// release and re-acquire with yet another epoch, succession by a newer incarnation of
+/// the holder's name (and never back), and one winner among racing acquirers.
+pub async fn coordination(c: Arc<dyn super::coordination::Coordination>) {
+    use super::coordination::Acquired;
+    use cluster::NodeId;
+    let key = format!("shard/conformance-{}", unique());
+    let node = |name: &str, incarnation: u64| NodeId {
+        name: name.to_owned(),
+        incarnation,
+    };
+    let (a, b) = (node("node-a", 7), node("node-b", 3));
+    let (ttl, skew) = (4_000u64, 500u64);
+    let t0 = 1_700_000_000_000i64;
+    assert_eq!(ok(c.lease(&key).await, "lease"), None);
+
+    let Acquired::Granted(first) = ok(c.acquire(&key, &a, Millis(t0), ttl, skew).await, "acquire")
+    else {
+        panic!("a fresh key is granted");
+    };
+    assert_eq!((first.epoch, first.expires_at), (1, Millis(t0 + 4_000)));
+    assert_eq!(first.holder, a);
+    assert_eq!(ok(c.lease(&key).await, "lease"), Some(first.clone()));
+    // Held against another node, even a little after expiry (clock skew).
+    let held = ok(
+        c.acquire(&key, &b, Millis(t0 + 4_400), ttl, skew).await,
+        "held",
+    );
+    assert_eq!(held, Acquired::Held(first.clone()));
+    // Renewed by its holder only, under its epoch only.
+    assert!(ok(
+        c.renew(&key, &a, 1, Millis(t0 + 1_000), ttl).await,
+        "renew"
+    ));
+    assert!(!ok(
+        c.renew(&key, &b, 1, Millis(t0 + 1_000), ttl).await,
+        "renew other"
+    ));
+    assert!(!ok(
+        c.renew(&key, &a, 2, Millis(t0 + 1_000), ttl).await,
+        "renew epoch"
+    ));
+    let restarted = node("node-a", 8);
+    assert!(!ok(
+        c.renew(&key, &restarted, 1, Millis(t0 + 1_000), ttl).await,
+        "renew incarnation"
+    ));
+    // Acquiring what one holds renews it.
+    let again = ok(
+        c.acquire(&key, &a, Millis(t0 + 2_000), ttl, skew).await,
+        "reacquire",
+    );
+    assert!(
+        matches!(&again, Acquired::Granted(r) if r.epoch == 1 && r.expires_at == Millis(t0 + 6_000)),
+        "{again:?}"
+    );
+    // Lapsed (past expiry plus skew): taken with a new epoch.
+    let late = Millis(t0 + 6_000 + 501);
+    let Acquired::Granted(stolen) = ok(c.acquire(&key, &b, late, ttl, skew).await, "steal") else {
+        panic!("a lapsed lease is taken");
+    };
+    assert_eq!((stolen.epoch, &stolen.holder), (2, &b));
+    // The old holder is fenced: it can neither renew nor release.
+    assert!(!ok(c.renew(&key, &a, 1, late, ttl).await, "fenced renew"));
+    assert!(!ok(c.release(&key, &a, 1).await, "fenced release"));
+    assert_eq!(ok(c.lease(&key).await, "lease").map(|r| r.epoch), Some(2));
+    // Released: free at once, with yet another epoch.
+    assert!(ok(c.release(&key, &b, 2).await, "release"));
+    let Acquired::Granted(third) = ok(
+        c.acquire(&key, &restarted, late, ttl, skew).await,
+        "after release",
+    ) else {
+        panic!("a released lease is free");
+    };
+    assert_eq!((third.epoch, &third.holder), (3, &restarted));
+    // A later run of the holder's name takes over at once, lease live or not; an
+    // earlier run never takes it back.
+    let next = node("node-a", 9);
+    let Acquired::Granted(fourth) = ok(c.acquire(&key, &next, late, ttl, skew).await, "succession")
+    else {
+        panic!("a newer incarnation of the holder takes over");
+    };
+    assert_eq!((fourth.epoch, &fourth.holder), (4, &next));
+    assert!(!ok(
+        c.renew(&key, &restarted, 3, late, ttl).await,
+        "the old run is fenced"
+    ));
+    let back = ok(
+        c.acquire(&key, &restarted, late, ttl, skew).await,
+        "no way back",
+    );
+    assert!(
+        matches!(back, Acquired::Held(ref r) if r.holder == next),
+        "{back:?}"
+    );
+
+    // Racing acquirers of a fresh key: exactly one wins, the others see it.
+    let race = format!("queue/conformance-{}", unique());
+    let attempts = (0..8).map(|i| {
+        let (c, race) = (c.clone(), race.clone());
+        async move {
+            c.acquire(
+                &race,
+                &node(&format!("racer-{i}"), 1),
+                Millis(t0),
+                ttl,
+                skew,
+            )
+            .await
+        }
+    });
+    let results: Vec<Acquired> = futures_join(attempts).await;
+    let winners: Vec<_> = results
+        .iter()
+        .filter_map(|r| match r {
+            Acquired::Granted(l) => Some(l.holder.clone()),
+            Acquired::Held(_) => None,
+        })
+        .collect();
+    assert_eq!(winners.len(), 1, "{results:?}");
+    for r in &results {
+        if let Acquired::Held(l) = r {
+            assert_eq!(l.holder, winners[0]);
+        }
+    }
+}
+
+/// Runs `futures` concurrently on the current runtime; panics on an error.
+async fn futures_join<F>(futures: impl Iterator<Item = F>) -> Vec<super::coordination::Acquired>
+where
+    F: std::future::Future<Output = Result<super::coordination::Acquired, StoreError>>
+        + Send
+        + 'static,
+{
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(ok(h.await.expect("task"), "race"));
+    }
+    out
+}

@@ -35,6 +35,7 @@
 
 #[cfg(feature = "testkit")]
 pub mod conformance;
+pub mod coordination;
 pub mod embedded;
 #[cfg(feature = "testkit")]
 pub mod faulty;

@@ -1,0 +1,152 @@
+//! What is owned. Customers and agents are many: each id maps to one of a fixed number
+//! of shards (`cluster.shards`, chosen when the cluster is created and never changed,
+//! since it decides where every actor lives), and a shard is owned as a whole. Queues
+//! and the singletons are few and each is owned on its own. [`OwnerKey::as_key`] is
+//! the text the lease rows are keyed by.
+
+use domain::{AgentId, CustomerId, QueueName};
+
+/// Shards per cluster unless configured: enough for a few dozen nodes to get an even
+/// share (rendezvous over 256 keys), few enough that a takeover reloads little at once.
+pub const DEFAULT_SHARDS: u32 = 256;
+
+/// One shard of customers and agents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ShardId(pub u32);
+
+/// The fixed number of shards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShardMap {
+    shards: u32,
+}
+
+/// A shard count of zero.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cluster.shards must be at least 1")]
+pub struct NoShards;
+
+impl ShardMap {
+    pub fn new(shards: u32) -> Result<Self, NoShards> {
+        if shards == 0 {
+            return Err(NoShards);
+        }
+        Ok(Self { shards })
+    }
+
+    pub fn shards(&self) -> u32 {
+        self.shards
+    }
+
+    /// Every shard, in order.
+    pub fn all(&self) -> impl Iterator<Item = ShardId> {
+        (0..self.shards).map(ShardId)
+    }
+
+    /// The shard of a customer.
+    pub fn customer(&self, id: CustomerId) -> ShardId {
+        self.of(b"customer", id.as_bytes())
+    }
+
+    /// The shard of an agent.
+    pub fn agent(&self, id: &AgentId) -> ShardId {
+        self.of(b"agent", id.as_str().as_bytes())
+    }
+
+    fn of(&self, kind: &[u8], id: &[u8]) -> ShardId {
+        ShardId((crate::hash64(&[kind, id]) % u64::from(self.shards)) as u32)
+    }
+}
+
+/// The processes that run once per cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Singleton {
+    /// The live metrics hub the supervisors watch.
+    Hub,
+    /// Scheduled notifications.
+    Notifier,
+    /// Callbacks due again.
+    CallbackSweeper,
+    /// The embedded store's idempotency expiry (the CQL store expires by TTL).
+    IdempotencyExpiry,
+}
+
+impl Singleton {
+    pub const ALL: [Singleton; 4] = [
+        Singleton::Hub,
+        Singleton::Notifier,
+        Singleton::CallbackSweeper,
+        Singleton::IdempotencyExpiry,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Singleton::Hub => "hub",
+            Singleton::Notifier => "notifier",
+            Singleton::CallbackSweeper => "callback-sweeper",
+            Singleton::IdempotencyExpiry => "idempotency-expiry",
+        }
+    }
+}
+
+/// Anything a node can own.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum OwnerKey {
+    Shard(ShardId),
+    Queue(QueueName),
+    Singleton(Singleton),
+}
+
+impl OwnerKey {
+    /// The lease row's key: `shard/17`, `queue/support`, `singleton/hub`. Distinct for
+    /// distinct keys (queue names are slugs without `/`).
+    pub fn as_key(&self) -> String {
+        match self {
+            OwnerKey::Shard(s) => format!("shard/{}", s.0),
+            OwnerKey::Queue(q) => format!("queue/{}", q.as_str()),
+            OwnerKey::Singleton(s) => format!("singleton/{}", s.as_str()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn zero_shards_is_refused() {
+        assert_eq!(ShardMap::new(0), Err(NoShards));
+    }
+
+    #[test]
+    fn customers_spread_evenly_and_always_to_the_same_shard() {
+        let map = ShardMap::new(64).unwrap();
+        let mut counts: BTreeMap<ShardId, usize> = BTreeMap::new();
+        for i in 0..64_000u128 {
+            let id = CustomerId::from_bytes(i.wrapping_mul(0x9e37_79b9_7f4a_7c15).to_be_bytes());
+            let s = map.customer(id);
+            assert_eq!(map.customer(id), s, "stable");
+            *counts.entry(s).or_default() += 1;
+        }
+        assert_eq!(counts.len(), 64, "every shard used");
+        // 1,000 expected per shard; a good hash stays well within ±20%.
+        assert!(
+            counts.values().all(|&n| (800..1_200).contains(&n)),
+            "{counts:?}"
+        );
+    }
+
+    #[test]
+    fn keys_name_what_they_own() {
+        let q = QueueName::parse("support").unwrap();
+        assert_eq!(OwnerKey::Shard(ShardId(17)).as_key(), "shard/17");
+        assert_eq!(OwnerKey::Queue(q).as_key(), "queue/support");
+        assert_eq!(
+            OwnerKey::Singleton(Singleton::Hub).as_key(),
+            "singleton/hub"
+        );
+        let agent = AgentId::parse("alice").unwrap();
+        let map = ShardMap::new(DEFAULT_SHARDS).unwrap();
+        assert!(map.agent(&agent).0 < DEFAULT_SHARDS);
+    }
+}
