@@ -104,6 +104,9 @@ impl Active {
             h.stop(false).await;
         }
         tracing::info!(node = %node, epoch = granted.epoch, "active: this engine holds the keyspace");
+        // The recorder first (installed once per process), so the gauge lands in it.
+        crate::metrics::install();
+        crate::metrics::lease_held(KEY, true);
         // Counted from when the granting request was sent.
         let holding = Holding::granted(granted.epoch, sent, &timing);
         Ok(Arc::new(Active {
@@ -154,18 +157,23 @@ impl Active {
                     .renew(KEY, &me.node, epoch, me.clock.now(), me.timing.ttl_ms)
                     .await
                 {
-                    Ok(true) => me
-                        .holding
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .renewed(sent, &me.timing),
+                    Ok(true) => {
+                        crate::metrics::lease_renewal("renewed");
+                        me.holding
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .renewed(sent, &me.timing)
+                    }
                     Ok(false) => {
+                        crate::metrics::lease_renewal("fenced");
+                        crate::metrics::lease_held(KEY, false);
                         tracing::error!(node = %me.node, epoch, "fenced: another engine took over this keyspace; stopping");
                         me.fenced.store(true, Ordering::SeqCst);
                         on_fenced();
                         return;
                     }
                     Err(e) => {
+                        crate::metrics::lease_renewal("error");
                         let now = me.mono();
                         let live = me
                             .holding
@@ -186,6 +194,7 @@ impl Active {
         if self.fenced() {
             return;
         }
+        crate::metrics::lease_held(KEY, false);
         match self.coord.release(KEY, &self.node, self.epoch()).await {
             Ok(true) => tracing::info!(node = %self.node, "active-engine lease released"),
             Ok(false) => tracing::warn!(node = %self.node, "active-engine lease had moved already"),

@@ -57,6 +57,20 @@ async fn a_standby_takes_over_when_the_active_engine_dies() {
 
     a.kill9();
     b.ready().await;
+    // The new active engine says so on /metrics.
+    let metrics = b
+        .http
+        .get(format!("{}/metrics", b.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"switchboard_lease_held{key="singleton/active-engine"} 1"#),
+        "{metrics}"
+    );
     // The client's retry of what the dead engine acknowledged: the same event.
     let (s, again) = say(&b, &token, "s-1").await;
     assert_eq!(s, 202, "{again}");

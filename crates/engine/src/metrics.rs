@@ -30,6 +30,8 @@
 //! | `switchboard_conversations_resolved_total` | counter | queue |
 //! | `switchboard_ws_connections` | gauge | kind (agent, chat, supervisor) |
 //! | `switchboard_customer_actors` | gauge | |
+//! | `switchboard_lease_held` | gauge | key (`singleton/active-engine`) |
+//! | `switchboard_lease_renewals_total` | counter | outcome (renewed, error, fenced) |
 //! | `switchboard_store_commit_seconds` | histogram | |
 //! | `switchboard_store_commit_group_size` | histogram | |
 //! | `switchboard_logins_throttled_total` | counter | by (account, ip) |
@@ -178,6 +180,14 @@ fn describe() {
         "switchboard_customer_actors",
         "Live (activated) customer actors."
     );
+    describe_gauge!(
+        "switchboard_lease_held",
+        "1 while this node holds the lease of the key (docs/cluster.md), else 0."
+    );
+    describe_counter!(
+        "switchboard_lease_renewals_total",
+        "Lease renewals by outcome: renewed, error (store unreachable), fenced (another node holds it)."
+    );
     describe_security();
 }
 
@@ -289,6 +299,16 @@ pub fn ws_connections(kind: &'static str, delta: i64) {
 
 pub fn customer_actor_activated() {
     gauge!("switchboard_customer_actors").increment(1.0);
+}
+
+/// Whether this node holds the lease of `key` (a fixed key, never an id).
+pub fn lease_held(key: &'static str, held: bool) {
+    gauge!("switchboard_lease_held", "key" => key).set(if held { 1.0 } else { 0.0 });
+}
+
+/// A lease renewal's outcome: `renewed`, `error` or `fenced`.
+pub fn lease_renewal(outcome: &'static str) {
+    counter!("switchboard_lease_renewals_total", "outcome" => outcome).increment(1);
 }
 
 pub fn customer_actor_passivated() {
