@@ -38,6 +38,12 @@ pub struct Cli {
     /// (default: number of cores).
     #[arg(long, env = "SWITCHBOARD_ACTOR_THREADS")]
     pub actor_threads: Option<usize>,
+    /// This node's name in the cluster (`cluster.node_name`; unique per keyspace).
+    #[arg(long, env = "SWITCHBOARD_NODE_NAME")]
+    pub node_name: Option<String>,
+    /// The address other nodes reach this one at (`cluster.advertise_address`).
+    #[arg(long, env = "SWITCHBOARD_ADVERTISE_ADDRESS")]
+    pub advertise_address: Option<String>,
     /// Create agent `admin` with this password if it does not exist.
     #[arg(long, env = "SWITCHBOARD_ADMIN_PASSWORD", hide_env_values = true)]
     pub admin_password: Option<String>,
@@ -131,10 +137,16 @@ pub struct ClusterSettings {
     /// active engine is taken for its restart and takes over at once. Default: the
     /// host name and the listen port (`host:8080`).
     pub node_name: Option<String>,
+    /// The address other nodes and the cluster view show for this node (`host:port`).
+    /// Default: the listen address.
+    pub advertise_address: Option<String>,
     /// How long a lease lives after it was granted or renewed.
     pub lease_ttl_ms: u64,
     /// How often the holder renews.
     pub lease_renew_ms: u64,
+    /// How often the ownership loop reads the lease rows (at most `lease_renew_ms`): a
+    /// standby notices a released lease within this.
+    pub lease_poll_ms: u64,
     /// Bound on how fast or slow a node's clock runs against real time (ppm).
     pub lease_max_drift_ppm: u64,
     /// Safety taken off the holder's own deadline.
@@ -148,8 +160,10 @@ impl Default for ClusterSettings {
         let t = cluster::lease::LeaseTiming::default();
         Self {
             node_name: None,
+            advertise_address: None,
             lease_ttl_ms: t.ttl_ms,
             lease_renew_ms: t.renew_every_ms,
+            lease_poll_ms: 250,
             lease_max_drift_ppm: t.max_drift_ppm,
             lease_margin_ms: t.margin_ms,
             clock_skew_ms: 500,
@@ -165,6 +179,13 @@ impl ClusterSettings {
             max_drift_ppm: self.lease_max_drift_ppm,
             margin_ms: self.lease_margin_ms,
         }
+    }
+
+    /// Where other nodes reach this one: `advertise_address`, or the listen address.
+    pub fn address(&self, listen: SocketAddr) -> String {
+        self.advertise_address
+            .clone()
+            .unwrap_or_else(|| listen.to_string())
     }
 
     /// This run of this node: its name, and an incarnation that grows from run to run
@@ -532,6 +553,12 @@ impl Settings {
         }
         if let Some(t) = cli.actor_threads {
             s.actor_threads = t.max(1);
+        }
+        if cli.node_name.is_some() {
+            s.cluster.node_name = cli.node_name.clone();
+        }
+        if cli.advertise_address.is_some() {
+            s.cluster.advertise_address = cli.advertise_address.clone();
         }
         s.demo |= cli.demo;
         if cli.admin_password.is_some() {

@@ -45,6 +45,7 @@
 pub use switchboard_engine::actors;
 pub mod active;
 pub mod api;
+pub use cluster;
 pub use switchboard_bot as bot;
 pub use switchboard_canned as canned;
 pub use switchboard_channels as channels;
@@ -58,6 +59,7 @@ pub use switchboard_ivr as ivr;
 pub mod kb;
 pub use switchboard_engine::metrics;
 pub use switchboard_engine::notify;
+pub use switchboard_engine::ownership;
 pub use switchboard_live as live;
 pub use switchboard_reports as reports;
 pub use switchboard_routing as routing;

@@ -26,6 +26,19 @@ pub struct Inner {
     /// CRM lookups and their cache (`crate::crm`).
     pub crm: Crm,
     kb: Arc<KnowledgeBase>,
+    /// The cluster leases and this node's place in them; set once at start-up
+    /// (absent in tests that build a server by hand).
+    cluster: std::sync::OnceLock<ClusterInfo>,
+}
+
+/// What the cluster view needs: the lease rows, this node, and the clock-skew bound
+/// by which it judges other members live.
+#[derive(Clone)]
+pub struct ClusterInfo {
+    pub coord: Arc<dyn crate::store::coordination::Coordination>,
+    pub node: cluster::NodeId,
+    pub address: String,
+    pub skew_ms: u64,
 }
 
 impl Server {
@@ -42,7 +55,18 @@ impl Server {
             kb,
             engine,
             settings,
+            cluster: std::sync::OnceLock::new(),
         }))
+    }
+
+    /// Sets the cluster view's sources (once, at start-up).
+    pub fn set_cluster(&self, info: ClusterInfo) {
+        let _ = self.0.cluster.set(info);
+    }
+
+    /// The cluster view's sources, once set.
+    pub fn cluster(&self) -> Option<&ClusterInfo> {
+        self.0.cluster.get()
     }
 
     /// The knowledge base's index.

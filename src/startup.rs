@@ -132,6 +132,7 @@ impl Application {
             .and_then(|()| settings.limits.validate())
             .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
         // Nothing is read or written as the engine before this node is the active one.
+        let coordination_view = coordination.clone();
         let active = crate::active::Active::acquire(
             coordination,
             &settings.cluster,
@@ -152,6 +153,12 @@ impl Application {
 
         let kb = crate::kb::open(&settings.kb, &store).await?;
         let handle = Handle::new(engine.clone(), settings.clone(), kb);
+        handle.set_cluster(crate::server::ClusterInfo {
+            coord: coordination_view.clone(),
+            node: active.node().clone(),
+            address: active.address().to_owned(),
+            skew_ms: settings.cluster.clock_skew_ms,
+        });
         if let Some(pw) = &settings.bootstrap_admin_password {
             ensure_admin(&handle, pw).await?;
         }
@@ -298,7 +305,7 @@ impl Application {
             shutdown_deadline,
             ..
         } = self;
-        // Fenced (another engine took the keyspace): stop as on SIGTERM.
+        // Fenced or lapsed (another engine may take the keyspace): stop as on SIGTERM.
         active.keep({
             let shutdown = shutdown.clone();
             move || {
@@ -351,11 +358,21 @@ impl Application {
             );
         }
         drop(handle);
-        if active.fenced() {
-            tracing::error!("shutdown complete: stopped because another engine took over");
-            return Err(std::io::Error::other(
-                "fenced: another engine took over this keyspace (docs/cluster.md)",
-            ));
+        match active.stepped_down() {
+            Some(crate::active::StepDown::Fenced) => {
+                tracing::error!("shutdown complete: stopped because another engine took over");
+                return Err(std::io::Error::other(
+                    "fenced: another engine took over this keyspace (docs/cluster.md)",
+                ));
+            }
+            Some(crate::active::StepDown::Lapsed) => {
+                tracing::error!("shutdown complete: stopped because the lease lapsed");
+                return Err(std::io::Error::other(
+                    "lapsed: no lease renewal was confirmed in time; stepped down before \
+                     another engine could take over (docs/cluster.md)",
+                ));
+            }
+            None => {}
         }
         tracing::info!("shutdown complete");
         r

@@ -227,7 +227,15 @@ const MODULE_LAYERS: &[(&str, &[&str])] = &[
     (
         "crates/engine/src",
         &[
-            "settings", "redact", "articles", "login", "ports", "auth", "metrics", "actors",
+            "settings",
+            "redact",
+            "articles",
+            "login",
+            "ports",
+            "auth",
+            "metrics",
+            "ownership",
+            "actors",
         ],
     ),
     (

@@ -19,8 +19,12 @@ use switchboard::domain::{
     IdentityKey, Millis, QueueName, TimelineEvent,
 };
 use switchboard::store::embedded::{EmbeddedOptions, EmbeddedStore};
-use switchboard::store::scylla::{ScyllaOptions, ScyllaStore};
+use switchboard::store::scylla::ScyllaStore;
 use switchboard::store::{conformance, Batch, SharedStore, Store};
+
+#[path = "support/cql.rs"]
+mod cql;
+use cql::{cql_options, fresh_keyspace};
 
 /// Set (to a directory) in the child process of [`crash_safety_under_sigkill`].
 const CRASH_CHILD_ENV: &str = "SB_CRASH_CHILD";
@@ -79,37 +83,6 @@ async fn cql_coordination_passes_conformance() {
     conformance::coordination(store.clone()).await;
     // Again on the same keyspace (fresh keys).
     conformance::coordination(store).await;
-}
-
-/// Options for the CQL database named by `SCYLLA_URI`
-/// (`[scylla://]host[:port][,host...][/keyspace]`; `SCYLLA_DATACENTER` defaults to
-/// `datacenter1`, `SCYLLA_RF` to 1). `./scripts/test.sh` starts a real Apache Cassandra
-/// and sets it; without it the CQL tests fail with this message — they never skip.
-fn cql_options(default_keyspace: &str) -> ScyllaOptions {
-    let uri = std::env::var("SCYLLA_URI").unwrap_or_else(|_| {
-        panic!(
-            "SCYLLA_URI is not set: the CQL store tests run against a real Cassandra or \
-             ScyllaDB. Run ./scripts/test.sh (it starts Cassandra), or start one with \
-             `scripts/cassandra.sh start` and set SCYLLA_URI=127.0.0.11:9042 (docs/scylla.md)"
-        )
-    });
-    let (contact_points, keyspace) = ScyllaOptions::parse_uri(&uri).expect("SCYLLA_URI");
-    ScyllaOptions {
-        contact_points,
-        keyspace: keyspace.unwrap_or_else(|| default_keyspace.into()),
-        local_datacenter: std::env::var("SCYLLA_DATACENTER")
-            .unwrap_or_else(|_| "datacenter1".into()),
-        replication_factor: std::env::var("SCYLLA_RF")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(1),
-        ..ScyllaOptions::default()
-    }
-}
-
-/// A keyspace nobody has used: `prefix` and a random suffix.
-fn fresh_keyspace(prefix: &str) -> String {
-    format!("{prefix}_{}", uuid::Uuid::new_v4().simple())[..40].to_owned()
 }
 
 /// The same suite against the real CQL database named by `SCYLLA_URI` (Apache

@@ -7,6 +7,7 @@ pub mod access;
 pub mod admin;
 pub mod callbacks;
 pub mod canned;
+pub mod cluster_view;
 pub mod crm;
 pub mod customers;
 pub mod error;
@@ -92,6 +93,7 @@ api_v1! {
     get "/agents/{id}" => live::agent,
     get "/reports" => reports::report,
     get "/supervisor/live" => supervisor::live,
+    get "/cluster" => cluster_view::view,
     get "/supervisor/subscribers" => supervisor::subscribers,
     post "/supervisor/agents/{id}/status" => supervisor::set_agent_status,
     put "/supervisor/agents/{id}/queues" => supervisor::set_agent_queues,

@@ -25,8 +25,8 @@
 
 use super::error::ApiError;
 use super::{
-    admin, callbacks, canned, crm, customers, health, identity, inbound, ivr, kb, live, login,
-    notify, privacy, read, reports, supervisor, survey, ws_routes,
+    admin, callbacks, canned, cluster_view, crm, customers, health, identity, inbound, ivr, kb,
+    live, login, notify, privacy, read, reports, supervisor, survey, ws_routes,
 };
 use actix_web::HttpResponse;
 use std::sync::OnceLock;
@@ -73,6 +73,7 @@ use utoipa::OpenApi;
         admin::put_agent,
         reports::report,
         supervisor::live,
+        cluster_view::view,
         supervisor::subscribers,
         supervisor::set_agent_status,
         supervisor::set_agent_queues,

@@ -162,15 +162,7 @@ async fn health_readiness_metrics_and_openapi() {
         .unwrap();
     assert_eq!(r.status(), 200);
     app.inbound("sms", "+81 90 1111 2222", "hello", None).await;
-    let text = app
-        .http
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = metrics_text(&app.http, &app.base).await;
     for name in [
         "switchboard_queue_waiting",
         "switchboard_messages_total",

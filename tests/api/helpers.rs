@@ -92,6 +92,17 @@ pub fn drop_keyspace(keyspace: &str) {
 /// The HTTP client of a test: it drops pooled connections after 2 s idle, before the
 /// engine's 5 s keep-alive closes them, so a request never goes out on a connection the
 /// server is closing at that instant (hyper's `IncompleteMessage` race).
+/// The `/metrics` text of the engine at `base` (asserting it answers 200).
+pub async fn metrics_text(http: &reqwest::Client, base: &str) -> String {
+    let r = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("scrape /metrics");
+    assert_eq!(r.status(), 200, "GET /metrics");
+    r.text().await.expect("metrics text")
+}
+
 pub fn test_http_client() -> reqwest::Client {
     reqwest::Client::builder()
         .pool_idle_timeout(std::time::Duration::from_secs(2))

@@ -21,15 +21,7 @@ async fn as_token(app: &TestApp, method: &str, path: &str, token: &str) -> (u16,
 
 /// The value of one Prometheus sample line (`name{labels} value`), 0 if absent.
 async fn metric(app: &TestApp, line_start: &str) -> f64 {
-    let text = app
-        .http
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = metrics_text(&app.http, &app.base).await;
     text.lines()
         .find(|l| l.starts_with(line_start))
         .and_then(|l| l.rsplit(' ').next())

@@ -182,7 +182,7 @@ impl Proc {
             }
             assert!(
                 std::time::Instant::now() < deadline,
-                "engine did not exit after SIGTERM"
+                "engine did not exit in time"
             );
             tokio::time::sleep(std::time::Duration::from_millis(20)).await; // poll interval
         }

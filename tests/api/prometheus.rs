@@ -46,14 +46,7 @@ async fn traffic(app: &TestApp) {
 }
 
 async fn scrape(app: &TestApp) -> String {
-    let r = app
-        .http
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .expect("scrape");
-    assert_eq!(r.status(), 200);
-    r.text().await.expect("metrics text")
+    metrics_text(&app.http, &app.base).await
 }
 
 /// The metric (series) names in a text exposition.

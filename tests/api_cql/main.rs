@@ -25,6 +25,8 @@ mod callbacks;
 mod channels;
 #[path = "../api/chat_flow.rs"]
 mod chat_flow;
+#[path = "../api/cluster_view.rs"]
+mod cluster_view;
 #[path = "../api/concurrency.rs"]
 mod concurrency;
 #[path = "../api/exactly_once.rs"]

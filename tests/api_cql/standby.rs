@@ -1,13 +1,16 @@
 //! One active engine per keyspace (docs/cluster.md, `switchboard::active`): a second
-//! engine on the same keyspace waits as a standby (`/readyz` 503 `standby`), takes over
-//! when the active one is killed, and answers a retry of a message the dead one
-//! acknowledged as a duplicate; an active engine paused past its lease is fenced when
-//! it wakes (it stops by itself, with an error) while the standby serves. Real
-//! binaries on the CQL store only: the embedded store has one process by construction.
+//! engine on the same keyspace waits as a standby (`/readyz` 503 `standby`) and is
+//! listed as a member by the cluster view, takes over when the active one is killed,
+//! and answers a retry of a message the dead one acknowledged as a duplicate; an active
+//! engine paused past its lease stops when it wakes (by itself, with an error) while the
+//! standby serves; and an active engine cut off from the store steps down by its own
+//! deadline. Real binaries on the CQL store only: the embedded store has one process by
+//! construction.
 
 use crate::helpers::*;
 use crate::process::{free_port, spawn, start, Proc};
 use serde_json::{json, Value};
+use std::process::Command;
 
 /// Waits (bounded) until `p` answers `/readyz` 503 as a standby.
 async fn standby(p: &Proc) -> Value {
@@ -42,7 +45,11 @@ async fn a_standby_takes_over_when_the_active_engine_dies() {
     let (s, first) = say(&a, &token, "s-1").await;
     assert_eq!(s, 202, "{first}");
 
-    let b = spawn(dir.path(), free_port(), &[]);
+    let b = spawn(
+        dir.path(),
+        free_port(),
+        &[("SWITCHBOARD_NODE_NAME", "node-b")],
+    );
     let body = standby(&b).await;
     assert!(
         body["error"]
@@ -51,22 +58,60 @@ async fn a_standby_takes_over_when_the_active_engine_dies() {
             .contains("holds this keyspace"),
         "{body}"
     );
+    // The active engine's cluster view: both are live members, one holds the keyspace.
+    let view = a.get(&token, "/api/v1/cluster").await;
+    let members = view["members"].as_array().unwrap();
+    assert_eq!(members.len(), 2, "{view}");
+    let b_member = members
+        .iter()
+        .find(|m| m["name"] == "node-b")
+        .expect("b is a member");
+    let a_member = members
+        .iter()
+        .find(|m| m["this"] == true)
+        .expect("a is a member");
+    assert_eq!(b_member["live"], true, "{view}");
+    assert_eq!(b_member["holds"], json!([]), "{view}");
+    assert_eq!(
+        b_member["address"],
+        format!("127.0.0.1:{}", b.port),
+        "{view}"
+    );
+    assert_eq!(
+        a_member["holds"],
+        json!(["singleton/active-engine"]),
+        "{view}"
+    );
     // The standby serves nothing (every door 503) while the active one lives.
     let (s, _) = say(&b, &token, "s-2").await;
     assert_eq!(s, 503);
 
+    let a_name = a_member["name"].clone();
+    let epoch = view["leases"][0]["epoch"].as_u64().unwrap();
     a.kill9();
     b.ready().await;
-    // The new active engine says so on /metrics.
-    let metrics = b
-        .http
-        .get(format!("{}/metrics", b.base))
-        .send()
-        .await
+    // The new active engine says so on /metrics and in its cluster view, where the
+    // dead engine is no longer live.
+    let metrics = metrics_text(&b.http, &b.base).await;
+    let view = b.get(&token, "/api/v1/cluster").await;
+    let lease = &view["leases"][0];
+    assert_eq!(
+        (&lease["key"], &lease["holder"]),
+        (&json!("singleton/active-engine"), &json!("node-b")),
+        "{view}"
+    );
+    assert_eq!(lease["epoch"].as_u64(), Some(epoch + 1), "{view}");
+    let dead = view["members"]
+        .as_array()
         .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .iter()
+        .find(|m| m["name"] == a_name)
+        .expect("the dead engine's row stays");
+    assert_eq!(
+        (&dead["live"], &dead["holds"]),
+        (&json!(false), &json!([])),
+        "{view}"
+    );
     assert!(
         metrics.contains(r#"switchboard_lease_held{key="singleton/active-engine"} 1"#),
         "{metrics}"
@@ -81,7 +126,7 @@ async fn a_standby_takes_over_when_the_active_engine_dies() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_engine_paused_past_its_lease_is_fenced_when_it_wakes() {
+async fn an_engine_paused_past_its_lease_stops_when_it_wakes() {
     let dir = tempfile::tempdir().unwrap();
     let mut a = start(dir.path(), free_port(), &[]).await;
     let token = a.login("admin").await;
@@ -94,7 +139,8 @@ async fn an_engine_paused_past_its_lease_is_fenced_when_it_wakes() {
     b.ready().await;
     let (s, v) = say(&b, &token, "f-1").await;
     assert_eq!(s, 202, "{v}");
-    // SIGCONT: its next renewal is refused; it stops by itself, with an error.
+    // SIGCONT: its deadline has passed (and its next renewal would be refused); it
+    // stops by itself, with an error.
     a.signal(libc::SIGCONT);
     let status = a.exited().await;
     assert!(
@@ -104,4 +150,109 @@ async fn an_engine_paused_past_its_lease_is_fenced_when_it_wakes() {
     // The new active engine carries on.
     let (s, v) = say(&b, &token, "f-2").await;
     assert_eq!(s, 202, "{v}");
+}
+
+/// Relays connections from `listener` to `target` until [`Relay::cut`], which drops
+/// the listener and every open connection at once (a partition from the store).
+struct Relay {
+    tasks: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Relay {
+    fn start(listener: tokio::net::TcpListener, target: String) -> Relay {
+        let tasks: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>> =
+            Default::default();
+        let accept = tokio::spawn({
+            let tasks = tasks.clone();
+            async move {
+                while let Ok((mut inbound, _)) = listener.accept().await {
+                    let target = target.clone();
+                    let conn = tokio::spawn(async move {
+                        if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await {
+                            let _ =
+                                tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                        }
+                    });
+                    tasks.lock().unwrap().push(conn);
+                }
+            }
+        });
+        tasks.lock().unwrap().push(accept);
+        Relay { tasks }
+    }
+
+    fn cut(&self) {
+        for t in self.tasks.lock().unwrap().drain(..) {
+            t.abort();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_engine_cut_off_from_the_store_steps_down_by_its_own_deadline() {
+    // The engine reaches Cassandra only through a relay on the database's own host
+    // (the driver reaches a node at the address it reports, with the contact point's
+    // port); cutting the relay leaves it running but unable to renew.
+    let dir = tempfile::tempdir().unwrap();
+    let target = cql_contact_points()[0].clone();
+    let db_host = target.rsplit_once(':').expect("host:port").0.to_owned();
+    let listener = tokio::net::TcpListener::bind((db_host.as_str(), 0))
+        .await
+        .expect("bind a relay port");
+    let db_port = listener.local_addr().unwrap().port();
+    let relay = Relay::start(listener, target);
+    // Default lease timing: a shorter lease makes the test quicker but lets a loaded
+    // machine's slow Cassandra lapse it during the start.
+    let port = free_port();
+    let log = dir.path().join("engine.log");
+    let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["--listen", &format!("127.0.0.1:{port}"), "--workers", "2"])
+        .args(["--store", "scylla", "--scylla-replication-factor", "1"])
+        .args(["--scylla-contact-points", &format!("{db_host}:{db_port}")])
+        .args(["--scylla-keyspace", &cql_keyspace(dir.path())])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env("SWITCHBOARD_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("RUST_LOG", "warn")
+        .stdout(std::fs::File::create(dir.path().join("engine.out")).unwrap())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("binary starts");
+    let mut engine = Proc {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+        port,
+        http: test_http_client(),
+    };
+    // Ready (or, failing that, the engine's log says why). A fresh keyspace's schema
+    // goes through the relay first: allowed as long as in `store_down.rs`.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !matches!(engine.readyz().await, Some((200, _))) {
+        let exited = engine.child.try_wait().unwrap();
+        assert!(
+            exited.is_none() && std::time::Instant::now() < deadline,
+            "engine not ready (exited: {exited:?}):\n{}\n{}",
+            std::fs::read_to_string(dir.path().join("engine.out")).unwrap_or_default(),
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await; // poll interval
+    }
+    let token = engine.login("admin").await;
+    let (s, v) = say(&engine, &token, "cut-1").await;
+    assert_eq!(s, 202, "{v}");
+
+    relay.cut();
+    // No renewal can be confirmed: the engine stops by itself once its own deadline
+    // (TTL less drift and margin) passes, before another engine could take over.
+    let status = engine.exited().await;
+    assert!(
+        !status.success(),
+        "a lapsed engine exits with an error: {status}"
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("lapsed: no lease renewal was confirmed in time"),
+        "it says why it stepped down:\n{text}"
+    );
+    assert!(!text.contains("fenced:"), "nobody fenced it:\n{text}");
 }

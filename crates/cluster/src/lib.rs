@@ -10,12 +10,18 @@
 //!   the live members, so a member joining or leaving moves only the keys it takes or
 //!   gives up.
 //! - [`lease`]: who may act as owner — a lease per key with an epoch that grows on every
-//!   takeover (the fencing token), the store's compare-and-set rules
-//!   ([`lease::LeaseTable`], the model the CQL backend implements with LWTs) and a
-//!   node's own view ([`lease::Holding`]), which stops serving before the store can let
-//!   anyone else take the key (self-fencing on the node's monotonic clock).
+//!   takeover (the fencing token), the one rule every store applies ([`lease::claim`],
+//!   kept in memory by [`lease::LeaseTable`], made LWT conditions by the CQL backend)
+//!   and a node's own view ([`lease::Holding`]), which stops serving before the store
+//!   can let anyone else take the key (self-fencing on the node's monotonic clock).
+//! - [`membership`]: who is in the cluster — a lease row per node (`node/<name>`) with
+//!   its address, live until it lapses.
+//! - [`ownership`]: one node's ownership loop as pure decisions — which keys to take,
+//!   renew and hand over each round, and which to stop acting on.
 
 pub mod lease;
+pub mod membership;
+pub mod ownership;
 pub mod placement;
 pub mod shard;
 
@@ -53,6 +59,20 @@ pub(crate) fn hash64(parts: &[&[u8]]) -> u64 {
     h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     h ^ (h >> 31)
+}
+
+/// A small deterministic generator for the simulations' delays (xorshift64*).
+#[cfg(test)]
+pub(crate) struct Rng(pub u64);
+
+#[cfg(test)]
+impl Rng {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n.max(1)
+    }
 }
 
 #[cfg(test)]

@@ -20,12 +20,15 @@
 //! - [`articles`]: reading a knowledge-base article from the store (for the IVR).
 //! - [`redact`]: log redaction of personal text.
 //! - [`metrics`]: Prometheus metric definitions.
+//! - [`ownership`]: the cluster's ownership loop (membership, taking, renewing and
+//!   handing over leases) as a driver of the cluster core's decisions.
 
 pub mod actors;
 pub mod articles;
 pub mod auth;
 pub mod login;
 pub mod metrics;
+pub mod ownership;
 pub mod ports;
 pub mod redact;
 pub mod settings;

@@ -30,8 +30,9 @@
 //! | `switchboard_conversations_resolved_total` | counter | queue |
 //! | `switchboard_ws_connections` | gauge | kind (agent, chat, supervisor) |
 //! | `switchboard_customer_actors` | gauge | |
-//! | `switchboard_lease_held` | gauge | key (`singleton/active-engine`) |
-//! | `switchboard_lease_renewals_total` | counter | outcome (renewed, error, fenced) |
+//! | `switchboard_lease_held` | gauge | key (a configured key: `singleton/active-engine`) |
+//! | `switchboard_lease_renewals_total` | counter | outcome (renewed, error, fenced, lapsed) |
+//! | `switchboard_cluster_members` | gauge | — |
 //! | `switchboard_store_commit_seconds` | histogram | |
 //! | `switchboard_store_commit_group_size` | histogram | |
 //! | `switchboard_logins_throttled_total` | counter | by (account, ip) |
@@ -186,7 +187,11 @@ fn describe() {
     );
     describe_counter!(
         "switchboard_lease_renewals_total",
-        "Lease renewals by outcome: renewed, error (store unreachable), fenced (another node holds it)."
+        "Lease renewals by outcome: renewed, error (store unreachable or slow), fenced (a key taken by another node), lapsed (keys dropped at the local deadline)."
+    );
+    describe_gauge!(
+        "switchboard_cluster_members",
+        "Live members of the cluster at this node's last ownership round, itself included."
     );
     describe_security();
 }
@@ -301,12 +306,27 @@ pub fn customer_actor_activated() {
     gauge!("switchboard_customer_actors").increment(1.0);
 }
 
-/// Whether this node holds the lease of `key` (a fixed key, never an id).
-pub fn lease_held(key: &'static str, held: bool) {
-    gauge!("switchboard_lease_held", "key" => key).set(if held { 1.0 } else { 0.0 });
+/// Whether this node holds the lease of `key` (a configured key — a shard, queue or
+/// singleton — never an id, so the label set is bounded by the configuration).
+pub fn lease_held(key: &str, held: bool) {
+    gauge!("switchboard_lease_held", "key" => key.to_owned()).set(if held { 1.0 } else { 0.0 });
 }
 
-/// A lease renewal's outcome: `renewed`, `error` or `fenced`.
+/// Registers the lease-renewal series at zero, so that a rate over them exists from
+/// the first scrape.
+pub fn lease_renewals_init() {
+    for outcome in ["renewed", "error", "fenced", "lapsed"] {
+        counter!("switchboard_lease_renewals_total", "outcome" => outcome).increment(0);
+    }
+}
+
+/// Live members of the cluster as this node last read them (itself included).
+pub fn cluster_members(live: usize) {
+    gauge!("switchboard_cluster_members").set(live as f64);
+}
+
+/// A lease renewal's outcome: `renewed`, `error`, `fenced` (refused: taken) or
+/// `lapsed` (keys dropped at their local deadline).
 pub fn lease_renewal(outcome: &'static str) {
     counter!("switchboard_lease_renewals_total", "outcome" => outcome).increment(1);
 }

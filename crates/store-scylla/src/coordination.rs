@@ -1,162 +1,197 @@
-//! The CQL backend of cluster coordination (`store::coordination`, schema 0009): lease
+//! The CQL backend of cluster coordination (`store::coordination`, schema 0010): lease
 //! rows written only by lightweight transactions, so racing nodes agree through Paxos
-//! on one holder and one epoch. A refused transaction returns the row as it is, which
-//! decides the answer (or, for a take that lost a race, one more try).
+//! on one holder and one epoch. `acquire` reads the row, decides with the cluster
+//! core's `claim`, and makes that decision the condition of its transaction; a refused
+//! transaction returns the row as it is, which decides the answer (or, for a take that
+//! lost a race, one more try). Every row lives in one partition, so a node renews all
+//! it holds in one conditional batch.
 
-use super::{lwt_applied, statements, ScyllaStore};
+use super::{execution_error, lwt_applied, statements, ScyllaStore};
 use async_trait::async_trait;
+use cluster::lease::{Claim, Lease};
 use cluster::NodeId;
 use domain::Millis;
+use scylla::statement::batch::{Batch as CqlBatch, BatchType};
 use scylla::value::CqlValue;
 use std::collections::HashMap;
-use store::coordination::{Acquired, Coordination, LeaseRow};
+use store::coordination::{claim_row, wall_ms, Acquired, Coordination, LeaseRow};
 use store::StoreError;
 
-/// Attempts of one `acquire` that keeps losing races (each attempt learns the row).
-const ACQUIRE_ATTEMPTS: usize = 3;
+/// The partition every lease row lives in.
+const PARTITION: &str = "leases";
+
+/// Attempts of one `acquire` or `renew` that keeps losing races (each attempt learns
+/// the rows).
+const ATTEMPTS: usize = 3;
 
 fn corrupt(what: &str) -> StoreError {
-    StoreError::Corrupt(format!("leases: {what}"))
-}
-
-/// The row of `key` from an LWT's returned values (or a read).
-fn row_of(key: &str, v: &HashMap<String, CqlValue>) -> Result<LeaseRow, StoreError> {
-    let int = |name: &str| match v.get(name) {
-        Some(CqlValue::BigInt(n)) => Ok(*n),
-        None => Ok(0),
-        other => Err(corrupt(&format!("{name} is {other:?}"))),
-    };
-    let holder = match v.get("holder") {
-        Some(CqlValue::Text(s)) => s.clone(),
-        None => String::new(),
-        other => return Err(corrupt(&format!("holder is {other:?}"))),
-    };
-    Ok(LeaseRow {
-        key: key.to_owned(),
-        holder: NodeId {
-            name: holder,
-            incarnation: int("incarnation")? as u64,
-        },
-        epoch: int("epoch")? as u64,
-        expires_at: Millis(int("expires_at")?),
-    })
+    StoreError::Corrupt(format!("cluster_leases: {what}"))
 }
 
 fn i64_of(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
+/// A stored row from its columns.
+type Columns = (
+    String,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+);
+
+fn row_of_columns((key, holder, incarnation, epoch, expires_at, address): Columns) -> LeaseRow {
+    LeaseRow {
+        key,
+        lease: Lease {
+            holder: NodeId {
+                name: holder.unwrap_or_default(),
+                incarnation: incarnation.unwrap_or(0).max(0) as u64,
+            },
+            epoch: epoch.unwrap_or(0).max(0) as u64,
+            expires_at: expires_at.unwrap_or(0).max(0) as u64,
+        },
+        address: address.unwrap_or_default(),
+    }
+}
+
+/// The row of `key` from an LWT's returned values.
+fn row_of(key: &str, v: &HashMap<String, CqlValue>) -> Result<LeaseRow, StoreError> {
+    let int = |name: &str| match v.get(name) {
+        Some(CqlValue::BigInt(n)) => Ok(Some(*n)),
+        None => Ok(None),
+        other => Err(corrupt(&format!("{name} is {other:?}"))),
+    };
+    let text = |name: &str| match v.get(name) {
+        Some(CqlValue::Text(s)) => Ok(Some(s.clone())),
+        None => Ok(None),
+        other => Err(corrupt(&format!("{name} is {other:?}"))),
+    };
+    Ok(row_of_columns((
+        key.to_owned(),
+        text("holder")?,
+        int("incarnation")?,
+        int("epoch")?,
+        int("expires_at")?,
+        text("address")?,
+    )))
+}
+
+/// The row `node` holds after a granted write.
+fn granted(key: &str, node: &NodeId, epoch: u64, expires_at: u64, address: &str) -> LeaseRow {
+    LeaseRow {
+        key: key.to_owned(),
+        lease: Lease {
+            holder: node.clone(),
+            epoch,
+            expires_at,
+        },
+        address: address.to_owned(),
+    }
+}
+
 #[async_trait]
 impl Coordination for ScyllaStore {
+    async fn leases(&self) -> Result<Vec<LeaseRow>, StoreError> {
+        let rows: Vec<Columns> = self.rows(&statements::SELECT_LEASES, (PARTITION,)).await?;
+        Ok(rows.into_iter().map(row_of_columns).collect())
+    }
+
     async fn lease(&self, key: &str) -> Result<Option<LeaseRow>, StoreError> {
-        type Row = (Option<String>, Option<i64>, Option<i64>, Option<i64>);
-        let rows: Vec<Row> = self.rows(&statements::SELECT_LEASE, (key,)).await?;
-        Ok(rows.into_iter().next().map(|(h, i, e, x)| LeaseRow {
-            key: key.to_owned(),
-            holder: NodeId {
-                name: h.unwrap_or_default(),
-                incarnation: i.unwrap_or(0) as u64,
-            },
-            epoch: e.unwrap_or(0) as u64,
-            expires_at: Millis(x.unwrap_or(0)),
-        }))
+        let rows: Vec<Columns> = self
+            .rows(&statements::SELECT_LEASE, (PARTITION, key))
+            .await?;
+        Ok(rows.into_iter().next().map(row_of_columns))
     }
 
     async fn acquire(
         &self,
         key: &str,
         node: &NodeId,
+        address: &str,
         now: Millis,
         ttl_ms: u64,
         skew_ms: u64,
     ) -> Result<Acquired, StoreError> {
-        let expires_at = now.0.saturating_add(i64_of(ttl_ms));
+        let expires_at = wall_ms(now).saturating_add(ttl_ms);
+        let (name, inc) = (node.name.as_str(), i64_of(node.incarnation));
         let mut current = self.lease(key).await?;
-        for _ in 0..ACQUIRE_ATTEMPTS {
-            let row = match current.take() {
-                None => {
+        for _ in 0..ATTEMPTS {
+            let (res, epoch) = match claim_row(current.as_ref(), node, now, skew_ms) {
+                Claim::Held => {
+                    return current
+                        .map(Acquired::Held)
+                        .ok_or_else(|| corrupt("held by no row"))
+                }
+                Claim::Renew { epoch } => {
+                    let lost = self
+                        .renew(node, &[(key.to_owned(), epoch)], now, ttl_ms)
+                        .await?;
+                    if lost.is_empty() {
+                        let address = current.map(|r| r.address).unwrap_or_default();
+                        return Ok(Acquired::Granted(granted(
+                            key, node, epoch, expires_at, &address,
+                        )));
+                    }
+                    current = self.lease(key).await?;
+                    continue;
+                }
+                Claim::First => {
+                    let values = (PARTITION, key, name, inc, i64_of(expires_at), address);
+                    (self.exec(&statements::INSERT_LEASE, values).await?, 1)
+                }
+                Claim::Take { epoch } => {
+                    let before = i64_of(wall_ms(now).saturating_sub(skew_ms));
+                    let (next, until) = (i64_of(epoch + 1), i64_of(expires_at));
                     let res = self
                         .exec(
-                            &statements::INSERT_LEASE,
+                            &statements::TAKE_LEASE,
                             (
+                                name,
+                                inc,
+                                next,
+                                until,
+                                address,
+                                PARTITION,
                                 key,
-                                node.name.as_str(),
-                                i64_of(node.incarnation),
-                                expires_at,
+                                i64_of(epoch),
+                                before,
                             ),
                         )
                         .await?;
-                    let (applied, existing) = lwt_applied(res)?;
-                    let row = row_of(key, &existing)?;
-                    if applied || (row.holder == *node && row.epoch == 1) {
-                        // Applied, or a retried Paxos round found our own insert.
-                        return Ok(Acquired::Granted(LeaseRow {
-                            key: key.to_owned(),
-                            holder: node.clone(),
-                            epoch: 1,
-                            expires_at: Millis(expires_at),
-                        }));
-                    }
-                    row
+                    (res, epoch + 1)
                 }
-                Some(row) => row,
-            };
-            if row.holder == *node && row.expires_at.0 > 0 {
-                return if self.renew(key, node, row.epoch, now, ttl_ms).await? {
-                    Ok(Acquired::Granted(LeaseRow {
-                        expires_at: Millis(expires_at),
-                        ..row
-                    }))
-                } else {
-                    current = self.lease(key).await?;
-                    continue;
-                };
-            }
-            let succession = row.succeeded_by(node);
-            if !succession && !row.lapsed(now, skew_ms) {
-                return Ok(Acquired::Held(row));
-            }
-            let epoch = row.epoch + 1;
-            let res = if succession {
-                self.exec(
-                    &statements::SUCCEED_LEASE,
-                    (
-                        node.name.as_str(),
-                        i64_of(node.incarnation),
-                        i64_of(epoch),
-                        expires_at,
-                        key,
-                        i64_of(row.epoch),
-                        node.name.as_str(),
-                        i64_of(node.incarnation),
-                    ),
-                )
-                .await?
-            } else {
-                let before = now.0.saturating_sub(i64_of(skew_ms));
-                self.exec(
-                    &statements::TAKE_LEASE,
-                    (
-                        node.name.as_str(),
-                        i64_of(node.incarnation),
-                        i64_of(epoch),
-                        expires_at,
-                        key,
-                        i64_of(row.epoch),
-                        before,
-                    ),
-                )
-                .await?
+                Claim::Succeed { epoch } => {
+                    let (next, until) = (i64_of(epoch + 1), i64_of(expires_at));
+                    let res = self
+                        .exec(
+                            &statements::SUCCEED_LEASE,
+                            (
+                                name,
+                                inc,
+                                next,
+                                until,
+                                address,
+                                PARTITION,
+                                key,
+                                i64_of(epoch),
+                                name,
+                                inc,
+                            ),
+                        )
+                        .await?;
+                    (res, epoch + 1)
+                }
             };
             let (applied, existing) = lwt_applied(res)?;
             let now_row = row_of(key, &existing)?;
+            // Applied, or a retried Paxos round found its own write applied.
             if applied || (now_row.holder == *node && now_row.epoch == epoch) {
-                return Ok(Acquired::Granted(LeaseRow {
-                    key: key.to_owned(),
-                    holder: node.clone(),
-                    epoch,
-                    expires_at: Millis(expires_at),
-                }));
+                return Ok(Acquired::Granted(granted(
+                    key, node, epoch, expires_at, address,
+                )));
             }
             // Lost a race (or the row moved since it was read): decide on what it is now.
             current = Some(now_row);
@@ -164,42 +199,61 @@ impl Coordination for ScyllaStore {
         match self.lease(key).await? {
             Some(row) if row.holder != *node => Ok(Acquired::Held(row)),
             _ => Err(StoreError::Unavailable(format!(
-                "lease {key}: no decision after {ACQUIRE_ATTEMPTS} attempts"
+                "lease {key}: no decision after {ATTEMPTS} attempts"
             ))),
         }
     }
 
     async fn renew(
         &self,
-        key: &str,
         node: &NodeId,
-        epoch: u64,
+        held: &[(String, u64)],
         now: Millis,
         ttl_ms: u64,
-    ) -> Result<bool, StoreError> {
-        let expires_at = now.0.saturating_add(i64_of(ttl_ms));
-        self.set_expiry(key, node, epoch, expires_at).await
+    ) -> Result<Vec<String>, StoreError> {
+        let expires_at = wall_ms(now).saturating_add(ttl_ms);
+        let mut pending: Vec<(String, u64)> = held.to_vec();
+        let mut lost = Vec::new();
+        for _ in 0..ATTEMPTS {
+            if pending.is_empty() {
+                return Ok(lost);
+            }
+            if self.renew_batch(node, &pending, expires_at).await? {
+                return Ok(lost);
+            }
+            // Some condition failed (or a retried round reports its own write): learn
+            // which keys are still ours from the rows as they are now.
+            let rows: HashMap<String, LeaseRow> = self
+                .leases()
+                .await?
+                .into_iter()
+                .map(|r| (r.key.clone(), r))
+                .collect();
+            let mut still = Vec::new();
+            for (key, epoch) in pending {
+                match rows.get(&key) {
+                    Some(r) if r.renewable_by(node, epoch) && r.expires_at == expires_at => {}
+                    Some(r) if r.renewable_by(node, epoch) => still.push((key, epoch)),
+                    _ => lost.push(key),
+                }
+            }
+            pending = still;
+        }
+        if pending.is_empty() {
+            Ok(lost)
+        } else {
+            Err(StoreError::Unavailable(format!(
+                "lease renewal: no decision after {ATTEMPTS} attempts"
+            )))
+        }
     }
 
     async fn release(&self, key: &str, node: &NodeId, epoch: u64) -> Result<bool, StoreError> {
-        self.set_expiry(key, node, epoch, 0).await
-    }
-}
-
-impl ScyllaStore {
-    /// Sets the expiry of the lease `node` holds under `epoch` (0 releases it).
-    async fn set_expiry(
-        &self,
-        key: &str,
-        node: &NodeId,
-        epoch: u64,
-        expires_at: i64,
-    ) -> Result<bool, StoreError> {
         let res = self
             .exec(
-                &statements::RENEW_LEASE,
+                &statements::RELEASE_LEASE,
                 (
-                    expires_at,
+                    PARTITION,
                     key,
                     node.name.as_str(),
                     i64_of(node.incarnation),
@@ -214,6 +268,47 @@ impl ScyllaStore {
         // A retried Paxos round that finds its own write applied reports "not applied"
         // with the row as written.
         let row = row_of(key, &existing)?;
-        Ok(row.holder == *node && row.epoch == epoch && row.expires_at.0 == expires_at)
+        Ok(row.releasable_by(node, epoch) && row.expires_at == 0)
+    }
+}
+
+impl ScyllaStore {
+    /// One conditional batch renewing every `(key, epoch)` in `held` to `expires_at`;
+    /// true when it applied (all or nothing).
+    async fn renew_batch(
+        &self,
+        node: &NodeId,
+        held: &[(String, u64)],
+        expires_at: u64,
+    ) -> Result<bool, StoreError> {
+        let s = &statements::RENEW_LEASE;
+        let ps = self.ps(s)?;
+        let values: Vec<_> = held
+            .iter()
+            .map(|(key, epoch)| {
+                (
+                    i64_of(expires_at),
+                    PARTITION,
+                    key.as_str(),
+                    node.name.as_str(),
+                    i64_of(node.incarnation),
+                    i64_of(*epoch),
+                )
+            })
+            .collect();
+        let mut batch = CqlBatch::new(BatchType::Logged);
+        for _ in 0..values.len() {
+            batch.append_statement(ps.clone());
+        }
+        if let Some(c) = ps.get_consistency() {
+            batch.set_consistency(c);
+        }
+        batch.set_serial_consistency(ps.get_serial_consistency());
+        let res = self
+            .session
+            .batch(&batch, values)
+            .await
+            .map_err(|e| execution_error(s.name, e))?;
+        Ok(lwt_applied(res)?.0)
     }
 }

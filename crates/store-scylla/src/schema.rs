@@ -89,6 +89,11 @@ pub const FILES: &[SchemaFile] = &[
         name: "0009_leases.cql",
         text: include_str!("../../../schema/0009_leases.cql"),
     },
+    SchemaFile {
+        version: 10,
+        name: "0010_cluster_leases.cql",
+        text: include_str!("../../../schema/0010_cluster_leases.cql"),
+    },
 ];
 
 /// The partition of `schema_version` this engine's records live in.

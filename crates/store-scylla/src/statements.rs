@@ -311,38 +311,60 @@ pub const SELECT_TIMELINE_EVENT: Stmt = read(
      AND event_id = ?",
 );
 
-// --- cluster leases (schema 0009, docs/cluster.md) --------------------------------------
+// --- cluster leases (schema 0010, docs/cluster.md) --------------------------------------
+// Every row lives in the partition `cluster = 'leases'`, so that one conditional batch
+// renews all the keys a node holds.
 
+/// Every lease and member row.
+pub const SELECT_LEASES: Stmt = read(
+    "select_leases",
+    "SELECT key, holder, incarnation, epoch, expires_at, address \
+     FROM {{keyspace}}.cluster_leases WHERE cluster = ?",
+);
+
+/// One key's row.
 pub const SELECT_LEASE: Stmt = read(
     "select_lease",
-    "SELECT holder, incarnation, epoch, expires_at FROM {{keyspace}}.leases WHERE key = ?",
+    "SELECT key, holder, incarnation, epoch, expires_at, address \
+     FROM {{keyspace}}.cluster_leases WHERE cluster = ? AND key = ?",
 );
 
 /// A key's first holder: epoch 1.
 pub const INSERT_LEASE: Stmt = lwt(
     "insert_lease",
-    "INSERT INTO {{keyspace}}.leases (key, holder, incarnation, epoch, expires_at) \
-     VALUES (?, ?, ?, 1, ?) IF NOT EXISTS",
+    "INSERT INTO {{keyspace}}.cluster_leases \
+     (cluster, key, holder, incarnation, epoch, expires_at, address) \
+     VALUES (?, ?, ?, ?, 1, ?, ?) IF NOT EXISTS",
 );
 
 /// Takes a lapsed or released lease: the epoch the taker read, still lapsed.
 pub const TAKE_LEASE: Stmt = lwt(
     "take_lease",
-    "UPDATE {{keyspace}}.leases SET holder = ?, incarnation = ?, epoch = ?, expires_at = ? \
-     WHERE key = ? IF epoch = ? AND expires_at < ?",
+    "UPDATE {{keyspace}}.cluster_leases \
+     SET holder = ?, incarnation = ?, epoch = ?, expires_at = ?, address = ? \
+     WHERE cluster = ? AND key = ? IF epoch = ? AND expires_at < ?",
 );
 
 /// Takes a lease from an earlier incarnation of the taker's own name.
 pub const SUCCEED_LEASE: Stmt = lwt(
     "succeed_lease",
-    "UPDATE {{keyspace}}.leases SET holder = ?, incarnation = ?, epoch = ?, expires_at = ? \
-     WHERE key = ? IF epoch = ? AND holder = ? AND incarnation < ?",
+    "UPDATE {{keyspace}}.cluster_leases \
+     SET holder = ?, incarnation = ?, epoch = ?, expires_at = ?, address = ? \
+     WHERE cluster = ? AND key = ? IF epoch = ? AND holder = ? AND incarnation < ?",
 );
 
-/// Renews (or, with expiry 0, releases) the lease its holder holds under an epoch.
+/// Renews the lease its holder holds under an epoch (not released); in a batch, every
+/// key a node holds at once.
 pub const RENEW_LEASE: Stmt = lwt(
     "renew_lease",
-    "UPDATE {{keyspace}}.leases SET expires_at = ? WHERE key = ? \
+    "UPDATE {{keyspace}}.cluster_leases SET expires_at = ? WHERE cluster = ? AND key = ? \
+     IF holder = ? AND incarnation = ? AND epoch = ? AND expires_at > 0",
+);
+
+/// Releases the lease its holder holds under an epoch: free at once.
+pub const RELEASE_LEASE: Stmt = lwt(
+    "release_lease",
+    "UPDATE {{keyspace}}.cluster_leases SET expires_at = 0 WHERE cluster = ? AND key = ? \
      IF holder = ? AND incarnation = ? AND epoch = ?",
 );
 
@@ -505,11 +527,13 @@ pub const ALL: &[Stmt] = &[
     SELECT_IDEMPOTENCY,
     DELETE_IDEMPOTENCY_OF,
     SELECT_TIMELINE_EVENT,
+    SELECT_LEASES,
     SELECT_LEASE,
     INSERT_LEASE,
     TAKE_LEASE,
     SUCCEED_LEASE,
     RENEW_LEASE,
+    RELEASE_LEASE,
     SELECT_SCHEMA_VERSIONS,
     INSERT_SCHEMA_VERSION,
     TAKE_SCHEMA_LOCK,
@@ -543,5 +567,5 @@ pub const TABLES_IN_USE: &[&str] = &[
     "report_events",
     "report_days",
     "idempotency",
-    "leases",
+    "cluster_leases",
 ];

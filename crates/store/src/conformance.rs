@@ -1673,62 +1673,93 @@ pub async fn coordination(c: Arc<dyn super::coordination::Coordination>) {
     let (a, b) = (node("node-a", 7), node("node-b", 3));
     let (ttl, skew) = (4_000u64, 500u64);
     let t0 = 1_700_000_000_000i64;
+    let at = |ms: i64| Millis(t0 + ms);
+    let renews = |lost: Vec<String>| lost.is_empty();
     assert_eq!(ok(c.lease(&key).await, "lease"), None);
 
-    let Acquired::Granted(first) = ok(c.acquire(&key, &a, Millis(t0), ttl, skew).await, "acquire")
-    else {
+    let Acquired::Granted(first) = ok(
+        c.acquire(&key, &a, "10.0.0.1:8080", at(0), ttl, skew).await,
+        "acquire",
+    ) else {
         panic!("a fresh key is granted");
     };
-    assert_eq!((first.epoch, first.expires_at), (1, Millis(t0 + 4_000)));
-    assert_eq!(first.holder, a);
-    assert_eq!(ok(c.lease(&key).await, "lease"), Some(first.clone()));
-    // Held against another node, even a little after expiry (clock skew).
-    let held = ok(
-        c.acquire(&key, &b, Millis(t0 + 4_400), ttl, skew).await,
-        "held",
+    assert_eq!((first.epoch, first.expires_at), (1, (t0 + 4_000) as u64));
+    assert_eq!(
+        (&first.holder, first.address.as_str()),
+        (&a, "10.0.0.1:8080")
     );
+    assert_eq!(ok(c.lease(&key).await, "lease"), Some(first.clone()));
+    let listed = ok(c.leases().await, "leases");
+    assert!(listed.contains(&first), "every row is listed: {listed:?}");
+    // Held against another node, even a little after expiry (clock skew).
+    let held = ok(c.acquire(&key, &b, "b", at(4_400), ttl, skew).await, "held");
     assert_eq!(held, Acquired::Held(first.clone()));
     // Renewed by its holder only, under its epoch only.
-    assert!(ok(
-        c.renew(&key, &a, 1, Millis(t0 + 1_000), ttl).await,
+    let k = |e: u64| vec![(key.clone(), e)];
+    assert!(renews(ok(
+        c.renew(&a, &k(1), at(1_000), ttl).await,
         "renew"
-    ));
-    assert!(!ok(
-        c.renew(&key, &b, 1, Millis(t0 + 1_000), ttl).await,
-        "renew other"
-    ));
-    assert!(!ok(
-        c.renew(&key, &a, 2, Millis(t0 + 1_000), ttl).await,
-        "renew epoch"
-    ));
+    )));
+    assert_eq!(
+        ok(c.lease(&key).await, "lease").map(|r| r.expires_at),
+        Some((t0 + 5_000) as u64)
+    );
+    assert_eq!(
+        ok(c.renew(&b, &k(1), at(1_000), ttl).await, "other"),
+        k(1).into_iter().map(|x| x.0).collect::<Vec<_>>()
+    );
+    assert!(!renews(ok(
+        c.renew(&a, &k(2), at(1_000), ttl).await,
+        "epoch"
+    )));
     let restarted = node("node-a", 8);
-    assert!(!ok(
-        c.renew(&key, &restarted, 1, Millis(t0 + 1_000), ttl).await,
+    assert!(!renews(ok(
+        c.renew(&restarted, &k(1), at(1_000), ttl).await,
         "renew incarnation"
-    ));
+    )));
     // Acquiring what one holds renews it.
     let again = ok(
-        c.acquire(&key, &a, Millis(t0 + 2_000), ttl, skew).await,
+        c.acquire(&key, &a, "10.0.0.1:8080", at(2_000), ttl, skew)
+            .await,
         "reacquire",
     );
     assert!(
-        matches!(&again, Acquired::Granted(r) if r.epoch == 1 && r.expires_at == Millis(t0 + 6_000)),
+        matches!(&again, Acquired::Granted(r) if r.epoch == 1 && r.expires_at == (t0 + 6_000) as u64),
         "{again:?}"
     );
+    // Lapsed but untaken, the holder may still renew (it stopped at its own deadline
+    // and nobody acted since).
+    assert!(renews(ok(
+        c.renew(&a, &k(1), at(6_100), ttl).await,
+        "late renew"
+    )));
     // Lapsed (past expiry plus skew): taken with a new epoch.
-    let late = Millis(t0 + 6_000 + 501);
-    let Acquired::Granted(stolen) = ok(c.acquire(&key, &b, late, ttl, skew).await, "steal") else {
+    let late = at(10_100 + 501);
+    let Acquired::Granted(stolen) = ok(
+        c.acquire(&key, &b, "10.0.0.2:8080", late, ttl, skew).await,
+        "steal",
+    ) else {
         panic!("a lapsed lease is taken");
     };
-    assert_eq!((stolen.epoch, &stolen.holder), (2, &b));
+    assert_eq!(
+        (stolen.epoch, &stolen.holder, stolen.address.as_str()),
+        (2, &b, "10.0.0.2:8080")
+    );
     // The old holder is fenced: it can neither renew nor release.
-    assert!(!ok(c.renew(&key, &a, 1, late, ttl).await, "fenced renew"));
+    assert!(!renews(ok(
+        c.renew(&a, &k(1), late, ttl).await,
+        "fenced renew"
+    )));
     assert!(!ok(c.release(&key, &a, 1).await, "fenced release"));
     assert_eq!(ok(c.lease(&key).await, "lease").map(|r| r.epoch), Some(2));
-    // Released: free at once, with yet another epoch.
+    // Released: free at once (not even its holder renews it), with yet another epoch.
     assert!(ok(c.release(&key, &b, 2).await, "release"));
+    assert!(!renews(ok(
+        c.renew(&b, &k(2), late, ttl).await,
+        "renew released"
+    )));
     let Acquired::Granted(third) = ok(
-        c.acquire(&key, &restarted, late, ttl, skew).await,
+        c.acquire(&key, &restarted, "a", late, ttl, skew).await,
         "after release",
     ) else {
         panic!("a released lease is free");
@@ -1737,23 +1768,69 @@ pub async fn coordination(c: Arc<dyn super::coordination::Coordination>) {
     // A later run of the holder's name takes over at once, lease live or not; an
     // earlier run never takes it back.
     let next = node("node-a", 9);
-    let Acquired::Granted(fourth) = ok(c.acquire(&key, &next, late, ttl, skew).await, "succession")
-    else {
+    let Acquired::Granted(fourth) = ok(
+        c.acquire(&key, &next, "a", late, ttl, skew).await,
+        "succession",
+    ) else {
         panic!("a newer incarnation of the holder takes over");
     };
     assert_eq!((fourth.epoch, &fourth.holder), (4, &next));
-    assert!(!ok(
-        c.renew(&key, &restarted, 3, late, ttl).await,
+    assert!(!renews(ok(
+        c.renew(&restarted, &k(3), late, ttl).await,
         "the old run is fenced"
-    ));
+    )));
     let back = ok(
-        c.acquire(&key, &restarted, late, ttl, skew).await,
+        c.acquire(&key, &restarted, "a", late, ttl, skew).await,
         "no way back",
     );
     assert!(
         matches!(back, Acquired::Held(ref r) if r.holder == next),
         "{back:?}"
     );
+
+    // One renewal covers every key a node holds; a key taken from it is reported lost
+    // and the others are renewed all the same.
+    let keys: Vec<String> = (0..3)
+        .map(|i| format!("shard/conformance-{}-{i}", unique()))
+        .collect();
+    let mut held = Vec::new();
+    for key in &keys {
+        let Acquired::Granted(r) = ok(c.acquire(key, &a, "a", at(0), ttl, skew).await, "hold")
+        else {
+            panic!("fresh keys are granted");
+        };
+        held.push((key.clone(), r.epoch));
+    }
+    assert!(renews(ok(
+        c.renew(&a, &held, at(3_000), ttl).await,
+        "renew all"
+    )));
+    // b takes the middle one after it lapsed (a's clock stopped renewing it).
+    let taken = at(3_000 + 4_000 + 501);
+    assert!(matches!(
+        ok(
+            c.acquire(&keys[1], &b, "b", taken, ttl, skew).await,
+            "take one"
+        ),
+        Acquired::Granted(_)
+    ));
+    let lost = ok(c.renew(&a, &held, taken, ttl).await, "renew some");
+    assert_eq!(lost, vec![keys[1].clone()]);
+    for (i, key) in keys.iter().enumerate() {
+        let row = ok(c.lease(key).await, "row").expect("a row");
+        if i == 1 {
+            assert_eq!(row.holder, b);
+        } else {
+            assert_eq!(
+                (&row.holder, row.expires_at),
+                (&a, (t0 + 7_501 + 4_000) as u64)
+            );
+        }
+    }
+    assert!(renews(ok(
+        c.renew(&a, &[], taken, ttl).await,
+        "nothing to renew"
+    )));
 
     // Racing acquirers of a fresh key: exactly one wins, the others see it.
     let race = format!("queue/conformance-{}", unique());
@@ -1763,6 +1840,7 @@ pub async fn coordination(c: Arc<dyn super::coordination::Coordination>) {
             c.acquire(
                 &race,
                 &node(&format!("racer-{i}"), 1),
+                "racer",
                 Millis(t0),
                 ttl,
                 skew,

@@ -1,7 +1,9 @@
 //! Cluster coordination through the store (docs/cluster.md): one lease row per owned
-//! key (`shard/17`, `queue/support`, `singleton/hub`), taken and renewed by
-//! compare-and-set, with an epoch that grows on every change of holder — the rules of
-//! `switchboard_cluster::lease::LeaseTable`, made durable.
+//! key (`shard/17`, `queue/support`, `singleton/hub`) and per member (`node/<name>`),
+//! taken and renewed by compare-and-set, with an epoch that grows on every change of
+//! holder. Every backend applies the one rule of `switchboard_cluster::lease::claim`
+//! (the embedded store in memory, the CQL store as the conditions of lightweight
+//! transactions).
 //!
 //! Expiry is judged on the holders' wall clocks: a holder writes `expires_at = now +
 //! ttl` when it takes or renews; another node takes the key only once its own clock is
@@ -9,36 +11,33 @@
 //! The holder itself stops acting earlier, on its monotonic clock (`Holding`), so the
 //! two never overlap while clocks stay within the bound. A released row has
 //! `expires_at = 0` and is free at once. A node name is one process: a newer
-//! incarnation of the holder's name (the same node, restarted) takes the key at once,
-//! its previous run being dead — as an Orleans silo's new generation declares the old
-//! one dead — and an older incarnation can never take it back. Rows are never deleted:
-//! the epoch keeps growing across holders, restarts and releases.
+//! incarnation of the holder's name takes the key at once, and an older one can never
+//! take it back. Rows are never deleted: the epoch keeps growing across holders,
+//! restarts and releases.
+//!
+//! A node renews everything it holds in one call ([`Coordination::renew`]; one
+//! conditional batch on the CQL store), so the cost of holding keys does not grow with
+//! their number.
 
 use crate::StoreError;
 use async_trait::async_trait;
+use cluster::lease::{claim, Claim, Lease, LeaseTable};
 use cluster::NodeId;
 use domain::Millis;
 
-/// A lease as stored.
+/// A lease as stored: the key, the lease, and where its holder can be reached.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeaseRow {
     pub key: String,
-    pub holder: NodeId,
-    pub epoch: u64,
-    /// On the holder's wall clock; 0 once released.
-    pub expires_at: Millis,
+    pub lease: Lease,
+    /// The holder's address for other nodes (`host:port`); empty when unknown.
+    pub address: String,
 }
 
-impl LeaseRow {
-    /// Whether a node whose clock reads `now` may take it (see the module docs).
-    pub fn lapsed(&self, now: Millis, skew_ms: u64) -> bool {
-        self.expires_at.0.saturating_add(skew_ms as i64) < now.0
-    }
-
-    /// Whether `node` is a later run of this row's holder (same name, newer
-    /// incarnation): it takes the key at once.
-    pub fn succeeded_by(&self, node: &NodeId) -> bool {
-        self.holder.name == node.name && self.holder.incarnation < node.incarnation
+impl std::ops::Deref for LeaseRow {
+    type Target = Lease;
+    fn deref(&self) -> &Lease {
+        &self.lease
     }
 }
 
@@ -51,36 +50,46 @@ pub enum Acquired {
     Held(LeaseRow),
 }
 
+/// Milliseconds since the epoch as the lease rules count them (never negative).
+pub fn wall_ms(now: Millis) -> u64 {
+    u64::try_from(now.0).unwrap_or(0)
+}
+
 /// Lease rows with compare-and-set. Every backend passes
 /// `conformance::coordination` (feature `testkit`).
 #[async_trait]
 pub trait Coordination: Send + Sync + 'static {
+    /// Every row (keys and members), lapsed or not.
+    async fn leases(&self) -> Result<Vec<LeaseRow>, StoreError>;
+
     /// The row of `key`, if there is one (lapsed or not).
     async fn lease(&self, key: &str) -> Result<Option<LeaseRow>, StoreError>;
 
-    /// Takes `key` for `node`: granted when there is no row, or the row lapsed
-    /// ([`LeaseRow::lapsed`]), was released or is held by an earlier incarnation of
-    /// `node` ([`LeaseRow::succeeded_by`]) — the epoch grows by one — or `node` holds
-    /// it already (renewed, same epoch). Exactly one of many racing callers wins.
+    /// Takes `key` for `node` (reachable at `address`) by `cluster::lease::claim`:
+    /// granted when there is no row, the row lapsed or was released, or is held by an
+    /// earlier incarnation of `node` — the epoch grows by one — or `node` holds it
+    /// already (renewed, same epoch). Exactly one of many racing callers wins.
     async fn acquire(
         &self,
         key: &str,
         node: &NodeId,
+        address: &str,
         now: Millis,
         ttl_ms: u64,
         skew_ms: u64,
     ) -> Result<Acquired, StoreError>;
 
-    /// Extends the lease `node` holds under `epoch` to `now + ttl_ms`. False when it
-    /// moved (another holder or epoch): the caller must stop acting as owner.
+    /// Extends every lease in `held` (key, epoch) that `node` still holds to `now +
+    /// ttl_ms`, and returns the keys it no longer holds (another holder or epoch, or
+    /// released): the caller must stop acting as their owner. An error renews nothing
+    /// for certain; the caller retries.
     async fn renew(
         &self,
-        key: &str,
         node: &NodeId,
-        epoch: u64,
+        held: &[(String, u64)],
         now: Millis,
         ttl_ms: u64,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<Vec<String>, StoreError>;
 
     /// Frees the lease `node` holds under `epoch` at once (a graceful hand-off). False
     /// when it had moved already.
@@ -89,80 +98,94 @@ pub trait Coordination: Send + Sync + 'static {
 
 /// The embedded store's coordination: one process owns the database file (redb's lock
 /// refuses a second), so there is nobody to coordinate with; the rules are kept in
-/// memory all the same, so code written for a cluster behaves the same on one node.
-/// Epochs restart with the process.
+/// memory all the same (the cluster core's [`LeaseTable`]), so code written for a
+/// cluster behaves the same on one node. Epochs restart with the process.
 #[derive(Debug, Default)]
 pub struct LocalCoordination {
-    rows: std::sync::Mutex<std::collections::BTreeMap<String, LeaseRow>>,
+    state: std::sync::Mutex<Local>,
+}
+
+#[derive(Debug, Default)]
+struct Local {
+    table: LeaseTable,
+    addresses: std::collections::BTreeMap<String, String>,
+}
+
+impl Local {
+    fn row(&self, key: &str) -> Option<LeaseRow> {
+        self.table.row(key).map(|l| LeaseRow {
+            key: key.to_owned(),
+            lease: l.clone(),
+            address: self.addresses.get(key).cloned().unwrap_or_default(),
+        })
+    }
 }
 
 impl LocalCoordination {
-    fn rows(&self) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<String, LeaseRow>> {
-        self.rows.lock().unwrap_or_else(|p| p.into_inner())
+    fn state(&self) -> std::sync::MutexGuard<'_, Local> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
 #[async_trait]
 impl Coordination for LocalCoordination {
+    async fn leases(&self) -> Result<Vec<LeaseRow>, StoreError> {
+        let s = self.state();
+        Ok(s.table.rows().filter_map(|(k, _)| s.row(k)).collect())
+    }
+
     async fn lease(&self, key: &str) -> Result<Option<LeaseRow>, StoreError> {
-        Ok(self.rows().get(key).cloned())
+        Ok(self.state().row(key))
     }
 
     async fn acquire(
         &self,
         key: &str,
         node: &NodeId,
+        address: &str,
         now: Millis,
         ttl_ms: u64,
         skew_ms: u64,
     ) -> Result<Acquired, StoreError> {
-        let mut rows = self.rows();
-        let expires_at = Millis(now.0.saturating_add(ttl_ms as i64));
-        let epoch = match rows.get_mut(key) {
-            Some(r) if r.holder == *node && r.expires_at.0 > 0 => {
-                r.expires_at = expires_at;
-                return Ok(Acquired::Granted(r.clone()));
+        let mut s = self.state();
+        match s.table.acquire(key, node, wall_ms(now), ttl_ms, skew_ms) {
+            Ok(_) => {
+                s.addresses.insert(key.to_owned(), address.to_owned());
+                Ok(Acquired::Granted(s.row(key).ok_or_else(|| {
+                    StoreError::Corrupt(format!("lease {key} granted but absent"))
+                })?))
             }
-            Some(r) if !r.lapsed(now, skew_ms) && !r.succeeded_by(node) => {
-                return Ok(Acquired::Held(r.clone()))
-            }
-            Some(r) => r.epoch + 1,
-            None => 1,
-        };
-        let row = LeaseRow {
-            key: key.to_owned(),
-            holder: node.clone(),
-            epoch,
-            expires_at,
-        };
-        rows.insert(key.to_owned(), row.clone());
-        Ok(Acquired::Granted(row))
+            Err(_) => Ok(Acquired::Held(s.row(key).ok_or_else(|| {
+                StoreError::Corrupt(format!("lease {key} held but absent"))
+            })?)),
+        }
     }
 
     async fn renew(
         &self,
-        key: &str,
         node: &NodeId,
-        epoch: u64,
+        held: &[(String, u64)],
         now: Millis,
         ttl_ms: u64,
-    ) -> Result<bool, StoreError> {
-        Ok(match self.rows().get_mut(key) {
-            Some(r) if r.holder == *node && r.epoch == epoch && r.expires_at.0 > 0 => {
-                r.expires_at = Millis(now.0.saturating_add(ttl_ms as i64));
-                true
-            }
-            _ => false,
-        })
+    ) -> Result<Vec<String>, StoreError> {
+        let mut s = self.state();
+        Ok(held
+            .iter()
+            .filter(|(key, epoch)| {
+                s.table
+                    .renew(key, node, *epoch, wall_ms(now), ttl_ms)
+                    .is_err()
+            })
+            .map(|(key, _)| key.clone())
+            .collect())
     }
 
     async fn release(&self, key: &str, node: &NodeId, epoch: u64) -> Result<bool, StoreError> {
-        Ok(match self.rows().get_mut(key) {
-            Some(r) if r.holder == *node && r.epoch == epoch => {
-                r.expires_at = Millis(0);
-                true
-            }
-            _ => false,
-        })
+        Ok(self.state().table.release(key, node, epoch))
     }
+}
+
+/// What an `acquire` may do given the row it read: [`claim`] on the stored row.
+pub fn claim_row(row: Option<&LeaseRow>, node: &NodeId, now: Millis, skew_ms: u64) -> Claim {
+    claim(row.map(|r| &r.lease), node, wall_ms(now), skew_ms)
 }

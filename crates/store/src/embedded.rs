@@ -256,7 +256,15 @@ impl EmbeddedStore {
         let db = redb::Builder::new()
             .set_cache_size(opts.cache_bytes)
             .create(&path)
-            .map_err(|e| StoreError::Backend(format!("open {}: {e}", path.display())))?;
+            .map_err(|e| match e {
+                redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Backend(format!(
+                    "{} is in use by another engine: the embedded store serves one node \
+                     (stop the other one, or give this one its own --data-dir; several \
+                     nodes share a contact center on the CQL store, docs/cluster.md)",
+                    path.display()
+                )),
+                e => StoreError::Backend(format!("open {}: {e}", path.display())),
+            })?;
         // Create every table up front so that read transactions never miss one.
         write_txn(&db, |_| Ok(()))?;
         let db = Arc::new(db);

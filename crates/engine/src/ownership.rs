@@ -1,0 +1,292 @@
+//! The ownership loop's driver (docs/cluster.md): runs the cluster core's
+//! [`Ownership`] rounds against the store's lease rows every `poll_ms` — read every
+//! row, plan, release what is handed over, take what this node should own, renew
+//! everything it holds in one call when a renewal is due — and reports each
+//! [`Change`] on a channel. A watchdog drops keys at their
+//! local deadline even while a store call hangs, so a node never acts past it.
+//!
+//! [`Driver::owns`] answers from the holdings and the monotonic clock at the moment
+//! of asking: the gate an owner checks before it acts. [`Driver::stop`] hands every key
+//! over (a graceful stop), the membership last.
+
+use crate::domain::time::SharedClock;
+use crate::store::coordination::{wall_ms, Acquired, Coordination};
+use cluster::lease::{Lease, LeaseTiming};
+use cluster::ownership::{Change, Ownership, Round, Why};
+use cluster::NodeId;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch, Notify};
+
+/// What the loop owns and how.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub node: NodeId,
+    /// Where other nodes reach this one (stored with every lease it holds).
+    pub address: String,
+    pub timing: LeaseTiming,
+    pub skew_ms: u64,
+    /// How often a round reads the rows (at most the renewal interval): a node waiting
+    /// for a released key notices it within this.
+    pub poll_ms: u64,
+    /// Placed keys: each owned by the live member rendezvous hashing names.
+    pub keys: Vec<String>,
+    /// Sticky keys: taken by whichever member asks first, kept until lost.
+    pub sticky: Vec<String>,
+}
+
+/// A running ownership loop.
+pub struct Driver {
+    coord: Arc<dyn Coordination>,
+    clock: SharedClock,
+    config: Config,
+    /// The origin of this node's monotonic milliseconds.
+    origin: Instant,
+    state: Mutex<Ownership>,
+    changes: mpsc::UnboundedSender<Change>,
+    /// Wakes the watchdog when deadlines move.
+    moved: Notify,
+    /// Raised by [`Driver::stop`].
+    stopping: watch::Sender<bool>,
+    /// Raised when the last round (the hand-over) is done.
+    stopped: watch::Sender<bool>,
+}
+
+impl Driver {
+    /// Starts the loop and its watchdog on the current runtime; `Change`s arrive on the
+    /// receiver in the order they happened.
+    pub fn start(
+        coord: Arc<dyn Coordination>,
+        clock: SharedClock,
+        config: Config,
+    ) -> (Arc<Driver>, mpsc::UnboundedReceiver<Change>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        crate::metrics::lease_renewals_init();
+        let driver = Arc::new(Driver {
+            state: Mutex::new(Ownership::new(
+                config.node.clone(),
+                config.timing,
+                config.skew_ms,
+            )),
+            coord,
+            clock,
+            config,
+            origin: Instant::now(),
+            changes: tx,
+            moved: Notify::new(),
+            stopping: watch::Sender::new(false),
+            stopped: watch::Sender::new(false),
+        });
+        tokio::spawn(driver.clone().run());
+        tokio::spawn(driver.clone().watchdog());
+        (driver, rx)
+    }
+
+    fn mono(&self) -> u64 {
+        self.origin.elapsed().as_millis() as u64
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, Ownership> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn emit(&self, changes: Vec<Change>) {
+        for c in changes {
+            match &c {
+                Change::Gained { key, .. } => crate::metrics::lease_held(key, true),
+                Change::Lost { key, why } => {
+                    crate::metrics::lease_held(key, false);
+                    if *why == Why::Deadline {
+                        crate::metrics::lease_renewal("lapsed");
+                    }
+                }
+            }
+            let _ = self.changes.send(c);
+        }
+    }
+
+    /// This run of this node.
+    pub fn node(&self) -> &NodeId {
+        &self.config.node
+    }
+
+    /// The epoch under which this node may act on `key` now (checked at the moment of
+    /// asking against the local deadline).
+    pub fn owns(&self, key: &str) -> Option<u64> {
+        let now = self.mono();
+        self.state().owns(key, now)
+    }
+
+    /// Every key this node may act on now (membership excluded).
+    pub fn owned(&self) -> Vec<(String, u64)> {
+        let now = self.mono();
+        self.state().owned(now)
+    }
+
+    /// Whether this node is a member now.
+    pub fn joined(&self) -> bool {
+        let now = self.mono();
+        self.state().joined(now)
+    }
+
+    /// Hands every key over and leaves (releases the membership last); returns when
+    /// the releases are done or `limit` passed.
+    pub async fn stop(&self, limit: Duration) {
+        self.stopping.send_replace(true);
+        let mut stopped = self.stopped.subscribe();
+        let _ = tokio::time::timeout(limit, stopped.wait_for(|s| *s)).await;
+    }
+
+    /// Drops keys at their deadline, whatever the loop is waiting for.
+    async fn watchdog(self: Arc<Self>) {
+        let mut stopped = self.stopped.subscribe();
+        loop {
+            let deadline = self
+                .state()
+                .next_deadline()
+                .map(|d| tokio::time::Instant::from_std(self.origin + Duration::from_millis(d)));
+            let due = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = due => {}
+                _ = self.moved.notified() => continue,
+                _ = stopped.wait_for(|s| *s) => return,
+            }
+            let now = self.mono();
+            let lost = self.state().expire(now);
+            self.emit(lost);
+        }
+    }
+
+    async fn run(self: Arc<Self>) {
+        let renew_every = Duration::from_millis(self.config.timing.renew_every_ms);
+        let every = Duration::from_millis(self.config.poll_ms.max(1)).min(renew_every);
+        // A read, take or release that takes longer than a renewal interval is given up
+        // (its outcome unknown: nothing is extended on its account).
+        let limit = renew_every;
+        let mut stop = self.stopping.subscribe();
+        let mut wake_at: Option<u64> = None;
+        loop {
+            let stopping = *stop.borrow();
+            let started = Instant::now();
+            if let Ok(Ok(rows)) = tokio::time::timeout(limit, self.coord.leases()).await {
+                let rows: BTreeMap<String, Lease> =
+                    rows.into_iter().map(|r| (r.key, r.lease)).collect();
+                let (wall, mono) = (wall_ms(self.clock.now()), self.mono());
+                let round = self.state().plan(
+                    &self.config.keys,
+                    &self.config.sticky,
+                    &rows,
+                    wall,
+                    mono,
+                    stopping,
+                );
+                wake_at = round.wake_at;
+                if round.live_members > 0 {
+                    crate::metrics::cluster_members(round.live_members);
+                }
+                self.moved.notify_one();
+                let was_member = self.joined();
+                self.apply(round, limit).await;
+                if !was_member && self.joined() && !stopping {
+                    // Just joined: the keys come in the next round, at once.
+                    continue;
+                }
+            } else {
+                tracing::warn!(node = %self.config.node, "cluster leases not read; retrying");
+                let lost = self.state().expire(self.mono());
+                self.emit(lost);
+            }
+            if stopping {
+                self.stopped.send_replace(true);
+                return;
+            }
+            // Next round: a poll interval after this one began, or when another
+            // member's rows lapse, whichever is first.
+            let mut next = tokio::time::Instant::from_std(started + every);
+            if let Some(w) = wake_at {
+                let wall = wall_ms(self.clock.now());
+                let at =
+                    tokio::time::Instant::now() + Duration::from_millis(w.saturating_sub(wall));
+                next = next.min(at);
+            }
+            tokio::select! {
+                _ = tokio::time::sleep_until(next) => {}
+                _ = stop.wait_for(|s| *s) => {}
+            }
+        }
+    }
+
+    /// Carries out a round: releases, acquisitions, then the renewal.
+    async fn apply(&self, round: Round, limit: Duration) {
+        let Round {
+            acquire,
+            release,
+            renew,
+            changes,
+            ..
+        } = round;
+        self.emit(changes);
+        let me = &self.config.node;
+        for (key, epoch) in &release {
+            match tokio::time::timeout(limit, self.coord.release(key, me, *epoch)).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::warn!(key, error = %e, "lease not released; it lapses"),
+                Err(_) => tracing::warn!(key, "lease release timed out; it lapses"),
+            }
+        }
+        for key in &acquire {
+            let sent = self.mono();
+            let now = self.clock.now();
+            let (ttl, skew) = (self.config.timing.ttl_ms, self.config.skew_ms);
+            let call = self
+                .coord
+                .acquire(key, me, &self.config.address, now, ttl, skew);
+            match tokio::time::timeout(limit, call).await {
+                Ok(Ok(Acquired::Granted(row))) => {
+                    let change = self.state().granted(key, row.epoch, sent);
+                    self.moved.notify_one();
+                    self.emit(change.into_iter().collect());
+                }
+                Ok(Ok(Acquired::Held(_))) => {}
+                Ok(Err(e)) => tracing::warn!(key, error = %e, "lease not acquired"),
+                Err(_) => tracing::warn!(key, "lease acquisition timed out"),
+            }
+        }
+        if renew.is_empty() {
+            return;
+        }
+        let sent = self.mono();
+        let call = self
+            .coord
+            .renew(me, &renew, self.clock.now(), self.config.timing.ttl_ms);
+        // A slow renewal still counts if it is confirmed before the holdings' deadline
+        // (they are extended from its send time); the watchdog acts at the deadline
+        // whatever this call does.
+        let renew_limit = Duration::from_millis(self.config.timing.local_validity_ms());
+        match tokio::time::timeout(renew_limit, call).await {
+            Ok(Ok(lost)) => {
+                crate::metrics::lease_renewal(if lost.is_empty() { "renewed" } else { "fenced" });
+                if !lost.is_empty() {
+                    tracing::error!(node = %me, ?lost, "leases taken by another node");
+                }
+                let changes = self.state().renewed(&renew, &lost, sent);
+                self.moved.notify_one();
+                self.emit(changes);
+            }
+            Ok(Err(e)) => {
+                crate::metrics::lease_renewal("error");
+                tracing::warn!(error = %e, "leases not renewed; retrying")
+            }
+            Err(_) => {
+                crate::metrics::lease_renewal("error");
+                tracing::warn!("lease renewal timed out; retrying")
+            }
+        }
+    }
+}

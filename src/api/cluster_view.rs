@@ -1,0 +1,90 @@
+//! The cluster view (supervisor or admin): the members with their address and health,
+//! and every owned key with its holder and epoch, read from the store's lease rows —
+//! the authority on who owns what (docs/cluster.md).
+
+use super::error::ApiError;
+use super::extract::Staff;
+use super::AppState;
+use crate::domain::ErrorCode;
+use crate::store::coordination::wall_ms;
+use actix_web::{web, HttpResponse};
+use cluster::membership;
+use serde_json::json;
+
+/// The cluster's members and leases (supervisor, admin).
+///
+/// `members`: every node that joined, by name — `live` while its membership lease has
+/// not lapsed, `this` for the node answering, `holds` the keys it holds now. `leases`:
+/// every owned key (`singleton/active-engine`, later shards, queues and singletons)
+/// with its holder, epoch (the fencing token) and whether it is live.
+#[utoipa::path(get, path = "/api/v1/cluster", tag = "supervisor",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "`{node, members, leases}`"),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+        (status = 503, response = ApiError),
+    )
+)]
+pub async fn view(state: web::Data<AppState>, staff: Staff) -> Result<HttpResponse, ApiError> {
+    staff.require_supervisor()?;
+    let info = state
+        .server
+        .cluster()
+        .ok_or_else(|| ApiError::new(ErrorCode::Unavailable, "cluster view not running"))?;
+    let rows = info.coord.leases().await?;
+    let now = wall_ms(state.server.clock.now());
+    let live = |l: &cluster::lease::Lease| !l.lapsed(now, info.skew_ms);
+    let members = membership::members(
+        rows.iter()
+            .map(|r| (r.key.as_str(), &r.lease, r.address.as_str())),
+        now,
+        info.skew_ms,
+    );
+    let owned: Vec<_> = rows
+        .iter()
+        .filter(|r| membership::name(&r.key).is_none())
+        .collect();
+    let members: Vec<_> = members
+        .iter()
+        .map(|m| {
+            let holds: Vec<&str> = owned
+                .iter()
+                .filter(|r| m.live && r.holder == m.node && live(&r.lease))
+                .map(|r| r.key.as_str())
+                .collect();
+            json!({
+                "name": m.node.name,
+                "incarnation": m.node.incarnation,
+                "address": m.address,
+                "live": m.live,
+                "expires_in_ms": m.expires_in_ms,
+                "this": m.node == info.node,
+                "holds": holds,
+            })
+        })
+        .collect();
+    let leases: Vec<_> = owned
+        .iter()
+        .map(|r| {
+            json!({
+                "key": r.key,
+                "holder": r.holder.name,
+                "incarnation": r.holder.incarnation,
+                "address": r.address,
+                "epoch": r.epoch,
+                "live": live(&r.lease),
+                "expires_in_ms": r.expires_at as i64 - now as i64,
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({
+        "node": {
+            "name": info.node.name,
+            "incarnation": info.node.incarnation,
+            "address": info.address,
+        },
+        "members": members,
+        "leases": leases,
+    })))
+}
