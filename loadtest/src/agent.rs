@@ -6,11 +6,22 @@
 //! Offers and conversations that do not carry this run's stamp (left over from an
 //! earlier run against the same engine) are accepted and resolved, so they stop taking
 //! capacity, and counted as "stale".
+//!
+//! The socket opens on the agent's home node of the [`NodeSet`], or the next one that
+//! accepts it. Without [`Resilience`] (`messages`) a socket that ends is a harness
+//! error and the task stops. With it (`failover`) the agent reconnects to any node
+//! that accepts it (logging in there again, or with its token: [`AgentReconnect`];
+//! with backoff, bounded), takes the held
+//! conversations of the new `welcome` back, and records every delivery — live, or in a
+//! `welcome`'s conversation view — in the run's ledger.
 
 use crate::clock;
+use crate::failover::ledger::{Delivery, MsgKey, Via};
+use crate::failover::{AgentReconnect, Resilience};
 use crate::frames::{code_name, read, resolve, set_status, to_text};
 use crate::messages::Phase;
-use crate::net::Conn;
+use crate::net::{Api, Conn};
+use crate::nodes::{NodeSet, Role};
 use crate::stamp::{Kind, Stamp};
 use crate::stats::{record_since, Shared};
 use anyhow::{bail, Context, Result};
@@ -18,10 +29,12 @@ use protocol::{
     AgentClientMsg, AgentServerMsg, ConversationId, ConversationView, EventKind, OfferView,
     RequestedStatus, TimelineEvent,
 };
+use rand::{Rng, SeedableRng};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 
 /// Settings common to every agent task.
@@ -41,7 +54,20 @@ struct Held {
 
 pub struct Agent {
     id: String,
-    conn: Conn,
+    /// The login token: a reconnect may use it again.
+    token: String,
+    /// The socket; `None` while reconnecting (only with `resilience`).
+    conn: Option<Conn>,
+    /// The node the socket is on.
+    node: usize,
+    /// When the socket was opened ([`clock`] ns): tells deliveries from the engine that
+    /// took over from those of the one that died.
+    conn_opened: u64,
+    nodes: Arc<NodeSet>,
+    /// Reconnect instead of failing when the socket ends (`failover`).
+    resilience: Option<Arc<Resilience>>,
+    /// The reconnection under way.
+    reconnecting: Option<JoinHandle<Result<Session>>>,
     shared: Arc<Shared>,
     cfg: AgentCfg,
     /// Task number, for the histogram shard.
@@ -61,39 +87,76 @@ pub struct Agent {
     welcome_offers: Vec<OfferView>,
 }
 
+/// An agent socket past its `welcome`.
+pub struct Session {
+    node: usize,
+    conn: Conn,
+    opened: u64,
+    conversations: Vec<ConversationView>,
+    offers: Vec<OfferView>,
+}
+
+/// Opens agent `id`'s socket on node `node` with `token` and waits for `welcome`.
+async fn open_session(nodes: &NodeSet, node: usize, id: &str, token: &str) -> Result<Session> {
+    let ws_base = &nodes.node(node).ws;
+    let mut conn = Conn::connect(&format!("{ws_base}/ws/agent?token={token}"))
+        .await
+        .with_context(|| format!("agent {id}"))?;
+    let first = conn
+        .first_text(Duration::from_secs(30))
+        .await
+        .with_context(|| format!("agent {id}: waiting for welcome"))?;
+    let (conversations, offers) = match read::<AgentServerMsg>(&first) {
+        Ok(Some(AgentServerMsg::Welcome {
+            conversations,
+            offers,
+            ..
+        })) => (conversations, offers),
+        Ok(Some(AgentServerMsg::Error(e))) => bail!(
+            "agent {id}: error {} instead of welcome: {}",
+            code_name(e.code),
+            e.message
+        ),
+        _ => bail!("agent {id}: expected welcome, got {first}"),
+    };
+    Ok(Session {
+        node,
+        conn,
+        opened: clock::now_ns(),
+        conversations,
+        offers,
+    })
+}
+
 impl Agent {
-    /// Connects agent `id` with its login token and waits for `welcome`.
+    /// Connects agent `id` (agent number `task`) with its login token on its home node,
+    /// or the next node that accepts it, and waits for `welcome`.
     pub async fn connect(
-        ws_base: &str,
+        nodes: Arc<NodeSet>,
         task: usize,
         id: String,
         token: &str,
         shared: Arc<Shared>,
         cfg: AgentCfg,
+        resilience: Option<Arc<Resilience>>,
     ) -> Result<Agent> {
-        let mut conn = Conn::connect(&format!("{ws_base}/ws/agent?token={token}"))
-            .await
-            .with_context(|| format!("agent {id}"))?;
-        let first = conn
-            .first_text(Duration::from_secs(30))
-            .await
-            .with_context(|| format!("agent {id}: waiting for welcome"))?;
-        let (conversations, offers) = match read::<AgentServerMsg>(&first) {
-            Ok(Some(AgentServerMsg::Welcome {
-                conversations,
-                offers,
-                ..
-            })) => (conversations, offers),
-            Ok(Some(AgentServerMsg::Error(e))) => bail!(
-                "agent {id}: error {} instead of welcome: {}",
-                code_name(e.code),
-                e.message
-            ),
-            _ => bail!("agent {id}: expected welcome, got {first}"),
-        };
+        let home = nodes.home(Role::Agent, task);
+        let (node, session) = nodes
+            .one_round(home, |i| open_session(&nodes, i, &id, token))
+            .await?;
+        nodes.node(node).tally.opened(Role::Agent, false);
+        if let Some(r) = &resilience {
+            r.ledger.opened(Role::Agent, task as u32, session.opened);
+        }
         Ok(Agent {
             id,
-            conn,
+            token: token.to_owned(),
+            conn: Some(session.conn),
+            node,
+            conn_opened: session.opened,
+            nodes,
+            resilience,
+            reconnecting: None,
             shared,
             cfg,
             task,
@@ -104,8 +167,8 @@ impl Agent {
             available: false,
             stopping: false,
             writer_failed: false,
-            welcome_conversations: conversations,
-            welcome_offers: offers,
+            welcome_conversations: session.conversations,
+            welcome_offers: session.offers,
         })
     }
 
@@ -120,21 +183,24 @@ impl Agent {
         self.send(&set_status(RequestedStatus::Available)).await;
         loop {
             tokio::select! {
-                frame = Conn::next_text(&mut self.conn.rx) => match frame {
+                frame = next_frame(&mut self.conn) => match frame {
                     Some(Ok(text)) => self.on_frame(&text).await,
                     Some(Err(e)) => {
-                        if !self.stopping() {
-                            self.shared.harness_error("agent_socket_failed", format!("agent {}: {e:#}", self.id));
+                        if self.socket_ended(format!("{e:#}")) {
+                            break;
                         }
-                        break;
                     }
                     None => {
-                        if !self.stopping() {
-                            self.shared.harness_error("agent_socket_failed", format!("agent {}: socket ended", self.id));
+                        if self.socket_ended("socket ended".into()) {
+                            break;
                         }
-                        break;
                     }
                 },
+                done = joined(&mut self.reconnecting) => {
+                    if !self.reconnected(done).await {
+                        break;
+                    }
+                }
                 changed = phase.changed() => {
                     if changed.is_err() || *phase.borrow_and_update() == Phase::Stop {
                         break;
@@ -148,13 +214,146 @@ impl Agent {
     /// Goes away, resolves what it holds, closes the socket.
     async fn finish(mut self) {
         self.stopping = true;
+        if let Some(r) = self.reconnecting.take() {
+            r.abort();
+        }
         self.send(&set_status(RequestedStatus::Away)).await;
         let convs: Vec<ConversationId> =
             self.held.keys().chain(self.stale.iter()).copied().collect();
         for c in convs {
             self.send(&resolve(c)).await;
         }
-        self.conn.close().await;
+        if let Some(conn) = self.conn.take() {
+            self.nodes.node(self.node).tally.closed(Role::Agent);
+            conn.close().await;
+        }
+    }
+
+    /// The socket ended (`detail` says how). Returns whether the task stops: when the
+    /// run is stopping, or without resilience (a harness error then); otherwise a
+    /// reconnection starts.
+    fn socket_ended(&mut self, detail: String) -> bool {
+        if self.stopping() {
+            return true;
+        }
+        let Some(r) = self.resilience.clone() else {
+            self.shared.harness_error(
+                "agent_socket_failed",
+                format!("agent {}: {detail}", self.id),
+            );
+            return true;
+        };
+        r.ledger
+            .dropped(Role::Agent, self.task as u32, clock::now_ns());
+        self.nodes.node(self.node).tally.closed(Role::Agent);
+        if let Some(conn) = self.conn.take() {
+            conn.abandon();
+        }
+        self.writer_failed = false;
+        let (nodes, id, token) = (Arc::clone(&self.nodes), self.id.clone(), self.token.clone());
+        let first = nodes.after(self.node);
+        self.reconnecting = Some(tokio::spawn(async move {
+            let mut rng = rand::rngs::SmallRng::from_entropy();
+            let (nodes, id, token, r) = (&nodes, &id, &token, &r);
+            let (_, session) = nodes
+                .until_connected(
+                    first,
+                    r.backoff,
+                    || rng.gen::<f64>(),
+                    |i| async move {
+                        let fresh;
+                        let token = match r.agent_reconnect {
+                            AgentReconnect::Token => token,
+                            AgentReconnect::Login => {
+                                fresh = Api::new(&nodes.node(i).http)?
+                                    .login(id, &r.agent_password)
+                                    .await?;
+                                &fresh
+                            }
+                        };
+                        open_session(nodes, i, id, token).await
+                    },
+                )
+                .await?;
+            Ok(session)
+        }));
+        false
+    }
+
+    /// A reconnection finished. Returns whether the task goes on.
+    async fn reconnected(&mut self, done: Result<Result<Session>, tokio::task::JoinError>) -> bool {
+        self.reconnecting = None;
+        let session = match done {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                self.failed(
+                    "agent_reconnect_failed",
+                    format!("agent {}: {e:#}", self.id),
+                );
+                return false;
+            }
+            Err(e) => {
+                self.failed("task_failed", format!("agent {}: {e}", self.id));
+                return false;
+            }
+        };
+        self.nodes
+            .node(session.node)
+            .tally
+            .opened(Role::Agent, true);
+        if let Some(r) = &self.resilience {
+            r.ledger
+                .opened(Role::Agent, self.task as u32, session.opened);
+        }
+        self.node = session.node;
+        self.conn_opened = session.opened;
+        self.conn = Some(session.conn);
+        for c in session.conversations {
+            self.on_assigned(c).await;
+        }
+        for o in session.offers {
+            self.on_offer(o).await;
+        }
+        self.send(&set_status(RequestedStatus::Available)).await;
+        true
+    }
+
+    /// A harness failure, also in the ledger's error timeline.
+    fn failed(&self, kind: &str, detail: String) {
+        if let Some(r) = &self.resilience {
+            r.ledger.error(clock::now_ns());
+        }
+        self.shared.harness_error(kind, detail);
+    }
+
+    /// Records in the ledger the run's customer messages a conversation view lists
+    /// (a `welcome` after a reconnect shows what arrived while the agent was away).
+    fn record_view(&self, conv: &ConversationView) {
+        let Some(r) = &self.resilience else {
+            return;
+        };
+        let at = clock::now_ns();
+        for e in conv
+            .recent
+            .iter()
+            .filter(|e| e.conversation_id.is_none_or(|id| id == conv.id))
+        {
+            if let EventKind::MessageIn { text, .. } = &e.kind {
+                if let Some(s) = self.our_stamp(Some(text), Kind::Msg) {
+                    r.ledger.delivered(Delivery {
+                        agent: self.task as u32,
+                        key: MsgKey {
+                            customer: s.customer,
+                            seq: s.seq,
+                        },
+                        event: e.id,
+                        via: Via::Welcome,
+                        at,
+                        conn_opened: self.conn_opened,
+                    });
+                }
+            }
+        }
     }
 
     /// Whether this task or the whole run is stopping: endings are expected then.
@@ -162,17 +361,16 @@ impl Agent {
         self.stopping || self.shared.is_stopping()
     }
 
+    /// Writes a frame; without a socket (reconnecting) it is dropped: what an agent
+    /// sends (accept, status, resolve) is re-derived from the next `welcome`.
     async fn send(&mut self, msg: &AgentClientMsg) {
-        if self
-            .conn
-            .tx
-            .send(Message::Text(to_text(msg)))
-            .await
-            .is_err()
-            && !self.writer_failed
-        {
+        let Some(conn) = &self.conn else {
+            return;
+        };
+        if conn.tx.send(Message::Text(to_text(msg))).await.is_err() && !self.writer_failed {
             self.writer_failed = true;
-            if !self.stopping() {
+            // With resilience the reader sees the end too, and reconnects.
+            if !self.stopping() && self.resilience.is_none() {
                 self.shared.harness_error(
                     "agent_socket_failed",
                     format!("agent {}: writer stopped", self.id),
@@ -256,12 +454,17 @@ impl Agent {
                     );
                 }
             }
-            AgentServerMsg::Error(e) => self.shared.engine_error(
-                &format!("agent {}", self.id),
-                &code_name(e.code),
-                &e.message,
-                e.reference.as_deref(),
-            ),
+            AgentServerMsg::Error(e) => {
+                if let Some(r) = &self.resilience {
+                    r.ledger.error(clock::now_ns());
+                }
+                self.shared.engine_error(
+                    &format!("agent {}", self.id),
+                    &code_name(e.code),
+                    &e.message,
+                    e.reference.as_deref(),
+                )
+            }
             // `customer_typing`, `pong`, `reconnect` (the socket closes next)...
             _ => {}
         }
@@ -291,6 +494,11 @@ impl Agent {
     }
 
     async fn on_assigned(&mut self, conv: ConversationView) {
+        self.record_view(&conv);
+        if self.held.contains_key(&conv.id) {
+            // Listed again by the welcome of a reconnected socket.
+            return;
+        }
         let c = &self.shared.counters;
         if let Some((customer, open_ns)) = self.offered.remove(&conv.id) {
             c.assigned.inc();
@@ -343,6 +551,19 @@ impl Agent {
         let Some(s) = self.our_stamp(Some(text), Kind::Msg) else {
             return;
         };
+        if let Some(r) = &self.resilience {
+            r.ledger.delivered(Delivery {
+                agent: self.task as u32,
+                key: MsgKey {
+                    customer: s.customer,
+                    seq: s.seq,
+                },
+                event: event.id,
+                via: Via::Live,
+                at: clock::now_ns(),
+                conn_opened: self.conn_opened,
+            });
+        }
         let shared = Arc::clone(&self.shared);
         let c = &shared.counters;
         let reply =
@@ -400,5 +621,23 @@ impl Agent {
             })
             .await;
         }
+    }
+}
+
+/// The next frame of the socket; pending while there is none (reconnecting).
+pub(crate) async fn next_frame(conn: &mut Option<Conn>) -> Option<Result<String>> {
+    match conn {
+        Some(c) => Conn::next_text(&mut c.rx).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The end of the task in `handle`; pending while there is none.
+pub(crate) async fn joined<T>(
+    handle: &mut Option<JoinHandle<T>>,
+) -> Result<T, tokio::task::JoinError> {
+    match handle {
+        Some(h) => h.await,
+        None => std::future::pending().await,
     }
 }

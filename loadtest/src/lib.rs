@@ -8,6 +8,10 @@
 //! # Layout
 //! - [`messages`] (with `agent`, `customer`): the `messages` mode, steady message load
 //!   over pre-opened conversations.
+//! - [`failover`]: the `failover` mode, steady chat traffic while an engine is killed;
+//!   clients reconnect and resend, and its ledger accounts for every message.
+//! - [`nodes`]: the engine nodes of a run (`--url`, one or several), which node each
+//!   client tries first and next, the backoff between rounds.
 //! - [`scenario`]: the `scenario` mode, contact-center traffic from a scenario file
 //!   (Poisson arrivals, handle times, abandonment, channel mix) with correctness
 //!   accounting, time series, charts.
@@ -23,9 +27,11 @@ pub mod agent;
 pub mod clock;
 pub mod customer;
 pub mod erlang;
+pub mod failover;
 pub mod frames;
 pub mod messages;
 pub mod net;
+pub mod nodes;
 pub mod procfs;
 pub mod relay;
 pub mod scenario;

@@ -1,15 +1,16 @@
 //! `loadtest` binary: parses the command line and runs a mode of the library.
 //!
 //! `loadtest messages …`, `loadtest scenario …` (and `loadtest --scenario NAME …`, the
-//! same), `loadtest erlang …`, `loadtest relay-server …`, `loadtest relay …`,
-//! `loadtest ratio …`. See loadtest/README.md.
+//! same), `loadtest failover …`, `loadtest erlang …`, `loadtest relay-server …`,
+//! `loadtest relay …`, `loadtest ratio …`. See loadtest/README.md.
 //!
 //! Exit status: 0 when the run passed, 1 when it ran but failed its checks (lost
-//! messages, error frames in `messages`; accounting in `scenario`), 2 when it could not
-//! run (bad flags, engine unreachable, setup failure, report not written).
+//! messages, error frames in `messages`; accounting in `scenario`; lost or duplicated
+//! messages in `failover`), 2 when it could not run (bad flags, engine unreachable,
+//! setup failure, signal not sent, report not written).
 
 use clap::{Parser, Subcommand};
-use loadtest::{erlang, messages, relay, scenario};
+use loadtest::{erlang, failover, messages, relay, scenario};
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
@@ -29,6 +30,9 @@ enum Command {
     Messages(Box<messages::Args>),
     /// Contact-center traffic from a scenario (preset or TOML file).
     Scenario(Box<scenario::ScenarioArgs>),
+    /// Steady chat traffic while an engine is killed: recovery time, lost and
+    /// duplicated messages.
+    Failover(Box<failover::Args>),
     /// Validates queueing against the Erlang C model (Poisson arrivals, N agents).
     Erlang(Box<erlang::Args>),
     /// A bare websocket relay: the baseline the engine is compared with.
@@ -71,6 +75,26 @@ fn main() -> ExitCode {
         Command::Relay(args) => runtime.block_on(relay::main(&args)),
         Command::Ratio(args) => relay::ratio_main(&args),
         Command::Messages(args) => match runtime.block_on(messages::run(&args)) {
+            Ok(report) => {
+                println!("{}", report.table());
+                if let Some(path) = &args.json {
+                    if let Err(e) = write_json(path, &report) {
+                        eprintln!("error: writing {}: {e:#}", path.display());
+                        return ExitCode::from(2);
+                    }
+                }
+                if report.ok {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Failover(args) => match runtime.block_on(failover::run(&args)) {
             Ok(report) => {
                 println!("{}", report.table());
                 if let Some(path) = &args.json {

@@ -11,11 +11,17 @@
 //!    after the warm-up are measured.
 //! 4. Drain (wait until everything sent has arrived, up to `--drain-timeout`), stop
 //!    every task, merge the histograms, report.
+//!
+//! With several `--url`s, agents and customers are spread over the nodes
+//! ([`NodeSet::home`]) and the admin calls go to the first ready node. Steps 1 and 2
+//! ([`Crew`]) are shared with the `failover` mode.
 
 use crate::agent::{Agent, AgentCfg};
 use crate::clock;
 use crate::customer::{Customer, CustomerCfg};
-use crate::net::{ws_base, Api};
+use crate::failover::Resilience;
+use crate::net::Api;
+use crate::nodes::NodeSet;
 use crate::procfs::ProcSampler;
 use crate::stats::{EngineUse, Report, RunConfig, Shared};
 use anyhow::{bail, ensure, Context, Result};
@@ -43,11 +49,16 @@ pub enum Phase {
     Stop,
 }
 
+/// How often the admin node is probed (`/readyz`) while none is ready.
+pub(crate) const READY_POLL: Duration = Duration::from_millis(250);
+
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Engine base URL (plain HTTP).
-    #[arg(long, default_value = "http://127.0.0.1:8080")]
-    pub url: String,
+    /// Engine base URL (plain HTTP); several nodes: comma-separated or the flag
+    /// repeated. Agents and customers are spread over them; a node that is not ready
+    /// (a standby) is skipped.
+    #[arg(long, default_value = "http://127.0.0.1:8080", action = clap::ArgAction::Append)]
+    pub url: Vec<String>,
     /// Password of the engine's admin agent (the engine's `--admin-password`).
     #[arg(long)]
     pub admin_password: String,
@@ -155,53 +166,26 @@ pub async fn run(args: &Args) -> Result<Report> {
     clock::origin();
     let run_id = uuid::Uuid::new_v4().as_u128() as u32;
     let shared = Arc::new(Shared::new(run_id));
-    let api = Api::new(&args.url)?;
-    let ws = ws_base(&args.url)?;
-    let conc = args.connect_concurrency.max(1);
+    let nodes = Arc::new(NodeSet::parse(&args.url)?);
     let t0 = Instant::now();
 
     let mut engine = args.engine_pid.map(EngineWatch::start).transpose()?;
 
-    // ---- agents: create, log in, connect
-    let admin = api
-        .login(&args.admin_id, &args.admin_password)
-        .await
-        .context("admin login (is the engine running with --admin-password?)")?;
-    let queue = QueueName::parse(&args.queue).context("--queue")?;
-    let ids: Vec<String> = (1..=args.agents)
-        .map(|i| format!("{}{i:04}", args.agent_prefix))
-        .collect();
-    let tokens: Vec<(usize, String, String)> = stream::iter(ids.into_iter().enumerate())
-        .map(|(task, id)| {
-            let (api, admin, queue) = (api.clone(), admin.clone(), &queue);
-            async move {
-                let body = AgentUpsert {
-                    display_name: format!("Load test {id}"),
-                    password: Some(args.agent_password.clone()),
-                    role: Role::Agent,
-                    skills: BTreeMap::new(),
-                    queues: vec![queue.clone()],
-                    capacity: Some(Capacity {
-                        voice: 1,
-                        chat: capacity,
-                        email: 5,
-                        messaging: 5,
-                    }),
-                    disabled: false,
-                };
-                api.put_agent(&admin, &id, &body).await?;
-                let token = api.login(&id, &args.agent_password).await?;
-                anyhow::Ok((task, id, token))
-            }
-        })
-        .buffer_unordered(conc)
-        .try_collect()
-        .await?;
-    eprintln!(
-        "run {run_id:08x}: {} agents created and logged in ({:.1}s)",
-        tokens.len(),
-        t0.elapsed().as_secs_f64()
-    );
+    let crew = Crew {
+        admin_id: &args.admin_id,
+        admin_password: &args.admin_password,
+        agents: args.agents,
+        customers: args.customers,
+        capacity,
+        queue: &args.queue,
+        agent_prefix: &args.agent_prefix,
+        agent_password: &args.agent_password,
+        concurrency: args.connect_concurrency.max(1),
+        setup_timeout: args.setup_timeout,
+        t0,
+    };
+    let api = crew.admin_api(&nodes).await?;
+    let tokens = crew.create_agents(&api, run_id).await?;
 
     let (phase_tx, phase_rx) = watch::channel(Phase::Setup);
     let mut tasks: Vec<JoinHandle<()>> = Vec::new();
@@ -209,86 +193,26 @@ pub async fn run(args: &Args) -> Result<Report> {
         reply_every: args.reply_every,
         text_bytes: args.text_bytes,
     };
-    let mut agents = stream::iter(tokens)
-        .map(|(task, id, token)| {
-            let (ws, shared) = (ws.clone(), Arc::clone(&shared));
-            async move { Agent::connect(&ws, task, id, &token, shared, agent_cfg).await }
-        })
-        .buffer_unordered(conc);
-    while let Some(a) = agents.next().await {
-        match a {
-            Ok(a) => tasks.push(tokio::spawn(a.run(phase_rx.clone()))),
-            Err(e) => return abort(&shared, phase_tx, tasks, e.context(fd_hint())).await,
-        }
-    }
-    drop(agents);
-    let c = &shared.counters;
-    let agents_total = u64::from(args.agents);
-    if let Err(e) = wait_for(&shared, "agents available", args.setup_timeout, || {
-        (
-            c.agents_ready.get() >= agents_total,
-            format!("{}/{agents_total}", c.agents_ready.get()),
-        )
-    })
-    .await
-    {
-        return abort(&shared, phase_tx, tasks, e).await;
-    }
-    eprintln!("agents available ({:.1}s)", t0.elapsed().as_secs_f64());
-
-    // ---- customers: connect, open
     let customer_cfg = CustomerCfg {
         customers: args.customers,
         period: Duration::from_secs_f64(f64::from(args.customers) / args.rate),
         open_rate: args.open_rate,
         text_bytes: args.text_bytes,
     };
-    let mut customers = stream::iter(0..args.customers)
-        .map(|idx| {
-            let (ws, shared) = (ws.clone(), Arc::clone(&shared));
-            let task = args.agents as usize + idx as usize;
-            async move { Customer::connect(&ws, task, idx, shared, customer_cfg).await }
-        })
-        .buffer_unordered(conc);
-    while let Some(cu) = customers.next().await {
-        match cu {
-            Ok(cu) => tasks.push(tokio::spawn(cu.run(phase_rx.clone()))),
-            Err(e) => return abort(&shared, phase_tx, tasks, e.context(fd_hint())).await,
-        }
-    }
-    drop(customers);
-    eprintln!(
-        "{} customers connected ({:.1}s)",
-        c.customers_connected.get(),
-        t0.elapsed().as_secs_f64()
-    );
-    let t_open = Instant::now();
-    let _ = phase_tx.send(Phase::Open { at: t_open });
-    let customers_total = u64::from(args.customers);
-    if let Err(e) = wait_for(
+    let setup = crew.start(
+        &nodes,
         &shared,
-        "conversations assigned",
-        args.setup_timeout,
-        || {
-            (
-                c.assigned.get() >= customers_total,
-                format!(
-                    "{} opened, {} offered, {} assigned of {customers_total}",
-                    c.opened.get(),
-                    c.offered.get(),
-                    c.assigned.get()
-                ),
-            )
-        },
-    )
-    .await
-    {
+        tokens,
+        (agent_cfg, customer_cfg),
+        None,
+        (&phase_tx, &phase_rx),
+        &mut tasks,
+    );
+    if let Err(e) = setup.await {
         return abort(&shared, phase_tx, tasks, e).await;
     }
-    eprintln!(
-        "{customers_total} conversations assigned in {:.2}s",
-        t_open.elapsed().as_secs_f64()
-    );
+    let c = &shared.counters;
+    let (agents_total, customers_total) = (u64::from(args.agents), u64::from(args.customers));
     if !args.hold.is_zero() {
         eprintln!(
             "holding {} connections for {:.0}s",
@@ -377,7 +301,7 @@ pub async fn run(args: &Args) -> Result<Report> {
     // ---- stop, merge, report
     stop(phase_tx, tasks, &shared).await;
     let config = RunConfig {
-        url: args.url.clone(),
+        url: nodes.label(),
         agents: args.agents,
         customers: args.customers,
         chat_capacity: capacity,
@@ -395,7 +319,160 @@ pub async fn run(args: &Args) -> Result<Report> {
         args.duration.as_secs_f64(),
     );
     report.engine = engine.map(EngineWatch::finish);
+    report.nodes = nodes.counts();
     Ok(report)
+}
+
+/// Who is brought to the engine before the load, and how: steps 1 and 2 of the module
+/// doc, shared by `messages` and `failover`.
+pub(crate) struct Crew<'a> {
+    pub admin_id: &'a str,
+    pub admin_password: &'a str,
+    pub agents: u32,
+    pub customers: u32,
+    /// Chat capacity given to every agent.
+    pub capacity: u16,
+    pub queue: &'a str,
+    pub agent_prefix: &'a str,
+    pub agent_password: &'a str,
+    /// Logins and websocket handshakes in flight at once.
+    pub concurrency: usize,
+    pub setup_timeout: Duration,
+    /// The start of the run, for the progress lines.
+    pub t0: Instant,
+}
+
+impl Crew<'_> {
+    /// The REST API of the first ready node.
+    pub async fn admin_api(&self, nodes: &NodeSet) -> Result<Api> {
+        let admin_node = nodes.admin(READY_POLL, self.setup_timeout).await?;
+        Api::new(&nodes.node(admin_node).http)
+    }
+
+    /// Logs in as admin; creates or updates the agents; logs each in. Returns
+    /// `(agent number, id, token)` per agent.
+    pub async fn create_agents(
+        &self,
+        api: &Api,
+        run_id: u32,
+    ) -> Result<Vec<(usize, String, String)>> {
+        let admin = api
+            .login(self.admin_id, self.admin_password)
+            .await
+            .context("admin login (is the engine running with --admin-password?)")?;
+        let queue = QueueName::parse(self.queue).context("--queue")?;
+        let ids: Vec<String> = (1..=self.agents)
+            .map(|i| format!("{}{i:04}", self.agent_prefix))
+            .collect();
+        let tokens: Vec<(usize, String, String)> = stream::iter(ids.into_iter().enumerate())
+            .map(|(task, id)| {
+                let (api, admin, queue) = (api.clone(), admin.clone(), &queue);
+                async move {
+                    let body = AgentUpsert {
+                        display_name: format!("Load test {id}"),
+                        password: Some(self.agent_password.to_owned()),
+                        role: Role::Agent,
+                        skills: BTreeMap::new(),
+                        queues: vec![queue.clone()],
+                        capacity: Some(Capacity {
+                            voice: 1,
+                            chat: self.capacity,
+                            email: 5,
+                            messaging: 5,
+                        }),
+                        disabled: false,
+                    };
+                    api.put_agent(&admin, &id, &body).await?;
+                    let token = api.login(&id, self.agent_password).await?;
+                    anyhow::Ok((task, id, token))
+                }
+            })
+            .buffer_unordered(self.concurrency)
+            .try_collect()
+            .await?;
+        eprintln!(
+            "run {run_id:08x}: {} agents created and logged in ({:.1}s)",
+            tokens.len(),
+            self.t0.elapsed().as_secs_f64()
+        );
+        Ok(tokens)
+    }
+
+    /// Connects the agents and waits until every one is available; connects the
+    /// customers; has each open its conversation and waits until every one is
+    /// assigned. Every task started is pushed on `tasks` (the caller stops them on an
+    /// error).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn start(
+        &self,
+        nodes: &Arc<NodeSet>,
+        shared: &Arc<Shared>,
+        tokens: Vec<(usize, String, String)>,
+        (agent_cfg, customer_cfg): (AgentCfg, CustomerCfg),
+        resilience: Option<Arc<Resilience>>,
+        (phase_tx, phase_rx): (&watch::Sender<Phase>, &watch::Receiver<Phase>),
+        tasks: &mut Vec<JoinHandle<()>>,
+    ) -> Result<()> {
+        let mut agents = stream::iter(tokens)
+            .map(|(task, id, token)| {
+                let (nodes, shared, res) =
+                    (Arc::clone(nodes), Arc::clone(shared), resilience.clone());
+                async move { Agent::connect(nodes, task, id, &token, shared, agent_cfg, res).await }
+            })
+            .buffer_unordered(self.concurrency);
+        while let Some(a) = agents.next().await {
+            tasks.push(tokio::spawn(a.context(fd_hint())?.run(phase_rx.clone())));
+        }
+        drop(agents);
+        let c = &shared.counters;
+        let agents_total = u64::from(self.agents);
+        wait_for(shared, "agents available", self.setup_timeout, || {
+            (
+                c.agents_ready.get() >= agents_total,
+                format!("{}/{agents_total}", c.agents_ready.get()),
+            )
+        })
+        .await?;
+        eprintln!("agents available ({:.1}s)", self.t0.elapsed().as_secs_f64());
+
+        let mut customers = stream::iter(0..self.customers)
+            .map(|idx| {
+                let (nodes, shared, res) =
+                    (Arc::clone(nodes), Arc::clone(shared), resilience.clone());
+                let task = self.agents as usize + idx as usize;
+                async move { Customer::connect(nodes, task, idx, shared, customer_cfg, res).await }
+            })
+            .buffer_unordered(self.concurrency);
+        while let Some(cu) = customers.next().await {
+            tasks.push(tokio::spawn(cu.context(fd_hint())?.run(phase_rx.clone())));
+        }
+        drop(customers);
+        eprintln!(
+            "{} customers connected ({:.1}s)",
+            c.customers_connected.get(),
+            self.t0.elapsed().as_secs_f64()
+        );
+        let t_open = Instant::now();
+        let _ = phase_tx.send(Phase::Open { at: t_open });
+        let customers_total = u64::from(self.customers);
+        wait_for(shared, "conversations assigned", self.setup_timeout, || {
+            (
+                c.assigned.get() >= customers_total,
+                format!(
+                    "{} opened, {} offered, {} assigned of {customers_total}",
+                    c.opened.get(),
+                    c.offered.get(),
+                    c.assigned.get()
+                ),
+            )
+        })
+        .await?;
+        eprintln!(
+            "{customers_total} conversations assigned in {:.2}s",
+            t_open.elapsed().as_secs_f64()
+        );
+        Ok(())
+    }
 }
 
 /// A local engine's memory and CPU over a `messages` run, from /proc.
@@ -507,7 +584,11 @@ pub(crate) async fn wait_for(
 }
 
 /// Broadcasts [`Phase::Stop`] and waits for every task to finish.
-async fn stop(phase_tx: watch::Sender<Phase>, tasks: Vec<JoinHandle<()>>, shared: &Shared) {
+pub(crate) async fn stop(
+    phase_tx: watch::Sender<Phase>,
+    tasks: Vec<JoinHandle<()>>,
+    shared: &Shared,
+) {
     shared.set_stopping();
     let _ = phase_tx.send(Phase::Stop);
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -523,12 +604,12 @@ async fn stop(phase_tx: watch::Sender<Phase>, tasks: Vec<JoinHandle<()>>, shared
 }
 
 /// Stops whatever was started, then fails with `e`.
-async fn abort(
+pub(crate) async fn abort<T>(
     shared: &Shared,
     phase_tx: watch::Sender<Phase>,
     tasks: Vec<JoinHandle<()>>,
     e: anyhow::Error,
-) -> Result<Report> {
+) -> Result<T> {
     shared.set_stopping();
     let _ = phase_tx.send(Phase::Stop);
     for t in tasks {

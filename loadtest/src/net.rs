@@ -1,6 +1,6 @@
-//! Transport: the REST calls the harness makes (login, create agent, inbound message),
-//! with the protocol crate's bodies, and websocket connections split into a reader
-//! (kept by the socket's task) and a writer task fed through a bounded channel.
+//! Transport: the REST calls the harness makes (login, create agent, inbound message,
+//! readiness), with the protocol crate's bodies, and websocket connections split into a
+//! reader (kept by the socket's task) and a writer task fed through a bounded channel.
 
 use anyhow::{anyhow, bail, Context, Result};
 use futures_util::stream::{SplitSink, SplitStream};
@@ -18,6 +18,9 @@ pub type WsReader = SplitStream<Ws>;
 
 /// Frames queued per socket before a sender waits for the writer.
 const WRITE_QUEUE: usize = 1024;
+/// Longest wait for a `/readyz` answer: a node that cannot answer within it is not
+/// ready for a load run.
+const READYZ_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The engine's REST API.
 #[derive(Clone)]
@@ -55,6 +58,18 @@ impl Api {
             bail!("login {agent_id}: HTTP {status}: {body}");
         }
         Ok(resp.json::<LoginResponse>().await?.token)
+    }
+
+    /// `GET /readyz` → its HTTP status (200 ready; 503 standby or store unreachable).
+    pub async fn readyz(&self) -> Result<u16> {
+        let resp = self
+            .client
+            .get(format!("{}/readyz", self.base))
+            .timeout(READYZ_TIMEOUT)
+            .send()
+            .await
+            .with_context(|| format!("GET {}/readyz", self.base))?;
+        Ok(resp.status().as_u16())
     }
 
     /// `PUT /api/v1/agents/{id}` with an admin token.
@@ -176,6 +191,14 @@ impl Conn {
         drop(tx);
         let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
         drop(rx);
+    }
+}
+
+impl Conn {
+    /// Drops a socket whose peer is gone without the closing handshake (a dead engine
+    /// would make [`Conn::close`] wait for nothing): the writer task is stopped.
+    pub fn abandon(self) {
+        self.writer.abort();
     }
 }
 

@@ -3,6 +3,7 @@
 //! merged at the end, error tallies, and the final report (table + JSON).
 
 use crate::clock;
+use crate::nodes::NodeCounts;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -142,6 +143,12 @@ impl Shared {
         }
     }
 
+    /// `error` frames by code, and harness failures by kind.
+    pub fn error_tallies(&self) -> (BTreeMap<String, u64>, BTreeMap<String, u64>) {
+        let log = self.errors.lock().expect("error log");
+        (log.by_code.clone(), log.harness.clone())
+    }
+
     /// The error messages kept verbatim (at most ten).
     pub fn error_samples(&self) -> Vec<String> {
         self.errors.lock().expect("error log").samples.clone()
@@ -240,6 +247,23 @@ pub fn write_latency_table(s: &mut String, rows: &[(&str, &Latency)]) {
     }
 }
 
+/// Appends one line per node: sockets opened there, reconnections, refusals.
+pub fn write_nodes(s: &mut String, nodes: &[NodeCounts]) {
+    use std::fmt::Write as _;
+    let _ = writeln!(
+        s,
+        "{:<28} {:>7} {:>10} {:>11} {:>8}",
+        "node", "agents", "customers", "reconnects", "refused"
+    );
+    for n in nodes {
+        let _ = writeln!(
+            s,
+            "{:<28} {:>7} {:>10} {:>11} {:>8}",
+            n.url, n.agent_connects, n.customer_connects, n.reconnects, n.refused
+        );
+    }
+}
+
 /// Latency distribution in milliseconds (`null`s in JSON when there were no samples).
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct Latency {
@@ -294,6 +318,7 @@ pub struct Flow {
 
 #[derive(Debug, Serialize)]
 pub struct RunConfig {
+    /// The engine URL; several nodes comma-separated (each is in the report's `nodes`).
     pub url: String,
     pub agents: u32,
     pub customers: u32,
@@ -335,6 +360,10 @@ pub struct Report {
     /// A local engine's memory and CPU (`--engine-pid`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub engine: Option<EngineUse>,
+    /// Each `--url` with the sockets opened on it and the attempts it refused (empty
+    /// for the relay).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<NodeCounts>,
 }
 
 /// A local engine's resource use over a `messages` run, read from /proc.
@@ -419,6 +448,7 @@ impl Report {
             error_samples: log.samples.clone(),
             ok,
             engine: None,
+            nodes: Vec::new(),
         }
     }
 
@@ -487,6 +517,9 @@ impl Report {
                 "engine: RSS {:.1} MiB before, {:.1} MiB with {} connections ({per}), peak {:.1} MiB; CPU {cpu} during the load",
                 e.rss_before_mib, e.rss_connected_mib, e.connections, e.rss_peak_mib
             );
+        }
+        if self.nodes.len() > 1 {
+            write_nodes(&mut s, &self.nodes);
         }
         let list = |m: &BTreeMap<String, u64>| {
             if m.is_empty() {
