@@ -11,18 +11,21 @@
 //! name takes over its previous run's leases at once. A start under a name whose newer
 //! run is live is refused.
 //!
-//! The ownership loop renews everything in one call every `lease_renew_ms`. The active
-//! engine stops — its sockets are told to reconnect, it exits with an error — instead
-//! of serving beside a new owner when it loses [`KEY`]:
-//! - taken: the store refused a renewal (another engine took over: this one was paused
-//!   or cut off longer than the lease, or a newer run of its name started) —
-//!   **fenced**;
-//! - at its own deadline, with no renewal confirmed (the store unreachable or too slow
-//!   for `Holding`'s local validity, 3.7 s with the defaults; the loop's watchdog does
-//!   not wait for a hanging call): from then on another engine may take over at any
-//!   moment, so it steps down first — **lapsed**. Run engines under a supervisor that
-//!   restarts them: the restart takes the keyspace back at once if nobody else did, or
-//!   waits as a standby.
+//! The ownership loop renews everything in one call every `lease_renew_ms`. When the
+//! active engine loses [`KEY`]:
+//! - **taken** — the store refused a renewal: another engine took over (this one was
+//!   paused or cut off longer than the lease, or a newer run of its name started). It
+//!   stops — its sockets are told to reconnect, it exits with an error (`fenced`) —
+//!   instead of serving beside the new owner;
+//! - **lapsed** — its own deadline passed with no renewal confirmed (the store
+//!   unreachable or too slow for `Holding`'s local validity, 3.7 s with the defaults;
+//!   the loop's watchdog does not wait for a hanging call). From then on another engine
+//!   may take over at any moment, so it **suspends**: `/readyz` answers 503 `lease
+//!   lapsed` (a load balancer stops sending it traffic), and it keeps asking for the
+//!   lease. Granted again under the same epoch (nobody held it in between, so its state
+//!   is still the store's), it serves again; held by anyone else, or granted under
+//!   another epoch, it stops as when fenced. A store outage that every node sees
+//!   therefore costs no restart.
 //!
 //! The embedded store has one process by construction (its file lock), and its
 //! coordination is in memory.
@@ -34,6 +37,7 @@ use crate::store::coordination::{wall_ms, Coordination};
 use cluster::membership;
 use cluster::ownership::{Change, Why};
 use cluster::NodeId;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -44,11 +48,9 @@ pub const KEY: &str = "singleton/active-engine";
 /// Why the active engine stopped serving on its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StepDown {
-    /// The store refused a renewal: another engine (or a newer run of this node's
-    /// name) holds the keyspace now.
+    /// Another engine (or a newer run of this node's name) holds the keyspace now, or
+    /// held it while this one was suspended.
     Fenced,
-    /// No renewal was confirmed before this node's own deadline.
-    Lapsed,
 }
 
 /// This node's membership and its hold on [`KEY`].
@@ -58,6 +60,13 @@ pub struct Active {
     /// Changes after the start, until [`Active::keep`] takes them.
     changes: Mutex<Option<UnboundedReceiver<Change>>>,
     step_down: Mutex<Option<StepDown>>,
+    /// Raised while the lease has lapsed and is not confirmed again.
+    suspended: Arc<AtomicBool>,
+    /// The epoch the engine was started under: its state is the store's as of then.
+    epoch: u64,
+    coord: Arc<dyn Coordination>,
+    skew_ms: u64,
+    clock: SharedClock,
     /// How long the hand-over at a graceful stop may take.
     release_limit: Duration,
 }
@@ -170,6 +179,11 @@ impl Active {
             address,
             changes: Mutex::new(Some(changes)),
             step_down: Mutex::new(None),
+            suspended: Arc::new(AtomicBool::new(false)),
+            epoch,
+            coord,
+            skew_ms: skew,
+            clock,
             release_limit: every * 3,
         }))
     }
@@ -194,8 +208,20 @@ impl Active {
         *self.step_down.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Watches the ownership loop until the process ends; calls `on_step_down` once
-    /// if [`KEY`] is taken or lapses.
+    /// The flag the cluster view and `/readyz` read: raised while suspended.
+    pub fn suspended_flag(&self) -> Arc<AtomicBool> {
+        self.suspended.clone()
+    }
+
+    /// Records that another engine took over, and says so.
+    fn fenced(&self, why: &str) {
+        tracing::error!(node = %self.node(), why, "fenced: another engine took over this keyspace; stopping");
+        *self.step_down.lock().unwrap_or_else(|p| p.into_inner()) = Some(StepDown::Fenced);
+    }
+
+    /// Watches the ownership loop until the process ends: suspends when [`KEY`]
+    /// lapses and resumes when it is granted again under the same epoch; calls
+    /// `on_step_down` once if another engine took over.
     pub fn keep(self: &Arc<Self>, on_step_down: impl FnOnce() + 'static) {
         let Some(mut changes) = self
             .changes
@@ -207,29 +233,63 @@ impl Active {
         };
         let me = self.clone();
         actix_rt::spawn(async move {
-            while let Some(change) = changes.recv().await {
-                let Change::Lost { key, why } = change else {
-                    continue;
-                };
-                let why = match why {
-                    _ if key != KEY => continue,
-                    Why::Taken => StepDown::Fenced,
-                    Why::Deadline => StepDown::Lapsed,
-                    Why::HandedOver => return,
-                };
-                match why {
-                    StepDown::Fenced => {
-                        tracing::error!(node = %me.node(), "fenced: another engine took over this keyspace; stopping")
+            let every = me.release_limit / 3;
+            let mut check = tokio::time::interval(every);
+            check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                let change = tokio::select! {
+                    c = changes.recv() => match c {
+                        Some(c) => c,
+                        None => return,
+                    },
+                    _ = check.tick() => {
+                        if me.suspended.load(Ordering::SeqCst) && me.taken_meanwhile().await {
+                            me.fenced("the lease was taken while this engine was suspended");
+                            on_step_down();
+                            return;
+                        }
+                        continue;
                     }
-                    StepDown::Lapsed => {
-                        tracing::error!(node = %me.node(), "lease lapsed: no renewal confirmed in time; stepping down before another engine may take over")
+                };
+                match change {
+                    Change::Lost { key, why } if key == KEY => match why {
+                        Why::Taken => {
+                            me.fenced("a renewal was refused");
+                            on_step_down();
+                            return;
+                        }
+                        Why::Deadline => {
+                            me.suspended.store(true, Ordering::SeqCst);
+                            tracing::error!(node = %me.node(), "lease lapsed: no renewal confirmed in time; suspended until the store confirms this engine still holds the keyspace");
+                        }
+                        Why::HandedOver => return,
+                    },
+                    Change::Gained { key, epoch } if key == KEY => {
+                        if epoch != me.epoch {
+                            me.fenced("the lease was granted again under another epoch");
+                            on_step_down();
+                            return;
+                        }
+                        me.suspended.store(false, Ordering::SeqCst);
+                        tracing::warn!(node = %me.node(), epoch, "lease confirmed again: serving");
                     }
+                    _ => {}
                 }
-                *me.step_down.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
-                on_step_down();
-                return;
             }
         });
+    }
+
+    /// Whether another engine holds [`KEY`] now, or did since this one started (the
+    /// epoch moved).
+    async fn taken_meanwhile(&self) -> bool {
+        match self.coord.lease(KEY).await {
+            Ok(Some(row)) => {
+                row.epoch != self.epoch
+                    || (row.holder != *self.node()
+                        && !row.lapsed(wall_ms(self.clock.now()), self.skew_ms))
+            }
+            _ => false,
+        }
     }
 
     /// Gives the lease and the membership up (graceful stop, once the actors have

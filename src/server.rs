@@ -39,6 +39,15 @@ pub struct ClusterInfo {
     pub node: cluster::NodeId,
     pub address: String,
     pub skew_ms: u64,
+    /// Raised while this node's lease has lapsed and is not confirmed again.
+    pub suspended: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl ClusterInfo {
+    /// Whether this node stopped serving until its lease is confirmed again.
+    pub fn suspended(&self) -> bool {
+        self.suspended.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 impl Server {

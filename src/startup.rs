@@ -158,6 +158,7 @@ impl Application {
             node: active.node().clone(),
             address: active.address().to_owned(),
             skew_ms: settings.cluster.clock_skew_ms,
+            suspended: active.suspended_flag(),
         });
         if let Some(pw) = &settings.bootstrap_admin_password {
             ensure_admin(&handle, pw).await?;
@@ -363,13 +364,6 @@ impl Application {
                 tracing::error!("shutdown complete: stopped because another engine took over");
                 return Err(std::io::Error::other(
                     "fenced: another engine took over this keyspace (docs/cluster.md)",
-                ));
-            }
-            Some(crate::active::StepDown::Lapsed) => {
-                tracing::error!("shutdown complete: stopped because the lease lapsed");
-                return Err(std::io::Error::other(
-                    "lapsed: no lease renewal was confirmed in time; stepped down before \
-                     another engine could take over (docs/cluster.md)",
                 ));
             }
             None => {}

@@ -34,6 +34,18 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     };
     let queues = state.server.queue_names().len();
     let backend = state.server.settings.store.backend.as_str();
+    // A store that does not answer is the cause to report first; a lapsed lease is
+    // the engine's own step back.
+    if let (Ok(()), Some(c)) = (&store, state.server.cluster().filter(|c| c.suspended())) {
+        return HttpResponse::ServiceUnavailable().json(serde_json::json!({
+            "status": "lease lapsed", "store": backend,
+            "error": format!(
+                "{} could not renew its lease in time; it serves again when the store \
+                 confirms it still holds the keyspace (docs/cluster.md)",
+                c.node
+            )
+        }));
+    }
     match store {
         Ok(()) if queues > 0 => HttpResponse::Ok()
             .json(serde_json::json!({"status": "ready", "queues": queues, "store": backend})),

@@ -3,8 +3,9 @@
 //! listed as a member by the cluster view, takes over when the active one is killed,
 //! and answers a retry of a message the dead one acknowledged as a duplicate; an active
 //! engine paused past its lease stops when it wakes (by itself, with an error) while the
-//! standby serves; and an active engine cut off from the store steps down by its own
-//! deadline. Real binaries on the CQL store only: the embedded store has one process by
+//! standby serves; and an active engine cut off from the store suspends at its own
+//! deadline (not ready, the lease let go) and serves again, without a restart, once the
+//! store confirms its lease under the same epoch. Real binaries on the CQL store only: the embedded store has one process by
 //! construction.
 
 use crate::helpers::*;
@@ -189,7 +190,7 @@ impl Relay {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_engine_cut_off_from_the_store_steps_down_by_its_own_deadline() {
+async fn an_engine_cut_off_from_the_store_suspends_at_its_deadline_and_resumes() {
     // The engine reaches Cassandra only through a relay on the database's own host
     // (the driver reaches a node at the address it reports, with the contact point's
     // port); cutting the relay leaves it running but unable to renew.
@@ -224,35 +225,87 @@ async fn an_engine_cut_off_from_the_store_steps_down_by_its_own_deadline() {
         port,
         http: test_http_client(),
     };
-    // Ready (or, failing that, the engine's log says why). A fresh keyspace's schema
-    // goes through the relay first: allowed as long as in `store_down.rs`.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !matches!(engine.readyz().await, Some((200, _))) {
-        let exited = engine.child.try_wait().unwrap();
-        assert!(
-            exited.is_none() && std::time::Instant::now() < deadline,
-            "engine not ready (exited: {exited:?}):\n{}\n{}",
-            std::fs::read_to_string(dir.path().join("engine.out")).unwrap_or_default(),
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await; // poll interval
-    }
+    // Ready (a fresh keyspace's schema goes through the relay first).
+    until_readyz(&mut engine, &log, |s, _| s == 200).await;
     let token = engine.login("admin").await;
     let (s, v) = say(&engine, &token, "cut-1").await;
     assert_eq!(s, 202, "{v}");
 
     relay.cut();
-    // No renewal can be confirmed: the engine stops by itself once its own deadline
-    // (TTL less drift and margin) passes, before another engine could take over.
-    let status = engine.exited().await;
+    // No renewal can be confirmed: once its own deadline (TTL less drift and margin)
+    // passes — before another engine could take over — the engine suspends: not ready,
+    // no longer holding the lease, but running.
+    until_readyz(&mut engine, &log, |s, _| s == 503).await;
+    let held = r#"switchboard_lease_held{key="singleton/active-engine"}"#;
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let text = metrics_text(&engine.http, &engine.base).await;
+        if text.contains(&format!("{held} 0")) {
+            assert!(
+                !text.contains(r#"switchboard_lease_renewals_total{outcome="lapsed"} 0"#),
+                "the lapse is counted:\n{text}"
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never let go of the lease:\n{text}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await; // poll interval
+    }
     assert!(
-        !status.success(),
-        "a lapsed engine exits with an error: {status}"
+        engine.child.try_wait().unwrap().is_none(),
+        "suspended, not exited"
     );
+    // The store comes back, and nobody took the keyspace meanwhile: the lease is
+    // granted again under the same epoch and the same process serves again.
+    let listener = tokio::net::TcpListener::bind((db_host.as_str(), db_port))
+        .await
+        .expect("bind the relay port again");
+    let _relay = Relay::start(listener, cql_contact_points()[0].clone());
+    until_readyz(&mut engine, &log, |s, _| s == 200).await;
+    let text = metrics_text(&engine.http, &engine.base).await;
+    assert!(
+        text.contains(&format!("{held} 1")),
+        "holds it again:\n{text}"
+    );
+    let (s, v) = say(&engine, &token, "cut-2").await;
+    assert_eq!(s, 202, "{v}");
+    assert!(engine.child.try_wait().unwrap().is_none(), "not restarted");
+    let view = engine.get(&token, "/api/v1/cluster").await;
+    let lease = view["leases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["key"] == "singleton/active-engine")
+        .cloned()
+        .unwrap();
+    assert_eq!(lease["epoch"], 1, "the same epoch: {view}");
     let text = std::fs::read_to_string(&log).unwrap();
-    assert!(
-        text.contains("lapsed: no lease renewal was confirmed in time"),
-        "it says why it stepped down:\n{text}"
-    );
     assert!(!text.contains("fenced:"), "nobody fenced it:\n{text}");
+}
+
+/// Polls `/readyz` (bounded: a minute, as a reconnecting driver may back off) until
+/// `done(status, body)`; fails with the engine's output if it exits or never gets there.
+async fn until_readyz(
+    engine: &mut Proc,
+    log: &std::path::Path,
+    done: impl Fn(u16, &Value) -> bool,
+) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if let Some((s, v)) = engine.readyz().await {
+            if done(s, &v) {
+                return v;
+            }
+        }
+        let exited = engine.child.try_wait().unwrap();
+        assert!(
+            exited.is_none() && std::time::Instant::now() < deadline,
+            "engine not there (exited: {exited:?}):\n{}\n{}",
+            std::fs::read_to_string(log.with_file_name("engine.out")).unwrap_or_default(),
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await; // poll interval
+    }
 }
