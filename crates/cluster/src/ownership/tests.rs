@@ -156,7 +156,9 @@ fn faults() -> impl Strategy<Value = Faults> {
         )
 }
 
-/// Faults happen in the first 25 s; the run goes on quietly until `END`.
+/// Faults (crashes, pauses, cuts, slow legs, the join and the leave) happen in the
+/// first 25 s; the run goes on quietly until `END`.
+const FAULTS_END: u64 = 25_000;
 const END: u64 = 45_000;
 
 proptest! {
@@ -174,9 +176,11 @@ proptest! {
         // A sticky key: whoever asks first, kept until lost.
         let sticky = vec!["singleton/active-engine".to_owned()];
         let mut rng = crate::Rng(seed);
-        // Most legs are quick; one in eight is slow (a retransmission, a GC pause).
-        let mut delay = move || {
-            if rng.below(8) == 0 {
+        // Most legs are quick; while the faults last, one in eight is slow (a
+        // retransmission, a GC pause) — a fault too: with legs that slow, a node can
+        // miss its deadline at any time, so nothing would ever settle.
+        let mut delay = move |real: u64| {
+            if real < FAULTS_END && rng.below(8) == 0 {
                 rng.below(long + 1)
             } else {
                 rng.below(short + 1)
@@ -210,7 +214,7 @@ proptest! {
                     if at == real {
                         let rows: BTreeMap<String, Lease> =
                             table.rows().map(|(k, l)| (k.clone(), l.clone())).collect();
-                        let back = n.arrives(real, delay());
+                        let back = n.arrives(real, delay(real));
                         n.leg = Some((back, Leg::Rows { rows }));
                     }
                 }
@@ -218,7 +222,7 @@ proptest! {
                     if at == real {
                         let me = n.own.me().clone();
                         let (granted, renewed, lost) = apply(&mut table, &me, &round, wall, &timing);
-                        let back = n.arrives(real, delay());
+                        let back = n.arrives(real, delay(real));
                         n.leg = Some((back, Leg::Outcomes { granted, renewed, lost, sent }));
                     }
                 }
@@ -232,7 +236,7 @@ proptest! {
                     Some((at, Leg::Rows { rows, .. })) if at <= real => {
                         let round = n.own.plan(&keys, &sticky, &rows, wall, mono, stopping);
                         n.wake_at = round.wake_at;
-                        let at = n.arrives(real, 1 + delay());
+                        let at = n.arrives(real, 1 + delay(real));
                         n.leg = Some((at, Leg::Writes { round, sent: mono, wall }));
                     }
                     Some((at, Leg::Outcomes { granted, renewed, lost, sent })) if at <= real => {
@@ -253,7 +257,7 @@ proptest! {
                         if due {
                             n.next_round = mono + timing.renew_every_ms;
                             n.wake_at = None;
-                            let at = n.arrives(real, 1 + delay());
+                            let at = n.arrives(real, 1 + delay(real));
                             n.leg = Some((at, Leg::Read));
                         }
                     }
