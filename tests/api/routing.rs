@@ -474,7 +474,14 @@ async fn inbound_on_a_disabled_connector_routes_but_replies_are_refused() {
         .await;
     let customer = ack["customer_id"].as_str().unwrap().to_owned();
     let conv = accept_next(&mut a).await;
-    let before = app.timeline(&customer).await.len();
+    // The queue records the offer's outcome in the background; compare settled
+    // timelines (the same race bad_input.rs waits out).
+    let before = app
+        .timeline_until(&customer, "offer_closed", |ev| {
+            ev.iter().any(|e| e["type"] == "offer_closed")
+        })
+        .await
+        .len();
     a.send(json!({"type": "message", "conversation_id": conv["id"],
         "client_msg_id": "r1", "text": "hi"}))
         .await;
