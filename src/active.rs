@@ -300,6 +300,29 @@ impl Active {
     }
 }
 
+/// The engine writes only while it holds [`KEY`] under the epoch it started with,
+/// checked at the moment of each write against its own deadline (the store is wrapped
+/// in [`crate::store::fence::Fenced`] once the lease is held): a write while suspended,
+/// or queued while paused and run after another engine took over, is refused.
+impl crate::store::fence::Fence for Active {
+    fn check(&self) -> Result<(), String> {
+        match self.driver.owns(KEY) {
+            Some(epoch) if epoch == self.epoch => Ok(()),
+            held => {
+                crate::metrics::fenced_write();
+                Err(match held {
+                    Some(other) => format!(
+                        "the keyspace's lease is held under epoch {other}, not this \
+                         engine's {}",
+                        self.epoch
+                    ),
+                    None => "this engine's lease on the keyspace lapsed or was taken".into(),
+                })
+            }
+        }
+    }
+}
+
 /// Holds the listen address as a standby (or while the leases cannot be read).
 fn hold(
     listen: std::net::SocketAddr,

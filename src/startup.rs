@@ -131,7 +131,8 @@ impl Application {
             .validate_ivr()
             .and_then(|()| settings.limits.validate())
             .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
-        // Nothing is read or written as the engine before this node is the active one.
+        // Nothing is read or written as the engine before this node is the active one,
+        // and nothing is written once it no longer is (the fence, `crate::active`).
         let coordination_view = coordination.clone();
         let active = crate::active::Active::acquire(
             coordination,
@@ -140,6 +141,27 @@ impl Application {
             clock.clone(),
         )
         .await?;
+        let store = crate::store::fence::Fenced::wrap(store, active.clone());
+        match Self::serve(settings, store, coordination_view, clock, active.clone()).await {
+            Ok(app) => Ok(app),
+            Err(e) => {
+                // A start that fails after taking the lease (a port in use, a bad
+                // channel setting) hands it over at once instead of leaving a standby
+                // to wait out its TTL.
+                active.release().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// The engine on `store`, once `active` holds the keyspace.
+    async fn serve(
+        settings: Settings,
+        store: SharedStore,
+        coordination_view: SharedCoordination,
+        clock: SharedClock,
+        active: Arc<crate::active::Active>,
+    ) -> anyhow::Result<Application> {
         let key = token_key(&store).await?;
         let settings = Arc::new(settings);
         let engine = Engine::new(

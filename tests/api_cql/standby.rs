@@ -3,7 +3,9 @@
 //! listed as a member by the cluster view, takes over when the active one is killed,
 //! and answers a retry of a message the dead one acknowledged as a duplicate; an active
 //! engine paused past its lease stops when it wakes (by itself, with an error) while the
-//! standby serves; and an active engine cut off from the store suspends at its own
+//! standby serves, and a write queued while it was paused is refused by its fence; an
+//! engine that fails to start after taking the lease hands it over at once; and an
+//! active engine cut off from the store suspends at its own
 //! deadline (not ready, the lease let go) and serves again, without a restart, once the
 //! store confirms its lease under the same epoch. Real binaries on the CQL store only: the embedded store has one process by
 //! construction.
@@ -137,20 +139,99 @@ async fn an_engine_paused_past_its_lease_stops_when_it_wakes() {
     // SIGSTOP: the active engine can neither renew nor notice; the standby takes over
     // once the lease has lapsed.
     a.signal(libc::SIGSTOP);
+    // A message sent to it meanwhile waits in its socket and runs when it wakes, after
+    // the standby took over (a client with no timeout of its own, bounded below).
+    let stale = tokio::spawn({
+        let url = format!("{}/api/v1/inbound", a.base);
+        let token = token.clone();
+        async move {
+            let r = reqwest::Client::new()
+                .post(url)
+                .bearer_auth(token)
+                .json(&json!({"channel": "sms", "address": "+818012340000",
+                              "text": "written while paused", "client_msg_id": "stale-1"}))
+                .send()
+                .await?;
+            let status = r.status().as_u16();
+            Ok::<_, reqwest::Error>((status, r.json::<Value>().await.unwrap_or(Value::Null)))
+        }
+    });
     b.ready().await;
     let (s, v) = say(&b, &token, "f-1").await;
     assert_eq!(s, 202, "{v}");
+    let customer = v["customer_id"].as_str().unwrap().to_owned();
     // SIGCONT: its deadline has passed (and its next renewal would be refused); it
     // stops by itself, with an error.
     a.signal(libc::SIGCONT);
+    let stale = tokio::time::timeout(WAIT, stale)
+        .await
+        .expect("the queued request ends")
+        .unwrap();
     let status = a.exited().await;
     assert!(
         !status.success(),
         "a fenced engine exits with an error: {status}"
     );
+    // Its store is fenced at its own deadline: the queued message was refused (or the
+    // connection closed as it stopped), and nothing of it reached the store.
+    match &stale {
+        Ok((s, body)) => {
+            assert_eq!(*s, 503, "{body}");
+            assert_eq!(body["code"], "unavailable", "{body}");
+            assert!(
+                body["message"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("may not write"),
+                "{body}"
+            );
+        }
+        Err(e) => assert!(!e.is_timeout(), "{e}"),
+    }
+    let timeline = b
+        .get(
+            &token,
+            &format!("/api/v1/customers/{customer}/timeline?limit=200"),
+        )
+        .await;
+    let texts: Vec<_> = timeline["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["text"].as_str())
+        .collect();
+    assert!(
+        texts.contains(&"still there?") && !texts.contains(&"written while paused"),
+        "{timeline}"
+    );
     // The new active engine carries on.
     let (s, v) = say(&b, &token, "f-2").await;
     assert_eq!(s, 202, "{v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_engine_that_cannot_bind_hands_its_lease_over_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    // Its port is taken: the engine gets the lease (nobody holds it), fails to bind,
+    // and exits.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let mut a = spawn(dir.path(), port, &[]);
+    let status = a.exited().await;
+    assert!(!status.success(), "{status}");
+    // A second engine finds the lease released: active at once, never a standby waiting
+    // out the first one's TTL.
+    let b = spawn(dir.path(), free_port(), &[]);
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        match b.readyz().await {
+            Some((200, _)) => break,
+            Some((s, body)) => assert_ne!(body["status"], "standby", "{s} {body}"),
+            None => {}
+        }
+        assert!(std::time::Instant::now() < deadline, "never ready");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await; // poll interval
+    }
 }
 
 /// Relays connections from `listener` to `target` until [`Relay::cut`], which drops

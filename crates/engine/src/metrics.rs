@@ -33,6 +33,7 @@
 //! | `switchboard_lease_held` | gauge | key (a configured key: `singleton/active-engine`) |
 //! | `switchboard_lease_renewals_total` | counter | outcome (renewed, error, fenced, lapsed) |
 //! | `switchboard_cluster_members` | gauge | — |
+//! | `switchboard_fenced_writes_total` | counter | — |
 //! | `switchboard_store_commit_seconds` | histogram | |
 //! | `switchboard_store_commit_group_size` | histogram | |
 //! | `switchboard_logins_throttled_total` | counter | by (account, ip) |
@@ -189,6 +190,10 @@ fn describe() {
         "switchboard_lease_renewals_total",
         "Lease renewals by outcome: renewed, error (store unreachable or slow), fenced (a key taken by another node), lapsed (keys dropped at the local deadline)."
     );
+    describe_counter!(
+        "switchboard_fenced_writes_total",
+        "Store writes this node refused because it did not hold its lease at that moment (docs/cluster.md): nothing was written."
+    );
     describe_gauge!(
         "switchboard_cluster_members",
         "Live members of the cluster at this node's last ownership round, itself included."
@@ -318,6 +323,12 @@ pub fn lease_renewals_init() {
     for outcome in ["renewed", "error", "fenced", "lapsed"] {
         counter!("switchboard_lease_renewals_total", "outcome" => outcome).increment(0);
     }
+    counter!("switchboard_fenced_writes_total").increment(0);
+}
+
+/// One store write refused at the fence (this node did not hold its lease then).
+pub fn fenced_write() {
+    counter!("switchboard_fenced_writes_total").increment(1);
 }
 
 /// Live members of the cluster as this node last read them (itself included).

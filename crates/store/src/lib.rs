@@ -39,6 +39,7 @@ pub mod coordination;
 pub mod embedded;
 #[cfg(feature = "testkit")]
 pub mod faulty;
+pub mod fence;
 pub mod privacy;
 
 pub use privacy::{AuditEntry, Erasure};
@@ -68,11 +69,15 @@ pub enum StoreError {
     /// I/O or backend error.
     #[error("store error: {0}")]
     Backend(String),
+    /// This node may not write now (its lease lapsed or was taken: another node may be
+    /// serving); nothing was written. See [`fence`].
+    #[error("this engine may not write: {0}")]
+    Fenced(String),
 }
 
 impl StoreError {
     /// A store failure as the edge sees it: a full write queue is `busy` (the engine is
-    /// saturated; retry shortly), anything else `unavailable`. Both answer 503 with
+    /// saturated; retry shortly), anything else `unavailable` (a fenced write says why). Both answer 503 with
     /// `Retry-After` over HTTP; nothing was stored either way. (A method, not `From`:
     /// a second `From` into `EngineError` would make every `?` in the actors ambiguous.)
     pub fn into_engine(self) -> domain::EngineError {
@@ -81,6 +86,13 @@ impl StoreError {
             StoreError::Overloaded => EngineError::new(
                 ErrorCode::Busy,
                 "the engine is busy; nothing was stored, retry shortly",
+            ),
+            StoreError::Fenced(why) => EngineError::new(
+                ErrorCode::Unavailable,
+                format!(
+                    "this engine may not write now ({why}); nothing was stored, retry \
+                     (another engine may be serving)"
+                ),
             ),
             other => EngineError::unavailable(other),
         }
