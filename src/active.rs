@@ -64,15 +64,15 @@ pub struct Active {
     suspended: Arc<AtomicBool>,
     /// The epoch the engine was started under: its state is the store's as of then.
     epoch: u64,
-    coord: Arc<dyn Coordination>,
-    skew_ms: u64,
-    clock: SharedClock,
     /// How long the hand-over at a graceful stop may take.
     release_limit: Duration,
+    /// How often a suspended engine looks at the rows the loop read.
+    poll: Duration,
 }
 
 impl Active {
-    /// Joins the cluster and waits until this node holds the lease. While another
+    /// Joins the cluster and waits until this node holds the lease (`settings`
+    /// validated by the caller). While another
     /// engine holds it, the listen address is held by the holding server (`/readyz`
     /// 503 `standby`, saying who is active) while the ownership loop keeps the
     /// membership and asks for the lease every `lease_renew_ms`.
@@ -83,17 +83,6 @@ impl Active {
         clock: SharedClock,
     ) -> anyhow::Result<Arc<Active>> {
         let timing = settings.timing();
-        timing
-            .validate()
-            .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
-        if settings.lease_poll_ms == 0 || settings.lease_poll_ms > settings.lease_renew_ms {
-            anyhow::bail!(
-                "invalid settings: cluster.lease_poll_ms ({}) must be between 1 and \
-                 cluster.lease_renew_ms ({})",
-                settings.lease_poll_ms,
-                settings.lease_renew_ms
-            );
-        }
         let node = settings.node(listen);
         let address = settings.address(listen);
         let skew = settings.clock_skew_ms;
@@ -181,10 +170,8 @@ impl Active {
             step_down: Mutex::new(None),
             suspended: Arc::new(AtomicBool::new(false)),
             epoch,
-            coord,
-            skew_ms: skew,
-            clock,
             release_limit: every * 3,
+            poll: Duration::from_millis(settings.lease_poll_ms),
         }))
     }
 
@@ -233,8 +220,7 @@ impl Active {
         };
         let me = self.clone();
         actix_rt::spawn(async move {
-            let every = me.release_limit / 3;
-            let mut check = tokio::time::interval(every);
+            let mut check = tokio::time::interval(me.poll);
             check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 let change = tokio::select! {
@@ -243,7 +229,7 @@ impl Active {
                         None => return,
                     },
                     _ = check.tick() => {
-                        if me.suspended.load(Ordering::SeqCst) && me.taken_meanwhile().await {
+                        if me.suspended.load(Ordering::SeqCst) && me.taken_meanwhile() {
                             me.fenced("the lease was taken while this engine was suspended");
                             on_step_down();
                             return;
@@ -280,16 +266,17 @@ impl Active {
     }
 
     /// Whether another engine holds [`KEY`] now, or did since this one started (the
-    /// epoch moved).
-    async fn taken_meanwhile(&self) -> bool {
-        match self.coord.lease(KEY).await {
-            Ok(Some(row)) => {
-                row.epoch != self.epoch
-                    || (row.holder != *self.node()
-                        && !row.lapsed(wall_ms(self.clock.now()), self.skew_ms))
-            }
-            _ => false,
-        }
+    /// epoch moved), by the rows the ownership loop last read.
+    fn taken_meanwhile(&self) -> bool {
+        let moved = self
+            .driver
+            .row(KEY)
+            .is_some_and(|row| row.epoch != self.epoch);
+        let other = self
+            .driver
+            .holder(KEY)
+            .is_some_and(|row| row.holder != *self.node());
+        moved || other
     }
 
     /// Gives the lease and the membership up (graceful stop, once the actors have

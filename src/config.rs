@@ -172,6 +172,18 @@ impl Default for ClusterSettings {
 }
 
 impl ClusterSettings {
+    /// The lease timing's own rules, and the poll interval within the renewal's.
+    pub fn validate(&self) -> Result<(), String> {
+        self.timing().validate().map_err(|e| e.to_string())?;
+        if self.lease_poll_ms == 0 || self.lease_poll_ms > self.lease_renew_ms {
+            return Err(format!(
+                "cluster.lease_poll_ms ({}) must be between 1 and cluster.lease_renew_ms ({})",
+                self.lease_poll_ms, self.lease_renew_ms
+            ));
+        }
+        Ok(())
+    }
+
     pub fn timing(&self) -> cluster::lease::LeaseTiming {
         cluster::lease::LeaseTiming {
             ttl_ms: self.lease_ttl_ms,
@@ -642,6 +654,21 @@ mod tests {
         s.bot.validate().unwrap();
         s.survey.validate().unwrap();
         s.validate_ivr().unwrap();
+    }
+
+    /// `[cluster]` is checked at start: the lease timing's rules and the poll interval.
+    #[test]
+    fn cluster_timing_is_validated() {
+        ClusterSettings::default().validate().unwrap();
+        for (toml, says) in [
+            ("[cluster]\nlease_poll_ms = 0\n", "lease_poll_ms (0)"),
+            ("[cluster]\nlease_poll_ms = 1001\n", "lease_poll_ms (1001)"),
+            ("[cluster]\nlease_renew_ms = 5000\n", "renew"),
+        ] {
+            let s: Settings = toml::from_str(toml).unwrap();
+            let e = s.cluster.validate().unwrap_err();
+            assert!(e.contains(says), "{toml}: {e}");
+        }
     }
 
     #[test]

@@ -130,6 +130,7 @@ impl Application {
         settings
             .validate_ivr()
             .and_then(|()| settings.limits.validate())
+            .and_then(|()| settings.cluster.validate())
             .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
         // Nothing is read or written as the engine before this node is the active one,
         // and nothing is written once it no longer is (the fence, `crate::active`).

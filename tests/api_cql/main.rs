@@ -57,5 +57,6 @@ mod supervisor;
 mod survey;
 
 // Only on the CQL store.
+mod relay;
 mod standby;
 mod store_down;

@@ -12,6 +12,7 @@
 
 use crate::helpers::*;
 use crate::process::{free_port, spawn, start, Proc};
+use crate::relay::Relay;
 use serde_json::{json, Value};
 use std::process::Command;
 
@@ -231,42 +232,6 @@ async fn an_engine_that_cannot_bind_hands_its_lease_over_at_once() {
         }
         assert!(std::time::Instant::now() < deadline, "never ready");
         tokio::time::sleep(std::time::Duration::from_millis(10)).await; // poll interval
-    }
-}
-
-/// Relays connections from `listener` to `target` until [`Relay::cut`], which drops
-/// the listener and every open connection at once (a partition from the store).
-struct Relay {
-    tasks: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
-}
-
-impl Relay {
-    fn start(listener: tokio::net::TcpListener, target: String) -> Relay {
-        let tasks: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>> =
-            Default::default();
-        let accept = tokio::spawn({
-            let tasks = tasks.clone();
-            async move {
-                while let Ok((mut inbound, _)) = listener.accept().await {
-                    let target = target.clone();
-                    let conn = tokio::spawn(async move {
-                        if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await {
-                            let _ =
-                                tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                        }
-                    });
-                    tasks.lock().unwrap().push(conn);
-                }
-            }
-        });
-        tasks.lock().unwrap().push(accept);
-        Relay { tasks }
-    }
-
-    fn cut(&self) {
-        for t in self.tasks.lock().unwrap().drain(..) {
-            t.abort();
-        }
     }
 }
 

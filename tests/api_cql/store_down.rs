@@ -10,22 +10,9 @@
 
 use crate::helpers::*;
 use crate::process::{free_port, Proc};
+use crate::relay::Relay;
 use serde_json::{json, Value};
 use std::process::{Command, Stdio};
-
-/// Relays every connection accepted on `listener` to `target`, until the test ends.
-fn relay(listener: tokio::net::TcpListener, target: String) {
-    tokio::spawn(async move {
-        while let Ok((mut inbound, _)) = listener.accept().await {
-            let target = target.clone();
-            tokio::spawn(async move {
-                if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await {
-                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                }
-            });
-        }
-    });
-}
 
 /// Polls `url` until it answers 200, failing if `child` exits or `limit` passes.
 async fn until_200(
@@ -118,7 +105,7 @@ async fn an_engine_started_without_its_database_answers_503_then_starts_by_itsel
     let listener = tokio::net::TcpListener::bind((db_host.as_str(), db_port))
         .await
         .expect("bind the database port");
-    relay(listener, target);
+    let _relay = Relay::start(listener, target);
     until_200(
         &http,
         &format!("{base}/readyz"),

@@ -44,6 +44,8 @@ pub struct Driver {
     /// The origin of this node's monotonic milliseconds.
     origin: Instant,
     state: Mutex<Ownership>,
+    /// Every lease row as the last round read it.
+    rows: Mutex<BTreeMap<String, Lease>>,
     changes: mpsc::UnboundedSender<Change>,
     /// Wakes the watchdog when deadlines move.
     moved: Notify,
@@ -72,6 +74,7 @@ impl Driver {
             coord,
             clock,
             config,
+            rows: Mutex::default(),
             origin: Instant::now(),
             changes: tx,
             moved: Notify::new(),
@@ -116,6 +119,24 @@ impl Driver {
     pub fn owns(&self, key: &str) -> Option<u64> {
         let now = self.mono();
         self.state().owns(key, now)
+    }
+
+    /// The row of `key` as the last round read it (at most `poll_ms` old while the
+    /// store answers), whoever holds it, lapsed or not.
+    pub fn row(&self, key: &str) -> Option<Lease> {
+        self.rows
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key)
+            .cloned()
+    }
+
+    /// The row of `key` as the last round read it, if its holder has not lapsed by this
+    /// node's wall clock and the skew bound: who acts as the key's owner.
+    pub fn holder(&self, key: &str) -> Option<Lease> {
+        let now = wall_ms(self.clock.now());
+        self.row(key)
+            .filter(|l| !l.lapsed(now, self.config.skew_ms))
     }
 
     /// Every key this node may act on now (membership excluded).
@@ -190,6 +211,7 @@ impl Driver {
                 if round.live_members > 0 {
                     crate::metrics::cluster_members(round.live_members);
                 }
+                *self.rows.lock().unwrap_or_else(|p| p.into_inner()) = rows;
                 self.moved.notify_one();
                 let was_member = self.joined();
                 self.apply(round, limit).await;
