@@ -31,6 +31,8 @@
 //! - [`canned`], [`crm`]: agent assist — canned responses (`switchboard-canned`) and the
 //!   CRM lookup client with its cache.
 //! - [`schema`]: OpenAPI schemas of the lower crates' types (for `api::openapi`).
+//! - [`peers`], [`peering`]: node-to-node messages to a key's owner (the engine's
+//!   queues and rules) and their HTTP wire (the client and the receiving route).
 //! - [`security`]: staff token revocation, login throttling, the websocket `Origin`
 //!   check, log redaction.
 //! - [`auth`]: password hashing and signed tokens (in the engine crate).
@@ -60,6 +62,8 @@ pub mod kb;
 pub use switchboard_engine::metrics;
 pub use switchboard_engine::notify;
 pub use switchboard_engine::ownership;
+pub mod peering;
+pub use switchboard_engine::peers;
 pub use switchboard_live as live;
 pub use switchboard_reports as reports;
 pub use switchboard_routing as routing;

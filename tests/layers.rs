@@ -235,6 +235,7 @@ const MODULE_LAYERS: &[(&str, &[&str])] = &[
             "auth",
             "metrics",
             "ownership",
+            "peers",
             "actors",
         ],
     ),
@@ -259,8 +260,8 @@ const MODULE_LAYERS: &[(&str, &[&str])] = &[
     (
         "src",
         &[
-            "store", "schema", "crm", "kb", "config", "security", "server", "ws", "api", "active",
-            "demo", "fuzz", "startup",
+            "store", "schema", "crm", "kb", "config", "security", "peering", "server", "ws", "api",
+            "active", "demo", "fuzz", "startup",
         ],
     ),
 ];

@@ -18,7 +18,11 @@
 //!   its address, live until it lapses.
 //! - [`ownership`]: one node's ownership loop as pure decisions — which keys to take,
 //!   renew and hand over each round, and which to stop acting on.
+//! - [`envelope`]: node-to-node messages — addressed to a key's owner under an epoch,
+//!   with a deadline; who sends where ([`envelope::route`]) and who may act on what
+//!   arrives ([`envelope::admit`]).
 
+pub mod envelope;
 pub mod lease;
 pub mod membership;
 pub mod ownership;

@@ -22,6 +22,8 @@
 //! - [`metrics`]: Prometheus metric definitions.
 //! - [`ownership`]: the cluster's ownership loop (membership, taking, renewing and
 //!   handing over leases) as a driver of the cluster core's decisions.
+//! - [`peers`]: node-to-node messages to a key's owner (bounded per-peer queues,
+//!   batches, deadlines, `moved` answers) over the server's transport.
 
 pub mod actors;
 pub mod articles;
@@ -29,6 +31,7 @@ pub mod auth;
 pub mod login;
 pub mod metrics;
 pub mod ownership;
+pub mod peers;
 pub mod ports;
 pub mod redact;
 pub mod settings;

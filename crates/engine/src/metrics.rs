@@ -34,6 +34,8 @@
 //! | `switchboard_lease_renewals_total` | counter | outcome (renewed, error, fenced, lapsed) |
 //! | `switchboard_cluster_members` | gauge | — |
 //! | `switchboard_fenced_writes_total` | counter | — |
+//! | `switchboard_peer_messages_total` | counter | outcome (local, done, refused, moved, expired, overloaded, unreachable, timeout) |
+//! | `switchboard_peer_received_total` | counter | outcome (done, refused, moved, expired) |
 //! | `switchboard_store_commit_seconds` | histogram | |
 //! | `switchboard_store_commit_group_size` | histogram | |
 //! | `switchboard_logins_throttled_total` | counter | by (account, ip) |
@@ -194,6 +196,14 @@ fn describe() {
         "switchboard_fenced_writes_total",
         "Store writes this node refused because it did not hold its lease at that moment (docs/cluster.md): nothing was written."
     );
+    describe_counter!(
+        "switchboard_peer_messages_total",
+        "Messages this node sent to a key's owner, by outcome: local (owned here), done, refused, moved (followed), expired, overloaded (the peer's queue full), unreachable, timeout."
+    );
+    describe_counter!(
+        "switchboard_peer_received_total",
+        "Envelopes other nodes sent this one, by answer: done, refused, moved (not the owner), expired (past the deadline)."
+    );
     describe_gauge!(
         "switchboard_cluster_members",
         "Live members of the cluster at this node's last ownership round, itself included."
@@ -324,6 +334,37 @@ pub fn lease_renewals_init() {
         counter!("switchboard_lease_renewals_total", "outcome" => outcome).increment(0);
     }
     counter!("switchboard_fenced_writes_total").increment(0);
+}
+
+const PEER_SENT: [&str; 8] = [
+    "local",
+    "done",
+    "refused",
+    "moved",
+    "expired",
+    "overloaded",
+    "unreachable",
+    "timeout",
+];
+
+/// Registers the node-to-node series at zero.
+pub fn peer_messages_init() {
+    for outcome in PEER_SENT {
+        counter!("switchboard_peer_messages_total", "outcome" => outcome).increment(0);
+    }
+    for outcome in &PEER_SENT[1..5] {
+        counter!("switchboard_peer_received_total", "outcome" => *outcome).increment(0);
+    }
+}
+
+/// One message sent (or handled here) by outcome.
+pub fn peer_message(outcome: &'static str) {
+    counter!("switchboard_peer_messages_total", "outcome" => outcome).increment(1);
+}
+
+/// One envelope from another node answered, by answer.
+pub fn peer_received(outcome: &'static str) {
+    counter!("switchboard_peer_received_total", "outcome" => outcome).increment(1);
 }
 
 /// One store write refused at the fence (this node did not hold its lease then).

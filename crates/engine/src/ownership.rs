@@ -10,7 +10,8 @@
 //! over (a graceful stop), the membership last.
 
 use crate::domain::time::SharedClock;
-use crate::store::coordination::{wall_ms, Acquired, Coordination};
+use crate::store::coordination::{wall_ms, Acquired, Coordination, LeaseRow};
+use cluster::envelope::Owner;
 use cluster::lease::{Lease, LeaseTiming};
 use cluster::ownership::{Change, Ownership, Round, Why};
 use cluster::NodeId;
@@ -45,7 +46,7 @@ pub struct Driver {
     origin: Instant,
     state: Mutex<Ownership>,
     /// Every lease row as the last round read it.
-    rows: Mutex<BTreeMap<String, Lease>>,
+    rows: Mutex<BTreeMap<String, LeaseRow>>,
     changes: mpsc::UnboundedSender<Change>,
     /// Wakes the watchdog when deadlines move.
     moved: Notify,
@@ -123,7 +124,7 @@ impl Driver {
 
     /// The row of `key` as the last round read it (at most `poll_ms` old while the
     /// store answers), whoever holds it, lapsed or not.
-    pub fn row(&self, key: &str) -> Option<Lease> {
+    pub fn row(&self, key: &str) -> Option<LeaseRow> {
         self.rows
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -133,10 +134,24 @@ impl Driver {
 
     /// The row of `key` as the last round read it, if its holder has not lapsed by this
     /// node's wall clock and the skew bound: who acts as the key's owner.
-    pub fn holder(&self, key: &str) -> Option<Lease> {
+    pub fn holder(&self, key: &str) -> Option<LeaseRow> {
         let now = wall_ms(self.clock.now());
         self.row(key)
             .filter(|l| !l.lapsed(now, self.config.skew_ms))
+    }
+
+    /// [`Driver::holder`] as node-to-node messages address it.
+    pub fn owner(&self, key: &str) -> Option<Owner> {
+        self.holder(key).map(|r| Owner {
+            node: r.lease.holder,
+            address: r.address,
+            epoch: r.lease.epoch,
+        })
+    }
+
+    /// The wall clock the loop reads lease rows by (milliseconds).
+    pub fn wall_now(&self) -> u64 {
+        wall_ms(self.clock.now())
     }
 
     /// Every key this node may act on now (membership excluded).
@@ -195,9 +210,11 @@ impl Driver {
         loop {
             let stopping = *stop.borrow();
             let started = Instant::now();
-            if let Ok(Ok(rows)) = tokio::time::timeout(limit, self.coord.leases()).await {
-                let rows: BTreeMap<String, Lease> =
-                    rows.into_iter().map(|r| (r.key, r.lease)).collect();
+            if let Ok(Ok(read)) = tokio::time::timeout(limit, self.coord.leases()).await {
+                let rows: BTreeMap<String, Lease> = read
+                    .iter()
+                    .map(|r| (r.key.clone(), r.lease.clone()))
+                    .collect();
                 let (wall, mono) = (wall_ms(self.clock.now()), self.mono());
                 let round = self.state().plan(
                     &self.config.keys,
@@ -211,7 +228,8 @@ impl Driver {
                 if round.live_members > 0 {
                     crate::metrics::cluster_members(round.live_members);
                 }
-                *self.rows.lock().unwrap_or_else(|p| p.into_inner()) = rows;
+                *self.rows.lock().unwrap_or_else(|p| p.into_inner()) =
+                    read.into_iter().map(|r| (r.key.clone(), r)).collect();
                 self.moved.notify_one();
                 let was_member = self.joined();
                 self.apply(round, limit).await;

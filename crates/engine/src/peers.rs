@@ -1,0 +1,415 @@
+//! Node-to-node messages (docs/cluster.md, "Node-to-node messages"): [`Peers`] sends a
+//! message to whoever owns a key and answers what other nodes send this one, by the
+//! cluster core's rules ([`cluster::envelope`]).
+//!
+//! Sending ([`Peers::send`]): a key this node owns is handled here, with no wire.
+//! Otherwise the message goes to the holder the ownership loop last read, in an
+//! [`Envelope`] carrying the holder's epoch and a deadline:
+//! - **bounded:** at most `queue` envelopes wait per peer; one more is refused at once
+//!   ([`SendError::Overloaded`]) — a slow peer never grows this node's memory;
+//! - **batched and ordered:** a worker per peer sends up to `batch` envelopes per
+//!   request with one request in flight, so what this node sends one peer arrives in
+//!   the order sent (and a receiver starts its handlers in envelope order);
+//! - **deadlines:** the caller waits until its timeout and no longer; an envelope past
+//!   its deadline is not sent, and a receiver does not act on one that arrives late;
+//! - **moved:** a receiver that does not own the key names the owner it knows, and the
+//!   message follows, at most `hops` times.
+//!
+//! An error other than [`SendError::Refused`] leaves the outcome unknown (the request
+//! may have been acted on before its answer was lost): messages carry ids the receiver
+//! deduplicates by, as every door of the engine does.
+//!
+//! Receiving ([`Peers::receive`]): each envelope is admitted or answered `moved` /
+//! `expired`, and admitted ones go to the handler registered for their kind
+//! ([`Peers::handle`]). The wire (HTTP between nodes, authenticated by the cluster
+//! secret) is the server's [`Transport`]; this module names none.
+
+use crate::ownership::Driver;
+use cluster::envelope::{admit, route, Admit, Answer, Envelope, Owner, Route};
+use cluster::NodeId;
+use dashmap::DashMap;
+use futures_util::future::BoxFuture;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+/// Bounds of the node-to-node queues (`[cluster]` settings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerConfig {
+    /// Envelopes waiting per peer, beyond the batch in flight.
+    pub queue: usize,
+    /// Envelopes per request.
+    pub batch: usize,
+    /// `moved` answers followed per message.
+    pub hops: u32,
+}
+
+impl Default for PeerConfig {
+    fn default() -> Self {
+        Self {
+            queue: 1024,
+            batch: 64,
+            hops: 2,
+        }
+    }
+}
+
+/// Carries batches of envelopes to other nodes.
+pub trait Transport: Send + Sync + 'static {
+    /// Sends `batch` to the node at `address` and returns its answers (one per
+    /// envelope, in any order), waiting at most `timeout`. An error means nothing is
+    /// known about what arrived.
+    fn deliver(
+        &self,
+        address: &str,
+        batch: Vec<Envelope>,
+        timeout: Duration,
+    ) -> BoxFuture<'static, Result<Vec<Answer>, String>>;
+}
+
+/// Why a handler did nothing: a typed code and a message for the sender.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: String,
+    pub message: String,
+}
+
+/// Takes the key and the body of an admitted envelope.
+pub type Handler =
+    Arc<dyn Fn(String, Value) -> BoxFuture<'static, Result<Value, Refusal>> + Send + Sync>;
+
+/// Why a message got no reply.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    #[error("nobody owns {key} now (a takeover may be under way)")]
+    Unowned { key: String },
+    #[error("too many messages waiting for {peer}")]
+    Overloaded { peer: String },
+    #[error("{peer} did not answer: {why}")]
+    Unreachable { peer: String, why: String },
+    #[error("no reply for {key} within its deadline")]
+    Timeout { key: String },
+    #[error("refused ({code}): {message}")]
+    Refused { code: String, message: String },
+    #[error("{key} moved more than {hops} times")]
+    TooManyHops { key: String, hops: u32 },
+}
+
+struct Pending {
+    envelope: Envelope,
+    reply: oneshot::Sender<Result<Answer, SendError>>,
+}
+
+/// This node's end of the node-to-node messages.
+pub struct Peers {
+    driver: Arc<Driver>,
+    transport: Arc<dyn Transport>,
+    config: PeerConfig,
+    handlers: DashMap<String, Handler>,
+    /// One queue (and worker) per peer address.
+    queues: DashMap<String, mpsc::Sender<Pending>>,
+    next_id: AtomicU64,
+}
+
+impl Peers {
+    pub fn new(driver: Arc<Driver>, transport: Arc<dyn Transport>, config: PeerConfig) -> Self {
+        crate::metrics::peer_messages_init();
+        Self {
+            driver,
+            transport,
+            config: PeerConfig {
+                queue: config.queue.max(1),
+                batch: config.batch.max(1),
+                hops: config.hops,
+            },
+            handlers: DashMap::new(),
+            queues: DashMap::new(),
+            next_id: AtomicU64::new(1),
+        }
+    }
+
+    /// This run of this node.
+    pub fn node(&self) -> &NodeId {
+        self.driver.node()
+    }
+
+    /// The bounds this node runs with.
+    pub fn config(&self) -> PeerConfig {
+        self.config
+    }
+
+    /// Registers the handler of `kind` (replacing any earlier one).
+    pub fn handle(&self, kind: &str, handler: Handler) {
+        self.handlers.insert(kind.to_owned(), handler);
+    }
+
+    /// Sends `body` to the owner of `key` and waits up to `timeout` for its reply.
+    pub async fn send(
+        &self,
+        key: &str,
+        kind: &str,
+        body: Value,
+        timeout: Duration,
+    ) -> Result<Value, SendError> {
+        let target = route(self.node(), self.driver.owns(key), self.driver.owner(key));
+        self.follow(target, key, kind, body, timeout).await
+    }
+
+    /// Sends `body` for `key` to `owner` (where the caller last saw the key), following
+    /// `moved` answers as [`Peers::send`] does.
+    pub async fn send_to(
+        &self,
+        owner: Owner,
+        key: &str,
+        kind: &str,
+        body: Value,
+        timeout: Duration,
+    ) -> Result<Value, SendError> {
+        self.follow(Route::Peer(owner), key, kind, body, timeout)
+            .await
+    }
+
+    async fn follow(
+        &self,
+        mut target: Route,
+        key: &str,
+        kind: &str,
+        body: Value,
+        timeout: Duration,
+    ) -> Result<Value, SendError> {
+        let until = tokio::time::Instant::now() + timeout;
+        let deadline = self.driver.wall_now() + timeout.as_millis() as u64;
+        let outcome = async {
+            for _ in 0..=self.config.hops {
+                let owner = match target {
+                    Route::Local(_) => {
+                        crate::metrics::peer_message("local");
+                        return self.local(key, kind, body).await;
+                    }
+                    Route::Unowned => return Err(SendError::Unowned { key: key.into() }),
+                    Route::Peer(owner) => owner,
+                };
+                let envelope = Envelope {
+                    id: self.next_id.fetch_add(1, Ordering::Relaxed),
+                    from: self.node().clone(),
+                    key: key.to_owned(),
+                    epoch: owner.epoch,
+                    deadline,
+                    kind: kind.to_owned(),
+                    body: body.clone(),
+                };
+                let answer = self.enqueue(&owner.address, envelope).await?;
+                crate::metrics::peer_message(outcome_of(&answer));
+                target = match answer {
+                    Answer::Done { body, .. } => return Ok(body),
+                    Answer::Refused { code, message, .. } => {
+                        return Err(SendError::Refused { code, message })
+                    }
+                    Answer::Expired { .. } => return Err(SendError::Timeout { key: key.into() }),
+                    Answer::Moved {
+                        owner: Some(next), ..
+                    } if next.node == *self.node() => {
+                        route(self.node(), self.driver.owns(key), None)
+                    }
+                    Answer::Moved {
+                        owner: Some(next), ..
+                    } => Route::Peer(next),
+                    // The receiver does not know: this node's own rows may.
+                    Answer::Moved { owner: None, .. } => {
+                        match route(self.node(), self.driver.owns(key), self.driver.owner(key)) {
+                            Route::Peer(fresh) if fresh == owner => Route::Unowned,
+                            other => other,
+                        }
+                    }
+                };
+            }
+            Err(SendError::TooManyHops {
+                key: key.into(),
+                hops: self.config.hops,
+            })
+        };
+        match tokio::time::timeout_at(until, outcome).await {
+            Ok(done) => done,
+            Err(_) => {
+                crate::metrics::peer_message("timeout");
+                Err(SendError::Timeout { key: key.into() })
+            }
+        }
+    }
+
+    async fn local(&self, key: &str, kind: &str, body: Value) -> Result<Value, SendError> {
+        let handler = self.handlers.get(kind).map(|h| h.value().clone());
+        match handler {
+            Some(h) => h(key.to_owned(), body)
+                .await
+                .map_err(|r| SendError::Refused {
+                    code: r.code,
+                    message: r.message,
+                }),
+            None => Err(no_handler(kind)),
+        }
+    }
+
+    /// Queues `envelope` for the peer at `address` (refused at once when its queue is
+    /// full) and waits for its answer.
+    async fn enqueue(&self, address: &str, envelope: Envelope) -> Result<Answer, SendError> {
+        let (reply, answer) = oneshot::channel();
+        let queue = self
+            .queues
+            .entry(address.to_owned())
+            .or_insert_with(|| self.start_worker(address))
+            .clone();
+        match queue.try_send(Pending { envelope, reply }) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                crate::metrics::peer_message("overloaded");
+                return Err(SendError::Overloaded {
+                    peer: address.into(),
+                });
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                self.queues.remove(address);
+                return Err(SendError::Unreachable {
+                    peer: address.into(),
+                    why: "its queue closed".into(),
+                });
+            }
+        }
+        answer.await.unwrap_or_else(|_| {
+            Err(SendError::Unreachable {
+                peer: address.into(),
+                why: "dropped".into(),
+            })
+        })
+    }
+
+    fn start_worker(&self, address: &str) -> mpsc::Sender<Pending> {
+        let (tx, rx) = mpsc::channel(self.config.queue);
+        tokio::spawn(worker(
+            address.to_owned(),
+            rx,
+            self.transport.clone(),
+            self.driver.clone(),
+            self.config.batch,
+        ));
+        tx
+    }
+
+    /// Answers a batch that arrived from another node: one answer per envelope.
+    /// Handlers start in envelope order (each runs up to its first wait before the
+    /// next starts) and run concurrently from there.
+    pub async fn receive(&self, batch: Vec<Envelope>) -> Vec<Answer> {
+        let now = self.driver.wall_now();
+        let work = batch.into_iter().map(|env| {
+            let verdict = admit(
+                &env,
+                self.node(),
+                self.driver.owns(&env.key),
+                self.driver.owner(&env.key),
+                now,
+            );
+            let handler = self.handlers.get(&env.kind).map(|h| h.value().clone());
+            async move {
+                let id = env.id;
+                let answer = match verdict {
+                    Admit::Expired => Answer::Expired { id },
+                    Admit::Moved(owner) => Answer::Moved { id, owner },
+                    Admit::Deliver => match handler {
+                        None => {
+                            let r = no_handler(&env.kind);
+                            refused(id, "unknown_kind", r.to_string())
+                        }
+                        Some(h) => match h(env.key, env.body).await {
+                            Ok(body) => Answer::Done { id, body },
+                            Err(r) => refused(id, &r.code, r.message),
+                        },
+                    },
+                };
+                crate::metrics::peer_received(outcome_of(&answer));
+                answer
+            }
+        });
+        futures_util::future::join_all(work).await
+    }
+}
+
+fn refused(id: u64, code: &str, message: String) -> Answer {
+    Answer::Refused {
+        id,
+        code: code.to_owned(),
+        message,
+    }
+}
+
+fn no_handler(kind: &str) -> SendError {
+    SendError::Refused {
+        code: "unknown_kind".into(),
+        message: format!("no handler for {kind:?} on this node"),
+    }
+}
+
+fn outcome_of(a: &Answer) -> &'static str {
+    match a {
+        Answer::Done { .. } => "done",
+        Answer::Refused { .. } => "refused",
+        Answer::Moved { .. } => "moved",
+        Answer::Expired { .. } => "expired",
+    }
+}
+
+/// Sends what waits for one peer, a batch at a time, until every sender is gone.
+async fn worker(
+    address: String,
+    mut queue: mpsc::Receiver<Pending>,
+    transport: Arc<dyn Transport>,
+    driver: Arc<Driver>,
+    batch_max: usize,
+) {
+    while let Some(first) = queue.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < batch_max {
+            match queue.try_recv() {
+                Ok(p) => batch.push(p),
+                Err(_) => break,
+            }
+        }
+        // What nobody waits for, or nobody may act on any more, is not sent.
+        let now = driver.wall_now();
+        batch.retain(|p| !p.reply.is_closed() && p.envelope.deadline >= now);
+        let Some(last) = batch.iter().map(|p| p.envelope.deadline).max() else {
+            continue;
+        };
+        let timeout = Duration::from_millis(last.saturating_sub(now).max(1));
+        let envelopes = batch.iter().map(|p| p.envelope.clone()).collect();
+        let result = transport.deliver(&address, envelopes, timeout).await;
+        match result {
+            Ok(answers) => {
+                let mut by_id: HashMap<u64, Answer> =
+                    answers.into_iter().map(|a| (a.id(), a)).collect();
+                for p in batch {
+                    let answer =
+                        by_id
+                            .remove(&p.envelope.id)
+                            .ok_or_else(|| SendError::Unreachable {
+                                peer: address.clone(),
+                                why: "no answer for this envelope".into(),
+                            });
+                    let _ = p.reply.send(answer);
+                }
+            }
+            Err(why) => {
+                crate::metrics::peer_message("unreachable");
+                tracing::warn!(peer = %address, error = %why, "node-to-node request failed");
+                for p in batch {
+                    let _ = p.reply.send(Err(SendError::Unreachable {
+                        peer: address.clone(),
+                        why: why.clone(),
+                    }));
+                }
+            }
+        }
+    }
+}

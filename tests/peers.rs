@@ -1,0 +1,391 @@
+//! Node-to-node messages (`switchboard::peers`, `switchboard::peering`,
+//! docs/cluster.md) between three nodes, each with its ownership loop on the embedded
+//! store's coordination and its own HTTP server on a real socket:
+//! - a message for a key reaches the key's owner, over HTTP when that is another node
+//!   and with no wire when it is this one;
+//! - a node that no longer owns a key answers `moved` naming the owner, and the message
+//!   follows it;
+//! - a peer's queue is bounded: one message more than it holds is refused at once,
+//!   and the waiting ones are delivered once the peer answers;
+//! - a peer that never answers costs the caller its timeout, no more; a peer that is
+//!   gone is `unreachable`;
+//! - the receiving route refuses requests without the cluster secret, oversized bodies
+//!   and batches, and bad JSON with typed errors, and does not act on an envelope past
+//!   its deadline — the handlers never run for any of them.
+
+use actix_web::{App, HttpServer};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use switchboard::cluster::envelope::Owner;
+use switchboard::cluster::lease::LeaseTiming;
+use switchboard::cluster::NodeId;
+use switchboard::domain::time::SharedClock;
+use switchboard::domain::SystemClock;
+use switchboard::ownership::{Config, Driver};
+use switchboard::peering::{configure, HttpTransport, Receiver, PATH};
+use switchboard::peers::{PeerConfig, Peers, SendError};
+use switchboard::store::coordination::{Coordination, LocalCoordination};
+
+const TIMING: LeaseTiming = LeaseTiming {
+    ttl_ms: 1_200,
+    renew_every_ms: 300,
+    max_drift_ppm: 1_000,
+    margin_ms: 100,
+};
+const SKEW: u64 = 100;
+const SECRET: &str = "a-cluster-secret-for-tests";
+const MAX_BYTES: usize = 16 * 1024;
+/// The bound on any wait here (a failure, not a measurement).
+const WAIT: Duration = Duration::from_secs(30);
+
+fn keys() -> Vec<String> {
+    (0..12).map(|i| format!("shard/{i}")).collect()
+}
+
+struct Node {
+    name: String,
+    driver: Arc<Driver>,
+    peers: Arc<Peers>,
+    address: String,
+    server: actix_web::dev::ServerHandle,
+    /// Envelopes its handlers ran for.
+    handled: Arc<AtomicUsize>,
+}
+
+/// Starts a node: its listener first (its address goes into its lease rows), then its
+/// ownership loop, its peers with an `echo` handler, and its HTTP server.
+async fn node(coord: &Arc<dyn Coordination>, name: &str, config: PeerConfig) -> Node {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let clock: SharedClock = Arc::new(SystemClock);
+    let (driver, _changes) = Driver::start(
+        coord.clone(),
+        clock,
+        Config {
+            node: NodeId {
+                name: name.into(),
+                incarnation: 1,
+            },
+            address: address.clone(),
+            timing: TIMING,
+            skew_ms: SKEW,
+            poll_ms: 50,
+            keys: keys(),
+            sticky: Vec::new(),
+        },
+    );
+    let peers = Arc::new(Peers::new(
+        driver.clone(),
+        Arc::new(HttpTransport::new(SECRET)),
+        config,
+    ));
+    let handled = Arc::new(AtomicUsize::new(0));
+    peers.handle("echo", {
+        let (name, handled) = (name.to_owned(), handled.clone());
+        Arc::new(move |key, body| {
+            handled.fetch_add(1, Ordering::SeqCst);
+            let reply = json!({"node": name, "key": key, "body": body});
+            Box::pin(async move { Ok(reply) })
+        })
+    });
+    let receiver = Receiver {
+        peers: peers.clone(),
+        secret: SECRET.into(),
+        max_bytes: MAX_BYTES,
+    };
+    let server = HttpServer::new(move || {
+        let receiver = receiver.clone();
+        App::new().configure(move |c| configure(c, receiver))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)
+    .unwrap()
+    .run();
+    let handle = server.handle();
+    actix_rt::spawn(server);
+    Node {
+        name: name.into(),
+        driver,
+        peers,
+        address,
+        server: handle,
+        handled,
+    }
+}
+
+/// Waits until every key is owned by exactly one node and every node's rows name that
+/// owner; returns key -> owner's name.
+async fn settled(nodes: &[&Node]) -> BTreeMap<String, String> {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let mut owners = BTreeMap::new();
+        let mut twice = false;
+        for n in nodes {
+            for (k, _) in n.driver.owned() {
+                twice |= owners.insert(k, n.name.clone()).is_some();
+            }
+        }
+        let agreed = owners.len() == keys().len()
+            && !twice
+            && nodes.iter().all(|n| {
+                owners
+                    .iter()
+                    .all(|(k, o)| n.driver.owner(k).is_some_and(|row| row.node.name == *o))
+            });
+        if agreed {
+            return owners;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never settled: {owners:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await; // poll interval
+    }
+}
+
+fn owner_record(n: &Node, epoch: u64) -> Owner {
+    Owner {
+        node: n.driver.node().clone(),
+        address: n.address.clone(),
+        epoch,
+    }
+}
+
+async fn three(config: PeerConfig) -> (Node, Node, Node) {
+    let coord: Arc<dyn Coordination> = Arc::new(LocalCoordination::default());
+    let a = node(&coord, "a", config).await;
+    let b = node(&coord, "b", config).await;
+    let c = node(&coord, "c", config).await;
+    (a, b, c)
+}
+
+#[actix_rt::test]
+async fn a_message_reaches_the_keys_owner_here_or_over_http() {
+    let (a, b, c) = three(PeerConfig::default()).await;
+    let nodes = [&a, &b, &c];
+    let owners = settled(&nodes).await;
+    for n in nodes {
+        for (key, owner) in &owners {
+            let reply = n
+                .peers
+                .send(key, "echo", json!({"from": n.name}), WAIT)
+                .await
+                .unwrap_or_else(|e| panic!("{} -> {key}: {e}", n.name));
+            assert_eq!(
+                (&reply["node"], &reply["key"], &reply["body"]["from"]),
+                (&json!(owner), &json!(key), &json!(n.name)),
+                "{reply}"
+            );
+        }
+    }
+    // Each node's handler ran once per key it owns per sender.
+    for n in nodes {
+        let mine = owners.values().filter(|o| **o == n.name).count();
+        assert!(mine > 0, "rendezvous gave {} nothing: {owners:?}", n.name);
+        assert_eq!(n.handled.load(Ordering::SeqCst), 3 * mine, "{}", n.name);
+    }
+    // A kind nobody handles is refused, typed.
+    let key = owners.keys().next().unwrap();
+    let e = a
+        .peers
+        .send(key, "nope", json!({}), WAIT)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, SendError::Refused { code, .. } if code == "unknown_kind"),
+        "{e}"
+    );
+}
+
+#[actix_rt::test]
+async fn a_node_that_does_not_own_the_key_names_the_owner_and_the_message_follows() {
+    let (a, b, c) = three(PeerConfig::default()).await;
+    let owners = settled(&[&a, &b, &c]).await;
+    let (key, _) = owners.iter().find(|(_, o)| *o == "c").unwrap();
+    // A believes B holds the key (a stale location): B answers `moved` with C's row,
+    // and the message reaches C.
+    let reply = a
+        .peers
+        .send_to(owner_record(&b, 1), key, "echo", json!({}), WAIT)
+        .await
+        .unwrap();
+    assert_eq!(reply["node"], "c", "{reply}");
+    assert_eq!(b.handled.load(Ordering::SeqCst), 0, "B never acts on it");
+
+    // The same over the wire: B's answer names C, with C's address and epoch.
+    let answers = post(
+        &b,
+        Some(SECRET),
+        json!([envelope(1, key, 1, far(), "echo")]).to_string(),
+    )
+    .await
+    .1;
+    let moved = &answers[0];
+    assert_eq!(moved["answer"], "moved", "{answers}");
+    assert_eq!(moved["owner"]["node"]["name"], "c", "{answers}");
+    assert_eq!(moved["owner"]["address"], c.address.as_str(), "{answers}");
+    assert_eq!(b.handled.load(Ordering::SeqCst), 0);
+}
+
+#[actix_rt::test]
+async fn a_full_peer_queue_refuses_at_once_and_the_waiting_messages_arrive() {
+    // One envelope per request and two waiting: the fourth message is one too many.
+    let config = PeerConfig {
+        queue: 2,
+        batch: 1,
+        hops: 2,
+    };
+    let (a, b, c) = three(config).await;
+    let owners = settled(&[&a, &b, &c]).await;
+    let (key, _) = owners.iter().find(|(_, o)| *o == "b").unwrap();
+    // B's `hold` handler waits for a permit; it says when it started.
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let (entered_tx, mut entered) = tokio::sync::mpsc::unbounded_channel();
+    b.peers.handle("hold", {
+        let gate = gate.clone();
+        Arc::new(move |_key, body| {
+            let _ = entered_tx.send(body.clone());
+            let gate = gate.clone();
+            Box::pin(async move {
+                gate.acquire().await.unwrap().forget();
+                Ok(body)
+            })
+        })
+    });
+    let send = |n: u32| {
+        let peers = a.peers.clone();
+        let key = key.clone();
+        async move { peers.send(&key, "hold", json!(n), WAIT).await }
+    };
+    // The first is in flight (B's handler holds it)…
+    let first = actix_rt::spawn(send(1));
+    assert_eq!(
+        tokio::time::timeout(WAIT, entered.recv()).await.unwrap(),
+        Some(json!(1))
+    );
+    // …two wait in A's queue for B (each queued on its first poll)…
+    let mut second = Box::pin(send(2));
+    let mut third = Box::pin(send(3));
+    assert!(futures::poll!(&mut second).is_pending());
+    assert!(futures::poll!(&mut third).is_pending());
+    // …and one more is refused at once.
+    let fourth = send(4).await.unwrap_err();
+    assert_eq!(
+        fourth,
+        SendError::Overloaded {
+            peer: b.address.clone()
+        }
+    );
+    // B answers: every waiting message arrives, in the order sent.
+    gate.add_permits(3);
+    assert_eq!(first.await.unwrap().unwrap(), json!(1));
+    assert_eq!(second.await.unwrap(), json!(2));
+    assert_eq!(third.await.unwrap(), json!(3));
+    let order: Vec<Value> = std::iter::from_fn(|| entered.try_recv().ok()).collect();
+    assert_eq!(order, [json!(2), json!(3)]);
+}
+
+#[actix_rt::test]
+async fn a_silent_peer_costs_the_timeout_and_a_gone_one_is_unreachable() {
+    let (a, b, c) = three(PeerConfig::default()).await;
+    let owners = settled(&[&a, &b, &c]).await;
+    let (key, _) = owners.iter().find(|(_, o)| *o == "c").unwrap();
+    let epoch = c.driver.owns(key).unwrap();
+    // A listener that accepts and never answers, where A believes the key's owner is.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_addr = silent.local_addr().unwrap().to_string();
+    let held = actix_rt::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((s, _)) = silent.accept().await {
+            open.push(s);
+        }
+    });
+    let mut owner = owner_record(&c, epoch);
+    owner.address = silent_addr;
+    let e = a
+        .peers
+        .send_to(owner, key, "echo", json!({}), Duration::from_millis(300))
+        .await
+        .unwrap_err();
+    assert_eq!(e, SendError::Timeout { key: key.clone() });
+    held.abort();
+
+    // C's server stops (its loop still owns the key): connections are refused.
+    c.server.stop(false).await;
+    let e = a
+        .peers
+        .send(key, "echo", json!({}), WAIT)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, SendError::Unreachable { peer, .. } if *peer == c.address),
+        "{e}"
+    );
+    assert_eq!(c.handled.load(Ordering::SeqCst), 0);
+}
+
+#[actix_rt::test]
+async fn the_route_refuses_strangers_oversized_and_bad_requests_and_late_envelopes() {
+    let (a, b, c) = three(PeerConfig::default()).await;
+    let owners = settled(&[&a, &b, &c]).await;
+    let (key, _) = owners.iter().find(|(_, o)| *o == "a").unwrap();
+    let epoch = a.driver.owns(key).unwrap();
+    let one = json!([envelope(1, key, epoch, far(), "echo")]).to_string();
+
+    let (s, v) = post(&a, None, one.clone()).await;
+    assert_eq!((s, v["code"].as_str()), (401, Some("unauthorized")), "{v}");
+    let (s, v) = post(&a, Some("another-secret-of-the-same-size"), one.clone()).await;
+    assert_eq!((s, v["code"].as_str()), (401, Some("unauthorized")), "{v}");
+    let (s, v) = post(&a, Some(SECRET), "{not json".into()).await;
+    assert_eq!((s, v["code"].as_str()), (400, Some("bad_json")), "{v}");
+    let many: Vec<Value> = (0..65)
+        .map(|i| envelope(i, key, epoch, far(), "echo"))
+        .collect();
+    let (s, v) = post(&a, Some(SECRET), json!(many).to_string()).await;
+    assert_eq!((s, v["code"].as_str()), (413, Some("too_large")), "{v}");
+    let big = json!([{"id": 1, "pad": "x".repeat(MAX_BYTES)}]).to_string();
+    let (s, v) = post(&a, Some(SECRET), big).await;
+    assert_eq!((s, v["code"].as_str()), (413, Some("too_large")), "{v}");
+    // Past its deadline: answered `expired`, not acted on.
+    let late = json!([envelope(9, key, epoch, 1, "echo")]).to_string();
+    let (s, v) = post(&a, Some(SECRET), late).await;
+    assert_eq!(s, 200);
+    assert_eq!(v, json!([{"answer": "expired", "id": 9}]));
+    assert_eq!(a.handled.load(Ordering::SeqCst), 0);
+    // The same envelope in time is acted on: the refusals above were not the handler's.
+    let (s, v) = post(&a, Some(SECRET), one).await;
+    assert_eq!((s, &v[0]["answer"]), (200, &json!("done")), "{v}");
+    assert_eq!(a.handled.load(Ordering::SeqCst), 1);
+}
+
+/// A deadline an hour from now (wall-clock milliseconds).
+fn far() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+        + 3_600_000
+}
+
+fn envelope(id: u64, key: &str, epoch: u64, deadline: u64, kind: &str) -> Value {
+    json!({"id": id, "from": {"name": "test", "incarnation": 1}, "key": key,
+           "epoch": epoch, "deadline": deadline, "kind": kind, "body": {}})
+}
+
+/// POSTs `body` to `n`'s envelope route, with `secret` as the bearer token if given.
+async fn post(n: &Node, secret: Option<&str>, body: String) -> (u16, Value) {
+    let mut r = reqwest::Client::new()
+        .post(format!("http://{}{PATH}", n.address))
+        .header("content-type", "application/json")
+        .body(body);
+    if let Some(s) = secret {
+        r = r.bearer_auth(s);
+    }
+    let r = r.send().await.unwrap();
+    let s = r.status().as_u16();
+    (s, r.json().await.unwrap_or(Value::Null))
+}
