@@ -15,6 +15,7 @@
 //! conversations of the new `welcome` back, and records every delivery — live, or in a
 //! `welcome`'s conversation view — in the run's ledger.
 
+use crate::client::{joined, next_frame, Client, Session};
 use crate::clock;
 use crate::failover::ledger::{Delivery, MsgKey, Via};
 use crate::failover::{AgentReconnect, Resilience};
@@ -67,7 +68,7 @@ pub struct Agent {
     /// Reconnect instead of failing when the socket ends (`failover`).
     resilience: Option<Arc<Resilience>>,
     /// The reconnection under way.
-    reconnecting: Option<JoinHandle<Result<Session>>>,
+    reconnecting: Option<JoinHandle<Result<Session<Welcome>>>>,
     shared: Arc<Shared>,
     cfg: AgentCfg,
     /// Task number, for the histogram shard.
@@ -87,17 +88,19 @@ pub struct Agent {
     welcome_offers: Vec<OfferView>,
 }
 
-/// An agent socket past its `welcome`.
-pub struct Session {
-    node: usize,
-    conn: Conn,
-    opened: u64,
+/// What an agent's `welcome` brings: the conversations it holds, the offers open to it.
+pub struct Welcome {
     conversations: Vec<ConversationView>,
     offers: Vec<OfferView>,
 }
 
 /// Opens agent `id`'s socket on node `node` with `token` and waits for `welcome`.
-async fn open_session(nodes: &NodeSet, node: usize, id: &str, token: &str) -> Result<Session> {
+async fn open_session(
+    nodes: &NodeSet,
+    node: usize,
+    id: &str,
+    token: &str,
+) -> Result<Session<Welcome>> {
     let ws_base = &nodes.node(node).ws;
     let mut conn = Conn::connect(&format!("{ws_base}/ws/agent?token={token}"))
         .await
@@ -123,8 +126,10 @@ async fn open_session(nodes: &NodeSet, node: usize, id: &str, token: &str) -> Re
         node,
         conn,
         opened: clock::now_ns(),
-        conversations,
-        offers,
+        welcome: Welcome {
+            conversations,
+            offers,
+        },
     })
 }
 
@@ -144,11 +149,7 @@ impl Agent {
         let (node, session) = nodes
             .one_round(home, |i| open_session(&nodes, i, &id, token))
             .await?;
-        nodes.node(node).tally.opened(Role::Agent, false);
-        if let Some(r) = &resilience {
-            r.ledger.opened(Role::Agent, task as u32, session.opened);
-        }
-        Ok(Agent {
+        let agent = Agent {
             id,
             token: token.to_owned(),
             conn: Some(session.conn),
@@ -167,9 +168,22 @@ impl Agent {
             available: false,
             stopping: false,
             writer_failed: false,
-            welcome_conversations: session.conversations,
-            welcome_offers: session.offers,
-        })
+            welcome_conversations: session.welcome.conversations,
+            welcome_offers: session.welcome.offers,
+        };
+        agent.client().opened(agent.node, agent.conn_opened, false);
+        Ok(agent)
+    }
+
+    /// This agent, as the records of its sockets know it.
+    fn client(&self) -> Client<'_> {
+        Client {
+            role: Role::Agent,
+            idx: self.task as u32,
+            nodes: &self.nodes,
+            shared: &self.shared,
+            resilience: self.resilience.as_deref(),
+        }
     }
 
     /// Runs until the phase becomes [`Phase::Stop`] (or the socket fails).
@@ -280,50 +294,30 @@ impl Agent {
         false
     }
 
-    /// A reconnection finished. Returns whether the task goes on.
-    async fn reconnected(&mut self, done: Result<Result<Session>, tokio::task::JoinError>) -> bool {
+    /// A reconnection finished: the held conversations and offers of the new `welcome`
+    /// are taken back. Returns whether the task goes on.
+    async fn reconnected(
+        &mut self,
+        done: Result<Result<Session<Welcome>>, tokio::task::JoinError>,
+    ) -> bool {
         self.reconnecting = None;
-        let session = match done {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => {
-                self.failed(
-                    "agent_reconnect_failed",
-                    format!("agent {}: {e:#}", self.id),
-                );
-                return false;
-            }
-            Err(e) => {
-                self.failed("task_failed", format!("agent {}: {e}", self.id));
-                return false;
-            }
+        let Some(session) = self
+            .client()
+            .reconnected(done, format_args!("agent {}", self.id))
+        else {
+            return false;
         };
-        self.nodes
-            .node(session.node)
-            .tally
-            .opened(Role::Agent, true);
-        if let Some(r) = &self.resilience {
-            r.ledger
-                .opened(Role::Agent, self.task as u32, session.opened);
-        }
         self.node = session.node;
         self.conn_opened = session.opened;
         self.conn = Some(session.conn);
-        for c in session.conversations {
+        for c in session.welcome.conversations {
             self.on_assigned(c).await;
         }
-        for o in session.offers {
+        for o in session.welcome.offers {
             self.on_offer(o).await;
         }
         self.send(&set_status(RequestedStatus::Available)).await;
         true
-    }
-
-    /// A harness failure, also in the ledger's error timeline.
-    fn failed(&self, kind: &str, detail: String) {
-        if let Some(r) = &self.resilience {
-            r.ledger.error(clock::now_ns());
-        }
-        self.shared.harness_error(kind, detail);
     }
 
     /// Records in the ledger the run's customer messages a conversation view lists
@@ -621,23 +615,5 @@ impl Agent {
             })
             .await;
         }
-    }
-}
-
-/// The next frame of the socket; pending while there is none (reconnecting).
-pub(crate) async fn next_frame(conn: &mut Option<Conn>) -> Option<Result<String>> {
-    match conn {
-        Some(c) => Conn::next_text(&mut c.rx).await,
-        None => std::future::pending().await,
-    }
-}
-
-/// The end of the task in `handle`; pending while there is none.
-pub(crate) async fn joined<T>(
-    handle: &mut Option<JoinHandle<T>>,
-) -> Result<T, tokio::task::JoinError> {
-    match handle {
-        Some(h) => h.await,
-        None => std::future::pending().await,
     }
 }

@@ -14,7 +14,7 @@
 //! answered `busy` or `unavailable` is written again after a short wait. Every send,
 //! resend, ack and error goes into the run's ledger.
 
-use crate::agent::{joined, next_frame};
+use crate::client::{joined, next_frame, Client, Session};
 use crate::clock;
 use crate::failover::ledger::{Ack, MsgKey};
 use crate::failover::Resilience;
@@ -57,23 +57,15 @@ struct Pending {
     ever_written: bool,
 }
 
-/// A chat socket past its `welcome`.
-pub struct ChatSession {
-    node: usize,
-    conn: Conn,
-    opened: u64,
-    /// The visitor token: it resumes the same customer and conversation.
-    token: String,
-}
-
 /// Opens customer `idx`'s chat socket on node `node` (as a new visitor, or resuming
-/// `token`) and waits for `welcome`.
+/// `token`) and waits for `welcome`. The session's welcome is the visitor token: it
+/// resumes the same customer and conversation.
 async fn open_chat(
     nodes: &NodeSet,
     node: usize,
     idx: u32,
     token: Option<&str>,
-) -> Result<ChatSession> {
+) -> Result<Session<String>> {
     let ws_base = &nodes.node(node).ws;
     let url = match token {
         Some(t) => format!("{ws_base}/ws/chat?token={t}"),
@@ -95,11 +87,11 @@ async fn open_chat(
         ),
         _ => bail!("customer {idx}: expected welcome, got {first}"),
     };
-    Ok(ChatSession {
+    Ok(Session {
         node,
         conn,
         opened: clock::now_ns(),
-        token,
+        welcome: token,
     })
 }
 
@@ -129,7 +121,7 @@ pub struct Customer {
     /// Keep unacknowledged messages and reconnect instead of failing (`failover`).
     resilience: Option<Arc<Resilience>>,
     /// The reconnection under way.
-    reconnecting: Option<JoinHandle<Result<ChatSession>>>,
+    reconnecting: Option<JoinHandle<Result<Session<String>>>>,
     /// Messages not yet acknowledged, by sequence number (only with `resilience`).
     outbox: BTreeMap<u64, Pending>,
     /// When to write again the messages answered `busy` or `unavailable`.
@@ -159,17 +151,12 @@ impl Customer {
         let (node, session) = nodes
             .one_round(home, |i| open_chat(&nodes, i, idx, None))
             .await?;
-        nodes.node(node).tally.opened(Role::Customer, false);
-        if let Some(r) = &resilience {
-            r.ledger.opened(Role::Customer, idx, session.opened);
-        }
-        shared.counters.customers_connected.inc();
-        Ok(Customer {
+        let customer = Customer {
             idx,
             conn: Some(session.conn),
             node,
             conn_opened: session.opened,
-            token: session.token,
+            token: session.welcome,
             nodes,
             resilience,
             reconnecting: None,
@@ -182,7 +169,23 @@ impl Customer {
             open_msg_id: None,
             stopping: false,
             writer_failed: false,
-        })
+        };
+        customer
+            .client()
+            .opened(customer.node, customer.conn_opened, false);
+        customer.shared.counters.customers_connected.inc();
+        Ok(customer)
+    }
+
+    /// This customer, as the records of its sockets know it.
+    fn client(&self) -> Client<'_> {
+        Client {
+            role: Role::Customer,
+            idx: self.idx,
+            nodes: &self.nodes,
+            shared: &self.shared,
+            resilience: self.resilience.as_deref(),
+        }
     }
 
     /// Runs until [`Phase::Stop`].
@@ -316,33 +319,18 @@ impl Customer {
     /// Returns whether the task goes on.
     async fn reconnected(
         &mut self,
-        done: Result<Result<ChatSession>, tokio::task::JoinError>,
+        done: Result<Result<Session<String>>, tokio::task::JoinError>,
     ) -> bool {
         self.reconnecting = None;
-        let session = match done {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => {
-                self.failed(
-                    "customer_reconnect_failed",
-                    format!("customer {}: {e:#}", self.idx),
-                );
-                return false;
-            }
-            Err(e) => {
-                self.failed("task_failed", format!("customer {}: {e}", self.idx));
-                return false;
-            }
+        let Some(session) = self
+            .client()
+            .reconnected(done, format_args!("customer {}", self.idx))
+        else {
+            return false;
         };
-        self.nodes
-            .node(session.node)
-            .tally
-            .opened(Role::Customer, true);
-        if let Some(r) = &self.resilience {
-            r.ledger.opened(Role::Customer, self.idx, session.opened);
-        }
         self.node = session.node;
         self.conn_opened = session.opened;
-        self.token = session.token;
+        self.token = session.welcome;
         self.conn = Some(session.conn);
         self.write_pending().await;
         true
@@ -377,14 +365,6 @@ impl Customer {
         for m in &due {
             self.send(m).await;
         }
-    }
-
-    /// A harness failure, also in the ledger's error timeline.
-    fn failed(&self, kind: &str, detail: String) {
-        if let Some(r) = &self.resilience {
-            r.ledger.error(clock::now_ns());
-        }
-        self.shared.harness_error(kind, detail);
     }
 
     /// Whether this task or the whole run is stopping: endings are expected then.

@@ -6,8 +6,8 @@
 //! (`switchboard-protocol`, the ones the engine speaks); it never links the engine crate.
 //!
 //! # Layout
-//! - [`messages`] (with `agent`, `customer`): the `messages` mode, steady message load
-//!   over pre-opened conversations.
+//! - [`messages`] (with `agent`, `customer`, and what they share about their sockets:
+//!   `client`): the `messages` mode, steady message load over pre-opened conversations.
 //! - [`failover`]: the `failover` mode, steady chat traffic while an engine is killed;
 //!   clients reconnect and resend, and its ledger accounts for every message.
 //! - [`nodes`]: the engine nodes of a run (`--url`, one or several), which node each
@@ -24,6 +24,7 @@
 //!   clock every latency is read from.
 
 pub mod agent;
+pub mod client;
 pub mod clock;
 pub mod customer;
 pub mod erlang;

@@ -9,8 +9,10 @@
 //! messages in `failover`), 2 when it could not run (bad flags, engine unreachable,
 //! setup failure, signal not sent, report not written).
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use loadtest::{erlang, failover, messages, relay, scenario};
+use std::path::Path;
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
@@ -43,9 +45,37 @@ enum Command {
     Ratio(relay::RatioArgs),
 }
 
-fn write_json<T: serde::Serialize>(path: &std::path::Path, v: &T) -> anyhow::Result<()> {
+fn write_json<T: serde::Serialize>(path: &Path, v: &T) -> anyhow::Result<()> {
     std::fs::write(path, serde_json::to_string_pretty(v)? + "\n")?;
     Ok(())
+}
+
+/// How a mode that ends with a report ends: the run's table on stdout, its JSON written
+/// to `json` if given, then `also` (the scenario's HTML report); the exit status (see
+/// the module doc) from whether it ran, whether every file was written, and `ok`.
+fn conclude<R: serde::Serialize>(
+    run: anyhow::Result<R>,
+    json: Option<&Path>,
+    table: impl FnOnce(&R) -> String,
+    ok: impl FnOnce(&R) -> bool,
+    also: impl FnOnce(&R) -> anyhow::Result<()>,
+) -> ExitCode {
+    let written = run.and_then(|report| {
+        println!("{}", table(&report));
+        if let Some(path) = json {
+            write_json(path, &report).with_context(|| format!("writing {}", path.display()))?;
+        }
+        also(&report)?;
+        Ok(report)
+    });
+    match written {
+        Ok(report) if ok(&report) => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -74,74 +104,33 @@ fn main() -> ExitCode {
         Command::RelayServer(args) => runtime.block_on(relay::serve(&args)),
         Command::Relay(args) => runtime.block_on(relay::main(&args)),
         Command::Ratio(args) => relay::ratio_main(&args),
-        Command::Messages(args) => match runtime.block_on(messages::run(&args)) {
-            Ok(report) => {
-                println!("{}", report.table());
-                if let Some(path) = &args.json {
-                    if let Err(e) = write_json(path, &report) {
-                        eprintln!("error: writing {}: {e:#}", path.display());
-                        return ExitCode::from(2);
-                    }
-                }
-                if report.ok {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::from(1)
-                }
-            }
-            Err(e) => {
-                eprintln!("error: {e:#}");
-                ExitCode::from(2)
-            }
-        },
-        Command::Failover(args) => match runtime.block_on(failover::run(&args)) {
-            Ok(report) => {
-                println!("{}", report.table());
-                if let Some(path) = &args.json {
-                    if let Err(e) = write_json(path, &report) {
-                        eprintln!("error: writing {}: {e:#}", path.display());
-                        return ExitCode::from(2);
-                    }
-                }
-                if report.ok {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::from(1)
-                }
-            }
-            Err(e) => {
-                eprintln!("error: {e:#}");
-                ExitCode::from(2)
-            }
-        },
-        Command::Scenario(args) => match runtime.block_on(scenario::run_scenario(&args)) {
-            Ok(report) => {
-                println!("{}", report.table());
-                if let Some(path) = &args.json {
-                    if let Err(e) = write_json(path, &report) {
-                        eprintln!("error: writing {}: {e:#}", path.display());
-                        return ExitCode::from(2);
-                    }
-                }
+        Command::Messages(args) => conclude(
+            runtime.block_on(messages::run(&args)),
+            args.json.as_deref(),
+            |r| r.table(),
+            |r| r.ok,
+            |_| Ok(()),
+        ),
+        Command::Failover(args) => conclude(
+            runtime.block_on(failover::run(&args)),
+            args.json.as_deref(),
+            |r| r.table(),
+            |r| r.ok,
+            |_| Ok(()),
+        ),
+        Command::Scenario(args) => conclude(
+            runtime.block_on(scenario::run_scenario(&args)),
+            args.json.as_deref(),
+            |r| r.table(),
+            |r| r.ok,
+            |report| {
                 if !args.no_report {
-                    match scenario::charts::write_report(&args.report, &report) {
-                        Ok(()) => eprintln!("report: {}", args.report.join("index.html").display()),
-                        Err(e) => {
-                            eprintln!("error: writing the report: {e:#}");
-                            return ExitCode::from(2);
-                        }
-                    }
+                    scenario::charts::write_report(&args.report, report)
+                        .context("writing the report")?;
+                    eprintln!("report: {}", args.report.join("index.html").display());
                 }
-                if report.ok {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::from(1)
-                }
-            }
-            Err(e) => {
-                eprintln!("error: {e:#}");
-                ExitCode::from(2)
-            }
-        },
+                Ok(())
+            },
+        ),
     }
 }

@@ -189,21 +189,17 @@ pub async fn run(args: &Args) -> Result<Report> {
 
     let (phase_tx, phase_rx) = watch::channel(Phase::Setup);
     let mut tasks: Vec<JoinHandle<()>> = Vec::new();
-    let agent_cfg = AgentCfg {
-        reply_every: args.reply_every,
-        text_bytes: args.text_bytes,
-    };
-    let customer_cfg = CustomerCfg {
-        customers: args.customers,
-        period: Duration::from_secs_f64(f64::from(args.customers) / args.rate),
-        open_rate: args.open_rate,
-        text_bytes: args.text_bytes,
-    };
     let setup = crew.start(
         &nodes,
         &shared,
         tokens,
-        (agent_cfg, customer_cfg),
+        client_cfgs(
+            args.customers,
+            args.rate,
+            args.open_rate,
+            args.text_bytes,
+            args.reply_every,
+        ),
         None,
         (&phase_tx, &phase_rx),
         &mut tasks,
@@ -321,6 +317,30 @@ pub async fn run(args: &Args) -> Result<Report> {
     report.engine = engine.map(EngineWatch::finish);
     report.nodes = nodes.counts();
     Ok(report)
+}
+
+/// The agent and customer task settings of a `messages` or `failover` run: the
+/// `customers` send at an aggregate `rate` (each on its own interval), opening at
+/// `open_rate`; agents reply to every `reply_every`th message (0: never); texts are
+/// padded to `text_bytes`.
+pub(crate) fn client_cfgs(
+    customers: u32,
+    rate: f64,
+    open_rate: f64,
+    text_bytes: usize,
+    reply_every: u64,
+) -> (AgentCfg, CustomerCfg) {
+    let agent = AgentCfg {
+        reply_every,
+        text_bytes,
+    };
+    let customer = CustomerCfg {
+        customers,
+        period: Duration::from_secs_f64(f64::from(customers) / rate),
+        open_rate,
+        text_bytes,
+    };
+    (agent, customer)
 }
 
 /// Who is brought to the engine before the load, and how: steps 1 and 2 of the module

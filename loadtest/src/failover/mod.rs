@@ -17,14 +17,13 @@
 //!    recovery times and the accounting of lost and duplicated messages.
 //!
 //! The client side of it — reconnecting, resending, recording — is in the agent and
-//! customer tasks (`crate::agent`, `crate::customer`), switched on by [`Resilience`].
+//! customer tasks (`crate::agent`, `crate::customer`, and what they share:
+//! `crate::client`), switched on by [`Resilience`].
 
 pub mod ledger;
 
-use crate::agent::AgentCfg;
 use crate::clock;
-use crate::customer::CustomerCfg;
-use crate::messages::{abort, parse_duration, stop, Crew, Phase};
+use crate::messages::{abort, client_cfgs, parse_duration, stop, Crew, Phase};
 use crate::nodes::{Backoff, NodeCounts, NodeSet, Role};
 use crate::stats::{write_latency_table, write_nodes, Latency, Shared};
 use anyhow::{bail, ensure, Context, Result};
@@ -280,21 +279,17 @@ pub async fn run(args: &Args) -> Result<FailoverReport> {
     let tokens = crew.create_agents(&api, run_id).await?;
     let (phase_tx, phase_rx) = watch::channel(Phase::Setup);
     let mut tasks: Vec<JoinHandle<()>> = Vec::new();
-    let agent_cfg = AgentCfg {
-        reply_every: 0,
-        text_bytes: args.text_bytes,
-    };
-    let customer_cfg = CustomerCfg {
-        customers: args.customers,
-        period: Duration::from_secs_f64(f64::from(args.customers) / args.rate),
-        open_rate: args.open_rate,
-        text_bytes: args.text_bytes,
-    };
     let setup = crew.start(
         &nodes,
         &shared,
         tokens,
-        (agent_cfg, customer_cfg),
+        client_cfgs(
+            args.customers,
+            args.rate,
+            args.open_rate,
+            args.text_bytes,
+            0, // agents never reply: only customer messages are accounted
+        ),
         Some(Arc::clone(&resilience)),
         (&phase_tx, &phase_rx),
         &mut tasks,
