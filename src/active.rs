@@ -33,6 +33,8 @@
 use crate::config::ClusterSettings;
 use crate::domain::time::SharedClock;
 use crate::ownership::{Config, Driver};
+use crate::peering::{HttpTransport, Receiver};
+use crate::peers::Peers;
 use crate::store::coordination::{wall_ms, Coordination};
 use cluster::membership;
 use cluster::ownership::{Change, Why};
@@ -64,6 +66,8 @@ pub struct Active {
     suspended: Arc<AtomicBool>,
     /// The epoch the engine was started under: its state is the store's as of then.
     epoch: u64,
+    /// Node-to-node messages (with `cluster.secret`).
+    receiver: Option<Receiver>,
     /// How long the hand-over at a graceful stop may take.
     release_limit: Duration,
     /// How often a suspended engine looks at the rows the loop read.
@@ -96,7 +100,7 @@ impl Active {
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot reach the cluster leases; retrying");
                     if holding_server.is_none() {
-                        holding_server = hold(listen, &reason);
+                        holding_server = hold(listen, &reason, None);
                     }
                     reason.set(format!("the cluster leases cannot be read: {e}"));
                     tokio::time::sleep(every).await; // retry interval
@@ -131,6 +135,29 @@ impl Active {
                 sticky: vec![KEY.to_owned()],
             },
         );
+        // Node-to-node messages, when the cluster has a secret: every member answers
+        // `ping` on its membership key (the cluster view's reachability), a standby
+        // included.
+        let receiver = settings.secret.as_deref().map(|secret| {
+            let peers = Arc::new(Peers::new(
+                driver.clone(),
+                Arc::new(HttpTransport::new(secret)),
+                settings.peers(),
+            ));
+            let me = node.clone();
+            peers.handle(
+                crate::peering::PING,
+                Arc::new(move |_key, _body| {
+                    let reply = serde_json::json!({"name": me.name, "incarnation": me.incarnation});
+                    Box::pin(async move { Ok(reply) })
+                }),
+            );
+            Receiver {
+                peers,
+                secret: secret.into(),
+                max_bytes: settings.max_peer_request_bytes,
+            }
+        });
         let epoch = loop {
             tokio::select! {
                 change = changes.recv() => match change {
@@ -149,7 +176,7 @@ impl Active {
                 Ok(Some(row)) if row.holder != node && !row.lapsed(wall_ms(clock.now()), skew) => {
                     if holding_server.is_none() {
                         tracing::warn!(holder = %row.holder, node = %node, "standby: another engine is active on this keyspace");
-                        holding_server = hold(listen, &reason);
+                        holding_server = hold(listen, &reason, receiver.clone());
                     }
                     reason.set(format!(
                         "engine {} ({}) holds this keyspace (epoch {}); this node ({node}) \
@@ -170,6 +197,7 @@ impl Active {
             step_down: Mutex::new(None),
             suspended: Arc::new(AtomicBool::new(false)),
             epoch,
+            receiver,
             release_limit: every * 3,
             poll: Duration::from_millis(settings.lease_poll_ms),
         }))
@@ -183,6 +211,12 @@ impl Active {
     /// This run of this node.
     pub fn node(&self) -> &NodeId {
         self.driver.node()
+    }
+
+    /// Node-to-node messages' receiving end, for the server to mount (with
+    /// `cluster.secret`).
+    pub fn receiver(&self) -> Option<Receiver> {
+        self.receiver.clone()
     }
 
     /// Where other nodes reach this one.
@@ -314,8 +348,9 @@ impl crate::store::fence::Fence for Active {
 fn hold(
     listen: std::net::SocketAddr,
     reason: &crate::api::holding::HoldingReason,
+    peers: Option<Receiver>,
 ) -> Option<actix_web::dev::ServerHandle> {
-    crate::api::holding::start(listen, "standby", "scylla", reason.clone())
+    crate::api::holding::start(listen, "standby", "scylla", reason.clone(), peers)
         .map_err(
             |e| tracing::warn!(error = %e, %listen, "cannot hold the listen address as a standby"),
         )

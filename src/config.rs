@@ -44,6 +44,10 @@ pub struct Cli {
     /// The address other nodes reach this one at (`cluster.advertise_address`).
     #[arg(long, env = "SWITCHBOARD_ADVERTISE_ADDRESS")]
     pub advertise_address: Option<String>,
+    /// The secret engines of one cluster share for node-to-node messages
+    /// (`cluster.secret`; at least 16 bytes).
+    #[arg(long, env = "SWITCHBOARD_CLUSTER_SECRET", hide_env_values = true)]
+    pub cluster_secret: Option<String>,
     /// Create agent `admin` with this password if it does not exist.
     #[arg(long, env = "SWITCHBOARD_ADMIN_PASSWORD", hide_env_values = true)]
     pub admin_password: Option<String>,
@@ -128,9 +132,10 @@ pub struct Settings {
     pub cluster: ClusterSettings,
 }
 
-/// `[cluster]` (docs/cluster.md): the node's name and the timing of its leases. Today
-/// one engine is active per keyspace (`crate::active`); others wait as standbys.
-#[derive(Debug, Clone, Deserialize)]
+/// `[cluster]` (docs/cluster.md): the node's name, the timing of its leases and the
+/// bounds of node-to-node messages. Today one engine is active per keyspace
+/// (`crate::active`); others wait as standbys.
+#[derive(Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ClusterSettings {
     /// Unique among the engines running on one keyspace: a start under the name of the
@@ -153,6 +158,35 @@ pub struct ClusterSettings {
     pub lease_margin_ms: u64,
     /// Bound on the difference between two nodes' wall clocks.
     pub clock_skew_ms: u64,
+    /// Shared by the engines of one cluster: node-to-node messages carry it and a node
+    /// refuses those without it. Unset: this node neither sends nor receives them.
+    pub secret: Option<String>,
+    /// Node-to-node messages waiting per peer (beyond one request in flight); one more
+    /// is refused at once.
+    pub peer_queue: usize,
+    /// Node-to-node messages per request (and the most a node accepts in one).
+    pub peer_batch: usize,
+    /// `moved` answers a node-to-node message follows.
+    pub peer_hops: u32,
+    /// The largest node-to-node request body a node accepts.
+    pub max_peer_request_bytes: usize,
+    /// How long the cluster view waits for each member to answer its ping.
+    pub peer_ping_timeout_ms: u64,
+}
+
+impl std::fmt::Debug for ClusterSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterSettings")
+            .field("node_name", &self.node_name)
+            .field("advertise_address", &self.advertise_address)
+            .field("timing", &self.timing())
+            .field("lease_poll_ms", &self.lease_poll_ms)
+            .field("clock_skew_ms", &self.clock_skew_ms)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("peer_queue", &self.peer_queue)
+            .field("peer_batch", &self.peer_batch)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for ClusterSettings {
@@ -167,6 +201,12 @@ impl Default for ClusterSettings {
             lease_max_drift_ppm: t.max_drift_ppm,
             lease_margin_ms: t.margin_ms,
             clock_skew_ms: 500,
+            secret: None,
+            peer_queue: 1024,
+            peer_batch: 64,
+            peer_hops: 2,
+            max_peer_request_bytes: 1 << 20,
+            peer_ping_timeout_ms: 1_000,
         }
     }
 }
@@ -181,7 +221,29 @@ impl ClusterSettings {
                 self.lease_poll_ms, self.lease_renew_ms
             ));
         }
+        if self.secret.as_ref().is_some_and(|s| s.len() < 16) {
+            return Err("cluster.secret must be at least 16 bytes".into());
+        }
+        if self.peer_queue == 0 || self.peer_batch == 0 || self.peer_ping_timeout_ms == 0 {
+            return Err(
+                "cluster.peer_queue, cluster.peer_batch and cluster.peer_ping_timeout_ms \
+                 must be at least 1"
+                    .into(),
+            );
+        }
+        if self.max_peer_request_bytes < 4096 {
+            return Err("cluster.max_peer_request_bytes must be at least 4096".into());
+        }
         Ok(())
+    }
+
+    /// The bounds of node-to-node messages.
+    pub fn peers(&self) -> crate::peers::PeerConfig {
+        crate::peers::PeerConfig {
+            queue: self.peer_queue,
+            batch: self.peer_batch,
+            hops: self.peer_hops,
+        }
     }
 
     pub fn timing(&self) -> cluster::lease::LeaseTiming {
@@ -572,6 +634,9 @@ impl Settings {
         if cli.advertise_address.is_some() {
             s.cluster.advertise_address = cli.advertise_address.clone();
         }
+        if cli.cluster_secret.is_some() {
+            s.cluster.secret = cli.cluster_secret.clone();
+        }
         s.demo |= cli.demo;
         if cli.admin_password.is_some() {
             s.bootstrap_admin_password = cli.admin_password.clone();
@@ -664,6 +729,9 @@ mod tests {
             ("[cluster]\nlease_poll_ms = 0\n", "lease_poll_ms (0)"),
             ("[cluster]\nlease_poll_ms = 1001\n", "lease_poll_ms (1001)"),
             ("[cluster]\nlease_renew_ms = 5000\n", "renew"),
+            ("[cluster]\nsecret = \"short\"\n", "16 bytes"),
+            ("[cluster]\npeer_queue = 0\n", "peer_queue"),
+            ("[cluster]\nmax_peer_request_bytes = 10\n", "4096"),
         ] {
             let s: Settings = toml::from_str(toml).unwrap();
             let e = s.cluster.validate().unwrap_err();

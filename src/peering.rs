@@ -21,6 +21,10 @@ use std::time::Duration;
 /// The route's path.
 pub const PATH: &str = "/internal/v1/envelopes";
 
+/// The node-to-node message every member answers on its membership key (`node/<name>`),
+/// with its name and incarnation: the cluster view's reachability check.
+pub const PING: &str = "ping";
+
 /// Sends batches over HTTP with the cluster secret.
 pub struct HttpTransport {
     client: reqwest::Client,

@@ -41,6 +41,10 @@ pub struct ClusterInfo {
     pub skew_ms: u64,
     /// Raised while this node's lease has lapsed and is not confirmed again.
     pub suspended: Arc<std::sync::atomic::AtomicBool>,
+    /// Node-to-node messages (with `cluster.secret`): the view pings the members.
+    pub peers: Option<Arc<crate::peers::Peers>>,
+    /// How long the view waits for each member's ping.
+    pub ping_timeout: std::time::Duration,
 }
 
 impl ClusterInfo {

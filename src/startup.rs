@@ -182,6 +182,8 @@ impl Application {
             address: active.address().to_owned(),
             skew_ms: settings.cluster.clock_skew_ms,
             suspended: active.suspended_flag(),
+            peers: active.receiver().map(|r| r.peers),
+            ping_timeout: std::time::Duration::from_millis(settings.cluster.peer_ping_timeout_ms),
         });
         if let Some(pw) = &settings.bootstrap_admin_password {
             ensure_admin(&handle, pw).await?;
@@ -253,6 +255,7 @@ impl Application {
         };
         let max_body = settings.limits.max_http_body_bytes;
         let max_webhook = settings.channels.max_webhook_bytes;
+        let peers = active.receiver();
         let listener = std::net::TcpListener::bind(settings.listen)
             .with_context(|| format!("binding {}", settings.listen))?;
         let port = listener.local_addr()?.port();
@@ -260,6 +263,12 @@ impl Application {
             App::new()
                 .app_data(web::Data::new(state.clone()))
                 .app_data(web::Data::new(gateway.clone()))
+                // First: the static files' catch-all below must not shadow it.
+                .configure(|c| {
+                    if let Some(r) = peers.clone() {
+                        crate::peering::configure(c, r);
+                    }
+                })
                 .configure(|c| crate::channels::configure(c, max_webhook))
                 .configure(|c| api::configure(c, max_body))
         })
@@ -491,6 +500,7 @@ async fn open_scylla(settings: &Settings) -> anyhow::Result<Arc<ScyllaStore>> {
                         "store unavailable",
                         "scylla",
                         reason.clone(),
+                        None,
                     ) {
                         Ok(h) => holding = Some(h),
                         Err(err) => {

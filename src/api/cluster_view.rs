@@ -14,7 +14,10 @@ use serde_json::json;
 /// The cluster's members and leases (supervisor, admin).
 ///
 /// `members`: every node that joined, by name — `live` while its membership lease has
-/// not lapsed, `this` for the node answering, `holds` the keys it holds now. `leases`:
+/// not lapsed, `this` for the node answering, `holds` the keys it holds now, and `ping`:
+/// for another live member, whether it answered a node-to-node ping (`reachable`,
+/// `rtt_ms`, or `error`) — `null` for this node, a member not live, or without
+/// `cluster.secret`. `leases`:
 /// every owned key (`singleton/active-engine`, later shards, queues and singletons)
 /// with its holder, epoch (the fencing token) and whether it is live.
 #[utoipa::path(get, path = "/api/v1/cluster", tag = "supervisor",
@@ -45,9 +48,41 @@ pub async fn view(state: web::Data<AppState>, staff: Staff) -> Result<HttpRespon
         .iter()
         .filter(|r| membership::name(&r.key).is_none())
         .collect();
+    // Every other live member is pinged on its membership key, concurrently, each for
+    // at most the ping timeout.
+    // Addressed by the rows just read (the authority), not the loop's last read.
+    let pings = futures_util::future::join_all(members.iter().map(|m| {
+        let peers = info.peers.clone();
+        let key = membership::key(&m.node.name);
+        let owner = rows
+            .iter()
+            .find(|r| r.key == key)
+            .map(|r| cluster::envelope::Owner {
+                node: r.holder.clone(),
+                address: r.address.clone(),
+                epoch: r.epoch,
+            });
+        let skip = !m.live || m.node == info.node;
+        let timeout = info.ping_timeout;
+        async move {
+            let peers = peers.filter(|_| !skip)?;
+            let owner = owner?;
+            let sent = std::time::Instant::now();
+            let answer = peers
+                .send_to(owner, &key, crate::peering::PING, json!({}), timeout)
+                .await;
+            let ms = sent.elapsed().as_secs_f64() * 1e3;
+            Some(match answer {
+                Ok(_) => json!({"reachable": true, "rtt_ms": (ms * 100.0).round() / 100.0}),
+                Err(e) => json!({"reachable": false, "error": e.to_string()}),
+            })
+        }
+    }))
+    .await;
     let members: Vec<_> = members
         .iter()
-        .map(|m| {
+        .zip(pings)
+        .map(|(m, ping)| {
             let holds: Vec<&str> = owned
                 .iter()
                 .filter(|r| m.live && r.holder == m.node && live(&r.lease))
@@ -61,6 +96,7 @@ pub async fn view(state: web::Data<AppState>, staff: Staff) -> Result<HttpRespon
                 "expires_in_ms": m.expires_in_ms,
                 "this": m.node == info.node,
                 "holds": holds,
+                "ping": ping,
             })
         })
         .collect();

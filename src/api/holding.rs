@@ -32,17 +32,25 @@ impl HoldingReason {
 /// Seconds a client is told to wait before retrying.
 const RETRY_AFTER_S: &str = "5";
 
-/// Starts the holding server on `listen`; the handle stops it.
+/// Starts the holding server on `listen`; the handle stops it. With `peers`, it also
+/// answers node-to-node messages (a standby is a member other nodes reach).
 pub fn start(
     listen: std::net::SocketAddr,
     status: &'static str,
     backend: &'static str,
     reason: HoldingReason,
+    peers: Option<crate::peering::Receiver>,
 ) -> std::io::Result<actix_web::dev::ServerHandle> {
     let server = HttpServer::new(move || {
         let reason = reason.clone();
         let ready_reason = reason.clone();
+        let peers = peers.clone();
         App::new()
+            .configure(move |c| {
+                if let Some(r) = peers {
+                    crate::peering::configure(c, r);
+                }
+            })
             .route(
                 "/healthz",
                 web::get().to(|| async { HttpResponse::Ok().body("ok") }),

@@ -44,7 +44,8 @@ async fn say(p: &Proc, token: &str, id: &str) -> (u16, Value) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_standby_takes_over_when_the_active_engine_dies() {
     let dir = tempfile::tempdir().unwrap();
-    let a = start(dir.path(), free_port(), &[]).await;
+    let secret = ("SWITCHBOARD_CLUSTER_SECRET", "standby-test-cluster-secret");
+    let a = start(dir.path(), free_port(), &[secret]).await;
     let token = a.login("admin").await;
     let (s, first) = say(&a, &token, "s-1").await;
     assert_eq!(s, 202, "{first}");
@@ -52,7 +53,7 @@ async fn a_standby_takes_over_when_the_active_engine_dies() {
     let b = spawn(
         dir.path(),
         free_port(),
-        &[("SWITCHBOARD_NODE_NAME", "node-b")],
+        &[("SWITCHBOARD_NODE_NAME", "node-b"), secret],
     );
     let body = standby(&b).await;
     assert!(
@@ -86,6 +87,35 @@ async fn a_standby_takes_over_when_the_active_engine_dies() {
         json!(["singleton/active-engine"]),
         "{view}"
     );
+    // The standby answers node-to-node messages: the active engine pinged it over HTTP
+    // with the cluster secret (itself it does not ping).
+    assert_eq!(b_member["ping"]["reachable"], true, "{view}");
+    assert!(b_member["ping"]["rtt_ms"].as_f64().is_some(), "{view}");
+    assert_eq!(a_member["ping"], Value::Null, "{view}");
+    // A member that is live but does not answer (paused well within its lease) costs
+    // the view the ping timeout and shows as unreachable.
+    b.signal(libc::SIGSTOP);
+    let view = a.get(&token, "/api/v1/cluster").await;
+    b.signal(libc::SIGCONT);
+    let paused = view["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "node-b")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        (&paused["live"], &paused["ping"]["reachable"]),
+        (&json!(true), &json!(false)),
+        "{view}"
+    );
+    assert!(
+        paused["ping"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("deadline"),
+        "{view}"
+    );
     // The standby serves nothing (every door 503) while the active one lives.
     let (s, _) = say(&b, &token, "s-2").await;
     assert_eq!(s, 503);
@@ -112,8 +142,8 @@ async fn a_standby_takes_over_when_the_active_engine_dies() {
         .find(|m| m["name"] == a_name)
         .expect("the dead engine's row stays");
     assert_eq!(
-        (&dead["live"], &dead["holds"]),
-        (&json!(false), &json!([])),
+        (&dead["live"], &dead["holds"], &dead["ping"]),
+        (&json!(false), &json!([]), &Value::Null),
         "{view}"
     );
     assert!(
