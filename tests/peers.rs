@@ -8,144 +8,24 @@
 //! - a peer's queue is bounded: one message more than it holds is refused at once,
 //!   and the waiting ones are delivered once the peer answers;
 //! - a peer that never answers costs the caller its timeout, no more; a peer that is
-//!   gone is `unreachable`;
+//!   gone is `unreachable`; a sender's worker for a peer that ended with its runtime is
+//!   replaced;
 //! - the receiving route refuses requests without the cluster secret, oversized bodies
 //!   and batches, and bad JSON with typed errors, and does not act on an envelope past
 //!   its deadline — the handlers never run for any of them.
 
-use actix_web::{App, HttpServer};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard::cluster::envelope::Owner;
-use switchboard::cluster::lease::LeaseTiming;
-use switchboard::cluster::NodeId;
-use switchboard::domain::time::SharedClock;
-use switchboard::domain::SystemClock;
-use switchboard::ownership::{Config, Driver};
-use switchboard::peering::{configure, HttpTransport, Receiver, PATH};
-use switchboard::peers::{PeerConfig, Peers, SendError};
+use switchboard::peering::PATH;
+use switchboard::peers::{PeerConfig, SendError};
 use switchboard::store::coordination::{Coordination, LocalCoordination};
 
-const TIMING: LeaseTiming = LeaseTiming {
-    ttl_ms: 1_200,
-    renew_every_ms: 300,
-    max_drift_ppm: 1_000,
-    margin_ms: 100,
-};
-const SKEW: u64 = 100;
-const SECRET: &str = "a-cluster-secret-for-tests";
-const MAX_BYTES: usize = 16 * 1024;
-/// The bound on any wait here (a failure, not a measurement).
-const WAIT: Duration = Duration::from_secs(30);
-
-fn keys() -> Vec<String> {
-    (0..12).map(|i| format!("shard/{i}")).collect()
-}
-
-struct Node {
-    name: String,
-    driver: Arc<Driver>,
-    peers: Arc<Peers>,
-    address: String,
-    server: actix_web::dev::ServerHandle,
-    /// Envelopes its handlers ran for.
-    handled: Arc<AtomicUsize>,
-}
-
-/// Starts a node: its listener first (its address goes into its lease rows), then its
-/// ownership loop, its peers with an `echo` handler, and its HTTP server.
-async fn node(coord: &Arc<dyn Coordination>, name: &str, config: PeerConfig) -> Node {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let address = listener.local_addr().unwrap().to_string();
-    let clock: SharedClock = Arc::new(SystemClock);
-    let (driver, _changes) = Driver::start(
-        coord.clone(),
-        clock,
-        Config {
-            node: NodeId {
-                name: name.into(),
-                incarnation: 1,
-            },
-            address: address.clone(),
-            timing: TIMING,
-            skew_ms: SKEW,
-            poll_ms: 50,
-            keys: keys(),
-            sticky: Vec::new(),
-        },
-    );
-    let peers = Arc::new(Peers::new(
-        driver.clone(),
-        Arc::new(HttpTransport::new(SECRET)),
-        config,
-    ));
-    let handled = Arc::new(AtomicUsize::new(0));
-    peers.handle("echo", {
-        let (name, handled) = (name.to_owned(), handled.clone());
-        Arc::new(move |key, body| {
-            handled.fetch_add(1, Ordering::SeqCst);
-            let reply = json!({"node": name, "key": key, "body": body});
-            Box::pin(async move { Ok(reply) })
-        })
-    });
-    let receiver = Receiver {
-        peers: peers.clone(),
-        secret: SECRET.into(),
-        max_bytes: MAX_BYTES,
-    };
-    let server = HttpServer::new(move || {
-        let receiver = receiver.clone();
-        App::new().configure(move |c| configure(c, receiver))
-    })
-    .workers(1)
-    .disable_signals()
-    .listen(listener)
-    .unwrap()
-    .run();
-    let handle = server.handle();
-    actix_rt::spawn(server);
-    Node {
-        name: name.into(),
-        driver,
-        peers,
-        address,
-        server: handle,
-        handled,
-    }
-}
-
-/// Waits until every key is owned by exactly one node and every node's rows name that
-/// owner; returns key -> owner's name.
-async fn settled(nodes: &[&Node]) -> BTreeMap<String, String> {
-    let deadline = std::time::Instant::now() + WAIT;
-    loop {
-        let mut owners = BTreeMap::new();
-        let mut twice = false;
-        for n in nodes {
-            for (k, _) in n.driver.owned() {
-                twice |= owners.insert(k, n.name.clone()).is_some();
-            }
-        }
-        let agreed = owners.len() == keys().len()
-            && !twice
-            && nodes.iter().all(|n| {
-                owners
-                    .iter()
-                    .all(|(k, o)| n.driver.owner(k).is_some_and(|row| row.node.name == *o))
-            });
-        if agreed {
-            return owners;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "never settled: {owners:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await; // poll interval
-    }
-}
+#[path = "support/peer_nodes.rs"]
+mod peer_nodes;
+use peer_nodes::*;
 
 fn owner_record(n: &Node, epoch: u64) -> Owner {
     Owner {
@@ -287,6 +167,30 @@ async fn a_full_peer_queue_refuses_at_once_and_the_waiting_messages_arrive() {
     assert_eq!(third.await.unwrap(), json!(3));
     let order: Vec<Value> = std::iter::from_fn(|| entered.try_recv().ok()).collect();
     assert_eq!(order, [json!(2), json!(3)]);
+}
+
+#[actix_rt::test]
+async fn a_peer_worker_whose_runtime_ended_is_replaced() {
+    let (a, b, c) = three(PeerConfig::default()).await;
+    let owners = settled(&[&a, &b, &c]).await;
+    let (key, _) = owners.iter().find(|(_, o)| *o == "b").unwrap();
+    // The first message to B goes from a runtime of its own (as from a server's worker
+    // thread), which then ends, and the peer's worker with it.
+    let (peers, k) = (a.peers.clone(), key.clone());
+    let first = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(peers.send(&k, "echo", json!({}), WAIT))
+    })
+    .join()
+    .unwrap()
+    .unwrap();
+    assert_eq!(first["node"], "b");
+    // The next message still gets there.
+    let reply = a.peers.send(key, "echo", json!({}), WAIT).await.unwrap();
+    assert_eq!(reply["node"], "b", "{reply}");
 }
 
 #[actix_rt::test]

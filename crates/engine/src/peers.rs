@@ -11,7 +11,9 @@
 //!   request with one request in flight, so what this node sends one peer arrives in
 //!   the order sent (and a receiver starts its handlers in envelope order);
 //! - **deadlines:** the caller waits until its timeout and no longer; an envelope past
-//!   its deadline is not sent, and a receiver does not act on one that arrives late;
+//!   its deadline is not sent, and a receiver does not act on one that arrives late
+//!   (deadlines are wall-clock: nodes' clocks within the skew bound move them by at
+//!   most that);
 //! - **moved:** a receiver that does not own the key names the owner it knows, and the
 //!   message follows, at most `hops` times.
 //!
@@ -257,25 +259,35 @@ impl Peers {
     /// full) and waits for its answer.
     async fn enqueue(&self, address: &str, envelope: Envelope) -> Result<Answer, SendError> {
         let (reply, answer) = oneshot::channel();
-        let queue = self
-            .queues
-            .entry(address.to_owned())
-            .or_insert_with(|| self.start_worker(address))
-            .clone();
-        match queue.try_send(Pending { envelope, reply }) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                crate::metrics::peer_message("overloaded");
-                return Err(SendError::Overloaded {
-                    peer: address.into(),
-                });
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => {
-                self.queues.remove(address);
-                return Err(SendError::Unreachable {
-                    peer: address.into(),
-                    why: "its queue closed".into(),
-                });
+        let mut pending = Pending { envelope, reply };
+        // A worker lives on the runtime of the first sender to that peer; if that
+        // runtime ended (a server's worker thread stopped), its queue is closed: start
+        // another, once.
+        for attempt in 0..2 {
+            let queue = self
+                .queues
+                .entry(address.to_owned())
+                .or_insert_with(|| self.start_worker(address))
+                .clone();
+            match queue.try_send(pending) {
+                Ok(()) => break,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    crate::metrics::peer_message("overloaded");
+                    return Err(SendError::Overloaded {
+                        peer: address.into(),
+                    });
+                }
+                Err(mpsc::error::TrySendError::Closed(p)) => {
+                    self.queues
+                        .remove_if(address, |_, q| q.same_channel(&queue));
+                    if attempt == 1 {
+                        return Err(SendError::Unreachable {
+                            peer: address.into(),
+                            why: "its queue closed".into(),
+                        });
+                    }
+                    pending = p;
+                }
             }
         }
         answer.await.unwrap_or_else(|_| {

@@ -70,6 +70,10 @@ pub enum Signal {
     Kill,
     /// SIGTERM: a graceful stop; the lease is released, the standby takes over at once.
     Term,
+    /// SIGSTOP, then SIGCONT `--stop-for` later: a paused engine (a VM freeze, a long
+    /// GC-like stall). Past its lease the standby takes over; the engine wakes fenced
+    /// (its writes refused) and exits.
+    Stop,
 }
 
 impl Signal {
@@ -77,6 +81,7 @@ impl Signal {
         match self {
             Signal::Kill => libc::SIGKILL,
             Signal::Term => libc::SIGTERM,
+            Signal::Stop => libc::SIGSTOP,
         }
     }
 
@@ -84,6 +89,7 @@ impl Signal {
         match self {
             Signal::Kill => "SIGKILL",
             Signal::Term => "SIGTERM",
+            Signal::Stop => "SIGSTOP",
         }
     }
 }
@@ -103,9 +109,13 @@ pub struct Args {
     /// Process to signal (the active engine). The harness never starts engines.
     #[arg(long)]
     pub kill_pid: i32,
-    /// Signal to send: `kill` (SIGKILL, a crash) or `term` (SIGTERM, a graceful stop).
+    /// Signal to send: `kill` (SIGKILL, a crash), `term` (SIGTERM, a graceful stop) or
+    /// `stop` (SIGSTOP, and SIGCONT `--stop-for` later: a pause).
     #[arg(long, value_enum, default_value_t = Signal::Kill)]
     pub signal: Signal,
+    /// With `--signal stop`: how long the engine stays stopped before SIGCONT.
+    #[arg(long, default_value = "8s", value_parser = parse_duration)]
+    pub stop_for: Duration,
     /// When to send it, after the start of the load.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub kill_after: Duration,
@@ -318,9 +328,24 @@ pub async fn run(args: &Args) -> Result<FailoverReport> {
     let mut progress = Progress::default();
     let mut signalled = false;
     let mut signal_unix_ms = None;
+    let cont_at = kill_at + args.stop_for;
+    let mut continued = args.signal != Signal::Stop;
     loop {
         tokio::select! {
             t = every.tick() => progress.tick(t - start, &shared, &nodes, ledger, &crew),
+            () = tokio::time::sleep_until(cont_at), if signalled && !continued => {
+                continued = true;
+                // SAFETY: kill(2) takes no pointers; the pid passed `check_pid`.
+                if unsafe { libc::kill(args.kill_pid, libc::SIGCONT) } != 0 {
+                    let e = anyhow::anyhow!(
+                        "sending SIGCONT to pid {}: {}",
+                        args.kill_pid,
+                        std::io::Error::last_os_error()
+                    );
+                    return abort(&shared, phase_tx, tasks, e).await;
+                }
+                eprintln!("SIGCONT sent to pid {}", args.kill_pid);
+            }
             () = tokio::time::sleep_until(kill_at), if !signalled => {
                 signalled = true;
                 let at = clock::now_ns();
@@ -333,6 +358,11 @@ pub async fn run(args: &Args) -> Result<FailoverReport> {
             }
             () = tokio::time::sleep_until(end) => break,
         }
+    }
+    if signalled && !continued {
+        // The load ended first: never leave the engine stopped.
+        // SAFETY: kill(2) takes no pointers; the pid passed `check_pid`.
+        unsafe { libc::kill(args.kill_pid, libc::SIGCONT) };
     }
 
     // ---- drain: until everything sent is acknowledged and delivered
