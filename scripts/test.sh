@@ -4,7 +4,8 @@
 # playwright-core and typescript, Debian's prometheus package for `promtool` (the
 # /metrics lint in tests/api/prometheus.rs), openapi-spec-validator from PyPI (the
 # OpenAPI document test) and mecab-ipadic (the knowledge base's
-# Japanese dictionary sources), Java 17 and Maven for Apache Cassandra — then
+# Japanese dictionary sources), Java 17 and Maven for Apache Cassandra, libfaketime
+# (an engine under a moved clock) — then
 # type-checks the web clients, starts a real Apache Cassandra (scripts/cassandra.sh:
 # fetched from Maven Central, one node on 127.0.0.11) for the CQL store's tests, runs
 # every test, and stops Cassandra.
@@ -24,6 +25,8 @@ command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
+# libfaketime: an engine under a moved wall clock (tests/api_cql/clock_skew.rs).
+command -v faketime >/dev/null 2>&1 || missing+=(faketime)
 # A virtual environment for the OpenAPI validator (below).
 python3 -c 'import ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then

@@ -44,6 +44,45 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedReceiver;
 
+/// How many times a node reads the store's clock before it joins (the sample with the
+/// shortest round trip counts).
+const CLOCK_SAMPLES: usize = 3;
+
+/// Refuses a node whose wall clock is certainly more than half of `skew_ms` from the
+/// store's (`cluster::clock`). The machine's clock is measured, not the engine's
+/// (which is the machine's in production; tests move theirs by hand). A store in this
+/// process has no clock of its own: nothing to check. A store that cannot answer is
+/// an error too: a clock that cannot be checked is not trusted.
+async fn check_clock(coord: &dyn Coordination, skew_ms: u64) -> anyhow::Result<()> {
+    use crate::domain::time::Clock;
+    let machine = crate::domain::SystemClock;
+    let mut samples = Vec::with_capacity(CLOCK_SAMPLES);
+    let mut failed = None;
+    for _ in 0..CLOCK_SAMPLES {
+        let sent_ms = wall_ms(machine.now());
+        match coord.clock_ms().await {
+            Ok(None) => return Ok(()),
+            Ok(Some(store_ms)) => samples.push(cluster::clock::Sample {
+                sent_ms,
+                store_ms,
+                received_ms: wall_ms(machine.now()),
+            }),
+            Err(e) => failed = Some(e),
+        }
+    }
+    let Some(offset) = cluster::clock::best(&samples) else {
+        let e = failed.map(|e| e.to_string()).unwrap_or_default();
+        anyhow::bail!("the store's clock could not be read to check this node's: {e}");
+    };
+    crate::metrics::clock_offset(offset.offset_ms);
+    tracing::info!(
+        offset_ms = offset.offset_ms,
+        uncertainty_ms = offset.uncertainty_ms,
+        "this node's clock against the store's"
+    );
+    cluster::clock::check(offset, skew_ms).map_err(|e| anyhow::anyhow!("clock skew: {e}"))
+}
+
 /// The lease of the active engine.
 pub const KEY: &str = "singleton/active-engine";
 
@@ -121,6 +160,12 @@ impl Active {
         // The recorder first (installed once per process), so the loop's gauges land in
         // it.
         crate::metrics::install();
+        // Lease rows' expiry times mean the same on every node only if the clocks
+        // agree within the skew bound: refuse to join with a clock that does not.
+        if let Err(e) = check_clock(&*coord, skew).await {
+            stop_holding(holding_server).await;
+            return Err(e);
+        }
         let member = membership::key(&node.name);
         let (driver, mut changes) = Driver::start(
             coord.clone(),

@@ -6,7 +6,9 @@
 //!
 //! Every request carries the cluster secret (`Authorization: Bearer …`,
 //! `cluster.secret`); a request without it, or with another, is refused 401 and nothing
-//! in it is looked at. A body over `cluster.max_peer_request_bytes`, or with more
+//! in it is looked at. A request naming another protocol version than this build's
+//! (`switchboard-peer-protocol`, [`cluster::envelope::PROTOCOL`]), or none, is refused
+//! 409 `protocol_mismatch` before its body is read. A body over `cluster.max_peer_request_bytes`, or with more
 //! envelopes than `cluster.peer_batch`, is refused 413; one that is not an array of
 //! envelopes, 400 — each with the API's typed error body. What the engine does with
 //! the envelopes is [`Peers::receive`]'s business.
@@ -20,6 +22,10 @@ use std::time::Duration;
 
 /// The route's path.
 pub const PATH: &str = "/internal/v1/envelopes";
+
+/// The request header naming the sender's protocol version
+/// ([`cluster::envelope::PROTOCOL`]).
+pub const PROTOCOL_HEADER: &str = "switchboard-peer-protocol";
 
 /// The node-to-node message every member answers on its membership key (`node/<name>`),
 /// with its name and incarnation: the cluster view's reachability check.
@@ -56,6 +62,7 @@ impl Transport for HttpTransport {
             .client
             .post(format!("http://{address}{PATH}"))
             .bearer_auth(&*self.secret)
+            .header(PROTOCOL_HEADER, cluster::envelope::PROTOCOL.to_string())
             .timeout(timeout)
             .json(&batch);
         Box::pin(async move {
@@ -101,6 +108,23 @@ async fn receive(
             401,
             "unauthorized",
             "the cluster secret is missing or wrong",
+        );
+    }
+    let spoken = req
+        .headers()
+        .get(PROTOCOL_HEADER)
+        .and_then(|v| v.to_str().ok());
+    let ours = cluster::envelope::PROTOCOL.to_string();
+    if spoken != Some(ours.as_str()) {
+        return error(
+            409,
+            "protocol_mismatch",
+            &format!(
+                "this node speaks node-to-node protocol {}; the request speaks {} \
+                 (every node of a cluster must run a build that speaks the same protocol)",
+                cluster::envelope::PROTOCOL,
+                spoken.unwrap_or("none (no switchboard-peer-protocol header)")
+            ),
         );
     }
     let mut body = web::BytesMut::new();

@@ -11,7 +11,8 @@
 //!   gone is `unreachable`; a sender's worker for a peer that ended with its runtime is
 //!   replaced;
 //! - the receiving route refuses requests without the cluster secret, oversized bodies
-//!   and batches, and bad JSON with typed errors, and does not act on an envelope past
+//!   and batches, requests naming another protocol version (or none), and bad JSON with
+//!   typed errors, and does not act on an envelope past
 //!   its deadline — the handlers never run for any of them.
 
 use serde_json::{json, Value};
@@ -19,7 +20,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard::cluster::envelope::Owner;
-use switchboard::peering::PATH;
+use switchboard::peering::{PATH, PROTOCOL_HEADER};
 use switchboard::peers::{PeerConfig, SendError};
 use switchboard::store::coordination::{Coordination, LocalCoordination};
 
@@ -244,6 +245,21 @@ async fn the_route_refuses_strangers_oversized_and_bad_requests_and_late_envelop
     assert_eq!((s, v["code"].as_str()), (401, Some("unauthorized")), "{v}");
     let (s, v) = post(&a, Some("another-secret-of-the-same-size"), one.clone()).await;
     assert_eq!((s, v["code"].as_str()), (401, Some("unauthorized")), "{v}");
+    // Another protocol version, or none named: refused before the body is read.
+    for (protocol, named) in [(Some("2"), "the request speaks 2"), (None, "none")] {
+        let (s, v) = post_speaking(&a, Some(SECRET), protocol, one.clone()).await;
+        assert_eq!(
+            (s, v["code"].as_str()),
+            (409, Some("protocol_mismatch")),
+            "{v}"
+        );
+        let message = v["message"].as_str().unwrap();
+        assert!(
+            message.contains("speaks node-to-node protocol 1"),
+            "{message}"
+        );
+        assert!(message.contains(named), "{message}");
+    }
     let (s, v) = post(&a, Some(SECRET), "{not json".into()).await;
     assert_eq!((s, v["code"].as_str()), (400, Some("bad_json")), "{v}");
     let many: Vec<Value> = (0..65)
@@ -280,14 +296,29 @@ fn envelope(id: u64, key: &str, epoch: u64, deadline: u64, kind: &str) -> Value 
            "epoch": epoch, "deadline": deadline, "kind": kind, "body": {}})
 }
 
-/// POSTs `body` to `n`'s envelope route, with `secret` as the bearer token if given.
+/// POSTs `body` to `n`'s envelope route, with `secret` as the bearer token if given,
+/// speaking this build's protocol.
 async fn post(n: &Node, secret: Option<&str>, body: String) -> (u16, Value) {
+    let ours = switchboard::cluster::envelope::PROTOCOL.to_string();
+    post_speaking(n, secret, Some(&ours), body).await
+}
+
+/// [`post`] naming `protocol` in its header (none: no header).
+async fn post_speaking(
+    n: &Node,
+    secret: Option<&str>,
+    protocol: Option<&str>,
+    body: String,
+) -> (u16, Value) {
     let mut r = reqwest::Client::new()
         .post(format!("http://{}{PATH}", n.address))
         .header("content-type", "application/json")
         .body(body);
     if let Some(s) = secret {
         r = r.bearer_auth(s);
+    }
+    if let Some(p) = protocol {
+        r = r.header(PROTOCOL_HEADER, p);
     }
     let r = r.send().await.unwrap();
     let s = r.status().as_u16();

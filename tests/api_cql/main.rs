@@ -57,6 +57,7 @@ mod supervisor;
 mod survey;
 
 // Only on the CQL store.
+mod clock_skew;
 mod relay;
 mod standby;
 mod store_down;

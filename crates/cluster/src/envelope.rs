@@ -18,6 +18,14 @@
 use crate::NodeId;
 use serde::{Deserialize, Serialize};
 
+/// The version of the node-to-node protocol this build speaks: the envelope and answer
+/// shapes and what each kind's body means. Every request names it, and a receiver
+/// refuses a request naming another (or none) before looking inside, so two builds
+/// that would misread each other never act on each other's messages. Raised with any
+/// change an older build could not read; a rolling upgrade across such a change runs
+/// the old and new nodes' messages through no peer of the other version.
+pub const PROTOCOL: u32 = 1;
+
 /// A key's owner as the lease rows name it: the node, where it is reached, and the
 /// epoch it holds the key under.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -21,7 +21,10 @@
 //! - [`envelope`]: node-to-node messages — addressed to a key's owner under an epoch,
 //!   with a deadline; who sends where ([`envelope::route`]) and who may act on what
 //!   arrives ([`envelope::admit`]).
+//! - [`clock`]: whether a node's wall clock is close enough to the store's for the
+//!   lease rows' expiry times to mean the same on every node.
 
+pub mod clock;
 pub mod envelope;
 pub mod lease;
 pub mod membership;

@@ -205,6 +205,10 @@ fn describe() {
         "Envelopes other nodes sent this one, by answer: done, refused, moved (not the owner), expired (past the deadline)."
     );
     describe_gauge!(
+        "switchboard_clock_offset_seconds",
+        "This node's wall clock minus the CQL store's, in seconds, measured when it joined (docs/cluster.md, \"Clock skew\")."
+    );
+    describe_gauge!(
         "switchboard_cluster_members",
         "Live members of the cluster at this node's last ownership round, itself included."
     );
@@ -325,6 +329,11 @@ pub fn customer_actor_activated() {
 /// singleton — never an id, so the label set is bounded by the configuration).
 pub fn lease_held(key: &str, held: bool) {
     gauge!("switchboard_lease_held", "key" => key.to_owned()).set(if held { 1.0 } else { 0.0 });
+}
+
+/// This node's clock minus the store's, measured as it joined.
+pub fn clock_offset(ms: i64) {
+    gauge!("switchboard_clock_offset_seconds").set(ms as f64 / 1000.0);
 }
 
 /// Registers the lease-renewal series at zero, so that a rate over them exists from

@@ -94,6 +94,24 @@ fn granted(key: &str, node: &NodeId, epoch: u64, expires_at: u64, address: &str)
 
 #[async_trait]
 impl Coordination for ScyllaStore {
+    async fn clock_ms(&self) -> Result<Option<u64>, StoreError> {
+        // The coordinator's clock: `now()` is a time-based UUID it makes as it
+        // answers. A system table, not one of ours, so not among the prepared
+        // statements (`statements::ALL` is checked against `schema/`).
+        const CQL: &str = "SELECT toUnixTimestamp(now()) FROM system.local";
+        let result = self
+            .session
+            .query_unpaged(CQL, ())
+            .await
+            .map_err(|e| execution_error("store_clock", e))?
+            .into_rows_result()
+            .map_err(|e| StoreError::Backend(format!("store_clock: {e}")))?;
+        let (ms,): (i64,) = result
+            .single_row()
+            .map_err(|e| corrupt(&format!("store_clock: {e}")))?;
+        Ok(Some(u64::try_from(ms).unwrap_or(0)))
+    }
+
     async fn leases(&self) -> Result<Vec<LeaseRow>, StoreError> {
         let rows: Vec<Columns> = self.rows(&statements::SELECT_LEASES, (PARTITION,)).await?;
         Ok(rows.into_iter().map(row_of_columns).collect())

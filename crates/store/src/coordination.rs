@@ -94,6 +94,14 @@ pub trait Coordination: Send + Sync + 'static {
     /// Frees the lease `node` holds under `epoch` at once (a graceful hand-off). False
     /// when it had moved already.
     async fn release(&self, key: &str, node: &NodeId, epoch: u64) -> Result<bool, StoreError>;
+
+    /// The store's own wall clock, in milliseconds since the epoch, read by the store
+    /// (the coordinator that answers): what a node compares its clock with before it
+    /// joins (`cluster::clock`). `None` for a store in this process, whose clock is
+    /// this node's.
+    async fn clock_ms(&self) -> Result<Option<u64>, StoreError> {
+        Ok(None)
+    }
 }
 
 /// The embedded store's coordination: one process owns the database file (redb's lock
