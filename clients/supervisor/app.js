@@ -4,8 +4,9 @@
 // acknowledged with `ack` so the server's flow-control window keeps moving; a `resync`
 // snapshot after falling behind), the queue filter (`subscribe`), the live queue
 // tiles, the live waiting chart, the agent table with the supervisor actions (REST),
-// and the history chart from `GET /api/v1/reports` ("no data" when the server has
-// none or no reports API).
+// the history chart from `GET /api/v1/reports` ("no data" when the server has
+// none or no reports API), and the engine nodes from `GET /api/v1/cluster` (polled:
+// each node's role, lease, reachability and the keys it holds).
 //
 // Charts are drawn by uPlot (vendor/, window.uPlot); numbers by Intl; every string by
 // shared/i18n.js (+ ./strings.js). Server text is only ever inserted as text.
@@ -97,6 +98,36 @@ import { staffLogin, sessionExpired } from '../shared/staff-login.js';
  * @property {number | null} [service_level]
  */
 
+/**
+ * A member of `GET /api/v1/cluster` (docs/api.md).
+ * @typedef {object} ClusterMember
+ * @property {string} name
+ * @property {number} incarnation
+ * @property {string} address
+ * @property {boolean} live
+ * @property {number} expires_in_ms
+ * @property {boolean} this
+ * @property {string[]} holds
+ * @property {{ reachable: boolean, rtt_ms?: number, error?: string } | null} ping
+ */
+
+/**
+ * A lease of `GET /api/v1/cluster`.
+ * @typedef {{ key: string, holder: string, epoch: number, live: boolean }} ClusterLease
+ */
+
+/**
+ * `GET /api/v1/cluster`.
+ * @typedef {{ members: ClusterMember[], leases: ClusterLease[] }} ClusterView
+ */
+
+/** The lease of the active engine (docs/cluster.md). */
+const ACTIVE_KEY = 'singleton/active-engine';
+/** How often the engine nodes are read again. */
+const CLUSTER_POLL_MS = 3000;
+/** Keys listed per node before "+n more". */
+const KEYS_SHOWN = 8;
+
 /** Live chart: one point a second, the last 10 minutes. */
 const LIVE_POINTS = 600;
 const SERIES_COLOURS = ['#2f5bd3', '#16876a', '#c8365a', '#7b4fd0', '#d2691e', '#0a7cff', '#06a24b', '#a86a00'];
@@ -125,6 +156,10 @@ const state = {
   watching: null,
   /** @type {ReportRow[] | null} the history shown (null: none) */
   historyRows: null,
+  /** @type {ClusterView | null} the engine nodes last read */
+  cluster: null,
+  /** @type {string | null} why the last read of the nodes failed */
+  clusterError: null,
 };
 
 /** @type {ReconnectingSocket | null} */
@@ -136,6 +171,8 @@ let liveChartKey = '';
 let historyChart = null;
 /** @type {number | undefined} */
 let tickTimer = undefined;
+/** @type {number | undefined} */
+let clusterTimer = undefined;
 
 const login = staffLogin({
   storageKey: 'switchboard.supervisor.session',
@@ -193,6 +230,8 @@ function startSession(session) {
   tickTimer = setInterval(onTick, 1000);
   initHistoryForm();
   loadHistory();
+  clearTimeout(clusterTimer);
+  loadCluster();
 }
 
 /** @param {string} [messageKey] why, shown on the form */
@@ -200,7 +239,9 @@ function logout(messageKey) {
   if (socket) socket.stop();
   socket = null;
   clearInterval(tickTimer);
+  clearTimeout(clusterTimer);
   state.session = null;
+  state.cluster = null;
   state.queues.clear();
   state.agents.clear();
   login.signedOut(messageKey);
@@ -280,6 +321,7 @@ function renderAll() {
   renderTiles();
   renderAgents();
   renderConnection();
+  renderCluster();
 }
 
 function renderConnection() {
@@ -712,6 +754,82 @@ function drawHistory() {
     data,
     el,
   );
+}
+
+// ---------------------------------------------------------------------------------
+// Engine nodes
+// ---------------------------------------------------------------------------------
+
+/** Reads the engine nodes, renders them, and reads them again after CLUSTER_POLL_MS. */
+async function loadCluster() {
+  const session = state.session;
+  if (!session) return;
+  try {
+    const res = await fetch('../api/v1/cluster', {
+      headers: { accept: 'application/json', authorization: `Bearer ${session.token}` },
+    });
+    if (res.ok) {
+      state.cluster = /** @type {ClusterView} */ (await res.json());
+      state.clusterError = null;
+    } else {
+      const err = await res.json().catch(() => ({}));
+      state.clusterError = err.message || String(res.status);
+    }
+  } catch {
+    state.clusterError = t('login.unreachable');
+  }
+  if (state.session !== session) return;
+  renderCluster();
+  clusterTimer = setTimeout(loadCluster, CLUSTER_POLL_MS);
+}
+
+/** @param {ClusterMember} m */
+function nodeRow(m) {
+  const active = m.holds.includes(ACTIVE_KEY);
+  const role = active ? t('sup.cluster.active') : m.live ? t('sup.cluster.standby') : t('sup.none');
+  const status = m.live
+    ? h('span', { class: 'state state--live', dataset: { testid: `node-status-${m.name}`, state: 'live' } }, t('sup.cluster.live', { s: formatDuration(m.expires_in_ms) }))
+    : h('span', { class: 'state state--lapsed', dataset: { testid: `node-status-${m.name}`, state: 'lapsed' } }, t('sup.cluster.lapsed'));
+  const ping = m.ping;
+  const reach = !ping
+    ? h('span', { dataset: { testid: `node-reach-${m.name}`, reach: 'none' } }, m.this ? t('sup.cluster.this') : t('sup.none'))
+    : ping.reachable
+      ? h('span', { class: 'num', dataset: { testid: `node-reach-${m.name}`, reach: 'yes' } }, t('sup.cluster.rtt', { ms: new Intl.NumberFormat(locale(), { maximumFractionDigits: 1 }).format(ping.rtt_ms || 0) }))
+      : h('span', { class: 'state state--unreachable', title: ping.error || '', dataset: { testid: `node-reach-${m.name}`, reach: 'no' } }, t('sup.cluster.unreachable'));
+  const keys = [...m.holds].sort();
+  const shown = keys.slice(0, KEYS_SHOWN).join(', ');
+  const more = keys.length > KEYS_SHOWN ? ` ${t('sup.cluster.more', { n: keys.length - KEYS_SHOWN })}` : '';
+  return h(
+    'tr',
+    { dataset: { testid: `node-${m.name}`, role: active ? 'active' : m.live ? 'standby' : 'gone' } },
+    h(
+      'td',
+      null,
+      h('strong', null, m.name),
+      m.this ? h('span', { class: 'node__this' }, t('sup.cluster.this')) : null,
+      h('span', { class: 'node__addr' }, m.address),
+    ),
+    h('td', { dataset: { testid: `node-role-${m.name}` } }, role),
+    h('td', null, status),
+    h('td', null, reach),
+    h('td', { class: 'node__keys', dataset: { testid: `node-holds-${m.name}` } }, `${shown}${more}` || t('sup.none')),
+  );
+}
+
+function renderCluster() {
+  const summary = $('cluster-summary');
+  const view = state.cluster;
+  summary.dataset.state = state.clusterError ? 'unavailable' : 'ok';
+  if (state.clusterError) summary.textContent = t('sup.cluster.unavailable', { message: state.clusterError });
+  if (!view) return;
+  const members = [...view.members].sort((a, b) => Number(b.live) - Number(a.live) || a.name.localeCompare(b.name));
+  replaceChildren($('cluster-rows'), members.map(nodeRow));
+  if (state.clusterError) return;
+  const live = members.filter((m) => m.live).length;
+  const lease = view.leases.find((l) => l.key === ACTIVE_KEY && l.live);
+  summary.textContent = lease
+    ? t('sup.cluster.summary', { live: int(live), members: int(members.length), active: lease.holder, epoch: int(lease.epoch) })
+    : t('sup.cluster.summary_none', { live: int(live), members: int(members.length) });
 }
 
 // ---------------------------------------------------------------------------------

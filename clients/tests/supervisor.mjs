@@ -7,7 +7,8 @@
 // accepts every offer, waiting falls to 0, service level shows 100 %, the agent shows
 // busy; the supervisor then watches one of the conversations and a new customer
 // message appears live. The history panel must say "no data" / "not available" or
-// draw a chart, and the page must switch to Japanese.
+// draw a chart, the engine nodes must show this engine live and active, and the page
+// must switch to Japanese.
 //
 //   SWITCHBOARD_URL=http://127.0.0.1:43210 SUPERVISOR_ID=sup SUPERVISOR_PASSWORD=... \
 //   AGENT_ID=alice AGENT_PASSWORD=... ADMIN_TOKEN=... node clients/tests/supervisor.mjs
@@ -149,6 +150,20 @@ async function main() {
     await pageS.locator('#live-chart canvas').first().waitFor();
   });
 
+  /** This engine's node name, from the cluster view the dashboard reads too. */
+  let nodeName = '';
+  await step('the engine nodes show this node, live and active', async () => {
+    const res = await fetch(`${BASE}/api/v1/cluster`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    check(res.status === 200, `GET /api/v1/cluster answered ${res.status}`);
+    nodeName = (await res.json()).node.name;
+    await pageS.locator(`[data-testid="node-${nodeName}"][data-role="active"]`).waitFor();
+    await pageS.locator(`[data-testid="node-status-${nodeName}"][data-state="live"]`).waitFor();
+    await pageS.locator(`[data-testid="node-reach-${nodeName}"][data-reach="none"]`).filter({ hasText: 'this node' }).waitFor();
+    await waitText(pageS, `node-holds-${nodeName}`, /singleton\/active-engine/);
+    const quoted = nodeName.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    await waitText(pageS, 'cluster-summary', new RegExp(`^1 of 1 nodes live · active engine: ${quoted} \\(epoch \\d+\\)$`));
+  });
+
   const ctxA = await browser.newContext({ locale: 'en-US', viewport: { width: 1280, height: 820 } });
   ctxA.setDefaultTimeout(STEP_TIMEOUT_MS);
   pageA = await ctxA.newPage();
@@ -227,6 +242,8 @@ async function main() {
     await pageS.getByTestId('lang-toggle').click();
     await waitText(pageS, `agent-state-${AGENT_ID}`, /対応中/);
     await pageS.getByText('待機中', { exact: true }).first().waitFor();
+    await waitText(pageS, `node-role-${nodeName}`, /^アクティブ$/);
+    await waitText(pageS, 'cluster-summary', /^1 ノード中 1 ノード稼働・アクティブ エンジン: /);
     const lang = await pageS.evaluate(() => document.documentElement.lang);
     check(lang === 'ja', `language is ${lang}`);
   });

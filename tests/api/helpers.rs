@@ -775,6 +775,17 @@ pub fn browser_script(
     script: &str,
     env: &[(&str, &str)],
 ) -> tokio::process::Command {
+    browser_script_at(&app.base, &app.admin, script, env)
+}
+
+/// [`browser_script`] against the engine at `base` (an engine process), with `admin`'s
+/// token.
+pub fn browser_script_at(
+    base: &str,
+    admin: &str,
+    script: &str,
+    env: &[(&str, &str)],
+) -> tokio::process::Command {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     assert!(
         root.join("clients/node_modules/playwright-core").exists(),
@@ -787,8 +798,8 @@ pub fn browser_script(
     );
     let mut cmd = tokio::process::Command::new("node");
     cmd.arg(root.join("clients/tests").join(script))
-        .env("SWITCHBOARD_URL", &app.base)
-        .env("ADMIN_TOKEN", &app.admin)
+        .env("SWITCHBOARD_URL", base)
+        .env("ADMIN_TOKEN", admin)
         .env("CHROMIUM", &chromium)
         .envs(env.iter().copied())
         .current_dir(root)

@@ -58,6 +58,7 @@ mod survey;
 
 // Only on the CQL store.
 mod clock_skew;
+mod cluster_page;
 mod relay;
 mod standby;
 mod store_down;

@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use std::process::Command;
 
 /// Waits (bounded) until `p` answers `/readyz` 503 as a standby.
-async fn standby(p: &Proc) -> Value {
+pub(crate) async fn standby(p: &Proc) -> Value {
     let deadline = std::time::Instant::now() + WAIT;
     loop {
         if let Some((503, body)) = p.readyz().await {

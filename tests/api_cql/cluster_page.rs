@@ -1,0 +1,47 @@
+//! The supervisor dashboard's engine nodes in a real browser, against two real
+//! engines on one CQL keyspace: the active engine serves the page, a standby (with the
+//! cluster secret, so the active one pings it) is paused, woken and killed by the
+//! script (clients/tests/cluster.mjs), and the page follows: standby and reachable,
+//! unreachable while paused, reachable again, its lease lapsed once it is dead. CQL
+//! only: the embedded store has one process by construction (its single node is
+//! checked by clients/tests/supervisor.mjs).
+
+use crate::helpers::*;
+use crate::process::{free_port, spawn, start};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_shows_a_standby_paused_woken_and_killed() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = ("SWITCHBOARD_CLUSTER_SECRET", "cluster-page-test-secret");
+    let a = start(
+        dir.path(),
+        free_port(),
+        &[secret, ("SWITCHBOARD_NODE_NAME", "node-a")],
+    )
+    .await;
+    let admin = a.login("admin").await;
+    a.agent(&admin, "sup", json!({"role": "supervisor"})).await;
+    let b = spawn(
+        dir.path(),
+        free_port(),
+        &[secret, ("SWITCHBOARD_NODE_NAME", "node-b")],
+    );
+    // B is a standby once its address answers so.
+    crate::standby::standby(&b).await;
+    let pid = b.child.id().to_string();
+    let out = browser_script_at(
+        &a.base,
+        &admin,
+        "cluster.mjs",
+        &[
+            ("SUPERVISOR_ID", "sup"),
+            ("SUPERVISOR_PASSWORD", "sup-password"),
+            ("STANDBY_PID", &pid),
+            ("STANDBY_NAME", "node-b"),
+        ],
+    )
+    .output()
+    .await;
+    assert_browser_passed(out, "cluster.mjs", "cluster browser test passed");
+}
