@@ -1,7 +1,8 @@
 //! Integration tests of the stores: the backend-independent conformance suite against
 //! the embedded store and against the real CQL database named by `SCYLLA_URI` (the
 //! Apache Cassandra that `./scripts/test.sh` starts, or a ScyllaDB; without it the CQL
-//! tests fail, they never skip); CQL schema migration under a race and `--check-schema`
+//! tests fail, they never skip); CQL schema migration under a race, a keyspace a newer
+//! engine migrated refused at connect, and `--check-schema`
 //! drift; plus what only an on-disk, in-process store must do (reopen, crash safety
 //! under `kill -9`, single-winner identity creation under contention).
 //!
@@ -203,6 +204,38 @@ async fn cql_check_schema_reports_drift() {
         text.contains("was changed after it was applied") && text.contains(first_table.name),
         "{text}"
     );
+}
+
+/// A keyspace a newer engine migrated (a schema version this binary does not know) is
+/// refused at connect — with migrations on and off — naming the versions, instead of
+/// being read and written by a binary that does not know its tables.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cql_refuses_a_keyspace_a_newer_engine_migrated() {
+    let mut opts = cql_options(&fresh_keyspace("newer_schema"));
+    let ks = opts.keyspace.clone();
+    drop(ScyllaStore::connect(&opts).await.expect("migrate"));
+    let session = ScyllaStore::session(&opts).await.expect("session");
+    session
+        .query_unpaged(
+            format!(
+                "INSERT INTO {ks}.schema_version (scope, version, name, checksum) \
+                 VALUES ('switchboard', 9999, '9999_future.cql', 'x')"
+            ),
+            (),
+        )
+        .await
+        .expect("cql");
+    for migrate in [true, false] {
+        opts.migrate = migrate;
+        let Err(e) = ScyllaStore::connect(&opts).await else {
+            panic!("connected to a keyspace with a newer schema (migrate = {migrate})");
+        };
+        let text = e.to_string();
+        assert!(
+            text.contains("[9999]") && text.contains("does not know"),
+            "{text}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "current_thread")]

@@ -584,6 +584,19 @@ impl ScyllaStore {
                 )));
             }
         }
+        // A keyspace a newer engine migrated may hold tables and columns this binary
+        // would misread or overwrite without knowing: refuse to start on it.
+        let st = schema::status(&session, &template).await?;
+        if !st.unknown.is_empty() {
+            return Err(StoreError::Backend(format!(
+                "keyspace {} has schema versions {:?} that this binary does not know (a \
+                 newer engine migrated it; this one knows up to {}): start a binary at \
+                 least as new as the one that migrated it",
+                opts.keyspace,
+                st.unknown,
+                schema::FILES.last().map_or(0, |f| f.version)
+            )));
+        }
         let mut prepared = HashMap::new();
         for s in statements::ALL {
             let cql = schema::render(s.cql, &template)
