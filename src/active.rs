@@ -32,7 +32,7 @@
 
 use crate::config::ClusterSettings;
 use crate::domain::time::SharedClock;
-use crate::ownership::{Config, Driver};
+use crate::ownership::{Config, Driver, LoopThread};
 use crate::peering::{HttpTransport, Receiver};
 use crate::peers::Peers;
 use crate::store::coordination::{wall_ms, Coordination};
@@ -111,6 +111,8 @@ pub struct Active {
     release_limit: Duration,
     /// How often a suspended engine looks at the rows the loop read.
     poll: Duration,
+    /// Where the ownership loop runs (ends with this).
+    _thread: LoopThread,
 }
 
 impl Active {
@@ -119,8 +121,10 @@ impl Active {
     /// engine holds it, the listen address is held by the holding server (`/readyz`
     /// 503 `standby`, saying who is active) while the ownership loop keeps the
     /// membership and asks for the lease every `lease_renew_ms`.
+    /// The loop runs on `thread`, where `coord`'s session (if it has one) was made.
     pub async fn acquire(
         coord: Arc<dyn Coordination>,
+        thread: LoopThread,
         settings: &ClusterSettings,
         listen: std::net::SocketAddr,
         clock: SharedClock,
@@ -167,7 +171,8 @@ impl Active {
             return Err(e);
         }
         let member = membership::key(&node.name);
-        let (driver, mut changes) = Driver::start(
+        let (driver, mut changes) = Driver::start_on(
+            thread.handle(),
             coord.clone(),
             clock.clone(),
             Config {
@@ -245,6 +250,7 @@ impl Active {
             receiver,
             release_limit: every * 3,
             poll: Duration::from_millis(settings.lease_poll_ms),
+            _thread: thread,
         }))
     }
 

@@ -85,8 +85,9 @@ impl Application {
         clock: SharedClock,
         wrap: impl FnOnce(SharedStore) -> SharedStore,
     ) -> anyhow::Result<Application> {
-        let (store, coordination) = open_store(&settings).await?;
-        Self::build_on(settings, wrap(store), coordination, clock).await
+        let thread = loop_thread()?;
+        let (store, coordination) = open_store(&settings, &thread).await?;
+        Self::build_on(settings, wrap(store), coordination, thread, clock).await
     }
 
     /// Builds the engine on any store and clock (tests, other backends), as the one
@@ -97,7 +98,7 @@ impl Application {
         clock: SharedClock,
     ) -> anyhow::Result<Application> {
         let local: SharedCoordination = Arc::new(LocalCoordination::default());
-        Self::build_on(settings, store, local, clock).await
+        Self::build_on(settings, store, local, loop_thread()?, clock).await
     }
 
     /// Builds the engine on `store`, once this node is the active engine by
@@ -106,6 +107,7 @@ impl Application {
         settings: Settings,
         store: SharedStore,
         coordination: SharedCoordination,
+        thread: crate::ownership::LoopThread,
         clock: SharedClock,
     ) -> anyhow::Result<Application> {
         // rustls has two crypto back-ends compiled in (the ScyllaDB driver's aws-lc-rs,
@@ -137,6 +139,7 @@ impl Application {
         let coordination_view = coordination.clone();
         let active = crate::active::Active::acquire(
             coordination,
+            thread,
             &settings.cluster,
             settings.listen,
             clock.clone(),
@@ -429,11 +432,35 @@ async fn wait_for_signal() {
     }
 }
 
-/// The configured store: ScyllaDB, or the embedded store in `settings.data_dir`.
-async fn open_store(settings: &Settings) -> anyhow::Result<(SharedStore, SharedCoordination)> {
+/// The thread the ownership loop runs on (`crate::ownership::LoopThread`).
+fn loop_thread() -> anyhow::Result<crate::ownership::LoopThread> {
+    crate::ownership::LoopThread::start()
+        .map_err(|e| anyhow::anyhow!("starting the ownership loop's thread: {e}"))
+}
+
+/// The configured store: ScyllaDB, or the embedded store in `settings.data_dir`; and
+/// the coordination the ownership loop uses — on the CQL store, a session of its own
+/// made on the loop's `thread`, so that renewals never wait for the engine's runtime.
+async fn open_store(
+    settings: &Settings,
+    thread: &crate::ownership::LoopThread,
+) -> anyhow::Result<(SharedStore, SharedCoordination)> {
     if settings.store.backend == StoreBackend::Scylla {
         let store = open_scylla(settings).await?;
-        return Ok((store.clone(), store));
+        let mut opts = settings
+            .store
+            .scylla
+            .options()
+            .map_err(|e| anyhow::anyhow!("store.scylla: {e}"))?;
+        // The engine's session has applied the schema (or checked it).
+        opts.migrate = false;
+        let coordination = thread
+            .handle()
+            .spawn(async move { ScyllaStore::connect(&opts).await })
+            .await
+            .map_err(|e| anyhow::anyhow!("the ownership loop's thread: {e}"))?
+            .map_err(|e| anyhow::anyhow!("opening the ownership loop's CQL session: {e}"))?;
+        return Ok((store, Arc::new(coordination)));
     }
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("creating data dir {}", settings.data_dir.display()))?;

@@ -46,6 +46,7 @@ async fn three(config: PeerConfig) -> (Node, Node, Node) {
 
 #[actix_rt::test]
 async fn a_message_reaches_the_keys_owner_here_or_over_http() {
+    let metrics = switchboard::metrics::install();
     let (a, b, c) = three(PeerConfig::default()).await;
     let nodes = [&a, &b, &c];
     let owners = settled(&nodes).await;
@@ -68,6 +69,17 @@ async fn a_message_reaches_the_keys_owner_here_or_over_http() {
         let mine = owners.values().filter(|o| **o == n.name).count();
         assert!(mine > 0, "rendezvous gave {} nothing: {owners:?}", n.name);
         assert_eq!(n.handled.load(Ordering::SeqCst), 3 * mine, "{}", n.name);
+    }
+    // Requests between nodes are measured per peer (the dashboard's cluster row).
+    let text = metrics.render();
+    for n in nodes {
+        for series in [
+            "switchboard_peer_request_seconds_bucket",
+            "switchboard_peer_queue_depth",
+        ] {
+            let labelled = format!("{series}{{peer=\"{}\"", n.address);
+            assert!(text.contains(&labelled), "no {labelled} in:\n{text}");
+        }
     }
     // A kind nobody handles is refused, typed.
     let key = owners.keys().next().unwrap();

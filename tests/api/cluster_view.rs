@@ -62,3 +62,44 @@ async fn one_engine_is_a_live_member_holding_the_keyspace() {
         .unwrap();
     assert_eq!(r.status(), 403);
 }
+
+/// The ownership loop runs on a thread of its own, with (on the CQL store) a session
+/// of its own: while the engine's main runtime is blocked for longer than the lease —
+/// the thread `spawn_app` runs the engine's system on, held by a task that waits for
+/// the test — the active engine keeps renewing, under the same epoch (the view is
+/// answered by an HTTP worker thread from the loop's coordination).
+/// With the loop on the engine's runtime, the lease lapses here (checked by moving
+/// it back once).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lease_is_renewed_while_the_engines_runtime_is_blocked() {
+    let app = spawn_app(|_| {}).await;
+    let (_, before) = app.get("/api/v1/cluster").await;
+    let epoch = active_lease(&before)["epoch"].clone();
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let (blocked, is_blocked) = tokio::sync::oneshot::channel();
+    app.engine_system().arbiter().spawn(async move {
+        let _ = blocked.send(());
+        // Blocks the engine's main thread until the test releases it.
+        let _ = held.recv();
+    });
+    is_blocked.await.expect("the block started");
+    // The fault's length: past the lease's TTL and the skew bound (4 s + 0.5 s by
+    // default), so a lease nobody renewed meanwhile has lapsed.
+    tokio::time::sleep(std::time::Duration::from_millis(5_500)).await;
+    let (status, view) = app.get("/api/v1/cluster").await;
+    release.send(()).expect("the block ends");
+    assert_eq!(status, 200, "{view}");
+    let lease = active_lease(&view);
+    assert_eq!(lease["live"], true, "{view}");
+    assert_eq!(lease["epoch"], epoch, "{view}");
+    assert!(lease["expires_in_ms"].as_i64().unwrap() > 0, "{view}");
+}
+
+fn active_lease(view: &Value) -> &Value {
+    view["leases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["key"] == "singleton/active-engine")
+        .unwrap_or_else(|| panic!("no active-engine lease: {view}"))
+}

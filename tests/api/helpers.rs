@@ -289,6 +289,12 @@ async fn spawn_app_full(
 }
 
 impl TestApp {
+    /// The actix system the engine runs in: a task spawned on its arbiter runs on the
+    /// engine's main thread.
+    pub fn engine_system(&self) -> &actix_rt::System {
+        &self.system
+    }
+
     /// Stops the engine (as on shutdown) and hands back its data directory, so a test
     /// can start it again on the same store.
     pub fn stop(mut self) -> tempfile::TempDir {

@@ -36,6 +36,10 @@
 //! | `switchboard_fenced_writes_total` | counter | — |
 //! | `switchboard_peer_messages_total` | counter | outcome (local, done, refused, moved, expired, overloaded, unreachable, timeout) |
 //! | `switchboard_peer_received_total` | counter | outcome (done, refused, moved, expired) |
+//! | `switchboard_peer_request_seconds` | histogram | peer (a member's address) |
+//! | `switchboard_peer_queue_depth` | gauge | peer (a member's address) |
+//! | `switchboard_lease_takeovers_total` | counter | key (a configured key) |
+//! | `switchboard_clock_offset_seconds` | gauge | — |
 //! | `switchboard_store_commit_seconds` | histogram | |
 //! | `switchboard_store_commit_group_size` | histogram | |
 //! | `switchboard_logins_throttled_total` | counter | by (account, ip) |
@@ -85,6 +89,15 @@ pub fn install() -> PrometheusHandle {
                     b.set_buckets_for_metric(
                         Matcher::Full("switchboard_store_commit_group_size".into()),
                         &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0],
+                    )
+                })
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full("switchboard_peer_request_seconds".into()),
+                        &[
+                            1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25,
+                            1.0,
+                        ],
                     )
                 })
                 .and_then(|b| {
@@ -203,6 +216,19 @@ fn describe() {
     describe_counter!(
         "switchboard_peer_received_total",
         "Envelopes other nodes sent this one, by answer: done, refused, moved (not the owner), expired (past the deadline)."
+    );
+    describe_histogram!(
+        "switchboard_peer_request_seconds",
+        Unit::Seconds,
+        "Node-to-node requests (a batch of envelopes) by the peer they went to: from sending to the answers, or to the failure."
+    );
+    describe_gauge!(
+        "switchboard_peer_queue_depth",
+        "Envelopes waiting to be sent to each peer, after this node's last request to it (at most cluster.peer_queue)."
+    );
+    describe_counter!(
+        "switchboard_lease_takeovers_total",
+        "Keys this node took, by key: at its start, from another node that released or lost them, or again after its own lease lapsed; memberships not counted."
     );
     describe_gauge!(
         "switchboard_clock_offset_seconds",
@@ -364,6 +390,19 @@ pub fn peer_messages_init() {
     for outcome in &PEER_SENT[1..5] {
         counter!("switchboard_peer_received_total", "outcome" => *outcome).increment(0);
     }
+}
+
+/// One node-to-node request to `peer` (an address: bounded by the members), and how
+/// many envelopes still wait for it.
+pub fn peer_request(peer: &str, took: Duration, waiting: usize) {
+    histogram!("switchboard_peer_request_seconds", "peer" => peer.to_owned())
+        .record(took.as_secs_f64());
+    gauge!("switchboard_peer_queue_depth", "peer" => peer.to_owned()).set(waiting as f64);
+}
+
+/// This node took `key` (its start, a takeover, or again after a lapse).
+pub fn lease_takeover(key: &str) {
+    counter!("switchboard_lease_takeovers_total", "key" => key.to_owned()).increment(1);
 }
 
 /// One message sent (or handled here) by outcome.

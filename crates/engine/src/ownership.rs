@@ -8,6 +8,11 @@
 //! [`Driver::owns`] answers from the holdings and the monotonic clock at the moment
 //! of asking: the gate an owner checks before it acts. [`Driver::stop`] hands every key
 //! over (a graceful stop), the membership last.
+//!
+//! The engine runs the loop on a [`LoopThread`] of its own, with a store session made
+//! on that thread: a busy or blocked engine runtime (a long synchronous step, an actor
+//! hogging its thread) then delays neither a renewal nor the watchdog, so a node does
+//! not suspend itself for being busy.
 
 use crate::domain::time::SharedClock;
 use crate::store::coordination::{wall_ms, Acquired, Coordination, LeaseRow};
@@ -37,6 +42,58 @@ pub struct Config {
     pub sticky: Vec<String>,
 }
 
+/// A thread with a runtime of its own for the ownership loop (and the store session it
+/// renews through). Dropping it ends the thread and every task spawned on it.
+pub struct LoopThread {
+    handle: tokio::runtime::Handle,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl LoopThread {
+    /// Starts the thread `switchboard-ownership`.
+    pub fn start() -> std::io::Result<LoopThread> {
+        let (handle_tx, handle_rx) = std::sync::mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        std::thread::Builder::new()
+            .name("switchboard-ownership".into())
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = handle_tx.send(Err(e));
+                        return;
+                    }
+                };
+                let _ = handle_tx.send(Ok(rt.handle().clone()));
+                // Runs the spawned tasks until the LoopThread is dropped.
+                let _ = rt.block_on(stopped);
+            })?;
+        let handle = handle_rx
+            .recv()
+            .map_err(|_| std::io::Error::other("the ownership thread ended at start"))??;
+        Ok(LoopThread {
+            handle,
+            stop: Some(stop),
+        })
+    }
+
+    /// The thread's runtime: spawn on it what must not wait for the engine's.
+    pub fn handle(&self) -> &tokio::runtime::Handle {
+        &self.handle
+    }
+}
+
+impl Drop for LoopThread {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
 /// A running ownership loop.
 pub struct Driver {
     coord: Arc<dyn Coordination>,
@@ -64,6 +121,16 @@ impl Driver {
         clock: SharedClock,
         config: Config,
     ) -> (Arc<Driver>, mpsc::UnboundedReceiver<Change>) {
+        Self::start_on(&tokio::runtime::Handle::current(), coord, clock, config)
+    }
+
+    /// [`Driver::start`] on `runtime` (a [`LoopThread`]'s).
+    pub fn start_on(
+        runtime: &tokio::runtime::Handle,
+        coord: Arc<dyn Coordination>,
+        clock: SharedClock,
+        config: Config,
+    ) -> (Arc<Driver>, mpsc::UnboundedReceiver<Change>) {
         let (tx, rx) = mpsc::unbounded_channel();
         crate::metrics::lease_renewals_init();
         let driver = Arc::new(Driver {
@@ -82,8 +149,8 @@ impl Driver {
             stopping: watch::Sender::new(false),
             stopped: watch::Sender::new(false),
         });
-        tokio::spawn(driver.clone().run());
-        tokio::spawn(driver.clone().watchdog());
+        runtime.spawn(driver.clone().run());
+        runtime.spawn(driver.clone().watchdog());
         (driver, rx)
     }
 
@@ -98,7 +165,12 @@ impl Driver {
     fn emit(&self, changes: Vec<Change>) {
         for c in changes {
             match &c {
-                Change::Gained { key, .. } => crate::metrics::lease_held(key, true),
+                Change::Gained { key, .. } => {
+                    crate::metrics::lease_held(key, true);
+                    if !key.starts_with(cluster::membership::PREFIX) {
+                        crate::metrics::lease_takeover(key);
+                    }
+                }
                 Change::Lost { key, why } => {
                     crate::metrics::lease_held(key, false);
                     if *why == Why::Deadline {

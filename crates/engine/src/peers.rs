@@ -396,7 +396,9 @@ async fn worker(
         };
         let timeout = Duration::from_millis(last.saturating_sub(now).max(1));
         let envelopes = batch.iter().map(|p| p.envelope.clone()).collect();
+        let sent = std::time::Instant::now();
         let result = transport.deliver(&address, envelopes, timeout).await;
+        crate::metrics::peer_request(&address, sent.elapsed(), queue.len());
         match result {
             Ok(answers) => {
                 let mut by_id: HashMap<u64, Answer> =
