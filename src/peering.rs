@@ -66,15 +66,35 @@ impl Transport for HttpTransport {
             .timeout(timeout)
             .json(&batch);
         Box::pin(async move {
-            let r = request.send().await.map_err(|e| e.to_string())?;
+            let r = request.send().await.map_err(|e| why(&e, timeout))?;
             let status = r.status();
             if !status.is_success() {
                 let body = r.text().await.unwrap_or_default();
                 return Err(format!("{status}: {body}"));
             }
-            r.json::<Vec<Answer>>().await.map_err(|e| e.to_string())
+            r.json::<Vec<Answer>>().await.map_err(|e| why(&e, timeout))
         })
     }
+}
+
+/// Why a request failed, in words an operator can act on: a timeout says it was the
+/// deadline (the peer accepted the connection and did not answer in time: paused or
+/// overloaded), anything else names its cause.
+fn why(e: &reqwest::Error, timeout: Duration) -> String {
+    if e.is_timeout() {
+        return format!(
+            "no answer before the deadline ({} ms): the peer is paused or overloaded",
+            timeout.as_millis()
+        );
+    }
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// What the receiving route needs.

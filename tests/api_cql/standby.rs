@@ -7,7 +7,8 @@
 //! engine that fails to start after taking the lease hands it over at once; and an
 //! active engine cut off from the store suspends at its own
 //! deadline (not ready, the lease let go) and serves again, without a restart, once the
-//! store confirms its lease under the same epoch. Real binaries on the CQL store only: the embedded store has one process by
+//! store confirms its lease under the same epoch; with a standby beside it, the cut-off
+//! engine lets go before the standby serves, and exits (fenced) when the store is back. Real binaries on the CQL store only: the embedded store has one process by
 //! construction.
 
 use crate::helpers::*;
@@ -271,36 +272,11 @@ async fn an_engine_cut_off_from_the_store_suspends_at_its_deadline_and_resumes()
     // (the driver reaches a node at the address it reports, with the contact point's
     // port); cutting the relay leaves it running but unable to renew.
     let dir = tempfile::tempdir().unwrap();
-    let target = cql_contact_points()[0].clone();
-    let db_host = target.rsplit_once(':').expect("host:port").0.to_owned();
-    let listener = tokio::net::TcpListener::bind((db_host.as_str(), 0))
-        .await
-        .expect("bind a relay port");
-    let db_port = listener.local_addr().unwrap().port();
-    let relay = Relay::start(listener, target);
+    let (relay, db_host, db_port) = relay_to_store().await;
     // Default lease timing: a shorter lease makes the test quicker but lets a loaded
     // machine's slow Cassandra lapse it during the start.
-    let port = free_port();
     let log = dir.path().join("engine.log");
-    let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(["--listen", &format!("127.0.0.1:{port}"), "--workers", "2"])
-        .args(["--store", "scylla", "--scylla-replication-factor", "1"])
-        .args(["--scylla-contact-points", &format!("{db_host}:{db_port}")])
-        .args(["--scylla-keyspace", &cql_keyspace(dir.path())])
-        .arg("--data-dir")
-        .arg(dir.path())
-        .env("SWITCHBOARD_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .env("RUST_LOG", "warn")
-        .stdout(std::fs::File::create(dir.path().join("engine.out")).unwrap())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .expect("binary starts");
-    let mut engine = Proc {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-        port,
-        http: test_http_client(),
-    };
+    let mut engine = spawn_through(dir.path(), &format!("{db_host}:{db_port}"), &log, &[]);
     // Ready (a fresh keyspace's schema goes through the relay first).
     until_readyz(&mut engine, &log, |s, _| s == 200).await;
     let token = engine.login("admin").await;
@@ -359,6 +335,131 @@ async fn an_engine_cut_off_from_the_store_suspends_at_its_deadline_and_resumes()
     assert_eq!(lease["epoch"], 1, "the same epoch: {view}");
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(!text.contains("fenced:"), "nobody fenced it:\n{text}");
+}
+
+/// The binary on `dir`'s keyspace reaching the CQL store at `contact` (a relay), its
+/// log in `log`.
+fn spawn_through(
+    dir: &std::path::Path,
+    contact: &str,
+    log: &std::path::Path,
+    env: &[(&str, &str)],
+) -> Proc {
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["--listen", &format!("127.0.0.1:{port}"), "--workers", "2"])
+        .args(["--store", "scylla", "--scylla-replication-factor", "1"])
+        .args(["--scylla-contact-points", contact])
+        .args(["--scylla-keyspace", &cql_keyspace(dir)])
+        .arg("--data-dir")
+        .arg(dir)
+        .env("SWITCHBOARD_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
+        .stdout(std::fs::File::create(dir.join("engine.out")).unwrap())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .expect("binary starts");
+    Proc {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+        port,
+        http: test_http_client(),
+    }
+}
+
+/// A relay to the CQL store on the database's own host: `(relay, host, port)`.
+async fn relay_to_store() -> (Relay, String, u16) {
+    let target = cql_contact_points()[0].clone();
+    let db_host = target.rsplit_once(':').expect("host:port").0.to_owned();
+    let listener = tokio::net::TcpListener::bind((db_host.as_str(), 0))
+        .await
+        .expect("bind a relay port");
+    let db_port = listener.local_addr().unwrap().port();
+    (Relay::start(listener, target), db_host, db_port)
+}
+
+/// Partitioned from the store but not from its standby: the active engine suspends at
+/// its own deadline — before the standby may take over, which it does — writes nothing
+/// while cut off, and when the store is back finds the keyspace taken under a newer
+/// epoch and exits (fenced) instead of serving beside the new owner. What the first
+/// engine acknowledged is there on the second: a client's retry is a duplicate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_engine_cut_off_from_the_store_steps_down_and_the_standby_serves() {
+    let dir = tempfile::tempdir().unwrap();
+    let (relay, db_host, db_port) = relay_to_store().await;
+    let log = dir.path().join("engine.log");
+    let mut a = spawn_through(
+        dir.path(),
+        &format!("{db_host}:{db_port}"),
+        &log,
+        &[("SWITCHBOARD_NODE_NAME", "node-a")],
+    );
+    until_readyz(&mut a, &log, |s, _| s == 200).await;
+    let token = a.login("admin").await;
+    let (s, first) = say(&a, &token, "part-1").await;
+    assert_eq!(s, 202, "{first}");
+    let b = spawn(
+        dir.path(),
+        free_port(),
+        &[("SWITCHBOARD_NODE_NAME", "node-b")],
+    );
+    standby(&b).await;
+
+    relay.cut();
+    // Watch both: A lets go of its lease (its own deadline) strictly before B serves.
+    let held = r#"switchboard_lease_held{key="singleton/active-engine"}"#;
+    let deadline = std::time::Instant::now() + WAIT;
+    let mut a_let_go = false;
+    loop {
+        let b_ready = matches!(b.readyz().await, Some((200, _)));
+        assert!(
+            !b_ready || a_let_go,
+            "the standby served while the cut-off engine still held the lease"
+        );
+        if b_ready {
+            break;
+        }
+        if !a_let_go {
+            let text = metrics_text(&a.http, &a.base).await;
+            a_let_go = text.contains(&format!("{held} 0"));
+        }
+        assert!(std::time::Instant::now() < deadline, "no takeover");
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await; // poll interval
+    }
+    // Cut off, A writes nothing: a message to it is refused.
+    let (s, v) = say(&a, &token, "part-2").await;
+    assert_eq!(s, 503, "{v}");
+    // B serves: the retry of what A acknowledged is a duplicate, the rest is new.
+    let b_token = b.login("admin").await;
+    let (s, again) = say(&b, &b_token, "part-1").await;
+    assert_eq!((s, &again["duplicate"]), (202, &json!(true)), "{again}");
+    assert_eq!(again["event_id"], first["event_id"]);
+    let (s, next) = say(&b, &b_token, "part-2").await;
+    assert_eq!((s, &next["duplicate"]), (202, &json!(false)), "{next}");
+
+    // The store is back: A finds the keyspace under a newer epoch and exits.
+    let listener = tokio::net::TcpListener::bind((db_host.as_str(), db_port))
+        .await
+        .expect("bind the relay port again");
+    let _relay = Relay::start(listener, cql_contact_points()[0].clone());
+    let status = a.exited().await;
+    assert!(!status.success(), "{status}");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("fenced"), "{text}");
+    let view = b.get(&b_token, "/api/v1/cluster").await;
+    let lease = view["leases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["key"] == "singleton/active-engine")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        (&lease["holder"], &lease["epoch"]),
+        (&json!("node-b"), &json!(2)),
+        "{view}"
+    );
 }
 
 /// Polls `/readyz` (bounded: a minute, as a reconnecting driver may back off) until

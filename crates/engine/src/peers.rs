@@ -372,6 +372,9 @@ fn outcome_of(a: &Answer) -> &'static str {
     }
 }
 
+/// How much longer than its envelopes' latest deadline a request may take.
+const REQUEST_GRACE: Duration = Duration::from_millis(50);
+
 /// Sends what waits for one peer, a batch at a time, until every sender is gone.
 async fn worker(
     address: String,
@@ -394,7 +397,10 @@ async fn worker(
         let Some(last) = batch.iter().map(|p| p.envelope.deadline).max() else {
             continue;
         };
-        let timeout = Duration::from_millis(last.saturating_sub(now).max(1));
+        // The request may take until the latest deadline, and a little more: a caller's
+        // own timer (`Timeout`, typed) must fire before the request's (which would read
+        // as the peer failing).
+        let timeout = Duration::from_millis(last.saturating_sub(now).max(1)) + REQUEST_GRACE;
         let envelopes = batch.iter().map(|p| p.envelope.clone()).collect();
         let sent = std::time::Instant::now();
         let result = transport.deliver(&address, envelopes, timeout).await;
