@@ -195,13 +195,15 @@ impl Active {
                 settings.peers(),
             ));
             let me = node.clone();
-            peers.handle(
-                crate::peering::PING,
-                Arc::new(move |_key, _body| {
-                    let reply = serde_json::json!({"name": me.name, "incarnation": me.incarnation});
-                    Box::pin(async move { Ok(reply) })
-                }),
-            );
+            let wall = clock.clone();
+            peers.serve(move |_key, _: crate::peers::Ping| {
+                let pong = crate::peers::Pong {
+                    name: me.name.clone(),
+                    incarnation: me.incarnation,
+                    wall_ms: wall_ms(wall.now()),
+                };
+                async move { Ok(pong) }
+            });
             Receiver {
                 peers,
                 secret: secret.into(),

@@ -27,10 +27,6 @@ pub const PATH: &str = "/internal/v1/envelopes";
 /// ([`cluster::envelope::PROTOCOL`]).
 pub const PROTOCOL_HEADER: &str = "switchboard-peer-protocol";
 
-/// The node-to-node message every member answers on its membership key (`node/<name>`),
-/// with its name and incarnation: the cluster view's reachability check.
-pub const PING: &str = "ping";
-
 /// Sends batches over HTTP with the cluster secret.
 pub struct HttpTransport {
     client: reqwest::Client,

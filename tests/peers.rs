@@ -2,7 +2,9 @@
 //! docs/cluster.md) between three nodes, each with its ownership loop on the embedded
 //! store's coordination and its own HTTP server on a real socket:
 //! - a message for a key reaches the key's owner, over HTTP when that is another node
-//!   and with no wire when it is this one;
+//!   and with no wire when it is this one; typed messages (`Wire`) round-trip, a body
+//!   of another type is refused before the handler runs, a reply of another type is
+//!   reported as unreadable;
 //! - a node that no longer owns a key answers `moved` naming the owner, and the message
 //!   follows it;
 //! - a peer's queue is bounded: one message more than it holds is refused at once,
@@ -21,7 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use switchboard::cluster::envelope::Owner;
 use switchboard::peering::{PATH, PROTOCOL_HEADER};
-use switchboard::peers::{PeerConfig, SendError};
+use switchboard::peers::{PeerConfig, SendError, Wire};
 use switchboard::store::coordination::{Coordination, LocalCoordination};
 
 #[path = "support/peer_nodes.rs"]
@@ -92,6 +94,95 @@ async fn a_message_reaches_the_keys_owner_here_or_over_http() {
         matches!(&e, SendError::Refused { code, .. } if code == "unknown_kind"),
         "{e}"
     );
+}
+
+/// A typed message (`Wire`): a plain serde type with its kind and reply type.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Add {
+    a: i64,
+    b: i64,
+}
+
+#[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Sum {
+    sum: i64,
+    by: String,
+}
+
+impl Wire for Add {
+    const KIND: &'static str = "add";
+    type Reply = Sum;
+}
+
+/// The same kind read by a build that expects another reply.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct AddExpectingText {
+    a: i64,
+    b: i64,
+}
+
+impl Wire for AddExpectingText {
+    const KIND: &'static str = "add";
+    type Reply = String;
+}
+
+#[actix_rt::test]
+async fn typed_messages_round_trip_and_a_body_of_another_type_is_refused() {
+    let (a, b, c) = three(PeerConfig::default()).await;
+    let nodes = [&a, &b, &c];
+    let added = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    for n in nodes {
+        let (by, added) = (n.name.clone(), added.clone());
+        n.peers.serve(move |_key, m: Add| {
+            added.fetch_add(1, Ordering::SeqCst);
+            let sum = Sum {
+                sum: m.a + m.b,
+                by: by.clone(),
+            };
+            async move { Ok(sum) }
+        });
+    }
+    let owners = settled(&nodes).await;
+    // Over HTTP to another owner, and here.
+    for (key, owner) in &owners {
+        let sum = a
+            .peers
+            .ask(key, &Add { a: 2, b: 40 }, WAIT)
+            .await
+            .unwrap_or_else(|e| panic!("{key}: {e}"));
+        assert_eq!(
+            sum,
+            Sum {
+                sum: 42,
+                by: owner.clone()
+            }
+        );
+    }
+    let asked = added.load(Ordering::SeqCst);
+    assert_eq!(asked, owners.len());
+    // A body that is not an `Add`: refused, typed, and the handler never ran.
+    let (key, _) = owners.iter().find(|(_, o)| *o == "b").unwrap();
+    let e = a
+        .peers
+        .send(key, "add", json!({"a": "two"}), WAIT)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, SendError::Refused { code, message } if code == "bad_body" && message.contains("not a add message")),
+        "{e}"
+    );
+    assert_eq!(added.load(Ordering::SeqCst), asked);
+    // A reply of another type: acted on, and the sender says it could not read it.
+    let e = a
+        .peers
+        .ask(key, &AddExpectingText { a: 1, b: 1 }, WAIT)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, SendError::BadReply { kind, .. } if kind == "add"),
+        "{e}"
+    );
+    assert_eq!(added.load(Ordering::SeqCst), asked + 1);
 }
 
 #[actix_rt::test]

@@ -108,7 +108,7 @@ import { staffLogin, sessionExpired } from '../shared/staff-login.js';
  * @property {number} expires_in_ms
  * @property {boolean} this
  * @property {string[]} holds
- * @property {{ reachable: boolean, rtt_ms?: number, error?: string } | null} ping
+ * @property {{ reachable: boolean, rtt_ms?: number, clock_offset_ms?: number, error?: string } | null} ping
  */
 
 /**
@@ -794,7 +794,14 @@ function nodeRow(m) {
   const reach = !ping
     ? h('span', { dataset: { testid: `node-reach-${m.name}`, reach: 'none' } }, m.this ? t('sup.cluster.this') : t('sup.none'))
     : ping.reachable
-      ? h('span', { class: 'num', dataset: { testid: `node-reach-${m.name}`, reach: 'yes' } }, t('sup.cluster.rtt', { ms: new Intl.NumberFormat(locale(), { maximumFractionDigits: 1 }).format(ping.rtt_ms || 0) }))
+      ? h(
+          'span',
+          { class: 'num', dataset: { testid: `node-reach-${m.name}`, reach: 'yes' } },
+          t('sup.cluster.rtt', {
+            ms: new Intl.NumberFormat(locale(), { maximumFractionDigits: 1 }).format(ping.rtt_ms || 0),
+            offset: new Intl.NumberFormat(locale(), { signDisplay: 'exceptZero' }).format(ping.clock_offset_ms || 0),
+          }),
+        )
       : h('span', { class: 'state state--unreachable', title: ping.error || '', dataset: { testid: `node-reach-${m.name}`, reach: 'no' } }, t('sup.cluster.unreachable'));
   const keys = [...m.holds].sort();
   const shown = keys.slice(0, KEYS_SHOWN).join(', ');

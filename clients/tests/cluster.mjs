@@ -105,7 +105,7 @@ async function main() {
     await shown(`node-${STANDBY}`, 'data-role', 'standby');
     await shown(`node-status-${STANDBY}`, 'data-state', 'live');
     await shown(`node-reach-${STANDBY}`, 'data-reach', 'yes');
-    await page.getByTestId(`node-reach-${STANDBY}`).filter({ hasText: / ms$/ }).waitFor();
+    await page.getByTestId(`node-reach-${STANDBY}`).filter({ hasText: /^[\d.]+ ms · clock [+-]?\d+ ms$/ }).waitFor();
     await page.getByTestId(`node-holds-${active}`).filter({ hasText: 'singleton/active-engine' }).waitFor();
     await page.getByTestId('cluster-summary').filter({ hasText: new RegExp(`^2 of 2 nodes live · active engine: ${active} `) }).waitFor();
   });

@@ -68,12 +68,16 @@ pub async fn view(state: web::Data<AppState>, staff: Staff) -> Result<HttpRespon
             let peers = peers.filter(|_| !skip)?;
             let owner = owner?;
             let sent = std::time::Instant::now();
+            let sent_wall = peers.wall_now();
             let answer = peers
-                .send_to(owner, &key, crate::peering::PING, json!({}), timeout)
+                .ask_at(owner, &key, &crate::peers::Ping {}, timeout)
                 .await;
             let ms = sent.elapsed().as_secs_f64() * 1e3;
             Some(match answer {
-                Ok(_) => json!({"reachable": true, "rtt_ms": (ms * 100.0).round() / 100.0}),
+                // The peer read its clock about half the round trip after sending.
+                Ok(pong) => json!({"reachable": true, "rtt_ms": (ms * 100.0).round() / 100.0,
+                    "clock_offset_ms": pong.wall_ms as i64
+                        - (sent_wall + (ms / 2.0).round() as u64) as i64}),
                 Err(e) => json!({"reachable": false, "error": e.to_string()}),
             })
         }

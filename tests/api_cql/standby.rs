@@ -91,7 +91,13 @@ async fn a_standby_takes_over_when_the_active_engine_dies() {
     // The standby answers node-to-node messages: the active engine pinged it over HTTP
     // with the cluster secret (itself it does not ping).
     assert_eq!(b_member["ping"]["reachable"], true, "{view}");
-    assert!(b_member["ping"]["rtt_ms"].as_f64().is_some(), "{view}");
+    let rtt = b_member["ping"]["rtt_ms"].as_f64().expect("rtt_ms");
+    // One machine, one clock: the offset the ping measures is within its own error,
+    // half the round trip (and the millisecond rounding).
+    let offset = b_member["ping"]["clock_offset_ms"]
+        .as_i64()
+        .expect("offset");
+    assert!(offset.unsigned_abs() as f64 <= rtt / 2.0 + 2.0, "{view}");
     assert_eq!(a_member["ping"], Value::Null, "{view}");
     // A member that is live but does not answer (paused well within its lease) costs
     // the view the ping timeout and shows as unreachable.

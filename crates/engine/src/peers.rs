@@ -23,7 +23,12 @@
 //!
 //! Receiving ([`Peers::receive`]): each envelope is admitted or answered `moved` /
 //! `expired`, and admitted ones go to the handler registered for their kind
-//! ([`Peers::handle`]). The wire (HTTP between nodes, authenticated by the cluster
+//! ([`Peers::handle`]).
+//!
+//! Typed messages ([`Wire`]): a plain serde type names its kind and its reply type;
+//! [`Peers::ask`] sends one and reads the reply, [`Peers::serve`] registers its
+//! handler, and a body that is not the kind's type is refused (`bad_body`) before the
+//! handler runs. [`Ping`] is the one every member answers. The wire (HTTP between nodes, authenticated by the cluster
 //! secret) is the server's [`Transport`]; this module names none.
 
 use crate::ownership::Driver;
@@ -31,6 +36,8 @@ use cluster::envelope::{admit, route, Admit, Answer, Envelope, Owner, Route};
 use cluster::NodeId;
 use dashmap::DashMap;
 use futures_util::future::BoxFuture;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -83,6 +90,33 @@ pub struct Refusal {
 pub type Handler =
     Arc<dyn Fn(String, Value) -> BoxFuture<'static, Result<Value, Refusal>> + Send + Sync>;
 
+/// A node-to-node message: a plain serde type, the name of its handler, and the type
+/// of its reply. Keyed by the ids inside it, never by a process-local address.
+pub trait Wire: Serialize + DeserializeOwned + Send + 'static {
+    /// The kind its envelopes carry (one handler per kind on every node).
+    const KIND: &'static str;
+    type Reply: Serialize + DeserializeOwned + Send + 'static;
+}
+
+/// Asks a member (on its membership key, `node/<name>`) whether it answers, and what
+/// its wall clock reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ping {}
+
+/// A member's answer to [`Ping`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pong {
+    pub name: String,
+    pub incarnation: u64,
+    /// Its wall clock (milliseconds since the epoch) as it answered.
+    pub wall_ms: u64,
+}
+
+impl Wire for Ping {
+    const KIND: &'static str = "ping";
+    type Reply = Pong;
+}
+
 /// Why a message got no reply.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SendError {
@@ -98,6 +132,9 @@ pub enum SendError {
     Refused { code: String, message: String },
     #[error("{key} moved more than {hops} times")]
     TooManyHops { key: String, hops: u32 },
+    /// Acted on, but the reply is not the kind's reply type (two builds disagree).
+    #[error("the reply to {kind} could not be read: {why}")]
+    BadReply { kind: String, why: String },
 }
 
 struct Pending {
@@ -138,6 +175,12 @@ impl Peers {
         self.driver.node()
     }
 
+    /// This node's wall clock (milliseconds since the epoch), as envelope deadlines
+    /// count it.
+    pub fn wall_now(&self) -> u64 {
+        self.driver.wall_now()
+    }
+
     /// The bounds this node runs with.
     pub fn config(&self) -> PeerConfig {
         self.config
@@ -146,6 +189,60 @@ impl Peers {
     /// Registers the handler of `kind` (replacing any earlier one).
     pub fn handle(&self, kind: &str, handler: Handler) {
         self.handlers.insert(kind.to_owned(), handler);
+    }
+
+    /// Registers the handler of the typed message `M`: it gets the key and the decoded
+    /// message; a body that does not decode is refused `bad_body` without calling it.
+    pub fn serve<M, F, Fut>(&self, handler: F)
+    where
+        M: Wire,
+        F: Fn(String, M) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<M::Reply, Refusal>> + Send + 'static,
+    {
+        let handler = Arc::new(handler);
+        self.handle(
+            M::KIND,
+            Arc::new(move |key, body| {
+                let decoded = serde_json::from_value::<M>(body).map_err(|e| Refusal {
+                    code: "bad_body".into(),
+                    message: format!("not a {} message: {e}", M::KIND),
+                });
+                let handler = handler.clone();
+                Box::pin(async move {
+                    let reply = handler(key, decoded?).await?;
+                    serde_json::to_value(reply).map_err(|e| Refusal {
+                        code: "bad_reply".into(),
+                        message: format!("the reply to {} did not encode: {e}", M::KIND),
+                    })
+                })
+            }),
+        );
+    }
+
+    /// Sends the typed `message` to the owner of `key` ([`Peers::send`]) and reads its
+    /// reply.
+    pub async fn ask<M: Wire>(
+        &self,
+        key: &str,
+        message: &M,
+        timeout: Duration,
+    ) -> Result<M::Reply, SendError> {
+        let reply = self.send(key, M::KIND, encode(message)?, timeout).await?;
+        decode::<M>(reply)
+    }
+
+    /// [`Peers::ask`] where the caller last saw the key ([`Peers::send_to`]).
+    pub async fn ask_at<M: Wire>(
+        &self,
+        owner: Owner,
+        key: &str,
+        message: &M,
+        timeout: Duration,
+    ) -> Result<M::Reply, SendError> {
+        let reply = self
+            .send_to(owner, key, M::KIND, encode(message)?, timeout)
+            .await?;
+        decode::<M>(reply)
     }
 
     /// Sends `body` to the owner of `key` and waits up to `timeout` for its reply.
@@ -361,6 +458,20 @@ fn no_handler(kind: &str) -> SendError {
         code: "unknown_kind".into(),
         message: format!("no handler for {kind:?} on this node"),
     }
+}
+
+fn encode<M: Wire>(message: &M) -> Result<Value, SendError> {
+    serde_json::to_value(message).map_err(|e| SendError::Refused {
+        code: "bad_body".into(),
+        message: format!("a {} message did not encode: {e}", M::KIND),
+    })
+}
+
+fn decode<M: Wire>(reply: Value) -> Result<M::Reply, SendError> {
+    serde_json::from_value(reply).map_err(|e| SendError::BadReply {
+        kind: M::KIND.into(),
+        why: e.to_string(),
+    })
 }
 
 fn outcome_of(a: &Answer) -> &'static str {
