@@ -466,6 +466,44 @@ async fn an_engine_cut_off_from_the_store_steps_down_and_the_standby_serves() {
         (&json!("node-b"), &json!(2)),
         "{view}"
     );
+    // The store itself, read with plain CQL rather than through any engine: the two
+    // acknowledged messages, once each, and not the one refused while cut off.
+    let stored = stored_message_events(&cql_keyspace(dir.path())).await;
+    let mut ids: Vec<&str> = [&first, &next]
+        .iter()
+        .map(|v| v["event_id"].as_str().unwrap())
+        .collect();
+    ids.sort();
+    assert_eq!(stored.len(), 2, "{stored:?}");
+    assert_eq!(stored.iter().map(String::as_str).collect::<Vec<_>>(), ids);
+}
+
+/// The ids of the customer messages (`message_in`) in the keyspace's timeline, sorted,
+/// read straight from the database.
+async fn stored_message_events(keyspace: &str) -> Vec<String> {
+    let session = scylla::client::session_builder::SessionBuilder::new()
+        .known_nodes(cql_contact_points())
+        .build()
+        .await
+        .expect("a CQL session");
+    let rows = session
+        .query_unpaged(format!("SELECT kind, payload FROM {keyspace}.timeline"), ())
+        .await
+        .expect("read the timeline")
+        .into_rows_result()
+        .expect("rows");
+    let mut ids: Vec<String> = rows
+        .rows::<(Option<String>, Option<String>)>()
+        .expect("typed rows")
+        .map(|r| r.expect("a row"))
+        .filter(|(kind, _)| kind.as_deref() == Some("message_in"))
+        .map(|(_, payload)| {
+            let event: Value = serde_json::from_str(&payload.unwrap_or_default()).expect("JSON");
+            event["id"].as_str().expect("an event id").to_owned()
+        })
+        .collect();
+    ids.sort();
+    ids
 }
 
 /// Polls `/readyz` (bounded: a minute, as a reconnecting driver may back off) until
