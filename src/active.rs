@@ -43,6 +43,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::watch;
 
 /// How many times a node reads the store's clock before it joins (the sample with the
 /// shortest round trip counts).
@@ -83,6 +84,41 @@ async fn check_clock(coord: &dyn Coordination, skew_ms: u64) -> anyhow::Result<(
     cluster::clock::check(offset, skew_ms).map_err(|e| anyhow::anyhow!("clock skew: {e}"))
 }
 
+/// Raised (for good) on the first SIGTERM or SIGINT from now on: a watch, so that
+/// whoever looks later — the standby's wait, then the running engine — still sees it.
+fn stop_signal() -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tx.send_replace(true);
+    });
+    rx
+}
+
+/// Resolves on SIGTERM or SIGINT (Ctrl-C).
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => tracing::info!("SIGTERM received"),
+                    _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; only SIGINT stops the engine");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
 /// The lease of the active engine.
 pub const KEY: &str = "singleton/active-engine";
 
@@ -113,7 +149,15 @@ pub struct Active {
     poll: Duration,
     /// Where the ownership loop runs (ends with this).
     _thread: LoopThread,
+    /// Raised by SIGTERM or SIGINT (listened for from the start of `acquire`).
+    stop: watch::Receiver<bool>,
 }
+
+/// A stop signal came while this node waited as a standby: it released its
+/// membership and exits cleanly, having served nothing.
+#[derive(Debug, thiserror::Error)]
+#[error("stopped by a signal while waiting as a standby (nothing was served)")]
+pub struct StoppedAsStandby;
 
 impl Active {
     /// Joins the cluster and waits until this node holds the lease (`settings`
@@ -134,6 +178,7 @@ impl Active {
         let address = settings.address(listen);
         let skew = settings.clock_skew_ms;
         let reason = crate::api::holding::HoldingReason::default();
+        let stop = stop_signal();
         let mut holding_server = None;
         let every = Duration::from_millis(timing.renew_every_ms);
         // A name is one process: refuse to start beside a newer live run of it.
@@ -210,8 +255,16 @@ impl Active {
                 max_bytes: settings.max_peer_request_bytes,
             }
         });
+        let mut stopping = stop.clone();
         let epoch = loop {
             tokio::select! {
+                // SIGTERM while a standby: hand the membership back and go.
+                _ = stopping.wait_for(|requested| *requested) => {
+                    stop_holding(holding_server).await;
+                    driver.stop(every * 3).await;
+                    tracing::info!(node = %node, "stopped while standby; membership released");
+                    return Err(StoppedAsStandby.into());
+                }
                 change = changes.recv() => match change {
                     Some(Change::Gained { key, epoch }) if key == KEY => break epoch,
                     Some(Change::Lost { key, why: Why::Taken }) if key == member => {
@@ -253,7 +306,13 @@ impl Active {
             release_limit: every * 3,
             poll: Duration::from_millis(settings.lease_poll_ms),
             _thread: thread,
+            stop,
         }))
+    }
+
+    /// Raised by SIGTERM or SIGINT: the engine drains and stops.
+    pub fn stop_signal(&self) -> watch::Receiver<bool> {
+        self.stop.clone()
     }
 
     /// The epoch this node holds the lease under, while it does.

@@ -24,7 +24,12 @@ fn main() -> anyhow::Result<()> {
         std::process::exit(if current { 0 } else { 1 });
     }
     actix_rt::System::new().block_on(async move {
-        let app = Application::build(settings).await?;
+        let app = match Application::build(settings).await {
+            Ok(app) => app,
+            // Told to stop before it ever served: a clean exit.
+            Err(e) if e.is::<switchboard::active::StoppedAsStandby>() => return Ok(()),
+            Err(e) => return Err(e),
+        };
         app.run_until_stopped().await?;
         Ok(())
     })

@@ -350,10 +350,11 @@ impl Application {
         });
         // When a signal started the drain: the deadline counts from there.
         let began: Arc<std::sync::Mutex<Option<tokio::time::Instant>>> = Default::default();
+        let mut stop = active.stop_signal();
         let signals = actix_rt::spawn({
             let began = began.clone();
             async move {
-                wait_for_signal().await;
+                let _ = stop.wait_for(|requested| *requested).await;
                 *began.lock().unwrap_or_else(|p| p.into_inner()) =
                     Some(tokio::time::Instant::now());
                 shutdown.drain().await;
@@ -405,30 +406,6 @@ impl Application {
         }
         tracing::info!("shutdown complete");
         r
-    }
-}
-
-/// Resolves on SIGTERM or SIGINT (Ctrl-C).
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => tracing::info!("SIGTERM received"),
-                    _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGTERM; only SIGINT stops the engine");
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
     }
 }
 

@@ -60,5 +60,6 @@ mod survey;
 mod clock_skew;
 mod cluster_page;
 mod relay;
+mod rolling;
 mod standby;
 mod store_down;

@@ -4,7 +4,8 @@
 //! and answers a retry of a message the dead one acknowledged as a duplicate; an active
 //! engine paused past its lease stops when it wakes (by itself, with an error) while the
 //! standby serves, and a write queued while it was paused is refused by its fence; an
-//! engine that fails to start after taking the lease hands it over at once; and an
+//! engine that fails to start after taking the lease hands it over at once; a standby
+//! stopped by SIGTERM exits cleanly and leaves the membership at once; and an
 //! active engine cut off from the store suspends at its own
 //! deadline (not ready, the lease let go) and serves again, without a restart, once the
 //! store confirms its lease under the same epoch; with a standby beside it, the cut-off
@@ -247,6 +248,33 @@ async fn an_engine_paused_past_its_lease_stops_when_it_wakes() {
     assert_eq!(s, 202, "{v}");
 }
 
+/// SIGTERM to a standby: it exits cleanly (status 0) and hands its membership back at
+/// once — the active engine's view shows it gone without waiting out its lease.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standby_stopped_by_sigterm_exits_cleanly_and_leaves_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = start(dir.path(), free_port(), &[]).await;
+    let token = a.login("admin").await;
+    let mut b = spawn(
+        dir.path(),
+        free_port(),
+        &[("SWITCHBOARD_NODE_NAME", "node-b")],
+    );
+    standby(&b).await;
+    b.sigterm();
+    let status = b.exited().await;
+    assert!(status.success(), "{status}");
+    let view = a.get(&token, "/api/v1/cluster").await;
+    let gone = view["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "node-b")
+        .cloned()
+        .unwrap_or_else(|| panic!("node-b's row: {view}"));
+    assert_eq!(gone["live"], false, "released, not lapsing: {view}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_engine_that_cannot_bind_hands_its_lease_over_at_once() {
     let dir = tempfile::tempdir().unwrap();
@@ -480,7 +508,7 @@ async fn an_engine_cut_off_from_the_store_steps_down_and_the_standby_serves() {
 
 /// The ids of the customer messages (`message_in`) in the keyspace's timeline, sorted,
 /// read straight from the database.
-async fn stored_message_events(keyspace: &str) -> Vec<String> {
+pub(crate) async fn stored_message_events(keyspace: &str) -> Vec<String> {
     let session = scylla::client::session_builder::SessionBuilder::new()
         .known_nodes(cql_contact_points())
         .build()
