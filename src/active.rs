@@ -86,7 +86,7 @@ async fn check_clock(coord: &dyn Coordination, skew_ms: u64) -> anyhow::Result<(
 
 /// Raised (for good) on the first SIGTERM or SIGINT from now on: a watch, so that
 /// whoever looks later — the standby's wait, then the running engine — still sees it.
-fn stop_signal() -> watch::Receiver<bool> {
+pub fn stop_signal() -> watch::Receiver<bool> {
     let (tx, rx) = watch::channel(false);
     tokio::spawn(async move {
         wait_for_signal().await;
@@ -153,11 +153,11 @@ pub struct Active {
     stop: watch::Receiver<bool>,
 }
 
-/// A stop signal came while this node waited as a standby: it released its
-/// membership and exits cleanly, having served nothing.
+/// A stop signal came before this node served — while it waited for the store or as a
+/// standby: it let go of what it held and exits cleanly.
 #[derive(Debug, thiserror::Error)]
-#[error("stopped by a signal while waiting as a standby (nothing was served)")]
-pub struct StoppedAsStandby;
+#[error("stopped by a signal before serving (waiting for the store or as a standby)")]
+pub struct StoppedBeforeServing;
 
 impl Active {
     /// Joins the cluster and waits until this node holds the lease (`settings`
@@ -165,10 +165,12 @@ impl Active {
     /// engine holds it, the listen address is held by the holding server (`/readyz`
     /// 503 `standby`, saying who is active) while the ownership loop keeps the
     /// membership and asks for the lease every `lease_renew_ms`.
-    /// The loop runs on `thread`, where `coord`'s session (if it has one) was made.
+    /// The loop runs on `thread`, where `coord`'s session (if it has one) was made;
+    /// `stop` is the process's stop signal ([`stop_signal`]).
     pub async fn acquire(
         coord: Arc<dyn Coordination>,
         thread: LoopThread,
+        stop: watch::Receiver<bool>,
         settings: &ClusterSettings,
         listen: std::net::SocketAddr,
         clock: SharedClock,
@@ -178,7 +180,6 @@ impl Active {
         let address = settings.address(listen);
         let skew = settings.clock_skew_ms;
         let reason = crate::api::holding::HoldingReason::default();
-        let stop = stop_signal();
         let mut holding_server = None;
         let every = Duration::from_millis(timing.renew_every_ms);
         // A name is one process: refuse to start beside a newer live run of it.
@@ -263,7 +264,7 @@ impl Active {
                     stop_holding(holding_server).await;
                     driver.stop(every * 3).await;
                     tracing::info!(node = %node, "stopped while standby; membership released");
-                    return Err(StoppedAsStandby.into());
+                    return Err(StoppedBeforeServing.into());
                 }
                 change = changes.recv() => match change {
                     Some(Change::Gained { key, epoch }) if key == KEY => break epoch,

@@ -27,7 +27,7 @@ fn main() -> anyhow::Result<()> {
         let app = match Application::build(settings).await {
             Ok(app) => app,
             // Told to stop before it ever served: a clean exit.
-            Err(e) if e.is::<switchboard::active::StoppedAsStandby>() => return Ok(()),
+            Err(e) if e.is::<switchboard::active::StoppedBeforeServing>() => return Ok(()),
             Err(e) => return Err(e),
         };
         app.run_until_stopped().await?;

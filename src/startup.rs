@@ -85,9 +85,12 @@ impl Application {
         clock: SharedClock,
         wrap: impl FnOnce(SharedStore) -> SharedStore,
     ) -> anyhow::Result<Application> {
+        // SIGTERM from the first moment: a start still waiting (for the store, or as a
+        // standby) stops cleanly.
+        let stop = crate::active::stop_signal();
         let thread = loop_thread()?;
-        let (store, coordination) = open_store(&settings, &thread).await?;
-        Self::build_on(settings, wrap(store), coordination, thread, clock).await
+        let (store, coordination) = open_store(&settings, &thread, &stop).await?;
+        Self::build_on(settings, wrap(store), coordination, thread, stop, clock).await
     }
 
     /// Builds the engine on any store and clock (tests, other backends), as the one
@@ -98,7 +101,8 @@ impl Application {
         clock: SharedClock,
     ) -> anyhow::Result<Application> {
         let local: SharedCoordination = Arc::new(LocalCoordination::default());
-        Self::build_on(settings, store, local, loop_thread()?, clock).await
+        let stop = crate::active::stop_signal();
+        Self::build_on(settings, store, local, loop_thread()?, stop, clock).await
     }
 
     /// Builds the engine on `store`, once this node is the active engine by
@@ -108,6 +112,7 @@ impl Application {
         store: SharedStore,
         coordination: SharedCoordination,
         thread: crate::ownership::LoopThread,
+        stop: tokio::sync::watch::Receiver<bool>,
         clock: SharedClock,
     ) -> anyhow::Result<Application> {
         // rustls has two crypto back-ends compiled in (the ScyllaDB driver's aws-lc-rs,
@@ -140,6 +145,7 @@ impl Application {
         let active = crate::active::Active::acquire(
             coordination,
             thread,
+            stop,
             &settings.cluster,
             settings.listen,
             clock.clone(),
@@ -421,9 +427,10 @@ fn loop_thread() -> anyhow::Result<crate::ownership::LoopThread> {
 async fn open_store(
     settings: &Settings,
     thread: &crate::ownership::LoopThread,
+    stop: &tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<(SharedStore, SharedCoordination)> {
     if settings.store.backend == StoreBackend::Scylla {
-        let store = open_scylla(settings).await?;
+        let store = open_scylla(settings, stop).await?;
         let mut opts = settings
             .store
             .scylla
@@ -461,7 +468,11 @@ async fn open_store(
 /// `store.scylla.connect_retry_ms`, and starts by itself when the database answers. It
 /// gives up after `store.scylla.start_wait_ms` (0: never). Errors waiting cannot cure —
 /// bad settings, a schema file edited after it was applied — end the start at once.
-async fn open_scylla(settings: &Settings) -> anyhow::Result<Arc<ScyllaStore>> {
+async fn open_scylla(
+    settings: &Settings,
+    stop: &tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<Arc<ScyllaStore>> {
+    let mut stopping = stop.clone();
     let opts = settings
         .store
         .scylla
@@ -512,7 +523,16 @@ async fn open_scylla(settings: &Settings) -> anyhow::Result<Arc<ScyllaStore>> {
                         }
                     }
                 }
-                tokio::time::sleep(retry).await; // retry interval, not synchronisation
+                tokio::select! {
+                    _ = tokio::time::sleep(retry) => {} // retry interval, not synchronisation
+                    _ = stopping.wait_for(|requested| *requested) => {
+                        if let Some(h) = holding.take() {
+                            h.stop(false).await;
+                        }
+                        tracing::info!("stopped while waiting for the store");
+                        return Err(crate::active::StoppedBeforeServing.into());
+                    }
+                }
             }
             Err(e) => return Err(anyhow::anyhow!("opening the ScyllaDB store: {e}")),
         }

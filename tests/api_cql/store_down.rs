@@ -1,7 +1,8 @@
 //! The CQL database is down when the engine starts: the real binary does not exit; it
 //! holds its address answering `/healthz` 200, `/readyz` 503 with the reason and every
 //! door 503 `unavailable` with `Retry-After` (nothing stored), and it starts by itself
-//! once the database answers — after which the same request is accepted and stored.
+//! once the database answers — after which the same request is accepted and stored. A
+//! SIGTERM while it waits stops it cleanly.
 //!
 //! "Down" is a port with nothing behind it on the database's own address; "the database
 //! returns" is the test starting a TCP relay on that port to the real Cassandra of
@@ -37,21 +38,22 @@ async fn until_200(
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_engine_started_without_its_database_answers_503_then_starts_by_itself() {
-    let dir = tempfile::tempdir().unwrap();
-    let target = cql_contact_points()[0].clone();
-    let db_host = target.rsplit_once(':').expect("host:port").0.to_owned();
-    let db_port = free_port();
-    let port = free_port();
-    let config = dir.path().join("switchboard.toml");
+/// The binary on `dir`'s keyspace, its database expected at `db_host:db_port` (nothing
+/// there until the test starts a relay), listening on `port`.
+fn without_database(
+    dir: &std::path::Path,
+    db_host: &str,
+    db_port: u16,
+    port: u16,
+) -> std::process::Child {
+    let config = dir.join("switchboard.toml");
     std::fs::write(
         &config,
         "[store.scylla]\nconnect_retry_ms = 200\nconnect_timeout_ms = 1000\n",
     )
     .unwrap();
-    let keyspace = cql_keyspace(dir.path());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+    let keyspace = cql_keyspace(dir);
+    Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .args(["--listen", &format!("127.0.0.1:{port}"), "--workers", "2"])
         .args(["--store", "scylla", "--scylla-replication-factor", "1"])
         .args(["--scylla-contact-points", &format!("{db_host}:{db_port}")])
@@ -59,13 +61,55 @@ async fn an_engine_started_without_its_database_answers_503_then_starts_by_itsel
         .arg("--config")
         .arg(&config)
         .arg("--data-dir")
-        .arg(dir.path())
+        .arg(dir)
         .env("SWITCHBOARD_ADMIN_PASSWORD", ADMIN_PASSWORD)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
-        .expect("binary starts");
+        .expect("binary starts")
+}
+
+/// SIGTERM while the engine waits for its database: it stops at once and cleanly
+/// (status 0), having served nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_engine_waiting_for_its_database_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = cql_contact_points()[0].clone();
+    let db_host = target.rsplit_once(':').expect("host:port").0.to_owned();
+    let port = free_port();
+    let mut child = without_database(dir.path(), &db_host, free_port(), port);
+    let http = reqwest::Client::new();
+    until_200(
+        &http,
+        &format!("http://127.0.0.1:{port}/healthz"),
+        WAIT,
+        &mut child,
+    )
+    .await;
+    let pid = libc::pid_t::try_from(child.id()).expect("pid fits");
+    // SAFETY: kill(2) with a pid this test spawned and has not waited for.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let deadline = std::time::Instant::now() + WAIT;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "still running");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await; // poll interval
+    };
+    assert!(status.success(), "{status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_engine_started_without_its_database_answers_503_then_starts_by_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = cql_contact_points()[0].clone();
+    let db_host = target.rsplit_once(':').expect("host:port").0.to_owned();
+    let db_port = free_port();
+    let port = free_port();
+    let keyspace = cql_keyspace(dir.path());
+    let mut child = without_database(dir.path(), &db_host, db_port, port);
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
 
