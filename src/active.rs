@@ -149,7 +149,7 @@ pub struct Active {
     poll: Duration,
     /// Where the ownership loop runs (ends with this).
     _thread: LoopThread,
-    /// Raised by SIGTERM or SIGINT (listened for from the start of `acquire`).
+    /// Raised by SIGTERM or SIGINT (listened for from the start of the build).
     stop: watch::Receiver<bool>,
 }
 

@@ -71,19 +71,31 @@ impl OfferId {
         Self(Uuid::new_v4())
     }
 }
+/// The last event id issued or observed in this process.
+static LAST_EVENT_ID: std::sync::Mutex<u128> = std::sync::Mutex::new(0);
+
 impl EventId {
     /// A new id ordered after every id made earlier in this process, on any thread
-    /// (UUID v7, bumped past the last one issued if the clock has not moved), so the
-    /// event log orders events that happen one after another.
+    /// (UUID v7, bumped past the last one issued if the clock has not moved), and
+    /// after every id [`EventId::observe`]d, so the event log orders events that happen
+    /// one after another.
     pub fn new() -> Self {
-        static LAST: std::sync::Mutex<u128> = std::sync::Mutex::new(0);
         let mut v = Uuid::now_v7().as_u128();
-        let mut last = LAST.lock().unwrap_or_else(|p| p.into_inner());
+        let mut last = LAST_EVENT_ID.lock().unwrap_or_else(|p| p.into_inner());
         if v <= *last {
             v = *last + 1;
         }
         *last = v;
         Self(Uuid::from_u128(v))
+    }
+
+    /// Notes an id another process made (an event read from the store): every id made
+    /// here from now on sorts after it. An engine taking over from another whose clock
+    /// ran ahead of its own (within the cluster's skew bound) thus never writes an event
+    /// that sorts before the ones it found.
+    pub fn observe(seen: EventId) {
+        let mut last = LAST_EVENT_ID.lock().unwrap_or_else(|p| p.into_inner());
+        *last = (*last).max(seen.0.as_u128());
     }
     /// The `n`th id derived from `source` (a report event from its timeline event): the
     /// same inputs always give the same id, so re-committing a batch after a failed
@@ -207,6 +219,24 @@ mod tests {
         assert!(QueueName::parse("a b").is_err());
         assert!(QueueName::parse(&"x".repeat(65)).is_err());
         assert!(serde_json::from_str::<AgentId>("\"BAD ID\"").is_err());
+    }
+
+    #[test]
+    fn ids_made_after_observing_a_later_one_sort_after_it() {
+        // An id from a clock five seconds ahead of this one (a v7 id's top 48 bits are its
+        // Unix milliseconds).
+        let now = EventId::new();
+        let ahead_ms = (now.0.as_u128() >> 80) + 5_000;
+        let ahead = EventId(Uuid::from_u128(
+            (ahead_ms << 80) | (now.0.as_u128() & ((1u128 << 80) - 1)),
+        ));
+        assert!(EventId::new() < ahead, "made now, it sorts before");
+        EventId::observe(ahead);
+        let next = EventId::new();
+        assert!(next > ahead, "{next:?} after {ahead:?}");
+        // Observing an older id changes nothing.
+        EventId::observe(now);
+        assert!(EventId::new() > next);
     }
 
     #[test]

@@ -496,6 +496,9 @@ impl Actor for CustomerActor {
                     act.open = l.open;
                     act.last_closed = l.last_closed;
                     for e in l.recent {
+                        // Events this engine writes for the customer sort after the
+                        // ones it found, whatever clock wrote those (a takeover).
+                        crate::domain::EventId::observe(e.id);
                         act.remember(&e);
                     }
                     act.facts = ContactFacts::default();
