@@ -88,3 +88,44 @@ async fn every_module_the_clients_import_is_served() {
         );
     }
 }
+
+/// Every page carries a Content-Security-Policy without inline script; the staff pages
+/// may not be framed at all, the chat only by the engine and the allowed origins
+/// (docs/security.md, "Output safety"). The browser tests run every page under it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_send_a_content_security_policy_and_frame_ancestors() {
+    let app = spawn_app(|s| {
+        s.security.allowed_origins = vec!["https://shop.example".into()];
+    })
+    .await;
+    for (page, ancestors) in [
+        ("/agent/", "frame-ancestors 'none'"),
+        ("/supervisor/", "frame-ancestors 'none'"),
+        ("/chat/", "frame-ancestors 'self' https://shop.example"),
+    ] {
+        let r = app
+            .http
+            .get(format!("{}{page}", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{page}");
+        let csp = r.headers()["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("script-src 'self';"), "{page}: {csp}");
+        assert!(!csp.contains("unsafe-eval"), "{page}: {csp}");
+        assert!(csp.ends_with(ancestors), "{page}: {csp}");
+        let framing = r
+            .headers()
+            .get("x-frame-options")
+            .map(|v| v.to_str().unwrap());
+        assert_eq!(framing, (page != "/chat/").then_some("DENY"), "{page}");
+    }
+    // Scripts and styles are not documents: no policy needed.
+    let r = app
+        .http
+        .get(format!("{}/agent/app.js", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get("content-security-policy").is_none());
+}
