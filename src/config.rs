@@ -130,6 +130,9 @@ pub struct Settings {
     pub callbacks: crate::ivr::callbacks::CallbackSettings,
     /// This node's name and its lease timing (`[cluster]`, docs/cluster.md).
     pub cluster: ClusterSettings,
+    /// Per-client-address budgets at the anonymous doors (`[anonymous]`,
+    /// docs/security.md).
+    pub anonymous: crate::budget::AnonymousSettings,
 }
 
 /// `[cluster]` (docs/cluster.md): the node's name, the timing of its leases and the
@@ -306,6 +309,11 @@ pub struct SecuritySettings {
     pub webhook_max_event_age_ms: u64,
     /// Replace message bodies and tokens in log lines by their length (default true).
     pub redact_logs: bool,
+    /// Reverse proxies (IP addresses or CIDR blocks) whose `X-Forwarded-For` is
+    /// believed: a request from one of them is counted against the last address of
+    /// that header not itself a trusted proxy. From any other peer the TCP address
+    /// counts and the header is ignored. Empty (the default): never believed.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for SecuritySettings {
@@ -319,6 +327,7 @@ impl Default for SecuritySettings {
             ws_rate_limit_close_after: 100,
             webhook_max_event_age_ms: 3_600_000,
             redact_logs: true,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -496,6 +505,7 @@ impl Default for Settings {
             ivr: Default::default(),
             callbacks: Default::default(),
             cluster: Default::default(),
+            anonymous: Default::default(),
         }
     }
 }
@@ -572,7 +582,9 @@ impl Settings {
                     .then(|| ch.video.join_url_template.clone()),
                 replies: crate::channels::registry::reply_channels(ch),
                 ivr_chat_queues: self.ivr_chat_queues(),
+                ivr_callback_queues: self.ivr_callback_queues(),
             },
+            anonymous: self.anonymous.clone(),
         }
     }
 
@@ -590,6 +602,19 @@ impl Settings {
             .flat_map(|m| m.options)
             .filter_map(|o| match o.action {
                 crate::ivr::Action::Chat(q) => Some(q),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The queues a visitor may ask a callback from: those a callback option names.
+    pub fn ivr_callback_queues(&self) -> std::collections::BTreeSet<crate::domain::QueueName> {
+        self.ivr_tree()
+            .into_iter()
+            .flat_map(|t| t.menus)
+            .flat_map(|m| m.options)
+            .filter_map(|o| match o.action {
+                crate::ivr::Action::Callback(q) => q,
                 _ => None,
             })
             .collect()
@@ -643,6 +668,8 @@ impl Settings {
         }
         apply_store_flags(cli, &mut s.store)?;
         s.crm.validate().map_err(ConfigError::Invalid)?;
+        s.anonymous.validate().map_err(ConfigError::Invalid)?;
+        s.security.trusted_proxies().map_err(ConfigError::Invalid)?;
         Ok(s)
     }
 }

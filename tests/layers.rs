@@ -234,6 +234,7 @@ const MODULE_LAYERS: &[(&str, &[&str])] = &[
             "ports",
             "auth",
             "metrics",
+            "budget",
             "ownership",
             "peers",
             "actors",

@@ -401,7 +401,10 @@ fn crash_child() {
                         customer,
                         None,
                         Millis(seq as i64),
-                        EventKind::Abandoned { waited_ms: seq },
+                        EventKind::Abandoned {
+                            waited_ms: seq,
+                            left_unserved: false,
+                        },
                     );
                     store
                         .commit(Batch {

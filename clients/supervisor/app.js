@@ -780,7 +780,30 @@ async function loadCluster() {
   }
   if (state.session !== session) return;
   renderCluster();
+  await loadFlood(session);
+  if (state.session !== session) return;
   clusterTimer = setTimeout(loadCluster, CLUSTER_POLL_MS);
+}
+
+/**
+ * Shows the flood badge while anonymous requests are being refused over their
+ * address's budget (`GET /api/v1/supervisor/flood`, docs/security.md).
+ * @param {{token: string}} session
+ */
+async function loadFlood(session) {
+  const badge = $('flood-badge');
+  try {
+    const res = await fetch('../api/v1/supervisor/flood', {
+      headers: { accept: 'application/json', authorization: `Bearer ${session.token}` },
+    });
+    if (!res.ok) return;
+    const view = /** @type {{total: number, flood: boolean}} */ (await res.json());
+    badge.hidden = !view.flood;
+    badge.dataset.total = String(view.total);
+    badge.textContent = view.flood ? t('sup.flood', { n: view.total }) : '';
+  } catch {
+    // The cluster row already says the engine is unreachable.
+  }
 }
 
 /** @param {ClusterMember} m */

@@ -164,6 +164,13 @@ async function main() {
     await waitText(pageS, 'cluster-summary', new RegExp(`^1 of 1 nodes live · active engine: ${quoted} \\(epoch \\d+\\)$`));
   });
 
+  await step('the flood badge shows the anonymous requests refused', async () => {
+    // The test refused one visitor callback request (over its address's budget)
+    // before the script started, with a flood threshold of 1 a minute.
+    await pageS.locator('[data-testid="flood-badge"]:not([hidden])').waitFor();
+    await waitText(pageS, 'flood-badge', /^Flood: 1 anonymous requests refused in the last minute$/);
+  });
+
   const ctxA = await browser.newContext({ locale: 'en-US', viewport: { width: 1280, height: 820 } });
   ctxA.setDefaultTimeout(STEP_TIMEOUT_MS);
   pageA = await ctxA.newPage();
@@ -244,6 +251,7 @@ async function main() {
     await pageS.getByText('待機中', { exact: true }).first().waitFor();
     await waitText(pageS, `node-role-${nodeName}`, /^アクティブ$/);
     await waitText(pageS, 'cluster-summary', /^1 ノード中 1 ノード稼働・アクティブ エンジン: /);
+    await waitText(pageS, 'flood-badge', /^大量アクセス: 直近1分で匿名リクエスト 1 件を拒否$/);
     const lang = await pageS.evaluate(() => document.documentElement.lang);
     check(lang === 'ja', `language is ${lang}`);
   });

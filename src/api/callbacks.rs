@@ -88,6 +88,12 @@ pub async fn create(
                     "a visitor may ask a callback only for itself",
                 ));
             }
+            if let Some(ip) = crate::security::client::client_ip(&req, &server.security.proxies) {
+                server
+                    .budgets
+                    .take(crate::budget::Door::Callback, ip, server.now())
+                    .map_err(|r| ApiError::rate_limited(r.message(), r.retry_after_secs))?;
+            }
             (
                 own,
                 if body.ivr_path.is_empty() {

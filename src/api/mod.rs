@@ -95,6 +95,7 @@ api_v1! {
     get "/supervisor/live" => supervisor::live,
     get "/cluster" => cluster_view::view,
     get "/supervisor/subscribers" => supervisor::subscribers,
+    get "/supervisor/flood" => supervisor::flood,
     post "/supervisor/agents/{id}/status" => supervisor::set_agent_status,
     put "/supervisor/agents/{id}/queues" => supervisor::set_agent_queues,
     patch "/supervisor/queues/{name}" => supervisor::patch_queue,

@@ -75,6 +75,7 @@ use utoipa::OpenApi;
         supervisor::live,
         cluster_view::view,
         supervisor::subscribers,
+        supervisor::flood,
         supervisor::set_agent_status,
         supervisor::set_agent_queues,
         supervisor::patch_queue,

@@ -274,6 +274,7 @@ const CSV_TAIL: &[&str] = &[
     "offers_rejected",
     "offers_timed_out",
     "offers_rescinded",
+    "left_unserved",
 ];
 
 /// Rows as CSV (RFC 4180, CRLF line ends): one header line, one line per row; a value
@@ -326,6 +327,7 @@ pub fn csv(rows: &[ReportRow], thresholds: &[u32]) -> String {
             r.offers_rejected.to_string(),
             r.offers_timed_out.to_string(),
             r.offers_rescinded.to_string(),
+            r.left_unserved.to_string(),
         ];
         for v in tail {
             out.push(',');

@@ -95,6 +95,23 @@ pub async fn subscribers(
     Ok(HttpResponse::Ok().json(stats))
 }
 
+/// Anonymous requests this engine refused over their client address's budget in the
+/// last full minute and the current one, by door, and whether that is a flood
+/// (`anonymous.flood_alert_per_minute`). Supervisor, admin.
+#[utoipa::path(get, path = "/api/v1/supervisor/flood", tag = "supervisor",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "`{refused: {door: n}, total, flood}`"),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+    )
+)]
+pub async fn flood(state: web::Data<AppState>, staff: Staff) -> Result<HttpResponse, ApiError> {
+    staff.require_supervisor()?;
+    let server = &state.server;
+    Ok(HttpResponse::Ok().json(server.budgets.flood(server.now())))
+}
+
 /// The status a supervisor sets.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

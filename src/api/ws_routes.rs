@@ -1,11 +1,14 @@
 //! Websocket upgrade routes. The handshake authenticates (token in the `token` query
 //! parameter, since browsers cannot set headers on websockets) before any actor starts;
 //! a bad token is a 401 and no upgrade. A browser `Origin` outside the allow-list
-//! (`crate::security::origin`) is a 403 before anything else.
+//! (`crate::security::origin`) is a 403 before anything else. `/ws/chat` then takes
+//! its client address's budgets (`crate::budget`): a socket open, a socket slot, and
+//! for a new visitor a visitor; over budget is a 429 and nothing is created.
 
 use super::error::ApiError;
 use super::AppState;
 use crate::auth::Claims;
+use crate::budget::Door;
 use crate::domain::{Channel, CustomerId, IdentityKey};
 use crate::security::revocation::TokenWatch;
 use crate::ws::{
@@ -124,6 +127,19 @@ pub async fn chat_ws(
 ) -> Result<HttpResponse, actix_web::Error> {
     let server = &state.server;
     check_origin(&req, server)?;
+    // The anonymous door's budgets (docs/security.md, "Anonymous doors"), before any
+    // token is read or anything is created.
+    let ip = crate::security::client::client_ip(&req, &server.security.proxies);
+    let budgets = &server.budgets;
+    let permit = match ip {
+        Some(ip) => {
+            budgets
+                .take(Door::ChatOpen, ip, server.now())
+                .map_err(refused)?;
+            Some(budgets.open_socket(ip, server.now()).map_err(refused)?)
+        }
+        None => None,
+    };
     let login = match q.login.as_deref().filter(|t| !t.is_empty()) {
         Some(jwt) => Some(
             crate::channels::login::verify(
@@ -156,6 +172,11 @@ pub async fn chat_ws(
             Err(e) => return Err(ApiError::unauthorized(e.to_string()).into()),
         },
         None => {
+            if let Some(ip) = ip {
+                budgets
+                    .take(Door::Visitor, ip, server.now())
+                    .map_err(refused)?;
+            }
             // A new visitor: an unguessable chat address, a customer, a signed token.
             let address = format!("v-{}", uuid::Uuid::new_v4().simple());
             let key = IdentityKey::parse(Channel::Chat, &address).map_err(ApiError::from)?;
@@ -173,10 +194,19 @@ pub async fn chat_ws(
             (id, address, token)
         }
     };
-    let session = ChatSession::new(server.clone(), customer, address, token);
+    let session = ChatSession::new(server.clone(), customer, address, token, ip, permit);
     ws::WsResponseBuilder::new(session, &req, stream)
         .frame_size(frame_cap(server.settings.limits.max_ws_message_bytes))
         .start()
+}
+
+/// A refused anonymous budget: 429 `rate_limited` with `Retry-After`.
+fn refused(r: crate::budget::Refused) -> ApiError {
+    tracing::info!(
+        door = r.door.as_str(),
+        "anonymous door refused an address over budget"
+    );
+    ApiError::rate_limited(r.message(), r.retry_after_secs)
 }
 
 /// A visitor proven by a login token: the customer the token leads to, a fresh chat

@@ -1,11 +1,12 @@
 //! Security services shared by the HTTP edge and the session actors: staff token
-//! revocation (and closing the revoked agent's sockets), login throttling, the
-//! websocket `Origin` check and log redaction. Roles and ownership are checked at the
+//! revocation (and closing the revoked agent's sockets), login throttling, the client
+//! address behind trusted proxies, the websocket `Origin` check and log redaction. Roles and ownership are checked at the
 //! edge (`crate::api::access`); this module holds the state those checks need.
 //!
 //! It must not hold business state (conversations, routing) and never logs a token,
 //! password or message body. docs/security.md describes the threat model.
 
+pub mod client;
 pub mod login_limit;
 pub mod origin;
 pub use switchboard_engine::redact;
@@ -19,6 +20,8 @@ pub use revocation::{CloseSession, Revocations};
 pub struct Guards {
     pub revocations: Revocations,
     pub logins: LoginLimiter,
+    /// `security.trusted_proxies`, parsed.
+    pub proxies: Vec<client::Block>,
 }
 
 impl Guards {
@@ -27,6 +30,8 @@ impl Guards {
         Guards {
             revocations: Revocations::default(),
             logins: LoginLimiter::new(settings),
+            // Checked when the settings were loaded; a bad entry trusts nobody.
+            proxies: settings.trusted_proxies().unwrap_or_default(),
         }
     }
 }

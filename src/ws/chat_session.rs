@@ -33,10 +33,21 @@ pub struct ChatSession {
     /// Messages sent to the customer actor and not yet answered (acked or refused);
     /// bounded by `limits.chat_in_flight_per_socket`.
     in_flight: usize,
+    /// The client address this socket's anonymous budgets are taken from.
+    client: Option<std::net::IpAddr>,
+    /// Holds this socket's place in its address's `anonymous.max_chat_sockets`.
+    _permit: Option<crate::budget::SocketPermit>,
 }
 
 impl ChatSession {
-    pub fn new(server: Server, customer: CustomerId, address: String, token: String) -> Self {
+    pub fn new(
+        server: Server,
+        customer: CustomerId,
+        address: String,
+        token: String,
+        client: Option<std::net::IpAddr>,
+        permit: Option<crate::budget::SocketPermit>,
+    ) -> Self {
         let s = &server.settings;
         Self {
             session_id: server.next_session_id(),
@@ -49,6 +60,8 @@ impl ChatSession {
             last_seen: Instant::now(),
             attached: None,
             in_flight: 0,
+            client,
+            _permit: permit,
         }
     }
 
@@ -83,7 +96,7 @@ impl ChatSession {
     /// held to the socket's in-flight limit, stored, acknowledged.
     fn send_message(&mut self, input: ChatInput, ctx: &mut ws::WebsocketContext<Self>) {
         let client_msg_id = input.client_msg_id.clone();
-        let inbound = match ingest::from_chat(&self.server, &self.address, input) {
+        let inbound = match ingest::from_chat(&self.server, &self.address, input, self.client) {
             Ok(i) => i,
             Err(e) => return Self::engine_error(ctx, e, Some(client_msg_id)),
         };
@@ -185,6 +198,7 @@ impl ChatSession {
             } => {
                 let fut = crate::actors::customer::callback::from_chat(
                     server.engine.clone(),
+                    self.client,
                     customer,
                     phone,
                     note,

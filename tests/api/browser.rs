@@ -27,12 +27,31 @@ async fn agent_and_customer_talk_in_a_real_browser() {
 }
 
 /// The supervisor dashboard (clients/tests/supervisor.mjs): live tiles, agent table and
-/// chart follow a load the script runs (REST arrivals, the agent desktop accepting).
+/// chart follow a load the script runs (REST arrivals, the agent desktop accepting);
+/// the flood badge shows the anonymous request refused before it starts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_supervisor_dashboard_follows_a_live_load_in_a_real_browser() {
-    let app = spawn_app(|_| {}).await;
+    let app = spawn_app(|s| {
+        // One refused callback request is a flood here: the badge must show.
+        s.anonymous.callbacks_per_window = 1;
+        s.anonymous.flood_alert_per_minute = 1;
+    })
+    .await;
     app.agent("alice", &["general"], json!({})).await;
     app.agent("sup", &[], json!({"role": "supervisor"})).await;
+    let (_visitor, w) = Client::visitor(&app).await;
+    for expected in [400, 429] {
+        // The budget is taken before the (bad) number is looked at.
+        let r = app
+            .http
+            .post(format!("{}/api/v1/callbacks", app.base))
+            .bearer_auth(w["token"].as_str().unwrap())
+            .json(&json!({"phone": "not a number"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), expected);
+    }
     run_browser_script(
         &app,
         "supervisor.mjs",

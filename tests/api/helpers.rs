@@ -184,10 +184,25 @@ pub fn test_settings(dir: &std::path::Path) -> Settings {
             webhook_max_event_age_ms: 0,
             ..Default::default()
         },
+        // Every test's visitors come from 127.0.0.1; the budgets per address are tested
+        // on their own in `security.rs` (`anonymous_*`).
+        anonymous: generous_budgets(),
         ..Settings::default()
     };
     use_backend(&mut settings, dir);
     settings
+}
+
+/// Anonymous budgets no test reaches by accident.
+pub fn generous_budgets() -> switchboard::budget::AnonymousSettings {
+    switchboard::budget::AnonymousSettings {
+        chat_opens_per_window: 1_000_000,
+        visitors_per_window: 1_000_000,
+        conversations_per_window: 1_000_000,
+        callbacks_per_window: 1_000_000,
+        max_chat_sockets: 1_000_000,
+        ..Default::default()
+    }
 }
 
 /// Starts the engine; `tweak` adjusts settings (timeouts, limits).

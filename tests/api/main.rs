@@ -5,6 +5,7 @@
 /// The store every engine of this binary runs on.
 pub const BACKEND: helpers::Backend = helpers::Backend::Embedded;
 
+mod anonymous;
 mod bad_input;
 mod bot;
 mod browser;

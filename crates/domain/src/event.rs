@@ -108,6 +108,11 @@ pub enum EventKind {
     },
     Abandoned {
         waited_ms: u64,
+        /// A visitor nobody knows (only web-chat addresses) whose socket went before
+        /// any agent served them (`anonymous.unserved_grace_ms`): reports count it as
+        /// `left_unserved`, not as an abandoned customer.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        left_unserved: bool,
     },
     /// The conversation moved to another channel (the customer wrote from it).
     ChannelSwitched {

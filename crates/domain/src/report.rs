@@ -73,8 +73,13 @@ pub enum ReportKind {
     Offered { origin: OfferOrigin },
     /// An agent accepted it after `wait_ms` in the queue (since it last entered one).
     Answered { wait_ms: u64 },
-    /// The customer left while waiting, after `wait_ms`.
-    Abandoned { wait_ms: u64 },
+    /// The customer left while waiting, after `wait_ms`. `left_unserved`: an
+    /// anonymous visitor whose socket went (counted apart from abandoned customers).
+    Abandoned {
+        wait_ms: u64,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        left_unserved: bool,
+    },
     /// An agent's handling segment ended (resolved, or transferred away): `talk_ms` from
     /// answer to wrap-up start (or the end, with no wrap-up), `wrap_ms` in wrap-up.
     /// Handle time = talk + wrap.

@@ -28,6 +28,7 @@
 pub mod actors;
 pub mod articles;
 pub mod auth;
+pub mod budget;
 pub mod login;
 pub mod metrics;
 pub mod ownership;

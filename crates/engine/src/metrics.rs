@@ -27,6 +27,7 @@
 //! | `switchboard_outbound_total` | counter | channel, outcome (sent, retried, failed, dropped) |
 //! | `switchboard_webhooks_total` | counter | provider, outcome (accepted, duplicate, rejected, invalid, error) |
 //! | `switchboard_conversations_abandoned_total` | counter | queue |
+//! | `switchboard_conversations_left_unserved_total` | counter | queue |
 //! | `switchboard_conversations_resolved_total` | counter | queue |
 //! | `switchboard_ws_connections` | gauge | kind (agent, chat, supervisor) |
 //! | `switchboard_customer_actors` | gauge | |
@@ -44,6 +45,7 @@
 //! | `switchboard_store_commit_group_size` | histogram | |
 //! | `switchboard_logins_throttled_total` | counter | by (account, ip) |
 //! | `switchboard_ws_refused_total` | counter | reason (origin, revoked, expired, rate_limit, idle) |
+//! | `switchboard_anonymous_refused_total` | counter | door (chat_open, visitor, conversation, callback, chat_sockets) |
 //! | `switchboard_privacy_operations_total` | counter | op (export, erase) |
 //! | `switchboard_actor_restarts_total` | counter | kind (customer, queue, agent) |
 //! | `switchboard_crm_lookups_total` | counter | outcome (ok, cached, shed, http_error, timeout, unreachable, invalid, too_large) |
@@ -186,6 +188,10 @@ fn describe() {
         "Conversations abandoned while waiting."
     );
     describe_counter!(
+        "switchboard_conversations_left_unserved_total",
+        "Anonymous visitors' waiting chats that left the queue when their socket went."
+    );
+    describe_counter!(
         "switchboard_conversations_resolved_total",
         "Conversations resolved."
     );
@@ -247,6 +253,10 @@ fn describe_security() {
     describe_counter!(
         "switchboard_logins_throttled_total",
         "Logins refused with 429 by the per-account or per-IP failure limit."
+    );
+    describe_counter!(
+        "switchboard_anonymous_refused_total",
+        "Anonymous requests refused by a per-client-address budget, by door."
     );
     describe_counter!(
         "switchboard_ws_refused_total",
@@ -327,6 +337,13 @@ pub fn webhook(provider: &'static str, outcome: &'static str) {
 
 pub fn conversation_opened(channel: Channel) {
     counter!("switchboard_conversations_opened_total", "channel" => channel.as_str()).increment(1);
+}
+
+/// An anonymous visitor's waiting chat left the queue after its socket went
+/// (`anonymous.unserved_grace_ms`); not an abandoned customer.
+pub fn left_unserved(queue: &QueueName) {
+    counter!("switchboard_conversations_left_unserved_total", "queue" => queue.to_string())
+        .increment(1);
 }
 
 pub fn conversation_abandoned(queue: &QueueName) {
@@ -456,6 +473,11 @@ pub fn agent_state(agent: &AgentId, status: &'static str, connected: bool) {
 /// A login answered 429; `by` is `account` or `ip`.
 pub fn login_throttled(by: &'static str) {
     counter!("switchboard_logins_throttled_total", "by" => by).increment(1);
+}
+
+/// An anonymous door refused a client address over its budget (`budget::Door`).
+pub fn anonymous_refused(door: &'static str) {
+    counter!("switchboard_anonymous_refused_total", "door" => door).increment(1);
 }
 
 /// A websocket refused or closed by a security rule: `origin`, `revoked`, `expired`,

@@ -6,7 +6,7 @@
 //! types and projects the rest into an [`EngineSettings`] at start-up.
 
 use crate::domain::{Channel, QueueName};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
 /// Everything the engine's actors read from the configuration.
@@ -26,6 +26,8 @@ pub struct EngineSettings {
     pub callbacks: crate::ivr::callbacks::CallbackSettings,
     /// The channel facts the engine needs.
     pub channels: ChannelFacts,
+    /// What one client address may do without a staff login (`[anonymous]`).
+    pub anonymous: AnonymousSettings,
 }
 
 /// What the engine needs to know about the channels, without naming a provider. The
@@ -44,6 +46,9 @@ pub struct ChannelFacts {
     pub replies: BTreeSet<Channel>,
     /// Queues the IVR tree opens a chat in: a visitor may start a chat there.
     pub ivr_chat_queues: BTreeSet<QueueName>,
+    /// Queues a callback option of the IVR tree names: the only ones a visitor may
+    /// name in a callback request.
+    pub ivr_callback_queues: BTreeSet<QueueName>,
 }
 
 impl Default for EngineSettings {
@@ -59,6 +64,7 @@ impl Default for EngineSettings {
             bot: Default::default(),
             callbacks: Default::default(),
             channels: ChannelFacts::default(),
+            anonymous: Default::default(),
         }
     }
 }
@@ -206,5 +212,68 @@ impl Default for Timing {
             readyz_store_timeout_ms: 2_000,
             idempotency_sweep_ms: 60_000,
         }
+    }
+}
+
+/// `[anonymous]`: what one client address may do without a staff login.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AnonymousSettings {
+    /// The window every `*_per_window` budget refills over.
+    pub window_ms: u64,
+    /// `/ws/chat` handshakes (new or returning visitors).
+    pub chat_opens_per_window: u32,
+    /// New visitors (a customer record and a visitor token made at the handshake).
+    pub visitors_per_window: u32,
+    /// Conversations opened or reopened by a chat message.
+    pub conversations_per_window: u32,
+    /// Callback requests from visitors (chat socket or `POST /callbacks` with a
+    /// visitor token).
+    pub callbacks_per_window: u32,
+    /// `/ws/chat` sockets one address may hold open at once.
+    pub max_chat_sockets: u32,
+    /// A waiting web-chat conversation of a visitor nobody knows (no identity but
+    /// web-chat addresses) that never reached an agent leaves the queue this long after
+    /// its last socket closed, instead of `timing.visitor_grace_ms`; it is reported as
+    /// `left_unserved`, not as an abandoned customer.
+    pub unserved_grace_ms: u64,
+    /// Refusals in a minute from which the supervisor dashboard shows a flood.
+    pub flood_alert_per_minute: u64,
+}
+
+impl Default for AnonymousSettings {
+    fn default() -> Self {
+        Self {
+            window_ms: 60_000,
+            chat_opens_per_window: 30,
+            visitors_per_window: 10,
+            conversations_per_window: 10,
+            callbacks_per_window: 3,
+            max_chat_sockets: 20,
+            unserved_grace_ms: 15_000,
+            flood_alert_per_minute: 50,
+        }
+    }
+}
+
+impl AnonymousSettings {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.window_ms == 0 {
+            return Err("anonymous.window_ms must be positive".into());
+        }
+        let budgets = [
+            self.chat_opens_per_window,
+            self.visitors_per_window,
+            self.conversations_per_window,
+            self.callbacks_per_window,
+            self.max_chat_sockets,
+        ];
+        if budgets.contains(&0) {
+            return Err(
+                "anonymous budgets must be at least 1 (a door with no budget would be closed)"
+                    .into(),
+            );
+        }
+        Ok(())
     }
 }

@@ -22,6 +22,9 @@ pub struct CallbackSettings {
     pub sweep_ms: u64,
     /// Most pending callbacks read per sweep page.
     pub sweep_page: usize,
+    /// Country calling codes (`81`, `1`) a callback number may be in; empty: any.
+    /// Agents dial these numbers, so an operator serving one country lists it.
+    pub allowed_country_codes: Vec<String>,
 }
 
 impl Default for CallbackSettings {
@@ -32,6 +35,7 @@ impl Default for CallbackSettings {
             max_note_bytes: 500,
             sweep_ms: 1_000,
             sweep_page: 500,
+            allowed_country_codes: Vec::new(),
         }
     }
 }
@@ -47,7 +51,27 @@ impl CallbackSettings {
         if self.max_note_bytes > 4096 {
             return Err("callbacks.max_note_bytes must be at most 4096".into());
         }
+        if let Some(c) = self.allowed_country_codes.iter().find(|c| {
+            c.is_empty()
+                || c.len() > 3
+                || c.starts_with('0')
+                || !c.bytes().all(|b| b.is_ascii_digit())
+        }) {
+            return Err(format!(
+                "callbacks.allowed_country_codes: {c:?} is not a country calling code (1 to 3 digits)"
+            ));
+        }
         Ok(())
+    }
+
+    /// Whether an E.164 number (`+81…`) is in an allowed country. Calling codes are
+    /// prefix-free, so a prefix match is exact.
+    pub fn phone_allowed(&self, e164: &str) -> bool {
+        self.allowed_country_codes.is_empty()
+            || self.allowed_country_codes.iter().any(|c| {
+                e164.strip_prefix('+')
+                    .is_some_and(|digits| digits.starts_with(c.as_str()))
+            })
     }
 }
 
@@ -165,6 +189,21 @@ mod tests {
         .validate()
         .is_err());
         CallbackSettings::default().validate().unwrap();
+        let jp = CallbackSettings {
+            allowed_country_codes: vec!["81".into()],
+            ..Default::default()
+        };
+        jp.validate().unwrap();
+        assert!(jp.phone_allowed("+81312345678"));
+        assert!(!jp.phone_allowed("+1555123456"));
+        assert!(CallbackSettings::default().phone_allowed("+1555123456"));
+        for bad in ["", "+81", "0", "1234", "8a"] {
+            let s = CallbackSettings {
+                allowed_country_codes: vec![bad.into()],
+                ..Default::default()
+            };
+            assert!(s.validate().is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -177,13 +177,17 @@ pub fn derive(
                     wait_ms: e.at.since(facts.waiting_since(after.id, prior.enqueued_at)),
                 },
             ),
-            EventKind::Abandoned { waited_ms } => push(
+            EventKind::Abandoned {
+                waited_ms,
+                left_unserved,
+            } => push(
                 &prior.queue,
                 prior.channel,
                 None,
                 ReportKind::Abandoned {
                     wait_ms: (*waited_ms)
                         .min(e.at.since(facts.waiting_since(after.id, prior.enqueued_at))),
+                    left_unserved: *left_unserved,
                 },
             ),
             EventKind::Resolved { .. } => {

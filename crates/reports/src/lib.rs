@@ -87,6 +87,9 @@ pub struct ReportRow {
     pub abandoned: u64,
     /// abandoned / (handled + abandoned).
     pub abandon_rate: Option<f64>,
+    /// Anonymous visitors whose socket went before anyone served them
+    /// (docs/security.md, "Anonymous doors"); not in `abandoned` nor in any rate.
+    pub left_unserved: u64,
     /// At the first configured threshold.
     pub service_level: Option<f64>,
     pub service_level_threshold_seconds: Option<u32>,
@@ -123,6 +126,7 @@ struct Acc {
     offered: u64,
     handled: u64,
     abandoned: u64,
+    left_unserved: u64,
     answered_within: Vec<u64>,
     wait_sum_ms: u64,
     /// Waits of every contact that left the queue (answered or abandoned).
@@ -176,7 +180,11 @@ pub fn compute(events: &[ReportEvent], params: &ReportParams) -> Vec<ReportRow> 
                     }
                 }
             }
-            ReportKind::Abandoned { wait_ms } => {
+            ReportKind::Abandoned {
+                left_unserved: true,
+                ..
+            } => acc.left_unserved += 1,
+            ReportKind::Abandoned { wait_ms, .. } => {
                 acc.abandoned += 1;
                 acc.waits_ms.push(*wait_ms);
             }
@@ -232,6 +240,7 @@ fn row(bucket_start: i64, group: String, mut acc: Acc, thresholds: &[u32]) -> Re
         handled: acc.handled,
         abandoned: acc.abandoned,
         abandon_rate: ratio(acc.abandoned, left_queue),
+        left_unserved: acc.left_unserved,
         service_level: thresholds
             .first()
             .and_then(|t| service_levels.get(t).copied().flatten()),

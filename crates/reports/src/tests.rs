@@ -265,7 +265,10 @@ fn hand_computed_scenario_by_queue() {
         conv[4],
         cust[4],
         None,
-        ReportKind::Abandoned { wait_ms: 40_000 },
+        ReportKind::Abandoned {
+            wait_ms: 40_000,
+            left_unserved: false,
+        },
     );
     // s1 in support
     log.push(s(100), "support", Sms, conv[5], cust[5], None, new.clone());

@@ -358,7 +358,14 @@ pub async fn report_events_by_queue_and_range(store: &SharedStore) {
             origin: OfferOrigin::New,
         },
     );
-    let b1 = ev(&qb, 2_000, ReportKind::Abandoned { wait_ms: 900 });
+    let b1 = ev(
+        &qb,
+        2_000,
+        ReportKind::Abandoned {
+            wait_ms: 900,
+            left_unserved: false,
+        },
+    );
     let a2 = ev(&qa, DAY_MS - 1, ReportKind::Answered { wait_ms: 20_000 });
     let a3 = ev(
         &qa,

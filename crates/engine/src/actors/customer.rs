@@ -402,14 +402,33 @@ impl CustomerActor {
         }
     }
 
+    /// Whether `conv` is a waiting web chat of a visitor nobody knows (no identity but
+    /// web-chat addresses) that no agent ever served: when its socket goes it leaves
+    /// the queue after `anonymous.unserved_grace_ms` and is reported `left_unserved`.
+    fn unserved_visitor(&self, conv: &Conversation) -> bool {
+        let Some(c) = self.customer.as_ref() else {
+            return false;
+        };
+        conv.channel == Channel::Chat
+            && conv.state == ConversationState::Queued
+            && c.last_agent.is_none()
+            && c.identities.iter().all(|i| i.channel == Channel::Chat)
+            && !self.recent.iter().any(|e| {
+                e.conversation_id == Some(conv.id) && matches!(e.kind, EventKind::Assigned { .. })
+            })
+    }
+
     /// Marks a waiting conversation abandoned: commit, then dequeue and notify.
-    fn abandon(&mut self, ctx: &mut Context<Self>) {
+    /// `socket_gone`: the visitor's last socket closed (their grace ran out), as
+    /// opposed to leaving on purpose or hanging up.
+    fn abandon(&mut self, ctx: &mut Context<Self>, socket_gone: bool) {
         let Some(conv) = self.open.clone() else {
             return;
         };
         if conv.state != ConversationState::Queued {
             return;
         }
+        let left_unserved = socket_gone && self.unserved_visitor(&conv);
         let now = self.engine.now();
         let mut updated = conv.clone();
         updated.state = ConversationState::Abandoned;
@@ -420,6 +439,7 @@ impl CustomerActor {
             now,
             EventKind::Abandoned {
                 waited_ms: now.since(conv.enqueued_at),
+                left_unserved,
             },
         );
         let batch = Batch::default()
@@ -435,10 +455,19 @@ impl CustomerActor {
                         if let Some(q) = act.engine.queue(&updated.queue) {
                             q.do_send(Dequeue {
                                 conversation_id: updated.id,
-                                reason: "abandoned".into(),
+                                reason: if left_unserved {
+                                    "left_unserved"
+                                } else {
+                                    "abandoned"
+                                }
+                                .into(),
                             });
                         }
-                        crate::metrics::conversation_abandoned(&updated.queue);
+                        if left_unserved {
+                            crate::metrics::left_unserved(&updated.queue);
+                        } else {
+                            crate::metrics::conversation_abandoned(&updated.queue);
+                        }
                         act.remember(&ev);
                         act.open = None;
                         act.last_closed = Some(updated.clone());

@@ -96,6 +96,7 @@ pub async fn from_provider(engine: &Engine, mut m: InboundMessage) -> EngineResu
             subject: m.subject,
             display_name: m.display_name,
             thread: m.thread,
+            budget_from: None,
         },
     )
     .await
@@ -126,7 +127,12 @@ impl ChatInput {
 /// The web-chat door: the [`Inbound`] for a visitor's message, or why it is refused.
 /// The session asks the customer actor itself (it counts the messages in flight on
 /// its socket).
-pub fn from_chat(engine: &Engine, address: &str, input: ChatInput) -> EngineResult<Inbound> {
+pub fn from_chat(
+    engine: &Engine,
+    address: &str,
+    input: ChatInput,
+    budget_from: Option<std::net::IpAddr>,
+) -> EngineResult<Inbound> {
     if let Some(q) = input
         .queue
         .as_ref()
@@ -147,6 +153,7 @@ pub fn from_chat(engine: &Engine, address: &str, input: ChatInput) -> EngineResu
         subject: None,
         display_name: None,
         thread: None,
+        budget_from,
     })
 }
 
@@ -202,6 +209,7 @@ pub async fn from_rest(engine: &Engine, input: RestInput) -> EngineResult<Ingest
             subject: None,
             display_name: None,
             thread: None,
+            budget_from: None,
         },
     )
     .await

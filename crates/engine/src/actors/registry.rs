@@ -92,6 +92,8 @@ pub struct Inner {
     drain: Arc<tokio::sync::watch::Sender<bool>>,
     /// Notification scheduler ticks (observable over REST; see [`crate::actors::customer::notify::scheduler`]).
     pub notify_stats: crate::notify::SchedulerStats,
+    /// What each client address may still do at the anonymous doors.
+    pub budgets: crate::budget::Budgets,
 }
 
 impl std::ops::Deref for Engine {
@@ -123,6 +125,7 @@ impl Engine {
             Vec::new()
         };
         let arbiters = threads.iter().map(|a| a.handle()).collect();
+        let budgets = crate::budget::Budgets::new(settings.anonymous.clone());
         Engine(Arc::new(Inner {
             services: Services {
                 store,
@@ -151,6 +154,7 @@ impl Engine {
             queue_lock: tokio::sync::Mutex::new(()),
             drain: Arc::new(tokio::sync::watch::Sender::new(false)),
             notify_stats: Default::default(),
+            budgets,
         }))
     }
 

@@ -71,7 +71,7 @@ impl CustomerActor {
                     // A caller who hangs up while waiting has abandoned (unless a
                     // callback was asked for).
                     if c.state == ConversationState::Queued && !act.callback_pending(c.id) {
-                        act.abandon(ctx);
+                        act.abandon(ctx, false);
                     }
                 }
                 Ok(())

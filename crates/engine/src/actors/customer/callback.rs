@@ -92,9 +92,21 @@ pub async fn request(
         }
     }
     if let Some(q) = &req.queue {
+        // A visitor picks from the IVR's callback options; staff may name any queue.
+        let visitor = matches!(req.source.as_str(), "chat" | "visual_ivr");
+        if visitor && !engine.settings.channels.ivr_callback_queues.contains(q) {
+            return Err(EngineError::invalid(format!(
+                "queue {q} is not a callback option of the IVR"
+            )));
+        }
         if engine.queue(q).is_none() {
             return Err(EngineError::not_found("queue"));
         }
+    }
+    if !engine.settings.callbacks.phone_allowed(&req.phone) {
+        return Err(EngineError::invalid(
+            "callbacks are not made to that country (callbacks.allowed_country_codes)",
+        ));
     }
     if let Some(ack) = engine
         .ask_customer(customer, RequestCallback(req.clone()))
@@ -126,6 +138,7 @@ pub async fn request(
                 subject: None,
                 display_name: None,
                 thread: None,
+                budget_from: None,
             },
         )
         .await?;
@@ -136,9 +149,11 @@ pub async fn request(
 }
 
 /// A `request_callback` from the visitor's chat socket: validated like the REST
-/// request, answered with the chat message to push.
+/// request, charged to the socket's client address (`anonymous.callbacks_per_window`),
+/// answered with the chat message to push.
 pub async fn from_chat(
     engine: Engine,
+    client: Option<std::net::IpAddr>,
     customer: CustomerId,
     phone: String,
     note: Option<String>,
@@ -150,6 +165,12 @@ pub async fn from_chat(
         .address;
     if ivr_path.len() > 16 || ivr_path.iter().any(|m| m.len() > 32) {
         return Err(EngineError::invalid("ivr_path is too long"));
+    }
+    if let Some(ip) = client {
+        engine
+            .budgets
+            .take(crate::budget::Door::Callback, ip, engine.now())
+            .map_err(crate::budget::Refused::into_engine)?;
     }
     let source = if ivr_path.is_empty() {
         "chat"

@@ -1,5 +1,6 @@
 //! Web-chat presence: sockets attaching and detaching, the grace period before an
-//! absent visitor's waiting conversation is abandoned, typing indicators.
+//! absent visitor's waiting conversation is abandoned (shorter for a visitor nobody
+//! knows and nobody served: `anonymous.unserved_grace_ms`), typing indicators.
 
 use super::*;
 
@@ -40,7 +41,7 @@ impl Handler<AbandonIfAway> for CustomerActor {
     fn handle(&mut self, _: AbandonIfAway, ctx: &mut Context<Self>) {
         self.abandon_timer = None;
         if self.chat.is_empty() {
-            self.abandon(ctx);
+            self.abandon(ctx, true);
         }
     }
 }
@@ -56,7 +57,12 @@ impl Handler<DetachChat> for CustomerActor {
             .as_ref()
             .is_some_and(|c| c.state == ConversationState::Queued && c.channel == Channel::Chat);
         if self.chat.is_empty() && waiting_on_chat && self.abandon_timer.is_none() {
-            let grace = Duration::from_millis(self.engine.settings.timing.visitor_grace_ms);
+            let unserved = self.open.as_ref().is_some_and(|c| self.unserved_visitor(c));
+            let grace = Duration::from_millis(if unserved {
+                self.engine.settings.anonymous.unserved_grace_ms
+            } else {
+                self.engine.settings.timing.visitor_grace_ms
+            });
             self.abandon_timer = Some(ctx.notify_later(AbandonIfAway, grace));
         }
     }

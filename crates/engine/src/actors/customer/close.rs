@@ -71,7 +71,7 @@ impl Handler<CustomerLeave> for CustomerActor {
         if conv.state == ConversationState::Queued {
             // A visitor who asked for a callback may close the chat: the call comes.
             if !self.callback_pending(conv.id) {
-                self.abandon(ctx);
+                self.abandon(ctx, false);
             }
             return done(Ok(()));
         }

@@ -252,6 +252,7 @@ mod tests {
             subject: None,
             display_name: None,
             thread: None,
+            budget_from: None,
         }
     }
 

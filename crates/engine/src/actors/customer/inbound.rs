@@ -100,7 +100,17 @@ impl CustomerActor {
         if let Some(r) = self.bot_inbound(&msg, now, &idem) {
             return r;
         }
-        // A reopened or a new conversation: it waits in a queue.
+        // A reopened or a new conversation: it waits in a queue. From an anonymous door
+        // it takes one of its address's `conversation` budget first.
+        if let Some(ip) = msg.budget_from {
+            if let Err(r) = self
+                .engine
+                .budgets
+                .take(crate::budget::Door::Conversation, ip, now)
+            {
+                return done(Err(r.into_engine()));
+            }
+        }
         let reopen = self.reopenable(&msg, now);
         let queue_name = match msg
             .queue

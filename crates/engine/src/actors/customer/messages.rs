@@ -30,6 +30,10 @@ pub struct Inbound {
     /// The conversation the provider threads this under (an email reply): reopened
     /// even outside the reopen window.
     pub thread: Option<ConversationId>,
+    /// The client address of an anonymous door (the web chat): opening or reopening a
+    /// conversation takes one of its `conversation` budget (`crate::budget`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_from: Option<std::net::IpAddr>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
