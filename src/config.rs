@@ -306,6 +306,10 @@ pub struct SecuritySettings {
     pub webhook_max_event_age_ms: u64,
     /// Replace message bodies and tokens in log lines by their length (default true).
     pub redact_logs: bool,
+    /// Characters of one outside value (an email's Message-ID, a provider's error) kept
+    /// in a log line; the rest is shown as `...(+N bytes)`. Control characters are
+    /// always escaped. Default 256.
+    pub log_value_max_chars: usize,
 }
 
 impl Default for SecuritySettings {
@@ -319,6 +323,7 @@ impl Default for SecuritySettings {
             ws_rate_limit_close_after: 100,
             webhook_max_event_age_ms: 3_600_000,
             redact_logs: true,
+            log_value_max_chars: switchboard_engine::redact::DEFAULT_MAX_CHARS,
         }
     }
 }
