@@ -314,6 +314,10 @@ pub struct SecuritySettings {
     /// that header not itself a trusted proxy. From any other peer the TCP address
     /// counts and the header is ignored. Empty (the default): never believed.
     pub trusted_proxies: Vec<String>,
+    /// Characters of one outside value (an email's Message-ID, a provider's error) kept
+    /// in a log line; the rest is shown as `...(+N bytes)`. Control characters are
+    /// always escaped. Default 256.
+    pub log_value_max_chars: usize,
 }
 
 impl Default for SecuritySettings {
@@ -328,6 +332,7 @@ impl Default for SecuritySettings {
             webhook_max_event_age_ms: 3_600_000,
             redact_logs: true,
             trusted_proxies: Vec::new(),
+            log_value_max_chars: switchboard_engine::redact::DEFAULT_MAX_CHARS,
         }
     }
 }

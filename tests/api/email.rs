@@ -220,3 +220,246 @@ async fn japanese_email_in_threaded_reply_out_and_reply_reopens() {
         .await;
     assert_eq!(s, 404);
 }
+
+/// A raw SMTP client over TCP from a chosen loopback address (127.0.0.0/8 is all
+/// loopback on Linux), for the abuse tests: exact bytes in, exact bytes out.
+struct RawSmtp {
+    reader: tokio::io::BufReader<tokio::net::tcp::OwnedReadHalf>,
+    writer: tokio::net::tcp::OwnedWriteHalf,
+}
+
+impl RawSmtp {
+    async fn connect(server: std::net::SocketAddr, from: [u8; 4]) -> Self {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket
+            .bind(std::net::SocketAddr::from((from, 0)))
+            .expect("bind a loopback client address");
+        let (r, w) = socket.connect(server).await.unwrap().into_split();
+        Self {
+            reader: tokio::io::BufReader::new(r),
+            writer: w,
+        }
+    }
+
+    async fn send(&mut self, bytes: &[u8]) {
+        use tokio::io::AsyncWriteExt;
+        self.writer.write_all(bytes).await.unwrap();
+    }
+
+    /// One reply line as received, up to and including its `\n`.
+    async fn line(&mut self) -> Vec<u8> {
+        use tokio::io::AsyncBufReadExt;
+        let mut line = Vec::new();
+        self.reader.read_until(b'\n', &mut line).await.unwrap();
+        assert!(
+            !line.is_empty(),
+            "connection closed while waiting for a reply"
+        );
+        line
+    }
+
+    /// The last line of one reply, without its line end.
+    async fn reply(&mut self) -> String {
+        loop {
+            let line = String::from_utf8_lossy(&self.line().await)
+                .trim_end()
+                .to_owned();
+            if line.as_bytes().get(3) != Some(&b'-') {
+                return line;
+            }
+        }
+    }
+
+    async fn cmd(&mut self, text: &str) -> String {
+        self.send(format!("{text}\r\n").as_bytes()).await;
+        self.reply().await
+    }
+
+    /// Envelope and DATA up to the `354`; the caller sends the message.
+    async fn start_message(&mut self) {
+        assert!(self.cmd("HELO mx.example.com").await.starts_with("250 "));
+        assert_eq!(self.cmd("MAIL FROM:<a@example.com>").await, "250 2.1.0 Ok");
+        assert_eq!(
+            self.cmd("RCPT TO:<support@switchboard.local>").await,
+            "250 2.1.5 Ok"
+        );
+        assert!(self.cmd("DATA").await.starts_with("354 "));
+    }
+
+    /// Whether the server closed the connection (EOF with nothing more sent).
+    async fn closed(&mut self) -> bool {
+        let mut rest = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(&mut self.reader, &mut rest)
+            .await
+            .map(|_| rest.is_empty())
+            .unwrap_or(true)
+    }
+}
+
+const LOOPBACK: [u8; 4] = [127, 0, 0, 1];
+const OTHER_LOOPBACK: [u8; 4] = [127, 0, 0, 2];
+
+/// Control characters a log line or a reply line must not carry (line ends aside).
+fn controls(text: &[u8]) -> Vec<u8> {
+    text.iter()
+        .copied()
+        .filter(|&b| b < 0x20 || b == 0x7f)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smtp_header_junk_is_escaped_in_the_log_and_the_reply() {
+    use crate::process::{free_port, spawn_log_to_pipe};
+    // The real binary, its SMTP log at info level captured.
+    let data = tempfile::tempdir().unwrap();
+    let conf = tempfile::tempdir().unwrap();
+    let smtp_port = free_port();
+    let config = conf.path().join("switchboard.toml");
+    std::fs::write(
+        &config,
+        format!("[channels.email]\nenabled = true\nlisten = \"127.0.0.1:{smtp_port}\"\n"),
+    )
+    .unwrap();
+    let config = config.display().to_string();
+    let mut engine = spawn_log_to_pipe(
+        data.path(),
+        free_port(),
+        &[
+            ("SWITCHBOARD_CONFIG", config.as_str()),
+            ("RUST_LOG", "switchboard_smtp=info,warn"),
+            ("NO_COLOR", "1"),
+        ],
+    );
+    engine.ready().await;
+
+    let server = std::net::SocketAddr::from((LOOPBACK, smtp_port));
+    let reply = tokio::time::timeout(WAIT, async {
+        let mut c = RawSmtp::connect(server, LOOPBACK).await;
+        assert!(c.reply().await.starts_with("220 "));
+        c.start_message().await;
+        // ANSI colour, a bare CR (no LF after it) and a NUL in two headers.
+        c.send(
+            b"From: Mallory <mallory@example.com>\r\n\
+              Subject: s\x1b[31mred\rcr\x00nul\r\n\
+              Message-ID: <m\x1b[31mred\rcr\x00nul@example.com>\r\n\
+              \r\nhello\r\n.\r\n",
+        )
+        .await;
+        let reply = c.line().await;
+        assert_eq!(c.cmd("QUIT").await, "221 2.0.0 Bye");
+        reply
+    })
+    .await
+    .expect("the SMTP conversation finished");
+    let escaped = r"m\x1b[31mred\rcr\0nul@example.com";
+    assert_eq!(
+        String::from_utf8_lossy(&reply),
+        format!("250 2.0.0 Ok: queued as <{escaped}>\r\n")
+    );
+    assert_eq!(controls(&reply[..reply.len() - 2]), b"", "reply {reply:?}");
+
+    // The accepted line was written before the 250 went out: stop and read the log.
+    engine.child.kill().unwrap();
+    engine.child.wait().unwrap();
+    let mut log = Vec::new();
+    std::io::Read::read_to_end(&mut engine.child.stdout.take().unwrap(), &mut log).unwrap();
+    let text = String::from_utf8_lossy(&log);
+    let accepted: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("smtp message accepted"))
+        .collect();
+    assert_eq!(accepted.len(), 1, "one accepted line in:\n{text}");
+    assert!(
+        accepted[0].contains(&format!("message_id={escaped}")),
+        "{:?}",
+        accepted[0]
+    );
+    let stray: Vec<u8> = controls(&log).into_iter().filter(|&b| b != b'\n').collect();
+    assert_eq!(stray, b"", "control characters in the log:\n{text:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_cannot_take_every_smtp_session() {
+    const CAP: usize = 3;
+    const EXTRA: usize = 2;
+    let app = spawn_app(|s| {
+        let e = &mut s.channels.email;
+        e.enabled = true;
+        e.listen = "127.0.0.1:0".parse().unwrap();
+        e.max_connections_per_ip = CAP;
+        // The idle sessions must outlive the test.
+        e.first_command_timeout_ms = 600_000;
+    })
+    .await;
+    let server = app.smtp.expect("SMTP listening");
+    tokio::time::timeout(WAIT, async {
+        // The cap's worth of silent connections from 127.0.0.1...
+        let mut idle = Vec::new();
+        for _ in 0..CAP {
+            let mut c = RawSmtp::connect(server, LOOPBACK).await;
+            assert!(c.reply().await.starts_with("220 "));
+            idle.push(c);
+        }
+        // ...and every further one from there is refused at once.
+        for _ in 0..EXTRA {
+            let mut c = RawSmtp::connect(server, LOOPBACK).await;
+            assert_eq!(
+                c.reply().await,
+                "421 4.7.0 switchboard.local too many connections from your address, \
+                 try again later"
+            );
+            assert!(c.closed().await);
+        }
+        // Another address is served and delivers.
+        let mut mta = RawSmtp::connect(server, OTHER_LOOPBACK).await;
+        assert!(mta.reply().await.starts_with("220 "));
+        mta.start_message().await;
+        mta.send(b"From: hanako@example.jp\r\nSubject: hi\r\n\r\nhello\r\n.\r\n")
+            .await;
+        assert!(mta.reply().await.starts_with("250 2.0.0 Ok: queued as <"));
+        assert_eq!(mta.cmd("QUIT").await, "221 2.0.0 Bye");
+        drop(idle);
+    })
+    .await
+    .expect("within the test deadline");
+    let (s, _) = app
+        .get("/api/v1/customers?channel=email&address=hanako@example.jp")
+        .await;
+    assert_eq!(s, 200, "the message from 127.0.0.2 was stored");
+    let metrics = metrics_text(&app.http, &app.base).await;
+    assert!(
+        metrics.contains("switchboard_smtp_refused_total{reason=\"per_ip\"}"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_smtp_connection_is_closed_after_the_first_command_timeout() {
+    let app = spawn_app(|s| {
+        let e = &mut s.channels.email;
+        e.enabled = true;
+        e.listen = "127.0.0.1:0".parse().unwrap();
+        // Short, and far below the per-command timeout (60 s), which would outlast the
+        // test's deadline.
+        e.first_command_timeout_ms = 200;
+    })
+    .await;
+    let server = app.smtp.expect("SMTP listening");
+    tokio::time::timeout(WAIT, async {
+        let mut c = RawSmtp::connect(server, LOOPBACK).await;
+        assert!(c.reply().await.starts_with("220 "));
+        // Say nothing: the server gives up and closes.
+        assert_eq!(
+            c.reply().await,
+            "421 4.4.2 switchboard.local timeout, closing"
+        );
+        assert!(c.closed().await);
+    })
+    .await
+    .expect("closed before the test deadline");
+    let metrics = metrics_text(&app.http, &app.base).await;
+    assert!(
+        metrics.contains("switchboard_smtp_refused_total{reason=\"idle\"}"),
+        "{metrics}"
+    );
+}

@@ -37,23 +37,37 @@ pub async fn start(dir: &std::path::Path, port: u16, env: &[(&str, &str)]) -> Pr
 
 /// Starts the binary on `dir` and `port` with `env`; does not wait for it.
 pub fn spawn(dir: &std::path::Path, port: u16, env: &[(&str, &str)]) -> Proc {
-    spawn_with(dir, port, env, Stdio::inherit())
+    spawn_with(dir, port, env, Stdio::null(), Stdio::inherit())
 }
 
-/// [`spawn`] with the engine's log (stderr) piped to the test, which reads it from
-/// `child.stderr`. Used by the CQL suite only (`tests/api_cql/clock_skew.rs`).
+/// [`spawn`] with the engine's stderr (a start failure) piped to the test, which
+/// reads it from `child.stderr`. Used by the CQL suite only
+/// (`tests/api_cql/clock_skew.rs`).
 #[allow(dead_code)]
 pub fn spawn_logging(dir: &std::path::Path, port: u16, env: &[(&str, &str)]) -> Proc {
-    spawn_with(dir, port, env, Stdio::piped())
+    spawn_with(dir, port, env, Stdio::null(), Stdio::piped())
 }
 
-fn spawn_with(dir: &std::path::Path, port: u16, env: &[(&str, &str)], stderr: Stdio) -> Proc {
+/// [`spawn`] with the engine's log (tracing writes to stdout) piped to the test, which
+/// reads it from `child.stdout` once the engine is stopped; keep the log small
+/// (`RUST_LOG`) so the pipe never fills meanwhile.
+pub fn spawn_log_to_pipe(dir: &std::path::Path, port: u16, env: &[(&str, &str)]) -> Proc {
+    spawn_with(dir, port, env, Stdio::piped(), Stdio::inherit())
+}
+
+fn spawn_with(
+    dir: &std::path::Path,
+    port: u16,
+    env: &[(&str, &str)],
+    stdout: Stdio,
+    stderr: Stdio,
+) -> Proc {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchboard"));
     cmd.args(["--listen", &format!("127.0.0.1:{port}"), "--workers", "2"])
         .args(backend_args(dir))
         .env("SWITCHBOARD_ADMIN_PASSWORD", ADMIN_PASSWORD)
         .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
+        .stdout(stdout)
         .stderr(stderr);
     for (k, v) in env {
         cmd.env(k, v);

@@ -1,5 +1,6 @@
 //! Domain types: identifiers, parsed newtypes, channels, conversations, timeline events,
-//! the errors every layer shares, time, message templates and text folding.
+//! the errors every layer shares, time, message templates, text folding and the
+//! escaping of outside text for logs and replies.
 //!
 //! The bottom of the crate graph: it depends on serde, thiserror and uuid only, so
 //! nothing here can reach an actor, a store, a socket or a provider. Everything is plain
@@ -13,6 +14,7 @@ pub mod channel;
 pub mod conversation;
 pub mod customer;
 pub mod error;
+pub mod escape;
 pub mod event;
 pub mod ids;
 pub mod live_view;
@@ -30,6 +32,7 @@ pub use channel::{
 pub use conversation::{Conversation, ConversationState};
 pub use customer::{Customer, IdentityKey, MergedRecord};
 pub use error::{EngineError, EngineResult, ErrorCode};
+pub use escape::Escaped;
 pub use event::{
     Attachment, BotTurn, CallStatus, DeliveryStatus, EventKind, OfferOutcome, TimelineEvent,
 };

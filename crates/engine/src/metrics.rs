@@ -46,6 +46,7 @@
 //! | `switchboard_logins_throttled_total` | counter | by (account, ip) |
 //! | `switchboard_ws_refused_total` | counter | reason (origin, revoked, expired, rate_limit, idle) |
 //! | `switchboard_anonymous_refused_total` | counter | door (chat_open, visitor, conversation, callback, chat_sockets) |
+//! | `switchboard_smtp_refused_total` | counter | reason (per_ip, busy, idle) |
 //! | `switchboard_privacy_operations_total` | counter | op (export, erase) |
 //! | `switchboard_actor_restarts_total` | counter | kind (customer, queue, agent) |
 //! | `switchboard_crm_lookups_total` | counter | outcome (ok, cached, shed, http_error, timeout, unreachable, invalid, too_large) |
@@ -261,6 +262,10 @@ fn describe_security() {
     describe_counter!(
         "switchboard_ws_refused_total",
         "Websocket handshakes refused or sockets closed by a security rule, by reason."
+    );
+    describe_counter!(
+        "switchboard_smtp_refused_total",
+        "SMTP connections answered 421 and closed by a limit, by reason: per_ip (max_connections_per_ip), busy (max_connections), idle (no command within first_command_timeout_ms)."
     );
     describe_counter!(
         "switchboard_privacy_operations_total",
@@ -484,6 +489,11 @@ pub fn anonymous_refused(door: &'static str) {
 /// `rate_limit`, `idle`.
 pub fn ws_refused(reason: &'static str) {
     counter!("switchboard_ws_refused_total", "reason" => reason).increment(1);
+}
+
+/// An SMTP connection refused or closed by a limit: `per_ip`, `busy`, `idle`.
+pub fn smtp_refused(reason: &'static str) {
+    counter!("switchboard_smtp_refused_total", "reason" => reason).increment(1);
 }
 
 /// A privacy operation: `export` or `erase`.

@@ -2,7 +2,13 @@
 //! line as such: call sites wrap them in [`Redacted`], which prints `<redacted N
 //! bytes>` while `security.redact_logs` is on (the default) and the text itself only
 //! when an operator turned redaction off to debug a development instance.
+//!
+//! Outside text that may be logged (an email's Message-ID, a provider's error) goes
+//! through [`Escaped`] (the domain crate's, re-exported here so the SMTP crate, the
+//! connectors and the engine share one): control characters shown as escapes, length
+//! capped. `Redacted` escapes the text it prints when redaction is off, too.
 
+pub use crate::domain::escape::{set_max_chars, Escaped, DEFAULT_MAX_CHARS};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 static ENABLED: AtomicBool = AtomicBool::new(true);
@@ -17,7 +23,7 @@ pub fn enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
 }
 
-/// A value that is printed in logs only if redaction is off.
+/// A value that is printed in logs only if redaction is off (then escaped, not capped).
 pub struct Redacted<'a>(pub &'a str);
 
 impl std::fmt::Display for Redacted<'_> {
@@ -25,7 +31,8 @@ impl std::fmt::Display for Redacted<'_> {
         if enabled() {
             write!(f, "<redacted {} bytes>", self.0.len())
         } else {
-            f.write_str(self.0)
+            // Debugging aid only: the whole text, but still one line of plain text.
+            std::fmt::Display::fmt(&Escaped::with_max(self.0, usize::MAX), f)
         }
     }
 }

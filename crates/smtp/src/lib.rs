@@ -14,7 +14,7 @@ pub mod mime;
 pub mod server;
 
 pub use mime::{parse_message, strip_quoted, AttachmentInfo, EmailError, ParsedEmail};
-pub use server::{Envelope, MailHandler, Reject, SmtpHandle, SmtpServer};
+pub use server::{Envelope, MailHandler, Refusal, Reject, SmtpHandle, SmtpServer};
 
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -40,10 +40,19 @@ pub struct EmailSettings {
     pub max_recipients: usize,
     /// How long we wait for each command line, ms; then `421` and close. Default 60 s.
     pub command_timeout_ms: u64,
+    /// How long a new connection may stay silent after our greeting before its first
+    /// command, ms (or `command_timeout_ms` if that is shorter); then `421` and close,
+    /// so idle connections cannot hold the session slots for long. Default 10 s.
+    pub first_command_timeout_ms: u64,
     /// How long the whole DATA transfer may take, ms; then `421` and close. Default 5 min.
     pub data_timeout_ms: u64,
     /// Concurrent SMTP sessions; more are answered `421 too busy` and closed. Default 100.
     pub max_connections: usize,
+    /// Concurrent SMTP sessions from one client IP address; more are answered `421`
+    /// and closed at once, so one client cannot take every session slot. The MTA in
+    /// front connects from one address: keep its concurrency towards us at or below
+    /// this. Default 10.
+    pub max_connections_per_ip: usize,
     /// Body text kept per message, bytes; longer text is cut at a character boundary
     /// and ends with a marker. Default 16 KiB.
     pub max_text_bytes: usize,
@@ -61,8 +70,10 @@ impl Default for EmailSettings {
             max_message_bytes: 10 * 1024 * 1024,
             max_recipients: 20,
             command_timeout_ms: 60_000,
+            first_command_timeout_ms: 10_000,
             data_timeout_ms: 300_000,
             max_connections: 100,
+            max_connections_per_ip: 10,
             max_text_bytes: 16 * 1024,
             relay: RelaySettings::default(),
         }
@@ -138,6 +149,8 @@ mod tests {
         assert_eq!(s.command_timeout_ms, 60_000);
         assert_eq!(s.data_timeout_ms, 300_000);
         assert_eq!(s.max_connections, 100);
+        assert_eq!(s.max_connections_per_ip, 10);
+        assert_eq!(s.first_command_timeout_ms, 10_000);
         assert_eq!(s.max_text_bytes, 16_384);
         assert_eq!(s.relay.port, 25);
         assert_eq!(s.relay.tls, TlsMode::None);

@@ -5,7 +5,10 @@
 //! writes replies (buffered, flushed when the client has nothing more pipelined). The
 //! session owns the transaction state (HELO name, reverse path, recipients); the
 //! handler owns what happens to a message. Every limit comes from [`EmailSettings`]:
-//! concurrent sessions (a semaphore; the next client gets `421` and is closed), message
+//! concurrent sessions (a semaphore; the next client gets `421` and is closed) and
+//! concurrent sessions per client IP address (a count per address; one more gets `421`
+//! and is closed at once, so one client cannot starve the MTA), the first command's
+//! timeout (a connection that stays silent after the greeting is closed soon), message
 //! size (advertised in EHLO, checked on `MAIL FROM ... SIZE=`, enforced while DATA is
 //! read: `552`, the rest of the DATA is read and dropped, the session stays usable),
 //! recipients per message (`452`), accepted domains (`550`), per-command and DATA
@@ -13,6 +16,10 @@
 //!
 //! A message is accepted (`250 ... queued as <id>`) only when the handler returned
 //! `Ok`; a message that does not parse gets `554` and the handler is not called.
+//!
+//! Outside text (the Message-ID, a handler's reason) reaches a log line only through
+//! [`Escaped`] and a reply line only escaped or with control characters blanked: a
+//! header cannot forge a log line, recolour a terminal or break the reply.
 //!
 //! Deliberately absent: STARTTLS and AUTH (terminate TLS and authenticate senders in
 //! the MTA or proxy in front), VRFY/EXPN disclosure, relaying to other domains, BDAT.
@@ -24,8 +31,10 @@
 use crate::mime::{parse_message, EmailError, ParsedEmail};
 use crate::EmailSettings;
 use async_trait::async_trait;
-use std::net::SocketAddr;
-use std::sync::Arc;
+use domain::Escaped;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -66,6 +75,28 @@ pub enum Reject {
     Permanent(String),
 }
 
+/// Why the server turned a connection away (for the handler's metrics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// `max_connections_per_ip` sessions from this address were open: `421`, closed.
+    PerAddress,
+    /// `max_connections` sessions were open: `421`, closed.
+    Busy,
+    /// No command within `first_command_timeout_ms` of the greeting: `421`, closed.
+    Idle,
+}
+
+impl Refusal {
+    /// A bounded metric label: `per_ip`, `busy`, `idle`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refusal::PerAddress => "per_ip",
+            Refusal::Busy => "busy",
+            Refusal::Idle => "idle",
+        }
+    }
+}
+
 /// What the engine does with a received message. `deliver` returns `Ok` only once the
 /// message is durable: that is when we answer `250`.
 #[async_trait]
@@ -78,6 +109,10 @@ pub trait MailHandler: Send + Sync + 'static {
         message: ParsedEmail,
         raw_size: usize,
     ) -> Result<(), Reject>;
+
+    /// A connection was turned away or closed by a limit (for metrics). Called on the
+    /// accept loop or the session's task: must return at once. Default: nothing.
+    fn refused(&self, _reason: Refusal) {}
 }
 
 /// Entry point: [`SmtpServer::bind`].
@@ -155,6 +190,10 @@ struct Shared {
     handler: Arc<dyn MailHandler>,
     /// `accept_domains`, lowercased without a trailing dot.
     accept_domains: Vec<String>,
+    /// Open sessions per client address (only addresses with one or more), for
+    /// `max_connections_per_ip`. A std mutex: held for one map operation, never across
+    /// an await.
+    per_address: Mutex<HashMap<IpAddr, usize>>,
 }
 
 impl Shared {
@@ -168,6 +207,7 @@ impl Shared {
             settings,
             handler,
             accept_domains,
+            per_address: Mutex::new(HashMap::new()),
         }
     }
 
@@ -217,6 +257,18 @@ async fn accept_loop(
         if let Err(e) = stream.set_nodelay(true) {
             debug!(error = %e, "smtp set_nodelay failed");
         }
+        // The per-address count first: a client over its share takes no global slot.
+        let Some(slot) = AddressSlot::claim(&shared, peer.ip()) else {
+            warn!(peer = %peer, limit = shared.settings.max_connections_per_ip, "smtp session refused: too many connections from this address");
+            refuse(
+                &shared,
+                &stream,
+                Refusal::PerAddress,
+                "4.7.0",
+                "too many connections from your address",
+            );
+            continue;
+        };
         match sessions.clone().try_acquire_owned() {
             Ok(permit) => {
                 let shared = shared.clone();
@@ -226,21 +278,77 @@ async fn accept_loop(
                     if let Err(e) = session.run(stream).await {
                         debug!(peer = %peer, error = %e, "smtp session ended with an i/o error");
                     }
+                    drop(slot);
                     drop(permit);
                 });
             }
             Err(_) => {
+                drop(slot);
                 warn!(peer = %peer, "smtp session refused: too many connections");
-                let reply = format!(
-                    "421 4.3.2 {} too busy, try again later\r\n",
-                    shared.settings.hostname
-                );
-                // A fresh socket's send buffer is empty: this never blocks.
-                let _ = stream.try_write(reply.as_bytes());
+                refuse(&shared, &stream, Refusal::Busy, "4.3.2", "too busy");
             }
         }
     }
     debug!("smtp accept loop stopped");
+}
+
+/// Answers a connection we do not serve with `421 {status} {hostname} {why}, try again
+/// later`; the caller drops (closes) it right after.
+fn refuse(shared: &Shared, stream: &TcpStream, reason: Refusal, status: &str, why: &str) {
+    shared.handler.refused(reason);
+    let reply = format!(
+        "421 {status} {} {why}, try again later\r\n",
+        shared.settings.hostname
+    );
+    // A fresh socket's send buffer is empty: this never blocks.
+    let _ = stream.try_write(reply.as_bytes());
+}
+
+/// One open session of a client address, counted in [`Shared::per_address`] while it
+/// lives.
+struct AddressSlot {
+    shared: Arc<Shared>,
+    ip: IpAddr,
+}
+
+impl AddressSlot {
+    /// A slot for `ip`, or `None` if it has `max_connections_per_ip` sessions open.
+    /// IPv4-mapped IPv6 addresses count as their IPv4 address.
+    fn claim(shared: &Arc<Shared>, ip: IpAddr) -> Option<Self> {
+        let ip = ip.to_canonical();
+        let mut open = shared
+            .per_address
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let n = open.entry(ip).or_insert(0);
+        if *n >= shared.settings.max_connections_per_ip {
+            if *n == 0 {
+                open.remove(&ip);
+            }
+            return None;
+        }
+        *n += 1;
+        Some(Self {
+            shared: shared.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        let mut open = self
+            .shared
+            .per_address
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(n) = open.get_mut(&self.ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                open.remove(&self.ip);
+            }
+        }
+    }
 }
 
 /// How a line read ended.
@@ -403,6 +511,12 @@ impl<'a> Session<'a> {
         let greeting = format!("220 {} ESMTP Switchboard", self.settings().hostname);
         reply(&mut writer, &greeting).await?;
         let command_timeout = Duration::from_millis(self.settings().command_timeout_ms);
+        // Until the client says anything, a shorter wait: an idle connection holds a
+        // session slot and its address's share.
+        let mut timeout = command_timeout.min(Duration::from_millis(
+            self.settings().first_command_timeout_ms,
+        ));
+        let mut first = true;
         let mut line = Vec::with_capacity(128);
         loop {
             let read = tokio::select! {
@@ -413,7 +527,7 @@ impl<'a> Session<'a> {
                     writer.flush().await?;
                     return Ok(());
                 }
-                read = tokio::time::timeout(command_timeout, async {
+                read = tokio::time::timeout(timeout, async {
                     // Replies to pipelined commands go out together, once the client
                     // has nothing more buffered.
                     if reader.buffer().is_empty() {
@@ -423,12 +537,21 @@ impl<'a> Session<'a> {
                 }) => read,
             };
             let Ok(read) = read else {
-                debug!(peer = %self.peer, "smtp command timeout");
+                if first {
+                    self.shared.handler.refused(Refusal::Idle);
+                    info!(peer = %self.peer, "smtp session closed: no command after the greeting");
+                } else {
+                    debug!(peer = %self.peer, "smtp command timeout");
+                }
                 let bye = format!("421 4.4.2 {} timeout, closing", self.settings().hostname);
                 reply(&mut writer, &bye).await?;
                 writer.flush().await?;
                 return Ok(());
             };
+            if first {
+                first = false;
+                timeout = command_timeout;
+            }
             match read? {
                 Line::Eof => return Ok(()),
                 Line::TooLong { .. } => {
@@ -649,6 +772,8 @@ impl<'a> Session<'a> {
             client_addr: self.peer,
             helo: self.helo.clone().unwrap_or_default(),
         };
+        // The sender's header: escaped wherever it is printed.
+        let logged = Escaped::new(&message_id);
         match self
             .shared
             .handler
@@ -656,15 +781,18 @@ impl<'a> Session<'a> {
             .await
         {
             Ok(()) => {
-                info!(peer = %self.peer, message_id = %message_id, size = raw_size, "smtp message accepted");
-                format!("250 2.0.0 Ok: queued as <{message_id}>")
+                info!(peer = %self.peer, message_id = %logged, size = raw_size, "smtp message accepted");
+                format!(
+                    "250 2.0.0 Ok: queued as <{}>",
+                    Escaped::with_max(&message_id, MAX_REASON)
+                )
             }
             Err(Reject::Temporary(reason)) => {
-                info!(peer = %self.peer, message_id = %message_id, "smtp message deferred by handler");
+                info!(peer = %self.peer, message_id = %logged, "smtp message deferred by handler");
                 format!("451 4.3.0 {}", one_line(&reason))
             }
             Err(Reject::Permanent(reason)) => {
-                info!(peer = %self.peer, message_id = %message_id, "smtp message rejected by handler");
+                info!(peer = %self.peer, message_id = %logged, "smtp message rejected by handler");
                 format!("550 5.7.1 {}", one_line(&reason))
             }
         }
@@ -1171,6 +1299,30 @@ s.quit()
             let (envelope, message, _) = rx.recv().await.unwrap();
             assert_eq!(envelope.mail_from, "");
             assert!(message.auto_submitted);
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn header_junk_is_escaped_in_the_reply() {
+        within(async {
+            let (handler, mut rx) = Recorder::new();
+            let server = SmtpServer::bind(test_settings(), handler).await.unwrap();
+            let mut c = Client::connect(server.local_addr).await;
+            assert_eq!(c.code().await, 220);
+            assert_eq!(c.cmd("HELO mx.example.com").await, "250 switchboard.local");
+            let junk = "From: a@example.com\r\nSubject: s\x1b[31mred\rcr\x00nul\r\n\
+                        Message-ID: <m\x1b[31mred\rcr\x00nul@example.com>\r\n\r\nhello\r\n";
+            // The reply shows the id escaped; the handler still gets it as sent.
+            assert_eq!(
+                c.transaction(junk).await,
+                "250 2.0.0 Ok: queued as <m\\x1b[31mred\\rcr\\0nul@example.com>"
+            );
+            let (_, message, _) = rx.recv().await.unwrap();
+            assert_eq!(
+                message.message_id.as_deref(),
+                Some("m\x1b[31mred\rcr\x00nul@example.com")
+            );
         })
         .await;
     }

@@ -12,7 +12,7 @@
 //!   line: answering it would start mail loops.
 
 use super::send::{self, OutboundEmail, SendError};
-use super::{Envelope, MailHandler, ParsedEmail, Reject};
+use super::{Envelope, MailHandler, ParsedEmail, Refusal, Reject};
 use crate::connector::{SendFailure, SendResult};
 use crate::domain::ErrorCode;
 use crate::domain::{Attachment, Channel, ConversationId};
@@ -82,6 +82,10 @@ impl MailHandler for Intake {
                 Err(Reject::Permanent(e.message))
             }
         }
+    }
+
+    fn refused(&self, reason: Refusal) {
+        crate::metrics::smtp_refused(reason.as_str());
     }
 }
 

@@ -14,7 +14,7 @@
 //!
 //! - **Inbound** ([`smtp`]): a small RFC 5321 server on tokio. It enforces every limit in
 //!   [`EmailSettings`] (size while reading DATA, recipients, accepted domains, line
-//!   length, timeouts, concurrent sessions), parses the message with [`mime`] and hands
+//!   length, timeouts, concurrent sessions in all and per client address), parses the message with [`mime`] and hands
 //!   the result to a [`smtp::MailHandler`]. A message is accepted (`250`) only after the
 //!   handler returned `Ok`, so the engine makes it durable inside `deliver` and
 //!   *acknowledged means durable* holds for email too. A malformed message gets `554`
@@ -48,7 +48,7 @@ pub use switchboard_smtp::{mime, server as smtp};
 
 pub use mime::{parse_message, strip_quoted, AttachmentInfo, EmailError, ParsedEmail};
 pub use send::{OutboundEmail, SendError};
-pub use smtp::{Envelope, MailHandler, Reject, SmtpHandle, SmtpServer};
+pub use smtp::{Envelope, MailHandler, Refusal, Reject, SmtpHandle, SmtpServer};
 pub use switchboard_smtp::{EmailSettings, RelaySettings, TlsMode};
 
 use super::connector::{Connector, SendContext, Sender};

@@ -67,7 +67,8 @@ pub async fn send(relay: &RelaySettings, email: &OutboundEmail) -> Result<(), Se
         }
         Err(e) => {
             let error = classify(&e);
-            tracing::warn!(message_id = %email.message_id, relay = %relay.host, error = %error, "email reply not sent");
+            // The relay's reply text may quote the customer's address: escaped.
+            tracing::warn!(message_id = %email.message_id, relay = %relay.host, error = %crate::redact::Escaped::new(&error.to_string()), "email reply not sent");
             Err(error)
         }
     }
