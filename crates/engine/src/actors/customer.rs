@@ -403,7 +403,7 @@ impl CustomerActor {
     }
 
     /// Whether `conv` is a waiting web chat of a visitor nobody knows (no identity but
-    /// web-chat addresses) that no agent ever served: when its socket goes it leaves
+    /// anonymous web-chat addresses) that no agent ever served: when its socket goes it leaves
     /// the queue after `anonymous.unserved_grace_ms` and is reported `left_unserved`.
     fn unserved_visitor(&self, conv: &Conversation) -> bool {
         let Some(c) = self.customer.as_ref() else {
@@ -412,7 +412,10 @@ impl CustomerActor {
         conv.channel == Channel::Chat
             && conv.state == ConversationState::Queued
             && c.last_agent.is_none()
-            && c.identities.iter().all(|i| i.channel == Channel::Chat)
+            // Only anonymous chat addresses (`v-…`); a website login (`acct:…`) is known.
+            && c.identities
+                .iter()
+                .all(|i| i.channel == Channel::Chat && i.address.starts_with("v-"))
             && !self.recent.iter().any(|e| {
                 e.conversation_id == Some(conv.id) && matches!(e.kind, EventKind::Assigned { .. })
             })
