@@ -43,6 +43,7 @@
 //! | `switchboard_store_commit_seconds` | histogram | |
 //! | `switchboard_store_commit_group_size` | histogram | |
 //! | `switchboard_logins_throttled_total` | counter | by (account, ip) |
+//! | `switchboard_login_alarms_total` | counter | — |
 //! | `switchboard_ws_refused_total` | counter | reason (origin, revoked, expired, rate_limit, idle) |
 //! | `switchboard_privacy_operations_total` | counter | op (export, erase) |
 //! | `switchboard_actor_restarts_total` | counter | kind (customer, queue, agent) |
@@ -246,8 +247,14 @@ fn describe_security() {
     use metrics::describe_counter;
     describe_counter!(
         "switchboard_logins_throttled_total",
-        "Logins refused with 429 by the per-account or per-IP failure limit."
+        "Logins refused with 429 by the per-account-and-address or per-IP failure limit."
     );
+    describe_counter!(
+        "switchboard_login_alarms_total",
+        "Accounts whose failed logins from every address reached security.login_alarm_failures_per_account in a window (nothing locked)."
+    );
+    // At zero from the first scrape, so an alert on its rise has a series to watch.
+    counter!("switchboard_login_alarms_total").increment(0);
     describe_counter!(
         "switchboard_ws_refused_total",
         "Websocket handshakes refused or sockets closed by a security rule, by reason."
@@ -456,6 +463,12 @@ pub fn agent_state(agent: &AgentId, status: &'static str, connected: bool) {
 /// A login answered 429; `by` is `account` or `ip`.
 pub fn login_throttled(by: &'static str) {
     counter!("switchboard_logins_throttled_total", "by" => by).increment(1);
+}
+
+/// One account's failed logins from every address reached
+/// `security.login_alarm_failures_per_account` in a window (once per window).
+pub fn login_alarm() {
+    counter!("switchboard_login_alarms_total").increment(1);
 }
 
 /// A websocket refused or closed by a security rule: `origin`, `revoked`, `expired`,
