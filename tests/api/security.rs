@@ -270,6 +270,19 @@ async fn every_route_checks_token_role_and_ownership() {
             None,
             Supervisor,
         ),
+        ("GET", "/api/v1/kb/drafts".into(), None, Supervisor),
+        (
+            "POST",
+            format!("/api/v1/kb/drafts/{nobody}/publish"),
+            None,
+            Supervisor,
+        ),
+        (
+            "DELETE",
+            format!("/api/v1/kb/drafts/{nobody}"),
+            None,
+            Supervisor,
+        ),
         ("GET", "/api/v1/canned".into(), None, Staff),
         (
             "POST",
