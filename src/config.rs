@@ -295,11 +295,17 @@ pub struct SecuritySettings {
     pub allowed_origins: Vec<String>,
     /// Accept an `Origin` equal to the request's own `Host` (the bundled clients).
     pub allow_same_origin: bool,
-    /// Failed logins per account within `login_window_ms` after which that account's
-    /// logins answer 429 until the window ends.
+    /// Failed logins of one account from one client address within `login_window_ms`
+    /// after which that account's logins from that address answer 429 until the window
+    /// ends (the owner, from another address, is not locked out).
     pub login_failures_per_account: u32,
     /// Failed logins per client IP within `login_window_ms` before 429.
     pub login_failures_per_ip: u32,
+    /// Failed logins of one account from every address within `login_window_ms` that
+    /// raise the login alarm (metric, warn log, audit entry) once per window; nothing
+    /// is refused because of it. 0 turns the alarm off.
+    pub login_alarm_failures_per_account: u32,
+    /// The fixed window the login counters above count in.
     pub login_window_ms: u64,
     /// Rate-limited websocket messages in a row after which the socket is closed with
     /// 1008 (policy violation, reason `rate limit`).
@@ -327,6 +333,7 @@ impl Default for SecuritySettings {
             allow_same_origin: true,
             login_failures_per_account: 5,
             login_failures_per_ip: 20,
+            login_alarm_failures_per_account: 20,
             login_window_ms: 15 * 60_000,
             ws_rate_limit_close_after: 100,
             webhook_max_event_age_ms: 3_600_000,

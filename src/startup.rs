@@ -194,6 +194,8 @@ impl Application {
             peers: active.receiver().map(|r| r.peers),
             ping_timeout: std::time::Duration::from_millis(settings.cluster.peer_ping_timeout_ms),
         });
+        // Unknown-account logins verify against this, as long as a real one takes.
+        handle.passwords.prepare().await?;
         if let Some(pw) = &settings.bootstrap_admin_password {
             ensure_admin(&handle, pw).await?;
         }

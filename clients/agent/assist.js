@@ -8,7 +8,8 @@
 //
 // REST: GET /api/v1/customers/{id}/crm, GET /api/v1/canned,
 // POST /api/v1/canned/{id}/render?conversation=, GET /api/v1/kb/suggest?conversation=,
-// GET /api/v1/kb/search?q=, POST/PUT /api/v1/kb/articles (docs/assist.md). A 404 from
+// GET /api/v1/kb/search?q=, POST/PUT /api/v1/kb/articles (docs/assist.md; an agent's
+// write is a draft, 202, until a supervisor publishes it). A 404 from
 // the KB routes shows "knowledge base unavailable".
 //
 // Safety rule as in app.js: server text reaches the page only as text nodes.
@@ -478,7 +479,8 @@ async function saveArticle(ev) {
     }
     byId('kb-form').hidden = true;
     st.editing = null;
-    st.kbMessage = t('assist.kb.saved');
+    // 202: an agent's change is a draft until a supervisor publishes it.
+    st.kbMessage = t(r.status === 202 ? 'assist.kb.proposed' : 'assist.kb.saved');
     loadSuggestions();
   } catch {
     err.textContent = t('assist.network_error');

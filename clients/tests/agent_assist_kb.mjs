@@ -61,15 +61,23 @@ run.run(async () => {
     await agent.getByTestId('kb-results').getByTestId('kb-hit').filter({ hasText: TITLE }).waitFor();
   });
 
-  await run.step('the agent creates an article', async () => {
+  await run.step('the agent proposes an article a supervisor publishes', async () => {
     await agent.getByTestId('kb-new').click();
     await agent.getByTestId('kb-title').fill(`Gift wrapping ${RUN_ID}`);
     await agent.getByTestId('kb-body').fill('Gift wrapping is free for orders over 3000 yen.');
     await agent.getByTestId('kb-tags').fill('gifts, wrapping');
     await agent.getByTestId('kb-save').click();
-    await agent.getByTestId('kb-message').filter({ hasText: 'Article saved.' }).waitFor();
-    const r = await admin('GET', `kb/search?q=${encodeURIComponent('gift wrapping')}`);
-    check(JSON.stringify(r.body).includes(`Gift wrapping ${RUN_ID}`), `new article not found: ${JSON.stringify(r.body)}`);
+    await agent.getByTestId('kb-message').filter({ hasText: 'Sent to a supervisor' }).waitFor();
+    const search = () => admin('GET', `kb/search?q=${encodeURIComponent('gift wrapping')}`);
+    let r = await search();
+    check(!JSON.stringify(r.body).includes(`Gift wrapping ${RUN_ID}`), `a draft is served: ${JSON.stringify(r.body)}`);
+    const drafts = await admin('GET', 'kb/drafts');
+    const draft = ((drafts.body && drafts.body.drafts) || []).find((/** @type {{title: string}} */ d) => d.title === `Gift wrapping ${RUN_ID}`);
+    check(!!draft, `draft not listed: ${JSON.stringify(drafts.body)}`);
+    const p = await admin('POST', `kb/drafts/${encodeURIComponent(draft.id)}/publish`);
+    check(p.status === 200, `publish answered ${p.status}`);
+    r = await search();
+    check(JSON.stringify(r.body).includes(`Gift wrapping ${RUN_ID}`), `published article not found: ${JSON.stringify(r.body)}`);
   });
 
   await run.step('an edit that lost a race shows the conflict', async () => {

@@ -6,6 +6,10 @@
 //! (merged records included), so a transfer does not erase the history of who served
 //! whom. Anything else is 403 `forbidden`.
 //!
+//! What an agent is told must not reveal customers it may not see: a lookup by an
+//! identity no customer has is refused like one of another agent's customer, and an
+//! identity-link conflict does not name the owner (`super::identity`).
+//!
 //! The route-by-route table is in docs/security.md.
 
 use super::error::ApiError;
@@ -76,10 +80,15 @@ pub async fn customer(server: &Server, staff: &Staff, id: CustomerId) -> Result<
     if holds_now || held(server, staff, id, None).await? {
         Ok(())
     } else {
-        Err(ApiError::forbidden(
-            "agents see only customers whose conversations they hold or held",
-        ))
+        Err(customer_forbidden())
     }
+}
+
+/// What an agent is told about a customer it may not see. Lookups by identity answer
+/// the same when no customer has the identity, so they do not tell whether a phone
+/// number or address is known.
+pub fn customer_forbidden() -> ApiError {
+    ApiError::forbidden("agents see only customers whose conversations they hold or held")
 }
 
 /// Conversation `id`, loaded for `staff`: 404 when it does not exist, 403 when they

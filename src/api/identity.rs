@@ -3,8 +3,10 @@
 //! the work is `crate::actors::stitching`'s.
 //!
 //! - `POST /api/v1/customers/{id}/identities` `{"channel","address"}` (any staff):
-//!   201 linked, 200 already this customer's, 409 `conflict` with `customer_id` (the
-//!   owner) when another customer owns it: merge the two instead.
+//!   201 linked, 200 already this customer's, 409 `conflict` when another customer owns
+//!   it. Supervisors and admins are told the owner (`customer_id`) and to merge the two
+//!   instead; an agent is told only `conflict`, so linking is no way to learn who owns
+//!   a phone number or address.
 //! - `DELETE /api/v1/customers/{id}/identities/{channel}/{address}` (supervisor+):
 //!   the address is handed to a new empty customer.
 //! - `POST /api/v1/customers/{id}/merge` `{"other"}` (any staff): `other` merges into
@@ -59,8 +61,9 @@ async fn customer_json(state: &AppState, id: CustomerId) -> Result<serde_json::V
 
 /// Link an identity to the customer (explicit link by staff).
 ///
-/// 201 linked, 200 already this customer's; 409 `conflict` with `customer_id` (the
-/// owner) when another customer owns it: merge the two instead.
+/// 201 linked, 200 already this customer's; 409 `conflict` when another customer owns
+/// it: for supervisors and admins with `customer_id` (the owner) and a hint to merge
+/// the two instead, for agents without either.
 #[utoipa::path(post, path = "/api/v1/customers/{id}/identities", tag = "customers",
     security(("bearer" = [])), params(("id" = String, Path, description = "customer id")),
     request_body = IdentityIn,
@@ -90,6 +93,10 @@ pub async fn link(
     match outcome {
         LinkOutcome::Linked => Ok(HttpResponse::Created().json(customer_json(&state, id).await?)),
         LinkOutcome::AlreadyLinked => Ok(HttpResponse::Ok().json(customer_json(&state, id).await?)),
+        LinkOutcome::OwnedBy(_) if !staff.sees_everything() => Err(ApiError::new(
+            ErrorCode::Conflict,
+            "the identity cannot be linked to this customer",
+        )),
         LinkOutcome::OwnedBy(owner) => Ok(HttpResponse::Conflict().json(serde_json::json!({
             "code": ErrorCode::Conflict,
             "message": format!(

@@ -1,19 +1,25 @@
 //! Knowledge-base REST: articles (list, create, read, update with optimistic
-//! `version`, delete), full-text search, and suggestions for a conversation.
+//! `version`, delete), drafts (list, publish, discard), full-text search, and
+//! suggestions for a conversation.
 //!
-//! Any staff role may read, search, create and update; deleting needs supervisor or
-//! admin. Suggestions follow the agent access rules of [`super::access`]. Every write
-//! commits the `kb_article` record first (the store is the truth) and then updates the
-//! index, under the knowledge base's write lock so two updates of one version cannot
-//! both win. Limits are the `[kb]` settings (docs/kb.md).
+//! Articles are what customers are told (the bot, the IVR), so only supervisors and
+//! admins change them. An agent's create or update is stored as a [`Draft`] that is
+//! served to no one until a supervisor publishes it (`kb.agents_propose_drafts`, on by
+//! default; off, agents get 403). Any staff role may read and search. Suggestions
+//! follow the agent access rules of [`super::access`]. Every change (create, update,
+//! delete, propose, publish, discard) is written to the audit log with actor, article
+//! and action, before it is committed, so none goes unaudited. Every write commits the
+//! record first (the store is the truth) and then updates the index, under the
+//! knowledge base's write lock so two updates of one version cannot both win. Limits
+//! are the `[kb]` settings (docs/kb.md).
 
 use super::error::ApiError;
 use super::extract::Staff;
 use super::{access, AppState};
 use crate::domain::ErrorCode;
 use crate::domain::{Channel, ConversationId, EventKind};
-use crate::kb::{Article, SearchResult, KB_ARTICLE, LANGUAGES};
-use crate::store::{Batch, RecordWrite};
+use crate::kb::{Article, Draft, SearchResult, KB_ARTICLE, KB_DRAFT, LANGUAGES};
+use crate::store::{AuditEntry, Batch, RecordWrite};
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
@@ -179,6 +185,93 @@ fn now(state: &AppState) -> u64 {
     state.server.now().0.max(0) as u64
 }
 
+/// How an article write by `staff` takes effect.
+enum Write {
+    /// Supervisor or admin: the article changes and is served at once.
+    Publish,
+    /// Agent, with `kb.agents_propose_drafts`: a draft for a supervisor.
+    Propose,
+}
+
+fn write_mode(state: &AppState, staff: &Staff) -> Result<Write, ApiError> {
+    if staff.sees_everything() {
+        Ok(Write::Publish)
+    } else if state.server.kb().settings.agents_propose_drafts {
+        Ok(Write::Propose)
+    } else {
+        Err(ApiError::forbidden(
+            "only supervisors and admins change knowledge-base articles",
+        ))
+    }
+}
+
+/// Appends the audit entry of a knowledge-base change by `staff`.
+async fn audit(
+    state: &AppState,
+    staff: &Staff,
+    action: &str,
+    detail: serde_json::Value,
+) -> Result<(), ApiError> {
+    state
+        .server
+        .store
+        .append_audit(AuditEntry {
+            id: crate::domain::EventId::new(),
+            at: state.server.now(),
+            actor: staff.id.clone(),
+            action: action.into(),
+            customer_id: None,
+            detail,
+        })
+        .await?;
+    Ok(())
+}
+
+async fn load_draft(state: &AppState, id: &str) -> Result<Draft, ApiError> {
+    if id.len() > 64 {
+        return Err(ApiError::not_found("draft"));
+    }
+    let bytes = state
+        .server
+        .store
+        .record(KB_DRAFT, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("draft"))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("stored draft unreadable: {e}")))
+}
+
+/// Stores an agent's proposal (under the write lock): 202 with the draft; 413 past
+/// `kb.max_drafts` waiting.
+async fn propose(state: &AppState, staff: &Staff, d: Draft) -> Result<HttpResponse, ApiError> {
+    let max = state.server.kb().settings.max_drafts;
+    let waiting = state.server.store.records(KB_DRAFT, None, max).await?;
+    if waiting.len() >= max {
+        return Err(ApiError::new(
+            ErrorCode::TooLarge,
+            format!("{max} drafts are waiting for a supervisor already"),
+        ));
+    }
+    let bytes =
+        serde_json::to_vec(&d).map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
+    audit(
+        state,
+        staff,
+        "kb_draft_proposed",
+        serde_json::json!({"draft_id": d.id, "article_id": d.article_id, "base_version": d.base_version}),
+    )
+    .await?;
+    state
+        .server
+        .store
+        .commit(Batch {
+            records: vec![RecordWrite::put(KB_DRAFT, d.id.clone(), bytes)],
+            ..Default::default()
+        })
+        .await?;
+    Ok(HttpResponse::Accepted().json(d))
+}
+
 /// Knowledge-base articles ordered by id (any staff).
 #[utoipa::path(get, path = "/api/v1/kb/articles", tag = "kb", operation_id = "kb_list",
     security(("bearer" = [])), params(ListQuery),
@@ -216,13 +309,18 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(ListOut { articles, next }))
 }
 
-/// Create an article (any staff).
+/// Create an article (supervisor, admin; an agent proposes a draft).
+///
+/// Supervisors and admins: 201, served at once. Agents: 202 with a draft that is served
+/// to no one until a supervisor publishes it (403 with `kb.agents_propose_drafts` off).
 #[utoipa::path(post, path = "/api/v1/kb/articles", tag = "kb", operation_id = "kb_create",
     security(("bearer" = [])), request_body = ArticleIn,
     responses(
         (status = 201, description = "the article, version 1", body = Article),
+        (status = 202, description = "an agent's draft, not served yet", body = Draft),
         (status = 400, response = ApiError),
         (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
         (status = 413, response = ApiError),
     )
 )]
@@ -231,9 +329,26 @@ pub async fn create(
     staff: Staff,
     body: web::Json<ArticleIn>,
 ) -> Result<HttpResponse, ApiError> {
+    let mode = write_mode(&state, &staff)?;
     let kb = state.server.kb().clone();
     let (tags, channels) = validate(&kb.settings, &body)?;
     let body = body.into_inner();
+    let _w = kb.write_lock.lock().await;
+    if let Write::Propose = mode {
+        let d = Draft {
+            id: uuid::Uuid::new_v4().to_string(),
+            article_id: None,
+            base_version: None,
+            title: body.title.trim().to_owned(),
+            body: body.body,
+            tags,
+            language: body.language,
+            channels,
+            proposed_by: staff.id.as_str().to_owned(),
+            proposed_at: now(&state),
+        };
+        return propose(&state, &staff, d).await;
+    }
     let a = Article {
         id: uuid::Uuid::new_v4().to_string(),
         title: body.title.trim().to_owned(),
@@ -245,7 +360,13 @@ pub async fn create(
         updated_at: now(&state),
         updated_by: staff.id.as_str().to_owned(),
     };
-    let _w = kb.write_lock.lock().await;
+    audit(
+        &state,
+        &staff,
+        "kb_article_created",
+        serde_json::json!({"article_id": a.id, "version": a.version}),
+    )
+    .await?;
     save(&state, &a).await?;
     Ok(HttpResponse::Created().json(a))
 }
@@ -269,14 +390,18 @@ pub async fn get(
 
 /// Replace an article's content; `version` must be the stored one (409 otherwise).
 ///
-/// The version goes up by one.
+/// Supervisors and admins: the version goes up by one, served at once. Agents: 202 with
+/// a draft of the change, served to no one until a supervisor publishes it (403 with
+/// `kb.agents_propose_drafts` off).
 #[utoipa::path(put, path = "/api/v1/kb/articles/{id}", tag = "kb", operation_id = "kb_update",
     security(("bearer" = [])), params(("id" = String, Path, description = "article id")),
     request_body = ArticleIn,
     responses(
         (status = 200, description = "the article, version + 1", body = Article),
+        (status = 202, description = "an agent's draft, not served yet", body = Draft),
         (status = 400, response = ApiError),
         (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
         (status = 404, response = ApiError),
         (status = 409, response = ApiError),
         (status = 413, response = ApiError),
@@ -288,6 +413,7 @@ pub async fn update(
     path: web::Path<String>,
     body: web::Json<ArticleIn>,
 ) -> Result<HttpResponse, ApiError> {
+    let mode = write_mode(&state, &staff)?;
     let kb = state.server.kb().clone();
     let (tags, channels) = validate(&kb.settings, &body)?;
     let body = body.into_inner();
@@ -302,6 +428,21 @@ pub async fn update(
             format!("article is at version {}, not {version}", old.version),
         ));
     }
+    if let Write::Propose = mode {
+        let d = Draft {
+            id: uuid::Uuid::new_v4().to_string(),
+            article_id: Some(old.id),
+            base_version: Some(old.version),
+            title: body.title.trim().to_owned(),
+            body: body.body,
+            tags,
+            language: body.language,
+            channels,
+            proposed_by: staff.id.as_str().to_owned(),
+            proposed_at: now(&state),
+        };
+        return propose(&state, &staff, d).await;
+    }
     let a = Article {
         title: body.title.trim().to_owned(),
         body: body.body,
@@ -313,6 +454,13 @@ pub async fn update(
         updated_by: staff.id.as_str().to_owned(),
         ..old
     };
+    audit(
+        &state,
+        &staff,
+        "kb_article_updated",
+        serde_json::json!({"article_id": a.id, "version": a.version}),
+    )
+    .await?;
     save(&state, &a).await?;
     Ok(HttpResponse::Ok().json(a))
 }
@@ -336,6 +484,13 @@ pub async fn delete(
     let kb = state.server.kb().clone();
     let _w = kb.write_lock.lock().await;
     let a = load(&state, &path).await?;
+    audit(
+        &state,
+        &staff,
+        "kb_article_deleted",
+        serde_json::json!({"article_id": a.id, "version": a.version}),
+    )
+    .await?;
     state
         .server
         .store
@@ -345,6 +500,177 @@ pub async fn delete(
         })
         .await?;
     kb.remove(&a.id);
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// A page of drafts waiting for a supervisor.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = DraftPage)]
+struct DraftsOut {
+    drafts: Vec<Draft>,
+    /// Pass as `after` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next: Option<String>,
+}
+
+/// Drafts agents proposed, ordered by id (supervisor, admin).
+#[utoipa::path(get, path = "/api/v1/kb/drafts", tag = "kb", operation_id = "kb_drafts",
+    security(("bearer" = [])), params(ListQuery),
+    responses(
+        (status = 200, description = "`{drafts, next?}`", body = DraftsOut),
+        (status = 400, response = ApiError),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+    )
+)]
+pub async fn list_drafts(
+    state: web::Data<AppState>,
+    staff: Staff,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    staff.require_supervisor()?;
+    let limit = q.limit.unwrap_or(50);
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(ApiError::invalid(format!("limit must be 1 to {MAX_PAGE}")));
+    }
+    let page = state
+        .server
+        .store
+        .records(KB_DRAFT, q.after.as_deref(), limit + 1)
+        .await?;
+    let more = page.len() > limit;
+    let drafts: Vec<Draft> = page
+        .into_iter()
+        .take(limit)
+        .filter_map(|(_, b)| serde_json::from_slice(&b).ok())
+        .collect();
+    let next = if more {
+        drafts.last().map(|d| d.id.clone())
+    } else {
+        None
+    };
+    Ok(HttpResponse::Ok().json(DraftsOut { drafts, next }))
+}
+
+/// Publish a draft (supervisor, admin): it becomes the article, served at once.
+///
+/// A new article takes the draft's id at version 1; a change raises the article's
+/// version by one, and is a 409 `conflict` (nothing changed) if the article moved on
+/// or was deleted since the draft was made.
+#[utoipa::path(post, path = "/api/v1/kb/drafts/{id}/publish", tag = "kb",
+    operation_id = "kb_publish", security(("bearer" = [])),
+    params(("id" = String, Path, description = "draft id")),
+    responses(
+        (status = 200, description = "the published article", body = Article),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+        (status = 404, response = ApiError),
+        (status = 409, response = ApiError),
+    )
+)]
+pub async fn publish(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    staff.require_supervisor()?;
+    let kb = state.server.kb().clone();
+    let _w = kb.write_lock.lock().await;
+    let d = load_draft(&state, &path).await?;
+    let (id, version) = match (&d.article_id, d.base_version) {
+        (Some(id), Some(base)) => {
+            let old = match load(&state, id).await {
+                Err(e) if e.code == ErrorCode::NotFound => {
+                    return Err(ApiError::new(
+                        ErrorCode::Conflict,
+                        "the article was deleted since the draft was made",
+                    ))
+                }
+                other => other?,
+            };
+            if old.version != base {
+                return Err(ApiError::new(
+                    ErrorCode::Conflict,
+                    format!(
+                        "the article is at version {}, the draft was made on {base}",
+                        old.version
+                    ),
+                ));
+            }
+            (old.id, old.version + 1)
+        }
+        _ => (d.id.clone(), 1),
+    };
+    let a = Article {
+        id,
+        title: d.title,
+        body: d.body,
+        tags: d.tags,
+        language: d.language,
+        channels: d.channels,
+        version,
+        updated_at: now(&state),
+        updated_by: staff.id.as_str().to_owned(),
+    };
+    let bytes =
+        serde_json::to_vec(&a).map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
+    audit(
+        &state,
+        &staff,
+        "kb_article_published",
+        serde_json::json!({"article_id": a.id, "version": a.version, "draft_id": d.id,
+                           "proposed_by": d.proposed_by}),
+    )
+    .await?;
+    state
+        .server
+        .store
+        .commit(Batch {
+            records: vec![
+                RecordWrite::put(KB_ARTICLE, a.id.clone(), bytes),
+                RecordWrite::delete(KB_DRAFT, d.id.clone()),
+            ],
+            ..Default::default()
+        })
+        .await?;
+    kb.upsert(&a);
+    Ok(HttpResponse::Ok().json(a))
+}
+
+/// Discard a draft (supervisor, admin).
+#[utoipa::path(delete, path = "/api/v1/kb/drafts/{id}", tag = "kb", operation_id = "kb_discard",
+    security(("bearer" = [])), params(("id" = String, Path, description = "draft id")),
+    responses(
+        (status = 204, description = "discarded"),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+        (status = 404, response = ApiError),
+    )
+)]
+pub async fn discard(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    staff.require_supervisor()?;
+    let kb = state.server.kb().clone();
+    let _w = kb.write_lock.lock().await;
+    let d = load_draft(&state, &path).await?;
+    audit(
+        &state,
+        &staff,
+        "kb_draft_discarded",
+        serde_json::json!({"draft_id": d.id, "article_id": d.article_id}),
+    )
+    .await?;
+    state
+        .server
+        .store
+        .commit(Batch {
+            records: vec![RecordWrite::delete(KB_DRAFT, d.id.clone())],
+            ..Default::default()
+        })
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

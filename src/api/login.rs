@@ -1,9 +1,15 @@
 //! `POST /api/v1/login`: agent id + password -> signed staff token;
 //! `POST /api/v1/logout`: revokes every token of the caller and closes its sockets.
 //!
-//! Logins are throttled per account and per client IP (`crate::security::login_limit`):
-//! past the configured failures a login answers 429 `rate_limited` with `Retry-After`
-//! before the password is checked.
+//! Logins are throttled per (account, client IP) and per client IP
+//! (`crate::security::login_limit`): past the configured failures a login answers 429
+//! `rate_limited` with `Retry-After` before the password is checked. Many failures of
+//! one account from every address raise an alarm (metric, warn log, audit entry) but
+//! lock nothing.
+//!
+//! Every refused login (unknown id, wrong password, disabled account) does the same
+//! argon2 work and gets the same answer, so neither the body nor the time it takes
+//! tells which agent ids exist.
 
 use super::error::ApiError;
 use super::extract::Staff;
@@ -33,18 +39,20 @@ pub struct LoginResponse {
     pub expires_at: crate::domain::Millis,
 }
 
-/// The client address logins are counted by: the TCP peer (a proxy in front should be
-/// given its own limits; forwarded headers are not trusted).
-fn client_ip(req: &HttpRequest) -> String {
-    req.peer_addr()
-        .map(|a| a.ip().to_string())
+/// The client address logins are counted by: the TCP peer, or behind one of
+/// `security.trusted_proxies` the address it forwarded (`security::client`).
+fn client_ip(req: &HttpRequest, server: &crate::Server) -> String {
+    crate::security::client::client_ip(req, &server.security.proxies)
+        .map(|ip| ip.to_string())
         .unwrap_or_else(|| "unknown".into())
 }
 
 /// Log in; returns a bearer token.
 ///
-/// Throttled per account and per client address: past the configured failures the
-/// answer is 429 `rate_limited` with `Retry-After`, before the password is checked.
+/// Throttled per account and client address and per client address: past the
+/// configured failures the answer is 429 `rate_limited` with `Retry-After`, before the
+/// password is checked. Unknown ids, wrong passwords and disabled accounts get the same
+/// 401 after the same password-hash work.
 #[utoipa::path(post, path = "/api/v1/login", tag = "auth", request_body = LoginRequest,
     responses(
         (status = 200, description = "token, agent_id, role, expires_at", body = LoginResponse),
@@ -62,7 +70,7 @@ pub async fn login(
     let denied = || ApiError::unauthorized("unknown agent or wrong password");
     let server = &state.server;
     let limiter = &server.security.logins;
-    let ip = client_ip(&req);
+    let ip = client_ip(&req, server);
     // Counted by the raw account name, so unknown or malformed names count too.
     let account: String = body.agent_id.chars().take(128).collect();
     if let Err(b) = limiter.check(&account, &ip, server.now()) {
@@ -73,29 +81,42 @@ pub async fn login(
             b.retry_after_secs,
         ));
     }
-    let fail = || {
-        limiter.failed(&account, &ip, server.now());
+    let fail = || async {
+        if let Some(alarm) = limiter.failed(&account, &ip, server.now()) {
+            raise_alarm(server, &account, alarm).await;
+        }
         denied()
     };
-    let id = AgentId::parse(&body.agent_id).map_err(|_| fail())?;
     if body.password.len() > 1024 {
-        return Err(fail());
+        return Err(fail().await);
     }
-    let Some(profile) = server.store.agent(&id).await? else {
-        return Err(fail());
+    // An unknown or malformed id is checked against the dummy hash: the same work, in
+    // the same pool, as a real account's check.
+    let id = AgentId::parse(&body.agent_id).ok();
+    let profile = match &id {
+        Some(id) => server.store.agent(id).await?,
+        None => None,
     };
     let password = body.password.clone();
-    let hash = profile.password_hash.clone();
-    let ok = server
-        .passwords
-        .verify(password, hash)
-        .await
-        .map_err(|_| ApiError::new(crate::domain::ErrorCode::Internal, "hashing failed"))?;
+    let checked = match &profile {
+        Some(p) => {
+            server
+                .passwords
+                .verify(password, p.password_hash.clone())
+                .await
+        }
+        None => server.passwords.verify_unknown(password).await,
+    };
+    let ok =
+        checked.map_err(|_| ApiError::new(crate::domain::ErrorCode::Internal, "hashing failed"))?;
+    let (Some(id), Some(profile)) = (id, profile) else {
+        return Err(fail().await);
+    };
     if !ok || profile.disabled {
         tracing::info!("login refused");
-        return Err(fail());
+        return Err(fail().await);
     }
-    limiter.succeeded(&account);
+    limiter.succeeded(&account, &ip);
     let gen = server
         .security
         .revocations
@@ -116,6 +137,40 @@ pub async fn login(
         role: profile.role,
         expires_at: exp,
     }))
+}
+
+/// The failures of `account` from every address reached
+/// `security.login_alarm_failures_per_account` in this window: a metric, a warn log and
+/// an audit entry (actor: the account under attack, when its name is a valid id).
+/// Nothing is locked.
+async fn raise_alarm(
+    server: &crate::Server,
+    account: &str,
+    alarm: crate::security::login_limit::Alarm,
+) {
+    crate::metrics::login_alarm();
+    tracing::warn!(
+        account,
+        failures = alarm.failures,
+        "many failed logins for one account from all addresses"
+    );
+    let Ok(actor) = AgentId::parse(account) else {
+        return;
+    };
+    let entry = crate::store::AuditEntry {
+        id: crate::domain::EventId::new(),
+        at: server.now(),
+        actor,
+        action: "login_failures_alarm".into(),
+        customer_id: None,
+        detail: serde_json::json!({
+            "failures": alarm.failures,
+            "window_ms": server.settings.security.login_window_ms,
+        }),
+    };
+    if let Err(e) = server.store.append_audit(entry).await {
+        tracing::warn!(error = %e, "login alarm not audited");
+    }
 }
 
 /// Revoke every token of the caller and close its sockets (code 4001).

@@ -4,7 +4,8 @@
 //!   document (profile, identities, conversations, timeline incl. merged records).
 //! - `POST /api/v1/customers/{id}/erase`: erases the customer's personal data; 200 with
 //!   counts; 409 `conflict` while a conversation is open or a chat connected.
-//! - `GET /api/v1/audit?before=&limit=`: the audit log, newest first, paged.
+//! - `GET /api/v1/audit?before=&limit=`: the audit log (these operations, knowledge-base
+//!   changes, login alarms), newest first, paged.
 //!
 //! Both operations are recorded in the audit log before they answer.
 
@@ -86,7 +87,9 @@ pub struct AuditPage {
     pub limit: Option<usize>,
 }
 
-/// Audit log of privacy operations, newest first (admin).
+/// Audit log, newest first (admin).
+///
+/// Privacy operations, knowledge-base changes and login alarms (docs/security.md).
 #[utoipa::path(get, path = "/api/v1/audit", tag = "privacy", security(("bearer" = [])),
     params(AuditPage),
     responses(

@@ -173,6 +173,9 @@ pub struct IdentityQuery {
 }
 
 /// The customer who owns identity (channel, address).
+///
+/// An agent that may not see the owner gets 403 whether or not a customer has the
+/// identity; supervisors and admins get 404 when none has.
 #[utoipa::path(get, path = "/api/v1/customers", tag = "customers", security(("bearer" = [])),
     params(IdentityQuery),
     responses(
@@ -190,12 +193,14 @@ pub async fn customer_by_identity(
 ) -> Result<HttpResponse, ApiError> {
     let channel = crate::domain::Channel::parse(&q.channel)?;
     let key = crate::domain::IdentityKey::parse(channel, &q.address)?;
-    let id = state
-        .server
-        .store
-        .customer_by_identity(&key)
-        .await?
-        .ok_or_else(|| ApiError::not_found("customer"))?;
+    let Some(id) = state.server.store.customer_by_identity(&key).await? else {
+        // An agent is told the same whether the identity is unknown or another's.
+        return Err(if staff.sees_everything() {
+            ApiError::not_found("customer")
+        } else {
+            access::customer_forbidden()
+        });
+    };
     let c = access::readable_customer(&state.server, &staff, id).await?;
     Ok(HttpResponse::Ok().json(c))
 }

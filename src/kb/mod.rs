@@ -7,6 +7,10 @@
 //! * [`dictionary`]: building and sharing the IPADIC dictionary.
 //! * [`index`]: the tantivy index, search and the confidence score.
 //! * [`KbSettings`]: the `[kb]` limits.
+//!
+//! Only `kb_article` records are served (the bot, the IVR, search). An agent's change is
+//! a [`Draft`] (record kind [`KB_DRAFT`]) that nobody outside the staff sees until a
+//! supervisor publishes it (`crate::api::kb`).
 
 pub mod demo;
 pub mod dictionary;
@@ -21,6 +25,35 @@ pub use index::{Hit, KnowledgeBase, SearchResult};
 
 /// Record kind of an article (key = article id, a UUID string).
 pub use switchboard_engine::articles::KIND as KB_ARTICLE;
+
+/// Record kind of a proposed change (key = draft id, a UUID string). Never indexed and
+/// never read by the bot or the IVR.
+pub const KB_DRAFT: &str = "kb_draft";
+
+/// A change an agent proposed: a new article (`article_id` absent) or new content for
+/// article `article_id` at `base_version`. Published (or discarded) by a supervisor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Draft {
+    pub id: String,
+    /// The article this would replace; absent for a new article.
+    #[serde(default)]
+    pub article_id: Option<String>,
+    /// The version of `article_id` the change was made on; publishing after the
+    /// article moved on is a 409 `conflict`.
+    #[serde(default)]
+    pub base_version: Option<u64>,
+    pub title: String,
+    pub body: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// `ja` or `en`.
+    pub language: String,
+    #[serde(default)]
+    #[schema(value_type = Vec<crate::schema::ChannelName>, inline)]
+    pub channels: Vec<Channel>,
+    pub proposed_by: String,
+    pub proposed_at: u64,
+}
 
 /// One article, stored as JSON in the records table. Other features read `title`,
 /// `body` and `language` of this exact shape directly from the store.
@@ -66,6 +99,13 @@ pub struct KbSettings {
     pub max_tags: usize,
     /// Most hits one search returns (`limit` is capped to this).
     pub max_results: usize,
+    /// Agents' `POST`/`PUT` of an article are stored as drafts for a supervisor to
+    /// publish (202), instead of being refused (403). Drafts are never served to
+    /// customers (bot, IVR) nor found by search.
+    pub agents_propose_drafts: bool,
+    /// Most drafts waiting for a supervisor; past it an agent's proposal is refused
+    /// (413 `too_large`) until some are published or discarded.
+    pub max_drafts: usize,
     /// Confidence (0..=1, see docs/kb.md) at or above which the FAQ bot answers with
     /// the top hit; a hit's `confident` flag uses it too.
     pub bot_confidence: f32,
@@ -84,6 +124,8 @@ impl Default for KbSettings {
             max_title_bytes: 300,
             max_tags: 20,
             max_results: 20,
+            agents_propose_drafts: true,
+            max_drafts: 500,
             bot_confidence: 0.6,
             ipadic_dir: PathBuf::from("/usr/share/mecab/dic/ipadic"),
             dictionary_cache: None,
@@ -99,6 +141,9 @@ impl KbSettings {
         }
         if self.max_results == 0 || self.max_query_bytes == 0 || self.max_tags == 0 {
             return Err("kb.max_results, kb.max_query_bytes and kb.max_tags must be > 0".into());
+        }
+        if self.agents_propose_drafts && self.max_drafts == 0 {
+            return Err("kb.max_drafts must be > 0 while kb.agents_propose_drafts is on".into());
         }
         Ok(())
     }

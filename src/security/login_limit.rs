@@ -1,9 +1,17 @@
-//! Login throttling: failed logins are counted per account and per client IP in a
-//! fixed window (`security.login_window_ms`); past `login_failures_per_account` or
-//! `login_failures_per_ip` failures, logins from that account or IP answer 429 with
+//! Login throttling: failed logins are counted in a fixed window
+//! (`security.login_window_ms`) per (account, client address) and per client address.
+//! Past `login_failures_per_account` failures for one account from one address, or
+//! `login_failures_per_ip` failures from one address, logins from there answer 429 with
 //! `Retry-After` until the window ends, before any password is checked (so a blocked
-//! attacker cannot keep guessing, and argon2 work is not spent on them). Successful
-//! logins are not counted, so many agents behind one address can log in.
+//! attacker cannot keep guessing, and argon2 work is not spent on them). The account
+//! itself is never locked: an attacker's failures from their address do not lock the
+//! owner out from theirs.
+//!
+//! Failures per account across every address are counted too, for an alarm only:
+//! when they reach `login_alarm_failures_per_account` in a window, [`LoginLimiter::failed`]
+//! says so once for that window (the login handler raises a metric, a warn log and an
+//! audit entry); nothing is refused because of it. Successful logins are not counted,
+//! so many agents behind one address can log in.
 //!
 //! Time comes from the engine clock, so tests move it by hand. Memory is bounded: a
 //! map past [`MAX_TRACKED`] keys drops its expired windows, and if still full, its
@@ -12,7 +20,8 @@
 use crate::domain::Millis;
 use dashmap::DashMap;
 
-/// Keys (accounts or IPs) tracked per map before expired windows are swept.
+/// Keys (account-address pairs, addresses or accounts) tracked per map before expired
+/// windows are swept.
 pub const MAX_TRACKED: usize = 100_000;
 
 #[derive(Debug, Clone, Copy)]
@@ -23,28 +32,48 @@ struct Window {
 
 /// Failed-login counters.
 pub struct LoginLimiter {
-    accounts: DashMap<String, Window>,
+    /// Failures of one account from one address (`account\nip`): the lock-out.
+    pairs: DashMap<String, Window>,
+    /// Failures from one address, whatever the account: the lock-out.
     ips: DashMap<String, Window>,
-    per_account: u32,
+    /// Failures of one account from every address: the alarm only.
+    accounts: DashMap<String, Window>,
+    per_pair: u32,
     per_ip: u32,
+    /// 0: no alarm.
+    alarm_at: u32,
     window_ms: u64,
 }
 
-/// Logins from this account or address are refused for `retry_after_secs`.
+/// Logins from this account-address pair or address are refused for `retry_after_secs`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Blocked {
     pub retry_after_secs: u64,
-    /// `account` or `ip`.
+    /// `account` (this account from this address) or `ip`.
     pub by: &'static str,
+}
+
+/// An account's failures from every address reached the alarm threshold in this window
+/// (reported once per window).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Alarm {
+    /// Failures of the account in the window so far.
+    pub failures: u32,
+}
+
+fn pair_key(account: &str, ip: &str) -> String {
+    format!("{account}\n{ip}")
 }
 
 impl LoginLimiter {
     pub fn new(s: &crate::config::SecuritySettings) -> Self {
         LoginLimiter {
-            accounts: DashMap::new(),
+            pairs: DashMap::new(),
             ips: DashMap::new(),
-            per_account: s.login_failures_per_account.max(1),
+            accounts: DashMap::new(),
+            per_pair: s.login_failures_per_account.max(1),
             per_ip: s.login_failures_per_ip.max(1),
+            alarm_at: s.login_alarm_failures_per_account,
             window_ms: s.login_window_ms.max(1),
         }
     }
@@ -67,7 +96,7 @@ impl LoginLimiter {
 
     /// Whether a login for `account` from `ip` may be tried now.
     pub fn check(&self, account: &str, ip: &str, now: Millis) -> Result<(), Blocked> {
-        if let Some(s) = self.blocked_in(&self.accounts, account, self.per_account, now) {
+        if let Some(s) = self.blocked_in(&self.pairs, &pair_key(account, ip), self.per_pair, now) {
             return Err(Blocked {
                 retry_after_secs: s,
                 by: "account",
@@ -82,7 +111,8 @@ impl LoginLimiter {
         Ok(())
     }
 
-    fn count(&self, map: &DashMap<String, Window>, key: &str, now: Millis) {
+    /// Counts one failure of `key`; returns the failures in its window so far.
+    fn count(&self, map: &DashMap<String, Window>, key: &str, now: Millis) -> u32 {
         if map.len() >= MAX_TRACKED && !map.contains_key(key) {
             let window = self.window_ms as i64;
             map.retain(|_, w| now.0 < w.started.0.saturating_add(window));
@@ -107,17 +137,22 @@ impl LoginLimiter {
             };
         }
         w.failures = w.failures.saturating_add(1);
+        w.failures
     }
 
-    /// Records a failed login (unknown account, wrong password, disabled).
-    pub fn failed(&self, account: &str, ip: &str, now: Millis) {
-        self.count(&self.accounts, account, now);
+    /// Records a failed login (unknown account, wrong password, disabled); says when
+    /// the account's failures from every address just reached the alarm threshold.
+    pub fn failed(&self, account: &str, ip: &str, now: Millis) -> Option<Alarm> {
+        self.count(&self.pairs, &pair_key(account, ip), now);
         self.count(&self.ips, ip, now);
+        let failures = self.count(&self.accounts, account, now);
+        (self.alarm_at > 0 && failures == self.alarm_at).then_some(Alarm { failures })
     }
 
-    /// A successful login clears the account's failures (not the address's).
-    pub fn succeeded(&self, account: &str) {
-        self.accounts.remove(account);
+    /// A successful login clears the account's failures from this address (not the
+    /// address's, nor the account's alarm count).
+    pub fn succeeded(&self, account: &str, ip: &str) {
+        self.pairs.remove(&pair_key(account, ip));
     }
 }
 
@@ -129,22 +164,25 @@ mod tests {
         LoginLimiter::new(&crate::config::SecuritySettings {
             login_failures_per_account: 3,
             login_failures_per_ip: 5,
+            login_alarm_failures_per_account: 4,
             login_window_ms: 10_000,
             ..Default::default()
         })
     }
 
     #[test]
-    fn blocks_per_account_then_per_ip_until_the_window_ends() {
+    fn blocks_per_account_and_address_then_per_ip_until_the_window_ends() {
         let l = limiter();
         let t = Millis(1_000);
         for _ in 0..3 {
             assert!(l.check("alice", "1.1.1.1", t).is_ok());
             l.failed("alice", "1.1.1.1", t);
         }
-        let b = l.check("alice", "2.2.2.2", t).unwrap_err();
+        let b = l.check("alice", "1.1.1.1", t).unwrap_err();
         assert_eq!(b.by, "account");
         assert_eq!(b.retry_after_secs, 10);
+        // The owner, from another address, is not locked out.
+        assert!(l.check("alice", "2.2.2.2", t).is_ok());
         // Another account from the same address still may try, until the IP limit.
         assert!(l.check("bob", "1.1.1.1", t).is_ok());
         l.failed("bob", "1.1.1.1", t);
@@ -152,10 +190,10 @@ mod tests {
         assert_eq!(l.check("dave", "1.1.1.1", t).unwrap_err().by, "ip");
         assert!(l.check("dave", "3.3.3.3", t).is_ok());
         // The window ends.
-        assert!(l.check("alice", "2.2.2.2", Millis(11_000)).is_ok());
+        assert!(l.check("alice", "1.1.1.1", Millis(11_000)).is_ok());
         assert!(l.check("dave", "1.1.1.1", Millis(11_000)).is_ok());
         assert_eq!(
-            l.check("alice", "2.2.2.2", Millis(10_500))
+            l.check("alice", "1.1.1.1", Millis(10_500))
                 .unwrap_err()
                 .retry_after_secs,
             1
@@ -163,12 +201,29 @@ mod tests {
     }
 
     #[test]
-    fn success_clears_the_account() {
+    fn the_alarm_counts_every_address_fires_once_per_window_and_locks_nothing() {
+        let l = limiter();
+        let t = Millis(0);
+        assert_eq!(l.failed("alice", "1.1.1.1", t), None);
+        assert_eq!(l.failed("alice", "2.2.2.2", t), None);
+        assert_eq!(l.failed("alice", "3.3.3.3", t), None);
+        assert_eq!(l.failed("alice", "4.4.4.4", t), Some(Alarm { failures: 4 }));
+        assert_eq!(l.failed("alice", "5.5.5.5", t), None, "once per window");
+        assert!(l.check("alice", "6.6.6.6", t).is_ok());
+        // A new window may raise it again.
+        for ip in ["1", "2", "3"] {
+            assert_eq!(l.failed("alice", ip, Millis(10_000)), None);
+        }
+        assert!(l.failed("alice", "4", Millis(10_000)).is_some());
+    }
+
+    #[test]
+    fn success_clears_the_account_from_that_address() {
         let l = limiter();
         l.failed("alice", "ip", Millis(0));
         l.failed("alice", "ip", Millis(0));
-        l.succeeded("alice");
+        l.succeeded("alice", "ip");
         l.failed("alice", "ip", Millis(0));
-        assert!(l.check("alice", "other", Millis(0)).is_ok());
+        assert!(l.check("alice", "ip", Millis(0)).is_ok());
     }
 }

@@ -106,8 +106,8 @@ async fn the_assist_panel_shows_crm_canned_responses_and_notes_in_a_real_browser
 }
 
 /// The knowledge-base half of the assist panel (clients/tests/agent_assist_kb.mjs):
-/// suggestions, search, insert, article create and an edit conflict, against the
-/// real knowledge base (`/api/v1/kb/*`).
+/// suggestions, search, insert, an agent's article draft a supervisor publishes and an
+/// edit conflict, against the real knowledge base (`/api/v1/kb/*`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_assist_panel_uses_the_knowledge_base_in_a_real_browser() {
     let app = spawn_app(|_| {}).await;

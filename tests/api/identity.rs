@@ -156,13 +156,48 @@ async fn agent_link_stitches_sms_into_the_open_conversation_and_conflicts_change
     let (s, _) = link("+819055550002").await;
     assert_eq!(s, 200, "linking again is idempotent");
 
-    // Someone else's number: 409 naming the owner, and nothing changes.
+    // Someone else's number: 409, and nothing changes. The agent is not told whose it
+    // is (no owner id in the body or the message); an admin is, with the merge hint.
     let before = customer(&app, &visitor).await;
     let (s, v) = link("+819055550099").await;
     assert_eq!(s, 409, "{v}");
     assert_eq!(v["code"], "conflict");
-    assert_eq!(v["customer_id"], owner.as_str());
+    assert!(v.get("customer_id").is_none(), "{v}");
+    assert!(!v.to_string().contains(owner.as_str()), "{v}");
     assert_eq!(customer(&app, &visitor).await, before);
+    let (s, v) = app
+        .post(
+            &format!("/api/v1/customers/{visitor}/identities"),
+            json!({"channel": "sms", "address": "+819055550099"}),
+        )
+        .await;
+    assert_eq!(s, 409, "{v}");
+    assert_eq!(v["customer_id"], owner.as_str());
+    assert!(v["message"].as_str().unwrap().contains("merge"), "{v}");
+    assert_eq!(customer(&app, &visitor).await, before);
+    // Looking the number up tells the agent no more than looking up one nobody has.
+    let lookup = |addr: &'static str| {
+        let app = &app;
+        let agent = agent.clone();
+        async move {
+            let r = app
+                .http
+                .get(format!("{}/api/v1/customers", app.base))
+                .query(&[("channel", "sms"), ("address", addr)])
+                .bearer_auth(agent)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let owned = lookup("+819055550099").await;
+    assert_eq!(owned.0, 403, "{owned:?}");
+    assert_eq!(
+        lookup("+819055550123").await,
+        owned,
+        "unknown number, same answer"
+    );
     assert_eq!(
         id_of(&customer_of(&app, "sms", "+819055550099").await.unwrap()),
         owner

@@ -1,8 +1,9 @@
 //! Security promises, each a test over real sockets: every REST route and websocket
 //! checks token, role and ownership (401 vs 403 matrix); revocation (logout, disabled
 //! agent, role change) and expiry close open sockets; logins are throttled per account
-//! and per IP (429 + Retry-After); browser origins outside the allow-list are refused at
-//! the handshake; idle sockets and persistent floods are closed with their codes;
+//! and address and per IP (429 + Retry-After; the account is never locked, many
+//! failures raise an alarm), and an unknown id costs the same password check; browser
+//! origins outside the allow-list are refused at the handshake; idle sockets and persistent floods are closed with their codes;
 //! visitor tokens are bound to one customer and ids cannot be guessed; replayed
 //! provider webhooks are dropped; logs carry no message bodies or tokens.
 
@@ -269,6 +270,19 @@ async fn every_route_checks_token_role_and_ownership() {
             None,
             Supervisor,
         ),
+        ("GET", "/api/v1/kb/drafts".into(), None, Supervisor),
+        (
+            "POST",
+            format!("/api/v1/kb/drafts/{nobody}/publish"),
+            None,
+            Supervisor,
+        ),
+        (
+            "DELETE",
+            format!("/api/v1/kb/drafts/{nobody}"),
+            None,
+            Supervisor,
+        ),
         ("GET", "/api/v1/canned".into(), None, Staff),
         (
             "POST",
@@ -471,8 +485,38 @@ async fn an_expiring_token_closes_its_socket() {
     assert_eq!(close_of(&mut c).await, (4002, "token expired".into()));
 }
 
+/// A client whose connections come from `127.0.0.{last}` (loopback 127/8 on Linux).
+fn client_from(last: u8) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, last]))
+        .build()
+        .unwrap()
+}
+
+/// `POST /api/v1/login` from `http`: (status, Retry-After, body).
+async fn login_from(
+    app: &TestApp,
+    http: &reqwest::Client,
+    id: &str,
+    pw: &str,
+) -> (u16, Option<String>, Value) {
+    let r = http
+        .post(format!("{}/api/v1/login", app.base))
+        .json(&json!({"agent_id": id, "password": pw}))
+        .send()
+        .await
+        .unwrap();
+    let retry = r
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let status = r.status().as_u16();
+    let body: Value = r.json().await.unwrap();
+    (status, retry, body)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn logins_are_throttled_per_account_and_per_ip() {
+async fn logins_are_throttled_per_account_and_address_and_per_ip() {
     let clock = ManualClock::new(Millis(1_800_000_000_000));
     let app = spawn_app_with_clock(
         |s| {
@@ -486,55 +530,131 @@ async fn logins_are_throttled_per_account_and_per_ip() {
     for id in ["erin", "frank", "gina"] {
         app.agent(id, &["general"], json!({})).await;
     }
-    let other_ip = reqwest::Client::builder()
-        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
-        .build()
-        .unwrap();
-    let login = |http: reqwest::Client, id: &'static str, pw: &'static str| {
-        let url = format!("{}/api/v1/login", app.base);
-        async move {
-            let r = http
-                .post(url)
-                .json(&json!({"agent_id": id, "password": pw}))
-                .send()
-                .await
-                .unwrap();
-            let retry = r
-                .headers()
-                .get("retry-after")
-                .map(|v| v.to_str().unwrap().to_owned());
-            let status = r.status().as_u16();
-            let body: Value = r.json().await.unwrap();
-            (status, retry, body)
-        }
-    };
+    let other_ip = client_from(2);
     let here = app.http.clone();
+    let login = |http: &reqwest::Client, id: &'static str, pw: &'static str| {
+        let http = http.clone();
+        let app = &app;
+        async move { login_from(app, &http, id, pw).await }
+    };
     for _ in 0..3 {
-        assert_eq!(login(here.clone(), "erin", "wrong-password").await.0, 401);
+        assert_eq!(login(&here, "erin", "wrong-password").await.0, 401);
     }
-    // Per account: even the right password is refused now, before it is checked.
-    let (s, retry, body) = login(here.clone(), "erin", "erin-password").await;
+    // This account from this address: even the right password is refused now, before
+    // it is checked.
+    let (s, retry, body) = login(&here, "erin", "erin-password").await;
     assert_eq!((s, retry.as_deref()), (429, Some("60")), "{body}");
     assert_eq!(body["code"], "rate_limited");
-    // From another address too: the account is what is limited.
-    assert_eq!(
-        login(other_ip.clone(), "erin", "erin-password").await.0,
-        429
-    );
+    // From another address the owner still logs in: the account itself is not locked.
+    assert_eq!(login(&other_ip, "erin", "erin-password").await.0, 200);
     // Per IP: two more failures from this address (5 in all) block every account here.
     for _ in 0..2 {
-        assert_eq!(login(here.clone(), "frank", "wrong-password").await.0, 401);
+        assert_eq!(login(&here, "frank", "wrong-password").await.0, 401);
     }
-    let (s, retry, _) = login(here.clone(), "gina", "gina-password").await;
+    let (s, retry, _) = login(&here, "gina", "gina-password").await;
     assert_eq!((s, retry.as_deref()), (429, Some("60")));
-    assert_eq!(
-        login(other_ip.clone(), "gina", "gina-password").await.0,
-        200
-    );
+    assert_eq!(login(&other_ip, "gina", "gina-password").await.0, 200);
     // The window ends: everyone may log in again.
     clock.advance_ms(60_000);
-    assert_eq!(login(here.clone(), "erin", "erin-password").await.0, 200);
-    assert_eq!(login(here.clone(), "gina", "gina-password").await.0, 200);
+    assert_eq!(login(&here, "erin", "erin-password").await.0, 200);
+    assert_eq!(login(&here, "gina", "gina-password").await.0, 200);
+}
+
+/// The audit log's `login_failures_alarm` entries.
+async fn alarms_audited(app: &TestApp) -> Vec<Value> {
+    let (s, v) = app.get("/api/v1/audit?limit=50").await;
+    assert_eq!(s, 200, "{v}");
+    v["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "login_failures_alarm")
+        .cloned()
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_from_one_address_do_not_lock_admin_out_and_many_raise_the_alarm() {
+    let clock = ManualClock::new(Millis(1_800_000_000_000));
+    let app = spawn_app_with_clock(
+        |s| {
+            s.security.login_failures_per_account = 3;
+            s.security.login_alarm_failures_per_account = 5;
+            s.security.login_window_ms = 60_000;
+        },
+        clock.clone(),
+    )
+    .await;
+    let attacker = client_from(2);
+    for _ in 0..3 {
+        assert_eq!(login_from(&app, &attacker, "admin", "guess").await.0, 401);
+    }
+    let (s, retry, _) = login_from(&app, &attacker, "admin", ADMIN_PASSWORD).await;
+    assert_eq!((s, retry.as_deref()), (429, Some("60")));
+    // The owner, from her own address, is not locked out.
+    let (s, _, v) = login_from(&app, &app.http, "admin", ADMIN_PASSWORD).await;
+    assert_eq!(s, 200, "{v}");
+    // No alarm yet; two more failures from a second address reach it (5 in all).
+    assert!(alarms_audited(&app).await.is_empty());
+    let second = client_from(3);
+    for _ in 0..2 {
+        assert_eq!(login_from(&app, &second, "admin", "guess").await.0, 401);
+    }
+    let alarms = alarms_audited(&app).await;
+    assert_eq!(alarms.len(), 1, "{alarms:?}");
+    assert_eq!(alarms[0]["actor"], "admin");
+    assert_eq!(alarms[0]["detail"]["failures"], 5);
+    // The alarm locks nothing, and is a metric.
+    assert_eq!(
+        login_from(&app, &app.http, "admin", ADMIN_PASSWORD).await.0,
+        200
+    );
+    let text = metrics_text(&app.http, &app.base).await;
+    let raised: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("switchboard_login_alarms_total "))
+        .unwrap_or_else(|| panic!("alarm metric exposed:\n{text}"))
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(raised >= 1.0, "{raised}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_logins_run_the_same_password_check_and_say_the_same() {
+    let app = spawn_app(|_| {}).await;
+    app.agent("hana", &["general"], json!({})).await;
+    app.agent("ivan", &["general"], json!({})).await;
+    let (s, v) = app
+        .put(
+            "/api/v1/agents/ivan",
+            json!({"display_name": "IVAN", "password": "ivan-password",
+            "role": "agent", "queues": ["general"], "disabled": true}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let checks = || app.engine.as_ref().unwrap().passwords.verifications();
+    let mut answers = Vec::new();
+    for (id, pw) in [
+        ("hana", "wrong-password"),
+        ("nobody", "wrong-password"),
+        ("not an id!", "wrong-password"),
+        ("ivan", "ivan-password"),
+    ] {
+        let before = checks();
+        let (s, _, body) = login_from(&app, &app.http, id, pw).await;
+        assert_eq!(s, 401, "{id}: {body}");
+        assert_eq!(
+            checks(),
+            before + 1,
+            "{id}: one password check, like any other"
+        );
+        answers.push(body);
+    }
+    assert!(
+        answers.iter().all(|a| *a == answers[0]),
+        "one answer for every refusal: {answers:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -108,9 +108,19 @@ impl TokenSigner {
 /// Password hashing and checking off the async threads, with bounded concurrency:
 /// argon2id takes ~19 MiB per computation, so a burst of logins queues for a permit
 /// instead of allocating without bound.
+///
+/// A login for an account that does not exist is checked against a dummy hash (made
+/// once, with the same argon2 parameters, through the same pool: [`Passwords::verify_unknown`]),
+/// so the time a login takes does not tell which account ids exist.
 #[derive(Clone)]
 pub struct Passwords {
     permits: std::sync::Arc<tokio::sync::Semaphore>,
+    /// The PHC hash of a random password no one knows, made on first need (or by
+    /// [`Passwords::prepare`] at start).
+    dummy: std::sync::Arc<tokio::sync::OnceCell<String>>,
+    /// Password checks run so far, real and dummy: observable state for tests and
+    /// admin views (it shows that every refused login did the same work).
+    verifications: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// The hashing thread failed (panicked or the runtime is shutting down).
@@ -122,6 +132,8 @@ impl Passwords {
     pub fn new(concurrency: usize) -> Self {
         Passwords {
             permits: std::sync::Arc::new(tokio::sync::Semaphore::new(concurrency.max(1))),
+            dummy: Default::default(),
+            verifications: Default::default(),
         }
     }
 
@@ -138,7 +150,37 @@ impl Passwords {
     }
 
     pub async fn verify(&self, password: String, phc: String) -> Result<bool, HashFailed> {
+        self.verifications
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.run(move || verify_password(&password, &phc)).await
+    }
+
+    /// Makes the dummy hash now (start-up), so the first unknown-account login does not
+    /// take longer than the others.
+    pub async fn prepare(&self) -> Result<(), HashFailed> {
+        self.dummy().await.map(drop)
+    }
+
+    async fn dummy(&self) -> Result<&String, HashFailed> {
+        self.dummy
+            .get_or_try_init(|| {
+                let secret: [u8; 32] = rand::random();
+                self.hash(B64.encode(secret))
+            })
+            .await
+    }
+
+    /// The same work as [`Passwords::verify`] for a login whose account does not exist;
+    /// always `false`.
+    pub async fn verify_unknown(&self, password: String) -> Result<bool, HashFailed> {
+        let phc = self.dummy().await?.clone();
+        self.verify(password, phc).await.map(|_| false)
+    }
+
+    /// Password checks run so far (real and dummy).
+    pub fn verifications(&self) -> u64 {
+        self.verifications
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
@@ -185,6 +227,18 @@ mod tests {
         bad.insert(3, 'x');
         assert!(s.verify(&bad, Millis(10)).is_err());
         assert_eq!(s.verify("nodot", Millis(0)), Err(TokenError::Malformed));
+    }
+
+    #[tokio::test]
+    async fn unknown_accounts_cost_one_verification_and_never_pass() {
+        let p = Passwords::new(1);
+        p.prepare().await.unwrap();
+        assert_eq!(p.verifications(), 0);
+        assert!(!p.verify_unknown(String::new()).await.unwrap());
+        assert_eq!(p.verifications(), 1);
+        let h = p.hash("x".into()).await.unwrap();
+        assert!(p.verify("x".into(), h).await.unwrap());
+        assert_eq!(p.verifications(), 2);
     }
 
     #[test]

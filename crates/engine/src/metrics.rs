@@ -44,6 +44,7 @@
 //! | `switchboard_store_commit_seconds` | histogram | |
 //! | `switchboard_store_commit_group_size` | histogram | |
 //! | `switchboard_logins_throttled_total` | counter | by (account, ip) |
+//! | `switchboard_login_alarms_total` | counter | — |
 //! | `switchboard_ws_refused_total` | counter | reason (origin, revoked, expired, rate_limit, idle) |
 //! | `switchboard_anonymous_refused_total` | counter | door (chat_open, visitor, conversation, callback, chat_sockets) |
 //! | `switchboard_smtp_refused_total` | counter | reason (per_ip, busy, idle) |
@@ -253,12 +254,18 @@ fn describe_security() {
     use metrics::describe_counter;
     describe_counter!(
         "switchboard_logins_throttled_total",
-        "Logins refused with 429 by the per-account or per-IP failure limit."
+        "Logins refused with 429 by the per-account-and-address or per-IP failure limit."
     );
     describe_counter!(
         "switchboard_anonymous_refused_total",
         "Anonymous requests refused by a per-client-address budget, by door."
     );
+    describe_counter!(
+        "switchboard_login_alarms_total",
+        "Accounts whose failed logins from every address reached security.login_alarm_failures_per_account in a window (nothing locked)."
+    );
+    // At zero from the first scrape, so an alert on its rise has a series to watch.
+    counter!("switchboard_login_alarms_total").increment(0);
     describe_counter!(
         "switchboard_ws_refused_total",
         "Websocket handshakes refused or sockets closed by a security rule, by reason."
@@ -483,6 +490,12 @@ pub fn login_throttled(by: &'static str) {
 /// An anonymous door refused a client address over its budget (`budget::Door`).
 pub fn anonymous_refused(door: &'static str) {
     counter!("switchboard_anonymous_refused_total", "door" => door).increment(1);
+}
+
+/// One account's failed logins from every address reached
+/// `security.login_alarm_failures_per_account` in a window (once per window).
+pub fn login_alarm() {
+    counter!("switchboard_login_alarms_total").increment(1);
 }
 
 /// A websocket refused or closed by a security rule: `origin`, `revoked`, `expired`,

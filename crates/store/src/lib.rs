@@ -19,7 +19,7 @@
 //! | routing_trace | conversation_id | trace entry id ASC | why each routing decision |
 //! | settings | key | - | engine secrets and flags |
 //! | outbox | (shard, hour) | event_id | replies not yet delivered; resent at start |
-//! | audit_log | scope | entry id DESC | privacy operations (export, erase), newest first |
+//! | audit_log | scope | entry id DESC | privacy operations (export, erase), knowledge-base changes, login alarms; newest first |
 //! | report_events | (queue, UTC day) | event_id ASC | the report log (docs/metrics.md) |
 //! | records | kind | key ASC (bytewise) | small typed documents of the self-service features (KB articles, canned responses, callbacks, surveys, scheduled notifications…), JSON |
 //! | idempotency | customer_id | key | client- and provider-supplied ids already applied, until they expire (see [`IdempotencyRecord`]) |

@@ -1,4 +1,5 @@
-//! The store's privacy records: the audit log of privacy operations, and the erasure
+//! The store's privacy records: the audit log (privacy operations, and the other staff
+//! actions worth answering for: knowledge-base changes, login alarms), and the erasure
 //! of a customer's personal data (one atomic write in the embedded store).
 //!
 //! What an erasure removes and keeps is decided by `crate::actors::privacy`; this
@@ -8,16 +9,19 @@
 use domain::{AgentId, Conversation, Customer, CustomerId, EventId, IdentityKey, Millis};
 use serde::{Deserialize, Serialize};
 
-/// One entry of the audit log: who did what to which customer, and when. Kept
-/// durably; read by admins (`GET /api/v1/audit`), newest first.
+/// One entry of the audit log: who did what (to which customer, if any), and when.
+/// Kept durably; read by admins (`GET /api/v1/audit`), newest first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
     /// Time-ordered (UUID v7); the key.
     pub id: EventId,
     pub at: Millis,
-    /// The staff member who asked.
+    /// The staff member who asked (for `login_failures_alarm`, the account attacked).
     pub actor: AgentId,
-    /// `customer_exported`, `customer_erased`.
+    /// `customer_exported`, `customer_erased`, `kb_article_created`,
+    /// `kb_article_updated`, `kb_article_deleted`, `kb_article_published`,
+    /// `kb_draft_proposed`, `kb_draft_discarded`, `login_failures_alarm`
+    /// (docs/security.md).
     pub action: String,
     pub customer_id: Option<CustomerId>,
     /// What was done, in counts and ids (never personal data).
