@@ -341,3 +341,42 @@ async fn forwarded_for_counts_only_behind_a_trusted_proxy() {
         .expect("a forged header does not buy a new budget");
     assert_eq!(status, 429);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visitor_the_website_logged_in_keeps_the_full_grace() {
+    use crate::identity::{in_an_hour, jwt, LOGIN_SECRET};
+    let app = spawn_app(|s| {
+        tight(s);
+        s.anonymous.unserved_grace_ms = 100;
+        s.channels.login_secret = LOGIN_SECRET.into();
+    })
+    .await;
+    // A customer the company's website proved (a login token), waiting.
+    let token = jwt(
+        &json!({"sub": "crm-7", "name": "Known", "exp": in_an_hour()}),
+        LOGIN_SECRET,
+    );
+    let mut known = chat_from(&app, "127.0.0.1", &format!("?login={token}"))
+        .await
+        .expect("login visitor");
+    let known_id = known.expect("welcome").await["customer_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    chat_say(&mut known, "ログイン済みです").await;
+    // An anonymous visitor, waiting too.
+    let (mut anon, _) = Client::visitor(&app).await;
+    chat_say(&mut anon, "hello").await;
+    assert_eq!(waiting(&app).await, 2);
+
+    // Both sockets go, the known customer's first: only the anonymous chat leaves
+    // after the short grace; the known one keeps timing.visitor_grace_ms (120 s).
+    known.close().await;
+    anon.close().await;
+    app.get_until("/api/v1/queues/general", "the anonymous chat left", |q| {
+        q["waiting"] == 1
+    })
+    .await;
+    let kinds = types(&app.timeline(&known_id).await);
+    assert!(!kinds.contains(&"abandoned".to_owned()), "{kinds:?}");
+}

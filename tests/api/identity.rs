@@ -12,10 +12,10 @@ use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 
-const LOGIN_SECRET: &str = "company-login-secret";
+pub(crate) const LOGIN_SECRET: &str = "company-login-secret";
 
 /// An HS256 JWT over `claims` signed with `secret`.
-fn jwt(claims: &Value, secret: &str) -> String {
+pub(crate) fn jwt(claims: &Value, secret: &str) -> String {
     let h = URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256","typ":"JWT"}"#);
     let p = URL_SAFE_NO_PAD.encode(claims.to_string());
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
@@ -26,7 +26,7 @@ fn jwt(claims: &Value, secret: &str) -> String {
     )
 }
 
-fn in_an_hour() -> i64 {
+pub(crate) fn in_an_hour() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
