@@ -172,13 +172,15 @@ impl Application {
         clock: SharedClock,
         active: Arc<crate::active::Active>,
     ) -> anyhow::Result<Application> {
-        let key = token_key(&store).await?;
+        let key = secret_key(&store, "token_key").await?;
+        let erasure_key = secret_key(&store, switchboard_engine::tombstones::KEY_SETTING).await?;
         let settings = Arc::new(settings);
         let engine = Engine::new(
             store.clone(),
             clock,
             Arc::new(settings.engine()),
             TokenSigner::new(key),
+            switchboard_engine::tombstones::TombstoneKey::new(erasure_key),
         );
         // Before any queue or agent actor, so the hub sees every routing event.
         engine.start_hub();
@@ -595,18 +597,19 @@ pub async fn check_schema(settings: &Settings) -> anyhow::Result<bool> {
     }
 }
 
-/// The token signing key, created on first start and kept in the store.
-async fn token_key(store: &SharedStore) -> anyhow::Result<[u8; 32]> {
-    if let Some(bytes) = store.setting("token_key").await? {
+/// A 32-byte secret kept in the store under `name` (the token signing key, the
+/// erasure tombstones' hashing key), created at random on first start.
+async fn secret_key(store: &SharedStore, name: &str) -> anyhow::Result<[u8; 32]> {
+    if let Some(bytes) = store.setting(name).await? {
         if let Ok(k) = <[u8; 32]>::try_from(bytes.as_slice()) {
             return Ok(k);
         }
-        anyhow::bail!("stored token_key is not 32 bytes");
+        anyhow::bail!("stored {name} is not 32 bytes");
     }
     let key = TokenSigner::random_key();
     store
         .commit(Batch {
-            settings: vec![("token_key".into(), key.to_vec())],
+            settings: vec![(name.into(), key.to_vec())],
             ..Default::default()
         })
         .await?;

@@ -235,6 +235,7 @@ const MODULE_LAYERS: &[(&str, &[&str])] = &[
             "auth",
             "metrics",
             "budget",
+            "tombstones",
             "ownership",
             "peers",
             "actors",

@@ -1,9 +1,15 @@
 //! Privacy operations over admin REST: export everything about a customer (timeline,
 //! identities, conversations), erase them (timeline read empty, identity lookup 404,
 //! conversation personal fields gone, visitor token dead) while aggregate counters
-//! stay, both recorded in a durable audit log only admins read.
+//! stay, both recorded in a durable audit log only admins read; provider webhooks
+//! replayed after an erasure are dropped (its tombstones).
 
+use crate::channels::{
+    channels_on, customer_of, fb_post, fb_text, line_post, line_text, sms_in, twilio_post,
+    twilio_sign, PUBLIC,
+};
 use crate::helpers::*;
+use crate::recorder::Recorder;
 use serde_json::{json, Value};
 
 async fn as_token(app: &TestApp, method: &str, path: &str, token: &str) -> (u16, Value) {
@@ -254,4 +260,144 @@ async fn erasing_an_open_or_unknown_customer_is_refused_and_changes_nothing() {
         !log.to_string().contains(ka),
         "a refused erasure is audited as done: {log}"
     );
+}
+
+/// A provider message received before an erasure and posted again after it — a
+/// captured, validly signed webhook, or the provider's own redelivery — is answered as
+/// accepted (so the provider does not retry) and stores nothing: no customer owns the
+/// address again, the erased timelines stay empty, nothing is queued. Twilio SMS and
+/// voice (whose requests carry no timestamp to age out), LINE and Messenger. A new message
+/// from the same number is somebody new: the tombstone names the message, not the
+/// address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_replayed_after_erasure_are_accepted_and_store_nothing() {
+    let rec = Recorder::start().await;
+    let app = spawn_app(|s| channels_on(s, &rec)).await;
+    let token = app.agent("erin", &["general"], json!({})).await;
+    let phone = "+819055557777";
+    let caller = "+81355557777";
+    let line_user = "U7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f";
+    let psid = "7700770077";
+
+    // The three requests, signed once and kept, as an attacker on the path keeps them.
+    let path = "/webhooks/twilio/sms";
+    let sms: Vec<(&str, &str)> = vec![
+        ("MessageSid", "SM77777777777777777777777777777777"),
+        ("AccountSid", "AC0123456789abcdef"),
+        ("From", phone),
+        ("To", "+15005550006"),
+        ("Body", "口座番号は 7777 です"),
+        ("NumMedia", "0"),
+    ];
+    let sms_signature = twilio_sign(&format!("{PUBLIC}{path}"), &sms);
+    let line = line_text(line_user, "770001", "LINE の秘密 7777", "rt-77");
+    let fb = fb_text(psid, "m_7777", "Messenger secret 7777");
+    let voice_path = "/webhooks/twilio/voice";
+    let call: Vec<(&str, &str)> = vec![
+        ("CallSid", "CA77777777777777777777777777777777"),
+        ("From", caller),
+        ("To", "+815012345678"),
+        ("CallStatus", "ringing"),
+    ];
+    let call_signature = twilio_sign(&format!("{PUBLIC}{voice_path}"), &call);
+
+    // The call waits in the queue and the caller hangs up (no agent yet): its
+    // conversation is closed, so its customer can be erased.
+    let (s, twiml) = twilio_post(&app, voice_path, &call, Some(&call_signature)).await;
+    assert_eq!(s, 200);
+    let call_conv = twiml
+        .split("<Enqueue>")
+        .nth(1)
+        .and_then(|s| s.split("</Enqueue>").next())
+        .expect("enqueue names the conversation")
+        .to_owned();
+    let mut ended = call.clone();
+    ended[3] = ("CallStatus", "completed");
+    let (s, _) = twilio_post(&app, "/webhooks/twilio/voice/status", &ended, None).await;
+    assert_eq!(s, 204);
+    app.get_until(
+        &format!("/api/v1/conversations/{call_conv}"),
+        "abandoned",
+        |c| c["state"] == "abandoned",
+    )
+    .await;
+
+    let mut agent = Client::available(&app, &token).await;
+    let (s, _) = twilio_post(&app, path, &sms, Some(&sms_signature)).await;
+    assert_eq!(s, 200);
+    assert_eq!(line_post(&app, &line, None).await, 200);
+    assert_eq!(fb_post(&app, &fb, None).await, 200);
+
+    // Resolve the three conversations, then erase the three customers.
+    for _ in 0..3 {
+        let conv = accept_next(&mut agent).await;
+        let c = conv["id"].as_str().unwrap().to_owned();
+        agent
+            .send(json!({"type": "resolve", "conversation_id": c}))
+            .await;
+        agent
+            .expect_where("conversation_updated", |m| {
+                m["conversation_id"] == c.as_str() && m["state"] == "resolved"
+            })
+            .await;
+    }
+    let mut erased = Vec::new();
+    for (channel, address) in [
+        ("sms", phone),
+        ("line", line_user),
+        ("messenger", psid),
+        ("voice", caller),
+    ] {
+        let k = customer_of(&app, channel, address).await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let (s, report) = app
+            .post(&format!("/api/v1/customers/{k}/erase"), json!({}))
+            .await;
+        assert_eq!(s, 200, "{report}");
+        assert_eq!(report["tombstones"], 1, "{channel}: {report}");
+        erased.push((channel, address, k));
+    }
+    let dropped = |channel: &str| {
+        format!("switchboard_erased_messages_dropped_total{{channel=\"{channel}\"}}")
+    };
+
+    // The identical requests again: accepted, nothing stored.
+    let (s, _) = twilio_post(&app, path, &sms, Some(&sms_signature)).await;
+    assert_eq!(s, 200);
+    assert_eq!(line_post(&app, &line, None).await, 200);
+    assert_eq!(fb_post(&app, &fb, None).await, 200);
+    let (s, twiml) = twilio_post(&app, voice_path, &call, Some(&call_signature)).await;
+    assert_eq!((s, twiml.contains("<Hangup/>")), (200, true), "{twiml}");
+    for (channel, address, k) in &erased {
+        assert!(
+            customer_of(&app, channel, address).await.is_none(),
+            "{channel}: the erased customer came back"
+        );
+        assert_eq!(app.timeline(k).await, Vec::<Value>::new(), "{channel}");
+        let (_, doc) = app.get(&format!("/api/v1/customers/{k}/export")).await;
+        assert!(!doc.to_string().contains("7777"), "{doc}");
+        assert_eq!(metric(&app, &dropped(channel)).await, 1.0, "{channel}");
+    }
+    let (_, q) = app.get("/api/v1/queues/general").await;
+    assert_eq!(
+        (&q["waiting"], &q["offered"]),
+        (&json!(0), &json!(0)),
+        "queued: {q}"
+    );
+    agent.assert_none_before_pong("offer").await;
+
+    // A new message from the same number (a new MessageSid) is a new customer.
+    let (s, _) = sms_in(
+        &app,
+        "SM77777777777777777777777777777778",
+        phone,
+        "はじめまして",
+    )
+    .await;
+    assert_eq!(s, 200);
+    let fresh = customer_of(&app, "sms", phone).await.unwrap();
+    assert_ne!(fresh["id"], erased[0].2.as_str());
+    assert_eq!(metric(&app, &dropped("sms")).await, 1.0);
 }

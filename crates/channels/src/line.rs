@@ -14,7 +14,7 @@
 
 use super::connector::{serve, Connector, SendContext, Sender, Webhook};
 use super::webhook::{self, WebhookError};
-use super::{ingest, ChannelSettings, InboundMessage};
+use super::{ingest, ChannelSettings, InboundMessage, Provided};
 use crate::actors::messages::SetOptOut;
 use crate::connector::{SendFailure, SendResult};
 use crate::domain::{Attachment, Channel, IdentityKey};
@@ -241,7 +241,9 @@ async fn handle_event(state: &Gateway, ev: Event) -> Result<(), WebhookError> {
             m.attachments = attachments;
             m.queue = gateway.channels.line.queue.clone();
             match ingest(gateway, m).await {
-                Ok(_) => {}
+                Ok(Provided::Stored(_)) => {}
+                // Received before its customer was erased: nothing to reply to.
+                Ok(Provided::Erased) => return Ok(()),
                 // One unusable message must not make LINE redeliver the others.
                 Err(e) if e.code == crate::domain::ErrorCode::Invalid => {
                     tracing::info!(error = %crate::redact::Redacted(&e.to_string()), "LINE message skipped");

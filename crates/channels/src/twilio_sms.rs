@@ -133,6 +133,8 @@ async fn inbound_inner(
     m.provider_msg_id = Some(sid.to_owned());
     m.attachments = attachments;
     m.queue = cfg.queue.clone();
+    // Stored, or dropped as received before its customer was erased: Twilio gets the
+    // same answer either way, so it does not retry.
     ingest(gateway, m).await?;
     Ok(empty_twiml())
 }

@@ -24,7 +24,7 @@
 
 use super::connector::{serve, Connector, Webhook};
 use super::webhook::{field, required, WebhookError};
-use super::{ingest, ChannelSettings, InboundMessage};
+use super::{ingest, ChannelSettings, InboundMessage, Provided};
 use crate::actors::messages::CallEnded;
 use crate::domain::{Channel, IdentityKey};
 use crate::ivr::{Action, Position, Tree};
@@ -296,7 +296,9 @@ async fn act(
                 "折り返し電話のご希望 ({phone}) — IVR {}: {label}",
                 pos.encode()
             );
-            let done = ingest_call(state, params, q.clone(), &text).await?;
+            let Provided::Stored(done) = ingest_call(state, params, q.clone(), &text).await? else {
+                return Ok(erased_call());
+            };
             let requested = crate::actors::customer::callback::request(
                 state,
                 done.customer_id,
@@ -323,13 +325,14 @@ async fn act(
     }
 }
 
-/// Opens (or joins) the caller's voice conversation.
+/// Opens (or joins) the caller's voice conversation, unless the call was received
+/// before its customer was erased.
 async fn ingest_call(
     state: &Gateway,
     params: &[(String, String)],
     queue: Option<crate::domain::QueueName>,
     text: &str,
-) -> Result<super::Ingested, WebhookError> {
+) -> Result<Provided, WebhookError> {
     let call = required(params, "CallSid")?;
     let from = required(params, "From")?;
     let mut m = InboundMessage::new(Channel::Voice, from, text);
@@ -345,12 +348,20 @@ async fn route_call(
     queue: Option<crate::domain::QueueName>,
     text: &str,
 ) -> Result<HttpResponse, WebhookError> {
-    let done = ingest_call(state, params, queue, text).await?;
+    let Provided::Stored(done) = ingest_call(state, params, queue, text).await? else {
+        return Ok(erased_call());
+    };
     Ok(twiml(format!(
         "{}<Enqueue>{}</Enqueue>",
         say(state, "担当者におつなぎします。そのままお待ちください。"),
         done.ack.conversation_id
     )))
+}
+
+/// The answer to a call whose `CallSid` an erasure left a tombstone of (a replayed
+/// webhook): nothing was stored, the call ends.
+fn erased_call() -> HttpResponse {
+    twiml("<Hangup/>".into())
 }
 
 /// `POST /webhooks/twilio/voice/status`.

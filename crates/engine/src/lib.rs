@@ -19,6 +19,7 @@
 //! - [`auth`]: password hashing and signed tokens.
 //! - [`articles`]: reading a knowledge-base article from the store (for the IVR).
 //! - [`redact`]: log redaction of personal text.
+//! - [`tombstones`]: the keyed hashes an erasure leaves of provider message ids.
 //! - [`metrics`]: Prometheus metric definitions.
 //! - [`ownership`]: the cluster's ownership loop (membership, taking, renewing and
 //!   handing over leases) as a driver of the cluster core's decisions.
@@ -36,6 +37,7 @@ pub mod peers;
 pub mod ports;
 pub mod redact;
 pub mod settings;
+pub mod tombstones;
 
 pub use actors::{outbound, Engine};
 pub use settings::EngineSettings;

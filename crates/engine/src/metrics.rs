@@ -22,6 +22,7 @@
 //! | `switchboard_messages_total` | counter | channel, direction |
 //! | `switchboard_duplicates_total` | counter | |
 //! | `switchboard_idempotency_expired_total` | counter | |
+//! | `switchboard_erased_messages_dropped_total` | counter | channel |
 //! | `switchboard_conversations_opened_total` | counter | channel |
 //! | `switchboard_conversations_reopened_total` | counter | channel |
 //! | `switchboard_outbound_total` | counter | channel, outcome (sent, retried, failed, dropped) |
@@ -179,7 +180,11 @@ fn describe() {
     );
     describe_counter!(
         "switchboard_idempotency_expired_total",
-        "Idempotency records removed by the embedded store's expiry sweep."
+        "Idempotency records and erasure tombstones removed by the embedded store's expiry sweep."
+    );
+    describe_counter!(
+        "switchboard_erased_messages_dropped_total",
+        "Provider messages received before their customer was erased, redelivered or replayed after it: dropped, nothing stored."
     );
     describe_counter!(
         "switchboard_conversations_opened_total",
@@ -326,6 +331,12 @@ pub fn message(channel: Channel, direction: &'static str) {
 
 pub fn duplicate_answered() {
     counter!("switchboard_duplicates_total").increment(1);
+}
+
+/// A provider message dropped because an erasure left a tombstone of its id.
+pub fn erased_message_dropped(channel: Channel) {
+    counter!("switchboard_erased_messages_dropped_total", "channel" => channel.as_str())
+        .increment(1);
 }
 
 pub fn idempotency_expired(n: usize) {

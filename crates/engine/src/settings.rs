@@ -112,8 +112,15 @@ pub struct Limits {
     /// Acks of the latest ids each live customer keeps in memory (retries answered
     /// without a store read); older ids are found in the store.
     pub remembered_ids_per_customer: usize,
-    /// Expired idempotency records removed per store call by the embedded store's sweep.
+    /// Expired idempotency records and erasure tombstones removed per store call by the
+    /// embedded store's sweep.
     pub idempotency_sweep_batch: usize,
+    /// How long an erased customer's provider message ids are kept as tombstones (keyed
+    /// hash, channel, expiry): a redelivery or replay of a message received before the
+    /// erasure is answered as accepted and stores nothing (docs/security.md,
+    /// "Privacy"). Keep it longer than any provider's retry window and at least
+    /// `idempotency_retention_ms`.
+    pub erasure_tombstone_retention_ms: u64,
 }
 
 /// Timeouts and periods, milliseconds.
@@ -150,7 +157,8 @@ pub struct Timing {
     /// `/readyz` answers 503 if the store's health read takes longer than this (a
     /// database without quorum would otherwise hold the probe for the request timeout).
     pub readyz_store_timeout_ms: u64,
-    /// The embedded store removes expired idempotency records this often.
+    /// The embedded store removes expired idempotency records and erasure tombstones this
+    /// often.
     pub idempotency_sweep_ms: u64,
 }
 
@@ -163,6 +171,14 @@ impl Limits {
                 "limits.idempotency_retention_ms = {} is below 1000 (keep it longer than any \
                  client's or provider's retry window; default 7 days)",
                 self.idempotency_retention_ms
+            ));
+        }
+        if self.erasure_tombstone_retention_ms < self.idempotency_retention_ms {
+            return Err(format!(
+                "limits.erasure_tombstone_retention_ms = {} is below \
+                 limits.idempotency_retention_ms = {} (an erased customer's messages must be \
+                 recognised at least as long as a living one's; default 30 days)",
+                self.erasure_tombstone_retention_ms, self.idempotency_retention_ms
             ));
         }
         if self.remembered_ids_per_customer == 0 {
@@ -190,6 +206,7 @@ impl Default for Limits {
             idempotency_retention_ms: 7 * 24 * 3_600_000,
             remembered_ids_per_customer: 1_024,
             idempotency_sweep_batch: 10_000,
+            erasure_tombstone_retention_ms: 30 * 24 * 3_600_000,
         }
     }
 }
@@ -275,5 +292,30 @@ impl AnonymousSettings {
             );
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tombstones_must_outlive_idempotency_records() {
+        assert_eq!(Limits::default().validate(), Ok(()));
+        let short = Limits {
+            erasure_tombstone_retention_ms: 1_000,
+            ..Limits::default()
+        };
+        let err = short.validate().expect_err("refused");
+        assert!(
+            err.contains("limits.erasure_tombstone_retention_ms"),
+            "{err}"
+        );
+        let equal = Limits {
+            idempotency_retention_ms: 5_000,
+            erasure_tombstone_retention_ms: 5_000,
+            ..Limits::default()
+        };
+        assert_eq!(equal.validate(), Ok(()));
     }
 }

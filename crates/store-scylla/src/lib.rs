@@ -844,6 +844,9 @@ fn tls_config(ca_file: Option<&std::path::Path>) -> Result<Arc<rustls::ClientCon
 
 /// The TTL of a row written at `at` that expires at `expires_at`: whole seconds, rounded
 /// up, at least 1 (0 would mean "never"), at most CQL's 20-year limit.
+/// Tombstone writes an erasure keeps in flight at once.
+const TOMBSTONES_IN_FLIGHT: usize = 64;
+
 fn ttl_seconds(expires_at: Millis, at: Millis) -> i32 {
     const MAX_TTL_S: i64 = 630_720_000;
     let ms = (expires_at.0 - at.0).max(1);
@@ -1379,6 +1382,27 @@ impl Store for ScyllaStore {
         Ok((r.expires_at > now).then_some(r))
     }
 
+    async fn tombstone(
+        &self,
+        hash: &[u8; 32],
+        now: Millis,
+    ) -> Result<Option<store::Tombstone>, StoreError> {
+        let rows: Vec<(Option<String>, Option<i64>)> = self
+            .rows(&statements::SELECT_TOMBSTONE, (hash.to_vec(),))
+            .await?;
+        let Some((Some(channel), Some(expires))) = rows.into_iter().next() else {
+            return Ok(None);
+        };
+        let channel =
+            domain::Channel::parse(&channel).map_err(|e| corrupt("erasure_tombstones", e))?;
+        let t = store::Tombstone {
+            hash: *hash,
+            channel,
+            expires_at: Millis(expires),
+        };
+        Ok((t.expires_at > now).then_some(t))
+    }
+
     async fn expire_idempotency(&self, _now: Millis, _limit: usize) -> Result<usize, StoreError> {
         // Rows are written with a TTL: the database removes them.
         Ok(0)
@@ -1480,6 +1504,21 @@ impl Store for ScyllaStore {
             phase.extend(self.conversation_writes(c, prev)?);
         }
         try_join_all(phase).await?;
+        // Tombstones before the identity links go: a replay that no longer finds the
+        // customer finds the tombstone. In chunks, so a long history does not put
+        // thousands of requests in flight at once.
+        for chunk in e.tombstones.chunks(TOMBSTONES_IN_FLIGHT) {
+            try_join_all(chunk.iter().map(|t| {
+                let values = (
+                    t.hash.to_vec(),
+                    t.channel.as_str(),
+                    t.expires_at.0,
+                    ttl_seconds(t.expires_at, e.audit.at),
+                );
+                self.write(&statements::INSERT_TOMBSTONE, values)
+            }))
+            .await?;
+        }
         for k in &e.identities {
             self.exec(
                 &statements::DELETE_IDENTITY_IF_EXISTS,

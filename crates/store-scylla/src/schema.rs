@@ -94,6 +94,11 @@ pub const FILES: &[SchemaFile] = &[
         name: "0010_cluster_leases.cql",
         text: include_str!("../../../schema/0010_cluster_leases.cql"),
     },
+    SchemaFile {
+        version: 11,
+        name: "0011_erasure_tombstones.cql",
+        text: include_str!("../../../schema/0011_erasure_tombstones.cql"),
+    },
 ];
 
 /// The partition of `schema_version` this engine's records live in.

@@ -311,6 +311,19 @@ pub const SELECT_TIMELINE_EVENT: Stmt = read(
      AND event_id = ?",
 );
 
+// --- erasure tombstones (schema 0011) ----------------------------------------------------
+
+pub const INSERT_TOMBSTONE: Stmt = write(
+    "insert_tombstone",
+    "INSERT INTO {{keyspace}}.erasure_tombstones (hash, channel, expires_at) VALUES (?, ?, ?) \
+     USING TTL ?",
+);
+
+pub const SELECT_TOMBSTONE: Stmt = read(
+    "select_tombstone",
+    "SELECT channel, expires_at FROM {{keyspace}}.erasure_tombstones WHERE hash = ?",
+);
+
 // --- cluster leases (schema 0010, docs/cluster.md) --------------------------------------
 // Every row lives in the partition `cluster = 'leases'`, so that one conditional batch
 // renews all the keys a node holds.
@@ -526,6 +539,8 @@ pub const ALL: &[Stmt] = &[
     INSERT_IDEMPOTENCY,
     SELECT_IDEMPOTENCY,
     DELETE_IDEMPOTENCY_OF,
+    INSERT_TOMBSTONE,
+    SELECT_TOMBSTONE,
     SELECT_TIMELINE_EVENT,
     SELECT_LEASES,
     SELECT_LEASE,
@@ -568,4 +583,5 @@ pub const TABLES_IN_USE: &[&str] = &[
     "report_days",
     "idempotency",
     "cluster_leases",
+    "erasure_tombstones",
 ];

@@ -59,6 +59,7 @@ pub async fn run_all(store: SharedStore, caps: Capabilities) {
     outbox_until_done(&store).await;
     erase_and_audit(&store).await;
     idempotency_records(&store).await;
+    erasure_tombstones(&store).await;
     report_events_by_queue_and_range(&store).await;
     concurrent_commits(&store, 64).await;
 }
@@ -175,6 +176,7 @@ pub async fn idempotency_records(store: &SharedStore) {
                 timelines: vec![customer.id],
                 identities: Vec::new(),
                 conversations: Vec::new(),
+                tombstones: Vec::new(),
                 audit: super::AuditEntry {
                     id: EventId::new(),
                     at,
@@ -195,6 +197,129 @@ pub async fn idempotency_records(store: &SharedStore) {
         ),
         None
     );
+}
+
+/// An erasure leaves its tombstones: once the customer's idempotency records, timeline
+/// and identity link are gone, the keyed hash of each erased provider message id still
+/// says "seen" (with its channel) until it expires, whoever owns the address next. A
+/// lookup at or after `expires_at` finds nothing, whatever the backend's own removal
+/// does; expiring up to an earlier time keeps it; erasing again with a later expiry
+/// extends it.
+pub async fn erasure_tombstones(store: &SharedStore) {
+    use super::{IdempotencyRecord, Tombstone};
+    let hash = || {
+        let mut h = [0u8; 32];
+        h[..16].copy_from_slice(CustomerId::new().as_bytes());
+        h[16..].copy_from_slice(CustomerId::new().as_bytes());
+        h
+    };
+    let mut customer = new_customer();
+    customer.merged_into = None;
+    let address = customer.identities[0].clone();
+    let conv = new_conversation(customer.id, ConversationState::Resolved, 1_000);
+    let ev = new_event(customer.id, Some(conv.id), 3);
+    let at = ev.at;
+    let key = "in:sms:SM0123";
+    let record = IdempotencyRecord {
+        customer_id: customer.id,
+        key: key.into(),
+        event_id: ev.id,
+        conversation_id: conv.id,
+        digest: 9,
+        at,
+        expires_at: Millis(at.0 + 604_800_000),
+    };
+    let batch = Batch {
+        customers: vec![customer.clone()],
+        identities: vec![(address.clone(), customer.id)],
+        conversations: vec![conv.clone()],
+        idempotency: vec![record],
+        ..Default::default()
+    }
+    .event(ev);
+    ok(store.commit(batch).await, "commit before erase");
+    let sms = Tombstone {
+        hash: hash(),
+        channel: Channel::Sms,
+        expires_at: Millis(at.0 + 2_592_000_000),
+    };
+    let line = Tombstone {
+        hash: hash(),
+        channel: Channel::Line,
+        ..sms.clone()
+    };
+    let unknown = hash();
+    let read = |h: [u8; 32], now: i64| {
+        let store = store.clone();
+        async move { ok(store.tombstone(&h, Millis(now)).await, "tombstone") }
+    };
+    assert_eq!(
+        read(sms.hash, at.0).await,
+        None,
+        "no tombstone before erase"
+    );
+    let erasure = |tombstones: Vec<Tombstone>| super::Erasure {
+        customers: vec![customer.clone()],
+        timelines: vec![customer.id],
+        identities: vec![address.clone()],
+        conversations: vec![],
+        tombstones,
+        audit: super::AuditEntry {
+            id: EventId::new(),
+            at,
+            actor: new_agent_id(),
+            action: "customer_erased".into(),
+            customer_id: Some(customer.id),
+            detail: serde_json::json!({}),
+        },
+    };
+    ok(
+        store.erase(erasure(vec![sms.clone(), line.clone()])).await,
+        "erase",
+    );
+    // The customer's own de-duplication record went with the timeline; the tombstone
+    // still says seen.
+    assert_eq!(
+        ok(store.idempotency(customer.id, key, at).await, "idempotency"),
+        None
+    );
+    assert_eq!(
+        ok(store.customer_by_identity(&address).await, "identity"),
+        None
+    );
+    assert_eq!(read(sms.hash, at.0).await, Some(sms.clone()), "seen");
+    assert_eq!(read(line.hash, at.0).await, Some(line.clone()));
+    assert_eq!(read(unknown, at.0).await, None, "other hash");
+    // Global, not per customer: somebody new owning the address changes nothing.
+    let mut next = new_customer();
+    next.identities = vec![address.clone()];
+    ok(
+        store.resolve_or_create(&address, next).await,
+        "resolve again",
+    );
+    assert_eq!(read(sms.hash, at.0).await, Some(sms.clone()));
+    assert_eq!(
+        read(sms.hash, sms.expires_at.0 - 1).await,
+        Some(sms.clone()),
+        "alive until it expires"
+    );
+    assert_eq!(
+        read(sms.hash, sms.expires_at.0).await,
+        None,
+        "expired at expires_at"
+    );
+    ok(store.expire_idempotency(at, 1_000).await, "expire");
+    assert_eq!(read(sms.hash, at.0).await, Some(sms.clone()), "not due");
+    // Erasing again (a retried erasure) with a later expiry keeps the later one.
+    let later = Tombstone {
+        expires_at: Millis(sms.expires_at.0 + 1_000),
+        ..sms.clone()
+    };
+    ok(
+        store.erase(erasure(vec![later.clone()])).await,
+        "erase again",
+    );
+    assert_eq!(read(sms.hash, sms.expires_at.0).await, Some(later));
 }
 
 /// An erasure writes the scrubbed records, deletes the customer's whole timeline and
@@ -251,6 +376,7 @@ pub async fn erase_and_audit(store: &SharedStore) {
                 timelines: vec![customer.id],
                 identities: vec![customer.identities[0].clone()],
                 conversations: vec![clean.clone()],
+                tombstones: Vec::new(),
                 audit: erased.clone(),
             })
             .await,
@@ -304,6 +430,7 @@ pub async fn erase_and_audit(store: &SharedStore) {
         timelines: vec![customer.id],
         identities: vec![customer.identities[0].clone()],
         conversations: vec![],
+        tombstones: vec![],
         audit: again.clone(),
     };
     ok(store.erase(no_op).await, "erase again");

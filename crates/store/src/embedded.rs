@@ -55,6 +55,8 @@
 //! | `report_events` | day ++ len(queue) ++ queue ++ event_id | `ReportEvent` |
 //! | `records` | kind ++ NUL ++ key | raw bytes (the feature's JSON) |
 //! | `idempotency_expiry` | expires_at ++ customer_id ++ key | empty; the sweep's index |
+//! | `erasure_tombstones` | hash (32 bytes) | expires_at (8 bytes, big-endian) ++ channel name |
+//! | `tombstone_expiry` | expires_at ++ hash | empty; the sweep's index |
 //!
 //! Idempotency records live in the `timeline` table right after the customer's events
 //! (their keys sort after every event id of the customer, so timeline reads never see
@@ -70,7 +72,8 @@
 //! [`StoreError::Backend`]; nothing read from disk is unwrapped.
 
 use super::{
-    AuditEntry, Batch, Erasure, IdempotencyRecord, OutboxEntry, Store, StoreError, TraceEntry,
+    AuditEntry, Batch, Erasure, IdempotencyRecord, OutboxEntry, Store, StoreError, Tombstone,
+    TraceEntry,
 };
 use async_trait::async_trait;
 use domain::{
@@ -110,6 +113,10 @@ const REPORT_EVENTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("repor
 const RECORDS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("records");
 const IDEMPOTENCY_EXPIRY: TableDefinition<&[u8], &[u8]> =
     TableDefinition::new("idempotency_expiry");
+/// hash -> expires_at ++ channel (see `encode_tombstone`).
+const TOMBSTONES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("erasure_tombstones");
+/// expires_at ++ hash -> empty.
+const TOMBSTONE_EXPIRY: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tombstone_expiry");
 
 /// `customer_id ++ 16 × 0xff ++ key` in the `timeline` table: after every event of the
 /// customer (`key2(customer, EventId::MAX)` is a strict prefix, keys are never empty),
@@ -177,6 +184,42 @@ fn decode_idem(key: &[u8], value: &[u8]) -> Result<IdempotencyRecord, StoreError
     })
 }
 
+/// The stored value of a tombstone: `expires_at` (8 bytes, big-endian), then the
+/// channel's name; the hash is the row's key.
+fn encode_tombstone(t: &Tombstone) -> Vec<u8> {
+    let mut v = t.expires_at.0.to_be_bytes().to_vec();
+    v.extend_from_slice(t.channel.as_str().as_bytes());
+    v
+}
+
+/// The tombstone stored under `hash` as `value`.
+fn decode_tombstone(hash: &[u8], value: &[u8]) -> Result<Tombstone, StoreError> {
+    let bad = |what: &str| StoreError::Corrupt(format!("erasure_tombstones: {what}"));
+    let hash = <[u8; 32]>::try_from(hash).map_err(|_| bad("key is not 32 bytes"))?;
+    if value.len() < 8 {
+        return Err(bad("value too short"));
+    }
+    let (at, channel) = value.split_at(8);
+    let at = <[u8; 8]>::try_from(at).map_err(|_| bad("expiry"))?;
+    let channel = std::str::from_utf8(channel)
+        .ok()
+        .and_then(|c| domain::Channel::parse(c).ok())
+        .ok_or_else(|| bad("unknown channel"))?;
+    Ok(Tombstone {
+        hash,
+        channel,
+        expires_at: Millis(i64::from_be_bytes(at)),
+    })
+}
+
+/// `expires_at ++ hash`: the tombstones' expiry index, oldest first.
+fn tombstone_expiry_key(expires_at: Millis, hash: &[u8; 32]) -> [u8; 40] {
+    let mut k = [0u8; 40];
+    k[..8].copy_from_slice(&day_key(expires_at.0));
+    k[8..].copy_from_slice(hash);
+    k
+}
+
 /// Tuning of the embedded store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EmbeddedOptions {
@@ -212,7 +255,7 @@ enum Request {
     /// A customer erasure with its audit entry (boxed: it is rare and large).
     Erase(Box<Erasure>, oneshot::Sender<Result<(), StoreError>>),
     Audit(AuditEntry, oneshot::Sender<Result<(), StoreError>>),
-    /// Remove up to `limit` idempotency records expired by `now`.
+    /// Remove up to `limit` idempotency records and tombstones expired by `now`.
     Expire(Millis, usize, oneshot::Sender<Result<usize, StoreError>>),
 }
 
@@ -418,6 +461,8 @@ struct Tables<'txn> {
     report_events: redb::Table<'txn, &'static [u8], &'static [u8]>,
     records: redb::Table<'txn, &'static [u8], &'static [u8]>,
     expiry: redb::Table<'txn, &'static [u8], &'static [u8]>,
+    tombstones: redb::Table<'txn, &'static [u8], &'static [u8]>,
+    tombstone_expiry: redb::Table<'txn, &'static [u8], &'static [u8]>,
 }
 
 impl<'txn> Tables<'txn> {
@@ -438,6 +483,8 @@ impl<'txn> Tables<'txn> {
             report_events: txn.open_table(REPORT_EVENTS).map_err(backend)?,
             records: txn.open_table(RECORDS).map_err(backend)?,
             expiry: txn.open_table(IDEMPOTENCY_EXPIRY).map_err(backend)?,
+            tombstones: txn.open_table(TOMBSTONES).map_err(backend)?,
+            tombstone_expiry: txn.open_table(TOMBSTONE_EXPIRY).map_err(backend)?,
         })
     }
 
@@ -611,9 +658,62 @@ impl<'txn> Tables<'txn> {
         Ok(())
     }
 
+    /// Upserts `t` with its expiry index entry (an older entry of the same hash is
+    /// left behind; the sweep checks the tombstone's own expiry before removing it).
+    fn put_tombstone(&mut self, t: &Tombstone) -> Result<(), StoreError> {
+        self.tombstones
+            .insert(t.hash.as_slice(), encode_tombstone(t).as_slice())
+            .map_err(backend)?;
+        self.tombstone_expiry
+            .insert(
+                tombstone_expiry_key(t.expires_at, &t.hash).as_slice(),
+                [].as_slice(),
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    /// Removes up to `limit` idempotency records, then tombstones, expired by `now`.
+    fn expire(&mut self, now: Millis, limit: usize) -> Result<usize, StoreError> {
+        let removed = self.expire_idempotency(now, limit)?;
+        Ok(removed + self.expire_tombstones(now, limit - removed)?)
+    }
+
+    /// Removes up to `limit` tombstone expiry entries due by `now`, oldest first, with
+    /// their tombstones (one rewritten with a later expiry stays).
+    fn expire_tombstones(&mut self, now: Millis, limit: usize) -> Result<usize, StoreError> {
+        let hi = day_key(now.0);
+        let mut keys = Vec::new();
+        for row in self
+            .tombstone_expiry
+            .range::<&[u8]>(..hi.as_slice())
+            .map_err(backend)?
+            .take(limit)
+        {
+            let (k, _) = row.map_err(backend)?;
+            keys.push(k.value().to_vec());
+        }
+        let mut removed = 0;
+        for k in &keys {
+            self.tombstone_expiry
+                .remove(k.as_slice())
+                .map_err(backend)?;
+            let hash = &k[8..];
+            let due = match self.tombstones.get(hash).map_err(backend)? {
+                Some(v) => decode_tombstone(hash, v.value())?.expires_at <= now,
+                None => false,
+            };
+            if due {
+                self.tombstones.remove(hash).map_err(backend)?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
     /// Removes up to `limit` expiry index entries due by `now`, oldest first, with
     /// their records (a record rewritten with a later expiry stays).
-    fn expire(&mut self, now: Millis, limit: usize) -> Result<usize, StoreError> {
+    fn expire_idempotency(&mut self, now: Millis, limit: usize) -> Result<usize, StoreError> {
         let hi = day_key(now.0);
         let mut keys = Vec::new();
         for row in self
@@ -677,6 +777,9 @@ impl<'txn> Tables<'txn> {
     fn apply_erasure(&mut self, e: &Erasure) -> Result<(), StoreError> {
         for c in &e.customers {
             self.put_customer(c)?;
+        }
+        for t in &e.tombstones {
+            self.put_tombstone(t)?;
         }
         for k in &e.identities {
             self.identities
@@ -1067,6 +1170,21 @@ impl Store for EmbeddedStore {
             None => None,
         };
         Ok(found.filter(|r| r.expires_at > now))
+    }
+
+    async fn tombstone(
+        &self,
+        hash: &[u8; 32],
+        now: Millis,
+    ) -> Result<Option<Tombstone>, StoreError> {
+        // In place, like `idempotency`: one point read made for every provider message.
+        let txn = self.db.begin_read().map_err(backend)?;
+        let t = ro(&txn, TOMBSTONES)?;
+        let found = match t.get(hash.as_slice()).map_err(backend)? {
+            Some(v) => Some(decode_tombstone(hash, v.value())?),
+            None => None,
+        };
+        Ok(found.filter(|t| t.expires_at > now))
     }
 
     async fn expire_idempotency(&self, now: Millis, limit: usize) -> Result<usize, StoreError> {
@@ -1527,5 +1645,82 @@ mod tests {
             2
         );
         assert_eq!(index_len(&store), 0);
+    }
+
+    #[tokio::test]
+    async fn the_sweep_removes_expired_tombstones_after_idempotency_records() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = EmbeddedStore::open(dir.path(), EmbeddedOptions::default()).expect("open");
+        let tomb = |n: u8, expires: i64| Tombstone {
+            hash: [n; 32],
+            channel: Channel::Sms,
+            expires_at: Millis(expires),
+        };
+        let erase = |tombstones: Vec<Tombstone>| Erasure {
+            customers: Vec::new(),
+            timelines: Vec::new(),
+            identities: Vec::new(),
+            conversations: Vec::new(),
+            tombstones,
+            audit: AuditEntry {
+                id: EventId::new(),
+                at: Millis(0),
+                actor: AgentId::parse("admin").expect("id"),
+                action: "customer_erased".into(),
+                customer_id: None,
+                detail: serde_json::Value::Null,
+            },
+        };
+        store
+            .erase(erase(vec![tomb(1, 100), tomb(2, 200), tomb(3, 5_000)]))
+            .await
+            .expect("erase");
+        // Tombstone 2 written again with a later expiry: its old index entry stays
+        // until the sweep reaches it, which keeps the tombstone.
+        store
+            .erase(erase(vec![tomb(2, 4_000)]))
+            .await
+            .expect("erase again");
+        let record = IdempotencyRecord {
+            customer_id: CustomerId::new(),
+            key: "in:x".into(),
+            event_id: EventId::new(),
+            conversation_id: domain::ConversationId::new(),
+            digest: 1,
+            at: Millis(0),
+            expires_at: Millis(50),
+        };
+        store
+            .commit(Batch {
+                idempotency: vec![record],
+                ..Default::default()
+            })
+            .await
+            .expect("commit");
+        let raw = |n: u8| {
+            let txn = store.db.begin_read().expect("read");
+            let t = ro(&txn, TOMBSTONES).expect("table");
+            let found = t.get([n; 32].as_slice()).expect("get");
+            found.is_some()
+        };
+        // One step of 1: the idempotency record first.
+        assert_eq!(
+            store.expire_idempotency(Millis(1_000), 1).await.ok(),
+            Some(1)
+        );
+        assert!(raw(1) && raw(2));
+        assert_eq!(
+            store.expire_idempotency(Millis(1_000), 10).await.ok(),
+            Some(1)
+        );
+        assert!(!raw(1) && raw(2) && raw(3));
+        assert_eq!(
+            store.expire_idempotency(Millis(10_000), 10).await.ok(),
+            Some(2)
+        );
+        assert!(!raw(2) && !raw(3));
+        let txn = store.db.begin_read().expect("read");
+        let index = ro(&txn, TOMBSTONE_EXPIRY).expect("index");
+        assert_eq!(index.iter().expect("iter").count(), 0);
     }
 }

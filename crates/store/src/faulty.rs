@@ -285,6 +285,15 @@ impl Store for FaultyStore {
         self.inner.idempotency(customer, key, now).await
     }
 
+    async fn tombstone(
+        &self,
+        hash: &[u8; 32],
+        now: Millis,
+    ) -> Result<Option<crate::Tombstone>, StoreError> {
+        self.check(Op::Read)?;
+        self.inner.tombstone(hash, now).await
+    }
+
     async fn expire_idempotency(&self, now: Millis, limit: usize) -> Result<usize, StoreError> {
         self.write_gate(Op::Commit).await?;
         self.inner.expire_idempotency(now, limit).await

@@ -150,6 +150,13 @@ impl Store for Fenced {
     ) -> Result<Option<super::IdempotencyRecord>, StoreError> {
         self.inner.idempotency(customer, key, now).await
     }
+    async fn tombstone(
+        &self,
+        hash: &[u8; 32],
+        now: Millis,
+    ) -> Result<Option<super::Tombstone>, StoreError> {
+        self.inner.tombstone(hash, now).await
+    }
     async fn event(
         &self,
         customer: CustomerId,

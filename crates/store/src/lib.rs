@@ -23,6 +23,7 @@
 //! | report_events | (queue, UTC day) | event_id ASC | the report log (docs/metrics.md) |
 //! | records | kind | key ASC (bytewise) | small typed documents of the self-service features (KB articles, canned responses, callbacks, surveys, scheduled notifications…), JSON |
 //! | idempotency | customer_id | key | client- and provider-supplied ids already applied, until they expire (see [`IdempotencyRecord`]) |
+//! | erasure_tombstones | hash | - | keyed hashes of the provider message ids of erased customers, until they expire (see [`Tombstone`]) |
 //!
 //! Invariant: when [`Store::commit`] returns `Ok`, the whole batch is durable (survives
 //! `kill -9`). Callers acknowledge to channels only after that. The embedded store
@@ -42,7 +43,7 @@ pub mod faulty;
 pub mod fence;
 pub mod privacy;
 
-pub use privacy::{AuditEntry, Erasure};
+pub use privacy::{AuditEntry, Erasure, Tombstone};
 
 use async_trait::async_trait;
 use domain::{
@@ -322,9 +323,18 @@ pub trait Store: Send + Sync + 'static {
         now: Millis,
     ) -> Result<Option<IdempotencyRecord>, StoreError>;
 
-    /// Removes up to `limit` idempotency records expired by `now`; returns how many.
-    /// A backend whose records expire by themselves (CQL TTL) removes none.
+    /// Removes up to `limit` idempotency records and erasure tombstones expired by
+    /// `now`; returns how many. A backend whose records expire by themselves (CQL TTL)
+    /// removes none.
     async fn expire_idempotency(&self, now: Millis, limit: usize) -> Result<usize, StoreError>;
+
+    /// The erasure tombstone of the provider message id hashed as `hash`, unless it has
+    /// expired by `now` (see [`Tombstone`]; written by [`Store::erase`]).
+    async fn tombstone(
+        &self,
+        hash: &[u8; 32],
+        now: Millis,
+    ) -> Result<Option<Tombstone>, StoreError>;
 
     /// One event of `customer`'s timeline, if it is stored.
     async fn event(

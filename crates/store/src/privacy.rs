@@ -1,12 +1,14 @@
 //! The store's privacy records: the audit log (privacy operations, and the other staff
-//! actions worth answering for: knowledge-base changes, login alarms), and the erasure
-//! of a customer's personal data (one atomic write in the embedded store).
+//! actions worth answering for: knowledge-base changes, login alarms), the erasure of a
+//! customer's personal data (one atomic write in the embedded store), and the erasure
+//! tombstones it leaves so that a provider message received before it cannot bring the
+//! customer back.
 //!
 //! What an erasure removes and keeps is decided by `crate::actors::privacy`; this
 //! module only carries it. Aggregate data (conversation states, queues, timestamps,
 //! Prometheus counters) is not touched.
 
-use domain::{AgentId, Conversation, Customer, CustomerId, EventId, IdentityKey, Millis};
+use domain::{AgentId, Channel, Conversation, Customer, CustomerId, EventId, IdentityKey, Millis};
 use serde::{Deserialize, Serialize};
 
 /// One entry of the audit log: who did what (to which customer, if any), and when.
@@ -43,5 +45,25 @@ pub struct Erasure {
     pub identities: Vec<IdentityKey>,
     /// Conversations rewritten without their personal fields.
     pub conversations: Vec<Conversation>,
+    /// The provider message ids of the erased timelines, as tombstones: written before
+    /// (CQL) or with (embedded) the deletion of the identity links, so a replay that
+    /// finds no customer finds its tombstone.
+    pub tombstones: Vec<Tombstone>,
     pub audit: AuditEntry,
+}
+
+/// What survives the erasure of a message a provider delivered with an id (a Twilio
+/// `MessageSid` or `CallSid`, a LINE message id, a Messenger `mid`, an email
+/// Message-ID): the keyed hash of that id, its channel and when it expires. Nothing
+/// else: no content, no address, no customer id, and the hash is keyed (HMAC-SHA256
+/// with a key kept in the engine's settings) so the id cannot be confirmed from it
+/// without the key. While it lives, a redelivery or a replay of that message is
+/// answered as accepted and stores nothing ([`crate::Store::tombstone`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tombstone {
+    /// HMAC-SHA256 of the id as the provider door stores it (`{channel}:{id}`).
+    pub hash: [u8; 32],
+    pub channel: Channel,
+    /// Gone from then on (`limits.erasure_tombstone_retention_ms` after the erasure).
+    pub expires_at: Millis,
 }

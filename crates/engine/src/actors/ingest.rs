@@ -4,7 +4,7 @@
 //!
 //! | door | caller | policy |
 //! |---|---|---|
-//! | provider | `channels::*` connectors | address normalised; provider message id 1..=200 bytes, stored as `{channel}:{id}` so redeliveries are stored once; text trimmed and, over the limit, cut with a marker (a provider cannot be asked to shorten a message it already took); a message of attachments only reads as their description |
+//! | provider | `channels::*` connectors | address normalised; provider message id 1..=200 bytes, stored as `{channel}:{id}` so redeliveries are stored once; an id an erasure left a tombstone of is dropped before anyone is resolved ([`Provided::Erased`]); text trimmed and, over the limit, cut with a marker (a provider cannot be asked to shorten a message it already took); a message of attachments only reads as their description |
 //! | web chat | `ws::chat_session` | `client_msg_id` 1..=128 bytes; a queue must be a chat option of the IVR; a bot hand-off button is a message stored under its button id; text limits checked by the actor (`too_large`) |
 //! | REST | `api::inbound` | channel, address and queue parsed; `client_msg_id` 1..=128 bytes; text non-empty and within the limit (`too_large`); the queue must exist |
 
@@ -60,9 +60,21 @@ pub struct Ingested {
     pub ack: InboundAck,
 }
 
+/// What the provider door did with a message.
+#[derive(Debug, Clone)]
+pub enum Provided {
+    /// Stored, or a duplicate of a stored message.
+    Stored(Ingested),
+    /// Received before its customer was erased: its id has an erasure tombstone
+    /// (`crate::tombstones`). Nothing was stored, resolved or queued; the connector
+    /// answers the provider as for a stored message, so it does not retry.
+    Erased,
+}
+
 /// The provider door: delivers `m` to its customer. Returns once the message is
-/// durable (or was a duplicate of one that is).
-pub async fn from_provider(engine: &Engine, mut m: InboundMessage) -> EngineResult<Ingested> {
+/// durable (or was a duplicate of one that is), or at once when an erasure left a
+/// tombstone of its id.
+pub async fn from_provider(engine: &Engine, mut m: InboundMessage) -> EngineResult<Provided> {
     let key = IdentityKey::parse(m.channel, &m.address)
         .map_err(|e| EngineError::invalid(e.to_string()))?;
     if let Some(id) = &m.provider_msg_id {
@@ -81,6 +93,25 @@ pub async fn from_provider(engine: &Engine, mut m: InboundMessage) -> EngineResu
             "the message has no text and no attachment",
         ));
     }
+    let stored_id = m
+        .provider_msg_id
+        .map(|id| crate::tombstones::provider_id(m.channel, &id));
+    // Shared with every other provider message; an erasure waits for it (see
+    // `Inner::erasure_gate`).
+    let _gate = engine.erasure_gate.read().await;
+    if let Some(id) = &stored_id {
+        let hash = engine.tombstones.hash(id);
+        let erased = engine
+            .store
+            .tombstone(&hash, engine.now())
+            .await
+            .map_err(crate::store::StoreError::into_engine)?;
+        if erased.is_some() {
+            tracing::info!(channel = %m.channel, "provider message dropped: received before its customer was erased");
+            crate::metrics::erased_message_dropped(m.channel);
+            return Ok(Provided::Erased);
+        }
+    }
     deliver(
         engine,
         key,
@@ -88,9 +119,7 @@ pub async fn from_provider(engine: &Engine, mut m: InboundMessage) -> EngineResu
             channel: m.channel,
             address: String::new(),
             text: m.text,
-            client_msg_id: m
-                .provider_msg_id
-                .map(|id| format!("{}:{id}", m.channel.as_str())),
+            client_msg_id: stored_id,
             queue: m.queue,
             attachments: m.attachments,
             subject: m.subject,
@@ -100,6 +129,7 @@ pub async fn from_provider(engine: &Engine, mut m: InboundMessage) -> EngineResu
         },
     )
     .await
+    .map(Provided::Stored)
 }
 
 /// A message frame of the web chat, as the session decoded it.

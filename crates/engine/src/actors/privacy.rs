@@ -11,6 +11,12 @@
 //! channel, queue, state, timestamps and agents; Prometheus counters are not touched.
 //! The customer record keeps `attributes.erased_at` so readers can tell.
 //!
+//! What survives of the messages a provider delivered with an id (SMS, voice, LINE,
+//! Messenger, email) is one tombstone each: the id's keyed hash, the channel and an
+//! expiry (`crate::tombstones`, `limits.erasure_tombstone_retention_ms`), written in
+//! the same store call, so a redelivery or a replayed webhook of one of them is dropped
+//! instead of creating the customer again.
+//!
 //! An erasure refuses (`conflict`) while the customer has an open conversation or a
 //! connected web chat (resolve it first), or when the record was merged into another
 //! (erase the survivor, which erases the merged records too). The customer actor is
@@ -40,6 +46,8 @@ pub struct ErasureReport {
     pub identities: usize,
     pub events: usize,
     pub conversations: usize,
+    /// Provider message ids kept as tombstones (keyed hashes).
+    pub tombstones: usize,
 }
 
 fn conflict(m: impl Into<String>) -> EngineError {
@@ -162,6 +170,9 @@ impl Engine {
         by: &AgentId,
     ) -> EngineResult<ErasureReport> {
         let store = &self.store;
+        // No provider message is between its tombstone check and its answer while the
+        // timelines are read and erased (see `Inner::erasure_gate`).
+        let _gate = self.erasure_gate.write().await;
         let conversations = store
             .conversations_of(id)
             .await
@@ -198,9 +209,16 @@ impl Engine {
                 links.push(k);
             }
         }
+        let retention = self.settings.limits.erasure_tombstone_retention_ms;
+        let expires_at = crate::domain::Millis(
+            at.0.saturating_add(i64::try_from(retention).unwrap_or(i64::MAX)),
+        );
         let mut events = 0;
+        let mut tombstones = Vec::new();
         for r in &records {
-            events += own_events(self, r.id).await?.0.len();
+            let (own, _) = own_events(self, r.id).await?;
+            events += own.len();
+            tombstones.extend(self.tombstones.of_events(&own, expires_at));
         }
         let mut convs = Vec::new();
         for r in &records {
@@ -234,6 +252,7 @@ impl Engine {
             identities: links.len(),
             events,
             conversations: convs.len(),
+            tombstones: tombstones.len(),
         };
         // The FAQ bot's running session holds the customer's questions (docs/kb.md).
         store
@@ -254,6 +273,7 @@ impl Engine {
                 timelines: records.iter().map(|r| r.id).collect(),
                 identities: links,
                 conversations: convs,
+                tombstones,
                 audit: AuditEntry {
                     id: EventId::new(),
                     at,

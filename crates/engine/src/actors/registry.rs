@@ -24,6 +24,7 @@ use crate::domain::{
 use crate::ports::{Answers, Prefetch};
 use crate::settings::EngineSettings;
 use crate::store::SharedStore;
+use crate::tombstones::TombstoneKey;
 use actix::prelude::*;
 use dashmap::DashMap;
 use std::hash::{BuildHasher, Hash};
@@ -35,13 +36,15 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct Engine(Arc<Inner>);
 
-/// What every actor reads: the store, the clock, the settings and the token signer.
-/// `engine.store` and the like reach them through `Deref`.
+/// What every actor reads: the store, the clock, the settings, the token signer and
+/// the erasure tombstones' key. `engine.store` and the like reach them through `Deref`.
 pub struct Services {
     pub store: SharedStore,
     pub clock: SharedClock,
     pub settings: Arc<EngineSettings>,
     pub tokens: TokenSigner,
+    /// Hashes provider message ids into erasure tombstones (`crate::tombstones`).
+    pub tombstones: TombstoneKey,
 }
 
 /// Where each actor runs: the addresses of the live customer, agent and queue actors
@@ -83,6 +86,12 @@ pub struct Inner {
     /// Serialises identity links, unlinks, merges and unmerges, whose "is this address
     /// owned?" check and the write that follows must not interleave (see `stitching`).
     pub(crate) identity_lock: tokio::sync::Mutex<()>,
+    /// A provider message holds it shared from its tombstone check until its customer
+    /// actor has answered; an erasure holds it alone from reading the timelines to
+    /// writing the erasure. So a message is either in the timeline the erasure reads
+    /// (and leaves a tombstone) or checked after the tombstones are written, never
+    /// resolved to a customer the erasure is removing (see `actors::ingest`).
+    pub(crate) erasure_gate: tokio::sync::RwLock<()>,
     /// Serialises queue configuration changes, so that two of them moving a default
     /// channel cannot interleave their reads and writes.
     queue_lock: tokio::sync::Mutex<()>,
@@ -116,6 +125,7 @@ impl Engine {
         clock: SharedClock,
         settings: Arc<EngineSettings>,
         tokens: TokenSigner,
+        tombstones: TombstoneKey,
     ) -> Self {
         let threads: Vec<actix::Arbiter> = if actix::System::try_current().is_some() {
             (0..settings.actor_threads.max(1))
@@ -132,6 +142,7 @@ impl Engine {
                 clock,
                 settings,
                 tokens,
+                tombstones,
             },
             registry: Registry {
                 customers: DashMap::new(),
@@ -151,6 +162,7 @@ impl Engine {
             live_lost: AtomicU64::new(0),
             supervisor_sockets: std::sync::atomic::AtomicUsize::new(0),
             identity_lock: tokio::sync::Mutex::new(()),
+            erasure_gate: tokio::sync::RwLock::new(()),
             queue_lock: tokio::sync::Mutex::new(()),
             drain: Arc::new(tokio::sync::watch::Sender::new(false)),
             notify_stats: Default::default(),

@@ -11,8 +11,9 @@
 //! content ([`Idem::digest`]). On a store hit the event itself is read too: the CQL
 //! store writes the record before the event, so a crash between the two leaves a record
 //! whose event is missing, and that message is applied again (under a new event id)
-//! rather than lost. The embedded store sweeps expired records every
-//! `timing.idempotency_sweep_ms` ([`start_expiry`]); the CQL store writes them with a TTL.
+//! rather than lost. The embedded store sweeps expired records (and erasure tombstones,
+//! `crate::tombstones`) every `timing.idempotency_sweep_ms` ([`start_expiry`]); the CQL
+//! store writes them with a TTL.
 
 use super::*;
 use crate::store::IdempotencyRecord;
@@ -242,7 +243,7 @@ pub(crate) fn record(
     }
 }
 
-/// Starts the sweep that removes expired idempotency records (every
+/// Starts the sweep that removes expired idempotency records and erasure tombstones (every
 /// `timing.idempotency_sweep_ms`, up to `limits.idempotency_sweep_batch` per store
 /// call, until none is left). A store whose records expire by themselves (CQL TTL)
 /// removes none.
