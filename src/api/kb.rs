@@ -484,21 +484,14 @@ pub async fn delete(
     let kb = state.server.kb().clone();
     let _w = kb.write_lock.lock().await;
     let a = load(&state, &path).await?;
-    audit(
+    audited_delete(
         &state,
         &staff,
         "kb_article_deleted",
         serde_json::json!({"article_id": a.id, "version": a.version}),
+        RecordWrite::delete(KB_ARTICLE, a.id.clone()),
     )
     .await?;
-    state
-        .server
-        .store
-        .commit(Batch {
-            records: vec![RecordWrite::delete(KB_ARTICLE, a.id.clone())],
-            ..Default::default()
-        })
-        .await?;
     kb.remove(&a.id);
     Ok(HttpResponse::NoContent().finish())
 }
@@ -656,22 +649,36 @@ pub async fn discard(
     let kb = state.server.kb().clone();
     let _w = kb.write_lock.lock().await;
     let d = load_draft(&state, &path).await?;
-    audit(
+    audited_delete(
         &state,
         &staff,
         "kb_draft_discarded",
         serde_json::json!({"draft_id": d.id, "article_id": d.article_id}),
+        RecordWrite::delete(KB_DRAFT, d.id.clone()),
     )
     .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Audits `action`, then deletes the record (the audit entry first, so no change goes
+/// unaudited).
+async fn audited_delete(
+    state: &AppState,
+    staff: &Staff,
+    action: &str,
+    detail: serde_json::Value,
+    delete: RecordWrite,
+) -> Result<(), ApiError> {
+    audit(state, staff, action, detail).await?;
     state
         .server
         .store
         .commit(Batch {
-            records: vec![RecordWrite::delete(KB_DRAFT, d.id.clone())],
+            records: vec![delete],
             ..Default::default()
         })
         .await?;
-    Ok(HttpResponse::NoContent().finish())
+    Ok(())
 }
 
 fn limit_of(state: &AppState, limit: Option<usize>) -> Result<usize, ApiError> {
