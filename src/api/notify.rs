@@ -536,6 +536,7 @@ pub async fn unsubscribe(state: web::Data<AppState>, path: web::Path<String>) ->
             SetOptOut {
                 channel: doc.channel,
                 opted_out: true,
+                provider_msg_id: None,
             },
         )
         .await;

@@ -2,7 +2,8 @@
 //! identities, conversations), erase them (timeline read empty, identity lookup 404,
 //! conversation personal fields gone, visitor token dead) while aggregate counters
 //! stay, both recorded in a durable audit log only admins read; provider webhooks
-//! replayed after an erasure are dropped (its tombstones).
+//! replayed after an erasure are dropped (its tombstones), opt-out keywords and events
+//! too.
 
 use crate::channels::{
     channels_on, customer_of, fb_post, fb_text, line_post, line_text, sms_in, twilio_post,
@@ -400,4 +401,58 @@ async fn webhooks_replayed_after_erasure_are_accepted_and_store_nothing() {
     let fresh = customer_of(&app, "sms", phone).await.unwrap();
     assert_ne!(fresh["id"], erased[0].2.as_str());
     assert_eq!(metric(&app, &dropped("sms")).await, 1.0);
+
+    opt_outs_replayed_after_erasure_re_create_nobody(&app).await;
+}
+
+/// An opt-out keyword (SMS STOP) or event (LINE unfollow) replayed after its
+/// customer's erasure re-creates nobody: the erasure left a tombstone of its id too.
+/// Run inside the test above, whose drop counters it continues (the metrics are
+/// shared by every app in this test binary).
+async fn opt_outs_replayed_after_erasure_re_create_nobody(app: &TestApp) {
+    let phone = "+819055558888";
+    let line_user = "U8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e";
+    let path = "/webhooks/twilio/sms";
+    let stop: Vec<(&str, &str)> = vec![
+        ("MessageSid", "SM88888888888888888888888888888888"),
+        ("AccountSid", "AC0123456789abcdef"),
+        ("From", phone),
+        ("To", "+15005550006"),
+        ("Body", "STOP"),
+        ("NumMedia", "0"),
+    ];
+    let signature = twilio_sign(&format!("{PUBLIC}{path}"), &stop);
+    let unfollow = json!({"destination": "Ubot", "events": [{
+        "type": "unfollow", "mode": "active", "timestamp": 1_700_000_000_000u64,
+        "webhookEventId": "01H8UNFOLLOW", "deliveryContext": {"isRedelivery": false},
+        "source": {"type": "user", "userId": line_user}
+    }]});
+
+    let (s, _) = twilio_post(app, path, &stop, Some(&signature)).await;
+    assert_eq!(s, 200);
+    assert_eq!(line_post(app, &unfollow, None).await, 200);
+    for (channel, address) in [("sms", phone), ("line", line_user)] {
+        let c = customer_of(app, channel, address)
+            .await
+            .unwrap_or_else(|| panic!("{channel}: the opt-out made a customer"));
+        let k = c["id"].as_str().unwrap().to_owned();
+        let (s, report) = app
+            .post(&format!("/api/v1/customers/{k}/erase"), json!({}))
+            .await;
+        assert_eq!(s, 200, "{report}");
+        assert_eq!(report["tombstones"], 1, "{channel}: {report}");
+    }
+
+    // The same requests again: answered as before, nobody is made.
+    let (s, _) = twilio_post(app, path, &stop, Some(&signature)).await;
+    assert_eq!(s, 200);
+    assert_eq!(line_post(app, &unfollow, None).await, 200);
+    for (channel, address) in [("sms", phone), ("line", line_user)] {
+        assert!(
+            customer_of(app, channel, address).await.is_none(),
+            "{channel}: the erased address came back"
+        );
+        let line = format!("switchboard_erased_messages_dropped_total{{channel=\"{channel}\"}}");
+        assert_eq!(metric(app, &line).await, 2.0, "{channel}");
+    }
 }

@@ -15,9 +15,8 @@
 use super::connector::{serve, Connector, SendContext, Sender, Webhook};
 use super::webhook::{self, WebhookError};
 use super::{ingest, ChannelSettings, InboundMessage, Provided};
-use crate::actors::messages::SetOptOut;
 use crate::connector::{SendFailure, SendResult};
-use crate::domain::{Attachment, Channel, IdentityKey};
+use crate::domain::{Attachment, Channel};
 use crate::Gateway;
 use actix_web::{web, HttpRequest, HttpResponse};
 use dashmap::DashMap;
@@ -215,18 +214,16 @@ async fn handle_event(state: &Gateway, ev: Event) -> Result<(), WebhookError> {
     };
     match ev.kind.as_str() {
         "follow" | "unfollow" => {
-            let key = IdentityKey::parse(Channel::Line, &user)
-                .map_err(|e| WebhookError::Malformed(e.to_string()))?;
-            let (customer, _) = gateway.resolve_identity(&key).await?;
-            gateway
-                .ask_customer(
-                    customer,
-                    SetOptOut {
-                        channel: Channel::Line,
-                        opted_out: ev.kind == "unfollow",
-                    },
-                )
-                .await?;
+            // Recorded under its webhookEventId, or dropped if an erasure left its
+            // tombstone.
+            crate::actors::ingest::opt_out_from_provider(
+                gateway,
+                Channel::Line,
+                &user,
+                ev.webhook_event_id.as_deref(),
+                ev.kind == "unfollow",
+            )
+            .await?;
             Ok(())
         }
         "message" => {

@@ -14,7 +14,7 @@
 use super::connector::{serve, Connector, SendContext, Sender, Webhook};
 use super::webhook::{self, field, required, WebhookError};
 use super::{ingest, ChannelSettings, InboundMessage};
-use crate::actors::messages::{RecordEvents, SetOptOut};
+use crate::actors::messages::RecordEvents;
 use crate::connector::{SendFailure, SendResult};
 use crate::domain::{
     Attachment, Channel, CustomerId, DeliveryStatus, EventId, EventKind, IdentityKey, TimelineEvent,
@@ -114,18 +114,15 @@ async fn inbound_inner(
     } = parse_inbound(&params)?;
     let gateway = &state;
     if let Some(opted_out) = opt {
-        let key = IdentityKey::parse(Channel::Sms, from)
-            .map_err(|e| WebhookError::Malformed(e.to_string()))?;
-        let (customer, _) = gateway.resolve_identity(&key).await?;
-        gateway
-            .ask_customer(
-                customer,
-                SetOptOut {
-                    channel: Channel::Sms,
-                    opted_out,
-                },
-            )
-            .await?;
+        // Recorded under its MessageSid, or dropped if an erasure left its tombstone.
+        crate::actors::ingest::opt_out_from_provider(
+            gateway,
+            Channel::Sms,
+            from,
+            Some(sid),
+            opted_out,
+        )
+        .await?;
         return Ok(empty_twiml());
     }
 

@@ -150,6 +150,10 @@ pub enum EventKind {
     OptOutChanged {
         channel: Channel,
         opted_out: bool,
+        /// The provider's id of the keyword message or event (`{channel}:{id}`), when
+        /// it had one: an erasure leaves a tombstone of it, like of a message's.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        provider_msg_id: Option<String>,
     },
     /// A resolved conversation came back to life: the customer wrote again inside the
     /// reopen window (or replied to its email thread).

@@ -59,7 +59,8 @@ impl TombstoneKey {
     }
 
     /// The tombstones `events` leave, each expiring at `expires_at`: one per customer
-    /// message that came through the provider door with an id (its `client_msg_id` is
+    /// message (or opt-out keyword or event: SMS STOP, LINE unfollow) that came through
+    /// the provider door with an id (its `client_msg_id` is
     /// [`provider_id`] of its own channel), once per id. Web-chat and REST ids are
     /// chosen by their clients and scoped to one customer: they leave none.
     pub fn of_events<'a>(
@@ -70,13 +71,18 @@ impl TombstoneKey {
         let mut seen = BTreeSet::new();
         let mut out = Vec::new();
         for e in events {
-            let EventKind::MessageIn {
-                channel,
-                client_msg_id: Some(id),
-                ..
-            } = &e.kind
-            else {
-                continue;
+            let (channel, id) = match &e.kind {
+                EventKind::MessageIn {
+                    channel,
+                    client_msg_id: Some(id),
+                    ..
+                }
+                | EventKind::OptOutChanged {
+                    channel,
+                    provider_msg_id: Some(id),
+                    ..
+                } => (channel, id),
+                _ => continue,
             };
             let from_provider = *channel != Channel::Chat
                 && id

@@ -132,6 +132,53 @@ pub async fn from_provider(engine: &Engine, mut m: InboundMessage) -> EngineResu
     .map(Provided::Stored)
 }
 
+/// The provider door for an opt-out change (an SMS STOP/START keyword, a LINE
+/// unfollow/follow): like a message, dropped when an erasure left a tombstone of its id
+/// (`Ok(false)`, nothing resolved or stored); else the address's customer (made if
+/// new) records the change under the id (`Ok(true)`).
+pub async fn opt_out_from_provider(
+    engine: &Engine,
+    channel: Channel,
+    address: &str,
+    provider_msg_id: Option<&str>,
+    opted_out: bool,
+) -> EngineResult<bool> {
+    let key =
+        IdentityKey::parse(channel, address).map_err(|e| EngineError::invalid(e.to_string()))?;
+    if provider_msg_id.is_some_and(|id| id.is_empty() || id.len() > MAX_PROVIDER_ID) {
+        return Err(EngineError::invalid(
+            "provider message id must be 1 to 200 bytes",
+        ));
+    }
+    let stored_id = provider_msg_id.map(|id| crate::tombstones::provider_id(channel, id));
+    let _gate = engine.erasure_gate.read().await;
+    if let Some(id) = &stored_id {
+        let hash = engine.tombstones.hash(id);
+        let erased = engine
+            .store
+            .tombstone(&hash, engine.now())
+            .await
+            .map_err(crate::store::StoreError::into_engine)?;
+        if erased.is_some() {
+            tracing::info!(channel = %channel, "provider opt-out dropped: received before its customer was erased");
+            crate::metrics::erased_message_dropped(channel);
+            return Ok(false);
+        }
+    }
+    let (customer, _) = engine.resolve_identity(&key).await?;
+    engine
+        .ask_customer(
+            customer,
+            crate::actors::messages::SetOptOut {
+                channel,
+                opted_out,
+                provider_msg_id: stored_id,
+            },
+        )
+        .await?;
+    Ok(true)
+}
+
 /// A message frame of the web chat, as the session decoded it.
 #[derive(Debug, Clone)]
 pub struct ChatInput {

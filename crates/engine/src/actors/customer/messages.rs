@@ -77,6 +77,11 @@ pub struct EscalateVideo;
 pub struct SetOptOut {
     pub channel: Channel,
     pub opted_out: bool,
+    /// The provider's id of the keyword message or event that asked for it, as stored
+    /// (`{channel}:{id}`): kept on the timeline event so an erasure leaves a tombstone
+    /// of it (`crate::tombstones`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_msg_id: Option<String>,
 }
 
 /// The agent accepted an offer: assign the conversation durably and return its view.

@@ -226,6 +226,7 @@ impl Handler<SetOptOut> for CustomerActor {
             EventKind::OptOutChanged {
                 channel: msg.channel,
                 opted_out: msg.opted_out,
+                provider_msg_id: msg.provider_msg_id.clone(),
             },
         );
         let batch = Batch {
