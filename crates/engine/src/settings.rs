@@ -251,8 +251,8 @@ pub struct AnonymousSettings {
     pub max_chat_sockets: u32,
     /// A waiting web-chat conversation of a visitor nobody knows (no identity but
     /// anonymous web-chat addresses) that never reached an agent leaves the queue this
-    /// long after its last socket closed, instead of `timing.visitor_grace_ms`; it is
-    /// reported as `left_unserved`, not as an abandoned customer.
+    /// long after its last socket closed, instead of `timing.visitor_grace_ms` (never
+    /// longer than it); it is reported as `left_unserved`, not as an abandoned customer.
     pub unserved_grace_ms: u64,
     /// Refusals in a minute from which the supervisor dashboard shows a flood.
     pub flood_alert_per_minute: u64,

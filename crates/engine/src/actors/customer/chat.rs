@@ -58,10 +58,16 @@ impl Handler<DetachChat> for CustomerActor {
             .is_some_and(|c| c.state == ConversationState::Queued && c.channel == Channel::Chat);
         if self.chat.is_empty() && waiting_on_chat && self.abandon_timer.is_none() {
             let unserved = self.open.as_ref().is_some_and(|c| self.unserved_visitor(c));
+            // Never longer than a known visitor's grace.
+            let visitor_grace = self.engine.settings.timing.visitor_grace_ms;
             let grace = Duration::from_millis(if unserved {
-                self.engine.settings.anonymous.unserved_grace_ms
+                self.engine
+                    .settings
+                    .anonymous
+                    .unserved_grace_ms
+                    .min(visitor_grace)
             } else {
-                self.engine.settings.timing.visitor_grace_ms
+                visitor_grace
             });
             self.abandon_timer = Some(ctx.notify_later(AbandonIfAway, grace));
         }
