@@ -24,7 +24,11 @@ fn close(v: &Value, want: f64) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_snapshot_then_deltas_as_customers_arrive_and_agents_accept() {
-    let app = spawn_app(|_| {}).await;
+    // On a clock that stands mid-interval: on the wall clock a 15-minute interval
+    // boundary could fall between the resolve and the push that carries it (the hub
+    // coalesces), resetting `handled` before the test reads it.
+    let clock = ManualClock::new(Millis(1_800_000_300_000));
+    let app = spawn_app_with_clock(|_| {}, clock).await;
     app.queue("sales", json!({"display_name": "Sales"})).await;
     let a1 = app.agent("a1", &["sales"], json!({})).await;
     let sup = supervisor(&app, "sup").await;
