@@ -286,26 +286,7 @@ pub async fn list(
     _staff: Staff,
     q: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = q.limit.unwrap_or(50);
-    if limit == 0 || limit > MAX_PAGE {
-        return Err(ApiError::invalid(format!("limit must be 1 to {MAX_PAGE}")));
-    }
-    let page = state
-        .server
-        .store
-        .records(KB_ARTICLE, q.after.as_deref(), limit + 1)
-        .await?;
-    let more = page.len() > limit;
-    let articles: Vec<Article> = page
-        .into_iter()
-        .take(limit)
-        .filter_map(|(_, b)| serde_json::from_slice(&b).ok())
-        .collect();
-    let next = if more {
-        articles.last().map(|a| a.id.clone())
-    } else {
-        None
-    };
+    let (articles, next) = page_of(&state, KB_ARTICLE, &q, |a: &Article| a.id.clone()).await?;
     Ok(HttpResponse::Ok().json(ListOut { articles, next }))
 }
 
@@ -522,26 +503,7 @@ pub async fn list_drafts(
     q: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     staff.require_supervisor()?;
-    let limit = q.limit.unwrap_or(50);
-    if limit == 0 || limit > MAX_PAGE {
-        return Err(ApiError::invalid(format!("limit must be 1 to {MAX_PAGE}")));
-    }
-    let page = state
-        .server
-        .store
-        .records(KB_DRAFT, q.after.as_deref(), limit + 1)
-        .await?;
-    let more = page.len() > limit;
-    let drafts: Vec<Draft> = page
-        .into_iter()
-        .take(limit)
-        .filter_map(|(_, b)| serde_json::from_slice(&b).ok())
-        .collect();
-    let next = if more {
-        drafts.last().map(|d| d.id.clone())
-    } else {
-        None
-    };
+    let (drafts, next) = page_of(&state, KB_DRAFT, &q, |d: &Draft| d.id.clone()).await?;
     Ok(HttpResponse::Ok().json(DraftsOut { drafts, next }))
 }
 
@@ -658,6 +620,33 @@ pub async fn discard(
     )
     .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// One page of `kind`'s records after `q.after` (1..=MAX_PAGE, default 50), and the
+/// id to continue after when there are more.
+async fn page_of<T: serde::de::DeserializeOwned>(
+    state: &AppState,
+    kind: &str,
+    q: &ListQuery,
+    id: impl Fn(&T) -> String,
+) -> Result<(Vec<T>, Option<String>), ApiError> {
+    let limit = q.limit.unwrap_or(50);
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(ApiError::invalid(format!("limit must be 1 to {MAX_PAGE}")));
+    }
+    let page = state
+        .server
+        .store
+        .records(kind, q.after.as_deref(), limit + 1)
+        .await?;
+    let more = page.len() > limit;
+    let items: Vec<T> = page
+        .into_iter()
+        .take(limit)
+        .filter_map(|(_, b)| serde_json::from_slice(&b).ok())
+        .collect();
+    let next = if more { items.last().map(id) } else { None };
+    Ok((items, next))
 }
 
 /// Audits `action`, then deletes the record (the audit entry first, so no change goes

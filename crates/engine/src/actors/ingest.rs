@@ -99,18 +99,8 @@ pub async fn from_provider(engine: &Engine, mut m: InboundMessage) -> EngineResu
     // Shared with every other provider message; an erasure waits for it (see
     // `Inner::erasure_gate`).
     let _gate = engine.erasure_gate.read().await;
-    if let Some(id) = &stored_id {
-        let hash = engine.tombstones.hash(id);
-        let erased = engine
-            .store
-            .tombstone(&hash, engine.now())
-            .await
-            .map_err(crate::store::StoreError::into_engine)?;
-        if erased.is_some() {
-            tracing::info!(channel = %m.channel, "provider message dropped: received before its customer was erased");
-            crate::metrics::erased_message_dropped(m.channel);
-            return Ok(Provided::Erased);
-        }
+    if erased(engine, m.channel, stored_id.as_deref()).await? {
+        return Ok(Provided::Erased);
     }
     deliver(
         engine,
@@ -130,6 +120,25 @@ pub async fn from_provider(engine: &Engine, mut m: InboundMessage) -> EngineResu
     )
     .await
     .map(Provided::Stored)
+}
+
+/// Whether an erasure left a tombstone of `stored_id` (a provider id as stored); a hit
+/// is logged and counted as dropped. Call it under the erasure gate.
+async fn erased(engine: &Engine, channel: Channel, stored_id: Option<&str>) -> EngineResult<bool> {
+    let Some(id) = stored_id else {
+        return Ok(false);
+    };
+    let hash = engine.tombstones.hash(id);
+    let hit = engine
+        .store
+        .tombstone(&hash, engine.now())
+        .await
+        .map_err(crate::store::StoreError::into_engine)?;
+    if hit.is_some() {
+        tracing::info!(channel = %channel, "provider input dropped: received before its customer was erased");
+        crate::metrics::erased_message_dropped(channel);
+    }
+    Ok(hit.is_some())
 }
 
 /// The provider door for an opt-out change (an SMS STOP/START keyword, a LINE
@@ -152,18 +161,8 @@ pub async fn opt_out_from_provider(
     }
     let stored_id = provider_msg_id.map(|id| crate::tombstones::provider_id(channel, id));
     let _gate = engine.erasure_gate.read().await;
-    if let Some(id) = &stored_id {
-        let hash = engine.tombstones.hash(id);
-        let erased = engine
-            .store
-            .tombstone(&hash, engine.now())
-            .await
-            .map_err(crate::store::StoreError::into_engine)?;
-        if erased.is_some() {
-            tracing::info!(channel = %channel, "provider opt-out dropped: received before its customer was erased");
-            crate::metrics::erased_message_dropped(channel);
-            return Ok(false);
-        }
+    if erased(engine, channel, stored_id.as_deref()).await? {
+        return Ok(false);
     }
     let (customer, _) = engine.resolve_identity(&key).await?;
     engine
