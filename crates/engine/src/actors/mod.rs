@@ -13,6 +13,7 @@ pub mod agent;
 pub mod customer;
 pub mod hub;
 pub mod ingest;
+pub mod mail;
 pub mod messages;
 pub mod outbound;
 pub mod privacy;

@@ -79,6 +79,8 @@ pub struct Inner {
     prefetch: std::sync::OnceLock<Box<dyn Prefetch>>,
     /// The live hub; set once at start-up (absent in unit tests).
     hub: std::sync::OnceLock<Addr<super::hub::LiveHub>>,
+    /// The cluster the actors are placed in (`super::mail`); unset on a lone engine.
+    pub(super) cluster: std::sync::OnceLock<Arc<super::mail::Cluster>>,
     /// Routing events dropped because the hub's mailbox was full.
     live_lost: AtomicU64,
     /// Supervisor sockets open now (bounded by `limits.max_supervisors`).
@@ -159,6 +161,7 @@ impl Engine {
             answers: std::sync::OnceLock::new(),
             prefetch: std::sync::OnceLock::new(),
             hub: std::sync::OnceLock::new(),
+            cluster: std::sync::OnceLock::new(),
             live_lost: AtomicU64::new(0),
             supervisor_sockets: std::sync::atomic::AtomicUsize::new(0),
             identity_lock: tokio::sync::Mutex::new(()),
