@@ -666,11 +666,12 @@ async fn recover(engine: &Engine) -> anyhow::Result<()> {
                 ));
             }
             _ => {
-                let Some(q) = engine.queue(&c.queue) else {
+                if !engine.queue_exists(&c.queue) {
                     tracing::warn!(conversation = %c.id, queue = %c.queue, "queue gone; conversation not re-queued");
                     continue;
-                };
-                q.send(Enqueue::restore(c))
+                }
+                engine
+                    .ask_queue(&c.queue, Enqueue::restore(c))
                     .await
                     .map_err(|e| anyhow::anyhow!("queue actor: {e}"))?
                     .map_err(|e| anyhow::anyhow!("re-queue: {e}"))?;

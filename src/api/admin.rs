@@ -73,7 +73,7 @@ pub async fn put_agent(
         return Err(ApiError::invalid("display_name must be 1 to 100 bytes"));
     }
     for q in &body.queues {
-        if state.server.queue(q).is_none() {
+        if !state.server.queue_exists(q) {
             return Err(ApiError::invalid(format!("unknown queue {q}")));
         }
     }

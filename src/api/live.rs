@@ -5,13 +5,8 @@ use super::error::ApiError;
 use super::extract::Staff;
 use super::AppState;
 use crate::actors::messages::{GetAgentLive, GetQueueSnapshot};
-use crate::domain::ErrorCode;
 use crate::domain::{AgentId, QueueName};
 use actix_web::{web, HttpResponse};
-
-fn gone() -> ApiError {
-    ApiError::new(ErrorCode::Internal, "actor unavailable")
-}
 
 /// Live snapshot of every queue (any staff).
 #[utoipa::path(get, path = "/api/v1/queues", tag = "queues", security(("bearer" = [])),
@@ -23,8 +18,8 @@ fn gone() -> ApiError {
 pub async fn queues(state: web::Data<AppState>, _staff: Staff) -> Result<HttpResponse, ApiError> {
     let mut out = Vec::new();
     for name in state.server.queue_names() {
-        if let Some(q) = state.server.queue(&name) {
-            out.push(q.send(GetQueueSnapshot).await.map_err(|_| gone())?);
+        if state.server.queue_exists(&name) {
+            out.push(state.server.ask_queue(&name, GetQueueSnapshot).await?);
         }
     }
     Ok(HttpResponse::Ok().json(out))
@@ -45,11 +40,10 @@ pub async fn queue(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let name = QueueName::parse(&path).map_err(|_| ApiError::not_found("queue"))?;
-    let q = state
-        .server
-        .queue(&name)
-        .ok_or_else(|| ApiError::not_found("queue"))?;
-    Ok(HttpResponse::Ok().json(q.send(GetQueueSnapshot).await.map_err(|_| gone())?))
+    if !state.server.queue_exists(&name) {
+        return Err(ApiError::not_found("queue"));
+    }
+    Ok(HttpResponse::Ok().json(state.server.ask_queue(&name, GetQueueSnapshot).await?))
 }
 
 /// Agents with live state (supervisor, admin).
@@ -65,10 +59,7 @@ pub async fn agents(state: web::Data<AppState>, staff: Staff) -> Result<HttpResp
     let profiles = state.server.store.agents().await?;
     let mut out = Vec::new();
     for p in profiles {
-        let live = match state.server.agent(&p.id) {
-            Some(a) => a.send(GetAgentLive).await.ok(),
-            None => None,
-        };
+        let live = state.server.ask_agent(&p.id, GetAgentLive).await.ok();
         out.push(serde_json::json!({
             "id": p.id, "display_name": p.display_name, "role": p.role,
             "skills": p.skills, "capacity": p.capacity, "queues": p.queues,
@@ -103,10 +94,7 @@ pub async fn agent(
         .agent(&id)
         .await?
         .ok_or_else(|| ApiError::not_found("agent"))?;
-    let live = match state.server.agent(&id) {
-        Some(a) => a.send(GetAgentLive).await.ok(),
-        None => None,
-    };
+    let live = state.server.ask_agent(&id, GetAgentLive).await.ok();
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "id": p.id, "display_name": p.display_name, "role": p.role,
         "skills": p.skills, "capacity": p.capacity, "queues": p.queues,

@@ -7,23 +7,12 @@ use super::error::ApiError;
 use super::extract::Staff;
 use super::AppState;
 use crate::actors::messages::{GetHubStats, GetLive, SetAgentQueues, SupervisorSetStatus};
+use crate::domain::RequestedStatus;
 use crate::domain::{AgentId, QueueName};
-use crate::domain::{ErrorCode, RequestedStatus};
 use crate::store::Batch;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use std::collections::BTreeSet;
-
-fn hub_of(state: &AppState) -> Result<actix::Addr<crate::actors::hub::LiveHub>, ApiError> {
-    state
-        .server
-        .hub()
-        .ok_or_else(|| ApiError::new(ErrorCode::Unavailable, "live hub not running"))
-}
-
-fn gone() -> ApiError {
-    ApiError::new(ErrorCode::Internal, "live hub unavailable")
-}
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -66,10 +55,7 @@ pub async fn live(
         }
         None => None,
     };
-    let snap = hub_of(&state)?
-        .send(GetLive { queues })
-        .await
-        .map_err(|_| gone())?;
+    let snap = state.server.ask_hub(GetLive { queues }).await?;
     Ok(HttpResponse::Ok().json(snap))
 }
 
@@ -88,10 +74,7 @@ pub async fn subscribers(
     staff: Staff,
 ) -> Result<HttpResponse, ApiError> {
     staff.require_supervisor()?;
-    let stats = hub_of(&state)?
-        .send(GetHubStats)
-        .await
-        .map_err(|_| gone())?;
+    let stats = state.server.ask_hub(GetHubStats).await?;
     Ok(HttpResponse::Ok().json(stats))
 }
 
@@ -205,7 +188,7 @@ pub async fn set_agent_queues(
         return Err(ApiError::invalid("a queue is listed twice"));
     }
     for q in &queues {
-        if state.server.queue(q).is_none() {
+        if !state.server.queue_exists(q) {
             return Err(ApiError::invalid(format!("unknown queue {q}")));
         }
     }
@@ -224,11 +207,12 @@ pub async fn set_agent_queues(
             ..Default::default()
         })
         .await?;
-    if let Some(a) = state.server.agent(&id) {
-        a.do_send(SetAgentQueues {
+    state.server.tell_agent(
+        &id,
+        SetAgentQueues {
             queues: queues.clone(),
-        });
-    }
+        },
+    );
     tracing::info!(agent = %id, by = %staff.id, "agent queues changed by a supervisor");
     Ok(HttpResponse::Ok().json(serde_json::json!({"agent_id": id, "queues": queues})))
 }
@@ -297,7 +281,7 @@ pub async fn patch_queue(
             if of.to == name {
                 return Err(ApiError::invalid("a queue cannot overflow into itself"));
             }
-            if state.server.queue(&of.to).is_none() {
+            if !state.server.queue_exists(&of.to) {
                 return Err(ApiError::invalid(format!("unknown queue {}", of.to)));
             }
             if of.after_ms < 1_000 || of.after_ms > MAX_OVERFLOW_AFTER_MS {

@@ -121,7 +121,11 @@ impl SupervisorSession {
                 .await
                 .map_err(EngineError::unavailable)?
                 .ok_or_else(|| EngineError::not_found("conversation"))?;
-            let view = server.ask_customer(c.customer_id, msg).await?;
+            let view = server
+                .customer(c.customer_id)
+                .send(msg)
+                .await
+                .map_err(EngineError::unavailable)??;
             Ok::<_, EngineError>((c.customer_id, view))
         };
         ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| match res {

@@ -221,6 +221,17 @@ impl Driver {
         })
     }
 
+    /// The members as the last round's rows show them (live or lapsed), by name.
+    pub fn members(&self) -> Vec<cluster::membership::Member> {
+        let rows = self.rows.lock().unwrap_or_else(|p| p.into_inner());
+        cluster::membership::members(
+            rows.iter()
+                .map(|(k, r)| (k.as_str(), &r.lease, r.address.as_str())),
+            wall_ms(self.clock.now()),
+            self.config.skew_ms,
+        )
+    }
+
     /// The wall clock the loop reads lease rows by (milliseconds).
     pub fn wall_now(&self) -> u64 {
         wall_ms(self.clock.now())

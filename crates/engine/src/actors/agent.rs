@@ -171,9 +171,7 @@ impl AgentActor {
             occupancy_permille: self.occupancy_permille(),
         };
         for q in self.eligible_queues() {
-            if let Some(a) = self.engine.queue(&q) {
-                a.do_send(update.clone());
-            }
+            self.engine.tell_queue(&q, update.clone());
         }
         crate::metrics::agent_state(
             &self.profile.id,

@@ -310,12 +310,12 @@ impl CustomerActor {
 
     fn tell_agent<M>(&self, conv: &Conversation, msg: M)
     where
-        M: Message + Send + 'static,
-        M::Result: Send,
+        M: super::mail::Mail<super::agent::AgentActor>,
+        M::Result: serde::Serialize + serde::de::DeserializeOwned + Send,
         super::agent::AgentActor: Handler<M>,
     {
-        if let Some(agent) = conv.agent.as_ref().and_then(|a| self.engine.agent(a)) {
-            agent.do_send(msg);
+        if let Some(agent) = &conv.agent {
+            self.engine.tell_agent(agent, msg);
         }
     }
 
@@ -393,13 +393,17 @@ impl CustomerActor {
         {
             return;
         }
-        if let Some(q) = self.engine.queue(&after.queue) {
-            q.do_send(Dequeue {
+        self.engine.tell_queue(
+            &after.queue,
+            Dequeue {
                 conversation_id: after.id,
                 reason: format!("channel_class_changed:{}", after.channel.class().as_str()),
-            });
-            q.do_send(self.enqueue_msg(after, self.last_customer_text(), true));
-        }
+            },
+        );
+        self.engine.tell_queue(
+            &after.queue,
+            self.enqueue_msg(after, self.last_customer_text(), true),
+        );
     }
 
     /// Whether `conv` is a waiting web chat of a visitor nobody knows (no identity but
@@ -455,8 +459,9 @@ impl CustomerActor {
                 .into_actor(self)
                 .map(move |res, act, _| match res {
                     Ok(()) => {
-                        if let Some(q) = act.engine.queue(&updated.queue) {
-                            q.do_send(Dequeue {
+                        act.engine.tell_queue(
+                            &updated.queue,
+                            Dequeue {
                                 conversation_id: updated.id,
                                 reason: if left_unserved {
                                     "left_unserved"
@@ -464,8 +469,8 @@ impl CustomerActor {
                                     "abandoned"
                                 }
                                 .into(),
-                            });
-                        }
+                            },
+                        );
                         if left_unserved {
                             crate::metrics::left_unserved(&updated.queue);
                         } else {

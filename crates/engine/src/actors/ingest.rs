@@ -268,7 +268,7 @@ pub async fn from_rest(engine: &Engine, input: RestInput) -> EngineResult<Ingest
         ));
     }
     if let Some(q) = &queue {
-        if engine.queue(q).is_none() {
+        if !engine.queue_exists(q) {
             return Err(EngineError::not_found("queue"));
         }
     }

@@ -1,14 +1,32 @@
 //! Where an actor's messages go when actors live on several nodes: the engine's
 //! [`Cluster`] handle (this node's ownership loop, its node-to-node [`Peers`] and the
-//! shard map), and the keys that say which node runs a customer, agent or queue
-//! actor (`cluster::shard`). Without a cluster (one engine, or active/standby) every
-//! actor is here and nothing crosses a wire.
+//! shard map), the keys that say which node runs a customer, agent or queue actor
+//! (`cluster::shard`), and [`Engine::ask`] / [`Engine::tell`], which deliver a message
+//! to its actor here when this node owns the actor's key and over the wire to the
+//! owner otherwise. Without a cluster (one engine, or active/standby) every actor is
+//! here and nothing crosses a wire.
+//!
+//! A message crosses as `To<A, M> {id, msg}` under the kind [`Mail::KIND`]; every
+//! node serves every kind ([`serve`]) by delivering to its own actor, so a message
+//! that arrives where its key is no longer owned is answered `moved` by the peers
+//! layer before any actor sees it.
 
-use crate::domain::{AgentId, CustomerId, QueueName};
+use super::agent::AgentActor;
+use super::customer::CustomerActor;
+use super::hub::LiveHub;
+use super::queue::QueueActor;
+use super::Engine;
+use crate::domain::{AgentId, CustomerId, EngineError, EngineResult, QueueName};
 use crate::ownership::Driver;
-use crate::peers::Peers;
+use crate::peers::{Peers, Refusal, SendError, Wire};
+use actix::dev::ToEnvelope;
+use actix::prelude::*;
 use cluster::shard::{OwnerKey, ShardMap, Singleton};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::marker::PhantomData;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// This node's part in a cluster whose actors are placed on several nodes.
 pub struct Cluster {
@@ -18,6 +36,9 @@ pub struct Cluster {
     pub peers: Arc<Peers>,
     /// Customer and agent ids to shards (`cluster.shards`).
     pub shards: ShardMap,
+    /// How long a message to an actor on another node may take, answer included
+    /// (`cluster.actor_timeout_ms`).
+    pub timeout: Duration,
 }
 
 impl Cluster {
@@ -57,7 +78,7 @@ impl Cluster {
     }
 }
 
-impl super::Engine {
+impl Engine {
     /// Joins the engine to a cluster whose actors are placed on several nodes. Set once
     /// at start-up, before any actor runs; later calls are ignored.
     pub fn set_cluster(&self, cluster: Arc<Cluster>) {
@@ -67,5 +88,408 @@ impl super::Engine {
     /// The cluster this engine's actors are placed in, if any.
     pub fn cluster(&self) -> Option<&Arc<Cluster>> {
         self.cluster.get()
+    }
+}
+
+/// An actor that lives on the node owning its key.
+pub trait Placed: Actor<Context = Context<Self>> {
+    /// What names one actor of the kind (a customer id, an agent id, a queue name).
+    type Id: Serialize + DeserializeOwned + Clone + Send + std::fmt::Display + 'static;
+    /// The lease key of the actor's shard, queue or singleton.
+    fn key(cluster: &Cluster, id: &Self::Id) -> String;
+    /// The actor here, started if it starts on demand (a customer); `None` if it does
+    /// not run here (an agent not connected, a queue not configured).
+    fn here(engine: &Engine, id: &Self::Id) -> Option<Addr<Self>>;
+    /// Forgets a stopped actor whose mailbox was found closed, so that [`Placed::here`]
+    /// starts a fresh one.
+    fn forget_closed(_engine: &Engine, _id: &Self::Id) {}
+}
+
+impl Placed for CustomerActor {
+    type Id = CustomerId;
+    fn key(cluster: &Cluster, id: &CustomerId) -> String {
+        cluster.customer_key(*id)
+    }
+    fn here(engine: &Engine, id: &CustomerId) -> Option<Addr<Self>> {
+        Some(engine.customer(*id))
+    }
+    fn forget_closed(engine: &Engine, id: &CustomerId) {
+        engine.forget_closed_customer(*id);
+    }
+}
+
+impl Placed for AgentActor {
+    type Id = AgentId;
+    fn key(cluster: &Cluster, id: &AgentId) -> String {
+        cluster.agent_key(id)
+    }
+    fn here(engine: &Engine, id: &AgentId) -> Option<Addr<Self>> {
+        engine.agent(id)
+    }
+}
+
+impl Placed for QueueActor {
+    type Id = QueueName;
+    fn key(_: &Cluster, id: &QueueName) -> String {
+        Cluster::queue_key(id)
+    }
+    fn here(engine: &Engine, id: &QueueName) -> Option<Addr<Self>> {
+        engine.queue(id)
+    }
+}
+
+/// The one live hub of the cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TheHub;
+
+impl std::fmt::Display for TheHub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("hub")
+    }
+}
+
+impl Placed for LiveHub {
+    type Id = TheHub;
+    fn key(_: &Cluster, _: &TheHub) -> String {
+        Cluster::singleton_key(Singleton::Hub)
+    }
+    fn here(engine: &Engine, _: &TheHub) -> Option<Addr<Self>> {
+        engine.hub()
+    }
+}
+
+/// A message of actor `A` that may cross nodes: a plain serde type with a kind name,
+/// unique among every actor's messages.
+pub trait Mail<A: Placed>: Message + Serialize + DeserializeOwned + Clone + Send + 'static
+where
+    Self::Result: Serialize + DeserializeOwned + Send,
+{
+    const KIND: &'static str;
+}
+
+/// A message on its way to actor `A` named `id`.
+#[derive(Serialize, Deserialize)]
+#[serde(bound(serialize = "M: Serialize", deserialize = "M: DeserializeOwned"))]
+pub struct To<A: Placed, M> {
+    pub id: A::Id,
+    pub msg: M,
+    #[serde(skip)]
+    actor: PhantomData<fn() -> A>,
+}
+
+impl<A, M> Wire for To<A, M>
+where
+    A: Placed,
+    M: Mail<A>,
+    M::Result: Serialize + DeserializeOwned + Send,
+{
+    const KIND: &'static str = M::KIND;
+    /// `Err` when the actor does not run on the owner (an agent not connected).
+    type Reply = EngineResult<M::Result>;
+}
+
+/// Where a message for a key goes.
+enum Place {
+    Here,
+    There(Arc<Cluster>, String),
+}
+
+impl Engine {
+    fn place_of<A: Placed>(&self, id: &A::Id) -> Place {
+        match self.cluster() {
+            None => Place::Here,
+            Some(c) => {
+                let key = A::key(c, id);
+                if c.owns(&key) {
+                    Place::Here
+                } else {
+                    Place::There(c.clone(), key)
+                }
+            }
+        }
+    }
+
+    /// Whether actor `A` named `id` runs on this node (always, without a cluster).
+    pub fn is_here<A: Placed>(&self, id: &A::Id) -> bool {
+        matches!(self.place_of::<A>(id), Place::Here)
+    }
+
+    /// Sends `msg` to actor `A` named `id` and waits for its answer: here, or on the
+    /// node that owns its key. `Err` when it could not be reached (`unavailable`:
+    /// retry; the message may have been acted on, which every door of the engine
+    /// deduplicates by id) or does not run (an agent not connected).
+    pub async fn ask<A, M>(&self, id: A::Id, msg: M) -> EngineResult<M::Result>
+    where
+        A: Placed + Handler<M>,
+        A::Context: ToEnvelope<A, M>,
+        M: Mail<A>,
+        M::Result: Serialize + DeserializeOwned + Send,
+    {
+        match self.place_of::<A>(&id) {
+            Place::Here => self.ask_here::<A, M>(id, msg).await,
+            Place::There(c, key) => {
+                let to = To::<A, M> {
+                    id,
+                    msg,
+                    actor: PhantomData,
+                };
+                match c.peers.ask(&key, &to, c.timeout).await {
+                    Ok(r) => r,
+                    Err(e) => Err(unreached(&key, e)),
+                }
+            }
+        }
+    }
+
+    /// [`Engine::ask`] for the messages that answer an [`EngineResult`].
+    pub async fn call<A, M, R>(&self, id: A::Id, msg: M) -> EngineResult<R>
+    where
+        A: Placed + Handler<M>,
+        A::Context: ToEnvelope<A, M>,
+        M: Mail<A> + Message<Result = EngineResult<R>>,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
+        self.ask::<A, M>(id, msg).await?
+    }
+
+    /// Sends `msg` to actor `A` named `id` without waiting (here: its mailbox; on
+    /// another node: a task sends it, and a failure is logged and counted).
+    pub fn tell<A, M>(&self, id: A::Id, msg: M)
+    where
+        A: Placed + Handler<M>,
+        A::Context: ToEnvelope<A, M>,
+        M: Mail<A>,
+        M::Result: Serialize + DeserializeOwned + Send,
+    {
+        match self.place_of::<A>(&id) {
+            Place::Here => {
+                if let Some(a) = A::here(self, &id) {
+                    a.do_send(msg);
+                }
+            }
+            Place::There(c, key) => {
+                let to = To::<A, M> {
+                    id,
+                    msg,
+                    actor: PhantomData,
+                };
+                actix::spawn(async move {
+                    if let Err(e) = c.peers.ask(&key, &to, c.timeout).await {
+                        tracing::warn!(kind = M::KIND, key, error = %e, "message to another node's actor not delivered");
+                    }
+                });
+            }
+        }
+    }
+
+    /// Delivers `msg` to actor `A` here, starting it again once if its mailbox closed
+    /// as the message arrived (a customer passivating).
+    async fn ask_here<A, M>(&self, id: A::Id, msg: M) -> EngineResult<M::Result>
+    where
+        A: Placed + Handler<M>,
+        A::Context: ToEnvelope<A, M>,
+        M: Mail<A>,
+        M::Result: Serialize + DeserializeOwned + Send,
+    {
+        for _ in 0..2 {
+            let Some(addr) = A::here(self, &id) else {
+                return Err(EngineError::unavailable(format!(
+                    "{id} is not running here"
+                )));
+            };
+            match addr.send(msg.clone()).await {
+                Ok(r) => return Ok(r),
+                Err(MailboxError::Closed) => {
+                    A::forget_closed(self, &id);
+                    continue;
+                }
+                Err(MailboxError::Timeout) => break,
+            }
+        }
+        Err(EngineError::internal(format!("actor for {id} unavailable")))
+    }
+}
+
+fn unreached(key: &str, e: SendError) -> EngineError {
+    match e {
+        SendError::Overloaded { .. } => EngineError::new(
+            crate::domain::ErrorCode::Busy,
+            format!("the node owning {key} is saturated; retry"),
+        ),
+        e => EngineError::unavailable(format!("{key}: {e}; retry")),
+    }
+}
+
+/// Calls `$then!` with every actor and the messages it takes that may cross nodes
+/// (everything but the self-addressed timers and the test-only `InjectPanic`).
+macro_rules! all_mail {
+    ($then:ident) => {
+        $then! {
+            CustomerActor => [
+                m::Inbound, m::AgentWrite, m::CallEnded, m::EscalateVideo, m::SetOptOut,
+                m::Assign, m::GetConversationView, m::CloseConversation, m::Transfer,
+                m::Requeue, m::CustomerLeave, m::Identify, m::DetachChat, m::Typing,
+                m::RecordEvents, m::UnwatchConversation,
+                identity::Absorb, identity::Evict, identity::LinkIdentity,
+                identity::NameIfUnnamed, identity::Retire, identity::UnlinkIdentity,
+                identity::Unmerge, identity::Unretire,
+                survey::AnswerSurvey,
+                callback::CallbackDue, callback::CallbackOutcome, callback::RequestCallback,
+                notify::Notify,
+            ],
+            QueueActor => [
+                m::AgentGone, m::AgentUpdate, m::Dequeue, m::Enqueue, m::GetQueueSnapshot,
+                m::OfferClosed, m::Peek, m::Pull, super::queue::Reconfigure,
+            ],
+            AgentActor => [
+                m::AgentCommand, m::ConversationEvent, m::ConversationLeft, m::DetachAgent,
+                m::GetAgentLive, m::Republish, m::Rescind, m::Reserve, m::RestoreHeld,
+                m::SetAgentQueues, m::SupervisorSetStatus, m::Typing,
+            ],
+            LiveHub => [
+                m::GetHubStats, m::GetLive, m::HubEvent, m::SetFilter, m::SubscriberAck,
+                m::Unsubscribe,
+            ],
+        }
+    };
+}
+
+use super::customer::{callback, identity, notify, survey};
+use super::messages as m;
+
+macro_rules! impl_mail {
+    ($($actor:ty => [$($msg:ty),* $(,)?]),* $(,)?) => {$($(
+        impl Mail<$actor> for $msg {
+            const KIND: &'static str = concat!(stringify!($actor), ".", stringify!($msg));
+        }
+    )*)*};
+}
+all_mail!(impl_mail);
+
+/// Registers, on this node's peers, the delivery of every actor message kind to the
+/// actors here. The peers layer admits an envelope only while this node owns its key.
+pub fn serve(engine: &Engine, peers: &Peers) {
+    macro_rules! serve_kinds {
+        ($($actor:ty => [$($msg:ty),* $(,)?]),* $(,)?) => {$($(
+            {
+                let engine = engine.clone();
+                peers.serve(move |_key, to: To<$actor, $msg>| {
+                    let engine = engine.clone();
+                    async move {
+                        Ok::<_, Refusal>(engine.ask_here::<$actor, $msg>(to.id, to.msg).await)
+                    }
+                });
+            }
+        )*)*};
+    }
+    all_mail!(serve_kinds);
+    let engine = engine.clone();
+    peers.serve(move |_key, _: RepublishAgents| {
+        engine.republish_local_agents();
+        async { Ok(()) }
+    });
+}
+
+/// The three placed actors by name, for readable call sites.
+impl Engine {
+    /// Whether a queue of that name is configured (its actor runs on the node owning
+    /// its key; every node knows the configurations).
+    pub fn queue_exists(&self, name: &QueueName) -> bool {
+        self.queue_config(name).is_some()
+    }
+
+    /// [`Engine::ask`] to a queue.
+    pub async fn ask_queue<M>(&self, name: &QueueName, msg: M) -> EngineResult<M::Result>
+    where
+        QueueActor: Handler<M>,
+        M: Mail<QueueActor>,
+        M::Result: Serialize + DeserializeOwned + Send,
+    {
+        self.ask::<QueueActor, M>(name.clone(), msg).await
+    }
+
+    /// [`Engine::tell`] to a queue.
+    pub fn tell_queue<M>(&self, name: &QueueName, msg: M)
+    where
+        QueueActor: Handler<M>,
+        M: Mail<QueueActor>,
+        M::Result: Serialize + DeserializeOwned + Send,
+    {
+        self.tell::<QueueActor, M>(name.clone(), msg)
+    }
+
+    /// [`Engine::ask`] to an agent's actor (`Err` if the agent is not connected).
+    pub async fn ask_agent<M>(&self, id: &AgentId, msg: M) -> EngineResult<M::Result>
+    where
+        AgentActor: Handler<M>,
+        M: Mail<AgentActor>,
+        M::Result: Serialize + DeserializeOwned + Send,
+    {
+        self.ask::<AgentActor, M>(id.clone(), msg).await
+    }
+
+    /// [`Engine::tell`] to an agent's actor (dropped if the agent is not connected).
+    pub fn tell_agent<M>(&self, id: &AgentId, msg: M)
+    where
+        AgentActor: Handler<M>,
+        M: Mail<AgentActor>,
+        M::Result: Serialize + DeserializeOwned + Send,
+    {
+        self.tell::<AgentActor, M>(id.clone(), msg)
+    }
+
+    /// [`Engine::ask`] to the live hub.
+    pub async fn ask_hub<M>(&self, msg: M) -> EngineResult<M::Result>
+    where
+        LiveHub: Handler<M>,
+        M: Mail<LiveHub>,
+        M::Result: Serialize + DeserializeOwned + Send,
+    {
+        self.ask::<LiveHub, M>(TheHub, msg).await
+    }
+}
+
+/// Every agent actor of a node re-announces itself to its queues ([`m::Republish`]):
+/// sent to each live member's membership key when a queue actor starts afresh.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepublishAgents {}
+
+impl Wire for RepublishAgents {
+    const KIND: &'static str = "agents.republish";
+    type Reply = ();
+}
+
+impl Engine {
+    /// Has every agent actor of the cluster re-announce itself to its queues (after a
+    /// queue actor started with an empty index): those here at once, those on the other
+    /// live members through their membership keys.
+    pub fn republish_agents(&self) {
+        self.republish_local_agents();
+        let Some(c) = self.cluster().cloned() else {
+            return;
+        };
+        let me = c.node_name().to_owned();
+        let others: Vec<String> = c
+            .driver
+            .members()
+            .into_iter()
+            .filter(|m| m.live && m.node.name != me)
+            .map(|m| Cluster::node_key(&m.node.name))
+            .collect();
+        actix::spawn(async move {
+            for key in others {
+                if let Err(e) = c.peers.ask(&key, &RepublishAgents {}, c.timeout).await {
+                    tracing::warn!(key, error = %e, "agents of a member not asked to republish");
+                }
+            }
+        });
+    }
+
+    fn republish_local_agents(&self) {
+        for id in self.agent_ids() {
+            if let Some(a) = self.agent(&id) {
+                a.do_send(m::Republish);
+            }
+        }
     }
 }

@@ -11,6 +11,7 @@
 
 pub mod messages;
 
+use super::agent::AgentActor;
 use super::messages::*;
 use super::registry::Engine;
 use crate::domain::ErrorCode;
@@ -40,8 +41,8 @@ pub struct QueueActor {
     config: QueueConfig,
     router: QueueRouter,
     waiters: HashMap<ConversationId, Waiter>,
-    /// Live offers: conversation -> (offer, agent).
-    offers: HashMap<ConversationId, (OfferId, AgentId)>,
+    /// Live offers: conversation -> (offer, agent, when it was made).
+    offers: HashMap<ConversationId, (OfferId, AgentId, Instant)>,
     /// Offers rescinded because their conversation left the queue, until the agent's
     /// `OfferClosed` arrives: who and which channel, for that outcome's timeline and
     /// report events. In flight for milliseconds; bounded by [`RESCINDING_MAX`].
@@ -50,12 +51,16 @@ pub struct QueueActor {
     reload: bool,
 }
 
+/// How long past its time-out an offer to an agent on another node may stay without an
+/// outcome before the queue takes it for orphaned (see `sweep_orphaned_offers`).
+const ORPHAN_SLACK: Duration = Duration::from_secs(5);
+
 /// Most rescinded offers remembered while their outcome is in flight (a lost entry
 /// only drops that outcome from the timeline and the reports).
 const RESCINDING_MAX: usize = 4096;
 
 /// New configuration for a running queue.
-#[derive(Debug, Clone, Message)]
+#[derive(Debug, Clone, Message, serde::Serialize, serde::Deserialize)]
 #[rtype(result = "()")]
 pub struct Reconfigure(pub QueueConfig);
 
@@ -83,15 +88,26 @@ impl QueueActor {
         }
     }
 
-    /// Offers whose agent actor is gone (it crashed, so it will never answer): closed
-    /// as rescinded, so the conversation goes to someone else instead of staying
-    /// offered for ever.
+    /// Offers whose agent actor is gone (it crashed, or its node died, so it will never
+    /// answer): closed as rescinded, so the conversation goes to someone else instead
+    /// of staying offered for ever. An agent actor on this node is gone when it no
+    /// longer runs; one on another node when its offer has outlived its time-out by
+    /// [`ORPHAN_SLACK`] without an outcome (the agent's own timer closes it at the
+    /// time-out). A late acceptance of a rescinded offer is refused by the customer's
+    /// actor, the arbiter of assignment, so the conversation is never held twice.
     fn sweep_orphaned_offers(&mut self, ctx: &mut Context<Self>) {
+        let outlived = Duration::from_millis(self.config.offer_timeout_ms) + ORPHAN_SLACK;
         let orphaned: Vec<(ConversationId, OfferId, AgentId)> = self
             .offers
             .iter()
-            .filter(|(_, (_, a))| self.engine.agent(a).is_none())
-            .map(|(c, (o, a))| (*c, *o, a.clone()))
+            .filter(|(_, (_, a, at))| {
+                if self.engine.is_here::<AgentActor>(a) {
+                    self.engine.agent(a).is_none()
+                } else {
+                    at.elapsed() > outlived
+                }
+            })
+            .map(|(c, (o, a, _))| (*c, *o, a.clone()))
             .collect();
         for (conversation_id, offer_id, agent_id) in orphaned {
             tracing::warn!(queue = %self.config.name, agent = %agent_id, conversation = %conversation_id, "offer to a stopped agent actor rescinded");
@@ -193,7 +209,7 @@ impl QueueActor {
             .iter()
             .map(|s| self.trace(conv, s.step, s.agent.clone(), s.detail.clone()))
             .collect();
-        let Some(agent) = self.engine.agent(&d.agent) else {
+        if self.engine.is_here::<AgentActor>(&d.agent) && self.engine.agent(&d.agent).is_none() {
             // Gone since its last update: forget it and put the conversation back.
             self.router.remove_agent(&d.agent);
             if let Some(e) = self.router.remove(&conv) {
@@ -202,9 +218,10 @@ impl QueueActor {
             traces.push(self.trace(conv, "skipped", Some(d.agent), "agent disconnected".into()));
             self.record(vec![], traces);
             return;
-        };
+        }
         let offer_id = OfferId::new();
-        self.offers.insert(conv, (offer_id, d.agent.clone()));
+        self.offers
+            .insert(conv, (offer_id, d.agent.clone(), Instant::now()));
         traces.push(self.trace(
             conv,
             "offered",
@@ -228,9 +245,10 @@ impl QueueActor {
         };
         let agent_id = d.agent.clone();
         let now = self.engine.now();
+        let engine = self.engine.clone();
+        let to = d.agent.clone();
         ctx.spawn(
-            agent
-                .send(Reserve(info))
+            async move { engine.ask_agent(&to, Reserve(info)).await }
                 .into_actor(self)
                 .map(move |res, act, ctx| {
                     match res {
@@ -304,7 +322,7 @@ impl QueueActor {
             self.arm_overflow(conv, 1_000, ctx);
             return;
         }
-        if self.engine.queue(&of.to).is_none() || of.to == self.config.name {
+        if !self.engine.queue_exists(&of.to) || of.to == self.config.name {
             return;
         }
         // Armed under an earlier rule: only act once the current rule says it is due.
@@ -389,11 +407,7 @@ impl QueueActor {
                         );
                     }
                     tracing::warn!(queue = %name, requeued = n, "queue actor restarted; waiting conversations reloaded");
-                    for id in act.engine.agent_ids() {
-                        if let Some(a) = act.engine.agent(&id) {
-                            a.do_send(Republish);
-                        }
-                    }
+                    act.engine.republish_agents();
                 }),
         );
     }
@@ -510,18 +524,19 @@ impl Handler<Dequeue> for QueueActor {
                 }
             });
         }
-        if let Some((offer_id, agent)) = self.offers.remove(&conv) {
+        if let Some((offer_id, agent, _)) = self.offers.remove(&conv) {
             if let Some(w) = waiter {
                 if self.rescinding.len() >= RESCINDING_MAX {
                     self.rescinding.clear();
                 }
                 self.rescinding.insert(offer_id, (w.customer_id, w.channel));
             }
-            if let Some(a) = self.engine.agent(&agent) {
-                a.do_send(Rescind {
+            self.engine.tell_agent(
+                &agent,
+                Rescind {
                     conversation_id: conv,
-                });
-            }
+                },
+            );
         }
         let t = self.trace(conv, "removed", None, msg.reason);
         self.record(vec![], vec![t]);

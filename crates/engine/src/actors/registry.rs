@@ -13,7 +13,7 @@
 
 use super::agent::AgentActor;
 use super::customer::CustomerActor;
-use super::messages::{EngineError, EngineResult};
+use super::messages::EngineResult;
 use super::queue::QueueActor;
 use crate::actors::outbound::{Delivery, Outbound};
 use crate::auth::TokenSigner;
@@ -384,38 +384,32 @@ impl Engine {
         entry.clone()
     }
 
-    /// Sends `msg` to the customer's actor, re-activating once if the actor had just
-    /// passivated.
+    /// Sends `msg` to the customer's actor (here or on the node owning its shard,
+    /// [`Engine::call`]), re-activating once if the actor had just passivated.
     pub async fn ask_customer<M, R>(&self, id: CustomerId, msg: M) -> EngineResult<R>
     where
-        M: Message<Result = EngineResult<R>> + Clone + Send + 'static,
-        M::Result: Send,
-        R: Send + 'static,
+        M: super::mail::Mail<CustomerActor> + Message<Result = EngineResult<R>>,
+        R: serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
         CustomerActor: Handler<M>,
     {
-        for _ in 0..2 {
-            match self.customer(id).send(msg.clone()).await {
-                Ok(r) => return r,
-                Err(MailboxError::Closed) => {
-                    self.registry
-                        .customers
-                        .remove_if(&id, |_, a| !a.connected());
-                    continue;
-                }
-                Err(MailboxError::Timeout) => break,
-            }
-        }
-        Err(EngineError::internal("customer actor unavailable"))
+        self.call::<CustomerActor, M, R>(id, msg).await
     }
 
-    /// Fire-and-forget to the customer's actor.
+    /// Fire-and-forget to the customer's actor ([`Engine::tell`]).
     pub fn tell_customer<M>(&self, id: CustomerId, msg: M)
     where
-        M: Message + Send + 'static,
-        M::Result: Send,
+        M: super::mail::Mail<CustomerActor>,
+        M::Result: serde::Serialize + serde::de::DeserializeOwned + Send,
         CustomerActor: Handler<M>,
     {
-        self.customer(id).do_send(msg);
+        self.tell::<CustomerActor, M>(id, msg);
+    }
+
+    /// Forgets the customer's actor if it has stopped (its mailbox closed).
+    pub(crate) fn forget_closed_customer(&self, id: CustomerId) {
+        self.registry
+            .customers
+            .remove_if(&id, |_, a| !a.connected());
     }
 
     /// Called by a customer actor when it passivates.

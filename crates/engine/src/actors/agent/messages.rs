@@ -70,7 +70,7 @@ pub struct AttachAgent {
     pub recipient: Recipient<AgentPush>,
 }
 
-#[derive(Debug, Clone, Message)]
+#[derive(Debug, Clone, Message, serde::Serialize, serde::Deserialize)]
 #[rtype(result = "()")]
 pub struct DetachAgent {
     pub session_id: u64,

@@ -43,15 +43,18 @@ impl AgentActor {
         let queues: Vec<_> = self
             .eligible_queues()
             .into_iter()
-            .filter_map(|q| self.engine.queue(&q))
+            .filter(|q| self.engine.queue_exists(q))
             .collect();
         let agent_id = self.profile.id.clone();
         let engine = self.engine.clone();
         let fut = async move {
             let peeks = futures_util::future::join_all(queues.iter().map(|q| {
-                q.send(Peek {
-                    agent_id: agent_id.clone(),
-                })
+                engine.ask_queue(
+                    q,
+                    Peek {
+                        agent_id: agent_id.clone(),
+                    },
+                )
             }))
             .await;
             let best = peeks
@@ -59,17 +62,17 @@ impl AgentActor {
                 .filter_map(|r| r.ok().flatten())
                 .min_by_key(|p| p.rank());
             match best {
-                Some(p) => match engine.queue(&p.queue) {
-                    Some(q) => q
-                        .send(Pull {
+                Some(p) if engine.queue_exists(&p.queue) => engine
+                    .ask_queue(
+                        &p.queue,
+                        Pull {
                             agent_id,
                             conversation_id: p.conversation_id,
-                        })
-                        .await
-                        .unwrap_or(false),
-                    None => false,
-                },
-                None => false,
+                        },
+                    )
+                    .await
+                    .unwrap_or(false),
+                _ => false,
             }
         };
         ctx.spawn(fut.into_actor(self).map(|pulled, act, ctx| {
@@ -104,14 +107,15 @@ impl AgentActor {
     ) -> Option<OfferInfo> {
         let p = self.offers.remove(&offer_id)?;
         ctx.cancel_future(p.timer);
-        if let Some(q) = self.engine.queue(&p.info.queue) {
-            q.do_send(OfferClosed {
+        self.engine.tell_queue(
+            &p.info.queue,
+            OfferClosed {
                 offer_id,
                 conversation_id: p.info.conversation_id,
                 agent_id: self.profile.id.clone(),
                 outcome,
-            });
-        }
+            },
+        );
         if outcome != OfferOutcome::Accepted {
             self.push(AgentNotice::OfferRevoked {
                 offer_id,

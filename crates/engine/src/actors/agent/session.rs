@@ -52,11 +52,12 @@ impl AgentActor {
             }
         }
         for q in &self.profile.queues {
-            if let Some(a) = self.engine.queue(q) {
-                a.do_send(AgentGone {
+            self.engine.tell_queue(
+                q,
+                AgentGone {
                     agent_id: self.profile.id.clone(),
-                });
-            }
+                },
+            );
         }
         crate::metrics::agent_state(&self.profile.id, "offline", false);
         self.engine.live(crate::live::LiveEvent::AgentGone {

@@ -79,11 +79,12 @@ impl Handler<SetAgentQueues> for AgentActor {
         let after = self.eligible_queues();
         // Queues it no longer serves forget it; held conversations stay with it.
         for q in before.iter().filter(|q| !after.contains(q)) {
-            if let Some(a) = self.engine.queue(q) {
-                a.do_send(AgentGone {
+            self.engine.tell_queue(
+                q,
+                AgentGone {
                     agent_id: self.profile.id.clone(),
-                });
-            }
+                },
+            );
         }
         self.publish();
         self.pull(ctx);

@@ -39,7 +39,7 @@ pub struct CallbackRequest {
 
 /// Turn the customer's waiting conversation into a callback. `Ok(None)`: there is no
 /// open conversation (the caller opens one first).
-#[derive(Debug, Clone, Message)]
+#[derive(Debug, Clone, Message, serde::Serialize, serde::Deserialize)]
 #[rtype(result = "EngineResult<Option<CallbackAck>>")]
 pub struct RequestCallback(pub CallbackRequest);
 
@@ -52,7 +52,7 @@ pub struct CallbackAck {
 }
 
 /// The holding agent reports how a dial went.
-#[derive(Debug, Clone, Message)]
+#[derive(Debug, Clone, Message, serde::Serialize, serde::Deserialize)]
 #[rtype(result = "EngineResult<AttemptView>")]
 pub struct CallbackOutcome {
     pub conversation_id: ConversationId,
@@ -71,7 +71,7 @@ pub struct AttemptView {
 }
 
 /// The sweeper found this callback's retry due: back in line at its original place.
-#[derive(Debug, Clone, Message)]
+#[derive(Debug, Clone, Message, serde::Serialize, serde::Deserialize)]
 #[rtype(result = "EngineResult<()>")]
 pub struct CallbackDue(pub CallbackRecord);
 
@@ -99,7 +99,7 @@ pub async fn request(
                 "queue {q} is not a callback option of the IVR"
             )));
         }
-        if engine.queue(q).is_none() {
+        if !engine.queue_exists(q) {
             return Err(EngineError::not_found("queue"));
         }
     }
@@ -503,9 +503,10 @@ impl Handler<CallbackDue> for CustomerActor {
         if rec.state != CallbackState::RetryWait {
             return done(Ok(()));
         }
-        let Some(queue) = self.engine.queue(&conv.queue) else {
+        if !self.engine.queue_exists(&conv.queue) {
             return done(Ok(()));
-        };
+        }
+        let queue = conv.queue.clone();
         let now = self.engine.now();
         let ev = TimelineEvent::new(
             self.id,
@@ -531,7 +532,7 @@ impl Handler<CallbackDue> for CustomerActor {
         let enqueue = self.enqueue_msg(&conv, self.last_customer_text(), true);
         self.commit_then(batch, move |act| {
             act.remember(&ev);
-            queue.do_send(enqueue);
+            act.engine.tell_queue(&queue, enqueue);
             Ok(())
         })
     }

@@ -22,7 +22,7 @@ use actix::prelude::*;
 use std::time::Instant;
 
 /// Link `key` to this customer if nobody owns it.
-#[derive(Debug, Clone, Message)]
+#[derive(Debug, Clone, Message, serde::Serialize, serde::Deserialize)]
 #[rtype(result = "EngineResult<LinkOutcome>")]
 pub struct LinkIdentity {
     pub key: IdentityKey,
@@ -32,7 +32,7 @@ pub struct LinkIdentity {
 }
 
 /// What a link request did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum LinkOutcome {
     Linked,
     /// It was already this customer's; nothing changed.
@@ -44,7 +44,7 @@ pub enum LinkOutcome {
 /// Take `key` away from this customer: the address is handed to `fresh`, a new empty
 /// customer (the stores have no link deletion; a new record is what a first message
 /// from an unknown address would have created anyway).
-#[derive(Debug, Clone, Message)]
+#[derive(Debug, Clone, Message, serde::Serialize, serde::Deserialize)]
 #[rtype(result = "EngineResult<()>")]
 pub struct UnlinkIdentity {
     pub key: IdentityKey,
@@ -54,25 +54,25 @@ pub struct UnlinkIdentity {
 
 /// First step of merging this record into `into`: refuse if it cannot be merged now,
 /// else stop taking work and answer with the record as it stands.
-#[derive(Debug, Clone, Message)]
+#[derive(Debug, Clone, Message, serde::Serialize, serde::Deserialize)]
 #[rtype(result = "EngineResult<Customer>")]
 pub struct Retire {
     pub into: CustomerId,
 }
 
 /// The merge did not happen: take work again.
-#[derive(Debug, Clone, Message)]
+#[derive(Debug, Clone, Message, serde::Serialize, serde::Deserialize)]
 #[rtype(result = "()")]
 pub struct Unretire;
 
 /// The record changed under this actor (merged away, or restored by an unmerge): stop,
 /// so that the next request loads it afresh.
-#[derive(Debug, Clone, Message)]
+#[derive(Debug, Clone, Message, serde::Serialize, serde::Deserialize)]
 #[rtype(result = "()")]
 pub struct Evict;
 
 /// Merge `other` (already retired) into this customer.
-#[derive(Debug, Clone, Message)]
+#[derive(Debug, Clone, Message, serde::Serialize, serde::Deserialize)]
 #[rtype(result = "EngineResult<Customer>")]
 pub struct Absorb {
     pub other: Customer,
@@ -80,7 +80,7 @@ pub struct Absorb {
 }
 
 /// Undo the merge of `other` into this customer.
-#[derive(Debug, Clone, Message)]
+#[derive(Debug, Clone, Message, serde::Serialize, serde::Deserialize)]
 #[rtype(result = "EngineResult<Customer>")]
 pub struct Unmerge {
     pub other: CustomerId,
@@ -88,7 +88,7 @@ pub struct Unmerge {
 }
 
 /// Set the display name if the customer has none (from a login token's `name`).
-#[derive(Debug, Clone, Message)]
+#[derive(Debug, Clone, Message, serde::Serialize, serde::Deserialize)]
 #[rtype(result = "EngineResult<()>")]
 pub struct NameIfUnnamed {
     pub name: String,

@@ -119,16 +119,18 @@ impl CustomerActor {
                 reopen
                     .as_ref()
                     .map(|c| c.queue.clone())
-                    .filter(|q| self.engine.queue(q).is_some())
+                    .filter(|q| self.engine.queue_exists(q))
             })
             .or_else(|| self.engine.default_queue_for(msg.channel))
         {
             Some(q) => q,
             None => return done(Err(EngineError::not_found("queue"))),
         };
-        let Some(queue) = self.engine.queue(&queue_name) else {
+        if !self.engine.queue_exists(&queue_name) {
             return done(Err(EngineError::not_found("queue")));
-        };
+        }
+        let queue = queue_name.clone();
+        let engine = self.engine.clone();
         let place = decide::Placement {
             queue: queue_name,
             enqueue_seq: self.engine.next_enqueue_seq(),
@@ -158,15 +160,15 @@ impl CustomerActor {
             async move {
                 // Admission first (the queue may refuse), then durability. If the commit
                 // fails the queue entry is withdrawn: nothing was acknowledged.
-                let position = queue
-                    .send(enqueue)
-                    .await
-                    .map_err(|_| EngineError::internal("queue unavailable"))??;
+                let position = engine.ask_queue(&queue, enqueue).await??;
                 if let Err(e) = store.commit(batch).await {
-                    queue.do_send(Dequeue {
-                        conversation_id: conv_id,
-                        reason: "store_failed".into(),
-                    });
+                    engine.tell_queue(
+                        &queue,
+                        Dequeue {
+                            conversation_id: conv_id,
+                            reason: "store_failed".into(),
+                        },
+                    );
                     return Err(crate::store::StoreError::into_engine(e));
                 }
                 Ok(position)

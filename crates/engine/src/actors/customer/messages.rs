@@ -169,7 +169,7 @@ pub struct ChatWelcome {
     pub history: Vec<TimelineEvent>,
 }
 
-#[derive(Debug, Clone, Message)]
+#[derive(Debug, Clone, Message, serde::Serialize, serde::Deserialize)]
 #[rtype(result = "()")]
 pub struct DetachChat {
     pub session_id: u64,

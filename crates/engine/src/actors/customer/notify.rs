@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
 /// Send (or schedule) one notification to this customer.
-#[derive(Debug, Clone, Message)]
+#[derive(Debug, Clone, Message, serde::Serialize, serde::Deserialize)]
 #[rtype(result = "EngineResult<NotificationRecord>")]
 pub struct Notify {
     pub order: SendOrder,

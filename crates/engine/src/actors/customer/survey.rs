@@ -20,7 +20,7 @@ use crate::survey::{self, Answer, Language, SurveyRecord, SurveyStatus, SCALE_MA
 use actix::prelude::*;
 
 /// Answer this customer's survey of `conversation_id`.
-#[derive(Debug, Clone, Message)]
+#[derive(Debug, Clone, Message, serde::Serialize, serde::Deserialize)]
 #[rtype(result = "EngineResult<SurveyRecord>")]
 pub struct AnswerSurvey {
     pub conversation_id: ConversationId,

@@ -21,14 +21,11 @@ impl Handler<Transfer> for CustomerActor {
             return done(Err(EngineError::invalid("cannot transfer to yourself")));
         }
         let to_queue = msg.to_queue.clone().unwrap_or_else(|| conv.queue.clone());
-        let Some(queue) = self.engine.queue(&to_queue) else {
+        if !self.engine.queue_exists(&to_queue) {
             return done(Err(EngineError::not_found("queue")));
-        };
-        let old_queue = if conv.state == ConversationState::Queued {
-            self.engine.queue(&conv.queue)
-        } else {
-            None
-        };
+        }
+        let old_queue = (conv.state == ConversationState::Queued).then(|| conv.queue.clone());
+        let engine = self.engine.clone();
         let now = self.engine.now();
         let mut updated = conv.clone();
         updated.state = ConversationState::Queued;
@@ -86,15 +83,15 @@ impl Handler<Transfer> for CustomerActor {
                     .await
                     .map_err(EngineError::unavailable)?;
                 if let Some(old) = old_queue {
-                    old.do_send(Dequeue {
-                        conversation_id: conv.id,
-                        reason: "transferred".into(),
-                    });
+                    engine.tell_queue(
+                        &old,
+                        Dequeue {
+                            conversation_id: conv.id,
+                            reason: "transferred".into(),
+                        },
+                    );
                 }
-                queue
-                    .send(enqueue)
-                    .await
-                    .map_err(|_| EngineError::internal("queue unavailable"))??;
+                engine.ask_queue(&to_queue, enqueue).await??;
                 Ok(())
             }
             .into_actor(self)
@@ -144,9 +141,11 @@ impl Handler<Requeue> for CustomerActor {
                 }
             }
         };
-        let Some(queue) = self.engine.queue(&updated.queue) else {
+        if !self.engine.queue_exists(&updated.queue) {
             return done(Err(EngineError::not_found("queue")));
-        };
+        }
+        let queue = updated.queue.clone();
+        let engine = self.engine.clone();
         let ev = TimelineEvent::new(self.id, Some(conv.id), now, event);
         let batch = Batch::default()
             .event(ev.clone())
@@ -161,10 +160,7 @@ impl Handler<Requeue> for CustomerActor {
                     .commit(batch)
                     .await
                     .map_err(EngineError::unavailable)?;
-                queue
-                    .send(enqueue)
-                    .await
-                    .map_err(|_| EngineError::internal("queue unavailable"))??;
+                engine.ask_queue(&queue, enqueue).await??;
                 Ok(())
             }
             .into_actor(self)
