@@ -1,6 +1,7 @@
 //! One active engine per keyspace, until the cluster serves one contact center from
 //! many nodes (docs/cluster.md). Built on the engine's ownership loop
-//! ([`crate::ownership::Driver`]) with one sticky key, [`KEY`], and no placed keys yet.
+//! ([`crate::ownership::Driver`]): one sticky key, [`KEY`], or (spread placement) the
+//! node's membership and the placed keys.
 //!
 //! Every engine first **joins** (its membership lease `node/<name>`, with the address
 //! other nodes see), so the cluster view lists it, active or standby. It acts as the
@@ -26,6 +27,12 @@
 //!   is still the store's), it serves again; held by anyone else, or granted under
 //!   another epoch, it stops as when fenced. A store outage that every node sees
 //!   therefore costs no restart.
+//!
+//! **Spread placement** (`cluster.placement = "spread"`): every member serves, and
+//! the key that gates serving is the node's own membership `node/<name>` instead of
+//! [`KEY`] (suspended when it lapses, fenced when a newer run takes it). The placed
+//! keys — shards, queues, singletons — come and go with the ownership loop's changes,
+//! which [`Active::keep`] passes on to the engine (`actors::keys`).
 //!
 //! The embedded store has one process by construction (its file lock), and its
 //! coordination is in memory.
@@ -141,6 +148,8 @@ pub struct Active {
     suspended: Arc<AtomicBool>,
     /// The epoch the engine was started under: its state is the store's as of then.
     epoch: u64,
+    /// The lease that gates serving: [`KEY`], or this node's membership (spread).
+    key: String,
     /// Node-to-node messages (with `cluster.secret`).
     receiver: Option<Receiver>,
     /// How long the hand-over at a graceful stop may take.
@@ -167,6 +176,9 @@ impl Active {
     /// membership and asks for the lease every `lease_renew_ms`.
     /// The loop runs on `thread`, where `coord`'s session (if it has one) was made;
     /// `stop` is the process's stop signal ([`stop_signal`]).
+    ///
+    /// With `placed` keys (spread placement), the node serves as soon as it is a member
+    /// and takes its share of `placed` from then on.
     pub async fn acquire(
         coord: Arc<dyn Coordination>,
         thread: LoopThread,
@@ -174,7 +186,9 @@ impl Active {
         settings: &ClusterSettings,
         listen: std::net::SocketAddr,
         clock: SharedClock,
+        placed: Vec<String>,
     ) -> anyhow::Result<Arc<Active>> {
+        let spread = !placed.is_empty();
         let timing = settings.timing();
         let node = settings.node(listen);
         let address = settings.address(listen);
@@ -227,8 +241,12 @@ impl Active {
                 timing,
                 skew_ms: skew,
                 poll_ms: settings.lease_poll_ms,
-                keys: Vec::new(),
-                sticky: vec![KEY.to_owned()],
+                sticky: if spread {
+                    Vec::new()
+                } else {
+                    vec![KEY.to_owned()]
+                },
+                keys: placed,
             },
         );
         // Node-to-node messages, when the cluster has a secret: every member answers
@@ -257,6 +275,11 @@ impl Active {
             }
         });
         let mut stopping = stop.clone();
+        let key = if spread {
+            member.clone()
+        } else {
+            KEY.to_owned()
+        };
         let epoch = loop {
             tokio::select! {
                 // SIGTERM while a standby: hand the membership back and go.
@@ -267,7 +290,7 @@ impl Active {
                     return Err(StoppedBeforeServing.into());
                 }
                 change = changes.recv() => match change {
-                    Some(Change::Gained { key, epoch }) if key == KEY => break epoch,
+                    Some(Change::Gained { key: k, epoch }) if k == key => break epoch,
                     Some(Change::Lost { key, why: Why::Taken }) if key == member => {
                         stop_holding(holding_server).await;
                         anyhow::bail!("a newer run of the node name {} started", node.name);
@@ -303,6 +326,7 @@ impl Active {
             step_down: Mutex::new(None),
             suspended: Arc::new(AtomicBool::new(false)),
             epoch,
+            key,
             receiver,
             release_limit: every * 3,
             poll: Duration::from_millis(settings.lease_poll_ms),
@@ -318,7 +342,12 @@ impl Active {
 
     /// The epoch this node holds the lease under, while it does.
     pub fn epoch(&self) -> Option<u64> {
-        self.driver.owns(KEY)
+        self.driver.owns(&self.key)
+    }
+
+    /// The ownership loop.
+    pub fn driver(&self) -> &Arc<Driver> {
+        &self.driver
     }
 
     /// This run of this node.
@@ -353,10 +382,15 @@ impl Active {
         *self.step_down.lock().unwrap_or_else(|p| p.into_inner()) = Some(StepDown::Fenced);
     }
 
-    /// Watches the ownership loop until the process ends: suspends when [`KEY`]
-    /// lapses and resumes when it is granted again under the same epoch; calls
-    /// `on_step_down` once if another engine took over.
-    pub fn keep(self: &Arc<Self>, on_step_down: impl FnOnce() + 'static) {
+    /// Watches the ownership loop until the process ends: suspends when the serving
+    /// key lapses and resumes when it is granted again under the same epoch; calls
+    /// `on_step_down` once if another engine took over. Every other change goes to
+    /// `others` (the placed keys, in spread placement).
+    pub fn keep(
+        self: &Arc<Self>,
+        on_step_down: impl FnOnce() + 'static,
+        others: Option<tokio::sync::mpsc::UnboundedSender<Change>>,
+    ) {
         let Some(mut changes) = self
             .changes
             .lock()
@@ -385,7 +419,7 @@ impl Active {
                     }
                 };
                 match change {
-                    Change::Lost { key, why } if key == KEY => match why {
+                    Change::Lost { key, why } if key == me.key => match why {
                         Why::Taken => {
                             me.fenced("a renewal was refused");
                             on_step_down();
@@ -397,7 +431,7 @@ impl Active {
                         }
                         Why::HandedOver => return,
                     },
-                    Change::Gained { key, epoch } if key == KEY => {
+                    Change::Gained { key, epoch } if key == me.key => {
                         if epoch != me.epoch {
                             me.fenced("the lease was granted again under another epoch");
                             on_step_down();
@@ -406,7 +440,11 @@ impl Active {
                         me.suspended.store(false, Ordering::SeqCst);
                         tracing::warn!(node = %me.node(), epoch, "lease confirmed again: serving");
                     }
-                    _ => {}
+                    other => {
+                        if let Some(to) = &others {
+                            let _ = to.send(other);
+                        }
+                    }
                 }
             }
         });
@@ -417,11 +455,11 @@ impl Active {
     fn taken_meanwhile(&self) -> bool {
         let moved = self
             .driver
-            .row(KEY)
+            .row(&self.key)
             .is_some_and(|row| row.epoch != self.epoch);
         let other = self
             .driver
-            .holder(KEY)
+            .holder(&self.key)
             .is_some_and(|row| row.holder != *self.node());
         moved || other
     }
@@ -440,7 +478,7 @@ impl Active {
 /// or queued while paused and run after another engine took over, is refused.
 impl crate::store::fence::Fence for Active {
     fn check(&self) -> Result<(), String> {
-        match self.driver.owns(KEY) {
+        match self.driver.owns(&self.key) {
             Some(epoch) if epoch == self.epoch => Ok(()),
             held => {
                 crate::metrics::fenced_write();

@@ -135,9 +135,9 @@ pub struct Settings {
     pub anonymous: crate::budget::AnonymousSettings,
 }
 
-/// `[cluster]` (docs/cluster.md): the node's name, the timing of its leases and the
-/// bounds of node-to-node messages. Today one engine is active per keyspace
-/// (`crate::active`); others wait as standbys.
+/// `[cluster]` (docs/cluster.md): the node's name, the timing of its leases, the
+/// bounds of node-to-node messages, and where actors run: on one active engine per
+/// keyspace with standbys (`single`, the default), or spread over every member.
 #[derive(Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ClusterSettings {
@@ -175,6 +175,27 @@ pub struct ClusterSettings {
     pub max_peer_request_bytes: usize,
     /// How long the cluster view waits for each member to answer its ping.
     pub peer_ping_timeout_ms: u64,
+    /// Where the actors run: `single` (one active engine, the others standbys) or
+    /// `spread` (every member serves; customers and agents by shard, queues and the
+    /// singletons each by key, placed by rendezvous over the live members). Spread
+    /// needs `secret`, and the same `shards` on every node.
+    pub placement: Placement,
+    /// Shards of customers and agents (spread placement). Fixed for the life of a
+    /// keyspace: it decides where every actor lives.
+    pub shards: u32,
+    /// How long a message to an actor on another node may take, answer included.
+    pub actor_timeout_ms: u64,
+}
+
+/// Where the engine's actors run (`cluster.placement`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Placement {
+    /// One active engine per keyspace; the others wait as standbys.
+    #[default]
+    Single,
+    /// Every member serves its share of the keys.
+    Spread,
 }
 
 impl std::fmt::Debug for ClusterSettings {
@@ -188,6 +209,8 @@ impl std::fmt::Debug for ClusterSettings {
             .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
             .field("peer_queue", &self.peer_queue)
             .field("peer_batch", &self.peer_batch)
+            .field("placement", &self.placement)
+            .field("shards", &self.shards)
             .finish_non_exhaustive()
     }
 }
@@ -210,6 +233,9 @@ impl Default for ClusterSettings {
             peer_hops: 2,
             max_peer_request_bytes: 1 << 20,
             peer_ping_timeout_ms: 1_000,
+            placement: Placement::Single,
+            shards: cluster::shard::DEFAULT_SHARDS,
+            actor_timeout_ms: 5_000,
         }
     }
 }
@@ -236,6 +262,21 @@ impl ClusterSettings {
         }
         if self.max_peer_request_bytes < 4096 {
             return Err("cluster.max_peer_request_bytes must be at least 4096".into());
+        }
+        if self.placement == Placement::Spread {
+            if self.secret.is_none() {
+                return Err(
+                    "cluster.placement = \"spread\" needs cluster.secret (the nodes \
+                            send each other the actors' messages)"
+                        .into(),
+                );
+            }
+            if self.shards == 0 || self.shards > 65_536 {
+                return Err("cluster.shards must be 1 to 65536".into());
+            }
+            if self.actor_timeout_ms == 0 {
+                return Err("cluster.actor_timeout_ms must be at least 1".into());
+            }
         }
         Ok(())
     }

@@ -37,8 +37,11 @@ pub struct Application {
     handle: Handle,
     /// The SMTP listener, when email is enabled (stops when dropped).
     smtp: Option<crate::channels::email::SmtpHandle>,
-    /// This node's hold on the keyspace (one active engine per store).
+    /// This node's hold on the keyspace (one active engine per store), or its
+    /// membership (spread placement).
     active: Arc<crate::active::Active>,
+    /// Where the placed keys' changes go (spread placement: `actors::keys`).
+    keys: Option<tokio::sync::mpsc::UnboundedSender<cluster::ownership::Change>>,
     /// How long a graceful shutdown may take (`timing.shutdown_deadline_ms`).
     shutdown_deadline: std::time::Duration,
 }
@@ -142,6 +145,25 @@ impl Application {
         // Nothing is read or written as the engine before this node is the active one,
         // and nothing is written once it no longer is (the fence, `crate::active`).
         let coordination_view = coordination.clone();
+        // Spread placement: every member serves its share of the shards and singletons
+        // (the queues join the placed keys once the engine has read them).
+        let placed = match settings.cluster.placement {
+            crate::config::Placement::Single => Vec::new(),
+            crate::config::Placement::Spread => {
+                let shards = cluster::shard::ShardMap::new(settings.cluster.shards)
+                    .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
+                shards
+                    .all()
+                    .map(cluster::shard::OwnerKey::Shard)
+                    .chain(
+                        cluster::shard::Singleton::ALL
+                            .into_iter()
+                            .map(cluster::shard::OwnerKey::Singleton),
+                    )
+                    .map(|k| k.as_key())
+                    .collect()
+            }
+        };
         let active = crate::active::Active::acquire(
             coordination,
             thread,
@@ -149,6 +171,7 @@ impl Application {
             &settings.cluster,
             settings.listen,
             clock.clone(),
+            placed,
         )
         .await?;
         let store = crate::store::fence::Fenced::wrap(store, active.clone());
@@ -182,8 +205,30 @@ impl Application {
             TokenSigner::new(key),
             switchboard_engine::tombstones::TombstoneKey::new(erasure_key),
         );
-        // Before any queue or agent actor, so the hub sees every routing event.
-        engine.start_hub();
+        let spread = settings.cluster.placement == crate::config::Placement::Spread;
+        let keys = if spread {
+            let peers = active
+                .receiver()
+                .map(|r| r.peers)
+                .ok_or_else(|| anyhow::anyhow!("spread placement needs cluster.secret"))?;
+            engine.set_cluster(Arc::new(switchboard_engine::actors::mail::Cluster {
+                driver: active.driver().clone(),
+                peers: peers.clone(),
+                shards: cluster::shard::ShardMap::new(settings.cluster.shards)
+                    .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?,
+                timeout: std::time::Duration::from_millis(settings.cluster.actor_timeout_ms),
+            }));
+            switchboard_engine::actors::mail::serve(&engine, &peers);
+            // The keys this node takes start and stop actors from now on (the changes
+            // wait in the channel until the engine below is ready for them).
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            actix_rt::spawn(switchboard_engine::actors::keys::run(engine.clone(), rx));
+            Some(tx)
+        } else {
+            // Before any queue or agent actor, so the hub sees every routing event.
+            engine.start_hub();
+            None
+        };
 
         let kb = crate::kb::open(&settings.kb, &store).await?;
         let handle = Handle::new(engine.clone(), settings.clone(), kb);
@@ -227,7 +272,14 @@ impl Application {
         for q in queues {
             engine.start_queue(q);
         }
-        recover(&engine).await?;
+        if spread {
+            // Each queue's actor starts on the node its key is placed on, which reloads
+            // it (and a shard's held conversations) from the store: `actors::keys`.
+            active.driver().set_keys(engine.placed_keys());
+            settle(&engine, &settings.cluster).await;
+        } else {
+            recover(&engine).await?;
+        }
         crate::actors::customer::callback::start_sweeper(engine.clone());
         crate::actors::customer::once::start_expiry(engine.clone());
         let gateway = crate::channels::Gateway::new(
@@ -238,7 +290,12 @@ impl Application {
         );
         let dispatcher = crate::channels::outbound::Dispatcher::start(gateway.clone());
         engine.set_outbound(dispatcher.clone());
-        let resent = dispatcher.resume(&gateway).await?;
+        // Spread placement: each shard's owner resends its customers' (`actors::keys`).
+        let resent = if spread {
+            0
+        } else {
+            dispatcher.resume(&gateway).await?
+        };
         crate::actors::customer::notify::scheduler::start(&engine);
         if resent > 0 {
             tracing::info!(
@@ -302,6 +359,7 @@ impl Application {
             handle,
             smtp,
             active,
+            keys,
             shutdown_deadline: std::time::Duration::from_millis(
                 settings.timing.shutdown_deadline_ms,
             ),
@@ -349,15 +407,19 @@ impl Application {
             smtp,
             active,
             shutdown_deadline,
+            keys,
             ..
         } = self;
         // Fenced or lapsed (another engine may take the keyspace): stop as on SIGTERM.
-        active.keep({
-            let shutdown = shutdown.clone();
-            move || {
-                actix_rt::spawn(async move { shutdown.drain().await });
-            }
-        });
+        active.keep(
+            {
+                let shutdown = shutdown.clone();
+                move || {
+                    actix_rt::spawn(async move { shutdown.drain().await });
+                }
+            },
+            keys,
+        );
         // When a signal started the drain: the deadline counts from there.
         let began: Arc<std::sync::Mutex<Option<tokio::time::Instant>>> = Default::default();
         let mut stop = active.stop_signal();
@@ -644,6 +706,42 @@ async fn ensure_admin(engine: &Handle, password: &str) -> anyhow::Result<()> {
 }
 
 /// Re-queues waiting conversations in order and hands assigned ones back to agents.
+/// Spread placement: waits until every placed key has a live holder (this node's
+/// share taken, the others' seen held), so that the first requests find their actors —
+/// at most a lease's lifetime and the skew bound (a dead node's keys are taken once its
+/// leases lapse); then serves anyway, and a message to a key still between owners is
+/// answered `unavailable` (retry).
+async fn settle(engine: &Engine, cluster: &crate::config::ClusterSettings) {
+    let Some(c) = engine.cluster() else {
+        return;
+    };
+    let limit = std::time::Duration::from_millis(
+        cluster.lease_ttl_ms + cluster.clock_skew_ms + cluster.lease_renew_ms,
+    );
+    let every = std::time::Duration::from_millis(cluster.lease_poll_ms.max(1));
+    let until = tokio::time::Instant::now() + limit;
+    loop {
+        let waiting: Vec<String> = engine
+            .placed_keys()
+            .into_iter()
+            .filter(|k| c.driver.owns(k).is_none() && c.driver.holder(k).is_none())
+            .collect();
+        if waiting.is_empty() {
+            tracing::info!(held = c.driver.owned().len(), "placement settled");
+            return;
+        }
+        if tokio::time::Instant::now() >= until {
+            tracing::warn!(
+                unowned = waiting.len(),
+                first = %waiting[0],
+                "serving before every key has an owner"
+            );
+            return;
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
 async fn recover(engine: &Engine) -> anyhow::Result<()> {
     let mut open = engine.store.open_conversations().await?;
     open.sort_by_key(|c| (std::cmp::Reverse(c.priority), c.enqueued_at, c.enqueue_seq));

@@ -190,6 +190,16 @@ pub fn test_settings(dir: &std::path::Path) -> Settings {
         ..Settings::default()
     };
     use_backend(&mut settings, dir);
+    // Every test of the binary again with the actors placed by key (one node holding
+    // every key): `SWITCHBOARD_TEST_PLACEMENT=spread cargo test --test api`.
+    if std::env::var("SWITCHBOARD_TEST_PLACEMENT").as_deref() == Ok("spread") {
+        settings.cluster.placement = switchboard::config::Placement::Spread;
+        settings.cluster.shards = 16;
+        settings
+            .cluster
+            .secret
+            .get_or_insert_with(|| "spread-placement-test-secret".into());
+    }
     settings
 }
 

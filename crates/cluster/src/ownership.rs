@@ -33,7 +33,8 @@ use std::collections::{BTreeMap, BTreeSet};
 /// A change in what this node may act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
-    /// Granted `key` under `epoch`: start acting as its owner (load its state).
+    /// Granted `key` under `epoch`: start acting as its owner (load its state). The
+    /// node's own membership is one too: the node has joined.
     Gained { key: String, epoch: u64 },
     /// No longer the owner of `key`: stop acting on it now.
     Lost { key: String, why: Why },
@@ -275,7 +276,7 @@ impl Ownership {
                     key.to_owned(),
                     Holding::granted(epoch, sent_mono, &self.timing),
                 );
-                (key != self.member_key).then(|| Change::Gained {
+                Some(Change::Gained {
                     key: key.to_owned(),
                     epoch,
                 })

@@ -106,6 +106,21 @@ impl OwnerKey {
             OwnerKey::Singleton(s) => format!("singleton/{}", s.as_str()),
         }
     }
+
+    /// The key a lease row is keyed by, read back ([`OwnerKey::as_key`]); `None` for
+    /// any other row (memberships, the active-engine lease, a key of a newer build).
+    pub fn parse(key: &str) -> Option<OwnerKey> {
+        let (kind, rest) = key.split_once('/')?;
+        match kind {
+            "shard" => rest.parse().ok().map(|n| OwnerKey::Shard(ShardId(n))),
+            "queue" => QueueName::parse(rest).ok().map(OwnerKey::Queue),
+            "singleton" => Singleton::ALL
+                .into_iter()
+                .find(|s| s.as_str() == rest)
+                .map(OwnerKey::Singleton),
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -134,6 +149,29 @@ mod tests {
             counts.values().all(|&n| (800..1_200).contains(&n)),
             "{counts:?}"
         );
+    }
+
+    #[test]
+    fn keys_read_back_as_what_they_own() {
+        let mut keys = vec![
+            OwnerKey::Shard(ShardId(0)),
+            OwnerKey::Shard(ShardId(255)),
+            OwnerKey::Queue(QueueName::parse("support").unwrap()),
+        ];
+        keys.extend(Singleton::ALL.map(OwnerKey::Singleton));
+        for k in keys {
+            assert_eq!(OwnerKey::parse(&k.as_key()), Some(k));
+        }
+        for other in [
+            "node/a",
+            "singleton/active-engine",
+            "shard/x",
+            "shard/",
+            "queue/Not A Slug",
+            "nothing",
+        ] {
+            assert_eq!(OwnerKey::parse(other), None, "{other}");
+        }
     }
 
     #[test]

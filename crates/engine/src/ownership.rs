@@ -36,7 +36,8 @@ pub struct Config {
     /// How often a round reads the rows (at most the renewal interval): a node waiting
     /// for a released key notices it within this.
     pub poll_ms: u64,
-    /// Placed keys: each owned by the live member rendezvous hashing names.
+    /// Placed keys: each owned by the live member rendezvous hashing names (changed
+    /// later with [`Driver::set_keys`]).
     pub keys: Vec<String>,
     /// Sticky keys: taken by whichever member asks first, kept until lost.
     pub sticky: Vec<String>,
@@ -99,6 +100,8 @@ pub struct Driver {
     coord: Arc<dyn Coordination>,
     clock: SharedClock,
     config: Config,
+    /// The placed keys now (`config.keys` at the start).
+    keys: Mutex<Vec<String>>,
     /// The origin of this node's monotonic milliseconds.
     origin: Instant,
     state: Mutex<Ownership>,
@@ -141,6 +144,7 @@ impl Driver {
             )),
             coord,
             clock,
+            keys: Mutex::new(config.keys.clone()),
             config,
             rows: Mutex::default(),
             origin: Instant::now(),
@@ -221,6 +225,14 @@ impl Driver {
         })
     }
 
+    /// Replaces the placed keys (a queue created or removed): from the next round on,
+    /// this node takes, keeps and hands over keys by the new set. Every node must be
+    /// given the same set, or two would disagree on who owns a key and one would wait
+    /// for the other's lease to lapse.
+    pub fn set_keys(&self, keys: Vec<String>) {
+        *self.keys.lock().unwrap_or_else(|p| p.into_inner()) = keys;
+    }
+
     /// The members as the last round's rows show them (live or lapsed), by name.
     pub fn members(&self) -> Vec<cluster::membership::Member> {
         let rows = self.rows.lock().unwrap_or_else(|p| p.into_inner());
@@ -299,14 +311,10 @@ impl Driver {
                     .map(|r| (r.key.clone(), r.lease.clone()))
                     .collect();
                 let (wall, mono) = (wall_ms(self.clock.now()), self.mono());
-                let round = self.state().plan(
-                    &self.config.keys,
-                    &self.config.sticky,
-                    &rows,
-                    wall,
-                    mono,
-                    stopping,
-                );
+                let keys = self.keys.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                let round =
+                    self.state()
+                        .plan(&keys, &self.config.sticky, &rows, wall, mono, stopping);
                 wake_at = round.wake_at;
                 if round.live_members > 0 {
                     crate::metrics::cluster_members(round.live_members);

@@ -344,8 +344,14 @@ fn a_joining_member_gets_its_keys_handed_over_and_a_leaving_one_gives_all_up() {
     let step = |o: &mut Ownership, t: &mut LeaseTable, now: u64, stopping: bool| {
         step(o, t, (&keys, &[]), now, stopping).0
     };
-    // a alone: joins, then takes every key.
-    assert!(step(&mut oa, &mut table, 1_000, false).is_empty());
+    // a alone: joins (its membership is a change too), then takes every key.
+    assert_eq!(
+        step(&mut oa, &mut table, 1_000, false),
+        vec![Change::Gained {
+            key: membership::key("a"),
+            epoch: 1
+        }]
+    );
     assert!(oa.joined(1_000));
     let gained = step(&mut oa, &mut table, 1_001, false);
     assert_eq!(gained.len(), keys.len());

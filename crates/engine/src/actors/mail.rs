@@ -134,7 +134,14 @@ impl Placed for QueueActor {
         Cluster::queue_key(id)
     }
     fn here(engine: &Engine, id: &QueueName) -> Option<Addr<Self>> {
-        engine.queue(id)
+        // Routed here because this node holds the queue's key: its actor may not have
+        // started yet (the key's change is applied a moment after it is granted).
+        engine.queue(id).or_else(|| {
+            if engine.cluster().is_some() {
+                engine.take_queue(id);
+            }
+            engine.queue(id)
+        })
     }
 }
 
@@ -274,8 +281,16 @@ impl Engine {
                     actor: PhantomData,
                 };
                 actix::spawn(async move {
-                    if let Err(e) = c.peers.ask(&key, &to, c.timeout).await {
-                        tracing::warn!(kind = M::KIND, key, error = %e, "message to another node's actor not delivered");
+                    match c.peers.ask(&key, &to, c.timeout).await {
+                        Ok(_) => {}
+                        // Between owners (a takeover under way): the next owner reloads
+                        // from the store.
+                        Err(e @ SendError::Unowned { .. }) => {
+                            tracing::debug!(kind = M::KIND, key, error = %e, "message to an actor between owners dropped");
+                        }
+                        Err(e) => {
+                            tracing::warn!(kind = M::KIND, key, error = %e, "message to another node's actor not delivered");
+                        }
                     }
                 });
             }
@@ -326,39 +341,37 @@ macro_rules! all_mail {
     ($then:ident) => {
         $then! {
             CustomerActor => [
-                m::Inbound, m::AgentWrite, m::CallEnded, m::EscalateVideo, m::SetOptOut,
-                m::Assign, m::GetConversationView, m::CloseConversation, m::Transfer,
-                m::Requeue, m::CustomerLeave, m::Identify, m::DetachChat, m::Typing,
-                m::RecordEvents, m::UnwatchConversation,
-                identity::Absorb, identity::Evict, identity::LinkIdentity,
-                identity::NameIfUnnamed, identity::Retire, identity::UnlinkIdentity,
-                identity::Unmerge, identity::Unretire,
-                survey::AnswerSurvey,
-                callback::CallbackDue, callback::CallbackOutcome, callback::RequestCallback,
-                notify::Notify,
+                Inbound, AgentWrite, CallEnded, EscalateVideo, SetOptOut, Assign,
+                GetConversationView, CloseConversation, Transfer, Requeue, CustomerLeave,
+                Identify, DetachChat, Typing, RecordEvents, UnwatchConversation,
+                Absorb, Evict, LinkIdentity, NameIfUnnamed, Retire, UnlinkIdentity, Unmerge,
+                Unretire, AnswerSurvey, CallbackDue, CallbackOutcome, RequestCallback, Notify,
             ],
             QueueActor => [
-                m::AgentGone, m::AgentUpdate, m::Dequeue, m::Enqueue, m::GetQueueSnapshot,
-                m::OfferClosed, m::Peek, m::Pull, super::queue::Reconfigure,
+                AgentGone, AgentUpdate, Dequeue, Enqueue, GetQueueSnapshot, OfferClosed, Peek,
+                Pull, Reconfigure, Republish,
             ],
             AgentActor => [
-                m::AgentCommand, m::ConversationEvent, m::ConversationLeft, m::DetachAgent,
-                m::GetAgentLive, m::Republish, m::Rescind, m::Reserve, m::RestoreHeld,
-                m::SetAgentQueues, m::SupervisorSetStatus, m::Typing,
+                AgentCommand, ConversationEvent, ConversationLeft, DetachAgent, GetAgentLive,
+                Republish, Rescind, Reserve, RestoreHeld, SetAgentQueues, SupervisorSetStatus,
+                Typing,
             ],
-            LiveHub => [
-                m::GetHubStats, m::GetLive, m::HubEvent, m::SetFilter, m::SubscriberAck,
-                m::Unsubscribe,
-            ],
+            LiveHub => [GetHubStats, GetLive, HubEvent, SetFilter, SubscriberAck, Unsubscribe],
         }
     };
 }
 
-use super::customer::{callback, identity, notify, survey};
-use super::messages as m;
+use super::customer::callback::{CallbackDue, CallbackOutcome, RequestCallback};
+use super::customer::identity::{
+    Absorb, Evict, LinkIdentity, NameIfUnnamed, Retire, UnlinkIdentity, Unmerge, Unretire,
+};
+use super::customer::notify::Notify;
+use super::customer::survey::AnswerSurvey;
+use super::messages::*;
+use super::queue::Reconfigure;
 
 macro_rules! impl_mail {
-    ($($actor:ty => [$($msg:ty),* $(,)?]),* $(,)?) => {$($(
+    ($($actor:ident => [$($msg:ident),* $(,)?]),* $(,)?) => {$($(
         impl Mail<$actor> for $msg {
             const KIND: &'static str = concat!(stringify!($actor), ".", stringify!($msg));
         }
@@ -370,7 +383,7 @@ all_mail!(impl_mail);
 /// actors here. The peers layer admits an envelope only while this node owns its key.
 pub fn serve(engine: &Engine, peers: &Peers) {
     macro_rules! serve_kinds {
-        ($($actor:ty => [$($msg:ty),* $(,)?]),* $(,)?) => {$($(
+        ($($actor:ident => [$($msg:ident),* $(,)?]),* $(,)?) => {$($(
             {
                 let engine = engine.clone();
                 peers.serve(move |_key, to: To<$actor, $msg>| {
@@ -383,9 +396,19 @@ pub fn serve(engine: &Engine, peers: &Peers) {
         )*)*};
     }
     all_mail!(serve_kinds);
-    let engine = engine.clone();
+    let here = engine.clone();
     peers.serve(move |_key, _: RepublishAgents| {
-        engine.republish_local_agents();
+        here.republish_local_agents();
+        async { Ok(()) }
+    });
+    let here = engine.clone();
+    peers.serve(move |_key, changed: QueuesChanged| {
+        for q in changed.queues {
+            here.start_queue(q);
+        }
+        if let Some(c) = here.cluster() {
+            c.driver.set_keys(here.placed_keys());
+        }
         async { Ok(()) }
     });
 }
@@ -449,7 +472,7 @@ impl Engine {
     }
 }
 
-/// Every agent actor of a node re-announces itself to its queues ([`m::Republish`]):
+/// Every agent actor of a node re-announces itself to its queues ([`Republish`]):
 /// sent to each live member's membership key when a queue actor starts afresh.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RepublishAgents {}
@@ -488,8 +511,64 @@ impl Engine {
     fn republish_local_agents(&self) {
         for id in self.agent_ids() {
             if let Some(a) = self.agent(&id) {
-                a.do_send(m::Republish);
+                a.do_send(Republish);
             }
         }
+    }
+}
+
+/// Queues created or changed on another node: every member learns their configuration,
+/// the node owning each queue's key reconfigures (or starts) its actor, and the placed
+/// keys include every queue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueuesChanged {
+    pub queues: Vec<crate::domain::QueueConfig>,
+}
+
+impl Wire for QueuesChanged {
+    const KIND: &'static str = "queues.changed";
+    type Reply = ();
+}
+
+impl Engine {
+    /// Every key a cluster places: the shards, each configured queue, the singletons.
+    /// The same on every node that knows the same queues.
+    pub fn placed_keys(&self) -> Vec<String> {
+        let Some(c) = self.cluster() else {
+            return Vec::new();
+        };
+        c.shards
+            .all()
+            .map(OwnerKey::Shard)
+            .chain(self.queue_names().into_iter().map(OwnerKey::Queue))
+            .chain(Singleton::ALL.into_iter().map(OwnerKey::Singleton))
+            .map(|k| k.as_key())
+            .collect()
+    }
+
+    /// After this node saved `queues`: the placed keys follow, and every other live
+    /// member is told (a member that misses it learns the queues at its next start;
+    /// until then it places keys by the set it knows).
+    pub(crate) fn queues_changed(&self, queues: Vec<crate::domain::QueueConfig>) {
+        let Some(c) = self.cluster().cloned() else {
+            return;
+        };
+        c.driver.set_keys(self.placed_keys());
+        let me = c.node_name().to_owned();
+        let others: Vec<String> = c
+            .driver
+            .members()
+            .into_iter()
+            .filter(|m| m.live && m.node.name != me)
+            .map(|m| Cluster::node_key(&m.node.name))
+            .collect();
+        let message = QueuesChanged { queues };
+        actix::spawn(async move {
+            for key in others {
+                if let Err(e) = c.peers.ask(&key, &message, c.timeout).await {
+                    tracing::warn!(key, error = %e, "a member was not told of a queue change");
+                }
+            }
+        });
     }
 }

@@ -13,6 +13,7 @@ pub mod agent;
 pub mod customer;
 pub mod hub;
 pub mod ingest;
+pub mod keys;
 pub mod mail;
 pub mod messages;
 pub mod outbound;

@@ -413,6 +413,25 @@ impl QueueActor {
     }
 }
 
+/// Re-announces the queue and what waits in it to the live hub (a hub that just
+/// started on this or another node learns the queue's state; requeues are not counted
+/// as arrivals).
+impl Handler<Republish> for QueueActor {
+    type Result = ();
+    fn handle(&mut self, _: Republish, _: &mut Context<Self>) {
+        self.announce();
+        for (conv, w) in &self.waiters {
+            self.engine.live(LiveEvent::Enqueued {
+                queue: self.config.name.clone(),
+                conversation: *conv,
+                enqueued_at: w.enqueued_at,
+                arrival: false,
+            });
+        }
+        self.gauges();
+    }
+}
+
 impl Handler<InjectPanic> for QueueActor {
     type Result = ();
     fn handle(&mut self, _: InjectPanic, _: &mut Context<Self>) {

@@ -77,8 +77,9 @@ pub struct Inner {
     answers: std::sync::OnceLock<Arc<dyn Answers>>,
     /// Work started when a customer activates (the CRM prefetch); set at start-up.
     prefetch: std::sync::OnceLock<Box<dyn Prefetch>>,
-    /// The live hub; set once at start-up (absent in unit tests).
-    hub: std::sync::OnceLock<Addr<super::hub::LiveHub>>,
+    /// The live hub while it runs here: from start-up on a lone engine (absent in unit
+    /// tests); while this node holds `singleton/hub` in a cluster.
+    hub: std::sync::RwLock<Option<Addr<super::hub::LiveHub>>>,
     /// The cluster the actors are placed in (`super::mail`); unset on a lone engine.
     pub(super) cluster: std::sync::OnceLock<Arc<super::mail::Cluster>>,
     /// Routing events dropped because the hub's mailbox was full.
@@ -160,7 +161,7 @@ impl Engine {
             outbound: std::sync::OnceLock::new(),
             answers: std::sync::OnceLock::new(),
             prefetch: std::sync::OnceLock::new(),
-            hub: std::sync::OnceLock::new(),
+            hub: std::sync::RwLock::new(None),
             cluster: std::sync::OnceLock::new(),
             live_lost: AtomicU64::new(0),
             supervisor_sockets: std::sync::atomic::AtomicUsize::new(0),
@@ -316,28 +317,51 @@ impl Engine {
         }
     }
 
-    /// Starts the live hub (once, at start-up) on one of the actor threads.
+    /// Starts the live hub (at start-up, or when this node takes `singleton/hub`) on
+    /// one of the actor threads; the running one if it runs.
     pub fn start_hub(&self) -> Addr<super::hub::LiveHub> {
-        self.hub
-            .get_or_init(|| self.place("live-hub", super::hub::LiveHub::new(self.clone())))
-            .clone()
+        let mut hub = self.hub.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(h) = hub.as_ref().filter(|h| h.connected()) {
+            return h.clone();
+        }
+        let h = self.place("live-hub", super::hub::LiveHub::new(self.clone()));
+        *hub = Some(h.clone());
+        h
     }
 
-    /// The live hub, once started.
+    /// Stops the live hub here (another node took `singleton/hub`).
+    pub fn stop_hub(&self) {
+        let h = self.hub.write().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(h) = h {
+            h.do_send(super::keys::Handover);
+        }
+    }
+
+    /// The live hub, while it runs here.
     pub fn hub(&self) -> Option<Addr<super::hub::LiveHub>> {
-        self.hub.get().cloned()
+        self.hub.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Tells the live hub a routing fact. Never waits: when the hub's bounded
     /// mailbox is full the event is dropped and counted (routing never waits for the
-    /// hub).
+    /// hub). In a cluster whose hub runs on another node, the fact goes there.
     pub fn live(&self, event: crate::live::LiveEvent) {
-        if let Some(h) = self.hub.get() {
-            if h.try_send(super::messages::HubEvent(event)).is_err()
-                && self.live_lost.fetch_add(1, Ordering::Relaxed) == 0
-            {
-                tracing::warn!("live hub mailbox full: live figures are dropping events");
+        let here = self.hub.read().unwrap_or_else(|p| p.into_inner()).clone();
+        match here {
+            Some(h) => {
+                if h.try_send(super::messages::HubEvent(event)).is_err()
+                    && self.live_lost.fetch_add(1, Ordering::Relaxed) == 0
+                {
+                    tracing::warn!("live hub mailbox full: live figures are dropping events");
+                }
             }
+            None if self.cluster().is_some() => {
+                self.tell::<super::hub::LiveHub, _>(
+                    super::mail::TheHub,
+                    super::messages::HubEvent(event),
+                );
+            }
+            None => {}
         }
     }
 
@@ -410,6 +434,32 @@ impl Engine {
         self.registry
             .customers
             .remove_if(&id, |_, a| !a.connected());
+    }
+
+    /// The customer's actor if it runs here now (never starts one).
+    pub(crate) fn running_customer(&self, id: CustomerId) -> Option<Addr<CustomerActor>> {
+        self.registry.customers.get(&id).map(|a| a.clone())
+    }
+
+    /// The customers whose actors run here now.
+    pub(crate) fn live_customer_ids(&self) -> Vec<CustomerId> {
+        self.registry.customers.iter().map(|e| *e.key()).collect()
+    }
+
+    /// Stops a queue's actor here (another node took its key); it keeps no state the
+    /// store does not have.
+    pub(crate) fn stop_queue(&self, name: &QueueName) {
+        if let Some((_, a)) = self.registry.queues.remove(name) {
+            a.do_send(super::keys::Handover);
+        }
+    }
+
+    /// Learns a queue's configuration without starting its actor (it runs on the node
+    /// owning the queue's key).
+    pub fn know_queue(&self, config: QueueConfig) {
+        self.registry
+            .queue_configs
+            .insert(config.name.clone(), config);
     }
 
     /// Called by a customer actor when it passivates.
@@ -503,10 +553,11 @@ impl Engine {
         self.registry.queue_configs.get(name).map(|c| c.clone())
     }
 
+    /// Every configured queue, by name (wherever its actor runs).
     pub fn queue_names(&self) -> Vec<QueueName> {
         let mut v: Vec<_> = self
             .registry
-            .queues
+            .queue_configs
             .iter()
             .map(|e| e.key().clone())
             .collect();
@@ -515,10 +566,12 @@ impl Engine {
     }
 
     /// Stores a queue's configuration durably, then applies it at once (starting the
-    /// queue actor if the queue is new). Admin and supervisor changes both come here.
+    /// queue actor if the queue is new; in a cluster, telling every member, and the
+    /// queue's owner reconfigures or starts its actor). Admin and supervisor changes
+    /// both come here.
     /// A channel is the default of at most one queue: a channel this change adds to
     /// `default_for` is taken off the queue that had it, in the same commit.
-    pub async fn save_queue(&self, config: QueueConfig) -> EngineResult<Addr<QueueActor>> {
+    pub async fn save_queue(&self, config: QueueConfig) -> EngineResult<()> {
         let _one_at_a_time = self.queue_lock.lock().await;
         // Only the channels this change adds move, so saving a queue of a store that
         // predates the rule leaves the others alone.
@@ -549,24 +602,45 @@ impl Engine {
             })
             .await
             .map_err(crate::store::StoreError::into_engine)?;
-        for q in queues.into_iter().skip(1) {
-            self.start_queue(q);
+        for q in &queues {
+            self.start_queue(q.clone());
         }
-        Ok(self.start_queue(config))
+        self.queues_changed(queues);
+        Ok(())
     }
 
-    /// Starts (or reconfigures) the actor for `config`.
-    pub fn start_queue(&self, config: QueueConfig) -> Addr<QueueActor> {
-        self.registry
-            .queue_configs
-            .insert(config.name.clone(), config.clone());
+    /// Starts (or reconfigures) the actor for `config` if it runs here; in a cluster
+    /// whose queue runs on another node, tells that node's actor the new configuration.
+    pub fn start_queue(&self, config: QueueConfig) {
+        self.know_queue(config.clone());
+        if !self.is_here::<QueueActor>(&config.name) {
+            return;
+        }
         if let Some(a) = self.queue(&config.name) {
             a.do_send(super::queue::Reconfigure(config));
-            return a;
+            return;
         }
         let addr = self.place(&config.name, QueueActor::new(self.clone(), config.clone()));
-        self.registry.queues.insert(config.name, addr.clone());
-        addr
+        self.registry.queues.insert(config.name, addr);
+    }
+
+    /// Starts the actor of a queue whose key this node just took: it reloads the
+    /// conversations waiting in it from the store (nothing runs before it has), and the
+    /// agents of every node re-announce themselves to it.
+    pub(crate) fn take_queue(&self, name: &QueueName) {
+        let Some(config) = self.queue_config(name) else {
+            return;
+        };
+        if self
+            .registry
+            .queues
+            .get(name)
+            .is_some_and(|a| a.connected())
+        {
+            return;
+        }
+        let addr = self.place(name, QueueActor::restarted(self.clone(), config));
+        self.registry.queues.insert(name.clone(), addr);
     }
 
     /// The queue a new conversation on `channel` lands in: the one whose `default_for`

@@ -603,6 +603,10 @@ pub fn start_sweeper(engine: Engine) {
     );
     let every = Duration::from_millis(engine.settings.callbacks.sweep_ms.max(1));
     engine.every(every, |engine| async move {
+        // In a cluster, the holder of `singleton/callback-sweeper` sweeps.
+        if !engine.runs(cluster::shard::Singleton::CallbackSweeper) {
+            return;
+        }
         if let Err(e) = sweep(&engine).await {
             tracing::warn!(error = %e, "callback sweep failed");
         }

@@ -251,8 +251,9 @@ pub fn start_expiry(engine: Engine) {
     let every = Duration::from_millis(engine.settings.timing.idempotency_sweep_ms.max(1));
     let batch = engine.settings.limits.idempotency_sweep_batch.max(1);
     engine.every(every, move |engine| async move {
-        // Until less than a whole batch was left.
-        while !engine.draining() {
+        // Until less than a whole batch was left; in a cluster, by the holder of
+        // `singleton/idempotency-expiry`.
+        while !engine.draining() && engine.runs(cluster::shard::Singleton::IdempotencyExpiry) {
             match engine.store.expire_idempotency(engine.now(), batch).await {
                 Ok(n) => {
                     crate::metrics::idempotency_expired(n);

@@ -30,7 +30,10 @@ pub fn start(engine: &Engine) {
             if *drain.borrow() {
                 break;
             }
-            tick(&engine).await;
+            // In a cluster, the holder of `singleton/notifier` sends.
+            if engine.runs(cluster::shard::Singleton::Notifier) {
+                tick(&engine).await;
+            }
         }
     });
 }
