@@ -184,6 +184,10 @@ impl Application {
         );
         // Before any queue or agent actor, so the hub sees every routing event.
         engine.start_hub();
+        // Pushes from other nodes to the sockets this one holds (`actors::sessions`).
+        if let Some(r) = active.receiver() {
+            crate::actors::sessions::serve(&engine, &r.peers);
+        }
 
         let kb = crate::kb::open(&settings.kb, &store).await?;
         let handle = Handle::new(engine.clone(), settings.clone(), kb);

@@ -94,7 +94,7 @@ pub async fn agent_ws(
     let agent = server.agent_or_start(profile);
     let session = AgentSession::new(
         agent,
-        server.next_session_id(),
+        server.new_session(),
         server,
         TokenWatch {
             agent_id,

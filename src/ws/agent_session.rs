@@ -14,6 +14,7 @@ use crate::actors::agent::AgentActor;
 use crate::actors::messages::{
     AgentCommand, AgentNotice, AgentPush, AgentRequest, AttachAgent, DetachAgent,
 };
+use crate::actors::sessions::SessionRef;
 use crate::security::revocation::{CloseSession, TokenWatch};
 use crate::Server;
 use actix::prelude::*;
@@ -22,7 +23,8 @@ use std::time::{Duration, Instant};
 
 pub struct AgentSession {
     agent: Addr<AgentActor>,
-    session_id: u64,
+    /// This socket's address (`actors::sessions`): in the engine's table while it runs.
+    session: SessionRef,
     /// Last frame (or pong) from the client, for the idle timeout.
     last_seen: Instant,
     heartbeat: Duration,
@@ -40,7 +42,7 @@ pub struct AgentSession {
 impl AgentSession {
     pub fn new(
         agent: Addr<AgentActor>,
-        session_id: u64,
+        session: SessionRef,
         server: &Server,
         token: TokenWatch,
         drain: tokio::sync::watch::Receiver<bool>,
@@ -48,7 +50,7 @@ impl AgentSession {
         let settings = &server.settings;
         Self {
             agent,
-            session_id,
+            session,
             last_seen: Instant::now(),
             heartbeat: Duration::from_millis(settings.timing.heartbeat_ms),
             client_timeout: Duration::from_millis(settings.timing.client_timeout_ms),
@@ -103,9 +105,11 @@ impl Actor for AgentSession {
     type Context = ws::WebsocketContext<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        self.server
+            .register_agent_session(&self.session, ctx.address().recipient());
         self.server.security.revocations.register(
             &self.token.agent_id,
-            self.session_id,
+            self.session.id,
             ctx.address().recipient(),
         );
         // A revocation between the handshake check and the registration above.
@@ -113,8 +117,7 @@ impl Actor for AgentSession {
             return super::frames::close_with(ctx, code, reason);
         }
         self.agent.do_send(AttachAgent {
-            session_id: self.session_id,
-            recipient: ctx.address().recipient(),
+            session: self.session.clone(),
         });
         if let Some(rx) = self.drain.take() {
             let reconnect = serde_json::to_string(&AgentServerMsg::Reconnect {
@@ -145,9 +148,10 @@ impl Actor for AgentSession {
         self.server
             .security
             .revocations
-            .unregister(&self.token.agent_id, self.session_id);
+            .unregister(&self.token.agent_id, self.session.id);
+        self.server.unregister_session(self.session.id);
         self.agent.do_send(DetachAgent {
-            session_id: self.session_id,
+            session: self.session.clone(),
         });
     }
 }
@@ -185,7 +189,7 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for AgentSession {
         }
         match decode::<AgentClientMsg>(&text, self.max_bytes) {
             Ok(msg) => self.agent.do_send(AgentCommand {
-                session_id: self.session_id,
+                session: self.session.clone(),
                 request: request_of(msg),
             }),
             Err(e) => Self::error(ctx, e),

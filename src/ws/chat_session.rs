@@ -9,6 +9,7 @@ use crate::actors::messages::{
     AttachChat, ChatNotice, ChatPush, CustomerLeave, DetachChat, EngineError, EscalateVideo,
     Identify, Typing,
 };
+use crate::actors::sessions::SessionRef;
 use crate::domain::CustomerId;
 use crate::Server;
 use actix::prelude::*;
@@ -22,7 +23,8 @@ pub struct ChatSession {
     address: String,
     /// Signed visitor token, sent in `welcome`.
     token: String,
-    session_id: u64,
+    /// This socket's address (`actors::sessions`): in the engine's table while it runs.
+    session: SessionRef,
     last_seen: Instant,
     max_bytes: usize,
     rate: RateLimit,
@@ -50,7 +52,7 @@ impl ChatSession {
     ) -> Self {
         let s = &server.settings;
         Self {
-            session_id: server.next_session_id(),
+            session: server.new_session(),
             max_bytes: s.limits.max_ws_message_bytes,
             rate: RateLimit::from_settings(s),
             server: server.clone(),
@@ -227,9 +229,10 @@ impl Actor for ChatSession {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         crate::metrics::ws_connections("chat", 1);
+        self.server
+            .register_chat_session(&self.session, ctx.address().recipient());
         let attach = AttachChat {
-            session_id: self.session_id,
-            recipient: ctx.address().recipient(),
+            session: self.session.clone(),
         };
         let server = self.server.clone();
         let customer = self.customer;
@@ -237,7 +240,7 @@ impl Actor for ChatSession {
         ctx.wait(
             async move {
                 for _ in 0..2 {
-                    match server.customer(customer).send(attach_clone(&attach)).await {
+                    match server.customer(customer).send(attach.clone()).await {
                         Ok(r) => return r,
                         Err(_) => continue,
                     }
@@ -299,19 +302,13 @@ impl Actor for ChatSession {
 
     fn stopped(&mut self, _: &mut Self::Context) {
         crate::metrics::ws_connections("chat", -1);
+        self.server.unregister_session(self.session.id);
         self.server.tell_customer(
             self.customer,
             DetachChat {
-                session_id: self.session_id,
+                session: self.session.clone(),
             },
         );
-    }
-}
-
-fn attach_clone(a: &AttachChat) -> AttachChat {
-    AttachChat {
-        session_id: a.session_id,
-        recipient: a.recipient.clone(),
     }
 }
 

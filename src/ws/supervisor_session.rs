@@ -23,6 +23,7 @@ use crate::actors::messages::{
     EngineError, SetFilter, Subscribe, SubscriberAck, SupervisorNotice, SupervisorPush,
     Unsubscribe, UnwatchConversation, WatchConversation,
 };
+use crate::actors::sessions::SessionRef;
 use crate::domain::{AgentId, ConversationId, CustomerId, QueueName};
 use crate::security::revocation::{CloseSession, TokenWatch};
 use actix::prelude::*;
@@ -34,7 +35,8 @@ use std::time::{Duration, Instant};
 pub struct SupervisorSession {
     server: crate::Server,
     hub: Addr<LiveHub>,
-    session_id: u64,
+    /// This socket's address (`actors::sessions`): in the engine's table while it runs.
+    session: SessionRef,
     supervisor: AgentId,
     /// The queue set asked for at connect (`?queues=a,b`); `None` = every queue.
     queues: Option<BTreeSet<QueueName>>,
@@ -61,7 +63,7 @@ impl SupervisorSession {
     ) -> Self {
         let s = &server.settings;
         Self {
-            session_id: server.next_session_id(),
+            session: server.new_session(),
             hub,
             supervisor,
             queues,
@@ -111,8 +113,7 @@ impl SupervisorSession {
         let server = self.server.clone();
         let msg = WatchConversation {
             conversation_id: conv,
-            session_id: self.session_id,
-            recipient: ctx.address().recipient(),
+            session: self.session.clone(),
         };
         let fut = async move {
             let c = server
@@ -138,7 +139,7 @@ impl SupervisorSession {
             self.server.tell_customer(
                 customer,
                 UnwatchConversation {
-                    session_id: self.session_id,
+                    session: self.session.clone(),
                     conversation_id: Some(conv),
                 },
             );
@@ -171,9 +172,11 @@ impl Actor for SupervisorSession {
         self.server
             .supervisor_sockets
             .fetch_add(1, Ordering::Relaxed);
+        self.server
+            .register_supervisor_session(&self.session, ctx.address().recipient());
         self.server.security.revocations.register(
             &self.token.agent_id,
-            self.session_id,
+            self.session.id,
             ctx.address().recipient(),
         );
         // A revocation between the handshake check and the registration above.
@@ -186,9 +189,8 @@ impl Actor for SupervisorSession {
         .unwrap_or_default();
         super::drain::watch(self, ctx, self.server.drain_signal(), reconnect);
         self.hub.do_send(Subscribe {
-            session_id: self.session_id,
+            session: self.session.clone(),
             supervisor: self.supervisor.clone(),
-            recipient: ctx.address().recipient(),
             queues: self.queues.clone(),
         });
         ctx.run_interval(self.heartbeat, |act, ctx| {
@@ -210,7 +212,8 @@ impl Actor for SupervisorSession {
         self.server
             .security
             .revocations
-            .unregister(&self.token.agent_id, self.session_id);
+            .unregister(&self.token.agent_id, self.session.id);
+        self.server.unregister_session(self.session.id);
         let watched: Vec<ConversationId> = self.watched.keys().copied().collect();
         for conv in watched {
             self.unwatch(conv);
@@ -220,7 +223,7 @@ impl Actor for SupervisorSession {
             .supervisor_sockets
             .fetch_sub(1, Ordering::Relaxed);
         self.hub.do_send(Unsubscribe {
-            session_id: self.session_id,
+            session: self.session.clone(),
         });
     }
 }
@@ -267,7 +270,7 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for SupervisorSession
                 Self::send(ctx, &SupervisorServerMsg::Pong { nonce })
             }
             Ok(SupervisorClientMsg::Ack { seq }) => self.hub.do_send(SubscriberAck {
-                session_id: self.session_id,
+                session: self.session.clone(),
                 seq,
             }),
             Ok(SupervisorClientMsg::Watch { conversation_id }) => self.watch(conversation_id, ctx),
@@ -279,7 +282,7 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for SupervisorSession
                 };
                 self.queues = queues.clone();
                 self.hub.do_send(SetFilter {
-                    session_id: self.session_id,
+                    session: self.session.clone(),
                     queues,
                 });
             }

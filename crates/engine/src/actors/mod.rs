@@ -19,6 +19,7 @@ pub mod outbound;
 pub mod privacy;
 pub mod queue;
 pub mod registry;
+pub mod sessions;
 pub mod stitching;
 pub mod timeline;
 

@@ -71,6 +71,8 @@ pub struct Inner {
     enqueue_seq: AtomicU64,
     /// Ids for websocket sessions.
     session_seq: AtomicU64,
+    /// The websockets this node holds, by session id (`super::sessions`).
+    pub(super) sessions: super::sessions::Sessions,
     /// Outbound delivery; set once at start-up (absent in unit tests).
     outbound: std::sync::OnceLock<Box<dyn Outbound>>,
     /// The knowledge base the bot answers from; set once at start-up.
@@ -157,6 +159,7 @@ impl Engine {
             },
             enqueue_seq: AtomicU64::new(1),
             session_seq: AtomicU64::new(1),
+            sessions: Default::default(),
             outbound: std::sync::OnceLock::new(),
             answers: std::sync::OnceLock::new(),
             prefetch: std::sync::OnceLock::new(),

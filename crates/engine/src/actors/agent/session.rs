@@ -80,12 +80,12 @@ impl AgentActor {
 
     pub(super) fn handle_request(
         &mut self,
-        session: u64,
+        session: SessionRef,
         req: AgentRequest,
         ctx: &mut Context<Self>,
     ) {
         match req {
-            AgentRequest::Ping { nonce } => self.push_to(session, AgentNotice::Pong { nonce }),
+            AgentRequest::Ping { nonce } => self.push_to(&session, AgentNotice::Pong { nonce }),
             AgentRequest::SetStatus { status, reason } => {
                 self.set_status(session, status, reason, ctx)
             }
@@ -96,7 +96,7 @@ impl AgentActor {
                     .is_none()
                 {
                     return self.error_to(
-                        session,
+                        &session,
                         EngineError::new(ErrorCode::OfferNotFound, "no pending offer with that id"),
                         Some(offer_id.to_string()),
                     );
@@ -180,7 +180,7 @@ impl Handler<AttachAgent> for AgentActor {
         if let Some(t) = self.grace_timer.take() {
             ctx.cancel_future(t);
         }
-        self.sessions.insert(msg.session_id, msg.recipient);
+        self.sessions.insert(msg.session.clone());
         crate::metrics::ws_connections("agent", 1);
         // Conversations (with recent messages) come from their customer actors; the
         // welcome goes out with them, then routing state is published.
@@ -188,7 +188,7 @@ impl Handler<AttachAgent> for AgentActor {
         let held: Vec<(ConversationId, CustomerId)> =
             self.held.iter().map(|(c, h)| (*c, h.customer_id)).collect();
         let mut welcome = self.welcome(resumed);
-        let session = msg.session_id;
+        let session = msg.session;
         ctx.wait(
             async move {
                 let mut views = Vec::new();
@@ -212,7 +212,7 @@ impl Handler<AttachAgent> for AgentActor {
                 if let AgentNotice::Welcome { conversations, .. } = &mut welcome {
                     *conversations = views;
                 }
-                act.push_to(session, welcome);
+                act.push_to(&session, welcome);
                 act.publish();
                 act.pull(ctx);
             }),
@@ -224,7 +224,7 @@ impl Handler<DetachAgent> for AgentActor {
     type Result = ();
 
     fn handle(&mut self, msg: DetachAgent, ctx: &mut Context<Self>) {
-        if self.sessions.remove(&msg.session_id).is_some() {
+        if self.sessions.remove(&msg.session) {
             crate::metrics::ws_connections("agent", -1);
         }
         if self.sessions.is_empty() {
@@ -246,6 +246,6 @@ impl Handler<DetachAgent> for AgentActor {
 impl Handler<AgentCommand> for AgentActor {
     type Result = ();
     fn handle(&mut self, msg: AgentCommand, ctx: &mut Context<Self>) {
-        self.handle_request(msg.session_id, msg.request, ctx);
+        self.handle_request(msg.session, msg.request, ctx);
     }
 }
