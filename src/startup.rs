@@ -229,6 +229,10 @@ impl Application {
             engine.start_hub();
             None
         };
+        // Pushes from other nodes to the sockets this one holds (`actors::sessions`).
+        if let Some(r) = active.receiver() {
+            crate::actors::sessions::serve(&engine, &r.peers);
+        }
 
         let kb = crate::kb::open(&settings.kb, &store).await?;
         let handle = Handle::new(engine.clone(), settings.clone(), kb);

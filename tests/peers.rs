@@ -15,13 +15,21 @@
 //! - the receiving route refuses requests without the cluster secret, oversized bodies
 //!   and batches, requests naming another protocol version (or none), and bad JSON with
 //!   typed errors, and does not act on an envelope past
-//!   its deadline — the handlers never run for any of them.
+//!   its deadline — the handlers never run for any of them;
+//! - a push to a socket session held by another node (`actors::sessions`) arrives
+//!   over HTTP, and one to a session that is gone — closed, from the node's earlier
+//!   run, or on a node that is no longer a member — is reported gone to the sender.
 
 use serde_json::{json, Value};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
+use switchboard::actors::mail::Cluster;
+use switchboard::actors::messages::{ChatNotice, ChatPush};
+use switchboard::actors::sessions::{self, Pushed, SessionRef};
+use switchboard::actors::Engine;
 use switchboard::cluster::envelope::Owner;
+use switchboard::cluster::NodeId;
 use switchboard::peering::{PATH, PROTOCOL_HEADER};
 use switchboard::peers::{PeerConfig, SendError, Wire};
 use switchboard::store::coordination::{Coordination, LocalCoordination};
@@ -397,6 +405,126 @@ fn far() -> u64 {
 fn envelope(id: u64, key: &str, epoch: u64, deadline: u64, kind: &str) -> Value {
     json!({"id": id, "from": {"name": "test", "incarnation": 1}, "key": key,
            "epoch": epoch, "deadline": deadline, "kind": kind, "body": {}})
+}
+
+/// A socket's stand-in: hands what it is pushed to the test.
+struct Socket(tokio::sync::mpsc::UnboundedSender<ChatPush>);
+
+impl actix::Actor for Socket {
+    type Context = actix::Context<Self>;
+}
+
+impl actix::Handler<ChatPush> for Socket {
+    type Result = ();
+    fn handle(&mut self, msg: ChatPush, _: &mut actix::Context<Self>) {
+        let _ = self.0.send(msg);
+    }
+}
+
+/// An engine on `n` (its store in `dir`), in `n`'s cluster, answering pushes to the
+/// sockets it holds.
+fn engine_on(n: &Node, dir: &std::path::Path) -> Engine {
+    let store = switchboard::store::embedded::EmbeddedStore::open(dir, Default::default())
+        .expect("embedded store");
+    let engine = Engine::new(
+        Arc::new(store),
+        Arc::new(switchboard::domain::SystemClock),
+        Arc::new(switchboard_engine::settings::EngineSettings {
+            actor_threads: 1,
+            ..Default::default()
+        }),
+        switchboard::auth::TokenSigner::new([1; 32]),
+        switchboard_engine::tombstones::TombstoneKey::new([2; 32]),
+    );
+    engine.set_cluster(Arc::new(Cluster {
+        driver: n.driver.clone(),
+        peers: n.peers.clone(),
+        shards: switchboard::cluster::shard::ShardMap::new(4).unwrap(),
+        timeout: WAIT,
+    }));
+    sessions::serve(&engine, &n.peers);
+    engine
+}
+
+#[actix_rt::test]
+async fn a_push_reaches_a_socket_on_another_node_and_a_gone_one_is_reported() {
+    let (a, b, c) = three(PeerConfig::default()).await;
+    settled(&[&a, &b, &c]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let on_a = engine_on(&a, &dir.path().join("a"));
+    let on_b = engine_on(&b, &dir.path().join("b"));
+    let (pushed, mut socket) = tokio::sync::mpsc::unbounded_channel();
+    let socket_actor = actix::Actor::start(Socket(pushed));
+    let held = on_a.new_session();
+    assert_eq!(held.node.as_ref(), Some(a.driver.node()));
+    on_a.register_chat_session(&held, socket_actor.clone().recipient());
+    // Each push's `gone` callback names it here.
+    let (gone_tx, mut gone) = tokio::sync::mpsc::unbounded_channel();
+    let gone_as = |what: &'static str| {
+        let tx = gone_tx.clone();
+        move || {
+            let _ = tx.send(what);
+        }
+    };
+
+    // From B: over HTTP to A's membership key, into the socket.
+    let typing = || ChatNotice::AgentTyping;
+    assert_eq!(
+        on_b.push_chat(&held, typing(), gone_as("open")),
+        Pushed::Forwarded
+    );
+    let got = tokio::time::timeout(WAIT, socket.recv()).await.unwrap();
+    assert_eq!(got.map(|p| p.0), Some(typing()));
+
+    // The socket closed: A answers gone, and B's callback runs.
+    on_a.unregister_session(held.id);
+    assert_eq!(
+        on_b.push_chat(&held, typing(), gone_as("closed")),
+        Pushed::Forwarded
+    );
+    let first = tokio::time::timeout(WAIT, gone.recv()).await.unwrap();
+    assert_eq!(
+        first,
+        Some("closed"),
+        "the open session was never reported gone"
+    );
+
+    // A ref from A's earlier run, naming the id of a socket open now: gone at once on
+    // A, and reported gone to B — never delivered to the socket of this run.
+    let open = on_a.new_session();
+    on_a.register_chat_session(&open, socket_actor.recipient());
+    let earlier = SessionRef {
+        node: Some(NodeId {
+            name: "a".into(),
+            incarnation: 0,
+        }),
+        id: open.id,
+    };
+    assert_eq!(
+        on_a.push_chat(&earlier, typing(), gone_as("unused")),
+        Pushed::Gone
+    );
+    on_b.push_chat(&earlier, typing(), gone_as("earlier run"));
+    let next = tokio::time::timeout(WAIT, gone.recv()).await.unwrap();
+    assert_eq!(next, Some("earlier run"));
+
+    // A node that is not a member (nobody holds its membership key): gone.
+    let nowhere = SessionRef {
+        node: Some(NodeId {
+            name: "z".into(),
+            incarnation: 1,
+        }),
+        id: 1,
+    };
+    on_b.push_chat(&nowhere, typing(), gone_as("no such node"));
+    let next = tokio::time::timeout(WAIT, gone.recv()).await.unwrap();
+    assert_eq!(next, Some("no such node"));
+    assert!(
+        socket.try_recv().is_err(),
+        "nothing reached a closed socket or one of another run"
+    );
+    on_a.shutdown();
+    on_b.shutdown();
 }
 
 /// POSTs `body` to `n`'s envelope route, with `secret` as the bearer token if given,

@@ -91,10 +91,10 @@ pub async fn agent_ws(
     let server = &state.server;
     let (staff, profile) = staff_handshake(&req, server, q.token.as_deref()).await?;
     let agent_id = staff.id.clone();
-    let agent = server.agent_or_start(profile);
+    let agent = server.start_agent(profile).await.map_err(ApiError::from)?;
     let session = AgentSession::new(
         agent,
-        server.next_session_id(),
+        server.new_session(),
         server,
         TokenWatch {
             agent_id,
@@ -290,12 +290,14 @@ pub async fn supervisor_ws(
         }
         None => None,
     };
-    let hub = server.hub().ok_or_else(|| {
-        ApiError::new(
+    // In a cluster the hub runs on the node holding its key.
+    if server.hub().is_none() && server.cluster().is_none() {
+        return Err(ApiError::new(
             crate::domain::ErrorCode::Unavailable,
             "live hub not running",
         )
-    })?;
+        .into());
+    }
     // Counted by the sessions themselves (start / stop); a burst of handshakes may
     // pass the limit by the few in flight.
     let max = server.settings.limits.max_supervisors;
@@ -311,7 +313,7 @@ pub async fn supervisor_ws(
         exp: staff.exp,
         gen: staff.gen,
     };
-    let session = SupervisorSession::new(server.clone(), hub, staff.id, queues, watch);
+    let session = SupervisorSession::new(server.clone(), staff.id, queues, watch);
     ws::WsResponseBuilder::new(session, &req, stream)
         .frame_size(frame_cap(server.settings.limits.max_ws_message_bytes))
         .start()

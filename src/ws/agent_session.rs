@@ -11,9 +11,11 @@
 use super::frames::{decode, screen, RateLimit, Screened};
 use super::protocol::{AgentClientMsg, AgentServerMsg, WireError};
 use crate::actors::agent::AgentActor;
+use crate::actors::mail::Seat;
 use crate::actors::messages::{
     AgentCommand, AgentNotice, AgentPush, AgentRequest, AttachAgent, DetachAgent,
 };
+use crate::actors::sessions::SessionRef;
 use crate::security::revocation::{CloseSession, TokenWatch};
 use crate::Server;
 use actix::prelude::*;
@@ -21,8 +23,10 @@ use actix_web_actors::ws;
 use std::time::{Duration, Instant};
 
 pub struct AgentSession {
-    agent: Addr<AgentActor>,
-    session_id: u64,
+    /// Where the agent's actor runs (here, or on the node owning its shard).
+    agent: Seat<AgentActor>,
+    /// This socket's address (`actors::sessions`): in the engine's table while it runs.
+    session: SessionRef,
     /// Last frame (or pong) from the client, for the idle timeout.
     last_seen: Instant,
     heartbeat: Duration,
@@ -39,8 +43,8 @@ pub struct AgentSession {
 
 impl AgentSession {
     pub fn new(
-        agent: Addr<AgentActor>,
-        session_id: u64,
+        agent: Seat<AgentActor>,
+        session: SessionRef,
         server: &Server,
         token: TokenWatch,
         drain: tokio::sync::watch::Receiver<bool>,
@@ -48,7 +52,7 @@ impl AgentSession {
         let settings = &server.settings;
         Self {
             agent,
-            session_id,
+            session,
             last_seen: Instant::now(),
             heartbeat: Duration::from_millis(settings.timing.heartbeat_ms),
             client_timeout: Duration::from_millis(settings.timing.client_timeout_ms),
@@ -81,7 +85,7 @@ impl AgentSession {
     /// client to reconnect, which attaches it to a restarted actor with the agent's
     /// conversations reloaded. Returns whether the socket is closing.
     fn closing_if_agent_gone(&self, ctx: &mut ws::WebsocketContext<Self>) -> bool {
-        if self.agent.connected() {
+        if !self.server.moved(&self.agent) {
             return false;
         }
         Self::send(
@@ -103,19 +107,23 @@ impl Actor for AgentSession {
     type Context = ws::WebsocketContext<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        self.server
+            .register_agent_session(&self.session, ctx.address().recipient());
         self.server.security.revocations.register(
             &self.token.agent_id,
-            self.session_id,
+            self.session.id,
             ctx.address().recipient(),
         );
         // A revocation between the handshake check and the registration above.
         if let Err((code, reason)) = self.token_check() {
             return super::frames::close_with(ctx, code, reason);
         }
-        self.agent.do_send(AttachAgent {
-            session_id: self.session_id,
-            recipient: ctx.address().recipient(),
-        });
+        self.server.tell_agent(
+            &self.token.agent_id,
+            AttachAgent {
+                session: self.session.clone(),
+            },
+        );
         if let Some(rx) = self.drain.take() {
             let reconnect = serde_json::to_string(&AgentServerMsg::Reconnect {
                 reason: "shutdown".into(),
@@ -145,10 +153,14 @@ impl Actor for AgentSession {
         self.server
             .security
             .revocations
-            .unregister(&self.token.agent_id, self.session_id);
-        self.agent.do_send(DetachAgent {
-            session_id: self.session_id,
-        });
+            .unregister(&self.token.agent_id, self.session.id);
+        self.server.unregister_session(self.session.id);
+        self.server.tell_agent(
+            &self.token.agent_id,
+            DetachAgent {
+                session: self.session.clone(),
+            },
+        );
     }
 }
 
@@ -184,10 +196,13 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for AgentSession {
             return;
         }
         match decode::<AgentClientMsg>(&text, self.max_bytes) {
-            Ok(msg) => self.agent.do_send(AgentCommand {
-                session_id: self.session_id,
-                request: request_of(msg),
-            }),
+            Ok(msg) => self.server.tell_agent(
+                &self.token.agent_id,
+                AgentCommand {
+                    session: self.session.clone(),
+                    request: request_of(msg),
+                },
+            ),
             Err(e) => Self::error(ctx, e),
         }
     }

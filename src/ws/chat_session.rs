@@ -9,6 +9,7 @@ use crate::actors::messages::{
     AttachChat, ChatNotice, ChatPush, CustomerLeave, DetachChat, EngineError, EscalateVideo,
     Identify, Typing,
 };
+use crate::actors::sessions::SessionRef;
 use crate::domain::CustomerId;
 use crate::Server;
 use actix::prelude::*;
@@ -22,14 +23,15 @@ pub struct ChatSession {
     address: String,
     /// Signed visitor token, sent in `welcome`.
     token: String,
-    session_id: u64,
+    /// This socket's address (`actors::sessions`): in the engine's table while it runs.
+    session: SessionRef,
     last_seen: Instant,
     max_bytes: usize,
     rate: RateLimit,
     /// The customer actor this socket attached to; if it stops while the socket is
     /// open (a crash, or a merge retiring the record) the client is told to reconnect,
     /// which attaches it to a fresh actor reloaded from the store.
-    attached: Option<Addr<crate::actors::customer::CustomerActor>>,
+    attached: Option<crate::actors::mail::Seat<crate::actors::customer::CustomerActor>>,
     /// Messages sent to the customer actor and not yet answered (acked or refused);
     /// bounded by `limits.chat_in_flight_per_socket`.
     in_flight: usize,
@@ -50,7 +52,7 @@ impl ChatSession {
     ) -> Self {
         let s = &server.settings;
         Self {
-            session_id: server.next_session_id(),
+            session: server.new_session(),
             max_bytes: s.limits.max_ws_message_bytes,
             rate: RateLimit::from_settings(s),
             server: server.clone(),
@@ -227,47 +229,44 @@ impl Actor for ChatSession {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         crate::metrics::ws_connections("chat", 1);
+        self.server
+            .register_chat_session(&self.session, ctx.address().recipient());
         let attach = AttachChat {
-            session_id: self.session_id,
-            recipient: ctx.address().recipient(),
+            session: self.session.clone(),
         };
         let server = self.server.clone();
         let customer = self.customer;
         // Hold other frames until the welcome is out.
         ctx.wait(
-            async move {
-                for _ in 0..2 {
-                    match server.customer(customer).send(attach_clone(&attach)).await {
-                        Ok(r) => return r,
-                        Err(_) => continue,
+            async move { server.ask_customer(customer, attach).await }
+                .into_actor(self)
+                .map(|res, act, ctx| match res {
+                    Ok(w) => {
+                        act.attached =
+                            Some(act.server.seat::<crate::actors::customer::CustomerActor>(
+                                &act.customer,
+                                || act.server.customer(act.customer),
+                            ));
+                        Self::send(
+                            ctx,
+                            &ChatServerMsg::Welcome {
+                                protocol: super::protocol::PROTOCOL_VERSION,
+                                token: act.token.clone(),
+                                customer_id: act.customer,
+                                conversation: w.conversation,
+                                history: w.history,
+                            },
+                        )
                     }
-                }
-                Err(EngineError::internal("customer actor unavailable"))
-            }
-            .into_actor(self)
-            .map(|res, act, ctx| match res {
-                Ok(w) => {
-                    act.attached = Some(act.server.customer(act.customer));
-                    Self::send(
-                        ctx,
-                        &ChatServerMsg::Welcome {
-                            protocol: super::protocol::PROTOCOL_VERSION,
-                            token: act.token.clone(),
-                            customer_id: act.customer,
-                            conversation: w.conversation,
-                            history: w.history,
-                        },
-                    )
-                }
-                Err(e) => {
-                    Self::engine_error(ctx, e, None);
-                    ctx.close(Some(ws::CloseReason {
-                        code: ws::CloseCode::Error,
-                        description: Some("customer unavailable".into()),
-                    }));
-                    ctx.stop();
-                }
-            }),
+                    Err(e) => {
+                        Self::engine_error(ctx, e, None);
+                        ctx.close(Some(ws::CloseReason {
+                            code: ws::CloseCode::Error,
+                            description: Some("customer unavailable".into()),
+                        }));
+                        ctx.stop();
+                    }
+                }),
         );
         let reconnect = serde_json::to_string(&ChatServerMsg::Reconnect {
             reason: "shutdown".into(),
@@ -277,7 +276,7 @@ impl Actor for ChatSession {
         let heartbeat = Duration::from_millis(self.server.settings.timing.heartbeat_ms);
         let timeout = Duration::from_millis(self.server.settings.timing.client_timeout_ms);
         ctx.run_interval(heartbeat, move |act, ctx| {
-            if act.attached.as_ref().is_some_and(|a| !a.connected()) {
+            if act.attached.as_ref().is_some_and(|a| act.server.moved(a)) {
                 Self::send(
                     ctx,
                     &ChatServerMsg::Reconnect {
@@ -299,19 +298,13 @@ impl Actor for ChatSession {
 
     fn stopped(&mut self, _: &mut Self::Context) {
         crate::metrics::ws_connections("chat", -1);
+        self.server.unregister_session(self.session.id);
         self.server.tell_customer(
             self.customer,
             DetachChat {
-                session_id: self.session_id,
+                session: self.session.clone(),
             },
         );
-    }
-}
-
-fn attach_clone(a: &AttachChat) -> AttachChat {
-    AttachChat {
-        session_id: a.session_id,
-        recipient: a.recipient.clone(),
     }
 }
 

@@ -23,6 +23,7 @@ use crate::actors::messages::{
     EngineError, SetFilter, Subscribe, SubscriberAck, SupervisorNotice, SupervisorPush,
     Unsubscribe, UnwatchConversation, WatchConversation,
 };
+use crate::actors::sessions::SessionRef;
 use crate::domain::{AgentId, ConversationId, CustomerId, QueueName};
 use crate::security::revocation::{CloseSession, TokenWatch};
 use actix::prelude::*;
@@ -33,8 +34,8 @@ use std::time::{Duration, Instant};
 
 pub struct SupervisorSession {
     server: crate::Server,
-    hub: Addr<LiveHub>,
-    session_id: u64,
+    /// This socket's address (`actors::sessions`): in the engine's table while it runs.
+    session: SessionRef,
     supervisor: AgentId,
     /// The queue set asked for at connect (`?queues=a,b`); `None` = every queue.
     queues: Option<BTreeSet<QueueName>>,
@@ -54,15 +55,13 @@ impl SupervisorSession {
     /// A session for `supervisor` (counted in `engine.supervisor_sockets` while it runs).
     pub fn new(
         server: crate::Server,
-        hub: Addr<LiveHub>,
         supervisor: AgentId,
         queues: Option<BTreeSet<QueueName>>,
         token: TokenWatch,
     ) -> Self {
         let s = &server.settings;
         Self {
-            session_id: server.next_session_id(),
-            hub,
+            session: server.new_session(),
             supervisor,
             queues,
             last_seen: Instant::now(),
@@ -111,8 +110,7 @@ impl SupervisorSession {
         let server = self.server.clone();
         let msg = WatchConversation {
             conversation_id: conv,
-            session_id: self.session_id,
-            recipient: ctx.address().recipient(),
+            session: self.session.clone(),
         };
         let fut = async move {
             let c = server
@@ -121,11 +119,7 @@ impl SupervisorSession {
                 .await
                 .map_err(EngineError::unavailable)?
                 .ok_or_else(|| EngineError::not_found("conversation"))?;
-            let view = server
-                .customer(c.customer_id)
-                .send(msg)
-                .await
-                .map_err(EngineError::unavailable)??;
+            let view = server.ask_customer(c.customer_id, msg).await?;
             Ok::<_, EngineError>((c.customer_id, view))
         };
         ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| match res {
@@ -142,7 +136,7 @@ impl SupervisorSession {
             self.server.tell_customer(
                 customer,
                 UnwatchConversation {
-                    session_id: self.session_id,
+                    session: self.session.clone(),
                     conversation_id: Some(conv),
                 },
             );
@@ -175,9 +169,11 @@ impl Actor for SupervisorSession {
         self.server
             .supervisor_sockets
             .fetch_add(1, Ordering::Relaxed);
+        self.server
+            .register_supervisor_session(&self.session, ctx.address().recipient());
         self.server.security.revocations.register(
             &self.token.agent_id,
-            self.session_id,
+            self.session.id,
             ctx.address().recipient(),
         );
         // A revocation between the handshake check and the registration above.
@@ -189,12 +185,14 @@ impl Actor for SupervisorSession {
         })
         .unwrap_or_default();
         super::drain::watch(self, ctx, self.server.drain_signal(), reconnect);
-        self.hub.do_send(Subscribe {
-            session_id: self.session_id,
-            supervisor: self.supervisor.clone(),
-            recipient: ctx.address().recipient(),
-            queues: self.queues.clone(),
-        });
+        self.server.tell::<LiveHub, _>(
+            crate::actors::mail::TheHub,
+            Subscribe {
+                session: self.session.clone(),
+                supervisor: self.supervisor.clone(),
+                queues: self.queues.clone(),
+            },
+        );
         ctx.run_interval(self.heartbeat, |act, ctx| {
             if let Err((code, reason)) = act
                 .token
@@ -214,7 +212,8 @@ impl Actor for SupervisorSession {
         self.server
             .security
             .revocations
-            .unregister(&self.token.agent_id, self.session_id);
+            .unregister(&self.token.agent_id, self.session.id);
+        self.server.unregister_session(self.session.id);
         let watched: Vec<ConversationId> = self.watched.keys().copied().collect();
         for conv in watched {
             self.unwatch(conv);
@@ -223,9 +222,12 @@ impl Actor for SupervisorSession {
         self.server
             .supervisor_sockets
             .fetch_sub(1, Ordering::Relaxed);
-        self.hub.do_send(Unsubscribe {
-            session_id: self.session_id,
-        });
+        self.server.tell::<LiveHub, _>(
+            crate::actors::mail::TheHub,
+            Unsubscribe {
+                session: self.session.clone(),
+            },
+        );
     }
 }
 
@@ -270,10 +272,13 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for SupervisorSession
             Ok(SupervisorClientMsg::Ping { nonce }) => {
                 Self::send(ctx, &SupervisorServerMsg::Pong { nonce })
             }
-            Ok(SupervisorClientMsg::Ack { seq }) => self.hub.do_send(SubscriberAck {
-                session_id: self.session_id,
-                seq,
-            }),
+            Ok(SupervisorClientMsg::Ack { seq }) => self.server.tell::<LiveHub, _>(
+                crate::actors::mail::TheHub,
+                SubscriberAck {
+                    session: self.session.clone(),
+                    seq,
+                },
+            ),
             Ok(SupervisorClientMsg::Watch { conversation_id }) => self.watch(conversation_id, ctx),
             Ok(SupervisorClientMsg::Unwatch { conversation_id }) => self.unwatch(conversation_id),
             Ok(SupervisorClientMsg::Subscribe { queues }) => {
@@ -282,10 +287,13 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for SupervisorSession
                     Err(e) => return Self::error(ctx, e),
                 };
                 self.queues = queues.clone();
-                self.hub.do_send(SetFilter {
-                    session_id: self.session_id,
-                    queues,
-                });
+                self.server.tell::<LiveHub, _>(
+                    crate::actors::mail::TheHub,
+                    SetFilter {
+                        session: self.session.clone(),
+                        queues,
+                    },
+                );
             }
             Err(e) => Self::error(ctx, e),
         }

@@ -22,13 +22,14 @@ pub use status::check_reason;
 
 use super::messages::*;
 use super::registry::Engine;
+use super::sessions::SessionRef;
 use crate::domain::view::{AgentInfo, CustomerView, OfferView};
 use crate::domain::{
     AgentProfile, AgentStatus, Channel, ChannelClass, ConversationId, ConversationState,
     CustomerId, ErrorCode, Millis, OfferId, OfferOutcome, QueueName, RequestedStatus,
 };
 use actix::prelude::*;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
 /// A conversation the agent holds.
@@ -53,7 +54,8 @@ pub struct AgentActor {
     engine: Engine,
     profile: AgentProfile,
     status: AgentStatus,
-    sessions: HashMap<u64, Recipient<AgentPush>>,
+    /// The agent's sockets.
+    sessions: HashSet<SessionRef>,
     held: HashMap<ConversationId, Held>,
     /// Accepted conversations whose `Assign` is still in flight, with the state a
     /// `ConversationLeft` that overtook it reported (the customer left meanwhile): the
@@ -88,7 +90,7 @@ impl AgentActor {
             status: AgentStatus::Away {
                 reason: "login".into(),
             },
-            sessions: HashMap::new(),
+            sessions: HashSet::new(),
             held: HashMap::new(),
             assigning: HashMap::new(),
             offers: HashMap::new(),
@@ -213,18 +215,33 @@ impl AgentActor {
     }
 
     fn push(&self, msg: AgentNotice) {
-        for s in self.sessions.values() {
-            s.do_send(AgentPush(msg.clone()));
+        for s in &self.sessions {
+            self.push_to(s, msg.clone());
         }
     }
 
-    fn push_to(&self, session: u64, msg: AgentNotice) {
-        if let Some(s) = self.sessions.get(&session) {
-            s.do_send(AgentPush(msg));
+    /// Pushes to one of the agent's sockets. One found gone here is left to its own
+    /// `DetachAgent` (a socket sends it as it stops); one another node says is gone is
+    /// detached by that answer.
+    fn push_to(&self, session: &SessionRef, msg: AgentNotice) {
+        if !self.sessions.contains(session) {
+            return;
         }
+        let engine = self.engine.clone();
+        let (agent, detach) = (
+            self.profile.id.clone(),
+            DetachAgent {
+                session: session.clone(),
+            },
+        );
+        self.engine.push_agent(session, msg, move || {
+            if let Some(a) = engine.agent(&agent) {
+                a.do_send(detach);
+            }
+        });
     }
 
-    fn error_to(&self, session: u64, e: EngineError, reference: Option<String>) {
+    fn error_to(&self, session: &SessionRef, e: EngineError, reference: Option<String>) {
         self.push_to(
             session,
             AgentNotice::Refused {

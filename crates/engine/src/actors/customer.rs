@@ -20,6 +20,7 @@
 
 use super::messages::*;
 use super::registry::Engine;
+use super::sessions::{Pushed, SessionRef};
 use crate::domain::view::{
     visible_to_customer, ChatConversationView, ConversationView, CustomerView,
 };
@@ -31,7 +32,7 @@ use crate::domain::{
 use crate::reports::derive::{derive, ContactFacts};
 use crate::store::Batch;
 use actix::prelude::*;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 mod assign;
@@ -71,9 +72,9 @@ pub struct CustomerActor {
     /// Ids of attempts whose commit failed, reused by their retries (see `retry`).
     failed: retry::FailedAttempts,
     /// Attached web-chat sockets.
-    chat: HashMap<u64, Recipient<ChatPush>>,
-    /// Supervisor sessions watching a conversation: (session, conversation) -> socket.
-    watchers: HashMap<(u64, ConversationId), Recipient<SupervisorPush>>,
+    chat: HashSet<SessionRef>,
+    /// Supervisor sessions watching a conversation.
+    watchers: HashSet<(SessionRef, ConversationId)>,
     last_activity: Instant,
     /// Pending "abandon if the visitor does not come back" timer.
     abandon_timer: Option<SpawnHandle>,
@@ -180,8 +181,8 @@ impl CustomerActor {
             seen: HashMap::new(),
             seen_order: VecDeque::new(),
             failed: retry::FailedAttempts::default(),
-            chat: HashMap::new(),
-            watchers: HashMap::new(),
+            chat: HashSet::new(),
+            watchers: HashSet::new(),
             last_activity: Instant::now(),
             abandon_timer: None,
             load_error: None,
@@ -232,19 +233,26 @@ impl CustomerActor {
     }
 
     /// Pushes an event to the supervisors watching its conversation (never waits; a
-    /// closed session is forgotten, a full one misses the event).
+    /// gone session is forgotten, a full one misses the event).
     fn tell_watchers(&mut self, conv: ConversationId, event: &TimelineEvent) {
-        self.watchers.retain(|(_, c), r| {
+        let (engine, id) = (&self.engine, self.id);
+        self.watchers.retain(|(session, c)| {
             *c != conv
-                || !matches!(
-                    r.try_send(SupervisorPush::Msg(Box::new(
-                        SupervisorNotice::ConversationEvent {
-                            conversation_id: conv,
-                            event: event.clone(),
-                        }
-                    ))),
-                    Err(SendError::Closed(_))
-                )
+                || engine.push_supervisor(
+                    session,
+                    SupervisorPush::Msg(Box::new(SupervisorNotice::ConversationEvent {
+                        conversation_id: conv,
+                        event: event.clone(),
+                    })),
+                    forget(
+                        engine,
+                        id,
+                        UnwatchConversation {
+                            session: session.clone(),
+                            conversation_id: None,
+                        },
+                    ),
+                ) != Pushed::Gone
         });
     }
 
@@ -288,9 +296,16 @@ impl CustomerActor {
         }
     }
 
+    /// Pushes a notice to every attached chat socket. One found gone here is left to
+    /// its own `DetachChat` (a socket sends it as it stops); one another node says is
+    /// gone is detached by that answer.
     fn push_chat(&self, msg: ChatNotice) {
-        for r in self.chat.values() {
-            r.do_send(ChatPush(msg.clone()));
+        for session in &self.chat {
+            let detach = DetachChat {
+                session: session.clone(),
+            };
+            self.engine
+                .push_chat(session, msg.clone(), forget(&self.engine, self.id, detach));
         }
     }
 
@@ -561,7 +576,7 @@ impl Actor for CustomerActor {
                 .customer
                 .as_ref()
                 .is_some_and(|c| c.merged_into.is_some());
-            act.watchers.retain(|_, r| r.connected());
+            act.watchers.retain(|(s, _)| act.engine.session_alive(s));
             let idle_now = act.chat.is_empty()
                 && act.watchers.is_empty()
                 && act.last_activity.elapsed() >= idle;
@@ -614,6 +629,18 @@ where
 
 fn done<T: 'static>(r: EngineResult<T>) -> Atomic<T> {
     Atomic::new(Box::pin(fut::ready(r)))
+}
+
+/// A push's `gone` callback (`super::sessions`): tells customer `id`'s actor `msg`,
+/// which detaches the session another node found gone.
+fn forget<M>(engine: &Engine, id: CustomerId, msg: M) -> impl FnOnce() + 'static
+where
+    M: super::mail::Mail<CustomerActor>,
+    M::Result: serde::Serialize + serde::de::DeserializeOwned + Send,
+    CustomerActor: Handler<M>,
+{
+    let engine = engine.clone();
+    move || engine.tell_customer(id, msg)
 }
 
 /// `?` for handlers that answer an [`Atomic`]: the value of `Ok`, or return the error

@@ -20,6 +20,7 @@ pub mod messages;
 
 use super::messages::*;
 use super::registry::Engine;
+use super::sessions::{Pushed, SessionRef};
 use crate::domain::{AgentId, Millis, QueueName};
 use crate::live::{Changed, LiveConfig, LiveState, QueueLiveView};
 use actix::prelude::*;
@@ -29,7 +30,6 @@ use std::time::{Duration, Instant};
 /// One supervisor socket.
 struct Subscriber {
     supervisor: AgentId,
-    recipient: Recipient<SupervisorPush>,
     /// `None`: every queue.
     queues: Option<BTreeSet<QueueName>>,
     /// Agents this subscriber was last told about (so one moved out of its queues is
@@ -55,7 +55,7 @@ impl Subscriber {
 pub struct LiveHub {
     engine: Engine,
     state: LiveState,
-    subscribers: HashMap<u64, Subscriber>,
+    subscribers: HashMap<SessionRef, Subscriber>,
     /// Changes not yet pushed.
     dirty: Changed,
     window: u64,
@@ -94,10 +94,10 @@ impl LiveHub {
     }
 
     /// Sends a full snapshot to one subscriber (if its window has room).
-    fn send_snapshot(&mut self, session: u64, reason: &str) {
+    fn send_snapshot(&mut self, session: &SessionRef, reason: &str) {
         let now = self.engine.now();
         self.dirty.merge(self.state.tick(now));
-        let Some(sub) = self.subscribers.get(&session) else {
+        let Some(sub) = self.subscribers.get(session) else {
             return;
         };
         if sub.in_flight() >= self.window {
@@ -119,18 +119,27 @@ impl LiveHub {
     }
 
     /// Pushes one message; on success the subscriber's seq moves on. A full mailbox
-    /// counts as falling behind; a closed one removes the subscriber.
+    /// counts as falling behind; a gone session removes the subscriber. A push to
+    /// another node counts as sent: one the socket's node drops for a full mailbox is
+    /// never acknowledged, so the window closes and the subscriber falls behind.
     fn push(
         &mut self,
-        session: u64,
+        session: &SessionRef,
         msg: SupervisorNotice,
         known: Option<BTreeSet<AgentId>>,
     ) -> bool {
-        let Some(sub) = self.subscribers.get_mut(&session) else {
+        if !self.subscribers.contains_key(session) {
+            return false;
+        }
+        let push = SupervisorPush::Msg(Box::new(msg));
+        let pushed = self
+            .engine
+            .push_supervisor(session, push, self.forget(session));
+        let Some(sub) = self.subscribers.get_mut(session) else {
             return false;
         };
-        match sub.recipient.try_send(SupervisorPush::Msg(Box::new(msg))) {
-            Ok(()) => {
+        match pushed {
+            Pushed::Delivered | Pushed::Forwarded => {
                 sub.sent_seq += 1;
                 if let Some(k) = known {
                     sub.known_agents = k;
@@ -138,14 +147,24 @@ impl LiveHub {
                 }
                 true
             }
-            Err(SendError::Full(_)) => {
+            Pushed::Full => {
                 sub.behind_since.get_or_insert_with(Instant::now);
                 sub.deltas_dropped += 1;
                 false
             }
-            Err(SendError::Closed(_)) => {
-                self.subscribers.remove(&session);
+            Pushed::Gone => {
+                self.subscribers.remove(session);
                 false
+            }
+        }
+    }
+
+    /// A push's `gone` callback: unsubscribes the session another node found gone.
+    fn forget(&self, session: &SessionRef) -> impl FnOnce() + 'static {
+        let (engine, session) = (self.engine.clone(), session.clone());
+        move || {
+            if let Some(hub) = engine.hub() {
+                hub.do_send(Unsubscribe { session });
             }
         }
     }
@@ -171,9 +190,9 @@ impl LiveHub {
             .into_iter()
             .filter_map(|q| self.state.queue_view(&q, now).map(|v| (q, v)))
             .collect();
-        let sessions: Vec<u64> = self.subscribers.keys().copied().collect();
-        for session in sessions {
-            let Some(sub) = self.subscribers.get_mut(&session) else {
+        let sessions: Vec<SessionRef> = self.subscribers.keys().cloned().collect();
+        for session in &sessions {
+            let Some(sub) = self.subscribers.get_mut(session) else {
                 continue;
             };
             let queues: Vec<QueueLiveView> = views
@@ -212,7 +231,7 @@ impl LiveHub {
                 agents,
             };
             if self.push(session, msg, None) {
-                if let Some(sub) = self.subscribers.get_mut(&session) {
+                if let Some(sub) = self.subscribers.get_mut(session) {
                     sub.known_agents = known;
                 }
             }
@@ -222,18 +241,20 @@ impl LiveHub {
     /// Closes subscribers behind for longer than `timing.supervisor_stall_ms`.
     fn close_stalled(&mut self) {
         let limit = Duration::from_millis(self.engine.settings.timing.supervisor_stall_ms);
-        let stalled: Vec<u64> = self
+        let stalled: Vec<SessionRef> = self
             .subscribers
             .iter()
             .filter(|(_, s)| s.behind_since.is_some_and(|t| t.elapsed() > limit))
-            .map(|(id, _)| *id)
+            .map(|(session, _)| session.clone())
             .collect();
-        for id in stalled {
-            if let Some(s) = self.subscribers.remove(&id) {
-                tracing::info!(session = id, supervisor = %s.supervisor, "supervisor socket closed: too far behind");
-                s.recipient.do_send(SupervisorPush::Close(
+        for session in stalled {
+            if let Some(s) = self.subscribers.remove(&session) {
+                tracing::info!(session = session.id, supervisor = %s.supervisor, "supervisor socket closed: too far behind");
+                let close = SupervisorPush::Close(
                     "too slow: unacknowledged updates past the window".into(),
-                ));
+                );
+                // Already forgotten: nothing to do if it is gone.
+                self.engine.push_supervisor(&session, close, || {});
             }
         }
     }
@@ -269,10 +290,9 @@ impl Handler<Subscribe> for LiveHub {
     type Result = ();
     fn handle(&mut self, msg: Subscribe, _: &mut Context<Self>) {
         self.subscribers.insert(
-            msg.session_id,
+            msg.session.clone(),
             Subscriber {
                 supervisor: msg.supervisor,
-                recipient: msg.recipient,
                 queues: msg.queues,
                 known_agents: BTreeSet::new(),
                 sent_seq: 0,
@@ -282,18 +302,18 @@ impl Handler<Subscribe> for LiveHub {
                 resyncs: 0,
             },
         );
-        self.send_snapshot(msg.session_id, "connect");
+        self.send_snapshot(&msg.session, "connect");
     }
 }
 
 impl Handler<SetFilter> for LiveHub {
     type Result = ();
     fn handle(&mut self, msg: SetFilter, _: &mut Context<Self>) {
-        if let Some(s) = self.subscribers.get_mut(&msg.session_id) {
+        if let Some(s) = self.subscribers.get_mut(&msg.session) {
             s.queues = msg.queues;
             // Anything pending for the old set is superseded by this snapshot.
             s.behind_since = Some(s.behind_since.unwrap_or_else(Instant::now));
-            self.send_snapshot(msg.session_id, "subscribe");
+            self.send_snapshot(&msg.session, "subscribe");
         }
     }
 }
@@ -301,14 +321,14 @@ impl Handler<SetFilter> for LiveHub {
 impl Handler<SubscriberAck> for LiveHub {
     type Result = ();
     fn handle(&mut self, msg: SubscriberAck, _: &mut Context<Self>) {
-        let Some(s) = self.subscribers.get_mut(&msg.session_id) else {
+        let Some(s) = self.subscribers.get_mut(&msg.session) else {
             return;
         };
         // Acks never go backwards nor past what was sent.
         s.acked_seq = s.acked_seq.max(msg.seq.min(s.sent_seq));
         if s.behind_since.is_some() && s.in_flight() < self.window {
             s.resyncs += 1;
-            self.send_snapshot(msg.session_id, "resync");
+            self.send_snapshot(&msg.session, "resync");
         }
     }
 }
@@ -316,7 +336,7 @@ impl Handler<SubscriberAck> for LiveHub {
 impl Handler<Unsubscribe> for LiveHub {
     type Result = ();
     fn handle(&mut self, msg: Unsubscribe, _: &mut Context<Self>) {
-        self.subscribers.remove(&msg.session_id);
+        self.subscribers.remove(&msg.session);
     }
 }
 
@@ -340,8 +360,9 @@ impl Handler<GetHubStats> for LiveHub {
         let mut subscribers: Vec<SubscriberStats> = self
             .subscribers
             .iter()
-            .map(|(id, s)| SubscriberStats {
-                session_id: *id,
+            .map(|(session, s)| SubscriberStats {
+                session_id: session.id,
+                node: session.node.clone(),
                 supervisor: s.supervisor.clone(),
                 in_flight: s.in_flight(),
                 last_seq: s.sent_seq,
@@ -350,7 +371,7 @@ impl Handler<GetHubStats> for LiveHub {
                 resyncs: s.resyncs,
             })
             .collect();
-        subscribers.sort_by_key(|s| s.session_id);
+        subscribers.sort_by(|a, b| (&a.node, a.session_id).cmp(&(&b.node, b.session_id)));
         MessageResult(HubStats {
             window: self.window,
             events_lost: self.engine.live_events_lost(),

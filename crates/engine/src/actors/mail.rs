@@ -343,7 +343,8 @@ macro_rules! all_mail {
             CustomerActor => [
                 Inbound, AgentWrite, CallEnded, EscalateVideo, SetOptOut, Assign,
                 GetConversationView, CloseConversation, Transfer, Requeue, CustomerLeave,
-                Identify, DetachChat, Typing, RecordEvents, UnwatchConversation,
+                Identify, AttachChat, DetachChat, Typing, RecordEvents, WatchConversation,
+                UnwatchConversation,
                 Absorb, Evict, LinkIdentity, NameIfUnnamed, Retire, UnlinkIdentity, Unmerge,
                 Unretire, AnswerSurvey, CallbackDue, CallbackOutcome, RequestCallback, Notify,
             ],
@@ -352,11 +353,14 @@ macro_rules! all_mail {
                 Pull, Reconfigure, Republish,
             ],
             AgentActor => [
-                AgentCommand, ConversationEvent, ConversationLeft, DetachAgent, GetAgentLive,
+                AgentCommand, AttachAgent, ConversationEvent, ConversationLeft, DetachAgent,
+                GetAgentLive,
                 Republish, Rescind, Reserve, RestoreHeld, SetAgentQueues, SupervisorSetStatus,
                 Typing,
             ],
-            LiveHub => [GetHubStats, GetLive, HubEvent, SetFilter, SubscriberAck, Unsubscribe],
+            LiveHub => [
+                GetHubStats, GetLive, HubEvent, SetFilter, Subscribe, SubscriberAck, Unsubscribe,
+            ],
         }
     };
 }
@@ -399,6 +403,11 @@ pub fn serve(engine: &Engine, peers: &Peers) {
     let here = engine.clone();
     peers.serve(move |_key, _: RepublishAgents| {
         here.republish_local_agents();
+        async { Ok(()) }
+    });
+    let here = engine.clone();
+    peers.serve(move |_key, start: StartAgent| {
+        here.agent_or_start(start.profile);
         async { Ok(()) }
     });
     let here = engine.clone();
@@ -570,5 +579,76 @@ impl Engine {
                 }
             }
         });
+    }
+}
+
+/// Where a socket's actor runs, as the socket last found it: here (its address, whose
+/// mailbox closes if it crashes), or on another node under the epoch of its key then.
+pub enum Seat<A: Actor> {
+    Here(Addr<A>),
+    There { key: String, epoch: Option<u64> },
+}
+
+impl Engine {
+    /// Where actor `A` named `id` runs now (`here` gives its address, asked only when
+    /// it runs here).
+    pub fn seat<A: Placed>(&self, id: &A::Id, here: impl FnOnce() -> Addr<A>) -> Seat<A> {
+        match self.place_of::<A>(id) {
+            Place::Here => Seat::Here(here()),
+            Place::There(c, key) => Seat::There {
+                epoch: c.driver.owner(&key).map(|o| o.epoch),
+                key,
+            },
+        }
+    }
+
+    /// Whether the actor a socket sat with is gone: crashed here, or its key moved to
+    /// another owner (or another epoch) since. The socket then tells its client to
+    /// reconnect, which attaches it to the actor where it runs now.
+    pub fn moved<A: Actor>(&self, seat: &Seat<A>) -> bool {
+        match seat {
+            Seat::Here(a) => !a.connected(),
+            Seat::There { key, epoch } => match self.cluster() {
+                None => true,
+                Some(c) => c.owns(key) || c.driver.owner(key).map(|o| o.epoch) != *epoch,
+            },
+        }
+    }
+}
+
+/// Start (or find) an agent's actor on the node owning the agent's shard: an agent's
+/// socket connected elsewhere.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StartAgent {
+    pub profile: crate::domain::AgentProfile,
+}
+
+impl Wire for StartAgent {
+    const KIND: &'static str = "agent.start";
+    type Reply = ();
+}
+
+impl Engine {
+    /// The agent's actor, started from `profile` where it runs (here, or on the node
+    /// owning its shard), and where that is.
+    pub async fn start_agent(
+        &self,
+        profile: crate::domain::AgentProfile,
+    ) -> EngineResult<Seat<AgentActor>> {
+        let id = profile.id.clone();
+        match self.place_of::<AgentActor>(&id) {
+            Place::Here => Ok(Seat::Here(self.agent_or_start(profile))),
+            Place::There(c, key) => {
+                let owner = c.driver.owner(&key);
+                c.peers
+                    .ask(&key, &StartAgent { profile }, c.timeout)
+                    .await
+                    .map_err(|e| unreached(&key, e))?;
+                Ok(Seat::There {
+                    epoch: owner.map(|o| o.epoch),
+                    key,
+                })
+            }
+        }
     }
 }

@@ -1,8 +1,12 @@
 //! Messages between actors. Plain serde types keyed by ids, one struct per message with
-//! its reply type, never a reference into another actor's state, so that actors can
-//! later live on different machines. The exceptions are the four that attach a socket
-//! (`AttachAgent`, `AttachChat`, `Subscribe`, `WatchConversation`): they carry the
-//! session's `Recipient`, and stay on the machine that holds the socket.
+//! its reply type, never a reference into another actor's state nor an address of this
+//! process, so that actors can later live on different machines (the feature messages
+//! in handler files, below, are plain values too, not all serde yet). Sockets are no
+//! exception: the four messages that attach one (`AttachAgent`, `AttachChat`,
+//! `Subscribe`, `WatchConversation`) and those naming one afterwards carry its
+//! [`SessionRef`](super::sessions::SessionRef) — the node holding it and its session id
+//! there — and actors push to it through the engine (`Engine::push_chat`,
+//! `push_agent`, `push_supervisor`, in `super::sessions`), on whichever node it is.
 //!
 //! Pushes to sockets (`AgentPush`, `ChatPush`, `SupervisorPush`) carry engine notices
 //! (`AgentNotice`, `ChatNotice`, `SupervisorNotice`) that the sessions translate into

@@ -20,6 +20,7 @@ pub mod outbound;
 pub mod privacy;
 pub mod queue;
 pub mod registry;
+pub mod sessions;
 pub mod stitching;
 pub mod timeline;
 

@@ -71,6 +71,8 @@ pub struct Inner {
     enqueue_seq: AtomicU64,
     /// Ids for websocket sessions.
     session_seq: AtomicU64,
+    /// The websockets this node holds, by session id (`super::sessions`).
+    pub(super) sessions: super::sessions::Sessions,
     /// Outbound delivery; set once at start-up (absent in unit tests).
     outbound: std::sync::OnceLock<Box<dyn Outbound>>,
     /// The knowledge base the bot answers from; set once at start-up.
@@ -158,6 +160,7 @@ impl Engine {
             },
             enqueue_seq: AtomicU64::new(1),
             session_seq: AtomicU64::new(1),
+            sessions: Default::default(),
             outbound: std::sync::OnceLock::new(),
             answers: std::sync::OnceLock::new(),
             prefetch: std::sync::OnceLock::new(),
@@ -347,21 +350,17 @@ impl Engine {
     /// hub). In a cluster whose hub runs on another node, the fact goes there.
     pub fn live(&self, event: crate::live::LiveEvent) {
         let here = self.hub.read().unwrap_or_else(|p| p.into_inner()).clone();
-        match here {
-            Some(h) => {
-                if h.try_send(super::messages::HubEvent(event)).is_err()
-                    && self.live_lost.fetch_add(1, Ordering::Relaxed) == 0
-                {
-                    tracing::warn!("live hub mailbox full: live figures are dropping events");
-                }
+        if let Some(h) = here {
+            if h.try_send(super::messages::HubEvent(event)).is_err()
+                && self.live_lost.fetch_add(1, Ordering::Relaxed) == 0
+            {
+                tracing::warn!("live hub mailbox full: live figures are dropping events");
             }
-            None if self.cluster().is_some() => {
-                self.tell::<super::hub::LiveHub, _>(
-                    super::mail::TheHub,
-                    super::messages::HubEvent(event),
-                );
-            }
-            None => {}
+        } else if self.cluster().is_some() {
+            self.tell::<super::hub::LiveHub, _>(
+                super::mail::TheHub,
+                super::messages::HubEvent(event),
+            );
         }
     }
 

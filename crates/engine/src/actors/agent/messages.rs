@@ -2,6 +2,7 @@
 //! sockets). Plain values keyed by ids; see [`crate::actors::messages`].
 
 use crate::actors::messages::*;
+use crate::actors::sessions::SessionRef;
 use crate::domain::view::{AgentInfo, ConversationView, OfferView};
 use crate::domain::{
     AgentId, Channel, ConversationId, ConversationState, CustomerId, EventId, Millis, OfferId,
@@ -62,18 +63,19 @@ pub struct RestoreHeld {
 }
 
 /// A socket of this agent connected. The actor answers with an
-/// [`AgentNotice::Welcome`] pushed to that socket once its conversations are loaded.
-#[derive(Message)]
+/// [`AgentNotice::Welcome`] pushed to that socket (`Engine::push_agent`) once its
+/// conversations are loaded.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
 #[rtype(result = "()")]
 pub struct AttachAgent {
-    pub session_id: u64,
-    pub recipient: Recipient<AgentPush>,
+    pub session: SessionRef,
 }
 
-#[derive(Debug, Clone, Message, serde::Serialize, serde::Deserialize)]
+/// The agent's socket closed (or a push found it gone).
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
 #[rtype(result = "()")]
 pub struct DetachAgent {
-    pub session_id: u64,
+    pub session: SessionRef,
 }
 
 /// What an agent asks of its actor from one of its sockets, as the session decoded
@@ -81,7 +83,7 @@ pub struct DetachAgent {
 #[derive(Debug, Clone, Message, Serialize, Deserialize)]
 #[rtype(result = "()")]
 pub struct AgentCommand {
-    pub session_id: u64,
+    pub session: SessionRef,
     pub request: AgentRequest,
 }
 
@@ -140,7 +142,7 @@ pub enum AgentRequest {
 }
 
 /// Push to an agent session.
-#[derive(Debug, Clone, Message)]
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
 #[rtype(result = "()")]
 pub struct AgentPush(pub AgentNotice);
 

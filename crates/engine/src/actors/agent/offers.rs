@@ -142,10 +142,15 @@ impl AgentActor {
         self.pull(ctx);
     }
 
-    pub(super) fn accept(&mut self, session: u64, offer_id: OfferId, ctx: &mut Context<Self>) {
+    pub(super) fn accept(
+        &mut self,
+        session: SessionRef,
+        offer_id: OfferId,
+        ctx: &mut Context<Self>,
+    ) {
         let Some(info) = self.close_offer(offer_id, OfferOutcome::Accepted, ctx) else {
             return self.error_to(
-                session,
+                &session,
                 EngineError::new(ErrorCode::OfferNotFound, "no pending offer with that id"),
                 Some(offer_id.to_string()),
             );
@@ -180,7 +185,7 @@ impl AgentActor {
                     }
                 }
                 Err(e) => {
-                    act.error_to(session, e, Some(offer_id.to_string()));
+                    act.error_to(&session, e, Some(offer_id.to_string()));
                     act.released(conv, ctx);
                 }
             }

@@ -81,12 +81,12 @@ impl AgentActor {
 
     pub(super) fn handle_request(
         &mut self,
-        session: u64,
+        session: SessionRef,
         req: AgentRequest,
         ctx: &mut Context<Self>,
     ) {
         match req {
-            AgentRequest::Ping { nonce } => self.push_to(session, AgentNotice::Pong { nonce }),
+            AgentRequest::Ping { nonce } => self.push_to(&session, AgentNotice::Pong { nonce }),
             AgentRequest::SetStatus { status, reason } => {
                 self.set_status(session, status, reason, ctx)
             }
@@ -97,7 +97,7 @@ impl AgentActor {
                     .is_none()
                 {
                     return self.error_to(
-                        session,
+                        &session,
                         EngineError::new(ErrorCode::OfferNotFound, "no pending offer with that id"),
                         Some(offer_id.to_string()),
                     );
@@ -181,7 +181,7 @@ impl Handler<AttachAgent> for AgentActor {
         if let Some(t) = self.grace_timer.take() {
             ctx.cancel_future(t);
         }
-        self.sessions.insert(msg.session_id, msg.recipient);
+        self.sessions.insert(msg.session.clone());
         crate::metrics::ws_connections("agent", 1);
         // Conversations (with recent messages) come from their customer actors; the
         // welcome goes out with them, then routing state is published.
@@ -189,7 +189,7 @@ impl Handler<AttachAgent> for AgentActor {
         let held: Vec<(ConversationId, CustomerId)> =
             self.held.iter().map(|(c, h)| (*c, h.customer_id)).collect();
         let mut welcome = self.welcome(resumed);
-        let session = msg.session_id;
+        let session = msg.session;
         ctx.wait(
             async move {
                 let mut views = Vec::new();
@@ -213,7 +213,7 @@ impl Handler<AttachAgent> for AgentActor {
                 if let AgentNotice::Welcome { conversations, .. } = &mut welcome {
                     *conversations = views;
                 }
-                act.push_to(session, welcome);
+                act.push_to(&session, welcome);
                 act.publish();
                 act.pull(ctx);
             }),
@@ -225,7 +225,7 @@ impl Handler<DetachAgent> for AgentActor {
     type Result = ();
 
     fn handle(&mut self, msg: DetachAgent, ctx: &mut Context<Self>) {
-        if self.sessions.remove(&msg.session_id).is_some() {
+        if self.sessions.remove(&msg.session) {
             crate::metrics::ws_connections("agent", -1);
         }
         if self.sessions.is_empty() {
@@ -247,6 +247,6 @@ impl Handler<DetachAgent> for AgentActor {
 impl Handler<AgentCommand> for AgentActor {
     type Result = ();
     fn handle(&mut self, msg: AgentCommand, ctx: &mut Context<Self>) {
-        self.handle_request(msg.session_id, msg.request, ctx);
+        self.handle_request(msg.session, msg.request, ctx);
     }
 }

@@ -6,14 +6,14 @@ use super::*;
 impl AgentActor {
     pub(super) fn set_status(
         &mut self,
-        session: u64,
+        session: SessionRef,
         status: RequestedStatus,
         reason: Option<String>,
         ctx: &mut Context<Self>,
     ) {
         let reason = reason.unwrap_or_default();
         if let Err(e) = check_reason(&reason) {
-            return self.error_to(session, e, None);
+            return self.error_to(&session, e, None);
         }
         self.apply_status(status, reason, ctx);
     }

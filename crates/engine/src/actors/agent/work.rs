@@ -43,7 +43,7 @@ impl AgentActor {
 
     pub(super) fn write(
         &mut self,
-        session: u64,
+        session: SessionRef,
         conv: ConversationId,
         client_msg_id: String,
         text: String,
@@ -56,11 +56,11 @@ impl AgentActor {
         };
         let h = match self.held_or_err(conv) {
             Ok(h) => h,
-            Err(e) => return self.error_to(session, e, Some(client_msg_id)),
+            Err(e) => return self.error_to(&session, e, Some(client_msg_id)),
         };
         if client_msg_id.is_empty() || client_msg_id.len() > crate::domain::ids::MAX_CLIENT_MSG_ID {
             return self.error_to(
-                session,
+                &session,
                 EngineError::invalid("client_msg_id must be 1 to 128 bytes"),
                 Some(client_msg_id),
             );
@@ -77,7 +77,7 @@ impl AgentActor {
         let fut = async move { engine.ask_customer(h.customer_id, msg).await };
         ctx.spawn(fut.into_actor(self).map(move |res, act, _| match res {
             Ok(ack) => act.push_to(
-                session,
+                &session,
                 AgentNotice::Ack {
                     client_msg_id,
                     conversation_id: ack.conversation_id,
@@ -85,13 +85,13 @@ impl AgentActor {
                     duplicate: ack.duplicate,
                 },
             ),
-            Err(e) => act.error_to(session, e, Some(client_msg_id)),
+            Err(e) => act.error_to(&session, e, Some(client_msg_id)),
         }));
     }
 
     pub(super) fn close(
         &mut self,
-        session: u64,
+        session: SessionRef,
         conv: ConversationId,
         kind: CloseKind,
         disposition: Option<String>,
@@ -99,7 +99,7 @@ impl AgentActor {
     ) {
         let h = match self.held_or_err(conv) {
             Ok(h) => h,
-            Err(e) => return self.error_to(session, e, Some(conv.to_string())),
+            Err(e) => return self.error_to(&session, e, Some(conv.to_string())),
         };
         let msg = CloseConversation {
             conversation_id: conv,
@@ -129,13 +129,13 @@ impl AgentActor {
                     CloseKind::Resolve => act.released(conv, ctx),
                 }
             }
-            Err(e) => act.error_to(session, e, Some(conv.to_string())),
+            Err(e) => act.error_to(&session, e, Some(conv.to_string())),
         }));
     }
 
     pub(super) fn transfer(
         &mut self,
-        session: u64,
+        session: SessionRef,
         conv: ConversationId,
         queue: Option<QueueName>,
         agent: Option<crate::domain::AgentId>,
@@ -143,7 +143,7 @@ impl AgentActor {
     ) {
         let h = match self.held_or_err(conv) {
             Ok(h) => h,
-            Err(e) => return self.error_to(session, e, Some(conv.to_string())),
+            Err(e) => return self.error_to(&session, e, Some(conv.to_string())),
         };
         let msg = Transfer {
             conversation_id: conv,
@@ -162,13 +162,13 @@ impl AgentActor {
                 });
                 act.released(conv, ctx);
             }
-            Err(e) => act.error_to(session, e, Some(conv.to_string())),
+            Err(e) => act.error_to(&session, e, Some(conv.to_string())),
         }));
     }
 
     pub(super) fn history(
         &mut self,
-        session: u64,
+        session: SessionRef,
         customer: CustomerId,
         before: Option<crate::domain::EventId>,
         limit: Option<usize>,
@@ -179,7 +179,7 @@ impl AgentActor {
         let limit = limit.unwrap_or(50);
         if limit == 0 || limit > max {
             return self.error_to(
-                session,
+                &session,
                 EngineError::invalid(format!("limit must be 1 to {max}")),
                 request_id,
             );
@@ -210,7 +210,7 @@ impl AgentActor {
         };
         ctx.spawn(fut.into_actor(self).map(move |res, act, _| match res {
             Ok((events, more)) => act.push_to(
-                session,
+                &session,
                 AgentNotice::History {
                     request_id,
                     customer_id: customer,
@@ -218,7 +218,7 @@ impl AgentActor {
                     more,
                 },
             ),
-            Err(e) => act.error_to(session, e, request_id),
+            Err(e) => act.error_to(&session, e, request_id),
         }));
     }
 }

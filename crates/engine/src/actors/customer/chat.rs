@@ -10,7 +10,7 @@ impl Handler<AttachChat> for CustomerActor {
     fn handle(&mut self, msg: AttachChat, ctx: &mut Context<Self>) -> Self::Result {
         self.last_activity = Instant::now();
         self.check_ready()?;
-        self.chat.insert(msg.session_id, msg.recipient);
+        self.chat.insert(msg.session);
         if let Some(h) = self.abandon_timer.take() {
             ctx.cancel_future(h);
         }
@@ -51,7 +51,7 @@ impl Handler<DetachChat> for CustomerActor {
 
     fn handle(&mut self, msg: DetachChat, ctx: &mut Context<Self>) {
         self.last_activity = Instant::now();
-        self.chat.remove(&msg.session_id);
+        self.chat.remove(&msg.session);
         let waiting_on_chat = self
             .open
             .as_ref()

@@ -2,6 +2,7 @@
 //! sockets). Plain values keyed by ids; see [`crate::actors::messages`].
 
 use crate::actors::messages::*;
+use crate::actors::sessions::SessionRef;
 use crate::domain::view::{ChatConversationView, ConversationView};
 use crate::domain::{
     AgentId, Attachment, Channel, ConversationId, EventId, OfferId, QueueName, TimelineEvent,
@@ -155,24 +156,25 @@ pub struct Identify {
     pub phone: Option<String>,
 }
 
-/// A chat socket attached to this customer. Replies with the welcome data.
-#[derive(Message)]
+/// A chat socket attached to this customer: the actor pushes to it through
+/// `Engine::push_chat` until it detaches. Replies with the welcome data.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
 #[rtype(result = "EngineResult<ChatWelcome>")]
 pub struct AttachChat {
-    pub session_id: u64,
-    pub recipient: Recipient<ChatPush>,
+    pub session: SessionRef,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ChatWelcome {
     pub conversation: Option<ChatConversationView>,
     pub history: Vec<TimelineEvent>,
 }
 
-#[derive(Debug, Clone, Message, serde::Serialize, serde::Deserialize)]
+/// The chat socket closed (or a push found it gone).
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
 #[rtype(result = "()")]
 pub struct DetachChat {
-    pub session_id: u64,
+    pub session: SessionRef,
 }
 
 /// Typing indicator, either direction.
@@ -195,7 +197,7 @@ pub struct RecordEvents {
 }
 
 /// Push to a chat session.
-#[derive(Debug, Clone, Message)]
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
 #[rtype(result = "()")]
 pub struct ChatPush(pub ChatNotice);
 
@@ -225,20 +227,20 @@ pub enum ChatNotice {
 }
 
 /// A supervisor watches an open conversation: every event its customer actor records
-/// in it is pushed to `recipient` (`try_send`: a session that does not keep up loses
-/// events, never slows the customer). Replies with the conversation's view.
-#[derive(Clone, Message)]
+/// in it is pushed to `session` (dropped when the socket's mailbox is full: a session
+/// that does not keep up loses events, never slows the customer). Replies with the
+/// conversation's view.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
 #[rtype(result = "EngineResult<ConversationView>")]
 pub struct WatchConversation {
     pub conversation_id: ConversationId,
-    pub session_id: u64,
-    pub recipient: Recipient<SupervisorPush>,
+    pub session: SessionRef,
 }
 
 /// The supervisor session stops watching (`None`: every conversation it watches here).
 #[derive(Debug, Clone, Serialize, Deserialize, Message)]
 #[rtype(result = "()")]
 pub struct UnwatchConversation {
-    pub session_id: u64,
+    pub session: SessionRef,
     pub conversation_id: Option<ConversationId>,
 }

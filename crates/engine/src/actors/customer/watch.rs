@@ -8,8 +8,7 @@ impl Handler<WatchConversation> for CustomerActor {
     fn handle(&mut self, msg: WatchConversation, _: &mut Context<Self>) -> Self::Result {
         self.check_ready()?;
         let view = self.conversation_view(self.open_with(msg.conversation_id)?);
-        self.watchers
-            .insert((msg.session_id, msg.conversation_id), msg.recipient);
+        self.watchers.insert((msg.session, msg.conversation_id));
         Ok(view)
     }
 }
@@ -18,8 +17,7 @@ impl Handler<UnwatchConversation> for CustomerActor {
     type Result = ();
 
     fn handle(&mut self, msg: UnwatchConversation, _: &mut Context<Self>) {
-        self.watchers.retain(|(s, c), _| {
-            *s != msg.session_id || msg.conversation_id.is_some_and(|id| id != *c)
-        });
+        self.watchers
+            .retain(|(s, c)| *s != msg.session || msg.conversation_id.is_some_and(|id| id != *c));
     }
 }

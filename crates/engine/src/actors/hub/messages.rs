@@ -1,6 +1,7 @@
 //! The messages the live hub handles (and the pushes it sends to supervisor
 //! sockets). Plain values keyed by ids; see [`crate::actors::messages`].
 
+use crate::actors::sessions::SessionRef;
 use crate::domain::live_view::{AgentLiveView, QueueLiveView};
 use crate::domain::{AgentId, ConversationId, Millis, QueueName, TimelineEvent};
 use actix::prelude::*;
@@ -12,13 +13,13 @@ use serde::{Deserialize, Serialize};
 #[rtype(result = "()")]
 pub struct HubEvent(pub crate::live::LiveEvent);
 
-/// A supervisor socket subscribes; the hub answers with a snapshot push.
-#[derive(Message)]
+/// A supervisor socket subscribes; the hub answers with a snapshot push
+/// (`Engine::push_supervisor`).
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
 #[rtype(result = "()")]
 pub struct Subscribe {
-    pub session_id: u64,
+    pub session: SessionRef,
     pub supervisor: AgentId,
-    pub recipient: Recipient<SupervisorPush>,
     /// `None`: every queue.
     pub queues: Option<std::collections::BTreeSet<QueueName>>,
 }
@@ -27,7 +28,7 @@ pub struct Subscribe {
 #[derive(Debug, Clone, Serialize, Deserialize, Message)]
 #[rtype(result = "()")]
 pub struct SetFilter {
-    pub session_id: u64,
+    pub session: SessionRef,
     pub queues: Option<std::collections::BTreeSet<QueueName>>,
 }
 
@@ -35,18 +36,18 @@ pub struct SetFilter {
 #[derive(Debug, Clone, Serialize, Deserialize, Message)]
 #[rtype(result = "()")]
 pub struct SubscriberAck {
-    pub session_id: u64,
+    pub session: SessionRef,
     pub seq: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Message)]
 #[rtype(result = "()")]
 pub struct Unsubscribe {
-    pub session_id: u64,
+    pub session: SessionRef,
 }
 
 /// Push to a supervisor session.
-#[derive(Debug, Clone, Message)]
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
 #[rtype(result = "()")]
 pub enum SupervisorPush {
     Msg(Box<SupervisorNotice>),
@@ -115,6 +116,9 @@ pub struct HubStats {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SubscriberStats {
     pub session_id: u64,
+    /// The node holding the socket (absent on an engine without a cluster).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<cluster::NodeId>,
     pub supervisor: AgentId,
     /// Pushes sent and not yet acknowledged (never above `window`).
     pub in_flight: u64,
