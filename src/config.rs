@@ -48,6 +48,13 @@ pub struct Cli {
     /// (`cluster.secret`; at least 16 bytes).
     #[arg(long, env = "SWITCHBOARD_CLUSTER_SECRET", hide_env_values = true)]
     pub cluster_secret: Option<String>,
+    /// Where the actors run: `single` (one active engine, standbys) or `spread` (every
+    /// member serves its share) (`cluster.placement`).
+    #[arg(long, env = "SWITCHBOARD_PLACEMENT", value_parser = ["single", "spread"])]
+    pub placement: Option<String>,
+    /// Shards of customers and agents (`cluster.shards`; spread placement).
+    #[arg(long, env = "SWITCHBOARD_SHARDS")]
+    pub shards: Option<u32>,
     /// Create agent `admin` with this password if it does not exist.
     #[arg(long, env = "SWITCHBOARD_ADMIN_PASSWORD", hide_env_values = true)]
     pub admin_password: Option<String>,
@@ -708,6 +715,14 @@ impl Settings {
         }
         if cli.node_name.is_some() {
             s.cluster.node_name = cli.node_name.clone();
+        }
+        match cli.placement.as_deref() {
+            Some("spread") => s.cluster.placement = Placement::Spread,
+            Some(_) => s.cluster.placement = Placement::Single,
+            None => {}
+        }
+        if let Some(n) = cli.shards {
+            s.cluster.shards = n;
         }
         if cli.advertise_address.is_some() {
             s.cluster.advertise_address = cli.advertise_address.clone();

@@ -61,5 +61,6 @@ mod clock_skew;
 mod cluster_page;
 mod relay;
 mod rolling;
+mod spread;
 mod standby;
 mod store_down;
