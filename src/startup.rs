@@ -217,12 +217,16 @@ impl Application {
                 shards: cluster::shard::ShardMap::new(settings.cluster.shards)
                     .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?,
                 timeout: std::time::Duration::from_millis(settings.cluster.actor_timeout_ms),
+                seat_check: std::time::Duration::from_millis(settings.cluster.lease_poll_ms),
             }));
             switchboard_engine::actors::mail::serve(&engine, &peers);
             // The keys this node takes start and stop actors from now on (the changes
             // wait in the channel until the engine below is ready for them).
             let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-            actix_rt::spawn(switchboard_engine::actors::keys::run(engine.clone(), rx));
+            actix_rt::spawn(switchboard_engine::actors::keys::run(
+                engine.downgrade(),
+                rx,
+            ));
             Some(tx)
         } else {
             // Before any queue or agent actor, so the hub sees every routing event.

@@ -441,6 +441,7 @@ fn engine_on(n: &Node, dir: &std::path::Path) -> Engine {
         peers: n.peers.clone(),
         shards: switchboard::cluster::shard::ShardMap::new(4).unwrap(),
         timeout: WAIT,
+        seat_check: WAIT,
     }));
     sessions::serve(&engine, &n.peers);
     engine

@@ -131,6 +131,13 @@ impl Actor for AgentSession {
             .unwrap_or_default();
             super::drain::watch(self, ctx, rx, reconnect);
         }
+        // In a cluster, the agent's actor may move with its shard: look as often as the
+        // lease rows are read, so the client reconnects to it at once.
+        if let Some(every) = self.server.seat_check() {
+            ctx.run_interval(every, |act, ctx| {
+                act.closing_if_agent_gone(ctx);
+            });
+        }
         ctx.run_interval(self.heartbeat, |act, ctx| {
             if let Err((code, reason)) = act
                 .token

@@ -224,6 +224,29 @@ impl ChatSession {
     }
 }
 
+impl ChatSession {
+    /// The customer's actor this socket attached to stopped (crashed, or its shard
+    /// moved to another node): tell the client to reconnect, which attaches it where
+    /// the actor runs now. Returns whether the socket is closing.
+    fn closing_if_customer_moved(&self, ctx: &mut ws::WebsocketContext<Self>) -> bool {
+        if !self.attached.as_ref().is_some_and(|a| self.server.moved(a)) {
+            return false;
+        }
+        Self::send(
+            ctx,
+            &ChatServerMsg::Reconnect {
+                reason: "customer_restarted".into(),
+            },
+        );
+        ctx.close(Some(ws::CloseReason {
+            code: ws::CloseCode::Restart,
+            description: Some(super::drain::RECONNECT_REASON.into()),
+        }));
+        ctx.stop();
+        true
+    }
+}
+
 impl Actor for ChatSession {
     type Context = ws::WebsocketContext<Self>;
 
@@ -275,20 +298,18 @@ impl Actor for ChatSession {
         super::drain::watch(self, ctx, self.server.drain_signal(), reconnect);
         let heartbeat = Duration::from_millis(self.server.settings.timing.heartbeat_ms);
         let timeout = Duration::from_millis(self.server.settings.timing.client_timeout_ms);
+        // In a cluster, the customer's actor may move with its shard: look as often as
+        // the lease rows are read, so the client reconnects to it at once.
+        if let Some(every) = self.server.seat_check() {
+            ctx.run_interval(every, |act, ctx| {
+                act.closing_if_customer_moved(ctx);
+            });
+        }
         ctx.run_interval(heartbeat, move |act, ctx| {
-            if act.attached.as_ref().is_some_and(|a| act.server.moved(a)) {
-                Self::send(
-                    ctx,
-                    &ChatServerMsg::Reconnect {
-                        reason: "customer_restarted".into(),
-                    },
-                );
-                ctx.close(Some(ws::CloseReason {
-                    code: ws::CloseCode::Restart,
-                    description: Some(super::drain::RECONNECT_REASON.into()),
-                }));
-                ctx.stop();
-            } else if act.last_seen.elapsed() > timeout {
+            if act.closing_if_customer_moved(ctx) {
+                return;
+            }
+            if act.last_seen.elapsed() > timeout {
                 super::frames::close_idle(ctx);
             } else {
                 ctx.ping(b"");

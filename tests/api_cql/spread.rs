@@ -12,6 +12,9 @@
 //! an independent check reads the keyspace with plain CQL: every acknowledged message
 //! is stored exactly once and nothing else; the agent saw every one of them, and no
 //! message was pushed to it twice; the conversation was never held by anyone else.
+//! Between the kill and that check, the other survivor is stopped with SIGTERM: it
+//! exits cleanly, handing its keys over, and the last node holds every key and serves
+//! on.
 
 use crate::helpers::*;
 use crate::process::{free_port, spawn, Proc};
@@ -115,33 +118,60 @@ fn welcome_texts(welcome: &Value) -> Vec<String> {
         .collect()
 }
 
-/// Reads the agent's socket until message `text` arrives (pushed, or listed by a
-/// welcome after a reconnect to `node`); counts every push of a customer message.
-async fn until_seen(
-    agent: &mut Client,
-    node: &Proc,
-    token: &str,
-    text: &str,
-    pushed: &mut BTreeMap<String, usize>,
-    listed: &mut Vec<String>,
-) {
-    let give_up = Instant::now() + MESSAGE_WAIT;
-    while !pushed.contains_key(text) && !listed.iter().any(|t| t == text) {
-        assert!(Instant::now() < give_up, "{text} never reached the agent");
-        let m = agent.next().await;
-        match m["type"].as_str() {
-            Some("event") if m["event"]["type"] == "message_in" => {
-                let t = m["event"]["text"].as_str().unwrap_or_default().to_owned();
-                *pushed.entry(t).or_default() += 1;
+/// The agent's socket and what reached it: customer messages pushed (counted), and
+/// those a welcome listed after a reconnect.
+struct Watch {
+    client: Client,
+    token: String,
+    pushed: BTreeMap<String, usize>,
+    listed: Vec<String>,
+}
+
+impl Watch {
+    /// Reads the socket until message `text` arrives (pushed, or listed by a welcome
+    /// after a reconnect to `home`, which the engine asks for when the agent's actor
+    /// moved).
+    async fn until_seen(&mut self, home: &Proc, text: &str) {
+        let give_up = Instant::now() + MESSAGE_WAIT;
+        while !self.pushed.contains_key(text) && !self.listed.iter().any(|t| t == text) {
+            assert!(Instant::now() < give_up, "{text} never reached the agent");
+            let m = self.client.next().await;
+            match m["type"].as_str() {
+                Some("event") if m["event"]["type"] == "message_in" => {
+                    let t = m["event"]["text"].as_str().unwrap_or_default().to_owned();
+                    *self.pushed.entry(t).or_default() += 1;
+                }
+                Some("reconnect") => {
+                    let (c, welcome) = agent_on(home, &self.token).await;
+                    self.client = c;
+                    self.listed.extend(welcome_texts(&welcome));
+                }
+                _ => {}
             }
-            Some("reconnect") => {
-                let (c, welcome) = agent_on(node, token).await;
-                *agent = c;
-                listed.extend(welcome_texts(&welcome));
-            }
-            _ => {}
         }
     }
+}
+
+/// Customer messages `range`, each sent round `entry` until acknowledged (recorded in
+/// `acked`) and then awaited at the agent; returns how long after `since` the first
+/// was through.
+async fn exchange(
+    entry: &[&Proc],
+    home: &Proc,
+    admin: &str,
+    agent: &mut Watch,
+    range: std::ops::Range<usize>,
+    acked: &mut BTreeMap<String, String>,
+    since: Instant,
+) -> Duration {
+    let mut first = None;
+    for i in range {
+        let (event, _) = say(entry, i, admin, i).await;
+        acked.insert(format!("m{i}"), event);
+        agent.until_seen(home, &format!("m{i}")).await;
+        first.get_or_insert(since.elapsed());
+    }
+    first.unwrap_or_default()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -195,23 +225,24 @@ async fn three_nodes_share_the_work_and_a_killed_one_loses_nothing() {
         .await;
     let assigned = agent.expect("conversation_assigned").await;
     let conversation = assigned["conversation"]["id"].as_str().unwrap().to_owned();
-    let mut pushed: BTreeMap<String, usize> = BTreeMap::new();
-    let mut listed: Vec<String> =
-        welcome_texts(&json!({"conversations": [assigned["conversation"]]}));
-    for i in 1..10 {
-        let (event, _) = say(&all, i, &admin, i).await;
-        acked.insert(format!("m{i}"), event);
-        let text = format!("m{i}");
-        until_seen(
-            &mut agent,
-            at(&nodes, 1),
-            &agent_token,
-            &text,
-            &mut pushed,
-            &mut listed,
-        )
-        .await;
-    }
+    let listed = welcome_texts(&json!({"conversations": [assigned["conversation"]]}));
+    let mut agent = Watch {
+        client: agent,
+        token: agent_token,
+        pushed: BTreeMap::new(),
+        listed,
+    };
+    let home = at(&nodes, 1);
+    exchange(
+        &all,
+        home,
+        &admin,
+        &mut agent,
+        1..10,
+        &mut acked,
+        Instant::now(),
+    )
+    .await;
     drop(all);
 
     // Kill the node running the customer's actor (or the queue's, if that is node b,
@@ -236,36 +267,72 @@ async fn three_nodes_share_the_work_and_a_killed_one_loses_nothing() {
 
     // The survivors serve the customer and the agent again; nothing acknowledged is lost.
     let survivors: Vec<&Proc> = nodes.iter().flatten().collect();
-    let mut served_again = None;
-    for i in 10..20 {
-        let (event, _) = say(&survivors, i, &admin, i).await;
-        acked.insert(format!("m{i}"), event);
-        let text = format!("m{i}");
-        until_seen(
-            &mut agent,
-            at(&nodes, 1),
-            &agent_token,
-            &text,
-            &mut pushed,
-            &mut listed,
-        )
-        .await;
-        served_again.get_or_insert(killed_at.elapsed());
-    }
+    let home = at(&nodes, 1);
+    let served_again = exchange(
+        &survivors,
+        home,
+        &admin,
+        &mut agent,
+        10..20,
+        &mut acked,
+        killed_at,
+    )
+    .await;
     println!(
         "first message after the kill acknowledged and at the agent {:?} after it",
-        served_again.unwrap()
+        served_again
     );
 
+    // The other survivor stops gracefully (SIGTERM): it hands its keys over as it
+    // leaves, and node b alone serves everything.
+    drop(survivors);
+    let leaving = (0..3).find(|&i| i != 1 && nodes[i].is_some()).unwrap();
+    let mut gone = nodes[leaving].take().unwrap();
+    let stopped_at = Instant::now();
+    gone.sigterm();
+    let status = gone.exited().await;
+    assert!(status.success(), "{} exited with {status}", names[leaving]);
+    let home = at(&nodes, 1);
+    let after_stop = exchange(
+        &[home],
+        home,
+        &admin,
+        &mut agent,
+        20..30,
+        &mut acked,
+        stopped_at,
+    )
+    .await;
+    println!(
+        "first message after SIGTERM to {} acknowledged and at the agent {:?} after it",
+        names[leaving], after_stop
+    );
+    let give_up = Instant::now() + WAIT;
+    loop {
+        let h = holders(at(&nodes, 1), &admin).await;
+        let missing: Vec<&String> = expected_keys
+            .iter()
+            .filter(|k| h.get(*k).map(String::as_str) != Some("node-b"))
+            .collect();
+        if missing.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < give_up,
+            "not held by node-b alone: {missing:?} in {h:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await; // poll interval
+    }
+
     // Every message reached the agent; none was pushed to it twice.
-    for i in 0..20 {
+    for i in 0..30 {
         let text = format!("m{i}");
         assert!(
-            i == 0 || pushed.contains_key(&text) || listed.contains(&text),
+            i == 0 || agent.pushed.contains_key(&text) || agent.listed.contains(&text),
             "{text} never reached the agent"
         );
     }
-    let twice: Vec<_> = pushed.iter().filter(|(_, n)| **n > 1).collect();
+    let twice: Vec<_> = agent.pushed.iter().filter(|(_, n)| **n > 1).collect();
     assert!(twice.is_empty(), "pushed more than once: {twice:?}");
 
     // Independent check with plain CQL: the acknowledged messages, each once, nothing
@@ -285,28 +352,11 @@ async fn three_nodes_share_the_work_and_a_killed_one_loses_nothing() {
 
 /// Every agent an `assigned` event of `conversation` names, read with plain CQL.
 async fn assigned_agents(keyspace: &str, conversation: &str) -> Vec<String> {
-    let session = scylla::client::session_builder::SessionBuilder::new()
-        .known_nodes(cql_contact_points())
-        .build()
+    let mut agents: Vec<String> = crate::standby::stored_events(keyspace, "assigned")
         .await
-        .expect("a CQL session");
-    let rows = session
-        .query_unpaged(format!("SELECT kind, payload FROM {keyspace}.timeline"), ())
-        .await
-        .expect("read the timeline")
-        .into_rows_result()
-        .expect("rows");
-    let mut agents: Vec<String> = rows
-        .rows::<(Option<String>, Option<String>)>()
-        .expect("typed rows")
-        .map(|r| r.expect("a row"))
-        .filter(|(kind, _)| kind.as_deref() == Some("assigned"))
-        .filter_map(|(_, payload)| {
-            let e: Value = serde_json::from_str(&payload.unwrap_or_default()).ok()?;
-            (e["conversation_id"] == conversation)
-                .then(|| e["agent_id"].as_str().map(str::to_owned))
-                .flatten()
-        })
+        .iter()
+        .filter(|e| e["conversation_id"] == conversation)
+        .filter_map(|e| e["agent_id"].as_str().map(str::to_owned))
         .collect();
     agents.dedup();
     agents

@@ -509,6 +509,17 @@ async fn an_engine_cut_off_from_the_store_steps_down_and_the_standby_serves() {
 /// The ids of the customer messages (`message_in`) in the keyspace's timeline, sorted,
 /// read straight from the database.
 pub(crate) async fn stored_message_events(keyspace: &str) -> Vec<String> {
+    let mut ids: Vec<String> = stored_events(keyspace, "message_in")
+        .await
+        .iter()
+        .map(|e| e["id"].as_str().expect("an event id").to_owned())
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// The keyspace's timeline events of `kind`, read straight from the database.
+pub(crate) async fn stored_events(keyspace: &str, kind: &str) -> Vec<Value> {
     let session = scylla::client::session_builder::SessionBuilder::new()
         .known_nodes(cql_contact_points())
         .build()
@@ -520,18 +531,12 @@ pub(crate) async fn stored_message_events(keyspace: &str) -> Vec<String> {
         .expect("read the timeline")
         .into_rows_result()
         .expect("rows");
-    let mut ids: Vec<String> = rows
-        .rows::<(Option<String>, Option<String>)>()
+    rows.rows::<(Option<String>, Option<String>)>()
         .expect("typed rows")
         .map(|r| r.expect("a row"))
-        .filter(|(kind, _)| kind.as_deref() == Some("message_in"))
-        .map(|(_, payload)| {
-            let event: Value = serde_json::from_str(&payload.unwrap_or_default()).expect("JSON");
-            event["id"].as_str().expect("an event id").to_owned()
-        })
-        .collect();
-    ids.sort();
-    ids
+        .filter(|(k, _)| k.as_deref() == Some(kind))
+        .map(|(_, payload)| serde_json::from_str(&payload.unwrap_or_default()).expect("JSON"))
+        .collect()
 }
 
 /// Polls `/readyz` (bounded: a minute, as a reconnecting driver may back off) until

@@ -72,15 +72,19 @@ impl Engine {
     }
 }
 
-/// Applies the ownership loop's changes until the channel closes. Changes that arrive
+/// Applies the ownership loop's changes until the channel closes or the engine stops
+/// (held weakly: the shutdown waits for the engine's last holder). Changes that arrive
 /// together are applied together (a node joining takes many shards at once: one read
 /// of the open conversations serves them all).
-pub async fn run(engine: Engine, mut changes: UnboundedReceiver<Change>) {
+pub async fn run(engine: super::registry::WeakEngine, mut changes: UnboundedReceiver<Change>) {
     while let Some(first) = changes.recv().await {
         let mut batch = vec![first];
         while let Ok(more) = changes.try_recv() {
             batch.push(more);
         }
+        let Some(engine) = engine.upgrade() else {
+            return;
+        };
         apply(&engine, batch).await;
     }
 }

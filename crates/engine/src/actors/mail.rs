@@ -39,6 +39,9 @@ pub struct Cluster {
     /// How long a message to an actor on another node may take, answer included
     /// (`cluster.actor_timeout_ms`).
     pub timeout: Duration,
+    /// How often a socket looks whether its actor's key moved (`cluster.lease_poll_ms`:
+    /// the rows it compares are read that often).
+    pub seat_check: Duration,
 }
 
 impl Cluster {
@@ -385,41 +388,53 @@ all_mail!(impl_mail);
 
 /// Registers, on this node's peers, the delivery of every actor message kind to the
 /// actors here. The peers layer admits an envelope only while this node owns its key.
+/// The handlers hold the engine weakly (the engine holds them): once it has stopped
+/// they refuse with `stopping`.
 pub fn serve(engine: &Engine, peers: &Peers) {
     macro_rules! serve_kinds {
         ($($actor:ident => [$($msg:ident),* $(,)?]),* $(,)?) => {$($(
             {
-                let engine = engine.clone();
+                let weak = engine.downgrade();
                 peers.serve(move |_key, to: To<$actor, $msg>| {
-                    let engine = engine.clone();
-                    async move {
-                        Ok::<_, Refusal>(engine.ask_here::<$actor, $msg>(to.id, to.msg).await)
-                    }
+                    let engine = running(&weak);
+                    async move { Ok(engine?.ask_here::<$actor, $msg>(to.id, to.msg).await) }
                 });
             }
         )*)*};
     }
     all_mail!(serve_kinds);
-    let here = engine.clone();
+    let weak = engine.downgrade();
     peers.serve(move |_key, _: RepublishAgents| {
-        here.republish_local_agents();
-        async { Ok(()) }
+        let done = running(&weak).map(|e| e.republish_local_agents());
+        async { done }
     });
-    let here = engine.clone();
+    let weak = engine.downgrade();
     peers.serve(move |_key, start: StartAgent| {
-        here.agent_or_start(start.profile);
-        async { Ok(()) }
+        let done = running(&weak).map(|e| {
+            e.agent_or_start(start.profile);
+        });
+        async { done }
     });
-    let here = engine.clone();
+    let weak = engine.downgrade();
     peers.serve(move |_key, changed: QueuesChanged| {
-        for q in changed.queues {
-            here.start_queue(q);
-        }
-        if let Some(c) = here.cluster() {
-            c.driver.set_keys(here.placed_keys());
-        }
-        async { Ok(()) }
+        let done = running(&weak).map(|e| {
+            for q in changed.queues {
+                e.start_queue(q);
+            }
+            if let Some(c) = e.cluster() {
+                c.driver.set_keys(e.placed_keys());
+            }
+        });
+        async { done }
     });
+}
+
+/// The engine, or a refusal once it has stopped.
+fn running(weak: &super::registry::WeakEngine) -> Result<Engine, Refusal> {
+    weak.upgrade().ok_or_else(|| Refusal {
+        code: "stopping".into(),
+        message: "this node's engine has stopped".into(),
+    })
 }
 
 /// The three placed actors by name, for readable call sites.
@@ -497,6 +512,12 @@ impl Engine {
     /// live members through their membership keys.
     pub fn republish_agents(&self) {
         self.republish_local_agents();
+        self.broadcast(RepublishAgents {});
+    }
+
+    /// Sends `message` to every other live member's membership key, from a spawned
+    /// task (the caller never waits); a member that misses it is logged.
+    fn broadcast<M: Wire + Sync>(&self, message: M) {
         let Some(c) = self.cluster().cloned() else {
             return;
         };
@@ -510,8 +531,8 @@ impl Engine {
             .collect();
         actix::spawn(async move {
             for key in others {
-                if let Err(e) = c.peers.ask(&key, &RepublishAgents {}, c.timeout).await {
-                    tracing::warn!(key, error = %e, "agents of a member not asked to republish");
+                if let Err(e) = c.peers.ask(&key, &message, c.timeout).await {
+                    tracing::warn!(kind = M::KIND, key, error = %e, "a member missed a broadcast");
                 }
             }
         });
@@ -563,22 +584,7 @@ impl Engine {
             return;
         };
         c.driver.set_keys(self.placed_keys());
-        let me = c.node_name().to_owned();
-        let others: Vec<String> = c
-            .driver
-            .members()
-            .into_iter()
-            .filter(|m| m.live && m.node.name != me)
-            .map(|m| Cluster::node_key(&m.node.name))
-            .collect();
-        let message = QueuesChanged { queues };
-        actix::spawn(async move {
-            for key in others {
-                if let Err(e) = c.peers.ask(&key, &message, c.timeout).await {
-                    tracing::warn!(key, error = %e, "a member was not told of a queue change");
-                }
-            }
-        });
+        self.broadcast(QueuesChanged { queues });
     }
 }
 
@@ -600,6 +606,13 @@ impl Engine {
                 key,
             },
         }
+    }
+
+    /// How often sockets look whether their actor moved ([`Engine::moved`]): in a
+    /// cluster, as often as the lease rows are read; `None` without one (a crash here
+    /// is noticed at the heartbeat).
+    pub fn seat_check(&self) -> Option<Duration> {
+        self.cluster().map(|c| c.seat_check)
     }
 
     /// Whether the actor a socket sat with is gone: crashed here, or its key moved to

@@ -36,6 +36,17 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct Engine(Arc<Inner>);
 
+/// An [`Engine`] that may have stopped ([`Engine::downgrade`]).
+#[derive(Clone)]
+pub struct WeakEngine(std::sync::Weak<Inner>);
+
+impl WeakEngine {
+    /// The engine, unless it has stopped.
+    pub fn upgrade(&self) -> Option<Engine> {
+        self.0.upgrade().map(Engine)
+    }
+}
+
 /// What every actor reads: the store, the clock, the settings, the token signer and
 /// the erasure tombstones' key. `engine.store` and the like reach them through `Deref`.
 pub struct Services {
@@ -265,6 +276,12 @@ impl Engine {
     /// How many handles to this engine exist (shutdown waits until it holds the last).
     pub fn holders(&self) -> usize {
         Arc::strong_count(&self.0)
+    }
+
+    /// A handle that does not keep the engine alive (for what the engine itself holds,
+    /// such as its node-to-node handlers: the shutdown waits for the last holder).
+    pub fn downgrade(&self) -> WeakEngine {
+        WeakEngine(Arc::downgrade(&self.0))
     }
 
     /// Installs the outbound port (once, at start-up).
