@@ -6,7 +6,11 @@
 //! turn (as behind a round-robin load balancer), so each message crosses from the node
 //! it reached to the node running the customer's actor, and from there to the node
 //! running the agent's actor and on to the agent's socket. Then the node that runs the
-//! customer's actor (or, if that is node b, the queue's) is killed with SIGKILL; the
+//! customer's actor (or, if that is node b, the queue's) is paused with SIGSTOP for
+//! longer than its lease: the others take its keys and serve meanwhile; a request
+//! that waited in its socket is refused when it wakes (its deadline passed: the write
+//! fence), and it rejoins and takes its share back. Then that node (by the placement
+//! now) is killed with SIGKILL; the
 //! client resends each unacknowledged message, with its id, to the next node until one
 //! acknowledges, and the agent's socket reconnects to node b when told to. Afterwards
 //! an independent check reads the keyspace with plain CQL: every acknowledged message
@@ -66,6 +70,34 @@ async fn holders(node: &Proc, token: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// Waits until every key of `expected` is held by a live member and all three nodes
+/// hold some; returns who holds what.
+async fn settled(node: &Proc, token: &str, expected: &[String]) -> BTreeMap<String, String> {
+    let give_up = Instant::now() + WAIT;
+    loop {
+        let h = holders(node, token).await;
+        let all = expected.iter().all(|k| h.contains_key(k));
+        let owners: std::collections::BTreeSet<&String> =
+            expected.iter().filter_map(|k| h.get(k)).collect();
+        if all && owners.len() == 3 {
+            return h;
+        }
+        assert!(Instant::now() < give_up, "placement never settled: {h:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await; // poll interval
+    }
+}
+
+/// The node (other than node-b, which holds the agent's socket) running the customer's
+/// actor, else the queue's, else node-a.
+fn busiest(placed: &BTreeMap<String, String>, customer_key: &str) -> String {
+    [customer_key, "queue/general"]
+        .iter()
+        .filter_map(|k| placed.get(*k))
+        .find(|n| n.as_str() != "node-b")
+        .cloned()
+        .unwrap_or_else(|| "node-a".into())
+}
+
 /// Sends customer message `i` to the nodes from `first` on, one after another, until
 /// one acknowledges it; returns the event id and the node that did.
 async fn say(nodes: &[&Proc], first: usize, token: &str, i: usize) -> (String, usize) {
@@ -96,14 +128,48 @@ async fn say(nodes: &[&Proc], first: usize, token: &str, i: usize) -> (String, u
     }
 }
 
-/// The agent's socket on `node`, available, with what its welcome listed.
+/// The agent's socket on `node`, available, with what its welcome listed. A socket
+/// refused at the handshake (the agent's shard between owners) or asked to reconnect
+/// before it is ready (its actor moved again meanwhile) is opened again after a short
+/// wait, as the web client does. Pushes before the welcome are not counted: the
+/// welcome lists the conversations' recent messages.
 async fn agent_on(node: &Proc, token: &str) -> (Client, Value) {
-    let mut c = Client::connect(&node.ws_url(&format!("/ws/agent?token={token}"))).await;
-    let welcome = c.expect("welcome").await;
-    c.send(json!({"type": "set_status", "status": "available"}))
-        .await;
-    c.expect("status").await;
-    (c, welcome)
+    use tokio_tungstenite::tungstenite::Message;
+    let url = node.ws_url(&format!("/ws/agent?token={token}"));
+    let give_up = Instant::now() + MESSAGE_WAIT;
+    'again: loop {
+        assert!(
+            Instant::now() < give_up,
+            "the agent never got a steady socket"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await; // the client's reconnect back-off
+        let Ok((ws, _)) = tokio_tungstenite::connect_async(&url).await else {
+            continue;
+        };
+        let mut c = Client::from_stream(ws);
+        let mut welcome = None;
+        loop {
+            let m: Value = match c.next_frame().await {
+                Some(Message::Text(t)) => serde_json::from_str(&t).expect("JSON"),
+                Some(Message::Close(_)) | None => continue 'again,
+                Some(_) => continue,
+            };
+            match m["type"].as_str() {
+                Some("reconnect") => continue 'again,
+                Some("welcome") => {
+                    welcome = Some(m);
+                    c.send(json!({"type": "set_status", "status": "available"}))
+                        .await;
+                }
+                Some("status") => {
+                    if let Some(w) = welcome.take() {
+                        return (c, w);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
 }
 
 /// Texts of the customer messages a welcome lists in the agent's conversations.
@@ -197,18 +263,7 @@ async fn three_nodes_share_the_work_and_a_killed_one_loses_nothing() {
     for s in ["hub", "notifier", "callback-sweeper", "idempotency-expiry"] {
         expected_keys.push(format!("singleton/{s}"));
     }
-    let give_up = Instant::now() + WAIT;
-    let placed = loop {
-        let h = holders(at(&nodes, 0), &admin).await;
-        let all = expected_keys.iter().all(|k| h.contains_key(k));
-        let owners: std::collections::BTreeSet<&String> =
-            expected_keys.iter().filter_map(|k| h.get(k)).collect();
-        if all && owners.len() == 3 {
-            break h;
-        }
-        assert!(Instant::now() < give_up, "placement never settled: {h:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await; // poll interval
-    };
+    let placed = settled(at(&nodes, 0), &admin, &expected_keys).await;
     println!("placement: {placed:?}");
 
     // An agent on node b; the customer's messages reach a, b and c in turn.
@@ -245,18 +300,86 @@ async fn three_nodes_share_the_work_and_a_killed_one_loses_nothing() {
     .await;
     drop(all);
 
-    // Kill the node running the customer's actor (or the queue's, if that is node b,
-    // which holds the agent's socket).
     let shard = switchboard::cluster::shard::ShardMap::new(SHARDS)
         .unwrap()
         .customer(switchboard::domain::CustomerId::parse(&customer).unwrap());
     let customer_key = format!("shard/{}", shard.0);
-    let victim_name = [customer_key.as_str(), "queue/general"]
-        .iter()
-        .filter_map(|k| placed.get(*k))
-        .find(|n| n.as_str() != "node-b")
-        .cloned()
-        .unwrap_or_else(|| "node-a".into());
+
+    // Pause that node (SIGSTOP) for longer than its lease: the others take its keys
+    // and serve; a request it had in its socket while paused is not stored by it when
+    // it wakes (it is past its deadline: refused, or passed on to the key's new owner);
+    // it then rejoins and takes its share again.
+    let paused_name = busiest(&placed, &customer_key);
+    let paused = names.iter().position(|n| *n == paused_name).unwrap();
+    println!("pausing {paused_name}");
+    at(&nodes, paused).signal(libc::SIGSTOP);
+    let paused_at = Instant::now();
+    let zombie_http = test_http_client();
+    let zombie_url = format!("{}/api/v1/inbound", at(&nodes, paused).base);
+    let zombie_token = admin.clone();
+    let in_hand = tokio::spawn(async move {
+        let body = json!({"channel": "sms", "address": "+818055501234",
+                          "text": "in-hand", "client_msg_id": "spread-in-hand"});
+        let r = zombie_http
+            .post(zombie_url)
+            .bearer_auth(zombie_token)
+            .json(&body)
+            .send()
+            .await
+            .expect("the paused node answers once it wakes");
+        let status = r.status().as_u16();
+        (status, r.json::<Value>().await.unwrap_or(Value::Null))
+    });
+    let others: Vec<&Proc> = (0..3)
+        .filter(|&i| i != paused)
+        .map(|i| at(&nodes, i))
+        .collect();
+    let home = at(&nodes, 1);
+    let during = exchange(
+        &others,
+        home,
+        &admin,
+        &mut agent,
+        10..15,
+        &mut acked,
+        paused_at,
+    )
+    .await;
+    println!("first message during the pause through {during:?} after it");
+    drop(others);
+    // The fault's length (not a synchronisation): past the lease and the skew bound.
+    tokio::time::sleep(Duration::from_secs(6).saturating_sub(paused_at.elapsed())).await;
+    at(&nodes, paused).signal(libc::SIGCONT);
+    let (status, answer) = in_hand.await.expect("the in-hand request");
+    match status {
+        202 => {
+            acked.insert(
+                "in-hand".into(),
+                answer["event_id"].as_str().unwrap().to_owned(),
+            );
+        }
+        503 => {}
+        other => panic!("the woken node answered {other}: {answer}"),
+    }
+    println!("the woken node answered the request it had in hand {status}: {answer}");
+    let placed = settled(at(&nodes, 1), &admin, &expected_keys).await;
+    let all: Vec<&Proc> = nodes.iter().flatten().collect();
+    let home = at(&nodes, 1);
+    exchange(
+        &all,
+        home,
+        &admin,
+        &mut agent,
+        15..20,
+        &mut acked,
+        Instant::now(),
+    )
+    .await;
+    drop(all);
+
+    // Kill the node running the customer's actor (or the queue's, if that is node b,
+    // which holds the agent's socket).
+    let victim_name = busiest(&placed, &customer_key);
     let victim = names.iter().position(|n| *n == victim_name).unwrap();
     println!(
         "killing {victim_name} (customer's shard {customer_key} on {:?})",
@@ -273,7 +396,7 @@ async fn three_nodes_share_the_work_and_a_killed_one_loses_nothing() {
         home,
         &admin,
         &mut agent,
-        10..20,
+        20..30,
         &mut acked,
         killed_at,
     )
@@ -298,7 +421,7 @@ async fn three_nodes_share_the_work_and_a_killed_one_loses_nothing() {
         home,
         &admin,
         &mut agent,
-        20..30,
+        30..40,
         &mut acked,
         stopped_at,
     )
@@ -325,7 +448,7 @@ async fn three_nodes_share_the_work_and_a_killed_one_loses_nothing() {
     }
 
     // Every message reached the agent; none was pushed to it twice.
-    for i in 0..30 {
+    for i in 0..40 {
         let text = format!("m{i}");
         assert!(
             i == 0 || agent.pushed.contains_key(&text) || agent.listed.contains(&text),

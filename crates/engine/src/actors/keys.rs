@@ -127,6 +127,7 @@ async fn apply(engine: &Engine, batch: Vec<Change>) {
         }
     }
     if !gained_shards.is_empty() {
+        tracing::info!(shards = ?gained_shards.iter().map(|s| s.0).collect::<Vec<_>>(), "shards taken: their actors start here");
         if let Err(e) = restore_shards(engine, &gained_shards).await {
             tracing::error!(error = %e, shards = gained_shards.len(), "shards taken, but their agents' conversations could not be read");
         }
@@ -198,6 +199,7 @@ async fn restore_shards(
         if !engine.is_here::<AgentActor>(&agent) {
             continue;
         }
+        tracing::info!(%agent, held = conversations.len(), "agent's conversations restored here");
         match engine.store.agent(&agent).await? {
             Some(profile) => engine
                 .agent_or_start(profile)

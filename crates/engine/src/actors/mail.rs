@@ -79,6 +79,25 @@ impl Cluster {
     pub fn owns(&self, key: &str) -> bool {
         self.driver.owns(key).is_some()
     }
+
+    /// Sends `message` to the holder of `key` and reads its reply, within
+    /// [`Cluster::timeout`]. A key between owners (its holder gone, the next not yet
+    /// in) is asked again every [`Cluster::seat_check`] — a takeover completes within
+    /// a round or two once the old lease has lapsed — instead of failing at once.
+    pub async fn ask_owner<W: Wire>(&self, key: &str, message: &W) -> Result<W::Reply, SendError> {
+        let until = tokio::time::Instant::now() + self.timeout;
+        loop {
+            let left = until.saturating_duration_since(tokio::time::Instant::now());
+            match self.peers.ask(key, message, left).await {
+                Err(SendError::Unowned { .. })
+                    if tokio::time::Instant::now() + self.seat_check < until =>
+                {
+                    tokio::time::sleep(self.seat_check).await;
+                }
+                other => return other,
+            }
+        }
+    }
 }
 
 impl Engine {
@@ -243,7 +262,7 @@ impl Engine {
                     msg,
                     actor: PhantomData,
                 };
-                match c.peers.ask(&key, &to, c.timeout).await {
+                match c.ask_owner(&key, &to).await {
                     Ok(r) => r,
                     Err(e) => Err(unreached(&key, e)),
                 }
@@ -284,9 +303,9 @@ impl Engine {
                     actor: PhantomData,
                 };
                 actix::spawn(async move {
-                    match c.peers.ask(&key, &to, c.timeout).await {
+                    match c.ask_owner(&key, &to).await {
                         Ok(_) => {}
-                        // Between owners (a takeover under way): the next owner reloads
+                        // Still between owners at the deadline: the next owner reloads
                         // from the store.
                         Err(e @ SendError::Unowned { .. }) => {
                             tracing::debug!(kind = M::KIND, key, error = %e, "message to an actor between owners dropped");
@@ -576,6 +595,25 @@ impl Engine {
             .collect()
     }
 
+    /// Waits until `key` has a live holder (this node or another), at most the
+    /// actor time-out; at once without a cluster.
+    pub(crate) async fn until_owned(&self, key: &str) {
+        let Some(c) = self.cluster().cloned() else {
+            return;
+        };
+        let until = tokio::time::Instant::now() + c.timeout;
+        while !c.owns(key) && c.driver.holder(key).is_none() {
+            if tokio::time::Instant::now() >= until {
+                tracing::warn!(
+                    key,
+                    "no owner yet; messages to it are refused until one takes it"
+                );
+                return;
+            }
+            tokio::time::sleep(c.seat_check).await;
+        }
+    }
+
     /// After this node saved `queues`: the placed keys follow, and every other live
     /// member is told (a member that misses it learns the queues at its next start;
     /// until then it places keys by the set it knows).
@@ -653,8 +691,7 @@ impl Engine {
             Place::Here => Ok(Seat::Here(self.agent_or_start(profile))),
             Place::There(c, key) => {
                 let owner = c.driver.owner(&key);
-                c.peers
-                    .ask(&key, &StartAgent { profile }, c.timeout)
+                c.ask_owner(&key, &StartAgent { profile })
                     .await
                     .map_err(|e| unreached(&key, e))?;
                 Ok(Seat::There {

@@ -618,10 +618,17 @@ impl Engine {
             })
             .await
             .map_err(crate::store::StoreError::into_engine)?;
+        let new = self.queue_config(&config.name).is_none();
         for q in &queues {
             self.start_queue(q.clone());
         }
         self.queues_changed(queues);
+        if new {
+            // In a cluster a new queue's key is taken at the owners' next round: answer
+            // once it has an owner, so the queue can be used at once.
+            self.until_owned(&super::mail::Cluster::queue_key(&config.name))
+                .await;
+        }
         Ok(())
     }
 
