@@ -1,8 +1,8 @@
 //! Messages between actors. Plain serde types keyed by ids, one struct per message with
 //! its reply type, never a reference into another actor's state nor an address of this
-//! process, so that actors can later live on different machines (the feature messages
-//! in handler files, below, are plain values too, not all serde yet). Sockets are no
-//! exception: the four messages that attach one (`AttachAgent`, `AttachChat`,
+//! process, so that actors can live on different machines: with spread placement a
+//! message crosses to the node running its actor (`super::mail`, which lists every
+//! one). Sockets are no exception: the four messages that attach one (`AttachAgent`, `AttachChat`,
 //! `Subscribe`, `WatchConversation`) and those naming one afterwards carry its
 //! [`SessionRef`](super::sessions::SessionRef) — the node holding it and its session id
 //! there — and actors push to it through the engine (`Engine::push_chat`,

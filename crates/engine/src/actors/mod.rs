@@ -8,6 +8,10 @@
 //! nothing awaits an agent actor inside a handler. So no cycle of waits can form.
 //! The [`hub::LiveHub`] is awaited by nobody on the routing path: actors tell it
 //! facts with `Engine::live` (`try_send`, dropped if its mailbox is full).
+//!
+//! Actors are named by id, not address: `Engine::ask` / `tell` ([`mail`]) deliver here
+//! or to the node holding the actor's key (spread placement; [`keys`] starts and stops
+//! the actors of the keys this node gains and loses).
 
 pub mod agent;
 pub mod customer;
