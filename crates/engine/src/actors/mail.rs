@@ -247,38 +247,77 @@ impl Engine {
     /// node that owns its key. `Err` when it could not be reached (`unavailable`:
     /// retry; the message may have been acted on, which every door of the engine
     /// deduplicates by id) or does not run (an agent not connected).
-    pub async fn ask<A, M>(&self, id: A::Id, msg: M) -> EngineResult<M::Result>
+    ///
+    /// An actor here gets the message at the call, before the future is first polled
+    /// (as `Addr::send`): what the caller sends it next arrives after it.
+    pub fn ask<A, M>(
+        &self,
+        id: A::Id,
+        msg: M,
+    ) -> impl std::future::Future<Output = EngineResult<M::Result>> + 'static
     where
         A: Placed + Handler<M>,
         A::Context: ToEnvelope<A, M>,
         M: Mail<A>,
         M::Result: Serialize + DeserializeOwned + Send,
     {
-        match self.place_of::<A>(&id) {
-            Place::Here => self.ask_here::<A, M>(id, msg).await,
-            Place::There(c, key) => {
-                let to = To::<A, M> {
-                    id,
-                    msg,
-                    actor: PhantomData,
-                };
-                match c.ask_owner(&key, &to).await {
-                    Ok(r) => r,
-                    Err(e) => Err(unreached(&key, e)),
+        let place = self.place_of::<A>(&id);
+        let sent = match place {
+            Place::Here => A::here(self, &id).map(|a| a.send(msg.clone())),
+            Place::There(..) => None,
+        };
+        let engine = self.clone();
+        async move {
+            match place {
+                Place::Here => {
+                    match sent {
+                        Some(request) => match request.await {
+                            Ok(r) => return Ok(r),
+                            // Passivated as it arrived: once more, on a fresh actor.
+                            Err(MailboxError::Closed) => A::forget_closed(&engine, &id),
+                            Err(MailboxError::Timeout) => {
+                                return Err(EngineError::internal(format!(
+                                    "actor for {id} unavailable"
+                                )))
+                            }
+                        },
+                        None => {
+                            return Err(EngineError::unavailable(format!(
+                                "{id} is not running here"
+                            )))
+                        }
+                    }
+                    engine.ask_here::<A, M>(id, msg).await
+                }
+                Place::There(c, key) => {
+                    let to = To::<A, M> {
+                        id,
+                        msg,
+                        actor: PhantomData,
+                    };
+                    match c.ask_owner(&key, &to).await {
+                        Ok(r) => r,
+                        Err(e) => Err(unreached(&key, e)),
+                    }
                 }
             }
         }
     }
 
     /// [`Engine::ask`] for the messages that answer an [`EngineResult`].
-    pub async fn call<A, M, R>(&self, id: A::Id, msg: M) -> EngineResult<R>
+    pub fn call<A, M, R>(
+        &self,
+        id: A::Id,
+        msg: M,
+    ) -> impl std::future::Future<Output = EngineResult<R>> + 'static
     where
         A: Placed + Handler<M>,
         A::Context: ToEnvelope<A, M>,
         M: Mail<A> + Message<Result = EngineResult<R>>,
         R: Serialize + DeserializeOwned + Send + 'static,
     {
-        self.ask::<A, M>(id, msg).await?
+        let asked = self.ask::<A, M>(id, msg);
+        async move { asked.await? }
     }
 
     /// Sends `msg` to actor `A` named `id` without waiting (here: its mailbox; on
@@ -465,13 +504,17 @@ impl Engine {
     }
 
     /// [`Engine::ask`] to a queue.
-    pub async fn ask_queue<M>(&self, name: &QueueName, msg: M) -> EngineResult<M::Result>
+    pub fn ask_queue<M>(
+        &self,
+        name: &QueueName,
+        msg: M,
+    ) -> impl std::future::Future<Output = EngineResult<M::Result>> + 'static
     where
         QueueActor: Handler<M>,
         M: Mail<QueueActor>,
         M::Result: Serialize + DeserializeOwned + Send,
     {
-        self.ask::<QueueActor, M>(name.clone(), msg).await
+        self.ask::<QueueActor, M>(name.clone(), msg)
     }
 
     /// [`Engine::tell`] to a queue.
@@ -485,13 +528,17 @@ impl Engine {
     }
 
     /// [`Engine::ask`] to an agent's actor (`Err` if the agent is not connected).
-    pub async fn ask_agent<M>(&self, id: &AgentId, msg: M) -> EngineResult<M::Result>
+    pub fn ask_agent<M>(
+        &self,
+        id: &AgentId,
+        msg: M,
+    ) -> impl std::future::Future<Output = EngineResult<M::Result>> + 'static
     where
         AgentActor: Handler<M>,
         M: Mail<AgentActor>,
         M::Result: Serialize + DeserializeOwned + Send,
     {
-        self.ask::<AgentActor, M>(id.clone(), msg).await
+        self.ask::<AgentActor, M>(id.clone(), msg)
     }
 
     /// [`Engine::tell`] to an agent's actor (dropped if the agent is not connected).
@@ -505,13 +552,16 @@ impl Engine {
     }
 
     /// [`Engine::ask`] to the live hub.
-    pub async fn ask_hub<M>(&self, msg: M) -> EngineResult<M::Result>
+    pub fn ask_hub<M>(
+        &self,
+        msg: M,
+    ) -> impl std::future::Future<Output = EngineResult<M::Result>> + 'static
     where
         LiveHub: Handler<M>,
         M: Mail<LiveHub>,
         M::Result: Serialize + DeserializeOwned + Send,
     {
-        self.ask::<LiveHub, M>(TheHub, msg).await
+        self.ask::<LiveHub, M>(TheHub, msg)
     }
 }
 

@@ -426,13 +426,17 @@ impl Engine {
 
     /// Sends `msg` to the customer's actor (here or on the node owning its shard,
     /// [`Engine::call`]), re-activating once if the actor had just passivated.
-    pub async fn ask_customer<M, R>(&self, id: CustomerId, msg: M) -> EngineResult<R>
+    pub fn ask_customer<M, R>(
+        &self,
+        id: CustomerId,
+        msg: M,
+    ) -> impl std::future::Future<Output = EngineResult<R>> + 'static
     where
         M: super::mail::Mail<CustomerActor> + Message<Result = EngineResult<R>>,
         R: serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
         CustomerActor: Handler<M>,
     {
-        self.call::<CustomerActor, M, R>(id, msg).await
+        self.call::<CustomerActor, M, R>(id, msg)
     }
 
     /// Fire-and-forget to the customer's actor ([`Engine::tell`]).
