@@ -46,7 +46,7 @@ use crate::store::coordination::{wall_ms, Coordination};
 use cluster::membership;
 use cluster::ownership::{Change, Why};
 use cluster::NodeId;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -144,10 +144,16 @@ pub struct Active {
     /// Changes after the start, until [`Active::keep`] takes them.
     changes: Mutex<Option<UnboundedReceiver<Change>>>,
     step_down: Mutex<Option<StepDown>>,
-    /// Raised while the lease has lapsed and is not confirmed again.
+    /// Raised while the lease has lapsed and is not confirmed again, or while this
+    /// node stands aside.
     suspended: Arc<AtomicBool>,
-    /// The epoch the engine was started under: its state is the store's as of then.
-    epoch: u64,
+    /// Raised while this node stands aside (spread: it reaches no majority of the
+    /// members, `crate::quorum`): it handed every key over, so it holds no state of
+    /// the epoch it served under and may join again under a new one.
+    aside: Arc<AtomicBool>,
+    /// The epoch the engine serves under: its state is the store's as of then (a new
+    /// one after it stood aside and joined again).
+    epoch: AtomicU64,
     /// The lease that gates serving: [`KEY`], or this node's membership (spread).
     key: String,
     /// Node-to-node messages (with `cluster.secret`).
@@ -319,13 +325,19 @@ impl Active {
         };
         stop_holding(holding_server).await;
         tracing::info!(node = %node, epoch, "active: this engine holds the keyspace");
+        if let (true, Some(r)) = (spread, &receiver) {
+            // A member cut off from its peers stands aside (`switchboard_engine::quorum`).
+            let _on = thread.handle().enter();
+            switchboard_engine::quorum::watch(&driver, r.peers.clone(), settings.quorum());
+        }
         Ok(Arc::new(Active {
             driver,
             address,
             changes: Mutex::new(Some(changes)),
             step_down: Mutex::new(None),
             suspended: Arc::new(AtomicBool::new(false)),
-            epoch,
+            aside: Arc::new(AtomicBool::new(false)),
+            epoch: AtomicU64::new(epoch),
             key,
             receiver,
             release_limit: every * 3,
@@ -374,6 +386,11 @@ impl Active {
     /// The flag the cluster view and `/readyz` read: raised while suspended.
     pub fn suspended_flag(&self) -> Arc<AtomicBool> {
         self.suspended.clone()
+    }
+
+    /// The flag `/readyz` reads: raised while this node stands aside.
+    pub fn aside_flag(&self) -> Arc<AtomicBool> {
+        self.aside.clone()
     }
 
     /// Records that another engine took over, and says so.
@@ -430,13 +447,25 @@ impl Active {
                             tracing::error!(node = %me.node(), "lease lapsed: no renewal confirmed in time; suspended until the store confirms this engine still holds the keyspace");
                         }
                         Why::HandedOver => return,
+                        Why::Aside => {
+                            me.aside.store(true, Ordering::SeqCst);
+                            me.suspended.store(true, Ordering::SeqCst);
+                            tracing::error!(node = %me.node(), "stood aside: every key and the membership handed over; serving again once a majority of the members answers");
+                        }
                     },
                     Change::Gained { key, epoch } if key == me.key => {
-                        if epoch != me.epoch {
-                            me.fenced("the lease was granted again under another epoch");
-                            on_step_down();
-                            return;
+                        let was = me.epoch.load(Ordering::SeqCst);
+                        if epoch != was {
+                            if !me.aside.load(Ordering::SeqCst) {
+                                me.fenced("the lease was granted again under another epoch");
+                                on_step_down();
+                                return;
+                            }
+                            // Joined anew after standing aside: nothing of the old
+                            // epoch is held here (every key was handed over).
+                            me.epoch.store(epoch, Ordering::SeqCst);
                         }
+                        me.aside.store(false, Ordering::SeqCst);
                         me.suspended.store(false, Ordering::SeqCst);
                         tracing::warn!(node = %me.node(), epoch, "lease confirmed again: serving");
                     }
@@ -451,12 +480,16 @@ impl Active {
     }
 
     /// Whether another engine holds [`KEY`] now, or did since this one started (the
-    /// epoch moved), by the rows the ownership loop last read.
+    /// epoch moved), by the rows the ownership loop last read. A node standing aside
+    /// released its key itself: only another holder counts then (its own new grant
+    /// moves the epoch too).
     fn taken_meanwhile(&self) -> bool {
-        let moved = self
-            .driver
-            .row(&self.key)
-            .is_some_and(|row| row.epoch != self.epoch);
+        let aside = self.aside.load(Ordering::SeqCst);
+        let moved = !aside
+            && self
+                .driver
+                .row(&self.key)
+                .is_some_and(|row| row.epoch != self.epoch.load(Ordering::SeqCst));
         let other = self
             .driver
             .holder(&self.key)
@@ -478,15 +511,15 @@ impl Active {
 /// or queued while paused and run after another engine took over, is refused.
 impl crate::store::fence::Fence for Active {
     fn check(&self) -> Result<(), String> {
+        let mine = self.epoch.load(Ordering::SeqCst);
         match self.driver.owns(&self.key) {
-            Some(epoch) if epoch == self.epoch => Ok(()),
+            Some(epoch) if epoch == mine => Ok(()),
             held => {
                 crate::metrics::fenced_write();
                 Err(match held {
                     Some(other) => format!(
                         "the keyspace's lease is held under epoch {other}, not this \
-                         engine's {}",
-                        self.epoch
+                         engine's {mine}"
                     ),
                     None => "this engine's lease on the keyspace lapsed or was taken".into(),
                 })

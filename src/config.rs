@@ -192,6 +192,15 @@ pub struct ClusterSettings {
     pub shards: u32,
     /// How long a message to an actor on another node may take, answer included.
     pub actor_timeout_ms: u64,
+    /// Spread: how often a node pings the other live members to see whether it still
+    /// reaches a majority of them (docs/cluster.md, "Partitions").
+    pub quorum_check_ms: u64,
+    /// Spread: how long a node may reach no majority before it stands aside (hands its
+    /// keys over until it reaches one again).
+    pub quorum_loss_ms: u64,
+    /// Spread: how long a node standing aside must reach a majority before it joins
+    /// again.
+    pub quorum_regain_ms: u64,
 }
 
 /// Where the engine's actors run (`cluster.placement`).
@@ -225,6 +234,7 @@ impl std::fmt::Debug for ClusterSettings {
 impl Default for ClusterSettings {
     fn default() -> Self {
         let t = cluster::lease::LeaseTiming::default();
+        let q = cluster::quorum::QuorumTiming::default();
         Self {
             node_name: None,
             advertise_address: None,
@@ -243,6 +253,9 @@ impl Default for ClusterSettings {
             placement: Placement::Single,
             shards: cluster::shard::DEFAULT_SHARDS,
             actor_timeout_ms: 5_000,
+            quorum_check_ms: q.check_ms,
+            quorum_loss_ms: q.loss_ms,
+            quorum_regain_ms: q.regain_ms,
         }
     }
 }
@@ -284,6 +297,17 @@ impl ClusterSettings {
             if self.actor_timeout_ms == 0 {
                 return Err("cluster.actor_timeout_ms must be at least 1".into());
             }
+            if self.quorum_check_ms == 0
+                || self.quorum_loss_ms < self.quorum_check_ms
+                || self.quorum_regain_ms < self.quorum_check_ms
+            {
+                return Err(format!(
+                    "cluster.quorum_check_ms ({}) must be at least 1, and \
+                     cluster.quorum_loss_ms ({}) and cluster.quorum_regain_ms ({}) at \
+                     least cluster.quorum_check_ms",
+                    self.quorum_check_ms, self.quorum_loss_ms, self.quorum_regain_ms
+                ));
+            }
         }
         Ok(())
     }
@@ -294,6 +318,18 @@ impl ClusterSettings {
             queue: self.peer_queue,
             batch: self.peer_batch,
             hops: self.peer_hops,
+        }
+    }
+
+    /// The quorum watch's settings (spread placement).
+    pub fn quorum(&self) -> switchboard_engine::quorum::QuorumConfig {
+        switchboard_engine::quorum::QuorumConfig {
+            timing: cluster::quorum::QuorumTiming {
+                check_ms: self.quorum_check_ms,
+                loss_ms: self.quorum_loss_ms,
+                regain_ms: self.quorum_regain_ms,
+            },
+            ping_timeout: std::time::Duration::from_millis(self.peer_ping_timeout_ms),
         }
     }
 

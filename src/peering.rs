@@ -13,7 +13,7 @@
 //! envelopes, 400 — each with the API's typed error body. What the engine does with
 //! the envelopes is [`Peers::receive`]'s business.
 
-use crate::peers::{Peers, Transport};
+use crate::peers::{Peers, Transport, Undelivered};
 use actix_web::{web, HttpRequest, HttpResponse};
 use cluster::envelope::{Answer, Envelope};
 use futures_util::future::BoxFuture;
@@ -53,7 +53,7 @@ impl Transport for HttpTransport {
         address: &str,
         batch: Vec<Envelope>,
         timeout: Duration,
-    ) -> BoxFuture<'static, Result<Vec<Answer>, String>> {
+    ) -> BoxFuture<'static, Result<Vec<Answer>, Undelivered>> {
         let request = self
             .client
             .post(format!("http://{address}{PATH}"))
@@ -66,7 +66,10 @@ impl Transport for HttpTransport {
             let status = r.status();
             if !status.is_success() {
                 let body = r.text().await.unwrap_or_default();
-                return Err(format!("{status}: {body}"));
+                return Err(Undelivered {
+                    why: format!("{status}: {body}"),
+                    refused: false,
+                });
             }
             r.json::<Vec<Answer>>().await.map_err(|e| why(&e, timeout))
         })
@@ -74,23 +77,32 @@ impl Transport for HttpTransport {
 }
 
 /// Why a request failed, in words an operator can act on: a timeout says it was the
-/// deadline (the peer accepted the connection and did not answer in time: paused or
-/// overloaded), anything else names its cause.
-fn why(e: &reqwest::Error, timeout: Duration) -> String {
+/// deadline (the peer accepted the connection and did not answer in time: paused,
+/// overloaded or cut off), anything else names its cause; a refused connection is
+/// marked as such (nothing listens there).
+fn why(e: &reqwest::Error, timeout: Duration) -> Undelivered {
     if e.is_timeout() {
-        return format!(
-            "no answer before the deadline ({} ms): the peer is paused or overloaded",
-            timeout.as_millis()
-        );
+        return Undelivered {
+            why: format!(
+                "no answer before the deadline ({} ms): the peer is paused, overloaded or \
+                 cut off",
+                timeout.as_millis()
+            ),
+            refused: false,
+        };
     }
     let mut text = e.to_string();
+    let mut refused = false;
     let mut source = std::error::Error::source(e);
     while let Some(cause) = source {
         text.push_str(": ");
         text.push_str(&cause.to_string());
+        refused |= cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused);
         source = cause.source();
     }
-    text
+    Undelivered { why: text, refused }
 }
 
 /// What the receiving route needs.

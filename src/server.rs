@@ -39,8 +39,11 @@ pub struct ClusterInfo {
     pub node: cluster::NodeId,
     pub address: String,
     pub skew_ms: u64,
-    /// Raised while this node's lease has lapsed and is not confirmed again.
+    /// Raised while this node's lease has lapsed and is not confirmed again (or it
+    /// stands aside).
     pub suspended: Arc<std::sync::atomic::AtomicBool>,
+    /// Raised while this node stands aside: cut off from a majority of the members.
+    pub aside: Arc<std::sync::atomic::AtomicBool>,
     /// Node-to-node messages (with `cluster.secret`): the view pings the members.
     pub peers: Option<Arc<crate::peers::Peers>>,
     /// How long the view waits for each member's ping.
@@ -51,6 +54,11 @@ impl ClusterInfo {
     /// Whether this node stopped serving until its lease is confirmed again.
     pub fn suspended(&self) -> bool {
         self.suspended.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Whether this node stands aside (spread placement, `switchboard_engine::quorum`).
+    pub fn aside(&self) -> bool {
+        self.aside.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 

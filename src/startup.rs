@@ -246,6 +246,7 @@ impl Application {
             address: active.address().to_owned(),
             skew_ms: settings.cluster.clock_skew_ms,
             suspended: active.suspended_flag(),
+            aside: active.aside_flag(),
             peers: active.receiver().map(|r| r.peers),
             ping_timeout: std::time::Duration::from_millis(settings.cluster.peer_ping_timeout_ms),
         });

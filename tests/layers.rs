@@ -238,6 +238,7 @@ const MODULE_LAYERS: &[(&str, &[&str])] = &[
             "tombstones",
             "ownership",
             "peers",
+            "quorum",
             "actors",
         ],
     ),

@@ -36,6 +36,17 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let backend = state.server.settings.store.backend.as_str();
     // A store that does not answer is the cause to report first; a lapsed lease is
     // the engine's own step back.
+    if let (Ok(()), Some(c)) = (&store, state.server.cluster().filter(|c| c.aside())) {
+        return HttpResponse::ServiceUnavailable().json(serde_json::json!({
+            "status": "standing aside", "store": backend,
+            "error": format!(
+                "{} reaches no majority of the cluster's members, so it has handed its \
+                 keys over; it joins again once a majority answers (docs/cluster.md, \
+                 \"Partitions\")",
+                c.node
+            )
+        }));
+    }
     if let (Ok(()), Some(c)) = (&store, state.server.cluster().filter(|c| c.suspended())) {
         return HttpResponse::ServiceUnavailable().json(serde_json::json!({
             "status": "lease lapsed", "store": backend,

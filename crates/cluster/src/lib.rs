@@ -21,6 +21,8 @@
 //! - [`envelope`]: node-to-node messages — addressed to a key's owner under an epoch,
 //!   with a deadline; who sends where ([`envelope::route`]) and who may act on what
 //!   arrives ([`envelope::admit`]).
+//! - [`quorum`]: whether a node cut off from its peers (but not from the store) may
+//!   go on serving, or stands aside until it reaches a majority of the members again.
 //! - [`clock`]: whether a node's wall clock is close enough to the store's for the
 //!   lease rows' expiry times to mean the same on every node.
 
@@ -30,6 +32,7 @@ pub mod lease;
 pub mod membership;
 pub mod ownership;
 pub mod placement;
+pub mod quorum;
 pub mod shard;
 
 /// A node of the cluster: its name (stable across restarts, e.g. the host) and the

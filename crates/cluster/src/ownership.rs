@@ -51,6 +51,23 @@ pub enum Why {
     Taken,
     /// Given up: another member should own it, or this node is stopping.
     HandedOver,
+    /// Given up with everything else while this node stands aside: it cannot reach a
+    /// majority of the members ([`crate::quorum`]), so the others take its keys at
+    /// once instead of waiting for them to lapse.
+    Aside,
+}
+
+/// What this node means to do this round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Intent {
+    /// Join, take its share, renew.
+    #[default]
+    Serve,
+    /// Stand aside: hand every key and the membership over and ask for nothing until
+    /// told to serve again (then it joins anew, under a new membership epoch).
+    Aside,
+    /// Graceful stop: hand everything over, the membership last.
+    Stop,
 }
 
 /// What the driver does this round.
@@ -174,9 +191,9 @@ impl Ownership {
 
     /// Plans a round over `keys` (the placed keys of the cluster: shards, queues,
     /// singletons) and `sticky` keys, from `rows` (every lease row, members included)
-    /// read at wall-clock `wall_now` and monotonic `mono_now`. `stopping`: hand
-    /// everything over (graceful stop) — nothing is acquired, every key is released,
-    /// the membership last.
+    /// read at wall-clock `wall_now` and monotonic `mono_now`. [`Intent::Stop`] and
+    /// [`Intent::Aside`]: hand everything over — nothing is acquired, every key is
+    /// released, the membership last.
     pub fn plan(
         &mut self,
         keys: &[String],
@@ -184,16 +201,23 @@ impl Ownership {
         rows: &BTreeMap<String, Lease>,
         wall_now: u64,
         mono_now: u64,
-        stopping: bool,
+        intent: Intent,
     ) -> Round {
         let mut round = Round {
             // 1. Past the deadline: stop acting.
             changes: self.expire(mono_now),
             ..Round::default()
         };
-        if stopping {
-            self.give_up_all(Why::HandedOver, &mut round);
-            return round;
+        match intent {
+            Intent::Serve => {}
+            Intent::Stop => {
+                self.give_up_all(Why::HandedOver, &mut round);
+                return round;
+            }
+            Intent::Aside => {
+                self.give_up_all(Why::Aside, &mut round);
+                return round;
+            }
         }
         if !self.held.contains_key(&self.member_key) {
             // Not a member (yet, or any more): join first; own nothing before.

@@ -25,6 +25,8 @@
 //!   handing over leases) as a driver of the cluster core's decisions.
 //! - [`peers`]: node-to-node messages to a key's owner (bounded per-peer queues,
 //!   batches, deadlines, `moved` answers) over the server's transport.
+//! - [`quorum`]: a spread node's watch of which members it reaches; one cut off from
+//!   a majority stands aside.
 
 pub mod actors;
 pub mod articles;
@@ -35,6 +37,7 @@ pub mod metrics;
 pub mod ownership;
 pub mod peers;
 pub mod ports;
+pub mod quorum;
 pub mod redact;
 pub mod settings;
 pub mod tombstones;

@@ -35,6 +35,9 @@
 //! | `switchboard_lease_held` | gauge | key (a configured key: `singleton/active-engine`) |
 //! | `switchboard_lease_renewals_total` | counter | outcome (renewed, error, fenced, lapsed) |
 //! | `switchboard_cluster_members` | gauge | — |
+//! | `switchboard_cluster_reachable_members` | gauge | — |
+//! | `switchboard_cluster_standing_aside` | gauge | — |
+//! | `switchboard_cluster_stood_aside_total` | counter | — |
 //! | `switchboard_fenced_writes_total` | counter | — |
 //! | `switchboard_peer_messages_total` | counter | outcome (local, done, refused, moved, expired, overloaded, unreachable, timeout) |
 //! | `switchboard_peer_received_total` | counter | outcome (done, refused, moved, expired) |
@@ -251,6 +254,18 @@ fn describe() {
         "switchboard_cluster_members",
         "Live members of the cluster at this node's last ownership round, itself included."
     );
+    describe_gauge!(
+        "switchboard_cluster_reachable_members",
+        "Live members that answered this node's last quorum round of pings, itself included (spread placement)."
+    );
+    describe_gauge!(
+        "switchboard_cluster_standing_aside",
+        "1 while this node stands aside: it reaches no majority of the live members, so it has handed its keys over (docs/cluster.md, \"Partitions\")."
+    );
+    describe_counter!(
+        "switchboard_cluster_stood_aside_total",
+        "Times this node stood aside for want of a majority of reachable members."
+    );
     describe_security();
 }
 
@@ -463,6 +478,19 @@ pub fn fenced_write() {
 /// Live members of the cluster as this node last read them (itself included).
 pub fn cluster_members(live: usize) {
     gauge!("switchboard_cluster_members").set(live as f64);
+}
+
+/// A quorum round: `reachable` of the live members answered (this node included).
+pub fn cluster_reachable(reachable: usize) {
+    gauge!("switchboard_cluster_reachable_members").set(reachable as f64);
+}
+
+/// This node stands aside (`true`) or serves again.
+pub fn standing_aside(aside: bool) {
+    gauge!("switchboard_cluster_standing_aside").set(if aside { 1.0 } else { 0.0 });
+    if aside {
+        counter!("switchboard_cluster_stood_aside_total").increment(1);
+    }
 }
 
 /// A lease renewal's outcome: `renewed`, `error`, `fenced` (refused: taken) or

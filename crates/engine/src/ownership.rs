@@ -7,7 +7,9 @@
 //!
 //! [`Driver::owns`] answers from the holdings and the monotonic clock at the moment
 //! of asking: the gate an owner checks before it acts. [`Driver::stop`] hands every key
-//! over (a graceful stop), the membership last.
+//! over (a graceful stop), the membership last; [`Driver::stand_aside`] does the same
+//! without stopping, until told to serve again (a node cut off from its peers:
+//! `crate::quorum`).
 //!
 //! The engine runs the loop on a [`LoopThread`] of its own, with a store session made
 //! on that thread: a busy or blocked engine runtime (a long synchronous step, an actor
@@ -18,7 +20,7 @@ use crate::domain::time::SharedClock;
 use crate::store::coordination::{wall_ms, Acquired, Coordination, LeaseRow};
 use cluster::envelope::Owner;
 use cluster::lease::{Lease, LeaseTiming};
-use cluster::ownership::{Change, Ownership, Round, Why};
+use cluster::ownership::{Change, Intent, Ownership, Round, Why};
 use cluster::NodeId;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -112,6 +114,8 @@ pub struct Driver {
     moved: Notify,
     /// Raised by [`Driver::stop`].
     stopping: watch::Sender<bool>,
+    /// Raised while this node stands aside ([`Driver::stand_aside`]).
+    aside: watch::Sender<bool>,
     /// Raised when the last round (the hand-over) is done.
     stopped: watch::Sender<bool>,
 }
@@ -151,6 +155,7 @@ impl Driver {
             changes: tx,
             moved: Notify::new(),
             stopping: watch::Sender::new(false),
+            aside: watch::Sender::new(false),
             stopped: watch::Sender::new(false),
         });
         runtime.spawn(driver.clone().run());
@@ -261,6 +266,24 @@ impl Driver {
         self.state().joined(now)
     }
 
+    /// Stands aside (`true`: hands every key and the membership over at the next
+    /// round, which runs at once, and asks for nothing after) or serves again (`false`:
+    /// joins anew and takes its share). See [`cluster::quorum`].
+    pub fn stand_aside(&self, aside: bool) {
+        self.aside
+            .send_if_modified(|a| std::mem::replace(a, aside) != aside);
+    }
+
+    /// Whether a graceful stop began.
+    pub fn stopping(&self) -> bool {
+        *self.stopping.borrow()
+    }
+
+    /// Whether this node stands aside now.
+    pub fn aside(&self) -> bool {
+        *self.aside.borrow()
+    }
+
     /// Hands every key over and leaves (releases the membership last); returns when
     /// the releases are done or `limit` passed.
     pub async fn stop(&self, limit: Duration) {
@@ -301,9 +324,17 @@ impl Driver {
         // (its outcome unknown: nothing is extended on its account).
         let limit = renew_every;
         let mut stop = self.stopping.subscribe();
+        let mut aside = self.aside.subscribe();
         let mut wake_at: Option<u64> = None;
         loop {
             let stopping = *stop.borrow();
+            let intent = if stopping {
+                Intent::Stop
+            } else if *aside.borrow_and_update() {
+                Intent::Aside
+            } else {
+                Intent::Serve
+            };
             let started = Instant::now();
             if let Ok(Ok(read)) = tokio::time::timeout(limit, self.coord.leases()).await {
                 let rows: BTreeMap<String, Lease> = read
@@ -314,7 +345,7 @@ impl Driver {
                 let keys = self.keys.lock().unwrap_or_else(|p| p.into_inner()).clone();
                 let round =
                     self.state()
-                        .plan(&keys, &self.config.sticky, &rows, wall, mono, stopping);
+                        .plan(&keys, &self.config.sticky, &rows, wall, mono, intent);
                 wake_at = round.wake_at;
                 if round.live_members > 0 {
                     crate::metrics::cluster_members(round.live_members);
@@ -349,6 +380,7 @@ impl Driver {
             tokio::select! {
                 _ = tokio::time::sleep_until(next) => {}
                 _ = stop.wait_for(|s| *s) => {}
+                _ = aside.changed() => {}
             }
         }
     }

@@ -76,7 +76,16 @@ pub trait Transport: Send + Sync + 'static {
         address: &str,
         batch: Vec<Envelope>,
         timeout: Duration,
-    ) -> BoxFuture<'static, Result<Vec<Answer>, String>>;
+    ) -> BoxFuture<'static, Result<Vec<Answer>, Undelivered>>;
+}
+
+/// Why a batch got no answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Undelivered {
+    pub why: String,
+    /// The peer's host refused the connection: nothing listens at the address (the
+    /// process is not running, or not serving yet). Not a partition: the host answered.
+    pub refused: bool,
 }
 
 /// Why a handler did nothing: a typed code and a message for the sender.
@@ -125,7 +134,12 @@ pub enum SendError {
     #[error("too many messages waiting for {peer}")]
     Overloaded { peer: String },
     #[error("{peer} did not answer: {why}")]
-    Unreachable { peer: String, why: String },
+    Unreachable {
+        peer: String,
+        why: String,
+        /// Nothing listens at the peer's address ([`Undelivered::refused`]).
+        refused: bool,
+    },
     #[error("no reply for {key} within its deadline")]
     Timeout { key: String },
     #[error("refused ({code}): {message}")]
@@ -381,6 +395,7 @@ impl Peers {
                         return Err(SendError::Unreachable {
                             peer: address.into(),
                             why: "its queue closed".into(),
+                            refused: false,
                         });
                     }
                     pending = p;
@@ -391,6 +406,7 @@ impl Peers {
             Err(SendError::Unreachable {
                 peer: address.into(),
                 why: "dropped".into(),
+                refused: false,
             })
         })
     }
@@ -527,17 +543,19 @@ async fn worker(
                             .ok_or_else(|| SendError::Unreachable {
                                 peer: address.clone(),
                                 why: "no answer for this envelope".into(),
+                                refused: false,
                             });
                     let _ = p.reply.send(answer);
                 }
             }
-            Err(why) => {
+            Err(Undelivered { why, refused }) => {
                 crate::metrics::peer_message("unreachable");
                 tracing::warn!(peer = %address, error = %why, "node-to-node request failed");
                 for p in batch {
                     let _ = p.reply.send(Err(SendError::Unreachable {
                         peer: address.clone(),
                         why: why.clone(),
+                        refused,
                     }));
                 }
             }

@@ -234,7 +234,7 @@ proptest! {
                 let stopping = real >= n.leave_at;
                 match n.leg.clone() {
                     Some((at, Leg::Rows { rows, .. })) if at <= real => {
-                        let round = n.own.plan(&keys, &sticky, &rows, wall, mono, stopping);
+                        let round = n.own.plan(&keys, &sticky, &rows, wall, mono, intent(stopping));
                         n.wake_at = round.wake_at;
                         let at = n.arrives(real, 1 + delay(real));
                         n.leg = Some((at, Leg::Writes { round, sent: mono, wall }));
@@ -313,16 +313,36 @@ fn rows(t: &LeaseTable) -> BTreeMap<String, Lease> {
     t.rows().map(|(k, l)| (k.clone(), l.clone())).collect()
 }
 
+/// Serving, or (`stopping`) the graceful stop.
+fn intent(stopping: bool) -> Intent {
+    if stopping {
+        Intent::Stop
+    } else {
+        Intent::Serve
+    }
+}
+
 /// One round of `o` applied at once (no delays): plan at `now` (both clocks), write,
 /// learn the outcomes. The changes it reported, and its wake-up time.
 fn step(
     o: &mut Ownership,
     t: &mut LeaseTable,
-    (keys, sticky): (&[String], &[String]),
+    keys: (&[String], &[String]),
     now: u64,
     stopping: bool,
 ) -> (Vec<Change>, Option<u64>) {
-    let round = o.plan(keys, sticky, &rows(t), now, now, stopping);
+    step_as(o, t, keys, now, intent(stopping))
+}
+
+/// [`step`] with any intent.
+fn step_as(
+    o: &mut Ownership,
+    t: &mut LeaseTable,
+    (keys, sticky): (&[String], &[String]),
+    now: u64,
+    intent: Intent,
+) -> (Vec<Change>, Option<u64>) {
+    let round = o.plan(keys, sticky, &rows(t), now, now, intent);
     let me = o.me().clone();
     let mut changes = round.changes.clone();
     let (granted, renewed, lost) = apply(t, &me, &round, now, &LeaseTiming::default());
@@ -389,6 +409,60 @@ fn a_joining_member_gets_its_keys_handed_over_and_a_leaving_one_gives_all_up() {
 }
 
 #[test]
+fn a_member_standing_aside_gives_all_up_at_once_and_rejoins_under_a_new_epoch() {
+    let timing = LeaseTiming::default();
+    let keys = keys();
+    let mut table = LeaseTable::default();
+    let (a, b) = (node("a", 1), node("b", 1));
+    let mut oa = Ownership::new(a.clone(), timing, SKEW);
+    let mut ob = Ownership::new(b.clone(), timing, SKEW);
+    for t in [1_000, 1_001, 1_002] {
+        step(&mut oa, &mut table, (&keys, &[]), t, false);
+        step(&mut ob, &mut table, (&keys, &[]), t, false);
+    }
+    let b_keys = ob.owned(1_002).len();
+    assert!(b_keys > 0 && b_keys < keys.len());
+    let epoch = table.row("node/b").unwrap().epoch;
+    // b stands aside: every key and its membership given up, each said why.
+    let (changes, _) = step_as(&mut ob, &mut table, (&keys, &[]), 2_000, Intent::Aside);
+    assert_eq!(changes.len(), b_keys + 1, "{changes:?}");
+    assert!(changes.iter().all(|c| matches!(
+        c,
+        Change::Lost {
+            why: Why::Aside,
+            ..
+        }
+    )));
+    assert!(ob.owned(2_000).is_empty() && !ob.joined(2_000));
+    // a takes them on its next round, long before b's rows would have lapsed.
+    step(&mut oa, &mut table, (&keys, &[]), 2_001, false);
+    assert_eq!(oa.owned(2_001).len(), keys.len());
+    // While aside, b asks for nothing, its membership included.
+    let round = ob.plan(&keys, &[], &rows(&table), 3_000, 3_000, Intent::Aside);
+    assert!(
+        round.acquire.is_empty() && round.renew.is_empty(),
+        "{round:?}"
+    );
+    // Told to serve again, it joins under the next epoch and takes its share back.
+    let (joined, _) = step(&mut ob, &mut table, (&keys, &[]), 4_000, false);
+    assert_eq!(
+        joined,
+        vec![Change::Gained {
+            key: membership::key("b"),
+            epoch: epoch + 1
+        }]
+    );
+    step(&mut ob, &mut table, (&keys, &[]), 4_001, false);
+    step(&mut oa, &mut table, (&keys, &[]), 4_002, false);
+    step(&mut ob, &mut table, (&keys, &[]), 4_003, false);
+    assert_eq!(ob.owned(4_003).len(), b_keys);
+    for k in &keys {
+        let owners = [oa.owns(k, 4_003), ob.owns(k, 4_003)];
+        assert_eq!(owners.iter().flatten().count(), 1, "{k}");
+    }
+}
+
+#[test]
 fn a_dead_members_keys_move_once_its_rows_lapse_and_not_before() {
     let timing = LeaseTiming::default();
     let keys = keys();
@@ -442,7 +516,14 @@ fn a_node_past_its_deadline_stops_acting_before_it_hears_anything() {
     assert!(o.owned(valid + 1).is_empty(), "every key, at the deadline");
     assert!(!o.joined(valid + 1));
     // The next round drops them all and asks to join again.
-    let round = o.plan(&keys, &[], &rows(&table), valid + 2, valid + 2, false);
+    let round = o.plan(
+        &keys,
+        &[],
+        &rows(&table),
+        valid + 2,
+        valid + 2,
+        Intent::Serve,
+    );
     assert_eq!(round.changes.len(), keys.len() + 1);
     assert!(round.changes.iter().all(|c| matches!(
         c,
