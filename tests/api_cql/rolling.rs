@@ -6,6 +6,12 @@
 //! a round-robin load balancer does. Afterwards the store, read with plain CQL rather
 //! than through an engine, holds every acknowledged message exactly once: none lost,
 //! none duplicated across the takeovers.
+//!
+//! The same in spread placement (docs/cluster.md, "Spread placement"): three members
+//! each serving a share of the shards, the queue and the singletons; every message
+//! enters at the next node in turn (a round-robin load balancer), so most cross to the
+//! node running their customer's actor; each node in turn is stopped with SIGTERM
+//! (handing its keys over) and started again (taking its share back).
 
 use crate::helpers::*;
 use crate::process::{free_port, spawn, Proc};
@@ -23,12 +29,15 @@ const MESSAGE_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 type Acked = BTreeMap<String, String>;
 
 /// Sends messages one after another to whichever of `bases` acknowledges, until `stop`;
-/// publishes the acknowledged ones on `progress`.
+/// publishes the acknowledged ones on `progress`. `rotate`: each message starts at
+/// the next node (a round-robin load balancer); otherwise at the one that answered
+/// the last.
 async fn traffic(
     bases: Vec<String>,
     token: String,
     stop: Arc<AtomicBool>,
     progress: watch::Sender<Acked>,
+    rotate: bool,
 ) -> Acked {
     let http = test_http_client();
     let mut acked = Acked::new();
@@ -65,6 +74,9 @@ async fn traffic(
         };
         acked.insert(id, event);
         progress.send_replace(acked.clone());
+        if rotate {
+            next += 1;
+        }
     }
     acked
 }
@@ -95,7 +107,7 @@ async fn a_rolling_restart_under_traffic_loses_and_duplicates_nothing() {
     let bases: Vec<String> = nodes.iter().map(|n| n.base.clone()).collect();
     let stop = Arc::new(AtomicBool::new(false));
     let (progress_tx, mut progress) = watch::channel(Acked::new());
-    let sender = tokio::spawn(traffic(bases, token, stop.clone(), progress_tx));
+    let sender = tokio::spawn(traffic(bases, token, stop.clone(), progress_tx, false));
 
     acknowledged(&mut progress, 20).await;
     for i in 0..3 {
@@ -143,7 +155,11 @@ async fn a_rolling_restart_under_traffic_loses_and_duplicates_nothing() {
         acked.len()
     );
 
-    // Every acknowledged message once, nothing else: the store read with plain CQL.
+    stored_once(dir.path(), &acked).await;
+}
+
+/// Every acknowledged message once, nothing else: the store read with plain CQL.
+async fn stored_once(dir: &std::path::Path, acked: &Acked) {
     let mut expected: Vec<String> = acked.values().cloned().collect();
     expected.sort();
     let before = expected.len();
@@ -153,7 +169,113 @@ async fn a_rolling_restart_under_traffic_loses_and_duplicates_nothing() {
         before,
         "two client ids acknowledged as one event"
     );
-    let stored = crate::standby::stored_message_events(&cql_keyspace(dir.path())).await;
+    let stored = crate::standby::stored_message_events(&cql_keyspace(dir)).await;
     assert_eq!(stored.len(), expected.len(), "stored vs acknowledged");
     assert_eq!(stored, expected);
+}
+
+/// The live keys' holders by the cluster view of `node`: key -> node name.
+async fn holders(node: &Proc) -> BTreeMap<String, String> {
+    let view = node
+        .get(&node.login("admin").await, "/api/v1/cluster")
+        .await;
+    view["leases"]
+        .as_array()
+        .expect("leases")
+        .iter()
+        .filter(|l| l["live"] == true)
+        .map(|l| {
+            // `name#incarnation`
+            let holder = l["holder"].as_str().unwrap_or_default();
+            let name = holder.split('#').next().unwrap_or_default();
+            (
+                l["key"].as_str().unwrap_or_default().to_owned(),
+                name.to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolling_restart_of_spread_nodes_under_traffic_loses_and_duplicates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let names = ["node-a", "node-b", "node-c"];
+    let ports: Vec<u16> = names.iter().map(|_| free_port()).collect();
+    let start = |i: usize| {
+        spawn(
+            dir.path(),
+            ports[i],
+            &[
+                ("SWITCHBOARD_NODE_NAME", names[i]),
+                ("SWITCHBOARD_PLACEMENT", "spread"),
+                ("SWITCHBOARD_SHARDS", "12"),
+                ("SWITCHBOARD_CLUSTER_SECRET", "rolling-spread-test-secret"),
+            ],
+        )
+    };
+    let mut nodes: Vec<Proc> = (0..3).map(start).collect();
+    for n in &nodes {
+        n.ready().await;
+    }
+    // Every member holds a share before the traffic starts.
+    let give_up = std::time::Instant::now() + WAIT;
+    loop {
+        let h = holders(&nodes[0]).await;
+        let owners: std::collections::BTreeSet<&String> = h.values().collect();
+        if owners.len() == 3 && h.keys().filter(|k| k.starts_with("shard/")).count() == 12 {
+            break;
+        }
+        assert!(std::time::Instant::now() < give_up, "never settled: {h:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await; // poll interval
+    }
+    let token = nodes[0].login("admin").await;
+    let bases: Vec<String> = nodes.iter().map(|n| n.base.clone()).collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let (progress_tx, mut progress) = watch::channel(Acked::new());
+    let sender = tokio::spawn(traffic(bases, token, stop.clone(), progress_tx, true));
+
+    acknowledged(&mut progress, 20).await;
+    for i in 0..3 {
+        nodes[i].sigterm();
+        let status = nodes[i].exited().await;
+        assert!(status.success(), "{} exited with {status}", names[i]);
+        acknowledged(&mut progress, 10).await;
+        nodes[i] = start(i);
+        nodes[i].ready().await;
+        // Back with a share of its own.
+        let give_up = std::time::Instant::now() + WAIT;
+        while !holders(&nodes[i]).await.values().any(|n| n == names[i]) {
+            assert!(
+                std::time::Instant::now() < give_up,
+                "{} took no key back",
+                names[i]
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await; // poll interval
+        }
+        acknowledged(&mut progress, 20).await;
+    }
+    stop.store(true, Ordering::SeqCst);
+    let acked = sender.await.expect("the traffic task");
+    assert!(acked.len() >= 110, "{} acknowledged", acked.len());
+    println!(
+        "{} messages acknowledged across a rolling restart of three spread nodes",
+        acked.len()
+    );
+    stored_once(dir.path(), &acked).await;
+    // One actor per customer at a time, wherever it ran: each customer's messages are
+    // one conversation (two actors of one customer would each open their own).
+    let mut conversations: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
+    for e in crate::standby::stored_events(&cql_keyspace(dir.path()), "message_in").await {
+        let customer = e["customer_id"].as_str().expect("customer_id").to_owned();
+        let conversation = e["conversation_id"].as_str().expect("conversation_id");
+        conversations
+            .entry(customer)
+            .or_default()
+            .insert(conversation.to_owned());
+    }
+    assert_eq!(conversations.len(), 5, "{conversations:?}");
+    assert!(
+        conversations.values().all(|c| c.len() == 1),
+        "a customer in two conversations: {conversations:?}"
+    );
 }
