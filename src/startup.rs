@@ -239,6 +239,10 @@ impl Application {
         }
 
         let kb = crate::kb::open(&settings.kb, &store).await?;
+        if let (true, Some(r)) = (spread, active.receiver()) {
+            // Articles changed on other nodes are indexed here too.
+            crate::kb::serve(&kb, &store, &r.peers);
+        }
         let handle = Handle::new(engine.clone(), settings.clone(), kb);
         handle.set_cluster(crate::server::ClusterInfo {
             coord: coordination_view.clone(),

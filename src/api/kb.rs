@@ -178,7 +178,15 @@ async fn save(state: &AppState, a: &Article) -> Result<(), ApiError> {
         })
         .await?;
     state.server.kb().upsert(a);
+    changed(state, &a.id);
     Ok(())
+}
+
+/// Tells the other members of a cluster to re-read article `id` (nothing without one).
+fn changed(state: &AppState, id: &str) {
+    state.server.engine.broadcast(crate::kb::ArticlesChanged {
+        ids: vec![id.to_owned()],
+    });
 }
 
 fn now(state: &AppState) -> u64 {
@@ -474,6 +482,7 @@ pub async fn delete(
     )
     .await?;
     kb.remove(&a.id);
+    changed(&state, &a.id);
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -589,6 +598,7 @@ pub async fn publish(
         })
         .await?;
     kb.upsert(&a);
+    changed(&state, &a.id);
     Ok(HttpResponse::Ok().json(a))
 }
 

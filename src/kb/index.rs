@@ -197,6 +197,26 @@ impl KnowledgeBase {
         Ok(n)
     }
 
+    /// Indexes the articles `ids` as the store has them now: each present one again,
+    /// each absent (or unreadable) one removed.
+    pub async fn refresh(&self, store: &SharedStore, ids: &[String]) -> Result<(), StoreError> {
+        let (mut put, mut delete) = (Vec::new(), Vec::new());
+        for id in ids {
+            match store.record(KB_ARTICLE, id).await? {
+                Some(bytes) => match serde_json::from_slice::<Article>(&bytes) {
+                    Ok(a) => put.push(a),
+                    Err(e) => {
+                        tracing::warn!(id, error = %e, "unreadable kb_article removed from the index");
+                        delete.push(id.clone());
+                    }
+                },
+                None => delete.push(id.clone()),
+            }
+        }
+        self.apply(put, delete);
+        Ok(())
+    }
+
     /// Indexes `a` (replacing its previous version).
     pub fn upsert(&self, a: &Article) {
         self.apply(vec![a.clone()], Vec::new());

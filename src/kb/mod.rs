@@ -11,6 +11,11 @@
 //! Only `kb_article` records are served (the bot, the IVR, search). An agent's change is
 //! a [`Draft`] (record kind [`KB_DRAFT`]) that nobody outside the staff sees until a
 //! supervisor publishes it (`crate::api::kb`).
+//!
+//! In a cluster every node keeps its own index: a node that changes an article tells
+//! the other members ([`ArticlesChanged`]), and each re-reads those articles from the
+//! store ([`serve`]). A member that misses the message (unreachable at that moment)
+//! serves the old version until the article changes again or the node restarts.
 
 pub mod demo;
 pub mod dictionary;
@@ -22,6 +27,44 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 pub use index::{Hit, KnowledgeBase, SearchResult};
+
+/// Articles written or deleted on another node: re-read them from the store (kind
+/// `kb.changed`, sent to every member's membership key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArticlesChanged {
+    pub ids: Vec<String>,
+}
+
+impl crate::peers::Wire for ArticlesChanged {
+    const KIND: &'static str = "kb.changed";
+    type Reply = ();
+}
+
+/// Answers [`ArticlesChanged`] from other nodes: each named article is indexed again
+/// as the store has it now (or removed, if it is gone). The handler holds the index
+/// weakly, so it keeps nothing alive at a stop.
+pub fn serve(
+    kb: &std::sync::Arc<KnowledgeBase>,
+    store: &crate::store::SharedStore,
+    peers: &crate::peers::Peers,
+) {
+    let kb = std::sync::Arc::downgrade(kb);
+    let store = store.clone();
+    peers.serve(move |_key, changed: ArticlesChanged| {
+        let (kb, store) = (kb.upgrade(), store.clone());
+        async move {
+            let Some(kb) = kb else {
+                return Ok(());
+            };
+            kb.refresh(&store, &changed.ids)
+                .await
+                .map_err(|e| crate::peers::Refusal {
+                    code: "unavailable".into(),
+                    message: format!("the articles could not be read: {e}"),
+                })
+        }
+    });
+}
 
 /// Record kind of an article (key = article id, a UUID string).
 pub use switchboard_engine::articles::KIND as KB_ARTICLE;

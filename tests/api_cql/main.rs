@@ -62,5 +62,6 @@ mod cluster_page;
 mod relay;
 mod rolling;
 mod spread;
+mod spread_kb;
 mod standby;
 mod store_down;

@@ -585,8 +585,9 @@ impl Engine {
     }
 
     /// Sends `message` to every other live member's membership key, from a spawned
-    /// task (the caller never waits); a member that misses it is logged.
-    fn broadcast<M: Wire + Sync>(&self, message: M) {
+    /// task (the caller never waits); a member that misses it is logged. Nothing
+    /// without a cluster.
+    pub fn broadcast<M: Wire + Sync>(&self, message: M) {
         let Some(c) = self.cluster().cloned() else {
             return;
         };
