@@ -120,8 +120,14 @@ impl Proc {
         assert_eq!(rc, 0, "kill -{sig}");
     }
 
+    /// The websocket URL of `path` on the host and port of `base` (loopback for most
+    /// tests; a network namespace's address in `tests/api_cql/netns.rs`).
     pub fn ws_url(&self, path: &str) -> String {
-        format!("ws://127.0.0.1:{}{}", self.port, path)
+        let authority = self
+            .base
+            .strip_prefix("http://")
+            .expect("an http:// base URL");
+        format!("ws://{authority}{path}")
     }
 
     /// A token for `agent` (password `{agent}-password`, or the admin's).

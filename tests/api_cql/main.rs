@@ -59,6 +59,8 @@ mod survey;
 // Only on the CQL store.
 mod clock_skew;
 mod cluster_page;
+mod netns;
+mod partition;
 mod relay;
 mod rolling;
 mod spread;

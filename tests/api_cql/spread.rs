@@ -26,11 +26,11 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-const SECRET: &str = "spread-placement-test-secret";
-const SHARDS: u32 = 12;
+pub(crate) const SECRET: &str = "spread-placement-test-secret";
+pub(crate) const SHARDS: u32 = 12;
 /// The longest one message may stay unacknowledged across the kill (a failure, not a
 /// measurement: the takeover waits out the dead node's leases, 4.5 s by default).
-const MESSAGE_WAIT: Duration = Duration::from_secs(60);
+pub(crate) const MESSAGE_WAIT: Duration = Duration::from_secs(60);
 
 fn start(dir: &std::path::Path, port: u16, name: &str) -> Proc {
     let shards = SHARDS.to_string();
@@ -46,6 +46,17 @@ fn start(dir: &std::path::Path, port: u16, name: &str) -> Proc {
     )
 }
 
+/// Every placed key of a keyspace with the default queue: each shard, the queue and
+/// the singletons.
+pub(crate) fn placed_keys() -> Vec<String> {
+    let mut keys: Vec<String> = (0..SHARDS).map(|s| format!("shard/{s}")).collect();
+    keys.push("queue/general".into());
+    for s in ["hub", "notifier", "callback-sweeper", "idempotency-expiry"] {
+        keys.push(format!("singleton/{s}"));
+    }
+    keys
+}
+
 /// Node `i`, while it runs.
 fn at(nodes: &[Option<Proc>], i: usize) -> &Proc {
     nodes[i].as_ref().expect("a running node")
@@ -53,7 +64,11 @@ fn at(nodes: &[Option<Proc>], i: usize) -> &Proc {
 
 /// The lease rows of the cluster view: key -> holder's node name, live ones only.
 async fn holders(node: &Proc, token: &str) -> BTreeMap<String, String> {
-    let view = node.get(token, "/api/v1/cluster").await;
+    live_holders(&node.get(token, "/api/v1/cluster").await)
+}
+
+/// The live lease rows of a cluster view: key -> holder's node name.
+pub(crate) fn live_holders(view: &Value) -> BTreeMap<String, String> {
     view["leases"]
         .as_array()
         .expect("leases")
@@ -100,7 +115,7 @@ fn busiest(placed: &BTreeMap<String, String>, customer_key: &str) -> String {
 
 /// Sends customer message `i` to the nodes from `first` on, one after another, until
 /// one acknowledges it; returns the event id and the node that did.
-async fn say(nodes: &[&Proc], first: usize, token: &str, i: usize) -> (String, usize) {
+pub(crate) async fn say(nodes: &[&Proc], first: usize, token: &str, i: usize) -> (String, usize) {
     let id = format!("spread-{i}");
     let body = json!({"channel": "sms", "address": "+818055501234",
                       "text": format!("m{i}"), "client_msg_id": id});
@@ -133,7 +148,7 @@ async fn say(nodes: &[&Proc], first: usize, token: &str, i: usize) -> (String, u
 /// before it is ready (its actor moved again meanwhile) is opened again after a short
 /// wait, as the web client does. Pushes before the welcome are not counted: the
 /// welcome lists the conversations' recent messages.
-async fn agent_on(node: &Proc, token: &str) -> (Client, Value) {
+pub(crate) async fn agent_on(node: &Proc, token: &str) -> (Client, Value) {
     use tokio_tungstenite::tungstenite::Message;
     let url = node.ws_url(&format!("/ws/agent?token={token}"));
     let give_up = Instant::now() + MESSAGE_WAIT;
@@ -173,7 +188,7 @@ async fn agent_on(node: &Proc, token: &str) -> (Client, Value) {
 }
 
 /// Texts of the customer messages a welcome lists in the agent's conversations.
-fn welcome_texts(welcome: &Value) -> Vec<String> {
+pub(crate) fn welcome_texts(welcome: &Value) -> Vec<String> {
     welcome["conversations"]
         .as_array()
         .into_iter()
@@ -186,18 +201,18 @@ fn welcome_texts(welcome: &Value) -> Vec<String> {
 
 /// The agent's socket and what reached it: customer messages pushed (counted), and
 /// those a welcome listed after a reconnect.
-struct Watch {
-    client: Client,
-    token: String,
-    pushed: BTreeMap<String, usize>,
-    listed: Vec<String>,
+pub(crate) struct Watch {
+    pub(crate) client: Client,
+    pub(crate) token: String,
+    pub(crate) pushed: BTreeMap<String, usize>,
+    pub(crate) listed: Vec<String>,
 }
 
 impl Watch {
     /// Reads the socket until message `text` arrives (pushed, or listed by a welcome
     /// after a reconnect to `home`, which the engine asks for when the agent's actor
     /// moved).
-    async fn until_seen(&mut self, home: &Proc, text: &str) {
+    pub(crate) async fn until_seen(&mut self, home: &Proc, text: &str) {
         let give_up = Instant::now() + MESSAGE_WAIT;
         while !self.pushed.contains_key(text) && !self.listed.iter().any(|t| t == text) {
             assert!(Instant::now() < give_up, "{text} never reached the agent");
@@ -258,11 +273,7 @@ async fn three_nodes_share_the_work_and_a_killed_one_loses_nothing() {
     let admin = at(&nodes, 0).login("admin").await;
 
     // Placement settles: every shard, the queue and every singleton held, by all three.
-    let mut expected_keys: Vec<String> = (0..SHARDS).map(|s| format!("shard/{s}")).collect();
-    expected_keys.push("queue/general".into());
-    for s in ["hub", "notifier", "callback-sweeper", "idempotency-expiry"] {
-        expected_keys.push(format!("singleton/{s}"));
-    }
+    let expected_keys = placed_keys();
     let placed = settled(at(&nodes, 0), &admin, &expected_keys).await;
     println!("placement: {placed:?}");
 
@@ -474,7 +485,7 @@ async fn three_nodes_share_the_work_and_a_killed_one_loses_nothing() {
 }
 
 /// Every agent an `assigned` event of `conversation` names, read with plain CQL.
-async fn assigned_agents(keyspace: &str, conversation: &str) -> Vec<String> {
+pub(crate) async fn assigned_agents(keyspace: &str, conversation: &str) -> Vec<String> {
     let mut agents: Vec<String> = crate::standby::stored_events(keyspace, "assigned")
         .await
         .iter()
