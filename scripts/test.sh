@@ -61,7 +61,10 @@ if [ -z "${SCYLLA_URI:-}" ]; then
   cassandra_dir=".cache/cassandra/test-1node"
   trap 'scripts/cassandra.sh stop --dir "$cassandra_dir"' EXIT
   echo "starting Apache Cassandra for the CQL store tests (scripts/cassandra.sh)"
-  contact_points="$(scripts/cassandra.sh start --nodes 1 --first 11 --unsafe-schema --dir "$cassandra_dir")"
+  # A 2 GiB heap: the multi-process cluster tests leave their keyspaces (about 30
+  # tables, ~1 MiB each) until the run ends, and 1 GiB ran out of heap under a day's
+  # repeated runs here.
+  contact_points="$(scripts/cassandra.sh start --nodes 1 --first 11 --unsafe-schema --heap 2g --dir "$cassandra_dir")"
   export SCYLLA_URI="$contact_points"
 fi
 echo "CQL tests run against SCYLLA_URI=$SCYLLA_URI"

@@ -213,6 +213,22 @@ struct Cluster {
     leases: Mutex<Leases>,
 }
 
+/// A failed test shows what the engines logged (their directory goes with the test).
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            for (i, name) in NAMES.iter().enumerate() {
+                let log = Net::log(self.dir.path(), i);
+                let tail: Vec<&str> = log.lines().rev().take(80).collect();
+                eprintln!("--- {name}'s log, last {} lines:", tail.len());
+                for line in tail.into_iter().rev() {
+                    eprintln!("{line}");
+                }
+            }
+        }
+    }
+}
+
 impl Cluster {
     async fn start(net: &Net) -> Cluster {
         let dir = tempfile::tempdir().unwrap();

@@ -38,6 +38,12 @@ struct Held {
     customer_id: CustomerId,
     class: ChannelClass,
     state: ConversationState,
+    /// The newest event of the conversation this actor pushed or listed to the agent's
+    /// sockets (`None` until a welcome or an assignment listed it): a [`CatchUp`]
+    /// pushes the events after it.
+    shown: Option<crate::domain::EventId>,
+    /// Events a catch-up pushed whose own message may still arrive: not pushed twice.
+    caught: Vec<crate::domain::EventId>,
 }
 
 /// An offer waiting for the agent's answer.
@@ -105,9 +111,9 @@ impl AgentActor {
         }
     }
 
-    /// An agent actor replacing one that crashed: on start it reloads the
-    /// conversations the store has assigned to this agent (pending offers died with the
-    /// old actor; their queues rescind them).
+    /// An agent actor replacing one that crashed, or starting on a node that took its
+    /// shard: on start it reloads the conversations the store has assigned to this
+    /// agent (pending offers died with the old actor; their queues rescind them).
     pub fn restarted(engine: Engine, profile: AgentProfile) -> Self {
         Self {
             reload: true,
@@ -291,13 +297,15 @@ impl Actor for AgentActor {
                                         customer_id: c.customer_id,
                                         class: c.channel.class(),
                                         state: c.state,
+                                        shown: None,
+                                        caught: Vec::new(),
                                     },
                                 );
                             }
-                            tracing::warn!(agent = %id, held = act.held.len(), "agent actor restarted; held conversations reloaded");
+                            tracing::info!(agent = %id, held = act.held.len(), "agent actor (re)started; held conversations reloaded");
                         }
                         Err(e) => {
-                            tracing::error!(agent = %id, error = %e, "agent restart: cannot reload held conversations")
+                            tracing::error!(agent = %id, error = %e, "agent actor start: cannot reload held conversations")
                         }
                     }),
             );

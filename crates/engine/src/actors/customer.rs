@@ -334,6 +334,30 @@ impl CustomerActor {
         }
     }
 
+    /// In a cluster, a fresh actor (maybe on another node after a takeover) tells the
+    /// agent holding its open conversation the newest event it found: one its previous
+    /// actor stored but whose push to the agent was lost reaches the agent now
+    /// ([`super::agent::AgentActor`]'s `CatchUp`).
+    fn catch_up_agent(&self, open_events: &[TimelineEvent]) {
+        if self.engine.cluster().is_none() {
+            return;
+        }
+        let Some(conv) = self.open.as_ref().filter(|c| c.agent.is_some()) else {
+            return;
+        };
+        let Some(last) = open_events.iter().map(|e| e.id).max() else {
+            return;
+        };
+        self.tell_agent(
+            conv,
+            CatchUp {
+                conversation_id: conv.id,
+                customer_id: self.id,
+                last,
+            },
+        );
+    }
+
     fn validate_text(&self, text: &str) -> EngineResult<()> {
         if text.trim().is_empty() {
             return Err(EngineError::invalid("text is empty"));
@@ -560,6 +584,7 @@ impl Actor for CustomerActor {
                     if let Some(c) = &act.customer {
                         act.engine.customer_activated(c);
                     }
+                    act.catch_up_agent(&l.open_events);
                 }
                 Err(e) => {
                     tracing::warn!(customer = %act.id, error = %e, "customer load failed");

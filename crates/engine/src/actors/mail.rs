@@ -414,7 +414,7 @@ macro_rules! all_mail {
                 Pull, Reconfigure, Republish,
             ],
             AgentActor => [
-                AgentCommand, AttachAgent, ConversationEvent, ConversationLeft, DetachAgent,
+                AgentCommand, AttachAgent, CatchUp, ConversationEvent, ConversationLeft, DetachAgent,
                 GetAgentLive,
                 Republish, Rescind, Reserve, RestoreHeld, SetAgentQueues, SupervisorSetStatus,
                 Typing,

@@ -526,7 +526,17 @@ impl Engine {
         let id = profile.id.clone();
         let id_key = id.clone();
         let mut entry = self.registry.agents.entry(id).or_insert_with(|| {
-            self.place(&profile.id, AgentActor::new(self.clone(), profile.clone()))
+            let actor = if self.cluster().is_some() {
+                // In a cluster an agent's actor starts wherever its shard is now — at a
+                // socket's attach, maybe while the shard's restore (`actors::keys`) is
+                // still reading — so it reads what the agent holds itself, before any
+                // other message: the welcome lists those conversations and their events
+                // find them held.
+                AgentActor::restarted(self.clone(), profile.clone())
+            } else {
+                AgentActor::new(self.clone(), profile.clone())
+            };
+            self.place(&profile.id, actor)
         });
         if !entry.connected() {
             // Still registered but not running: it crashed (a normal stop unregisters).

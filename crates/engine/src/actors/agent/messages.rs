@@ -47,6 +47,19 @@ pub struct ConversationEvent {
     pub event: TimelineEvent,
 }
 
+/// The customer's actor (re)started (in a cluster: maybe on another node after a
+/// takeover) and found `last` the newest event of `conversation_id`, which this agent
+/// holds. An event its previous actor stored and told the agent, whose message was
+/// lost on the way (the node cut off, or gone), reaches the agent now: the agent's
+/// actor asks for the conversation and pushes what it has not pushed yet.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "()")]
+pub struct CatchUp {
+    pub conversation_id: ConversationId,
+    pub customer_id: CustomerId,
+    pub last: EventId,
+}
+
 /// The conversation left this agent without the agent asking (customer abandoned...).
 #[derive(Debug, Clone, Serialize, Deserialize, Message)]
 #[rtype(result = "()")]

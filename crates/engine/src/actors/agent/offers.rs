@@ -164,6 +164,8 @@ impl AgentActor {
                 customer_id: info.customer_id,
                 class: info.channel.class(),
                 state: ConversationState::Assigned,
+                shown: None,
+                caught: Vec::new(),
             },
         );
         let assign = Assign {
@@ -179,6 +181,7 @@ impl AgentActor {
             let left = act.assigning.remove(&conv).flatten();
             match res {
                 Ok(view) => {
+                    act.listed(&view);
                     act.push(AgentNotice::ConversationAssigned { conversation: view });
                     if let Some(state) = left {
                         act.left(conv, state, ctx);

@@ -210,6 +210,9 @@ impl Handler<AttachAgent> for AgentActor {
             }
             .into_actor(self)
             .map(move |views, act, ctx| {
+                for v in &views {
+                    act.listed(v);
+                }
                 if let AgentNotice::Welcome { conversations, .. } = &mut welcome {
                     *conversations = views;
                 }

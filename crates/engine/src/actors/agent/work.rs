@@ -5,6 +5,20 @@
 use super::*;
 
 impl AgentActor {
+    /// The agent's sockets are shown `view` (a welcome, an assignment): its events
+    /// count as shown.
+    pub(super) fn listed(&mut self, view: &crate::domain::view::ConversationView) {
+        let newest = view
+            .recent
+            .iter()
+            .filter(|e| e.conversation_id == Some(view.id))
+            .map(|e| e.id)
+            .max();
+        if let Some(h) = self.held.get_mut(&view.id) {
+            h.shown = h.shown.max(newest);
+        }
+    }
+
     /// The customer's side closed a conversation this agent holds: tell the sockets and
     /// free the slot.
     pub(super) fn left(
@@ -236,6 +250,12 @@ impl Handler<ConversationEvent> for AgentActor {
         if let Some(h) = self.held.get_mut(&msg.conversation_id) {
             // The customer moved (e.g. called in, or went to video): the conversation now
             // uses that channel's capacity, so a call makes the agent exclusive to it.
+            if let Some(i) = h.caught.iter().position(|id| *id == msg.event.id) {
+                // Already pushed: a catch-up got there first.
+                h.caught.swap_remove(i);
+                return;
+            }
+            h.shown = h.shown.max(Some(msg.event.id));
             if let crate::domain::EventKind::ChannelSwitched { to, .. } = &msg.event.kind {
                 if h.class != to.class() {
                     h.class = to.class();
@@ -271,17 +291,75 @@ impl Handler<Typing> for AgentActor {
     }
 }
 
+impl Handler<CatchUp> for AgentActor {
+    type Result = ();
+    fn handle(&mut self, msg: CatchUp, ctx: &mut Context<Self>) {
+        let conv = msg.conversation_id;
+        // Only past what this actor knows it showed: a conversation never listed here
+        // is listed whole by the next welcome.
+        let Some(shown) = self.held.get(&conv).and_then(|h| h.shown) else {
+            return;
+        };
+        if msg.last <= shown {
+            return;
+        }
+        let engine = self.engine.clone();
+        let ask = engine.ask_customer(
+            msg.customer_id,
+            GetConversationView {
+                conversation_id: conv,
+            },
+        );
+        // Before the next message: events told after this one find them shown.
+        ctx.wait(ask.into_actor(self).map(move |res, act, _| {
+            let Ok(view) = res else {
+                return;
+            };
+            let Some(h) = act.held.get_mut(&conv) else {
+                return;
+            };
+            let from = h.shown;
+            let missed: Vec<crate::domain::TimelineEvent> = view
+                .recent
+                .into_iter()
+                .filter(|e| e.conversation_id == Some(conv) && from.is_none_or(|s| e.id > s))
+                .collect();
+            if let Some(last) = missed.last() {
+                h.shown = Some(last.id);
+            }
+            // Their own messages may still come (from the old node, late): bounded by
+            // what one catch-up pushes, forgotten at the next one.
+            h.caught = missed.iter().map(|e| e.id).collect();
+            if !missed.is_empty() {
+                tracing::info!(conversation = %conv, missed = missed.len(), "events the agent missed pushed after the customer's actor moved");
+            }
+            for event in missed {
+                act.push(AgentNotice::Event {
+                    conversation_id: conv,
+                    event,
+                });
+            }
+        }));
+    }
+}
+
 impl Handler<RestoreHeld> for AgentActor {
     type Result = ();
     fn handle(&mut self, msg: RestoreHeld, _: &mut Context<Self>) {
         for (conv, customer, channel, _queue) in msg.conversations {
             let channel: Channel = channel;
+            if self.held.contains_key(&conv) {
+                // Read by the actor itself at its start: what it showed stays.
+                continue;
+            }
             self.held.insert(
                 conv,
                 Held {
                     customer_id: customer,
                     class: channel.class(),
                     state: ConversationState::Assigned,
+                    shown: None,
+                    caught: Vec::new(),
                 },
             );
         }
