@@ -15,6 +15,7 @@
 
 use crate::helpers::*;
 use crate::process::{free_port, spawn, Proc};
+use crate::spread::holders;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -174,28 +175,6 @@ async fn stored_once(dir: &std::path::Path, acked: &Acked) {
     assert_eq!(stored, expected);
 }
 
-/// The live keys' holders by the cluster view of `node`: key -> node name.
-async fn holders(node: &Proc) -> BTreeMap<String, String> {
-    let view = node
-        .get(&node.login("admin").await, "/api/v1/cluster")
-        .await;
-    view["leases"]
-        .as_array()
-        .expect("leases")
-        .iter()
-        .filter(|l| l["live"] == true)
-        .map(|l| {
-            // `name#incarnation`
-            let holder = l["holder"].as_str().unwrap_or_default();
-            let name = holder.split('#').next().unwrap_or_default();
-            (
-                l["key"].as_str().unwrap_or_default().to_owned(),
-                name.to_owned(),
-            )
-        })
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rolling_restart_of_spread_nodes_under_traffic_loses_and_duplicates_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -218,9 +197,10 @@ async fn a_rolling_restart_of_spread_nodes_under_traffic_loses_and_duplicates_no
         n.ready().await;
     }
     // Every member holds a share before the traffic starts.
+    let token = nodes[0].login("admin").await;
     let give_up = std::time::Instant::now() + WAIT;
     loop {
-        let h = holders(&nodes[0]).await;
+        let h = holders(&nodes[0], &token).await;
         let owners: std::collections::BTreeSet<&String> = h.values().collect();
         if owners.len() == 3 && h.keys().filter(|k| k.starts_with("shard/")).count() == 12 {
             break;
@@ -228,11 +208,16 @@ async fn a_rolling_restart_of_spread_nodes_under_traffic_loses_and_duplicates_no
         assert!(std::time::Instant::now() < give_up, "never settled: {h:?}");
         tokio::time::sleep(std::time::Duration::from_millis(100)).await; // poll interval
     }
-    let token = nodes[0].login("admin").await;
     let bases: Vec<String> = nodes.iter().map(|n| n.base.clone()).collect();
     let stop = Arc::new(AtomicBool::new(false));
     let (progress_tx, mut progress) = watch::channel(Acked::new());
-    let sender = tokio::spawn(traffic(bases, token, stop.clone(), progress_tx, true));
+    let sender = tokio::spawn(traffic(
+        bases,
+        token.clone(),
+        stop.clone(),
+        progress_tx,
+        true,
+    ));
 
     acknowledged(&mut progress, 20).await;
     for i in 0..3 {
@@ -244,7 +229,11 @@ async fn a_rolling_restart_of_spread_nodes_under_traffic_loses_and_duplicates_no
         nodes[i].ready().await;
         // Back with a share of its own.
         let give_up = std::time::Instant::now() + WAIT;
-        while !holders(&nodes[i]).await.values().any(|n| n == names[i]) {
+        while !holders(&nodes[i], &token)
+            .await
+            .values()
+            .any(|n| n == names[i])
+        {
             assert!(
                 std::time::Instant::now() < give_up,
                 "{} took no key back",

@@ -63,7 +63,7 @@ fn at(nodes: &[Option<Proc>], i: usize) -> &Proc {
 }
 
 /// The lease rows of the cluster view: key -> holder's node name, live ones only.
-async fn holders(node: &Proc, token: &str) -> BTreeMap<String, String> {
+pub(crate) async fn holders(node: &Proc, token: &str) -> BTreeMap<String, String> {
     live_holders(&node.get(token, "/api/v1/cluster").await)
 }
 
