@@ -11,7 +11,7 @@
 set -u
 bin=$1 sig=$2 victim=$3 id=$4
 lt=target/release/loadtest
-ks="fs_${id}_$(date +%s)"
+ks="fs_$(echo "$id" | tr -c "a-z0-9\n" "_")_$(date +%s)"
 secret="failover-spread-benchmark-secret"
 mkdir -p /tmp/fo
 clean() {

@@ -88,6 +88,13 @@ impl AgentSession {
         if !self.server.moved(&self.agent) {
             return false;
         }
+        Self::reconnect(ctx);
+        true
+    }
+
+    /// Tells the client to reconnect (its agent's actor is elsewhere now, or did not
+    /// get this socket's attach) and closes the socket.
+    fn reconnect(ctx: &mut ws::WebsocketContext<Self>) {
         Self::send(
             ctx,
             &AgentServerMsg::Reconnect {
@@ -99,7 +106,6 @@ impl AgentSession {
             description: Some(super::drain::RECONNECT_REASON.into()),
         }));
         ctx.stop();
-        true
     }
 }
 
@@ -118,12 +124,21 @@ impl Actor for AgentSession {
         if let Err((code, reason)) = self.token_check() {
             return super::frames::close_with(ctx, code, reason);
         }
-        self.server.tell_agent(
+        // Asked, not told: an attach that does not reach the actor (its node's queue
+        // full, the shard between owners past the deadline) would leave an open socket
+        // that never gets its welcome; the client reconnects instead.
+        let attach = self.server.ask_agent(
             &self.token.agent_id,
             AttachAgent {
                 session: self.session.clone(),
             },
         );
+        ctx.spawn(attach.into_actor(self).map(|res, act, ctx| {
+            if let Err(e) = res {
+                tracing::warn!(agent = %act.token.agent_id, error = %e, "agent socket's attach not delivered; the client reconnects");
+                Self::reconnect(ctx);
+            }
+        }));
         if let Some(rx) = self.drain.take() {
             let reconnect = serde_json::to_string(&AgentServerMsg::Reconnect {
                 reason: "shutdown".into(),

@@ -11,29 +11,22 @@
 //! it does not count for more than one), and serves again only after `regain_ms` of
 //! rounds with one. Times are a node's monotonic milliseconds, passed in.
 //!
-//! An even split (two members, or four split two and two) goes to the side that
-//! holds the live member with the lowest name, so exactly one side serves. A member
-//! that died looks the same as one cut off until its membership lapses; then it is no
-//! longer counted.
+//! Only a node that reaches a strict minority stands aside. In an even split (two
+//! members, or four split two and two) nobody does: a node cannot tell a peer cut off
+//! from one merely overloaded, and with two members each would otherwise hand its
+//! keys to the other on a busy second — both sides keep what they hold, the store
+//! still deciding ownership. A member that died looks the same as one cut off until
+//! its membership lapses; then it is no longer counted.
 
 use std::collections::BTreeSet;
 
-/// Whether `me` with the `reachable` subset of the other live members (`others`)
-/// holds a majority of all the live members, itself included.
-pub fn majority(me: &str, others: &BTreeSet<String>, reachable: &BTreeSet<String>) -> bool {
+/// Whether this node, with the `reachable` subset of the other live members
+/// (`others`), holds at least half of all the live members, itself included (a
+/// strict minority stands aside).
+pub fn majority(others: &BTreeSet<String>, reachable: &BTreeSet<String>) -> bool {
     let live = others.len() + 1;
     let side = others.intersection(reachable).count() + 1;
-    if 2 * side != live {
-        return 2 * side > live;
-    }
-    // An even split: the side of the lowest name serves.
-    let lowest = others
-        .iter()
-        .map(String::as_str)
-        .chain(std::iter::once(me))
-        .min()
-        .expect("me at least");
-    lowest == me || reachable.contains(lowest)
+    2 * side >= live
 }
 
 /// The hysteresis's settings (`cluster.quorum_loss_ms`, `cluster.quorum_regain_ms`,
@@ -136,27 +129,23 @@ mod tests {
     }
 
     #[test]
-    fn a_majority_counts_the_node_itself_and_an_even_split_goes_to_the_lowest_name() {
+    fn only_a_strict_minority_stands_aside() {
         // Alone: a majority of one.
-        assert!(majority("a", &set(&[]), &set(&[])));
+        assert!(majority(&set(&[]), &set(&[])));
         // Three: one other reachable is two of three; none is one of three.
-        assert!(majority("c", &set(&["a", "b"]), &set(&["b"])));
-        assert!(!majority("c", &set(&["a", "b"]), &set(&[])));
+        assert!(majority(&set(&["a", "b"]), &set(&["b"])));
+        assert!(!majority(&set(&["a", "b"]), &set(&[])));
         // Reachable nodes that are not live members do not count.
-        assert!(!majority("c", &set(&["a", "b"]), &set(&["x", "y"])));
-        // Two: the side with "a" serves, the other stands aside.
-        assert!(majority("a", &set(&["b"]), &set(&[])));
-        assert!(!majority("b", &set(&["a"]), &set(&[])));
-        // Four split two and two: only the side holding "a".
-        assert!(majority("b", &set(&["a", "c", "d"]), &set(&["a"])));
-        assert!(!majority("c", &set(&["a", "b", "d"]), &set(&["d"])));
-        // Five: three of five serves.
-        assert!(majority(
-            "e",
-            &set(&["a", "b", "c", "d"]),
-            &set(&["c", "d"])
-        ));
-        assert!(!majority("e", &set(&["a", "b", "c", "d"]), &set(&["d"])));
+        assert!(!majority(&set(&["a", "b"]), &set(&["x", "y"])));
+        // Two, neither reaching the other: both keep serving.
+        assert!(majority(&set(&["b"]), &set(&[])));
+        assert!(majority(&set(&["a"]), &set(&[])));
+        // Four split two and two: both sides keep serving; one of four stands aside.
+        assert!(majority(&set(&["a", "c", "d"]), &set(&["a"])));
+        assert!(!majority(&set(&["a", "b", "d"]), &set(&[])));
+        // Five: three of five serves, two of five stands aside.
+        assert!(majority(&set(&["a", "b", "c", "d"]), &set(&["c", "d"])));
+        assert!(!majority(&set(&["a", "b", "c", "d"]), &set(&["d"])));
     }
 
     #[test]

@@ -164,6 +164,8 @@ pub struct Peers {
     handlers: DashMap<String, Handler>,
     /// One queue (and worker) per peer address.
     queues: DashMap<String, mpsc::Sender<Pending>>,
+    /// When each peer address last answered a request (any request).
+    answered: Arc<DashMap<String, std::time::Instant>>,
     next_id: AtomicU64,
 }
 
@@ -180,6 +182,7 @@ impl Peers {
             },
             handlers: DashMap::new(),
             queues: DashMap::new(),
+            answered: Arc::default(),
             next_id: AtomicU64::new(1),
         }
     }
@@ -187,6 +190,15 @@ impl Peers {
     /// This run of this node.
     pub fn node(&self) -> &NodeId {
         self.driver.node()
+    }
+
+    /// Whether the peer at `address` answered a request of this node (any kind) within
+    /// `window`: evidence that it is up and reachable, whatever a ping queued behind
+    /// that traffic says.
+    pub fn answered_within(&self, address: &str, window: Duration) -> bool {
+        self.answered
+            .get(address)
+            .is_some_and(|at| at.elapsed() <= window)
     }
 
     /// This node's wall clock (milliseconds since the epoch), as envelope deadlines
@@ -419,6 +431,7 @@ impl Peers {
             self.transport.clone(),
             self.driver.clone(),
             self.config.batch,
+            self.answered.clone(),
         ));
         tx
     }
@@ -509,6 +522,7 @@ async fn worker(
     transport: Arc<dyn Transport>,
     driver: Arc<Driver>,
     batch_max: usize,
+    answered: Arc<DashMap<String, std::time::Instant>>,
 ) {
     while let Some(first) = queue.recv().await {
         let mut batch = vec![first];
@@ -534,6 +548,7 @@ async fn worker(
         crate::metrics::peer_request(&address, sent.elapsed(), queue.len());
         match result {
             Ok(answers) => {
+                answered.insert(address.clone(), std::time::Instant::now());
                 let mut by_id: HashMap<u64, Answer> =
                     answers.into_iter().map(|a| (a.id(), a)).collect();
                 for p in batch {

@@ -8,7 +8,10 @@
 //! waiting for them to lapse — and keeps pinging; once it has reached a majority again
 //! for `cluster.quorum_regain_ms` it joins anew and takes its share back.
 //!
-//! A member whose host refuses the connection — nothing listens at its address: the
+//! A member counts as reached when it answers the ping, or answered any other
+//! request of this node within the last two rounds: under load a ping waits behind
+//! the actors' messages to that peer and may miss its deadline although the peer
+//! answers them. A member whose host refuses the connection — nothing listens at its address: the
 //! process died, or has joined and is not serving yet — is not counted at all (it
 //! serves nobody either); one that does not answer in time is counted, unreachable.
 //!
@@ -70,23 +73,29 @@ async fn run(driver: Weak<Driver>, peers: Arc<Peers>, config: QuorumConfig) {
             let peers = peers.clone();
             async move {
                 let name = owner.node.name.clone();
+                let address = owner.address.clone();
                 let key = membership::key(&name);
                 let answer = peers
                     .ask_at(owner, &key, &Ping {}, config.ping_timeout)
                     .await;
-                (name, answer)
+                (name, address, answer)
             }
         }))
         .await;
+        // Other traffic answered within two rounds counts as an answer too.
+        let recent = Duration::from_millis(2 * config.timing.check_ms.max(1));
         let mut names = BTreeSet::new();
         let mut reachable = BTreeSet::new();
-        for (name, answer) in answers {
+        for (name, address, answer) in answers {
             match answer {
                 Ok(_) => {
                     reachable.insert(name.clone());
                 }
                 // Nothing listens there: not counted.
                 Err(SendError::Unreachable { refused: true, .. }) => continue,
+                Err(_) if peers.answered_within(&address, recent) => {
+                    reachable.insert(name.clone());
+                }
                 Err(_) => {}
             }
             names.insert(name);
@@ -94,7 +103,7 @@ async fn run(driver: Weak<Driver>, peers: Arc<Peers>, config: QuorumConfig) {
         crate::metrics::cluster_reachable(reachable.len() + 1);
         let had = quorum.verdict();
         let now = origin.elapsed().as_millis() as u64;
-        let verdict = quorum.observe(majority(&me, &names, &reachable), now);
+        let verdict = quorum.observe(majority(&names, &reachable), now);
         if verdict == had {
             continue;
         }
