@@ -27,6 +27,9 @@ command -v mvn >/dev/null 2>&1 || missing+=(maven)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 # libfaketime: an engine under a moved wall clock (tests/api_cql/clock_skew.rs).
 command -v faketime >/dev/null 2>&1 || missing+=(faketime)
+# iproute2: network namespaces, veth pairs and routes for the partition tests
+# (tests/api_cql/netns.rs).
+PATH="$PATH:/usr/sbin:/sbin" command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 # A virtual environment for the OpenAPI validator (below).
 python3 -c 'import ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
