@@ -124,21 +124,24 @@ impl Actor for AgentSession {
         if let Err((code, reason)) = self.token_check() {
             return super::frames::close_with(ctx, code, reason);
         }
-        // Asked, not told: an attach that does not reach the actor (its node's queue
-        // full, the shard between owners past the deadline) would leave an open socket
-        // that never gets its welcome; the client reconnects instead.
-        let attach = self.server.ask_agent(
-            &self.token.agent_id,
-            AttachAgent {
-                session: self.session.clone(),
-            },
-        );
-        ctx.spawn(attach.into_actor(self).map(|res, act, ctx| {
-            if let Err(e) = res {
-                tracing::warn!(agent = %act.token.agent_id, error = %e, "agent socket's attach not delivered; the client reconnects");
-                Self::reconnect(ctx);
-            }
-        }));
+        let attach = AttachAgent {
+            session: self.session.clone(),
+        };
+        if self.server.cluster().is_none() {
+            // One node: the actor is local and started; its mailbox delivers.
+            self.server.tell_agent(&self.token.agent_id, attach);
+        } else {
+            // Asked, not told: an attach that does not reach the actor on its node (the
+            // peer queue full, the shard between owners past the deadline) would leave
+            // an open socket that never gets its welcome; the client reconnects instead.
+            let attach = self.server.ask_agent(&self.token.agent_id, attach);
+            ctx.spawn(attach.into_actor(self).map(|res, act, ctx| {
+                if let Err(e) = res {
+                    tracing::warn!(agent = %act.token.agent_id, error = %e, "agent socket's attach not delivered; the client reconnects");
+                    Self::reconnect(ctx);
+                }
+            }));
+        }
         if let Some(rx) = self.drain.take() {
             let reconnect = serde_json::to_string(&AgentServerMsg::Reconnect {
                 reason: "shutdown".into(),

@@ -17,8 +17,8 @@
 //!   take its keys once its leases lapse and serve the customer; healed, it is ready
 //!   again and takes its share back. The time from the cut to the first message
 //!   acknowledged after the takeover is printed, not asserted.
-//! - **from its peers** (the behaviour being built: `cluster.quorum_loss_ms`): it sees
-//!   it cannot reach a majority of the live members and **stands aside** — releases
+//! - **from its peers** (`switchboard_engine::quorum`, `cluster.quorum_loss_ms`): it
+//!   reaches only a strict minority of the live members and **stands aside** — releases
 //!   its keys and its membership (the others take them at their next round, without a
 //!   lease to wait out), `/readyz` 503, "standing aside" in its log — and the majority's
 //!   view never lists it as live meanwhile; healed, it rejoins under a new membership
