@@ -245,51 +245,48 @@ impl QueueActor {
         };
         let agent_id = d.agent.clone();
         let now = self.engine.now();
-        let engine = self.engine.clone();
-        let to = d.agent.clone();
-        ctx.spawn(
-            async move { engine.ask_agent(&to, Reserve(info)).await }
-                .into_actor(self)
-                .map(move |res, act, ctx| {
-                    match res {
-                        Ok(Ok(())) => {
-                            crate::metrics::offer("offered", &act.config.name);
-                            act.engine.live(LiveEvent::Offer {
-                                queue: act.config.name.clone(),
-                                outcome: OfferStat::Offered,
-                            });
-                            let ev = TimelineEvent::new(
-                                w.customer_id,
-                                Some(conv),
-                                now,
-                                EventKind::Offered {
-                                    agent_id: agent_id.clone(),
-                                    offer_id,
-                                },
-                            );
-                            act.record(vec![ev], traces);
+        // Asked here, not inside the spawned future: the message is queued at once, so
+        // offers placed in one dispatch reach the agent in routing order.
+        let reserve = self.engine.ask_agent(&d.agent, Reserve(info));
+        ctx.spawn(reserve.into_actor(self).map(move |res, act, ctx| {
+            match res {
+                Ok(Ok(())) => {
+                    crate::metrics::offer("offered", &act.config.name);
+                    act.engine.live(LiveEvent::Offer {
+                        queue: act.config.name.clone(),
+                        outcome: OfferStat::Offered,
+                    });
+                    let ev = TimelineEvent::new(
+                        w.customer_id,
+                        Some(conv),
+                        now,
+                        EventKind::Offered {
+                            agent_id: agent_id.clone(),
+                            offer_id,
+                        },
+                    );
+                    act.record(vec![ev], traces);
+                }
+                other => {
+                    let reason = match other {
+                        Ok(Err(r)) => r,
+                        _ => "agent unreachable".to_owned(),
+                    };
+                    if act.offers.get(&conv).map(|o| o.0) == Some(offer_id) {
+                        act.offers.remove(&conv);
+                        if let Some(e) = act.router.remove(&conv) {
+                            act.router.requeue(e);
                         }
-                        other => {
-                            let reason = match other {
-                                Ok(Err(r)) => r,
-                                _ => "agent unreachable".to_owned(),
-                            };
-                            if act.offers.get(&conv).map(|o| o.0) == Some(offer_id) {
-                                act.offers.remove(&conv);
-                                if let Some(e) = act.router.remove(&conv) {
-                                    act.router.requeue(e);
-                                }
-                                // The agent's index entry was stale; it pushes fresh state (and
-                                // pulls work) whenever its capacity frees.
-                                act.router.remove_agent(&agent_id);
-                                traces.push(act.trace(conv, "declined", Some(agent_id), reason));
-                                act.record(vec![], traces);
-                                act.dispatch(ctx);
-                            }
-                        }
+                        // The agent's index entry was stale; it pushes fresh state (and
+                        // pulls work) whenever its capacity frees.
+                        act.router.remove_agent(&agent_id);
+                        traces.push(act.trace(conv, "declined", Some(agent_id), reason));
+                        act.record(vec![], traces);
+                        act.dispatch(ctx);
                     }
-                }),
-        );
+                }
+            }
+        }));
     }
 
     fn arm_timers(&self, conv: ConversationId, entry: &WaitingEntry, ctx: &mut Context<Self>) {
