@@ -8,18 +8,9 @@
 set -u
 bin=$1 sig=$2 id=$3
 lt=target/release/loadtest
-ks="fo_${id}_$(date +%s)"
+. "$(dirname "$0")/failover-lib.sh"
+ks=$(keyspace fo)
 mkdir -p /tmp/fo
-clean() {
-  pkill -9 -f -- "--config loadtest/engine.toml --listen 127.0.0.1:818"
-  for i in $(seq 1 50); do ss -ltn | grep -qE ":818[12] " || return 0; sleep 0.2; done
-}
-waitcode() { # port code
-  for i in $(seq 1 900); do
-    c=$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$1/readyz)
-    [ "$c" = "$2" ] && return 0; sleep 0.2
-  done; echo "run $id: timeout waiting $1 for $2"; return 1
-}
 clean
 for p in 8181 8182; do rm -rf /tmp/fo/data-$p; mkdir -p /tmp/fo/data-$p; done
 $bin --config loadtest/engine.toml --listen 127.0.0.1:8181 --data-dir /tmp/fo/data-8181 \

@@ -11,19 +11,10 @@
 set -u
 bin=$1 sig=$2 victim=$3 id=$4
 lt=target/release/loadtest
-ks="fs_$(echo "$id" | tr -c "a-z0-9\n" "_")_$(date +%s)"
+. "$(dirname "$0")/failover-lib.sh"
+ks=$(keyspace fs)
 secret="failover-spread-benchmark-secret"
 mkdir -p /tmp/fo
-clean() {
-  pkill -9 -f -- "--config loadtest/engine.toml --listen 127.0.0.1:818"
-  for i in $(seq 1 50); do ss -ltn | grep -qE ":818[123] " || return 0; sleep 0.2; done
-}
-waitcode() { # port code
-  for i in $(seq 1 900); do
-    c=$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$1/readyz)
-    [ "$c" = "$2" ] && return 0; sleep 0.2
-  done; echo "run $id: timeout waiting $1 for $2"; return 1
-}
 clean
 declare -A pid
 for n in a b c; do
