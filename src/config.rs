@@ -187,8 +187,9 @@ pub struct ClusterSettings {
     /// singletons each by key, placed by rendezvous over the live members). Spread
     /// needs `secret`, and the same `shards` on every node.
     pub placement: Placement,
-    /// Shards of customers and agents (spread placement). Fixed for the life of a
-    /// keyspace: it decides where every actor lives.
+    /// Shards of customers and agents (spread placement). Recorded in the keyspace: a
+    /// node with another count is refused while a member runs (it decides where every
+    /// actor lives).
     pub shards: u32,
     /// How long a message to an actor on another node may take, answer included.
     pub actor_timeout_ms: u64,

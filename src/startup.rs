@@ -164,6 +164,9 @@ impl Application {
                     .collect()
             }
         };
+        if settings.cluster.placement == crate::config::Placement::Spread {
+            record_shard_count(&store, &*coordination, &settings.cluster, &clock).await?;
+        }
         let active = crate::active::Active::acquire(
             coordination,
             thread,
@@ -669,6 +672,61 @@ pub async fn check_schema(settings: &Settings) -> anyhow::Result<bool> {
             opts.keyspace, status.applied, status.pending
         );
         Ok(false)
+    }
+}
+
+/// Spread placement: the keyspace records the shard count its nodes run with
+/// (`cluster::shard::check_count`). A node with another count is refused while any
+/// member runs, since the same id would map to another shard on it; with nobody live
+/// (every node stopped) its count is recorded instead. Two first nodes starting at
+/// the same moment with different counts both write: the one whose count is not what
+/// it reads back is refused.
+async fn record_shard_count(
+    store: &SharedStore,
+    coordination: &dyn Coordination,
+    settings: &crate::config::ClusterSettings,
+    clock: &SharedClock,
+) -> anyhow::Result<()> {
+    use cluster::shard::{check_count, CountRecord, COUNT_SETTING};
+    let recorded = |bytes: Option<Vec<u8>>| {
+        bytes.and_then(|b| String::from_utf8(b).ok()?.trim().parse::<u32>().ok())
+    };
+    let before = recorded(store.setting(COUNT_SETTING).await?);
+    let rows = coordination.leases().await?;
+    let live: Vec<String> = cluster::membership::members(
+        rows.iter()
+            .map(|r| (r.key.as_str(), &r.lease, r.address.as_str())),
+        crate::store::coordination::wall_ms(clock.now()),
+        settings.clock_skew_ms,
+    )
+    .into_iter()
+    .filter(|m| m.live)
+    .map(|m| m.node.name)
+    .collect();
+    let mine = settings.shards;
+    if check_count(before, mine, &live).map_err(|e| anyhow::anyhow!("{e}"))? == CountRecord::Agrees
+    {
+        return Ok(());
+    }
+    if let Some(old) = before {
+        tracing::warn!(
+            old,
+            new = mine,
+            "cluster.shards changed: no member was running"
+        );
+    }
+    store
+        .commit(Batch {
+            settings: vec![(COUNT_SETTING.into(), mine.to_string().into_bytes())],
+            ..Default::default()
+        })
+        .await?;
+    match recorded(store.setting(COUNT_SETTING).await?) {
+        Some(now) if now == mine => Ok(()),
+        other => anyhow::bail!(
+            "cluster.shards is {mine} here but another node recorded {other:?} for this \
+             keyspace as this one started; give every node the same cluster.shards"
+        ),
     }
 }
 

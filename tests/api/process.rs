@@ -204,6 +204,21 @@ impl Proc {
         self.signal(libc::SIGTERM);
     }
 
+    /// What the engine wrote to stderr (started with [`spawn_logging`]), read to the
+    /// end: call it once the process has exited.
+    #[allow(dead_code)]
+    pub fn stderr_text(&mut self) -> String {
+        use std::io::Read;
+        let mut log = String::new();
+        self.child
+            .stderr
+            .take()
+            .expect("stderr piped (spawn_logging)")
+            .read_to_string(&mut log)
+            .expect("stderr readable");
+        log
+    }
+
     /// Waits (bounded by `WAIT`) for the process to exit by itself.
     pub async fn exited(&mut self) -> std::process::ExitStatus {
         let deadline = std::time::Instant::now() + WAIT;

@@ -7,7 +7,6 @@
 //! how much, and never takes a lease.
 
 use crate::process::{free_port, spawn_logging};
-use std::io::Read;
 
 /// libfaketime's multi-threaded library (`apt-get install faketime`). Not skipped when
 /// missing: the test command installs it.
@@ -45,13 +44,7 @@ async fn refused(offset: &str, way: &str) {
     let dir = tempfile::tempdir().unwrap();
     let mut p = skewed(dir.path(), offset);
     let status = p.exited().await;
-    let mut log = String::new();
-    p.child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut log)
-        .unwrap();
+    let log = p.stderr_text();
     assert!(!status.success(), "{status}\n{log}");
     assert!(log.contains("clock skew"), "{log}");
     assert!(log.contains(way), "{log}");

@@ -495,3 +495,57 @@ pub(crate) async fn assigned_agents(keyspace: &str, conversation: &str) -> Vec<S
     agents.dedup();
     agents
 }
+
+/// The keyspace records the shard count (docs/cluster.md, "Spread placement"): a node
+/// started with another count while a member runs is refused before it joins and
+/// exits, naming both counts and the member; the member serves on. Once every node
+/// has stopped, a node with the new count starts, records it, and holds every one of
+/// its shards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_with_another_shard_count_is_refused_while_a_member_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = start(dir.path(), free_port(), "node-a");
+    a.ready().await;
+    let token = a.login("admin").await;
+    let other = |name: &'static str| {
+        [
+            ("SWITCHBOARD_NODE_NAME", name),
+            ("SWITCHBOARD_PLACEMENT", "spread"),
+            ("SWITCHBOARD_SHARDS", "16"),
+            ("SWITCHBOARD_CLUSTER_SECRET", SECRET),
+        ]
+    };
+    let mut b = crate::process::spawn_logging(dir.path(), free_port(), &other("node-b"));
+    let status = b.exited().await;
+    let log = b.stderr_text();
+    assert!(!status.success(), "{status}\n{log}");
+    assert!(
+        log.contains("cluster.shards is 16 here but 12 in this keyspace"),
+        "{log}"
+    );
+    assert!(log.contains("node-a"), "{log}");
+    // It never joined, and node-a still holds all twelve shards.
+    let h = holders(&a, &token).await;
+    assert!(
+        !h.values().any(|n| n == "node-b")
+            && (0..SHARDS).all(|s| h.contains_key(&format!("shard/{s}"))),
+        "{h:?}"
+    );
+
+    let mut a = a;
+    a.sigterm();
+    assert!(a.exited().await.success());
+    // Nobody runs with twelve: sixteen is recorded and placed.
+    let c = spawn(dir.path(), free_port(), &other("node-c"));
+    c.ready().await;
+    let token = c.login("admin").await;
+    let give_up = Instant::now() + WAIT;
+    loop {
+        let h = holders(&c, &token).await;
+        if (0..16).all(|s| h.get(&format!("shard/{s}")).is_some_and(|n| n == "node-c")) {
+            break;
+        }
+        assert!(Instant::now() < give_up, "sixteen shards never held: {h:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await; // poll interval
+    }
+}

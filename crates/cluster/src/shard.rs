@@ -1,6 +1,6 @@
 //! What is owned. Customers and agents are many: each id maps to one of a fixed number
-//! of shards (`cluster.shards`, chosen when the cluster is created and never changed,
-//! since it decides where every actor lives), and a shard is owned as a whole. Queues
+//! of shards (`cluster.shards`, recorded in the keyspace and changed only with every node
+//! stopped, since it decides where every actor lives), and a shard is owned as a whole. Queues
 //! and the singletons are few and each is owned on its own. [`OwnerKey::as_key`] is
 //! the text the lease rows are keyed by.
 
@@ -123,9 +123,70 @@ impl OwnerKey {
     }
 }
 
+/// The store's setting that records the shard count a keyspace's spread nodes run
+/// with (decimal text), written by the first spread node to join.
+pub const COUNT_SETTING: &str = "cluster.shards";
+
+/// What a joining spread node does about the recorded shard count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CountRecord {
+    /// The record agrees: nothing to write.
+    Agrees,
+    /// No record yet, or one nobody live runs with any more: write this node's count.
+    Write,
+}
+
+/// A joining node's shard count differs from the one live members run with: the
+/// same id would map to different shards on different nodes, so two of them could
+/// each run an actor for one customer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "cluster.shards is {mine} here but {recorded} in this keyspace, and members run \
+     with it ({}); give every node the same cluster.shards (to change it, stop every \
+     node first)",
+    live.join(", ")
+)]
+pub struct CountMismatch {
+    pub mine: u32,
+    pub recorded: u32,
+    pub live: Vec<String>,
+}
+
+/// The rule for a node joining with `mine` shards when the keyspace records
+/// `recorded` (None: not yet, or unreadable as a count) and `live` names the live
+/// members. A different count is taken over only when no member is live: every node
+/// was stopped, so nothing runs with the old map.
+pub fn check_count(
+    recorded: Option<u32>,
+    mine: u32,
+    live: &[String],
+) -> Result<CountRecord, CountMismatch> {
+    match recorded {
+        Some(r) if r == mine => Ok(CountRecord::Agrees),
+        Some(r) if !live.is_empty() => Err(CountMismatch {
+            mine,
+            recorded: r,
+            live: live.to_vec(),
+        }),
+        _ => Ok(CountRecord::Write),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_different_shard_count_is_refused_while_a_member_runs_with_the_recorded_one() {
+        let live = vec!["node-a".to_owned()];
+        assert_eq!(check_count(None, 12, &live), Ok(CountRecord::Write));
+        assert_eq!(check_count(Some(12), 12, &live), Ok(CountRecord::Agrees));
+        let e = check_count(Some(12), 16, &live).unwrap_err();
+        assert_eq!((e.mine, e.recorded), (16, 12));
+        assert!(e.to_string().contains("node-a"), "{e}");
+        // Nobody runs with the old map: the new count is recorded.
+        assert_eq!(check_count(Some(12), 16, &[]), Ok(CountRecord::Write));
+    }
     use std::collections::BTreeMap;
 
     #[test]
