@@ -693,16 +693,12 @@ async fn record_shard_count(
     };
     let before = recorded(store.setting(COUNT_SETTING).await?);
     let rows = coordination.leases().await?;
-    let live: Vec<String> = cluster::membership::members(
-        rows.iter()
-            .map(|r| (r.key.as_str(), &r.lease, r.address.as_str())),
-        crate::store::coordination::wall_ms(clock.now()),
-        settings.clock_skew_ms,
-    )
-    .into_iter()
-    .filter(|m| m.live)
-    .map(|m| m.node.name)
-    .collect();
+    let now = crate::store::coordination::wall_ms(clock.now());
+    let live: Vec<String> = crate::store::coordination::members(&rows, now, settings.clock_skew_ms)
+        .into_iter()
+        .filter(|m| m.live)
+        .map(|m| m.node.name)
+        .collect();
     let mine = settings.shards;
     if check_count(before, mine, &live).map_err(|e| anyhow::anyhow!("{e}"))? == CountRecord::Agrees
     {

@@ -38,12 +38,7 @@ pub async fn view(state: web::Data<AppState>, staff: Staff) -> Result<HttpRespon
     let rows = info.coord.leases().await?;
     let now = wall_ms(state.server.clock.now());
     let live = |l: &cluster::lease::Lease| !l.lapsed(now, info.skew_ms);
-    let members = membership::members(
-        rows.iter()
-            .map(|r| (r.key.as_str(), &r.lease, r.address.as_str())),
-        now,
-        info.skew_ms,
-    );
+    let members = crate::store::coordination::members(&rows, now, info.skew_ms);
     let owned: Vec<_> = rows
         .iter()
         .filter(|r| membership::name(&r.key).is_none())

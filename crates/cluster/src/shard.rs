@@ -1,7 +1,7 @@
 //! What is owned. Customers and agents are many: each id maps to one of a fixed number
-//! of shards (`cluster.shards`, recorded in the keyspace and changed only with every node
-//! stopped, since it decides where every actor lives), and a shard is owned as a whole. Queues
-//! and the singletons are few and each is owned on its own. [`OwnerKey::as_key`] is
+//! of shards (`cluster.shards`, recorded in the keyspace and changed only with every
+//! node stopped, since it decides where every actor lives), and a shard is owned as a
+//! whole. Queues and the singletons are few and each is owned on its own. [`OwnerKey::as_key`] is
 //! the text the lease rows are keyed by.
 
 use domain::{AgentId, CustomerId, QueueName};
@@ -175,6 +175,7 @@ pub fn check_count(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
 
     #[test]
     fn a_different_shard_count_is_refused_while_a_member_runs_with_the_recorded_one() {
@@ -187,7 +188,6 @@ mod tests {
         // Nobody runs with the old map: the new count is recorded.
         assert_eq!(check_count(Some(12), 16, &[]), Ok(CountRecord::Write));
     }
-    use std::collections::BTreeMap;
 
     #[test]
     fn zero_shards_is_refused() {

@@ -50,6 +50,17 @@ pub enum Acquired {
     Held(LeaseRow),
 }
 
+/// The members among lease `rows` ([`cluster::membership::members`]) as a
+/// node whose wall clock reads `now` sees them, by name.
+pub fn members(rows: &[LeaseRow], now: u64, skew_ms: u64) -> Vec<cluster::membership::Member> {
+    cluster::membership::members(
+        rows.iter()
+            .map(|r| (r.key.as_str(), &r.lease, r.address.as_str())),
+        now,
+        skew_ms,
+    )
+}
+
 /// Milliseconds since the epoch as the lease rules count them (never negative).
 pub fn wall_ms(now: Millis) -> u64 {
     u64::try_from(now.0).unwrap_or(0)
