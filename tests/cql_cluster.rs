@@ -109,6 +109,9 @@ struct Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.report();
+        }
         let status = std::process::Command::new("bash")
             .arg(&self.script)
             .args(["stop", "--dir"])
@@ -215,6 +218,45 @@ impl Cluster {
                 (f[0].parse().unwrap(), f[3].to_owned())
             })
             .collect()
+    }
+
+    /// Prints what a failure needs to be explained (on a panic, before the nodes stop):
+    /// each node's state, the free disk under the cluster's directory (a full disk stops
+    /// Cassandra's client port), the end of each node's stdout and the last warnings and
+    /// errors of its system log.
+    fn report(&self) {
+        let run = |cmd: &str, args: &[&str]| {
+            std::process::Command::new(cmd)
+                .args(args)
+                .arg(self.dir())
+                .stdin(std::process::Stdio::null())
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_else(|e| format!("{cmd}: {e}"))
+        };
+        let script = self.script.to_string_lossy();
+        eprintln!(
+            "cql_cluster: node states:\n{}",
+            run("bash", &[&script, "status", "--dir"])
+        );
+        eprintln!("cql_cluster: disk:\n{}", run("df", &["-h"]));
+        for i in 1..=NODE_IPS.len() {
+            let log = self.dir().join(format!("node{i}/log"));
+            let stdout = std::fs::read_to_string(log.join("stdout.log")).unwrap_or_default();
+            let system = std::fs::read_to_string(log.join("system.log")).unwrap_or_default();
+            let last =
+                |lines: Vec<&str>, n: usize| lines[lines.len().saturating_sub(n)..].join("\n");
+            let warnings = system
+                .lines()
+                .filter(|l| l.starts_with("ERROR") || l.starts_with("WARN"))
+                .collect();
+            eprintln!(
+                "cql_cluster: node {i} stdout.log, last lines:\n{}\n\
+                 cql_cluster: node {i} system.log, last warnings and errors:\n{}",
+                last(stdout.lines().collect(), 15),
+                last(warnings, 20)
+            );
+        }
     }
 
     async fn assert_states(&self, want: [&str; 3]) {
