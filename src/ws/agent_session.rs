@@ -22,6 +22,10 @@ use actix::prelude::*;
 use actix_web_actors::ws;
 use std::time::{Duration, Instant};
 
+/// The `reconnect` reason when the agent's actor restarted, moved, or missed the
+/// socket's attach (docs/protocol.md).
+const AGENT_RESTARTED: &str = "agent_restarted";
+
 pub struct AgentSession {
     /// Where the agent's actor runs (here, or on the node owning its shard).
     agent: Seat<AgentActor>,
@@ -88,17 +92,18 @@ impl AgentSession {
         if !self.server.moved(&self.agent) {
             return false;
         }
-        Self::reconnect(ctx);
+        Self::reconnect(ctx, AGENT_RESTARTED);
         true
     }
 
     /// Tells the client to reconnect (its agent's actor is elsewhere now, or did not
-    /// get this socket's attach) and closes the socket.
-    fn reconnect(ctx: &mut ws::WebsocketContext<Self>) {
+    /// get this socket's attach: `agent_restarted`; a push to it was lost: `resync`)
+    /// and closes the socket.
+    fn reconnect(ctx: &mut ws::WebsocketContext<Self>, reason: impl Into<String>) {
         Self::send(
             ctx,
             &AgentServerMsg::Reconnect {
-                reason: "agent_restarted".into(),
+                reason: reason.into(),
             },
         );
         ctx.close(Some(ws::CloseReason {
@@ -138,7 +143,7 @@ impl Actor for AgentSession {
             ctx.spawn(attach.into_actor(self).map(|res, act, ctx| {
                 if let Err(e) = res {
                     tracing::warn!(agent = %act.token.agent_id, error = %e, "agent socket's attach not delivered; the client reconnects");
-                    Self::reconnect(ctx);
+                    Self::reconnect(ctx, AGENT_RESTARTED);
                 }
             }));
         }
@@ -192,6 +197,9 @@ impl Actor for AgentSession {
 impl Handler<AgentPush> for AgentSession {
     type Result = ();
     fn handle(&mut self, msg: AgentPush, ctx: &mut Self::Context) {
+        if let AgentNotice::Reconnect { reason } = msg.0 {
+            return Self::reconnect(ctx, reason);
+        }
         Self::send(ctx, &frame_of(msg.0));
     }
 }
@@ -381,6 +389,7 @@ fn frame_of(n: AgentNotice) -> AgentServerMsg {
             more,
         },
         AgentNotice::Pong { nonce } => AgentServerMsg::Pong { nonce },
+        AgentNotice::Reconnect { reason } => AgentServerMsg::Reconnect { reason },
         AgentNotice::Refused { error, reference } => AgentServerMsg::Error(WireError {
             code: error.code,
             message: error.message,

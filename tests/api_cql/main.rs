@@ -59,6 +59,7 @@ mod survey;
 // Only on the CQL store.
 mod clock_skew;
 mod cluster_page;
+mod lost_pushes;
 mod netns;
 mod partition;
 mod relay;

@@ -116,9 +116,21 @@ fn busiest(placed: &BTreeMap<String, String>, customer_key: &str) -> String {
 /// Sends customer message `i` to the nodes from `first` on, one after another, until
 /// one acknowledges it; returns the event id and the node that did.
 pub(crate) async fn say(nodes: &[&Proc], first: usize, token: &str, i: usize) -> (String, usize) {
-    let id = format!("spread-{i}");
-    let body = json!({"channel": "sms", "address": "+818055501234",
-                      "text": format!("m{i}"), "client_msg_id": id});
+    let (text, id) = (format!("m{i}"), format!("spread-{i}"));
+    say_as(nodes, first, token, "+818055501234", &text, &id).await
+}
+
+/// [`say`] for the SMS customer at `address`: `text` with `client_msg_id` `id`.
+pub(crate) async fn say_as(
+    nodes: &[&Proc],
+    first: usize,
+    token: &str,
+    address: &str,
+    text: &str,
+    id: &str,
+) -> (String, usize) {
+    let body = json!({"channel": "sms", "address": address,
+                      "text": text, "client_msg_id": id});
     let give_up = Instant::now() + MESSAGE_WAIT;
     let mut at = first;
     loop {

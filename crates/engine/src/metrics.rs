@@ -230,6 +230,10 @@ fn describe() {
         "Messages this node sent to a key's owner, by outcome: local (owned here), done, refused, moved (followed), expired, overloaded (the peer's queue full), unreachable, timeout."
     );
     describe_counter!(
+        "switchboard_agent_catch_ups_total",
+        "Repairs of pushes to agents lost between nodes, by step: asked (a customer's actor asked the agent's to catch up), pushed (events the agent's actor pushed from the conversation), given_up, resync (an agent socket told to reconnect after a push to it was lost)."
+    );
+    describe_counter!(
         "switchboard_peer_received_total",
         "Envelopes other nodes sent this one, by answer: done, refused, moved (not the owner), expired (past the deadline)."
     );
@@ -468,6 +472,11 @@ pub fn peer_message(outcome: &'static str) {
 /// One envelope from another node answered, by answer.
 pub fn peer_received(outcome: &'static str) {
     counter!("switchboard_peer_received_total", "outcome" => outcome).increment(1);
+}
+
+/// One step of repairing a push to an agent lost between nodes (see the description).
+pub fn agent_catch_ups(step: &'static str, n: u64) {
+    counter!("switchboard_agent_catch_ups_total", "step" => step).increment(n);
 }
 
 /// One store write refused at the fence (this node did not hold its lease then).

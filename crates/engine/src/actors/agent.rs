@@ -15,6 +15,7 @@
 pub mod messages;
 mod offers;
 mod session;
+mod shown;
 mod status;
 mod work;
 
@@ -38,12 +39,12 @@ struct Held {
     customer_id: CustomerId,
     class: ChannelClass,
     state: ConversationState,
-    /// The newest event of the conversation this actor pushed or listed to the agent's
-    /// sockets (`None` until a welcome or an assignment listed it): a [`CatchUp`]
-    /// pushes the events after it.
-    shown: Option<crate::domain::EventId>,
-    /// Events a catch-up pushed whose own message may still arrive: not pushed twice.
-    caught: Vec<crate::domain::EventId>,
+    /// What this actor pushed or listed of the conversation to the agent's sockets: a
+    /// [`CatchUp`] pushes the rest, and nothing is pushed twice.
+    shown: shown::Shown,
+    /// While a catch-up reads the conversation: the newest event asked about since it
+    /// started (read again after it when still not shown).
+    catching: Option<crate::domain::EventId>,
 }
 
 /// An offer waiting for the agent's answer.
@@ -85,6 +86,8 @@ pub struct AgentActor {
     ever_attached: bool,
     /// Started again after a crash: reload held conversations from the store.
     reload: bool,
+    /// A publish lost on its way to a queue is to be made again ([`RepublishLost`]).
+    republishing: bool,
 }
 
 impl AgentActor {
@@ -108,6 +111,7 @@ impl AgentActor {
             pull_again: false,
             ever_attached: false,
             reload: false,
+            republishing: false,
         }
     }
 
@@ -179,7 +183,15 @@ impl AgentActor {
             occupancy_permille: self.occupancy_permille(),
         };
         for q in self.eligible_queues() {
-            self.engine.tell_queue(&q, update.clone());
+            // Lost (a queue on another node refused it or missed the deadline): the
+            // queue would route by a stale picture of this agent, so it is told again
+            // — what holds then, not this — after a pause.
+            let (engine, agent) = (self.engine.clone(), self.profile.id.clone());
+            self.engine.tell_queue_or_else(&q, update.clone(), move || {
+                if let Some(a) = engine.agent(&agent) {
+                    a.do_send(RepublishLost);
+                }
+            });
         }
         crate::metrics::agent_state(
             &self.profile.id,
@@ -228,23 +240,35 @@ impl AgentActor {
 
     /// Pushes to one of the agent's sockets. One found gone here is left to its own
     /// `DetachAgent` (a socket sends it as it stops); one another node says is gone is
-    /// detached by that answer.
+    /// detached by that answer; one whose push another node refused or did not answer
+    /// in time is told to reconnect ([`PushLost`]).
     fn push_to(&self, session: &SessionRef, msg: AgentNotice) {
         if !self.sessions.contains(session) {
             return;
         }
-        let engine = self.engine.clone();
-        let (agent, detach) = (
-            self.profile.id.clone(),
-            DetachAgent {
-                session: session.clone(),
+        let (engine, agent) = (self.engine.clone(), self.profile.id.clone());
+        let detach = DetachAgent {
+            session: session.clone(),
+        };
+        let lost = PushLost {
+            session: session.clone(),
+            tries: 0,
+        };
+        let (engine2, agent2) = (engine.clone(), agent.clone());
+        self.engine.push_agent(
+            session,
+            msg,
+            move || {
+                if let Some(a) = engine.agent(&agent) {
+                    a.do_send(detach);
+                }
+            },
+            move || {
+                if let Some(a) = engine2.agent(&agent2) {
+                    a.do_send(lost);
+                }
             },
         );
-        self.engine.push_agent(session, msg, move || {
-            if let Some(a) = engine.agent(&agent) {
-                a.do_send(detach);
-            }
-        });
     }
 
     fn error_to(&self, session: &SessionRef, e: EngineError, reference: Option<String>) {
@@ -297,8 +321,8 @@ impl Actor for AgentActor {
                                         customer_id: c.customer_id,
                                         class: c.channel.class(),
                                         state: c.state,
-                                        shown: None,
-                                        caught: Vec::new(),
+                                        shown: Default::default(),
+                                        catching: None,
                                     },
                                 );
                             }
@@ -328,6 +352,27 @@ impl Handler<Republish> for AgentActor {
     fn handle(&mut self, _: Republish, ctx: &mut Context<Self>) {
         self.publish();
         self.pull(ctx);
+    }
+}
+
+/// An [`AgentUpdate`] to a queue on another node was lost. Local: the send's own task
+/// sends it.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct RepublishLost;
+
+impl Handler<RepublishLost> for AgentActor {
+    type Result = ();
+    fn handle(&mut self, _: RepublishLost, ctx: &mut Context<Self>) {
+        if self.republishing {
+            return;
+        }
+        self.republishing = true;
+        ctx.run_later(super::mail::RESEND_PAUSE, |act, ctx| {
+            act.republishing = false;
+            act.publish();
+            act.pull(ctx);
+        });
     }
 }
 

@@ -15,8 +15,9 @@
 //! delivery results, opt-outs), `assign`, `close`, `transfer`, `chat` (web-chat
 //! presence and typing), `call` (voice end, video escalation), `watch` (supervisors),
 //! `identity` (identify, merge, unmerge), `bot`, `survey`, `notify`, `callback`,
-//! `once` (exactly once: ids looked up before, and recorded with, what they produce)
-//! and `retry` (ids kept for a failed commit's retry).
+//! `once` (exactly once: ids looked up before, and recorded with, what they produce),
+//! `retry` (ids kept for a failed commit's retry) and `behind` (events whose push to
+//! the agent was lost, caught up).
 
 use super::messages::*;
 use super::registry::Engine;
@@ -36,6 +37,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 mod assign;
+mod behind;
 pub mod bot;
 mod call;
 pub mod callback;
@@ -89,6 +91,8 @@ pub struct CustomerActor {
     facts: ContactFacts,
     /// The FAQ bot's session and pending hand-off (see `bot`).
     bot: bot::BotState,
+    /// Events whose push to the agent was lost, being caught up (see `behind`).
+    behind: behind::Behind,
 }
 
 struct Loaded {
@@ -189,6 +193,7 @@ impl CustomerActor {
             retiring: None,
             facts: ContactFacts::default(),
             bot: Default::default(),
+            behind: Default::default(),
         }
     }
 
@@ -348,14 +353,9 @@ impl CustomerActor {
         let Some(last) = open_events.iter().map(|e| e.id).max() else {
             return;
         };
-        self.tell_agent(
-            conv,
-            CatchUp {
-                conversation_id: conv.id,
-                customer_id: self.id,
-                last,
-            },
-        );
+        // Asked until the agent's actor takes it: told once, it was lost in the
+        // reconnect wave of a failover, the very moment it is for.
+        self.agent_may_have_missed(conv, last);
     }
 
     fn validate_text(&self, text: &str) -> EngineResult<()> {

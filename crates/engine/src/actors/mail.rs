@@ -329,6 +329,20 @@ impl Engine {
         M: Mail<A>,
         M::Result: Serialize + DeserializeOwned + Send,
     {
+        self.tell_or_else::<A, M>(id, msg, || {})
+    }
+
+    /// [`Engine::tell`], calling `lost` (on this thread) when the message was for an
+    /// actor on another node and did not reach it: refused (`busy`), past its
+    /// deadline, or between owners. A sender that must not lose it repairs from there
+    /// (a customer's events to its agent: [`super::agent::messages::CatchUp`]).
+    pub fn tell_or_else<A, M>(&self, id: A::Id, msg: M, lost: impl FnOnce() + 'static)
+    where
+        A: Placed + Handler<M>,
+        A::Context: ToEnvelope<A, M>,
+        M: Mail<A>,
+        M::Result: Serialize + DeserializeOwned + Send,
+    {
         match self.place_of::<A>(&id) {
             Place::Here => {
                 if let Some(a) = A::here(self, &id) {
@@ -343,7 +357,7 @@ impl Engine {
                 };
                 actix::spawn(async move {
                     match c.ask_owner(&key, &to).await {
-                        Ok(_) => {}
+                        Ok(_) => return,
                         // Still between owners at the deadline: the next owner reloads
                         // from the store.
                         Err(e @ SendError::Unowned { .. }) => {
@@ -353,6 +367,7 @@ impl Engine {
                             tracing::warn!(kind = M::KIND, key, error = %e, "message to another node's actor not delivered");
                         }
                     }
+                    lost();
                 });
             }
         }
@@ -385,6 +400,11 @@ impl Engine {
         Err(EngineError::internal(format!("actor for {id} unavailable")))
     }
 }
+
+/// Sends of one message [`Engine::tell_queue_until_taken`] makes at most, and the
+/// pause after a lost one (times the sends so far).
+pub const RESEND_TRIES: u32 = 6;
+pub const RESEND_PAUSE: std::time::Duration = std::time::Duration::from_millis(250);
 
 fn unreached(key: &str, e: SendError) -> EngineError {
     match e {
@@ -527,6 +547,48 @@ impl Engine {
         self.tell::<QueueActor, M>(name.clone(), msg)
     }
 
+    /// [`Engine::tell`] to a queue of something it must not miss and takes twice
+    /// without harm (an offer's outcome, an agent leaving): told again after a pause
+    /// while another node refuses it or misses the deadline, up to [`RESEND_TRIES`]
+    /// times in all.
+    pub fn tell_queue_until_taken<M>(&self, name: &QueueName, msg: M)
+    where
+        QueueActor: Handler<M>,
+        M: Mail<QueueActor>,
+        M::Result: Serialize + DeserializeOwned + Send,
+    {
+        self.resend_to_queue(name.clone(), msg, 1)
+    }
+
+    fn resend_to_queue<M>(&self, name: QueueName, msg: M, tries: u32)
+    where
+        QueueActor: Handler<M>,
+        M: Mail<QueueActor>,
+        M::Result: Serialize + DeserializeOwned + Send,
+    {
+        let (engine, again, queue) = (self.clone(), msg.clone(), name.clone());
+        self.tell_or_else::<QueueActor, M>(name, msg, move || {
+            if tries >= RESEND_TRIES {
+                tracing::warn!(kind = M::KIND, %queue, "message to a queue on another node given up");
+                return;
+            }
+            actix::spawn(async move {
+                actix_rt::time::sleep(RESEND_PAUSE * tries).await;
+                engine.resend_to_queue(queue, again, tries + 1);
+            });
+        });
+    }
+
+    /// [`Engine::tell_or_else`] to a queue.
+    pub fn tell_queue_or_else<M>(&self, name: &QueueName, msg: M, lost: impl FnOnce() + 'static)
+    where
+        QueueActor: Handler<M>,
+        M: Mail<QueueActor>,
+        M::Result: Serialize + DeserializeOwned + Send,
+    {
+        self.tell_or_else::<QueueActor, M>(name.clone(), msg, lost)
+    }
+
     /// [`Engine::ask`] to an agent's actor (`Err` if the agent is not connected).
     pub fn ask_agent<M>(
         &self,
@@ -549,6 +611,16 @@ impl Engine {
         M::Result: Serialize + DeserializeOwned + Send,
     {
         self.tell::<AgentActor, M>(id.clone(), msg)
+    }
+
+    /// [`Engine::tell_or_else`] to an agent's actor.
+    pub fn tell_agent_or_else<M>(&self, id: &AgentId, msg: M, lost: impl FnOnce() + 'static)
+    where
+        AgentActor: Handler<M>,
+        M: Mail<AgentActor>,
+        M::Result: Serialize + DeserializeOwned + Send,
+    {
+        self.tell_or_else::<AgentActor, M>(id.clone(), msg, lost)
     }
 
     /// [`Engine::ask`] to the live hub.

@@ -229,17 +229,20 @@ impl Engine {
         notice: ChatNotice,
         gone: impl FnOnce() + 'static,
     ) -> Pushed {
-        self.push(to, Push::Chat(ChatPush(notice)), gone)
+        self.push(to, Push::Chat(ChatPush(notice)), gone, || {})
     }
 
-    /// Pushes a notice to an agent socket.
+    /// Pushes a notice to an agent socket; `lost` is called when it was for a socket
+    /// on another node and did not get there (refused, past its deadline), so the
+    /// agent's actor can make the socket whole again.
     pub fn push_agent(
         &self,
         to: &SessionRef,
         notice: AgentNotice,
         gone: impl FnOnce() + 'static,
+        lost: impl FnOnce() + 'static,
     ) -> Pushed {
-        self.push(to, Push::Agent(AgentPush(notice)), gone)
+        self.push(to, Push::Agent(AgentPush(notice)), gone, lost)
     }
 
     /// Pushes to a supervisor socket: a `Msg` is dropped (`Full`) when the socket's
@@ -250,7 +253,7 @@ impl Engine {
         push: SupervisorPush,
         gone: impl FnOnce() + 'static,
     ) -> Pushed {
-        self.push(to, Push::Supervisor(push), gone)
+        self.push(to, Push::Supervisor(push), gone, || {})
     }
 
     /// Whether `session` may still be open: false once it is known gone (one of this
@@ -275,7 +278,13 @@ impl Engine {
         }
     }
 
-    fn push(&self, to: &SessionRef, push: Push, gone: impl FnOnce() + 'static) -> Pushed {
+    fn push(
+        &self,
+        to: &SessionRef,
+        push: Push,
+        gone: impl FnOnce() + 'static,
+        lost: impl FnOnce() + 'static,
+    ) -> Pushed {
         let (cluster, node) = match self.where_is(to) {
             Place::Here => return self.sessions.deliver(to.id, push),
             Place::Nowhere => return Pushed::Gone,
@@ -291,12 +300,15 @@ impl Engine {
                 Ok(Pushed::Gone) | Err(SendError::Unowned { .. }) => gone(),
                 Ok(_) => {}
                 // Counted with every node-to-node message's outcome.
-                Err(e) => tracing::debug!(
-                    session = msg.session.id,
-                    node = %node,
-                    error = %e,
-                    "push to another node lost"
-                ),
+                Err(e) => {
+                    tracing::debug!(
+                        session = msg.session.id,
+                        node = %node,
+                        error = %e,
+                        "push to another node lost"
+                    );
+                    lost();
+                }
             }
         });
         Pushed::Forwarded
@@ -415,12 +427,18 @@ mod tests {
             "a chat push to an agent socket"
         );
         let pong = || AgentNotice::Pong { nonce: None };
-        assert_eq!(engine.push_agent(&me, pong(), never()), Pushed::Delivered);
+        assert_eq!(
+            engine.push_agent(&me, pong(), never(), never()),
+            Pushed::Delivered
+        );
         // Its thread ended without it unregistering: the closed mailbox says gone.
         thread.stop();
         thread.join().unwrap();
         assert!(!engine.session_alive(&me));
-        assert_eq!(engine.push_agent(&me, pong(), never()), Pushed::Gone);
+        assert_eq!(
+            engine.push_agent(&me, pong(), never(), never()),
+            Pushed::Gone
+        );
     }
 
     #[actix_rt::test]

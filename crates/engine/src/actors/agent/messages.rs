@@ -223,6 +223,20 @@ pub enum AgentNotice {
         error: EngineError,
         reference: Option<String>,
     },
+    /// The socket missed a push on its way from another node: it tells its client to
+    /// reconnect (`reason`) and closes, and the new socket's welcome is whole.
+    Reconnect {
+        reason: String,
+    },
+}
+
+/// A push to one of the agent's sockets on another node was lost (`tries`: the
+/// reconnects told to it since, each lost too). Local: the push's own task sends it.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct PushLost {
+    pub session: SessionRef,
+    pub tries: u32,
 }
 
 /// Live agent state for REST.

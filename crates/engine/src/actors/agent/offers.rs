@@ -107,7 +107,7 @@ impl AgentActor {
     ) -> Option<OfferInfo> {
         let p = self.offers.remove(&offer_id)?;
         ctx.cancel_future(p.timer);
-        self.engine.tell_queue(
+        self.engine.tell_queue_until_taken(
             &p.info.queue,
             OfferClosed {
                 offer_id,
@@ -164,8 +164,8 @@ impl AgentActor {
                 customer_id: info.customer_id,
                 class: info.channel.class(),
                 state: ConversationState::Assigned,
-                shown: None,
-                caught: Vec::new(),
+                shown: Default::default(),
+                catching: None,
             },
         );
         let assign = Assign {

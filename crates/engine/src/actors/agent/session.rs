@@ -52,7 +52,7 @@ impl AgentActor {
             }
         }
         for q in &self.profile.queues {
-            self.engine.tell_queue(
+            self.engine.tell_queue_until_taken(
                 q,
                 AgentGone {
                     agent_id: self.profile.id.clone(),
@@ -228,7 +228,63 @@ impl Handler<DetachAgent> for AgentActor {
     type Result = ();
 
     fn handle(&mut self, msg: DetachAgent, ctx: &mut Context<Self>) {
-        if self.sessions.remove(&msg.session) {
+        self.detach(&msg.session, ctx);
+    }
+}
+
+/// Reconnects told to a socket that missed a push, each after a longer pause, before
+/// it is left to its own heartbeat (it stays detached meanwhile: nothing more is
+/// pushed to it).
+const RECONNECT_TRIES: u32 = 8;
+const RECONNECT_PAUSE: Duration = Duration::from_millis(250);
+
+impl Handler<PushLost> for AgentActor {
+    type Result = ();
+
+    /// The socket stops getting pushes at once (what it would miss next is as lost as
+    /// what it missed), and is told to reconnect: its new socket's welcome lists every
+    /// held conversation whole. The telling crosses the same busy link, so it is
+    /// repeated while it is lost too.
+    fn handle(&mut self, msg: PushLost, ctx: &mut Context<Self>) {
+        if msg.tries == 0 {
+            if !self.sessions.contains(&msg.session) {
+                // Several pushes lost at once: the first one's report acts.
+                return;
+            }
+            tracing::info!(agent = %self.profile.id, session = msg.session.id, "a push to an agent socket on another node was lost; the socket is told to reconnect");
+            crate::metrics::agent_catch_ups("resync", 1);
+            self.detach(&msg.session, ctx);
+        } else if msg.tries >= RECONNECT_TRIES {
+            tracing::warn!(agent = %self.profile.id, session = msg.session.id, "an agent socket could not be told to reconnect");
+            return;
+        }
+        let (engine, agent) = (self.engine.clone(), self.profile.id.clone());
+        ctx.run_later(RECONNECT_PAUSE * msg.tries, move |_, _| {
+            let again = PushLost {
+                session: msg.session.clone(),
+                tries: msg.tries + 1,
+            };
+            let (engine2, agent2) = (engine.clone(), agent.clone());
+            engine.push_agent(
+                &msg.session,
+                AgentNotice::Reconnect {
+                    reason: "resync".into(),
+                },
+                || {},
+                move || {
+                    if let Some(a) = engine2.agent(&agent2) {
+                        a.do_send(again);
+                    }
+                },
+            );
+        });
+    }
+}
+
+impl AgentActor {
+    /// `session` is no longer one of the agent's sockets.
+    fn detach(&mut self, session: &SessionRef, ctx: &mut Context<Self>) {
+        if self.sessions.remove(session) {
             crate::metrics::ws_connections("agent", -1);
         }
         if self.sessions.is_empty() {

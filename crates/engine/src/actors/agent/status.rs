@@ -79,7 +79,7 @@ impl Handler<SetAgentQueues> for AgentActor {
         let after = self.eligible_queues();
         // Queues it no longer serves forget it; held conversations stay with it.
         for q in before.iter().filter(|q| !after.contains(q)) {
-            self.engine.tell_queue(
+            self.engine.tell_queue_until_taken(
                 q,
                 AgentGone {
                     agent_id: self.profile.id.clone(),

@@ -14,8 +14,8 @@ impl AgentActor {
             .filter(|e| e.conversation_id == Some(view.id))
             .map(|e| e.id)
             .max();
-        if let Some(h) = self.held.get_mut(&view.id) {
-            h.shown = h.shown.max(newest);
+        if let (Some(h), Some(newest)) = (self.held.get_mut(&view.id), newest) {
+            h.shown.list(newest);
         }
     }
 
@@ -250,12 +250,10 @@ impl Handler<ConversationEvent> for AgentActor {
         if let Some(h) = self.held.get_mut(&msg.conversation_id) {
             // The customer moved (e.g. called in, or went to video): the conversation now
             // uses that channel's capacity, so a call makes the agent exclusive to it.
-            if let Some(i) = h.caught.iter().position(|id| *id == msg.event.id) {
+            if !h.shown.mark(msg.event.id) {
                 // Already pushed: a catch-up got there first.
-                h.caught.swap_remove(i);
                 return;
             }
-            h.shown = h.shown.max(Some(msg.event.id));
             if let crate::domain::EventKind::ChannelSwitched { to, .. } = &msg.event.kind {
                 if h.class != to.class() {
                     h.class = to.class();
@@ -294,44 +292,109 @@ impl Handler<Typing> for AgentActor {
 impl Handler<CatchUp> for AgentActor {
     type Result = ();
     fn handle(&mut self, msg: CatchUp, ctx: &mut Context<Self>) {
-        let conv = msg.conversation_id;
-        // Only past what this actor knows it showed: a conversation never listed here
-        // is listed whole by the next welcome.
-        let Some(shown) = self.held.get(&conv).and_then(|h| h.shown) else {
+        let Some(h) = self.held.get_mut(&msg.conversation_id) else {
             return;
         };
-        if msg.last <= shown {
+        // Only past what this actor knows it showed: a conversation never listed here
+        // is listed whole by the next welcome.
+        if !h.shown.listed() || h.shown.has(msg.last) {
             return;
         }
-        let engine = self.engine.clone();
-        let ask = engine.ask_customer(
-            msg.customer_id,
-            GetConversationView {
-                conversation_id: conv,
-            },
-        );
-        // Before the next message: events told after this one find them shown.
-        ctx.wait(ask.into_actor(self).map(move |res, act, _| {
-            let Ok(view) = res else {
-                return;
-            };
+        if let Some(newest) = &mut h.catching {
+            *newest = (*newest).max(msg.last);
+            return;
+        }
+        h.catching = Some(msg.last);
+        self.catch_up(msg.conversation_id, msg.customer_id, 0, ctx);
+    }
+}
+
+/// Reads one catch-up makes at most, and the pause after a failed one (times the reads
+/// so far); each read takes the customer's timeline from the store, newest first, in
+/// pages of [`CATCH_UP_PAGE`] events down to what was shown, [`CATCH_UP_PAGES`] pages
+/// at most.
+const CATCH_UP_READS: u32 = 6;
+const CATCH_UP_PAUSE: Duration = Duration::from_millis(500);
+const CATCH_UP_PAGE: usize = 200;
+const CATCH_UP_PAGES: usize = 5;
+
+impl AgentActor {
+    /// Reads the conversation's events from the store — not from the customer's actor,
+    /// which may be on a node the wave keeps busy, and whose view holds only the
+    /// latest events — without holding this actor up (its events and the agent's
+    /// requests go on meanwhile; under a reconnect wave a catch-up that waited for
+    /// its read stalled every agent), and pushes those up to the newest asked about
+    /// that were not shown, oldest first. Reads again, after a pause, while that
+    /// newest is not shown (the read failed, or a newer one was asked about
+    /// meanwhile).
+    fn catch_up(
+        &mut self,
+        conv: ConversationId,
+        customer: CustomerId,
+        reads: u32,
+        ctx: &mut Context<Self>,
+    ) {
+        let Some(h) = self.held.get(&conv) else {
+            return;
+        };
+        let (Some(newest), floor) = (h.catching, h.shown.floor()) else {
+            return;
+        };
+        let store = self.engine.store.clone();
+        let read = async move {
+            let mut found = Vec::new();
+            let mut before = None;
+            for _ in 0..CATCH_UP_PAGES {
+                let page =
+                    crate::actors::timeline::timeline(&store, customer, before, CATCH_UP_PAGE)
+                        .await?;
+                let oldest = page.last().map(|e| e.id);
+                let done = page.len() < CATCH_UP_PAGE
+                    || oldest.is_some_and(|o| floor.is_some_and(|f| o <= f));
+                found.extend(page.into_iter().filter(|e| {
+                    e.conversation_id == Some(conv)
+                        && e.id <= newest
+                        && floor.is_none_or(|f| e.id > f)
+                }));
+                if done {
+                    break;
+                }
+                before = oldest;
+            }
+            Ok::<_, crate::store::StoreError>(found)
+        };
+        ctx.spawn(read.into_actor(self).map(move |res, act, ctx| {
             let Some(h) = act.held.get_mut(&conv) else {
                 return;
             };
-            let from = h.shown;
-            let missed: Vec<crate::domain::TimelineEvent> = view
-                .recent
-                .into_iter()
-                .filter(|e| e.conversation_id == Some(conv) && from.is_none_or(|s| e.id > s))
-                .collect();
-            if let Some(last) = missed.last() {
-                h.shown = Some(last.id);
+            let Some(newest) = h.catching else {
+                return;
+            };
+            let mut missed: Vec<crate::domain::TimelineEvent> = match res {
+                Ok(events) => events.into_iter().filter(|e| !h.shown.has(e.id)).collect(),
+                Err(e) => {
+                    tracing::debug!(conversation = %conv, error = %e, "catch-up could not read the conversation");
+                    Vec::new()
+                }
+            };
+            missed.sort_by_key(|e| e.id);
+            for e in &missed {
+                h.shown.mark(e.id);
             }
-            // Their own messages may still come (from the old node, late): bounded by
-            // what one catch-up pushes, forgotten at the next one.
-            h.caught = missed.iter().map(|e| e.id).collect();
+            if h.shown.has(newest) {
+                h.catching = None;
+            } else if reads + 1 < CATCH_UP_READS {
+                ctx.run_later(CATCH_UP_PAUSE * (reads + 1), move |act, ctx| {
+                    act.catch_up(conv, customer, reads + 1, ctx)
+                });
+            } else {
+                h.catching = None;
+                crate::metrics::agent_catch_ups("given_up", 1);
+                tracing::warn!(conversation = %conv, "catch-up given up; the agent's next welcome lists the conversation");
+            }
             if !missed.is_empty() {
-                tracing::info!(conversation = %conv, missed = missed.len(), "events the agent missed pushed after the customer's actor moved");
+                crate::metrics::agent_catch_ups("pushed", missed.len() as u64);
+                tracing::info!(conversation = %conv, missed = missed.len(), "events the agent missed pushed");
             }
             for event in missed {
                 act.push(AgentNotice::Event {
@@ -358,8 +421,8 @@ impl Handler<RestoreHeld> for AgentActor {
                     customer_id: customer,
                     class: channel.class(),
                     state: ConversationState::Assigned,
-                    shown: None,
-                    caught: Vec::new(),
+                    shown: Default::default(),
+                    catching: None,
                 },
             );
         }

@@ -61,7 +61,7 @@ impl CustomerActor {
                 act.remember(&ev);
                 act.acked(idem, ev.id, conv_id);
                 if let Some(c) = &conv {
-                    act.tell_agent(
+                    act.tell_agent_event(
                         c,
                         ConversationEvent {
                             conversation_id: c.id,
@@ -120,7 +120,7 @@ impl Handler<EscalateVideo> for CustomerActor {
         self.commit_then(batch, move |act| {
             for e in &events {
                 act.remember(e);
-                act.tell_agent(
+                act.tell_agent_event(
                     &updated,
                     ConversationEvent {
                         conversation_id: updated.id,

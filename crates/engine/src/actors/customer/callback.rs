@@ -400,7 +400,7 @@ impl CustomerActor {
     fn apply_outcome(&mut self, p: OutcomePlan) -> AttemptView {
         for e in &p.events {
             self.remember(e);
-            self.tell_agent(
+            self.tell_agent_event(
                 &p.before,
                 ConversationEvent {
                     conversation_id: p.before.id,

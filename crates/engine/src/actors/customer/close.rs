@@ -103,7 +103,7 @@ impl Handler<CustomerLeave> for CustomerActor {
                 queue: updated.queue.clone(),
                 conversation: updated.id,
             });
-            act.tell_agent(
+            act.tell_agent_event(
                 &conv,
                 ConversationEvent {
                     conversation_id: conv.id,

@@ -83,7 +83,7 @@ impl CustomerActor {
                 }
                 let ack = act.inbound_applied(msg.channel, &events, &ev, &updated, idem);
                 for e in &events {
-                    act.tell_agent(
+                    act.tell_agent_event(
                         &updated,
                         ConversationEvent {
                             conversation_id: updated.id,

@@ -249,7 +249,7 @@ impl Handler<Notify> for CustomerActor {
                                 act.remember(&a.event);
                                 crate::metrics::message(a.delivery.channel, "out");
                                 if let Some(conv) = act.open.clone() {
-                                    act.tell_agent(
+                                    act.tell_agent_event(
                                         &conv,
                                         ConversationEvent {
                                             conversation_id: conv.id,

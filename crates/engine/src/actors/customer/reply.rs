@@ -165,7 +165,7 @@ impl CustomerActor {
                     Some(d) => act.engine.deliver(d),
                 }
             }
-            act.tell_agent(
+            act.tell_agent_event(
                 &conv,
                 ConversationEvent {
                     conversation_id: conv.id,
@@ -191,7 +191,7 @@ impl Handler<RecordEvents> for CustomerActor {
             for e in &msg.events {
                 act.remember(e);
                 if let Some(conv) = act.open.clone().filter(|c| Some(c.id) == e.conversation_id) {
-                    act.tell_agent(
+                    act.tell_agent_event(
                         &conv,
                         ConversationEvent {
                             conversation_id: conv.id,
@@ -238,7 +238,7 @@ impl Handler<SetOptOut> for CustomerActor {
             act.customer = Some(cust);
             act.remember(&ev);
             if let Some(conv) = act.open.clone() {
-                act.tell_agent(
+                act.tell_agent_event(
                     &conv,
                     ConversationEvent {
                         conversation_id: conv.id,

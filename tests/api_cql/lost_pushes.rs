@@ -1,0 +1,168 @@
+//! Pushes lost between nodes are repaired (docs/cluster.md, "Events lost on the way
+//! catch up" and "Pushes lost on the way resync the socket"): two spread engine
+//! processes whose queue to each other holds three messages (`cluster.peer_queue =
+//! 3`, `peer_batch = 1`), so that a burst of customers writing at once has the nodes
+//! refuse each other's messages (`busy`) — the customers' events on their way to the
+//! agent's actor and the actor's pushes on their way to the agent's socket among
+//! them. Every message the engine acknowledged still reaches the agent, pushed once
+//! or listed by the welcome of a socket told to reconnect; and the engines' metrics
+//! show that pushes were lost and repaired, so the test tested what it names.
+
+use crate::helpers::*;
+use crate::process::{free_port, spawn, Proc};
+use crate::spread::{agent_on, placed_keys, welcome_texts, Watch, SECRET, SHARDS};
+use serde_json::json;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+/// Customers writing at once, and the rounds they write.
+const CUSTOMERS: usize = 10;
+const ROUNDS: usize = 6;
+
+fn start(dir: &std::path::Path, port: u16, name: &str, config: &std::path::Path) -> Proc {
+    let shards = SHARDS.to_string();
+    spawn(
+        dir,
+        port,
+        &[
+            ("SWITCHBOARD_NODE_NAME", name),
+            ("SWITCHBOARD_PLACEMENT", "spread"),
+            ("SWITCHBOARD_SHARDS", &shards),
+            ("SWITCHBOARD_CLUSTER_SECRET", SECRET),
+            ("SWITCHBOARD_CONFIG", config.to_str().unwrap()),
+        ],
+    )
+}
+
+/// Customer `c`'s message `text`, sent to the nodes from `first` on until one
+/// acknowledges it (a node refusing it — busy — changed nothing).
+async fn say(nodes: &[&Proc], first: usize, token: &str, c: usize, text: String) {
+    let (address, id) = (format!("+8180555{c:05}"), format!("lost-{text}"));
+    crate::spread::say_as(nodes, first, token, &address, &text, &id).await;
+}
+
+/// The sum of a counter's series on a node, by `/metrics`.
+async fn counter(node: &Proc, name: &str, label: &str) -> f64 {
+    metrics_text(&node.http, &node.base)
+        .await
+        .lines()
+        .filter(|l| l.starts_with(name) && l.contains(label))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// Reads the agent's socket, accepting every offer, until it holds `want`
+/// conversations: assigned by a push, or listed by the welcome of a socket told to
+/// reconnect (a push to it lost), whose pending offers it accepts again.
+async fn take_offers(agent: &mut Watch, home: &Proc, held: &mut BTreeSet<String>, want: usize) {
+    let give_up = Instant::now() + crate::spread::MESSAGE_WAIT;
+    while held.len() < want {
+        assert!(Instant::now() < give_up, "the agent holds only {held:?}");
+        let m = agent.client.next().await;
+        let offers = match m["type"].as_str() {
+            Some("offer") => vec![m],
+            Some("conversation_assigned") => {
+                held.insert(m["conversation"]["id"].to_string());
+                let listed = json!({"conversations": [m["conversation"]]});
+                agent.listed.extend(welcome_texts(&listed));
+                vec![]
+            }
+            Some("reconnect") => {
+                let (c, welcome) = agent_on(home, &agent.token).await;
+                agent.client = c;
+                for conv in welcome["conversations"].as_array().into_iter().flatten() {
+                    held.insert(conv["id"].to_string());
+                }
+                agent.listed.extend(welcome_texts(&welcome));
+                welcome["offers"].as_array().cloned().unwrap_or_default()
+            }
+            _ => vec![],
+        };
+        for o in offers {
+            agent
+                .client
+                .send(json!({"type": "accept", "offer_id": o["offer_id"]}))
+                .await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acknowledged_message_reaches_the_agent_when_the_nodes_refuse_each_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("lossy.toml");
+    std::fs::write(&config, "[cluster]\npeer_queue = 3\npeer_batch = 1\n").unwrap();
+    let a = start(dir.path(), free_port(), "node-a", &config);
+    a.ready().await;
+    let b = start(dir.path(), free_port(), "node-b", &config);
+    b.ready().await;
+    let admin = a.login("admin").await;
+
+    // Every key held, by both nodes.
+    let give_up = Instant::now() + WAIT;
+    loop {
+        let held = crate::spread::holders(&a, &admin).await;
+        let owners: BTreeSet<&String> = held.values().collect();
+        if placed_keys().iter().all(|k| held.contains_key(k)) && owners.len() == 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < give_up,
+            "placement never settled: {held:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await; // poll interval
+    }
+
+    // The agent works on node b and takes one conversation per customer: each offer
+    // pushed, or listed by the welcome of a socket told to reconnect (a push lost).
+    let capacity = json!({"capacity": {"voice": 1, "chat": 1, "email": 1, "messaging": CUSTOMERS}});
+    let agent_token = b.agent(&admin, "lee", capacity).await;
+    let (client, _) = agent_on(&b, &agent_token).await;
+    let nodes = [&a, &b];
+    let mut agent = Watch {
+        client,
+        token: agent_token,
+        pushed: BTreeMap::new(),
+        listed: Vec::new(),
+    };
+    let mut held = BTreeSet::new();
+    for c in 0..CUSTOMERS {
+        say(&nodes, c, &admin, c, format!("c{c}-hello")).await;
+        take_offers(&mut agent, &b, &mut held, c + 1).await;
+    }
+
+    // Every customer writes at once, round after round, to both nodes.
+    let mut texts = Vec::new();
+    for r in 0..ROUNDS {
+        let round: Vec<String> = (0..CUSTOMERS).map(|c| format!("c{c}-r{r}")).collect();
+        let sends = round
+            .iter()
+            .enumerate()
+            .map(|(c, t)| say(&nodes, c + r, &admin, c, t.clone()));
+        futures_util::future::join_all(sends).await;
+        texts.extend(round);
+    }
+
+    // Each one reaches the agent: pushed once, or listed after a reconnect.
+    for t in &texts {
+        agent.until_seen(&b, t).await;
+    }
+    let twice: Vec<(&String, &usize)> = agent.pushed.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "pushed to the agent twice: {twice:?}");
+
+    // And pushes were lost on the way, and repaired.
+    let (mut refused, mut repaired) = (0.0, 0.0);
+    for n in nodes {
+        refused += counter(n, "switchboard_peer_messages_total", "overloaded").await;
+        repaired += counter(n, "switchboard_agent_catch_ups_total", "step=").await;
+    }
+    println!("refused {refused}, repaired {repaired}");
+    assert!(
+        refused > 0.0,
+        "no node refused another's message: the burst did not test a lost push"
+    );
+    assert!(
+        repaired > 0.0,
+        "nothing was repaired, yet {refused} messages were refused"
+    );
+}
