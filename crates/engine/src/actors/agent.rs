@@ -45,6 +45,9 @@ struct Held {
     /// While a catch-up reads the conversation: the newest event asked about since it
     /// started (read again after it when still not shown).
     catching: Option<crate::domain::EventId>,
+    /// The oldest event a catch-up said the agent may have missed while the
+    /// conversation was not listed here yet (pushed after the listing).
+    owed: Option<crate::domain::EventId>,
 }
 
 /// An offer waiting for the agent's answer.
@@ -323,6 +326,7 @@ impl Actor for AgentActor {
                                         state: c.state,
                                         shown: Default::default(),
                                         catching: None,
+                                        owed: None,
                                     },
                                 );
                             }

@@ -57,6 +57,9 @@ pub struct ConversationEvent {
 pub struct CatchUp {
     pub conversation_id: ConversationId,
     pub customer_id: CustomerId,
+    /// The oldest event that may not have reached the agent, when the sender knows it
+    /// (its message to the agent was lost).
+    pub first: Option<EventId>,
     pub last: EventId,
 }
 

@@ -166,6 +166,7 @@ impl AgentActor {
                 state: ConversationState::Assigned,
                 shown: Default::default(),
                 catching: None,
+                owed: None,
             },
         );
         let assign = Assign {
@@ -181,7 +182,7 @@ impl AgentActor {
             let left = act.assigning.remove(&conv).flatten();
             match res {
                 Ok(view) => {
-                    act.listed(&view);
+                    act.listed(&view, ctx);
                     act.push(AgentNotice::ConversationAssigned { conversation: view });
                     if let Some(state) = left {
                         act.left(conv, state, ctx);

@@ -211,7 +211,7 @@ impl Handler<AttachAgent> for AgentActor {
             .into_actor(self)
             .map(move |views, act, ctx| {
                 for v in &views {
-                    act.listed(v);
+                    act.listed(v, ctx);
                 }
                 if let AgentNotice::Welcome { conversations, .. } = &mut welcome {
                     *conversations = views;

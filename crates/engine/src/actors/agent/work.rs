@@ -6,16 +6,38 @@ use super::*;
 
 impl AgentActor {
     /// The agent's sockets are shown `view` (a welcome, an assignment): its events
-    /// count as shown.
-    pub(super) fn listed(&mut self, view: &crate::domain::view::ConversationView) {
-        let newest = view
+    /// count as shown. When events older than the view's were owed to the agent (a
+    /// catch-up came before the conversation was ever listed here: this actor started
+    /// after a takeover, and the view holds only the latest events), only the listed
+    /// ones count, and a catch-up from the oldest owed pushes the rest.
+    pub(super) fn listed(
+        &mut self,
+        view: &crate::domain::view::ConversationView,
+        ctx: &mut Context<Self>,
+    ) {
+        let events: Vec<crate::domain::EventId> = view
             .recent
             .iter()
             .filter(|e| e.conversation_id == Some(view.id))
             .map(|e| e.id)
-            .max();
-        if let (Some(h), Some(newest)) = (self.held.get_mut(&view.id), newest) {
+            .collect();
+        let Some(h) = self.held.get_mut(&view.id) else {
+            return;
+        };
+        let Some(newest) = events.iter().copied().max() else {
+            return;
+        };
+        let Some(owed) = h.owed.take() else {
             h.shown.list(newest);
+            return;
+        };
+        for id in events {
+            h.shown.mark(id);
+        }
+        if h.catching.is_none() && !h.shown.has(owed) {
+            h.catching = Some(newest);
+            let customer = h.customer_id;
+            self.catch_up(view.id, customer, Some(owed), 0, ctx);
         }
     }
 
@@ -296,8 +318,14 @@ impl Handler<CatchUp> for AgentActor {
             return;
         };
         // Only past what this actor knows it showed: a conversation never listed here
-        // is listed whole by the next welcome.
-        if !h.shown.listed() || h.shown.has(msg.last) {
+        // is listed by the next welcome, which pushes what is owed before its events.
+        if !h.shown.listed() {
+            if let Some(first) = msg.first {
+                h.owed = Some(h.owed.map_or(first, |o| o.min(first)));
+            }
+            return;
+        }
+        if h.shown.has(msg.last) {
             return;
         }
         if let Some(newest) = &mut h.catching {
@@ -305,7 +333,7 @@ impl Handler<CatchUp> for AgentActor {
             return;
         }
         h.catching = Some(msg.last);
-        self.catch_up(msg.conversation_id, msg.customer_id, 0, ctx);
+        self.catch_up(msg.conversation_id, msg.customer_id, None, 0, ctx);
     }
 }
 
@@ -331,6 +359,7 @@ impl AgentActor {
         &mut self,
         conv: ConversationId,
         customer: CustomerId,
+        from: Option<crate::domain::EventId>,
         reads: u32,
         ctx: &mut Context<Self>,
     ) {
@@ -350,11 +379,13 @@ impl AgentActor {
                         .await?;
                 let oldest = page.last().map(|e| e.id);
                 let done = page.len() < CATCH_UP_PAGE
-                    || oldest.is_some_and(|o| floor.is_some_and(|f| o <= f));
+                    || oldest.is_some_and(|o| floor.is_some_and(|f| o <= f))
+                    || oldest.is_some_and(|o| from.is_some_and(|f| o < f));
                 found.extend(page.into_iter().filter(|e| {
                     e.conversation_id == Some(conv)
                         && e.id <= newest
                         && floor.is_none_or(|f| e.id > f)
+                        && from.is_none_or(|f| e.id >= f)
                 }));
                 if done {
                     break;
@@ -385,7 +416,7 @@ impl AgentActor {
                 h.catching = None;
             } else if reads + 1 < CATCH_UP_READS {
                 ctx.run_later(CATCH_UP_PAUSE * (reads + 1), move |act, ctx| {
-                    act.catch_up(conv, customer, reads + 1, ctx)
+                    act.catch_up(conv, customer, from, reads + 1, ctx)
                 });
             } else {
                 h.catching = None;
@@ -423,6 +454,7 @@ impl Handler<RestoreHeld> for AgentActor {
                     state: ConversationState::Assigned,
                     shown: Default::default(),
                     catching: None,
+                    owed: None,
                 },
             );
         }

@@ -35,6 +35,8 @@ struct BehindState {
 struct Missed {
     agent: AgentId,
     conversation_id: ConversationId,
+    /// The oldest lost, when known.
+    first: Option<EventId>,
     last: EventId,
 }
 
@@ -48,6 +50,7 @@ impl CustomerActor {
         let missed = Missed {
             agent: agent.clone(),
             conversation_id: msg.conversation_id,
+            first: Some(msg.event.id),
             last: msg.event.id,
         };
         let (behind, engine, customer) = (self.behind.0.clone(), self.engine.clone(), self.id);
@@ -67,6 +70,7 @@ impl CustomerActor {
         let missed = Missed {
             agent,
             conversation_id: conv.id,
+            first: None,
             last,
         };
         missed_by(self.engine.clone(), self.id, self.behind.0.clone(), missed);
@@ -83,12 +87,17 @@ fn missed_by(
 ) {
     let start = {
         let mut s = behind.lock().unwrap_or_else(|p| p.into_inner());
-        s.missed = match s.missed.take() {
-            Some(m) if m.conversation_id == missed.conversation_id && m.last > missed.last => {
-                Some(m)
-            }
-            _ => Some(missed),
-        };
+        s.missed = Some(match s.missed.take() {
+            Some(m) if m.conversation_id == missed.conversation_id => Missed {
+                first: match (m.first, missed.first) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                },
+                last: m.last.max(missed.last),
+                ..missed
+            },
+            _ => missed,
+        });
         !std::mem::replace(&mut s.running, true)
     };
     if start {
@@ -119,6 +128,7 @@ async fn catch_up(engine: Engine, customer: CustomerId, behind: Arc<Mutex<Behind
                 CatchUp {
                     conversation_id: m.conversation_id,
                     customer_id: customer,
+                    first: m.first,
                     last: m.last,
                 },
             )
