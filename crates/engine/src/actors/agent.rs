@@ -45,9 +45,26 @@ struct Held {
     /// While a catch-up reads the conversation: the newest event asked about since it
     /// started (read again after it when still not shown).
     catching: Option<crate::domain::EventId>,
-    /// The oldest event a catch-up said the agent may have missed while the
-    /// conversation was not listed here yet (pushed after the listing).
-    owed: Option<crate::domain::EventId>,
+    /// What catch-ups said the agent may have missed while the conversation was not
+    /// listed here yet (or while another catch-up ran): the oldest lost when named,
+    /// and the newest; made after the listing.
+    owed: Option<(Option<crate::domain::EventId>, crate::domain::EventId)>,
+}
+
+impl Held {
+    /// Remembers a catch-up to make later (see `owed`).
+    fn owe(&mut self, first: Option<crate::domain::EventId>, last: crate::domain::EventId) {
+        self.owed = Some(match self.owed {
+            None => (first, last),
+            Some((f, l)) => (
+                match (f, first) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                },
+                l.max(last),
+            ),
+        });
+    }
 }
 
 /// An offer waiting for the agent's answer.

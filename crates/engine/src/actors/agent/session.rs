@@ -232,11 +232,13 @@ impl Handler<DetachAgent> for AgentActor {
     }
 }
 
-/// Reconnects told to a socket that missed a push, each after a longer pause, before
-/// it is left to its own heartbeat (it stays detached meanwhile: nothing more is
-/// pushed to it).
-const RECONNECT_TRIES: u32 = 8;
+/// Reconnects told to a socket that missed a push, each after a longer pause (at
+/// most [`RECONNECT_PAUSE_MAX`]: about a minute in all), before it is left alone; it
+/// stays detached meanwhile (nothing more is pushed to it), and a request it sends
+/// tells it again ([`AgentCommand`]).
+const RECONNECT_TRIES: u32 = 40;
 const RECONNECT_PAUSE: Duration = Duration::from_millis(250);
+const RECONNECT_PAUSE_MAX: Duration = Duration::from_secs(2);
 
 impl Handler<PushLost> for AgentActor {
     type Result = ();
@@ -259,7 +261,8 @@ impl Handler<PushLost> for AgentActor {
             return;
         }
         let (engine, agent) = (self.engine.clone(), self.profile.id.clone());
-        ctx.run_later(RECONNECT_PAUSE * msg.tries, move |_, _| {
+        let pause = (RECONNECT_PAUSE * msg.tries).min(RECONNECT_PAUSE_MAX);
+        ctx.run_later(pause, move |_, _| {
             let again = PushLost {
                 session: msg.session.clone(),
                 tries: msg.tries + 1,
@@ -306,6 +309,19 @@ impl AgentActor {
 impl Handler<AgentCommand> for AgentActor {
     type Result = ();
     fn handle(&mut self, msg: AgentCommand, ctx: &mut Context<Self>) {
+        // A socket detached after a lost push that still speaks (a client sends only
+        // after its welcome, so after its attach): it is alive and its node reaches
+        // this one, so it is told to reconnect now. Its request is still served.
+        if self.engine.cluster().is_some() && !self.sessions.contains(&msg.session) {
+            self.engine.push_agent(
+                &msg.session,
+                AgentNotice::Reconnect {
+                    reason: "resync".into(),
+                },
+                || {},
+                || {},
+            );
+        }
         self.handle_request(msg.session, msg.request, ctx);
     }
 }

@@ -16,6 +16,12 @@ pub(super) struct Shown {
     floor: Option<EventId>,
     /// Events past the floor pushed one by one, in the order pushed.
     ids: VecDeque<EventId>,
+    /// The oldest event of the first listing. Events before it count as shown (the
+    /// agent saw them before, or they are history), except those a catch-up names
+    /// as lost: an actor that started after a takeover lists only the latest events.
+    first_listed: Option<EventId>,
+    /// The oldest event of such a catch-up already made: not made twice.
+    owed_done: Option<EventId>,
 }
 
 impl Shown {
@@ -28,6 +34,31 @@ impl Shown {
     /// Every event up to this one counts as shown.
     pub fn floor(&self) -> Option<EventId> {
         self.floor
+    }
+
+    /// The oldest event before the first listing a catch-up must push, given the
+    /// oldest `lost` it names: `lost` itself unless it is not before that listing or
+    /// a catch-up from there was made already.
+    pub fn owed_from(&self, lost: EventId) -> Option<EventId> {
+        let before = self.first_listed.is_some_and(|o| lost < o);
+        let again = self.owed_done.is_some_and(|d| lost >= d);
+        (before && !again && !self.ids.contains(&lost)).then_some(lost)
+    }
+
+    /// A catch-up from `from` (see [`Shown::owed_from`]) is made.
+    pub fn owed_taken(&mut self, from: EventId) {
+        self.owed_done = Some(self.owed_done.map_or(from, |d| d.min(from)));
+    }
+
+    /// The oldest event of the first listing.
+    pub fn first_listed(&self) -> Option<EventId> {
+        self.first_listed
+    }
+
+    /// Whether a catch-up from `from` pushes `id`: not shown, or owed (from `from`
+    /// up to the first listing).
+    pub fn wanted(&self, id: EventId, from: Option<EventId>) -> bool {
+        !self.has(id) || owed(id, from, self.first_listed) && !self.ids.contains(&id)
     }
 
     /// Whether `id` was shown.
@@ -50,12 +81,21 @@ impl Shown {
         true
     }
 
-    /// The conversation was listed with every event up to `newest`.
-    pub fn list(&mut self, newest: EventId) {
+    /// The conversation was listed with every event from `oldest` up to `newest`.
+    pub fn list(&mut self, oldest: EventId, newest: EventId) {
+        if !self.listed() {
+            self.first_listed = Some(oldest);
+        }
         self.floor = self.floor.max(Some(newest));
         let floor = self.floor;
         self.ids.retain(|i| Some(*i) > floor);
     }
+}
+
+/// Whether `id` is owed by a catch-up from `from`: at or after it and before the
+/// first listing (`first_listed`).
+pub(super) fn owed(id: EventId, from: Option<EventId>, first_listed: Option<EventId>) -> bool {
+    from.is_some_and(|f| id >= f) && first_listed.is_some_and(|o| id < o)
 }
 
 #[cfg(test)]
@@ -70,7 +110,7 @@ mod tests {
     fn an_event_is_shown_once_whichever_way_comes_first() {
         let mut s = Shown::default();
         assert!(!s.listed());
-        s.list(id(10));
+        s.list(id(5), id(10));
         assert!(s.listed());
         assert!(s.has(id(3)) && s.has(id(10)));
         // Live push of 12, then 11 comes by a catch-up and again late by its message.
@@ -80,6 +120,37 @@ mod tests {
         assert!(!s.mark(id(11)), "pushed twice");
         assert!(!s.mark(id(12)), "pushed twice");
         assert!(!s.mark(id(9)), "listed before");
+    }
+
+    #[test]
+    fn events_before_a_restarted_actors_listing_are_pushed_once_when_named_lost() {
+        let mut s = Shown::default();
+        // A welcome of an actor that started after a takeover lists events 40..=50.
+        s.list(id(40), id(50));
+        assert!(s.has(id(30)), "history before the listing counts as shown");
+        assert_eq!(s.owed_from(id(45)), None, "listed");
+        assert_eq!(
+            s.owed_from(id(55)),
+            None,
+            "after the listing: an ordinary catch-up"
+        );
+        // Events from 30 were lost before the listing: a catch-up from 30 is owed.
+        let from = s.owed_from(id(30));
+        assert_eq!(from, Some(id(30)));
+        assert!(s.wanted(id(30), from) && s.wanted(id(39), from));
+        assert!(!s.wanted(id(29), from) && !s.wanted(id(40), from) && !s.wanted(id(50), from));
+        assert!(s.wanted(id(51), from), "after the listing, not shown");
+        s.owed_taken(id(30));
+        assert_eq!(s.owed_from(id(30)), None, "made once");
+        assert_eq!(s.owed_from(id(35)), None, "made once");
+        assert_eq!(
+            s.owed_from(id(20)),
+            Some(id(20)),
+            "an older loss still is owed"
+        );
+        // A later listing does not move the first one.
+        s.list(id(60), id(70));
+        assert_eq!(s.first_listed(), Some(id(40)));
     }
 
     #[test]
@@ -103,7 +174,7 @@ mod tests {
         let mut s = Shown::default();
         s.mark(id(5));
         s.mark(id(7));
-        s.list(id(6));
+        s.list(id(6), id(6));
         assert_eq!(s.ids, VecDeque::from([id(7)]));
         assert!(s.has(id(5)) && s.has(id(6)) && s.has(id(7)) && !s.has(id(8)));
     }

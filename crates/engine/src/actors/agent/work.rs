@@ -6,38 +6,38 @@ use super::*;
 
 impl AgentActor {
     /// The agent's sockets are shown `view` (a welcome, an assignment): its events
-    /// count as shown. When events older than the view's were owed to the agent (a
-    /// catch-up came before the conversation was ever listed here: this actor started
-    /// after a takeover, and the view holds only the latest events), only the listed
-    /// ones count, and a catch-up from the oldest owed pushes the rest.
+    /// count as shown, and so do the events before them. When events before the view's
+    /// were owed to the agent (a catch-up came before the conversation was ever listed
+    /// here: this actor started after a takeover, and the view holds only the latest
+    /// events), a catch-up from the oldest owed pushes them.
     pub(super) fn listed(
         &mut self,
         view: &crate::domain::view::ConversationView,
         ctx: &mut Context<Self>,
     ) {
-        let events: Vec<crate::domain::EventId> = view
+        let events = view
             .recent
             .iter()
             .filter(|e| e.conversation_id == Some(view.id))
-            .map(|e| e.id)
-            .collect();
+            .map(|e| e.id);
+        let (Some(oldest), Some(newest)) = (events.clone().min(), events.max()) else {
+            return;
+        };
         let Some(h) = self.held.get_mut(&view.id) else {
             return;
         };
-        let Some(newest) = events.iter().copied().max() else {
+        h.shown.list(oldest, newest);
+        let Some((first, last)) = h.owed.take() else {
             return;
         };
-        let Some(owed) = h.owed.take() else {
-            h.shown.list(newest);
-            return;
-        };
-        for id in events {
-            h.shown.mark(id);
-        }
-        if h.catching.is_none() && !h.shown.has(owed) {
-            h.catching = Some(newest);
+        let from = first.and_then(|f| h.shown.owed_from(f));
+        if h.catching.is_none() && (from.is_some() || !h.shown.has(last)) {
+            if let Some(f) = from {
+                h.shown.owed_taken(f);
+            }
+            h.catching = Some(newest.max(last));
             let customer = h.customer_id;
-            self.catch_up(view.id, customer, Some(owed), 0, ctx);
+            self.catch_up(view.id, customer, from, 0, ctx);
         }
     }
 
@@ -320,20 +320,28 @@ impl Handler<CatchUp> for AgentActor {
         // Only past what this actor knows it showed: a conversation never listed here
         // is listed by the next welcome, which pushes what is owed before its events.
         if !h.shown.listed() {
-            if let Some(first) = msg.first {
-                h.owed = Some(h.owed.map_or(first, |o| o.min(first)));
-            }
+            h.owe(msg.first, msg.last);
             return;
         }
-        if h.shown.has(msg.last) {
+        // Lost before this actor's first listing (it started after a takeover, and
+        // the listing held only the latest events): pushed from there.
+        let owed = msg.first.and_then(|f| h.shown.owed_from(f));
+        if owed.is_none() && h.shown.has(msg.last) {
             return;
         }
         if let Some(newest) = &mut h.catching {
             *newest = (*newest).max(msg.last);
+            if owed.is_some() {
+                // Made after the running one.
+                h.owe(owed, msg.last);
+            }
             return;
         }
+        if let Some(f) = owed {
+            h.shown.owed_taken(f);
+        }
         h.catching = Some(msg.last);
-        self.catch_up(msg.conversation_id, msg.customer_id, None, 0, ctx);
+        self.catch_up(msg.conversation_id, msg.customer_id, owed, 0, ctx);
     }
 }
 
@@ -366,9 +374,12 @@ impl AgentActor {
         let Some(h) = self.held.get(&conv) else {
             return;
         };
-        let (Some(newest), floor) = (h.catching, h.shown.floor()) else {
+        let (Some(newest), floor, first_listed) =
+            (h.catching, h.shown.floor(), h.shown.first_listed())
+        else {
             return;
         };
+        let owed = move |id| super::shown::owed(id, from, first_listed);
         let store = self.engine.store.clone();
         let read = async move {
             let mut found = Vec::new();
@@ -378,14 +389,15 @@ impl AgentActor {
                     crate::actors::timeline::timeline(&store, customer, before, CATCH_UP_PAGE)
                         .await?;
                 let oldest = page.last().map(|e| e.id);
+                // Down to what was shown, or to the oldest owed.
                 let done = page.len() < CATCH_UP_PAGE
-                    || oldest.is_some_and(|o| floor.is_some_and(|f| o <= f))
-                    || oldest.is_some_and(|o| from.is_some_and(|f| o < f));
+                    || oldest.is_some_and(|o| {
+                        floor.is_some_and(|f| o <= f) && from.is_none_or(|f| o < f)
+                    });
                 found.extend(page.into_iter().filter(|e| {
                     e.conversation_id == Some(conv)
                         && e.id <= newest
-                        && floor.is_none_or(|f| e.id > f)
-                        && from.is_none_or(|f| e.id >= f)
+                        && (floor.is_none_or(|f| e.id > f) || owed(e.id))
                 }));
                 if done {
                     break;
@@ -401,8 +413,13 @@ impl AgentActor {
             let Some(newest) = h.catching else {
                 return;
             };
+            // A read made the owed part: a read again goes on from what was shown.
+            let next_from = if res.is_ok() { None } else { from };
             let mut missed: Vec<crate::domain::TimelineEvent> = match res {
-                Ok(events) => events.into_iter().filter(|e| !h.shown.has(e.id)).collect(),
+                Ok(events) => events
+                    .into_iter()
+                    .filter(|e| h.shown.wanted(e.id, from))
+                    .collect(),
                 Err(e) => {
                     tracing::debug!(conversation = %conv, error = %e, "catch-up could not read the conversation");
                     Vec::new()
@@ -414,9 +431,16 @@ impl AgentActor {
             }
             if h.shown.has(newest) {
                 h.catching = None;
+                // Owed from before the first listing, told while this one ran.
+                let again = h.owed.take();
+                if let Some(f) = again.and_then(|(f, _)| f).and_then(|f| h.shown.owed_from(f)) {
+                    h.shown.owed_taken(f);
+                    h.catching = again.map(|(_, last)| last.max(newest));
+                    act.catch_up(conv, customer, Some(f), 0, ctx);
+                }
             } else if reads + 1 < CATCH_UP_READS {
                 ctx.run_later(CATCH_UP_PAUSE * (reads + 1), move |act, ctx| {
-                    act.catch_up(conv, customer, from, reads + 1, ctx)
+                    act.catch_up(conv, customer, next_from, reads + 1, ctx)
                 });
             } else {
                 h.catching = None;
