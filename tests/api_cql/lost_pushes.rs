@@ -9,8 +9,8 @@
 //! show that pushes were lost and repaired, so the test tested what it names.
 
 use crate::helpers::*;
-use crate::process::{free_port, spawn, Proc};
-use crate::spread::{agent_on, placed_keys, welcome_texts, Watch, SECRET, SHARDS};
+use crate::process::{free_port, Proc};
+use crate::spread::{agent_on, placed_keys, welcome_texts, Watch};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -20,18 +20,8 @@ const CUSTOMERS: usize = 10;
 const ROUNDS: usize = 6;
 
 fn start(dir: &std::path::Path, port: u16, name: &str, config: &std::path::Path) -> Proc {
-    let shards = SHARDS.to_string();
-    spawn(
-        dir,
-        port,
-        &[
-            ("SWITCHBOARD_NODE_NAME", name),
-            ("SWITCHBOARD_PLACEMENT", "spread"),
-            ("SWITCHBOARD_SHARDS", &shards),
-            ("SWITCHBOARD_CLUSTER_SECRET", SECRET),
-            ("SWITCHBOARD_CONFIG", config.to_str().unwrap()),
-        ],
-    )
+    let config = config.to_str().unwrap();
+    crate::spread::start_with(dir, port, name, &[("SWITCHBOARD_CONFIG", config)])
 }
 
 /// Customer `c`'s message `text`, sent to the nodes from `first` on until one

@@ -33,17 +33,25 @@ pub(crate) const SHARDS: u32 = 12;
 pub(crate) const MESSAGE_WAIT: Duration = Duration::from_secs(60);
 
 fn start(dir: &std::path::Path, port: u16, name: &str) -> Proc {
+    start_with(dir, port, name, &[])
+}
+
+/// Spread node `name` on `port`, with `extra` environment variables.
+pub(crate) fn start_with(
+    dir: &std::path::Path,
+    port: u16,
+    name: &str,
+    extra: &[(&str, &str)],
+) -> Proc {
     let shards = SHARDS.to_string();
-    spawn(
-        dir,
-        port,
-        &[
-            ("SWITCHBOARD_NODE_NAME", name),
-            ("SWITCHBOARD_PLACEMENT", "spread"),
-            ("SWITCHBOARD_SHARDS", &shards),
-            ("SWITCHBOARD_CLUSTER_SECRET", SECRET),
-        ],
-    )
+    let mut env = vec![
+        ("SWITCHBOARD_NODE_NAME", name),
+        ("SWITCHBOARD_PLACEMENT", "spread"),
+        ("SWITCHBOARD_SHARDS", shards.as_str()),
+        ("SWITCHBOARD_CLUSTER_SECRET", SECRET),
+    ];
+    env.extend_from_slice(extra);
+    spawn(dir, port, &env)
 }
 
 /// Every placed key of a keyspace with the default queue: each shard, the queue and
