@@ -156,6 +156,9 @@ pub struct Active {
     epoch: AtomicU64,
     /// The lease that gates serving: [`KEY`], or this node's membership (spread).
     key: String,
+    /// Spread placement: where each customer's rows belong (their fence is their
+    /// shard's lease).
+    shards: Option<cluster::shard::ShardMap>,
     /// Node-to-node messages (with `cluster.secret`).
     receiver: Option<Receiver>,
     /// How long the hand-over at a graceful stop may take.
@@ -339,6 +342,11 @@ impl Active {
             aside: Arc::new(AtomicBool::new(false)),
             epoch: AtomicU64::new(epoch),
             key,
+            shards: if spread {
+                Some(cluster::shard::ShardMap::new(settings.shards)?)
+            } else {
+                None
+            },
             receiver,
             release_limit: every * 3,
             poll: Duration::from_millis(settings.lease_poll_ms),
@@ -514,17 +522,51 @@ impl crate::store::fence::Fence for Active {
         let mine = self.epoch.load(Ordering::SeqCst);
         match self.driver.owns(&self.key) {
             Some(epoch) if epoch == mine => Ok(()),
-            held => {
-                crate::metrics::fenced_write();
-                Err(match held {
-                    Some(other) => format!(
-                        "the keyspace's lease is held under epoch {other}, not this \
+            held => Err(match held {
+                Some(other) => format!(
+                    "the keyspace's lease is held under epoch {other}, not this \
                          engine's {mine}"
-                    ),
-                    None => "this engine's lease on the keyspace lapsed or was taken".into(),
-                })
-            }
+                ),
+                None => "this engine's lease on the keyspace lapsed or was taken".into(),
+            }),
         }
+    }
+
+    /// With one active node every row is written under the keyspace's lease, at the
+    /// epoch this engine serves under. In spread placement a row is written under its
+    /// customer's shard's lease, at the epoch this node holds it. A batch none of whose
+    /// shards this node holds comes from an actor whose shard moved away: it carries
+    /// epoch 0, below every granted epoch, so a row the new owner wrote refuses it. A
+    /// row of a shard held elsewhere in a batch that also writes one held here (an
+    /// identity merge across shards, written by the survivor's owner) goes unfenced.
+    fn leases(
+        &self,
+        customers: &std::collections::BTreeSet<crate::domain::CustomerId>,
+    ) -> std::collections::BTreeMap<crate::domain::CustomerId, crate::store::RowLease> {
+        use crate::store::RowLease;
+        let Some(shards) = self.shards else {
+            let lease = RowLease {
+                key: self.key.clone(),
+                epoch: self.epoch.load(Ordering::SeqCst),
+            };
+            return customers.iter().map(|c| (*c, lease.clone())).collect();
+        };
+        let rows: Vec<_> = customers
+            .iter()
+            .map(|c| {
+                let key = cluster::shard::OwnerKey::Shard(shards.customer(*c)).as_key();
+                let epoch = self.driver.owns(&key);
+                (*c, key, epoch)
+            })
+            .collect();
+        let acting = rows.iter().any(|(_, _, epoch)| epoch.is_some());
+        rows.into_iter()
+            .filter_map(|(c, key, epoch)| match (epoch, acting) {
+                (Some(epoch), _) => Some((c, RowLease { key, epoch })),
+                (None, false) => Some((c, RowLease { key, epoch: 0 })),
+                (None, true) => None,
+            })
+            .collect()
     }
 }
 

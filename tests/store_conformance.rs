@@ -128,6 +128,34 @@ async fn cql_concurrent_migrations_apply_each_file_once() {
     assert!(again.is_empty(), "a later start applies nothing: {again:?}");
 }
 
+/// A migration that died after running a file's statements but before recording it
+/// runs the file again at the next start: `ALTER TABLE ... ADD` of a column that is
+/// there already is taken as done, not as a failed start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cql_migration_reruns_a_file_it_did_not_record() {
+    use switchboard::store::scylla::schema;
+    let opts = cql_options(&fresh_keyspace("migrate_rerun"));
+    let t = opts.template();
+    let session = ScyllaStore::session(&opts).await.expect("session");
+    let wait = std::time::Duration::from_secs(60);
+    schema::migrate(&session, &t, wait).await.expect("migrate");
+    let adds = schema::FILES
+        .iter()
+        .rfind(|f| f.text.contains(" ADD "))
+        .expect("a file that adds columns");
+    let forget = format!(
+        "DELETE FROM {}.schema_version WHERE scope = 'switchboard' AND version = {}",
+        opts.keyspace, adds.version
+    );
+    session.query_unpaged(forget, ()).await.expect("forget");
+    let again = schema::migrate(&session, &t, wait)
+        .await
+        .expect("run again");
+    assert_eq!(again, vec![adds.name], "only the unrecorded file ran again");
+    let st = schema::status(&session, &t).await.expect("status");
+    assert!(st.is_current(), "{st:?}");
+}
+
 /// `switchboard --check-schema` against the real database: up to date (exit 0), a
 /// missing file (exit 1, named), a version this binary does not know (reported), an
 /// edited applied file (an error), a keyspace never migrated (an error).

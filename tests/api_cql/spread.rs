@@ -502,6 +502,45 @@ async fn three_nodes_share_the_work_and_a_killed_one_loses_nothing() {
         vec!["ana".to_owned()],
         "who the conversation was assigned to"
     );
+    // The customer's and the conversation's rows were written under the customer's
+    // shard's lease (docs/cluster.md, "Fenced rows"), at an epoch it was granted.
+    for (table, column, id) in [
+        ("customers", "customer_id", &customer),
+        ("conversations", "conversation_id", &conversation),
+    ] {
+        let (key, epoch) = row_fence(&keyspace, table, column, id).await;
+        assert_eq!(key.as_deref(), Some(customer_key.as_str()), "{table} {id}");
+        assert!(
+            epoch.is_some_and(|e| e >= 1),
+            "{table} {id}: epoch {epoch:?}"
+        );
+    }
+}
+
+/// The lease a state row was last written under (`fence_key`, `fence_epoch`), read
+/// with plain CQL.
+async fn row_fence(
+    keyspace: &str,
+    table: &str,
+    column: &str,
+    id: &str,
+) -> (Option<String>, Option<i64>) {
+    let session = scylla::client::session_builder::SessionBuilder::new()
+        .known_nodes(cql_contact_points())
+        .build()
+        .await
+        .expect("a CQL session");
+    let q = format!("SELECT fence_key, fence_epoch FROM {keyspace}.{table} WHERE {column} = {id}");
+    let rows = session
+        .query_unpaged(q, ())
+        .await
+        .expect("read the row's fence")
+        .into_rows_result()
+        .expect("rows");
+    let mut rows = rows
+        .rows::<(Option<String>, Option<i64>)>()
+        .expect("typed rows");
+    rows.next().expect("the row").expect("a typed row")
 }
 
 /// Every agent an `assigned` event of `conversation` names, read with plain CQL.

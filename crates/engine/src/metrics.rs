@@ -38,7 +38,7 @@
 //! | `switchboard_cluster_reachable_members` | gauge | — |
 //! | `switchboard_cluster_standing_aside` | gauge | — |
 //! | `switchboard_cluster_stood_aside_total` | counter | — |
-//! | `switchboard_fenced_writes_total` | counter | — |
+//! | `switchboard_fenced_writes_total` | counter | by (engine: the node's lease had lapsed; store: a row was written since under a later epoch) |
 //! | `switchboard_peer_messages_total` | counter | outcome (local, done, refused, moved, expired, overloaded, unreachable, timeout) |
 //! | `switchboard_peer_received_total` | counter | outcome (done, refused, moved, expired) |
 //! | `switchboard_peer_request_seconds` | histogram | peer (a member's address) |
@@ -223,7 +223,7 @@ fn describe() {
     );
     describe_counter!(
         "switchboard_fenced_writes_total",
-        "Store writes this node refused because it did not hold its lease at that moment (docs/cluster.md): nothing was written."
+        "Store writes refused by a fence (docs/cluster.md), by: engine (this node did not hold its lease at that moment), store (a customer or conversation row was written since under a later epoch of its lease)."
     );
     describe_counter!(
         "switchboard_peer_messages_total",
@@ -427,7 +427,9 @@ pub fn lease_renewals_init() {
     for outcome in ["renewed", "error", "fenced", "lapsed"] {
         counter!("switchboard_lease_renewals_total", "outcome" => outcome).increment(0);
     }
-    counter!("switchboard_fenced_writes_total").increment(0);
+    for by in ["engine", "store"] {
+        counter!("switchboard_fenced_writes_total", "by" => by).increment(0);
+    }
 }
 
 const PEER_SENT: [&str; 8] = [
@@ -477,11 +479,6 @@ pub fn peer_received(outcome: &'static str) {
 /// One step of repairing a push to an agent lost between nodes (see the description).
 pub fn agent_catch_ups(step: &'static str, n: u64) {
     counter!("switchboard_agent_catch_ups_total", "step" => step).increment(n);
-}
-
-/// One store write refused at the fence (this node did not hold its lease then).
-pub fn fenced_write() {
-    counter!("switchboard_fenced_writes_total").increment(1);
 }
 
 /// Live members of the cluster as this node last read them (itself included).

@@ -297,10 +297,16 @@ pub enum Statement {
         table: QName,
         column: String,
     },
-    /// `ALTER TABLE t WITH ...`: table options only; columns are never altered in place.
+    /// `ALTER TABLE t WITH ...`: table options.
     AlterTableOptions {
         table: QName,
         options: BTreeMap<String, String>,
+    },
+    /// `ALTER TABLE t ADD c type`: one new regular column (columns are never changed
+    /// or dropped in place).
+    AlterTableAdd {
+        table: QName,
+        column: Column,
     },
     Insert {
         table: QName,
@@ -634,10 +640,18 @@ impl Parser {
         Ok(s)
     }
 
-    /// `ALTER TABLE ks.t WITH key = value [AND ...]`.
+    /// `ALTER TABLE ks.t WITH key = value [AND ...]` or `ALTER TABLE ks.t ADD c type`.
     fn alter(&mut self) -> Result<Statement, CqlError> {
         self.kw("table")?;
         let table = self.qname()?;
+        if self.eat_kw("add") {
+            let name = self.ident()?;
+            let ty = self.ty()?;
+            return Ok(Statement::AlterTableAdd {
+                table,
+                column: Column { name, ty },
+            });
+        }
         self.kw("with")?;
         let options = self.options()?;
         Ok(Statement::AlterTableOptions { table, options })
@@ -1124,7 +1138,20 @@ impl Schema {
                     t.options.extend(options);
                 }
             }
-            _ => return err("only CREATE and ALTER TABLE ... WITH belong in a schema file"),
+            Statement::AlterTableAdd { table, column } => {
+                self.check_type(&table, &column.ty)?;
+                let t = self.table(&table)?;
+                if t.column(&column.name).is_some() {
+                    return err(format!("{table}: column {} exists already", column.name));
+                }
+                if column.is_counter() != t.is_counter_table() {
+                    return err(format!("{table}: a counter table has counter columns only"));
+                }
+                if let Some(t) = self.tables.get_mut(&table) {
+                    t.columns.push(column);
+                }
+            }
+            _ => return err("only CREATE and ALTER TABLE belong in a schema file"),
         }
         Ok(())
     }
@@ -1473,7 +1500,35 @@ mod tests {
     }
 
     #[test]
-    fn alter_table_sets_options_only() {
+    fn alter_table_adds_one_column() {
+        let mut s = schema(DDL);
+        assert!(s
+            .check(&parse("SELECT added FROM ks.t WHERE p = ? AND b = ?").unwrap())
+            .is_err());
+        s.apply(parse("ALTER TABLE ks.t ADD added bigint").unwrap())
+            .unwrap();
+        assert_eq!(
+            s.table(&QName {
+                keyspace: Some("ks".into()),
+                name: "t".into(),
+            })
+            .unwrap()
+            .column("added")
+            .map(|c| c.ty.as_str()),
+            Some("bigint")
+        );
+        s.check(&parse("SELECT added FROM ks.t WHERE p = ? AND b = ?").unwrap())
+            .unwrap();
+        let again = s.apply(parse("ALTER TABLE ks.t ADD added bigint").unwrap());
+        assert!(again.is_err(), "a column added twice: {again:?}");
+        let bad = s.apply(parse("ALTER TABLE ks.t ADD other nosuchtype").unwrap());
+        assert!(bad.is_err(), "an unknown type: {bad:?}");
+        let missing = s.apply(parse("ALTER TABLE ks.nope ADD c int").unwrap());
+        assert!(missing.is_err(), "a table the schema lacks: {missing:?}");
+    }
+
+    #[test]
+    fn alter_table_sets_options() {
         match parse("ALTER TABLE ks.t WITH speculative_retry = '50ms' AND comment = 'c'").unwrap() {
             Statement::AlterTableOptions { table, options } => {
                 assert_eq!(table.to_string(), "ks.t");
@@ -1485,7 +1540,8 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(parse("ALTER TABLE ks.t ADD c int").is_err());
+        assert!(parse("ALTER TABLE ks.t DROP c").is_err());
+        assert!(parse("ALTER TABLE ks.t ADD c").is_err());
         let mut schema = Schema::default();
         assert!(
             schema

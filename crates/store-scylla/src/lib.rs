@@ -25,6 +25,10 @@
 //! concurrent single-partition writes (rows of one partition go in one *unlogged* batch),
 //! and a phase starts only after the previous one succeeded:
 //!
+//! 0. reads: where each conversation's by-customer copy lives, and in a cluster the
+//!    fence of every customer and conversation row written under a lease, checked
+//!    before anything is written (`fences`; those rows are then written by a
+//!    compare-and-set on the fence read, a conversation's copies after its record);
 //! 1. customers, agents, queues, settings (nothing refers to them being absent);
 //! 2. conversations: the record, its copy in the customer's list, its open-index row
 //!    (after the customer they name);
@@ -46,6 +50,7 @@
 
 pub mod coordination;
 pub mod cql;
+mod fences;
 pub mod schema;
 pub mod server;
 pub mod statements;
@@ -226,6 +231,15 @@ pub fn parse_serial_consistency(s: &str) -> Result<SerialConsistency, String> {
 struct IdentityUdt {
     channel: String,
     address: String,
+}
+
+impl IdentityUdt {
+    fn of(key: &IdentityKey) -> Self {
+        Self {
+            channel: key.channel.as_str().to_owned(),
+            address: key.address.clone(),
+        }
+    }
 }
 
 /// The ScyllaDB store. See the module documentation.
@@ -703,14 +717,7 @@ impl ScyllaStore {
     fn customer_write(&self, c: &Customer) -> Write<'_> {
         let c = c.clone();
         async move {
-            let identities: Vec<IdentityUdt> = c
-                .identities
-                .iter()
-                .map(|i| IdentityUdt {
-                    channel: i.channel.as_str().to_owned(),
-                    address: i.address.clone(),
-                })
-                .collect();
+            let identities: Vec<IdentityUdt> = c.identities.iter().map(IdentityUdt::of).collect();
             self.write(
                 &statements::INSERT_CUSTOMER,
                 (
@@ -772,13 +779,17 @@ impl ScyllaStore {
         &'a self,
         c: &'a Conversation,
         previous: Option<(Uuid, i64)>,
+        record: bool,
     ) -> Result<Vec<Write<'a>>, StoreError> {
         let v = conversation_values(c)?;
-        let mut w: Vec<Write<'a>> = vec![
-            self.write(&statements::INSERT_CONVERSATION, v).boxed(),
+        let mut w: Vec<Write<'a>> = Vec::new();
+        if record {
+            w.push(self.write(&statements::INSERT_CONVERSATION, v).boxed());
+        }
+        w.push(
             self.write(&statements::INSERT_CONVERSATION_BY_CUSTOMER, v)
                 .boxed(),
-        ];
+        );
         if let Some((old_customer, old_created)) = previous {
             if (old_customer, old_created) != (c.customer_id.0, c.created_at.0) {
                 w.push(
@@ -874,22 +885,45 @@ impl Store for ScyllaStore {
         let settings = last_wins(&batch.settings, |s| s.0.clone());
         let identities = last_wins(&batch.identities, |i| i.0.clone());
 
-        // Phase 0: where each conversation's by-customer copy lives now.
+        // Phase 0: where each conversation's by-customer copy lives now, and the fence
+        // of each row written under a lease (`fences`): a row a later epoch wrote
+        // refuses the whole batch before anything of it is written.
         let owners = try_join_all(conversations.iter().map(|c| async move {
-            let rows: Vec<(Option<Uuid>, Option<i64>)> = self
+            let rows: Vec<(Option<Uuid>, Option<i64>, Option<String>, Option<i64>)> = self
                 .rows(&statements::SELECT_CONVERSATION_OWNER, (c.id.0,))
                 .await?;
             Ok::<_, StoreError>(match rows.into_iter().next() {
-                Some((Some(cust), Some(created))) => Some((cust, created)),
-                _ => None,
+                Some((cust, created, key, epoch)) => (cust.zip(created), (key, epoch)),
+                None => (None, (None, None)),
             })
         }))
         .await?;
+        let leases = &batch.leases;
+        let customer_fences = try_join_all(customers.iter().map(|c| async move {
+            match leases.get(&c.id) {
+                Some(_) => self.customer_fence(c).await,
+                None => Ok((None, None)),
+            }
+        }))
+        .await?;
+        for (c, seen) in customers.iter().zip(&customer_fences) {
+            if let Some(lease) = batch.leases.get(&c.id) {
+                fences::check(lease, &format!("customer {}", c.id), seen)?;
+            }
+        }
+        for (c, (_, seen)) in conversations.iter().zip(&owners) {
+            if let Some(lease) = batch.leases.get(&c.customer_id) {
+                fences::check(lease, &format!("conversation {}", c.id), seen)?;
+            }
+        }
 
         // Phase 1: records nothing in this batch depends on being absent.
         let mut phase: Vec<Write<'_>> = Vec::new();
-        for c in &customers {
-            phase.push(self.customer_write(c));
+        for (c, seen) in customers.iter().zip(customer_fences) {
+            phase.push(match batch.leases.get(&c.id) {
+                Some(lease) => self.fenced_customer(c, lease, seen).boxed(),
+                None => self.customer_write(c),
+            });
         }
         for a in &agents {
             let profile = serde_json::to_string(a).map_err(|e| encode_err("agent", e))?;
@@ -955,9 +989,24 @@ impl Store for ScyllaStore {
 
         // Phase 2: conversations (after the customers they name).
         let mut phase: Vec<Write<'_>> = Vec::new();
-        for (c, prev) in conversations.iter().zip(owners) {
-            phase.extend(self.conversation_writes(c, prev)?);
+        let mut fenced: Vec<Write<'_>> = Vec::new();
+        for (c, (prev, seen)) in conversations.iter().zip(owners) {
+            match batch.leases.get(&c.customer_id) {
+                // The record first, under its fence; its copies once that applied.
+                Some(lease) => {
+                    let copies = self.conversation_writes(c, prev, false)?;
+                    fenced.push(
+                        async move {
+                            self.fenced_conversation(c, lease, seen).await?;
+                            try_join_all(copies).await.map(|_| ())
+                        }
+                        .boxed(),
+                    );
+                }
+                None => phase.extend(self.conversation_writes(c, prev, true)?),
+            }
         }
+        phase.extend(fenced);
         try_join_all(phase).await?;
 
         // Phase 3: timeline events and trace entries, one unlogged batch per partition.
@@ -1501,7 +1550,7 @@ impl Store for ScyllaStore {
             phase.push(self.customer_write(c));
         }
         for (c, prev) in e.conversations.iter().zip(owners) {
-            phase.extend(self.conversation_writes(c, prev)?);
+            phase.extend(self.conversation_writes(c, prev, true)?);
         }
         try_join_all(phase).await?;
         // Tombstones before the identity links go: a replay that no longer finds the

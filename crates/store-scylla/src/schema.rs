@@ -99,6 +99,11 @@ pub const FILES: &[SchemaFile] = &[
         name: "0011_erasure_tombstones.cql",
         text: include_str!("../../../schema/0011_erasure_tombstones.cql"),
     },
+    SchemaFile {
+        version: 12,
+        name: "0012_row_fences.cql",
+        text: include_str!("../../../schema/0012_row_fences.cql"),
+    },
 ];
 
 /// The partition of `schema_version` this engine's records live in.
@@ -312,18 +317,29 @@ async fn run_ddl(
         {
             stmt.push_str(keyspace_options);
         }
+        let adds = matches!(cql::parse(&stmt), Ok(cql::Statement::AlterTableAdd { .. }));
         let mut ddl = scylla::statement::Statement::new(stmt);
         ddl.set_request_timeout(Some(DDL_TIMEOUT));
-        session
-            .query_unpaged(ddl, ())
-            .await
-            .map_err(|e| exec(file.name, e))?;
+        match session.query_unpaged(ddl, ()).await {
+            Ok(_) => {}
+            // A file rerun after a crash before its record: the column is there.
+            Err(e) if adds && column_exists(&e.to_string()) => {
+                tracing::info!(file = file.name, "column added by an earlier run");
+            }
+            Err(e) => return Err(exec(file.name, e)),
+        }
     }
     session
         .await_schema_agreement()
         .await
         .map_err(|e| StoreError::Unavailable(format!("{}: no schema agreement: {e}", file.name)))?;
     Ok(())
+}
+
+/// Whether a refused `ALTER TABLE ... ADD` says the column exists (Cassandra: "Column
+/// with name 'c' already exists"; ScyllaDB: "... conflicts with an existing column").
+pub(crate) fn column_exists(error: &str) -> bool {
+    error.contains("already exists") || error.contains("conflicts with an existing column")
 }
 
 /// Applies every pending schema file; returns the names applied now.
@@ -464,10 +480,15 @@ mod tests {
                 if let Statement::CreateTable(_) = parsed {
                     tables += 1;
                 }
-                // Setting a table option again is a no-op; a CREATE must say so.
+                // Setting a table option again is a no-op, and the migrator takes an
+                // added column found there as done (`column_exists`); a CREATE must
+                // say so.
                 assert!(
                     s.contains("IF NOT EXISTS")
-                        || matches!(parsed, Statement::AlterTableOptions { .. }),
+                        || matches!(
+                            parsed,
+                            Statement::AlterTableOptions { .. } | Statement::AlterTableAdd { .. }
+                        ),
                     "{}: not idempotent: {s}",
                     f.name
                 );

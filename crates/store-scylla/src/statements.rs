@@ -72,6 +72,22 @@ pub const INSERT_CUSTOMER: Stmt = write(
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 );
 
+/// The lease a customer row was last written under (`schema/0012_row_fences.cql`).
+pub const SELECT_CUSTOMER_FENCE: Stmt = read(
+    "select_customer_fence",
+    "SELECT fence_key, fence_epoch FROM {{keyspace}}.customers WHERE customer_id = ?",
+);
+
+/// A customer row rewritten under a lease: applied only if the row's fence is still
+/// the one read (a compare-and-set; `RowLease::may_overwrite` was checked on it).
+pub const UPDATE_CUSTOMER_FENCED: Stmt = lwt(
+    "update_customer_fenced",
+    "UPDATE {{keyspace}}.customers SET display_name = ?, identities = ?, priority = ?, \
+     attributes = ?, last_agent = ?, opted_out = ?, merged_into = ?, merged = ?, \
+     created_at = ?, fence_key = ?, fence_epoch = ? WHERE customer_id = ? \
+     IF fence_key = ? AND fence_epoch = ?",
+);
+
 /// Removes the customer a losing `resolve_or_create` wrote before its LWT lost.
 pub const DELETE_CUSTOMER: Stmt = write(
     "delete_customer",
@@ -155,10 +171,23 @@ pub const SELECT_CONVERSATION: Stmt = read(
      updated_at FROM {{keyspace}}.conversations WHERE conversation_id = ?",
 );
 
-/// Where the by-customer copy of a conversation currently lives (read before an upsert).
+/// Where the by-customer copy of a conversation currently lives, and the lease the row
+/// was last written under (read before an upsert).
 pub const SELECT_CONVERSATION_OWNER: Stmt = read(
     "select_conversation_owner",
-    "SELECT customer_id, created_at FROM {{keyspace}}.conversations WHERE conversation_id = ?",
+    "SELECT customer_id, created_at, fence_key, fence_epoch FROM {{keyspace}}.conversations \
+     WHERE conversation_id = ?",
+);
+
+/// A conversation row rewritten under a lease: applied only if the row's fence is
+/// still the one read (as [`UPDATE_CUSTOMER_FENCED`]).
+pub const UPDATE_CONVERSATION_FENCED: Stmt = lwt(
+    "update_conversation_fenced",
+    "UPDATE {{keyspace}}.conversations SET customer_id = ?, channel = ?, queue = ?, \
+     state = ?, priority = ?, created_at = ?, enqueued_at = ?, enqueue_seq = ?, agent = ?, \
+     preferred_agent = ?, required_agent = ?, disposition = ?, updated_at = ?, \
+     fence_key = ?, fence_epoch = ? WHERE conversation_id = ? \
+     IF fence_key = ? AND fence_epoch = ?",
 );
 
 pub const INSERT_CONVERSATION_BY_CUSTOMER: Stmt = write(
@@ -505,6 +534,8 @@ pub const ALL: &[Stmt] = &[
     INSERT_CUSTOMER,
     DELETE_CUSTOMER,
     SELECT_CUSTOMER,
+    SELECT_CUSTOMER_FENCE,
+    UPDATE_CUSTOMER_FENCED,
     INSERT_IDENTITY_IF_NOT_EXISTS,
     UPDATE_IDENTITY_IF_EXISTS,
     SELECT_IDENTITY,
@@ -516,6 +547,7 @@ pub const ALL: &[Stmt] = &[
     INSERT_CONVERSATION,
     SELECT_CONVERSATION,
     SELECT_CONVERSATION_OWNER,
+    UPDATE_CONVERSATION_FENCED,
     INSERT_CONVERSATION_BY_CUSTOMER,
     DELETE_CONVERSATION_BY_CUSTOMER,
     SELECT_CONVERSATIONS_BY_CUSTOMER,

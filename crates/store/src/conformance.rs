@@ -62,6 +62,179 @@ pub async fn run_all(store: SharedStore, caps: Capabilities) {
     erasure_tombstones(&store).await;
     report_events_by_queue_and_range(&store).await;
     concurrent_commits(&store, 64).await;
+    fenced_rows(&store).await;
+    fenced_rows_race(&store, 6, 8).await;
+}
+
+/// `writers` batches of different epochs of one lease race to rewrite the same fresh
+/// customer and conversation, `rounds` times: whatever each is answered, the rows end
+/// as the highest epoch that was told `Ok` wrote them. A lower epoch landing after a
+/// higher one's accepted write (a check-then-write without a compare-and-set) fails
+/// this.
+pub async fn fenced_rows_race(store: &SharedStore, writers: u64, rounds: usize) {
+    for round in 0..rounds {
+        let customer = new_customer();
+        let conv = new_conversation(customer.id, ConversationState::Queued, 1_000);
+        let mut tasks = tokio::task::JoinSet::new();
+        for epoch in 1..=writers {
+            let store = Arc::clone(store);
+            let mut c = customer.clone();
+            c.display_name = Some(format!("epoch {epoch}"));
+            let mut v = conv.clone();
+            v.priority = epoch as i32;
+            tasks.spawn(async move {
+                let batch = Batch {
+                    customers: vec![c],
+                    conversations: vec![v],
+                    leases: BTreeMap::from([(
+                        customer.id,
+                        super::RowLease {
+                            key: "shard/race".into(),
+                            epoch,
+                        },
+                    )]),
+                    ..Default::default()
+                };
+                (epoch, store.commit(batch).await)
+            });
+        }
+        let mut accepted = Vec::new();
+        while let Some(r) = tasks.join_next().await {
+            match r.expect("writer panicked") {
+                (epoch, Ok(())) => accepted.push(epoch),
+                (_, Err(StoreError::Fenced(_) | StoreError::Unavailable(_))) => {}
+                (epoch, Err(e)) => panic!("round {round}, epoch {epoch}: {e}"),
+            }
+        }
+        let Some(last) = accepted.iter().max().copied() else {
+            panic!("round {round}: no writer was accepted");
+        };
+        let c = ok(store.customer(customer.id).await, "customer").expect("customer");
+        let v = ok(store.conversation(conv.id).await, "conversation").expect("conversation");
+        assert_eq!(
+            (c.display_name.as_deref(), v.priority),
+            (Some(format!("epoch {last}").as_str()), last as i32),
+            "round {round}: accepted {accepted:?}"
+        );
+    }
+}
+
+/// Rows written under a lease ([`Batch::leases`], docs/cluster.md "Fenced rows") are
+/// rewritten only from the same or a later epoch of that lease. A batch of an older
+/// epoch is refused with [`StoreError::Fenced`] and writes nothing of itself (neither
+/// its customer, its conversation nor its events), whether its customer row or only a
+/// conversation row is stale. Another lease's write, or an unfenced one, is not held
+/// back, and an unfenced write leaves the fence where it was.
+pub async fn fenced_rows(store: &SharedStore) {
+    let mut customer = new_customer();
+    let mut conv = new_conversation(customer.id, ConversationState::Queued, 1_000);
+    let under = |key: &str, epoch: u64| {
+        BTreeMap::from([(
+            customer.id,
+            super::RowLease {
+                key: key.to_owned(),
+                epoch,
+            },
+        )])
+    };
+    let write = |c: &Customer, v: &Conversation, n: usize, leases| {
+        let batch = Batch {
+            customers: vec![c.clone()],
+            conversations: vec![v.clone()],
+            events: vec![new_event(c.id, Some(v.id), n)],
+            leases,
+            ..Default::default()
+        };
+        let store = store.clone();
+        async move { store.commit(batch).await }
+    };
+    let stored = || async {
+        (
+            ok(store.customer(customer.id).await, "customer"),
+            ok(store.conversation(conv.id).await, "conversation"),
+            ok(store.timeline(customer.id, None, 50).await, "timeline").len(),
+        )
+    };
+    customer.display_name = Some("epoch 2".into());
+    ok(
+        write(&customer, &conv, 1, under("shard/7", 2)).await,
+        "epoch 2",
+    );
+    let at_two = (Some(customer.clone()), Some(conv.clone()), 1);
+    assert_eq!(stored().await, at_two);
+
+    // A paused older owner: refused, nothing of its batch written.
+    let mut stale = customer.clone();
+    stale.display_name = Some("epoch 1".into());
+    let mut stale_conv = conv.clone();
+    stale_conv.state = ConversationState::Resolved;
+    let refused = write(&stale, &stale_conv, 2, under("shard/7", 1)).await;
+    assert!(
+        matches!(refused, Err(StoreError::Fenced(_))),
+        "a write of an older epoch: {refused:?}"
+    );
+    assert_eq!(stored().await, at_two, "the refused batch wrote nothing");
+    // Its conversation alone is refused by the conversation row's own fence.
+    let refused = store
+        .commit(Batch {
+            conversations: vec![stale_conv.clone()],
+            leases: under("shard/7", 1),
+            ..Default::default()
+        })
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Fenced(_))),
+        "a conversation of an older epoch: {refused:?}"
+    );
+    assert_eq!(stored().await, at_two);
+
+    // The same epoch writes again; a later one too, and then fences out the one before.
+    conv.state = ConversationState::Assigned;
+    ok(
+        write(&customer, &conv, 3, under("shard/7", 2)).await,
+        "epoch 2 again",
+    );
+    customer.display_name = Some("epoch 3".into());
+    ok(
+        write(&customer, &conv, 4, under("shard/7", 3)).await,
+        "epoch 3",
+    );
+    let refused = write(&stale, &stale_conv, 5, under("shard/7", 2)).await;
+    assert!(
+        matches!(refused, Err(StoreError::Fenced(_))),
+        "epoch 2 after epoch 3: {refused:?}"
+    );
+    assert_eq!(
+        stored().await,
+        (Some(customer.clone()), Some(conv.clone()), 3)
+    );
+
+    // Unfenced (a single node, an erasure): written, the fence stays.
+    customer.priority += 1;
+    ok(
+        write(&customer, &conv, 6, BTreeMap::new()).await,
+        "unfenced",
+    );
+    let refused = write(&stale, &stale_conv, 7, under("shard/7", 2)).await;
+    assert!(
+        matches!(refused, Err(StoreError::Fenced(_))),
+        "the fence outlives an unfenced write: {refused:?}"
+    );
+    // Another lease (the row's customer moved shards, the cluster changed placement)
+    // is not compared with this one's epochs, and takes the row over.
+    customer.priority += 1;
+    ok(
+        write(&customer, &conv, 8, under("keyspace", 1)).await,
+        "another lease",
+    );
+    assert_eq!(
+        stored().await,
+        (Some(customer.clone()), Some(conv.clone()), 5)
+    );
+    ok(
+        write(&customer, &conv, 9, under("shard/7", 1)).await,
+        "back under the first lease, at any epoch",
+    );
 }
 
 /// An idempotency record is written with its event, read back by (customer, key) until

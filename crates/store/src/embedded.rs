@@ -72,8 +72,8 @@
 //! [`StoreError::Backend`]; nothing read from disk is unwrapped.
 
 use super::{
-    AuditEntry, Batch, Erasure, IdempotencyRecord, OutboxEntry, Store, StoreError, Tombstone,
-    TraceEntry,
+    AuditEntry, Batch, Erasure, IdempotencyRecord, OutboxEntry, RowLease, Store, StoreError,
+    Tombstone, TraceEntry,
 };
 use async_trait::async_trait;
 use domain::{
@@ -117,6 +117,33 @@ const IDEMPOTENCY_EXPIRY: TableDefinition<&[u8], &[u8]> =
 const TOMBSTONES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("erasure_tombstones");
 /// expires_at ++ hash -> empty.
 const TOMBSTONE_EXPIRY: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tombstone_expiry");
+/// `c` ++ customer id, or `v` ++ conversation id -> epoch (8 bytes, big-endian) ++ lease
+/// key: the lease a state row was last written under ([`crate::RowLease`]).
+const ROW_FENCES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("row_fences");
+
+/// The [`ROW_FENCES`] key of a row: `kind` (`b'c'` customer, `b'v'` conversation) ++ id.
+fn fence_key(kind: u8, id: &[u8; 16]) -> [u8; 17] {
+    let mut k = [kind; 17];
+    k[1..].copy_from_slice(id);
+    k
+}
+
+fn encode_fence(lease: &RowLease) -> Vec<u8> {
+    let mut v = lease.epoch.to_be_bytes().to_vec();
+    v.extend_from_slice(lease.key.as_bytes());
+    v
+}
+
+fn decode_fence(v: &[u8]) -> Result<RowLease, StoreError> {
+    let (epoch, key) = v
+        .split_first_chunk::<8>()
+        .ok_or_else(|| StoreError::Corrupt("row_fences: value shorter than 8 bytes".into()))?;
+    Ok(RowLease {
+        epoch: u64::from_be_bytes(*epoch),
+        key: String::from_utf8(key.to_vec())
+            .map_err(|e| StoreError::Corrupt(format!("row_fences: {e}")))?,
+    })
+}
 
 /// `customer_id ++ 16 × 0xff ++ key` in the `timeline` table: after every event of the
 /// customer (`key2(customer, EventId::MAX)` is a strict prefix, keys are never empty),
@@ -463,6 +490,7 @@ struct Tables<'txn> {
     expiry: redb::Table<'txn, &'static [u8], &'static [u8]>,
     tombstones: redb::Table<'txn, &'static [u8], &'static [u8]>,
     tombstone_expiry: redb::Table<'txn, &'static [u8], &'static [u8]>,
+    fences: redb::Table<'txn, &'static [u8], &'static [u8]>,
 }
 
 impl<'txn> Tables<'txn> {
@@ -485,6 +513,7 @@ impl<'txn> Tables<'txn> {
             expiry: txn.open_table(IDEMPOTENCY_EXPIRY).map_err(backend)?,
             tombstones: txn.open_table(TOMBSTONES).map_err(backend)?,
             tombstone_expiry: txn.open_table(TOMBSTONE_EXPIRY).map_err(backend)?,
+            fences: txn.open_table(ROW_FENCES).map_err(backend)?,
         })
     }
 
@@ -532,7 +561,47 @@ impl<'txn> Tables<'txn> {
         Ok(())
     }
 
+    /// Checks every row `b` rewrites under a lease against its fence, then records
+    /// the new fences (the batch's transaction aborts on a refusal: nothing written).
+    fn fence_rows(&mut self, b: &Batch) -> Result<(), StoreError> {
+        let customers = b
+            .customers
+            .iter()
+            .map(|c| (b'c', *c.id.as_bytes(), c.id, &c.id as &dyn fmt::Display));
+        let conversations = b.conversations.iter().map(|c| {
+            (
+                b'v',
+                *c.id.as_bytes(),
+                c.customer_id,
+                &c.id as &dyn fmt::Display,
+            )
+        });
+        for (kind, id, customer, shown) in customers.chain(conversations) {
+            let Some(lease) = b.leases.get(&customer) else {
+                continue;
+            };
+            let k = fence_key(kind, &id);
+            let stored = match self.fences.get(k.as_slice()).map_err(backend)? {
+                Some(v) => Some(decode_fence(v.value())?),
+                None => None,
+            };
+            if let Some(row) = stored.filter(|row| !lease.may_overwrite(Some(row))) {
+                let what = if kind == b'c' {
+                    "customer"
+                } else {
+                    "conversation"
+                };
+                return Err(lease.refused(&format!("{what} {shown}"), &row));
+            }
+            self.fences
+                .insert(k.as_slice(), encode_fence(lease).as_slice())
+                .map_err(backend)?;
+        }
+        Ok(())
+    }
+
     fn apply_batch(&mut self, b: &Batch) -> Result<(), StoreError> {
+        self.fence_rows(b)?;
         for c in &b.customers {
             self.put_customer(c)?;
         }

@@ -8,15 +8,25 @@
 //! The fence is checked at the moment of the call, against the holder's own deadline
 //! (the ownership loop's `Driver::owns`), so a node that was paused or cut off past its
 //! lease cannot land a write it had queued once it runs again, even before its loop has
-//! noticed that another node took over. It owns no data and never alters what it
-//! forwards.
+//! noticed that another node took over.
+//!
+//! That check cannot stop a write that passed it just before the deadline and reaches
+//! the database after a new owner's. For those, a commit also carries the lease each
+//! customer's state rows are written under ([`Fence::leases`] into [`Batch::leases`]);
+//! the backend refuses the batch when a row was written since under a later epoch of
+//! that lease (docs/cluster.md, "Fenced rows"). Refusals of both kinds are counted in
+//! `switchboard_fenced_writes_total` (`by="engine"` here, `by="store"` from the rows).
+//! It owns no data and alters what it forwards only by adding those leases.
 
-use super::{AuditEntry, Batch, Erasure, OutboxEntry, SharedStore, Store, StoreError, TraceEntry};
+use super::{
+    AuditEntry, Batch, Erasure, OutboxEntry, RowLease, SharedStore, Store, StoreError, TraceEntry,
+};
 use async_trait::async_trait;
 use domain::{
     AgentId, AgentProfile, Conversation, ConversationId, Customer, CustomerId, EventId,
     IdentityKey, Millis, QueueConfig, QueueName, ReportEvent, TimelineEvent,
 };
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 /// Whether this node may write now.
@@ -24,6 +34,14 @@ pub trait Fence: Send + Sync + 'static {
     /// `Ok` while the node holds the right to write; otherwise why not (the message of
     /// the [`StoreError::Fenced`] the write gets).
     fn check(&self) -> Result<(), String>;
+
+    /// The lease each of `customers`' state rows are written under now (those left out
+    /// are written unfenced). The engine's policy: the keyspace's lease with one
+    /// active node; in spread placement the lease of each customer's shard
+    /// (docs/cluster.md, "Fenced rows").
+    fn leases(&self, _customers: &BTreeSet<CustomerId>) -> BTreeMap<CustomerId, RowLease> {
+        BTreeMap::new()
+    }
 }
 
 /// A store whose writes pass a [`Fence`] first.
@@ -38,15 +56,28 @@ impl Fenced {
     }
 
     fn open(&self) -> Result<(), StoreError> {
-        self.fence.check().map_err(StoreError::Fenced)
+        self.fence.check().map_err(|why| {
+            metrics::counter!("switchboard_fenced_writes_total", "by" => "engine").increment(1);
+            StoreError::Fenced(why)
+        })
     }
 }
 
 #[async_trait]
 impl Store for Fenced {
-    async fn commit(&self, batch: Batch) -> Result<(), StoreError> {
+    async fn commit(&self, mut batch: Batch) -> Result<(), StoreError> {
         self.open()?;
-        self.inner.commit(batch).await
+        let customers = batch.customers.iter().map(|c| c.id);
+        let owners = batch.conversations.iter().map(|c| c.customer_id);
+        let rows: BTreeSet<CustomerId> = customers.chain(owners).collect();
+        if !rows.is_empty() {
+            batch.leases = self.fence.leases(&rows);
+        }
+        let result = self.inner.commit(batch).await;
+        if let Err(StoreError::Fenced(_)) = &result {
+            metrics::counter!("switchboard_fenced_writes_total", "by" => "store").increment(1);
+        }
+        result
     }
 
     async fn resolve_or_create(
@@ -194,6 +225,21 @@ mod tests {
         }
     }
 
+    fn customer(identities: Vec<IdentityKey>) -> Customer {
+        Customer {
+            id: CustomerId::new(),
+            display_name: None,
+            identities,
+            priority: 0,
+            attributes: Default::default(),
+            last_agent: None,
+            opted_out: Default::default(),
+            merged_into: None,
+            merged: Vec::new(),
+            created_at: Millis(0),
+        }
+    }
+
     fn queue(name: &str) -> Batch {
         Batch {
             queues: vec![QueueConfig::new(QueueName::parse(name).unwrap())],
@@ -217,18 +263,7 @@ mod tests {
             "{refused:?}"
         );
         let key = IdentityKey::parse(domain::Channel::Sms, "+819000000001").unwrap();
-        let customer = Customer {
-            id: CustomerId::new(),
-            display_name: None,
-            identities: vec![key.clone()],
-            priority: 0,
-            attributes: Default::default(),
-            last_agent: None,
-            opted_out: Default::default(),
-            merged_into: None,
-            merged: Vec::new(),
-            created_at: Millis(0),
-        };
+        let customer = customer(vec![key.clone()]);
         assert!(matches!(
             store.resolve_or_create(&key, customer).await,
             Err(StoreError::Fenced(_))
@@ -247,5 +282,79 @@ mod tests {
         switch.0.store(true, Ordering::SeqCst);
         store.commit(queue("again")).await.unwrap();
         assert_eq!(inner.queues().await.unwrap().len(), 2);
+    }
+
+    /// Always open; every customer's rows go under `shard/1` at the epoch set.
+    struct Epoch(std::sync::atomic::AtomicU64);
+
+    impl Fence for Epoch {
+        fn check(&self) -> Result<(), String> {
+            Ok(())
+        }
+        fn leases(&self, customers: &BTreeSet<CustomerId>) -> BTreeMap<CustomerId, RowLease> {
+            let epoch = self.0.load(Ordering::SeqCst);
+            customers
+                .iter()
+                .map(|c| {
+                    let key = "shard/1".to_owned();
+                    (*c, RowLease { key, epoch })
+                })
+                .collect()
+        }
+    }
+
+    /// Two nodes' fences over one store: the one whose epoch is older when its write
+    /// lands (it passed its own check, then was paused) is refused by the rows the newer
+    /// one wrote, for the customer's row and for a conversation row alone.
+    #[tokio::test]
+    async fn a_write_under_an_older_epoch_is_refused_by_the_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let inner: SharedStore =
+            Arc::new(EmbeddedStore::open(dir.path(), Default::default()).unwrap());
+        let old = Fenced::wrap(inner.clone(), Arc::new(Epoch(3.into())));
+        let new = Fenced::wrap(inner.clone(), Arc::new(Epoch(4.into())));
+        let customer = Customer {
+            display_name: Some("new owner".into()),
+            ..customer(Vec::new())
+        };
+        let conversation = Conversation {
+            id: ConversationId::new(),
+            customer_id: customer.id,
+            channel: domain::Channel::Chat,
+            queue: QueueName::parse("support").unwrap(),
+            state: domain::ConversationState::Queued,
+            priority: 0,
+            created_at: Millis(0),
+            enqueued_at: Millis(0),
+            enqueue_seq: 1,
+            agent: None,
+            preferred_agent: None,
+            required_agent: None,
+            disposition: None,
+            updated_at: Millis(0),
+        };
+        let batch = |c: &Customer| Batch {
+            customers: vec![c.clone()],
+            conversations: vec![conversation.clone()],
+            ..Default::default()
+        };
+        new.commit(batch(&customer)).await.unwrap();
+        let mut stale = customer.clone();
+        stale.display_name = Some("old owner".into());
+        let refused = old.commit(batch(&stale)).await.unwrap_err();
+        assert!(
+            matches!(&refused, StoreError::Fenced(m) if m.contains("epoch 4") && m.contains("epoch 3")),
+            "{refused:?}"
+        );
+        let refused = old
+            .commit(Batch::default().conversation(conversation.clone()))
+            .await
+            .unwrap_err();
+        assert!(matches!(refused, StoreError::Fenced(_)), "{refused:?}");
+        let stored = inner.customer(customer.id).await.unwrap().unwrap();
+        assert_eq!(stored.display_name.as_deref(), Some("new owner"));
+        // The newer node goes on writing; a batch without state rows carries no lease.
+        new.commit(batch(&customer)).await.unwrap();
+        old.commit(queue("unfenced")).await.unwrap();
     }
 }

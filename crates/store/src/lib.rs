@@ -188,6 +188,46 @@ pub struct Batch {
     pub records: Vec<RecordWrite>,
     /// Ids applied by this batch's events (upserts by `(customer_id, key)`).
     pub idempotency: Vec<IdempotencyRecord>,
+    /// In a cluster: the lease each customer's state rows (the customer row, and the
+    /// rows of the conversations naming it) are rewritten under. A customer or
+    /// conversation row whose customer has a lease here is written only if
+    /// [`RowLease::may_overwrite`] its stored fence; otherwise nothing of the batch is
+    /// written (the ScyllaDB backend: nothing after the check that failed) and the
+    /// commit fails with [`StoreError::Fenced`]. Empty on a single node: rows are
+    /// written unconditionally. Filled by [`fence::Fenced`], not by callers.
+    pub leases: std::collections::BTreeMap<CustomerId, RowLease>,
+}
+
+/// The lease a state row is (re)written under: the lease's key (a shard's, or the
+/// whole keyspace's) and the epoch its holder was granted. Stored with the row; the
+/// fence that keeps a paused or cut-off old owner from overwriting the rows a new
+/// owner wrote since (docs/cluster.md, "Fenced rows").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowLease {
+    pub key: String,
+    pub epoch: u64,
+}
+
+impl RowLease {
+    /// Whether a write under `self` may replace a row last written under `stored`:
+    /// always when the row has no fence yet or was written under another lease (a
+    /// conversation that moved to a customer of another shard, a cluster that changed
+    /// placement); under the same lease only from the same or a later epoch.
+    pub fn may_overwrite(&self, stored: Option<&RowLease>) -> bool {
+        match stored {
+            Some(row) if row.key == self.key => row.epoch <= self.epoch,
+            _ => true,
+        }
+    }
+
+    /// The refusal of a write under `self` to a row fenced by `stored`.
+    pub fn refused(&self, row: &str, stored: &RowLease) -> StoreError {
+        StoreError::Fenced(format!(
+            "stale write: {row} was written under lease {} epoch {}; this write carries \
+             epoch {}",
+            stored.key, stored.epoch, self.epoch
+        ))
+    }
 }
 
 /// One write to the generic `records` table: `value: None` deletes the record.
