@@ -48,6 +48,8 @@ pub struct ClusterInfo {
     pub peers: Option<Arc<crate::peers::Peers>>,
     /// How long the view waits for each member's ping.
     pub ping_timeout: std::time::Duration,
+    /// Spread placement's shard count (`None`: one active engine and standbys).
+    pub shards: Option<u32>,
 }
 
 impl ClusterInfo {

@@ -256,6 +256,7 @@ impl Application {
             aside: active.aside_flag(),
             peers: active.receiver().map(|r| r.peers),
             ping_timeout: std::time::Duration::from_millis(settings.cluster.peer_ping_timeout_ms),
+            shards: spread.then_some(settings.cluster.shards),
         });
         // Unknown-account logins verify against this, as long as a real one takes.
         handle.passwords.prepare().await?;

@@ -6,7 +6,8 @@
 // tiles, the live waiting chart, the agent table with the supervisor actions (REST),
 // the history chart from `GET /api/v1/reports` ("no data" when the server has
 // none or no reports API), and the engine nodes from `GET /api/v1/cluster` (polled:
-// each node's role, lease, reachability and the keys it holds).
+// each node's role, lease, reachability and the keys it holds; one active engine and
+// standbys, or spread placement's members and their shards).
 //
 // Charts are drawn by uPlot (vendor/, window.uPlot); numbers by Intl; every string by
 // shared/i18n.js (+ ./strings.js). Server text is only ever inserted as text.
@@ -117,8 +118,9 @@ import { staffLogin, sessionExpired } from '../shared/staff-login.js';
  */
 
 /**
- * `GET /api/v1/cluster`.
- * @typedef {{ members: ClusterMember[], leases: ClusterLease[] }} ClusterView
+ * `GET /api/v1/cluster`: `placement` `spread` with `shards`, or `single` (one active
+ * engine and standbys).
+ * @typedef {{ placement?: string, shards?: number | null, members: ClusterMember[], leases: ClusterLease[] }} ClusterView
  */
 
 /** The lease of the active engine (docs/cluster.md). */
@@ -806,10 +808,33 @@ async function loadFlood(session) {
   }
 }
 
-/** @param {ClusterMember} m */
-function nodeRow(m) {
-  const active = m.holds.includes(ACTIVE_KEY);
-  const role = active ? t('sup.cluster.active') : m.live ? t('sup.cluster.standby') : t('sup.none');
+/**
+ * What a node holds, as shown: every key with one active engine (the first
+ * KEYS_SHOWN); in spread placement the number of shards, then the queues and
+ * singletons by name.
+ * @param {string[]} holds
+ * @param {boolean} spread
+ */
+function heldText(holds, spread) {
+  const keys = [...holds].sort();
+  if (spread) {
+    const shards = keys.filter((k) => k.startsWith('shard/')).length;
+    const named = keys.filter((k) => !k.startsWith('shard/'));
+    return [shards ? t('sup.cluster.shards', { n: int(shards) }) : '', ...named].filter(Boolean).join(' · ');
+  }
+  const shown = keys.slice(0, KEYS_SHOWN).join(', ');
+  const more = keys.length > KEYS_SHOWN ? ` ${t('sup.cluster.more', { n: keys.length - KEYS_SHOWN })}` : '';
+  return `${shown}${more}`;
+}
+
+/**
+ * @param {ClusterMember} m
+ * @param {boolean} spread
+ */
+function nodeRow(m, spread) {
+  const active = !spread && m.holds.includes(ACTIVE_KEY);
+  const kind = !m.live ? 'gone' : spread ? 'member' : active ? 'active' : 'standby';
+  const role = { gone: t('sup.none'), member: t('sup.cluster.member'), active: t('sup.cluster.active'), standby: t('sup.cluster.standby') }[kind];
   const status = m.live
     ? h('span', { class: 'state state--live', dataset: { testid: `node-status-${m.name}`, state: 'live' } }, t('sup.cluster.live', { s: formatDuration(m.expires_in_ms) }))
     : h('span', { class: 'state state--lapsed', dataset: { testid: `node-status-${m.name}`, state: 'lapsed' } }, t('sup.cluster.lapsed'));
@@ -826,12 +851,9 @@ function nodeRow(m) {
           }),
         )
       : h('span', { class: 'state state--unreachable', title: ping.error || '', dataset: { testid: `node-reach-${m.name}`, reach: 'no' } }, t('sup.cluster.unreachable'));
-  const keys = [...m.holds].sort();
-  const shown = keys.slice(0, KEYS_SHOWN).join(', ');
-  const more = keys.length > KEYS_SHOWN ? ` ${t('sup.cluster.more', { n: keys.length - KEYS_SHOWN })}` : '';
   return h(
     'tr',
-    { dataset: { testid: `node-${m.name}`, role: active ? 'active' : m.live ? 'standby' : 'gone' } },
+    { dataset: { testid: `node-${m.name}`, role: kind } },
     h(
       'td',
       null,
@@ -842,7 +864,7 @@ function nodeRow(m) {
     h('td', { dataset: { testid: `node-role-${m.name}` } }, role),
     h('td', null, status),
     h('td', null, reach),
-    h('td', { class: 'node__keys', dataset: { testid: `node-holds-${m.name}` } }, `${shown}${more}` || t('sup.none')),
+    h('td', { class: 'node__keys', title: [...m.holds].sort().join(', '), dataset: { testid: `node-holds-${m.name}` } }, heldText(m.holds, spread) || t('sup.none')),
   );
 }
 
@@ -853,9 +875,15 @@ function renderCluster() {
   if (state.clusterError) summary.textContent = t('sup.cluster.unavailable', { message: state.clusterError });
   if (!view) return;
   const members = [...view.members].sort((a, b) => Number(b.live) - Number(a.live) || a.name.localeCompare(b.name));
-  replaceChildren($('cluster-rows'), members.map(nodeRow));
+  const spread = view.placement === 'spread';
+  replaceChildren($('cluster-rows'), members.map((m) => nodeRow(m, spread)));
   if (state.clusterError) return;
   const live = members.filter((m) => m.live).length;
+  if (spread) {
+    const held = view.leases.filter((l) => l.key.startsWith('shard/') && l.live).length;
+    summary.textContent = t('sup.cluster.summary_spread', { live: int(live), members: int(members.length), held: int(held), shards: int(view.shards || 0) });
+    return;
+  }
   const lease = view.leases.find((l) => l.key === ACTIVE_KEY && l.live);
   summary.textContent = lease
     ? t('sup.cluster.summary', { live: int(live), members: int(members.length), active: lease.holder, epoch: int(lease.epoch) })

@@ -89,6 +89,9 @@ const en = {
   'sup.cluster.more': '+{n} more',
   'sup.cluster.summary': '{live} of {members} nodes live · active engine: {active} (epoch {epoch})',
   'sup.cluster.summary_none': '{live} of {members} nodes live · no active engine',
+  'sup.cluster.member': 'Member',
+  'sup.cluster.shards': '{n} shards',
+  'sup.cluster.summary_spread': '{live} of {members} nodes live · spread placement: {held} of {shards} shards held',
   'sup.cluster.unavailable': 'The cluster view is unavailable ({message}).',
 };
 
@@ -176,6 +179,9 @@ const ja = {
   'sup.cluster.more': 'ほか {n} 件',
   'sup.cluster.summary': '{members} ノード中 {live} ノード稼働・アクティブ エンジン: {active} (エポック {epoch})',
   'sup.cluster.summary_none': '{members} ノード中 {live} ノード稼働・アクティブ エンジンなし',
+  'sup.cluster.member': 'メンバー',
+  'sup.cluster.shards': 'シャード {n} 個',
+  'sup.cluster.summary_spread': '{members} ノード中 {live} ノード稼働・分散配置: シャード {shards} 個中 {held} 個を保持',
   'sup.cluster.unavailable': 'クラスター情報を取得できません ({message})。',
 };
 

@@ -7,6 +7,11 @@
 // reachable again; SIGKILL makes its lease lapse, and the summary counts one live node
 // of two. Then the page switches to Japanese.
 //
+// With PLACEMENT=spread the two engines are spread nodes sharing SHARDS shards: the
+// page shows both as members, each holding some of the shards (together all of
+// them); SIGKILL of B (here STANDBY_PID/STANDBY_NAME name the other member) makes its
+// lease lapse and A hold every shard, which the summary counts. Then Japanese.
+//
 //   SWITCHBOARD_URL=http://127.0.0.1:43210 SUPERVISOR_ID=sup SUPERVISOR_PASSWORD=... \
 //   ADMIN_TOKEN=... STANDBY_PID=1234 STANDBY_NAME=node-b node clients/tests/cluster.mjs
 //
@@ -27,9 +32,11 @@ const SUP_PASSWORD = process.env.SUPERVISOR_PASSWORD || '';
 const ADMIN_TOKEN = process.env.ADMIN_TOKEN || '';
 const STANDBY_PID = Number(process.env.STANDBY_PID || 0);
 const STANDBY = process.env.STANDBY_NAME || '';
+const SPREAD = process.env.PLACEMENT === 'spread';
+const SHARDS = Number(process.env.SHARDS || 0);
 const OUTPUT_DIR = fileURLToPath(new URL('./output/', import.meta.url));
 
-if (!BASE || !SUP_ID || !SUP_PASSWORD || !ADMIN_TOKEN || !STANDBY_PID || !STANDBY) {
+if (!BASE || !SUP_ID || !SUP_PASSWORD || !ADMIN_TOKEN || !STANDBY_PID || !STANDBY || (SPREAD && !SHARDS)) {
   console.error('usage: SWITCHBOARD_URL=... SUPERVISOR_ID=... SUPERVISOR_PASSWORD=... ADMIN_TOKEN=... STANDBY_PID=... STANDBY_NAME=... node clients/tests/cluster.mjs');
   process.exit(2);
 }
@@ -100,6 +107,11 @@ async function main() {
     await page.locator('[data-testid="connection-indicator"][data-state="connected"]').waitFor();
   });
 
+  if (SPREAD) {
+    await spreadSteps(active);
+    return;
+  }
+
   await step('both engines are shown: one active, one standby and reachable', async () => {
     await shown(`node-${active}`, 'data-role', 'active');
     await shown(`node-${STANDBY}`, 'data-role', 'standby');
@@ -135,11 +147,56 @@ async function main() {
     await page.getByTestId('cluster-summary').filter({ hasText: /^2 ノード中 1 ノード稼働・アクティブ エンジン: / }).waitFor();
   });
 
+  await passed();
+}
+
+async function passed() {
   check(pageErrors.length === 0, `page errors: ${pageErrors.join('; ')}`);
   clearTimeout(overall);
   finished = true;
   await browser.close();
   console.log('cluster browser test passed');
+}
+
+/** The number of shards a node's keys cell shows (0 if none). */
+async function shardsOf(name) {
+  const text = await page.getByTestId(`node-holds-${name}`).innerText();
+  const m = /(\d+) shards/.exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
+/** Spread placement: two members sharing the shards; one killed, the other holds all. */
+async function spreadSteps(a) {
+  const b = STANDBY;
+  await step('both spread nodes are members, live and reachable, sharing every shard', async () => {
+    await shown(`node-${a}`, 'data-role', 'member');
+    await shown(`node-${b}`, 'data-role', 'member');
+    await shown(`node-status-${b}`, 'data-state', 'live');
+    await shown(`node-reach-${b}`, 'data-reach', 'yes');
+    await page.getByTestId(`node-role-${b}`).filter({ hasText: /^Member$/ }).waitFor();
+    await page.getByTestId('cluster-summary').filter({ hasText: `2 of 2 nodes live · spread placement: ${SHARDS} of ${SHARDS} shards held` }).waitFor();
+    const [na, nb] = [await shardsOf(a), await shardsOf(b)];
+    check(na > 0 && nb > 0 && na + nb === SHARDS, `shards held: ${a} ${na}, ${b} ${nb} of ${SHARDS}`);
+    // Queues and singletons are named beside the count, on one node or the other.
+    const cells = (await page.getByTestId(`node-holds-${a}`).innerText()) + (await page.getByTestId(`node-holds-${b}`).innerText());
+    check(cells.includes('singleton/hub') && cells.includes('queue/'), `keys shown: ${cells}`);
+  });
+
+  await step(`${b} killed (SIGKILL): its lease lapses and ${a} holds every shard`, async () => {
+    process.kill(STANDBY_PID, 'SIGKILL');
+    await shown(`node-status-${b}`, 'data-state', 'lapsed');
+    await shown(`node-${b}`, 'data-role', 'gone');
+    await page.getByTestId(`node-holds-${a}`).filter({ hasText: new RegExp(`^${SHARDS} shards · `) }).waitFor();
+    await page.getByTestId('cluster-summary').filter({ hasText: `1 of 2 nodes live · spread placement: ${SHARDS} of ${SHARDS} shards held` }).waitFor();
+  });
+
+  await step('the spread nodes switch to Japanese', async () => {
+    await page.getByTestId('lang-toggle').click();
+    await page.getByTestId(`node-role-${a}`).filter({ hasText: /^メンバー$/ }).waitFor();
+    await page.getByTestId('cluster-summary').filter({ hasText: `2 ノード中 1 ノード稼働・分散配置: シャード ${SHARDS} 個中 ${SHARDS} 個を保持` }).waitFor();
+  });
+
+  await passed();
 }
 
 main().catch((e) => fail(e && e.stack ? e.stack : String(e)));

@@ -18,12 +18,14 @@ use serde_json::json;
 /// for another live member, whether it answered a node-to-node ping (`reachable`,
 /// `rtt_ms`, or `error`) — `null` for this node, a member not live, or without
 /// `cluster.secret`. `leases`:
-/// every owned key (`singleton/active-engine`, later shards, queues and singletons)
-/// with its holder, epoch (the fencing token) and whether it is live.
+/// every owned key (`singleton/active-engine` with one active engine; shards, queues
+/// and singletons in spread placement) with its holder, epoch (the fencing token) and
+/// whether it is live. `placement`: `single` or `spread`, and in spread placement
+/// `shards`, the shard count (so a shard without a live holder shows as missing).
 #[utoipa::path(get, path = "/api/v1/cluster", tag = "supervisor",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "`{node, members, leases}`"),
+        (status = 200, description = "`{node, placement, shards, members, leases}`"),
         (status = 401, response = ApiError),
         (status = 403, response = ApiError),
         (status = 503, response = ApiError),
@@ -119,6 +121,8 @@ pub async fn view(state: web::Data<AppState>, staff: Staff) -> Result<HttpRespon
             "incarnation": info.node.incarnation,
             "address": info.address,
         },
+        "placement": if info.shards.is_some() { "spread" } else { "single" },
+        "shards": info.shards,
         "members": members,
         "leases": leases,
     })))

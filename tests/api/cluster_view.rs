@@ -17,6 +17,8 @@ async fn one_engine_is_a_live_member_holding_the_keyspace() {
     assert_eq!(status, 200, "{view}");
     assert_eq!(view["node"]["name"], "node-one", "{view}");
     assert_eq!(view["node"]["address"], "10.1.2.3:8080");
+    assert_eq!(view["placement"], "single", "{view}");
+    assert_eq!(view["shards"], json!(null), "{view}");
     let members = view["members"].as_array().unwrap();
     assert_eq!(members.len(), 1, "{view}");
     let me = &members[0];

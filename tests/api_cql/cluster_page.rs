@@ -2,7 +2,8 @@
 //! engines on one CQL keyspace: the active engine serves the page, a standby (with the
 //! cluster secret, so the active one pings it) is paused, woken and killed by the
 //! script (clients/tests/cluster.mjs), and the page follows: standby and reachable,
-//! unreachable while paused, reachable again, its lease lapsed once it is dead. CQL
+//! unreachable while paused, reachable again, its lease lapsed once it is dead; and two
+//! spread nodes sharing the shards until one is killed. CQL
 //! only: the embedded store has one process by construction (its single node is
 //! checked by clients/tests/supervisor.mjs).
 
@@ -39,6 +40,51 @@ async fn the_dashboard_shows_a_standby_paused_woken_and_killed() {
             ("SUPERVISOR_PASSWORD", "sup-password"),
             ("STANDBY_PID", &pid),
             ("STANDBY_NAME", "node-b"),
+        ],
+    )
+    .output()
+    .await;
+    assert_browser_passed(out, "cluster.mjs", "cluster browser test passed");
+}
+
+/// Spread placement on the same page: two spread nodes are both members, each holding
+/// some of the shards and together all of them; once the script kills one, the other
+/// holds every shard and the summary counts them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_shows_spread_nodes_sharing_the_shards() {
+    use crate::spread::{holders, placed_keys, start_with, SHARDS};
+    let dir = tempfile::tempdir().unwrap();
+    let a = start_with(dir.path(), free_port(), "node-a", &[]);
+    a.ready().await;
+    let admin = a.login("admin").await;
+    a.agent(&admin, "sup", json!({"role": "supervisor"})).await;
+    let b = start_with(dir.path(), free_port(), "node-b", &[]);
+    b.ready().await;
+    // Both hold a share, and every key has a live holder, before the page opens.
+    let keys = placed_keys();
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let h = holders(&a, &admin).await;
+        let owners: std::collections::BTreeSet<&String> = h.values().collect();
+        if keys.iter().all(|k| h.contains_key(k)) && owners.len() == 2 {
+            break;
+        }
+        assert!(std::time::Instant::now() < give_up, "never shared: {h:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await; // poll interval
+    }
+    let pid = b.child.id().to_string();
+    let shards = SHARDS.to_string();
+    let out = browser_script_at(
+        &a.base,
+        &admin,
+        "cluster.mjs",
+        &[
+            ("SUPERVISOR_ID", "sup"),
+            ("SUPERVISOR_PASSWORD", "sup-password"),
+            ("STANDBY_PID", &pid),
+            ("STANDBY_NAME", "node-b"),
+            ("PLACEMENT", "spread"),
+            ("SHARDS", &shards),
         ],
     )
     .output()
