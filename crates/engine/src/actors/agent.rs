@@ -15,7 +15,7 @@
 pub mod messages;
 mod offers;
 mod session;
-mod shown;
+pub(crate) mod shown;
 mod status;
 mod work;
 
@@ -51,18 +51,28 @@ struct Held {
     owed: Option<(Option<crate::domain::EventId>, crate::domain::EventId)>,
 }
 
+/// Sends `msg` to agent `id`'s actor on this node when called, if it still runs: what
+/// a message or push that was lost on the way starts (its repair).
+fn to_agent<M>(engine: &Engine, id: &crate::domain::AgentId, msg: M) -> impl FnOnce() + 'static
+where
+    AgentActor: Handler<M>,
+    M: actix::Message + Send + 'static,
+    M::Result: Send,
+{
+    let (engine, id) = (engine.clone(), id.clone());
+    move || {
+        if let Some(a) = engine.agent(&id) {
+            a.do_send(msg);
+        }
+    }
+}
+
 impl Held {
     /// Remembers a catch-up to make later (see `owed`).
     fn owe(&mut self, first: Option<crate::domain::EventId>, last: crate::domain::EventId) {
         self.owed = Some(match self.owed {
             None => (first, last),
-            Some((f, l)) => (
-                match (f, first) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                },
-                l.max(last),
-            ),
+            Some(owed) => shown::widen(owed, (first, last)),
         });
     }
 }
@@ -206,12 +216,8 @@ impl AgentActor {
             // Lost (a queue on another node refused it or missed the deadline): the
             // queue would route by a stale picture of this agent, so it is told again
             // — what holds then, not this — after a pause.
-            let (engine, agent) = (self.engine.clone(), self.profile.id.clone());
-            self.engine.tell_queue_or_else(&q, update.clone(), move || {
-                if let Some(a) = engine.agent(&agent) {
-                    a.do_send(RepublishLost);
-                }
-            });
+            let lost = to_agent(&self.engine, &self.profile.id, RepublishLost);
+            self.engine.tell_queue_or_else(&q, update.clone(), lost);
         }
         crate::metrics::agent_state(
             &self.profile.id,
@@ -266,7 +272,7 @@ impl AgentActor {
         if !self.sessions.contains(session) {
             return;
         }
-        let (engine, agent) = (self.engine.clone(), self.profile.id.clone());
+        let id = &self.profile.id;
         let detach = DetachAgent {
             session: session.clone(),
         };
@@ -274,20 +280,11 @@ impl AgentActor {
             session: session.clone(),
             tries: 0,
         };
-        let (engine2, agent2) = (engine.clone(), agent.clone());
         self.engine.push_agent(
             session,
             msg,
-            move || {
-                if let Some(a) = engine.agent(&agent) {
-                    a.do_send(detach);
-                }
-            },
-            move || {
-                if let Some(a) = engine2.agent(&agent2) {
-                    a.do_send(lost);
-                }
-            },
+            to_agent(&self.engine, id, detach),
+            to_agent(&self.engine, id, lost),
         );
     }
 

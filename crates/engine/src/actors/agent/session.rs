@@ -267,18 +267,13 @@ impl Handler<PushLost> for AgentActor {
                 session: msg.session.clone(),
                 tries: msg.tries + 1,
             };
-            let (engine2, agent2) = (engine.clone(), agent.clone());
             engine.push_agent(
                 &msg.session,
                 AgentNotice::Reconnect {
                     reason: "resync".into(),
                 },
                 || {},
-                move || {
-                    if let Some(a) = engine2.agent(&agent2) {
-                        a.do_send(again);
-                    }
-                },
+                super::to_agent(&engine, &agent, again),
             );
         });
     }

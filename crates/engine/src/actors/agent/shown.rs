@@ -98,9 +98,43 @@ pub(super) fn owed(id: EventId, from: Option<EventId>, first_listed: Option<Even
     from.is_some_and(|f| id >= f) && first_listed.is_some_and(|o| id < o)
 }
 
+/// Two catch-ups of one conversation as one: from the older of their oldest lost
+/// events (`None`: not known) to the newer of their newest.
+pub(crate) fn widen(
+    a: (Option<EventId>, EventId),
+    b: (Option<EventId>, EventId),
+) -> (Option<EventId>, EventId) {
+    let first = match (a.0, b.0) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, y) => x.or(y),
+    };
+    (first, a.1.max(b.1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn two_catch_ups_widen_to_the_older_first_and_the_newer_last() {
+        assert_eq!(
+            widen((Some(id(3)), id(9)), (Some(id(5)), id(7))),
+            (Some(id(3)), id(9))
+        );
+        assert_eq!(
+            widen((Some(id(5)), id(7)), (Some(id(3)), id(9))),
+            (Some(id(3)), id(9))
+        );
+        assert_eq!(
+            widen((None, id(7)), (Some(id(5)), id(6))),
+            (Some(id(5)), id(7))
+        );
+        assert_eq!(
+            widen((Some(id(5)), id(6)), (None, id(7))),
+            (Some(id(5)), id(7))
+        );
+        assert_eq!(widen((None, id(6)), (None, id(7))), (None, id(7)));
+    }
 
     fn id(n: u128) -> EventId {
         EventId(uuid::Uuid::from_u128(n))

@@ -9,6 +9,7 @@
 //! that starts in a cluster asks the same way about the newest event it found.
 
 use super::*;
+use crate::actors::agent::shown::widen;
 use crate::domain::{AgentId, EventId};
 use std::sync::{Arc, Mutex};
 
@@ -47,6 +48,12 @@ impl CustomerActor {
         let Some(agent) = conv.agent.clone() else {
             return;
         };
+        if self.engine.cluster().is_none() {
+            // One node: delivered here or not at all (an agent not connected reloads
+            // from the store), so there is no loss to repair and nothing to prepare.
+            self.engine.tell_agent(&agent, msg);
+            return;
+        }
         let missed = Missed {
             agent: agent.clone(),
             conversation_id: msg.conversation_id,
@@ -88,14 +95,14 @@ fn missed_by(
     let start = {
         let mut s = behind.lock().unwrap_or_else(|p| p.into_inner());
         s.missed = Some(match s.missed.take() {
-            Some(m) if m.conversation_id == missed.conversation_id => Missed {
-                first: match (m.first, missed.first) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                },
-                last: m.last.max(missed.last),
-                ..missed
-            },
+            Some(m) if m.conversation_id == missed.conversation_id => {
+                let (first, last) = widen((m.first, m.last), (missed.first, missed.last));
+                Missed {
+                    first,
+                    last,
+                    ..missed
+                }
+            }
             _ => missed,
         });
         !std::mem::replace(&mut s.running, true)
