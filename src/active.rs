@@ -464,13 +464,17 @@ impl Active {
                     Change::Gained { key, epoch } if key == me.key => {
                         let was = me.epoch.load(Ordering::SeqCst);
                         if epoch != was {
-                            if !me.aside.load(Ordering::SeqCst) {
+                            // Spread: the membership is joined anew after standing
+                            // aside or after its deadline passed (a pause, a cut):
+                            // every key went with the old epoch, so nothing of it is
+                            // held here. With one active engine, another epoch means
+                            // another engine held the keyspace meanwhile.
+                            if !me.aside.load(Ordering::SeqCst) && me.shards.is_none() {
                                 me.fenced("the lease was granted again under another epoch");
                                 on_step_down();
                                 return;
                             }
-                            // Joined anew after standing aside: nothing of the old
-                            // epoch is held here (every key was handed over).
+                            tracing::warn!(node = %me.node(), was, epoch, "joined again under a new membership epoch");
                             me.epoch.store(epoch, Ordering::SeqCst);
                         }
                         me.aside.store(false, Ordering::SeqCst);

@@ -14,7 +14,9 @@ use serde_json::json;
 /// The cluster's members and leases (supervisor, admin).
 ///
 /// `members`: every node that joined, by name — `live` while its membership lease has
-/// not lapsed, `this` for the node answering, `holds` the keys it holds now, and `ping`:
+/// not lapsed, `epoch` its membership's (a new one each time it joins anew: after it
+/// stood aside, or its deadline passed), `this` for the node answering, `holds` the
+/// keys it holds now, and `ping`:
 /// for another live member, whether it answered a node-to-node ping (`reachable`,
 /// `rtt_ms`, or `error`) — `null` for this node, a member not live, or without
 /// `cluster.secret`. `leases`:
@@ -89,9 +91,12 @@ pub async fn view(state: web::Data<AppState>, staff: Staff) -> Result<HttpRespon
                 .filter(|r| m.live && r.holder == m.node && live(&r.lease))
                 .map(|r| r.key.as_str())
                 .collect();
+            let key = membership::key(&m.node.name);
+            let epoch = rows.iter().find(|r| r.key == key).map(|r| r.epoch);
             json!({
                 "name": m.node.name,
                 "incarnation": m.node.incarnation,
+                "epoch": epoch,
                 "address": m.address,
                 "live": m.live,
                 "expires_in_ms": m.expires_in_ms,

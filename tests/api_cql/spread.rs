@@ -9,9 +9,8 @@
 //! customer's actor (or, if that is node b, the queue's) is paused with SIGSTOP for
 //! longer than its lease: the others take its keys and serve meanwhile; a request
 //! that waited in its socket is refused when it wakes (its deadline passed: the write
-//! fence), and it rejoins and takes its share back. Then that node (by the placement
-//! now) is killed with SIGKILL; the
-//! client resends each unacknowledged message, with its id, to the next node until one
+//! fence), and it rejoins under a new membership epoch and takes its share back.
+//! Then that node (by the placement now) is killed with SIGKILL; the client resends each unacknowledged message, with its id, to the next node until one
 //! acknowledges, and the agent's socket reconnects to node b when told to. Afterwards
 //! an independent check reads the keyspace with plain CQL: every acknowledged message
 //! is stored exactly once and nothing else; the agent saw every one of them, and no
@@ -63,6 +62,16 @@ pub(crate) fn placed_keys() -> Vec<String> {
         keys.push(format!("singleton/{s}"));
     }
     keys
+}
+
+/// The membership epoch of node `name`, as the cluster view shows it.
+async fn member_epoch(node: &Proc, token: &str, name: &str) -> u64 {
+    let view = node.get(token, "/api/v1/cluster").await;
+    view["members"]
+        .as_array()
+        .and_then(|m| m.iter().find(|m| m["name"] == name))
+        .and_then(|m| m["epoch"].as_u64())
+        .unwrap_or_else(|| panic!("no membership epoch for {name}: {view}"))
 }
 
 /// Node `i`, while it runs.
@@ -342,7 +351,8 @@ async fn three_nodes_share_the_work_and_a_killed_one_loses_nothing() {
     // it then rejoins and takes its share again.
     let paused_name = busiest(&placed, &customer_key);
     let paused = names.iter().position(|n| *n == paused_name).unwrap();
-    println!("pausing {paused_name}");
+    let joined = member_epoch(at(&nodes, 1), &admin, &paused_name).await;
+    println!("pausing {paused_name} (membership epoch {joined})");
     at(&nodes, paused).signal(libc::SIGSTOP);
     let paused_at = Instant::now();
     let zombie_http = test_http_client();
@@ -394,6 +404,12 @@ async fn three_nodes_share_the_work_and_a_killed_one_loses_nothing() {
     }
     println!("the woken node answered the request it had in hand {status}: {answer}");
     let placed = settled(at(&nodes, 1), &admin, &expected_keys).await;
+    // It joined anew: its membership's old epoch went with the keys it let go.
+    let rejoined = member_epoch(at(&nodes, 1), &admin, &paused_name).await;
+    assert!(
+        rejoined > joined,
+        "{paused_name} rejoined under membership epoch {rejoined}, not after {joined}"
+    );
     let all: Vec<&Proc> = nodes.iter().flatten().collect();
     let home = at(&nodes, 1);
     exchange(

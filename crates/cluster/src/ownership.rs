@@ -26,7 +26,7 @@
 //! moment places the key elsewhere. [`Round::wake_at`] says when that is, so the driver
 //! need not wait for its next tick.
 
-use crate::lease::{claim, Claim, Holding, Lease, LeaseTiming};
+use crate::lease::{claim, Claim, Holding, Lease, LeaseTiming, RELEASED};
 use crate::{membership, placement, NodeId};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -221,7 +221,16 @@ impl Ownership {
         }
         if !self.held.contains_key(&self.member_key) {
             // Not a member (yet, or any more): join first; own nothing before.
-            if claim(rows.get(&self.member_key), &self.me, wall_now, self.skew_ms) != Claim::Held {
+            let row = rows.get(&self.member_key);
+            if claim(row, &self.me, wall_now, self.skew_ms) != Claim::Held {
+                // A membership of this run that it stopped holding (its deadline
+                // passed: paused, or cut off from the store) is released first, so
+                // the node joins anew under a new epoch instead of renewing the old
+                // one: nothing of that epoch is held here any more (every key went
+                // with it), and the others see a new member.
+                if let Some(l) = row.filter(|l| l.holder == self.me && l.expires_at != RELEASED) {
+                    round.release.push((self.member_key.clone(), l.epoch));
+                }
                 round.acquire.push(self.member_key.clone());
             }
             self.give_up_all(Why::Deadline, &mut round);

@@ -533,6 +533,12 @@ fn a_node_past_its_deadline_stops_acting_before_it_hears_anything() {
         }
     )));
     assert_eq!(round.acquire, vec![o.member_key().to_owned()]);
+    // It joins anew: its old membership released first, then taken under a new epoch
+    // (not renewed under the one whose keys it let go).
+    let before = table.row(o.member_key()).unwrap().epoch;
+    assert_eq!(round.release, vec![(o.member_key().to_owned(), before)]);
+    let (granted, _, _) = apply(&mut table, &node("a", 1), &round, valid + 2, &timing);
+    assert_eq!(granted, vec![(o.member_key().to_owned(), before + 1)]);
 }
 
 #[test]
