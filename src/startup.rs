@@ -247,6 +247,17 @@ impl Application {
             crate::kb::serve(&kb, &store, &r.peers);
         }
         let handle = Handle::new(engine.clone(), settings.clone(), kb);
+        if let (true, Some(r)) = (spread, active.receiver()) {
+            // Failed logins are counted once for the cluster, by each counter's owner.
+            let shared = crate::security::shared_logins::SharedLogins::serve(
+                handle.security.logins.clone(),
+                r.peers.clone(),
+                cluster::shard::ShardMap::new(settings.cluster.shards)
+                    .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?,
+                std::time::Duration::from_millis(settings.cluster.actor_timeout_ms),
+            );
+            let _ = handle.security.shared_logins.set(shared);
+        }
         handle.set_cluster(crate::server::ClusterInfo {
             coord: coordination_view.clone(),
             node: active.node().clone(),

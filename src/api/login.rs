@@ -2,7 +2,8 @@
 //! `POST /api/v1/logout`: revokes every token of the caller and closes its sockets.
 //!
 //! Logins are throttled per (account, client IP) and per client IP
-//! (`crate::security::login_limit`): past the configured failures a login answers 429
+//! (`crate::security::login_limit`; across the cluster in spread placement,
+//! `crate::security::shared_logins`): past the configured failures a login answers 429
 //! `rate_limited` with `Retry-After` before the password is checked. Many failures of
 //! one account from every address raise an alarm (metric, warn log, audit entry) but
 //! lock nothing.
@@ -69,11 +70,11 @@ pub async fn login(
 ) -> Result<HttpResponse, ApiError> {
     let denied = || ApiError::unauthorized("unknown agent or wrong password");
     let server = &state.server;
-    let limiter = &server.security.logins;
+    let limiter = &server.security;
     let ip = client_ip(&req, server);
     // Counted by the raw account name, so unknown or malformed names count too.
     let account: String = body.agent_id.chars().take(128).collect();
-    if let Err(b) = limiter.check(&account, &ip, server.now()) {
+    if let Err(b) = limiter.login_check(&account, &ip, server.now()).await {
         tracing::info!(by = b.by, "login throttled");
         crate::metrics::login_throttled(b.by);
         return Err(ApiError::rate_limited(
@@ -82,7 +83,7 @@ pub async fn login(
         ));
     }
     let fail = || async {
-        if let Some(alarm) = limiter.failed(&account, &ip, server.now()) {
+        if let Some(alarm) = limiter.login_failed(&account, &ip, server.now()).await {
             raise_alarm(server, &account, alarm).await;
         }
         denied()
@@ -116,7 +117,7 @@ pub async fn login(
         tracing::info!("login refused");
         return Err(fail().await);
     }
-    limiter.succeeded(&account, &ip);
+    limiter.login_succeeded(&account, &ip).await;
     let gen = server
         .security
         .revocations

@@ -143,8 +143,20 @@ impl LoginLimiter {
     /// Records a failed login (unknown account, wrong password, disabled); says when
     /// the account's failures from every address just reached the alarm threshold.
     pub fn failed(&self, account: &str, ip: &str, now: Millis) -> Option<Alarm> {
+        self.failed_from(account, ip, now);
+        self.failed_account(account, now)
+    }
+
+    /// The lock-out's part of a failure: counted for the account from `ip`, and for
+    /// `ip` (in a cluster, on the node owning `ip`'s counters).
+    pub fn failed_from(&self, account: &str, ip: &str, now: Millis) {
         self.count(&self.pairs, &pair_key(account, ip), now);
         self.count(&self.ips, ip, now);
+    }
+
+    /// The alarm's part of a failure: counted for the account from every address (in
+    /// a cluster, on the node owning the account's counter).
+    pub fn failed_account(&self, account: &str, now: Millis) -> Option<Alarm> {
         let failures = self.count(&self.accounts, account, now);
         (self.alarm_at > 0 && failures == self.alarm_at).then_some(Alarm { failures })
     }

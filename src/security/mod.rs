@@ -1,5 +1,6 @@
 //! Security services shared by the HTTP edge and the session actors: staff token
-//! revocation (and closing the revoked agent's sockets), login throttling, the client
+//! revocation (and closing the revoked agent's sockets), login throttling (shared by
+//! spread nodes: `shared_logins`), the client
 //! address behind trusted proxies, the websocket `Origin` check, and log redaction and
 //! escaping (`redact`, the engine's; `Escaped` itself lives in the domain crate so the
 //! SMTP crate shares it). Roles and ownership are checked at the edge
@@ -13,6 +14,7 @@ pub mod login_limit;
 pub mod origin;
 pub use switchboard_engine::redact;
 pub mod revocation;
+pub mod shared_logins;
 
 pub use login_limit::LoginLimiter;
 pub use redact::{Escaped, Redacted};
@@ -21,7 +23,10 @@ pub use revocation::{CloseSession, Revocations};
 /// The security services of one engine.
 pub struct Guards {
     pub revocations: Revocations,
-    pub logins: LoginLimiter,
+    /// This node's failed-login counters.
+    pub logins: std::sync::Arc<LoginLimiter>,
+    /// In spread placement: the counters as the cluster shares them (set at start).
+    pub shared_logins: std::sync::OnceLock<shared_logins::SharedLogins>,
     /// `security.trusted_proxies`, parsed.
     pub proxies: Vec<client::Block>,
 }
@@ -32,9 +37,46 @@ impl Guards {
         crate::security::redact::set_max_chars(settings.log_value_max_chars);
         Guards {
             revocations: Revocations::default(),
-            logins: LoginLimiter::new(settings),
+            logins: std::sync::Arc::new(LoginLimiter::new(settings)),
+            shared_logins: std::sync::OnceLock::new(),
             // Checked when the settings were loaded; a bad entry trusts nobody.
             proxies: settings.trusted_proxies().unwrap_or_default(),
+        }
+    }
+
+    /// Whether a login for `account` from `ip` may be tried now
+    /// ([`LoginLimiter::check`], across the cluster in spread placement).
+    pub async fn login_check(
+        &self,
+        account: &str,
+        ip: &str,
+        now: crate::domain::Millis,
+    ) -> Result<(), login_limit::Blocked> {
+        match self.shared_logins.get() {
+            Some(shared) => shared.check(account, ip, now).await,
+            None => self.logins.check(account, ip, now),
+        }
+    }
+
+    /// Counts a failed login ([`LoginLimiter::failed`], across the cluster in spread
+    /// placement).
+    pub async fn login_failed(
+        &self,
+        account: &str,
+        ip: &str,
+        now: crate::domain::Millis,
+    ) -> Option<login_limit::Alarm> {
+        match self.shared_logins.get() {
+            Some(shared) => shared.failed(account, ip, now).await,
+            None => self.logins.failed(account, ip, now),
+        }
+    }
+
+    /// Clears the account's failures from `ip` ([`LoginLimiter::succeeded`]).
+    pub async fn login_succeeded(&self, account: &str, ip: &str) {
+        match self.shared_logins.get() {
+            Some(shared) => shared.succeeded(account, ip).await,
+            None => self.logins.succeeded(account, ip),
         }
     }
 }

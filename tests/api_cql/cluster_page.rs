@@ -52,7 +52,7 @@ async fn the_dashboard_shows_a_standby_paused_woken_and_killed() {
 /// holds every shard and the summary counts them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboard_shows_spread_nodes_sharing_the_shards() {
-    use crate::spread::{holders, placed_keys, start_with, SHARDS};
+    use crate::spread::{shared_by, start_with, SHARDS};
     let dir = tempfile::tempdir().unwrap();
     let a = start_with(dir.path(), free_port(), "node-a", &[]);
     a.ready().await;
@@ -61,17 +61,7 @@ async fn the_dashboard_shows_spread_nodes_sharing_the_shards() {
     let b = start_with(dir.path(), free_port(), "node-b", &[]);
     b.ready().await;
     // Both hold a share, and every key has a live holder, before the page opens.
-    let keys = placed_keys();
-    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let h = holders(&a, &admin).await;
-        let owners: std::collections::BTreeSet<&String> = h.values().collect();
-        if keys.iter().all(|k| h.contains_key(k)) && owners.len() == 2 {
-            break;
-        }
-        assert!(std::time::Instant::now() < give_up, "never shared: {h:?}");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await; // poll interval
-    }
+    shared_by(&a, &admin, 2).await;
     let pid = b.child.id().to_string();
     let shards = SHARDS.to_string();
     let out = browser_script_at(

@@ -64,6 +64,20 @@ pub(crate) fn placed_keys() -> Vec<String> {
     keys
 }
 
+/// Waits until every placed key has a live holder and `nodes` nodes hold some.
+pub(crate) async fn shared_by(node: &Proc, token: &str, nodes: usize) {
+    let give_up = Instant::now() + WAIT;
+    loop {
+        let h = holders(node, token).await;
+        let owners: std::collections::BTreeSet<&String> = h.values().collect();
+        if placed_keys().iter().all(|k| h.contains_key(k)) && owners.len() == nodes {
+            return;
+        }
+        assert!(Instant::now() < give_up, "never shared by {nodes}: {h:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await; // poll interval
+    }
+}
+
 /// The membership epoch of node `name`, as the cluster view shows it.
 async fn member_epoch(node: &Proc, token: &str, name: &str) -> u64 {
     let view = node.get(token, "/api/v1/cluster").await;
@@ -623,4 +637,41 @@ async fn a_node_with_another_shard_count_is_refused_while_a_member_runs() {
         assert!(Instant::now() < give_up, "sixteen shards never held: {h:?}");
         tokio::time::sleep(Duration::from_millis(100)).await; // poll interval
     }
+}
+
+/// Failed logins are counted once for the cluster (docs/security.md, "Login
+/// throttling"): guesses at one account from one address, spread over two spread
+/// nodes as a round-robin load balancer would, are refused 429 on both once their sum
+/// reaches `security.login_failures_per_account` (5), where each node alone has seen
+/// fewer. A real password is refused too then (the lock-out comes first), and another
+/// account from the same address still gets its answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_logins_are_counted_once_across_spread_nodes() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = start(dir.path(), free_port(), "node-a");
+    a.ready().await;
+    let token = a.login("admin").await;
+    let b = start(dir.path(), free_port(), "node-b");
+    b.ready().await;
+    shared_by(&a, &token, 2).await;
+    let http = test_http_client();
+    let login = |node: &Proc, account: &str, password: &str| {
+        let (url, http) = (format!("{}/api/v1/login", node.base), http.clone());
+        let body = json!({"agent_id": account, "password": password});
+        async move {
+            let r = http.post(url).json(&body).send().await.expect("login");
+            r.status().as_u16()
+        }
+    };
+    let nodes = [&a, &b];
+    for i in 0..5 {
+        let status = login(nodes[i % 2], "admin", "wrong-password").await;
+        assert_eq!(status, 401, "failure {} (node {})", i + 1, i % 2);
+    }
+    // Three failures on a, two on b: each alone is under the limit of five.
+    for node in nodes {
+        assert_eq!(login(node, "admin", "wrong-password").await, 429);
+        assert_eq!(login(node, "admin", ADMIN_PASSWORD).await, 429);
+    }
+    assert_eq!(login(&b, "nobody-else", "wrong-password").await, 401);
 }

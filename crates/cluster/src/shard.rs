@@ -52,6 +52,12 @@ impl ShardMap {
         self.of(b"agent", id.as_str().as_bytes())
     }
 
+    /// The shard whose owner keeps the failed-login counters of `name` (a client
+    /// address or an account name, as typed).
+    pub fn login(&self, name: &str) -> ShardId {
+        self.of(b"login", name.as_bytes())
+    }
+
     fn of(&self, kind: &[u8], id: &[u8]) -> ShardId {
         ShardId((crate::hash64(&[kind, id]) % u64::from(self.shards)) as u32)
     }
