@@ -493,11 +493,15 @@ impl Active {
 
     /// Whether another engine holds [`KEY`] now, or did since this one started (the
     /// epoch moved), by the rows the ownership loop last read. A node standing aside
-    /// released its key itself: only another holder counts then (its own new grant
-    /// moves the epoch too).
+    /// released its key itself, and a spread node rejoins under a new membership
+    /// epoch: only another holder counts then (its own new grant moves the epoch too).
     fn taken_meanwhile(&self) -> bool {
         let aside = self.aside.load(Ordering::SeqCst);
+        // Spread: the membership's epoch moves when this node joins anew after a
+        // lapse (`cluster::ownership`), possibly before `keep` hears of it; only
+        // another holder (a newer run of the name) means it was taken.
         let moved = !aside
+            && self.shards.is_none()
             && self
                 .driver
                 .row(&self.key)
@@ -517,8 +521,9 @@ impl Active {
     }
 }
 
-/// The engine writes only while it holds [`KEY`] under the epoch it started with,
-/// checked at the moment of each write against its own deadline (the store is wrapped
+/// The engine writes only while it holds [`KEY`] under the epoch it started with (in
+/// spread placement: while it is a member), checked at the moment of each write
+/// against its own deadline (the store is wrapped
 /// in [`crate::store::fence::Fenced`] once the lease is held): a write while suspended,
 /// or queued while paused and run after another engine took over, is refused.
 impl crate::store::fence::Fence for Active {
@@ -526,6 +531,10 @@ impl crate::store::fence::Fence for Active {
         let mine = self.epoch.load(Ordering::SeqCst);
         match self.driver.owns(&self.key) {
             Some(epoch) if epoch == mine => Ok(()),
+            // Spread: a member under any epoch of its membership (it joins anew after
+            // a lapse, maybe before `keep` has heard); its state rows are fenced by
+            // their shards' epochs.
+            Some(_) if self.shards.is_some() => Ok(()),
             held => Err(match held {
                 Some(other) => format!(
                     "the keyspace's lease is held under epoch {other}, not this \

@@ -413,7 +413,10 @@ async fn three_nodes_share_the_work_and_a_killed_one_loses_nothing() {
                 answer["event_id"].as_str().unwrap().to_owned(),
             );
         }
-        503 => {}
+        // Refused by its fence, or timed out by the HTTP server when the connection
+        // was accepted just before the pause (its read deadline passed while it
+        // slept): not stored either way, which the check below confirms.
+        503 | 408 => {}
         other => panic!("the woken node answered {other}: {answer}"),
     }
     println!("the woken node answered the request it had in hand {status}: {answer}");
