@@ -545,9 +545,11 @@ impl crate::store::fence::Fence for Active {
         }
     }
 
-    /// With one active node every row is written under the keyspace's lease, at the
-    /// epoch this engine serves under. In spread placement a row is written under its
-    /// customer's shard's lease, at the epoch this node holds it. A batch none of whose
+    /// With one active engine rows are written unfenced: its own fence stops every
+    /// write it starts without the keyspace's lease, and a compare-and-set on every
+    /// assignment made routing fail while a CQL replica was down (docs/cluster.md,
+    /// "Fenced rows"). In spread placement a row is written under its customer's
+    /// shard's lease, at the epoch this node holds it. A batch none of whose
     /// shards this node holds comes from an actor whose shard moved away: it carries
     /// epoch 0, below every granted epoch, so a row the new owner wrote refuses it. A
     /// row of a shard held elsewhere in a batch that also writes one held here (an
@@ -558,11 +560,7 @@ impl crate::store::fence::Fence for Active {
     ) -> std::collections::BTreeMap<crate::domain::CustomerId, crate::store::RowLease> {
         use crate::store::RowLease;
         let Some(shards) = self.shards else {
-            let lease = RowLease {
-                key: self.key.clone(),
-                epoch: self.epoch.load(Ordering::SeqCst),
-            };
-            return customers.iter().map(|c| (*c, lease.clone())).collect();
+            return std::collections::BTreeMap::new();
         };
         let rows: Vec<_> = customers
             .iter()

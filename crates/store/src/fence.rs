@@ -36,9 +36,9 @@ pub trait Fence: Send + Sync + 'static {
     fn check(&self) -> Result<(), String>;
 
     /// The lease each of `customers`' state rows are written under now (those left out
-    /// are written unfenced). The engine's policy: the keyspace's lease with one
-    /// active node; in spread placement the lease of each customer's shard
-    /// (docs/cluster.md, "Fenced rows").
+    /// are written unfenced). The engine's policy: in spread placement the lease of
+    /// each customer's shard; none with one active engine (docs/cluster.md, "Fenced
+    /// rows").
     fn leases(&self, _customers: &BTreeSet<CustomerId>) -> BTreeMap<CustomerId, RowLease> {
         BTreeMap::new()
     }

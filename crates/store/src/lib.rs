@@ -193,7 +193,7 @@ pub struct Batch {
     /// conversation row whose customer has a lease here is written only if
     /// [`RowLease::may_overwrite`] its stored fence; otherwise nothing of the batch is
     /// written (the ScyllaDB backend: nothing after the check that failed) and the
-    /// commit fails with [`StoreError::Fenced`]. Empty on a single node: rows are
+    /// commit fails with [`StoreError::Fenced`]. Empty but in spread placement: rows are
     /// written unconditionally. Filled by [`fence::Fenced`], not by callers.
     pub leases: std::collections::BTreeMap<CustomerId, RowLease>,
 }
