@@ -180,6 +180,52 @@ async fn a_new_conversation_whose_write_fails_is_never_offered_for_good() {
         .is_empty());
 }
 
+#[actix_web::test]
+async fn an_accepted_offer_whose_assignment_write_fails_is_offered_again() {
+    // The queue lets a conversation go when its offer is accepted; the assignment is
+    // written after. When that write fails the agent is refused, and the conversation
+    // must wait in its queue again — not stay unassigned for good with its messages
+    // acknowledged and never delivered.
+    let (app, store) = spawn_app_with_faults(|_| {}).await;
+    let token = app
+        .agent(
+            "ann",
+            &["general"],
+            json!({"capacity": {"voice": 1, "chat": 1, "email": 1, "messaging": 1}}),
+        )
+        .await;
+    let mut ann = Client::available(&app, &token).await;
+    let a = app.inbound("chat", "v-assign", "hello", Some("a-1")).await;
+    let offer = ann.expect("offer").await;
+    assert_eq!(offer["conversation_id"], a["conversation_id"]);
+    store.set(
+        Op::Commit,
+        Fault::Fail(StoreError::Backend("disk full".into())),
+    );
+    ann.send(json!({"type": "accept", "offer_id": offer["offer_id"]}))
+        .await;
+    let refused = ann.expect("error").await;
+    assert_eq!(refused["ref"], offer["offer_id"], "{refused}");
+    store.heal();
+
+    // Offered again (to ann: her slot is free again), and this time assigned.
+    let again = ann
+        .expect_where("offer", |m| m["conversation_id"] == a["conversation_id"])
+        .await;
+    assert_ne!(again["offer_id"], offer["offer_id"]);
+    ann.send(json!({"type": "accept", "offer_id": again["offer_id"]}))
+        .await;
+    let assigned = ann.expect("conversation_assigned").await;
+    assert_eq!(assigned["conversation"]["id"], a["conversation_id"]);
+    let later = app
+        .inbound("chat", "v-assign", "still there?", Some("a-2"))
+        .await;
+    let event = ann
+        .expect_where("event", |m| m["event"]["id"] == later["event_id"])
+        .await;
+    assert_eq!(event["conversation_id"], a["conversation_id"]);
+}
+
 /// Waits (bounded) until a crashed actor's mailbox is closed; the crash unwinds on
 /// the actor's own thread right after its reply channel is dropped.
 async fn wait_stopped<A: actix::Actor>(addr: &actix::Addr<A>) {

@@ -7,6 +7,9 @@
 //! them. Every message the engine acknowledged still reaches the agent, pushed once
 //! or listed by the welcome of a socket told to reconnect; and the engines' metrics
 //! show that pushes were lost and repaired, so the test tested what it names.
+//!
+//! And a welcome never leaves out a held conversation: when the customer's actor
+//! cannot answer (its node paused), the agent's actor reads it from the store.
 
 use crate::helpers::*;
 use crate::process::{free_port, Proc};
@@ -154,5 +157,73 @@ async fn an_acknowledged_message_reaches_the_agent_when_the_nodes_refuse_each_ot
     assert!(
         repaired > 0.0,
         "nothing was repaired, yet {refused} messages were refused"
+    );
+}
+
+/// A welcome lists every conversation the agent holds, even one whose customer's actor
+/// cannot answer: that customer's node is paused (SIGSTOP, well inside its lease)
+/// while the agent reconnects on the other node, so the agent's actor reads the
+/// conversation from the store. Left out of the welcome, what the customer wrote while
+/// the agent was away would never reach the agent (the failover benchmark's lost
+/// messages were this).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_welcome_lists_a_conversation_whose_customers_node_is_paused() {
+    use switchboard::cluster::shard::ShardMap;
+    use switchboard::domain::{AgentId, CustomerId};
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("prompt.toml");
+    // An ask to the paused node gives up after 0.8 s: the pause stays far inside its
+    // lease (4.5 s) and the other node's quorum-loss bound (3 s).
+    std::fs::write(&config, "[cluster]\nactor_timeout_ms = 800\n").unwrap();
+    let a = start(dir.path(), free_port(), "node-a", &config);
+    a.ready().await;
+    let b = start(dir.path(), free_port(), "node-b", &config);
+    b.ready().await;
+    let admin = a.login("admin").await;
+    crate::spread::shared_by(&a, &admin, 2).await;
+    let placed = crate::spread::holders(&a, &admin).await;
+    let shards = ShardMap::new(crate::spread::SHARDS).unwrap();
+    let node_of = |shard: u32| placed[&format!("shard/{shard}")].clone();
+
+    // An agent whose actor runs on node b, working there.
+    let name = (0..200)
+        .map(|i| format!("kim{i}"))
+        .find(|n| node_of(shards.agent(&AgentId::parse(n).unwrap()).0) == "node-b")
+        .expect("an agent id placed on node b");
+    let capacity = json!({"capacity": {"voice": 1, "chat": 1, "email": 1, "messaging": 40}});
+    let token = b.agent(&admin, &name, capacity).await;
+    let (mut agent, _) = agent_on(&b, &token).await;
+
+    // Customers write until one's actor runs on node a; the agent takes each.
+    let mut far = None;
+    for c in 0..40 {
+        let address = format!("+8180566{c:05}");
+        let (text, id) = (format!("c{c}-hello"), format!("paused-{c}-hello"));
+        crate::spread::say_as(&[&b], 0, &admin, &address, &text, &id).await;
+        let offer = agent.expect("offer").await;
+        agent
+            .send(json!({"type": "accept", "offer_id": offer["offer_id"]}))
+            .await;
+        agent.expect("conversation_assigned").await;
+        let customer = CustomerId::parse(offer["customer"]["id"].as_str().unwrap()).unwrap();
+        if node_of(shards.customer(customer).0) == "node-a" {
+            far = Some(address);
+            break;
+        }
+    }
+    let address = far.expect("a customer placed on node a");
+
+    // The agent goes away; the customer writes meanwhile.
+    drop(agent);
+    crate::spread::say_as(&[&a], 0, &admin, &address, "while-away", "paused-away").await;
+
+    // The customer's node pauses while the agent comes back on node b.
+    a.signal(libc::SIGSTOP);
+    let (_agent, welcome) = agent_on(&b, &token).await;
+    a.signal(libc::SIGCONT);
+    let texts = welcome_texts(&welcome);
+    assert!(
+        texts.iter().any(|t| t == "while-away"),
+        "the welcome left out what the customer wrote while the agent was away: {texts:?}"
     );
 }

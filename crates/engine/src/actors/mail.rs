@@ -344,11 +344,12 @@ impl Engine {
         M::Result: Serialize + DeserializeOwned + Send,
     {
         match self.place_of::<A>(&id) {
-            Place::Here => {
-                if let Some(a) = A::here(self, &id) {
-                    a.do_send(msg);
+            Place::Here => match A::here(self, &id) {
+                Some(a) => a.do_send(msg),
+                None => {
+                    tracing::debug!(kind = M::KIND, %id, "message to an actor not running here dropped")
                 }
-            }
+            },
             Place::There(c, key) => {
                 let to = To::<A, M> {
                     id,
@@ -423,7 +424,7 @@ macro_rules! all_mail {
         $then! {
             CustomerActor => [
                 Inbound, AgentWrite, CallEnded, EscalateVideo, SetOptOut, Assign,
-                GetConversationView, CloseConversation, Transfer, Requeue, CustomerLeave,
+                GetConversationView, CloseConversation, Transfer, Requeue, AssignFailed, CustomerLeave,
                 Identify, AttachChat, DetachChat, Typing, RecordEvents, WatchConversation,
                 UnwatchConversation,
                 Absorb, Evict, LinkIdentity, NameIfUnnamed, Retire, UnlinkIdentity, Unmerge,
@@ -557,24 +558,35 @@ impl Engine {
         M: Mail<QueueActor>,
         M::Result: Serialize + DeserializeOwned + Send,
     {
-        self.resend_to_queue(name.clone(), msg, 1)
+        self.resend::<QueueActor, M>(name.clone(), msg, 1)
     }
 
-    fn resend_to_queue<M>(&self, name: QueueName, msg: M, tries: u32)
+    /// [`Engine::tell_queue_until_taken`] to a customer's actor.
+    pub fn tell_customer_until_taken<M>(&self, id: CustomerId, msg: M)
     where
-        QueueActor: Handler<M>,
-        M: Mail<QueueActor>,
+        CustomerActor: Handler<M>,
+        M: Mail<CustomerActor>,
         M::Result: Serialize + DeserializeOwned + Send,
     {
-        let (engine, again, queue) = (self.clone(), msg.clone(), name.clone());
-        self.tell_or_else::<QueueActor, M>(name, msg, move || {
+        self.resend::<CustomerActor, M>(id, msg, 1)
+    }
+
+    fn resend<A, M>(&self, id: A::Id, msg: M, tries: u32)
+    where
+        A: Placed + Handler<M>,
+        A::Context: ToEnvelope<A, M>,
+        M: Mail<A>,
+        M::Result: Serialize + DeserializeOwned + Send,
+    {
+        let (engine, again, to) = (self.clone(), msg.clone(), id.clone());
+        self.tell_or_else::<A, M>(id, msg, move || {
             if tries >= RESEND_TRIES {
-                tracing::warn!(kind = M::KIND, %queue, "message to a queue on another node given up");
+                tracing::warn!(kind = M::KIND, %to, "message to an actor on another node given up");
                 return;
             }
             actix::spawn(async move {
                 actix_rt::time::sleep(RESEND_PAUSE * tries).await;
-                engine.resend_to_queue(queue, again, tries + 1);
+                engine.resend::<A, M>(to, again, tries + 1);
             });
         });
     }

@@ -176,8 +176,8 @@ impl AgentActor {
             offer_id,
         };
         self.assigning.insert(conv, None);
-        let engine = self.engine.clone();
-        let fut = async move { engine.ask_customer(info.customer_id, assign).await };
+        let (engine, customer) = (self.engine.clone(), info.customer_id);
+        let fut = async move { engine.ask_customer(customer, assign).await };
         ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| {
             let left = act.assigning.remove(&conv).flatten();
             match res {
@@ -189,6 +189,16 @@ impl AgentActor {
                     }
                 }
                 Err(e) => {
+                    if e.code != ErrorCode::OfferNotFound {
+                        // Not confirmed (the write failed, or the answer was lost
+                        // between nodes): the queue let the conversation go when the
+                        // offer was accepted, so its customer's actor puts it back.
+                        let failed = AssignFailed {
+                            conversation_id: conv,
+                            agent_id: act.profile.id.clone(),
+                        };
+                        act.engine.tell_customer_until_taken(customer, failed);
+                    }
                     act.error_to(&session, e, Some(offer_id.to_string()));
                     act.released(conv, ctx);
                 }

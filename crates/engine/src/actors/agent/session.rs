@@ -192,21 +192,11 @@ impl Handler<AttachAgent> for AgentActor {
         let session = msg.session;
         ctx.wait(
             async move {
-                let mut views = Vec::new();
-                for (conv, customer) in held {
-                    if let Ok(v) = engine
-                        .ask_customer(
-                            customer,
-                            GetConversationView {
-                                conversation_id: conv,
-                            },
-                        )
-                        .await
-                    {
-                        views.push(v);
-                    }
-                }
-                views
+                let views = held
+                    .into_iter()
+                    .map(|(conv, customer)| held_view(engine.clone(), conv, customer));
+                let views = futures_util::future::join_all(views).await;
+                views.into_iter().flatten().collect::<Vec<_>>()
             }
             .into_actor(self)
             .map(move |views, act, ctx| {
@@ -222,6 +212,79 @@ impl Handler<AttachAgent> for AgentActor {
             }),
         );
     }
+}
+
+/// A held conversation as a welcome lists it: from its customer's actor, which holds
+/// the latest events; from the store when that actor cannot answer (its node busy
+/// with a reconnect wave, or its shard between owners), so that a welcome never
+/// leaves out a conversation the agent holds. `None` only when neither answers.
+async fn held_view(
+    engine: Engine,
+    conv: ConversationId,
+    customer: CustomerId,
+) -> Option<crate::domain::view::ConversationView> {
+    let asked = engine
+        .ask_customer(
+            customer,
+            GetConversationView {
+                conversation_id: conv,
+            },
+        )
+        .await;
+    let e = match asked {
+        Ok(v) => return Some(v),
+        Err(e) => e,
+    };
+    match stored_view(&engine, conv, customer).await {
+        Ok(v) => v,
+        Err(read) => {
+            tracing::warn!(%conv, %customer, asked = %e, read = %read, "a held conversation left out of a welcome: neither its customer's actor nor the store answered");
+            None
+        }
+    }
+}
+
+/// A conversation's view read from the store: its row, its customer's profile and the
+/// customer's latest events (`limits.recent_events`, oldest first), as its
+/// customer's actor would show it.
+async fn stored_view(
+    engine: &Engine,
+    conv: ConversationId,
+    customer: CustomerId,
+) -> Result<Option<crate::domain::view::ConversationView>, crate::store::StoreError> {
+    let store = &engine.store;
+    let (Some(c), Some(profile)) = (
+        store.conversation(conv).await?,
+        store.customer(customer).await?,
+    ) else {
+        return Ok(None);
+    };
+    let mut recent = crate::actors::timeline::timeline(
+        store,
+        customer,
+        None,
+        engine.settings.limits.recent_events,
+    )
+    .await?;
+    recent.reverse();
+    Ok(Some(crate::domain::view::ConversationView {
+        id: c.id,
+        customer: crate::domain::view::CustomerView {
+            id: profile.id,
+            display_name: profile.display_name,
+            priority: profile.priority,
+            attributes: profile.attributes,
+            identities: profile.identities,
+            opted_out: profile.opted_out,
+        },
+        channel: c.channel,
+        queue: c.queue,
+        state: c.state,
+        agent: c.agent,
+        created_at: c.created_at,
+        enqueued_at: c.enqueued_at,
+        recent,
+    }))
 }
 
 impl Handler<DetachAgent> for AgentActor {

@@ -61,6 +61,14 @@ impl Shown {
         !self.has(id) || owed(id, from, self.first_listed) && !self.ids.contains(&id)
     }
 
+    /// Whether a catch-up naming `first` (the oldest lost, when known) to `last` has
+    /// anything to push past what was shown: either end not shown. (One lost event
+    /// followed by a pushed one is the common case: the newest is shown, the lost one
+    /// is not.)
+    pub fn missing(&self, first: Option<EventId>, last: EventId) -> bool {
+        !self.has(last) || first.is_some_and(|f| !self.has(f))
+    }
+
     /// Whether `id` was shown.
     pub fn has(&self, id: EventId) -> bool {
         self.floor.is_some_and(|f| id <= f) || self.ids.contains(&id)
@@ -138,6 +146,20 @@ mod tests {
 
     fn id(n: u128) -> EventId {
         EventId(uuid::Uuid::from_u128(n))
+    }
+
+    #[test]
+    fn a_lost_event_followed_by_a_pushed_one_is_still_missing() {
+        let mut s = Shown::default();
+        s.list(id(1), id(10));
+        // 11 was lost between the nodes; 12 came by its own message.
+        assert!(s.mark(id(12)));
+        assert!(s.missing(Some(id(11)), id(12)), "11 was never shown");
+        assert!(s.missing(None, id(13)), "13 was never shown");
+        assert!(!s.missing(Some(id(9)), id(12)), "both ends shown");
+        assert!(!s.missing(None, id(12)));
+        assert!(s.mark(id(11)));
+        assert!(!s.missing(Some(id(11)), id(12)), "caught up");
     }
 
     #[test]

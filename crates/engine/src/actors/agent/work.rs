@@ -31,7 +31,7 @@ impl AgentActor {
             return;
         };
         let from = first.and_then(|f| h.shown.owed_from(f));
-        if h.catching.is_none() && (from.is_some() || !h.shown.has(last)) {
+        if h.catching.is_none() && (from.is_some() || h.shown.missing(first, last)) {
             if let Some(f) = from {
                 h.shown.owed_taken(f);
             }
@@ -269,24 +269,34 @@ pub(super) enum Writing {
 impl Handler<ConversationEvent> for AgentActor {
     type Result = ();
     fn handle(&mut self, msg: ConversationEvent, _: &mut Context<Self>) {
-        if let Some(h) = self.held.get_mut(&msg.conversation_id) {
-            // The customer moved (e.g. called in, or went to video): the conversation now
-            // uses that channel's capacity, so a call makes the agent exclusive to it.
-            if !h.shown.mark(msg.event.id) {
-                // Already pushed: a catch-up got there first.
-                return;
+        let Some(h) = self.held.get_mut(&msg.conversation_id) else {
+            tracing::debug!(agent = %self.profile.id, conversation = %msg.conversation_id, event = %msg.event.id, "event of a conversation not held here: dropped");
+            return;
+        };
+        // The customer moved (e.g. called in, or went to video): the conversation now
+        // uses that channel's capacity, so a call makes the agent exclusive to it.
+        if let crate::domain::EventKind::ChannelSwitched { to, .. } = &msg.event.kind {
+            if h.class != to.class() {
+                h.class = to.class();
+                self.publish();
             }
-            if let crate::domain::EventKind::ChannelSwitched { to, .. } = &msg.event.kind {
-                if h.class != to.class() {
-                    h.class = to.class();
-                    self.publish();
-                }
-            }
-            self.push(AgentNotice::Event {
-                conversation_id: msg.conversation_id,
-                event: msg.event,
-            });
         }
+        if self.sessions.is_empty() {
+            // Shown to nobody: the next socket's welcome lists it.
+            return;
+        }
+        let Some(h) = self.held.get_mut(&msg.conversation_id) else {
+            return;
+        };
+        if !h.shown.mark(msg.event.id) {
+            // Already pushed: a catch-up got there first.
+            tracing::debug!(agent = %self.profile.id, conversation = %msg.conversation_id, event = %msg.event.id, "event shown before: not pushed again");
+            return;
+        }
+        self.push(AgentNotice::Event {
+            conversation_id: msg.conversation_id,
+            event: msg.event,
+        });
     }
 }
 
@@ -315,26 +325,27 @@ impl Handler<CatchUp> for AgentActor {
     type Result = ();
     fn handle(&mut self, msg: CatchUp, ctx: &mut Context<Self>) {
         let Some(h) = self.held.get_mut(&msg.conversation_id) else {
+            tracing::debug!(agent = %self.profile.id, conversation = %msg.conversation_id, "catch-up of a conversation not held here: dropped");
             return;
         };
+        tracing::debug!(agent = %self.profile.id, conversation = %msg.conversation_id, first = ?msg.first, last = %msg.last, listed = h.shown.listed(), catching = h.catching.is_some(), "catch-up asked");
         // Only past what this actor knows it showed: a conversation never listed here
-        // is listed by the next welcome, which pushes what is owed before its events.
-        if !h.shown.listed() {
+        // (or no socket to show it to) is listed by the next welcome, which pushes what
+        // is owed before its events.
+        if !h.shown.listed() || self.sessions.is_empty() {
             h.owe(msg.first, msg.last);
             return;
         }
         // Lost before this actor's first listing (it started after a takeover, and
         // the listing held only the latest events): pushed from there.
         let owed = msg.first.and_then(|f| h.shown.owed_from(f));
-        if owed.is_none() && h.shown.has(msg.last) {
+        if owed.is_none() && !h.shown.missing(msg.first, msg.last) {
             return;
         }
-        if let Some(newest) = &mut h.catching {
-            *newest = (*newest).max(msg.last);
-            if owed.is_some() {
-                // Made after the running one.
-                h.owe(owed, msg.last);
-            }
+        if h.catching.is_some() {
+            // Made after the running one (whose read may have come before these
+            // events were stored).
+            h.owe(msg.first, msg.last);
             return;
         }
         if let Some(f) = owed {
@@ -413,6 +424,13 @@ impl AgentActor {
             let Some(newest) = h.catching else {
                 return;
             };
+            if act.sessions.is_empty() {
+                // Every socket went meanwhile: the next one's welcome lists the
+                // conversation, and pushes what is owed before it.
+                h.catching = None;
+                h.owe(from, newest);
+                return;
+            }
             // A read made the owed part: a read again goes on from what was shown.
             let next_from = if res.is_ok() { None } else { from };
             let mut missed: Vec<crate::domain::TimelineEvent> = match res {
@@ -431,12 +449,16 @@ impl AgentActor {
             }
             if h.shown.has(newest) {
                 h.catching = None;
-                // Owed from before the first listing, told while this one ran.
-                let again = h.owed.take();
-                if let Some(f) = again.and_then(|(f, _)| f).and_then(|f| h.shown.owed_from(f)) {
-                    h.shown.owed_taken(f);
-                    h.catching = again.map(|(_, last)| last.max(newest));
-                    act.catch_up(conv, customer, Some(f), 0, ctx);
+                // Asked about while this one ran, and still not shown: made now.
+                if let Some((first, last)) = h.owed.take() {
+                    let from = first.and_then(|f| h.shown.owed_from(f));
+                    if from.is_some() || h.shown.missing(first, last) {
+                        if let Some(f) = from {
+                            h.shown.owed_taken(f);
+                        }
+                        h.catching = Some(last.max(newest));
+                        act.catch_up(conv, customer, from, 0, ctx);
+                    }
                 }
             } else if reads + 1 < CATCH_UP_READS {
                 ctx.run_later(CATCH_UP_PAUSE * (reads + 1), move |act, ctx| {

@@ -1,5 +1,6 @@
 //! Assignment: a queue's offer accepted by an agent makes the waiting conversation
-//! theirs; and the agent's view of it.
+//! theirs (or, not confirmed to the agent, puts it back in its queue); and the
+//! agent's view of it.
 
 use super::*;
 
@@ -51,6 +52,32 @@ impl Handler<Assign> for CustomerActor {
             act.push_chat_state(&updated, Some(msg.agent_name.clone()), None);
             Ok(act.conversation_view(&updated))
         })
+    }
+}
+
+impl Handler<AssignFailed> for CustomerActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: AssignFailed, ctx: &mut Context<Self>) {
+        let Some(conv) = self.open.as_ref().filter(|c| c.id == msg.conversation_id) else {
+            return;
+        };
+        match conv.state {
+            ConversationState::Queued => {
+                tracing::info!(conversation = %conv.id, agent = %msg.agent_id, "assignment not made: the conversation waits in its queue again");
+                let enqueue = self.enqueue_msg(conv, self.last_customer_text(), true);
+                self.engine.tell_queue_until_taken(&conv.queue, enqueue);
+            }
+            ConversationState::Assigned if conv.agent.as_ref() == Some(&msg.agent_id) => {
+                tracing::info!(conversation = %conv.id, agent = %msg.agent_id, "assignment made but not confirmed to the agent: requeued");
+                ctx.notify(Requeue {
+                    conversation_id: conv.id,
+                    overflow_to: None,
+                    reason: "assignment_unconfirmed".into(),
+                });
+            }
+            _ => {}
+        }
     }
 }
 

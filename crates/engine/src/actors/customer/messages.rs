@@ -141,6 +141,18 @@ pub struct Requeue {
     pub reason: String,
 }
 
+/// An agent accepted the offer of a waiting conversation, but its assignment was not
+/// confirmed: the write failed, or the answer was lost between nodes (then it may
+/// have been made). The queue dropped the conversation when the offer was accepted,
+/// so the customer's actor puts it back there: still waiting, or assigned to this
+/// agent, whose actor has let it go.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "()")]
+pub struct AssignFailed {
+    pub conversation_id: ConversationId,
+    pub agent_id: AgentId,
+}
+
 /// The customer ended the chat (or its socket stayed away past the grace period).
 #[derive(Debug, Clone, Serialize, Deserialize, Message)]
 #[rtype(result = "EngineResult<()>")]
