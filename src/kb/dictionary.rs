@@ -1,6 +1,8 @@
 //! The Japanese dictionary: IPADIC built at run time from Debian's `mecab-ipadic`
 //! sources (`kb.ipadic_dir`, EUC-JP CSV and `.def` files) into `kb.dictionary_cache`,
-//! then loaded once per process.
+//! then loaded once per process — on its first use ([`LazySegmenter`]): the loaded
+//! dictionary is about 50 MiB, and an engine whose knowledge base never sees Japanese
+//! text (no articles, no Japanese questions) never pays for it.
 //!
 //! lindera's embedded dictionaries download their sources at build time, which this
 //! project cannot do, so the dictionary is compiled here with lindera's own builder.
@@ -35,7 +37,45 @@ const IPADIC_METADATA: &str = r#"{
   "user_dictionary_schema": { "fields": ["surface","part_of_speech","reading"] }
 }"#;
 
-type Loaded = Option<Arc<Segmenter>>;
+type Loaded = Option<Arc<LazySegmenter>>;
+
+/// A compiled dictionary on disk, loaded into memory the first time a Japanese run of
+/// text is analysed. A load that fails then (the cache removed meanwhile) is logged
+/// once, and the analysis falls back to bigrams.
+pub struct LazySegmenter {
+    dir: PathBuf,
+    loaded: OnceLock<Option<Segmenter>>,
+}
+
+impl LazySegmenter {
+    fn new(dir: PathBuf) -> Self {
+        Self {
+            dir,
+            loaded: OnceLock::new(),
+        }
+    }
+
+    /// The segmenter, loading the dictionary now if this is its first use.
+    pub fn get(&self) -> Option<&Segmenter> {
+        self.loaded
+            .get_or_init(|| match load(&self.dir) {
+                Ok(s) => {
+                    tracing::info!(dir = %self.dir.display(), "loaded the IPADIC dictionary");
+                    Some(s)
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "Japanese dictionary failed to load: the knowledge base uses the cjk-bigram tokenizer for Japanese");
+                    None
+                }
+            })
+            .as_ref()
+    }
+
+    /// Whether the dictionary is in memory (it was used).
+    pub fn is_loaded(&self) -> bool {
+        self.loaded.get().is_some()
+    }
+}
 
 /// Loaded dictionaries by (sources, cache).
 type Map = HashMap<(PathBuf, PathBuf), Loaded>;
@@ -50,9 +90,9 @@ pub fn default_cache() -> PathBuf {
     std::env::temp_dir().join("switchboard-ipadic")
 }
 
-/// A segmenter over IPADIC built from `sources` into `cache`, or `None` (logged once
-/// per pair of paths) when the sources are missing (and nothing is cached) or the
-/// build fails.
+/// A segmenter over IPADIC built from `sources` into `cache` (built now unless
+/// cached; loaded on first use), or `None` (logged once per pair of paths) when the
+/// sources are missing (and nothing is cached) or the build fails.
 pub fn segmenter(sources: &Path, cache: &Path) -> Loaded {
     // Held while building: a second engine of this process waits for the first.
     let mut map = loaded().lock().unwrap_or_else(|e| e.into_inner());
@@ -60,8 +100,8 @@ pub fn segmenter(sources: &Path, cache: &Path) -> Loaded {
     if let Some(s) = map.get(&key) {
         return s.clone();
     }
-    let result = match build_and_load(sources, cache) {
-        Ok(s) => Some(Arc::new(s)),
+    let result = match build(sources, cache) {
+        Ok(dir) => Some(Arc::new(LazySegmenter::new(dir))),
         Err(e) => {
             tracing::warn!(
                 sources = %sources.display(),
@@ -75,7 +115,9 @@ pub fn segmenter(sources: &Path, cache: &Path) -> Loaded {
     result
 }
 
-fn build_and_load(sources: &Path, cache: &Path) -> anyhow::Result<Segmenter> {
+/// The compiled dictionary's directory in `cache`, compiled from `sources` first
+/// unless it is there.
+fn build(sources: &Path, cache: &Path) -> anyhow::Result<PathBuf> {
     let out = cache.join(format!("ipadic-lindera-{}", lindera_version()));
     if !out.join("metadata.json").is_file() {
         if !sources.join("matrix.def").is_file() {
@@ -100,7 +142,11 @@ fn build_and_load(sources: &Path, cache: &Path) -> anyhow::Result<Segmenter> {
         }
         tracing::info!(dir = %out.display(), "built the IPADIC dictionary");
     }
-    let dict = load_fs_dictionary(&out).map_err(|e| anyhow::anyhow!("loading IPADIC: {e}"))?;
+    Ok(out)
+}
+
+fn load(dir: &Path) -> anyhow::Result<Segmenter> {
+    let dict = load_fs_dictionary(dir).map_err(|e| anyhow::anyhow!("loading IPADIC: {e}"))?;
     Ok(Segmenter::new(Mode::Normal, dict, None))
 }
 
@@ -121,20 +167,32 @@ mod tests {
             eprintln!("mecab-ipadic not installed: skipped (scripts/test.sh installs it)");
             return;
         }
-        let seg = segmenter(sources, &default_cache()).expect("IPADIC builds and loads");
-        let a = Analyzer::morphological(seg);
+        let cache = std::env::temp_dir().join(format!("sb-ipadic-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&cache).unwrap();
+        // The compiled dictionary of the default cache, copied: a cache of its own,
+        // loaded by this test only.
+        let shared = segmenter(sources, &default_cache()).expect("IPADIC builds");
+        let compiled = cache.join(shared.dir.file_name().unwrap());
+        std::fs::create_dir_all(&compiled).unwrap();
+        for f in std::fs::read_dir(&shared.dir).unwrap() {
+            let f = f.unwrap();
+            std::fs::copy(f.path(), compiled.join(f.file_name())).unwrap();
+        }
+        let seg = segmenter(sources, &cache).expect("IPADIC found in the cache");
+        let a = Analyzer::morphological(seg.clone());
         assert_eq!(a.name(), "lindera-ipadic");
+        // Loaded on first use: English text does not need it, Japanese does.
+        assert_eq!(a.terms("shipping fees"), vec!["shipping", "fee"]);
+        assert!(!seg.is_loaded(), "loaded before any Japanese text");
         assert_eq!(a.terms("返品したい"), vec!["返品"]);
+        assert!(seg.is_loaded());
         assert_eq!(a.terms("返品方法について"), vec!["返品", "方法"]);
         // Base forms: a conjugated verb is indexed as its dictionary form.
         assert!(a.terms("荷物が届きません").contains(&"届く".to_string()));
         assert_eq!(a.terms("ＳＨＩＰＰＩＮＧ fees"), vec!["shipping", "fee"]);
         // Loaded once per cache path.
-        let again = segmenter(sources, &default_cache()).unwrap();
-        assert!(Arc::ptr_eq(
-            &again,
-            &segmenter(sources, &default_cache()).unwrap()
-        ));
+        assert!(Arc::ptr_eq(&seg, &segmenter(sources, &cache).unwrap()));
+        let _ = std::fs::remove_dir_all(&cache);
     }
 
     #[test]

@@ -104,7 +104,8 @@ pub struct KnowledgeBase {
 
 impl KnowledgeBase {
     /// An empty index with the Japanese dictionary when available (see
-    /// [`super::dictionary`]), else the bigram tokenizer.
+    /// [`super::dictionary`]; loaded when the first Japanese text comes), else the
+    /// bigram tokenizer.
     pub fn new(settings: &KbSettings) -> Self {
         let cache = settings
             .dictionary_cache
@@ -271,6 +272,19 @@ impl KnowledgeBase {
         limit: usize,
     ) -> SearchResult {
         let tokenizer = self.tokenizer_name();
+        if self
+            .articles
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty()
+        {
+            // Nothing to find: the question is not analysed (nor the dictionary
+            // loaded for it).
+            return SearchResult {
+                hits: Vec::new(),
+                tokenizer,
+            };
+        }
         let mut terms: Vec<String> = self.analyzer.terms(q);
         let mut seen = HashSet::new();
         terms.retain(|t| seen.insert(t.clone()));

@@ -18,6 +18,7 @@
 //!
 //! [`Analyzer::name`] reports which one is in use (`lindera-ipadic` or `cjk-bigram`).
 
+use super::dictionary::LazySegmenter;
 pub use crate::domain::text::{is_cjk, is_japanese, normalize};
 use lindera::segmenter::Segmenter;
 use std::sync::Arc;
@@ -76,12 +77,13 @@ const EN_STOP: &[&str] = &[
 /// The analysis in use; cheap to clone (the dictionary is shared).
 #[derive(Clone)]
 pub struct Analyzer {
-    segmenter: Option<Arc<Segmenter>>,
+    segmenter: Option<Arc<LazySegmenter>>,
 }
 
 impl Analyzer {
-    /// Morphological analysis over `segmenter`'s dictionary.
-    pub fn morphological(segmenter: Arc<Segmenter>) -> Self {
+    /// Morphological analysis over `segmenter`'s dictionary (loaded when the first
+    /// Japanese text comes).
+    pub fn morphological(segmenter: Arc<LazySegmenter>) -> Self {
         Self {
             segmenter: Some(segmenter),
         }
@@ -139,7 +141,7 @@ impl Analyzer {
                 if !EN_STOP.contains(&run) {
                     push(&mut out, plural_stem(run), s, e);
                 }
-            } else if let Some(seg) = &self.segmenter {
+            } else if let Some(seg) = self.segmenter.as_ref().and_then(|l| l.get()) {
                 self.morph(seg, run, s, &mut out);
             } else {
                 bigrams(run, s, &mut out);
