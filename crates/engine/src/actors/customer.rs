@@ -413,6 +413,7 @@ impl CustomerActor {
             required_agent: conv.required_agent.clone(),
             preview,
             force,
+            failed_offer: None,
         }
     }
 

@@ -442,6 +442,18 @@ impl Handler<Enqueue> for QueueActor {
     fn handle(&mut self, msg: Enqueue, ctx: &mut Context<Self>) -> Self::Result {
         let conv = msg.conversation_id;
         if self.waiters.contains_key(&conv) {
+            let failed_here = msg
+                .failed_offer
+                .is_some_and(|f| self.offers.get(&conv).is_some_and(|o| o.0 == f));
+            if let Some((_, agent, _)) = failed_here.then(|| self.offers.remove(&conv)).flatten() {
+                // Accepted, and its assignment failed before the acceptance came here:
+                // the offer is over (its late outcome finds it gone) and the
+                // conversation waits again, for that agent too.
+                if let Some(w) = self.router.offer_closed(&conv, &agent, true) {
+                    self.router.requeue(w);
+                }
+                self.dispatch(ctx);
+            }
             return Ok(self.router.position(&conv).map(|p| p + 1).unwrap_or(1));
         }
         let sticky_until = if msg.preferred_agent.is_some() {

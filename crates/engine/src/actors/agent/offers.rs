@@ -196,6 +196,7 @@ impl AgentActor {
                         let failed = AssignFailed {
                             conversation_id: conv,
                             agent_id: act.profile.id.clone(),
+                            offer_id,
                         };
                         act.engine.tell_customer_until_taken(customer, failed);
                     }

@@ -65,7 +65,10 @@ impl Handler<AssignFailed> for CustomerActor {
         match conv.state {
             ConversationState::Queued => {
                 tracing::info!(conversation = %conv.id, agent = %msg.agent_id, "assignment not made: the conversation waits in its queue again");
-                let enqueue = self.enqueue_msg(conv, self.last_customer_text(), true);
+                let enqueue = Enqueue {
+                    failed_offer: Some(msg.offer_id),
+                    ..self.enqueue_msg(conv, self.last_customer_text(), true)
+                };
                 self.engine.tell_queue_until_taken(&conv.queue, enqueue);
             }
             ConversationState::Assigned if conv.agent.as_ref() == Some(&msg.agent_id) => {

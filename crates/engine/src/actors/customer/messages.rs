@@ -151,6 +151,8 @@ pub struct Requeue {
 pub struct AssignFailed {
     pub conversation_id: ConversationId,
     pub agent_id: AgentId,
+    /// The offer the agent accepted.
+    pub offer_id: OfferId,
 }
 
 /// The customer ended the chat (or its socket stayed away past the grace period).

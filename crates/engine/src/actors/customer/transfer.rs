@@ -144,33 +144,23 @@ impl Handler<Requeue> for CustomerActor {
         if !self.engine.queue_exists(&updated.queue) {
             return done(Err(EngineError::not_found("queue")));
         }
-        let queue = updated.queue.clone();
-        let engine = self.engine.clone();
         let ev = TimelineEvent::new(self.id, Some(conv.id), now, event);
         let batch = Batch::default()
             .event(ev.clone())
             .conversation(updated.clone());
         let batch = self.reported(batch, Some(&conv), &updated);
         let enqueue = self.enqueue_msg(&updated, self.last_customer_text(), true);
-        let store = self.engine.store.clone();
         tracing::info!(conversation = %conv.id, reason = %msg.reason, "requeue");
-        Atomic::new(Box::pin(
-            async move {
-                store
-                    .commit(batch)
-                    .await
-                    .map_err(EngineError::unavailable)?;
-                engine.ask_queue(&queue, enqueue).await??;
-                Ok(())
-            }
-            .into_actor(self)
-            .map(move |res, act, _| {
-                res?;
-                act.remember(&ev);
-                act.open = Some(updated.clone());
-                act.push_chat_state(&updated, None, None);
-                Ok(())
-            }),
-        ))
+        // Once stored, the actor holds what the store holds, and the queue is told
+        // until it takes the conversation (a forced enqueue is never refused; only
+        // the way there can fail). Asked instead, a queue on a busy node left the
+        // conversation stored as waiting, held here as assigned, and in no queue.
+        self.commit_then(batch, move |act| {
+            act.remember(&ev);
+            act.open = Some(updated.clone());
+            act.push_chat_state(&updated, None, None);
+            act.engine.tell_queue_until_taken(&updated.queue, enqueue);
+            Ok(())
+        })
     }
 }

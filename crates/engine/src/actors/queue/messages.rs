@@ -25,6 +25,11 @@ pub struct Enqueue {
     pub preview: Option<String>,
     /// Bypass the max-waiting refusal (requeue after restart/transfer/agent loss).
     pub force: bool,
+    /// The accepted offer whose assignment failed, when this puts its conversation
+    /// back (`AssignFailed`): should the acceptance not have reached the queue yet,
+    /// that offer is over here and the conversation waits again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_offer: Option<OfferId>,
 }
 
 impl Enqueue {
@@ -38,6 +43,7 @@ impl Enqueue {
             channel: c.channel,
             priority: c.priority,
             enqueued_at: c.enqueued_at,
+            failed_offer: None,
             seq: c.enqueue_seq,
             preferred_agent: c.preferred_agent.clone(),
             required_agent: c.required_agent.clone(),
