@@ -7,8 +7,8 @@
 use crate::channels::{twilio_signed, PUBLIC, TWILIO_TOKEN};
 use crate::helpers::*;
 use serde_json::{json, Value};
-use switchboard::actors::messages::InjectPanic;
-use switchboard::domain::{AgentId, CustomerId, QueueName};
+use switchboard::actors::messages::{InjectPanic, OfferClosed};
+use switchboard::domain::{AgentId, ConversationId, CustomerId, OfferId, OfferOutcome, QueueName};
 use switchboard::store::faulty::{Fault, Op};
 use switchboard::store::StoreError;
 
@@ -224,6 +224,51 @@ async fn an_accepted_offer_whose_assignment_write_fails_is_offered_again() {
         .expect_where("event", |m| m["event"]["id"] == later["event_id"])
         .await;
     assert_eq!(event["conversation_id"], a["conversation_id"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offers_outcome_told_twice_is_recorded_once() {
+    // An outcome is told again when the answer to the first was lost (another node
+    // busy), and the agent's own outcome can follow the orphan sweep's. The queue
+    // must count and record each offer's outcome once.
+    let app = spawn_app(|_| {}).await;
+    let token = app.agent("ann", &["general"], json!({})).await;
+    let mut ann = Client::available(&app, &token).await;
+    let (mut chat, w) = Client::visitor(&app).await;
+    chat_say(&mut chat, "hello").await;
+    let customer = w["customer_id"].as_str().unwrap().to_owned();
+    let offer = ann.expect("offer").await;
+    ann.send(json!({"type": "reject", "offer_id": offer["offer_id"]}))
+        .await;
+    let closed_once = |ev: &[Value], id: &Value| {
+        ev.iter()
+            .filter(|e| e["type"] == "offer_closed" && e["offer_id"] == *id)
+            .count()
+    };
+    app.timeline_until(&customer, "the rejection", |ev| {
+        closed_once(ev, &offer["offer_id"]) == 1
+    })
+    .await;
+
+    let engine = app.engine.clone().unwrap();
+    let general = engine.queue(&QueueName::parse("general").unwrap()).unwrap();
+    let told = |offer_id: OfferId| OfferClosed {
+        offer_id,
+        conversation_id: ConversationId::parse(offer["conversation_id"].as_str().unwrap()).unwrap(),
+        agent_id: AgentId::parse("ann").unwrap(),
+        outcome: OfferOutcome::Rejected,
+    };
+    let again = OfferId::parse(offer["offer_id"].as_str().unwrap()).unwrap();
+    general.send(told(again)).await.unwrap();
+    // A first outcome told after it: the queue's records are stored in order, so
+    // once this one is in the timeline, a second record of the first would be too.
+    let marker = OfferId::new();
+    general.send(told(marker)).await.unwrap();
+    let marker = json!(marker.to_string());
+    let events = app
+        .timeline_until(&customer, "the marker", |ev| closed_once(ev, &marker) == 1)
+        .await;
+    assert_eq!(closed_once(&events, &offer["offer_id"]), 1, "{events:#?}");
 }
 
 /// Waits (bounded) until a crashed actor's mailbox is closed; the crash unwinds on

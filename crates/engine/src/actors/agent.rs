@@ -75,6 +75,32 @@ impl Held {
             Some(owed) => shown::widen(owed, (first, last)),
         });
     }
+
+    /// Whether a catch-up of `first..=last` is needed, and where it reads from
+    /// (`Some(None)`: from what was shown). Needed when the events were lost before
+    /// this actor's first listing (it started after a takeover, and the listing held
+    /// only the latest events: read from the oldest owed), or while either end is
+    /// unshown.
+    fn catch_up_needed(
+        &self,
+        first: Option<crate::domain::EventId>,
+        last: crate::domain::EventId,
+    ) -> Option<Option<crate::domain::EventId>> {
+        let from = first.and_then(|f| self.shown.owed_from(f));
+        (from.is_some() || self.shown.missing(first, last)).then_some(from)
+    }
+
+    /// A catch-up from `from` up to `up_to` starts (see [`Held::catch_up_needed`]).
+    fn catch_up_begins(
+        &mut self,
+        from: Option<crate::domain::EventId>,
+        up_to: crate::domain::EventId,
+    ) {
+        if let Some(f) = from {
+            self.shown.owed_taken(f);
+        }
+        self.catching = Some(up_to);
+    }
 }
 
 /// An offer waiting for the agent's answer.

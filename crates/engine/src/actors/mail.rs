@@ -281,11 +281,7 @@ impl Engine {
                                 )))
                             }
                         },
-                        None => {
-                            return Err(EngineError::unavailable(format!(
-                                "{id} is not running here"
-                            )))
-                        }
+                        None => return Err(not_running(&id)),
                     }
                     engine.ask_here::<A, M>(id, msg).await
                 }
@@ -385,9 +381,7 @@ impl Engine {
     {
         for _ in 0..2 {
             let Some(addr) = A::here(self, &id) else {
-                return Err(EngineError::unavailable(format!(
-                    "{id} is not running here"
-                )));
+                return Err(not_running(&id));
             };
             match addr.send(msg.clone()).await {
                 Ok(r) => return Ok(r),
@@ -413,8 +407,20 @@ fn unreached(key: &str, e: SendError) -> EngineError {
             crate::domain::ErrorCode::Busy,
             format!("the node owning {key} is saturated; retry"),
         ),
-        e => EngineError::unavailable(format!("{key}: {e}; retry")),
+        e => EngineError::new(
+            crate::domain::ErrorCode::Unavailable,
+            format!("{key} could not be reached: {e}; retry"),
+        ),
     }
+}
+
+/// An actor this node should hold is not running (it is moving, or stopping): a
+/// node's state, not the store's, so it does not say "store".
+fn not_running(id: &impl std::fmt::Display) -> EngineError {
+    EngineError::new(
+        crate::domain::ErrorCode::Unavailable,
+        format!("{id} is not running on this node; retry"),
+    )
 }
 
 /// Calls `$then!` with every actor and the messages it takes that may cross nodes

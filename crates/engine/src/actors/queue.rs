@@ -23,7 +23,7 @@ use crate::live::{LiveEvent, OfferStat};
 use crate::routing::{AgentSnapshot, Decision, EnqueueError, QueueRouter, WaitingEntry};
 use crate::store::{Batch, TraceEntry};
 use actix::prelude::*;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 /// What the queue remembers about a waiting conversation to build an offer.
@@ -47,6 +47,10 @@ pub struct QueueActor {
     /// `OfferClosed` arrives: who and which channel, for that outcome's timeline and
     /// report events. In flight for milliseconds; bounded by [`RESCINDING_MAX`].
     rescinding: HashMap<OfferId, (CustomerId, crate::domain::Channel)>,
+    /// The latest offers closed here, oldest first (at most [`CLOSED_MAX`]): an
+    /// outcome told again (resent after a lost answer, or the agent's own after the
+    /// orphan sweep closed it) is counted and recorded once.
+    closed: (HashSet<OfferId>, VecDeque<OfferId>),
     /// Started again after a crash: reload the waiting conversations from the store.
     reload: bool,
 }
@@ -58,6 +62,10 @@ const ORPHAN_SLACK: Duration = Duration::from_secs(5);
 /// Most rescinded offers remembered while their outcome is in flight (a lost entry
 /// only drops that outcome from the timeline and the reports).
 const RESCINDING_MAX: usize = 4096;
+
+/// Most closed offers remembered to drop an outcome told twice (a duplicate older
+/// than that is counted twice in the offer metric and the timeline).
+const CLOSED_MAX: usize = 4096;
 
 /// New configuration for a running queue.
 #[derive(Debug, Clone, Message, serde::Serialize, serde::Deserialize)]
@@ -74,6 +82,7 @@ impl QueueActor {
             waiters: HashMap::new(),
             offers: HashMap::new(),
             rescinding: HashMap::new(),
+            closed: Default::default(),
             reload: false,
         }
     }
@@ -86,6 +95,21 @@ impl QueueActor {
             reload: true,
             ..Self::new(engine, config)
         }
+    }
+
+    /// Remembers that `offer` closed; false when it already had.
+    fn first_close(&mut self, offer: OfferId) -> bool {
+        let (seen, order) = &mut self.closed;
+        if !seen.insert(offer) {
+            return false;
+        }
+        order.push_back(offer);
+        if order.len() > CLOSED_MAX {
+            if let Some(old) = order.pop_front() {
+                seen.remove(&old);
+            }
+        }
+        true
     }
 
     /// Offers whose agent actor is gone (it crashed, or its node died, so it will never
@@ -604,6 +628,10 @@ impl Handler<OfferClosed> for QueueActor {
 
     fn handle(&mut self, msg: OfferClosed, ctx: &mut Context<Self>) {
         let conv = msg.conversation_id;
+        if !self.first_close(msg.offer_id) {
+            tracing::debug!(queue = %self.config.name, offer = %msg.offer_id, "an offer's outcome told again: dropped");
+            return;
+        }
         crate::metrics::offer(msg.outcome.as_str(), &self.config.name);
         self.engine.live(LiveEvent::Offer {
             queue: self.config.name.clone(),

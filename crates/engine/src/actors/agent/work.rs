@@ -27,15 +27,15 @@ impl AgentActor {
             return;
         };
         h.shown.list(oldest, newest);
+        if h.catching.is_some() {
+            // What is owed is made after the running catch-up.
+            return;
+        }
         let Some((first, last)) = h.owed.take() else {
             return;
         };
-        let from = first.and_then(|f| h.shown.owed_from(f));
-        if h.catching.is_none() && (from.is_some() || h.shown.missing(first, last)) {
-            if let Some(f) = from {
-                h.shown.owed_taken(f);
-            }
-            h.catching = Some(newest.max(last));
+        if let Some(from) = h.catch_up_needed(first, last) {
+            h.catch_up_begins(from, newest.max(last));
             let customer = h.customer_id;
             self.catch_up(view.id, customer, from, 0, ctx);
         }
@@ -336,23 +336,17 @@ impl Handler<CatchUp> for AgentActor {
             h.owe(msg.first, msg.last);
             return;
         }
-        // Lost before this actor's first listing (it started after a takeover, and
-        // the listing held only the latest events): pushed from there.
-        let owed = msg.first.and_then(|f| h.shown.owed_from(f));
-        if owed.is_none() && !h.shown.missing(msg.first, msg.last) {
+        let Some(from) = h.catch_up_needed(msg.first, msg.last) else {
             return;
-        }
+        };
         if h.catching.is_some() {
             // Made after the running one (whose read may have come before these
             // events were stored).
             h.owe(msg.first, msg.last);
             return;
         }
-        if let Some(f) = owed {
-            h.shown.owed_taken(f);
-        }
-        h.catching = Some(msg.last);
-        self.catch_up(msg.conversation_id, msg.customer_id, owed, 0, ctx);
+        h.catch_up_begins(from, msg.last);
+        self.catch_up(msg.conversation_id, msg.customer_id, from, 0, ctx);
     }
 }
 
@@ -451,12 +445,8 @@ impl AgentActor {
                 h.catching = None;
                 // Asked about while this one ran, and still not shown: made now.
                 if let Some((first, last)) = h.owed.take() {
-                    let from = first.and_then(|f| h.shown.owed_from(f));
-                    if from.is_some() || h.shown.missing(first, last) {
-                        if let Some(f) = from {
-                            h.shown.owed_taken(f);
-                        }
-                        h.catching = Some(last.max(newest));
+                    if let Some(from) = h.catch_up_needed(first, last) {
+                        h.catch_up_begins(from, last.max(newest));
                         act.catch_up(conv, customer, from, 0, ctx);
                     }
                 }

@@ -91,17 +91,21 @@ impl Handler<Transfer> for CustomerActor {
                         },
                     );
                 }
-                engine.ask_queue(&to_queue, enqueue).await??;
                 Ok(())
             }
             .into_actor(self)
             .map(move |res, act, _| {
                 res?;
+                // Stored: the actor holds what the store holds, and the target queue
+                // is told until it takes the conversation (as in `Requeue`). Asked
+                // instead, a failed ask left the conversation stored as waiting in
+                // the new queue, held here as before, and in no queue.
                 for e in &events {
                     act.remember(e);
                 }
                 act.open = Some(updated.clone());
                 act.push_chat_state(&updated, None, None);
+                act.engine.tell_queue_until_taken(&updated.queue, enqueue);
                 Ok(())
             }),
         ))
