@@ -639,19 +639,25 @@ impl Client {
     /// to its pong (the server answers in order, so anything already queued for this
     /// socket comes first).
     pub async fn assert_none_before_pong(&mut self, ty: &str) {
+        self.assert_none_where_before_pong(ty, |_| true).await
+    }
+
+    /// [`Client::assert_none_before_pong`] for the messages of type `ty` that `pred`
+    /// picks.
+    pub async fn assert_none_where_before_pong(&mut self, ty: &str, pred: impl Fn(&Value) -> bool) {
         let nonce = uuid::Uuid::new_v4().to_string();
         self.send(json!({"type": "ping", "nonce": nonce})).await;
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
             let m = self.read_by(deadline).await;
-            assert_ne!(m["type"], ty, "unexpected {ty}: {m}");
+            assert!(m["type"] != ty || !pred(&m), "unexpected {ty}: {m}");
             if m["type"] == "pong" && m["nonce"] == nonce.as_str() {
                 break;
             }
             self.backlog.push_back(m);
         }
         assert!(
-            !self.backlog.iter().any(|m| m["type"] == ty),
+            !self.backlog.iter().any(|m| m["type"] == ty && pred(m)),
             "unexpected {ty} in backlog"
         );
     }

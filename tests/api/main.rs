@@ -21,6 +21,7 @@ mod email;
 mod exactly_once;
 mod faults;
 mod helpers;
+mod hours;
 mod identity;
 mod ivr;
 mod kb;

@@ -348,11 +348,28 @@ async fn route_call(
     queue: Option<crate::domain::QueueName>,
     text: &str,
 ) -> Result<HttpResponse, WebhookError> {
+    // The queue's business hours, as the customer's actor will apply them to the
+    // conversation (`Engine::after_hours`): decided before, so the caller hears them.
+    let engine = &state.engine;
+    let after_hours = queue
+        .clone()
+        .or_else(|| engine.default_queue_for(Channel::Voice))
+        .and_then(|q| engine.after_hours(&q));
     let Provided::Stored(done) = ingest_call(state, params, queue, text).await? else {
         return Ok(erased_call());
     };
+    let told = after_hours
+        .as_ref()
+        .and_then(|p| p.message.as_deref())
+        .map(|m| say(state, m))
+        .unwrap_or_default();
+    if after_hours.is_some_and(|p| p.waits_unoffered) {
+        // Nobody would answer before the opening: the caller is told, and the call
+        // ends (its conversation is recorded, then abandoned by the call's end).
+        return Ok(twiml(format!("{told}<Hangup/>")));
+    }
     Ok(twiml(format!(
-        "{}<Enqueue>{}</Enqueue>",
+        "{told}{}<Enqueue>{}</Enqueue>",
         say(state, "担当者におつなぎします。そのままお待ちください。"),
         done.ack.conversation_id
     )))

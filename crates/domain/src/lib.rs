@@ -37,7 +37,7 @@ pub use event::{
     Attachment, BotTurn, CallStatus, DeliveryStatus, EventKind, OfferOutcome, TimelineEvent,
 };
 pub use ids::{AgentId, ConversationId, CustomerId, EventId, OfferId, QueueName};
-pub use queue::{QueueConfig, RoutingStrategy};
+pub use queue::{AfterHours, BusinessHours, Closure, QueueConfig, RoutingStrategy};
 pub use report::{OfferOrigin, ReportEvent, ReportKind};
 pub use time::{Clock, Millis, SystemClock};
 

@@ -59,6 +59,63 @@ pub struct QueueConfig {
     /// queues picks its next conversation across them (-100..=100; default 0).
     #[serde(default)]
     pub priority: i32,
+    /// When the queue is open; none: always (docs/routing.md "Business hours").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hours: Option<BusinessHours>,
+}
+
+/// A queue's opening hours, holidays and closures, and what happens to contacts that
+/// arrive while it is closed. Checked and compiled by the routing core
+/// (`routing::hours::Calendar::compile`), which names the exact field at fault.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BusinessHours {
+    /// IANA time zone the hours are in, e.g. `Asia/Tokyo`.
+    pub time_zone: String,
+    /// Opening intervals per weekday (`mon` .. `sun`), each `HH:MM-HH:MM` in local
+    /// time (the end may be `24:00`). A weekday not listed is closed.
+    #[serde(default)]
+    pub weekly: BTreeMap<String, Vec<String>>,
+    /// Built-in holiday calendars the queue is closed on: `jp` (Japan's national
+    /// holidays, 2000 to 2099).
+    #[serde(default)]
+    pub holidays: Vec<String>,
+    /// Further closed days (company holidays, year-end), whole local days.
+    #[serde(default)]
+    pub closures: Vec<Closure>,
+    #[serde(default)]
+    pub after_hours: AfterHours,
+}
+
+/// Closed from `from` to `to` (local dates `YYYY-MM-DD`, both included; `to`
+/// defaults to `from`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Closure {
+    pub from: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    #[serde(default)]
+    pub name: String,
+}
+
+/// What a contact arriving while its queue is closed gets. With nothing set, its
+/// conversation waits and is offered when the queue opens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AfterHours {
+    /// Told once to a customer whose conversation opens (or reopens) while closed,
+    /// on the channel they wrote on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// New conversations go to this queue while closed, if it is open then;
+    /// otherwise they wait here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route_to: Option<QueueName>,
+    /// Keep offering waiting conversations to available agents while closed (a
+    /// skeleton crew): only the message and the routing apply.
+    #[serde(default)]
+    pub offer: bool,
 }
 
 pub mod defaults {
@@ -91,6 +148,7 @@ impl QueueConfig {
             max_missed_offers: defaults::max_missed_offers(),
             default_for: Vec::new(),
             priority: 0,
+            hours: None,
         }
     }
 

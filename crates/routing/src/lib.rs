@@ -38,6 +38,8 @@
 //! costs O(log n + skipped). The trace of a decision is capped at [`TRACE_CAP`] steps.
 
 mod hash;
+pub mod holidays_jp;
+pub mod hours;
 mod keys;
 mod router;
 pub mod strategy;

@@ -44,6 +44,7 @@ pub mod callback;
 mod chat;
 mod close;
 pub mod decide;
+mod hours;
 pub mod identity;
 mod inbound;
 pub mod messages;

@@ -28,4 +28,4 @@ pub mod sessions;
 pub mod stitching;
 pub mod timeline;
 
-pub use registry::Engine;
+pub use registry::{AfterHoursPlan, Engine};

@@ -51,6 +51,10 @@ pub struct QueueActor {
     /// outcome told again (resent after a lost answer, or the agent's own after the
     /// orphan sweep closed it) is counted and recorded once.
     closed: (HashSet<OfferId>, VecDeque<OfferId>),
+    /// Whether the queue offered at the last look at its business hours: a change is
+    /// acted on by the once-a-second tick (closing holds new offers back; opening
+    /// offers what waited).
+    offering: bool,
     /// Started again after a crash: reload the waiting conversations from the store.
     reload: bool,
 }
@@ -83,6 +87,7 @@ impl QueueActor {
             offers: HashMap::new(),
             rescinding: HashMap::new(),
             closed: Default::default(),
+            offering: true,
             reload: false,
         }
     }
@@ -209,7 +214,38 @@ impl QueueActor {
     }
 
     /// Offers as many waiting conversations as there are free eligible agents.
+    /// Whether the queue offers now: open by its business hours, or configured to
+    /// offer while closed.
+    fn offers_now(&self) -> bool {
+        let offer_anyway = self
+            .config
+            .hours
+            .as_ref()
+            .is_none_or(|h| h.after_hours.offer);
+        offer_anyway || self.engine.queue_closed(&self.config.name).is_none()
+    }
+
+    /// Opens or closes the queue when its business hours say so. Checked every second
+    /// (on the engine's clock, so a test's manual clock drives it too).
+    fn hours_tick(&mut self, ctx: &mut Context<Self>) {
+        let offering = self.offers_now();
+        if offering == self.offering {
+            return;
+        }
+        self.offering = offering;
+        tracing::info!(queue = %self.config.name, offering, "queue business hours: {}", if offering { "open" } else { "closed" });
+        if offering {
+            self.dispatch(ctx);
+        }
+    }
+
     fn dispatch(&mut self, ctx: &mut Context<Self>) {
+        self.offering = self.offers_now();
+        if !self.offering {
+            // Closed: the conversations wait for the opening (`hours_tick`).
+            self.gauges();
+            return;
+        }
         loop {
             let now = self.engine.now();
             let t0 = Instant::now();
@@ -389,6 +425,7 @@ impl Actor for QueueActor {
         ctx.run_interval(Duration::from_secs(1), |act, ctx| {
             act.gauges();
             act.sweep_orphaned_offers(ctx);
+            act.hours_tick(ctx);
         });
         if self.reload {
             self.reload_waiting(ctx);
@@ -546,8 +583,19 @@ impl Handler<Enqueue> for QueueActor {
                 .map(|a| a.as_str())
                 .unwrap_or("-"),
         );
-        let t = self.trace(conv, "enqueued", None, detail);
-        self.record(vec![], vec![t]);
+        let mut traces = vec![self.trace(conv, "enqueued", None, detail)];
+        if let Some(why) = self.engine.queue_closed(&self.config.name) {
+            let opens = self.engine.queue_calendar(&self.config.name).and_then(|c| {
+                let at = c.next_change(self.engine.now())?;
+                Some(c.local(at))
+            });
+            let detail = match opens {
+                Some(at) => format!("{}; opens at {at}", why.describe()),
+                None => why.describe(),
+            };
+            traces.push(self.trace(conv, "closed", None, detail));
+        }
+        self.record(vec![], traces);
         self.arm_timers(conv, &entry, ctx);
         self.dispatch(ctx);
         Ok(position)
@@ -727,6 +775,9 @@ impl Handler<Peek> for QueueActor {
     type Result = Option<PeekResult>;
 
     fn handle(&mut self, msg: Peek, _: &mut Context<Self>) -> Self::Result {
+        if !self.offers_now() {
+            return None;
+        }
         let p = self.router.best_for(&msg.agent_id, self.engine.now())?;
         Some(PeekResult {
             queue: self.config.name.clone(),
@@ -742,6 +793,9 @@ impl Handler<Pull> for QueueActor {
     type Result = bool;
 
     fn handle(&mut self, msg: Pull, ctx: &mut Context<Self>) -> bool {
+        if !self.offers_now() {
+            return false;
+        }
         let now = self.engine.now();
         let t0 = Instant::now();
         let Some(d) = self
@@ -786,6 +840,17 @@ impl Handler<GetQueueSnapshot> for QueueActor {
                     waited_ms: now.since(w.enqueued_at),
                 })
                 .collect(),
+            hours: self.engine.queue_calendar(&self.config.name).map(|c| {
+                let closed = c.closed_at(now);
+                let next = c.next_change(now);
+                HoursStatus {
+                    open: closed.is_none(),
+                    offering: self.offers_now(),
+                    closed_because: closed.map(|w| w.describe()),
+                    next_change: next,
+                    next_change_local: next.map(|at| c.local(at)),
+                }
+            }),
         })
     }
 }

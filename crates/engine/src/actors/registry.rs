@@ -13,7 +13,7 @@
 
 use super::agent::AgentActor;
 use super::customer::CustomerActor;
-use super::messages::EngineResult;
+use super::messages::{EngineError, EngineResult};
 use super::queue::QueueActor;
 use crate::actors::outbound::{Delivery, Outbound};
 use crate::auth::TokenSigner;
@@ -66,12 +66,28 @@ pub struct Registry {
     queues: DashMap<QueueName, Addr<QueueActor>>,
     /// Queue configs, for choosing a new conversation's queue by channel.
     queue_configs: DashMap<QueueName, QueueConfig>,
+    /// The compiled business hours of the queues that have them.
+    queue_hours: DashMap<QueueName, Arc<crate::routing::hours::Calendar>>,
     /// The arbiters actors are placed on (empty outside an actix system: then actors
     /// start on the current arbiter).
     arbiters: Vec<actix::dev::ArbiterHandle>,
     /// The arbiter threads themselves, joined at shutdown.
     arbiter_threads: std::sync::Mutex<Vec<actix::Arbiter>>,
     placement: std::collections::hash_map::RandomState,
+}
+
+/// What the after-hours rules of a closed queue do to one arriving conversation
+/// ([`Engine::after_hours`]).
+#[derive(Debug, Clone)]
+pub struct AfterHoursPlan {
+    /// The queue it goes to: the after-hours queue, or the closed one.
+    pub to: QueueName,
+    /// Told to the customer, if the queue has a message.
+    pub message: Option<String>,
+    /// Why the queue is closed.
+    pub why: crate::routing::hours::Closed,
+    /// It waits where nobody is offered it until the opening.
+    pub waits_unoffered: bool,
 }
 
 pub struct Inner {
@@ -165,6 +181,7 @@ impl Engine {
                 agents: DashMap::new(),
                 queues: DashMap::new(),
                 queue_configs: DashMap::new(),
+                queue_hours: DashMap::new(),
                 arbiters,
                 arbiter_threads: std::sync::Mutex::new(threads),
                 placement: Default::default(),
@@ -477,9 +494,57 @@ impl Engine {
     /// Learns a queue's configuration without starting its actor (it runs on the node
     /// owning the queue's key).
     pub fn know_queue(&self, config: QueueConfig) {
+        match config
+            .hours
+            .as_ref()
+            .map(|h| crate::routing::hours::Calendar::compile(h, &config.name))
+        {
+            Some(Ok(c)) => {
+                self.registry
+                    .queue_hours
+                    .insert(config.name.clone(), Arc::new(c));
+            }
+            Some(Err(e)) => {
+                // Only a configuration stored by an older build can get here
+                // (`save_queue` refuses it): the queue stays open rather than closed
+                // for good.
+                tracing::warn!(queue = %config.name, error = %e, "queue hours ignored");
+                self.registry.queue_hours.remove(&config.name);
+            }
+            None => {
+                self.registry.queue_hours.remove(&config.name);
+            }
+        }
         self.registry
             .queue_configs
             .insert(config.name.clone(), config);
+    }
+
+    /// A queue's compiled business hours; `None`: always open.
+    pub fn queue_calendar(&self, name: &QueueName) -> Option<Arc<crate::routing::hours::Calendar>> {
+        self.registry.queue_hours.get(name).map(|c| c.clone())
+    }
+
+    /// Why `queue` is closed now, if it is (its business hours).
+    pub fn queue_closed(&self, name: &QueueName) -> Option<crate::routing::hours::Closed> {
+        self.queue_calendar(name)?.closed_at(self.now())
+    }
+
+    /// What a conversation arriving now for `queue` gets from its after-hours rules;
+    /// `None` while the queue is open. It goes to the after-hours queue when that one
+    /// is open (one hop: nobody is routed in a circle), else it waits in `queue`.
+    pub fn after_hours(&self, queue: &QueueName) -> Option<AfterHoursPlan> {
+        let why = self.queue_closed(queue)?;
+        let rules = self.queue_config(queue)?.hours?.after_hours;
+        let routed = rules
+            .route_to
+            .filter(|to| self.queue_exists(to) && self.queue_closed(to).is_none());
+        Some(AfterHoursPlan {
+            waits_unoffered: routed.is_none() && !rules.offer,
+            to: routed.unwrap_or_else(|| queue.clone()),
+            message: rules.message,
+            why,
+        })
     }
 
     /// Called by a customer actor when it passivates.
@@ -602,6 +667,17 @@ impl Engine {
     /// A channel is the default of at most one queue: a channel this change adds to
     /// `default_for` is taken off the queue that had it, in the same commit.
     pub async fn save_queue(&self, config: QueueConfig) -> EngineResult<()> {
+        if let Some(h) = &config.hours {
+            crate::routing::hours::Calendar::compile(h, &config.name)
+                .map_err(|e| EngineError::invalid(e.to_string()))?;
+            if let Some(to) = &h.after_hours.route_to {
+                if !self.queue_exists(to) {
+                    return Err(EngineError::invalid(format!(
+                        "hours.after_hours.route_to: no queue named {to}"
+                    )));
+                }
+            }
+        }
         let _one_at_a_time = self.queue_lock.lock().await;
         // Only the channels this change adds move, so saving a queue of a store that
         // predates the rule leaves the others alone.

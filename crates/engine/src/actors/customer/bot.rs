@@ -251,7 +251,7 @@ impl CustomerActor {
         }
     }
 
-    fn bot_reply_event(
+    pub(super) fn bot_reply_event(
         &self,
         conv: ConversationId,
         channel: Channel,
@@ -276,7 +276,11 @@ impl CustomerActor {
 
     /// The outbox delivery of a bot reply on a provider channel (`None` on the web chat,
     /// whose sockets get it, or when the channel cannot take replies).
-    fn bot_delivery(&self, reply: &TimelineEvent, conv: ConversationId) -> Option<Delivery> {
+    pub(super) fn bot_delivery(
+        &self,
+        reply: &TimelineEvent,
+        conv: ConversationId,
+    ) -> Option<Delivery> {
         let EventKind::BotReply { channel, text, .. } = &reply.kind else {
             return None;
         };
@@ -302,7 +306,7 @@ impl CustomerActor {
         }
     }
 
-    fn bot_send(&self, reply: TimelineEvent, delivery: Option<Delivery>) {
+    pub(super) fn bot_send(&self, reply: TimelineEvent, delivery: Option<Delivery>) {
         let channel = match &reply.kind {
             EventKind::BotReply { channel, .. } => *channel,
             _ => return,

@@ -129,6 +129,7 @@ impl CustomerActor {
         if !self.engine.queue_exists(&queue_name) {
             return done(Err(EngineError::not_found("queue")));
         }
+        let (queue_name, after_hours) = self.after_hours(queue_name);
         let queue = queue_name.clone();
         let engine = self.engine.clone();
         let place = decide::Placement {
@@ -156,6 +157,7 @@ impl CustomerActor {
         let batch = self.reported(batch, reopen.as_ref(), &conv);
         let batch = self.with_idem(batch, idem.as_ref(), &ev, conv.id);
         let (batch, handoff) = self.bot_take_handoff(batch);
+        let (batch, after_hours) = self.after_hours_batch(after_hours, conv_id, msg.channel, batch);
         Atomic::new(Box::pin(
             async move {
                 // Admission first (the queue may refuse), then durability. If the commit
@@ -194,6 +196,7 @@ impl CustomerActor {
                 let ack = act.inbound_applied(msg.channel, &events, &ev, &conv, idem);
                 act.push_chat(ChatNotice::Event { event: ev.clone() });
                 act.bot_handed_off(handoff);
+                act.after_hours_told(after_hours);
                 act.push_chat_state(&conv, None, Some(position));
                 Ok(ack)
             }),

@@ -151,6 +151,25 @@ pub struct QueueSnapshot {
     pub agents_available: usize,
     /// Waiting conversations in routing order (first 100).
     pub queue: Vec<WaitingView>,
+    /// The queue's business hours now (absent: always open).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hours: Option<HoursStatus>,
+}
+
+/// Where a queue with business hours stands now.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HoursStatus {
+    pub open: bool,
+    /// Whether it offers to agents now (open, or `after_hours.offer`).
+    pub offering: bool,
+    /// Why it is closed (`outside opening hours`, `holiday: 元日`, `closed: <name>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_because: Option<String>,
+    /// When it next opens or closes, and that instant in the queue's time zone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_change: Option<Millis>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_change_local: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
