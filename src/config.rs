@@ -178,6 +178,8 @@ pub struct ClusterSettings {
     pub peer_batch: usize,
     /// `moved` answers a node-to-node message follows.
     pub peer_hops: u32,
+    /// A peer's queue and worker stop after this long with nothing to send.
+    pub peer_idle_ms: u64,
     /// The largest node-to-node request body a node accepts.
     pub max_peer_request_bytes: usize,
     /// How long the cluster view waits for each member to answer its ping.
@@ -226,6 +228,7 @@ impl std::fmt::Debug for ClusterSettings {
             .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
             .field("peer_queue", &self.peer_queue)
             .field("peer_batch", &self.peer_batch)
+            .field("peer_idle_ms", &self.peer_idle_ms)
             .field("placement", &self.placement)
             .field("shards", &self.shards)
             .finish_non_exhaustive()
@@ -248,6 +251,7 @@ impl Default for ClusterSettings {
             secret: None,
             peer_queue: 1024,
             peer_batch: 64,
+            peer_idle_ms: 60_000,
             peer_hops: 2,
             max_peer_request_bytes: 1 << 20,
             peer_ping_timeout_ms: 1_000,
@@ -274,10 +278,14 @@ impl ClusterSettings {
         if self.secret.as_ref().is_some_and(|s| s.len() < 16) {
             return Err("cluster.secret must be at least 16 bytes".into());
         }
-        if self.peer_queue == 0 || self.peer_batch == 0 || self.peer_ping_timeout_ms == 0 {
+        if self.peer_queue == 0
+            || self.peer_batch == 0
+            || self.peer_ping_timeout_ms == 0
+            || self.peer_idle_ms == 0
+        {
             return Err(
-                "cluster.peer_queue, cluster.peer_batch and cluster.peer_ping_timeout_ms \
-                 must be at least 1"
+                "cluster.peer_queue, cluster.peer_batch, cluster.peer_ping_timeout_ms and \
+                 cluster.peer_idle_ms must be at least 1"
                     .into(),
             );
         }
@@ -319,6 +327,7 @@ impl ClusterSettings {
             queue: self.peer_queue,
             batch: self.peer_batch,
             hops: self.peer_hops,
+            idle: std::time::Duration::from_millis(self.peer_idle_ms),
         }
     }
 

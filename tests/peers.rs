@@ -230,6 +230,7 @@ async fn a_full_peer_queue_refuses_at_once_and_the_waiting_messages_arrive() {
         queue: 2,
         batch: 1,
         hops: 2,
+        ..PeerConfig::default()
     };
     let (a, b, c) = three(config).await;
     let owners = settled(&[&a, &b, &c]).await;
@@ -303,6 +304,38 @@ async fn a_peer_worker_whose_runtime_ended_is_replaced() {
     // The next message still gets there.
     let reply = a.peers.send(key, "echo", json!({}), WAIT).await.unwrap();
     assert_eq!(reply["node"], "b", "{reply}");
+}
+
+#[actix_rt::test]
+async fn an_idle_peers_worker_stops_and_the_next_message_starts_another() {
+    // The peers a node once talked to (earlier runs of nodes, on other addresses) must
+    // not keep a queue and a worker each for ever.
+    let config = PeerConfig {
+        idle: Duration::from_millis(50),
+        ..PeerConfig::default()
+    };
+    let (a, b, c) = three(config).await;
+    let owners = settled(&[&a, &b, &c]).await;
+    let (key, _) = owners.iter().find(|(_, o)| *o == "b").unwrap();
+    let reply = a.peers.send(key, "echo", json!({}), WAIT).await.unwrap();
+    assert_eq!(reply["node"], "b", "{reply}");
+    assert_eq!(a.peers.workers(), 1);
+    // Stops once idle (bounded wait, polled: the worker's exit has no event to await).
+    let deadline = std::time::Instant::now() + WAIT;
+    while a.peers.workers() > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the idle worker stayed"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await; // poll interval
+    }
+    let reply = a
+        .peers
+        .send(key, "echo", json!({"again": true}), WAIT)
+        .await
+        .unwrap();
+    assert_eq!(reply["node"], "b", "{reply}");
+    assert_eq!(reply["body"]["again"], true, "{reply}");
 }
 
 #[actix_rt::test]

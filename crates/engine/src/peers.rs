@@ -54,6 +54,10 @@ pub struct PeerConfig {
     pub batch: usize,
     /// `moved` answers followed per message.
     pub hops: u32,
+    /// A peer's queue and worker stop after this long with nothing to send (the next
+    /// message starts them again), so the peers a node once talked to — earlier runs
+    /// of nodes on other addresses — are not kept for ever.
+    pub idle: Duration,
 }
 
 impl Default for PeerConfig {
@@ -62,6 +66,7 @@ impl Default for PeerConfig {
             queue: 1024,
             batch: 64,
             hops: 2,
+            idle: Duration::from_secs(60),
         }
     }
 }
@@ -162,8 +167,8 @@ pub struct Peers {
     transport: Arc<dyn Transport>,
     config: PeerConfig,
     handlers: DashMap<String, Handler>,
-    /// One queue (and worker) per peer address.
-    queues: DashMap<String, mpsc::Sender<Pending>>,
+    /// One queue (and worker) per peer address it sent to within `config.idle`.
+    queues: Arc<DashMap<String, mpsc::Sender<Pending>>>,
     /// When each peer address last answered a request (any request).
     answered: Arc<DashMap<String, std::time::Instant>>,
     next_id: AtomicU64,
@@ -179,9 +184,10 @@ impl Peers {
                 queue: config.queue.max(1),
                 batch: config.batch.max(1),
                 hops: config.hops,
+                idle: config.idle.max(Duration::from_millis(1)),
             },
             handlers: DashMap::new(),
-            queues: DashMap::new(),
+            queues: Arc::default(),
             answered: Arc::default(),
             next_id: AtomicU64::new(1),
         }
@@ -430,10 +436,18 @@ impl Peers {
             rx,
             self.transport.clone(),
             self.driver.clone(),
-            self.config.batch,
-            self.answered.clone(),
+            self.config,
+            Worked {
+                answered: self.answered.clone(),
+                queues: self.queues.clone(),
+            },
         ));
         tx
+    }
+
+    /// Peers with a queue and worker now (see [`PeerConfig::idle`]).
+    pub fn workers(&self) -> usize {
+        self.queues.len()
     }
 
     /// Answers a batch that arrived from another node: one answer per envelope.
@@ -515,18 +529,40 @@ fn outcome_of(a: &Answer) -> &'static str {
 /// How much longer than its envelopes' latest deadline a request may take.
 const REQUEST_GRACE: Duration = Duration::from_millis(50);
 
-/// Sends what waits for one peer, a batch at a time, until every sender is gone.
+/// The maps a worker updates: when its peer answered, and the queues (it removes its
+/// own when it stops idle).
+struct Worked {
+    answered: Arc<DashMap<String, std::time::Instant>>,
+    queues: Arc<DashMap<String, mpsc::Sender<Pending>>>,
+}
+
+/// Sends what waits for one peer, a batch at a time, until every sender is gone or
+/// nothing came for `config.idle`.
 async fn worker(
     address: String,
     mut queue: mpsc::Receiver<Pending>,
     transport: Arc<dyn Transport>,
     driver: Arc<Driver>,
-    batch_max: usize,
-    answered: Arc<DashMap<String, std::time::Instant>>,
+    config: PeerConfig,
+    worked: Worked,
 ) {
-    while let Some(first) = queue.recv().await {
+    let Worked { answered, queues } = worked;
+    loop {
+        let first = match tokio::time::timeout(config.idle, queue.recv()).await {
+            Ok(Some(p)) => p,
+            Ok(None) => break,
+            Err(_) => {
+                // Idle: no new envelope gets in (a sender sees the queue closed and
+                // starts a new worker); what got in before the close is still sent,
+                // then `recv` ends the loop.
+                queue.close();
+                queues.remove_if(&address, |_, q| q.is_closed());
+                answered.remove_if(&address, |_, at| at.elapsed() >= config.idle);
+                continue;
+            }
+        };
         let mut batch = vec![first];
-        while batch.len() < batch_max {
+        while batch.len() < config.batch {
             match queue.try_recv() {
                 Ok(p) => batch.push(p),
                 Err(_) => break,
