@@ -195,6 +195,31 @@ async fn a_call_after_hours_hears_the_message_and_ends() {
     let told = t.iter().find(|e| e["type"] == "bot_reply").unwrap();
     assert_eq!(told["text"], CLOSED);
     assert_eq!(told["channel"], "voice");
+    // Its conversation does not wait for Monday (no dead call offered then): it is
+    // abandoned at once, and the call's end, when it comes, adds only the call.
+    let conv = told["conversation_id"].as_str().unwrap().to_owned();
+    app.get_until(&format!("/api/v1/conversations/{conv}"), "abandoned", |c| {
+        c["state"] == "abandoned"
+    })
+    .await;
+    let (_, q) = app.get("/api/v1/queues/general").await;
+    assert_eq!(q["waiting"], 0, "{q}");
+    let ended = [
+        ("CallSid", "CAsat1"),
+        ("From", "+81312349999"),
+        ("To", "+815012345678"),
+        ("CallStatus", "completed"),
+        ("CallDuration", "9"),
+    ];
+    let (status, _) = twilio_post(&app, "/webhooks/twilio/voice/status", &ended, None).await;
+    assert_eq!(status, 204);
+    let t = app
+        .timeline_until(&cid, "the call's end", |t| {
+            t.iter().any(|e| e["type"] == "call")
+        })
+        .await;
+    let abandoned = t.iter().filter(|e| e["type"] == "abandoned").count();
+    assert_eq!(abandoned, 1, "{t:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,7 +6,9 @@
 //! The queue actor itself holds offers back while closed (`QueueActor::offers_now`);
 //! here only the arrival is decided. A route never goes further than one queue: an
 //! after-hours queue that is closed too leaves the conversation waiting where it was
-//! headed, which is the documented fallback (nobody is routed in a circle).
+//! headed, which is the documented fallback (nobody is routed in a circle). A call
+//! that would wait so is abandoned at once: the caller hears the message and the
+//! call ends (`channels::twilio_voice`), and no dead call is offered at the opening.
 
 use super::CustomerActor;
 use crate::actors::outbound::Delivery;
@@ -21,6 +23,8 @@ pub(super) struct AfterHours {
     pub trace: String,
     /// The queue whose hours applied.
     pub closed_queue: QueueName,
+    /// Nobody is offered it before the opening.
+    pub waits_unoffered: bool,
 }
 
 /// The after-hours reply once stored: pushed or delivered after the customer's message.
@@ -47,6 +51,7 @@ impl CustomerActor {
             message: plan.message,
             trace,
             closed_queue: queue,
+            waits_unoffered: plan.waits_unoffered,
         };
         (plan.to, Some(rules))
     }

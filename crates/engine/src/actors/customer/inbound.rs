@@ -130,6 +130,10 @@ impl CustomerActor {
             return done(Err(EngineError::not_found("queue")));
         }
         let (queue_name, after_hours) = self.after_hours(queue_name);
+        // A call nobody will answer before the opening is told so and ends (the voice
+        // connector's answer): its conversation does not wait for the opening.
+        let call_ends = msg.channel == crate::domain::Channel::Voice
+            && after_hours.as_ref().is_some_and(|p| p.waits_unoffered);
         let queue = queue_name.clone();
         let engine = self.engine.clone();
         let place = decide::Placement {
@@ -176,7 +180,7 @@ impl CustomerActor {
                 Ok(position)
             }
             .into_actor(self)
-            .map(move |res, act, _| {
+            .map(move |res, act, ctx| {
                 if res.is_err() {
                     if let Some(k) = &seen_key {
                         act.failed.record(k, &events);
@@ -197,6 +201,9 @@ impl CustomerActor {
                 act.push_chat(ChatNotice::Event { event: ev.clone() });
                 act.bot_handed_off(handoff);
                 act.after_hours_told(after_hours);
+                if call_ends {
+                    act.abandon(ctx, false);
+                }
                 act.push_chat_state(&conv, None, Some(position));
                 Ok(ack)
             }),
