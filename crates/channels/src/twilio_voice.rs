@@ -365,7 +365,7 @@ async fn route_call(
         .unwrap_or_default();
     if after_hours.is_some_and(|p| p.waits_unoffered) {
         // Nobody would answer before the opening: the caller is told, and the call
-        // ends (its conversation is recorded, then abandoned by the call's end).
+        // ends (its conversation is recorded and abandoned at once by its actor).
         return Ok(twiml(format!("{told}<Hangup/>")));
     }
     Ok(twiml(format!(
