@@ -573,14 +573,15 @@ impl Client {
 
     /// Next message of any type.
     pub async fn next(&mut self) -> Value {
+        self.next_by(std::time::Instant::now() + WAIT).await
+    }
+
+    /// [`Client::next`], waiting until `deadline` instead of [`WAIT`].
+    pub async fn next_by(&mut self, deadline: std::time::Instant) -> Value {
         if let Some(v) = self.backlog.pop_front() {
             return v;
         }
-        self.read().await
-    }
-
-    async fn read(&mut self) -> Value {
-        self.read_by(tokio::time::Instant::now() + WAIT).await
+        self.read_by(deadline.into()).await
     }
 
     /// The next JSON message, or a panic at `deadline`. One deadline for the whole

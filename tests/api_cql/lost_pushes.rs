@@ -51,7 +51,9 @@ async fn take_offers(agent: &mut Watch, home: &Proc, held: &mut BTreeSet<String>
     let give_up = Instant::now() + crate::spread::MESSAGE_WAIT;
     while held.len() < want {
         assert!(Instant::now() < give_up, "the agent holds only {held:?}");
-        let m = agent.client.next().await;
+        // Up to `give_up`, not `WAIT`: an offer push lost is offered again only after
+        // the orphan sweep (offer time-out plus its slack, 25 s).
+        let m = agent.client.next_by(give_up).await;
         let offers = match m["type"].as_str() {
             Some("offer") => vec![m],
             Some("conversation_assigned") => {
