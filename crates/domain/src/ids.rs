@@ -155,14 +155,16 @@ fn parse_slug(field: &'static str, s: &str) -> Result<String, ParseError> {
     Ok(s.to_owned())
 }
 
-/// An agent's login id, e.g. `alice`. Lowercase slug, 1..=64 characters.
+/// An agent's login id, e.g. `alice`. Lowercase slug, 1..=64 characters. Shared, not
+/// copied: the routing core files an agent under its id in several indexes and every
+/// actor message carries one, so a clone is a reference count, not an allocation.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct AgentId(String);
+pub struct AgentId(std::sync::Arc<str>);
 
 impl AgentId {
     pub fn parse(s: &str) -> Result<Self, ParseError> {
-        parse_slug("agent_id", s).map(Self)
+        parse_slug("agent_id", s).map(|s| Self(s.into()))
     }
     pub fn as_str(&self) -> &str {
         &self.0
@@ -193,7 +195,7 @@ macro_rules! slug_conv {
         }
         impl From<$name> for String {
             fn from(v: $name) -> String {
-                v.0
+                v.0.to_string()
             }
         }
         impl fmt::Display for $name {
