@@ -65,6 +65,8 @@ fn main() {
                     text: format!("配送状況を教えてください ({i})"),
                     client_msg_id: Some(format!("bench-{i}")),
                     queue: None,
+                    requirements: Default::default(),
+                    language: None,
                 },
             )
             .await

@@ -700,14 +700,17 @@ impl Settings {
         crate::ivr::Tree::from_settings(&self.ivr, self.channels.voice.flat_menu())
     }
 
-    /// The queues a visitor may open a chat in: those a chat option of the tree names.
-    pub fn ivr_chat_queues(&self) -> std::collections::BTreeSet<crate::domain::QueueName> {
+    /// The queues a visitor may open a chat in: those a chat option of the tree names,
+    /// each with the skills that option needs (the same for every option naming it).
+    pub fn ivr_chat_queues(
+        &self,
+    ) -> std::collections::BTreeMap<crate::domain::QueueName, crate::domain::SkillFloors> {
         self.ivr_tree()
             .into_iter()
             .flat_map(|t| t.menus)
             .flat_map(|m| m.options)
             .filter_map(|o| match o.action {
-                crate::ivr::Action::Chat(q) => Some(q),
+                crate::ivr::Action::Chat(q) => Some((q, o.skills)),
                 _ => None,
             })
             .collect()

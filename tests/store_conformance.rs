@@ -291,6 +291,7 @@ async fn data_survives_drop_and_reopen() {
         preferred_agent: None,
         required_agent: None,
         disposition: None,
+        requirements: Default::default(),
         updated_at: Millis(22),
     };
     let event = TimelineEvent::new(

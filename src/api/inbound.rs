@@ -25,6 +25,14 @@ pub struct InboundRequest {
     /// The queue a new conversation joins (default: the channel's).
     #[serde(default)]
     pub queue: Option<String>,
+    /// Skills the conversation needs of its agent, on top of its queue's: skill name
+    /// to minimum proficiency (1 to 5), at most 16 (docs/routing.md "Per-contact
+    /// skills"). Refused when no agent of the queue could ever meet them.
+    #[serde(default)]
+    pub requirements: std::collections::BTreeMap<String, u8>,
+    /// A language the agent must speak, e.g. `ja` (the skill `lang-ja`).
+    #[serde(default)]
+    pub language: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
@@ -69,6 +77,8 @@ pub async fn inbound(
             text: body.text,
             client_msg_id: body.client_msg_id,
             queue: body.queue,
+            requirements: body.requirements,
+            language: body.language,
         },
     )
     .await?;

@@ -24,6 +24,7 @@ fn opt(key: char, ja: &str, en: &str, phrases: &[&str], action: Action) -> MenuO
             en: en.into(),
         },
         action,
+        skills: Default::default(),
     }
 }
 
@@ -372,6 +373,12 @@ async fn visual_ivr_chat_leaf_opens_in_its_queue_and_asks_a_callback_over_the_so
     let app = spawn_app(|s| {
         tree(s);
         s.ivr.menus[0].options[3].action = Action::Chat(q("billing"));
+        // The chat it opens needs an agent with billing at 2 or better.
+        s.ivr.menus[0].options[3].skills = [(
+            switchboard::domain::Skill::parse("billing").unwrap(),
+            switchboard::domain::Proficiency::new(2).unwrap(),
+        )]
+        .into();
     })
     .await;
     app.queue("billing", json!({})).await;
@@ -393,6 +400,7 @@ async fn visual_ivr_chat_leaf_opens_in_its_queue_and_asks_a_callback_over_the_so
     let (_, c) = app.get(&format!("/api/v1/conversations/{conv}")).await;
     assert_eq!(c["queue"], "billing");
     assert_eq!(c["channel"], "chat");
+    assert_eq!(c["requirements"], json!({"billing": 2}), "{c}");
 
     // A bad number is refused; a good one turns the wait into a callback in place.
     chat.send(json!({"type": "request_callback", "phone": "0312345678"}))

@@ -40,6 +40,7 @@ mod scenario;
 mod security;
 mod shutdown;
 mod single_node;
+mod skills;
 mod static_files;
 mod supervisor;
 mod survey;

@@ -51,6 +51,8 @@ mod routing;
 mod scenario;
 #[path = "../api/shutdown.rs"]
 mod shutdown;
+#[path = "../api/skills.rs"]
+mod skills;
 #[path = "../api/supervisor.rs"]
 mod supervisor;
 #[path = "../api/survey.rs"]

@@ -26,7 +26,7 @@ use super::connector::{serve, Connector, Webhook};
 use super::webhook::{field, required, WebhookError};
 use super::{ingest, ChannelSettings, InboundMessage, Provided};
 use crate::actors::messages::CallEnded;
-use crate::domain::{Channel, IdentityKey};
+use crate::domain::{Channel, IdentityKey, SkillFloors};
 use crate::ivr::{Action, Position, Tree};
 use crate::Gateway;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -182,7 +182,7 @@ async fn incoming_inner(
     required(&params, "CallSid")?;
     required(&params, "From")?;
     let Some(tree) = ivr_tree(state) else {
-        return route_call(state, &params, None, "着信").await;
+        return route_call(state, &params, None, &SkillFloors::new(), "着信").await;
     };
     Ok(menu_twiml(state, &tree, &Position::root(&tree), 0, ""))
 }
@@ -206,7 +206,7 @@ async fn menu_inner(
 ) -> Result<HttpResponse, WebhookError> {
     let v = &state.channels.voice;
     let Some(tree) = ivr_tree(state) else {
-        return route_call(state, &params, None, "着信").await;
+        return route_call(state, &params, None, &SkillFloors::new(), "着信").await;
     };
     // Where the caller is: the (signed) action URL's query; anything else is the root.
     let query: Vec<(String, String)> =
@@ -235,7 +235,7 @@ async fn menu_inner(
             ));
         }
         return match limits.default_action.clone() {
-            Some(a) => act(state, &tree, &pos, &params, &a, "既定").await,
+            Some(a) => act(state, &tree, &pos, &params, &a, &SkillFloors::new(), "既定").await,
             None => Ok(twiml(format!(
                 "{}<Hangup/>",
                 say(
@@ -246,7 +246,16 @@ async fn menu_inner(
         };
     };
     let label = option.label.for_language(&v.language).to_owned();
-    act(state, &tree, &pos, &params, &option.action, &label).await
+    act(
+        state,
+        &tree,
+        &pos,
+        &params,
+        &option.action,
+        &option.skills,
+        &label,
+    )
+    .await
 }
 
 /// Carries out a chosen action for the caller at `pos`.
@@ -256,6 +265,7 @@ async fn act(
     pos: &Position,
     params: &[(String, String)],
     action: &Action,
+    skills: &SkillFloors,
     label: &str,
 ) -> Result<HttpResponse, WebhookError> {
     match action {
@@ -264,7 +274,7 @@ async fn act(
         Action::Back => Ok(menu_twiml(state, tree, &pos.back(), 0, "")),
         Action::Queue(q) => {
             let text = format!("着信 — IVR {}: {label}", pos.encode());
-            route_call(state, params, Some(q.clone()), &text).await
+            route_call(state, params, Some(q.clone()), skills, &text).await
         }
         Action::Article(id) => {
             let article = switchboard_engine::articles::read(&state.store, id)
@@ -296,7 +306,9 @@ async fn act(
                 "折り返し電話のご希望 ({phone}) — IVR {}: {label}",
                 pos.encode()
             );
-            let Provided::Stored(done) = ingest_call(state, params, q.clone(), &text).await? else {
+            let Provided::Stored(done) =
+                ingest_call(state, params, q.clone(), &SkillFloors::new(), &text).await?
+            else {
                 return Ok(erased_call());
             };
             let requested = crate::actors::customer::callback::request(
@@ -331,6 +343,7 @@ async fn ingest_call(
     state: &Gateway,
     params: &[(String, String)],
     queue: Option<crate::domain::QueueName>,
+    skills: &SkillFloors,
     text: &str,
 ) -> Result<Provided, WebhookError> {
     let call = required(params, "CallSid")?;
@@ -338,6 +351,7 @@ async fn ingest_call(
     let mut m = InboundMessage::new(Channel::Voice, from, text);
     m.provider_msg_id = Some(call.to_owned());
     m.queue = queue;
+    m.requirements = skills.clone();
     Ok(ingest(state, m).await?)
 }
 
@@ -346,6 +360,7 @@ async fn route_call(
     state: &Gateway,
     params: &[(String, String)],
     queue: Option<crate::domain::QueueName>,
+    skills: &SkillFloors,
     text: &str,
 ) -> Result<HttpResponse, WebhookError> {
     // The queue's business hours, as the customer's actor will apply them to the
@@ -355,7 +370,7 @@ async fn route_call(
         .clone()
         .or_else(|| engine.default_queue_for(Channel::Voice))
         .and_then(|q| engine.after_hours(&q));
-    let Provided::Stored(done) = ingest_call(state, params, queue, text).await? else {
+    let Provided::Stored(done) = ingest_call(state, params, queue, skills, text).await? else {
         return Ok(erased_call());
     };
     let told = after_hours

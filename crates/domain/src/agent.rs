@@ -182,6 +182,29 @@ pub struct AgentProfile {
     pub disabled: bool,
 }
 
+/// The skills a conversation needs of the agent who takes it, each at least at a
+/// proficiency (docs/routing.md "Per-contact skills"). A language is the skill
+/// `lang-<code>` (e.g. `lang-ja`).
+pub type SkillFloors = BTreeMap<Skill, Proficiency>;
+
+/// At most this many required skills on one conversation.
+pub const MAX_REQUIRED_SKILLS: usize = 16;
+
+/// Whether an agent with skills `have` meets every floor of `need`.
+pub fn meets(have: &SkillFloors, need: &SkillFloors) -> bool {
+    need.iter()
+        .all(|(s, min)| have.get(s).is_some_and(|p| p >= min))
+}
+
+/// The skill that stands for speaking `code` (`ja` -> `lang-ja`); `None` when `code`
+/// is not 2 to 8 lowercase ASCII letters.
+pub fn language_skill(code: &str) -> Option<Skill> {
+    if !(2..=8).contains(&code.len()) || !code.bytes().all(|b| b.is_ascii_lowercase()) {
+        return None;
+    }
+    Skill::parse(&format!("lang-{code}")).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

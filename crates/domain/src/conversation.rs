@@ -4,8 +4,9 @@
 //! "Offered" is a live routing state held by the queue actor, not persisted: after a
 //! restart an offered conversation is simply queued again with its original wait.
 
-use super::{AgentId, Channel, ConversationId, CustomerId, Millis, QueueName};
+use super::{AgentId, Channel, ConversationId, CustomerId, Millis, QueueName, SkillFloors};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -59,6 +60,11 @@ pub struct Conversation {
     #[serde(default)]
     pub required_agent: Option<AgentId>,
     pub disposition: Option<String>,
+    /// Skills this conversation needs of its agent, on top of its queue's own
+    /// (set by the IVR, the REST call or a queue default; docs/routing.md
+    /// "Per-contact skills"). Kept across requeues, transfers and restarts.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub requirements: SkillFloors,
     /// Last change of this record (state, agent, queue, channel) — not of the
     /// timeline: messages do not touch it.
     pub updated_at: Millis,

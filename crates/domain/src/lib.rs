@@ -25,7 +25,10 @@ pub mod text;
 pub mod time;
 pub mod view;
 
-pub use agent::{AgentProfile, AgentStatus, Capacity, Proficiency, RequestedStatus, Role, Skill};
+pub use agent::{
+    language_skill, meets, AgentProfile, AgentStatus, Capacity, Proficiency, RequestedStatus, Role,
+    Skill, SkillFloors, MAX_REQUIRED_SKILLS,
+};
 pub use channel::{
     channels_where, AddressKind, Capabilities, Channel, ChannelClass, ReplyPath, SurveyPath,
 };
@@ -37,7 +40,7 @@ pub use event::{
     Attachment, BotTurn, CallStatus, DeliveryStatus, EventKind, OfferOutcome, TimelineEvent,
 };
 pub use ids::{AgentId, ConversationId, CustomerId, EventId, OfferId, QueueName};
-pub use queue::{AfterHours, BusinessHours, Closure, QueueConfig, RoutingStrategy};
+pub use queue::{AfterHours, BusinessHours, Closure, QueueConfig, RoutingStrategy, WideningStep};
 pub use report::{OfferOrigin, ReportEvent, ReportKind};
 pub use time::{Clock, Millis, SystemClock};
 

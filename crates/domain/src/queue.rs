@@ -62,6 +62,38 @@ pub struct QueueConfig {
     /// When the queue is open; none: always (docs/routing.md "Business hours").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hours: Option<BusinessHours>,
+    /// Among agents who meet a conversation's own required skills, prefer the more
+    /// proficient (weighted by `skill_weights`) before the strategy decides
+    /// (docs/routing.md "Per-contact skills"). Default: on.
+    #[serde(default = "defaults::rank_by_proficiency")]
+    pub rank_by_proficiency: bool,
+    /// Weight of each skill in the proficiency ranking (0 to 100; a skill not listed
+    /// weighs 1).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub skill_weights: BTreeMap<Skill, u8>,
+    /// Timed widening (bullseye): each step relaxes a waiting conversation's own
+    /// required skills once it has waited `after_ms`; the overflow queue, if any, is
+    /// the ring after the last step. Checked by `routing::widening::Rings::compile`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub widening: Vec<WideningStep>,
+}
+
+/// One ring of a queue's timed widening: what a conversation that has waited
+/// `after_ms` no longer needs. Steps are cumulative and may only relax.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WideningStep {
+    /// Time in the queue (since the conversation was enqueued) at which this ring opens.
+    pub after_ms: u64,
+    /// Lowers every required proficiency to at most this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub floor: Option<Proficiency>,
+    /// Required skills no longer required.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drop_skills: Vec<Skill>,
+    /// No required skill any more: any agent of the queue may take it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub drop_all_skills: bool,
 }
 
 /// A queue's opening hours, holidays and closures, and what happens to contacts that
@@ -131,6 +163,9 @@ pub mod defaults {
     pub fn max_missed_offers() -> u32 {
         2
     }
+    pub fn rank_by_proficiency() -> bool {
+        true
+    }
 }
 
 impl QueueConfig {
@@ -149,13 +184,14 @@ impl QueueConfig {
             default_for: Vec::new(),
             priority: 0,
             hours: None,
+            rank_by_proficiency: defaults::rank_by_proficiency(),
+            skill_weights: BTreeMap::new(),
+            widening: Vec::new(),
         }
     }
 
     /// Whether an agent with `skills` meets every required skill.
     pub fn admits(&self, skills: &BTreeMap<Skill, Proficiency>) -> bool {
-        self.required_skills
-            .iter()
-            .all(|(s, min)| skills.get(s).is_some_and(|p| p >= min))
+        crate::agent::meets(skills, &self.required_skills)
     }
 }

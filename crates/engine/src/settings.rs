@@ -44,8 +44,9 @@ pub struct ChannelFacts {
     /// The channels an agent's text reply can be delivered on: those whose connector
     /// is enabled. The web chat and video need none (their sockets carry the text).
     pub replies: BTreeSet<Channel>,
-    /// Queues the IVR tree opens a chat in: a visitor may start a chat there.
-    pub ivr_chat_queues: BTreeSet<QueueName>,
+    /// Queues the IVR tree opens a chat in (a visitor may start a chat there), with
+    /// the skills the chat option needs of the agent.
+    pub ivr_chat_queues: std::collections::BTreeMap<QueueName, crate::domain::SkillFloors>,
     /// Queues a callback option of the IVR tree names: the only ones a visitor may
     /// name in a callback request.
     pub ivr_callback_queues: BTreeSet<QueueName>,

@@ -10,7 +10,7 @@
 pub mod callbacks;
 pub mod matching;
 
-use domain::QueueName;
+use domain::{QueueName, SkillFloors};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -107,6 +107,11 @@ pub struct MenuOption {
     pub phrases: Vec<String>,
     pub label: Text,
     pub action: Action,
+    /// Skills the agent must have for a contact that chose this option (a queue or
+    /// chat option): skill name to minimum proficiency (docs/routing.md "Per-contact
+    /// skills").
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub skills: SkillFloors,
 }
 
 /// One menu: a prompt and its options.
@@ -205,6 +210,7 @@ impl Tree {
                             // Refused by the channel settings' validation.
                             (None, false) => Action::Repeat,
                         },
+                        skills: Default::default(),
                     })
                     .collect(),
             }],
@@ -250,6 +256,20 @@ impl Tree {
                 self.menus.len(),
                 limits.max_menus
             ));
+        }
+        let mut chat_skills: BTreeMap<&QueueName, &SkillFloors> = BTreeMap::new();
+        for o in self.menus.iter().flat_map(|m| &m.options) {
+            if let Action::Chat(q) = &o.action {
+                if chat_skills
+                    .insert(q, &o.skills)
+                    .is_some_and(|s| *s != o.skills)
+                {
+                    // The visual IVR starts a chat by its queue alone.
+                    return err(format!(
+                        "two chat options open queue {q} with different skills"
+                    ));
+                }
+            }
         }
         let mut ids = HashSet::new();
         for m in &self.menus {
@@ -301,6 +321,19 @@ impl Tree {
                     if !keys.insert(k) {
                         return err(format!("menu {}: key {k} is used twice", m.id));
                     }
+                }
+                if !o.skills.is_empty() && !matches!(o.action, Action::Queue(_) | Action::Chat(_)) {
+                    return err(format!(
+                        "menu {}: option {name} requires skills but does not reach a queue",
+                        m.id
+                    ));
+                }
+                if o.skills.len() > domain::MAX_REQUIRED_SKILLS {
+                    return err(format!(
+                        "menu {}: option {name} requires more than {} skills",
+                        m.id,
+                        domain::MAX_REQUIRED_SKILLS
+                    ));
                 }
                 if o.phrases.len() > limits.max_phrases {
                     return err(format!(

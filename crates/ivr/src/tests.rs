@@ -12,6 +12,7 @@ fn opt(key: char, label: &str, phrases: &[&str], action: Action) -> MenuOption {
         phrases: phrases.iter().map(|s| s.to_string()).collect(),
         label: Text::both(label),
         action,
+        skills: Default::default(),
     }
 }
 
@@ -154,6 +155,37 @@ fn config_errors_are_clear() {
             ));
         },
         "cycle without an exit",
+    );
+    let billing = |p: u8| {
+        let skill = domain::Skill::parse("billing").unwrap();
+        domain::SkillFloors::from([(skill, domain::Proficiency::new(p).unwrap())])
+    };
+    // Skills on an option that reaches no queue.
+    check(
+        &|t, _| t.menus[1].options[1].skills = billing(2),
+        "requires skills but does not reach a queue",
+    );
+    check(
+        &|t, _| {
+            t.menus[0].options[1].skills = (0..17)
+                .map(|i| {
+                    let skill = domain::Skill::parse(&format!("s{i}")).unwrap();
+                    (skill, domain::Proficiency::new(1).unwrap())
+                })
+                .collect()
+        },
+        "requires more than 16 skills",
+    );
+    // Two chat options for one queue that need different skills.
+    check(
+        &|t, _| {
+            let mut a = opt('4', "chat", &[], Action::Chat(q("general")));
+            a.skills = billing(2);
+            let mut b = opt('5', "chat", &[], Action::Chat(q("general")));
+            b.skills = billing(3);
+            t.menus[0].options.extend([a, b]);
+        },
+        "two chat options open queue general with different skills",
     );
 }
 

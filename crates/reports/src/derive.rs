@@ -282,6 +282,7 @@ mod tests {
             preferred_agent: None,
             required_agent: None,
             disposition: None,
+            requirements: Default::default(),
             updated_at: Millis(1_000),
         }
     }

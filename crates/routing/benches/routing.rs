@@ -8,17 +8,29 @@
 //! `Instant` around each `decide()` (successful decisions only), reported as
 //! percentiles. Each run starts with one unrecorded warm-up batch. A second table
 //! repeats this with adversarial conversations (sticky waits that never end, transfers
-//! to an absent agent, tried sets covering the front of the agent index).
+//! to an absent agent, tried sets covering the front of the agent index). Two more
+//! put the per-contact rules to work (docs/routing.md "Per-contact skills"): every
+//! agent has skills, most conversations need one or two, the proficiency ranking is
+//! on, and two widening rings (a lower floor at 30 s, no skills at 60 s) hold a third
+//! of the conversations each; *typical* draws from a few dozen requirement sets,
+//! *wide* from over a thousand (more than the needs table holds, so some conversations
+//! are routed by the scan fallback).
 //!
 //! It must not test behaviour (the unit and property tests do) and uses only std and
 //! the crate. Refills and `offer_closed` calls happen outside the timed regions.
 //!
 //! Run: `cargo bench -p switchboard-routing --bench routing` (builds only the domain
-//! and routing crates).
+//! and routing crates). To price one rule at a time, `ROUTING_BENCH_TABLES=typical`
+//! (a comma-separated subset of plain, adversarial, typical, wide) picks tables and
+//! `ROUTING_BENCH_RULES=no-ranking` or `no-rings` turns a rule off in the skill tables.
 
-use domain::{AgentId, ChannelClass, ConversationId, Millis, RoutingStrategy};
+use domain::{
+    AgentId, ChannelClass, ConversationId, Millis, Proficiency, RoutingStrategy, Skill,
+    SkillFloors, WideningStep,
+};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
+use switchboard_routing::widening::{Ranking, Rings};
 use switchboard_routing::{strategy_name, AgentSnapshot, QueueRouter, WaitingEntry};
 use uuid::Uuid;
 
@@ -51,6 +63,33 @@ enum Scenario {
     /// 5% transfers to an absent agent, 10% with 4 tried agents taken from the front
     /// of the longest-idle order.
     Adversarial,
+    /// Agents hold 3 of 6 skills (proficiency 1..5) and a language; 80% of
+    /// conversations need one skill (floor 1..3), half of those a language too.
+    SkillsTypical,
+    /// Agents hold 4 of 24 skills; 90% of conversations need two (floors 1..4).
+    SkillsWide,
+}
+
+impl Scenario {
+    fn skills(self) -> Option<(u64, u64)> {
+        match self {
+            Scenario::SkillsTypical => Some((6, 3)),
+            Scenario::SkillsWide => Some((24, 4)),
+            _ => None,
+        }
+    }
+}
+
+fn skill(i: u64) -> Skill {
+    Skill::parse(&format!("skill-{i}")).unwrap()
+}
+
+fn language(i: u64) -> Skill {
+    Skill::parse(["lang-ja", "lang-en"][i as usize % 2]).unwrap()
+}
+
+fn p(v: u64) -> Proficiency {
+    Proficiency::new(v as u8).unwrap()
 }
 
 struct Setup {
@@ -59,18 +98,34 @@ struct Setup {
     round: i64,
     seq: u64,
     scenario: Scenario,
+    /// Per agent, its skills (skill scenarios only).
+    skills: Vec<SkillFloors>,
 }
 
 impl Setup {
     fn new(scenario: Scenario) -> Self {
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let skills = (0..AGENTS)
+            .map(|_| {
+                let mut out = SkillFloors::new();
+                if let Some((vocabulary, each)) = scenario.skills() {
+                    while out.len() < each as usize {
+                        out.insert(skill(rng.below(vocabulary)), p(1 + rng.below(5)));
+                    }
+                    out.insert(language(rng.below(2)), p(3));
+                }
+                out
+            })
+            .collect();
         Setup {
             ids: (0..AGENTS)
                 .map(|i| AgentId::parse(&format!("agent-{i:05}")).unwrap())
                 .collect(),
-            rng: Rng(0x9E37_79B9_7F4A_7C15),
+            rng,
             round: 0,
             seq: 0,
             scenario,
+            skills,
         }
     }
 
@@ -86,6 +141,7 @@ impl Setup {
                 free: [1, CHAT_CAPACITY, 0, 0],
                 idle_since: Millis(NOW.0 - 10_000_000 + self.round * AGENTS as i64 + idle),
                 occupancy_permille: self.rng.below(1_000) as u32,
+                skills: self.skills[i].clone(),
             });
         }
     }
@@ -122,7 +178,25 @@ impl Setup {
                 sticky_until: Millis(0),
                 required_agent: None,
                 tried: BTreeSet::new(),
+                requirements: Default::default(),
             };
+            if let Some((vocabulary, _)) = self.scenario.skills() {
+                // A third in each ring: waited 0-30 s, 30-60 s, 60-90 s.
+                w.enqueued_at = Millis(NOW.0 - self.rng.below(90_000) as i64);
+                let roll = self.rng.below(10);
+                if self.scenario == Scenario::SkillsTypical && roll < 8 {
+                    w.requirements
+                        .insert(skill(self.rng.below(vocabulary)), p(1 + self.rng.below(3)));
+                    if roll < 4 {
+                        w.requirements.insert(language(self.rng.below(2)), p(1));
+                    }
+                } else if self.scenario == Scenario::SkillsWide && roll < 9 {
+                    while w.requirements.len() < 2 {
+                        w.requirements
+                            .insert(skill(self.rng.below(vocabulary)), p(1 + self.rng.below(4)));
+                    }
+                }
+            }
             if self.scenario == Scenario::Adversarial {
                 let roll = self.rng.below(100);
                 if roll == 0 {
@@ -157,6 +231,26 @@ struct Run {
 fn run(strategy: RoutingStrategy, scenario: Scenario, per_call: bool) -> Run {
     let mut setup = Setup::new(scenario);
     let mut r = QueueRouter::new(strategy, usize::MAX);
+    if scenario.skills().is_some() {
+        let step = |after_ms, floor, drop_all_skills| WideningStep {
+            after_ms,
+            floor,
+            drop_skills: Vec::new(),
+            drop_all_skills,
+        };
+        let steps = [step(30_000, Some(p(1)), false), step(60_000, None, true)];
+        let rules = std::env::var("ROUTING_BENCH_RULES").unwrap_or_default();
+        let rings = if rules == "no-rings" {
+            Rings::default()
+        } else {
+            Rings::compile(&steps, None).expect("valid rings")
+        };
+        let ranking = Ranking {
+            by_proficiency: rules != "no-ranking",
+            ..Ranking::default()
+        };
+        r.set_rules(rings, ranking);
+    }
     setup.refill_agents(&mut r);
     setup.refill_conversations(&mut r);
     let mut out = Run {
@@ -208,6 +302,15 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
 }
 
 fn table(scenario: Scenario, title: &str) {
+    let name = match scenario {
+        Scenario::Plain => "plain",
+        Scenario::Adversarial => "adversarial",
+        Scenario::SkillsTypical => "typical",
+        Scenario::SkillsWide => "wide",
+    };
+    if std::env::var("ROUTING_BENCH_TABLES").is_ok_and(|t| !t.split(',').any(|x| x == name)) {
+        return;
+    }
     println!("\n{title}");
     println!(
         "{:<15} {:>10} {:>10} {:>13} | {:>8} {:>8} {:>8} {:>9} {:>9}",
@@ -263,5 +366,15 @@ fn main() {
         Scenario::Adversarial,
         "adversarial: 1% sticky-blocked + 5% transfers to an absent agent (all priority 3), \
          10% with 4 tried agents from the index front",
+    );
+    table(
+        Scenario::SkillsTypical,
+        "skills, typical: agents 3 of 6 skills + a language; 80% need a skill (half a \
+         language too); ranking on; rings at 30 s (floor 1) and 60 s (no skills)",
+    );
+    table(
+        Scenario::SkillsWide,
+        "skills, wide: agents 4 of 24 skills; 90% need two (floors 1..4, >1,000 sets); \
+         ranking on; same rings",
     );
 }

@@ -79,6 +79,7 @@ mod tests {
             sticky_until: Millis(0),
             required_agent: None,
             tried: BTreeSet::new(),
+            requirements: Default::default(),
         }
     }
 

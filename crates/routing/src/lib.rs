@@ -22,7 +22,11 @@
 //!     if it is not free and `now < sticky_until`, the conversation is *blocked*;
 //!     a preferred agent in `tried` voids the sticky wait (it can never be offered
 //!     the conversation again, so waiting for it would only delay the customer);
-//!   - otherwise the first agent of the class index not in `tried`.
+//!   - otherwise the first agent of the class index not in `tried`;
+//!   - a conversation with its own required skills goes only to agents that meet
+//!     them as relaxed by its current widening ring ([`widening`]), best proficiency
+//!     score first, then the strategy: it walks a per-requirement index (`needs.rs`)
+//!     instead of the class index, so it never scans ineligible agents.
 //!
 //!   Blocked conversations are skipped, at most [`MAX_SKIPS_PER_CLASS`] per class per
 //!   call, which bounds latency. Transfers (`required_agent`) live in their own
@@ -41,10 +45,12 @@ mod hash;
 pub mod holidays_jp;
 pub mod hours;
 mod keys;
+mod needs;
 mod router;
 pub mod strategy;
 mod trace;
 mod types;
+pub mod widening;
 
 #[cfg(test)]
 mod props;
@@ -52,6 +58,7 @@ mod props;
 mod tests;
 
 pub use keys::{strategy_name, StrategyKey, WaitKey};
-pub use router::{QueueRouter, MAX_SKIPS_PER_CLASS};
+pub use needs::{IDLE_MAX, NEEDS_MAX};
+pub use router::{QueueRouter, Widened, MAX_SKIPS_PER_CLASS, RANK_WINDOW, SCAN_BUDGET};
 pub use trace::TRACE_CAP;
 pub use types::{AgentSnapshot, Decision, EnqueueError, Peek, TraceStep, WaitingEntry};

@@ -25,8 +25,12 @@
 //! abandoned, in agreement with the router. Finally every agent comes back and works
 //! the queue down: every conversation ends answered or abandoned.
 
+use super::widening::{Ranking, Rings};
 use super::*;
-use domain::{AgentId, ChannelClass, ConversationId, Millis, RoutingStrategy};
+use domain::{
+    meets, AgentId, ChannelClass, ConversationId, Millis, Proficiency, RoutingStrategy, Skill,
+    SkillFloors, WideningStep,
+};
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 use strum::IntoEnumIterator;
@@ -74,6 +78,7 @@ enum Op {
         free: [u16; 4],
         idle: i64,
         occ: u32,
+        skills: Vec<(usize, u8)>,
     },
     RemoveAgent(usize),
     Enqueue(WaitingEntry),
@@ -95,6 +100,51 @@ enum Op {
         now: i64,
     },
     SetStrategy(u8),
+    /// One of [`rings`]'s configurations, ranking on or off, the weight of skill 0.
+    SetRules(usize, bool, u8),
+    WidenDue(i64),
+}
+
+/// Skills the properties draw from.
+const SKILLS: usize = 3;
+
+fn skill(i: usize) -> Skill {
+    Skill::parse(&format!("s{i}")).unwrap()
+}
+
+fn floors(v: &[(usize, u8)]) -> SkillFloors {
+    v.iter()
+        .map(|(s, p)| (skill(*s), Proficiency::new(*p).unwrap()))
+        .collect()
+}
+
+/// Widening configurations: none; one floor; floor, drop, drop all.
+fn rings(i: usize) -> Rings {
+    let step = |after_ms, floor: Option<u8>, drop: &[usize], all| WideningStep {
+        after_ms,
+        floor: floor.map(|p| Proficiency::new(p).unwrap()),
+        drop_skills: drop.iter().map(|i| skill(*i)).collect(),
+        drop_all_skills: all,
+    };
+    let steps = match i % 3 {
+        0 => vec![],
+        1 => vec![step(20, Some(2), &[], false)],
+        _ => vec![
+            step(10, Some(3), &[], false),
+            step(30, None, &[0], false),
+            step(60, None, &[], true),
+        ],
+    };
+    Rings::compile(&steps, None).unwrap()
+}
+
+/// What `w` requires at `now` (None: nothing of its own).
+fn floors_now(r: &QueueRouter, w: &WaitingEntry, now: Millis) -> Option<SkillFloors> {
+    if w.requirements.is_empty() {
+        return None;
+    }
+    let waited = (now.0 - w.enqueued_at.0).max(0) as u64;
+    Some(r.rings().relax(&w.requirements, r.rings().ring_at(waited)))
 }
 
 fn entry_strategy() -> impl Strategy<Value = WaitingEntry> {
@@ -108,9 +158,10 @@ fn entry_strategy() -> impl Strategy<Value = WaitingEntry> {
         0..120i64,
         proptest::option::weighted(0.1, 0..AGENTS),
         proptest::collection::btree_set(0..AGENTS, 0..3),
+        proptest::collection::vec((0..SKILLS, 1..=5u8), 0..3),
     )
         .prop_map(
-            |(c, class, priority, at, seq, pref, sticky, req, tried)| WaitingEntry {
+            |(c, class, priority, at, seq, pref, sticky, req, tried, needs)| WaitingEntry {
                 conversation: cid(c),
                 class: ChannelClass::ALL[class],
                 priority,
@@ -120,14 +171,16 @@ fn entry_strategy() -> impl Strategy<Value = WaitingEntry> {
                 sticky_until: Millis(sticky),
                 required_agent: req.map(aid),
                 tried: tried.into_iter().map(aid).collect(),
+                requirements: floors(&needs),
             },
         )
 }
 
 fn op_strategy() -> impl Strategy<Value = Op> {
     prop_oneof![
-        4 => (0..AGENTS, proptest::bool::weighted(0.85), [0..2u16, 0..3u16, 0..2u16, 0..2u16], 0..30i64, 0..4u32)
-            .prop_map(|(agent, available, free, idle, occ)| Op::Upsert { agent, available, free, idle, occ: occ * 250 }),
+        4 => (0..AGENTS, proptest::bool::weighted(0.85), [0..2u16, 0..3u16, 0..2u16, 0..2u16], 0..30i64, 0..4u32,
+              proptest::collection::vec((0..SKILLS, 1..=5u8), 0..4))
+            .prop_map(|(agent, available, free, idle, occ, skills)| Op::Upsert { agent, available, free, idle, occ: occ * 250, skills }),
         1 => (0..AGENTS).prop_map(Op::RemoveAgent),
         5 => entry_strategy().prop_map(Op::Enqueue),
         1 => (0..CONVS).prop_map(Op::Bounce),
@@ -137,6 +190,8 @@ fn op_strategy() -> impl Strategy<Value = Op> {
         2 => (0..AGENTS, 0..150i64).prop_map(|(agent, now)| Op::BestFor { agent, now }),
         2 => (0..CONVS, 0..AGENTS, 0..150i64).prop_map(|(conv, agent, now)| Op::TakeFor { conv, agent, now }),
         1 => (0..strategies()).prop_map(Op::SetStrategy),
+        1 => (0..3usize, proptest::bool::weighted(0.8), 0..4u8).prop_map(|(i, on, w)| Op::SetRules(i, on, w)),
+        1 => (0..150i64).prop_map(Op::WidenDue),
     ]
 }
 
@@ -147,6 +202,8 @@ fn oracle_decide(r: &QueueRouter, now: Millis) -> Option<(ConversationId, AgentI
     let agents: Vec<&AgentSnapshot> = r.agents().collect();
     for w in convs {
         let free = |id: &AgentId| agents.iter().any(|a| &a.id == id && a.routable(w.class));
+        let need = floors_now(r, w, now);
+        let fits = |a: &AgentSnapshot| need.as_ref().is_none_or(|f| meets(&a.skills, f));
         if let Some(req) = &w.required_agent {
             if free(req) && !w.tried.contains(req) {
                 return Some((w.conversation, req.clone()));
@@ -154,7 +211,8 @@ fn oracle_decide(r: &QueueRouter, now: Millis) -> Option<(ConversationId, AgentI
             continue;
         }
         if let Some(p) = &w.preferred_agent {
-            if !w.tried.contains(p) {
+            let unfit = agents.iter().any(|a| &a.id == p && !fits(a));
+            if !w.tried.contains(p) && !unfit {
                 if free(p) {
                     return Some((w.conversation, p.clone()));
                 }
@@ -165,9 +223,10 @@ fn oracle_decide(r: &QueueRouter, now: Millis) -> Option<(ConversationId, AgentI
         }
         let best = agents
             .iter()
-            .filter(|a| a.routable(w.class) && !w.tried.contains(&a.id))
+            .filter(|a| a.routable(w.class) && !w.tried.contains(&a.id) && fits(a))
             .min_by_key(|a| {
                 (
+                    std::cmp::Reverse(oracle_score(r.ranking(), &w.requirements, &a.skills)),
                     StrategyKey::of(r.strategy(), a, r.rr_tick(&a.id)),
                     a.id.clone(),
                 )
@@ -179,9 +238,27 @@ fn oracle_decide(r: &QueueRouter, now: Millis) -> Option<(ConversationId, AgentI
     None
 }
 
+/// The proficiency score, computed here rather than by the code under test: with
+/// ranking on, Σ weight (1 unless set) × the agent's proficiency, over the skills the
+/// conversation needs.
+fn oracle_score(ranking: &Ranking, need: &SkillFloors, have: &SkillFloors) -> u32 {
+    if !ranking.by_proficiency {
+        return 0;
+    }
+    need.keys()
+        .map(|s| {
+            let weight = u32::from(ranking.weights.get(s).copied().unwrap_or(1));
+            weight * have.get(s).map_or(0, |p| u32::from(p.get()))
+        })
+        .sum()
+}
+
 /// Naive eligibility of `agent` for `w` at `now`.
 fn oracle_allows(r: &QueueRouter, w: &WaitingEntry, agent: &AgentId, now: Millis) -> bool {
-    let free = r.agents().any(|a| &a.id == agent && a.routable(w.class));
+    let need = floors_now(r, w, now).filter(|_| w.required_agent.is_none());
+    let free = r.agents().any(|a| {
+        &a.id == agent && a.routable(w.class) && need.as_ref().is_none_or(|f| meets(&a.skills, f))
+    });
     if !free || w.tried.contains(agent) {
         return false;
     }
@@ -239,12 +316,14 @@ fn apply(r: &mut QueueRouter, op: &Op) {
             free,
             idle,
             occ,
+            skills,
         } => r.upsert_agent(AgentSnapshot {
             id: aid(*agent),
             available: *available,
             free: *free,
             idle_since: Millis(*idle),
             occupancy_permille: *occ,
+            skills: floors(skills),
         }),
         Op::RemoveAgent(a) => r.remove_agent(&aid(*a)),
         Op::Enqueue(w) => {
@@ -286,6 +365,14 @@ fn apply(r: &mut QueueRouter, op: &Op) {
             );
             if let Some(d) = &got {
                 check_decision(&before, r, d);
+                // Never an agent short of the conversation's skills in its ring (a
+                // transfer goes to its named agent whatever the skills).
+                let w = before.get(&d.conversation).unwrap();
+                let f = floors_now(&before, w, now).filter(|_| w.required_agent.is_none());
+                if let Some(f) = f {
+                    let a = before.agents().find(|a| a.id == d.agent).unwrap();
+                    assert!(meets(&a.skills, &f), "{} lacks {f:?}", d.agent);
+                }
             }
         }
         Op::Close { conv, accepted } => {
@@ -327,6 +414,26 @@ fn apply(r: &mut QueueRouter, op: &Op) {
             }
         }
         Op::SetStrategy(s) => r.set_strategy(strategy(*s)),
+        Op::SetRules(i, on, w) => {
+            let mut ranking = Ranking {
+                by_proficiency: *on,
+                ..Ranking::default()
+            };
+            ranking.weights.insert(skill(0), *w);
+            r.set_rules(rings(*i), ranking);
+        }
+        Op::WidenDue(now) => {
+            let now = Millis(*now);
+            for wd in r.widen_due(now) {
+                let w = r
+                    .get(&wd.conversation)
+                    .expect("widened a waiting conversation");
+                let waited = (now.0 - w.enqueued_at.0).max(0) as u64;
+                assert!(wd.ring >= 1 && wd.ring <= r.rings().ring_at(waited));
+                let relaxed = r.rings().relax(&w.requirements, wd.ring);
+                assert_eq!(wd.requires, super::widening::describe(&relaxed));
+            }
+        }
     }
 }
 
@@ -337,9 +444,11 @@ proptest! {
     fn random_operations_keep_invariants_and_match_the_oracle(
         s in 0..strategies(),
         max_waiting in 1..30usize,
+        needs_max in prop_oneof![0..4usize, Just(NEEDS_MAX)],
         ops in proptest::collection::vec(op_strategy(), 1..120),
     ) {
         let mut r = QueueRouter::new(strategy(s), max_waiting);
+        r.set_needs_max(needs_max);
         for op in &ops {
             apply(&mut r, op);
             r.debug_check_invariants();
@@ -385,6 +494,7 @@ proptest! {
             free: [1, 2, 2, 2],
             idle_since: Millis(i as i64),
             occupancy_permille: 0,
+            skills: Default::default(),
         };
         for i in 0..n_agents {
             r.upsert_agent(full(i));
@@ -409,6 +519,7 @@ proptest! {
                 sticky_until: Millis(sticky),
                 required_agent: req.map(aid),
                 tried,
+                requirements: Default::default(),
             };
             r.enqueue(w).unwrap();
             expected.insert(cid(i));
@@ -523,6 +634,7 @@ impl Lifecycle {
             free,
             idle_since: Millis(a as i64),
             occupancy_permille: 0,
+            skills: Default::default(),
         });
     }
 
@@ -556,6 +668,7 @@ impl Lifecycle {
                         sticky_until: Millis(0),
                         required_agent: None,
                         tried: BTreeSet::new(),
+                        requirements: Default::default(),
                     })
                     .expect("room");
                 self.convs.push((class, Life::Waiting));
@@ -774,5 +887,66 @@ proptest! {
                 "conversation {} ended {:?}", i, life
             );
         }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(512), ..ProptestConfig::default() })]
+
+    /// Widening is monotone: whatever the (valid) steps, each ring requires a subset of
+    /// the skills of the ring before, at floors no higher, so an agent eligible in ring
+    /// k is eligible in ring k + 1; and the ring of a wait never goes back as it grows.
+    #[test]
+    fn widening_only_ever_widens(
+        base in proptest::collection::vec((0..SKILLS, 1..=5u8), 0..4),
+        steps in proptest::collection::vec(
+            (1..50u64, proptest::option::of(1..=5u8), proptest::collection::btree_set(0..SKILLS, 0..2), proptest::bool::weighted(0.15)),
+            0..5,
+        ),
+        agents in proptest::collection::vec(proptest::collection::vec((0..SKILLS, 1..=5u8), 0..4), 1..6),
+    ) {
+        // Valid by construction: floors only fall, a skill is dropped once, nothing
+        // after dropping them all, and every step relaxes something.
+        let (mut at, mut floor_now, mut all) = (0, 6u8, false);
+        let mut dropped = BTreeSet::new();
+        let mut valid: Vec<WideningStep> = Vec::new();
+        for (gap, floor, drop, drop_all) in steps {
+            if all {
+                break;
+            }
+            at += gap;
+            let floor = floor.filter(|f| *f < floor_now);
+            let drop: Vec<usize> = drop.into_iter().filter(|d| dropped.insert(*d)).collect();
+            if floor.is_none() && drop.is_empty() && !drop_all {
+                continue;
+            }
+            floor_now = floor.unwrap_or(floor_now);
+            all = drop_all;
+            valid.push(WideningStep {
+                after_ms: at,
+                floor: floor.map(|p| Proficiency::new(p).unwrap()),
+                drop_skills: drop.into_iter().map(skill).collect(),
+                drop_all_skills: drop_all,
+            });
+        }
+        let rings = Rings::compile(&valid, None).expect("valid steps compile");
+        let base = floors(&base);
+        for k in 0..rings.steps() {
+            let (now, next) = (rings.relax(&base, k), rings.relax(&base, k + 1));
+            for (s, p) in &next {
+                prop_assert!(now.get(s).is_some_and(|q| p <= q), "ring {} requires {s:?} more", k + 1);
+            }
+            for a in &agents {
+                let a = floors(a);
+                prop_assert!(!meets(&a, &now) || meets(&a, &next), "eligible in ring {k}, not {}", k + 1);
+            }
+        }
+        let mut last = 0;
+        for waited in 0..=at + 1 {
+            let ring = rings.ring_at(waited);
+            prop_assert!(ring >= last);
+            last = ring;
+        }
+        prop_assert_eq!(last, rings.steps());
     }
 }

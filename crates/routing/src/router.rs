@@ -16,9 +16,12 @@
 
 use super::hash::FastState;
 use super::keys::{StrategyKey, WaitKey};
+use super::needs::{NeedId, NeedKey, Needs};
 use super::trace::Trace;
 use super::types::{AgentSnapshot, Decision, EnqueueError, Peek, WaitingEntry};
-use domain::{AgentId, ChannelClass, ConversationId, Millis, RoutingStrategy};
+use super::widening::{describe, Ranking, Rings};
+use domain::{meets, AgentId, ChannelClass, ConversationId, Millis, RoutingStrategy, SkillFloors};
+use std::borrow::Cow;
 use std::collections::{btree_set, BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::iter::Peekable;
@@ -33,6 +36,17 @@ use std::iter::Peekable;
 /// all, so only an unusual pile-up (256+ returning customers all waiting for busy
 /// agents, or conversations rejected by every agent on shift) can hit the cap.
 pub const MAX_SKIPS_PER_CLASS: usize = 256;
+
+/// A conversation whose ring requires nothing but ranks by skills is given the best
+/// score among at most this many free agents at the front of the class index.
+pub const RANK_WINDOW: usize = 64;
+
+/// At most this many agents are looked at, in one `decide` and one class, by the
+/// walks that check agents one by one (`Via::Scan`: a ring that only ranks, or a
+/// requirement the full needs table could not index). A conversation that finds the
+/// budget spent is skipped like a blocked one, which bounds a decision's latency
+/// whatever the skill mix; the price is that it may be placed a call later.
+pub const SCAN_BUDGET: usize = 1_024;
 
 /// The router's hash maps (see `hash.rs` for why not SipHash).
 type Map<K, V> = HashMap<K, V, FastState>;
@@ -85,6 +99,36 @@ impl Route {
     }
 }
 
+/// How a conversation with its own required skills finds agents in one ring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Via {
+    /// Nothing left to meet or rank: the class index, like any conversation.
+    Plain,
+    /// Its need's index.
+    Need(NeedId),
+    /// Walk the front of the class index (at most [`MAX_SKIPS_PER_CLASS`] agents),
+    /// checking each agent and taking the best score: for a ring that requires nothing
+    /// but still ranks by skills, and when the needs table was full.
+    Scan,
+}
+
+/// Where `place` puts a conversation: the agent, how it was found, and for a
+/// conversation with its own skills its ring and the agent's score.
+type Placed<'s> = (&'s AgentId, Route, Option<(usize, u32)>);
+
+/// A conversation whose widening ring changed, reported by `QueueRouter::widen_due`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Widened {
+    /// The conversation.
+    pub conversation: ConversationId,
+    /// Its ring now (1 = the first step applied).
+    pub ring: usize,
+    /// How many rings the queue has after ring 0.
+    pub of: usize,
+    /// What it still requires, e.g. `billing>=3`, or `any agent`.
+    pub requires: String,
+}
+
 /// The best placeable conversation of one class, found but not yet committed.
 struct Candidate {
     /// The conversation's waiting key (to compare candidates across classes).
@@ -99,6 +143,9 @@ struct Candidate {
     mark: usize,
     /// How many better-ranked conversations of the class were skipped.
     blocked_ahead: usize,
+    /// For a conversation with its own required skills: its ring and the chosen
+    /// agent's proficiency score.
+    ring: Option<(usize, u32)>,
 }
 
 /// The routing state and decision logic of one queue. See the module docs.
@@ -143,6 +190,20 @@ pub struct QueueRouter {
     rr_ticks: Map<AgentId, u64>,
     /// The next round-robin tick; starts at 1 so never-chosen agents (tick 0) go first.
     next_tick: u64,
+    /// The queue's widening rings.
+    rings: Rings,
+    /// The queue's proficiency ranking.
+    ranking: Ranking,
+    /// Per-requirement agent indexes (see `needs.rs`).
+    needs: Needs,
+    /// Per waiting conversation with its own required skills: how each ring finds
+    /// agents (index = ring).
+    via: Map<ConversationId, Vec<Via>>,
+    /// Ring openings still ahead of waiting conversations: (when, conversation, ring).
+    widen_at: BTreeSet<(Millis, ConversationId, usize)>,
+    /// The latest `now` the router was given (ring openings before it are not
+    /// scheduled again when a conversation is requeued).
+    seen_now: Millis,
 }
 
 impl QueueRouter {
@@ -163,7 +224,78 @@ impl QueueRouter {
             index: Default::default(),
             rr_ticks: Map::default(),
             next_tick: 1,
+            rings: Rings::default(),
+            ranking: Ranking::default(),
+            needs: Needs::default(),
+            via: Map::default(),
+            widen_at: BTreeSet::new(),
+            seen_now: Millis(i64::MIN),
         }
+    }
+
+    /// Sets the widening rings and the proficiency ranking. On a change, every
+    /// waiting conversation is filed again under the new rules (O(waiting log n +
+    /// needs × agents)); offers out stay.
+    pub fn set_rules(&mut self, rings: Rings, ranking: Ranking) {
+        if rings == self.rings && ranking == self.ranking {
+            return;
+        }
+        let ids: Vec<ConversationId> = self.entries.keys().copied().collect();
+        let waiting: Vec<WaitingEntry> = ids.iter().filter_map(|c| self.take_waiting(c)).collect();
+        self.needs.clear();
+        self.rings = rings;
+        self.ranking = ranking;
+        for w in waiting {
+            self.insert_waiting(w);
+        }
+    }
+
+    /// Caps the per-requirement indexes (default [`NEEDS_MAX`](crate::NEEDS_MAX)): a
+    /// conversation whose requirement finds the table full is routed by scanning the
+    /// front of the class index instead. Takes effect for needs created from now on.
+    pub fn set_needs_max(&mut self, n: usize) {
+        self.needs.max = n;
+    }
+
+    /// The widening rings in force.
+    pub fn rings(&self) -> &Rings {
+        &self.rings
+    }
+
+    /// The proficiency ranking in force.
+    pub fn ranking(&self) -> &Ranking {
+        &self.ranking
+    }
+
+    /// Conversations whose next widening ring opened at or before `now`, each with the
+    /// ring it is in now; the caller routes again when this is not empty.
+    /// O(k log n) for k openings.
+    pub fn widen_due(&mut self, now: Millis) -> Vec<Widened> {
+        self.seen_now = self.seen_now.max(now);
+        let mut out: Vec<Widened> = Vec::new();
+        while let Some(&(at, c, ring)) = self.widen_at.first() {
+            if at > now {
+                break;
+            }
+            self.widen_at.pop_first();
+            let Some(w) = self.entries.get(&c) else {
+                continue;
+            };
+            let requires = describe(&self.rings.relax(&w.requirements, ring));
+            match out.last_mut() {
+                Some(last) if last.conversation == c && last.ring < ring => {
+                    last.ring = ring;
+                    last.requires = requires;
+                }
+                _ => out.push(Widened {
+                    conversation: c,
+                    ring,
+                    of: self.rings.steps(),
+                    requires,
+                }),
+            }
+        }
+        out
     }
 
     /// The strategy in force.
@@ -187,6 +319,8 @@ impl QueueRouter {
             let key = StrategyKey::of(s, &slot.snap, tick);
             // Routability does not change with the strategy: no transfer to sync.
             let _ = reindex(&mut self.index, slot, key);
+            self.needs
+                .update_agent((&slot.snap, slot.key, slot.indexed));
         }
     }
 
@@ -216,6 +350,7 @@ impl QueueRouter {
             flips
         };
         self.sync_required(&id, flips);
+        self.file_needs(&id);
     }
 
     /// Forgets an agent (logged out, gone, or known stale). Its conversations in
@@ -226,6 +361,7 @@ impl QueueRouter {
             let key = slot.key;
             let flips = reindex(&mut self.index, &mut slot, key);
             self.sync_required(id, flips);
+            self.needs.remove_agent(id);
         }
     }
 
@@ -465,7 +601,7 @@ impl QueueRouter {
                 if self
                     .entries
                     .get(&key.conversation)
-                    .is_some_and(|w| allows(w, agent, now))
+                    .is_some_and(|w| self.allows(w, slot, now))
                 {
                     best = Some(*key);
                     break;
@@ -492,9 +628,10 @@ impl QueueRouter {
     ) -> Option<Decision> {
         let w = self.entries.get(c)?;
         let slot = self.agents.get(agent)?;
-        if !slot.indexed[w.class.index()] || !allows(w, agent, now) {
+        if !slot.indexed[w.class.index()] || !self.allows(w, slot, now) {
             return None;
         }
+        let ring = (!w.requirements.is_empty()).then(|| (self.ring_of(w, now), 0));
         let cand = Candidate {
             key: WaitKey::of(w),
             agent: slot.snap.id.clone(),
@@ -502,6 +639,7 @@ impl QueueRouter {
             trace: Trace::default(),
             mark: 0,
             blocked_ahead: 0,
+            ring,
         };
         Some(self.commit(cand))
     }
@@ -662,6 +800,50 @@ impl QueueRouter {
             self.rr_ticks.values().all(|t| *t < self.next_tick),
             "round-robin tick went back"
         );
+        let mut refs: Map<NeedId, usize> = Map::default();
+        let mut with = 0;
+        for (c, w) in &self.entries {
+            let vias = self.via.get(c);
+            assert_eq!(vias.is_some(), !w.requirements.is_empty(), "{c}: via entry");
+            let Some(vias) = vias else { continue };
+            with += 1;
+            assert_eq!(vias.len(), self.rings.steps() + 1, "{c}: one via per ring");
+            for (ring, via) in vias.iter().enumerate() {
+                if let Via::Need(id) = via {
+                    *refs.entry(*id).or_default() += 1;
+                    assert_eq!(
+                        self.needs.get(*id).key.floors,
+                        self.rings.relax(&w.requirements, ring),
+                        "{c}: ring {ring} filed under the wrong need"
+                    );
+                }
+            }
+        }
+        assert_eq!(
+            self.via.len(),
+            with,
+            "via entries of conversations not waiting"
+        );
+        for (_, c, _) in &self.widen_at {
+            assert!(
+                self.via.contains_key(c),
+                "{c}: ring opening while not waiting"
+            );
+        }
+        let mut class_refs: Map<(NeedId, usize), usize> = Map::default();
+        for (c, vias) in &self.via {
+            let ci = self.entries[c].class.index();
+            for via in vias {
+                if let Via::Need(id) = via {
+                    *class_refs.entry((*id, ci)).or_default() += 1;
+                }
+            }
+        }
+        self.needs.check(
+            self.agents.values().map(|s| (&s.snap, s.key, s.indexed)),
+            &refs,
+            &class_refs,
+        );
     }
 
     /// The round-robin tick of an agent's last decision (0 = never); for test oracles.
@@ -695,6 +877,9 @@ impl QueueRouter {
             }
         }
         self.waiting_by_age.insert(age_key(&w));
+        if !w.requirements.is_empty() {
+            self.file_requirements(&w);
+        }
         self.entries.insert(w.conversation, w);
     }
 
@@ -717,6 +902,7 @@ impl QueueRouter {
             }
         }
         self.waiting_by_age.remove(&age_key(&w));
+        self.unfile_requirements(&w);
         Some(w)
     }
 
@@ -759,6 +945,7 @@ impl QueueRouter {
         let stop = min_key(bound, transfer);
         let mut trace = Trace::default();
         let mut blocked = 0;
+        let mut budget = SCAN_BUDGET;
         for key in &self.open[ci] {
             if blocked == MAX_SKIPS_PER_CLASS || stop.is_some_and(|s| *key >= s) {
                 break;
@@ -767,7 +954,7 @@ impl QueueRouter {
                 continue;
             };
             let mark = trace.mark();
-            if let Some((agent, route)) = self.place(w, now, &mut trace) {
+            if let Some((agent, route, ring)) = self.place(w, now, &mut trace, &mut budget) {
                 return Some(Candidate {
                     key: *key,
                     agent: agent.clone(),
@@ -775,6 +962,7 @@ impl QueueRouter {
                     trace,
                     mark,
                     blocked_ahead: blocked,
+                    ring,
                 });
             }
             blocked += 1;
@@ -793,36 +981,55 @@ impl QueueRouter {
             trace,
             mark,
             blocked_ahead: blocked,
+            ring: None,
         })
     }
 
     /// The agent an open (no required agent) conversation goes to now, if any: its
-    /// preferred agent when free, else (unless a sticky wait holds it) the first
-    /// untried agent of the class index. Records skipped agents and the blocking
-    /// reason in `trace`.
+    /// preferred agent when free (and meeting the conversation's skills), else (unless
+    /// a sticky wait holds it) the first untried agent of its index: the class index,
+    /// or for a conversation with its own skills the index of its current ring's need.
+    /// Also returns, for such a conversation, its ring and the agent's score. Records
+    /// skipped agents and the blocking reason in `trace`.
     fn place<'s>(
         &'s self,
         w: &WaitingEntry,
         now: Millis,
         trace: &mut Trace,
-    ) -> Option<(&'s AgentId, Route)> {
+        budget: &mut usize,
+    ) -> Option<Placed<'s>> {
         let ci = w.class.index();
         debug_assert!(
             w.required_agent.is_none(),
             "transfers are not in the open list"
         );
+        let (ring, via, floors) = if w.requirements.is_empty() {
+            (0, Via::Plain, None)
+        } else {
+            let ring = self.ring_of(w, now);
+            (ring, self.via_of(w, ring), Some(self.floors_at(w, ring)))
+        };
+        let tag = |score: u32| floors.as_ref().map(|_| (ring, score));
+        let fits = |a: &AgentSnapshot| floors.as_ref().is_none_or(|f| meets(&a.skills, f));
         if let Some(pref) = &w.preferred_agent {
             if w.tried.contains(pref) {
                 trace.push("skipped", Some(pref), || {
                     "preferred agent tried before".to_owned()
                 });
             } else {
-                let reason = match self.agents.get(pref) {
-                    Some(s) if s.indexed[ci] => return Some((&s.snap.id, Route::Preferred)),
-                    Some(s) => unfree_reason(&s.snap),
-                    None => "not in this queue",
+                let (reason, may_wait) = match self.agents.get(pref) {
+                    Some(s) if !fits(&s.snap) => ("does not meet the conversation's skills", false),
+                    Some(s) if s.indexed[ci] => {
+                        let score = match via {
+                            Via::Need(id) => self.needs.get(id).score_of(pref).unwrap_or(0),
+                            _ => 0,
+                        };
+                        return Some((&s.snap.id, Route::Preferred, tag(score)));
+                    }
+                    Some(s) => (unfree_reason(&s.snap), true),
+                    None => ("not in this queue", true),
                 };
-                if now < w.sticky_until {
+                if may_wait && now < w.sticky_until {
                     trace.push("blocked", Some(pref), || {
                         format!(
                             "conversation {} waits for preferred agent {pref} ({reason}) until {}",
@@ -832,24 +1039,206 @@ impl QueueRouter {
                     return None;
                 }
                 trace.push("skipped", Some(pref), || {
-                    format!("preferred agent {reason}; sticky wait over")
+                    if may_wait {
+                        format!("preferred agent {reason}; sticky wait over")
+                    } else {
+                        format!("preferred agent {reason}")
+                    }
                 });
             }
         }
-        for (_, id) in &self.index[ci] {
-            if w.tried.contains(id) {
-                trace.push("skipped", Some(id), || "tried before".to_owned());
-                continue;
+        match via {
+            Via::Plain => {
+                for (_, id) in &self.index[ci] {
+                    if w.tried.contains(id) {
+                        trace.push("skipped", Some(id), || "tried before".to_owned());
+                        continue;
+                    }
+                    return Some((id, Route::Strategy, tag(0)));
+                }
             }
-            return Some((id, Route::Strategy));
+            Via::Need(nid) => {
+                for (score, _, id) in &self.needs.get(nid).index[ci] {
+                    if w.tried.contains(id) {
+                        trace.push("skipped", Some(id), || "tried before".to_owned());
+                        continue;
+                    }
+                    return Some((id, Route::Strategy, tag(score.0)));
+                }
+            }
+            Via::Scan => {
+                // The best score among the first agents of the class index; ties go
+                // to the strategy's order, as in a need's index.
+                let weighs = self.ranking.weighs(&w.requirements);
+                let window = if floors.as_ref().is_some_and(|f| f.is_empty()) {
+                    RANK_WINDOW
+                } else {
+                    MAX_SKIPS_PER_CLASS
+                };
+                let mut best: Option<(u32, &AgentId)> = None;
+                for (_, id) in self.index[ci].iter().take(window) {
+                    if *budget == 0 {
+                        break;
+                    }
+                    *budget -= 1;
+                    if w.tried.contains(id) {
+                        trace.push("skipped", Some(id), || "tried before".to_owned());
+                        continue;
+                    }
+                    let Some(s) = self.agents.get(id).filter(|s| fits(&s.snap)) else {
+                        continue;
+                    };
+                    let score = super::widening::score(&s.snap.skills, &weighs);
+                    if best.is_none_or(|(b, _)| score > b) {
+                        best = Some((score, id));
+                    }
+                }
+                if let Some((score, id)) = best {
+                    return Some((id, Route::Strategy, tag(score)));
+                }
+            }
         }
-        trace.push("blocked", None, || {
-            format!(
+        let spent = via == Via::Scan && *budget == 0;
+        trace.push("blocked", None, || match &floors {
+            Some(_) if spent => format!(
+                "conversation {}: this call's scan budget ({SCAN_BUDGET} agents) is spent",
+                w.conversation
+            ),
+            None => format!(
                 "conversation {}: every free agent tried before",
                 w.conversation
-            )
+            ),
+            Some(f) => {
+                let next = self
+                    .rings
+                    .opens_after(ring + 1)
+                    .map(|ms| {
+                        format!(
+                            "; ring {} opens at {}",
+                            ring + 1,
+                            w.enqueued_at.0.saturating_add(ms as i64)
+                        )
+                    })
+                    .unwrap_or_default();
+                format!(
+                    "conversation {}: no free untried agent meets {} (ring {ring} of {}){next}",
+                    w.conversation,
+                    describe(f),
+                    self.rings.steps()
+                )
+            }
         });
         None
+    }
+
+    /// The ring `w` is in at `now`.
+    fn ring_of(&self, w: &WaitingEntry, now: Millis) -> usize {
+        let waited = now.0.saturating_sub(w.enqueued_at.0).max(0) as u64;
+        self.rings.ring_at(waited)
+    }
+
+    /// How a waiting conversation with its own skills finds agents in `ring`.
+    fn via_of(&self, w: &WaitingEntry, ring: usize) -> Via {
+        self.via
+            .get(&w.conversation)
+            .and_then(|v| v.get(ring))
+            .copied()
+            .unwrap_or(Via::Scan)
+    }
+
+    /// What `w` requires in `ring` (borrowed from its need when it has one).
+    fn floors_at(&self, w: &WaitingEntry, ring: usize) -> Cow<'_, SkillFloors> {
+        match self.via_of(w, ring) {
+            Via::Need(id) => Cow::Borrowed(&self.needs.get(id).key.floors),
+            _ => Cow::Owned(self.rings.relax(&w.requirements, ring)),
+        }
+    }
+
+    /// Whether the conversation lets `slot`'s agent take it now (its free slot is
+    /// checked separately): see [`allows`], and unless it is a transfer to this agent,
+    /// the agent meets the conversation's skills in its current ring.
+    fn allows(&self, w: &WaitingEntry, slot: &AgentSlot, now: Millis) -> bool {
+        if !allows(w, &slot.snap.id, now) {
+            return false;
+        }
+        // A transfer to a named agent was meant for that person, skills or not.
+        w.requirements.is_empty()
+            || w.required_agent.is_some()
+            || meets(&slot.snap.skills, &self.floors_at(w, self.ring_of(w, now)))
+    }
+
+    /// Files an agent's current state in every need (after its snapshot or key
+    /// changed).
+    fn file_needs(&mut self, id: &AgentId) {
+        if self.needs.len() == 0 {
+            return;
+        }
+        if let Some(slot) = self.agents.get(id) {
+            self.needs
+                .update_agent((&slot.snap, slot.key, slot.indexed));
+        }
+    }
+
+    /// A conversation with its own skills entered waiting: takes its rings' needs and
+    /// schedules its ring openings still ahead.
+    fn file_requirements(&mut self, w: &WaitingEntry) {
+        let weighs = self.ranking.weighs(&w.requirements);
+        let rings = self.rings.steps();
+        let mut vias = Vec::with_capacity(rings + 1);
+        for ring in 0..=rings {
+            let floors = self.rings.relax(&w.requirements, ring);
+            let via = if floors.is_empty() {
+                // Nothing left to meet: the class index, ranked by a look at its front
+                // when there are skills to rank by (an index per set of ranked skills
+                // would hold every agent of the queue, each).
+                if weighs.is_empty() {
+                    Via::Plain
+                } else {
+                    Via::Scan
+                }
+            } else {
+                let agents = self.agents.values().map(|s| (&s.snap, s.key, s.indexed));
+                let key = NeedKey {
+                    floors,
+                    weighs: weighs.clone(),
+                };
+                self.needs
+                    .acquire(key, w.class, agents)
+                    .map_or(Via::Scan, Via::Need)
+            };
+            vias.push(via);
+            if let Some(at) = self.opening(w, ring) {
+                if at > self.seen_now {
+                    self.widen_at.insert((at, w.conversation, ring));
+                }
+            }
+        }
+        self.via.insert(w.conversation, vias);
+    }
+
+    /// When ring `ring` (1..) of `w` opens.
+    fn opening(&self, w: &WaitingEntry, ring: usize) -> Option<Millis> {
+        if ring == 0 {
+            return None;
+        }
+        let ms = self.rings.opens_after(ring)?;
+        Some(Millis(w.enqueued_at.0.saturating_add(ms as i64)))
+    }
+
+    /// A conversation with its own skills left waiting: releases its needs and its
+    /// ring openings.
+    fn unfile_requirements(&mut self, w: &WaitingEntry) {
+        let Some(vias) = self.via.remove(&w.conversation) else {
+            return;
+        };
+        for (ring, via) in vias.into_iter().enumerate() {
+            if let Via::Need(id) = via {
+                self.needs.release(id, w.class);
+            }
+            if let Some(at) = self.opening(w, ring) {
+                self.widen_at.remove(&(at, w.conversation, ring));
+            }
+        }
     }
 
     /// Moves the candidate's conversation to offered, charges its agent locally (one
@@ -863,24 +1252,29 @@ impl QueueRouter {
             mut trace,
             mark,
             blocked_ahead,
+            ring,
         } = c;
         let w = self
             .take_waiting(&key.conversation)
             .expect("router: committed conversation is waiting");
         let class = w.class;
         let ci = class.index();
-        trace.insert_at(
-            mark,
-            "considered",
-            None,
-            format!(
-                "class={} priority={} enqueued_at={} seq={} blocked_ahead={blocked_ahead}",
-                class.as_str(),
-                w.priority,
-                w.enqueued_at.0,
-                w.seq
-            ),
+        let mut considered = format!(
+            "class={} priority={} enqueued_at={} seq={} blocked_ahead={blocked_ahead}",
+            class.as_str(),
+            w.priority,
+            w.enqueued_at.0,
+            w.seq
         );
+        if let Some((r, _)) = ring {
+            let _ = write!(
+                considered,
+                " requires={} ring={r}/{}",
+                super::widening::compact(&self.rings.relax(&w.requirements, r)),
+                self.rings.steps()
+            );
+        }
+        trace.insert_at(mark, "considered", None, considered);
         let tick = self.next_tick;
         self.next_tick += 1;
         let slot = self
@@ -902,6 +1296,9 @@ impl QueueRouter {
             strategy.name()
         );
         strategy.write_detail(s, slot.key, &mut detail);
+        if let Some((_, score)) = ring {
+            let _ = write!(detail, " score={score}");
+        }
         let _ = write!(detail, " free_{}={}{omitted}", class.as_str(), s.free[ci]);
         trace.push_reserved("chosen", Some(&agent), detail);
 
@@ -922,6 +1319,7 @@ impl QueueRouter {
         let new_key = StrategyKey::of(self.strategy, &slot.snap, tick);
         let flips = reindex(&mut self.index, slot, new_key);
         self.sync_required(&agent, flips);
+        self.file_needs(&agent);
 
         self.offered_by_age.insert(age_key(&w));
         let conversation = w.conversation;

@@ -132,6 +132,7 @@ mod tests {
             free: [0, 1, 0, 0],
             idle_since: Millis(7),
             occupancy_permille: 250,
+            skills: Default::default(),
         };
         let k = |s| {
             let k = of(s).key(&a, 3);

@@ -27,6 +27,7 @@ fn agent(id: &str, idle: i64, occ: u32, free: [u16; 4]) -> AgentSnapshot {
         free,
         idle_since: Millis(idle),
         occupancy_permille: occ,
+        skills: Default::default(),
     }
 }
 
@@ -46,6 +47,7 @@ fn entry(n: u128, class: ChannelClass, priority: i32, at: i64, seq: u64) -> Wait
         sticky_until: Millis(0),
         required_agent: None,
         tried: BTreeSet::new(),
+        requirements: Default::default(),
     }
 }
 

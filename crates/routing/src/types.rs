@@ -5,7 +5,7 @@
 //! routing logic, ordering rules (see `keys.rs`) or state (see `router.rs`), and must
 //! not do I/O or read a clock.
 
-use domain::{AgentId, ChannelClass, ConversationId, Millis};
+use domain::{AgentId, ChannelClass, ConversationId, Millis, SkillFloors};
 use std::collections::BTreeSet;
 
 /// What the router knows about one agent, pushed by the agent actor (the source of
@@ -27,6 +27,10 @@ pub struct AgentSnapshot {
     pub idle_since: Millis,
     /// held / capacity * 1000; the least-occupied key.
     pub occupancy_permille: u32,
+    /// The agent's skills: matched against conversations' own requirements and
+    /// scored by the proficiency ranking (the queue's own required skills were checked
+    /// before the agent was pushed here at all).
+    pub skills: SkillFloors,
 }
 
 impl AgentSnapshot {
@@ -60,6 +64,9 @@ pub struct WaitingEntry {
     /// Agents that rejected the conversation or let the offer time out: never offered
     /// it again (this also voids the sticky wait for a preferred agent in this set).
     pub tried: BTreeSet<AgentId>,
+    /// Skills the conversation itself needs of its agent (on top of the queue's own),
+    /// relaxed over time by the queue's widening rings. Empty: any agent of the queue.
+    pub requirements: SkillFloors,
 }
 
 /// One routing decision: offer `conversation` to `agent`. The conversation is now

@@ -58,7 +58,8 @@ pub mod statements;
 use async_trait::async_trait;
 use domain::{
     AgentId, AgentProfile, Channel, Conversation, ConversationId, ConversationState, Customer,
-    CustomerId, EventId, IdentityKey, Millis, QueueConfig, QueueName, ReportEvent, TimelineEvent,
+    CustomerId, EventId, IdentityKey, Millis, QueueConfig, QueueName, ReportEvent, SkillFloors,
+    TimelineEvent,
 };
 use futures_util::future::{try_join_all, BoxFuture};
 use futures_util::{FutureExt, StreamExt};
@@ -401,8 +402,11 @@ type ConversationRow = (
     Option<String>,
     Option<String>,
     i64,
+    Option<String>,
 );
 
+/// A conversation's columns in the order of the statements that write them; the last,
+/// `requirements`, is JSON made for the write (not `Copy`: clone it per statement).
 type ConversationValues<'a> = (
     Uuid,
     Uuid,
@@ -418,10 +422,20 @@ type ConversationValues<'a> = (
     Option<&'a str>,
     Option<&'a str>,
     i64,
+    Option<String>,
 );
 
 fn conversation_values(c: &Conversation) -> Result<ConversationValues<'_>, StoreError> {
     let seq = i64::try_from(c.enqueue_seq).map_err(|e| encode_err("enqueue_seq", e))?;
+    // A small map read with the row: kept as JSON text, null when there is none.
+    let requirements = if c.requirements.is_empty() {
+        None
+    } else {
+        Some(
+            serde_json::to_string(&c.requirements)
+                .map_err(|e| encode_err("conversation requirements", e))?,
+        )
+    };
     Ok((
         c.id.0,
         c.customer_id.0,
@@ -437,12 +451,23 @@ fn conversation_values(c: &Conversation) -> Result<ConversationValues<'_>, Store
         c.required_agent.as_ref().map(AgentId::as_str),
         c.disposition.as_deref(),
         c.updated_at.0,
+        requirements,
     ))
 }
 
 fn agent_opt(table: &str, s: Option<String>) -> Result<Option<AgentId>, StoreError> {
     s.map(|s| AgentId::parse(&s).map_err(|e| corrupt(table, e)))
         .transpose()
+}
+
+/// The `requirements` column of a conversation row of `table`: null or empty is none.
+fn requirements_of(table: &str, s: Option<String>) -> Result<SkillFloors, StoreError> {
+    match s.as_deref() {
+        None | Some("") => Ok(SkillFloors::new()),
+        Some(j) => {
+            serde_json::from_str(j).map_err(|e| corrupt(&format!("{table}.requirements"), e))
+        }
+    }
 }
 
 fn conversation_from_row(table: &str, r: ConversationRow) -> Result<Conversation, StoreError> {
@@ -462,6 +487,7 @@ fn conversation_from_row(table: &str, r: ConversationRow) -> Result<Conversation
         preferred_agent: agent_opt(table, r.10)?,
         required_agent: agent_opt(table, r.11)?,
         disposition: r.12,
+        requirements: requirements_of(table, r.14)?,
         updated_at: Millis(r.13),
     })
 }
@@ -784,10 +810,13 @@ impl ScyllaStore {
         let v = conversation_values(c)?;
         let mut w: Vec<Write<'a>> = Vec::new();
         if record {
-            w.push(self.write(&statements::INSERT_CONVERSATION, v).boxed());
+            w.push(
+                self.write(&statements::INSERT_CONVERSATION, v.clone())
+                    .boxed(),
+            );
         }
         w.push(
-            self.write(&statements::INSERT_CONVERSATION_BY_CUSTOMER, v)
+            self.write(&statements::INSERT_CONVERSATION_BY_CUSTOMER, v.clone())
                 .boxed(),
         );
         if let Some((old_customer, old_created)) = previous {
@@ -803,11 +832,11 @@ impl ScyllaStore {
         }
         let shard = open_shard(c.id);
         if c.state.is_open() {
-            let (a, b, cc, d, e, f, g, h, i, j, k, l, m, n) = v;
+            let (a, b, cc, d, e, f, g, h, i, j, k, l, m, n, o) = v;
             w.push(
                 self.write(
                     &statements::INSERT_OPEN_CONVERSATION,
-                    (a, b, cc, d, e, f, g, h, i, j, k, l, m, n, shard),
+                    (a, b, cc, d, e, f, g, h, i, j, k, l, m, n, o, shard),
                 )
                 .boxed(),
             );
@@ -1697,6 +1726,78 @@ mod tests {
     fn last_write_of_a_key_wins() {
         let v = last_wins(&[(1, "a"), (2, "b"), (1, "c")], |x| x.0);
         assert_eq!(v, vec![(1, "c"), (2, "b")]);
+    }
+
+    #[test]
+    fn conversation_requirements_are_json_text_and_null_when_none() {
+        let floor = |s: &str, p: u8| {
+            (
+                domain::Skill::parse(s).expect("skill"),
+                domain::Proficiency::new(p).expect("proficiency"),
+            )
+        };
+        let mut c = Conversation {
+            id: ConversationId::new(),
+            customer_id: CustomerId::new(),
+            channel: Channel::Chat,
+            queue: QueueName::parse("support").expect("queue"),
+            state: ConversationState::Queued,
+            priority: 0,
+            created_at: Millis(1),
+            enqueued_at: Millis(2),
+            enqueue_seq: 3,
+            agent: None,
+            preferred_agent: None,
+            required_agent: None,
+            disposition: None,
+            requirements: SkillFloors::from([floor("billing", 4), floor("lang-ja", 1)]),
+            updated_at: Millis(4),
+        };
+        // What a read of the written values gives back.
+        let row = |c: &Conversation| -> ConversationRow {
+            let v = conversation_values(c).expect("values");
+            let owned = |s: Option<&str>| s.map(str::to_owned);
+            (
+                v.0,
+                v.1,
+                v.2.to_owned(),
+                v.3.to_owned(),
+                v.4.to_owned(),
+                v.5,
+                v.6,
+                v.7,
+                v.8,
+                owned(v.9),
+                owned(v.10),
+                owned(v.11),
+                owned(v.12),
+                v.13,
+                v.14,
+            )
+        };
+        let written = row(&c);
+        assert_eq!(written.14.as_deref(), Some(r#"{"billing":4,"lang-ja":1}"#));
+        let read = |r: ConversationRow| conversation_from_row("conversations", r).expect("read");
+        assert_eq!(read(written), c);
+        c.requirements.clear();
+        let none = row(&c);
+        assert_eq!(none.14, None);
+        assert_eq!(read(none.clone()), c);
+        // A row written before the column, or with an empty value, has none.
+        let mut empty = none.clone();
+        empty.14 = Some(String::new());
+        assert_eq!(read(empty), c);
+        // Malformed or out-of-range values are a corrupt row naming table and column.
+        for bad in ["{", "[1]", r#"{"billing":9}"#, r#"{"Not A Skill":1}"#] {
+            let mut r = none.clone();
+            r.14 = Some(bad.to_owned());
+            match conversation_from_row("open_conversations", r) {
+                Err(StoreError::Corrupt(m)) => {
+                    assert!(m.starts_with("open_conversations.requirements: "), "{m}")
+                }
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
     }
 
     #[test]

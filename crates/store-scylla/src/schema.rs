@@ -104,6 +104,11 @@ pub const FILES: &[SchemaFile] = &[
         name: "0012_row_fences.cql",
         text: include_str!("../../../schema/0012_row_fences.cql"),
     },
+    SchemaFile {
+        version: 13,
+        name: "0013_conversation_requirements.cql",
+        text: include_str!("../../../schema/0013_conversation_requirements.cql"),
+    },
 ];
 
 /// The partition of `schema_version` this engine's records live in.

@@ -161,14 +161,15 @@ pub const INSERT_CONVERSATION: Stmt = write(
     "insert_conversation",
     "INSERT INTO {{keyspace}}.conversations (conversation_id, customer_id, channel, queue, \
      state, priority, created_at, enqueued_at, enqueue_seq, agent, preferred_agent, \
-     required_agent, disposition, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+     required_agent, disposition, updated_at, requirements) \
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 );
 
 pub const SELECT_CONVERSATION: Stmt = read(
     "select_conversation",
     "SELECT conversation_id, customer_id, channel, queue, state, priority, created_at, \
      enqueued_at, enqueue_seq, agent, preferred_agent, required_agent, disposition, \
-     updated_at FROM {{keyspace}}.conversations WHERE conversation_id = ?",
+     updated_at, requirements FROM {{keyspace}}.conversations WHERE conversation_id = ?",
 );
 
 /// Where the by-customer copy of a conversation currently lives, and the lease the row
@@ -186,7 +187,7 @@ pub const UPDATE_CONVERSATION_FENCED: Stmt = lwt(
     "UPDATE {{keyspace}}.conversations SET customer_id = ?, channel = ?, queue = ?, \
      state = ?, priority = ?, created_at = ?, enqueued_at = ?, enqueue_seq = ?, agent = ?, \
      preferred_agent = ?, required_agent = ?, disposition = ?, updated_at = ?, \
-     fence_key = ?, fence_epoch = ? WHERE conversation_id = ? \
+     requirements = ?, fence_key = ?, fence_epoch = ? WHERE conversation_id = ? \
      IF fence_key = ? AND fence_epoch = ?",
 );
 
@@ -194,8 +195,8 @@ pub const INSERT_CONVERSATION_BY_CUSTOMER: Stmt = write(
     "insert_conversation_by_customer",
     "INSERT INTO {{keyspace}}.conversations_by_customer (conversation_id, customer_id, \
      channel, queue, state, priority, created_at, enqueued_at, enqueue_seq, agent, \
-     preferred_agent, required_agent, disposition, updated_at) \
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+     preferred_agent, required_agent, disposition, updated_at, requirements) \
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 );
 
 pub const DELETE_CONVERSATION_BY_CUSTOMER: Stmt = write(
@@ -208,15 +209,16 @@ pub const SELECT_CONVERSATIONS_BY_CUSTOMER: Stmt = read(
     "select_conversations_by_customer",
     "SELECT conversation_id, customer_id, channel, queue, state, priority, created_at, \
      enqueued_at, enqueue_seq, agent, preferred_agent, required_agent, disposition, \
-     updated_at FROM {{keyspace}}.conversations_by_customer WHERE customer_id = ?",
+     updated_at, requirements FROM {{keyspace}}.conversations_by_customer \
+     WHERE customer_id = ?",
 );
 
 pub const INSERT_OPEN_CONVERSATION: Stmt = write(
     "insert_open_conversation",
     "INSERT INTO {{keyspace}}.open_conversations (conversation_id, customer_id, channel, \
      queue, state, priority, created_at, enqueued_at, enqueue_seq, agent, preferred_agent, \
-     required_agent, disposition, updated_at, shard) \
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+     required_agent, disposition, updated_at, requirements, shard) \
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 );
 
 pub const DELETE_OPEN_CONVERSATION: Stmt = write(
@@ -228,7 +230,7 @@ pub const SELECT_OPEN_CONVERSATIONS: Stmt = read(
     "select_open_conversations",
     "SELECT conversation_id, customer_id, channel, queue, state, priority, created_at, \
      enqueued_at, enqueue_seq, agent, preferred_agent, required_agent, disposition, \
-     updated_at FROM {{keyspace}}.open_conversations WHERE shard = ?",
+     updated_at, requirements FROM {{keyspace}}.open_conversations WHERE shard = ?",
 );
 
 // --- agents, queues ---------------------------------------------------------------------

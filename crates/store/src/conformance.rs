@@ -22,7 +22,7 @@ use super::{Batch, RecordWrite, SharedStore, StoreError, TraceEntry};
 use domain::{
     AgentId, AgentProfile, Capacity, Channel, Conversation, ConversationId, ConversationState,
     Customer, CustomerId, EventId, EventKind, IdentityKey, Millis, Proficiency, QueueConfig,
-    QueueName, Role, RoutingStrategy, Skill, TimelineEvent,
+    QueueName, Role, RoutingStrategy, Skill, SkillFloors, TimelineEvent,
 };
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -49,6 +49,7 @@ pub async fn run_all(store: SharedStore, caps: Capabilities) {
     }
     open_conversation_index(&store).await;
     conversations_of_order(&store).await;
+    conversation_requirements(&store).await;
     identity_links(&store).await;
     resolve_or_create_idempotent(&store).await;
     resolve_or_create_race(&store, 16).await;
@@ -924,6 +925,7 @@ fn new_conversation(
         preferred_agent: Some(agent),
         required_agent: None,
         disposition: None,
+        requirements: Default::default(),
         updated_at: Millis(created_at + 10),
     }
 }
@@ -1578,6 +1580,114 @@ pub async fn conversations_of_order(store: &SharedStore) {
         ok(store.conversations_of(other).await, "conversations_of"),
         vec![foreign, moved]
     );
+}
+
+/// A conversation's own required skills (`requirements`) read back as written through
+/// every read of a conversation (`conversation`, `conversations_of`,
+/// `open_conversations`), whether its row is written plainly or under a lease; none
+/// reads back as none, and a rewrite replaces them (with others, or with none: nothing
+/// of the earlier set is left behind).
+pub async fn conversation_requirements(store: &SharedStore) {
+    let floors = |pairs: &[(&str, u8)]| -> SkillFloors {
+        pairs
+            .iter()
+            .map(|(s, p)| {
+                (
+                    Skill::parse(s).expect("fixture skill parses"),
+                    Proficiency::new(*p).expect("fixture proficiency"),
+                )
+            })
+            .collect()
+    };
+    let customer = new_customer();
+    let mut needs = new_conversation(customer.id, ConversationState::Queued, 1_000);
+    needs.requirements = floors(&[("billing", 4), ("lang-ja", 1)]);
+    let plain = new_conversation(customer.id, ConversationState::Queued, 2_000);
+    assert!(plain.requirements.is_empty());
+    // Every read path gives back exactly `expected` (newest first), all of them open.
+    let reads_back = |expected: Vec<Conversation>, what: &'static str| async move {
+        for c in &expected {
+            assert_eq!(
+                ok(store.conversation(c.id).await, "conversation"),
+                Some(c.clone()),
+                "conversation: {what}"
+            );
+        }
+        assert_eq!(
+            ok(
+                store.conversations_of(customer.id).await,
+                "conversations_of"
+            ),
+            expected,
+            "conversations_of: {what}"
+        );
+        let open = ok(store.open_conversations().await, "open_conversations");
+        let mine: Vec<_> = open
+            .into_iter()
+            .filter(|c| c.customer_id == customer.id)
+            .collect();
+        assert_eq!(mine.len(), expected.len(), "open_conversations: {what}");
+        for c in &expected {
+            assert!(mine.contains(c), "open_conversations: {what}: {c:?}");
+        }
+    };
+    ok(
+        store
+            .commit(
+                Batch::default()
+                    .conversation(needs.clone())
+                    .conversation(plain.clone()),
+            )
+            .await,
+        "commit",
+    );
+    reads_back(vec![plain.clone(), needs.clone()], "written").await;
+
+    // Rewritten with other floors, then with none.
+    needs.state = ConversationState::Assigned;
+    needs.agent = Some(new_agent_id());
+    needs.requirements = floors(&[("billing", 2)]);
+    ok(
+        store
+            .commit(Batch::default().conversation(needs.clone()))
+            .await,
+        "commit",
+    );
+    reads_back(vec![plain.clone(), needs.clone()], "replaced").await;
+    needs.requirements.clear();
+    ok(
+        store
+            .commit(Batch::default().conversation(needs.clone()))
+            .await,
+        "commit",
+    );
+    reads_back(vec![plain.clone(), needs.clone()], "cleared").await;
+
+    // The same under a lease (the fenced rewrite of the conversation row).
+    let under_lease = |c: &Conversation| Batch {
+        customers: vec![customer.clone()],
+        conversations: vec![c.clone()],
+        leases: BTreeMap::from([(
+            customer.id,
+            super::RowLease {
+                key: "shard/requirements".into(),
+                epoch: 1,
+            },
+        )]),
+        ..Default::default()
+    };
+    needs.requirements = floors(&[("billing", 4), ("lang-ja", 1)]);
+    ok(
+        store.commit(under_lease(&needs)).await,
+        "commit under a lease",
+    );
+    reads_back(vec![plain.clone(), needs.clone()], "written under a lease").await;
+    needs.requirements.clear();
+    ok(
+        store.commit(under_lease(&needs)).await,
+        "commit under a lease",
+    );
+    reads_back(vec![plain, needs], "cleared under a lease").await;
 }
 
 /// `customer_by_identity`: none, then the linked customer; `Batch.identities`

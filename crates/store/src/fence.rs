@@ -331,6 +331,7 @@ mod tests {
             preferred_agent: None,
             required_agent: None,
             disposition: None,
+            requirements: Default::default(),
             updated_at: Millis(0),
         };
         let batch = |c: &Customer| Batch {

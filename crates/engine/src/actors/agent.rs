@@ -237,6 +237,7 @@ impl AgentActor {
             free: self.free(),
             idle_since: self.idle_since,
             occupancy_permille: self.occupancy_permille(),
+            skills: self.profile.skills.clone(),
         };
         for q in self.eligible_queues() {
             // Lost (a queue on another node refused it or missed the deadline): the

@@ -415,6 +415,7 @@ impl CustomerActor {
             preview,
             force,
             failed_offer: None,
+            requirements: conv.requirements.clone(),
         }
     }
 

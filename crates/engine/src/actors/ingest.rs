@@ -11,8 +11,10 @@
 use super::messages::{EngineError, EngineResult, Inbound, InboundAck};
 use super::registry::Engine;
 use crate::domain::{
-    Attachment, Channel, ConversationId, CustomerId, ErrorCode, IdentityKey, QueueName,
+    language_skill, Attachment, Channel, ConversationId, CustomerId, ErrorCode, IdentityKey,
+    Proficiency, QueueName, Skill, SkillFloors, MAX_REQUIRED_SKILLS,
 };
+use std::collections::BTreeMap;
 
 /// Longest provider message id kept for de-duplication.
 const MAX_PROVIDER_ID: usize = 200;
@@ -34,6 +36,8 @@ pub struct InboundMessage {
     pub queue: Option<QueueName>,
     /// The conversation this continues, when the provider threads (email replies).
     pub thread: Option<ConversationId>,
+    /// Skills a conversation this opens needs of its agent (an IVR option's).
+    pub requirements: SkillFloors,
 }
 
 impl InboundMessage {
@@ -48,6 +52,7 @@ impl InboundMessage {
             subject: None,
             queue: None,
             thread: None,
+            requirements: SkillFloors::new(),
         }
     }
 }
@@ -116,6 +121,7 @@ pub async fn from_provider(engine: &Engine, mut m: InboundMessage) -> EngineResu
             display_name: m.display_name,
             thread: m.thread,
             budget_from: None,
+            requirements: m.requirements,
         },
     )
     .await
@@ -212,13 +218,20 @@ pub fn from_chat(
     if let Some(q) = input
         .queue
         .as_ref()
-        .filter(|q| !engine.settings.channels.ivr_chat_queues.contains(*q))
+        .filter(|q| !engine.settings.channels.ivr_chat_queues.contains_key(*q))
     {
         return Err(EngineError::invalid(format!(
             "queue {q} is not a chat option of the IVR"
         )));
     }
     check_client_msg_id(&input.client_msg_id)?;
+    // The skills of the IVR's chat option that opens this queue, if any.
+    let requirements = input
+        .queue
+        .as_ref()
+        .and_then(|q| engine.settings.channels.ivr_chat_queues.get(q))
+        .cloned()
+        .unwrap_or_default();
     Ok(Inbound {
         channel: Channel::Chat,
         address: address.to_owned(),
@@ -230,6 +243,7 @@ pub fn from_chat(
         display_name: None,
         thread: None,
         budget_from,
+        requirements,
     })
 }
 
@@ -241,6 +255,43 @@ pub struct RestInput {
     pub text: String,
     pub client_msg_id: Option<String>,
     pub queue: Option<String>,
+    /// Skills the conversation needs of its agent: skill name -> minimum proficiency.
+    pub requirements: BTreeMap<String, u8>,
+    /// A language the agent must speak (the skill `lang-<code>`).
+    pub language: Option<String>,
+}
+
+/// Parses a REST caller's required skills (and language), naming the exact field at
+/// fault: at most [`MAX_REQUIRED_SKILLS`], each a skill name with a proficiency 1 to 5.
+pub fn parse_requirements(
+    raw: &BTreeMap<String, u8>,
+    language: Option<&str>,
+) -> EngineResult<SkillFloors> {
+    let mut out = SkillFloors::new();
+    for (name, p) in raw {
+        let skill =
+            Skill::parse(name).map_err(|e| EngineError::invalid(format!("requirements: {e}")))?;
+        let p = Proficiency::new(*p)
+            .map_err(|e| EngineError::invalid(format!("requirements.{name}: {e}")))?;
+        out.insert(skill, p);
+    }
+    if let Some(code) = language {
+        let skill = language_skill(code).ok_or_else(|| {
+            EngineError::invalid(format!(
+                "language: \"{}\" is not a language code (2 to 8 lowercase letters, e.g. ja)",
+                crate::domain::Escaped::with_max(code, 32)
+            ))
+        })?;
+        let one = Proficiency::new(1).expect("1 is a proficiency");
+        out.entry(skill).or_insert(one);
+    }
+    if out.len() > MAX_REQUIRED_SKILLS {
+        return Err(EngineError::invalid(format!(
+            "requirements: {} skills; at most {MAX_REQUIRED_SKILLS}",
+            out.len()
+        )));
+    }
+    Ok(out)
 }
 
 /// The REST door: validates everything, then delivers; answers once durable.
@@ -272,6 +323,14 @@ pub async fn from_rest(engine: &Engine, input: RestInput) -> EngineResult<Ingest
             return Err(EngineError::not_found("queue"));
         }
     }
+    let requirements = parse_requirements(&input.requirements, input.language.as_deref())?;
+    if !requirements.is_empty() {
+        let q = queue
+            .clone()
+            .or_else(|| engine.default_queue_for(channel))
+            .ok_or_else(|| EngineError::not_found("queue"))?;
+        engine.check_requirements(&q, &requirements).await?;
+    }
     deliver(
         engine,
         key,
@@ -286,6 +345,7 @@ pub async fn from_rest(engine: &Engine, input: RestInput) -> EngineResult<Ingest
             display_name: None,
             thread: None,
             budget_from: None,
+            requirements,
         },
     )
     .await

@@ -20,6 +20,7 @@ use crate::domain::{
     ReportEvent, ReportKind, TimelineEvent,
 };
 use crate::live::{LiveEvent, OfferStat};
+use crate::routing::widening::{Ranking, Rings};
 use crate::routing::{AgentSnapshot, Decision, EnqueueError, QueueRouter, WaitingEntry};
 use crate::store::{Batch, TraceEntry};
 use actix::prelude::*;
@@ -71,6 +72,21 @@ const RESCINDING_MAX: usize = 4096;
 /// than that is counted twice in the offer metric and the timeline).
 const CLOSED_MAX: usize = 4096;
 
+/// A queue's widening rings and proficiency ranking. A configuration `save_queue`
+/// would refuse (only one stored by an older build) widens nothing, and says so.
+fn rules(config: &QueueConfig) -> (Rings, Ranking) {
+    let overflow = config.overflow.as_ref().map(|o| o.after_ms);
+    let rings = Rings::compile(&config.widening, overflow).unwrap_or_else(|e| {
+        tracing::warn!(queue = %config.name, error = %e, "queue widening ignored");
+        Rings::default()
+    });
+    let ranking = Ranking {
+        by_proficiency: config.rank_by_proficiency,
+        weights: config.skill_weights.clone(),
+    };
+    (rings, ranking)
+}
+
 /// New configuration for a running queue.
 #[derive(Debug, Clone, Message, serde::Serialize, serde::Deserialize)]
 #[rtype(result = "()")]
@@ -78,7 +94,9 @@ pub struct Reconfigure(pub QueueConfig);
 
 impl QueueActor {
     pub fn new(engine: Engine, config: QueueConfig) -> Self {
-        let router = QueueRouter::new(config.strategy, config.max_waiting);
+        let mut router = QueueRouter::new(config.strategy, config.max_waiting);
+        let (rings, ranking) = rules(&config);
+        router.set_rules(rings, ranking);
         Self {
             engine,
             config,
@@ -228,6 +246,9 @@ impl QueueActor {
     /// Opens or closes the queue when its business hours say so. Checked every second
     /// (on the engine's clock, so a test's manual clock drives it too).
     fn hours_tick(&mut self, ctx: &mut Context<Self>) {
+        if self.note_widened() {
+            self.dispatch(ctx);
+        }
         let offering = self.offers_now();
         if offering == self.offering {
             return;
@@ -239,7 +260,28 @@ impl QueueActor {
         }
     }
 
+    /// Traces the widening rings that opened by now (`widened`), so that the trace of
+    /// a conversation offered in a wider ring says when that ring opened. Called by the
+    /// once-a-second tick and before any decision; true when a ring opened, and then
+    /// the caller must route (`dispatch`): nobody else will for that opening.
+    fn note_widened(&mut self) -> bool {
+        let widened = self.router.widen_due(self.engine.now());
+        if widened.is_empty() {
+            return false;
+        }
+        let traces = widened
+            .into_iter()
+            .map(|w| {
+                let detail = format!("ring {} of {}: requires {}", w.ring, w.of, w.requires);
+                self.trace(w.conversation, "widened", None, detail)
+            })
+            .collect();
+        self.record(vec![], traces);
+        true
+    }
+
     fn dispatch(&mut self, ctx: &mut Context<Self>) {
+        self.note_widened();
         self.offering = self.offers_now();
         if !self.offering {
             // Closed: the conversations wait for the opening (`hours_tick`).
@@ -532,6 +574,7 @@ impl Handler<Enqueue> for QueueActor {
             sticky_until,
             required_agent: msg.required_agent.clone(),
             tried: BTreeSet::new(),
+            requirements: msg.requirements.clone(),
         };
         if msg.force {
             self.router.requeue(entry.clone());
@@ -570,7 +613,7 @@ impl Handler<Enqueue> for QueueActor {
             arrival: !msg.force,
         });
         let position = self.router.position(&conv).map(|p| p + 1).unwrap_or(1);
-        let detail = format!(
+        let mut detail = format!(
             "priority={} class={} preferred={} required={}",
             msg.priority,
             msg.channel.class().as_str(),
@@ -583,6 +626,10 @@ impl Handler<Enqueue> for QueueActor {
                 .map(|a| a.as_str())
                 .unwrap_or("-"),
         );
+        if !msg.requirements.is_empty() {
+            let requires = crate::routing::widening::compact(&msg.requirements);
+            detail.push_str(&format!(" requires={requires}"));
+        }
         let mut traces = vec![self.trace(conv, "enqueued", None, detail)];
         if let Some(why) = self.engine.queue_closed(&self.config.name) {
             let opens = self.engine.queue_calendar(&self.config.name).and_then(|c| {
@@ -660,6 +707,7 @@ impl Handler<AgentUpdate> for QueueActor {
             free: msg.free,
             idle_since: msg.idle_since,
             occupancy_permille: msg.occupancy_permille,
+            skills: msg.skills,
         });
     }
 }
@@ -774,9 +822,13 @@ impl Handler<OfferClosed> for QueueActor {
 impl Handler<Peek> for QueueActor {
     type Result = Option<PeekResult>;
 
-    fn handle(&mut self, msg: Peek, _: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: Peek, ctx: &mut Context<Self>) -> Self::Result {
         if !self.offers_now() {
             return None;
+        }
+        if self.note_widened() {
+            // A ring opened: others may take what it widened, not only this agent.
+            self.dispatch(ctx);
         }
         let p = self.router.best_for(&msg.agent_id, self.engine.now())?;
         Some(PeekResult {
@@ -795,6 +847,10 @@ impl Handler<Pull> for QueueActor {
     fn handle(&mut self, msg: Pull, ctx: &mut Context<Self>) -> bool {
         if !self.offers_now() {
             return false;
+        }
+        if self.note_widened() {
+            // A ring opened: others may take what it widened, not only this agent.
+            self.dispatch(ctx);
         }
         let now = self.engine.now();
         let t0 = Instant::now();
@@ -860,6 +916,8 @@ impl Handler<Reconfigure> for QueueActor {
     fn handle(&mut self, msg: Reconfigure, ctx: &mut Context<Self>) {
         self.router.set_strategy(msg.0.strategy);
         self.router.set_max_waiting(msg.0.max_waiting);
+        let (rings, ranking) = rules(&msg.0);
+        self.router.set_rules(rings, ranking);
         let overflow_changed = self.config.overflow != msg.0.overflow;
         self.config = msg.0;
         self.announce();

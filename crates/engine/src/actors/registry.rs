@@ -68,6 +68,9 @@ pub struct Registry {
     queue_configs: DashMap<QueueName, QueueConfig>,
     /// The compiled business hours of the queues that have them.
     queue_hours: DashMap<QueueName, Arc<crate::routing::hours::Calendar>>,
+    /// The agents' profiles as last read for `check_requirements`, and when: a
+    /// request is let through on this copy, and refused only after a fresh read.
+    agents_seen: std::sync::Mutex<Option<(crate::domain::Millis, Arc<Vec<AgentProfile>>)>>,
     /// The arbiters actors are placed on (empty outside an actix system: then actors
     /// start on the current arbiter).
     arbiters: Vec<actix::dev::ArbiterHandle>,
@@ -75,6 +78,10 @@ pub struct Registry {
     arbiter_threads: std::sync::Mutex<Vec<actix::Arbiter>>,
     placement: std::collections::hash_map::RandomState,
 }
+
+/// How long `check_requirements` trusts its copy of the agents' profiles to say that
+/// someone could take a conversation (a refusal always reads them again).
+const AGENTS_SEEN_TTL_MS: i64 = 10_000;
 
 /// What the after-hours rules of a closed queue do to one arriving conversation
 /// ([`Engine::after_hours`]).
@@ -182,6 +189,7 @@ impl Engine {
                 queues: DashMap::new(),
                 queue_configs: DashMap::new(),
                 queue_hours: DashMap::new(),
+                agents_seen: std::sync::Mutex::new(None),
                 arbiters,
                 arbiter_threads: std::sync::Mutex::new(threads),
                 placement: Default::default(),
@@ -660,6 +668,65 @@ impl Engine {
         v
     }
 
+    /// Refuses `requirements` for a conversation in `queue` when no enabled agent who
+    /// serves the queue meets them even in the queue's last widening ring: such a
+    /// conversation could never be offered.
+    pub async fn check_requirements(
+        &self,
+        queue: &QueueName,
+        requirements: &crate::domain::SkillFloors,
+    ) -> EngineResult<()> {
+        let Some(config) = self.queue_config(queue) else {
+            return Err(EngineError::not_found("queue"));
+        };
+        let rings = crate::routing::widening::Rings::compile(
+            &config.widening,
+            config.overflow.as_ref().map(|o| o.after_ms),
+        )
+        .unwrap_or_default();
+        let last = rings.relax(requirements, rings.steps());
+        let someone = |agents: &[AgentProfile]| {
+            agents.iter().any(|a| {
+                !a.disabled
+                    && a.queues.contains(queue)
+                    && config.admits(&a.skills)
+                    && crate::domain::meets(&a.skills, &last)
+            })
+        };
+        // A recent copy may say yes; only the store may say no (an agent added a
+        // moment ago counts).
+        let now = self.now();
+        let recent = self
+            .registry
+            .agents_seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .filter(|(at, _)| now.0.saturating_sub(at.0) < AGENTS_SEEN_TTL_MS)
+            .map(|(_, a)| a.clone());
+        if recent.is_some_and(|a| someone(a.as_slice())) {
+            return Ok(());
+        }
+        let agents = Arc::new(
+            self.store
+                .agents()
+                .await
+                .map_err(EngineError::unavailable)?,
+        );
+        *self
+            .registry
+            .agents_seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some((now, agents.clone()));
+        if someone(&agents) {
+            return Ok(());
+        }
+        Err(EngineError::invalid(format!(
+            "requirements: no agent serving queue {queue} meets {}, so nobody could ever take it",
+            crate::routing::widening::describe(&last)
+        )))
+    }
+
     /// Stores a queue's configuration durably, then applies it at once (starting the
     /// queue actor if the queue is new; in a cluster, telling every member, and the
     /// queue's owner reconfigures or starts its actor). Admin and supervisor changes
@@ -667,6 +734,17 @@ impl Engine {
     /// A channel is the default of at most one queue: a channel this change adds to
     /// `default_for` is taken off the queue that had it, in the same commit.
     pub async fn save_queue(&self, config: QueueConfig) -> EngineResult<()> {
+        crate::routing::widening::Rings::compile(
+            &config.widening,
+            config.overflow.as_ref().map(|o| o.after_ms),
+        )
+        .map_err(|e| EngineError::invalid(e.to_string()))?;
+        if let Some((s, w)) = config.skill_weights.iter().find(|(_, w)| **w > 100) {
+            return Err(EngineError::invalid(format!(
+                "skill_weights.{}: {w}; must be 0 to 100",
+                s.as_str()
+            )));
+        }
         if let Some(h) = &config.hours {
             crate::routing::hours::Calendar::compile(h, &config.name)
                 .map_err(|e| EngineError::invalid(e.to_string()))?;

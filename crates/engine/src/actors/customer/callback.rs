@@ -139,6 +139,7 @@ pub async fn request(
                 display_name: None,
                 thread: None,
                 budget_from: None,
+                requirements: Default::default(),
             },
         )
         .await?;

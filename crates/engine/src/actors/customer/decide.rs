@@ -172,6 +172,12 @@ pub fn open(
                 agent: None,
                 required_agent: None,
                 disposition: None,
+                // What this contact asked for, else what the conversation needed.
+                requirements: if msg.requirements.is_empty() {
+                    old.requirements.clone()
+                } else {
+                    msg.requirements.clone()
+                },
                 updated_at: now,
                 ..old.clone()
             }
@@ -200,6 +206,7 @@ pub fn open(
                 preferred_agent: customer.last_agent.clone(),
                 required_agent: None,
                 disposition: None,
+                requirements: msg.requirements.clone(),
                 updated_at: now,
             }
         }
@@ -253,6 +260,7 @@ mod tests {
             display_name: None,
             thread: None,
             budget_from: None,
+            requirements: Default::default(),
         }
     }
 

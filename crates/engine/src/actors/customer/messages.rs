@@ -5,7 +5,8 @@ use crate::actors::messages::*;
 use crate::actors::sessions::SessionRef;
 use crate::domain::view::{ChatConversationView, ConversationView};
 use crate::domain::{
-    AgentId, Attachment, Channel, ConversationId, EventId, OfferId, QueueName, TimelineEvent,
+    AgentId, Attachment, Channel, ConversationId, EventId, OfferId, QueueName, SkillFloors,
+    TimelineEvent,
 };
 use actix::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -35,6 +36,11 @@ pub struct Inbound {
     /// conversation takes one of its `conversation` budget (`crate::budget`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_from: Option<std::net::IpAddr>,
+    /// Skills a conversation this opens or reopens needs of its agent (the IVR's
+    /// choice, the REST call); empty: none of its own (a reopened conversation keeps
+    /// what it had).
+    #[serde(default, skip_serializing_if = "SkillFloors::is_empty")]
+    pub requirements: SkillFloors,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

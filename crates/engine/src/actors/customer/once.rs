@@ -30,7 +30,7 @@ pub(crate) struct Idem {
 
 impl Idem {
     /// The id of a customer's message, if it has one: its content is the channel, the
-    /// text, the attachments and the queue asked for.
+    /// text, the attachments, the queue and the skills asked for.
     pub(crate) fn inbound(msg: &Inbound) -> Option<Self> {
         let id = msg.client_msg_id.as_ref()?;
         let mut parts = vec![msg.channel.as_str(), msg.text.as_str()];
@@ -39,6 +39,14 @@ impl Idem {
             parts.push(a.url.as_deref().unwrap_or(""));
         }
         parts.push(msg.queue.as_ref().map(|q| q.as_str()).unwrap_or(""));
+        // Skills asked for count only when there are some, so the digest of a message
+        // without any is what it was before they existed.
+        let skills: Vec<String> = msg
+            .requirements
+            .iter()
+            .map(|(s, p)| format!("{}={}", s.as_str(), p.get()))
+            .collect();
+        parts.extend(skills.iter().map(String::as_str));
         Some(Self {
             key: format!("in:{id}"),
             digest: digest(&parts),

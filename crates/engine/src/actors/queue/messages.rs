@@ -4,7 +4,7 @@
 use crate::actors::messages::*;
 use crate::domain::{
     AgentId, Channel, ChannelClass, ConversationId, CustomerId, Millis, OfferId, OfferOutcome,
-    QueueName,
+    QueueName, SkillFloors,
 };
 use actix::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -30,6 +30,10 @@ pub struct Enqueue {
     /// that offer is over here and the conversation waits again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_offer: Option<OfferId>,
+    /// Skills the conversation itself needs of its agent (widened by the queue's
+    /// rings as it waits).
+    #[serde(default, skip_serializing_if = "SkillFloors::is_empty")]
+    pub requirements: SkillFloors,
 }
 
 impl Enqueue {
@@ -49,6 +53,7 @@ impl Enqueue {
             required_agent: c.required_agent.clone(),
             preview: None,
             force: true,
+            requirements: c.requirements.clone(),
         }
     }
 }
@@ -71,6 +76,9 @@ pub struct AgentUpdate {
     pub free: [u16; 4],
     pub idle_since: Millis,
     pub occupancy_permille: u32,
+    /// The agent's skills, matched against conversations' own requirements.
+    #[serde(default, skip_serializing_if = "SkillFloors::is_empty")]
+    pub skills: SkillFloors,
 }
 
 /// Test hook (fault injection): the receiving actor (customer, queue or agent) panics

@@ -1,0 +1,436 @@
+//! Timed widening (a bullseye) and proficiency ranking: the rules that read a
+//! conversation's own required skills.
+//!
+//! Owns the compiled form of a queue's `widening` steps ([`Rings`]), the check that
+//! refuses contradictory steps with the exact field ([`WideningError`]), what a ring
+//! still requires ([`Rings::relax`]), and how agents are scored on a conversation's
+//! skills ([`Ranking`]). It must not hold routing state (see `needs.rs` and
+//! `router.rs`), do I/O or read a clock: waits come in as milliseconds.
+//!
+//! Ring 0 is the conversation's full requirement; ring `k` applies steps `0..k`, in
+//! order. A step may only relax (lower a floor, drop a skill), so every agent eligible
+//! in ring `k` is eligible in ring `k + 1`: widening is monotone by construction, and
+//! the property tests check it.
+
+use domain::{Proficiency, Skill, SkillFloors, WideningStep};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// At most this many widening steps per queue.
+pub const MAX_STEPS: usize = 8;
+
+/// A step may open at most this long after the conversation was enqueued (a day).
+pub const MAX_AFTER_MS: u64 = 86_400_000;
+
+/// A refused widening configuration: the exact field and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {why}")]
+pub struct WideningError {
+    /// e.g. `widening[1].floor`.
+    pub field: String,
+    /// What is wrong with it.
+    pub why: String,
+}
+
+fn refuse(field: String, why: impl Into<String>) -> WideningError {
+    WideningError {
+        field,
+        why: why.into(),
+    }
+}
+
+/// One compiled step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Step {
+    after_ms: u64,
+    floor: Option<Proficiency>,
+    drop: BTreeSet<Skill>,
+    drop_all: bool,
+}
+
+/// A queue's widening rings, checked. The default has none: a conversation needs its
+/// full requirement for as long as it waits (until the overflow, if any).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Rings {
+    steps: Vec<Step>,
+}
+
+impl Rings {
+    /// Checks and compiles `steps`. `overflow_after_ms` is the queue's overflow wait,
+    /// the ring after the last step: it must come after every step. Refused, with the
+    /// field: more than [`MAX_STEPS`] steps; a step at 0 or beyond [`MAX_AFTER_MS`];
+    /// steps out of order or at the same time; a step that relaxes nothing; a floor not
+    /// below an earlier floor; a skill dropped twice or after every skill was dropped.
+    pub fn compile(
+        steps: &[WideningStep],
+        overflow_after_ms: Option<u64>,
+    ) -> Result<Rings, WideningError> {
+        if steps.len() > MAX_STEPS {
+            return Err(refuse(
+                "widening".into(),
+                format!("{} steps; at most {MAX_STEPS}", steps.len()),
+            ));
+        }
+        let mut out: Vec<Step> = Vec::with_capacity(steps.len());
+        let mut floor: Option<(Proficiency, usize)> = None;
+        let mut dropped: BTreeMap<Skill, usize> = BTreeMap::new();
+        let mut all_dropped: Option<usize> = None;
+        for (i, s) in steps.iter().enumerate() {
+            let at = |f: &str| format!("widening[{i}].{f}");
+            if s.after_ms == 0 || s.after_ms > MAX_AFTER_MS {
+                return Err(refuse(
+                    at("after_ms"),
+                    format!("{}; must be 1 to {MAX_AFTER_MS}", s.after_ms),
+                ));
+            }
+            if let Some(prev) = out.last() {
+                if s.after_ms <= prev.after_ms {
+                    return Err(refuse(
+                        at("after_ms"),
+                        format!(
+                            "{} is not after widening[{}] ({}); steps open in order",
+                            s.after_ms,
+                            i - 1,
+                            prev.after_ms
+                        ),
+                    ));
+                }
+            }
+            if s.floor.is_none() && s.drop_skills.is_empty() && !s.drop_all_skills {
+                return Err(refuse(
+                    format!("widening[{i}]"),
+                    "relaxes nothing: set floor, drop_skills or drop_all_skills",
+                ));
+            }
+            if let Some(j) = all_dropped {
+                return Err(refuse(
+                    format!("widening[{i}]"),
+                    format!("widening[{j}] already dropped every skill; nothing is left to relax"),
+                ));
+            }
+            if let Some(f) = s.floor {
+                if let Some((prev, j)) = floor {
+                    if f >= prev {
+                        return Err(refuse(
+                            at("floor"),
+                            format!(
+                                "{} is not below widening[{j}].floor {}; a step may only widen",
+                                f.get(),
+                                prev.get()
+                            ),
+                        ));
+                    }
+                }
+                floor = Some((f, i));
+            }
+            let mut drop = BTreeSet::new();
+            for skill in &s.drop_skills {
+                if let Some(j) = dropped.get(skill) {
+                    let by = if *j == i {
+                        "listed twice".to_owned()
+                    } else {
+                        format!("already dropped by widening[{j}]")
+                    };
+                    return Err(refuse(
+                        at("drop_skills"),
+                        format!("{}: {by}", skill.as_str()),
+                    ));
+                }
+                dropped.insert(skill.clone(), i);
+                drop.insert(skill.clone());
+            }
+            if s.drop_all_skills {
+                all_dropped = Some(i);
+            }
+            out.push(Step {
+                after_ms: s.after_ms,
+                floor: s.floor,
+                drop,
+                drop_all: s.drop_all_skills,
+            });
+        }
+        if let (Some(o), Some(last)) = (overflow_after_ms, out.last()) {
+            if o <= last.after_ms {
+                return Err(refuse(
+                    "overflow.after_ms".into(),
+                    format!(
+                        "{o} is not after widening[{}] ({}); the overflow queue is the last ring",
+                        out.len() - 1,
+                        last.after_ms
+                    ),
+                ));
+            }
+        }
+        Ok(Rings { steps: out })
+    }
+
+    /// How many steps (the last ring is `steps()`).
+    pub fn steps(&self) -> usize {
+        self.steps.len()
+    }
+
+    /// The ring a conversation that has waited `waited_ms` is in.
+    pub fn ring_at(&self, waited_ms: u64) -> usize {
+        self.steps.partition_point(|s| s.after_ms <= waited_ms)
+    }
+
+    /// When (ms after enqueue) ring `ring` opens; ring 0 is open from the start.
+    pub fn opens_after(&self, ring: usize) -> Option<u64> {
+        match ring {
+            0 => Some(0),
+            r => self.steps.get(r - 1).map(|s| s.after_ms),
+        }
+    }
+
+    /// What `base` still requires in ring `ring` (steps `0..ring` applied in order).
+    pub fn relax(&self, base: &SkillFloors, ring: usize) -> SkillFloors {
+        let mut out = base.clone();
+        for s in self.steps.iter().take(ring) {
+            if s.drop_all {
+                out.clear();
+                break;
+            }
+            if let Some(f) = s.floor {
+                for min in out.values_mut() {
+                    *min = (*min).min(f);
+                }
+            }
+            out.retain(|k, _| !s.drop.contains(k));
+        }
+        out
+    }
+}
+
+/// How agents who meet a conversation's requirement are ordered before the strategy:
+/// by the weighted sum of their proficiencies in the conversation's own skills
+/// (higher first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ranking {
+    /// Off: the strategy alone orders eligible agents.
+    pub by_proficiency: bool,
+    /// Weight per skill (a skill not listed weighs 1).
+    pub weights: BTreeMap<Skill, u8>,
+}
+
+impl Default for Ranking {
+    fn default() -> Self {
+        Ranking {
+            by_proficiency: true,
+            weights: BTreeMap::new(),
+        }
+    }
+}
+
+impl Ranking {
+    /// The skills and weights an agent is scored on for a conversation needing `base`
+    /// (empty when ranking is off or nothing is required).
+    pub fn weighs(&self, base: &SkillFloors) -> Vec<(Skill, u32)> {
+        if !self.by_proficiency {
+            return Vec::new();
+        }
+        base.keys()
+            .map(|s| {
+                (
+                    s.clone(),
+                    u32::from(self.weights.get(s).copied().unwrap_or(1)),
+                )
+            })
+            .filter(|(_, w)| *w > 0)
+            .collect()
+    }
+}
+
+/// An agent's score on `weighs`: Σ weight × proficiency (0 for a skill it lacks).
+pub fn score(skills: &SkillFloors, weighs: &[(Skill, u32)]) -> u32 {
+    weighs
+        .iter()
+        .map(|(s, w)| w * skills.get(s).map_or(0, |p| u32::from(p.get())))
+        .sum()
+}
+
+/// `billing>=4,lang-ja>=1`, or `none`: the same in one word, for `key=value` traces.
+pub fn compact(floors: &SkillFloors) -> String {
+    if floors.is_empty() {
+        return "none".to_owned();
+    }
+    describe(floors).replace(' ', ",")
+}
+
+/// `billing>=4 lang-ja>=1`, or `any agent` for no requirement; for traces.
+pub fn describe(floors: &SkillFloors) -> String {
+    if floors.is_empty() {
+        return "any agent".to_owned();
+    }
+    let mut out = String::new();
+    for (i, (s, p)) in floors.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        out.push_str(s.as_str());
+        out.push_str(">=");
+        out.push_str(&p.get().to_string());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn skill(s: &str) -> Skill {
+        Skill::parse(s).unwrap()
+    }
+    fn p(v: u8) -> Proficiency {
+        Proficiency::new(v).unwrap()
+    }
+    fn step(after_ms: u64) -> WideningStep {
+        WideningStep {
+            after_ms,
+            floor: None,
+            drop_skills: Vec::new(),
+            drop_all_skills: false,
+        }
+    }
+
+    #[test]
+    fn rings_relax_in_order() {
+        let steps = vec![
+            WideningStep {
+                floor: Some(p(3)),
+                ..step(10_000)
+            },
+            WideningStep {
+                drop_skills: vec![skill("billing")],
+                ..step(20_000)
+            },
+            WideningStep {
+                drop_all_skills: true,
+                ..step(30_000)
+            },
+        ];
+        let r = Rings::compile(&steps, Some(40_000)).unwrap();
+        let base: SkillFloors = [(skill("billing"), p(5)), (skill("lang-ja"), p(2))].into();
+        assert_eq!(r.ring_at(0), 0);
+        assert_eq!(r.ring_at(9_999), 0);
+        assert_eq!(r.ring_at(10_000), 1);
+        assert_eq!(r.ring_at(29_999), 2);
+        assert_eq!(r.ring_at(1_000_000), 3);
+        assert_eq!(describe(&r.relax(&base, 0)), "billing>=5 lang-ja>=2");
+        assert_eq!(describe(&r.relax(&base, 1)), "billing>=3 lang-ja>=2");
+        assert_eq!(describe(&r.relax(&base, 2)), "lang-ja>=2");
+        assert_eq!(describe(&r.relax(&base, 3)), "any agent");
+        assert_eq!(r.opens_after(2), Some(20_000));
+        assert_eq!(r.opens_after(4), None);
+    }
+
+    #[test]
+    fn contradictory_steps_are_refused_with_the_field() {
+        let cases: Vec<(Vec<WideningStep>, Option<u64>, &str)> = vec![
+            (vec![step(10)], None, "widening[0]: relaxes nothing"),
+            (
+                vec![
+                    WideningStep {
+                        floor: Some(p(2)),
+                        ..step(10)
+                    },
+                    WideningStep {
+                        floor: Some(p(3)),
+                        ..step(20)
+                    },
+                ],
+                None,
+                "widening[1].floor: 3 is not below widening[0].floor 2",
+            ),
+            (
+                vec![
+                    WideningStep {
+                        floor: Some(p(2)),
+                        ..step(20)
+                    },
+                    WideningStep {
+                        floor: Some(p(1)),
+                        ..step(20)
+                    },
+                ],
+                None,
+                "widening[1].after_ms: 20 is not after widening[0] (20)",
+            ),
+            (
+                vec![WideningStep {
+                    drop_skills: vec![skill("a"), skill("a")],
+                    ..step(10)
+                }],
+                None,
+                "widening[0].drop_skills: a: listed twice",
+            ),
+            (
+                vec![
+                    WideningStep {
+                        drop_skills: vec![skill("a")],
+                        ..step(10)
+                    },
+                    WideningStep {
+                        drop_skills: vec![skill("a")],
+                        ..step(20)
+                    },
+                ],
+                None,
+                "widening[1].drop_skills: a: already dropped by widening[0]",
+            ),
+            (
+                vec![
+                    WideningStep {
+                        drop_all_skills: true,
+                        ..step(10)
+                    },
+                    WideningStep {
+                        floor: Some(p(1)),
+                        ..step(20)
+                    },
+                ],
+                None,
+                "widening[1]: widening[0] already dropped every skill",
+            ),
+            (
+                vec![WideningStep {
+                    floor: Some(p(1)),
+                    ..step(0)
+                }],
+                None,
+                "widening[0].after_ms: 0; must be",
+            ),
+            (
+                vec![WideningStep {
+                    floor: Some(p(1)),
+                    ..step(60_000)
+                }],
+                Some(60_000),
+                "overflow.after_ms: 60000 is not after widening[0] (60000)",
+            ),
+        ];
+        for (steps, overflow, want) in cases {
+            let e = Rings::compile(&steps, overflow).unwrap_err().to_string();
+            assert!(e.starts_with(want), "{e:?} does not start with {want:?}");
+        }
+        let many: Vec<WideningStep> = (1..=9)
+            .map(|i| WideningStep {
+                drop_skills: vec![skill(&format!("s{i}"))],
+                ..step(i * 10)
+            })
+            .collect();
+        assert!(Rings::compile(&many, None).is_err());
+    }
+
+    #[test]
+    fn ranking_weighs_the_conversations_skills() {
+        let base: SkillFloors = [(skill("billing"), p(2)), (skill("lang-ja"), p(1))].into();
+        let mut ranking = Ranking::default();
+        ranking.weights.insert(skill("billing"), 3);
+        let w = ranking.weighs(&base);
+        let agent: SkillFloors = [(skill("billing"), p(4)), (skill("lang-ja"), p(5))].into();
+        assert_eq!(score(&agent, &w), 3 * 4 + 5);
+        ranking.weights.insert(skill("lang-ja"), 0);
+        assert_eq!(score(&agent, &ranking.weighs(&base)), 12);
+        ranking.by_proficiency = false;
+        assert!(ranking.weighs(&base).is_empty());
+    }
+}
