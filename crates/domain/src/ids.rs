@@ -193,11 +193,6 @@ macro_rules! slug_conv {
                 Self::parse(&s)
             }
         }
-        impl From<$name> for String {
-            fn from(v: $name) -> String {
-                v.0.to_string()
-            }
-        }
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(&self.0)
@@ -207,6 +202,18 @@ macro_rules! slug_conv {
 }
 slug_conv!(AgentId);
 slug_conv!(QueueName);
+
+impl From<AgentId> for String {
+    fn from(v: AgentId) -> String {
+        v.0.as_ref().to_owned()
+    }
+}
+
+impl From<QueueName> for String {
+    fn from(v: QueueName) -> String {
+        v.0
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -12,7 +12,7 @@
 //! in ring `k` is eligible in ring `k + 1`: widening is monotone by construction, and
 //! the property tests check it.
 
-use domain::{Proficiency, Skill, SkillFloors, WideningStep};
+use domain::{Proficiency, QueueConfig, Skill, SkillFloors, WideningStep};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// At most this many widening steps per queue.
@@ -161,6 +161,14 @@ impl Rings {
             }
         }
         Ok(Rings { steps: out })
+    }
+
+    /// A queue's rings: its `widening` steps, with its overflow as the last ring.
+    pub fn of_queue(config: &QueueConfig) -> Result<Rings, WideningError> {
+        Rings::compile(
+            &config.widening,
+            config.overflow.as_ref().map(|o| o.after_ms),
+        )
     }
 
     /// How many steps (the last ring is `steps()`).

@@ -75,8 +75,7 @@ const CLOSED_MAX: usize = 4096;
 /// A queue's widening rings and proficiency ranking. A configuration `save_queue`
 /// would refuse (only one stored by an older build) widens nothing, and says so.
 fn rules(config: &QueueConfig) -> (Rings, Ranking) {
-    let overflow = config.overflow.as_ref().map(|o| o.after_ms);
-    let rings = Rings::compile(&config.widening, overflow).unwrap_or_else(|e| {
+    let rings = Rings::of_queue(config).unwrap_or_else(|e| {
         tracing::warn!(queue = %config.name, error = %e, "queue widening ignored");
         Rings::default()
     });

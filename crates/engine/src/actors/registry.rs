@@ -679,11 +679,7 @@ impl Engine {
         let Some(config) = self.queue_config(queue) else {
             return Err(EngineError::not_found("queue"));
         };
-        let rings = crate::routing::widening::Rings::compile(
-            &config.widening,
-            config.overflow.as_ref().map(|o| o.after_ms),
-        )
-        .unwrap_or_default();
+        let rings = crate::routing::widening::Rings::of_queue(&config).unwrap_or_default();
         let last = rings.relax(requirements, rings.steps());
         let someone = |agents: &[AgentProfile]| {
             agents.iter().any(|a| {
@@ -734,11 +730,8 @@ impl Engine {
     /// A channel is the default of at most one queue: a channel this change adds to
     /// `default_for` is taken off the queue that had it, in the same commit.
     pub async fn save_queue(&self, config: QueueConfig) -> EngineResult<()> {
-        crate::routing::widening::Rings::compile(
-            &config.widening,
-            config.overflow.as_ref().map(|o| o.after_ms),
-        )
-        .map_err(|e| EngineError::invalid(e.to_string()))?;
+        crate::routing::widening::Rings::of_queue(&config)
+            .map_err(|e| EngineError::invalid(e.to_string()))?;
         if let Some((s, w)) = config.skill_weights.iter().find(|(_, w)| **w > 100) {
             return Err(EngineError::invalid(format!(
                 "skill_weights.{}: {w}; must be 0 to 100",
