@@ -67,6 +67,7 @@ fn main() {
                     queue: None,
                     requirements: Default::default(),
                     language: None,
+                    difficulty: None,
                 },
             )
             .await

@@ -51,7 +51,7 @@ markers! {
     /// Report groupings ([`crate::reports::GroupBy`]).
     GroupName => {
         use crate::reports::GroupBy;
-        string_enum(&[GroupBy::Queue, GroupBy::Channel, GroupBy::Agent])
+        string_enum(&[GroupBy::Queue, GroupBy::Channel, GroupBy::Agent, GroupBy::Difficulty])
     };
     /// A report's encoding.
     FormatName => string_enum(&["json", "csv"]);

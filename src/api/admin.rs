@@ -1,11 +1,13 @@
 //! Admin REST: create or update agents (`PUT /api/v1/agents/{id}`) and queues
 //! (`PUT /api/v1/queues/{name}`). Admin role only. Queue changes apply to the running
-//! queue at once; agent profile changes apply at the agent's next login. Disabling an
-//! agent or changing its role revokes its tokens and closes its sockets at once.
+//! queue at once; an agent's skills and queues apply to it at once, its other profile
+//! changes at its next login. Disabling an agent or changing its role revokes its
+//! tokens and closes its sockets at once.
 
 use super::error::ApiError;
 use super::extract::Staff;
 use super::AppState;
+use crate::actors::messages::{SetAgentQueues, SetAgentSkills};
 use crate::domain::{
     AgentId, AgentProfile, Capacity, Proficiency, QueueConfig, QueueName, Role, Skill,
 };
@@ -48,8 +50,9 @@ pub struct AgentUpsert {
 
 /// Create or update an agent (admin).
 ///
-/// Profile changes apply at the agent's next login; disabling the agent or changing
-/// its role revokes its tokens and closes its sockets at once.
+/// Skills and queues apply to a logged-in agent at once; the other profile changes at
+/// its next login. Disabling the agent or changing its role revokes its tokens and
+/// closes its sockets at once.
 #[utoipa::path(put, path = "/api/v1/agents/{id}", tag = "agents", security(("bearer" = [])),
     params(("id" = String, Path, description = "agent id")),
     request_body = AgentUpsert,
@@ -71,6 +74,13 @@ pub async fn put_agent(
     let body = body.into_inner();
     if body.display_name.trim().is_empty() || body.display_name.len() > 100 {
         return Err(ApiError::invalid("display_name must be 1 to 100 bytes"));
+    }
+    if body.skills.len() > crate::domain::MAX_AGENT_SKILLS {
+        return Err(ApiError::invalid(format!(
+            "skills: {}; at most {}",
+            body.skills.len(),
+            crate::domain::MAX_AGENT_SKILLS
+        )));
     }
     for q in &body.queues {
         if !state.server.queue_exists(q) {
@@ -126,6 +136,22 @@ pub async fn put_agent(
                 .revocations
                 .revoke(&state.server.store, &profile.id, reason)
                 .await?;
+        }
+        if profile.skills != e.skills {
+            state.server.tell_agent(
+                &profile.id,
+                SetAgentSkills {
+                    skills: profile.skills.clone(),
+                },
+            );
+        }
+        if profile.queues != e.queues {
+            state.server.tell_agent(
+                &profile.id,
+                SetAgentQueues {
+                    queues: profile.queues.clone(),
+                },
+            );
         }
     }
     Ok(HttpResponse::Ok().json(serde_json::json!({

@@ -76,6 +76,7 @@ pub async fn create(
             "at most 100 attributes, keys 100 bytes, values 1000 bytes",
         ));
     }
+    crate::domain::attribute_requirements(&body.attributes)?;
     let mut keys = Vec::new();
     for i in &body.identities {
         keys.push(IdentityKey::parse(Channel::parse(&i.channel)?, &i.address)?);

@@ -26,13 +26,18 @@ pub struct InboundRequest {
     #[serde(default)]
     pub queue: Option<String>,
     /// Skills the conversation needs of its agent, on top of its queue's: skill name
-    /// to minimum proficiency (1 to 5), at most 16 (docs/routing.md "Per-contact
+    /// to minimum proficiency (1 to 5), at most 16 (docs/api.md "Per-contact
     /// skills"). Refused when no agent of the queue could ever meet them.
     #[serde(default)]
     pub requirements: std::collections::BTreeMap<String, u8>,
     /// A language the agent must speak, e.g. `ja` (the skill `lang-ja`).
     #[serde(default)]
     pub language: Option<String>,
+    /// How hard the contact is, 1 to 5 (the skill `difficulty`): only agents whose own
+    /// difficulty is at least this take it, the closest fit first (docs/api.md
+    /// "Novices").
+    #[serde(default)]
+    pub difficulty: Option<u8>,
 }
 
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
@@ -78,6 +83,7 @@ pub async fn inbound(
             client_msg_id: body.client_msg_id,
             queue: body.queue,
             requirements: body.requirements,
+            difficulty: body.difficulty,
             language: body.language,
         },
     )

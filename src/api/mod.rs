@@ -98,6 +98,7 @@ api_v1! {
     get "/supervisor/flood" => supervisor::flood,
     post "/supervisor/agents/{id}/status" => supervisor::set_agent_status,
     put "/supervisor/agents/{id}/queues" => supervisor::set_agent_queues,
+    patch "/supervisor/agents/{id}/skills" => supervisor::patch_agent_skills,
     patch "/supervisor/queues/{name}" => supervisor::patch_queue,
     get "/customers/{id}/crm" => crm::customer_crm,
     get "/canned" => canned::list,

@@ -78,6 +78,7 @@ use utoipa::OpenApi;
         supervisor::flood,
         supervisor::set_agent_status,
         supervisor::set_agent_queues,
+        supervisor::patch_agent_skills,
         supervisor::patch_queue,
         crm::customer_crm,
         canned::list,

@@ -6,7 +6,9 @@
 use super::error::ApiError;
 use super::extract::Staff;
 use super::AppState;
-use crate::actors::messages::{GetHubStats, GetLive, SetAgentQueues, SupervisorSetStatus};
+use crate::actors::messages::{
+    GetHubStats, GetLive, SetAgentQueues, SetAgentSkills, SupervisorSetStatus,
+};
 use crate::domain::RequestedStatus;
 use crate::domain::{AgentId, QueueName};
 use crate::store::Batch;
@@ -147,6 +149,102 @@ pub async fn set_agent_status(
     Ok(HttpResponse::Accepted().json(serde_json::json!({"agent_id": id, "status": body.status})))
 }
 
+/// Reads agent `id`'s profile, applies `change` and stores it (nothing is stored when
+/// `change` refuses); the caller then tells the running agent.
+async fn change_profile(
+    state: &AppState,
+    id: &AgentId,
+    change: impl FnOnce(&mut crate::domain::AgentProfile) -> Result<(), ApiError>,
+) -> Result<crate::domain::AgentProfile, ApiError> {
+    let mut profile = state
+        .server
+        .store
+        .agent(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("agent"))?;
+    change(&mut profile)?;
+    state
+        .server
+        .store
+        .commit(Batch {
+            agents: vec![profile.clone()],
+            ..Default::default()
+        })
+        .await?;
+    Ok(profile)
+}
+
+/// Skills to change on an agent, as a JSON merge patch: a level (1 to 5) sets the
+/// skill, `null` removes it, a skill not named stays as it is.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SkillsPatch {
+    /// e.g. `{"difficulty": 3, "billing": null}`.
+    #[schema(value_type = std::collections::BTreeMap<String, Option<u8>>)]
+    pub skills:
+        std::collections::BTreeMap<crate::domain::Skill, Option<crate::domain::Proficiency>>,
+}
+
+/// Change an agent's skills, applied at once (supervisor, admin): e.g. raise a
+/// novice's `difficulty` when they graduate.
+///
+/// Stored, and applied to a logged-in agent at once: queues whose required skills it
+/// no longer meets forget it (held conversations stay with it), and every queue it
+/// serves ranks it by its new skills. Answers the agent's skills after the change.
+#[utoipa::path(patch, path = "/api/v1/supervisor/agents/{id}/skills", tag = "supervisor",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "agent id")),
+    request_body = SkillsPatch,
+    responses(
+        (status = 200, description = "`{agent_id, skills}`"),
+        (status = 400, response = ApiError),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+        (status = 404, response = ApiError),
+    )
+)]
+pub async fn patch_agent_skills(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<String>,
+    body: web::Json<SkillsPatch>,
+) -> Result<HttpResponse, ApiError> {
+    staff.require_supervisor()?;
+    let id = AgentId::parse(&path)?;
+    let patch = body.into_inner().skills;
+    if patch.is_empty() {
+        return Err(ApiError::invalid(
+            "skills: name at least one skill to change",
+        ));
+    }
+    let skills = change_profile(&state, &id, |profile| {
+        for (skill, level) in patch {
+            match level {
+                Some(p) => profile.skills.insert(skill, p),
+                None => profile.skills.remove(&skill),
+            };
+        }
+        if profile.skills.len() > crate::domain::MAX_AGENT_SKILLS {
+            return Err(ApiError::invalid(format!(
+                "skills: {}; at most {}",
+                profile.skills.len(),
+                crate::domain::MAX_AGENT_SKILLS
+            )));
+        }
+        Ok(())
+    })
+    .await?
+    .skills;
+    state.server.tell_agent(
+        &id,
+        SetAgentSkills {
+            skills: skills.clone(),
+        },
+    );
+    tracing::info!(agent = %id, by = %staff.id, "agent skills changed by a supervisor");
+    Ok(HttpResponse::Ok().json(serde_json::json!({"agent_id": id, "skills": skills})))
+}
+
 /// The queues an agent is to serve.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -192,21 +290,11 @@ pub async fn set_agent_queues(
             return Err(ApiError::invalid(format!("unknown queue {q}")));
         }
     }
-    let mut profile = state
-        .server
-        .store
-        .agent(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("agent"))?;
-    profile.queues = queues.clone();
-    state
-        .server
-        .store
-        .commit(Batch {
-            agents: vec![profile],
-            ..Default::default()
-        })
-        .await?;
+    change_profile(&state, &id, |profile| {
+        profile.queues = queues.clone();
+        Ok(())
+    })
+    .await?;
     state.server.tell_agent(
         &id,
         SetAgentQueues {

@@ -245,6 +245,12 @@ async fn every_route_checks_token_role_and_ownership() {
         ),
         (
             "PATCH",
+            "/api/v1/supervisor/agents/zed/skills".into(),
+            Some(json!({"skills": {"difficulty": 2}})),
+            Supervisor,
+        ),
+        (
+            "PATCH",
             "/api/v1/supervisor/queues/general".into(),
             Some(json!({})),
             Supervisor,

@@ -14,6 +14,8 @@ pub const BACKEND: helpers::Backend = helpers::Backend::Cql;
 
 #[path = "../api/helpers.rs"]
 mod helpers;
+#[path = "../api/novices.rs"]
+mod novices;
 #[path = "../api/process.rs"]
 mod process;
 #[path = "../api/recorder.rs"]
@@ -49,6 +51,8 @@ mod restart;
 mod routing;
 #[path = "../api/scenario.rs"]
 mod scenario;
+#[path = "../api/service_level.rs"]
+mod service_level;
 #[path = "../api/shutdown.rs"]
 mod shutdown;
 #[path = "../api/skills.rs"]

@@ -30,6 +30,13 @@ impl Skill {
         &self.0
     }
 }
+/// Lets a skill map be searched by name without building a `Skill` (the order of
+/// `Skill` is the order of its name).
+impl std::borrow::Borrow<str> for Skill {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
 impl TryFrom<String> for Skill {
     type Error = ParseError;
     fn try_from(s: String) -> Result<Self, ParseError> {
@@ -183,9 +190,12 @@ pub struct AgentProfile {
 }
 
 /// The skills a conversation needs of the agent who takes it, each at least at a
-/// proficiency (docs/routing.md "Per-contact skills"). A language is the skill
+/// proficiency (docs/api.md "Per-contact skills"). A language is the skill
 /// `lang-<code>` (e.g. `lang-ja`).
 pub type SkillFloors = BTreeMap<Skill, Proficiency>;
+
+/// At most this many skills on one agent.
+pub const MAX_AGENT_SKILLS: usize = 64;
 
 /// At most this many required skills on one conversation.
 pub const MAX_REQUIRED_SKILLS: usize = 16;
@@ -193,7 +203,38 @@ pub const MAX_REQUIRED_SKILLS: usize = 16;
 /// Whether an agent with skills `have` meets every floor of `need`.
 pub fn meets(have: &SkillFloors, need: &SkillFloors) -> bool {
     need.iter()
-        .all(|(s, min)| have.get(s).is_some_and(|p| p >= min))
+        .all(|(s, min)| held(have, s).is_some_and(|p| p >= *min))
+}
+
+/// The skill that stands for how hard a contact is (docs/api.md "Novices"): a
+/// conversation needing `difficulty` at 3 goes to agents whose `difficulty` is at least
+/// 3. On an agent it is the hardest contact they take (their experience tier).
+pub const DIFFICULTY: &str = "difficulty";
+
+/// The [`DIFFICULTY`] skill.
+pub fn difficulty_skill() -> Skill {
+    Skill(DIFFICULTY.to_owned())
+}
+
+/// The difficulty a conversation needing `need` has, if any.
+pub fn difficulty_of(need: &SkillFloors) -> Option<Proficiency> {
+    need.iter()
+        .find(|(s, _)| s.as_str() == DIFFICULTY)
+        .map(|(_, p)| *p)
+}
+
+/// The hardest difficulty there is; an agent not given a `difficulty` holds this one.
+pub const MAX_DIFFICULTY: Proficiency = Proficiency(5);
+
+/// An agent's proficiency in `skill` as routing sees it: its own, or for
+/// [`DIFFICULTY`] when it has none, [`MAX_DIFFICULTY`] (only agents marked as novices
+/// are kept from hard contacts).
+pub fn held(have: &SkillFloors, skill: &Skill) -> Option<Proficiency> {
+    match have.get(skill) {
+        Some(p) => Some(*p),
+        None if skill.as_str() == DIFFICULTY => Some(MAX_DIFFICULTY),
+        None => None,
+    }
 }
 
 /// The skill that stands for speaking `code` (`ja` -> `lang-ja`); `None` when `code`
@@ -208,6 +249,22 @@ pub fn language_skill(code: &str) -> Option<Skill> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_agent_without_a_difficulty_takes_any_contact() {
+        let p = |v| Proficiency::new(v).unwrap();
+        let billing = Skill::parse("billing").unwrap();
+        let hard: SkillFloors = [(difficulty_skill(), p(5))].into();
+        let unmarked: SkillFloors = [(billing.clone(), p(2))].into();
+        assert!(meets(&unmarked, &hard));
+        assert_eq!(held(&unmarked, &difficulty_skill()), Some(MAX_DIFFICULTY));
+        assert_eq!(held(&unmarked, &Skill::parse("lang-ja").unwrap()), None);
+        let novice: SkillFloors = [(difficulty_skill(), p(1))].into();
+        assert!(!meets(&novice, &hard));
+        assert!(meets(&novice, &[(difficulty_skill(), p(1))].into()));
+        // Only `difficulty` has a default: a missing skill is missing.
+        assert!(!meets(&novice, &[(billing, p(1))].into()));
+    }
 
     #[test]
     fn proficiency_bounds() {

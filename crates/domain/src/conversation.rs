@@ -61,7 +61,7 @@ pub struct Conversation {
     pub required_agent: Option<AgentId>,
     pub disposition: Option<String>,
     /// Skills this conversation needs of its agent, on top of its queue's own
-    /// (set by the IVR, the REST call or a queue default; docs/routing.md
+    /// (set by the IVR, the REST call or the customer's attributes; docs/api.md
     /// "Per-contact skills"). Kept across requeues, transfers and restarts.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub requirements: SkillFloors,

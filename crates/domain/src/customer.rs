@@ -35,6 +35,55 @@ pub struct Customer {
     pub created_at: Millis,
 }
 
+/// The customer attributes routing reads (docs/api.md "Novices"), e.g. from a CRM:
+/// `difficulty` (1 to 5), how hard this customer's contacts are (a customer tier), and
+/// `language` (e.g. `ja`), a language their agent must speak (the skill `lang-ja` at
+/// 1). Any other attribute is free-form. Refused with the attribute's name when one is
+/// malformed.
+pub fn attribute_requirements(
+    attributes: &BTreeMap<String, String>,
+) -> Result<crate::SkillFloors, ParseError> {
+    let mut out = crate::SkillFloors::new();
+    if let Some(v) = attributes.get("difficulty") {
+        let p = v
+            .parse::<u8>()
+            .ok()
+            .and_then(|d| crate::Proficiency::new(d).ok())
+            .ok_or_else(|| ParseError::new("attributes.difficulty", "must be 1 to 5"))?;
+        out.insert(crate::difficulty_skill(), p);
+    }
+    if let Some(v) = attributes.get("language") {
+        let skill = crate::language_skill(v).ok_or_else(|| {
+            ParseError::new(
+                "attributes.language",
+                "must be a language code (2 to 8 lowercase letters, e.g. ja)",
+            )
+        })?;
+        out.insert(
+            skill,
+            crate::Proficiency::new(1).expect("1 is a proficiency"),
+        );
+    }
+    Ok(out)
+}
+
+impl Customer {
+    /// What a contact of this customer needs of its agent: `contact`'s own
+    /// requirements, plus those of the customer's attributes it does not give itself
+    /// ([`attribute_requirements`]; ignored if malformed), up to
+    /// [`crate::MAX_REQUIRED_SKILLS`].
+    pub fn requirements_for(&self, contact: &crate::SkillFloors) -> crate::SkillFloors {
+        let mut out = contact.clone();
+        for (skill, p) in attribute_requirements(&self.attributes).unwrap_or_default() {
+            if out.len() >= crate::MAX_REQUIRED_SKILLS {
+                break;
+            }
+            out.entry(skill).or_insert(p);
+        }
+        out
+    }
+}
+
 /// A customer record merged into another.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MergedRecord {

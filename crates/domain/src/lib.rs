@@ -26,21 +26,24 @@ pub mod time;
 pub mod view;
 
 pub use agent::{
-    language_skill, meets, AgentProfile, AgentStatus, Capacity, Proficiency, RequestedStatus, Role,
-    Skill, SkillFloors, MAX_REQUIRED_SKILLS,
+    difficulty_of, difficulty_skill, held, language_skill, meets, AgentProfile, AgentStatus,
+    Capacity, Proficiency, RequestedStatus, Role, Skill, SkillFloors, DIFFICULTY, MAX_AGENT_SKILLS,
+    MAX_DIFFICULTY, MAX_REQUIRED_SKILLS,
 };
 pub use channel::{
     channels_where, AddressKind, Capabilities, Channel, ChannelClass, ReplyPath, SurveyPath,
 };
 pub use conversation::{Conversation, ConversationState};
-pub use customer::{Customer, IdentityKey, MergedRecord};
+pub use customer::{attribute_requirements, Customer, IdentityKey, MergedRecord};
 pub use error::{EngineError, EngineResult, ErrorCode};
 pub use escape::Escaped;
 pub use event::{
     Attachment, BotTurn, CallStatus, DeliveryStatus, EventKind, OfferOutcome, TimelineEvent,
 };
 pub use ids::{AgentId, ConversationId, CustomerId, EventId, OfferId, QueueName};
-pub use queue::{AfterHours, BusinessHours, Closure, QueueConfig, RoutingStrategy, WideningStep};
+pub use queue::{
+    AfterHours, BusinessHours, Closure, QueueConfig, RoutingStrategy, ServiceRule, WideningStep,
+};
 pub use report::{OfferOrigin, ReportEvent, ReportKind};
 pub use time::{Clock, Millis, SystemClock};
 

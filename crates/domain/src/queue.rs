@@ -59,23 +59,65 @@ pub struct QueueConfig {
     /// queues picks its next conversation across them (-100..=100; default 0).
     #[serde(default)]
     pub priority: i32,
-    /// When the queue is open; none: always (docs/routing.md "Business hours").
+    /// When the queue is open; none: always (docs/api.md "Business hours").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hours: Option<BusinessHours>,
     /// Among agents who meet a conversation's own required skills, prefer the more
     /// proficient (weighted by `skill_weights`) before the strategy decides
-    /// (docs/routing.md "Per-contact skills"). Default: on.
+    /// (docs/api.md "Per-contact skills"). Default: on.
     #[serde(default = "defaults::rank_by_proficiency")]
     pub rank_by_proficiency: bool,
     /// Weight of each skill in the proficiency ranking (0 to 100; a skill not listed
     /// weighs 1).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub skill_weights: BTreeMap<Skill, u8>,
+    /// Novices first: a conversation with a `difficulty` goes to the agent whose own
+    /// `difficulty` fits it most closely (the least experienced who may take it; once
+    /// widening lets in agents below it, the most experienced of those), before the
+    /// proficiency ranking and the strategy (docs/api.md "Novices"). Default: on.
+    #[serde(default = "defaults::rank_by_proficiency")]
+    pub novices_first: bool,
     /// Timed widening (bullseye): each step relaxes a waiting conversation's own
     /// required skills once it has waited `after_ms`; the overflow queue, if any, is
     /// the ring after the last step. Checked by `routing::widening::Rings::compile`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub widening: Vec<WideningStep>,
+    /// Service-level routing: rules that overflow or boost the queue while its live
+    /// estimated wait or service level is bad, with hysteresis. Checked by
+    /// `routing::service::check`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub service_rules: Vec<ServiceRule>,
+}
+
+/// A service-level rule (docs/api.md "Service-level routing"): it turns on when any
+/// of its triggers holds, and off only once every trigger it has is back past its
+/// clearing threshold (hysteresis, so it does not flap). While on, it does what its
+/// actions say.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceRule {
+    /// Trigger: the live estimated wait for a new contact is above this (seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ewt_above_s: Option<u32>,
+    /// Clears when the estimated wait is below this (default: three quarters of
+    /// `ewt_above_s`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clear_ewt_below_s: Option<u32>,
+    /// Trigger: the live service level (share answered within the live threshold,
+    /// this interval) is below this percentage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_level_below_pct: Option<u8>,
+    /// Clears when the service level is above this percentage (default: 5 points above
+    /// `service_level_below_pct`, at most 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clear_service_level_above_pct: Option<u8>,
+    /// Action: waiting conversations move to this queue (keeping their wait) while on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overflow_to: Option<QueueName>,
+    /// Action: added to the queue's `priority` while on (1..=100), so agents serving
+    /// several queues take its conversations first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boost_priority: Option<i32>,
 }
 
 /// One ring of a queue's timed widening: what a conversation that has waited
@@ -186,7 +228,9 @@ impl QueueConfig {
             hours: None,
             rank_by_proficiency: defaults::rank_by_proficiency(),
             skill_weights: BTreeMap::new(),
+            novices_first: true,
             widening: Vec::new(),
+            service_rules: Vec::new(),
         }
     }
 

@@ -35,6 +35,10 @@ pub struct ReportEvent {
     /// The agent involved (answered, handled, resolved, transferred away), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<AgentId>,
+    /// How hard the contact was (its `difficulty` requirement), if it had one: the
+    /// group of `group=difficulty` reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub difficulty: Option<crate::Proficiency>,
     #[serde(flatten)]
     pub kind: ReportKind,
 }
@@ -140,6 +144,7 @@ mod tests {
             conversation: ConversationId::new(),
             customer: CustomerId::new(),
             agent: None,
+            difficulty: None,
             kind: ReportKind::Answered { wait_ms: 1500 },
         };
         let v = serde_json::to_value(&e)?;

@@ -14,6 +14,7 @@
 //! |---|---|---|
 //! | `switchboard_queue_waiting` | gauge | queue |
 //! | `switchboard_queue_longest_wait_seconds` | gauge | queue |
+//! | `switchboard_queue_service_rules_on` | gauge | queue |
 //! | `switchboard_agents` | gauge | state (available, away, offline) |
 //! | `switchboard_routing_decision_seconds` | histogram | |
 //! | `switchboard_time_to_answer_seconds` | histogram | queue |
@@ -135,6 +136,10 @@ fn describe() {
         "switchboard_queue_longest_wait_seconds",
         Unit::Seconds,
         "Wait of the oldest waiting or offered conversation."
+    );
+    describe_gauge!(
+        "switchboard_queue_service_rules_on",
+        "Service-level rules on now (overflowing or boosting the queue)."
     );
     describe_gauge!("switchboard_agents", "Logged-in agents by state.");
     describe_histogram!(
@@ -321,6 +326,10 @@ pub fn queue_state(queue: &QueueName, waiting: usize, longest_wait_ms: u64) {
     gauge!("switchboard_queue_waiting", "queue" => queue.to_string()).set(waiting as f64);
     gauge!("switchboard_queue_longest_wait_seconds", "queue" => queue.to_string())
         .set(longest_wait_ms as f64 / 1000.0);
+}
+
+pub fn service_rules_on(queue: &QueueName, on: usize) {
+    gauge!("switchboard_queue_service_rules_on", "queue" => queue.to_string()).set(on as f64);
 }
 
 pub fn routing_decision(d: Duration) {

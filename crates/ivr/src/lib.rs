@@ -108,7 +108,7 @@ pub struct MenuOption {
     pub label: Text,
     pub action: Action,
     /// Skills the agent must have for a contact that chose this option (a queue or
-    /// chat option): skill name to minimum proficiency (docs/routing.md "Per-contact
+    /// chat option): skill name to minimum proficiency (docs/api.md "Per-contact
     /// skills").
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub skills: SkillFloors,

@@ -140,6 +140,7 @@ pub fn derive(
                 conversation: after.id,
                 customer: after.customer_id,
                 agent,
+                difficulty: domain::difficulty_of(&after.requirements),
                 kind,
             })
         };

@@ -27,6 +27,9 @@ pub enum GroupBy {
     Queue,
     Channel,
     Agent,
+    /// The contact's difficulty (`1` to `5`), or `none` for contacts without one: how
+    /// hard work fares, and where novices' contacts go (docs/api.md "Novices").
+    Difficulty,
 }
 
 impl GroupBy {
@@ -35,9 +38,10 @@ impl GroupBy {
             "queue" => Ok(GroupBy::Queue),
             "channel" => Ok(GroupBy::Channel),
             "agent" => Ok(GroupBy::Agent),
+            "difficulty" => Ok(GroupBy::Difficulty),
             _ => Err(ParseError::new(
                 "group",
-                format!("unknown group {s:?}: use queue, channel or agent"),
+                format!("unknown group {s:?}: use queue, channel, agent or difficulty"),
             )),
         }
     }
@@ -49,6 +53,10 @@ impl GroupBy {
             GroupBy::Queue => Some(e.queue.as_str().to_owned()),
             GroupBy::Channel => Some(e.channel.as_str().to_owned()),
             GroupBy::Agent => e.agent.as_ref().map(|a| a.as_str().to_owned()),
+            GroupBy::Difficulty => Some(
+                e.difficulty
+                    .map_or_else(|| "none".to_owned(), |d| d.get().to_string()),
+            ),
         }
     }
 }

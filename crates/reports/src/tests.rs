@@ -35,6 +35,7 @@ impl Log {
             conversation: conv,
             customer,
             agent: agent.map(|a| AgentId::parse(a).expect("agent")),
+            difficulty: None,
             kind,
         });
     }
@@ -532,4 +533,104 @@ fn one_queue_with_repeat_contacts_elsewhere() {
     assert_eq!(rows.len(), 1, "{rows:#?}");
     assert_eq!((rows[0].group.as_str(), rows[0].offered), ("chat", 1));
     assert_eq!((rows[0].resolved, rows[0].fcr_resolved), (1, 0));
+}
+
+/// Two hard contacts (difficulty 4) and one without a difficulty, in one hour:
+/// hard h1 answered after 10 s, resolved after 100 s talk + 20 s wrap, CSAT 5/5;
+/// hard h2 abandoned after 50 s; plain p1 answered after 30 s.
+/// difficulty 4: offered 2, handled 1, abandoned 1 → abandon rate 0.5; SL@20 = 1/2;
+/// AHT 120 s; CSAT 1.0. none: offered 1, handled 1, ASA 30 s.
+#[test]
+fn rows_by_difficulty_group_contacts_by_how_hard_they_are() {
+    use Channel::*;
+    let mut log = Log::new();
+    let (h1, h2, p1) = (
+        ConversationId::new(),
+        ConversationId::new(),
+        ConversationId::new(),
+    );
+    let cust = CustomerId::new();
+    let hard = domain::Proficiency::new(4).ok();
+    let s = |v: i64| v * 1000;
+    let at = |log: &mut Log, t, conv, agent, kind, d| {
+        log.push(t, "sales", Chat, conv, cust, agent, kind);
+        log.events.last_mut().expect("pushed").difficulty = d;
+    };
+    let new = || ReportKind::Offered {
+        origin: OfferOrigin::New,
+    };
+    at(&mut log, s(0), h1, None, new(), hard);
+    at(&mut log, s(0), h2, None, new(), hard);
+    at(&mut log, s(0), p1, None, new(), None);
+    at(
+        &mut log,
+        s(10),
+        h1,
+        Some("senior"),
+        ReportKind::Answered { wait_ms: 10_000 },
+        hard,
+    );
+    at(
+        &mut log,
+        s(30),
+        p1,
+        Some("novice"),
+        ReportKind::Answered { wait_ms: 30_000 },
+        None,
+    );
+    at(
+        &mut log,
+        s(50),
+        h2,
+        None,
+        ReportKind::Abandoned {
+            wait_ms: 50_000,
+            left_unserved: false,
+        },
+        hard,
+    );
+    at(
+        &mut log,
+        s(130),
+        h1,
+        Some("senior"),
+        ReportKind::WrapupDone {
+            talk_ms: 100_000,
+            wrap_ms: 20_000,
+        },
+        hard,
+    );
+    at(
+        &mut log,
+        s(131),
+        h1,
+        Some("senior"),
+        ReportKind::Resolved {
+            first_contact: true,
+        },
+        hard,
+    );
+    at(
+        &mut log,
+        s(200),
+        h1,
+        Some("senior"),
+        ReportKind::Csat {
+            score: 5,
+            scale_max: 5,
+        },
+        hard,
+    );
+    let rows = compute(&log.events, &params(GroupBy::Difficulty, Interval::Hour, H));
+    let groups: Vec<&str> = rows.iter().map(|r| r.group.as_str()).collect();
+    assert_eq!(groups, ["4", "none"]);
+    let (four, none) = (&rows[0], &rows[1]);
+    assert_eq!((four.offered, four.handled, four.abandoned), (2, 1, 1));
+    assert!(close(four.abandon_rate, 0.5));
+    assert!(close(four.service_level, 0.5));
+    assert!(close(four.aht_seconds, 120.0));
+    assert!(close(four.csat_average, 1.0));
+    assert_eq!((none.offered, none.handled, none.csat_count), (1, 1, 0));
+    assert!(close(none.asa_seconds, 30.0));
+    assert_eq!(GroupBy::parse("difficulty"), Ok(GroupBy::Difficulty));
 }

@@ -9,7 +9,7 @@
 //! percentiles. Each run starts with one unrecorded warm-up batch. A second table
 //! repeats this with adversarial conversations (sticky waits that never end, transfers
 //! to an absent agent, tried sets covering the front of the agent index). Two more
-//! put the per-contact rules to work (docs/routing.md "Per-contact skills"): every
+//! put the per-contact rules to work (docs/api.md "Per-contact skills"): every
 //! agent has skills, most conversations need one or two, the proficiency ranking is
 //! on, and two widening rings (a lower floor at 30 s, no skills at 60 s) hold a third
 //! of the conversations each; *typical* draws from a few dozen requirement sets,
@@ -21,8 +21,10 @@
 //!
 //! Run: `cargo bench -p switchboard-routing --bench routing` (builds only the domain
 //! and routing crates). To price one rule at a time, `ROUTING_BENCH_TABLES=typical`
-//! (a comma-separated subset of plain, adversarial, typical, wide) picks tables and
-//! `ROUTING_BENCH_RULES=no-ranking` or `no-rings` turns a rule off in the skill tables.
+//! (a comma-separated subset of plain, adversarial, typical, wide) picks tables;
+//! `ROUTING_BENCH_RULES=no-ranking` or `no-rings` turns a rule off in the skill tables,
+//! and `novices` adds novice routing to them (docs/api.md "Novices"): 80% of agents
+//! get a difficulty 1..5 (the rest take anything) and 70% of conversations need one.
 
 use domain::{
     AgentId, ChannelClass, ConversationId, Millis, Proficiency, RoutingStrategy, Skill,
@@ -100,11 +102,15 @@ struct Setup {
     scenario: Scenario,
     /// Per agent, its skills (skill scenarios only).
     skills: Vec<SkillFloors>,
+    /// `ROUTING_BENCH_RULES=novices`: conversations carry a difficulty.
+    novices: bool,
 }
 
 impl Setup {
     fn new(scenario: Scenario) -> Self {
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let novices = scenario.skills().is_some()
+            && std::env::var("ROUTING_BENCH_RULES").is_ok_and(|r| r == "novices");
         let skills = (0..AGENTS)
             .map(|_| {
                 let mut out = SkillFloors::new();
@@ -113,6 +119,9 @@ impl Setup {
                         out.insert(skill(rng.below(vocabulary)), p(1 + rng.below(5)));
                     }
                     out.insert(language(rng.below(2)), p(3));
+                    if novices && rng.below(10) < 8 {
+                        out.insert(domain::difficulty_skill(), p(1 + rng.below(5)));
+                    }
                 }
                 out
             })
@@ -126,6 +135,7 @@ impl Setup {
             seq: 0,
             scenario,
             skills,
+            novices,
         }
     }
 
@@ -195,6 +205,10 @@ impl Setup {
                         w.requirements
                             .insert(skill(self.rng.below(vocabulary)), p(1 + self.rng.below(4)));
                     }
+                }
+                if self.novices && self.rng.below(10) < 7 {
+                    w.requirements
+                        .insert(domain::difficulty_skill(), p(1 + self.rng.below(5)));
                 }
             }
             if self.scenario == Scenario::Adversarial {

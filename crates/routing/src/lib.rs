@@ -47,6 +47,7 @@ pub mod hours;
 mod keys;
 mod needs;
 mod router;
+pub mod service;
 pub mod strategy;
 mod trace;
 mod types;

@@ -20,8 +20,8 @@
 use super::hash::FastState;
 use super::keys::StrategyKey;
 use super::types::AgentSnapshot;
-use super::widening::score;
-use domain::{meets, AgentId, ChannelClass, Skill, SkillFloors};
+use super::widening::{score, Weighs};
+use domain::{meets, AgentId, ChannelClass, SkillFloors};
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, HashMap};
 
@@ -44,7 +44,7 @@ pub(crate) type NeedId = u32;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct NeedKey {
     pub floors: SkillFloors,
-    pub weighs: Vec<(Skill, u32)>,
+    pub weighs: Weighs,
 }
 
 /// One requirement in use and its agents.
@@ -173,11 +173,13 @@ impl Need {
     }
 }
 
-/// What the table knows of one agent: the skills it was last filed with, and the
-/// needs it meets.
+/// What the table knows of one agent: the skills, strategy key and classes it was last
+/// filed with, and the needs it meets.
 #[derive(Debug, Clone, Default)]
 struct Filed {
     skills: SkillFloors,
+    key: StrategyKey,
+    mask: u8,
     needs: Vec<NeedId>,
 }
 
@@ -313,8 +315,16 @@ impl Needs {
     /// Files an agent's new state: only in the needs it meets when its skills did
     /// not change (O(those)), else afresh in every need (O(needs)).
     pub fn update_agent(&mut self, (snap, key, indexed): AgentView<'_>) {
-        if let Some(f) = self.agents.get(&snap.id) {
+        let mask = mask_of(indexed);
+        if let Some(f) = self.agents.get_mut(&snap.id) {
             if f.skills == snap.skills {
+                // The common case after a decision under longest-idle: one slot fewer,
+                // still routable in the same classes, same key: nothing moves.
+                if f.key == key && f.mask == mask {
+                    return;
+                }
+                f.key = key;
+                f.mask = mask;
                 for id in &f.needs {
                     if let Some(n) = self.slots[*id as usize].as_mut() {
                         n.refile(&snap.id, key, indexed);
@@ -335,6 +345,8 @@ impl Needs {
             snap.id.clone(),
             Filed {
                 skills: snap.skills.clone(),
+                key,
+                mask,
                 needs,
             },
         );

@@ -100,15 +100,20 @@ enum Op {
         now: i64,
     },
     SetStrategy(u8),
-    /// One of [`rings`]'s configurations, ranking on or off, the weight of skill 0.
-    SetRules(usize, bool, u8),
+    /// One of [`rings`]'s configurations, ranking on or off, the weight of skill 0, novices
+    /// first or not.
+    SetRules(usize, bool, u8, bool),
     WidenDue(i64),
 }
 
 /// Skills the properties draw from.
-const SKILLS: usize = 3;
+const SKILLS: usize = 4;
 
+/// `s0`, `s1`, `s2`, and the last one is `difficulty` (novice routing).
 fn skill(i: usize) -> Skill {
+    if i == SKILLS - 1 {
+        return Skill::parse("difficulty").unwrap();
+    }
     Skill::parse(&format!("s{i}")).unwrap()
 }
 
@@ -190,7 +195,8 @@ fn op_strategy() -> impl Strategy<Value = Op> {
         2 => (0..AGENTS, 0..150i64).prop_map(|(agent, now)| Op::BestFor { agent, now }),
         2 => (0..CONVS, 0..AGENTS, 0..150i64).prop_map(|(conv, agent, now)| Op::TakeFor { conv, agent, now }),
         1 => (0..strategies()).prop_map(Op::SetStrategy),
-        1 => (0..3usize, proptest::bool::weighted(0.8), 0..4u8).prop_map(|(i, on, w)| Op::SetRules(i, on, w)),
+        1 => (0..3usize, proptest::bool::weighted(0.8), 0..4u8, proptest::bool::weighted(0.7))
+            .prop_map(|(i, on, w, novices)| Op::SetRules(i, on, w, novices)),
         1 => (0..150i64).prop_map(Op::WidenDue),
     ]
 }
@@ -238,19 +244,34 @@ fn oracle_decide(r: &QueueRouter, now: Millis) -> Option<(ConversationId, AgentI
     None
 }
 
-/// The proficiency score, computed here rather than by the code under test: with
-/// ranking on, Σ weight (1 unless set) × the agent's proficiency, over the skills the
-/// conversation needs.
+/// The ranking score, computed here rather than by the code under test: with novices
+/// first and a `difficulty` needed, the fit (10 at the same difficulty, one less per
+/// step above, the agent's own difficulty below it; an agent without one is a 5) ×
+/// 10,000; plus, with ranking on, Σ weight (1 unless set) × the agent's proficiency
+/// over the other skills the conversation needs.
 fn oracle_score(ranking: &Ranking, need: &SkillFloors, have: &SkillFloors) -> u32 {
+    let held = |s: &Skill| match have.get(s) {
+        Some(p) => u32::from(p.get()),
+        None if s.as_str() == "difficulty" => 5,
+        None => 0,
+    };
+    let contact = need
+        .iter()
+        .find(|(s, _)| s.as_str() == "difficulty")
+        .map(|(_, p)| u32::from(p.get()))
+        .filter(|_| ranking.novices_first);
+    let fit = contact.map_or(0, |c| {
+        let own = held(&Skill::parse("difficulty").unwrap());
+        (if own >= c { 10 - (own - c) } else { own }) * 10_000
+    });
     if !ranking.by_proficiency {
-        return 0;
+        return fit;
     }
-    need.keys()
-        .map(|s| {
-            let weight = u32::from(ranking.weights.get(s).copied().unwrap_or(1));
-            weight * have.get(s).map_or(0, |p| u32::from(p.get()))
-        })
-        .sum()
+    fit + need
+        .keys()
+        .filter(|s| contact.is_none() || s.as_str() != "difficulty")
+        .map(|s| u32::from(ranking.weights.get(s).copied().unwrap_or(1)) * held(s))
+        .sum::<u32>()
 }
 
 /// Naive eligibility of `agent` for `w` at `now`.
@@ -414,9 +435,10 @@ fn apply(r: &mut QueueRouter, op: &Op) {
             }
         }
         Op::SetStrategy(s) => r.set_strategy(strategy(*s)),
-        Op::SetRules(i, on, w) => {
+        Op::SetRules(i, on, w, novices) => {
             let mut ranking = Ranking {
                 by_proficiency: *on,
+                novices_first: *novices,
                 ..Ranking::default()
             };
             ranking.weights.insert(skill(0), *w);

@@ -20,7 +20,10 @@ use super::needs::{NeedId, NeedKey, Needs};
 use super::trace::Trace;
 use super::types::{AgentSnapshot, Decision, EnqueueError, Peek, WaitingEntry};
 use super::widening::{describe, Ranking, Rings};
-use domain::{meets, AgentId, ChannelClass, ConversationId, Millis, RoutingStrategy, SkillFloors};
+use domain::{
+    held, meets, AgentId, ChannelClass, ConversationId, Millis, RoutingStrategy, SkillFloors,
+    DIFFICULTY, MAX_DIFFICULTY,
+};
 use std::borrow::Cow;
 use std::collections::{btree_set, BTreeSet, HashMap};
 use std::fmt::Write as _;
@@ -1298,6 +1301,21 @@ impl QueueRouter {
         strategy.write_detail(s, slot.key, &mut detail);
         if let Some((_, score)) = ring {
             let _ = write!(detail, " score={score}");
+            if self.ranking.novices_first {
+                if let Some((d, c)) = w
+                    .requirements
+                    .iter()
+                    .find(|(k, _)| k.as_str() == DIFFICULTY)
+                {
+                    let own = held(&s.skills, d).unwrap_or(MAX_DIFFICULTY);
+                    let _ = write!(
+                        detail,
+                        " difficulty={} contact_difficulty={}",
+                        own.get(),
+                        c.get()
+                    );
+                }
+            }
         }
         let _ = write!(detail, " free_{}={}{omitted}", class.as_str(), s.free[ci]);
         trace.push_reserved("chosen", Some(&agent), detail);

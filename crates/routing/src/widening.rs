@@ -209,14 +209,17 @@ impl Rings {
 }
 
 /// How agents who meet a conversation's requirement are ordered before the strategy:
-/// by the weighted sum of their proficiencies in the conversation's own skills
-/// (higher first).
+/// first, for a conversation with a `difficulty`, by how closely the agent's own
+/// difficulty fits it (novices first); then by the weighted sum of their proficiencies
+/// in the conversation's own skills (higher first).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ranking {
-    /// Off: the strategy alone orders eligible agents.
+    /// Off: the fit (if on) and then the strategy alone order eligible agents.
     pub by_proficiency: bool,
     /// Weight per skill (a skill not listed weighs 1).
     pub weights: BTreeMap<Skill, u8>,
+    /// Novices first: the closest fit on `difficulty` goes first (see [`fit`]).
+    pub novices_first: bool,
 }
 
 impl Default for Ranking {
@@ -224,18 +227,46 @@ impl Default for Ranking {
         Ranking {
             by_proficiency: true,
             weights: BTreeMap::new(),
+            novices_first: true,
         }
     }
 }
 
+/// What agents are scored on for one conversation: see [`score`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct Weighs {
+    /// The conversation's difficulty, when novices go first.
+    pub fit: Option<Proficiency>,
+    /// Skills and their weights (none weighs 0).
+    pub skills: Vec<(Skill, u32)>,
+}
+
+impl Weighs {
+    /// Nothing to score on: every eligible agent scores 0.
+    pub fn is_empty(&self) -> bool {
+        self.fit.is_none() && self.skills.is_empty()
+    }
+}
+
 impl Ranking {
-    /// The skills and weights an agent is scored on for a conversation needing `base`
-    /// (empty when ranking is off or nothing is required).
-    pub fn weighs(&self, base: &SkillFloors) -> Vec<(Skill, u32)> {
+    /// What an agent is scored on for a conversation needing `base` (empty when
+    /// ranking is off or nothing is required). With novices first, `difficulty` is
+    /// scored by [`fit`] and not among the skills.
+    pub fn weighs(&self, base: &SkillFloors) -> Weighs {
+        let fit = if self.novices_first {
+            base.get(domain::DIFFICULTY).copied()
+        } else {
+            None
+        };
         if !self.by_proficiency {
-            return Vec::new();
+            return Weighs {
+                fit,
+                skills: Vec::new(),
+            };
         }
-        base.keys()
+        let skills = base
+            .keys()
+            .filter(|s| fit.is_none() || s.as_str() != domain::DIFFICULTY)
             .map(|s| {
                 (
                     s.clone(),
@@ -243,16 +274,46 @@ impl Ranking {
                 )
             })
             .filter(|(_, w)| *w > 0)
-            .collect()
+            .collect();
+        Weighs { fit, skills }
     }
 }
 
-/// An agent's score on `weighs`: Σ weight × proficiency (0 for a skill it lacks).
-pub fn score(skills: &SkillFloors, weighs: &[(Skill, u32)]) -> u32 {
-    weighs
-        .iter()
-        .map(|(s, w)| w * skills.get(s).map_or(0, |p| u32::from(p.get())))
-        .sum()
+/// How closely an agent of difficulty `agent` fits a contact of difficulty `contact`,
+/// higher is closer: 10 for the same difficulty, one less per step above it (6 at the
+/// farthest); an agent below it (let in by widening) scores its own difficulty (1 to
+/// 4), so the most experienced of those goes first and any agent at or above the
+/// contact's difficulty goes before them all.
+pub fn fit(agent: Proficiency, contact: Proficiency) -> u32 {
+    let (a, c) = (u32::from(agent.get()), u32::from(contact.get()));
+    if a >= c {
+        10 - (a - c)
+    } else {
+        a
+    }
+}
+
+/// The fit counts this much more than the whole skill sum (at most 16 skills × 100 ×
+/// 5 = 8,000), so it always decides first.
+const FIT_SCALE: u32 = 10_000;
+
+/// An agent's score on `weighs`: [`fit`] × 10,000 (when the conversation has a
+/// difficulty and novices go first) + Σ weight × proficiency (0 for a skill it lacks;
+/// see [`domain::held`]).
+pub fn score(skills: &SkillFloors, weighs: &Weighs) -> u32 {
+    let fit_part = weighs.fit.map_or(0, |c| {
+        let own = skills
+            .get(domain::DIFFICULTY)
+            .copied()
+            .unwrap_or(domain::MAX_DIFFICULTY);
+        fit(own, c) * FIT_SCALE
+    });
+    fit_part
+        + weighs
+            .skills
+            .iter()
+            .map(|(s, w)| w * domain::held(skills, s).map_or(0, |p| u32::from(p.get())))
+            .sum::<u32>()
 }
 
 /// `billing>=4,lang-ja>=1`, or `none`: the same in one word, for `key=value` traces.
@@ -440,5 +501,46 @@ mod tests {
         assert_eq!(score(&agent, &ranking.weighs(&base)), 12);
         ranking.by_proficiency = false;
         assert!(ranking.weighs(&base).is_empty());
+    }
+
+    #[test]
+    fn novices_first_scores_the_closest_fit_above_the_skills() {
+        let d = |v| (domain::difficulty_skill(), p(v));
+        let base: SkillFloors = [d(2), (skill("billing"), p(1))].into();
+        let ranking = Ranking::default();
+        let w = ranking.weighs(&base);
+        assert_eq!(w.fit, Some(p(2)));
+        assert_eq!(w.skills, vec![(skill("billing"), 1)]);
+        let agent = |tier: Option<u8>, billing: u8| -> SkillFloors {
+            let mut s: SkillFloors = [(skill("billing"), p(billing))].into();
+            if let Some(t) = tier {
+                s.insert(domain::difficulty_skill(), p(t));
+            }
+            s
+        };
+        // The exact fit beats an expert in billing; an agent with no difficulty of
+        // their own is a 5, the farthest fit above.
+        let exact = score(&agent(Some(2), 1), &w);
+        let above = score(&agent(Some(4), 5), &w);
+        let unmarked = score(&agent(None, 5), &w);
+        let below = score(&agent(Some(1), 5), &w);
+        assert!(
+            exact > above && above > unmarked && unmarked > below,
+            "{exact} {above} {unmarked} {below}"
+        );
+        assert_eq!(exact, 10 * FIT_SCALE + 1);
+        assert_eq!(below, FIT_SCALE + 5);
+        // Below the contact, the more experienced goes first.
+        assert!(fit(p(1), p(4)) < fit(p(3), p(4)));
+        // Off: difficulty is a skill like any other (higher first).
+        let plain = Ranking {
+            novices_first: false,
+            ..Ranking::default()
+        };
+        let w = plain.weighs(&base);
+        assert_eq!(w.fit, None);
+        assert_eq!(w.skills.len(), 2);
+        assert!(score(&agent(Some(4), 1), &w) > score(&agent(Some(2), 1), &w));
+        assert_eq!(score(&agent(None, 1), &w), 5 + 1);
     }
 }

@@ -649,6 +649,8 @@ pub async fn report_events_by_queue_and_range(store: &SharedStore) {
         conversation: conv,
         customer,
         agent: Some(new_agent_id()),
+        // Every other one carries a difficulty: both forms read back as written.
+        difficulty: (at % 2 == 0).then(|| domain::Proficiency::new(3).expect("3")),
         kind,
     };
     // Created in time order, so ids sort like `at` within a day.

@@ -236,6 +236,9 @@ pub struct SurveyRecord {
     pub queue: QueueName,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<AgentId>,
+    /// The conversation's difficulty, for its CSAT row in `group=difficulty` reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub difficulty: Option<domain::Proficiency>,
     pub language: Language,
     pub status: SurveyStatus,
     pub scale_max: u8,

@@ -23,6 +23,7 @@ use super::registry::Engine;
 use super::sessions::{Pushed, SessionRef};
 use crate::domain::{AgentId, Millis, QueueName};
 use crate::live::{Changed, LiveConfig, LiveState, QueueLiveView};
+use crate::routing::service::{Figures, ServiceState};
 use actix::prelude::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
@@ -59,7 +60,24 @@ pub struct LiveHub {
     /// Changes not yet pushed.
     dirty: Changed,
     window: u64,
+    /// Per queue with `service_rules`: the rules judged, their state, and why each rule
+    /// on turned on.
+    service: HashMap<QueueName, Judged>,
+    /// Judgements so far (every [`SERVICE_REPEAT`]th repeats the state of rules on).
+    judged: u64,
 }
+
+/// One queue's service rules as the hub judges them.
+#[derive(Default)]
+struct Judged {
+    rules: Vec<crate::domain::ServiceRule>,
+    state: ServiceState,
+    on: BTreeMap<usize, String>,
+}
+
+/// The hub tells a queue whose service rules are on their state again every this many
+/// judgements (seconds), so a queue that restarted or missed a message heals.
+const SERVICE_REPEAT: u64 = 5;
 
 impl LiveHub {
     pub fn new(engine: Engine) -> Self {
@@ -75,6 +93,8 @@ impl LiveHub {
             state: LiveState::new(config, now),
             subscribers: HashMap::new(),
             dirty: Changed::default(),
+            service: HashMap::new(),
+            judged: 0,
             engine,
         }
     }
@@ -91,6 +111,61 @@ impl LiveHub {
             .filter_map(|q| self.state.queue_view(q, now))
             .collect();
         (qs, self.state.agents_in(queues))
+    }
+
+    /// Judges every queue's `service_rules` on its live figures now (once a second)
+    /// and tells the queue which are on when one turned, or every
+    /// [`SERVICE_REPEAT`]th time while any is on (docs/api.md "Service-level routing").
+    fn judge_service(&mut self) {
+        let now = self.engine.now();
+        self.judged += 1;
+        let repeat = self.judged.is_multiple_of(SERVICE_REPEAT);
+        let names: Vec<QueueName> = self.state.queue_names().cloned().collect();
+        self.service.retain(|q, _| names.contains(q));
+        for q in names {
+            let rules = self
+                .engine
+                .queue_config(&q)
+                .map(|c| c.service_rules)
+                .unwrap_or_default();
+            if rules.is_empty() {
+                self.service.remove(&q);
+                continue;
+            }
+            let Some(view) = self.state.queue_view(&q, now) else {
+                continue;
+            };
+            let j = self.service.entry(q.clone()).or_default();
+            if j.rules != rules {
+                // New rules are judged afresh (the queue forgot the old ones too).
+                *j = Judged {
+                    rules,
+                    ..Judged::default()
+                };
+            }
+            let figures = Figures {
+                ewt_s: view.ewt_seconds,
+                service_level: view.interval.service_level,
+            };
+            let turns = j.state.observe(&j.rules, figures);
+            let remind = repeat && !j.on.is_empty();
+            if turns.is_empty() && !remind {
+                continue;
+            }
+            for t in &turns {
+                if t.on {
+                    j.on.insert(t.rule, t.why.clone());
+                } else {
+                    j.on.remove(&t.rule);
+                }
+            }
+            let msg = ServiceLevel {
+                rules: j.rules.clone(),
+                on: j.on.clone(),
+                turns: turns.into_iter().map(|t| (t.rule, t.on, t.why)).collect(),
+            };
+            self.engine.tell_queue(&q, msg);
+        }
     }
 
     /// Sends a full snapshot to one subscriber (if its window has room).
@@ -274,6 +349,7 @@ impl Actor for LiveHub {
         ctx.run_interval(Duration::from_millis((1000 / rate).max(1)), |act, _| {
             act.flush()
         });
+        ctx.run_interval(Duration::from_secs(1), |act, _| act.judge_service());
     }
 }
 

@@ -11,8 +11,8 @@
 use super::messages::{EngineError, EngineResult, Inbound, InboundAck};
 use super::registry::Engine;
 use crate::domain::{
-    language_skill, Attachment, Channel, ConversationId, CustomerId, ErrorCode, IdentityKey,
-    Proficiency, QueueName, Skill, SkillFloors, MAX_REQUIRED_SKILLS,
+    difficulty_skill, language_skill, Attachment, Channel, ConversationId, CustomerId, ErrorCode,
+    IdentityKey, Proficiency, QueueName, Skill, SkillFloors, MAX_REQUIRED_SKILLS,
 };
 use std::collections::BTreeMap;
 
@@ -259,13 +259,16 @@ pub struct RestInput {
     pub requirements: BTreeMap<String, u8>,
     /// A language the agent must speak (the skill `lang-<code>`).
     pub language: Option<String>,
+    /// How hard the contact is (the skill `difficulty`).
+    pub difficulty: Option<u8>,
 }
 
-/// Parses a REST caller's required skills (and language), naming the exact field at
+/// Parses a REST caller's required skills (language and difficulty), naming the field at
 /// fault: at most [`MAX_REQUIRED_SKILLS`], each a skill name with a proficiency 1 to 5.
 pub fn parse_requirements(
     raw: &BTreeMap<String, u8>,
     language: Option<&str>,
+    difficulty: Option<u8>,
 ) -> EngineResult<SkillFloors> {
     let mut out = SkillFloors::new();
     for (name, p) in raw {
@@ -284,6 +287,18 @@ pub fn parse_requirements(
         })?;
         let one = Proficiency::new(1).expect("1 is a proficiency");
         out.entry(skill).or_insert(one);
+    }
+    if let Some(d) = difficulty {
+        let d = Proficiency::new(d)
+            .map_err(|_| EngineError::invalid(format!("difficulty: {d}; must be 1 to 5")))?;
+        if let Some(other) = out.get(&difficulty_skill()).filter(|p| **p != d) {
+            return Err(EngineError::invalid(format!(
+                "difficulty: {} and requirements.difficulty {} disagree; give one",
+                d.get(),
+                other.get()
+            )));
+        }
+        out.insert(difficulty_skill(), d);
     }
     if out.len() > MAX_REQUIRED_SKILLS {
         return Err(EngineError::invalid(format!(
@@ -323,7 +338,11 @@ pub async fn from_rest(engine: &Engine, input: RestInput) -> EngineResult<Ingest
             return Err(EngineError::not_found("queue"));
         }
     }
-    let requirements = parse_requirements(&input.requirements, input.language.as_deref())?;
+    let requirements = parse_requirements(
+        &input.requirements,
+        input.language.as_deref(),
+        input.difficulty,
+    )?;
     if !requirements.is_empty() {
         let q = queue
             .clone()

@@ -438,12 +438,13 @@ macro_rules! all_mail {
             ],
             QueueActor => [
                 AgentGone, AgentUpdate, Dequeue, Enqueue, GetQueueSnapshot, OfferClosed, Peek,
-                Pull, Reconfigure, Republish,
+                Pull, Reconfigure, Republish, ServiceLevel,
             ],
             AgentActor => [
                 AgentCommand, AttachAgent, CatchUp, ConversationEvent, ConversationLeft, DetachAgent,
                 GetAgentLive,
-                Republish, Rescind, Reserve, RestoreHeld, SetAgentQueues, SupervisorSetStatus,
+                Republish, Rescind, Reserve, RestoreHeld, SetAgentQueues, SetAgentSkills,
+                SupervisorSetStatus,
                 Typing,
             ],
             LiveHub => [

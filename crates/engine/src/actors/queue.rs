@@ -58,6 +58,9 @@ pub struct QueueActor {
     offering: bool,
     /// Started again after a crash: reload the waiting conversations from the store.
     reload: bool,
+    /// The `service_rules` on now (index -> why it turned on), as the live hub last
+    /// judged them (docs/api.md "Service-level routing").
+    service_on: std::collections::BTreeMap<usize, String>,
 }
 
 /// How long past its time-out an offer to an agent on another node may stay without an
@@ -82,6 +85,7 @@ fn rules(config: &QueueConfig) -> (Rings, Ranking) {
     let ranking = Ranking {
         by_proficiency: config.rank_by_proficiency,
         weights: config.skill_weights.clone(),
+        novices_first: config.novices_first,
     };
     (rings, ranking)
 }
@@ -106,6 +110,7 @@ impl QueueActor {
             closed: Default::default(),
             offering: true,
             reload: false,
+            service_on: Default::default(),
         }
     }
 
@@ -220,6 +225,7 @@ impl QueueActor {
                 .map(|t| now.since(t))
                 .unwrap_or(0),
         );
+        crate::metrics::service_rules_on(&self.config.name, self.service_on.len());
     }
 
     /// Tells the live hub this queue exists (so it shows before any traffic).
@@ -245,6 +251,7 @@ impl QueueActor {
     /// Opens or closes the queue when its business hours say so. Checked every second
     /// (on the engine's clock, so a test's manual clock drives it too).
     fn hours_tick(&mut self, ctx: &mut Context<Self>) {
+        self.service_overflow();
         if self.note_widened() {
             self.dispatch(ctx);
         }
@@ -420,9 +427,6 @@ impl QueueActor {
             self.arm_overflow(conv, 1_000, ctx);
             return;
         }
-        if !self.engine.queue_exists(&of.to) || of.to == self.config.name {
-            return;
-        }
         // Armed under an earlier rule: only act once the current rule says it is due.
         let now = self.engine.now();
         if self
@@ -430,6 +434,20 @@ impl QueueActor {
             .get(&conv)
             .is_some_and(|w| w.enqueued_at.plus_ms(of.after_ms) > now)
         {
+            return;
+        }
+        self.overflow_now(conv, &of.to, format!("to queue {}", of.to));
+    }
+
+    /// Moves waiting (not offered) `conv` to queue `to`, keeping its wait time, with
+    /// `detail` in its trace; nothing when `to` is gone or is this queue.
+    fn overflow_now(
+        &mut self,
+        conv: ConversationId,
+        to: &crate::domain::QueueName,
+        detail: String,
+    ) {
+        if !self.engine.queue_exists(to) || *to == self.config.name {
             return;
         }
         let Some(_) = self.router.remove(&conv) else {
@@ -442,17 +460,48 @@ impl QueueActor {
             queue: self.config.name.clone(),
             conversation: conv,
         });
-        let t = self.trace(conv, "overflowed", None, format!("to queue {}", of.to));
+        let t = self.trace(conv, "overflowed", None, detail);
         self.record(vec![], vec![t]);
         self.engine.tell_customer(
             w.customer_id,
             Requeue {
                 conversation_id: conv,
-                overflow_to: Some(of.to.clone()),
+                overflow_to: Some(to.clone()),
                 reason: "overflow".into(),
             },
         );
         self.gauges();
+    }
+
+    /// While a service rule with `overflow_to` is on, every conversation waiting here
+    /// (not being offered) moves there. Called when the hub's judgement arrives and by
+    /// the once-a-second tick (for arrivals since).
+    fn service_overflow(&mut self) {
+        let Some((i, to, why)) = self.service_on.iter().find_map(|(i, why)| {
+            let to = self.config.service_rules.get(*i)?.overflow_to.clone()?;
+            Some((*i, to, why.clone()))
+        }) else {
+            return;
+        };
+        let waiting: Vec<ConversationId> = self
+            .waiters
+            .keys()
+            .filter(|c| !self.offers.contains_key(c))
+            .copied()
+            .collect();
+        for conv in waiting {
+            let detail = format!("to queue {to}: service rule {i} ({why})");
+            self.overflow_now(conv, &to, detail);
+        }
+    }
+
+    /// The priority the service rules on now add to the queue's own.
+    fn service_boost(&self) -> i32 {
+        self.service_on
+            .keys()
+            .filter_map(|i| self.config.service_rules.get(*i)?.boost_priority)
+            .sum::<i32>()
+            .min(crate::routing::service::MAX_BOOST)
     }
 }
 
@@ -742,6 +791,10 @@ impl Handler<OfferClosed> for QueueActor {
             .get(&conv)
             .map(|w| (w.customer_id, w.channel))
             .or_else(|| self.rescinding.remove(&msg.offer_id));
+        let difficulty = self
+            .router
+            .get(&conv)
+            .and_then(|w| crate::domain::difficulty_of(&w.requirements));
         let current = self.offers.get(&conv).map(|o| o.0) == Some(msg.offer_id);
         if current {
             self.offers.remove(&conv);
@@ -803,6 +856,7 @@ impl Handler<OfferClosed> for QueueActor {
                     conversation: conv,
                     customer: c,
                     agent: Some(msg.agent_id.clone()),
+                    difficulty,
                     kind: ReportKind::OfferClosed {
                         outcome: msg.outcome,
                     },
@@ -833,7 +887,10 @@ impl Handler<Peek> for QueueActor {
         Some(PeekResult {
             queue: self.config.name.clone(),
             conversation_id: p.conversation,
-            priority: p.priority.saturating_add(self.config.priority),
+            priority: p
+                .priority
+                .saturating_add(self.config.priority)
+                .saturating_add(self.service_boost()),
             enqueued_at: p.enqueued_at,
             seq: p.seq,
         })
@@ -906,6 +963,7 @@ impl Handler<GetQueueSnapshot> for QueueActor {
                     next_change_local: next.map(|at| c.local(at)),
                 }
             }),
+            service_rules_on: self.service_on.clone(),
         })
     }
 }
@@ -918,6 +976,10 @@ impl Handler<Reconfigure> for QueueActor {
         let (rings, ranking) = rules(&msg.0);
         self.router.set_rules(rings, ranking);
         let overflow_changed = self.config.overflow != msg.0.overflow;
+        if self.config.service_rules != msg.0.service_rules {
+            // Judged afresh by the hub under the new rules.
+            self.service_on.clear();
+        }
         self.config = msg.0;
         self.announce();
         if overflow_changed {
@@ -936,5 +998,20 @@ impl Handler<Reconfigure> for QueueActor {
             }
         }
         self.dispatch(ctx);
+    }
+}
+
+impl Handler<ServiceLevel> for QueueActor {
+    type Result = ();
+    fn handle(&mut self, msg: ServiceLevel, _: &mut Context<Self>) {
+        if msg.rules != self.config.service_rules {
+            return;
+        }
+        for (rule, on, why) in &msg.turns {
+            tracing::info!(queue = %self.config.name, rule, on, why = %why, "service rule turned {}", if *on { "on" } else { "off" });
+        }
+        self.service_on = msg.on;
+        self.gauges();
+        self.service_overflow();
     }
 }

@@ -738,6 +738,15 @@ impl Engine {
                 s.as_str()
             )));
         }
+        crate::routing::service::check(&config.service_rules, &config.name)
+            .map_err(|e| EngineError::invalid(e.to_string()))?;
+        for (i, r) in config.service_rules.iter().enumerate() {
+            if let Some(to) = r.overflow_to.as_ref().filter(|to| !self.queue_exists(to)) {
+                return Err(EngineError::invalid(format!(
+                    "service_rules[{i}].overflow_to: no queue named {to}"
+                )));
+            }
+        }
         if let Some(h) = &config.hours {
             crate::routing::hours::Calendar::compile(h, &config.name)
                 .map_err(|e| EngineError::invalid(e.to_string()))?;

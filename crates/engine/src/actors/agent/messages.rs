@@ -268,6 +268,15 @@ pub struct SupervisorSetStatus {
     pub by: AgentId,
 }
 
+/// An agent's skills changed (a supervisor raised a novice's `difficulty`, an admin
+/// edited the profile); applies at once: queues it no longer qualifies for forget it,
+/// and every queue it serves ranks it by the new skills.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "()")]
+pub struct SetAgentSkills {
+    pub skills: crate::domain::SkillFloors,
+}
+
 /// A supervisor changed the queues an agent serves; applies at once.
 #[derive(Debug, Clone, Serialize, Deserialize, Message)]
 #[rtype(result = "()")]

@@ -74,8 +74,22 @@ impl Handler<SupervisorSetStatus> for AgentActor {
 impl Handler<SetAgentQueues> for AgentActor {
     type Result = ();
     fn handle(&mut self, msg: SetAgentQueues, ctx: &mut Context<Self>) {
+        self.reprofile(|p| p.queues = msg.queues, ctx);
+    }
+}
+
+impl Handler<SetAgentSkills> for AgentActor {
+    type Result = ();
+    fn handle(&mut self, msg: SetAgentSkills, ctx: &mut Context<Self>) {
+        self.reprofile(|p| p.skills = msg.skills, ctx);
+    }
+}
+
+impl AgentActor {
+    /// Applies a change of the agent's queues or skills at once.
+    fn reprofile(&mut self, change: impl FnOnce(&mut AgentProfile), ctx: &mut Context<Self>) {
         let before = self.eligible_queues();
-        self.profile.queues = msg.queues;
+        change(&mut self.profile);
         let after = self.eligible_queues();
         // Queues it no longer serves forget it; held conversations stay with it.
         for q in before.iter().filter(|q| !after.contains(q)) {

@@ -129,7 +129,9 @@ pub struct Opened {
 
 /// `msg` reopens `reopen` (if given) or opens a new conversation, queued at `place`.
 /// A reopened conversation keeps its id and history and prefers the agent who had it;
-/// a new one prefers the customer's last agent. The customer's priority applies.
+/// a new one prefers the customer's last agent. The customer's priority applies, and so
+/// do the requirements of its attributes (`difficulty`, `language`) that the contact
+/// does not set itself.
 pub fn open(
     customer: &Customer,
     reopen: Option<&Conversation>,
@@ -173,11 +175,11 @@ pub fn open(
                 required_agent: None,
                 disposition: None,
                 // What this contact asked for, else what the conversation needed.
-                requirements: if msg.requirements.is_empty() {
-                    old.requirements.clone()
+                requirements: customer.requirements_for(if msg.requirements.is_empty() {
+                    &old.requirements
                 } else {
-                    msg.requirements.clone()
-                },
+                    &msg.requirements
+                }),
                 updated_at: now,
                 ..old.clone()
             }
@@ -206,7 +208,7 @@ pub fn open(
                 preferred_agent: customer.last_agent.clone(),
                 required_agent: None,
                 disposition: None,
-                requirements: msg.requirements.clone(),
+                requirements: customer.requirements_for(&msg.requirements),
                 updated_at: now,
             }
         }
@@ -319,6 +321,45 @@ mod tests {
         );
         assert_eq!(conv.preferred_agent, c.last_agent);
         assert_eq!(conv.agent, None);
+    }
+
+    #[test]
+    fn the_customers_tier_and_language_apply_unless_the_contact_gives_its_own() {
+        let mut c = customer();
+        c.attributes.insert("difficulty".into(), "4".into());
+        c.attributes.insert("language".into(), "ja".into());
+        c.attributes.insert("plan".into(), "gold".into());
+        let skill = |s: &str| crate::domain::Skill::parse(s).unwrap();
+        let p = |v| crate::domain::Proficiency::new(v).unwrap();
+        let o = open(&c, None, &msg(Channel::Sms), place("sales", 1), Millis(1));
+        let want: crate::domain::SkillFloors =
+            [(skill("difficulty"), p(4)), (skill("lang-ja"), p(1))].into();
+        assert_eq!(o.conversation.requirements, want);
+        // The contact's own difficulty wins; the customer's language is added.
+        let mut m = msg(Channel::Sms);
+        m.requirements = [(skill("difficulty"), p(2))].into();
+        let o = open(&c, None, &m, place("sales", 2), Millis(2));
+        let want: crate::domain::SkillFloors =
+            [(skill("difficulty"), p(2)), (skill("lang-ja"), p(1))].into();
+        assert_eq!(o.conversation.requirements, want);
+        // A malformed attribute (stored before it was checked) adds nothing.
+        c.attributes.insert("difficulty".into(), "hard".into());
+        let o = open(&c, None, &msg(Channel::Sms), place("sales", 3), Millis(3));
+        assert!(o.conversation.requirements.is_empty());
+        // Reopened without skills of its own: the old ones, with the customer's.
+        c.attributes.insert("difficulty".into(), "3".into());
+        let old = closed(&c, Channel::Chat, Millis(500), "held");
+        let o = open(
+            &c,
+            Some(&old),
+            &msg(Channel::Chat),
+            place("sales", 4),
+            Millis(600),
+        );
+        assert_eq!(
+            o.conversation.requirements.get(&skill("difficulty")),
+            Some(&p(3))
+        );
     }
 
     #[test]

@@ -94,6 +94,7 @@ impl CustomerActor {
             channel,
             queue: conv.queue.clone(),
             agent: conv.agent.clone(),
+            difficulty: crate::domain::difficulty_of(&conv.requirements),
             language: lang,
             status: SurveyStatus::Sent,
             scale_max: SCALE_MAX,
@@ -349,6 +350,7 @@ impl CustomerActor {
                 conversation: rec.conversation_id,
                 customer: me,
                 agent: rec.agent.clone(),
+                difficulty: rec.difficulty,
                 kind: ReportKind::Csat {
                     score: a.score,
                     scale_max: rec.scale_max,

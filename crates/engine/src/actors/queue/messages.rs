@@ -162,6 +162,9 @@ pub struct QueueSnapshot {
     /// The queue's business hours now (absent: always open).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hours: Option<HoursStatus>,
+    /// The `service_rules` on now: index -> why it turned on.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub service_rules_on: std::collections::BTreeMap<usize, String>,
 }
 
 /// Where a queue with business hours stands now.
@@ -187,4 +190,19 @@ pub struct WaitingView {
     pub priority: i32,
     pub enqueued_at: Millis,
     pub waited_ms: u64,
+}
+
+/// From the live hub: which of the queue's `service_rules` are on now (rule index ->
+/// why it turned on), and the turns since the last message, for the log. Replaces
+/// what the queue knew, so a hub that restarted or a message lost heals at the next
+/// one (the hub also repeats it every few seconds while any rule is on).
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "()")]
+pub struct ServiceLevel {
+    /// The rules the hub judged (so a message about rules the queue no longer has is
+    /// dropped).
+    pub rules: Vec<crate::domain::ServiceRule>,
+    pub on: std::collections::BTreeMap<usize, String>,
+    /// (rule, on, why) for each rule that turned.
+    pub turns: Vec<(usize, bool, String)>,
 }
