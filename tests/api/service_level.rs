@@ -1,8 +1,9 @@
 //! Service-level routing over real sockets with a manual clock: a queue whose live
 //! service level drops below its rule's target turns the rule on (the live hub judges
 //! it), and a conversation waiting there then overflows to the rule's queue, with the
-//! rule in its trace, in the queue's view and in the Prometheus gauge; bad rules are
-//! refused with the exact field and change nothing.
+//! rule in its trace, in the queue's view and in the Prometheus gauge; a boost rule
+//! puts its queue first for an agent serving two; bad rules are refused with the
+//! exact field and change nothing.
 
 use crate::helpers::*;
 use serde_json::{json, Value};
@@ -88,6 +89,58 @@ async fn a_service_level_below_target_overflows_waiting_work_to_the_rules_queue(
         "{trace}"
     );
     seller.assert_none_before_pong("offer").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_boost_rule_on_puts_its_queue_first_for_an_agent_serving_two() {
+    let clock = ManualClock::new(Millis(1_800_000_000_000));
+    let app = spawn_app_with_clock(|_| {}, clock.clone()).await;
+    app.queue(
+        "boostq",
+        json!({"service_rules": [{"service_level_below_pct": 80, "boost_priority": 50}]}),
+    )
+    .await;
+    app.queue("steadyq", json!({"priority": 10})).await;
+    let two = json!({"capacity": {"voice": 1, "chat": 1, "email": 1, "messaging": 2}});
+    let solo = app.agent("solo", &["boostq", "steadyq"], two).await;
+    let sms = |address: &str, queue: &str| json!({"channel": "sms", "address": address, "text": "至急", "queue": queue});
+
+    // A late answer in boostq turns its rule on.
+    let (s, v) = app
+        .post("/api/v1/inbound", sms("+819040000001", "boostq"))
+        .await;
+    assert_eq!(s, 202, "{v}");
+    clock.advance_ms(30_000);
+    let mut solo = Client::available(&app, &solo).await;
+    let offer = solo.expect("offer").await;
+    solo.send(json!({"type": "accept", "offer_id": offer["offer_id"]}))
+        .await;
+    app.get_until("/api/v1/queues/boostq", "boost rule on", |q| {
+        q["service_rules_on"]["0"].is_string()
+    })
+    .await;
+
+    // Away, then one contact in each queue, the steady queue's first. Back: the
+    // agent picks across its queues, and the boost (0 + 50) beats the steady queue's
+    // priority (10) though its contact is younger.
+    solo.send(json!({"type": "set_status", "status": "away"}))
+        .await;
+    solo.expect_where("status", |m| m["status"] == "away").await;
+    let (_, older) = app
+        .post("/api/v1/inbound", sms("+819040000002", "steadyq"))
+        .await;
+    clock.advance_ms(1_000);
+    let (_, boosted) = app
+        .post("/api/v1/inbound", sms("+819040000003", "boostq"))
+        .await;
+    solo.send(json!({"type": "set_status", "status": "available"}))
+        .await;
+    let offer = solo.expect("offer").await;
+    assert_eq!(
+        offer["conversation_id"], boosted["conversation_id"],
+        "{offer}"
+    );
+    assert_ne!(offer["conversation_id"], older["conversation_id"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -61,7 +61,14 @@ pub struct QueueActor {
     /// The `service_rules` on now (index -> why it turned on), as the live hub last
     /// judged them (docs/api.md "Service-level routing").
     service_on: std::collections::BTreeMap<usize, String>,
+    /// When the hub last told it (`service_on` lapses [`SERVICE_LAPSE`] after).
+    service_seen: Instant,
 }
+
+/// Rules the hub said were on lapse when it has not repeated them for this long (it
+/// repeats every few seconds while any is on): a hub that moved to another node
+/// starts with every rule off and would never turn off what it never turned on.
+const SERVICE_LAPSE: Duration = Duration::from_secs(15);
 
 /// How long past its time-out an offer to an agent on another node may stay without an
 /// outcome before the queue takes it for orphaned (see `sweep_orphaned_offers`).
@@ -111,6 +118,7 @@ impl QueueActor {
             offering: true,
             reload: false,
             service_on: Default::default(),
+            service_seen: Instant::now(),
         }
     }
 
@@ -251,6 +259,11 @@ impl QueueActor {
     /// Opens or closes the queue when its business hours say so. Checked every second
     /// (on the engine's clock, so a test's manual clock drives it too).
     fn hours_tick(&mut self, ctx: &mut Context<Self>) {
+        if !self.service_on.is_empty() && self.service_seen.elapsed() > SERVICE_LAPSE {
+            tracing::warn!(queue = %self.config.name, "service rules lapsed: the live hub stopped repeating them");
+            self.service_on.clear();
+            self.gauges();
+        }
         self.service_overflow();
         if self.note_widened() {
             self.dispatch(ctx);
@@ -1011,6 +1024,7 @@ impl Handler<ServiceLevel> for QueueActor {
             tracing::info!(queue = %self.config.name, rule, on, why = %why, "service rule turned {}", if *on { "on" } else { "off" });
         }
         self.service_on = msg.on;
+        self.service_seen = Instant::now();
         self.gauges();
         self.service_overflow();
     }
