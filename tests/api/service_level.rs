@@ -147,7 +147,12 @@ async fn a_boost_rule_on_puts_its_queue_first_for_an_agent_serving_two() {
 async fn bad_service_rules_are_refused_with_the_field_and_change_nothing() {
     let app = spawn_app(|_| {}).await;
     app.queue("rulesq", json!({"priority": 3})).await;
-    let cases: [(Value, &str); 6] = [
+    app.queue(
+        "loopq",
+        json!({"overflow": {"after_ms": 60_000, "to": "rulesq"}}),
+    )
+    .await;
+    let cases: [(Value, &str); 7] = [
         (
             json!([{"overflow_to": "general"}]),
             "service_rules[0]: no trigger",
@@ -168,6 +173,10 @@ async fn bad_service_rules_are_refused_with_the_field_and_change_nothing() {
         (
             json!([{"ewt_above_s": 60, "boost_priority": 5, "when": "always"}]),
             "unknown field",
+        ),
+        (
+            json!([{"ewt_above_s": 60, "overflow_to": "loopq"}]),
+            "service_rules[0].overflow_to: loopq leads back here (rulesq → loopq → rulesq)",
         ),
     ];
     for (rules, want) in cases {

@@ -110,6 +110,35 @@ pub fn check(rules: &[ServiceRule], queue: &QueueName) -> Result<(), RuleError> 
     Ok(())
 }
 
+/// The way queue `from`'s conversations, moved to `to`, could come back to `from`:
+/// `moves(q)` are the queues queue `q` may move conversations to (its overflow and its
+/// service rules' `overflow_to`). `Some(path)`, from `from` round to `from`, when they
+/// can: while the rules stayed on, conversations would go round for ever.
+pub fn overflow_cycle(
+    from: &QueueName,
+    to: &QueueName,
+    moves: impl Fn(&QueueName) -> Vec<QueueName>,
+) -> Option<Vec<QueueName>> {
+    let mut seen = std::collections::BTreeSet::new();
+    // Depth first, each entry the path so far.
+    let mut stack = vec![vec![from.clone(), to.clone()]];
+    while let Some(path) = stack.pop() {
+        let last = path.last().expect("a path is never empty");
+        if last == from {
+            return Some(path);
+        }
+        if !seen.insert(last.clone()) {
+            continue;
+        }
+        for next in moves(last) {
+            let mut longer = path.clone();
+            longer.push(next);
+            stack.push(longer);
+        }
+    }
+    None
+}
+
 /// The live figures a rule is judged on. `None`: not known now.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Figures {
@@ -293,6 +322,26 @@ mod tests {
         assert!(s.observe(&rules, figures(Some(21.0), None)).is_empty());
         assert_eq!(s.observe(&rules, figures(Some(19.0), None)).len(), 1);
         assert!(!s.is_on(0));
+    }
+
+    #[test]
+    fn overflows_that_lead_back_are_found() {
+        let moves = |q: &QueueName| -> Vec<QueueName> {
+            match q.as_str() {
+                "a" => vec![q_("b")],
+                "b" => vec![q_("c"), q_("d")],
+                "d" => vec![q_("sales")],
+                _ => vec![],
+            }
+        };
+        fn q_(s: &str) -> QueueName {
+            QueueName::parse(s).unwrap()
+        }
+        let path = overflow_cycle(&q("sales"), &q("a"), moves).expect("a cycle");
+        let names: Vec<&str> = path.iter().map(|q| q.as_str()).collect();
+        assert_eq!(names, ["sales", "a", "b", "d", "sales"]);
+        assert_eq!(overflow_cycle(&q("sales"), &q("c"), moves), None);
+        assert_eq!(overflow_cycle(&q("other"), &q("a"), moves), None);
     }
 
     #[test]

@@ -740,10 +740,36 @@ impl Engine {
         }
         crate::routing::service::check(&config.service_rules, &config.name)
             .map_err(|e| EngineError::invalid(e.to_string()))?;
+        let moves = |q: &QueueName| -> Vec<QueueName> {
+            let of = |c: &QueueConfig| {
+                c.overflow
+                    .iter()
+                    .map(|o| o.to.clone())
+                    .chain(c.service_rules.iter().filter_map(|r| r.overflow_to.clone()))
+                    .collect()
+            };
+            if *q == config.name {
+                of(&config)
+            } else {
+                self.registry
+                    .queue_configs
+                    .get(q)
+                    .map(|c| of(&c))
+                    .unwrap_or_default()
+            }
+        };
         for (i, r) in config.service_rules.iter().enumerate() {
-            if let Some(to) = r.overflow_to.as_ref().filter(|to| !self.queue_exists(to)) {
+            let Some(to) = &r.overflow_to else { continue };
+            if !self.queue_exists(to) {
                 return Err(EngineError::invalid(format!(
                     "service_rules[{i}].overflow_to: no queue named {to}"
+                )));
+            }
+            if let Some(path) = crate::routing::service::overflow_cycle(&config.name, to, moves) {
+                let path: Vec<&str> = path.iter().map(|q| q.as_str()).collect();
+                return Err(EngineError::invalid(format!(
+                    "service_rules[{i}].overflow_to: {to} leads back here ({}); conversations would go round for ever",
+                    path.join(" → ")
                 )));
             }
         }
