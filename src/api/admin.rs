@@ -75,13 +75,7 @@ pub async fn put_agent(
     if body.display_name.trim().is_empty() || body.display_name.len() > 100 {
         return Err(ApiError::invalid("display_name must be 1 to 100 bytes"));
     }
-    if body.skills.len() > crate::domain::MAX_AGENT_SKILLS {
-        return Err(ApiError::invalid(format!(
-            "skills: {}; at most {}",
-            body.skills.len(),
-            crate::domain::MAX_AGENT_SKILLS
-        )));
-    }
+    crate::domain::check_agent_skills(&body.skills)?;
     for q in &body.queues {
         if !state.server.queue_exists(q) {
             return Err(ApiError::invalid(format!("unknown queue {q}")));

@@ -224,14 +224,7 @@ pub async fn patch_agent_skills(
                 None => profile.skills.remove(&skill),
             };
         }
-        if profile.skills.len() > crate::domain::MAX_AGENT_SKILLS {
-            return Err(ApiError::invalid(format!(
-                "skills: {}; at most {}",
-                profile.skills.len(),
-                crate::domain::MAX_AGENT_SKILLS
-            )));
-        }
-        Ok(())
+        Ok(crate::domain::check_agent_skills(&profile.skills)?)
     })
     .await?
     .skills;

@@ -218,9 +218,18 @@ pub fn difficulty_skill() -> Skill {
 
 /// The difficulty a conversation needing `need` has, if any.
 pub fn difficulty_of(need: &SkillFloors) -> Option<Proficiency> {
-    need.iter()
-        .find(|(s, _)| s.as_str() == DIFFICULTY)
-        .map(|(_, p)| *p)
+    need.get(DIFFICULTY).copied()
+}
+
+/// Refuses more than [`MAX_AGENT_SKILLS`] skills on one agent.
+pub fn check_agent_skills(skills: &SkillFloors) -> Result<(), ParseError> {
+    if skills.len() > MAX_AGENT_SKILLS {
+        return Err(ParseError::new(
+            "skills",
+            format!("{}; at most {MAX_AGENT_SKILLS}", skills.len()),
+        ));
+    }
+    Ok(())
 }
 
 /// The hardest difficulty there is; an agent not given a `difficulty` holds this one.

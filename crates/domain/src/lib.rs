@@ -26,9 +26,9 @@ pub mod time;
 pub mod view;
 
 pub use agent::{
-    difficulty_of, difficulty_skill, held, language_skill, meets, AgentProfile, AgentStatus,
-    Capacity, Proficiency, RequestedStatus, Role, Skill, SkillFloors, DIFFICULTY, MAX_AGENT_SKILLS,
-    MAX_DIFFICULTY, MAX_REQUIRED_SKILLS,
+    check_agent_skills, difficulty_of, difficulty_skill, held, language_skill, meets, AgentProfile,
+    AgentStatus, Capacity, Proficiency, RequestedStatus, Role, Skill, SkillFloors, DIFFICULTY,
+    MAX_AGENT_SKILLS, MAX_DIFFICULTY, MAX_REQUIRED_SKILLS,
 };
 pub use channel::{
     channels_where, AddressKind, Capabilities, Channel, ChannelClass, ReplyPath, SurveyPath,

@@ -1302,11 +1302,7 @@ impl QueueRouter {
         if let Some((_, score)) = ring {
             let _ = write!(detail, " score={score}");
             if self.ranking.novices_first {
-                if let Some((d, c)) = w
-                    .requirements
-                    .iter()
-                    .find(|(k, _)| k.as_str() == DIFFICULTY)
-                {
+                if let Some((d, c)) = w.requirements.get_key_value(DIFFICULTY) {
                     let own = held(&s.skills, d).unwrap_or(MAX_DIFFICULTY);
                     let _ = write!(
                         detail,
