@@ -9,7 +9,8 @@
 //! Hours are local wall-clock time in the calendar's IANA time zone, so a daylight
 //! saving change moves the instants, not the hours: `09:00-18:00` opens at 09:00 local
 //! on both sides of it. An interval that starts in a skipped hour opens at the first
-//! instant after the gap. Closed days (built-in holidays, closures) close the whole
+//! instant after the gap; an hour a fold repeats is in or out of the hours both times
+//! (the clock going back can close and reopen an interval). Closed days (built-in holidays, closures) close the whole
 //! local day. Pure like the rest of the routing core: the instant is passed in.
 
 use crate::holidays_jp;
@@ -241,13 +242,27 @@ impl Calendar {
             // The state changes only at this day's interval starts and ends: a closed
             // day's midnight is a change only where an interval ends at 24:00 before
             // it or starts at 00:00 after it.
+            // A wall-clock time a daylight-saving fold repeats is an edge twice, and
+            // the state can also flip at a transition itself (the clock jumps over an
+            // edge, or back into an earlier hour).
             let mut edges: Vec<Millis> = Vec::with_capacity(16);
             if self.closed_day(date).is_none() {
                 let day = usize::try_from(date.weekday().to_monday_zero_offset()).unwrap_or(0);
                 for &(s, e) in &self.weekly[day] {
-                    edges.extend(self.instant(date, s));
-                    edges.extend(self.instant(date, e));
+                    edges.extend(self.instants(date, s));
+                    edges.extend(self.instants(date, e));
                 }
+            }
+            if let (Some(from), Some(to)) =
+                (self.instants(date, 0).next(), self.instants(next, 0).next())
+            {
+                let from = Timestamp::from_millisecond(from.0 - 1).ok()?;
+                edges.extend(
+                    self.tz
+                        .following(from)
+                        .map(|tr| Millis(tr.timestamp().as_millisecond()))
+                        .take_while(|m| *m <= to),
+                );
             }
             edges.sort();
             for edge in edges {
@@ -286,16 +301,24 @@ impl Calendar {
         None
     }
 
-    /// The instant of local minute `minute` (0..=1440) of `date`.
-    fn instant(&self, date: Date, minute: u16) -> Option<Millis> {
+    /// The instants of local minute `minute` (0..=1440) of `date`, earlier first: two
+    /// where a daylight-saving fold repeats it; in a gap, the instants it maps to with
+    /// the offsets on either side.
+    fn instants(&self, date: Date, minute: u16) -> impl Iterator<Item = Millis> {
         let (date, minute) = if minute >= 1440 {
-            (date.tomorrow().ok()?, minute - 1440)
+            (date.tomorrow().ok(), minute - 1440)
         } else {
-            (date, minute)
+            (Some(date), minute)
         };
-        let dt = date.at((minute / 60) as i8, (minute % 60) as i8, 0, 0);
-        let z = self.tz.to_zoned_datetime(dt).ok()?;
-        Some(Millis(z.timestamp().as_millisecond()))
+        let (mut first, mut second) = (None, None);
+        if let Some(date) = date {
+            let dt = date.at((minute / 60) as i8, (minute % 60) as i8, 0, 0);
+            let amb = self.tz.to_ambiguous_zoned_datetime(dt);
+            let ms = |z: jiff::ZonedDateTime| Millis(z.timestamp().as_millisecond());
+            first = amb.clone().earlier().ok().map(ms);
+            second = amb.later().ok().map(ms).filter(|m| Some(*m) != first);
+        }
+        first.into_iter().chain(second)
     }
 }
 
@@ -449,10 +472,36 @@ mod tests {
         let opens = c.next_change(ny("2026-03-08T01:00")).unwrap();
         assert_eq!(
             opens,
-            ny("2026-03-08T03:30"),
-            "compatible: the gap's length later"
+            ny("2026-03-08T03:00"),
+            "the first instant after the gap (the wall clock is past 02:30 there)"
         );
         assert!(c.is_open(opens));
+        assert!(!c.is_open(Millis(opens.0 - 1)));
+    }
+
+    #[test]
+    fn a_fold_closes_and_reopens_an_interval_it_repeats() {
+        // 2026-11-01 in New York: 01:00-01:59 happens twice (EDT, then EST).
+        let c = Calendar::compile(
+            &hours("America/New_York", &[("sun", &["01:30-03:30"])]),
+            &q(),
+        )
+        .unwrap();
+        let utc = |s| at("UTC", s);
+        // 01:45 EDT: open; at 06:00Z the clock goes back to 01:00 EST, before 01:30.
+        assert_eq!(
+            c.next_change(utc("2026-11-01T05:45")),
+            Some(utc("2026-11-01T06:00"))
+        );
+        // 01:30 EST opens it again.
+        assert_eq!(
+            c.next_change(utc("2026-11-01T06:00")),
+            Some(utc("2026-11-01T06:30"))
+        );
+        assert_eq!(
+            c.next_change(utc("2026-11-01T06:30")),
+            Some(utc("2026-11-01T08:30"))
+        );
     }
 
     #[test]
