@@ -29,7 +29,9 @@
 //!     instead of the class index, so it never scans ineligible agents.
 //!
 //!   Blocked conversations are skipped, at most [`MAX_SKIPS_PER_CLASS`] per class per
-//!   call, which bounds latency. Transfers (`required_agent`) live in their own
+//!   call, which bounds latency. Conversations whose current requirement no free
+//!   agent meets are never walked: `decide` walks per-requirement waiting lanes
+//!   (`lanes.rs`) and only those whose requirement has a free agent. Transfers (`required_agent`) live in their own
 //!   per-agent index, so a backlog for an absent agent is never walked. A decision moves the conversation to *offered* and
 //!   charges the agent locally (one slot; voice zeroes every slot; any other class
 //!   zeroes voice) until the agent actor pushes its real state with `upsert_agent`.
@@ -45,6 +47,7 @@ mod hash;
 pub mod holidays_jp;
 pub mod hours;
 mod keys;
+mod lanes;
 mod needs;
 mod router;
 pub mod service;

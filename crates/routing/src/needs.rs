@@ -10,8 +10,12 @@
 //! mix. It must not decide anything (see `router.rs`), do I/O or read a clock.
 //!
 //! Costs: creating a need scans every agent once (O(agents)); an agent's update
-//! touches every need (O(needs log n)). Needs no waiting conversation uses are kept,
-//! up to [`IDLE_MAX`], so a requirement that comes and goes is not rebuilt each time.
+//! touches the needs it meets (O(those × log n)) when only its key or classes changed,
+//! every need when its skills did; freeing a need is O(1) (its members' entries go
+//! stale, see `Filed`). It also notes each need whose index of a class goes empty or
+//! not, for the router's waiting lanes (`lanes.rs`). Needs no waiting conversation
+//! uses are kept, up to [`IDLE_MAX`], so a requirement that comes and goes is not
+//! rebuilt each time.
 //! At most [`NEEDS_MAX`] needs exist; a conversation whose requirement finds the table
 //! full is routed by walking the front of the class index instead (see
 //! `QueueRouter::place`), as is one whose ring requires nothing but ranks by skills
@@ -62,9 +66,9 @@ pub(crate) struct Need {
     /// Per class with waiting conversations (`class_refs`): the routable agents that
     /// meet `key.floors`, best first. Empty for the other classes.
     pub index: [BTreeSet<NeedEntry>; 4],
-    /// Every agent that meets it, routable or not, with the score and key it is filed
-    /// under and the classes it is in (bit mask by class index; 0: in none).
-    members: Map<AgentId, (u32, StrategyKey, u8)>,
+    /// Every agent that meets it, routable or not, with its score. The key and
+    /// classes it is filed under are its `Filed` entry's (the same in every need).
+    members: Map<AgentId, u32>,
 }
 
 /// The classes an agent is routable in, as a bit mask by class index.
@@ -78,39 +82,47 @@ fn mask_of(indexed: [bool; 4]) -> u8 {
 impl Need {
     /// The score `agent` is filed under, if it meets the need.
     pub fn score_of(&self, agent: &AgentId) -> Option<u32> {
-        self.members.get(agent).map(|m| m.0)
+        self.members.get(agent).copied()
     }
 
-    /// Files `snap` afresh (its skills may have changed); returns whether it meets
-    /// the need.
-    fn file(&mut self, snap: &AgentSnapshot, key: StrategyKey, indexed: [bool; 4]) -> bool {
-        self.unfile(&snap.id);
+    /// Files `snap` afresh (its skills may have changed) under `key` and classes
+    /// `mask`, after taking it out from under `old` (the key and classes it was
+    /// filed under, if it was); returns its score if it meets the need.
+    fn file(
+        &mut self,
+        snap: &AgentSnapshot,
+        (key, mask): (StrategyKey, u8),
+        old: Option<(StrategyKey, u8)>,
+    ) -> Option<u32> {
+        if let Some(old) = old {
+            self.unfile(&snap.id, old);
+        }
         if !meets(&snap.skills, &self.key.floors) {
-            return false;
+            return None;
         }
         let s = score(&snap.skills, &self.key.weighs);
-        let mask = mask_of(indexed);
         self.insert(s, key, mask & self.active(), &snap.id);
-        self.members.insert(snap.id.clone(), (s, key, mask));
-        true
+        self.members.insert(snap.id.clone(), s);
+        Some(s)
     }
 
-    /// Moves a member whose skills did not change to its new key and classes (nothing
-    /// to do when neither changed, the common case after a decision).
-    fn refile(&mut self, id: &AgentId, key: StrategyKey, indexed: [bool; 4]) {
-        let mask = mask_of(indexed);
+    /// Moves member `id` (score `s`, skills unchanged) from `old` to `new` (key and
+    /// classes); only the classes indexed here move.
+    fn refile(&mut self, id: &AgentId, s: u32, old: (StrategyKey, u8), new: (StrategyKey, u8)) {
         let active = self.active();
-        let Some(m) = self.members.get_mut(id) else {
-            return;
-        };
-        let (s, old_key, old_mask) = *m;
-        m.1 = key;
-        m.2 = mask;
-        if old_key == key && (old_mask ^ mask) & active == 0 {
+        if old.0 == new.0 && (old.1 ^ new.1) & active == 0 {
             return;
         }
-        self.remove(s, old_key, old_mask & active, id);
-        self.insert(s, key, mask & active, id);
+        self.remove(s, old.0, old.1 & active, id);
+        self.insert(s, new.0, new.1 & active, id);
+    }
+
+    /// The classes whose index has an agent now, as a bit mask.
+    pub fn live(&self) -> u8 {
+        self.index
+            .iter()
+            .enumerate()
+            .fold(0, |m, (ci, x)| m | (u8::from(!x.is_empty()) << ci))
     }
 
     /// The classes indexed now, as a bit mask.
@@ -122,14 +134,15 @@ impl Need {
     }
 
     /// A conversation of class `ci` started using this need: the class's index is
-    /// built from the members when it is the first.
-    fn take(&mut self, ci: usize) {
+    /// built from the members (filed as `agents` says) when it is the first.
+    fn take(&mut self, ci: usize, agents: &Map<AgentId, Filed>) {
         self.refs += 1;
         self.class_refs[ci] += 1;
         if self.class_refs[ci] == 1 {
-            for (id, (s, key, mask)) in &self.members {
-                if mask & (1 << ci) != 0 {
-                    self.index[ci].insert((Reverse(*s), *key, id.clone()));
+            for (id, s) in &self.members {
+                let Some(f) = agents.get(id) else { continue };
+                if f.mask & (1 << ci) != 0 {
+                    self.index[ci].insert((Reverse(*s), f.key, id.clone()));
                 }
             }
         }
@@ -145,8 +158,9 @@ impl Need {
         }
     }
 
-    fn unfile(&mut self, id: &AgentId) {
-        if let Some((s, key, mask)) = self.members.remove(id) {
+    /// Takes member `id`, filed under `(key, mask)`, out.
+    fn unfile(&mut self, id: &AgentId, (key, mask): (StrategyKey, u8)) {
+        if let Some(s) = self.members.remove(id) {
             let active = self.active();
             self.remove(s, key, mask & active, id);
         }
@@ -173,14 +187,34 @@ impl Need {
     }
 }
 
+/// One need an agent meets, as its `Filed` entry lists it: the need's id and
+/// generation (the entry is stale once the need is freed), and the agent's score.
+type Met = (NeedId, u32, u32);
+
 /// What the table knows of one agent: the skills, strategy key and classes it was last
-/// filed with, and the needs it meets.
+/// filed with (in every need it meets), and those needs with its score in each, so a
+/// decision's update moves it without looking it up in each need. Freeing a need does
+/// not visit its members (that cost O(members × needs) inside a decision): their
+/// entries go stale and are dropped the next time the list is walked, or once it has
+/// doubled since it was last cleaned.
 #[derive(Debug, Clone, Default)]
-struct Filed {
+pub(crate) struct Filed {
     skills: SkillFloors,
     key: StrategyKey,
     mask: u8,
-    needs: Vec<NeedId>,
+    needs: Vec<Met>,
+    /// Clean `needs` of stale entries when it reaches this length.
+    clean_at: usize,
+}
+
+impl Filed {
+    /// Notes that `needs` grew: drops stale entries when it doubled since last time.
+    fn grew(&mut self, gens: &[u32]) {
+        if self.needs.len() >= self.clean_at {
+            self.needs.retain(|m| gens[m.0 as usize] == m.1);
+            self.clean_at = (2 * self.needs.len()).max(16);
+        }
+    }
 }
 
 /// The table of needs of one queue.
@@ -189,6 +223,8 @@ pub(crate) struct Needs {
     /// At most this many needs (default [`NEEDS_MAX`]).
     pub max: usize,
     slots: Vec<Option<Need>>,
+    /// Per slot: bumped each time its need is freed (see `Met`).
+    gens: Vec<u32>,
     by_key: Map<NeedKey, NeedId>,
     /// Needs with no reference, by release time: evicted oldest first.
     idle: BTreeSet<(u64, NeedId)>,
@@ -196,6 +232,25 @@ pub(crate) struct Needs {
     /// Per agent filed while needs existed: its skills then and the needs it meets, so
     /// that a decision's update touches only those.
     agents: Map<AgentId, Filed>,
+    /// Needs whose index of some class went from empty to not or back since the
+    /// router last took them (`take_changed`): its waiting lanes follow.
+    changed: Vec<NeedId>,
+}
+
+/// Runs `f` on need `n` (id `id`) and notes the need in `changed` if some class index
+/// went from empty to not or back.
+fn watched<R>(
+    changed: &mut Vec<NeedId>,
+    id: NeedId,
+    n: &mut Need,
+    f: impl FnOnce(&mut Need) -> R,
+) -> R {
+    let before = n.live();
+    let r = f(n);
+    if n.live() != before {
+        changed.push(id);
+    }
+    r
 }
 
 impl Default for Needs {
@@ -203,10 +258,12 @@ impl Default for Needs {
         Needs {
             max: NEEDS_MAX,
             slots: Vec::new(),
+            gens: Vec::new(),
             by_key: Map::default(),
             idle: BTreeSet::new(),
             clock: 0,
             agents: Map::default(),
+            changed: Vec::new(),
         }
     }
 }
@@ -234,7 +291,7 @@ impl Needs {
             if n.refs == 0 {
                 self.idle.remove(&(n.released, id));
             }
-            n.take(class.index());
+            n.take(class.index(), &self.agents);
             return Some(id);
         }
         if self.by_key.len() >= self.max {
@@ -245,6 +302,7 @@ impl Needs {
             Some(free) => free,
             None => {
                 self.slots.push(None);
+                self.gens.push(0);
                 self.slots.len() - 1
             }
         } as NeedId;
@@ -257,7 +315,7 @@ impl Needs {
             index: Default::default(),
             members: Map::default(),
         };
-        need.take(class.index());
+        need.take(class.index(), &self.agents);
         self.slots[id as usize] = Some(need);
         for view in agents {
             let stale = self
@@ -271,11 +329,20 @@ impl Needs {
                 continue;
             }
             let (snap, k, indexed) = view;
+            let now = (k, mask_of(indexed));
+            let Some(f) = self.agents.get_mut(&snap.id) else {
+                continue;
+            };
+            // Its key and classes are stale only if they changed while no need existed
+            // (the router does not file agents then), and then it is in no need.
+            debug_assert!(
+                (f.key, f.mask) == now || f.needs.iter().all(|m| self.gens[m.0 as usize] != m.1)
+            );
+            (f.key, f.mask) = now;
             let n = self.slots[id as usize].as_mut().expect("needs: new id");
-            if n.file(snap, k, indexed) {
-                if let Some(f) = self.agents.get_mut(&snap.id) {
-                    f.needs.push(id);
-                }
+            if let Some(s) = watched(&mut self.changed, id, n, |n| n.file(snap, now, None)) {
+                f.needs.push((id, self.gens[id as usize], s));
+                f.grew(&self.gens);
             }
         }
         Some(id)
@@ -301,43 +368,48 @@ impl Needs {
         }
     }
 
+    /// Frees a need; its members' entries of it go stale (see `Filed`).
     fn free(&mut self, id: NeedId) {
         if let Some(n) = self.slots[id as usize].take() {
             self.by_key.remove(&n.key);
-            for agent in n.members.keys() {
-                if let Some(f) = self.agents.get_mut(agent) {
-                    f.needs.retain(|x| *x != id);
-                }
-            }
+            self.gens[id as usize] = self.gens[id as usize].wrapping_add(1);
         }
     }
 
     /// Files an agent's new state: only in the needs it meets when its skills did
     /// not change (O(those)), else afresh in every need (O(needs)).
     pub fn update_agent(&mut self, (snap, key, indexed): AgentView<'_>) {
-        let mask = mask_of(indexed);
+        let now = (key, mask_of(indexed));
+        let mut old = None;
         if let Some(f) = self.agents.get_mut(&snap.id) {
+            let was = (f.key, f.mask);
             if f.skills == snap.skills {
                 // The common case after a decision under longest-idle: one slot fewer,
                 // still routable in the same classes, same key: nothing moves.
-                if f.key == key && f.mask == mask {
+                if was == now {
                     return;
                 }
-                f.key = key;
-                f.mask = mask;
-                for id in &f.needs {
-                    if let Some(n) = self.slots[*id as usize].as_mut() {
-                        n.refile(&snap.id, key, indexed);
+                (f.key, f.mask) = now;
+                let (slots, gens, changed) = (&mut self.slots, &self.gens, &mut self.changed);
+                f.needs.retain(|&(id, gen, s)| {
+                    if gens[id as usize] != gen {
+                        return false;
                     }
-                }
+                    if let Some(n) = slots[id as usize].as_mut() {
+                        watched(changed, id, n, |n| n.refile(&snap.id, s, was, now));
+                    }
+                    true
+                });
                 return;
             }
+            old = Some(was);
         }
         let mut needs = Vec::new();
         for (id, n) in self.slots.iter_mut().enumerate() {
             if let Some(n) = n {
-                if n.file(snap, key, indexed) {
-                    needs.push(id as NeedId);
+                let id = id as NeedId;
+                if let Some(s) = watched(&mut self.changed, id, n, |n| n.file(snap, now, old)) {
+                    needs.push((id, self.gens[id as usize], s));
                 }
             }
         }
@@ -346,7 +418,8 @@ impl Needs {
             Filed {
                 skills: snap.skills.clone(),
                 key,
-                mask,
+                mask: now.1,
+                clean_at: (2 * needs.len()).max(16),
                 needs,
             },
         );
@@ -355,9 +428,14 @@ impl Needs {
     /// Forgets an agent everywhere (O(needs it meets)).
     pub fn remove_agent(&mut self, id: &AgentId) {
         if let Some(f) = self.agents.remove(id) {
-            for n in f.needs {
-                if let Some(n) = self.slots[n as usize].as_mut() {
-                    n.unfile(id);
+            for (n, gen, _) in f.needs {
+                if self.gens[n as usize] != gen {
+                    continue;
+                }
+                if let Some(need) = self.slots[n as usize].as_mut() {
+                    watched(&mut self.changed, n, need, |need| {
+                        need.unfile(id, (f.key, f.mask))
+                    });
                 }
             }
         }
@@ -369,6 +447,20 @@ impl Needs {
             max: self.max,
             ..Needs::default()
         };
+    }
+
+    /// One of the needs noted in `changed` since the router last took them (possibly
+    /// repeated, possibly freed since).
+    pub fn pop_changed(&mut self) -> Option<NeedId> {
+        self.changed.pop()
+    }
+
+    /// Whether some agent is in need `id`'s index of class `ci` (false for a freed id).
+    pub fn has_agent(&self, id: NeedId, ci: usize) -> bool {
+        self.slots
+            .get(id as usize)
+            .and_then(Option::as_ref)
+            .is_some_and(|n| !n.index[ci].is_empty())
     }
 
     /// How many needs exist (live and idle).
@@ -416,12 +508,17 @@ impl Needs {
                     snap.id,
                     n.key.floors
                 );
+                let s = score(&snap.skills, &n.key.weighs);
                 let listed = self
                     .agents
                     .get(&snap.id)
-                    .is_some_and(|f| f.needs.contains(&id));
+                    .is_some_and(|f| f.needs.contains(&(id, self.gens[id as usize], s)));
                 assert_eq!(listed, ok, "needs: {}'s list of needs", snap.id);
-                let s = score(&snap.skills, &n.key.weighs);
+                if ok {
+                    assert_eq!(n.members.get(&snap.id), Some(&s), "needs: member score");
+                    let f = &self.agents[&snap.id];
+                    assert_eq!((f.key, f.mask), (key, mask_of(indexed)), "needs: filed key");
+                }
                 for (ci, class) in ChannelClass::ALL.iter().enumerate() {
                     debug_assert_eq!(class.index(), ci);
                     let want = ok && indexed[ci] && n.class_refs[ci] > 0;

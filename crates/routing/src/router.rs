@@ -8,14 +8,17 @@
 //! a decision walks ordered indexes from the front and never scans all agents.
 //!
 //! Cost: `decide` is O(log n + skipped) where "skipped" counts the conversations that
-//! could not be placed (capped at [`MAX_SKIPS_PER_CLASS`] per class) plus the free
-//! agents passed over because the conversation already tried them. Transfers (a
+//! were checked and could not be placed (capped at [`MAX_SKIPS_PER_CLASS`] per class)
+//! plus the free agents passed over because the conversation already tried them.
+//! Conversations waiting for a requirement no free agent meets are not checked at
+//! all: they wait in dead lanes (`lanes.rs`), which `decide` never walks. Transfers (a
 //! `required_agent`) are never skipped: they are kept apart, indexed by their agent,
 //! and a class's best placeable transfer is one `first()` away. The price is paid when
 //! an agent joins or leaves a class index: O(k log n) for its k untried transfers.
 
 use super::hash::FastState;
 use super::keys::{StrategyKey, WaitKey};
+use super::lanes::{Lane, Lanes};
 use super::needs::{NeedId, NeedKey, Needs};
 use super::trace::Trace;
 use super::types::{AgentSnapshot, Decision, EnqueueError, Peek, WaitingEntry};
@@ -34,7 +37,8 @@ use std::iter::Peekable;
 /// or `best_for` call, which bounds its latency whatever the queue holds. The price: a
 /// placeable conversation ranked behind more than this many unplaceable ones of its
 /// class is not found until some of those ahead become placeable (sticky waits end,
-/// agents free up or join) or leave. Sticky waits are bounded in time
+/// agents free up or join) or leave. Conversations waiting for skills no free agent
+/// has do not count in `decide`: it never walks them (`lanes.rs`). Sticky waits are bounded in time
 /// (`sticky_wait_ms`), and transfers to a named agent are not in the walked list at
 /// all, so only an unusual pile-up (256+ returning customers all waiting for busy
 /// agents, or conversations rejected by every agent on shift) can hit the cap.
@@ -144,7 +148,8 @@ struct Candidate {
     trace: Trace,
     /// Where the winner's `"considered"` step goes in `trace`.
     mark: usize,
-    /// How many better-ranked conversations of the class were skipped.
+    /// How many better-ranked conversations of the class were checked and could not
+    /// be placed (those in dead lanes, which are never walked, are not counted).
     blocked_ahead: usize,
     /// For a conversation with its own required skills: its ring and the chosen
     /// agent's proficiency score.
@@ -207,6 +212,9 @@ pub struct QueueRouter {
     /// The latest `now` the router was given (ring openings before it are not
     /// scheduled again when a conversation is requeued).
     seen_now: Millis,
+    /// The open conversations grouped by the need they are routed on now, which
+    /// `decide` walks (see `lanes.rs`).
+    lanes: Lanes,
 }
 
 impl QueueRouter {
@@ -233,6 +241,7 @@ impl QueueRouter {
             via: Map::default(),
             widen_at: BTreeSet::new(),
             seen_now: Millis(i64::MIN),
+            lanes: Lanes::default(),
         }
     }
 
@@ -325,6 +334,7 @@ impl QueueRouter {
             self.needs
                 .update_agent((&slot.snap, slot.key, slot.indexed));
         }
+        self.sync_lanes();
     }
 
     /// Changes the waiting limit. Conversations already queued stay.
@@ -365,6 +375,7 @@ impl QueueRouter {
             let flips = reindex(&mut self.index, &mut slot, key);
             self.sync_required(id, flips);
             self.needs.remove_agent(id);
+            self.sync_lanes();
         }
     }
 
@@ -552,6 +563,7 @@ impl QueueRouter {
     /// placed. See the module docs for the rules; each class skips at most
     /// [`MAX_SKIPS_PER_CLASS`] conversations.
     pub fn decide(&mut self, now: Millis) -> Option<Decision> {
+        self.advance_lanes(now);
         // Classes that have both waiting conversations and free agents, best front first.
         let mut order: [(Option<WaitKey>, usize); 4] = std::array::from_fn(|ci| {
             let front = if self.index[ci].is_empty() {
@@ -847,6 +859,26 @@ impl QueueRouter {
             &refs,
             &class_refs,
         );
+        // Every open conversation is in the lane of its ring at the lanes' time.
+        let filed: Vec<_> = self
+            .entries
+            .values()
+            .filter(|w| w.required_agent.is_none())
+            .map(|w| {
+                let lane = self.lane_for(w, self.ring_of(w, self.lanes.now));
+                (w.conversation, w.class.index(), lane, WaitKey::of(w))
+            })
+            .collect();
+        self.lanes.check(
+            &filed,
+            |ci, lane| self.is_live(ci, lane),
+            |c| {
+                self.entries
+                    .get(c)
+                    .map(|w| openings(&self.rings, w).collect())
+                    .unwrap_or_default()
+            },
+        );
     }
 
     /// The round-robin tick of an agent's last decision (0 = never); for test oracles.
@@ -883,7 +915,14 @@ impl QueueRouter {
         if !w.requirements.is_empty() {
             self.file_requirements(&w);
         }
+        if w.required_agent.is_none() {
+            let lane = self.lane_for(&w, self.ring_of(&w, self.lanes.now));
+            let live = self.is_live(ci, lane);
+            let rings = &self.rings;
+            self.lanes.file(ci, (lane, live), k, openings(rings, &w));
+        }
         self.entries.insert(w.conversation, w);
+        self.sync_lanes();
     }
 
     fn take_waiting(&mut self, c: &ConversationId) -> Option<WaitingEntry> {
@@ -906,6 +945,9 @@ impl QueueRouter {
         }
         self.waiting_by_age.remove(&age_key(&w));
         self.unfile_requirements(&w);
+        let rings = &self.rings;
+        self.lanes.unfile(&w.conversation, openings(rings, &w));
+        self.sync_lanes();
         Some(w)
     }
 
@@ -938,8 +980,9 @@ impl QueueRouter {
 
     /// The best placeable conversation of class `ci` better than `bound` (a candidate
     /// from another class): the best of (a) the first placeable transfer and (b) the
-    /// first placeable conversation of the open list, walked from the front and
-    /// giving up after [`MAX_SKIPS_PER_CLASS`] skipped conversations.
+    /// first placeable open conversation, found by walking the class's live lanes in
+    /// waiting order (`lanes.rs`; dead lanes are not in the walk), each conversation
+    /// checked by `place`, giving up after [`MAX_SKIPS_PER_CLASS`] could not be placed.
     fn find_in_class(&self, ci: usize, now: Millis, bound: Option<WaitKey>) -> Option<Candidate> {
         let transfer = self.placeable[ci]
             .first()
@@ -949,17 +992,20 @@ impl QueueRouter {
         let mut trace = Trace::default();
         let mut blocked = 0;
         let mut budget = SCAN_BUDGET;
-        for key in &self.open[ci] {
-            if blocked == MAX_SKIPS_PER_CLASS || stop.is_some_and(|s| *key >= s) {
+        let mut walk = self.lanes.walk(ci);
+        while let Some((key, lane)) = walk.next() {
+            if blocked == MAX_SKIPS_PER_CLASS || stop.is_some_and(|s| key >= s) {
                 break;
             }
             let Some(w) = self.entries.get(&key.conversation) else {
+                walk.follow(key, lane);
                 continue;
             };
-            let mark = trace.mark();
+            let mut mark = trace.mark();
             if let Some((agent, route, ring)) = self.place(w, now, &mut trace, &mut budget) {
+                self.note_dead(ci, &mut trace, &mut mark);
                 return Some(Candidate {
-                    key: *key,
+                    key,
                     agent: agent.clone(),
                     route,
                     trace,
@@ -969,6 +1015,7 @@ impl QueueRouter {
                 });
             }
             blocked += 1;
+            walk.follow(key, lane);
         }
         let key = transfer?;
         let agent = self
@@ -976,7 +1023,8 @@ impl QueueRouter {
             .get(&key.conversation)?
             .required_agent
             .clone()?;
-        let mark = trace.mark();
+        let mut mark = trace.mark();
+        self.note_dead(ci, &mut trace, &mut mark);
         Some(Candidate {
             key,
             agent,
@@ -986,6 +1034,24 @@ impl QueueRouter {
             blocked_ahead: blocked,
             ring: None,
         })
+    }
+
+    /// Records in one `"blocked"` step, before the winner's `"considered"` step at
+    /// `mark`, how many conversations of the class wait in dead lanes (never walked).
+    fn note_dead(&self, ci: usize, trace: &mut Trace, mark: &mut usize) {
+        let dead = self.lanes.dead(ci);
+        if dead == 0 {
+            return;
+        }
+        let inserted = trace.insert_capped(*mark, "blocked", || {
+            format!(
+                "{dead} conversation(s) of the class wait for skills no free agent has \
+                 (not walked)"
+            )
+        });
+        if inserted {
+            *mark += 1;
+        }
     }
 
     /// The agent an open (no required agent) conversation goes to now, if any: its
@@ -1180,6 +1246,7 @@ impl QueueRouter {
             self.needs
                 .update_agent((&slot.snap, slot.key, slot.indexed));
         }
+        self.sync_lanes();
     }
 
     /// A conversation with its own skills entered waiting: takes its rings' needs and
@@ -1221,11 +1288,55 @@ impl QueueRouter {
 
     /// When ring `ring` (1..) of `w` opens.
     fn opening(&self, w: &WaitingEntry, ring: usize) -> Option<Millis> {
-        if ring == 0 {
-            return None;
+        opening(&self.rings, w, ring)
+    }
+
+    /// The lane an open conversation waits in while in `ring`.
+    fn lane_for(&self, w: &WaitingEntry, ring: usize) -> Lane {
+        if w.requirements.is_empty() {
+            return Lane::Walk;
         }
-        let ms = self.rings.opens_after(ring)?;
-        Some(Millis(w.enqueued_at.0.saturating_add(ms as i64)))
+        match self.via_of(w, ring) {
+            Via::Need(id) => Lane::Need(id),
+            Via::Plain | Via::Scan => Lane::Walk,
+        }
+    }
+
+    /// Whether `lane` of class `ci` is live: a need lane while its index of the class
+    /// has an agent.
+    fn is_live(&self, ci: usize, lane: Lane) -> bool {
+        match lane {
+            Lane::Walk => true,
+            Lane::Need(id) => self.needs.has_agent(id, ci),
+        }
+    }
+
+    /// Brings the lanes up to `now`: conversations whose next ring opened move to the
+    /// lane of the ring they are in. O(k log n) for k openings.
+    fn advance_lanes(&mut self, now: Millis) {
+        self.lanes.now = self.lanes.now.max(now);
+        while let Some(c) = self.lanes.pop_due(now) {
+            let Some(w) = self.entries.get(&c) else {
+                continue;
+            };
+            let lane = self.lane_for(w, self.ring_of(w, self.lanes.now));
+            let live = self.is_live(w.class.index(), lane);
+            self.lanes.moved(&c, (lane, live));
+        }
+    }
+
+    /// Marks live or dead the lanes of every need whose indexes went from empty to not
+    /// or back since the last call. O(changed needs).
+    fn sync_lanes(&mut self) {
+        while let Some(id) = self.needs.pop_changed() {
+            let lane = Lane::Need(id);
+            for ci in 0..4 {
+                if self.lanes.has(ci, lane) {
+                    let live = self.needs.has_agent(id, ci);
+                    self.lanes.set_live(ci, lane, live);
+                }
+            }
+        }
     }
 
     /// A conversation with its own skills left waiting: releases its needs and its
@@ -1345,6 +1456,25 @@ impl QueueRouter {
             trace: trace.steps,
         }
     }
+}
+
+/// When ring `ring` (1..) of `w` opens under `rings`.
+fn opening(rings: &Rings, w: &WaitingEntry, ring: usize) -> Option<Millis> {
+    if ring == 0 {
+        return None;
+    }
+    let ms = rings.opens_after(ring)?;
+    Some(Millis(w.enqueued_at.0.saturating_add(ms as i64)))
+}
+
+/// Every ring opening of `w` (none when it requires no skills: rings relax skills).
+fn openings<'a>(rings: &'a Rings, w: &'a WaitingEntry) -> impl Iterator<Item = Millis> + 'a {
+    let steps = if w.requirements.is_empty() {
+        0
+    } else {
+        rings.steps()
+    };
+    (1..=steps).filter_map(move |ring| opening(rings, w, ring))
 }
 
 /// Whether the conversation itself lets `agent` take it now (the agent's free slot is

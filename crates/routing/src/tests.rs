@@ -718,3 +718,65 @@ fn round_robin_trace_names_the_tick() {
         .detail
         .contains("last_offered_tick=1"));
 }
+
+#[test]
+fn a_requirement_no_free_agent_meets_is_passed_over_as_a_whole() {
+    use domain::{Proficiency, Skill, WideningStep};
+    let billing = Skill::parse("billing").unwrap();
+    let mut r = router(RoutingStrategy::LongestIdle);
+    let steps = [WideningStep {
+        after_ms: 10_000,
+        floor: Some(Proficiency::new(2).unwrap()),
+        drop_skills: Vec::new(),
+        drop_all_skills: false,
+    }];
+    r.set_rules(
+        widening::Rings::compile(&steps, None).unwrap(),
+        widening::Ranking::default(),
+    );
+    // More hard contacts than a walk may skip, all ahead of one plain chat: nobody
+    // free has billing>=5, so they wait in a dead lane, which is never walked.
+    let hard = MAX_SKIPS_PER_CLASS as u128 + 50;
+    for n in 1..=hard {
+        let mut w = chat(n, 1, 0);
+        w.requirements = [(billing.clone(), Proficiency::new(5).unwrap())].into();
+        r.enqueue(w).unwrap();
+    }
+    r.enqueue(chat(10_000, 0, 0)).unwrap();
+    let mut ann = chatter("ann", 0, 1);
+    ann.skills = [(billing.clone(), Proficiency::new(2).unwrap())].into();
+    r.upsert_agent(ann.clone());
+    let d = r.decide(Millis(0)).unwrap();
+    assert_eq!(d.conversation, cid(10_000));
+    let passed = d
+        .trace
+        .iter()
+        .find(|s| s.step == "blocked")
+        .expect("the lane is in the trace");
+    assert_eq!(
+        passed.detail,
+        format!(
+            "{hard} conversation(s) of the class wait for skills no free agent has (not walked)"
+        )
+    );
+    let at = d.trace.iter().position(|s| s.step == "considered").unwrap();
+    assert!(
+        d.trace[at].detail.contains("blocked_ahead=0"),
+        "{}",
+        d.trace[at].detail
+    );
+    assert!(
+        d.trace.iter().position(|s| s.step == "blocked").unwrap() < at,
+        "the lane step comes before the winner's"
+    );
+    r.debug_check_invariants();
+    // Ten seconds in, the floor drops to 2: the lane moves, and ann (billing 2) takes
+    // the first hard contact once she is free again.
+    assert!(r.offer_closed(&cid(10_000), &aid("ann"), true).is_some());
+    r.upsert_agent(ann);
+    assert!(r.decide(Millis(9_999)).is_none());
+    r.debug_check_invariants();
+    let d = r.decide(Millis(10_000)).unwrap();
+    assert_eq!((d.conversation, d.agent.as_str()), (cid(1), "ann"));
+    r.debug_check_invariants();
+}

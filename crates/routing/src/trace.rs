@@ -65,6 +65,23 @@ impl Trace {
         );
     }
 
+    /// Inserts a step at `at` if there is room (as `push`), else counts it; returns
+    /// whether it was inserted.
+    pub fn insert_capped(
+        &mut self,
+        at: usize,
+        step: &'static str,
+        detail: impl FnOnce() -> String,
+    ) -> bool {
+        if self.steps.len() < TRACE_CAP - 2 {
+            self.insert_at(at, step, None, detail());
+            true
+        } else {
+            self.omitted += 1;
+            false
+        }
+    }
+
     /// Appends a step ignoring the cap (the reserved `"chosen"` slot).
     pub fn push_reserved(&mut self, step: &'static str, agent: Option<&AgentId>, detail: String) {
         self.steps.push(TraceStep {
