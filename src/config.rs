@@ -140,6 +140,8 @@ pub struct Settings {
     /// Per-client-address budgets at the anonymous doors (`[anonymous]`,
     /// docs/security.md).
     pub anonymous: crate::budget::AnonymousSettings,
+    /// Parked asynchronous conversations (`[parking]`, docs/api.md "Parking").
+    pub parking: switchboard_engine::settings::ParkingSettings,
 }
 
 /// `[cluster]` (docs/cluster.md): the node's name, the timing of its leases, the
@@ -612,6 +614,7 @@ impl Default for Settings {
             callbacks: Default::default(),
             cluster: Default::default(),
             anonymous: Default::default(),
+            parking: Default::default(),
         }
     }
 }
@@ -691,6 +694,7 @@ impl Settings {
                 ivr_callback_queues: self.ivr_callback_queues(),
             },
             anonymous: self.anonymous.clone(),
+            parking: self.parking.clone(),
         }
     }
 
@@ -786,6 +790,7 @@ impl Settings {
         apply_store_flags(cli, &mut s.store)?;
         s.crm.validate().map_err(ConfigError::Invalid)?;
         s.anonymous.validate().map_err(ConfigError::Invalid)?;
+        s.parking.validate().map_err(ConfigError::Invalid)?;
         s.security.trusted_proxies().map_err(ConfigError::Invalid)?;
         Ok(s)
     }

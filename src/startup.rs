@@ -7,7 +7,7 @@
 //! time; assigned ones go back to their agent, whose actor starts in its grace period
 //! so that a reconnecting agent resumes them and an absent one gives them back.
 
-use crate::actors::messages::{Enqueue, RestoreHeld};
+use crate::actors::messages::Enqueue;
 use crate::actors::Engine;
 use crate::api::{self, AppState};
 use crate::auth::TokenSigner;
@@ -824,7 +824,6 @@ async fn settle(engine: &Engine, cluster: &crate::config::ClusterSettings) {
 async fn recover(engine: &Engine) -> anyhow::Result<()> {
     let mut open = engine.store.open_conversations().await?;
     open.sort_by_key(|c| (std::cmp::Reverse(c.priority), c.enqueued_at, c.enqueue_seq));
-    let mut by_agent: BTreeMap<AgentId, Vec<_>> = BTreeMap::new();
     let mut requeued = 0usize;
     // Callbacks waiting for their retry delay go back in line when due (the sweeper).
     let retry_wait = crate::actors::customer::callback::retry_waiting(&engine.store, 500).await?;
@@ -834,14 +833,9 @@ async fn recover(engine: &Engine) -> anyhow::Result<()> {
             continue;
         }
         match (c.state, &c.agent) {
-            (ConversationState::Assigned | ConversationState::WrapUp, Some(a)) => {
-                by_agent.entry(a.clone()).or_default().push((
-                    c.id,
-                    c.customer_id,
-                    c.channel,
-                    c.queue.clone(),
-                ));
-            }
+            // Back to their agents (below); parked ones wait for the customer.
+            (ConversationState::Assigned | ConversationState::WrapUp, Some(_))
+            | (ConversationState::Parked, _) => {}
             _ => {
                 if !engine.queue_exists(&c.queue) {
                     tracing::warn!(conversation = %c.id, queue = %c.queue, "queue gone; conversation not re-queued");
@@ -856,12 +850,11 @@ async fn recover(engine: &Engine) -> anyhow::Result<()> {
             }
         }
     }
+    let by_agent = crate::actors::agent::restores(&open, |_| true);
     let held = by_agent.len();
-    for (agent, convs) in by_agent {
+    for (agent, restore) in by_agent {
         match engine.store.agent(&agent).await? {
-            Some(profile) => engine.agent_or_start(profile).do_send(RestoreHeld {
-                conversations: convs,
-            }),
+            Some(profile) => engine.agent_or_start(profile).do_send(restore),
             None => tracing::warn!(%agent, "agent gone; its conversations stay assigned"),
         }
     }

@@ -275,6 +275,8 @@ const CSV_TAIL: &[&str] = &[
     "offers_timed_out",
     "offers_rescinded",
     "left_unserved",
+    "parked",
+    "auto_parked",
 ];
 
 /// Rows as CSV (RFC 4180, CRLF line ends): one header line, one line per row; a value
@@ -328,6 +330,8 @@ pub fn csv(rows: &[ReportRow], thresholds: &[u32]) -> String {
             r.offers_timed_out.to_string(),
             r.offers_rescinded.to_string(),
             r.left_unserved.to_string(),
+            r.parked.to_string(),
+            r.auto_parked.to_string(),
         ];
         for v in tail {
             out.push(',');

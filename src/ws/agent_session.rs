@@ -296,6 +296,12 @@ fn request_of(msg: AgentClientMsg) -> AgentRequest {
             queue,
             agent,
         },
+        AgentClientMsg::Park { conversation_id } => AgentRequest::Park {
+            conversation: conversation_id,
+        },
+        AgentClientMsg::Unpark { conversation_id } => AgentRequest::Unpark {
+            conversation: conversation_id,
+        },
         AgentClientMsg::History {
             customer_id,
             before,
@@ -321,6 +327,7 @@ fn frame_of(n: AgentNotice) -> AgentServerMsg {
             reason,
             conversations,
             offers,
+            parked,
             server_time,
             resumed,
         } => AgentServerMsg::Welcome {
@@ -330,6 +337,7 @@ fn frame_of(n: AgentNotice) -> AgentServerMsg {
             reason,
             conversations,
             offers,
+            parked,
             server_time,
             resumed,
         },

@@ -30,6 +30,7 @@ mod notify;
 mod novices;
 mod openapi;
 mod overload;
+mod parking;
 mod privacy;
 mod process;
 mod prometheus;

@@ -1,8 +1,9 @@
 //! Channels a customer can reach us on, and what each one can do: its row of the
 //! capability table ([`Channel::capabilities`]) — capacity class, how replies travel,
-//! quick replies, surveys answered by reply, notifications, the FAQ bot, and how its
-//! addresses are normalised. Code asks the table, never "is it SMS or LINE?", so a new
-//! channel is one enum variant plus one row, and the compiler asks for the row.
+//! quick replies, surveys answered by reply, notifications, the FAQ bot, how its
+//! addresses are normalised, and whether its conversations park. Code asks the table,
+//! never "is it SMS or LINE?", so a new channel is one enum variant plus one row, and
+//! the compiler asks for the row.
 
 use super::ParseError;
 use serde::{Deserialize, Serialize};
@@ -75,6 +76,8 @@ impl Channel {
         use AddressKind::{Email, Opaque, Phone};
         use ReplyPath::{Connector, NoText, Socket};
         use SurveyPath::{ByLink, ByReply, InChat, NotOffered};
+        // One parameter per column of the table: the rows below read as the table.
+        #[allow(clippy::too_many_arguments)]
         const fn row(
             class: ChannelClass,
             replies: ReplyPath,
@@ -83,6 +86,7 @@ impl Channel {
             notifications: bool,
             bot: bool,
             address: AddressKind,
+            parks: bool,
         ) -> Capabilities {
             Capabilities {
                 class,
@@ -92,19 +96,57 @@ impl Channel {
                 notifications,
                 bot,
                 address,
+                parks,
             }
         }
         use ChannelClass as C;
         match self {
-            // Columns: class, replies, quick replies, survey, notifications, bot, address.
-            Channel::Chat => row(C::Chat, Socket, false, InChat, false, true, Opaque),
-            Channel::Sms => row(C::Messaging, Connector, false, ByReply, true, true, Phone),
-            Channel::Email => row(C::Email, Connector, false, ByLink, true, false, Email),
-            Channel::Voice => row(C::Voice, NoText, false, NotOffered, false, false, Phone),
-            Channel::Line => row(C::Messaging, Connector, true, ByReply, true, true, Opaque),
-            Channel::Messenger => row(C::Messaging, Connector, true, ByReply, true, true, Opaque),
+            // Columns: class, replies, quick replies, survey, notifications, bot, address,
+            // parks.
+            Channel::Chat => row(C::Chat, Socket, false, InChat, false, true, Opaque, false),
+            Channel::Sms => row(
+                C::Messaging,
+                Connector,
+                false,
+                ByReply,
+                true,
+                true,
+                Phone,
+                true,
+            ),
+            Channel::Email => row(C::Email, Connector, false, ByLink, true, false, Email, true),
+            Channel::Voice => row(
+                C::Voice,
+                NoText,
+                false,
+                NotOffered,
+                false,
+                false,
+                Phone,
+                false,
+            ),
+            Channel::Line => row(
+                C::Messaging,
+                Connector,
+                true,
+                ByReply,
+                true,
+                true,
+                Opaque,
+                true,
+            ),
+            Channel::Messenger => row(
+                C::Messaging,
+                Connector,
+                true,
+                ByReply,
+                true,
+                true,
+                Opaque,
+                true,
+            ),
             // Video sessions run beside the web chat, whose sockets carry the text.
-            Channel::Video => row(C::Voice, Socket, false, InChat, false, false, Opaque),
+            Channel::Video => row(C::Voice, Socket, false, InChat, false, false, Opaque, false),
         }
     }
 }
@@ -137,6 +179,10 @@ pub struct Capabilities {
     pub bot: bool,
     /// How its addresses are normalised into an identity.
     pub address: AddressKind,
+    /// Asynchronous: the customer writes when they like and is not waiting on a line,
+    /// so an agent may park the conversation (freeing the slot) until they write again,
+    /// and the engine parks it after `parking.auto_park_after_ms` of their silence.
+    pub parks: bool,
 }
 
 /// How an agent's text reply reaches the customer on a channel.
@@ -244,6 +290,7 @@ mod tests {
             "sms, line, messenger"
         );
         assert_eq!(channels_where(|k| k.quick_replies), "line, messenger");
+        assert_eq!(channels_where(|k| k.parks), "sms, email, line, messenger");
         assert_eq!(
             channels_where(|k| k.replies == ReplyPath::Connector),
             "sms, email, line, messenger"

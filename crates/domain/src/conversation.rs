@@ -1,5 +1,7 @@
 //! Conversations and their lifecycle:
-//! `queued -> (offered) -> assigned -> wrap_up -> resolved`, or `abandoned`.
+//! `queued -> (offered) -> assigned -> wrap_up -> resolved`, or `abandoned`; an
+//! assigned conversation on an asynchronous channel may be `parked` (its agent's slot
+//! freed) until the customer writes again, when it is `queued` once more.
 //!
 //! "Offered" is a live routing state held by the queue actor, not persisted: after a
 //! restart an offered conversation is simply queued again with its original wait.
@@ -14,16 +16,25 @@ pub enum ConversationState {
     Queued,
     Assigned,
     WrapUp,
+    /// Set aside by its agent (or by the engine after the customer's silence) on an
+    /// asynchronous channel: no agent holds it and no queue offers it. `agent` is
+    /// `None`, `preferred_agent` is the agent who parked it and `updated_at` when; the
+    /// customer's next message queues it again, sticky to that agent.
+    Parked,
     Resolved,
     Abandoned,
 }
 
 impl ConversationState {
-    /// Open conversations are reloaded and routed again after a restart.
+    /// Open conversations are reloaded after a restart: waiting ones are routed again,
+    /// held ones go back to their agents, parked ones stay parked.
     pub fn is_open(self) -> bool {
         matches!(
             self,
-            ConversationState::Queued | ConversationState::Assigned | ConversationState::WrapUp
+            ConversationState::Queued
+                | ConversationState::Assigned
+                | ConversationState::WrapUp
+                | ConversationState::Parked
         )
     }
     pub fn as_str(self) -> &'static str {
@@ -31,6 +42,7 @@ impl ConversationState {
             ConversationState::Queued => "queued",
             ConversationState::Assigned => "assigned",
             ConversationState::WrapUp => "wrap_up",
+            ConversationState::Parked => "parked",
             ConversationState::Resolved => "resolved",
             ConversationState::Abandoned => "abandoned",
         }

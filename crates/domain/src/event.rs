@@ -102,6 +102,13 @@ pub enum EventKind {
     WrapUp {
         agent_id: AgentId,
     },
+    /// The agent set the conversation aside (`auto`: the engine did, after the
+    /// customer's silence); their slot is free until the customer writes again.
+    Parked {
+        agent_id: AgentId,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        auto: bool,
+    },
     Resolved {
         agent_id: Option<AgentId>,
         disposition: Option<String>,
@@ -315,6 +322,7 @@ impl EventKind {
             EventKind::Transferred { .. } => "transferred",
             EventKind::Overflowed { .. } => "overflowed",
             EventKind::WrapUp { .. } => "wrap_up",
+            EventKind::Parked { .. } => "parked",
             EventKind::Resolved { .. } => "resolved",
             EventKind::Abandoned { .. } => "abandoned",
             EventKind::ChannelSwitched { .. } => "channel_switched",

@@ -67,6 +67,8 @@ pub enum OfferOrigin {
     Transfer,
     /// Overflowed in from another queue.
     Overflow,
+    /// A parked conversation the customer wrote to again.
+    Unparked,
 }
 
 /// What happened, with the values reports need.
@@ -88,6 +90,12 @@ pub enum ReportKind {
     /// answer to wrap-up start (or the end, with no wrap-up), `wrap_ms` in wrap-up.
     /// Handle time = talk + wrap.
     WrapupDone { talk_ms: u64, wrap_ms: u64 },
+    /// The agent parked the conversation (`auto`: the engine did, after the
+    /// customer's silence); its handling segment ended with a `WrapupDone`.
+    Parked {
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        auto: bool,
+    },
     /// The conversation was resolved. `first_contact`: it was never reopened before.
     Resolved { first_contact: bool },
     /// The conversation left this queue's agent or queue for `to_queue` (a transfer, or
@@ -114,6 +122,7 @@ impl ReportKind {
             ReportKind::WrapupDone { .. } => "wrapup_done",
             ReportKind::Resolved { .. } => "resolved",
             ReportKind::Transferred { .. } => "transferred",
+            ReportKind::Parked { .. } => "parked",
             ReportKind::ChannelSwitched { .. } => "channel_switched",
             ReportKind::Reopened => "reopened",
             ReportKind::Csat { .. } => "csat",

@@ -1,5 +1,5 @@
-//! Read models: what an agent sees of itself, an offer, a customer and a conversation,
-//! and what a web-chat visitor sees of theirs (and which events are shown to them).
+//! Read models: what an agent sees of itself, an offer, a customer, a conversation and
+//! one they parked, and what a web-chat visitor sees of theirs (and which events are shown to them).
 //! Built by the engine from domain records, carried as they are in the agent
 //! protocol's frames (the protocol crate re-exports them), so their JSON is part of
 //! the external contract (docs/protocol.md).
@@ -61,6 +61,20 @@ pub struct ConversationView {
     pub enqueued_at: Millis,
     /// Recent timeline events of this customer (every channel), oldest first.
     pub recent: Vec<TimelineEvent>,
+}
+
+/// A conversation the agent parked: listed on the agent's sockets until the customer
+/// writes again (or the agent takes it back or resolves it).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ParkedView {
+    pub conversation_id: ConversationId,
+    pub customer_id: CustomerId,
+    pub channel: Channel,
+    pub queue: QueueName,
+    pub parked_at: Millis,
+    /// Parked by the engine after the customer's silence, not by the agent.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub auto: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

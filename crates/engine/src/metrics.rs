@@ -31,6 +31,8 @@
 //! | `switchboard_conversations_abandoned_total` | counter | queue |
 //! | `switchboard_conversations_left_unserved_total` | counter | queue |
 //! | `switchboard_conversations_resolved_total` | counter | queue |
+//! | `switchboard_conversations_parked_total` | counter | queue, by (agent, engine) |
+//! | `switchboard_conversations_unparked_total` | counter | queue |
 //! | `switchboard_ws_connections` | gauge | kind (agent, chat, supervisor) |
 //! | `switchboard_customer_actors` | gauge | |
 //! | `switchboard_lease_held` | gauge | key (a configured key: `singleton/active-engine`) |
@@ -165,6 +167,14 @@ fn describe() {
     describe_counter!(
         "switchboard_conversations_reopened_total",
         "Closed conversations reopened by a new customer message inside the reopen window."
+    );
+    describe_counter!(
+        "switchboard_conversations_parked_total",
+        "Asynchronous conversations parked (the agent's slot freed), by the agent or by the engine after the customer's silence."
+    );
+    describe_counter!(
+        "switchboard_conversations_unparked_total",
+        "Parked conversations queued again: the customer wrote, or the agent took it back."
     );
     describe_counter!(
         "switchboard_outbound_total",
@@ -400,6 +410,19 @@ pub fn left_unserved(queue: &QueueName) {
 pub fn conversation_abandoned(queue: &QueueName) {
     counter!("switchboard_conversations_abandoned_total", "queue" => queue.to_string())
         .increment(1);
+}
+
+pub fn conversation_parked(queue: &QueueName, auto: bool) {
+    counter!(
+        "switchboard_conversations_parked_total",
+        "queue" => queue.to_string(),
+        "by" => if auto { "engine" } else { "agent" }
+    )
+    .increment(1);
+}
+
+pub fn conversation_unparked(queue: &QueueName) {
+    counter!("switchboard_conversations_unparked_total", "queue" => queue.to_string()).increment(1);
 }
 
 pub fn conversation_resolved(queue: &QueueName) {

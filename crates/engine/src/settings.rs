@@ -1,6 +1,6 @@
 //! What the engine reads from the configuration: limits, timing, and the settings of
-//! the features the actors run (surveys, notifications, the bot, callbacks), plus the
-//! few channel facts the engine needs, stated without naming a provider.
+//! the features the actors run (surveys, notifications, the bot, callbacks, parking),
+//! plus the few channel facts the engine needs, stated without naming a provider.
 //!
 //! The server's `config::Settings` holds the `[limits]` and `[timing]` tables as these
 //! types and projects the rest into an [`EngineSettings`] at start-up.
@@ -28,6 +28,8 @@ pub struct EngineSettings {
     pub channels: ChannelFacts,
     /// What one client address may do without a staff login (`[anonymous]`).
     pub anonymous: AnonymousSettings,
+    /// Parked asynchronous conversations (`[parking]`).
+    pub parking: ParkingSettings,
 }
 
 /// What the engine needs to know about the channels, without naming a provider. The
@@ -66,6 +68,7 @@ impl Default for EngineSettings {
             callbacks: Default::default(),
             channels: ChannelFacts::default(),
             anonymous: Default::default(),
+            parking: Default::default(),
         }
     }
 }
@@ -318,5 +321,52 @@ mod tests {
             ..Limits::default()
         };
         assert_eq!(equal.validate(), Ok(()));
+    }
+}
+
+/// `[parking]`: asynchronous conversations (SMS, email, LINE, Messenger) set aside so
+/// they do not hold an agent's slot while the customer is away (docs/api.md,
+/// "Parking").
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ParkingSettings {
+    /// Conversations one agent may have parked at once; a park past it is refused
+    /// (`conflict`), auto-parking waits until one returns.
+    pub max_per_agent: usize,
+    /// The engine parks an assigned conversation on an asynchronous channel whose
+    /// customer has not written for this long (since the assignment, or their last
+    /// message). 0: never.
+    pub auto_park_after_ms: u64,
+    /// How often each agent's held conversations are checked for that silence.
+    pub check_ms: u64,
+}
+
+impl Default for ParkingSettings {
+    fn default() -> Self {
+        Self {
+            max_per_agent: 20,
+            auto_park_after_ms: 30 * 60_000,
+            check_ms: 10_000,
+        }
+    }
+}
+
+impl ParkingSettings {
+    /// Upper bound of `max_per_agent` (each parked conversation is listed in every
+    /// welcome of the agent's sockets).
+    pub const MAX_PER_AGENT: usize = 1_000;
+
+    pub fn validate(&self) -> Result<(), String> {
+        if self.max_per_agent > Self::MAX_PER_AGENT {
+            return Err(format!(
+                "parking.max_per_agent = {} is above {}",
+                self.max_per_agent,
+                Self::MAX_PER_AGENT
+            ));
+        }
+        if self.auto_park_after_ms > 0 && self.check_ms == 0 {
+            return Err("parking.check_ms must be positive while auto-parking is on".into());
+        }
+        Ok(())
     }
 }

@@ -22,7 +22,8 @@ pub mod live {
 }
 
 pub use domain::view::{
-    visible_to_customer, AgentInfo, ChatConversationView, ConversationView, CustomerView, OfferView,
+    visible_to_customer, AgentInfo, ChatConversationView, ConversationView, CustomerView,
+    OfferView, ParkedView,
 };
 /// The domain types the frames carry.
 pub use domain::{
@@ -79,10 +80,21 @@ pub enum AgentClientMsg {
     WrapUp {
         conversation_id: ConversationId,
     },
+    /// Resolve a held conversation, or one this agent parked.
     Resolve {
         conversation_id: ConversationId,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         disposition: Option<String>,
+    },
+    /// Park an assigned conversation on an asynchronous channel (SMS, email, LINE,
+    /// Messenger): the slot frees until the customer writes again.
+    Park {
+        conversation_id: ConversationId,
+    },
+    /// Take back a conversation this agent parked: it is offered to this agent when a
+    /// slot is free.
+    Unpark {
+        conversation_id: ConversationId,
     },
     Typing {
         conversation_id: ConversationId,
@@ -114,6 +126,9 @@ pub enum AgentServerMsg {
         reason: Option<String>,
         conversations: Vec<ConversationView>,
         offers: Vec<OfferView>,
+        /// The conversations this agent parked, oldest first.
+        #[serde(default)]
+        parked: Vec<ParkedView>,
         server_time: Millis,
         /// true when this socket resumed a session still inside its grace period.
         resumed: bool,

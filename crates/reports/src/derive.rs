@@ -71,7 +71,7 @@ impl ContactFacts {
                 self.answered_at = None;
                 self.wrap_started_at = None;
             }
-            EventKind::Resolved { .. } | EventKind::Abandoned { .. } => {
+            EventKind::Resolved { .. } | EventKind::Abandoned { .. } | EventKind::Parked { .. } => {
                 self.answered_at = None;
                 self.wrap_started_at = None;
             }
@@ -238,6 +238,31 @@ pub fn derive(
                     },
                 );
             }
+            EventKind::Parked { auto, .. } => {
+                if held {
+                    let (talk_ms, wrap_ms) = facts.segment(after.id, e.at);
+                    push(
+                        &prior.queue,
+                        prior.channel,
+                        prior.agent.clone(),
+                        ReportKind::WrapupDone { talk_ms, wrap_ms },
+                    );
+                }
+                push(
+                    &prior.queue,
+                    prior.channel,
+                    prior.agent.clone(),
+                    ReportKind::Parked { auto: *auto },
+                );
+            }
+            EventKind::Queued { queue, .. } if prior.state == ConversationState::Parked => push(
+                queue,
+                after.channel,
+                None,
+                ReportKind::Offered {
+                    origin: OfferOrigin::Unparked,
+                },
+            ),
             EventKind::Overflowed { from, to } => {
                 push(
                     from,
@@ -294,6 +319,107 @@ mod tests {
 
     fn kinds(r: &[ReportEvent]) -> Vec<&'static str> {
         r.iter().map(|e| e.kind.as_str()).collect()
+    }
+
+    /// Answered at 21 s, parked at 81 s (a 60 s handling segment, counted to the
+    /// agent), the customer writes at 500 s (offered again, `unparked`), answered at
+    /// 530 s after 30 s: the wait runs from the return, not from the first enqueue.
+    #[test]
+    fn a_parked_contact_ends_its_segment_and_returns_as_an_offer() {
+        let alice = AgentId::parse("alice").expect("agent");
+        let queued = conv(ConversationState::Queued, None);
+        let mut facts = ContactFacts::default();
+        facts.observe(&ev(
+            &queued,
+            1_000,
+            EventKind::ConversationOpened {
+                channel: Channel::Sms,
+                queue: queued.queue.clone(),
+            },
+        ));
+        let assigned = Conversation {
+            state: ConversationState::Assigned,
+            agent: Some(alice.clone()),
+            ..queued.clone()
+        };
+        facts.observe(&ev(
+            &queued,
+            21_000,
+            EventKind::Assigned {
+                agent_id: alice.clone(),
+            },
+        ));
+        let p = ev(
+            &queued,
+            81_000,
+            EventKind::Parked {
+                agent_id: alice.clone(),
+                auto: true,
+            },
+        );
+        let parked = Conversation {
+            state: ConversationState::Parked,
+            agent: None,
+            preferred_agent: Some(alice.clone()),
+            updated_at: Millis(81_000),
+            ..assigned.clone()
+        };
+        let r = derive(std::slice::from_ref(&p), Some(&assigned), &parked, &facts);
+        assert_eq!(
+            r.iter()
+                .map(|e| (e.kind.clone(), e.agent.clone()))
+                .collect::<Vec<_>>(),
+            [
+                (
+                    ReportKind::WrapupDone {
+                        talk_ms: 60_000,
+                        wrap_ms: 0
+                    },
+                    Some(alice.clone())
+                ),
+                (ReportKind::Parked { auto: true }, Some(alice.clone())),
+            ]
+        );
+        facts.observe(&p);
+
+        let back = Conversation {
+            state: ConversationState::Queued,
+            enqueued_at: Millis(500_000),
+            ..parked.clone()
+        };
+        let q = ev(
+            &queued,
+            500_000,
+            EventKind::Queued {
+                queue: back.queue.clone(),
+                priority: 0,
+            },
+        );
+        let r = derive(std::slice::from_ref(&q), Some(&parked), &back, &facts);
+        assert_eq!(
+            r.iter().map(|e| e.kind.clone()).collect::<Vec<_>>(),
+            [ReportKind::Offered {
+                origin: OfferOrigin::Unparked
+            }]
+        );
+        facts.observe(&q);
+        // A plain requeue (not from parked) offers nothing new.
+        assert!(derive(std::slice::from_ref(&q), Some(&back), &back, &facts).is_empty());
+
+        let a = ev(
+            &queued,
+            530_000,
+            EventKind::Assigned {
+                agent_id: alice.clone(),
+            },
+        );
+        let again = Conversation {
+            state: ConversationState::Assigned,
+            agent: Some(alice.clone()),
+            ..back.clone()
+        };
+        let r = derive(std::slice::from_ref(&a), Some(&back), &again, &facts);
+        assert_eq!(r[0].kind, ReportKind::Answered { wait_ms: 30_000 });
     }
 
     /// Answered at 21 s (waited 20 s from 1 s), wrap-up at 81 s, resolved at 96 s:

@@ -126,6 +126,10 @@ pub struct ReportRow {
     pub offers_rejected: u64,
     pub offers_timed_out: u64,
     pub offers_rescinded: u64,
+    /// Conversations parked by their agent or by the engine (`parked` events).
+    pub parked: u64,
+    /// Of those, parked by the engine after the customer's silence.
+    pub auto_parked: u64,
 }
 
 /// Sums for one row while events are counted.
@@ -151,6 +155,8 @@ struct Acc {
     csat_sum: f64,
     /// accepted, rejected, timed out, rescinded.
     offers: [u64; 4],
+    parked: u64,
+    auto_parked: u64,
 }
 
 /// The rows for `events`, ordered by bucket start, then group. `events` must hold every
@@ -208,6 +214,10 @@ pub fn compute(events: &[ReportEvent], params: &ReportParams) -> Vec<ReportRow> 
                 }
             }
             ReportKind::Transferred { .. } => acc.transfers += 1,
+            ReportKind::Parked { auto } => {
+                acc.parked += 1;
+                acc.auto_parked += u64::from(*auto);
+            }
             ReportKind::ChannelSwitched { .. } => acc.channel_switches += 1,
             ReportKind::Reopened => acc.reopened += 1,
             ReportKind::OfferClosed { outcome } => {
@@ -274,6 +284,8 @@ fn row(bucket_start: i64, group: String, mut acc: Acc, thresholds: &[u32]) -> Re
         offers_rejected: acc.offers[1],
         offers_timed_out: acc.offers[2],
         offers_rescinded: acc.offers[3],
+        parked: acc.parked,
+        auto_parked: acc.auto_parked,
     }
 }
 

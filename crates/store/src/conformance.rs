@@ -1447,7 +1447,8 @@ pub async fn batch_visible_in_reference_order(store: &SharedStore) {
     );
 }
 
-/// `open_conversations` follows `state.is_open()` through every upsert.
+/// `open_conversations` follows `state.is_open()` through every upsert (a parked
+/// conversation is open).
 pub async fn open_conversation_index(store: &SharedStore) {
     let customer = CustomerId::new();
     let mut conv = new_conversation(customer, ConversationState::Queued, 1_000);
@@ -1459,9 +1460,15 @@ pub async fn open_conversation_index(store: &SharedStore) {
         ConversationState::Queued,
         ConversationState::Abandoned,
         ConversationState::Assigned,
+        ConversationState::Parked,
+        ConversationState::Queued,
     ];
     for (i, state) in steps.into_iter().enumerate() {
         conv.state = state;
+        // Parked: no agent holds it, the one who parked it is the preferred one.
+        let parked = state == ConversationState::Parked;
+        conv.agent = (!parked).then(|| AgentId::parse("amy").unwrap());
+        conv.preferred_agent = parked.then(|| AgentId::parse("amy").unwrap());
         conv.updated_at = Millis(2_000 + i as i64);
         conv.disposition = (!state.is_open()).then(|| format!("done-{i}"));
         ok(

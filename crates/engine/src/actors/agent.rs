@@ -14,6 +14,7 @@
 
 pub mod messages;
 mod offers;
+mod park;
 mod session;
 pub(crate) mod shown;
 mod status;
@@ -24,13 +25,13 @@ pub use status::check_reason;
 use super::messages::*;
 use super::registry::Engine;
 use super::sessions::SessionRef;
-use crate::domain::view::{AgentInfo, CustomerView, OfferView};
+use crate::domain::view::{AgentInfo, CustomerView, OfferView, ParkedView};
 use crate::domain::{
     AgentProfile, AgentStatus, Channel, ChannelClass, ConversationId, ConversationState,
     CustomerId, ErrorCode, Millis, OfferId, OfferOutcome, QueueName, RequestedStatus,
 };
 use actix::prelude::*;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
 /// A conversation the agent holds.
@@ -39,6 +40,16 @@ struct Held {
     customer_id: CustomerId,
     class: ChannelClass,
     state: ConversationState,
+    /// The channel the customer last wrote on, and the queue it came from (what a
+    /// parked-list entry shows).
+    channel: Channel,
+    queue: QueueName,
+    /// Its channel is asynchronous: it may be parked, and is after the customer's
+    /// silence (`parking.auto_park_after_ms`).
+    parks: bool,
+    /// The customer's last message in it, or when this actor took it (assignment,
+    /// restore): where their silence is counted from.
+    silent_since: Millis,
     /// What this actor pushed or listed of the conversation to the agent's sockets: a
     /// [`CatchUp`] pushes the rest, and nothing is pushed twice.
     shown: shown::Shown,
@@ -68,6 +79,27 @@ where
 }
 
 impl Held {
+    fn new(
+        customer_id: CustomerId,
+        channel: Channel,
+        queue: QueueName,
+        state: ConversationState,
+        now: Millis,
+    ) -> Self {
+        Held {
+            customer_id,
+            channel,
+            queue,
+            class: channel.class(),
+            state,
+            parks: channel.capabilities().parks,
+            silent_since: now,
+            shown: Default::default(),
+            catching: None,
+            owed: None,
+        }
+    }
+
     /// Remembers a catch-up to make later (see `owed`).
     fn owe(&mut self, first: Option<crate::domain::EventId>, last: crate::domain::EventId) {
         self.owed = Some(match self.owed {
@@ -103,6 +135,49 @@ impl Held {
     }
 }
 
+/// What each agent gets back after a restart or a takeover, from the store's open
+/// conversations: those it held (assigned or in wrap-up) and those it parked, for the
+/// agents `keep` admits.
+pub fn restores(
+    open: &[crate::domain::Conversation],
+    keep: impl Fn(&crate::domain::AgentId) -> bool,
+) -> BTreeMap<crate::domain::AgentId, RestoreHeld> {
+    let mut out: BTreeMap<crate::domain::AgentId, RestoreHeld> = BTreeMap::new();
+    for c in open {
+        let (agent, parked) = match (c.state, &c.agent, &c.preferred_agent) {
+            (ConversationState::Assigned | ConversationState::WrapUp, Some(a), _) => (a, false),
+            (ConversationState::Parked, _, Some(a)) => (a, true),
+            _ => continue,
+        };
+        if !keep(agent) {
+            continue;
+        }
+        let r = out.entry(agent.clone()).or_insert_with(|| RestoreHeld {
+            conversations: Vec::new(),
+            parked: Vec::new(),
+        });
+        if parked {
+            r.parked.push(parked_view(c));
+        } else {
+            r.conversations
+                .push((c.id, c.customer_id, c.channel, c.queue.clone()));
+        }
+    }
+    out
+}
+
+/// The parked-list entry of a conversation the store holds as parked.
+pub(crate) fn parked_view(c: &crate::domain::Conversation) -> ParkedView {
+    ParkedView {
+        conversation_id: c.id,
+        customer_id: c.customer_id,
+        channel: c.channel,
+        queue: c.queue.clone(),
+        parked_at: c.updated_at,
+        auto: false,
+    }
+}
+
 /// An offer waiting for the agent's answer.
 struct Pending {
     info: OfferInfo,
@@ -120,6 +195,12 @@ pub struct AgentActor {
     /// The agent's sockets.
     sessions: HashSet<SessionRef>,
     held: HashMap<ConversationId, Held>,
+    /// Conversations this agent parked (at most `parking.max_per_agent`); they use no
+    /// slot.
+    parked: BTreeMap<ConversationId, ParkedView>,
+    /// Parks asked of the customers' actors and not answered yet (counted against the
+    /// bound; an auto-park is not asked twice).
+    parking: HashSet<ConversationId>,
     /// Accepted conversations whose `Assign` is still in flight, with the state a
     /// `ConversationLeft` that overtook it reported (the customer left meanwhile): the
     /// agent's sockets get `conversation_assigned` first, then that update, never an
@@ -157,6 +238,8 @@ impl AgentActor {
             },
             sessions: HashSet::new(),
             held: HashMap::new(),
+            parked: BTreeMap::new(),
+            parking: HashSet::new(),
             assigning: HashMap::new(),
             offers: HashMap::new(),
             unshown: VecDeque::new(),
@@ -343,6 +426,7 @@ impl Actor for AgentActor {
         ctx.set_mailbox_capacity(4096);
         // Started without a socket (restored after a restart): the grace period runs.
         self.start_grace(ctx);
+        self.watch_silence(ctx);
         if self.reload {
             let store = self.engine.store.clone();
             let id = self.profile.id.clone();
@@ -352,26 +436,26 @@ impl Actor for AgentActor {
                     .into_actor(self)
                     .map(move |res, act, _| match res {
                         Ok(open) => {
-                            for c in open.into_iter().filter(|c| {
-                                c.agent.as_ref() == Some(&id)
-                                    && matches!(
-                                        c.state,
-                                        ConversationState::Assigned | ConversationState::WrapUp
-                                    )
-                            }) {
-                                act.held.insert(
-                                    c.id,
-                                    Held {
-                                        customer_id: c.customer_id,
-                                        class: c.channel.class(),
-                                        state: c.state,
-                                        shown: Default::default(),
-                                        catching: None,
-                                        owed: None,
-                                    },
-                                );
+                            let now = act.engine.now();
+                            for c in open {
+                                match c.state {
+                                    ConversationState::Assigned | ConversationState::WrapUp
+                                        if c.agent.as_ref() == Some(&id) =>
+                                    {
+                                        act.held.insert(
+                                            c.id,
+                                            Held::new(c.customer_id, c.channel, c.queue, c.state, now),
+                                        );
+                                    }
+                                    ConversationState::Parked
+                                        if c.preferred_agent.as_ref() == Some(&id) =>
+                                    {
+                                        act.parked.insert(c.id, parked_view(&c));
+                                    }
+                                    _ => {}
+                                }
                             }
-                            tracing::info!(agent = %id, held = act.held.len(), "agent actor (re)started; held conversations reloaded");
+                            tracing::info!(agent = %id, held = act.held.len(), parked = act.parked.len(), "agent actor (re)started; held and parked conversations reloaded");
                         }
                         Err(e) => {
                             tracing::error!(agent = %id, error = %e, "agent actor start: cannot reload held conversations")
@@ -440,6 +524,7 @@ impl Handler<GetAgentLive> for AgentActor {
             },
             connected_sockets: self.sessions.len(),
             held: self.held.keys().copied().collect(),
+            parked: self.parked.keys().copied().collect(),
             pending_offers: self
                 .offers
                 .values()

@@ -50,6 +50,7 @@ mod inbound;
 pub mod messages;
 pub mod notify;
 pub mod once;
+mod park;
 mod reply;
 pub(crate) mod retry;
 pub mod survey;

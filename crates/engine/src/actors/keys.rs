@@ -21,14 +21,13 @@
 
 use super::agent::AgentActor;
 use super::hub::LiveHub;
-use super::messages::RestoreHeld;
 use super::queue::QueueActor;
 use super::Engine;
-use crate::domain::{AgentId, ConversationState};
+use crate::domain::AgentId;
 use actix::prelude::*;
 use cluster::ownership::Change;
 use cluster::shard::{OwnerKey, ShardId, Singleton};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 /// Most undelivered replies read back when shards are taken (the rest go out at the
@@ -164,22 +163,10 @@ async fn restore_shards(
         return Ok(());
     };
     let open = engine.store.open_conversations().await?;
-    let mut by_agent: BTreeMap<AgentId, Vec<_>> = BTreeMap::new();
     for conv in &open {
         engine.bump_enqueue_seq_above(conv.enqueue_seq);
-        if let (ConversationState::Assigned | ConversationState::WrapUp, Some(a)) =
-            (conv.state, &conv.agent)
-        {
-            if shards.contains(&c.shards.agent(a)) {
-                by_agent.entry(a.clone()).or_default().push((
-                    conv.id,
-                    conv.customer_id,
-                    conv.channel,
-                    conv.queue.clone(),
-                ));
-            }
-        }
     }
+    let by_agent = super::agent::restores(&open, |a: &AgentId| shards.contains(&c.shards.agent(a)));
     // Replies the shards' last owner left undelivered go out from here.
     let mut resent = 0usize;
     for o in engine.store.pending_outbox(OUTBOX_RESUME_LIMIT).await? {
@@ -194,16 +181,14 @@ async fn restore_shards(
             "replies left undelivered by the shards' last owner resubmitted"
         );
     }
-    for (agent, conversations) in by_agent {
+    for (agent, restore) in by_agent {
         // Between the read and now the shard may have moved on again.
         if !engine.is_here::<AgentActor>(&agent) {
             continue;
         }
-        tracing::info!(%agent, held = conversations.len(), "agent's conversations restored here");
+        tracing::info!(%agent, held = restore.conversations.len(), parked = restore.parked.len(), "agent's conversations restored here");
         match engine.store.agent(&agent).await? {
-            Some(profile) => engine
-                .agent_or_start(profile)
-                .do_send(RestoreHeld { conversations }),
+            Some(profile) => engine.agent_or_start(profile).do_send(restore),
             None => tracing::warn!(%agent, "agent gone; its conversations stay assigned"),
         }
     }

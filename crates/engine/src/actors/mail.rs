@@ -430,7 +430,7 @@ macro_rules! all_mail {
         $then! {
             CustomerActor => [
                 Inbound, AgentWrite, CallEnded, EscalateVideo, SetOptOut, Assign,
-                GetConversationView, CloseConversation, Transfer, Requeue, AssignFailed, CustomerLeave,
+                GetConversationView, CloseConversation, Transfer, Park, Unpark, Requeue, AssignFailed, CustomerLeave,
                 Identify, AttachChat, DetachChat, Typing, RecordEvents, WatchConversation,
                 UnwatchConversation,
                 Absorb, Evict, LinkIdentity, NameIfUnnamed, Retire, UnlinkIdentity, Unmerge,

@@ -3,7 +3,7 @@
 
 use crate::actors::messages::*;
 use crate::actors::sessions::SessionRef;
-use crate::domain::view::{AgentInfo, ConversationView, OfferView};
+use crate::domain::view::{AgentInfo, ConversationView, OfferView, ParkedView};
 use crate::domain::{
     AgentId, Channel, ConversationId, ConversationState, CustomerId, EventId, Millis, OfferId,
     QueueName, RequestedStatus, TimelineEvent,
@@ -71,11 +71,14 @@ pub struct ConversationLeft {
     pub state: crate::domain::ConversationState,
 }
 
-/// After a restart: conversations this agent held, to resume when it reconnects.
+/// After a restart: conversations this agent held, to resume when it reconnects, and
+/// those it had parked, listed again.
 #[derive(Debug, Clone, Serialize, Deserialize, Message)]
 #[rtype(result = "()")]
 pub struct RestoreHeld {
     pub conversations: Vec<(ConversationId, CustomerId, Channel, QueueName)>,
+    #[serde(default)]
+    pub parked: Vec<ParkedView>,
 }
 
 /// A socket of this agent connected. The actor answers with an
@@ -148,6 +151,16 @@ pub enum AgentRequest {
         queue: Option<QueueName>,
         agent: Option<AgentId>,
     },
+    /// Set an assigned asynchronous conversation aside: the slot frees until the
+    /// customer writes again.
+    Park {
+        conversation: ConversationId,
+    },
+    /// Take a parked conversation back: it is offered to this agent when a slot is
+    /// free (its queue's sticky wait), else to the queue.
+    Unpark {
+        conversation: ConversationId,
+    },
     /// A page of a customer's timeline.
     History {
         customer: CustomerId,
@@ -174,6 +187,8 @@ pub enum AgentNotice {
         reason: Option<String>,
         conversations: Vec<ConversationView>,
         offers: Vec<OfferView>,
+        /// What the agent parked, oldest first.
+        parked: Vec<ParkedView>,
         server_time: Millis,
         /// The socket resumed a session still inside its grace period.
         resumed: bool,
@@ -255,6 +270,7 @@ pub struct AgentLive {
     pub connected_sockets: usize,
     pub held: Vec<ConversationId>,
     pub pending_offers: Vec<ConversationId>,
+    pub parked: Vec<ConversationId>,
     pub free: [u16; 4],
     pub missed_in_row: u32,
 }

@@ -160,14 +160,13 @@ impl AgentActor {
         // The slot moves from "offered" to "held" in one step: capacity never dips.
         self.held.insert(
             conv,
-            Held {
-                customer_id: info.customer_id,
-                class: info.channel.class(),
-                state: ConversationState::Assigned,
-                shown: Default::default(),
-                catching: None,
-                owed: None,
-            },
+            Held::new(
+                info.customer_id,
+                info.channel,
+                info.queue.clone(),
+                ConversationState::Assigned,
+                self.engine.now(),
+            ),
         );
         let assign = Assign {
             conversation_id: conv,

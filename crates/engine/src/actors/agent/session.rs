@@ -27,6 +27,11 @@ impl AgentActor {
                 pending.sort_by_key(|p| p.expires_at);
                 pending.into_iter().map(|p| self.offer_view(p)).collect()
             },
+            parked: {
+                let mut parked: Vec<ParkedView> = self.parked.values().cloned().collect();
+                parked.sort_by_key(|p| (p.parked_at, p.conversation_id));
+                parked
+            },
             server_time: self.engine.now(),
             resumed,
         }
@@ -162,6 +167,8 @@ impl AgentActor {
                 queue,
                 agent,
             } => self.transfer(session, conversation_id, queue, agent, ctx),
+            AgentRequest::Park { conversation } => self.park(Some(session), conversation, ctx),
+            AgentRequest::Unpark { conversation } => self.unpark(session, conversation, ctx),
             AgentRequest::History {
                 customer: customer_id,
                 before,

@@ -1,5 +1,5 @@
-//! The conversations the agent holds: writing replies and notes, wrap-up and close,
-//! transfer, the customer's history, and what the customer actors tell it (events,
+//! The conversations the agent holds: writing replies and notes, wrap-up and close
+//! (of a parked one too), transfer, the customer's history, and what the customer actors tell it (events,
 //! a conversation leaving, typing, held conversations restored after a restart).
 
 use super::*;
@@ -41,14 +41,23 @@ impl AgentActor {
         }
     }
 
-    /// The customer's side closed a conversation this agent holds: tell the sockets and
-    /// free the slot.
+    /// The customer's side closed a conversation this agent holds (tell the sockets and
+    /// free the slot), or queued again one it parked (tell the sockets).
     pub(super) fn left(
         &mut self,
         conv: ConversationId,
         state: ConversationState,
         ctx: &mut Context<Self>,
     ) {
+        if self.parked.remove(&conv).is_some() {
+            // Parked, and the customer wrote again (or it was resolved elsewhere).
+            self.push(AgentNotice::ConversationUpdated {
+                conversation_id: conv,
+                state,
+                held: false,
+            });
+            return;
+        }
         if self.held.contains_key(&conv) {
             self.push(AgentNotice::ConversationUpdated {
                 conversation_id: conv,
@@ -133,8 +142,12 @@ impl AgentActor {
         disposition: Option<String>,
         ctx: &mut Context<Self>,
     ) {
-        let h = match self.held_or_err(conv) {
-            Ok(h) => h,
+        let customer = match self.held_or_err(conv) {
+            Ok(h) => h.customer_id,
+            // A parked conversation may be resolved from the parked list.
+            Err(_) if kind == CloseKind::Resolve && self.parked.contains_key(&conv) => {
+                self.parked[&conv].customer_id
+            }
             Err(e) => return self.error_to(&session, e, Some(conv.to_string())),
         };
         let msg = CloseConversation {
@@ -144,9 +157,10 @@ impl AgentActor {
             disposition,
         };
         let engine = self.engine.clone();
-        let fut = async move { engine.ask_customer(h.customer_id, msg).await };
+        let fut = async move { engine.ask_customer(customer, msg).await };
         ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| match res {
             Ok(()) => {
+                act.parked.remove(&conv);
                 let state = match kind {
                     CloseKind::WrapUp => ConversationState::WrapUp,
                     CloseKind::Resolve => ConversationState::Resolved,
@@ -275,7 +289,12 @@ impl Handler<ConversationEvent> for AgentActor {
         };
         // The customer moved (e.g. called in, or went to video): the conversation now
         // uses that channel's capacity, so a call makes the agent exclusive to it.
+        if let crate::domain::EventKind::MessageIn { .. } = &msg.event.kind {
+            h.silent_since = h.silent_since.max(msg.event.at);
+        }
         if let crate::domain::EventKind::ChannelSwitched { to, .. } = &msg.event.kind {
+            h.channel = *to;
+            h.parks = to.capabilities().parks;
             if h.class != to.class() {
                 h.class = to.class();
                 self.publish();
@@ -476,7 +495,8 @@ impl AgentActor {
 impl Handler<RestoreHeld> for AgentActor {
     type Result = ();
     fn handle(&mut self, msg: RestoreHeld, _: &mut Context<Self>) {
-        for (conv, customer, channel, _queue) in msg.conversations {
+        let now = self.engine.now();
+        for (conv, customer, channel, queue) in msg.conversations {
             let channel: Channel = channel;
             if self.held.contains_key(&conv) {
                 // Read by the actor itself at its start: what it showed stays.
@@ -484,15 +504,11 @@ impl Handler<RestoreHeld> for AgentActor {
             }
             self.held.insert(
                 conv,
-                Held {
-                    customer_id: customer,
-                    class: channel.class(),
-                    state: ConversationState::Assigned,
-                    shown: Default::default(),
-                    catching: None,
-                    owed: None,
-                },
+                Held::new(customer, channel, queue, ConversationState::Assigned, now),
             );
+        }
+        for p in msg.parked {
+            self.parked.entry(p.conversation_id).or_insert(p);
         }
     }
 }

@@ -1,4 +1,5 @@
-//! Closing: wrap-up and resolve by the agent, and the visitor leaving the chat.
+//! Closing: wrap-up and resolve by the agent (of a conversation they hold or parked),
+//! and the visitor leaving the chat.
 
 use super::*;
 
@@ -7,7 +8,14 @@ impl Handler<CloseConversation> for CustomerActor {
 
     fn handle(&mut self, msg: CloseConversation, _: &mut Context<Self>) -> Self::Result {
         try_atomic!(self.begin());
-        let conv = try_atomic!(self.open_held_by(msg.conversation_id, &msg.agent_id));
+        let conv = match self.open_held_by(msg.conversation_id, &msg.agent_id) {
+            Ok(c) => c,
+            // The agent who parked it may resolve it without taking it back.
+            Err(_) if msg.kind == CloseKind::Resolve => {
+                try_atomic!(self.parked_resolvable(msg.conversation_id, &msg.agent_id))
+            }
+            Err(e) => return done(Err(e)),
+        };
         if let Some(d) = &msg.disposition {
             if d.len() > 200 {
                 return done(Err(EngineError::invalid(
@@ -75,7 +83,7 @@ impl Handler<CustomerLeave> for CustomerActor {
             }
             return done(Ok(()));
         }
-        // Assigned or in wrap-up: the customer is gone; close it for the agent.
+        // Assigned, in wrap-up or parked: the customer is gone; close it for the agent.
         let now = self.engine.now();
         let mut updated = conv.clone();
         updated.state = ConversationState::Resolved;
@@ -96,6 +104,7 @@ impl Handler<CustomerLeave> for CustomerActor {
         let batch = self.reported(batch, Some(&conv), &updated);
         self.commit_then(batch, move |act| {
             act.remember(&ev);
+            act.tell_parker(&conv, &updated);
             act.open = None;
             act.last_closed = Some(updated.clone());
             crate::metrics::conversation_resolved(&updated.queue);

@@ -4,9 +4,9 @@
 //! commits and notifies, so every rule here is unit-tested like the routing core.
 //!
 //! The three outcomes: the message **continues** the open conversation (a channel
-//! switch is recorded), or, with none open, it **reopens** the last closed one (inside
-//! the reopen window, or threaded to it) or **opens** a new one; both of the latter
-//! wait in a queue.
+//! switch is recorded; a parked one is **unparked**: it waits in its queue again), or,
+//! with none open, it **reopens** the last closed one (inside the reopen window, or
+//! threaded to it) or **opens** a new one; both of the latter wait in a queue.
 
 use crate::actors::messages::Inbound;
 use crate::domain::{
@@ -90,6 +90,35 @@ pub fn continue_open(
         conversation,
         row_changed,
     }
+}
+
+/// A parked conversation queued again (the customer wrote, or its agent took it
+/// back): waiting from `now` in its own queue, sticky to the agent who parked it (the
+/// queue's `sticky_wait_ms` is how long it waits for them), with the `queued` event
+/// that says so.
+pub fn unpark(
+    customer: CustomerId,
+    parked: &Conversation,
+    enqueue_seq: u64,
+    now: Millis,
+) -> (Conversation, TimelineEvent) {
+    let mut conv = parked.clone();
+    conv.state = ConversationState::Queued;
+    conv.agent = None;
+    conv.required_agent = None;
+    conv.enqueued_at = now;
+    conv.enqueue_seq = enqueue_seq;
+    conv.updated_at = now;
+    let queued = TimelineEvent::new(
+        customer,
+        Some(conv.id),
+        now,
+        EventKind::Queued {
+            queue: conv.queue.clone(),
+            priority: conv.priority,
+        },
+    );
+    (conv, queued)
 }
 
 /// The closed conversation `msg` reopens, if any: the last one, when it closed within

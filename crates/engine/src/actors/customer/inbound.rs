@@ -1,8 +1,8 @@
 //! A customer's message: continue the open conversation (channel switch, forward
-//! to the holding agent), hand it to the bot, or reopen / open a conversation and
-//! enqueue it. One commit per message, acknowledged only after it. What the message
-//! does is decided by the pure functions of `decide.rs`; this handler commits and
-//! notifies.
+//! to the holding agent, queue a parked one again), hand it to the bot, or reopen /
+//! open a conversation and enqueue it. One commit per message, acknowledged only
+//! after it. What the message does is decided by the pure functions of `decide.rs`;
+//! this handler commits and notifies.
 
 use super::*;
 
@@ -57,9 +57,18 @@ impl CustomerActor {
             // Continue the open conversation, whatever channel it came from.
             let decide::Continued {
                 mut events,
-                conversation: updated,
-                row_changed,
+                conversation: mut updated,
+                mut row_changed,
             } = decide::continue_open(self.id, &conv, &msg, now);
+            // A parked conversation waits in its queue again, for its agent first.
+            let unparked = conv.state == ConversationState::Parked;
+            if unparked {
+                let (u, queued) =
+                    decide::unpark(self.id, &updated, self.engine.next_enqueue_seq(), now);
+                updated = u;
+                events.push(queued);
+                row_changed = true;
+            }
             self.failed.reuse(seen_key.as_ref(), &mut events);
             let Some(ev) = Self::message_in_of(&events) else {
                 return done(Err(EngineError::internal("no message event")));
@@ -82,6 +91,11 @@ impl CustomerActor {
                     act.customer = renamed;
                 }
                 let ack = act.inbound_applied(msg.channel, &events, &ev, &updated, idem);
+                if unparked {
+                    act.push_chat(ChatNotice::Event { event: ev.clone() });
+                    act.unpark_applied(&conv, &updated);
+                    return Ok(ack);
+                }
                 for e in &events {
                     act.tell_agent_event(
                         &updated,

@@ -136,6 +136,26 @@ pub struct Transfer {
     pub to_agent: Option<AgentId>,
 }
 
+/// Park an assigned conversation on an asynchronous channel: its agent's slot frees,
+/// and the customer's next message queues it again, sticky to that agent. `auto`: the
+/// engine parks it after the customer's silence (refused if they wrote since).
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "EngineResult<()>")]
+pub struct Park {
+    pub conversation_id: ConversationId,
+    pub agent_id: AgentId,
+    pub auto: bool,
+}
+
+/// The agent who parked a conversation takes it back: it waits in its queue again,
+/// sticky to them, and is offered to them when they have a free slot.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "EngineResult<()>")]
+pub struct Unpark {
+    pub conversation_id: ConversationId,
+    pub agent_id: AgentId,
+}
+
 /// Put an assigned conversation back in its queue at its original place (its agent
 /// went offline), or move a waiting one to another queue (overflow).
 #[derive(Debug, Clone, Serialize, Deserialize, Message)]

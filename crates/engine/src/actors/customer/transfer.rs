@@ -103,6 +103,7 @@ impl Handler<Transfer> for CustomerActor {
                 for e in &events {
                     act.remember(e);
                 }
+                act.tell_parker(&conv, &updated);
                 act.open = Some(updated.clone());
                 act.push_chat_state(&updated, None, None);
                 act.engine.tell_queue_until_taken(&updated.queue, enqueue);
