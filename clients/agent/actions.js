@@ -1,6 +1,6 @@
 // agent/actions.js — owns the conversation actions of the pane's header: the transfer
-// dialog (to a queue, or to an agent within a queue: `transfer`), wrap-up (`wrap_up`)
-// and the resolve dialog (disposition code and notes: `resolve`). A dialog closes only
+// dialog (to a queue, or to an agent within a queue: `transfer`), wrap-up (`wrap_up`),
+// park (`park`) and the resolve dialog (disposition code and notes: `resolve`). A dialog closes only
 // once its frame went out.
 
 import { t } from '../shared/i18n.js';
@@ -78,6 +78,11 @@ function submitResolve(ev) {
   if (sendNow({ type: 'resolve', conversation_id: conversationId, disposition })) dlg.close();
 }
 
+function park() {
+  const conv = selectedConv();
+  if (conv) sendNow({ type: 'park', conversation_id: conv.view.id });
+}
+
 function wrapUp() {
   const conv = selectedConv();
   if (conv) sendNow({ type: 'wrap_up', conversation_id: conv.view.id });
@@ -87,6 +92,7 @@ function wrapUp() {
 export function initActions() {
   byId('action-transfer').addEventListener('click', openTransfer);
   byId('action-wrapup').addEventListener('click', wrapUp);
+  byId('action-park').addEventListener('click', park);
   byId('action-resolve').addEventListener('click', openResolve);
   byId('transfer-form').addEventListener('submit', submitTransfer);
   byId('resolve-form').addEventListener('submit', submitResolve);

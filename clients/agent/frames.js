@@ -1,6 +1,6 @@
 // agent/frames.js — owns what the agent desktop does with each frame the server sends
-// on `/ws/agent` (protocol v1, docs/protocol.md): `welcome` rebuilds the state (offers
-// and held conversations exactly as sent, older timeline pages kept), then `status`,
+// on `/ws/agent` (protocol v1, docs/protocol.md): `welcome` rebuilds the state (offers,
+// held and parked conversations exactly as sent, older timeline pages kept), then `status`,
 // `offer`, `offer_revoked`, `conversation_assigned`, `event`, `ack`,
 // `conversation_updated`, `customer_typing`, `history` and `error` update it and
 // redraw what changed. session.js hands `handlers` to the socket.
@@ -124,6 +124,17 @@ const CUSTOMER_TYPING_SHOW_MS = 5000;
  */
 
 /**
+ * ParkedView (`welcome.parked`).
+ * @typedef {object} ParkedView
+ * @property {string} conversation_id
+ * @property {string} customer_id
+ * @property {string} channel
+ * @property {string} queue
+ * @property {number} parked_at  server clock, Unix ms
+ * @property {boolean} [auto]  parked by the engine after the customer's silence
+ */
+
+/**
  * @typedef {object} AgentInfo
  * @property {string} id
  * @property {string} display_name
@@ -137,6 +148,7 @@ const CUSTOMER_TYPING_SHOW_MS = 5000;
  * @property {string} [reason]
  * @property {ConversationView[]} [conversations]
  * @property {Offer[]} [offers]
+ * @property {ParkedView[]} [parked]  oldest first
  * @property {number} [server_time]
  * @property {boolean} [resumed]
  */
@@ -168,6 +180,14 @@ function onWelcome(msg) {
   state.offers.clear();
   forgetOfferCards();
   for (const offer of msg.offers || []) state.offers.set(offer.offer_id, { offer, receivedAt: Date.now() });
+
+  // Parked conversations: exactly those in the message (names this page knew kept).
+  const oldParked = state.parked;
+  state.parked = new Map();
+  for (const view of msg.parked || []) {
+    const prev = oldParked.get(view.conversation_id);
+    state.parked.set(view.conversation_id, { view, name: prev ? prev.name : null });
+  }
 
   // Conversations and timelines: rebuilt from the message. Older pages already loaded
   // for a customer that is still held are kept (events never change).
@@ -305,8 +325,31 @@ function onAck(msg) {
 
 /** @param {ConversationUpdated} msg */
 function onConversationUpdated(msg) {
+  const parked = state.parked.get(msg.conversation_id);
+  if (parked && msg.state !== 'parked') {
+    // Off the parked list: the customer wrote again (or it was taken back), or resolved.
+    state.parked.delete(msg.conversation_id);
+    const name = parked.name || t('parked.customer');
+    notice(t(msg.state === 'queued' ? 'notice.parked_returned' : 'notice.conv_resolved', { name }), 'info', {
+      testid: 'parked-left',
+    });
+    renderAll();
+    return;
+  }
   const conv = state.convs.get(msg.conversation_id);
   if (!conv) return;
+  if (msg.state === 'parked') {
+    state.parked.set(msg.conversation_id, {
+      view: {
+        conversation_id: conv.view.id,
+        customer_id: conv.view.customer.id,
+        channel: conv.view.channel,
+        queue: conv.view.queue,
+        parked_at: Date.now() + state.skew,
+      },
+      name: customerName(conv.view.customer),
+    });
+  }
   conv.state = msg.state;
   conv.view.state = msg.state;
   if (msg.held === false) {
@@ -318,7 +361,9 @@ function onConversationUpdated(msg) {
           ? 'notice.conv_transferred'
           : msg.state === 'abandoned'
             ? 'notice.conv_abandoned'
-            : 'notice.conv_closed';
+            : msg.state === 'parked'
+              ? 'notice.conv_parked'
+              : 'notice.conv_closed';
     notice(t(key, { name }), 'info', { testid: 'conversation-closed' });
     removeConversation(msg.conversation_id);
   }

@@ -12,6 +12,7 @@ import { toast } from './notices.js';
 import { renderHeader, renderTitle } from './header.js';
 import { renderOffers } from './offers.js';
 import { renderConversationList } from './conv-list.js';
+import { renderParkedList } from './parked.js';
 import { showTimeline, requestOlder } from './timeline.js';
 import { renderComposer, saveDraft, loadDraft, clearComposer } from './composer.js';
 import { renderCustomerPanel } from './customer.js';
@@ -19,10 +20,14 @@ import { dropFromOutbox } from './wire.js';
 import { assistSelected } from './assist.js';
 import { renderCallbackTask } from './callback.js';
 
+/** The channels whose conversations park (docs/api.md, "Parking"). */
+const PARKING_CHANNELS = new Set(['sms', 'email', 'line', 'messenger']);
+
 export function renderAll() {
   renderHeader();
   renderOffers();
   renderConversationList();
+  renderParkedList();
   renderConversation();
   renderTitle();
 }
@@ -95,6 +100,10 @@ export function renderConversation() {
   const closed = conv.state === 'resolved' || conv.state === 'abandoned';
   byId('action-wrapup', HTMLButtonElement).disabled = conv.state !== 'assigned';
   byId('action-transfer', HTMLButtonElement).disabled = closed;
+  // Only asynchronous channels park (the customer is not waiting on a page or a line).
+  const park = byId('action-park', HTMLButtonElement);
+  park.hidden = !PARKING_CHANNELS.has(conv.view.channel);
+  park.disabled = conv.state !== 'assigned';
   byId('timeline-scroll').setAttribute('aria-label', t('conv.timeline', { name }));
   const banner = byId('conv-banner');
   banner.hidden = conv.state !== 'abandoned';

@@ -1,10 +1,10 @@
 // agent/state.js — owns the agent desktop's client state: one object, rebuilt from
-// every `welcome` and updated by the frames after it (offers, held conversations,
-// timelines per customer, messages waiting for their ack, drafts), and the small pure
+// every `welcome` and updated by the frames after it (offers, held and parked
+// conversations, timelines per customer, messages waiting for their ack, drafts), and the small pure
 // lookups on it (the selected conversation, a customer's timeline in event order).
 // It renders nothing and sends nothing.
 
-/** @import { Offer, ConversationView, TimelineEvent, AgentInfo } from './frames.js' */
+/** @import { Offer, ConversationView, TimelineEvent, AgentInfo, ParkedView } from './frames.js' */
 /** @import { StaffSession } from '../shared/staff-login.js' */
 /** @import { SocketState } from '../shared/ws.js' */
 
@@ -25,6 +25,13 @@
  * @property {number} unread
  * @property {number} typingUntil  local clock, ms; 0 = not typing
  * @property {number} lastActivity
+ */
+
+/**
+ * A conversation the agent parked (it holds no slot until the customer writes again).
+ * @typedef {object} ParkedEntry
+ * @property {ParkedView} view
+ * @property {string | null} name  the customer's name, when this page knew it
  */
 
 /**
@@ -74,6 +81,8 @@ export const state = {
   convs: new Map(),
   /** @type {Map<string, Timeline>} customer_id -> timeline */
   timelines: new Map(),
+  /** @type {Map<string, ParkedEntry>} conversation id -> parked conversation (oldest first) */
+  parked: new Map(),
   /** @type {Map<string, Pending>} client_msg_id -> message */
   pending: new Map(),
   /** @type {string | null} the conversation the pane shows */
@@ -98,6 +107,7 @@ export function resetState() {
   state.welcomed = false;
   state.offers.clear();
   state.convs.clear();
+  state.parked.clear();
   state.timelines.clear();
   state.pending.clear();
   state.selected = null;

@@ -388,6 +388,6 @@ mod tests {
         let text = csv(&[], &[20, 60]);
         assert!(text.starts_with("bucket_start,bucket_start_utc,group,"));
         assert!(text.contains(",service_level_20s,service_level_60s,asa_seconds,"));
-        assert!(text.ends_with("offers_rescinded,left_unserved\r\n"));
+        assert!(text.ends_with("offers_rescinded,left_unserved,parked,auto_parked\r\n"));
     }
 }

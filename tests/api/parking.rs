@@ -339,3 +339,35 @@ async fn parking_is_bounded_refuses_what_cannot_park_and_survives_a_restart() {
     assert_eq!(me["live"]["parked"], json!([]), "{me}");
     assert_eq!(me["live"]["held"], json!([b]), "{me}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_desktop_parks_takes_back_and_resolves_in_a_real_browser() {
+    let app = spawn_app(|s| s.parking.auto_park_after_ms = 0).await;
+    app.queue("support", json!({"sticky_wait_ms": 60_000}))
+        .await;
+    app.agent("amy", &["support"], one_slot()).await;
+    let admin = app.admin.clone();
+    run_browser_script(
+        &app,
+        "agent_park.mjs",
+        &[
+            ("AGENT_ID", "amy"),
+            ("AGENT_PASSWORD", "amy-password"),
+            ("ADMIN_TOKEN", &admin),
+        ],
+        "park browser test passed",
+    )
+    .await;
+    // What the page did is what the engine stored: three parks, two returns (the
+    // customer's message, the take-back), one resolution.
+    let customer = crate::channels::customer_of(&app, "sms", "+819055550001")
+        .await
+        .expect("the customer");
+    let kinds = types(&app.timeline(customer["id"].as_str().unwrap()).await);
+    let count = |k: &str| kinds.iter().filter(|t| t.as_str() == k).count();
+    assert_eq!(
+        (count("parked"), count("assigned"), count("resolved")),
+        (3, 3, 1),
+        "{kinds:?}"
+    );
+}

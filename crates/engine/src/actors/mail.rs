@@ -442,7 +442,7 @@ macro_rules! all_mail {
             ],
             AgentActor => [
                 AgentCommand, AttachAgent, CatchUp, ConversationEvent, ConversationLeft, DetachAgent,
-                GetAgentLive,
+                GetAgentLive, ParkedLeft,
                 Republish, Rescind, Reserve, RestoreHeld, SetAgentQueues, SetAgentSkills,
                 SupervisorSetStatus,
                 Typing,

@@ -71,6 +71,17 @@ pub struct ConversationLeft {
     pub state: crate::domain::ConversationState,
 }
 
+/// A conversation this agent parked left its parked list: queued again (the customer
+/// wrote, or the agent took it back), transferred, or resolved. Touches only the
+/// parked list: arriving late, after the agent took the conversation again, it leaves
+/// the held one alone.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "()")]
+pub struct ParkedLeft {
+    pub conversation_id: ConversationId,
+    pub state: crate::domain::ConversationState,
+}
+
 /// After a restart: conversations this agent held, to resume when it reconnects, and
 /// those it had parked, listed again.
 #[derive(Debug, Clone, Serialize, Deserialize, Message)]

@@ -99,12 +99,23 @@ impl AgentActor {
         let engine = self.engine.clone();
         let customer = p.customer_id;
         let fut = async move { engine.ask_customer(customer, msg).await };
-        ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| match res {
-            // The customer's actor tells this one too (`ConversationLeft`); whichever
-            // comes first lists it out.
-            Ok(()) => act.left(conv, ConversationState::Queued, ctx),
+        ctx.spawn(fut.into_actor(self).map(move |res, act, _| match res {
+            // The customer's actor tells this one too (`ParkedLeft`); whichever comes
+            // first lists it out.
+            Ok(()) => act.parked_left(conv, ConversationState::Queued),
             Err(e) => act.error_to(&session, e, Some(conv.to_string())),
         }));
+    }
+
+    /// `conv` left the parked list (`state`: where it went); the sockets are told once.
+    fn parked_left(&mut self, conv: ConversationId, state: ConversationState) {
+        if self.parked.remove(&conv).is_some() {
+            self.push(AgentNotice::ConversationUpdated {
+                conversation_id: conv,
+                state,
+                held: false,
+            });
+        }
     }
 
     /// Every `parking.check_ms`, parks the held asynchronous conversations whose
@@ -141,5 +152,12 @@ impl AgentActor {
                 act.park(None, conv, ctx);
             }
         });
+    }
+}
+
+impl Handler<ParkedLeft> for AgentActor {
+    type Result = ();
+    fn handle(&mut self, msg: ParkedLeft, _: &mut Context<Self>) {
+        self.parked_left(msg.conversation_id, msg.state);
     }
 }

@@ -41,23 +41,14 @@ impl AgentActor {
         }
     }
 
-    /// The customer's side closed a conversation this agent holds (tell the sockets and
-    /// free the slot), or queued again one it parked (tell the sockets).
+    /// The customer's side closed a conversation this agent holds: tell the sockets and
+    /// free the slot.
     pub(super) fn left(
         &mut self,
         conv: ConversationId,
         state: ConversationState,
         ctx: &mut Context<Self>,
     ) {
-        if self.parked.remove(&conv).is_some() {
-            // Parked, and the customer wrote again (or it was resolved elsewhere).
-            self.push(AgentNotice::ConversationUpdated {
-                conversation_id: conv,
-                state,
-                held: false,
-            });
-            return;
-        }
         if self.held.contains_key(&conv) {
             self.push(AgentNotice::ConversationUpdated {
                 conversation_id: conv,

@@ -56,7 +56,7 @@ impl CustomerActor {
         if let Some(agent) = &before.preferred_agent {
             self.engine.tell_agent(
                 agent,
-                ConversationLeft {
+                ParkedLeft {
                     conversation_id: after.id,
                     state: after.state,
                 },
