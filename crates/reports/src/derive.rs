@@ -144,6 +144,21 @@ pub fn derive(
                 kind,
             })
         };
+        // The agent's handling segment ends when the conversation they hold is
+        // resolved, transferred away or parked: reported before what ended it.
+        let ends_segment = matches!(
+            e.kind,
+            EventKind::Resolved { .. } | EventKind::Transferred { .. } | EventKind::Parked { .. }
+        );
+        if held && ends_segment {
+            let (talk_ms, wrap_ms) = facts.segment(after.id, e.at);
+            push(
+                &prior.queue,
+                prior.channel,
+                prior.agent.clone(),
+                ReportKind::WrapupDone { talk_ms, wrap_ms },
+            );
+        }
         match &e.kind {
             EventKind::ConversationOpened { channel, queue } => push(
                 queue,
@@ -192,15 +207,6 @@ pub fn derive(
                 },
             ),
             EventKind::Resolved { .. } => {
-                if held {
-                    let (talk_ms, wrap_ms) = facts.segment(after.id, e.at);
-                    push(
-                        &prior.queue,
-                        prior.channel,
-                        prior.agent.clone(),
-                        ReportKind::WrapupDone { talk_ms, wrap_ms },
-                    );
-                }
                 push(
                     &prior.queue,
                     prior.channel,
@@ -211,15 +217,6 @@ pub fn derive(
                 );
             }
             EventKind::Transferred { to_queue, .. } => {
-                if held {
-                    let (talk_ms, wrap_ms) = facts.segment(after.id, e.at);
-                    push(
-                        &prior.queue,
-                        prior.channel,
-                        prior.agent.clone(),
-                        ReportKind::WrapupDone { talk_ms, wrap_ms },
-                    );
-                }
                 push(
                     &prior.queue,
                     prior.channel,
@@ -239,15 +236,6 @@ pub fn derive(
                 );
             }
             EventKind::Parked { auto, .. } => {
-                if held {
-                    let (talk_ms, wrap_ms) = facts.segment(after.id, e.at);
-                    push(
-                        &prior.queue,
-                        prior.channel,
-                        prior.agent.clone(),
-                        ReportKind::WrapupDone { talk_ms, wrap_ms },
-                    );
-                }
                 push(
                     &prior.queue,
                     prior.channel,

@@ -382,22 +382,29 @@ impl CustomerActor {
         }
     }
 
+    /// The open conversation `conv_id` when `agent` holds it (assigned or in wrap-up).
     fn open_held_by(
         &self,
         conv_id: ConversationId,
         agent: &crate::domain::AgentId,
     ) -> EngineResult<Conversation> {
+        self.open_if(conv_id, |c| {
+            c.agent.as_ref() == Some(agent)
+                && matches!(
+                    c.state,
+                    ConversationState::Assigned | ConversationState::WrapUp
+                )
+        })
+    }
+
+    /// The open conversation `conv_id` when `mine` holds for it; else `not_yours`.
+    fn open_if(
+        &self,
+        conv_id: ConversationId,
+        mine: impl Fn(&Conversation) -> bool,
+    ) -> EngineResult<Conversation> {
         match &self.open {
-            Some(c)
-                if c.id == conv_id
-                    && c.agent.as_ref() == Some(agent)
-                    && matches!(
-                        c.state,
-                        ConversationState::Assigned | ConversationState::WrapUp
-                    ) =>
-            {
-                Ok(c.clone())
-            }
+            Some(c) if c.id == conv_id && mine(c) => Ok(c.clone()),
             _ => Err(EngineError::not_yours()),
         }
     }

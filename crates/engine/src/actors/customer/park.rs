@@ -12,16 +12,9 @@ impl CustomerActor {
         conv_id: ConversationId,
         agent: &crate::domain::AgentId,
     ) -> EngineResult<Conversation> {
-        match &self.open {
-            Some(c)
-                if c.id == conv_id
-                    && c.state == ConversationState::Parked
-                    && c.preferred_agent.as_ref() == Some(agent) =>
-            {
-                Ok(c.clone())
-            }
-            _ => Err(EngineError::not_yours()),
-        }
+        self.open_if(conv_id, |c| {
+            c.state == ConversationState::Parked && c.preferred_agent.as_ref() == Some(agent)
+        })
     }
 
     /// Since when the customer of `conv` has been silent: their last message in it, or
