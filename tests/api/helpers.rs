@@ -5,8 +5,10 @@
 //!
 //! The store is the one the test binary names in `crate::BACKEND`: the embedded store in
 //! a temp dir (`tests/api`), or the CQL store on the Cassandra/ScyllaDB cluster named by
-//! `SCYLLA_URI` (`tests/api_cql`), in a keyspace of its own derived from that same temp
-//! dir — so "start again on the same dir" means the same keyspace on either backend.
+//! `SCYLLA_URI` (`tests/api_cql`), in a keyspace of its own tied to that same temp dir —
+//! so "start again on the same dir" means the same keyspace on either backend. A test's
+//! keyspace is emptied and reused by a later test (see [`cql_keyspace`]): creating and
+//! dropping one costs Cassandra ~8 s of schema changes, which it makes one at a time.
 
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
@@ -53,10 +55,10 @@ impl Drop for TestApp {
             let _ = t.join();
         }
         // The data dir goes with the app (`stop` hands it back first when a test restarts
-        // on it): so does its keyspace, or a suite's worth of keyspaces would fill the
-        // database's heap.
+        // on it): its keyspace is emptied for the next test, or a suite's worth of
+        // keyspaces would fill the database's heap.
         if crate::BACKEND == Backend::Cql {
-            drop_keyspace(&cql_keyspace(self._data_dir.path()));
+            release_keyspace(self._data_dir.path());
         }
     }
 }
@@ -134,13 +136,123 @@ pub fn cql_contact_points() -> Vec<String> {
         .0
 }
 
+/// Keyspaces of this test binary: the one each data dir uses, and the emptied ones a
+/// new data dir takes first.
+#[derive(Default)]
+struct KeyspacePool {
+    by_dir: std::collections::HashMap<std::path::PathBuf, String>,
+    free: Vec<String>,
+}
+
+fn keyspace_pool() -> std::sync::MutexGuard<'static, KeyspacePool> {
+    static POOL: std::sync::OnceLock<std::sync::Mutex<KeyspacePool>> = std::sync::OnceLock::new();
+    POOL.get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// The keyspace of the engine whose data dir is `dir`: one per test, the same on a
-/// restart over the same dir.
+/// restart over the same dir. A new dir takes a keyspace an earlier test released
+/// (emptied, its schema in place: the engine finds nothing to migrate), else one whose
+/// dir is gone (its test is over: a test's engines and processes go before its temp
+/// dir), else a new name derived from the dir (the engine creates it).
 pub fn cql_keyspace(dir: &std::path::Path) -> String {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(dir.as_os_str().as_encoded_bytes());
-    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-    format!("sbt_{hex}")
+    let mut pool = keyspace_pool();
+    if let Some(k) = pool.by_dir.get(dir) {
+        return k.clone();
+    }
+    if pool.free.is_empty() {
+        let gone: Vec<std::path::PathBuf> = pool
+            .by_dir
+            .keys()
+            .filter(|d| !d.exists())
+            .cloned()
+            .collect();
+        drop(pool);
+        for d in gone {
+            release_keyspace(&d);
+        }
+        pool = keyspace_pool();
+    }
+    let k = pool.free.pop().unwrap_or_else(|| {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(dir.as_os_str().as_encoded_bytes());
+        let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        format!("sbt_{hex}")
+    });
+    pool.by_dir.insert(dir.to_path_buf(), k.clone());
+    k
+}
+
+/// `dir`'s engine is gone for good: its keyspace is emptied (every table but the
+/// schema's record truncated) and handed to the next new dir; dropped if that fails.
+/// Nothing when `dir` never had one.
+pub fn release_keyspace(dir: &std::path::Path) {
+    let Some(keyspace) = keyspace_pool().by_dir.remove(dir) else {
+        return;
+    };
+    match truncate_keyspace(&keyspace) {
+        Ok(()) => keyspace_pool().free.push(keyspace),
+        Err(e) => {
+            eprintln!("could not empty test keyspace {keyspace} ({e}); dropping it");
+            drop_keyspace(&keyspace);
+        }
+    }
+}
+
+/// Truncates every table of `keyspace` except `schema_version`, from a thread of its own
+/// (the caller may be inside a runtime). A keyspace whose schema record is not complete
+/// (a test edited it) is refused, so it is never reused.
+fn truncate_keyspace(keyspace: &str) -> anyhow::Result<()> {
+    let keyspace = keyspace.to_owned();
+    let points = cql_contact_points();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        rt.block_on(async move {
+            let session = scylla::client::session_builder::SessionBuilder::new()
+                .known_nodes(&points)
+                .build()
+                .await?;
+            let applied = session
+                .query_unpaged(
+                    format!("SELECT version FROM {keyspace}.schema_version"),
+                    (),
+                )
+                .await?
+                .into_rows_result()?
+                .rows_num();
+            let files = switchboard::store::scylla::schema::FILES.len();
+            anyhow::ensure!(applied == files, "{applied} schema files recorded, not {files}");
+            let tables: Vec<String> = session
+                .query_unpaged(
+                    "SELECT table_name FROM system_schema.tables WHERE keyspace_name = ?",
+                    (keyspace.as_str(),),
+                )
+                .await?
+                .into_rows_result()?
+                .rows::<(String,)>()?
+                .map(|r| r.map(|(t,)| t))
+                .collect::<Result<_, _>>()?;
+            let truncations = tables
+                .iter()
+                .filter(|t| t.as_str() != "schema_version")
+                .map(|t| {
+                    let mut q =
+                        scylla::statement::Statement::new(format!("TRUNCATE {keyspace}.{t}"));
+                    q.set_request_timeout(Some(std::time::Duration::from_secs(60)));
+                    let session = &session;
+                    async move { session.query_unpaged(q, ()).await }
+                });
+            for r in futures::future::join_all(truncations).await {
+                r?;
+            }
+            anyhow::Ok(())
+        })
+    })
+    .join()
+    .map_err(|_| anyhow::anyhow!("the truncating thread panicked"))?
 }
 
 /// Points `settings` at this binary's backend for the data dir `dir`.
