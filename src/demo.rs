@@ -91,6 +91,20 @@ pub async fn seed(server: &Server) -> anyhow::Result<Vec<DemoLogin>> {
     let mut support = QueueConfig::new(QueueName::parse("support").expect("static"));
     support.display_name = "Support".into();
     support.default_for = Channel::ALL.to_vec();
+    // Replies within 2 minutes, then 5; email within 4 hours, then 8.
+    support.response_times = Some(crate::domain::ResponseTargets {
+        first_ms: Some(120_000),
+        next_ms: Some(300_000),
+        channels: [(
+            Channel::Email,
+            crate::domain::ChannelTargets {
+                first_ms: Some(4 * 3_600_000),
+                next_ms: Some(8 * 3_600_000),
+            },
+        )]
+        .into(),
+        overdue_boost: 10,
+    });
     let mut billing = QueueConfig::new(QueueName::parse("billing").expect("static"));
     billing.display_name = "Billing".into();
     billing.required_skills = skills(&[("billing", 3)]);

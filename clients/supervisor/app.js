@@ -4,7 +4,8 @@
 // acknowledged with `ack` so the server's flow-control window keeps moving; a `resync`
 // snapshot after falling behind), the queue filter (`subscribe`), the live queue
 // tiles, the live waiting chart, the agent table with the supervisor actions (REST),
-// the history chart from `GET /api/v1/reports` ("no data" when the server has
+// the overdue replies (`response_overdue` pushes, newest first, each with a Watch
+// button), the history chart from `GET /api/v1/reports` ("no data" when the server has
 // none or no reports API), and the engine nodes from `GET /api/v1/cluster` (polled:
 // each node's role, lease, reachability and the keys it holds; one active engine and
 // standbys, or spread placement's members and their shards).
@@ -57,6 +58,23 @@ import { staffLogin, sessionExpired } from '../shared/staff-login.js';
  * @property {number | null} [asa_seconds]
  * @property {number | null} [wait_p90_seconds]
  * @property {number | null} [abandonment_rate]
+ * @property {number} [responses_within_target]
+ * @property {number} [responses_overdue]
+ * @property {number | null} [response_sla]
+ */
+
+/**
+ * `response_overdue`: a reply's response-time target passed (docs/api.md "Response times").
+ * @typedef {object} ResponseAlert
+ * @property {string} queue
+ * @property {string} conversation_id
+ * @property {string} customer_id
+ * @property {string} [agent_id]  absent while it waits or is parked
+ * @property {string} state
+ * @property {boolean} first
+ * @property {number} target_ms
+ * @property {number} since  server clock, Unix ms
+ * @property {number} at  server clock, Unix ms
  */
 
 /**
@@ -134,6 +152,8 @@ const KEYS_SHOWN = 8;
 const LIVE_POINTS = 600;
 const SERIES_COLOURS = ['#2f5bd3', '#16876a', '#c8365a', '#7b4fd0', '#d2691e', '#0a7cff', '#06a24b', '#a86a00'];
 const AGENT_STATES = ['available', 'busy', 'away', 'offline'];
+/** Overdue replies listed, newest first. */
+const OVERDUE_SHOWN = 20;
 
 const $ = byId;
 
@@ -162,6 +182,8 @@ const state = {
   cluster: null,
   /** @type {string | null} why the last read of the nodes failed */
   clusterError: null,
+  /** @type {ResponseAlert[]} overdue replies seen on this socket, newest first */
+  overdue: [],
 };
 
 /** @type {ReconnectingSocket | null} */
@@ -224,6 +246,7 @@ function startSession(session) {
       conversation_event: (m) => {
         if (m.conversation_id === state.watching) appendWatchEvent(m.event);
       },
+      response_overdue: onOverdue,
       error: (m) => notice(t('sup.action.failed', { message: m.message || m.code }), true),
     },
   });
@@ -246,7 +269,46 @@ function logout(messageKey) {
   state.cluster = null;
   state.queues.clear();
   state.agents.clear();
+  state.overdue = [];
+  renderOverdue();
   login.signedOut(messageKey);
+}
+
+/** @param {ResponseAlert} alert */
+function onOverdue(alert) {
+  state.overdue = [alert, ...state.overdue.filter((a) => a.conversation_id !== alert.conversation_id || a.since !== alert.since)].slice(0, OVERDUE_SHOWN);
+  renderOverdue();
+}
+
+function renderOverdue() {
+  const rows = state.overdue.map((a) =>
+    h(
+      'li',
+      { class: 'overdue__item', dataset: { testid: `overdue-${a.conversation_id}` } },
+      h('strong', null, a.queue),
+      ' ',
+      t(a.first ? 'sup.overdue.first' : 'sup.overdue.next', { target: formatDuration(a.target_ms) }),
+      ' · ',
+      a.agent_id ? t('sup.overdue.held', { agent: a.agent_id }) : t(`sup.overdue.${a.state === 'parked' ? 'parked' : 'waiting'}`),
+      ' · ',
+      h('span', { class: 'tile__sub' }, t('sup.overdue.since', { d: formatDuration(Math.max(0, serverNow() - a.since)) })),
+      ' ',
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'btn btn--small',
+          onclick: () => {
+            $('watch-id', HTMLInputElement).value = a.conversation_id;
+            $('watch-form', HTMLFormElement).requestSubmit();
+          },
+        },
+        t('sup.overdue.watch'),
+      ),
+    ),
+  );
+  replaceChildren($('overdue-list'), rows);
+  $('overdue-empty').hidden = rows.length > 0;
 }
 
 // ---------------------------------------------------------------------------------
@@ -426,6 +488,11 @@ function tile(q) {
       h('span', { class: 'tile__sub', dataset: { testid: `occupancy-${name}` } }, `${t('sup.tile.occupancy')} ${pct(q.occupancy)} · ${t('sup.tile.slots', { used: q.slots_in_use, total: q.slots_in_use + q.slots_available })}`),
     ),
     h('div', { class: 'tile__sub', dataset: { testid: `offers-${name}` } }, `${t('sup.tile.offers')}: ${t('sup.tile.offers_detail', q.offers)}`),
+    h(
+      'div',
+      { class: 'tile__sub', dataset: { testid: `responses-${name}` } },
+      `${t('sup.tile.responses')}: ${pct(i.response_sla)} · ${t('sup.tile.responses_detail', { within: int(i.responses_within_target), overdue: int(i.responses_overdue) })}`,
+    ),
   );
 }
 

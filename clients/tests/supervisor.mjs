@@ -3,7 +3,8 @@
 // while this script runs a small load — customers arrive over REST (SMS inbound, admin
 // token) and an agent (page A, the real agent desktop) accepts them — and the live
 // tiles, the agent table and the live chart must follow: waiting rises to the number
-// of arrivals, the supervisor sets the agent available from the table, the agent
+// of arrivals, the customers past the queue's 1 s first-reply target are listed as
+// overdue, the supervisor sets the agent available from the table, the agent
 // accepts every offer, waiting falls to 0, service level shows 100 %, the agent shows
 // busy; the supervisor then watches one of the conversations and a new customer
 // message appears live. The history panel must say "no data" / "not available" or
@@ -196,6 +197,14 @@ async function main() {
     await waitText(pageS, `answered-${QUEUE}`, new RegExp(`0 answered of ${ARRIVALS} offered`));
   });
 
+  await step('the customers past their 1 s reply target are listed as overdue', async () => {
+    await waitText(pageS, 'overdue-list', /first reply past .* waiting in the queue/);
+    const listed = await pageS.getByTestId('overdue-list').locator('li').count();
+    check(listed >= 1 && listed <= ARRIVALS, `${listed} overdue replies listed`);
+    await waitText(pageS, `responses-${QUEUE}`, /[1-9]\d* overdue/);
+    check(await pageS.getByTestId('overdue-list').locator('li').first().getByRole('button', { name: 'Watch' }).isVisible(), 'a Watch button');
+  });
+
   await step('the supervisor sets the agent available from the table', async () => {
     await pageS.getByTestId(`agent-${AGENT_ID}`).getByRole('button', { name: 'Set available' }).click();
     await pageA.locator('[data-testid="agent-status"][data-status="available"]').waitFor();
@@ -249,6 +258,8 @@ async function main() {
     await pageS.getByTestId('lang-toggle').click();
     await waitText(pageS, `agent-state-${AGENT_ID}`, /対応中/);
     await pageS.getByText('待機中', { exact: true }).first().waitFor();
+    await waitText(pageS, 'overdue-title', /^返信期限の超過$/);
+    await waitText(pageS, `responses-${QUEUE}`, /超過 [1-9]/);
     await waitText(pageS, `node-role-${nodeName}`, /^アクティブ$/);
     await waitText(pageS, 'cluster-summary', /^1 ノード中 1 ノード稼働・アクティブ エンジン: /);
     await waitText(pageS, 'flood-badge', /^大量アクセス: 直近1分で匿名リクエスト 1 件を拒否$/);

@@ -277,6 +277,13 @@ const CSV_TAIL: &[&str] = &[
     "left_unserved",
     "parked",
     "auto_parked",
+    "first_responses",
+    "first_response_seconds_avg",
+    "next_responses",
+    "next_response_seconds_avg",
+    "responses_within_target",
+    "responses_overdue",
+    "response_sla",
 ];
 
 /// Rows as CSV (RFC 4180, CRLF line ends): one header line, one line per row; a value
@@ -332,6 +339,13 @@ pub fn csv(rows: &[ReportRow], thresholds: &[u32]) -> String {
             r.left_unserved.to_string(),
             r.parked.to_string(),
             r.auto_parked.to_string(),
+            r.first_responses.to_string(),
+            opt(r.first_response_seconds_avg),
+            r.next_responses.to_string(),
+            opt(r.next_response_seconds_avg),
+            r.responses_within_target.to_string(),
+            r.responses_overdue.to_string(),
+            opt(r.response_sla),
         ];
         for v in tail {
             out.push(',');
@@ -388,6 +402,7 @@ mod tests {
         let text = csv(&[], &[20, 60]);
         assert!(text.starts_with("bucket_start,bucket_start_utc,group,"));
         assert!(text.contains(",service_level_20s,service_level_60s,asa_seconds,"));
-        assert!(text.ends_with("offers_rescinded,left_unserved,parked,auto_parked\r\n"));
+        assert!(text.contains(",left_unserved,parked,auto_parked,first_responses,"));
+        assert!(text.ends_with(",responses_within_target,responses_overdue,response_sla\r\n"));
     }
 }

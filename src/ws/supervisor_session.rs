@@ -338,5 +338,6 @@ fn frame_of(n: SupervisorNotice) -> SupervisorServerMsg {
             conversation_id,
             event,
         },
+        SupervisorNotice::ResponseOverdue(alert) => SupervisorServerMsg::ResponseOverdue(alert),
     }
 }

@@ -37,6 +37,15 @@ async fn the_supervisor_dashboard_follows_a_live_load_in_a_real_browser() {
         s.anonymous.flood_alert_per_minute = 1;
     })
     .await;
+    // A first reply is due within a second: the waiting customers become overdue and
+    // the dashboard lists them (no boost, so they are offered in arrival order).
+    app.queue(
+        "general",
+        json!({"display_name": "General",
+               "default_for": ["chat", "sms", "email", "voice", "line", "messenger", "video"],
+               "response_times": {"first_ms": 1000, "overdue_boost": 0}}),
+    )
+    .await;
     app.agent("alice", &["general"], json!({})).await;
     app.agent("sup", &[], json!({"role": "supervisor"})).await;
     let (_visitor, w) = Client::visitor(&app).await;

@@ -216,15 +216,15 @@ fn truncate_keyspace(keyspace: &str) -> anyhow::Result<()> {
                 .build()
                 .await?;
             let applied = session
-                .query_unpaged(
-                    format!("SELECT version FROM {keyspace}.schema_version"),
-                    (),
-                )
+                .query_unpaged(format!("SELECT version FROM {keyspace}.schema_version"), ())
                 .await?
                 .into_rows_result()?
                 .rows_num();
             let files = switchboard::store::scylla::schema::FILES.len();
-            anyhow::ensure!(applied == files, "{applied} schema files recorded, not {files}");
+            anyhow::ensure!(
+                applied == files,
+                "{applied} schema files recorded, not {files}"
+            );
             let tables: Vec<String> = session
                 .query_unpaged(
                     "SELECT table_name FROM system_schema.tables WHERE keyspace_name = ?",

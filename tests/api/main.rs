@@ -36,6 +36,7 @@ mod process;
 mod prometheus;
 mod recorder;
 mod reports;
+mod responses;
 mod restart;
 mod routing;
 mod scenario;

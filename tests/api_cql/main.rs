@@ -45,6 +45,8 @@ mod notify;
 mod privacy;
 #[path = "../api/reports.rs"]
 mod reports;
+#[path = "../api/responses.rs"]
+mod responses;
 #[path = "../api/restart.rs"]
 mod restart;
 #[path = "../api/routing.rs"]

@@ -113,6 +113,14 @@ pub enum EventKind {
         agent_id: Option<AgentId>,
         disposition: Option<String>,
     },
+    /// No agent answered the customer within the queue's response-time target:
+    /// `target_ms` after `since`, the customer's first message not answered yet
+    /// (`first`: the conversation's first reply). Written once per unanswered run.
+    ResponseOverdue {
+        first: bool,
+        target_ms: u64,
+        since: Millis,
+    },
     Abandoned {
         waited_ms: u64,
         /// A visitor nobody knows (only web-chat addresses) whose socket went before
@@ -324,6 +332,7 @@ impl EventKind {
             EventKind::WrapUp { .. } => "wrap_up",
             EventKind::Parked { .. } => "parked",
             EventKind::Resolved { .. } => "resolved",
+            EventKind::ResponseOverdue { .. } => "response_overdue",
             EventKind::Abandoned { .. } => "abandoned",
             EventKind::ChannelSwitched { .. } => "channel_switched",
             EventKind::IdentityLinked { .. } => "identity_linked",

@@ -42,7 +42,8 @@ pub use event::{
 };
 pub use ids::{AgentId, ConversationId, CustomerId, EventId, OfferId, QueueName};
 pub use queue::{
-    AfterHours, BusinessHours, Closure, QueueConfig, RoutingStrategy, ServiceRule, WideningStep,
+    AfterHours, BusinessHours, ChannelTargets, Closure, QueueConfig, ResponseTargets,
+    RoutingStrategy, ServiceRule, WideningStep,
 };
 pub use report::{OfferOrigin, ReportEvent, ReportKind};
 pub use time::{Clock, Millis, SystemClock};

@@ -64,6 +64,15 @@ pub struct IntervalView {
     /// resolve).
     pub handled: u64,
     pub aht_seconds: Option<f64>,
+    /// Timed agent replies within their target, and targets that passed (docs/api.md
+    /// "Response times").
+    #[serde(default)]
+    pub responses_within_target: u64,
+    #[serde(default)]
+    pub responses_overdue: u64,
+    /// within / (within + overdue); null before any verdict.
+    #[serde(default)]
+    pub response_sla: Option<f64>,
 }
 
 /// One queue's live figures.
@@ -102,4 +111,24 @@ pub struct AgentLiveView {
     pub slots_total: u16,
     /// When `state` last changed.
     pub since: Millis,
+}
+
+/// A reply's response-time target passed unanswered (docs/api.md "Response times"):
+/// pushed to the supervisors subscribed to its queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResponseAlert {
+    pub queue: QueueName,
+    pub conversation_id: crate::ConversationId,
+    pub customer_id: crate::CustomerId,
+    /// The agent holding it; none while it waits in the queue or is parked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<AgentId>,
+    pub state: crate::ConversationState,
+    /// The conversation's first reply (else a later one).
+    pub first: bool,
+    pub target_ms: u64,
+    /// The customer's first message not answered yet.
+    pub since: Millis,
+    /// When the engine saw the target pass.
+    pub at: Millis,
 }

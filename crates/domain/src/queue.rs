@@ -87,6 +87,63 @@ pub struct QueueConfig {
     /// `routing::service::check`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub service_rules: Vec<ServiceRule>,
+    /// Response-time targets: how soon an agent must answer the customer, first and
+    /// after each later message, and what happens when one passes (docs/api.md
+    /// "Response times"). Checked by `routing::sla::check`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_times: Option<ResponseTargets>,
+}
+
+/// A queue's response-time targets. A clock starts at the customer's first message that
+/// no agent has answered yet and stops at the next agent reply; the target is `first_ms`
+/// for the first reply since the conversation opened (or reopened), `next_ms` for every
+/// later one. Calls have no replies and are never timed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResponseTargets {
+    /// The first reply's target, in milliseconds; none: the first reply is not timed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_ms: Option<u64>,
+    /// Every later reply's target, in milliseconds; none: later replies are not timed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_ms: Option<u64>,
+    /// Targets of one channel instead of the two above (both replaced: a target left
+    /// out here is not timed on that channel).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub channels: BTreeMap<Channel, ChannelTargets>,
+    /// Added to the priority of a conversation still waiting in the queue when its
+    /// target passes, so it is offered before the others (0 to 100; default 10).
+    #[serde(default = "defaults::overdue_boost")]
+    pub overdue_boost: i32,
+}
+
+/// One channel's response-time targets (see [`ResponseTargets`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelTargets {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_ms: Option<u64>,
+}
+
+impl ResponseTargets {
+    /// The target of a reply on `channel` (`first`: the first since the conversation
+    /// opened), if it is timed.
+    pub fn target(&self, channel: Channel, first: bool) -> Option<u64> {
+        if channel.capabilities().replies == crate::channel::ReplyPath::NoText {
+            return None;
+        }
+        let (f, n) = match self.channels.get(&channel) {
+            Some(c) => (c.first_ms, c.next_ms),
+            None => (self.first_ms, self.next_ms),
+        };
+        if first {
+            f
+        } else {
+            n
+        }
+    }
 }
 
 /// A service-level rule (docs/api.md "Service-level routing"): it turns on when any
@@ -208,6 +265,9 @@ pub mod defaults {
     pub fn rank_by_proficiency() -> bool {
         true
     }
+    pub fn overdue_boost() -> i32 {
+        10
+    }
 }
 
 impl QueueConfig {
@@ -231,6 +291,7 @@ impl QueueConfig {
             novices_first: true,
             widening: Vec::new(),
             service_rules: Vec::new(),
+            response_times: None,
         }
     }
 

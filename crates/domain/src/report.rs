@@ -98,6 +98,18 @@ pub enum ReportKind {
     },
     /// The conversation was resolved. `first_contact`: it was never reopened before.
     Resolved { first_contact: bool },
+    /// An agent answered the customer `wait_ms` after their first unanswered message
+    /// (`first`: the conversation's first reply); `target_ms`: the queue's target for
+    /// it, if it is timed.
+    Responded {
+        first: bool,
+        wait_ms: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target_ms: Option<u64>,
+    },
+    /// A timed reply's target passed unanswered (or was answered late before the
+    /// engine saw it pass): one per late reply, however late.
+    ResponseOverdue { first: bool, target_ms: u64 },
     /// The conversation left this queue's agent or queue for `to_queue` (a transfer, or
     /// an overflow when `overflow`).
     Transferred { to_queue: QueueName, overflow: bool },
@@ -121,6 +133,8 @@ impl ReportKind {
             ReportKind::Abandoned { .. } => "abandoned",
             ReportKind::WrapupDone { .. } => "wrapup_done",
             ReportKind::Resolved { .. } => "resolved",
+            ReportKind::Responded { .. } => "responded",
+            ReportKind::ResponseOverdue { .. } => "response_overdue",
             ReportKind::Transferred { .. } => "transferred",
             ReportKind::Parked { .. } => "parked",
             ReportKind::ChannelSwitched { .. } => "channel_switched",

@@ -33,6 +33,7 @@
 //! | `switchboard_conversations_resolved_total` | counter | queue |
 //! | `switchboard_conversations_parked_total` | counter | queue, by (agent, engine) |
 //! | `switchboard_conversations_unparked_total` | counter | queue |
+//! | `switchboard_responses_total` | counter | queue, reply (first, next), outcome (within_target, overdue, untimed) |
 //! | `switchboard_ws_connections` | gauge | kind (agent, chat, supervisor) |
 //! | `switchboard_customer_actors` | gauge | |
 //! | `switchboard_lease_held` | gauge | key (a configured key: `singleton/active-engine`) |
@@ -175,6 +176,10 @@ fn describe() {
     describe_counter!(
         "switchboard_conversations_unparked_total",
         "Parked conversations queued again: the customer wrote, or the agent took it back."
+    );
+    describe_counter!(
+        "switchboard_responses_total",
+        "Agent replies that answered a waiting customer, by reply (first, next) and outcome: within the queue's response-time target, overdue (counted when the target passes, or with a late reply the engine had not seen pass), or untimed."
     );
     describe_counter!(
         "switchboard_outbound_total",
@@ -423,6 +428,17 @@ pub fn conversation_parked(queue: &QueueName, auto: bool) {
 
 pub fn conversation_unparked(queue: &QueueName) {
     counter!("switchboard_conversations_unparked_total", "queue" => queue.to_string()).increment(1);
+}
+
+/// A response clock's verdict: `outcome` is `within_target`, `overdue` or `untimed`.
+pub fn response(queue: &QueueName, first: bool, outcome: &'static str) {
+    counter!(
+        "switchboard_responses_total",
+        "queue" => queue.to_string(),
+        "reply" => if first { "first" } else { "next" },
+        "outcome" => outcome
+    )
+    .increment(1);
 }
 
 pub fn conversation_resolved(queue: &QueueName) {

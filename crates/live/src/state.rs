@@ -117,6 +117,15 @@ pub enum LiveEvent {
         queue: QueueName,
         outcome: OfferStat,
     },
+    /// A timed reply's verdict (docs/api.md "Response times"): answered within its
+    /// target, or the target passed (counted once, when it is first seen passing).
+    Response {
+        queue: QueueName,
+        within_target: bool,
+        /// For a target seen passing: what the hub pushes to the queue's supervisors
+        /// (the figures ignore it).
+        alert: Option<domain::live_view::ResponseAlert>,
+    },
     Agent(AgentReport),
     /// The agent actor stopped (grace period over).
     AgentGone {
@@ -157,6 +166,8 @@ struct Interval {
     wait_sum_ms: u64,
     handled: u64,
     handle_sum_ms: u64,
+    responses_within_target: u64,
+    responses_overdue: u64,
     /// Waits of the answered, ms (3 significant digits).
     waits: Histogram<u64>,
 }
@@ -171,6 +182,8 @@ impl Interval {
             wait_sum_ms: 0,
             handled: 0,
             handle_sum_ms: 0,
+            responses_within_target: 0,
+            responses_overdue: 0,
             // Waits up to a day (longer ones count as a day), 3 significant digits.
             waits: Histogram::new_with_bounds(1, MAX_WAIT_MS, 3).expect("static bounds are valid"),
         }
@@ -401,6 +414,19 @@ impl LiveState {
                     changed.queues.insert(queue);
                 }
             }
+            LiveEvent::Response {
+                queue,
+                within_target,
+                alert: _,
+            } => {
+                let i = &mut self.queue_mut(&queue).interval;
+                if within_target {
+                    i.responses_within_target += 1;
+                } else {
+                    i.responses_overdue += 1;
+                }
+                changed.queues.insert(queue);
+            }
             LiveEvent::Offer { queue, outcome } => {
                 self.queue_mut(&queue)
                     .offers
@@ -541,6 +567,12 @@ impl LiveState {
                 abandonment_rate: ratio(i.abandoned, outcomes),
                 handled: i.handled,
                 aht_seconds: aht_ms.map(|v| v / 1000.0),
+                responses_within_target: i.responses_within_target,
+                responses_overdue: i.responses_overdue,
+                response_sla: ratio(
+                    i.responses_within_target,
+                    i.responses_within_target + i.responses_overdue,
+                ),
             },
             ewt_seconds,
         })

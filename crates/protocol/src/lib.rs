@@ -385,6 +385,9 @@ pub enum SupervisorServerMsg {
         conversation_id: ConversationId,
         event: TimelineEvent,
     },
+    /// A reply's response-time target passed in a subscribed queue (docs/api.md
+    /// "Response times").
+    ResponseOverdue(live::ResponseAlert),
     Pong {
         #[serde(skip_serializing_if = "Option::is_none")]
         nonce: Option<String>,

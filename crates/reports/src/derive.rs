@@ -9,7 +9,7 @@
 
 use domain::{
     Conversation, ConversationId, ConversationState, EventKind, Millis, OfferOrigin, QueueName,
-    ReportEvent, ReportKind, TimelineEvent,
+    ReportEvent, ReportKind, ResponseTargets, TimelineEvent,
 };
 
 /// What the report events of the open conversation need to remember between commits.
@@ -27,6 +27,59 @@ pub struct ContactFacts {
     /// its wait in the new queue counts from here, not from the first enqueue (which
     /// the conversation keeps for its place in routing order).
     pub requeued_at: Option<Millis>,
+    /// How long the customer has been waiting for an agent's reply.
+    pub response: ResponseClock,
+}
+
+/// The response clock of the open conversation (docs/api.md "Response times"): it runs
+/// from the customer's first message no agent has answered yet to the next agent reply.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ResponseClock {
+    /// The customer's first message not answered yet; none: nobody is waiting.
+    pub waiting_since: Option<Millis>,
+    /// An agent replied since the conversation opened or reopened: the next reply is not
+    /// the first.
+    pub replied: bool,
+    /// The running clock's target passed, and that was recorded (`response_overdue`).
+    pub overdue: bool,
+}
+
+impl ResponseClock {
+    fn observe(&mut self, e: &TimelineEvent) {
+        match &e.kind {
+            EventKind::MessageIn { channel, .. }
+                if self.waiting_since.is_none()
+                    && channel.capabilities().replies != domain::ReplyPath::NoText =>
+            {
+                self.waiting_since = Some(e.at);
+                self.overdue = false;
+            }
+            EventKind::MessageOut {
+                agent_id: Some(_), ..
+            } => {
+                *self = ResponseClock {
+                    replied: true,
+                    ..ResponseClock::default()
+                }
+            }
+            EventKind::ResponseOverdue { since, .. } if self.waiting_since == Some(*since) => {
+                self.overdue = true;
+            }
+            // Nothing is left to answer.
+            EventKind::Resolved { .. } | EventKind::Abandoned { .. } => {
+                *self = ResponseClock {
+                    replied: self.replied,
+                    ..ResponseClock::default()
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether the reply that stops this clock is the conversation's first.
+    pub fn first(&self) -> bool {
+        !self.replied
+    }
 }
 
 impl ContactFacts {
@@ -52,7 +105,17 @@ impl ContactFacts {
         }
     }
 
+    /// The response clock of `conv` (stopped when these facts are about another).
+    pub fn response_of(&self, conv: ConversationId) -> ResponseClock {
+        if self.conversation == Some(conv) {
+            self.response
+        } else {
+            ResponseClock::default()
+        }
+    }
+
     fn observe_same(&mut self, e: &TimelineEvent) {
+        self.response.observe(e);
         match &e.kind {
             EventKind::Assigned { .. } => {
                 self.answered_at = Some(e.at);
@@ -109,12 +172,14 @@ impl ContactFacts {
 
 /// The report events of one commit: `events` (the timeline events it writes, in order)
 /// change conversation `before` (its state before the commit; `None` for a new one) into
-/// `after`. `facts` are the facts before the commit.
+/// `after`. `facts` are the facts before the commit; `targets`, the response-time
+/// targets of `after`'s queue.
 pub fn derive(
     events: &[TimelineEvent],
     before: Option<&Conversation>,
     after: &Conversation,
     facts: &ContactFacts,
+    targets: Option<&ResponseTargets>,
 ) -> Vec<ReportEvent> {
     let mut out = Vec::new();
     let prior = before.unwrap_or(after);
@@ -235,6 +300,51 @@ pub fn derive(
                     },
                 );
             }
+            EventKind::MessageOut {
+                agent_id: Some(agent),
+                ..
+            } => {
+                let clock = facts.response_of(after.id);
+                if let Some(since) = clock.waiting_since {
+                    let first = clock.first();
+                    let wait_ms = e.at.since(since);
+                    let target_ms = targets.and_then(|t| t.target(after.channel, first));
+                    let agent = Some(agent.clone());
+                    push(
+                        &after.queue,
+                        after.channel,
+                        agent.clone(),
+                        ReportKind::Responded {
+                            first,
+                            wait_ms,
+                            target_ms,
+                        },
+                    );
+                    // Late, and the engine had not seen the target pass yet.
+                    if let Some(t) = target_ms.filter(|t| wait_ms > *t && !clock.overdue) {
+                        push(
+                            &after.queue,
+                            after.channel,
+                            agent,
+                            ReportKind::ResponseOverdue {
+                                first,
+                                target_ms: t,
+                            },
+                        );
+                    }
+                }
+            }
+            EventKind::ResponseOverdue {
+                first, target_ms, ..
+            } => push(
+                &after.queue,
+                after.channel,
+                after.agent.clone(),
+                ReportKind::ResponseOverdue {
+                    first: *first,
+                    target_ms: *target_ms,
+                },
+            ),
             EventKind::Parked { auto, .. } => {
                 push(
                     &prior.queue,
@@ -352,7 +462,13 @@ mod tests {
             updated_at: Millis(81_000),
             ..assigned.clone()
         };
-        let r = derive(std::slice::from_ref(&p), Some(&assigned), &parked, &facts);
+        let r = derive(
+            std::slice::from_ref(&p),
+            Some(&assigned),
+            &parked,
+            &facts,
+            None,
+        );
         assert_eq!(
             r.iter()
                 .map(|e| (e.kind.clone(), e.agent.clone()))
@@ -383,7 +499,7 @@ mod tests {
                 priority: 0,
             },
         );
-        let r = derive(std::slice::from_ref(&q), Some(&parked), &back, &facts);
+        let r = derive(std::slice::from_ref(&q), Some(&parked), &back, &facts, None);
         assert_eq!(
             r.iter().map(|e| e.kind.clone()).collect::<Vec<_>>(),
             [ReportKind::Offered {
@@ -392,7 +508,7 @@ mod tests {
         );
         facts.observe(&q);
         // A plain requeue (not from parked) offers nothing new.
-        assert!(derive(std::slice::from_ref(&q), Some(&back), &back, &facts).is_empty());
+        assert!(derive(std::slice::from_ref(&q), Some(&back), &back, &facts, None).is_empty());
 
         let a = ev(
             &queued,
@@ -406,7 +522,7 @@ mod tests {
             agent: Some(alice.clone()),
             ..back.clone()
         };
-        let r = derive(std::slice::from_ref(&a), Some(&back), &again, &facts);
+        let r = derive(std::slice::from_ref(&a), Some(&back), &again, &facts, None);
         assert_eq!(r[0].kind, ReportKind::Answered { wait_ms: 30_000 });
     }
 
@@ -425,7 +541,7 @@ mod tests {
                 queue: queued.queue.clone(),
             },
         );
-        let r = derive(std::slice::from_ref(&opened), None, &queued, &facts);
+        let r = derive(std::slice::from_ref(&opened), None, &queued, &facts, None);
         assert_eq!(kinds(&r), ["offered"]);
         facts.observe(&opened);
 
@@ -441,7 +557,13 @@ mod tests {
                 agent_id: alice.clone(),
             },
         );
-        let r = derive(std::slice::from_ref(&a), Some(&queued), &assigned, &facts);
+        let r = derive(
+            std::slice::from_ref(&a),
+            Some(&queued),
+            &assigned,
+            &facts,
+            None,
+        );
         assert_eq!(r[0].kind, ReportKind::Answered { wait_ms: 20_000 });
         assert_eq!(r[0].agent.as_ref(), Some(&alice));
         facts.observe(&a);
@@ -457,7 +579,14 @@ mod tests {
             state: ConversationState::WrapUp,
             ..assigned.clone()
         };
-        assert!(derive(std::slice::from_ref(&w), Some(&assigned), &wrap, &facts).is_empty());
+        assert!(derive(
+            std::slice::from_ref(&w),
+            Some(&assigned),
+            &wrap,
+            &facts,
+            None
+        )
+        .is_empty());
         facts.observe(&w);
 
         let done = ev(
@@ -472,7 +601,13 @@ mod tests {
             state: ConversationState::Resolved,
             ..wrap.clone()
         };
-        let r = derive(std::slice::from_ref(&done), Some(&wrap), &resolved, &facts);
+        let r = derive(
+            std::slice::from_ref(&done),
+            Some(&wrap),
+            &resolved,
+            &facts,
+            None,
+        );
         assert_eq!(
             r.iter().map(|e| e.kind.clone()).collect::<Vec<_>>(),
             [
@@ -523,7 +658,7 @@ mod tests {
             queue: support.clone(),
             ..held.clone()
         };
-        let r = derive(std::slice::from_ref(&t), Some(&held), &moved, &facts);
+        let r = derive(std::slice::from_ref(&t), Some(&held), &moved, &facts, None);
         assert_eq!(kinds(&r), ["wrapup_done", "transferred", "offered"]);
         assert_eq!(
             r[0].kind,
@@ -550,7 +685,7 @@ mod tests {
             agent: Some(carol),
             ..moved.clone()
         };
-        let r = derive(std::slice::from_ref(&a), Some(&moved), &taken, &facts);
+        let r = derive(std::slice::from_ref(&a), Some(&moved), &taken, &facts, None);
         assert_eq!(r[0].kind, ReportKind::Answered { wait_ms: 3_000 });
         assert_eq!(r[0].queue, support);
         // Resolved later: not first contact (it had been reopened).
@@ -562,12 +697,181 @@ mod tests {
                 disposition: None,
             },
         );
-        let r = derive(std::slice::from_ref(&done), Some(&held), &held, &facts);
+        let r = derive(
+            std::slice::from_ref(&done),
+            Some(&held),
+            &held,
+            &facts,
+            None,
+        );
         assert_eq!(
             r[1].kind,
             ReportKind::Resolved {
                 first_contact: false
             }
         );
+    }
+
+    /// The response clock: the customer writes at 10 s and 15 s (the clock runs from
+    /// 10 s), alice answers at 70 s (first reply: 60 s, inside a 90 s target), the
+    /// customer writes at 100 s and alice answers at 400 s (next reply: 300 s, past a
+    /// 120 s target, reported late once). A bot-free note does not stop it; the overdue
+    /// event the engine wrote at 220 s keeps the late reply from being counted twice.
+    #[test]
+    fn replies_are_timed_from_the_first_unanswered_message() {
+        let alice = AgentId::parse("alice").expect("agent");
+        let held = Conversation {
+            channel: Channel::Sms,
+            ..conv(ConversationState::Assigned, Some("alice"))
+        };
+        let targets = ResponseTargets {
+            first_ms: Some(90_000),
+            next_ms: Some(120_000),
+            channels: Default::default(),
+            overdue_boost: 10,
+        };
+        let inbound = |at| {
+            ev(
+                &held,
+                at,
+                EventKind::MessageIn {
+                    channel: Channel::Sms,
+                    address: "+81".into(),
+                    text: "hi".into(),
+                    client_msg_id: None,
+                    attachments: Vec::new(),
+                    subject: None,
+                },
+            )
+        };
+        let reply = |at| {
+            ev(
+                &held,
+                at,
+                EventKind::MessageOut {
+                    channel: Channel::Sms,
+                    agent_id: Some(alice.clone()),
+                    text: "hello".into(),
+                    client_msg_id: None,
+                },
+            )
+        };
+        let mut facts = ContactFacts::default();
+        facts.observe(&ev(
+            &held,
+            1_000,
+            EventKind::ConversationOpened {
+                channel: Channel::Sms,
+                queue: held.queue.clone(),
+            },
+        ));
+        facts.observe(&inbound(10_000));
+        facts.observe(&inbound(15_000));
+        facts.observe(&ev(
+            &held,
+            20_000,
+            EventKind::Note {
+                agent_id: alice.clone(),
+                text: "looking".into(),
+            },
+        ));
+        assert_eq!(
+            facts.response_of(held.id).waiting_since,
+            Some(Millis(10_000))
+        );
+        let first = reply(70_000);
+        let r = derive(
+            std::slice::from_ref(&first),
+            Some(&held),
+            &held,
+            &facts,
+            Some(&targets),
+        );
+        assert_eq!(
+            r.iter().map(|e| e.kind.clone()).collect::<Vec<_>>(),
+            [ReportKind::Responded {
+                first: true,
+                wait_ms: 60_000,
+                target_ms: Some(90_000)
+            }]
+        );
+        assert_eq!(r[0].agent, Some(alice.clone()));
+        facts.observe(&first);
+        assert_eq!(facts.response_of(held.id).waiting_since, None);
+        // A reply with nobody waiting is not timed.
+        assert!(derive(
+            std::slice::from_ref(&reply(80_000)),
+            Some(&held),
+            &held,
+            &facts,
+            Some(&targets)
+        )
+        .is_empty());
+
+        facts.observe(&inbound(100_000));
+        let late = reply(400_000);
+        let r = derive(
+            std::slice::from_ref(&late),
+            Some(&held),
+            &held,
+            &facts,
+            Some(&targets),
+        );
+        assert_eq!(
+            kinds(&r),
+            ["responded", "response_overdue"],
+            "late and not seen passing: reported overdue with the reply"
+        );
+        assert_eq!(
+            r[0].kind,
+            ReportKind::Responded {
+                first: false,
+                wait_ms: 300_000,
+                target_ms: Some(120_000)
+            }
+        );
+        facts.observe(&ev(
+            &held,
+            220_000,
+            EventKind::ResponseOverdue {
+                first: false,
+                target_ms: 120_000,
+                since: Millis(100_000),
+            },
+        ));
+        let r = derive(
+            std::slice::from_ref(&late),
+            Some(&held),
+            &held,
+            &facts,
+            Some(&targets),
+        );
+        assert_eq!(kinds(&r), ["responded"], "the overdue was counted at 220 s");
+        // Without targets the reply is still timed, with no target.
+        let r = derive(
+            std::slice::from_ref(&late),
+            Some(&held),
+            &held,
+            &facts,
+            None,
+        );
+        assert_eq!(
+            r[0].kind,
+            ReportKind::Responded {
+                first: false,
+                wait_ms: 300_000,
+                target_ms: None
+            }
+        );
+        // A resolution stops the clock: nothing is left to answer.
+        facts.observe(&ev(
+            &held,
+            500_000,
+            EventKind::Resolved {
+                agent_id: Some(alice.clone()),
+                disposition: None,
+            },
+        ));
+        assert_eq!(facts.response_of(held.id).waiting_since, None);
     }
 }

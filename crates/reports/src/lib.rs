@@ -130,6 +130,20 @@ pub struct ReportRow {
     pub parked: u64,
     /// Of those, parked by the engine after the customer's silence.
     pub auto_parked: u64,
+    /// Agent replies that answered a waiting customer (`responded` events): the first
+    /// of a conversation (since it opened or reopened), and the later ones, with their
+    /// mean time from the customer's first unanswered message.
+    pub first_responses: u64,
+    pub first_response_seconds_avg: Option<f64>,
+    pub next_responses: u64,
+    pub next_response_seconds_avg: Option<f64>,
+    /// Timed replies within their queue's target.
+    pub responses_within_target: u64,
+    /// Targets that passed (`response_overdue` events; one per late reply, answered or
+    /// not).
+    pub responses_overdue: u64,
+    /// responses_within_target / (responses_within_target + responses_overdue).
+    pub response_sla: Option<f64>,
 }
 
 /// Sums for one row while events are counted.
@@ -157,6 +171,11 @@ struct Acc {
     offers: [u64; 4],
     parked: u64,
     auto_parked: u64,
+    /// [first, next] replies and their summed waits.
+    responses: [u64; 2],
+    response_sum_ms: [u64; 2],
+    responses_within_target: u64,
+    responses_overdue: u64,
 }
 
 /// The rows for `events`, ordered by bucket start, then group. `events` must hold every
@@ -218,6 +237,19 @@ pub fn compute(events: &[ReportEvent], params: &ReportParams) -> Vec<ReportRow> 
                 acc.parked += 1;
                 acc.auto_parked += u64::from(*auto);
             }
+            ReportKind::Responded {
+                first,
+                wait_ms,
+                target_ms,
+            } => {
+                let i = usize::from(!*first);
+                acc.responses[i] += 1;
+                acc.response_sum_ms[i] += wait_ms;
+                if target_ms.is_some_and(|t| *wait_ms <= t) {
+                    acc.responses_within_target += 1;
+                }
+            }
+            ReportKind::ResponseOverdue { .. } => acc.responses_overdue += 1,
             ReportKind::ChannelSwitched { .. } => acc.channel_switches += 1,
             ReportKind::Reopened => acc.reopened += 1,
             ReportKind::OfferClosed { outcome } => {
@@ -286,6 +318,16 @@ fn row(bucket_start: i64, group: String, mut acc: Acc, thresholds: &[u32]) -> Re
         offers_rescinded: acc.offers[3],
         parked: acc.parked,
         auto_parked: acc.auto_parked,
+        first_responses: acc.responses[0],
+        first_response_seconds_avg: mean_secs(acc.response_sum_ms[0], acc.responses[0]),
+        next_responses: acc.responses[1],
+        next_response_seconds_avg: mean_secs(acc.response_sum_ms[1], acc.responses[1]),
+        responses_within_target: acc.responses_within_target,
+        responses_overdue: acc.responses_overdue,
+        response_sla: ratio(
+            acc.responses_within_target,
+            acc.responses_within_target + acc.responses_overdue,
+        ),
     }
 }
 

@@ -473,6 +473,24 @@ impl QueueRouter {
         }
     }
 
+    /// Sets the priority of `c`, waiting or offered: a waiting conversation takes its
+    /// new rank at once; an offered one keeps it if it comes back. Returns whether `c`
+    /// is here.
+    pub fn set_priority(&mut self, c: &ConversationId, priority: i32) -> bool {
+        if let Some(mut w) = self.take_waiting(c) {
+            w.priority = priority;
+            self.insert_waiting(w);
+            return true;
+        }
+        match self.offered.get_mut(c) {
+            Some((w, _)) => {
+                w.priority = priority;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Drops the required agent of a waiting conversation (a transfer to a person that
     /// the person declined or missed): it becomes open to every eligible agent of the
     /// queue, at its original rank. Returns whether anything changed.

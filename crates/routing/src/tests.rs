@@ -780,3 +780,25 @@ fn a_requirement_no_free_agent_meets_is_passed_over_as_a_whole() {
     assert_eq!((d.conversation, d.agent.as_str()), (cid(1), "ann"));
     r.debug_check_invariants();
 }
+
+/// A response-time target passed: the conversation's priority is raised and it is
+/// offered before older ones at once; an offered one keeps its boost when declined.
+#[test]
+fn a_raised_priority_moves_a_waiting_or_offered_conversation_ahead() {
+    let mut r = router(RoutingStrategy::LongestIdle);
+    for n in 1..=3 {
+        r.enqueue(chat(n, 0, n as i64 * 10)).expect("enqueued");
+    }
+    assert!(r.set_priority(&cid(3), 10));
+    assert!(!r.set_priority(&cid(9), 10), "not here");
+    r.debug_check_invariants();
+    r.upsert_agent(chatter("a", 0, 1));
+    let d = r.decide(Millis(100)).expect("decision");
+    assert_eq!(d.conversation, cid(3), "the boosted one first");
+    // Offered to a, boosted further, declined: it waits again ahead of 1 and 2.
+    assert!(r.set_priority(&cid(3), 20));
+    assert!(r.offer_closed(&cid(3), &aid("a"), false).is_none());
+    assert_eq!(r.get(&cid(3)).map(|w| w.priority), Some(20));
+    assert_eq!(r.position(&cid(3)), Some(0));
+    r.debug_check_invariants();
+}

@@ -1537,6 +1537,27 @@ impl Store for ScyllaStore {
             .collect())
     }
 
+    async fn records_through(
+        &self,
+        kind: &str,
+        after: Option<&str>,
+        until: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let limit = i32::try_from(limit).unwrap_or(i32::MAX);
+        // No key is below the empty one: `key > ''` is every key.
+        let rows: Vec<(String, Option<Vec<u8>>)> = self
+            .rows(
+                &statements::SELECT_RECORDS_THROUGH,
+                (kind, after.unwrap_or(""), until, limit),
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(k, v)| (k, v.unwrap_or_default()))
+            .collect())
+    }
+
     async fn pending_outbox(&self, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
         let now_hour = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

@@ -315,6 +315,13 @@ pub const SELECT_RECORDS_AFTER: Stmt = read(
     "SELECT key, value FROM {{keyspace}}.records WHERE kind = ? AND key > ? LIMIT ?",
 );
 
+/// Records of a kind with a key after a given one and at most another (a due-time
+/// keyed kind read up to now).
+pub const SELECT_RECORDS_THROUGH: Stmt = read(
+    "select_records_through",
+    "SELECT key, value FROM {{keyspace}}.records WHERE kind = ? AND key > ? AND key <= ? LIMIT ?",
+);
+
 // --- idempotency records (schema 0008) ---------------------------------------------------
 
 pub const INSERT_IDEMPOTENCY: Stmt = write(
@@ -570,6 +577,7 @@ pub const ALL: &[Stmt] = &[
     SELECT_RECORD,
     SELECT_RECORDS,
     SELECT_RECORDS_AFTER,
+    SELECT_RECORDS_THROUGH,
     INSERT_IDEMPOTENCY,
     SELECT_IDEMPOTENCY,
     DELETE_IDEMPOTENCY_OF,

@@ -1957,6 +1957,32 @@ pub async fn records_put_delete_and_page(store: &SharedStore) {
     let page = ok(store.records(&kind, Some("a"), 2).await, "records after");
     let got: Vec<&str> = page.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(got, ["a\u{3042}", "b"], "after is exclusive, limit applies");
+    let through = |after: Option<&'static str>, until: &'static str, limit| {
+        let (store, kind) = (store.clone(), kind.clone());
+        async move {
+            let rows = ok(
+                store.records_through(&kind, after, until, limit).await,
+                "records through",
+            );
+            rows.into_iter().map(|(k, _)| k).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        through(None, "a", 10).await,
+        ["0009", "0010", "a"],
+        "until is inclusive"
+    );
+    assert_eq!(
+        through(Some("0009"), "a\u{3042}", 2).await,
+        ["0010", "a"],
+        "after is exclusive, limit applies"
+    );
+    assert_eq!(through(Some("a"), "b", 10).await, ["a\u{3042}", "b"]);
+    assert!(
+        through(Some("a"), "a~", 10).await.is_empty(),
+        "bytewise: U+3042 sorts after '~'"
+    );
+    assert!(through(None, "0", 10).await.is_empty());
     assert_eq!(
         ok(store.record(&kind, "0010").await, "record"),
         Some(b"v-0010".to_vec())

@@ -312,6 +312,52 @@ impl fmt::Debug for EmbeddedStore {
 }
 
 impl EmbeddedStore {
+    /// Records of `kind` with keys in (`after`, `until`], ascending, at most `limit`.
+    async fn records_between(
+        &self,
+        kind: &str,
+        after: Option<&str>,
+        until: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        use std::ops::Bound;
+        let prefix = record_key(kind, "");
+        let lo = match after {
+            Some(a) => Bound::Excluded(record_key(kind, a)),
+            None => Bound::Included(prefix.clone()),
+        };
+        // Every key of the kind is below `kind ++ 0x01`.
+        let hi = match until {
+            Some(u) => Bound::Included(record_key(kind, u)),
+            None => {
+                let mut hi = kind.as_bytes().to_vec();
+                hi.push(1);
+                Bound::Excluded(hi)
+            }
+        };
+        self.read(move |txn| {
+            let t = ro(txn, RECORDS)?;
+            let (lo_ref, hi_ref) = (
+                lo.as_ref().map(Vec::as_slice),
+                hi.as_ref().map(Vec::as_slice),
+            );
+            let mut out = Vec::new();
+            for row in t
+                .range::<&[u8]>((lo_ref, hi_ref))
+                .map_err(backend)?
+                .take(limit)
+            {
+                let (k, v) = row.map_err(backend)?;
+                let key = std::str::from_utf8(&k.value()[prefix.len()..])
+                    .map_err(|e| StoreError::Corrupt(format!("records: key is not UTF-8: {e}")))?
+                    .to_owned();
+                out.push((key, v.value().to_vec()));
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     /// What this backend guarantees, for the conformance suite: everything (one redb
     /// transaction per batch).
     pub const CAPABILITIES: super::Capabilities = super::Capabilities::ALL;
@@ -1401,37 +1447,17 @@ impl Store for EmbeddedStore {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-        use std::ops::Bound;
-        let prefix = record_key(kind, "");
-        let lo = match after {
-            Some(a) => Bound::Excluded(record_key(kind, a)),
-            None => Bound::Included(prefix.clone()),
-        };
-        // Every key of the kind is below `kind ++ 0x01`.
-        let mut hi = kind.as_bytes().to_vec();
-        hi.push(1);
-        self.read(move |txn| {
-            let t = ro(txn, RECORDS)?;
-            let lo_ref = match &lo {
-                Bound::Included(k) => Bound::Included(k.as_slice()),
-                Bound::Excluded(k) => Bound::Excluded(k.as_slice()),
-                Bound::Unbounded => Bound::Unbounded,
-            };
-            let mut out = Vec::new();
-            for row in t
-                .range::<&[u8]>((lo_ref, Bound::Excluded(hi.as_slice())))
-                .map_err(backend)?
-                .take(limit)
-            {
-                let (k, v) = row.map_err(backend)?;
-                let key = std::str::from_utf8(&k.value()[prefix.len()..])
-                    .map_err(|e| StoreError::Corrupt(format!("records: key is not UTF-8: {e}")))?
-                    .to_owned();
-                out.push((key, v.value().to_vec()));
-            }
-            Ok(out)
-        })
-        .await
+        self.records_between(kind, after, None, limit).await
+    }
+
+    async fn records_through(
+        &self,
+        kind: &str,
+        after: Option<&str>,
+        until: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        self.records_between(kind, after, Some(until), limit).await
     }
 
     async fn pending_outbox(&self, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {

@@ -323,6 +323,17 @@ impl Store for FaultyStore {
         self.inner.records(kind, after, limit).await
     }
 
+    async fn records_through(
+        &self,
+        kind: &str,
+        after: Option<&str>,
+        until: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        self.check(Op::Read)?;
+        self.inner.records_through(kind, after, until, limit).await
+    }
+
     async fn pending_outbox(&self, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
         self.check(Op::Read)?;
         self.inner.pending_outbox(limit).await

@@ -173,6 +173,15 @@ impl Store for Fenced {
     ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         self.inner.records(kind, after, limit).await
     }
+    async fn records_through(
+        &self,
+        kind: &str,
+        after: Option<&str>,
+        until: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        self.inner.records_through(kind, after, until, limit).await
+    }
     async fn idempotency(
         &self,
         customer: CustomerId,

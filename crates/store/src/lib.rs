@@ -355,6 +355,17 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
 
+    /// [`Store::records`] no further than `until` (inclusive): a due-time keyed kind read
+    /// up to now never reads the rows (or, on CQL, the tombstones of deleted rows) of
+    /// later keys.
+    async fn records_through(
+        &self,
+        kind: &str,
+        after: Option<&str>,
+        until: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
+
     /// The record of `key` for `customer`, unless it has expired by `now`.
     async fn idempotency(
         &self,

@@ -15,6 +15,7 @@
 //! delivery results, opt-outs), `assign`, `close`, `transfer`, `chat` (web-chat
 //! presence and typing), `call` (voice end, video escalation), `watch` (supervisors),
 //! `identity` (identify, merge, unmerge), `bot`, `survey`, `notify`, `callback`,
+//! `responses` (response-time targets: clocks, due records, the overdue sweeper),
 //! `once` (exactly once: ids looked up before, and recorded with, what they produce),
 //! `retry` (ids kept for a failed commit's retry) and `behind` (events whose push to
 //! the agent was lost, caught up).
@@ -52,6 +53,7 @@ pub mod notify;
 pub mod once;
 mod park;
 mod reply;
+pub mod responses;
 pub(crate) mod retry;
 pub mod survey;
 mod transfer;
@@ -271,9 +273,16 @@ impl CustomerActor {
         before: Option<&Conversation>,
         after: &Conversation,
     ) -> Batch {
-        batch
-            .report_events
-            .extend(derive(&batch.events, before, after, &self.facts));
+        let targets = self.engine.response_targets(&after.queue);
+        batch.report_events.extend(derive(
+            &batch.events,
+            before,
+            after,
+            &self.facts,
+            targets.as_ref(),
+        ));
+        let dues = self.response_dues(&batch.events, after, targets.as_ref());
+        batch.records.extend(dues);
         batch
     }
 

@@ -234,6 +234,19 @@ impl LiveHub {
         }
     }
 
+    /// Pushes `alert` to every subscriber of its queue at once (outside the delta flow:
+    /// alerts are rare, and a subscriber that fell behind still gets them).
+    fn alert(&self, alert: &crate::domain::live_view::ResponseAlert) {
+        for (session, sub) in &self.subscribers {
+            if sub.wants(&alert.queue) {
+                let push =
+                    SupervisorPush::Msg(Box::new(SupervisorNotice::ResponseOverdue(alert.clone())));
+                self.engine
+                    .push_supervisor(session, push, self.forget(session));
+            }
+        }
+    }
+
     /// A push's `gone` callback: unsubscribes the session another node found gone.
     fn forget(&self, session: &SessionRef) -> impl FnOnce() + 'static {
         let (engine, session) = (self.engine.clone(), session.clone());
@@ -357,6 +370,12 @@ impl Handler<HubEvent> for LiveHub {
     type Result = ();
     fn handle(&mut self, msg: HubEvent, _: &mut Context<Self>) {
         let now = self.engine.now();
+        if let crate::live::LiveEvent::Response {
+            alert: Some(alert), ..
+        } = &msg.0
+        {
+            self.alert(alert);
+        }
         let changed = self.state.apply(msg.0, now);
         self.dirty.merge(changed);
     }

@@ -435,6 +435,7 @@ macro_rules! all_mail {
                 UnwatchConversation,
                 Absorb, Evict, LinkIdentity, NameIfUnnamed, Retire, UnlinkIdentity, Unmerge,
                 Unretire, AnswerSurvey, CallbackDue, CallbackOutcome, RequestCallback, Notify,
+                CheckResponse,
             ],
             QueueActor => [
                 AgentGone, AgentUpdate, Dequeue, Enqueue, GetQueueSnapshot, OfferClosed, Peek,
@@ -459,6 +460,7 @@ use super::customer::identity::{
     Absorb, Evict, LinkIdentity, NameIfUnnamed, Retire, UnlinkIdentity, Unmerge, Unretire,
 };
 use super::customer::notify::Notify;
+use super::customer::responses::CheckResponse;
 use super::customer::survey::AnswerSurvey;
 use super::messages::*;
 use super::queue::Reconfigure;

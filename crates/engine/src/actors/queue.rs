@@ -606,6 +606,16 @@ impl Handler<Enqueue> for QueueActor {
     fn handle(&mut self, msg: Enqueue, ctx: &mut Context<Self>) -> Self::Result {
         let conv = msg.conversation_id;
         if self.waiters.contains_key(&conv) {
+            // A stored conversation's priority went up (its response time passed): it
+            // takes its new rank at once.
+            if self
+                .router
+                .get(&conv)
+                .is_some_and(|w| msg.priority > w.priority)
+                && self.router.set_priority(&conv, msg.priority)
+            {
+                self.dispatch(ctx);
+            }
             let failed_here = msg
                 .failed_offer
                 .is_some_and(|f| self.offers.get(&conv).is_some_and(|o| o.0 == f));

@@ -140,6 +140,8 @@ pub struct Inner {
     drain: Arc<tokio::sync::watch::Sender<bool>>,
     /// Notification scheduler ticks (observable over REST; see [`crate::actors::customer::notify::scheduler`]).
     pub notify_stats: crate::notify::SchedulerStats,
+    /// Where the response sweeper reads from next (`customer::responses::tick`).
+    pub response_sweep: super::customer::responses::SweepCursor,
     /// What each client address may still do at the anonymous doors.
     pub budgets: crate::budget::Budgets,
 }
@@ -209,6 +211,7 @@ impl Engine {
             queue_lock: tokio::sync::Mutex::new(()),
             drain: Arc::new(tokio::sync::watch::Sender::new(false)),
             notify_stats: Default::default(),
+            response_sweep: Default::default(),
             budgets,
         }))
     }
@@ -656,6 +659,15 @@ impl Engine {
         self.registry.queue_configs.get(name).map(|c| c.clone())
     }
 
+    /// The response-time targets of `name`, if it has any (docs/api.md "Response
+    /// times").
+    pub fn response_targets(&self, name: &QueueName) -> Option<crate::domain::ResponseTargets> {
+        self.registry
+            .queue_configs
+            .get(name)
+            .and_then(|c| c.response_times.clone())
+    }
+
     /// Every configured queue, by name (wherever its actor runs).
     pub fn queue_names(&self) -> Vec<QueueName> {
         let mut v: Vec<_> = self
@@ -740,6 +752,9 @@ impl Engine {
         }
         crate::routing::service::check(&config.service_rules, &config.name)
             .map_err(|e| EngineError::invalid(e.to_string()))?;
+        if let Some(t) = &config.response_times {
+            crate::routing::sla::check(t).map_err(|e| EngineError::invalid(e.to_string()))?;
+        }
         let moves = |q: &QueueName| -> Vec<QueueName> {
             let of = |c: &QueueConfig| {
                 c.overflow

@@ -154,8 +154,12 @@ impl CustomerActor {
         if let Some(d) = &delivery {
             batch.outbox.push(d.entry(now));
         }
+        // A reply stops the response clock: its report and due record go with it.
+        let clock = self.facts.response_of(conv.id);
+        let batch = self.reported(batch, Some(&conv), &conv);
         let batch = self.with_idem(batch, idem.as_ref(), &ev, conv.id);
         self.commit_retryable(batch, Some(key), move |act| {
+            act.responses_told(clock, std::slice::from_ref(&ev), &conv);
             act.remember(&ev);
             let ack = act.acked(idem, ev.id, conv.id);
             if !msg.note {

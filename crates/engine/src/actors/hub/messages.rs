@@ -83,6 +83,8 @@ pub enum SupervisorNotice {
         conversation_id: ConversationId,
         event: TimelineEvent,
     },
+    /// A reply's response-time target passed in a subscribed queue.
+    ResponseOverdue(crate::domain::live_view::ResponseAlert),
 }
 
 /// The live figures for REST (`GET /api/v1/supervisor/live`).

@@ -2,7 +2,8 @@
 //! the `notify_due` records (in key order, which is due-time order) up to
 //! `engine.clock.now()` and hands each to its customer's actor, which sends it and
 //! deletes the due record in one commit. Scheduled sends are durable: after a restart
-//! the first tick finds whatever came due meanwhile.
+//! the first tick finds whatever came due meanwhile. Each tick first runs the response
+//! sweeper (`customer::responses::tick`), which reads its own due records the same way.
 //!
 //! Each completed tick is counted in [`crate::notify::SchedulerStats`] (with the engine time it
 //! looked at), so a test on a manual clock can wait for "a tick after the clock moved"
@@ -30,17 +31,24 @@ pub fn start(engine: &Engine) {
             if *drain.borrow() {
                 break;
             }
-            // In a cluster, the holder of `singleton/notifier` sends.
+            // In a cluster, the holder of `singleton/notifier` sends, and sweeps the
+            // response-time due records.
             if engine.runs(cluster::shard::Singleton::Notifier) {
-                tick(&engine).await;
+                // One instant for both, counted once both are done: a tick that looked
+                // at time `t` has sent and swept everything due by `t`.
+                let now = engine.now();
+                tick(&engine, now).await;
+                crate::actors::customer::responses::tick(&engine, now).await;
+                let stats = &engine.notify_stats;
+                stats.last_tick_at.store(now.0, Ordering::SeqCst);
+                stats.ticks.fetch_add(1, Ordering::SeqCst);
             }
         }
     });
 }
 
-/// One pass over the due records.
-pub async fn tick(engine: &Engine) {
-    let now = engine.now();
+/// One pass over the due records up to `now`.
+pub async fn tick(engine: &Engine, now: crate::domain::Millis) {
     let limit = engine.settings.notify.due_per_tick;
     match engine.store.records(DUE_KIND, None, limit).await {
         Ok(due) => {
@@ -53,9 +61,6 @@ pub async fn tick(engine: &Engine) {
         }
         Err(e) => tracing::warn!(error = %e, "notify scheduler: reading due records failed"),
     }
-    let stats = &engine.notify_stats;
-    stats.last_tick_at.store(now.0, Ordering::SeqCst);
-    stats.ticks.fetch_add(1, Ordering::SeqCst);
 }
 
 async fn send_due(engine: &Engine, key: String, bytes: &[u8]) {
