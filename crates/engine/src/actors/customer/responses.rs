@@ -6,7 +6,8 @@
 //! A clock with a target has a due record (kind [`DUE_KIND`], keyed by due time), put
 //! in the commit that starts the clock and deleted in the one that stops it. The
 //! sweeper ([`tick`], run by the holder of `singleton/notifier` with the notification
-//! scheduler) reads the due records up to now and asks each customer's actor to check
+//! scheduler) reads the due records up to now, from just before where it last swept up
+//! to (a cursor it also keeps in the store), and asks each customer's actor to check
 //! ([`CheckResponse`]): still unanswered, the actor records `response_overdue` once
 //! (timeline and report), raises a waiting conversation's priority by the queue's
 //! `overdue_boost`, shows the event to the holding agent and alerts the supervisors of
@@ -247,20 +248,63 @@ impl Handler<CheckResponse> for CustomerActor {
     }
 }
 
-/// Where the sweeper reads from next: a little before the last due time it handled.
+/// Where the sweeper reads from next (a little before the due time it has swept up
+/// to), and what of it the store holds: a node that takes the sweeper over starts
+/// where the last one stopped, instead of reading every deleted record (on CQL, every
+/// tombstone) from the first.
 #[derive(Debug, Default)]
-pub struct SweepCursor(std::sync::Mutex<Option<Millis>>);
+pub struct SweepCursor(std::sync::Mutex<Sweep>);
 
-/// One pass over the due records up to the engine's now: each is checked by its
-/// customer's actor. One that cannot be checked now (the actor is unavailable or busy)
-/// is tried again at the next pass; the rest are done.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Sweep {
+    /// Read from the store once on this node.
+    loaded: bool,
+    /// Every due record up to this due time was handled.
+    at: Option<Millis>,
+    /// The value last stored.
+    saved: Option<Millis>,
+}
+
+/// Record kind and key of the stored cursor.
+const CURSOR_KIND: &str = "response_sweep";
+const CURSOR_KEY: &str = "cursor";
+
+impl SweepCursor {
+    fn get(&self) -> Sweep {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+    fn set(&self, s: Sweep) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = s;
+    }
+}
+
+/// One pass over the due records up to `now`: each is checked by its customer's
+/// actor. One that cannot be checked now (the actor is unavailable or busy) is tried
+/// again at the next pass; the rest are done.
 pub async fn tick(engine: &Engine, now: Millis) {
-    let from = *engine
-        .response_sweep
-        .0
-        .lock()
-        .unwrap_or_else(|p| p.into_inner());
-    let after = from.map(|f| format!("{:020}", (f.0 - SWEEP_OVERLAP_MS).max(0)));
+    let mut sweep = engine.response_sweep.get();
+    if !sweep.loaded {
+        match engine.store.record(CURSOR_KIND, CURSOR_KEY).await {
+            Ok(v) => {
+                let at = v
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .and_then(|t| t.parse().ok())
+                    .map(Millis);
+                sweep = Sweep {
+                    loaded: true,
+                    at,
+                    saved: at,
+                };
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "response sweeper: reading its cursor failed");
+                return;
+            }
+        }
+    }
+    let after = sweep
+        .at
+        .map(|f| format!("{:020}", (f.0 - SWEEP_OVERLAP_MS).max(0)));
     // Every key of a due time up to now sorts at or below `{now}~`.
     let until = format!("{:020}~", now.0.max(0));
     let limit = engine.settings.notify.due_per_tick;
@@ -272,11 +316,13 @@ pub async fn tick(engine: &Engine, now: Millis) {
         Ok(d) => d,
         Err(e) => {
             tracing::warn!(error = %e, "response sweeper: reading due records failed");
+            engine.response_sweep.set(sweep);
             return;
         }
     };
+    let read = due.len();
     // The cursor moves up to the first record left for the next pass.
-    let mut handled_to = from;
+    let mut handled_to = sweep.at;
     let mut blocked = false;
     for (key, bytes) in due {
         let Some(at) = due_of(&key) else {
@@ -328,9 +374,26 @@ pub async fn tick(engine: &Engine, now: Millis) {
             handled_to = Some(at);
         }
     }
-    *engine
-        .response_sweep
-        .0
-        .lock()
-        .unwrap_or_else(|p| p.into_inner()) = handled_to;
+    // Everything due by now was read and handled: the next pass starts near now.
+    if !blocked && read < limit {
+        handled_to = Some(now);
+    }
+    sweep.at = handled_to;
+    if let Some(at) =
+        handled_to.filter(|at| sweep.saved.is_none_or(|s| at.0 - s.0 >= SWEEP_OVERLAP_MS))
+    {
+        let batch = Batch {
+            records: vec![RecordWrite::put(
+                CURSOR_KIND,
+                CURSOR_KEY,
+                at.0.to_string().into_bytes(),
+            )],
+            ..Default::default()
+        };
+        match engine.store.commit(batch).await {
+            Ok(()) => sweep.saved = Some(at),
+            Err(e) => tracing::debug!(error = %e, "response sweeper: storing its cursor failed"),
+        }
+    }
+    engine.response_sweep.set(sweep);
 }
