@@ -301,6 +301,7 @@ async fn data_survives_drop_and_reopen() {
         EventKind::ConversationOpened {
             channel: Channel::Email,
             queue: conv.queue.clone(),
+            ivr_path: Vec::new(),
         },
     );
     let created = customer(id, &key);

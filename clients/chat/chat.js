@@ -14,7 +14,7 @@ import { ReconnectingSocket, wsUrl, newClientMsgId } from '../shared/ws.js';
 import { h, replaceChildren, reconcile, safeLink, isHttpUrl, byId, sendOnEnter } from '../shared/dom.js';
 import { mountSurvey } from './survey.js';
 import { botName, botOwns, mountHandoff, onBotEvent } from './bot.js';
-import { initIvr, ivrQueue, ivrRender, onCallbackRequested } from './ivr.js';
+import { initIvr, ivrPath, ivrQueue, ivrRender, onCallbackRequested } from './ivr.js';
 
 /** @import { SocketState } from '../shared/ws.js' */
 
@@ -288,7 +288,7 @@ function sendMessage() {
   }
   const clientMsgId = newClientMsgId();
   state.pending.set(clientMsgId, { text, createdAt: Date.now(), failed: null });
-  socket.sendReliable({ type: 'message', client_msg_id: clientMsgId, text, queue: ivrQueue() });
+  socket.sendReliable({ type: 'message', client_msg_id: clientMsgId, text, queue: ivrQueue(), ivr_path: ivrPath() });
   input.value = '';
   autosize();
   state.lastTypingSentAt = 0;

@@ -47,6 +47,8 @@ const st = {
   callbackQueue: null,
   /** @type {string | null} */
   chatQueue: null,
+  /** @type {string[]} the menus walked to the chat option, root first */
+  chatPath: [],
   /** @type {ChatConversation | null} */
   conversation: null,
   doneText: '',
@@ -58,6 +60,11 @@ const text = (x) => (x ? (getLanguage() === 'ja' ? x.ja : x.en) || x.ja || x.en 
 /** The queue the visitor chose for the chat (sent with its messages), or undefined. */
 export function ivrQueue() {
   return st.chatQueue || undefined;
+}
+
+/** The menus walked to that chat option (sent with its messages for the reports), or undefined. */
+export function ivrPath() {
+  return st.chatQueue ? st.chatPath : undefined;
 }
 
 function panel() {
@@ -129,6 +136,7 @@ function choose(o) {
     st.path = i >= 0 ? st.path.slice(0, i + 1) : [...st.path, target];
   } else if (a.chat) {
     st.chatQueue = a.chat;
+    st.chatPath = [...st.path];
     st.view = 'hidden';
     st.doneText = t('ivr.start_chat');
     document.getElementById('chat-input')?.focus();

@@ -6,7 +6,8 @@
 // tiles, the live waiting chart, the agent table with the supervisor actions (REST),
 // the overdue replies (`response_overdue` pushes, newest first, each with a Watch
 // button), the history chart from `GET /api/v1/reports` ("no data" when the server has
-// none or no reports API), and the engine nodes from `GET /api/v1/cluster` (polled:
+// none or no reports API), the self-service funnel of the same period (`GET
+// /api/v1/reports/funnel`: a row per entry point), and the engine nodes from `GET /api/v1/cluster` (polled:
 // each node's role, lease, reachability and the keys it holds; one active engine and
 // standbys, or spread placement's members and their shards).
 //
@@ -23,7 +24,7 @@ import {
   getLanguage,
 } from '../shared/i18n.js';
 import { ReconnectingSocket, wsUrl } from '../shared/ws.js';
-import { h, replaceChildren, byId } from '../shared/dom.js';
+import { h, replaceChildren, reconcile, byId } from '../shared/dom.js';
 import { staffLogin, sessionExpired } from '../shared/staff-login.js';
 
 /** @import { StaffSession } from '../shared/staff-login.js' */
@@ -108,6 +109,21 @@ import { staffLogin, sessionExpired } from '../shared/staff-login.js';
  */
 
 /**
+ * An entry row of `GET /api/v1/reports/funnel`.
+ * @typedef {object} FunnelEntry
+ * @property {string} channel
+ * @property {string} front  bot | voice_ivr | visual_ivr | none
+ * @property {number} contacts
+ * @property {number} contained
+ * @property {number} handed_off
+ * @property {number} switched_channel
+ * @property {number} resolved
+ * @property {number | null} fcr_rate
+ * @property {number} abandoned
+ * @property {number} open
+ */
+
+/**
  * A row of `GET /api/v1/reports`.
  * @typedef {object} ReportRow
  * @property {number} bucket_start  Unix ms
@@ -178,6 +194,8 @@ const state = {
   watching: null,
   /** @type {ReportRow[] | null} the history shown (null: none) */
   historyRows: null,
+  /** @type {FunnelEntry[] | null} the funnel shown (null: none) */
+  funnel: null,
   /** @type {ClusterView | null} the engine nodes last read */
   cluster: null,
   /** @type {string | null} why the last read of the nodes failed */
@@ -570,34 +588,48 @@ function agentRow(a) {
   );
 }
 
+/** The agent table's rows by agent id, kept across renders (`reconcile`). */
+/** @type {Map<string, HTMLTableRowElement>} */
+const agentRows = new Map();
+
+/**
+ * Refreshes a kept agent row from a fresh one: every cell but the actions is replaced;
+ * the action buttons and the "move to" select stay the same nodes (a click landing
+ * while a push re-renders the table, or an open select, is never lost), only their
+ * state and labels change, and the select is rebuilt only while it is not in use.
+ * @param {HTMLTableRowElement} row
+ * @param {HTMLTableRowElement} fresh
+ */
+function refreshAgentRow(row, fresh) {
+  const cells = [...row.cells];
+  const next = [...fresh.cells];
+  const last = next.length - 1;
+  for (let i = 0; i < last; i += 1) row.replaceChild(next[i], cells[i]);
+  const buttons = cells[last].querySelectorAll('button');
+  const nextButtons = next[last].querySelectorAll('button');
+  buttons.forEach((b, i) => {
+    b.disabled = nextButtons[i].disabled;
+    b.textContent = nextButtons[i].textContent;
+  });
+  const select = cells[last].querySelector('select');
+  const nextSelect = next[last].querySelector('select');
+  if (select && nextSelect && document.activeElement !== select) select.replaceWith(nextSelect);
+}
+
 function renderAgents() {
   const filter = state.filter;
   const list = [...state.agents.values()]
     .filter((a) => !filter || (a.queues || []).includes(filter))
     .sort((a, b) => a.agent_id.localeCompare(b.agent_id));
-  // A "move to" select that is open keeps its row node (replacing it would close it
-  // under the pointer); the row's other cells are refreshed.
-  const active = document.activeElement;
-  const keep = active && active.tagName === 'SELECT' ? /** @type {HTMLTableRowElement | null} */ (active.closest('#agent-rows tr')) : null;
-  const rows = list.map((a) => {
-    const row = agentRow(a);
-    if (!keep || keep.dataset.testid !== row.dataset.testid) return row;
-    const fresh = [...row.cells];
-    const old = [...keep.cells];
-    for (let i = 0; i < fresh.length - 1; i += 1) keep.replaceChild(fresh[i], old[i]);
-    return keep;
-  });
-  const body = $('agent-rows');
-  const current = /** @type {HTMLTableRowElement[]} */ ([...body.children]);
-  const sameOrder = current.length === rows.length && current.every((r, i) => r.dataset.testid === rows[i].dataset.testid);
-  if (keep && sameOrder) {
-    // Swap rows one by one so the kept one never leaves the document (and its focus).
-    current.forEach((r, i) => {
-      if (r !== rows[i]) r.replaceWith(rows[i]);
-    });
-  } else {
-    replaceChildren(body, rows);
-  }
+  reconcile(
+    $('agent-rows'),
+    list.map((a) => ({
+      key: a.agent_id,
+      render: () => agentRow(a),
+      update: (/** @type {HTMLTableRowElement} */ row) => refreshAgentRow(row, agentRow(a)),
+    })),
+    agentRows,
+  );
   $('agents-empty').hidden = list.length > 0;
 }
 
@@ -741,6 +773,7 @@ async function loadHistory(ev) {
   if (!state.session) return;
   const from = Date.parse(`${$('history-from', HTMLInputElement).value}T00:00:00Z`);
   const to = Date.parse(`${$('history-to', HTMLInputElement).value}T00:00:00Z`) + 86400000;
+  loadFunnel(from, to);
   const status = $('history-status');
   const params = new URLSearchParams({
     from: String(from),
@@ -768,6 +801,70 @@ async function loadHistory(ev) {
   $('history-card').hidden = !rows || rows.length === 0;
   state.historyRows = rows;
   drawHistory();
+}
+
+// ---------------------------------------------------------------------------------
+// Self-service funnel (GET /api/v1/reports/funnel), over the history's period
+// ---------------------------------------------------------------------------------
+
+/**
+ * @param {number} from
+ * @param {number} to
+ */
+async function loadFunnel(from, to) {
+  if (!state.session) return;
+  const params = new URLSearchParams({ from: String(from), to: String(to) });
+  /** @type {FunnelEntry[] | null} */
+  let entries = null;
+  /** @type {string | null} */
+  let messageKey = null;
+  try {
+    const res = await fetch(`../api/v1/reports/funnel?${params}`, {
+      headers: { accept: 'application/json', authorization: `Bearer ${state.session.token}` },
+    });
+    if (res.ok) entries = ((await res.json()) || {}).entries || [];
+    else messageKey = 'sup.funnel.unavailable';
+  } catch {
+    messageKey = 'sup.funnel.unavailable';
+  }
+  if (entries && entries.length === 0) messageKey = 'sup.funnel.no_data';
+  const status = $('funnel-status');
+  status.hidden = !messageKey;
+  status.dataset.state = messageKey === 'sup.funnel.no_data' ? 'empty' : messageKey ? 'unavailable' : 'ok';
+  status.dataset.key = messageKey || '';
+  state.funnel = entries;
+  renderFunnel();
+}
+
+function renderFunnel() {
+  const status = $('funnel-status');
+  status.textContent = status.dataset.key ? t(status.dataset.key) : '';
+  const entries = state.funnel;
+  $('funnel-table').hidden = !entries || entries.length === 0;
+  if (!entries) return;
+  const n = new Intl.NumberFormat(locale());
+  const pct = new Intl.NumberFormat(locale(), { maximumFractionDigits: 1 });
+  /** @param {string} testid @param {number} v */
+  const num = (testid, v) => h('td', { class: 'num', dataset: { testid } }, n.format(v));
+  replaceChildren(
+    $('funnel-rows'),
+    ...entries.map((e) => {
+      const id = `${e.channel}-${e.front}`;
+      return h(
+        'tr',
+        { dataset: { testid: `funnel-${id}` } },
+        h('td', { dataset: { testid: `funnel-entry-${id}` } }, `${t(`channel.${e.channel}`)} · ${t(`sup.funnel.front.${e.front}`)}`),
+        num(`funnel-contacts-${id}`, e.contacts),
+        num(`funnel-contained-${id}`, e.contained),
+        num(`funnel-handed-${id}`, e.handed_off),
+        num(`funnel-switched-${id}`, e.switched_channel),
+        num(`funnel-resolved-${id}`, e.resolved),
+        h('td', { class: 'num', dataset: { testid: `funnel-fcr-${id}` } }, e.fcr_rate == null ? '—' : pct.format(e.fcr_rate * 100)),
+        num(`funnel-abandoned-${id}`, e.abandoned),
+        num(`funnel-open-${id}`, e.open),
+      );
+    }),
+  );
 }
 
 function drawHistory() {
@@ -972,6 +1069,7 @@ function start() {
       liveChartKey = '';
       drawLiveChart();
       drawHistory();
+      renderFunnel();
     }
   });
   $('logout').addEventListener('click', () => logout());

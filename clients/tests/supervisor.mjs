@@ -8,7 +8,8 @@
 // accepts every offer, waiting falls to 0, service level shows 100 %, the agent shows
 // busy; the supervisor then watches one of the conversations and a new customer
 // message appears live. The history panel must say "no data" / "not available" or
-// draw a chart, the engine nodes must show this engine live and active, and the page
+// draw a chart, the self-service funnel must count the SMS contacts (direct, open),
+// the engine nodes must show this engine live and active, and the page
 // must switch to Japanese.
 //
 //   SWITCHBOARD_URL=http://127.0.0.1:43210 SUPERVISOR_ID=sup SUPERVISOR_PASSWORD=... \
@@ -254,6 +255,16 @@ async function main() {
     await pageS.locator('[data-testid="history-status"]:not([hidden]), #history-card:not([hidden])').first().waitFor();
   });
 
+  await step('the funnel shows the SMS contacts, straight in and still open', async () => {
+    // Shown again: the period's contacts now include this run's (the late SMS was
+    // customer 0 writing again: the same contact).
+    await pageS.getByTestId('history-form').getByRole('button').click();
+    await waitText(pageS, 'funnel-entry-sms-none', /^SMS · direct$/);
+    await waitText(pageS, 'funnel-contacts-sms-none', new RegExp(`^${ARRIVALS}$`));
+    await waitText(pageS, 'funnel-open-sms-none', new RegExp(`^${ARRIVALS}$`));
+    await waitText(pageS, 'funnel-fcr-sms-none', /^—$/);
+  });
+
   await step('the dashboard switches to Japanese', async () => {
     await pageS.getByTestId('lang-toggle').click();
     await waitText(pageS, `agent-state-${AGENT_ID}`, /対応中/);
@@ -261,6 +272,8 @@ async function main() {
     await waitText(pageS, 'overdue-title', /^返信期限の超過$/);
     await waitText(pageS, `responses-${QUEUE}`, /超過 [1-9]/);
     await waitText(pageS, `node-role-${nodeName}`, /^アクティブ$/);
+    await waitText(pageS, 'funnel-title', /^セルフサービスの流れ$/);
+    await waitText(pageS, 'funnel-entry-sms-none', /^SMS · 直接$/);
     await waitText(pageS, 'cluster-summary', /^1 ノード中 1 ノード稼働・アクティブ エンジン: /);
     await waitText(pageS, 'flood-badge', /^大量アクセス: 直近1分で匿名リクエスト 1 件を拒否$/);
     const lang = await pageS.evaluate(() => document.documentElement.lang);

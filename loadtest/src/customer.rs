@@ -359,6 +359,7 @@ impl Customer {
                     client_msg_id: p.client_msg_id.clone(),
                     text: p.text.clone(),
                     queue: None,
+                    ivr_path: Vec::new(),
                 }
             })
             .collect();
@@ -411,6 +412,7 @@ impl Customer {
             client_msg_id: id,
             text,
             queue: None,
+            ivr_path: Vec::new(),
         })
         .await;
     }
@@ -456,6 +458,7 @@ impl Customer {
             client_msg_id,
             text,
             queue: None,
+            ivr_path: Vec::new(),
         })
         .await;
     }

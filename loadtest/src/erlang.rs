@@ -875,6 +875,7 @@ async fn customer(ws: String, idx: u32, erl: Arc<Erl>, mut stop: watch::Receiver
             client_msg_id: uuid::Uuid::new_v4().to_string(),
             text,
             queue: None,
+            ivr_path: Vec::new(),
         };
         conn.tx.send(Message::Text(to_text(&msg))).await?;
         loop {

@@ -191,6 +191,7 @@ mod tests {
                 client_msg_id: "c1".into(),
                 text: "hi".into(),
                 queue: None,
+                ivr_path: Vec::new(),
             }),
             r#"{"type":"message","client_msg_id":"c1","text":"hi"}"#
         );

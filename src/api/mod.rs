@@ -12,6 +12,7 @@ pub mod crm;
 pub mod customers;
 pub mod error;
 pub mod extract;
+pub mod funnel;
 pub mod health;
 pub mod holding;
 pub mod html;
@@ -92,6 +93,7 @@ api_v1! {
     get "/agents" => live::agents,
     get "/agents/{id}" => live::agent,
     get "/reports" => reports::report,
+    get "/reports/funnel" => funnel::funnel_report,
     get "/supervisor/live" => supervisor::live,
     get "/cluster" => cluster_view::view,
     get "/supervisor/subscribers" => supervisor::subscribers,

@@ -25,8 +25,8 @@
 
 use super::error::ApiError;
 use super::{
-    admin, callbacks, canned, cluster_view, crm, customers, health, identity, inbound, ivr, kb,
-    live, login, notify, privacy, read, reports, supervisor, survey, ws_routes,
+    admin, callbacks, canned, cluster_view, crm, customers, funnel, health, identity, inbound, ivr,
+    kb, live, login, notify, privacy, read, reports, supervisor, survey, ws_routes,
 };
 use actix_web::HttpResponse;
 use std::sync::OnceLock;
@@ -72,6 +72,7 @@ use utoipa::OpenApi;
         live::agent,
         admin::put_agent,
         reports::report,
+        funnel::funnel_report,
         supervisor::live,
         cluster_view::view,
         supervisor::subscribers,

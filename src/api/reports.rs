@@ -70,7 +70,7 @@ pub struct ReportResponse {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
+pub(super) enum Format {
     Json,
     Csv,
 }
@@ -96,8 +96,9 @@ fn parse_thresholds(s: &str, max: usize) -> Result<Vec<u32>, ApiError> {
     Ok(out)
 }
 
-fn format_of(q: &ReportQuery, req: &HttpRequest) -> Result<Format, ApiError> {
-    match q.format.as_deref() {
+/// The answer's format: `format` (`json` or `csv`), else the `Accept` header.
+pub(super) fn format_of(format: Option<&str>, req: &HttpRequest) -> Result<Format, ApiError> {
+    match format {
         Some("json") => Ok(Format::Json),
         Some("csv") => Ok(Format::Csv),
         Some(other) => Err(ApiError::invalid(format!(
@@ -118,21 +119,68 @@ fn format_of(q: &ReportQuery, req: &HttpRequest) -> Result<Format, ApiError> {
     }
 }
 
-/// Validates the query against `[reports]` into the computation's parameters.
-fn params_of(q: &ReportQuery, state: &AppState) -> Result<ReportParams, ApiError> {
-    let cfg = &state.server.settings.reports;
-    let interval = Interval::parse(&q.interval)?;
-    let group = GroupBy::parse(&q.group)?;
-    if q.from >= q.to {
+/// `[from, to)` is a range `[reports]` allows; its length in ms.
+pub(super) fn check_range(
+    from: i64,
+    to: i64,
+    cfg: &crate::config::ReportSettings,
+) -> Result<i64, ApiError> {
+    if from >= to {
         return Err(ApiError::invalid("from must be before to"));
     }
-    let range = q.to.saturating_sub(q.from);
+    let range = to.saturating_sub(from);
     if range as u64 > cfg.max_range_ms {
         return Err(ApiError::invalid(format!(
             "the range is {range} ms; at most {} ms (reports.max_range_ms)",
             cfg.max_range_ms
         )));
     }
+    Ok(range)
+}
+
+/// Every queue's report events in `[from, until)`, refused (not cut) past
+/// `reports.max_events`.
+pub(super) async fn read_events(
+    state: &AppState,
+    from: Millis,
+    until: Millis,
+) -> Result<Vec<crate::domain::ReportEvent>, ApiError> {
+    let max = state.server.settings.reports.max_events;
+    let events = state
+        .server
+        .store
+        .report_events(None, from, until, max.saturating_add(1))
+        .await?;
+    if events.len() > max {
+        return Err(ApiError::invalid(format!(
+            "the range holds more than {max} report events (reports.max_events); narrow it"
+        )));
+    }
+    Ok(events)
+}
+
+/// An encoded answer: JSON, or CSV as an attachment named `filename`.
+pub(super) fn respond(format: Format, body: String, filename: &str) -> HttpResponse {
+    match format {
+        Format::Json => HttpResponse::Ok()
+            .content_type("application/json")
+            .body(body),
+        Format::Csv => HttpResponse::Ok()
+            .content_type("text/csv; charset=utf-8")
+            .insert_header((
+                "Content-Disposition",
+                format!("attachment; filename=\"{filename}\""),
+            ))
+            .body(body),
+    }
+}
+
+/// Validates the query against `[reports]` into the computation's parameters.
+fn params_of(q: &ReportQuery, state: &AppState) -> Result<ReportParams, ApiError> {
+    let cfg = &state.server.settings.reports;
+    let interval = Interval::parse(&q.interval)?;
+    let group = GroupBy::parse(&q.group)?;
+    let range = check_range(q.from, q.to, cfg)?;
     let buckets = (range + interval.min_len_ms() - 1) / interval.min_len_ms() + 1;
     if buckets as u64 > cfg.max_rows as u64 {
         return Err(ApiError::invalid(format!(
@@ -188,24 +236,14 @@ pub async fn report(
 ) -> Result<HttpResponse, ApiError> {
     staff.require_supervisor()?;
     let q = q.into_inner();
-    let format = format_of(&q, &req)?;
+    let format = format_of(q.format.as_deref(), &req)?;
     let params = params_of(&q, &state)?;
     let cfg = &state.server.settings.reports;
     // Every queue is read even for one queue's report: a repeat contact that makes a
     // resolution not first-contact may be in any queue. Events after `to` (inside the
     // FCR window) are only looked at for that.
     let until = params.to.plus_ms(params.fcr_window_ms);
-    let events = state
-        .server
-        .store
-        .report_events(None, params.from, until, cfg.max_events.saturating_add(1))
-        .await?;
-    if events.len() > cfg.max_events {
-        return Err(ApiError::invalid(format!(
-            "the range holds more than {} report events (reports.max_events); narrow it",
-            cfg.max_events
-        )));
-    }
+    let events = read_events(&state, params.from, until).await?;
     let max_rows = cfg.max_rows;
     let (from, to) = (q.from, q.to);
     let filename = format!("switchboard-report-{}-{}.csv", q.group, q.interval);
@@ -238,18 +276,7 @@ pub async fn report(
     })
     .await
     .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))??;
-    Ok(match format {
-        Format::Json => HttpResponse::Ok()
-            .content_type("application/json")
-            .body(encoded),
-        Format::Csv => HttpResponse::Ok()
-            .content_type("text/csv; charset=utf-8")
-            .insert_header((
-                "Content-Disposition",
-                format!("attachment; filename=\"{filename}\""),
-            ))
-            .body(encoded),
-    })
+    Ok(respond(format, encoded, &filename))
 }
 
 /// The CSV columns after the per-threshold service levels.
@@ -357,7 +384,7 @@ pub fn csv(rows: &[ReportRow], thresholds: &[u32]) -> String {
 }
 
 /// A CSV field, quoted when it holds a comma, quote or line break.
-fn csv_field(s: &str) -> String {
+pub(super) fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\r', '\n']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {

@@ -156,11 +156,13 @@ impl ChatSession {
                 client_msg_id,
                 text,
                 queue,
+                ivr_path,
             } => self.send_message(
                 ChatInput {
                     client_msg_id,
                     text,
                     queue,
+                    ivr_path,
                 },
                 ctx,
             ),

@@ -92,7 +92,7 @@ pub fn tree(s: &mut Settings) {
     ];
 }
 
-fn call(sid: &'static str, from: &'static str) -> Vec<(&'static str, &'static str)> {
+pub fn call(sid: &'static str, from: &'static str) -> Vec<(&'static str, &'static str)> {
     vec![
         ("CallSid", sid),
         ("From", from),
@@ -101,7 +101,7 @@ fn call(sid: &'static str, from: &'static str) -> Vec<(&'static str, &'static st
     ]
 }
 
-fn with<'a>(base: &[(&'a str, &'a str)], k: &'a str, v: &'a str) -> Vec<(&'a str, &'a str)> {
+pub fn with<'a>(base: &[(&'a str, &'a str)], k: &'a str, v: &'a str) -> Vec<(&'a str, &'a str)> {
     let mut p = base.to_vec();
     p.push((k, v));
     p
@@ -120,7 +120,7 @@ fn action_path(twiml: &str) -> String {
         .to_owned()
 }
 
-fn enqueued(twiml: &str) -> String {
+pub fn enqueued(twiml: &str) -> String {
     twiml
         .split("<Enqueue>")
         .nth(1)
@@ -490,4 +490,36 @@ async fn visual_ivr_and_callback_task_in_a_real_browser() {
         "ivr browser test passed",
     )
     .await;
+    // The page sent the menus it walked to the chat option with the first message: the
+    // conversation opened with them (the funnel's `queue` step), then the callback.
+    let engine = app.engine.as_ref().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let hour = |h: i64| switchboard::domain::Millis(now + h * 3_600_000);
+    let events = engine
+        .store
+        .report_events(None, hour(-1), hour(1), 1_000)
+        .await
+        .unwrap();
+    let steps: Vec<(String, Option<String>)> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            switchboard::domain::ReportKind::SelfService {
+                front: switchboard::domain::SelfServiceFront::VisualIvr,
+                path,
+                handoff,
+                ..
+            } => Some((path.join(">"), handoff.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("main".to_owned(), Some("queue".to_owned())),
+            ("main".to_owned(), Some("callback".to_owned())),
+        ]
+    );
 }

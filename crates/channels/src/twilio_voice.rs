@@ -182,7 +182,7 @@ async fn incoming_inner(
     required(&params, "CallSid")?;
     required(&params, "From")?;
     let Some(tree) = ivr_tree(state) else {
-        return route_call(state, &params, None, &SkillFloors::new(), "着信").await;
+        return route_call(state, &params, None, &SkillFloors::new(), &[], "着信").await;
     };
     Ok(menu_twiml(state, &tree, &Position::root(&tree), 0, ""))
 }
@@ -206,7 +206,7 @@ async fn menu_inner(
 ) -> Result<HttpResponse, WebhookError> {
     let v = &state.channels.voice;
     let Some(tree) = ivr_tree(state) else {
-        return route_call(state, &params, None, &SkillFloors::new(), "着信").await;
+        return route_call(state, &params, None, &SkillFloors::new(), &[], "着信").await;
     };
     // Where the caller is: the (signed) action URL's query; anything else is the root.
     let query: Vec<(String, String)> =
@@ -274,7 +274,7 @@ async fn act(
         Action::Back => Ok(menu_twiml(state, tree, &pos.back(), 0, "")),
         Action::Queue(q) => {
             let text = format!("着信 — IVR {}: {label}", pos.encode());
-            route_call(state, params, Some(q.clone()), skills, &text).await
+            route_call(state, params, Some(q.clone()), skills, &pos.0, &text).await
         }
         Action::Article(id) => {
             let article = switchboard_engine::articles::read(&state.store, id)
@@ -307,7 +307,7 @@ async fn act(
                 pos.encode()
             );
             let Provided::Stored(done) =
-                ingest_call(state, params, q.clone(), &SkillFloors::new(), &text).await?
+                ingest_call(state, params, q.clone(), &SkillFloors::new(), &pos.0, &text).await?
             else {
                 return Ok(erased_call());
             };
@@ -338,12 +338,13 @@ async fn act(
 }
 
 /// Opens (or joins) the caller's voice conversation, unless the call was received
-/// before its customer was erased.
+/// before its customer was erased. `path`: the IVR menus the caller went through.
 async fn ingest_call(
     state: &Gateway,
     params: &[(String, String)],
     queue: Option<crate::domain::QueueName>,
     skills: &SkillFloors,
+    path: &[String],
     text: &str,
 ) -> Result<Provided, WebhookError> {
     let call = required(params, "CallSid")?;
@@ -352,6 +353,7 @@ async fn ingest_call(
     m.provider_msg_id = Some(call.to_owned());
     m.queue = queue;
     m.requirements = skills.clone();
+    m.ivr_path = path.to_vec();
     Ok(ingest(state, m).await?)
 }
 
@@ -361,6 +363,7 @@ async fn route_call(
     params: &[(String, String)],
     queue: Option<crate::domain::QueueName>,
     skills: &SkillFloors,
+    path: &[String],
     text: &str,
 ) -> Result<HttpResponse, WebhookError> {
     // The queue's business hours, as the customer's actor will apply them to the
@@ -370,7 +373,8 @@ async fn route_call(
         .clone()
         .or_else(|| engine.default_queue_for(Channel::Voice))
         .and_then(|q| engine.after_hours(&q));
-    let Provided::Stored(done) = ingest_call(state, params, queue, skills, text).await? else {
+    let Provided::Stored(done) = ingest_call(state, params, queue, skills, path, text).await?
+    else {
         return Ok(erased_call());
     };
     let told = after_hours

@@ -73,6 +73,10 @@ pub enum EventKind {
     ConversationOpened {
         channel: Channel,
         queue: QueueName,
+        /// The IVR menus the customer went through to reach the queue, root first (a
+        /// phone call's, or the web chat's visual IVR).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        ivr_path: Vec<String>,
     },
     Queued {
         queue: QueueName,

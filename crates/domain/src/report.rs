@@ -123,6 +123,61 @@ pub enum ReportKind {
     /// An offer to `agent` ended: accepted, rejected, timed out or rescinded (written
     /// by the queue actor with the offer's trace entry).
     OfferClosed { outcome: OfferOutcome },
+    /// What self-service did for the contact so far (the funnel report): written at
+    /// each bot turn, at the bot's hand-off, when an IVR caller reaches a queue and when
+    /// an IVR leaf asks for a callback. A contact's latest one is its self-service step.
+    SelfService {
+        front: SelfServiceFront,
+        /// The IVR menus the contact went through, root first.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        path: Vec<String>,
+        /// The bot's turns so far, and how many of them an article answered.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        turns: u32,
+        #[serde(default, skip_serializing_if = "is_zero")]
+        answers: u32,
+        /// Why it went to a person: the bot's reason (`requested`, `button`,
+        /// `unanswered`, `turn_limit`), or the IVR's `queue` / `callback` choice.
+        /// `None`: self-service still has it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        handoff: Option<String>,
+    },
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// What served a contact before any agent did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SelfServiceFront {
+    /// The FAQ bot (a bot session on a chat or messaging channel).
+    Bot,
+    /// The phone's IVR menus.
+    VoiceIvr,
+    /// The web chat's visual IVR.
+    VisualIvr,
+}
+
+impl SelfServiceFront {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SelfServiceFront::Bot => "bot",
+            SelfServiceFront::VoiceIvr => "voice_ivr",
+            SelfServiceFront::VisualIvr => "visual_ivr",
+        }
+    }
+
+    /// The front of an IVR menu path walked on `channel`: the phone's menus on a call,
+    /// else the web chat's visual IVR.
+    pub fn ivr_on(channel: Channel) -> Self {
+        if channel == Channel::Voice {
+            SelfServiceFront::VoiceIvr
+        } else {
+            SelfServiceFront::VisualIvr
+        }
+    }
 }
 
 impl ReportKind {
@@ -141,6 +196,7 @@ impl ReportKind {
             ReportKind::Reopened => "reopened",
             ReportKind::Csat { .. } => "csat",
             ReportKind::OfferClosed { .. } => "offer_closed",
+            ReportKind::SelfService { .. } => "self_service",
         }
     }
 }

@@ -533,6 +533,27 @@ impl Position {
     }
 }
 
+/// Most menus a path reported by a client may name (deeper than any tree allows).
+pub const MAX_REPORTED_PATH: usize = 16;
+
+/// The shape of a menu path a client reports (the visual IVR's, root first): at most
+/// [`MAX_REPORTED_PATH`] menu ids, each a valid id. Whether the tree has that path is
+/// not checked: the path only labels reports (docs/ivr.md).
+pub fn check_reported_path(path: &[String]) -> Result<(), String> {
+    if path.len() > MAX_REPORTED_PATH {
+        return Err(format!(
+            "ivr_path names {} menus; at most {MAX_REPORTED_PATH}",
+            path.len()
+        ));
+    }
+    match path.iter().find(|m| !valid_id(m)) {
+        Some(m) => Err(format!(
+            "ivr_path: menu id {m:?} must be 1-32 of [a-z0-9_-]"
+        )),
+        None => Ok(()),
+    }
+}
+
 fn valid_id(id: &str) -> bool {
     (1..=32).contains(&id.len())
         && id

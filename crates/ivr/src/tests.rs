@@ -324,3 +324,17 @@ action = "repeat"
     )
     .unwrap();
 }
+
+#[test]
+fn a_reported_path_is_checked_for_shape() {
+    let path = |ids: &[&str]| ids.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert!(check_reported_path(&[]).is_ok());
+    assert!(check_reported_path(&path(&["main", "orders-2", "a_b"])).is_ok());
+    let e = check_reported_path(&path(&["main", "Orders"])).unwrap_err();
+    assert!(e.contains("\"Orders\""), "{e}");
+    assert!(check_reported_path(&path(&[""])).is_err());
+    assert!(check_reported_path(&path(&[&"x".repeat(33)])).is_err());
+    assert!(check_reported_path(&vec!["m".to_owned(); MAX_REPORTED_PATH]).is_ok());
+    let e = check_reported_path(&vec!["m".to_owned(); MAX_REPORTED_PATH + 1]).unwrap_err();
+    assert!(e.contains("17 menus"), "{e}");
+}

@@ -222,6 +222,10 @@ pub enum ChatClientMsg {
         /// chat options; else refused).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         queue: Option<QueueName>,
+        /// The visual IVR's menus to that chat option, root first (only with `queue`):
+        /// recorded on the conversation for the self-service funnel report.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        ivr_path: Vec<String>,
     },
     Typing {},
     Leave {},

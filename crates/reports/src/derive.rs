@@ -8,8 +8,8 @@
 //! rebuilds from the timeline when it is activated. Pure: no clock, no store.
 
 use domain::{
-    Conversation, ConversationId, ConversationState, EventKind, Millis, OfferOrigin, QueueName,
-    ReportEvent, ReportKind, ResponseTargets, TimelineEvent,
+    BotTurn, Conversation, ConversationId, ConversationState, EventKind, Millis, OfferOrigin,
+    QueueName, ReportEvent, ReportKind, ResponseTargets, SelfServiceFront, TimelineEvent,
 };
 
 /// What the report events of the open conversation need to remember between commits.
@@ -225,14 +225,63 @@ pub fn derive(
             );
         }
         match &e.kind {
-            EventKind::ConversationOpened { channel, queue } => push(
+            EventKind::ConversationOpened {
+                channel,
                 queue,
-                *channel,
+                ivr_path,
+            } => {
+                push(
+                    queue,
+                    *channel,
+                    None,
+                    ReportKind::Offered {
+                        origin: OfferOrigin::New,
+                    },
+                );
+                if !ivr_path.is_empty() {
+                    push(
+                        queue,
+                        *channel,
+                        None,
+                        ReportKind::SelfService {
+                            front: SelfServiceFront::ivr_on(*channel),
+                            path: ivr_path.clone(),
+                            turns: 0,
+                            answers: 0,
+                            handoff: Some("queue".into()),
+                        },
+                    );
+                }
+            }
+            EventKind::BotHandoff {
+                reason, transcript, ..
+            } => push(
+                &after.queue,
+                after.channel,
                 None,
-                ReportKind::Offered {
-                    origin: OfferOrigin::New,
-                },
+                bot_step(transcript, Some(reason.clone())),
             ),
+            EventKind::CallbackRequested {
+                ivr_path, source, ..
+            } if !ivr_path.is_empty() => {
+                let front = if source == "voice_ivr" {
+                    SelfServiceFront::VoiceIvr
+                } else {
+                    SelfServiceFront::VisualIvr
+                };
+                push(
+                    &after.queue,
+                    after.channel,
+                    None,
+                    ReportKind::SelfService {
+                        front,
+                        path: ivr_path.clone(),
+                        turns: 0,
+                        answers: 0,
+                        handoff: Some("callback".into()),
+                    },
+                );
+            }
             EventKind::ConversationReopened { channel, queue } => {
                 push(&prior.queue, *channel, None, ReportKind::Reopened);
                 push(
@@ -386,6 +435,45 @@ pub fn derive(
     out
 }
 
+/// The `self_service` step of a bot session with these `turns` (`handoff`: why it went
+/// to a person, if it did).
+fn bot_step(turns: &[BotTurn], handoff: Option<String>) -> ReportKind {
+    let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    ReportKind::SelfService {
+        front: SelfServiceFront::Bot,
+        path: Vec::new(),
+        turns: count(turns.len()),
+        answers: count(turns.iter().filter(|t| t.article_id.is_some()).count()),
+        handoff,
+    }
+}
+
+/// The report event of a bot turn that kept the customer (`reply`: the committed
+/// `bot_reply`, `turns`: the session's turns so far, `queue`: where a hand-off would
+/// go). Bot turns open no conversation, so they do not pass through [`derive`].
+pub fn bot_turn(
+    reply: &TimelineEvent,
+    queue: &QueueName,
+    turns: &[BotTurn],
+) -> Option<ReportEvent> {
+    let (EventKind::BotReply { channel, .. }, Some(conversation)) =
+        (&reply.kind, reply.conversation_id)
+    else {
+        return None;
+    };
+    Some(ReportEvent {
+        id: domain::EventId::derived(reply.id, 0),
+        at: reply.at,
+        queue: queue.clone(),
+        channel: *channel,
+        conversation,
+        customer: reply.customer_id,
+        agent: None,
+        difficulty: None,
+        kind: bot_step(turns, None),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -433,6 +521,7 @@ mod tests {
             EventKind::ConversationOpened {
                 channel: Channel::Sms,
                 queue: queued.queue.clone(),
+                ivr_path: Vec::new(),
             },
         ));
         let assigned = Conversation {
@@ -539,6 +628,7 @@ mod tests {
             EventKind::ConversationOpened {
                 channel: Channel::Chat,
                 queue: queued.queue.clone(),
+                ivr_path: Vec::new(),
             },
         );
         let r = derive(std::slice::from_ref(&opened), None, &queued, &facts, None);
@@ -763,6 +853,7 @@ mod tests {
             EventKind::ConversationOpened {
                 channel: Channel::Sms,
                 queue: held.queue.clone(),
+                ivr_path: Vec::new(),
             },
         ));
         facts.observe(&inbound(10_000));
@@ -873,5 +964,169 @@ mod tests {
             },
         ));
         assert_eq!(facts.response_of(held.id).waiting_since, None);
+    }
+
+    fn steps(r: &[ReportEvent]) -> Vec<&ReportKind> {
+        r.iter()
+            .map(|e| &e.kind)
+            .filter(|k| matches!(k, ReportKind::SelfService { .. }))
+            .collect()
+    }
+
+    fn turn(article: Option<&str>) -> BotTurn {
+        BotTurn {
+            question: "q".into(),
+            answer: "a".into(),
+            article_id: article.map(str::to_owned),
+            article_title: None,
+            at: Millis(1_000),
+        }
+    }
+
+    /// The self-service step goes with the commit that ends it: an IVR caller's new
+    /// conversation, the bot's hand-off (counted from its transcript), an IVR leaf's
+    /// callback; a callback asked for outside the IVR is no self-service.
+    #[test]
+    fn self_service_steps_are_reported_where_they_end() {
+        let queued = conv(ConversationState::Queued, None);
+        let facts = ContactFacts::default();
+        let opened = ev(
+            &queued,
+            1_000,
+            EventKind::ConversationOpened {
+                channel: Channel::Voice,
+                queue: queued.queue.clone(),
+                ivr_path: vec!["main".into(), "orders".into()],
+            },
+        );
+        let r = derive(&[opened], None, &queued, &facts, None);
+        assert_eq!(kinds(&r), ["offered", "self_service"]);
+        assert_eq!(
+            steps(&r),
+            [&ReportKind::SelfService {
+                front: SelfServiceFront::VoiceIvr,
+                path: vec!["main".into(), "orders".into()],
+                turns: 0,
+                answers: 0,
+                handoff: Some("queue".into()),
+            }]
+        );
+        // Straight in: no step.
+        let plain = ev(
+            &queued,
+            1_000,
+            EventKind::ConversationOpened {
+                channel: Channel::Chat,
+                queue: queued.queue.clone(),
+                ivr_path: Vec::new(),
+            },
+        );
+        assert_eq!(
+            kinds(&derive(&[plain], None, &queued, &facts, None)),
+            ["offered"]
+        );
+
+        let handoff = ev(
+            &queued,
+            2_000,
+            EventKind::BotHandoff {
+                reason: "turn_limit".into(),
+                language: "ja".into(),
+                transcript: vec![turn(Some("kb-1")), turn(None), turn(Some("kb-2"))],
+            },
+        );
+        let r = derive(&[handoff], Some(&queued), &queued, &facts, None);
+        assert_eq!(
+            steps(&r),
+            [&ReportKind::SelfService {
+                front: SelfServiceFront::Bot,
+                path: Vec::new(),
+                turns: 3,
+                answers: 2,
+                handoff: Some("turn_limit".into()),
+            }]
+        );
+
+        let callback = |path: Vec<String>, source: &str| {
+            ev(
+                &queued,
+                3_000,
+                EventKind::CallbackRequested {
+                    phone: "+81311112222".into(),
+                    queue: queued.queue.clone(),
+                    note: None,
+                    ivr_path: path,
+                    source: source.into(),
+                },
+            )
+        };
+        let r = derive(
+            &[callback(vec!["main".into()], "visual_ivr")],
+            Some(&queued),
+            &queued,
+            &facts,
+            None,
+        );
+        assert_eq!(
+            steps(&r),
+            [&ReportKind::SelfService {
+                front: SelfServiceFront::VisualIvr,
+                path: vec!["main".into()],
+                turns: 0,
+                answers: 0,
+                handoff: Some("callback".into()),
+            }]
+        );
+        let r = derive(
+            &[callback(Vec::new(), "chat")],
+            Some(&queued),
+            &queued,
+            &facts,
+            None,
+        );
+        assert!(steps(&r).is_empty(), "{r:?}");
+    }
+
+    /// A bot turn that keeps the customer: one step, keyed by the reply (a commit
+    /// retried writes the same row), in the queue a hand-off would go to.
+    #[test]
+    fn a_bot_turn_reports_the_session_so_far() {
+        let queued = conv(ConversationState::Queued, None);
+        let reply = ev(
+            &queued,
+            5_000,
+            EventKind::BotReply {
+                channel: Channel::Line,
+                kind: "answer".into(),
+                text: "t".into(),
+                article_id: Some("kb-1".into()),
+                article_title: None,
+            },
+        );
+        let r = bot_turn(&reply, &queued.queue, &[turn(None), turn(Some("kb-1"))]).expect("a step");
+        assert_eq!(r.id, domain::EventId::derived(reply.id, 0));
+        assert_eq!(
+            (r.at, r.channel, r.conversation),
+            (Millis(5_000), Channel::Line, queued.id)
+        );
+        assert_eq!(
+            r.kind,
+            ReportKind::SelfService {
+                front: SelfServiceFront::Bot,
+                path: Vec::new(),
+                turns: 2,
+                answers: 1,
+                handoff: None,
+            }
+        );
+        let note = ev(
+            &queued,
+            5_000,
+            EventKind::Note {
+                agent_id: AgentId::parse("alice").expect("agent"),
+                text: "n".into(),
+            },
+        );
+        assert!(bot_turn(&note, &queued.queue, &[]).is_none());
     }
 }

@@ -10,6 +10,7 @@
 
 pub mod bucket;
 pub mod derive;
+pub mod funnel;
 
 pub use bucket::Interval;
 
@@ -193,6 +194,10 @@ pub fn compute(events: &[ReportEvent], params: &ReportParams) -> Vec<ReportRow> 
         if params.queue.as_ref().is_some_and(|q| *q != e.queue) {
             continue;
         }
+        // Self-service steps are the funnel's (`funnel`), not a queue's traffic.
+        if matches!(e.kind, ReportKind::SelfService { .. }) {
+            continue;
+        }
         let Some(group) = params.group.key(e) else {
             continue;
         };
@@ -267,6 +272,7 @@ pub fn compute(events: &[ReportEvent], params: &ReportParams) -> Vec<ReportRow> 
                     acc.csat_sum += f64::from(*score) / f64::from(*scale_max);
                 }
             }
+            ReportKind::SelfService { .. } => {}
         }
     }
     rows.into_iter()
@@ -335,7 +341,7 @@ fn secs(ms: u64) -> f64 {
     ms as f64 / 1000.0
 }
 
-fn ratio(n: u64, d: u64) -> Option<f64> {
+pub(crate) fn ratio(n: u64, d: u64) -> Option<f64> {
     (d > 0).then(|| n as f64 / d as f64)
 }
 
@@ -355,13 +361,13 @@ pub fn percentile(sorted: &[u64], p: u32) -> Option<u64> {
 
 /// Contacts that make a resolution not first-contact: the same conversation reopened,
 /// or a new conversation from the same customer.
-struct RepeatContacts {
+pub(crate) struct RepeatContacts {
     reopened: HashMap<ConversationId, Vec<Millis>>,
     new_contacts: HashMap<CustomerId, Vec<Millis>>,
 }
 
 impl RepeatContacts {
-    fn index(events: &[ReportEvent]) -> Self {
+    pub(crate) fn index(events: &[ReportEvent]) -> Self {
         let mut reopened: HashMap<ConversationId, Vec<Millis>> = HashMap::new();
         let mut new_contacts: HashMap<CustomerId, Vec<Millis>> = HashMap::new();
         for e in events {
@@ -381,7 +387,7 @@ impl RepeatContacts {
 
     /// Whether a repeat contact followed `resolved` within `window_ms` (after it, up to
     /// and including `at + window`).
-    fn after(&self, resolved: &ReportEvent, window_ms: u64) -> bool {
+    pub(crate) fn after(&self, resolved: &ReportEvent, window_ms: u64) -> bool {
         let (lo, hi) = (resolved.at, resolved.at.plus_ms(window_ms));
         let inside =
             |ts: Option<&Vec<Millis>>| ts.is_some_and(|ts| ts.iter().any(|t| *t > lo && *t <= hi));

@@ -634,3 +634,396 @@ fn rows_by_difficulty_group_contacts_by_how_hard_they_are() {
     assert!(close(none.asa_seconds, 30.0));
     assert_eq!(GroupBy::parse("difficulty"), Ok(GroupBy::Difficulty));
 }
+
+// ------------------------------------------------------------------ the funnel
+
+mod funnel {
+    use super::*;
+    use crate::funnel::{funnel, FlowRow, FunnelParams, Outcome};
+    use domain::SelfServiceFront;
+
+    fn step(
+        front: SelfServiceFront,
+        path: &[&str],
+        answers: u32,
+        handoff: Option<&str>,
+    ) -> ReportKind {
+        ReportKind::SelfService {
+            front,
+            path: path.iter().map(|s| s.to_string()).collect(),
+            turns: answers + 1,
+            answers,
+            handoff: handoff.map(str::to_owned),
+        }
+    }
+
+    fn new_offer() -> ReportKind {
+        ReportKind::Offered {
+            origin: OfferOrigin::New,
+        }
+    }
+
+    fn fparams(from: i64, to: i64) -> FunnelParams {
+        FunnelParams {
+            from: Millis(from),
+            to: Millis(to),
+            queue: None,
+            fcr_window_ms: 7 * DAY_MS as u64,
+        }
+    }
+
+    /// `channel/front step handoff switched outcome xN`, sorted.
+    fn lines(flows: &[FlowRow]) -> Vec<String> {
+        let mut out: Vec<String> = flows
+            .iter()
+            .map(|f| {
+                format!(
+                    "{}/{} {} {} {} {} x{}",
+                    f.channel.as_str(),
+                    f.front,
+                    f.step.as_deref().unwrap_or("-"),
+                    f.handoff.as_deref().unwrap_or("-"),
+                    f.switched_to.map_or("-", |c| c.as_str()),
+                    f.outcome.as_str(),
+                    f.contacts
+                )
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Seven contacts, each with its path worked out in the comments.
+    fn day(log: &mut Log) {
+        let (chat, sms, voice) = (Channel::Chat, Channel::Sms, Channel::Voice);
+        // A: the bot, unanswered then answered; no hand-off: contained, `answered`.
+        let (a, ca) = (ConversationId::new(), CustomerId::new());
+        log.push(
+            H,
+            "general",
+            chat,
+            a,
+            ca,
+            None,
+            step(SelfServiceFront::Bot, &[], 0, None),
+        );
+        log.push(
+            H + 60_000,
+            "general",
+            chat,
+            a,
+            ca,
+            None,
+            step(SelfServiceFront::Bot, &[], 1, None),
+        );
+        // B: the bot hands off (`unanswered`), Bea resolves it; nothing follows: FCR.
+        let (b, cb) = (ConversationId::new(), CustomerId::new());
+        log.push(
+            H,
+            "general",
+            chat,
+            b,
+            cb,
+            None,
+            step(SelfServiceFront::Bot, &[], 0, None),
+        );
+        log.push(2 * H, "general", chat, b, cb, None, new_offer());
+        log.push(
+            2 * H,
+            "general",
+            chat,
+            b,
+            cb,
+            None,
+            step(SelfServiceFront::Bot, &[], 0, Some("unanswered")),
+        );
+        log.push(
+            2 * H + 1,
+            "general",
+            chat,
+            b,
+            cb,
+            Some("bea"),
+            ReportKind::Answered { wait_ms: 1 },
+        );
+        log.push(
+            3 * H,
+            "general",
+            chat,
+            b,
+            cb,
+            Some("bea"),
+            ReportKind::Resolved {
+                first_contact: true,
+            },
+        );
+        // C: a call through main > orders, moved to SMS, then abandoned.
+        let (c, cc) = (ConversationId::new(), CustomerId::new());
+        log.push(H, "orders", voice, c, cc, None, new_offer());
+        log.push(
+            H,
+            "orders",
+            voice,
+            c,
+            cc,
+            None,
+            step(
+                SelfServiceFront::VoiceIvr,
+                &["main", "orders"],
+                0,
+                Some("queue"),
+            ),
+        );
+        log.push(
+            H + 5,
+            "orders",
+            sms,
+            c,
+            cc,
+            None,
+            ReportKind::ChannelSwitched { from: voice },
+        );
+        log.push(
+            H + 9,
+            "orders",
+            sms,
+            c,
+            cc,
+            None,
+            ReportKind::Abandoned {
+                wait_ms: 9,
+                left_unserved: false,
+            },
+        );
+        // D: an SMS straight in, resolved, reopened: open again.
+        let (d, cd) = (ConversationId::new(), CustomerId::new());
+        log.push(H, "general", sms, d, cd, None, new_offer());
+        log.push(
+            2 * H,
+            "general",
+            sms,
+            d,
+            cd,
+            Some("bea"),
+            ReportKind::Resolved {
+                first_contact: true,
+            },
+        );
+        log.push(3 * H, "general", sms, d, cd, None, ReportKind::Reopened);
+        // E: an SMS straight in, resolved; the same customer writes again an hour later
+        // (F, a new conversation): E is resolved, not at first contact; F is open.
+        let (e, ce) = (ConversationId::new(), CustomerId::new());
+        log.push(H, "general", sms, e, ce, None, new_offer());
+        log.push(
+            2 * H,
+            "general",
+            sms,
+            e,
+            ce,
+            Some("bea"),
+            ReportKind::Resolved {
+                first_contact: true,
+            },
+        );
+        let f = ConversationId::new();
+        log.push(3 * H, "general", sms, f, ce, None, new_offer());
+        // G: began before the range (its first event here is an answer): left out.
+        let (g, cg) = (ConversationId::new(), CustomerId::new());
+        log.push(
+            H,
+            "general",
+            sms,
+            g,
+            cg,
+            Some("bea"),
+            ReportKind::Answered { wait_ms: 5 },
+        );
+        log.push(
+            2 * H,
+            "general",
+            sms,
+            g,
+            cg,
+            Some("bea"),
+            ReportKind::Resolved {
+                first_contact: true,
+            },
+        );
+        // H: comes in at `to` (10 h): left out, though E's repeat is found before it.
+        let (h, ch) = (ConversationId::new(), CustomerId::new());
+        log.push(
+            10 * H,
+            "general",
+            chat,
+            h,
+            ch,
+            None,
+            step(SelfServiceFront::Bot, &[], 0, None),
+        );
+    }
+
+    #[test]
+    fn every_contact_is_followed_from_its_entry_to_its_outcome() {
+        let mut log = Log::new();
+        day(&mut log);
+        let f = funnel(&log.events, &fparams(0, 10 * H));
+        assert_eq!(
+            lines(&f.flows),
+            [
+                "chat/bot answered - - contained x1",
+                "chat/bot not_answered unanswered - resolved_first_contact x1",
+                "sms/none - - - open x2",
+                "sms/none - - - resolved x1",
+                "voice/voice_ivr main>orders queue sms abandoned x1",
+            ]
+        );
+        // Biggest flow first.
+        assert_eq!(f.flows[0].contacts, 2);
+        assert_eq!(f.entries.len(), 3);
+        let bot = &f.entries[0];
+        assert_eq!((bot.channel, bot.front), (Channel::Chat, "bot"));
+        assert_eq!(
+            (
+                bot.contacts,
+                bot.bot_answered,
+                bot.contained,
+                bot.handed_off
+            ),
+            (2, 1, 1, 1)
+        );
+        assert_eq!(bot.handoff_reasons.get("unanswered"), Some(&1));
+        assert_eq!(
+            (bot.queued, bot.answered, bot.resolved, bot.fcr_resolved),
+            (1, 1, 1, 1)
+        );
+        assert!(close(bot.containment_rate, 0.5));
+        assert!(close(bot.fcr_rate, 1.0));
+        let sms = &f.entries[1];
+        assert_eq!((sms.channel, sms.front), (Channel::Sms, "none"));
+        // D, E and F; G began before the range.
+        assert_eq!(
+            (
+                sms.contacts,
+                sms.queued,
+                sms.resolved,
+                sms.fcr_resolved,
+                sms.open
+            ),
+            (3, 3, 1, 0, 2)
+        );
+        assert_eq!(sms.containment_rate, None);
+        assert!(close(sms.resolution_rate, 1.0 / 3.0));
+        assert!(close(sms.fcr_rate, 0.0));
+        let ivr = &f.entries[2];
+        assert_eq!((ivr.channel, ivr.front), (Channel::Voice, "voice_ivr"));
+        assert_eq!(
+            (
+                ivr.contacts,
+                ivr.handed_off,
+                ivr.switched_channel,
+                ivr.abandoned
+            ),
+            (1, 1, 1, 1)
+        );
+        assert!(close(ivr.containment_rate, 0.0));
+    }
+
+    #[test]
+    fn the_order_events_come_in_does_not_matter() {
+        let mut log = Log::new();
+        day(&mut log);
+        let p = fparams(0, 10 * H);
+        let forward = funnel(&log.events, &p);
+        log.events.reverse();
+        assert_eq!(funnel(&log.events, &p), forward);
+    }
+
+    #[test]
+    fn a_contact_belongs_to_the_queue_it_came_in_to() {
+        let mut log = Log::new();
+        let (a, ca) = (ConversationId::new(), CustomerId::new());
+        log.push(
+            H,
+            "general",
+            Channel::Chat,
+            a,
+            ca,
+            None,
+            step(SelfServiceFront::Bot, &[], 0, Some("requested")),
+        );
+        log.push(H, "general", Channel::Chat, a, ca, None, new_offer());
+        log.push(
+            2 * H,
+            "general",
+            Channel::Chat,
+            a,
+            ca,
+            None,
+            ReportKind::Transferred {
+                to_queue: QueueName::parse("billing").expect("q"),
+                overflow: false,
+            },
+        );
+        log.push(
+            2 * H,
+            "billing",
+            Channel::Chat,
+            a,
+            ca,
+            None,
+            ReportKind::Offered {
+                origin: OfferOrigin::Transfer,
+            },
+        );
+        let mut p = fparams(0, 10 * H);
+        p.queue = Some(QueueName::parse("general").expect("q"));
+        let f = funnel(&log.events, &p);
+        assert_eq!(f.entries.len(), 1);
+        assert_eq!(f.flows[0].outcome, Outcome::Open);
+        p.queue = Some(QueueName::parse("billing").expect("q"));
+        assert!(funnel(&log.events, &p).entries.is_empty());
+    }
+
+    #[test]
+    fn the_latest_step_wins_and_a_resolution_after_the_range_counts() {
+        let mut log = Log::new();
+        let (a, ca) = (ConversationId::new(), CustomerId::new());
+        let web = Channel::Chat;
+        log.push(
+            H,
+            "general",
+            web,
+            a,
+            ca,
+            None,
+            step(SelfServiceFront::VisualIvr, &["main"], 0, Some("queue")),
+        );
+        log.push(H, "general", web, a, ca, None, new_offer());
+        log.push(
+            H + 1,
+            "general",
+            Channel::Voice,
+            a,
+            ca,
+            None,
+            step(SelfServiceFront::VisualIvr, &["main"], 0, Some("callback")),
+        );
+        log.push(
+            20 * H,
+            "general",
+            Channel::Voice,
+            a,
+            ca,
+            Some("bea"),
+            ReportKind::Resolved {
+                first_contact: true,
+            },
+        );
+        let f = funnel(&log.events, &fparams(0, 10 * H));
+        assert_eq!(
+            lines(&f.flows),
+            ["chat/visual_ivr main callback - resolved_first_contact x1"]
+        );
+        assert_eq!(f.entries[0].handoff_reasons.len(), 1);
+    }
+}

@@ -99,6 +99,7 @@ pub async fn chat(
             client_msg_id: uuid::Uuid::new_v4().to_string(),
             text: stamp(&shared, Kind::Open, idx, 0),
             queue: None,
+            ivr_path: Vec::new(),
         },
     )
     .await;
@@ -188,6 +189,7 @@ pub async fn chat(
                     client_msg_id: uuid::Uuid::new_v4().to_string(),
                     text: stamp(&shared, Kind::Msg, idx, sent_seq),
                     queue: None,
+                    ivr_path: Vec::new(),
                 }).await;
                 if !ok {
                     shared.error("harness:customer_writer_stopped", format!("arrival {idx}"));

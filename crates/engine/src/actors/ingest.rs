@@ -38,6 +38,8 @@ pub struct InboundMessage {
     pub thread: Option<ConversationId>,
     /// Skills a conversation this opens needs of its agent (an IVR option's).
     pub requirements: SkillFloors,
+    /// The IVR menus the caller went through, root first.
+    pub ivr_path: Vec<String>,
 }
 
 impl InboundMessage {
@@ -53,6 +55,7 @@ impl InboundMessage {
             queue: None,
             thread: None,
             requirements: SkillFloors::new(),
+            ivr_path: Vec::new(),
         }
     }
 }
@@ -122,6 +125,7 @@ pub async fn from_provider(engine: &Engine, mut m: InboundMessage) -> EngineResu
             thread: m.thread,
             budget_from: None,
             requirements: m.requirements,
+            ivr_path: m.ivr_path,
         },
     )
     .await
@@ -190,6 +194,8 @@ pub struct ChatInput {
     pub client_msg_id: String,
     pub text: String,
     pub queue: Option<QueueName>,
+    /// The visual IVR's menus to the chat option of `queue`, root first.
+    pub ivr_path: Vec<String>,
 }
 
 impl ChatInput {
@@ -202,6 +208,7 @@ impl ChatInput {
                 .filter(|t| !t.trim().is_empty())
                 .unwrap_or_else(|| "agent".into()),
             queue: None,
+            ivr_path: Vec::new(),
         }
     }
 }
@@ -225,6 +232,12 @@ pub fn from_chat(
         )));
     }
     check_client_msg_id(&input.client_msg_id)?;
+    if !input.ivr_path.is_empty() && input.queue.is_none() {
+        return Err(EngineError::invalid(
+            "ivr_path goes with the queue of the chat option it leads to",
+        ));
+    }
+    crate::ivr::check_reported_path(&input.ivr_path).map_err(EngineError::invalid)?;
     // The skills of the IVR's chat option that opens this queue, if any.
     let requirements = input
         .queue
@@ -244,6 +257,7 @@ pub fn from_chat(
         thread: None,
         budget_from,
         requirements,
+        ivr_path: input.ivr_path,
     })
 }
 
@@ -365,6 +379,7 @@ pub async fn from_rest(engine: &Engine, input: RestInput) -> EngineResult<Ingest
             thread: None,
             budget_from: None,
             requirements,
+            ivr_path: Vec::new(),
         },
     )
     .await

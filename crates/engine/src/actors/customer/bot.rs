@@ -2,8 +2,9 @@
 //!
 //! A customer message on a bot-enabled channel, with no open conversation and none to
 //! reopen, goes to the bot. A bot turn commits, in one batch, the customer's
-//! `message_in`, the `bot_reply`, the reply's outbox entry (SMS, LINE, Messenger) and
-//! the updated `bot_session` record — so a restart never loses an acknowledged
+//! `message_in`, the `bot_reply`, the reply's outbox entry (SMS, LINE, Messenger), the
+//! session's `self_service` report event (the funnel report) and the updated
+//! `bot_session` record — so a restart never loses an acknowledged
 //! message or a session mid-way. Its events carry the session's conversation id but
 //! no conversation record exists yet.
 //!
@@ -21,6 +22,7 @@ use crate::bot::{
     decide, language_of, BotSession, BotTurn, Candidate, Decision, HandoffReason, BOT_SESSION,
 };
 use crate::domain::{Channel, ConversationId, EventKind, Millis, TimelineEvent};
+use crate::reports::derive::bot_turn;
 use crate::store::{Batch, RecordWrite};
 use actix::prelude::*;
 
@@ -171,6 +173,9 @@ impl CustomerActor {
         let mut batch = Batch {
             events: vec![message.clone(), reply.clone()],
             records: vec![RecordWrite::put(BOT_SESSION, self.id.to_string(), bytes)],
+            report_events: bot_turn(&reply, &queue, &session.turns)
+                .into_iter()
+                .collect(),
             ..Default::default()
         };
         if let Some(d) = &delivery {

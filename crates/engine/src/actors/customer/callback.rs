@@ -140,6 +140,7 @@ pub async fn request(
                 thread: None,
                 budget_from: None,
                 requirements: Default::default(),
+                ivr_path: Vec::new(),
             },
         )
         .await?;
@@ -164,9 +165,7 @@ pub async fn from_chat(
     let phone = crate::domain::IdentityKey::parse(Channel::Voice, &phone)
         .map_err(|e| EngineError::invalid(e.to_string()))?
         .address;
-    if ivr_path.len() > 16 || ivr_path.iter().any(|m| m.len() > 32) {
-        return Err(EngineError::invalid("ivr_path is too long"));
-    }
+    crate::ivr::check_reported_path(&ivr_path).map_err(EngineError::invalid)?;
     if let Some(ip) = client {
         engine
             .budgets

@@ -221,6 +221,7 @@ pub fn open(
                 EventKind::ConversationOpened {
                     channel: msg.channel,
                     queue: place.queue.clone(),
+                    ivr_path: msg.ivr_path.clone(),
                 },
             ));
             Conversation {
@@ -292,6 +293,7 @@ mod tests {
             thread: None,
             budget_from: None,
             requirements: Default::default(),
+            ivr_path: Vec::new(),
         }
     }
 

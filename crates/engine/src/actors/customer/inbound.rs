@@ -172,9 +172,10 @@ impl CustomerActor {
             customers: renamed.iter().cloned().collect(),
             ..Default::default()
         };
+        // The hand-off's events first: its `bot_handoff` is reported with the rest.
+        let (batch, handoff) = self.bot_take_handoff(batch);
         let batch = self.reported(batch, reopen.as_ref(), &conv);
         let batch = self.with_idem(batch, idem.as_ref(), &ev, conv.id);
-        let (batch, handoff) = self.bot_take_handoff(batch);
         let (batch, after_hours) = self.after_hours_batch(after_hours, conv_id, msg.channel, batch);
         Atomic::new(Box::pin(
             async move {

@@ -41,6 +41,10 @@ pub struct Inbound {
     /// what it had).
     #[serde(default, skip_serializing_if = "SkillFloors::is_empty")]
     pub requirements: SkillFloors,
+    /// The IVR menus a call went through to this queue, root first: recorded on the
+    /// conversation it opens (the funnel report's self-service step).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ivr_path: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
