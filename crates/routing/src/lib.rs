@@ -51,6 +51,7 @@ mod lanes;
 mod needs;
 mod router;
 pub mod service;
+pub mod sim;
 pub mod sla;
 pub mod strategy;
 mod trace;

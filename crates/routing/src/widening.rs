@@ -222,6 +222,17 @@ pub struct Ranking {
     pub novices_first: bool,
 }
 
+impl Ranking {
+    /// A queue's proficiency ranking.
+    pub fn of_queue(config: &QueueConfig) -> Ranking {
+        Ranking {
+            by_proficiency: config.rank_by_proficiency,
+            weights: config.skill_weights.clone(),
+            novices_first: config.novices_first,
+        }
+    }
+}
+
 impl Default for Ranking {
     fn default() -> Self {
         Ranking {

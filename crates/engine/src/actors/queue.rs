@@ -89,12 +89,7 @@ fn rules(config: &QueueConfig) -> (Rings, Ranking) {
         tracing::warn!(queue = %config.name, error = %e, "queue widening ignored");
         Rings::default()
     });
-    let ranking = Ranking {
-        by_proficiency: config.rank_by_proficiency,
-        weights: config.skill_weights.clone(),
-        novices_first: config.novices_first,
-    };
-    (rings, ranking)
+    (rings, Ranking::of_queue(config))
 }
 
 /// New configuration for a running queue.
