@@ -27,6 +27,7 @@ pub mod openapi;
 pub mod privacy;
 pub mod read;
 pub mod reports;
+pub mod simulate;
 pub mod static_files;
 pub mod supervisor;
 pub mod survey;
@@ -94,6 +95,7 @@ api_v1! {
     get "/agents/{id}" => live::agent,
     get "/reports" => reports::report,
     get "/reports/funnel" => funnel::funnel_report,
+    post "/simulations" => simulate::simulate_period,
     get "/supervisor/live" => supervisor::live,
     get "/cluster" => cluster_view::view,
     get "/supervisor/subscribers" => supervisor::subscribers,

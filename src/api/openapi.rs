@@ -26,7 +26,7 @@
 use super::error::ApiError;
 use super::{
     admin, callbacks, canned, cluster_view, crm, customers, funnel, health, identity, inbound, ivr,
-    kb, live, login, notify, privacy, read, reports, supervisor, survey, ws_routes,
+    kb, live, login, notify, privacy, read, reports, simulate, supervisor, survey, ws_routes,
 };
 use actix_web::HttpResponse;
 use std::sync::OnceLock;
@@ -73,6 +73,7 @@ use utoipa::OpenApi;
         admin::put_agent,
         reports::report,
         funnel::funnel_report,
+        simulate::simulate_period,
         supervisor::live,
         cluster_view::view,
         supervisor::subscribers,

@@ -311,7 +311,7 @@ pub struct QueuePatch {
     pub overflow: Option<Option<crate::domain::queue::Overflow>>,
 }
 
-fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+pub(super) fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
 where
     D: serde::Deserializer<'de>,
     T: Deserialize<'de>,
@@ -320,7 +320,7 @@ where
 }
 
 /// Longest overflow delay a supervisor may set (one day).
-const MAX_OVERFLOW_AFTER_MS: u64 = 86_400_000;
+pub(super) const MAX_OVERFLOW_AFTER_MS: u64 = 86_400_000;
 
 /// Change a queue's priority and overflow, applied at once (supervisor, admin).
 ///

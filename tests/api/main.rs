@@ -44,6 +44,7 @@ mod scenario;
 mod security;
 mod service_level;
 mod shutdown;
+mod simulate;
 mod single_node;
 mod skills;
 mod static_files;

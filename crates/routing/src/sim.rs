@@ -407,6 +407,129 @@ impl ErlangC {
     }
 }
 
+/// A recorded period of one queue, read from its report events: what arrived, what
+/// happened, and who worked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recorded {
+    /// Every contact offered to the queue in the period, in arrival order: its
+    /// recorded handle time (talk + wrap-up; the period's mean for one not finished),
+    /// and as patience the wait of one that abandoned (one answered never leaves).
+    pub contacts: Vec<SimContact>,
+    /// The agents who took the queue's contacts, each from their first answer to the
+    /// end of their last contact in the period (availability itself is not recorded).
+    pub agents: std::collections::BTreeMap<AgentId, (Millis, Millis)>,
+    /// What actually happened, counted like [`simulate`]'s outcome.
+    pub actual: SimOutcome,
+}
+
+/// Reads `queue`'s contacts in `[from, to)` from report events (of any queues; others
+/// are skipped), and what happened to them. Requirements other than the contact's
+/// difficulty are not recorded in report events, so the contacts carry only that.
+pub fn recorded(
+    events: &[domain::ReportEvent],
+    queue: &domain::QueueName,
+    from: Millis,
+    to: Millis,
+    threshold_ms: u64,
+) -> Recorded {
+    use domain::ReportKind;
+    let mut order: Vec<&domain::ReportEvent> =
+        events.iter().filter(|e| e.queue == *queue).collect();
+    order.sort_by_key(|e| (e.at, e.id));
+    // Per conversation: its contact's index while it waits or is handled here.
+    let mut current: std::collections::HashMap<ConversationId, usize> = Default::default();
+    let mut contacts: Vec<SimContact> = Vec::new();
+    let mut handled: Vec<Option<u64>> = Vec::new();
+    let mut agents: std::collections::BTreeMap<AgentId, (Millis, Millis)> = Default::default();
+    let mut waits: Vec<u64> = Vec::new();
+    let (mut answered, mut abandoned, mut within, mut wait_sum) = (0u64, 0u64, 0u64, 0u128);
+    let mut overflowed = 0u64;
+    for e in order {
+        match &e.kind {
+            ReportKind::Offered { .. } if e.at >= from && e.at < to => {
+                let mut requirements = SkillFloors::new();
+                if let Some(d) = e.difficulty {
+                    requirements.insert(domain::difficulty_skill(), d);
+                }
+                current.insert(e.conversation, contacts.len());
+                contacts.push(SimContact {
+                    arrive_at: e.at,
+                    class: e.channel.class(),
+                    priority: 0,
+                    requirements,
+                    handle_ms: 0,
+                    patience_ms: None,
+                });
+                handled.push(None);
+            }
+            ReportKind::Answered { wait_ms } if current.contains_key(&e.conversation) => {
+                answered += 1;
+                within += u64::from(*wait_ms <= threshold_ms);
+                wait_sum += u128::from(*wait_ms);
+                waits.push(*wait_ms);
+                if let Some(a) = &e.agent {
+                    let span = agents.entry(a.clone()).or_insert((e.at, e.at));
+                    span.1 = span.1.max(e.at);
+                }
+            }
+            ReportKind::Abandoned { wait_ms, .. } => {
+                if let Some(i) = current.remove(&e.conversation) {
+                    abandoned += 1;
+                    waits.push(*wait_ms);
+                    contacts[i].patience_ms = Some(*wait_ms);
+                }
+            }
+            ReportKind::Transferred { overflow: true, .. }
+                if current.remove(&e.conversation).is_some() =>
+            {
+                overflowed += 1;
+            }
+            ReportKind::WrapupDone { talk_ms, wrap_ms } => {
+                if let Some(i) = current.remove(&e.conversation) {
+                    handled[i] = Some(talk_ms + wrap_ms);
+                    if let Some(a) = &e.agent {
+                        if let Some(span) = agents.get_mut(a) {
+                            span.1 = span.1.max(e.at);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let known: Vec<u64> = handled.iter().flatten().copied().collect();
+    let mean = (known.iter().sum::<u64>())
+        .checked_div(known.len() as u64)
+        .unwrap_or(0);
+    for (c, h) in contacts.iter_mut().zip(&handled) {
+        c.handle_ms = h.unwrap_or(mean);
+    }
+    waits.sort_unstable();
+    let left = answered + abandoned;
+    let actual = SimOutcome {
+        contacts: contacts.len() as u64,
+        answered,
+        abandoned,
+        refused: 0,
+        overflowed,
+        unserved: (contacts.len() as u64).saturating_sub(left + overflowed),
+        service_level: ratio(within, left),
+        service_level_threshold_ms: threshold_ms,
+        asa_ms: (answered > 0).then(|| wait_sum as f64 / answered as f64),
+        wait_p50_ms: percentile(&waits, 50),
+        wait_p90_ms: percentile(&waits, 90),
+        wait_p99_ms: percentile(&waits, 99),
+        abandon_rate: ratio(abandoned, left),
+        occupancy: None,
+        decisions: 0,
+    };
+    Recorded {
+        contacts,
+        agents,
+        actual,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -657,5 +780,112 @@ mod tests {
             "occupancy {occ} vs {}",
             model.occupancy()
         );
+    }
+
+    /// A recorded hour: A answered after 10 s by ann and handled 60 + 5 s; B abandoned
+    /// after 30 s; C answered after 40 s by bob, not finished (the mean handle, 65 s);
+    /// D overflowed; E offered before the period; another queue's F.
+    #[test]
+    fn a_recorded_period_becomes_contacts_agents_and_what_happened() {
+        use domain::{CustomerId, EventId, OfferOrigin, ReportEvent, ReportKind};
+        let q = QueueName::parse("sales").expect("q");
+        let other = QueueName::parse("other").expect("q");
+        let mut events = Vec::new();
+        let mut push =
+            |at_s: i64, queue: &QueueName, conv: ConversationId, agent: Option<&str>, kind| {
+                events.push(ReportEvent {
+                    id: EventId::new(),
+                    at: Millis(at_s * 1000),
+                    queue: queue.clone(),
+                    channel: domain::Channel::Sms,
+                    conversation: conv,
+                    customer: CustomerId::new(),
+                    agent: agent.map(|a| AgentId::parse(a).expect("agent")),
+                    difficulty: None,
+                    kind,
+                })
+            };
+        let offered = || ReportKind::Offered {
+            origin: OfferOrigin::New,
+        };
+        let [a, b, c, d, e, f] = std::array::from_fn(|_| ConversationId::new());
+        push(90, &q, e, None, offered());
+        push(100, &q, a, None, offered());
+        push(
+            110,
+            &q,
+            a,
+            Some("ann"),
+            ReportKind::Answered { wait_ms: 10_000 },
+        );
+        push(
+            175,
+            &q,
+            a,
+            Some("ann"),
+            ReportKind::WrapupDone {
+                talk_ms: 60_000,
+                wrap_ms: 5_000,
+            },
+        );
+        push(120, &q, b, None, offered());
+        push(
+            150,
+            &q,
+            b,
+            None,
+            ReportKind::Abandoned {
+                wait_ms: 30_000,
+                left_unserved: false,
+            },
+        );
+        push(130, &q, c, None, offered());
+        push(
+            170,
+            &q,
+            c,
+            Some("bob"),
+            ReportKind::Answered { wait_ms: 40_000 },
+        );
+        push(140, &q, d, None, offered());
+        push(
+            200,
+            &q,
+            d,
+            None,
+            ReportKind::Transferred {
+                to_queue: other.clone(),
+                overflow: true,
+            },
+        );
+        push(150, &other, f, None, offered());
+        let r = recorded(&events, &q, Millis(95_000), Millis(3_600_000), 20 * S);
+        let arrivals: Vec<i64> = r.contacts.iter().map(|c| c.arrive_at.0 / 1000).collect();
+        assert_eq!(arrivals, [100, 120, 130, 140]);
+        let handles: Vec<u64> = r.contacts.iter().map(|c| c.handle_ms / 1000).collect();
+        assert_eq!(handles, [65, 65, 65, 65]);
+        let patience: Vec<Option<u64>> = r.contacts.iter().map(|c| c.patience_ms).collect();
+        assert_eq!(patience, [None, Some(30_000), None, None]);
+        let spans: Vec<(String, i64, i64)> = r
+            .agents
+            .iter()
+            .map(|(a, (s, e))| (a.to_string(), s.0 / 1000, e.0 / 1000))
+            .collect();
+        assert_eq!(spans, [("ann".into(), 110, 175), ("bob".into(), 170, 170)]);
+        let o = &r.actual;
+        assert_eq!(
+            (
+                o.contacts,
+                o.answered,
+                o.abandoned,
+                o.overflowed,
+                o.unserved
+            ),
+            (4, 2, 1, 1, 0)
+        );
+        // Within 20 s: A only, of 3 that left the queue; waits [10, 30, 40].
+        assert_eq!(o.service_level, Some(1.0 / 3.0));
+        assert_eq!(o.asa_ms, Some(25_000.0));
+        assert_eq!(o.wait_p50_ms, Some(30_000));
     }
 }

@@ -1,0 +1,346 @@
+//! `POST /api/v1/simulations`: the dry-run simulator (supervisors and admins). A
+//! recorded period of one queue is replayed through the real routing core under its
+//! current configuration and up to [`MAX_PROPOSALS`] proposed ones, and the predicted
+//! figures are answered beside what actually happened.
+//!
+//! This module owns the wire shapes and the bounds; reading the period
+//! ([`crate::routing::sim::recorded`]) and the replay ([`crate::routing::sim::simulate`])
+//! are pure. Definitions: docs/api.md "Dry-run simulator".
+
+use super::error::ApiError;
+use super::extract::Staff;
+use super::reports::{check_range, read_events};
+use super::supervisor::MAX_OVERFLOW_AFTER_MS;
+use super::AppState;
+use crate::domain::{
+    AgentId, Capacity, ChannelClass, ErrorCode, Millis, Proficiency, QueueConfig, QueueName,
+    RoutingStrategy, Skill, WideningStep,
+};
+use crate::routing::sim::{recorded, simulate, SimAgent, SimOutcome};
+use actix_web::{web, HttpResponse};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Most proposed configurations one request may compare.
+pub const MAX_PROPOSALS: usize = 2;
+/// Most agents a proposal may add.
+pub const MAX_ADDED_AGENTS: u32 = 500;
+/// Most contacts a period may hold (each replay is O(contacts log contacts)).
+pub const MAX_CONTACTS: usize = 200_000;
+
+/// The request.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SimulationRequest {
+    /// The queue whose period is replayed.
+    pub queue: String,
+    /// The period, UTC milliseconds `[from, to)` (at most `reports.max_range_ms`).
+    pub from: i64,
+    pub to: i64,
+    /// The service level's threshold (default: the first of
+    /// `reports.service_level_thresholds_seconds`).
+    #[serde(default)]
+    pub threshold_seconds: Option<u32>,
+    /// Proposed configurations, each the queue's current one with these changes.
+    #[serde(default)]
+    #[schema(value_type = Vec<Object>)]
+    pub proposals: Vec<Proposal>,
+}
+
+/// One proposed configuration: the queue's current configuration with these fields
+/// replaced, and these agents added.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Proposal {
+    /// 1 to 40 characters, shown with its figures.
+    pub label: String,
+    #[serde(default)]
+    pub strategy: Option<RoutingStrategy>,
+    #[serde(default)]
+    pub widening: Option<Vec<WideningStep>>,
+    /// `null` removes the overflow; absent keeps it.
+    #[serde(default, deserialize_with = "super::supervisor::double_option")]
+    pub overflow_after_ms: Option<Option<u64>>,
+    #[serde(default)]
+    pub max_waiting: Option<usize>,
+    #[serde(default)]
+    pub rank_by_proficiency: Option<bool>,
+    #[serde(default)]
+    pub novices_first: Option<bool>,
+    /// Agents on shift for the whole period on top of those who worked it.
+    #[serde(default)]
+    pub add_agents: Vec<AddedAgents>,
+}
+
+/// `count` more agents with these skills and capacity.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddedAgents {
+    pub count: u32,
+    #[serde(default)]
+    pub skills: BTreeMap<Skill, Proficiency>,
+    #[serde(default)]
+    pub capacity: Option<Capacity>,
+}
+
+/// One replay's figures.
+#[derive(Debug, Serialize)]
+pub struct Run {
+    pub label: String,
+    pub agents: usize,
+    #[serde(flatten)]
+    pub outcome: Figures,
+}
+
+/// The figures of an outcome (predicted or actual); ratios in 0..1, times in ms,
+/// `null` with nothing to divide by.
+#[derive(Debug, Serialize)]
+pub struct Figures {
+    pub contacts: u64,
+    pub answered: u64,
+    pub abandoned: u64,
+    pub overflowed: u64,
+    pub refused: u64,
+    pub unserved: u64,
+    pub service_level: Option<f64>,
+    pub asa_ms: Option<f64>,
+    pub wait_p50_ms: Option<u64>,
+    pub wait_p90_ms: Option<u64>,
+    pub wait_p99_ms: Option<u64>,
+    pub abandon_rate: Option<f64>,
+    pub occupancy: Option<f64>,
+}
+
+impl From<SimOutcome> for Figures {
+    fn from(o: SimOutcome) -> Self {
+        Figures {
+            contacts: o.contacts,
+            answered: o.answered,
+            abandoned: o.abandoned,
+            overflowed: o.overflowed,
+            refused: o.refused,
+            unserved: o.unserved,
+            service_level: o.service_level,
+            asa_ms: o.asa_ms,
+            wait_p50_ms: o.wait_p50_ms,
+            wait_p90_ms: o.wait_p90_ms,
+            wait_p99_ms: o.wait_p99_ms,
+            abandon_rate: o.abandon_rate,
+            occupancy: o.occupancy,
+        }
+    }
+}
+
+/// The answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SimulationResponse {
+    #[schema(value_type = String)]
+    pub queue: QueueName,
+    pub from: i64,
+    pub to: i64,
+    pub threshold_seconds: u32,
+    /// What happened in the period (occupancy is not recorded: `null`).
+    #[schema(value_type = Object)]
+    pub actual: Figures,
+    /// `current` (the queue as configured now), then each proposal.
+    #[schema(value_type = Vec<Object>)]
+    pub runs: Vec<Run>,
+}
+
+/// A replay of a recorded period under the current and proposed configurations
+/// (supervisor, admin).
+///
+/// Contacts, handle times and patience come from the queue's report events; agents
+/// are those who took its contacts, each from their first answer to the end of their
+/// last contact, plus any a proposal adds. Definitions: docs/api.md "Dry-run
+/// simulator".
+#[utoipa::path(post, path = "/api/v1/simulations", tag = "reports", security(("bearer" = [])),
+    request_body = SimulationRequest,
+    responses(
+        (status = 200, body = SimulationResponse),
+        (status = 400, response = ApiError),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+        (status = 404, response = ApiError),
+        (status = 503, response = ApiError),
+    )
+)]
+#[tracing::instrument(skip(state, staff, body))]
+pub async fn simulate_period(
+    state: web::Data<AppState>,
+    staff: Staff,
+    body: web::Json<SimulationRequest>,
+) -> Result<HttpResponse, ApiError> {
+    staff.require_supervisor()?;
+    let req = body.into_inner();
+    let cfg = &state.server.settings.reports;
+    let queue = QueueName::parse(&req.queue).map_err(|_| ApiError::not_found("queue"))?;
+    let current = state
+        .server
+        .queue_config(&queue)
+        .ok_or_else(|| ApiError::not_found("queue"))?;
+    check_range(req.from, req.to, cfg)?;
+    let threshold_s = match req.threshold_seconds {
+        Some(t) if (1..=86_400).contains(&t) => t,
+        Some(_) => return Err(ApiError::invalid("threshold_seconds must be 1 to 86400")),
+        None => cfg
+            .service_level_thresholds_seconds
+            .first()
+            .copied()
+            .unwrap_or(20),
+    };
+    if req.proposals.len() > MAX_PROPOSALS {
+        return Err(ApiError::invalid(format!(
+            "{} proposals; at most {MAX_PROPOSALS}",
+            req.proposals.len()
+        )));
+    }
+    let mut configs = vec![("current".to_owned(), current.clone(), Vec::new())];
+    for (i, p) in req.proposals.iter().enumerate() {
+        let (config, added) = proposed(&current, p, i)?;
+        configs.push((p.label.clone(), config, added));
+    }
+    let (from, to) = (Millis(req.from), Millis(req.to));
+    let events = read_events(&state, from, to).await?;
+    let profiles = state.server.store.agents().await?;
+    let threshold_ms = u64::from(threshold_s) * 1000;
+    let answer = web::block(move || {
+        let rec = recorded(&events, &queue, from, to, threshold_ms);
+        if rec.contacts.len() > MAX_CONTACTS {
+            return Err(ApiError::invalid(format!(
+                "the period holds {} contacts; at most {MAX_CONTACTS}",
+                rec.contacts.len()
+            )));
+        }
+        // Those who worked the period, with their profiles as they are now.
+        let worked: Vec<SimAgent> = profiles
+            .iter()
+            .filter_map(|p| {
+                let (start, last) = rec.agents.get(&p.id)?;
+                Some(SimAgent {
+                    id: p.id.clone(),
+                    skills: p.skills.clone(),
+                    capacity: slots(&p.capacity),
+                    // A shift of at least one millisecond.
+                    shifts: vec![(*start, Millis(last.0.max(start.0) + 1))],
+                })
+            })
+            .collect();
+        let end = to.plus_ms(86_400_000);
+        let mut runs = Vec::with_capacity(configs.len());
+        for (label, config, added) in configs {
+            let mut agents = worked.clone();
+            agents.extend(added_agents(&added, from, to));
+            let outcome = simulate(&config, &agents, &rec.contacts, threshold_ms, end)
+                .map_err(|e| ApiError::invalid(e.to_string()))?;
+            runs.push(Run {
+                label,
+                agents: agents.len(),
+                outcome: outcome.into(),
+            });
+        }
+        serde_json::to_string(&SimulationResponse {
+            queue,
+            from: req.from,
+            to: req.to,
+            threshold_seconds: threshold_s,
+            actual: rec.actual.into(),
+            runs,
+        })
+        .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))
+    })
+    .await
+    .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))??;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(answer))
+}
+
+/// Proposal `i` applied to `current`, checked as `PUT /queues` checks a queue (with
+/// the field named `proposals[i].…`).
+fn proposed(
+    current: &QueueConfig,
+    p: &Proposal,
+    i: usize,
+) -> Result<(QueueConfig, Vec<AddedAgents>), ApiError> {
+    let field = |f: &str| format!("proposals[{i}].{f}");
+    if p.label.trim().is_empty() || p.label.chars().count() > 40 || p.label == "current" {
+        return Err(ApiError::invalid(format!(
+            "{}: 1 to 40 characters, not \"current\"",
+            field("label")
+        )));
+    }
+    let mut c = current.clone();
+    if let Some(s) = p.strategy {
+        c.strategy = s;
+    }
+    if let Some(w) = &p.widening {
+        c.widening = w.clone();
+    }
+    match p.overflow_after_ms {
+        Some(Some(ms)) if ms == 0 || ms > MAX_OVERFLOW_AFTER_MS => {
+            return Err(ApiError::invalid(format!(
+                "{}: 1 to {MAX_OVERFLOW_AFTER_MS}",
+                field("overflow_after_ms")
+            )))
+        }
+        Some(Some(ms)) => match &mut c.overflow {
+            Some(o) => o.after_ms = ms,
+            None => {
+                return Err(ApiError::invalid(format!(
+                    "{}: the queue has no overflow queue to time",
+                    field("overflow_after_ms")
+                )))
+            }
+        },
+        Some(None) => c.overflow = None,
+        None => {}
+    }
+    if let Some(m) = p.max_waiting {
+        if m == 0 {
+            return Err(ApiError::invalid(format!(
+                "{}: at least 1",
+                field("max_waiting")
+            )));
+        }
+        c.max_waiting = m;
+    }
+    if let Some(r) = p.rank_by_proficiency {
+        c.rank_by_proficiency = r;
+    }
+    if let Some(n) = p.novices_first {
+        c.novices_first = n;
+    }
+    crate::routing::widening::Rings::of_queue(&c)
+        .map_err(|e| ApiError::invalid(format!("proposals[{i}]: {e}")))?;
+    let added: u32 = p.add_agents.iter().map(|a| a.count).sum();
+    if added > MAX_ADDED_AGENTS {
+        return Err(ApiError::invalid(format!(
+            "{}: {added} agents; at most {MAX_ADDED_AGENTS}",
+            field("add_agents")
+        )));
+    }
+    Ok((c, p.add_agents.clone()))
+}
+
+/// The agents a proposal adds, on shift for the whole period.
+fn added_agents(added: &[AddedAgents], from: Millis, to: Millis) -> Vec<SimAgent> {
+    added
+        .iter()
+        .enumerate()
+        .flat_map(|(g, a)| {
+            (0..a.count).filter_map(move |n| {
+                Some(SimAgent {
+                    id: AgentId::parse(&format!("sim-{g}-{n}")).ok()?,
+                    skills: a.skills.clone(),
+                    capacity: slots(&a.capacity.unwrap_or_default()),
+                    shifts: vec![(from, to)],
+                })
+            })
+        })
+        .collect()
+}
+
+fn slots(c: &Capacity) -> [u16; 4] {
+    std::array::from_fn(|i| c.of(ChannelClass::ALL[i]))
+}

@@ -1,0 +1,158 @@
+//! The dry-run simulator end to end: three minutes of recorded traffic on a clock the
+//! test moves (one agent with one slot, three SMS contacts queueing behind each
+//! other), then `POST /api/v1/simulations`: the current configuration reproduces what
+//! happened exactly, a proposal with one more agent predicts the shorter waits worked
+//! out by hand, and bad requests get typed errors naming the field.
+
+use crate::helpers::*;
+use serde_json::{json, Value};
+use switchboard::domain::time::ManualClock;
+use switchboard::domain::{Clock, Millis, SystemClock};
+
+const ONE_SLOT: &str = r#"{"capacity": {"voice": 1, "chat": 1, "email": 1, "messaging": 1}}"#;
+
+async fn resolve(agent: &mut Client, conv: &Value) {
+    agent
+        .send(json!({"type": "resolve", "conversation_id": conv["id"]}))
+        .await;
+    agent
+        .expect_where("conversation_updated", |m| {
+            m["state"] == "resolved" && m["conversation_id"] == conv["id"]
+        })
+        .await;
+}
+
+fn close(v: &Value, want: f64) -> bool {
+    v.as_f64().is_some_and(|x| (x - want).abs() < 1e-6)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recorded_period_replays_as_it_happened_and_a_proposal_is_predicted() {
+    let t0 = SystemClock.now().0;
+    let clock = ManualClock::new(Millis(t0));
+    let app = spawn_app_with_clock(|_| {}, clock.clone()).await;
+    let token = app
+        .agent(
+            "alice",
+            &["general"],
+            serde_json::from_str(ONE_SLOT).unwrap(),
+        )
+        .await;
+    let mut alice = Client::available(&app, &token).await;
+
+    // | contact | arrives | answered (wait) | resolved |
+    // |---|---|---|---|
+    // | c1 | 0 s  | 0 s (0)     | 60 s  |
+    // | c2 | 10 s | 60 s (50)   | 120 s |
+    // | c3 | 20 s | 120 s (100) | 180 s |
+    app.inbound("sms", "+819000000101", "一件目", None).await;
+    let c1 = accept_next(&mut alice).await;
+    clock.advance_ms(10_000);
+    app.inbound("sms", "+819000000102", "二件目", None).await;
+    clock.advance_ms(10_000);
+    app.inbound("sms", "+819000000103", "三件目", None).await;
+    clock.advance_ms(40_000);
+    resolve(&mut alice, &c1).await;
+    let c2 = accept_next(&mut alice).await;
+    clock.advance_ms(60_000);
+    resolve(&mut alice, &c2).await;
+    let c3 = accept_next(&mut alice).await;
+    clock.advance_ms(60_000);
+    resolve(&mut alice, &c3).await;
+
+    let period = json!({"queue": "general", "from": t0, "to": t0 + 3_600_000,
+                        "threshold_seconds": 20});
+    let mut body = period.clone();
+    body["proposals"] = json!([{
+        "label": "one more agent",
+        "add_agents": [{"count": 1, "capacity": {"voice": 1, "chat": 1, "email": 1, "messaging": 1}}]
+    }]);
+    let (s, v) = app.post("/api/v1/simulations", body).await;
+    assert_eq!(s, 200, "{v}");
+    // What happened: waits 0, 50, 100 s.
+    let actual = &v["actual"];
+    assert_eq!(
+        (&actual["contacts"], &actual["answered"]),
+        (&json!(3), &json!(3)),
+        "{v:#}"
+    );
+    assert!(close(&actual["service_level"], 1.0 / 3.0), "{v:#}");
+    assert!(close(&actual["asa_ms"], 50_000.0), "{v:#}");
+    assert_eq!(actual["wait_p90_ms"], 100_000);
+    // The current configuration, replayed: the same, with Alice busy 180 s of 180.
+    let current = &v["runs"][0];
+    assert_eq!(
+        (&current["label"], &current["agents"]),
+        (&json!("current"), &json!(1))
+    );
+    assert_eq!(current["answered"], 3);
+    assert!(close(&current["service_level"], 1.0 / 3.0), "{v:#}");
+    assert!(close(&current["asa_ms"], 50_000.0), "{v:#}");
+    assert_eq!(current["wait_p90_ms"], 100_000);
+    // One more agent: c2 goes to them at once; c3 waits for Alice until 60 s (40 s).
+    let more = &v["runs"][1];
+    assert_eq!(
+        (&more["label"], &more["agents"]),
+        (&json!("one more agent"), &json!(2))
+    );
+    assert!(close(&more["service_level"], 2.0 / 3.0), "{v:#}");
+    assert!(close(&more["asa_ms"], 40_000.0 / 3.0), "{v:#}");
+
+    // Bad requests: typed, naming the field.
+    for (patch, status, says) in [
+        (json!({"queue": "nowhere"}), 404, "queue"),
+        (json!({"to": t0}), 400, "from must be before to"),
+        (json!({"threshold_seconds": 0}), 400, "threshold_seconds"),
+        (
+            json!({"proposals": [{"label": "a"}, {"label": "b"}, {"label": "c"}]}),
+            400,
+            "at most 2",
+        ),
+        (
+            json!({"proposals": [{"label": "current"}]}),
+            400,
+            "proposals[0].label",
+        ),
+        (
+            json!({"proposals": [{"label": "x", "overflow_after_ms": 5000}]}),
+            400,
+            "proposals[0].overflow_after_ms",
+        ),
+        (
+            json!({"proposals": [{"label": "x", "widening": [{"after_ms": 0, "floor": 1}]}]}),
+            400,
+            "widening[0].after_ms",
+        ),
+        (
+            json!({"proposals": [{"label": "x", "add_agents": [{"count": 501}]}]}),
+            400,
+            "proposals[0].add_agents",
+        ),
+        (
+            json!({"proposals": [{"label": "x", "colour": "red"}]}),
+            400,
+            "colour",
+        ),
+    ] {
+        let mut body = period.clone();
+        for (k, val) in patch.as_object().unwrap() {
+            body[k] = val.clone();
+        }
+        let (s, v) = app.post("/api/v1/simulations", body).await;
+        assert_eq!(s, status, "{patch}: {v}");
+        assert!(
+            v["message"].as_str().unwrap_or("").contains(says),
+            "{patch}: {v}"
+        );
+    }
+    // Agents may not run it.
+    let r = app
+        .http
+        .post(format!("{}/api/v1/simulations", app.base))
+        .bearer_auth(&token)
+        .json(&period)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+}
