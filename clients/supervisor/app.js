@@ -7,7 +7,9 @@
 // the overdue replies (`response_overdue` pushes, newest first, each with a Watch
 // button), the history chart from `GET /api/v1/reports` ("no data" when the server has
 // none or no reports API), the self-service funnel of the same period (`GET
-// /api/v1/reports/funnel`: a row per entry point), and the engine nodes from `GET /api/v1/cluster` (polled:
+// /api/v1/reports/funnel`: a row per entry point), the "what if" replay of that
+// period (`POST /api/v1/simulations`: what happened, the queue as configured now and
+// two proposals side by side), and the engine nodes from `GET /api/v1/cluster` (polled:
 // each node's role, lease, reachability and the keys it holds; one active engine and
 // standbys, or spread placement's members and their shards).
 //
@@ -109,6 +111,28 @@ import { staffLogin, sessionExpired } from '../shared/staff-login.js';
  */
 
 /**
+ * The figures of one replay (or of what happened), `POST /api/v1/simulations`.
+ * @typedef {object} SimFigures
+ * @property {number} contacts
+ * @property {number} answered
+ * @property {number} abandoned
+ * @property {number | null} service_level
+ * @property {number | null} asa_ms
+ * @property {number | null} wait_p90_ms
+ * @property {number | null} abandon_rate
+ * @property {number | null} occupancy
+ * @property {string} [label]
+ * @property {number} [agents]
+ */
+
+/**
+ * @typedef {object} SimulationAnswer
+ * @property {number} threshold_seconds
+ * @property {SimFigures} actual
+ * @property {SimFigures[]} runs
+ */
+
+/**
  * An entry row of `GET /api/v1/reports/funnel`.
  * @typedef {object} FunnelEntry
  * @property {string} channel
@@ -196,6 +220,8 @@ const state = {
   historyRows: null,
   /** @type {FunnelEntry[] | null} the funnel shown (null: none) */
   funnel: null,
+  /** @type {SimulationAnswer | null} the last replay shown (null: none) */
+  simulation: null,
   /** @type {ClusterView | null} the engine nodes last read */
   cluster: null,
   /** @type {string | null} why the last read of the nodes failed */
@@ -427,6 +453,10 @@ function renderFilterOptions() {
     names.map((n) => h('option', { value: n }, n)),
   );
   sel.value = current;
+  const simQueue = $('sim-queue', HTMLSelectElement);
+  const chosen = simQueue.value;
+  replaceChildren(simQueue, names.map((n) => h('option', { value: n }, n)));
+  if (chosen && names.includes(chosen)) simQueue.value = chosen;
 }
 
 /**
@@ -836,6 +866,101 @@ async function loadFunnel(from, to) {
   renderFunnel();
 }
 
+// ---------------------------------------------------------------------------------
+// What if (POST /api/v1/simulations): the history's period replayed, side by side
+// ---------------------------------------------------------------------------------
+
+/** The history form's period, UTC ms `[from, to)`. */
+function historyPeriod() {
+  const from = Date.parse(`${$('history-from', HTMLInputElement).value}T00:00:00Z`);
+  const to = Date.parse(`${$('history-to', HTMLInputElement).value}T00:00:00Z`) + 86400000;
+  return { from, to };
+}
+
+/** @param {SubmitEvent} ev */
+async function runSimulation(ev) {
+  ev.preventDefault();
+  if (!state.session) return;
+  const { from, to } = historyPeriod();
+  const proposals = [0, 1].flatMap((i) => {
+    const box = document.querySelector(`[data-testid="sim-proposal-${i}"]`);
+    if (!box) return [];
+    /** @param {string} name */
+    const field = (name) => /** @type {HTMLInputElement | HTMLSelectElement} */ (box.querySelector(`[name="${name}"]`)).value.trim();
+    const label = field('label');
+    const strategy = field('strategy');
+    const add = Number(field('add') || 0);
+    if (!label && !strategy && !add) return [];
+    /** @type {Record<string, unknown>} */
+    const p = { label: label || t(i === 0 ? 'sup.sim.proposal_a' : 'sup.sim.proposal_b') };
+    if (strategy) p.strategy = strategy;
+    if (add > 0) p.add_agents = [{ count: add }];
+    return [p];
+  });
+  const status = $('sim-status');
+  status.hidden = false;
+  status.dataset.state = 'running';
+  status.textContent = t('sup.sim.running');
+  try {
+    const res = await fetch('../api/v1/simulations', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${state.session.token}` },
+      body: JSON.stringify({ queue: $('sim-queue', HTMLSelectElement).value, from, to, proposals }),
+    });
+    const body = await res.json().catch(() => ({}));
+    if (!res.ok) {
+      state.simulation = null;
+      status.dataset.state = 'failed';
+      status.textContent = t('sup.sim.failed', { message: body.message || res.status });
+    } else {
+      state.simulation = body;
+      status.hidden = true;
+      status.dataset.state = 'ok';
+    }
+  } catch {
+    state.simulation = null;
+    status.dataset.state = 'failed';
+    status.textContent = t('sup.sim.failed', { message: t('login.unreachable') });
+  }
+  renderSimulation();
+}
+
+function renderSimulation() {
+  const sim = state.simulation;
+  $('sim-table').hidden = !sim;
+  if (!sim) return;
+  const cols = [{ ...sim.actual, label: t('sup.sim.col.actual') }, ...sim.runs.map((r) => (r.label === 'current' ? { ...r, label: t('sup.sim.col.current') } : r))];
+  const n = new Intl.NumberFormat(locale());
+  const pct = new Intl.NumberFormat(locale(), { style: 'percent', maximumFractionDigits: 1 });
+  /** @param {number | null | undefined} ms */
+  const secs = (ms) => (ms == null ? '—' : formatDuration(ms));
+  /** @param {number | null | undefined} r */
+  const ratio = (r) => (r == null ? '—' : pct.format(r));
+  /** @type {[string, string, (c: SimFigures) => string][]} */
+  const rows = [
+    ['agents', t('sup.sim.row.agents'), (c) => (c.agents == null ? '—' : n.format(c.agents))],
+    ['contacts', t('sup.sim.row.contacts'), (c) => n.format(c.contacts)],
+    ['answered', t('sup.sim.row.answered'), (c) => n.format(c.answered)],
+    ['abandoned', t('sup.sim.row.abandoned'), (c) => n.format(c.abandoned)],
+    ['sl', t('sup.sim.row.service_level', { s: sim.threshold_seconds }), (c) => ratio(c.service_level)],
+    ['asa', t('sup.sim.row.asa'), (c) => secs(c.asa_ms)],
+    ['p90', t('sup.sim.row.p90'), (c) => secs(c.wait_p90_ms)],
+    ['abandon-rate', t('sup.sim.row.abandon_rate'), (c) => ratio(c.abandon_rate)],
+    ['occupancy', t('sup.sim.row.occupancy'), (c) => ratio(c.occupancy)],
+  ];
+  replaceChildren(
+    $('sim-head'),
+    h('th', null, t('sup.sim.col.metric')),
+    cols.map((c, i) => h('th', { class: 'num', dataset: { testid: `sim-col-${i}` } }, c.label || '')),
+  );
+  replaceChildren(
+    $('sim-rows'),
+    rows.map(([key, label, cell]) =>
+      h('tr', null, h('th', { scope: 'row' }, label), cols.map((c, i) => h('td', { class: 'num', dataset: { testid: `sim-${key}-${i}` } }, cell(c)))),
+    ),
+  );
+}
+
 function renderFunnel() {
   const status = $('funnel-status');
   status.textContent = status.dataset.key ? t(status.dataset.key) : '';
@@ -1070,11 +1195,13 @@ function start() {
       drawLiveChart();
       drawHistory();
       renderFunnel();
+      renderSimulation();
     }
   });
   $('logout').addEventListener('click', () => logout());
   $('queue-filter').addEventListener('change', onFilterChange);
   $('history-form').addEventListener('submit', loadHistory);
+  $('sim-form').addEventListener('submit', runSimulation);
   $('watch-form').addEventListener('submit', onWatchSubmit);
   addEventListener('resize', () => {
     if (liveChart) liveChart.setSize({ width: chartWidth($('live-chart')), height: 220 });

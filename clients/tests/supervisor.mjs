@@ -9,6 +9,8 @@
 // busy; the supervisor then watches one of the conversations and a new customer
 // message appears live. The history panel must say "no data" / "not available" or
 // draw a chart, the self-service funnel must count the SMS contacts (direct, open),
+// the "what if" replay must show what happened beside the queue as configured and
+// with one more agent,
 // the engine nodes must show this engine live and active, and the page
 // must switch to Japanese.
 //
@@ -265,6 +267,22 @@ async function main() {
     await waitText(pageS, 'funnel-fcr-sms-none', /^—$/);
   });
 
+  await step('the period replays as configured now and with one more agent', async () => {
+    await pageS.getByTestId('sim-queue').selectOption(QUEUE);
+    await pageS.getByTestId('sim-label-0').fill('one more');
+    await pageS.getByTestId('sim-add-0').fill('1');
+    await pageS.getByTestId('sim-run').click();
+    await waitText(pageS, 'sim-col-0', /^What happened$/);
+    await waitText(pageS, 'sim-col-1', /^As configured now$/);
+    await waitText(pageS, 'sim-col-2', /^one more$/);
+    // Every arrival was answered, and the replay answers them all too.
+    await waitText(pageS, 'sim-answered-0', new RegExp(`^${ARRIVALS}$`));
+    await waitText(pageS, 'sim-answered-1', new RegExp(`^${ARRIVALS}$`));
+    await waitText(pageS, 'sim-agents-1', /^1$/);
+    await waitText(pageS, 'sim-agents-2', /^2$/);
+    check((await pageS.getByTestId('sim-col-3').count()) === 0, 'only one proposal was filled in');
+  });
+
   await step('the dashboard switches to Japanese', async () => {
     await pageS.getByTestId('lang-toggle').click();
     await waitText(pageS, `agent-state-${AGENT_ID}`, /対応中/);
@@ -274,6 +292,8 @@ async function main() {
     await waitText(pageS, `node-role-${nodeName}`, /^アクティブ$/);
     await waitText(pageS, 'funnel-title', /^セルフサービスの流れ$/);
     await waitText(pageS, 'funnel-entry-sms-none', /^SMS · 直接$/);
+    await waitText(pageS, 'sim-col-0', /^実績$/);
+    await waitText(pageS, 'sim-col-1', /^現在の設定$/);
     await waitText(pageS, 'cluster-summary', /^1 ノード中 1 ノード稼働・アクティブ エンジン: /);
     await waitText(pageS, 'flood-badge', /^大量アクセス: 直近1分で匿名リクエスト 1 件を拒否$/);
     const lang = await pageS.evaluate(() => document.documentElement.lang);
