@@ -70,6 +70,25 @@ pub struct Proposal {
     /// Agents on shift for the whole period on top of those who worked it.
     #[serde(default)]
     pub add_agents: Vec<AddedAgents>,
+    /// Agents who worked the period, taken off it.
+    #[serde(default)]
+    #[serde(deserialize_with = "agent_ids")]
+    pub remove_agents: Vec<AgentId>,
+}
+
+/// At most [`MAX_ADDED_AGENTS`] valid agent ids.
+fn agent_ids<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<AgentId>, D::Error> {
+    let ids = Vec::<String>::deserialize(d)?;
+    if ids.len() > MAX_ADDED_AGENTS as usize {
+        return Err(serde::de::Error::custom(format!(
+            "remove_agents: at most {MAX_ADDED_AGENTS} ids"
+        )));
+    }
+    ids.iter()
+        .map(|id| {
+            AgentId::parse(id).map_err(|e| serde::de::Error::custom(format!("remove_agents: {e}")))
+        })
+        .collect()
 }
 
 /// `count` more agents with these skills and capacity.
@@ -151,8 +170,8 @@ pub struct SimulationResponse {
 /// (supervisor, admin).
 ///
 /// Contacts, handle times and patience come from the queue's report events; agents
-/// are those who took its contacts, each from their first answer to the end of their
-/// last contact, plus any a proposal adds. Definitions: docs/api.md "Dry-run
+/// are those who took its contacts, each from their first answer to the end of the
+/// period, less any a proposal removes, plus any it adds. Definitions: docs/api.md "Dry-run
 /// simulator".
 #[utoipa::path(post, path = "/api/v1/simulations", tag = "reports", security(("bearer" = [])),
     request_body = SimulationRequest,
@@ -195,10 +214,18 @@ pub async fn simulate_period(
             req.proposals.len()
         )));
     }
-    let mut configs = vec![("current".to_owned(), current.clone(), Vec::new())];
+    let mut configs = vec![(
+        "current".to_owned(),
+        current.clone(),
+        (Vec::new(), Vec::new()),
+    )];
     for (i, p) in req.proposals.iter().enumerate() {
-        let (config, added) = proposed(&current, p, i)?;
-        configs.push((p.label.clone(), config, added));
+        let config = proposed(&current, p, i)?;
+        configs.push((
+            p.label.clone(),
+            config,
+            (p.add_agents.clone(), p.remove_agents.clone()),
+        ));
     }
     let (from, to) = (Millis(req.from), Millis(req.to));
     let events = read_events(&state, from, to).await?;
@@ -212,24 +239,28 @@ pub async fn simulate_period(
                 rec.contacts.len()
             )));
         }
-        // Those who worked the period, with their profiles as they are now.
+        // Those who worked the period, with their profiles as they are now, on shift
+        // from their first answer to the end of the period.
         let worked: Vec<SimAgent> = profiles
             .iter()
             .filter_map(|p| {
-                let (start, last) = rec.agents.get(&p.id)?;
+                let (start, _) = rec.agents.get(&p.id)?;
                 Some(SimAgent {
                     id: p.id.clone(),
                     skills: p.skills.clone(),
                     capacity: slots(&p.capacity),
-                    // A shift of at least one millisecond.
-                    shifts: vec![(*start, Millis(last.0.max(start.0) + 1))],
+                    shifts: vec![(*start, Millis(to.0.max(start.0 + 1)))],
                 })
             })
             .collect();
         let end = to.plus_ms(86_400_000);
         let mut runs = Vec::with_capacity(configs.len());
-        for (label, config, added) in configs {
-            let mut agents = worked.clone();
+        for (label, config, (added, removed)) in configs {
+            let mut agents: Vec<SimAgent> = worked
+                .iter()
+                .filter(|a| !removed.contains(&a.id))
+                .cloned()
+                .collect();
             agents.extend(added_agents(&added, from, to));
             let outcome = simulate(&config, &agents, &rec.contacts, threshold_ms, end)
                 .map_err(|e| ApiError::invalid(e.to_string()))?;
@@ -258,11 +289,7 @@ pub async fn simulate_period(
 
 /// Proposal `i` applied to `current`, checked as `PUT /queues` checks a queue (with
 /// the field named `proposals[i].…`).
-fn proposed(
-    current: &QueueConfig,
-    p: &Proposal,
-    i: usize,
-) -> Result<(QueueConfig, Vec<AddedAgents>), ApiError> {
+fn proposed(current: &QueueConfig, p: &Proposal, i: usize) -> Result<QueueConfig, ApiError> {
     let field = |f: &str| format!("proposals[{i}].{f}");
     if p.label.trim().is_empty() || p.label.chars().count() > 40 || p.label == "current" {
         return Err(ApiError::invalid(format!(
@@ -320,7 +347,7 @@ fn proposed(
             field("add_agents")
         )));
     }
-    Ok((c, p.add_agents.clone()))
+    Ok(c)
 }
 
 /// The agents a proposal adds, on shift for the whole period.

@@ -224,6 +224,18 @@ async fn every_route_checks_token_role_and_ownership() {
             None,
             Supervisor,
         ),
+        (
+            "GET",
+            "/api/v1/reports/funnel?from=0&to=3600000".into(),
+            None,
+            Supervisor,
+        ),
+        (
+            "POST",
+            "/api/v1/simulations".into(),
+            Some(json!({"queue": "general", "from": 0, "to": 3_600_000})),
+            Supervisor,
+        ),
         ("GET", "/api/v1/supervisor/live".into(), None, Supervisor),
         (
             "GET",

@@ -66,7 +66,7 @@ async fn a_recorded_period_replays_as_it_happened_and_a_proposal_is_predicted() 
     body["proposals"] = json!([{
         "label": "one more agent",
         "add_agents": [{"count": 1, "capacity": {"voice": 1, "chat": 1, "email": 1, "messaging": 1}}]
-    }]);
+    }, {"label": "alice off", "remove_agents": ["alice"]}]);
     let (s, v) = app.post("/api/v1/simulations", body).await;
     assert_eq!(s, 200, "{v}");
     // What happened: waits 0, 50, 100 s.
@@ -97,6 +97,18 @@ async fn a_recorded_period_replays_as_it_happened_and_a_proposal_is_predicted() 
     );
     assert!(close(&more["service_level"], 2.0 / 3.0), "{v:#}");
     assert!(close(&more["asa_ms"], 40_000.0 / 3.0), "{v:#}");
+    // Alice taken off: nobody answers, and nobody recorded gave up, so all wait on.
+    let off = &v["runs"][2];
+    assert_eq!(
+        (
+            &off["label"],
+            &off["agents"],
+            &off["answered"],
+            &off["unserved"]
+        ),
+        (&json!("alice off"), &json!(0), &json!(0), &json!(3)),
+        "{v:#}"
+    );
 
     // Bad requests: typed, naming the field.
     for (patch, status, says) in [
@@ -127,6 +139,11 @@ async fn a_recorded_period_replays_as_it_happened_and_a_proposal_is_predicted() 
             json!({"proposals": [{"label": "x", "add_agents": [{"count": 501}]}]}),
             400,
             "proposals[0].add_agents",
+        ),
+        (
+            json!({"proposals": [{"label": "x", "remove_agents": ["not an id"]}]}),
+            400,
+            "remove_agents",
         ),
         (
             json!({"proposals": [{"label": "x", "colour": "red"}]}),
