@@ -29,15 +29,6 @@ async fn waiting_visitor(app: &TestApp, text: &str) -> (Client, Value) {
     (c, w)
 }
 
-async fn resolve(agent: &mut Client, conv: &Value) {
-    agent
-        .send(json!({"type": "resolve", "conversation_id": conv["id"]}))
-        .await;
-    agent
-        .expect_where("conversation_updated", |m| m["state"] == "resolved")
-        .await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_callback_keeps_its_place_and_becomes_an_outbound_call_task() {
     let app = spawn_app(|_| {}).await;

@@ -19,17 +19,6 @@ fn now_ms() -> i64 {
         .as_millis() as i64
 }
 
-async fn resolve(agent: &mut Client, conv: &Value) {
-    agent
-        .send(json!({"type": "resolve", "conversation_id": conv["id"]}))
-        .await;
-    agent
-        .expect_where("conversation_updated", |m| {
-            m["state"] == "resolved" && m["conversation_id"] == conv["id"]
-        })
-        .await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_entry_point_is_followed_to_its_outcome() {
     let rec = Recorder::start().await;

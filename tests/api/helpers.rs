@@ -832,6 +832,19 @@ pub async fn accept_next(c: &mut Client) -> Value {
     a["conversation"].clone()
 }
 
+/// Resolves `conv` (a conversation as `accept_next` returns it) and waits until the
+/// agent sees it resolved.
+pub async fn resolve(agent: &mut Client, conv: &Value) {
+    agent
+        .send(json!({"type": "resolve", "conversation_id": conv["id"]}))
+        .await;
+    agent
+        .expect_where("conversation_updated", |m| {
+            m["state"] == "resolved" && m["conversation_id"] == conv["id"]
+        })
+        .await;
+}
+
 pub fn types(events: &[Value]) -> Vec<String> {
     events
         .iter()

@@ -11,17 +11,6 @@ use switchboard::domain::{Clock, Millis, SystemClock};
 
 const ONE_SLOT: &str = r#"{"capacity": {"voice": 1, "chat": 1, "email": 1, "messaging": 1}}"#;
 
-async fn resolve(agent: &mut Client, conv: &Value) {
-    agent
-        .send(json!({"type": "resolve", "conversation_id": conv["id"]}))
-        .await;
-    agent
-        .expect_where("conversation_updated", |m| {
-            m["state"] == "resolved" && m["conversation_id"] == conv["id"]
-        })
-        .await;
-}
-
 fn close(v: &Value, want: f64) -> bool {
     v.as_f64().is_some_and(|x| (x - want).abs() < 1e-6)
 }
