@@ -14,8 +14,9 @@
 //!
 //! In a cluster every node keeps its own index: a node that changes an article tells
 //! the other members ([`ArticlesChanged`]), and each re-reads those articles from the
-//! store ([`serve`]). A member that misses the message (unreachable at that moment)
-//! serves the old version until the article changes again or the node restarts.
+//! store ([`serve`]). A member that misses the message (unreachable through every
+//! resend of the broadcast) serves the old version until the article changes again or
+//! the node restarts.
 
 pub mod demo;
 pub mod dictionary;

@@ -678,24 +678,40 @@ impl Engine {
     }
 
     /// Sends `message` to every other live member's membership key, from a spawned
-    /// task (the caller never waits); a member that misses it is logged. Nothing
+    /// task (the caller never waits). A member that refuses it or misses the deadline
+    /// (busy, or its own store read failed) is asked again, as
+    /// [`Engine::tell_queue_until_taken`] does, up to [`RESEND_TRIES`] sends while it is
+    /// still a live member; one that misses every send is logged. Broadcasts are
+    /// idempotent (re-read this, re-announce that), so a repeat is harmless. Nothing
     /// without a cluster.
     pub fn broadcast<M: Wire + Sync>(&self, message: M) {
         let Some(c) = self.cluster().cloned() else {
             return;
         };
         let me = c.node_name().to_owned();
-        let others: Vec<String> = c
-            .driver
-            .members()
-            .into_iter()
-            .filter(|m| m.live && m.node.name != me)
-            .map(|m| Cluster::node_key(&m.node.name))
-            .collect();
+        let live = move |c: &Cluster| -> Vec<String> {
+            c.driver
+                .members()
+                .into_iter()
+                .filter(|m| m.live && m.node.name != me)
+                .map(|m| m.node.name)
+                .collect()
+        };
+        let others = live(&c);
         actix::spawn(async move {
-            for key in others {
-                if let Err(e) = c.peers.ask(&key, &message, c.timeout).await {
-                    tracing::warn!(kind = M::KIND, key, error = %e, "a member missed a broadcast");
+            for name in others {
+                let key = Cluster::node_key(&name);
+                let mut tries = 0;
+                loop {
+                    tries += 1;
+                    let Err(e) = c.peers.ask(&key, &message, c.timeout).await else {
+                        break;
+                    };
+                    if tries >= RESEND_TRIES || !live(&c).contains(&name) {
+                        tracing::warn!(kind = M::KIND, key, tries, error = %e, "a member missed a broadcast");
+                        break;
+                    }
+                    actix_rt::time::sleep(RESEND_PAUSE * tries).await;
                 }
             }
         });
