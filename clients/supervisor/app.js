@@ -129,6 +129,7 @@ import { staffLogin, sessionExpired } from '../shared/staff-login.js';
  * @typedef {object} SimulationAnswer
  * @property {number} threshold_seconds
  * @property {SimFigures} actual
+ * @property {{ presence: number, first_answer: number }} shifts_from  where the agents' shifts came from
  * @property {SimFigures[]} runs
  */
 
@@ -928,6 +929,7 @@ async function runSimulation(ev) {
 function renderSimulation() {
   const sim = state.simulation;
   $('sim-table').hidden = !sim;
+  $('sim-shifts').hidden = !sim;
   if (!sim) return;
   const cols = [{ ...sim.actual, label: t('sup.sim.col.actual') }, ...sim.runs.map((r) => (r.label === 'current' ? { ...r, label: t('sup.sim.col.current') } : r))];
   const n = new Intl.NumberFormat(locale());
@@ -959,6 +961,10 @@ function renderSimulation() {
       h('tr', null, h('th', { scope: 'row' }, label), cols.map((c, i) => h('td', { class: 'num', dataset: { testid: `sim-${key}-${i}` } }, cell(c)))),
     ),
   );
+  $('sim-shifts').textContent = t('sup.sim.shifts', {
+    presence: n.format(sim.shifts_from.presence),
+    first: n.format(sim.shifts_from.first_answer),
+  });
 }
 
 function renderFunnel() {

@@ -280,6 +280,8 @@ async function main() {
     await waitText(pageS, 'sim-answered-1', new RegExp(`^${ARRIVALS}$`));
     await waitText(pageS, 'sim-agents-1', /^1$/);
     await waitText(pageS, 'sim-agents-2', /^2$/);
+    // The agent's shift came from the presence log.
+    await waitText(pageS, 'sim-shifts', /^Shifts: 1 from the presence log, 0 from the first answer/);
     check((await pageS.getByTestId('sim-col-3').count()) === 0, 'only one proposal was filled in');
   });
 
@@ -294,6 +296,7 @@ async function main() {
     await waitText(pageS, 'funnel-entry-sms-none', /^SMS · 直接$/);
     await waitText(pageS, 'sim-col-0', /^実績$/);
     await waitText(pageS, 'sim-col-1', /^現在の設定$/);
+    await waitText(pageS, 'sim-shifts', /^シフト：在席ログから 1 人、最初の応答から 0 人/);
     await waitText(pageS, 'cluster-summary', /^1 ノード中 1 ノード稼働・アクティブ エンジン: /);
     await waitText(pageS, 'flood-badge', /^大量アクセス: 直近1分で匿名リクエスト 1 件を拒否$/);
     const lang = await pageS.evaluate(() => document.documentElement.lang);

@@ -16,7 +16,9 @@ use crate::domain::{
     AgentId, Capacity, ChannelClass, ErrorCode, Millis, Proficiency, QueueConfig, QueueName,
     RoutingStrategy, Skill, WideningStep,
 };
-use crate::routing::sim::{recorded, simulate, SimAgent, SimOutcome};
+use crate::routing::sim::{
+    on_shift, recorded, simulate, ShiftSource, SimAgent, SimOutcome, PRESENCE_LOOKBACK_MS,
+};
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -70,7 +72,7 @@ pub struct Proposal {
     /// Agents on shift for the whole period on top of those who worked it.
     #[serde(default)]
     pub add_agents: Vec<AddedAgents>,
-    /// Agents who worked the period, taken off it.
+    /// Agents on shift in the period, taken off it (an id that was not: 400).
     #[serde(default)]
     #[serde(deserialize_with = "agent_ids")]
     pub remove_agents: Vec<AgentId>,
@@ -150,6 +152,13 @@ impl From<SimOutcome> for Figures {
     }
 }
 
+/// How many agents' shifts came from each source.
+#[derive(Debug, Default, Serialize)]
+pub struct ShiftsFrom {
+    pub presence: usize,
+    pub first_answer: usize,
+}
+
 /// The answer.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SimulationResponse {
@@ -161,6 +170,10 @@ pub struct SimulationResponse {
     /// What happened in the period (occupancy is not recorded: `null`).
     #[schema(value_type = Object)]
     pub actual: Figures,
+    /// Where the agents' shifts came from: how many from the presence log, how many
+    /// from their first answer (no presence recorded for them in the period).
+    #[schema(value_type = Object)]
+    pub shifts_from: ShiftsFrom,
     /// `current` (the queue as configured now), then each proposal.
     #[schema(value_type = Vec<Object>)]
     pub runs: Vec<Run>,
@@ -170,8 +183,9 @@ pub struct SimulationResponse {
 /// (supervisor, admin).
 ///
 /// Contacts, handle times and patience come from the queue's report events; agents
-/// are those who took its contacts, each from their first answer to the end of the
-/// period, less any a proposal removes, plus any it adds. Definitions: docs/api.md "Dry-run
+/// and their shifts from the presence log (or, for one who answered without any
+/// presence recorded, from the first answer to the end of the period), less any a
+/// proposal removes, plus any it adds. Definitions: docs/api.md "Dry-run
 /// simulator".
 #[utoipa::path(post, path = "/api/v1/simulations", tag = "reports", security(("bearer" = [])),
     request_body = SimulationRequest,
@@ -229,6 +243,22 @@ pub async fn simulate_period(
     }
     let (from, to) = (Millis(req.from), Millis(req.to));
     let events = read_events(&state, from, to).await?;
+    let max = state.server.settings.reports.max_events;
+    let presence = state
+        .server
+        .store
+        .presence_events(
+            &queue,
+            Millis(from.0.saturating_sub(PRESENCE_LOOKBACK_MS)),
+            to,
+            max.saturating_add(1),
+        )
+        .await?;
+    if presence.len() > max {
+        return Err(ApiError::invalid(format!(
+            "the range holds more than {max} presence events (reports.max_events); narrow it"
+        )));
+    }
     let profiles = state.server.store.agents().await?;
     let threshold_ms = u64::from(threshold_s) * 1000;
     let answer = web::block(move || {
@@ -239,20 +269,36 @@ pub async fn simulate_period(
                 rec.contacts.len()
             )));
         }
-        // Those who worked the period, with their profiles as they are now, on shift
-        // from their first answer to the end of the period.
+        // Those on shift in the period, with their profiles as they are now.
+        let mut shifts_from = ShiftsFrom::default();
+        let mut on = on_shift(&rec, &presence, &queue, from, to);
         let worked: Vec<SimAgent> = profiles
             .iter()
             .filter_map(|p| {
-                let (start, _) = rec.agents.get(&p.id)?;
+                let (shifts, source) = on.remove(&p.id)?;
+                match source {
+                    ShiftSource::Presence => shifts_from.presence += 1,
+                    ShiftSource::FirstAnswer => shifts_from.first_answer += 1,
+                }
                 Some(SimAgent {
                     id: p.id.clone(),
                     skills: p.skills.clone(),
                     capacity: slots(&p.capacity),
-                    shifts: vec![(*start, Millis(to.0.max(start.0 + 1)))],
+                    shifts,
                 })
             })
             .collect();
+        for (i, (_, _, (_, removed))) in configs.iter().enumerate().skip(1) {
+            if let Some(id) = removed
+                .iter()
+                .find(|id| !worked.iter().any(|a| a.id == **id))
+            {
+                return Err(ApiError::invalid(format!(
+                    "proposals[{}].remove_agents: {id} was not on shift in the period",
+                    i - 1
+                )));
+            }
+        }
         let end = to.plus_ms(86_400_000);
         let mut runs = Vec::with_capacity(configs.len());
         for (label, config, (added, removed)) in configs {
@@ -276,6 +322,7 @@ pub async fn simulate_period(
             to: req.to,
             threshold_seconds: threshold_s,
             actual: rec.actual.into(),
+            shifts_from,
             runs,
         })
         .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))

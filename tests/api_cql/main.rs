@@ -59,6 +59,8 @@ mod scenario;
 mod service_level;
 #[path = "../api/shutdown.rs"]
 mod shutdown;
+#[path = "../api/simulate.rs"]
+mod simulate;
 #[path = "../api/skills.rs"]
 mod skills;
 #[path = "../api/supervisor.rs"]

@@ -45,7 +45,7 @@ pub use queue::{
     AfterHours, BusinessHours, ChannelTargets, Closure, QueueConfig, ResponseTargets,
     RoutingStrategy, ServiceRule, WideningStep,
 };
-pub use report::{OfferOrigin, ReportEvent, ReportKind, SelfServiceFront};
+pub use report::{OfferOrigin, PresenceEvent, ReportEvent, ReportKind, SelfServiceFront};
 pub use time::{Clock, Millis, SystemClock};
 
 /// A value that failed to parse at the edge.

@@ -7,8 +7,11 @@
 //! has to pair events across a time range to get a duration.
 //!
 //! They are written by the customer actor (offer outcomes: by the queue actor) in the
-//! same `Batch` as the timeline event or trace entry they summarise, and stored partitioned by (queue, UTC day). Plain data: no I/O, no wire
-//! shape (the REST layer exposes computed rows, never these events).
+//! same `Batch` as the timeline event or trace entry they summarise, and stored
+//! partitioned by (queue, UTC day). [`PresenceEvent`]s, an agent's availability per
+//! queue (written by the agent actor), are kept beside them the same way, in a log of
+//! their own, so that what reports count never mixes with who was there. Plain data:
+//! no I/O, no wire shape (the REST layer exposes computed rows, never these events).
 
 use super::{
     AgentId, Channel, ConversationId, CustomerId, EventId, Millis, OfferOutcome, QueueName,
@@ -53,6 +56,29 @@ impl ReportEvent {
 /// The UTC day (days since the Unix epoch) of `at`.
 pub fn day_of(at: Millis) -> i64 {
     at.0.div_euclid(DAY_MS)
+}
+
+/// One change of an agent's availability in a queue: the agent became routable there
+/// (`routable`: available, connected and eligible for the queue) or stopped being so.
+/// Written by the agent actor when it tells its queues, into the presence log (stored
+/// beside the report log, partitioned and kept the same way); the dry-run simulator
+/// replays the intervals between them as the agents' shifts (docs/metrics.md,
+/// "Presence log").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PresenceEvent {
+    /// Time-ordered (UUID v7); the clustering key inside a (queue, day) partition.
+    pub id: EventId,
+    pub at: Millis,
+    pub queue: QueueName,
+    pub agent: AgentId,
+    pub routable: bool,
+}
+
+impl PresenceEvent {
+    /// The UTC day (days since the Unix epoch) the event falls in: its partition.
+    pub fn day(&self) -> i64 {
+        day_of(self.at)
+    }
 }
 
 /// How a contact came to be offered to a queue.

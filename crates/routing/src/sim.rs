@@ -415,9 +415,9 @@ pub struct Recorded {
     /// recorded handle time (talk + wrap-up; the period's mean for one not finished),
     /// and as patience the wait of one that abandoned (one answered never leaves).
     pub contacts: Vec<SimContact>,
-    /// The agents who took the queue's contacts, each from their first answer to the
-    /// end of their last contact in the period (availability itself is not recorded).
-    pub agents: std::collections::BTreeMap<AgentId, (Millis, Millis)>,
+    /// The agents who answered the queue's contacts in the period, each with the time
+    /// of their first answer (their shift's start where the presence log has none).
+    pub agents: std::collections::BTreeMap<AgentId, Millis>,
     /// What actually happened, counted like [`simulate`]'s outcome.
     pub actual: SimOutcome,
 }
@@ -440,7 +440,7 @@ pub fn recorded(
     let mut current: std::collections::HashMap<ConversationId, usize> = Default::default();
     let mut contacts: Vec<SimContact> = Vec::new();
     let mut handled: Vec<Option<u64>> = Vec::new();
-    let mut agents: std::collections::BTreeMap<AgentId, (Millis, Millis)> = Default::default();
+    let mut agents: std::collections::BTreeMap<AgentId, Millis> = Default::default();
     let mut waits: Vec<u64> = Vec::new();
     let (mut answered, mut abandoned, mut within, mut wait_sum) = (0u64, 0u64, 0u64, 0u128);
     let mut overflowed = 0u64;
@@ -468,8 +468,7 @@ pub fn recorded(
                 wait_sum += u128::from(*wait_ms);
                 waits.push(*wait_ms);
                 if let Some(a) = &e.agent {
-                    let span = agents.entry(a.clone()).or_insert((e.at, e.at));
-                    span.1 = span.1.max(e.at);
+                    agents.entry(a.clone()).or_insert(e.at);
                 }
             }
             ReportKind::Abandoned { wait_ms, .. } => {
@@ -487,11 +486,6 @@ pub fn recorded(
             ReportKind::WrapupDone { talk_ms, wrap_ms } => {
                 if let Some(i) = current.remove(&e.conversation) {
                     handled[i] = Some(talk_ms + wrap_ms);
-                    if let Some(a) = &e.agent {
-                        if let Some(span) = agents.get_mut(a) {
-                            span.1 = span.1.max(e.at);
-                        }
-                    }
                 }
             }
             _ => {}
@@ -528,6 +522,88 @@ pub fn recorded(
         agents,
         actual,
     }
+}
+
+/// How far before a replayed period the presence log is read to learn who was already
+/// on shift at its start: an agent routable without a change for longer than this
+/// before the period counts from their first answer instead.
+pub const PRESENCE_LOOKBACK_MS: i64 = domain::report::DAY_MS;
+
+/// Where an agent's shifts in a replay come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShiftSource {
+    /// The presence log: when the agent was routable in the queue.
+    Presence,
+    /// No presence in the period (recorded before the log existed, or its writes
+    /// lost): from the agent's first answer to the period's end.
+    FirstAnswer,
+}
+
+/// Each agent's shifts in `queue` within `[from, to)` from the presence log (events in
+/// any order; those before `from` tell who was on at `from`): from a routable event to
+/// the next not-routable one, one still open running to `to`. A second start while on,
+/// or an end while off, changes nothing (a queue actor told twice, a node's restart).
+/// Agents not routable at any time in the period get no entry.
+pub fn shifts(
+    presence: &[domain::PresenceEvent],
+    queue: &domain::QueueName,
+    from: Millis,
+    to: Millis,
+) -> std::collections::BTreeMap<AgentId, Vec<(Millis, Millis)>> {
+    let mut order: Vec<&domain::PresenceEvent> = presence
+        .iter()
+        .filter(|e| e.queue == *queue && e.at < to)
+        .collect();
+    order.sort_by_key(|e| (e.at, e.id));
+    let mut on: std::collections::BTreeMap<&AgentId, Millis> = Default::default();
+    let mut out: std::collections::BTreeMap<AgentId, Vec<(Millis, Millis)>> = Default::default();
+    let mut close = |agent: &AgentId, start: Millis, end: Millis| {
+        let (start, end) = (start.max(from), end.min(to));
+        if start < end {
+            out.entry(agent.clone()).or_default().push((start, end));
+        }
+    };
+    for e in order {
+        match (e.routable, on.get(&e.agent)) {
+            (true, None) => {
+                on.insert(&e.agent, e.at);
+            }
+            (false, Some(&start)) => {
+                on.remove(&e.agent);
+                close(&e.agent, start, e.at);
+            }
+            _ => {}
+        }
+    }
+    for (agent, start) in on {
+        close(agent, start, to);
+    }
+    out
+}
+
+/// The agents of a replayed period with their shifts: [`shifts`] from the presence
+/// log, and for an agent who answered the queue's contacts (`rec.agents`) without any
+/// presence in the period, from the first answer to `to`.
+pub fn on_shift(
+    rec: &Recorded,
+    presence: &[domain::PresenceEvent],
+    queue: &domain::QueueName,
+    from: Millis,
+    to: Millis,
+) -> std::collections::BTreeMap<AgentId, (Vec<(Millis, Millis)>, ShiftSource)> {
+    let mut out: std::collections::BTreeMap<_, _> = shifts(presence, queue, from, to)
+        .into_iter()
+        .map(|(a, s)| (a, (s, ShiftSource::Presence)))
+        .collect();
+    for (agent, first) in &rec.agents {
+        out.entry(agent.clone()).or_insert_with(|| {
+            (
+                vec![(*first, Millis(to.0.max(first.0 + 1)))],
+                ShiftSource::FirstAnswer,
+            )
+        });
+    }
+    out
 }
 
 #[cfg(test)]
@@ -866,12 +942,12 @@ mod tests {
         assert_eq!(handles, [65, 65, 65, 65]);
         let patience: Vec<Option<u64>> = r.contacts.iter().map(|c| c.patience_ms).collect();
         assert_eq!(patience, [None, Some(30_000), None, None]);
-        let spans: Vec<(String, i64, i64)> = r
+        let firsts: Vec<(String, i64)> = r
             .agents
             .iter()
-            .map(|(a, (s, e))| (a.to_string(), s.0 / 1000, e.0 / 1000))
+            .map(|(a, s)| (a.to_string(), s.0 / 1000))
             .collect();
-        assert_eq!(spans, [("ann".into(), 110, 175), ("bob".into(), 170, 170)]);
+        assert_eq!(firsts, [("ann".into(), 110), ("bob".into(), 170)]);
         let o = &r.actual;
         assert_eq!(
             (
@@ -887,5 +963,107 @@ mod tests {
         assert_eq!(o.service_level, Some(1.0 / 3.0));
         assert_eq!(o.asa_ms, Some(25_000.0));
         assert_eq!(o.wait_p50_ms, Some(30_000));
+    }
+
+    /// Shifts in whole seconds.
+    type Spans = Vec<(i64, i64)>;
+
+    fn presence(
+        at_s: i64,
+        queue: &QueueName,
+        agent: &str,
+        routable: bool,
+    ) -> domain::PresenceEvent {
+        domain::PresenceEvent {
+            id: domain::EventId::new(),
+            at: Millis(at_s * 1000),
+            queue: queue.clone(),
+            agent: AgentId::parse(agent).expect("agent"),
+            routable,
+        }
+    }
+
+    /// Shifts run from routable to not routable, clipped to the period; one on before
+    /// the period counts from its start, one still on runs to its end; repeats change
+    /// nothing; other queues' events are skipped.
+    #[test]
+    fn shifts_follow_the_presence_log() {
+        let q = queue().name;
+        let other = QueueName::parse("billing").expect("queue");
+        let events = vec![
+            // Ann: on before the period, a break inside it, on again to the end.
+            presence(50, &q, "ann", true),
+            presence(200, &q, "ann", false),
+            presence(300, &q, "ann", true),
+            presence(310, &q, "ann", true),
+            // Bob: a shift inside, an end told twice, and a shift after the period.
+            presence(150, &q, "bob", true),
+            presence(250, &q, "bob", false),
+            presence(260, &q, "bob", false),
+            presence(1_000, &q, "bob", true),
+            // Cy: only before the period.
+            presence(10, &q, "cy", true),
+            presence(20, &q, "cy", false),
+            // Dee: only in another queue.
+            presence(150, &other, "dee", true),
+        ];
+        let mut shuffled = events.clone();
+        shuffled.reverse();
+        let s = |events: &[domain::PresenceEvent]| -> Vec<(String, Spans)> {
+            shifts(events, &q, Millis(100_000), Millis(400_000))
+                .into_iter()
+                .map(|(a, v)| {
+                    (
+                        a.to_string(),
+                        v.iter().map(|(s, e)| (s.0 / 1000, e.0 / 1000)).collect(),
+                    )
+                })
+                .collect()
+        };
+        let want = vec![
+            ("ann".to_owned(), vec![(100, 200), (300, 400)]),
+            ("bob".to_owned(), vec![(150, 250)]),
+        ];
+        assert_eq!(s(&events), want);
+        assert_eq!(s(&shuffled), want, "any order in, the same shifts out");
+    }
+
+    /// Presence wins where it exists; an agent who answered without any presence in the
+    /// period is on from the first answer to the end.
+    #[test]
+    fn on_shift_falls_back_to_the_first_answer() {
+        let q = queue().name;
+        let rec = Recorded {
+            contacts: Vec::new(),
+            agents: [("ann", 150), ("bob", 120)]
+                .into_iter()
+                .map(|(a, s)| (AgentId::parse(a).expect("agent"), Millis(s * 1000)))
+                .collect(),
+            actual: simulate(&queue(), &[], &[], 20 * S, Millis(0)).expect("empty"),
+        };
+        let events = vec![
+            presence(110, &q, "ann", true),
+            presence(180, &q, "ann", false),
+            presence(130, &q, "cy", true),
+        ];
+        let got: Vec<(String, Spans, ShiftSource)> =
+            on_shift(&rec, &events, &q, Millis(100_000), Millis(400_000))
+                .into_iter()
+                .map(|(a, (v, src))| {
+                    (
+                        a.to_string(),
+                        v.iter().map(|(s, e)| (s.0 / 1000, e.0 / 1000)).collect(),
+                        src,
+                    )
+                })
+                .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("ann".to_owned(), vec![(110, 180)], ShiftSource::Presence),
+                ("bob".to_owned(), vec![(120, 400)], ShiftSource::FirstAnswer),
+                ("cy".to_owned(), vec![(130, 400)], ShiftSource::Presence),
+            ]
+        );
     }
 }

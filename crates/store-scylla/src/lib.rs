@@ -1121,6 +1121,23 @@ impl Store for ScyllaStore {
                     .boxed(),
             );
         }
+        type PresenceRow = (String, i32, Vec<u8>, i64, String);
+        let mut presence_parts: BTreeMap<(String, i32), Vec<PresenceRow>> = BTreeMap::new();
+        for e in last_wins(&batch.presence, |e| e.id) {
+            let day = report_day(e.day())?;
+            let body = serde_json::to_string(&e).map_err(|x| encode_err("presence event", x))?;
+            let queue = e.queue.as_str().to_owned();
+            presence_parts
+                .entry((queue.clone(), day))
+                .or_default()
+                .push((queue, day, e.id.as_bytes().to_vec(), e.at.0, body));
+        }
+        for (_, rows) in presence_parts {
+            phase.push(
+                self.partition_batch(&statements::INSERT_PRESENCE, rows)
+                    .boxed(),
+            );
+        }
         for o in &batch.outbox {
             let (shard, hour) = outbox_partition(o.event_id);
             let payload = serde_json::to_string(o).map_err(|e| encode_err("outbox", e))?;
@@ -1415,6 +1432,39 @@ impl Store for ScyllaStore {
                     if out.len() >= limit {
                         return Ok(out);
                     }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn presence_events(
+        &self,
+        queue: &QueueName,
+        from: Millis,
+        to: Millis,
+        limit: usize,
+    ) -> Result<Vec<domain::PresenceEvent>, StoreError> {
+        use domain::report::day_of;
+        if limit == 0 || to <= from {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        for day in day_of(from)..=day_of(Millis(to.0 - 1)) {
+            let rows: Vec<(i64, String)> = self
+                .paged(
+                    &statements::SELECT_PRESENCE,
+                    (queue.as_str().to_owned(), report_day(day)?),
+                    usize::MAX,
+                )
+                .await?;
+            for (at, body) in rows {
+                if at < from.0 || at >= to.0 {
+                    continue;
+                }
+                out.push(serde_json::from_str(&body).map_err(|e| corrupt("presence_log", e))?);
+                if out.len() >= limit {
+                    return Ok(out);
                 }
             }
         }

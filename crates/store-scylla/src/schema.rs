@@ -109,6 +109,11 @@ pub const FILES: &[SchemaFile] = &[
         name: "0013_conversation_requirements.cql",
         text: include_str!("../../../schema/0013_conversation_requirements.cql"),
     },
+    SchemaFile {
+        version: 14,
+        name: "0014_presence_log.cql",
+        text: include_str!("../../../schema/0014_presence_log.cql"),
+    },
 ];
 
 /// The partition of `schema_version` this engine's records live in.
@@ -535,6 +540,7 @@ mod tests {
             "routing_events",
             "report_events",
             "report_days",
+            "presence_log",
         ] {
             let t = schema
                 .tables

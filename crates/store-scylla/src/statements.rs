@@ -530,6 +530,19 @@ pub const SELECT_REPORT_DAY_QUEUES: Stmt = read(
     "SELECT queue FROM {{keyspace}}.report_days WHERE day = ?",
 );
 
+/// One agent's presence change in its (queue, day) partition of the presence log.
+pub const INSERT_PRESENCE: Stmt = write(
+    "insert_presence",
+    "INSERT INTO {{keyspace}}.presence_log (queue, day, event_id, at, body) \
+     VALUES (?, ?, ?, ?, ?)",
+);
+
+/// One (queue, day) partition of the presence log, oldest first.
+pub const SELECT_PRESENCE: Stmt = read(
+    "select_presence",
+    "SELECT at, body FROM {{keyspace}}.presence_log WHERE queue = ? AND day = ?",
+);
+
 /// Every statement above: the store prepares each once at start, and the cross-check
 /// test resolves each against `schema/*.cql`.
 pub const ALL: &[Stmt] = &[
@@ -537,6 +550,8 @@ pub const ALL: &[Stmt] = &[
     INSERT_REPORT_DAY,
     SELECT_REPORT_EVENTS,
     SELECT_REPORT_DAY_QUEUES,
+    INSERT_PRESENCE,
+    SELECT_PRESENCE,
     INSERT_OUTBOX,
     UPDATE_OUTBOX_STATUS,
     SELECT_OUTBOX,
@@ -623,6 +638,7 @@ pub const TABLES_IN_USE: &[&str] = &[
     "audit_log",
     "report_events",
     "report_days",
+    "presence_log",
     "idempotency",
     "cluster_leases",
     "erasure_tombstones",

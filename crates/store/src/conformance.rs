@@ -62,6 +62,7 @@ pub async fn run_all(store: SharedStore, caps: Capabilities) {
     idempotency_records(&store).await;
     erasure_tombstones(&store).await;
     report_events_by_queue_and_range(&store).await;
+    presence_by_queue_and_range(&store).await;
     concurrent_commits(&store, 64).await;
     fenced_rows(&store).await;
     fenced_rows_race(&store, 6, 8).await;
@@ -771,6 +772,91 @@ pub async fn report_events_by_queue_and_range(store: &SharedStore) {
         vec![a1, a2]
     );
     assert_eq!(read(Some(qb), 0, two_days, 100).await, vec![b1, csat]);
+}
+
+/// The presence log: one queue's events read back in time order across day
+/// partitions, only `from <= at < to`, at most `limit`; other queues' and the report
+/// log's events never mix in; a rewritten event is not duplicated.
+pub async fn presence_by_queue_and_range(store: &SharedStore) {
+    use domain::report::DAY_MS;
+    use domain::PresenceEvent;
+    let day = 20_000
+        + i64::from(CustomerId::new().0.as_bytes()[0]) * 40
+        + i64::from(CustomerId::new().0.as_bytes()[1] % 40);
+    let base = day * DAY_MS;
+    let (qa, qb) = (new_queue_name(), new_queue_name());
+    let agent = new_agent_id();
+    let ev = |queue: &QueueName, at: i64, routable: bool| PresenceEvent {
+        id: EventId::new(),
+        at: Millis(base + at),
+        queue: queue.clone(),
+        agent: agent.clone(),
+        routable,
+    };
+    let on = ev(&qa, 1_000, true);
+    let other = ev(&qb, 1_500, true);
+    let off = ev(&qa, DAY_MS - 1, false);
+    let next = ev(&qa, DAY_MS + 5, true);
+    let late = ev(&qa, 3 * DAY_MS, false);
+    ok(
+        store
+            .commit(Batch {
+                presence: vec![late.clone(), next.clone(), other.clone()],
+                ..Batch::default()
+            })
+            .await,
+        "commit presence",
+    );
+    ok(
+        store
+            .commit(Batch {
+                presence: vec![off.clone(), on.clone()],
+                ..Batch::default()
+            })
+            .await,
+        "commit presence",
+    );
+    let read = |q: &QueueName, from: i64, to: i64, limit: usize| {
+        let (store, q) = (Arc::clone(store), q.clone());
+        async move {
+            ok(
+                store
+                    .presence_events(&q, Millis(base + from), Millis(base + to), limit)
+                    .await,
+                "presence_events",
+            )
+        }
+    };
+    let two_days = 2 * DAY_MS;
+    assert_eq!(
+        read(&qa, 0, two_days, 100).await,
+        vec![on.clone(), off.clone(), next.clone()]
+    );
+    assert_eq!(read(&qa, 1_000, DAY_MS - 1, 100).await, vec![on.clone()]);
+    assert_eq!(
+        read(&qa, 0, two_days, 2).await,
+        vec![on.clone(), off.clone()]
+    );
+    assert!(read(&qa, 0, two_days, 0).await.is_empty());
+    assert_eq!(read(&qb, 0, two_days, 100).await, vec![other]);
+    // Not report events: the report log of the same queue and days holds none of them.
+    assert!(ok(
+        store
+            .report_events(Some(&qa), Millis(base), Millis(base + two_days), 100)
+            .await,
+        "report_events",
+    )
+    .is_empty());
+    ok(
+        store
+            .commit(Batch {
+                presence: vec![on.clone()],
+                ..Batch::default()
+            })
+            .await,
+        "rewrite presence",
+    );
+    assert_eq!(read(&qa, 0, DAY_MS, 100).await, vec![on, off]);
 }
 
 /// A reply written to the outbox with its event is pending until marked done, which

@@ -53,6 +53,7 @@
 //! | `outbox` | event_id | `OutboxEntry` |
 //! | `audit_log` | entry id | `AuditEntry` (read newest first) |
 //! | `report_events` | day ++ len(queue) ++ queue ++ event_id | `ReportEvent` |
+//! | `presence_log` | day ++ len(queue) ++ queue ++ event_id | `PresenceEvent` |
 //! | `records` | kind ++ NUL ++ key | raw bytes (the feature's JSON) |
 //! | `idempotency_expiry` | expires_at ++ customer_id ++ key | empty; the sweep's index |
 //! | `erasure_tombstones` | hash (32 bytes) | expires_at (8 bytes, big-endian) ++ channel name |
@@ -63,7 +64,7 @@
 //! them): the leaf page a message's event dirties usually takes its record too, where a
 //! table of their own cost the writer a second random page per message.
 //!
-//! `report_events` keys start with the UTC day as a big-endian `i64` with the sign bit
+//! `report_events` (and `presence_log`) keys start with the UTC day as a big-endian `i64` with the sign bit
 //! flipped (so days sort numerically), then the queue name prefixed by its length, then
 //! the event id: one (queue, day) partition is one contiguous key range, and one day of
 //! every queue is one range too.
@@ -78,7 +79,7 @@ use super::{
 use async_trait::async_trait;
 use domain::{
     AgentId, AgentProfile, Conversation, ConversationId, Customer, CustomerId, EventId,
-    IdentityKey, Millis, QueueConfig, QueueName, ReportEvent, TimelineEvent,
+    IdentityKey, Millis, PresenceEvent, QueueConfig, QueueName, ReportEvent, TimelineEvent,
 };
 use redb::{Database, Durability, ReadTransaction, ReadableTable, TableDefinition};
 use serde::de::DeserializeOwned;
@@ -110,6 +111,7 @@ const OUTBOX: TableDefinition<&[u8], &[u8]> = TableDefinition::new("outbox");
 /// entry id (time-ordered) -> AuditEntry.
 const AUDIT: TableDefinition<&[u8], &[u8]> = TableDefinition::new("audit_log");
 const REPORT_EVENTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("report_events");
+const PRESENCE_LOG: TableDefinition<&[u8], &[u8]> = TableDefinition::new("presence_log");
 const RECORDS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("records");
 const IDEMPOTENCY_EXPIRY: TableDefinition<&[u8], &[u8]> =
     TableDefinition::new("idempotency_expiry");
@@ -496,11 +498,65 @@ fn report_prefix(day: i64, queue: &QueueName) -> Vec<u8> {
     k
 }
 
-/// The full `report_events` key of `e`.
-fn report_key(e: &ReportEvent) -> Vec<u8> {
-    let mut k = report_prefix(e.day(), &e.queue);
-    k.extend_from_slice(e.id.as_bytes());
+/// The full `report_events` (or `presence_log`) key of an event.
+fn report_key(day: i64, queue: &QueueName, id: EventId) -> Vec<u8> {
+    let mut k = report_prefix(day, queue);
+    k.extend_from_slice(id.as_bytes());
     k
+}
+
+/// The key ranges of `report_events` (or `presence_log`) holding the events of `queue`
+/// (every queue when `None`) from `from` to `to` (exclusive; `from < to`): one per day
+/// for one queue, one over the days for every queue.
+fn report_ranges(queue: Option<&QueueName>, from: Millis, to: Millis) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let (first, last) = (
+        domain::report::day_of(from),
+        domain::report::day_of(Millis(to.0 - 1)),
+    );
+    match queue {
+        Some(q) => (first..=last)
+            .map(|d| {
+                let p = report_prefix(d, q);
+                let mut hi = p.clone();
+                hi.extend_from_slice(&[0xff; 16]);
+                (p, hi)
+            })
+            .collect(),
+        None => vec![(day_key(first).to_vec(), {
+            let mut hi = day_key(last).to_vec();
+            hi.extend_from_slice(&[0xff; 300]);
+            hi
+        })],
+    }
+}
+
+/// Up to `limit` events of a log table (`report_events`, `presence_log`) in `ranges`,
+/// in key order, that `keep` accepts.
+fn read_log<T: serde::de::DeserializeOwned>(
+    txn: &ReadTransaction,
+    table: TableDefinition<&[u8], &[u8]>,
+    ranges: &[(Vec<u8>, Vec<u8>)],
+    limit: usize,
+    keep: impl Fn(&T) -> bool,
+) -> Result<Vec<T>, StoreError> {
+    let t = ro(txn, table)?;
+    let mut out = Vec::new();
+    for (lo, hi) in ranges {
+        for row in t
+            .range::<&[u8]>(lo.as_slice()..=hi.as_slice())
+            .map_err(backend)?
+        {
+            let (_, v) = row.map_err(backend)?;
+            let e: T = decode(redb::TableHandle::name(&table), v.value())?;
+            if keep(&e) {
+                out.push(e);
+                if out.len() >= limit {
+                    return Ok(out);
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The second id of a compound key.
@@ -535,6 +591,7 @@ struct Tables<'txn> {
     outbox: Lazy<'txn, &'static [u8]>,
     audit: Lazy<'txn, &'static [u8]>,
     report_events: Lazy<'txn, &'static [u8]>,
+    presence: Lazy<'txn, &'static [u8]>,
     records: Lazy<'txn, &'static [u8]>,
     expiry: Lazy<'txn, &'static [u8]>,
     tombstones: Lazy<'txn, &'static [u8]>,
@@ -587,6 +644,7 @@ impl<'txn> Tables<'txn> {
             outbox: Lazy::new(txn, OUTBOX),
             audit: Lazy::new(txn, AUDIT),
             report_events: Lazy::new(txn, REPORT_EVENTS),
+            presence: Lazy::new(txn, PRESENCE_LOG),
             records: Lazy::new(txn, RECORDS),
             expiry: Lazy::new(txn, IDEMPOTENCY_EXPIRY),
             tombstones: Lazy::new(txn, TOMBSTONES),
@@ -611,6 +669,7 @@ impl<'txn> Tables<'txn> {
         self.outbox.table()?;
         self.audit.table()?;
         self.report_events.table()?;
+        self.presence.table()?;
         self.records.table()?;
         self.expiry.table()?;
         self.tombstones.table()?;
@@ -782,7 +841,14 @@ impl<'txn> Tables<'txn> {
             let v = encode("report event", e)?;
             self.report_events
                 .table()?
-                .insert(report_key(e).as_slice(), v.as_slice())
+                .insert(report_key(e.day(), &e.queue, e.id).as_slice(), v.as_slice())
+                .map_err(backend)?;
+        }
+        for e in &b.presence {
+            let v = encode("presence event", e)?;
+            self.presence
+                .table()?
+                .insert(report_key(e.day(), &e.queue, e.id).as_slice(), v.as_slice())
                 .map_err(backend)?;
         }
         for r in &b.records {
@@ -1483,47 +1549,30 @@ impl Store for EmbeddedStore {
         if limit == 0 || to <= from {
             return Ok(Vec::new());
         }
-        let queue = queue.cloned();
+        let ranges = report_ranges(queue, from, to);
         self.read(move |txn| {
-            let t = ro(txn, REPORT_EVENTS)?;
-            let (first, last) = (
-                domain::report::day_of(from),
-                domain::report::day_of(Millis(to.0 - 1)),
-            );
-            // One range: a queue's partitions are per day, so a single queue is read
-            // day by day; every queue is one range over the days.
-            let ranges: Vec<(Vec<u8>, Vec<u8>)> = match &queue {
-                Some(q) => (first..=last)
-                    .map(|d| {
-                        let p = report_prefix(d, q);
-                        let mut hi = p.clone();
-                        hi.extend_from_slice(&[0xff; 16]);
-                        (p, hi)
-                    })
-                    .collect(),
-                None => vec![(day_key(first).to_vec(), {
-                    let mut hi = day_key(last).to_vec();
-                    hi.extend_from_slice(&[0xff; 300]);
-                    hi
-                })],
-            };
-            let mut out = Vec::new();
-            for (lo, hi) in ranges {
-                for row in t
-                    .range::<&[u8]>(lo.as_slice()..=hi.as_slice())
-                    .map_err(backend)?
-                {
-                    let (_, v) = row.map_err(backend)?;
-                    let e: ReportEvent = decode("report_events", v.value())?;
-                    if e.at >= from && e.at < to {
-                        out.push(e);
-                        if out.len() >= limit {
-                            return Ok(out);
-                        }
-                    }
-                }
-            }
-            Ok(out)
+            read_log(txn, REPORT_EVENTS, &ranges, limit, |e: &ReportEvent| {
+                e.at >= from && e.at < to
+            })
+        })
+        .await
+    }
+
+    async fn presence_events(
+        &self,
+        queue: &QueueName,
+        from: Millis,
+        to: Millis,
+        limit: usize,
+    ) -> Result<Vec<PresenceEvent>, StoreError> {
+        if limit == 0 || to <= from {
+            return Ok(Vec::new());
+        }
+        let ranges = report_ranges(Some(queue), from, to);
+        self.read(move |txn| {
+            read_log(txn, PRESENCE_LOG, &ranges, limit, |e: &PresenceEvent| {
+                e.at >= from && e.at < to
+            })
         })
         .await
     }

@@ -349,6 +349,16 @@ impl Store for FaultyStore {
         self.check(Op::Read)?;
         self.inner.report_events(queue, from, to, limit).await
     }
+    async fn presence_events(
+        &self,
+        queue: &QueueName,
+        from: Millis,
+        to: Millis,
+        limit: usize,
+    ) -> Result<Vec<domain::PresenceEvent>, StoreError> {
+        self.check(Op::Read)?;
+        self.inner.presence_events(queue, from, to, limit).await
+    }
 
     async fn health(&self) -> Result<(), StoreError> {
         self.check(Op::Health)?;

@@ -162,6 +162,15 @@ impl Store for Fenced {
     ) -> Result<Vec<ReportEvent>, StoreError> {
         self.inner.report_events(queue, from, to, limit).await
     }
+    async fn presence_events(
+        &self,
+        queue: &QueueName,
+        from: Millis,
+        to: Millis,
+        limit: usize,
+    ) -> Result<Vec<domain::PresenceEvent>, StoreError> {
+        self.inner.presence_events(queue, from, to, limit).await
+    }
     async fn record(&self, kind: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.inner.record(kind, key).await
     }

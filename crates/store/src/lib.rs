@@ -21,6 +21,7 @@
 //! | outbox | (shard, hour) | event_id | replies not yet delivered; resent at start |
 //! | audit_log | scope | entry id DESC | privacy operations (export, erase), knowledge-base changes, login alarms; newest first |
 //! | report_events | (queue, UTC day) | event_id ASC | the report log (docs/metrics.md) |
+//! | presence_log | (queue, UTC day) | event_id ASC | agents becoming routable in a queue or not (the simulator's shifts) |
 //! | records | kind | key ASC (bytewise) | small typed documents of the self-service features (KB articles, canned responses, callbacks, surveys, scheduled notifications…), JSON |
 //! | idempotency | customer_id | key | client- and provider-supplied ids already applied, until they expire (see [`IdempotencyRecord`]) |
 //! | erasure_tombstones | hash | - | keyed hashes of the provider message ids of erased customers, until they expire (see [`Tombstone`]) |
@@ -48,7 +49,7 @@ pub use privacy::{AuditEntry, Erasure, Tombstone};
 use async_trait::async_trait;
 use domain::{
     AgentId, AgentProfile, Conversation, ConversationId, Customer, CustomerId, EventId,
-    IdentityKey, Millis, QueueConfig, QueueName, ReportEvent, TimelineEvent,
+    IdentityKey, Millis, PresenceEvent, QueueConfig, QueueName, ReportEvent, TimelineEvent,
 };
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -184,6 +185,8 @@ pub struct Batch {
     pub outbox_done: Vec<EventId>,
     /// Facts for reports, written with the timeline events they summarise.
     pub report_events: Vec<ReportEvent>,
+    /// Agents' availability changes per queue (the presence log).
+    pub presence: Vec<PresenceEvent>,
     /// Upserts and deletes in the generic records table (see [`Store::records`]).
     pub records: Vec<RecordWrite>,
     /// Ids applied by this batch's events (upserts by `(customer_id, key)`).
@@ -270,6 +273,7 @@ impl Batch {
             && self.outbox.is_empty()
             && self.outbox_done.is_empty()
             && self.report_events.is_empty()
+            && self.presence.is_empty()
             && self.records.is_empty()
             && self.idempotency.is_empty()
     }
@@ -342,6 +346,16 @@ pub trait Store: Send + Sync + 'static {
         to: Millis,
         limit: usize,
     ) -> Result<Vec<ReportEvent>, StoreError>;
+
+    /// Presence events of `queue` with `from <= at < to`, ordered by (day, event id); at
+    /// most `limit` of them (ask for one more than accepted to detect too large a range).
+    async fn presence_events(
+        &self,
+        queue: &QueueName,
+        from: Millis,
+        to: Millis,
+        limit: usize,
+    ) -> Result<Vec<PresenceEvent>, StoreError>;
 
     /// One record of the generic records table.
     async fn record(&self, kind: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError>;

@@ -31,7 +31,7 @@ use crate::domain::{
     CustomerId, ErrorCode, Millis, OfferId, OfferOutcome, QueueName, RequestedStatus,
 };
 use actix::prelude::*;
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
 /// A conversation the agent holds.
@@ -225,6 +225,9 @@ pub struct AgentActor {
     reload: bool,
     /// A publish lost on its way to a queue is to be made again ([`RepublishLost`]).
     republishing: bool,
+    /// The queues the presence log last recorded this agent routable in (see
+    /// [`Self::note_presence`]).
+    routable_in: BTreeSet<QueueName>,
 }
 
 impl AgentActor {
@@ -251,6 +254,7 @@ impl AgentActor {
             ever_attached: false,
             reload: false,
             republishing: false,
+            routable_in: BTreeSet::new(),
         }
     }
 
@@ -312,8 +316,54 @@ impl AgentActor {
             .collect()
     }
 
-    /// Pushes routing state to every queue (index update).
-    fn publish(&self) {
+    /// Records in the presence log where this agent became routable (available,
+    /// connected, eligible) or stopped being so since the last call: one event per
+    /// queue that changed, none when nothing did (docs/metrics.md "Presence log"). Not
+    /// waited for; a lost write leaves the simulator a shift too long or too short.
+    pub(super) fn note_presence(&mut self, routable: BTreeSet<QueueName>) {
+        if routable == self.routable_in {
+            return;
+        }
+        let at = self.engine.now();
+        let agent = &self.profile.id;
+        let event = |queue: &QueueName, routable: bool| crate::domain::PresenceEvent {
+            id: crate::domain::EventId::new(),
+            at,
+            queue: queue.clone(),
+            agent: agent.clone(),
+            routable,
+        };
+        let presence: Vec<_> = routable
+            .difference(&self.routable_in)
+            .map(|q| event(q, true))
+            .chain(
+                self.routable_in
+                    .difference(&routable)
+                    .map(|q| event(q, false)),
+            )
+            .collect();
+        self.routable_in = routable;
+        let store = self.engine.store.clone();
+        actix::spawn(async move {
+            let batch = crate::store::Batch {
+                presence,
+                ..Default::default()
+            };
+            if let Err(e) = store.commit(batch).await {
+                tracing::warn!(error = %e, "presence not stored");
+            }
+        });
+    }
+
+    /// Pushes routing state to every queue (index update), and records a change of
+    /// where the agent is routable.
+    fn publish(&mut self) {
+        let routable = if self.available() {
+            self.eligible_queues().into_iter().collect()
+        } else {
+            BTreeSet::new()
+        };
+        self.note_presence(routable);
         let update = AgentUpdate {
             agent_id: self.profile.id.clone(),
             available: self.available(),

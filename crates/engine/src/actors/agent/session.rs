@@ -40,6 +40,7 @@ impl AgentActor {
     /// Grace period over: give the work back and stop.
     pub(super) fn go_offline(&mut self, ctx: &mut Context<Self>) {
         self.status = AgentStatus::Offline;
+        self.note_presence(Default::default());
         let ids: Vec<OfferId> = self.offers.keys().copied().collect();
         for id in ids {
             self.close_offer(id, OfferOutcome::Rescinded, ctx);
