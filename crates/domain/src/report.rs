@@ -101,8 +101,16 @@ pub enum OfferOrigin {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ReportKind {
-    /// A contact entered this queue.
-    Offered { origin: OfferOrigin },
+    /// A contact entered this queue, needing `requirements` of its agent (its own
+    /// skills with their floors, `difficulty` included; the queue's are in its
+    /// configuration) at `priority` (the dry-run simulator replays both).
+    Offered {
+        origin: OfferOrigin,
+        #[serde(default, skip_serializing_if = "crate::SkillFloors::is_empty")]
+        requirements: crate::SkillFloors,
+        #[serde(default, skip_serializing_if = "is_zero_i32")]
+        priority: i32,
+    },
     /// An agent accepted it after `wait_ms` in the queue (since it last entered one).
     Answered { wait_ms: u64 },
     /// The customer left while waiting, after `wait_ms`. `left_unserved`: an
@@ -174,6 +182,10 @@ fn is_zero(n: &u32) -> bool {
     *n == 0
 }
 
+fn is_zero_i32(n: &i32) -> bool {
+    *n == 0
+}
+
 /// What served a contact before any agent did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -207,6 +219,15 @@ impl SelfServiceFront {
 }
 
 impl ReportKind {
+    /// An `offered` with nothing required and no priority.
+    pub fn offered(origin: OfferOrigin) -> Self {
+        ReportKind::Offered {
+            origin,
+            requirements: Default::default(),
+            priority: 0,
+        }
+    }
+
     pub fn as_str(&self) -> &'static str {
         match self {
             ReportKind::Offered { .. } => "offered",

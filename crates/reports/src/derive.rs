@@ -187,6 +187,12 @@ pub fn derive(
         prior.state,
         ConversationState::Assigned | ConversationState::WrapUp
     );
+    // What the contact needs, as of this commit: an offer carries it for the replay.
+    let offered = |origin| ReportKind::Offered {
+        origin,
+        requirements: after.requirements.clone(),
+        priority: after.priority,
+    };
     for e in events {
         if e.conversation_id != Some(after.id) {
             continue;
@@ -230,14 +236,7 @@ pub fn derive(
                 queue,
                 ivr_path,
             } => {
-                push(
-                    queue,
-                    *channel,
-                    None,
-                    ReportKind::Offered {
-                        origin: OfferOrigin::New,
-                    },
-                );
+                push(queue, *channel, None, offered(OfferOrigin::New));
                 if !ivr_path.is_empty() {
                     push(
                         queue,
@@ -284,14 +283,7 @@ pub fn derive(
             }
             EventKind::ConversationReopened { channel, queue } => {
                 push(&prior.queue, *channel, None, ReportKind::Reopened);
-                push(
-                    queue,
-                    *channel,
-                    None,
-                    ReportKind::Offered {
-                        origin: OfferOrigin::Reopened,
-                    },
-                );
+                push(queue, *channel, None, offered(OfferOrigin::Reopened));
             }
             EventKind::ChannelSwitched { from, to } => push(
                 &after.queue,
@@ -344,9 +336,7 @@ pub fn derive(
                     to_queue,
                     after.channel,
                     None,
-                    ReportKind::Offered {
-                        origin: OfferOrigin::Transfer,
-                    },
+                    offered(OfferOrigin::Transfer),
                 );
             }
             EventKind::MessageOut {
@@ -402,14 +392,9 @@ pub fn derive(
                     ReportKind::Parked { auto: *auto },
                 );
             }
-            EventKind::Queued { queue, .. } if prior.state == ConversationState::Parked => push(
-                queue,
-                after.channel,
-                None,
-                ReportKind::Offered {
-                    origin: OfferOrigin::Unparked,
-                },
-            ),
+            EventKind::Queued { queue, .. } if prior.state == ConversationState::Parked => {
+                push(queue, after.channel, None, offered(OfferOrigin::Unparked))
+            }
             EventKind::Overflowed { from, to } => {
                 push(
                     from,
@@ -420,14 +405,7 @@ pub fn derive(
                         overflow: true,
                     },
                 );
-                push(
-                    to,
-                    after.channel,
-                    None,
-                    ReportKind::Offered {
-                        origin: OfferOrigin::Overflow,
-                    },
-                );
+                push(to, after.channel, None, offered(OfferOrigin::Overflow));
             }
             _ => {}
         }
@@ -505,6 +483,47 @@ mod tests {
 
     fn kinds(r: &[ReportEvent]) -> Vec<&'static str> {
         r.iter().map(|e| e.kind.as_str()).collect()
+    }
+
+    /// An offer carries what the contact needs and its priority (the simulator's
+    /// replay), and the difficulty among them groups it.
+    #[test]
+    fn an_offer_carries_the_contacts_requirements_and_priority() {
+        let needs = domain::SkillFloors::from([
+            (
+                domain::Skill::parse("billing").expect("skill"),
+                domain::Proficiency::new(3).expect("level"),
+            ),
+            (
+                domain::difficulty_skill(),
+                domain::Proficiency::new(4).expect("level"),
+            ),
+        ]);
+        let c = Conversation {
+            requirements: needs.clone(),
+            priority: 7,
+            ..conv(ConversationState::Queued, None)
+        };
+        let opened = ev(
+            &c,
+            1_000,
+            EventKind::ConversationOpened {
+                channel: Channel::Chat,
+                queue: c.queue.clone(),
+                ivr_path: Vec::new(),
+            },
+        );
+        let r = derive(&[opened], None, &c, &ContactFacts::default(), None);
+        assert_eq!(r.len(), 1, "{r:?}");
+        assert_eq!(
+            r[0].kind,
+            ReportKind::Offered {
+                origin: OfferOrigin::New,
+                requirements: needs,
+                priority: 7,
+            }
+        );
+        assert_eq!(r[0].difficulty, domain::Proficiency::new(4).ok());
     }
 
     /// Answered at 21 s, parked at 81 s (a 60 s handling segment, counted to the
@@ -591,9 +610,7 @@ mod tests {
         let r = derive(std::slice::from_ref(&q), Some(&parked), &back, &facts, None);
         assert_eq!(
             r.iter().map(|e| e.kind.clone()).collect::<Vec<_>>(),
-            [ReportKind::Offered {
-                origin: OfferOrigin::Unparked
-            }]
+            [ReportKind::offered(OfferOrigin::Unparked)]
         );
         facts.observe(&q);
         // A plain requeue (not from parked) offers nothing new.

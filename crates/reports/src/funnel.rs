@@ -153,7 +153,8 @@ pub fn funnel(events: &[ReportEvent], params: &FunnelParams) -> Funnel {
             e.kind,
             ReportKind::SelfService { .. }
                 | ReportKind::Offered {
-                    origin: OfferOrigin::New
+                    origin: OfferOrigin::New,
+                    ..
                 }
         );
         let c = contacts.entry(e.conversation).or_insert_with(|| Contact {

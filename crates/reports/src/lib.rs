@@ -375,6 +375,7 @@ impl RepeatContacts {
                 ReportKind::Reopened => reopened.entry(e.conversation).or_default().push(e.at),
                 ReportKind::Offered {
                     origin: OfferOrigin::New,
+                    ..
                 } => new_contacts.entry(e.customer).or_default().push(e.at),
                 _ => {}
             }

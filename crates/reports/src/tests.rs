@@ -87,9 +87,7 @@ fn hand_computed_scenario_by_queue() {
     let s = |n: i64| n * 1000;
     let cust: Vec<CustomerId> = (0..6).map(|_| CustomerId::new()).collect();
     let conv: Vec<ConversationId> = (0..6).map(|_| ConversationId::new()).collect();
-    let new = ReportKind::Offered {
-        origin: OfferOrigin::New,
-    };
+    let new = ReportKind::offered(OfferOrigin::New);
     use Channel::{Chat, Sms};
     // c1
     log.push(s(0), "sales", Chat, conv[0], cust[0], None, new.clone());
@@ -210,9 +208,7 @@ fn hand_computed_scenario_by_queue() {
         conv[2],
         cust[2],
         None,
-        ReportKind::Offered {
-            origin: OfferOrigin::Transfer,
-        },
+        ReportKind::offered(OfferOrigin::Transfer),
     );
     // c4 (reopened two days later)
     log.push(s(30), "sales", Sms, conv[3], cust[3], None, new.clone());
@@ -404,9 +400,7 @@ fn repeat_contact_from_the_same_customer() {
     let resolved = |first| ReportKind::Resolved {
         first_contact: first,
     };
-    let new = ReportKind::Offered {
-        origin: OfferOrigin::New,
-    };
+    let new = ReportKind::offered(OfferOrigin::New);
     log.push(1_000, "q", Channel::Line, ca, a, Some("x"), resolved(true));
     log.push(2_000, "q", Channel::Line, cb, b, Some("x"), resolved(true));
     log.push(
@@ -467,9 +461,7 @@ fn csat_average_and_count() {
 fn buckets_and_range() {
     let mut log = Log::new();
     let (c, k) = (ConversationId::new(), CustomerId::new());
-    let new = ReportKind::Offered {
-        origin: OfferOrigin::New,
-    };
+    let new = ReportKind::offered(OfferOrigin::New);
     for at in [0, 14 * 60_000, 15 * 60_000, 59 * 60_000, H, -1] {
         log.push(at, "q", Channel::Chat, c, k, None, new.clone());
     }
@@ -508,9 +500,7 @@ fn one_queue_with_repeat_contacts_elsewhere() {
         ConversationId::new(),
         ConversationId::new(),
     );
-    let new = ReportKind::Offered {
-        origin: OfferOrigin::New,
-    };
+    let new = ReportKind::offered(OfferOrigin::New);
     log.push(0, "sales", Channel::Chat, c1, k, None, new.clone());
     log.push(
         60_000,
@@ -556,9 +546,7 @@ fn rows_by_difficulty_group_contacts_by_how_hard_they_are() {
         log.push(t, "sales", Chat, conv, cust, agent, kind);
         log.events.last_mut().expect("pushed").difficulty = d;
     };
-    let new = || ReportKind::Offered {
-        origin: OfferOrigin::New,
-    };
+    let new = || ReportKind::offered(OfferOrigin::New);
     at(&mut log, s(0), h1, None, new(), hard);
     at(&mut log, s(0), h2, None, new(), hard);
     at(&mut log, s(0), p1, None, new(), None);
@@ -658,9 +646,7 @@ mod funnel {
     }
 
     fn new_offer() -> ReportKind {
-        ReportKind::Offered {
-            origin: OfferOrigin::New,
-        }
+        ReportKind::offered(OfferOrigin::New)
     }
 
     fn fparams(from: i64, to: i64) -> FunnelParams {
@@ -971,9 +957,7 @@ mod funnel {
             a,
             ca,
             None,
-            ReportKind::Offered {
-                origin: OfferOrigin::Transfer,
-            },
+            ReportKind::offered(OfferOrigin::Transfer),
         );
         let mut p = fparams(0, 10 * H);
         p.queue = Some(QueueName::parse("general").expect("q"));

@@ -423,8 +423,9 @@ pub struct Recorded {
 }
 
 /// Reads `queue`'s contacts in `[from, to)` from report events (of any queues; others
-/// are skipped), and what happened to them. Requirements other than the contact's
-/// difficulty are not recorded in report events, so the contacts carry only that.
+/// are skipped), and what happened to them. Each contact needs the skills and has the
+/// priority its `offered` event recorded (an event written before offers carried them:
+/// only its difficulty, priority 0).
 pub fn recorded(
     events: &[domain::ReportEvent],
     queue: &domain::QueueName,
@@ -446,16 +447,21 @@ pub fn recorded(
     let mut overflowed = 0u64;
     for e in order {
         match &e.kind {
-            ReportKind::Offered { .. } if e.at >= from && e.at < to => {
-                let mut requirements = SkillFloors::new();
+            ReportKind::Offered {
+                requirements: own,
+                priority,
+                ..
+            } if e.at >= from && e.at < to => {
+                let mut requirements = own.clone();
+                // An offer recorded before offers carried their requirements.
                 if let Some(d) = e.difficulty {
-                    requirements.insert(domain::difficulty_skill(), d);
+                    requirements.entry(domain::difficulty_skill()).or_insert(d);
                 }
                 current.insert(e.conversation, contacts.len());
                 contacts.push(SimContact {
                     arrive_at: e.at,
                     class: e.channel.class(),
-                    priority: 0,
+                    priority: *priority,
                     requirements,
                     handle_ms: 0,
                     patience_ms: None,
@@ -881,9 +887,7 @@ mod tests {
                     kind,
                 })
             };
-        let offered = || ReportKind::Offered {
-            origin: OfferOrigin::New,
-        };
+        let offered = || ReportKind::offered(OfferOrigin::New);
         let [a, b, c, d, e, f] = std::array::from_fn(|_| ConversationId::new());
         push(90, &q, e, None, offered());
         push(100, &q, a, None, offered());
@@ -915,7 +919,24 @@ mod tests {
                 left_unserved: false,
             },
         );
-        push(130, &q, c, None, offered());
+        // C needed billing at 3 and came in at priority 5.
+        let billing = |p: u8| {
+            SkillFloors::from([(
+                Skill::parse("billing").expect("skill"),
+                Proficiency::new(p).expect("level"),
+            )])
+        };
+        push(
+            130,
+            &q,
+            c,
+            None,
+            ReportKind::Offered {
+                origin: OfferOrigin::New,
+                requirements: billing(3),
+                priority: 5,
+            },
+        );
         push(
             170,
             &q,
@@ -942,6 +963,16 @@ mod tests {
         assert_eq!(handles, [65, 65, 65, 65]);
         let patience: Vec<Option<u64>> = r.contacts.iter().map(|c| c.patience_ms).collect();
         assert_eq!(patience, [None, Some(30_000), None, None]);
+        let needs: Vec<(&SkillFloors, i32)> = r
+            .contacts
+            .iter()
+            .map(|c| (&c.requirements, c.priority))
+            .collect();
+        let none = SkillFloors::new();
+        assert_eq!(
+            needs,
+            [(&none, 0), (&none, 0), (&billing(3), 5), (&none, 0)]
+        );
         let firsts: Vec<(String, i64)> = r
             .agents
             .iter()

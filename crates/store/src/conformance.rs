@@ -655,13 +655,7 @@ pub async fn report_events_by_queue_and_range(store: &SharedStore) {
         kind,
     };
     // Created in time order, so ids sort like `at` within a day.
-    let a1 = ev(
-        &qa,
-        1_000,
-        ReportKind::Offered {
-            origin: OfferOrigin::New,
-        },
-    );
+    let a1 = ev(&qa, 1_000, ReportKind::offered(OfferOrigin::New));
     let b1 = ev(
         &qb,
         2_000,
