@@ -9,10 +9,11 @@
 //! class, with its priority and skill requirements; agents with skills and per-class
 //! capacity (voice exclusive, as the engine counts it) during their shifts; the
 //! queue's strategy, proficiency ranking and widening rings, and its overflow (which
-//! takes a contact out of the queue, as the queue actor's timer does); an offer accepted at once; a contact holding its slot
-//! for its handle time; a caller who waits longer than their patience abandons. What
-//! it does not (yet): rejected or missed offers, business hours, service-level rules,
-//! sticky agents, transfers and parking.
+//! takes a contact out of the queue, as the queue actor's timer does); its business
+//! hours (nothing offered while closed, unless it offers after hours); an offer
+//! accepted at once; a contact holding its slot for its handle time; a caller who waits
+//! longer than their patience abandons. What it does not (yet): rejected or missed
+//! offers, service-level rules, sticky agents, transfers and parking.
 
 use crate::widening::{Ranking, Rings, WideningError};
 use crate::{AgentSnapshot, QueueRouter, WaitingEntry};
@@ -102,6 +103,8 @@ enum Ev {
     Overflow(usize),
     /// The queue actor's tick: a ring that opened since lets `decide` place more.
     Tick,
+    /// The queue's business hours open it.
+    Opens,
 }
 
 struct Agent {
@@ -133,6 +136,18 @@ pub fn simulate(
         }
     }
     let rings = Rings::of_queue(queue)?;
+    // Closed hours hold offers back, as the queue actor does, unless the queue offers
+    // after hours.
+    let calendar = match &queue.hours {
+        Some(h) if !h.after_hours.offer => Some(
+            crate::hours::Calendar::compile(h, &queue.name).map_err(|e| SimError::Invalid {
+                field: "hours",
+                reason: e.to_string(),
+            })?,
+        ),
+        _ => None,
+    };
+    let mut opens_due: Option<Millis> = None;
     let overflow_ms = queue.overflow.as_ref().map(|o| o.after_ms);
     let mut router = QueueRouter::new(queue.strategy, queue.max_waiting);
     router.set_rules(rings, Ranking::of_queue(queue));
@@ -261,6 +276,17 @@ pub fn simulate(
                 // under the rings open at `now` either way.
                 router.widen_due(now);
             }
+            Ev::Opens => opens_due = None,
+        }
+        if let Some(c) = calendar.as_ref().filter(|c| !c.is_open(now)) {
+            // Closed: nothing is offered until the hours open the queue.
+            if opens_due.is_none() && !waiting.is_empty() {
+                if let Some(at) = c.next_change(now) {
+                    opens_due = Some(at);
+                    heap.push(Reverse((at, Ev::Opens)));
+                }
+            }
+            continue;
         }
         // Route everything that can be placed now; each offer is accepted at once.
         while let Some(d) = router.decide(now) {
@@ -1096,5 +1122,57 @@ mod tests {
                 ("cy".to_owned(), vec![(130, 400)], ShiftSource::Presence),
             ]
         );
+    }
+
+    /// Closed hours hold offers back until the queue opens: open 09:00-17:00 UTC on a
+    /// Monday, a chat arriving at 08:59 waits a minute and one at 16:59:30 is answered
+    /// at once; with `after_hours.offer` the first is answered at once too. Invalid
+    /// hours are refused naming the field.
+    #[test]
+    fn business_hours_hold_offers_back_until_the_queue_opens() {
+        // Monday 2026-12-07 00:00 UTC, in seconds.
+        const MONDAY: i64 = 1_796_601_600;
+        let chat = ChannelClass::Chat;
+        let contacts = [
+            contact(MONDAY + 8 * 3600 + 59 * 60, chat, 10, None),
+            contact(MONDAY + 16 * 3600 + 59 * 60 + 30, chat, 10, None),
+        ];
+        let mut closed = queue();
+        closed.hours = Some(domain::BusinessHours {
+            time_zone: "UTC".into(),
+            weekly: ["mon", "tue", "wed", "thu", "fri"]
+                .into_iter()
+                .map(|d| (d.to_owned(), vec!["09:00-17:00".to_owned()]))
+                .collect(),
+            holidays: vec![],
+            closures: vec![],
+            after_hours: domain::AfterHours::default(),
+        });
+        let ann = agent("ann", [0, 1, 0, 0], (MONDAY + 86_400) * 1000);
+        let run = |q: &QueueConfig| {
+            simulate(
+                q,
+                std::slice::from_ref(&ann),
+                &contacts,
+                20 * S,
+                Millis((MONDAY + 86_400) * 1000),
+            )
+            .expect("runs")
+        };
+        let out = run(&closed);
+        assert_eq!((out.answered, out.unserved), (2, 0));
+        assert_eq!(out.asa_ms, Some(30_000.0), "waits 60 s and 0 s");
+        assert_eq!(out.wait_p90_ms, Some(60_000));
+        let mut offers = closed.clone();
+        if let Some(h) = offers.hours.as_mut() {
+            h.after_hours.offer = true;
+        }
+        assert_eq!(run(&offers).asa_ms, Some(0.0));
+        let mut bad = closed.clone();
+        if let Some(h) = bad.hours.as_mut() {
+            h.time_zone = "Mars/Olympus".into();
+        }
+        let e = simulate(&bad, &[], &contacts, 20 * S, Millis(0)).expect_err("refused");
+        assert!(e.to_string().starts_with("hours: "), "{e}");
     }
 }
