@@ -1,6 +1,6 @@
 //! The self-service funnel end to end: contacts through the FAQ bot (kept; handed off
 //! and resolved; handed off and left waiting), the phone's IVR (to a queue; to a
-//! callback), the web
+//! callback; hung up in the menus), the web
 //! chat's visual IVR (a callback that moves the chat to the phone) and straight in by
 //! SMS (resolved, reopened, resolved again), then `GET /api/v1/reports/funnel` (JSON and
 //! CSV) checked contact by contact, and bad requests answered with typed errors.
@@ -105,6 +105,27 @@ async fn every_entry_point_is_followed_to_its_outcome() {
     )
     .await;
     assert!(bye.contains("<Hangup/>"), "{bye}");
+    // Its call ends: it reached the callback, so it was no self-service call.
+    let mut ended = c2.clone();
+    ended[3] = ("CallStatus", "completed");
+    let (s, _) = twilio_post(&app, "/webhooks/twilio/voice/status", &ended, None).await;
+    assert_eq!(s, 204);
+
+    // 4b. A third caller goes into the orders menu and hangs up there: the menus alone
+    // served the call (contained).
+    let c3 = call("CA_F3", "+81311110005");
+    twilio_post(&app, "/webhooks/twilio/voice", &c3, None).await;
+    twilio_post(
+        &app,
+        "/webhooks/twilio/voice/menu",
+        &with(&c3, "Digits", "1"),
+        None,
+    )
+    .await;
+    let mut ended = c3.clone();
+    ended[3] = ("CallStatus", "completed");
+    let (s, _) = twilio_post(&app, "/webhooks/twilio/voice/status", &ended, None).await;
+    assert_eq!(s, 204);
 
     // 5. A visitor picks the visual IVR's chat leaf, then asks to be called back: the
     // chat moves to the phone.
@@ -216,12 +237,12 @@ async fn every_entry_point_is_followed_to_its_outcome() {
             &ivr["containment_rate"],
         ),
         (
-            &json!(2),
-            &json!(0),
+            &json!(3),
+            &json!(1),
             &json!({"queue": 1, "callback": 1}),
             &json!(0),
             &json!(2),
-            &json!(0.0),
+            &json!(1.0 / 3.0),
         ),
         "{ivr:#}"
     );
@@ -292,6 +313,7 @@ async fn every_entry_point_is_followed_to_its_outcome() {
             "chat/visual_ivr main callback voice open x1",
             "chat/visual_ivr main queue - open x1",
             "sms/none - - - resolved x1",
+            "voice/voice_ivr main>orders - - contained x1",
             "voice/voice_ivr main>orders callback - open x1",
             "voice/voice_ivr main>orders queue - open x1",
         ],
@@ -334,7 +356,7 @@ async fn every_entry_point_is_followed_to_its_outcome() {
         lines[0],
         "channel,front,step,handoff,switched_to,outcome,contacts"
     );
-    assert_eq!(lines.len(), 10, "{text}");
+    assert_eq!(lines.len(), 11, "{text}");
     assert!(
         lines.contains(&"chat,bot,answered,requested,,abandoned,1"),
         "{text}"

@@ -227,7 +227,7 @@ async fn voice_bad_input_replays_then_gives_up_and_a_forged_position_restarts() 
     .await;
     let c = call("CA_T3", "+81355556666");
     // Silence (no Digits) and an unknown phrase count as invalid: one replay, then
-    // (max_retries = 1, no default action) a polite hang-up; nothing stored.
+    // (max_retries = 1, no default action) a polite hang-up; no conversation.
     let (_, once) = twilio_post(&app, "/webhooks/twilio/voice/menu", &c, None).await;
     assert!(once.contains("もう一度お選びください。"), "{once}");
     let next = action_path(&once);
@@ -235,7 +235,15 @@ async fn voice_bad_input_replays_then_gives_up_and_a_forged_position_restarts() 
     let (_, gone) = twilio_post(&app, &next, &with(&c, "SpeechResult", "天気予報"), None).await;
     assert!(gone.contains("<Hangup/>"), "{gone}");
     assert!(!gone.contains("<Gather"), "{gone}");
-    assert!(customer_of(&app, "voice", "+81355556666").await.is_none());
+    // The caller is a customer now (a call that ends in the menus is counted by the
+    // self-service funnel), with nothing in their timeline.
+    let cid = customer_of(&app, "voice", "+81355556666")
+        .await
+        .expect("the caller's customer")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(app.timeline(&cid).await.is_empty());
     // A path that is not an edge of the tree reads as the root.
     let (_, root) = twilio_post(
         &app,

@@ -184,7 +184,28 @@ async fn incoming_inner(
     let Some(tree) = ivr_tree(state) else {
         return route_call(state, &params, None, &SkillFloors::new(), &[], "着信").await;
     };
-    Ok(menu_twiml(state, &tree, &Position::root(&tree), 0, ""))
+    let root = Position::root(&tree);
+    in_menus(state, &params, &root).await;
+    Ok(menu_twiml(state, &tree, &root, 0, ""))
+}
+
+/// Tells the caller's customer that the call is in the menus at `pos` (a call that
+/// ends there counts as contained by self-service). Never fails the call: a refusal
+/// is logged.
+async fn in_menus(state: &Gateway, params: &[(String, String)], pos: &Position) {
+    let (Some(call), Some(from)) = (field(params, "CallSid"), field(params, "From")) else {
+        return;
+    };
+    let told = switchboard_engine::actors::ingest::ivr_step_from_provider(
+        &state.engine,
+        from,
+        call,
+        pos.0.clone(),
+    )
+    .await;
+    if let Err(e) = told {
+        tracing::warn!(error = %e, "a call's place in the IVR menus not kept");
+    }
 }
 
 /// `POST /webhooks/twilio/voice/menu`.
@@ -226,6 +247,7 @@ async fn menu_inner(
         .filter(|o| !matches!(o.action, Action::Chat(_)));
     let Some(option) = chosen else {
         if tries < limits.max_retries {
+            in_menus(state, &params, &pos).await;
             return Ok(menu_twiml(
                 state,
                 &tree,
@@ -269,14 +291,21 @@ async fn act(
     label: &str,
 ) -> Result<HttpResponse, WebhookError> {
     match action {
-        Action::Menu(to) => Ok(menu_twiml(state, tree, &pos.enter(to), 0, "")),
-        Action::Repeat | Action::Chat(_) => Ok(menu_twiml(state, tree, pos, 0, "")),
-        Action::Back => Ok(menu_twiml(state, tree, &pos.back(), 0, "")),
+        Action::Menu(_) | Action::Repeat | Action::Chat(_) | Action::Back => {
+            let next = match action {
+                Action::Menu(to) => pos.enter(to),
+                Action::Back => pos.back(),
+                _ => pos.clone(),
+            };
+            in_menus(state, params, &next).await;
+            Ok(menu_twiml(state, tree, &next, 0, ""))
+        }
         Action::Queue(q) => {
             let text = format!("着信 — IVR {}: {label}", pos.encode());
             route_call(state, params, Some(q.clone()), skills, &pos.0, &text).await
         }
         Action::Article(id) => {
+            in_menus(state, params, pos).await;
             let article = switchboard_engine::articles::read(&state.store, id)
                 .await
                 .map_err(crate::actors::messages::EngineError::unavailable)?;

@@ -97,6 +97,9 @@ pub struct CustomerActor {
     bot: bot::BotState,
     /// Events whose push to the agent was lost, being caught up (see `behind`).
     behind: behind::Behind,
+    /// Calls in the phone's IVR menus that reached no queue yet, with where they are
+    /// (oldest first, at most [`call::MAX_IVR_CALLS`]); see `call.rs`.
+    ivr_calls: VecDeque<(String, Vec<String>)>,
 }
 
 struct Loaded {
@@ -198,6 +201,7 @@ impl CustomerActor {
             facts: ContactFacts::default(),
             bot: Default::default(),
             behind: Default::default(),
+            ivr_calls: VecDeque::new(),
         }
     }
 

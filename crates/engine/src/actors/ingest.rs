@@ -188,6 +188,39 @@ pub async fn opt_out_from_provider(
     Ok(true)
 }
 
+/// The provider door for a caller's step in the phone's IVR menus: the caller's
+/// customer (made if new) is told where call `call_id` is (`path`, menu ids, root
+/// first), so that a call ending there counts as contained; nothing when an erasure
+/// left a tombstone of the call's id. Told, not waited for.
+pub async fn ivr_step_from_provider(
+    engine: &Engine,
+    address: &str,
+    call_id: &str,
+    path: Vec<String>,
+) -> EngineResult<()> {
+    let key = IdentityKey::parse(Channel::Voice, address)
+        .map_err(|e| EngineError::invalid(e.to_string()))?;
+    if call_id.is_empty() || call_id.len() > MAX_PROVIDER_ID {
+        return Err(EngineError::invalid(
+            "provider message id must be 1 to 200 bytes",
+        ));
+    }
+    let stored_id = crate::tombstones::provider_id(Channel::Voice, call_id);
+    let _gate = engine.erasure_gate.read().await;
+    if erased(engine, Channel::Voice, Some(&stored_id)).await? {
+        return Ok(());
+    }
+    let (customer, _) = engine.resolve_identity(&key).await?;
+    engine.tell_customer(
+        customer,
+        crate::actors::messages::IvrStep {
+            call_id: call_id.to_owned(),
+            path,
+        },
+    );
+    Ok(())
+}
+
 /// A message frame of the web chat, as the session decoded it.
 #[derive(Debug, Clone)]
 pub struct ChatInput {

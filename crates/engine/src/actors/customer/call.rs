@@ -1,5 +1,13 @@
-//! Voice and video: a call's end (abandoned while waiting, or completed) and a web
-//! chat escalated to video.
+//! Voice and video: a call's end (abandoned while waiting, completed, or ended in the
+//! IVR menus) and a web chat escalated to video.
+//!
+//! A call in the IVR menus: each menu the caller reaches is told here ([`IvrStep`]) and
+//! remembered until the call reaches a queue (its message arrives) or ends. One that
+//! ends in the menus was served by self-service alone: its end writes a `self_service`
+//! report event with the menus walked and no hand-off, as a contact of its own (an id
+//! of its own; no conversation exists), so the funnel counts it as contained. The
+//! memory is the actor's: a call whose customer's actor stopped meanwhile (its node
+//! lost, or idle past `customer_idle_ms` between two steps) is not counted.
 //!
 //! Video escalation: a web-chat customer asks to continue on video; the conversation
 //! switches to channel `video` (exclusive capacity, like voice) and a join link from
@@ -8,6 +16,25 @@
 //! for voice.
 
 use super::*;
+
+/// Most calls one customer is remembered in the menus at once (the oldest goes first).
+pub(super) const MAX_IVR_CALLS: usize = 4;
+
+impl Handler<IvrStep> for CustomerActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: IvrStep, _: &mut Context<Self>) {
+        self.last_activity = Instant::now();
+        if let Some(call) = self.ivr_calls.iter_mut().find(|(c, _)| *c == msg.call_id) {
+            call.1 = msg.path;
+            return;
+        }
+        self.ivr_calls.push_back((msg.call_id, msg.path));
+        if self.ivr_calls.len() > MAX_IVR_CALLS {
+            self.ivr_calls.pop_front();
+        }
+    }
+}
 
 impl Handler<CallEnded> for CustomerActor {
     type Result = Atomic<()>;
@@ -25,10 +52,27 @@ impl Handler<CallEnded> for CustomerActor {
 }
 
 impl CustomerActor {
+    /// A call's message reached this customer: the call left the menus for a queue.
+    pub(super) fn call_left_menus(&mut self, msg: &Inbound) {
+        if msg.channel != Channel::Voice || self.ivr_calls.is_empty() {
+            return;
+        }
+        if let Some(id) = &msg.client_msg_id {
+            self.ivr_calls
+                .retain(|(c, _)| crate::tombstones::provider_id(Channel::Voice, c) != *id);
+        }
+    }
+
     /// Records the end of a call not recorded before (see `once`).
     fn apply_call_end(&mut self, msg: CallEnded, idem: Option<once::Idem>) -> Atomic<()> {
-        // The call's conversation: the open one if it is on voice.
-        let conv = self.open.clone().filter(|c| c.channel == Channel::Voice);
+        let at = self.ivr_calls.iter().position(|(c, _)| *c == msg.call_id);
+        let in_menus = at.and_then(|i| self.ivr_calls.remove(i)).map(|(_, p)| p);
+        // The call's conversation: the open one if it is on voice, unless the call
+        // never left the menus (that one is an earlier call's).
+        let conv = self
+            .open
+            .clone()
+            .filter(|c| c.channel == Channel::Voice && in_menus.is_none());
         let detail = match msg.duration_s {
             Some(s) => format!("{} after {s} s", msg.status),
             None => msg.status.clone(),
@@ -44,12 +88,28 @@ impl CustomerActor {
             },
         );
         let conv_id = conv.as_ref().map(|c| c.id).unwrap_or_default();
-        let batch = self.with_idem(
-            Batch::default().event(ev.clone()),
-            idem.as_ref(),
-            &ev,
-            conv_id,
-        );
+        let contained = in_menus.and_then(|path| {
+            Some(crate::domain::ReportEvent {
+                id: crate::domain::EventId::derived(ev.id, 0),
+                at: ev.at,
+                queue: self.engine.default_queue_for(Channel::Voice)?,
+                channel: Channel::Voice,
+                conversation: ConversationId::new(),
+                customer: self.id,
+                agent: None,
+                difficulty: None,
+                kind: crate::domain::ReportKind::SelfService {
+                    front: crate::domain::SelfServiceFront::VoiceIvr,
+                    path,
+                    turns: 0,
+                    answers: 0,
+                    handoff: None,
+                },
+            })
+        });
+        let mut batch = Batch::default().event(ev.clone());
+        batch.report_events.extend(contained);
+        let batch = self.with_idem(batch, idem.as_ref(), &ev, conv_id);
         Atomic::new(Box::pin(
             {
                 let store = self.engine.store.clone();

@@ -29,6 +29,7 @@ impl Handler<Inbound> for CustomerActor {
 
     fn handle(&mut self, msg: Inbound, ctx: &mut Context<Self>) -> Self::Result {
         try_atomic!(self.begin());
+        self.call_left_menus(&msg);
         try_atomic!(self.validate_text(&msg.text));
         let idem = once::Idem::inbound(&msg);
         self.once(

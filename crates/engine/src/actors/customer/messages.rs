@@ -77,6 +77,16 @@ pub struct CallEnded {
     pub duration_s: Option<u64>,
 }
 
+/// A caller is in the phone's IVR menus at `path` (menu ids, root first) on call
+/// `call_id` (the platform's id): remembered so that a call ending there is counted as
+/// contained by self-service (docs/metrics.md "Self-service funnel").
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "()")]
+pub struct IvrStep {
+    pub call_id: String,
+    pub path: Vec<String>,
+}
+
 /// The web-chat customer asked to continue on video. Replies with the join link.
 #[derive(Debug, Clone, Serialize, Deserialize, Message)]
 #[rtype(result = "EngineResult<String>")]
