@@ -14,10 +14,11 @@ use super::supervisor::MAX_OVERFLOW_AFTER_MS;
 use super::AppState;
 use crate::domain::{
     AgentId, Capacity, ChannelClass, ErrorCode, Millis, Proficiency, QueueConfig, QueueName,
-    RoutingStrategy, Skill, WideningStep,
+    RoutingStrategy, ServiceRule, Skill, WideningStep,
 };
 use crate::routing::sim::{
-    on_shift, recorded, simulate, ShiftSource, SimAgent, SimOutcome, PRESENCE_LOOKBACK_MS,
+    on_shift, recorded, simulate_judged, LiveJudge, ShiftSource, SimAgent, SimOutcome,
+    PRESENCE_LOOKBACK_MS,
 };
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
@@ -69,6 +70,9 @@ pub struct Proposal {
     pub rank_by_proficiency: Option<bool>,
     #[serde(default)]
     pub novices_first: Option<bool>,
+    /// Replaces the queue's service rules (checked as `PUT /queues` checks them).
+    #[serde(default)]
+    pub service_rules: Option<Vec<ServiceRule>>,
     /// Agents on shift for the whole period on top of those who worked it.
     #[serde(default)]
     pub add_agents: Vec<AddedAgents>,
@@ -234,7 +238,7 @@ pub async fn simulate_period(
         (Vec::new(), Vec::new()),
     )];
     for (i, p) in req.proposals.iter().enumerate() {
-        let config = proposed(&current, p, i)?;
+        let config = proposed(&current, p, i, |q| state.server.queue_config(q).is_some())?;
         configs.push((
             p.label.clone(),
             config,
@@ -261,6 +265,12 @@ pub async fn simulate_period(
     }
     let profiles = state.server.store.agents().await?;
     let threshold_ms = u64::from(threshold_s) * 1000;
+    let timing = &state.server.settings.timing;
+    // The live hub's settings, as it judges service rules (`actors::hub`).
+    let judge = LiveJudge {
+        interval_ms: timing.live_interval_ms.max(60_000),
+        sl_threshold_ms: timing.live_sl_threshold_ms,
+    };
     let answer = web::block(move || {
         let rec = recorded(&events, &queue, from, to, threshold_ms);
         if rec.contacts.len() > MAX_CONTACTS {
@@ -308,8 +318,15 @@ pub async fn simulate_period(
                 .cloned()
                 .collect();
             agents.extend(added_agents(&added, from, to));
-            let outcome = simulate(&config, &agents, &rec.contacts, threshold_ms, end)
-                .map_err(|e| ApiError::invalid(e.to_string()))?;
+            let outcome = simulate_judged(
+                &config,
+                &agents,
+                &rec.contacts,
+                threshold_ms,
+                end,
+                Some(judge),
+            )
+            .map_err(|e| ApiError::invalid(e.to_string()))?;
             runs.push(Run {
                 label,
                 agents: agents.len(),
@@ -336,7 +353,12 @@ pub async fn simulate_period(
 
 /// Proposal `i` applied to `current`, checked as `PUT /queues` checks a queue (with
 /// the field named `proposals[i].…`).
-fn proposed(current: &QueueConfig, p: &Proposal, i: usize) -> Result<QueueConfig, ApiError> {
+fn proposed(
+    current: &QueueConfig,
+    p: &Proposal,
+    i: usize,
+    exists: impl Fn(&QueueName) -> bool,
+) -> Result<QueueConfig, ApiError> {
     let field = |f: &str| format!("proposals[{i}].{f}");
     if p.label.trim().is_empty() || p.label.chars().count() > 40 || p.label == "current" {
         return Err(ApiError::invalid(format!(
@@ -387,6 +409,19 @@ fn proposed(current: &QueueConfig, p: &Proposal, i: usize) -> Result<QueueConfig
     }
     crate::routing::widening::Rings::of_queue(&c)
         .map_err(|e| ApiError::invalid(format!("proposals[{i}]: {e}")))?;
+    if let Some(rules) = &p.service_rules {
+        crate::routing::service::check(rules, &c.name)
+            .map_err(|e| ApiError::invalid(format!("proposals[{i}].{e}")))?;
+        for (r, rule) in rules.iter().enumerate() {
+            if let Some(to) = rule.overflow_to.as_ref().filter(|q| !exists(q)) {
+                return Err(ApiError::invalid(format!(
+                    "{}: no queue named {to}",
+                    field(&format!("service_rules[{r}].overflow_to"))
+                )));
+            }
+        }
+        c.service_rules = rules.clone();
+    }
     let added: u32 = p.add_agents.iter().map(|a| a.count).sum();
     if added > MAX_ADDED_AGENTS {
         return Err(ApiError::invalid(format!(

@@ -114,6 +114,24 @@ async fn a_recorded_period_replays_as_it_happened_and_a_proposal_is_predicted() 
         "{v:#}"
     );
 
+    // A service rule, judged as the live hub judges it (its service level counts
+    // answers within 20 s this interval): below 80 %, what waits goes to `spill`. c1 is
+    // answered at once (100 %); c2 after 50 s, and at the next event (the queue's tick
+    // a second later) 1 of 2 is 50 %, so c3, still waiting, leaves.
+    app.queue("spill", json!({})).await;
+    let mut body = period.clone();
+    body["proposals"] = json!([{"label": "spill below 80 %",
+        "service_rules": [{"service_level_below_pct": 80, "overflow_to": "spill"}]}]);
+    let (s, v) = app.post("/api/v1/simulations", body).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["runs"][0]["answered"], 3, "{v:#}");
+    let spill = &v["runs"][1];
+    assert_eq!(
+        (&spill["answered"], &spill["overflowed"]),
+        (&json!(2), &json!(1)),
+        "{v:#}"
+    );
+
     // Bad requests: typed, naming the field.
     for (patch, status, says) in [
         (json!({"queue": "nowhere"}), 404, "queue"),
@@ -153,6 +171,17 @@ async fn a_recorded_period_replays_as_it_happened_and_a_proposal_is_predicted() 
             json!({"proposals": [{"label": "x", "remove_agents": ["bob"]}]}),
             400,
             "proposals[0].remove_agents: bob was not on shift",
+        ),
+        (
+            json!({"proposals": [{"label": "x", "service_rules": [{"overflow_to": "spill"}]}]}),
+            400,
+            "proposals[0].service_rules[0]: no trigger",
+        ),
+        (
+            json!({"proposals": [{"label": "x",
+                "service_rules": [{"ewt_above_s": 30, "overflow_to": "nowhere"}]}]}),
+            400,
+            "proposals[0].service_rules[0].overflow_to: no queue named nowhere",
         ),
         (
             json!({"proposals": [{"label": "x", "colour": "red"}]}),

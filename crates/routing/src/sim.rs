@@ -12,8 +12,9 @@
 //! takes a contact out of the queue, as the queue actor's timer does); its business
 //! hours (nothing offered while closed, unless it offers after hours); an offer
 //! accepted at once; a contact holding its slot for its handle time; a caller who waits
-//! longer than their patience abandons. What it does not (yet): rejected or missed
-//! offers, service-level rules, sticky agents, transfers and parking.
+//! longer than their patience abandons; with [`simulate_judged`], its service rules'
+//! overflow, judged as the live hub judges them. What it does not (yet): rejected or
+//! missed offers, sticky agents, transfers and parking.
 
 use crate::widening::{Ranking, Rings, WideningError};
 use crate::{AgentSnapshot, QueueRouter, WaitingEntry};
@@ -118,14 +119,65 @@ struct Agent {
     counted_at: Millis,
 }
 
+/// How the live hub judges a queue's service rules (its settings): the interval its
+/// service level counts, and that service level's threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LiveJudge {
+    pub interval_ms: u64,
+    pub sl_threshold_ms: u64,
+}
+
+/// The live figures a service rule is judged on, kept as the hub keeps them: the
+/// current interval's answers, abandons and handle times.
+#[derive(Debug, Default)]
+struct Interval {
+    start: i64,
+    answered: u64,
+    within: u64,
+    abandoned: u64,
+    handled: u64,
+    handle_sum_ms: u128,
+}
+
+impl Interval {
+    /// Moves to the interval of `now` (a new one starts empty).
+    fn at(&mut self, now: Millis, judge: &LiveJudge) {
+        let len = judge.interval_ms.max(1) as i64;
+        let start = now.0.div_euclid(len) * len;
+        if start > self.start {
+            *self = Interval {
+                start,
+                ..Default::default()
+            };
+        }
+    }
+}
+
 /// Replays `contacts` through a router configured as `queue`, with `agents`, until
 /// every contact is settled or `end` passes. `threshold_ms` is the service level's.
+/// The queue's service rules are not judged (see [`simulate_judged`]).
 pub fn simulate(
     queue: &QueueConfig,
     agents: &[SimAgent],
     contacts: &[SimContact],
     threshold_ms: u64,
     end: Millis,
+) -> Result<SimOutcome, SimError> {
+    simulate_judged(queue, agents, contacts, threshold_ms, end, None)
+}
+
+/// [`simulate`], with the queue's service rules judged as the live hub judges them
+/// (`judge`): at every simulated event, on the queue's estimated wait (the hub's
+/// formula over the agents on shift) and its service level this interval; a rule with
+/// `overflow_to` on takes every waiting contact out (overflowed). A priority boost
+/// changes nothing in a replay of one queue.
+pub fn simulate_judged(
+    queue: &QueueConfig,
+    agents: &[SimAgent],
+    contacts: &[SimContact],
+    threshold_ms: u64,
+    end: Millis,
+    judge: Option<LiveJudge>,
 ) -> Result<SimOutcome, SimError> {
     for (i, a) in agents.iter().enumerate() {
         if a.shifts.iter().any(|(s, e)| s >= e) {
@@ -148,6 +200,9 @@ pub fn simulate(
         _ => None,
     };
     let mut opens_due: Option<Millis> = None;
+    let judge = judge.filter(|_| !queue.service_rules.is_empty());
+    let mut service = crate::service::ServiceState::default();
+    let mut interval = Interval::default();
     let overflow_ms = queue.overflow.as_ref().map(|o| o.after_ms);
     let mut router = QueueRouter::new(queue.strategy, queue.max_waiting);
     router.set_rules(rings, Ranking::of_queue(queue));
@@ -224,6 +279,8 @@ pub fn simulate(
                 router.upsert_agent(snapshot(&agents[i], &state[i]));
             }
             Ev::Done(a, c) => {
+                interval.handled += 1;
+                interval.handle_sum_ms += u128::from(contacts[c].handle_ms);
                 count(&mut state[a], now);
                 let class = contacts[c].class.index();
                 state[a].held[class] = state[a].held[class].saturating_sub(1);
@@ -262,6 +319,7 @@ pub fn simulate(
             Ev::GiveUp(c) => {
                 if waiting.remove(&c) && router.remove(&ids[c]).is_some() {
                     out.abandoned += 1;
+                    interval.abandoned += 1;
                     waits.push(contacts[c].patience_ms.unwrap_or(0));
                 }
             }
@@ -277,6 +335,22 @@ pub fn simulate(
                 router.widen_due(now);
             }
             Ev::Opens => opens_due = None,
+        }
+        if let Some(j) = &judge {
+            interval.at(now, j);
+            let figures = live_figures(agents, &state, waiting.len(), &interval);
+            service.observe(&queue.service_rules, figures);
+            let overflows = service
+                .on()
+                .iter()
+                .any(|i| queue.service_rules[*i].overflow_to.is_some());
+            if overflows {
+                for c in std::mem::take(&mut waiting) {
+                    if router.remove(&ids[c]).is_some() {
+                        out.overflowed += 1;
+                    }
+                }
+            }
         }
         if let Some(c) = calendar.as_ref().filter(|c| !c.is_open(now)) {
             // Closed: nothing is offered until the hours open the queue.
@@ -297,6 +371,10 @@ pub fn simulate(
             };
             waiting.remove(&c);
             let wait = now.since(contacts[c].arrive_at);
+            if let Some(j) = &judge {
+                interval.answered += 1;
+                interval.within += u64::from(wait <= j.sl_threshold_ms);
+            }
             out.answered += 1;
             answered_waits += u128::from(wait);
             within += u64::from(wait <= threshold_ms);
@@ -333,6 +411,49 @@ pub fn simulate(
     out.abandon_rate = ratio(out.abandoned, left);
     out.occupancy = (open > 0).then(|| busy as f64 / open as f64);
     Ok(out)
+}
+
+/// The hub's figures for a queue: its service level this interval, and its estimated
+/// wait — nothing when a slot is free for every waiting contact, else (waiting − free
+/// + 1) × AHT / slots, over the agents on shift (a call fills all of an agent's slots).
+fn live_figures(
+    agents: &[SimAgent],
+    state: &[Agent],
+    waiting: usize,
+    interval: &Interval,
+) -> crate::service::Figures {
+    let (mut total, mut free) = (0u32, 0u32);
+    for (a, s) in agents.iter().zip(state).filter(|(_, s)| s.available) {
+        let slots: u32 = ChannelClass::ALL
+            .iter()
+            .filter(|c| **c != ChannelClass::Voice)
+            .map(|c| u32::from(a.capacity[c.index()]))
+            .sum();
+        let used = if s.held[ChannelClass::Voice.index()] > 0 {
+            slots
+        } else {
+            s.held.iter().map(|h| u32::from(*h)).sum::<u32>().min(slots)
+        };
+        total += slots;
+        free += slots - used;
+    }
+    let waiting = waiting as u32;
+    let aht_ms =
+        (interval.handled > 0).then(|| interval.handle_sum_ms as f64 / interval.handled as f64);
+    let ewt_s = if free > waiting {
+        Some(0.0)
+    } else {
+        match aht_ms {
+            Some(aht) if total > 0 => {
+                Some(f64::from(waiting - free + 1) * aht / f64::from(total) / 1000.0)
+            }
+            _ => None,
+        }
+    };
+    crate::service::Figures {
+        ewt_s,
+        service_level: ratio(interval.within, interval.answered + interval.abandoned),
+    }
 }
 
 /// Counts an agent's time up to `now`: available, and available with work in hand.
@@ -1174,5 +1295,35 @@ mod tests {
         }
         let e = simulate(&bad, &[], &contacts, 20 * S, Millis(0)).expect_err("refused");
         assert!(e.to_string().starts_with("hours: "), "{e}");
+    }
+
+    /// A service rule judged as the hub judges it: one agent with one chat slot, four
+    /// chats of 10 s at 0..3 s. Nothing is known until the first chat ends (no handle
+    /// time yet); at 10 s three wait on one free slot: EWT (3 − 1 + 1) × 10 s / 1 =
+    /// 30 s > 5 s, the rule turns on and its overflow takes all three out. Unjudged,
+    /// the agent answers all four.
+    #[test]
+    fn a_service_rule_overflows_what_waits_once_the_wait_is_too_long() {
+        let chat = ChannelClass::Chat;
+        let contacts: Vec<SimContact> = (0..4).map(|i| contact(i, chat, 10, None)).collect();
+        let mut q = queue();
+        q.service_rules = vec![domain::ServiceRule {
+            ewt_above_s: Some(5),
+            clear_ewt_below_s: None,
+            service_level_below_pct: None,
+            clear_service_level_above_pct: None,
+            overflow_to: Some(QueueName::parse("overflow").expect("queue")),
+            boost_priority: None,
+        }];
+        let ann = [agent("ann", [0, 1, 0, 0], 100_000)];
+        let judge = LiveJudge {
+            interval_ms: 900_000,
+            sl_threshold_ms: 20 * S,
+        };
+        let judged = simulate_judged(&q, &ann, &contacts, 20 * S, Millis(100_000), Some(judge))
+            .expect("runs");
+        assert_eq!((judged.answered, judged.overflowed), (1, 3));
+        let unjudged = simulate(&q, &ann, &contacts, 20 * S, Millis(100_000)).expect("runs");
+        assert_eq!((unjudged.answered, unjudged.overflowed), (4, 0));
     }
 }
