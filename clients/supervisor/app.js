@@ -1189,7 +1189,24 @@ function renderCluster() {
 // Start
 // ---------------------------------------------------------------------------------
 
+/** The "what if" form's two proposal boxes, from their template, before Replay. */
+function buildProposalBoxes() {
+  const template = $('sim-proposal-template', HTMLTemplateElement);
+  const run = $('sim-form').querySelector('[data-testid="sim-run"]');
+  ['sup.sim.proposal_a', 'sup.sim.proposal_b'].forEach((key, i) => {
+    const box = /** @type {HTMLFieldSetElement} */ (template.content.firstElementChild?.cloneNode(true));
+    box.dataset.testid = `sim-proposal-${i}`;
+    const legend = /** @type {HTMLLegendElement} */ (box.querySelector('legend'));
+    legend.dataset.i18n = key;
+    for (const el of /** @type {NodeListOf<HTMLInputElement | HTMLSelectElement>} */ (box.querySelectorAll('[name]'))) {
+      el.dataset.testid = `sim-${el.name}-${i}`;
+    }
+    $('sim-form').insertBefore(box, run);
+  });
+}
+
 function start() {
+  buildProposalBoxes();
   applyTranslations();
   for (const b of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll('.js-lang-toggle'))) bindLanguageToggle(b);
   onLanguageChange(() => {
