@@ -134,6 +134,8 @@ pub struct Figures {
     pub wait_p99_ms: Option<u64>,
     pub abandon_rate: Option<f64>,
     pub occupancy: Option<f64>,
+    pub offers_rejected: u64,
+    pub offers_timed_out: u64,
 }
 
 impl From<SimOutcome> for Figures {
@@ -152,6 +154,8 @@ impl From<SimOutcome> for Figures {
             wait_p99_ms: o.wait_p99_ms,
             abandon_rate: o.abandon_rate,
             occupancy: o.occupancy,
+            offers_rejected: o.offers_rejected,
+            offers_timed_out: o.offers_timed_out,
         }
     }
 }
@@ -186,8 +190,8 @@ pub struct SimulationResponse {
 /// A replay of a recorded period under the current and proposed configurations
 /// (supervisor, admin).
 ///
-/// Contacts, handle times and patience come from the queue's report events; agents
-/// and their shifts from the presence log (or, for one who answered without any
+/// Contacts, handle times, patience and each agent's share of refused offers come
+/// from the queue's report events; agents and their shifts from the presence log (or, for one who answered without any
 /// presence recorded, from the first answer to the end of the period), less any a
 /// proposal removes, plus any it adds. Definitions: docs/api.md "Dry-run
 /// simulator".
@@ -295,6 +299,7 @@ pub async fn simulate_period(
                     skills: p.skills.clone(),
                     capacity: slots(&p.capacity),
                     shifts,
+                    offers: rec.offers.get(&p.id).copied().unwrap_or_default(),
                 })
             })
             .collect();
@@ -444,6 +449,7 @@ fn added_agents(added: &[AddedAgents], from: Millis, to: Millis) -> Vec<SimAgent
                     skills: a.skills.clone(),
                     capacity: slots(&a.capacity.unwrap_or_default()),
                     shifts: vec![(from, to)],
+                    offers: Default::default(),
                 })
             })
         })

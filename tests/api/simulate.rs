@@ -81,6 +81,12 @@ async fn a_recorded_period_replays_as_it_happened_and_a_proposal_is_predicted() 
         "{v:#}"
     );
     assert!(close(&actual["service_level"], 1.0 / 3.0), "{v:#}");
+    // Alice took every offer: nothing refused, in fact or in the replay.
+    assert_eq!(
+        (&actual["offers_rejected"], &actual["offers_timed_out"]),
+        (&json!(0), &json!(0)),
+        "{v:#}"
+    );
     assert!(close(&actual["asa_ms"], 50_000.0), "{v:#}");
     assert_eq!(actual["wait_p90_ms"], 100_000);
     // The current configuration, replayed: the same, with Alice busy 180 s of 180.

@@ -10,11 +10,12 @@
 //! capacity (voice exclusive, as the engine counts it) during their shifts; the
 //! queue's strategy, proficiency ranking and widening rings, and its overflow (which
 //! takes a contact out of the queue, as the queue actor's timer does); its business
-//! hours (nothing offered while closed, unless it offers after hours); an offer
-//! accepted at once; a contact holding its slot for its handle time; a caller who waits
-//! longer than their patience abandons; with [`simulate_judged`], its service rules'
-//! overflow, judged as the live hub judges them. What it does not (yet): rejected or
-//! missed offers, sticky agents, transfers and parking.
+//! hours (nothing offered while closed, unless it offers after hours); a contact
+//! holding its slot for its handle time; a caller who waits longer than their patience
+//! abandons; agents refusing offers at their recorded share ([`OfferTally`]); with
+//! [`simulate_judged`], its service rules' overflow, judged as the live hub judges
+//! them. What it does not (yet): sticky agents, an agent set away after missed offers,
+//! transfers and parking.
 
 use crate::widening::{Ranking, Rings, WideningError};
 use crate::{AgentSnapshot, QueueRouter, WaitingEntry};
@@ -48,6 +49,47 @@ pub struct SimAgent {
     /// When the agent is available, `[start, end)` each; work in hand at an end is
     /// finished, nothing new is offered.
     pub shifts: Vec<(Millis, Millis)>,
+    /// How the agent's offers ended in the record: the replay refuses the same share
+    /// of its offers (all zero: it accepts every one).
+    pub offers: OfferTally,
+}
+
+/// How many of an agent's offers ended each way. The replay refuses an agent's
+/// offers at the recorded share, spread evenly over its offers with no randomness (the
+/// n-th offer is refused when the refusals so far fall behind that share), and of the
+/// refused ones times out the recorded share; a timed-out offer holds the agent's slot
+/// for the queue's `offer_timeout_ms` first. Either way the contact goes back to
+/// waiting and that agent is not offered it again until its next shift.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OfferTally {
+    pub accepted: u32,
+    pub rejected: u32,
+    pub timed_out: u32,
+}
+
+/// What the replay makes of one offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    Accept,
+    Reject,
+    TimeOut,
+}
+
+impl OfferTally {
+    /// The answer to the agent's offer after `made` offers, `refused` of them refused.
+    fn answer(&self, made: u64, refused: u64) -> Answer {
+        let no = u64::from(self.rejected) + u64::from(self.timed_out);
+        let all = no + u64::from(self.accepted);
+        if all == 0 || (made + 1) * no / all == made * no / all {
+            return Answer::Accept;
+        }
+        let late = u64::from(self.timed_out);
+        if (refused + 1) * late / no > refused * late / no {
+            Answer::TimeOut
+        } else {
+            Answer::Reject
+        }
+    }
 }
 
 /// What happened to the contacts.
@@ -78,6 +120,9 @@ pub struct SimOutcome {
     /// Time agents had work in hand / time they were available (during their shifts);
     /// with one slot each, Erlang C's A / N.
     pub occupancy: Option<f64>,
+    /// Offers the agents rejected, and let time out (see [`OfferTally`]).
+    pub offers_rejected: u64,
+    pub offers_timed_out: u64,
     /// Routing decisions taken, for the cost of a run.
     pub decisions: u64,
 }
@@ -97,6 +142,8 @@ enum Ev {
     Shift(usize, bool),
     /// A contact leaves an agent (agent index, contact index).
     Done(usize, usize),
+    /// An offer the agent let time out ends (agent index, contact index).
+    OfferTimeout(usize, usize),
     Arrive(usize),
     /// A waiting contact's patience ran out.
     GiveUp(usize),
@@ -111,6 +158,11 @@ enum Ev {
 struct Agent {
     available: bool,
     held: [u16; 4],
+    /// Slots held by offers it will let time out.
+    pending: [u16; 4],
+    /// Offers made to it, and how many of them it refused.
+    offered: u64,
+    refused: u64,
     idle_since: Millis,
     /// Slot-milliseconds in use and available, for occupancy.
     busy_ms: u128,
@@ -230,6 +282,9 @@ pub fn simulate_judged(
         .map(|_| Agent {
             available: false,
             held: [0; 4],
+            pending: [0; 4],
+            offered: 0,
+            refused: 0,
             idle_since: Millis(i64::MIN),
             busy_ms: 0,
             open_ms: 0,
@@ -255,6 +310,8 @@ pub fn simulate_judged(
         wait_p99_ms: None,
         abandon_rate: None,
         occupancy: None,
+        offers_rejected: 0,
+        offers_timed_out: 0,
         decisions: 0,
     };
     let mut waits: Vec<u64> = Vec::new();
@@ -277,6 +334,12 @@ pub fn simulate_judged(
                     router.forget_tried(&agents[i].id);
                 }
                 router.upsert_agent(snapshot(&agents[i], &state[i]));
+            }
+            Ev::OfferTimeout(a, c) => {
+                let class = contacts[c].class.index();
+                state[a].pending[class] = state[a].pending[class].saturating_sub(1);
+                router.offer_closed(&ids[c], &agents[a].id, false);
+                router.upsert_agent(snapshot(&agents[a], &state[a]));
             }
             Ev::Done(a, c) => {
                 interval.handled += 1;
@@ -365,10 +428,29 @@ pub fn simulate_judged(
         // Route everything that can be placed now; each offer is accepted at once.
         while let Some(d) = router.decide(now) {
             out.decisions += 1;
-            router.offer_closed(&d.conversation, &d.agent, true);
             let (Some(&c), Some(&a)) = (index.get(&d.conversation), by_agent.get(&d.agent)) else {
+                router.offer_closed(&d.conversation, &d.agent, true);
                 continue;
             };
+            let answer = agents[a].offers.answer(state[a].offered, state[a].refused);
+            state[a].offered += 1;
+            if answer != Answer::Accept {
+                state[a].refused += 1;
+                if answer == Answer::TimeOut {
+                    out.offers_timed_out += 1;
+                    state[a].pending[d.class.index()] += 1;
+                    heap.push(Reverse((
+                        now.plus_ms(queue.offer_timeout_ms),
+                        Ev::OfferTimeout(a, c),
+                    )));
+                } else {
+                    out.offers_rejected += 1;
+                    router.offer_closed(&d.conversation, &d.agent, false);
+                }
+                router.upsert_agent(snapshot(&agents[a], &state[a]));
+                continue;
+            }
+            router.offer_closed(&d.conversation, &d.agent, true);
             waiting.remove(&c);
             let wait = now.since(contacts[c].arrive_at);
             if let Some(j) = &judge {
@@ -471,13 +553,15 @@ fn count(s: &mut Agent, now: Millis) {
 /// The router's view of an agent: free slots as the engine counts them (a call takes
 /// every slot; any other work closes voice).
 fn snapshot(a: &SimAgent, s: &Agent) -> AgentSnapshot {
-    let on_call = s.held[ChannelClass::Voice.index()] > 0;
-    let busy = s.held.iter().any(|h| *h > 0);
+    // A pending offer takes its slot, as the agent actor counts it.
+    let taken: [u16; 4] = std::array::from_fn(|i| s.held[i] + s.pending[i]);
+    let on_call = taken[ChannelClass::Voice.index()] > 0;
+    let busy = taken.iter().any(|h| *h > 0);
     let free = std::array::from_fn(|i| {
         if on_call || (i == ChannelClass::Voice.index() && busy) {
             0
         } else {
-            a.capacity[i].saturating_sub(s.held[i])
+            a.capacity[i].saturating_sub(taken[i])
         }
     });
     let capacity: u32 = a.capacity.iter().map(|c| u32::from(*c)).sum();
@@ -565,6 +649,8 @@ pub struct Recorded {
     /// The agents who answered the queue's contacts in the period, each with the time
     /// of their first answer (their shift's start where the presence log has none).
     pub agents: std::collections::BTreeMap<AgentId, Millis>,
+    /// How each agent's offers of the queue's contacts ended in the period.
+    pub offers: std::collections::BTreeMap<AgentId, OfferTally>,
     /// What actually happened, counted like [`simulate`]'s outcome.
     pub actual: SimOutcome,
 }
@@ -589,6 +675,7 @@ pub fn recorded(
     let mut contacts: Vec<SimContact> = Vec::new();
     let mut handled: Vec<Option<u64>> = Vec::new();
     let mut agents: std::collections::BTreeMap<AgentId, Millis> = Default::default();
+    let mut offers: std::collections::BTreeMap<AgentId, OfferTally> = Default::default();
     let mut waits: Vec<u64> = Vec::new();
     let (mut answered, mut abandoned, mut within, mut wait_sum) = (0u64, 0u64, 0u64, 0u128);
     let mut overflowed = 0u64;
@@ -631,6 +718,17 @@ pub fn recorded(
                     contacts[i].patience_ms = Some(*wait_ms);
                 }
             }
+            ReportKind::OfferClosed { outcome } if e.at >= from && e.at < to => {
+                if let Some(a) = &e.agent {
+                    let t = offers.entry(a.clone()).or_default();
+                    match outcome {
+                        domain::OfferOutcome::Accepted => t.accepted += 1,
+                        domain::OfferOutcome::Rejected => t.rejected += 1,
+                        domain::OfferOutcome::TimedOut => t.timed_out += 1,
+                        domain::OfferOutcome::Rescinded => {}
+                    }
+                }
+            }
             ReportKind::Transferred { overflow: true, .. }
                 if current.remove(&e.conversation).is_some() =>
             {
@@ -668,11 +766,14 @@ pub fn recorded(
         wait_p99_ms: percentile(&waits, 99),
         abandon_rate: ratio(abandoned, left),
         occupancy: None,
+        offers_rejected: offers.values().map(|t| u64::from(t.rejected)).sum(),
+        offers_timed_out: offers.values().map(|t| u64::from(t.timed_out)).sum(),
         decisions: 0,
     };
     Recorded {
         contacts,
         agents,
+        offers,
         actual,
     }
 }
@@ -777,6 +878,7 @@ mod tests {
             skills: SkillFloors::new(),
             capacity,
             shifts: vec![(Millis(0), Millis(until))],
+            offers: OfferTally::default(),
         }
     }
 
@@ -1055,6 +1157,25 @@ mod tests {
                 wrap_ms: 5_000,
             },
         );
+        // Bob let A's offer time out before Ann took it.
+        push(
+            105,
+            &q,
+            a,
+            Some("bob"),
+            ReportKind::OfferClosed {
+                outcome: domain::OfferOutcome::TimedOut,
+            },
+        );
+        push(
+            110,
+            &q,
+            a,
+            Some("ann"),
+            ReportKind::OfferClosed {
+                outcome: domain::OfferOutcome::Accepted,
+            },
+        );
         push(120, &q, b, None, offered());
         push(
             150,
@@ -1126,6 +1247,31 @@ mod tests {
             .map(|(a, s)| (a.to_string(), s.0 / 1000))
             .collect();
         assert_eq!(firsts, [("ann".into(), 110), ("bob".into(), 170)]);
+        let tallies: Vec<(String, OfferTally)> =
+            r.offers.iter().map(|(a, t)| (a.to_string(), *t)).collect();
+        assert_eq!(
+            tallies,
+            [
+                (
+                    "ann".into(),
+                    OfferTally {
+                        accepted: 1,
+                        ..Default::default()
+                    }
+                ),
+                (
+                    "bob".into(),
+                    OfferTally {
+                        timed_out: 1,
+                        ..Default::default()
+                    }
+                )
+            ]
+        );
+        assert_eq!(
+            (r.actual.offers_rejected, r.actual.offers_timed_out),
+            (0, 1)
+        );
         let o = &r.actual;
         assert_eq!(
             (
@@ -1212,6 +1358,7 @@ mod tests {
     fn on_shift_falls_back_to_the_first_answer() {
         let q = queue().name;
         let rec = Recorded {
+            offers: Default::default(),
             contacts: Vec::new(),
             agents: [("ann", 150), ("bob", 120)]
                 .into_iter()
@@ -1325,5 +1472,56 @@ mod tests {
         assert_eq!((judged.answered, judged.overflowed), (1, 3));
         let unjudged = simulate(&q, &ann, &contacts, 20 * S, Millis(100_000)).expect("runs");
         assert_eq!((unjudged.answered, unjudged.overflowed), (4, 0));
+    }
+
+    /// Refusals follow the recorded share, spread evenly with no randomness: two of
+    /// four offers refused, one of them timed out, as A, R, A, T.
+    #[test]
+    fn refusals_follow_the_recorded_share_evenly() {
+        let t = OfferTally {
+            accepted: 2,
+            rejected: 1,
+            timed_out: 1,
+        };
+        let (mut refused, mut got) = (0, Vec::new());
+        for made in 0..8 {
+            let a = t.answer(made, refused);
+            refused += u64::from(a != Answer::Accept);
+            got.push(a);
+        }
+        use Answer::{Accept as A, Reject as R, TimeOut as T};
+        assert_eq!(got, [A, R, A, T, A, R, A, T]);
+        assert_eq!(OfferTally::default().answer(0, 0), A, "no record: accepted");
+    }
+
+    /// Ann accepts her first offer and refuses her second (her recorded share: one of
+    /// two); Bob starts at 30 s. c0 (0 s) goes to Ann; c1 (20 s) is offered to her:
+    /// rejected, it waits for Bob (10 s); let time out, her slot is held for the
+    /// 20 s offer timeout and Bob gets it when it ends (20 s).
+    #[test]
+    fn refused_offers_go_to_the_next_agent() {
+        let chat = ChannelClass::Chat;
+        let contacts = [contact(0, chat, 10, None), contact(20, chat, 10, None)];
+        let run = |rejected: u32, timed_out: u32| {
+            let mut ann = agent("ann", [0, 1, 0, 0], 100_000);
+            ann.offers = OfferTally {
+                accepted: 1,
+                rejected,
+                timed_out,
+            };
+            let mut bob = agent("bob", [0, 1, 0, 0], 100_000);
+            bob.shifts = vec![(Millis(30_000), Millis(100_000))];
+            simulate(&queue(), &[ann, bob], &contacts, 20 * S, Millis(100_000)).expect("runs")
+        };
+        let rejected = run(1, 0);
+        assert_eq!(
+            (rejected.answered, rejected.offers_rejected, rejected.asa_ms),
+            (2, 1, Some(5_000.0))
+        );
+        let missed = run(0, 1);
+        assert_eq!(
+            (missed.answered, missed.offers_timed_out, missed.asa_ms),
+            (2, 1, Some(10_000.0))
+        );
     }
 }
