@@ -103,13 +103,19 @@ pub enum OfferOrigin {
 pub enum ReportKind {
     /// A contact entered this queue, needing `requirements` of its agent (its own
     /// skills with their floors, `difficulty` included; the queue's are in its
-    /// configuration) at `priority` (the dry-run simulator replays both).
+    /// configuration) at `priority`, waiting first for `preferred_agent` (its last
+    /// agent, for the queue's sticky wait) or only for `required_agent` (a transfer to
+    /// a named agent). The dry-run simulator replays them.
     Offered {
         origin: OfferOrigin,
         #[serde(default, skip_serializing_if = "crate::SkillFloors::is_empty")]
         requirements: crate::SkillFloors,
         #[serde(default, skip_serializing_if = "is_zero_i32")]
         priority: i32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        preferred_agent: Option<AgentId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        required_agent: Option<AgentId>,
     },
     /// An agent accepted it after `wait_ms` in the queue (since it last entered one).
     Answered { wait_ms: u64 },
@@ -225,6 +231,8 @@ impl ReportKind {
             origin,
             requirements: Default::default(),
             priority: 0,
+            preferred_agent: None,
+            required_agent: None,
         }
     }
 

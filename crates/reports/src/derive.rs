@@ -192,6 +192,8 @@ pub fn derive(
         origin,
         requirements: after.requirements.clone(),
         priority: after.priority,
+        preferred_agent: after.preferred_agent.clone(),
+        required_agent: after.required_agent.clone(),
     };
     for e in events {
         if e.conversation_id != Some(after.id) {
@@ -521,6 +523,8 @@ mod tests {
                 origin: OfferOrigin::New,
                 requirements: needs,
                 priority: 7,
+                preferred_agent: None,
+                required_agent: None,
             }
         );
         assert_eq!(r[0].difficulty, domain::Proficiency::new(4).ok());
@@ -610,7 +614,14 @@ mod tests {
         let r = derive(std::slice::from_ref(&q), Some(&parked), &back, &facts, None);
         assert_eq!(
             r.iter().map(|e| e.kind.clone()).collect::<Vec<_>>(),
-            [ReportKind::offered(OfferOrigin::Unparked)]
+            // It waits for Alice first, as the queue does.
+            [ReportKind::Offered {
+                origin: OfferOrigin::Unparked,
+                requirements: Default::default(),
+                priority: 0,
+                preferred_agent: Some(alice.clone()),
+                required_agent: None,
+            }]
         );
         facts.observe(&q);
         // A plain requeue (not from parked) offers nothing new.

@@ -14,8 +14,8 @@
 //! holding its slot for its handle time; a caller who waits longer than their patience
 //! abandons; agents refusing offers at their recorded share ([`OfferTally`]); with
 //! [`simulate_judged`], its service rules' overflow, judged as the live hub judges
-//! them. What it does not (yet): sticky agents, an agent set away after missed offers,
-//! transfers and parking.
+//! them; a contact's sticky wait for its last agent, or its required agent. What it
+//! does not (yet): an agent set away after missed offers, transfers and parking.
 
 use crate::widening::{Ranking, Rings, WideningError};
 use crate::{AgentSnapshot, QueueRouter, WaitingEntry};
@@ -33,6 +33,10 @@ pub struct SimContact {
     pub class: ChannelClass,
     pub priority: i32,
     pub requirements: SkillFloors,
+    /// Waits first for this agent, for the queue's `sticky_wait_ms`.
+    pub preferred_agent: Option<AgentId>,
+    /// Only this agent may take it.
+    pub required_agent: Option<AgentId>,
     /// How long it holds its agent's slot once accepted (talk + wrap-up).
     pub handle_ms: u64,
     /// How long the customer waits before leaving; `None`: they never leave.
@@ -153,6 +157,8 @@ enum Ev {
     Tick,
     /// The queue's business hours open it.
     Opens,
+    /// A contact's sticky wait for its last agent ends: anyone eligible may take it.
+    Unstick,
 }
 
 struct Agent {
@@ -361,9 +367,13 @@ pub fn simulate_judged(
                     priority: contact.priority,
                     enqueued_at: now,
                     seq,
-                    preferred_agent: None,
-                    sticky_until: now,
-                    required_agent: None,
+                    preferred_agent: contact.preferred_agent.clone(),
+                    sticky_until: if contact.preferred_agent.is_some() {
+                        now.plus_ms(queue.sticky_wait_ms)
+                    } else {
+                        now
+                    },
+                    required_agent: contact.required_agent.clone(),
                     tried: BTreeSet::new(),
                     requirements: contact.requirements.clone(),
                 };
@@ -376,6 +386,10 @@ pub fn simulate_judged(
                     }
                     if let Some(o) = overflow_ms {
                         heap.push(Reverse((now.plus_ms(o), Ev::Overflow(c))));
+                    }
+                    if contact.preferred_agent.is_some() {
+                        let at = now.plus_ms(queue.sticky_wait_ms);
+                        heap.push(Reverse((at, Ev::Unstick)));
                     }
                 }
             }
@@ -398,6 +412,7 @@ pub fn simulate_judged(
                 router.widen_due(now);
             }
             Ev::Opens => opens_due = None,
+            Ev::Unstick => {}
         }
         if let Some(j) = &judge {
             interval.at(now, j);
@@ -684,6 +699,8 @@ pub fn recorded(
             ReportKind::Offered {
                 requirements: own,
                 priority,
+                preferred_agent,
+                required_agent,
                 ..
             } if e.at >= from && e.at < to => {
                 let mut requirements = own.clone();
@@ -697,6 +714,8 @@ pub fn recorded(
                     class: e.channel.class(),
                     priority: *priority,
                     requirements,
+                    preferred_agent: preferred_agent.clone(),
+                    required_agent: required_agent.clone(),
                     handle_ms: 0,
                     patience_ms: None,
                 });
@@ -893,6 +912,8 @@ mod tests {
             class,
             priority: 0,
             requirements: SkillFloors::new(),
+            preferred_agent: None,
+            required_agent: None,
             handle_ms: handle_s * S,
             patience_ms: patience_s.map(|p| p * S),
         }
@@ -1075,6 +1096,8 @@ mod tests {
                     class: ChannelClass::Chat,
                     priority: 0,
                     requirements: SkillFloors::new(),
+                    preferred_agent: None,
+                    required_agent: None,
                     handle_ms: (rng.exp(aht_s) * 1000.0).max(1.0) as u64,
                     patience_ms: None,
                 }
@@ -1203,6 +1226,8 @@ mod tests {
                 origin: OfferOrigin::New,
                 requirements: billing(3),
                 priority: 5,
+                preferred_agent: Some(AgentId::parse("bob").expect("agent")),
+                required_agent: None,
             },
         );
         push(
@@ -1231,15 +1256,26 @@ mod tests {
         assert_eq!(handles, [65, 65, 65, 65]);
         let patience: Vec<Option<u64>> = r.contacts.iter().map(|c| c.patience_ms).collect();
         assert_eq!(patience, [None, Some(30_000), None, None]);
-        let needs: Vec<(&SkillFloors, i32)> = r
+        let needs: Vec<(&SkillFloors, i32, Option<&str>)> = r
             .contacts
             .iter()
-            .map(|c| (&c.requirements, c.priority))
+            .map(|c| {
+                (
+                    &c.requirements,
+                    c.priority,
+                    c.preferred_agent.as_ref().map(|a| a.as_str()),
+                )
+            })
             .collect();
         let none = SkillFloors::new();
         assert_eq!(
             needs,
-            [(&none, 0), (&none, 0), (&billing(3), 5), (&none, 0)]
+            [
+                (&none, 0, None),
+                (&none, 0, None),
+                (&billing(3), 5, Some("bob")),
+                (&none, 0, None)
+            ]
         );
         let firsts: Vec<(String, i64)> = r
             .agents
@@ -1523,5 +1559,31 @@ mod tests {
             (missed.answered, missed.offers_timed_out, missed.asa_ms),
             (2, 1, Some(10_000.0))
         );
+    }
+
+    /// A contact that wants its last agent waits for them for the queue's sticky wait
+    /// (30 s), then anyone may take it; one that requires an agent goes only to them.
+    /// c0 (0 s) requires Bob; c1 (1 s) prefers him: with Bob busy 15 s it waits 14 s
+    /// for him, though Ann is free; with Bob busy 60 s, Ann takes it when the sticky
+    /// wait ends (31 s).
+    #[test]
+    fn sticky_and_required_agents_are_waited_for() {
+        let chat = ChannelClass::Chat;
+        let bob = AgentId::parse("bob").expect("agent");
+        let run = |busy_s: u64| {
+            let mut c0 = contact(0, chat, busy_s, None);
+            c0.required_agent = Some(bob.clone());
+            let mut c1 = contact(1, chat, 10, None);
+            c1.preferred_agent = Some(bob.clone());
+            let agents = [
+                agent("ann", [0, 1, 0, 0], 100_000),
+                agent("bob", [0, 1, 0, 0], 100_000),
+            ];
+            simulate(&queue(), &agents, &[c0, c1], 20 * S, Millis(100_000)).expect("runs")
+        };
+        let short = run(15);
+        assert_eq!((short.answered, short.asa_ms), (2, Some(7_000.0)));
+        let long = run(60);
+        assert_eq!((long.answered, long.asa_ms), (2, Some(15_000.0)));
     }
 }
