@@ -692,6 +692,8 @@ impl Settings {
                 replies: crate::channels::registry::reply_channels(ch),
                 ivr_chat_queues: self.ivr_chat_queues(),
                 ivr_callback_queues: self.ivr_callback_queues(),
+                windows: crate::channels::registry::windows(ch),
+                templates: crate::channels::registry::templates(ch),
             },
             anonymous: self.anonymous.clone(),
             parking: self.parking.clone(),

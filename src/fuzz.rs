@@ -90,6 +90,11 @@ pub fn messenger_body(data: &[u8]) -> bool {
     crate::channels::messenger::fuzz_body(data)
 }
 
+/// A WhatsApp Cloud API webhook body.
+pub fn whatsapp_body(data: &[u8]) -> bool {
+    crate::channels::whatsapp::fuzz_body(data)
+}
+
 /// A raw email (the DATA of one message) through the MIME parser.
 pub fn email(data: &[u8]) -> bool {
     crate::channels::email::parse_message(data, 4096).is_ok()
@@ -245,6 +250,42 @@ mod tests {
             })
     }
 
+    fn whatsapp_like() -> impl Strategy<Value = Vec<u8>> {
+        let kinds = prop_oneof![
+            Just("text"),
+            Just("image"),
+            Just("document"),
+            Just("location"),
+            Just("contacts"),
+            Just("interactive"),
+            Just("button"),
+            Just("reaction"),
+        ];
+        let msg = (kinds, "\\PC{0,8}").prop_map(|(kind, text)| {
+            serde_json::json!({"from": text, "id": "w1", "timestamp": text, "type": kind,
+                "text": {"body": text}, "image": {"id": text}, "document": {"id": "d", "filename": text},
+                "location": {"latitude": 1.5, "longitude": -2.0, "name": text},
+                "contacts": [{"name": {"formatted_name": text}, "phones": [{"phone": text}]}],
+                "interactive": {"type": "list_reply", "list_reply": {"id": text}},
+                "button": {"payload": text}})
+        });
+        let status = "\\PC{0,40}".prop_map(|data| {
+            serde_json::json!({"id": "w2", "status": "failed", "biz_opaque_callback_data": data,
+                "errors": [{"code": 131047}]})
+        });
+        (
+            prop_oneof![Just("whatsapp_business_account"), Just("page")],
+            proptest::collection::vec(msg, 0..4),
+            proptest::collection::vec(status, 0..2),
+        )
+            .prop_map(|(o, messages, statuses)| {
+                serde_json::json!({"object": o, "entry": [{"changes": [{"field": "messages",
+                    "value": {"messages": messages, "statuses": statuses}}]}]})
+                .to_string()
+                .into_bytes()
+            })
+    }
+
     fn bytes() -> impl Strategy<Value = Vec<u8>> {
         proptest::collection::vec(any::<u8>(), 0..512)
     }
@@ -269,11 +310,13 @@ mod tests {
         }
 
         #[test]
-        fn webhook_json_never_panics(raw in bytes(), line in line_like(), fb in messenger_like()) {
+        fn webhook_json_never_panics(raw in bytes(), line in line_like(), fb in messenger_like(), wa in whatsapp_like()) {
             line_body(&raw);
             messenger_body(&raw);
+            whatsapp_body(&raw);
             prop_assert!(line_body(&line), "a well-formed LINE payload is accepted");
             messenger_body(&fb);
+            whatsapp_body(&wa);
         }
 
         #[test]
@@ -303,6 +346,10 @@ mod tests {
         assert!(line_body(br#"{"events":[]}"#));
         assert!(messenger_body(br#"{"object":"page","entry":[]}"#));
         assert!(!messenger_body(br#"{"object":"user","entry":[]}"#));
+        assert!(whatsapp_body(
+            br#"{"object":"whatsapp_business_account","entry":[]}"#
+        ));
+        assert!(!whatsapp_body(br#"{"object":"page","entry":[]}"#));
         assert!(email(b"From: a@b.c\r\nSubject: x\r\n\r\nhello\r\n"));
         assert!(smtp(b"FROM:<a@b.c>"));
     }

@@ -10,6 +10,7 @@
 //   conv-list.js held conversations                     pane.js     the selected conversation
 //   timeline.js the customer timeline, history paging   system.js   system-line wording
 //   composer.js reply/note composer, drafts, typing     reply-channel.js "Reply via"
+//   window.js   the reply window and WhatsApp templates
 //   customer.js the customer panel                      actions.js  transfer / wrap-up / resolve
 //   labels.js   names, badges, times                    notices.js  notices and error toasts
 //   assist.js, callback.js, bot.js, engage.js: the assist panel, the callback task, and
@@ -57,7 +58,7 @@ function init() {
   initAssist({ getToken: token });
   initPresence();
   initConversationList(select);
-  initComposer();
+  initComposer(token);
   initPane();
   initActions();
   setInterval(tick, 250);

@@ -2,7 +2,7 @@
 // draft per conversation (text, note mode, channel pick), sending a `message` or
 // `note` through the outbox (shown at once as pending, with the picked channel only
 // when it differs), the size limit, Enter to send (not while an IME composes), and
-// `typing` frames, throttled.
+// `typing` frames, throttled. The reply-window line under it is window.js.
 
 import { t } from '../shared/i18n.js';
 import { newClientMsgId } from '../shared/ws.js';
@@ -12,6 +12,7 @@ import { customerName } from './labels.js';
 import { toast } from './notices.js';
 import { renderTimeline } from './timeline.js';
 import { pickedChannel, renderReplyChannel } from './reply-channel.js';
+import { initWindow, renderWindow } from './window.js';
 import { sendQuietly, sendReliable } from './wire.js';
 
 const TYPING_THROTTLE_MS = 2000;
@@ -47,6 +48,7 @@ export function renderComposer() {
   byId('composer-send').textContent = draft.note ? t('composer.add_note') : t('composer.send');
   byId('composer-mode').textContent = draft.note ? t('composer.note_hint') : '';
   renderReplyChannel(conv, draft.note);
+  renderWindow(conv, byId('reply-channel', HTMLSelectElement).value || conv.view.channel, draft.note);
 }
 
 function sendComposer() {
@@ -91,8 +93,17 @@ function maybeSendTyping() {
   if (sendQuietly({ type: 'typing', conversation_id: conv.view.id })) state.lastTypingSentAt = now;
 }
 
-/** Wires the reply box, the send button, the channel picker and the note toggle. */
-export function initComposer() {
+/**
+ * Wires the reply box, the send button, the channel picker, the note toggle and the
+ * reply-window line (which reads the reply windows with the session's token).
+ * @param {() => string | null} getToken
+ */
+export function initComposer(getToken) {
+  initWindow({ getToken, render: renderComposer });
+  // The window's countdown moves.
+  setInterval(() => {
+    if (state.selected) renderComposer();
+  }, 30_000);
   const input = byId('composer-input', HTMLTextAreaElement);
   const picker = byId('reply-channel', HTMLSelectElement);
   sendOnEnter(input, sendComposer);
@@ -109,7 +120,7 @@ export function initComposer() {
     if (!conv) return;
     const v = picker.value;
     currentDraft().channel = v === conv.view.channel ? null : v;
-    renderReplyChannel(conv, currentDraft().note);
+    renderComposer();
   });
   byId('note-toggle').addEventListener('click', () => {
     const d = currentDraft();

@@ -612,6 +612,7 @@ impl Agent {
                 client_msg_id: uuid::Uuid::new_v4().to_string(),
                 text,
                 channel: None,
+                template: None,
             })
             .await;
         }

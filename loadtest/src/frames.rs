@@ -210,6 +210,7 @@ mod tests {
                 client_msg_id: "c2".into(),
                 text: "t".into(),
                 channel: None,
+                template: None,
             }),
             format!(
                 r#"{{"type":"message","conversation_id":"{CONV}","client_msg_id":"c2","text":"t"}}"#

@@ -31,6 +31,7 @@ pub mod simulate;
 pub mod static_files;
 pub mod supervisor;
 pub mod survey;
+pub mod windows;
 pub mod ws_routes;
 
 use crate::Server;
@@ -87,6 +88,7 @@ api_v1! {
     post "/customers/{id}/unmerge" => identity::unmerge,
     get "/conversations/{id}" => read::conversation,
     get "/conversations/{id}/trace" => read::trace,
+    get "/reply-windows" => windows::list,
     get "/queues" => live::queues,
     get "/queues/{name}" => live::queue,
     put "/queues/{name}" => admin::put_queue,

@@ -26,7 +26,8 @@
 use super::error::ApiError;
 use super::{
     admin, callbacks, canned, cluster_view, crm, customers, funnel, health, identity, inbound, ivr,
-    kb, live, login, notify, privacy, read, reports, simulate, supervisor, survey, ws_routes,
+    kb, live, login, notify, privacy, read, reports, simulate, supervisor, survey, windows,
+    ws_routes,
 };
 use actix_web::HttpResponse;
 use std::sync::OnceLock;
@@ -112,6 +113,7 @@ use utoipa::OpenApi;
         ivr::get_article,
         callbacks::create,
         callbacks::outcome,
+        windows::list,
     ),
     components(schemas(ApiError), responses(ApiError)),
     modifiers(&BearerScheme),

@@ -259,11 +259,13 @@ fn request_of(msg: AgentClientMsg) -> AgentRequest {
             client_msg_id,
             text,
             channel,
+            template,
         } => AgentRequest::Reply {
             conversation: conversation_id,
             client_msg_id,
             text,
             channel,
+            template,
         },
         AgentClientMsg::Note {
             conversation_id,
@@ -428,6 +430,7 @@ mod tests {
                 client_msg_id: "m1".into(),
                 text: "hi".into(),
                 channel: None,
+                template: None,
             }
         );
         let o = OfferId::new();

@@ -15,6 +15,7 @@ pub const PUBLIC: &str = "https://cc.example.test";
 pub const TWILIO_TOKEN: &str = "twilio-auth-token";
 pub const LINE_SECRET: &str = "line-channel-secret";
 pub const FB_SECRET: &str = "fb-app-secret";
+pub const WA_SECRET: &str = "wa-app-secret";
 
 /// Every connector on, each provider's API pointed at `rec`.
 pub fn channels_on(s: &mut Settings, rec: &Recorder) {
@@ -37,6 +38,17 @@ pub fn channels_on(s: &mut Settings, rec: &Recorder) {
     c.messenger.verify_token = "verify-me".into();
     c.messenger.page_access_token = "page-token".into();
     c.messenger.api_base = rec.base.clone();
+    c.whatsapp.enabled = true;
+    c.whatsapp.app_secret = WA_SECRET.into();
+    c.whatsapp.verify_token = "wa-verify".into();
+    c.whatsapp.access_token = "wa-token".into();
+    c.whatsapp.phone_number_id = "106540352242922".into();
+    c.whatsapp.api_base = rec.base.clone();
+    c.whatsapp.templates = vec![switchboard::domain::ApprovedTemplate {
+        name: "order_update".into(),
+        language: "ja".into(),
+        body: "{{1}}様、ご注文{{2}}を発送しました。".into(),
+    }];
 }
 
 // ------------------------------------------------------------- signing, independently
@@ -61,7 +73,12 @@ fn line_sign(body: &[u8]) -> String {
 }
 
 fn fb_sign(body: &[u8]) -> String {
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(FB_SECRET.as_bytes()).unwrap();
+    meta_sign(FB_SECRET, body)
+}
+
+/// Meta's `X-Hub-Signature-256` (Messenger, Instagram, WhatsApp) with app secret `secret`.
+pub fn meta_sign(secret: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(body);
     let hex: String = mac
         .finalize()

@@ -50,3 +50,4 @@ mod skills;
 mod static_files;
 mod supervisor;
 mod survey;
+mod whatsapp;

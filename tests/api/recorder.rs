@@ -1,4 +1,5 @@
-//! A local HTTP server standing in for the providers' APIs (Twilio, LINE, Messenger):
+//! A local HTTP server standing in for the providers' APIs (Twilio, LINE, Messenger,
+//! WhatsApp):
 //! the engine's real HTTP client calls it over a real socket; it records every request
 //! (method, path, query, headers, body) and answers like the provider would. Tests
 //! wait for a recorded request with a deadline, never a sleep. Queued statuses let a
@@ -78,6 +79,12 @@ fn answer(path: &str, n: usize) -> HttpResponse {
     } else if path.ends_with("/me/messages") {
         HttpResponse::Ok().json(serde_json::json!({
             "recipient_id": "psid", "message_id": format!("m_{n}")
+        }))
+    } else if path.ends_with("/messages") {
+        HttpResponse::Ok().json(serde_json::json!({
+            "messaging_product": "whatsapp",
+            "contacts": [{"input": "819012345678", "wa_id": "819012345678"}],
+            "messages": [{"id": format!("wamid.OUT{n}")}]
         }))
     } else {
         HttpResponse::Ok().finish()

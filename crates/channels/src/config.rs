@@ -39,6 +39,7 @@ pub struct ChannelSettings {
     pub voice: TwilioVoice,
     pub line: Line,
     pub messenger: Messenger,
+    pub whatsapp: WhatsApp,
     pub video: Video,
     /// Email: the SMTP listener (inbound) and the relay (outbound).
     pub email: switchboard_smtp::EmailSettings,
@@ -62,6 +63,7 @@ impl Default for ChannelSettings {
             voice: TwilioVoice::default(),
             line: Line::default(),
             messenger: Messenger::default(),
+            whatsapp: WhatsApp::default(),
             video: Video::default(),
             email: Default::default(),
             email_queue: None,
@@ -175,6 +177,10 @@ pub struct Messenger {
     pub api_base: String,
     pub api_version: String,
     pub queue: Option<QueueName>,
+    /// The app has Meta's Human Agent permission: a reply between 24 hours and 7 days
+    /// after the customer's last message goes out with the `HUMAN_AGENT` tag. Off:
+    /// such a reply is refused with its reason.
+    pub human_agent_tag: bool,
 }
 
 impl Default for Messenger {
@@ -187,6 +193,44 @@ impl Default for Messenger {
             api_base: "https://graph.facebook.com".into(),
             api_version: "v21.0".into(),
             queue: None,
+            human_agent_tag: false,
+        }
+    }
+}
+
+/// WhatsApp Business Platform (Cloud API).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WhatsApp {
+    pub enabled: bool,
+    /// The Meta app's secret: signs webhooks (X-Hub-Signature-256).
+    pub app_secret: String,
+    /// Echoed in the subscription handshake (`hub.verify_token`).
+    pub verify_token: String,
+    /// Bearer token of the system user that sends.
+    pub access_token: String,
+    /// The business phone number's id at Meta (sends go to `/{id}/messages`).
+    pub phone_number_id: String,
+    pub api_base: String,
+    pub api_version: String,
+    pub queue: Option<QueueName>,
+    /// The message templates approved for this business, with their bodies: the only
+    /// messages an agent may send after the 24-hour window.
+    pub templates: Vec<crate::domain::ApprovedTemplate>,
+}
+
+impl Default for WhatsApp {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            app_secret: String::new(),
+            verify_token: String::new(),
+            access_token: String::new(),
+            phone_number_id: String::new(),
+            api_base: "https://graph.facebook.com".into(),
+            api_version: "v21.0".into(),
+            queue: None,
+            templates: Vec::new(),
         }
     }
 }
@@ -257,6 +301,35 @@ impl ChannelSettings {
             "messenger.page_access_token",
             &self.messenger.page_access_token,
         )?;
+        for (what, v) in [
+            ("whatsapp.app_secret", &self.whatsapp.app_secret),
+            ("whatsapp.verify_token", &self.whatsapp.verify_token),
+            ("whatsapp.access_token", &self.whatsapp.access_token),
+            ("whatsapp.phone_number_id", &self.whatsapp.phone_number_id),
+        ] {
+            need(self.whatsapp.enabled, what, v)?;
+        }
+        let mut seen = std::collections::HashSet::new();
+        for t in &self.whatsapp.templates {
+            if t.name.trim().is_empty() || t.language.trim().is_empty() || t.body.is_empty() {
+                return Err(
+                    "channels.whatsapp.templates: name, language and body are required".into(),
+                );
+            }
+            if !seen.insert((&t.name, &t.language)) {
+                return Err(format!(
+                    "channels.whatsapp.templates: {} ({}) twice",
+                    t.name, t.language
+                ));
+            }
+            if t.parameter_count() > crate::domain::channel::MAX_TEMPLATE_PARAMETERS {
+                return Err(format!(
+                    "channels.whatsapp.templates: {} takes over {} parameters",
+                    t.name,
+                    crate::domain::channel::MAX_TEMPLATE_PARAMETERS
+                ));
+            }
+        }
         need(
             self.email.enabled,
             "email.relay.from_address",

@@ -133,6 +133,15 @@ pub trait Sender: Sync {
     fn idempotent(&self, _d: &Delivery) -> bool {
         false
     }
+    /// The provider's customer-service window on this channel, if it has one: the
+    /// customer actor refuses a reply outside it before anything is committed.
+    fn window(&self, _settings: &ChannelSettings) -> Option<crate::domain::ReplyWindow> {
+        None
+    }
+    /// The templates approved at the provider (for a window that takes them).
+    fn templates(&self, _settings: &ChannelSettings) -> Vec<crate::domain::ApprovedTemplate> {
+        Vec::new()
+    }
     /// Sends one reply; called by the outbound dispatcher's workers only.
     fn send<'a>(&'a self, cx: SendContext<'a>, d: &'a Delivery) -> BoxFuture<'a, SendResult>;
 }

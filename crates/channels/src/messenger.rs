@@ -16,12 +16,16 @@
 //!   call gets 503 and Messenger redelivers; already-stored messages stay single.
 //! - Outbound: Send API `POST {api_base}/{version}/me/messages` with
 //!   `{"recipient": {"id": PSID}, "messaging_type": "RESPONSE", "message": {"text"}}`.
+//! - The 24-hour rule ([`Sender::window`]): free replies within 24 hours of the
+//!   customer's last message; with `human_agent_tag` (Meta's Human Agent permission),
+//!   up to 7 days as `"messaging_type": "MESSAGE_TAG", "tag": "HUMAN_AGENT"`; later
+//!   replies are refused before they are committed.
 
 use super::connector::{serve, Connector, SendContext, Sender, Webhook};
 use super::webhook::{self, WebhookError};
 use super::{ingest, ChannelSettings, InboundMessage};
 use crate::connector::{SendFailure, SendResult};
-use crate::domain::{Attachment, Channel};
+use crate::domain::{Attachment, Channel, SendAs};
 use crate::Gateway;
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::future::BoxFuture;
@@ -31,35 +35,13 @@ use switchboard_engine::outbound::Delivery;
 const PROVIDER: &str = "messenger";
 const MAX_EVENTS: usize = 1000;
 
-#[derive(Debug, Deserialize)]
-pub struct VerifyQuery {
-    #[serde(rename = "hub.mode")]
-    mode: Option<String>,
-    #[serde(rename = "hub.verify_token")]
-    verify_token: Option<String>,
-    #[serde(rename = "hub.challenge")]
-    challenge: Option<String>,
-}
-
 /// `GET /webhooks/messenger`: the subscription handshake.
 pub async fn verify(
     state: web::Data<Gateway>,
-    q: web::Query<VerifyQuery>,
+    q: web::Query<webhook::HubChallenge>,
 ) -> Result<HttpResponse, WebhookError> {
     let cfg = &state.channels.messenger;
-    if !cfg.enabled {
-        return Err(WebhookError::Disabled);
-    }
-    match (&q.mode, &q.verify_token, &q.challenge) {
-        (Some(mode), Some(token), Some(challenge))
-            if mode == "subscribe" && *token == cfg.verify_token =>
-        {
-            Ok(HttpResponse::Ok()
-                .content_type("text/plain")
-                .body(challenge.clone()))
-        }
-        _ => Ok(HttpResponse::Forbidden().finish()),
-    }
+    q.answer(cfg.enabled, &cfg.verify_token)
 }
 
 #[derive(Debug, Deserialize)]
@@ -149,9 +131,20 @@ impl Connector for Messenger {
     }
 }
 
+/// Meta's standard messaging window, and the Human Agent tag's.
+pub(crate) const DAY_MS: u64 = 24 * 3_600_000;
+const HUMAN_AGENT_MS: u64 = 7 * DAY_MS;
+
 impl Sender for Messenger {
     fn channel(&self) -> Channel {
         Channel::Messenger
+    }
+    fn window(&self, s: &ChannelSettings) -> Option<crate::domain::ReplyWindow> {
+        Some(crate::domain::ReplyWindow {
+            free_ms: DAY_MS,
+            tagged_ms: s.messenger.human_agent_tag.then_some(HUMAN_AGENT_MS),
+            templates: false,
+        })
     }
     fn send<'a>(&'a self, cx: SendContext<'a>, d: &'a Delivery) -> BoxFuture<'a, SendResult> {
         Box::pin(send(cx.client, &cx.gateway.channels, d))
@@ -363,14 +356,27 @@ pub async fn send(client: &reqwest::Client, cfg: &ChannelSettings, d: &Delivery)
             .collect();
         message["quick_replies"] = serde_json::json!(qr);
     }
+    let mut body = serde_json::json!({
+        "recipient": { "id": d.to },
+        "messaging_type": "RESPONSE",
+        "message": message,
+    });
+    match &d.send_as {
+        SendAs::Reply => {}
+        SendAs::HumanAgent => {
+            body["messaging_type"] = "MESSAGE_TAG".into();
+            body["tag"] = "HUMAN_AGENT".into();
+        }
+        SendAs::Template(_) => {
+            return Err(SendFailure::permanent(
+                "Messenger takes no template messages",
+            ))
+        }
+    }
     let resp = client
         .post(format!("{}/{}/me/messages", ms.api_base, ms.api_version))
         .query(&[("access_token", ms.page_access_token.as_str())])
-        .json(&serde_json::json!({
-            "recipient": { "id": d.to },
-            "messaging_type": "RESPONSE",
-            "message": message,
-        }))
+        .json(&body)
         .send()
         .await
         .map_err(SendFailure::from_reqwest)?;

@@ -14,6 +14,7 @@ pub static CONNECTORS: &[&dyn Connector] = &[
     &crate::twilio_voice::TwilioVoice,
     &crate::line::Line,
     &crate::messenger::Messenger,
+    &crate::whatsapp::WhatsApp,
     &crate::email::Email,
 ];
 
@@ -34,6 +35,32 @@ pub fn reply_channels(settings: &ChannelSettings) -> std::collections::BTreeSet<
         .copied()
         .filter(|&c| sender_for(c).is_some_and(|(connector, _)| connector.enabled(settings)))
         .collect()
+}
+
+/// The reply window of every channel whose enabled connector has one.
+pub fn windows(
+    settings: &ChannelSettings,
+) -> std::collections::BTreeMap<Channel, crate::domain::ReplyWindow> {
+    enabled_senders(settings)
+        .filter_map(|s| Some((s.channel(), s.window(settings)?)))
+        .collect()
+}
+
+/// The approved templates of every channel whose enabled connector takes them.
+pub fn templates(
+    settings: &ChannelSettings,
+) -> std::collections::BTreeMap<Channel, Vec<crate::domain::ApprovedTemplate>> {
+    enabled_senders(settings)
+        .map(|s| (s.channel(), s.templates(settings)))
+        .filter(|(_, t)| !t.is_empty())
+        .collect()
+}
+
+fn enabled_senders(settings: &ChannelSettings) -> impl Iterator<Item = &'static dyn Sender> + '_ {
+    CONNECTORS
+        .iter()
+        .filter(|c| c.enabled(settings))
+        .filter_map(|c| c.sender())
 }
 
 /// Mounts every connector's routes.

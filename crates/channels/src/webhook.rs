@@ -164,6 +164,38 @@ pub fn fresh_events<E>(
         .collect()
 }
 
+/// The query of Meta's subscription handshake (Messenger, Instagram, WhatsApp):
+/// `GET ...?hub.mode=subscribe&hub.verify_token=..&hub.challenge=..`.
+#[derive(Debug, serde::Deserialize)]
+pub struct HubChallenge {
+    #[serde(rename = "hub.mode")]
+    mode: Option<String>,
+    #[serde(rename = "hub.verify_token")]
+    verify_token: Option<String>,
+    #[serde(rename = "hub.challenge")]
+    challenge: Option<String>,
+}
+
+impl HubChallenge {
+    /// Echoes the challenge when the verify token is `expected`; else 403 (404 while
+    /// the connector is off).
+    pub fn answer(&self, enabled: bool, expected: &str) -> Result<HttpResponse, WebhookError> {
+        if !enabled {
+            return Err(WebhookError::Disabled);
+        }
+        match (&self.mode, &self.verify_token, &self.challenge) {
+            (Some(mode), Some(token), Some(challenge))
+                if mode == "subscribe" && token == expected =>
+            {
+                Ok(HttpResponse::Ok()
+                    .content_type("text/plain")
+                    .body(challenge.clone()))
+            }
+            _ => Ok(HttpResponse::Forbidden().finish()),
+        }
+    }
+}
+
 /// A header as text.
 pub fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())

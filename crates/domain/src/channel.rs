@@ -33,10 +33,11 @@ pub enum Channel {
     Line,
     Messenger,
     Video,
+    Whatsapp,
 }
 
 impl Channel {
-    pub const ALL: [Channel; 7] = [
+    pub const ALL: [Channel; 8] = [
         Channel::Chat,
         Channel::Sms,
         Channel::Email,
@@ -44,6 +45,7 @@ impl Channel {
         Channel::Line,
         Channel::Messenger,
         Channel::Video,
+        Channel::Whatsapp,
     ];
 
     pub fn parse(s: &str) -> Result<Self, ParseError> {
@@ -62,6 +64,7 @@ impl Channel {
             Channel::Line => "line",
             Channel::Messenger => "messenger",
             Channel::Video => "video",
+            Channel::Whatsapp => "whatsapp",
         }
     }
 
@@ -147,6 +150,18 @@ impl Channel {
             ),
             // Video sessions run beside the web chat, whose sockets carry the text.
             Channel::Video => row(C::Voice, Socket, false, InChat, false, false, Opaque, false),
+            // Notifications are proactive, and WhatsApp takes only approved templates
+            // outside the 24-hour window: not offered until rules can name a template.
+            Channel::Whatsapp => row(
+                C::Messaging,
+                Connector,
+                true,
+                ByReply,
+                false,
+                true,
+                Phone,
+                true,
+            ),
         }
     }
 }
@@ -183,6 +198,138 @@ pub struct Capabilities {
     /// so an agent may park the conversation (freeing the slot) until they write again,
     /// and the engine parks it after `parking.auto_park_after_ms` of their silence.
     pub parks: bool,
+}
+
+/// A provider's customer-service window (Meta's 24-hour rule): how long after the
+/// customer's last message on the channel an agent may still write to them, and how.
+/// A connector states it (`Sender::window`); the customer actor applies it before an
+/// agent's reply is committed, so a late reply is refused with its reason instead of
+/// failing at the provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplyWindow {
+    /// Free-form replies within this long of the customer's last message.
+    pub free_ms: u64,
+    /// After `free_ms` and up to this long, a reply still goes out marked as a human
+    /// agent's (Messenger's `HUMAN_AGENT` tag); `None`: not at all.
+    pub tagged_ms: Option<u64>,
+    /// Approved template messages may be sent at any time (WhatsApp).
+    pub templates: bool,
+}
+
+/// How a reply goes out with respect to its channel's [`ReplyWindow`].
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum SendAs {
+    /// An ordinary reply (inside the window, or a channel without one).
+    #[default]
+    Reply,
+    /// After the free window: marked as a human agent's reply.
+    HumanAgent,
+    /// An approved template message.
+    Template(TemplateMessage),
+}
+
+impl SendAs {
+    pub fn is_reply(&self) -> bool {
+        *self == SendAs::Reply
+    }
+}
+
+/// An approved template message to send: the template's name and language at the
+/// provider, and its body parameters in order (`{{1}}`, `{{2}}`...).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateMessage {
+    pub name: String,
+    pub language: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parameters: Vec<String>,
+}
+
+/// A template approved at the provider, as the operator configured it: its body with
+/// `{{1}}`, `{{2}}`... placeholders, so the engine can check a send's parameters and
+/// record the text the customer will read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovedTemplate {
+    pub name: String,
+    pub language: String,
+    pub body: String,
+}
+
+/// Largest number of body parameters a template takes.
+pub const MAX_TEMPLATE_PARAMETERS: usize = 20;
+/// Longest template parameter, characters.
+pub const MAX_TEMPLATE_PARAMETER_CHARS: usize = 1024;
+
+impl ApprovedTemplate {
+    /// How many parameters the body takes: its highest `{{n}}`.
+    pub fn parameter_count(&self) -> usize {
+        let mut max = 0;
+        let mut rest = self.body.as_str();
+        while let Some(i) = rest.find("{{") {
+            rest = &rest[i + 2..];
+            if let Some(j) = rest.find("}}") {
+                if let Ok(n) = rest[..j].trim().parse::<usize>() {
+                    max = max.max(n);
+                }
+            }
+        }
+        max
+    }
+
+    /// The body with `{{n}}` replaced by the n-th parameter.
+    pub fn render(&self, parameters: &[String]) -> String {
+        let mut out = self.body.clone();
+        for (i, p) in parameters.iter().enumerate().rev() {
+            out = out.replace(&format!("{{{{{}}}}}", i + 1), p);
+        }
+        out
+    }
+
+    /// Checks `msg` against the approved templates and answers the text it renders.
+    pub fn resolve(
+        approved: &[ApprovedTemplate],
+        msg: &TemplateMessage,
+    ) -> Result<String, ParseError> {
+        let t = approved
+            .iter()
+            .find(|t| t.name == msg.name && t.language == msg.language)
+            .ok_or_else(|| {
+                ParseError::new(
+                    "template",
+                    format!(
+                        "no approved template {:?} in language {:?}",
+                        msg.name, msg.language
+                    ),
+                )
+            })?;
+        let want = t.parameter_count();
+        if msg.parameters.len() != want {
+            return Err(ParseError::new(
+                "template.parameters",
+                format!(
+                    "template {:?} takes {want} parameters, not {}",
+                    t.name,
+                    msg.parameters.len()
+                ),
+            ));
+        }
+        if let Some(p) = msg
+            .parameters
+            .iter()
+            .find(|p| p.trim().is_empty() || p.chars().count() > MAX_TEMPLATE_PARAMETER_CHARS)
+        {
+            return Err(ParseError::new(
+                "template.parameters",
+                format!(
+                    "a parameter is empty or over {MAX_TEMPLATE_PARAMETER_CHARS} characters ({} characters)",
+                    p.chars().count()
+                ),
+            ));
+        }
+        Ok(t.render(&msg.parameters))
+    }
 }
 
 /// How an agent's text reply reaches the customer on a channel.
@@ -284,23 +431,67 @@ mod tests {
             channels_where(|k| k.notifications),
             "sms, email, line, messenger"
         );
-        assert_eq!(channels_where(|k| k.bot), "chat, sms, line, messenger");
+        assert_eq!(
+            channels_where(|k| k.bot),
+            "chat, sms, line, messenger, whatsapp"
+        );
         assert_eq!(
             channels_where(|k| k.survey == SurveyPath::ByReply),
-            "sms, line, messenger"
+            "sms, line, messenger, whatsapp"
         );
-        assert_eq!(channels_where(|k| k.quick_replies), "line, messenger");
-        assert_eq!(channels_where(|k| k.parks), "sms, email, line, messenger");
+        assert_eq!(
+            channels_where(|k| k.quick_replies),
+            "line, messenger, whatsapp"
+        );
+        assert_eq!(
+            channels_where(|k| k.parks),
+            "sms, email, line, messenger, whatsapp"
+        );
         assert_eq!(
             channels_where(|k| k.replies == ReplyPath::Connector),
-            "sms, email, line, messenger"
+            "sms, email, line, messenger, whatsapp"
         );
         assert_eq!(
             channels_where(|k| k.address == AddressKind::Phone),
-            "sms, voice"
+            "sms, voice, whatsapp"
         );
         for c in Channel::ALL {
             assert_eq!(Channel::parse(c.as_str()), Ok(c));
         }
+    }
+
+    #[test]
+    fn templates_are_checked_and_rendered() {
+        let approved = [ApprovedTemplate {
+            name: "order_update".into(),
+            language: "ja".into(),
+            body: "{{1}}様、ご注文{{2}}は発送済みです。{{1}}様".into(),
+        }];
+        let msg = |name: &str, lang: &str, p: &[&str]| TemplateMessage {
+            name: name.into(),
+            language: lang.into(),
+            parameters: p.iter().map(|s| s.to_string()).collect(),
+        };
+        assert_eq!(approved[0].parameter_count(), 2);
+        assert_eq!(
+            ApprovedTemplate::resolve(&approved, &msg("order_update", "ja", &["山田", "A-1"])),
+            Ok("山田様、ご注文A-1は発送済みです。山田様".to_owned())
+        );
+        let field = |m| ApprovedTemplate::resolve(&approved, &m).unwrap_err().field;
+        assert_eq!(field(msg("order_update", "en", &["a", "b"])), "template");
+        assert_eq!(field(msg("nope", "ja", &["a", "b"])), "template");
+        assert_eq!(
+            field(msg("order_update", "ja", &["a"])),
+            "template.parameters"
+        );
+        assert_eq!(
+            field(msg("order_update", "ja", &["a", " "])),
+            "template.parameters"
+        );
+        let long = "x".repeat(MAX_TEMPLATE_PARAMETER_CHARS + 1);
+        assert_eq!(
+            field(msg("order_update", "ja", &["a", &long])),
+            "template.parameters"
+        );
     }
 }

@@ -31,7 +31,8 @@ pub use agent::{
     MAX_AGENT_SKILLS, MAX_DIFFICULTY, MAX_REQUIRED_SKILLS,
 };
 pub use channel::{
-    channels_where, AddressKind, Capabilities, Channel, ChannelClass, ReplyPath, SurveyPath,
+    channels_where, AddressKind, ApprovedTemplate, Capabilities, Channel, ChannelClass, ReplyPath,
+    ReplyWindow, SendAs, SurveyPath, TemplateMessage,
 };
 pub use conversation::{Conversation, ConversationState};
 pub use customer::{attribute_requirements, Customer, IdentityKey, MergedRecord};

@@ -52,6 +52,10 @@ pub struct ChannelFacts {
     /// Queues a callback option of the IVR tree names: the only ones a visitor may
     /// name in a callback request.
     pub ivr_callback_queues: BTreeSet<QueueName>,
+    /// The reply window of each enabled channel that has one (its connector's rule).
+    pub windows: std::collections::BTreeMap<Channel, crate::domain::ReplyWindow>,
+    /// The approved templates of each channel that takes them.
+    pub templates: std::collections::BTreeMap<Channel, Vec<crate::domain::ApprovedTemplate>>,
 }
 
 impl Default for EngineSettings {

@@ -28,7 +28,7 @@ pub use domain::view::{
 /// The domain types the frames carry.
 pub use domain::{
     AgentId, Channel, ConversationId, ConversationState, CustomerId, ErrorCode, EventId, EventKind,
-    Millis, OfferId, QueueName, RequestedStatus, TimelineEvent,
+    Millis, OfferId, QueueName, RequestedStatus, TemplateMessage, TimelineEvent,
 };
 use serde::{Deserialize, Serialize};
 
@@ -64,6 +64,10 @@ pub enum AgentClientMsg {
         /// Reply on this channel; default: the channel the customer last wrote on.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         channel: Option<Channel>,
+        /// Send this approved template instead of `text` (WhatsApp, also after its
+        /// 24-hour window); the timeline records the rendered template.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        template: Option<TemplateMessage>,
     },
     Note {
         conversation_id: ConversationId,

@@ -872,6 +872,17 @@ pub async fn outbox_until_done(store: &SharedStore) {
             references: vec!["m1@example.jp".into()],
             created_at: e.at,
             attempted: false,
+            // The second goes out as a template: that it comes back the same is
+            // checked with the rest of the entry.
+            send_as: if n == 2 {
+                domain::SendAs::Template(domain::TemplateMessage {
+                    name: "order_update".into(),
+                    language: "ja".into(),
+                    parameters: vec!["山田".into()],
+                })
+            } else {
+                domain::SendAs::Reply
+            },
         };
         (e, o)
     };

@@ -141,6 +141,10 @@ pub struct OutboxEntry {
     /// the provider may have taken it.
     #[serde(default)]
     pub attempted: bool,
+    /// How it goes out with respect to the channel's reply window (a template, a
+    /// human agent's late reply); kept so a resend after a restart goes out the same.
+    #[serde(default, skip_serializing_if = "domain::SendAs::is_reply")]
+    pub send_as: domain::SendAs,
 }
 
 /// A client- or provider-supplied id already applied for a customer: a retry under the

@@ -582,6 +582,7 @@ impl ScnAgent {
                 client_msg_id,
                 text,
                 channel: None,
+                template: None,
             }
         };
         let frame = to_text(&msg);

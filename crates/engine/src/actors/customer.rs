@@ -93,6 +93,9 @@ pub struct CustomerActor {
     /// What the report events of the open conversation need to know (answer and
     /// wrap-up times, reopened); fed by every remembered event, rebuilt at load.
     facts: ContactFacts,
+    /// When the customer last wrote on each channel (from the remembered events and
+    /// the open conversation's): where a channel has a reply window, it runs from here.
+    last_in: std::collections::BTreeMap<Channel, Millis>,
     /// The FAQ bot's session and pending hand-off (see `bot`).
     bot: bot::BotState,
     /// Events whose push to the agent was lost, being caught up (see `behind`).
@@ -199,6 +202,7 @@ impl CustomerActor {
             load_error: None,
             retiring: None,
             facts: ContactFacts::default(),
+            last_in: Default::default(),
             bot: Default::default(),
             behind: Default::default(),
             ivr_calls: VecDeque::new(),
@@ -236,12 +240,21 @@ impl CustomerActor {
 
     fn remember(&mut self, event: &TimelineEvent) {
         self.facts.observe(event);
+        self.note_inbound(event);
         if let Some(conv) = event.conversation_id {
             self.tell_watchers(conv, event);
         }
         self.recent.push_back(event.clone());
         while self.recent.len() > self.engine.settings.limits.recent_events {
             self.recent.pop_front();
+        }
+    }
+
+    /// Keeps [`Self::last_in`] up to date with a customer message.
+    fn note_inbound(&mut self, event: &TimelineEvent) {
+        if let EventKind::MessageIn { channel, .. } = &event.kind {
+            let last = self.last_in.entry(*channel).or_insert(event.at);
+            *last = (*last).max(event.at);
         }
     }
 
@@ -604,6 +617,7 @@ impl Actor for CustomerActor {
                     act.facts = ContactFacts::default();
                     for e in &l.open_events {
                         act.facts.observe(e);
+                        act.note_inbound(e);
                     }
                     if let Some(c) = &act.customer {
                         act.engine.customer_activated(c);

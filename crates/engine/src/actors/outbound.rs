@@ -36,6 +36,8 @@ pub struct Delivery {
     /// `quickReply`, Messenger `quick_replies`); each sends its label back as text. Not
     /// kept in the outbox: a delivery resent after a restart is plain text.
     pub quick_replies: Vec<String>,
+    /// How it goes out with respect to the channel's reply window.
+    pub send_as: crate::domain::SendAs,
 }
 
 impl Delivery {
@@ -52,6 +54,7 @@ impl Delivery {
             references: self.references.clone(),
             created_at,
             attempted: self.attempted,
+            send_as: self.send_as.clone(),
         }
     }
 }
@@ -70,6 +73,7 @@ impl From<crate::store::OutboxEntry> for Delivery {
             attempt: 0,
             attempted: o.attempted,
             quick_replies: Vec::new(),
+            send_as: o.send_as,
         }
     }
 }

@@ -140,6 +140,8 @@ pub enum AgentRequest {
         client_msg_id: String,
         text: String,
         channel: Option<Channel>,
+        /// An approved template to send instead of `text`.
+        template: Option<crate::domain::TemplateMessage>,
     },
     /// An internal note (never sent to the customer).
     Note {

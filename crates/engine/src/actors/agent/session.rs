@@ -117,12 +117,13 @@ impl AgentActor {
                 client_msg_id,
                 text,
                 channel,
+                template,
             } => self.write(
                 session,
                 conversation_id,
                 client_msg_id,
                 text,
-                Writing::Reply(channel),
+                Writing::Reply(channel, template),
                 ctx,
             ),
             AgentRequest::Note {

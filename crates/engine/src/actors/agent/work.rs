@@ -86,9 +86,9 @@ impl AgentActor {
         writing: Writing,
         ctx: &mut Context<Self>,
     ) {
-        let (note, channel) = match writing {
-            Writing::Reply(c) => (false, c),
-            Writing::Note => (true, None),
+        let (note, channel, template) = match writing {
+            Writing::Reply(c, t) => (false, c, t),
+            Writing::Note => (true, None, None),
         };
         let h = match self.held_or_err(conv) {
             Ok(h) => h,
@@ -108,6 +108,7 @@ impl AgentActor {
             text,
             note,
             channel,
+            template,
         };
         let engine = self.engine.clone();
         let fut = async move { engine.ask_customer(h.customer_id, msg).await };
@@ -267,7 +268,10 @@ impl AgentActor {
 /// What an agent is writing: a reply to the customer (on a chosen channel, or the
 /// default one) or an internal note.
 pub(super) enum Writing {
-    Reply(Option<crate::domain::Channel>),
+    Reply(
+        Option<crate::domain::Channel>,
+        Option<crate::domain::TemplateMessage>,
+    ),
     Note,
 }
 

@@ -302,6 +302,7 @@ impl CustomerActor {
                 attempt: 0,
                 attempted: false,
                 quick_replies: Vec::new(),
+                send_as: Default::default(),
             }),
             Ok(None) => None,
             Err(e) => {

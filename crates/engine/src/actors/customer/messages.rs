@@ -65,6 +65,10 @@ pub struct AgentWrite {
     pub note: bool,
     /// Channel to reply on; default: the channel of the customer's last message.
     pub channel: Option<Channel>,
+    /// An approved template to send instead of `text` (channels whose window takes
+    /// templates).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<crate::domain::TemplateMessage>,
 }
 
 /// A phone call ended (the telephony platform's status callback).

@@ -205,6 +205,7 @@ impl CustomerActor {
             attempt: 0,
             attempted: false,
             quick_replies: Vec::new(),
+            send_as: Default::default(),
         };
         batch.events.push(event.clone());
         batch.outbox.push(delivery.entry(now));

@@ -3,6 +3,7 @@
 //! recorded as they come back; channel opt-out and opt-in.
 
 use super::*;
+use crate::domain::{ReplyPath, SendAs, TemplateMessage};
 
 impl CustomerActor {
     /// Where an agent's reply on `channel` goes: the address the customer last wrote
@@ -36,24 +37,76 @@ impl CustomerActor {
     /// Checks that a reply can go out on `channel` and returns the delivery target
     /// (`None` for the web chat sockets).
     pub(super) fn reply_target(&self, channel: Channel) -> EngineResult<Option<String>> {
-        let enabled = match channel {
+        match channel.capabilities().replies {
             // Video sessions run beside the web chat, whose sockets carry the text.
-            Channel::Chat | Channel::Video => return Ok(None),
-            Channel::Voice => {
+            ReplyPath::Socket => return Ok(None),
+            ReplyPath::NoText => {
                 return Err(EngineError::invalid(
                     "a call carries no text; choose a messaging channel for this reply",
                 ))
             }
-            Channel::Sms | Channel::Line | Channel::Messenger | Channel::Email => {
-                self.engine.settings.channels.replies.contains(&channel)
-            }
-        };
-        if !enabled {
+            ReplyPath::Connector => {}
+        }
+        if !self.engine.settings.channels.replies.contains(&channel) {
             return Err(EngineError::invalid(format!(
                 "the {channel} connector is not enabled"
             )));
         }
         self.reply_address(channel).map(Some)
+    }
+
+    /// How a reply on `channel` goes out with respect to the channel's reply window
+    /// (docs/channels.md "Reply windows"), and the text to record for it: `text`, or
+    /// the rendered `template`. Refused: a template on a channel that takes none, one
+    /// that is not approved or lacks parameters, and free text after the window.
+    pub(super) fn send_as(
+        &self,
+        channel: Channel,
+        text: &str,
+        template: Option<&TemplateMessage>,
+    ) -> EngineResult<(SendAs, String)> {
+        let facts = &self.engine.settings.channels;
+        let window = facts.windows.get(&channel);
+        if let Some(t) = template {
+            if !window.is_some_and(|w| w.templates) {
+                return Err(EngineError::invalid(format!(
+                    "{channel} takes no template messages"
+                )));
+            }
+            let approved = facts.templates.get(&channel).map_or(&[][..], Vec::as_slice);
+            let rendered = crate::domain::ApprovedTemplate::resolve(approved, t)
+                .map_err(|e| EngineError::invalid(format!("{}: {}", e.field, e.reason)))?;
+            return Ok((SendAs::Template(t.clone()), rendered));
+        }
+        let Some(w) = window else {
+            return Ok((SendAs::Reply, text.to_owned()));
+        };
+        let since = self
+            .last_in
+            .get(&channel)
+            .map(|at| self.engine.now().0.saturating_sub(at.0).max(0) as u64);
+        match since {
+            Some(age) if age <= w.free_ms => Ok((SendAs::Reply, text.to_owned())),
+            Some(age) if w.tagged_ms.is_some_and(|t| age <= t) => {
+                Ok((SendAs::HumanAgent, text.to_owned()))
+            }
+            _ => {
+                let hours = w.tagged_ms.unwrap_or(w.free_ms) / 3_600_000;
+                let when = match since {
+                    Some(age) => format!("wrote {} hours ago", age / 3_600_000),
+                    None => format!("has not written on {channel}"),
+                };
+                let next = if w.templates {
+                    "send an approved template"
+                } else {
+                    "wait until they write again, or reply on another channel"
+                };
+                Err(EngineError::invalid(format!(
+                    "outside the {channel} reply window: the customer {when} (replies \
+                     are allowed within {hours} hours of their last message); {next}"
+                )))
+            }
+        }
     }
 
     /// The subject and message ids an email reply threads under: the latest inbound
@@ -88,7 +141,10 @@ impl Handler<AgentWrite> for CustomerActor {
 
     fn handle(&mut self, msg: AgentWrite, ctx: &mut Context<Self>) -> Self::Result {
         try_atomic!(self.begin());
-        try_atomic!(self.validate_text(&msg.text));
+        // A template's text is the engine's rendering of it, checked when applied.
+        if msg.template.is_none() {
+            try_atomic!(self.validate_text(&msg.text));
+        }
         // A retry is answered as one even after the conversation left the agent.
         let idem = once::Idem::agent(&msg);
         self.once(
@@ -107,22 +163,28 @@ impl CustomerActor {
         let key = idem.as_ref().map(|i| i.key.clone()).unwrap_or_default();
         // The default reply channel is the one the customer last wrote on.
         let channel = msg.channel.unwrap_or(conv.channel);
-        let target = if msg.note {
-            None
+        let (target, send_as, text) = if msg.note {
+            if msg.template.is_some() {
+                return done(Err(EngineError::invalid("a note is never a template")));
+            }
+            (None, SendAs::Reply, msg.text.clone())
         } else {
-            try_atomic!(self.reply_target(channel))
+            let target = try_atomic!(self.reply_target(channel));
+            let (send_as, text) =
+                try_atomic!(self.send_as(channel, &msg.text, msg.template.as_ref()));
+            (target, send_as, text)
         };
         let now = self.engine.now();
         let kind = if msg.note {
             EventKind::Note {
                 agent_id: msg.agent_id.clone(),
-                text: msg.text.clone(),
+                text: text.clone(),
             }
         } else {
             EventKind::MessageOut {
                 channel,
                 agent_id: Some(msg.agent_id.clone()),
-                text: msg.text.clone(),
+                text: text.clone(),
                 client_msg_id: Some(msg.client_msg_id.clone()),
             }
         };
@@ -142,12 +204,13 @@ impl CustomerActor {
                 event_id: ev.id,
                 channel,
                 to,
-                text: msg.text.clone(),
+                text,
                 subject,
                 references,
                 attempt: 0,
                 attempted: false,
                 quick_replies: Vec::new(),
+                send_as,
             }
         });
         let mut batch = Batch::default().event(ev.clone());

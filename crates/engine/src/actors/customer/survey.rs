@@ -131,6 +131,7 @@ impl CustomerActor {
                 } else {
                     Vec::new()
                 },
+                send_as: Default::default(),
             }
         });
         if let Some(d) = &delivery {
@@ -267,6 +268,7 @@ impl CustomerActor {
                     attempt: 0,
                     attempted: false,
                     quick_replies: Vec::new(),
+                    send_as: Default::default(),
                 };
                 let mut batch = Batch::default().event(ev.clone());
                 batch.outbox.push(d.entry(now));

@@ -1,0 +1,406 @@
+//! WhatsApp (Cloud API) over real sockets, and Meta's 24-hour reply windows: signed
+//! webhooks (signature computed here independently), the customer's messages reaching
+//! an agent, the agent's reply leaving as the exact Cloud API request to a local
+//! recording server standing in for Meta (the real one cannot be reached from a test),
+//! delivery statuses, and — on a clock the test moves by hand — free text refused
+//! after the window while an approved template goes out, and Messenger's late replies
+//! tagged `HUMAN_AGENT` up to 7 days.
+
+use crate::channels::{channels_on, customer_of, fb_post, fb_text, meta_sign, WA_SECRET};
+use crate::helpers::*;
+use crate::recorder::Recorder;
+use serde_json::{json, Value};
+use switchboard::domain::time::ManualClock;
+use switchboard::domain::Millis;
+
+/// 2024-12-05T12:00:00Z; webhook timestamps are on the same clock.
+const T0_S: i64 = 1_733_400_000;
+const HOUR_MS: u64 = 3_600_000;
+const PNID: &str = "106540352242922";
+const WA_ID: &str = "819012345678";
+
+async fn wa_post(app: &TestApp, body: &Value, signature: Option<&str>) -> u16 {
+    let raw = body.to_string();
+    let sig = signature
+        .map(str::to_owned)
+        .unwrap_or_else(|| meta_sign(WA_SECRET, raw.as_bytes()));
+    app.http
+        .post(format!("{}/webhooks/whatsapp", app.base))
+        .header("X-Hub-Signature-256", sig)
+        .header("Content-Type", "application/json")
+        .body(raw)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+fn wa_value(value: Value) -> Value {
+    json!({"object": "whatsapp_business_account", "entry": [{"id": "WABA1", "changes": [
+        {"field": "messages", "value": value}]}]})
+}
+
+fn wa_text(wamid: &str, text: &str, at_s: i64) -> Value {
+    wa_value(json!({
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550001111", "phone_number_id": PNID},
+        "contacts": [{"profile": {"name": "山田太郎"}, "wa_id": WA_ID}],
+        "messages": [{"from": WA_ID, "id": wamid, "timestamp": at_s.to_string(),
+                      "type": "text", "text": {"body": text}}]
+    }))
+}
+
+fn wa_status(wamid: &str, status: &str, callback: &str, errors: Value) -> Value {
+    wa_value(json!({
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550001111", "phone_number_id": PNID},
+        "statuses": [{"id": wamid, "status": status, "timestamp": T0_S.to_string(),
+                      "recipient_id": WA_ID, "biz_opaque_callback_data": callback,
+                      "errors": errors}]
+    }))
+}
+
+/// Sends `frame` (a `message` without its id) and waits for its ack.
+async fn write(agent: &mut Client, mut frame: Value) -> Value {
+    let id = uuid::Uuid::new_v4().to_string();
+    frame["type"] = "message".into();
+    frame["client_msg_id"] = id.clone().into();
+    agent.send(frame).await;
+    agent
+        .expect_where("ack", |m| m["client_msg_id"] == id.as_str())
+        .await
+}
+
+/// Sends `frame` (a `message` without its id) and waits for the error refusing it.
+async fn write_refused(agent: &mut Client, mut frame: Value) -> Value {
+    let id = uuid::Uuid::new_v4().to_string();
+    frame["type"] = "message".into();
+    frame["client_msg_id"] = id.clone().into();
+    agent.send(frame).await;
+    agent
+        .expect_where("error", |m| m["ref"] == id.as_str())
+        .await
+}
+
+fn outs(t: &[Value]) -> Vec<&str> {
+    t.iter()
+        .filter(|e| e["type"] == "message_out")
+        .map(|e| e["text"].as_str().unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whatsapp_messages_statuses_window_and_templates() {
+    let rec = Recorder::start().await;
+    let clock = ManualClock::new(Millis(T0_S * 1000));
+    let app = spawn_app_with_clock(
+        |s| {
+            channels_on(s, &rec);
+            s.timing.agent_token_ttl_ms = 30 * 24 * HOUR_MS;
+        },
+        clock.clone(),
+    )
+    .await;
+    let token = app.agent("alice", &["general"], json!({})).await;
+    let mut agent = Client::available(&app, &token).await;
+
+    // The subscription handshake.
+    let hs = |verify: &'static str| {
+        let (base, http) = (app.base.clone(), app.http.clone());
+        async move {
+            let r = http
+                .get(format!("{base}/webhooks/whatsapp"))
+                .query(&[
+                    ("hub.mode", "subscribe"),
+                    ("hub.verify_token", verify),
+                    ("hub.challenge", "8472910"),
+                ])
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    assert_eq!(hs("wa-verify").await, (200, "8472910".to_owned()));
+    assert_eq!(
+        hs("verify-me").await.0,
+        403,
+        "Messenger's token is not WhatsApp's"
+    );
+
+    // A message: a bad signature stores nothing; a redelivery is stored once.
+    let msg = wa_text("wamid.IN1", "注文した商品がまだ届きません", T0_S);
+    assert_eq!(wa_post(&app, &msg, Some("sha256=00")).await, 401);
+    let fb_signed = meta_sign(crate::channels::FB_SECRET, msg.to_string().as_bytes());
+    assert_eq!(wa_post(&app, &msg, Some(&fb_signed)).await, 401);
+    assert!(customer_of(&app, "whatsapp", "+819012345678")
+        .await
+        .is_none());
+    assert_eq!(wa_post(&app, &msg, None).await, 200);
+    assert_eq!(wa_post(&app, &msg, None).await, 200, "redelivery");
+    let customer = customer_of(&app, "whatsapp", "+819012345678")
+        .await
+        .expect("one customer for the number, with its +");
+    assert_eq!(customer["display_name"], "山田太郎");
+    let cid = customer["id"].as_str().unwrap().to_owned();
+
+    let conv = accept_next(&mut agent).await;
+    assert_eq!(conv["channel"], "whatsapp");
+    let ack = write(
+        &mut agent,
+        json!({"conversation_id": conv["id"], "text": "確認いたします。"}),
+    )
+    .await;
+    let r = rec.wait_for("/messages", 1).await;
+    assert_eq!(r[0].path, format!("/v21.0/{PNID}/messages"));
+    assert_eq!(r[0].header("authorization"), Some("Bearer wa-token"));
+    let callback = format!(
+        "{cid}.{}.{}",
+        ack["event_id"].as_str().unwrap(),
+        conv["id"].as_str().unwrap()
+    );
+    assert_eq!(
+        r[0].json(),
+        json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": WA_ID,
+               "type": "text", "text": {"preview_url": false, "body": "確認いたします。"},
+               "biz_opaque_callback_data": callback})
+    );
+    // Statuses come back on the reply they name.
+    assert_eq!(
+        wa_post(
+            &app,
+            &wa_status("wamid.OUT1", "delivered", &callback, json!([])),
+            None
+        )
+        .await,
+        200
+    );
+    assert_eq!(
+        wa_post(
+            &app,
+            &wa_status(
+                "wamid.OUT1",
+                "failed",
+                &callback,
+                json!([{"code": 131047, "title": "Re-engagement message"}])
+            ),
+            None
+        )
+        .await,
+        200
+    );
+    assert_eq!(
+        wa_post(
+            &app,
+            &wa_status("wamid.X", "read", "not-ours", json!([])),
+            None
+        )
+        .await,
+        200,
+        "a status about no reply of ours is skipped"
+    );
+    let t = app
+        .timeline_until(&cid, "statuses", |t| {
+            t.iter().filter(|e| e["type"] == "message_status").count() == 3
+        })
+        .await;
+    let statuses: Vec<(&str, &str)> = t
+        .iter()
+        .filter(|e| e["type"] == "message_status")
+        .map(|e| {
+            (
+                e["status"].as_str().unwrap(),
+                e["detail"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("sent", ""),
+            ("delivered", ""),
+            ("failed", "WhatsApp error 131047: Re-engagement message")
+        ]
+    );
+    assert_eq!(t.iter().filter(|e| e["type"] == "message_in").count(), 1);
+
+    // 25 hours later the window is closed: free text is refused before anything is
+    // committed or sent.
+    clock.advance_ms(25 * HOUR_MS);
+    let e = write_refused(
+        &mut agent,
+        json!({"conversation_id": conv["id"], "text": "まだいらっしゃいますか"}),
+    )
+    .await;
+    assert_eq!(e["code"], "invalid", "{e}");
+    let m = e["message"].as_str().unwrap();
+    assert!(
+        m.contains("outside the whatsapp reply window") && m.contains("template"),
+        "{m}"
+    );
+    // Templates: unknown, wrong parameter count, then the approved one.
+    let tpl = |name: &str, params: Value| {
+        json!({"conversation_id": conv["id"], "text": "",
+               "template": {"name": name, "language": "ja", "parameters": params}})
+    };
+    let e = write_refused(&mut agent, tpl("promo", json!(["a"]))).await;
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("no approved template"),
+        "{e}"
+    );
+    let e = write_refused(&mut agent, tpl("order_update", json!(["山田"]))).await;
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("takes 2 parameters"),
+        "{e}"
+    );
+    write(&mut agent, tpl("order_update", json!(["山田", "A-1001"]))).await;
+    let r = rec.wait_for("/messages", 2).await;
+    let sent = r[1].json();
+    assert_eq!(sent["type"], "template");
+    assert_eq!(
+        sent["template"],
+        json!({"name": "order_update", "language": {"code": "ja"}, "components": [
+            {"type": "body", "parameters": [{"type": "text", "text": "山田"},
+                                            {"type": "text", "text": "A-1001"}]}]})
+    );
+    let t = app
+        .timeline_until(&cid, "the template", |t| outs(t).len() == 2)
+        .await;
+    assert_eq!(
+        outs(&t),
+        ["確認いたします。", "山田様、ご注文A-1001を発送しました。"],
+        "the refused replies left nothing; the template reads as the customer sees it"
+    );
+
+    // The customer writes again: the window opens again for free text.
+    let again = wa_text("wamid.IN2", "ありがとう", T0_S + 25 * 3600);
+    assert_eq!(wa_post(&app, &again, None).await, 200);
+    app.timeline_until(&cid, "the second message", |t| {
+        t.iter().filter(|e| e["type"] == "message_in").count() == 2
+    })
+    .await;
+    write(
+        &mut agent,
+        json!({"conversation_id": conv["id"], "text": "どういたしまして"}),
+    )
+    .await;
+    let r = rec.wait_for("/messages", 3).await;
+    assert_eq!(r[2].json()["text"]["body"], "どういたしまして");
+    assert_eq!(rec.all().len(), 3, "nothing else reached the provider");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messenger_late_replies_are_tagged_until_seven_days_then_refused() {
+    let rec = Recorder::start().await;
+    let clock = ManualClock::new(Millis(T0_S * 1000));
+    let app = spawn_app_with_clock(
+        |s| {
+            channels_on(s, &rec);
+            s.channels.messenger.human_agent_tag = true;
+            s.timing.agent_token_ttl_ms = 30 * 24 * HOUR_MS;
+        },
+        clock.clone(),
+    )
+    .await;
+    let token = app.agent("alice", &["general"], json!({})).await;
+    let mut agent = Client::available(&app, &token).await;
+    let psid = "6783456789012345";
+    assert_eq!(
+        fb_post(&app, &fb_text(psid, "m_A", "返品したい"), None).await,
+        200
+    );
+    let conv = accept_next(&mut agent).await;
+
+    write(
+        &mut agent,
+        json!({"conversation_id": conv["id"], "text": "承知しました"}),
+    )
+    .await;
+    clock.advance_ms(30 * HOUR_MS);
+    write(
+        &mut agent,
+        json!({"conversation_id": conv["id"], "text": "返品ラベルです"}),
+    )
+    .await;
+    let r = rec.wait_for("/me/messages", 2).await;
+    assert_eq!(r[0].json()["messaging_type"], "RESPONSE");
+    assert!(r[0].json().get("tag").is_none());
+    assert_eq!(
+        r[1].json(),
+        json!({"recipient": {"id": psid}, "messaging_type": "MESSAGE_TAG", "tag": "HUMAN_AGENT",
+               "message": {"text": "返品ラベルです"}})
+    );
+    // Past 7 days nothing goes out; Messenger takes no templates.
+    clock.advance_ms(6 * 24 * HOUR_MS);
+    let e = write_refused(
+        &mut agent,
+        json!({"conversation_id": conv["id"], "text": "まだですか"}),
+    )
+    .await;
+    let m = e["message"].as_str().unwrap();
+    assert!(
+        m.contains("outside the messenger reply window") && m.contains("168 hours"),
+        "{m}"
+    );
+    let e = write_refused(
+        &mut agent,
+        json!({"conversation_id": conv["id"], "text": "",
+               "template": {"name": "order_update", "language": "ja", "parameters": ["a", "b"]}}),
+    )
+    .await;
+    assert!(
+        e["message"].as_str().unwrap().contains("takes no template"),
+        "{e}"
+    );
+    assert_eq!(rec.all().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_desktop_shows_the_window_and_sends_a_template_in_a_real_browser() {
+    let rec = Recorder::start().await;
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let clock = ManualClock::new(Millis(now_ms));
+    let app = spawn_app_with_clock(
+        |s| {
+            channels_on(s, &rec);
+            s.timing.agent_token_ttl_ms = 30 * 24 * HOUR_MS;
+        },
+        clock.clone(),
+    )
+    .await;
+    app.agent("amy", &["general"], json!({})).await;
+    let msg = wa_text("wamid.B1", "Where is my order?", now_ms / 1000);
+    assert_eq!(wa_post(&app, &msg, None).await, 200);
+    assert!(customer_of(&app, "whatsapp", "+819012345678")
+        .await
+        .is_some());
+    // The customer wrote 25 hours ago, on the engine's clock (the page reads it from
+    // the welcome's server time).
+    clock.advance_ms(25 * HOUR_MS);
+    run_browser_script(
+        &app,
+        "agent_window.mjs",
+        &[("AGENT_ID", "amy"), ("AGENT_PASSWORD", "amy-password")],
+        "window browser test passed",
+    )
+    .await;
+    // What reached Meta: the template alone (the refused free text never left).
+    let sent = rec.all();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let body = sent[0].json();
+    assert_eq!(body["type"], "template");
+    assert_eq!(
+        body["template"]["components"][0]["parameters"],
+        json!([{"type": "text", "text": "山田"}, {"type": "text", "text": "A-1001"}])
+    );
+}
