@@ -240,7 +240,7 @@ mod tests {
             }
         });
         (
-            prop_oneof![Just("page"), Just("user")],
+            prop_oneof![Just("page"), Just("instagram"), Just("user")],
             proptest::collection::vec(ev, 0..4),
         )
             .prop_map(|(o, events)| {
@@ -346,6 +346,7 @@ mod tests {
         assert!(line_body(br#"{"events":[]}"#));
         assert!(messenger_body(br#"{"object":"page","entry":[]}"#));
         assert!(!messenger_body(br#"{"object":"user","entry":[]}"#));
+        assert!(messenger_body(br#"{"object":"instagram","entry":[]}"#));
         assert!(whatsapp_body(
             br#"{"object":"whatsapp_business_account","entry":[]}"#
         ));

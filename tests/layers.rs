@@ -263,6 +263,7 @@ const MODULE_LAYERS: &[(&str, &[&str])] = &[
             "twilio_voice",
             "line",
             "messenger",
+            "instagram",
             "whatsapp",
             "email",
             "registry",

@@ -39,6 +39,7 @@ const en = {
   'channel.line': 'LINE',
   'channel.messenger': 'Messenger',
   'channel.whatsapp': 'WhatsApp',
+  'channel.instagram': 'Instagram',
   'channel.video': 'Video',
 
   'error.title': 'Error',
@@ -395,6 +396,7 @@ const ja = {
   'channel.line': 'LINE',
   'channel.messenger': 'Messenger',
   'channel.whatsapp': 'WhatsApp',
+  'channel.instagram': 'Instagram',
   'channel.video': 'ビデオ',
 
   'error.title': 'エラー',

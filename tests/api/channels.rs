@@ -16,6 +16,7 @@ pub const TWILIO_TOKEN: &str = "twilio-auth-token";
 pub const LINE_SECRET: &str = "line-channel-secret";
 pub const FB_SECRET: &str = "fb-app-secret";
 pub const WA_SECRET: &str = "wa-app-secret";
+pub const IG_SECRET: &str = "ig-app-secret";
 
 /// Every connector on, each provider's API pointed at `rec`.
 pub fn channels_on(s: &mut Settings, rec: &Recorder) {
@@ -38,6 +39,11 @@ pub fn channels_on(s: &mut Settings, rec: &Recorder) {
     c.messenger.verify_token = "verify-me".into();
     c.messenger.page_access_token = "page-token".into();
     c.messenger.api_base = rec.base.clone();
+    c.instagram.enabled = true;
+    c.instagram.app_secret = IG_SECRET.into();
+    c.instagram.verify_token = "ig-verify".into();
+    c.instagram.page_access_token = "ig-page-token".into();
+    c.instagram.api_base = rec.base.clone();
     c.whatsapp.enabled = true;
     c.whatsapp.app_secret = WA_SECRET.into();
     c.whatsapp.verify_token = "wa-verify".into();

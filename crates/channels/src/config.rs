@@ -40,6 +40,9 @@ pub struct ChannelSettings {
     pub line: Line,
     pub messenger: Messenger,
     pub whatsapp: WhatsApp,
+    /// Instagram messaging: the Messenger Platform's settings, for the Facebook page
+    /// linked to the Instagram professional account.
+    pub instagram: Messenger,
     pub video: Video,
     /// Email: the SMTP listener (inbound) and the relay (outbound).
     pub email: switchboard_smtp::EmailSettings,
@@ -64,6 +67,7 @@ impl Default for ChannelSettings {
             line: Line::default(),
             messenger: Messenger::default(),
             whatsapp: WhatsApp::default(),
+            instagram: Messenger::default(),
             video: Video::default(),
             email: Default::default(),
             email_queue: None,
@@ -164,7 +168,8 @@ impl Default for Line {
     }
 }
 
-/// Facebook Messenger Platform.
+/// Messenger Platform: Facebook Messenger (`[channels.messenger]`) and Instagram
+/// messaging (`[channels.instagram]`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Messenger {
@@ -301,6 +306,16 @@ impl ChannelSettings {
             "messenger.page_access_token",
             &self.messenger.page_access_token,
         )?;
+        for (what, v) in [
+            ("instagram.app_secret", &self.instagram.app_secret),
+            ("instagram.verify_token", &self.instagram.verify_token),
+            (
+                "instagram.page_access_token",
+                &self.instagram.page_access_token,
+            ),
+        ] {
+            need(self.instagram.enabled, what, v)?;
+        }
         for (what, v) in [
             ("whatsapp.app_secret", &self.whatsapp.app_secret),
             ("whatsapp.verify_token", &self.whatsapp.verify_token),

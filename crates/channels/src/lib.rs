@@ -17,7 +17,7 @@
 //!   them (`CONNECTORS`), and the webhook skeleton (`serve`: count, 404 while disabled,
 //!   content type, signature).
 //! - One module per provider: [`twilio_sms`], [`twilio_voice`], [`line`], [`messenger`],
-//!   [`whatsapp`], [`email`] (SMTP in, relay out); [`signature`] holds the webhook signature
+//!   [`instagram`], [`whatsapp`], [`email`] (SMTP in, relay out); [`signature`] holds the webhook signature
 //!   checks. Video rooms need no provider call: the engine fills the configured
 //!   join-link template (`channels.video`).
 
@@ -25,6 +25,7 @@ pub mod config;
 pub mod connector;
 pub mod email;
 pub mod gateway;
+pub mod instagram;
 pub mod line;
 pub mod login;
 pub mod messenger;

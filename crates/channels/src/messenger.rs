@@ -1,4 +1,6 @@
-//! Facebook Messenger Platform.
+//! Facebook Messenger Platform: the Messenger connector, and the wire format, signature
+//! check and Send API it shares with Instagram messaging (`instagram`, through
+//! [`Product`]).
 //!
 //! - Subscription: `GET /webhooks/messenger?hub.mode=subscribe&hub.verify_token=..&
 //!   hub.challenge=..` answers the challenge when the verify token matches, else 403.
@@ -32,15 +34,41 @@ use futures_util::future::BoxFuture;
 use serde::Deserialize;
 use switchboard_engine::outbound::Delivery;
 
-const PROVIDER: &str = "messenger";
 const MAX_EVENTS: usize = 1000;
+
+/// A product of the Messenger Platform this module serves: Facebook Messenger, or
+/// Instagram messaging (`instagram`), which share the wire format, the signature and
+/// the Send API and differ in their webhook `object`, channel and settings.
+pub(crate) struct Product {
+    pub provider: &'static str,
+    pub channel: Channel,
+    /// The webhook payload's `object`.
+    pub object: &'static str,
+    pub settings: fn(&ChannelSettings) -> &crate::config::Messenger,
+}
+
+pub(crate) const MESSENGER: Product = Product {
+    provider: "messenger",
+    channel: Channel::Messenger,
+    object: "page",
+    settings: |s| &s.messenger,
+};
 
 /// `GET /webhooks/messenger`: the subscription handshake.
 pub async fn verify(
     state: web::Data<Gateway>,
     q: web::Query<webhook::HubChallenge>,
 ) -> Result<HttpResponse, WebhookError> {
-    let cfg = &state.channels.messenger;
+    handshake(&MESSENGER, &state, &q)
+}
+
+/// Answers `product`'s subscription handshake.
+pub(crate) fn handshake(
+    product: &Product,
+    state: &Gateway,
+    q: &webhook::HubChallenge,
+) -> Result<HttpResponse, WebhookError> {
+    let cfg = (product.settings)(&state.channels);
     q.answer(cfg.enabled, &cfg.verify_token)
 }
 
@@ -92,6 +120,14 @@ struct Msg {
     is_echo: bool,
     #[serde(default)]
     attachments: Vec<Att>,
+    /// Instagram: the story (or message) this replies to.
+    #[serde(default)]
+    reply_to: Option<serde_json::Value>,
+    /// Instagram: the customer unsent a message, or sent one the API cannot show.
+    #[serde(default)]
+    is_deleted: bool,
+    #[serde(default)]
+    is_unsupported: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -117,7 +153,7 @@ pub struct Messenger;
 
 impl Connector for Messenger {
     fn provider(&self) -> &'static str {
-        PROVIDER
+        MESSENGER.provider
     }
     fn enabled(&self, s: &ChannelSettings) -> bool {
         s.messenger.enabled
@@ -140,14 +176,19 @@ impl Sender for Messenger {
         Channel::Messenger
     }
     fn window(&self, s: &ChannelSettings) -> Option<crate::domain::ReplyWindow> {
-        Some(crate::domain::ReplyWindow {
-            free_ms: DAY_MS,
-            tagged_ms: s.messenger.human_agent_tag.then_some(HUMAN_AGENT_MS),
-            templates: false,
-        })
+        Some(window(&s.messenger))
     }
     fn send<'a>(&'a self, cx: SendContext<'a>, d: &'a Delivery) -> BoxFuture<'a, SendResult> {
-        Box::pin(send(cx.client, &cx.gateway.channels, d))
+        Box::pin(send(cx.client, &cx.gateway.channels.messenger, d))
+    }
+}
+
+/// Meta's 24-hour window, and the Human Agent tag's 7 days where the app may use it.
+pub(crate) fn window(cfg: &crate::config::Messenger) -> crate::domain::ReplyWindow {
+    crate::domain::ReplyWindow {
+        free_ms: DAY_MS,
+        tagged_ms: cfg.human_agent_tag.then_some(HUMAN_AGENT_MS),
+        templates: false,
     }
 }
 
@@ -161,13 +202,21 @@ impl Webhook for Messenger {
         req: &HttpRequest,
         body: &[u8],
     ) -> Result<(), WebhookError> {
-        let secret = &gateway.channels.messenger.app_secret;
-        let header = webhook::header(req, "X-Hub-Signature-256");
-        if super::signature::verify_messenger(secret, body, header) {
-            Ok(())
-        } else {
-            Err(WebhookError::BadSignature)
-        }
+        verify_signature(&gateway.channels.messenger, req, body)
+    }
+}
+
+/// Checks `X-Hub-Signature-256` over `body` with the app secret of `cfg`.
+pub(crate) fn verify_signature(
+    cfg: &crate::config::Messenger,
+    req: &HttpRequest,
+    body: &[u8],
+) -> Result<(), WebhookError> {
+    let header = webhook::header(req, "X-Hub-Signature-256");
+    if super::signature::verify_messenger(&cfg.app_secret, body, header) {
+        Ok(())
+    } else {
+        Err(WebhookError::BadSignature)
     }
 }
 
@@ -177,24 +226,39 @@ pub async fn webhook(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, WebhookError> {
-    serve(&Messenger, &state, &req, &body, |()| handle(&state, &body)).await
+    serve(&Messenger, &state, &req, &body, |()| {
+        handle(&MESSENGER, &state, &body)
+    })
+    .await
 }
 
-async fn handle(state: &Gateway, body: &[u8]) -> Result<HttpResponse, WebhookError> {
-    let cfg = &state.channels.messenger;
-    let events = webhook::fresh_events(state, PROVIDER, parse_events(body)?, |e| e.timestamp);
+/// Handles a verified call of `product`'s webhook.
+pub(crate) async fn handle(
+    product: &Product,
+    state: &Gateway,
+    body: &[u8],
+) -> Result<HttpResponse, WebhookError> {
+    let cfg = (product.settings)(&state.channels);
+    let events = webhook::fresh_events(
+        state,
+        product.provider,
+        parse_events(body, product.object)?,
+        |e| e.timestamp,
+    );
     for mut ev in events {
         if let Some(al) = ev.account_linking.take() {
-            account_linking(state, &ev.sender.id, al).await?;
+            if product.channel == Channel::Messenger {
+                account_linking(state, &ev.sender.id, al).await?;
+            }
             continue;
         }
-        let Some(m) = message_of(ev, cfg.queue.clone()) else {
+        let Some(m) = message_of(ev, product.channel, cfg.queue.clone()) else {
             continue;
         };
         match ingest(state, m).await {
             Ok(_) => {}
             Err(e) if e.code == crate::domain::ErrorCode::Invalid => {
-                tracing::info!(error = %crate::redact::Redacted(&e.to_string()), "Messenger message skipped");
+                tracing::info!(provider = product.provider, error = %crate::redact::Redacted(&e.to_string()), "message skipped");
             }
             Err(e) => return Err(e.into()),
         }
@@ -261,15 +325,18 @@ async fn account_linking(
     Ok(())
 }
 
-/// A verified body's messaging events: the payload must be a `page` object with at most
-/// `MAX_EVENTS` events; an event that does not parse is an `Err` the handler skips.
-/// Pure, no I/O: fuzzed through `switchboard::fuzz`.
-fn parse_events(body: &[u8]) -> Result<Vec<Result<Messaging, serde_json::Error>>, WebhookError> {
+/// A verified body's messaging events: the payload must be an `object` object (`page`,
+/// `instagram`) with at most `MAX_EVENTS` events; an event that does not parse is an
+/// `Err` the handler skips. Pure, no I/O: fuzzed through `switchboard::fuzz`.
+fn parse_events(
+    body: &[u8],
+    object: &str,
+) -> Result<Vec<Result<Messaging, serde_json::Error>>, WebhookError> {
     let payload: Payload = serde_json::from_slice(body)
-        .map_err(|e| WebhookError::Malformed(format!("Messenger payload: {e}")))?;
-    if payload.object != "page" {
+        .map_err(|e| WebhookError::Malformed(format!("Messenger Platform payload: {e}")))?;
+    if payload.object != object {
         return Err(WebhookError::Malformed(format!(
-            "object {:?}; expected \"page\"",
+            "object {:?}; expected {object:?}",
             payload.object
         )));
     }
@@ -293,22 +360,36 @@ fn parse_events(body: &[u8]) -> Result<Vec<Result<Messaging, serde_json::Error>>
 /// event into the inbound message it would deliver. Returns whether it was accepted.
 #[doc(hidden)]
 pub fn fuzz_body(body: &[u8]) -> bool {
-    let Ok(events) = parse_events(body) else {
+    let (object, channel) = match serde_json::from_slice::<Payload>(body) {
+        Ok(p) if p.object == "instagram" => ("instagram", Channel::Instagram),
+        _ => ("page", Channel::Messenger),
+    };
+    let Ok(events) = parse_events(body, object) else {
         return false;
     };
     for ev in events.into_iter().flatten() {
-        let _ = message_of(ev, None);
+        let _ = message_of(ev, channel, None);
     }
     true
 }
 
-/// The customer message in a messaging event, if it is one we handle.
-fn message_of(ev: Messaging, queue: Option<crate::domain::QueueName>) -> Option<InboundMessage> {
+/// The customer message in a messaging event on `channel`, if it is one we handle.
+/// Instagram's story replies carry the story as a `story_reply` attachment; its story
+/// mentions arrive as `story_mention` attachments; unsent and unsupported messages
+/// are skipped.
+fn message_of(
+    ev: Messaging,
+    channel: Channel,
+    queue: Option<crate::domain::QueueName>,
+) -> Option<InboundMessage> {
+    let url_of =
+        |p: Option<&serde_json::Value>| p.and_then(|p| p["url"].as_str()).map(str::to_owned);
     let mut m = if let Some(msg) = ev.message {
-        if msg.is_echo {
+        if msg.is_echo || msg.is_deleted || msg.is_unsupported {
+            tracing::info!(%channel, "event skipped: an echo, unsent or unsupported message");
             return None;
         }
-        let attachments = msg
+        let mut attachments: Vec<Attachment> = msg
             .attachments
             .iter()
             .map(|a| Attachment {
@@ -316,37 +397,44 @@ fn message_of(ev: Messaging, queue: Option<crate::domain::QueueName>) -> Option<
                 name: None,
                 content_type: None,
                 size: None,
-                url: a
-                    .payload
-                    .as_ref()
-                    .and_then(|p| p["url"].as_str())
-                    .map(str::to_owned),
+                url: url_of(a.payload.as_ref()),
             })
             .collect();
-        let mut m = InboundMessage::new(
-            Channel::Messenger,
-            ev.sender.id,
-            msg.text.unwrap_or_default(),
-        );
+        if let Some(story) = msg.reply_to.as_ref().map(|r| &r["story"]) {
+            if story.is_object() {
+                attachments.push(Attachment {
+                    kind: "story_reply".into(),
+                    name: None,
+                    content_type: None,
+                    size: None,
+                    url: url_of(Some(story)),
+                });
+            }
+        }
+        let mut m = InboundMessage::new(channel, ev.sender.id, msg.text.unwrap_or_default());
         m.provider_msg_id = Some(msg.mid);
         m.attachments = attachments;
         m
     } else if let Some(pb) = ev.postback {
         let text = pb.title.clone().or(pb.payload.clone()).unwrap_or_default();
-        let mut m = InboundMessage::new(Channel::Messenger, ev.sender.id, text);
+        let mut m = InboundMessage::new(channel, ev.sender.id, text);
         m.provider_msg_id = pb.mid.map(|mid| format!("postback:{mid}"));
         m
     } else {
-        tracing::info!("Messenger event skipped: not a message or postback");
+        tracing::info!(%channel, "event skipped: not a message or postback");
         return None;
     };
     m.queue = queue;
     Some(m)
 }
 
-/// Sends `d` with the Send API.
-pub async fn send(client: &reqwest::Client, cfg: &ChannelSettings, d: &Delivery) -> SendResult {
-    let ms = &cfg.messenger;
+/// Sends `d` with the Send API, with the page settings `ms` (Messenger's or
+/// Instagram's).
+pub async fn send(
+    client: &reqwest::Client,
+    ms: &crate::config::Messenger,
+    d: &Delivery,
+) -> SendResult {
     let mut message = serde_json::json!({ "text": d.text });
     if !d.quick_replies.is_empty() {
         let qr: Vec<_> = d
@@ -369,7 +457,7 @@ pub async fn send(client: &reqwest::Client, cfg: &ChannelSettings, d: &Delivery)
         }
         SendAs::Template(_) => {
             return Err(SendFailure::permanent(
-                "Messenger takes no template messages",
+                "the Messenger Platform takes no template messages",
             ))
         }
     }
@@ -388,4 +476,67 @@ pub async fn send(client: &reqwest::Client, cfg: &ChannelSettings, d: &Delivery)
     Ok(serde_json::from_str::<serde_json::Value>(&text)
         .ok()
         .and_then(|v| v["message_id"].as_str().map(str::to_owned)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn events(object: &str, messaging: serde_json::Value) -> Vec<Messaging> {
+        let body =
+            json!({"object": object, "entry": [{"id": "IG1", "time": 1, "messaging": messaging}]});
+        parse_events(body.to_string().as_bytes(), object)
+            .unwrap()
+            .into_iter()
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    #[test]
+    fn instagram_story_replies_mentions_and_unsent_messages() {
+        let evs = events(
+            "instagram",
+            json!([
+                {"sender": {"id": "IGSID1"}, "recipient": {"id": "IG1"}, "timestamp": 1,
+                 "message": {"mid": "ig1", "text": "素敵！",
+                    "reply_to": {"story": {"url": "https://cdn.example/s1.jpg", "id": "S1"}}}},
+                {"sender": {"id": "IGSID1"}, "recipient": {"id": "IG1"}, "timestamp": 2,
+                 "message": {"mid": "ig2", "attachments": [
+                    {"type": "story_mention", "payload": {"url": "https://cdn.example/s2.jpg"}}]}},
+                {"sender": {"id": "IGSID1"}, "recipient": {"id": "IG1"}, "timestamp": 3,
+                 "message": {"mid": "ig3", "is_deleted": true}},
+                {"sender": {"id": "IGSID1"}, "recipient": {"id": "IG1"}, "timestamp": 4,
+                 "message": {"mid": "ig4", "is_unsupported": true}},
+                {"sender": {"id": "IGSID1"}, "recipient": {"id": "IG1"}, "timestamp": 5,
+                 "message": {"mid": "ig5", "text": "はい", "quick_reply": {"payload": "YES"}}}
+            ]),
+        );
+        let out: Vec<_> = evs
+            .into_iter()
+            .filter_map(|e| message_of(e, Channel::Instagram, None))
+            .collect();
+        assert_eq!(out.len(), 3, "unsent and unsupported messages are skipped");
+        assert!(out.iter().all(|m| m.channel == Channel::Instagram));
+        assert_eq!(out[0].text, "素敵！");
+        assert_eq!(out[0].attachments[0].kind, "story_reply");
+        assert_eq!(
+            out[0].attachments[0].url.as_deref(),
+            Some("https://cdn.example/s1.jpg")
+        );
+        assert_eq!(out[1].attachments[0].kind, "story_mention");
+        assert_eq!(
+            (out[2].text.as_str(), out[2].provider_msg_id.as_deref()),
+            ("はい", Some("ig5"))
+        );
+    }
+
+    #[test]
+    fn each_product_takes_only_its_own_object() {
+        let ig = json!({"object": "instagram", "entry": []}).to_string();
+        let page = json!({"object": "page", "entry": []}).to_string();
+        assert!(parse_events(ig.as_bytes(), "instagram").is_ok());
+        assert!(parse_events(ig.as_bytes(), "page").is_err());
+        assert!(parse_events(page.as_bytes(), "instagram").is_err());
+    }
 }

@@ -15,6 +15,7 @@ pub static CONNECTORS: &[&dyn Connector] = &[
     &crate::line::Line,
     &crate::messenger::Messenger,
     &crate::whatsapp::WhatsApp,
+    &crate::instagram::Instagram,
     &crate::email::Email,
 ];
 

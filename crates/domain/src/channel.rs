@@ -34,10 +34,11 @@ pub enum Channel {
     Messenger,
     Video,
     Whatsapp,
+    Instagram,
 }
 
 impl Channel {
-    pub const ALL: [Channel; 8] = [
+    pub const ALL: [Channel; 9] = [
         Channel::Chat,
         Channel::Sms,
         Channel::Email,
@@ -46,6 +47,7 @@ impl Channel {
         Channel::Messenger,
         Channel::Video,
         Channel::Whatsapp,
+        Channel::Instagram,
     ];
 
     pub fn parse(s: &str) -> Result<Self, ParseError> {
@@ -65,6 +67,7 @@ impl Channel {
             Channel::Messenger => "messenger",
             Channel::Video => "video",
             Channel::Whatsapp => "whatsapp",
+            Channel::Instagram => "instagram",
         }
     }
 
@@ -160,6 +163,18 @@ impl Channel {
                 false,
                 true,
                 Phone,
+                true,
+            ),
+            // Instagram direct messages: Messenger's rules, without notifications
+            // (nothing may be sent outside the 24-hour window but a tagged reply).
+            Channel::Instagram => row(
+                C::Messaging,
+                Connector,
+                true,
+                ByReply,
+                false,
+                true,
+                Opaque,
                 true,
             ),
         }
@@ -433,23 +448,23 @@ mod tests {
         );
         assert_eq!(
             channels_where(|k| k.bot),
-            "chat, sms, line, messenger, whatsapp"
+            "chat, sms, line, messenger, whatsapp, instagram"
         );
         assert_eq!(
             channels_where(|k| k.survey == SurveyPath::ByReply),
-            "sms, line, messenger, whatsapp"
+            "sms, line, messenger, whatsapp, instagram"
         );
         assert_eq!(
             channels_where(|k| k.quick_replies),
-            "line, messenger, whatsapp"
+            "line, messenger, whatsapp, instagram"
         );
         assert_eq!(
             channels_where(|k| k.parks),
-            "sms, email, line, messenger, whatsapp"
+            "sms, email, line, messenger, whatsapp, instagram"
         );
         assert_eq!(
             channels_where(|k| k.replies == ReplyPath::Connector),
-            "sms, email, line, messenger, whatsapp"
+            "sms, email, line, messenger, whatsapp, instagram"
         );
         assert_eq!(
             channels_where(|k| k.address == AddressKind::Phone),

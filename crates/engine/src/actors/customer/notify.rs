@@ -112,10 +112,13 @@ impl CustomerActor {
         let mut target = None;
         for c in notify::channel_order(&msg.rule, notify::preferred_channel(&customer)) {
             match self.reply_target(c) {
-                Ok(Some(to)) => {
-                    target = Some((c, to));
-                    break;
-                }
+                Ok(Some(to)) => match self.automated_allowed(c) {
+                    Ok(()) => {
+                        target = Some((c, to));
+                        break;
+                    }
+                    Err(why) => reasons.push(why),
+                },
                 Ok(None) => reasons.push(format!("{c}: no address")),
                 Err(e) => reasons.push(e.message),
             }

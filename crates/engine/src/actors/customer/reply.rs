@@ -81,10 +81,7 @@ impl CustomerActor {
         let Some(w) = window else {
             return Ok((SendAs::Reply, text.to_owned()));
         };
-        let since = self
-            .last_in
-            .get(&channel)
-            .map(|at| self.engine.now().0.saturating_sub(at.0).max(0) as u64);
+        let since = self.since_last_in(channel);
         match since {
             Some(age) if age <= w.free_ms => Ok((SendAs::Reply, text.to_owned())),
             Some(age) if w.tagged_ms.is_some_and(|t| age <= t) => {
@@ -106,6 +103,30 @@ impl CustomerActor {
                      are allowed within {hours} hours of their last message); {next}"
                 )))
             }
+        }
+    }
+
+    /// How long ago (ms) the customer last wrote on `channel`, if they have.
+    fn since_last_in(&self, channel: Channel) -> Option<u64> {
+        self.last_in
+            .get(&channel)
+            .map(|at| self.engine.now().0.saturating_sub(at.0).max(0) as u64)
+    }
+
+    /// Whether an automated message (a notification) may go out on `channel` now:
+    /// inside its free window, if it has one (a tag is for a human's reply, and
+    /// notification rules name no template). `Err` says why not.
+    pub(super) fn automated_allowed(&self, channel: Channel) -> Result<(), String> {
+        let Some(w) = self.engine.settings.channels.windows.get(&channel) else {
+            return Ok(());
+        };
+        match self.since_last_in(channel) {
+            Some(age) if age <= w.free_ms => Ok(()),
+            _ => Err(format!(
+                "{channel}: outside its reply window (the customer has not written there \
+                 within {} hours)",
+                w.free_ms / 3_600_000
+            )),
         }
     }
 

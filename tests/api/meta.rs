@@ -1,12 +1,14 @@
-//! WhatsApp (Cloud API) over real sockets, and Meta's 24-hour reply windows: signed
-//! webhooks (signature computed here independently), the customer's messages reaching
-//! an agent, the agent's reply leaving as the exact Cloud API request to a local
-//! recording server standing in for Meta (the real one cannot be reached from a test),
-//! delivery statuses, and — on a clock the test moves by hand — free text refused
-//! after the window while an approved template goes out, and Messenger's late replies
-//! tagged `HUMAN_AGENT` up to 7 days.
+//! Meta's channels over real sockets — WhatsApp (Cloud API), Instagram messaging — and
+//! Meta's 24-hour reply windows: signed webhooks (signature computed here
+//! independently), the customer's messages reaching an agent, the agent's reply leaving
+//! as the exact API request to a local recording server standing in for Meta (the real
+//! one cannot be reached from a test), delivery statuses, and — on a clock the test
+//! moves by hand — free text refused after the window while an approved template goes
+//! out, and Messenger's late replies tagged `HUMAN_AGENT` up to 7 days.
 
-use crate::channels::{channels_on, customer_of, fb_post, fb_text, meta_sign, WA_SECRET};
+use crate::channels::{
+    channels_on, customer_of, fb_post, fb_text, meta_sign, IG_SECRET, WA_SECRET,
+};
 use crate::helpers::*;
 use crate::recorder::Recorder;
 use serde_json::{json, Value};
@@ -337,6 +339,31 @@ async fn messenger_late_replies_are_tagged_until_seven_days_then_refused() {
         json!({"recipient": {"id": psid}, "messaging_type": "MESSAGE_TAG", "tag": "HUMAN_AGENT",
                "message": {"text": "返品ラベルです"}})
     );
+    // A notification is no human reply: after 24 hours it may not use the tag, and
+    // with no other channel it is suppressed with the reason, nothing sent.
+    let (s, v) = app
+        .put(
+            "/api/v1/notification-rules/order.shipped",
+            json!({"templates": {"ja": "発送しました"}, "channels": ["messenger"]}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let cid = customer_of(&app, "messenger", psid).await.unwrap()["id"].clone();
+    let (s, v) = app
+        .post(
+            "/api/v1/events",
+            json!({"type": "order.shipped", "customer": {"id": cid}, "data": {}}),
+        )
+        .await;
+    assert_eq!(s, 202, "{v}");
+    assert_eq!(v["status"], "suppressed", "{v}");
+    assert!(
+        v["reason"]
+            .as_str()
+            .unwrap()
+            .contains("messenger: outside its reply window"),
+        "{v}"
+    );
     // Past 7 days nothing goes out; Messenger takes no templates.
     clock.advance_ms(6 * 24 * HOUR_MS);
     let e = write_refused(
@@ -403,4 +430,114 @@ async fn the_desktop_shows_the_window_and_sends_a_template_in_a_real_browser() {
         body["template"]["components"][0]["parameters"],
         json!([{"type": "text", "text": "山田"}, {"type": "text", "text": "A-1001"}])
     );
+}
+
+async fn ig_post(app: &TestApp, body: &Value, secret: &str) -> u16 {
+    let raw = body.to_string();
+    app.http
+        .post(format!("{}/webhooks/instagram", app.base))
+        .header("X-Hub-Signature-256", meta_sign(secret, raw.as_bytes()))
+        .header("Content-Type", "application/json")
+        .body(raw)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instagram_direct_messages_story_replies_and_the_send_api() {
+    let rec = Recorder::start().await;
+    let clock = ManualClock::new(Millis(T0_S * 1000));
+    let app = spawn_app_with_clock(
+        |s| {
+            channels_on(s, &rec);
+            s.timing.agent_token_ttl_ms = 30 * 24 * HOUR_MS;
+        },
+        clock.clone(),
+    )
+    .await;
+    let token = app.agent("alice", &["general"], json!({})).await;
+    let mut agent = Client::available(&app, &token).await;
+    let r = app
+        .http
+        .get(format!("{}/webhooks/instagram", app.base))
+        .query(&[
+            ("hub.mode", "subscribe"),
+            ("hub.verify_token", "ig-verify"),
+            ("hub.challenge", "55"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.text().await.unwrap(), "55");
+
+    let igsid = "17841400000000001";
+    let dm = |mid: &str, message: Value| {
+        let mut message = message;
+        message["mid"] = mid.into();
+        json!({"object": "instagram", "entry": [{"id": "IG1", "time": T0_S * 1000, "messaging": [
+            {"sender": {"id": igsid}, "recipient": {"id": "IG1"}, "timestamp": T0_S * 1000,
+             "message": message}]}]})
+    };
+    let story = dm(
+        "ig_1",
+        json!({"text": "この服はどこで買えますか",
+               "reply_to": {"story": {"url": "https://cdn.example/story.jpg", "id": "ST1"}}}),
+    );
+    // Messenger's secret does not sign Instagram's webhook; a page payload is refused.
+    assert_eq!(ig_post(&app, &story, crate::channels::FB_SECRET).await, 401);
+    let page = fb_text(igsid, "m_X", "wrong object");
+    assert_eq!(ig_post(&app, &page, IG_SECRET).await, 400);
+    assert_eq!(ig_post(&app, &story, IG_SECRET).await, 200);
+    assert_eq!(ig_post(&app, &story, IG_SECRET).await, 200, "redelivery");
+    assert_eq!(
+        ig_post(&app, &dm("ig_2", json!({"is_deleted": true})), IG_SECRET).await,
+        200,
+        "an unsent message is skipped"
+    );
+    assert!(customer_of(&app, "messenger", igsid).await.is_none());
+    let cid = customer_of(&app, "instagram", igsid)
+        .await
+        .expect("an instagram customer")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let conv = accept_next(&mut agent).await;
+    assert_eq!(conv["channel"], "instagram");
+    let t = app.timeline(&cid).await;
+    let ins: Vec<&Value> = t.iter().filter(|e| e["type"] == "message_in").collect();
+    assert_eq!(ins.len(), 1, "{t:?}");
+    assert_eq!(ins[0]["attachments"][0]["kind"], "story_reply");
+    assert_eq!(
+        ins[0]["attachments"][0]["url"],
+        "https://cdn.example/story.jpg"
+    );
+
+    write(
+        &mut agent,
+        json!({"conversation_id": conv["id"], "text": "オンラインストアでどうぞ"}),
+    )
+    .await;
+    let r = rec.wait_for("/me/messages", 1).await;
+    assert_eq!(r[0].query, "access_token=ig-page-token");
+    assert_eq!(
+        r[0].json(),
+        json!({"recipient": {"id": igsid}, "messaging_type": "RESPONSE",
+               "message": {"text": "オンラインストアでどうぞ"}})
+    );
+    // Without the Human Agent permission, nothing goes out after 24 hours.
+    clock.advance_ms(25 * HOUR_MS);
+    let e = write_refused(
+        &mut agent,
+        json!({"conversation_id": conv["id"], "text": "まだ?"}),
+    )
+    .await;
+    let m = e["message"].as_str().unwrap();
+    assert!(
+        m.contains("outside the instagram reply window") && m.contains("24 hours"),
+        "{m}"
+    );
+    assert_eq!(rec.all().len(), 1);
 }
