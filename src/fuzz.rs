@@ -95,6 +95,11 @@ pub fn whatsapp_body(data: &[u8]) -> bool {
     crate::channels::whatsapp::fuzz_body(data)
 }
 
+/// An X Account Activity webhook body.
+pub fn x_body(data: &[u8]) -> bool {
+    crate::channels::x::fuzz_body(data)
+}
+
 /// A raw email (the DATA of one message) through the MIME parser.
 pub fn email(data: &[u8]) -> bool {
     crate::channels::email::parse_message(data, 4096).is_ok()
@@ -286,6 +291,26 @@ mod tests {
             })
     }
 
+    fn x_like() -> impl Strategy<Value = Vec<u8>> {
+        let ev = (
+            prop_oneof![Just("message_create"), Just("other")],
+            prop_oneof![Just("1"), Just("2")],
+            "\\PC{0,8}",
+            prop_oneof![Just("photo"), Just("video"), Just("animated_gif"), Just("")],
+        )
+            .prop_map(|(kind, sender, text, media)| {
+                serde_json::json!({"type": kind, "id": text, "created_timestamp": text,
+                    "message_create": {"sender_id": sender, "message_data": {"text": text,
+                        "attachment": {"type": "media", "media": {"type": media, "media_url_https": text}}}}})
+            });
+        proptest::collection::vec(ev, 0..4).prop_map(|events| {
+            serde_json::json!({"for_user_id": "1", "direct_message_events": events,
+                "users": {"2": {"name": "n"}}})
+            .to_string()
+            .into_bytes()
+        })
+    }
+
     fn bytes() -> impl Strategy<Value = Vec<u8>> {
         proptest::collection::vec(any::<u8>(), 0..512)
     }
@@ -310,13 +335,15 @@ mod tests {
         }
 
         #[test]
-        fn webhook_json_never_panics(raw in bytes(), line in line_like(), fb in messenger_like(), wa in whatsapp_like()) {
+        fn webhook_json_never_panics(raw in bytes(), line in line_like(), fb in messenger_like(), wa in whatsapp_like(), x in x_like()) {
             line_body(&raw);
             messenger_body(&raw);
             whatsapp_body(&raw);
+            x_body(&raw);
             prop_assert!(line_body(&line), "a well-formed LINE payload is accepted");
             messenger_body(&fb);
             whatsapp_body(&wa);
+            prop_assert!(x_body(&x), "a well-formed X payload is accepted");
         }
 
         #[test]
@@ -351,6 +378,8 @@ mod tests {
             br#"{"object":"whatsapp_business_account","entry":[]}"#
         ));
         assert!(!whatsapp_body(br#"{"object":"page","entry":[]}"#));
+        assert!(x_body(br#"{"for_user_id":"1","direct_message_events":[]}"#));
+        assert!(!x_body(br#"{"direct_message_events":[]}"#));
         assert!(email(b"From: a@b.c\r\nSubject: x\r\n\r\nhello\r\n"));
         assert!(smtp(b"FROM:<a@b.c>"));
     }

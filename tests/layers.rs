@@ -185,6 +185,8 @@ fn no_crate_below_the_connectors_names_a_provider() {
                 "line.me",
                 "x-line-",
                 "graph.",
+                "twitter",
+                "api.x.com",
                 "biz_opaque",
                 "messaging_product",
             ] {
@@ -265,6 +267,7 @@ const MODULE_LAYERS: &[(&str, &[&str])] = &[
             "messenger",
             "instagram",
             "whatsapp",
+            "x",
             "email",
             "registry",
             "outbound",

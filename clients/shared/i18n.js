@@ -40,6 +40,7 @@ const en = {
   'channel.messenger': 'Messenger',
   'channel.whatsapp': 'WhatsApp',
   'channel.instagram': 'Instagram',
+  'channel.x': 'X',
   'channel.video': 'Video',
 
   'error.title': 'Error',
@@ -397,6 +398,7 @@ const ja = {
   'channel.messenger': 'Messenger',
   'channel.whatsapp': 'WhatsApp',
   'channel.instagram': 'Instagram',
+  'channel.x': 'X',
   'channel.video': 'ビデオ',
 
   'error.title': 'エラー',

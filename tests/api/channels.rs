@@ -17,6 +17,7 @@ pub const LINE_SECRET: &str = "line-channel-secret";
 pub const FB_SECRET: &str = "fb-app-secret";
 pub const WA_SECRET: &str = "wa-app-secret";
 pub const IG_SECRET: &str = "ig-app-secret";
+pub const X_SECRET: &str = "x-consumer-secret";
 
 /// Every connector on, each provider's API pointed at `rec`.
 pub fn channels_on(s: &mut Settings, rec: &Recorder) {
@@ -44,6 +45,10 @@ pub fn channels_on(s: &mut Settings, rec: &Recorder) {
     c.instagram.verify_token = "ig-verify".into();
     c.instagram.page_access_token = "ig-page-token".into();
     c.instagram.api_base = rec.base.clone();
+    c.x.enabled = true;
+    c.x.consumer_secret = X_SECRET.into();
+    c.x.access_token = "x-user-token".into();
+    c.x.api_base = rec.base.clone();
     c.whatsapp.enabled = true;
     c.whatsapp.app_secret = WA_SECRET.into();
     c.whatsapp.verify_token = "wa-verify".into();

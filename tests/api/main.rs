@@ -51,3 +51,4 @@ mod skills;
 mod static_files;
 mod supervisor;
 mod survey;
+mod x;

@@ -1,5 +1,5 @@
 //! A local HTTP server standing in for the providers' APIs (Twilio, LINE, Messenger,
-//! WhatsApp):
+//! Instagram, WhatsApp, X):
 //! the engine's real HTTP client calls it over a real socket; it records every request
 //! (method, path, query, headers, body) and answers like the provider would. Tests
 //! wait for a recorded request with a deadline, never a sleep. Queued statuses let a
@@ -79,6 +79,10 @@ fn answer(path: &str, n: usize) -> HttpResponse {
     } else if path.ends_with("/me/messages") {
         HttpResponse::Ok().json(serde_json::json!({
             "recipient_id": "psid", "message_id": format!("m_{n}")
+        }))
+    } else if path.starts_with("/2/dm_conversations/with/") {
+        HttpResponse::Created().json(serde_json::json!({
+            "data": {"dm_conversation_id": "4337869213-3001969357", "dm_event_id": format!("{}", 1_700_000_000 + n)}
         }))
     } else if path.ends_with("/messages") {
         HttpResponse::Ok().json(serde_json::json!({

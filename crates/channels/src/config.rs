@@ -43,6 +43,7 @@ pub struct ChannelSettings {
     /// Instagram messaging: the Messenger Platform's settings, for the Facebook page
     /// linked to the Instagram professional account.
     pub instagram: Messenger,
+    pub x: XDirect,
     pub video: Video,
     /// Email: the SMTP listener (inbound) and the relay (outbound).
     pub email: switchboard_smtp::EmailSettings,
@@ -68,6 +69,7 @@ impl Default for ChannelSettings {
             messenger: Messenger::default(),
             whatsapp: WhatsApp::default(),
             instagram: Messenger::default(),
+            x: XDirect::default(),
             video: Video::default(),
             email: Default::default(),
             email_queue: None,
@@ -240,6 +242,31 @@ impl Default for WhatsApp {
     }
 }
 
+/// X (Twitter) direct messages: the Account Activity API in, the v2 DM API out.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct XDirect {
+    pub enabled: bool,
+    /// The app's consumer secret: signs webhooks and answers the CRC challenge.
+    pub consumer_secret: String,
+    /// The business account's OAuth 2.0 user access token (`dm.write`).
+    pub access_token: String,
+    pub api_base: String,
+    pub queue: Option<QueueName>,
+}
+
+impl Default for XDirect {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            consumer_secret: String::new(),
+            access_token: String::new(),
+            api_base: "https://api.x.com".into(),
+            queue: None,
+        }
+    }
+}
+
 /// Video escalation from web chat.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -306,6 +333,8 @@ impl ChannelSettings {
             "messenger.page_access_token",
             &self.messenger.page_access_token,
         )?;
+        need(self.x.enabled, "x.consumer_secret", &self.x.consumer_secret)?;
+        need(self.x.enabled, "x.access_token", &self.x.access_token)?;
         for (what, v) in [
             ("instagram.app_secret", &self.instagram.app_secret),
             ("instagram.verify_token", &self.instagram.verify_token),

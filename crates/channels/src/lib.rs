@@ -17,7 +17,7 @@
 //!   them (`CONNECTORS`), and the webhook skeleton (`serve`: count, 404 while disabled,
 //!   content type, signature).
 //! - One module per provider: [`twilio_sms`], [`twilio_voice`], [`line`], [`messenger`],
-//!   [`instagram`], [`whatsapp`], [`email`] (SMTP in, relay out); [`signature`] holds the webhook signature
+//!   [`instagram`], [`whatsapp`], [`x`], [`email`] (SMTP in, relay out); [`signature`] holds the webhook signature
 //!   checks. Video rooms need no provider call: the engine fills the configured
 //!   join-link template (`channels.video`).
 
@@ -36,6 +36,7 @@ pub mod twilio_sms;
 pub mod twilio_voice;
 mod webhook;
 pub mod whatsapp;
+pub mod x;
 
 /// The webhook form parser, for the server's fuzzing entry points.
 #[doc(hidden)]

@@ -16,6 +16,7 @@ pub static CONNECTORS: &[&dyn Connector] = &[
     &crate::messenger::Messenger,
     &crate::whatsapp::WhatsApp,
     &crate::instagram::Instagram,
+    &crate::x::X,
     &crate::email::Email,
 ];
 

@@ -35,10 +35,12 @@ pub enum Channel {
     Video,
     Whatsapp,
     Instagram,
+    /// X (Twitter) direct messages.
+    X,
 }
 
 impl Channel {
-    pub const ALL: [Channel; 9] = [
+    pub const ALL: [Channel; 10] = [
         Channel::Chat,
         Channel::Sms,
         Channel::Email,
@@ -48,6 +50,7 @@ impl Channel {
         Channel::Video,
         Channel::Whatsapp,
         Channel::Instagram,
+        Channel::X,
     ];
 
     pub fn parse(s: &str) -> Result<Self, ParseError> {
@@ -68,6 +71,7 @@ impl Channel {
             Channel::Video => "video",
             Channel::Whatsapp => "whatsapp",
             Channel::Instagram => "instagram",
+            Channel::X => "x",
         }
     }
 
@@ -171,6 +175,17 @@ impl Channel {
                 C::Messaging,
                 Connector,
                 true,
+                ByReply,
+                false,
+                true,
+                Opaque,
+                true,
+            ),
+            // Direct messages carry no buttons; proactive messages are not offered.
+            Channel::X => row(
+                C::Messaging,
+                Connector,
+                false,
                 ByReply,
                 false,
                 true,
@@ -448,11 +463,11 @@ mod tests {
         );
         assert_eq!(
             channels_where(|k| k.bot),
-            "chat, sms, line, messenger, whatsapp, instagram"
+            "chat, sms, line, messenger, whatsapp, instagram, x"
         );
         assert_eq!(
             channels_where(|k| k.survey == SurveyPath::ByReply),
-            "sms, line, messenger, whatsapp, instagram"
+            "sms, line, messenger, whatsapp, instagram, x"
         );
         assert_eq!(
             channels_where(|k| k.quick_replies),
@@ -460,11 +475,11 @@ mod tests {
         );
         assert_eq!(
             channels_where(|k| k.parks),
-            "sms, email, line, messenger, whatsapp, instagram"
+            "sms, email, line, messenger, whatsapp, instagram, x"
         );
         assert_eq!(
             channels_where(|k| k.replies == ReplyPath::Connector),
-            "sms, email, line, messenger, whatsapp, instagram"
+            "sms, email, line, messenger, whatsapp, instagram, x"
         );
         assert_eq!(
             channels_where(|k| k.address == AddressKind::Phone),
