@@ -52,8 +52,12 @@ function systemText(e) {
       return t('event.abandoned', { d: formatDuration(e.waited_ms) });
     case 'channel_switched':
       return t('event.channel_switched', { from: ch(e.from), to: ch(e.to) });
-    case 'identity_linked':
-      return t('event.identity_linked', { channel: ch(e.channel), address: e.address });
+    case 'identity_linked': {
+      const vars = { channel: ch(e.channel), address: e.address };
+      // Why this identity is the same customer, when the engine linked it itself.
+      const why = e.evidence && has(`evidence.${e.evidence}`) ? t(`evidence.${e.evidence}`) : null;
+      return why ? t('event.identity_linked_because', { ...vars, reason: why }) : t('event.identity_linked', vars);
+    }
     case 'opt_out_changed':
       return t(e.opted_out ? 'event.opted_out' : 'event.opted_in', { channel: ch(e.channel) });
     case 'conversation_reopened':

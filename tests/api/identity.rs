@@ -1,10 +1,10 @@
 //! Identity stitching over real sockets: only strong evidence links (an agent's link, a
-//! signed login token on the web chat or through Messenger Account Linking), a chat
-//! form never does; agents merge two customers (timelines read as one, identities
+//! signed login token on the web chat or through Messenger Account Linking, a phone
+//! number a provider delivered on another phone channel), a chat form never does; agents merge two customers (timelines read as one, identities
 //! move) and undo a wrong merge. Login tokens are signed here with the hmac crate,
 //! independently of the engine.
 
-use crate::channels::{channels_on, customer_of, fb_post, fb_text, sms_in};
+use crate::channels::{channels_on, customer_of, fb_post, fb_text, sms_in, twilio_post};
 use crate::helpers::*;
 use crate::recorder::Recorder;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -548,4 +548,114 @@ async fn login_token_expiry_follows_the_engine_clock() {
         Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status(), 401),
         other => panic!("expected 401, got {:?}", other.map(|_| ())),
     }
+}
+
+/// The seeds' story: a customer texts, then calls from the same number. One customer,
+/// one conversation (the call continues it), the voice identity linked with its
+/// evidence; a WhatsApp message from the number later is the same customer too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_text_then_a_call_from_one_number_is_one_customer_and_one_conversation() {
+    let (_rec, app) = app_with_channels().await;
+    let phone = "+819055550123";
+    let (s, _) = sms_in(
+        &app,
+        "SM00000000000000000000000000000123",
+        phone,
+        "荷物が届きません",
+    )
+    .await;
+    assert_eq!(s, 200);
+    let owner = id_of(
+        &customer_of(&app, "sms", phone)
+            .await
+            .expect("the SMS customer"),
+    );
+    let call = [
+        ("CallSid", "CA200"),
+        ("From", phone),
+        ("To", "+815012345678"),
+        ("CallStatus", "ringing"),
+    ];
+    let (s, twiml) = twilio_post(&app, "/webhooks/twilio/voice", &call, None).await;
+    assert_eq!(s, 200, "{twiml}");
+    let call_conv = twiml
+        .split("<Enqueue>")
+        .nth(1)
+        .and_then(|s| s.split("</Enqueue>").next())
+        .expect("the call waits in a queue")
+        .to_owned();
+    assert_eq!(
+        id_of(&customer_of(&app, "voice", phone).await.expect("the caller")),
+        owner,
+        "the caller is the texter"
+    );
+    let (s, convs) = app
+        .get(&format!("/api/v1/customers/{owner}/conversations"))
+        .await;
+    assert_eq!(s, 200, "{convs}");
+    let ids: Vec<&str> = convs
+        .as_array()
+        .unwrap_or_else(|| panic!("a list: {convs}"))
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [call_conv.as_str()],
+        "one conversation: the call continues it"
+    );
+    let t = app.timeline(&owner).await;
+    let linked: Vec<&Value> = t
+        .iter()
+        .filter(|e| e["type"] == "identity_linked")
+        .collect();
+    assert_eq!(linked.len(), 1, "{t:#?}");
+    assert_eq!(linked[0]["channel"], "voice");
+    assert_eq!(linked[0]["evidence"], "same_phone_number");
+    let channels: Vec<&str> = t
+        .iter()
+        .filter(|e| e["type"] == "message_in")
+        .map(|e| e["channel"].as_str().unwrap())
+        .collect();
+    assert_eq!(channels, ["sms", "voice"]);
+    // A second call finds the linked identity; WhatsApp from the number links too.
+    let (s, _) = twilio_post(
+        &app,
+        "/webhooks/twilio/voice",
+        &[
+            ("CallSid", "CA201"),
+            ("From", phone),
+            ("To", "+815012345678"),
+            ("CallStatus", "ringing"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, v) = app
+        .post(
+            "/api/v1/inbound",
+            json!({"channel": "whatsapp", "address": phone, "text": "WhatsAppからも"}),
+        )
+        .await;
+    assert_eq!(s, 202, "{v}");
+    assert_eq!(v["customer_id"], owner.as_str());
+    let t = app.timeline(&owner).await;
+    let evidence: Vec<(&str, &str)> = t
+        .iter()
+        .filter(|e| e["type"] == "identity_linked")
+        .map(|e| {
+            (
+                e["channel"].as_str().unwrap(),
+                e["evidence"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        evidence,
+        [
+            ("voice", "same_phone_number"),
+            ("whatsapp", "same_phone_number")
+        ]
+    );
 }

@@ -168,7 +168,13 @@ async fn whatsapp_messages_statuses_window_and_templates() {
                "type": "text", "text": {"preview_url": false, "body": "確認いたします。"},
                "biz_opaque_callback_data": callback})
     );
-    // Statuses come back on the reply they name.
+    // Statuses come back on the reply they name (once the send's own `sent` is
+    // recorded, so the order below is the provider's).
+    app.timeline_until(&cid, "sent", |t| {
+        t.iter()
+            .any(|e| e["type"] == "message_status" && e["status"] == "sent")
+    })
+    .await;
     assert_eq!(
         wa_post(
             &app,

@@ -567,8 +567,20 @@ impl Engine {
         self.registry.customers.len()
     }
 
-    /// The customer for `(channel, address)`, created if unknown.
+    /// The customer for `(channel, address)`, created if unknown. A phone number is
+    /// one customer across the channels keyed by it (`resolve_phone`).
     pub async fn resolve_identity(&self, key: &IdentityKey) -> EngineResult<(CustomerId, bool)> {
+        if key.channel.capabilities().address == crate::domain::AddressKind::Phone {
+            return self.resolve_phone(key).await;
+        }
+        self.create_for_identity(key).await
+    }
+
+    /// The customer mapped to `key`, or a new one with it.
+    pub(super) async fn create_for_identity(
+        &self,
+        key: &IdentityKey,
+    ) -> EngineResult<(CustomerId, bool)> {
         let fresh = Customer {
             id: CustomerId::new(),
             display_name: None,

@@ -1,9 +1,14 @@
 //! Identity stitching across customers: explicit links and unlinks, the customer a
-//! signed login proves, merging two customers and undoing a merge.
+//! signed login proves, one customer per phone number, merging two customers and
+//! undoing a merge.
 //!
-//! Strong evidence only: an identity is linked automatically when a login token signed
-//! with `channels.login_secret` proves it (the server verifies the token; see `crate::login`), or by hand by
-//! an agent. A chat form, a display name or a matching spelling never links or merges.
+//! Strong evidence only, recorded with each link (`identity_linked.evidence`) and
+//! shown to the agent: an identity is linked automatically when a login token signed
+//! with `channels.login_secret` proves it (`login_token`; the server verifies the
+//! token, see `crate::login`), when the provider delivered it from a phone number
+//! another phone channel already knows (`same_phone_number`: the carrier or WhatsApp
+//! verified the number), or by hand by an agent (`agent`). A chat form, a display name
+//! or a matching spelling never links or merges.
 //!
 //! Every operation here holds `Engine::identity_lock` for its whole run, so that an
 //! "is this address owned?" check and the write that follows never interleave with
@@ -198,6 +203,67 @@ impl Engine {
             self.ask_customer(customer, NameIfUnnamed { name }).await?;
         }
         Ok(customer)
+    }
+
+    /// One customer per phone number: the customer of phone identity `key`, or — when
+    /// `key` is new and another phone channel (SMS, voice, WhatsApp) knows the same
+    /// E.164 number — that channel's customer, with `key` linked to them (evidence
+    /// `same_phone_number`); else a new customer (`true`: created). Under the identity
+    /// lock, so two first contacts
+    /// from one number on two channels in this engine make one customer; across
+    /// engines the store's atomic create decides each key, and a pair created at the
+    /// same instant on two nodes is left for an agent to merge.
+    pub(super) async fn resolve_phone(
+        &self,
+        key: &IdentityKey,
+    ) -> EngineResult<(CustomerId, bool)> {
+        let store_err = |e: crate::store::StoreError| e.into_engine();
+        if let Some(id) = self
+            .store
+            .customer_by_identity(key)
+            .await
+            .map_err(store_err)?
+        {
+            return Ok((id, false));
+        }
+        let _guard = self.identity_lock.lock().await;
+        if let Some(id) = self
+            .store
+            .customer_by_identity(key)
+            .await
+            .map_err(store_err)?
+        {
+            return Ok((id, false));
+        }
+        for sibling in crate::domain::Channel::ALL {
+            if sibling == key.channel
+                || sibling.capabilities().address != crate::domain::AddressKind::Phone
+            {
+                continue;
+            }
+            let other = IdentityKey {
+                channel: sibling,
+                address: key.address.clone(),
+            };
+            let Some(owner) = self
+                .store
+                .customer_by_identity(&other)
+                .await
+                .map_err(store_err)?
+            else {
+                continue;
+            };
+            return match self
+                .link_locked(owner, key.clone(), None, "same_phone_number")
+                .await?
+            {
+                LinkOutcome::Linked | LinkOutcome::AlreadyLinked => Ok((owner, false)),
+                LinkOutcome::OwnedBy(other) => Ok((other, false)),
+            };
+        }
+        // New on every phone channel: created under the lock, so a first contact on
+        // another phone channel waiting for it finds this customer.
+        self.create_for_identity(key).await
     }
 
     /// Links `key` (e.g. a Messenger PSID) to the customer a login proves; a key owned
