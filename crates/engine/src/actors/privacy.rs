@@ -141,6 +141,11 @@ impl Engine {
         id: CustomerId,
         by: &AgentId,
     ) -> EngineResult<ErasureReport> {
+        // No provider message is between its tombstone check and its answer while the
+        // customer is retired and its timelines are read and erased (see
+        // `Inner::erasure_gate`). Taken before the identity lock: the lock order is
+        // erasure gate, then identity lock, as a provider message takes them.
+        let _gate = self.erasure_gate.write().await;
         let _guard = self.identity_lock.lock().await;
         let store = &self.store;
         let customer = store
@@ -170,9 +175,7 @@ impl Engine {
         by: &AgentId,
     ) -> EngineResult<ErasureReport> {
         let store = &self.store;
-        // No provider message is between its tombstone check and its answer while the
-        // timelines are read and erased (see `Inner::erasure_gate`).
-        let _gate = self.erasure_gate.write().await;
+        // The caller holds the erasure gate and the identity lock.
         let conversations = store
             .conversations_of(id)
             .await

@@ -129,7 +129,9 @@ pub struct Inner {
     /// actor has answered; an erasure holds it alone from reading the timelines to
     /// writing the erasure. So a message is either in the timeline the erasure reads
     /// (and leaves a tombstone) or checked after the tombstones are written, never
-    /// resolved to a customer the erasure is removing (see `actors::ingest`).
+    /// resolved to a customer the erasure is removing (see `actors::ingest`). Lock
+    /// order, everywhere: this gate, then `identity_lock` (a provider message from a
+    /// phone number new on its channel may link it, `resolve_phone`).
     pub(crate) erasure_gate: tokio::sync::RwLock<()>,
     /// Serialises queue configuration changes, so that two of them moving a default
     /// channel cannot interleave their reads and writes.

@@ -208,31 +208,24 @@ impl Engine {
     /// One customer per phone number: the customer of phone identity `key`, or — when
     /// `key` is new and another phone channel (SMS, voice, WhatsApp) knows the same
     /// E.164 number — that channel's customer, with `key` linked to them (evidence
-    /// `same_phone_number`); else a new customer (`true`: created). Under the identity
-    /// lock, so two first contacts
-    /// from one number on two channels in this engine make one customer; across
-    /// engines the store's atomic create decides each key, and a pair created at the
-    /// same instant on two nodes is left for an agent to merge.
+    /// `same_phone_number`); else a new customer (`true`: created). A known identity
+    /// costs one read; a new one reads its number on the other phone channels. No lock
+    /// is held across the create, so a saturated store refuses a flood of new numbers
+    /// at once (`busy`) instead of queueing it behind a lock; only the link takes the
+    /// identity lock (links are rare). The store's atomic create decides each key, so
+    /// a text and a call from a brand-new number arriving in the same instant may make
+    /// two customers, which an agent merges (undoably).
     pub(super) async fn resolve_phone(
         &self,
         key: &IdentityKey,
     ) -> EngineResult<(CustomerId, bool)> {
-        let store_err = |e: crate::store::StoreError| e.into_engine();
-        if let Some(id) = self
-            .store
-            .customer_by_identity(key)
-            .await
-            .map_err(store_err)?
-        {
-            return Ok((id, false));
-        }
-        let _guard = self.identity_lock.lock().await;
-        if let Some(id) = self
-            .store
-            .customer_by_identity(key)
-            .await
-            .map_err(store_err)?
-        {
+        let owner_of = |k: IdentityKey| async move {
+            self.store
+                .customer_by_identity(&k)
+                .await
+                .map_err(crate::store::StoreError::into_engine)
+        };
+        if let Some(id) = owner_of(key.clone()).await? {
             return Ok((id, false));
         }
         for sibling in crate::domain::Channel::ALL {
@@ -245,14 +238,10 @@ impl Engine {
                 channel: sibling,
                 address: key.address.clone(),
             };
-            let Some(owner) = self
-                .store
-                .customer_by_identity(&other)
-                .await
-                .map_err(store_err)?
-            else {
+            let Some(owner) = owner_of(other).await? else {
                 continue;
             };
+            let _guard = self.identity_lock.lock().await;
             return match self
                 .link_locked(owner, key.clone(), None, "same_phone_number")
                 .await?
@@ -261,8 +250,7 @@ impl Engine {
                 LinkOutcome::OwnedBy(other) => Ok((other, false)),
             };
         }
-        // New on every phone channel: created under the lock, so a first contact on
-        // another phone channel waiting for it finds this customer.
+        // New on every phone channel.
         self.create_for_identity(key).await
     }
 
