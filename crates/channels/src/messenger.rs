@@ -25,7 +25,7 @@
 
 use super::connector::{serve, Connector, SendContext, Sender, Webhook};
 use super::webhook::{self, WebhookError};
-use super::{ingest, ChannelSettings, InboundMessage};
+use super::{ChannelSettings, InboundMessage};
 use crate::connector::{SendFailure, SendResult};
 use crate::domain::{Attachment, Channel, SendAs};
 use crate::Gateway;
@@ -255,13 +255,7 @@ pub(crate) async fn handle(
         let Some(m) = message_of(ev, product.channel, cfg.queue.clone()) else {
             continue;
         };
-        match ingest(state, m).await {
-            Ok(_) => {}
-            Err(e) if e.code == crate::domain::ErrorCode::Invalid => {
-                tracing::info!(provider = product.provider, error = %crate::redact::Redacted(&e.to_string()), "message skipped");
-            }
-            Err(e) => return Err(e.into()),
-        }
+        webhook::ingest_or_skip(state, product.provider, m).await?;
     }
     Ok(HttpResponse::Ok().body("EVENT_RECEIVED"))
 }

@@ -196,6 +196,24 @@ impl HubChallenge {
     }
 }
 
+/// Hands `m` to the engine (`ingest`); a message the engine finds unusable (invalid)
+/// is skipped with a log line, since one bad message must not make the provider
+/// redeliver the others. `None` then; any other failure is the call's.
+pub async fn ingest_or_skip(
+    gateway: &Gateway,
+    provider: &'static str,
+    m: crate::InboundMessage,
+) -> Result<Option<crate::Provided>, WebhookError> {
+    match crate::ingest(gateway, m).await {
+        Ok(p) => Ok(Some(p)),
+        Err(e) if e.code == ErrorCode::Invalid => {
+            tracing::info!(provider, error = %crate::redact::Redacted(&e.to_string()), "message skipped");
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// A header as text.
 pub fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())

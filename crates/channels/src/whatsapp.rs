@@ -29,7 +29,7 @@
 
 use super::connector::{serve, Connector, SendContext, Sender, Webhook};
 use super::webhook::{self, WebhookError};
-use super::{ingest, ChannelSettings, InboundMessage};
+use super::{ChannelSettings, InboundMessage};
 use crate::actors::messages::RecordEvents;
 use crate::connector::{SendFailure, SendResult};
 use crate::domain::{
@@ -255,13 +255,7 @@ async fn handle(state: &Gateway, body: &[u8]) -> Result<HttpResponse, WebhookErr
                 };
                 m.display_name = name;
                 m.queue = state.channels.whatsapp.queue.clone();
-                match ingest(state, m).await {
-                    Ok(_) => {}
-                    Err(e) if e.code == crate::domain::ErrorCode::Invalid => {
-                        tracing::info!(error = %crate::redact::Redacted(&e.to_string()), "WhatsApp message skipped");
-                    }
-                    Err(e) => return Err(e.into()),
-                }
+                webhook::ingest_or_skip(state, PROVIDER, m).await?;
             }
             Event::Status(s) => status(state, s).await?,
         }
