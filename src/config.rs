@@ -142,6 +142,9 @@ pub struct Settings {
     pub anonymous: crate::budget::AnonymousSettings,
     /// Parked asynchronous conversations (`[parking]`, docs/api.md "Parking").
     pub parking: switchboard_engine::settings::ParkingSettings,
+    /// Files: size and type limits, storage chunks (`[attachments]`,
+    /// docs/attachments.md).
+    pub attachments: crate::domain::FilePolicy,
 }
 
 /// `[cluster]` (docs/cluster.md): the node's name, the timing of its leases, the
@@ -615,6 +618,7 @@ impl Default for Settings {
             cluster: Default::default(),
             anonymous: Default::default(),
             parking: Default::default(),
+            attachments: Default::default(),
         }
     }
 }
@@ -694,9 +698,11 @@ impl Settings {
                 ivr_callback_queues: self.ivr_callback_queues(),
                 windows: crate::channels::registry::windows(ch),
                 templates: crate::channels::registry::templates(ch),
+                files: crate::channels::registry::file_channels(ch),
             },
             anonymous: self.anonymous.clone(),
             parking: self.parking.clone(),
+            attachments: self.attachments.clone(),
         }
     }
 
@@ -793,6 +799,7 @@ impl Settings {
         s.crm.validate().map_err(ConfigError::Invalid)?;
         s.anonymous.validate().map_err(ConfigError::Invalid)?;
         s.parking.validate().map_err(ConfigError::Invalid)?;
+        s.attachments.validate().map_err(ConfigError::Invalid)?;
         s.security.trusted_proxies().map_err(ConfigError::Invalid)?;
         Ok(s)
     }

@@ -2,7 +2,8 @@
 // draft per conversation (text, note mode, channel pick), sending a `message` or
 // `note` through the outbox (shown at once as pending, with the picked channel only
 // when it differs), the size limit, Enter to send (not while an IME composes), and
-// `typing` frames, throttled. The reply-window line under it is window.js.
+// `typing` frames, throttled. The reply-window line under it is window.js; the files
+// attached to a reply are attach.js.
 
 import { t } from '../shared/i18n.js';
 import { newClientMsgId } from '../shared/ws.js';
@@ -14,6 +15,7 @@ import { renderTimeline } from './timeline.js';
 import { pickedChannel, renderReplyChannel } from './reply-channel.js';
 import { initWindow, renderWindow } from './window.js';
 import { sendQuietly, sendReliable } from './wire.js';
+import { readyFiles, clearFiles, renderFiles, initAttach } from './attach.js';
 
 const TYPING_THROTTLE_MS = 2000;
 const MAX_TEXT_BYTES = 16 * 1024;
@@ -48,6 +50,7 @@ export function renderComposer() {
   byId('composer-send').textContent = draft.note ? t('composer.add_note') : t('composer.send');
   byId('composer-mode').textContent = draft.note ? t('composer.note_hint') : '';
   renderReplyChannel(conv, draft.note);
+  renderFiles();
   renderWindow(conv, byId('reply-channel', HTMLSelectElement).value || conv.view.channel, draft.note);
 }
 
@@ -56,12 +59,17 @@ function sendComposer() {
   if (!conv) return;
   const input = byId('composer-input', HTMLTextAreaElement);
   const text = input.value;
-  if (!text.trim()) return;
+  const note = currentDraft().note;
+  const files = note ? [] : readyFiles();
+  if (files === null) {
+    toast('invalid', t('file.not_ready'));
+    return;
+  }
+  if (!text.trim() && !files.length) return;
   if (encoder.encode(text).length > MAX_TEXT_BYTES) {
     toast('too_large', t('error.too_large'));
     return;
   }
-  const note = currentDraft().note;
   const channel = note ? null : pickedChannel(conv);
   const clientMsgId = newClientMsgId();
   state.pending.set(clientMsgId, {
@@ -72,12 +80,15 @@ function sendComposer() {
     createdAt: Date.now(),
     failed: null,
     detail: null,
+    files,
   });
-  /** @type {{ type: 'note' | 'message', conversation_id: string, client_msg_id: string, text: string, channel?: string }} */
+  /** @type {{ type: 'note' | 'message', conversation_id: string, client_msg_id: string, text: string, channel?: string, files?: string[] }} */
   const msg = { type: note ? 'note' : 'message', conversation_id: conv.view.id, client_msg_id: clientMsgId, text };
   // Sent only when it differs from the default, so the server keeps following the customer.
   if (channel) msg.channel = channel;
+  if (files.length) msg.files = files.map((f) => f.file);
   sendReliable(msg);
+  if (files.length) clearFiles();
   input.value = '';
   currentDraft().text = '';
   state.lastTypingSentAt = 0;
@@ -100,6 +111,7 @@ function maybeSendTyping() {
  */
 export function initComposer(getToken) {
   initWindow({ getToken, render: renderComposer });
+  initAttach(getToken);
   // The window's countdown moves.
   setInterval(() => {
     if (state.selected) renderComposer();

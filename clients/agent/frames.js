@@ -95,6 +95,7 @@ const CUSTOMER_TYPING_SHOW_MS = 5000;
  * @property {string} [content_type]
  * @property {number} [size]
  * @property {string} [url]
+ * @property {string} [file]  the stored copy's id (SHA-256), read with `shared/files.js`
  */
 
 /**

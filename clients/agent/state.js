@@ -52,6 +52,17 @@
  * @property {number} createdAt  local clock, ms
  * @property {string | null} failed  the error code that refused it
  * @property {string | null} [detail]  the server's reason
+ * @property {FileRef[]} [files]  files sent with it
+ */
+
+/**
+ * A file uploaded for a conversation's customer, attached to a draft.
+ * @typedef {object} FileRef
+ * @property {string} file  its id (SHA-256); '' while uploading
+ * @property {string} name
+ * @property {string} kind
+ * @property {number} size
+ * @property {string | null} [failed]  why the upload was refused
  */
 
 /**
@@ -60,6 +71,7 @@
  * @property {string} text
  * @property {boolean} note
  * @property {string | null} channel  the agent's pick; null = the conversation's channel
+ * @property {FileRef[]} files  attached, uploaded or uploading
  */
 
 export const state = {
@@ -176,7 +188,7 @@ export function currentDraft() {
   const id = state.selected || '';
   let d = state.drafts.get(id);
   if (!d) {
-    d = { text: '', note: false, channel: null };
+    d = { text: '', note: false, channel: null, files: [] };
     state.drafts.set(id, d);
   }
   return d;

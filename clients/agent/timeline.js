@@ -6,8 +6,9 @@
 // "Load older messages"). Scroll stays at the bottom, or where it was when older
 // pages arrive.
 
-import { t, has, formatDay, formatSize } from '../shared/i18n.js';
-import { h, reconcile, safeLink, byId } from '../shared/dom.js';
+import { t, has, formatDay } from '../shared/i18n.js';
+import { h, reconcile, byId } from '../shared/dom.js';
+import { attachmentView, onlyDescribes } from '../shared/files.js';
 import { newClientMsgId } from '../shared/ws.js';
 import { state, serverNow, timelineFor, selectedConv, sortedEvents } from './state.js';
 import { customerName, agentLabel, channelBadge, timeEl } from './labels.js';
@@ -182,8 +183,8 @@ function buildMessage(e, conv, receipt) {
       'div',
       { class: 'msg__bubble' },
       e.subject ? h('div', { class: 'msg__subject', dataset: { testid: 'message-subject' } }, t('msg.subject', { subject: e.subject })) : null,
-      h('div', { class: 'msg__text', dataset: { testid: 'message-text' } }, e.text ?? ''),
-      e.attachments && e.attachments.length ? buildAttachments(e.attachments) : null,
+      onlyDescribes(e.text, e.attachments) ? null : h('div', { class: 'msg__text', dataset: { testid: 'message-text' } }, e.text ?? ''),
+      e.attachments && e.attachments.length ? buildAttachments(e.attachments, e.customer_id || conv.view.customer.id) : null,
     ),
   );
 }
@@ -205,26 +206,17 @@ function deliveryBadge(r) {
 }
 
 /**
- * Files, images, stickers of an inbound message: described (name, type, size), never embedded.
+ * Files, images, stickers of a message: stored files shown inline (image, PDF, player)
+ * with a download link, fetched with the session's token; provider references described.
  * @param {Attachment[]} list
+ * @param {string} customerId  the event's customer (the files' owner)
  */
-function buildAttachments(list) {
+function buildAttachments(list, customerId) {
+  const getToken = () => (state.session ? state.session.token : null);
   return h(
     'ul',
     { class: 'attachments', dataset: { testid: 'message-attachments' }, 'aria-label': t('msg.attachments') },
-    ...list.map((a) => {
-      const kind = has(`attachment.${a.kind}`) ? t(`attachment.${a.kind}`) : String(a.kind || t('attachment.file'));
-      const size = a.size !== undefined && Number.isFinite(a.size) ? formatSize(a.size) : null;
-      const meta = [a.name ? kind : null, a.content_type, size].filter(Boolean).join(' · ');
-      return h(
-        'li',
-        { class: 'attachment', dataset: { testid: 'attachment', kind: a.kind || '' } },
-        h('span', { class: 'attachment__icon', 'aria-hidden': 'true' }, '📎'),
-        ' ',
-        safeLink(a.url, a.name || kind, { class: 'attachment__name' }),
-        meta ? h('span', { class: 'attachment__meta' }, meta) : null,
-      );
-    }),
+    ...list.map((a) => attachmentView(a, customerId, getToken)),
   );
 }
 
@@ -257,7 +249,12 @@ function buildPending(clientMsgId, p, conv) {
           )
         : h('span', { class: 'msg__status', dataset: { testid: 'message-pending' } }, t('msg.sending')),
     ),
-    h('div', { class: 'msg__bubble' }, h('div', { class: 'msg__text', dataset: { testid: 'message-text' } }, p.text)),
+    h(
+      'div',
+      { class: 'msg__bubble' },
+      h('div', { class: 'msg__text', dataset: { testid: 'message-text' } }, p.text),
+      p.files && p.files.length ? h('ul', { class: 'attachments' }, ...p.files.map((f) => h('li', { class: 'attachment' }, '📎 ', f.name))) : null,
+    ),
   );
 }
 
@@ -267,9 +264,10 @@ function retryPending(clientMsgId) {
   if (!p) return;
   p.failed = null;
   p.detail = null;
-  /** @type {{ type: 'note' | 'message', conversation_id: string, client_msg_id: string, text: string, channel?: string }} */
+  /** @type {{ type: 'note' | 'message', conversation_id: string, client_msg_id: string, text: string, channel?: string, files?: string[] }} */
   const msg = { type: p.kind, conversation_id: p.conversation_id, client_msg_id: clientMsgId, text: p.text };
   if (p.channel) msg.channel = p.channel;
+  if (p.files && p.files.length) msg.files = p.files.map((f) => f.file);
   sendReliable(msg);
   renderTimeline();
 }

@@ -3,8 +3,9 @@
 // list rebuilt from `welcome.history`, pending messages (outbox, persisted, resent with
 // the same client_msg_id until acked), the status line (connecting / queue position /
 // agent / ended), typing indicators both ways, identify, leave, the Video button
-// (`escalate_video`) with the `video_invited` join link in the transcript, and the
-// language toggle.
+// (`escalate_video`) with the `video_invited` join link in the transcript, files (the
+// 📎 picker uploads with the visitor token and sends them; files in messages are shown
+// through shared/files.js), and the language toggle.
 //
 // Safety rule: message text only ever reaches the page through text nodes; the join
 // URL becomes a link only if it is http(s) (safeLink).
@@ -15,6 +16,7 @@ import { h, replaceChildren, reconcile, safeLink, isHttpUrl, byId, sendOnEnter }
 import { mountSurvey } from './survey.js';
 import { botName, botOwns, mountHandoff, onBotEvent } from './bot.js';
 import { initIvr, ivrPath, ivrQueue, ivrRender, onCallbackRequested } from './ivr.js';
+import { attachmentView, onlyDescribes, uploadFile } from '../shared/files.js';
 
 /** @import { SocketState } from '../shared/ws.js' */
 
@@ -32,6 +34,18 @@ import { initIvr, ivrPath, ivrQueue, ivrRender, onCallbackRequested } from './iv
  * @property {string} [text]
  * @property {string} [client_msg_id]
  * @property {string} [join_url]
+ * @property {ChatFile[]} [attachments]
+ */
+
+/**
+ * A file of a message (the event's `attachments`), or one being sent.
+ * @typedef {object} ChatFile
+ * @property {string} [kind]
+ * @property {string} [name]
+ * @property {string} [content_type]
+ * @property {number} [size]
+ * @property {string} [url]
+ * @property {string} [file]  the stored copy's id
  */
 
 /**
@@ -49,7 +63,7 @@ import { initIvr, ivrPath, ivrQueue, ivrRender, onCallbackRequested } from './iv
  * @typedef {{ key: string, text: () => string, afterId: string | null, at: number }} Line
  */
 
-/** @typedef {{ text: string, createdAt: number, failed: string | null }} PendingMessage */
+/** @typedef {{ text: string, createdAt: number, failed: string | null, files?: ChatFile[], uploading?: boolean }} PendingMessage */
 
 /** @typedef {typeof state} ChatState */
 
@@ -176,6 +190,7 @@ function onAck(msg) {
       channel: 'chat',
       text: p.text,
       client_msg_id: msg.client_msg_id,
+      attachments: p.files,
     });
   }
   if (!botOwns(state, msg.conversation_id) && (!state.conversation || state.conversation.id !== msg.conversation_id || ENDED_STATES.has(state.conversation.state))) {
@@ -296,12 +311,41 @@ function sendMessage() {
   input.focus();
 }
 
+/**
+ * Uploads the chosen files with the visitor token and sends them as one message.
+ * @param {FileList} chosen
+ */
+async function sendFiles(chosen) {
+  const customer = state.customerId;
+  const token = state.token;
+  if (!customer || !token) return;
+  const clientMsgId = newClientMsgId();
+  /** @type {PendingMessage} */
+  const p = { text: '', createdAt: Date.now(), failed: null, uploading: true, files: Array.from(chosen).map((f) => ({ name: f.name, kind: 'file', size: f.size })) };
+  state.pending.set(clientMsgId, p);
+  render({ toBottom: true });
+  try {
+    const stored = await Promise.all(Array.from(chosen).map((f) => uploadFile(customer, f, token)));
+    p.files = stored.map((s) => ({ file: s.file, name: s.name, kind: s.kind, content_type: s.content_type, size: s.size }));
+    p.uploading = false;
+    socket.sendReliable({ type: 'message', client_msg_id: clientMsgId, text: '', files: stored.map((s) => s.file), queue: ivrQueue(), ivr_path: ivrPath() });
+  } catch (e) {
+    state.pending.delete(clientMsgId);
+    showError('invalid', t('file.refused', { reason: e instanceof Error ? e.message : String(e) }));
+  }
+  render({ toBottom: true });
+}
+
 /** @param {string} clientMsgId */
 function retry(clientMsgId) {
   const p = state.pending.get(clientMsgId);
   if (!p) return;
   p.failed = null;
-  socket.sendReliable({ type: 'message', client_msg_id: clientMsgId, text: p.text });
+  /** @type {{ type: 'message', client_msg_id: string, text: string, files?: string[] }} */
+  const msg = { type: 'message', client_msg_id: clientMsgId, text: p.text };
+  const files = (p.files || []).map((f) => f.file || '').filter(Boolean);
+  if (files.length) msg.files = files;
+  socket.sendReliable(msg);
   renderMessages();
 }
 
@@ -539,12 +583,22 @@ function buildMessage(e, role, cont) {
       'div',
       { class: 'bubble' },
       e.channel && e.channel !== 'chat' ? h('span', { class: `badge badge--${e.channel} bubble__channel` }, channelName(e.channel)) : null,
-      h('div', { class: 'bubble__text', dataset: { testid: 'chat-message-text' } }, e.text ?? ''),
+      onlyDescribes(e.text, e.attachments) ? null : h('div', { class: 'bubble__text', dataset: { testid: 'chat-message-text' } }, e.text ?? ''),
+      e.attachments && e.attachments.length ? buildFiles(e.attachments, e.customer_id || state.customerId || '') : null,
     ),
     h('time', { class: 'row__time', datetime: new Date(e.at).toISOString(), title: formatDateTime(e.at) }, formatTime(e.at)),
   );
   builtFrom.set(li, e);
   return li;
+}
+
+/**
+ * The files of a message, shown with the visitor token.
+ * @param {ChatFile[]} list
+ * @param {string} customerId  the event's customer (the files' owner)
+ */
+function buildFiles(list, customerId) {
+  return h('ul', { class: 'attachments', dataset: { testid: 'chat-files' }, 'aria-label': t('msg.attachments') }, ...list.map((a) => attachmentView(a, customerId, () => state.token)));
 }
 
 /** @param {ChatEvent} e */
@@ -576,8 +630,15 @@ function buildPending(clientMsgId, p, cont) {
       class: `row row--customer row--pending${cont ? ' row--cont' : ''}${p.failed ? ' row--failed' : ''}`,
       dataset: { testid: 'chat-message', role: 'customer', pending: 'true', clientMsgId },
     },
-    h('div', { class: 'bubble' }, h('div', { class: 'bubble__text', dataset: { testid: 'chat-message-text' } }, p.text)),
-    p.failed
+    h(
+      'div',
+      { class: 'bubble' },
+      p.text ? h('div', { class: 'bubble__text', dataset: { testid: 'chat-message-text' } }, p.text) : null,
+      p.files && p.files.length ? h('ul', { class: 'attachments' }, ...p.files.map((f) => h('li', { class: 'attachment' }, '📎 ', String(f.name || '')))) : null,
+    ),
+    p.uploading
+      ? h('div', { class: 'row__status', dataset: { testid: 'chat-file-uploading' } }, t('file.uploading'))
+      : p.failed
       ? h(
           'div',
           { class: 'row__status row__status--failed' },
@@ -659,7 +720,10 @@ function init() {
   }
 
   for (const msg of socket.pending()) {
-    if (msg.type === 'message' && msg.client_msg_id) state.pending.set(msg.client_msg_id, { text: String(msg.text), createdAt: Date.now(), failed: null });
+    if (msg.type === 'message' && msg.client_msg_id) {
+      const files = Array.isArray(msg.files) ? msg.files.map((/** @type {unknown} */ f) => ({ file: String(f), name: t('attachment.file') })) : undefined;
+      state.pending.set(msg.client_msg_id, { text: String(msg.text), createdAt: Date.now(), failed: null, files });
+    }
   }
 
   const input = $('chat-input', HTMLTextAreaElement);
@@ -671,6 +735,11 @@ function init() {
   $('chat-form').addEventListener('submit', (ev) => {
     ev.preventDefault();
     sendMessage();
+  });
+  const picker = $('chat-file', HTMLInputElement);
+  picker.addEventListener('change', () => {
+    if (picker.files && picker.files.length) sendFiles(picker.files);
+    picker.value = '';
   });
   $('chat-end').addEventListener('click', leave);
   $('chat-video').addEventListener('click', requestVideo);

@@ -613,6 +613,7 @@ impl Agent {
                 text,
                 channel: None,
                 template: None,
+                files: Vec::new(),
             })
             .await;
         }

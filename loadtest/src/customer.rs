@@ -360,6 +360,7 @@ impl Customer {
                     text: p.text.clone(),
                     queue: None,
                     ivr_path: Vec::new(),
+                    files: Vec::new(),
                 }
             })
             .collect();
@@ -413,6 +414,7 @@ impl Customer {
             text,
             queue: None,
             ivr_path: Vec::new(),
+            files: Vec::new(),
         })
         .await;
     }
@@ -459,6 +461,7 @@ impl Customer {
             text,
             queue: None,
             ivr_path: Vec::new(),
+            files: Vec::new(),
         })
         .await;
     }

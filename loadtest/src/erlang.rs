@@ -876,6 +876,7 @@ async fn customer(ws: String, idx: u32, erl: Arc<Erl>, mut stop: watch::Receiver
             text,
             queue: None,
             ivr_path: Vec::new(),
+            files: Vec::new(),
         };
         conn.tx.send(Message::Text(to_text(&msg))).await?;
         loop {

@@ -192,6 +192,7 @@ mod tests {
                 text: "hi".into(),
                 queue: None,
                 ivr_path: Vec::new(),
+                files: Vec::new(),
             }),
             r#"{"type":"message","client_msg_id":"c1","text":"hi"}"#
         );
@@ -211,6 +212,7 @@ mod tests {
                 text: "t".into(),
                 channel: None,
                 template: None,
+                files: Vec::new(),
             }),
             format!(
                 r#"{{"type":"message","conversation_id":"{CONV}","client_msg_id":"c2","text":"t"}}"#

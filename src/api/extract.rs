@@ -64,6 +64,11 @@ impl FromRequest for Staff {
     }
 }
 
+/// The `Authorization: Bearer` token of `req` (staff or visitor; not yet verified).
+pub fn bearer_token(req: &HttpRequest) -> Result<&str, ApiError> {
+    bearer(req)
+}
+
 fn bearer(req: &HttpRequest) -> Result<&str, ApiError> {
     let header = req
         .headers()

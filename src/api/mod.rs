@@ -12,6 +12,7 @@ pub mod crm;
 pub mod customers;
 pub mod error;
 pub mod extract;
+pub mod files;
 pub mod funnel;
 pub mod health;
 pub mod holding;
@@ -82,6 +83,8 @@ api_v1! {
     get "/customers/{id}" => read::customer,
     get "/customers/{id}/timeline" => read::timeline,
     get "/customers/{id}/conversations" => read::customer_conversations,
+    post "/customers/{id}/files" => files::upload,
+    get "/customers/{id}/files/{file}" => files::download,
     post "/customers/{id}/identities" => identity::link,
     delete "/customers/{id}/identities/{channel}/{address}" => identity::unlink,
     post "/customers/{id}/merge" => identity::merge,

@@ -25,9 +25,9 @@
 
 use super::error::ApiError;
 use super::{
-    admin, callbacks, canned, cluster_view, crm, customers, funnel, health, identity, inbound, ivr,
-    kb, live, login, notify, privacy, read, reports, simulate, supervisor, survey, windows,
-    ws_routes,
+    admin, callbacks, canned, cluster_view, crm, customers, files, funnel, health, identity,
+    inbound, ivr, kb, live, login, notify, privacy, read, reports, simulate, supervisor, survey,
+    windows, ws_routes,
 };
 use actix_web::HttpResponse;
 use std::sync::OnceLock;
@@ -114,6 +114,8 @@ use utoipa::OpenApi;
         callbacks::create,
         callbacks::outcome,
         windows::list,
+        files::upload,
+        files::download,
     ),
     components(schemas(ApiError), responses(ApiError)),
     modifiers(&BearerScheme),

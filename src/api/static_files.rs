@@ -53,7 +53,8 @@ pub fn page_csp(client: &str, allowed_origins: &[String]) -> String {
     };
     format!(
         "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
-         img-src 'self' data: blob: https:; media-src 'self' blob:; connect-src 'self'; \
+         img-src 'self' data: blob: https:; media-src 'self' blob:; frame-src blob:; \
+         connect-src 'self'; \
          object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors {ancestors}"
     )
 }

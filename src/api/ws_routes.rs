@@ -232,7 +232,10 @@ async fn login_visitor(
 
 /// The customer `id` reads as now: the survivor if it was merged (a visitor token made
 /// before a merge keeps working).
-async fn survivor_of(server: &crate::Server, mut id: CustomerId) -> Result<CustomerId, ApiError> {
+pub(super) async fn survivor_of(
+    server: &crate::Server,
+    mut id: CustomerId,
+) -> Result<CustomerId, ApiError> {
     for _ in 0..8 {
         match server.store.customer(id).await?.and_then(|c| c.merged_into) {
             Some(next) => id = next,

@@ -260,12 +260,14 @@ fn request_of(msg: AgentClientMsg) -> AgentRequest {
             text,
             channel,
             template,
+            files,
         } => AgentRequest::Reply {
             conversation: conversation_id,
             client_msg_id,
             text,
             channel,
             template,
+            files,
         },
         AgentClientMsg::Note {
             conversation_id,
@@ -431,6 +433,7 @@ mod tests {
                 text: "hi".into(),
                 channel: None,
                 template: None,
+                files: Vec::new(),
             }
         );
         let o = OfferId::new();

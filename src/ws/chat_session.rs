@@ -96,8 +96,9 @@ impl ChatSession {
 
     /// A visitor's message: checked at the web-chat door (`actors::ingest::from_chat`),
     /// held to the socket's in-flight limit, stored, acknowledged.
-    fn send_message(&mut self, input: ChatInput, ctx: &mut ws::WebsocketContext<Self>) {
+    fn send_message(&mut self, mut input: ChatInput, ctx: &mut ws::WebsocketContext<Self>) {
         let client_msg_id = input.client_msg_id.clone();
+        let files = std::mem::take(&mut input.files);
         let inbound = match ingest::from_chat(&self.server, &self.address, input, self.client) {
             Ok(i) => i,
             Err(e) => return Self::engine_error(ctx, e, Some(client_msg_id)),
@@ -118,7 +119,18 @@ impl ChatSession {
         self.in_flight += 1;
         let server = self.server.clone();
         let customer = self.customer;
-        let fut = async move { server.ask_customer(customer, inbound).await };
+        let fut = async move {
+            let mut inbound = inbound;
+            if !files.is_empty() {
+                let engine = &server.engine;
+                inbound.attachments =
+                    crate::actors::files::resolve(engine, customer, &files).await?;
+                if inbound.text.trim().is_empty() {
+                    inbound.text = ingest::describe_attachments(&inbound.attachments);
+                }
+            }
+            server.ask_customer(customer, inbound).await
+        };
         ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| {
             act.in_flight -= 1;
             match res {
@@ -157,12 +169,14 @@ impl ChatSession {
                 text,
                 queue,
                 ivr_path,
+                files,
             } => self.send_message(
                 ChatInput {
                     client_msg_id,
                     text,
                     queue,
                     ivr_path,
+                    files,
                 },
                 ctx,
             ),

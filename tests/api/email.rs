@@ -49,6 +49,10 @@ try:
             p = MIMEApplication(b'%PDF-1.4 fake invoice', 'pdf')
             p.add_header('Content-Disposition', 'attachment', filename=('utf-8', '', a['attachment']))
             m.attach(p)
+        if a.get('exe'):
+            p = MIMEApplication(b'MZ\x90\x00 not for agents', 'x-msdownload')
+            p.add_header('Content-Disposition', 'attachment', filename=a['exe'])
+            m.attach(p)
         s.send_message(m)
     print('250')
 except smtplib.SMTPResponseException as e:
@@ -110,7 +114,7 @@ async fn japanese_email_in_threaded_reply_out_and_reply_reopens() {
     let first = json!({
         "from": "Taro@Example.JP", "name": "山田 太郎", "subject": "注文について",
         "mid": "m1@example.jp", "body": "注文した商品がまだ届きません。\n確認をお願いします。",
-        "attachment": "請求書.pdf"
+        "attachment": "請求書.pdf", "exe": "setup.exe"
     });
     assert_eq!(smtp_send(port, first.clone()).await, "250");
     // The MTA retries (same Message-ID): stored once.
@@ -136,6 +140,29 @@ async fn japanese_email_in_threaded_reply_out_and_reply_reopens() {
     assert_eq!(msg["attachments"][0]["content_type"], "application/pdf");
     assert_eq!(msg["attachments"][0]["size"], 21);
     let customer = conv["customer"]["id"].as_str().unwrap().to_owned();
+    // The PDF is stored for the customer (once, though the MTA sent it twice); the
+    // executable, a type not accepted, is described only.
+    let file = msg["attachments"][0]["file"]
+        .as_str()
+        .expect("the PDF is stored");
+    let r = app
+        .http
+        .get(format!(
+            "{}/api/v1/customers/{customer}/files/{file}",
+            app.base
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.bytes().await.unwrap().as_ref(), b"%PDF-1.4 fake invoice");
+    let exe = &msg["attachments"][1];
+    assert_eq!(
+        (exe["name"].as_str(), exe["content_type"].as_str()),
+        (Some("setup.exe"), Some("application/x-msdownload"))
+    );
+    assert!(exe.get("file").is_none(), "not stored: {exe}");
 
     // The reply goes out through the relay, threaded.
     let ack = agent_say(

@@ -20,6 +20,7 @@ mod demo;
 mod email;
 mod exactly_once;
 mod faults;
+mod files;
 mod funnel;
 mod helpers;
 mod hours;

@@ -138,6 +138,11 @@ pub trait Sender: Sync {
     fn window(&self, _settings: &ChannelSettings) -> Option<crate::domain::ReplyWindow> {
         None
     }
+    /// Whether its replies carry stored files (`Delivery::attachments`); a reply with
+    /// files on a channel whose sender says no is refused before commit.
+    fn carries_files(&self) -> bool {
+        false
+    }
     /// The templates approved at the provider (for a window that takes them).
     fn templates(&self, _settings: &ChannelSettings) -> Vec<crate::domain::ApprovedTemplate> {
         Vec::new()

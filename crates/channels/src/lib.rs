@@ -49,7 +49,8 @@ pub use gateway::Gateway;
 /// The provider door of the engine's ingest port (`actors::ingest`): every connector
 /// hands its parsed [`InboundMessage`] to [`ingest`].
 pub use switchboard_engine::actors::ingest::{
-    describe_attachments, from_provider as ingest, truncate, InboundMessage, Ingested, Provided,
+    describe_attachments, from_provider as ingest, truncate, InboundMessage, IncomingFile,
+    Ingested, Provided,
 };
 
 // The layers below, under the names the connectors use.

@@ -269,6 +269,7 @@ fn content(m: &Message) -> (String, Vec<Attachment>) {
         size,
         // Content is fetched from the LINE content API by message id.
         url: Some(format!("line-content:{}", m.id)),
+        file: None,
     };
     match m.kind.as_str() {
         "text" => (m.text.clone().unwrap_or_default(), Vec::new()),

@@ -392,6 +392,7 @@ fn message_of(
                 content_type: None,
                 size: None,
                 url: url_of(a.payload.as_ref()),
+                file: None,
             })
             .collect();
         if let Some(story) = msg.reply_to.as_ref().map(|r| &r["story"]) {
@@ -402,6 +403,7 @@ fn message_of(
                     content_type: None,
                     size: None,
                     url: url_of(Some(story)),
+                    file: None,
                 });
             }
         }

@@ -48,6 +48,14 @@ pub fn windows(
         .collect()
 }
 
+/// The channels whose enabled connector's replies carry files.
+pub fn file_channels(settings: &ChannelSettings) -> std::collections::BTreeSet<Channel> {
+    enabled_senders(settings)
+        .filter(|s| s.carries_files())
+        .map(|s| s.channel())
+        .collect()
+}
+
 /// The approved templates of every channel whose enabled connector takes them.
 pub fn templates(
     settings: &ChannelSettings,

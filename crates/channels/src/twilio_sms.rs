@@ -181,6 +181,7 @@ fn parse_inbound(params: &[(String, String)]) -> Result<SmsIn<'_>, WebhookError>
                 content_type: ct.map(str::to_owned),
                 size: None,
                 url: Some(url.to_owned()),
+                file: None,
             })
         })
         .collect();

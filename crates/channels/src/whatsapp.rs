@@ -345,6 +345,7 @@ fn message_of(m: WaMessage) -> Option<InboundMessage> {
         size: None,
         // Content is fetched from the Cloud API's media endpoint by id.
         url: Some(format!("whatsapp-media:{}", md.id)),
+        file: None,
     };
     let (text, attachments) = match m.kind.as_str() {
         "text" => (m.text.map(|t| t.body).unwrap_or_default(), Vec::new()),

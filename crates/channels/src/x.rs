@@ -248,6 +248,7 @@ fn message_of(ev: DmEvent) -> Option<InboundMessage> {
                 content_type: None,
                 size: None,
                 url: media["media_url_https"].as_str().map(str::to_owned),
+                file: None,
             })
         })
         .into_iter()

@@ -50,7 +50,7 @@ pub enum EventKind {
         /// Client or provider message id, for idempotent retries.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client_msg_id: Option<String>,
-        /// Files, images, stickers that came with it (described, not stored).
+        /// Files, images, stickers that came with it (stored when `file` is set).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         attachments: Vec<Attachment>,
         /// Email subject, when the channel has one.
@@ -64,6 +64,9 @@ pub enum EventKind {
         text: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client_msg_id: Option<String>,
+        /// Files the agent sent, stored (docs/attachments.md).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        attachments: Vec<Attachment>,
     },
     /// An internal note, never shown to the customer.
     Note {
@@ -286,6 +289,10 @@ pub struct Attachment {
     /// Where the provider keeps it (LINE content id, Messenger/Twilio media URL).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// The stored copy, owned by the event's customer: its SHA-256, read at
+    /// `/api/v1/customers/{customer}/files/{file}` (docs/attachments.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<crate::BlobId>,
 }
 
 /// Delivery state of an outbound message, as the provider reports it.

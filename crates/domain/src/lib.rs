@@ -10,6 +10,7 @@
 //! strings.
 
 pub mod agent;
+pub mod attachment;
 pub mod channel;
 pub mod conversation;
 pub mod customer;
@@ -30,6 +31,7 @@ pub use agent::{
     AgentStatus, Capacity, Proficiency, RequestedStatus, Role, Skill, SkillFloors, DIFFICULTY,
     MAX_AGENT_SKILLS, MAX_DIFFICULTY, MAX_REQUIRED_SKILLS,
 };
+pub use attachment::{BlobId, FilePolicy, FileRefused};
 pub use channel::{
     channels_where, AddressKind, ApprovedTemplate, Capabilities, Channel, ChannelClass, ReplyPath,
     ReplyWindow, SendAs, SurveyPath, TemplateMessage,

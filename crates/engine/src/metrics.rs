@@ -56,6 +56,9 @@
 //! | `switchboard_ws_refused_total` | counter | reason (origin, revoked, expired, rate_limit, idle) |
 //! | `switchboard_anonymous_refused_total` | counter | door (chat_open, visitor, conversation, callback, chat_sockets) |
 //! | `switchboard_smtp_refused_total` | counter | reason (per_ip, busy, idle) |
+//! | `switchboard_files_stored_total` | counter | |
+//! | `switchboard_file_bytes_stored_total` | counter | |
+//! | `switchboard_files_refused_total` | counter | reason (too_large, type, mismatch, invalid) |
 //! | `switchboard_privacy_operations_total` | counter | op (export, erase) |
 //! | `switchboard_actor_restarts_total` | counter | kind (customer, queue, agent) |
 //! | `switchboard_crm_lookups_total` | counter | outcome (ok, cached, shed, http_error, timeout, unreachable, invalid, too_large) |
@@ -317,6 +320,18 @@ fn describe_security() {
     describe_counter!(
         "switchboard_smtp_refused_total",
         "SMTP connections answered 421 and closed by a limit, by reason: per_ip (max_connections_per_ip), busy (max_connections), idle (no command within first_command_timeout_ms)."
+    );
+    describe_counter!(
+        "switchboard_files_stored_total",
+        "Files stored (uploads by visitors and agents, and files that came with inbound messages), docs/attachments.md."
+    );
+    describe_counter!(
+        "switchboard_file_bytes_stored_total",
+        "Bytes of the files stored (a file stored again for the same customer counts again)."
+    );
+    describe_counter!(
+        "switchboard_files_refused_total",
+        "Files refused before storing, by reason: too_large (attachments.max_bytes), type (not in attachments.types), mismatch (bytes not of the declared type), invalid (empty)."
     );
     describe_counter!(
         "switchboard_privacy_operations_total",
@@ -595,6 +610,17 @@ pub fn login_alarm() {
 /// `rate_limit`, `idle`.
 pub fn ws_refused(reason: &'static str) {
     counter!("switchboard_ws_refused_total", "reason" => reason).increment(1);
+}
+
+/// A file stored, of `bytes`.
+pub fn file_stored(bytes: u64) {
+    counter!("switchboard_files_stored_total").increment(1);
+    counter!("switchboard_file_bytes_stored_total").increment(bytes);
+}
+
+/// A file refused before storing: `too_large`, `type`, `mismatch`, `invalid`.
+pub fn file_refused(reason: &'static str) {
+    counter!("switchboard_files_refused_total", "reason" => reason).increment(1);
 }
 
 /// An SMTP connection refused or closed by a limit: `per_ip`, `busy`, `idle`.

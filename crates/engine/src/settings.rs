@@ -30,6 +30,8 @@ pub struct EngineSettings {
     pub anonymous: AnonymousSettings,
     /// Parked asynchronous conversations (`[parking]`).
     pub parking: ParkingSettings,
+    /// What files are accepted and how they are stored (`[attachments]`).
+    pub attachments: crate::domain::FilePolicy,
 }
 
 /// What the engine needs to know about the channels, without naming a provider. The
@@ -46,6 +48,8 @@ pub struct ChannelFacts {
     /// The channels an agent's text reply can be delivered on: those whose connector
     /// is enabled. The web chat and video need none (their sockets carry the text).
     pub replies: BTreeSet<Channel>,
+    /// The connector channels whose replies carry files (the web chat's always do).
+    pub files: BTreeSet<Channel>,
     /// Queues the IVR tree opens a chat in (a visitor may start a chat there), with
     /// the skills the chat option needs of the agent.
     pub ivr_chat_queues: std::collections::BTreeMap<QueueName, crate::domain::SkillFloors>,
@@ -73,6 +77,7 @@ impl Default for EngineSettings {
             channels: ChannelFacts::default(),
             anonymous: Default::default(),
             parking: Default::default(),
+            attachments: Default::default(),
         }
     }
 }

@@ -27,8 +27,8 @@ pub use domain::view::{
 };
 /// The domain types the frames carry.
 pub use domain::{
-    AgentId, Channel, ConversationId, ConversationState, CustomerId, ErrorCode, EventId, EventKind,
-    Millis, OfferId, QueueName, RequestedStatus, TemplateMessage, TimelineEvent,
+    AgentId, BlobId, Channel, ConversationId, ConversationState, CustomerId, ErrorCode, EventId,
+    EventKind, Millis, OfferId, QueueName, RequestedStatus, TemplateMessage, TimelineEvent,
 };
 use serde::{Deserialize, Serialize};
 
@@ -68,6 +68,10 @@ pub enum AgentClientMsg {
         /// 24-hour window); the timeline records the rendered template.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         template: Option<TemplateMessage>,
+        /// Files uploaded for the conversation's customer, sent with the text (which
+        /// may then be empty); refused on a channel that carries none.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        files: Vec<BlobId>,
     },
     Note {
         conversation_id: ConversationId,
@@ -230,6 +234,10 @@ pub enum ChatClientMsg {
         /// recorded on the conversation for the self-service funnel report.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         ivr_path: Vec<String>,
+        /// Files the visitor uploaded first (`POST /api/v1/customers/{id}/files` with
+        /// the visitor token), sent with the text (which may then be empty).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        files: Vec<BlobId>,
     },
     Typing {},
     Leave {},

@@ -871,6 +871,7 @@ mod tests {
                     agent_id: Some(alice.clone()),
                     text: "hello".into(),
                     client_msg_id: None,
+                    attachments: Vec::new(),
                 },
             )
         };

@@ -9,7 +9,8 @@
 //! The text kept is the first text/plain body, else the first HTML body turned into
 //! plain text (tags stripped, entities decoded), else empty; then quoted reply history
 //! is removed ([`strip_quoted`]) and the result is capped at `max_text_bytes`.
-//! Attachments are described, not kept: storing their bytes is a later feature.
+//! Attachments keep their decoded bytes (the whole message is already bounded by the
+//! server's `max_message_bytes`); which of them are stored is the engine's file policy.
 
 use domain::{Channel, IdentityKey};
 use mail_parser::{HeaderValue, MessageParser, MimeHeaders};
@@ -36,7 +37,7 @@ pub struct ParsedEmail {
     /// The customer's text: plain text (or HTML made plain), quoted history removed,
     /// line ends `\n`, at most `max_text_bytes` bytes.
     pub text: String,
-    /// Attachments (name, type and decoded size); their bytes are not kept.
+    /// Attachments: name, type, decoded size and bytes.
     pub attachments: Vec<AttachmentInfo>,
     /// The Date header, epoch milliseconds, if present and valid.
     pub date: Option<i64>,
@@ -54,6 +55,9 @@ pub struct AttachmentInfo {
     pub content_type: String,
     /// Decoded size in bytes.
     pub size: u64,
+    /// The decoded bytes (not serialised: a parsed message's summary stays small).
+    #[serde(skip)]
+    pub bytes: Vec<u8>,
 }
 
 /// Why a message could not be taken.
@@ -139,6 +143,7 @@ fn parse_inner(raw: &[u8], max_text_bytes: usize) -> Result<ParsedEmail, EmailEr
                 .unwrap_or_else(|| "application/octet-stream".to_owned())
                 .to_lowercase(),
             size: part.len() as u64,
+            bytes: part.contents().to_vec(),
         })
         .collect();
 
@@ -299,13 +304,13 @@ mod tests {
         assert_eq!(p.message_id.as_deref(), Some("jp-1@example.jp"));
         assert_eq!(p.date, Some(1_711_933_200_000));
         assert!(!p.auto_submitted);
+        assert_eq!(p.attachments.len(), 1);
+        let a = &p.attachments[0];
+        assert_eq!(a.name.as_deref(), Some("請求書.pdf"));
+        assert_eq!(a.content_type, "application/pdf");
         assert_eq!(
-            p.attachments,
-            vec![AttachmentInfo {
-                name: Some("請求書.pdf".to_owned()),
-                content_type: "application/pdf".to_owned(),
-                size: JAPANESE_PDF_LEN,
-            }]
+            (a.size, a.bytes.len() as u64),
+            (JAPANESE_PDF_LEN, JAPANESE_PDF_LEN)
         );
     }
 

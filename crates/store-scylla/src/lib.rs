@@ -740,6 +740,45 @@ impl ScyllaStore {
             .map_err(|e| execution_error(s.name, e))
     }
 
+    /// A blob's chunks (a few in flight at a time), then its metadata, the marker
+    /// readers look for (`store::blob`).
+    async fn put_blob(&self, put: &store::BlobPut) -> Result<(), StoreError> {
+        let m = &put.meta;
+        let seqs = put.chunks.iter().enumerate();
+        let rows: Vec<(i32, &Vec<u8>)> = seqs
+            .map(|(i, c)| i32::try_from(i).map(|i| (i, c)))
+            .collect::<Result<_, _>>()
+            .map_err(|e| encode_err("blob", e))?;
+        for group in rows.chunks(BLOB_CHUNKS_IN_FLIGHT) {
+            try_join_all(group.iter().map(|(seq, data)| {
+                self.write(
+                    &statements::INSERT_BLOB_CHUNK,
+                    (m.owner.0, m.id.as_str(), *seq, data.as_slice()),
+                )
+            }))
+            .await?;
+        }
+        let meta = serde_json::to_string(m).map_err(|e| encode_err("blob", e))?;
+        self.write(&statements::INSERT_BLOB, (m.owner.0, m.id.as_str(), meta))
+            .await
+    }
+
+    /// Every blob of `owner`: each blob's chunk partition, then the metadata rows.
+    async fn delete_blobs_of(&self, owner: CustomerId) -> Result<(), StoreError> {
+        let ids: Vec<(String,)> = self
+            .paged(&statements::SELECT_BLOB_IDS, (owner.0,), usize::MAX)
+            .await?;
+        for group in ids.chunks(BLOB_CHUNKS_IN_FLIGHT) {
+            try_join_all(
+                group.iter().map(|(id,)| {
+                    self.write(&statements::DELETE_BLOB_CHUNKS, (owner.0, id.as_str()))
+                }),
+            )
+            .await?;
+        }
+        self.write(&statements::DELETE_BLOBS_OF, (owner.0,)).await
+    }
+
     fn customer_write(&self, c: &Customer) -> Write<'_> {
         let c = c.clone();
         async move {
@@ -887,6 +926,11 @@ fn tls_config(ca_file: Option<&std::path::Path>) -> Result<Arc<rustls::ClientCon
 /// Tombstone writes an erasure keeps in flight at once.
 const TOMBSTONES_IN_FLIGHT: usize = 64;
 
+/// Blob chunks written (or blob partitions deleted) at a time: a 16 MiB file is 64
+/// chunks of 256 KiB, and that many megabytes in flight at once would crowd out the
+/// messages sharing the connection.
+const BLOB_CHUNKS_IN_FLIGHT: usize = 4;
+
 fn ttl_seconds(expires_at: Millis, at: Millis) -> i32 {
     const MAX_TTL_S: i64 = 630_720_000;
     let ms = (expires_at.0 - at.0).max(1);
@@ -913,6 +957,10 @@ impl Store for ScyllaStore {
         let queues = last_wins(&batch.queues, |q| q.name.clone());
         let settings = last_wins(&batch.settings, |s| s.0.clone());
         let identities = last_wins(&batch.identities, |i| i.0.clone());
+        // Blobs before everything: a message may name one. Chunks, then metadata.
+        for put in &batch.blobs {
+            self.put_blob(put).await?;
+        }
 
         // Phase 0: where each conversation's by-customer copy lives now, and the fence
         // of each row written under a lease (`fences`): a row a later epoch wrote
@@ -1510,6 +1558,35 @@ impl Store for ScyllaStore {
         Ok((r.expires_at > now).then_some(r))
     }
 
+    async fn blob(
+        &self,
+        owner: CustomerId,
+        id: &store::BlobId,
+    ) -> Result<Option<store::BlobMeta>, StoreError> {
+        let rows: Vec<(Option<String>,)> = self
+            .rows(&statements::SELECT_BLOB, (owner.0, id.as_str()))
+            .await?;
+        match rows.into_iter().next() {
+            Some((Some(meta),)) => serde_json::from_str(&meta)
+                .map(Some)
+                .map_err(|e| corrupt("blobs", e)),
+            _ => Ok(None),
+        }
+    }
+
+    async fn blob_chunk(
+        &self,
+        owner: CustomerId,
+        id: &store::BlobId,
+        seq: u32,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let seq = i32::try_from(seq).map_err(|e| corrupt("blob_chunks", e))?;
+        let rows: Vec<(Option<Vec<u8>>,)> = self
+            .rows(&statements::SELECT_BLOB_CHUNK, (owner.0, id.as_str(), seq))
+            .await?;
+        Ok(rows.into_iter().next().and_then(|(d,)| d))
+    }
+
     async fn tombstone(
         &self,
         hash: &[u8; 32],
@@ -1693,6 +1770,7 @@ impl Store for ScyllaStore {
                 .await?;
             self.write(&statements::DELETE_IDEMPOTENCY_OF, (customer.0,))
                 .await?;
+            self.delete_blobs_of(*customer).await?;
             self.known_buckets.retain(|(c, _)| *c != customer.0);
         }
         self.append_audit(e.audit).await

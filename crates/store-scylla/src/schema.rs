@@ -114,6 +114,11 @@ pub const FILES: &[SchemaFile] = &[
         name: "0014_presence_log.cql",
         text: include_str!("../../../schema/0014_presence_log.cql"),
     },
+    SchemaFile {
+        version: 15,
+        name: "0015_blobs.cql",
+        text: include_str!("../../../schema/0015_blobs.cql"),
+    },
 ];
 
 /// The partition of `schema_version` this engine's records live in.

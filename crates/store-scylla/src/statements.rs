@@ -543,6 +543,48 @@ pub const SELECT_PRESENCE: Stmt = read(
     "SELECT at, body FROM {{keyspace}}.presence_log WHERE queue = ? AND day = ?",
 );
 
+/// One chunk of a blob (written before its metadata).
+pub const INSERT_BLOB_CHUNK: Stmt = write(
+    "insert_blob_chunk",
+    "INSERT INTO {{keyspace}}.blob_chunks (customer_id, blob_id, seq, data) VALUES (?, ?, ?, ?)",
+);
+
+/// A blob's metadata, the commit marker of its chunks.
+pub const INSERT_BLOB: Stmt = write(
+    "insert_blob",
+    "INSERT INTO {{keyspace}}.blobs (customer_id, blob_id, meta) VALUES (?, ?, ?)",
+);
+
+/// One blob's metadata.
+pub const SELECT_BLOB: Stmt = read(
+    "select_blob",
+    "SELECT meta FROM {{keyspace}}.blobs WHERE customer_id = ? AND blob_id = ?",
+);
+
+/// One chunk of a blob.
+pub const SELECT_BLOB_CHUNK: Stmt = read(
+    "select_blob_chunk",
+    "SELECT data FROM {{keyspace}}.blob_chunks WHERE customer_id = ? AND blob_id = ? AND seq = ?",
+);
+
+/// The blobs of a customer (what an erasure deletes).
+pub const SELECT_BLOB_IDS: Stmt = read(
+    "select_blob_ids",
+    "SELECT blob_id FROM {{keyspace}}.blobs WHERE customer_id = ?",
+);
+
+/// The chunks of one blob.
+pub const DELETE_BLOB_CHUNKS: Stmt = write(
+    "delete_blob_chunks",
+    "DELETE FROM {{keyspace}}.blob_chunks WHERE customer_id = ? AND blob_id = ?",
+);
+
+/// The metadata of every blob of a customer.
+pub const DELETE_BLOBS_OF: Stmt = write(
+    "delete_blobs_of",
+    "DELETE FROM {{keyspace}}.blobs WHERE customer_id = ?",
+);
+
 /// Every statement above: the store prepares each once at start, and the cross-check
 /// test resolves each against `schema/*.cql`.
 pub const ALL: &[Stmt] = &[
@@ -616,6 +658,13 @@ pub const ALL: &[Stmt] = &[
     INSERT_AUDIT,
     SELECT_AUDIT,
     SELECT_AUDIT_BEFORE,
+    INSERT_BLOB_CHUNK,
+    INSERT_BLOB,
+    SELECT_BLOB,
+    SELECT_BLOB_CHUNK,
+    SELECT_BLOB_IDS,
+    DELETE_BLOB_CHUNKS,
+    DELETE_BLOBS_OF,
 ];
 
 /// Tables the store reads or writes today; the rest of `schema/` is reserved for
@@ -642,4 +691,6 @@ pub const TABLES_IN_USE: &[&str] = &[
     "idempotency",
     "cluster_leases",
     "erasure_tombstones",
+    "blobs",
+    "blob_chunks",
 ];

@@ -63,6 +63,7 @@ pub async fn run_all(store: SharedStore, caps: Capabilities) {
     erasure_tombstones(&store).await;
     report_events_by_queue_and_range(&store).await;
     presence_by_queue_and_range(&store).await;
+    blobs_chunked_and_erased(&store).await;
     concurrent_commits(&store, 64).await;
     fenced_rows(&store).await;
     fenced_rows_race(&store, 6, 8).await;
@@ -501,6 +502,118 @@ pub async fn erasure_tombstones(store: &SharedStore) {
 /// the named identity links, rewrites the conversations, and appends its audit entry;
 /// other customers are untouched. The audit log reads newest first and pages with
 /// `before`.
+/// A blob reads back whole, chunk by chunk, from every backend; storing the same
+/// bytes again keeps the first metadata; one customer's blob is not another's; an
+/// erasure of its owner deletes every chunk and the metadata, and nobody else's.
+pub async fn blobs_chunked_and_erased(store: &SharedStore) {
+    use super::blob::{BlobId, BlobStore, ChunkedBlobs};
+    let owner = new_customer();
+    let other = new_customer();
+    ok(
+        store
+            .commit(Batch {
+                customers: vec![owner.clone(), other.clone()],
+                ..Default::default()
+            })
+            .await,
+        "customers",
+    );
+    let blobs = ChunkedBlobs::new(Arc::clone(store), 1000);
+    let bytes: Vec<u8> = (0..2500u32).map(|i| (i * 7 % 251) as u8).collect();
+    let at = Millis(1_700_000_000_000);
+    let meta = ok(
+        blobs
+            .put(owner.id, "image/png", Some("a.png"), bytes.clone(), at)
+            .await,
+        "put",
+    );
+    assert_eq!(meta.id, BlobId::of(&bytes));
+    assert_eq!(
+        (meta.size, meta.chunks),
+        (2500, 3),
+        "three chunks of 1000 bytes"
+    );
+    let chunk = ok(store.blob_chunk(owner.id, &meta.id, 2).await, "chunk 2");
+    assert_eq!(chunk.as_deref(), Some(&bytes[2000..]));
+    assert_eq!(
+        ok(blobs.read(owner.id, &meta.id).await, "read"),
+        Some((meta.clone(), bytes.clone()))
+    );
+    let again = ok(
+        blobs
+            .put(
+                owner.id,
+                "image/png",
+                Some("b.png"),
+                bytes.clone(),
+                Millis(at.0 + 5),
+            )
+            .await,
+        "put again",
+    );
+    assert_eq!(again, meta, "the same bytes are stored once");
+    assert_eq!(ok(blobs.meta(other.id, &meta.id).await, "other"), None);
+    // Another customer's blob, stored directly, is theirs alone.
+    let orphan = BlobId::of(b"orphan");
+    ok(
+        store
+            .commit(Batch {
+                blobs: vec![super::BlobPut {
+                    meta: super::BlobMeta {
+                        owner: other.id,
+                        id: orphan.clone(),
+                        content_type: "text/plain".into(),
+                        name: None,
+                        size: 6,
+                        chunks: 1,
+                        created_at: at,
+                    },
+                    chunks: vec![b"orphan".to_vec()],
+                }],
+                ..Default::default()
+            })
+            .await,
+        "other's blob",
+    );
+    assert!(ok(blobs.meta(other.id, &orphan).await, "other's").is_some());
+    assert_eq!(
+        ok(blobs.meta(owner.id, &orphan).await, "not the owner's"),
+        None
+    );
+    ok(
+        store
+            .erase(super::Erasure {
+                customers: vec![owner.clone()],
+                timelines: vec![owner.id],
+                identities: Vec::new(),
+                conversations: Vec::new(),
+                tombstones: Vec::new(),
+                audit: super::AuditEntry {
+                    id: EventId::new(),
+                    at,
+                    actor: new_agent_id(),
+                    action: "customer_erased".into(),
+                    customer_id: Some(owner.id),
+                    detail: serde_json::json!({}),
+                },
+            })
+            .await,
+        "erase",
+    );
+    assert_eq!(ok(blobs.meta(owner.id, &meta.id).await, "erased"), None);
+    for seq in 0..3 {
+        assert_eq!(
+            ok(store.blob_chunk(owner.id, &meta.id, seq).await, "chunk"),
+            None,
+            "chunk {seq} erased"
+        );
+    }
+    assert!(
+        ok(blobs.read(other.id, &orphan).await, "other's kept").is_some(),
+        "another customer's blob survives"
+    );
+}
+
 pub async fn erase_and_audit(store: &SharedStore) {
     let mut customer = new_customer();
     customer.merged_into = None;

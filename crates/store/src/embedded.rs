@@ -122,6 +122,9 @@ const TOMBSTONE_EXPIRY: TableDefinition<&[u8], &[u8]> = TableDefinition::new("to
 /// `c` ++ customer id, or `v` ++ conversation id -> epoch (8 bytes, big-endian) ++ lease
 /// key: the lease a state row was last written under ([`crate::RowLease`]).
 const ROW_FENCES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("row_fences");
+/// Attachments: `customer ++ sha256 ++ 0` the metadata (JSON), `customer ++ sha256 ++
+/// 1 ++ seq (u32 BE)` the chunks; one customer's blobs are one key range.
+const BLOBS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("blobs");
 
 /// The [`ROW_FENCES`] key of a row: `kind` (`b'c'` customer, `b'v'` conversation) ++ id.
 fn fence_key(kind: u8, id: &[u8; 16]) -> [u8; 17] {
@@ -473,6 +476,21 @@ fn decode_uuid(table: &str, bytes: &[u8]) -> Result<[u8; 16], StoreError> {
     })
 }
 
+/// The key of a blob's metadata (`seq: None`) or of one of its chunks.
+fn blob_key(owner: CustomerId, id: &crate::BlobId, seq: Option<u32>) -> Vec<u8> {
+    let mut k = Vec::with_capacity(53);
+    k.extend_from_slice(owner.as_bytes());
+    k.extend_from_slice(&id.bytes());
+    match seq {
+        None => k.push(0),
+        Some(seq) => {
+            k.push(1);
+            k.extend_from_slice(&seq.to_be_bytes());
+        }
+    }
+    k
+}
+
 /// `a ++ b`, the compound key of the timeline, index and trace tables.
 fn key2(a: &[u8; 16], b: &[u8; 16]) -> [u8; 32] {
     let mut k = [0u8; 32];
@@ -574,7 +592,7 @@ fn second_id(table: &str, key: &[u8]) -> Result<[u8; 16], StoreError> {
 // Writer side.
 
 /// The tables of one write transaction, each opened when first used: a message's
-/// commit touches three or four of the eighteen, and opening and closing every one of
+/// commit touches three or four of the twenty, and opening and closing every one of
 /// them cost about a third of its instructions (BENCHMARKS.md "Instructions per
 /// message").
 struct Tables<'txn> {
@@ -597,6 +615,7 @@ struct Tables<'txn> {
     tombstones: Lazy<'txn, &'static [u8]>,
     tombstone_expiry: Lazy<'txn, &'static [u8]>,
     fences: Lazy<'txn, &'static [u8]>,
+    blobs: Lazy<'txn, &'static [u8]>,
 }
 
 /// A table opened on first use in a write transaction.
@@ -650,6 +669,7 @@ impl<'txn> Tables<'txn> {
             tombstones: Lazy::new(txn, TOMBSTONES),
             tombstone_expiry: Lazy::new(txn, TOMBSTONE_EXPIRY),
             fences: Lazy::new(txn, ROW_FENCES),
+            blobs: Lazy::new(txn, BLOBS),
         }
     }
 
@@ -675,6 +695,7 @@ impl<'txn> Tables<'txn> {
         self.tombstones.table()?;
         self.tombstone_expiry.table()?;
         self.fences.table()?;
+        self.blobs.table()?;
         Ok(())
     }
 
@@ -775,6 +796,9 @@ impl<'txn> Tables<'txn> {
 
     fn apply_batch(&mut self, b: &Batch) -> Result<(), StoreError> {
         self.fence_rows(b)?;
+        for put in &b.blobs {
+            self.put_blob(put)?;
+        }
         for c in &b.customers {
             self.put_customer(c)?;
         }
@@ -1057,6 +1081,46 @@ impl<'txn> Tables<'txn> {
         Ok(())
     }
 
+    fn put_blob(&mut self, put: &crate::BlobPut) -> Result<(), StoreError> {
+        let m = &put.meta;
+        for (seq, chunk) in put.chunks.iter().enumerate() {
+            let seq = u32::try_from(seq).map_err(backend)?;
+            self.blobs
+                .table()?
+                .insert(
+                    blob_key(m.owner, &m.id, Some(seq)).as_slice(),
+                    chunk.as_slice(),
+                )
+                .map_err(backend)?;
+        }
+        let v = encode("blob", m)?;
+        self.blobs
+            .table()?
+            .insert(blob_key(m.owner, &m.id, None).as_slice(), v.as_slice())
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn delete_blobs_of(&mut self, owner: CustomerId) -> Result<(), StoreError> {
+        let lo = owner.as_bytes().to_vec();
+        let mut hi = lo.clone();
+        hi.extend_from_slice(&[0xff; 40]);
+        let mut keys = Vec::new();
+        for row in self
+            .blobs
+            .table()?
+            .range::<&[u8]>(lo.as_slice()..=hi.as_slice())
+            .map_err(backend)?
+        {
+            let (k, _) = row.map_err(backend)?;
+            keys.push(k.value().to_vec());
+        }
+        for k in keys {
+            self.blobs.table()?.remove(k.as_slice()).map_err(backend)?;
+        }
+        Ok(())
+    }
+
     fn apply_erasure(&mut self, e: &Erasure) -> Result<(), StoreError> {
         for c in &e.customers {
             self.put_customer(c)?;
@@ -1090,6 +1154,7 @@ impl<'txn> Tables<'txn> {
                     .map_err(backend)?;
             }
             self.delete_idempotency_of(*c)?;
+            self.delete_blobs_of(*c)?;
         }
         for c in &e.conversations {
             self.put_conversation(c)?;
@@ -1493,6 +1558,34 @@ impl Store for EmbeddedStore {
         self.read(move |txn| {
             let t = ro(txn, TIMELINE)?;
             get_json(&t, "timeline", k.as_slice())
+        })
+        .await
+    }
+
+    async fn blob(
+        &self,
+        owner: CustomerId,
+        id: &crate::BlobId,
+    ) -> Result<Option<crate::BlobMeta>, StoreError> {
+        let k = blob_key(owner, id, None);
+        self.read(move |txn| {
+            let t = ro(txn, BLOBS)?;
+            get_json(&t, "blobs", k.as_slice())
+        })
+        .await
+    }
+
+    async fn blob_chunk(
+        &self,
+        owner: CustomerId,
+        id: &crate::BlobId,
+        seq: u32,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let k = blob_key(owner, id, Some(seq));
+        self.read(move |txn| {
+            let t = ro(txn, BLOBS)?;
+            let found = t.get(k.as_slice()).map_err(backend)?;
+            Ok(found.map(|v| v.value().to_vec()))
         })
         .await
     }

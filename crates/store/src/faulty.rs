@@ -308,6 +308,25 @@ impl Store for FaultyStore {
         self.inner.event(customer, id).await
     }
 
+    async fn blob(
+        &self,
+        owner: CustomerId,
+        id: &crate::BlobId,
+    ) -> Result<Option<crate::BlobMeta>, StoreError> {
+        self.check(Op::Read)?;
+        self.inner.blob(owner, id).await
+    }
+
+    async fn blob_chunk(
+        &self,
+        owner: CustomerId,
+        id: &crate::BlobId,
+        seq: u32,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        self.check(Op::Read)?;
+        self.inner.blob_chunk(owner, id, seq).await
+    }
+
     async fn record(&self, kind: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.check(Op::Read)?;
         self.inner.record(kind, key).await

@@ -213,6 +213,21 @@ impl Store for Fenced {
     ) -> Result<Option<TimelineEvent>, StoreError> {
         self.inner.event(customer, id).await
     }
+    async fn blob(
+        &self,
+        owner: CustomerId,
+        id: &crate::BlobId,
+    ) -> Result<Option<crate::BlobMeta>, StoreError> {
+        self.inner.blob(owner, id).await
+    }
+    async fn blob_chunk(
+        &self,
+        owner: CustomerId,
+        id: &crate::BlobId,
+        seq: u32,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.blob_chunk(owner, id, seq).await
+    }
     async fn health(&self) -> Result<(), StoreError> {
         self.inner.health().await
     }

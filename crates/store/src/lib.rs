@@ -25,6 +25,8 @@
 //! | records | kind | key ASC (bytewise) | small typed documents of the self-service features (KB articles, canned responses, callbacks, surveys, scheduled notifications…), JSON |
 //! | idempotency | customer_id | key | client- and provider-supplied ids already applied, until they expire (see [`IdempotencyRecord`]) |
 //! | erasure_tombstones | hash | - | keyed hashes of the provider message ids of erased customers, until they expire (see [`Tombstone`]) |
+//! | blobs | customer_id | blob id (SHA-256) | attachments' metadata, written after their chunks (see [`blob`]) |
+//! | blob_chunks | (customer_id, blob id) | seq ASC | attachments' bytes, in chunks |
 //!
 //! Invariant: when [`Store::commit`] returns `Ok`, the whole batch is durable (survives
 //! `kill -9`). Callers acknowledge to channels only after that. The embedded store
@@ -35,6 +37,7 @@
 //! The store must never block an async executor thread for longer than ~500 µs; backends
 //! do blocking work on their own threads.
 
+pub mod blob;
 #[cfg(feature = "testkit")]
 pub mod conformance;
 pub mod coordination;
@@ -44,6 +47,7 @@ pub mod faulty;
 pub mod fence;
 pub mod privacy;
 
+pub use blob::{BlobId, BlobMeta, BlobPut, BlobStore, ChunkedBlobs};
 pub use privacy::{AuditEntry, Erasure, Tombstone};
 
 use async_trait::async_trait;
@@ -195,6 +199,8 @@ pub struct Batch {
     pub records: Vec<RecordWrite>,
     /// Ids applied by this batch's events (upserts by `(customer_id, key)`).
     pub idempotency: Vec<IdempotencyRecord>,
+    /// Attachments' bytes: each blob's chunks, then its metadata (see [`blob`]).
+    pub blobs: Vec<BlobPut>,
     /// In a cluster: the lease each customer's state rows (the customer row, and the
     /// rows of the conversations naming it) are rewritten under. A customer or
     /// conversation row whose customer has a lease here is written only if
@@ -280,6 +286,7 @@ impl Batch {
             && self.presence.is_empty()
             && self.records.is_empty()
             && self.idempotency.is_empty()
+            && self.blobs.is_empty()
     }
     pub fn event(mut self, e: TimelineEvent) -> Self {
         self.events.push(e);
@@ -411,6 +418,17 @@ pub trait Store: Send + Sync + 'static {
         customer: CustomerId,
         id: EventId,
     ) -> Result<Option<TimelineEvent>, StoreError>;
+
+    /// The metadata of `owner`'s blob `id`, once its chunks and metadata are written.
+    async fn blob(&self, owner: CustomerId, id: &BlobId) -> Result<Option<BlobMeta>, StoreError>;
+
+    /// Chunk `seq` of `owner`'s blob `id`.
+    async fn blob_chunk(
+        &self,
+        owner: CustomerId,
+        id: &BlobId,
+        seq: u32,
+    ) -> Result<Option<Vec<u8>>, StoreError>;
 
     /// Cheap round trip proving the store answers (readiness).
     async fn health(&self) -> Result<(), StoreError>;

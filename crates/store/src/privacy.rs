@@ -39,7 +39,8 @@ pub struct Erasure {
     /// into it).
     pub customers: Vec<Customer>,
     /// Customers whose whole timeline partition is deleted, with their idempotency
-    /// records (client ids can be personal: an email Message-ID names the sender).
+    /// records (client ids can be personal: an email Message-ID names the sender) and
+    /// their blobs (the attachments they sent and were sent).
     pub timelines: Vec<CustomerId>,
     /// Identity links deleted (the address no longer resolves to anyone).
     pub identities: Vec<IdentityKey>,

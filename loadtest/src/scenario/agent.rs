@@ -583,6 +583,7 @@ impl ScnAgent {
                 text,
                 channel: None,
                 template: None,
+                files: Vec::new(),
             }
         };
         let frame = to_text(&msg);

@@ -100,6 +100,7 @@ pub async fn chat(
             text: stamp(&shared, Kind::Open, idx, 0),
             queue: None,
             ivr_path: Vec::new(),
+            files: Vec::new(),
         },
     )
     .await;
@@ -190,6 +191,7 @@ pub async fn chat(
                     text: stamp(&shared, Kind::Msg, idx, sent_seq),
                     queue: None,
                     ivr_path: Vec::new(),
+                    files: Vec::new(),
                 }).await;
                 if !ok {
                     shared.error("harness:customer_writer_stopped", format!("arrival {idx}"));

@@ -15,9 +15,9 @@ use super::send::{self, OutboundEmail, SendError};
 use super::{Envelope, MailHandler, ParsedEmail, Refusal, Reject};
 use crate::connector::{SendFailure, SendResult};
 use crate::domain::ErrorCode;
-use crate::domain::{Attachment, Channel, ConversationId};
+use crate::domain::{Channel, ConversationId};
 use crate::Gateway;
-use crate::{ingest, InboundMessage};
+use crate::{ingest, InboundMessage, IncomingFile};
 use async_trait::async_trait;
 use switchboard_engine::outbound::Delivery;
 
@@ -52,15 +52,14 @@ impl MailHandler for Intake {
         m.provider_msg_id = message.message_id.clone();
         m.thread = thread;
         m.queue = self.gateway.channels.email_queue.clone();
-        m.attachments = message
+        // Stored for the customer under the file policy (or described, if refused).
+        m.files = message
             .attachments
-            .iter()
-            .map(|a| Attachment {
-                kind: "file".into(),
-                name: a.name.clone(),
-                content_type: Some(a.content_type.clone()),
-                size: Some(a.size),
-                url: None,
+            .into_iter()
+            .map(|a| IncomingFile {
+                name: a.name,
+                content_type: a.content_type,
+                bytes: a.bytes,
             })
             .collect();
         match ingest(&self.gateway, m).await {

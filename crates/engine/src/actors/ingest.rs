@@ -31,6 +31,10 @@ pub struct InboundMessage {
     /// The provider's id for this message: retries with the same id are stored once.
     pub provider_msg_id: Option<String>,
     pub attachments: Vec<Attachment>,
+    /// Files that came with it, bytes and all (email parts, media fetched from the
+    /// provider): stored for the customer under the file policy before the message is
+    /// committed, each becoming an attachment (described only when refused).
+    pub files: Vec<IncomingFile>,
     pub subject: Option<String>,
     /// Queue for a new conversation (else the channel's default queue).
     pub queue: Option<QueueName>,
@@ -51,6 +55,7 @@ impl InboundMessage {
             text: text.into(),
             provider_msg_id: None,
             attachments: Vec::new(),
+            files: Vec::new(),
             subject: None,
             queue: None,
             thread: None,
@@ -58,6 +63,15 @@ impl InboundMessage {
             ivr_path: Vec::new(),
         }
     }
+}
+
+/// A file a connector received with a message, not stored yet.
+#[derive(Debug, Clone)]
+pub struct IncomingFile {
+    pub name: Option<String>,
+    /// The type the provider declared (checked against the bytes when stored).
+    pub content_type: String,
+    pub bytes: Vec<u8>,
 }
 
 /// What an ingest did.
@@ -93,10 +107,7 @@ pub async fn from_provider(engine: &Engine, mut m: InboundMessage) -> EngineResu
         }
     }
     m.text = truncate(m.text.trim(), engine.settings.limits.max_text_bytes);
-    if m.text.is_empty() {
-        m.text = describe_attachments(&m.attachments);
-    }
-    if m.text.is_empty() {
+    if m.text.is_empty() && m.attachments.is_empty() && m.files.is_empty() {
         return Err(EngineError::invalid(
             "the message has no text and no attachment",
         ));
@@ -110,9 +121,11 @@ pub async fn from_provider(engine: &Engine, mut m: InboundMessage) -> EngineResu
     if erased(engine, m.channel, stored_id.as_deref()).await? {
         return Ok(Provided::Erased);
     }
+    let files = std::mem::take(&mut m.files);
     deliver(
         engine,
         key,
+        files,
         Inbound {
             channel: m.channel,
             address: String::new(),
@@ -229,6 +242,8 @@ pub struct ChatInput {
     pub queue: Option<QueueName>,
     /// The visual IVR's menus to the chat option of `queue`, root first.
     pub ivr_path: Vec<String>,
+    /// Files the visitor uploaded, resolved by the session (`crate::actors::files::resolve`).
+    pub files: Vec<crate::domain::BlobId>,
 }
 
 impl ChatInput {
@@ -242,6 +257,7 @@ impl ChatInput {
                 .unwrap_or_else(|| "agent".into()),
             queue: None,
             ivr_path: Vec::new(),
+            files: Vec::new(),
         }
     }
 }
@@ -400,6 +416,7 @@ pub async fn from_rest(engine: &Engine, input: RestInput) -> EngineResult<Ingest
     deliver(
         engine,
         key,
+        Vec::new(),
         Inbound {
             channel,
             address: String::new(),
@@ -423,10 +440,20 @@ pub async fn from_rest(engine: &Engine, input: RestInput) -> EngineResult<Ingest
 async fn deliver(
     engine: &Engine,
     key: IdentityKey,
+    files: Vec<IncomingFile>,
     mut inbound: Inbound,
 ) -> EngineResult<Ingested> {
     let (customer_id, new_customer) = engine.resolve_identity(&key).await?;
     inbound.address = key.address;
+    // The files are the customer's, stored before the message that names them.
+    for f in files {
+        inbound
+            .attachments
+            .push(super::files::store_incoming(engine, customer_id, inbound.channel, f).await?);
+    }
+    if inbound.text.is_empty() {
+        inbound.text = describe_attachments(&inbound.attachments);
+    }
     let ack = engine.ask_customer(customer_id, inbound).await?;
     Ok(Ingested {
         customer_id,
@@ -482,7 +509,8 @@ mod tests {
                 name: Some("a.pdf".into()),
                 content_type: None,
                 size: None,
-                url: None
+                url: None,
+                file: None,
             }]),
             "[file: a.pdf]"
         );

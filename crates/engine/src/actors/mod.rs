@@ -15,6 +15,7 @@
 
 pub mod agent;
 pub mod customer;
+pub mod files;
 pub mod hub;
 pub mod ingest;
 pub mod keys;

@@ -56,6 +56,9 @@ pub struct Services {
     pub tokens: TokenSigner,
     /// Hashes provider message ids into erasure tombstones (`crate::tombstones`).
     pub tombstones: TombstoneKey,
+    /// Where attachments' bytes live: the store's own chunked rows
+    /// (`store::ChunkedBlobs`).
+    pub blobs: Arc<dyn crate::store::BlobStore>,
 }
 
 /// Where each actor runs: the addresses of the live customer, agent and queue actors
@@ -179,8 +182,13 @@ impl Engine {
         };
         let arbiters = threads.iter().map(|a| a.handle()).collect();
         let budgets = crate::budget::Budgets::new(settings.anonymous.clone());
+        let blobs = Arc::new(crate::store::ChunkedBlobs::new(
+            store.clone(),
+            settings.attachments.chunk_bytes,
+        ));
         Engine(Arc::new(Inner {
             services: Services {
+                blobs,
                 store,
                 clock,
                 settings,

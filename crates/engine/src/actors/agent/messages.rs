@@ -142,6 +142,8 @@ pub enum AgentRequest {
         channel: Option<Channel>,
         /// An approved template to send instead of `text`.
         template: Option<crate::domain::TemplateMessage>,
+        /// Files uploaded for the conversation's customer.
+        files: Vec<crate::domain::BlobId>,
     },
     /// An internal note (never sent to the customer).
     Note {

@@ -118,12 +118,13 @@ impl AgentActor {
                 text,
                 channel,
                 template,
+                files,
             } => self.write(
                 session,
                 conversation_id,
                 client_msg_id,
                 text,
-                Writing::Reply(channel, template),
+                Writing::Reply(channel, template, files),
                 ctx,
             ),
             AgentRequest::Note {

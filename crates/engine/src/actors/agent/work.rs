@@ -86,9 +86,9 @@ impl AgentActor {
         writing: Writing,
         ctx: &mut Context<Self>,
     ) {
-        let (note, channel, template) = match writing {
-            Writing::Reply(c, t) => (false, c, t),
-            Writing::Note => (true, None, None),
+        let (note, channel, template, files) = match writing {
+            Writing::Reply(c, t, f) => (false, c, t, f),
+            Writing::Note => (true, None, None, Vec::new()),
         };
         let h = match self.held_or_err(conv) {
             Ok(h) => h,
@@ -101,7 +101,7 @@ impl AgentActor {
                 Some(client_msg_id),
             );
         }
-        let msg = AgentWrite {
+        let mut msg = AgentWrite {
             conversation_id: conv,
             agent_id: self.profile.id.clone(),
             client_msg_id: client_msg_id.clone(),
@@ -109,9 +109,17 @@ impl AgentActor {
             note,
             channel,
             template,
+            attachments: Vec::new(),
         };
         let engine = self.engine.clone();
-        let fut = async move { engine.ask_customer(h.customer_id, msg).await };
+        let fut = async move {
+            // Files are the customer's: uploaded for them, checked before the write.
+            if !files.is_empty() {
+                msg.attachments =
+                    crate::actors::files::resolve(&engine, h.customer_id, &files).await?;
+            }
+            engine.ask_customer(h.customer_id, msg).await
+        };
         ctx.spawn(fut.into_actor(self).map(move |res, act, _| match res {
             Ok(ack) => act.push_to(
                 &session,
@@ -271,6 +279,7 @@ pub(super) enum Writing {
     Reply(
         Option<crate::domain::Channel>,
         Option<crate::domain::TemplateMessage>,
+        Vec<crate::domain::BlobId>,
     ),
     Note,
 }

@@ -69,6 +69,9 @@ pub struct AgentWrite {
     /// templates).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template: Option<crate::domain::TemplateMessage>,
+    /// Stored files sent with the reply (resolved by `crate::actors::files::resolve`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
 }
 
 /// A phone call ended (the telephony platform's status callback).

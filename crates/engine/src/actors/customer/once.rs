@@ -37,6 +37,9 @@ impl Idem {
         for a in &msg.attachments {
             parts.push(a.kind.as_str());
             parts.push(a.url.as_deref().unwrap_or(""));
+            if let Some(f) = &a.file {
+                parts.push(f.as_str());
+            }
         }
         parts.push(msg.queue.as_ref().map(|q| q.as_str()).unwrap_or(""));
         // Skills asked for count only when there are some, so the digest of a message
@@ -54,14 +57,21 @@ impl Idem {
     }
 
     /// An agent's reply or note: its content is the conversation, the kind, the
-    /// channel asked for and the text.
+    /// channel asked for, the text and the files (when there are some, so the digest
+    /// of a reply without any is what it was before files existed).
     pub(crate) fn agent(msg: &AgentWrite) -> Self {
         let conv = msg.conversation_id.to_string();
         let kind = if msg.note { "note" } else { "message" };
         let channel = msg.channel.map(|c| c.as_str()).unwrap_or("");
+        let mut parts = vec![conv.as_str(), kind, channel, msg.text.as_str()];
+        parts.extend(
+            msg.attachments
+                .iter()
+                .filter_map(|a| a.file.as_ref().map(|f| f.as_str())),
+        );
         Self {
             key: format!("out:{}:{}", msg.agent_id, msg.client_msg_id),
-            digest: digest(&[&conv, kind, channel, &msg.text]),
+            digest: digest(&parts),
         }
     }
 

@@ -106,6 +106,22 @@ impl CustomerActor {
         }
     }
 
+    /// Whether a reply on `channel` may carry files: the web chat's sockets carry
+    /// them, a connector only if it says so (`ChannelFacts::files`); a template never.
+    fn files_allowed(&self, channel: Channel, template: bool) -> EngineResult<()> {
+        if template {
+            return Err(EngineError::invalid("a template message carries no files"));
+        }
+        match channel.capabilities().replies {
+            ReplyPath::Socket => Ok(()),
+            _ if self.engine.settings.channels.files.contains(&channel) => Ok(()),
+            _ => Err(EngineError::invalid(format!(
+                "{channel} replies carry no files here; send the file on the web chat, or \
+                 write the customer where files are carried"
+            ))),
+        }
+    }
+
     /// How long ago (ms) the customer last wrote on `channel`, if they have.
     fn since_last_in(&self, channel: Channel) -> Option<u64> {
         self.last_in
@@ -162,8 +178,10 @@ impl Handler<AgentWrite> for CustomerActor {
 
     fn handle(&mut self, msg: AgentWrite, ctx: &mut Context<Self>) -> Self::Result {
         try_atomic!(self.begin());
-        // A template's text is the engine's rendering of it, checked when applied.
-        if msg.template.is_none() {
+        // A template's text is the engine's rendering of it, checked when applied; a
+        // reply of files alone needs no text.
+        let files_alone = msg.text.trim().is_empty() && !msg.attachments.is_empty();
+        if msg.template.is_none() && !files_alone {
             try_atomic!(self.validate_text(&msg.text));
         }
         // A retry is answered as one even after the conversation left the agent.
@@ -191,6 +209,9 @@ impl CustomerActor {
             (None, SendAs::Reply, msg.text.clone())
         } else {
             let target = try_atomic!(self.reply_target(channel));
+            if !msg.attachments.is_empty() {
+                try_atomic!(self.files_allowed(channel, msg.template.is_some()));
+            }
             let (send_as, text) =
                 try_atomic!(self.send_as(channel, &msg.text, msg.template.as_ref()));
             (target, send_as, text)
@@ -207,6 +228,7 @@ impl CustomerActor {
                 agent_id: Some(msg.agent_id.clone()),
                 text: text.clone(),
                 client_msg_id: Some(msg.client_msg_id.clone()),
+                attachments: msg.attachments.clone(),
             }
         };
         let mut ev = [TimelineEvent::new(self.id, Some(conv.id), now, kind)];

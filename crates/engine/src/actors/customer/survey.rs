@@ -254,6 +254,7 @@ impl CustomerActor {
                         agent_id: None,
                         text: text.clone(),
                         client_msg_id: Some(rid),
+                        attachments: Vec::new(),
                     },
                 );
                 let d = Delivery {
