@@ -260,6 +260,7 @@ const MODULE_LAYERS: &[(&str, &[&str])] = &[
             "gateway",
             "signature",
             "webhook",
+            "media",
             "connector",
             "twilio_sms",
             "twilio_voice",

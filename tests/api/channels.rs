@@ -35,6 +35,7 @@ pub fn channels_on(s: &mut Settings, rec: &Recorder) {
     c.line.channel_secret = LINE_SECRET.into();
     c.line.channel_access_token = "line-access-token".into();
     c.line.api_base = rec.base.clone();
+    c.line.data_api_base = rec.base.clone();
     c.messenger.enabled = true;
     c.messenger.app_secret = FB_SECRET.into();
     c.messenger.verify_token = "verify-me".into();

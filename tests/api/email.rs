@@ -163,14 +163,19 @@ async fn japanese_email_in_threaded_reply_out_and_reply_reopens() {
         (Some("setup.exe"), Some("application/x-msdownload"))
     );
     assert!(exe.get("file").is_none(), "not stored: {exe}");
+    let file = file.to_owned();
 
-    // The reply goes out through the relay, threaded.
-    let ack = agent_say(
-        &mut agent,
-        &conv["id"],
-        "ご連絡ありがとうございます。確認いたします。",
-    )
-    .await;
+    // The reply goes out through the relay, threaded, with the invoice attached.
+    let id = uuid::Uuid::new_v4().to_string();
+    agent
+        .send(
+            json!({"type": "message", "conversation_id": conv["id"], "client_msg_id": id,
+            "text": "ご連絡ありがとうございます。確認いたします。", "files": [file]}),
+        )
+        .await;
+    let ack = agent
+        .expect_where("ack", |m| m["client_msg_id"] == id.as_str())
+        .await;
     let (env, out) = tokio::time::timeout(WAIT, relayed.recv())
         .await
         .expect("relay got the reply")
@@ -184,6 +189,9 @@ async fn japanese_email_in_threaded_reply_out_and_reply_reopens() {
         out.text.trim(),
         "ご連絡ありがとうございます。確認いたします。"
     );
+    assert_eq!(out.attachments.len(), 1, "the file is an attachment part");
+    assert_eq!(out.attachments[0].name.as_deref(), Some("請求書.pdf"));
+    assert_eq!(out.attachments[0].bytes, b"%PDF-1.4 fake invoice");
     let our_mid = out.message_id.clone().unwrap();
     assert_eq!(
         our_mid,

@@ -28,6 +28,7 @@ mod identity;
 mod ivr;
 mod kb;
 mod loadtest_smoke;
+mod media;
 mod meta;
 mod notify;
 mod novices;

@@ -21,7 +21,7 @@ const HOUR_MS: u64 = 3_600_000;
 const PNID: &str = "106540352242922";
 const WA_ID: &str = "819012345678";
 
-async fn wa_post(app: &TestApp, body: &Value, signature: Option<&str>) -> u16 {
+pub async fn wa_post(app: &TestApp, body: &Value, signature: Option<&str>) -> u16 {
     let raw = body.to_string();
     let sig = signature
         .map(str::to_owned)
@@ -38,7 +38,7 @@ async fn wa_post(app: &TestApp, body: &Value, signature: Option<&str>) -> u16 {
         .as_u16()
 }
 
-fn wa_value(value: Value) -> Value {
+pub fn wa_value(value: Value) -> Value {
     json!({"object": "whatsapp_business_account", "entry": [{"id": "WABA1", "changes": [
         {"field": "messages", "value": value}]}]})
 }

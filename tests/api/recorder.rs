@@ -148,7 +148,56 @@ async fn record(
         return HttpResponse::build(actix_web::http::StatusCode::from_u16(code).unwrap())
             .json(serde_json::json!({"message": "injected failure"}));
     }
+    if let Some(media) = media_answer(&req, &rec.path) {
+        return media;
+    }
     answer(&rec.path, n)
+}
+
+/// The providers' media (tests/api/media.rs): a PNG at `/media/png`, LINE's content
+/// API, Twilio's media URLs (a redirect to the PNG, as Twilio's go to its CDN),
+/// WhatsApp's media-id lookup (a URL on this server), one too large, and a redirect to
+/// the cloud metadata address.
+fn media_answer(req: &HttpRequest, path: &str) -> Option<HttpResponse> {
+    let png = || {
+        HttpResponse::Ok()
+            .content_type("image/png")
+            .body(crate::files::PNG)
+    };
+    if path == "/media/png" || (path.starts_with("/v2/bot/message/") && path.ends_with("/content"))
+    {
+        return Some(png());
+    }
+    if path == "/media/big" {
+        let mut big = crate::files::PNG.to_vec();
+        big.resize(64 * 1024, 0);
+        return Some(HttpResponse::Ok().content_type("image/png").body(big));
+    }
+    if path == "/media/evil-redirect" {
+        return Some(
+            HttpResponse::Found()
+                .insert_header(("Location", "http://169.254.169.254/latest/meta-data/"))
+                .finish(),
+        );
+    }
+    if path.contains("/Media/") {
+        return Some(
+            HttpResponse::TemporaryRedirect()
+                .insert_header(("Location", "/media/png"))
+                .finish(),
+        );
+    }
+    if let Some(id) = path
+        .strip_prefix("/v21.0/")
+        .filter(|id| id.starts_with("MEDIA"))
+    {
+        let host = req.connection_info().host().to_owned();
+        return Some(HttpResponse::Ok().json(serde_json::json!({
+            "messaging_product": "whatsapp", "id": id, "mime_type": "image/png",
+            "url": format!("http://{host}/media/png"), "file_size": crate::files::PNG.len()
+        })));
+    }
+    None
 }
 
 impl Recorder {

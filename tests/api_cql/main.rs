@@ -35,6 +35,8 @@ mod concurrency;
 mod exactly_once;
 #[path = "../api/faults.rs"]
 mod faults;
+#[path = "../api/files.rs"]
+mod files;
 #[path = "../api/funnel.rs"]
 mod funnel;
 #[path = "../api/identity.rs"]

@@ -49,6 +49,8 @@ pub struct ChannelSettings {
     pub email: switchboard_smtp::EmailSettings,
     /// Queue for new email conversations (else the channel's default queue).
     pub email_queue: Option<QueueName>,
+    /// Fetching the media of inbound messages from the providers (`[channels.media]`).
+    pub media: MediaSettings,
 }
 
 impl Default for ChannelSettings {
@@ -73,6 +75,44 @@ impl Default for ChannelSettings {
             video: Video::default(),
             email: Default::default(),
             email_queue: None,
+            media: Default::default(),
+        }
+    }
+}
+
+/// `[channels.media]`: fetching the media of inbound messages (`crate::media`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MediaSettings {
+    /// Fetch media at all (off: every media item stays a described reference).
+    pub fetch: bool,
+    /// Timeout of one media request (the webhook waits for it: keep it well under the
+    /// providers' webhook timeouts, 15 s for Twilio, 20 s for Meta).
+    pub timeout_ms: u64,
+    /// Redirects followed per item (Twilio's media URL redirects to its CDN).
+    pub max_redirects: usize,
+    /// Hosts media may be fetched from besides the connectors' API bases: exact names,
+    /// or `*.example.com` for any subdomain.
+    pub hosts: Vec<String>,
+}
+
+impl Default for MediaSettings {
+    fn default() -> Self {
+        Self {
+            fetch: true,
+            timeout_ms: 8_000,
+            max_redirects: 3,
+            hosts: [
+                "api.twilio.com",
+                "*.twiliocdn.com",
+                "s3-external-1.amazonaws.com",
+                "api-data.line.me",
+                "lookaside.fbsbx.com",
+                "*.fbcdn.net",
+                "*.fbsbx.com",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
         }
     }
 }
@@ -155,6 +195,8 @@ pub struct Line {
     /// Bearer token for the reply and push APIs.
     pub channel_access_token: String,
     pub api_base: String,
+    /// Where message content (images, audio, video, files) is read.
+    pub data_api_base: String,
     pub queue: Option<QueueName>,
 }
 
@@ -165,6 +207,7 @@ impl Default for Line {
             channel_secret: String::new(),
             channel_access_token: String::new(),
             api_base: "https://api.line.me".into(),
+            data_api_base: "https://api-data.line.me".into(),
             queue: None,
         }
     }

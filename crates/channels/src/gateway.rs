@@ -21,6 +21,9 @@ pub struct Inner {
     pub ivr: IvrSettings,
     /// A webhook event older than this is refused as a replay (`security.webhook_max_event_age_ms`).
     pub webhook_max_event_age_ms: u64,
+    /// The client media is fetched with: redirects are followed by hand, each checked
+    /// (`crate::media`).
+    pub media_client: reqwest::Client,
 }
 
 impl Gateway {
@@ -30,11 +33,17 @@ impl Gateway {
         ivr: IvrSettings,
         webhook_max_event_age_ms: u64,
     ) -> Self {
+        let media_client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(std::time::Duration::from_millis(channels.media.timeout_ms))
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new());
         Gateway(Arc::new(Inner {
             engine,
             channels,
             ivr,
             webhook_max_event_age_ms,
+            media_client,
         }))
     }
 

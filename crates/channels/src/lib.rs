@@ -28,6 +28,7 @@ pub mod gateway;
 pub mod instagram;
 pub mod line;
 pub mod login;
+pub mod media;
 pub mod messenger;
 pub mod outbound;
 pub mod registry;

@@ -17,6 +17,7 @@ use super::webhook::{self, WebhookError};
 use super::{ingest, ChannelSettings, InboundMessage, Provided};
 use crate::connector::{SendFailure, SendResult};
 use crate::domain::{Attachment, Channel};
+use crate::media;
 use crate::Gateway;
 use actix_web::{web, HttpRequest, HttpResponse};
 use dashmap::DashMap;
@@ -235,7 +236,21 @@ async fn handle_event(state: &Gateway, ev: Event) -> Result<(), WebhookError> {
             let (text, attachments) = content(&msg);
             let mut m = InboundMessage::new(Channel::Line, user.clone(), text);
             m.provider_msg_id = Some(msg.id.clone());
+            // Images, audio, video and files: read from the content API by message id.
+            let cfg = &gateway.channels.line;
+            let plans = attachments
+                .iter()
+                .map(|a| {
+                    let id = a.url.as_deref()?.strip_prefix("line-content:")?;
+                    Some(media::Fetch {
+                        url: format!("{}/v2/bot/message/{id}/content", cfg.data_api_base),
+                        auth: media::Auth::Bearer(cfg.channel_access_token.clone()),
+                        api_base: cfg.data_api_base.clone(),
+                    })
+                })
+                .collect();
             m.attachments = attachments;
+            media::fetch_all(gateway, "line", &mut m, plans).await;
             m.queue = gateway.channels.line.queue.clone();
             match ingest(gateway, m).await {
                 Ok(Provided::Stored(_)) => {}

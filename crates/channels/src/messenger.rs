@@ -28,6 +28,7 @@ use super::webhook::{self, WebhookError};
 use super::{ChannelSettings, InboundMessage};
 use crate::connector::{SendFailure, SendResult};
 use crate::domain::{Attachment, Channel, SendAs};
+use crate::media;
 use crate::Gateway;
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::future::BoxFuture;
@@ -252,9 +253,22 @@ pub(crate) async fn handle(
             }
             continue;
         }
-        let Some(m) = message_of(ev, product.channel, cfg.queue.clone()) else {
+        let Some(mut m) = message_of(ev, product.channel, cfg.queue.clone()) else {
             continue;
         };
+        // Media: the payload's URL on Meta's CDN (no credentials needed or sent).
+        let plans = m
+            .attachments
+            .iter()
+            .map(|a| {
+                a.url.as_ref().map(|url| media::Fetch {
+                    url: url.clone(),
+                    auth: media::Auth::None,
+                    api_base: cfg.api_base.clone(),
+                })
+            })
+            .collect();
+        media::fetch_all(state, product.provider, &mut m, plans).await;
         webhook::ingest_or_skip(state, product.provider, m).await?;
     }
     Ok(HttpResponse::Ok().body("EVENT_RECEIVED"))

@@ -19,6 +19,7 @@ use crate::connector::{SendFailure, SendResult};
 use crate::domain::{
     Attachment, Channel, CustomerId, DeliveryStatus, EventId, EventKind, IdentityKey, TimelineEvent,
 };
+use crate::media;
 use crate::Gateway;
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::future::BoxFuture;
@@ -128,7 +129,20 @@ async fn inbound_inner(
 
     let mut m = InboundMessage::new(Channel::Sms, from, text);
     m.provider_msg_id = Some(sid.to_owned());
+    // MMS media: Twilio's media URLs, read with the account's credentials (they
+    // redirect to Twilio's CDN, which takes none).
+    let plans = attachments
+        .iter()
+        .map(|a| {
+            a.url.as_ref().map(|url| media::Fetch {
+                url: url.clone(),
+                auth: media::Auth::Basic(cfg.account_sid.clone(), cfg.auth_token.clone()),
+                api_base: cfg.api_base.clone(),
+            })
+        })
+        .collect();
     m.attachments = attachments;
+    media::fetch_all(gateway, "twilio", &mut m, plans).await;
     m.queue = cfg.queue.clone();
     // Stored, or dropped as received before its customer was erased: Twilio gets the
     // same answer either way, so it does not retry.

@@ -36,6 +36,7 @@ use crate::domain::{
     ApprovedTemplate, Attachment, Channel, ConversationId, CustomerId, DeliveryStatus, EventId,
     EventKind, ReplyWindow, SendAs, TimelineEvent,
 };
+use crate::media;
 use crate::Gateway;
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::future::BoxFuture;
@@ -242,6 +243,47 @@ pub async fn webhook_post(
     serve(&WhatsApp, &state, &req, &body, |()| handle(&state, &body)).await
 }
 
+/// The media URL of each attachment that names a Cloud API media id: asked of
+/// `GET /{version}/{media-id}` (the answer's `url`, on Meta's CDN, is read with the same
+/// token). An id that cannot be resolved is kept as a reference, logged and counted.
+async fn media_plans(state: &Gateway, attachments: &[Attachment]) -> Vec<Option<media::Fetch>> {
+    let wa = &state.channels.whatsapp;
+    let mut plans = Vec::with_capacity(attachments.len());
+    for a in attachments {
+        let Some(id) = a
+            .url
+            .as_deref()
+            .and_then(|u| u.strip_prefix("whatsapp-media:"))
+        else {
+            plans.push(None);
+            continue;
+        };
+        let lookup = media::Fetch {
+            url: format!("{}/{}/{}", wa.api_base, wa.api_version, id),
+            auth: media::Auth::Bearer(wa.access_token.clone()),
+            api_base: wa.api_base.clone(),
+        };
+        let url = match media::fetch(state, &lookup, 64 * 1024).await {
+            Ok(got) => serde_json::from_slice::<serde_json::Value>(&got.bytes)
+                .ok()
+                .and_then(|v| v["url"].as_str().map(str::to_owned)),
+            Err(e) => {
+                tracing::info!(provider = PROVIDER, "media id not resolved: {e}");
+                None
+            }
+        };
+        if url.is_none() {
+            crate::metrics::media_fetched(PROVIDER, "status");
+        }
+        plans.push(url.map(|url| media::Fetch {
+            url,
+            auth: media::Auth::Bearer(wa.access_token.clone()),
+            api_base: wa.api_base.clone(),
+        }));
+    }
+    plans
+}
+
 async fn handle(state: &Gateway, body: &[u8]) -> Result<HttpResponse, WebhookError> {
     let events = webhook::fresh_events(state, PROVIDER, parse_events(body)?, |e| match e {
         Event::Message(m, _) => seconds_to_ms(m.timestamp.as_deref()),
@@ -255,6 +297,8 @@ async fn handle(state: &Gateway, body: &[u8]) -> Result<HttpResponse, WebhookErr
                 };
                 m.display_name = name;
                 m.queue = state.channels.whatsapp.queue.clone();
+                let plans = media_plans(state, &m.attachments).await;
+                media::fetch_all(state, PROVIDER, &mut m, plans).await;
                 webhook::ingest_or_skip(state, PROVIDER, m).await?;
             }
             Event::Status(s) => status(state, s).await?,
@@ -667,6 +711,7 @@ mod tests {
             attempted: false,
             quick_replies: quick.iter().map(|s| s.to_string()).collect(),
             send_as: SendAs::Reply,
+            attachments: Vec::new(),
         }
     }
 

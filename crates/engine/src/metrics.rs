@@ -59,6 +59,7 @@
 //! | `switchboard_files_stored_total` | counter | |
 //! | `switchboard_file_bytes_stored_total` | counter | |
 //! | `switchboard_files_refused_total` | counter | reason (too_large, type, mismatch, invalid) |
+//! | `switchboard_media_fetches_total` | counter | provider, outcome (ok, host, status, too_large, redirects, network) |
 //! | `switchboard_privacy_operations_total` | counter | op (export, erase) |
 //! | `switchboard_actor_restarts_total` | counter | kind (customer, queue, agent) |
 //! | `switchboard_crm_lookups_total` | counter | outcome (ok, cached, shed, http_error, timeout, unreachable, invalid, too_large) |
@@ -328,6 +329,10 @@ fn describe_security() {
     describe_counter!(
         "switchboard_file_bytes_stored_total",
         "Bytes of the files stored (a file stored again for the same customer counts again)."
+    );
+    describe_counter!(
+        "switchboard_media_fetches_total",
+        "Media of inbound messages fetched from the providers, by provider and outcome: ok, host (not an allowed host: the SSRF guard), status (an error answer), too_large, redirects, network."
     );
     describe_counter!(
         "switchboard_files_refused_total",
@@ -616,6 +621,12 @@ pub fn ws_refused(reason: &'static str) {
 pub fn file_stored(bytes: u64) {
     counter!("switchboard_files_stored_total").increment(1);
     counter!("switchboard_file_bytes_stored_total").increment(bytes);
+}
+
+/// A provider's media item fetched (`ok`) or not (why).
+pub fn media_fetched(provider: &'static str, outcome: &'static str) {
+    counter!("switchboard_media_fetches_total", "provider" => provider, "outcome" => outcome)
+        .increment(1);
 }
 
 /// A file refused before storing: `too_large`, `type`, `mismatch`, `invalid`.

@@ -996,6 +996,19 @@ pub async fn outbox_until_done(store: &SharedStore) {
             } else {
                 domain::SendAs::Reply
             },
+            // The second carries a stored file, kept with the entry.
+            attachments: if n == 2 {
+                vec![domain::Attachment {
+                    kind: "file".into(),
+                    name: Some("見積書.pdf".into()),
+                    content_type: Some("application/pdf".into()),
+                    size: Some(9),
+                    url: None,
+                    file: Some(domain::BlobId::of(b"%PDF-1.4\n")),
+                }]
+            } else {
+                Vec::new()
+            },
         };
         (e, o)
     };

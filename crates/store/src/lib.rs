@@ -149,6 +149,9 @@ pub struct OutboxEntry {
     /// human agent's late reply); kept so a resend after a restart goes out the same.
     #[serde(default, skip_serializing_if = "domain::SendAs::is_reply")]
     pub send_as: domain::SendAs,
+    /// Stored files sent with it (read from the blob store when sent).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<domain::Attachment>,
 }
 
 /// A client- or provider-supplied id already applied for a customer: a retry under the

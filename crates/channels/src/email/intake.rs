@@ -97,6 +97,21 @@ pub async fn send_reply(gateway: &Gateway, d: &Delivery) -> SendResult {
         &d.event_id.to_string(),
         &cfg.hostname,
     );
+    let mut files = Vec::with_capacity(d.attachments.len());
+    for a in &d.attachments {
+        let Some(id) = &a.file else { continue };
+        // A file erased since the reply was written is not sent; the reply fails.
+        let (meta, bytes) = match gateway.blobs.read(d.customer_id, id).await {
+            Ok(Some(found)) => found,
+            Ok(None) => return Err(SendFailure::permanent(format!("file {id} is gone"))),
+            Err(e) => return Err(SendFailure::temporary(e.to_string())),
+        };
+        files.push(send::OutboundFile {
+            name: meta.name.unwrap_or_else(|| "file".into()),
+            content_type: meta.content_type,
+            bytes,
+        });
+    }
     let email = OutboundEmail {
         to: d.to.clone(),
         to_name: None,
@@ -105,6 +120,7 @@ pub async fn send_reply(gateway: &Gateway, d: &Delivery) -> SendResult {
         message_id: message_id.clone(),
         in_reply_to: d.references.last().cloned(),
         references: d.references.clone(),
+        files,
     };
     match send::send(&cfg.relay, &email).await {
         Ok(()) => Ok(Some(message_id)),

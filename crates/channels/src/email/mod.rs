@@ -79,6 +79,10 @@ impl Sender for Email {
     fn channel(&self) -> Channel {
         Channel::Email
     }
+    /// Files go as attachment parts after the text.
+    fn carries_files(&self) -> bool {
+        true
+    }
     fn send<'a>(&'a self, cx: SendContext<'a>, d: &'a Delivery) -> BoxFuture<'a, SendResult> {
         Box::pin(intake::send_reply(cx.gateway, d))
     }

@@ -12,7 +12,8 @@
 //! to send at all (never to `auto_submitted` mail), are the engine's decisions.
 
 use super::{RelaySettings, TlsMode};
-use lettre::message::{Mailbox, Message, SinglePart};
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, Message, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use std::time::Duration;
@@ -35,6 +36,16 @@ pub struct OutboundEmail {
     /// The thread so far, oldest first, without `<>` (the customer's References plus
     /// their Message-ID).
     pub references: Vec<String>,
+    /// Files sent as attachment parts after the text.
+    pub files: Vec<OutboundFile>,
+}
+
+/// One attachment part of a reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundFile {
+    pub name: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
 }
 
 /// Why a reply was not sent.
@@ -105,9 +116,19 @@ fn build(relay: &RelaySettings, email: &OutboundEmail) -> Result<Message, SendEr
         let thread: Vec<String> = email.references.iter().map(|r| bracket(r)).collect();
         builder = builder.references(thread.join(" "));
     }
-    builder
-        .singlepart(SinglePart::plain(email.text.clone()))
-        .map_err(|e| SendError::Permanent(format!("cannot build message: {e}")))
+    let built = if email.files.is_empty() {
+        builder.singlepart(SinglePart::plain(email.text.clone()))
+    } else {
+        let mut parts = MultiPart::mixed().singlepart(SinglePart::plain(email.text.clone()));
+        for f in &email.files {
+            let ct = ContentType::parse(&f.content_type).map_err(|e| {
+                SendError::Permanent(format!("file type {:?}: {e}", f.content_type))
+            })?;
+            parts = parts.singlepart(Attachment::new(f.name.clone()).body(f.bytes.clone(), ct));
+        }
+        builder.multipart(parts)
+    };
+    built.map_err(|e| SendError::Permanent(format!("cannot build message: {e}")))
 }
 
 fn transport(relay: &RelaySettings) -> Result<AsyncSmtpTransport<Tokio1Executor>, SendError> {
@@ -261,6 +282,11 @@ mod tests {
             message_id: message_id_for("conv-1", "evt-2", "switchboard.local"),
             in_reply_to: Some("jp-1@example.jp".to_owned()),
             references: vec!["first@example.jp".to_owned(), "jp-1@example.jp".to_owned()],
+            files: vec![OutboundFile {
+                name: "領収書.pdf".to_owned(),
+                content_type: "application/pdf".to_owned(),
+                bytes: b"%PDF-1.4 receipt".to_vec(),
+            }],
         }
     }
 
@@ -300,6 +326,11 @@ mod tests {
         );
         assert_eq!(got.subject.as_deref(), Some("Re: 注文について"));
         assert_eq!(got.text, email.text);
+        // The file travels as an attachment part after the text.
+        assert_eq!(got.attachments.len(), 1);
+        assert_eq!(got.attachments[0].name.as_deref(), Some("領収書.pdf"));
+        assert_eq!(got.attachments[0].content_type, "application/pdf");
+        assert_eq!(got.attachments[0].bytes, b"%PDF-1.4 receipt");
         assert_eq!(got.from_address, "support@switchboard.local");
         assert_eq!(got.from_name.as_deref(), Some("サポート窓口"));
         assert_eq!(got.to, vec!["taro.yamada@example.jp".to_owned()]);

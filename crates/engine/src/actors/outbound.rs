@@ -38,6 +38,8 @@ pub struct Delivery {
     pub quick_replies: Vec<String>,
     /// How it goes out with respect to the channel's reply window.
     pub send_as: crate::domain::SendAs,
+    /// Stored files sent with it (a connector that `carries_files` reads their bytes).
+    pub attachments: Vec<crate::domain::Attachment>,
 }
 
 impl Delivery {
@@ -55,6 +57,7 @@ impl Delivery {
             created_at,
             attempted: self.attempted,
             send_as: self.send_as.clone(),
+            attachments: self.attachments.clone(),
         }
     }
 }
@@ -74,6 +77,7 @@ impl From<crate::store::OutboxEntry> for Delivery {
             attempted: o.attempted,
             quick_replies: Vec::new(),
             send_as: o.send_as,
+            attachments: o.attachments,
         }
     }
 }

@@ -303,6 +303,7 @@ impl CustomerActor {
                 attempted: false,
                 quick_replies: Vec::new(),
                 send_as: Default::default(),
+                attachments: Vec::new(),
             }),
             Ok(None) => None,
             Err(e) => {

@@ -209,6 +209,7 @@ impl CustomerActor {
             attempted: false,
             quick_replies: Vec::new(),
             send_as: Default::default(),
+            attachments: Vec::new(),
         };
         batch.events.push(event.clone());
         batch.outbox.push(delivery.entry(now));

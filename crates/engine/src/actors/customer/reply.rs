@@ -254,6 +254,7 @@ impl CustomerActor {
                 attempted: false,
                 quick_replies: Vec::new(),
                 send_as,
+                attachments: msg.attachments.clone(),
             }
         });
         let mut batch = Batch::default().event(ev.clone());

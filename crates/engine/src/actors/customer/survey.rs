@@ -132,6 +132,7 @@ impl CustomerActor {
                     Vec::new()
                 },
                 send_as: Default::default(),
+                attachments: Vec::new(),
             }
         });
         if let Some(d) = &delivery {
@@ -270,6 +271,7 @@ impl CustomerActor {
                     attempted: false,
                     quick_replies: Vec::new(),
                     send_as: Default::default(),
+                    attachments: Vec::new(),
                 };
                 let mut batch = Batch::default().event(ev.clone());
                 batch.outbox.push(d.entry(now));

@@ -1,0 +1,169 @@
+//! Provider media (docs/attachments.md, "Provider media"): the image of an MMS, a LINE
+//! message, a WhatsApp message and a Messenger message is fetched from the provider's
+//! API (the local recorder standing in) with that provider's credentials, stored for
+//! the customer and served back; the exact requests are asserted. Media a webhook
+//! points anywhere else (the cloud metadata address, directly or by a redirect) is not
+//! fetched, media over the size limit is not stored, and the message is taken either
+//! way with the media described.
+
+use crate::channels::{channels_on, fb_post, line_post, twilio_post};
+use crate::files::PNG;
+use crate::helpers::*;
+use crate::meta::{wa_post, wa_value};
+use crate::recorder::Recorder;
+use base64::Engine as _;
+use serde_json::{json, Value};
+
+/// The attachments of the customer's first `message_in`, once it is stored.
+async fn attachments_of(app: &TestApp, channel: &str, address: &str) -> (String, Vec<Value>) {
+    let c = crate::channels::customer_of(app, channel, address)
+        .await
+        .unwrap_or_else(|| panic!("{channel} customer {address}"));
+    let id = c["id"].as_str().unwrap().to_owned();
+    let events = app
+        .timeline_until(&id, "the message", |e| {
+            e.iter().any(|e| e["type"] == "message_in")
+        })
+        .await;
+    let m = events.iter().find(|e| e["type"] == "message_in").unwrap();
+    (id, m["attachments"].as_array().cloned().unwrap_or_default())
+}
+
+/// The stored bytes of `a`, read back as admin.
+async fn stored(app: &TestApp, customer: &str, a: &Value) -> Vec<u8> {
+    let file = a["file"].as_str().unwrap_or_else(|| panic!("stored: {a}"));
+    let r = app
+        .http
+        .get(format!(
+            "{}/api/v1/customers/{customer}/files/{file}",
+            app.base
+        ))
+        .bearer_auth(&app.admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.bytes().await.unwrap().to_vec()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provider_media_is_fetched_with_the_providers_credentials_and_stored() {
+    let rec = Recorder::start().await;
+    let app = spawn_app(|s| {
+        channels_on(s, &rec);
+        s.attachments.max_bytes = 32 * 1024;
+    })
+    .await;
+
+    // Twilio MMS: the media URL (with the account's basic auth) redirects to the CDN.
+    let media_url = format!(
+        "{}/2010-04-01/Accounts/AC0123456789abcdef/Messages/MM1/Media/ME1",
+        rec.base
+    );
+    let (status, _) = twilio_post(
+        &app,
+        "/webhooks/twilio/sms",
+        &[
+            ("MessageSid", "MM1"),
+            ("From", "+819011110001"),
+            ("Body", ""),
+            ("NumMedia", "1"),
+            ("MediaUrl0", &media_url),
+            ("MediaContentType0", "image/png"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (customer, a) = attachments_of(&app, "sms", "+819011110001").await;
+    assert_eq!(stored(&app, &customer, &a[0]).await, PNG);
+    let asked = rec.wait_for("/Media/ME1", 1).await;
+    let basic =
+        base64::engine::general_purpose::STANDARD.encode("AC0123456789abcdef:twilio-auth-token");
+    assert_eq!(
+        asked[0].header("authorization"),
+        Some(format!("Basic {basic}").as_str())
+    );
+    assert_eq!(asked[0].method, "GET");
+
+    // LINE: the content API by message id, with the channel's bearer token.
+    let line = json!({"destination": "Ubot", "events": [{
+        "type": "message", "mode": "active", "timestamp": 1_700_000_000_000u64,
+        "webhookEventId": "01HIMG", "deliveryContext": {"isRedelivery": false},
+        "source": {"type": "user", "userId": "Uimage0000000000000000000000000001"},
+        "replyToken": "rt-img", "message": {"id": "468789577898262530", "type": "image",
+            "contentProvider": {"type": "line"}}
+    }]});
+    assert_eq!(line_post(&app, &line, None).await, 200);
+    let (customer, a) = attachments_of(&app, "line", "Uimage0000000000000000000000000001").await;
+    assert_eq!(stored(&app, &customer, &a[0]).await, PNG);
+    assert_eq!(a[0]["kind"], "image");
+    let asked = rec
+        .wait_for("/v2/bot/message/468789577898262530/content", 1)
+        .await;
+    assert_eq!(
+        asked[0].header("authorization"),
+        Some("Bearer line-access-token")
+    );
+
+    // WhatsApp: the media id is looked up, then its URL read, both with the token.
+    let wa = wa_value(json!({
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550001111", "phone_number_id": "106540352242922"},
+        "contacts": [{"profile": {"name": "Hanako"}, "wa_id": "819022220002"}],
+        "messages": [{"from": "819022220002", "id": "wamid.IMG1", "timestamp": "1700000000",
+            "type": "image", "image": {"id": "MEDIA1", "mime_type": "image/png", "caption": "壊れていました"}}]
+    }));
+    assert_eq!(wa_post(&app, &wa, None).await, 200);
+    let (customer, a) = attachments_of(&app, "whatsapp", "+819022220002").await;
+    assert_eq!(stored(&app, &customer, &a[0]).await, PNG);
+    let lookup = rec.wait_for("/v21.0/MEDIA1", 1).await;
+    assert_eq!(lookup[0].header("authorization"), Some("Bearer wa-token"));
+    let read = rec
+        .all()
+        .into_iter()
+        .filter(|r| r.path == "/media/png" && r.header("authorization") == Some("Bearer wa-token"))
+        .count();
+    assert_eq!(read, 1, "the media URL is read with the token");
+
+    // Messenger: the CDN URL of the payload; nothing else is ever asked.
+    let before = rec.all().len();
+    let fb = json!({"object": "page", "entry": [{"id": "PAGE1", "time": 1_700_000_000_000u64, "messaging": [{
+        "sender": {"id": "PSIDIMG1"}, "recipient": {"id": "PAGE1"}, "timestamp": 1_700_000_000_000u64,
+        "message": {"mid": "m_img1", "attachments": [
+            {"type": "image", "payload": {"url": format!("{}/media/png", rec.base)}},
+            {"type": "image", "payload": {"url": "http://169.254.169.254/latest/meta-data/iam"}},
+            {"type": "file", "payload": {"url": format!("{}/media/evil-redirect", rec.base)}},
+            {"type": "image", "payload": {"url": format!("{}/media/big", rec.base)}}
+        ]}
+    }]}]});
+    assert_eq!(fb_post(&app, &fb, None).await, 200);
+    let (customer, a) = attachments_of(&app, "messenger", "PSIDIMG1").await;
+    let stored_files: Vec<&Value> = a.iter().filter(|a| a.get("file").is_some()).collect();
+    assert_eq!(stored_files.len(), 1, "only the CDN image is stored: {a:?}");
+    assert_eq!(stored(&app, &customer, stored_files[0]).await, PNG);
+    let kept: Vec<&str> = a.iter().filter_map(|a| a["url"].as_str()).collect();
+    assert!(
+        kept.iter().any(|u| u.starts_with("http://169.254.169.254")),
+        "described: {a:?}"
+    );
+    assert!(kept.iter().any(|u| u.ends_with("/media/evil-redirect")));
+    assert!(
+        kept.iter().any(|u| u.ends_with("/media/big")),
+        "too large: described"
+    );
+    let asked: Vec<String> = rec.all()[before..].iter().map(|r| r.path.clone()).collect();
+    assert!(
+        !asked.iter().any(|p| p.contains("latest/meta-data")),
+        "the metadata address is never asked: {asked:?}"
+    );
+    let metrics = metrics_text(&app.http, &app.base).await;
+    assert!(
+        metrics
+            .contains(r#"switchboard_media_fetches_total{provider="messenger",outcome="host"} 2"#),
+        "{metrics}"
+    );
+    assert!(metrics.contains(
+        r#"switchboard_media_fetches_total{provider="messenger",outcome="too_large"} 1"#
+    ));
+}
