@@ -25,6 +25,7 @@ pub mod live;
 pub mod login;
 pub mod notify;
 pub mod openapi;
+pub mod outbound;
 pub mod privacy;
 pub mod read;
 pub mod reports;
@@ -83,6 +84,7 @@ api_v1! {
     get "/customers/{id}" => read::customer,
     get "/customers/{id}/timeline" => read::timeline,
     get "/customers/{id}/conversations" => read::customer_conversations,
+    post "/customers/{id}/conversations" => outbound::start,
     post "/customers/{id}/files" => files::upload,
     get "/customers/{id}/files/{file}" => files::download,
     post "/customers/{id}/identities" => identity::link,

@@ -26,8 +26,8 @@
 use super::error::ApiError;
 use super::{
     admin, callbacks, canned, cluster_view, crm, customers, files, funnel, health, identity,
-    inbound, ivr, kb, live, login, notify, privacy, read, reports, simulate, supervisor, survey,
-    windows, ws_routes,
+    inbound, ivr, kb, live, login, notify, outbound, privacy, read, reports, simulate, supervisor,
+    survey, windows, ws_routes,
 };
 use actix_web::HttpResponse;
 use std::sync::OnceLock;
@@ -116,6 +116,7 @@ use utoipa::OpenApi;
         windows::list,
         files::upload,
         files::download,
+        outbound::start,
     ),
     components(schemas(ApiError), responses(ApiError)),
     modifiers(&BearerScheme),

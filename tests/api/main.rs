@@ -50,6 +50,7 @@ mod shutdown;
 mod simulate;
 mod single_node;
 mod skills;
+mod start;
 mod static_files;
 mod supervisor;
 mod survey;

@@ -65,6 +65,8 @@ mod shutdown;
 mod simulate;
 #[path = "../api/skills.rs"]
 mod skills;
+#[path = "../api/start.rs"]
+mod start;
 #[path = "../api/supervisor.rs"]
 mod supervisor;
 #[path = "../api/survey.rs"]

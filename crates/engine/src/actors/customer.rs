@@ -55,6 +55,7 @@ mod park;
 mod reply;
 pub mod responses;
 pub(crate) mod retry;
+pub mod start;
 pub mod survey;
 mod transfer;
 mod watch;

@@ -435,7 +435,7 @@ macro_rules! all_mail {
                 UnwatchConversation,
                 Absorb, Evict, LinkIdentity, NameIfUnnamed, Retire, UnlinkIdentity, Unmerge,
                 Unretire, AnswerSurvey, CallbackDue, CallbackOutcome, RequestCallback, Notify,
-                CheckResponse,
+                CheckResponse, StartConversation,
             ],
             QueueActor => [
                 AgentGone, AgentUpdate, Dequeue, Enqueue, GetQueueSnapshot, OfferClosed, Peek,

@@ -54,6 +54,20 @@ pub struct InboundAck {
     pub duplicate: bool,
 }
 
+/// An agent starts a conversation with the customer (`customer::start`).
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "EngineResult<InboundAck>")]
+pub struct StartConversation {
+    pub agent_id: crate::domain::AgentId,
+    pub channel: Channel,
+    /// The queue it waits in for the agent (checked at the door: one of theirs).
+    pub queue: QueueName,
+    pub client_msg_id: String,
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<crate::domain::TemplateMessage>,
+}
+
 /// An agent's reply or internal note.
 #[derive(Debug, Clone, Serialize, Deserialize, Message)]
 #[rtype(result = "EngineResult<InboundAck>")]
