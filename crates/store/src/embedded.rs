@@ -647,6 +647,21 @@ impl<'txn, K: redb::Key + 'static> Lazy<'txn, K> {
     }
 }
 
+impl Lazy<'_, &'static [u8]> {
+    /// Removes every row whose key is in `lo..=hi`.
+    fn remove_range(&mut self, lo: &[u8], hi: &[u8]) -> Result<(), StoreError> {
+        let mut keys = Vec::new();
+        for row in self.table()?.range::<&[u8]>(lo..=hi).map_err(backend)? {
+            let (k, _) = row.map_err(backend)?;
+            keys.push(k.value().to_vec());
+        }
+        for k in keys {
+            self.table()?.remove(k.as_slice()).map_err(backend)?;
+        }
+        Ok(())
+    }
+}
+
 impl<'txn> Tables<'txn> {
     fn open(txn: &'txn redb::WriteTransaction) -> Self {
         Self {
@@ -1105,20 +1120,7 @@ impl<'txn> Tables<'txn> {
         let lo = owner.as_bytes().to_vec();
         let mut hi = lo.clone();
         hi.extend_from_slice(&[0xff; 40]);
-        let mut keys = Vec::new();
-        for row in self
-            .blobs
-            .table()?
-            .range::<&[u8]>(lo.as_slice()..=hi.as_slice())
-            .map_err(backend)?
-        {
-            let (k, _) = row.map_err(backend)?;
-            keys.push(k.value().to_vec());
-        }
-        for k in keys {
-            self.blobs.table()?.remove(k.as_slice()).map_err(backend)?;
-        }
-        Ok(())
+        self.blobs.remove_range(&lo, &hi)
     }
 
     fn apply_erasure(&mut self, e: &Erasure) -> Result<(), StoreError> {
@@ -1137,22 +1139,7 @@ impl<'txn> Tables<'txn> {
         for c in &e.timelines {
             let lo = key2(c.as_bytes(), &[0u8; 16]);
             let hi = key2(c.as_bytes(), &[0xffu8; 16]);
-            let mut keys = Vec::new();
-            for row in self
-                .timeline
-                .table()?
-                .range::<&[u8]>(lo.as_slice()..=hi.as_slice())
-                .map_err(backend)?
-            {
-                let (k, _) = row.map_err(backend)?;
-                keys.push(k.value().to_vec());
-            }
-            for k in keys {
-                self.timeline
-                    .table()?
-                    .remove(k.as_slice())
-                    .map_err(backend)?;
-            }
+            self.timeline.remove_range(&lo, &hi)?;
             self.delete_idempotency_of(*c)?;
             self.delete_blobs_of(*c)?;
         }
