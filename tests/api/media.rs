@@ -4,7 +4,8 @@
 //! the customer and served back; the exact requests are asserted. Media a webhook
 //! points anywhere else (the cloud metadata address, directly or by a redirect) is not
 //! fetched, media over the size limit is not stored, and the message is taken either
-//! way with the media described.
+//! way with the media described. An agent's file goes to WhatsApp uploaded to the
+//! Cloud API's media endpoint, then sent by its media id with the text as caption.
 
 use crate::channels::{channels_on, fb_post, line_post, twilio_post};
 use crate::files::PNG;
@@ -166,4 +167,71 @@ async fn provider_media_is_fetched_with_the_providers_credentials_and_stored() {
     assert!(metrics.contains(
         r#"switchboard_media_fetches_total{provider="messenger",outcome="too_large"} 1"#
     ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agents_file_goes_to_whatsapp_uploaded_then_sent_by_id() {
+    let rec = Recorder::start().await;
+    let app = spawn_app(|s| channels_on(s, &rec)).await;
+    let alice = app.agent("alice", &["general"], json!({})).await;
+    let mut agent = Client::available(&app, &alice).await;
+    let wa = wa_value(json!({
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550001111", "phone_number_id": "106540352242922"},
+        "contacts": [{"profile": {"name": "Ken"}, "wa_id": "819033330003"}],
+        "messages": [{"from": "819033330003", "id": "wamid.Q1", "timestamp": "1700000000",
+            "type": "text", "text": {"body": "請求書をください"}}]
+    }));
+    assert_eq!(wa_post(&app, &wa, None).await, 200);
+    let conv = accept_next(&mut agent).await;
+    let customer = conv["customer"]["id"].as_str().unwrap().to_owned();
+    let (s, pdf) = crate::files::upload(
+        &app,
+        &alice,
+        &customer,
+        "application/pdf",
+        "invoice.pdf",
+        crate::files::PDF,
+    )
+    .await;
+    assert_eq!(s, 201, "{pdf}");
+    let id = uuid::Uuid::new_v4().to_string();
+    agent
+        .send(
+            json!({"type": "message", "conversation_id": conv["id"], "client_msg_id": id,
+            "text": "請求書です", "files": [pdf["file"]]}),
+        )
+        .await;
+    agent
+        .expect_where("ack", |m| m["client_msg_id"] == id.as_str())
+        .await;
+
+    // The upload: multipart with the bytes, the type and the product, with the token.
+    let up = rec.wait_for("/106540352242922/media", 1).await;
+    assert_eq!(up[0].method, "POST");
+    assert_eq!(up[0].header("authorization"), Some("Bearer wa-token"));
+    assert!(up[0]
+        .header("content-type")
+        .is_some_and(|c| c.starts_with("multipart/form-data")));
+    let body = String::from_utf8_lossy(&up[0].body);
+    assert!(body.contains("name=\"messaging_product\"") && body.contains("whatsapp"));
+    assert!(body.contains("filename=\"invoice.pdf\""), "{body}");
+    assert!(body.contains(std::str::from_utf8(crate::files::PDF).unwrap()));
+    // Then the message, by media id, the text as its caption.
+    let sent = rec.wait_for("/106540352242922/messages", 1).await;
+    let m = sent[0].json();
+    assert_eq!(m["to"], "819033330003");
+    assert_eq!(m["type"], "document");
+    // The recorder names an upload by its place among the requests it took.
+    let k = rec
+        .all()
+        .iter()
+        .position(|r| r.path.ends_with("/media"))
+        .unwrap()
+        + 1;
+    assert_eq!(
+        m["document"],
+        json!({"id": format!("UPLOADED{k}"), "caption": "請求書です", "filename": "invoice.pdf"})
+    );
+    assert_eq!(up.len(), 1);
 }

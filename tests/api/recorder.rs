@@ -84,6 +84,9 @@ fn answer(path: &str, n: usize) -> HttpResponse {
         HttpResponse::Created().json(serde_json::json!({
             "data": {"dm_conversation_id": "4337869213-3001969357", "dm_event_id": format!("{}", 1_700_000_000 + n)}
         }))
+    } else if path.ends_with("/media") {
+        // WhatsApp's media upload.
+        HttpResponse::Ok().json(serde_json::json!({"id": format!("UPLOADED{n}")}))
     } else if path.ends_with("/messages") {
         HttpResponse::Ok().json(serde_json::json!({
             "messaging_product": "whatsapp",

@@ -209,8 +209,18 @@ impl Sender for WhatsApp {
     fn templates(&self, s: &ChannelSettings) -> Vec<ApprovedTemplate> {
         s.whatsapp.templates.clone()
     }
+    /// Files are uploaded to the Cloud API's media endpoint, then sent by media id.
+    fn carries_files(&self) -> bool {
+        true
+    }
     fn send<'a>(&'a self, cx: SendContext<'a>, d: &'a Delivery) -> BoxFuture<'a, SendResult> {
-        Box::pin(send(cx.client, &cx.gateway.channels, d))
+        Box::pin(async move {
+            if d.attachments.iter().any(|a| a.file.is_some()) {
+                send_files(cx, d).await
+            } else {
+                send(cx.client, &cx.gateway.channels, d).await
+            }
+        })
     }
 }
 
@@ -557,13 +567,112 @@ fn message_body(d: &Delivery) -> Value {
 
 /// Sends `d` with the Cloud API.
 pub async fn send(client: &reqwest::Client, cfg: &ChannelSettings, d: &Delivery) -> SendResult {
-    let wa = &cfg.whatsapp;
     if matches!(d.send_as, SendAs::HumanAgent) {
         return Err(SendFailure::permanent(
             "WhatsApp has no human-agent tag; send a template",
         ));
     }
-    let mut body = message_body(d);
+    post_message(client, cfg, d, message_body(d)).await
+}
+
+/// The media message kind of a file type (`document` for anything not an image,
+/// audio or video).
+fn media_kind(content_type: &str) -> &'static str {
+    match crate::domain::attachment::kind_of(content_type) {
+        "image" => "image",
+        "audio" => "audio",
+        "video" => "video",
+        _ => "document",
+    }
+}
+
+/// Sends a reply with files: each file is uploaded (`POST /{phone-number-id}/media`,
+/// multipart), then sent as a media message by its id, the text as the first file's
+/// caption (or a text message first when that file is audio, which takes none).
+/// Everything is uploaded before anything is sent, so an upload failure sends nothing;
+/// a send failing after an earlier part went out is reported as possibly sent.
+async fn send_files(cx: SendContext<'_>, d: &Delivery) -> SendResult {
+    let cfg = &cx.gateway.channels;
+    let wa = &cfg.whatsapp;
+    let mut uploaded = Vec::new();
+    for a in d.attachments.iter().filter(|a| a.file.is_some()) {
+        let Some(id) = &a.file else { continue };
+        let (meta, bytes) = match cx.gateway.blobs.read(d.customer_id, id).await {
+            Ok(Some(found)) => found,
+            Ok(None) => return Err(SendFailure::permanent(format!("file {id} is gone"))),
+            Err(e) => return Err(SendFailure::temporary(e.to_string())),
+        };
+        let name = meta.name.clone().unwrap_or_else(|| "file".into());
+        let part = reqwest::multipart::Part::bytes(bytes)
+            .file_name(name.clone())
+            .mime_str(&meta.content_type)
+            .map_err(|e| SendFailure::permanent(format!("file type: {e}")))?;
+        let form = reqwest::multipart::Form::new()
+            .text("messaging_product", "whatsapp")
+            .text("type", meta.content_type.clone())
+            .part("file", part);
+        let resp = cx
+            .client
+            .post(format!(
+                "{}/{}/{}/media",
+                wa.api_base, wa.api_version, wa.phone_number_id
+            ))
+            .bearer_auth(&wa.access_token)
+            .multipart(form)
+            .send()
+            .await
+            .map_err(SendFailure::from_reqwest)?;
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        if !status.is_success() {
+            return Err(SendFailure::from_status(status, &text));
+        }
+        let media_id = serde_json::from_str::<Value>(&text)
+            .ok()
+            .and_then(|v| v["id"].as_str().map(str::to_owned))
+            .ok_or_else(|| SendFailure::permanent("the media upload answered no id"))?;
+        uploaded.push((media_kind(&meta.content_type), media_id, name));
+    }
+    let mut caption = Some(d.text.trim()).filter(|t| !t.is_empty());
+    let mut bodies = Vec::new();
+    if uploaded.first().is_some_and(|(kind, ..)| *kind == "audio") {
+        if let Some(text) = caption.take() {
+            bodies.push(json!({"type": "text", "text": {"preview_url": false, "body": text}}));
+        }
+    }
+    for (kind, id, name) in uploaded {
+        let mut media = json!({"id": id});
+        if let Some(text) = caption.take() {
+            media["caption"] = text.into();
+        }
+        if kind == "document" {
+            media["filename"] = name.into();
+        }
+        bodies.push(json!({"type": kind, kind: media}));
+    }
+    let mut last = None;
+    for (i, body) in bodies.into_iter().enumerate() {
+        match post_message(cx.client, cfg, d, body).await {
+            Ok(id) => last = id.or(last),
+            Err(mut e) if i > 0 => {
+                e.maybe_sent = true;
+                e.detail = format!("part {} of the reply failed: {}", i + 1, e.detail);
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(last)
+}
+
+/// Posts one message `body` of `d` to the Cloud API; the provider's message id.
+async fn post_message(
+    client: &reqwest::Client,
+    cfg: &ChannelSettings,
+    d: &Delivery,
+    mut body: Value,
+) -> SendResult {
+    let wa = &cfg.whatsapp;
     body["messaging_product"] = "whatsapp".into();
     body["recipient_type"] = "individual".into();
     body["to"] = d.to.trim_start_matches('+').into();
