@@ -499,4 +499,44 @@ mod tests {
             }
         }
     }
+
+    /// A message whose multiparts nest `depth` deep, the innermost holding `text` and a
+    /// part of `b64_len` base64 characters.
+    fn nested(depth: usize, b64_len: usize) -> Vec<u8> {
+        let mut m = String::from("From: a@example.jp\r\nSubject: bomb\r\nMIME-Version: 1.0\r\n");
+        for i in 0..depth {
+            m.push_str(&format!(
+                "Content-Type: multipart/mixed; boundary=\"b{i}\"\r\n\r\n--b{i}\r\n"
+            ));
+        }
+        m.push_str("Content-Type: text/plain\r\n\r\ninner text\r\n");
+        m.push_str(&format!("--b{}\r\n", depth.saturating_sub(1)));
+        m.push_str("Content-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n");
+        m.push_str("Content-Disposition: attachment; filename=\"big.pdf\"\r\n\r\n");
+        m.push_str(&"QUFB".repeat(b64_len / 4));
+        m.push_str("\r\n");
+        for i in (0..depth).rev() {
+            m.push_str(&format!("--b{i}--\r\n"));
+        }
+        m.into_bytes()
+    }
+
+    #[test]
+    fn deep_nesting_and_huge_base64_are_parsed_without_a_crash() {
+        // Deeper than any real mail; a recursive parser without a limit would overflow
+        // the stack and abort the process (no panic to catch).
+        for depth in [1, 50, 5_000] {
+            let raw = nested(depth, 4 * 1024);
+            match parse_message(&raw, 16 * 1024) {
+                Ok(p) => assert!(p.attachments.len() <= 1, "depth {depth}: {p:?}"),
+                Err(e) => assert!(matches!(e, EmailError::Malformed(_)), "{e}"),
+            }
+        }
+        // 8 MiB of base64 (6 MiB decoded) in one part: decoded once, size reported.
+        let raw = nested(3, 8 * 1024 * 1024);
+        let p = parse_message(&raw, 16 * 1024).expect("parsed");
+        assert_eq!(p.attachments.len(), 1);
+        assert_eq!(p.attachments[0].size, 6 * 1024 * 1024);
+        assert_eq!(p.attachments[0].bytes.len(), 6 * 1024 * 1024);
+    }
 }
