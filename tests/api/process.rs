@@ -20,12 +20,33 @@ impl Drop for Proc {
     }
 }
 
+/// A port for a child engine to listen on: one no other call in this test process was
+/// given, that nothing listens on now, and below the kernel's ephemeral range. The child
+/// binds it a moment later; a port from the ephemeral range could meanwhile become the
+/// local end of some outgoing connection (to Cassandra, to another node) and the child
+/// would fail with "address in use" — which is how a CI run once failed.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::OnceLock;
+    static RANGE: OnceLock<(u32, u32)> = OnceLock::new();
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let (low, span) = *RANGE.get_or_init(|| {
+        let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse::<u32>().ok())
+            .unwrap_or(32_768);
+        let low = ephemeral_low.saturating_sub(12_000).max(1_024);
+        (low, ephemeral_low - low)
+    });
+    // Test binaries run one after another, but start each at its own offset anyway.
+    let start = std::process::id() % span;
+    for _ in 0..span {
+        let port = (low + (start + NEXT.fetch_add(1, Ordering::Relaxed)) % span) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {low}..{}", low + span)
 }
 
 /// Starts the binary on `dir` and `port` with `env` and waits for `/readyz`.
