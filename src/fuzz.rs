@@ -85,8 +85,10 @@ pub fn line_body(data: &[u8]) -> bool {
     crate::channels::line::fuzz_body(data)
 }
 
-/// A Messenger webhook body.
+/// A Messenger webhook body (its messaging events, whose verdict counts, and its Page
+/// feed changes).
 pub fn messenger_body(data: &[u8]) -> bool {
+    let _ = crate::channels::facebook_comments::fuzz_body(data);
     crate::channels::messenger::fuzz_body(data)
 }
 
@@ -97,6 +99,7 @@ pub fn whatsapp_body(data: &[u8]) -> bool {
 
 /// An X Account Activity webhook body.
 pub fn x_body(data: &[u8]) -> bool {
+    let _ = crate::channels::x_mentions::fuzz_body(data);
     crate::channels::x::fuzz_body(data)
 }
 

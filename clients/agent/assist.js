@@ -65,7 +65,7 @@ const CRM_POLLS = 8;
 const KB_QUERY_MAX = 200;
 const SHORTCUT_RE = /^\/([a-z0-9_-]*)$/;
 // A new article is visible on every channel; an edited one keeps its channels.
-const ALL_CHANNELS = ['chat', 'sms', 'email', 'voice', 'line', 'messenger', 'video', 'whatsapp', 'instagram', 'x'];
+const ALL_CHANNELS = ['chat', 'sms', 'email', 'voice', 'line', 'messenger', 'video', 'whatsapp', 'instagram', 'x', 'facebook_comments', 'x_mentions'];
 
 /** An element of the panel, or null while it is not built (a page without #assist-panel). */
 const $ = (/** @type {string} */ id) => document.getElementById(id);

@@ -21,7 +21,7 @@ import { assistSelected } from './assist.js';
 import { renderCallbackTask } from './callback.js';
 
 /** The channels whose conversations park (docs/api.md, "Parking"). */
-const PARKING_CHANNELS = new Set(['sms', 'email', 'line', 'messenger', 'whatsapp', 'instagram', 'x']);
+const PARKING_CHANNELS = new Set(['sms', 'email', 'line', 'messenger', 'whatsapp', 'instagram', 'x', 'facebook_comments', 'x_mentions']);
 
 export function renderAll() {
   renderHeader();

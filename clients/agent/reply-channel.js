@@ -1,6 +1,7 @@
 // agent/reply-channel.js — owns the composer's "Reply via" picker: which channels a
 // reply can go out on (the conversation's current channel, then every channel the
-// customer has an identity on, never voice), which ones the customer opted out of
+// customer has an identity on, and for a public one — a Page comment, an X mention —
+// the private channel it moves to; never voice), which ones the customer opted out of
 // (shown disabled), what the picker shows (the agent's pick while still usable, else
 // the current channel), and the channel a reply names (only a pick that differs).
 
@@ -12,6 +13,11 @@ import { state, sortedEvents } from './state.js';
 
 // Channels a reply cannot go out on (a call carries no text).
 const NO_REPLY_CHANNELS = new Set(['voice']);
+// A public channel's private channel: one reply there moves the customer to private
+// (Meta's private reply to the comment; an X direct message). Mirrors
+// `Channel::private_channel`.
+/** @type {Record<string, string>} */
+const PRIVATE_OF = { facebook_comments: 'messenger', x_mentions: 'x' };
 
 /**
  * Channels a reply in conv can go out on: its current channel first, then every channel
@@ -27,6 +33,8 @@ function replyChannels(conv) {
   };
   add(conv.view.channel);
   for (const i of conv.view.customer.identities || []) add(i.channel);
+  const priv = PRIVATE_OF[conv.view.channel];
+  if (priv) add(priv);
   return list;
 }
 
@@ -81,7 +89,10 @@ export function renderReplyChannel(conv, note) {
   const sel = byId('reply-channel', HTMLSelectElement);
   const channels = replyChannels(conv);
   const optedOut = optedOutChannels(conv);
-  const labels = channels.map((c) => (optedOut.has(c) ? `${channelName(c)} ${t('composer.opted_out')}` : channelName(c)));
+  const priv = PRIVATE_OF[conv.view.channel];
+  /** @param {string} c */
+  const name = (c) => (c === priv ? t('composer.private', { channel: channelName(c) }) : channelName(c));
+  const labels = channels.map((c) => (optedOut.has(c) ? `${name(c)} ${t('composer.opted_out')}` : name(c)));
   const sig = JSON.stringify([channels, labels]);
   if (sel.dataset.sig !== sig) {
     sel.dataset.sig = sig;

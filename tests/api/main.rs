@@ -38,6 +38,7 @@ mod parking;
 mod privacy;
 mod process;
 mod prometheus;
+mod public_social;
 mod recorder;
 mod reports;
 mod responses;

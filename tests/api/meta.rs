@@ -64,7 +64,7 @@ fn wa_status(wamid: &str, status: &str, callback: &str, errors: Value) -> Value 
 }
 
 /// Sends `frame` (a `message` without its id) and waits for its ack.
-async fn write(agent: &mut Client, mut frame: Value) -> Value {
+pub async fn write(agent: &mut Client, mut frame: Value) -> Value {
     let id = uuid::Uuid::new_v4().to_string();
     frame["type"] = "message".into();
     frame["client_msg_id"] = id.clone().into();
@@ -75,7 +75,7 @@ async fn write(agent: &mut Client, mut frame: Value) -> Value {
 }
 
 /// Sends `frame` (a `message` without its id) and waits for the error refusing it.
-async fn write_refused(agent: &mut Client, mut frame: Value) -> Value {
+pub async fn write_refused(agent: &mut Client, mut frame: Value) -> Value {
     let id = uuid::Uuid::new_v4().to_string();
     frame["type"] = "message".into();
     frame["client_msg_id"] = id.clone().into();

@@ -80,6 +80,13 @@ fn answer(path: &str, n: usize) -> HttpResponse {
         HttpResponse::Ok().json(serde_json::json!({
             "recipient_id": "psid", "message_id": format!("m_{n}")
         }))
+    } else if path.ends_with("/comments") {
+        // A comment under a Page comment (Graph API).
+        HttpResponse::Ok().json(serde_json::json!({"id": format!("P_REPLY{n}")}))
+    } else if path == "/2/tweets" {
+        HttpResponse::Created().json(serde_json::json!({
+            "data": {"id": format!("{}", 1_800_000_000 + n), "text": "..."}
+        }))
     } else if path.starts_with("/2/dm_conversations/with/") {
         HttpResponse::Created().json(serde_json::json!({
             "data": {"dm_conversation_id": "4337869213-3001969357", "dm_event_id": format!("{}", 1_700_000_000 + n)}

@@ -68,6 +68,12 @@ async fn an_agent_starts_a_conversation_that_waits_for_them() {
     assert_eq!(s, 403);
     let (s, _) = start(&app, &alice, &customer, body("voice", "o0")).await;
     assert_eq!(s, 400, "a call is not started by text");
+    let (s, v) = start(&app, &alice, &customer, body("x_mentions", "o0")).await;
+    assert_eq!(s, 400, "a public conversation is not started: {v}");
+    assert!(
+        v["message"].as_str().unwrap().contains("never started"),
+        "{v}"
+    );
     assert_eq!(app.timeline(&customer).await.len(), before);
 
     // The start: the SMS goes out, the conversation waits for Alice alone.

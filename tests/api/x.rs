@@ -10,10 +10,10 @@ use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 
-const ME: &str = "4337869213";
-const THEM: &str = "3001969357";
+pub const ME: &str = "4337869213";
+pub const THEM: &str = "3001969357";
 
-fn x_sign(data: &[u8]) -> String {
+pub fn x_sign(data: &[u8]) -> String {
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(X_SECRET.as_bytes()).unwrap();
     mac.update(data);
     format!(
@@ -22,7 +22,7 @@ fn x_sign(data: &[u8]) -> String {
     )
 }
 
-async fn x_post(app: &TestApp, body: &Value, signature: Option<&str>) -> u16 {
+pub async fn x_post(app: &TestApp, body: &Value, signature: Option<&str>) -> u16 {
     let raw = body.to_string();
     let sig = signature
         .map(str::to_owned)
@@ -39,7 +39,7 @@ async fn x_post(app: &TestApp, body: &Value, signature: Option<&str>) -> u16 {
         .as_u16()
 }
 
-fn dm(id: &str, sender: &str, text: &str) -> Value {
+pub fn dm(id: &str, sender: &str, text: &str) -> Value {
     json!({"for_user_id": ME, "direct_message_events": [
         {"type": "message_create", "id": id, "created_timestamp": "1700000000000",
          "message_create": {"target": {"recipient_id": if sender == ME { THEM } else { ME }},

@@ -44,6 +44,8 @@ pub struct ChannelSettings {
     /// linked to the Instagram professional account.
     pub instagram: Messenger,
     pub x: XDirect,
+    /// Public social conversations (`[channels.public]`): Page comments, X mentions.
+    pub public: PublicSocial,
     pub video: Video,
     /// Email: the SMTP listener (inbound) and the relay (outbound).
     pub email: switchboard_smtp::EmailSettings,
@@ -72,6 +74,7 @@ impl Default for ChannelSettings {
             whatsapp: WhatsApp::default(),
             instagram: Messenger::default(),
             x: XDirect::default(),
+            public: PublicSocial::default(),
             video: Video::default(),
             email: Default::default(),
             email_queue: None,
@@ -310,6 +313,24 @@ impl Default for XDirect {
     }
 }
 
+/// `[channels.public]`: public social conversations, taken on the private
+/// connectors' webhooks and answered with their credentials.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PublicSocial {
+    /// Comments and visitor posts on the Facebook Page (the app's Page subscription
+    /// includes the `feed` field) become `facebook_comments` conversations, answered
+    /// under the comment with the Messenger page access token (which then needs
+    /// `pages_manage_engagement`). Needs `messenger.enabled`.
+    pub facebook_comments: bool,
+    /// Posts mentioning or answering the business account (Account Activity
+    /// `tweet_create_events`) become `x_mentions` conversations, answered as replies
+    /// with the X access token (which then needs `tweet.write`). Needs `x.enabled`.
+    pub x_mentions: bool,
+    /// Queue for new public conversations (else the channel's default queue).
+    pub queue: Option<QueueName>,
+}
+
 /// Video escalation from web chat.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -377,6 +398,20 @@ impl ChannelSettings {
             &self.messenger.page_access_token,
         )?;
         need(self.x.enabled, "x.consumer_secret", &self.x.consumer_secret)?;
+        if self.public.facebook_comments && !self.messenger.enabled {
+            return Err(
+                "channels.public.facebook_comments needs channels.messenger.enabled (the \
+                 comments arrive on its webhook and are answered with its token)"
+                    .into(),
+            );
+        }
+        if self.public.x_mentions && !self.x.enabled {
+            return Err(
+                "channels.public.x_mentions needs channels.x.enabled (the mentions \
+                        arrive on its webhook and are answered with its token)"
+                    .into(),
+            );
+        }
         need(self.x.enabled, "x.access_token", &self.x.access_token)?;
         for (what, v) in [
             ("instagram.app_secret", &self.instagram.app_secret),

@@ -100,8 +100,48 @@ impl SendFailure {
     }
 }
 
-/// Result of a successful provider call: its id for the message, if it gave one.
-pub type SendResult = Result<Option<String>, SendFailure>;
+/// What a provider answered to a send it took.
+#[derive(Debug, Default)]
+pub struct Sent {
+    /// Its id for the message, if it gave one.
+    pub provider_msg_id: Option<String>,
+    /// An address of the customer the answer taught (the Messenger id Meta answers a
+    /// private reply to a Page comment with): the dispatcher links it to the customer
+    /// (evidence `private_reply`) before it records the outcome.
+    pub learned: Option<crate::domain::IdentityKey>,
+}
+
+impl From<Option<String>> for Sent {
+    fn from(provider_msg_id: Option<String>) -> Self {
+        Self {
+            provider_msg_id,
+            learned: None,
+        }
+    }
+}
+
+/// Result of a provider call.
+pub type SendResult = Result<Sent, SendFailure>;
+
+/// A provider's JSON answer to a call it took (`Null` when the body is not JSON), or
+/// the failure its status means ([`SendFailure::from_status`]).
+pub async fn read_answer(resp: reqwest::Response) -> Result<serde_json::Value, SendFailure> {
+    let status = resp.status();
+    let text = resp.text().await.unwrap_or_default();
+    if !status.is_success() {
+        return Err(SendFailure::from_status(status, &text));
+    }
+    Ok(serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
+}
+
+/// The string at `v[pointer]` (a JSON pointer), as a provider message id.
+pub fn answered_id(v: &serde_json::Value, pointer: &str) -> Sent {
+    Sent::from(
+        v.pointer(pointer)
+            .and_then(|s| s.as_str())
+            .map(str::to_owned),
+    )
+}
 
 /// One provider connector.
 pub trait Connector: Sync {

@@ -17,13 +17,15 @@
 //!   them (`CONNECTORS`), and the webhook skeleton (`serve`: count, 404 while disabled,
 //!   content type, signature).
 //! - One module per provider: [`twilio_sms`], [`twilio_voice`], [`line`], [`messenger`],
-//!   [`instagram`], [`whatsapp`], [`x`], [`email`] (SMTP in, relay out); [`signature`] holds the webhook signature
-//!   checks. Video rooms need no provider call: the engine fills the configured
+//!   [`instagram`], [`whatsapp`], [`x`], [`email`] (SMTP in, relay out), and the public
+//!   social channels [`facebook_comments`] and [`x_mentions`], which take their input
+//!   on Messenger's and X's webhooks; [`signature`] holds the webhook signature checks. Video rooms need no provider call: the engine fills the configured
 //!   join-link template (`channels.video`).
 
 pub mod config;
 pub mod connector;
 pub mod email;
+pub mod facebook_comments;
 pub mod gateway;
 pub mod instagram;
 pub mod line;
@@ -38,6 +40,7 @@ pub mod twilio_voice;
 mod webhook;
 pub mod whatsapp;
 pub mod x;
+pub mod x_mentions;
 
 /// The webhook form parser, for the server's fuzzing entry points.
 #[doc(hidden)]

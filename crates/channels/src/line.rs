@@ -363,7 +363,7 @@ pub async fn send(client: &reqwest::Client, cfg: &ChannelSettings, d: &Delivery)
             .map_err(SendFailure::from_reqwest)?;
         let status = resp.status();
         if status.is_success() {
-            return Ok(sent_id(resp).await);
+            return Ok(sent_id(resp).await.into());
         }
         if status.is_server_error() {
             // It may have been sent: a push now could send it twice.
@@ -384,7 +384,7 @@ pub async fn send(client: &reqwest::Client, cfg: &ChannelSettings, d: &Delivery)
     let status = resp.status();
     // 409: a retry of a push LINE already accepted (same retry key).
     if status.is_success() || status.as_u16() == 409 {
-        return Ok(sent_id(resp).await);
+        return Ok(sent_id(resp).await.into());
     }
     let text = resp.text().await.unwrap_or_default();
     Err(SendFailure::from_status(status, &text).repeatable())

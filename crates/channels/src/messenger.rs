@@ -18,6 +18,11 @@
 //!   call gets 503 and Messenger redelivers; already-stored messages stay single.
 //! - Outbound: Send API `POST {api_base}/{version}/me/messages` with
 //!   `{"recipient": {"id": PSID}, "messaging_type": "RESPONSE", "message": {"text"}}`.
+//!   A private reply to a Page comment (`facebook_comments`; `SendAs::PrivateReply`)
+//!   names `{"recipient": {"comment_id": ..}}` instead; Meta answers it with the
+//!   commenter's PSID (`recipient_id`), which is linked to the customer.
+//! - Page feed changes (`entry[].changes`, field `feed`) arriving on this webhook are
+//!   public comments: `facebook_comments` takes them.
 //! - The 24-hour rule ([`Sender::window`]): free replies within 24 hours of the
 //!   customer's last message; with `human_agent_tag` (Meta's Human Agent permission),
 //!   up to 7 days as `"messaging_type": "MESSAGE_TAG", "tag": "HUMAN_AGENT"`; later
@@ -271,6 +276,9 @@ pub(crate) async fn handle(
         media::fetch_all(state, product.provider, &mut m, plans).await;
         webhook::ingest_or_skip(state, product.provider, m).await?;
     }
+    if product.channel == Channel::Messenger {
+        crate::facebook_comments::handle(state, body).await?;
+    }
     Ok(HttpResponse::Ok().body("EVENT_RECEIVED"))
 }
 
@@ -465,6 +473,9 @@ pub async fn send(
             body["messaging_type"] = "MESSAGE_TAG".into();
             body["tag"] = "HUMAN_AGENT".into();
         }
+        SendAs::PrivateReply { comment_id } => {
+            body["recipient"] = serde_json::json!({ "comment_id": comment_id });
+        }
         SendAs::Template(_) => {
             return Err(SendFailure::permanent(
                 "the Messenger Platform takes no template messages",
@@ -478,14 +489,16 @@ pub async fn send(
         .send()
         .await
         .map_err(SendFailure::from_reqwest)?;
-    let status = resp.status();
-    let text = resp.text().await.unwrap_or_default();
-    if !status.is_success() {
-        return Err(SendFailure::from_status(status, &text));
+    let answer = crate::connector::read_answer(resp).await?;
+    let mut sent = crate::connector::answered_id(&answer, "/message_id");
+    // A private reply's answer names the commenter's Messenger id: from now on they
+    // are that Messenger customer too.
+    if matches!(d.send_as, SendAs::PrivateReply { .. }) {
+        sent.learned = answer["recipient_id"]
+            .as_str()
+            .and_then(|psid| crate::domain::IdentityKey::parse(d.channel, psid).ok());
     }
-    Ok(serde_json::from_str::<serde_json::Value>(&text)
-        .ok()
-        .and_then(|v| v["message_id"].as_str().map(str::to_owned)))
+    Ok(sent)
 }
 
 #[cfg(test)]

@@ -181,9 +181,19 @@ async fn deliver(
         }
     }
     match sender.send(SendContext { gateway, client }, &d).await {
-        Ok(provider_id) => {
+        Ok(sent) => {
             crate::metrics::outbound(d.channel, "sent");
-            settle(gateway, &d, DeliveryStatus::Sent, provider_id, None).await;
+            if let Some(key) = sent.learned {
+                learn(gateway, &d, key).await;
+            }
+            settle(
+                gateway,
+                &d,
+                DeliveryStatus::Sent,
+                sent.provider_msg_id,
+                None,
+            )
+            .await;
         }
         Err(f) if f.maybe_sent => {
             crate::metrics::outbound(d.channel, "unknown");
@@ -196,6 +206,25 @@ async fn deliver(
             settle(gateway, &d, DeliveryStatus::Unknown, None, Some(detail)).await;
         }
         Err(f) => retry_or_fail(gateway, tx, d, f).await,
+    }
+}
+
+/// Links the address a provider's answer taught (`Sent::learned`) to the customer;
+/// an address another customer owns already is left there and logged (an agent may
+/// merge the two).
+async fn learn(gateway: &Gateway, d: &Delivery, key: crate::domain::IdentityKey) {
+    let channel = key.channel;
+    match gateway
+        .link_identity(d.customer_id, key, None, "private_reply")
+        .await
+    {
+        Ok(switchboard_engine::actors::customer::identity::LinkOutcome::OwnedBy(other)) => {
+            tracing::info!(%channel, customer = %d.customer_id, %other, "address a private reply taught belongs to another customer; not linked");
+        }
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!(%channel, error = %e, "address a private reply taught not linked");
+        }
     }
 }
 

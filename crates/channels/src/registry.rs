@@ -18,6 +18,8 @@ pub static CONNECTORS: &[&dyn Connector] = &[
     &crate::instagram::Instagram,
     &crate::x::X,
     &crate::email::Email,
+    &crate::facebook_comments::FacebookComments,
+    &crate::x_mentions::XMentions,
 ];
 
 /// The connector that sends `channel`'s replies, and how.

@@ -307,13 +307,6 @@ pub async fn send(client: &reqwest::Client, cfg: &ChannelSettings, d: &Delivery)
         .send()
         .await
         .map_err(SendFailure::from_reqwest)?;
-    let status = resp.status();
-    let text = resp.text().await.unwrap_or_default();
-    if !status.is_success() {
-        return Err(SendFailure::from_status(status, &text));
-    }
-    let sid = serde_json::from_str::<serde_json::Value>(&text)
-        .ok()
-        .and_then(|v| v["sid"].as_str().map(str::to_owned));
-    Ok(sid)
+    let answer = crate::connector::read_answer(resp).await?;
+    Ok(crate::connector::answered_id(&answer, "/sid"))
 }

@@ -31,7 +31,7 @@ use super::connector::{serve, Connector, SendContext, Sender, Webhook};
 use super::webhook::{self, WebhookError};
 use super::{ChannelSettings, InboundMessage};
 use crate::actors::messages::RecordEvents;
-use crate::connector::{SendFailure, SendResult};
+use crate::connector::{SendFailure, SendResult, Sent};
 use crate::domain::{
     ApprovedTemplate, Attachment, Channel, ConversationId, CustomerId, DeliveryStatus, EventId,
     EventKind, ReplyWindow, SendAs, TimelineEvent,
@@ -653,7 +653,7 @@ async fn send_files(cx: SendContext<'_>, d: &Delivery) -> SendResult {
     let mut last = None;
     for (i, body) in bodies.into_iter().enumerate() {
         match post_message(cx.client, cfg, d, body).await {
-            Ok(id) => last = id.or(last),
+            Ok(sent) => last = sent.provider_msg_id.or(last),
             Err(mut e) if i > 0 => {
                 e.maybe_sent = true;
                 e.detail = format!("part {} of the reply failed: {}", i + 1, e.detail);
@@ -662,7 +662,7 @@ async fn send_files(cx: SendContext<'_>, d: &Delivery) -> SendResult {
             Err(e) => return Err(e),
         }
     }
-    Ok(last)
+    Ok(Sent::from(last))
 }
 
 /// Posts one message `body` of `d` to the Cloud API; the provider's message id.
@@ -688,14 +688,8 @@ async fn post_message(
         .send()
         .await
         .map_err(SendFailure::from_reqwest)?;
-    let status = resp.status();
-    let text = resp.text().await.unwrap_or_default();
-    if !status.is_success() {
-        return Err(SendFailure::from_status(status, &text));
-    }
-    Ok(serde_json::from_str::<Value>(&text)
-        .ok()
-        .and_then(|v| v["messages"][0]["id"].as_str().map(str::to_owned)))
+    let answer = crate::connector::read_answer(resp).await?;
+    Ok(crate::connector::answered_id(&answer, "/messages/0/id"))
 }
 
 #[cfg(test)]

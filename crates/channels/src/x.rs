@@ -9,9 +9,10 @@
 //!   (`for_user_id`) are the customer's: the text, a quick-reply answer's text, and a
 //!   media attachment (kind and URL). The sender is the X user id, one identity on the
 //!   `x` channel, with the display name from `users`. Our own sends (sender =
-//!   `for_user_id`) and every other event kind (typing, reads, follows, tweets) are
-//!   skipped with a log line. The event id de-duplicates redeliveries; the
-//!   `created_timestamp` is checked against the replay window.
+//!   `for_user_id`) and every other event kind (typing, reads, follows) are skipped
+//!   with a log line; public posts (`tweet_create_events`) go to `x_mentions`. The
+//!   event id de-duplicates redeliveries; the `created_timestamp` is checked against
+//!   the replay window.
 //! - Outbound: `POST {api_base}/2/dm_conversations/with/{user id}/messages` with
 //!   `{"text": ..}` and the business account's OAuth 2.0 user access token (bearer).
 //!   X keeps no reply window on direct messages (the customer may close their DMs; the
@@ -163,6 +164,7 @@ async fn handle(state: &Gateway, body: &[u8]) -> Result<HttpResponse, WebhookErr
         m.queue = state.channels.x.queue.clone();
         webhook::ingest_or_skip(state, PROVIDER, m).await?;
     }
+    crate::x_mentions::handle(state, body).await?;
     Ok(HttpResponse::Ok().finish())
 }
 
@@ -283,14 +285,8 @@ pub async fn send(client: &reqwest::Client, cfg: &ChannelSettings, d: &Delivery)
         .send()
         .await
         .map_err(SendFailure::from_reqwest)?;
-    let status = resp.status();
-    let body = resp.text().await.unwrap_or_default();
-    if !status.is_success() {
-        return Err(SendFailure::from_status(status, &body));
-    }
-    Ok(serde_json::from_str::<Value>(&body)
-        .ok()
-        .and_then(|v| v["data"]["dm_event_id"].as_str().map(str::to_owned)))
+    let answer = crate::connector::read_answer(resp).await?;
+    Ok(crate::connector::answered_id(&answer, "/data/dm_event_id"))
 }
 
 #[cfg(test)]

@@ -37,10 +37,16 @@ pub enum Channel {
     Instagram,
     /// X (Twitter) direct messages.
     X,
+    /// Public comments (and visitor posts) on the company's Facebook Page: answered in
+    /// public, or moved to Messenger by a private reply.
+    FacebookComments,
+    /// Public posts on X that mention or answer the company's account: answered in
+    /// public, or moved to a direct message.
+    XMentions,
 }
 
 impl Channel {
-    pub const ALL: [Channel; 10] = [
+    pub const ALL: [Channel; 12] = [
         Channel::Chat,
         Channel::Sms,
         Channel::Email,
@@ -51,6 +57,8 @@ impl Channel {
         Channel::Whatsapp,
         Channel::Instagram,
         Channel::X,
+        Channel::FacebookComments,
+        Channel::XMentions,
     ];
 
     pub fn parse(s: &str) -> Result<Self, ParseError> {
@@ -72,6 +80,18 @@ impl Channel {
             Channel::Whatsapp => "whatsapp",
             Channel::Instagram => "instagram",
             Channel::X => "x",
+            Channel::FacebookComments => "facebook_comments",
+            Channel::XMentions => "x_mentions",
+        }
+    }
+
+    /// The private channel a public conversation on this channel moves to (Messenger
+    /// for Page comments, direct messages for X mentions); `None` for a private one.
+    pub const fn private_channel(self) -> Option<Channel> {
+        match self {
+            Channel::FacebookComments => Some(Channel::Messenger),
+            Channel::XMentions => Some(Channel::X),
+            _ => None,
         }
     }
 
@@ -83,7 +103,7 @@ impl Channel {
     /// The channel's row of the capability table. An exhaustive match: a new channel
     /// does not compile until it has a row.
     pub const fn capabilities(self) -> Capabilities {
-        use AddressKind::{Email, Opaque, Phone};
+        use AddressKind::{Email, Opaque, Phone, XAccount};
         use ReplyPath::{Connector, NoText, Socket};
         use SurveyPath::{ByLink, ByReply, InChat, NotOffered};
         // One parameter per column of the table: the rows below read as the table.
@@ -189,7 +209,29 @@ impl Channel {
                 ByReply,
                 false,
                 true,
+                XAccount,
+                true,
+            ),
+            // Public replies: no buttons, no survey, no notification and no bot in
+            // front of everyone; the agent answers or moves the customer to private.
+            Channel::FacebookComments => row(
+                C::Messaging,
+                Connector,
+                false,
+                NotOffered,
+                false,
+                false,
                 Opaque,
+                true,
+            ),
+            Channel::XMentions => row(
+                C::Messaging,
+                Connector,
+                false,
+                NotOffered,
+                false,
+                false,
+                XAccount,
                 true,
             ),
         }
@@ -257,7 +299,14 @@ pub enum SendAs {
     HumanAgent,
     /// An approved template message.
     Template(TemplateMessage),
+    /// Meta's private reply to a public comment (or visitor post): the first private
+    /// message to a commenter who has not written on Messenger, addressed by the
+    /// comment's id, once per comment and within [`PRIVATE_REPLY_MS`] of it.
+    PrivateReply { comment_id: String },
 }
+
+/// How long after a public comment Meta takes a private reply to it.
+pub const PRIVATE_REPLY_MS: u64 = 7 * 24 * 60 * 60 * 1000;
 
 impl SendAs {
     pub fn is_reply(&self) -> bool {
@@ -395,6 +444,23 @@ pub enum AddressKind {
     Email,
     /// The provider's or visitor's id, kept as given (trimmed).
     Opaque,
+    /// An X account's user id (kept as given): the same account on direct messages
+    /// and on public mentions.
+    XAccount,
+}
+
+impl AddressKind {
+    /// For an address space several channels share (a phone number across SMS, voice
+    /// and WhatsApp; an X account across direct messages and mentions), the evidence
+    /// recorded when a new channel's identity is linked to the customer another
+    /// channel already knows by the same address. `None`: one channel's own space.
+    pub const fn shared_evidence(self) -> Option<&'static str> {
+        match self {
+            AddressKind::Phone => Some("same_phone_number"),
+            AddressKind::XAccount => Some("same_x_account"),
+            AddressKind::Email | AddressKind::Opaque => None,
+        }
+    }
 }
 
 impl fmt::Display for Channel {
@@ -475,15 +541,30 @@ mod tests {
         );
         assert_eq!(
             channels_where(|k| k.parks),
-            "sms, email, line, messenger, whatsapp, instagram, x"
+            "sms, email, line, messenger, whatsapp, instagram, x, facebook_comments, x_mentions"
         );
         assert_eq!(
             channels_where(|k| k.replies == ReplyPath::Connector),
-            "sms, email, line, messenger, whatsapp, instagram, x"
+            "sms, email, line, messenger, whatsapp, instagram, x, facebook_comments, x_mentions"
         );
         assert_eq!(
             channels_where(|k| k.address == AddressKind::Phone),
             "sms, voice, whatsapp"
+        );
+        assert_eq!(
+            channels_where(|k| k.address == AddressKind::XAccount),
+            "x, x_mentions"
+        );
+        let public: Vec<_> = Channel::ALL
+            .into_iter()
+            .filter_map(|c| Some((c, c.private_channel()?)))
+            .collect();
+        assert_eq!(
+            public,
+            [
+                (Channel::FacebookComments, Channel::Messenger),
+                (Channel::XMentions, Channel::X)
+            ]
         );
         for c in Channel::ALL {
             assert_eq!(Channel::parse(c.as_str()), Ok(c));

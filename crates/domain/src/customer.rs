@@ -143,7 +143,7 @@ impl IdentityKey {
                 }
                 format!("+{digits}")
             }
-            AddressKind::Opaque => a.to_owned(),
+            AddressKind::Opaque | AddressKind::XAccount => a.to_owned(),
         };
         Ok(Self { channel, address })
     }

@@ -34,7 +34,7 @@ pub use agent::{
 pub use attachment::{BlobId, FilePolicy, FileRefused};
 pub use channel::{
     channels_where, AddressKind, ApprovedTemplate, Capabilities, Channel, ChannelClass, ReplyPath,
-    ReplyWindow, SendAs, SurveyPath, TemplateMessage,
+    ReplyWindow, SendAs, SurveyPath, TemplateMessage, PRIVATE_REPLY_MS,
 };
 pub use conversation::{Conversation, ConversationState};
 pub use customer::{attribute_requirements, Customer, IdentityKey, MergedRecord};
@@ -49,6 +49,7 @@ pub use queue::{
     RoutingStrategy, ServiceRule, WideningStep,
 };
 pub use report::{OfferOrigin, PresenceEvent, ReportEvent, ReportKind, SelfServiceFront};
+pub use text::x_weighted_len;
 pub use time::{Clock, Millis, SystemClock};
 
 /// A value that failed to parse at the edge.

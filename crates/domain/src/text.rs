@@ -1,5 +1,6 @@
 //! Text folding shared by everything that compares what people type: the knowledge
-//! base's tokenizer, the FAQ bot's hand-off keywords. Pure functions over `&str`.
+//! base's tokenizer, the FAQ bot's hand-off keywords; and the weighted length X
+//! counts a post's size in. Pure functions over `&str`.
 
 /// Folds full-width ASCII (U+FF01..U+FF5E) and U+3000 to ASCII, lowercases.
 pub fn normalize(text: &str) -> String {
@@ -25,6 +26,30 @@ pub fn is_japanese(text: &str) -> bool {
     text.chars().any(is_cjk)
 }
 
+/// The length X counts a post as (its "weighted length", limit 280): one per
+/// character of Latin, Greek, Cyrillic and the other scripts below U+1100 and of
+/// common punctuation, two per other character (CJK, emoji), 23 per link however
+/// long. An emoji written as several joined code points counts more here than at X:
+/// a reply is refused a little early, never sent too long.
+pub fn x_weighted_len(text: &str) -> usize {
+    const LINK: usize = 23;
+    let light = |c: char| matches!(c as u32, 0..=0x10FF | 0x2000..=0x200D | 0x2010..=0x201F | 0x2032..=0x2037);
+    let mut total = 0;
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let rest = &text[i..];
+        if rest.starts_with("https://") || rest.starts_with("http://") {
+            total += LINK;
+            while chars.peek().is_some_and(|(_, c)| !c.is_whitespace()) {
+                chars.next();
+            }
+            continue;
+        }
+        total += if light(c) { 1 } else { 2 };
+    }
+    total
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -35,5 +60,17 @@ mod tests {
         assert!(is_japanese("返品したい"));
         assert!(is_japanese("ｶﾀｶﾅ"));
         assert!(!is_japanese("refund"));
+    }
+
+    #[test]
+    fn x_counts_cjk_twice_and_links_as_23() {
+        assert_eq!(x_weighted_len("hello"), 5);
+        assert_eq!(x_weighted_len("返品"), 4);
+        assert_eq!(
+            x_weighted_len("see https://example.com/a/very/long/path ok"),
+            4 + 23 + 3
+        );
+        assert_eq!(x_weighted_len("“quoted”"), 8);
+        assert_eq!(x_weighted_len(&"あ".repeat(140)), 280);
     }
 }

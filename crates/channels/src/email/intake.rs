@@ -123,7 +123,7 @@ pub async fn send_reply(gateway: &Gateway, d: &Delivery) -> SendResult {
         files,
     };
     match send::send(&cfg.relay, &email).await {
-        Ok(()) => Ok(Some(message_id)),
+        Ok(()) => Ok(Some(message_id).into()),
         Err(SendError::Temporary(e)) => Err(SendFailure::temporary(e)),
         Err(SendError::Permanent(e)) => Err(SendFailure::permanent(e)),
     }

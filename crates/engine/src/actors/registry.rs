@@ -134,7 +134,7 @@ pub struct Inner {
     /// (and leaves a tombstone) or checked after the tombstones are written, never
     /// resolved to a customer the erasure is removing (see `actors::ingest`). Lock
     /// order, everywhere: this gate, then `identity_lock` (a provider message from a
-    /// phone number new on its channel may link it, `resolve_phone`).
+    /// phone number new on its channel may link it, `resolve_shared`).
     pub(crate) erasure_gate: tokio::sync::RwLock<()>,
     /// Serialises queue configuration changes, so that two of them moving a default
     /// channel cannot interleave their reads and writes.
@@ -577,11 +577,11 @@ impl Engine {
         self.registry.customers.len()
     }
 
-    /// The customer for `(channel, address)`, created if unknown. A phone number is
-    /// one customer across the channels keyed by it (`resolve_phone`).
+    /// The customer for `(channel, address)`, created if unknown. A phone number (an
+    /// X account) is one customer across the channels keyed by it (`resolve_shared`).
     pub async fn resolve_identity(&self, key: &IdentityKey) -> EngineResult<(CustomerId, bool)> {
-        if key.channel.capabilities().address == crate::domain::AddressKind::Phone {
-            return self.resolve_phone(key).await;
+        if let Some(evidence) = key.channel.capabilities().address.shared_evidence() {
+            return self.resolve_shared(key, evidence).await;
         }
         self.create_for_identity(key).await
     }

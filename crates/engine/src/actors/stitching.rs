@@ -7,7 +7,10 @@
 //! with `channels.login_secret` proves it (`login_token`; the server verifies the
 //! token, see `crate::login`), when the provider delivered it from a phone number
 //! another phone channel already knows (`same_phone_number`: the carrier or WhatsApp
-//! verified the number), or by hand by an agent (`agent`). A chat form, a display name
+//! verified the number), when X delivered a mention from an account whose direct
+//! messages are known or the reverse (`same_x_account`), when Meta answered a private
+//! reply to a Page comment with the commenter's Messenger id (`private_reply`), or by
+//! hand by an agent (`agent`). A chat form, a display name
 //! or a matching spelling never links or merges.
 //!
 //! Every operation here holds `Engine::identity_lock` for its whole run, so that an
@@ -205,19 +208,22 @@ impl Engine {
         Ok(customer)
     }
 
-    /// One customer per phone number: the customer of phone identity `key`, or — when
-    /// `key` is new and another phone channel (SMS, voice, WhatsApp) knows the same
-    /// E.164 number — that channel's customer, with `key` linked to them (evidence
-    /// `same_phone_number`); else a new customer (`true`: created). A known identity
-    /// costs one read; a new one reads its number on the other phone channels. No lock
-    /// is held across the create, so a saturated store refuses a flood of new numbers
-    /// at once (`busy`) instead of queueing it behind a lock; only the link takes the
-    /// identity lock (links are rare). The store's atomic create decides each key, so
-    /// a text and a call from a brand-new number arriving in the same instant may make
-    /// two customers, which an agent merges (undoably).
-    pub(super) async fn resolve_phone(
+    /// One customer per phone number (per X account): the customer of `key`, or —
+    /// when `key` is new and another channel of its address space knows the same
+    /// address (SMS, voice and WhatsApp share E.164 numbers; X direct messages and
+    /// mentions share the account id) — that channel's customer, with `key` linked to
+    /// them under `evidence` (`same_phone_number`, `same_x_account`); else a new
+    /// customer (`true`: created). A known identity costs one read; a new one reads
+    /// its address on the sibling channels. No lock is held across the create, so a
+    /// saturated store refuses a flood of new addresses at once (`busy`) instead of
+    /// queueing it behind a lock; only the link takes the identity lock (links are
+    /// rare). The store's atomic create decides each key, so a text and a call from a
+    /// brand-new number arriving in the same instant may make two customers, which an
+    /// agent merges (undoably).
+    pub(super) async fn resolve_shared(
         &self,
         key: &IdentityKey,
+        evidence: &str,
     ) -> EngineResult<(CustomerId, bool)> {
         let owner_of = |k: IdentityKey| async move {
             self.store
@@ -228,10 +234,9 @@ impl Engine {
         if let Some(id) = owner_of(key.clone()).await? {
             return Ok((id, false));
         }
+        let space = key.channel.capabilities().address;
         for sibling in crate::domain::Channel::ALL {
-            if sibling == key.channel
-                || sibling.capabilities().address != crate::domain::AddressKind::Phone
-            {
+            if sibling == key.channel || sibling.capabilities().address != space {
                 continue;
             }
             let other = IdentityKey {
@@ -242,15 +247,12 @@ impl Engine {
                 continue;
             };
             let _guard = self.identity_lock.lock().await;
-            return match self
-                .link_locked(owner, key.clone(), None, "same_phone_number")
-                .await?
-            {
+            return match self.link_locked(owner, key.clone(), None, evidence).await? {
                 LinkOutcome::Linked | LinkOutcome::AlreadyLinked => Ok((owner, false)),
                 LinkOutcome::OwnedBy(other) => Ok((other, false)),
             };
         }
-        // New on every phone channel.
+        // New on every channel of its address space.
         self.create_for_identity(key).await
     }
 

@@ -23,15 +23,74 @@ impl CustomerActor {
             } if *c == channel => Some(address.clone()),
             _ => None,
         });
+        // A channel sharing its address space with others (a phone number, an X
+        // account) reaches the customer at the address they are known by on a sibling.
+        let shared = channel.capabilities().address.shared_evidence().is_some();
+        let sibling = |c: Channel| {
+            c != channel && shared && c.capabilities().address == channel.capabilities().address
+        };
         from_recent
             .or_else(|| {
                 customer
                     .identities
                     .iter()
                     .find(|k| k.channel == channel)
+                    .or_else(|| customer.identities.iter().find(|k| sibling(k.channel)))
                     .map(|k| k.address.clone())
             })
             .ok_or_else(|| EngineError::invalid(format!("the customer has no {channel} address")))
+    }
+
+    /// A reply on private channel `channel` to a customer who has no address there
+    /// yet but commented in public within [`crate::domain::PRIVATE_REPLY_MS`] on a
+    /// channel that moves to it (a Page comment → Messenger): the commenter's address
+    /// and the private reply naming their latest comment. The provider then tells the
+    /// private address, which the dispatcher links (`private_reply`).
+    fn private_reply(&self, channel: Channel) -> Option<(String, SendAs)> {
+        let customer = self.check_ready().ok()?;
+        // Never around an opt-out or a connector that is off (`reply_target`'s refusal
+        // stands).
+        if customer.opted_out.contains(&channel)
+            || !self.engine.settings.channels.replies.contains(&channel)
+        {
+            return None;
+        }
+        let now = self.engine.now();
+        self.recent.iter().rev().find_map(|e| match &e.kind {
+            EventKind::MessageIn {
+                channel: c,
+                address,
+                client_msg_id: Some(id),
+                ..
+            } if c.private_channel() == Some(channel)
+                && u64::try_from(now.0.saturating_sub(e.at.0))
+                    .is_ok_and(|age| age <= crate::domain::PRIVATE_REPLY_MS) =>
+            {
+                let comment_id = id.strip_prefix(&format!("{c}:"))?.to_owned();
+                Some((address.clone(), SendAs::PrivateReply { comment_id }))
+            }
+            _ => None,
+        })
+    }
+
+    /// The provider ids a reply on `channel` answers: the email thread's message ids,
+    /// or the latest public post (comment, mention) a public reply goes under.
+    fn reply_references(&self, channel: Channel) -> (Option<String>, Vec<String>) {
+        if channel == Channel::Email {
+            return self.email_thread();
+        }
+        if channel.private_channel().is_none() {
+            return (None, Vec::new());
+        }
+        let latest = self.recent.iter().rev().find_map(|e| match &e.kind {
+            EventKind::MessageIn {
+                channel: c,
+                client_msg_id: Some(id),
+                ..
+            } if *c == channel => id.strip_prefix(&format!("{c}:")).map(str::to_owned),
+            _ => None,
+        });
+        (None, latest.into_iter().collect())
     }
 
     /// Checks that a reply can go out on `channel` and returns the delivery target
@@ -173,6 +232,22 @@ impl CustomerActor {
     }
 }
 
+/// Refuses a public reply on X longer than a post may be (X counts most CJK
+/// characters twice: [`crate::domain::x_weighted_len`]).
+fn public_text_fits(channel: Channel, text: &str) -> EngineResult<()> {
+    if channel == Channel::XMentions && crate::domain::x_weighted_len(text) > X_POST_WEIGHT {
+        return Err(EngineError::invalid(format!(
+            "a public reply on X is at most {X_POST_WEIGHT} (weighted) characters, where \
+             Japanese and other CJK characters count 2; shorten it or move to a direct \
+             message"
+        )));
+    }
+    Ok(())
+}
+
+/// The weighted length of an X post.
+const X_POST_WEIGHT: usize = 280;
+
 impl Handler<AgentWrite> for CustomerActor {
     type Result = Atomic<InboundAck>;
 
@@ -208,12 +283,26 @@ impl CustomerActor {
             }
             (None, SendAs::Reply, msg.text.clone())
         } else {
-            let target = try_atomic!(self.reply_target(channel));
+            let (target, private) = match self.reply_target(channel) {
+                Ok(t) => (t, None),
+                Err(e) => match self.private_reply(channel) {
+                    Some((to, send_as)) => (Some(to), Some(send_as)),
+                    None => return done(Err(e)),
+                },
+            };
             if !msg.attachments.is_empty() {
                 try_atomic!(self.files_allowed(channel, msg.template.is_some()));
             }
-            let (send_as, text) =
-                try_atomic!(self.send_as(channel, &msg.text, msg.template.as_ref()));
+            try_atomic!(public_text_fits(channel, &msg.text));
+            let (send_as, text) = match private {
+                Some(_) if msg.template.is_some() => {
+                    return done(Err(EngineError::invalid(
+                        "a private reply to a comment is text, never a template",
+                    )))
+                }
+                Some(p) => (p, msg.text.clone()),
+                None => try_atomic!(self.send_as(channel, &msg.text, msg.template.as_ref())),
+            };
             (target, send_as, text)
         };
         let now = self.engine.now();
@@ -236,11 +325,7 @@ impl CustomerActor {
         let [ev] = ev;
         // A reply for a provider goes into the outbox in the same commit as its event.
         let delivery = target.map(|to| {
-            let (subject, references) = if channel == Channel::Email {
-                self.email_thread()
-            } else {
-                (None, Vec::new())
-            };
+            let (subject, references) = self.reply_references(channel);
             crate::actors::outbound::Delivery {
                 customer_id: self.id,
                 conversation_id: conv.id,

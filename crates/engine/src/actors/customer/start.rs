@@ -64,6 +64,13 @@ impl CustomerActor {
                 msg.channel
             ))));
         }
+        if let Some(private) = msg.channel.private_channel() {
+            return done(Err(EngineError::invalid(format!(
+                "{} is answered under the customer's own post, never started; write on \
+                 {private}",
+                msg.channel
+            ))));
+        }
         let to = match try_atomic!(self.reply_target(msg.channel)) {
             Some(to) => to,
             None => return done(Err(EngineError::invalid("no address to write to"))),
