@@ -65,7 +65,8 @@ const CUSTOMER_TYPING_SHOW_MS = 5000;
  * @property {boolean} [opted_out]
  * @property {string} [status]  call status; message_status: sent|delivered|read|failed|suppressed|unknown
  * @property {string} [detail]
- * @property {string} [message_event_id]
+ * @property {string} [message_event_id]  message_status: the reply; post_moderated: the post
+ * @property {string} [action]  post_moderated: hide|unhide|delete
  * @property {string} [join_url]
  * @property {Identity[]} [identities]
  * @property {string} [merged]

@@ -79,6 +79,8 @@ function systemText(e) {
     case 'callback_requested':
     case 'callback_attempt':
       return describeCallbackEvent(e);
+    case 'post_moderated':
+      return t(`event.post_moderated.${e.action}`, { agent: agentLabel(e.agent_id), channel: ch(e.channel) });
     case 'message_status':
       return t('event.message_status', { channel: ch(e.channel), status: has(`delivery.${e.status}`) ? t(`delivery.${e.status}`) : e.status });
     default:

@@ -1,6 +1,7 @@
 // agent/timeline.js — owns the customer timeline of the selected conversation: every
 // event of the customer in id order with day separators (messages and notes as
-// bubbles, with their channel, delivery receipt folded in, subject and attachments;
+// bubbles, with their channel, delivery receipt folded in, subject and attachments, and
+// a public post's moderation bar from moderate.js;
 // everything else as a system line from system.js), the agent's messages still waiting
 // for their ack (with Retry when refused), and history paging (`history` frames,
 // "Load older messages"). Scroll stays at the bottom, or where it was when older
@@ -13,6 +14,7 @@ import { newClientMsgId } from '../shared/ws.js';
 import { state, serverNow, timelineFor, selectedConv, sortedEvents } from './state.js';
 import { customerName, agentLabel, channelBadge, timeEl } from './labels.js';
 import { buildSystemLine } from './system.js';
+import { buildModeration, moderationIndex } from './moderate.js';
 import { sendNow, sendReliable } from './wire.js';
 
 /** @import { TimelineEvent, Attachment } from './frames.js' */
@@ -88,6 +90,7 @@ export function renderTimeline({ toBottom = false, keepScroll = false } = {}) {
   const tl = timelineFor(conv.view.customer.id);
   const events = sortedEvents(tl);
   const receipts = deliveryIndex(events);
+  const moderated = moderationIndex(events);
   /** @type {{ key: string, render: () => HTMLLIElement }[]} */
   const items = [];
   let lastDay = null;
@@ -102,11 +105,12 @@ export function renderTimeline({ toBottom = false, keepScroll = false } = {}) {
     }
     if (e.client_msg_id) shownClientIds.add(e.client_msg_id);
     const receipt = e.type === 'message_out' ? receipts.get(e.id) : undefined;
-    // A new receipt makes a new key, so the message is built again with it.
-    const key = receipt ? `${e.id}:${receipt.status}` : e.id;
+    const moderation = e.type === 'message_in' ? moderated.get(e.id) : undefined;
+    // A new receipt or moderation makes a new key, so the message is built again with it.
+    const key = receipt ? `${e.id}:${receipt.status}` : moderation ? `${e.id}:${moderation}` : e.id;
     const cached = timelineCache.get(key);
     if (cached && builtFrom.get(cached) !== e) timelineCache.delete(key);
-    items.push({ key, render: () => buildEvent(e, conv, receipt) });
+    items.push({ key, render: () => buildEvent(e, conv, receipt, moderation) });
   }
   for (const [clientMsgId, p] of state.pending) {
     if (p.conversation_id !== conv.view.id || shownClientIds.has(clientMsgId)) continue;
@@ -139,9 +143,10 @@ function deliveryIndex(events) {
  * @param {TimelineEvent} e
  * @param {Conv} conv
  * @param {TimelineEvent} [receipt] the latest `message_status` of a message_out
+ * @param {string} [moderation] the latest moderation of a public message_in
  */
-function buildEvent(e, conv, receipt) {
-  const node = MESSAGE_KINDS.has(e.type) ? buildMessage(e, conv, receipt) : buildSystemLine(e);
+function buildEvent(e, conv, receipt, moderation) {
+  const node = MESSAGE_KINDS.has(e.type) ? buildMessage(e, conv, receipt, moderation) : buildSystemLine(e);
   builtFrom.set(node, e);
   return node;
 }
@@ -150,8 +155,9 @@ function buildEvent(e, conv, receipt) {
  * @param {TimelineEvent} e
  * @param {Conv} conv
  * @param {TimelineEvent} [receipt]
+ * @param {string} [moderation]
  */
-function buildMessage(e, conv, receipt) {
+function buildMessage(e, conv, receipt, moderation) {
   let who;
   let cls;
   if (e.type === 'message_in') {
@@ -186,6 +192,7 @@ function buildMessage(e, conv, receipt) {
       onlyDescribes(e.text, e.attachments) ? null : h('div', { class: 'msg__text', dataset: { testid: 'message-text' } }, e.text ?? ''),
       e.attachments && e.attachments.length ? buildAttachments(e.attachments, e.customer_id || conv.view.customer.id) : null,
     ),
+    other ? null : buildModeration(e, conv.view.id, moderation),
   );
 }
 

@@ -3,7 +3,8 @@
 // conversation; the agent accepts it, sees the comment, and the "Reply via" picker
 // offers the public channel (the default) and Messenger marked private; the agent
 // answers in public, then picks Messenger and sends the private reply; both replies
-// show in the one timeline.
+// show in the one timeline; the agent hides the comment and the post shows it hidden,
+// with a line saying who hid it.
 //
 //   SWITCHBOARD_URL=http://127.0.0.1:43210 AGENT_ID=pat AGENT_PASSWORD=... \
 //     node clients/tests/public_reply.mjs
@@ -54,5 +55,13 @@ await run.main(async () => {
     await agent.getByTestId('composer-send').click();
     await agent.locator('[data-testid="timeline"]').getByText(PRIVATE_REPLY).first().waitFor();
     await agent.locator('[data-testid="timeline"]').getByText(PUBLIC_REPLY).first().waitFor();
+  });
+
+  await run.step('the agent hides the comment; the timeline says so', async () => {
+    const post = agent.locator('[data-testid="timeline-message"][data-kind="message_in"]').filter({ hasText: 'Is the sale still on?' });
+    await post.getByTestId('post-hide').click();
+    await post.locator('[data-testid="post-moderation"][data-state="hidden"]').waitFor();
+    run.check((await post.getByTestId('post-unhide').count()) === 1, 'no "show again" after hiding');
+    await agent.locator('[data-testid="timeline-system"][data-kind="post_moderated"]').getByText('hid the post on Facebook comments').waitFor();
   });
 });

@@ -23,6 +23,7 @@ pub mod ivr;
 pub mod kb;
 pub mod live;
 pub mod login;
+pub mod moderation;
 pub mod notify;
 pub mod openapi;
 pub mod outbound;
@@ -85,6 +86,7 @@ api_v1! {
     get "/customers/{id}/timeline" => read::timeline,
     get "/customers/{id}/conversations" => read::customer_conversations,
     post "/customers/{id}/conversations" => outbound::start,
+    post "/conversations/{id}/moderation" => moderation::moderate,
     post "/customers/{id}/files" => files::upload,
     get "/customers/{id}/files/{file}" => files::download,
     post "/customers/{id}/identities" => identity::link,

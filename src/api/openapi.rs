@@ -26,8 +26,8 @@
 use super::error::ApiError;
 use super::{
     admin, callbacks, canned, cluster_view, crm, customers, files, funnel, health, identity,
-    inbound, ivr, kb, live, login, notify, outbound, privacy, read, reports, simulate, supervisor,
-    survey, windows, ws_routes,
+    inbound, ivr, kb, live, login, moderation, notify, outbound, privacy, read, reports, simulate,
+    supervisor, survey, windows, ws_routes,
 };
 use actix_web::HttpResponse;
 use std::sync::OnceLock;
@@ -117,6 +117,7 @@ use utoipa::OpenApi;
         files::upload,
         files::download,
         outbound::start,
+        moderation::moderate,
     ),
     components(schemas(ApiError), responses(ApiError)),
     modifiers(&BearerScheme),

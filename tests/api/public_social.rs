@@ -325,7 +325,127 @@ async fn the_desktop_answers_a_comment_in_public_and_in_private_in_a_real_browse
         "the private reply names the comment"
     );
     let all = rec.all();
-    assert_eq!(all.len(), 2, "{all:?}");
+    assert_eq!(all.len(), 3, "{all:?}");
     assert_eq!(all[0].path, "/v21.0/P5_C1/comments");
     assert_eq!(all[0].json(), json!({"message": "Yes, until Sunday!"}));
+    assert_eq!(
+        (all[2].method.as_str(), all[2].path.as_str(), all[2].json()),
+        ("POST", "/v21.0/P5_C1", json!({"is_hidden": true}))
+    );
+}
+
+/// The `message_in` event of `customer`'s post, once stored.
+async fn post_event(app: &TestApp, customer: &str) -> Value {
+    let t = app
+        .timeline_until(customer, "the post", |t| {
+            t.iter().any(|e| e["type"] == "message_in")
+        })
+        .await;
+    (*events_of(&t, "message_in")[0]).clone()
+}
+
+async fn moderate(app: &TestApp, post: &Value, action: &str) -> (u16, Value) {
+    let conv = post["conversation_id"].as_str().unwrap();
+    app.post(
+        &format!("/api/v1/conversations/{conv}/moderation"),
+        json!({"event_id": post["id"], "action": action}),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn public_posts_are_hidden_or_deleted_where_the_provider_allows() {
+    let rec = Recorder::start().await;
+    let clock = ManualClock::new(Millis(T0_S * 1000));
+    let app = spawn_app_with_clock(
+        |s| {
+            channels_on(s, &rec);
+            s.channels.public.facebook_comments = true;
+            s.channels.public.x_mentions = true;
+        },
+        clock,
+    )
+    .await;
+    let c = comment("U7", "P7_C1", "spam spam", T0_S);
+    assert_eq!(fb_post(&app, &c, None).await, 200);
+    let fb = customer_of(&app, "facebook_comments", "U7").await.unwrap();
+    let fb_id = fb["id"].as_str().unwrap().to_owned();
+    let comment_ev = post_event(&app, &fb_id).await;
+
+    // Hidden, shown again, deleted: each the exact Graph API call, each recorded.
+    assert_eq!(moderate(&app, &comment_ev, "hide").await.0, 200);
+    assert_eq!(moderate(&app, &comment_ev, "unhide").await.0, 200);
+    let (s, ev) = moderate(&app, &comment_ev, "delete").await;
+    assert_eq!(s, 200, "{ev}");
+    assert_eq!(ev["type"], "post_moderated");
+    let calls = rec.all();
+    let seen: Vec<(&str, &str, Value)> = calls
+        .iter()
+        .map(|r| {
+            let body = if r.body.is_empty() {
+                Value::Null
+            } else {
+                r.json()
+            };
+            (r.method.as_str(), r.path.as_str(), body)
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("POST", "/v21.0/P7_C1", json!({"is_hidden": true})),
+            ("POST", "/v21.0/P7_C1", json!({"is_hidden": false})),
+            ("DELETE", "/v21.0/P7_C1", Value::Null),
+        ]
+    );
+    assert!(calls.iter().all(|r| r.query == "access_token=page-token"));
+    let t = app.timeline(&fb_id).await;
+    let actions: Vec<&str> = events_of(&t, "post_moderated")
+        .iter()
+        .map(|e| {
+            assert_eq!(e["message_event_id"], comment_ev["id"]);
+            assert_eq!(e["agent_id"], "admin");
+            e["action"].as_str().unwrap()
+        })
+        .collect();
+    assert_eq!(actions, ["hide", "unhide", "delete"]);
+
+    // X: a reply is hidden; deleting another account's post is not possible.
+    assert_eq!(
+        x_post(&app, &mention("3001", THEM, "@shop spam"), None).await,
+        200
+    );
+    let x = customer_of(&app, "x_mentions", THEM).await.unwrap();
+    let x_id = x["id"].as_str().unwrap().to_owned();
+    let post = post_event(&app, &x_id).await;
+    assert_eq!(moderate(&app, &post, "hide").await.0, 200);
+    let r = rec.wait_for("/2/tweets/", 1).await;
+    assert_eq!(
+        (r[0].method.as_str(), r[0].path.as_str()),
+        ("PUT", "/2/tweets/3001/hidden")
+    );
+    assert_eq!(r[0].json(), json!({"hidden": true}));
+    let (s, v) = moderate(&app, &post, "delete").await;
+    assert_eq!((s, v["code"].as_str()), (400, Some("invalid")), "{v}");
+
+    // A refusal at the provider records nothing and says why.
+    rec.fail_next(&[403]);
+    let (s, v) = moderate(&app, &post, "unhide").await;
+    assert_eq!((s, v["code"].as_str()), (409, Some("conflict")), "{v}");
+    assert!(v["message"].as_str().unwrap().contains("403"), "{v}");
+
+    // Only a public post of this conversation: not a private message, not an unknown
+    // event, not a bad action.
+    let sms = app.inbound("sms", "+819011112222", "hello", None).await;
+    let sms_customer = sms["customer_id"].as_str().unwrap().to_owned();
+    let sms_post = post_event(&app, &sms_customer).await;
+    let (s, v) = moderate(&app, &sms_post, "hide").await;
+    assert_eq!(s, 400, "{v}");
+    let mut unknown = post.clone();
+    unknown["id"] = json!(uuid::Uuid::new_v4().to_string());
+    assert_eq!(moderate(&app, &unknown, "hide").await.0, 404);
+    let (s, _) = moderate(&app, &post, "shout").await;
+    assert_eq!(s, 400);
+    let t = app.timeline(&x_id).await;
+    assert_eq!(events_of(&t, "post_moderated").len(), 1, "{t:#?}");
 }

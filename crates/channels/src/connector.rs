@@ -189,6 +189,17 @@ pub trait Sender: Sync {
     }
     /// Sends one reply; called by the outbound dispatcher's workers only.
     fn send<'a>(&'a self, cx: SendContext<'a>, d: &'a Delivery) -> BoxFuture<'a, SendResult>;
+    /// Hides, shows again or deletes the customer's public post `post_id` (the
+    /// provider's id) where the provider's API lets the business; `None`: it does not
+    /// (a private channel, or X's delete of another account's post).
+    fn moderate<'a>(
+        &'a self,
+        _cx: SendContext<'a>,
+        _post_id: &'a str,
+        _action: crate::domain::Moderation,
+    ) -> Option<BoxFuture<'a, Result<(), SendFailure>>> {
+        None
+    }
 }
 
 /// A connector that takes signed webhook calls.

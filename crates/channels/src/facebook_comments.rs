@@ -18,13 +18,15 @@
 //!   `SendAs::PrivateReply`), and the Messenger id Meta answers with is linked to the
 //!   same customer: one conversation, one timeline.
 //!
-//! Hiding and deleting comments are not built (the agent does it on the Page).
+//! - Moderation (`Sender::moderate`, `POST /api/v1/conversations/{id}/moderation`):
+//!   hide or show again (`POST {api_base}/{version}/{comment_id}` `{"is_hidden"}`) or
+//!   delete (`DELETE {api_base}/{version}/{comment_id}`) the customer's comment.
 
 use super::connector::{Connector, SendContext, Sender};
 use super::webhook::{self, WebhookError};
 use super::{ChannelSettings, InboundMessage};
 use crate::connector::{answered_id, read_answer, SendFailure, SendResult};
-use crate::domain::{Attachment, Channel, SendAs};
+use crate::domain::{Attachment, Channel, Moderation, SendAs};
 use crate::media;
 use crate::Gateway;
 use futures_util::future::BoxFuture;
@@ -117,6 +119,19 @@ impl Sender for FacebookComments {
     }
     fn send<'a>(&'a self, cx: SendContext<'a>, d: &'a Delivery) -> BoxFuture<'a, SendResult> {
         Box::pin(send(cx.client, &cx.gateway.channels, d))
+    }
+    fn moderate<'a>(
+        &'a self,
+        cx: SendContext<'a>,
+        post_id: &'a str,
+        action: Moderation,
+    ) -> Option<BoxFuture<'a, Result<(), SendFailure>>> {
+        Some(Box::pin(moderate(
+            cx.client,
+            &cx.gateway.channels,
+            post_id,
+            action,
+        )))
     }
 }
 
@@ -248,6 +263,30 @@ fn message_of(c: Comment) -> Option<InboundMessage> {
         .into_iter()
         .collect();
     Some(m)
+}
+
+/// Hides (`{"is_hidden": true}`), shows again or deletes comment `id` with the page
+/// token.
+async fn moderate(
+    client: &reqwest::Client,
+    cfg: &ChannelSettings,
+    id: &str,
+    action: Moderation,
+) -> Result<(), SendFailure> {
+    let ms = &cfg.messenger;
+    let url = format!("{}/{}/{}", ms.api_base, ms.api_version, id);
+    let req = match action {
+        Moderation::Hide | Moderation::Unhide => client
+            .post(url)
+            .json(&serde_json::json!({ "is_hidden": action == Moderation::Hide })),
+        Moderation::Delete => client.delete(url),
+    };
+    let resp = req
+        .query(&[("access_token", ms.page_access_token.as_str())])
+        .send()
+        .await
+        .map_err(SendFailure::from_reqwest)?;
+    read_answer(resp).await.map(drop)
 }
 
 /// Answers `d` in public, under the conversation's latest comment.

@@ -24,6 +24,9 @@ pub struct Inner {
     /// The client media is fetched with: redirects are followed by hand, each checked
     /// (`crate::media`).
     pub media_client: reqwest::Client,
+    /// The client of provider calls made for a REST request (moderating a post), with
+    /// the outbound call timeout.
+    pub api_client: reqwest::Client,
 }
 
 impl Gateway {
@@ -38,12 +41,19 @@ impl Gateway {
             .timeout(std::time::Duration::from_millis(channels.media.timeout_ms))
             .build()
             .unwrap_or_else(|_| reqwest::Client::new());
+        let api_client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_millis(
+                channels.outbound_timeout_ms,
+            ))
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new());
         Gateway(Arc::new(Inner {
             engine,
             channels,
             ivr,
             webhook_max_event_age_ms,
             media_client,
+            api_client,
         }))
     }
 

@@ -75,6 +75,43 @@ fn enabled_senders(settings: &ChannelSettings) -> impl Iterator<Item = &'static 
         .filter_map(|c| c.sender())
 }
 
+/// Why a post could not be moderated.
+#[derive(Debug)]
+pub enum ModerationError {
+    /// The channel's API does not let the business do it.
+    Unsupported(String),
+    /// The provider refused or could not be reached.
+    Provider(crate::connector::SendFailure),
+}
+
+/// Hides, shows again or deletes the customer's public post `post_id` on `channel`
+/// through its enabled connector.
+pub async fn moderate(
+    gateway: &crate::Gateway,
+    client: &reqwest::Client,
+    channel: Channel,
+    post_id: &str,
+    action: crate::domain::Moderation,
+) -> Result<(), ModerationError> {
+    let unsupported = || {
+        ModerationError::Unsupported(format!(
+            "{channel} does not let the business {} a post",
+            action.as_str()
+        ))
+    };
+    let (connector, sender) = sender_for(channel).ok_or_else(unsupported)?;
+    if !connector.enabled(&gateway.channels) {
+        return Err(ModerationError::Unsupported(format!(
+            "the {channel} connector is not enabled"
+        )));
+    }
+    let cx = crate::connector::SendContext { gateway, client };
+    let call = sender
+        .moderate(cx, post_id, action)
+        .ok_or_else(unsupported)?;
+    call.await.map_err(ModerationError::Provider)
+}
+
 /// Mounts every connector's routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     for c in CONNECTORS {

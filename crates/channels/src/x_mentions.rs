@@ -15,13 +15,16 @@
 //!   reply longer than a post (`domain::x_weighted_len`) before it is committed.
 //! - Moving to private is a reply on `x`: a direct message to the same user id.
 //!
-//! Hiding a reply (`PUT /2/tweets/{id}/hidden`) is not built.
+//! - Moderation (`Sender::moderate`): hide a reply to the account's post, or show it
+//!   again (`PUT {api_base}/2/tweets/{id}/hidden` `{"hidden"}`; X allows it for
+//!   replies to the account's own conversations and answers otherwise). X lets no
+//!   account delete another's post: a delete is refused.
 
 use super::connector::{Connector, SendContext, Sender};
 use super::webhook::{self, WebhookError};
 use super::{ChannelSettings, InboundMessage};
 use crate::connector::{answered_id, read_answer, SendFailure, SendResult};
-use crate::domain::{Attachment, Channel, SendAs};
+use crate::domain::{Attachment, Channel, Moderation, SendAs};
 use crate::Gateway;
 use futures_util::future::BoxFuture;
 use serde::Deserialize;
@@ -98,6 +101,31 @@ impl Sender for XMentions {
     }
     fn send<'a>(&'a self, cx: SendContext<'a>, d: &'a Delivery) -> BoxFuture<'a, SendResult> {
         Box::pin(send(cx.client, &cx.gateway.channels, d))
+    }
+    /// Hides a reply or shows it again; X lets no account delete another's post.
+    fn moderate<'a>(
+        &'a self,
+        cx: SendContext<'a>,
+        post_id: &'a str,
+        action: Moderation,
+    ) -> Option<BoxFuture<'a, Result<(), SendFailure>>> {
+        let hidden = match action {
+            Moderation::Hide => true,
+            Moderation::Unhide => false,
+            Moderation::Delete => return None,
+        };
+        let x = &cx.gateway.channels.x;
+        Some(Box::pin(async move {
+            let resp = cx
+                .client
+                .put(format!("{}/2/tweets/{post_id}/hidden", x.api_base))
+                .bearer_auth(&x.access_token)
+                .json(&serde_json::json!({ "hidden": hidden }))
+                .send()
+                .await
+                .map_err(SendFailure::from_reqwest)?;
+            read_answer(resp).await.map(drop)
+        }))
     }
 }
 

@@ -167,6 +167,15 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         detail: Option<String>,
     },
+    /// An agent hid, showed again or deleted the customer's public post (a Page
+    /// comment, an X reply) at the provider.
+    PostModerated {
+        /// The `message_in` event of the post.
+        message_event_id: EventId,
+        channel: Channel,
+        action: Moderation,
+        agent_id: AgentId,
+    },
     /// The customer opted out of (or back into) messages on a channel (SMS STOP/START,
     /// LINE unfollow/follow).
     OptOutChanged {
@@ -295,6 +304,29 @@ pub struct Attachment {
     pub file: Option<crate::BlobId>,
 }
 
+/// What an agent does to a customer's public post at the provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Moderation {
+    /// Hidden from everyone but its author and their friends (Facebook) / behind
+    /// "hidden replies" (X).
+    Hide,
+    /// Shown again.
+    Unhide,
+    /// Removed at the provider (Facebook only: X lets no one delete another's post).
+    Delete,
+}
+
+impl Moderation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Moderation::Hide => "hide",
+            Moderation::Unhide => "unhide",
+            Moderation::Delete => "delete",
+        }
+    }
+}
+
 /// Delivery state of an outbound message, as the provider reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -349,6 +381,7 @@ impl EventKind {
             EventKind::IdentityLinked { .. } => "identity_linked",
             EventKind::MessageStatus { .. } => "message_status",
             EventKind::OptOutChanged { .. } => "opt_out_changed",
+            EventKind::PostModerated { .. } => "post_moderated",
             EventKind::ConversationReopened { .. } => "conversation_reopened",
             EventKind::Call { .. } => "call",
             EventKind::VideoInvited { .. } => "video_invited",

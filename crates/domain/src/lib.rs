@@ -41,7 +41,8 @@ pub use customer::{attribute_requirements, Customer, IdentityKey, MergedRecord};
 pub use error::{EngineError, EngineResult, ErrorCode};
 pub use escape::Escaped;
 pub use event::{
-    Attachment, BotTurn, CallStatus, DeliveryStatus, EventKind, OfferOutcome, TimelineEvent,
+    Attachment, BotTurn, CallStatus, DeliveryStatus, EventKind, Moderation, OfferOutcome,
+    TimelineEvent,
 };
 pub use ids::{AgentId, ConversationId, CustomerId, EventId, OfferId, QueueName};
 pub use queue::{
