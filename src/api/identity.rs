@@ -13,6 +13,9 @@
 //!   `id`; 409 if they are the same, either is merged, or `other` has an open
 //!   conversation or a connected chat.
 //! - `POST /api/v1/customers/{id}/unmerge` `{"other"}` (any staff).
+//! - `POST /api/v1/identities/stitch` `{"after"?, "limit"?}` (admin): one page of the
+//!   pass merging the customers who share a phone number or an X account
+//!   (`Engine::stitch_shared_identities`), audited as `identities_stitched`.
 //!
 //! An agent may do these only for customers it serves or served (`super::access`);
 //! for a merge or unmerge, both of them.
@@ -203,4 +206,72 @@ pub async fn unmerge(
         .unmerge_customers(id, other, Some(staff.id.clone()))
         .await?;
     Ok(HttpResponse::Ok().json(c))
+}
+
+/// One page of the pass that merges customers known by the same phone number or X
+/// account (stored before one-customer-per-address, or split by a race).
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StitchBody {
+    /// The previous page's `next` (absent: from the start).
+    #[serde(default)]
+    pub after: Option<String>,
+    /// Identity links read on this page: 1 to 1,000 (default 500).
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+/// Largest page of [`stitch`].
+const MAX_STITCH_PAGE: usize = 1_000;
+
+/// Merges the customers who share a phone number or an X account, one page at a time.
+#[utoipa::path(post, path = "/api/v1/identities/stitch", tag = "customers",
+    operation_id = "stitch_identities",
+    security(("bearer" = [])),
+    request_body = StitchBody,
+    responses(
+        (status = 200, description = "`{scanned, merged: [{survivor, other, evidence}], skipped: [{survivor, other, evidence, reason}], next}`; call again with `after = next` until `next` is null"),
+        (status = 400, response = ApiError),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+        (status = 503, response = ApiError),
+    )
+)]
+pub async fn stitch(
+    state: web::Data<AppState>,
+    staff: Staff,
+    body: web::Json<StitchBody>,
+) -> Result<HttpResponse, ApiError> {
+    staff.require_admin()?;
+    let body = body.into_inner();
+    let limit = body.limit.unwrap_or(500);
+    if !(1..=MAX_STITCH_PAGE).contains(&limit) {
+        return Err(ApiError::invalid(format!(
+            "limit must be 1 to {MAX_STITCH_PAGE}"
+        )));
+    }
+    if body.after.as_ref().is_some_and(|a| a.len() > 1024) {
+        return Err(ApiError::invalid("after is not a cursor of this pass"));
+    }
+    let server = &state.server;
+    let report = server.stitch_shared_identities(body.after, limit).await?;
+    if !report.merged.is_empty() {
+        server
+            .store
+            .append_audit(crate::store::privacy::AuditEntry {
+                id: crate::domain::EventId::new(),
+                at: server.now(),
+                actor: staff.id.clone(),
+                action: "identities_stitched".into(),
+                customer_id: None,
+                detail: serde_json::json!({
+                    "merged": report.merged.iter()
+                        .map(|m| serde_json::json!({"survivor": m.survivor, "other": m.other, "evidence": m.evidence}))
+                        .collect::<Vec<_>>(),
+                    "skipped": report.skipped.len(),
+                }),
+            })
+            .await?;
+    }
+    Ok(HttpResponse::Ok().json(report))
 }

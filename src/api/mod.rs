@@ -93,6 +93,7 @@ api_v1! {
     delete "/customers/{id}/identities/{channel}/{address}" => identity::unlink,
     post "/customers/{id}/merge" => identity::merge,
     post "/customers/{id}/unmerge" => identity::unmerge,
+    post "/identities/stitch" => identity::stitch,
     get "/conversations/{id}" => read::conversation,
     get "/conversations/{id}/trace" => read::trace,
     get "/reply-windows" => windows::list,

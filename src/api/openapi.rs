@@ -64,6 +64,7 @@ use utoipa::OpenApi;
         identity::unlink,
         identity::merge,
         identity::unmerge,
+        identity::stitch,
         read::conversation,
         read::trace,
         live::queues,

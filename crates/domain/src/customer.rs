@@ -152,6 +152,16 @@ impl IdentityKey {
     pub fn storage_key(&self) -> String {
         format!("{}\u{0}{}", self.channel.as_str(), self.address)
     }
+
+    /// The identity of a [`IdentityKey::storage_key`]; `None` for a channel this build
+    /// does not know (or no separator). The address is taken as stored.
+    pub fn from_storage_key(key: &str) -> Option<Self> {
+        let (channel, address) = key.split_once('\u{0}')?;
+        Some(Self {
+            channel: Channel::parse(channel).ok()?,
+            address: address.to_owned(),
+        })
+    }
 }
 
 #[cfg(test)]
@@ -169,5 +179,7 @@ mod tests {
         assert!(IdentityKey::parse(Channel::Chat, "").is_err());
         assert!(IdentityKey::parse(Channel::Line, "U1234\n").is_ok()); // trimmed
         assert!(IdentityKey::parse(Channel::Line, "U12\u{7}34").is_err());
+        assert_eq!(IdentityKey::from_storage_key(&p.storage_key()), Some(p));
+        assert_eq!(IdentityKey::from_storage_key("fax\u{0}123"), None);
     }
 }

@@ -122,6 +122,20 @@ pub const SELECT_IDENTITY: Stmt = read(
     "SELECT customer_id FROM {{keyspace}}.identities WHERE channel = ? AND address = ?",
 );
 
+/// Every identity link in token order, from the start (a maintenance pass).
+pub const SELECT_IDENTITIES_FIRST: Stmt = read(
+    "select_identities_first",
+    "SELECT token(channel, address), channel, address, customer_id \
+     FROM {{keyspace}}.identities LIMIT ?",
+);
+
+/// Every identity link in token order, after a token.
+pub const SELECT_IDENTITIES_AFTER: Stmt = read(
+    "select_identities_after",
+    "SELECT token(channel, address), channel, address, customer_id \
+     FROM {{keyspace}}.identities WHERE token(channel, address) > ? LIMIT ?",
+);
+
 // --- timeline ---------------------------------------------------------------------------
 
 pub const INSERT_TIMELINE_EVENT: Stmt = write(
@@ -605,6 +619,8 @@ pub const ALL: &[Stmt] = &[
     INSERT_IDENTITY_IF_NOT_EXISTS,
     UPDATE_IDENTITY_IF_EXISTS,
     SELECT_IDENTITY,
+    SELECT_IDENTITIES_FIRST,
+    SELECT_IDENTITIES_AFTER,
     INSERT_TIMELINE_EVENT,
     INSERT_TIMELINE_BUCKET,
     SELECT_TIMELINE_BUCKETS,

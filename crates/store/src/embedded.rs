@@ -1347,6 +1347,43 @@ impl Store for EmbeddedStore {
         .await
     }
 
+    async fn identities_page(
+        &self,
+        after: Option<String>,
+        limit: usize,
+    ) -> Result<crate::IdentityPage, StoreError> {
+        use std::ops::Bound;
+        self.read(move |txn| {
+            let t = ro(txn, IDENTITIES)?;
+            let lo = match &after {
+                Some(a) => Bound::Excluded(a.as_bytes()),
+                None => Bound::Unbounded,
+            };
+            let mut page = crate::IdentityPage::default();
+            let (mut last, mut read) = (None, 0);
+            for row in t
+                .range::<&[u8]>((lo, Bound::Unbounded))
+                .map_err(backend)?
+                .take(limit)
+            {
+                let (k, v) = row.map_err(backend)?;
+                let key = std::str::from_utf8(k.value())
+                    .map_err(|e| StoreError::Corrupt(format!("identities: key is not UTF-8: {e}")))?
+                    .to_owned();
+                let customer = CustomerId::from_bytes(decode_uuid("identities", v.value())?);
+                if let Some(identity) = IdentityKey::from_storage_key(&key) {
+                    page.links.push((identity, customer));
+                }
+                last = Some(key);
+                read += 1;
+            }
+            // A full page may have more after it; a short one was the last.
+            page.next = last.filter(|_| read == limit);
+            Ok(page)
+        })
+        .await
+    }
+
     async fn customer(&self, id: CustomerId) -> Result<Option<Customer>, StoreError> {
         self.read(move |txn| get_json(&ro(txn, CUSTOMERS)?, "customers", id.as_bytes()))
             .await

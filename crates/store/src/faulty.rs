@@ -217,6 +217,15 @@ impl Store for FaultyStore {
         self.inner.customer_by_identity(key).await
     }
 
+    async fn identities_page(
+        &self,
+        after: Option<String>,
+        limit: usize,
+    ) -> Result<crate::IdentityPage, StoreError> {
+        self.check(Op::Read)?;
+        self.inner.identities_page(after, limit).await
+    }
+
     async fn customer(&self, id: CustomerId) -> Result<Option<Customer>, StoreError> {
         self.check(Op::Read)?;
         self.inner.customer(id).await

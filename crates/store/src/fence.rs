@@ -115,6 +115,13 @@ impl Store for Fenced {
     async fn customer(&self, id: CustomerId) -> Result<Option<Customer>, StoreError> {
         self.inner.customer(id).await
     }
+    async fn identities_page(
+        &self,
+        after: Option<String>,
+        limit: usize,
+    ) -> Result<crate::IdentityPage, StoreError> {
+        self.inner.identities_page(after, limit).await
+    }
     async fn timeline(
         &self,
         customer: CustomerId,

@@ -122,6 +122,14 @@ pub struct TraceEntry {
     pub detail: String,
 }
 
+/// A page of identity links ([`Store::identities_page`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IdentityPage {
+    pub links: Vec<(IdentityKey, CustomerId)>,
+    /// The next page's cursor, opaque (`None`: this was the last page).
+    pub next: Option<String>,
+}
+
 /// An agent reply waiting for its provider (SMS, LINE, Messenger, email). Written in
 /// the same commit as its `message_out` event and removed in the same commit as its
 /// final `message_status`, so a reply committed before a crash is sent after the
@@ -320,6 +328,17 @@ pub trait Store: Send + Sync + 'static {
         &self,
         key: &IdentityKey,
     ) -> Result<Option<CustomerId>, StoreError>;
+
+    /// One page of every identity link (`limit` at most), in the backend's own order,
+    /// after cursor `after` (the previous page's; `None`: from the start); answers the
+    /// links and the next page's cursor (`None` at the end). For maintenance passes
+    /// over all identities (`Engine::stitch_shared_identities`). A link whose channel
+    /// this build does not know is skipped.
+    async fn identities_page(
+        &self,
+        after: Option<String>,
+        limit: usize,
+    ) -> Result<IdentityPage, StoreError>;
     async fn customer(&self, id: CustomerId) -> Result<Option<Customer>, StoreError>;
 
     /// Up to `limit` events of `customer`, newest first, strictly older than `before`

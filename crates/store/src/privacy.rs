@@ -22,7 +22,8 @@ pub struct AuditEntry {
     pub actor: AgentId,
     /// `customer_exported`, `customer_erased`, `kb_article_created`,
     /// `kb_article_updated`, `kb_article_deleted`, `kb_article_published`,
-    /// `kb_draft_proposed`, `kb_draft_discarded`, `login_failures_alarm`
+    /// `kb_draft_proposed`, `kb_draft_discarded`, `login_failures_alarm`,
+    /// `identities_stitched`
     /// (docs/security.md).
     pub action: String,
     pub customer_id: Option<CustomerId>,

@@ -277,3 +277,165 @@ impl Engine {
         Ok((customer, outcome))
     }
 }
+
+/// What one page of [`Engine::stitch_shared_identities`] did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct StitchReport {
+    /// Links of a shared address space read on this page.
+    pub scanned: usize,
+    /// Customers merged because they share an address.
+    pub merged: Vec<Stitched>,
+    /// Customers sharing an address that were left apart, and why (an open
+    /// conversation, a chat socket...): run the page again later, or merge by hand.
+    pub skipped: Vec<Stitched>,
+    /// The next page's cursor; `None`: the pass is complete.
+    pub next: Option<String>,
+}
+
+/// Two customers known by one address.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Stitched {
+    /// The one kept: the earliest created.
+    pub survivor: CustomerId,
+    pub other: CustomerId,
+    /// `same_phone_number` or `same_x_account`.
+    pub evidence: &'static str,
+    /// Why it was skipped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Longest chain of merges followed to a survivor.
+const MAX_MERGE_HOPS: usize = 8;
+/// Events of a customer read for an agent's unlink of an address.
+const UNLINK_LOOKBACK: usize = 1_000;
+
+impl Engine {
+    /// One page (`limit` links, after cursor `after`) of the pass that makes one
+    /// customer per shared address of the identities stored before that rule (or
+    /// split by a race, see `resolve_shared`): for each link on a channel of a shared
+    /// address space (phone numbers; X accounts), the owners of the same address on
+    /// the sibling channels; two or more customers are merged into the one created
+    /// first (undoable, like every merge). A merge the engine refuses (the other
+    /// customer has an open conversation or a chat socket) is reported and left; the
+    /// pass can be run again. The caller keeps the cursor: nothing is held between
+    /// pages.
+    pub async fn stitch_shared_identities(
+        &self,
+        after: Option<String>,
+        limit: usize,
+    ) -> EngineResult<StitchReport> {
+        let page = self
+            .store
+            .identities_page(after, limit)
+            .await
+            .map_err(crate::store::StoreError::into_engine)?;
+        let mut report = StitchReport {
+            next: page.next,
+            ..Default::default()
+        };
+        for (key, owner) in page.links {
+            let space = key.channel.capabilities().address;
+            let Some(evidence) = space.shared_evidence() else {
+                continue;
+            };
+            report.scanned += 1;
+            let mut owners = vec![owner];
+            for sibling in crate::domain::Channel::ALL {
+                if sibling == key.channel || sibling.capabilities().address != space {
+                    continue;
+                }
+                let other = IdentityKey {
+                    channel: sibling,
+                    address: key.address.clone(),
+                };
+                if let Some(o) = self
+                    .store
+                    .customer_by_identity(&other)
+                    .await
+                    .map_err(crate::store::StoreError::into_engine)?
+                {
+                    owners.push(o);
+                }
+            }
+            let mut live = Vec::new();
+            for o in owners {
+                if let Some(c) = self.survivor_record(o).await? {
+                    if !live.iter().any(|l: &Customer| l.id == c.id) {
+                        live.push(c);
+                    }
+                }
+            }
+            if live.len() < 2 {
+                continue;
+            }
+            live.sort_by_key(|c| (c.created_at, c.id));
+            let survivor = live[0].id;
+            // An address an agent took away from a customer stays apart (a family's
+            // shared phone): their unlink outranks the shared address.
+            let mut unlinked = false;
+            for c in &live {
+                unlinked |= self.unlinked_address(c.id, &key.address).await?;
+            }
+            for other in &live[1..] {
+                let pair = |reason| Stitched {
+                    survivor,
+                    other: other.id,
+                    evidence,
+                    reason,
+                };
+                if unlinked {
+                    report.skipped.push(pair(Some(
+                        "an agent unlinked this address from one of them".into(),
+                    )));
+                    continue;
+                }
+                match self.merge_customers(survivor, other.id, None).await {
+                    Ok(_) => report.merged.push(pair(None)),
+                    Err(e) if e.code == ErrorCode::Unavailable || e.code == ErrorCode::Busy => {
+                        return Err(e)
+                    }
+                    Err(e) => report.skipped.push(pair(Some(e.message))),
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Whether an agent unlinked `address` (on any channel) from `customer`, among its
+    /// latest [`UNLINK_LOOKBACK`] events.
+    async fn unlinked_address(&self, customer: CustomerId, address: &str) -> EngineResult<bool> {
+        let events = self
+            .store
+            .timeline(customer, None, UNLINK_LOOKBACK)
+            .await
+            .map_err(crate::store::StoreError::into_engine)?;
+        Ok(events.iter().any(|e| {
+            matches!(&e.kind, crate::domain::EventKind::IdentityLinked {
+                address: a,
+                unlinked: true,
+                ..
+            } if a == address)
+        }))
+    }
+
+    /// The customer record `id` was merged into, through the chain of merges (the
+    /// record itself when not merged); `None` when it does not exist.
+    async fn survivor_record(&self, mut id: CustomerId) -> EngineResult<Option<Customer>> {
+        for _ in 0..MAX_MERGE_HOPS {
+            let Some(c) = self
+                .store
+                .customer(id)
+                .await
+                .map_err(crate::store::StoreError::into_engine)?
+            else {
+                return Ok(None);
+            };
+            match c.merged_into {
+                Some(next) => id = next,
+                None => return Ok(Some(c)),
+            }
+        }
+        Ok(None)
+    }
+}
