@@ -547,3 +547,108 @@ async fn instagram_direct_messages_story_replies_and_the_send_api() {
     );
     assert_eq!(rec.all().len(), 1);
 }
+
+/// A notification on WhatsApp: inside the 24-hour window the rule's own text goes out;
+/// outside it, the approved template the rule names, with its parameters rendered from
+/// the event's data (the timeline records the text the customer reads). A rule naming
+/// WhatsApp without a template, or a template that is not approved, is refused at save
+/// or suppressed with the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whatsapp_notifications_use_the_approved_template_outside_the_window() {
+    let rec = Recorder::start().await;
+    let clock = ManualClock::new(Millis(T0_S * 1000));
+    let app = spawn_app_with_clock(
+        |s| {
+            channels_on(s, &rec);
+            s.timing.agent_token_ttl_ms = 30 * 24 * HOUR_MS;
+        },
+        clock.clone(),
+    )
+    .await;
+    assert_eq!(
+        wa_post(&app, &wa_text("wamid.N1", "注文しました", T0_S), None).await,
+        200
+    );
+    let cid = customer_of(&app, "whatsapp", &format!("+{WA_ID}"))
+        .await
+        .unwrap()["id"]
+        .clone();
+
+    // WhatsApp needs a template in the rule; its parameters may only use the rule's
+    // variables.
+    let rule = |template: Value| {
+        json!({"templates": {"ja": "{{customer.name}}様、{{order.id}}を発送しました"},
+               "variables": ["order.id"], "channels": ["whatsapp"],
+               "whatsapp_template": template})
+    };
+    let (s, v) = app
+        .put(
+            "/api/v1/notification-rules/order.shipped",
+            json!({"templates": {"ja": "x"}, "channels": ["whatsapp"]}),
+        )
+        .await;
+    assert_eq!(s, 400, "{v}");
+    assert!(
+        v["message"].as_str().unwrap().contains("whatsapp_template"),
+        "{v}"
+    );
+    let (s, v) = app
+        .put(
+            "/api/v1/notification-rules/order.shipped",
+            rule(json!({"name": "order_update", "language": "ja",
+                        "parameters": ["{{customer.name}}", "{{secret}}"]})),
+        )
+        .await;
+    assert_eq!(s, 400, "an unknown variable: {v}");
+    let (s, v) = app
+        .put(
+            "/api/v1/notification-rules/order.shipped",
+            rule(json!({"name": "order_update", "language": "ja",
+                        "parameters": ["{{customer.name}}", "{{order.id}}"]})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let event = |key: &str| {
+        json!({"type": "order.shipped", "customer": {"id": cid}, "idempotency_key": key,
+               "data": {"order.id": "A-7"}})
+    };
+
+    // Inside the window: the rule's text, free-form.
+    let (s, v) = app.post("/api/v1/events", event("n1")).await;
+    assert_eq!((s, v["status"].as_str()), (202, Some("sent")), "{v}");
+    let r = rec.wait_for("/messages", 1).await;
+    assert_eq!(r[0].json()["type"], "text");
+    assert_eq!(r[0].json()["text"]["body"], "山田太郎様、A-7を発送しました");
+
+    // Outside it: the approved template, parameters filled.
+    clock.advance_ms(25 * HOUR_MS);
+    let (s, v) = app.post("/api/v1/events", event("n2")).await;
+    assert_eq!((s, v["status"].as_str()), (202, Some("sent")), "{v}");
+    assert_eq!(v["text"], "山田太郎様、ご注文A-7を発送しました。");
+    let r = rec.wait_for("/messages", 2).await;
+    let body = r[1].json();
+    assert_eq!(body["type"], "template");
+    assert_eq!(body["template"]["name"], "order_update");
+    assert_eq!(
+        body["template"]["components"][0]["parameters"],
+        json!([{"type": "text", "text": "山田太郎"}, {"type": "text", "text": "A-7"}])
+    );
+
+    // A template the provider did not approve under that name: suppressed, nothing sent.
+    let (s, v) = app
+        .put(
+            "/api/v1/notification-rules/order.shipped",
+            rule(json!({"name": "order_shipped", "language": "ja",
+                        "parameters": ["{{order.id}}"]})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = app.post("/api/v1/events", event("n3")).await;
+    assert_eq!((s, v["status"].as_str()), (202, Some("suppressed")), "{v}");
+    let reason = v["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("outside its reply window") && reason.contains("no approved template"),
+        "{reason}"
+    );
+    assert_eq!(rec.all().len(), 2);
+}

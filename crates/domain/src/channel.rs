@@ -177,14 +177,14 @@ impl Channel {
             ),
             // Video sessions run beside the web chat, whose sockets carry the text.
             Channel::Video => row(C::Voice, Socket, false, InChat, false, false, Opaque, false),
-            // Notifications are proactive, and WhatsApp takes only approved templates
-            // outside the 24-hour window: not offered until rules can name a template.
+            // Notifications are proactive: outside the 24-hour window WhatsApp takes
+            // only the approved template the rule names (`whatsapp_template`).
             Channel::Whatsapp => row(
                 C::Messaging,
                 Connector,
                 true,
                 ByReply,
-                false,
+                true,
                 true,
                 Phone,
                 true,
@@ -525,7 +525,7 @@ mod tests {
     fn capability_table() {
         assert_eq!(
             channels_where(|k| k.notifications),
-            "sms, email, line, messenger"
+            "sms, email, line, messenger, whatsapp"
         );
         assert_eq!(
             channels_where(|k| k.bot),

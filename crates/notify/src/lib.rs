@@ -116,6 +116,43 @@ pub struct Rule {
     pub variables: Vec<String>,
     /// Channels in order of preference (the customer's preferred channel comes first).
     pub channels: Vec<Channel>,
+    /// The approved WhatsApp template sent when the customer's 24-hour window is
+    /// closed (inside it the text above goes out); required when `channels` names
+    /// `whatsapp`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub whatsapp_template: Option<RuleTemplate>,
+}
+
+/// A provider template a rule sends: its name and language at the provider, and its
+/// body parameters in order, each a template over the rule's variables
+/// (`{{order_id}}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleTemplate {
+    pub name: String,
+    pub language: String,
+    #[serde(default)]
+    pub parameters: Vec<String>,
+}
+
+impl RuleTemplate {
+    /// The template message with its parameters rendered from `vars`.
+    pub fn render(
+        &self,
+        vars: &Vars,
+        max_bytes: usize,
+    ) -> Result<domain::TemplateMessage, TemplateError> {
+        let parameters = self
+            .parameters
+            .iter()
+            .map(|p| Template::parse(p, max_bytes).and_then(|t| t.render(vars)))
+            .collect::<Result<_, _>>()?;
+        Ok(domain::TemplateMessage {
+            name: self.name.clone(),
+            language: self.language.clone(),
+            parameters,
+        })
+    }
 }
 
 impl Rule {
@@ -149,6 +186,37 @@ impl Rule {
         }
         if self.channels.is_empty() {
             return Err(NotifyError::Invalid("channels: at least one".into()));
+        }
+        match &self.whatsapp_template {
+            None if self.channels.contains(&Channel::Whatsapp) => {
+                return Err(NotifyError::Invalid(
+                    "whatsapp_template: required with the whatsapp channel (outside the \
+                     24-hour window WhatsApp takes only an approved template)"
+                        .into(),
+                ))
+            }
+            None => {}
+            Some(t) => {
+                if t.name.trim().is_empty() || t.language.trim().is_empty() {
+                    return Err(NotifyError::Invalid(
+                        "whatsapp_template: name and language are required".into(),
+                    ));
+                }
+                if t.parameters.len() > domain::channel::MAX_TEMPLATE_PARAMETERS {
+                    return Err(NotifyError::Invalid(format!(
+                        "whatsapp_template: at most {} parameters",
+                        domain::channel::MAX_TEMPLATE_PARAMETERS
+                    )));
+                }
+                for p in &t.parameters {
+                    Template::parse(p, max_bytes)
+                        .and_then(|t| t.check_allowed(&allowed))
+                        .map_err(|source| NotifyError::Template {
+                            lang: "whatsapp_template",
+                            source,
+                        })?;
+                }
+            }
         }
         if let Some(c) = self
             .channels
@@ -364,7 +432,35 @@ mod tests {
             subjects: BTreeMap::new(),
             variables: vec!["order.id".into()],
             channels: vec![Channel::Sms, Channel::Email],
+            whatsapp_template: None,
         }
+    }
+
+    #[test]
+    fn a_whatsapp_rule_names_a_template_over_its_variables() {
+        let mut r = rule();
+        r.channels.push(Channel::Whatsapp);
+        assert!(
+            matches!(r.check(1000), Err(NotifyError::Invalid(m)) if m.contains("whatsapp_template"))
+        );
+        r.whatsapp_template = Some(RuleTemplate {
+            name: "order_update".into(),
+            language: "ja".into(),
+            parameters: vec!["{{customer.name}}".into(), "{{order.id}}".into()],
+        });
+        assert_eq!(r.check(1000), Ok(()));
+        let mut vars = Vars::new();
+        vars.insert("customer.name".into(), "山田".into());
+        vars.insert("order.id".into(), "A-1".into());
+        let msg = r
+            .whatsapp_template
+            .as_ref()
+            .unwrap()
+            .render(&vars, 1000)
+            .unwrap();
+        assert_eq!(msg.parameters, ["山田", "A-1"]);
+        r.whatsapp_template.as_mut().unwrap().parameters[1] = "{{password}}".into();
+        assert!(r.check(1000).is_err(), "only the rule's variables");
     }
 
     #[test]

@@ -107,6 +107,12 @@ impl CustomerActor {
                 return Ok(Ok((batch, rec, None)));
             }
         }
+        let settings = &self.engine.settings;
+        let mut vars = order.vars.clone();
+        vars.insert("customer.id".into(), self.id.to_string());
+        if let Some(n) = &customer.display_name {
+            vars.insert("customer.name".into(), n.clone());
+        }
         // Send now: the first usable channel of the customer's preference.
         let mut reasons = Vec::new();
         let mut target = None;
@@ -114,32 +120,34 @@ impl CustomerActor {
             match self.reply_target(c) {
                 Ok(Some(to)) => match self.automated_allowed(c) {
                     Ok(()) => {
-                        target = Some((c, to));
+                        target = Some((c, to, None));
                         break;
                     }
-                    Err(why) => reasons.push(why),
+                    // Outside the window: the rule's approved template, if it can.
+                    Err(why) => match self.notification_template(c, &msg.rule, &vars) {
+                        Some(Ok(t)) => {
+                            target = Some((c, to, Some(t)));
+                            break;
+                        }
+                        Some(Err(e)) => reasons.push(format!("{why}; {e}")),
+                        None => reasons.push(why),
+                    },
                 },
                 Ok(None) => reasons.push(format!("{c}: no address")),
                 Err(e) => reasons.push(e.message),
             }
         }
-        let Some((channel, to)) = target else {
+        let Some((channel, to, template)) = target else {
             rec.status = NotificationStatus::Suppressed;
             rec.reason = Some(format!("no usable channel ({})", reasons.join("; ")));
             put(&mut batch, &rec)?;
             return Ok(Ok((batch, rec, None)));
         };
-        let settings = &self.engine.settings;
         let lang = Language::of_customer(&customer, &settings.notify.default_language);
         let (lang, src) = msg
             .rule
             .template_for(lang)
             .ok_or_else(|| EngineError::invalid("the rule has no template"))?;
-        let mut vars = order.vars.clone();
-        vars.insert("customer.id".into(), self.id.to_string());
-        if let Some(n) = &customer.display_name {
-            vars.insert("customer.name".into(), n.clone());
-        }
         if channel == Channel::Email {
             let token = crate::survey::new_secret();
             let url = format!("{}/unsubscribe/{token}", settings.channels.public_url);
@@ -155,7 +163,11 @@ impl CustomerActor {
             vars.insert("unsubscribe_url".into(), url);
         }
         let max = settings.notify.max_template_bytes;
-        let rendered = Template::parse(src, max).and_then(|t| t.render(&vars));
+        let rendered = match &template {
+            // The customer reads the approved template's body with its parameters.
+            Some((_, body)) => Ok(body.clone()),
+            None => Template::parse(src, max).and_then(|t| t.render(&vars)),
+        };
         let mut text = match rendered {
             Ok(t) => t,
             Err(e) => {
@@ -208,7 +220,9 @@ impl CustomerActor {
             attempt: 0,
             attempted: false,
             quick_replies: Vec::new(),
-            send_as: Default::default(),
+            send_as: template
+                .map(|(t, _)| crate::domain::SendAs::Template(t))
+                .unwrap_or_default(),
             attachments: Vec::new(),
         };
         batch.events.push(event.clone());
@@ -220,6 +234,39 @@ impl CustomerActor {
         rec.sent_at = Some(now);
         put(&mut batch, &rec)?;
         Ok(Ok((batch, rec, Some(AfterSend { event, delivery }))))
+    }
+}
+
+impl CustomerActor {
+    /// The approved template rule `rule` sends on `channel` outside its window, with
+    /// its parameters rendered from `vars`, and the text the customer reads; `None`:
+    /// the channel takes no templates or the rule names none; `Err`: it does not
+    /// render or is not approved as named (its reason).
+    fn notification_template(
+        &self,
+        channel: Channel,
+        rule: &Rule,
+        vars: &crate::template::Vars,
+    ) -> Option<Result<(crate::domain::TemplateMessage, String), String>> {
+        let facts = &self.engine.settings.channels;
+        if !facts.windows.get(&channel).is_some_and(|w| w.templates) {
+            return None;
+        }
+        let t = rule
+            .whatsapp_template
+            .as_ref()
+            .filter(|_| channel == Channel::Whatsapp)?;
+        let max = self.engine.settings.notify.max_template_bytes;
+        Some(
+            t.render(vars, max)
+                .map_err(|e| format!("whatsapp_template: {e}"))
+                .and_then(|msg| {
+                    let approved = facts.templates.get(&channel).map_or(&[][..], Vec::as_slice);
+                    crate::domain::ApprovedTemplate::resolve(approved, &msg)
+                        .map(|text| (msg, text))
+                        .map_err(|e| format!("whatsapp_template: {}: {}", e.field, e.reason))
+                }),
+        )
     }
 }
 
