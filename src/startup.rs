@@ -200,6 +200,7 @@ impl Application {
     ) -> anyhow::Result<Application> {
         let key = secret_key(&store, "token_key").await?;
         let erasure_key = secret_key(&store, switchboard_engine::tombstones::KEY_SETTING).await?;
+        let file_link_key = secret_key(&store, "file_link_key").await?;
         let settings = Arc::new(settings);
         let engine = Engine::new(
             store.clone(),
@@ -315,6 +316,7 @@ impl Application {
             settings.channels.clone(),
             settings.ivr.clone(),
             settings.security.webhook_max_event_age_ms,
+            crate::channels::signature::FileLinkKey::new(file_link_key),
         );
         let dispatcher = crate::channels::outbound::Dispatcher::start(gateway.clone());
         engine.set_outbound(dispatcher.clone());
@@ -739,7 +741,8 @@ async fn record_shard_count(
 }
 
 /// A 32-byte secret kept in the store under `name` (the token signing key, the
-/// erasure tombstones' hashing key), created at random on first start.
+/// erasure tombstones' hashing key, the file links' signing key), created at random
+/// on first start.
 async fn secret_key(store: &SharedStore, name: &str) -> anyhow::Result<[u8; 32]> {
     if let Some(bytes) = store.setting(name).await? {
         if let Ok(k) = <[u8; 32]>::try_from(bytes.as_slice()) {

@@ -262,11 +262,12 @@ const MODULE_LAYERS: &[(&str, &[&str])] = &[
         &[
             "config",
             "login",
-            "gateway",
             "signature",
+            "gateway",
             "webhook",
             "media",
             "connector",
+            "file_links",
             "facebook_comments",
             "x_mentions",
             "twilio_sms",

@@ -1,7 +1,9 @@
 //! Files over REST: `POST /api/v1/customers/{id}/files` stores one file for a customer
 //! (the body is the bytes, `Content-Type` their type, `?name=` the file name) and
 //! answers its id; a chat or agent `message` frame then names it in `files`.
-//! `GET /api/v1/customers/{id}/files/{file}` serves it back.
+//! `GET /api/v1/customers/{id}/files/{file}` serves it back. `GET /files/{customer}/
+//! {file}?exp=&sig=` serves it to a provider holding a signed, expiring link
+//! (`channels::file_links`).
 //!
 //! Who may: the staff allowed to see the customer (`super::access`), and the visitor
 //! whose token leads to that customer (merged records included: a file of a record
@@ -202,10 +204,54 @@ pub async fn download(
     let file = BlobId::parse(&file)?;
     let who = caller(server, &req).await?;
     allowed(server, &who, id).await?;
+    serve(server, id, &file, "same-origin").await
+}
+
+/// The query of a signed file link (`channels::file_links`).
+#[derive(Debug, Deserialize)]
+pub struct LinkQuery {
+    exp: i64,
+    sig: String,
+}
+
+/// `GET /files/{customer}/{file}?exp=..&sig=..`: a stored file, to whoever holds a
+/// link the engine signed for a provider that fetches an agent's file itself
+/// (Messenger, Instagram, Twilio MMS) and that has not expired; anyone else gets 403.
+/// Not under `/api/v1`: the provider carries no token.
+pub async fn by_link(
+    state: web::Data<AppState>,
+    gateway: web::Data<crate::channels::Gateway>,
+    path: web::Path<(String, String)>,
+    q: web::Query<LinkQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let server = &state.server;
+    let (id, file) = path.into_inner();
+    let id = CustomerId::parse(&id)?;
+    let file = BlobId::parse(&file)?;
+    if !gateway
+        .file_link_key
+        .verify(id, &file, q.exp, &q.sig, server.now())
+    {
+        return Err(ApiError::forbidden(
+            "this file link is not valid or has expired",
+        ));
+    }
+    serve(server, id, &file, "cross-origin").await
+}
+
+/// The bytes of `file` of `id` with their stored type, shown inline only if an
+/// image, PDF, audio, video or plain text, sandboxed, with Cross-Origin-Resource-
+/// Policy `corp`.
+async fn serve(
+    server: &Server,
+    id: CustomerId,
+    file: &BlobId,
+    corp: &'static str,
+) -> Result<HttpResponse, ApiError> {
     let (meta, bytes) = server
         .engine
         .blobs
-        .read(id, &file)
+        .read(id, file)
         .await?
         .ok_or_else(|| ApiError::not_found("file"))?;
     let disposition = if attachment::served_inline(&meta.content_type) {
@@ -225,7 +271,7 @@ pub async fn download(
             "Content-Security-Policy",
             "default-src 'none'; style-src 'unsafe-inline'; sandbox",
         ))
-        .insert_header(("Cross-Origin-Resource-Policy", "same-origin"))
+        .insert_header(("Cross-Origin-Resource-Policy", corp))
         .insert_header(("Cache-Control", "private, max-age=3600, immutable"))
         .body(bytes))
 }

@@ -166,6 +166,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
             web::get().to(notify::unsubscribe_form),
         )
         .route("/unsubscribe/{token}", web::post().to(notify::unsubscribe))
+        .route("/files/{customer}/{file}", web::get().to(files::by_link))
         .route("/", web::get().to(static_files::root))
         .route("/{client}", web::get().to(static_files::slash))
         .route("/{client}/{path:.*}", web::get().to(static_files::serve));

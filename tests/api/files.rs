@@ -6,10 +6,12 @@
 //! bytes that are not their type, an id that is no file of the customer, files on a
 //! channel that carries none), retries of a message with files, and erasure.
 
-use crate::channels::{channels_on, sms_in};
+use crate::channels::{channels_on, fb_post, fb_text, line_post, line_text, sms_in, PUBLIC};
 use crate::helpers::*;
 use crate::recorder::Recorder;
 use serde_json::{json, Value};
+use switchboard::domain::time::ManualClock;
+use switchboard::domain::Millis;
 
 /// A 1x1 PNG.
 pub const PNG: &[u8] = &[
@@ -292,7 +294,12 @@ async fn a_reply_with_files_is_refused_on_a_channel_that_carries_none() {
     let app = spawn_app(|s| channels_on(s, &rec)).await;
     let alice = app.agent("alice", &["general"], json!({})).await;
     let mut agent = Client::available(&app, &alice).await;
-    let (s, _) = sms_in(&app, "SM900", "+819055556666", "請求書を送ってください").await;
+    let s = line_post(
+        &app,
+        &line_text("U900", "m900", "請求書を送ってください", "rt900"),
+        None,
+    )
+    .await;
     assert_eq!(s, 200);
     let conv = accept_next(&mut agent).await;
     let customer = conv["customer"]["id"].as_str().unwrap().to_owned();
@@ -321,15 +328,16 @@ async fn a_reply_with_files_is_refused_on_a_channel_that_carries_none() {
         e["message"]
             .as_str()
             .unwrap()
-            .contains("sms replies carry no files"),
+            .contains("line replies carry no files"),
         "{e}"
     );
     // Nothing went to the provider and nothing was stored.
     agent_say(&mut agent, &conv["id"], "テキストだけは届きます").await;
-    let sent = rec
-        .wait_for("/2010-04-01/Accounts/AC0123456789abcdef/Messages.json", 1)
-        .await;
-    assert_eq!(sent[0].form()["Body"], "テキストだけは届きます");
+    let sent = rec.wait_for("/v2/bot/message/", 1).await;
+    assert_eq!(
+        sent[0].json()["messages"][0]["text"],
+        "テキストだけは届きます"
+    );
     assert_eq!(
         rec.all().len(),
         1,
@@ -392,4 +400,131 @@ async fn files_travel_between_the_chat_and_the_desktop_in_a_real_browser() {
         "files browser test passed",
     )
     .await;
+}
+
+/// The signed link a provider was handed, on this test's server instead of the public
+/// URL.
+fn local(app: &TestApp, link: &str) -> String {
+    link.replacen(PUBLIC, &app.base, 1)
+}
+
+/// Files an agent sends on Messenger and SMS travel as signed, expiring links the
+/// provider fetches: Messenger gets one attachment message per file, then the text;
+/// Twilio gets `MediaUrl`. The link serves the bytes to anyone holding it, untouched
+/// and in time, and to no one else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_reach_messenger_and_sms_by_signed_links() {
+    let rec = Recorder::start().await;
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let clock = ManualClock::new(Millis(now_ms));
+    let app = spawn_app_with_clock(
+        |s| {
+            channels_on(s, &rec);
+            s.timing.agent_token_ttl_ms = 7 * 24 * 3_600_000;
+        },
+        clock.clone(),
+    )
+    .await;
+    let alice = app.agent("alice", &["general"], json!({})).await;
+    let mut agent = Client::available(&app, &alice).await;
+    assert_eq!(
+        fb_post(
+            &app,
+            &fb_text("PSID-F", "m_F1", "写真を送ってください"),
+            None
+        )
+        .await,
+        200
+    );
+    let conv = accept_next(&mut agent).await;
+    let customer = conv["customer"]["id"].as_str().unwrap().to_owned();
+    let (_, png) = upload(&app, &alice, &customer, "image/png", "photo.png", PNG).await;
+    let (_, pdf) = upload(&app, &alice, &customer, "application/pdf", "a.pdf", PDF).await;
+    let id = uuid::Uuid::new_v4().to_string();
+    agent
+        .send(
+            json!({"type": "message", "conversation_id": conv["id"], "client_msg_id": id,
+                     "text": "どうぞ", "files": [png["file"], pdf["file"]]}),
+        )
+        .await;
+    agent
+        .expect_where("ack", |m| m["client_msg_id"] == id.as_str())
+        .await;
+    let sent = rec.wait_for("/me/messages", 3).await;
+    let kinds: Vec<Value> = sent
+        .iter()
+        .map(|r| r.json()["message"]["attachment"]["type"].clone())
+        .collect();
+    assert_eq!(kinds, [json!("image"), json!("file"), Value::Null]);
+    assert_eq!(sent[2].json()["message"]["text"], "どうぞ");
+    let link = sent[0].json()["message"]["attachment"]["payload"]["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        link.starts_with(&format!("{PUBLIC}/files/{customer}/")),
+        "{link}"
+    );
+
+    // The link, without any token: the bytes, sandboxed, fetchable cross-origin.
+    let r = app.http.get(local(&app, &link)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "content-type"), "image/png");
+    assert_eq!(header(&r, "cross-origin-resource-policy"), "cross-origin");
+    assert_eq!(&r.bytes().await.unwrap()[..], PNG);
+    // Tampered: another file under the same signature, another expiry, a bad signature.
+    let other =
+        local(&app, &link).replace(png["file"].as_str().unwrap(), pdf["file"].as_str().unwrap());
+    let exp: i64 = link
+        .split("exp=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let later = local(&app, &link).replace(&format!("exp={exp}"), &format!("exp={}", exp + 1));
+    let unsigned = local(&app, &link).split("&sig=").next().unwrap().to_owned() + "&sig=AAAA";
+    for bad in [other, later, unsigned] {
+        let r = app.http.get(&bad).send().await.unwrap();
+        assert_eq!(r.status(), 403, "{bad}");
+    }
+    // Expired after `attachments.link_ttl_ms` (24 h by default).
+    clock.advance_ms(24 * 3_600_000 + 1_000);
+    let r = app.http.get(local(&app, &link)).send().await.unwrap();
+    assert_eq!(r.status(), 403, "an expired link");
+
+    // SMS: the file as MMS.
+    let (s, _) = sms_in(&app, "SM901", "+819055557777", "領収書は?").await;
+    assert_eq!(s, 200);
+    let sms_conv = accept_next(&mut agent).await;
+    let sms_customer = sms_conv["customer"]["id"].as_str().unwrap().to_owned();
+    let (_, receipt) = upload(&app, &alice, &sms_customer, "application/pdf", "r.pdf", PDF).await;
+    let id = uuid::Uuid::new_v4().to_string();
+    agent
+        .send(
+            json!({"type": "message", "conversation_id": sms_conv["id"], "client_msg_id": id,
+                     "text": "領収書です", "files": [receipt["file"]]}),
+        )
+        .await;
+    agent
+        .expect_where("ack", |m| m["client_msg_id"] == id.as_str())
+        .await;
+    let sent = rec
+        .wait_for("/2010-04-01/Accounts/AC0123456789abcdef/Messages.json", 1)
+        .await;
+    let form = sent[0].form();
+    assert_eq!(form["Body"], "領収書です");
+    let media = &form["MediaUrl"];
+    assert!(
+        media.starts_with(&format!("{PUBLIC}/files/{sms_customer}/")),
+        "{media}"
+    );
+    let r = app.http.get(local(&app, media)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(&r.bytes().await.unwrap()[..], PDF);
 }

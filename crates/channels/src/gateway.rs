@@ -27,6 +27,8 @@ pub struct Inner {
     /// The client of provider calls made for a REST request (moderating a post), with
     /// the outbound call timeout.
     pub api_client: reqwest::Client,
+    /// Signs the links providers fetch agents' files by (`crate::file_links`).
+    pub file_link_key: crate::signature::FileLinkKey,
 }
 
 impl Gateway {
@@ -35,6 +37,7 @@ impl Gateway {
         channels: ChannelSettings,
         ivr: IvrSettings,
         webhook_max_event_age_ms: u64,
+        file_link_key: crate::signature::FileLinkKey,
     ) -> Self {
         let media_client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -54,6 +57,7 @@ impl Gateway {
             webhook_max_event_age_ms,
             media_client,
             api_client,
+            file_link_key,
         }))
     }
 

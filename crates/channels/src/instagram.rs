@@ -64,11 +64,10 @@ impl Sender for Instagram {
         cx: SendContext<'a>,
         d: &'a Delivery,
     ) -> BoxFuture<'a, crate::connector::SendResult> {
-        Box::pin(messenger::send(
-            cx.client,
-            &cx.gateway.channels.instagram,
-            d,
-        ))
+        Box::pin(messenger::send(cx, &cx.gateway.channels.instagram, d))
+    }
+    fn carries_files(&self) -> bool {
+        true
     }
 }
 

@@ -26,6 +26,7 @@ pub mod config;
 pub mod connector;
 pub mod email;
 pub mod facebook_comments;
+pub mod file_links;
 pub mod gateway;
 pub mod instagram;
 pub mod line;

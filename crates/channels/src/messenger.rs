@@ -31,7 +31,7 @@
 use super::connector::{serve, Connector, SendContext, Sender, Webhook};
 use super::webhook::{self, WebhookError};
 use super::{ChannelSettings, InboundMessage};
-use crate::connector::{SendFailure, SendResult};
+use crate::connector::{SendFailure, SendResult, Sent};
 use crate::domain::{Attachment, Channel, SendAs};
 use crate::media;
 use crate::Gateway;
@@ -184,8 +184,11 @@ impl Sender for Messenger {
     fn window(&self, s: &ChannelSettings) -> Option<crate::domain::ReplyWindow> {
         Some(window(&s.messenger))
     }
+    fn carries_files(&self) -> bool {
+        true
+    }
     fn send<'a>(&'a self, cx: SendContext<'a>, d: &'a Delivery) -> BoxFuture<'a, SendResult> {
-        Box::pin(send(cx.client, &cx.gateway.channels.messenger, d))
+        Box::pin(send(cx, &cx.gateway.channels.messenger, d))
     }
 }
 
@@ -447,21 +450,51 @@ fn message_of(
 }
 
 /// Sends `d` with the Send API, with the page settings `ms` (Messenger's or
-/// Instagram's).
-pub async fn send(
+/// Instagram's): each file first, as an attachment Meta fetches by its signed link
+/// (`crate::file_links`), then the text (if any). A part that fails after the first
+/// went out leaves the reply `unknown`: the parts before are not sent again.
+pub async fn send(cx: SendContext<'_>, ms: &crate::config::Messenger, d: &Delivery) -> SendResult {
+    let mut messages: Vec<serde_json::Value> = crate::file_links::of_delivery(cx.gateway, d)?
+        .into_iter()
+        .map(|(kind, url)| {
+            serde_json::json!({
+                "attachment": {"type": kind, "payload": {"url": url, "is_reusable": false}}
+            })
+        })
+        .collect();
+    if !d.text.trim().is_empty() || messages.is_empty() {
+        let mut message = serde_json::json!({ "text": d.text });
+        if !d.quick_replies.is_empty() {
+            let qr: Vec<_> = d
+                .quick_replies
+                .iter()
+                .map(|q| serde_json::json!({"content_type": "text", "title": q, "payload": q}))
+                .collect();
+            message["quick_replies"] = serde_json::json!(qr);
+        }
+        messages.push(message);
+    }
+    let mut last = Sent::default();
+    for (i, message) in messages.into_iter().enumerate() {
+        last = match send_message(cx.client, ms, d, message).await {
+            Err(mut e) if i > 0 => {
+                e.maybe_sent = true;
+                e.detail = format!("part {} of the reply failed: {}", i + 1, e.detail);
+                return Err(e);
+            }
+            r => r?,
+        };
+    }
+    Ok(last)
+}
+
+/// One Send API call of `d` carrying `message`.
+async fn send_message(
     client: &reqwest::Client,
     ms: &crate::config::Messenger,
     d: &Delivery,
+    message: serde_json::Value,
 ) -> SendResult {
-    let mut message = serde_json::json!({ "text": d.text });
-    if !d.quick_replies.is_empty() {
-        let qr: Vec<_> = d
-            .quick_replies
-            .iter()
-            .map(|q| serde_json::json!({"content_type": "text", "title": q, "payload": q}))
-            .collect();
-        message["quick_replies"] = serde_json::json!(qr);
-    }
     let mut body = serde_json::json!({
         "recipient": { "id": d.to },
         "messaging_type": "RESPONSE",

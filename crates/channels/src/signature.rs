@@ -9,6 +9,8 @@
 //! - X: `X-Twitter-Webhooks-Signature` = `sha256=` + base64(HMAC-SHA256(consumer
 //!   secret, raw body)); the CRC challenge's `response_token` is the same over the
 //!   `crc_token`.
+//! - Our own links to stored files (`FileLinkKey`, for `crate::file_links`):
+//!   base64url(HMAC-SHA256(file link key, "{customer}/{file}/{expiry}")).
 
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
@@ -99,6 +101,63 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// The secret the links to stored files are signed with (32 bytes; `crate::file_links`).
+#[derive(Clone)]
+pub struct FileLinkKey([u8; 32]);
+
+impl std::fmt::Debug for FileLinkKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FileLinkKey(..)")
+    }
+}
+
+impl FileLinkKey {
+    pub fn new(key: [u8; 32]) -> Self {
+        Self(key)
+    }
+
+    fn mac(
+        &self,
+        customer: crate::domain::CustomerId,
+        file: &crate::domain::BlobId,
+        exp_s: i64,
+    ) -> Hmac<Sha256> {
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&self.0).expect("any key length");
+        mac.update(format!("{customer}/{}/{exp_s}", file.as_str()).as_bytes());
+        mac
+    }
+
+    /// The signature of a link to `file` of `customer` valid until `exp_s`.
+    pub fn sign(
+        &self,
+        customer: crate::domain::CustomerId,
+        file: &crate::domain::BlobId,
+        exp_s: i64,
+    ) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(self.mac(customer, file, exp_s).finalize().into_bytes())
+    }
+
+    /// Whether `sig` signs a link to `file` of `customer` until `exp_s`, and `now` is
+    /// not past it. Constant-time in the signature.
+    pub fn verify(
+        &self,
+        customer: crate::domain::CustomerId,
+        file: &crate::domain::BlobId,
+        exp_s: i64,
+        sig: &str,
+        now: crate::domain::Millis,
+    ) -> bool {
+        if now.0 > exp_s.saturating_mul(1000) {
+            return false;
+        }
+        let Ok(raw) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(sig) else {
+            return false;
+        };
+        self.mac(customer, file, exp_s).verify_slice(&raw).is_ok()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,5 +212,28 @@ mod tests {
         assert!(!verify_x("consumer-secret", b"{}", Some(&s)));
         assert!(!verify_x("other", body, Some(&s)));
         assert!(!verify_x("consumer-secret", body, None));
+    }
+}
+
+#[cfg(test)]
+mod file_link_tests {
+    use super::*;
+    use crate::domain::{BlobId, CustomerId, Millis};
+
+    #[test]
+    fn a_link_verifies_until_it_expires_and_for_its_file_only() {
+        let k = FileLinkKey::new([3; 32]);
+        let c = CustomerId::new();
+        let f = BlobId::parse(&"a".repeat(64)).unwrap();
+        let g = BlobId::parse(&"b".repeat(64)).unwrap();
+        let sig = k.sign(c, &f, 1_000);
+        assert!(k.verify(c, &f, 1_000, &sig, Millis(999_000)));
+        assert!(k.verify(c, &f, 1_000, &sig, Millis(1_000_000)));
+        assert!(!k.verify(c, &f, 1_000, &sig, Millis(1_000_001)), "expired");
+        assert!(!k.verify(c, &f, 2_000, &sig, Millis(0)), "another expiry");
+        assert!(!k.verify(c, &g, 1_000, &sig, Millis(0)), "another file");
+        assert!(!k.verify(CustomerId::new(), &f, 1_000, &sig, Millis(0)));
+        assert!(!FileLinkKey::new([4; 32]).verify(c, &f, 1_000, &sig, Millis(0)));
+        assert!(!k.verify(c, &f, 1_000, "not base64!", Millis(0)));
     }
 }

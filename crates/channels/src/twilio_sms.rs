@@ -71,8 +71,12 @@ impl Sender for TwilioSms {
     fn channel(&self) -> Channel {
         Channel::Sms
     }
+    /// As MMS (`MediaUrl`), where the number and the destination country take it.
+    fn carries_files(&self) -> bool {
+        true
+    }
     fn send<'a>(&'a self, cx: SendContext<'a>, d: &'a Delivery) -> BoxFuture<'a, SendResult> {
-        Box::pin(send(cx.client, &cx.gateway.channels, d))
+        Box::pin(send(cx, d))
     }
 }
 
@@ -285,7 +289,8 @@ async fn status_inner(
 }
 
 /// Sends `d` with the Messages API.
-pub async fn send(client: &reqwest::Client, cfg: &ChannelSettings, d: &Delivery) -> SendResult {
+pub async fn send(cx: SendContext<'_>, d: &Delivery) -> SendResult {
+    let (client, cfg) = (cx.client, &cx.gateway.channels);
     let sms = &cfg.sms;
     let url = format!(
         "{}/2010-04-01/Accounts/{}/Messages.json",
@@ -295,15 +300,19 @@ pub async fn send(client: &reqwest::Client, cfg: &ChannelSettings, d: &Delivery)
         "{}/webhooks/twilio/sms/status?c={}&e={}&conv={}",
         cfg.public_url, d.customer_id, d.event_id, d.conversation_id
     );
+    // Files go as MMS: Twilio fetches each signed link (`crate::file_links`).
+    let links = crate::file_links::of_delivery(cx.gateway, d)?;
+    let mut form = vec![
+        ("To", d.to.as_str()),
+        ("From", sms.from_number.as_str()),
+        ("Body", d.text.as_str()),
+        ("StatusCallback", callback.as_str()),
+    ];
+    form.extend(links.iter().map(|(_, url)| ("MediaUrl", url.as_str())));
     let resp = client
         .post(url)
         .basic_auth(&sms.account_sid, Some(&sms.auth_token))
-        .form(&[
-            ("To", d.to.as_str()),
-            ("From", sms.from_number.as_str()),
-            ("Body", d.text.as_str()),
-            ("StatusCallback", callback.as_str()),
-        ])
+        .form(&form)
         .send()
         .await
         .map_err(SendFailure::from_reqwest)?;

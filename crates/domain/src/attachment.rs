@@ -95,6 +95,9 @@ pub struct FilePolicy {
     /// Rows the bytes are stored in, bytes each (the CQL store keeps every row well
     /// under a megabyte).
     pub chunk_bytes: usize,
+    /// How long a signed link to a file, handed to a provider that fetches an agent's
+    /// file itself (Messenger, Instagram, Twilio MMS), stays valid, ms.
+    pub link_ttl_ms: u64,
 }
 
 impl Default for FilePolicy {
@@ -120,6 +123,7 @@ impl Default for FilePolicy {
             .to_vec(),
             max_name_chars: 120,
             chunk_bytes: 256 * 1024,
+            link_ttl_ms: 24 * 3_600_000,
         }
     }
 }
@@ -156,6 +160,9 @@ impl FilePolicy {
                 "attachments.max_bytes, chunk_bytes and max_files_per_message must be above 0"
                     .into(),
             );
+        }
+        if self.link_ttl_ms == 0 || self.link_ttl_ms > 30 * 24 * 3_600_000 {
+            return Err("attachments.link_ttl_ms must be 1 ms to 30 days".into());
         }
         if self.chunk_bytes > 1024 * 1024 {
             return Err("attachments.chunk_bytes is at most 1048576 (one CQL row)".into());

@@ -295,9 +295,10 @@ impl CustomerActor {
             }
             try_atomic!(public_text_fits(channel, &msg.text));
             let (send_as, text) = match private {
-                Some(_) if msg.template.is_some() => {
+                Some(_) if msg.template.is_some() || !msg.attachments.is_empty() => {
                     return done(Err(EngineError::invalid(
-                        "a private reply to a comment is text, never a template",
+                        "a private reply to a comment is one text message: no template, no \
+                         files (send them once the customer answers on Messenger)",
                     )))
                 }
                 Some(p) => (p, msg.text.clone()),
