@@ -307,7 +307,7 @@ pub(crate) async fn prepare_one(
     let defaults = ScyllaOptions::default();
     let o = opts.unwrap_or(&defaults);
     match s.kind {
-        Kind::Read => ps.set_consistency(o.read_consistency),
+        Kind::Read | Kind::Scan => ps.set_consistency(o.read_consistency),
         Kind::Write => ps.set_consistency(o.write_consistency),
         Kind::Lwt => {
             ps.set_consistency(o.write_consistency);
@@ -1288,37 +1288,54 @@ impl Store for ScyllaStore {
         Ok(rows.into_iter().next().and_then(|(u,)| u).map(CustomerId))
     }
 
-    /// Pages by token (murmur3 of the partition key): the cursor is the last row's
-    /// token. Two links whose keys hash to the same 64-bit token across a page's edge
-    /// would lose the second; a maintenance pass run again finds it.
+    /// One driver page of the table; the cursor is the driver's paging state (hex),
+    /// which the database resumes from exactly.
     async fn identities_page(
         &self,
         after: Option<String>,
         limit: usize,
     ) -> Result<store::IdentityPage, StoreError> {
-        let n = i32::try_from(limit).unwrap_or(i32::MAX);
-        let rows: Vec<(i64, String, String, Option<Uuid>)> = match after {
-            Some(a) => {
-                let token: i64 = a.parse().map_err(|_| {
-                    StoreError::Corrupt(format!("identities page cursor {a:?} is not a token"))
-                })?;
-                self.rows(&statements::SELECT_IDENTITIES_AFTER, (token, n))
-                    .await?
-            }
-            None => {
-                self.rows(&statements::SELECT_IDENTITIES_FIRST, (n,))
-                    .await?
-            }
+        use scylla::response::{PagingState, PagingStateResponse};
+        if limit == 0 {
+            return Ok(store::IdentityPage::default());
+        }
+        let s = &statements::SCAN_IDENTITIES;
+        let state = match after {
+            Some(a) => PagingState::new_from_raw_bytes(from_hex(&a).ok_or_else(|| {
+                StoreError::Corrupt("identities page cursor is not a paging state".into())
+            })?),
+            None => PagingState::start(),
         };
-        let full = rows.len() == limit && limit > 0;
-        let next = rows.last().map(|r| r.0.to_string()).filter(|_| full);
-        let links = rows
-            .into_iter()
-            .filter_map(|(_, channel, address, customer)| {
-                let channel = domain::Channel::parse(&channel).ok()?;
-                Some((IdentityKey { channel, address }, CustomerId(customer?)))
-            })
-            .collect();
+        let mut ps = self.ps(s)?.clone();
+        ps.set_page_size(
+            i32::try_from(limit)
+                .unwrap_or(PAGE_SIZE)
+                .clamp(1, PAGE_SIZE),
+        );
+        let (result, next) = self
+            .session
+            .execute_single_page(&ps, (), state)
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("{}: {e}", s.name)))?;
+        let rows = result
+            .into_rows_result()
+            .map_err(|e| StoreError::Backend(format!("{}: {e}", s.name)))?;
+        let mut links = Vec::new();
+        for row in rows
+            .rows::<(String, String, Option<Uuid>)>()
+            .map_err(|e| corrupt(s.name, e))?
+        {
+            let (channel, address, customer) = row.map_err(|e| corrupt(s.name, e))?;
+            if let (Ok(channel), Some(c)) = (domain::Channel::parse(&channel), customer) {
+                links.push((IdentityKey { channel, address }, CustomerId(c)));
+            }
+        }
+        let next = match next {
+            PagingStateResponse::HasMorePages { state } => {
+                state.as_bytes_slice().map(|b| to_hex(b.as_ref()))
+            }
+            PagingStateResponse::NoMorePages => None,
+        };
         Ok(store::IdentityPage { links, next })
     }
 
@@ -1990,4 +2007,24 @@ mod tests {
             assert!((0..i32::from(OPEN_SHARDS)).contains(&s));
         }
     }
+}
+
+/// `bytes` as lowercase hex (a paging-state cursor).
+fn to_hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// The bytes of lowercase or uppercase hex `s`; `None` when it is not hex.
+fn from_hex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
 }

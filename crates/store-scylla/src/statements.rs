@@ -21,6 +21,10 @@ pub enum Kind {
     /// A lightweight transaction (Paxos): write consistency for the commit, LOCAL_SERIAL
     /// for the Paxos round.
     Lwt,
+    /// A read of a whole table, one driver page per call (the caller keeps the paging
+    /// state): the only statements that span partitions, for maintenance passes an
+    /// admin starts (`identities_page`), never on a message's path.
+    Scan,
 }
 
 /// One statement the store prepares.
@@ -39,6 +43,15 @@ const fn read(name: &'static str, cql: &'static str) -> Stmt {
         name,
         cql,
         kind: Kind::Read,
+        idempotent: true,
+    }
+}
+
+const fn scan(name: &'static str, cql: &'static str) -> Stmt {
+    Stmt {
+        name,
+        cql,
+        kind: Kind::Scan,
         idempotent: true,
     }
 }
@@ -122,18 +135,10 @@ pub const SELECT_IDENTITY: Stmt = read(
     "SELECT customer_id FROM {{keyspace}}.identities WHERE channel = ? AND address = ?",
 );
 
-/// Every identity link in token order, from the start (a maintenance pass).
-pub const SELECT_IDENTITIES_FIRST: Stmt = read(
-    "select_identities_first",
-    "SELECT token(channel, address), channel, address, customer_id \
-     FROM {{keyspace}}.identities LIMIT ?",
-);
-
-/// Every identity link in token order, after a token.
-pub const SELECT_IDENTITIES_AFTER: Stmt = read(
-    "select_identities_after",
-    "SELECT token(channel, address), channel, address, customer_id \
-     FROM {{keyspace}}.identities WHERE token(channel, address) > ? LIMIT ?",
+/// Every identity link, one driver page at a time (the stitch pass).
+pub const SCAN_IDENTITIES: Stmt = scan(
+    "scan_identities",
+    "SELECT channel, address, customer_id FROM {{keyspace}}.identities",
 );
 
 // --- timeline ---------------------------------------------------------------------------
@@ -619,8 +624,7 @@ pub const ALL: &[Stmt] = &[
     INSERT_IDENTITY_IF_NOT_EXISTS,
     UPDATE_IDENTITY_IF_EXISTS,
     SELECT_IDENTITY,
-    SELECT_IDENTITIES_FIRST,
-    SELECT_IDENTITIES_AFTER,
+    SCAN_IDENTITIES,
     INSERT_TIMELINE_EVENT,
     INSERT_TIMELINE_BUCKET,
     SELECT_TIMELINE_BUCKETS,
