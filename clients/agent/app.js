@@ -14,7 +14,8 @@
 //   customer.js the customer panel                      actions.js  transfer / wrap-up / resolve
 //   labels.js   names, badges, times                    notices.js  notices and error toasts
 //   assist.js, callback.js, bot.js, engage.js: the assist panel, the callback task, and
-//   how bot and engagement events read.
+//   how bot and engagement events read; newconv.js "Write first…"; moderate.js the
+//   moderation of public posts.
 //
 // Safety rule: customer- and agent-provided text only ever reaches the page through
 // text nodes (h() from ../shared/dom.js, or textContent). No innerHTML anywhere. URLs
@@ -32,6 +33,7 @@ import { initActions, syncTransferKind } from './actions.js';
 import { renderAll, select, initPane, tickTyping } from './pane.js';
 import { initSession, tickSession, token } from './session.js';
 import { initAssist } from './assist.js';
+import { initNewConversation } from './newconv.js';
 
 function tick() {
   const now = Date.now();
@@ -56,6 +58,8 @@ function init() {
   });
 
   initAssist({ getToken: token });
+  const refillChannels = initNewConversation();
+  onLanguageChange(refillChannels);
   initPresence();
   initConversationList(select);
   initComposer(token);

@@ -129,3 +129,34 @@ async fn the_assist_panel_uses_the_knowledge_base_in_a_real_browser() {
     )
     .await;
 }
+
+/// "Write first…" on the desktop (clients/tests/write_first.mjs): the agent starts an
+/// SMS conversation with a customer they served; what reaches Twilio is the message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_writes_first_from_the_desktop_in_a_real_browser() {
+    let rec = crate::recorder::Recorder::start().await;
+    let app = spawn_app(|s| crate::channels::channels_on(s, &rec)).await;
+    let wes = app.agent("wes", &["general"], json!({})).await;
+    {
+        let mut agent = Client::available(&app, &wes).await;
+        let (s, _) =
+            crate::channels::sms_in(&app, "SM700", "+819012345000", "在庫ありますか").await;
+        assert_eq!(s, 200);
+        let conv = accept_next(&mut agent).await;
+        resolve(&mut agent, &conv).await;
+        agent.close().await;
+    }
+    run_browser_script(
+        &app,
+        "write_first.mjs",
+        &[("AGENT_ID", "wes"), ("AGENT_PASSWORD", "wes-password")],
+        "write first browser test passed",
+    )
+    .await;
+    let sent = rec
+        .wait_for("/2010-04-01/Accounts/AC0123456789abcdef/Messages.json", 1)
+        .await;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].form()["To"], "+819012345000");
+    assert_eq!(sent[0].form()["Body"], "ご注文の商品が入荷しました。");
+}
