@@ -732,7 +732,15 @@ async fn voice_ivr_digit_chooses_the_queue_and_hangup_while_waiting_abandons() {
         .as_str()
         .unwrap()
         .to_owned();
-    let t = app.timeline(&cid).await;
+    // On the CQL store a commit's rows become visible one after another (the
+    // conformance check `batch_visible_in_reference_order`): the conversation row may
+    // be read abandoned a moment before the timeline event is, so the event is awaited
+    // too.
+    let t = app
+        .timeline_until(&cid, "abandoned event", |t| {
+            t.iter().any(|e| e["type"] == "abandoned")
+        })
+        .await;
     assert_eq!(
         types(&t),
         [
