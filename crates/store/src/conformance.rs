@@ -1009,6 +1009,12 @@ pub async fn outbox_until_done(store: &SharedStore) {
             } else {
                 Vec::new()
             },
+            // And its quick replies.
+            quick_replies: if n == 2 {
+                vec!["はい".into(), "いいえ".into()]
+            } else {
+                Vec::new()
+            },
         };
         (e, o)
     };

@@ -160,6 +160,10 @@ pub struct OutboxEntry {
     /// Stored files sent with it (read from the blob store when sent).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<domain::Attachment>,
+    /// Quick-reply choices shown under the text (a menu, a survey's scale): kept so a
+    /// resend after a restart still offers them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quick_replies: Vec<String>,
 }
 
 /// A client- or provider-supplied id already applied for a customer: a retry under the

@@ -33,8 +33,8 @@ pub struct Delivery {
     /// during that call never leads to a second send (see `DeliveryStatus::Unknown`).
     pub attempted: bool,
     /// Quick-reply choices shown under the text where the channel has them (LINE
-    /// `quickReply`, Messenger `quick_replies`); each sends its label back as text. Not
-    /// kept in the outbox: a delivery resent after a restart is plain text.
+    /// `quickReply`, Messenger `quick_replies`); each sends its label back as text. Kept
+    /// in the outbox entry, so a resend after a restart offers them too.
     pub quick_replies: Vec<String>,
     /// How it goes out with respect to the channel's reply window.
     pub send_as: crate::domain::SendAs,
@@ -43,6 +43,33 @@ pub struct Delivery {
 }
 
 impl Delivery {
+    /// A first attempt at plain text to `to` (no subject, thread, buttons, window
+    /// rule or files; set those after).
+    pub fn plain(
+        customer_id: CustomerId,
+        conversation_id: ConversationId,
+        event_id: EventId,
+        channel: Channel,
+        to: String,
+        text: String,
+    ) -> Delivery {
+        Delivery {
+            customer_id,
+            conversation_id,
+            event_id,
+            channel,
+            to,
+            text,
+            subject: None,
+            references: Vec::new(),
+            attempt: 0,
+            attempted: false,
+            quick_replies: Vec::new(),
+            send_as: Default::default(),
+            attachments: Vec::new(),
+        }
+    }
+
     /// The durable outbox record of this delivery.
     pub fn entry(&self, created_at: crate::domain::Millis) -> crate::store::OutboxEntry {
         crate::store::OutboxEntry {
@@ -58,6 +85,7 @@ impl Delivery {
             attempted: self.attempted,
             send_as: self.send_as.clone(),
             attachments: self.attachments.clone(),
+            quick_replies: self.quick_replies.clone(),
         }
     }
 }
@@ -75,7 +103,7 @@ impl From<crate::store::OutboxEntry> for Delivery {
             references: o.references,
             attempt: 0,
             attempted: o.attempted,
-            quick_replies: Vec::new(),
+            quick_replies: o.quick_replies,
             send_as: o.send_as,
             attachments: o.attachments,
         }

@@ -290,21 +290,14 @@ impl CustomerActor {
             return None;
         };
         match self.reply_target(*channel) {
-            Ok(Some(to)) => Some(Delivery {
-                customer_id: self.id,
-                conversation_id: conv,
-                event_id: reply.id,
-                channel: *channel,
+            Ok(Some(to)) => Some(Delivery::plain(
+                self.id,
+                conv,
+                reply.id,
+                *channel,
                 to,
-                text: text.clone(),
-                subject: None,
-                references: Vec::new(),
-                attempt: 0,
-                attempted: false,
-                quick_replies: Vec::new(),
-                send_as: Default::default(),
-                attachments: Vec::new(),
-            }),
+                text.clone(),
+            )),
             Ok(None) => None,
             Err(e) => {
                 tracing::warn!(channel = %channel, error = %e.message, "bot reply not deliverable");
