@@ -703,6 +703,13 @@ impl Settings {
             anonymous: self.anonymous.clone(),
             parking: self.parking.clone(),
             attachments: self.attachments.clone(),
+            written_ivr: self
+                .ivr_tree()
+                .filter(|_| !self.ivr.messaging.channels.is_empty())
+                .map(|tree| switchboard_engine::settings::WrittenIvr {
+                    tree,
+                    settings: self.ivr.clone(),
+                }),
         }
     }
 
@@ -743,7 +750,12 @@ impl Settings {
 
     /// Validates `[ivr]` and `[callbacks]` at load.
     pub fn validate_ivr(&self) -> Result<(), String> {
-        crate::ivr::validate_settings(&self.ivr, self.channels.voice.flat_menu())?;
+        let bot_channels: &[crate::domain::Channel] = if self.bot.enabled {
+            &self.bot.channels
+        } else {
+            &[]
+        };
+        crate::ivr::validate_settings(&self.ivr, self.channels.voice.flat_menu(), bot_channels)?;
         self.callbacks.validate()
     }
 

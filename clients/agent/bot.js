@@ -1,5 +1,6 @@
 // agent/bot.js — owns how the FAQ bot's timeline events read in the agent desktop:
-// `bot_reply` (what the bot told the customer, and which knowledge-base article) and
+// `bot_reply` (what the bot, the menus in writing or the closed queue told the
+// customer, and which knowledge-base article) and
 // `bot_handoff` (why it handed off, and the whole exchange: every question the bot got
 // and what it offered), so the agent never has to ask again. Text only (no HTML).
 
@@ -14,8 +15,12 @@ import { h } from '../shared/dom.js';
  */
 export function botText(e) {
   if (e.type === 'bot_reply') {
-    const what =
-      e.kind === 'handoff' ? t('bot.reply_handoff') : e.article_title ? t('bot.reply_article', { title: e.article_title }) : t('bot.reply_unsure');
+    const fixed = { handoff: 'bot.reply_handoff', ivr: 'bot.reply_ivr', after_hours: 'bot.reply_after_hours' }[e.kind || ''];
+    const what = e.article_title
+      ? t('bot.reply_article', { title: e.article_title })
+      : fixed
+        ? t(fixed)
+        : t('bot.reply_unsure');
     return [what, h('div', { class: 'sys__quote', dataset: { testid: 'bot-reply-text' } }, e.text)];
   }
   if (e.type === 'bot_handoff') {

@@ -73,7 +73,7 @@ const CUSTOMER_TYPING_SHOW_MS = 5000;
  * @property {string} [restored]
  * @property {string} [by]
  * @property {string} [evidence]  identity_linked: what proved it (same_phone_number, login_token, ...)
- * @property {string} [kind]  bot_reply: answer|not_sure|handoff
+ * @property {string} [kind]  bot_reply: answer|not_sure|handoff|after_hours|ivr
  * @property {string} [article_title]
  * @property {string} [reason]
  * @property {{ question: string, article_title?: string }[]} [transcript]

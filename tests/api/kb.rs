@@ -184,7 +184,7 @@ async fn articles_crud_versions_and_roles() {
 }
 
 /// Stores article `returns` (the IVR tree's returns option) as the knowledge base would.
-async fn seed_returns(app: &TestApp, body: &str) {
+pub async fn seed_returns(app: &TestApp, body: &str) {
     let doc = json!({"id": "returns", "title": "返品について", "body": body, "tags": [],
                      "language": "ja", "channels": [], "version": 1, "updated_at": 0,
                      "updated_by": "admin"});

@@ -55,4 +55,5 @@ mod start;
 mod static_files;
 mod supervisor;
 mod survey;
+mod whatsapp_ivr;
 mod x;

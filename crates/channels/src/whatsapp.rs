@@ -53,6 +53,9 @@ const MAX_BUTTON_CHARS: usize = 20;
 /// Rows of an interactive list, and the characters of a row's title.
 const MAX_ROWS: usize = 10;
 const MAX_ROW_CHARS: usize = 24;
+/// Characters of an interactive message's body (longer text goes as plain text with
+/// the choices written out).
+const MAX_BODY_CHARS: usize = 1024;
 
 /// `GET /webhooks/whatsapp`: the subscription handshake.
 pub async fn verify(
@@ -543,7 +546,9 @@ fn message_body(d: &Delivery) -> Value {
         return json!({"type": "template", "template": template});
     }
     let q = &d.quick_replies;
-    let fits = |max: usize| q.iter().all(|t| t.chars().count() <= max);
+    let fits = |max: usize| {
+        d.text.chars().count() <= MAX_BODY_CHARS && q.iter().all(|t| t.chars().count() <= max)
+    };
     if q.is_empty() {
         json!({"type": "text", "text": {"preview_url": false, "body": d.text}})
     } else if q.len() <= MAX_BUTTONS && fits(MAX_BUTTON_CHARS) {
@@ -836,5 +841,11 @@ mod tests {
         let t = message_body(&delivery(&["a", &long]));
         assert_eq!(t["type"], "text");
         assert_eq!(t["text"]["body"], format!("どれにしますか\n- a\n- {long}"));
+        // A body over WhatsApp's interactive limit goes as text too.
+        let mut d = delivery(&["a", "b"]);
+        d.text = "あ".repeat(MAX_BODY_CHARS + 1);
+        let t = message_body(&d);
+        assert_eq!(t["type"], "text");
+        assert!(t["text"]["body"].as_str().unwrap().ends_with("\n- a\n- b"));
     }
 }

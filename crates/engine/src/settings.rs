@@ -32,6 +32,23 @@ pub struct EngineSettings {
     pub parking: ParkingSettings,
     /// What files are accepted and how they are stored (`[attachments]`).
     pub attachments: crate::domain::FilePolicy,
+    /// The IVR tree walked in writing (`[ivr.messaging]`); `None` when no channel
+    /// walks it.
+    pub written_ivr: Option<WrittenIvr>,
+}
+
+/// The IVR tree and its settings, for the channels of `ivr.messaging.channels`.
+#[derive(Debug, Clone)]
+pub struct WrittenIvr {
+    pub tree: crate::ivr::Tree,
+    pub settings: crate::ivr::IvrSettings,
+}
+
+impl WrittenIvr {
+    /// Whether `channel` walks the tree in writing.
+    pub fn on(&self, channel: Channel) -> bool {
+        self.settings.messaging.channels.contains(&channel)
+    }
 }
 
 /// What the engine needs to know about the channels, without naming a provider. The
@@ -78,6 +95,7 @@ impl Default for EngineSettings {
             anonymous: Default::default(),
             parking: Default::default(),
             attachments: Default::default(),
+            written_ivr: None,
         }
     }
 }

@@ -2,13 +2,15 @@
 //! navigation (which option a key press or a spoken phrase chooses, where "back"
 //! leads). Pure: no I/O. The voice webhook (`switchboard::channels::twilio_voice`) speaks a tree as
 //! TwiML `<Gather>`s; the visual IVR (`switchboard::api::ivr`, `clients/chat/ivr.js`) shows the same
-//! tree as buttons. See docs/ivr.md.
+//! tree as buttons; [`messaging`] walks it in writing (WhatsApp lists, quick replies).
+//! See docs/ivr.md.
 //!
 //! The flat `channels.voice.menu` of earlier versions still works: with no
 //! `[[ivr.menus]]` configured it is read as a one-level tree whose root is `main`.
 
 pub mod callbacks;
 pub mod matching;
+pub mod messaging;
 
 use domain::{QueueName, SkillFloors};
 use serde::{Deserialize, Serialize};
@@ -152,6 +154,8 @@ pub struct IvrSettings {
     pub max_article_chars: usize,
     /// `Cache-Control: max-age` of `GET /api/v1/ivr`, seconds.
     pub cache_max_age_s: u32,
+    /// The tree walked in writing on messaging channels (`[ivr.messaging]`).
+    pub messaging: messaging::MessagingSettings,
 }
 
 impl Default for IvrSettings {
@@ -169,6 +173,7 @@ impl Default for IvrSettings {
             max_speech_bytes: 300,
             max_article_chars: 2_000,
             cache_max_age_s: 60,
+            messaging: Default::default(),
         }
     }
 }
@@ -570,11 +575,22 @@ pub fn valid_article_id(id: &str) -> bool {
 }
 
 /// Validates the configured tree (if any) at load.
-pub fn validate_settings(ivr: &IvrSettings, flat: FlatMenu<'_>) -> Result<(), String> {
+/// `bot_channels`: the channels the FAQ bot answers on (empty when it is off), which
+/// the menus in writing may not share.
+pub fn validate_settings(
+    ivr: &IvrSettings,
+    flat: FlatMenu<'_>,
+    bot_channels: &[domain::Channel],
+) -> Result<(), String> {
     if !ivr.menus.is_empty() && ivr.root.is_empty() {
         return Err("ivr.root must name the first menu".into());
     }
-    match Tree::from_settings(ivr, flat) {
+    let tree = Tree::from_settings(ivr, flat);
+    if tree.is_none() && !ivr.messaging.channels.is_empty() {
+        return Err("ivr.messaging.channels needs a menu tree ([[ivr.menus]])".into());
+    }
+    ivr.messaging.validate(bot_channels, ivr.max_text_bytes)?;
+    match tree {
         Some(t) => t.validate(ivr),
         None => Ok(()),
     }

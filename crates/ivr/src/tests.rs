@@ -279,12 +279,12 @@ fn the_flat_voice_menu_is_a_one_level_tree() {
         m.choose(Some("2"), None).unwrap().action,
         Action::Callback(None)
     );
-    validate_settings(&IvrSettings::default(), v).unwrap();
+    validate_settings(&IvrSettings::default(), v, &[]).unwrap();
     let no_root = IvrSettings {
         menus: t.menus.clone(),
         ..Default::default()
     };
-    assert!(validate_settings(&no_root, v)
+    assert!(validate_settings(&no_root, v, &[])
         .unwrap_err()
         .contains("ivr.root"));
 }
@@ -321,6 +321,7 @@ action = "repeat"
             greeting: "",
             options: &[],
         },
+        &[],
     )
     .unwrap();
 }

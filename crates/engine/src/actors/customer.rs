@@ -48,6 +48,7 @@ pub mod decide;
 mod hours;
 pub mod identity;
 mod inbound;
+pub mod menus;
 pub mod messages;
 pub mod notify;
 pub mod once;
@@ -99,6 +100,8 @@ pub struct CustomerActor {
     last_in: std::collections::BTreeMap<Channel, Millis>,
     /// The FAQ bot's session and pending hand-off (see `bot`).
     bot: bot::BotState,
+    /// The session in the IVR menus in writing and its pending exit (see `menus`).
+    menus: menus::MenusState,
     /// Events whose push to the agent was lost, being caught up (see `behind`).
     behind: behind::Behind,
     /// Calls in the phone's IVR menus that reached no queue yet, with where they are
@@ -205,6 +208,7 @@ impl CustomerActor {
             facts: ContactFacts::default(),
             last_in: Default::default(),
             bot: Default::default(),
+            menus: Default::default(),
             behind: Default::default(),
             ivr_calls: VecDeque::new(),
         }
@@ -632,6 +636,7 @@ impl Actor for CustomerActor {
             }),
         );
         self.bot_load(ctx);
+        self.menus_load(ctx);
         let idle = Duration::from_millis(self.engine.settings.timing.customer_idle_ms.max(10));
         ctx.run_interval(idle / 2, move |act, ctx| {
             // A record merged away stops at once (it only refuses work); one being

@@ -43,7 +43,7 @@ impl Handler<Inbound> for CustomerActor {
 
 impl CustomerActor {
     /// Applies a customer's message not applied before (see `once`).
-    fn apply_inbound(&mut self, msg: Inbound, idem: Option<once::Idem>) -> Atomic<InboundAck> {
+    fn apply_inbound(&mut self, mut msg: Inbound, idem: Option<once::Idem>) -> Atomic<InboundAck> {
         let customer = try_atomic!(self.check_ready()).clone();
         let seen_key = idem.as_ref().map(|i| i.key.clone());
         if let Some(answered) = self.survey_reply(&msg, idem.clone()) {
@@ -112,6 +112,9 @@ impl CustomerActor {
             });
         }
 
+        if let Some(r) = self.menus_inbound(&mut msg, now, &idem) {
+            return r;
+        }
         if let Some(r) = self.bot_inbound(&msg, now, &idem) {
             return r;
         }
@@ -154,7 +157,10 @@ impl CustomerActor {
         let place = decide::Placement {
             queue: queue_name,
             enqueue_seq: self.engine.next_enqueue_seq(),
-            new_id: self.bot_conversation_id().unwrap_or_default(),
+            new_id: self
+                .bot_conversation_id()
+                .or_else(|| self.menus_conversation_id())
+                .unwrap_or_default(),
         };
         let decide::Opened {
             mut events,
@@ -175,6 +181,7 @@ impl CustomerActor {
         };
         // The hand-off's events first: its `bot_handoff` is reported with the rest.
         let (batch, handoff) = self.bot_take_handoff(batch);
+        let (batch, menus_exit) = self.menus_take_exit(batch);
         let batch = self.reported(batch, reopen.as_ref(), &conv);
         let batch = self.with_idem(batch, idem.as_ref(), &ev, conv.id);
         let (batch, after_hours) = self.after_hours_batch(after_hours, conv_id, msg.channel, batch);
@@ -216,6 +223,7 @@ impl CustomerActor {
                 let ack = act.inbound_applied(msg.channel, &events, &ev, &conv, idem);
                 act.push_chat(ChatNotice::Event { event: ev.clone() });
                 act.bot_handed_off(handoff);
+                act.menus_exited(menus_exit);
                 act.after_hours_told(after_hours);
                 if call_ends {
                     act.abandon(ctx, false);
