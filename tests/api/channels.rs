@@ -231,6 +231,56 @@ pub async fn customer_of(app: &TestApp, channel: &str, address: &str) -> Option<
     }
 }
 
+/// The business account's X user id, and a customer's.
+pub const ME: &str = "4337869213";
+pub const THEM: &str = "3001969357";
+
+pub fn x_sign(data: &[u8]) -> String {
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(X_SECRET.as_bytes()).unwrap();
+    mac.update(data);
+    format!(
+        "sha256={}",
+        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    )
+}
+
+pub async fn x_post(app: &TestApp, body: &Value, signature: Option<&str>) -> u16 {
+    let raw = body.to_string();
+    let sig = signature
+        .map(str::to_owned)
+        .unwrap_or_else(|| x_sign(raw.as_bytes()));
+    app.http
+        .post(format!("{}/webhooks/x", app.base))
+        .header("X-Twitter-Webhooks-Signature", sig)
+        .header("Content-Type", "application/json")
+        .body(raw)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// A direct message `text` from `sender` (Account Activity `direct_message_events`).
+pub fn x_dm(id: &str, sender: &str, text: &str) -> Value {
+    json!({"for_user_id": ME, "direct_message_events": [
+        {"type": "message_create", "id": id, "created_timestamp": "1700000000000",
+         "message_create": {"target": {"recipient_id": if sender == ME { THEM } else { ME }},
+                            "sender_id": sender, "message_data": {"text": text, "entities": {}}}}],
+        "users": {THEM: {"id": THEM, "name": "Jordan", "screen_name": "furiouscamper"},
+                  ME: {"id": ME, "name": "Shop", "screen_name": "shop"}}})
+}
+
+/// A post by `author` that mentions the business account (Account Activity
+/// `tweet_create_events`).
+pub fn x_mention(id: &str, author: &str, text: &str) -> Value {
+    json!({"for_user_id": ME, "tweet_create_events": [{
+        "id_str": id, "text": text, "timestamp_ms": "1700000000000",
+        "user": {"id_str": author, "name": "Jordan", "screen_name": "furiouscamper"},
+        "entities": {"user_mentions": [{"id_str": ME, "screen_name": "shop"}]}
+    }]})
+}
+
 fn count(events: &[Value], ty: &str) -> usize {
     events.iter().filter(|e| e["type"] == ty).count()
 }

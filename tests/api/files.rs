@@ -291,16 +291,17 @@ async fn files_are_refused_at_the_door_by_size_type_and_content() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reply_with_files_is_refused_on_a_channel_that_carries_none() {
     let rec = Recorder::start().await;
-    let app = spawn_app(|s| channels_on(s, &rec)).await;
+    // A public post: a reply under it carries text only.
+    let app = spawn_app(|s| {
+        channels_on(s, &rec);
+        s.channels.public.x_mentions = true;
+    })
+    .await;
     let alice = app.agent("alice", &["general"], json!({})).await;
     let mut agent = Client::available(&app, &alice).await;
-    let s = line_post(
-        &app,
-        &line_text("U900", "m900", "請求書を送ってください", "rt900"),
-        None,
-    )
-    .await;
-    assert_eq!(s, 200);
+    let post =
+        crate::channels::x_mention("900", crate::channels::THEM, "@shop 請求書を送ってください");
+    assert_eq!(crate::channels::x_post(&app, &post, None).await, 200);
     let conv = accept_next(&mut agent).await;
     let customer = conv["customer"]["id"].as_str().unwrap().to_owned();
     let (s, pdf) = upload(
@@ -328,16 +329,13 @@ async fn a_reply_with_files_is_refused_on_a_channel_that_carries_none() {
         e["message"]
             .as_str()
             .unwrap()
-            .contains("line replies carry no files"),
+            .contains("x_mentions replies carry no files"),
         "{e}"
     );
     // Nothing went to the provider and nothing was stored.
     agent_say(&mut agent, &conv["id"], "テキストだけは届きます").await;
-    let sent = rec.wait_for("/v2/bot/message/", 1).await;
-    assert_eq!(
-        sent[0].json()["messages"][0]["text"],
-        "テキストだけは届きます"
-    );
+    let sent = rec.wait_for("/2/tweets", 1).await;
+    assert_eq!(sent[0].json()["text"], "テキストだけは届きます");
     assert_eq!(
         rec.all().len(),
         1,
@@ -408,12 +406,91 @@ fn local(app: &TestApp, link: &str) -> String {
     link.replacen(PUBLIC, &app.base, 1)
 }
 
-/// Files an agent sends on Messenger and SMS travel as signed, expiring links the
-/// provider fetches: Messenger gets one attachment message per file, then the text;
-/// Twilio gets `MediaUrl`. The link serves the bytes to anyone holding it, untouched
+/// An agent's image goes to X uploaded (`POST /2/media/upload`, `dm_image`, the
+/// bytes) and attached to the direct message that carries the text; a PDF, which X
+/// takes no upload of, goes as a signed link in that text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_reach_x_uploaded_or_by_signed_link() {
+    let rec = Recorder::start().await;
+    let app = spawn_app(|s| channels_on(s, &rec)).await;
+    let alice = app.agent("alice", &["general"], json!({})).await;
+    let mut agent = Client::available(&app, &alice).await;
+    let dm = crate::channels::x_dm("d910", crate::channels::THEM, "写真をお願いします");
+    assert_eq!(crate::channels::x_post(&app, &dm, None).await, 200);
+    let conv = accept_next(&mut agent).await;
+    let customer = conv["customer"]["id"].as_str().unwrap().to_owned();
+    let (_, png) = upload(&app, &alice, &customer, "image/png", "photo.png", PNG).await;
+    let (_, pdf) = upload(
+        &app,
+        &alice,
+        &customer,
+        "application/pdf",
+        "manual.pdf",
+        PDF,
+    )
+    .await;
+    let id = uuid::Uuid::new_v4().to_string();
+    agent
+        .send(
+            json!({"type": "message", "conversation_id": conv["id"], "client_msg_id": id,
+                     "text": "どうぞ", "files": [png["file"], pdf["file"]]}),
+        )
+        .await;
+    agent
+        .expect_where("ack", |m| m["client_msg_id"] == id.as_str())
+        .await;
+    let dms = rec.wait_for("/2/dm_conversations/", 1).await;
+    let all = rec.all();
+    let up: Vec<_> = all.iter().filter(|r| r.path == "/2/media/upload").collect();
+    assert_eq!(up.len(), 1, "the image only");
+    assert_eq!(up[0].header("authorization"), Some("Bearer x-user-token"));
+    let body = String::from_utf8_lossy(&up[0].body);
+    assert!(
+        body.contains("name=\"media_category\"") && body.contains("dm_image"),
+        "{body}"
+    );
+    assert!(
+        body.contains("name=\"media_type\"") && body.contains("image/png"),
+        "{body}"
+    );
+    assert!(body.contains("filename=\"photo.png\""), "{body}");
+    assert!(up[0].body.windows(PNG.len()).any(|w| w == PNG), "the bytes");
+    // The recorder names an upload by its place among the requests it took.
+    let k = all
+        .iter()
+        .position(|r| r.path == "/2/media/upload")
+        .unwrap()
+        + 1;
+    assert_eq!(
+        dms.len(),
+        1,
+        "one message: the image, the text and the link"
+    );
+    let sent = dms[0].json();
+    assert_eq!(
+        sent["attachments"],
+        json!([{"media_id": format!("{}", 1_880_000_000 + k)}])
+    );
+    let text = sent["text"].as_str().unwrap();
+    let (said, link) = text
+        .split_once("\nmanual.pdf: ")
+        .expect("the PDF as a link");
+    assert_eq!(said, "どうぞ");
+    assert!(
+        link.starts_with(&format!("{PUBLIC}/files/{customer}/")),
+        "{link}"
+    );
+    let r = app.http.get(local(&app, link)).send().await.unwrap();
+    assert_eq!(&r.bytes().await.unwrap()[..], PDF);
+}
+
+/// Files an agent sends on Messenger, SMS and LINE travel as signed, expiring links
+/// the provider fetches: Messenger gets one attachment message per file, then the
+/// text; Twilio gets `MediaUrl`; LINE gets an image message and the other file as a
+/// link under the text, in one call. The link serves the bytes to anyone holding it, untouched
 /// and in time, and to no one else.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn files_reach_messenger_and_sms_by_signed_links() {
+async fn files_reach_messenger_sms_and_line_by_signed_links() {
     let rec = Recorder::start().await;
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -525,6 +602,57 @@ async fn files_reach_messenger_and_sms_by_signed_links() {
         "{media}"
     );
     let r = app.http.get(local(&app, media)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(&r.bytes().await.unwrap()[..], PDF);
+
+    // LINE: one push — the image as an image message, the PDF as a link under the text.
+    let s = line_post(
+        &app,
+        &line_text("U901", "m901", "地図を送って", "rt901"),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200);
+    let line_conv = accept_next(&mut agent).await;
+    let line_customer = line_conv["customer"]["id"].as_str().unwrap().to_owned();
+    let (_, map) = upload(&app, &alice, &line_customer, "image/png", "map.png", PNG).await;
+    let (_, guide) = upload(
+        &app,
+        &alice,
+        &line_customer,
+        "application/pdf",
+        "案内.pdf",
+        PDF,
+    )
+    .await;
+    let id = uuid::Uuid::new_v4().to_string();
+    agent
+        .send(
+            json!({"type": "message", "conversation_id": line_conv["id"], "client_msg_id": id,
+                     "text": "こちらです", "files": [map["file"], guide["file"]]}),
+        )
+        .await;
+    agent
+        .expect_where("ack", |m| m["client_msg_id"] == id.as_str())
+        .await;
+    let sent = rec.wait_for("/v2/bot/message/", 1).await;
+    assert_eq!(sent.len(), 1, "one call carries all of it");
+    let messages = sent[0].json()["messages"].clone();
+    assert_eq!(messages.as_array().unwrap().len(), 2, "{messages}");
+    assert_eq!(messages[0]["type"], "image");
+    let image = messages[0]["originalContentUrl"].as_str().unwrap();
+    assert_eq!(messages[0]["previewImageUrl"], image);
+    assert!(
+        image.starts_with(&format!("{PUBLIC}/files/{line_customer}/")),
+        "{image}"
+    );
+    let r = app.http.get(local(&app, image)).send().await.unwrap();
+    assert_eq!(&r.bytes().await.unwrap()[..], PNG);
+    assert_eq!(messages[1]["type"], "text");
+    let text = messages[1]["text"].as_str().unwrap();
+    let (said, link) = text.split_once("\n案内.pdf: ").expect("the PDF as a link");
+    assert_eq!(said, "こちらです");
+    let r = app.http.get(local(&app, link)).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(&r.bytes().await.unwrap()[..], PDF);
 }

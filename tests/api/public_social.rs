@@ -8,11 +8,13 @@
 //! the same account) — and what the customer writes there continues the same
 //! conversation of the same customer.
 
-use crate::channels::{channels_on, customer_of, fb_post};
+use crate::channels::{
+    channels_on, customer_of, fb_post, x_dm, x_mention as mention, x_post, ME, THEM,
+};
 use crate::helpers::*;
 use crate::meta::{write, write_refused};
 use crate::recorder::Recorder;
-use crate::x::{dm, x_post, ME, THEM};
+
 use serde_json::{json, Value};
 use switchboard::domain::time::ManualClock;
 use switchboard::domain::Millis;
@@ -36,14 +38,6 @@ fn messenger_dm(psid: &str, mid: &str, text: &str) -> Value {
         "sender": {"id": psid}, "recipient": {"id": PAGE}, "timestamp": T0_S * 1000,
         "message": {"mid": mid, "text": text}
     }]}]})
-}
-
-fn mention(id: &str, author: &str, text: &str) -> Value {
-    json!({"for_user_id": ME, "tweet_create_events": [{
-        "id_str": id, "text": text, "timestamp_ms": "1700000000000",
-        "user": {"id_str": author, "name": "Jordan", "screen_name": "furiouscamper"},
-        "entities": {"user_mentions": [{"id_str": ME, "screen_name": "shop"}]}
-    }]})
 }
 
 fn events_of<'a>(t: &'a [Value], ty: &str) -> Vec<&'a Value> {
@@ -247,7 +241,10 @@ async fn an_x_mention_is_answered_in_public_then_by_direct_message() {
         format!("/2/dm_conversations/with/{THEM}/messages")
     );
     // Their DM is the same customer (same X account) and continues the conversation.
-    assert_eq!(x_post(&app, &dm("2001", THEM, "1234です"), None).await, 200);
+    assert_eq!(
+        x_post(&app, &x_dm("2001", THEM, "1234です"), None).await,
+        200
+    );
     let m = agent
         .expect_where("event", |m| {
             m["event"]["type"] == "message_in" && m["event"]["channel"] == "x"

@@ -87,6 +87,11 @@ fn answer(path: &str, n: usize) -> HttpResponse {
         HttpResponse::Created().json(serde_json::json!({
             "data": {"id": format!("{}", 1_800_000_000 + n), "text": "..."}
         }))
+    } else if path == "/2/media/upload" {
+        // X's one-shot media upload.
+        HttpResponse::Ok().json(serde_json::json!({
+            "data": {"id": format!("{}", 1_880_000_000 + n), "media_key": format!("3_{n}")}
+        }))
     } else if path.starts_with("/2/dm_conversations/with/") {
         HttpResponse::Created().json(serde_json::json!({
             "data": {"dm_conversation_id": "4337869213-3001969357", "dm_event_id": format!("{}", 1_700_000_000 + n)}

@@ -1,52 +1,12 @@
 //! X direct messages over real sockets: the CRC challenge and the webhook signature
-//! (both computed here independently with the hmac crate), a customer's DM reaching an
+//! (both computed by the tests independently with the hmac crate, `channels::x_sign`), a customer's DM reaching an
 //! agent, and the agent's reply leaving as the exact v2 DM request to a local recording
 //! server standing in for X's API (the real one cannot be reached from a test).
 
-use crate::channels::{channels_on, customer_of, X_SECRET};
+use crate::channels::{channels_on, customer_of, x_dm, x_post, x_sign, ME, THEM};
 use crate::helpers::*;
 use crate::recorder::Recorder;
-use base64::Engine as _;
-use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
-
-pub const ME: &str = "4337869213";
-pub const THEM: &str = "3001969357";
-
-pub fn x_sign(data: &[u8]) -> String {
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(X_SECRET.as_bytes()).unwrap();
-    mac.update(data);
-    format!(
-        "sha256={}",
-        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
-    )
-}
-
-pub async fn x_post(app: &TestApp, body: &Value, signature: Option<&str>) -> u16 {
-    let raw = body.to_string();
-    let sig = signature
-        .map(str::to_owned)
-        .unwrap_or_else(|| x_sign(raw.as_bytes()));
-    app.http
-        .post(format!("{}/webhooks/x", app.base))
-        .header("X-Twitter-Webhooks-Signature", sig)
-        .header("Content-Type", "application/json")
-        .body(raw)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
-}
-
-pub fn dm(id: &str, sender: &str, text: &str) -> Value {
-    json!({"for_user_id": ME, "direct_message_events": [
-        {"type": "message_create", "id": id, "created_timestamp": "1700000000000",
-         "message_create": {"target": {"recipient_id": if sender == ME { THEM } else { ME }},
-                            "sender_id": sender, "message_data": {"text": text, "entities": {}}}}],
-        "users": {THEM: {"id": THEM, "name": "Jordan", "screen_name": "furiouscamper"},
-                  ME: {"id": ME, "name": "Shop", "screen_name": "shop"}}})
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn x_crc_direct_messages_and_the_dm_api() {
@@ -81,12 +41,12 @@ async fn x_crc_direct_messages_and_the_dm_api() {
     assert_eq!(r.status().as_u16(), 400, "no crc_token");
 
     // A DM: a bad signature stores nothing; a redelivery and our own echo store nothing.
-    let msg = dm("1111", THEM, "注文の件でDMしました");
+    let msg = x_dm("1111", THEM, "注文の件でDMしました");
     assert_eq!(x_post(&app, &msg, Some("sha256=AAAA")).await, 401);
     assert!(customer_of(&app, "x", THEM).await.is_none());
     assert_eq!(x_post(&app, &msg, None).await, 200);
     assert_eq!(x_post(&app, &msg, None).await, 200, "redelivery");
-    assert_eq!(x_post(&app, &dm("2222", ME, "echo"), None).await, 200);
+    assert_eq!(x_post(&app, &x_dm("2222", ME, "echo"), None).await, 200);
     let customer = customer_of(&app, "x", THEM).await.expect("the customer");
     assert_eq!(customer["display_name"], "Jordan");
     let cid = customer["id"].as_str().unwrap().to_owned();

@@ -10,7 +10,9 @@
 //!   The message id de-duplicates LINE's redeliveries.
 //! - Outbound: the reply API (`/v2/bot/message/reply`) while the user's last reply
 //!   token is fresh, else the push API (`/v2/bot/message/push`) with `X-Line-Retry-Key`
-//!   set to the event id, so a retried push is delivered once.
+//!   set to the event id, so a retried push is delivered once. An agent's files go in
+//!   the same call: JPEG/PNG images as image messages by signed link
+//!   (`file_links`), other files as links under the text.
 
 use super::connector::{serve, Connector, SendContext, Sender, Webhook};
 use super::webhook::{self, WebhookError};
@@ -126,9 +128,58 @@ impl Sender for Line {
             .get(&d.to)
             .is_none_or(|t| t.1.elapsed() >= REPLY_TOKEN_TTL)
     }
-    fn send<'a>(&'a self, cx: SendContext<'a>, d: &'a Delivery) -> BoxFuture<'a, SendResult> {
-        Box::pin(send(cx.client, &cx.gateway.channels, d))
+    /// JPEG and PNG images as image messages; other files as signed links in the text
+    /// (LINE's Messaging API has no document message, and its audio and video
+    /// messages need a duration and a preview the engine does not have).
+    fn carries_files(&self) -> bool {
+        true
     }
+    fn send<'a>(&'a self, cx: SendContext<'a>, d: &'a Delivery) -> BoxFuture<'a, SendResult> {
+        Box::pin(async move {
+            let files = crate::file_links::of_delivery(cx.gateway, d)?;
+            send(cx.client, &cx.gateway.channels, d, &messages(d, &files)).await
+        })
+    }
+}
+
+/// Messages in one push or reply call (LINE's limit).
+const MAX_MESSAGES: usize = 5;
+
+/// The messages of `d` whose files have the signed links `files` (in order): JPEG and
+/// PNG images as image messages (the image itself as its preview), as many as leave
+/// room for the text; every other file, and images past those, as `name: link` lines
+/// under the text; the text last, with the quick replies.
+fn messages(d: &Delivery, files: &[(&'static str, String)]) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    let mut text = d.text.clone();
+    for (a, (_, url)) in d.attachments.iter().zip(files) {
+        let ct = a.content_type.as_deref().unwrap_or("");
+        if matches!(ct, "image/jpeg" | "image/png") && out.len() < MAX_MESSAGES - 1 {
+            out.push(
+                serde_json::json!({"type": "image", "originalContentUrl": url,
+                                        "previewImageUrl": url}),
+            );
+            continue;
+        }
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        text.push_str(&format!("{}: {url}", a.name.as_deref().unwrap_or("file")));
+    }
+    if !text.trim().is_empty() || out.is_empty() {
+        out.push(serde_json::json!({ "type": "text", "text": text }));
+    }
+    if !d.quick_replies.is_empty() {
+        let items: Vec<_> = d
+            .quick_replies
+            .iter()
+            .map(|q| serde_json::json!({"type": "action", "action": {"type": "message", "label": q, "text": q}}))
+            .collect();
+        if let Some(last) = out.last_mut() {
+            last["quickReply"] = serde_json::json!({ "items": items });
+        }
+    }
+    out
 }
 
 impl Webhook for Line {
@@ -331,19 +382,15 @@ fn content(m: &Message) -> (String, Vec<Attachment>) {
     }
 }
 
-/// Sends `d`: reply API with a fresh reply token, else push API.
-pub async fn send(client: &reqwest::Client, cfg: &ChannelSettings, d: &Delivery) -> SendResult {
+/// Sends `messages` (of `d`) in one call: reply API with a fresh reply token, else
+/// push API.
+pub async fn send(
+    client: &reqwest::Client,
+    cfg: &ChannelSettings,
+    d: &Delivery,
+    messages: &[serde_json::Value],
+) -> SendResult {
     let line = &cfg.line;
-    let mut message = serde_json::json!({ "type": "text", "text": d.text });
-    if !d.quick_replies.is_empty() {
-        let items: Vec<_> = d
-            .quick_replies
-            .iter()
-            .map(|q| serde_json::json!({"type": "action", "action": {"type": "message", "label": q, "text": q}}))
-            .collect();
-        message["quickReply"] = serde_json::json!({ "items": items });
-    }
-    let messages = serde_json::json!([message]);
     // The reply token only for a delivery marked attempted (not repeatable): a push
     // is the repeatable path.
     let fresh = if d.attempted {

@@ -15,6 +15,8 @@
 //!   the replay window.
 //! - Outbound: `POST {api_base}/2/dm_conversations/with/{user id}/messages` with
 //!   `{"text": ..}` and the business account's OAuth 2.0 user access token (bearer).
+//!   An agent's images are uploaded first (`POST /2/media/upload`, `dm_image`) and
+//!   attached, one per message; other files go as signed links in the text.
 //!   X keeps no reply window on direct messages (the customer may close their DMs; the
 //!   send then fails with X's answer).
 
@@ -118,9 +120,53 @@ impl Sender for X {
     fn channel(&self) -> Channel {
         Channel::X
     }
-    fn send<'a>(&'a self, cx: SendContext<'a>, d: &'a Delivery) -> BoxFuture<'a, SendResult> {
-        Box::pin(send(cx.client, &cx.gateway.channels, d))
+    /// JPEG, PNG and WebP images uploaded and attached, one per direct message; other
+    /// files as signed links in the text (see [`send`]).
+    fn carries_files(&self) -> bool {
+        true
     }
+    fn send<'a>(&'a self, cx: SendContext<'a>, d: &'a Delivery) -> BoxFuture<'a, SendResult> {
+        Box::pin(send(cx, d))
+    }
+}
+
+/// Image types X's one-shot media upload takes for a direct message (`dm_image`).
+const DM_IMAGE_TYPES: [&str; 3] = ["image/jpeg", "image/png", "image/webp"];
+
+/// Uploads stored file `id` of `d`'s customer with `POST {api_base}/2/media/upload`
+/// (multipart: `media`, `media_category=dm_image`, `media_type`); the media id.
+async fn upload(
+    cx: SendContext<'_>,
+    d: &Delivery,
+    id: &crate::domain::BlobId,
+) -> Result<String, SendFailure> {
+    let x = &cx.gateway.channels.x;
+    let (meta, bytes) = match cx.gateway.blobs.read(d.customer_id, id).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return Err(SendFailure::permanent(format!("file {id} is gone"))),
+        Err(e) => return Err(SendFailure::temporary(e.to_string())),
+    };
+    let part = reqwest::multipart::Part::bytes(bytes)
+        .file_name(meta.name.unwrap_or_else(|| "image".into()))
+        .mime_str(&meta.content_type)
+        .map_err(|e| SendFailure::permanent(format!("file type: {e}")))?;
+    let form = reqwest::multipart::Form::new()
+        .text("media_category", "dm_image")
+        .text("media_type", meta.content_type.clone())
+        .part("media", part);
+    let resp = cx
+        .client
+        .post(format!("{}/2/media/upload", x.api_base))
+        .bearer_auth(&x.access_token)
+        .multipart(form)
+        .send()
+        .await
+        .map_err(SendFailure::from_reqwest)?;
+    let answer = crate::connector::read_answer(resp).await?;
+    answer["data"]["id"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| SendFailure::permanent("the media upload answered no id"))
 }
 
 impl Webhook for X {
@@ -261,32 +307,76 @@ fn message_of(ev: DmEvent) -> Option<InboundMessage> {
     Some(m)
 }
 
-/// Sends `d` as a direct message.
-pub async fn send(client: &reqwest::Client, cfg: &ChannelSettings, d: &Delivery) -> SendResult {
-    let x = &cfg.x;
+/// Sends `d` as direct messages: its images (JPEG, PNG, WebP) uploaded first, each
+/// attached to a message of its own (X takes one per message), the text — with a
+/// signed link for every other file and the quick replies written under it — on the
+/// first. Everything is uploaded before anything is sent, so an upload failure sends
+/// nothing; a send failing after an earlier message went out is reported as possibly
+/// sent.
+pub async fn send(cx: SendContext<'_>, d: &Delivery) -> SendResult {
+    let x = &cx.gateway.channels.x;
     if !matches!(d.send_as, SendAs::Reply) {
         return Err(SendFailure::permanent(
             "X direct messages are plain replies (no tag, no template)",
         ));
     }
-    // Quick replies are written under the text: X's v2 DMs have no buttons.
+    let links = crate::file_links::of_delivery(cx.gateway, d)?;
     let mut text = d.text.clone();
+    let mut media = Vec::new();
+    for (a, (_, url)) in d.attachments.iter().zip(&links) {
+        let image = DM_IMAGE_TYPES.contains(&a.content_type.as_deref().unwrap_or(""));
+        match (&a.file, image) {
+            (Some(id), true) => media.push(upload(cx, d, id).await?),
+            _ => {
+                if !text.is_empty() {
+                    text.push('\n');
+                }
+                text.push_str(&format!("{}: {url}", a.name.as_deref().unwrap_or("file")));
+            }
+        }
+    }
+    // Quick replies are written under the text: X's v2 DMs have no buttons.
     for q in &d.quick_replies {
         text.push_str("\n- ");
         text.push_str(q);
     }
-    let resp = client
-        .post(format!(
-            "{}/2/dm_conversations/with/{}/messages",
-            x.api_base, d.to
-        ))
-        .bearer_auth(&x.access_token)
-        .json(&serde_json::json!({ "text": text }))
-        .send()
-        .await
-        .map_err(SendFailure::from_reqwest)?;
-    let answer = crate::connector::read_answer(resp).await?;
-    Ok(crate::connector::answered_id(&answer, "/data/dm_event_id"))
+    let mut bodies: Vec<Value> = media
+        .iter()
+        .map(|id| serde_json::json!({ "attachments": [{ "media_id": id }] }))
+        .collect();
+    match bodies.first_mut() {
+        Some(first) if !text.is_empty() => first["text"] = text.into(),
+        Some(_) => {}
+        None => bodies.push(serde_json::json!({ "text": text })),
+    }
+    let mut last = crate::connector::Sent::default();
+    for (i, body) in bodies.into_iter().enumerate() {
+        let resp = cx
+            .client
+            .post(format!(
+                "{}/2/dm_conversations/with/{}/messages",
+                x.api_base, d.to
+            ))
+            .bearer_auth(&x.access_token)
+            .json(&body)
+            .send()
+            .await
+            .map_err(SendFailure::from_reqwest);
+        let answer = match resp {
+            Ok(r) => crate::connector::read_answer(r).await,
+            Err(e) => Err(e),
+        };
+        last = match answer {
+            Ok(a) => crate::connector::answered_id(&a, "/data/dm_event_id"),
+            Err(mut e) if i > 0 => {
+                e.maybe_sent = true;
+                e.detail = format!("part {} of the reply failed: {}", i + 1, e.detail);
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
+    }
+    Ok(last)
 }
 
 #[cfg(test)]
