@@ -260,6 +260,7 @@ const MODULE_LAYERS: &[(&str, &[&str])] = &[
     (
         "crates/channels/src",
         &[
+            "oauth1",
             "config",
             "login",
             "signature",

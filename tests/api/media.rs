@@ -4,8 +4,11 @@
 //! the customer and served back; the exact requests are asserted. Media a webhook
 //! points anywhere else (the cloud metadata address, directly or by a redirect) is not
 //! fetched, media over the size limit is not stored, and the message is taken either
-//! way with the media described. An agent's file goes to WhatsApp uploaded to the
-//! Cloud API's media endpoint, then sent by its media id with the text as caption.
+//! way with the media described. X's direct-message media is fetched signed with
+//! OAuth 1.0a (the signature checked here independently with the hmac and sha1
+//! crates), a public post's photo without credentials. An agent's file goes to
+//! WhatsApp uploaded to the Cloud API's media endpoint, then sent by its media id with
+//! the text as caption.
 
 use crate::channels::{channels_on, fb_post, line_post, twilio_post};
 use crate::files::PNG;
@@ -167,6 +170,154 @@ async fn provider_media_is_fetched_with_the_providers_credentials_and_stored() {
     assert!(metrics.contains(
         r#"switchboard_media_fetches_total{provider="messenger",outcome="too_large"} 1"#
     ));
+}
+
+/// The OAuth 1.0a header of a request the recorder took, checked independently: its
+/// fields, and its signature over GET, the URL and every `oauth_*` field and query
+/// parameter, keyed by the consumer and token secrets.
+fn check_oauth1(r: &crate::recorder::Recorded, base: &str) {
+    use hmac::{Hmac, Mac};
+    let header = r.header("authorization").expect("an Authorization header");
+    let fields: std::collections::BTreeMap<String, String> = header
+        .strip_prefix("OAuth ")
+        .expect("OAuth")
+        .split(", ")
+        .map(|f| {
+            let (k, v) = f.split_once('=').unwrap();
+            let v = v.trim_matches('"');
+            (k.to_owned(), urlencoding_decode(v))
+        })
+        .collect();
+    assert_eq!(fields["oauth_consumer_key"], "x-api-key");
+    assert_eq!(fields["oauth_token"], "x-oauth1-token");
+    assert_eq!(fields["oauth_signature_method"], "HMAC-SHA1");
+    assert_eq!(fields["oauth_version"], "1.0");
+    let enc = |s: &str| {
+        s.bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect::<String>()
+    };
+    let mut params: Vec<(String, String)> = fields
+        .iter()
+        .filter(|(k, _)| *k != "oauth_signature")
+        .map(|(k, v)| (enc(k), enc(v)))
+        .collect();
+    for pair in r.query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        params.push((enc(&urlencoding_decode(k)), enc(&urlencoding_decode(v))));
+    }
+    params.sort();
+    let joined: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let text = format!(
+        "GET&{}&{}",
+        enc(&format!("{base}{}", r.path)),
+        enc(&joined.join("&"))
+    );
+    let key = format!(
+        "{}&{}",
+        enc(crate::channels::X_SECRET),
+        enc("x-oauth1-secret")
+    );
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(key.as_bytes()).unwrap();
+    mac.update(text.as_bytes());
+    let expected = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+    assert_eq!(fields["oauth_signature"], expected, "{header}");
+}
+
+/// Percent-decoding of a header value or query part.
+fn urlencoding_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            let hex = std::str::from_utf8(&b[i + 1..i + 3]).unwrap();
+            out.push(u8::from_str_radix(hex, 16).unwrap());
+            i += 3;
+        } else {
+            out.push(if b[i] == b'+' { b' ' } else { b[i] });
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn x_media_is_fetched_signed_with_oauth1_and_public_photos_without_credentials() {
+    let rec = Recorder::start().await;
+    let dm = |id: &str, from: &str, url: &str| {
+        json!({"for_user_id": crate::channels::ME, "direct_message_events": [
+            {"type": "message_create", "id": id, "created_timestamp": "1700000000000",
+             "message_create": {"target": {"recipient_id": crate::channels::ME},
+                "sender_id": from, "message_data": {"text": "壊れていました", "entities": {},
+                "attachment": {"type": "media", "media": {"type": "photo",
+                               "media_url_https": url}}}}}]})
+    };
+    let url = format!(
+        "{}/1.1/ton/data/dm/1700000000/1/abc.png?name=small",
+        rec.base
+    );
+
+    // Without OAuth 1.0a credentials the media stays a described reference.
+    let app = spawn_app(|s| channels_on(s, &rec)).await;
+    assert_eq!(
+        crate::channels::x_post(&app, &dm("d1", "5001", &url), None).await,
+        200
+    );
+    let (_, a) = attachments_of(&app, "x", "5001").await;
+    assert_eq!(
+        (a[0]["kind"].as_str(), a[0]["url"].as_str()),
+        (Some("image"), Some(url.as_str()))
+    );
+    assert!(a[0].get("file").is_none(), "{a:?}");
+    assert!(rec.all().is_empty(), "nothing was asked");
+    drop(app);
+
+    // With them: fetched, signed, stored.
+    let app = spawn_app(|s| {
+        channels_on(s, &rec);
+        s.channels.x.oauth1_consumer_key = "x-api-key".into();
+        s.channels.x.oauth1_token = "x-oauth1-token".into();
+        s.channels.x.oauth1_token_secret = "x-oauth1-secret".into();
+        s.channels.public.x_mentions = true;
+    })
+    .await;
+    assert_eq!(
+        crate::channels::x_post(&app, &dm("d2", "5002", &url), None).await,
+        200
+    );
+    let (customer, a) = attachments_of(&app, "x", "5002").await;
+    assert_eq!(stored(&app, &customer, &a[0]).await, PNG);
+    let asked = rec.wait_for("/1.1/ton/data/dm/", 1).await;
+    assert_eq!(asked[0].query, "name=small");
+    check_oauth1(&asked[0], &rec.base);
+
+    // A public post's photo: no credentials.
+    let post = json!({"for_user_id": crate::channels::ME, "tweet_create_events": [{
+        "id_str": "777", "text": "@shop 届いた箱が潰れていました", "timestamp_ms": "1700000000000",
+        "user": {"id_str": "5003", "name": "Jordan", "screen_name": "j"},
+        "entities": {"user_mentions": [{"id_str": crate::channels::ME, "screen_name": "shop"}]},
+        "extended_entities": {"media": [{"type": "photo",
+                                         "media_url_https": format!("{}/media/png", rec.base)}]}
+    }]});
+    assert_eq!(crate::channels::x_post(&app, &post, None).await, 200);
+    let (customer, a) = attachments_of(&app, "x_mentions", "5003").await;
+    assert_eq!(stored(&app, &customer, &a[0]).await, PNG);
+    let photo = rec.wait_for("/media/png", 1).await;
+    assert_eq!(photo[0].header("authorization"), None);
+
+    // Half the credentials: refused at start.
+    let mut s = switchboard::config::Settings::default();
+    channels_on(&mut s, &rec);
+    s.channels.x.oauth1_token = "x-oauth1-token".into();
+    let e = s.channels.validate().unwrap_err();
+    assert!(e.contains("all three, or none"), "{e}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

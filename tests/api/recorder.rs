@@ -170,7 +170,7 @@ async fn record(
 }
 
 /// The providers' media (tests/api/media.rs): a PNG at `/media/png`, LINE's content
-/// API, Twilio's media URLs (a redirect to the PNG, as Twilio's go to its CDN),
+/// API, X's direct-message media (`/1.1/ton/data/dm/…`), Twilio's media URLs (a redirect to the PNG, as Twilio's go to its CDN),
 /// WhatsApp's media-id lookup (a URL on this server), one too large, and a redirect to
 /// the cloud metadata address.
 fn media_answer(req: &HttpRequest, path: &str) -> Option<HttpResponse> {
@@ -179,7 +179,9 @@ fn media_answer(req: &HttpRequest, path: &str) -> Option<HttpResponse> {
             .content_type("image/png")
             .body(crate::files::PNG)
     };
-    if path == "/media/png" || (path.starts_with("/v2/bot/message/") && path.ends_with("/content"))
+    if path == "/media/png"
+        || (path.starts_with("/v2/bot/message/") && path.ends_with("/content"))
+        || path.starts_with("/1.1/ton/data/dm/")
     {
         return Some(png());
     }

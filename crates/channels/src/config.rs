@@ -113,6 +113,8 @@ impl Default for MediaSettings {
                 "lookaside.fbsbx.com",
                 "*.fbcdn.net",
                 "*.fbsbx.com",
+                "ton.twitter.com",
+                "pbs.twimg.com",
             ]
             .map(str::to_owned)
             .to_vec(),
@@ -297,8 +299,27 @@ pub struct XDirect {
     pub consumer_secret: String,
     /// The business account's OAuth 2.0 user access token (`dm.write`).
     pub access_token: String,
+    /// OAuth 1.0a user-context credentials (the app's API key, the account's access
+    /// token and secret), with which the media of a customer's direct message is
+    /// fetched from `ton.twitter.com` (X serves it to OAuth 1.0a only). All three or
+    /// none: without them that media stays a described reference.
+    pub oauth1_consumer_key: String,
+    pub oauth1_token: String,
+    pub oauth1_token_secret: String,
     pub api_base: String,
     pub queue: Option<QueueName>,
+}
+
+impl XDirect {
+    /// The OAuth 1.0a credentials, when configured.
+    pub fn oauth1(&self) -> Option<crate::oauth1::Credentials> {
+        (!self.oauth1_consumer_key.is_empty()).then(|| crate::oauth1::Credentials {
+            consumer_key: self.oauth1_consumer_key.clone(),
+            consumer_secret: self.consumer_secret.clone(),
+            token: self.oauth1_token.clone(),
+            token_secret: self.oauth1_token_secret.clone(),
+        })
+    }
 }
 
 impl Default for XDirect {
@@ -307,6 +328,9 @@ impl Default for XDirect {
             enabled: false,
             consumer_secret: String::new(),
             access_token: String::new(),
+            oauth1_consumer_key: String::new(),
+            oauth1_token: String::new(),
+            oauth1_token_secret: String::new(),
             api_base: "https://api.x.com".into(),
             queue: None,
         }
@@ -398,6 +422,18 @@ impl ChannelSettings {
             &self.messenger.page_access_token,
         )?;
         need(self.x.enabled, "x.consumer_secret", &self.x.consumer_secret)?;
+        let oauth1 = [
+            &self.x.oauth1_consumer_key,
+            &self.x.oauth1_token,
+            &self.x.oauth1_token_secret,
+        ];
+        if oauth1.iter().any(|v| v.is_empty()) && oauth1.iter().any(|v| !v.is_empty()) {
+            return Err(
+                "channels.x.oauth1_consumer_key, oauth1_token and oauth1_token_secret go \
+                 together (all three, or none)"
+                    .into(),
+            );
+        }
         if self.public.facebook_comments && !self.messenger.enabled {
             return Err(
                 "channels.public.facebook_comments needs channels.messenger.enabled (the \

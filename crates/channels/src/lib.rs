@@ -33,6 +33,7 @@ pub mod line;
 pub mod login;
 pub mod media;
 pub mod messenger;
+pub mod oauth1;
 pub mod outbound;
 pub mod registry;
 pub mod signature;

@@ -27,6 +27,8 @@ pub enum Auth {
     None,
     Bearer(String),
     Basic(String, String),
+    /// Signed per request (X's direct-message media).
+    OAuth1(crate::oauth1::Credentials),
 }
 
 /// One media item to fetch: its URL, the credentials for the URL's own host, and the
@@ -118,6 +120,19 @@ pub async fn fetch(gateway: &Gateway, f: &Fetch, max_bytes: u64) -> Result<Fetch
                 Auth::None => req,
                 Auth::Bearer(t) => req.bearer_auth(t),
                 Auth::Basic(u, p) => req.basic_auth(u, Some(p)),
+                Auth::OAuth1(c) => {
+                    let nonce = crate::domain::ConversationId::new()
+                        .to_string()
+                        .replace('-', "");
+                    let header = crate::oauth1::authorization(
+                        "GET",
+                        &url,
+                        c,
+                        &nonce,
+                        gateway.now().0 / 1000,
+                    );
+                    req.header(reqwest::header::AUTHORIZATION, header)
+                }
             };
         }
         let resp = req

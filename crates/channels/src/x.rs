@@ -7,7 +7,8 @@
 //!   (`sha256=` + base64(HMAC-SHA256(consumer secret, raw body))). Its
 //!   `direct_message_events` of type `message_create` sent *to* the business account
 //!   (`for_user_id`) are the customer's: the text, a quick-reply answer's text, and a
-//!   media attachment (kind and URL). The sender is the X user id, one identity on the
+//!   media attachment (kind and URL), fetched with OAuth 1.0a (`oauth1`) and stored
+//!   when `oauth1_*` credentials are configured. The sender is the X user id, one identity on the
 //!   `x` channel, with the display name from `users`. Our own sends (sender =
 //!   `for_user_id`) and every other event kind (typing, reads, follows) are skipped
 //!   with a log line; public posts (`tweet_create_events`) go to `x_mentions`. The
@@ -25,7 +26,7 @@ use super::webhook::{self, WebhookError};
 use super::{ChannelSettings, InboundMessage};
 use crate::connector::{SendFailure, SendResult};
 use crate::domain::{Attachment, Channel, SendAs};
-use crate::Gateway;
+use crate::{media, Gateway};
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::future::BoxFuture;
 use serde::Deserialize;
@@ -208,6 +209,21 @@ async fn handle(state: &Gateway, body: &[u8]) -> Result<HttpResponse, WebhookErr
         };
         m.display_name = name;
         m.queue = state.channels.x.queue.clone();
+        // The media of a direct message is served to OAuth 1.0a only.
+        if let Some(creds) = state.channels.x.oauth1() {
+            let plans = m
+                .attachments
+                .iter()
+                .map(|a| {
+                    a.url.as_ref().map(|url| media::Fetch {
+                        url: url.clone(),
+                        auth: media::Auth::OAuth1(creds.clone()),
+                        api_base: state.channels.x.api_base.clone(),
+                    })
+                })
+                .collect();
+            media::fetch_all(state, PROVIDER, &mut m, plans).await;
+        }
         webhook::ingest_or_skip(state, PROVIDER, m).await?;
     }
     crate::x_mentions::handle(state, body).await?;
