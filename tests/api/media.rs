@@ -320,6 +320,78 @@ async fn x_media_is_fetched_signed_with_oauth1_and_public_photos_without_credent
     assert!(e.contains("all three, or none"), "{e}");
 }
 
+/// A channel's own file limit (`attachments.channel_max_bytes`): an MMS image over it
+/// is described only, and an agent's file over it (uploaded under the global limit) is
+/// refused before commit on that channel, nothing sent or stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channels_own_file_limit_holds_both_ways() {
+    let rec = Recorder::start().await;
+    let app = spawn_app(|s| {
+        channels_on(s, &rec);
+        s.attachments.channel_max_bytes = [(switchboard::domain::Channel::Sms, 40)].into();
+    })
+    .await;
+    let alice = app.agent("alice", &["general"], json!({})).await;
+    let mut agent = Client::available(&app, &alice).await;
+    let media_url = format!(
+        "{}/2010-04-01/Accounts/AC0123456789abcdef/Messages/MM9/Media/ME9",
+        rec.base
+    );
+    let (status, _) = twilio_post(
+        &app,
+        "/webhooks/twilio/sms",
+        &[
+            ("MessageSid", "MM9"),
+            ("From", "+819011110009"),
+            ("Body", "写真です"),
+            ("NumMedia", "1"),
+            ("MediaUrl0", &media_url),
+            ("MediaContentType0", "image/png"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (customer, a) = attachments_of(&app, "sms", "+819011110009").await;
+    assert!(
+        a[0].get("file").is_none(),
+        "over the SMS limit: described only: {a:?}"
+    );
+    let metrics = metrics_text(&app.http, &app.base).await;
+    assert!(
+        metrics.contains(
+            r#"switchboard_media_fetches_total{provider="twilio",outcome="too_large"} 1"#
+        ),
+        "the fetch stopped at the channel's limit: {metrics}"
+    );
+    let conv = accept_next(&mut agent).await;
+
+    let (s, png) = crate::files::upload(&app, &alice, &customer, "image/png", "map.png", PNG).await;
+    assert_eq!(s, 201, "the upload itself meets the global limit");
+    let id = uuid::Uuid::new_v4().to_string();
+    agent
+        .send(
+            json!({"type": "message", "conversation_id": conv["id"], "client_msg_id": id,
+                     "text": "地図です", "files": [png["file"]]}),
+        )
+        .await;
+    let e = agent
+        .expect_where("error", |m| m["ref"] == id.as_str())
+        .await;
+    assert_eq!(e["code"], "invalid");
+    let msg = e["message"].as_str().unwrap();
+    assert!(
+        msg.contains("sms takes files up to 40 bytes") && msg.contains("map.png"),
+        "{msg}"
+    );
+    let t = app.timeline(&customer).await;
+    assert!(!t.iter().any(|e| e["type"] == "message_out"), "{t:#?}");
+    assert!(rec
+        .all()
+        .iter()
+        .all(|r| !r.path.ends_with("/Messages.json")));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agents_file_goes_to_whatsapp_uploaded_then_sent_by_id() {
     let rec = Recorder::start().await;

@@ -9,7 +9,8 @@
 //! the API base's own host (a test's recorder); `http` only for such a host too. Every
 //! redirect is checked the same way (at most `max_redirects`), and the provider's
 //! credentials go only to the host they were given for. A body is read no further
-//! than `attachments.max_bytes`; every request has `timeout_ms`.
+//! than `attachments.max_bytes` (or the channel's lower `channel_max_bytes`); every
+//! request has `timeout_ms`.
 //!
 //! A fetch that fails (a host not allowed, an error status, too large, a timeout)
 //! leaves the attachment described with its provider reference, logged without
@@ -191,7 +192,7 @@ pub async fn fetch_all(
     if !gateway.channels.media.fetch {
         return;
     }
-    let max = gateway.settings.attachments.max_bytes;
+    let max = gateway.settings.attachments.max_bytes_on(m.channel);
     let attachments = std::mem::take(&mut m.attachments);
     for (a, plan) in attachments
         .into_iter()

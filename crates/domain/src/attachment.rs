@@ -98,6 +98,9 @@ pub struct FilePolicy {
     /// How long a signed link to a file, handed to a provider that fetches an agent's
     /// file itself (Messenger, Instagram, Twilio MMS), stays valid, ms.
     pub link_ttl_ms: u64,
+    /// A lower `max_bytes` for files taken from or sent on a channel, where its
+    /// provider takes less (Twilio MMS: 5 MB in all).
+    pub channel_max_bytes: std::collections::BTreeMap<crate::Channel, u64>,
 }
 
 impl Default for FilePolicy {
@@ -124,6 +127,7 @@ impl Default for FilePolicy {
             max_name_chars: 120,
             chunk_bytes: 256 * 1024,
             link_ttl_ms: 24 * 3_600_000,
+            channel_max_bytes: [(crate::Channel::Sms, 5 * 1024 * 1024)].into(),
         }
     }
 }
@@ -164,6 +168,9 @@ impl FilePolicy {
         if self.link_ttl_ms == 0 || self.link_ttl_ms > 30 * 24 * 3_600_000 {
             return Err("attachments.link_ttl_ms must be 1 ms to 30 days".into());
         }
+        if let Some((c, _)) = self.channel_max_bytes.iter().find(|(_, m)| **m == 0) {
+            return Err(format!("attachments.channel_max_bytes.{c} must be above 0"));
+        }
         if self.chunk_bytes > 1024 * 1024 {
             return Err("attachments.chunk_bytes is at most 1048576 (one CQL row)".into());
         }
@@ -178,6 +185,14 @@ impl FilePolicy {
         Ok(())
     }
 
+    /// The largest file taken from or sent on `channel`: `max_bytes`, or the
+    /// channel's lower `channel_max_bytes`.
+    pub fn max_bytes_on(&self, channel: crate::Channel) -> u64 {
+        self.channel_max_bytes
+            .get(&channel)
+            .map_or(self.max_bytes, |m| (*m).min(self.max_bytes))
+    }
+
     /// Checks a file of `declared` type named `name` with `bytes`: the size, the type
     /// (allow-listed, parameters dropped) and that the bytes are of that type.
     pub fn accept(
@@ -186,15 +201,33 @@ impl FilePolicy {
         name: Option<&str>,
         bytes: &[u8],
     ) -> Result<Accepted, FileRefused> {
+        self.accept_at_most(self.max_bytes, declared, name, bytes)
+    }
+
+    /// [`FilePolicy::accept`] for a file taken from `channel` (its size limit).
+    pub fn accept_on(
+        &self,
+        channel: crate::Channel,
+        declared: &str,
+        name: Option<&str>,
+        bytes: &[u8],
+    ) -> Result<Accepted, FileRefused> {
+        self.accept_at_most(self.max_bytes_on(channel), declared, name, bytes)
+    }
+
+    fn accept_at_most(
+        &self,
+        max: u64,
+        declared: &str,
+        name: Option<&str>,
+        bytes: &[u8],
+    ) -> Result<Accepted, FileRefused> {
         let size = bytes.len() as u64;
         if size == 0 {
             return Err(FileRefused::Empty);
         }
-        if size > self.max_bytes {
-            return Err(FileRefused::TooLarge {
-                size,
-                max: self.max_bytes,
-            });
+        if size > max {
+            return Err(FileRefused::TooLarge { size, max });
         }
         let content_type = essence(declared);
         if !self.types.contains(&content_type) {
@@ -350,6 +383,33 @@ mod tests {
         );
         assert!(p.accept("text/plain", None, b"a\0b").is_err());
         assert!(p.accept("application/pdf", None, b"%PDF-1.4\n").is_ok());
+    }
+
+    #[test]
+    fn a_channels_limit_only_lowers_the_global_one() {
+        let p = FilePolicy {
+            max_bytes: 100,
+            channel_max_bytes: [(crate::Channel::Sms, 10), (crate::Channel::Line, 1_000)].into(),
+            ..Default::default()
+        };
+        assert_eq!(p.max_bytes_on(crate::Channel::Sms), 10);
+        assert_eq!(p.max_bytes_on(crate::Channel::Line), 100, "never raised");
+        assert_eq!(p.max_bytes_on(crate::Channel::Email), 100);
+        assert_eq!(
+            p.accept_on(crate::Channel::Sms, "image/png", None, PNG),
+            Err(FileRefused::TooLarge { size: 16, max: 10 })
+        );
+        assert!(p
+            .accept_on(crate::Channel::Email, "image/png", None, PNG)
+            .is_ok());
+        let zero = FilePolicy {
+            channel_max_bytes: [(crate::Channel::Sms, 0)].into(),
+            ..Default::default()
+        };
+        assert!(zero
+            .validate()
+            .unwrap_err()
+            .contains("channel_max_bytes.sms"));
     }
 
     #[test]

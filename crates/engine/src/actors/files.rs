@@ -73,7 +73,7 @@ pub async fn store_incoming(
         url: None,
         file: None,
     };
-    match policy.accept(&f.content_type, f.name.as_deref(), &f.bytes) {
+    match policy.accept_on(channel, &f.content_type, f.name.as_deref(), &f.bytes) {
         Ok(accepted) => {
             let meta = engine
                 .blobs

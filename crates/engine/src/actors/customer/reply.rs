@@ -165,11 +165,25 @@ impl CustomerActor {
         }
     }
 
-    /// Whether a reply on `channel` may carry files: the web chat's sockets carry
-    /// them, a connector only if it says so (`ChannelFacts::files`); a template never.
-    fn files_allowed(&self, channel: Channel, template: bool) -> EngineResult<()> {
+    /// Whether a reply on `channel` may carry `files`: the web chat's sockets carry
+    /// them, a connector only if it says so (`ChannelFacts::files`); a template never;
+    /// none larger than the channel takes (`attachments.channel_max_bytes`).
+    fn files_allowed(
+        &self,
+        channel: Channel,
+        template: bool,
+        files: &[crate::domain::Attachment],
+    ) -> EngineResult<()> {
         if template {
             return Err(EngineError::invalid("a template message carries no files"));
+        }
+        let max = self.engine.settings.attachments.max_bytes_on(channel);
+        if let Some(big) = files.iter().find(|a| a.size.is_some_and(|s| s > max)) {
+            return Err(EngineError::invalid(format!(
+                "{channel} takes files up to {max} bytes; {} is {} bytes",
+                big.name.as_deref().unwrap_or("the file"),
+                big.size.unwrap_or_default()
+            )));
         }
         match channel.capabilities().replies {
             ReplyPath::Socket => Ok(()),
@@ -291,7 +305,7 @@ impl CustomerActor {
                 },
             };
             if !msg.attachments.is_empty() {
-                try_atomic!(self.files_allowed(channel, msg.template.is_some()));
+                try_atomic!(self.files_allowed(channel, msg.template.is_some(), &msg.attachments));
             }
             try_atomic!(public_text_fits(channel, &msg.text));
             let (send_as, text) = match private {
