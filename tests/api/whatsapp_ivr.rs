@@ -5,7 +5,8 @@
 //! the thread and the menu comes back; a queue choice opens the conversation, with the
 //! menus walked and the option's skills, under the id every earlier turn carried, and
 //! the agent sees the whole walk; a callback choice turns the wait into a call back to
-//! the WhatsApp number, from where the customer was before a restart.
+//! the WhatsApp number, from where the customer was before a restart; erasing a
+//! customer deletes their place in the menus.
 
 use crate::channels::{channels_on, customer_of};
 use crate::helpers::*;
@@ -242,6 +243,7 @@ async fn a_callback_chosen_in_writing_calls_the_whatsapp_number_back() {
     let rec = Recorder::start().await;
     let app = spawn_app(|s| settings(s, &rec)).await;
     app.queue("orders", json!({})).await;
+
     let wa = "819033334444";
 
     // English from the first message on.
@@ -312,6 +314,35 @@ async fn a_callback_chosen_in_writing_calls_the_whatsapp_number_back() {
         (&c["channel"], &c["state"]),
         (&json!("voice"), &json!("queued"))
     );
+
+    // A walk's place is the customer's data: erasing them deletes it.
+    let other = "819055556666";
+    assert_eq!(
+        wa_post(&app, &typed(other, "wamid.E1", "hi"), None).await,
+        200
+    );
+    rec.wait_for("/messages", 4).await;
+    let erased = customer_of(&app, "whatsapp", &format!("+{other}"))
+        .await
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let store = app.engine.as_ref().unwrap().store.clone();
+    assert!(store
+        .record("ivr_session", &erased)
+        .await
+        .unwrap()
+        .is_some());
+    let (s, v) = app
+        .post(&format!("/api/v1/customers/{erased}/erase"), json!({}))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert!(store
+        .record("ivr_session", &erased)
+        .await
+        .unwrap()
+        .is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -257,13 +257,15 @@ impl Engine {
             conversations: convs.len(),
             tombstones: tombstones.len(),
         };
-        // The FAQ bot's running session holds the customer's questions (docs/kb.md).
+        // The FAQ bot's running session holds the customer's questions (docs/kb.md),
+        // the written IVR's where they are in the menus (docs/ivr.md).
         store
             .commit(crate::store::Batch {
                 records: records
                     .iter()
-                    .map(|r| {
-                        crate::store::RecordWrite::delete(crate::bot::BOT_SESSION, r.id.to_string())
+                    .flat_map(|r| {
+                        [crate::bot::BOT_SESSION, crate::ivr::messaging::IVR_SESSION]
+                            .map(|kind| crate::store::RecordWrite::delete(kind, r.id.to_string()))
                     })
                     .collect(),
                 ..Default::default()
