@@ -333,6 +333,65 @@ async fn bot_answers_over_sms_through_the_outbox() {
         .is_none());
 }
 
+/// On WhatsApp the bot's answer carries a reply button that asks for a person
+/// (`bot.handoff_button`); tapping it hands off at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bots_handoff_button_travels_as_a_whatsapp_reply_button() {
+    let rec = Recorder::start().await;
+    let app = spawn_app(|s| {
+        channels_on(s, &rec);
+        bot_on(s);
+        s.bot.channels.push(switchboard::domain::Channel::Whatsapp);
+    })
+    .await;
+    faq(&app).await;
+    let token = app.agent("alice", &["general"], json!({})).await;
+    let mut agent = Client::available(&app, &token).await;
+    let wa = "819077778888";
+    let message = |id: &str, kind: &str, body: Value| {
+        let mut m = json!({"from": wa, "id": id, "timestamp": "1733400000", "type": kind});
+        m[kind] = body;
+        crate::meta::wa_value(json!({
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550001111", "phone_number_id": "106540352242922"},
+            "contacts": [{"profile": {"name": "佐藤"}, "wa_id": wa}],
+            "messages": [m]
+        }))
+    };
+    let asked = message(
+        "wamid.BOT1",
+        "text",
+        json!({"body": "送料を教えてください"}),
+    );
+    assert_eq!(crate::meta::wa_post(&app, &asked, None).await, 200);
+    let sent = rec.wait_for("/messages", 1).await;
+    let body = sent[0].json();
+    assert_eq!(body["type"], "interactive", "{body}");
+    assert!(body["interactive"]["body"]["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("送料について\n送料は全国一律550円です。"));
+    assert_eq!(
+        body["interactive"]["action"]["buttons"],
+        json!([{"type": "reply", "reply": {"id": "担当者と話す", "title": "担当者と話す"}}])
+    );
+
+    let tap = message(
+        "wamid.BOT2",
+        "interactive",
+        json!({"type": "button_reply", "button_reply": {"id": "担当者と話す", "title": "担当者と話す"}}),
+    );
+    assert_eq!(crate::meta::wa_post(&app, &tap, None).await, 200);
+    let conv = accept_next(&mut agent).await;
+    assert_eq!(conv["channel"], "whatsapp");
+    let recent = conv["recent"].as_array().unwrap();
+    let handoff = recent
+        .iter()
+        .find(|e| e["type"] == "bot_handoff")
+        .expect("the hand-off with its transcript");
+    assert_eq!(handoff["reason"], "requested");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bot_session_survives_a_restart() {
     let app = spawn_app(bot_on).await;

@@ -42,6 +42,27 @@ pub struct BotSettings {
     /// A session idle this long (since its last turn) is over: the next message
     /// starts a new one (unanswered count back to 0).
     pub session_idle_ms: u64,
+    /// The button under the bot's answers on channels that show quick replies
+    /// (WhatsApp, LINE, Messenger, Instagram): tapping it sends its label, which must
+    /// ask for a person under `handoff_keywords`. Empty: no button in that language.
+    pub handoff_button: HandoffButton,
+}
+
+/// [`BotSettings::handoff_button`] in both client languages.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HandoffButton {
+    pub ja: String,
+    pub en: String,
+}
+
+impl Default for HandoffButton {
+    fn default() -> Self {
+        Self {
+            ja: "担当者と話す".into(),
+            en: "Talk to an agent".into(),
+        }
+    }
 }
 
 impl Default for BotSettings {
@@ -62,6 +83,7 @@ impl Default for BotSettings {
                 .to_vec(),
             max_answer_chars: 1000,
             session_idle_ms: 24 * 3_600_000,
+            handoff_button: HandoffButton::default(),
         }
     }
 }
@@ -84,7 +106,33 @@ impl BotSettings {
         if self.handoff_keywords.iter().any(|k| k.trim().is_empty()) {
             return Err("bot.handoff_keywords must not contain empty words".into());
         }
+        for (lang, label) in [
+            ("ja", &self.handoff_button.ja),
+            ("en", &self.handoff_button.en),
+        ] {
+            if !label.is_empty() && !wants_human(label, &self.handoff_keywords) {
+                return Err(format!(
+                    "bot.handoff_button.{lang} ({label:?}) does not ask for a person under \
+                     bot.handoff_keywords: tapping it would not hand off"
+                ));
+            }
+            if label.chars().count() > 20 {
+                return Err(format!(
+                    "bot.handoff_button.{lang} is over 20 characters (the buttons' limit)"
+                ));
+            }
+        }
         Ok(())
+    }
+
+    /// The hand-off button's label in `language` (`ja` / `en`), if it has one.
+    pub fn handoff_button(&self, language: &str) -> Option<&str> {
+        let label = if language == "en" {
+            &self.handoff_button.en
+        } else {
+            &self.handoff_button.ja
+        };
+        (!label.is_empty()).then_some(label.as_str())
     }
 }
 
@@ -305,6 +353,26 @@ mod tests {
         assert!(wants_human("人と話したいです", &k));
         assert!(!wants_human("agents of change", &k), "whole words only");
         assert!(!wants_human("返品したい", &k));
+    }
+
+    #[test]
+    fn the_handoff_button_must_ask_for_a_person() {
+        let s = BotSettings::default();
+        s.validate().unwrap();
+        assert_eq!(s.handoff_button("ja"), Some("担当者と話す"));
+        assert_eq!(s.handoff_button("en"), Some("Talk to an agent"));
+        let mut quiet = BotSettings::default();
+        quiet.handoff_button.en = "More help".into();
+        let e = quiet.validate().unwrap_err();
+        assert!(
+            e.contains("handoff_button.en") && e.contains("would not hand off"),
+            "{e}"
+        );
+        quiet.handoff_button.en = String::new();
+        quiet.validate().unwrap();
+        assert_eq!(quiet.handoff_button("en"), None);
+        quiet.handoff_button.ja = "担当者にとにかく今すぐつないでほしいです本当に".into();
+        assert!(quiet.validate().unwrap_err().contains("20 characters"));
     }
 
     #[test]

@@ -165,7 +165,18 @@ impl CustomerActor {
             "not_sure"
         };
         let reply = self.bot_reply_event(conv_id, msg.channel, kind, text, article.as_ref(), now);
-        let delivery = self.bot_delivery(&reply, conv_id);
+        let mut delivery = self.bot_delivery(&reply, conv_id);
+        // Where the channel shows buttons, one under the answer asks for a person.
+        if let Some(d) = delivery
+            .as_mut()
+            .filter(|_| msg.channel.capabilities().quick_replies)
+        {
+            d.quick_replies = cfg
+                .handoff_button(&session.language)
+                .map(str::to_owned)
+                .into_iter()
+                .collect();
+        }
         let bytes = match serde_json::to_vec(&session) {
             Ok(b) => b,
             Err(e) => return Some(super::done(Err(EngineError::internal(e.to_string())))),
