@@ -744,20 +744,17 @@ async fn record_shard_count(
 /// erasure tombstones' hashing key, the file links' signing key), created at random
 /// on first start.
 async fn secret_key(store: &SharedStore, name: &str) -> anyhow::Result<[u8; 32]> {
-    if let Some(bytes) = store.setting(name).await? {
-        if let Ok(k) = <[u8; 32]>::try_from(bytes.as_slice()) {
-            return Ok(k);
+    let bytes = match store.setting(name).await? {
+        Some(b) => b,
+        // Nodes starting together for the first time all keep the first key written.
+        None => {
+            store
+                .setting_if_absent(name, TokenSigner::random_key().to_vec())
+                .await?
         }
-        anyhow::bail!("stored {name} is not 32 bytes");
-    }
-    let key = TokenSigner::random_key();
-    store
-        .commit(Batch {
-            settings: vec![(name.into(), key.to_vec())],
-            ..Default::default()
-        })
-        .await?;
-    Ok(key)
+    };
+    <[u8; 32]>::try_from(bytes.as_slice())
+        .map_err(|_| anyhow::anyhow!("stored {name} is not 32 bytes"))
 }
 
 async fn ensure_admin(engine: &Handle, password: &str) -> anyhow::Result<()> {

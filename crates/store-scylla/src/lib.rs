@@ -1576,6 +1576,27 @@ impl Store for ScyllaStore {
         Ok(rows.into_iter().next().map(|(v,)| v.unwrap_or_default()))
     }
 
+    async fn setting_if_absent(&self, key: &str, value: Vec<u8>) -> Result<Vec<u8>, StoreError> {
+        let res = self
+            .exec(
+                &statements::INSERT_SETTING_IF_NOT_EXISTS,
+                (key, value.as_slice()),
+            )
+            .await?;
+        let (applied, existing) = lwt_applied(res)?;
+        if applied {
+            return Ok(value);
+        }
+        match existing.get("value") {
+            Some(CqlValue::Blob(v)) => Ok(v.clone()),
+            // Written with an empty value.
+            None => Ok(Vec::new()),
+            Some(other) => Err(StoreError::Corrupt(format!(
+                "settings: LWT returned value {other:?}"
+            ))),
+        }
+    }
+
     async fn idempotency(
         &self,
         customer: CustomerId,

@@ -300,6 +300,12 @@ pub const INSERT_SETTING: Stmt = write(
 );
 
 /// Also the readiness probe (a LOCAL_QUORUM read of one fixed key).
+/// A shared setting's first value (a signing key every node must agree on).
+pub const INSERT_SETTING_IF_NOT_EXISTS: Stmt = lwt(
+    "insert_setting_if_not_exists",
+    "INSERT INTO {{keyspace}}.settings (key, value) VALUES (?, ?) IF NOT EXISTS",
+);
+
 pub const SELECT_SETTING: Stmt = read(
     "select_setting",
     "SELECT value FROM {{keyspace}}.settings WHERE key = ?",
@@ -648,6 +654,7 @@ pub const ALL: &[Stmt] = &[
     INSERT_TRACE,
     SELECT_TRACE,
     INSERT_SETTING,
+    INSERT_SETTING_IF_NOT_EXISTS,
     SELECT_SETTING,
     INSERT_RECORD,
     DELETE_RECORD,

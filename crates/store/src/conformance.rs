@@ -55,6 +55,7 @@ pub async fn run_all(store: SharedStore, caps: Capabilities) {
     resolve_or_create_race(&store, 16).await;
     trace_order(&store).await;
     settings_overwrite(&store).await;
+    setting_if_absent_race(&store, 8).await;
     records_put_delete_and_page(&store).await;
     agents_and_queues_overwrite(&store).await;
     outbox_until_done(&store).await;
@@ -2114,6 +2115,40 @@ pub async fn trace_order(store: &SharedStore) {
 }
 
 /// Settings overwrite; an empty value is a value, not an absence.
+/// `writers` concurrent first writes of one setting, each with its own value (nodes
+/// starting together, each making the shared key): all are answered the same value,
+/// it is one of theirs, and it is what the store keeps; a later call keeps it too.
+pub async fn setting_if_absent_race(store: &SharedStore, writers: u8) {
+    let key = format!("conformance.once.{}", unique());
+    let mut tasks = tokio::task::JoinSet::new();
+    for w in 0..writers {
+        let store = Arc::clone(store);
+        let key = key.clone();
+        tasks.spawn(async move { store.setting_if_absent(&key, vec![w; 32]).await });
+    }
+    let mut answers = Vec::new();
+    while let Some(r) = tasks.join_next().await {
+        answers.push(ok(r.expect("writer panicked"), "setting_if_absent"));
+    }
+    let kept = answers[0].clone();
+    assert!(
+        answers.iter().all(|a| *a == kept),
+        "one value for all: {answers:?}"
+    );
+    assert!(
+        kept.len() == 32 && kept[0] < writers,
+        "one of theirs: {kept:?}"
+    );
+    assert_eq!(ok(store.setting(&key).await, "setting"), Some(kept.clone()));
+    assert_eq!(
+        ok(
+            store.setting_if_absent(&key, b"late".to_vec()).await,
+            "late"
+        ),
+        kept
+    );
+}
+
 pub async fn settings_overwrite(store: &SharedStore) {
     let key = format!("conformance.{}", unique());
     for value in [

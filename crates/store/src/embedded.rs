@@ -306,6 +306,8 @@ pub struct EmbeddedStore {
     /// `None` only while dropping.
     tx: Option<SyncSender<Request>>,
     writer: Option<JoinHandle<()>>,
+    /// Serialises [`Store::setting_if_absent`] (read, then write if absent).
+    settings_once: tokio::sync::Mutex<()>,
 }
 
 impl fmt::Debug for EmbeddedStore {
@@ -401,6 +403,7 @@ impl EmbeddedStore {
             path,
             tx: Some(tx),
             writer: Some(writer),
+            settings_once: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -1528,6 +1531,19 @@ impl Store for EmbeddedStore {
             Ok(found.map(|v| v.value().to_vec()))
         })
         .await
+    }
+
+    async fn setting_if_absent(&self, key: &str, value: Vec<u8>) -> Result<Vec<u8>, StoreError> {
+        let _one_at_a_time = self.settings_once.lock().await;
+        if let Some(v) = self.setting(key).await? {
+            return Ok(v);
+        }
+        self.commit(Batch {
+            settings: vec![(key.to_owned(), value.clone())],
+            ..Default::default()
+        })
+        .await?;
+        Ok(value)
     }
 
     async fn idempotency(

@@ -22,7 +22,8 @@ use tokio::sync::watch;
 /// The operations a fault can target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Op {
-    /// [`Store::commit`], and the privacy writes ([`Store::erase`], [`Store::append_audit`]).
+    /// [`Store::commit`], and the other writes ([`Store::erase`], [`Store::append_audit`],
+    /// [`Store::setting_if_absent`]).
     Commit,
     /// [`Store::resolve_or_create`] (creates a customer on first contact).
     ResolveOrCreate,
@@ -282,6 +283,11 @@ impl Store for FaultyStore {
     async fn setting(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.check(Op::Read)?;
         self.inner.setting(key).await
+    }
+
+    async fn setting_if_absent(&self, key: &str, value: Vec<u8>) -> Result<Vec<u8>, StoreError> {
+        self.check(Op::Commit)?;
+        self.inner.setting_if_absent(key, value).await
     }
 
     async fn idempotency(

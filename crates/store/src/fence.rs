@@ -157,6 +157,9 @@ impl Store for Fenced {
     async fn setting(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.inner.setting(key).await
     }
+    async fn setting_if_absent(&self, key: &str, value: Vec<u8>) -> Result<Vec<u8>, StoreError> {
+        self.inner.setting_if_absent(key, value).await
+    }
     async fn pending_outbox(&self, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
         self.inner.pending_outbox(limit).await
     }

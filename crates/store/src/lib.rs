@@ -370,6 +370,13 @@ pub trait Store: Send + Sync + 'static {
 
     async fn setting(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
 
+    /// Stores `value` under setting `key` unless one is there already, and answers the
+    /// value that stays (ours, or the one stored first). Concurrent calls — the first
+    /// start of several nodes making a shared key — all answer the same value: the CQL
+    /// store decides with a lightweight transaction, the embedded store (one process)
+    /// serialises the calls.
+    async fn setting_if_absent(&self, key: &str, value: Vec<u8>) -> Result<Vec<u8>, StoreError>;
+
     /// Up to `limit` replies still in the outbox, oldest first (resent at start).
     async fn pending_outbox(&self, limit: usize) -> Result<Vec<OutboxEntry>, StoreError>;
 
