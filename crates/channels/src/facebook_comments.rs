@@ -158,18 +158,8 @@ pub(crate) async fn handle(state: &Gateway, body: &[u8]) -> Result<(), WebhookEr
             continue;
         };
         m.queue = cfg.public.queue.clone();
-        let plans = m
-            .attachments
-            .iter()
-            .map(|a| {
-                a.url.as_ref().map(|url| media::Fetch {
-                    url: url.clone(),
-                    auth: media::Auth::None,
-                    api_base: cfg.messenger.api_base.clone(),
-                })
-            })
-            .collect();
-        media::fetch_all(state, PROVIDER, &mut m, plans).await;
+        let api = &cfg.messenger.api_base;
+        media::fetch_urls(state, PROVIDER, &mut m, media::Auth::None, api).await;
         webhook::ingest_or_skip(state, PROVIDER, m).await?;
     }
     Ok(())

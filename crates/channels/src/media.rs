@@ -216,6 +216,29 @@ pub async fn fetch_all(
     }
 }
 
+/// Fetches every attachment of `m` that names a URL, with `auth` for the URL's own
+/// host and `api_base` the connector's (see [`fetch_all`]).
+pub async fn fetch_urls(
+    gateway: &Gateway,
+    provider: &'static str,
+    m: &mut InboundMessage,
+    auth: Auth,
+    api_base: &str,
+) {
+    let plans = m
+        .attachments
+        .iter()
+        .map(|a| {
+            a.url.as_ref().map(|url| Fetch {
+                url: url.clone(),
+                auth: auth.clone(),
+                api_base: api_base.to_owned(),
+            })
+        })
+        .collect();
+    fetch_all(gateway, provider, m, plans).await;
+}
+
 /// The file of a fetched attachment: its declared type, else the answer's.
 fn file_of(a: Attachment, got: Fetched) -> IncomingFile {
     IncomingFile {

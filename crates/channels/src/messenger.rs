@@ -265,18 +265,14 @@ pub(crate) async fn handle(
             continue;
         };
         // Media: the payload's URL on Meta's CDN (no credentials needed or sent).
-        let plans = m
-            .attachments
-            .iter()
-            .map(|a| {
-                a.url.as_ref().map(|url| media::Fetch {
-                    url: url.clone(),
-                    auth: media::Auth::None,
-                    api_base: cfg.api_base.clone(),
-                })
-            })
-            .collect();
-        media::fetch_all(state, product.provider, &mut m, plans).await;
+        media::fetch_urls(
+            state,
+            product.provider,
+            &mut m,
+            media::Auth::None,
+            &cfg.api_base,
+        )
+        .await;
         webhook::ingest_or_skip(state, product.provider, m).await?;
     }
     if product.channel == Channel::Messenger {

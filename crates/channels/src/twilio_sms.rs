@@ -135,18 +135,9 @@ async fn inbound_inner(
     m.provider_msg_id = Some(sid.to_owned());
     // MMS media: Twilio's media URLs, read with the account's credentials (they
     // redirect to Twilio's CDN, which takes none).
-    let plans = attachments
-        .iter()
-        .map(|a| {
-            a.url.as_ref().map(|url| media::Fetch {
-                url: url.clone(),
-                auth: media::Auth::Basic(cfg.account_sid.clone(), cfg.auth_token.clone()),
-                api_base: cfg.api_base.clone(),
-            })
-        })
-        .collect();
     m.attachments = attachments;
-    media::fetch_all(gateway, "twilio", &mut m, plans).await;
+    let auth = media::Auth::Basic(cfg.account_sid.clone(), cfg.auth_token.clone());
+    media::fetch_urls(gateway, "twilio", &mut m, auth, &cfg.api_base).await;
     m.queue = cfg.queue.clone();
     // Stored, or dropped as received before its customer was erased: Twilio gets the
     // same answer either way, so it does not retry.

@@ -211,18 +211,8 @@ async fn handle(state: &Gateway, body: &[u8]) -> Result<HttpResponse, WebhookErr
         m.queue = state.channels.x.queue.clone();
         // The media of a direct message is served to OAuth 1.0a only.
         if let Some(creds) = state.channels.x.oauth1() {
-            let plans = m
-                .attachments
-                .iter()
-                .map(|a| {
-                    a.url.as_ref().map(|url| media::Fetch {
-                        url: url.clone(),
-                        auth: media::Auth::OAuth1(creds.clone()),
-                        api_base: state.channels.x.api_base.clone(),
-                    })
-                })
-                .collect();
-            media::fetch_all(state, PROVIDER, &mut m, plans).await;
+            let auth = media::Auth::OAuth1(creds);
+            media::fetch_urls(state, PROVIDER, &mut m, auth, &state.channels.x.api_base).await;
         }
         webhook::ingest_or_skip(state, PROVIDER, m).await?;
     }

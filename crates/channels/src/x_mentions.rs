@@ -152,18 +152,8 @@ pub(crate) async fn handle(state: &Gateway, body: &[u8]) -> Result<(), WebhookEr
         };
         m.queue = state.channels.public.queue.clone();
         // A public post's photos are public (pbs.twimg.com): fetched without credentials.
-        let plans = m
-            .attachments
-            .iter()
-            .map(|a| {
-                a.url.as_ref().map(|url| crate::media::Fetch {
-                    url: url.clone(),
-                    auth: crate::media::Auth::None,
-                    api_base: state.channels.x.api_base.clone(),
-                })
-            })
-            .collect();
-        crate::media::fetch_all(state, PROVIDER, &mut m, plans).await;
+        let api = &state.channels.x.api_base;
+        crate::media::fetch_urls(state, PROVIDER, &mut m, crate::media::Auth::None, api).await;
         webhook::ingest_or_skip(state, PROVIDER, m).await?;
     }
     Ok(())
