@@ -728,6 +728,31 @@ impl CustomerActor {
     /// The shape of every plain state change here: commit `batch` durably, and only
     /// then apply `then` to the actor (atomically: no other message runs in between).
     /// A failed commit changes nothing and answers `unavailable`.
+    /// At activation, before any message: reads this customer's record of `kind` and
+    /// hands its value to `keep`. An unreadable value is logged and ignored; a store
+    /// failure fails every request, as a failed load does.
+    fn load_own_record<T: serde::de::DeserializeOwned + 'static>(
+        &mut self,
+        ctx: &mut Context<Self>,
+        kind: &'static str,
+        keep: fn(&mut Self, T),
+    ) {
+        let store = self.engine.store.clone();
+        let key = self.id.to_string();
+        ctx.wait(
+            async move { store.record(kind, &key).await }
+                .into_actor(self)
+                .map(move |res, act, _| match res {
+                    Ok(Some(bytes)) => match serde_json::from_slice(&bytes) {
+                        Ok(v) => keep(act, v),
+                        Err(e) => tracing::warn!(kind, error = %e, "unreadable record ignored"),
+                    },
+                    Ok(None) => {}
+                    Err(e) => act.load_error = Some(e.to_string()),
+                }),
+        );
+    }
+
     fn commit_then<T: 'static>(
         &self,
         batch: Batch,

@@ -64,20 +64,7 @@ pub struct Handoff {
 impl CustomerActor {
     /// At activation: loads the customer's bot session, if one is running.
     pub(super) fn bot_load(&mut self, ctx: &mut Context<Self>) {
-        let store = self.engine.store.clone();
-        let key = self.id.to_string();
-        ctx.wait(
-            async move { store.record(BOT_SESSION, &key).await }
-                .into_actor(self)
-                .map(|res, act, _| match res {
-                    Ok(Some(bytes)) => match serde_json::from_slice(&bytes) {
-                        Ok(s) => act.bot.session = Some(s),
-                        Err(e) => tracing::warn!(error = %e, "unreadable bot session ignored"),
-                    },
-                    Ok(None) => {}
-                    Err(e) => act.load_error = Some(e.to_string()),
-                }),
-        );
+        self.load_own_record(ctx, BOT_SESSION, |act, s| act.bot.session = Some(s));
     }
 
     /// The bot's answer to `msg`, when the bot takes it: `None` lets the ordinary path
@@ -196,15 +183,30 @@ impl CustomerActor {
         let channel = msg.channel;
         let idem = idem.clone();
         Some(self.commit_then(batch, move |act| {
-            crate::metrics::message(channel, "in");
             act.bot.session = Some(session);
-            act.remember(&message);
-            act.remember(&reply);
-            let ack = act.acked(idem, message.id, conv_id);
-            act.push_chat(ChatNotice::Event { event: message });
-            act.bot_send(reply, delivery);
-            Ok(ack)
+            Ok(act.self_service_turn_done(channel, message, reply, delivery, idem))
         }))
+    }
+
+    /// Once a self-service turn (the bot's, or the written IVR's) is durable: the
+    /// message counted and remembered with the reply, acknowledged, pushed to the
+    /// customer's chat sockets, and the reply sent.
+    pub(super) fn self_service_turn_done(
+        &mut self,
+        channel: Channel,
+        message: TimelineEvent,
+        reply: TimelineEvent,
+        delivery: Option<Delivery>,
+        idem: Option<super::once::Idem>,
+    ) -> InboundAck {
+        crate::metrics::message(channel, "in");
+        self.remember(&message);
+        self.remember(&reply);
+        let conv = message.conversation_id.unwrap_or_default();
+        let ack = self.acked(idem, message.id, conv);
+        self.push_chat(ChatNotice::Event { event: message });
+        self.bot_send(reply, delivery);
+        ack
     }
 
     /// The id a new conversation takes: the handed-off session's, when one is pending.

@@ -21,7 +21,7 @@
 
 use super::callback::{request, CallbackRequest};
 use super::{Atomic, CustomerActor};
-use crate::actors::messages::{ChatNotice, EngineError, Inbound, InboundAck};
+use crate::actors::messages::{EngineError, Inbound, InboundAck};
 use crate::actors::outbound::Delivery;
 use crate::domain::{
     AddressKind, Channel, ConversationId, EventKind, Millis, QueueName, ReportEvent, ReportKind,
@@ -67,20 +67,7 @@ impl CustomerActor {
         if self.engine.settings.written_ivr.is_none() {
             return;
         }
-        let store = self.engine.store.clone();
-        let key = self.id.to_string();
-        ctx.wait(
-            async move { store.record(IVR_SESSION, &key).await }
-                .into_actor(self)
-                .map(|res, act, _| match res {
-                    Ok(Some(bytes)) => match serde_json::from_slice(&bytes) {
-                        Ok(s) => act.menus.session = Some(s),
-                        Err(e) => tracing::warn!(error = %e, "unreadable ivr session ignored"),
-                    },
-                    Ok(None) => {}
-                    Err(e) => act.load_error = Some(e.to_string()),
-                }),
-        );
+        self.load_own_record(ctx, IVR_SESSION, |act, s| act.menus.session = Some(s));
     }
 
     /// The written menus' answer to `msg`, when they take it: `None` lets the ordinary
@@ -270,14 +257,8 @@ impl CustomerActor {
             .into_actor(self)
             .map(move |res, act, _| {
                 let (reply, delivery) = res?;
-                crate::metrics::message(channel, "in");
                 act.menus.session = Some(session);
-                act.remember(&message);
-                act.remember(&reply);
-                let ack = act.acked(idem, message.id, conv_id);
-                act.push_chat(ChatNotice::Event { event: message });
-                act.bot_send(reply, delivery);
-                Ok(ack)
+                Ok(act.self_service_turn_done(channel, message, reply, delivery, idem))
             }),
         ))
     }

@@ -258,21 +258,7 @@ impl CustomerActor {
                         attachments: Vec::new(),
                     },
                 );
-                let d = Delivery {
-                    customer_id: self.id,
-                    conversation_id: conv,
-                    event_id: ev.id,
-                    channel: msg.channel,
-                    to,
-                    text,
-                    subject: None,
-                    references: Vec::new(),
-                    attempt: 0,
-                    attempted: false,
-                    quick_replies: Vec::new(),
-                    send_as: Default::default(),
-                    attachments: Vec::new(),
-                };
+                let d = Delivery::plain(self.id, conv, ev.id, msg.channel, to, text);
                 let mut batch = Batch::default().event(ev.clone());
                 batch.outbox.push(d.entry(now));
                 let batch = self.with_idem(batch, idem.as_ref(), &ev, conv);
