@@ -58,18 +58,7 @@ impl CrmError {
     }
 }
 
-/// RFC 3986 percent-encoding of everything but unreserved characters.
-fn encode(v: &str) -> String {
-    let mut out = String::with_capacity(v.len());
-    for b in v.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+use crate::domain::text::percent_encode as encode;
 
 /// The lookup URL: the template with its placeholders replaced (percent-encoded).
 pub(super) fn expand(template: &str, customer_id: &str, phone: &str, email: &str) -> String {

@@ -25,18 +25,8 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
-/// RFC 3986 percent-encoding as OAuth 1.0a wants it: every byte but `A-Z a-z 0-9 - . _ ~`.
-pub fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+/// RFC 3986 percent-encoding, as OAuth 1.0a wants it.
+pub use crate::domain::text::percent_encode as encode;
 
 /// The signature of a request: base64 HMAC-SHA1, keyed by the two secrets, of
 /// `METHOD&url&params` (`url` without its query; `params`: the query's and the body's

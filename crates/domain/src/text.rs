@@ -1,6 +1,6 @@
 //! Text folding shared by everything that compares what people type: the knowledge
-//! base's tokenizer, the FAQ bot's hand-off keywords; and the weighted length X
-//! counts a post's size in. Pure functions over `&str`.
+//! base's tokenizer, the FAQ bot's hand-off keywords; the weighted length X counts a
+//! post's size in; RFC 3986 percent-encoding. Pure functions over `&str`.
 
 /// Folds full-width ASCII (U+FF01..U+FF5E) and U+3000 to ASCII, lowercases.
 pub fn normalize(text: &str) -> String {
@@ -48,6 +48,20 @@ pub fn x_weighted_len(text: &str) -> usize {
         total += if light(c) { 1 } else { 2 };
     }
     total
+}
+
+/// RFC 3986 percent-encoding of every byte but the unreserved `A-Z a-z 0-9 - . _ ~`
+/// (a URL's path or query value, an OAuth 1.0a signature's parts).
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
