@@ -163,14 +163,23 @@ pub async fn sms_in(app: &TestApp, sid: &str, from: &str, body: &str) -> (u16, S
     .await
 }
 
-pub async fn line_post(app: &TestApp, body: &Value, signature: Option<&str>) -> u16 {
+/// POSTs JSON `body` to webhook `path` with its signature in `header`: `signature`,
+/// else the one `sign` computes over the raw body. The response status.
+pub async fn signed_json_post(
+    app: &TestApp,
+    path: &str,
+    header: &str,
+    body: &Value,
+    signature: Option<&str>,
+    sign: impl Fn(&[u8]) -> String,
+) -> u16 {
     let raw = body.to_string();
     let sig = signature
         .map(str::to_owned)
-        .unwrap_or_else(|| line_sign(raw.as_bytes()));
+        .unwrap_or_else(|| sign(raw.as_bytes()));
     app.http
-        .post(format!("{}/webhooks/line", app.base))
-        .header("X-Line-Signature", sig)
+        .post(format!("{}{path}", app.base))
+        .header(header, sig)
         .header("Content-Type", "application/json")
         .body(raw)
         .send()
@@ -178,6 +187,18 @@ pub async fn line_post(app: &TestApp, body: &Value, signature: Option<&str>) -> 
         .unwrap()
         .status()
         .as_u16()
+}
+
+pub async fn line_post(app: &TestApp, body: &Value, signature: Option<&str>) -> u16 {
+    signed_json_post(
+        app,
+        "/webhooks/line",
+        "X-Line-Signature",
+        body,
+        signature,
+        line_sign,
+    )
+    .await
 }
 
 pub fn line_text(user: &str, id: &str, text: &str, reply_token: &str) -> Value {
@@ -191,20 +212,8 @@ pub fn line_text(user: &str, id: &str, text: &str, reply_token: &str) -> Value {
 }
 
 pub async fn fb_post(app: &TestApp, body: &Value, signature: Option<&str>) -> u16 {
-    let raw = body.to_string();
-    let sig = signature
-        .map(str::to_owned)
-        .unwrap_or_else(|| fb_sign(raw.as_bytes()));
-    app.http
-        .post(format!("{}/webhooks/messenger", app.base))
-        .header("X-Hub-Signature-256", sig)
-        .header("Content-Type", "application/json")
-        .body(raw)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    let path = "/webhooks/messenger";
+    signed_json_post(app, path, "X-Hub-Signature-256", body, signature, fb_sign).await
 }
 
 pub fn fb_text(psid: &str, mid: &str, text: &str) -> Value {
@@ -245,20 +254,8 @@ pub fn x_sign(data: &[u8]) -> String {
 }
 
 pub async fn x_post(app: &TestApp, body: &Value, signature: Option<&str>) -> u16 {
-    let raw = body.to_string();
-    let sig = signature
-        .map(str::to_owned)
-        .unwrap_or_else(|| x_sign(raw.as_bytes()));
-    app.http
-        .post(format!("{}/webhooks/x", app.base))
-        .header("X-Twitter-Webhooks-Signature", sig)
-        .header("Content-Type", "application/json")
-        .body(raw)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    let header = "X-Twitter-Webhooks-Signature";
+    signed_json_post(app, "/webhooks/x", header, body, signature, x_sign).await
 }
 
 /// A direct message `text` from `sender` (Account Activity `direct_message_events`).

@@ -185,16 +185,7 @@ async fn a_visitor_and_an_agent_exchange_files_over_the_chat() {
     .await;
     assert_eq!(s, 201, "{pdf}");
     let pdf_id = pdf["file"].as_str().unwrap().to_owned();
-    let id = uuid::Uuid::new_v4().to_string();
-    agent
-        .send(
-            json!({"type": "message", "conversation_id": conv["id"], "client_msg_id": id,
-            "text": "お見積りです", "files": [pdf_id]}),
-        )
-        .await;
-    agent
-        .expect_where("ack", |m| m["client_msg_id"] == id.as_str())
-        .await;
+    reply_with_files(&mut agent, &conv, "お見積りです", &[&pdf]).await;
     let out = chat
         .expect_where("event", |m| m["event"]["type"] == "message_out")
         .await;
@@ -400,6 +391,22 @@ async fn files_travel_between_the_chat_and_the_desktop_in_a_real_browser() {
     .await;
 }
 
+/// Sends the agent's `text` in `conv` with uploaded `files` (as `upload` answered)
+/// and waits for the ack.
+async fn reply_with_files(agent: &mut Client, conv: &Value, text: &str, files: &[&Value]) {
+    let id = uuid::Uuid::new_v4().to_string();
+    let ids: Vec<&Value> = files.iter().map(|f| &f["file"]).collect();
+    agent
+        .send(
+            json!({"type": "message", "conversation_id": conv["id"], "client_msg_id": id,
+                     "text": text, "files": ids}),
+        )
+        .await;
+    agent
+        .expect_where("ack", |m| m["client_msg_id"] == id.as_str())
+        .await;
+}
+
 /// The signed link a provider was handed, on this test's server instead of the public
 /// URL.
 fn local(app: &TestApp, link: &str) -> String {
@@ -429,16 +436,7 @@ async fn files_reach_x_uploaded_or_by_signed_link() {
         PDF,
     )
     .await;
-    let id = uuid::Uuid::new_v4().to_string();
-    agent
-        .send(
-            json!({"type": "message", "conversation_id": conv["id"], "client_msg_id": id,
-                     "text": "どうぞ", "files": [png["file"], pdf["file"]]}),
-        )
-        .await;
-    agent
-        .expect_where("ack", |m| m["client_msg_id"] == id.as_str())
-        .await;
+    reply_with_files(&mut agent, &conv, "どうぞ", &[&png, &pdf]).await;
     let dms = rec.wait_for("/2/dm_conversations/", 1).await;
     let all = rec.all();
     let up: Vec<_> = all.iter().filter(|r| r.path == "/2/media/upload").collect();
@@ -520,16 +518,7 @@ async fn files_reach_messenger_sms_and_line_by_signed_links() {
     let customer = conv["customer"]["id"].as_str().unwrap().to_owned();
     let (_, png) = upload(&app, &alice, &customer, "image/png", "photo.png", PNG).await;
     let (_, pdf) = upload(&app, &alice, &customer, "application/pdf", "a.pdf", PDF).await;
-    let id = uuid::Uuid::new_v4().to_string();
-    agent
-        .send(
-            json!({"type": "message", "conversation_id": conv["id"], "client_msg_id": id,
-                     "text": "どうぞ", "files": [png["file"], pdf["file"]]}),
-        )
-        .await;
-    agent
-        .expect_where("ack", |m| m["client_msg_id"] == id.as_str())
-        .await;
+    reply_with_files(&mut agent, &conv, "どうぞ", &[&png, &pdf]).await;
     let sent = rec.wait_for("/me/messages", 3).await;
     let kinds: Vec<Value> = sent
         .iter()
@@ -581,16 +570,7 @@ async fn files_reach_messenger_sms_and_line_by_signed_links() {
     let sms_conv = accept_next(&mut agent).await;
     let sms_customer = sms_conv["customer"]["id"].as_str().unwrap().to_owned();
     let (_, receipt) = upload(&app, &alice, &sms_customer, "application/pdf", "r.pdf", PDF).await;
-    let id = uuid::Uuid::new_v4().to_string();
-    agent
-        .send(
-            json!({"type": "message", "conversation_id": sms_conv["id"], "client_msg_id": id,
-                     "text": "領収書です", "files": [receipt["file"]]}),
-        )
-        .await;
-    agent
-        .expect_where("ack", |m| m["client_msg_id"] == id.as_str())
-        .await;
+    reply_with_files(&mut agent, &sms_conv, "領収書です", &[&receipt]).await;
     let sent = rec
         .wait_for("/2010-04-01/Accounts/AC0123456789abcdef/Messages.json", 1)
         .await;
@@ -625,16 +605,7 @@ async fn files_reach_messenger_sms_and_line_by_signed_links() {
         PDF,
     )
     .await;
-    let id = uuid::Uuid::new_v4().to_string();
-    agent
-        .send(
-            json!({"type": "message", "conversation_id": line_conv["id"], "client_msg_id": id,
-                     "text": "こちらです", "files": [map["file"], guide["file"]]}),
-        )
-        .await;
-    agent
-        .expect_where("ack", |m| m["client_msg_id"] == id.as_str())
-        .await;
+    reply_with_files(&mut agent, &line_conv, "こちらです", &[&map, &guide]).await;
     let sent = rec.wait_for("/v2/bot/message/", 1).await;
     assert_eq!(sent.len(), 1, "one call carries all of it");
     let messages = sent[0].json()["messages"].clone();

@@ -33,6 +33,27 @@ async fn attachments_of(app: &TestApp, channel: &str, address: &str) -> (String,
     (id, m["attachments"].as_array().cloned().unwrap_or_default())
 }
 
+/// An MMS `MM{n}` from `from` with `body` and one PNG at Twilio's media URL `ME{n}`
+/// (on the recorder, which redirects it to its CDN stand-in): the webhook's status.
+async fn mms_in(app: &TestApp, rec: &Recorder, n: &str, from: &str, body: &str) -> u16 {
+    let (sid, media) = (format!("MM{n}"), format!("ME{n}"));
+    let media_url = format!(
+        "{}/2010-04-01/Accounts/AC0123456789abcdef/Messages/{sid}/Media/{media}",
+        rec.base
+    );
+    let params = [
+        ("MessageSid", sid.as_str()),
+        ("From", from),
+        ("Body", body),
+        ("NumMedia", "1"),
+        ("MediaUrl0", media_url.as_str()),
+        ("MediaContentType0", "image/png"),
+    ];
+    twilio_post(app, "/webhooks/twilio/sms", &params, None)
+        .await
+        .0
+}
+
 /// The stored bytes of `a`, read back as admin.
 async fn stored(app: &TestApp, customer: &str, a: &Value) -> Vec<u8> {
     let file = a["file"].as_str().unwrap_or_else(|| panic!("stored: {a}"));
@@ -60,24 +81,7 @@ async fn provider_media_is_fetched_with_the_providers_credentials_and_stored() {
     .await;
 
     // Twilio MMS: the media URL (with the account's basic auth) redirects to the CDN.
-    let media_url = format!(
-        "{}/2010-04-01/Accounts/AC0123456789abcdef/Messages/MM1/Media/ME1",
-        rec.base
-    );
-    let (status, _) = twilio_post(
-        &app,
-        "/webhooks/twilio/sms",
-        &[
-            ("MessageSid", "MM1"),
-            ("From", "+819011110001"),
-            ("Body", ""),
-            ("NumMedia", "1"),
-            ("MediaUrl0", &media_url),
-            ("MediaContentType0", "image/png"),
-        ],
-        None,
-    )
-    .await;
+    let status = mms_in(&app, &rec, "1", "+819011110001", "").await;
     assert_eq!(status, 200);
     let (customer, a) = attachments_of(&app, "sms", "+819011110001").await;
     assert_eq!(stored(&app, &customer, &a[0]).await, PNG);
@@ -333,24 +337,7 @@ async fn a_channels_own_file_limit_holds_both_ways() {
     .await;
     let alice = app.agent("alice", &["general"], json!({})).await;
     let mut agent = Client::available(&app, &alice).await;
-    let media_url = format!(
-        "{}/2010-04-01/Accounts/AC0123456789abcdef/Messages/MM9/Media/ME9",
-        rec.base
-    );
-    let (status, _) = twilio_post(
-        &app,
-        "/webhooks/twilio/sms",
-        &[
-            ("MessageSid", "MM9"),
-            ("From", "+819011110009"),
-            ("Body", "写真です"),
-            ("NumMedia", "1"),
-            ("MediaUrl0", &media_url),
-            ("MediaContentType0", "image/png"),
-        ],
-        None,
-    )
-    .await;
+    let status = mms_in(&app, &rec, "9", "+819011110009", "写真です").await;
     assert_eq!(status, 200);
     let (customer, a) = attachments_of(&app, "sms", "+819011110009").await;
     assert!(

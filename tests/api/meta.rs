@@ -7,7 +7,7 @@
 //! out, and Messenger's late replies tagged `HUMAN_AGENT` up to 7 days.
 
 use crate::channels::{
-    channels_on, customer_of, fb_post, fb_text, meta_sign, IG_SECRET, WA_SECRET,
+    channels_on, customer_of, fb_post, fb_text, meta_sign, signed_json_post, IG_SECRET, WA_SECRET,
 };
 use crate::helpers::*;
 use crate::recorder::Recorder;
@@ -22,20 +22,9 @@ const PNID: &str = "106540352242922";
 const WA_ID: &str = "819012345678";
 
 pub async fn wa_post(app: &TestApp, body: &Value, signature: Option<&str>) -> u16 {
-    let raw = body.to_string();
-    let sig = signature
-        .map(str::to_owned)
-        .unwrap_or_else(|| meta_sign(WA_SECRET, raw.as_bytes()));
-    app.http
-        .post(format!("{}/webhooks/whatsapp", app.base))
-        .header("X-Hub-Signature-256", sig)
-        .header("Content-Type", "application/json")
-        .body(raw)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    let sign = |raw: &[u8]| meta_sign(WA_SECRET, raw);
+    let path = "/webhooks/whatsapp";
+    signed_json_post(app, path, "X-Hub-Signature-256", body, signature, sign).await
 }
 
 pub fn wa_value(value: Value) -> Value {
@@ -439,17 +428,9 @@ async fn the_desktop_shows_the_window_and_sends_a_template_in_a_real_browser() {
 }
 
 async fn ig_post(app: &TestApp, body: &Value, secret: &str) -> u16 {
-    let raw = body.to_string();
-    app.http
-        .post(format!("{}/webhooks/instagram", app.base))
-        .header("X-Hub-Signature-256", meta_sign(secret, raw.as_bytes()))
-        .header("Content-Type", "application/json")
-        .body(raw)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    let sign = |raw: &[u8]| meta_sign(secret, raw);
+    let path = "/webhooks/instagram";
+    signed_json_post(app, path, "X-Hub-Signature-256", body, None, sign).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -83,6 +83,18 @@ fn sent(r: &Recorded, to: &str) -> Value {
     b
 }
 
+/// Posts the customer's `body`, signed, and answers the engine's `n`th send.
+async fn answered(app: &TestApp, rec: &Recorder, body: Value, n: usize) -> Recorded {
+    assert_eq!(wa_post(app, &body, None).await, 200);
+    rec.wait_for("/messages", n).await.swap_remove(n - 1)
+}
+
+/// The id of the customer writing from WhatsApp number `wa`.
+async fn customer_id(app: &TestApp, wa: &str) -> String {
+    let c = customer_of(app, "whatsapp", &format!("+{wa}")).await;
+    c.expect("the customer")["id"].as_str().unwrap().to_owned()
+}
+
 const MAIN_JA: &[&str] = &["ご注文", "ご請求", "返品について", "チャット"];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -98,36 +110,24 @@ async fn whatsapp_walks_the_menus_reads_an_article_and_reaches_the_chosen_queue(
     let wa = "819011112222";
 
     // The first message is answered with the root menu as a list; nothing is queued.
-    assert_eq!(
-        wa_post(&app, &typed(wa, "wamid.A1", "こんにちは"), None).await,
-        200
-    );
-    let r = rec.wait_for("/messages", 1).await;
-    assert_eq!(sent(&r[0], wa), list("ご用件をお選びください。", MAIN_JA));
-    let cid = customer_of(&app, "whatsapp", &format!("+{wa}"))
-        .await
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let r = answered(&app, &rec, typed(wa, "wamid.A1", "こんにちは"), 1).await;
+    assert_eq!(sent(&r, wa), list("ご用件をお選びください。", MAIN_JA));
+    let cid = customer_id(&app, wa).await;
     let (_, convs) = app
         .get(&format!("/api/v1/customers/{cid}/conversations"))
         .await;
     assert_eq!(convs, json!([]), "no conversation yet");
 
     // The article, then the menu again.
+    let r = answered(
+        &app,
+        &rec,
+        tapped(wa, "wamid.A2", "list_reply", "返品について"),
+        2,
+    )
+    .await;
     assert_eq!(
-        wa_post(
-            &app,
-            &tapped(wa, "wamid.A2", "list_reply", "返品について"),
-            None
-        )
-        .await,
-        200
-    );
-    let r = rec.wait_for("/messages", 2).await;
-    assert_eq!(
-        sent(&r[1], wa),
+        sent(&r, wa),
         list(
             "返品について\n\n30日以内なら返品できます。\n\nご用件をお選びください。",
             MAIN_JA
@@ -135,13 +135,9 @@ async fn whatsapp_walks_the_menus_reads_an_article_and_reaches_the_chosen_queue(
     );
 
     // An answer that chooses nothing is asked again.
+    let r = answered(&app, &rec, typed(wa, "wamid.A3", "？？"), 3).await;
     assert_eq!(
-        wa_post(&app, &typed(wa, "wamid.A3", "？？"), None).await,
-        200
-    );
-    let r = rec.wait_for("/messages", 3).await;
-    assert_eq!(
-        sent(&r[2], wa),
+        sent(&r, wa),
         list(
             "選択肢からお選びください。\n\nご用件をお選びください。",
             MAIN_JA
@@ -150,10 +146,9 @@ async fn whatsapp_walks_the_menus_reads_an_article_and_reaches_the_chosen_queue(
 
     // Into the submenu by a typed key: three options fit reply buttons. A redelivery of
     // the same message is stored and answered once.
-    assert_eq!(wa_post(&app, &typed(wa, "wamid.A4", "１"), None).await, 200);
-    let r = rec.wait_for("/messages", 4).await;
+    let r = answered(&app, &rec, typed(wa, "wamid.A4", "１"), 4).await;
     assert_eq!(
-        sent(&r[3], wa),
+        sent(&r, wa),
         buttons("ご注文のメニューです。", &["配送状況", "折り返し", "戻る"])
     );
     assert_eq!(wa_post(&app, &typed(wa, "wamid.A4", "１"), None).await, 200);
@@ -181,9 +176,9 @@ async fn whatsapp_walks_the_menus_reads_an_article_and_reaches_the_chosen_queue(
         ),
         "{c}"
     );
-    let r = rec.wait_for("/messages", 5).await;
+    let r = rec.wait_for("/messages", 5).await.swap_remove(4);
     assert_eq!(
-        sent(&r[4], wa),
+        sent(&r, wa),
         json!({"type": "text", "text": {"preview_url": false,
                "body": "担当者におつなぎします。このままお待ちください。"}})
     );
@@ -247,31 +242,18 @@ async fn a_callback_chosen_in_writing_calls_the_whatsapp_number_back() {
     let wa = "819033334444";
 
     // English from the first message on.
+    let r = answered(&app, &rec, typed(wa, "wamid.B1", "Hello"), 1).await;
     assert_eq!(
-        wa_post(&app, &typed(wa, "wamid.B1", "Hello"), None).await,
-        200
-    );
-    let r = rec.wait_for("/messages", 1).await;
-    assert_eq!(
-        sent(&r[0], wa),
+        sent(&r, wa),
         list("Please choose.", &["Orders", "Billing", "Returns", "Chat"])
     );
+    let r = answered(&app, &rec, typed(wa, "wamid.B2", "orders please"), 2).await;
     assert_eq!(
-        wa_post(&app, &typed(wa, "wamid.B2", "orders please"), None).await,
-        200
-    );
-    let r = rec.wait_for("/messages", 2).await;
-    assert_eq!(
-        sent(&r[1], wa),
+        sent(&r, wa),
         buttons("Orders menu.", &["Delivery", "Call me back", "Back"])
     );
     // The place in the menus survives a restart.
-    let cid = customer_of(&app, "whatsapp", &format!("+{wa}"))
-        .await
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let cid = customer_id(&app, wa).await;
     app.timeline_until(&cid, "both menus sent", |t| {
         t.iter()
             .filter(|e| e["type"] == "message_status" && e["status"] == "sent")
@@ -281,18 +263,15 @@ async fn a_callback_chosen_in_writing_calls_the_whatsapp_number_back() {
     .await;
     let dir = app.stop_gracefully().await;
     let app = spawn_app_in(dir, |s| settings(s, &rec)).await;
+    let r = answered(
+        &app,
+        &rec,
+        tapped(wa, "wamid.B3", "button_reply", "Call me back"),
+        3,
+    )
+    .await;
     assert_eq!(
-        wa_post(
-            &app,
-            &tapped(wa, "wamid.B3", "button_reply", "Call me back"),
-            None
-        )
-        .await,
-        200
-    );
-    let r = rec.wait_for("/messages", 3).await;
-    assert_eq!(
-        sent(&r[2], wa)["text"]["body"],
+        sent(&r, wa)["text"]["body"],
         format!("We will call you back at +{wa}.")
     );
     let t = app
@@ -322,12 +301,7 @@ async fn a_callback_chosen_in_writing_calls_the_whatsapp_number_back() {
         200
     );
     rec.wait_for("/messages", 4).await;
-    let erased = customer_of(&app, "whatsapp", &format!("+{other}"))
-        .await
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let erased = customer_id(&app, other).await;
     let store = app.engine.as_ref().unwrap().store.clone();
     assert!(store
         .record("ivr_session", &erased)
