@@ -76,7 +76,7 @@ pub async fn moderate(
             ..
         } if channel.private_channel().is_some() => (
             *channel,
-            id.strip_prefix(&format!("{channel}:"))
+            switchboard_engine::tombstones::provider_id_of(*channel, id)
                 .ok_or_else(|| ApiError::invalid("the post's provider id is not stored"))?
                 .to_owned(),
         ),

@@ -30,6 +30,13 @@ pub fn provider_id(channel: Channel, id: &str) -> String {
     format!("{}:{id}", channel.as_str())
 }
 
+/// The provider's own id in `stored` (a [`provider_id`] of `channel`), if it is one.
+pub fn provider_id_of(channel: Channel, stored: &str) -> Option<&str> {
+    stored
+        .strip_prefix(channel.as_str())
+        .and_then(|rest| rest.strip_prefix(':'))
+}
+
 /// Hashes provider message ids with the engine's secret key.
 #[derive(Clone)]
 pub struct TombstoneKey {
@@ -134,6 +141,18 @@ mod tests {
             k.hash("sms:SM1"),
             TombstoneKey::new([8; 32]).hash("sms:SM1")
         );
+    }
+
+    #[test]
+    fn a_provider_id_reads_back_for_its_own_channel_only() {
+        let stored = provider_id(Channel::XMentions, "1001");
+        assert_eq!(provider_id_of(Channel::XMentions, &stored), Some("1001"));
+        assert_eq!(
+            provider_id_of(Channel::X, &stored),
+            None,
+            "x is a prefix of x_mentions"
+        );
+        assert_eq!(provider_id_of(Channel::Sms, "chat-123"), None);
     }
 
     #[test]

@@ -66,7 +66,7 @@ impl CustomerActor {
                 && u64::try_from(now.0.saturating_sub(e.at.0))
                     .is_ok_and(|age| age <= crate::domain::PRIVATE_REPLY_MS) =>
             {
-                let comment_id = id.strip_prefix(&format!("{c}:"))?.to_owned();
+                let comment_id = crate::tombstones::provider_id_of(*c, id)?.to_owned();
                 Some((address.clone(), SendAs::PrivateReply { comment_id }))
             }
             _ => None,
@@ -87,7 +87,7 @@ impl CustomerActor {
                 channel: c,
                 client_msg_id: Some(id),
                 ..
-            } if *c == channel => id.strip_prefix(&format!("{c}:")).map(str::to_owned),
+            } if *c == channel => crate::tombstones::provider_id_of(*c, id).map(str::to_owned),
             _ => None,
         });
         (None, latest.into_iter().collect())
