@@ -269,6 +269,7 @@ const MODULE_LAYERS: &[(&str, &[&str])] = &[
             "media",
             "connector",
             "file_links",
+            "public",
             "facebook_comments",
             "x_mentions",
             "twilio_sms",

@@ -23,11 +23,10 @@
 //!   delete (`DELETE {api_base}/{version}/{comment_id}`) the customer's comment.
 
 use super::connector::{Connector, SendContext, Sender};
-use super::webhook::{self, WebhookError};
+use super::webhook::WebhookError;
 use super::{ChannelSettings, InboundMessage};
 use crate::connector::{answered_id, read_answer, SendFailure, SendResult};
 use crate::domain::{Attachment, Channel, Moderation, SendAs};
-use crate::media;
 use crate::Gateway;
 use futures_util::future::BoxFuture;
 use serde::Deserialize;
@@ -138,31 +137,16 @@ impl Sender for FacebookComments {
 /// Takes the Page comments of a verified Messenger webhook body (nothing while the
 /// connector is off: the changes are logged and dropped, and Meta is answered 200).
 pub(crate) async fn handle(state: &Gateway, body: &[u8]) -> Result<(), WebhookError> {
-    let parsed = parse_changes(body)?;
-    if parsed.is_empty() {
-        return Ok(());
+    crate::public::Intake {
+        provider: PROVIDER,
+        enabled: FacebookComments.enabled(&state.channels),
+        setting: "channels.public.facebook_comments",
+        api_base: &state.channels.messenger.api_base,
+        at: |c: &Comment| c.item.created_time.map(|s| s.saturating_mul(1000)),
+        message: message_of,
     }
-    if !FacebookComments.enabled(&state.channels) {
-        tracing::info!(
-            changes = parsed.len(),
-            "Page feed changes skipped: channels.public.facebook_comments is off"
-        );
-        return Ok(());
-    }
-    let comments = webhook::fresh_events(state, PROVIDER, parsed, |c| {
-        c.item.created_time.map(|s| s.saturating_mul(1000))
-    });
-    let cfg = &state.channels;
-    for c in comments {
-        let Some(mut m) = message_of(c) else {
-            continue;
-        };
-        m.queue = cfg.public.queue.clone();
-        let api = &cfg.messenger.api_base;
-        media::fetch_urls(state, PROVIDER, &mut m, media::Auth::None, api).await;
-        webhook::ingest_or_skip(state, PROVIDER, m).await?;
-    }
-    Ok(())
+    .take(state, parse_changes(body)?)
+    .await
 }
 
 type Parsed = Vec<Result<Comment, serde_json::Error>>;

@@ -35,6 +35,7 @@ pub mod media;
 pub mod messenger;
 pub mod oauth1;
 pub mod outbound;
+mod public;
 pub mod registry;
 pub mod signature;
 pub mod twilio_sms;

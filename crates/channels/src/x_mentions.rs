@@ -21,7 +21,7 @@
 //!   account delete another's post: a delete is refused.
 
 use super::connector::{Connector, SendContext, Sender};
-use super::webhook::{self, WebhookError};
+use super::webhook::WebhookError;
 use super::{ChannelSettings, InboundMessage};
 use crate::connector::{answered_id, read_answer, SendFailure, SendResult};
 use crate::domain::{Attachment, Channel, Moderation, SendAs};
@@ -132,31 +132,16 @@ impl Sender for XMentions {
 /// Takes the posts of a verified X webhook body (nothing while the connector is off:
 /// the posts are logged and dropped, and X is answered 200).
 pub(crate) async fn handle(state: &Gateway, body: &[u8]) -> Result<(), WebhookError> {
-    let parsed = parse_posts(body)?;
-    if parsed.is_empty() {
-        return Ok(());
+    crate::public::Intake {
+        provider: PROVIDER,
+        enabled: XMentions.enabled(&state.channels),
+        setting: "channels.public.x_mentions",
+        api_base: &state.channels.x.api_base,
+        at: |(p, _): &(Post, String)| p.timestamp_ms.as_deref()?.parse().ok(),
+        message: |(post, me)| message_of(post, &me),
     }
-    if !XMentions.enabled(&state.channels) {
-        tracing::info!(
-            posts = parsed.len(),
-            "X posts skipped: channels.public.x_mentions is off"
-        );
-        return Ok(());
-    }
-    let posts = webhook::fresh_events(state, PROVIDER, parsed, |(p, _)| {
-        p.timestamp_ms.as_deref()?.parse().ok()
-    });
-    for (post, me) in posts {
-        let Some(mut m) = message_of(post, &me) else {
-            continue;
-        };
-        m.queue = state.channels.public.queue.clone();
-        // A public post's photos are public (pbs.twimg.com): fetched without credentials.
-        let api = &state.channels.x.api_base;
-        crate::media::fetch_urls(state, PROVIDER, &mut m, crate::media::Auth::None, api).await;
-        webhook::ingest_or_skip(state, PROVIDER, m).await?;
-    }
-    Ok(())
+    .take(state, parse_posts(body)?)
+    .await
 }
 
 type Parsed = Vec<Result<(Post, String), serde_json::Error>>;
