@@ -324,6 +324,55 @@ async fn x_media_is_fetched_signed_with_oauth1_and_public_photos_without_credent
     assert!(e.contains("all three, or none"), "{e}");
 }
 
+/// A redelivered message is the same message whatever became of its media: one whose
+/// media fetch failed the first time is not fetched again and is answered as the
+/// duplicate it is (not as different content), once; an erased customer's replayed
+/// message has its media left unfetched too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redelivery_fetches_no_media_and_is_the_same_message() {
+    let rec = Recorder::start().await;
+    let app = spawn_app(|s| channels_on(s, &rec)).await;
+    let alice = app.agent("alice", &["general"], json!({})).await;
+    let mut agent = Client::available(&app, &alice).await;
+    rec.fail_next(&[503]);
+    assert_eq!(
+        mms_in(&app, &rec, "7", "+819011110007", "見てください").await,
+        200
+    );
+    let (customer, a) = attachments_of(&app, "sms", "+819011110007").await;
+    assert!(
+        a[0].get("file").is_none(),
+        "the fetch failed: described {a:?}"
+    );
+    assert_eq!(rec.all().len(), 1);
+    // Twilio redelivers: answered like the first time, nothing fetched or stored.
+    assert_eq!(
+        mms_in(&app, &rec, "7", "+819011110007", "見てください").await,
+        200
+    );
+    assert_eq!(rec.all().len(), 1, "no second fetch: {:?}", rec.all());
+    let t = app.timeline(&customer).await;
+    assert_eq!(t.iter().filter(|e| e["type"] == "message_in").count(), 1);
+
+    // Erased, then replayed: dropped without fetching.
+    let conv = accept_next(&mut agent).await;
+    resolve(&mut agent, &conv).await;
+    agent.close().await;
+    let (s, v) = app
+        .post(&format!("/api/v1/customers/{customer}/erase"), json!({}))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        mms_in(&app, &rec, "7", "+819011110007", "見てください").await,
+        200
+    );
+    assert_eq!(
+        rec.all().len(),
+        1,
+        "an erased customer's media is not fetched"
+    );
+}
+
 /// A channel's own file limit (`attachments.channel_max_bytes`): an MMS image over it
 /// is described only, and an agent's file over it (uploaded under the global limit) is
 /// refused before commit on that channel, nothing sent or stored.

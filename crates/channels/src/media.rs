@@ -192,6 +192,13 @@ pub async fn fetch_all(
     if !gateway.channels.media.fetch {
         return;
     }
+    // A redelivery's media was fetched the first time; an erased customer's is not ours.
+    if plans.iter().any(Option::is_some)
+        && switchboard_engine::actors::ingest::taken_before(gateway, m).await
+    {
+        tracing::info!(provider, "media not fetched: the message was taken before");
+        return;
+    }
     let max = gateway.settings.attachments.max_bytes_on(m.channel);
     let attachments = std::mem::take(&mut m.attachments);
     for (a, plan) in attachments

@@ -139,10 +139,39 @@ pub async fn from_provider(engine: &Engine, mut m: InboundMessage) -> EngineResu
             budget_from: None,
             requirements: m.requirements,
             ivr_path: m.ivr_path,
+            from_provider: true,
         },
     )
     .await
     .map(Provided::Stored)
+}
+
+/// Whether the provider door has `m` already: an erasure left a tombstone of its id,
+/// or its customer stored it before (a redelivery). A connector asks before fetching
+/// the message's media, so a redelivery does not fetch it again and an erased
+/// customer's is never fetched; [`from_provider`] still decides. A store failure
+/// reads as "not yet" (the fetch then happens, as it would have).
+pub async fn taken_before(engine: &Engine, m: &InboundMessage) -> bool {
+    let Some(id) = &m.provider_msg_id else {
+        return false;
+    };
+    let stored = crate::tombstones::provider_id(m.channel, id);
+    let now = engine.now();
+    let hash = engine.tombstones.hash(&stored);
+    if matches!(engine.store.tombstone(&hash, now).await, Ok(Some(_))) {
+        return true;
+    }
+    let Ok(key) = IdentityKey::parse(m.channel, &m.address) else {
+        return false;
+    };
+    let Ok(Some(customer)) = engine.store.customer_by_identity(&key).await else {
+        return false;
+    };
+    let idem = format!("in:{stored}");
+    matches!(
+        engine.store.idempotency(customer, &idem, now).await,
+        Ok(Some(_))
+    )
 }
 
 /// Whether an erasure left a tombstone of `stored_id` (a provider id as stored); a hit
@@ -307,6 +336,7 @@ pub fn from_chat(
         budget_from,
         requirements,
         ivr_path: input.ivr_path,
+        from_provider: false,
     })
 }
 
@@ -430,6 +460,7 @@ pub async fn from_rest(engine: &Engine, input: RestInput) -> EngineResult<Ingest
             budget_from: None,
             requirements,
             ivr_path: Vec::new(),
+            from_provider: false,
         },
     )
     .await

@@ -141,6 +141,7 @@ pub async fn request(
                 budget_from: None,
                 requirements: Default::default(),
                 ivr_path: Vec::new(),
+                from_provider: false,
             },
         )
         .await?;

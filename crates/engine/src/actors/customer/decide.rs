@@ -294,6 +294,7 @@ mod tests {
             budget_from: None,
             requirements: Default::default(),
             ivr_path: Vec::new(),
+            from_provider: false,
         }
     }
 

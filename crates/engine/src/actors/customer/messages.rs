@@ -45,6 +45,12 @@ pub struct Inbound {
     /// conversation it opens (the funnel report's self-service step).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ivr_path: Vec<String>,
+    /// It came through the provider door (`ingest::from_provider`): its id is the
+    /// provider's, and a redelivery is the same message whatever became of its media
+    /// (fetched and stored one time, only described another), so its files do not
+    /// count in what "the same content" means (`once::Idem::inbound`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub from_provider: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

@@ -30,12 +30,18 @@ pub(crate) struct Idem {
 
 impl Idem {
     /// The id of a customer's message, if it has one: its content is the channel, the
-    /// text, the attachments, the queue and the skills asked for.
+    /// text, the attachments (only their kinds for a provider's message), the queue and
+    /// the skills asked for.
     pub(crate) fn inbound(msg: &Inbound) -> Option<Self> {
         let id = msg.client_msg_id.as_ref()?;
         let mut parts = vec![msg.channel.as_str(), msg.text.as_str()];
         for a in &msg.attachments {
             parts.push(a.kind.as_str());
+            // A provider's media may be stored one time and only described the next
+            // (a fetch that failed): its kind alone is the message's content.
+            if msg.from_provider {
+                continue;
+            }
             parts.push(a.url.as_deref().unwrap_or(""));
             if let Some(f) = &a.file {
                 parts.push(f.as_str());
@@ -301,5 +307,47 @@ mod tests {
         assert_ne!(digest(&["a"]), digest(&["a", ""]));
         // Pinned: records written by one build are read by the next.
         assert_eq!(digest(&["a"]), 0x089b_c907_b544_c769);
+    }
+
+    #[test]
+    fn a_providers_media_stored_or_described_is_the_same_message() {
+        let att = |url: Option<&str>, file: Option<&str>| crate::domain::Attachment {
+            kind: "image".into(),
+            name: None,
+            content_type: Some("image/png".into()),
+            size: None,
+            url: url.map(str::to_owned),
+            file: file.map(|f| crate::domain::BlobId::of(f.as_bytes())),
+        };
+        let msg = |from_provider: bool, a: crate::domain::Attachment| Inbound {
+            channel: crate::domain::Channel::Sms,
+            address: String::new(),
+            text: "見て".into(),
+            client_msg_id: Some("sms:MM7".into()),
+            queue: None,
+            attachments: vec![a],
+            subject: None,
+            display_name: None,
+            thread: None,
+            budget_from: None,
+            requirements: Default::default(),
+            ivr_path: Vec::new(),
+            from_provider,
+        };
+        let key = |m: &Inbound| Idem::inbound(m).expect("an id").digest;
+        let described = att(Some("https://api.twilio.com/x/Media/ME7"), None);
+        let stored = att(None, Some("png bytes"));
+        assert_eq!(
+            key(&msg(true, described.clone())),
+            key(&msg(true, stored.clone()))
+        );
+        // A client's own files are its content: other files, other content.
+        assert_ne!(key(&msg(false, described)), key(&msg(false, stored)));
+        let mut video = att(None, Some("png bytes"));
+        video.kind = "video".into();
+        assert_ne!(
+            key(&msg(true, att(None, Some("png bytes")))),
+            key(&msg(true, video))
+        );
     }
 }
