@@ -335,7 +335,7 @@ mod tests {
             from_provider,
         };
         let key = |m: &Inbound| Idem::inbound(m).expect("an id").digest;
-        let described = att(Some("https://api.twilio.com/x/Media/ME7"), None);
+        let described = att(Some("https://media.example/MM7/ME7"), None);
         let stored = att(None, Some("png bytes"));
         assert_eq!(
             key(&msg(true, described.clone())),
