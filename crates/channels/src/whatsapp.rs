@@ -310,8 +310,12 @@ async fn handle(state: &Gateway, body: &[u8]) -> Result<HttpResponse, WebhookErr
                 };
                 m.display_name = name;
                 m.queue = state.channels.whatsapp.queue.clone();
-                let plans = media_plans(state, &m.attachments).await;
-                media::fetch_all(state, PROVIDER, &mut m, plans).await;
+                // The id lookups are media requests too: none for a message taken before.
+                let has_media = m.attachments.iter().any(|a| a.url.is_some());
+                if has_media && !switchboard_engine::actors::ingest::taken_before(state, &m).await {
+                    let plans = media_plans(state, &m.attachments).await;
+                    media::fetch_all(state, PROVIDER, &mut m, plans).await;
+                }
                 webhook::ingest_or_skip(state, PROVIDER, m).await?;
             }
             Event::Status(s) => status(state, s).await?,
