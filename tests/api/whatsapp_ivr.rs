@@ -46,6 +46,8 @@ fn settings(s: &mut Settings, rec: &Recorder) {
     channels_on(s, rec);
     crate::ivr::tree(s);
     s.ivr.messaging.channels = vec![Channel::Whatsapp];
+    // The connector's own queue does not bypass the menus.
+    s.channels.whatsapp.queue = Some(switchboard::domain::QueueName::parse("general").unwrap());
     s.ivr.menus[1].options[0].skills = [(
         switchboard::domain::Skill::parse("shipping").unwrap(),
         switchboard::domain::Proficiency::new(2).unwrap(),

@@ -71,9 +71,10 @@ impl CustomerActor {
     }
 
     /// The written menus' answer to `msg`, when they take it: `None` lets the ordinary
-    /// path handle it (no menus on this channel, a conversation open or to reopen, a
-    /// queue named by the caller, or an exit, which the enqueue path completes after
-    /// this sets `msg`'s queue, skills and IVR path).
+    /// path handle it (no menus on this channel, a conversation open or to reopen, or
+    /// an exit, which the enqueue path completes after this sets `msg`'s queue, skills
+    /// and IVR path). A queue the message already names (the connector's own) is where
+    /// an exit that names none goes.
     pub(super) fn menus_inbound(
         &mut self,
         msg: &mut Inbound,
@@ -82,7 +83,7 @@ impl CustomerActor {
     ) -> Option<Atomic<InboundAck>> {
         self.menus.pending = None;
         let ivr = self.engine.settings.written_ivr.clone()?;
-        if !ivr.on(msg.channel) || self.open.is_some() || msg.queue.is_some() {
+        if !ivr.on(msg.channel) || self.open.is_some() {
             return None;
         }
         if self.reopenable(msg, now).is_some() {
@@ -122,11 +123,14 @@ impl CustomerActor {
             Turn::Menu(p) => (p, None),
             Turn::Article { id, then } => (then, Some(id)),
             Turn::Exit(exit) => {
+                // The connector's own queue (`channels.<name>.queue`) stands in for
+                // "the channel's default" where the choice names none.
                 let (queue, callback) = match exit.to {
-                    ExitTo::Queue(q) => (q, None),
+                    ExitTo::Queue(q) => (q.or_else(|| msg.queue.clone()), None),
                     ExitTo::Callback(q) => {
                         let q = q
                             .or_else(|| self.engine.default_queue_for(Channel::Voice))
+                            .or_else(|| msg.queue.clone())
                             .or_else(|| self.engine.default_queue_for(msg.channel))?;
                         (Some(q.clone()), Some((msg.address.clone(), q)))
                     }
@@ -144,7 +148,10 @@ impl CustomerActor {
                 return None;
             }
         };
-        let queue = self.engine.default_queue_for(msg.channel);
+        let queue = msg
+            .queue
+            .clone()
+            .or_else(|| self.engine.default_queue_for(msg.channel));
         Some(self.menus_turn(msg, session, prompt, article, queue, now, idem))
     }
 
