@@ -167,7 +167,7 @@ pub async fn taken_before(engine: &Engine, m: &InboundMessage) -> bool {
     let Ok(Some(customer)) = engine.store.customer_by_identity(&key).await else {
         return false;
     };
-    let idem = format!("in:{stored}");
+    let idem = crate::actors::customer::once::inbound_key(&stored);
     matches!(
         engine.store.idempotency(customer, &idem, now).await,
         Ok(Some(_))

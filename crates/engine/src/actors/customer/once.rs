@@ -28,6 +28,12 @@ pub(crate) struct Idem {
     pub digest: u64,
 }
 
+/// The idempotency key of a customer's message with `client_msg_id` (as stored: a
+/// provider's id is `{channel}:{id}`).
+pub fn inbound_key(client_msg_id: &str) -> String {
+    format!("in:{client_msg_id}")
+}
+
 impl Idem {
     /// The id of a customer's message, if it has one: its content is the channel, the
     /// text, the attachments (only their kinds for a provider's message), the queue and
@@ -57,7 +63,7 @@ impl Idem {
             .collect();
         parts.extend(skills.iter().map(String::as_str));
         Some(Self {
-            key: format!("in:{id}"),
+            key: inbound_key(id),
             digest: digest(&parts),
         })
     }
