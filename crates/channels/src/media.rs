@@ -189,14 +189,33 @@ pub async fn fetch_all(
     m: &mut InboundMessage,
     plans: Vec<Option<Fetch>>,
 ) {
-    if !gateway.channels.media.fetch {
+    if !gateway.channels.media.fetch || !plans.iter().any(Option::is_some) {
         return;
     }
-    // A redelivery's media was fetched the first time; an erased customer's is not ours.
-    if plans.iter().any(Option::is_some)
-        && switchboard_engine::actors::ingest::taken_before(gateway, m).await
-    {
+    if !fresh(gateway, provider, m).await {
+        return;
+    }
+    fetch_planned(gateway, provider, m, plans).await;
+}
+
+/// Whether `m` is new to the provider door: a redelivery's media was fetched the first
+/// time, and an erased customer's is not ours (`ingest::taken_before`).
+pub async fn fresh(gateway: &Gateway, provider: &'static str, m: &InboundMessage) -> bool {
+    if switchboard_engine::actors::ingest::taken_before(gateway, m).await {
         tracing::info!(provider, "media not fetched: the message was taken before");
+        return false;
+    }
+    true
+}
+
+/// [`fetch_all`] for a caller that has asked [`fresh`] already.
+pub async fn fetch_planned(
+    gateway: &Gateway,
+    provider: &'static str,
+    m: &mut InboundMessage,
+    plans: Vec<Option<Fetch>>,
+) {
+    if !gateway.channels.media.fetch {
         return;
     }
     let max = gateway.settings.attachments.max_bytes_on(m.channel);

@@ -312,9 +312,9 @@ async fn handle(state: &Gateway, body: &[u8]) -> Result<HttpResponse, WebhookErr
                 m.queue = state.channels.whatsapp.queue.clone();
                 // The id lookups are media requests too: none for a message taken before.
                 let has_media = m.attachments.iter().any(|a| a.url.is_some());
-                if has_media && !switchboard_engine::actors::ingest::taken_before(state, &m).await {
+                if has_media && media::fresh(state, PROVIDER, &m).await {
                     let plans = media_plans(state, &m.attachments).await;
-                    media::fetch_all(state, PROVIDER, &mut m, plans).await;
+                    media::fetch_planned(state, PROVIDER, &mut m, plans).await;
                 }
                 webhook::ingest_or_skip(state, PROVIDER, m).await?;
             }
