@@ -25,6 +25,15 @@ pub fn link(gateway: &crate::Gateway, customer: CustomerId, a: &Attachment) -> O
     ))
 }
 
+/// Writes `name: link` for a file the channel cannot carry as a file under `text`
+/// (LINE's documents, X's anything but images).
+pub fn write_under(text: &mut String, a: &Attachment, link: &str) {
+    if !text.is_empty() {
+        text.push('\n');
+    }
+    text.push_str(&format!("{}: {link}", a.name.as_deref().unwrap_or("file")));
+}
+
 /// The signed links of every file a delivery carries, each with its kind (`image`,
 /// `audio`, `video`, `file`), in order. A file the delivery describes without a
 /// stored copy cannot be sent: a permanent failure.

@@ -161,10 +161,7 @@ fn messages(d: &Delivery, files: &[(&'static str, String)]) -> Vec<serde_json::V
             );
             continue;
         }
-        if !text.is_empty() {
-            text.push('\n');
-        }
-        text.push_str(&format!("{}: {url}", a.name.as_deref().unwrap_or("file")));
+        crate::file_links::write_under(&mut text, a, url);
     }
     if !text.trim().is_empty() || out.is_empty() {
         out.push(serde_json::json!({ "type": "text", "text": text }));

@@ -333,12 +333,7 @@ pub async fn send(cx: SendContext<'_>, d: &Delivery) -> SendResult {
         let image = DM_IMAGE_TYPES.contains(&a.content_type.as_deref().unwrap_or(""));
         match (&a.file, image) {
             (Some(id), true) => media.push(upload(cx, d, id).await?),
-            _ => {
-                if !text.is_empty() {
-                    text.push('\n');
-                }
-                text.push_str(&format!("{}: {url}", a.name.as_deref().unwrap_or("file")));
-            }
+            _ => crate::file_links::write_under(&mut text, a, url),
         }
     }
     // Quick replies are written under the text: X's v2 DMs have no buttons.
