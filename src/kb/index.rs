@@ -89,6 +89,17 @@ struct Fields {
     channels: Field,
 }
 
+/// What a [`KnowledgeBase::resync`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resync {
+    /// Articles stored.
+    pub articles: usize,
+    /// Articles indexed again (new or changed since the index last saw them).
+    pub changed: usize,
+    /// Articles removed from the index (no longer stored).
+    pub removed: usize,
+}
+
 /// The knowledge base's search side.
 pub struct KnowledgeBase {
     analyzer: Analyzer,
@@ -177,14 +188,25 @@ impl KnowledgeBase {
 
     /// Re-indexes every stored article; returns how many.
     pub async fn rebuild(&self, store: &SharedStore) -> Result<usize, StoreError> {
+        Ok(self.resync(store).await?.articles)
+    }
+
+    /// Brings the index to what the store holds now: every stored article that differs
+    /// from its indexed version is indexed again, every indexed one no longer stored is
+    /// removed. Serialised with the REST writes and [`KnowledgeBase::refresh`] (by
+    /// `write_lock`), so an older read never replaces a newer one.
+    pub async fn resync(&self, store: &SharedStore) -> Result<Resync, StoreError> {
+        let _serial = self.write_lock.lock().await;
         let mut after: Option<String> = None;
-        let mut all = Vec::new();
+        let mut stored = BTreeMap::new();
         loop {
             let page = store.records(KB_ARTICLE, after.as_deref(), PAGE).await?;
             let full = page.len() == PAGE;
             for (key, bytes) in page {
                 match serde_json::from_slice::<Article>(&bytes) {
-                    Ok(a) => all.push(a),
+                    Ok(a) => {
+                        stored.insert(a.id.clone(), a);
+                    }
                     Err(e) => tracing::warn!(key, error = %e, "unreadable kb_article skipped"),
                 }
                 after = Some(key);
@@ -193,14 +215,35 @@ impl KnowledgeBase {
                 break;
             }
         }
-        let n = all.len();
-        self.apply(all, Vec::new());
-        Ok(n)
+        let (put, delete) = {
+            let indexed = self.articles.read().unwrap_or_else(|p| p.into_inner());
+            let put: Vec<Article> = stored
+                .values()
+                .filter(|a| indexed.get(&a.id) != Some(*a))
+                .cloned()
+                .collect();
+            let delete: Vec<String> = indexed
+                .keys()
+                .filter(|id| !stored.contains_key(*id))
+                .cloned()
+                .collect();
+            (put, delete)
+        };
+        let out = Resync {
+            articles: stored.len(),
+            changed: put.len(),
+            removed: delete.len(),
+        };
+        if out.changed + out.removed > 0 {
+            self.apply(put, delete);
+        }
+        Ok(out)
     }
 
     /// Indexes the articles `ids` as the store has them now: each present one again,
     /// each absent (or unreadable) one removed.
     pub async fn refresh(&self, store: &SharedStore, ids: &[String]) -> Result<(), StoreError> {
+        let _serial = self.write_lock.lock().await;
         let (mut put, mut delete) = (Vec::new(), Vec::new());
         for id in ids {
             match store.record(KB_ARTICLE, id).await? {
@@ -499,6 +542,55 @@ mod tests {
         let r = kb.search("returns zebra", None, None, 10);
         assert_eq!(r.hits[0].id, "1");
         assert!(!r.hits[0].confident, "{:?}", r.hits[0]);
+    }
+
+    #[tokio::test]
+    async fn resync_indexes_only_what_differs_from_the_store() {
+        use crate::store::embedded::{EmbeddedOptions, EmbeddedStore};
+        use crate::store::{Batch, RecordWrite};
+        let dir = tempfile::tempdir().unwrap();
+        let store: SharedStore = std::sync::Arc::new(
+            EmbeddedStore::open(dir.path(), EmbeddedOptions::default()).expect("open"),
+        );
+        let put = |a: &Article| {
+            RecordWrite::put(KB_ARTICLE, a.id.clone(), serde_json::to_vec(a).unwrap())
+        };
+        let (returns, fees) = (
+            article("1", "Returns", "Within 30 days.", "en", vec![]),
+            article("2", "Fees", "Free over 5000 yen.", "en", vec![]),
+        );
+        let records = vec![put(&returns), put(&fees)];
+        store
+            .commit(Batch {
+                records,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let kb = KnowledgeBase::with_analyzer(&KbSettings::default(), Analyzer::bigram());
+        let first = kb.resync(&store).await.unwrap();
+        assert_eq!((first.articles, first.changed, first.removed), (2, 2, 0));
+        let again = kb.resync(&store).await.unwrap();
+        assert_eq!((again.changed, again.removed), (0, 0), "nothing differs");
+
+        // Changed and deleted behind the index's back; one it never stored is dropped.
+        let mut changed = fees.clone();
+        changed.title = "Shipping".into();
+        changed.version = 2;
+        kb.upsert(&article("9", "Stray", "Nowhere stored.", "en", vec![]));
+        let records = vec![put(&changed), RecordWrite::delete(KB_ARTICLE, "1")];
+        store
+            .commit(Batch {
+                records,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let r = kb.resync(&store).await.unwrap();
+        assert_eq!((r.articles, r.changed, r.removed), (1, 1, 2));
+        assert!(kb.search("returns", None, None, 10).hits.is_empty());
+        assert!(kb.search("stray", None, None, 10).hits.is_empty());
+        assert_eq!(kb.search("shipping", None, None, 10).hits[0].id, "2");
     }
 
     #[test]

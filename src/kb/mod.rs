@@ -15,8 +15,10 @@
 //! In a cluster every node keeps its own index: a node that changes an article tells
 //! the other members ([`ArticlesChanged`]), and each re-reads those articles from the
 //! store ([`serve`]). A member that misses the message (unreachable through every
-//! resend of the broadcast) serves the old version until the article changes again or
-//! the node restarts.
+//! resend of the broadcast, not yet seen by the writer as it joined, or the writer
+//! killed between its commit and the broadcast) catches up at its next resync: every
+//! `kb.resync_ms` each node compares its index with the stored articles and indexes
+//! what differs ([`KnowledgeBase::resync`]).
 
 pub mod demo;
 pub mod dictionary;
@@ -42,13 +44,15 @@ impl crate::peers::Wire for ArticlesChanged {
 }
 
 /// Answers [`ArticlesChanged`] from other nodes: each named article is indexed again
-/// as the store has it now (or removed, if it is gone). The handler holds the index
-/// weakly, so it keeps nothing alive at a stop.
+/// as the store has it now (or removed, if it is gone); and every `kb.resync_ms`
+/// brings the whole index to the store's articles (what a missed message left out).
+/// Both hold the index and the store weakly, so they keep nothing alive at a stop.
 pub fn serve(
     kb: &std::sync::Arc<KnowledgeBase>,
     store: &crate::store::SharedStore,
     peers: &crate::peers::Peers,
 ) {
+    resync_every(kb, store);
     let kb = std::sync::Arc::downgrade(kb);
     let store = store.clone();
     peers.serve(move |_key, changed: ArticlesChanged| {
@@ -63,6 +67,45 @@ pub fn serve(
                     code: "unavailable".into(),
                     message: format!("the articles could not be read: {e}"),
                 })
+        }
+    });
+}
+
+/// Every `kb.resync_ms` (0: never), indexes what differs between the index and the
+/// stored articles; ends when the index or the store is dropped.
+fn resync_every(kb: &std::sync::Arc<KnowledgeBase>, store: &crate::store::SharedStore) {
+    if kb.settings.resync_ms == 0 {
+        return;
+    }
+    crate::metrics::install();
+    metrics::describe_counter!(
+        "switchboard_kb_resync_fixes_total",
+        "Articles a knowledge-base resync indexed again or removed: changes whose kb.changed message this node missed."
+    );
+    let every = std::time::Duration::from_millis(kb.settings.resync_ms);
+    let (kb, store) = (
+        std::sync::Arc::downgrade(kb),
+        std::sync::Arc::downgrade(store),
+    );
+    actix::spawn(async move {
+        loop {
+            actix_rt::time::sleep(every).await; // the resync period, not synchronisation
+            let (Some(kb), Some(store)) = (kb.upgrade(), store.upgrade()) else {
+                return;
+            };
+            match kb.resync(&store).await {
+                Ok(r) if r.changed + r.removed > 0 => {
+                    metrics::counter!("switchboard_kb_resync_fixes_total")
+                        .increment((r.changed + r.removed) as u64);
+                    tracing::info!(
+                        changed = r.changed,
+                        removed = r.removed,
+                        "kb resync caught up"
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "kb resync could not read the store"),
+            }
         }
     });
 }
@@ -158,6 +201,10 @@ pub struct KbSettings {
     /// Where the compiled dictionary is cached (default: `<tmp>/switchboard-ipadic`,
     /// shared by every engine of the machine).
     pub dictionary_cache: Option<PathBuf>,
+    /// In a cluster, how often (milliseconds) each node compares its index with the
+    /// stored articles and indexes what differs: the longest an article changed on
+    /// another node stays stale here when that node's message was missed. 0: never.
+    pub resync_ms: u64,
 }
 
 impl Default for KbSettings {
@@ -173,6 +220,7 @@ impl Default for KbSettings {
             bot_confidence: 0.6,
             ipadic_dir: PathBuf::from("/usr/share/mecab/dic/ipadic"),
             dictionary_cache: None,
+            resync_ms: 30_000,
         }
     }
 }
