@@ -60,9 +60,15 @@ pub fn decode<T: DeserializeOwned>(text: &str, max_bytes: usize) -> Result<T, Wi
             event_id: None,
         });
     }
+    // Only the frame's own `type` unknown is `unknown_type`; an unknown value inside a
+    // known frame (a media, a signal kind) is a malformed frame.
+    let unknown = format!(
+        "unknown variant `{}`",
+        value["type"].as_str().unwrap_or_default()
+    );
     serde_json::from_value(value).map_err(|e| {
         let m = e.to_string();
-        let code = if m.starts_with("unknown variant") {
+        let code = if m.starts_with(&unknown) {
             ErrorCode::UnknownType
         } else {
             ErrorCode::BadJson
@@ -206,6 +212,13 @@ mod tests {
         // An unknown field of a known type (docs/protocol.md): bad_json, not unknown_type.
         let e = decode::<AgentClientMsg>(r#"{"type":"ping","colour":1}"#, 1000).unwrap_err();
         assert_eq!(e.code, ErrorCode::BadJson);
+        // An unknown value inside a known type: bad_json too.
+        let e = decode::<AgentClientMsg>(
+            r#"{"type":"call_start","conversation_id":"0193a1e0-0000-7000-8000-000000000001","media":"hologram"}"#,
+            1000,
+        )
+        .unwrap_err();
+        assert_eq!(e.code, ErrorCode::BadJson, "{}", e.message);
         let e = decode::<AgentClientMsg>(&"x".repeat(2000), 1000).unwrap_err();
         assert_eq!(e.code, ErrorCode::TooLarge);
         let e = decode::<AgentClientMsg>("[1]", 1000).unwrap_err();
