@@ -135,6 +135,8 @@ pub struct Settings {
     pub ivr: crate::ivr::IvrSettings,
     /// Queued callbacks (`[callbacks]`, docs/ivr.md).
     pub callbacks: crate::ivr::callbacks::CallbackSettings,
+    /// Browser calls over WebRTC (`[calls]`, docs/voice.md).
+    pub calls: switchboard_engine::calls::CallSettings,
     /// This node's name and its lease timing (`[cluster]`, docs/cluster.md).
     pub cluster: ClusterSettings,
     /// Per-client-address budgets at the anonymous doors (`[anonymous]`,
@@ -615,6 +617,7 @@ impl Default for Settings {
             bot: Default::default(),
             ivr: Default::default(),
             callbacks: Default::default(),
+            calls: Default::default(),
             cluster: Default::default(),
             anonymous: Default::default(),
             parking: Default::default(),
@@ -686,6 +689,7 @@ impl Settings {
             notify: self.notify.clone(),
             bot: self.bot.clone(),
             callbacks: self.callbacks.clone(),
+            calls: self.calls.clone(),
             channels: ChannelFacts {
                 public_url: ch.public_url.clone(),
                 reopen_window_ms: ch.reopen_window_ms,
@@ -748,7 +752,7 @@ impl Settings {
             .collect()
     }
 
-    /// Validates `[ivr]` and `[callbacks]` at load.
+    /// Validates `[ivr]`, `[callbacks]` and `[calls]` at load.
     pub fn validate_ivr(&self) -> Result<(), String> {
         let bot_channels: &[crate::domain::Channel] = if self.bot.enabled {
             &self.bot.channels
@@ -756,7 +760,8 @@ impl Settings {
             &[]
         };
         crate::ivr::validate_settings(&self.ivr, self.channels.voice.flat_menu(), bot_channels)?;
-        self.callbacks.validate()
+        self.callbacks.validate()?;
+        self.calls.validate()
     }
 
     /// Defaults <- file <- env/flags.
@@ -889,6 +894,19 @@ mod tests {
         s.bot.validate().unwrap();
         s.survey.validate().unwrap();
         s.validate_ivr().unwrap();
+    }
+
+    /// The README's browser-calls example parses and passes the start-up check.
+    #[test]
+    fn the_calls_example_is_valid() {
+        let s: Settings = toml::from_str(include_str!("../examples/calls.toml")).unwrap();
+        assert_eq!(s.calls.media.len(), 2);
+        s.validate_ivr().unwrap();
+        let bad: Settings = toml::from_str(
+            "[calls]\nmedia = [\"audio\"]\nice_servers = [{ urls = [\"http://x\"] }]\n",
+        )
+        .unwrap();
+        assert!(bad.validate_ivr().unwrap_err().contains("not a stun:"));
     }
 
     /// `[cluster]` is checked at start: the lease timing's rules and the poll interval.

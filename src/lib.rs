@@ -53,6 +53,7 @@ pub use switchboard_canned as canned;
 pub use switchboard_channels as channels;
 pub use switchboard_engine::auth;
 pub use switchboard_engine::budget;
+pub use switchboard_engine::calls;
 pub mod config;
 pub mod crm;
 pub mod demo;

@@ -242,6 +242,7 @@ const MODULE_LAYERS: &[(&str, &[&str])] = &[
     (
         "crates/engine/src",
         &[
+            "calls",
             "settings",
             "redact",
             "articles",

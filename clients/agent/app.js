@@ -11,6 +11,7 @@
 //   timeline.js the customer timeline, history paging   system.js   system-line wording
 //   composer.js reply/note composer, drafts, typing     reply-channel.js "Reply via"
 //   window.js   the reply window and WhatsApp templates
+//   calls.js    browser calls: the call buttons, banner and panel (../shared/call.js)
 //   customer.js the customer panel                      actions.js  transfer / wrap-up / resolve
 //   labels.js   names, badges, times                    notices.js  notices and error toasts
 //   assist.js, callback.js, bot.js, engage.js: the assist panel, the callback task, and
@@ -34,6 +35,7 @@ import { renderAll, select, initPane, tickTyping } from './pane.js';
 import { initSession, tickSession, token } from './session.js';
 import { initAssist } from './assist.js';
 import { initNewConversation } from './newconv.js';
+import { initCalls } from './calls.js';
 
 function tick() {
   const now = Date.now();
@@ -64,6 +66,7 @@ function init() {
   initConversationList(select);
   initComposer(token);
   initPane();
+  initCalls(select);
   initActions();
   setInterval(tick, 250);
   initSession();

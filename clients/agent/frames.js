@@ -3,7 +3,9 @@
 // held and parked conversations exactly as sent, older timeline pages kept), then `status`,
 // `offer`, `offer_revoked`, `conversation_assigned`, `event`, `ack`,
 // `conversation_updated`, `customer_typing`, `history` and `error` update it and
-// redraw what changed. session.js hands `handlers` to the socket.
+// redraw what changed; the browser-call frames (`call_ringing`, `call_incoming`,
+// `call_answered`, `call_signal`, `call_ended`) and errors about calls go to calls.js.
+// session.js hands `handlers` to the socket.
 
 import { t, has } from '../shared/i18n.js';
 import { state, timelineFor, upsertConversation, selectedCustomerId } from './state.js';
@@ -15,6 +17,7 @@ import { renderConversationList } from './conv-list.js';
 import { renderTimeline, renderTimelineHeader, forgetTimeline } from './timeline.js';
 import { renderAll, renderConversation, renderTyping, select, selectNext, removeConversation } from './pane.js';
 import { inOutbox } from './wire.js';
+import { callHandlers, callError } from './calls.js';
 
 const CUSTOMER_TYPING_SHOW_MS = 5000;
 
@@ -87,6 +90,9 @@ const CUSTOMER_TYPING_SHOW_MS = 5000;
  * @property {string[]} [ivr_path]
  * @property {number} [attempt]
  * @property {string} [next]
+ * @property {string} [call_id]  call, call_started, call_answered, call_ended
+ * @property {string} [media]  call_started: audio | video
+ * @property {number} [duration_ms]  call_ended: talk time since the answer
  */
 
 /**
@@ -154,6 +160,7 @@ const CUSTOMER_TYPING_SHOW_MS = 5000;
  * @property {ParkedView[]} [parked]  oldest first
  * @property {number} [server_time]
  * @property {boolean} [resumed]
+ * @property {string[]} [calls]  the media browser calls may use; absent = none
  */
 
 /** @typedef {{ status: string, reason?: string }} StatusFrame */
@@ -177,6 +184,7 @@ function onWelcome(msg) {
   state.agent = msg.agent;
   state.status = msg.status;
   state.reason = msg.reason ?? null;
+  state.calls = Array.isArray(msg.calls) ? msg.calls : [];
   if (msg.server_time !== undefined && Number.isFinite(msg.server_time)) state.skew = msg.server_time - Date.now();
 
   // Offers: exactly those in the message.
@@ -396,6 +404,11 @@ function onHistory(msg) {
 
 /** @param {ErrorFrame} msg */
 function onServerError(msg) {
+  const callText = callError(msg);
+  if (callText !== null) {
+    if (callText) toast(msg.code, callText);
+    return;
+  }
   const p = msg.failed && msg.ref ? state.pending.get(msg.ref) : undefined;
   if (p) {
     p.failed = msg.code;
@@ -441,4 +454,5 @@ export const handlers = {
   history: onHistory,
   error: onServerError,
   pong: () => {},
+  ...callHandlers,
 };

@@ -1,8 +1,9 @@
 // agent/pane.js — owns the conversation pane and which conversation it shows: select
 // (saving the draft of the one left), its header (customer, channel, state, queue,
-// which actions are possible), the "customer left" banner, the customer-typing line,
-// the customer-info toggle, and renderAll, which draws every panel. It also forgets a
-// conversation the agent no longer holds and selects the next one.
+// which actions are possible, the call buttons through calls.js), the "customer left"
+// banner, the customer-typing line, the customer-info toggle, and renderAll, which
+// draws every panel. It also forgets a conversation the agent no longer holds and
+// selects the next one.
 
 import { t } from '../shared/i18n.js';
 import { h, replaceChildren, byId } from '../shared/dom.js';
@@ -19,6 +20,7 @@ import { renderCustomerPanel } from './customer.js';
 import { dropFromOutbox } from './wire.js';
 import { assistSelected } from './assist.js';
 import { renderCallbackTask } from './callback.js';
+import { renderCallButtons } from './calls.js';
 
 /** The channels whose conversations park (docs/api.md, "Parking"). */
 const PARKING_CHANNELS = new Set(['sms', 'email', 'line', 'messenger', 'whatsapp', 'instagram', 'x', 'facebook_comments', 'x_mentions']);
@@ -104,6 +106,7 @@ export function renderConversation() {
   const park = byId('action-park', HTMLButtonElement);
   park.hidden = !PARKING_CHANNELS.has(conv.view.channel);
   park.disabled = conv.state !== 'assigned';
+  renderCallButtons(conv);
   byId('timeline-scroll').setAttribute('aria-label', t('conv.timeline', { name }));
   const banner = byId('conv-banner');
   banner.hidden = conv.state !== 'abandoned';

@@ -2,7 +2,7 @@
 // (the token kept in sessionStorage), starting a session (fresh state, the `/ws/agent`
 // socket with frames.js's handlers, the messages a reload left in the outbox shown as
 // pending), signing out (away with reason `logout`), and the expiry of the token
-// (checked while reconnecting).
+// (checked while reconnecting). A socket that is not open ends a browser call (calls.js).
 
 import { wsUrl } from '../shared/ws.js';
 import { staffLogin, sessionExpired } from '../shared/staff-login.js';
@@ -15,6 +15,7 @@ import { forgetTimeline } from './timeline.js';
 import { renderAll } from './pane.js';
 import { handlers } from './frames.js';
 import { openSocket, closeSocket } from './wire.js';
+import { callConnection } from './calls.js';
 
 /** @import { StaffSession } from '../shared/staff-login.js' */
 /** @import { SocketState } from '../shared/ws.js' */
@@ -76,6 +77,7 @@ export function logout(messageKey) {
 /** @param {SocketState} s */
 function onConnState(s) {
   state.conn = s;
+  callConnection(s);
   if (s.phase === 'reconnecting' && sessionExpired(state.session, serverNow())) {
     logout('login.expired');
     return;

@@ -1,6 +1,7 @@
 // agent/state.js — owns the agent desktop's client state: one object, rebuilt from
 // every `welcome` and updated by the frames after it (offers, held and parked
-// conversations, timelines per customer, messages waiting for their ack, drafts), and the small pure
+// conversations, timelines per customer, messages waiting for their ack, drafts, the
+// media browser calls may use), and the small pure
 // lookups on it (the selected conversation, a customer's timeline in event order).
 // It renders nothing and sends nothing.
 
@@ -84,6 +85,8 @@ export const state = {
   /** @type {string | null} */
   reason: null,
   skew: 0, // server clock minus local clock (ms), from welcome.server_time
+  /** @type {string[]} the media browser calls may use (`welcome.calls`: [], ['audio'] or ['audio', 'video']) */
+  calls: [],
   welcomed: false, // a welcome arrived on this page already (for resume notices)
   /** @type {SocketState} */
   conn: { phase: 'connecting', attempt: 0, failures: 0, retryInMs: 0 },
@@ -116,6 +119,7 @@ export function resetState() {
   state.agent = null;
   state.status = null;
   state.reason = null;
+  state.calls = [];
   state.welcomed = false;
   state.offers.clear();
   state.convs.clear();

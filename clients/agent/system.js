@@ -1,8 +1,9 @@
 // agent/system.js — owns the wording of the timeline's system lines: every event that
 // is not a message or a note (opened, queued, offered, transferred, resolved with its
-// disposition, channel switched, calls, video links, merges, callbacks, delivery, and
-// through bot.js / engage.js the bot and engagement events) becomes one line of text.
-// Links only through safeLink (http/https).
+// disposition, channel switched, phone calls, browser calls (started by whom, answered,
+// ended with why and how long, worded by ../shared/call.js), video links, merges,
+// callbacks, delivery, and through bot.js / engage.js the bot and engagement events)
+// becomes one line of text. Links only through safeLink (http/https).
 
 import { t, has, formatDuration, channelName } from '../shared/i18n.js';
 import { h, safeLink } from '../shared/dom.js';
@@ -10,6 +11,7 @@ import { agentLabel, timeEl } from './labels.js';
 import { engageEventText } from './engage.js';
 import { botText } from './bot.js';
 import { describeCallbackEvent } from './callback.js';
+import { callMediaLabel, callEndedText } from '../shared/call.js';
 
 /** @import { TimelineEvent, Identity } from './frames.js' */
 /** @import { Child } from '../shared/dom.js' */
@@ -66,6 +68,14 @@ function systemText(e) {
       const status = has(`call.${e.status}`) ? t(`call.${e.status}`) : t('call.other', { status: e.status });
       return e.detail ? t('event.call_detail', { status, detail: e.detail }) : status;
     }
+    case 'call_started': {
+      const who = e.by === 'customer' ? t('call.by.customer') : e.agent_id ? agentLabel(e.agent_id, lower) : t('call.by.agent');
+      return t('call.started_by', { media: callMediaLabel(e.media), who });
+    }
+    case 'call_answered':
+      return t('call.answered');
+    case 'call_ended':
+      return callEndedText(e, byLabel);
     case 'video_invited':
       return [t('event.video_invited'), ' ', safeLink(e.join_url, e.join_url, { class: 'sys__link', dataset: { testid: 'video-link' } })];
     case 'customers_merged':
@@ -88,6 +98,14 @@ function systemText(e) {
   }
 }
 
+/**
+ * Who ended a browser call, as the desktop says it: "the customer", "the agent".
+ * @param {string | undefined} by
+ */
+function byLabel(by) {
+  return has(`call.by.${by}`) ? t(`call.by.${by}`) : String(by || '');
+}
+
 /** @param {Identity[] | undefined} list */
 function identityList(list) {
   return (list || []).map((k) => `${channelName(k.channel)} ${k.address}`).join(', ') || t('common.none');
@@ -106,9 +124,12 @@ function dispositionLabel(d) {
  * @param {TimelineEvent} e
  */
 export function buildSystemLine(e) {
+  /** @type {Record<string, string>} */
+  const dataset = { testid: 'timeline-system', kind: e.type, eventId: e.id };
+  if (e.call_id) dataset.callId = e.call_id;
   return h(
     'li',
-    { class: `sys sys--${e.type}`, dataset: { testid: 'timeline-system', kind: e.type, eventId: e.id } },
+    { class: `sys sys--${e.type}`, dataset },
     h('span', { class: 'sys__text' }, systemText(e)),
     ' ',
     timeEl(e.at),

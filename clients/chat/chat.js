@@ -3,7 +3,11 @@
 // list rebuilt from `welcome.history`, pending messages (outbox, persisted, resent with
 // the same client_msg_id until acked), the status line (connecting / queue position /
 // agent / ended), typing indicators both ways, identify, leave, the Video button
-// (`escalate_video`) with the `video_invited` join link in the transcript, files (the
+// (`escalate_video`) with the `video_invited` join link in the transcript, browser
+// calls (the Voice call / Video call buttons while an agent holds the conversation and
+// `welcome.calls` allows the medium — the Video call button then replaces the Video
+// link button; the call itself, its frames and its panel are ../shared/call.js; the
+// call_started / call_answered / call_ended events are system lines), files (the
 // 📎 picker uploads with the visitor token and sends them; files in messages are shown
 // through shared/files.js), and the language toggle.
 //
@@ -17,13 +21,16 @@ import { mountSurvey } from './survey.js';
 import { botName, botOwns, mountHandoff, onBotEvent } from './bot.js';
 import { initIvr, ivrPath, ivrQueue, ivrRender, onCallbackRequested } from './ivr.js';
 import { attachmentView, onlyDescribes, uploadFile } from '../shared/files.js';
+import { createCallController, callEndedText, callMediaLabel, byFrom } from '../shared/call.js';
 
 /** @import { SocketState } from '../shared/ws.js' */
+/** @import { CallMedia } from '../shared/call.js' */
 
 // ---- the frames (docs/protocol.md, "Customer web-chat socket"), as far as read here
 
 /**
- * A timeline event the chat shows (message_in, message_out, video_invited, bot_reply).
+ * A timeline event the chat shows (message_in, message_out, video_invited, bot_reply,
+ * call_started, call_answered, call_ended).
  * @typedef {object} ChatEvent
  * @property {string} id  orders events (compared as strings)
  * @property {string} type
@@ -35,6 +42,11 @@ import { attachmentView, onlyDescribes, uploadFile } from '../shared/files.js';
  * @property {string} [client_msg_id]
  * @property {string} [join_url]
  * @property {ChatFile[]} [attachments]
+ * @property {string} [call_id]  call_*
+ * @property {string} [media]  call_started: audio | video
+ * @property {string} [by]  call_started, call_ended: customer | agent | system
+ * @property {string} [reason]  call_ended
+ * @property {number} [duration_ms]  call_ended: talk time since the answer
  */
 
 /**
@@ -77,7 +89,11 @@ const MAX_TEXT_BYTES = 16 * 1024;
 const TOKEN_PROBLEM_AFTER = 4;
 const OPEN_STATES = new Set(['queued', 'assigned', 'wrap_up']);
 const ENDED_STATES = new Set(['resolved', 'abandoned']);
-const SHOWN_EVENT_KINDS = new Set(['message_in', 'message_out', 'video_invited', 'bot_reply']);
+// Browser-call events: system lines in the transcript.
+const CALL_EVENT_KINDS = new Set(['call_started', 'call_answered', 'call_ended']);
+const SHOWN_EVENT_KINDS = new Set(['message_in', 'message_out', 'video_invited', 'bot_reply', ...CALL_EVENT_KINDS]);
+/** @type {CallMedia[]} */
+const CALL_MEDIA = ['audio', 'video'];
 // No answer to `escalate_video` by then (dropped connection): the button works again.
 const VIDEO_REQUEST_TIMEOUT_MS = 15_000;
 
@@ -90,7 +106,7 @@ const state = {
   customerId: null,
   /** @type {ChatConversation | null} */
   conversation: null,
-  /** @type {Map<string, ChatEvent>} event id -> the visible ones (message_in / message_out / video_invited / bot_reply) */
+  /** @type {Map<string, ChatEvent>} event id -> the visible ones (SHOWN_EVENT_KINDS) */
   events: new Map(),
   /** @type {Map<string, PendingMessage>} client_msg_id -> message */
   pending: new Map(),
@@ -103,6 +119,8 @@ const state = {
   conn: { phase: 'connecting', attempt: 0, failures: 0, retryInMs: 0 },
   leftLocally: false,
   videoRequestedAt: 0, // an `escalate_video` is waiting for its `video_invited`
+  /** @type {string[]} the media browser calls may use (`welcome.calls`) */
+  calls: [],
 };
 
 /** @type {Map<string, HTMLLIElement>} item key -> line */
@@ -130,12 +148,24 @@ function writeToken(token) {
   }
 }
 
+// The browser call (one at a time) with the agent holding the conversation.
+const calls = createCallController({
+  send: (frame) => socket.send(frame),
+  role: 'customer',
+  container: $('chat-call'),
+  peerName: () => (state.conversation && state.conversation.agent_name) || t('chat.agent'),
+  showError: (code, text) => showError(code, text),
+  onChange: () => renderStatus(),
+});
+
 const socket = new ReconnectingSocket({
   url: () => wsUrl('../ws/chat', { token: state.token }),
   storage: localStorage,
   storageKey: OUTBOX_KEY,
   onState: (s) => {
     state.conn = s;
+    // A socket that is not open ends the call (the engine ends it too).
+    if (s.phase !== 'open') calls.socketLost();
     renderStatus();
     $('token-problem').hidden = !(state.token && !state.welcomed && s.phase !== 'open' && s.failures >= TOKEN_PROBLEM_AFTER);
   },
@@ -148,6 +178,7 @@ const socket = new ReconnectingSocket({
     error: onError,
     pong: () => {},
     callback_requested: onCallbackRequested,
+    ...calls.handlers,
   },
 });
 mountSurvey(socket, $('chat-form'));
@@ -156,7 +187,7 @@ mountSurvey(socket, $('chat-form'));
 // Server -> customer
 // ---------------------------------------------------------------------------------
 
-/** @param {{ token?: string, customer_id: string, conversation?: ChatConversation | null, history?: ChatEvent[] }} msg */
+/** @param {{ token?: string, customer_id: string, conversation?: ChatConversation | null, history?: ChatEvent[], calls?: string[] }} msg */
 function onWelcome(msg) {
   const first = !state.welcomed;
   state.welcomed = true;
@@ -165,6 +196,7 @@ function onWelcome(msg) {
     writeToken(msg.token);
   }
   state.customerId = msg.customer_id;
+  state.calls = Array.isArray(msg.calls) ? msg.calls : [];
   const prev = state.conversation;
   state.conversation = msg.conversation || null;
   state.leftLocally = false;
@@ -270,6 +302,12 @@ function onAgentTyping() {
 function onError(msg) {
   // Refusals of `escalate_video` (no open conversation, video disabled) carry no ref.
   if (!msg.ref) state.videoRequestedAt = 0;
+  const callText = calls.onError(msg);
+  if (callText !== null) {
+    if (callText) showError(msg.code, callText);
+    renderStatus();
+    return;
+  }
   const p = msg.failed && msg.ref ? state.pending.get(msg.ref) : undefined;
   if (p) {
     p.failed = msg.code;
@@ -374,6 +412,16 @@ function leave() {
   render({ toBottom: true });
 }
 
+/**
+ * Calls the agent holding the conversation.
+ * @param {CallMedia} media
+ */
+function startCall(media) {
+  const c = state.conversation;
+  if (!c || c.state !== 'assigned' || calls.busy) return;
+  calls.start(media, c.id);
+}
+
 function requestVideo() {
   if (!socket.send({ type: 'escalate_video' })) {
     showError('not_connected', t('error.not_connected'));
@@ -469,8 +517,16 @@ function renderStatus() {
   if (text.textContent !== info.text) text.textContent = info.text;
   const open = state.conversation && OPEN_STATES.has(state.conversation.state);
   $('chat-end', HTMLButtonElement).disabled = !open;
+  // Browser calls while an agent holds the conversation; with video calls on, the
+  // Video call button stands in for the link button.
+  const assigned = !!state.conversation && state.conversation.state === 'assigned';
+  for (const media of CALL_MEDIA) {
+    const btn = $(`call-${media}`, HTMLButtonElement);
+    btn.hidden = !(assigned && state.calls.includes(media));
+    btn.disabled = state.conn.phase !== 'open' || calls.busy;
+  }
   const video = $('chat-video', HTMLButtonElement);
-  video.hidden = !open;
+  video.hidden = !open || state.calls.includes('video');
   video.disabled = state.conn.phase !== 'open' || !!state.videoRequestedAt;
   video.setAttribute('aria-busy', String(!!state.videoRequestedAt));
   video.title = state.videoRequestedAt ? t('chat.video_requesting') : t('chat.video_label');
@@ -523,6 +579,15 @@ function renderMessages({ toBottom = false } = {}) {
   /** @type {'agent' | 'customer' | null} */
   let prevRole = null;
   for (const e of events) {
+    if (CALL_EVENT_KINDS.has(e.type)) {
+      const key = `${e.id}:call`;
+      const cached = messageCache.get(key);
+      if (cached && builtFrom.get(cached) !== e) messageCache.delete(key);
+      items.push({ key, render: () => buildCallLine(e) });
+      prevRole = null;
+      pushLines(e.id);
+      continue;
+    }
     if (e.type === 'video_invited') {
       const key = `${e.id}:video`;
       const cached = messageCache.get(key);
@@ -614,6 +679,26 @@ function buildVideoInvite(e) {
       : h('span', { class: 'video-invite__url', dataset: { testid: 'chat-video-url' } }, String(url ?? '')),
     h('time', { datetime: new Date(e.at).toISOString(), title: formatDateTime(e.at) }, formatTime(e.at)),
   );
+  builtFrom.set(li, e);
+  return li;
+}
+
+/**
+ * A browser call's event as a system line: "Voice call started", "Call answered",
+ * "Call ended · 3:12" (with why when it was not a plain hang-up).
+ * @param {ChatEvent} e
+ */
+function buildCallLine(e) {
+  /** @type {Record<string, string>} */
+  const dataset = { testid: 'chat-system', kind: e.type, eventId: e.id };
+  if (e.call_id) dataset.callId = e.call_id;
+  const text =
+    e.type === 'call_started'
+      ? t('call.started', { media: callMediaLabel(e.media) })
+      : e.type === 'call_answered'
+        ? t('call.answered')
+        : callEndedText(e, byFrom('customer'), { brief: true });
+  const li = h('li', { class: `sys sys--${e.type}`, dataset }, text);
   builtFrom.set(li, e);
   return li;
 }
@@ -743,6 +828,7 @@ function init() {
   });
   $('chat-end').addEventListener('click', leave);
   $('chat-video').addEventListener('click', requestVideo);
+  for (const media of CALL_MEDIA) $(`call-${media}`).addEventListener('click', () => startCall(media));
   updateHandoff = mountHandoff($('chat-video'), (/** @type {string} */ text, /** @type {string} */ clientMsgId) => {
     state.pending.set(clientMsgId, { text, createdAt: Date.now(), failed: null });
     socket.sendReliable({ type: 'handoff', client_msg_id: clientMsgId, text });

@@ -1,10 +1,11 @@
 // tests/harness.mjs — owns what every browser test repeats: the run's name in its
 // verdict, the overall timeout, named steps, checks, page errors collected and
 // reported, Debian's chromium launched through playwright-core (never a downloaded
-// browser), the agent's sign-in on /agent/, and the final verdict line the Rust side
-// waits for ("<name> browser test passed", exit 0; else exit 1 naming the step).
+// browser; a script may add flags, e.g. fake media devices), the agent's sign-in on
+// /agent/, and the final verdict line the Rust side waits for ("<name> browser test
+// passed", exit 0; else exit 1 naming the step).
 //
-//   const run = harness('public reply');
+//   const run = harness('public reply');   // or harness('x', { args: ['--flag'] })
 //   await run.main(async (browser) => { await run.step('...', async () => { ... }); });
 
 import { chromium } from 'playwright-core';
@@ -18,8 +19,9 @@ export const BASE = (process.env.SWITCHBOARD_URL || '').replace(/\/+$/, '');
 /**
  * One browser test run named `name`.
  * @param {string} name
+ * @param {{ args?: string[] }} [options]  `args`: chromium flags added to the usual ones
  */
-export function harness(name) {
+export function harness(name, { args = [] } = {}) {
   let currentStep = 'start';
   /** @type {string[]} */
   const pageErrors = [];
@@ -87,7 +89,7 @@ export function harness(name) {
       try {
         browser = await chromium.launch({
           executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-          args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+          args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', ...args],
         });
         await body();
         currentStep = 'no script errors';

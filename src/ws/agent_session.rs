@@ -281,6 +281,36 @@ fn request_of(msg: AgentClientMsg) -> AgentRequest {
         AgentClientMsg::Typing { conversation_id } => AgentRequest::Typing {
             conversation: conversation_id,
         },
+        AgentClientMsg::CallStart {
+            conversation_id,
+            media,
+        } => AgentRequest::CallStart {
+            conversation: conversation_id,
+            media,
+        },
+        AgentClientMsg::CallAnswer {
+            conversation_id,
+            call_id,
+        } => AgentRequest::CallAnswer {
+            conversation: conversation_id,
+            call_id,
+        },
+        AgentClientMsg::CallSignal {
+            conversation_id,
+            call_id,
+            signal,
+        } => AgentRequest::CallSignal {
+            conversation: conversation_id,
+            call_id,
+            signal,
+        },
+        AgentClientMsg::CallHangup {
+            conversation_id,
+            call_id,
+        } => AgentRequest::CallHangup {
+            conversation: conversation_id,
+            call_id,
+        },
         AgentClientMsg::WrapUp { conversation_id } => AgentRequest::WrapUp {
             conversation: conversation_id,
         },
@@ -334,6 +364,7 @@ fn frame_of(n: AgentNotice) -> AgentServerMsg {
             parked,
             server_time,
             resumed,
+            calls,
         } => AgentServerMsg::Welcome {
             protocol: super::protocol::PROTOCOL_VERSION,
             agent,
@@ -344,6 +375,7 @@ fn frame_of(n: AgentNotice) -> AgentServerMsg {
             parked,
             server_time,
             resumed,
+            calls,
         },
         AgentNotice::Status { status, reason } => AgentServerMsg::Status { status, reason },
         AgentNotice::Offer(o) => AgentServerMsg::Offer(o),
@@ -389,6 +421,11 @@ fn frame_of(n: AgentNotice) -> AgentServerMsg {
         AgentNotice::CustomerTyping { conversation_id } => {
             AgentServerMsg::CustomerTyping { conversation_id }
         }
+        AgentNotice::CallRinging(r) => AgentServerMsg::CallRinging(r),
+        AgentNotice::CallIncoming(r) => AgentServerMsg::CallIncoming(r),
+        AgentNotice::CallAnswered(r) => AgentServerMsg::CallAnswered(r),
+        AgentNotice::CallSignal(r) => AgentServerMsg::CallSignal(r),
+        AgentNotice::CallEnded(e) => AgentServerMsg::CallEnded(e),
         AgentNotice::History {
             request_id,
             customer_id,

@@ -6,8 +6,8 @@ use super::frames::{decode, screen, RateLimit, Screened};
 use super::protocol::{ChatClientMsg, ChatServerMsg, ErrorCode, WireError};
 use crate::actors::ingest::{self, ChatInput};
 use crate::actors::messages::{
-    AttachChat, ChatNotice, ChatPush, CustomerLeave, DetachChat, EngineError, EscalateVideo,
-    Identify, Typing,
+    AttachChat, CallAction, CallFrom, CallRequest, ChatNotice, ChatPush, CustomerLeave, DetachChat,
+    EngineError, EscalateVideo, Identify, Typing,
 };
 use crate::actors::sessions::SessionRef;
 use crate::domain::CustomerId;
@@ -228,6 +228,19 @@ impl ChatSession {
                     Err(e) => Self::engine_error(ctx, e, None),
                 }));
             }
+            ChatClientMsg::CallStart { media } => self.call(CallAction::Start { media }, None, ctx),
+            ChatClientMsg::CallAnswer { call_id } => {
+                let r = Some(call_id.clone());
+                self.call(CallAction::Answer { call_id }, r, ctx)
+            }
+            ChatClientMsg::CallSignal { call_id, signal } => {
+                let r = Some(call_id.clone());
+                self.call(CallAction::Signal { call_id, signal }, r, ctx)
+            }
+            ChatClientMsg::CallHangup { call_id } => {
+                let r = Some(call_id.clone());
+                self.call(CallAction::Hangup { call_id }, r, ctx)
+            }
             ChatClientMsg::Leave {} => {
                 let fut = async move { server.ask_customer(customer, CustomerLeave).await };
                 ctx.spawn(fut.into_actor(self).map(|res, _, ctx| {
@@ -241,6 +254,31 @@ impl ChatSession {
 }
 
 impl ChatSession {
+    /// A browser call request from this socket: a start is answered `call_ringing`
+    /// (here only), a refusal an `error` naming `reference` (the call).
+    fn call(
+        &mut self,
+        action: CallAction,
+        reference: Option<String>,
+        ctx: &mut ws::WebsocketContext<Self>,
+    ) {
+        let server = self.server.clone();
+        let customer = self.customer;
+        let ask = CallRequest {
+            conversation_id: None,
+            from: CallFrom::Customer {
+                session: self.session.clone(),
+            },
+            action,
+        };
+        let fut = async move { server.ask_customer(customer, ask).await };
+        ctx.spawn(fut.into_actor(self).map(move |res, _, ctx| match res {
+            Ok(Some(ring)) => Self::send(ctx, &ChatServerMsg::CallRinging(ring)),
+            Ok(None) => {}
+            Err(e) => Self::engine_error(ctx, e, reference),
+        }));
+    }
+
     /// The customer's actor this socket attached to stopped (crashed, or its shard
     /// moved to another node): tell the client to reconnect, which attaches it where
     /// the actor runs now. Returns whether the socket is closing.
@@ -294,6 +332,7 @@ impl Actor for ChatSession {
                                 customer_id: act.customer,
                                 conversation: w.conversation,
                                 history: w.history,
+                                calls: act.server.engine.settings.calls.media.clone(),
                             },
                         )
                     }
@@ -375,6 +414,10 @@ fn frame_of(n: ChatNotice) -> ChatServerMsg {
             conversation_id,
             phone,
         },
+        ChatNotice::CallIncoming(r) => ChatServerMsg::CallIncoming(r),
+        ChatNotice::CallAnswered(r) => ChatServerMsg::CallAnswered(r),
+        ChatNotice::CallSignal(r) => ChatServerMsg::CallSignal(r),
+        ChatNotice::CallEnded(e) => ChatServerMsg::CallEnded(e),
     }
 }
 

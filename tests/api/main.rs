@@ -9,6 +9,7 @@ mod anonymous;
 mod bad_input;
 mod bot;
 mod browser;
+mod browser_calls;
 mod callbacks;
 mod canned;
 mod channels;

@@ -199,6 +199,27 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         detail: Option<String>,
     },
+    /// A browser call (WebRTC) started ringing in the conversation.
+    CallStarted {
+        call_id: String,
+        media: crate::CallMedia,
+        /// Who called: the customer or the agent.
+        by: crate::CallParty,
+        /// The agent holding the conversation (caller or called).
+        agent_id: AgentId,
+    },
+    /// The called side answered the browser call.
+    CallAnswered {
+        call_id: String,
+    },
+    /// The browser call ended.
+    CallEnded {
+        call_id: String,
+        reason: crate::CallEndReason,
+        by: crate::CallParty,
+        /// Talk time: from the answer to the end (0 when never answered).
+        duration_ms: u64,
+    },
     /// A video session was offered to the customer.
     VideoInvited {
         join_url: String,
@@ -384,6 +405,9 @@ impl EventKind {
             EventKind::PostModerated { .. } => "post_moderated",
             EventKind::ConversationReopened { .. } => "conversation_reopened",
             EventKind::Call { .. } => "call",
+            EventKind::CallStarted { .. } => "call_started",
+            EventKind::CallAnswered { .. } => "call_answered",
+            EventKind::CallEnded { .. } => "call_ended",
             EventKind::VideoInvited { .. } => "video_invited",
             EventKind::CustomersMerged { .. } => "customers_merged",
             EventKind::CustomersUnmerged { .. } => "customers_unmerged",

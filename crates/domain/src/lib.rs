@@ -11,6 +11,7 @@
 
 pub mod agent;
 pub mod attachment;
+pub mod call;
 pub mod channel;
 pub mod conversation;
 pub mod customer;
@@ -32,6 +33,10 @@ pub use agent::{
     MAX_AGENT_SKILLS, MAX_DIFFICULTY, MAX_REQUIRED_SKILLS,
 };
 pub use attachment::{BlobId, FilePolicy, FileRefused};
+pub use call::{
+    CallEnd, CallEndReason, CallMedia, CallParty, CallRef, CallRelay, CallRing, CallSignal,
+    IceServer,
+};
 pub use channel::{
     channels_where, AddressKind, ApprovedTemplate, Capabilities, Channel, ChannelClass, ReplyPath,
     ReplyWindow, SendAs, SurveyPath, TemplateMessage, PRIVATE_REPLY_MS,

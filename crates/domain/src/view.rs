@@ -97,5 +97,8 @@ pub fn visible_to_customer(e: &TimelineEvent) -> bool {
             | crate::EventKind::MessageOut { .. }
             | crate::EventKind::VideoInvited { .. }
             | crate::EventKind::BotReply { .. }
+            | crate::EventKind::CallStarted { .. }
+            | crate::EventKind::CallAnswered { .. }
+            | crate::EventKind::CallEnded { .. }
     )
 }

@@ -17,6 +17,7 @@
 //! - [`login`]: the identities a verified customer login proves.
 //! - [`notify`]: proactive notifications' pure core (`switchboard-notify`).
 //! - [`auth`]: password hashing and signed tokens.
+//! - [`calls`]: browser calls' settings and the ICE servers each side is given.
 //! - [`articles`]: reading a knowledge-base article from the store (for the IVR).
 //! - [`redact`]: log redaction of personal text.
 //! - [`tombstones`]: the keyed hashes an erasure leaves of provider message ids.
@@ -32,6 +33,7 @@ pub mod actors;
 pub mod articles;
 pub mod auth;
 pub mod budget;
+pub mod calls;
 pub mod login;
 pub mod metrics;
 pub mod ownership;

@@ -30,6 +30,7 @@
 //! | `switchboard_webhooks_total` | counter | provider, outcome (accepted, duplicate, rejected, invalid, error) |
 //! | `switchboard_conversations_abandoned_total` | counter | queue |
 //! | `switchboard_conversations_left_unserved_total` | counter | queue |
+//! | `switchboard_browser_calls_total` | counter | event, media |
 //! | `switchboard_conversations_resolved_total` | counter | queue |
 //! | `switchboard_conversations_parked_total` | counter | queue, by (agent, engine) |
 //! | `switchboard_conversations_unparked_total` | counter | queue |
@@ -220,6 +221,10 @@ fn describe() {
     describe_counter!(
         "switchboard_conversations_abandoned_total",
         "Conversations abandoned while waiting."
+    );
+    describe_counter!(
+        "switchboard_browser_calls_total",
+        "Browser calls (WebRTC), by event: started, or how they ended (hangup, declined, busy, no_answer, disconnected, closed); and media."
     );
     describe_counter!(
         "switchboard_conversations_left_unserved_total",
@@ -430,6 +435,11 @@ pub fn conversation_opened(channel: Channel) {
 pub fn left_unserved(queue: &QueueName) {
     counter!("switchboard_conversations_left_unserved_total", "queue" => queue.to_string())
         .increment(1);
+}
+
+/// A browser call started (`event` = `started`) or ended (`event` = its end reason).
+pub fn browser_call(event: &'static str, media: &'static str) {
+    counter!("switchboard_browser_calls_total", "event" => event, "media" => media).increment(1);
 }
 
 pub fn conversation_abandoned(queue: &QueueName) {

@@ -24,6 +24,8 @@ pub struct EngineSettings {
     pub bot: crate::bot::BotSettings,
     /// Queued callbacks (`[callbacks]`).
     pub callbacks: crate::ivr::callbacks::CallbackSettings,
+    /// Browser calls over WebRTC (`[calls]`).
+    pub calls: crate::calls::CallSettings,
     /// The channel facts the engine needs.
     pub channels: ChannelFacts,
     /// What one client address may do without a staff login (`[anonymous]`).
@@ -91,6 +93,7 @@ impl Default for EngineSettings {
             notify: Default::default(),
             bot: Default::default(),
             callbacks: Default::default(),
+            calls: Default::default(),
             channels: ChannelFacts::default(),
             anonymous: Default::default(),
             parking: Default::default(),

@@ -27,8 +27,10 @@ pub use domain::view::{
 };
 /// The domain types the frames carry.
 pub use domain::{
-    AgentId, BlobId, Channel, ConversationId, ConversationState, CustomerId, ErrorCode, EventId,
-    EventKind, Millis, OfferId, QueueName, RequestedStatus, TemplateMessage, TimelineEvent,
+    AgentId, BlobId, CallEnd, CallEndReason, CallMedia, CallParty, CallRef, CallRelay, CallRing,
+    CallSignal, Channel, ConversationId, ConversationState, CustomerId, ErrorCode, EventId,
+    EventKind, IceServer, Millis, OfferId, QueueName, RequestedStatus, TemplateMessage,
+    TimelineEvent,
 };
 use serde::{Deserialize, Serialize};
 
@@ -107,6 +109,28 @@ pub enum AgentClientMsg {
     Typing {
         conversation_id: ConversationId,
     },
+    /// Call the customer of a held conversation in the browser (WebRTC): answered by
+    /// `call_ringing` or an error.
+    CallStart {
+        conversation_id: ConversationId,
+        media: CallMedia,
+    },
+    /// Answer the customer's call (`call_incoming`).
+    CallAnswer {
+        conversation_id: ConversationId,
+        call_id: String,
+    },
+    /// A WebRTC session description or ICE candidate for the customer's browser.
+    CallSignal {
+        conversation_id: ConversationId,
+        call_id: String,
+        signal: CallSignal,
+    },
+    /// Hang up; before answering, decline.
+    CallHangup {
+        conversation_id: ConversationId,
+        call_id: String,
+    },
     History {
         customer_id: CustomerId,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -140,6 +164,9 @@ pub enum AgentServerMsg {
         server_time: Millis,
         /// true when this socket resumed a session still inside its grace period.
         resumed: bool,
+        /// The media browser calls may use (`[]`: browser calls are off).
+        #[serde(default)]
+        calls: Vec<CallMedia>,
     },
     Status {
         status: String,
@@ -177,6 +204,15 @@ pub enum AgentServerMsg {
     CustomerTyping {
         conversation_id: ConversationId,
     },
+    /// The call this socket started rings at the other side.
+    CallRinging(CallRing),
+    /// The other side calls: every socket of this side is told; one answers.
+    CallIncoming(CallRing),
+    /// The called side answered: the caller's socket sends its WebRTC offer.
+    CallAnswered(CallRef),
+    /// A WebRTC signal from the other side.
+    CallSignal(CallRelay),
+    CallEnded(CallEnd),
     History {
         #[serde(skip_serializing_if = "Option::is_none")]
         request_id: Option<String>,
@@ -240,6 +276,24 @@ pub enum ChatClientMsg {
         files: Vec<BlobId>,
     },
     Typing {},
+    /// Call the agent holding the open conversation in the browser (WebRTC): answered
+    /// by `call_ringing` or an error.
+    CallStart {
+        media: CallMedia,
+    },
+    /// Answer the agent's call (`call_incoming`).
+    CallAnswer {
+        call_id: String,
+    },
+    /// A WebRTC session description or ICE candidate for the agent's browser.
+    CallSignal {
+        call_id: String,
+        signal: CallSignal,
+    },
+    /// Hang up; before answering, decline.
+    CallHangup {
+        call_id: String,
+    },
     Leave {},
     /// Continue this conversation on video: the answer is a `video_invited` event with
     /// the join link.
@@ -293,6 +347,9 @@ pub enum ChatServerMsg {
         conversation: Option<ChatConversationView>,
         /// This customer's visible messages (in and out, every channel), oldest first.
         history: Vec<TimelineEvent>,
+        /// The media browser calls may use (`[]`: browser calls are off).
+        #[serde(default)]
+        calls: Vec<CallMedia>,
     },
     Ack {
         client_msg_id: String,
@@ -307,6 +364,16 @@ pub enum ChatServerMsg {
     },
     Conversation(ChatConversationView),
     AgentTyping {},
+    /// The call this socket started rings at the other side.
+    CallRinging(CallRing),
+    /// The other side calls: every socket of this side is told; one answers.
+    CallIncoming(CallRing),
+    /// The called side answered: the caller's socket sends its WebRTC offer.
+    CallAnswered(CallRef),
+    /// A WebRTC signal from the other side.
+    CallSignal(CallRelay),
+    CallEnded(CallEnd),
+
     Pong {
         #[serde(skip_serializing_if = "Option::is_none")]
         nonce: Option<String>,

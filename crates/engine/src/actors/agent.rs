@@ -12,6 +12,7 @@
 //! gets the full state back. After the grace period, held conversations go back to
 //! their queues (original wait kept) and the actor stops.
 
+mod calls;
 pub mod messages;
 mod offers;
 mod park;
@@ -228,6 +229,8 @@ pub struct AgentActor {
     /// The queues the presence log last recorded this agent routable in (see
     /// [`Self::note_presence`]).
     routable_in: BTreeSet<QueueName>,
+    /// The browser call the agent is in (see `calls`).
+    call: Option<calls::AgentCall>,
 }
 
 impl AgentActor {
@@ -255,6 +258,7 @@ impl AgentActor {
             reload: false,
             republishing: false,
             routable_in: BTreeSet::new(),
+            call: None,
         }
     }
 
@@ -275,6 +279,10 @@ impl AgentActor {
         }
         for p in self.offers.values() {
             c[p.info.channel.class().index()] += 1;
+        }
+        if self.on_call() {
+            // A browser call takes the voice slot (voice is exclusive).
+            c[ChannelClass::Voice.index()] += 1;
         }
         c
     }

@@ -40,6 +40,7 @@ use std::time::{Duration, Instant};
 mod assign;
 mod behind;
 pub mod bot;
+mod browser_call;
 mod call;
 pub mod callback;
 mod chat;
@@ -107,6 +108,8 @@ pub struct CustomerActor {
     /// Calls in the phone's IVR menus that reached no queue yet, with where they are
     /// (oldest first, at most [`call::MAX_IVR_CALLS`]); see `call.rs`.
     ivr_calls: VecDeque<(String, Vec<String>)>,
+    /// The browser call in the open conversation (see `browser_call`).
+    call: Option<browser_call::LiveCall>,
 }
 
 struct Loaded {
@@ -211,6 +214,7 @@ impl CustomerActor {
             menus: Default::default(),
             behind: Default::default(),
             ivr_calls: VecDeque::new(),
+            call: None,
         }
     }
 
@@ -648,6 +652,7 @@ impl Actor for CustomerActor {
             act.watchers.retain(|(s, _)| act.engine.session_alive(s));
             let idle_now = act.chat.is_empty()
                 && act.watchers.is_empty()
+                && !act.in_call()
                 && act.last_activity.elapsed() >= idle;
             if act.retiring.is_none() && (merged || idle_now) {
                 act.engine.customer_passivated(act.id, &ctx.address());

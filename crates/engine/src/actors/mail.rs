@@ -435,7 +435,7 @@ macro_rules! all_mail {
                 UnwatchConversation,
                 Absorb, Evict, LinkIdentity, NameIfUnnamed, Retire, UnlinkIdentity, Unmerge,
                 Unretire, AnswerSurvey, CallbackDue, CallbackOutcome, RequestCallback, Notify,
-                CheckResponse, StartConversation,
+                CheckResponse, StartConversation, CallRequest,
             ],
             QueueActor => [
                 AgentGone, AgentUpdate, Dequeue, Enqueue, GetQueueSnapshot, OfferClosed, Peek,
@@ -446,7 +446,7 @@ macro_rules! all_mail {
                 GetAgentLive, ParkedLeft,
                 Republish, Rescind, Reserve, RestoreHeld, SetAgentQueues, SetAgentSkills,
                 SupervisorSetStatus,
-                Typing,
+                Typing, CallNews,
             ],
             LiveHub => [
                 GetHubStats, GetLive, HubEvent, SetFilter, Subscribe, SubscriberAck, Unsubscribe,

@@ -183,6 +183,35 @@ pub enum AgentRequest {
         limit: Option<usize>,
         request_id: Option<String>,
     },
+    /// Call the customer of a held conversation in the browser.
+    CallStart {
+        conversation: ConversationId,
+        media: crate::domain::CallMedia,
+    },
+    CallAnswer {
+        conversation: ConversationId,
+        call_id: String,
+    },
+    CallSignal {
+        conversation: ConversationId,
+        call_id: String,
+        signal: crate::domain::CallSignal,
+    },
+    CallHangup {
+        conversation: ConversationId,
+        call_id: String,
+    },
+}
+
+/// A browser call's news from the customer's actor: rung, answered, a signal from the
+/// customer's browser, ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Message)]
+#[rtype(result = "()")]
+pub enum CallNews {
+    Incoming(crate::domain::CallRing),
+    Answered(crate::domain::CallRef),
+    Signal(crate::domain::CallRelay),
+    Ended(crate::domain::CallEnd),
 }
 
 /// Push to an agent session.
@@ -207,6 +236,8 @@ pub enum AgentNotice {
         server_time: Millis,
         /// The socket resumed a session still inside its grace period.
         resumed: bool,
+        /// The media browser calls may use (empty: off).
+        calls: Vec<crate::domain::CallMedia>,
     },
     Status {
         status: String,
@@ -242,6 +273,13 @@ pub enum AgentNotice {
     CustomerTyping {
         conversation_id: ConversationId,
     },
+    /// A browser call: this socket's call rings at the customer; the customer calls;
+    /// answered; a signal from the customer's browser; ended.
+    CallRinging(crate::domain::CallRing),
+    CallIncoming(crate::domain::CallRing),
+    CallAnswered(crate::domain::CallRef),
+    CallSignal(crate::domain::CallRelay),
+    CallEnded(crate::domain::CallEnd),
     History {
         request_id: Option<String>,
         customer_id: CustomerId,

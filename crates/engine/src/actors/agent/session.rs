@@ -34,6 +34,7 @@ impl AgentActor {
             },
             server_time: self.engine.now(),
             resumed,
+            calls: self.engine.settings.calls.media.clone(),
         }
     }
 
@@ -178,6 +179,23 @@ impl AgentActor {
                 limit,
                 request_id,
             } => self.history(session, customer_id, before, limit, request_id, ctx),
+            AgentRequest::CallStart {
+                conversation,
+                media,
+            } => self.call_start(session, conversation, media, ctx),
+            AgentRequest::CallAnswer {
+                conversation,
+                call_id,
+            } => self.call_answer(session, conversation, call_id, ctx),
+            AgentRequest::CallSignal {
+                conversation,
+                call_id,
+                signal,
+            } => self.call_signal(session, conversation, call_id, signal, ctx),
+            AgentRequest::CallHangup {
+                conversation,
+                call_id,
+            } => self.call_hangup(session, conversation, call_id, ctx),
         }
     }
 }
@@ -358,6 +376,7 @@ impl AgentActor {
         if self.sessions.remove(session) {
             crate::metrics::ws_connections("agent", -1);
         }
+        self.call_socket_gone(session);
         if self.sessions.is_empty() {
             // Nobody can answer a pending offer now: give each back to its queue at once
             // (rescinded) so it goes to another agent, instead of holding the

@@ -61,6 +61,7 @@ impl AgentActor {
 
     /// A slot freed (resolve, transfer, customer left).
     pub(super) fn released(&mut self, conv: ConversationId, ctx: &mut Context<Self>) {
+        self.call_conversation_gone(conv);
         if self.held.remove(&conv).is_some() {
             if self.held.is_empty() {
                 self.idle_since = self.engine.now();

@@ -52,6 +52,7 @@ impl Handler<DetachChat> for CustomerActor {
     fn handle(&mut self, msg: DetachChat, ctx: &mut Context<Self>) {
         self.last_activity = Instant::now();
         self.chat.remove(&msg.session);
+        self.call_socket_gone(&msg.session, ctx);
         let waiting_on_chat = self
             .open
             .as_ref()

@@ -5,8 +5,8 @@ use crate::actors::messages::*;
 use crate::actors::sessions::SessionRef;
 use crate::domain::view::{ChatConversationView, ConversationView};
 use crate::domain::{
-    AgentId, Attachment, Channel, ConversationId, EventId, OfferId, QueueName, SkillFloors,
-    TimelineEvent,
+    AgentId, Attachment, CallEnd, CallMedia, CallRef, CallRelay, CallRing, CallSignal, Channel,
+    ConversationId, EventId, OfferId, QueueName, SkillFloors, TimelineEvent,
 };
 use actix::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -305,6 +305,51 @@ pub enum ChatNotice {
         conversation_id: ConversationId,
         phone: String,
     },
+    /// A browser call: rung at the visitor (`call_incoming`), answered, a signal from
+    /// the agent's browser, ended.
+    CallIncoming(CallRing),
+    CallAnswered(CallRef),
+    CallSignal(CallRelay),
+    CallEnded(CallEnd),
+}
+
+/// Who asks the customer's actor about a browser call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CallFrom {
+    /// One of the visitor's chat sockets.
+    Customer { session: SessionRef },
+    /// The agent holding the conversation (its actor, for one of its sockets).
+    Agent { agent_id: AgentId },
+}
+
+/// What is asked of a browser call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CallAction {
+    /// Ring the other side.
+    Start { media: CallMedia },
+    /// Answer the call ringing here.
+    Answer { call_id: String },
+    /// Relay a WebRTC signal to the other side.
+    Signal { call_id: String, signal: CallSignal },
+    /// Hang up (before the answer, by the called side: decline).
+    Hangup { call_id: String },
+    /// The agent was rung while on another call.
+    Busy { call_id: String },
+    /// The agent's socket in the call closed.
+    Lost { call_id: String },
+    /// The conversation left the agent.
+    Closed { call_id: String },
+}
+
+/// A browser call in the open conversation (`conversation_id`: the one the agent
+/// names; the visitor's is the open one). `Start` is answered with the ring as the
+/// asker sees it (its ICE servers); everything else with `None`.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "EngineResult<Option<CallRing>>")]
+pub struct CallRequest {
+    pub conversation_id: Option<ConversationId>,
+    pub from: CallFrom,
+    pub action: CallAction,
 }
 
 /// A supervisor watches an open conversation: every event its customer actor records
