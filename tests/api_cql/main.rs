@@ -81,6 +81,7 @@ mod partition;
 mod relay;
 mod rolling;
 mod spread;
+mod spread_calls;
 mod spread_kb;
 mod standby;
 mod store_down;
