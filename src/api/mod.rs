@@ -34,6 +34,7 @@ pub mod simulate;
 pub mod static_files;
 pub mod supervisor;
 pub mod survey;
+pub mod voice;
 pub mod windows;
 pub mod ws_routes;
 
@@ -97,6 +98,7 @@ api_v1! {
     get "/conversations/{id}" => read::conversation,
     get "/conversations/{id}/trace" => read::trace,
     get "/reply-windows" => windows::list,
+    post "/voice/token" => voice::token,
     get "/queues" => live::queues,
     get "/queues/{name}" => live::queue,
     put "/queues/{name}" => admin::put_queue,

@@ -27,7 +27,7 @@ use super::error::ApiError;
 use super::{
     admin, callbacks, canned, cluster_view, crm, customers, files, funnel, health, identity,
     inbound, ivr, kb, live, login, moderation, notify, outbound, privacy, read, reports, simulate,
-    supervisor, survey, windows, ws_routes,
+    supervisor, survey, voice, windows, ws_routes,
 };
 use actix_web::HttpResponse;
 use std::sync::OnceLock;
@@ -71,6 +71,7 @@ use utoipa::OpenApi;
         live::queue,
         admin::put_queue,
         live::agents,
+        voice::token,
         live::agent,
         admin::put_agent,
         reports::report,

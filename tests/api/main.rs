@@ -56,5 +56,7 @@ mod start;
 mod static_files;
 mod supervisor;
 mod survey;
+mod twiml;
+mod voice_softphone;
 mod whatsapp_ivr;
 mod x;

@@ -165,6 +165,67 @@ pub struct TwilioVoice {
     pub menu: Vec<IvrOption>,
     /// Seconds to wait for a digit.
     pub gather_timeout_s: u32,
+    /// The agents' browser softphone (Twilio Voice JS SDK): access tokens and the
+    /// TwiML App's voice URL (docs/voice.md).
+    pub softphone: Softphone,
+}
+
+/// `[channels.voice.softphone]`: what signs an agent's Twilio access token and the
+/// TwiML App its calls go through. All four ids or none.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Softphone {
+    /// The Twilio account (`AC…`): the token's subject.
+    pub account_sid: String,
+    /// An API key of the account (`SK…`): the token's issuer.
+    pub api_key_sid: String,
+    /// That API key's secret: signs the token (HS256).
+    pub api_key_secret: String,
+    /// The TwiML App (`AP…`) whose voice URL is `/webhooks/twilio/voice/client`.
+    pub twiml_app_sid: String,
+    /// How long a token is valid, seconds (Twilio accepts at most 24 hours).
+    pub token_ttl_s: u64,
+}
+
+impl Default for Softphone {
+    fn default() -> Self {
+        Self {
+            account_sid: String::new(),
+            api_key_sid: String::new(),
+            api_key_secret: String::new(),
+            twiml_app_sid: String::new(),
+            token_ttl_s: 3600,
+        }
+    }
+}
+
+impl Softphone {
+    /// Whether the softphone is configured (every id given).
+    pub fn configured(&self) -> bool {
+        !self.account_sid.is_empty()
+    }
+
+    /// Rejects a half-configured softphone or an impossible token lifetime.
+    pub fn validate(&self) -> Result<(), String> {
+        let given = [
+            &self.account_sid,
+            &self.api_key_sid,
+            &self.api_key_secret,
+            &self.twiml_app_sid,
+        ]
+        .iter()
+        .filter(|v| !v.is_empty())
+        .count();
+        if given != 0 && given != 4 {
+            return Err("channels.voice.softphone needs account_sid, api_key_sid, \
+                        api_key_secret and twiml_app_sid together"
+                .into());
+        }
+        if !(60..=86_400).contains(&self.token_ttl_s) {
+            return Err("channels.voice.softphone.token_ttl_s must be within 60..=86400".into());
+        }
+        Ok(())
+    }
 }
 
 impl TwilioVoice {
@@ -186,6 +247,7 @@ impl Default for TwilioVoice {
             language: "ja-JP".into(),
             menu: Vec::new(),
             gather_timeout_s: 8,
+            softphone: Softphone::default(),
         }
     }
 }
@@ -396,6 +458,7 @@ impl ChannelSettings {
             "voice.auth_token",
             &self.voice.auth_token,
         )?;
+        self.voice.softphone.validate()?;
         need(
             self.line.enabled,
             "line.channel_secret",
@@ -513,5 +576,24 @@ impl ChannelSettings {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_softphone_is_configured_whole_or_not_at_all() {
+        let mut s = Softphone::default();
+        assert!(s.validate().is_ok() && !s.configured());
+        s.account_sid = "AC1".into();
+        assert!(s.validate().unwrap_err().contains("together"));
+        s.api_key_sid = "SK1".into();
+        s.api_key_secret = "secret".into();
+        s.twiml_app_sid = "AP1".into();
+        assert!(s.validate().is_ok() && s.configured());
+        s.token_ttl_s = 90_000;
+        assert!(s.validate().unwrap_err().contains("86400"));
     }
 }

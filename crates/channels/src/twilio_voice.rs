@@ -18,6 +18,15 @@
 //! 3. `POST /webhooks/twilio/voice/status` (`CallStatus` = completed, busy, no-answer,
 //!    canceled, failed): a caller who hangs up while waiting has abandoned (unless a
 //!    callback was asked for); every end is recorded as a `call` event in the timeline.
+//! 4. The agents' browser softphone (Twilio Voice JS SDK): [`access_token`] is the
+//!    Twilio AccessToken (a JWT with a voice grant for the agent's identity, signed
+//!    with the configured API key) that `POST /api/v1/voice/token` hands the logged-in
+//!    agent; the SDK's call from the desktop reaches the TwiML App's voice URL,
+//!    `POST /webhooks/twilio/voice/client` (`From` = `client:<agent id>`,
+//!    `conversation` = the conversation the agent accepted): answered
+//!    `<Dial><Queue>` with that conversation's queue — bridging the agent to the
+//!    waiting caller — only when that agent holds that voice conversation now; any
+//!    other call is told so and hung up.
 //!
 //! Every request must carry a valid `X-Twilio-Signature`. The call id (`CallSid`) makes
 //! retries idempotent.
@@ -47,7 +56,8 @@ impl Connector for TwilioVoice {
     fn routes(&self, cfg: &mut web::ServiceConfig) {
         cfg.route("/twilio/voice", web::post().to(incoming))
             .route("/twilio/voice/menu", web::post().to(menu))
-            .route("/twilio/voice/status", web::post().to(status));
+            .route("/twilio/voice/status", web::post().to(status))
+            .route("/twilio/voice/client", web::post().to(client));
     }
 }
 
@@ -476,4 +486,106 @@ async fn status_inner(
         )
         .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// The Twilio AccessToken for agent `identity` at Unix second `now_s`: a JWT (HS256,
+/// content type `twilio-fpa;v=1`) issued by the API key for the account, whose voice
+/// grant lets the Voice SDK call through the TwiML App and receive calls as `identity`.
+/// `None` while the softphone is not configured.
+pub fn access_token(s: &crate::config::Softphone, identity: &str, now_s: u64) -> Option<String> {
+    if !s.configured() {
+        return None;
+    }
+    let header = jsonwebtoken::Header {
+        typ: Some("JWT".into()),
+        cty: Some("twilio-fpa;v=1".into()),
+        ..jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256)
+    };
+    let claims = serde_json::json!({
+        "jti": format!("{}-{now_s}", s.api_key_sid),
+        "iss": s.api_key_sid,
+        "sub": s.account_sid,
+        "iat": now_s,
+        "nbf": now_s,
+        "exp": now_s + s.token_ttl_s,
+        "grants": {
+            "identity": identity,
+            "voice": {
+                "incoming": {"allow": true},
+                "outgoing": {"application_sid": s.twiml_app_sid},
+            },
+        },
+    });
+    let key = jsonwebtoken::EncodingKey::from_secret(s.api_key_secret.as_bytes()).ok()?;
+    jsonwebtoken::encode(&header, &claims, &key).ok()
+}
+
+/// `POST /webhooks/twilio/voice/client`: a call from an agent's softphone.
+pub async fn client(
+    state: web::Data<Gateway>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, WebhookError> {
+    serve(&TwilioVoice, &state, &req, &body, |params| {
+        client_inner(&state, params)
+    })
+    .await
+}
+
+async fn client_inner(
+    state: &Gateway,
+    params: Vec<(String, String)>,
+) -> Result<HttpResponse, WebhookError> {
+    let softphone = &state.channels.voice.softphone;
+    let app = required(&params, "ApplicationSid")?;
+    if !softphone.configured() || app != softphone.twiml_app_sid {
+        return Err(WebhookError::Malformed(
+            "not a call of the configured TwiML App".into(),
+        ));
+    }
+    let from = required(&params, "From")?;
+    let agent = from
+        .strip_prefix("client:")
+        .and_then(|id| crate::domain::AgentId::parse(id).ok())
+        .ok_or_else(|| WebhookError::Malformed(format!("From {from:?} is not a softphone")))?;
+    let conversation = crate::domain::ConversationId::parse(required(&params, "conversation")?)
+        .map_err(|e| WebhookError::Malformed(e.to_string()))?;
+    if !holds_voice(state, &agent, conversation).await? {
+        tracing::info!(agent = %agent, conversation = %conversation, "a softphone call for a conversation the agent does not hold was hung up");
+        let refusal = if state.channels.voice.language.starts_with("en") {
+            "This call is not yours to take."
+        } else {
+            "この通話はお繋ぎできません。"
+        };
+        return Ok(twiml(format!("{}<Hangup/>", say(state, refusal))));
+    }
+    // The caller waits in the queue named after the conversation (`<Enqueue>`).
+    Ok(twiml(format!(
+        "<Dial><Queue>{}</Queue></Dial>",
+        xml_escape(&conversation.to_string())
+    )))
+}
+
+/// Whether `agent` holds `conversation` now and it is a phone call.
+async fn holds_voice(
+    state: &Gateway,
+    agent: &crate::domain::AgentId,
+    conversation: crate::domain::ConversationId,
+) -> Result<bool, WebhookError> {
+    let Ok(live) = state
+        .engine
+        .ask_agent(agent, crate::actors::messages::GetAgentLive)
+        .await
+    else {
+        return Ok(false);
+    };
+    if !live.held.contains(&conversation) {
+        return Ok(false);
+    }
+    let conv = state
+        .store
+        .conversation(conversation)
+        .await
+        .map_err(crate::actors::messages::EngineError::unavailable)?;
+    Ok(conv.is_some_and(|c| c.channel == Channel::Voice && c.agent.as_ref() == Some(agent)))
 }

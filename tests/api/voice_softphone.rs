@@ -1,0 +1,173 @@
+//! The agents' browser softphone for phone calls (docs/voice.md, "Phone calls"): the
+//! Twilio AccessToken `POST /api/v1/voice/token` hands an agent, verified here
+//! independently (HS256 over the API key secret, Twilio's header and grant shape); and
+//! the TwiML App's voice URL, which bridges the agent who accepted a waiting caller's
+//! conversation to that caller (`<Dial><Queue>`) and hangs up on anyone else. Every
+//! TwiML answer is parsed and checked against Twilio's documented verbs and attributes
+//! (`twiml.rs`).
+
+use crate::channels::{twilio_post, PUBLIC, TWILIO_TOKEN};
+use crate::helpers::*;
+use crate::twiml::check;
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use serde_json::{json, Value};
+
+const ACCOUNT: &str = "AC00000000000000000000000000000001";
+const KEY: &str = "SK00000000000000000000000000000002";
+const KEY_SECRET: &str = "softphone-api-key-secret";
+const APP: &str = "AP00000000000000000000000000000003";
+
+async fn voice_app(softphone: bool) -> TestApp {
+    spawn_app(|s| {
+        let c = &mut s.channels;
+        c.public_url = PUBLIC.into();
+        c.voice.enabled = true;
+        c.voice.auth_token = TWILIO_TOKEN.into();
+        if softphone {
+            let p = &mut c.voice.softphone;
+            p.account_sid = ACCOUNT.into();
+            p.api_key_sid = KEY.into();
+            p.api_key_secret = KEY_SECRET.into();
+            p.twiml_app_sid = APP.into();
+            p.token_ttl_s = 600;
+        }
+    })
+    .await
+}
+
+/// The header and claims of a JWT whose HS256 signature over `secret` holds.
+fn verified(token: &str, secret: &str) -> (Value, Value) {
+    let parts: Vec<&str> = token.split('.').collect();
+    assert_eq!(parts.len(), 3, "{token}");
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{}.{}", parts[0], parts[1]).as_bytes());
+    mac.verify_slice(&b64.decode(parts[2]).unwrap())
+        .expect("the signature holds");
+    let json = |p: &str| serde_json::from_slice::<Value>(&b64.decode(p).unwrap()).unwrap();
+    (json(parts[0]), json(parts[1]))
+}
+
+async fn voice_token(app: &TestApp, bearer: Option<&str>) -> (u16, Value) {
+    let mut r = app.http.post(format!("{}/api/v1/voice/token", app.base));
+    if let Some(b) = bearer {
+        r = r.bearer_auth(b);
+    }
+    let r = r.send().await.unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+#[actix_rt::test]
+async fn an_agent_gets_a_twilio_access_token_with_a_voice_grant() {
+    let app = voice_app(true).await;
+    let token = app.agent("ann", &["general"], json!({})).await;
+    let (s, v) = voice_token(&app, Some(&token)).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["identity"], "ann");
+    let (header, claims) = verified(v["token"].as_str().unwrap(), KEY_SECRET);
+    assert_eq!(header["alg"], "HS256");
+    assert_eq!(header["typ"], "JWT");
+    assert_eq!(header["cty"], "twilio-fpa;v=1");
+    assert_eq!(claims["iss"], KEY);
+    assert_eq!(claims["sub"], ACCOUNT);
+    assert!(claims["jti"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("{KEY}-")));
+    let exp = claims["exp"].as_u64().unwrap();
+    assert_eq!(exp - claims["iat"].as_u64().unwrap(), 600);
+    assert_eq!(v["expires_at"].as_u64(), Some(exp));
+    assert_eq!(
+        claims["grants"],
+        json!({"identity": "ann", "voice": {"incoming": {"allow": true},
+                                            "outgoing": {"application_sid": APP}}})
+    );
+    // A forged secret does not verify it.
+    let forged = std::panic::catch_unwind(|| verified(v["token"].as_str().unwrap(), "other"));
+    assert!(forged.is_err());
+
+    // No login: refused; no softphone configured: unavailable, nothing minted.
+    assert_eq!(voice_token(&app, None).await.0, 401);
+    let bare = voice_app(false).await;
+    let token = bare.agent("ann", &["general"], json!({})).await;
+    let (s, v) = voice_token(&bare, Some(&token)).await;
+    assert_eq!((s, v["code"].as_str()), (503, Some("unavailable")), "{v}");
+}
+
+#[actix_rt::test]
+async fn the_softphone_is_bridged_to_the_caller_whose_conversation_its_agent_accepted() {
+    let app = voice_app(true).await;
+    let ann = app.agent("ann", &["general"], json!({})).await;
+    app.agent("bo", &["general"], json!({})).await;
+    let mut a = Client::available(&app, &ann).await;
+
+    // A call comes in (no menu: straight to the voice queue) and waits in <Enqueue>.
+    let call = [
+        ("CallSid", "CA00000000000000000000000000000010"),
+        ("From", "+81312345678"),
+        ("To", "+81501234567"),
+        ("CallStatus", "ringing"),
+    ];
+    let (s, xml) = twilio_post(&app, "/webhooks/twilio/voice", &call, None).await;
+    assert_eq!(s, 200, "{xml}");
+    let waiting = check(&xml);
+    let enqueue = waiting
+        .iter()
+        .find(|e| e.path == "Response/Enqueue")
+        .expect("the caller waits in a queue");
+    let conv = accept_next(&mut a).await;
+    assert_eq!(conv["id"], enqueue.text.as_str());
+    assert_eq!(conv["channel"], "voice");
+
+    // The agent's softphone calls through the TwiML App for that conversation.
+    let leg = |from: &'static str, app_sid: &'static str, conversation: String| {
+        vec![
+            ("AccountSid", ACCOUNT.to_owned()),
+            ("ApplicationSid", app_sid.to_owned()),
+            ("CallSid", "CA00000000000000000000000000000020".to_owned()),
+            ("From", from.to_owned()),
+            ("To", String::new()),
+            ("conversation", conversation),
+        ]
+    };
+    let post = |params: Vec<(&'static str, String)>| {
+        let app = &app;
+        async move {
+            let p: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            twilio_post(app, "/webhooks/twilio/voice/client", &p, None).await
+        }
+    };
+    let conv_id = enqueue.text.clone();
+    let (s, xml) = post(leg("client:ann", APP, conv_id.clone())).await;
+    assert_eq!(s, 200, "{xml}");
+    let bridge = check(&xml);
+    let paths: Vec<&str> = bridge.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(paths, ["Response/Dial", "Response/Dial/Queue"]);
+    assert_eq!(bridge[1].text, conv_id);
+
+    // Another agent, or a conversation nobody holds: told and hung up, never bridged.
+    for (from, conversation) in [
+        ("client:bo", conv_id.clone()),
+        ("client:ann", uuid::Uuid::now_v7().to_string()),
+    ] {
+        let (s, xml) = post(leg(from, APP, conversation)).await;
+        assert_eq!(s, 200, "{xml}");
+        let refused: Vec<String> = check(&xml).into_iter().map(|e| e.path).collect();
+        assert_eq!(refused, ["Response/Say", "Response/Hangup"], "{xml}");
+    }
+    // Another TwiML App, a caller that is no softphone, an unsigned request: refused.
+    let (s, _) = post(leg(
+        "client:ann",
+        "AP99999999999999999999999999999999",
+        conv_id.clone(),
+    ))
+    .await;
+    assert_eq!(s, 400);
+    let (s, _) = post(leg("+81312345678", APP, conv_id.clone())).await;
+    assert_eq!(s, 400);
+    let unsigned: Vec<(&str, String)> = leg("client:ann", APP, conv_id.clone());
+    let p: Vec<(&str, &str)> = unsigned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (s, _) = twilio_post(&app, "/webhooks/twilio/voice/client", &p, Some("forged")).await;
+    assert_eq!(s, 401);
+}
