@@ -127,19 +127,16 @@ pub async fn from_provider(engine: &Engine, mut m: InboundMessage) -> EngineResu
         key,
         files,
         Inbound {
-            channel: m.channel,
-            address: String::new(),
-            text: m.text,
             client_msg_id: stored_id,
             queue: m.queue,
             attachments: m.attachments,
             subject: m.subject,
             display_name: m.display_name,
             thread: m.thread,
-            budget_from: None,
             requirements: m.requirements,
             ivr_path: m.ivr_path,
             from_provider: true,
+            ..Inbound::new(m.channel, String::new(), m.text)
         },
     )
     .await
@@ -324,19 +321,12 @@ pub fn from_chat(
         .cloned()
         .unwrap_or_default();
     Ok(Inbound {
-        channel: Channel::Chat,
-        address: address.to_owned(),
-        text: input.text,
         client_msg_id: Some(input.client_msg_id),
         queue: input.queue,
-        attachments: Vec::new(),
-        subject: None,
-        display_name: None,
-        thread: None,
         budget_from,
         requirements,
         ivr_path: input.ivr_path,
-        from_provider: false,
+        ..Inbound::new(Channel::Chat, address, input.text)
     })
 }
 
@@ -448,19 +438,10 @@ pub async fn from_rest(engine: &Engine, input: RestInput) -> EngineResult<Ingest
         key,
         Vec::new(),
         Inbound {
-            channel,
-            address: String::new(),
-            text: input.text,
             client_msg_id: input.client_msg_id,
             queue,
-            attachments: Vec::new(),
-            subject: None,
-            display_name: None,
-            thread: None,
-            budget_from: None,
             requirements,
-            ivr_path: Vec::new(),
-            from_provider: false,
+            ..Inbound::new(channel, String::new(), input.text)
         },
     )
     .await

@@ -129,19 +129,8 @@ pub async fn request(
         .ask_customer(
             customer,
             Inbound {
-                channel: Channel::Voice,
-                address: req.phone.clone(),
-                text,
-                client_msg_id: None,
                 queue: Some(queue),
-                attachments: Vec::new(),
-                subject: None,
-                display_name: None,
-                thread: None,
-                budget_from: None,
-                requirements: Default::default(),
-                ivr_path: Vec::new(),
-                from_provider: false,
+                ..Inbound::new(Channel::Voice, req.phone.clone(), text)
             },
         )
         .await?;

@@ -282,19 +282,8 @@ mod tests {
 
     fn msg(channel: Channel) -> Inbound {
         Inbound {
-            channel,
-            address: "+819012345678".into(),
-            text: "hello".into(),
             client_msg_id: Some("m1".into()),
-            queue: None,
-            attachments: Vec::new(),
-            subject: None,
-            display_name: None,
-            thread: None,
-            budget_from: None,
-            requirements: Default::default(),
-            ivr_path: Vec::new(),
-            from_provider: false,
+            ..Inbound::new(channel, "+819012345678", "hello")
         }
     }
 

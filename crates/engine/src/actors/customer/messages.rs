@@ -53,6 +53,28 @@ pub struct Inbound {
     pub from_provider: bool,
 }
 
+impl Inbound {
+    /// `text` from `address` on `channel`, with nothing else said about it (no id, no
+    /// queue, no files): the fields a door knows are set on it after.
+    pub fn new(channel: Channel, address: impl Into<String>, text: impl Into<String>) -> Self {
+        Self {
+            channel,
+            address: address.into(),
+            text: text.into(),
+            client_msg_id: None,
+            queue: None,
+            attachments: Vec::new(),
+            subject: None,
+            display_name: None,
+            thread: None,
+            budget_from: None,
+            requirements: SkillFloors::new(),
+            ivr_path: Vec::new(),
+            from_provider: false,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct InboundAck {
     pub event_id: EventId,

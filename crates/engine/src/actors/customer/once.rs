@@ -326,19 +326,10 @@ mod tests {
             file: file.map(|f| crate::domain::BlobId::of(f.as_bytes())),
         };
         let msg = |from_provider: bool, a: crate::domain::Attachment| Inbound {
-            channel: crate::domain::Channel::Sms,
-            address: String::new(),
-            text: "見て".into(),
             client_msg_id: Some("sms:MM7".into()),
-            queue: None,
             attachments: vec![a],
-            subject: None,
-            display_name: None,
-            thread: None,
-            budget_from: None,
-            requirements: Default::default(),
-            ivr_path: Vec::new(),
             from_provider,
+            ..Inbound::new(crate::domain::Channel::Sms, String::new(), "見て")
         };
         let key = |m: &Inbound| Idem::inbound(m).expect("an id").digest;
         let described = att(Some("https://media.example/MM7/ME7"), None);
