@@ -218,13 +218,10 @@ pub enum Decision {
     Handoff { text: String, reason: HandoffReason },
 }
 
-/// `ja` when the text has kana or kanji, else `en`.
+/// The bot's language for `text` (`domain::text::language_guess`); text that says
+/// nothing is answered in English.
 pub fn language_of(text: &str) -> &'static str {
-    if is_japanese(text) {
-        "ja"
-    } else {
-        "en"
-    }
+    domain::text::language_guess(text).unwrap_or("en")
 }
 
 /// Whether `text` asks for a person.

@@ -26,6 +26,19 @@ pub fn is_japanese(text: &str) -> bool {
     text.chars().any(is_cjk)
 }
 
+/// The language a customer's text is written in, the one rule every self-service
+/// front uses: `ja` with any kana or han, `en` with Latin letters and none, `None`
+/// when it says nothing (digits, emoji, punctuation) — each caller names its fallback.
+pub fn language_guess(text: &str) -> Option<&'static str> {
+    if is_japanese(text) {
+        Some("ja")
+    } else if text.chars().any(|c| c.is_ascii_alphabetic()) {
+        Some("en")
+    } else {
+        None
+    }
+}
+
 /// The length X counts a post as (its "weighted length", limit 280): one per
 /// character of Latin, Greek, Cyrillic and the other scripts below U+1100 and of
 /// common punctuation, two per other character (CJK, emoji), 23 per link however
@@ -67,6 +80,15 @@ pub fn percent_encode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_language_is_guessed_from_the_script() {
+        assert_eq!(language_guess("送料はいくら"), Some("ja"));
+        assert_eq!(language_guess("Suica 残高"), Some("ja"));
+        assert_eq!(language_guess("shipping cost"), Some("en"));
+        assert_eq!(language_guess("1"), None);
+        assert_eq!(language_guess("１２３ ！"), None);
+    }
 
     #[test]
     fn folds_width_and_case() {

@@ -120,12 +120,13 @@ impl Session {
     /// A session at the root of `tree`, in the language of `first_text`: English when
     /// it has Latin letters and no Japanese, else Japanese.
     pub fn new(tree: &Tree, channel: Channel, first_text: &str, now: Millis) -> Session {
-        let english = first_text.chars().any(|c| c.is_ascii_alphabetic())
-            && !domain::text::is_japanese(first_text);
         Session {
             conversation_id: ConversationId::new(),
             channel,
-            language: if english { "en" } else { "ja" }.into(),
+            // A key alone ("1") says nothing: the menus start in Japanese.
+            language: domain::text::language_guess(first_text)
+                .unwrap_or("ja")
+                .into(),
             path: Position::root(tree).0,
             tries: 0,
             started_at: now,
