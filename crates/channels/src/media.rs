@@ -122,14 +122,11 @@ pub async fn fetch(gateway: &Gateway, f: &Fetch, max_bytes: u64) -> Result<Fetch
                 Auth::Bearer(t) => req.bearer_auth(t),
                 Auth::Basic(u, p) => req.basic_auth(u, Some(p)),
                 Auth::OAuth1(c) => {
-                    let nonce = crate::domain::ConversationId::new()
-                        .to_string()
-                        .replace('-', "");
                     let header = crate::oauth1::authorization(
                         "GET",
                         &url,
                         c,
-                        &nonce,
+                        &crate::oauth1::nonce(),
                         gateway.now().0 / 1000,
                     );
                     req.header(reqwest::header::AUTHORIZATION, header)

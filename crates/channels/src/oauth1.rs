@@ -1,7 +1,8 @@
 //! OAuth 1.0a request signing (RFC 5849, HMAC-SHA1), as X requires for the media of
 //! direct messages (`ton.twitter.com`): the `Authorization: OAuth …` header of one
 //! request, signed over its method, URL and query with the app's consumer secret and
-//! the account's token secret. Pure apart from the nonce and clock its caller passes.
+//! the account's token secret; [`nonce`] makes each request's nonce. Pure apart from
+//! that nonce and the clock its caller passes.
 
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
@@ -50,6 +51,12 @@ pub fn signature(method: &str, url: &str, params: &[(String, String)], c: &Crede
     let mut mac = Hmac::<sha1::Sha1>::new_from_slice(key.as_bytes()).expect("HMAC takes any key");
     mac.update(base.as_bytes());
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+/// A fresh `oauth_nonce`: 32 hex digits of 128 random bits (a UUID v4), unique per
+/// request as OAuth 1.0a asks.
+pub fn nonce() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
 }
 
 /// The `Authorization` header of `method` on `url` (its query signed too; no body
