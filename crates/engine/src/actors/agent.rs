@@ -366,8 +366,9 @@ impl AgentActor {
     /// Pushes routing state to every queue (index update), and records a change of
     /// where the agent is routable.
     fn publish(&mut self) {
+        let eligible = self.eligible_queues();
         let routable = if self.available() {
-            self.eligible_queues().into_iter().collect()
+            eligible.iter().cloned().collect()
         } else {
             BTreeSet::new()
         };
@@ -380,7 +381,7 @@ impl AgentActor {
             occupancy_permille: self.occupancy_permille(),
             skills: self.profile.skills.clone(),
         };
-        for q in self.eligible_queues() {
+        for q in eligible {
             // Lost (a queue on another node refused it or missed the deadline): the
             // queue would route by a stale picture of this agent, so it is told again
             // — what holds then, not this — after a pause.
