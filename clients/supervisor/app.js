@@ -92,6 +92,16 @@ import { staffLogin, sessionExpired } from '../shared/staff-login.js';
  * @property {number} slots_in_use
  * @property {number} slots_total
  * @property {number} since  server clock, Unix ms
+ * @property {AgentCall} [call]  the browser call the agent is in
+ */
+
+/**
+ * An agent's browser call.
+ * @typedef {object} AgentCall
+ * @property {string} conversation_id
+ * @property {string} media  audio | video
+ * @property {string} phase  ringing | talking
+ * @property {number} since  server clock, Unix ms: when it reached `phase`
  */
 
 /**
@@ -601,6 +611,13 @@ function agentRow(a) {
       null,
       h('span', { class: `state state--${a.state}`, dataset: { testid: `agent-state-${id}` } }, t(`sup.agents.${a.state}`)),
       a.reason ? h('span', { class: 'state__reason' }, a.reason) : null,
+      a.call
+        ? h(
+            'span',
+            { class: 'state__reason', dataset: { testid: `agent-call-${id}`, phase: a.call.phase } },
+            `${t(`sup.call.${a.call.media}`)} · ${t(`sup.call.${a.call.phase}`)} ${formatDuration(serverNow() - a.call.since)}`,
+          )
+        : null,
     ),
     h('td', null, (a.queues || []).join(', ')),
     h('td', { class: 'num' }, `${a.work} · ${t('sup.tile.slots', { used: a.slots_in_use, total: a.slots_total })}`),

@@ -119,6 +119,19 @@ async fn a_call_rings_relays_signals_takes_the_voice_slot_and_ends_in_the_timeli
     v.expect("call_answered").await;
     // The call takes the voice slot: nothing else is offered meanwhile.
     free_until(&app, "alice", &json!([0, 0, 0, 0])).await;
+    // Supervisors see the agent talking on it.
+    let talking = |v: &Value| {
+        v["agents"].as_array().is_some_and(|a| {
+            a.iter().any(|a| {
+                a["agent_id"] == "alice"
+                    && a["call"]["phase"] == "talking"
+                    && a["call"]["media"] == "audio"
+                    && a["call"]["conversation_id"] == conv["id"]
+            })
+        })
+    };
+    app.get_until("/api/v1/supervisor/live", "alice talking", talking)
+        .await;
 
     // Signals cross exactly as sent, each way.
     let offer = json!({"kind": "offer", "sdp": OFFER});
@@ -153,6 +166,13 @@ async fn a_call_rings_relays_signals_takes_the_voice_slot_and_ends_in_the_timeli
         assert!(ended["duration_ms"].as_u64().is_some());
     }
     free_until(&app, "alice", &before).await;
+    app.get_until("/api/v1/supervisor/live", "alice off the call", |v| {
+        v["agents"].as_array().is_some_and(|a| {
+            a.iter()
+                .any(|a| a["agent_id"] == "alice" && a.get("call").is_none())
+        })
+    })
+    .await;
     let events = app
         .timeline_until(&customer, "the call's end", |e| {
             e.iter().any(|e| e["type"] == "call_ended")

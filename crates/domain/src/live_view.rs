@@ -111,6 +111,28 @@ pub struct AgentLiveView {
     pub slots_total: u16,
     /// When `state` last changed.
     pub since: Millis,
+    /// The browser call the agent is in, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call: Option<AgentCallView>,
+}
+
+/// An agent's browser call as supervisors see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentCallView {
+    pub conversation_id: crate::ConversationId,
+    pub media: crate::CallMedia,
+    /// `ringing` (rung or ringing out, not answered yet) or `talking`.
+    pub phase: CallPhase,
+    /// When the call reached this phase.
+    pub since: Millis,
+}
+
+/// Where a call is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallPhase {
+    Ringing,
+    Talking,
 }
 
 /// A reply's response-time target passed unanswered (docs/api.md "Response times"):

@@ -1,7 +1,8 @@
 //! The live state itself: per-queue and per-agent figures updated event by event.
 
 pub use domain::live_view::{
-    AgentCounts, AgentLiveView, AgentState, IntervalView, OfferCounts, QueueLiveView,
+    AgentCallView, AgentCounts, AgentLiveView, AgentState, CallPhase, IntervalView, OfferCounts,
+    QueueLiveView,
 };
 use domain::{AgentId, ConversationId, Millis, QueueName};
 use hdrhistogram::Histogram;
@@ -72,6 +73,9 @@ pub struct AgentReport {
     /// Non-voice slots in use (all of them while on a call).
     pub slots_used: u16,
     pub slots_total: u16,
+    /// The browser call the agent is in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call: Option<AgentCallView>,
 }
 
 /// One routing fact, sent by an actor to the hub. Plain data keyed by ids.
@@ -594,6 +598,7 @@ impl LiveState {
             slots_in_use: a.report.slots_used.min(a.report.slots_total),
             slots_total: a.report.slots_total,
             since: a.since,
+            call: a.report.call.clone(),
         })
     }
 

@@ -21,6 +21,7 @@ fn agent(id: &str, queues: &[&str], presence: Presence, connected: bool, work: u
         work,
         slots_used: work,
         slots_total: 3,
+        call: None,
     })
 }
 

@@ -231,6 +231,9 @@ pub struct AgentActor {
     routable_in: BTreeSet<QueueName>,
     /// The browser call the agent is in (see `calls`).
     call: Option<calls::AgentCall>,
+    /// Browser calls ringing at the agent's sockets, by id, with their media (until
+    /// they end: at most one per held conversation).
+    rung: HashMap<String, crate::domain::CallMedia>,
 }
 
 impl AgentActor {
@@ -259,6 +262,7 @@ impl AgentActor {
             republishing: false,
             routable_in: BTreeSet::new(),
             call: None,
+            rung: HashMap::new(),
         }
     }
 
@@ -424,6 +428,7 @@ impl AgentActor {
                 work,
                 slots_used: used,
                 slots_total: total,
+                call: self.call.as_ref().map(|c| c.view()),
             }));
     }
 

@@ -8,6 +8,7 @@
 //! a stuck slot.
 
 use super::*;
+use crate::domain::live_view::{AgentCallView, CallPhase};
 use crate::domain::{CallMedia, CallSignal};
 
 /// The call this agent is in.
@@ -20,11 +21,25 @@ pub(super) struct AgentCall {
     session: SessionRef,
     /// Signals the agent sent in this call (bounded by `calls.max_signals_per_call`).
     signals: u32,
+    media: CallMedia,
+    /// Ringing (out, or answered but not yet confirmed) or talking, and since when.
+    phase: CallPhase,
+    since: Millis,
 }
 
 impl AgentCall {
     fn is(&self, call_id: &str) -> bool {
         self.call_id.as_deref() == Some(call_id)
+    }
+
+    /// The call as supervisors see it.
+    pub(super) fn view(&self) -> AgentCallView {
+        AgentCallView {
+            conversation_id: self.conversation_id,
+            media: self.media,
+            phase: self.phase,
+            since: self.since,
+        }
     }
 }
 
@@ -97,6 +112,7 @@ impl AgentActor {
         session: SessionRef,
         conversation: ConversationId,
         call_id: Option<String>,
+        media: CallMedia,
         action: CallAction,
         ctx: &mut Context<Self>,
         answered: impl FnOnce(&mut Self, &SessionRef, Option<crate::domain::CallRing>) + 'static,
@@ -119,6 +135,9 @@ impl AgentActor {
             customer_id: h.customer_id,
             session: session.clone(),
             signals: 0,
+            media,
+            phase: CallPhase::Ringing,
+            since: self.engine.now(),
         });
         self.publish();
         self.ask_call(
@@ -144,6 +163,7 @@ impl AgentActor {
             session,
             conversation,
             None,
+            media,
             start,
             ctx,
             |act, session, ring| {
@@ -183,10 +203,12 @@ impl AgentActor {
         let answer = CallAction::Answer {
             call_id: call_id.clone(),
         };
+        let media = self.rung.get(&call_id).copied().unwrap_or(CallMedia::Audio);
         self.take_slot_and_ask(
             session,
             conversation,
             Some(call_id),
+            media,
             answer,
             ctx,
             |_, _, _| {},
@@ -312,10 +334,21 @@ impl Handler<CallNews> for AgentActor {
                             call_id: ring.call_id.clone(),
                         },
                     ),
-                    Some(_) => self.push(AgentNotice::CallIncoming(ring)),
+                    Some(_) => {
+                        self.rung.insert(ring.call_id.clone(), ring.media);
+                        self.push(AgentNotice::CallIncoming(ring))
+                    }
                 }
             }
-            CallNews::Answered(r) => self.push(AgentNotice::CallAnswered(r)),
+            CallNews::Answered(r) => {
+                let now = self.engine.now();
+                if let Some(c) = self.call.as_mut().filter(|c| c.is(&r.call_id)) {
+                    c.phase = CallPhase::Talking;
+                    c.since = now;
+                    self.report_live();
+                }
+                self.push(AgentNotice::CallAnswered(r))
+            }
             CallNews::Signal(r) => {
                 if let Some(c) = self.call.as_ref().filter(|c| c.is(&r.call_id)) {
                     let session = c.session.clone();
@@ -323,6 +356,7 @@ impl Handler<CallNews> for AgentActor {
                 }
             }
             CallNews::Ended(e) => {
+                self.rung.remove(&e.call_id);
                 let ours = self.call.as_ref().is_some_and(|c| {
                     c.conversation_id == e.conversation_id
                         && c.call_id.as_ref().is_none_or(|id| *id == e.call_id)
