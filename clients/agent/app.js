@@ -12,6 +12,7 @@
 //   composer.js reply/note composer, drafts, typing     reply-channel.js "Reply via"
 //   window.js   the reply window and WhatsApp templates
 //   calls.js    browser calls: the call buttons, banner and panel (../shared/call.js)
+//   softphone.js phone calls (Twilio Voice JS SDK, vendor/): status chip, call panel
 //   customer.js the customer panel                      actions.js  transfer / wrap-up / resolve
 //   labels.js   names, badges, times                    notices.js  notices and error toasts
 //   assist.js, callback.js, bot.js, engage.js: the assist panel, the callback task, and
@@ -36,6 +37,7 @@ import { initSession, tickSession, token } from './session.js';
 import { initAssist } from './assist.js';
 import { initNewConversation } from './newconv.js';
 import { initCalls } from './calls.js';
+import { initSoftphone } from './softphone.js';
 
 function tick() {
   const now = Date.now();
@@ -67,6 +69,7 @@ function init() {
   initComposer(token);
   initPane();
   initCalls(select);
+  initSoftphone();
   initActions();
   setInterval(tick, 250);
   initSession();

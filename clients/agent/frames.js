@@ -4,7 +4,9 @@
 // `offer`, `offer_revoked`, `conversation_assigned`, `event`, `ack`,
 // `conversation_updated`, `customer_typing`, `history` and `error` update it and
 // redraw what changed; the browser-call frames (`call_ringing`, `call_incoming`,
-// `call_answered`, `call_signal`, `call_ended`) and errors about calls go to calls.js.
+// `call_answered`, `call_signal`, `call_ended`) and errors about calls go to calls.js;
+// softphone.js hears of the first `welcome` (it starts the phone softphone), of `voice`
+// conversations assigned, and of conversations leaving the agent (their phone call ends).
 // session.js hands `handlers` to the socket.
 
 import { t, has } from '../shared/i18n.js';
@@ -18,6 +20,7 @@ import { renderTimeline, renderTimelineHeader, forgetTimeline } from './timeline
 import { renderAll, renderConversation, renderTyping, select, selectNext, removeConversation } from './pane.js';
 import { inOutbox } from './wire.js';
 import { callHandlers, callError } from './calls.js';
+import { softphoneWelcome, softphoneAssigned, softphoneLeft } from './softphone.js';
 
 const CUSTOMER_TYPING_SHOW_MS = 5000;
 
@@ -222,6 +225,7 @@ function onWelcome(msg) {
     if (!state.convs.has(p.conversation_id) && !inOutbox(id)) state.pending.delete(id);
   }
   forgetTimeline();
+  softphoneWelcome();
   if (again) notice(msg.resumed ? t('notice.resumed') : t('notice.session_new'));
   if (!(state.selected && state.convs.has(state.selected)) && selectNext()) return;
   renderAll();
@@ -257,8 +261,10 @@ function onConversationAssigned(msg) {
   for (const [id, entry] of state.offers) {
     if (entry.offer.conversation_id === view.id) removeOffer(id, false);
   }
-  if (state.acceptedHere.delete(view.id) || !state.selected) select(view.id);
+  const here = state.acceptedHere.delete(view.id);
+  if (here || !state.selected) select(view.id);
   else renderAll();
+  softphoneAssigned(view, here);
 }
 
 /** @param {EventFrame} msg */
@@ -376,6 +382,7 @@ function onConversationUpdated(msg) {
               ? 'notice.conv_parked'
               : 'notice.conv_closed';
     notice(t(key, { name }), 'info', { testid: 'conversation-closed' });
+    softphoneLeft(msg.conversation_id);
     removeConversation(msg.conversation_id);
   }
   renderAll();

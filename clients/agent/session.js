@@ -2,7 +2,8 @@
 // (the token kept in sessionStorage), starting a session (fresh state, the `/ws/agent`
 // socket with frames.js's handlers, the messages a reload left in the outbox shown as
 // pending), signing out (away with reason `logout`), and the expiry of the token
-// (checked while reconnecting). A socket that is not open ends a browser call (calls.js).
+// (checked while reconnecting). A socket that is not open ends a browser call (calls.js);
+// signing out (or in again) stops the phone softphone and hangs up its call (softphone.js).
 
 import { wsUrl } from '../shared/ws.js';
 import { staffLogin, sessionExpired } from '../shared/staff-login.js';
@@ -16,6 +17,7 @@ import { renderAll } from './pane.js';
 import { handlers } from './frames.js';
 import { openSocket, closeSocket } from './wire.js';
 import { callConnection } from './calls.js';
+import { stopSoftphone } from './softphone.js';
 
 /** @import { StaffSession } from '../shared/staff-login.js' */
 /** @import { SocketState } from '../shared/ws.js' */
@@ -30,6 +32,7 @@ const login = staffLogin({
 });
 
 function forgetEverything() {
+  stopSoftphone();
   resetState();
   forgetTimeline();
   forgetOfferCards();

@@ -41,8 +41,16 @@ pub async fn slash(path: web::Path<String>) -> HttpResponse {
         .finish()
 }
 
-/// The Content-Security-Policy of `client`'s pages.
-pub fn page_csp(client: &str, allowed_origins: &[String]) -> String {
+/// Where the Twilio Voice JS SDK of the agent desktop's softphone connects and fetches
+/// its sounds from (its README, "Content Security Policy"); the SDK itself is served
+/// from here (`clients/agent/vendor/`).
+const TWILIO_VOICE_CONNECT: &str = "https://eventgw.twilio.com wss://voice-js.roaming.twilio.com \
+     https://media.twiliocdn.com https://sdk.twilio.com";
+const TWILIO_VOICE_MEDIA: &str = "mediastream: https://media.twiliocdn.com https://sdk.twilio.com";
+
+/// The Content-Security-Policy of `client`'s pages; `softphone`: the agent desktop may
+/// reach Twilio's voice hosts (`[channels.voice.softphone]` configured).
+pub fn page_csp(client: &str, allowed_origins: &[String], softphone: bool) -> String {
     let ancestors = if client == "chat" {
         std::iter::once("'self'")
             .chain(allowed_origins.iter().map(String::as_str))
@@ -51,10 +59,18 @@ pub fn page_csp(client: &str, allowed_origins: &[String]) -> String {
     } else {
         "'none'".to_owned()
     };
+    let (connect, media) = if softphone && client == "agent" {
+        (
+            format!("'self' {TWILIO_VOICE_CONNECT}"),
+            format!("'self' blob: {TWILIO_VOICE_MEDIA}"),
+        )
+    } else {
+        ("'self'".to_owned(), "'self' blob:".to_owned())
+    };
     format!(
         "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
-         img-src 'self' data: blob: https:; media-src 'self' blob:; frame-src blob:; \
-         connect-src 'self'; \
+         img-src 'self' data: blob: https:; media-src {media}; frame-src blob:; \
+         connect-src {connect}; \
          object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors {ancestors}"
     )
 }
@@ -83,8 +99,14 @@ pub async fn serve(
                 .insert_header(("X-Content-Type-Options", "nosniff"))
                 .insert_header(("Referrer-Policy", "same-origin"));
             if mime.starts_with("text/html") {
-                let origins = &state.server.settings.security.allowed_origins;
-                r.insert_header(("Content-Security-Policy", page_csp(&client, origins)));
+                let settings = &state.server.settings;
+                let voice = &settings.channels.voice;
+                let softphone = voice.enabled && voice.softphone.configured();
+                let origins = &settings.security.allowed_origins;
+                r.insert_header((
+                    "Content-Security-Policy",
+                    page_csp(&client, origins, softphone),
+                ));
                 if client != "chat" {
                     r.insert_header(("X-Frame-Options", "DENY"));
                 }

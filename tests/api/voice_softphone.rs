@@ -4,7 +4,9 @@
 //! the TwiML App's voice URL, which bridges the agent who accepted a waiting caller's
 //! conversation to that caller (`<Dial><Queue>`) and hangs up on anyone else. Every
 //! TwiML answer is parsed and checked against Twilio's documented verbs and attributes
-//! (`twiml.rs`).
+//! (`twiml.rs`). The agent desktop's softphone runs in Chromium with the SDK replaced
+//! at its documented interface (`clients/tests/softphone.mjs`), under a page policy
+//! that lets the real SDK reach Twilio.
 
 use crate::channels::{twilio_post, PUBLIC, TWILIO_TOKEN};
 use crate::helpers::*;
@@ -170,4 +172,60 @@ async fn the_softphone_is_bridged_to_the_caller_whose_conversation_its_agent_acc
     let p: Vec<(&str, &str)> = unsigned.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let (s, _) = twilio_post(&app, "/webhooks/twilio/voice/client", &p, Some("forged")).await;
     assert_eq!(s, 401);
+}
+
+/// Where the real SDK must connect: allowed on the agent desktop only, and only with a
+/// softphone configured.
+#[actix_rt::test]
+async fn only_the_agent_desktop_may_reach_twilio_and_only_with_a_softphone() {
+    let csp = |app: &TestApp, page: &'static str| {
+        let (http, url) = (app.http.clone(), format!("{}{page}", app.base));
+        async move {
+            let r = http.get(url).send().await.unwrap();
+            r.headers()["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let app = voice_app(true).await;
+    let agent = csp(&app, "/agent/").await;
+    assert!(
+        agent.contains(
+            "connect-src 'self' https://eventgw.twilio.com wss://voice-js.roaming.twilio.com"
+        ),
+        "{agent}"
+    );
+    assert!(
+        agent.contains("media-src 'self' blob: mediastream:"),
+        "{agent}"
+    );
+    assert!(agent.contains("script-src 'self';"), "{agent}");
+    for page in ["/chat/", "/supervisor/"] {
+        assert!(!csp(&app, page).await.contains("twilio"), "{page}");
+    }
+    assert!(!csp(&voice_app(false).await, "/agent/")
+        .await
+        .contains("twilio"));
+}
+
+/// The desktop's softphone in Chromium (clients/tests/softphone.mjs), the Twilio SDK
+/// replaced by a fake at its documented interface (`Device`, `Call`): the token
+/// fetched and renewed, the accepted phone call dialled with its conversation,
+/// connected, muted, hung up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_desktop_softphone_dials_the_accepted_call_in_a_real_browser() {
+    let app = voice_app(true).await;
+    app.agent("phil", &["general"], json!({})).await;
+    run_browser_script(
+        &app,
+        "softphone.mjs",
+        &[
+            ("AGENT_ID", "phil"),
+            ("AGENT_PASSWORD", "phil-password"),
+            ("CALLER", "+81355501234"),
+        ],
+        "softphone browser test passed",
+    )
+    .await;
 }
