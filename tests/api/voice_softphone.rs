@@ -19,6 +19,7 @@ const ACCOUNT: &str = "AC00000000000000000000000000000001";
 const KEY: &str = "SK00000000000000000000000000000002";
 const KEY_SECRET: &str = "softphone-api-key-secret";
 const APP: &str = "AP00000000000000000000000000000003";
+const OUR_NUMBER: &str = "+81501234567";
 
 async fn voice_app(softphone: bool) -> TestApp {
     spawn_app(|s| {
@@ -33,6 +34,7 @@ async fn voice_app(softphone: bool) -> TestApp {
             p.api_key_secret = KEY_SECRET.into();
             p.twiml_app_sid = APP.into();
             p.token_ttl_s = 600;
+            c.voice.caller_id = OUR_NUMBER.into();
         }
     })
     .await
@@ -228,4 +230,59 @@ async fn the_desktop_softphone_dials_the_accepted_call_in_a_real_browser() {
         "softphone browser test passed",
     )
     .await;
+}
+
+/// The agent's softphone calls out to a customer of a conversation it holds
+/// (click-to-call, a callback): `<Dial callerId><Number>` to one of that customer's
+/// phone numbers, and nowhere else.
+#[actix_rt::test]
+async fn an_agent_calls_out_only_to_a_number_of_the_customer_it_holds() {
+    let app = voice_app(true).await;
+    let ann = app.agent("ann", &["general"], json!({})).await;
+    let mut a = Client::available(&app, &ann).await;
+    app.inbound("sms", "+81355501234", "please call me", Some("sms-1"))
+        .await;
+    let conv = accept_next(&mut a).await;
+    let conv_id = conv["id"].as_str().unwrap().to_owned();
+    let out = |to: &str| {
+        let (app, conv_id, to) = (&app, conv_id.clone(), to.to_owned());
+        async move {
+            let p = [
+                ("AccountSid", ACCOUNT),
+                ("ApplicationSid", APP),
+                ("CallSid", "CA00000000000000000000000000000030"),
+                ("From", "client:ann"),
+                ("To", ""),
+                ("conversation", conv_id.as_str()),
+                ("to", to.as_str()),
+            ];
+            let (s, xml) = twilio_post(app, "/webhooks/twilio/voice/client", &p, None).await;
+            assert_eq!(s, 200, "{xml}");
+            check(&xml)
+        }
+    };
+    // The customer's own number, written loosely: dialled as E.164 from our number.
+    let dial = out("+81 3-5550-1234").await;
+    let paths: Vec<&str> = dial.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(paths, ["Response/Dial", "Response/Dial/Number"]);
+    assert_eq!(dial[0].attrs["callerId"], OUR_NUMBER);
+    assert_eq!(dial[0].attrs["answerOnBridge"], "true");
+    assert_eq!(dial[1].text, "+81355501234");
+    // Another number, or not a number: refused and hung up.
+    for to in ["+81399998888", "call me maybe"] {
+        let refused: Vec<String> = out(to).await.into_iter().map(|e| e.path).collect();
+        assert_eq!(refused, ["Response/Say", "Response/Hangup"], "{to}");
+    }
+    // Bridging an SMS conversation as if it were a waiting call: refused too.
+    let p = [
+        ("AccountSid", ACCOUNT),
+        ("ApplicationSid", APP),
+        ("CallSid", "CA00000000000000000000000000000031"),
+        ("From", "client:ann"),
+        ("To", ""),
+        ("conversation", conv_id.as_str()),
+    ];
+    let (_, xml) = twilio_post(&app, "/webhooks/twilio/voice/client", &p, None).await;
+    let refused: Vec<String> = check(&xml).into_iter().map(|e| e.path).collect();
+    assert_eq!(refused, ["Response/Say", "Response/Hangup"]);
 }

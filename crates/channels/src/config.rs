@@ -168,6 +168,9 @@ pub struct TwilioVoice {
     /// The agents' browser softphone (Twilio Voice JS SDK): access tokens and the
     /// TwiML App's voice URL (docs/voice.md).
     pub softphone: Softphone,
+    /// The number (E.164) the customer sees when an agent calls out from the
+    /// softphone; empty: no calls out.
+    pub caller_id: String,
 }
 
 /// `[channels.voice.softphone]`: what signs an agent's Twilio access token and the
@@ -248,6 +251,7 @@ impl Default for TwilioVoice {
             menu: Vec::new(),
             gather_timeout_s: 8,
             softphone: Softphone::default(),
+            caller_id: String::new(),
         }
     }
 }
@@ -459,6 +463,15 @@ impl ChannelSettings {
             &self.voice.auth_token,
         )?;
         self.voice.softphone.validate()?;
+        let caller_id = &self.voice.caller_id;
+        if !caller_id.is_empty()
+            && crate::domain::IdentityKey::parse(crate::domain::Channel::Voice, caller_id)
+                .map_or(true, |k| k.address != *caller_id)
+        {
+            return Err(format!(
+                "channels.voice.caller_id {caller_id:?} must be an E.164 number (+81…)"
+            ));
+        }
         need(
             self.line.enabled,
             "line.channel_secret",
@@ -595,5 +608,18 @@ mod tests {
         assert!(s.validate().is_ok() && s.configured());
         s.token_ttl_s = 90_000;
         assert!(s.validate().unwrap_err().contains("86400"));
+    }
+
+    #[test]
+    fn the_caller_id_is_an_e164_number_as_written() {
+        let mut c = ChannelSettings::default();
+        for ok in ["", "+81501234567"] {
+            c.voice.caller_id = ok.into();
+            assert!(c.validate().is_ok(), "{ok}");
+        }
+        for bad in ["0501234567", "+81 50 1234 567", "our number"] {
+            c.voice.caller_id = bad.into();
+            assert!(c.validate().unwrap_err().contains("caller_id"), "{bad}");
+        }
     }
 }

@@ -25,7 +25,10 @@
 //!    `POST /webhooks/twilio/voice/client` (`From` = `client:<agent id>`,
 //!    `conversation` = the conversation the agent accepted): answered
 //!    `<Dial><Queue>` with that conversation's queue — bridging the agent to the
-//!    waiting caller — only when that agent holds that voice conversation now; any
+//!    waiting caller — only when that agent holds that voice conversation now. With
+//!    `to` (the agent calls a customer: click-to-call, a callback) it is answered
+//!    `<Dial callerId><Number>` to that number, only when the agent holds the
+//!    conversation and the number is one of its customer's phone identities. Any
 //!    other call is told so and hung up.
 //!
 //! Every request must carry a valid `X-Twilio-Signature`. The call id (`CallSid`) makes
@@ -550,42 +553,85 @@ async fn client_inner(
         .ok_or_else(|| WebhookError::Malformed(format!("From {from:?} is not a softphone")))?;
     let conversation = crate::domain::ConversationId::parse(required(&params, "conversation")?)
         .map_err(|e| WebhookError::Malformed(e.to_string()))?;
-    if !holds_voice(state, &agent, conversation).await? {
-        tracing::info!(agent = %agent, conversation = %conversation, "a softphone call for a conversation the agent does not hold was hung up");
-        let refusal = if state.channels.voice.language.starts_with("en") {
-            "This call is not yours to take."
-        } else {
-            "この通話はお繋ぎできません。"
-        };
-        return Ok(twiml(format!("{}<Hangup/>", say(state, refusal))));
-    }
-    // The caller waits in the queue named after the conversation (`<Enqueue>`).
-    Ok(twiml(format!(
-        "<Dial><Queue>{}</Queue></Dial>",
-        xml_escape(&conversation.to_string())
-    )))
+    let to = field(&params, "to").filter(|t| !t.trim().is_empty());
+    let held = held_by(state, &agent, conversation).await?;
+    let answer = match (held, to) {
+        // The caller waits in the queue named after the conversation (`<Enqueue>`).
+        (Some(c), None) if c.channel == Channel::Voice => Ok(format!(
+            "<Dial><Queue>{}</Queue></Dial>",
+            xml_escape(&conversation.to_string())
+        )),
+        (Some(c), Some(to)) => dial_out(state, &c, to).await?,
+        _ => Err("not held"),
+    };
+    Ok(match answer {
+        Ok(dial) => twiml(dial),
+        Err(why) => {
+            tracing::info!(agent = %agent, conversation = %conversation, why, "a softphone call was refused and hung up");
+            let refusal = if state.channels.voice.language.starts_with("en") {
+                "This call cannot be connected."
+            } else {
+                "この通話はお繋ぎできません。"
+            };
+            twiml(format!("{}<Hangup/>", say(state, refusal)))
+        }
+    })
 }
 
-/// Whether `agent` holds `conversation` now and it is a phone call.
-async fn holds_voice(
+/// The `<Dial>` of an agent's call out to `to` from held conversation `c`, or why not:
+/// no caller id configured, or `to` is not one of the conversation's customer's
+/// phone numbers (voice, SMS or WhatsApp identity).
+async fn dial_out(
+    state: &Gateway,
+    c: &crate::domain::Conversation,
+    to: &str,
+) -> Result<Result<String, &'static str>, WebhookError> {
+    let caller_id = &state.channels.voice.caller_id;
+    if caller_id.is_empty() {
+        return Ok(Err("no channels.voice.caller_id for calls out"));
+    }
+    let Ok(number) = IdentityKey::parse(Channel::Voice, to) else {
+        return Ok(Err("not a phone number"));
+    };
+    for channel in [Channel::Voice, Channel::Sms, Channel::Whatsapp] {
+        let key = IdentityKey::parse(channel, &number.address)
+            .map_err(|e| WebhookError::Malformed(e.to_string()))?;
+        let owner = state
+            .store
+            .customer_by_identity(&key)
+            .await
+            .map_err(crate::actors::messages::EngineError::unavailable)?;
+        if owner == Some(c.customer_id) {
+            return Ok(Ok(format!(
+                "<Dial callerId=\"{}\" answerOnBridge=\"true\"><Number>{}</Number></Dial>",
+                xml_escape(caller_id),
+                xml_escape(&number.address)
+            )));
+        }
+    }
+    Ok(Err("not a number of the conversation's customer"))
+}
+
+/// The conversation, when `agent` holds it now.
+async fn held_by(
     state: &Gateway,
     agent: &crate::domain::AgentId,
     conversation: crate::domain::ConversationId,
-) -> Result<bool, WebhookError> {
+) -> Result<Option<crate::domain::Conversation>, WebhookError> {
     let Ok(live) = state
         .engine
         .ask_agent(agent, crate::actors::messages::GetAgentLive)
         .await
     else {
-        return Ok(false);
+        return Ok(None);
     };
     if !live.held.contains(&conversation) {
-        return Ok(false);
+        return Ok(None);
     }
     let conv = state
         .store
         .conversation(conversation)
         .await
         .map_err(crate::actors::messages::EngineError::unavailable)?;
-    Ok(conv.is_some_and(|c| c.channel == Channel::Voice && c.agent.as_ref() == Some(agent)))
+    Ok(conv.filter(|c| c.agent.as_ref() == Some(agent)))
 }
