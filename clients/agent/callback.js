@@ -1,12 +1,14 @@
 // agent/callback.js — owns the outbound-call task of a queued callback in the agent
 // desktop: when the selected conversation carries a pending `callback_requested`
-// event, a card above the timeline shows the number to dial (tel: link), the note and
-// the IVR path, and outcome buttons (reached / no answer / busy) that POST
+// event, a card above the timeline shows the number to dial (tel: link, and when the
+// phone softphone is ready "Call with softphone", softphone.js's click-to-call), the
+// note and the IVR path, and outcome buttons (reached / no answer / busy) that POST
 // /api/v1/callbacks/{conversation}/outcome with the agent's token. Attempts arrive as
 // `callback_attempt` events in the timeline like any other event.
 
 import { t, formatDateTime } from '../shared/i18n.js';
 import { h, replaceChildren } from '../shared/dom.js';
+import { dialOut, softphoneReady, phoneCallLive, isDialable } from './softphone.js';
 
 /** @import { TimelineEvent } from './frames.js' */
 /** @import { Conv } from './state.js' */
@@ -69,12 +71,22 @@ export function renderCallbackTask(conv, events, token, onError) {
   }
   const convId = conv.view.id;
   const r = p.request;
+  const phone = r.phone;
+  /**
+   * The outcome buttons (not the softphone's Call, which follows the phone call).
+   * @param {boolean} disabled
+   */
+  const outcomesDisabled = (disabled) => {
+    for (const b of el.querySelectorAll('.callback-task__actions button')) {
+      if (b instanceof HTMLButtonElement) b.disabled = disabled;
+    }
+  };
   /**
    * @param {string} outcome
    * @param {HTMLButtonElement} btn
    */
   const send = async (outcome, btn) => {
-    for (const b of el.querySelectorAll('button')) b.disabled = true;
+    outcomesDisabled(true);
     try {
       const res = await fetch(`../api/v1/callbacks/${encodeURIComponent(convId)}/outcome`, {
         method: 'POST',
@@ -88,7 +100,7 @@ export function renderCallbackTask(conv, events, token, onError) {
     } catch (e) {
       onError(String(e));
     } finally {
-      for (const b of el.querySelectorAll('button')) b.disabled = false;
+      outcomesDisabled(false);
       btn.blur();
     }
   };
@@ -101,6 +113,22 @@ export function renderCallbackTask(conv, events, token, onError) {
       t('callback.call'),
       ' ',
       h('a', { href: `tel:${r.phone}`, dataset: { testid: 'callback-number' } }, r.phone),
+      softphoneReady() && isDialable(phone)
+        ? [
+            ' ',
+            h(
+              'button',
+              {
+                type: 'button',
+                class: 'btn btn--small callback-task__dial',
+                dataset: { testid: 'callback-dial', address: phone },
+                disabled: phoneCallLive(),
+                onclick: () => dialOut(convId, phone),
+              },
+              t('callback.dial'),
+            ),
+          ]
+        : null,
     ),
     r.note ? h('p', { class: 'callback-task__note', dataset: { testid: 'callback-note' } }, t('callback.note', { note: r.note })) : null,
     r.ivr_path && r.ivr_path.length

@@ -1,19 +1,55 @@
 // agent/customer.js — owns the customer panel of the selected conversation: name,
 // avatar and priority, the facts (id, channel, queue, waiting since), the identities
-// (opted-out ones marked) and the attributes. The assist panel below it is assist.js's.
+// (opted-out ones marked, phone numbers with a Call button for the phone softphone's
+// click-to-call) and the attributes. The assist panel below it is assist.js's.
 
 import { t, formatTime, formatDateTime } from '../shared/i18n.js';
 import { h, replaceChildren, byId } from '../shared/dom.js';
 import { customerName, initials, channelBadge } from './labels.js';
 import { optedOutChannels } from './reply-channel.js';
+import { dialOut, softphoneReady, phoneCallLive, isDialable } from './softphone.js';
 
 /** @import { Conv } from './state.js' */
 /** @import { Child } from '../shared/dom.js' */
+
+/** The channels whose identities are phone numbers the softphone can call. */
+const PHONE_CHANNELS = new Set(['voice', 'sms', 'whatsapp']);
+
+/**
+ * The Call button of a phone identity (click-to-call through the softphone), or null
+ * when it cannot be used: no softphone ready, or the conversation not held (assigned or
+ * wrap-up). Disabled while a phone call is live.
+ * @param {Conv} conv
+ * @param {{ channel: string, address: string }} identity
+ */
+function dialButton(conv, identity) {
+  if (!PHONE_CHANNELS.has(identity.channel) || !isDialable(identity.address)) return null;
+  if (!softphoneReady() || (conv.state !== 'assigned' && conv.state !== 'wrap_up')) return null;
+  const label = t('customer.dial_label', { phone: identity.address });
+  return h(
+    'button',
+    {
+      type: 'button',
+      class: 'btn btn--small identities__dial',
+      dataset: { testid: 'customer-dial', address: identity.address, channel: identity.channel },
+      title: label,
+      'aria-label': label,
+      disabled: phoneCallLive(),
+      onclick: () => dialOut(conv.view.id, identity.address),
+    },
+    t('customer.dial'),
+  );
+}
 
 /** @param {Conv} conv */
 export function renderCustomerPanel(conv) {
   const c = conv.view.customer;
   const optedOut = optedOutChannels(conv);
+  // The panel is redrawn whole: a focused Call button keeps the focus.
+  const active = document.activeElement;
+  const focusedDial = active instanceof HTMLElement && active.dataset.testid === 'customer-dial' ? active.dataset.address || '' : '';
+  const body = byId('customer-body');
+  const hadFocus = !!focusedDial && body.contains(active);
   /**
    * @param {string} label
    * @param {...Child} value
@@ -31,6 +67,7 @@ export function renderCustomerPanel(conv) {
             ' ',
             h('span', { class: 'identities__addr' }, i.address),
             optedOut.has(i.channel) ? h('span', { class: 'badge badge--soft identities__opted-out' }, t('customer.opted_out')) : null,
+            dialButton(conv, i),
           ),
         ),
       )
@@ -40,7 +77,7 @@ export function renderCustomerPanel(conv) {
     ? h('dl', { class: 'attrs' }, ...attrs.flatMap(([k, v]) => [h('dt', null, k), h('dd', null, String(v))]))
     : h('span', { class: 'muted' }, t('common.none'));
   replaceChildren(
-    byId('customer-body'),
+    body,
     h(
       'div',
       { class: 'customer-card' },
@@ -62,4 +99,10 @@ export function renderCustomerPanel(conv) {
     h('h4', { class: 'subhead' }, t('customer.attributes')),
     attributes,
   );
+  if (hadFocus) {
+    const again = [...body.querySelectorAll('[data-testid="customer-dial"]')].find(
+      (b) => b instanceof HTMLElement && b.dataset.address === focusedDial,
+    );
+    if (again instanceof HTMLElement) again.focus();
+  }
 }

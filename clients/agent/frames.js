@@ -6,11 +6,12 @@
 // redraw what changed; the browser-call frames (`call_ringing`, `call_incoming`,
 // `call_answered`, `call_signal`, `call_ended`) and errors about calls go to calls.js;
 // softphone.js hears of the first `welcome` (it starts the phone softphone), of `voice`
-// conversations assigned, and of conversations leaving the agent (their phone call ends).
+// conversations assigned (whether each is a queued callback, which has no caller
+// waiting), and of conversations leaving the agent (their phone call ends).
 // session.js hands `handlers` to the socket.
 
 import { t, has } from '../shared/i18n.js';
-import { state, timelineFor, upsertConversation, selectedCustomerId } from './state.js';
+import { state, timelineFor, sortedEvents, upsertConversation, selectedCustomerId } from './state.js';
 import { customerName } from './labels.js';
 import { notice, toast } from './notices.js';
 import { renderStatus, renderTitle } from './header.js';
@@ -21,6 +22,7 @@ import { renderAll, renderConversation, renderTyping, select, selectNext, remove
 import { inOutbox } from './wire.js';
 import { callHandlers, callError } from './calls.js';
 import { softphoneWelcome, softphoneAssigned, softphoneLeft } from './softphone.js';
+import { pendingCallback } from './callback.js';
 
 const CUSTOMER_TYPING_SHOW_MS = 5000;
 
@@ -264,7 +266,9 @@ function onConversationAssigned(msg) {
   const here = state.acceptedHere.delete(view.id);
   if (here || !state.selected) select(view.id);
   else renderAll();
-  softphoneAssigned(view, here);
+  // A queued callback has no caller waiting: the agent calls out from its task card.
+  const callback = view.channel === 'voice' && !!pendingCallback(sortedEvents(timelineFor(view.customer.id)), view.id);
+  softphoneAssigned(view, here, callback);
 }
 
 /** @param {EventFrame} msg */

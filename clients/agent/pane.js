@@ -2,7 +2,9 @@
 // (saving the draft of the one left), its header (customer, channel, state, queue,
 // which actions are possible, the call buttons through calls.js), the "customer left"
 // banner, the customer-typing line, the customer-info toggle, and renderAll, which
-// draws every panel. It also forgets a conversation the agent no longer holds and
+// draws every panel. The customer panel and the callback card are drawn again when the
+// phone softphone becomes ready or not, or a phone call starts or ends (their Call
+// buttons). It also forgets a conversation the agent no longer holds and
 // selects the next one.
 
 import { t } from '../shared/i18n.js';
@@ -21,6 +23,9 @@ import { dropFromOutbox } from './wire.js';
 import { assistSelected } from './assist.js';
 import { renderCallbackTask } from './callback.js';
 import { renderCallButtons } from './calls.js';
+import { onSoftphoneChange } from './softphone.js';
+
+/** @import { Conv } from './state.js' */
 
 /** The channels whose conversations park (docs/api.md, "Parking"). */
 const PARKING_CHANNELS = new Set(['sms', 'email', 'line', 'messenger', 'whatsapp', 'instagram', 'x', 'facebook_comments', 'x_mentions']);
@@ -116,6 +121,14 @@ export function renderConversation() {
   showTimeline(conv);
   renderTyping();
   renderComposer();
+  renderCustomerSide(conv);
+}
+
+/**
+ * The customer panel and the callback card of `conv` (the selected conversation).
+ * @param {Conv} conv
+ */
+function renderCustomerSide(conv) {
   renderCustomerPanel(conv);
   const token = state.session ? state.session.token : '';
   renderCallbackTask(conv, sortedEvents(timelineFor(conv.view.customer.id)), token, (m) => toast('callback', m));
@@ -152,9 +165,17 @@ export function tickTyping(now) {
   }
 }
 
-/** Wires "Load older messages", the customer-info toggle, and unread on returning to the tab. */
+/**
+ * Wires "Load older messages", the customer-info toggle, unread on returning to the tab,
+ * and the Call buttons' redraw on the softphone's changes.
+ */
 export function initPane() {
   byId('load-older').addEventListener('click', requestOlder);
+  // The softphone got ready (or not), or a phone call started or ended: the Call buttons.
+  onSoftphoneChange(() => {
+    const conv = selectedConv();
+    if (conv && state.session) renderCustomerSide(conv);
+  });
   byId('toggle-info').addEventListener('click', () => {
     state.infoOpen = !state.infoOpen;
     renderConversation();

@@ -9,9 +9,16 @@
 // waiting caller) and draws the phone call panel in `#softphone-area` above the pane
 // (connecting / connected / ended, mm:ss timer from the answer, Mute, Hang up, and after
 // the end how long or why it failed). The call is hung up when its conversation leaves
-// the agent and at sign-out. Not configured (the token answers 503) or no SDK: no
-// softphone and no UI at all. Browser calls with web-chat visitors (WebRTC) are
-// calls.js / ../shared/call.js, not this; the panel borrows their styles.
+// the agent and at sign-out. Click-to-call: `dialOut(conversation, phone)` (the customer
+// panel's and the callback card's Call buttons) dials
+// `device.connect({ params: { conversation, to } })` for a conversation the agent holds
+// (the engine dials `to` from our number if it is one of that customer's phone
+// identities) and shows the same panel. `softphoneReady()`, `phoneCallLive()` and
+// `onSoftphoneChange(fn)` let those panels show and enable their buttons. A queued
+// callback's conversation is not dialled when accepted (no caller waits). Not configured
+// (the token answers 503) or no SDK: no softphone and no UI at all. Browser calls with
+// web-chat visitors (WebRTC) are calls.js / ../shared/call.js, not this; the panel
+// borrows their styles.
 //
 // Text only through text nodes (h() from ../shared/dom.js).
 
@@ -31,7 +38,8 @@ import { notice } from './notices.js';
  * The phone call on screen (live, or ended and still shown).
  * @typedef {object} PhoneCall
  * @property {string} conversationId
- * @property {string} name  the caller as shown: name, else number
+ * @property {string} name  the caller as shown: name, else number (outbound: the customer's name)
+ * @property {string} to  the number dialled out ('' = a call the engine bridges to a waiting caller)
  * @property {'connecting' | 'connected' | 'ended'} phase
  * @property {TwilioVoice.Call | null} call  null until `device.connect` resolves
  * @property {number} acceptedAt  local clock, ms; 0 = not answered
@@ -68,6 +76,13 @@ let current = null;
 let clockTimer;
 /** @type {ReturnType<typeof setTimeout> | undefined} */
 let hideTimer;
+/** @type {Set<() => void>} */
+const listeners = new Set();
+/** What the listeners last heard ("ready/live"): they hear only changes. */
+let lastSignal = '';
+
+/** An E.164 number ("+819012345678"): what click-to-call dials. */
+const E164 = /^\+[1-9]\d{1,14}$/;
 
 // ---- the UI: the chip is in index.html, the panel is built once ----------------------
 
@@ -94,6 +109,64 @@ export function initSoftphone() {
   byId('softphone-area').appendChild(panel);
   onLanguageChange(() => render());
   render();
+}
+
+/** The softphone can place a call: configured, its Device registered. */
+export function softphoneReady() {
+  return status === 'ready' && device !== null;
+}
+
+/** A phone call is connecting or connected (an ended one still on screen is not). */
+export function phoneCallLive() {
+  return !!current && current.phase !== 'ended';
+}
+
+/**
+ * `phone` is a number click-to-call can dial (E.164).
+ * @param {unknown} phone
+ * @returns {phone is string}
+ */
+export function isDialable(phone) {
+  return typeof phone === 'string' && E164.test(phone);
+}
+
+/**
+ * Calls `fn` whenever `softphoneReady()` or `phoneCallLive()` changes.
+ * @param {() => void} fn
+ * @returns {() => void}  unsubscribes
+ */
+export function onSoftphoneChange(fn) {
+  listeners.add(fn);
+  return () => listeners.delete(fn);
+}
+
+function signalChange() {
+  const signal = `${softphoneReady()}/${phoneCallLive()}`;
+  if (signal === lastSignal) return;
+  lastSignal = signal;
+  for (const fn of [...listeners]) {
+    try {
+      fn();
+    } catch (e) {
+      console.warn('[softphone] listener failed', e);
+    }
+  }
+}
+
+/**
+ * Click-to-call: dials `phone` for conversation `conversationId` (one the agent holds),
+ * `device.connect({ params: { conversation, to } })`, and shows the phone call panel.
+ * False (nothing dialled) when the softphone is not ready, a phone call is live, the
+ * conversation is not held here, or `phone` is not an E.164 number.
+ * @param {string} conversationId
+ * @param {string} phone
+ */
+export function dialOut(conversationId, phone) {
+  const conv = state.convs.get(conversationId);
+  const d = device;
+  if (!d || !softphoneReady() || phoneCallLive() || !conv || !isDialable(phone)) return false;
+  dial(d, conversationId, customerName(conv.view.customer), phone);
+  return true;
 }
 
 // ---- the Device -------------------------------------------------------------------
@@ -271,12 +344,15 @@ function callerName(view) {
 
 /**
  * A conversation was assigned (`conversation_assigned`); `here`: this tab accepted it.
- * A phone call (channel `voice`) is dialled from the tab that accepted it, one at a time.
+ * A phone call (channel `voice`) is dialled from the tab that accepted it, one at a time;
+ * not a queued callback's (`callback`: no caller waits, the agent calls out from the
+ * callback card, `dialOut`).
  * @param {ConversationView} view
  * @param {boolean} here
+ * @param {boolean} [callback]
  */
-export function softphoneAssigned(view, here) {
-  if (view.channel !== 'voice' || !here || !started) return;
+export function softphoneAssigned(view, here, callback = false) {
+  if (view.channel !== 'voice' || !here || callback || !started) return;
   if (!device) {
     // The token is still on its way: dial once the Device is there (never, if the
     // softphone turns out not to be configured).
@@ -289,18 +365,23 @@ export function softphoneAssigned(view, here) {
     }
     return;
   }
-  dial(view, device);
+  dial(device, view.id, callerName(view));
 }
 
 /**
- * @param {ConversationView} view
+ * Dials the engine for conversation `conversationId` — bridged to its waiting caller,
+ * or with `to`, dialling out to that number — and shows the call in the panel.
  * @param {TwilioVoice.Device} d
+ * @param {string} conversationId
+ * @param {string} name  as the panel names the other side
+ * @param {string} [to]  the number to dial out ('' = none)
  */
-function dial(view, d) {
+function dial(d, conversationId, name, to = '') {
   /** @type {PhoneCall} */
   const c = {
-    conversationId: view.id,
-    name: callerName(view),
+    conversationId,
+    name,
+    to,
     phase: 'connecting',
     call: null,
     acceptedAt: 0,
@@ -315,7 +396,9 @@ function dial(view, d) {
   /** @type {Promise<TwilioVoice.Call>} */
   let connecting;
   try {
-    connecting = d.connect({ params: { conversation: view.id } });
+    /** @type {Record<string, string>} */
+    const params = to ? { conversation: conversationId, to } : { conversation: conversationId };
+    connecting = d.connect({ params });
   } catch (e) {
     connecting = Promise.reject(e);
   }
@@ -440,6 +523,7 @@ function renderChip() {
   const label = status === 'error' && statusDetail ? `${text} (${statusDetail})` : text;
   chip.title = label;
   chip.setAttribute('aria-label', label);
+  signalChange();
 }
 
 function renderClock() {
@@ -460,7 +544,8 @@ function render() {
   if (!c) return;
   panel.dataset.state = c.phase;
   panel.dataset.conversationId = c.conversationId;
-  title.textContent = t('softphone.title', { name: c.name });
+  panel.dataset.direction = c.to ? 'outbound' : 'inbound';
+  title.textContent = c.to ? t('softphone.title_out', { phone: c.to, name: c.name }) : t('softphone.title', { name: c.name });
   panel.setAttribute('aria-label', title.textContent);
   phaseText.textContent = c.phase === 'ended' && c.reasonKey ? t(c.reasonKey) : t(`softphone.state.${c.phase}`);
   errorLine.hidden = !c.error;

@@ -18,7 +18,14 @@
 // and the timer runs; Mute toggles; `tokenWillExpire` fetches a second token for
 // `updateToken`; the chip and panel speak Japanese; Hang up disconnects the call and the
 // panel ends. Then the conversation is resolved, a second call is accepted, and
-// resolving it while it is live hangs it up.
+// resolving it while it is live hangs it up. Last, click-to-call: an SMS from the same
+// number opens a conversation; once the agent accepts it, the customer panel offers
+// `customer-dial` for that number; clicking it dials
+// `connect({ params: { conversation, to } })` and shows the panel ("Calling …"), the
+// button disabled while the call is live; the fake call is answered and hung up. Then
+// that customer asks for a callback (`POST /api/v1/callbacks`): accepting it dials
+// nothing by itself (no caller waits), and the callback card's `callback-dial` dials
+// `connect({ params: { conversation, to } })` to the callback's number.
 //
 //   SWITCHBOARD_URL=http://127.0.0.1:43210 AGENT_ID=amy AGENT_PASSWORD=... \
 //     ADMIN_TOKEN=... CALLER=+819012345678 node clients/tests/softphone.mjs
@@ -149,19 +156,43 @@ function installFakeTwilio() {
 }
 
 /**
- * A phone call arriving: a `voice` message over REST opens a voice conversation in the
- * default queue, as the IVR does for a real call. Returns its conversation id.
+ * A message from CALLER on `channel` over REST (`/api/v1/inbound`, the admin's token).
+ * Returns its conversation and customer ids.
+ * @param {string} channel
+ * @param {string} text
+ * @returns {Promise<{ conversation_id: string, customer_id: string }>}
  */
-async function incomingCall() {
+async function inbound(channel, text) {
   const r = await fetch(`${BASE}/api/v1/inbound`, {
     method: 'POST',
     headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ channel: 'voice', address: CALLER, text: '(call)' }),
+    body: JSON.stringify({ channel, address: CALLER, text }),
   });
-  const text = await r.text();
-  run.check(r.status === 202, `inbound answered ${r.status}: ${text}`);
-  const body = /** @type {{ conversation_id: string }} */ (JSON.parse(text));
-  return body.conversation_id;
+  const answer = await r.text();
+  run.check(r.status === 202, `inbound ${channel} answered ${r.status}: ${answer}`);
+  return JSON.parse(answer);
+}
+
+/**
+ * A phone call arriving: a `voice` message over REST opens a voice conversation in the
+ * default queue, as the IVR does for a real call. Returns its conversation id.
+ */
+const incomingCall = async () => (await inbound('voice', '(call)')).conversation_id;
+
+/**
+ * A queued callback to CALLER for `customer` (`POST /api/v1/callbacks`, the admin's
+ * token). Returns its conversation id.
+ * @param {string} customer
+ */
+async function callbackRequest(customer) {
+  const r = await fetch(`${BASE}/api/v1/callbacks`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ customer_id: customer, phone: CALLER, note: 'after 3 pm' }),
+  });
+  const answer = await r.text();
+  run.check(r.status === 201, `callback answered ${r.status}: ${answer}`);
+  return /** @type {{ conversation_id: string }} */ (JSON.parse(answer)).conversation_id;
 }
 
 await run.main(async () => {
@@ -316,5 +347,75 @@ await run.main(async () => {
     f = await fake();
     run.check(f.calls[1].disconnects === 1, `disconnect() called ${f.calls[1].disconnects} times`);
     run.check(f.calls[0].disconnects === 1, 'the first call was disconnected again');
+  });
+
+  let customer = '';
+  await run.step('click-to-call: an SMS conversation’s customer is called from the customer panel', async () => {
+    // The voice calls are over: no phone call is live.
+    run.check((await panel.getAttribute('data-state')) === 'ended', `panel state ${await panel.getAttribute('data-state')} before dialling out`);
+    const before = (await fake()).connects.length;
+    const smsIn = await inbound('sms', 'please call me');
+    const sms = smsIn.conversation_id;
+    customer = smsIn.customer_id;
+    await accept(sms);
+    // Accepted here, it is selected: its customer's SMS number has a Call button.
+    const dial = page.locator(`[data-testid="customer-dial"][data-address="${CALLER}"][data-channel="sms"]`);
+    await dial.waitFor();
+    run.check(await dial.isEnabled(), 'customer-dial is disabled with no phone call live');
+    await dial.click();
+    await page.locator(`[data-testid="softphone-panel"][data-state="connecting"][data-conversation-id="${sms}"]`).waitFor();
+    let f = await fake();
+    run.check(f.connects.length === before + 1, `connect() calls ${JSON.stringify(f.connects)}`);
+    const params = JSON.stringify(f.connects[f.connects.length - 1]);
+    run.check(params === JSON.stringify({ params: { conversation: sms, to: CALLER } }), `connect(${params})`);
+    await panel.getByTestId('softphone-title').filter({ hasText: `Calling ${CALLER} ·` }).waitFor();
+    // While it is live, the Call buttons are disabled.
+    await page.locator(`[data-testid="customer-dial"][data-address="${CALLER}"][disabled]`).first().waitFor();
+    await callEmits('accept');
+    await page.locator('[data-testid="softphone-panel"][data-state="connected"]').waitFor();
+    await panel.getByTestId('softphone-timer').filter({ hasText: /^00:0[1-9]$/ }).waitFor();
+    await page.getByTestId('lang-toggle').click();
+    await panel.getByTestId('softphone-title').filter({ hasText: `${CALLER} に発信 ·` }).waitFor();
+    await page.locator(`[data-testid="customer-dial"][data-address="${CALLER}"]`).filter({ hasText: '発信' }).first().waitFor();
+    await page.getByTestId('lang-toggle').click();
+    await panel.getByTestId('softphone-title').filter({ hasText: `Calling ${CALLER} ·` }).waitFor();
+    await panel.getByTestId('softphone-hangup').click();
+    await page.locator('[data-testid="softphone-panel"][data-state="ended"]').waitFor();
+    await panel.getByTestId('softphone-state-text').filter({ hasText: 'Call ended' }).waitFor();
+    f = await fake();
+    const call = f.calls[f.calls.length - 1];
+    run.check(call.disconnects === 1, `disconnect() called ${call.disconnects} times`);
+    run.check(JSON.stringify(call.params) === JSON.stringify({ conversation: sms, to: CALLER }), `call params ${JSON.stringify(call.params)}`);
+    // Ended: the button can dial again.
+    await page.locator(`[data-testid="customer-dial"][data-address="${CALLER}"]:not([disabled])`).first().waitFor();
+  });
+
+  await run.step('a queued callback is dialled from its task card', async () => {
+    await resolve();
+    await page.locator('[data-testid="conversation-item"]').first().waitFor({ state: 'detached' });
+    const cb = await callbackRequest(customer);
+    const before = (await fake()).connects.length;
+    await accept(cb);
+    const card = page.getByTestId('callback-task');
+    await card.getByTestId('callback-number').filter({ hasText: CALLER }).waitFor();
+    const dial = card.getByTestId('callback-dial');
+    await dial.filter({ hasText: 'Call with softphone' }).waitFor();
+    // No caller waits on a callback: accepting it dialled nothing.
+    let f = await fake();
+    run.check(f.connects.length === before, `accepting the callback dialled ${JSON.stringify(f.connects.slice(before))}`);
+    run.check(await dial.isEnabled(), 'callback-dial is disabled with no phone call live');
+    await dial.click();
+    await page.locator(`[data-testid="softphone-panel"][data-state="connecting"][data-conversation-id="${cb}"]`).waitFor();
+    f = await fake();
+    const params = JSON.stringify(f.connects.slice(before));
+    run.check(params === JSON.stringify([{ params: { conversation: cb, to: CALLER } }]), `connect() calls ${params}`);
+    await page.locator('[data-testid="callback-dial"][disabled]').waitFor();
+    // The outcome buttons stay usable during the call.
+    run.check(await card.getByTestId('callback-reached').isEnabled(), 'the outcome buttons are disabled during the call');
+    await callEmits('accept');
+    await page.locator('[data-testid="softphone-panel"][data-state="connected"]').waitFor();
+    await panel.getByTestId('softphone-hangup').click();
+    await page.locator('[data-testid="softphone-panel"][data-state="ended"]').waitFor();
+    await page.locator('[data-testid="callback-dial"]:not([disabled])').waitFor();
   });
 });
