@@ -559,14 +559,17 @@ mod tests {
             article("1", "Returns", "Within 30 days.", "en", vec![]),
             article("2", "Fees", "Free over 5000 yen.", "en", vec![]),
         );
-        let records = vec![put(&returns), put(&fees)];
-        store
-            .commit(Batch {
-                records,
-                ..Default::default()
-            })
-            .await
-            .unwrap();
+        let commit = |records: Vec<RecordWrite>| {
+            let store = store.clone();
+            async move {
+                let batch = Batch {
+                    records,
+                    ..Default::default()
+                };
+                store.commit(batch).await.unwrap()
+            }
+        };
+        commit(vec![put(&returns), put(&fees)]).await;
         let kb = KnowledgeBase::with_analyzer(&KbSettings::default(), Analyzer::bigram());
         let first = kb.resync(&store).await.unwrap();
         assert_eq!((first.articles, first.changed, first.removed), (2, 2, 0));
@@ -578,14 +581,7 @@ mod tests {
         changed.title = "Shipping".into();
         changed.version = 2;
         kb.upsert(&article("9", "Stray", "Nowhere stored.", "en", vec![]));
-        let records = vec![put(&changed), RecordWrite::delete(KB_ARTICLE, "1")];
-        store
-            .commit(Batch {
-                records,
-                ..Default::default()
-            })
-            .await
-            .unwrap();
+        commit(vec![put(&changed), RecordWrite::delete(KB_ARTICLE, "1")]).await;
         let r = kb.resync(&store).await.unwrap();
         assert_eq!((r.articles, r.changed, r.removed), (1, 1, 2));
         assert!(kb.search("returns", None, None, 10).hits.is_empty());

@@ -55,6 +55,20 @@ pub(crate) fn start_with(
 
 /// Every placed key of a keyspace with the default queue: each shard, the queue and
 /// the singletons.
+/// Two spread nodes, `node-a` then `node-b`, started (and ready) in `dir` with the
+/// settings file `toml`.
+pub(crate) async fn two_with_config(dir: &std::path::Path, toml: &str) -> (Proc, Proc) {
+    let config = dir.join("settings.toml");
+    std::fs::write(&config, toml).unwrap();
+    let config = config.display().to_string();
+    let env = [("SWITCHBOARD_CONFIG", config.as_str())];
+    let a = start_with(dir, crate::process::free_port(), "node-a", &env);
+    a.ready().await;
+    let b = start_with(dir, crate::process::free_port(), "node-b", &env);
+    b.ready().await;
+    (a, b)
+}
+
 pub(crate) fn placed_keys() -> Vec<String> {
     let mut keys: Vec<String> = (0..SHARDS).map(|s| format!("shard/{s}")).collect();
     keys.push("queue/general".into());

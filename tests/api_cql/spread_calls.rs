@@ -7,7 +7,7 @@
 //! reads it, and the timeline in the store records the call.
 
 use crate::helpers::*;
-use crate::process::{free_port, Proc};
+use crate::process::Proc;
 use serde_json::{json, Value};
 
 const OFFER: &str = "v=0\r\no=- 7 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n";
@@ -36,14 +36,8 @@ async fn free_until(n: &Proc, token: &str, agent: &str, want: &Value) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_between_a_visitor_on_one_node_and_an_agent_on_another() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("calls.toml");
-    std::fs::write(&config, "[calls]\nmedia = [\"audio\", \"video\"]\n").unwrap();
-    let config = config.display().to_string();
-    let env = [("SWITCHBOARD_CONFIG", config.as_str())];
-    let a = crate::spread::start_with(dir.path(), free_port(), "node-a", &env);
-    a.ready().await;
-    let b = crate::spread::start_with(dir.path(), free_port(), "node-b", &env);
-    b.ready().await;
+    let toml = "[calls]\nmedia = [\"audio\", \"video\"]\n";
+    let (a, b) = crate::spread::two_with_config(dir.path(), toml).await;
     let admin = a.login("admin").await;
     crate::spread::shared_by(&a, &admin, 2).await;
     let token = a.agent(&admin, "kei", json!({})).await;

@@ -125,14 +125,7 @@ async fn counter(n: &Proc, name: &str) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_article_changed_behind_every_nodes_back_is_found_at_the_next_resync() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("kb-resync.toml");
-    std::fs::write(&config, "[kb]\nresync_ms = 200\n").unwrap();
-    let config = config.display().to_string();
-    let env = [("SWITCHBOARD_CONFIG", config.as_str())];
-    let a = crate::spread::start_with(dir.path(), free_port(), "node-a", &env);
-    a.ready().await;
-    let b = crate::spread::start_with(dir.path(), free_port(), "node-b", &env);
-    b.ready().await;
+    let (a, b) = crate::spread::two_with_config(dir.path(), "[kb]\nresync_ms = 200\n").await;
     let token = a.login("admin").await;
     assert!(titles(&a, &token, "warranty").await.is_empty());
 
