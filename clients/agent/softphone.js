@@ -105,7 +105,7 @@ const panel = h(
 /** Puts the panel in its place and keeps chip and panel in the page's language. */
 export function initSoftphone() {
   const chip = byId('softphone-status');
-  chip.replaceChildren(h('span', { class: 'softphone-chip__dot', 'aria-hidden': 'true' }), chipText);
+  chip.replaceChildren(h('span', { class: 'conn__dot softphone-chip__dot', 'aria-hidden': 'true' }), chipText);
   byId('softphone-area').appendChild(panel);
   onLanguageChange(() => render());
   render();

@@ -51,6 +51,20 @@ pub enum CallEndReason {
     Closed,
 }
 
+impl CallEndReason {
+    /// The reason as the wire and the metrics name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallEndReason::Hangup => "hangup",
+            CallEndReason::Declined => "declined",
+            CallEndReason::Busy => "busy",
+            CallEndReason::NoAnswer => "no_answer",
+            CallEndReason::Disconnected => "disconnected",
+            CallEndReason::Closed => "closed",
+        }
+    }
+}
+
 /// One WebRTC signalling message, relayed to the other side as given.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
@@ -191,5 +205,7 @@ mod tests {
             serde_json::from_str::<CallSignal>(r#"{"kind":"offer","sdp":"v=0","x":1}"#).is_err()
         );
         assert!(serde_json::from_str::<CallSignal>(r#"{"kind":"bye"}"#).is_err());
+        let reason = serde_json::to_value(CallEndReason::NoAnswer).unwrap();
+        assert_eq!(reason, CallEndReason::NoAnswer.as_str());
     }
 }

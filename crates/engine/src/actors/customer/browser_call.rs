@@ -357,7 +357,7 @@ impl CustomerActor {
         };
         self.push_chat(ChatNotice::CallEnded(end.clone()));
         self.engine.tell_agent(&call.agent_id, CallNews::Ended(end));
-        crate::metrics::browser_call(reason_label(reason), call.media.as_str());
+        crate::metrics::browser_call(reason.as_str(), call.media.as_str());
         self.record_call_event(
             call.conversation_id,
             EventKind::CallEnded {
@@ -424,16 +424,5 @@ impl CustomerActor {
                     }
                 }),
         );
-    }
-}
-
-fn reason_label(r: CallEndReason) -> &'static str {
-    match r {
-        CallEndReason::Hangup => "hangup",
-        CallEndReason::Declined => "declined",
-        CallEndReason::Busy => "busy",
-        CallEndReason::NoAnswer => "no_answer",
-        CallEndReason::Disconnected => "disconnected",
-        CallEndReason::Closed => "closed",
     }
 }
