@@ -72,6 +72,7 @@ use utoipa::OpenApi;
         admin::put_queue,
         live::agents,
         voice::token,
+        voice::recording,
         live::agent,
         admin::put_agent,
         reports::report,

@@ -171,6 +171,11 @@ pub struct TwilioVoice {
     /// The number (E.164) the customer sees when an agent calls out from the
     /// softphone; empty: no calls out.
     pub caller_id: String,
+    /// The Twilio account (`AC…`) whose REST API the engine calls with `auth_token`
+    /// (playing recordings); empty: no REST calls.
+    pub account_sid: String,
+    /// The Twilio REST API's base URL (tests point it at a local recorder).
+    pub api_base: String,
 }
 
 /// `[channels.voice.softphone]`: what signs an agent's Twilio access token and the
@@ -252,6 +257,8 @@ impl Default for TwilioVoice {
             gather_timeout_s: 8,
             softphone: Softphone::default(),
             caller_id: String::new(),
+            account_sid: String::new(),
+            api_base: "https://api.twilio.com".into(),
         }
     }
 }
@@ -463,6 +470,21 @@ impl ChannelSettings {
             &self.voice.auth_token,
         )?;
         self.voice.softphone.validate()?;
+        let account = &self.voice.account_sid;
+        let sid_shaped = account.len() == 34
+            && account.starts_with("AC")
+            && account.bytes().skip(2).all(|b| b.is_ascii_hexdigit());
+        if !account.is_empty() && !sid_shaped {
+            return Err(format!(
+                "channels.voice.account_sid {account:?} must be AC and 32 hex digits"
+            ));
+        }
+        let phone = &self.voice.softphone.account_sid;
+        if !account.is_empty() && !phone.is_empty() && phone != account {
+            return Err(
+                "channels.voice.softphone.account_sid must be channels.voice.account_sid".into(),
+            );
+        }
         let caller_id = &self.voice.caller_id;
         if !caller_id.is_empty()
             && crate::domain::IdentityKey::parse(crate::domain::Channel::Voice, caller_id)
@@ -621,5 +643,23 @@ mod tests {
             c.voice.caller_id = bad.into();
             assert!(c.validate().unwrap_err().contains("caller_id"), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_rest_account_is_an_account_sid_shared_with_the_softphone() {
+        let sid = format!("AC{}", "0a".repeat(16));
+        let mut c = ChannelSettings::default();
+        c.voice.account_sid = sid.clone();
+        assert!(c.validate().is_ok());
+        c.voice.account_sid = "AC123".into();
+        assert!(c.validate().unwrap_err().contains("account_sid"));
+        c.voice.account_sid = sid.clone();
+        c.voice.softphone.account_sid = format!("AC{}", "0b".repeat(16));
+        c.voice.softphone.api_key_sid = "SK1".into();
+        c.voice.softphone.api_key_secret = "s".into();
+        c.voice.softphone.twiml_app_sid = "AP1".into();
+        assert!(c.validate().unwrap_err().contains("softphone.account_sid"));
+        c.voice.softphone.account_sid = sid;
+        assert!(c.validate().is_ok());
     }
 }

@@ -27,6 +27,9 @@ pub struct Inner {
     /// The client of provider calls made for a REST request (moderating a post), with
     /// the outbound call timeout.
     pub api_client: reqwest::Client,
+    /// The client of provider answers streamed to staff (a call's recording): no total
+    /// time limit, but the outbound call timeout to connect and between two reads.
+    pub stream_client: reqwest::Client,
     /// Signs the links providers fetch agents' files by (`crate::file_links`).
     pub file_link_key: crate::signature::FileLinkKey,
 }
@@ -50,6 +53,12 @@ impl Gateway {
             ))
             .build()
             .unwrap_or_else(|_| reqwest::Client::new());
+        let wait = std::time::Duration::from_millis(channels.outbound_timeout_ms);
+        let stream_client = reqwest::Client::builder()
+            .connect_timeout(wait)
+            .read_timeout(wait)
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new());
         Gateway(Arc::new(Inner {
             engine,
             channels,
@@ -57,6 +66,7 @@ impl Gateway {
             webhook_max_event_age_ms,
             media_client,
             api_client,
+            stream_client,
             file_link_key,
         }))
     }

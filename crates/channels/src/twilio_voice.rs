@@ -30,6 +30,14 @@
 //!    `<Dial callerId><Number>` to that number, only when the agent holds the
 //!    conversation and the number is one of its customer's phone identities. Any
 //!    other call is told so and hung up.
+//! 5. Recording (docs/voice.md "Recording"): the `<Dial>` that bridges an agent of a
+//!    queue with `record_calls` (or calls out from its conversation) records both
+//!    sides from the answer, and the platform reports the recording to
+//!    `POST /webhooks/twilio/voice/recording?conversation=..` (`RecordingSid`,
+//!    `RecordingStatus`, `RecordingDuration`, `RecordingUrl`): a staff-only
+//!    `call_recorded` event of that conversation. [`fetch_recording`] is how staff
+//!    play it: the engine asks the REST API with the account's credentials, never
+//!    the browser.
 //!
 //! Every request must carry a valid `X-Twilio-Signature`. The call id (`CallSid`) makes
 //! retries idempotent.
@@ -37,7 +45,7 @@
 use super::connector::{serve, Connector, Webhook};
 use super::webhook::{field, required, WebhookError};
 use super::{ingest, ChannelSettings, InboundMessage, Provided};
-use crate::actors::messages::CallEnded;
+use crate::actors::messages::{CallEnded, CallRecorded};
 use crate::domain::{Channel, IdentityKey, SkillFloors};
 use crate::ivr::{Action, Position, Tree};
 use crate::Gateway;
@@ -60,7 +68,8 @@ impl Connector for TwilioVoice {
         cfg.route("/twilio/voice", web::post().to(incoming))
             .route("/twilio/voice/menu", web::post().to(menu))
             .route("/twilio/voice/status", web::post().to(status))
-            .route("/twilio/voice/client", web::post().to(client));
+            .route("/twilio/voice/client", web::post().to(client))
+            .route("/twilio/voice/recording", web::post().to(recording));
     }
 }
 
@@ -558,7 +567,8 @@ async fn client_inner(
     let answer = match (held, to) {
         // The caller waits in the queue named after the conversation (`<Enqueue>`).
         (Some(c), None) if c.channel == Channel::Voice => Ok(format!(
-            "<Dial><Queue>{}</Queue></Dial>",
+            "<Dial{}><Queue>{}</Queue></Dial>",
+            recorded(state, &c),
             xml_escape(&conversation.to_string())
         )),
         (Some(c), Some(to)) => dial_out(state, &c, to).await?,
@@ -603,8 +613,9 @@ async fn dial_out(
             .map_err(crate::actors::messages::EngineError::unavailable)?;
         if owner == Some(c.customer_id) {
             return Ok(Ok(format!(
-                "<Dial callerId=\"{}\" answerOnBridge=\"true\"><Number>{}</Number></Dial>",
+                "<Dial callerId=\"{}\" answerOnBridge=\"true\"{}><Number>{}</Number></Dial>",
                 xml_escape(caller_id),
+                recorded(state, c),
                 xml_escape(&number.address)
             )));
         }
@@ -634,4 +645,148 @@ async fn held_by(
         .await
         .map_err(crate::actors::messages::EngineError::unavailable)?;
     Ok(conv.filter(|c| c.agent.as_ref() == Some(agent)))
+}
+
+/// The `<Dial>` attributes that record a call of conversation `c` (both sides, from
+/// the answer) and report the recording, when its queue has `record_calls`; else none.
+fn recorded(state: &Gateway, c: &crate::domain::Conversation) -> String {
+    if !state
+        .engine
+        .queue_config(&c.queue)
+        .is_some_and(|q| q.record_calls)
+    {
+        return String::new();
+    }
+    let callback = format!(
+        "{}/webhooks/twilio/voice/recording?conversation={}",
+        state.channels.public_url, c.id
+    );
+    format!(
+        " record=\"record-from-answer-dual\" recordingStatusCallback=\"{}\" \
+         recordingStatusCallbackEvent=\"completed absent\"",
+        xml_escape(&callback)
+    )
+}
+
+/// `POST /webhooks/twilio/voice/recording?conversation=..`: a call's recording.
+pub async fn recording(
+    state: web::Data<Gateway>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, WebhookError> {
+    let conversation = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+        .ok()
+        .and_then(|q| {
+            q.iter()
+                .find(|(k, _)| k == "conversation")
+                .map(|(_, v)| v.clone())
+        });
+    serve(&TwilioVoice, &state, &req, &body, |params| {
+        recording_inner(&state, conversation, params)
+    })
+    .await
+}
+
+async fn recording_inner(
+    state: &Gateway,
+    conversation: Option<String>,
+    params: Vec<(String, String)>,
+) -> Result<HttpResponse, WebhookError> {
+    let conversation = conversation
+        .as_deref()
+        .ok_or_else(|| WebhookError::Malformed("no conversation in the callback URL".into()))
+        .and_then(|c| {
+            crate::domain::ConversationId::parse(c)
+                .map_err(|e| WebhookError::Malformed(e.to_string()))
+        })?;
+    let recording_id = required(&params, "RecordingSid")?;
+    if !crate::domain::recording_id_valid(recording_id) {
+        return Err(WebhookError::Malformed(format!(
+            "RecordingSid {recording_id:?} is not a recording id"
+        )));
+    }
+    let raw_status = required(&params, "RecordingStatus")?;
+    let Some(status) = crate::domain::RecordingStatus::parse(raw_status) else {
+        // `in-progress`: the recording is reported again when it ends.
+        return Ok(HttpResponse::NoContent().finish());
+    };
+    let duration_s = match field(&params, "RecordingDuration") {
+        None | Some("") => None,
+        Some(d) => Some(d.parse::<u64>().map_err(|_| {
+            WebhookError::Malformed(format!("RecordingDuration {d:?} is not a number"))
+        })?),
+    };
+    let Some(conv) = state
+        .store
+        .conversation(conversation)
+        .await
+        .map_err(crate::actors::messages::EngineError::unavailable)?
+    else {
+        // Erased since (or never ours): nothing to attach the recording to.
+        tracing::info!(%conversation, recording_id, "a recording of an unknown conversation was ignored");
+        return Ok(HttpResponse::NoContent().finish());
+    };
+    state
+        .ask_customer(
+            conv.customer_id,
+            CallRecorded {
+                conversation_id: conversation,
+                call_id: field(&params, "CallSid").unwrap_or_default().to_owned(),
+                recording_id: recording_id.to_owned(),
+                status,
+                duration_s,
+                url: field(&params, "RecordingUrl")
+                    .unwrap_or_default()
+                    .to_owned(),
+            },
+        )
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Why a recording cannot be played.
+#[derive(Debug)]
+pub enum RecordingError {
+    /// `channels.voice.account_sid` (or the auth token) is not set.
+    NotConfigured,
+    /// The platform has no such recording (any 4xx but 401/403).
+    NotFound,
+    /// The platform could not be reached, refused the credentials or failed.
+    Upstream(String),
+}
+
+/// Asks the platform for recording `recording_id` (checked by
+/// `domain::recording_id_valid`) as MP3, with the account's credentials; the answer
+/// streams. The URL is built here, never taken from a callback.
+pub async fn fetch_recording(
+    state: &Gateway,
+    recording_id: &str,
+) -> Result<reqwest::Response, RecordingError> {
+    let v = &state.channels.voice;
+    if v.account_sid.is_empty() || v.auth_token.is_empty() {
+        return Err(RecordingError::NotConfigured);
+    }
+    if !crate::domain::recording_id_valid(recording_id) {
+        return Err(RecordingError::NotFound);
+    }
+    let url = format!(
+        "{}/2010-04-01/Accounts/{}/Recordings/{recording_id}.mp3",
+        v.api_base, v.account_sid
+    );
+    let resp = state
+        .stream_client
+        .get(url)
+        .basic_auth(&v.account_sid, Some(&v.auth_token))
+        .send()
+        .await
+        .map_err(|e| RecordingError::Upstream(e.without_url().to_string()))?;
+    match resp.status() {
+        s if s.is_success() => Ok(resp),
+        s if s.is_client_error() && s.as_u16() != 401 && s.as_u16() != 403 => {
+            Err(RecordingError::NotFound)
+        }
+        s => Err(RecordingError::Upstream(format!(
+            "the platform answered {s}"
+        ))),
+    }
 }

@@ -2,7 +2,8 @@
 //! why it ended, the signalling the engine relays between the two browsers (session
 //! descriptions and ICE candidates, checked for shape and size, never interpreted),
 //! and the ICE servers each side is given. The engine is the signalling server only;
-//! the media goes peer to peer (or through TURN).
+//! the media goes peer to peer (or through TURN). Also what a phone call's recording
+//! is ([`RecordingStatus`], [`recording_id_valid`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -175,6 +176,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn recording_ids_are_checked() {
+        assert!(recording_id_valid("RE0123456789abcdef0123456789ABCDEF"));
+        assert!(!recording_id_valid("RE0123456789abcdef0123456789abcde"));
+        assert!(!recording_id_valid("CA0123456789abcdef0123456789abcdef"));
+        assert!(!recording_id_valid("RE0123456789abcdef0123456789abcd/."));
+        assert_eq!(
+            RecordingStatus::parse("absent"),
+            Some(RecordingStatus::Absent)
+        );
+        assert_eq!(RecordingStatus::parse("in-progress"), None);
+    }
+
+    #[test]
     fn signals_are_checked_for_shape_and_size() {
         let offer = CallSignal::Offer {
             sdp: "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n".into(),
@@ -208,4 +222,42 @@ mod tests {
         let reason = serde_json::to_value(CallEndReason::NoAnswer).unwrap();
         assert_eq!(reason, CallEndReason::NoAnswer.as_str());
     }
+}
+
+/// Where a phone call's recording stands, as the telephony platform reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordingStatus {
+    /// The recording is stored at the platform and can be played.
+    Completed,
+    /// Nothing was recorded (the call had no audio to record).
+    Absent,
+    /// The platform could not store the recording.
+    Failed,
+}
+
+impl RecordingStatus {
+    /// The platform's word (`completed`, `absent`, `failed`), else `None`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "completed" => Some(Self::Completed),
+            "absent" => Some(Self::Absent),
+            "failed" => Some(Self::Failed),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Completed => "completed",
+            Self::Absent => "absent",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// Whether `id` is a recording id as the platform writes it (`RE` and 32 hex digits):
+/// the only form the engine puts into a provider URL.
+pub fn recording_id_valid(id: &str) -> bool {
+    id.len() == 34 && id.starts_with("RE") && id.bytes().skip(2).all(|b| b.is_ascii_hexdigit())
 }

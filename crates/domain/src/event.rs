@@ -220,6 +220,20 @@ pub enum EventKind {
         /// Talk time: from the answer to the end (0 when never answered).
         duration_ms: u64,
     },
+    /// A phone call's recording, reported by the telephony platform (staff only:
+    /// played through `GET /api/v1/conversations/{id}/recordings/{recording_id}`).
+    CallRecorded {
+        /// The recorded call leg (the agent's).
+        call_id: String,
+        /// The platform's recording id (`RE…`).
+        recording_id: String,
+        status: crate::RecordingStatus,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        duration_s: Option<u64>,
+        /// Where the platform keeps it (fetched only with the account's credentials).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        url: String,
+    },
     /// A video session was offered to the customer.
     VideoInvited {
         join_url: String,
@@ -408,6 +422,7 @@ impl EventKind {
             EventKind::CallStarted { .. } => "call_started",
             EventKind::CallAnswered { .. } => "call_answered",
             EventKind::CallEnded { .. } => "call_ended",
+            EventKind::CallRecorded { .. } => "call_recorded",
             EventKind::VideoInvited { .. } => "video_invited",
             EventKind::CustomersMerged { .. } => "customers_merged",
             EventKind::CustomersUnmerged { .. } => "customers_unmerged",

@@ -34,8 +34,8 @@ pub use agent::{
 };
 pub use attachment::{BlobId, FilePolicy, FileRefused};
 pub use call::{
-    CallEnd, CallEndReason, CallMedia, CallParty, CallRef, CallRelay, CallRing, CallSignal,
-    IceServer,
+    recording_id_valid, CallEnd, CallEndReason, CallMedia, CallParty, CallRef, CallRelay, CallRing,
+    CallSignal, IceServer, RecordingStatus,
 };
 pub use channel::{
     channels_where, AddressKind, ApprovedTemplate, Capabilities, Channel, ChannelClass, ReplyPath,

@@ -92,6 +92,11 @@ pub struct QueueConfig {
     /// "Response times"). Checked by `routing::sla::check`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_times: Option<ResponseTargets>,
+    /// Record the phone calls its agents take (both sides, from the answer): the
+    /// recording is kept by the telephony platform and played by staff through the
+    /// engine (docs/voice.md "Recording"). Default: off.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub record_calls: bool,
 }
 
 /// A queue's response-time targets. A clock starts at the customer's first message that
@@ -292,6 +297,7 @@ impl QueueConfig {
             widening: Vec::new(),
             service_rules: Vec::new(),
             response_times: None,
+            record_calls: false,
         }
     }
 

@@ -23,7 +23,7 @@ pub struct AuditEntry {
     /// `customer_exported`, `customer_erased`, `kb_article_created`,
     /// `kb_article_updated`, `kb_article_deleted`, `kb_article_published`,
     /// `kb_draft_proposed`, `kb_draft_discarded`, `login_failures_alarm`,
-    /// `identities_stitched`
+    /// `identities_stitched`, `recording_played`
     /// (docs/security.md).
     pub action: String,
     pub customer_id: Option<CustomerId>,

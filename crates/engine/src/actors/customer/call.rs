@@ -9,6 +9,10 @@
 //! memory is the actor's: a call whose customer's actor stopped meanwhile (its node
 //! lost, or idle past `customer_idle_ms` between two steps) is not counted.
 //!
+//! A phone call's recording ([`CallRecorded`]): one staff-only `call_recorded` event
+//! per recording and status, on the conversation the call was bridged for (even once
+//! it is closed: the platform reports a recording after the call ends).
+//!
 //! Video escalation: a web-chat customer asks to continue on video; the conversation
 //! switches to channel `video` (exclusive capacity, like voice) and a join link from
 //! the configured template goes to both sides as a `video_invited` event. The video
@@ -137,6 +141,63 @@ impl CustomerActor {
                 Ok(())
             }),
         ))
+    }
+}
+
+impl Handler<CallRecorded> for CustomerActor {
+    type Result = Atomic<()>;
+
+    fn handle(&mut self, msg: CallRecorded, ctx: &mut Context<Self>) -> Self::Result {
+        try_atomic!(self.begin());
+        if !crate::domain::recording_id_valid(&msg.recording_id) {
+            return done(Err(EngineError::invalid(format!(
+                "{:?} is not a recording id",
+                msg.recording_id
+            ))));
+        }
+        let idem = once::Idem::recording(&msg);
+        self.once(
+            Some(idem),
+            |_| (),
+            |act, _, idem| act.apply_recording(msg, idem),
+            ctx,
+        )
+    }
+}
+
+impl CustomerActor {
+    /// Records a recording's report not recorded before (see `once`).
+    fn apply_recording(&mut self, msg: CallRecorded, idem: Option<once::Idem>) -> Atomic<()> {
+        let conv_id = msg.conversation_id;
+        let ev = TimelineEvent::new(
+            self.id,
+            Some(conv_id),
+            self.engine.now(),
+            EventKind::CallRecorded {
+                call_id: msg.call_id,
+                recording_id: msg.recording_id,
+                status: msg.status,
+                duration_s: msg.duration_s,
+                url: msg.url,
+            },
+        );
+        let batch = Batch::default().event(ev.clone());
+        let batch = self.with_idem(batch, idem.as_ref(), &ev, conv_id);
+        let open = self.open.clone().filter(|c| c.id == conv_id);
+        self.commit_then(batch, move |act| {
+            act.remember(&ev);
+            act.acked(idem, ev.id, conv_id);
+            if let Some(c) = &open {
+                act.tell_agent_event(
+                    c,
+                    ConversationEvent {
+                        conversation_id: c.id,
+                        event: ev,
+                    },
+                );
+            }
+            Ok(())
+        })
     }
 }
 

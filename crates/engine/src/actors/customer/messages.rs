@@ -126,6 +126,21 @@ pub struct CallEnded {
     pub duration_s: Option<u64>,
 }
 
+/// A phone call's recording was reported by the telephony platform (its recording
+/// status callback): written once per recording and status as a `call_recorded` event
+/// of `conversation_id`, open or closed.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "EngineResult<()>")]
+pub struct CallRecorded {
+    pub conversation_id: ConversationId,
+    pub call_id: String,
+    /// Checked by `domain::recording_id_valid`.
+    pub recording_id: String,
+    pub status: crate::domain::RecordingStatus,
+    pub duration_s: Option<u64>,
+    pub url: String,
+}
+
 /// A caller is in the phone's IVR menus at `path` (menu ids, root first) on call
 /// `call_id` (the platform's id): remembered so that a call ending there is counted as
 /// contained by self-service (docs/metrics.md "Self-service funnel").

@@ -22,7 +22,7 @@ use crate::store::IdempotencyRecord;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Idem {
     /// `in:<id>` (customer and provider messages), `out:<agent>:<id>` (agent replies
-    /// and notes), `call-end:<call id>`.
+    /// and notes), `call-end:<call id>`, `recording:<recording id>:<status>`.
     pub key: String,
     /// FNV-1a of the content (see [`digest`]).
     pub digest: u64,
@@ -93,6 +93,17 @@ impl Idem {
         Self {
             key: format!("call-end:{}", msg.call_id),
             digest: digest(&[]),
+        }
+    }
+}
+
+impl Idem {
+    /// A recording's report: its id and status (the platform retries a callback; a
+    /// recording that fails after it was reported in progress is a new report).
+    pub(crate) fn recording(msg: &CallRecorded) -> Self {
+        Self {
+            key: format!("recording:{}:{}", msg.recording_id, msg.status.as_str()),
+            digest: digest(&[msg.conversation_id.to_string().as_str()]),
         }
     }
 }
