@@ -71,7 +71,7 @@ const CUSTOMER_TYPING_SHOW_MS = 5000;
  * @property {string} [disposition]
  * @property {number} [waited_ms]
  * @property {boolean} [opted_out]
- * @property {string} [status]  call status; message_status: sent|delivered|read|failed|suppressed|unknown
+ * @property {string} [status]  call status; message_status: sent|delivered|read|failed|suppressed|unknown; call_recorded: completed|absent|failed
  * @property {string} [detail]
  * @property {string} [message_event_id]  message_status: the reply; post_moderated: the post
  * @property {string} [action]  post_moderated: hide|unhide|delete
@@ -95,9 +95,11 @@ const CUSTOMER_TYPING_SHOW_MS = 5000;
  * @property {string[]} [ivr_path]
  * @property {number} [attempt]
  * @property {string} [next]
- * @property {string} [call_id]  call, call_started, call_answered, call_ended
+ * @property {string} [call_id]  call, call_started, call_answered, call_ended, call_recorded
  * @property {string} [media]  call_started: audio | video
  * @property {number} [duration_ms]  call_ended: talk time since the answer
+ * @property {string} [recording_id]  call_recorded: the platform's recording (`RE…`), played through the engine
+ * @property {number} [duration_s]  call_recorded: the recording's length, seconds
  */
 
 /**

@@ -1,9 +1,10 @@
 // agent/system.js — owns the wording of the timeline's system lines: every event that
 // is not a message or a note (opened, queued, offered, transferred, resolved with its
-// disposition, channel switched, phone calls, browser calls (started by whom, answered,
-// ended with why and how long, worded by ../shared/call.js), video links, merges,
-// callbacks, delivery, and through bot.js / engage.js the bot and engagement events)
-// becomes one line of text. Links only through safeLink (http/https).
+// disposition, channel switched, phone calls, phone call recordings (worded, with their
+// Play button, by recording.js), browser calls (started by whom, answered, ended with
+// why and how long, worded by ../shared/call.js), video links, merges, callbacks,
+// delivery, and through bot.js / engage.js the bot and engagement events) becomes one
+// line of text. Links only through safeLink (http/https).
 
 import { t, has, formatDuration, channelName } from '../shared/i18n.js';
 import { h, safeLink } from '../shared/dom.js';
@@ -11,6 +12,7 @@ import { agentLabel, timeEl } from './labels.js';
 import { engageEventText } from './engage.js';
 import { botText } from './bot.js';
 import { describeCallbackEvent } from './callback.js';
+import { recordingView } from './recording.js';
 import { callMediaLabel, callEndedText } from '../shared/call.js';
 
 /** @import { TimelineEvent, Identity } from './frames.js' */
@@ -76,6 +78,8 @@ function systemText(e) {
       return t('call.answered');
     case 'call_ended':
       return callEndedText(e, byLabel);
+    case 'call_recorded':
+      return recordingView(e);
     case 'video_invited':
       return [t('event.video_invited'), ' ', safeLink(e.join_url, e.join_url, { class: 'sys__link', dataset: { testid: 'video-link' } })];
     case 'customers_merged':

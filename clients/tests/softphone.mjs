@@ -17,7 +17,19 @@
 // `connect({ params: { conversation } })`; the fake call is answered: the panel connects
 // and the timer runs; Mute toggles; `tokenWillExpire` fetches a second token for
 // `updateToken`; the chip and panel speak Japanese; Hang up disconnects the call and the
-// panel ends. Then the conversation is resolved, a second call is accepted, and
+// panel ends. While the agent still holds that conversation, its recording arrives:
+// the test posts Twilio's recording status callback
+// (`POST /webhooks/twilio/voice/recording?conversation=<id>`, `RecordingStatus`
+// `completed`, `RecordingDuration` 62), signed as Twilio signs it
+// (`X-Twilio-Signature`: base64 HMAC-SHA1 over TWILIO_AUTH_TOKEN of TWILIO_PUBLIC_URL +
+// path and query + every param name and value, sorted by name), and the engine answers
+// 204; the timeline shows the `call_recorded` line "Call recorded (1:02)" with Play
+// recording, and nothing has fetched the recording (every play is audited); Play fetches
+// `GET /api/v1/conversations/{id}/recordings/{recording}` with the staff token as Bearer
+// (not in the URL) into a `blob:` URL, the `<audio>` player takes the button's place,
+// and the audit log (admin token) holds one `recording_played` by the agent; in Japanese
+// the line is drawn again ("通話を録音しました（1:02）") with its player, without a
+// second fetch. Then the conversation is resolved, a second call is accepted, and
 // resolving it while it is live hangs it up. Last, click-to-call: an SMS from the same
 // number opens a conversation; once the agent accepts it, the customer panel offers
 // `customer-dial` for that number; clicking it dials
@@ -28,25 +40,40 @@
 // `connect({ params: { conversation, to } })` to the callback's number.
 //
 //   SWITCHBOARD_URL=http://127.0.0.1:43210 AGENT_ID=amy AGENT_PASSWORD=... \
-//     ADMIN_TOKEN=... CALLER=+819012345678 node clients/tests/softphone.mjs
+//     ADMIN_TOKEN=... CALLER=+819012345678 TWILIO_ACCOUNT=AC... \
+//     TWILIO_AUTH_TOKEN=... TWILIO_PUBLIC_URL=https://switchboard.example \
+//     node clients/tests/softphone.mjs
 //
-// The agent must be in the queue voice conversations go to by default. Prints
-// "softphone browser test passed" and exits 0, or exits 1 with the failing step.
+// TWILIO_ACCOUNT is the engine's `channels.voice.account_sid`, TWILIO_AUTH_TOKEN its
+// `channels.voice.auth_token` (signs the recording callback) and TWILIO_PUBLIC_URL its
+// `channels.public_url` (what the signature covers); the engine's `channels.voice.api_base`
+// must answer `GET .../Recordings/<id>.mp3` (the Rust side points it at a local
+// recorder). The agent must be in the queue voice conversations go to by default, and
+// that queue must have `record_calls`. Prints "softphone browser test passed" and exits
+// 0, or exits 1 with the failing step.
 
+import { createHmac } from 'node:crypto';
 import { harness, BASE } from './harness.mjs';
 
 const AGENT_ID = process.env.AGENT_ID || '';
 const AGENT_PASSWORD = process.env.AGENT_PASSWORD || '';
 const ADMIN_TOKEN = process.env.ADMIN_TOKEN || '';
 const CALLER = process.env.CALLER || '';
+const TWILIO_ACCOUNT = process.env.TWILIO_ACCOUNT || '';
+const TWILIO_AUTH_TOKEN = process.env.TWILIO_AUTH_TOKEN || '';
+const TWILIO_PUBLIC_URL = process.env.TWILIO_PUBLIC_URL || '';
 
-if (!BASE || !AGENT_ID || !AGENT_PASSWORD || !ADMIN_TOKEN || !CALLER) {
-  console.error('usage: SWITCHBOARD_URL=... AGENT_ID=... AGENT_PASSWORD=... ADMIN_TOKEN=... CALLER=+81... node clients/tests/softphone.mjs');
+if (!BASE || !AGENT_ID || !AGENT_PASSWORD || !ADMIN_TOKEN || !CALLER || !TWILIO_ACCOUNT || !TWILIO_AUTH_TOKEN || !TWILIO_PUBLIC_URL) {
+  console.error(
+    'usage: SWITCHBOARD_URL=... AGENT_ID=... AGENT_PASSWORD=... ADMIN_TOKEN=... CALLER=+81... ' +
+      'TWILIO_ACCOUNT=AC... TWILIO_AUTH_TOKEN=... TWILIO_PUBLIC_URL=https://... node clients/tests/softphone.mjs',
+  );
   process.exit(2);
 }
 
 const run = harness('softphone');
 const JWT = /^[\w-]+\.[\w-]+\.[\w-]+$/;
+const RECORDING = 'RE0000000000000000000000000000beef';
 
 /** Runs in the page before its scripts: the fake SDK and its handle. */
 function installFakeTwilio() {
@@ -174,6 +201,46 @@ async function inbound(channel, text) {
 }
 
 /**
+ * `X-Twilio-Signature` as Twilio computes it: base64 HMAC-SHA1, keyed with the auth
+ * token, of the public URL the engine is reached at (its path and query included)
+ * followed by every POST param's name and value, sorted by name.
+ * @param {string} pathAndQuery
+ * @param {Record<string, string>} params
+ */
+function twilioSignature(pathAndQuery, params) {
+  const data = TWILIO_PUBLIC_URL + pathAndQuery + Object.keys(params).sort().map((k) => k + params[k]).join('');
+  return createHmac('sha1', TWILIO_AUTH_TOKEN).update(data, 'utf8').digest('base64');
+}
+
+/**
+ * Twilio's recording status callback for a recording of `conversation`, signed.
+ * Returns the engine's answer status and body.
+ * @param {string} conversation
+ * @param {Record<string, string>} params
+ */
+async function recordingCallback(conversation, params) {
+  const path = `/webhooks/twilio/voice/recording?conversation=${encodeURIComponent(conversation)}`;
+  const r = await fetch(`${BASE}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': twilioSignature(path, params) },
+    body: new URLSearchParams(params).toString(),
+  });
+  return { status: r.status, body: await r.text() };
+}
+
+/**
+ * The audit log's `recording_played` entries (`GET /api/v1/audit`, the admin's token).
+ * @returns {Promise<{ actor?: string, action?: string, detail?: { recording_id?: string, conversation_id?: string } }[]>}
+ */
+async function recordingPlays() {
+  const r = await fetch(`${BASE}/api/v1/audit`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+  const answer = await r.text();
+  run.check(r.status === 200, `audit answered ${r.status}: ${answer}`);
+  const entries = JSON.parse(answer).entries || [];
+  return entries.filter((/** @type {{ action?: string }} */ e) => e.action === 'recording_played');
+}
+
+/**
  * A phone call arriving: a `voice` message over REST opens a voice conversation in the
  * default queue, as the IVR does for a real call. Returns its conversation id.
  */
@@ -207,6 +274,12 @@ await run.main(async () => {
   const sdkAnswers = [];
   page.on('response', (res) => {
     if (new URL(res.url()).pathname === '/agent/vendor/twilio-voice.min.js') sdkAnswers.push(res.status());
+  });
+  /** Every request of the page for a call recording (only a click on Play may make one). */
+  /** @type {import('playwright-core').Request[]} */
+  const recordingRequests = [];
+  page.on('request', (req) => {
+    if (req.url().includes('/recordings/')) recordingRequests.push(req);
   });
 
   const panel = page.getByTestId('softphone-panel');
@@ -329,6 +402,58 @@ await run.main(async () => {
     const f = await fake();
     run.check(f.calls[0].disconnects === 1, `disconnect() called ${f.calls[0].disconnects} times`);
     run.check(await panel.getByTestId('softphone-hangup').isHidden(), 'Hang up still shows');
+  });
+
+  await run.step('the call’s recording is shown, fetched only on Play, played from a blob and audited', async () => {
+    // The agent still holds the first call's conversation (selected in the pane): the
+    // platform reports its recording.
+    const cb = await recordingCallback(first, {
+      AccountSid: TWILIO_ACCOUNT,
+      CallSid: 'CA00000000000000000000000000000020',
+      RecordingSid: RECORDING,
+      RecordingStatus: 'completed',
+      RecordingDuration: '62',
+      RecordingUrl: 'https://api.twilio.com/x',
+    });
+    run.check(cb.status === 204, `recording callback answered ${cb.status}: ${cb.body}`);
+    const line = page.locator(`[data-testid="timeline-system"][data-kind="call_recorded"]`);
+    await line.filter({ hasText: 'Call recorded (1:02)' }).waitFor();
+    const play = line.getByTestId('recording-play');
+    await play.filter({ hasText: 'Play recording' }).waitFor();
+    // Drawn, not fetched: every play is audited.
+    run.check(recordingRequests.length === 0, `the recording was fetched before Play: ${recordingRequests.map((r) => r.url()).join(' ')}`);
+    run.check((await recordingPlays()).length === 0, 'a play was audited before Play was clicked');
+    run.check((await line.getByTestId('recording-audio').count()) === 0, 'a player shows before Play');
+
+    await play.click();
+    const audio = line.locator('[data-testid="recording-audio"][src^="blob:"]');
+    await audio.waitFor();
+    run.check((await line.getByTestId('recording-play').count()) === 0, 'Play still shows beside the player');
+    run.check((await line.getByTestId('recording-failed').count()) === 0, 'the recording was reported unavailable');
+    // One request, at the engine's path, the token in its header and not in its URL.
+    run.check(recordingRequests.length === 1, `recording requests ${recordingRequests.map((r) => r.url()).join(' ')}`);
+    const req = recordingRequests[0];
+    const url = new URL(req.url());
+    run.check(url.pathname === `/api/v1/conversations/${first}/recordings/${RECORDING}` && url.search === '', `recording fetched at ${req.url()}`);
+    const headers = await req.allHeaders();
+    run.check(/^Bearer \S+$/.test(headers.authorization || ''), `recording fetched with authorization ${JSON.stringify(headers.authorization)}`);
+    const res = await req.response();
+    run.check(res !== null && res.status() === 200, `recording answered ${res && res.status()}`);
+    run.check((res.headers()['content-type'] || '').startsWith('audio/mpeg'), `recording content type ${res.headers()['content-type']}`);
+    // The play is audited, as this agent's.
+    const plays = await recordingPlays();
+    const mine = plays.filter((e) => e.actor === AGENT_ID);
+    run.check(mine.length === 1 && mine[0].detail?.recording_id === RECORDING, `recording_played entries ${JSON.stringify(plays)}`);
+
+    // Drawn again in Japanese: the same player, no second fetch (no second audit).
+    await page.getByTestId('lang-toggle').click();
+    await line.filter({ hasText: '通話を録音しました（1:02）' }).waitFor();
+    await audio.waitFor();
+    run.check((await line.getByTestId('recording-play').count()) === 0, 'Play shows again after the language change');
+    run.check(recordingRequests.length === 1, `recording requests after the language change ${recordingRequests.length}`);
+    await page.getByTestId('lang-toggle').click();
+    await chip.filter({ hasText: 'Phone ready' }).waitFor();
+    await line.filter({ hasText: 'Call recorded (1:02)' }).waitFor();
   });
 
   await run.step('a second call, resolved while live, is hung up', async () => {

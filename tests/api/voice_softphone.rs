@@ -214,10 +214,36 @@ async fn only_the_agent_desktop_may_reach_twilio_and_only_with_a_softphone() {
 /// The desktop's softphone in Chromium (clients/tests/softphone.mjs), the Twilio SDK
 /// replaced by a fake at its documented interface (`Device`, `Call`): the token
 /// fetched and renewed, the accepted phone call dialled with its conversation,
-/// connected, muted, hung up.
+/// connected, muted, hung up; its recording (the queue records calls) reported by a
+/// signed callback, shown in the timeline, fetched only when Play is clicked (from the
+/// local recorder standing in for Twilio's REST API) and audited.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_desktop_softphone_dials_the_accepted_call_in_a_real_browser() {
-    let app = voice_app(true).await;
+    // Twilio's REST API (recordings), kept until the test ends.
+    let rec = crate::recorder::Recorder::start().await;
+    let api_base = rec.base.clone();
+    let app = spawn_app(move |s| {
+        let c = &mut s.channels;
+        c.public_url = PUBLIC.into();
+        c.voice.enabled = true;
+        c.voice.auth_token = TWILIO_TOKEN.into();
+        c.voice.account_sid = ACCOUNT.into();
+        c.voice.api_base = api_base;
+        let p = &mut c.voice.softphone;
+        p.account_sid = ACCOUNT.into();
+        p.api_key_sid = KEY.into();
+        p.api_key_secret = KEY_SECRET.into();
+        p.twiml_app_sid = APP.into();
+        p.token_ttl_s = 600;
+        c.voice.caller_id = OUR_NUMBER.into();
+    })
+    .await;
+    // Voice records its calls; web chat and SMS still go to the same queue.
+    app.queue(
+        "general",
+        json!({"default_for": ["voice", "chat", "sms"], "record_calls": true}),
+    )
+    .await;
     app.agent("phil", &["general"], json!({})).await;
     run_browser_script(
         &app,
@@ -226,10 +252,14 @@ async fn the_desktop_softphone_dials_the_accepted_call_in_a_real_browser() {
             ("AGENT_ID", "phil"),
             ("AGENT_PASSWORD", "phil-password"),
             ("CALLER", "+81355501234"),
+            ("TWILIO_ACCOUNT", ACCOUNT),
+            ("TWILIO_AUTH_TOKEN", TWILIO_TOKEN),
+            ("TWILIO_PUBLIC_URL", PUBLIC),
         ],
         "softphone browser test passed",
     )
     .await;
+    drop(rec);
 }
 
 /// The agent's softphone calls out to a customer of a conversation it holds
