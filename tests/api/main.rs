@@ -59,5 +59,6 @@ mod survey;
 mod twiml;
 mod voice_recording;
 mod voice_softphone;
+mod voice_survey;
 mod whatsapp_ivr;
 mod x;

@@ -64,6 +64,7 @@ pub use switchboard_engine::actors::ingest::{
 pub(crate) use ::domain;
 pub(crate) use ::ivr;
 pub(crate) use ::store;
+pub(crate) use ::survey;
 pub(crate) use switchboard_engine::{actors, metrics, redact};
 
 use actix_web::web;

@@ -38,6 +38,14 @@
 //!    `call_recorded` event of that conversation. [`fetch_recording`] is how staff
 //!    play it: the engine asks the REST API with the account's credentials, never
 //!    the browser.
+//! 6. The keypad survey (docs/voice.md "Survey by keypad"): with `[survey]` on, the
+//!    `<Enqueue>` names `POST /webhooks/twilio/voice/after?conversation=..` as its
+//!    action, which the platform asks when the caller leaves the queue. After a
+//!    bridged call (`QueueResult=bridged`: the agent hung up, the caller is still on
+//!    the line) it asks the survey (`AskPhoneSurvey`) with a one-digit `<Gather>` to
+//!    `POST /webhooks/twilio/voice/csat?conversation=..&try=..`, whose key is the
+//!    answer (`AnswerSurvey`); a key out of range is asked again up to
+//!    `ivr.max_retries` times. Anything else hangs up.
 //!
 //! Every request must carry a valid `X-Twilio-Signature`. The call id (`CallSid`) makes
 //! retries idempotent.
@@ -69,7 +77,9 @@ impl Connector for TwilioVoice {
             .route("/twilio/voice/menu", web::post().to(menu))
             .route("/twilio/voice/status", web::post().to(status))
             .route("/twilio/voice/client", web::post().to(client))
-            .route("/twilio/voice/recording", web::post().to(recording));
+            .route("/twilio/voice/recording", web::post().to(recording))
+            .route("/twilio/voice/after", web::post().to(after))
+            .route("/twilio/voice/csat", web::post().to(csat));
     }
 }
 
@@ -438,10 +448,20 @@ async fn route_call(
         // ends (its conversation is recorded and abandoned at once by its actor).
         return Ok(twiml(format!("{told}<Hangup/>")));
     }
+    let conversation = done.ack.conversation_id;
+    // With surveys on, the call comes back here when the agent hangs up.
+    let after = if state.engine.settings.survey.enabled {
+        let url = format!(
+            "{}/webhooks/twilio/voice/after?conversation={conversation}",
+            state.channels.public_url
+        );
+        format!(" action=\"{}\"", xml_escape(&url))
+    } else {
+        String::new()
+    };
     Ok(twiml(format!(
-        "{told}{}<Enqueue>{}</Enqueue>",
+        "{told}{}<Enqueue{after}>{conversation}</Enqueue>",
         say(state, "担当者におつなぎします。そのままお待ちください。"),
-        done.ack.conversation_id
     )))
 }
 
@@ -674,31 +694,27 @@ pub async fn recording(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, WebhookError> {
-    let conversation = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
-        .ok()
-        .and_then(|q| {
-            q.iter()
-                .find(|(k, _)| k == "conversation")
-                .map(|(_, v)| v.clone())
-        });
     serve(&TwilioVoice, &state, &req, &body, |params| {
-        recording_inner(&state, conversation, params)
+        recording_inner(&state, &req, params)
     })
     .await
 }
 
+/// The conversation named in a callback URL's (signed) query.
+fn conversation_in(req: &HttpRequest) -> Result<crate::domain::ConversationId, WebhookError> {
+    let query: Vec<(String, String)> =
+        serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    let id = field(&query, "conversation")
+        .ok_or_else(|| WebhookError::Malformed("no conversation in the callback URL".into()))?;
+    crate::domain::ConversationId::parse(id).map_err(|e| WebhookError::Malformed(e.to_string()))
+}
+
 async fn recording_inner(
     state: &Gateway,
-    conversation: Option<String>,
+    req: &HttpRequest,
     params: Vec<(String, String)>,
 ) -> Result<HttpResponse, WebhookError> {
-    let conversation = conversation
-        .as_deref()
-        .ok_or_else(|| WebhookError::Malformed("no conversation in the callback URL".into()))
-        .and_then(|c| {
-            crate::domain::ConversationId::parse(c)
-                .map_err(|e| WebhookError::Malformed(e.to_string()))
-        })?;
+    let conversation = conversation_in(req)?;
     let recording_id = required(&params, "RecordingSid")?;
     if !crate::domain::recording_id_valid(recording_id) {
         return Err(WebhookError::Malformed(format!(
@@ -789,4 +805,165 @@ pub async fn fetch_recording(
             "the platform answered {s}"
         ))),
     }
+}
+
+/// `POST /webhooks/twilio/voice/after?conversation=..`: the caller left the queue.
+pub async fn after(
+    state: web::Data<Gateway>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, WebhookError> {
+    serve(&TwilioVoice, &state, &req, &body, |params| {
+        after_inner(&state, &req, params)
+    })
+    .await
+}
+
+async fn after_inner(
+    state: &Gateway,
+    req: &HttpRequest,
+    params: Vec<(String, String)>,
+) -> Result<HttpResponse, WebhookError> {
+    let conversation = conversation_in(req)?;
+    // Only a caller whose agent hung up is still on the line to answer.
+    if field(&params, "QueueResult") != Some("bridged") {
+        return Ok(twiml("<Hangup/>".into()));
+    }
+    let Some(customer) = customer_of(state, conversation).await? else {
+        return Ok(twiml("<Hangup/>".into()));
+    };
+    let asked = state
+        .ask_customer(
+            customer,
+            crate::actors::customer::survey::AskPhoneSurvey {
+                conversation_id: conversation,
+            },
+        )
+        .await;
+    Ok(match asked {
+        Ok(Some(lang)) => twiml(survey_gather(state, conversation, lang, 0, false)),
+        Ok(None) => twiml("<Hangup/>".into()),
+        Err(e) => {
+            // The caller is not kept waiting on an engine that cannot take the answer.
+            tracing::info!(%conversation, error = %e, "no keypad survey: the engine refused it");
+            twiml("<Hangup/>".into())
+        }
+    })
+}
+
+/// The customer of `conversation`, if it exists.
+async fn customer_of(
+    state: &Gateway,
+    conversation: crate::domain::ConversationId,
+) -> Result<Option<crate::domain::CustomerId>, WebhookError> {
+    Ok(state
+        .store
+        .conversation(conversation)
+        .await
+        .map_err(crate::actors::messages::EngineError::unavailable)?
+        .map(|c| c.customer_id))
+}
+
+/// The spoken language of the survey in `lang`.
+fn survey_voice(lang: crate::survey::Language) -> &'static str {
+    match lang {
+        crate::survey::Language::Ja => "ja-JP",
+        crate::survey::Language::En => "en-US",
+    }
+}
+
+/// The one-digit `<Gather>` of the keypad survey (the reminder first when
+/// `reprompt`), then a hang-up when no key comes.
+fn survey_gather(
+    state: &Gateway,
+    conversation: crate::domain::ConversationId,
+    lang: crate::survey::Language,
+    tries: u32,
+    reprompt: bool,
+) -> String {
+    let url = format!(
+        "{}/webhooks/twilio/voice/csat?conversation={conversation}&lang={}&try={tries}",
+        state.channels.public_url,
+        lang.as_str()
+    );
+    let text = if reprompt {
+        crate::survey::phone_reprompt(lang)
+    } else {
+        crate::survey::phone_question(lang)
+    };
+    format!(
+        "<Gather input=\"dtmf\" numDigits=\"1\" timeout=\"{}\" action=\"{}\">\
+         <Say language=\"{}\">{}</Say></Gather><Hangup/>",
+        state.channels.voice.gather_timeout_s,
+        xml_escape(&url),
+        survey_voice(lang),
+        xml_escape(text)
+    )
+}
+
+/// `POST /webhooks/twilio/voice/csat?conversation=..&lang=..&try=..`: the key pressed.
+pub async fn csat(
+    state: web::Data<Gateway>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, WebhookError> {
+    serve(&TwilioVoice, &state, &req, &body, |params| {
+        csat_inner(&state, &req, params)
+    })
+    .await
+}
+
+async fn csat_inner(
+    state: &Gateway,
+    req: &HttpRequest,
+    params: Vec<(String, String)>,
+) -> Result<HttpResponse, WebhookError> {
+    let conversation = conversation_in(req)?;
+    let query: Vec<(String, String)> =
+        serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    let lang = field(&query, "lang")
+        .and_then(crate::survey::Language::parse)
+        .unwrap_or(crate::survey::Language::Ja);
+    let tries: u32 = field(&query, "try")
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
+    let score = field(&params, "Digits")
+        .and_then(|d| d.parse::<u8>().ok())
+        .filter(|s| (1..=crate::survey::SCALE_MAX).contains(s));
+    let Some(score) = score else {
+        return Ok(twiml(if tries < state.ivr.max_retries {
+            survey_gather(state, conversation, lang, tries + 1, true)
+        } else {
+            "<Hangup/>".into()
+        }));
+    };
+    let Some(customer) = customer_of(state, conversation).await? else {
+        return Ok(twiml("<Hangup/>".into()));
+    };
+    let answered = state
+        .ask_customer(
+            customer,
+            crate::actors::customer::survey::AnswerSurvey {
+                conversation_id: conversation,
+                score,
+                comment: None,
+                channel: Channel::Voice,
+                secret: None,
+            },
+        )
+        .await;
+    match answered {
+        // Answered now, or already (the platform retried): thanked either way.
+        Ok(_) => {}
+        Err(e) if e.code == crate::domain::ErrorCode::Conflict => {}
+        Err(e) => {
+            tracing::info!(%conversation, error = %e, "a keypad survey answer was refused");
+            return Ok(twiml("<Hangup/>".into()));
+        }
+    }
+    Ok(twiml(format!(
+        "<Say language=\"{}\">{}</Say><Hangup/>",
+        survey_voice(lang),
+        xml_escape(crate::survey::phone_thanks(lang))
+    )))
 }

@@ -117,6 +117,33 @@ pub fn question(channel: Channel, lang: Language, link: Option<&str>) -> String 
     }
 }
 
+/// What a phone call's keypad survey says, in `lang`: the question after the agent
+/// hangs up, the reminder after a key out of range (or none), and the thanks.
+pub fn phone_question(lang: Language) -> &'static str {
+    match lang {
+        Language::Ja => {
+            "本日の対応はいかがでしたか。1（不満）から5（満足）の数字を押してください。"
+        }
+        Language::En => "How did we do? Please press a number from 1 for poor to 5 for excellent.",
+    }
+}
+
+/// See [`phone_question`].
+pub fn phone_reprompt(lang: Language) -> &'static str {
+    match lang {
+        Language::Ja => "1から5の数字を押してください。",
+        Language::En => "Please press a number from 1 to 5.",
+    }
+}
+
+/// See [`phone_question`].
+pub fn phone_thanks(lang: Language) -> &'static str {
+    match lang {
+        Language::Ja => "ご回答ありがとうございました。失礼いたします。",
+        Language::En => "Thank you for your answer. Goodbye.",
+    }
+}
+
 /// The one reminder sent on a messaging channel after an answer out of range.
 pub fn reprompt(lang: Language) -> &'static str {
     match lang {

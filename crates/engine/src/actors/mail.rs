@@ -434,7 +434,7 @@ macro_rules! all_mail {
                 Identify, AttachChat, DetachChat, Typing, RecordEvents, WatchConversation,
                 UnwatchConversation,
                 Absorb, Evict, LinkIdentity, NameIfUnnamed, Retire, UnlinkIdentity, Unmerge,
-                Unretire, AnswerSurvey, CallbackDue, CallbackOutcome, RequestCallback, Notify,
+                Unretire, AnswerSurvey, AskPhoneSurvey, CallbackDue, CallbackOutcome, RequestCallback, Notify,
                 CheckResponse, StartConversation, CallRequest,
             ],
             QueueActor => [
@@ -461,7 +461,7 @@ use super::customer::identity::{
 };
 use super::customer::notify::Notify;
 use super::customer::responses::CheckResponse;
-use super::customer::survey::AnswerSurvey;
+use super::customer::survey::{AnswerSurvey, AskPhoneSurvey};
 use super::messages::*;
 use super::queue::Reconfigure;
 

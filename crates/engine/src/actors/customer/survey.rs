@@ -4,6 +4,11 @@
 //! inside the answer window) and storing it once: the `survey` record, a
 //! `survey_answered` timeline event and a `csat` report event in one commit.
 //!
+//! A phone call's survey is asked on the call itself, by keypad, when the agent hangs
+//! up ([`AskPhoneSurvey`], before the conversation is resolved): the record and the
+//! `survey_sent` event are written then, and the key pressed is an [`AnswerSurvey`]
+//! like any other.
+//!
 //! Wording and answer parsing are `crate::survey` (pure).
 
 use super::{done, try_atomic, Atomic, CustomerActor};
@@ -32,6 +37,16 @@ pub struct AnswerSurvey {
     /// The email link's secret, when the answer came through it (checked against the
     /// record's).
     pub secret: Option<String>,
+}
+
+/// The caller of voice conversation `conversation_id` is still on the line after the
+/// agent hung up: ask the keypad survey (once). Replies with the language to ask in,
+/// or `None` when no survey is asked (surveys off, not a call of this customer, or
+/// already answered). Asked again (the platform retried), the same survey is asked.
+#[derive(Debug, Clone, Message, serde::Serialize, serde::Deserialize)]
+#[rtype(result = "EngineResult<Option<Language>>")]
+pub struct AskPhoneSurvey {
+    pub conversation_id: ConversationId,
 }
 
 /// What to do once a survey is committed.
@@ -383,6 +398,91 @@ fn truncate(s: &str, max: usize) -> String {
         end -= 1;
     }
     s[..end].to_owned()
+}
+
+impl Handler<AskPhoneSurvey> for CustomerActor {
+    type Result = Atomic<Option<Language>>;
+
+    fn handle(&mut self, msg: AskPhoneSurvey, _: &mut Context<Self>) -> Self::Result {
+        try_atomic!(self.begin());
+        let cfg = &self.engine.settings.survey;
+        let conv = [self.open.as_ref(), self.last_closed.as_ref()]
+            .into_iter()
+            .flatten()
+            .find(|c| c.id == msg.conversation_id && c.channel == Channel::Voice)
+            .cloned();
+        let (Some(conv), Some(customer), true) = (conv, self.customer.as_ref(), cfg.enabled) else {
+            return done(Ok(None));
+        };
+        let lang = Language::of_customer(customer, &cfg.default_language);
+        let store = self.engine.store.clone();
+        let now = self.engine.now();
+        let me = self.id;
+        let record = SurveyRecord {
+            conversation_id: conv.id,
+            customer_id: me,
+            channel: Channel::Voice,
+            queue: conv.queue.clone(),
+            agent: conv.agent.clone(),
+            difficulty: crate::domain::difficulty_of(&conv.requirements),
+            language: lang,
+            status: SurveyStatus::Sent,
+            scale_max: SCALE_MAX,
+            sent_at: now,
+            secret: None,
+            score: None,
+            comment: None,
+            answered_at: None,
+            answered_on: None,
+        };
+        let event = TimelineEvent::new(
+            me,
+            Some(conv.id),
+            now,
+            EventKind::SurveySent {
+                channel: Channel::Voice,
+                scale_max: SCALE_MAX,
+                text: survey::phone_question(lang).to_owned(),
+            },
+        );
+        Atomic::new(Box::pin(
+            async move {
+                let key = conv.id.to_string();
+                let existing = store
+                    .record(survey::KIND, &key)
+                    .await
+                    .map_err(crate::store::StoreError::into_engine)?;
+                if let Some(raw) = existing {
+                    let rec: SurveyRecord = serde_json::from_slice(&raw)
+                        .map_err(|e| EngineError::internal(format!("survey record: {e}")))?;
+                    return Ok(match rec.status {
+                        SurveyStatus::Sent => Some((rec.language, None)),
+                        _ => None,
+                    });
+                }
+                let bytes = serde_json::to_vec(&record)
+                    .map_err(|e| EngineError::internal(format!("survey record: {e}")))?;
+                let batch = Batch {
+                    events: vec![event.clone()],
+                    records: vec![RecordWrite::put(survey::KIND, key, bytes)],
+                    ..Default::default()
+                };
+                store
+                    .commit(batch)
+                    .await
+                    .map_err(crate::store::StoreError::into_engine)?;
+                Ok(Some((lang, Some(event))))
+            }
+            .into_actor(self)
+            .map(|res: EngineResult<_>, act: &mut CustomerActor, _| {
+                let asked = res?;
+                if let Some((_, Some(ev))) = &asked {
+                    act.remember(ev);
+                }
+                Ok(asked.map(|(lang, _)| lang))
+            }),
+        ))
+    }
 }
 
 impl Handler<AnswerSurvey> for CustomerActor {
