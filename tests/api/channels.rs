@@ -752,12 +752,7 @@ async fn voice_ivr_digit_chooses_the_queue_and_hangup_while_waiting_abandons() {
     pressed.push(("Digits", "1"));
     let (status, twiml) = twilio_post(&app, "/webhooks/twilio/voice/menu", &pressed, None).await;
     assert_eq!(status, 200);
-    let conv_id = twiml
-        .split("<Enqueue>")
-        .nth(1)
-        .and_then(|s| s.split("</Enqueue>").next())
-        .expect("enqueue names the conversation")
-        .to_owned();
+    let conv_id = crate::ivr::enqueued(&twiml);
     let (_, conv) = app.get(&format!("/api/v1/conversations/{conv_id}")).await;
     assert_eq!(conv["channel"], "voice");
     assert_eq!(conv["queue"], "orders");

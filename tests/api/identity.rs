@@ -578,12 +578,7 @@ async fn a_text_then_a_call_from_one_number_is_one_customer_and_one_conversation
     ];
     let (s, twiml) = twilio_post(&app, "/webhooks/twilio/voice", &call, None).await;
     assert_eq!(s, 200, "{twiml}");
-    let call_conv = twiml
-        .split("<Enqueue>")
-        .nth(1)
-        .and_then(|s| s.split("</Enqueue>").next())
-        .expect("the call waits in a queue")
-        .to_owned();
+    let call_conv = crate::ivr::enqueued(&twiml);
     assert_eq!(
         id_of(&customer_of(&app, "voice", phone).await.expect("the caller")),
         owner,

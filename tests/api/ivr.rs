@@ -120,11 +120,13 @@ fn action_path(twiml: &str) -> String {
         .to_owned()
 }
 
+/// The queue a TwiML answer puts the caller in (`<Enqueue ...>{name}</Enqueue>`).
 pub fn enqueued(twiml: &str) -> String {
     twiml
-        .split("<Enqueue>")
+        .split("<Enqueue")
         .nth(1)
-        .and_then(|s| s.split("</Enqueue>").next())
+        .and_then(|s| s.split_once('>'))
+        .and_then(|(_, s)| s.split("</Enqueue>").next())
         .unwrap_or_else(|| panic!("no Enqueue in {twiml}"))
         .to_owned()
 }

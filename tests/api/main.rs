@@ -60,5 +60,6 @@ mod twiml;
 mod voice_recording;
 mod voice_softphone;
 mod voice_survey;
+mod voice_transfer;
 mod whatsapp_ivr;
 mod x;

@@ -308,12 +308,7 @@ async fn webhooks_replayed_after_erasure_are_accepted_and_store_nothing() {
     // conversation is closed, so its customer can be erased.
     let (s, twiml) = twilio_post(&app, voice_path, &call, Some(&call_signature)).await;
     assert_eq!(s, 200);
-    let call_conv = twiml
-        .split("<Enqueue>")
-        .nth(1)
-        .and_then(|s| s.split("</Enqueue>").next())
-        .expect("enqueue names the conversation")
-        .to_owned();
+    let call_conv = crate::ivr::enqueued(&twiml);
     let mut ended = call.clone();
     ended[3] = ("CallStatus", "completed");
     let (s, _) = twilio_post(&app, "/webhooks/twilio/voice/status", &ended, None).await;

@@ -147,10 +147,7 @@ async fn chat_then_messenger_two_days_later_then_a_call_one_story() {
     ];
     let (status, twiml) = twilio_post(&app, "/webhooks/twilio/voice/menu", &call, None).await;
     assert_eq!(status, 200, "{twiml}");
-    assert!(twiml.contains(&format!(
-        "<Enqueue>{}</Enqueue>",
-        conv["id"].as_str().unwrap()
-    )));
+    assert_eq!(crate::ivr::enqueued(&twiml), conv["id"].as_str().unwrap());
     // A's sticky claim lapses as (engine) time passes; B, back at work, pulls the call.
     clock.advance_ms(1_000);
     for status in ["away", "available"] {

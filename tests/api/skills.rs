@@ -85,7 +85,7 @@ async fn an_ivr_choice_needing_a_skill_goes_to_the_most_proficient_agent_who_has
     let mut press = c.clone();
     press.push(("Digits", "2"));
     let (_, routed) = twilio_post(&app, "/webhooks/twilio/voice/menu", &press, None).await;
-    assert!(routed.contains("<Enqueue>"), "{routed}");
+    assert!(routed.contains("<Enqueue "), "{routed}");
 
     // The most proficient agent is offered the call first.
     let offer = pro.expect("offer").await;

@@ -25,7 +25,7 @@ async fn survey_app(surveys: bool) -> TestApp {
 }
 
 /// A call from `caller` comes in and waits; returns the `<Enqueue>` element.
-async fn waiting_call(app: &TestApp, caller: &str, call: &str) -> crate::twiml::Element {
+pub async fn waiting_call(app: &TestApp, caller: &str, call: &str) -> crate::twiml::Element {
     let p = [
         ("CallSid", call),
         ("From", caller),
@@ -42,14 +42,18 @@ async fn waiting_call(app: &TestApp, caller: &str, call: &str) -> crate::twiml::
 
 /// Posts the platform's request to `url` (an absolute URL the engine gave) with
 /// `params`; returns the checked TwiML.
-async fn follow(app: &TestApp, url: &str, params: &[(&str, &str)]) -> Vec<crate::twiml::Element> {
+pub async fn follow(
+    app: &TestApp,
+    url: &str,
+    params: &[(&str, &str)],
+) -> Vec<crate::twiml::Element> {
     let path = url.strip_prefix(PUBLIC).expect("an URL of ours");
     let (s, xml) = twilio_post(app, path, params, None).await;
     assert_eq!(s, 200, "{xml}");
     check(&xml)
 }
 
-fn paths(els: &[crate::twiml::Element]) -> Vec<&str> {
+pub fn paths(els: &[crate::twiml::Element]) -> Vec<&str> {
     els.iter().map(|e| e.path.as_str()).collect()
 }
 
@@ -75,6 +79,7 @@ async fn the_caller_rates_the_call_by_keypad_after_the_agent_hangs_up() {
         ("From", "+81312345670"),
         ("QueueResult", "bridged"),
         ("QueueTime", "12"),
+        ("CallStatus", "in-progress"),
     ];
     let asked = follow(&app, &after, &left).await;
     assert_eq!(
@@ -152,6 +157,7 @@ async fn a_caller_who_hung_up_in_the_queue_or_without_surveys_is_not_asked() {
         ("CallSid", "CA00000000000000000000000000000041"),
         ("From", "+81312345671"),
         ("QueueResult", "hangup"),
+        ("CallStatus", "completed"),
     ];
     assert_eq!(
         paths(&follow(&app, &after, &hung_up).await),
@@ -170,8 +176,21 @@ async fn a_caller_who_hung_up_in_the_queue_or_without_surveys_is_not_asked() {
         401
     );
 
-    // Surveys off: the caller waits in a plain <Enqueue>, with no action to come back to.
+    // Surveys off: the agent who took the call hangs up, and so does the call.
     let off = survey_app(false).await;
-    let enqueue = waiting_call(&off, "+81312345672", "CA00000000000000000000000000000042").await;
-    assert!(enqueue.attrs.is_empty(), "{:?}", enqueue.attrs);
+    let bo = off.agent("bo", &["general"], json!({})).await;
+    let mut b = Client::available(&off, &bo).await;
+    let call = "CA00000000000000000000000000000042";
+    let enqueue = waiting_call(&off, "+81312345672", call).await;
+    accept_next(&mut b).await;
+    let left = [
+        ("CallSid", call),
+        ("From", "+81312345672"),
+        ("QueueResult", "bridged"),
+        ("CallStatus", "in-progress"),
+    ];
+    assert_eq!(
+        paths(&follow(&off, &enqueue.attrs["action"], &left).await),
+        ["Response/Hangup"]
+    );
 }

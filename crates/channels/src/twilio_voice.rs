@@ -38,11 +38,15 @@
 //!    `call_recorded` event of that conversation. [`fetch_recording`] is how staff
 //!    play it: the engine asks the REST API with the account's credentials, never
 //!    the browser.
-//! 6. The keypad survey (docs/voice.md "Survey by keypad"): with `[survey]` on, the
-//!    `<Enqueue>` names `POST /webhooks/twilio/voice/after?conversation=..` as its
-//!    action, which the platform asks when the caller leaves the queue. After a
-//!    bridged call (`QueueResult=bridged`: the agent hung up, the caller is still on
-//!    the line) it asks the survey (`AskPhoneSurvey`) with a one-digit `<Gather>` to
+//! 6. After the agent's leg: the `<Enqueue>` names
+//!    `POST /webhooks/twilio/voice/after?conversation=..` as its action, which the
+//!    platform asks when the caller leaves the queue. After a bridged call
+//!    (`QueueResult=bridged`, the caller still on the line): a conversation that
+//!    was transferred meanwhile (waiting again, or held by another agent than the one
+//!    last bridged, remembered when the softphone dialled) puts the caller back in
+//!    the queue for the next agent (docs/voice.md "Transfer"); otherwise, with
+//!    `[survey]` on, it asks the keypad survey (docs/voice.md "Survey by keypad",
+//!    `AskPhoneSurvey`) with a one-digit `<Gather>` to
 //!    `POST /webhooks/twilio/voice/csat?conversation=..&try=..`, whose key is the
 //!    answer (`AnswerSurvey`); a key out of range is asked again up to
 //!    `ivr.max_retries` times. Anything else hangs up.
@@ -448,22 +452,29 @@ async fn route_call(
         // ends (its conversation is recorded and abandoned at once by its actor).
         return Ok(twiml(format!("{told}<Hangup/>")));
     }
-    let conversation = done.ack.conversation_id;
-    // With surveys on, the call comes back here when the agent hangs up.
-    let after = if state.engine.settings.survey.enabled {
-        let url = format!(
-            "{}/webhooks/twilio/voice/after?conversation={conversation}",
-            state.channels.public_url
-        );
-        format!(" action=\"{}\"", xml_escape(&url))
-    } else {
-        String::new()
-    };
     Ok(twiml(format!(
-        "{told}{}<Enqueue{after}>{conversation}</Enqueue>",
+        "{told}{}{}",
         say(state, "担当者におつなぎします。そのままお待ちください。"),
+        enqueue(state, done.ack.conversation_id)
     )))
 }
+
+/// The `<Enqueue>` that holds the caller of `conversation` until an agent's softphone
+/// dials it; the platform comes back to [`after`] when the caller leaves it.
+fn enqueue(state: &Gateway, conversation: crate::domain::ConversationId) -> String {
+    let url = format!(
+        "{}/webhooks/twilio/voice/after?conversation={conversation}",
+        state.channels.public_url
+    );
+    format!(
+        "<Enqueue action=\"{}\">{conversation}</Enqueue>",
+        xml_escape(&url)
+    )
+}
+
+/// Record kind of the agent last bridged to a conversation's caller (key: the
+/// conversation id; value: the agent id).
+const BRIDGED: &str = "voice_bridged";
 
 /// The answer to a call whose `CallSid` an erasure left a tombstone of (a replayed
 /// webhook): nothing was stored, the call ends.
@@ -584,6 +595,25 @@ async fn client_inner(
         .map_err(|e| WebhookError::Malformed(e.to_string()))?;
     let to = field(&params, "to").filter(|t| !t.trim().is_empty());
     let held = held_by(state, &agent, conversation).await?;
+    if let (Some(c), None) = (&held, to) {
+        if c.channel == Channel::Voice {
+            // Who the caller is with, so that a transfer puts the caller back in the
+            // queue when this agent's leg ends (`after`).
+            let batch = crate::store::Batch {
+                records: vec![crate::store::RecordWrite::put(
+                    BRIDGED,
+                    conversation.to_string(),
+                    agent.as_str().as_bytes().to_vec(),
+                )],
+                ..Default::default()
+            };
+            state
+                .store
+                .commit(batch)
+                .await
+                .map_err(crate::actors::messages::EngineError::unavailable)?;
+        }
+    }
     let answer = match (held, to) {
         // The caller waits in the queue named after the conversation (`<Enqueue>`).
         (Some(c), None) if c.channel == Channel::Voice => Ok(format!(
@@ -825,13 +855,40 @@ async fn after_inner(
     params: Vec<(String, String)>,
 ) -> Result<HttpResponse, WebhookError> {
     let conversation = conversation_in(req)?;
-    // Only a caller whose agent hung up is still on the line to answer.
-    if field(&params, "QueueResult") != Some("bridged") {
+    // Only a caller whose agent's leg ended is still on the line.
+    if field(&params, "QueueResult") != Some("bridged")
+        || field(&params, "CallStatus") != Some("in-progress")
+    {
         return Ok(twiml("<Hangup/>".into()));
     }
-    let Some(customer) = customer_of(state, conversation).await? else {
+    let store = &state.store;
+    let unavailable = crate::actors::messages::EngineError::unavailable;
+    let Some(conv) = store
+        .conversation(conversation)
+        .await
+        .map_err(unavailable)?
+    else {
         return Ok(twiml("<Hangup/>".into()));
     };
+    let bridged = store
+        .record(BRIDGED, &conversation.to_string())
+        .await
+        .map_err(unavailable)?;
+    if transferred(&conv, bridged.as_deref()) {
+        // The call went to another queue or agent: the caller waits again, and the
+        // next agent's softphone dials it as any other.
+        let moving = if state.channels.voice.language.starts_with("en") {
+            "Please hold while we transfer your call."
+        } else {
+            "おつなぎ先を変更します。そのままお待ちください。"
+        };
+        return Ok(twiml(format!(
+            "{}{}",
+            say(state, moving),
+            enqueue(state, conversation)
+        )));
+    }
+    let customer = conv.customer_id;
     let asked = state
         .ask_customer(
             customer,
@@ -849,6 +906,19 @@ async fn after_inner(
             twiml("<Hangup/>".into())
         }
     })
+}
+
+/// Whether open conversation `conv` moved away from the agent last bridged to its
+/// caller (`bridged`, an agent id): waiting again, or held by someone else.
+fn transferred(conv: &crate::domain::Conversation, bridged: Option<&[u8]>) -> bool {
+    use crate::domain::ConversationState as S;
+    match conv.state {
+        S::Queued => true,
+        S::Assigned | S::WrapUp => {
+            bridged.is_some_and(|b| conv.agent.as_ref().map(|a| a.as_str().as_bytes()) != Some(b))
+        }
+        S::Parked | S::Resolved | S::Abandoned => false,
+    }
 }
 
 /// The customer of `conversation`, if it exists.
