@@ -298,6 +298,42 @@ async fn an_agent_calls_out_only_to_a_number_of_the_customer_it_holds() {
     assert_eq!(dial[0].attrs["callerId"], OUR_NUMBER);
     assert_eq!(dial[0].attrs["answerOnBridge"], "true");
     assert_eq!(dial[1].text, "+81355501234");
+    let dialed = dial[0].attrs["action"].clone();
+    assert_eq!(
+        dialed,
+        format!("{PUBLIC}/webhooks/twilio/voice/dialed?conversation={conv_id}&agent=ann")
+    );
+    // The call is answered and ends: its outcome is a `call` event of the conversation.
+    let path = dialed.strip_prefix(PUBLIC).unwrap();
+    let ended = [
+        ("AccountSid", ACCOUNT),
+        ("CallSid", "CA00000000000000000000000000000030"),
+        ("DialCallSid", "CA00000000000000000000000000000032"),
+        ("DialCallStatus", "completed"),
+        ("DialCallDuration", "42"),
+    ];
+    for _ in 0..2 {
+        let (s, xml) = twilio_post(&app, path, &ended, None).await;
+        assert_eq!(s, 200, "{xml}");
+        let after: Vec<String> = check(&xml).into_iter().map(|e| e.path).collect();
+        assert_eq!(after, ["Response/Hangup"]);
+    }
+    let (_, view) = app.get(&format!("/api/v1/conversations/{conv_id}")).await;
+    let customer = view["customer_id"].as_str().unwrap();
+    let calls: Vec<Value> = app
+        .timeline(customer)
+        .await
+        .into_iter()
+        .filter(|e| e["type"] == "call")
+        .collect();
+    assert_eq!(
+        calls.len(),
+        1,
+        "one end however often it is reported: {calls:?}"
+    );
+    assert_eq!(calls[0]["conversation_id"], conv_id.as_str());
+    assert_eq!(calls[0]["call_id"], "CA00000000000000000000000000000032");
+    assert_eq!(calls[0]["detail"], "outbound completed after 42 s");
     // Another number, or not a number: refused and hung up.
     for to in ["+81399998888", "call me maybe"] {
         let refused: Vec<String> = out(to).await.into_iter().map(|e| e.path).collect();
@@ -315,4 +351,67 @@ async fn an_agent_calls_out_only_to_a_number_of_the_customer_it_holds() {
     let (_, xml) = twilio_post(&app, "/webhooks/twilio/voice/client", &p, None).await;
     let refused: Vec<String> = check(&xml).into_iter().map(|e| e.path).collect();
     assert_eq!(refused, ["Response/Say", "Response/Hangup"]);
+}
+
+/// A callback dialled from the softphone: the dial's outcome is the callback's attempt,
+/// recorded by the engine (no answer: the callback goes back in line for a retry).
+#[actix_rt::test]
+async fn a_callback_dialled_from_the_softphone_records_its_attempt() {
+    let app = voice_app(true).await;
+    let ann = app.agent("ann", &["general"], json!({})).await;
+    let (mut v, w) = Client::visitor(&app).await;
+    chat_say(&mut v, "please call me back").await;
+    let r = app
+        .http
+        .post(format!("{}/api/v1/callbacks", app.base))
+        .bearer_auth(w["token"].as_str().unwrap())
+        .json(&json!({"phone": "+81 90-1111-2222"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let mut a = Client::available(&app, &ann).await;
+    let task = accept_next(&mut a).await;
+    let conv_id = task["id"].as_str().unwrap().to_owned();
+    let p = [
+        ("AccountSid", ACCOUNT),
+        ("ApplicationSid", APP),
+        ("CallSid", "CA00000000000000000000000000000060"),
+        ("From", "client:ann"),
+        ("To", ""),
+        ("conversation", conv_id.as_str()),
+        ("to", "+819011112222"),
+    ];
+    let (s, xml) = twilio_post(&app, "/webhooks/twilio/voice/client", &p, None).await;
+    assert_eq!(s, 200, "{xml}");
+    let dial = check(&xml);
+    assert_eq!(dial[1].text, "+819011112222", "{xml}");
+    let path = dial[0].attrs["action"]
+        .strip_prefix(PUBLIC)
+        .unwrap()
+        .to_owned();
+    let no_answer = [
+        ("AccountSid", ACCOUNT),
+        ("CallSid", "CA00000000000000000000000000000060"),
+        ("DialCallSid", "CA00000000000000000000000000000061"),
+        ("DialCallStatus", "no-answer"),
+    ];
+    let (s, xml) = twilio_post(&app, &path, &no_answer, None).await;
+    assert_eq!(s, 200, "{xml}");
+    // The attempt is recorded and the callback leaves the agent to wait for its retry.
+    let attempt = a
+        .expect_where("event", |e| e["event"]["type"] == "callback_attempt")
+        .await;
+    assert_eq!(attempt["event"]["outcome"], "no_answer");
+    assert_eq!(attempt["event"]["attempt"], 1);
+    assert_eq!(attempt["event"]["next"], "retry");
+    a.expect_where("conversation_updated", |m| m["held"] == false)
+        .await;
+    // A forged report and one without its agent are refused.
+    assert_eq!(
+        twilio_post(&app, &path, &no_answer, Some("forged")).await.0,
+        401
+    );
+    let bare = format!("/webhooks/twilio/voice/dialed?conversation={conv_id}");
+    assert_eq!(twilio_post(&app, &bare, &no_answer, None).await.0, 400);
 }

@@ -28,8 +28,11 @@
 //!    waiting caller — only when that agent holds that voice conversation now. With
 //!    `to` (the agent calls a customer: click-to-call, a callback) it is answered
 //!    `<Dial callerId><Number>` to that number, only when the agent holds the
-//!    conversation and the number is one of its customer's phone identities. Any
-//!    other call is told so and hung up.
+//!    conversation and the number is one of its customer's phone identities; its
+//!    outcome comes to `POST /webhooks/twilio/voice/dialed?conversation=..&agent=..`
+//!    (`DialCallStatus`): the attempt of a pending callback (reached, no answer,
+//!    busy: `CallbackOutcome`, which retries or connects as docs/ivr.md says), else a
+//!    `call` event of the conversation. Any other call is told so and hung up.
 //! 5. Recording (docs/voice.md "Recording"): the `<Dial>` that bridges an agent of a
 //!    queue with `record_calls` (or calls out from its conversation) records both
 //!    sides from the answer, and the platform reports the recording to
@@ -83,6 +86,7 @@ impl Connector for TwilioVoice {
             .route("/twilio/voice/client", web::post().to(client))
             .route("/twilio/voice/recording", web::post().to(recording))
             .route("/twilio/voice/after", web::post().to(after))
+            .route("/twilio/voice/dialed", web::post().to(dialed))
             .route("/twilio/voice/csat", web::post().to(csat));
     }
 }
@@ -525,6 +529,7 @@ async fn status_inner(
                 call_id: call.to_owned(),
                 status: status.to_owned(),
                 duration_s: field(&params, "CallDuration").and_then(|d| d.parse().ok()),
+                conversation_id: None,
             },
         )
         .await?;
@@ -639,8 +644,9 @@ async fn client_inner(
 }
 
 /// The `<Dial>` of an agent's call out to `to` from held conversation `c`, or why not:
-/// no caller id configured, or `to` is not one of the conversation's customer's
-/// phone numbers (voice, SMS or WhatsApp identity).
+/// no caller id configured, or `to` is neither one of the conversation's customer's
+/// phone numbers (voice, SMS or WhatsApp identity) nor the number of its pending
+/// callback.
 async fn dial_out(
     state: &Gateway,
     c: &crate::domain::Conversation,
@@ -662,15 +668,44 @@ async fn dial_out(
             .await
             .map_err(crate::actors::messages::EngineError::unavailable)?;
         if owner == Some(c.customer_id) {
-            return Ok(Ok(format!(
-                "<Dial callerId=\"{}\" answerOnBridge=\"true\"{}><Number>{}</Number></Dial>",
-                xml_escape(caller_id),
-                recorded(state, c),
-                xml_escape(&number.address)
-            )));
+            return Ok(Ok(dial_number(state, c, caller_id, &number.address)));
         }
     }
+    // A callback's number (given by the customer, perhaps no identity of theirs).
+    let callback = state
+        .store
+        .record(crate::ivr::callbacks::KIND, &c.id.to_string())
+        .await
+        .map_err(crate::actors::messages::EngineError::unavailable)?
+        .and_then(|b| crate::ivr::callbacks::CallbackRecord::from_bytes(&b));
+    if callback.is_some_and(|r| r.customer_id == c.customer_id && r.phone == number.address) {
+        return Ok(Ok(dial_number(state, c, caller_id, &number.address)));
+    }
     Ok(Err("not a number of the conversation's customer"))
+}
+
+/// The `<Dial>` of a call out from conversation `c` to `number` (E.164), whose outcome
+/// comes back to `dialed`.
+fn dial_number(
+    state: &Gateway,
+    c: &crate::domain::Conversation,
+    caller_id: &str,
+    number: &str,
+) -> String {
+    let dialed = format!(
+        "{}/webhooks/twilio/voice/dialed?conversation={}&agent={}",
+        state.channels.public_url,
+        c.id,
+        c.agent.as_ref().map(|a| a.as_str()).unwrap_or_default()
+    );
+    format!(
+        "<Dial callerId=\"{}\" answerOnBridge=\"true\" action=\"{}\"{}>\
+         <Number>{}</Number></Dial>",
+        xml_escape(caller_id),
+        xml_escape(&dialed),
+        recorded(state, c),
+        xml_escape(number)
+    )
 }
 
 /// The conversation, when `agent` holds it now.
@@ -1036,4 +1071,78 @@ async fn csat_inner(
         survey_voice(lang),
         xml_escape(crate::survey::phone_thanks(lang))
     )))
+}
+
+/// `POST /webhooks/twilio/voice/dialed?conversation=..&agent=..`: how an agent's call
+/// out ended.
+pub async fn dialed(
+    state: web::Data<Gateway>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, WebhookError> {
+    serve(&TwilioVoice, &state, &req, &body, |params| {
+        dialed_inner(&state, &req, params)
+    })
+    .await
+}
+
+async fn dialed_inner(
+    state: &Gateway,
+    req: &HttpRequest,
+    params: Vec<(String, String)>,
+) -> Result<HttpResponse, WebhookError> {
+    use crate::ivr::callbacks::Outcome;
+    let conversation = conversation_in(req)?;
+    let query: Vec<(String, String)> =
+        serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    let agent = field(&query, "agent")
+        .and_then(|a| crate::domain::AgentId::parse(a).ok())
+        .ok_or_else(|| WebhookError::Malformed("no agent in the callback URL".into()))?;
+    let status = required(&params, "DialCallStatus")?;
+    let outcome = match status {
+        "completed" | "answered" => Outcome::Reached,
+        "busy" => Outcome::Busy,
+        "no-answer" | "failed" | "canceled" => Outcome::NoAnswer,
+        other => {
+            return Err(WebhookError::Malformed(format!(
+                "DialCallStatus {other:?} is not a dial's end"
+            )))
+        }
+    };
+    let Some(customer) = customer_of(state, conversation).await? else {
+        return Ok(twiml("<Hangup/>".into()));
+    };
+    let attempt = state
+        .ask_customer(
+            customer,
+            crate::actors::customer::callback::CallbackOutcome {
+                conversation_id: conversation,
+                agent_id: agent,
+                outcome,
+            },
+        )
+        .await;
+    match attempt {
+        Ok(_) => {}
+        // No callback is pending: an ordinary call out, recorded as a call.
+        Err(e) if e.code == crate::domain::ErrorCode::Conflict => {
+            let call_id = required(&params, "DialCallSid")?;
+            state
+                .ask_customer(
+                    customer,
+                    CallEnded {
+                        call_id: call_id.to_owned(),
+                        status: status.to_owned(),
+                        duration_s: field(&params, "DialCallDuration").and_then(|d| d.parse().ok()),
+                        conversation_id: Some(conversation),
+                    },
+                )
+                .await?;
+        }
+        Err(e) => {
+            tracing::info!(%conversation, error = %e, "a call out's outcome was not recorded");
+        }
+    }
+    // The agent's leg has nothing more to do.
+    Ok(twiml("<Hangup/>".into()))
 }

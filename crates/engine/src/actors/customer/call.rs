@@ -71,19 +71,28 @@ impl CustomerActor {
     fn apply_call_end(&mut self, msg: CallEnded, idem: Option<once::Idem>) -> Atomic<()> {
         let at = self.ivr_calls.iter().position(|(c, _)| *c == msg.call_id);
         let in_menus = at.and_then(|i| self.ivr_calls.remove(i)).map(|(_, p)| p);
-        // The call's conversation: the open one if it is on voice, unless the call
-        // never left the menus (that one is an earlier call's).
-        let conv = self
-            .open
-            .clone()
-            .filter(|c| c.channel == Channel::Voice && in_menus.is_none());
-        let detail = match msg.duration_s {
-            Some(s) => format!("{} after {s} s", msg.status),
+        // The call's conversation: the one an agent called out from, else the open one
+        // if it is on voice, unless the call never left the menus (that one is an
+        // earlier call's).
+        let outbound = msg.conversation_id;
+        let conv = match outbound {
+            Some(id) => self.open.clone().filter(|c| c.id == id),
+            None => self
+                .open
+                .clone()
+                .filter(|c| c.channel == Channel::Voice && in_menus.is_none()),
+        };
+        let status = match outbound {
+            Some(_) => format!("outbound {}", msg.status),
             None => msg.status.clone(),
+        };
+        let detail = match msg.duration_s {
+            Some(s) => format!("{status} after {s} s"),
+            None => status,
         };
         let ev = TimelineEvent::new(
             self.id,
-            conv.as_ref().map(|c| c.id),
+            outbound.or(conv.as_ref().map(|c| c.id)),
             self.engine.now(),
             EventKind::Call {
                 call_id: msg.call_id.clone(),
@@ -134,7 +143,10 @@ impl CustomerActor {
                     );
                     // A caller who hangs up while waiting has abandoned (unless a
                     // callback was asked for).
-                    if c.state == ConversationState::Queued && !act.callback_pending(c.id) {
+                    if outbound.is_none()
+                        && c.state == ConversationState::Queued
+                        && !act.callback_pending(c.id)
+                    {
                         act.abandon(ctx, false);
                     }
                 }

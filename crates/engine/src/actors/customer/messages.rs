@@ -124,6 +124,10 @@ pub struct CallEnded {
     /// The platform's final status (`completed`, `busy`, `no-answer`, ...).
     pub status: String,
     pub duration_s: Option<u64>,
+    /// An agent's call out from this conversation (click-to-call): the end is recorded
+    /// on it and abandons nothing. None: the customer's own call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation_id: Option<ConversationId>,
 }
 
 /// A phone call's recording was reported by the telephony platform (its recording
