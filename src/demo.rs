@@ -152,6 +152,7 @@ pub async fn seed(server: &Server) -> anyhow::Result<Vec<DemoLogin>> {
                 .map(|q| QueueName::parse(q).expect("demo queue"))
                 .collect(),
             disabled: false,
+            phone: None,
         });
     }
     demo_canned(server, &mut batch).await?;

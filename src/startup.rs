@@ -773,6 +773,7 @@ async fn ensure_admin(engine: &Handle, password: &str) -> anyhow::Result<()> {
         capacity: Capacity::default(),
         queues: vec![],
         disabled: false,
+        phone: None,
     };
     engine
         .store

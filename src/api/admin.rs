@@ -46,6 +46,10 @@ pub struct AgentUpsert {
     /// A disabled agent cannot log in; disabling revokes its tokens at once.
     #[serde(default)]
     pub disabled: bool,
+    /// The phone (E.164) the agent takes phone calls on instead of the browser
+    /// softphone; none: the softphone.
+    #[serde(default)]
+    pub phone: Option<String>,
 }
 
 /// Create or update an agent (admin).
@@ -76,6 +80,14 @@ pub async fn put_agent(
         return Err(ApiError::invalid("display_name must be 1 to 100 bytes"));
     }
     crate::domain::check_agent_skills(&body.skills)?;
+    let phone = match body.phone.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(p) => Some(
+            crate::domain::IdentityKey::parse(crate::domain::Channel::Voice, p)
+                .map_err(|_| ApiError::invalid("phone must be a phone number (E.164, +81…)"))?
+                .address,
+        ),
+    };
     for q in &body.queues {
         if !state.server.queue_exists(q) {
             return Err(ApiError::invalid(format!("unknown queue {q}")));
@@ -105,6 +117,7 @@ pub async fn put_agent(
         capacity: body.capacity.unwrap_or_default(),
         queues: body.queues,
         disabled: body.disabled,
+        phone,
     };
     state
         .server

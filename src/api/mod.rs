@@ -99,6 +99,7 @@ api_v1! {
     get "/conversations/{id}/trace" => read::trace,
     get "/reply-windows" => windows::list,
     post "/voice/token" => voice::token,
+    post "/voice/bridge" => voice::bridge,
     get "/conversations/{id}/recordings/{recording}" => voice::recording,
     get "/queues" => live::queues,
     get "/queues/{name}" => live::queue,

@@ -73,6 +73,7 @@ use utoipa::OpenApi;
         live::agents,
         voice::token,
         voice::recording,
+        voice::bridge,
         live::agent,
         admin::put_agent,
         reports::report,

@@ -11,11 +11,17 @@
 //! (`channels::twilio_voice::fetch_recording`); only a recording the conversation's
 //! timeline holds as `call_recorded` `completed` is fetched, and every play is audited
 //! (`recording_played`). docs/voice.md, "Recording".
+//!
+//! The agent's own phone: `POST /api/v1/voice/bridge` `{conversation_id}` rings the
+//! phone of the agent's profile and connects the waiting caller of the voice
+//! conversation the agent holds (`channels::twilio_voice::bridge_to_phone`); the
+//! desktop sends it after accepting a phone call when the agent has no softphone.
+//! docs/voice.md, "The agent's own phone".
 
 use super::error::ApiError;
 use super::extract::Staff;
 use super::AppState;
-use crate::channels::twilio_voice::{fetch_recording, RecordingError};
+use crate::channels::twilio_voice::{bridge_to_phone, fetch_recording, RecordingError, RestError};
 use crate::domain::ErrorCode;
 use crate::domain::{ConversationId, EventKind, RecordingStatus};
 use crate::store::AuditEntry;
@@ -162,4 +168,129 @@ async fn recorded(
         }
     }
     Ok(false)
+}
+
+/// What `POST /api/v1/voice/bridge` is asked.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BridgeBody {
+    /// A voice conversation the caller holds, whose caller waits.
+    #[schema(value_type = String)]
+    pub conversation_id: ConversationId,
+}
+
+/// Where the call was sent.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Bridged {
+    #[schema(value_type = String)]
+    pub conversation_id: ConversationId,
+    /// The agent's phone that now rings.
+    pub phone: String,
+}
+
+/// How long the agent's phone rings before the caller goes back to the queue.
+const AGENT_RING_S: u32 = 20;
+
+/// Ring the agent's own phone and connect the waiting caller of a held voice call.
+#[utoipa::path(post, path = "/api/v1/voice/bridge", tag = "agents", operation_id = "voice_bridge",
+    security(("bearer" = [])),
+    request_body = BridgeBody,
+    responses(
+        (status = 202, description = "the agent's phone rings", body = Bridged),
+        (status = 400, response = ApiError),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+        (status = 409, response = ApiError),
+        (status = 503, response = ApiError),
+    )
+)]
+pub async fn bridge(
+    state: web::Data<AppState>,
+    gateway: web::Data<crate::channels::Gateway>,
+    staff: Staff,
+    body: web::Json<BridgeBody>,
+) -> Result<HttpResponse, ApiError> {
+    let server = &state.server;
+    let id = body.conversation_id;
+    let conv = server
+        .store
+        .conversation(id)
+        .await?
+        .filter(|c| c.agent.as_ref() == Some(&staff.id))
+        .ok_or_else(|| ApiError::forbidden("you do not hold this conversation"))?;
+    if conv.channel != crate::domain::Channel::Voice
+        || conv.state != crate::domain::ConversationState::Assigned
+    {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            "this conversation has no caller waiting",
+        ));
+    }
+    let phone = server
+        .store
+        .agent(&staff.id)
+        .await?
+        .and_then(|p| p.phone)
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::Conflict,
+                "your profile has no phone; take calls with the softphone",
+            )
+        })?;
+    let call = caller_call(server, conv.customer_id, id)
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::Conflict, "this conversation has no phone call"))?;
+    bridge_to_phone(&gateway, &conv, &call, &staff.id, &phone, AGENT_RING_S)
+        .await
+        .map_err(|e| match e {
+            RestError::NotConfigured => ApiError::new(
+                ErrorCode::Unavailable,
+                "calls cannot be moved: channels.voice.account_sid is not set",
+            ),
+            RestError::Gone => ApiError::new(ErrorCode::Conflict, "the caller is no longer on the line"),
+            RestError::Upstream(why) => {
+                tracing::warn!(conversation = %id, why, "a call could not be moved to an agent's phone");
+                ApiError::new(
+                    ErrorCode::Unavailable,
+                    "the telephony platform did not move the call; retry",
+                )
+            }
+        })?;
+    Ok(HttpResponse::Accepted().json(Bridged {
+        conversation_id: id,
+        phone,
+    }))
+}
+
+/// The platform's id of the latest call of `conversation` (its `message_in` on voice).
+async fn caller_call(
+    server: &crate::Server,
+    customer: crate::domain::CustomerId,
+    conversation: ConversationId,
+) -> Result<Option<String>, ApiError> {
+    let mut before = None;
+    let mut seen = 0;
+    while seen < MAX_SCAN {
+        let page = crate::actors::timeline::timeline(&server.store, customer, before, PAGE).await?;
+        let call = page.iter().find_map(|e| match &e.kind {
+            EventKind::MessageIn {
+                channel: crate::domain::Channel::Voice,
+                client_msg_id: Some(id),
+                ..
+            } if e.conversation_id == Some(conversation) => {
+                switchboard_engine::tombstones::provider_id_of(crate::domain::Channel::Voice, id)
+                    .map(str::to_owned)
+            }
+            _ => None,
+        });
+        if call.is_some() {
+            return Ok(call);
+        }
+        seen += page.len();
+        match page.last() {
+            Some(last) if page.len() == PAGE => before = Some(last.id),
+            _ => break,
+        }
+    }
+    Ok(None)
 }

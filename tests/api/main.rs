@@ -57,6 +57,7 @@ mod static_files;
 mod supervisor;
 mod survey;
 mod twiml;
+mod voice_agent_phone;
 mod voice_recording;
 mod voice_softphone;
 mod voice_survey;

@@ -54,6 +54,15 @@
 //!    answer (`AnswerSurvey`); a key out of range is asked again up to
 //!    `ivr.max_retries` times. Anything else hangs up.
 //!
+//! 7. The agent's own phone (docs/voice.md "The agent's own phone"): for an agent
+//!    whose profile has a `phone`, [`bridge_to_phone`] moves the waiting caller's
+//!    call (REST `Calls/{CallSid}.json`, new TwiML) to a `<Dial><Number>` of that
+//!    phone, whose outcome comes to
+//!    `POST /webhooks/twilio/voice/agent-leg?conversation=..&agent=..`: answered and
+//!    ended, the caller goes on as after any bridge (`after_bridge`); busy, no
+//!    answer or failed, the conversation goes back to its queue and the caller back
+//!    into `<Enqueue>`.
+//!
 //! Every request must carry a valid `X-Twilio-Signature`. The call id (`CallSid`) makes
 //! retries idempotent.
 
@@ -87,6 +96,7 @@ impl Connector for TwilioVoice {
             .route("/twilio/voice/recording", web::post().to(recording))
             .route("/twilio/voice/after", web::post().to(after))
             .route("/twilio/voice/dialed", web::post().to(dialed))
+            .route("/twilio/voice/agent-leg", web::post().to(agent_leg))
             .route("/twilio/voice/csat", web::post().to(csat));
     }
 }
@@ -480,6 +490,28 @@ fn enqueue(state: &Gateway, conversation: crate::domain::ConversationId) -> Stri
 /// conversation id; value: the agent id).
 const BRIDGED: &str = "voice_bridged";
 
+/// Remembers that the caller of `conversation` is being bridged to `agent`, so that a
+/// transfer puts the caller back in the queue when this agent's leg ends (`after`).
+async fn remember_bridge(
+    state: &Gateway,
+    conversation: crate::domain::ConversationId,
+    agent: &crate::domain::AgentId,
+) -> Result<(), crate::actors::messages::EngineError> {
+    let batch = crate::store::Batch {
+        records: vec![crate::store::RecordWrite::put(
+            BRIDGED,
+            conversation.to_string(),
+            agent.as_str().as_bytes().to_vec(),
+        )],
+        ..Default::default()
+    };
+    state
+        .store
+        .commit(batch)
+        .await
+        .map_err(crate::actors::messages::EngineError::unavailable)
+}
+
 /// The answer to a call whose `CallSid` an erasure left a tombstone of (a replayed
 /// webhook): nothing was stored, the call ends.
 fn erased_call() -> HttpResponse {
@@ -602,21 +634,7 @@ async fn client_inner(
     let held = held_by(state, &agent, conversation).await?;
     if let (Some(c), None) = (&held, to) {
         if c.channel == Channel::Voice {
-            // Who the caller is with, so that a transfer puts the caller back in the
-            // queue when this agent's leg ends (`after`).
-            let batch = crate::store::Batch {
-                records: vec![crate::store::RecordWrite::put(
-                    BRIDGED,
-                    conversation.to_string(),
-                    agent.as_str().as_bytes().to_vec(),
-                )],
-                ..Default::default()
-            };
-            state
-                .store
-                .commit(batch)
-                .await
-                .map_err(crate::actors::messages::EngineError::unavailable)?;
+            remember_bridge(state, conversation, &agent).await?;
         }
     }
     let answer = match (held, to) {
@@ -896,6 +914,16 @@ async fn after_inner(
     {
         return Ok(twiml("<Hangup/>".into()));
     }
+    Ok(twiml(after_bridge(state, conversation).await?))
+}
+
+/// What a caller still on the line hears once the agent's leg of `conversation` ended:
+/// back in the queue when the call was transferred meanwhile, else the keypad survey
+/// (with surveys on), else the end of the call.
+async fn after_bridge(
+    state: &Gateway,
+    conversation: crate::domain::ConversationId,
+) -> Result<String, WebhookError> {
     let store = &state.store;
     let unavailable = crate::actors::messages::EngineError::unavailable;
     let Some(conv) = store
@@ -903,7 +931,7 @@ async fn after_inner(
         .await
         .map_err(unavailable)?
     else {
-        return Ok(twiml("<Hangup/>".into()));
+        return Ok("<Hangup/>".into());
     };
     let bridged = store
         .record(BRIDGED, &conversation.to_string())
@@ -917,11 +945,11 @@ async fn after_inner(
         } else {
             "おつなぎ先を変更します。そのままお待ちください。"
         };
-        return Ok(twiml(format!(
+        return Ok(format!(
             "{}{}",
             say(state, moving),
             enqueue(state, conversation)
-        )));
+        ));
     }
     let customer = conv.customer_id;
     let asked = state
@@ -933,12 +961,12 @@ async fn after_inner(
         )
         .await;
     Ok(match asked {
-        Ok(Some(lang)) => twiml(survey_gather(state, conversation, lang, 0, false)),
-        Ok(None) => twiml("<Hangup/>".into()),
+        Ok(Some(lang)) => survey_gather(state, conversation, lang, 0, false),
+        Ok(None) => "<Hangup/>".into(),
         Err(e) => {
             // The caller is not kept waiting on an engine that cannot take the answer.
             tracing::info!(%conversation, error = %e, "no keypad survey: the engine refused it");
-            twiml("<Hangup/>".into())
+            "<Hangup/>".into()
         }
     })
 }
@@ -1145,4 +1173,152 @@ async fn dialed_inner(
     }
     // The agent's leg has nothing more to do.
     Ok(twiml("<Hangup/>".into()))
+}
+
+/// Why a REST call to the platform did not do what was asked.
+#[derive(Debug)]
+pub enum RestError {
+    /// `channels.voice.account_sid` (or the auth token) is not set.
+    NotConfigured,
+    /// The platform has no such call, or it is over (a 4xx but 401/403).
+    Gone,
+    /// The platform could not be reached, refused the credentials or failed.
+    Upstream(String),
+}
+
+/// Moves the waiting caller's call `call_sid` of voice conversation `c` to agent
+/// `agent`'s own phone `phone` (E.164): the call's TwiML becomes a `<Dial>` of that
+/// number (recorded when the queue records), ringing `ring_s` seconds, whose outcome
+/// comes to `agent_leg`.
+pub async fn bridge_to_phone(
+    state: &Gateway,
+    c: &crate::domain::Conversation,
+    call_sid: &str,
+    agent: &crate::domain::AgentId,
+    phone: &str,
+    ring_s: u32,
+) -> Result<(), RestError> {
+    let v = &state.channels.voice;
+    if v.account_sid.is_empty() || v.auth_token.is_empty() {
+        return Err(RestError::NotConfigured);
+    }
+    if !(call_sid.len() == 34 && call_sid.starts_with("CA")) {
+        return Err(RestError::Gone);
+    }
+    remember_bridge(state, c.id, agent)
+        .await
+        .map_err(|e| RestError::Upstream(e.message))?;
+    let leg = format!(
+        "{}/webhooks/twilio/voice/agent-leg?conversation={}&agent={agent}",
+        state.channels.public_url, c.id
+    );
+    let twiml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Dial timeout=\"{ring_s}\" \
+         answerOnBridge=\"true\" action=\"{}\"{}><Number>{}</Number></Dial></Response>",
+        xml_escape(&leg),
+        recorded(state, c),
+        xml_escape(phone)
+    );
+    let url = format!(
+        "{}/2010-04-01/Accounts/{}/Calls/{call_sid}.json",
+        v.api_base, v.account_sid
+    );
+    let resp = state
+        .api_client
+        .post(url)
+        .basic_auth(&v.account_sid, Some(&v.auth_token))
+        .form(&[("Twiml", twiml.as_str())])
+        .send()
+        .await
+        .map_err(|e| RestError::Upstream(e.without_url().to_string()))?;
+    match resp.status() {
+        s if s.is_success() => Ok(()),
+        s if s.is_client_error() && s.as_u16() != 401 && s.as_u16() != 403 => Err(RestError::Gone),
+        s => Err(RestError::Upstream(format!("the platform answered {s}"))),
+    }
+}
+
+/// `POST /webhooks/twilio/voice/agent-leg?conversation=..&agent=..`: how the call to
+/// an agent's own phone ended.
+pub async fn agent_leg(
+    state: web::Data<Gateway>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, WebhookError> {
+    serve(&TwilioVoice, &state, &req, &body, |params| {
+        agent_leg_inner(&state, &req, params)
+    })
+    .await
+}
+
+async fn agent_leg_inner(
+    state: &Gateway,
+    req: &HttpRequest,
+    params: Vec<(String, String)>,
+) -> Result<HttpResponse, WebhookError> {
+    let conversation = conversation_in(req)?;
+    let query: Vec<(String, String)> =
+        serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    let agent = field(&query, "agent")
+        .and_then(|a| crate::domain::AgentId::parse(a).ok())
+        .ok_or_else(|| WebhookError::Malformed("no agent in the callback URL".into()))?;
+    let status = required(&params, "DialCallStatus")?;
+    if field(&params, "CallStatus").is_some_and(|s| s != "in-progress") {
+        // The caller hung up: the status callback ends the call.
+        return Ok(twiml("<Hangup/>".into()));
+    }
+    match status {
+        "completed" | "answered" => Ok(twiml(after_bridge(state, conversation).await?)),
+        "busy" | "no-answer" | "failed" | "canceled" => {
+            // The agent did not answer: the conversation goes back to its queue (as
+            // a rejected offer would) and the caller waits again.
+            if let Some(conv) = state
+                .store
+                .conversation(conversation)
+                .await
+                .map_err(crate::actors::messages::EngineError::unavailable)?
+            {
+                if conv.agent.as_ref() == Some(&agent) {
+                    let back = state
+                        .ask_customer(
+                            conv.customer_id,
+                            crate::actors::messages::Transfer {
+                                conversation_id: conversation,
+                                from_agent: Some(agent.clone()),
+                                to_queue: Some(conv.queue.clone()),
+                                to_agent: None,
+                            },
+                        )
+                        .await;
+                    match back {
+                        // The agent did not ask for it: its actor is told, as when a
+                        // customer leaves.
+                        Ok(()) => state.engine.tell_agent(
+                            &agent,
+                            crate::actors::messages::ConversationLeft {
+                                conversation_id: conversation,
+                                state: crate::domain::ConversationState::Queued,
+                            },
+                        ),
+                        Err(e) => {
+                            tracing::info!(%conversation, %agent, error = %e, "an unanswered agent phone did not requeue");
+                        }
+                    }
+                }
+            }
+            let held = if state.channels.voice.language.starts_with("en") {
+                "Please hold while we find another agent."
+            } else {
+                "ただいま別の担当者におつなぎします。そのままお待ちください。"
+            };
+            Ok(twiml(format!(
+                "{}{}",
+                say(state, held),
+                enqueue(state, conversation)
+            )))
+        }
+        other => Err(WebhookError::Malformed(format!(
+            "DialCallStatus {other:?} is not a dial's end"
+        ))),
+    }
 }

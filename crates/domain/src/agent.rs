@@ -187,6 +187,10 @@ pub struct AgentProfile {
     pub queues: Vec<QueueName>,
     #[serde(default)]
     pub disabled: bool,
+    /// The phone (E.164) the agent takes phone calls on instead of the browser
+    /// softphone (docs/voice.md "The agent's own phone").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
 }
 
 /// The skills a conversation needs of the agent who takes it, each at least at a

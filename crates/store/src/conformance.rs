@@ -1208,6 +1208,7 @@ fn new_agent(id: AgentId, display_name: &str) -> AgentProfile {
         },
         queues: vec![new_queue_name()],
         disabled: false,
+        phone: Some("+815011112222".to_owned()),
     }
 }
 
