@@ -38,7 +38,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     (
         "channels",
-        &["domain", "protocol", "store", "ivr", "smtp", "engine"],
+        &["domain", "protocol", "store", "ivr", "survey", "smtp", "engine"],
     ),
 ];
 
