@@ -5,8 +5,10 @@
 // `conversation_updated`, `customer_typing`, `history` and `error` update it and
 // redraw what changed; the browser-call frames (`call_ringing`, `call_incoming`,
 // `call_answered`, `call_signal`, `call_ended`) and errors about calls go to calls.js;
-// softphone.js hears of the first `welcome` (it starts the phone softphone), of `voice`
-// conversations assigned (whether each is a queued callback, which has no caller
+// a `voice` conversation this tab accepted goes first to agentphone.js, which asks the
+// engine to ring the agent's own phone; when it does not, softphone.js dials it as
+// before. softphone.js hears of the first `welcome` (it starts the phone softphone), of
+// `voice` conversations assigned (whether each is a queued callback, which has no caller
 // waiting), and of conversations leaving the agent (their phone call ends).
 // session.js hands `handlers` to the socket.
 
@@ -22,6 +24,7 @@ import { renderAll, renderConversation, renderTyping, select, selectNext, remove
 import { inOutbox } from './wire.js';
 import { callHandlers, callError } from './calls.js';
 import { softphoneWelcome, softphoneAssigned, softphoneLeft } from './softphone.js';
+import { agentPhoneAssigned } from './agentphone.js';
 import { pendingCallback } from './callback.js';
 
 const CUSTOMER_TYPING_SHOW_MS = 5000;
@@ -270,7 +273,17 @@ function onConversationAssigned(msg) {
   else renderAll();
   // A queued callback has no caller waiting: the agent calls out from its task card.
   const callback = view.channel === 'voice' && !!pendingCallback(sortedEvents(timelineFor(view.customer.id)), view.id);
-  softphoneAssigned(view, here, callback);
+  // A phone call rings the agent's own phone when their profile has one; otherwise (or
+  // if that fails) the softphone dials it, if the conversation is still held here.
+  agentPhoneAssigned(view, here, callback)
+    .catch((e) => {
+      console.warn('[agentphone] failed', e);
+      return false;
+    })
+    .then((took) => {
+      if (!took && state.convs.has(view.id)) softphoneAssigned(view, here, callback);
+    })
+    .catch((e) => console.warn('[softphone] assigned failed', e));
 }
 
 /** @param {EventFrame} msg */

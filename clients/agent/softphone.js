@@ -335,7 +335,7 @@ export function stopSoftphone() {
  * The caller as the panel names them: the customer's name, else their phone number.
  * @param {ConversationView} view
  */
-function callerName(view) {
+export function callerName(view) {
   const c = view.customer;
   if (c && c.display_name) return c.display_name;
   const phone = c && c.identities ? c.identities.find((i) => i.channel === 'voice') : undefined;

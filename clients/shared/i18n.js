@@ -286,6 +286,9 @@ const en = {
   'softphone.closed': 'Call ended — the conversation closed',
   'softphone.failed': 'The call failed: {detail}',
   'softphone.busy': 'Phone call from {name} not connected: you are on another phone call.',
+  // the agent's own phone (agent/agentphone.js)
+  'agentphone.ringing': 'Your phone {phone} is ringing: {name}',
+  'agentphone.failed': 'The call could not be sent to your phone: {message}',
   'delivery.sent': 'Sent',
   'delivery.delivered': 'Delivered',
   'delivery.read': 'Read',
@@ -743,6 +746,8 @@ const ja = {
   'softphone.closed': '通話終了 — 会話が閉じられました',
   'softphone.failed': '通話に失敗しました: {detail}',
   'softphone.busy': '別の電話に応対中のため、{name}からの電話はつながれませんでした。',
+  'agentphone.ringing': 'お使いの電話 {phone} を呼び出しています（{name}）',
+  'agentphone.failed': 'お使いの電話に通話をつなげませんでした: {message}',
   'delivery.sent': '送信済み',
   'delivery.delivered': '配信済み',
   'delivery.read': '既読',

@@ -158,3 +158,37 @@ async fn an_agent_without_a_phone_is_told_to_use_the_softphone() {
     assert_eq!((s, v["code"].as_str()), (409, Some("conflict")), "{v}");
     assert!(rec.all().is_empty(), "nothing was asked of the platform");
 }
+
+/// The desktop in Chromium (clients/tests/agent_phone.mjs): an agent with a phone
+/// accepts a call and the desktop asks the engine to ring that phone, not the softphone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_desktop_sends_an_accepted_call_to_the_agents_phone_in_a_real_browser() {
+    let rec = Recorder::start().await;
+    let app = phone_app(&rec).await;
+    app.agent("pat", &["general"], json!({"phone": "+819055550001"}))
+        .await;
+    run_browser_script(
+        &app,
+        "agent_phone.mjs",
+        &[
+            ("AGENT_ID", "pat"),
+            ("AGENT_PASSWORD", "pat-password"),
+            ("CALLER", "+81355507777"),
+            ("AGENT_PHONE", "+819055550001"),
+            ("TWILIO_AUTH_TOKEN", TWILIO_TOKEN),
+            ("TWILIO_PUBLIC_URL", PUBLIC),
+        ],
+        "agent phone browser test passed",
+    )
+    .await;
+    // The script's call (its CallSid) was moved to a <Dial> of pat's phone.
+    let call = "CA00000000000000000000000000000077";
+    let moved = rec
+        .wait_for(
+            &format!("/2010-04-01/Accounts/{ACCOUNT}/Calls/{call}.json"),
+            1,
+        )
+        .await;
+    let dial = check(&moved[0].form()["Twiml"]);
+    assert_eq!(dial[1].text, "+819055550001");
+}
