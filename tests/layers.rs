@@ -38,7 +38,9 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     (
         "channels",
-        &["domain", "protocol", "store", "ivr", "survey", "smtp", "engine"],
+        &[
+            "domain", "protocol", "store", "ivr", "survey", "smtp", "engine",
+        ],
     ),
 ];
 

@@ -96,12 +96,13 @@ import { staffLogin, sessionExpired } from '../shared/staff-login.js';
  */
 
 /**
- * An agent's browser call.
+ * An agent's call: a browser call, or a phone call (`phone`).
  * @typedef {object} AgentCall
  * @property {string} conversation_id
  * @property {string} media  audio | video
- * @property {string} phase  ringing | talking
+ * @property {string} phase  ringing | talking | wrap_up (phone calls)
  * @property {number} since  server clock, Unix ms: when it reached `phase`
+ * @property {boolean} [phone]  a phone call (PSTN) the agent holds
  */
 
 /**
@@ -615,7 +616,7 @@ function agentRow(a) {
         ? h(
             'span',
             { class: 'state__reason', dataset: { testid: `agent-call-${id}`, phase: a.call.phase } },
-            `${t(`sup.call.${a.call.media}`)} · ${t(`sup.call.${a.call.phase}`)} ${formatDuration(serverNow() - a.call.since)}`,
+            `${t(a.call.phone ? 'sup.call.phone' : `sup.call.${a.call.media}`)} · ${t(`sup.call.${a.call.phase}`)} ${formatDuration(serverNow() - a.call.since)}`,
           )
         : null,
     ),

@@ -9,7 +9,7 @@ use crate::channels::{twilio_post, PUBLIC, TWILIO_TOKEN};
 use crate::helpers::*;
 use crate::twiml::check;
 use crate::voice_survey::{follow, paths, waiting_call};
-use serde_json::json;
+use serde_json::{json, Value};
 
 const ACCOUNT: &str = "AC00000000000000000000000000000001";
 const APP: &str = "AP00000000000000000000000000000003";
@@ -60,6 +60,25 @@ async fn a_transferred_call_waits_again_and_reaches_the_next_agent() {
         paths(&softphone_dials(&app, "ann", &id).await)[1],
         "Response/Dial/Queue"
     );
+    // Supervisors see Ann on the phone call.
+    let on_call = |agent: &'static str, phase: &'static str, conv: String| {
+        move |v: &Value| {
+            v["agents"].as_array().is_some_and(|a| {
+                a.iter().any(|a| {
+                    a["agent_id"] == agent
+                        && a["call"]["phone"] == true
+                        && a["call"]["phase"] == phase
+                        && a["call"]["conversation_id"] == conv.as_str()
+                })
+            })
+        }
+    };
+    app.get_until(
+        "/api/v1/supervisor/live",
+        "ann talking on the phone",
+        on_call("ann", "talking", id.clone()),
+    )
+    .await;
     let bo = app.agent("bo", &["general"], json!({})).await;
     let mut b = Client::available(&app, &bo).await;
 
@@ -125,4 +144,24 @@ async fn a_transferred_call_waits_again_and_reaches_the_next_agent() {
         paths(&follow(&app, &after, &gone).await),
         ["Response/Hangup"]
     );
+
+    // Ann (idle longest) takes it again and wraps it up: supervisors see the wrap-up.
+    let o = a.expect("offer").await;
+    a.send(json!({"type": "accept", "offer_id": o["offer_id"]}))
+        .await;
+    a.expect("conversation_assigned").await;
+    app.get_until(
+        "/api/v1/supervisor/live",
+        "ann talking on the phone again",
+        on_call("ann", "talking", id.clone()),
+    )
+    .await;
+    a.send(json!({"type": "wrap_up", "conversation_id": id}))
+        .await;
+    app.get_until(
+        "/api/v1/supervisor/live",
+        "ann in the call's wrap-up",
+        on_call("ann", "wrap_up", id.clone()),
+    )
+    .await;
 }

@@ -111,20 +111,26 @@ pub struct AgentLiveView {
     pub slots_total: u16,
     /// When `state` last changed.
     pub since: Millis,
-    /// The browser call the agent is in, if any.
+    /// The call the agent is in, if any: a browser call, else a phone call it holds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub call: Option<AgentCallView>,
 }
 
-/// An agent's browser call as supervisors see it.
+/// An agent's call as supervisors see it: a browser call (WebRTC), or a phone call
+/// (`phone`: a voice conversation the agent holds, its media at the telephony
+/// platform).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AgentCallView {
     pub conversation_id: crate::ConversationId,
     pub media: crate::CallMedia,
-    /// `ringing` (rung or ringing out, not answered yet) or `talking`.
+    /// `ringing` (rung or ringing out, not answered yet), `talking`, or, for a phone
+    /// call, `wrap_up` (the call is over, the agent finishes its work).
     pub phase: CallPhase,
     /// When the call reached this phase.
     pub since: Millis,
+    /// A phone call (PSTN), not a browser call.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub phone: bool,
 }
 
 /// Where a call is.
@@ -133,6 +139,7 @@ pub struct AgentCallView {
 pub enum CallPhase {
     Ringing,
     Talking,
+    WrapUp,
 }
 
 /// A reply's response-time target passed unanswered (docs/api.md "Response times"):

@@ -51,6 +51,8 @@ struct Held {
     /// The customer's last message in it, or when this actor took it (assignment,
     /// restore): where their silence is counted from.
     silent_since: Millis,
+    /// When `state` last changed here (assignment, restore, wrap-up).
+    state_since: Millis,
     /// What this actor pushed or listed of the conversation to the agent's sockets: a
     /// [`CatchUp`] pushes the rest, and nothing is pushed twice.
     shown: shown::Shown,
@@ -95,6 +97,7 @@ impl Held {
             state,
             parks: channel.capabilities().parks,
             silent_since: now,
+            state_since: now,
             shown: Default::default(),
             catching: None,
             owed: None,
@@ -428,8 +431,33 @@ impl AgentActor {
                 work,
                 slots_used: used,
                 slots_total: total,
-                call: self.call.as_ref().map(|c| c.view()),
+                call: self
+                    .call
+                    .as_ref()
+                    .map(|c| c.view())
+                    .or_else(|| self.phone_call()),
             }));
+    }
+
+    /// The phone call the agent holds, as supervisors see it: a voice conversation
+    /// (its media at the telephony platform), talking while assigned, then wrap-up.
+    fn phone_call(&self) -> Option<crate::domain::live_view::AgentCallView> {
+        use crate::domain::live_view::{AgentCallView, CallPhase};
+        self.held.iter().find_map(|(id, h)| {
+            let phase = match h.state {
+                _ if h.channel != Channel::Voice => return None,
+                ConversationState::Assigned => CallPhase::Talking,
+                ConversationState::WrapUp => CallPhase::WrapUp,
+                _ => return None,
+            };
+            Some(AgentCallView {
+                conversation_id: *id,
+                media: crate::domain::CallMedia::Audio,
+                phase,
+                since: h.state_since,
+                phone: true,
+            })
+        })
     }
 
     fn push(&self, msg: AgentNotice) {

@@ -39,6 +39,7 @@ impl AgentCall {
             media: self.media,
             phase: self.phase,
             since: self.since,
+            phone: false,
         }
     }
 }

@@ -175,7 +175,10 @@ impl AgentActor {
                     CloseKind::WrapUp => {
                         if let Some(h) = act.held.get_mut(&conv) {
                             h.state = ConversationState::WrapUp;
+                            h.state_since = act.engine.now();
                         }
+                        // Supervisors see a phone call go to wrap-up.
+                        act.report_live();
                     }
                     CloseKind::Resolve => act.released(conv, ctx),
                 }
