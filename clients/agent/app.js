@@ -13,7 +13,7 @@
 //   window.js   the reply window and WhatsApp templates
 //   calls.js    browser calls: the call buttons, banner and panel (../shared/call.js)
 //   softphone.js phone calls (Twilio Voice JS SDK, vendor/): status chip, call panel
-//   agentphone.js phone calls rung on the agent's own phone (POST /voice/bridge)
+//   agentphone.js the agent's own phone: incoming calls rung on it, calls out through it
 //   recording.js a call recording's line and its Play button
 //   customer.js the customer panel                      actions.js  transfer / wrap-up / resolve
 //   labels.js   names, badges, times                    notices.js  notices and error toasts

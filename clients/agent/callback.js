@@ -1,14 +1,17 @@
 // agent/callback.js — owns the outbound-call task of a queued callback in the agent
 // desktop: when the selected conversation carries a pending `callback_requested`
-// event, a card above the timeline shows the number to dial (tel: link, and when the
-// phone softphone is ready "Call with softphone", softphone.js's click-to-call), the
-// note and the IVR path, and outcome buttons (reached / no answer / busy) that POST
+// event, a card above the timeline shows the number to dial (tel: link, and a Call
+// button: "Call from your phone", agentphone.js's call out through the agent's own
+// phone, when the engine can place one; else, when the phone softphone is ready, "Call
+// with softphone", softphone.js's click-to-call), the note and the IVR path, and
+// outcome buttons (reached / no answer / busy) that POST
 // /api/v1/callbacks/{conversation}/outcome with the agent's token. Attempts arrive as
 // `callback_attempt` events in the timeline like any other event.
 
 import { t, formatDateTime } from '../shared/i18n.js';
 import { h, replaceChildren } from '../shared/dom.js';
 import { dialOut, softphoneReady, phoneCallLive, isDialable } from './softphone.js';
+import { agentPhoneCanCallOut, agentPhoneCallingOut, callOutViaPhone } from './agentphone.js';
 
 /** @import { TimelineEvent } from './frames.js' */
 /** @import { Conv } from './state.js' */
@@ -72,8 +75,10 @@ export function renderCallbackTask(conv, events, token, onError) {
   const convId = conv.view.id;
   const r = p.request;
   const phone = r.phone;
+  // The agent's own phone wins over the softphone, as for incoming calls.
+  const viaPhone = agentPhoneCanCallOut();
   /**
-   * The outcome buttons (not the softphone's Call, which follows the phone call).
+   * The outcome buttons (not the Call button, which follows the phone call).
    * @param {boolean} disabled
    */
   const outcomesDisabled = (disabled) => {
@@ -113,7 +118,7 @@ export function renderCallbackTask(conv, events, token, onError) {
       t('callback.call'),
       ' ',
       h('a', { href: `tel:${r.phone}`, dataset: { testid: 'callback-number' } }, r.phone),
-      softphoneReady() && isDialable(phone)
+      (viaPhone || softphoneReady()) && isDialable(phone)
         ? [
             ' ',
             h(
@@ -122,10 +127,13 @@ export function renderCallbackTask(conv, events, token, onError) {
                 type: 'button',
                 class: 'btn btn--small callback-task__dial',
                 dataset: { testid: 'callback-dial', address: phone },
-                disabled: phoneCallLive(),
-                onclick: () => dialOut(convId, phone),
+                disabled: phoneCallLive() || agentPhoneCallingOut(),
+                onclick: () => {
+                  if (agentPhoneCanCallOut()) void callOutViaPhone(convId, phone);
+                  else dialOut(convId, phone);
+                },
               },
-              t('callback.dial'),
+              viaPhone ? t('callback.dial_phone') : t('callback.dial'),
             ),
           ]
         : null,

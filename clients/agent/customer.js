@@ -1,31 +1,38 @@
 // agent/customer.js — owns the customer panel of the selected conversation: name,
 // avatar and priority, the facts (id, channel, queue, waiting since), the identities
-// (opted-out ones marked, phone numbers with a Call button for the phone softphone's
-// click-to-call) and the attributes. The assist panel below it is assist.js's.
+// (opted-out ones marked, phone numbers with a Call button: a call out through the
+// agent's own phone when the engine can place one (agentphone.js), else the phone
+// softphone's click-to-call) and the attributes. The assist panel below it is assist.js's.
 
 import { t, formatTime, formatDateTime } from '../shared/i18n.js';
 import { h, replaceChildren, byId } from '../shared/dom.js';
 import { customerName, initials, channelBadge } from './labels.js';
 import { optedOutChannels } from './reply-channel.js';
 import { dialOut, softphoneReady, phoneCallLive, isDialable } from './softphone.js';
+import { agentPhone, agentPhoneCanCallOut, agentPhoneCallingOut, callOutViaPhone } from './agentphone.js';
 
 /** @import { Conv } from './state.js' */
 /** @import { Child } from '../shared/dom.js' */
 
-/** The channels whose identities are phone numbers the softphone can call. */
+/** The channels whose identities are phone numbers click-to-call can call. */
 const PHONE_CHANNELS = new Set(['voice', 'sms', 'whatsapp']);
 
 /**
- * The Call button of a phone identity (click-to-call through the softphone), or null
- * when it cannot be used: no softphone ready, or the conversation not held (assigned or
- * wrap-up). Disabled while a phone call is live.
+ * The Call button of a phone identity, or null when it cannot be used: neither the
+ * agent's own phone can call out nor the softphone is ready, or the conversation is not
+ * held (assigned or wrap-up). Through the agent's own phone when it can call out (as for
+ * incoming calls, it wins over the softphone), else the softphone's click-to-call.
+ * Disabled while a phone call is live or a call out is being asked for.
  * @param {Conv} conv
  * @param {{ channel: string, address: string }} identity
  */
 function dialButton(conv, identity) {
   if (!PHONE_CHANNELS.has(identity.channel) || !isDialable(identity.address)) return null;
-  if (!softphoneReady() || (conv.state !== 'assigned' && conv.state !== 'wrap_up')) return null;
-  const label = t('customer.dial_label', { phone: identity.address });
+  const viaPhone = agentPhoneCanCallOut();
+  if (!(viaPhone || softphoneReady()) || (conv.state !== 'assigned' && conv.state !== 'wrap_up')) return null;
+  const label = viaPhone
+    ? t('customer.dial_label_phone', { phone: identity.address, mine: agentPhone() })
+    : t('customer.dial_label', { phone: identity.address });
   return h(
     'button',
     {
@@ -34,8 +41,11 @@ function dialButton(conv, identity) {
       dataset: { testid: 'customer-dial', address: identity.address, channel: identity.channel },
       title: label,
       'aria-label': label,
-      disabled: phoneCallLive(),
-      onclick: () => dialOut(conv.view.id, identity.address),
+      disabled: phoneCallLive() || agentPhoneCallingOut(),
+      onclick: () => {
+        if (agentPhoneCanCallOut()) void callOutViaPhone(conv.view.id, identity.address);
+        else dialOut(conv.view.id, identity.address);
+      },
     },
     t('customer.dial'),
   );

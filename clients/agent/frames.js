@@ -9,7 +9,8 @@
 // engine to ring the agent's own phone; when it does not, softphone.js dials it as
 // before. softphone.js hears of the first `welcome` (it starts the phone softphone), of
 // `voice` conversations assigned (whether each is a queued callback, which has no caller
-// waiting), and of conversations leaving the agent (their phone call ends).
+// waiting), and of conversations leaving the agent (their phone call ends); agentphone.js
+// hears of the first `welcome` too (it asks how the agent takes calls, `GET /voice/me`).
 // session.js hands `handlers` to the socket.
 
 import { t, has } from '../shared/i18n.js';
@@ -24,7 +25,7 @@ import { renderAll, renderConversation, renderTyping, select, selectNext, remove
 import { inOutbox } from './wire.js';
 import { callHandlers, callError } from './calls.js';
 import { softphoneWelcome, softphoneAssigned, softphoneLeft } from './softphone.js';
-import { agentPhoneAssigned } from './agentphone.js';
+import { agentPhoneAssigned, agentPhoneWelcome } from './agentphone.js';
 import { pendingCallback } from './callback.js';
 
 const CUSTOMER_TYPING_SHOW_MS = 5000;
@@ -233,6 +234,7 @@ function onWelcome(msg) {
   }
   forgetTimeline();
   softphoneWelcome();
+  agentPhoneWelcome();
   if (again) notice(msg.resumed ? t('notice.resumed') : t('notice.session_new'));
   if (!(state.selected && state.convs.has(state.selected)) && selectNext()) return;
   renderAll();

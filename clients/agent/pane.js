@@ -3,9 +3,10 @@
 // which actions are possible, the call buttons through calls.js), the "customer left"
 // banner, the customer-typing line, the customer-info toggle, and renderAll, which
 // draws every panel. The customer panel and the callback card are drawn again when the
-// phone softphone becomes ready or not, or a phone call starts or ends (their Call
-// buttons). It also forgets a conversation the agent no longer holds and
-// selects the next one.
+// phone softphone becomes ready or not, a phone call starts or ends, the engine says
+// how the agent takes calls (their own phone, agentphone.js), or a call out through
+// that phone starts or ends (their Call buttons). It also forgets a conversation the
+// agent no longer holds and selects the next one.
 
 import { t } from '../shared/i18n.js';
 import { h, replaceChildren, byId } from '../shared/dom.js';
@@ -24,6 +25,7 @@ import { assistSelected } from './assist.js';
 import { renderCallbackTask } from './callback.js';
 import { renderCallButtons } from './calls.js';
 import { onSoftphoneChange } from './softphone.js';
+import { onAgentPhoneChange } from './agentphone.js';
 
 /** @import { Conv } from './state.js' */
 
@@ -167,15 +169,18 @@ export function tickTyping(now) {
 
 /**
  * Wires "Load older messages", the customer-info toggle, unread on returning to the tab,
- * and the Call buttons' redraw on the softphone's changes.
+ * and the Call buttons' redraw on the softphone's and the agent's own phone's changes.
  */
 export function initPane() {
   byId('load-older').addEventListener('click', requestOlder);
-  // The softphone got ready (or not), or a phone call started or ended: the Call buttons.
-  onSoftphoneChange(() => {
+  // The softphone got ready (or not), a phone call started or ended, the agent's own
+  // phone became known, or a call out through it started or ended: the Call buttons.
+  const redrawCallButtons = () => {
     const conv = selectedConv();
     if (conv && state.session) renderCustomerSide(conv);
-  });
+  };
+  onSoftphoneChange(redrawCallButtons);
+  onAgentPhoneChange(redrawCallButtons);
   byId('toggle-info').addEventListener('click', () => {
     state.infoOpen = !state.infoOpen;
     renderConversation();

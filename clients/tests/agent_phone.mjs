@@ -1,10 +1,13 @@
 // tests/agent_phone.mjs — owns the browser test of the agent's own phone
 // (agent/agentphone.js, docs/voice.md "The agent's own phone") against a running engine
-// with `channels.voice.account_sid` set and no `[channels.voice.softphone]` (so the
-// softphone's token answers 503 and it shows nothing).
+// with `channels.voice.account_sid` and `channels.voice.caller_id` set and no
+// `[channels.voice.softphone]` (so the softphone's token answers 503 and it shows
+// nothing).
 //
 // Steps: the agent, whose profile has the phone AGENT_PHONE, signs in and is available
-// (the softphone's token answered 503: no softphone); a phone call comes in through
+// (the softphone's token answered 503: no softphone; the desktop asked
+// `GET /api/v1/voice/me` once and heard `{softphone: false, phone: AGENT_PHONE,
+// calls_out: true}`); a phone call comes in through
 // Twilio's voice webhook (`POST /webhooks/twilio/voice`, `CallSid`, `From` = CALLER, `To`,
 // `CallStatus` `ringing`), signed as Twilio signs it (`X-Twilio-Signature`: base64
 // HMAC-SHA1 over TWILIO_AUTH_TOKEN of TWILIO_PUBLIC_URL + path + every param name and
@@ -14,8 +17,14 @@
 // the desktop asks `POST /api/v1/voice/bridge` once, with the conversation in its JSON
 // body and the staff token as Bearer, the engine answers 202, and the page shows the
 // notice `agent-phone-ringing` naming AGENT_PHONE and the caller; the softphone drew no
-// call panel and no failure was shown. That the engine moved the call at the platform
-// is checked by the Rust side (its recorder) once this script has passed.
+// call panel and no failure was shown. Then a call out through the agent's phone: the
+// customer panel of the accepted call shows a Call button (`customer-dial`) for CALLER
+// although there is no softphone; clicking it asks `POST /api/v1/voice/call-out` exactly
+// once, with `{conversation_id, to: CALLER}` and the staff token as Bearer, the engine
+// answers 202 naming AGENT_PHONE, and the page shows the notice `agent-phone-calling`
+// naming AGENT_PHONE and CALLER, no failure and no softphone panel. That the engine
+// moved the call and placed the call out at the platform is checked by the Rust side
+// (its recorder) once this script has passed.
 //
 //   SWITCHBOARD_URL=http://127.0.0.1:43210 AGENT_ID=pat AGENT_PASSWORD=... \
 //     ADMIN_TOKEN=... CALLER=+81355507777 AGENT_PHONE=+819055550001 \
@@ -102,12 +111,28 @@ await run.main(async () => {
   page.on('request', (req) => {
     if (new URL(req.url()).pathname === '/api/v1/voice/bridge') bridgeRequests.push(req);
   });
+  /** Every request of the page to `/voice/me` and to the call out. */
+  /** @type {import('playwright-core').Request[]} */
+  const meRequests = [];
+  /** @type {import('playwright-core').Request[]} */
+  const callOutRequests = [];
+  page.on('request', (req) => {
+    const path = new URL(req.url()).pathname;
+    if (path === '/api/v1/voice/me') meRequests.push(req);
+    if (path === '/api/v1/voice/call-out') callOutRequests.push(req);
+  });
 
   await run.step('agent signs in and is available; no softphone', async () => {
     const token = page.waitForResponse((res) => res.request().method() === 'POST' && new URL(res.url()).pathname === '/api/v1/voice/token');
+    const me = page.waitForResponse((res) => new URL(res.url()).pathname === '/api/v1/voice/me');
     await run.signIn(page, AGENT_ID, AGENT_PASSWORD);
     const answered = (await token).status();
     run.check(answered === 503, `softphone token answered ${answered}`);
+    const meRes = await me;
+    const meBody = await meRes.text();
+    run.check(meRes.status() === 200 && meRes.request().method() === 'GET', `voice/me: ${meRes.request().method()} answered ${meRes.status()}: ${meBody}`);
+    const told = JSON.parse(meBody);
+    run.check(told.softphone === false && told.phone === AGENT_PHONE && told.calls_out === true, `voice/me answer ${meBody}`);
     run.check((await page.getByTestId('softphone-status').getAttribute('data-state')) === 'off', 'the softphone chip is not off');
     run.check(await page.getByTestId('softphone-status').isHidden(), 'the softphone chip shows');
   });
@@ -156,5 +181,37 @@ await run.main(async () => {
     run.check(JSON.stringify(tokenAnswers) === '[503]', `softphone token answers ${JSON.stringify(tokenAnswers)}`);
     // The agent still holds the call's conversation.
     await page.locator(`[data-testid="conversation-item"][data-conversation-id="${conversation}"]`).waitFor();
+  });
+
+  await run.step('the customer panel calls the caller through the agent’s phone', async () => {
+    // Without a softphone, the Call button is there because the agent's phone can call out.
+    const dial = page.locator(`[data-testid="customer-dial"][data-address="${CALLER}"]`);
+    await dial.first().waitFor();
+    run.check((await dial.count()) === 1, `${await dial.count()} Call buttons for ${CALLER}`);
+    run.check(await dial.isEnabled(), 'customer-dial is disabled');
+    const answer = page.waitForResponse((res) => new URL(res.url()).pathname === '/api/v1/voice/call-out');
+    await dial.click();
+    const res = await answer;
+    const body = await res.text();
+    run.check(res.status() === 202, `call-out answered ${res.status()}: ${body}`);
+    const placed = JSON.parse(body);
+    run.check(placed.conversation_id === conversation && placed.phone === AGENT_PHONE && placed.to === CALLER, `call-out answer ${body}`);
+    const req = res.request();
+    run.check(req.method() === 'POST' && new URL(req.url()).search === '', `call-out asked with ${req.method()} ${req.url()}`);
+    run.check(JSON.stringify(req.postDataJSON()) === JSON.stringify({ conversation_id: conversation, to: CALLER }), `call-out body ${req.postData()}`);
+    const headers = await req.allHeaders();
+    run.check(/^Bearer \S+$/.test(headers.authorization || ''), `call-out asked with authorization ${JSON.stringify(headers.authorization)}`);
+    const calling = page.getByTestId('agent-phone-calling');
+    await calling.filter({ hasText: AGENT_PHONE }).waitFor();
+    const text = (await calling.first().textContent()) || '';
+    run.check(text.includes('is ringing') && text.includes(CALLER), `calling notice "${text}"`);
+    // Once the answer is in, the button can be used again; give a second request the time to show.
+    await page.locator(`[data-testid="customer-dial"][data-address="${CALLER}"]:not([disabled])`).first().waitFor();
+    await page.waitForTimeout(500);
+    run.check(callOutRequests.length === 1, `call-out asked ${callOutRequests.length} times`);
+    run.check((await page.getByTestId('agent-phone-failed').count()) === 0, 'a failure notice shows');
+    run.check(await page.getByTestId('softphone-panel').isHidden(), 'a softphone call panel shows');
+    run.check(bridgeRequests.length === 1, `bridge asked ${bridgeRequests.length} times`);
+    run.check(meRequests.length === 1, `voice/me asked ${meRequests.length} times`);
   });
 });

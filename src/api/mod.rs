@@ -100,6 +100,8 @@ api_v1! {
     get "/reply-windows" => windows::list,
     post "/voice/token" => voice::token,
     post "/voice/bridge" => voice::bridge,
+    post "/voice/call-out" => voice::call_out,
+    get "/voice/me" => voice::me,
     get "/conversations/{id}/recordings/{recording}" => voice::recording,
     get "/queues" => live::queues,
     get "/queues/{name}" => live::queue,

@@ -74,6 +74,8 @@ use utoipa::OpenApi;
         voice::token,
         voice::recording,
         voice::bridge,
+        voice::call_out,
+        voice::me,
         live::agent,
         admin::put_agent,
         reports::report,

@@ -16,12 +16,18 @@
 //! phone of the agent's profile and connects the waiting caller of the voice
 //! conversation the agent holds (`channels::twilio_voice::bridge_to_phone`); the
 //! desktop sends it after accepting a phone call when the agent has no softphone.
-//! docs/voice.md, "The agent's own phone".
+//! `POST /api/v1/voice/call-out` `{conversation_id, to}` is a call out from a held
+//! conversation with that phone as the first leg
+//! (`channels::twilio_voice::call_out_via_phone`), and `GET /api/v1/voice/me` tells
+//! the desktop which way its agent takes calls. docs/voice.md, "The agent's own
+//! phone".
 
 use super::error::ApiError;
 use super::extract::Staff;
 use super::AppState;
-use crate::channels::twilio_voice::{bridge_to_phone, fetch_recording, RecordingError, RestError};
+use crate::channels::twilio_voice::{
+    bridge_to_phone, call_out_via_phone, fetch_recording, CallOutError, RecordingError, RestError,
+};
 use crate::domain::ErrorCode;
 use crate::domain::{ConversationId, EventKind, RecordingStatus};
 use crate::store::AuditEntry;
@@ -293,4 +299,124 @@ async fn caller_call(
         }
     }
     Ok(None)
+}
+
+/// How the logged-in staff member takes phone calls.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct VoiceMe {
+    /// The browser softphone is configured (`POST /voice/token` gives a token).
+    pub softphone: bool,
+    /// The phone of the profile: calls ring it instead of the softphone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    /// Calls out can be placed (`channels.voice.caller_id` is set).
+    pub calls_out: bool,
+}
+
+/// How the logged-in staff member takes phone calls.
+#[utoipa::path(get, path = "/api/v1/voice/me", tag = "agents", operation_id = "voice_me",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "softphone, phone, calls out", body = VoiceMe),
+        (status = 401, response = ApiError),
+    )
+)]
+pub async fn me(state: web::Data<AppState>, staff: Staff) -> Result<HttpResponse, ApiError> {
+    let voice = &state.server.settings.channels.voice;
+    let phone = state
+        .server
+        .store
+        .agent(&staff.id)
+        .await?
+        .and_then(|p| p.phone);
+    Ok(HttpResponse::Ok().json(VoiceMe {
+        softphone: voice.enabled && voice.softphone.configured(),
+        phone: phone.filter(|_| voice.enabled),
+        calls_out: voice.enabled && !voice.caller_id.is_empty(),
+    }))
+}
+
+/// What `POST /api/v1/voice/call-out` is asked.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CallOutBody {
+    /// A conversation the caller holds.
+    #[schema(value_type = String)]
+    pub conversation_id: ConversationId,
+    /// The number to call: one of the conversation's customer's phone numbers, or its
+    /// pending callback's.
+    pub to: String,
+}
+
+/// A call out placed.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CalledOut {
+    #[schema(value_type = String)]
+    pub conversation_id: ConversationId,
+    /// The agent's phone, rung first.
+    pub phone: String,
+    /// The number dialled once the agent answers (E.164).
+    pub to: String,
+}
+
+/// Call a customer through the agent's own phone (it rings first).
+#[utoipa::path(post, path = "/api/v1/voice/call-out", tag = "agents", operation_id = "voice_call_out",
+    security(("bearer" = [])),
+    request_body = CallOutBody,
+    responses(
+        (status = 202, description = "the agent's phone rings; the customer is dialled when it answers", body = CalledOut),
+        (status = 400, response = ApiError),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+        (status = 409, response = ApiError),
+        (status = 503, response = ApiError),
+    )
+)]
+pub async fn call_out(
+    state: web::Data<AppState>,
+    gateway: web::Data<crate::channels::Gateway>,
+    staff: Staff,
+    body: web::Json<CallOutBody>,
+) -> Result<HttpResponse, ApiError> {
+    let server = &state.server;
+    let body = body.into_inner();
+    let id = body.conversation_id;
+    let conv = server
+        .store
+        .conversation(id)
+        .await?
+        .filter(|c| c.agent.as_ref() == Some(&staff.id) && c.state.is_open())
+        .ok_or_else(|| ApiError::forbidden("you do not hold this conversation"))?;
+    let phone = server
+        .store
+        .agent(&staff.id)
+        .await?
+        .and_then(|p| p.phone)
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::Conflict,
+                "your profile has no phone; call with the softphone",
+            )
+        })?;
+    let to = call_out_via_phone(&gateway, &conv, &phone, &body.to, AGENT_RING_S)
+        .await
+        .map_err(|e| match e {
+            CallOutError::Refused(why) => ApiError::invalid(format!("this number cannot be called: {why}")),
+            CallOutError::Rest(RestError::NotConfigured) => ApiError::new(
+                ErrorCode::Unavailable,
+                "calls cannot be placed: channels.voice.account_sid is not set",
+            ),
+            CallOutError::Rest(e) => {
+                tracing::warn!(conversation = %id, error = ?e, "a call out through an agent's phone failed");
+                ApiError::new(
+                    ErrorCode::Unavailable,
+                    "the telephony platform did not place the call; retry",
+                )
+            }
+        })?;
+    Ok(HttpResponse::Accepted().json(CalledOut {
+        conversation_id: id,
+        phone,
+        to,
+    }))
 }

@@ -4,8 +4,10 @@
 //! recorder standing in for api.twilio.com, asserting the exact request: path, basic
 //! auth, the new TwiML parsed and checked) to a `<Dial><Number>` of that phone; an
 //! unanswered phone puts the conversation back in its queue and the caller back into
-//! `<Enqueue>`; an answered one ends like any bridged call. Bad profiles and requests
-//! get typed errors and move nothing.
+//! `<Enqueue>`; an answered one ends like any bridged call. A call out through the
+//! agent's phone rings it first (REST `Calls.json`) and then dials the customer with
+//! the checked `<Dial>` of a softphone call out. Bad profiles and requests get typed
+//! errors and move nothing.
 
 use crate::channels::{twilio_post, PUBLIC, TWILIO_TOKEN};
 use crate::helpers::*;
@@ -16,6 +18,7 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 
 const ACCOUNT: &str = "AC00000000000000000000000000000001";
+const OUR_NUMBER: &str = "+81501234567";
 
 async fn phone_app(rec: &Recorder) -> TestApp {
     let base = rec.base.clone();
@@ -26,6 +29,7 @@ async fn phone_app(rec: &Recorder) -> TestApp {
         c.voice.auth_token = TWILIO_TOKEN.into();
         c.voice.account_sid = ACCOUNT.into();
         c.voice.api_base = base;
+        c.voice.caller_id = OUR_NUMBER.into();
     })
     .await
 }
@@ -191,4 +195,99 @@ async fn the_desktop_sends_an_accepted_call_to_the_agents_phone_in_a_real_browse
         .await;
     let dial = check(&moved[0].form()["Twiml"]);
     assert_eq!(dial[1].text, "+819055550001");
+}
+
+/// A call out (click-to-call, a callback) with the agent's own phone as the first leg.
+#[actix_rt::test]
+async fn an_agent_calls_a_customer_through_their_own_phone() {
+    let rec = Recorder::start().await;
+    let app = phone_app(&rec).await;
+    let ann = app
+        .agent("ann", &["general"], json!({"phone": "+819055550000"}))
+        .await;
+    let me = |token: String| {
+        let app = &app;
+        async move {
+            let r = app
+                .http
+                .get(format!("{}/api/v1/voice/me", app.base))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            r.json::<Value>().await.unwrap()
+        }
+    };
+    assert_eq!(
+        me(ann.clone()).await,
+        json!({"softphone": false, "phone": "+819055550000", "calls_out": true})
+    );
+    let mut a = Client::available(&app, &ann).await;
+    app.inbound("sms", "+81355501234", "please call me", Some("sms-9"))
+        .await;
+    let conv = accept_next(&mut a).await["id"].as_str().unwrap().to_owned();
+    let call_out = |to: &'static str, token: String| {
+        let (app, conv) = (&app, conv.clone());
+        async move {
+            let r = app
+                .http
+                .post(format!("{}/api/v1/voice/call-out", app.base))
+                .bearer_auth(token)
+                .json(&json!({"conversation_id": conv, "to": to}))
+                .send()
+                .await
+                .unwrap();
+            (
+                r.status().as_u16(),
+                r.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let (s, v) = call_out("+81 3-5550-1234", ann.clone()).await;
+    assert_eq!(s, 202, "{v}");
+    assert_eq!(
+        v,
+        json!({"conversation_id": conv, "phone": "+819055550000", "to": "+81355501234"})
+    );
+    let placed = rec
+        .wait_for(&format!("/2010-04-01/Accounts/{ACCOUNT}/Calls.json"), 1)
+        .await;
+    let form = placed[0].form();
+    assert_eq!(
+        form.keys().collect::<Vec<_>>(),
+        ["From", "Timeout", "To", "Twiml"]
+    );
+    assert_eq!(form["To"], "+819055550000", "the agent's phone rings first");
+    assert_eq!(form["From"], OUR_NUMBER);
+    assert_eq!(form["Timeout"], "20");
+    let twiml = check(&form["Twiml"]);
+    assert_eq!(
+        paths(&twiml),
+        ["Response/Say", "Response/Dial", "Response/Dial/Number"]
+    );
+    assert_eq!(twiml[1].attrs["callerId"], OUR_NUMBER);
+    assert_eq!(
+        twiml[1].attrs["action"],
+        format!("{PUBLIC}/webhooks/twilio/voice/dialed?conversation={conv}&agent=ann")
+    );
+    assert_eq!(twiml[2].text, "+81355501234");
+
+    // Another number: refused, nothing placed. An agent without a phone, or who does
+    // not hold the conversation: refused.
+    let (s, v) = call_out("+81399998888", ann.clone()).await;
+    assert_eq!((s, v["code"].as_str()), (400, Some("invalid")), "{v}");
+    let bo = app.agent("bo", &["general"], json!({})).await;
+    assert_eq!(
+        me(bo.clone()).await,
+        json!({"softphone": false, "calls_out": true})
+    );
+    let (s, v) = call_out("+81355501234", bo).await;
+    assert_eq!((s, v["code"].as_str()), (403, Some("forbidden")), "{v}");
+    let placed = rec
+        .all()
+        .iter()
+        .filter(|r| r.path.ends_with("/Calls.json"))
+        .count();
+    assert_eq!(placed, 1);
 }

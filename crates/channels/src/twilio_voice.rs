@@ -61,7 +61,9 @@
 //!    `POST /webhooks/twilio/voice/agent-leg?conversation=..&agent=..`: answered and
 //!    ended, the caller goes on as after any bridge (`after_bridge`); busy, no
 //!    answer or failed, the conversation goes back to its queue and the caller back
-//!    into `<Enqueue>`.
+//!    into `<Enqueue>`. [`call_out_via_phone`] is a call out (click-to-call, a
+//!    callback) with the agent's phone as its first leg (REST `Calls.json`): once the
+//!    agent answers, the checked `<Dial>` of a softphone call out runs.
 //!
 //! Every request must carry a valid `X-Twilio-Signature`. The call id (`CallSid`) makes
 //! retries idempotent.
@@ -1236,6 +1238,73 @@ pub async fn bridge_to_phone(
         s if s.is_client_error() && s.as_u16() != 401 && s.as_u16() != 403 => Err(RestError::Gone),
         s => Err(RestError::Upstream(format!("the platform answered {s}"))),
     }
+}
+
+/// Why a call out through an agent's own phone was not placed.
+#[derive(Debug)]
+pub enum CallOutError {
+    /// The number may not be called from this conversation (or no caller id is set):
+    /// the reason.
+    Refused(&'static str),
+    Rest(RestError),
+}
+
+/// An agent's call out from held conversation `c` through the agent's own phone:
+/// the platform calls `phone` first (REST `Calls.json`, from `channels.voice.caller_id`)
+/// and, once the agent answers, dials `to` — the same checked `<Dial>` as a softphone
+/// call out, whose outcome comes to `dialed` (a callback's attempt, or a `call` event).
+pub async fn call_out_via_phone(
+    state: &Gateway,
+    c: &crate::domain::Conversation,
+    phone: &str,
+    to: &str,
+    ring_s: u32,
+) -> Result<String, CallOutError> {
+    let v = &state.channels.voice;
+    if v.account_sid.is_empty() || v.auth_token.is_empty() {
+        return Err(CallOutError::Rest(RestError::NotConfigured));
+    }
+    let dial = dial_out(state, c, to)
+        .await
+        .map_err(|e| CallOutError::Rest(RestError::Upstream(e.to_string())))?
+        .map_err(CallOutError::Refused)?;
+    let connecting = if v.language.starts_with("en") {
+        "Connecting you to the customer."
+    } else {
+        "お客様におつなぎします。"
+    };
+    let twiml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response>{}{dial}</Response>",
+        say(state, connecting)
+    );
+    let url = format!(
+        "{}/2010-04-01/Accounts/{}/Calls.json",
+        v.api_base, v.account_sid
+    );
+    let timeout = ring_s.to_string();
+    let resp = state
+        .api_client
+        .post(url)
+        .basic_auth(&v.account_sid, Some(&v.auth_token))
+        .form(&[
+            ("To", phone),
+            ("From", v.caller_id.as_str()),
+            ("Timeout", timeout.as_str()),
+            ("Twiml", twiml.as_str()),
+        ])
+        .send()
+        .await
+        .map_err(|e| CallOutError::Rest(RestError::Upstream(e.without_url().to_string())))?;
+    if !resp.status().is_success() {
+        return Err(CallOutError::Rest(RestError::Upstream(format!(
+            "the platform answered {}",
+            resp.status()
+        ))));
+    }
+    let number = IdentityKey::parse(Channel::Voice, to)
+        .map(|k| k.address)
+        .unwrap_or_else(|_| to.to_owned());
+    Ok(number)
 }
 
 /// `POST /webhooks/twilio/voice/agent-leg?conversation=..&agent=..`: how the call to
