@@ -65,6 +65,9 @@
 //!    callback) with the agent's phone as its first leg (REST `Calls.json`): once the
 //!    agent answers, the checked `<Dial>` of a softphone call out runs.
 //!
+//! Items 1 to 4 are this file; 5 is `recording`, 6 `after`, 7 `agent_phone` (and the
+//! call-out outcome, `dialed`).
+//!
 //! Every request must carry a valid `X-Twilio-Signature`. The call id (`CallSid`) makes
 //! retries idempotent.
 
@@ -76,6 +79,14 @@ use crate::domain::{Channel, IdentityKey, SkillFloors};
 use crate::ivr::{Action, Position, Tree};
 use crate::Gateway;
 use actix_web::{web, HttpRequest, HttpResponse};
+
+use after::after_bridge;
+pub use after::{after, csat};
+pub use agent_phone::{
+    agent_leg, bridge_to_phone, call_out_via_phone, dialed, CallOutError, RestError,
+};
+use recording::recorded;
+pub use recording::{fetch_recording, recording, RecordingError};
 
 const PROVIDER: &str = "twilio_voice";
 
@@ -115,6 +126,29 @@ impl Webhook for TwilioVoice {
         crate::webhook::twilio_form(gateway, req, body, &gateway.channels.voice.auth_token)
     }
 }
+
+/// A Twilio voice webhook `$name`: the request verified (`serve`: signature, form,
+/// replay window) and answered by `$inner(state, request, params)`.
+macro_rules! webhook {
+    ($(#[$doc:meta])* $name:ident => $inner:ident) => {
+        $(#[$doc])*
+        pub async fn $name(
+            state: web::Data<Gateway>,
+            req: HttpRequest,
+            body: web::Bytes,
+        ) -> Result<HttpResponse, WebhookError> {
+            serve(&TwilioVoice, &state, &req, &body, |params| {
+                $inner(&state, &req, params)
+            })
+            .await
+        }
+    };
+}
+
+// After the macro: the parts of the connector that use it.
+mod after;
+mod agent_phone;
+mod recording;
 
 /// Escapes text for XML element content and attribute values.
 pub fn xml_escape(s: &str) -> String {
@@ -215,20 +249,14 @@ fn menu_twiml(
     ))
 }
 
-/// `POST /webhooks/twilio/voice`.
-pub async fn incoming(
-    state: web::Data<Gateway>,
-    req: HttpRequest,
-    body: web::Bytes,
-) -> Result<HttpResponse, WebhookError> {
-    serve(&TwilioVoice, &state, &req, &body, |params| {
-        incoming_inner(&state, params)
-    })
-    .await
+webhook! {
+    /// `POST /webhooks/twilio/voice`.
+    incoming => incoming_inner
 }
 
 async fn incoming_inner(
     state: &Gateway,
+    _req: &HttpRequest,
     params: Vec<(String, String)>,
 ) -> Result<HttpResponse, WebhookError> {
     required(&params, "CallSid")?;
@@ -260,16 +288,9 @@ async fn in_menus(state: &Gateway, params: &[(String, String)], pos: &Position) 
     }
 }
 
-/// `POST /webhooks/twilio/voice/menu`.
-pub async fn menu(
-    state: web::Data<Gateway>,
-    req: HttpRequest,
-    body: web::Bytes,
-) -> Result<HttpResponse, WebhookError> {
-    serve(&TwilioVoice, &state, &req, &body, |params| {
-        menu_inner(&state, &req, params)
-    })
-    .await
+webhook! {
+    /// `POST /webhooks/twilio/voice/menu`.
+    menu => menu_inner
 }
 
 async fn menu_inner(
@@ -520,20 +541,14 @@ fn erased_call() -> HttpResponse {
     twiml("<Hangup/>".into())
 }
 
-/// `POST /webhooks/twilio/voice/status`.
-pub async fn status(
-    state: web::Data<Gateway>,
-    req: HttpRequest,
-    body: web::Bytes,
-) -> Result<HttpResponse, WebhookError> {
-    serve(&TwilioVoice, &state, &req, &body, |params| {
-        status_inner(&state, params)
-    })
-    .await
+webhook! {
+    /// `POST /webhooks/twilio/voice/status`.
+    status => status_inner
 }
 
 async fn status_inner(
     state: &Gateway,
+    _req: &HttpRequest,
     params: Vec<(String, String)>,
 ) -> Result<HttpResponse, WebhookError> {
     let call = required(&params, "CallSid")?;
@@ -602,20 +617,14 @@ pub fn access_token(s: &crate::config::Softphone, identity: &str, now_s: u64) ->
     jsonwebtoken::encode(&header, &claims, &key).ok()
 }
 
-/// `POST /webhooks/twilio/voice/client`: a call from an agent's softphone.
-pub async fn client(
-    state: web::Data<Gateway>,
-    req: HttpRequest,
-    body: web::Bytes,
-) -> Result<HttpResponse, WebhookError> {
-    serve(&TwilioVoice, &state, &req, &body, |params| {
-        client_inner(&state, params)
-    })
-    .await
+webhook! {
+    /// `POST /webhooks/twilio/voice/client`: a call from an agent's softphone.
+    client => client_inner
 }
 
 async fn client_inner(
     state: &Gateway,
+    _req: &HttpRequest,
     params: Vec<(String, String)>,
 ) -> Result<HttpResponse, WebhookError> {
     let softphone = &state.channels.voice.softphone;
@@ -752,37 +761,13 @@ async fn held_by(
     Ok(conv.filter(|c| c.agent.as_ref() == Some(agent)))
 }
 
-/// The `<Dial>` attributes that record a call of conversation `c` (both sides, from
-/// the answer) and report the recording, when its queue has `record_calls`; else none.
-fn recorded(state: &Gateway, c: &crate::domain::Conversation) -> String {
-    if !state
-        .engine
-        .queue_config(&c.queue)
-        .is_some_and(|q| q.record_calls)
-    {
-        return String::new();
-    }
-    let callback = format!(
-        "{}/webhooks/twilio/voice/recording?conversation={}",
-        state.channels.public_url, c.id
-    );
-    format!(
-        " record=\"record-from-answer-dual\" recordingStatusCallback=\"{}\" \
-         recordingStatusCallbackEvent=\"completed absent\"",
-        xml_escape(&callback)
-    )
-}
-
-/// `POST /webhooks/twilio/voice/recording?conversation=..`: a call's recording.
-pub async fn recording(
-    state: web::Data<Gateway>,
-    req: HttpRequest,
-    body: web::Bytes,
-) -> Result<HttpResponse, WebhookError> {
-    serve(&TwilioVoice, &state, &req, &body, |params| {
-        recording_inner(&state, &req, params)
-    })
-    .await
+/// The agent named in a callback URL's (signed) query.
+fn agent_in(req: &HttpRequest) -> Result<crate::domain::AgentId, WebhookError> {
+    let query: Vec<(String, String)> =
+        serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    field(&query, "agent")
+        .and_then(|a| crate::domain::AgentId::parse(a).ok())
+        .ok_or_else(|| WebhookError::Malformed("no agent in the callback URL".into()))
 }
 
 /// The conversation named in a callback URL's (signed) query.
@@ -792,198 +777,6 @@ fn conversation_in(req: &HttpRequest) -> Result<crate::domain::ConversationId, W
     let id = field(&query, "conversation")
         .ok_or_else(|| WebhookError::Malformed("no conversation in the callback URL".into()))?;
     crate::domain::ConversationId::parse(id).map_err(|e| WebhookError::Malformed(e.to_string()))
-}
-
-async fn recording_inner(
-    state: &Gateway,
-    req: &HttpRequest,
-    params: Vec<(String, String)>,
-) -> Result<HttpResponse, WebhookError> {
-    let conversation = conversation_in(req)?;
-    let recording_id = required(&params, "RecordingSid")?;
-    if !crate::domain::recording_id_valid(recording_id) {
-        return Err(WebhookError::Malformed(format!(
-            "RecordingSid {recording_id:?} is not a recording id"
-        )));
-    }
-    let raw_status = required(&params, "RecordingStatus")?;
-    let Some(status) = crate::domain::RecordingStatus::parse(raw_status) else {
-        // `in-progress`: the recording is reported again when it ends.
-        return Ok(HttpResponse::NoContent().finish());
-    };
-    let duration_s = match field(&params, "RecordingDuration") {
-        None | Some("") => None,
-        Some(d) => Some(d.parse::<u64>().map_err(|_| {
-            WebhookError::Malformed(format!("RecordingDuration {d:?} is not a number"))
-        })?),
-    };
-    let Some(conv) = state
-        .store
-        .conversation(conversation)
-        .await
-        .map_err(crate::actors::messages::EngineError::unavailable)?
-    else {
-        // Erased since (or never ours): nothing to attach the recording to.
-        tracing::info!(%conversation, recording_id, "a recording of an unknown conversation was ignored");
-        return Ok(HttpResponse::NoContent().finish());
-    };
-    state
-        .ask_customer(
-            conv.customer_id,
-            CallRecorded {
-                conversation_id: conversation,
-                call_id: field(&params, "CallSid").unwrap_or_default().to_owned(),
-                recording_id: recording_id.to_owned(),
-                status,
-                duration_s,
-                url: field(&params, "RecordingUrl")
-                    .unwrap_or_default()
-                    .to_owned(),
-            },
-        )
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
-}
-
-/// Why a recording cannot be played.
-#[derive(Debug)]
-pub enum RecordingError {
-    /// `channels.voice.account_sid` (or the auth token) is not set.
-    NotConfigured,
-    /// The platform has no such recording (any 4xx but 401/403).
-    NotFound,
-    /// The platform could not be reached, refused the credentials or failed.
-    Upstream(String),
-}
-
-/// Asks the platform for recording `recording_id` (checked by
-/// `domain::recording_id_valid`) as MP3, with the account's credentials; the answer
-/// streams. The URL is built here, never taken from a callback.
-pub async fn fetch_recording(
-    state: &Gateway,
-    recording_id: &str,
-) -> Result<reqwest::Response, RecordingError> {
-    let v = &state.channels.voice;
-    if v.account_sid.is_empty() || v.auth_token.is_empty() {
-        return Err(RecordingError::NotConfigured);
-    }
-    if !crate::domain::recording_id_valid(recording_id) {
-        return Err(RecordingError::NotFound);
-    }
-    let url = format!(
-        "{}/2010-04-01/Accounts/{}/Recordings/{recording_id}.mp3",
-        v.api_base, v.account_sid
-    );
-    let resp = state
-        .stream_client
-        .get(url)
-        .basic_auth(&v.account_sid, Some(&v.auth_token))
-        .send()
-        .await
-        .map_err(|e| RecordingError::Upstream(e.without_url().to_string()))?;
-    match resp.status() {
-        s if s.is_success() => Ok(resp),
-        s if s.is_client_error() && s.as_u16() != 401 && s.as_u16() != 403 => {
-            Err(RecordingError::NotFound)
-        }
-        s => Err(RecordingError::Upstream(format!(
-            "the platform answered {s}"
-        ))),
-    }
-}
-
-/// `POST /webhooks/twilio/voice/after?conversation=..`: the caller left the queue.
-pub async fn after(
-    state: web::Data<Gateway>,
-    req: HttpRequest,
-    body: web::Bytes,
-) -> Result<HttpResponse, WebhookError> {
-    serve(&TwilioVoice, &state, &req, &body, |params| {
-        after_inner(&state, &req, params)
-    })
-    .await
-}
-
-async fn after_inner(
-    state: &Gateway,
-    req: &HttpRequest,
-    params: Vec<(String, String)>,
-) -> Result<HttpResponse, WebhookError> {
-    let conversation = conversation_in(req)?;
-    // Only a caller whose agent's leg ended is still on the line.
-    if field(&params, "QueueResult") != Some("bridged")
-        || field(&params, "CallStatus") != Some("in-progress")
-    {
-        return Ok(twiml("<Hangup/>".into()));
-    }
-    Ok(twiml(after_bridge(state, conversation).await?))
-}
-
-/// What a caller still on the line hears once the agent's leg of `conversation` ended:
-/// back in the queue when the call was transferred meanwhile, else the keypad survey
-/// (with surveys on), else the end of the call.
-async fn after_bridge(
-    state: &Gateway,
-    conversation: crate::domain::ConversationId,
-) -> Result<String, WebhookError> {
-    let store = &state.store;
-    let unavailable = crate::actors::messages::EngineError::unavailable;
-    let Some(conv) = store
-        .conversation(conversation)
-        .await
-        .map_err(unavailable)?
-    else {
-        return Ok("<Hangup/>".into());
-    };
-    let bridged = store
-        .record(BRIDGED, &conversation.to_string())
-        .await
-        .map_err(unavailable)?;
-    if transferred(&conv, bridged.as_deref()) {
-        // The call went to another queue or agent: the caller waits again, and the
-        // next agent's softphone dials it as any other.
-        let moving = if state.channels.voice.language.starts_with("en") {
-            "Please hold while we transfer your call."
-        } else {
-            "おつなぎ先を変更します。そのままお待ちください。"
-        };
-        return Ok(format!(
-            "{}{}",
-            say(state, moving),
-            enqueue(state, conversation)
-        ));
-    }
-    let customer = conv.customer_id;
-    let asked = state
-        .ask_customer(
-            customer,
-            crate::actors::customer::survey::AskPhoneSurvey {
-                conversation_id: conversation,
-            },
-        )
-        .await;
-    Ok(match asked {
-        Ok(Some(lang)) => survey_gather(state, conversation, lang, 0, false),
-        Ok(None) => "<Hangup/>".into(),
-        Err(e) => {
-            // The caller is not kept waiting on an engine that cannot take the answer.
-            tracing::info!(%conversation, error = %e, "no keypad survey: the engine refused it");
-            "<Hangup/>".into()
-        }
-    })
-}
-
-/// Whether open conversation `conv` moved away from the agent last bridged to its
-/// caller (`bridged`, an agent id): waiting again, or held by someone else.
-fn transferred(conv: &crate::domain::Conversation, bridged: Option<&[u8]>) -> bool {
-    use crate::domain::ConversationState as S;
-    match conv.state {
-        S::Queued => true,
-        S::Assigned | S::WrapUp => {
-            bridged.is_some_and(|b| conv.agent.as_ref().map(|a| a.as_str().as_bytes()) != Some(b))
-        }
-        S::Parked | S::Resolved | S::Abandoned => false,
-    }
 }
 
 /// The customer of `conversation`, if it exists.
@@ -997,397 +790,4 @@ async fn customer_of(
         .await
         .map_err(crate::actors::messages::EngineError::unavailable)?
         .map(|c| c.customer_id))
-}
-
-/// The spoken language of the survey in `lang`.
-fn survey_voice(lang: crate::survey::Language) -> &'static str {
-    match lang {
-        crate::survey::Language::Ja => "ja-JP",
-        crate::survey::Language::En => "en-US",
-    }
-}
-
-/// The one-digit `<Gather>` of the keypad survey (the reminder first when
-/// `reprompt`), then a hang-up when no key comes.
-fn survey_gather(
-    state: &Gateway,
-    conversation: crate::domain::ConversationId,
-    lang: crate::survey::Language,
-    tries: u32,
-    reprompt: bool,
-) -> String {
-    let url = format!(
-        "{}/webhooks/twilio/voice/csat?conversation={conversation}&lang={}&try={tries}",
-        state.channels.public_url,
-        lang.as_str()
-    );
-    let text = if reprompt {
-        crate::survey::phone_reprompt(lang)
-    } else {
-        crate::survey::phone_question(lang)
-    };
-    format!(
-        "<Gather input=\"dtmf\" numDigits=\"1\" timeout=\"{}\" action=\"{}\">\
-         <Say language=\"{}\">{}</Say></Gather><Hangup/>",
-        state.channels.voice.gather_timeout_s,
-        xml_escape(&url),
-        survey_voice(lang),
-        xml_escape(text)
-    )
-}
-
-/// `POST /webhooks/twilio/voice/csat?conversation=..&lang=..&try=..`: the key pressed.
-pub async fn csat(
-    state: web::Data<Gateway>,
-    req: HttpRequest,
-    body: web::Bytes,
-) -> Result<HttpResponse, WebhookError> {
-    serve(&TwilioVoice, &state, &req, &body, |params| {
-        csat_inner(&state, &req, params)
-    })
-    .await
-}
-
-async fn csat_inner(
-    state: &Gateway,
-    req: &HttpRequest,
-    params: Vec<(String, String)>,
-) -> Result<HttpResponse, WebhookError> {
-    let conversation = conversation_in(req)?;
-    let query: Vec<(String, String)> =
-        serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
-    let lang = field(&query, "lang")
-        .and_then(crate::survey::Language::parse)
-        .unwrap_or(crate::survey::Language::Ja);
-    let tries: u32 = field(&query, "try")
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(0);
-    let score = field(&params, "Digits")
-        .and_then(|d| d.parse::<u8>().ok())
-        .filter(|s| (1..=crate::survey::SCALE_MAX).contains(s));
-    let Some(score) = score else {
-        return Ok(twiml(if tries < state.ivr.max_retries {
-            survey_gather(state, conversation, lang, tries + 1, true)
-        } else {
-            "<Hangup/>".into()
-        }));
-    };
-    let Some(customer) = customer_of(state, conversation).await? else {
-        return Ok(twiml("<Hangup/>".into()));
-    };
-    let answered = state
-        .ask_customer(
-            customer,
-            crate::actors::customer::survey::AnswerSurvey {
-                conversation_id: conversation,
-                score,
-                comment: None,
-                channel: Channel::Voice,
-                secret: None,
-            },
-        )
-        .await;
-    match answered {
-        // Answered now, or already (the platform retried): thanked either way.
-        Ok(_) => {}
-        Err(e) if e.code == crate::domain::ErrorCode::Conflict => {}
-        Err(e) => {
-            tracing::info!(%conversation, error = %e, "a keypad survey answer was refused");
-            return Ok(twiml("<Hangup/>".into()));
-        }
-    }
-    Ok(twiml(format!(
-        "<Say language=\"{}\">{}</Say><Hangup/>",
-        survey_voice(lang),
-        xml_escape(crate::survey::phone_thanks(lang))
-    )))
-}
-
-/// `POST /webhooks/twilio/voice/dialed?conversation=..&agent=..`: how an agent's call
-/// out ended.
-pub async fn dialed(
-    state: web::Data<Gateway>,
-    req: HttpRequest,
-    body: web::Bytes,
-) -> Result<HttpResponse, WebhookError> {
-    serve(&TwilioVoice, &state, &req, &body, |params| {
-        dialed_inner(&state, &req, params)
-    })
-    .await
-}
-
-async fn dialed_inner(
-    state: &Gateway,
-    req: &HttpRequest,
-    params: Vec<(String, String)>,
-) -> Result<HttpResponse, WebhookError> {
-    use crate::ivr::callbacks::Outcome;
-    let conversation = conversation_in(req)?;
-    let query: Vec<(String, String)> =
-        serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
-    let agent = field(&query, "agent")
-        .and_then(|a| crate::domain::AgentId::parse(a).ok())
-        .ok_or_else(|| WebhookError::Malformed("no agent in the callback URL".into()))?;
-    let status = required(&params, "DialCallStatus")?;
-    let outcome = match status {
-        "completed" | "answered" => Outcome::Reached,
-        "busy" => Outcome::Busy,
-        "no-answer" | "failed" | "canceled" => Outcome::NoAnswer,
-        other => {
-            return Err(WebhookError::Malformed(format!(
-                "DialCallStatus {other:?} is not a dial's end"
-            )))
-        }
-    };
-    let Some(customer) = customer_of(state, conversation).await? else {
-        return Ok(twiml("<Hangup/>".into()));
-    };
-    let attempt = state
-        .ask_customer(
-            customer,
-            crate::actors::customer::callback::CallbackOutcome {
-                conversation_id: conversation,
-                agent_id: agent,
-                outcome,
-            },
-        )
-        .await;
-    match attempt {
-        Ok(_) => {}
-        // No callback is pending: an ordinary call out, recorded as a call.
-        Err(e) if e.code == crate::domain::ErrorCode::Conflict => {
-            let call_id = required(&params, "DialCallSid")?;
-            state
-                .ask_customer(
-                    customer,
-                    CallEnded {
-                        call_id: call_id.to_owned(),
-                        status: status.to_owned(),
-                        duration_s: field(&params, "DialCallDuration").and_then(|d| d.parse().ok()),
-                        conversation_id: Some(conversation),
-                    },
-                )
-                .await?;
-        }
-        Err(e) => {
-            tracing::info!(%conversation, error = %e, "a call out's outcome was not recorded");
-        }
-    }
-    // The agent's leg has nothing more to do.
-    Ok(twiml("<Hangup/>".into()))
-}
-
-/// Why a REST call to the platform did not do what was asked.
-#[derive(Debug)]
-pub enum RestError {
-    /// `channels.voice.account_sid` (or the auth token) is not set.
-    NotConfigured,
-    /// The platform has no such call, or it is over (a 4xx but 401/403).
-    Gone,
-    /// The platform could not be reached, refused the credentials or failed.
-    Upstream(String),
-}
-
-/// Moves the waiting caller's call `call_sid` of voice conversation `c` to agent
-/// `agent`'s own phone `phone` (E.164): the call's TwiML becomes a `<Dial>` of that
-/// number (recorded when the queue records), ringing `ring_s` seconds, whose outcome
-/// comes to `agent_leg`.
-pub async fn bridge_to_phone(
-    state: &Gateway,
-    c: &crate::domain::Conversation,
-    call_sid: &str,
-    agent: &crate::domain::AgentId,
-    phone: &str,
-    ring_s: u32,
-) -> Result<(), RestError> {
-    let v = &state.channels.voice;
-    if v.account_sid.is_empty() || v.auth_token.is_empty() {
-        return Err(RestError::NotConfigured);
-    }
-    if !(call_sid.len() == 34 && call_sid.starts_with("CA")) {
-        return Err(RestError::Gone);
-    }
-    remember_bridge(state, c.id, agent)
-        .await
-        .map_err(|e| RestError::Upstream(e.message))?;
-    let leg = format!(
-        "{}/webhooks/twilio/voice/agent-leg?conversation={}&agent={agent}",
-        state.channels.public_url, c.id
-    );
-    let twiml = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Dial timeout=\"{ring_s}\" \
-         answerOnBridge=\"true\" action=\"{}\"{}><Number>{}</Number></Dial></Response>",
-        xml_escape(&leg),
-        recorded(state, c),
-        xml_escape(phone)
-    );
-    let url = format!(
-        "{}/2010-04-01/Accounts/{}/Calls/{call_sid}.json",
-        v.api_base, v.account_sid
-    );
-    let resp = state
-        .api_client
-        .post(url)
-        .basic_auth(&v.account_sid, Some(&v.auth_token))
-        .form(&[("Twiml", twiml.as_str())])
-        .send()
-        .await
-        .map_err(|e| RestError::Upstream(e.without_url().to_string()))?;
-    match resp.status() {
-        s if s.is_success() => Ok(()),
-        s if s.is_client_error() && s.as_u16() != 401 && s.as_u16() != 403 => Err(RestError::Gone),
-        s => Err(RestError::Upstream(format!("the platform answered {s}"))),
-    }
-}
-
-/// Why a call out through an agent's own phone was not placed.
-#[derive(Debug)]
-pub enum CallOutError {
-    /// The number may not be called from this conversation (or no caller id is set):
-    /// the reason.
-    Refused(&'static str),
-    Rest(RestError),
-}
-
-/// An agent's call out from held conversation `c` through the agent's own phone:
-/// the platform calls `phone` first (REST `Calls.json`, from `channels.voice.caller_id`)
-/// and, once the agent answers, dials `to` — the same checked `<Dial>` as a softphone
-/// call out, whose outcome comes to `dialed` (a callback's attempt, or a `call` event).
-pub async fn call_out_via_phone(
-    state: &Gateway,
-    c: &crate::domain::Conversation,
-    phone: &str,
-    to: &str,
-    ring_s: u32,
-) -> Result<String, CallOutError> {
-    let v = &state.channels.voice;
-    if v.account_sid.is_empty() || v.auth_token.is_empty() {
-        return Err(CallOutError::Rest(RestError::NotConfigured));
-    }
-    let dial = dial_out(state, c, to)
-        .await
-        .map_err(|e| CallOutError::Rest(RestError::Upstream(e.to_string())))?
-        .map_err(CallOutError::Refused)?;
-    let connecting = if v.language.starts_with("en") {
-        "Connecting you to the customer."
-    } else {
-        "お客様におつなぎします。"
-    };
-    let twiml = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response>{}{dial}</Response>",
-        say(state, connecting)
-    );
-    let url = format!(
-        "{}/2010-04-01/Accounts/{}/Calls.json",
-        v.api_base, v.account_sid
-    );
-    let timeout = ring_s.to_string();
-    let resp = state
-        .api_client
-        .post(url)
-        .basic_auth(&v.account_sid, Some(&v.auth_token))
-        .form(&[
-            ("To", phone),
-            ("From", v.caller_id.as_str()),
-            ("Timeout", timeout.as_str()),
-            ("Twiml", twiml.as_str()),
-        ])
-        .send()
-        .await
-        .map_err(|e| CallOutError::Rest(RestError::Upstream(e.without_url().to_string())))?;
-    if !resp.status().is_success() {
-        return Err(CallOutError::Rest(RestError::Upstream(format!(
-            "the platform answered {}",
-            resp.status()
-        ))));
-    }
-    let number = IdentityKey::parse(Channel::Voice, to)
-        .map(|k| k.address)
-        .unwrap_or_else(|_| to.to_owned());
-    Ok(number)
-}
-
-/// `POST /webhooks/twilio/voice/agent-leg?conversation=..&agent=..`: how the call to
-/// an agent's own phone ended.
-pub async fn agent_leg(
-    state: web::Data<Gateway>,
-    req: HttpRequest,
-    body: web::Bytes,
-) -> Result<HttpResponse, WebhookError> {
-    serve(&TwilioVoice, &state, &req, &body, |params| {
-        agent_leg_inner(&state, &req, params)
-    })
-    .await
-}
-
-async fn agent_leg_inner(
-    state: &Gateway,
-    req: &HttpRequest,
-    params: Vec<(String, String)>,
-) -> Result<HttpResponse, WebhookError> {
-    let conversation = conversation_in(req)?;
-    let query: Vec<(String, String)> =
-        serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
-    let agent = field(&query, "agent")
-        .and_then(|a| crate::domain::AgentId::parse(a).ok())
-        .ok_or_else(|| WebhookError::Malformed("no agent in the callback URL".into()))?;
-    let status = required(&params, "DialCallStatus")?;
-    if field(&params, "CallStatus").is_some_and(|s| s != "in-progress") {
-        // The caller hung up: the status callback ends the call.
-        return Ok(twiml("<Hangup/>".into()));
-    }
-    match status {
-        "completed" | "answered" => Ok(twiml(after_bridge(state, conversation).await?)),
-        "busy" | "no-answer" | "failed" | "canceled" => {
-            // The agent did not answer: the conversation goes back to its queue (as
-            // a rejected offer would) and the caller waits again.
-            if let Some(conv) = state
-                .store
-                .conversation(conversation)
-                .await
-                .map_err(crate::actors::messages::EngineError::unavailable)?
-            {
-                if conv.agent.as_ref() == Some(&agent) {
-                    let back = state
-                        .ask_customer(
-                            conv.customer_id,
-                            crate::actors::messages::Transfer {
-                                conversation_id: conversation,
-                                from_agent: Some(agent.clone()),
-                                to_queue: Some(conv.queue.clone()),
-                                to_agent: None,
-                            },
-                        )
-                        .await;
-                    match back {
-                        // The agent did not ask for it: its actor is told, as when a
-                        // customer leaves.
-                        Ok(()) => state.engine.tell_agent(
-                            &agent,
-                            crate::actors::messages::ConversationLeft {
-                                conversation_id: conversation,
-                                state: crate::domain::ConversationState::Queued,
-                            },
-                        ),
-                        Err(e) => {
-                            tracing::info!(%conversation, %agent, error = %e, "an unanswered agent phone did not requeue");
-                        }
-                    }
-                }
-            }
-            let held = if state.channels.voice.language.starts_with("en") {
-                "Please hold while we find another agent."
-            } else {
-                "ただいま別の担当者におつなぎします。そのままお待ちください。"
-            };
-            Ok(twiml(format!(
-                "{}{}",
-                say(state, held),
-                enqueue(state, conversation)
-            )))
-        }
-        other => Err(WebhookError::Malformed(format!(
-            "DialCallStatus {other:?} is not a dial's end"
-        ))),
-    }
 }

@@ -1,0 +1,132 @@
+//! Call recording (docs/voice.md "Recording"): the `<Dial>` attributes that record a
+//! bridged call of a queue with `record_calls`, the platform's recording callback
+//! (`POST /webhooks/twilio/voice/recording?conversation=..`, one staff-only
+//! `call_recorded` event per recording and status), and [`fetch_recording`], how
+//! staff play a recording: the engine asks the REST API at a URL it builds, with the
+//! account's credentials.
+
+use super::*;
+
+/// The `<Dial>` attributes that record a call of conversation `c` (both sides, from
+/// the answer) and report the recording, when its queue has `record_calls`; else none.
+pub(super) fn recorded(state: &Gateway, c: &crate::domain::Conversation) -> String {
+    if !state
+        .engine
+        .queue_config(&c.queue)
+        .is_some_and(|q| q.record_calls)
+    {
+        return String::new();
+    }
+    let callback = format!(
+        "{}/webhooks/twilio/voice/recording?conversation={}",
+        state.channels.public_url, c.id
+    );
+    format!(
+        " record=\"record-from-answer-dual\" recordingStatusCallback=\"{}\" \
+         recordingStatusCallbackEvent=\"completed absent\"",
+        xml_escape(&callback)
+    )
+}
+
+webhook! {
+    /// `POST /webhooks/twilio/voice/recording?conversation=..`: a call's recording.
+    recording => recording_inner
+}
+
+async fn recording_inner(
+    state: &Gateway,
+    req: &HttpRequest,
+    params: Vec<(String, String)>,
+) -> Result<HttpResponse, WebhookError> {
+    let conversation = conversation_in(req)?;
+    let recording_id = required(&params, "RecordingSid")?;
+    if !crate::domain::recording_id_valid(recording_id) {
+        return Err(WebhookError::Malformed(format!(
+            "RecordingSid {recording_id:?} is not a recording id"
+        )));
+    }
+    let raw_status = required(&params, "RecordingStatus")?;
+    let Some(status) = crate::domain::RecordingStatus::parse(raw_status) else {
+        // `in-progress`: the recording is reported again when it ends.
+        return Ok(HttpResponse::NoContent().finish());
+    };
+    let duration_s = match field(&params, "RecordingDuration") {
+        None | Some("") => None,
+        Some(d) => Some(d.parse::<u64>().map_err(|_| {
+            WebhookError::Malformed(format!("RecordingDuration {d:?} is not a number"))
+        })?),
+    };
+    let Some(conv) = state
+        .store
+        .conversation(conversation)
+        .await
+        .map_err(crate::actors::messages::EngineError::unavailable)?
+    else {
+        // Erased since (or never ours): nothing to attach the recording to.
+        tracing::info!(%conversation, recording_id, "a recording of an unknown conversation was ignored");
+        return Ok(HttpResponse::NoContent().finish());
+    };
+    state
+        .ask_customer(
+            conv.customer_id,
+            CallRecorded {
+                conversation_id: conversation,
+                call_id: field(&params, "CallSid").unwrap_or_default().to_owned(),
+                recording_id: recording_id.to_owned(),
+                status,
+                duration_s,
+                url: field(&params, "RecordingUrl")
+                    .unwrap_or_default()
+                    .to_owned(),
+            },
+        )
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Why a recording cannot be played.
+#[derive(Debug)]
+pub enum RecordingError {
+    /// `channels.voice.account_sid` (or the auth token) is not set.
+    NotConfigured,
+    /// The platform has no such recording (any 4xx but 401/403).
+    NotFound,
+    /// The platform could not be reached, refused the credentials or failed.
+    Upstream(String),
+}
+
+/// Asks the platform for recording `recording_id` (checked by
+/// `domain::recording_id_valid`) as MP3, with the account's credentials; the answer
+/// streams. The URL is built here, never taken from a callback.
+pub async fn fetch_recording(
+    state: &Gateway,
+    recording_id: &str,
+) -> Result<reqwest::Response, RecordingError> {
+    let v = &state.channels.voice;
+    if v.account_sid.is_empty() || v.auth_token.is_empty() {
+        return Err(RecordingError::NotConfigured);
+    }
+    if !crate::domain::recording_id_valid(recording_id) {
+        return Err(RecordingError::NotFound);
+    }
+    let url = format!(
+        "{}/2010-04-01/Accounts/{}/Recordings/{recording_id}.mp3",
+        v.api_base, v.account_sid
+    );
+    let resp = state
+        .stream_client
+        .get(url)
+        .basic_auth(&v.account_sid, Some(&v.auth_token))
+        .send()
+        .await
+        .map_err(|e| RecordingError::Upstream(e.without_url().to_string()))?;
+    match resp.status() {
+        s if s.is_success() => Ok(resp),
+        s if s.is_client_error() && s.as_u16() != 401 && s.as_u16() != 403 => {
+            Err(RecordingError::NotFound)
+        }
+        s => Err(RecordingError::Upstream(format!(
+            "the platform answered {s}"
+        ))),
+    }
+}
