@@ -17,7 +17,7 @@ use super::extract::Staff;
 use crate::domain::{Conversation, ConversationId, Customer, CustomerId, EventKind};
 use crate::Server;
 
-/// Events read per page while looking for the agent's assignment.
+/// Events read per page while looking through a timeline.
 const PAGE: usize = 500;
 /// Most events looked at (a customer with more history than this is visible to the
 /// agents who served its recent conversations).
@@ -31,18 +31,32 @@ async fn held(
     customer: CustomerId,
     conversation: Option<ConversationId>,
 ) -> Result<bool, ApiError> {
+    let found = find_event(server, customer, |e| match &e.kind {
+        EventKind::Assigned { agent_id }
+            if *agent_id == staff.id
+                && conversation.is_none_or(|c| e.conversation_id == Some(c)) =>
+        {
+            Some(())
+        }
+        _ => None,
+    })
+    .await?;
+    Ok(found.is_some())
+}
+
+/// The first of `customer`'s events, newest first, for which `f` answers something —
+/// at most [`MAX_SCAN`] events are looked at (read [`PAGE`] at a time).
+pub(super) async fn find_event<T>(
+    server: &Server,
+    customer: CustomerId,
+    mut f: impl FnMut(&crate::domain::TimelineEvent) -> Option<T>,
+) -> Result<Option<T>, ApiError> {
     let mut before = None;
     let mut seen = 0;
     while seen < MAX_SCAN {
         let page = crate::actors::timeline::timeline(&server.store, customer, before, PAGE).await?;
-        for e in &page {
-            if let EventKind::Assigned { agent_id } = &e.kind {
-                if *agent_id == staff.id
-                    && conversation.is_none_or(|c| e.conversation_id == Some(c))
-                {
-                    return Ok(true);
-                }
-            }
+        if let Some(found) = page.iter().find_map(&mut f) {
+            return Ok(Some(found));
         }
         seen += page.len();
         match page.last() {
@@ -50,7 +64,7 @@ async fn held(
             _ => break,
         }
     }
-    Ok(false)
+    Ok(None)
 }
 
 /// Customer `id`, loaded for `staff`: 403 when they may not see it ([`customer`]), 404

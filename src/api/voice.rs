@@ -26,7 +26,7 @@ use super::error::ApiError;
 use super::extract::Staff;
 use super::AppState;
 use crate::channels::twilio_voice::{
-    bridge_to_phone, call_out_via_phone, fetch_recording, CallOutError, RecordingError, RestError,
+    bridge_to_phone, call_out_via_phone, fetch_recording, CallOutError, RestError,
 };
 use crate::domain::ErrorCode;
 use crate::domain::{ConversationId, EventKind, RecordingStatus};
@@ -76,11 +76,6 @@ pub async fn token(state: web::Data<AppState>, staff: Staff) -> Result<HttpRespo
     }))
 }
 
-/// Timeline events looked at for a recording (newest first) before it is not found.
-const MAX_SCAN: usize = 20_000;
-/// Events read per page while looking.
-const PAGE: usize = 500;
-
 /// A phone call's recording, as MP3 (staff who may read the conversation; audited).
 #[utoipa::path(get, path = "/api/v1/conversations/{id}/recordings/{recording}",
     tag = "conversations", operation_id = "play_recording",
@@ -113,12 +108,12 @@ pub async fn recording(
     let resp = fetch_recording(&gateway, &recording)
         .await
         .map_err(|e| match e {
-            RecordingError::NotConfigured => ApiError::new(
+            RestError::NotConfigured => ApiError::new(
                 ErrorCode::Unavailable,
                 "recordings cannot be played: channels.voice.account_sid is not set",
             ),
-            RecordingError::NotFound => ApiError::not_found("recording"),
-            RecordingError::Upstream(why) => {
+            RestError::Gone => ApiError::not_found("recording"),
+            RestError::Upstream(why) => {
                 tracing::warn!(conversation = %id, recording, why, "a recording could not be fetched");
                 ApiError::new(
                     ErrorCode::Unavailable,
@@ -155,25 +150,14 @@ async fn recorded(
     conversation: ConversationId,
     recording: &str,
 ) -> Result<bool, ApiError> {
-    let mut before = None;
-    let mut seen = 0;
-    while seen < MAX_SCAN {
-        let page = crate::actors::timeline::timeline(&server.store, customer, before, PAGE).await?;
-        let found = page.iter().any(|e| {
-            e.conversation_id == Some(conversation)
-                && matches!(&e.kind, EventKind::CallRecorded { recording_id, status, .. }
-                    if recording_id == recording && *status == RecordingStatus::Completed)
-        });
-        if found {
-            return Ok(true);
-        }
-        seen += page.len();
-        match page.last() {
-            Some(last) if page.len() == PAGE => before = Some(last.id),
-            _ => break,
-        }
-    }
-    Ok(false)
+    let found = super::access::find_event(server, customer, |e| {
+        (e.conversation_id == Some(conversation)
+            && matches!(&e.kind, EventKind::CallRecorded { recording_id, status, .. }
+                if recording_id == recording && *status == RecordingStatus::Completed))
+        .then_some(())
+    })
+    .await?;
+    Ok(found.is_some())
 }
 
 /// What `POST /api/v1/voice/bridge` is asked.
@@ -218,12 +202,7 @@ pub async fn bridge(
 ) -> Result<HttpResponse, ApiError> {
     let server = &state.server;
     let id = body.conversation_id;
-    let conv = server
-        .store
-        .conversation(id)
-        .await?
-        .filter(|c| c.agent.as_ref() == Some(&staff.id))
-        .ok_or_else(|| ApiError::forbidden("you do not hold this conversation"))?;
+    let conv = held(server, &staff, id).await?;
     if conv.channel != crate::domain::Channel::Voice
         || conv.state != crate::domain::ConversationState::Assigned
     {
@@ -232,17 +211,7 @@ pub async fn bridge(
             "this conversation has no caller waiting",
         ));
     }
-    let phone = server
-        .store
-        .agent(&staff.id)
-        .await?
-        .and_then(|p| p.phone)
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::Conflict,
-                "your profile has no phone; take calls with the softphone",
-            )
-        })?;
+    let phone = own_phone(server, &staff).await?;
     let call = caller_call(server, conv.customer_id, id)
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::Conflict, "this conversation has no phone call"))?;
@@ -274,31 +243,18 @@ async fn caller_call(
     customer: crate::domain::CustomerId,
     conversation: ConversationId,
 ) -> Result<Option<String>, ApiError> {
-    let mut before = None;
-    let mut seen = 0;
-    while seen < MAX_SCAN {
-        let page = crate::actors::timeline::timeline(&server.store, customer, before, PAGE).await?;
-        let call = page.iter().find_map(|e| match &e.kind {
-            EventKind::MessageIn {
-                channel: crate::domain::Channel::Voice,
-                client_msg_id: Some(id),
-                ..
-            } if e.conversation_id == Some(conversation) => {
-                switchboard_engine::tombstones::provider_id_of(crate::domain::Channel::Voice, id)
-                    .map(str::to_owned)
-            }
-            _ => None,
-        });
-        if call.is_some() {
-            return Ok(call);
+    super::access::find_event(server, customer, |e| match &e.kind {
+        EventKind::MessageIn {
+            channel: crate::domain::Channel::Voice,
+            client_msg_id: Some(id),
+            ..
+        } if e.conversation_id == Some(conversation) => {
+            switchboard_engine::tombstones::provider_id_of(crate::domain::Channel::Voice, id)
+                .map(str::to_owned)
         }
-        seen += page.len();
-        match page.last() {
-            Some(last) if page.len() == PAGE => before = Some(last.id),
-            _ => break,
-        }
-    }
-    Ok(None)
+        _ => None,
+    })
+    .await
 }
 
 /// How the logged-in staff member takes phone calls.
@@ -381,23 +337,8 @@ pub async fn call_out(
     let server = &state.server;
     let body = body.into_inner();
     let id = body.conversation_id;
-    let conv = server
-        .store
-        .conversation(id)
-        .await?
-        .filter(|c| c.agent.as_ref() == Some(&staff.id) && c.state.is_open())
-        .ok_or_else(|| ApiError::forbidden("you do not hold this conversation"))?;
-    let phone = server
-        .store
-        .agent(&staff.id)
-        .await?
-        .and_then(|p| p.phone)
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::Conflict,
-                "your profile has no phone; call with the softphone",
-            )
-        })?;
+    let conv = held(server, &staff, id).await?;
+    let phone = own_phone(server, &staff).await?;
     let to = call_out_via_phone(&gateway, &conv, &phone, &body.to, AGENT_RING_S)
         .await
         .map_err(|e| match e {
@@ -419,4 +360,33 @@ pub async fn call_out(
         phone,
         to,
     }))
+}
+
+/// Conversation `id`, when `staff` holds it now; else 403.
+async fn held(
+    server: &crate::Server,
+    staff: &Staff,
+    id: ConversationId,
+) -> Result<crate::domain::Conversation, ApiError> {
+    server
+        .store
+        .conversation(id)
+        .await?
+        .filter(|c| c.agent.as_ref() == Some(&staff.id) && c.state.is_open())
+        .ok_or_else(|| ApiError::forbidden("you do not hold this conversation"))
+}
+
+/// The phone of `staff`'s profile; 409 when it has none.
+async fn own_phone(server: &crate::Server, staff: &Staff) -> Result<String, ApiError> {
+    server
+        .store
+        .agent(&staff.id)
+        .await?
+        .and_then(|p| p.phone)
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::Conflict,
+                "your profile has no phone; take calls with the softphone",
+            )
+        })
 }

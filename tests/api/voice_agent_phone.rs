@@ -13,23 +13,17 @@ use crate::channels::{twilio_post, PUBLIC, TWILIO_TOKEN};
 use crate::helpers::*;
 use crate::recorder::Recorder;
 use crate::twiml::check;
+use crate::voice_softphone::{rest_on, voice_on, ACCOUNT, OUR_NUMBER};
 use crate::voice_survey::{follow, paths, waiting_call};
 use base64::Engine as _;
 use serde_json::{json, Value};
 
-const ACCOUNT: &str = "AC00000000000000000000000000000001";
-const OUR_NUMBER: &str = "+81501234567";
-
 async fn phone_app(rec: &Recorder) -> TestApp {
     let base = rec.base.clone();
     spawn_app(move |s| {
-        let c = &mut s.channels;
-        c.public_url = PUBLIC.into();
-        c.voice.enabled = true;
-        c.voice.auth_token = TWILIO_TOKEN.into();
-        c.voice.account_sid = ACCOUNT.into();
-        c.voice.api_base = base;
-        c.voice.caller_id = OUR_NUMBER.into();
+        voice_on(s);
+        rest_on(s, &base);
+        s.channels.voice.caller_id = OUR_NUMBER.into();
     })
     .await
 }

@@ -11,27 +11,18 @@ use crate::channels::{twilio_post, PUBLIC, TWILIO_TOKEN};
 use crate::helpers::*;
 use crate::recorder::Recorder;
 use crate::twiml::check;
+use crate::voice_softphone::{rest_on, softphone_on, voice_on, ACCOUNT, APP};
 use base64::Engine as _;
 use serde_json::{json, Value};
 
-const ACCOUNT: &str = "AC00000000000000000000000000000001";
-const APP: &str = "AP00000000000000000000000000000003";
 const RECORDING: &str = "RE0000000000000000000000000000abcd";
 
 async fn recording_app(rec: &Recorder) -> TestApp {
     let base = rec.base.clone();
     spawn_app(move |s| {
-        let c = &mut s.channels;
-        c.public_url = PUBLIC.into();
-        c.voice.enabled = true;
-        c.voice.auth_token = TWILIO_TOKEN.into();
-        c.voice.account_sid = ACCOUNT.into();
-        c.voice.api_base = base;
-        let p = &mut c.voice.softphone;
-        p.account_sid = ACCOUNT.into();
-        p.api_key_sid = "SK00000000000000000000000000000002".into();
-        p.api_key_secret = "secret".into();
-        p.twiml_app_sid = APP.into();
+        voice_on(s);
+        softphone_on(s);
+        rest_on(s, &base);
     })
     .await
 }

@@ -14,27 +14,45 @@ use crate::twiml::check;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
+use switchboard::config::Settings;
 
-const ACCOUNT: &str = "AC00000000000000000000000000000001";
+/// The Twilio account, API key, TwiML App and number of the voice tests.
+pub const ACCOUNT: &str = "AC00000000000000000000000000000001";
 const KEY: &str = "SK00000000000000000000000000000002";
 const KEY_SECRET: &str = "softphone-api-key-secret";
-const APP: &str = "AP00000000000000000000000000000003";
-const OUR_NUMBER: &str = "+81501234567";
+pub const APP: &str = "AP00000000000000000000000000000003";
+pub const OUR_NUMBER: &str = "+81501234567";
+
+/// The voice connector on: webhooks signed with [`TWILIO_TOKEN`] for [`PUBLIC`].
+pub fn voice_on(s: &mut Settings) {
+    let c = &mut s.channels;
+    c.public_url = PUBLIC.into();
+    c.voice.enabled = true;
+    c.voice.auth_token = TWILIO_TOKEN.into();
+}
+
+/// The agents' softphone configured, and calls out from [`OUR_NUMBER`].
+pub fn softphone_on(s: &mut Settings) {
+    let v = &mut s.channels.voice;
+    v.softphone.account_sid = ACCOUNT.into();
+    v.softphone.api_key_sid = KEY.into();
+    v.softphone.api_key_secret = KEY_SECRET.into();
+    v.softphone.twiml_app_sid = APP.into();
+    v.softphone.token_ttl_s = 600;
+    v.caller_id = OUR_NUMBER.into();
+}
+
+/// Twilio's REST API (recordings, call updates, calls) at `api_base`.
+pub fn rest_on(s: &mut Settings, api_base: &str) {
+    s.channels.voice.account_sid = ACCOUNT.into();
+    s.channels.voice.api_base = api_base.into();
+}
 
 async fn voice_app(softphone: bool) -> TestApp {
     spawn_app(|s| {
-        let c = &mut s.channels;
-        c.public_url = PUBLIC.into();
-        c.voice.enabled = true;
-        c.voice.auth_token = TWILIO_TOKEN.into();
+        voice_on(s);
         if softphone {
-            let p = &mut c.voice.softphone;
-            p.account_sid = ACCOUNT.into();
-            p.api_key_sid = KEY.into();
-            p.api_key_secret = KEY_SECRET.into();
-            p.twiml_app_sid = APP.into();
-            p.token_ttl_s = 600;
-            c.voice.caller_id = OUR_NUMBER.into();
+            softphone_on(s);
         }
     })
     .await
@@ -223,19 +241,9 @@ async fn the_desktop_softphone_dials_the_accepted_call_in_a_real_browser() {
     let rec = crate::recorder::Recorder::start().await;
     let api_base = rec.base.clone();
     let app = spawn_app(move |s| {
-        let c = &mut s.channels;
-        c.public_url = PUBLIC.into();
-        c.voice.enabled = true;
-        c.voice.auth_token = TWILIO_TOKEN.into();
-        c.voice.account_sid = ACCOUNT.into();
-        c.voice.api_base = api_base;
-        let p = &mut c.voice.softphone;
-        p.account_sid = ACCOUNT.into();
-        p.api_key_sid = KEY.into();
-        p.api_key_secret = KEY_SECRET.into();
-        p.twiml_app_sid = APP.into();
-        p.token_ttl_s = 600;
-        c.voice.caller_id = OUR_NUMBER.into();
+        voice_on(s);
+        softphone_on(s);
+        rest_on(s, &api_base);
     })
     .await;
     // Voice records its calls; web chat and SMS still go to the same queue.

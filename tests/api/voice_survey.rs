@@ -7,7 +7,7 @@
 //! hung up in the queue, or whose survey was answered, is not asked. Every TwiML
 //! answer is parsed and checked (`twiml.rs`).
 
-use crate::channels::{twilio_post, PUBLIC, TWILIO_TOKEN};
+use crate::channels::{twilio_post, PUBLIC};
 use crate::helpers::*;
 use crate::twiml::check;
 use serde_json::json;
@@ -16,10 +16,7 @@ async fn survey_app(surveys: bool) -> TestApp {
     spawn_app(move |s| {
         s.survey.enabled = surveys;
         s.ivr.max_retries = 1;
-        let c = &mut s.channels;
-        c.public_url = PUBLIC.into();
-        c.voice.enabled = true;
-        c.voice.auth_token = TWILIO_TOKEN.into();
+        crate::voice_softphone::voice_on(s);
     })
     .await
 }

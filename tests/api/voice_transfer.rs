@@ -5,26 +5,17 @@
 //! agent's softphone bridges to the caller as for any call — while a call whose
 //! agent still holds it ends there. Every TwiML answer is parsed and checked.
 
-use crate::channels::{twilio_post, PUBLIC, TWILIO_TOKEN};
+use crate::channels::twilio_post;
 use crate::helpers::*;
 use crate::twiml::check;
+use crate::voice_softphone::{softphone_on, voice_on, ACCOUNT, APP};
 use crate::voice_survey::{follow, paths, waiting_call};
 use serde_json::{json, Value};
 
-const ACCOUNT: &str = "AC00000000000000000000000000000001";
-const APP: &str = "AP00000000000000000000000000000003";
-
 async fn transfer_app() -> TestApp {
     spawn_app(|s| {
-        let c = &mut s.channels;
-        c.public_url = PUBLIC.into();
-        c.voice.enabled = true;
-        c.voice.auth_token = TWILIO_TOKEN.into();
-        let p = &mut c.voice.softphone;
-        p.account_sid = ACCOUNT.into();
-        p.api_key_sid = "SK00000000000000000000000000000002".into();
-        p.api_key_secret = "secret".into();
-        p.twiml_app_sid = APP.into();
+        voice_on(s);
+        softphone_on(s);
     })
     .await
 }

@@ -82,11 +82,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use after::after_bridge;
 pub use after::{after, csat};
-pub use agent_phone::{
-    agent_leg, bridge_to_phone, call_out_via_phone, dialed, CallOutError, RestError,
-};
+pub use agent_phone::{agent_leg, bridge_to_phone, call_out_via_phone, dialed, CallOutError};
 use recording::recorded;
-pub use recording::{fetch_recording, recording, RecordingError};
+pub use recording::{fetch_recording, recording};
 
 const PROVIDER: &str = "twilio_voice";
 
@@ -759,6 +757,45 @@ async fn held_by(
         .await
         .map_err(crate::actors::messages::EngineError::unavailable)?;
     Ok(conv.filter(|c| c.agent.as_ref() == Some(agent)))
+}
+
+/// Why a REST call to the platform did not do what was asked.
+#[derive(Debug)]
+pub enum RestError {
+    /// `channels.voice.account_sid` (or the auth token) is not set.
+    NotConfigured,
+    /// The platform has no such call or recording, or the call is over (a 4xx but
+    /// 401/403).
+    Gone,
+    /// The platform could not be reached, refused the credentials or failed.
+    Upstream(String),
+}
+
+/// The voice settings, when the REST API can be called (an account and its token).
+fn rest_account(state: &Gateway) -> Result<&crate::config::TwilioVoice, RestError> {
+    let v = &state.channels.voice;
+    if v.account_sid.is_empty() || v.auth_token.is_empty() {
+        return Err(RestError::NotConfigured);
+    }
+    Ok(v)
+}
+
+/// Sends `req` to the REST API with the account's credentials: a success answer, or
+/// why not.
+async fn rest(
+    req: reqwest::RequestBuilder,
+    v: &crate::config::TwilioVoice,
+) -> Result<reqwest::Response, RestError> {
+    let resp = req
+        .basic_auth(&v.account_sid, Some(&v.auth_token))
+        .send()
+        .await
+        .map_err(|e| RestError::Upstream(e.without_url().to_string()))?;
+    match resp.status() {
+        s if s.is_success() => Ok(resp),
+        s if s.is_client_error() && s.as_u16() != 401 && s.as_u16() != 403 => Err(RestError::Gone),
+        s => Err(RestError::Upstream(format!("the platform answered {s}"))),
+    }
 }
 
 /// The agent named in a callback URL's (signed) query.

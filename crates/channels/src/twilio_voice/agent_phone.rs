@@ -70,17 +70,6 @@ async fn dialed_inner(
     Ok(twiml("<Hangup/>".into()))
 }
 
-/// Why a REST call to the platform did not do what was asked.
-#[derive(Debug)]
-pub enum RestError {
-    /// `channels.voice.account_sid` (or the auth token) is not set.
-    NotConfigured,
-    /// The platform has no such call, or it is over (a 4xx but 401/403).
-    Gone,
-    /// The platform could not be reached, refused the credentials or failed.
-    Upstream(String),
-}
-
 /// Moves the waiting caller's call `call_sid` of voice conversation `c` to agent
 /// `agent`'s own phone `phone` (E.164): the call's TwiML becomes a `<Dial>` of that
 /// number (recorded when the queue records), ringing `ring_s` seconds, whose outcome
@@ -93,10 +82,7 @@ pub async fn bridge_to_phone(
     phone: &str,
     ring_s: u32,
 ) -> Result<(), RestError> {
-    let v = &state.channels.voice;
-    if v.account_sid.is_empty() || v.auth_token.is_empty() {
-        return Err(RestError::NotConfigured);
-    }
+    let v = rest_account(state)?;
     if !(call_sid.len() == 34 && call_sid.starts_with("CA")) {
         return Err(RestError::Gone);
     }
@@ -118,19 +104,15 @@ pub async fn bridge_to_phone(
         "{}/2010-04-01/Accounts/{}/Calls/{call_sid}.json",
         v.api_base, v.account_sid
     );
-    let resp = state
-        .api_client
-        .post(url)
-        .basic_auth(&v.account_sid, Some(&v.auth_token))
-        .form(&[("Twiml", twiml.as_str())])
-        .send()
-        .await
-        .map_err(|e| RestError::Upstream(e.without_url().to_string()))?;
-    match resp.status() {
-        s if s.is_success() => Ok(()),
-        s if s.is_client_error() && s.as_u16() != 401 && s.as_u16() != 403 => Err(RestError::Gone),
-        s => Err(RestError::Upstream(format!("the platform answered {s}"))),
-    }
+    rest(
+        state
+            .api_client
+            .post(url)
+            .form(&[("Twiml", twiml.as_str())]),
+        v,
+    )
+    .await?;
+    Ok(())
 }
 
 /// Why a call out through an agent's own phone was not placed.
@@ -153,10 +135,7 @@ pub async fn call_out_via_phone(
     to: &str,
     ring_s: u32,
 ) -> Result<String, CallOutError> {
-    let v = &state.channels.voice;
-    if v.account_sid.is_empty() || v.auth_token.is_empty() {
-        return Err(CallOutError::Rest(RestError::NotConfigured));
-    }
+    let v = rest_account(state).map_err(CallOutError::Rest)?;
     let dial = dial_out(state, c, to)
         .await
         .map_err(|e| CallOutError::Rest(RestError::Upstream(e.to_string())))?
@@ -175,25 +154,15 @@ pub async fn call_out_via_phone(
         v.api_base, v.account_sid
     );
     let timeout = ring_s.to_string();
-    let resp = state
-        .api_client
-        .post(url)
-        .basic_auth(&v.account_sid, Some(&v.auth_token))
-        .form(&[
-            ("To", phone),
-            ("From", v.caller_id.as_str()),
-            ("Timeout", timeout.as_str()),
-            ("Twiml", twiml.as_str()),
-        ])
-        .send()
+    let form = [
+        ("To", phone),
+        ("From", v.caller_id.as_str()),
+        ("Timeout", timeout.as_str()),
+        ("Twiml", twiml.as_str()),
+    ];
+    rest(state.api_client.post(url).form(&form), v)
         .await
-        .map_err(|e| CallOutError::Rest(RestError::Upstream(e.without_url().to_string())))?;
-    if !resp.status().is_success() {
-        return Err(CallOutError::Rest(RestError::Upstream(format!(
-            "the platform answered {}",
-            resp.status()
-        ))));
-    }
+        .map_err(CallOutError::Rest)?;
     let number = IdentityKey::parse(Channel::Voice, to)
         .map(|k| k.address)
         .unwrap_or_else(|_| to.to_owned());

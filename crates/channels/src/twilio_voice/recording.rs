@@ -84,49 +84,21 @@ async fn recording_inner(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Why a recording cannot be played.
-#[derive(Debug)]
-pub enum RecordingError {
-    /// `channels.voice.account_sid` (or the auth token) is not set.
-    NotConfigured,
-    /// The platform has no such recording (any 4xx but 401/403).
-    NotFound,
-    /// The platform could not be reached, refused the credentials or failed.
-    Upstream(String),
-}
-
 /// Asks the platform for recording `recording_id` (checked by
 /// `domain::recording_id_valid`) as MP3, with the account's credentials; the answer
-/// streams. The URL is built here, never taken from a callback.
+/// streams (no such recording: `Gone`). The URL is built here, never taken from a
+/// callback.
 pub async fn fetch_recording(
     state: &Gateway,
     recording_id: &str,
-) -> Result<reqwest::Response, RecordingError> {
-    let v = &state.channels.voice;
-    if v.account_sid.is_empty() || v.auth_token.is_empty() {
-        return Err(RecordingError::NotConfigured);
-    }
+) -> Result<reqwest::Response, RestError> {
+    let v = rest_account(state)?;
     if !crate::domain::recording_id_valid(recording_id) {
-        return Err(RecordingError::NotFound);
+        return Err(RestError::Gone);
     }
     let url = format!(
         "{}/2010-04-01/Accounts/{}/Recordings/{recording_id}.mp3",
         v.api_base, v.account_sid
     );
-    let resp = state
-        .stream_client
-        .get(url)
-        .basic_auth(&v.account_sid, Some(&v.auth_token))
-        .send()
-        .await
-        .map_err(|e| RecordingError::Upstream(e.without_url().to_string()))?;
-    match resp.status() {
-        s if s.is_success() => Ok(resp),
-        s if s.is_client_error() && s.as_u16() != 401 && s.as_u16() != 403 => {
-            Err(RecordingError::NotFound)
-        }
-        s => Err(RecordingError::Upstream(format!(
-            "the platform answered {s}"
-        ))),
-    }
+    rest(state.stream_client.get(url), v).await
 }
