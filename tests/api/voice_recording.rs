@@ -36,14 +36,7 @@ async fn bridged(
     caller: &str,
     call: &str,
 ) -> (String, Vec<crate::twiml::Element>) {
-    let p = [
-        ("CallSid", call),
-        ("From", caller),
-        ("To", "+81501234567"),
-        ("CallStatus", "ringing"),
-    ];
-    let (s, xml) = twilio_post(app, "/webhooks/twilio/voice", &p, None).await;
-    assert_eq!(s, 200, "{xml}");
+    crate::voice_survey::waiting_call(app, caller, call).await;
     let conv = accept_next(a).await["id"].as_str().unwrap().to_owned();
     let from = format!("client:{agent}");
     let p = [

@@ -103,23 +103,7 @@ impl CustomerActor {
                 text: text.clone(),
             },
         );
-        let record = SurveyRecord {
-            conversation_id: conv.id,
-            customer_id: self.id,
-            channel,
-            queue: conv.queue.clone(),
-            agent: conv.agent.clone(),
-            difficulty: crate::domain::difficulty_of(&conv.requirements),
-            language: lang,
-            status: SurveyStatus::Sent,
-            scale_max: SCALE_MAX,
-            sent_at: now,
-            secret,
-            score: None,
-            comment: None,
-            answered_at: None,
-            answered_on: None,
-        };
+        let record = sent_record(self.id, conv, channel, lang, now, secret);
         let bytes = serde_json::to_vec(&record).ok()?;
         batch
             .records
@@ -391,6 +375,34 @@ impl CustomerActor {
     }
 }
 
+/// The record of a survey of `conv` just asked of `customer` on `channel`.
+fn sent_record(
+    customer: crate::domain::CustomerId,
+    conv: &Conversation,
+    channel: Channel,
+    language: Language,
+    now: crate::domain::Millis,
+    secret: Option<String>,
+) -> SurveyRecord {
+    SurveyRecord {
+        conversation_id: conv.id,
+        customer_id: customer,
+        channel,
+        queue: conv.queue.clone(),
+        agent: conv.agent.clone(),
+        difficulty: crate::domain::difficulty_of(&conv.requirements),
+        language,
+        status: SurveyStatus::Sent,
+        scale_max: SCALE_MAX,
+        sent_at: now,
+        secret,
+        score: None,
+        comment: None,
+        answered_at: None,
+        answered_on: None,
+    }
+}
+
 /// At most `max` bytes of `s`, cut at a character boundary.
 fn truncate(s: &str, max: usize) -> String {
     let mut end = s.len().min(max);
@@ -418,23 +430,7 @@ impl Handler<AskPhoneSurvey> for CustomerActor {
         let store = self.engine.store.clone();
         let now = self.engine.now();
         let me = self.id;
-        let record = SurveyRecord {
-            conversation_id: conv.id,
-            customer_id: me,
-            channel: Channel::Voice,
-            queue: conv.queue.clone(),
-            agent: conv.agent.clone(),
-            difficulty: crate::domain::difficulty_of(&conv.requirements),
-            language: lang,
-            status: SurveyStatus::Sent,
-            scale_max: SCALE_MAX,
-            sent_at: now,
-            secret: None,
-            score: None,
-            comment: None,
-            answered_at: None,
-            answered_on: None,
-        };
+        let record = sent_record(me, &conv, Channel::Voice, lang, now, None);
         let event = TimelineEvent::new(
             me,
             Some(conv.id),
