@@ -124,7 +124,8 @@ pub struct AgentCallView {
     pub conversation_id: crate::ConversationId,
     pub media: crate::CallMedia,
     /// `ringing` (rung or ringing out, not answered yet), `talking`, or, for a phone
-    /// call, `wrap_up` (the call is over, the agent finishes its work).
+    /// call, `on_hold` (the caller hears hold music) and `wrap_up` (the call is over,
+    /// the agent finishes its work).
     pub phase: CallPhase,
     /// When the call reached this phase.
     pub since: Millis,
@@ -139,6 +140,7 @@ pub struct AgentCallView {
 pub enum CallPhase {
     Ringing,
     Talking,
+    OnHold,
     WrapUp,
 }
 

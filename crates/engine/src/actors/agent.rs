@@ -53,6 +53,8 @@ struct Held {
     silent_since: Millis,
     /// When `state` last changed here (assignment, restore, wrap-up).
     state_since: Millis,
+    /// A phone call whose caller is on hold now ([`PhoneHold`]).
+    on_hold: bool,
     /// What this actor pushed or listed of the conversation to the agent's sockets: a
     /// [`CatchUp`] pushes the rest, and nothing is pushed twice.
     shown: shown::Shown,
@@ -98,6 +100,7 @@ impl Held {
             parks: channel.capabilities().parks,
             silent_since: now,
             state_since: now,
+            on_hold: false,
             shown: Default::default(),
             catching: None,
             owed: None,
@@ -446,6 +449,7 @@ impl AgentActor {
         self.held.iter().find_map(|(id, h)| {
             let phase = match h.state {
                 _ if h.channel != Channel::Voice => return None,
+                ConversationState::Assigned if h.on_hold => CallPhase::OnHold,
                 ConversationState::Assigned => CallPhase::Talking,
                 ConversationState::WrapUp => CallPhase::WrapUp,
                 _ => return None,

@@ -443,7 +443,7 @@ macro_rules! all_mail {
             ],
             AgentActor => [
                 AgentCommand, AttachAgent, CatchUp, ConversationEvent, ConversationLeft, DetachAgent,
-                GetAgentLive, ParkedLeft,
+                GetAgentLive, ParkedLeft, PhoneHold,
                 Republish, Rescind, Reserve, RestoreHeld, SetAgentQueues, SetAgentSkills,
                 SupervisorSetStatus,
                 Typing, CallNews,

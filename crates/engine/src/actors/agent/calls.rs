@@ -371,3 +371,16 @@ impl Handler<CallNews> for AgentActor {
         }
     }
 }
+
+impl Handler<PhoneHold> for AgentActor {
+    type Result = ();
+    fn handle(&mut self, msg: PhoneHold, _: &mut Context<Self>) {
+        let Some(h) = self.held.get_mut(&msg.conversation_id) else {
+            return;
+        };
+        if h.channel == crate::domain::Channel::Voice && h.on_hold != msg.on_hold {
+            h.on_hold = msg.on_hold;
+            self.report_live();
+        }
+    }
+}

@@ -352,3 +352,12 @@ pub struct SetAgentSkills {
 pub struct SetAgentQueues {
     pub queues: Vec<QueueName>,
 }
+
+/// The caller of a phone call this agent holds went on hold, or came off it (the
+/// telephony platform's conference says so): supervisors see the call `on_hold`.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "()")]
+pub struct PhoneHold {
+    pub conversation_id: ConversationId,
+    pub on_hold: bool,
+}
