@@ -35,6 +35,7 @@ pub mod static_files;
 pub mod supervisor;
 pub mod survey;
 pub mod voice;
+pub mod voice_room;
 pub mod windows;
 pub mod ws_routes;
 
@@ -102,6 +103,11 @@ api_v1! {
     post "/voice/bridge" => voice::bridge,
     post "/voice/call-out" => voice::call_out,
     get "/voice/me" => voice::me,
+    post "/voice/hold" => voice_room::hold,
+    post "/voice/consult" => voice_room::consult,
+    post "/voice/consult/complete" => voice_room::complete,
+    post "/voice/consult/cancel" => voice_room::cancel,
+    post "/voice/listen" => voice_room::listen,
     get "/conversations/{id}/recordings/{recording}" => voice::recording,
     get "/queues" => live::queues,
     get "/queues/{name}" => live::queue,

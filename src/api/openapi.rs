@@ -27,7 +27,7 @@ use super::error::ApiError;
 use super::{
     admin, callbacks, canned, cluster_view, crm, customers, files, funnel, health, identity,
     inbound, ivr, kb, live, login, moderation, notify, outbound, privacy, read, reports, simulate,
-    supervisor, survey, voice, windows, ws_routes,
+    supervisor, survey, voice, voice_room, windows, ws_routes,
 };
 use actix_web::HttpResponse;
 use std::sync::OnceLock;
@@ -76,6 +76,11 @@ use utoipa::OpenApi;
         voice::bridge,
         voice::call_out,
         voice::me,
+        voice_room::hold,
+        voice_room::consult,
+        voice_room::complete,
+        voice_room::cancel,
+        voice_room::listen,
         live::agent,
         admin::put_agent,
         reports::report,

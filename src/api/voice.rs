@@ -212,6 +212,14 @@ pub async fn bridge(
         ));
     }
     let phone = own_phone(server, &staff).await?;
+    // Handed over to this agent in a conference: the caller is already with them.
+    let room = crate::channels::twilio_voice::room::load(&gateway, id).await?;
+    if room.is_some_and(|r| r.moved && r.agent == staff.id) {
+        return Ok(HttpResponse::Accepted().json(Bridged {
+            conversation_id: id,
+            phone,
+        }));
+    }
     let call = caller_call(server, conv.customer_id, id)
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::Conflict, "this conversation has no phone call"))?;
@@ -238,7 +246,7 @@ pub async fn bridge(
 }
 
 /// The platform's id of the latest call of `conversation` (its `message_in` on voice).
-async fn caller_call(
+pub(super) async fn caller_call(
     server: &crate::Server,
     customer: crate::domain::CustomerId,
     conversation: ConversationId,
@@ -363,7 +371,7 @@ pub async fn call_out(
 }
 
 /// Conversation `id`, when `staff` holds it now; else 403.
-async fn held(
+pub(super) async fn held(
     server: &crate::Server,
     staff: &Staff,
     id: ConversationId,

@@ -59,6 +59,7 @@ mod survey;
 mod twiml;
 mod voice_agent_phone;
 mod voice_recording;
+mod voice_room;
 mod voice_softphone;
 mod voice_survey;
 mod voice_transfer;

@@ -66,7 +66,12 @@ impl Drop for Recorder {
 
 /// What the provider answers on success, by path.
 fn answer(path: &str, n: usize) -> HttpResponse {
-    if path.contains("/Messages.json") {
+    if path.ends_with("/Participants.json") {
+        // Twilio's Conference Participants API: the new leg, numbered by request.
+        HttpResponse::Created().json(serde_json::json!({
+            "call_sid": format!("CA{n:032}"), "status": "queued"
+        }))
+    } else if path.contains("/Messages.json") {
         HttpResponse::Created().json(serde_json::json!({
             "sid": format!("SM{n:032}"), "status": "queued"
         }))

@@ -48,6 +48,28 @@ pub fn rest_on(s: &mut Settings, api_base: &str) {
     s.channels.voice.api_base = api_base.into();
 }
 
+/// Agent `agent`'s softphone (its call `leg`) dials `conv` through the TwiML App: the
+/// checked answer.
+pub async fn softphone_dials(
+    app: &TestApp,
+    agent: &str,
+    leg: &str,
+    conv: &str,
+) -> Vec<crate::twiml::Element> {
+    let from = format!("client:{agent}");
+    let p = [
+        ("AccountSid", ACCOUNT),
+        ("ApplicationSid", APP),
+        ("CallSid", leg),
+        ("From", from.as_str()),
+        ("To", ""),
+        ("conversation", conv),
+    ];
+    let (s, xml) = twilio_post(app, "/webhooks/twilio/voice/client", &p, None).await;
+    assert_eq!(s, 200, "{xml}");
+    check(&xml)
+}
+
 async fn voice_app(softphone: bool) -> TestApp {
     spawn_app(|s| {
         voice_on(s);

@@ -5,10 +5,11 @@
 //! agent's softphone bridges to the caller as for any call — while a call whose
 //! agent still holds it ends there. Every TwiML answer is parsed and checked.
 
-use crate::channels::twilio_post;
 use crate::helpers::*;
-use crate::twiml::check;
-use crate::voice_softphone::{softphone_on, voice_on, ACCOUNT, APP};
+use crate::voice_softphone::{softphone_dials, softphone_on, voice_on};
+
+/// The softphones' legs.
+const LEG: &str = "CA00000000000000000000000000000090";
 use crate::voice_survey::{follow, paths, waiting_call};
 use serde_json::{json, Value};
 
@@ -18,22 +19,6 @@ async fn transfer_app() -> TestApp {
         softphone_on(s);
     })
     .await
-}
-
-/// Agent `agent`'s softphone dials `conv` through the TwiML App: the checked answer.
-async fn softphone_dials(app: &TestApp, agent: &str, conv: &str) -> Vec<crate::twiml::Element> {
-    let from = format!("client:{agent}");
-    let p = [
-        ("AccountSid", ACCOUNT),
-        ("ApplicationSid", APP),
-        ("CallSid", "CA00000000000000000000000000000090"),
-        ("From", from.as_str()),
-        ("To", ""),
-        ("conversation", conv),
-    ];
-    let (s, xml) = twilio_post(app, "/webhooks/twilio/voice/client", &p, None).await;
-    assert_eq!(s, 200, "{xml}");
-    check(&xml)
 }
 
 #[actix_rt::test]
@@ -48,7 +33,7 @@ async fn a_transferred_call_waits_again_and_reaches_the_next_agent() {
     let conv = accept_next(&mut a).await;
     let id = conv["id"].as_str().unwrap().to_owned();
     assert_eq!(
-        paths(&softphone_dials(&app, "ann", &id).await)[1],
+        paths(&softphone_dials(&app, "ann", LEG, &id).await)[1],
         "Response/Dial/Queue"
     );
     // Supervisors see Ann on the phone call.
@@ -98,11 +83,11 @@ async fn a_transferred_call_waits_again_and_reaches_the_next_agent() {
     b.send(json!({"type": "accept", "offer_id": o["offer_id"]}))
         .await;
     b.expect("conversation_assigned").await;
-    let bridge = softphone_dials(&app, "bo", &id).await;
+    let bridge = softphone_dials(&app, "bo", LEG, &id).await;
     assert_eq!(paths(&bridge), ["Response/Dial", "Response/Dial/Queue"]);
     assert_eq!(bridge[1].text, id);
     assert_eq!(
-        paths(&softphone_dials(&app, "ann", &id).await),
+        paths(&softphone_dials(&app, "ann", LEG, &id).await),
         ["Response/Say", "Response/Hangup"]
     );
 
@@ -115,7 +100,7 @@ async fn a_transferred_call_waits_again_and_reaches_the_next_agent() {
     // Bo sends it back to the queue while on the line: the caller waits again.
     b.sync().await;
     assert_eq!(
-        paths(&softphone_dials(&app, "bo", &id).await)[0],
+        paths(&softphone_dials(&app, "bo", LEG, &id).await)[0],
         "Response/Dial"
     );
     b.send(json!({"type": "transfer", "conversation_id": id, "queue": "general"}))

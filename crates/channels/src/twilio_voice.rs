@@ -65,8 +65,16 @@
 //!    callback) with the agent's phone as its first leg (REST `Calls.json`): once the
 //!    agent answers, the checked `<Dial>` of a softphone call out runs.
 //!
+//! 8. Hold, consult (the warm transfer) and listen-in (docs/voice.md "Hold, consult
+//!    and listen-in"): the bridged call moves into a Twilio conference named after the
+//!    conversation, driven by the conference's status callback
+//!    (`POST /webhooks/twilio/voice/room?conversation=..`) and the REST Participants
+//!    API. The agent's leg is known from the softphone's call (`CallSid` of item 4) or
+//!    the answered call to the agent's phone
+//!    (`POST /webhooks/twilio/voice/agent-answered?conversation=..&agent=..`).
+//!
 //! Items 1 to 4 are this file; 5 is `recording`, 6 `after`, 7 `agent_phone` (and the
-//! call-out outcome, `dialed`).
+//! call-out outcome, `dialed`), 8 `room`.
 //!
 //! Every request must carry a valid `X-Twilio-Signature`. The call id (`CallSid`) makes
 //! retries idempotent.
@@ -82,9 +90,12 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use after::after_bridge;
 pub use after::{after, csat};
-pub use agent_phone::{agent_leg, bridge_to_phone, call_out_via_phone, dialed, CallOutError};
-use recording::recorded;
+pub use agent_phone::{
+    agent_answered, agent_leg, bridge_to_phone, call_out_via_phone, dialed, CallOutError,
+};
+use recording::{conference_recorded, recorded};
 pub use recording::{fetch_recording, recording};
+pub use room::{cancel_consult, complete_consult, consult, hold, listen, room, RoomError};
 
 const PROVIDER: &str = "twilio_voice";
 
@@ -108,6 +119,11 @@ impl Connector for TwilioVoice {
             .route("/twilio/voice/after", web::post().to(after))
             .route("/twilio/voice/dialed", web::post().to(dialed))
             .route("/twilio/voice/agent-leg", web::post().to(agent_leg))
+            .route(
+                "/twilio/voice/agent-answered",
+                web::post().to(agent_answered),
+            )
+            .route("/twilio/voice/room", web::post().to(room))
             .route("/twilio/voice/csat", web::post().to(csat));
     }
 }
@@ -147,6 +163,7 @@ macro_rules! webhook {
 mod after;
 mod agent_phone;
 mod recording;
+pub mod room;
 
 /// Escapes text for XML element content and attribute values.
 pub fn xml_escape(s: &str) -> String {
@@ -643,7 +660,13 @@ async fn client_inner(
     let held = held_by(state, &agent, conversation).await?;
     if let (Some(c), None) = (&held, to) {
         if c.channel == Channel::Voice {
+            let call = required(&params, "CallSid")?;
+            // Its call is in a conference already (a hand-over): the agent joins it.
+            if let Some(join) = room::rejoin(state, c, &agent, call).await? {
+                return Ok(twiml(join));
+            }
             remember_bridge(state, conversation, &agent).await?;
+            room::bridged(state, conversation, &agent, call).await?;
         }
     }
     let answer = match (held, to) {

@@ -16,19 +16,45 @@ async fn after_inner(
     params: Vec<(String, String)>,
 ) -> Result<HttpResponse, WebhookError> {
     let conversation = conversation_in(req)?;
+    // The caller's conference ended (`room`) with the caller still on the line.
+    let still_on = field(&params, "CallStatus") == Some("in-progress");
+    if still_on && field(&params, "DialCallStatus").is_some() {
+        return Ok(twiml(after_call(state, conversation).await?));
+    }
     // Only a caller whose agent's leg ended is still on the line.
-    if field(&params, "QueueResult") != Some("bridged")
-        || field(&params, "CallStatus") != Some("in-progress")
-    {
+    if !still_on || field(&params, "QueueResult") != Some("bridged") {
+        room::forget(state, conversation).await?;
         return Ok(twiml("<Hangup/>".into()));
     }
     Ok(twiml(after_bridge(state, conversation).await?))
 }
 
-/// What a caller still on the line hears once the agent's leg of `conversation` ended:
-/// back in the queue when the call was transferred meanwhile, else the keypad survey
-/// (with surveys on), else the end of the call.
+/// What a caller still on the line hears once the agent's leg of `conversation` left
+/// the bridge: the conference, when the call was moved there (`room`: hold, consult,
+/// listen-in); else as after the call ([`after_call`]).
 pub(super) async fn after_bridge(
+    state: &Gateway,
+    conversation: crate::domain::ConversationId,
+) -> Result<String, WebhookError> {
+    let Some(conv) = state
+        .store
+        .conversation(conversation)
+        .await
+        .map_err(crate::actors::messages::EngineError::unavailable)?
+    else {
+        return Ok("<Hangup/>".into());
+    };
+    if let Some(join) = room::moved_caller(state, &conv).await? {
+        return Ok(join);
+    }
+    after_call(state, conversation).await
+}
+
+/// What a caller still on the line hears once their agent is gone: back in the queue
+/// when the call was transferred meanwhile, else the keypad survey (with surveys on),
+/// else the end of the call. The call's bridge and room are forgotten either way (a
+/// next agent's leg writes them again).
+async fn after_call(
     state: &Gateway,
     conversation: crate::domain::ConversationId,
 ) -> Result<String, WebhookError> {
@@ -45,6 +71,7 @@ pub(super) async fn after_bridge(
         .record(BRIDGED, &conversation.to_string())
         .await
         .map_err(unavailable)?;
+    room::forget(state, conversation).await?;
     if transferred(&conv, bridged.as_deref()) {
         // The call went to another queue or agent: the caller waits again, and the
         // next agent's softphone dials it as any other.

@@ -1,8 +1,9 @@
 //! Calls with an agent's own phone as a leg (docs/voice.md "The agent's own phone" and
 //! "Calling out"): the outcome of a call out (`POST /webhooks/twilio/voice/dialed`: a
 //! callback's attempt or a `call` event), moving a waiting caller to the agent's phone
-//! ([`bridge_to_phone`], REST call update) and its outcome
-//! (`POST /webhooks/twilio/voice/agent-leg`), and a call out through that phone
+//! ([`bridge_to_phone`], REST call update), its answer
+//! (`POST /webhooks/twilio/voice/agent-answered`: the agent's leg, for `room`) and its
+//! outcome (`POST /webhooks/twilio/voice/agent-leg`), and a call out through that phone
 //! ([`call_out_via_phone`], REST `Calls.json`).
 
 use super::*;
@@ -93,11 +94,17 @@ pub async fn bridge_to_phone(
         "{}/webhooks/twilio/voice/agent-leg?conversation={}&agent={agent}",
         state.channels.public_url, c.id
     );
+    let answered = format!(
+        "{}/webhooks/twilio/voice/agent-answered?conversation={}&agent={agent}",
+        state.channels.public_url, c.id
+    );
     let twiml = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Dial timeout=\"{ring_s}\" \
-         answerOnBridge=\"true\" action=\"{}\"{}><Number>{}</Number></Dial></Response>",
+         answerOnBridge=\"true\" action=\"{}\"{}><Number statusCallbackEvent=\"answered\" \
+         statusCallback=\"{}\">{}</Number></Dial></Response>",
         xml_escape(&leg),
         recorded(state, c),
+        xml_escape(&answered),
         xml_escape(phone)
     );
     let url = format!(
@@ -185,6 +192,7 @@ async fn agent_leg_inner(
     let status = required(&params, "DialCallStatus")?;
     if field(&params, "CallStatus").is_some_and(|s| s != "in-progress") {
         // The caller hung up: the status callback ends the call.
+        room::forget(state, conversation).await?;
         return Ok(twiml("<Hangup/>".into()));
     }
     match status {
@@ -241,4 +249,29 @@ async fn agent_leg_inner(
             "DialCallStatus {other:?} is not a dial's end"
         ))),
     }
+}
+
+webhook! {
+    /// `POST /webhooks/twilio/voice/agent-answered?conversation=..&agent=..`: the agent
+    /// answered their phone; its call (`CallSid`) is the agent's leg of the call's room.
+    agent_answered => agent_answered_inner
+}
+
+async fn agent_answered_inner(
+    state: &Gateway,
+    req: &HttpRequest,
+    params: Vec<(String, String)>,
+) -> Result<HttpResponse, WebhookError> {
+    let conversation = conversation_in(req)?;
+    let agent = agent_in(req)?;
+    let call = required(&params, "CallSid")?;
+    if !(call.len() == 34 && call.starts_with("CA")) {
+        return Err(WebhookError::Malformed(format!(
+            "CallSid {call:?} is not a call"
+        )));
+    }
+    if required(&params, "CallStatus")? == "in-progress" {
+        room::bridged(state, conversation, &agent, call).await?;
+    }
+    Ok(HttpResponse::NoContent().finish())
 }

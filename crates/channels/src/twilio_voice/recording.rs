@@ -102,3 +102,9 @@ pub async fn fetch_recording(
     );
     rest(state.stream_client.get(url), v).await
 }
+
+/// The `<Conference>` attributes that record conversation `c`'s conference (from its
+/// start) and report the recording, when its queue has `record_calls`; else none.
+pub(super) fn conference_recorded(state: &Gateway, c: &crate::domain::Conversation) -> String {
+    recorded(state, c).replace("record-from-answer-dual", "record-from-start")
+}
