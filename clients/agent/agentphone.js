@@ -19,7 +19,9 @@
 // answer, a 409 `conflict` saying so is remembered for that agent for the rest of the
 // page (an agent on the softphone pays at most one request); any other refusal, or no
 // answer, is a warning notice (`agent-phone-failed`). Either way frames.js then lets
-// softphone.js dial as before.
+// softphone.js dial as before. The conversations sent to the agent's phone are kept for
+// the sign-in (`agentPhoneBridges()`, listeners hear of each): callcontrols.js shows the
+// call's controls (hold, consult) for them while the agent holds them.
 //
 // Calls out: `callOutViaPhone(conversation, to)` (the customer panel's and the callback
 // card's Call buttons, when `agentPhoneCanCallOut()`: the agent's own phone wins over
@@ -34,7 +36,7 @@
 // Text only through text nodes (notice() from ./notices.js).
 
 import { t } from '../shared/i18n.js';
-import { state } from './state.js';
+import { state, serverNow } from './state.js';
 import { token } from './session.js';
 import { callerName, isDialable } from './softphone.js';
 import { notice } from './notices.js';
@@ -61,6 +63,13 @@ let generation = 0;
 /** A call out on its way (one at a time). */
 let callingOut = false;
 
+/**
+ * Conversations whose caller the engine sent to the agent's phone (`/voice/bridge`'s
+ * 202): conversation id -> the sign-in and when (server clock, ms).
+ * @type {Map<string, { session: StaffSession, at: number }>}
+ */
+const bridged = new Map();
+
 /** Agents this page was told have no phone on their profile: not asked again. */
 /** @type {Set<string>} */
 const withoutPhone = new Set();
@@ -69,8 +78,8 @@ const withoutPhone = new Set();
 const listeners = new Set();
 
 /**
- * Calls `fn` whenever `agentPhone()`, `agentPhoneCanCallOut()` or
- * `agentPhoneCallingOut()` may have changed.
+ * Calls `fn` whenever `agentPhone()`, `agentPhoneCanCallOut()`,
+ * `agentPhoneCallingOut()` or `agentPhoneBridges()` may have changed.
  * @param {() => void} fn
  * @returns {() => void}  unsubscribes
  */
@@ -109,6 +118,21 @@ export function agentPhoneCanCallOut() {
 /** A call out through the agent's phone is being asked for. */
 export function agentPhoneCallingOut() {
   return callingOut;
+}
+
+/**
+ * The calls the engine sent to the agent's phone in this sign-in whose conversation the
+ * agent still holds: conversation id and when (server clock, ms), oldest first.
+ * @returns {{ conversationId: string, at: number }[]}
+ */
+export function agentPhoneBridges() {
+  /** @type {{ conversationId: string, at: number }[]} */
+  const out = [];
+  for (const [id, b] of bridged) {
+    if (b.session !== state.session || !state.convs.has(id)) bridged.delete(id);
+    else out.push({ conversationId: id, at: b.at });
+  }
+  return out;
 }
 
 /**
@@ -201,6 +225,9 @@ export async function agentPhoneAssigned(view, here, callback = false) {
   if (status === 202) {
     const phone = typeof body.phone === 'string' ? body.phone : '';
     notice(t('agentphone.ringing', { phone, name }), 'info', { testid: 'agent-phone-ringing' });
+    bridged.delete(view.id);
+    bridged.set(view.id, { session, at: serverNow() });
+    signalChange();
     return true;
   }
   if (status === 409 && body.code === 'conflict' && message.includes('no phone')) {

@@ -14,6 +14,7 @@
 //   calls.js    browser calls: the call buttons, banner and panel (../shared/call.js)
 //   softphone.js phone calls (Twilio Voice JS SDK, vendor/): status chip, call panel
 //   agentphone.js the agent's own phone: incoming calls rung on it, calls out through it
+//   callcontrols.js the live phone call's controls: hold, consult, hand over
 //   recording.js a call recording's line and its Play button
 //   customer.js the customer panel                      actions.js  transfer / wrap-up / resolve
 //   labels.js   names, badges, times                    notices.js  notices and error toasts
@@ -40,6 +41,7 @@ import { initAssist } from './assist.js';
 import { initNewConversation } from './newconv.js';
 import { initCalls } from './calls.js';
 import { initSoftphone } from './softphone.js';
+import { initCallControls } from './callcontrols.js';
 
 function tick() {
   const now = Date.now();
@@ -72,6 +74,7 @@ function init() {
   initPane();
   initCalls(select);
   initSoftphone();
+  initCallControls();
   initActions();
   setInterval(tick, 250);
   initSession();

@@ -9,8 +9,12 @@
 // engine to ring the agent's own phone; when it does not, softphone.js dials it as
 // before. softphone.js hears of the first `welcome` (it starts the phone softphone), of
 // `voice` conversations assigned (whether each is a queued callback, which has no caller
-// waiting), and of conversations leaving the agent (their phone call ends); agentphone.js
-// hears of the first `welcome` too (it asks how the agent takes calls, `GET /voice/me`).
+// waiting), and of conversations leaving the agent (their phone call ends); a `voice`
+// conversation assigned while the softphone is on a colleague's consult call with no
+// conversation yet is that call's caller, handed over: softphone.js attaches it to the
+// call and nothing is dialled or sent to the agent's own phone. agentphone.js hears of
+// the first `welcome` too (it asks how the agent takes calls, `GET /voice/me`);
+// callcontrols.js (hold, consult) of `call` events (a caller who hung up).
 // session.js hands `handlers` to the socket.
 
 import { t, has } from '../shared/i18n.js';
@@ -24,8 +28,9 @@ import { renderTimeline, renderTimelineHeader, forgetTimeline } from './timeline
 import { renderAll, renderConversation, renderTyping, select, selectNext, removeConversation } from './pane.js';
 import { inOutbox } from './wire.js';
 import { callHandlers, callError } from './calls.js';
-import { softphoneWelcome, softphoneAssigned, softphoneLeft } from './softphone.js';
+import { softphoneWelcome, softphoneAssigned, softphoneAttach, softphoneLeft } from './softphone.js';
 import { agentPhoneAssigned, agentPhoneWelcome } from './agentphone.js';
+import { renderCallControls } from './callcontrols.js';
 import { pendingCallback } from './callback.js';
 
 const CUSTOMER_TYPING_SHOW_MS = 5000;
@@ -275,6 +280,9 @@ function onConversationAssigned(msg) {
   else renderAll();
   // A queued callback has no caller waiting: the agent calls out from its task card.
   const callback = view.channel === 'voice' && !!pendingCallback(sortedEvents(timelineFor(view.customer.id)), view.id);
+  // A caller handed over by a colleague who consulted this agent is on the softphone's
+  // call already: it becomes this conversation's call.
+  if (softphoneAttach(view, here, callback)) return;
   // A phone call rings the agent's own phone when their profile has one; otherwise (or
   // if that fails) the softphone dials it, if the conversation is still held here.
   agentPhoneAssigned(view, here, callback)
@@ -332,6 +340,8 @@ function onEvent(msg) {
   if (conv && state.selected === convId) renderConversation();
   else if (selectedCustomerId() === customerId) renderTimeline();
   renderTitle();
+  // A caller who hung up ends their call's controls.
+  if (event.type === 'call') renderCallControls();
 }
 
 /** @param {Ack} msg */

@@ -2,10 +2,11 @@
 // (saving the draft of the one left), its header (customer, channel, state, queue,
 // which actions are possible, the call buttons through calls.js), the "customer left"
 // banner, the customer-typing line, the customer-info toggle, and renderAll, which
-// draws every panel. The customer panel and the callback card are drawn again when the
-// phone softphone becomes ready or not, a phone call starts or ends, the engine says
-// how the agent takes calls (their own phone, agentphone.js), or a call out through
-// that phone starts or ends (their Call buttons). It also forgets a conversation the
+// draws every panel (the live phone call's controls too, callcontrols.js). The customer
+// panel and the callback card are drawn again when the phone softphone becomes ready or
+// not, a phone call starts or ends, the engine says how the agent takes calls (their own
+// phone, agentphone.js), or a call out through that phone starts or ends (their Call
+// buttons). It also forgets a conversation the
 // agent no longer holds and selects the next one.
 
 import { t } from '../shared/i18n.js';
@@ -26,6 +27,7 @@ import { renderCallbackTask } from './callback.js';
 import { renderCallButtons } from './calls.js';
 import { onSoftphoneChange } from './softphone.js';
 import { onAgentPhoneChange } from './agentphone.js';
+import { renderCallControls } from './callcontrols.js';
 
 /** @import { Conv } from './state.js' */
 
@@ -38,6 +40,7 @@ export function renderAll() {
   renderConversationList();
   renderParkedList();
   renderConversation();
+  renderCallControls();
   renderTitle();
 }
 

@@ -14,11 +14,19 @@
 // `device.connect({ params: { conversation, to } })` for a conversation the agent holds
 // (the engine dials `to` from our number if it is one of that customer's phone
 // identities) and shows the same panel. `softphoneReady()`, `phoneCallLive()` and
-// `onSoftphoneChange(fn)` let those panels show and enable their buttons. A queued
-// callback's conversation is not dialled when accepted (no caller waits). Not configured
-// (the token answers 503) or no SDK: no softphone and no UI at all. Browser calls with
-// web-chat visitors (WebRTC) are calls.js / ../shared/call.js, not this; the panel
-// borrows their styles.
+// `onSoftphoneChange(fn)` let those panels show and enable their buttons;
+// `softphoneCall()` tells callcontrols.js (hold, consult) which conversation the live
+// call is with. A queued callback's conversation is not dialled when accepted (no caller
+// waits). Incoming calls (`incoming` on the Device: a colleague consulting this agent
+// about their caller, `From` = `client:<their id>`) ring in the same area
+// (`#softphone-incoming`: Accept / Decline) and, accepted, become the one phone call
+// (same panel); one arriving while a call is live, or another rings, is rejected at
+// once. Such a call has no conversation until the colleague hands the caller over: the
+// conversation then offered and accepted here is that caller's, already on this call, so
+// `softphoneAttach` makes it the call's conversation instead of dialling (and frames.js
+// asks nothing of the agent's own phone). Not configured (the token answers 503) or no
+// SDK: no softphone and no UI at all. Browser calls with web-chat visitors (WebRTC) are
+// calls.js / ../shared/call.js, not this; the panel borrows their styles.
 //
 // Text only through text nodes (h() from ../shared/dom.js).
 
@@ -37,9 +45,10 @@ import { notice } from './notices.js';
 /**
  * The phone call on screen (live, or ended and still shown).
  * @typedef {object} PhoneCall
- * @property {string} conversationId
- * @property {string} name  the caller as shown: name, else number (outbound: the customer's name)
+ * @property {string} conversationId  '' = none (yet): a call taken from the Device, a colleague's consult
+ * @property {string} name  the caller as shown: name, else number (outbound: the customer's name; a consult: the colleague's id)
  * @property {string} to  the number dialled out ('' = a call the engine bridges to a waiting caller)
+ * @property {string} from  a call taken from the Device (`incoming`): who rang, the SDK's `From` ('' = the desktop dialled it)
  * @property {'connecting' | 'connected' | 'ended'} phase
  * @property {TwilioVoice.Call | null} call  null until `device.connect` resolves
  * @property {number} acceptedAt  local clock, ms; 0 = not answered
@@ -72,6 +81,14 @@ let retryTimer;
 let waiting = null;
 /** @type {PhoneCall | null} */
 let current = null;
+/**
+ * An incoming call ringing on the Device, not answered yet.
+ * @typedef {object} Ringing
+ * @property {TwilioVoice.Call} call
+ * @property {string} from  the SDK's `From`: `client:<agent id>` for a colleague's softphone
+ */
+/** @type {Ringing | null} */
+let ringing = null;
 /** @type {ReturnType<typeof setInterval> | undefined} */
 let clockTimer;
 /** @type {ReturnType<typeof setTimeout> | undefined} */
@@ -83,6 +100,8 @@ let lastSignal = '';
 
 /** An E.164 number ("+819012345678"): what click-to-call dials. */
 const E164 = /^\+[1-9]\d{1,14}$/;
+/** How the SDK names another softphone (`From` of a colleague's call): `client:<identity>`. */
+const CLIENT_PREFIX = 'client:';
 
 // ---- the UI: the chip is in index.html, the panel is built once ----------------------
 
@@ -101,12 +120,22 @@ const panel = h(
   errorLine,
   h('div', { class: 'call-panel__controls' }, muteBtn, hangupBtn, dismissBtn),
 );
+const incomingText = h('span', { class: 'call-incoming__text', dataset: { testid: 'softphone-incoming-text' } });
+const incomingAccept = h('button', { type: 'button', class: 'btn btn--ok btn--small', dataset: { testid: 'softphone-incoming-accept' }, onclick: () => acceptIncoming() });
+const incomingDecline = h('button', { type: 'button', class: 'btn btn--danger btn--small', dataset: { testid: 'softphone-incoming-decline' }, onclick: () => declineIncoming() });
+const incomingBox = h(
+  'section',
+  { class: 'call-incoming softphone-incoming', role: 'alertdialog', 'aria-live': 'assertive', dataset: { testid: 'softphone-incoming' }, hidden: true },
+  h('span', { class: 'call-incoming__icon', 'aria-hidden': 'true' }),
+  incomingText,
+  h('span', { class: 'call-incoming__actions' }, incomingAccept, incomingDecline),
+);
 
 /** Puts the panel in its place and keeps chip and panel in the page's language. */
 export function initSoftphone() {
   const chip = byId('softphone-status');
   chip.replaceChildren(h('span', { class: 'conn__dot softphone-chip__dot', 'aria-hidden': 'true' }), chipText);
-  byId('softphone-area').appendChild(panel);
+  byId('softphone-area').append(incomingBox, panel);
   onLanguageChange(() => render());
   render();
 }
@@ -131,7 +160,20 @@ export function isDialable(phone) {
 }
 
 /**
- * Calls `fn` whenever `softphoneReady()` or `phoneCallLive()` changes.
+ * The live phone call as the call controls (callcontrols.js) see it, or null (none live).
+ * `conversationId` '' = a call with no conversation (a colleague's consult taken here);
+ * `outbound`: the desktop dialled a number (click-to-call, a callback).
+ * @returns {{ conversationId: string, phase: 'connecting' | 'connected', outbound: boolean } | null}
+ */
+export function softphoneCall() {
+  const c = current;
+  if (!c || c.phase === 'ended') return null;
+  return { conversationId: c.conversationId, phase: c.phase, outbound: !!c.to };
+}
+
+/**
+ * Calls `fn` whenever `softphoneReady()` or `phoneCallLive()` changes, or the live call's
+ * phase or conversation (`softphoneCall()`).
  * @param {() => void} fn
  * @returns {() => void}  unsubscribes
  */
@@ -141,7 +183,8 @@ export function onSoftphoneChange(fn) {
 }
 
 function signalChange() {
-  const signal = `${softphoneReady()}/${phoneCallLive()}`;
+  const c = softphoneCall();
+  const signal = `${softphoneReady()}/${phoneCallLive()}/${c ? `${c.phase}/${c.conversationId}` : ''}`;
   if (signal === lastSignal) return;
   lastSignal = signal;
   for (const fn of [...listeners]) {
@@ -218,7 +261,8 @@ function errorText(e) {
  */
 export function softphoneWelcome() {
   const c = current;
-  if (c && c.phase !== 'ended' && !state.convs.has(c.conversationId)) end(c, '', 'softphone.closed');
+  // (A colleague's consult has no conversation of this agent's yet: it goes on.)
+  if (c && c.phase !== 'ended' && c.conversationId && !state.convs.has(c.conversationId)) end(c, '', 'softphone.closed');
   if (started || !state.session) return;
   started = true;
   start(generation);
@@ -280,6 +324,7 @@ async function start(gen) {
     setStatus('error', errorText(e));
   });
   d.on('tokenWillExpire', () => renew(d, RENEW_TRIES));
+  d.on('incoming', (call) => incoming(d, call));
   setStatus('registering');
   d.register().catch((e) => {
     if (device !== d) return;
@@ -312,6 +357,9 @@ export function stopSoftphone() {
   started = false;
   waiting = null;
   clearTimeout(retryTimer);
+  const r = ringing;
+  ringing = null;
+  if (r) rejectQuietly(r.call);
   const c = current;
   if (c && c.phase !== 'ended') end(c, '');
   current = null;
@@ -369,8 +417,34 @@ export function softphoneAssigned(view, here, callback = false) {
 }
 
 /**
+ * A conversation was assigned (`conversation_assigned`; `here`: this tab accepted its
+ * offer) while the softphone is on a call taken from the Device that has no conversation
+ * yet: a colleague's consult, whose caller they handed over to this agent (the
+ * conversation transferred here). That caller is on this call already: it becomes the
+ * call of this conversation (panel, hang-up when the conversation leaves, the call
+ * controls) and nothing is dialled. When the call names its conversation (a
+ * `conversation` custom parameter), only that one. True when it did (then neither the
+ * agent's own phone nor `softphoneAssigned` must take the conversation).
+ * @param {ConversationView} view
+ * @param {boolean} here
+ * @param {boolean} [callback]
+ */
+export function softphoneAttach(view, here, callback = false) {
+  const c = current;
+  if (view.channel !== 'voice' || !here || callback || !c || c.phase === 'ended' || c.conversationId || !c.from) return false;
+  const named = c.call && c.call.customParameters ? c.call.customParameters.get('conversation') : undefined;
+  if (named && named !== view.id) return false;
+  c.conversationId = view.id;
+  c.name = callerName(view);
+  c.from = '';
+  render();
+  return true;
+}
+
+/**
  * Dials the engine for conversation `conversationId` — bridged to its waiting caller,
- * or with `to`, dialling out to that number — and shows the call in the panel.
+ * or with `to`, dialling out to that number — and shows the call in the panel. A call
+ * ringing on the Device meanwhile is declined (one phone call at a time).
  * @param {TwilioVoice.Device} d
  * @param {string} conversationId
  * @param {string} name  as the panel names the other side
@@ -382,6 +456,7 @@ function dial(d, conversationId, name, to = '') {
     conversationId,
     name,
     to,
+    from: '',
     phase: 'connecting',
     call: null,
     acceptedAt: 0,
@@ -392,6 +467,9 @@ function dial(d, conversationId, name, to = '') {
   };
   current = c;
   clearTimeout(hideTimer);
+  const r = ringing;
+  ringing = null;
+  if (r) rejectQuietly(r.call);
   render();
   /** @type {Promise<TwilioVoice.Call>} */
   let connecting;
@@ -409,27 +487,7 @@ function dial(d, conversationId, name, to = '') {
         disconnectQuietly(call);
         return;
       }
-      c.call = call;
-      call.on('accept', () => {
-        if (c.phase !== 'connecting') return;
-        c.phase = 'connected';
-        c.acceptedAt = Date.now();
-        clearInterval(clockTimer);
-        clockTimer = setInterval(renderClock, TIMER_EVERY_MS);
-        render();
-      });
-      call.on('disconnect', () => finish(c, ''));
-      call.on('cancel', () => finish(c, ''));
-      call.on('reject', () => finish(c, ''));
-      call.on('error', (e) => {
-        console.warn('[softphone] call error', e);
-        end(c, errorText(e));
-      });
-      call.on('mute', (muted) => {
-        if (current !== c) return;
-        c.muted = muted;
-        render();
-      });
+      follow(c, call);
       render();
     },
     (e) => {
@@ -439,6 +497,36 @@ function dial(d, conversationId, name, to = '') {
   );
 }
 
+/**
+ * The SDK's call `call` is the one on screen as `c`: its `accept` connects it (the
+ * timer starts); `disconnect`, `cancel`, `reject` and `error` end it.
+ * @param {PhoneCall} c
+ * @param {TwilioVoice.Call} call
+ */
+function follow(c, call) {
+  c.call = call;
+  call.on('accept', () => {
+    if (c.phase !== 'connecting') return;
+    c.phase = 'connected';
+    c.acceptedAt = Date.now();
+    clearInterval(clockTimer);
+    clockTimer = setInterval(renderClock, TIMER_EVERY_MS);
+    render();
+  });
+  call.on('disconnect', () => finish(c, ''));
+  call.on('cancel', () => finish(c, ''));
+  call.on('reject', () => finish(c, ''));
+  call.on('error', (e) => {
+    console.warn('[softphone] call error', e);
+    end(c, errorText(e));
+  });
+  call.on('mute', (muted) => {
+    if (current !== c) return;
+    c.muted = muted;
+    render();
+  });
+}
+
 /** @param {TwilioVoice.Call} call */
 function disconnectQuietly(call) {
   try {
@@ -446,6 +534,108 @@ function disconnectQuietly(call) {
   } catch (e) {
     console.warn('[softphone] disconnect failed', e);
   }
+}
+
+/** @param {TwilioVoice.Call} call */
+function rejectQuietly(call) {
+  try {
+    call.reject();
+  } catch (e) {
+    console.warn('[softphone] reject failed', e);
+  }
+}
+
+// ---- incoming calls (a colleague's consult) -------------------------------------------
+
+/**
+ * The colleague's agent id of a softphone's `From` (`client:<id>`), or '' (not a softphone).
+ * @param {string} from
+ */
+function colleague(from) {
+  return from.startsWith(CLIENT_PREFIX) ? from.slice(CLIENT_PREFIX.length) : '';
+}
+
+/**
+ * A call to this agent's softphone (`incoming` on Device `d`): rings in the area above
+ * the pane until accepted, declined, or given up by the other side (`cancel`). One phone
+ * call at a time: with a call live, or another one ringing, it is rejected at once (a
+ * notice says who tried).
+ * @param {TwilioVoice.Device} d
+ * @param {TwilioVoice.Call} call
+ */
+function incoming(d, call) {
+  const params = call.parameters || {};
+  const from = typeof params.From === 'string' ? params.From : '';
+  if (device !== d || phoneCallLive() || ringing) {
+    rejectQuietly(call);
+    if (device === d) notice(t('softphone.incoming_missed', { from: colleague(from) || from || t('common.unknown') }), 'info', { testid: 'softphone-incoming-missed' });
+    return;
+  }
+  /** @type {Ringing} */
+  const r = { call, from };
+  ringing = r;
+  const gone = () => {
+    if (ringing !== r) return;
+    ringing = null;
+    render();
+  };
+  // Given up before the answer (or failed): the ringing stops. Once accepted these change
+  // nothing: the call's own events (`follow`) end it.
+  call.on('cancel', gone);
+  call.on('disconnect', gone);
+  call.on('reject', gone);
+  call.on('error', (e) => {
+    if (ringing !== r) return;
+    console.warn('[softphone] incoming call error', e);
+    gone();
+  });
+  render();
+}
+
+/** Accept: the ringing call is answered and becomes the phone call on screen. */
+function acceptIncoming() {
+  const r = ringing;
+  if (!r) return;
+  ringing = null;
+  if (phoneCallLive()) {
+    rejectQuietly(r.call);
+    render();
+    return;
+  }
+  /** @type {PhoneCall} */
+  const c = {
+    conversationId: '',
+    name: colleague(r.from) || r.from || t('common.unknown'),
+    to: '',
+    from: r.from,
+    phase: 'connecting',
+    call: null,
+    acceptedAt: 0,
+    endedAt: 0,
+    muted: false,
+    error: '',
+    reasonKey: '',
+  };
+  current = c;
+  clearTimeout(hideTimer);
+  follow(c, r.call);
+  try {
+    r.call.accept();
+  } catch (e) {
+    console.warn('[softphone] accept failed', e);
+    finish(c, errorText(e));
+    return;
+  }
+  render();
+}
+
+/** Decline: the ringing call is rejected. */
+function declineIncoming() {
+  const r = ringing;
+  if (!r) return;
+  ringing = null;
+  rejectQuietly(r.call);
+  render();
 }
 
 /**
@@ -535,17 +725,41 @@ function renderClock() {
   if (clock.textContent !== text) clock.textContent = text;
 }
 
+function renderIncoming() {
+  const r = ringing;
+  incomingBox.hidden = !r;
+  if (!r) return;
+  const agent = colleague(r.from);
+  incomingText.textContent = agent
+    ? t('softphone.incoming_consult', { agent })
+    : t('softphone.incoming', { from: r.from || t('common.unknown') });
+  incomingBox.setAttribute('aria-label', incomingText.textContent);
+  incomingAccept.textContent = t('softphone.accept');
+  incomingDecline.textContent = t('softphone.decline');
+}
+
+/**
+ * The panel's title: the caller, the number dialled, or the colleague on a consult.
+ * @param {PhoneCall} c
+ */
+function titleOf(c) {
+  if (c.to) return t('softphone.title_out', { phone: c.to, name: c.name });
+  if (c.from) return colleague(c.from) ? t('softphone.title_consult', { agent: c.name }) : t('softphone.title', { name: c.name });
+  return t('softphone.title', { name: c.name });
+}
+
 function render() {
   renderChip();
+  renderIncoming();
   const c = current;
   const area = byId('softphone-area');
   panel.hidden = !c;
-  area.hidden = !c;
+  area.hidden = !c && !ringing;
   if (!c) return;
   panel.dataset.state = c.phase;
   panel.dataset.conversationId = c.conversationId;
-  panel.dataset.direction = c.to ? 'outbound' : 'inbound';
-  title.textContent = c.to ? t('softphone.title_out', { phone: c.to, name: c.name }) : t('softphone.title', { name: c.name });
+  panel.dataset.direction = c.to ? 'outbound' : c.from ? 'incoming' : 'inbound';
+  title.textContent = titleOf(c);
   panel.setAttribute('aria-label', title.textContent);
   phaseText.textContent = c.phase === 'ended' && c.reasonKey ? t(c.reasonKey) : t(`softphone.state.${c.phase}`);
   errorLine.hidden = !c.error;

@@ -100,7 +100,7 @@ import { staffLogin, sessionExpired } from '../shared/staff-login.js';
  * @typedef {object} AgentCall
  * @property {string} conversation_id
  * @property {string} media  audio | video
- * @property {string} phase  ringing | talking | wrap_up (phone calls)
+ * @property {string} phase  ringing | talking | on_hold | wrap_up (phone calls; on_hold: the caller is on hold)
  * @property {number} since  server clock, Unix ms: when it reached `phase`
  * @property {boolean} [phone]  a phone call (PSTN) the agent holds
  */

@@ -54,6 +54,7 @@
 
 import { createHmac } from 'node:crypto';
 import { harness, BASE } from './harness.mjs';
+import { installFakeTwilio } from './fake_twilio.mjs';
 
 const AGENT_ID = process.env.AGENT_ID || '';
 const AGENT_PASSWORD = process.env.AGENT_PASSWORD || '';
@@ -74,113 +75,6 @@ if (!BASE || !AGENT_ID || !AGENT_PASSWORD || !ADMIN_TOKEN || !CALLER || !TWILIO_
 const run = harness('softphone');
 const JWT = /^[\w-]+\.[\w-]+\.[\w-]+$/;
 const RECORDING = 'RE0000000000000000000000000000beef';
-
-/** Runs in the page before its scripts: the fake SDK and its handle. */
-function installFakeTwilio() {
-  /** @type {Window['__fakeTwilio']} */
-  const fake = {
-    Device: null,
-    tokens: [],
-    options: [],
-    registers: 0,
-    updates: [],
-    connects: [],
-    destroyed: 0,
-    devices: [],
-    calls: [],
-  };
-
-  /** on/emit, as the SDK's EventEmitter-based classes have. */
-  class Emitter {
-    constructor() {
-      /** @type {Record<string, ((...args: unknown[]) => void)[]>} */
-      this.listeners = {};
-    }
-    /**
-     * @param {string} event
-     * @param {(...args: unknown[]) => void} fn
-     */
-    on(event, fn) {
-      (this.listeners[event] = this.listeners[event] || []).push(fn);
-      return this;
-    }
-    /**
-     * @param {string} event
-     * @param {...unknown} args
-     */
-    emit(event, ...args) {
-      for (const fn of this.listeners[event] || []) fn(...args);
-    }
-  }
-
-  class FakeCall extends Emitter {
-    /** @param {Record<string, string>} params */
-    constructor(params) {
-      super();
-      this.params = params;
-      this.muted = false;
-      /** @type {boolean[]} */
-      this.muteCalls = [];
-      this.disconnects = 0;
-    }
-    mute(shouldMute = true) {
-      this.muteCalls.push(shouldMute);
-      const changed = this.muted !== shouldMute;
-      this.muted = shouldMute;
-      if (changed) this.emit('mute', shouldMute, this);
-    }
-    isMuted() {
-      return this.muted;
-    }
-    disconnect() {
-      this.disconnects += 1;
-      this.emit('disconnect', this);
-    }
-  }
-
-  class FakeDevice extends Emitter {
-    /**
-     * @param {string} token
-     * @param {unknown} options
-     */
-    constructor(token, options) {
-      super();
-      fake.tokens.push(token);
-      fake.options.push(options);
-      fake.devices.push(this);
-    }
-    register() {
-      fake.registers += 1;
-      this.emit('registering');
-      return new Promise((resolve) =>
-        setTimeout(() => {
-          this.emit('registered');
-          resolve(undefined);
-        }, 50),
-      );
-    }
-    /** @param {string} token */
-    updateToken(token) {
-      fake.updates.push(token);
-    }
-    /** @param {{ params?: Record<string, string> }} [options] */
-    connect(options = {}) {
-      fake.connects.push(JSON.parse(JSON.stringify(options)));
-      const call = new FakeCall(options.params || {});
-      fake.calls.push(call);
-      return Promise.resolve(call);
-    }
-    destroy() {
-      fake.destroyed += 1;
-    }
-  }
-
-  fake.Device = FakeDevice;
-  const twilio = {};
-  Object.defineProperty(twilio, 'Device', { value: FakeDevice, writable: false, configurable: false, enumerable: true });
-  Object.defineProperty(window, 'Twilio', { value: twilio, writable: false, configurable: false, enumerable: true });
-  window.__fakeTwilio = fake;
-}
 
 /**
  * A message from CALLER on `channel` over REST (`/api/v1/inbound`, the admin's token).

@@ -3,7 +3,7 @@
 // uPlot's own: node_modules/uplot, the same pinned version as the vendored file);
 // `window.Twilio`, set by agent/vendor/twilio-voice.min.js (the Twilio Voice JS SDK
 // 2.18.5; declared here by hand, only the parts agent/softphone.js uses: `Device` and
-// `Call`); and `window.__switchboardCall`, the live call's peer connection that
+// `Call`, outgoing and incoming); and `window.__switchboardCall`, the live call's peer connection that
 // shared/call.js exposes for the browser test. Only the type checker reads this folder;
 // the engine does not serve it.
 
@@ -20,12 +20,23 @@ declare global {
       explanation?: string;
     }
 
-    /** A call of the Device (here: the outgoing call to the engine's TwiML App). */
+    /**
+     * A call of the Device: the outgoing call to the engine's TwiML App, or an incoming
+     * one (`incoming` on the Device: a colleague's consult), answered with `accept()`.
+     */
     interface Call {
+      /** What the platform said of the call: for an incoming call `From` (`client:<id>` for another softphone), `To`, `CallSid`. */
+      readonly parameters: Record<string, string>;
+      /** The `<Parameter>`s of the TwiML that rang this Device (incoming calls). */
+      readonly customParameters?: Map<string, string>;
       on(event: 'accept' | 'disconnect', listener: (call: Call) => void): this;
       on(event: 'cancel' | 'reject', listener: () => void): this;
       on(event: 'error', listener: (error: TwilioError) => void): this;
       on(event: 'mute', listener: (isMuted: boolean, call: Call) => void): this;
+      /** Answers an incoming call. */
+      accept(): void;
+      /** Declines an incoming call (the caller hears it was rejected). */
+      reject(): void;
       mute(shouldMute?: boolean): void;
       isMuted(): boolean;
       disconnect(): void;

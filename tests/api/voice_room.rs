@@ -10,7 +10,7 @@ use crate::helpers::*;
 use crate::recorder::{Recorded, Recorder};
 use crate::twiml::check;
 use crate::voice_softphone::{
-    rest_on, softphone_dials, softphone_on, voice_on, ACCOUNT, OUR_NUMBER,
+    rest_on, softphone_dials, softphone_on, voice_on, ACCOUNT, APP, OUR_NUMBER,
 };
 use crate::voice_survey::{follow, paths, waiting_call};
 use base64::Engine as _;
@@ -680,6 +680,54 @@ async fn a_call_on_the_agents_own_phone_is_held_through_its_answered_leg() {
     let next = follow(&app, &leg_url, &ended).await;
     assert_eq!(paths(&next), ["Response/Dial", "Response/Dial/Conference"]);
     assert_eq!(next[1].text, format!("sb-{conv}"));
+}
+
+/// The desktop in Chromium (clients/tests/voice_room.mjs), the Twilio SDK replaced at
+/// its documented interface: Hold, Resume, Consult, Cancel and Complete transfer on a
+/// live softphone call, each asked once of the engine, and a colleague's consult
+/// ringing the softphone. What the engine asked of the platform is checked here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_desktop_holds_consults_and_hands_over_in_a_real_browser() {
+    let rec = Recorder::start().await;
+    let app = room_app(&rec).await;
+    app.agent("amy", &["general"], json!({})).await;
+    app.agent("bob", &["general"], json!({})).await;
+    let shots = std::env::var("SCREENSHOT_DIR").unwrap_or_default();
+    run_browser_script(
+        &app,
+        "voice_room.mjs",
+        &[
+            ("AGENT_ID", "amy"),
+            ("AGENT_PASSWORD", "amy-password"),
+            ("CALLER", "+81312345670"),
+            ("OTHER_AGENT", "bob"),
+            ("TWILIO_ACCOUNT", ACCOUNT),
+            ("TWILIO_APP", APP),
+            ("TWILIO_AUTH_TOKEN", TWILIO_TOKEN),
+            ("TWILIO_PUBLIC_URL", PUBLIC),
+            ("SCREENSHOT_DIR", shots.as_str()),
+        ],
+        "voice room browser test passed",
+    )
+    .await;
+    // The script's softphone leg was moved into the conference once, Bob was rung
+    // into it, and the hand-over removed the leg.
+    let leg = "CA00000000000000000000000000000a11";
+    let moved = rec.wait_for(&format!("/Calls/{leg}.json"), 1).await;
+    assert_eq!(moved.len(), 1);
+    assert_eq!(
+        paths(&check(&moved[0].form()["Twiml"])),
+        ["Response/Dial", "Response/Dial/Conference"]
+    );
+    let rung = rec.wait_for("/Participants.json", 1).await;
+    assert_eq!(rung[0].form()["To"], "client:bob");
+    let removed: Vec<_> = rec
+        .all()
+        .into_iter()
+        .filter(|r| r.method == "DELETE")
+        .map(|r| r.path)
+        .collect();
+    assert_eq!(removed, [participant_path(leg)]);
 }
 
 /// A caller who hangs up while bridged takes the call's room with them: the agent has
