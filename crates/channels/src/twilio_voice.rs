@@ -550,6 +550,29 @@ async fn remember_bridge(
         .map_err(crate::actors::messages::EngineError::unavailable)
 }
 
+/// Records that `agent`'s leg `call` answered the caller of `c` (a `call` event,
+/// `answered`). Never fails the call: a refusal is logged.
+async fn answered(
+    state: &Gateway,
+    c: &crate::domain::Conversation,
+    call: &str,
+    agent: &crate::domain::AgentId,
+) {
+    let told = state
+        .ask_customer(
+            c.customer_id,
+            crate::actors::messages::PhoneAnswered {
+                conversation_id: c.id,
+                call_id: call.to_owned(),
+                agent_id: agent.clone(),
+            },
+        )
+        .await;
+    if let Err(e) = told {
+        tracing::info!(conversation = %c.id, %agent, error = %e, "a call's answer was not recorded");
+    }
+}
+
 /// The answer to a call whose `CallSid` an erasure left a tombstone of (a replayed
 /// webhook): nothing was stored, the call ends.
 fn erased_call() -> HttpResponse {
@@ -667,6 +690,7 @@ async fn client_inner(
             }
             remember_bridge(state, conversation, &agent).await?;
             room::bridged(state, conversation, &agent, call).await?;
+            answered(state, c, call, &agent).await;
         }
     }
     let answer = match (held, to) {

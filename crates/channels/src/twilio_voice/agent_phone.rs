@@ -272,6 +272,14 @@ async fn agent_answered_inner(
     }
     if required(&params, "CallStatus")? == "in-progress" {
         room::bridged(state, conversation, &agent, call).await?;
+        if let Some(c) = state
+            .store
+            .conversation(conversation)
+            .await
+            .map_err(crate::actors::messages::EngineError::unavailable)?
+        {
+            answered(state, &c, call, &agent).await;
+        }
     }
     Ok(HttpResponse::NoContent().finish())
 }

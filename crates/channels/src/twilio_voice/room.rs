@@ -487,8 +487,10 @@ pub async fn complete_consult(
             state: crate::domain::ConversationState::Queued,
         },
     );
-    // The caller's next TwiML (after the conference) counts the new agent as bridged.
+    // The caller's next TwiML (after the conference) counts the new agent as bridged,
+    // whose leg answers the call now.
     remember_bridge(state, c.id, &consult.agent).await?;
+    answered(state, c, &other_call, &consult.agent).await;
     let first_call = std::mem::replace(&mut room.agent_call, other_call.clone());
     room.agent = consult.agent.clone();
     room.consult = None;

@@ -9,6 +9,9 @@
 //! memory is the actor's: a call whose customer's actor stopped meanwhile (its node
 //! lost, or idle past `customer_idle_ms` between two steps) is not counted.
 //!
+//! An agent's leg answering a phone call ([`PhoneAnswered`]): one `call` event with
+//! status `answered`, naming the agent, per leg.
+//!
 //! A phone call's recording ([`CallRecorded`]): one staff-only `call_recorded` event
 //! per recording and status, on the conversation the call was bridged for (even once
 //! it is closed: the platform reports a recording after the call ends).
@@ -208,6 +211,63 @@ impl CustomerActor {
                     },
                 );
             }
+            Ok(())
+        })
+    }
+}
+
+impl Handler<PhoneAnswered> for CustomerActor {
+    type Result = Atomic<()>;
+
+    fn handle(&mut self, msg: PhoneAnswered, ctx: &mut Context<Self>) -> Self::Result {
+        try_atomic!(self.begin());
+        let idem = once::Idem::answered(&msg);
+        self.once(
+            Some(idem),
+            |_| (),
+            |act, _, idem| act.apply_answered(msg, idem),
+            ctx,
+        )
+    }
+}
+
+impl CustomerActor {
+    /// Records an agent's leg answering a phone call, when its conversation is open on
+    /// voice (see `once`).
+    fn apply_answered(&mut self, msg: PhoneAnswered, idem: Option<once::Idem>) -> Atomic<()> {
+        let conv_id = msg.conversation_id;
+        let Some(open) = self
+            .open
+            .clone()
+            .filter(|c| c.id == conv_id && c.channel == Channel::Voice)
+        else {
+            return done(Err(EngineError::new(
+                crate::domain::ErrorCode::Conflict,
+                "the conversation is not an open phone call",
+            )));
+        };
+        let ev = TimelineEvent::new(
+            self.id,
+            Some(conv_id),
+            self.engine.now(),
+            EventKind::Call {
+                call_id: msg.call_id,
+                status: crate::domain::CallStatus::Answered,
+                detail: Some(msg.agent_id.to_string()),
+            },
+        );
+        let batch = Batch::default().event(ev.clone());
+        let batch = self.with_idem(batch, idem.as_ref(), &ev, conv_id);
+        self.commit_then(batch, move |act| {
+            act.remember(&ev);
+            act.acked(idem, ev.id, conv_id);
+            act.tell_agent_event(
+                &open,
+                ConversationEvent {
+                    conversation_id: open.id,
+                    event: ev,
+                },
+            );
             Ok(())
         })
     }

@@ -145,6 +145,19 @@ pub struct CallRecorded {
     pub url: String,
 }
 
+/// An agent's leg was bridged to the caller of voice conversation `conversation_id`:
+/// the call is answered (their softphone dialled the waiting caller, or they picked up
+/// their own phone). Written once per leg as a `call` event with status `answered`
+/// and the agent as its detail.
+#[derive(Debug, Clone, Serialize, Deserialize, Message)]
+#[rtype(result = "EngineResult<()>")]
+pub struct PhoneAnswered {
+    pub conversation_id: ConversationId,
+    /// The agent's leg (the platform's call id).
+    pub call_id: String,
+    pub agent_id: AgentId,
+}
+
 /// A caller is in the phone's IVR menus at `path` (menu ids, root first) on call
 /// `call_id` (the platform's id): remembered so that a call ending there is counted as
 /// contained by self-service (docs/metrics.md "Self-service funnel").

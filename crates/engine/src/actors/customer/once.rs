@@ -98,6 +98,17 @@ impl Idem {
 }
 
 impl Idem {
+    /// An agent's leg answered: the leg's id (the platform retries a callback).
+    pub(crate) fn answered(msg: &PhoneAnswered) -> Self {
+        Self {
+            key: format!("call-answered:{}", msg.call_id),
+            digest: digest(&[
+                msg.conversation_id.to_string().as_str(),
+                msg.agent_id.as_str(),
+            ]),
+        }
+    }
+
     /// A recording's report: its id and status (the platform retries a callback; a
     /// recording that fails after it was reported in progress is a new report).
     pub(crate) fn recording(msg: &CallRecorded) -> Self {
