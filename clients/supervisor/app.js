@@ -3,15 +3,19 @@
 // or admin), the `/ws/supervisor` session (a `snapshot`, then `delta`s, each
 // acknowledged with `ack` so the server's flow-control window keeps moving; a `resync`
 // snapshot after falling behind), the queue filter (`subscribe`), the live queue
-// tiles, the live waiting chart, the agent table with the supervisor actions (REST),
-// the overdue replies (`response_overdue` pushes, newest first, each with a Watch
-// button), the history chart from `GET /api/v1/reports` ("no data" when the server has
-// none or no reports API), the self-service funnel of the same period (`GET
-// /api/v1/reports/funnel`: a row per entry point), the "what if" replay of that
-// period (`POST /api/v1/simulations`: what happened, the queue as configured now and
-// two proposals side by side), and the engine nodes from `GET /api/v1/cluster` (polled:
-// each node's role, lease, reachability and the keys it holds; one active engine and
-// standbys, or spread placement's members and their shards).
+// tiles (with the calls agents are in on each queue, by phase), the live waiting chart,
+// the agent table with the supervisor actions (REST) and, for an agent talking on a
+// phone call, Listen / Whisper (`POST /api/v1/voice/listen`: the supervisor's own phone
+// rings into the call, muted or heard by the agent only; one request at a time per
+// agent, its outcome a notice), the overdue replies (`response_overdue` pushes, newest
+// first, each with a Watch button), the history chart from `GET /api/v1/reports` ("no
+// data" when the server has none or no reports API), the self-service funnel of the
+// same period (`GET /api/v1/reports/funnel`: a row per entry point), the "what if"
+// replay of that period (`POST /api/v1/simulations`: what happened, the queue as
+// configured now and two proposals side by side), and the engine nodes from `GET
+// /api/v1/cluster` (polled: each node's role, lease, reachability and the keys it
+// holds; one active engine and standbys, or spread placement's members and their
+// shards).
 //
 // Charts are drawn by uPlot (vendor/, window.uPlot); numbers by Intl; every string by
 // shared/i18n.js (+ ./strings.js). Server text is only ever inserted as text.
@@ -49,6 +53,16 @@ import { staffLogin, sessionExpired } from '../shared/staff-login.js';
  * @property {Record<string, number>} offers  offered, accepted, rejected, timed_out, rescinded
  * @property {Interval} [interval]
  * @property {number | null} [ewt_seconds]
+ * @property {CallCounts} [calls]  the calls agents are in on this queue's conversations (absent: none)
+ */
+
+/**
+ * Live calls of a queue, by phase.
+ * @typedef {object} CallCounts
+ * @property {number} [ringing]
+ * @property {number} [talking]
+ * @property {number} [on_hold]
+ * @property {number} [wrap_up]
  */
 
 /**
@@ -92,7 +106,7 @@ import { staffLogin, sessionExpired } from '../shared/staff-login.js';
  * @property {number} slots_in_use
  * @property {number} slots_total
  * @property {number} since  server clock, Unix ms
- * @property {AgentCall} [call]  the browser call the agent is in
+ * @property {AgentCall} [call]  the call (browser or phone) the agent is in
  */
 
 /**
@@ -103,6 +117,7 @@ import { staffLogin, sessionExpired } from '../shared/staff-login.js';
  * @property {string} phase  ringing | talking | on_hold | wrap_up (phone calls; on_hold: the caller is on hold)
  * @property {number} since  server clock, Unix ms: when it reached `phase`
  * @property {boolean} [phone]  a phone call (PSTN) the agent holds
+ * @property {string} [queue]  the queue of the call's conversation
  */
 
 /**
@@ -204,6 +219,10 @@ const KEYS_SHOWN = 8;
 const LIVE_POINTS = 600;
 const SERIES_COLOURS = ['#2f5bd3', '#16876a', '#c8365a', '#7b4fd0', '#d2691e', '#0a7cff', '#06a24b', '#a86a00'];
 const AGENT_STATES = ['available', 'busy', 'away', 'offline'];
+/** A queue's live calls, by phase, in the order a tile lists them. */
+const CALL_PHASES = /** @type {const} */ (['ringing', 'talking', 'on_hold', 'wrap_up']);
+/** The phases of a phone call a supervisor can listen in on or whisper into. */
+const LISTEN_PHASES = ['talking', 'on_hold'];
 /** Overdue replies listed, newest first. */
 const OVERDUE_SHOWN = 20;
 
@@ -240,6 +259,8 @@ const state = {
   clusterError: null,
   /** @type {ResponseAlert[]} overdue replies seen on this socket, newest first */
   overdue: [],
+  /** @type {Set<string>} agents whose call a listen or whisper request is on its way for */
+  listening: new Set(),
 };
 
 /** @type {ReconnectingSocket | null} */
@@ -326,6 +347,7 @@ function logout(messageKey) {
   state.queues.clear();
   state.agents.clear();
   state.overdue = [];
+  state.listening.clear();
   renderOverdue();
   login.signedOut(messageKey);
 }
@@ -542,6 +564,7 @@ function tile(q) {
         h('span', { class: `chip chip--${s}`, dataset: { testid: `agents-${name}-${s}` } }, `${t(`sup.agents.${s}`)} ${int(q.agents[s])}`),
       ),
     ),
+    callsLine(q),
     h(
       'div',
       { class: 'tile__head' },
@@ -553,6 +576,32 @@ function tile(q) {
       { class: 'tile__sub', dataset: { testid: `responses-${name}` } },
       `${t('sup.tile.responses')}: ${pct(i.response_sla)} · ${t('sup.tile.responses_detail', { within: int(i.responses_within_target), overdue: int(i.responses_overdue) })}`,
     ),
+  );
+}
+
+/**
+ * A tile's live calls ("Calls: 2 talking · 1 on hold"), the phases with none left out;
+ * hidden and empty when the queue has no call. Its data attributes carry every count
+ * (`data-ringing`, `data-talking`, `data-on-hold`, `data-wrap-up`; 0 for what the
+ * engine did not send).
+ * @param {QueueLive} q
+ */
+function callsLine(q) {
+  /** @type {CallCounts} */
+  const calls = q.calls || {};
+  const counts = CALL_PHASES.map((phase) => ({ phase, n: Math.max(0, Number(calls[phase]) || 0) }));
+  const shown = counts.filter((c) => c.n > 0);
+  const [ringing, talking, onHold, wrapUp] = counts.map((c) => String(c.n));
+  return h(
+    'div',
+    {
+      class: 'tile__sub tile__calls',
+      hidden: shown.length === 0,
+      dataset: { testid: `calls-${q.queue}`, ringing, talking, onHold, wrapUp },
+    },
+    shown.length
+      ? `${t('sup.tile.calls')}: ${shown.map((c) => t(`sup.tile.calls.${c.phase}`, { n: int(c.n) })).join(t('sup.tile.calls_sep'))}`
+      : '',
   );
 }
 
@@ -584,6 +633,71 @@ async function act(path, method, body) {
   }
 }
 
+/**
+ * Listen / Whisper on the phone call agent `id` is in now (`POST
+ * ../api/v1/voice/listen {conversation_id, whisper}`): the engine rings the supervisor's
+ * own phone, or their softphone, into that call, muted or heard by the agent only. The
+ * agent's two buttons are disabled while the request is on its way; a 202 is an info
+ * notice (`listen-ringing`), a refusal or no answer a warning with the engine's message
+ * (`listen-failed`).
+ * @param {string} id
+ * @param {boolean} whisper
+ */
+async function listenIn(id, whisper) {
+  const session = state.session;
+  const call = state.agents.get(id)?.call;
+  if (!session || !call || state.listening.has(id)) return;
+  state.listening.add(id);
+  renderAgents();
+  try {
+    const res = await fetch('../api/v1/voice/listen', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${session.token}` },
+      body: JSON.stringify({ conversation_id: call.conversation_id, whisper }),
+    });
+    const body = await res.json().catch(() => ({}));
+    if (state.session !== session) return;
+    if (res.status === 202) {
+      const agentId = typeof body.agent_id === 'string' && body.agent_id ? body.agent_id : id;
+      const name = state.agents.get(agentId)?.display_name;
+      const agent = name && name !== agentId ? `${name} (${agentId})` : agentId;
+      notice(t(whisper ? 'sup.listen.whisper_ringing' : 'sup.listen.ringing', { agent }), false, { testid: 'listen-ringing' });
+    } else {
+      const message = typeof body.message === 'string' && body.message ? body.message : `HTTP ${res.status}`;
+      notice(t('sup.listen.failed', { message }), true, { testid: 'listen-failed' });
+    }
+  } catch {
+    if (state.session === session) notice(t('sup.listen.failed', { message: t('login.unreachable') }), true, { testid: 'listen-failed' });
+  } finally {
+    if (state.session === session) {
+      state.listening.delete(id);
+      renderAgents();
+    }
+  }
+}
+
+/**
+ * An agent row's Listen (`listen-{id}`) or Whisper (`whisper-{id}`) button.
+ * @param {string} id
+ * @param {boolean} whisper
+ * @param {boolean} disabled  while a request for this agent's call is on its way
+ */
+function listenButton(id, whisper, disabled) {
+  const action = whisper ? 'whisper' : 'listen';
+  return h(
+    'button',
+    {
+      type: 'button',
+      class: 'btn btn--small',
+      disabled,
+      title: t(`sup.listen.${action}_hint`),
+      dataset: { testid: `${action}-${id}`, action },
+      onclick: () => listenIn(id, whisper),
+    },
+    t(`sup.listen.${action}`),
+  );
+}
+
 /** @param {AgentLive} a */
 function agentRow(a) {
   const id = a.agent_id;
@@ -593,7 +707,7 @@ function agentRow(a) {
     {
       class: 'select select--compact',
       'aria-label': t('sup.action.move'),
-      dataset: { testid: `agent-move-${id}` },
+      dataset: { testid: `agent-move-${id}`, action: 'move' },
       onchange: (/** @type {Event} */ ev) => {
         const q = /** @type {HTMLSelectElement} */ (ev.target).value;
         if (q) act(`agents/${encodeURIComponent(id)}/queues`, 'PUT', { queues: [q] });
@@ -603,6 +717,10 @@ function agentRow(a) {
     others.map((q) => h('option', { value: q }, q)),
   );
   const canSet = a.state !== 'offline';
+  const call = a.call;
+  // A phone call the agent talks on (or holds the caller of), not the supervisor's own.
+  const canListen = !!call && call.phone === true && LISTEN_PHASES.includes(call.phase) && id !== state.session?.agent_id;
+  const asking = state.listening.has(id);
   return h(
     'tr',
     { dataset: { testid: `agent-${id}` } },
@@ -615,7 +733,7 @@ function agentRow(a) {
       a.call
         ? h(
             'span',
-            { class: 'state__reason', dataset: { testid: `agent-call-${id}`, phase: a.call.phase } },
+            { class: 'state__reason', dataset: { testid: `agent-call-${id}`, phase: a.call.phase, ...(a.call.queue ? { queue: a.call.queue } : {}) } },
             `${t(a.call.phone ? 'sup.call.phone' : `sup.call.${a.call.media}`)} · ${t(`sup.call.${a.call.phase}`)} ${formatDuration(serverNow() - a.call.since)}`,
           )
         : null,
@@ -629,8 +747,9 @@ function agentRow(a) {
       h(
         'div',
         { class: 'row-actions' },
-        h('button', { type: 'button', class: 'btn btn--small', disabled: !canSet, onclick: () => act(`agents/${encodeURIComponent(id)}/status`, 'POST', { status: 'available' }) }, t('sup.action.available')),
-        h('button', { type: 'button', class: 'btn btn--small', disabled: !canSet, onclick: () => act(`agents/${encodeURIComponent(id)}/status`, 'POST', { status: 'away', reason: 'supervisor' }) }, t('sup.action.away')),
+        canListen ? [listenButton(id, false, asking), listenButton(id, true, asking)] : null,
+        h('button', { type: 'button', class: 'btn btn--small', disabled: !canSet, dataset: { action: 'available' }, onclick: () => act(`agents/${encodeURIComponent(id)}/status`, 'POST', { status: 'available' }) }, t('sup.action.available')),
+        h('button', { type: 'button', class: 'btn btn--small', disabled: !canSet, dataset: { action: 'away' }, onclick: () => act(`agents/${encodeURIComponent(id)}/status`, 'POST', { status: 'away', reason: 'supervisor' }) }, t('sup.action.away')),
         move,
       ),
     ),
@@ -645,7 +764,9 @@ const agentRows = new Map();
  * Refreshes a kept agent row from a fresh one: every cell but the actions is replaced;
  * the action buttons and the "move to" select stay the same nodes (a click landing
  * while a push re-renders the table, or an open select, is never lost), only their
- * state and labels change, and the select is rebuilt only while it is not in use.
+ * state, labels and tooltips change, and the select is rebuilt only while it is not in
+ * use. The actions are keyed by `data-action`: Listen and Whisper come and go with the
+ * agent's phone call without moving the others.
  * @param {HTMLTableRowElement} row
  * @param {HTMLTableRowElement} fresh
  */
@@ -654,15 +775,29 @@ function refreshAgentRow(row, fresh) {
   const next = [...fresh.cells];
   const last = next.length - 1;
   for (let i = 0; i < last; i += 1) row.replaceChild(next[i], cells[i]);
-  const buttons = cells[last].querySelectorAll('button');
-  const nextButtons = next[last].querySelectorAll('button');
-  buttons.forEach((b, i) => {
-    b.disabled = nextButtons[i].disabled;
-    b.textContent = nextButtons[i].textContent;
-  });
-  const select = cells[last].querySelector('select');
-  const nextSelect = next[last].querySelector('select');
-  if (select && nextSelect && document.activeElement !== select) select.replaceWith(nextSelect);
+  const box = /** @type {HTMLElement} */ (cells[last].querySelector('.row-actions'));
+  const nextBox = /** @type {HTMLElement} */ (next[last].querySelector('.row-actions'));
+  /** @type {Map<string, HTMLElement>} */
+  const kept = new Map();
+  for (const el of /** @type {HTMLElement[]} */ ([...box.children])) {
+    // A select not in use is left out: the fresh one (its queues may have changed) replaces it.
+    if (el instanceof HTMLSelectElement && document.activeElement === el) kept.set(el.dataset.action || '', el);
+    else if (el instanceof HTMLButtonElement) kept.set(el.dataset.action || '', el);
+  }
+  reconcile(
+    box,
+    /** @type {HTMLElement[]} */ ([...nextBox.children]).map((el) => ({
+      key: el.dataset.action || '',
+      render: () => el,
+      update: (/** @type {HTMLElement} */ node) => {
+        if (!(node instanceof HTMLButtonElement) || !(el instanceof HTMLButtonElement)) return;
+        node.disabled = el.disabled;
+        node.textContent = el.textContent;
+        if (node.title !== el.title) node.title = el.title;
+      },
+    })),
+    kept,
+  );
 }
 
 function renderAgents() {
@@ -683,11 +818,13 @@ function renderAgents() {
 }
 
 /**
+ * A passing message at the top of the board (gone after 6 s): `warn` for what was not done.
  * @param {string} text
  * @param {boolean} [warn]
+ * @param {{ testid?: string }} [options]  its `data-testid` (default `notice`)
  */
-function notice(text, warn = false) {
-  const el = h('div', { class: `notice${warn ? ' notice--warn' : ''}`, role: 'status' }, text);
+function notice(text, warn = false, { testid = 'notice' } = {}) {
+  const el = h('div', { class: `notice${warn ? ' notice--warn' : ''}`, role: 'status', dataset: { testid } }, text);
   $('notices').append(el);
   setTimeout(() => el.remove(), 6000);
 }

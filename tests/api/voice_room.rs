@@ -141,6 +141,19 @@ async fn an_agent_holds_consults_and_hands_a_call_over() {
         paths(&softphone_dials(&app, "ann", ANN_LEG, &conv).await)[1],
         "Response/Dial/Queue"
     );
+    // Ann's leg answered the call: in her timeline, once however often it is told.
+    let answered = a
+        .expect_where("event", |e| {
+            e["event"]["type"] == "call" && e["event"]["status"] == "answered"
+        })
+        .await;
+    assert_eq!(answered["event"]["call_id"], ANN_LEG);
+    assert_eq!(answered["event"]["detail"], "ann");
+    softphone_dials(&app, "ann", ANN_LEG, &conv).await;
+    let customer = answered["event"]["customer_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     // Hold: Ann's leg is moved into the conference.
     let (s, v) = ask(
@@ -208,6 +221,21 @@ async fn an_agent_holds_consults_and_hands_a_call_over() {
     );
     conference_event(&app, &conv, "participant-hold", Some(caller_call)).await;
     phase(&app, "ann", &conv, "on_hold").await;
+    // Its queue counts the held call.
+    app.get_until(
+        "/api/v1/supervisor/live",
+        "general's held call",
+        |v: &Value| {
+            v["queues"].as_array().is_some_and(|q| {
+                q.iter().any(|q| {
+                    q["queue"] == "general"
+                        && q["calls"]
+                            == json!({"ringing": 0, "talking": 0, "on_hold": 1, "wrap_up": 0})
+                })
+            })
+        },
+    )
+    .await;
 
     // Resume: asked at once, now that the conference is known.
     let (s, _) = ask(
@@ -376,6 +404,24 @@ async fn an_agent_holds_consults_and_hands_a_call_over() {
     );
     let (_, c) = app.get(&format!("/api/v1/conversations/{conv}")).await;
     assert_eq!(c["agent"], "bo", "{c}");
+    // Each leg that answered is in the timeline (newest first) once: Bo's at the
+    // hand-over, Ann's before.
+    let (_, t) = app
+        .get(&format!("/api/v1/customers/{customer}/timeline"))
+        .await;
+    let answers: Vec<(&str, &str)> = t["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "call" && e["status"] == "answered")
+        .map(|e| {
+            (
+                e["call_id"].as_str().unwrap(),
+                e["detail"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(answers, [(bo_leg.as_str(), "bo"), (ANN_LEG, "ann")]);
     // The call's room is forgotten with it: nothing left to hold.
     let (s, v) = ask(
         &app,
@@ -760,4 +806,48 @@ async fn a_caller_who_hangs_up_leaves_no_room_behind() {
     .await;
     assert_eq!((s, v["code"].as_str()), (409, Some("conflict")), "{v}");
     assert!(rec.all().is_empty(), "{:?}", rec.all());
+}
+
+/// The supervisor console in Chromium (clients/tests/supervisor_listen.mjs): the queue's
+/// tile counts the agent's phone call, and Listen rings the supervisor's phone into it
+/// (the call moved into its conference at the recorder); Whisper, once in, is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supervisor_listens_in_from_the_console_in_a_real_browser() {
+    let rec = Recorder::start().await;
+    let app = room_app(&rec).await;
+    let pat = app.agent("pat", &["general"], json!({})).await;
+    app.agent(
+        "sue",
+        &["general"],
+        json!({"role": "supervisor", "phone": "+819055550009"}),
+    )
+    .await;
+    let mut p = Client::available(&app, &pat).await;
+    waiting_call(&app, "+81312345666", "CA00000000000000000000000000000066").await;
+    let conv = accept_next(&mut p).await["id"].as_str().unwrap().to_owned();
+    softphone_dials(&app, "pat", ANN_LEG, &conv).await;
+    let shots = std::env::var("SCREENSHOT_DIR").unwrap_or_default();
+    run_browser_script(
+        &app,
+        "supervisor_listen.mjs",
+        &[
+            ("SUPERVISOR_ID", "sue"),
+            ("SUPERVISOR_PASSWORD", "sue-password"),
+            ("AGENT_ID", "pat"),
+            ("CONVERSATION_ID", conv.as_str()),
+            ("QUEUE", "general"),
+            ("SCREENSHOT_DIR", shots.as_str()),
+        ],
+        "supervisor listen browser test passed",
+    )
+    .await;
+    let moved = rec.wait_for(&format!("/Calls/{ANN_LEG}.json"), 1).await;
+    assert_eq!(moved.len(), 1, "moved once: the whisper was refused");
+    // Sue is rung once the conference names itself.
+    let n = rec.all().len();
+    conference_event(&app, &conv, "participant-join", Some(ANN_LEG)).await;
+    let rung = since(&rec, n);
+    assert_eq!(rung.len(), 1, "{rung:?}");
+    assert_eq!(rung[0].form()["To"], "+819055550009");
+    assert_eq!(rung[0].form()["Muted"], "true");
 }

@@ -95,6 +95,19 @@ pub struct QueueLiveView {
     pub interval: IntervalView,
     /// Estimated wait of a conversation arriving now; null when unknown.
     pub ewt_seconds: Option<f64>,
+    /// The calls (browser or phone) agents are in on this queue's conversations, by
+    /// phase.
+    #[serde(default)]
+    pub calls: CallCounts,
+}
+
+/// Live calls per phase.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallCounts {
+    pub ringing: u32,
+    pub talking: u32,
+    pub on_hold: u32,
+    pub wrap_up: u32,
 }
 
 /// One agent's live state.
@@ -132,6 +145,9 @@ pub struct AgentCallView {
     /// A phone call (PSTN), not a browser call.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub phone: bool,
+    /// The queue of the call's conversation (its queue's tile counts the call).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<QueueName>,
 }
 
 /// Where a call is.

@@ -1,8 +1,8 @@
 //! The live state itself: per-queue and per-agent figures updated event by event.
 
 pub use domain::live_view::{
-    AgentCallView, AgentCounts, AgentLiveView, AgentState, CallPhase, IntervalView, OfferCounts,
-    QueueLiveView,
+    AgentCallView, AgentCounts, AgentLiveView, AgentState, CallCounts, CallPhase, IntervalView,
+    OfferCounts, QueueLiveView,
 };
 use domain::{AgentId, ConversationId, Millis, QueueName};
 use hdrhistogram::Histogram;
@@ -450,7 +450,10 @@ impl LiveState {
                             a.state = state;
                             a.since = now;
                         }
-                        old.queues
+                        // The queue of a call that ended (or moved) counts it no more.
+                        let mut old_queues = old.queues;
+                        old_queues.extend(old.call.and_then(|c| c.queue));
+                        old_queues
                     }
                     None => {
                         self.agents.insert(
@@ -467,6 +470,9 @@ impl LiveState {
                 changed.queues.extend(old_queues);
                 if let Some(a) = self.agents.get(&id) {
                     changed.queues.extend(a.report.queues.iter().cloned());
+                    changed
+                        .queues
+                        .extend(a.report.call.as_ref().and_then(|c| c.queue.clone()));
                 }
                 changed.agents.insert(id);
             }
@@ -500,6 +506,20 @@ impl LiveState {
     pub fn queue_view(&self, name: &QueueName, now: Millis) -> Option<QueueLiveView> {
         let q = self.queues.get(name)?;
         let mut agents = AgentCounts::default();
+        let mut calls = CallCounts::default();
+        for call in self
+            .agents
+            .values()
+            .filter_map(|a| a.report.call.as_ref())
+            .filter(|c| c.queue.as_ref() == Some(name))
+        {
+            *match call.phase {
+                CallPhase::Ringing => &mut calls.ringing,
+                CallPhase::Talking => &mut calls.talking,
+                CallPhase::OnHold => &mut calls.on_hold,
+                CallPhase::WrapUp => &mut calls.wrap_up,
+            } += 1;
+        }
         let (mut used, mut total, mut free) = (0u32, 0u32, 0u32);
         for a in self
             .agents
@@ -579,6 +599,7 @@ impl LiveState {
                 ),
             },
             ewt_seconds,
+            calls,
         })
     }
 

@@ -306,3 +306,57 @@ fn service_level_counts_the_threshold_itself_as_within() {
     assert_eq!(v.interval.service_level, Some(0.5));
     assert_eq!(v.interval.sl_threshold_seconds, 10.0);
 }
+
+#[test]
+fn a_queue_counts_the_calls_on_its_conversations_by_phase() {
+    let mut s = LiveState::new(LiveConfig::default(), at(0));
+    let on_call = |id: &str, queue: &str, phase: CallPhase| {
+        let LiveEvent::Agent(mut r) =
+            agent(id, &["sales", "support"], Presence::Available, true, 1)
+        else {
+            unreachable!()
+        };
+        r.call = Some(AgentCallView {
+            conversation_id: ConversationId::new(),
+            media: domain::CallMedia::Audio,
+            phase,
+            since: at(0),
+            phone: true,
+            queue: Some(q(queue)),
+        });
+        LiveEvent::Agent(r)
+    };
+    s.apply(on_call("a1", "sales", CallPhase::Talking), at(1));
+    s.apply(on_call("a2", "sales", CallPhase::OnHold), at(2));
+    s.apply(on_call("a3", "support", CallPhase::WrapUp), at(3));
+    let sales = s.queue_view(&q("sales"), at(4)).unwrap().calls;
+    assert_eq!(
+        (sales.ringing, sales.talking, sales.on_hold, sales.wrap_up),
+        (0, 1, 1, 0)
+    );
+    assert_eq!(s.queue_view(&q("support"), at(4)).unwrap().calls.wrap_up, 1);
+    // a2's call ends: sales counts it no more.
+    s.apply(
+        agent("a2", &["sales", "support"], Presence::Available, true, 0),
+        at(5),
+    );
+    assert_eq!(s.queue_view(&q("sales"), at(6)).unwrap().calls.on_hold, 0);
+    // An agent of support only, on a call of a sales conversation (handed to them by
+    // name): sales changes with that call, as it starts and as it ends.
+    let LiveEvent::Agent(mut r) = agent("a4", &["support"], Presence::Available, true, 1) else {
+        unreachable!()
+    };
+    let LiveEvent::Agent(with_call) = on_call("a4", "sales", CallPhase::Talking) else {
+        unreachable!()
+    };
+    r.call = with_call.call;
+    let started = s.apply(LiveEvent::Agent(r), at(7));
+    assert!(started.queues.contains(&q("sales")));
+    assert_eq!(s.queue_view(&q("sales"), at(7)).unwrap().calls.talking, 2);
+    let ended = s.apply(
+        agent("a4", &["support"], Presence::Available, true, 0),
+        at(8),
+    );
+    assert!(ended.queues.contains(&q("sales")));
+    assert_eq!(s.queue_view(&q("sales"), at(8)).unwrap().calls.talking, 1);
+}

@@ -437,7 +437,10 @@ impl AgentActor {
                 call: self
                     .call
                     .as_ref()
-                    .map(|c| c.view())
+                    .map(|c| {
+                        let queue = self.held.get(&c.conversation()).map(|h| h.queue.clone());
+                        c.view(queue)
+                    })
                     .or_else(|| self.phone_call()),
             }));
     }
@@ -460,6 +463,7 @@ impl AgentActor {
                 phase,
                 since: h.state_since,
                 phone: true,
+                queue: Some(h.queue.clone()),
             })
         })
     }

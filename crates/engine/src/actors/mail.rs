@@ -429,7 +429,7 @@ macro_rules! all_mail {
     ($then:ident) => {
         $then! {
             CustomerActor => [
-                Inbound, AgentWrite, CallEnded, CallRecorded, IvrStep, EscalateVideo, SetOptOut, Assign,
+                Inbound, AgentWrite, CallEnded, CallRecorded, PhoneAnswered, IvrStep, EscalateVideo, SetOptOut, Assign,
                 GetConversationView, CloseConversation, Transfer, Park, Unpark, Requeue, AssignFailed, CustomerLeave,
                 Identify, AttachChat, DetachChat, Typing, RecordEvents, WatchConversation,
                 UnwatchConversation,

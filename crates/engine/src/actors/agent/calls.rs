@@ -33,13 +33,20 @@ impl AgentCall {
     }
 
     /// The call as supervisors see it.
-    pub(super) fn view(&self) -> AgentCallView {
+    /// The conversation the call is in.
+    pub(super) fn conversation(&self) -> ConversationId {
+        self.conversation_id
+    }
+
+    /// The call as supervisors see it; `queue`: its conversation's.
+    pub(super) fn view(&self, queue: Option<QueueName>) -> AgentCallView {
         AgentCallView {
             conversation_id: self.conversation_id,
             media: self.media,
             phase: self.phase,
             since: self.since,
             phone: false,
+            queue,
         }
     }
 }
