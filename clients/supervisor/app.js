@@ -925,7 +925,11 @@ function drawLiveChart() {
       {
         width: chartWidth(el),
         height: 220,
-        scales: { y: { range: (_u, _min, max) => [0, Math.max(4, max + 1)] } },
+        // The last LIVE_POINTS seconds, always: uPlot pads a lone point by years.
+        scales: {
+          x: { time: true, range: (_u, _min, max) => [max - LIVE_POINTS, max] },
+          y: { range: (_u, _min, max) => [0, Math.max(4, max + 1)] },
+        },
         axes: [{}, { label: t('sup.tile.waiting') }],
         series: [{}, ...names.map((n, i) => ({ label: n, stroke: SERIES_COLOURS[i % SERIES_COLOURS.length], width: 2, spanGaps: true }))],
       },
