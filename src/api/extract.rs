@@ -10,7 +10,7 @@ use super::AppState;
 use crate::auth::Claims;
 use crate::domain::{AgentId, Millis, Role};
 use crate::Server;
-use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
+use actix_web::{dev::Payload, web, FromRequest, HttpMessage, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 
 /// A staff member authenticated by `Authorization: Bearer <token>`.
@@ -56,10 +56,14 @@ impl FromRequest for Staff {
             .app_data::<web::Data<AppState>>()
             .map(|s| s.server.clone());
         let token = bearer(req).map(str::to_owned);
+        let req = req.clone();
         Box::pin(async move {
             let server = server
                 .ok_or_else(|| ApiError::new(crate::domain::ErrorCode::Internal, "no state"))?;
-            staff_from_token(&server, &token?).await
+            let staff = staff_from_token(&server, &token?).await?;
+            // Who asked, for the audit trail of the request (`audit_trail`).
+            req.extensions_mut().insert(staff.clone());
+            Ok(staff)
         })
     }
 }

@@ -132,6 +132,19 @@ pub async fn login(
         exp,
         gen,
     });
+    // Every sign-in is in the audit log (a sign-out is, as any staff request that may
+    // change something: `audit_trail`).
+    server
+        .store
+        .append_audit(crate::store::AuditEntry {
+            id: crate::domain::EventId::new(),
+            at: server.now(),
+            actor: id.clone(),
+            action: "login".into(),
+            customer_id: None,
+            detail: serde_json::json!({"from": ip, "role": profile.role}),
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(LoginResponse {
         token,
         agent_id: id,

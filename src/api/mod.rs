@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod admin;
+pub mod audit_trail;
 pub mod callbacks;
 pub mod canned;
 pub mod cluster_view;
@@ -170,7 +171,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
         .route("/ws/agent", web::get().to(ws_routes::agent_ws))
         .route("/ws/chat", web::get().to(ws_routes::chat_ws))
         .route("/ws/supervisor", web::get().to(ws_routes::supervisor_ws))
-        .service(api_v1_scope())
+        .service(api_v1_scope().wrap(actix_web::middleware::from_fn(audit_trail::audit_mutations)))
         .route("/survey/{token}", web::get().to(survey::form))
         .route("/survey/{token}", web::post().to(survey::submit))
         .route(

@@ -85,15 +85,32 @@ pub struct AuditPage {
     /// Entries per page (default 50; at most `limits.max_page`).
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<usize>,
+    /// Only this staff member's entries.
+    pub actor: Option<String>,
+    /// Only entries whose action starts with this (`login`, `PUT /api/v1/agents`, …).
+    pub action: Option<String>,
+    /// Only entries about this customer.
+    pub customer_id: Option<String>,
+    /// Only entries at or after this time (Unix ms).
+    pub since: Option<i64>,
+    /// Only entries before this time (Unix ms).
+    pub until: Option<i64>,
+    /// `json` (the default) or `csv` (`id,at,actor,action,customer_id,detail`, the
+    /// detail as JSON; served as a download).
+    pub format: Option<String>,
 }
 
-/// Audit log, newest first (admin).
+/// Audit log, newest first (admin): searchable by actor, action, customer and time,
+/// exported as JSON or CSV.
 ///
-/// Privacy operations, knowledge-base changes and login alarms (docs/security.md).
+/// Every staff request that may change something, sign-ins, privacy operations,
+/// knowledge-base changes, recordings played and login alarms (docs/security.md). A
+/// filtered page reads at most `limits.audit_scan_max` entries: with fewer matches than
+/// asked, `next_before` says where to go on.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "privacy", security(("bearer" = [])),
     params(AuditPage),
     responses(
-        (status = 200, description = "`{entries, next_before}`"),
+        (status = 200, description = "`{entries, next_before}`, or CSV with `format=csv`"),
         (status = 400, response = ApiError),
         (status = 401, response = ApiError),
         (status = 403, response = ApiError),
@@ -105,22 +122,108 @@ pub async fn audit(
     page: web::Query<AuditPage>,
 ) -> Result<HttpResponse, ApiError> {
     staff.require_admin()?;
-    let max = state.server.settings.limits.max_page;
+    let limits = &state.server.settings.limits;
+    let max = limits.max_page;
     let limit = page.limit.unwrap_or(50);
     if limit == 0 || limit > max {
         return Err(ApiError::invalid(format!("limit must be 1 to {max}")));
     }
-    let before = page.before.as_deref().map(EventId::parse).transpose()?;
-    let mut entries = state.server.store.audit_log(before, limit + 1).await?;
-    let more = entries.len() > limit;
-    entries.truncate(limit);
-    let next_before = if more {
-        entries.last().map(|e| e.id)
-    } else {
-        None
+    let csv = match page.format.as_deref() {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(other) => return Err(ApiError::invalid(format!("format {other:?}: json or csv"))),
     };
+    let customer = page
+        .customer_id
+        .as_deref()
+        .map(crate::domain::CustomerId::parse)
+        .transpose()
+        .map_err(|_| ApiError::invalid("customer_id is not a customer id"))?;
+    let wanted = |e: &crate::store::AuditEntry| {
+        page.actor.as_deref().is_none_or(|a| e.actor.as_str() == a)
+            && page
+                .action
+                .as_deref()
+                .is_none_or(|a| e.action.starts_with(a))
+            && customer.is_none_or(|c| e.customer_id == Some(c))
+            && page.since.is_none_or(|t| e.at.0 >= t)
+            && page.until.is_none_or(|t| e.at.0 < t)
+    };
+    let mut before = page.before.as_deref().map(EventId::parse).transpose()?;
+    let mut entries = Vec::new();
+    let mut scanned = 0usize;
+    let mut next_before = None;
+    // Newest first, a page of the store at a time, until enough match, the log ends,
+    // the scan bound is reached or the entries are older than `since`.
+    loop {
+        let chunk = state.server.store.audit_log(before, max).await?;
+        let ended = chunk.len() < max;
+        for e in chunk {
+            scanned += 1;
+            before = Some(e.id);
+            let too_old = page.since.is_some_and(|t| e.at.0 < t);
+            if entries.len() == limit {
+                next_before = entries.last().map(|e: &crate::store::AuditEntry| e.id);
+                break;
+            }
+            if too_old {
+                break;
+            }
+            if wanted(&e) {
+                entries.push(e);
+            }
+            if scanned >= limits.audit_scan_max {
+                next_before = before;
+                break;
+            }
+        }
+        if ended || next_before.is_some() || scanned >= limits.audit_scan_max {
+            break;
+        }
+        if page
+            .since
+            .is_some_and(|t| entries.last().is_some_and(|e| e.at.0 < t))
+        {
+            break;
+        }
+    }
+    if csv {
+        return Ok(HttpResponse::Ok()
+            .content_type("text/csv; charset=utf-8")
+            .insert_header(("Content-Disposition", "attachment; filename=\"audit.csv\""))
+            .body(audit_csv(&entries)));
+    }
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "entries": entries,
         "next_before": next_before,
     })))
+}
+
+/// `entries` as CSV (RFC 4180: every field quoted, quotes doubled; a field a
+/// spreadsheet would run as a formula — starting with `=`, `+`, `-` or `@` — gets a
+/// leading `'`).
+fn audit_csv(entries: &[crate::store::AuditEntry]) -> String {
+    let field = |s: &str| {
+        let guard = if s.starts_with(['=', '+', '-', '@']) {
+            "'"
+        } else {
+            ""
+        };
+        format!("\"{guard}{}\"", s.replace('"', "\"\""))
+    };
+    let mut out = String::from("id,at,actor,action,customer_id,detail\r\n");
+    for e in entries {
+        let row = [
+            e.id.to_string(),
+            e.at.0.to_string(),
+            e.actor.to_string(),
+            e.action.clone(),
+            e.customer_id.map(|c| c.to_string()).unwrap_or_default(),
+            e.detail.to_string(),
+        ];
+        let row: Vec<String> = row.iter().map(|f| field(f)).collect();
+        out.push_str(&row.join(","));
+        out.push_str("\r\n");
+    }
+    out
 }

@@ -6,6 +6,7 @@
 pub const BACKEND: helpers::Backend = helpers::Backend::Embedded;
 
 mod anonymous;
+mod audit_trail;
 mod bad_input;
 mod bot;
 mod browser;

@@ -54,6 +54,7 @@
 //! | `switchboard_store_commit_group_size` | histogram | |
 //! | `switchboard_logins_throttled_total` | counter | by (account, ip) |
 //! | `switchboard_login_alarms_total` | counter | — |
+//! | `switchboard_audit_write_failures_total` | counter | — |
 //! | `switchboard_ws_refused_total` | counter | reason (origin, revoked, expired, rate_limit, idle) |
 //! | `switchboard_anonymous_refused_total` | counter | door (chat_open, visitor, conversation, callback, chat_sockets) |
 //! | `switchboard_smtp_refused_total` | counter | reason (per_ip, busy, idle) |
@@ -305,6 +306,10 @@ fn describe() {
 /// Security counters (issue 8), and actor restarts.
 fn describe_security() {
     use metrics::describe_counter;
+    describe_counter!(
+        "switchboard_audit_write_failures_total",
+        "Audit entries of staff requests that could not be written (the store failed)."
+    );
     describe_counter!(
         "switchboard_logins_throttled_total",
         "Logins refused with 429 by the per-account-and-address or per-IP failure limit."
@@ -603,6 +608,11 @@ pub fn agent_state(agent: &AgentId, status: &'static str, connected: bool) {
         gauge!("switchboard_agents", "state" => o).decrement(1.0);
     }
     gauge!("switchboard_agents", "state" => new).increment(1.0);
+}
+
+/// An audit entry of a staff request could not be written.
+pub fn audit_write_failed() {
+    counter!("switchboard_audit_write_failures_total").increment(1);
 }
 
 /// A login answered 429; `by` is `account` or `ip`.

@@ -124,6 +124,9 @@ pub struct Limits {
     pub recent_events: usize,
     /// Largest `limit` for a timeline page.
     pub max_page: usize,
+    /// Audit entries one filtered `GET /api/v1/audit` reads at most (newest first)
+    /// before it answers with what it found and where to go on.
+    pub audit_scan_max: usize,
     /// Password hashes (argon2id, ~19 MiB and tens of ms each) computed at once; further
     /// logins wait their turn, so a login flood cannot exhaust memory.
     pub password_hash_concurrency: usize,
@@ -232,6 +235,7 @@ impl Default for Limits {
             chat_in_flight_per_socket: 64,
             recent_events: 50,
             max_page: 200,
+            audit_scan_max: 10_000,
             password_hash_concurrency: 2,
             supervisor_pushes_per_second: 4,
             supervisor_window: 32,

@@ -23,7 +23,8 @@ pub struct AuditEntry {
     /// `customer_exported`, `customer_erased`, `kb_article_created`,
     /// `kb_article_updated`, `kb_article_deleted`, `kb_article_published`,
     /// `kb_draft_proposed`, `kb_draft_discarded`, `login_failures_alarm`,
-    /// `identities_stitched`, `recording_played`
+    /// `identities_stitched`, `recording_played`, `login`, and for every staff request
+    /// that may change something its method and route, e.g. `PUT /api/v1/agents/{id}`
     /// (docs/security.md).
     pub action: String,
     pub customer_id: Option<CustomerId>,

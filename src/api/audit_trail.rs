@@ -1,0 +1,97 @@
+//! The audit trail of every staff request that may change something
+//! (docs/security.md "Audit log"): a middleware around the `/api/v1` scope that, once
+//! a `POST`, `PUT`, `PATCH` or `DELETE` made with a valid staff token has been
+//! answered, appends one entry to the store's audit log — who (the token's staff
+//! member: the `Staff` extractor leaves it in the request, or the token is checked
+//! here when the handler refused the request before reading it), when, from where (the
+//! client address, `security.proxies` honoured), which route (`action`: the method and
+//! the route's pattern, e.g. `PUT /api/v1/agents/{id}`), its path parameters and the
+//! answer's status. A refused attempt is recorded too: the log says what staff tried,
+//! not only what succeeded. Request bodies are not recorded (they carry passwords and
+//! personal data); the routes that read or erase personal data also write their own
+//! entries with what they touched (`customer_exported`, `recording_played`, …).
+//!
+//! Requests without a staff token (a visitor's, a provider's, a failed login) are not
+//! staff actions: the routes that take them audit what they must themselves (login
+//! failures raise `login_failures_alarm`). An entry that cannot be written (the store
+//! down) is logged and counted (`switchboard_audit_write_failures_total`); the answer
+//! already given stands.
+
+use super::extract::Staff;
+use super::AppState;
+use crate::store::AuditEntry;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
+use actix_web::middleware::Next;
+use actix_web::{web, HttpMessage};
+
+/// Whether `method` may change something.
+fn mutating(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    )
+}
+
+/// The middleware: answers `req`, then audits it when it was a staff mutation.
+pub async fn audit_mutations(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    if !mutating(req.method()) {
+        return next.call(req).await;
+    }
+    let res = next.call(req).await?;
+    let request = res.request();
+    let Some(state) = request.app_data::<web::Data<AppState>>().cloned() else {
+        return Ok(res);
+    };
+    let server = &state.server;
+    // The handler's `Staff` extractor left who asked; a request refused before it ran
+    // (a body that did not parse) is checked here.
+    let known = request.extensions().get::<Staff>().cloned();
+    let staff = match known {
+        Some(s) => s,
+        None => match super::extract::bearer_token(request) {
+            Ok(token) => match super::extract::staff_from_token(server, token).await {
+                Ok(s) => s,
+                Err(_) => return Ok(res),
+            },
+            Err(_) => return Ok(res),
+        },
+    };
+    let pattern = request
+        .match_pattern()
+        .unwrap_or_else(|| request.path().to_owned());
+    let params: serde_json::Map<String, serde_json::Value> = request
+        .match_info()
+        .iter()
+        .map(|(k, v)| (k.to_owned(), serde_json::Value::from(v)))
+        .collect();
+    let customer_id = pattern
+        .starts_with("/api/v1/customers/{id}")
+        .then(|| request.match_info().get("id"))
+        .flatten()
+        .and_then(|id| crate::domain::CustomerId::parse(id).ok());
+    let from = crate::security::client::client_ip(request, &server.security.proxies);
+    let entry = AuditEntry {
+        id: crate::domain::EventId::new(),
+        at: server.now(),
+        actor: staff.id.clone(),
+        action: format!("{} {pattern}", request.method()),
+        customer_id,
+        detail: serde_json::json!({
+            "path": request.path(),
+            "params": params,
+            "status": res.status().as_u16(),
+            "from": from,
+            "role": staff.role,
+        }),
+    };
+    if let Err(e) = server.store.append_audit(entry).await {
+        crate::metrics::audit_write_failed();
+        tracing::error!(actor = %staff.id, route = %pattern, error = %e, "an audit entry was not written");
+    }
+    Ok(res)
+}

@@ -1,0 +1,210 @@
+//! The audit trail (docs/security.md "Audit log"): every route of the REST table that
+//! may change something, asked with a staff token, leaves one entry naming who, the
+//! route, its parameters, the answer's status and where from — refused attempts
+//! included. The test walks `API_V1_ROUTES`, so a route added later without an entry
+//! fails here. A sign-in is audited; a request without a staff token leaves nothing.
+
+use crate::helpers::*;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// Routes that take no staff token, so no staff action to audit, and why.
+const NOT_STAFF: &[(&str, &str)] = &[
+    // Audited as `login` when it succeeds (below); failures raise login alarms.
+    ("post", "/login"),
+    // A customer's answer, signed by its survey token.
+    ("post", "/surveys/{token}"),
+];
+
+/// `path` with each `{param}` replaced by a value no route knows.
+fn concrete(path: &str) -> String {
+    path.split('/')
+        .map(|seg| {
+            if seg.starts_with('{') {
+                "zz-unknown"
+            } else {
+                seg
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+#[actix_rt::test]
+async fn every_mutating_route_asked_by_staff_leaves_an_audit_entry() {
+    let app = spawn_app(|_| {}).await;
+    let mut asked = BTreeMap::new();
+    // Signing out revokes the token the walk uses: it goes last.
+    let routes = switchboard::api::API_V1_ROUTES
+        .iter()
+        .filter(|r| **r != ("post", "/logout"))
+        .chain([&("post", "/logout")]);
+    for (method, path) in routes {
+        if !matches!(*method, "post" | "put" | "patch" | "delete")
+            || NOT_STAFF.contains(&(*method, *path))
+        {
+            continue;
+        }
+        let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+        let url = format!("{}/api/v1{}", app.base, concrete(path));
+        let status = app
+            .http
+            .request(m, url)
+            .bearer_auth(&app.admin)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
+        asked.insert(
+            format!("{} /api/v1{path}", method.to_uppercase()),
+            (concrete(path), status),
+        );
+    }
+    assert!(
+        asked.len() > 40,
+        "the table has its mutating routes: {asked:?}"
+    );
+    // The admin signs in again to read the log.
+    let admin = app.login("admin", ADMIN_PASSWORD).await;
+    let r = app
+        .http
+        .get(format!("{}/api/v1/audit?limit=200", app.base))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let log: Value = r.json().await.unwrap();
+    let entries = log["entries"].as_array().unwrap();
+    // The walk's own entries (this GET is not one: reads are not audited here).
+    let mut found = BTreeMap::new();
+    for e in entries
+        .iter()
+        .filter(|e| e["action"].as_str().is_some_and(|a| a.contains(" /api/v1")))
+    {
+        let action = e["action"].as_str().unwrap().to_owned();
+        assert_eq!(e["actor"], "admin", "{e}");
+        assert!(
+            e["detail"]["from"]
+                .as_str()
+                .is_some_and(|f| f.starts_with("127.")),
+            "{e}"
+        );
+        let prev = found.insert(
+            action,
+            (
+                e["detail"]["path"]
+                    .as_str()
+                    .unwrap()
+                    .trim_start_matches("/api/v1")
+                    .to_owned(),
+                e["detail"]["status"].as_u64().unwrap() as u16,
+            ),
+        );
+        assert!(prev.is_none(), "one entry per request: {e}");
+    }
+    let missing: Vec<&String> = asked.keys().filter(|k| !found.contains_key(*k)).collect();
+    assert!(
+        missing.is_empty(),
+        "routes that left no audit entry: {missing:?}"
+    );
+    for (action, (path, status)) in &asked {
+        assert_eq!(found[action], (path.clone(), *status), "{action}");
+    }
+}
+
+#[actix_rt::test]
+async fn a_sign_in_is_audited_and_a_request_without_staff_is_not() {
+    let app = spawn_app(|_| {}).await;
+    app.agent("ann", &["general"], json!({})).await;
+    let (_, log) = app.get("/api/v1/audit?limit=200").await;
+    let logins: Vec<&Value> = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "login" && e["actor"] == "ann")
+        .collect();
+    assert_eq!(logins.len(), 1, "{log}");
+    assert_eq!(logins[0]["detail"]["role"], "agent");
+    // The admin's profile change that made ann is there, with its parameters.
+    let put = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "PUT /api/v1/agents/{id}")
+        .expect("the agent's creation");
+    assert_eq!(put["detail"]["params"], json!({"id": "ann"}));
+    assert_eq!(put["detail"]["status"], 200);
+    // Without a token, or with a forged one: refused, and nothing is written.
+    let before = log["entries"].as_array().unwrap().len();
+    for token in [None, Some("forged.token.here")] {
+        let mut r = app
+            .http
+            .put(format!("{}/api/v1/queues/sales", app.base))
+            .json(&json!({}));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        assert_eq!(r.send().await.unwrap().status(), 401);
+    }
+    let (_, log) = app.get("/api/v1/audit?limit=200").await;
+    assert_eq!(log["entries"].as_array().unwrap().len(), before);
+}
+
+#[actix_rt::test]
+async fn the_audit_log_is_searched_and_exported_as_csv() {
+    let app = spawn_app(|_| {}).await;
+    app.agent("ann", &["general"], json!({})).await;
+    app.agent("bo", &["general"], json!({})).await;
+    let (s, v) = app.get("/api/v1/audit?actor=ann&action=login").await;
+    assert_eq!(s, 200, "{v}");
+    let e = v["entries"].as_array().unwrap();
+    assert_eq!(e.len(), 1, "{v}");
+    assert_eq!(
+        (&e[0]["actor"], &e[0]["action"]),
+        (&json!("ann"), &json!("login"))
+    );
+    // By route, newest first, one page at a time.
+    let (_, v) = app
+        .get("/api/v1/audit?action=PUT%20/api/v1/agents/&limit=1")
+        .await;
+    assert_eq!(v["entries"][0]["detail"]["params"]["id"], "bo", "{v}");
+    let next = v["next_before"].as_str().expect("another page").to_owned();
+    let (_, v) = app
+        .get(&format!(
+            "/api/v1/audit?action=PUT%20/api/v1/agents/&limit=1&before={next}"
+        ))
+        .await;
+    assert_eq!(v["entries"][0]["detail"]["params"]["id"], "ann", "{v}");
+    // A time window after everything: nothing.
+    let (_, v) = app.get("/api/v1/audit?since=99999999999999").await;
+    assert_eq!(v["entries"], json!([]));
+    // CSV: a header and a quoted row per entry.
+    let r = app
+        .http
+        .get(format!("{}/api/v1/audit?format=csv&actor=bo", app.base))
+        .bearer_auth(&app.admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    let body = r.text().await.unwrap();
+    let lines: Vec<&str> = body.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines[0], "id,at,actor,action,customer_id,detail");
+    assert_eq!(lines.len(), 2, "{body}");
+    assert!(lines[1].contains(",\"bo\",\"login\","), "{body}");
+    for bad in ["format=xml", "customer_id=nope", "limit=0"] {
+        let (s, v) = app.get(&format!("/api/v1/audit?{bad}")).await;
+        assert_eq!(
+            (s, v["code"].as_str()),
+            (400, Some("invalid")),
+            "{bad}: {v}"
+        );
+    }
+}
