@@ -69,6 +69,7 @@ pub struct AgentUpsert {
 )]
 pub async fn put_agent(
     state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
     staff: Staff,
     path: web::Path<String>,
     body: web::Json<AgentUpsert>,
@@ -127,6 +128,10 @@ pub async fn put_agent(
             ..Default::default()
         })
         .await?;
+    // The audit entry says what changed (never the password, only that it did).
+    let mut after = agent_view(&profile);
+    after["password_changed"] = serde_json::Value::Bool(body.password.is_some());
+    super::audit_trail::record_change(&req, existing.as_ref().map(agent_view), after);
     // Old tokens must not outlive a lock-out or carry a role the agent lost.
     if let Some(e) = &existing {
         let reason = if profile.disabled && !e.disabled {
@@ -168,6 +173,15 @@ pub async fn put_agent(
     })))
 }
 
+/// An agent's profile as the audit log keeps it: everything but the password hash.
+fn agent_view(p: &AgentProfile) -> serde_json::Value {
+    serde_json::json!({
+        "id": p.id, "display_name": p.display_name, "role": p.role, "skills": p.skills,
+        "capacity": p.capacity, "queues": p.queues, "disabled": p.disabled,
+        "phone": p.phone,
+    })
+}
+
 /// Create or update a queue's routing configuration (admin).
 ///
 /// Applied to the running queue at once. The body is a queue configuration (docs/api.md:
@@ -186,6 +200,7 @@ pub async fn put_agent(
 )]
 pub async fn put_queue(
     state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
     staff: Staff,
     path: web::Path<String>,
     body: web::Json<serde_json::Value>,
@@ -213,6 +228,12 @@ pub async fn put_queue(
             return Err(ApiError::invalid("a queue cannot overflow into itself"));
         }
     }
+    let before = state.server.queue_config(&name);
     state.server.save_queue(config.clone()).await?;
+    super::audit_trail::record_change(
+        &req,
+        before.map(|b| serde_json::to_value(b).unwrap_or_default()),
+        serde_json::to_value(&config).unwrap_or_default(),
+    );
     Ok(HttpResponse::Ok().json(config))
 }

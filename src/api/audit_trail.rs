@@ -8,8 +8,12 @@
 //! the route's pattern, e.g. `PUT /api/v1/agents/{id}`), its path parameters and the
 //! answer's status. A refused attempt is recorded too: the log says what staff tried,
 //! not only what succeeded. Request bodies are not recorded (they carry passwords and
-//! personal data); the routes that read or erase personal data also write their own
-//! entries with what they touched (`customer_exported`, `recording_played`, …).
+//! personal data); a handler that changes a resource says what it was before and is
+//! after ([`record_change`], secrets left out: agents, queues), and the routes that
+//! export or play personal data write their own entries (`customer_exported`,
+//! `recording_played`, …). A staff member's successful read of personal data over
+//! REST ([`PERSONAL_READS`]) is audited the same way; reads over the agent's websocket
+//! (the desktop's own conversations) are not.
 //!
 //! Requests without a staff token (a visitor's, a provider's, a failed login) are not
 //! staff actions: the routes that take them audit what they must themselves (login
@@ -34,15 +38,63 @@ fn mutating(method: &Method) -> bool {
     )
 }
 
-/// The middleware: answers `req`, then audits it when it was a staff mutation.
+/// The `GET` routes that read a customer's personal data (patterns under `/api/v1`):
+/// a staff member's successful read is audited. The export and a recording's playback
+/// write entries of their own (`customer_exported`, `recording_played`).
+pub const PERSONAL_READS: &[&str] = &[
+    "/customers",
+    "/customers/{id}",
+    "/customers/{id}/timeline",
+    "/customers/{id}/conversations",
+    "/customers/{id}/files/{file}",
+    "/customers/{id}/crm",
+    "/conversations/{id}",
+    "/conversations/{id}/trace",
+    "/conversations/{id}/survey",
+];
+
+/// What a handler changed, for its request's audit entry (`detail.change`): the
+/// resource before (none when created) and after, secrets left out.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub before: Option<serde_json::Value>,
+    pub after: serde_json::Value,
+}
+
+/// Records on `req` what its handler changed: the audit entry of the request carries it.
+pub fn record_change(
+    req: &actix_web::HttpRequest,
+    before: Option<serde_json::Value>,
+    after: serde_json::Value,
+) {
+    req.extensions_mut().insert(Change { before, after });
+}
+
+/// Whether the answered request `res` is audited: a staff mutation, whatever its
+/// answer, or a successful read of personal data.
+fn audited<B>(res: &ServiceResponse<B>) -> bool {
+    let request = res.request();
+    if mutating(request.method()) {
+        return true;
+    }
+    request.method() == Method::GET
+        && res.status().is_success()
+        && request.match_pattern().is_some_and(|p| {
+            p.strip_prefix(super::API_V1)
+                .is_some_and(|p| PERSONAL_READS.contains(&p))
+        })
+}
+
+/// The middleware: answers `req`, then audits it when it was a staff mutation or a
+/// read of personal data.
 pub async fn audit_mutations(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    if !mutating(req.method()) {
-        return next.call(req).await;
-    }
     let res = next.call(req).await?;
+    if !audited(&res) {
+        return Ok(res);
+    }
     let request = res.request();
     let Some(state) = request.app_data::<web::Data<AppState>>().cloned() else {
         return Ok(res);
@@ -75,19 +127,26 @@ pub async fn audit_mutations(
         .flatten()
         .and_then(|id| crate::domain::CustomerId::parse(id).ok());
     let from = crate::security::client::client_ip(request, &server.security.proxies);
+    let change = request.extensions().get::<Change>().cloned();
     let entry = AuditEntry {
         id: crate::domain::EventId::new(),
         at: server.now(),
         actor: staff.id.clone(),
         action: format!("{} {pattern}", request.method()),
         customer_id,
-        detail: serde_json::json!({
-            "path": request.path(),
-            "params": params,
-            "status": res.status().as_u16(),
-            "from": from,
-            "role": staff.role,
-        }),
+        detail: {
+            let mut d = serde_json::json!({
+                "path": request.path(),
+                "params": params,
+                "status": res.status().as_u16(),
+                "from": from,
+                "role": staff.role,
+            });
+            if let Some(c) = change {
+                d["change"] = serde_json::json!({"before": c.before, "after": c.after});
+            }
+            d
+        },
     };
     if let Err(e) = server.store.append_audit(entry).await {
         crate::metrics::audit_write_failed();

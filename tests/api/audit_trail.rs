@@ -208,3 +208,69 @@ async fn the_audit_log_is_searched_and_exported_as_csv() {
         );
     }
 }
+
+#[actix_rt::test]
+async fn changes_say_before_and_after_and_reads_of_personal_data_are_audited() {
+    let app = spawn_app(|_| {}).await;
+    app.agent("ann", &["general"], json!({})).await;
+    // An agent's profile changed: before and after, never the password.
+    let (s, v) = app
+        .put(
+            "/api/v1/agents/ann",
+            json!({"display_name": "Ann B", "role": "supervisor", "queues": ["general"],
+                   "password": "a-new-password"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let (_, log) = app
+        .get("/api/v1/audit?action=PUT%20/api/v1/agents/&limit=1")
+        .await;
+    let change = &log["entries"][0]["detail"]["change"];
+    assert_eq!(change["before"]["display_name"], "ANN", "{log}");
+    assert_eq!(change["before"]["role"], "agent");
+    assert_eq!(change["after"]["display_name"], "Ann B");
+    assert_eq!(change["after"]["role"], "supervisor");
+    assert_eq!(change["after"]["password_changed"], true);
+    assert!(!log.to_string().contains("password_hash"), "{log}");
+    assert!(!log.to_string().contains("a-new-password"), "{log}");
+    // A queue created: no before.
+    let (s, v) = app
+        .put("/api/v1/queues/vip", json!({"display_name": "VIP"}))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let (_, log) = app
+        .get("/api/v1/audit?action=PUT%20/api/v1/queues/&limit=1")
+        .await;
+    let change = &log["entries"][0]["detail"]["change"];
+    assert_eq!(change["before"], Value::Null, "{log}");
+    assert_eq!(change["after"]["display_name"], "VIP");
+
+    // Every personal-data read is a route of the table, and a successful one by staff
+    // is audited with its customer.
+    for read in switchboard::api::audit_trail::PERSONAL_READS {
+        assert!(
+            switchboard::api::API_V1_ROUTES.contains(&("get", read)),
+            "{read} is no GET route"
+        );
+    }
+    let m = app.inbound("sms", "+819055550123", "hello", None).await;
+    let customer = m["customer_id"].as_str().unwrap().to_owned();
+    let (s, _) = app
+        .get(&format!("/api/v1/customers/{customer}/timeline"))
+        .await;
+    assert_eq!(s, 200);
+    let (_, log) = app
+        .get(&format!("/api/v1/audit?customer_id={customer}&action=GET"))
+        .await;
+    let reads: Vec<&str> = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(reads, ["GET /api/v1/customers/{id}/timeline"], "{log}");
+    // Reads that are no personal data (the queues) leave nothing.
+    app.get("/api/v1/queues").await;
+    let (_, log) = app.get("/api/v1/audit?action=GET%20/api/v1/queues").await;
+    assert_eq!(log["entries"], json!([]));
+}

@@ -269,7 +269,9 @@ async fn erasing_an_open_or_unknown_customer_is_refused_and_changes_nothing() {
         json!([]),
         "a refused erasure is audited as done"
     );
-    let (_, log) = app.get(&format!("/api/v1/audit?customer_id={ka}")).await;
+    let (_, log) = app
+        .get(&format!("/api/v1/audit?customer_id={ka}&action=POST"))
+        .await;
     let statuses: Vec<&Value> = log["entries"]
         .as_array()
         .unwrap()
