@@ -9,7 +9,8 @@
 //! answer's status. A refused attempt is recorded too: the log says what staff tried,
 //! not only what succeeded. Request bodies are not recorded (they carry passwords and
 //! personal data); a handler that changes a resource says what it was before and is
-//! after ([`record_change`], secrets left out: agents, queues), and the routes that
+//! after ([`record_change`], secrets left out: agents, queues, canned responses,
+//! notification rules), and the routes that
 //! export or play personal data write their own entries (`customer_exported`,
 //! `recording_played`, …). A staff member's successful read of personal data over
 //! REST ([`PERSONAL_READS`]) is audited the same way; reads over the agent's websocket

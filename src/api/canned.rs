@@ -159,6 +159,7 @@ pub async fn get(
 )]
 pub async fn create(
     state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
     staff: Staff,
     body: web::Json<CannedInput>,
 ) -> Result<HttpResponse, ApiError> {
@@ -187,6 +188,7 @@ pub async fn create(
     }
     shortcut_free(&list, &c)?;
     save(&state, &c).await?;
+    super::audit_trail::record_change(&req, None, json_of(&c));
     Ok(HttpResponse::Created().json(c))
 }
 
@@ -205,6 +207,7 @@ pub async fn create(
 )]
 pub async fn update(
     state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
     staff: Staff,
     path: web::Path<String>,
     body: web::Json<CannedInput>,
@@ -235,6 +238,7 @@ pub async fn update(
     )?;
     shortcut_free(&all(&state).await?, &c)?;
     save(&state, &c).await?;
+    super::audit_trail::record_change(&req, Some(json_of(&old)), json_of(&c));
     Ok(HttpResponse::Ok().json(c))
 }
 
@@ -250,18 +254,25 @@ pub async fn update(
 )]
 pub async fn delete(
     state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
     staff: Staff,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     staff.require_supervisor()?;
     let _g = WRITE_LOCK.lock().await;
-    one(&state, &path).await?;
+    let old = one(&state, &path).await?;
     let batch = Batch {
         records: vec![RecordWrite::delete(KIND, path.as_str())],
         ..Default::default()
     };
     state.server.store.commit(batch).await?;
+    super::audit_trail::record_change(&req, Some(json_of(&old)), serde_json::Value::Null);
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// A value as the audit log keeps it (`audit_trail::record_change`).
+fn json_of(v: &impl serde::Serialize) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or_default()
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -79,6 +79,7 @@ pub struct RuleSchema {
 )]
 pub async fn put_rule(
     state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
     staff: Staff,
     path: web::Path<String>,
     body: web::Json<Rule>,
@@ -88,7 +89,8 @@ pub async fn put_rule(
     notify::check_type(&path)?;
     let r = body.into_inner();
     r.check(server.settings.notify.max_template_bytes)?;
-    if rule(server, &path).await?.is_none() {
+    let before = rule(server, &path).await?;
+    if before.is_none() {
         let max = server.settings.notify.max_rules;
         let have = server.store.records(notify::RULE_KIND, None, max).await?;
         if have.len() >= max {
@@ -104,6 +106,11 @@ pub async fn put_rule(
             ..Default::default()
         })
         .await?;
+    super::audit_trail::record_change(
+        &req,
+        before.map(|b| serde_json::to_value(b).unwrap_or_default()),
+        serde_json::to_value(&r).unwrap_or_default(),
+    );
     Ok(HttpResponse::Ok().json(serde_json::json!({"type": path.as_str(), "rule": r})))
 }
 
@@ -175,14 +182,15 @@ pub async fn list_rules(
 )]
 pub async fn delete_rule(
     state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
     staff: Staff,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     staff.require_supervisor()?;
     notify::check_type(&path)?;
-    if rule(&state.server, &path).await?.is_none() {
+    let Some(before) = rule(&state.server, &path).await? else {
         return Err(ApiError::not_found("notification rule"));
-    }
+    };
     state
         .server
         .store
@@ -191,6 +199,11 @@ pub async fn delete_rule(
             ..Default::default()
         })
         .await?;
+    super::audit_trail::record_change(
+        &req,
+        Some(serde_json::to_value(before).unwrap_or_default()),
+        serde_json::Value::Null,
+    );
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -274,3 +274,62 @@ async fn changes_say_before_and_after_and_reads_of_personal_data_are_audited() {
     let (_, log) = app.get("/api/v1/audit?action=GET%20/api/v1/queues").await;
     assert_eq!(log["entries"], json!([]));
 }
+
+#[actix_rt::test]
+async fn canned_responses_and_notification_rules_say_what_changed() {
+    let app = spawn_app(|_| {}).await;
+    let change = |log: &Value| log["entries"][0]["detail"]["change"].clone();
+    let body = json!({"id": "greet", "title": "Greeting", "text": "Hello.", "language": "en"});
+    let (s, v) = app.post("/api/v1/canned", body).await;
+    assert_eq!(s, 201, "{v}");
+    let (s, v) = app
+        .put(
+            "/api/v1/canned/greet",
+            json!({"title": "Greeting", "text": "Hello again.", "language": "en", "version": 1}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let (_, log) = app
+        .get("/api/v1/audit?action=PUT%20/api/v1/canned/&limit=1")
+        .await;
+    let c = change(&log);
+    assert_eq!(
+        (&c["before"]["text"], &c["after"]["text"]),
+        (&json!("Hello."), &json!("Hello again.")),
+        "{log}"
+    );
+    let r = app
+        .http
+        .delete(format!("{}/api/v1/canned/greet", app.base))
+        .bearer_auth(&app.admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let (_, log) = app
+        .get("/api/v1/audit?action=DELETE%20/api/v1/canned/&limit=1")
+        .await;
+    let c = change(&log);
+    assert_eq!(
+        (&c["before"]["text"], &c["after"]),
+        (&json!("Hello again."), &Value::Null),
+        "{log}"
+    );
+    // A notification rule: created, then replaced.
+    for text in ["発送しました", "発送いたしました"] {
+        let (s, v) = app
+            .put(
+                "/api/v1/notification-rules/order.shipped",
+                json!({"templates": {"ja": text}, "channels": ["sms"]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+    }
+    let (_, log) = app
+        .get("/api/v1/audit?action=PUT%20/api/v1/notification-rules/&limit=2")
+        .await;
+    let newest = change(&log);
+    assert_eq!(newest["before"]["templates"]["ja"], "発送しました", "{log}");
+    assert_eq!(newest["after"]["templates"]["ja"], "発送いたしました");
+    assert_eq!(log["entries"][1]["detail"]["change"]["before"], Value::Null);
+}
