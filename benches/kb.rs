@@ -108,6 +108,7 @@ fn article(i: usize, rng: &mut Rng) -> Article {
         } else {
             Vec::new()
         },
+        public: i.is_multiple_of(2),
         version: 1,
         updated_at: 0,
         updated_by: "bench".into(),

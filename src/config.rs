@@ -129,6 +129,8 @@ pub struct Settings {
     pub notify: crate::notify::NotifySettings,
     /// Knowledge base limits and Japanese dictionary (`[kb]`, docs/kb.md).
     pub kb: crate::kb::KbSettings,
+    /// The public help center (`[help]`, docs/help-center.md).
+    pub help: crate::kb::HelpSettings,
     /// The FAQ bot on messaging channels (`[bot]`, docs/kb.md).
     pub bot: crate::bot::BotSettings,
     /// IVR menu trees for voice and the visual IVR (`[ivr]`, docs/ivr.md).
@@ -614,6 +616,7 @@ impl Default for Settings {
             survey: Default::default(),
             notify: Default::default(),
             kb: Default::default(),
+            help: Default::default(),
             bot: Default::default(),
             ivr: Default::default(),
             callbacks: Default::default(),

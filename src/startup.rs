@@ -135,6 +135,7 @@ impl Application {
             .kb
             .validate()
             .and_then(|_| settings.bot.validate())
+            .and_then(|_| settings.help.validate())
             .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
 
         settings
@@ -243,6 +244,8 @@ impl Application {
         }
 
         let kb = crate::kb::open(&settings.kb, &store).await?;
+        // The help center's article views and answers reach the store from here.
+        crate::kb::stats::flush_every(&kb, &store, engine.clock.clone(), settings.help.flush_ms);
         if let (true, Some(r)) = (spread, active.receiver()) {
             // Articles changed on other nodes are indexed here too.
             crate::kb::serve(&kb, &store, &r.peers);

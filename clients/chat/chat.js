@@ -9,7 +9,8 @@
 // link button; the call itself, its frames and its panel are ../shared/call.js; the
 // call_started / call_answered / call_ended events are system lines), files (the
 // 📎 picker uploads with the visitor token and sends them; files in messages are shown
-// through shared/files.js), and the language toggle.
+// through shared/files.js), and the language toggle. The help-center suggestions shown
+// before the first message are ./help.js (stopped once the transcript has anything).
 //
 // Safety rule: message text only ever reaches the page through text nodes; the join
 // URL becomes a link only if it is http(s) (safeLink).
@@ -20,6 +21,7 @@ import { h, replaceChildren, reconcile, safeLink, isHttpUrl, byId, sendOnEnter }
 import { mountSurvey } from './survey.js';
 import { botName, botOwns, mountHandoff, onBotEvent } from './bot.js';
 import { initIvr, ivrPath, ivrQueue, ivrRender, onCallbackRequested } from './ivr.js';
+import { initHelp, stopHelp } from './help.js';
 import { attachmentView, onlyDescribes, uploadFile } from '../shared/files.js';
 import { createCallController, callEndedText, callMediaLabel, byFrom } from '../shared/call.js';
 
@@ -537,6 +539,8 @@ function renderStatus() {
 let updateHandoff = () => {};
 
 function render({ toBottom = false } = {}) {
+  // A message sent from this page, or history shown: no more help suggestions.
+  if (state.events.size || state.pending.size) stopHelp();
   updateHandoff(state);
   renderStatus();
   renderMessages({ toBottom });
@@ -812,6 +816,7 @@ function init() {
   }
 
   const input = $('chat-input', HTMLTextAreaElement);
+  initHelp(input, $('chat-help'));
   sendOnEnter(input, sendMessage);
   input.addEventListener('input', () => {
     autosize();

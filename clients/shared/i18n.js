@@ -503,6 +503,14 @@ const en = {
   'ivr.callback_button': 'Call me back instead of waiting',
   'ivr.article_missing': 'This article is not available right now.',
   'ivr.start_chat': 'Type your message below to start the chat.',
+  'help.suggested': 'Suggested articles',
+  'help.open': 'Open in the help center',
+  'help.question': 'Did this answer your question?',
+  'help.yes': 'Yes',
+  'help.no': 'No',
+  'help.thanks': 'Glad it helped. You can still write to us below.',
+  'help.loading': 'Loading the article…',
+  'help.missing': 'This article is not available right now.',
 };
 
 /** @type {Record<string, string>} */
@@ -990,6 +998,14 @@ const ja = {
   'ivr.callback_button': '待たずに折り返し電話を依頼',
   'ivr.article_missing': 'この記事は現在ご覧いただけません。',
   'ivr.start_chat': '下の欄にメッセージを入力してチャットを始めてください。',
+  'help.suggested': 'おすすめの記事',
+  'help.open': 'ヘルプセンターで開く',
+  'help.question': 'この記事で解決しましたか？',
+  'help.yes': 'はい',
+  'help.no': 'いいえ',
+  'help.thanks': 'お役に立ててよかったです。このままメッセージを送ることもできます。',
+  'help.loading': '記事を読み込んでいます…',
+  'help.missing': 'この記事は現在ご覧いただけません。',
 };
 
 /** Language -> key -> string; a client adds its own strings (supervisor/strings.js). */

@@ -44,6 +44,9 @@ pub struct ArticleIn {
     #[serde(default)]
     #[schema(value_type = Vec<super::openapi::schema::ChannelName>, inline)]
     pub channels: Vec<String>,
+    /// Shown in the public help center (when also visible on `chat`); default `false`.
+    #[serde(default)]
+    pub public: bool,
     /// Required by `PUT`: the stored version (409 otherwise).
     #[serde(default)]
     pub version: Option<u64>,
@@ -333,6 +336,7 @@ pub async fn create(
             tags,
             language: body.language,
             channels,
+            public: body.public,
             proposed_by: staff.id.as_str().to_owned(),
             proposed_at: now(&state),
         };
@@ -345,6 +349,7 @@ pub async fn create(
         tags,
         language: body.language,
         channels,
+        public: body.public,
         version: 1,
         updated_at: now(&state),
         updated_by: staff.id.as_str().to_owned(),
@@ -427,6 +432,7 @@ pub async fn update(
             tags,
             language: body.language,
             channels,
+            public: body.public,
             proposed_by: staff.id.as_str().to_owned(),
             proposed_at: now(&state),
         };
@@ -438,6 +444,7 @@ pub async fn update(
         tags,
         language: body.language,
         channels,
+        public: body.public,
         version: old.version + 1,
         updated_at: now(&state),
         updated_by: staff.id.as_str().to_owned(),
@@ -572,6 +579,7 @@ pub async fn publish(
         tags: d.tags,
         language: d.language,
         channels: d.channels,
+        public: d.public,
         version,
         updated_at: now(&state),
         updated_by: staff.id.as_str().to_owned(),
@@ -777,4 +785,115 @@ pub async fn suggest(
         .kb()
         .search(&query, None, Some(c.channel), limit);
     Ok(HttpResponse::Ok().json(r))
+}
+
+/// The range of `GET /kb/stats`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct StatsQuery {
+    /// Unix ms; the UTC day it falls in is the first counted.
+    pub from: i64,
+    /// Unix ms, exclusive; the UTC day of `to - 1` is the last counted.
+    pub to: i64,
+}
+
+/// What customers did with one article over the range.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ArticleStatsOut {
+    pub id: String,
+    /// Absent when the article was deleted since.
+    pub title: Option<String>,
+    pub language: Option<String>,
+    /// Whether the help center shows it now.
+    pub public: bool,
+    /// Pages shown: the help center's article page and the web chat's inline article.
+    pub views: u64,
+    /// "Did this answer your question?" — yes.
+    pub helpful: u64,
+    /// … — no.
+    pub not_helpful: u64,
+    /// `helpful / (helpful + not_helpful)`; absent without answers.
+    pub helpful_rate: Option<f64>,
+}
+
+/// Article stats over a range, most viewed first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = ArticleStatsPage)]
+struct StatsOut {
+    from: i64,
+    to: i64,
+    articles: Vec<ArticleStatsOut>,
+}
+
+/// Help-center views and "was this helpful?" answers per article (supervisor, admin).
+///
+/// Counted per UTC day by the node that served them and written to the store every
+/// `help.flush_ms` (this node's latest counts are written before reading). Whole days:
+/// every day touched by `from..to`.
+#[utoipa::path(get, path = "/api/v1/kb/stats", tag = "kb", operation_id = "kb_stats",
+    security(("bearer" = [])), params(StatsQuery),
+    responses(
+        (status = 200, description = "`{from, to, articles}`", body = StatsOut),
+        (status = 400, response = ApiError),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+    )
+)]
+pub async fn stats(
+    state: web::Data<AppState>,
+    staff: Staff,
+    q: web::Query<StatsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    use crate::kb::stats::{day_of, read};
+    staff.require_supervisor()?;
+    let help = &state.server.settings.help;
+    if q.from < 0 || q.to <= q.from {
+        return Err(ApiError::invalid("from must be >= 0 and before to"));
+    }
+    let (first, last) = (day_of(q.from), day_of(q.to - 1));
+    if last - first >= i64::from(help.max_stats_days) {
+        return Err(ApiError::invalid(format!(
+            "the range is longer than {} days",
+            help.max_stats_days
+        )));
+    }
+    let kb = state.server.kb();
+    kb.stats
+        .flush(&state.server.store, state.server.now().0)
+        .await?;
+    let totals = match read(&state.server.store, first, last, help.max_stats_rows).await {
+        Ok(t) => t,
+        Err(Some(e)) => return Err(e.into()),
+        Err(None) => {
+            return Err(ApiError::invalid(format!(
+                "more than {} stats rows in the range: ask for fewer days",
+                help.max_stats_rows
+            )))
+        }
+    };
+    let mut articles: Vec<ArticleStatsOut> = Vec::with_capacity(totals.len());
+    for (id, c) in totals {
+        let a = match state.server.store.record(KB_ARTICLE, &id).await? {
+            Some(bytes) => serde_json::from_slice::<Article>(&bytes).ok(),
+            None => None,
+        };
+        let answers = c.helpful + c.not_helpful;
+        articles.push(ArticleStatsOut {
+            title: a.as_ref().map(|a| a.title.clone()),
+            language: a.as_ref().map(|a| a.language.clone()),
+            public: a.as_ref().is_some_and(Article::in_help_center),
+            id,
+            views: c.views,
+            helpful: c.helpful,
+            not_helpful: c.not_helpful,
+            helpful_rate: (answers > 0).then(|| c.helpful as f64 / answers as f64),
+        });
+    }
+    articles.sort_by(|a, b| b.views.cmp(&a.views).then_with(|| a.id.cmp(&b.id)));
+    Ok(HttpResponse::Ok().json(StatsOut {
+        from: q.from,
+        to: q.to,
+        articles,
+    }))
 }

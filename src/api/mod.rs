@@ -16,6 +16,7 @@ pub mod extract;
 pub mod files;
 pub mod funnel;
 pub mod health;
+pub mod help;
 pub mod holding;
 pub mod html;
 pub mod identity;
@@ -153,6 +154,7 @@ api_v1! {
     delete "/kb/drafts/{id}" => kb::discard,
     get "/kb/search" => kb::search,
     get "/kb/suggest" => kb::suggest,
+    get "/kb/stats" => kb::stats,
     get "/ivr" => ivr::get_tree,
     get "/ivr/articles/{id}" => ivr::get_article,
     post "/callbacks" => callbacks::create,
@@ -180,6 +182,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
         )
         .route("/unsubscribe/{token}", web::post().to(notify::unsubscribe))
         .route("/files/{customer}/{file}", web::get().to(files::by_link))
+        .configure(help::routes)
         .route("/", web::get().to(static_files::root))
         .route("/{client}", web::get().to(static_files::slash))
         .route("/{client}/{path:.*}", web::get().to(static_files::serve));

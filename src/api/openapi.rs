@@ -120,6 +120,7 @@ use utoipa::OpenApi;
         kb::discard,
         kb::search,
         kb::suggest,
+        kb::stats,
         ivr::get_tree,
         ivr::get_article,
         callbacks::create,

@@ -62,6 +62,7 @@ pub fn articles(now: u64) -> Vec<Article> {
             tags: tags.iter().map(|t| t.to_string()).collect(),
             language: (*lang).into(),
             channels: Vec::new(),
+            public: true,
             version: 1,
             updated_at: now,
             updated_by: "demo".into(),

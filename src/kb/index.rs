@@ -40,6 +40,8 @@ use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Te
 const TOKENIZER: &str = "switchboard_kb";
 /// Channel term of an article visible on every channel.
 const ALL_CHANNELS: &str = "*";
+/// The `public` term of an article the help center shows.
+const PUBLIC: &str = "1";
 /// Records read per page while rebuilding.
 const PAGE: usize = 500;
 
@@ -87,6 +89,8 @@ struct Fields {
     tags: Field,
     language: Field,
     channels: Field,
+    /// [`PUBLIC`] on a public article.
+    public: Field,
 }
 
 /// What a [`KnowledgeBase::resync`] found.
@@ -111,6 +115,8 @@ pub struct KnowledgeBase {
     /// Serialises REST writes: read version, commit, index.
     pub write_lock: tokio::sync::Mutex<()>,
     pub settings: KbSettings,
+    /// What customers did with the public articles (the help center).
+    pub stats: super::stats::ArticleStats,
 }
 
 impl KnowledgeBase {
@@ -151,6 +157,7 @@ impl KnowledgeBase {
             tags: sb.add_text_field("tags", text(false)),
             language: sb.add_text_field("language", STRING),
             channels: sb.add_text_field("channels", STRING),
+            public: sb.add_text_field("public", STRING),
         };
         let index = Index::create_in_ram(sb.build());
         index.tokenizers().register(
@@ -173,6 +180,7 @@ impl KnowledgeBase {
             articles: RwLock::new(BTreeMap::new()),
             write_lock: tokio::sync::Mutex::new(()),
             settings: settings.clone(),
+            stats: super::stats::ArticleStats::new(),
         }
     }
 
@@ -295,6 +303,9 @@ impl KnowledgeBase {
             for c in &a.channels {
                 d.add_text(f.channels, c.as_str());
             }
+            if a.public {
+                d.add_text(f.public, PUBLIC);
+            }
             if let Err(e) = w.add_document(d) {
                 tracing::error!(error = %e, "kb index add failed");
             }
@@ -312,6 +323,43 @@ impl KnowledgeBase {
         q: &str,
         lang: Option<&str>,
         channel: Option<Channel>,
+        limit: usize,
+    ) -> SearchResult {
+        self.search_where(q, lang, channel, false, limit)
+    }
+
+    /// [`KnowledgeBase::search`] over the help center's articles only: public and
+    /// visible on the web (`chat`).
+    pub fn search_public(&self, q: &str, lang: &str, limit: usize) -> SearchResult {
+        self.search_where(q, Some(lang), Some(Channel::Chat), true, limit)
+    }
+
+    /// The public articles of `lang` in the help center, by title; at most `limit`.
+    pub fn public_articles(&self, lang: &str, limit: usize) -> Vec<Article> {
+        let map = self.articles.read().unwrap_or_else(|e| e.into_inner());
+        let mut v: Vec<Article> = map
+            .values()
+            .filter(|a| a.language == lang && a.in_help_center())
+            .cloned()
+            .collect();
+        drop(map);
+        v.sort_by(|a, b| a.title.cmp(&b.title).then_with(|| a.id.cmp(&b.id)));
+        v.truncate(limit);
+        v
+    }
+
+    /// The indexed article `id`, if the help center shows it.
+    pub fn public_article(&self, id: &str) -> Option<Article> {
+        let map = self.articles.read().unwrap_or_else(|e| e.into_inner());
+        map.get(id).filter(|a| a.in_help_center()).cloned()
+    }
+
+    fn search_where(
+        &self,
+        q: &str,
+        lang: Option<&str>,
+        channel: Option<Channel>,
+        public_only: bool,
         limit: usize,
     ) -> SearchResult {
         let tokenizer = self.tokenizer_name();
@@ -362,6 +410,9 @@ impl KnowledgeBase {
                 (Occur::Should, exact(f.channels, ALL_CHANNELS)),
             ]);
             must.push((Occur::Must, Box::new(either)));
+        }
+        if public_only {
+            must.push((Occur::Must, exact(f.public, PUBLIC)));
         }
         let query = BooleanQuery::new(must);
         let searcher = self.reader.searcher();
@@ -492,6 +543,7 @@ mod tests {
             tags: vec![],
             language: lang.into(),
             channels,
+            public: false,
             version: 1,
             updated_at: 0,
             updated_by: "t".into(),
@@ -542,6 +594,68 @@ mod tests {
         let r = kb.search("returns zebra", None, None, 10);
         assert_eq!(r.hits[0].id, "1");
         assert!(!r.hits[0].confident, "{:?}", r.hits[0]);
+    }
+
+    #[test]
+    fn the_help_center_searches_and_lists_public_web_articles_only() {
+        let kb = KnowledgeBase::with_analyzer(&KbSettings::default(), Analyzer::bigram());
+        let public = |a: Article| Article { public: true, ..a };
+        kb.upsert(&public(article(
+            "1",
+            "Returns",
+            "Return within 30 days.",
+            "en",
+            vec![],
+        )));
+        kb.upsert(&article(
+            "2",
+            "Returns (staff)",
+            "Return desk steps.",
+            "en",
+            vec![],
+        ));
+        kb.upsert(&public(article(
+            "3",
+            "Phone returns",
+            "Press 3 to return.",
+            "en",
+            vec![Channel::Voice],
+        )));
+        kb.upsert(&public(article(
+            "4",
+            "Chat returns",
+            "Return by chat.",
+            "en",
+            vec![Channel::Chat],
+        )));
+        let ids = |hits: Vec<Hit>| hits.into_iter().map(|h| h.id).collect::<Vec<_>>();
+        let mut found = ids(kb.search_public("return", "en", 10).hits);
+        found.sort();
+        assert_eq!(found, ["1", "4"]);
+        assert_eq!(
+            ids(kb.search("return", None, None, 10).hits).len(),
+            4,
+            "staff see all"
+        );
+        assert!(kb.search_public("return", "ja", 10).hits.is_empty());
+        let listed: Vec<String> = kb
+            .public_articles("en", 10)
+            .into_iter()
+            .map(|a| a.id)
+            .collect();
+        assert_eq!(listed, ["4", "1"], "by title");
+        assert_eq!(kb.public_articles("en", 1).len(), 1);
+        assert!(kb.public_article("2").is_none() && kb.public_article("3").is_none());
+        // Made private: out of the help center at once.
+        kb.upsert(&article(
+            "1",
+            "Returns",
+            "Return within 30 days.",
+            "en",
+            vec![],
+        ));
+        assert_eq!(ids(kb.search_public("return", "en", 10).hits), ["4"]);
+        assert!(kb.public_article("1").is_none());
     }
 
     #[tokio::test]

@@ -6,7 +6,8 @@
 //! * [`tokenizer`]: the Japanese/English analysis (lindera + IPADIC, or CJK bigrams).
 //! * [`dictionary`]: building and sharing the IPADIC dictionary.
 //! * [`index`]: the tantivy index, search and the confidence score.
-//! * [`KbSettings`]: the `[kb]` limits.
+//! * [`stats`]: views and "was this helpful?" answers of the public articles.
+//! * [`KbSettings`]: the `[kb]` limits; [`HelpSettings`]: the `[help]` center's.
 //!
 //! Only `kb_article` records are served (the bot, the IVR, search). An agent's change is
 //! a [`Draft`] (record kind [`KB_DRAFT`]) that nobody outside the staff sees until a
@@ -23,6 +24,7 @@
 pub mod demo;
 pub mod dictionary;
 pub mod index;
+pub mod stats;
 pub mod tokenizer;
 
 use crate::domain::Channel;
@@ -138,6 +140,9 @@ pub struct Draft {
     #[serde(default)]
     #[schema(value_type = Vec<crate::schema::ChannelName>, inline)]
     pub channels: Vec<Channel>,
+    /// Whether the published article is shown to customers in the help center.
+    #[serde(default)]
+    pub public: bool,
     pub proposed_by: String,
     pub proposed_at: u64,
 }
@@ -157,6 +162,11 @@ pub struct Article {
     #[serde(default)]
     #[schema(value_type = Vec<crate::schema::ChannelName>, inline)]
     pub channels: Vec<Channel>,
+    /// Shown to anyone in the public help center (`/help/`) and the web chat's
+    /// suggestions, when it is also visible on `chat`; `false` (the default, and every
+    /// article written before the help center): staff, the bot and the IVR only.
+    #[serde(default)]
+    pub public: bool,
     pub version: u64,
     pub updated_at: u64,
     pub updated_by: String,
@@ -166,6 +176,11 @@ impl Article {
     /// Whether the article may be shown on `channel`.
     pub fn visible_on(&self, channel: Channel) -> bool {
         self.channels.is_empty() || self.channels.contains(&channel)
+    }
+
+    /// Whether the help center shows it: public and visible on the web (`chat`).
+    pub fn in_help_center(&self) -> bool {
+        self.public && self.visible_on(Channel::Chat)
     }
 }
 
@@ -236,6 +251,77 @@ impl KbSettings {
         }
         if self.agents_propose_drafts && self.max_drafts == 0 {
             return Err("kb.max_drafts must be > 0 while kb.agents_propose_drafts is on".into());
+        }
+        Ok(())
+    }
+}
+
+/// `[help]`: the public help center (`/help/`, docs/help-center.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HelpSettings {
+    /// Serve `/help/` and `/help/api/` (off: 404, and the web chat shows no
+    /// suggestions).
+    pub enabled: bool,
+    /// Most articles the home page of a language lists (by title).
+    pub max_listed: usize,
+    /// Most hits of a search (the page's and the chat widget's `limit`).
+    pub max_results: usize,
+    /// How often (milliseconds) this node writes its article views and answers to the
+    /// store: the most a `kill -9` loses. 0: never (tests flush by reading the stats).
+    pub flush_ms: u64,
+    /// Most stored stats rows one `GET /api/v1/kb/stats` reads (a range with more is
+    /// 400 `invalid`).
+    pub max_stats_rows: usize,
+    /// Longest range of `GET /api/v1/kb/stats`, in days.
+    pub max_stats_days: u32,
+    /// How long browsers and proxies may keep a page or a search answer (seconds, the
+    /// `Cache-Control: public, max-age` of every `GET`): an article changed or made
+    /// private may be seen that much longer. 0: `no-store`.
+    pub cache_seconds: u32,
+    /// The language (`ja`, `en`) of a visitor whose `Accept-Language` names neither.
+    pub default_language: String,
+    /// The help center's public origin (`https://help.example.com`) for the sitemap's
+    /// absolute URLs; unset: `http://` and the request's `Host`.
+    pub public_url: Option<String>,
+}
+
+impl Default for HelpSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_listed: 200,
+            max_results: 10,
+            flush_ms: 10_000,
+            max_stats_rows: 100_000,
+            max_stats_days: 366,
+            cache_seconds: 60,
+            default_language: "ja".into(),
+            public_url: None,
+        }
+    }
+}
+
+impl HelpSettings {
+    /// Rejects settings that cannot work.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.max_listed == 0 || self.max_results == 0 || self.max_stats_rows == 0 {
+            return Err(
+                "help.max_listed, help.max_results and help.max_stats_rows must be > 0".into(),
+            );
+        }
+        if self.max_stats_days == 0 {
+            return Err("help.max_stats_days must be > 0".into());
+        }
+        if !LANGUAGES.contains(&self.default_language.as_str()) {
+            return Err("help.default_language must be \"ja\" or \"en\"".into());
+        }
+        if let Some(u) = &self.public_url {
+            if !(u.starts_with("https://") || u.starts_with("http://"))
+                || u.contains(['<', '>', '"', ' '])
+            {
+                return Err("help.public_url must be an http(s) origin".into());
+            }
         }
         Ok(())
     }

@@ -23,6 +23,7 @@ fn tight(s: &mut switchboard::config::Settings) {
         visitors_per_window: 10,
         conversations_per_window: 10,
         callbacks_per_window: 2,
+        help_requests_per_window: 4,
         max_chat_sockets: 20,
         unserved_grace_ms: 300,
         flood_alert_per_minute: 50,

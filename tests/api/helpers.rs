@@ -322,6 +322,7 @@ pub fn generous_budgets() -> switchboard::budget::AnonymousSettings {
         visitors_per_window: 1_000_000,
         conversations_per_window: 1_000_000,
         callbacks_per_window: 1_000_000,
+        help_requests_per_window: 1_000_000,
         max_chat_sockets: 1_000_000,
         ..Default::default()
     }

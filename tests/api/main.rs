@@ -24,6 +24,7 @@ mod exactly_once;
 mod faults;
 mod files;
 mod funnel;
+mod help;
 mod helpers;
 mod hours;
 mod identity;

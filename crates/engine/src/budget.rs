@@ -1,6 +1,7 @@
 //! Per-client-address budgets at the anonymous doors (docs/security.md, "Anonymous
 //! doors"): web-chat socket opens, new visitors, conversations opened from a chat
-//! socket, callback requests, and chat sockets open at once. Each door is a token
+//! socket, callback requests, the help center's searches and feedback, and chat
+//! sockets open at once. Each door is a token
 //! bucket per address (`[anonymous]` sets its size and refill); a door whose bucket is
 //! empty refuses with the seconds until one token is back, which the server answers as
 //! 429 `rate_limited` with `Retry-After` (or a `rate_limited` error frame). Nothing is
@@ -34,16 +35,20 @@ pub enum Door {
     Visitor,
     Conversation,
     Callback,
+    /// The public help center's searches and feedback (pages and the chat widget's
+    /// suggestions).
+    Help,
     /// Sockets open at once (a cap, not a rate).
     ChatSockets,
 }
 
 impl Door {
-    pub const ALL: [Door; 5] = [
+    pub const ALL: [Door; 6] = [
         Door::ChatOpen,
         Door::Visitor,
         Door::Conversation,
         Door::Callback,
+        Door::Help,
         Door::ChatSockets,
     ];
 
@@ -53,6 +58,7 @@ impl Door {
             Door::Visitor => "visitor",
             Door::Conversation => "conversation",
             Door::Callback => "callback",
+            Door::Help => "help",
             Door::ChatSockets => "chat_sockets",
         }
     }
@@ -87,6 +93,7 @@ impl Refused {
                     Door::ChatOpen => "chat connections",
                     Door::Visitor => "new visitors",
                     Door::Conversation => "new conversations",
+                    Door::Help => "help-center requests",
                     _ => "callback requests",
                 },
                 self.retry_after_secs
@@ -119,12 +126,12 @@ pub fn budget_key(ip: IpAddr) -> IpAddr {
 /// The budgets of every anonymous door.
 pub struct Budgets {
     settings: AnonymousSettings,
-    buckets: [DashMap<IpAddr, Bucket>; 4],
+    buckets: [DashMap<IpAddr, Bucket>; 5],
     sockets: Arc<DashMap<IpAddr, u32>>,
     /// Refusals per door in the current minute, and the minute (`at / 60_000`).
     minute: AtomicU64,
-    this_minute: [AtomicU64; 5],
-    last_minute: [AtomicU64; 5],
+    this_minute: [AtomicU64; 6],
+    last_minute: [AtomicU64; 6],
 }
 
 /// A chat socket counted against its address while it lives.
@@ -176,6 +183,7 @@ impl Budgets {
             Door::Visitor => s.visitors_per_window,
             Door::Conversation => s.conversations_per_window,
             Door::Callback => s.callbacks_per_window,
+            Door::Help => s.help_requests_per_window,
             Door::ChatSockets => s.max_chat_sockets,
         }
         .max(1)

@@ -285,6 +285,9 @@ pub struct AnonymousSettings {
     /// Callback requests from visitors (chat socket or `POST /callbacks` with a
     /// visitor token).
     pub callbacks_per_window: u32,
+    /// Searches and "was this helpful?" answers at the public help center (its pages
+    /// and the web chat's suggestions).
+    pub help_requests_per_window: u32,
     /// `/ws/chat` sockets one address may hold open at once.
     pub max_chat_sockets: u32,
     /// A waiting web-chat conversation of a visitor nobody knows (no identity but
@@ -304,6 +307,7 @@ impl Default for AnonymousSettings {
             visitors_per_window: 10,
             conversations_per_window: 10,
             callbacks_per_window: 3,
+            help_requests_per_window: 60,
             max_chat_sockets: 20,
             unserved_grace_ms: 15_000,
             flood_alert_per_minute: 50,
@@ -321,6 +325,7 @@ impl AnonymousSettings {
             self.visitors_per_window,
             self.conversations_per_window,
             self.callbacks_per_window,
+            self.help_requests_per_window,
             self.max_chat_sockets,
         ];
         if budgets.contains(&0) {
