@@ -12,26 +12,16 @@
 //! Run: `cargo bench --bench kb` (needs `mecab-ipadic`; without it the morphological
 //! rows are skipped with the reason printed).
 
+mod support;
+
 use std::time::Instant;
+use support::{pct, Rng};
 use switchboard::domain::Channel;
 use switchboard::kb::tokenizer::Analyzer;
 use switchboard::kb::{Article, KbSettings, KnowledgeBase};
 
 const ARTICLES: usize = 2_000;
 const SEARCHES: usize = 2_000;
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
-        xs[(self.next() % xs.len() as u64) as usize]
-    }
-}
 
 const JA_NOUNS: &[&str] = &[
     "返品",
@@ -113,11 +103,6 @@ fn article(i: usize, rng: &mut Rng) -> Article {
         updated_at: 0,
         updated_by: "bench".into(),
     }
-}
-
-fn pct(sorted: &[f64], p: f64) -> f64 {
-    let i = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[i.clamp(1, sorted.len()) - 1]
 }
 
 fn run(name: &str, kb: KnowledgeBase) {

@@ -131,6 +131,8 @@ pub struct Settings {
     pub kb: crate::kb::KbSettings,
     /// The public help center (`[help]`, docs/help-center.md).
     pub help: crate::kb::HelpSettings,
+    /// Conversation search (`[search]`, docs/search.md).
+    pub search: crate::search::SearchSettings,
     /// The FAQ bot on messaging channels (`[bot]`, docs/kb.md).
     pub bot: crate::bot::BotSettings,
     /// IVR menu trees for voice and the visual IVR (`[ivr]`, docs/ivr.md).
@@ -617,6 +619,7 @@ impl Default for Settings {
             notify: Default::default(),
             kb: Default::default(),
             help: Default::default(),
+            search: Default::default(),
             bot: Default::default(),
             ivr: Default::default(),
             callbacks: Default::default(),

@@ -70,6 +70,7 @@ pub use switchboard_live as live;
 pub use switchboard_reports as reports;
 pub use switchboard_routing as routing;
 pub mod schema;
+pub mod search;
 pub mod security;
 pub mod server;
 pub use server::Server;

@@ -29,6 +29,8 @@ pub struct Inner {
     /// The cluster leases and this node's place in them; set once at start-up
     /// (absent in tests that build a server by hand).
     cluster: std::sync::OnceLock<ClusterInfo>,
+    /// Conversation search; set once at start-up when `search.enabled`.
+    search: std::sync::OnceLock<Arc<crate::search::feed::Feed>>,
 }
 
 /// What the cluster view needs: the lease rows, this node, and the clock-skew bound
@@ -79,6 +81,7 @@ impl Server {
             engine,
             settings,
             cluster: std::sync::OnceLock::new(),
+            search: std::sync::OnceLock::new(),
         }))
     }
 
@@ -90,6 +93,16 @@ impl Server {
     /// The cluster view's sources, once set.
     pub fn cluster(&self) -> Option<&ClusterInfo> {
         self.0.cluster.get()
+    }
+
+    /// Sets conversation search (once, at start-up).
+    pub fn set_search(&self, feed: Arc<crate::search::feed::Feed>) {
+        let _ = self.0.search.set(feed);
+    }
+
+    /// Conversation search, when enabled.
+    pub fn search(&self) -> Option<&Arc<crate::search::feed::Feed>> {
+        self.0.search.get()
     }
 
     /// The knowledge base's index.

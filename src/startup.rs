@@ -136,6 +136,7 @@ impl Application {
             .validate()
             .and_then(|_| settings.bot.validate())
             .and_then(|_| settings.help.validate())
+            .and_then(|_| settings.search.validate())
             .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
 
         settings
@@ -250,7 +251,26 @@ impl Application {
             // Articles changed on other nodes are indexed here too.
             crate::kb::serve(&kb, &store, &r.peers);
         }
+        let search = if settings.search.enabled {
+            Some(
+                crate::search::feed::start(
+                    &settings.search,
+                    &settings.data_dir,
+                    &store,
+                    kb.analyzer(),
+                    engine.now().0,
+                    engine.clock.clone(),
+                    active.receiver().map(|r| r.peers).as_deref(),
+                )
+                .await?,
+            )
+        } else {
+            None
+        };
         let handle = Handle::new(engine.clone(), settings.clone(), kb);
+        if let Some(feed) = search {
+            handle.set_search(feed);
+        }
         if let (true, Some(r)) = (spread, active.receiver()) {
             // Failed logins are counted once for the cluster, by each counter's owner.
             let shared = crate::security::shared_logins::SharedLogins::serve(

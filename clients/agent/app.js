@@ -20,7 +20,7 @@
 //   labels.js   names, badges, times                    notices.js  notices and error toasts
 //   assist.js, callback.js, bot.js, engage.js: the assist panel, the callback task, and
 //   how bot and engagement events read; newconv.js "Write first…"; moderate.js the
-//   moderation of public posts.
+//   moderation of public posts; search.js the conversation search (top bar's Search).
 //
 // Safety rule: customer- and agent-provided text only ever reaches the page through
 // text nodes (h() from ../shared/dom.js, or textContent). No innerHTML anywhere. URLs
@@ -42,6 +42,7 @@ import { initNewConversation } from './newconv.js';
 import { initCalls } from './calls.js';
 import { initSoftphone } from './softphone.js';
 import { initCallControls } from './callcontrols.js';
+import { initSearch } from './search.js';
 
 function tick() {
   const now = Date.now();
@@ -76,6 +77,7 @@ function init() {
   initSoftphone();
   initCallControls();
   initActions();
+  initSearch();
   setInterval(tick, 250);
   initSession();
 }

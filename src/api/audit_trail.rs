@@ -13,7 +13,8 @@
 //! notification rules), and the routes that
 //! export or play personal data write their own entries (`customer_exported`,
 //! `recording_played`, …). A staff member's successful read of personal data over
-//! REST ([`PERSONAL_READS`]) is audited the same way; reads over the agent's websocket
+//! REST ([`PERSONAL_READS`]) is audited the same way, with its query string (what a
+//! search asked for); reads over the agent's websocket
 //! (the desktop's own conversations) are not.
 //!
 //! Requests without a staff token (a visitor's, a provider's, a failed login) are not
@@ -52,6 +53,7 @@ pub const PERSONAL_READS: &[&str] = &[
     "/conversations/{id}",
     "/conversations/{id}/trace",
     "/conversations/{id}/survey",
+    "/search/conversations",
 ];
 
 /// What a handler changed, for its request's audit entry (`detail.change`): the
@@ -145,6 +147,12 @@ pub async fn audit_mutations(
             });
             if let Some(c) = change {
                 d["change"] = serde_json::json!({"before": c.before, "after": c.after});
+            }
+            // What a read asked for (a search's words and filters).
+            if request.method() == actix_web::http::Method::GET
+                && !request.query_string().is_empty()
+            {
+                d["query"] = request.query_string().into();
             }
             d
         },

@@ -32,6 +32,7 @@ pub mod outbound;
 pub mod privacy;
 pub mod read;
 pub mod reports;
+pub mod search;
 pub mod simulate;
 pub mod static_files;
 pub mod supervisor;
@@ -155,6 +156,7 @@ api_v1! {
     get "/kb/search" => kb::search,
     get "/kb/suggest" => kb::suggest,
     get "/kb/stats" => kb::stats,
+    get "/search/conversations" => search::conversations,
     get "/ivr" => ivr::get_tree,
     get "/ivr/articles/{id}" => ivr::get_article,
     post "/callbacks" => callbacks::create,

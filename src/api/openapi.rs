@@ -26,8 +26,8 @@
 use super::error::ApiError;
 use super::{
     admin, callbacks, canned, cluster_view, crm, customers, files, funnel, health, identity,
-    inbound, ivr, kb, live, login, moderation, notify, outbound, privacy, read, reports, simulate,
-    supervisor, survey, voice, voice_room, windows, ws_routes,
+    inbound, ivr, kb, live, login, moderation, notify, outbound, privacy, read, reports, search,
+    simulate, supervisor, survey, voice, voice_room, windows, ws_routes,
 };
 use actix_web::HttpResponse;
 use std::sync::OnceLock;
@@ -121,6 +121,7 @@ use utoipa::OpenApi;
         kb::search,
         kb::suggest,
         kb::stats,
+        search::conversations,
         ivr::get_tree,
         ivr::get_article,
         callbacks::create,
@@ -147,6 +148,7 @@ use utoipa::OpenApi;
         (name = "assist", description = "CRM lookup and canned responses (docs/assist.md)"),
         (name = "engagement", description = "CSAT surveys and notifications (docs/engagement.md)"),
         (name = "kb", description = "Knowledge base (docs/kb.md)"),
+        (name = "search", description = "Conversation search (docs/search.md)"),
         (name = "ivr", description = "Visual IVR and queued callbacks (docs/ivr.md)"),
     )
 )]

@@ -72,7 +72,21 @@ pub async fn erase(
 ) -> Result<HttpResponse, ApiError> {
     staff.require_admin()?;
     let id = customer_id(&path)?;
+    // Its conversations (merged records' too) leave conversation search with it.
+    let conversations: Vec<_> = crate::actors::timeline::conversations(&state.server.store, id)
+        .await?
+        .iter()
+        .map(|c| c.id)
+        .collect();
     let report = state.server.erase_customer(id, &staff.id).await?;
+    let forget = crate::search::feed::Forget {
+        customer: id,
+        conversations,
+    };
+    if let Some(feed) = state.server.search() {
+        feed.forget(&forget);
+    }
+    state.server.engine.broadcast(forget);
     Ok(HttpResponse::Ok().json(report))
 }
 

@@ -189,6 +189,11 @@ impl KnowledgeBase {
         self.analyzer.name()
     }
 
+    /// The analysis, shared with conversation search.
+    pub fn analyzer(&self) -> Analyzer {
+        self.analyzer.clone()
+    }
+
     /// The analysed terms of `text` (for tests and the bot).
     pub fn terms(&self, text: &str) -> Vec<String> {
         self.analyzer.terms(text)

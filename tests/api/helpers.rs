@@ -299,6 +299,12 @@ pub fn test_settings(dir: &std::path::Path) -> Settings {
         // Every test's visitors come from 127.0.0.1; the budgets per address are tested
         // on their own in `security.rs` (`anonymous_*`).
         anonymous: generous_budgets(),
+        // A new search index reads back a month of report events, not 400 days: each
+        // day is a read per queue on the CQL store, and every test starts a new index.
+        search: switchboard::search::SearchSettings {
+            rebuild_days: 30,
+            ..Default::default()
+        },
         ..Settings::default()
     };
     use_backend(&mut settings, dir);

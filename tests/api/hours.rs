@@ -73,9 +73,22 @@ async fn a_chat_after_hours_is_told_so_and_offered_at_the_opening() {
         "2026-12-07T09:00:00+09:00[Asia/Tokyo]"
     );
     let conv = said["conversation_id"].as_str().unwrap();
-    let (_, trace) = app
-        .get(&format!("/api/v1/conversations/{conv}/trace"))
-        .await;
+    // The queue writes its trace entries behind its decision (no event says when they
+    // are stored): read until its `closed` entry is there, for at most 10 s.
+    let mut trace = Value::Null;
+    for _ in 0..200 {
+        trace = app
+            .get(&format!("/api/v1/conversations/{conv}/trace"))
+            .await
+            .1;
+        if trace["steps"]
+            .as_array()
+            .is_some_and(|s| s.iter().any(|s| s["step"] == "closed"))
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let steps: Vec<&str> = trace["steps"]
         .as_array()
         .unwrap()

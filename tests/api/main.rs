@@ -48,6 +48,7 @@ mod responses;
 mod restart;
 mod routing;
 mod scenario;
+mod search;
 mod security;
 mod service_level;
 mod shutdown;
