@@ -12,9 +12,9 @@
 //!
 //! Run: `cargo bench --bench search`.
 
-use std::collections::BTreeMap;
 mod support;
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 use support::{pct, Rng};
 use switchboard::domain::{AgentId, Channel, ConversationId, CustomerId};
