@@ -93,6 +93,35 @@ let ringing = null;
 let clockTimer;
 /** @type {ReturnType<typeof setTimeout> | undefined} */
 let hideTimer;
+
+/**
+ * A new phone call, connecting, made the one on screen.
+ * @param {string} conversationId
+ * @param {string} name
+ * @param {string} to
+ * @param {string} from
+ * @returns {PhoneCall}
+ */
+function startCall(conversationId, name, to, from) {
+  /** @type {PhoneCall} */
+  const c = {
+    conversationId,
+    name,
+    to,
+    from,
+    phase: 'connecting',
+    call: null,
+    acceptedAt: 0,
+    endedAt: 0,
+    muted: false,
+    error: '',
+    reasonKey: '',
+  };
+  current = c;
+  clearTimeout(hideTimer);
+  return c;
+}
+
 /** @type {Set<() => void>} */
 const listeners = new Set();
 /** What the listeners last heard ("ready/live"): they hear only changes. */
@@ -451,22 +480,7 @@ export function softphoneAttach(view, here, callback = false) {
  * @param {string} [to]  the number to dial out ('' = none)
  */
 function dial(d, conversationId, name, to = '') {
-  /** @type {PhoneCall} */
-  const c = {
-    conversationId,
-    name,
-    to,
-    from: '',
-    phase: 'connecting',
-    call: null,
-    acceptedAt: 0,
-    endedAt: 0,
-    muted: false,
-    error: '',
-    reasonKey: '',
-  };
-  current = c;
-  clearTimeout(hideTimer);
+  const c = startCall(conversationId, name, to, '');
   const r = ringing;
   ringing = null;
   if (r) rejectQuietly(r.call);
@@ -602,22 +616,7 @@ function acceptIncoming() {
     render();
     return;
   }
-  /** @type {PhoneCall} */
-  const c = {
-    conversationId: '',
-    name: colleague(r.from) || r.from || t('common.unknown'),
-    to: '',
-    from: r.from,
-    phase: 'connecting',
-    call: null,
-    acceptedAt: 0,
-    endedAt: 0,
-    muted: false,
-    error: '',
-    reasonKey: '',
-  };
-  current = c;
-  clearTimeout(hideTimer);
+  const c = startCall('', colleague(r.from) || r.from || t('common.unknown'), '', r.from);
   follow(c, r.call);
   try {
     r.call.accept();

@@ -20,9 +20,7 @@ async fn dialed_inner(
     params: Vec<(String, String)>,
 ) -> Result<HttpResponse, WebhookError> {
     use crate::ivr::callbacks::Outcome;
-    let conversation = conversation_in(req)?;
-    let agent = agent_in(req)?;
-    let status = required(&params, "DialCallStatus")?;
+    let (conversation, agent, status) = agent_call(req, &params, "DialCallStatus")?;
     let outcome = match status {
         "completed" | "answered" => Outcome::Reached,
         "busy" => Outcome::Busy,
@@ -187,9 +185,7 @@ async fn agent_leg_inner(
     req: &HttpRequest,
     params: Vec<(String, String)>,
 ) -> Result<HttpResponse, WebhookError> {
-    let conversation = conversation_in(req)?;
-    let agent = agent_in(req)?;
-    let status = required(&params, "DialCallStatus")?;
+    let (conversation, agent, status) = agent_call(req, &params, "DialCallStatus")?;
     if field(&params, "CallStatus").is_some_and(|s| s != "in-progress") {
         // The caller hung up: the status callback ends the call.
         room::forget(state, conversation).await?;
@@ -262,9 +258,7 @@ async fn agent_answered_inner(
     req: &HttpRequest,
     params: Vec<(String, String)>,
 ) -> Result<HttpResponse, WebhookError> {
-    let conversation = conversation_in(req)?;
-    let agent = agent_in(req)?;
-    let call = required(&params, "CallSid")?;
+    let (conversation, agent, call) = agent_call(req, &params, "CallSid")?;
     if !(call.len() == 34 && call.starts_with("CA")) {
         return Err(WebhookError::Malformed(format!(
             "CallSid {call:?} is not a call"
@@ -282,4 +276,25 @@ async fn agent_answered_inner(
         }
     }
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// The conversation and agent a callback URL of an agent's call names, and the
+/// platform's `field` of the call.
+fn agent_call<'p>(
+    req: &HttpRequest,
+    params: &'p [(String, String)],
+    field: &str,
+) -> Result<
+    (
+        crate::domain::ConversationId,
+        crate::domain::AgentId,
+        &'p str,
+    ),
+    WebhookError,
+> {
+    Ok((
+        conversation_in(req)?,
+        agent_in(req)?,
+        required(params, field)?,
+    ))
 }
