@@ -252,18 +252,29 @@ impl Application {
             crate::kb::serve(&kb, &store, &r.peers);
         }
         let search = if settings.search.enabled {
-            Some(
-                crate::search::feed::start(
-                    &settings.search,
-                    &settings.data_dir,
-                    &store,
-                    kb.analyzer(),
-                    engine.now().0,
-                    engine.clock.clone(),
-                    active.receiver().map(|r| r.peers).as_deref(),
-                )
-                .await?,
+            let dir = crate::search::feed::dir_of(
+                &settings.search,
+                &settings.data_dir,
+                &active.node().name,
+            );
+            let started = crate::search::feed::start(
+                &settings.search,
+                dir.clone(),
+                &store,
+                kb.analyzer(),
+                engine.now().0,
+                engine.clock.clone(),
+                active.receiver().map(|r| r.peers).as_deref(),
             )
+            .await;
+            match started {
+                Ok(feed) => Some(feed),
+                // A secondary feature: the engine serves without it (the route says so).
+                Err(e) => {
+                    tracing::error!(dir = %dir.display(), error = %e, "conversation search is off: its index cannot be opened");
+                    None
+                }
+            }
         } else {
             None
         };

@@ -66,6 +66,7 @@ struct Out {
         (status = 400, response = ApiError),
         (status = 401, response = ApiError),
         (status = 404, response = ApiError),
+        (status = 503, response = ApiError),
     )
 )]
 pub async fn conversations(

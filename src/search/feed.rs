@@ -279,11 +279,30 @@ pub async fn build(
     }))
 }
 
-/// Opens the index (`search.dir`, default `<data_dir>/search`) and starts its rounds
-/// every `search.poll_ms`; serves [`Forget`] from other members.
+/// Where a node keeps its index: `search.dir`, else `<data_dir>/search/<node name>` (so
+/// engines that share a data directory — several CQL nodes on one volume — each keep
+/// their own; a restart under the same name finds its index again).
+pub fn dir_of(s: &SearchSettings, data_dir: &std::path::Path, node: &str) -> std::path::PathBuf {
+    s.dir.clone().unwrap_or_else(|| {
+        let name: String = node
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        data_dir.join("search").join(name)
+    })
+}
+
+/// Opens the index in `dir` and starts its rounds every `search.poll_ms`; serves
+/// [`Forget`] from other members.
 pub async fn start(
     s: &SearchSettings,
-    data_dir: &std::path::Path,
+    dir: std::path::PathBuf,
     store: &SharedStore,
     analyzer: crate::kb::tokenizer::Analyzer,
     now: i64,
@@ -291,7 +310,6 @@ pub async fn start(
     peers: Option<&crate::peers::Peers>,
 ) -> anyhow::Result<Arc<Feed>> {
     let s = s.clone();
-    let dir = s.dir.clone().unwrap_or_else(|| data_dir.join("search"));
     let (index, cursor) = {
         let s = s.clone();
         tokio::task::spawn_blocking(move || ConversationIndex::open(&dir, analyzer, &s)).await??
@@ -359,4 +377,34 @@ pub async fn start(
         });
     }
     Ok(feed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_node_name_has_its_own_directory_and_a_held_one_is_refused() {
+        let s = SearchSettings::default();
+        let data = std::path::Path::new("/var/lib/sb");
+        assert_eq!(
+            dir_of(&s, data, "host-1:8080"),
+            data.join("search").join("host-1_8080")
+        );
+        assert_eq!(dir_of(&s, data, "../x"), data.join("search").join(".._x"));
+        let own = SearchSettings {
+            dir: Some("/elsewhere".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            dir_of(&own, data, "n"),
+            std::path::PathBuf::from("/elsewhere")
+        );
+        // A directory another writer holds cannot be opened (the engine then runs
+        // without search rather than not at all).
+        let tmp = tempfile::tempdir().unwrap();
+        let bigram = crate::kb::tokenizer::Analyzer::bigram;
+        let (_held, _) = ConversationIndex::open(tmp.path(), bigram(), &s).unwrap();
+        assert!(ConversationIndex::open(tmp.path(), bigram(), &s).is_err());
+    }
 }

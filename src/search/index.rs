@@ -118,7 +118,12 @@ pub struct ConversationIndex {
     index: Index,
     writer: Mutex<IndexWriter>,
     reader: IndexReader,
+    /// Held while open: one engine per directory (`None` in memory).
+    _lock: Option<std::fs::File>,
 }
+
+/// The file whose lock says an engine has the directory.
+const LOCK: &str = ".switchboard-search.lock";
 
 /// The feed's position as the commit payload.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -169,6 +174,18 @@ impl ConversationIndex {
     ) -> anyhow::Result<(Self, Option<i64>)> {
         let (schema, fields) = schema();
         std::fs::create_dir_all(dir)?;
+        // Before anything is read or wiped: another engine may have this directory.
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(LOCK))?;
+        lock.try_lock().map_err(|e| {
+            anyhow::anyhow!(
+                "the search index in {} is in use by another engine ({e}); give each its own search.dir or node name",
+                dir.display()
+            )
+        })?;
         let existing = tantivy::directory::MmapDirectory::open(dir)
             .ok()
             .and_then(|d| Index::open(d).ok())
@@ -185,6 +202,9 @@ impl ConversationIndex {
                 // Another version, or nothing readable: start again from the store.
                 for entry in std::fs::read_dir(dir)? {
                     let p = entry?.path();
+                    if p.file_name().is_some_and(|n| n == LOCK) {
+                        continue;
+                    }
                     if p.is_dir() {
                         std::fs::remove_dir_all(&p)?;
                     } else {
@@ -194,7 +214,9 @@ impl ConversationIndex {
                 (Index::create_in_dir(dir, schema)?, None)
             }
         };
-        Ok((Self::around(index, fields, analyzer, settings)?, cursor))
+        let mut me = Self::around(index, fields, analyzer, settings)?;
+        me._lock = Some(lock);
+        Ok((me, cursor))
     }
 
     /// An index in memory (benchmarks, tests).
@@ -224,6 +246,7 @@ impl ConversationIndex {
             index,
             writer: Mutex::new(writer),
             reader,
+            _lock: None,
         })
     }
 

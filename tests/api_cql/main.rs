@@ -39,6 +39,8 @@ mod faults;
 mod files;
 #[path = "../api/funnel.rs"]
 mod funnel;
+#[path = "../api/help.rs"]
+mod help;
 #[path = "../api/identity.rs"]
 mod identity;
 #[path = "../api/ivr.rs"]
@@ -57,6 +59,8 @@ mod restart;
 mod routing;
 #[path = "../api/scenario.rs"]
 mod scenario;
+#[path = "../api/search.rs"]
+mod search;
 #[path = "../api/service_level.rs"]
 mod service_level;
 #[path = "../api/shutdown.rs"]
