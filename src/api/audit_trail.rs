@@ -10,7 +10,7 @@
 //! not only what succeeded. Request bodies are not recorded (they carry passwords and
 //! personal data); a handler that changes a resource says what it was before and is
 //! after ([`record_change`], secrets left out: agents, queues, canned responses,
-//! notification rules), and the routes that
+//! notification rules, supervisor patches, identity links and merges), and the routes that
 //! export or play personal data write their own entries (`customer_exported`,
 //! `recording_played`, …). A staff member's successful read of personal data over
 //! REST ([`PERSONAL_READS`]) is audited the same way, with its query string (what a

@@ -62,6 +62,19 @@ async fn customer_json(state: &AppState, id: CustomerId) -> Result<serde_json::V
     serde_json::to_value(c).map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))
 }
 
+/// What the audit log keeps of a customer's identity change (`audit_trail::record_change`):
+/// its identities and the customers merged into it — no name, no attributes.
+async fn identities_of(state: &AppState, id: CustomerId) -> Result<serde_json::Value, ApiError> {
+    let c = state
+        .server
+        .store
+        .customer(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("customer"))?;
+    let merged: Vec<String> = c.merged.iter().map(|m| m.customer.to_string()).collect();
+    Ok(serde_json::json!({"identities": c.identities, "merged": merged}))
+}
+
 /// Link an identity to the customer (explicit link by staff).
 ///
 /// 201 linked, 200 already this customer's; 409 `conflict` when another customer owns
@@ -82,6 +95,7 @@ async fn customer_json(state: &AppState, id: CustomerId) -> Result<serde_json::V
 )]
 pub async fn link(
     state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
     staff: Staff,
     path: web::Path<String>,
     body: web::Json<IdentityIn>,
@@ -89,10 +103,14 @@ pub async fn link(
     let id = customer_id(&path)?;
     access::customer(&state.server, &staff, id).await?;
     let key = IdentityKey::parse(Channel::parse(&body.channel)?, &body.address)?;
+    let before = identities_of(&state, id).await?;
     let outcome = state
         .server
         .link_identity(id, key.clone(), Some(staff.id.clone()), "agent")
         .await?;
+    if matches!(outcome, LinkOutcome::Linked) {
+        super::audit_trail::record_change(&req, Some(before), identities_of(&state, id).await?);
+    }
     match outcome {
         LinkOutcome::Linked => Ok(HttpResponse::Created().json(customer_json(&state, id).await?)),
         LinkOutcome::AlreadyLinked => Ok(HttpResponse::Ok().json(customer_json(&state, id).await?)),
@@ -131,6 +149,7 @@ pub async fn link(
 )]
 pub async fn unlink(
     state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
     staff: Staff,
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, ApiError> {
@@ -138,10 +157,12 @@ pub async fn unlink(
     let (id, channel, address) = path.into_inner();
     let id = customer_id(&id)?;
     let key = IdentityKey::parse(Channel::parse(&channel)?, &address)?;
+    let before = identities_of(&state, id).await?;
     state
         .server
         .unlink_identity(id, key, Some(staff.id.clone()))
         .await?;
+    super::audit_trail::record_change(&req, Some(before), identities_of(&state, id).await?);
     Ok(HttpResponse::Ok().json(customer_json(&state, id).await?))
 }
 
@@ -163,6 +184,7 @@ pub async fn unlink(
 )]
 pub async fn merge(
     state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
     staff: Staff,
     path: web::Path<String>,
     body: web::Json<OtherIn>,
@@ -171,10 +193,12 @@ pub async fn merge(
     let other = customer_id(&body.other)?;
     access::customer(&state.server, &staff, id).await?;
     access::customer(&state.server, &staff, other).await?;
+    let before = identities_of(&state, id).await?;
     let c = state
         .server
         .merge_customers(id, other, Some(staff.id.clone()))
         .await?;
+    super::audit_trail::record_change(&req, Some(before), identities_of(&state, id).await?);
     Ok(HttpResponse::Ok().json(c))
 }
 
@@ -193,6 +217,7 @@ pub async fn merge(
 )]
 pub async fn unmerge(
     state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
     staff: Staff,
     path: web::Path<String>,
     body: web::Json<OtherIn>,
@@ -201,10 +226,12 @@ pub async fn unmerge(
     let other = customer_id(&body.other)?;
     access::customer(&state.server, &staff, id).await?;
     access::customer(&state.server, &staff, other).await?;
+    let before = identities_of(&state, id).await?;
     let c = state
         .server
         .unmerge_customers(id, other, Some(staff.id.clone()))
         .await?;
+    super::audit_trail::record_change(&req, Some(before), identities_of(&state, id).await?);
     Ok(HttpResponse::Ok().json(c))
 }
 

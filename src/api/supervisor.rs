@@ -153,7 +153,9 @@ pub async fn set_agent_status(
 /// `change` refuses); the caller then tells the running agent.
 async fn change_profile(
     state: &AppState,
+    req: &actix_web::HttpRequest,
     id: &AgentId,
+    shown: impl Fn(&crate::domain::AgentProfile) -> serde_json::Value,
     change: impl FnOnce(&mut crate::domain::AgentProfile) -> Result<(), ApiError>,
 ) -> Result<crate::domain::AgentProfile, ApiError> {
     let mut profile = state
@@ -162,7 +164,10 @@ async fn change_profile(
         .agent(id)
         .await?
         .ok_or_else(|| ApiError::not_found("agent"))?;
+    let before = shown(&profile);
     change(&mut profile)?;
+    // The audit entry says what the field was and is (`audit_trail::record_change`).
+    super::audit_trail::record_change(req, Some(before), shown(&profile));
     state
         .server
         .store
@@ -205,6 +210,7 @@ pub struct SkillsPatch {
 )]
 pub async fn patch_agent_skills(
     state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
     staff: Staff,
     path: web::Path<String>,
     body: web::Json<SkillsPatch>,
@@ -217,7 +223,8 @@ pub async fn patch_agent_skills(
             "skills: name at least one skill to change",
         ));
     }
-    let skills = change_profile(&state, &id, |profile| {
+    let shown = |p: &crate::domain::AgentProfile| serde_json::json!({"skills": p.skills});
+    let skills = change_profile(&state, &req, &id, shown, |profile| {
         for (skill, level) in patch {
             match level {
                 Some(p) => profile.skills.insert(skill, p),
@@ -264,6 +271,7 @@ pub struct QueuesBody {
 )]
 pub async fn set_agent_queues(
     state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
     staff: Staff,
     path: web::Path<String>,
     body: web::Json<QueuesBody>,
@@ -283,7 +291,8 @@ pub async fn set_agent_queues(
             return Err(ApiError::invalid(format!("unknown queue {q}")));
         }
     }
-    change_profile(&state, &id, |profile| {
+    let shown = |p: &crate::domain::AgentProfile| serde_json::json!({"queues": p.queues});
+    change_profile(&state, &req, &id, shown, |profile| {
         profile.queues = queues.clone();
         Ok(())
     })
@@ -340,6 +349,7 @@ pub(super) const MAX_OVERFLOW_AFTER_MS: u64 = 86_400_000;
 )]
 pub async fn patch_queue(
     state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
     staff: Staff,
     path: web::Path<String>,
     body: web::Json<QueuePatch>,
@@ -351,6 +361,8 @@ pub async fn patch_queue(
         .queue_config(&name)
         .ok_or_else(|| ApiError::not_found("queue"))?;
     let patch = body.into_inner();
+    let shown = |c: &crate::domain::QueueConfig| serde_json::json!({"priority": c.priority, "overflow": c.overflow});
+    let before = shown(&config);
     if let Some(p) = patch.priority {
         if !(-100..=100).contains(&p) {
             return Err(ApiError::invalid("priority must be -100 to 100"));
@@ -374,6 +386,7 @@ pub async fn patch_queue(
         config.overflow = of;
     }
     state.server.save_queue(config.clone()).await?;
+    super::audit_trail::record_change(&req, Some(before), shown(&config));
     tracing::info!(queue = %name, by = %staff.id, "queue settings changed by a supervisor");
     Ok(HttpResponse::Ok().json(config))
 }

@@ -333,3 +333,118 @@ async fn canned_responses_and_notification_rules_say_what_changed() {
     assert_eq!(newest["after"]["templates"]["ja"], "発送いたしました");
     assert_eq!(log["entries"][1]["detail"]["change"]["before"], Value::Null);
 }
+
+/// The latest entry of an action (a prefix) and its change.
+async fn last_change(app: &TestApp, action: &str) -> Value {
+    let q = serde_urlencoded::to_string([("action", action), ("limit", "1")]).unwrap();
+    let (_, log) = app.get(&format!("/api/v1/audit?{q}")).await;
+    log["entries"][0]["detail"]["change"].clone()
+}
+
+async fn patch(app: &TestApp, path: &str, body: Value) -> (u16, Value) {
+    let r = app
+        .http
+        .patch(format!("{}{path}", app.base))
+        .bearer_auth(&app.admin)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let s = r.status().as_u16();
+    (s, r.json().await.unwrap_or(Value::Null))
+}
+
+/// A known customer without conversations (so it may be merged); its id.
+async fn known_customer(app: &TestApp, phone: &str) -> String {
+    let (s, v) = app
+        .post(
+            "/api/v1/customers",
+            json!({"identities": [{"channel": "sms", "address": phone}]}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    v["id"].as_str().unwrap().to_owned()
+}
+
+#[actix_rt::test]
+async fn supervisor_patches_and_identity_changes_say_what_changed() {
+    let app = spawn_app(|_| {}).await;
+    app.agent("ann", &["general"], json!({"skills": {"billing": 2}}))
+        .await;
+    app.queue("vip", json!({"display_name": "VIP"})).await;
+
+    let (s, v) = patch(
+        &app,
+        "/api/v1/supervisor/agents/ann/skills",
+        json!({"skills": {"billing": 4, "lang-ja": 3}}),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let c = last_change(&app, "PATCH /api/v1/supervisor/agents/").await;
+    assert_eq!(c["before"], json!({"skills": {"billing": 2}}), "{c}");
+    assert_eq!(c["after"], json!({"skills": {"billing": 4, "lang-ja": 3}}));
+
+    let (s, v) = app
+        .put(
+            "/api/v1/supervisor/agents/ann/queues",
+            json!({"queues": ["general", "vip"]}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let c = last_change(&app, "PUT /api/v1/supervisor/agents/").await;
+    assert_eq!(c["before"], json!({"queues": ["general"]}), "{c}");
+    assert_eq!(c["after"], json!({"queues": ["general", "vip"]}));
+
+    let (s, v) = patch(
+        &app,
+        "/api/v1/supervisor/queues/vip",
+        json!({"priority": 7}),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let c = last_change(&app, "PATCH /api/v1/supervisor/queues/").await;
+    assert_eq!(c["before"]["priority"], 0, "{c}");
+    assert_eq!(c["after"]["priority"], 7);
+
+    // Identities: one linked, then another customer merged in.
+    let a = known_customer(&app, "+819011110001").await;
+    let b = known_customer(&app, "+819011110002").await;
+    let (s, v) = app
+        .post(
+            &format!("/api/v1/customers/{a}/identities"),
+            json!({"channel": "email", "address": "aki@example.com"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let c = last_change(&app, "POST /api/v1/customers/{id}/identities").await;
+    let addresses = |v: &Value| -> Vec<String> {
+        let mut a: Vec<String> = v["identities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["address"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        a.sort();
+        a
+    };
+    assert_eq!(addresses(&c["before"]), ["+819011110001"], "{c}");
+    assert_eq!(addresses(&c["after"]), ["+819011110001", "aki@example.com"]);
+    let (s, v) = app
+        .post(&format!("/api/v1/customers/{a}/merge"), json!({"other": b}))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let c = last_change(&app, "POST /api/v1/customers/{id}/merge").await;
+    assert_eq!(c["before"]["merged"], json!([]), "{c}");
+    assert_eq!(c["after"]["merged"], json!([b]), "{c}");
+    assert!(addresses(&c["after"]).contains(&"+819011110002".to_owned()));
+    // A refused change records none.
+    let (s, _) = app
+        .post(&format!("/api/v1/customers/{a}/merge"), json!({"other": b}))
+        .await;
+    assert_eq!(s, 409);
+    let (_, log) = app
+        .get("/api/v1/audit?action=POST%20/api/v1/customers/%7Bid%7D/merge&limit=1")
+        .await;
+    assert_eq!(log["entries"][0]["detail"]["status"], 409, "{log}");
+    assert_eq!(log["entries"][0]["detail"]["change"], Value::Null);
+}
