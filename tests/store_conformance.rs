@@ -128,6 +128,37 @@ async fn cql_concurrent_migrations_apply_each_file_once() {
     assert!(again.is_empty(), "a later start applies nothing: {again:?}");
 }
 
+/// An attempt that could not release the migration lock (a node refusing the delete
+/// while the schema settles) does not make the same process's next attempt wait out the
+/// lock's 120 s TTL: the next attempt releases it first and migrates within a 5 s wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cql_a_lock_this_process_could_not_release_does_not_block_its_retry() {
+    use switchboard::store::scylla::schema;
+    let opts = cql_options(&fresh_keyspace("migrate_left"));
+    let t = opts.template();
+    let session = ScyllaStore::session(&opts).await.expect("session");
+    let wait = std::time::Duration::from_secs(60);
+    schema::migrate(&session, &t, wait)
+        .await
+        .expect("first start");
+    // The lock as an attempt of ours left it: taken, never released.
+    let take = format!(
+        "INSERT INTO {}.schema_version (scope, version, name, applied_at, applied_by) \
+         VALUES ('switchboard', 0, 'lock', toTimestamp(now()), 'left-behind') \
+         IF NOT EXISTS USING TTL 120",
+        opts.keyspace
+    );
+    session.query_unpaged(take, ()).await.expect("take");
+    let short = std::time::Duration::from_secs(5);
+    let held = schema::migrate(&session, &t, short).await;
+    assert!(held.is_err(), "someone else's lock is waited for: {held:?}");
+    schema::note_left_lock(&opts.keyspace, "left-behind");
+    let again = schema::migrate(&session, &t, short)
+        .await
+        .expect("our own left lock is released, not waited out");
+    assert!(again.is_empty(), "{again:?}");
+}
+
 /// A migration that died after running a file's statements but before recording it
 /// runs the file again at the next start: `ALTER TABLE ... ADD` of a column that is
 /// there already is taken as done, not as a failed start.

@@ -22,6 +22,11 @@
 //!    file whose checksum differs from the binary's is an error: shipped files are never
 //!    edited, new changes go in a new file.
 //! 4. Release the lock (an LWT delete that only the holder's id matches).
+//!
+//! A release that fails (a node refusing the delete while the cluster's schema
+//! settles) is remembered by the process ([`left_locks`]), and its next attempt on the
+//! keyspace releases that lock first, instead of waiting out the TTL behind its own
+//! earlier attempt.
 
 use crate::cql::{self, CqlError, Schema};
 use crate::server::Server;
@@ -357,6 +362,24 @@ pub(crate) fn column_exists(error: &str) -> bool {
     error.contains("already exists") || error.contains("conflicts with an existing column")
 }
 
+/// Migration locks this process took and could not release, by keyspace: the holder
+/// id to release at its next attempt.
+fn left_locks() -> &'static std::sync::Mutex<std::collections::HashMap<String, String>> {
+    static LEFT: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<String, String>>> =
+        std::sync::OnceLock::new();
+    LEFT.get_or_init(Default::default)
+}
+
+/// Records that this process holds `keyspace`'s migration lock as `holder` and could
+/// not release it: its next [`migrate`] of the keyspace releases it first. (What a
+/// failed release does; public for the test that stands in for one.)
+pub fn note_left_lock(keyspace: &str, holder: &str) {
+    left_locks()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(keyspace.to_owned(), holder.to_owned());
+}
+
 /// Applies every pending schema file; returns the names applied now.
 pub async fn migrate(
     session: &Session,
@@ -378,6 +401,26 @@ pub async fn migrate(
     let holder = format!("{}-{}", hostname(), uuid::Uuid::new_v4().simple());
     let take = prepare(session, &statements::TAKE_SCHEMA_LOCK, t).await?;
     let release = prepare(session, &statements::RELEASE_SCHEMA_LOCK, t).await?;
+    let left = left_locks()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&t.keyspace);
+    if let Some(left) = left {
+        // An earlier attempt of this process could not let go: let go now.
+        match session
+            .execute_unpaged(&release, (SCOPE, left.as_str()))
+            .await
+        {
+            Ok(_) => tracing::info!("released the schema migration lock an earlier attempt left"),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not release the schema migration lock an earlier attempt left");
+                left_locks()
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(t.keyspace.clone(), left);
+            }
+        }
+    }
     let deadline = Instant::now() + lock_wait;
     loop {
         let now = CqlTimestamp(domain::Clock::now(&domain::SystemClock).0);
@@ -404,6 +447,7 @@ pub async fn migrate(
         .await
     {
         tracing::warn!(error = %e, "could not release the schema migration lock");
+        note_left_lock(&t.keyspace, &holder);
     }
     outcome
 }
