@@ -489,8 +489,22 @@ fn take_budget(state: &AppState, req: &HttpRequest) -> Result<(), ApiError> {
 }
 
 /// The public hits of `q` (already admitted).
-fn found(state: &AppState, q: &str, lang: &str, limit: usize) -> Vec<crate::kb::Hit> {
-    let hits = state.server.kb().search_public(q, lang, limit).hits;
+/// Each hit is checked against the index's article once more (public, on the web)
+/// before anything of it is shown.
+fn found(state: &AppState, q: &str, lang: &str, limit: usize) -> Vec<PublicHit> {
+    let kb = state.server.kb();
+    let hits: Vec<PublicHit> = kb
+        .search_public(q, lang, limit)
+        .hits
+        .into_iter()
+        .filter_map(|h| kb.public_article(&h.id).map(|a| (h, a)))
+        .map(|(h, a)| PublicHit {
+            url: article_path(&a),
+            id: h.id,
+            title: h.title,
+            snippet: h.snippet,
+        })
+        .collect();
     metrics::counter!(
         "switchboard_help_searches_total",
         "found" => if hits.is_empty() { "no" } else { "yes" }
@@ -519,9 +533,8 @@ async fn search_page(
     }
     let results = found(&state, &q, lang, state.server.settings.help.max_results)
         .into_iter()
-        .filter_map(|h| state.server.kb().public_article(&h.id).map(|a| (h, a)))
-        .map(|(h, a)| Listed {
-            href: article_path(&a),
+        .map(|h| Listed {
+            href: h.url,
             title: h.title,
             snippet: h.snippet,
         })
@@ -790,16 +803,7 @@ async fn api_search(
     admit(&state, &req, &query.q)?;
     let kb = state.server.kb();
     let tokenizer = kb.tokenizer_name();
-    let hits: Vec<PublicHit> = found(&state, &query.q, lang, limit)
-        .into_iter()
-        .filter_map(|h| kb.public_article(&h.id).map(|a| (h, a)))
-        .map(|(h, a)| PublicHit {
-            url: article_path(&a),
-            id: h.id,
-            title: h.title,
-            snippet: h.snippet,
-        })
-        .collect();
+    let hits = found(&state, &query.q, lang, limit);
     let mut r = HttpResponse::Ok();
     cache(&state, &mut r);
     Ok(r.json(serde_json::json!({"hits": hits, "tokenizer": tokenizer})))
