@@ -133,6 +133,8 @@ pub struct Settings {
     pub help: crate::kb::HelpSettings,
     /// Conversation search (`[search]`, docs/search.md).
     pub search: crate::search::SearchSettings,
+    /// The outbound event stream (`[stream]`, docs/event-stream.md).
+    pub stream: crate::channels::stream::StreamSettings,
     /// The FAQ bot on messaging channels (`[bot]`, docs/kb.md).
     pub bot: crate::bot::BotSettings,
     /// IVR menu trees for voice and the visual IVR (`[ivr]`, docs/ivr.md).
@@ -620,6 +622,7 @@ impl Default for Settings {
             kb: Default::default(),
             help: Default::default(),
             search: Default::default(),
+            stream: Default::default(),
             bot: Default::default(),
             ivr: Default::default(),
             callbacks: Default::default(),

@@ -31,6 +31,8 @@ pub struct Inner {
     cluster: std::sync::OnceLock<ClusterInfo>,
     /// Conversation search; set once at start-up when `search.enabled`.
     search: std::sync::OnceLock<Arc<crate::search::feed::Feed>>,
+    /// The outbound event stream; set once at start-up.
+    stream: std::sync::OnceLock<crate::channels::stream::deliver::Stream>,
 }
 
 /// What the cluster view needs: the lease rows, this node, and the clock-skew bound
@@ -82,6 +84,7 @@ impl Server {
             settings,
             cluster: std::sync::OnceLock::new(),
             search: std::sync::OnceLock::new(),
+            stream: std::sync::OnceLock::new(),
         }))
     }
 
@@ -103,6 +106,16 @@ impl Server {
     /// Conversation search, when enabled.
     pub fn search(&self) -> Option<&Arc<crate::search::feed::Feed>> {
         self.0.search.get()
+    }
+
+    /// Sets the outbound event stream (once, at start-up).
+    pub fn set_stream(&self, stream: crate::channels::stream::deliver::Stream) {
+        let _ = self.0.stream.set(stream);
+    }
+
+    /// The outbound event stream, once started.
+    pub fn stream(&self) -> Option<&crate::channels::stream::deliver::Stream> {
+        self.0.stream.get()
     }
 
     /// The knowledge base's index.

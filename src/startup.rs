@@ -137,6 +137,7 @@ impl Application {
             .and_then(|_| settings.bot.validate())
             .and_then(|_| settings.help.validate())
             .and_then(|_| settings.search.validate())
+            .and_then(|_| settings.stream.validate())
             .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
 
         settings
@@ -361,6 +362,9 @@ impl Application {
             dispatcher.resume(&gateway).await?
         };
         crate::actors::customer::notify::scheduler::start(&engine);
+        let stream = crate::channels::stream::deliver::Stream::new(settings.stream.clone());
+        crate::channels::stream::deliver::start(&stream, engine.clone());
+        handle.set_stream(stream);
         if resent > 0 {
             tracing::info!(
                 resent,

@@ -39,7 +39,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "channels",
         &[
-            "domain", "protocol", "store", "ivr", "survey", "smtp", "engine",
+            "domain", "protocol", "store", "ivr", "survey", "smtp", "engine", "cluster",
         ],
     ),
 ];
@@ -285,6 +285,7 @@ const MODULE_LAYERS: &[(&str, &[&str])] = &[
             "email",
             "registry",
             "outbound",
+            "stream",
         ],
     ),
     (

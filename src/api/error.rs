@@ -21,6 +21,10 @@ pub struct ApiError {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
     pub event_id: Option<crate::domain::EventId>,
+    /// For `invalid`: what is wrong with each field of the request body, by field name
+    /// (every field at once, so a form can mark them all).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fields: Option<std::collections::BTreeMap<String, String>>,
     /// Seconds for a `Retry-After` header (rate limits); not part of the body.
     #[serde(skip)]
     pub retry_after: Option<u64>,
@@ -32,6 +36,7 @@ impl ApiError {
             code,
             message: message.into(),
             event_id: None,
+            fields: None,
             retry_after: None,
         }
     }
@@ -51,6 +56,18 @@ impl ApiError {
     }
     pub fn invalid(m: impl Into<String>) -> Self {
         Self::new(ErrorCode::Invalid, m)
+    }
+    /// 400 `invalid` naming every field that is wrong (`fields`).
+    pub fn fields(fields: std::collections::BTreeMap<String, String>) -> Self {
+        let message = fields
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        Self {
+            fields: Some(fields),
+            ..Self::new(ErrorCode::Invalid, message)
+        }
     }
     pub fn not_found(what: &str) -> Self {
         Self::new(ErrorCode::NotFound, format!("{what} not found"))

@@ -35,6 +35,7 @@ pub mod reports;
 pub mod search;
 pub mod simulate;
 pub mod static_files;
+pub mod stream;
 pub mod supervisor;
 pub mod survey;
 pub mod voice;
@@ -157,6 +158,17 @@ api_v1! {
     get "/kb/suggest" => kb::suggest,
     get "/kb/stats" => kb::stats,
     get "/search/conversations" => search::conversations,
+    get "/stream/types" => stream::types,
+    get "/stream/subscribers" => stream::list,
+    post "/stream/subscribers" => stream::create,
+    get "/stream/subscribers/{id}" => stream::get,
+    patch "/stream/subscribers/{id}" => stream::update,
+    delete "/stream/subscribers/{id}" => stream::delete,
+    post "/stream/subscribers/{id}/secret" => stream::rotate_secret,
+    post "/stream/subscribers/{id}/replay" => stream::replay,
+    get "/stream/subscribers/{id}/dead-letters" => stream::dead_letters,
+    post "/stream/subscribers/{id}/dead-letters/{at}/{event}/redeliver" => stream::redeliver,
+    delete "/stream/subscribers/{id}/dead-letters/{at}/{event}" => stream::discard,
     get "/ivr" => ivr::get_tree,
     get "/ivr/articles/{id}" => ivr::get_article,
     post "/callbacks" => callbacks::create,

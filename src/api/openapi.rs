@@ -27,7 +27,7 @@ use super::error::ApiError;
 use super::{
     admin, callbacks, canned, cluster_view, crm, customers, files, funnel, health, identity,
     inbound, ivr, kb, live, login, moderation, notify, outbound, privacy, read, reports, search,
-    simulate, supervisor, survey, voice, voice_room, windows, ws_routes,
+    simulate, stream, supervisor, survey, voice, voice_room, windows, ws_routes,
 };
 use actix_web::HttpResponse;
 use std::sync::OnceLock;
@@ -122,6 +122,17 @@ use utoipa::OpenApi;
         kb::suggest,
         kb::stats,
         search::conversations,
+        stream::types,
+        stream::list,
+        stream::create,
+        stream::get,
+        stream::update,
+        stream::delete,
+        stream::rotate_secret,
+        stream::replay,
+        stream::dead_letters,
+        stream::redeliver,
+        stream::discard,
         ivr::get_tree,
         ivr::get_article,
         callbacks::create,
@@ -149,6 +160,7 @@ use utoipa::OpenApi;
         (name = "engagement", description = "CSAT surveys and notifications (docs/engagement.md)"),
         (name = "kb", description = "Knowledge base (docs/kb.md)"),
         (name = "search", description = "Conversation search (docs/search.md)"),
+        (name = "stream", description = "The outbound event stream: subscribers, replay, dead letters (docs/event-stream.md)"),
         (name = "ivr", description = "Visual IVR and queued callbacks (docs/ivr.md)"),
     )
 )]

@@ -57,6 +57,7 @@ mod single_node;
 mod skills;
 mod start;
 mod static_files;
+mod stream;
 mod supervisor;
 mod survey;
 mod twiml;

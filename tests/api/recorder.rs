@@ -233,6 +233,12 @@ fn media_answer(req: &HttpRequest, path: &str) -> Option<HttpResponse> {
 
 impl Recorder {
     pub async fn start() -> Recorder {
+        Self::start_on(0).await
+    }
+
+    /// [`Recorder::start`] on 127.0.0.1:`port` (0: any): a receiver that comes up on
+    /// the address a sender has been failing to reach.
+    pub async fn start_on(port: u16) -> Recorder {
         let shared = Arc::new(Shared::default());
         let (tx, rx) = tokio::sync::oneshot::channel();
         let s2 = shared.clone();
@@ -246,7 +252,7 @@ impl Recorder {
                         .default_service(web::to(record))
                 })
                 .workers(1)
-                .bind("127.0.0.1:0")
+                .bind(("127.0.0.1", port))
                 .unwrap();
                 let port = server.addrs()[0].port();
                 let server = server.run();

@@ -71,6 +71,8 @@ mod simulate;
 mod skills;
 #[path = "../api/start.rs"]
 mod start;
+#[path = "../api/stream.rs"]
+mod stream;
 #[path = "../api/supervisor.rs"]
 mod supervisor;
 #[path = "../api/survey.rs"]
@@ -87,5 +89,6 @@ mod rolling;
 mod spread;
 mod spread_calls;
 mod spread_kb;
+mod spread_stream;
 mod standby;
 mod store_down;

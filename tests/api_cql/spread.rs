@@ -72,7 +72,13 @@ pub(crate) async fn two_with_config(dir: &std::path::Path, toml: &str) -> (Proc,
 pub(crate) fn placed_keys() -> Vec<String> {
     let mut keys: Vec<String> = (0..SHARDS).map(|s| format!("shard/{s}")).collect();
     keys.push("queue/general".into());
-    for s in ["hub", "notifier", "callback-sweeper", "idempotency-expiry"] {
+    for s in [
+        "hub",
+        "notifier",
+        "callback-sweeper",
+        "idempotency-expiry",
+        "event-stream",
+    ] {
         keys.push(format!("singleton/{s}"));
     }
     keys

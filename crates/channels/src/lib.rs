@@ -38,6 +38,7 @@ pub mod outbound;
 mod public;
 pub mod registry;
 pub mod signature;
+pub mod stream;
 pub mod twilio_sms;
 pub mod twilio_voice;
 mod webhook;
@@ -61,6 +62,7 @@ pub use switchboard_engine::actors::ingest::{
 };
 
 // The layers below, under the names the connectors use.
+pub(crate) use ::cluster;
 pub(crate) use ::domain;
 pub(crate) use ::ivr;
 pub(crate) use ::store;

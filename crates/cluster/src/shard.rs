@@ -74,14 +74,17 @@ pub enum Singleton {
     CallbackSweeper,
     /// The embedded store's idempotency expiry (the CQL store expires by TTL).
     IdempotencyExpiry,
+    /// The outbound event stream's deliveries and its journal's pruning.
+    EventStream,
 }
 
 impl Singleton {
-    pub const ALL: [Singleton; 4] = [
+    pub const ALL: [Singleton; 5] = [
         Singleton::Hub,
         Singleton::Notifier,
         Singleton::CallbackSweeper,
         Singleton::IdempotencyExpiry,
+        Singleton::EventStream,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -90,6 +93,7 @@ impl Singleton {
             Singleton::Notifier => "notifier",
             Singleton::CallbackSweeper => "callback-sweeper",
             Singleton::IdempotencyExpiry => "idempotency-expiry",
+            Singleton::EventStream => "event-stream",
         }
     }
 }

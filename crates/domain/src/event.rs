@@ -437,6 +437,84 @@ impl EventKind {
     }
 }
 
+impl EventKind {
+    /// The type the outbound event stream publishes this event as
+    /// (`message.received`, `conversation.resolved`…), or `None` for the events it
+    /// leaves out: routing's inner steps (queued, offered, offer closed) and what only
+    /// staff screens need. A new kind decides here, or it does not compile.
+    pub fn stream_type(&self) -> Option<&'static str> {
+        Some(match self {
+            EventKind::MessageIn { .. } => "message.received",
+            EventKind::MessageOut { .. } => "message.sent",
+            EventKind::MessageStatus { .. } => "message.status",
+            EventKind::Note { .. } => "note.added",
+            EventKind::ConversationOpened { .. } => "conversation.opened",
+            EventKind::ConversationReopened { .. } => "conversation.reopened",
+            EventKind::Assigned { .. } => "conversation.assigned",
+            EventKind::Transferred { .. } => "conversation.transferred",
+            EventKind::Overflowed { .. } => "conversation.overflowed",
+            EventKind::WrapUp { .. } => "conversation.wrap_up",
+            EventKind::Parked { .. } => "conversation.parked",
+            EventKind::Resolved { .. } => "conversation.resolved",
+            EventKind::Abandoned { .. } => "conversation.abandoned",
+            EventKind::ChannelSwitched { .. } => "conversation.channel_switched",
+            EventKind::ResponseOverdue { .. } => "conversation.response_overdue",
+            EventKind::SurveyAnswered { .. } => "csat.answered",
+            EventKind::CallbackRequested { .. } => "callback.requested",
+            EventKind::CallbackAttempt { .. } => "callback.attempted",
+            EventKind::CustomersMerged { .. } => "customer.merged",
+            EventKind::CustomersUnmerged { .. } => "customer.unmerged",
+            EventKind::IdentityLinked { .. } => "customer.identity_linked",
+            EventKind::OptOutChanged { .. } => "customer.opt_out_changed",
+            EventKind::CallEnded { .. } => "call.ended",
+            EventKind::CallRecorded { .. } => "call.recorded",
+            EventKind::BotHandoff { .. } => "bot.handoff",
+            EventKind::NotificationSent { .. } => "notification.sent",
+            EventKind::Queued { .. }
+            | EventKind::Offered { .. }
+            | EventKind::OfferClosed { .. }
+            | EventKind::PostModerated { .. }
+            | EventKind::Call { .. }
+            | EventKind::CallStarted { .. }
+            | EventKind::CallAnswered { .. }
+            | EventKind::VideoInvited { .. }
+            | EventKind::SurveySent { .. }
+            | EventKind::BotReply { .. } => return None,
+        })
+    }
+}
+
+/// Every type the outbound event stream publishes ([`EventKind::stream_type`]), in the
+/// order the docs list them.
+pub const STREAM_TYPES: &[&str] = &[
+    "conversation.opened",
+    "conversation.reopened",
+    "conversation.assigned",
+    "conversation.transferred",
+    "conversation.overflowed",
+    "conversation.wrap_up",
+    "conversation.parked",
+    "conversation.resolved",
+    "conversation.abandoned",
+    "conversation.channel_switched",
+    "conversation.response_overdue",
+    "message.received",
+    "message.sent",
+    "message.status",
+    "note.added",
+    "csat.answered",
+    "callback.requested",
+    "callback.attempted",
+    "customer.merged",
+    "customer.unmerged",
+    "customer.identity_linked",
+    "customer.opt_out_changed",
+    "call.ended",
+    "call.recorded",
+    "bot.handoff",
+    "notification.sent",
+];
+
 impl TimelineEvent {
     pub fn new(
         customer_id: CustomerId,

@@ -47,7 +47,7 @@ pub use error::{EngineError, EngineResult, ErrorCode};
 pub use escape::Escaped;
 pub use event::{
     Attachment, BotTurn, CallStatus, DeliveryStatus, EventKind, Moderation, OfferOutcome,
-    TimelineEvent,
+    TimelineEvent, STREAM_TYPES,
 };
 pub use ids::{AgentId, ConversationId, CustomerId, EventId, OfferId, QueueName};
 pub use queue::{

@@ -944,10 +944,14 @@ fn report_day(day: i64) -> Result<i32, StoreError> {
 
 #[async_trait]
 impl Store for ScyllaStore {
-    async fn commit(&self, batch: Batch) -> Result<(), StoreError> {
+    async fn commit(&self, mut batch: Batch) -> Result<(), StoreError> {
         if batch.is_empty() {
             return Ok(());
         }
+        // The event journal's rows go with the records (phase 1), before the events
+        // they name: a commit cut short leaves a row whose event is missing (the stream
+        // waits for it, then skips it), never an event the stream cannot find.
+        store::journal::extend(&mut batch);
         // Within a batch the later write of a key wins, as in one transaction.
         let customers = last_wins(&batch.customers, |c| c.id);
         let conversations = last_wins(&batch.conversations, |c| c.id);

@@ -38,6 +38,7 @@ pub async fn run_all(store: SharedStore, caps: Capabilities) {
     customer_overwrite(&store).await;
     timeline_order_and_paging(&store).await;
     timeline_isolation(&store).await;
+    journal_rows_with_their_events(&store).await;
     batch_visible_in_reference_order(&store).await;
     if caps.atomic_multi_partition_batches {
         batch_visible_atomically(&store).await;
@@ -1402,6 +1403,65 @@ pub async fn customer_overwrite(store: &SharedStore) {
 
 /// Newest first by event id (not by insertion order); `before` is exclusive; `limit`
 /// caps the page; paging with the last id of a page walks the whole timeline once.
+/// Every streamed event committed gets its journal row (`crate::journal`), in its
+/// hour's kind, in time order, with references only; an event the stream leaves out
+/// gets none, and committing an event again adds no second row.
+pub async fn journal_rows_with_their_events(store: &SharedStore) {
+    use crate::journal;
+    let c = CustomerId::new();
+    let conv = ConversationId::new();
+    // An hour no other case writes in: its kind holds exactly this case's rows.
+    let base = 1_000_000_000_000 + (rand_u16() as i64) * journal::HOUR_MS;
+    let at = |n: usize| Millis(base + n as i64);
+    let mut events: Vec<TimelineEvent> = (0..3)
+        .map(|n| {
+            let mut e = new_event(c, Some(conv), n);
+            e.at = at(n);
+            e
+        })
+        .collect();
+    let queued = TimelineEvent::new(
+        c,
+        Some(conv),
+        at(3),
+        EventKind::Queued {
+            queue: new_queue_name(),
+            priority: 0,
+        },
+    );
+    events.push(queued);
+    for batch in [events.clone(), vec![events[1].clone()]] {
+        ok(
+            store
+                .commit(Batch {
+                    events: batch,
+                    ..Batch::default()
+                })
+                .await,
+            "commit events",
+        );
+    }
+    let kind = journal::kind_of(journal::hour_of(at(0)));
+    let rows = ok(store.records(&kind, None, 100).await, "journal rows");
+    let keys: Vec<String> = rows.iter().map(|(k, _)| k.clone()).collect();
+    let want: Vec<String> = events[..3]
+        .iter()
+        .map(|e| journal::key_of(e.at, e.id))
+        .collect();
+    assert_eq!(keys, want, "one row per streamed event, in time order");
+    for (_, value) in &rows {
+        let entry: journal::Entry = serde_json::from_slice(value).expect("journal entry");
+        assert_eq!(entry.customer, c);
+        assert_eq!(entry.conversation, Some(conv));
+        assert_eq!(entry.stream_type, "message.received");
+    }
+}
+
+fn rand_u16() -> u16 {
+    let b = *CustomerId::new().as_bytes();
+    u16::from_le_bytes([b[0], b[1]])
+}
+
 pub async fn timeline_order_and_paging(store: &SharedStore) {
     let c = CustomerId::new();
     let events: Vec<_> = (0..10).map(|n| new_event(c, None, n)).collect();

@@ -1309,10 +1309,11 @@ fn all_json<T: DeserializeOwned>(table: &StrTable, name: &str) -> Result<Vec<T>,
 
 #[async_trait]
 impl Store for EmbeddedStore {
-    async fn commit(&self, batch: Batch) -> Result<(), StoreError> {
+    async fn commit(&self, mut batch: Batch) -> Result<(), StoreError> {
         if batch.is_empty() {
             return Ok(());
         }
+        crate::journal::extend(&mut batch);
         let (tx, rx) = oneshot::channel();
         self.send(Request::Commit(batch, tx))?;
         rx.await.map_err(writer_gone)?

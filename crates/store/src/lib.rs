@@ -45,6 +45,7 @@ pub mod embedded;
 #[cfg(feature = "testkit")]
 pub mod faulty;
 pub mod fence;
+pub mod journal;
 pub mod privacy;
 
 pub use blob::{BlobId, BlobMeta, BlobPut, BlobStore, ChunkedBlobs};
