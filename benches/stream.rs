@@ -208,17 +208,54 @@ async fn case(lanes: usize, delay: Duration) -> f64 {
     EVENTS as f64 / started.elapsed().as_secs_f64()
 }
 
+/// The baseline: `EVENTS` plain POSTs of a body this size, `lanes` in flight.
+async fn baseline(lanes: usize, delay: Duration) -> f64 {
+    let (port, count) = receiver(delay);
+    let http = reqwest::Client::new();
+    let body = vec![b'x'; 600];
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut senders = Vec::new();
+    for _ in 0..lanes {
+        let (http, next, body) = (http.clone(), next.clone(), body.clone());
+        senders.push(tokio::spawn(async move {
+            while next.fetch_add(1, Ordering::SeqCst) < EVENTS {
+                let r = http
+                    .post(format!("http://127.0.0.1:{port}/in"))
+                    .header("content-type", "application/json")
+                    .body(body.clone())
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(r.status().is_success());
+            }
+        }));
+    }
+    for s in senders {
+        s.await.unwrap();
+    }
+    assert_eq!(count.load(Ordering::SeqCst), EVENTS);
+    EVENTS as f64 / started.elapsed().as_secs_f64()
+}
+
 #[tokio::main]
 async fn main() {
     println!("outbound event stream: {EVENTS} message.received events to one subscriber");
-    println!("{:<28} {:>7} {:>14}", "receiver", "lanes", "events/s");
+    println!(
+        "{:<20} {:<22} {:>6} {:>10}",
+        "receiver", "sender", "lanes", "events/s"
+    );
     for (what, delay) in [
         ("answers at once", Duration::ZERO),
         ("answers after 5 ms", Duration::from_millis(5)),
     ] {
         for lanes in [1, 4] {
+            let rate = baseline(lanes, delay).await;
+            let who = "bare POSTs (baseline)";
+            println!("{what:<20} {who:<22} {lanes:>6} {rate:>10.0}");
             let rate = case(lanes, delay).await;
-            println!("{what:<28} {lanes:>7} {rate:>14.0}");
+            let who = "engine stream";
+            println!("{what:<20} {who:<22} {lanes:>6} {rate:>10.0}");
         }
     }
 }

@@ -382,7 +382,8 @@ async fn read_subscriber(
         .and_then(|b| serde_json::from_slice(&b).ok()))
 }
 
-/// The stored cursor, or a new one at the subscriber's creation.
+/// The stored cursor, or a new one at the subscriber's creation (a replay asked for
+/// before the first round stored one still applies: its token is new to this cursor).
 async fn load_cursor(
     engine: &Engine,
     sub: &Subscriber,
@@ -392,7 +393,6 @@ async fn load_cursor(
         .and_then(|b| serde_json::from_slice::<Cursor>(&b).ok())
         .unwrap_or_else(|| Cursor {
             position: journal::key_at(sub.created_at),
-            replay_token: sub.replay.map(|r| r.token).unwrap_or(0),
             ..Default::default()
         }))
 }
