@@ -135,6 +135,8 @@ pub struct Settings {
     pub search: crate::search::SearchSettings,
     /// The outbound event stream (`[stream]`, docs/event-stream.md).
     pub stream: crate::channels::stream::StreamSettings,
+    /// Staff single sign-on with OpenID Connect (`[oidc]`, docs/sso.md).
+    pub oidc: crate::oidc::OidcSettings,
     /// The FAQ bot on messaging channels (`[bot]`, docs/kb.md).
     pub bot: crate::bot::BotSettings,
     /// IVR menu trees for voice and the visual IVR (`[ivr]`, docs/ivr.md).
@@ -623,6 +625,7 @@ impl Default for Settings {
             help: Default::default(),
             search: Default::default(),
             stream: Default::default(),
+            oidc: Default::default(),
             bot: Default::default(),
             ivr: Default::default(),
             callbacks: Default::default(),

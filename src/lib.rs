@@ -36,6 +36,8 @@
 //! - [`security`]: staff token revocation, login throttling, the websocket `Origin`
 //!   check, log redaction.
 //! - [`auth`]: password hashing and signed tokens (in the engine crate).
+//! - [`oidc`]: staff single sign-on with OpenID Connect (discovery, JWKS, PKCE, ID-token
+//!   checks, IdP groups to roles).
 //! - [`config`]: settings from defaults, file, env and flags, and their projection into
 //!   the engine's settings.
 //! - [`startup`]: building and running the application; recovery after restart.
@@ -61,6 +63,7 @@ pub use switchboard_domain as domain;
 pub mod fuzz;
 pub use switchboard_ivr as ivr;
 pub mod kb;
+pub mod oidc;
 pub use switchboard_engine::metrics;
 pub use switchboard_engine::notify;
 pub use switchboard_engine::ownership;

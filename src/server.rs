@@ -33,6 +33,8 @@ pub struct Inner {
     search: std::sync::OnceLock<Arc<crate::search::feed::Feed>>,
     /// The outbound event stream; set once at start-up.
     stream: std::sync::OnceLock<crate::channels::stream::deliver::Stream>,
+    /// The identity provider of staff single sign-on, when `oidc.enabled`.
+    pub oidc: Option<Arc<crate::oidc::provider::Provider>>,
 }
 
 /// What the cluster view needs: the lease rows, this node, and the clock-skew bound
@@ -81,10 +83,14 @@ impl Server {
             crm,
             kb,
             engine,
-            settings,
             cluster: std::sync::OnceLock::new(),
             search: std::sync::OnceLock::new(),
             stream: std::sync::OnceLock::new(),
+            oidc: settings
+                .oidc
+                .enabled
+                .then(|| Arc::new(crate::oidc::provider::Provider::new(settings.oidc.clone()))),
+            settings,
         }))
     }
 

@@ -138,6 +138,7 @@ impl Application {
             .and_then(|_| settings.help.validate())
             .and_then(|_| settings.search.validate())
             .and_then(|_| settings.stream.validate())
+            .and_then(|_| settings.oidc.validate())
             .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
 
         settings

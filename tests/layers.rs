@@ -291,8 +291,8 @@ const MODULE_LAYERS: &[(&str, &[&str])] = &[
     (
         "src",
         &[
-            "store", "schema", "crm", "kb", "search", "config", "security", "peering", "server",
-            "ws", "api", "active", "demo", "fuzz", "startup",
+            "store", "schema", "crm", "kb", "search", "oidc", "config", "security", "peering",
+            "server", "ws", "api", "active", "demo", "fuzz", "startup",
         ],
     ),
 ];

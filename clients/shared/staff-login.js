@@ -5,6 +5,14 @@
 // between `#login-view` and `#app-view`. What a client does with a session (socket,
 // state) and what it tears down on sign-out are its own; a client that admits only
 // some roles says which through `refuse`.
+//
+// Single sign-on (docs/sso.md): `GET /api/v1/auth/methods` says which sign-ins are open;
+// with SSO, `#login-sso` links to `/api/v1/oidc/login?client=…`, and with password
+// sign-in off the ID and password fields (`#login-password-fields`) and
+// `#login-submit` hide. The provider's round trip ends back on this page with the
+// session in the URL fragment (`#sso_token=…&agent_id=…&role=…&expires_at=…`) or a
+// refusal (`#sso_error=reason`); either is taken and removed from the address bar
+// before anything else runs.
 
 import { t } from './i18n.js';
 import { byId } from './dom.js';
@@ -25,6 +33,7 @@ import { byId } from './dom.js';
  * @property {string} titleKey    i18n key of the page title while the form shows
  * @property {(role: string) => string | null} [refuse]  i18n key of the refusal of a role, or null to admit it
  * @property {(session: StaffSession) => void} onSignedIn  starts the client (form already hidden)
+ * @property {'agent' | 'supervisor'} [client]  which staff page this is, for single sign-on's return
  */
 
 const input = (/** @type {string} */ id) => byId(id, HTMLInputElement);
@@ -40,12 +49,56 @@ export function sessionExpired(session, now) {
 }
 
 /**
+ * The single sign-on result the provider's round trip left in the URL fragment, taken
+ * out of the address bar (and so out of the history) at once.
+ * @returns {{ session: StaffSession | null, error: string | null }}
+ */
+function takeSsoResult() {
+  const params = new URLSearchParams(location.hash.slice(1));
+  const token = params.get('sso_token');
+  const error = params.get('sso_error');
+  if (token === null && error === null) return { session: null, error: null };
+  history.replaceState(null, '', location.pathname + location.search);
+  if (error !== null) return { session: null, error };
+  /** @type {StaffSession} */
+  const session = {
+    token: token || '',
+    agent_id: params.get('agent_id') || '',
+    role: params.get('role') || '',
+    expires_at: Number(params.get('expires_at')) || 0,
+  };
+  const complete = !!(session.token && session.agent_id);
+  return { session: complete ? session : null, error: complete ? null : 'malformed' };
+}
+
+/**
+ * The i18n keys of the single sign-on refusals that have their own message.
+ * @type {Record<string, string>}
+ */
+const SSO_MESSAGES = {
+  no_role: 'login.sso.no_role',
+  unknown_agent: 'login.sso.unknown_agent',
+  disabled: 'login.sso.disabled',
+  provider_unavailable: 'login.sso.unavailable',
+  provider_denied: 'login.sso.denied',
+};
+
+/**
+ * @param {string} reason an `sso_error`
+ * @returns {string} the i18n key of its message
+ */
+function ssoMessage(reason) {
+  return Object.prototype.hasOwnProperty.call(SSO_MESSAGES, reason) ? SSO_MESSAGES[reason] : 'login.sso.refused';
+}
+
+/**
  * The sign-in of one staff client: `resume()` once at start (wires the form; a stored,
  * unexpired session signs in at once, else the form shows, saying so if the stored one
- * expired) and `signedOut(messageKey)` after the client's own sign-out.
+ * expired; a single sign-on result in the URL fragment comes first) and
+ * `signedOut(messageKey)` after the client's own sign-out.
  * @param {StaffLoginOptions} options
  */
-export function staffLogin({ storageKey, idField, titleKey, refuse = () => null, onSignedIn }) {
+export function staffLogin({ storageKey, idField, titleKey, refuse = () => null, onSignedIn, client = 'agent' }) {
   /** The ID of the last session on this page: put back in the form after sign-out. */
   let lastId = '';
 
@@ -79,6 +132,27 @@ export function staffLogin({ storageKey, idField, titleKey, refuse = () => null,
     onSignedIn(session);
   }
 
+  /** Which sign-ins are open: shows the SSO button, hides the password form when off. */
+  async function offerMethods() {
+    try {
+      const res = await fetch('../api/v1/auth/methods', { headers: { accept: 'application/json' } });
+      if (!res.ok) return;
+      const methods = await res.json();
+      const sso = byId('login-sso', HTMLAnchorElement);
+      if (methods.sso) {
+        sso.textContent = methods.sso.label;
+        sso.href = `..${methods.sso.login_url}?client=${client}`;
+        sso.classList.toggle('btn--primary', !methods.password);
+        sso.hidden = false;
+      }
+      const password = methods.password !== false;
+      byId('login-password-fields').hidden = !password;
+      byId('login-submit').hidden = !password;
+    } catch {
+      /* the password form stays: the server is unreachable anyway */
+    }
+  }
+
   /** @param {string | null} [messageKey] */
   function show(messageKey) {
     byId('app-view').hidden = true;
@@ -89,7 +163,7 @@ export function staffLogin({ storageKey, idField, titleKey, refuse = () => null,
     if (messageKey) errorEl.textContent = t(messageKey);
     const id = input(idField);
     if (lastId) id.value = lastId;
-    (id.value ? input('login-password') : id).focus();
+    if (!byId('login-password-fields').hidden) (id.value ? input('login-password') : id).focus();
   }
 
   /** @param {SubmitEvent} ev */
@@ -139,6 +213,23 @@ export function staffLogin({ storageKey, idField, titleKey, refuse = () => null,
     /** Once at start: wires the form, then signs in with the stored session or shows the form. */
     resume() {
       byId('login-form').addEventListener('submit', onSubmit);
+      void offerMethods();
+      const sso = takeSsoResult();
+      if (sso.session) {
+        const refusal = refuse(sso.session.role);
+        if (!refusal) {
+          start(sso.session);
+          return;
+        }
+        save(null);
+        show(refusal);
+        return;
+      }
+      if (sso.error) {
+        save(null);
+        show(ssoMessage(sso.error));
+        return;
+      }
       const session = load();
       if (session && !sessionExpired(session, Date.now())) start(session);
       else {

@@ -278,6 +278,7 @@ let clusterTimer = undefined;
 const login = staffLogin({
   storageKey: 'switchboard.supervisor.session',
   idField: 'login-id',
+  client: 'supervisor',
   titleKey: 'sup.subtitle',
   // An agent account signs in fine but is told this page is not for it.
   refuse: (role) => (role === 'supervisor' || role === 'admin' ? null : 'sup.login.not_supervisor'),

@@ -70,6 +70,11 @@ pub async fn login(
 ) -> Result<HttpResponse, ApiError> {
     let denied = || ApiError::unauthorized("unknown agent or wrong password");
     let server = &state.server;
+    if !server.settings.oidc.password_login {
+        return Err(ApiError::forbidden(
+            "password sign-in is turned off here: use single sign-on",
+        ));
+    }
     let limiter = &server.security;
     let ip = client_ip(&req, server);
     // Counted by the raw account name, so unknown or malformed names count too.

@@ -27,6 +27,7 @@ pub mod live;
 pub mod login;
 pub mod moderation;
 pub mod notify;
+pub mod oidc;
 pub mod openapi;
 pub mod outbound;
 pub mod privacy;
@@ -82,6 +83,9 @@ api_v1! {
     get "/openapi.json" => openapi::openapi,
     post "/login" => login::login,
     post "/logout" => login::logout,
+    get "/auth/methods" => oidc::methods,
+    get "/oidc/login" => oidc::login,
+    get "/oidc/callback" => oidc::callback,
     get "/audit" => privacy::audit,
     get "/customers/{id}/export" => privacy::export,
     post "/customers/{id}/erase" => privacy::erase,

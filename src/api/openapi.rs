@@ -26,8 +26,8 @@
 use super::error::ApiError;
 use super::{
     admin, callbacks, canned, cluster_view, crm, customers, files, funnel, health, identity,
-    inbound, ivr, kb, live, login, moderation, notify, outbound, privacy, read, reports, search,
-    simulate, stream, supervisor, survey, voice, voice_room, windows, ws_routes,
+    inbound, ivr, kb, live, login, moderation, notify, oidc, outbound, privacy, read, reports,
+    search, simulate, stream, supervisor, survey, voice, voice_room, windows, ws_routes,
 };
 use actix_web::HttpResponse;
 use std::sync::OnceLock;
@@ -51,6 +51,9 @@ use utoipa::OpenApi;
         openapi,
         login::login,
         login::logout,
+        oidc::methods,
+        oidc::login,
+        oidc::callback,
         privacy::audit,
         privacy::export,
         privacy::erase,
@@ -148,7 +151,7 @@ use utoipa::OpenApi;
     tags(
         (name = "health", description = "Liveness, readiness, metrics and this document"),
         (name = "websockets", description = "Websocket upgrades; the messages are docs/protocol.md"),
-        (name = "auth", description = "Staff login and logout (docs/security.md)"),
+        (name = "auth", description = "Staff login, single sign-on and logout (docs/security.md, docs/sso.md)"),
         (name = "customers", description = "Customers, identities and timelines"),
         (name = "conversations", description = "Conversations and routing traces"),
         (name = "privacy", description = "Export, erasure and the audit log (docs/privacy.md)"),

@@ -24,6 +24,7 @@ fn tight(s: &mut switchboard::config::Settings) {
         conversations_per_window: 10,
         callbacks_per_window: 2,
         help_requests_per_window: 4,
+        sso_requests_per_window: 30,
         max_chat_sockets: 20,
         unserved_grace_ms: 300,
         flood_alert_per_minute: 50,

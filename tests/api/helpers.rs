@@ -329,6 +329,7 @@ pub fn generous_budgets() -> switchboard::budget::AnonymousSettings {
         conversations_per_window: 1_000_000,
         callbacks_per_window: 1_000_000,
         help_requests_per_window: 1_000_000,
+        sso_requests_per_window: 1_000_000,
         max_chat_sockets: 1_000_000,
         ..Default::default()
     }
@@ -428,7 +429,26 @@ async fn spawn_app_full(
         engine: Some(engine),
         thread: Some(thread),
     };
-    app.admin = app.login("admin", ADMIN_PASSWORD).await;
+    let server = app.engine.clone().expect("the server handle");
+    app.admin = if server.settings.oidc.password_login {
+        app.login("admin", ADMIN_PASSWORD).await
+    } else {
+        // Password sign-in is off (single sign-on only): the harness mints the
+        // bootstrap admin's token with the engine's own signer instead.
+        let id = switchboard::domain::AgentId::parse("admin").unwrap();
+        let gen = server
+            .security
+            .revocations
+            .generation(&server.store, &id)
+            .await
+            .unwrap();
+        server.tokens.sign(&switchboard::auth::Claims::Staff {
+            sub: "admin".into(),
+            role: switchboard::domain::Role::Admin,
+            exp: server.now().plus_ms(3_600_000),
+            gen,
+        })
+    };
     app
 }
 

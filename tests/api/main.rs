@@ -55,6 +55,7 @@ mod shutdown;
 mod simulate;
 mod single_node;
 mod skills;
+mod sso;
 mod start;
 mod static_files;
 mod stream;

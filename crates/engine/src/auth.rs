@@ -87,6 +87,39 @@ impl TokenSigner {
         format!("{}.{}", B64.encode(&payload), B64.encode(sig))
     }
 
+    /// Seals `payload` for one `purpose` (a short label such as `oidc-state`): the same
+    /// `base64url(payload) . base64url(hmac)` shape as a token, but the MAC covers the
+    /// purpose too, so a sealed value is never accepted as a token or for another
+    /// purpose. Integrity only: the payload is readable by whoever holds the value.
+    pub fn seal(&self, purpose: &str, payload: &[u8]) -> String {
+        let sig = self.purpose_mac(purpose, payload).finalize().into_bytes();
+        format!("{}.{}", B64.encode(payload), B64.encode(sig))
+    }
+
+    /// The payload of a value [`TokenSigner::seal`] made for `purpose` with this key;
+    /// `None` when it is malformed, longer than `max_len`, or made otherwise.
+    pub fn open(&self, purpose: &str, sealed: &str, max_len: usize) -> Option<Vec<u8>> {
+        if sealed.len() > max_len {
+            return None;
+        }
+        let (p, s) = sealed.split_once('.')?;
+        let payload = B64.decode(p).ok()?;
+        let sig = B64.decode(s).ok()?;
+        self.purpose_mac(purpose, &payload)
+            .verify_slice(&sig)
+            .ok()?;
+        Some(payload)
+    }
+
+    fn purpose_mac(&self, purpose: &str, payload: &[u8]) -> HmacSha256 {
+        let mut mac = HmacSha256::new_from_slice(&self.key).expect("hmac takes any key size");
+        mac.update(b"sealed\0");
+        mac.update(purpose.as_bytes());
+        mac.update(b"\0");
+        mac.update(payload);
+        mac
+    }
+
     pub fn verify(&self, token: &str, now: Millis) -> Result<Claims, TokenError> {
         if token.len() > 2048 {
             return Err(TokenError::Malformed);
@@ -227,6 +260,35 @@ mod tests {
         bad.insert(3, 'x');
         assert!(s.verify(&bad, Millis(10)).is_err());
         assert_eq!(s.verify("nodot", Millis(0)), Err(TokenError::Malformed));
+    }
+
+    #[test]
+    fn sealed_values_open_only_for_their_purpose_and_key() {
+        let s = TokenSigner::new([7; 32]);
+        let v = s.seal("oidc-state", b"{\"a\":1}");
+        assert_eq!(
+            s.open("oidc-state", &v, 1024).as_deref(),
+            Some(&b"{\"a\":1}"[..])
+        );
+        assert_eq!(s.open("other", &v, 1024), None, "another purpose");
+        assert_eq!(s.open("oidc-state", &v, 4), None, "over the length bound");
+        assert_eq!(TokenSigner::new([8; 32]).open("oidc-state", &v, 1024), None);
+        let mut bad = v.clone();
+        bad.insert(1, 'x');
+        assert_eq!(s.open("oidc-state", &bad, 1024), None);
+        // A sealed value is not a token, and a token does not open as a sealed value.
+        let c = Claims::Staff {
+            sub: "alice".into(),
+            role: Role::Admin,
+            exp: Millis(1000),
+            gen: 0,
+        };
+        let sealed_claims = s.seal("oidc-state", &serde_json::to_vec(&c).unwrap());
+        assert_eq!(
+            s.verify(&sealed_claims, Millis(0)),
+            Err(TokenError::BadSignature)
+        );
+        assert_eq!(s.open("oidc-state", &s.sign(&c), 1024), None);
     }
 
     #[tokio::test]

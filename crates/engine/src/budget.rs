@@ -1,6 +1,7 @@
 //! Per-client-address budgets at the anonymous doors (docs/security.md, "Anonymous
 //! doors"): web-chat socket opens, new visitors, conversations opened from a chat
-//! socket, callback requests, the help center's searches and feedback, and chat
+//! socket, callback requests, the help center's searches and feedback, staff single
+//! sign-on starts and returns, and chat
 //! sockets open at once. Each door is a token
 //! bucket per address (`[anonymous]` sets its size and refill); a door whose bucket is
 //! empty refuses with the seconds until one token is back, which the server answers as
@@ -38,17 +39,21 @@ pub enum Door {
     /// The public help center's searches and feedback (pages and the chat widget's
     /// suggestions).
     Help,
+    /// Staff single sign-on starts and returns (`/api/v1/oidc/login`, `/callback`):
+    /// each may call the identity provider.
+    Sso,
     /// Sockets open at once (a cap, not a rate).
     ChatSockets,
 }
 
 impl Door {
-    pub const ALL: [Door; 6] = [
+    pub const ALL: [Door; 7] = [
         Door::ChatOpen,
         Door::Visitor,
         Door::Conversation,
         Door::Callback,
         Door::Help,
+        Door::Sso,
         Door::ChatSockets,
     ];
 
@@ -59,6 +64,7 @@ impl Door {
             Door::Conversation => "conversation",
             Door::Callback => "callback",
             Door::Help => "help",
+            Door::Sso => "sso",
             Door::ChatSockets => "chat_sockets",
         }
     }
@@ -94,6 +100,7 @@ impl Refused {
                     Door::Visitor => "new visitors",
                     Door::Conversation => "new conversations",
                     Door::Help => "help-center requests",
+                    Door::Sso => "single sign-on requests",
                     _ => "callback requests",
                 },
                 self.retry_after_secs
@@ -126,12 +133,13 @@ pub fn budget_key(ip: IpAddr) -> IpAddr {
 /// The budgets of every anonymous door.
 pub struct Budgets {
     settings: AnonymousSettings,
-    buckets: [DashMap<IpAddr, Bucket>; 5],
+    /// One per rate door (every door but `ChatSockets`, the last, counted in `sockets`).
+    buckets: [DashMap<IpAddr, Bucket>; Door::ALL.len() - 1],
     sockets: Arc<DashMap<IpAddr, u32>>,
     /// Refusals per door in the current minute, and the minute (`at / 60_000`).
     minute: AtomicU64,
-    this_minute: [AtomicU64; 6],
-    last_minute: [AtomicU64; 6],
+    this_minute: [AtomicU64; Door::ALL.len()],
+    last_minute: [AtomicU64; Door::ALL.len()],
 }
 
 /// A chat socket counted against its address while it lives.
@@ -184,6 +192,7 @@ impl Budgets {
             Door::Conversation => s.conversations_per_window,
             Door::Callback => s.callbacks_per_window,
             Door::Help => s.help_requests_per_window,
+            Door::Sso => s.sso_requests_per_window,
             Door::ChatSockets => s.max_chat_sockets,
         }
         .max(1)

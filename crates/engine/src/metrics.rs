@@ -56,7 +56,7 @@
 //! | `switchboard_login_alarms_total` | counter | — |
 //! | `switchboard_audit_write_failures_total` | counter | — |
 //! | `switchboard_ws_refused_total` | counter | reason (origin, revoked, expired, rate_limit, idle) |
-//! | `switchboard_anonymous_refused_total` | counter | door (chat_open, visitor, conversation, callback, chat_sockets) |
+//! | `switchboard_anonymous_refused_total` | counter | door (chat_open, visitor, conversation, callback, help, sso, chat_sockets) |
 //! | `switchboard_smtp_refused_total` | counter | reason (per_ip, busy, idle) |
 //! | `switchboard_files_stored_total` | counter | |
 //! | `switchboard_file_bytes_stored_total` | counter | |

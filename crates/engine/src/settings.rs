@@ -288,6 +288,8 @@ pub struct AnonymousSettings {
     /// Searches and "was this helpful?" answers at the public help center (its pages
     /// and the web chat's suggestions).
     pub help_requests_per_window: u32,
+    /// Staff single sign-on starts and returns (each may call the identity provider).
+    pub sso_requests_per_window: u32,
     /// `/ws/chat` sockets one address may hold open at once.
     pub max_chat_sockets: u32,
     /// A waiting web-chat conversation of a visitor nobody knows (no identity but
@@ -308,6 +310,7 @@ impl Default for AnonymousSettings {
             conversations_per_window: 10,
             callbacks_per_window: 3,
             help_requests_per_window: 60,
+            sso_requests_per_window: 30,
             max_chat_sockets: 20,
             unserved_grace_ms: 15_000,
             flood_alert_per_minute: 50,
@@ -326,6 +329,7 @@ impl AnonymousSettings {
             self.conversations_per_window,
             self.callbacks_per_window,
             self.help_requests_per_window,
+            self.sso_requests_per_window,
             self.max_chat_sockets,
         ];
         if budgets.contains(&0) {
