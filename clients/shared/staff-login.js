@@ -33,7 +33,7 @@ import { byId } from './dom.js';
  * @property {string} titleKey    i18n key of the page title while the form shows
  * @property {(role: string) => string | null} [refuse]  i18n key of the refusal of a role, or null to admit it
  * @property {(session: StaffSession) => void} onSignedIn  starts the client (form already hidden)
- * @property {'agent' | 'supervisor'} [client]  which staff page this is, for single sign-on's return
+ * @property {'agent' | 'supervisor' | 'admin'} [client]  which staff page this is, for single sign-on's return
  */
 
 const input = (/** @type {string} */ id) => byId(id, HTMLInputElement);

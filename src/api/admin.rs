@@ -77,37 +77,63 @@ pub async fn put_agent(
     require_admin(&staff)?;
     let id = AgentId::parse(&path)?;
     let body = body.into_inner();
+    let existing = state.server.store.agent(&id).await?;
+    // Every bad field is named at once (the console shows each beside its input);
+    // nothing is stored while any is.
+    let mut fields = BTreeMap::new();
     if body.display_name.trim().is_empty() || body.display_name.len() > 100 {
-        return Err(ApiError::invalid("display_name must be 1 to 100 bytes"));
+        fields.insert("display_name".into(), "must be 1 to 100 bytes".into());
     }
-    crate::domain::check_agent_skills(&body.skills)?;
+    if let Err(e) = crate::domain::check_agent_skills(&body.skills) {
+        fields.insert("skills".into(), e.reason);
+    }
     let phone = match body.phone.as_deref().map(str::trim) {
         None | Some("") => None,
-        Some(p) => Some(
-            crate::domain::IdentityKey::parse(crate::domain::Channel::Voice, p)
-                .map_err(|_| ApiError::invalid("phone must be a phone number (E.164, +81…)"))?
-                .address,
-        ),
+        Some(p) => match crate::domain::IdentityKey::parse(crate::domain::Channel::Voice, p) {
+            Ok(k) => Some(k.address),
+            Err(_) => {
+                fields.insert(
+                    "phone".into(),
+                    "must be a phone number (E.164, +81…)".into(),
+                );
+                None
+            }
+        },
     };
-    for q in &body.queues {
-        if !state.server.queue_exists(q) {
-            return Err(ApiError::invalid(format!("unknown queue {q}")));
-        }
+    let unknown: Vec<String> = body
+        .queues
+        .iter()
+        .filter(|q| !state.server.queue_exists(q))
+        .map(|q| q.to_string())
+        .collect();
+    if !unknown.is_empty() {
+        fields.insert(
+            "queues".into(),
+            format!("names unknown queues: {}", unknown.join(", ")),
+        );
     }
-    let existing = state.server.store.agent(&id).await?;
+    match (&body.password, &existing) {
+        (Some(pw), _) if pw.len() < 8 || pw.len() > 1024 => {
+            fields.insert("password".into(), "must be 8 to 1024 bytes".into());
+        }
+        (None, None) => {
+            fields.insert("password".into(), "is required for a new agent".into());
+        }
+        _ => {}
+    }
+    if !fields.is_empty() {
+        return Err(ApiError::fields(fields));
+    }
     let password_hash =
         match (&body.password, &existing) {
             (Some(pw), _) => {
-                if pw.len() < 8 || pw.len() > 1024 {
-                    return Err(ApiError::invalid("password must be 8 to 1024 bytes"));
-                }
                 let pw = pw.clone();
                 state.server.passwords.hash(pw).await.map_err(|_| {
                     ApiError::new(crate::domain::ErrorCode::Internal, "hashing failed")
                 })?
             }
             (None, Some(e)) => e.password_hash.clone(),
-            (None, None) => return Err(ApiError::invalid("a new agent needs a password")),
+            (None, None) => unreachable!("refused above"),
         };
     let profile = AgentProfile {
         id,
@@ -173,6 +199,68 @@ pub async fn put_agent(
     })))
 }
 
+/// The fields of a queue body that do not parse, or that are not queue settings, each
+/// named with why: every field is parsed alone over the defaults, so one bad field
+/// cannot hide another.
+fn queue_field_errors(
+    obj: &serde_json::Map<String, serde_json::Value>,
+) -> BTreeMap<String, String> {
+    let name = obj.get("name").cloned().unwrap_or_default();
+    let mut fields = BTreeMap::new();
+    for (k, v) in obj {
+        if k == "name" {
+            continue;
+        }
+        let alone = serde_json::json!({ "name": name, k.as_str(): v });
+        match serde_json::from_value::<QueueConfig>(alone) {
+            Err(e) => {
+                // serde's message without its " at line 1 column 2" tail.
+                let msg = e.to_string();
+                let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+                fields.insert(k.clone(), msg);
+            }
+            // A field the configuration does not have would be dropped without a
+            // word (a typo of a real one): it is named instead. Empty values are
+            // fine (an unset option or list is not written back).
+            Ok(parsed) => {
+                let empty = v.is_null()
+                    || v.as_array().is_some_and(Vec::is_empty)
+                    || v.as_object().is_some_and(serde_json::Map::is_empty);
+                let kept = serde_json::to_value(&parsed)
+                    .ok()
+                    .is_some_and(|back| back.get(k).is_some());
+                if !kept && !empty {
+                    fields.insert(k.clone(), "is not a queue setting".into());
+                }
+            }
+        }
+    }
+    fields
+}
+
+/// Every queue's routing configuration (admin): what the console edits.
+#[utoipa::path(get, path = "/api/v1/queue-configs", tag = "queues", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "`[QueueConfig]`, by name"),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+    )
+)]
+pub async fn queue_configs(
+    state: web::Data<AppState>,
+    staff: Staff,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&staff)?;
+    let mut out: Vec<QueueConfig> = state
+        .server
+        .queue_names()
+        .iter()
+        .filter_map(|n| state.server.queue_config(n))
+        .collect();
+    out.sort_by(|a, b| a.name.as_str().cmp(b.name.as_str()));
+    Ok(HttpResponse::Ok().json(out))
+}
+
 /// An agent's profile as the audit log keeps it: everything but the password hash.
 fn agent_view(p: &AgentProfile) -> serde_json::Value {
     serde_json::json!({
@@ -212,21 +300,29 @@ pub async fn put_queue(
         .as_object_mut()
         .ok_or_else(|| ApiError::invalid("expected a JSON object"))?;
     obj.insert("name".into(), serde_json::Value::String(name.to_string()));
-    let mut config: QueueConfig =
-        serde_json::from_value(value).map_err(|e| ApiError::invalid(e.to_string()))?;
+    let mut fields = queue_field_errors(obj);
+    let parsed = if fields.is_empty() {
+        serde_json::from_value::<QueueConfig>(value).map_err(|e| ApiError::invalid(e.to_string()))
+    } else {
+        Err(ApiError::fields(fields.clone()))
+    };
+    let mut config = parsed?;
     if config.display_name.trim().is_empty() {
         config.display_name = name.to_string();
     }
     if config.offer_timeout_ms < 100 || config.offer_timeout_ms > 600_000 {
-        return Err(ApiError::invalid("offer_timeout_ms must be 100 to 600000"));
+        fields.insert("offer_timeout_ms".into(), "must be 100 to 600000".into());
     }
     if config.max_waiting == 0 {
-        return Err(ApiError::invalid("max_waiting must be at least 1"));
+        fields.insert("max_waiting".into(), "must be at least 1".into());
     }
     if let Some(of) = &config.overflow {
         if of.to == config.name {
-            return Err(ApiError::invalid("a queue cannot overflow into itself"));
+            fields.insert("overflow".into(), "cannot be the queue itself".into());
         }
+    }
+    if !fields.is_empty() {
+        return Err(ApiError::fields(fields));
     }
     let before = state.server.queue_config(&name);
     state.server.save_queue(config.clone()).await?;

@@ -49,7 +49,7 @@ pub async fn queue(
 /// Agents with live state (supervisor, admin).
 #[utoipa::path(get, path = "/api/v1/agents", tag = "agents", security(("bearer" = [])),
     responses(
-        (status = 200, description = "`[{id, display_name, role, skills, capacity, queues, live}]`"),
+        (status = 200, description = "`[{id, display_name, role, skills, capacity, queues, disabled, phone, live}]`"),
         (status = 401, response = ApiError),
         (status = 403, response = ApiError),
     )
@@ -63,7 +63,7 @@ pub async fn agents(state: web::Data<AppState>, staff: Staff) -> Result<HttpResp
         out.push(serde_json::json!({
             "id": p.id, "display_name": p.display_name, "role": p.role,
             "skills": p.skills, "capacity": p.capacity, "queues": p.queues,
-            "live": live,
+            "disabled": p.disabled, "phone": p.phone, "live": live,
         }));
     }
     Ok(HttpResponse::Ok().json(out))

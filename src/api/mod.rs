@@ -120,6 +120,7 @@ api_v1! {
     get "/queues" => live::queues,
     get "/queues/{name}" => live::queue,
     put "/queues/{name}" => admin::put_queue,
+    get "/queue-configs" => admin::queue_configs,
     put "/agents/{id}" => admin::put_agent,
     get "/agents" => live::agents,
     get "/agents/{id}" => live::agent,

@@ -77,7 +77,7 @@ pub async fn methods(state: web::Data<AppState>) -> HttpResponse {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct LoginQuery {
-    /// The staff page to come back to: `agent` (default) or `supervisor`.
+    /// The staff page to come back to: `agent` (default), `supervisor` or `admin`.
     #[param(value_type = Option<String>)]
     pub client: Option<StaffClient>,
 }

@@ -73,6 +73,7 @@ use utoipa::OpenApi;
         live::queues,
         live::queue,
         admin::put_queue,
+        admin::queue_configs,
         live::agents,
         voice::token,
         voice::recording,

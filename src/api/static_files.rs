@@ -21,7 +21,7 @@ use rust_embed::RustEmbed;
 #[exclude = "types/*"]
 struct Clients;
 
-const SERVED: [&str; 4] = ["agent", "chat", "shared", "supervisor"];
+const SERVED: [&str; 5] = ["admin", "agent", "chat", "shared", "supervisor"];
 
 pub async fn root() -> HttpResponse {
     HttpResponse::Found()

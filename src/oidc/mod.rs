@@ -232,6 +232,7 @@ impl OidcSettings {
 pub enum StaffClient {
     Agent,
     Supervisor,
+    Admin,
 }
 
 impl StaffClient {
@@ -240,6 +241,7 @@ impl StaffClient {
         match self {
             StaffClient::Agent => "/agent/",
             StaffClient::Supervisor => "/supervisor/",
+            StaffClient::Admin => "/admin/",
         }
     }
 }

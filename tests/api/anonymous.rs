@@ -258,7 +258,7 @@ async fn a_visitors_callback_names_only_ivr_callback_queues_and_allowed_countrie
         s.callbacks.allowed_country_codes = vec!["81".into()];
     })
     .await;
-    app.queue("vip", json!({"channels": ["voice"]})).await;
+    app.queue("vip", json!({})).await;
     let (mut chat, w) = Client::visitor(&app).await;
     let customer = w["customer_id"].as_str().unwrap().to_owned();
     let token = w["token"].as_str().unwrap().to_owned();

@@ -5,6 +5,7 @@
 /// The store every engine of this binary runs on.
 pub const BACKEND: helpers::Backend = helpers::Backend::Embedded;
 
+mod admin_console;
 mod anonymous;
 mod audit_trail;
 mod bad_input;

@@ -1,0 +1,416 @@
+// admin/app.js — owns the admin console (/admin/): its session (sign-in through
+// ../shared/staff-login.js, password or single sign-on; any role but admin is turned
+// away), the agents section (`GET /api/v1/agents`, create or edit with `PUT
+// /api/v1/agents/{id}`: name, password reset, role, skills with proficiency, capacity
+// per class, queues, phone, disabled) and the queues section (`GET
+// /api/v1/queue-configs`, create or edit with `PUT /api/v1/queues/{name}`: display
+// name, strategy, required skills, offer timeout, max waiting, priority, the channels
+// it is the default for, overflow). An edit sends the whole record it loaded with the
+// form's fields over it, so settings the form does not show are kept.
+//
+// Bad input is refused field by field: what the page can tell (an empty id, a skill
+// list that does not parse) before sending, the rest from the server's `fields` (400
+// `invalid`), each shown under its input; nothing is saved while any is. Every string
+// is from shared/i18n.js (+ ./strings.js); server text is only ever inserted as text.
+
+import './strings.js';
+import { t, applyTranslations, bindLanguageToggle, onLanguageChange } from '../shared/i18n.js';
+import { h, replaceChildren, byId } from '../shared/dom.js';
+import { staffLogin } from '../shared/staff-login.js';
+
+/** @import { StaffSession } from '../shared/staff-login.js' */
+
+/**
+ * An agent as `GET /api/v1/agents` lists it.
+ * @typedef {object} Agent
+ * @property {string} id
+ * @property {string} display_name
+ * @property {string} role
+ * @property {Record<string, number>} skills
+ * @property {{voice: number, chat: number, email: number, messaging: number}} capacity
+ * @property {string[]} queues
+ * @property {boolean} [disabled]
+ * @property {string | null} [phone]
+ */
+
+/**
+ * A queue's configuration as `GET /api/v1/queue-configs` lists it (the fields the
+ * form edits; the others are carried through untouched).
+ * @typedef {{name: string, display_name: string, strategy: string, required_skills: Record<string, number>,
+ *   offer_timeout_ms: number, max_waiting: number, priority: number, default_for: string[],
+ *   overflow: {to: string, after_ms: number} | null, [key: string]: unknown}} QueueConfig
+ */
+
+/** The channels a queue can be the default for (`Channel`, snake_case). */
+const CHANNELS = ['chat', 'sms', 'email', 'voice', 'line', 'messenger', 'whatsapp', 'instagram', 'x', 'video', 'facebook_comments', 'x_mentions'];
+
+const state = {
+  /** @type {StaffSession | null} */
+  session: null,
+  /** @type {Agent[]} */
+  agents: [],
+  /** @type {QueueConfig[]} */
+  queues: [],
+  /** @type {Agent | null} the agent being edited (null: a new one) */
+  editingAgent: null,
+  /** @type {QueueConfig | null} the queue being edited (null: a new one) */
+  editingQueue: null,
+};
+
+const input = (/** @type {string} */ id) => byId(id, HTMLInputElement);
+const select = (/** @type {string} */ id) => byId(id, HTMLSelectElement);
+
+/** A failed request: its status and the server's error body. */
+class ApiFailure extends Error {
+  /**
+   * @param {number} status
+   * @param {{code?: string, message?: string, fields?: Record<string, string>}} body
+   */
+  constructor(status, body) {
+    super(body.message || `HTTP ${status}`);
+    this.status = status;
+    this.body = body;
+  }
+}
+
+/**
+ * A REST call with the session's token; a 401 signs out.
+ * @param {string} method
+ * @param {string} path under /api/v1
+ * @param {unknown} [body]
+ */
+async function api(method, path, body) {
+  const res = await fetch(`../api/v1${path}`, {
+    method,
+    headers: {
+      accept: 'application/json',
+      authorization: `Bearer ${state.session?.token}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = await res.json().catch(() => ({}));
+  if (res.status === 401) {
+    logout('login.expired');
+    throw new ApiFailure(401, json);
+  }
+  if (!res.ok) throw new ApiFailure(res.status, json);
+  return json;
+}
+
+/**
+ * `skill:level, …` as a map, or the reason it does not parse.
+ * @param {string} text
+ * @returns {{ok: true, skills: Record<string, number>} | {ok: false, error: string}}
+ */
+export function parseSkills(text) {
+  /** @type {Record<string, number>} */
+  const skills = {};
+  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const m = /^([a-z0-9_-]{1,64})\s*:\s*([1-5])$/i.exec(part);
+    if (!m) return { ok: false, error: t('adm.skills.bad', { part }) };
+    skills[m[1].toLowerCase()] = Number(m[2]);
+  }
+  return { ok: true, skills };
+}
+
+/** @param {Record<string, number>} skills */
+const formatSkills = (skills) =>
+  Object.entries(skills || {})
+    .map(([k, v]) => `${k}:${v}`)
+    .join(', ');
+
+/**
+ * Shows `errors` (field -> message) under the inputs of `form`; fields without an
+ * input go to the form's own line. Clears the others.
+ * @param {HTMLFormElement} form
+ * @param {Record<string, string>} errors
+ */
+function showErrors(form, errors) {
+  const slots = /** @type {NodeListOf<HTMLElement>} */ (form.querySelectorAll('[data-error]'));
+  const known = new Set([...slots].map((el) => el.dataset.error));
+  const rest = Object.entries(errors).filter(([f]) => !known.has(f));
+  for (const el of slots) {
+    const field = el.dataset.error || '';
+    const message = field === '_form' ? rest.map(([f, m]) => (f === '_form' ? m : `${f}: ${m}`)).join(' ') : errors[field];
+    el.textContent = message || '';
+    el.hidden = !message;
+  }
+}
+
+/**
+ * The field errors of a failed save: the server's `fields`, or its message.
+ * @param {unknown} e
+ * @returns {Record<string, string>}
+ */
+function errorsOf(e) {
+  if (e instanceof ApiFailure) {
+    if (e.body.fields) return e.body.fields;
+    return { _form: e.body.message || t('adm.failed', { status: e.status }) };
+  }
+  return { _form: t('login.unreachable') };
+}
+
+/** @param {string} key @param {Record<string, unknown>} [vars] */
+function notify(key, vars) {
+  const el = byId('notice');
+  el.textContent = t(key, vars);
+  el.hidden = false;
+}
+
+// ---- agents
+
+function renderAgents() {
+  const rows = state.agents.map((a) =>
+    h(
+      'tr',
+      { dataset: { agent: a.id }, 'data-testid': 'agent-row' },
+      h('td', { text: a.id }),
+      h('td', { text: a.display_name }),
+      h('td', { text: t(`adm.role.${a.role}`) }),
+      h('td', { text: (a.queues || []).join(', ') }),
+      h('td', { text: formatSkills(a.skills) }),
+      h('td', { 'data-testid': 'agent-status', text: a.disabled ? t('adm.agent.is_disabled') : t('adm.agent.is_enabled') }),
+      h('td', null, h('button', { type: 'button', class: 'btn btn--small', 'data-testid': 'agent-edit', text: t('adm.edit'), onclick: () => openAgent(a) })),
+    ),
+  );
+  replaceChildren(byId('agents-body'), ...rows);
+}
+
+/** @param {Agent | null} agent */
+function openAgent(agent) {
+  state.editingAgent = agent;
+  const form = byId('agent-form', HTMLFormElement);
+  byId('agent-form-title').textContent = agent ? t('adm.agent.edit', { id: agent.id }) : t('adm.agent.new');
+  input('agent-id').value = agent?.id || '';
+  input('agent-id').readOnly = !!agent;
+  input('agent-display-name').value = agent?.display_name || '';
+  input('agent-password').value = '';
+  byId('agent-password-hint').textContent = agent ? t('adm.agent.password_keep') : t('adm.agent.password_new');
+  select('agent-role').value = agent?.role || 'agent';
+  input('agent-skills').value = formatSkills(agent?.skills || {});
+  const cap = agent?.capacity || { voice: 1, chat: 3, email: 5, messaging: 5 };
+  for (const k of /** @type {const} */ (['voice', 'chat', 'email', 'messaging'])) input(`agent-cap-${k}`).value = String(cap[k]);
+  const held = new Set(agent?.queues || []);
+  replaceChildren(
+    byId('agent-queues'),
+    ...state.queues.map((q) =>
+      h('label', { class: 'adm-check' }, h('input', { type: 'checkbox', value: q.name, checked: held.has(q.name), 'data-testid': `agent-queue-${q.name}` }), ` ${q.name}`),
+    ),
+  );
+  input('agent-phone').value = agent?.phone || '';
+  input('agent-disabled').checked = !!agent?.disabled;
+  showErrors(form, {});
+  form.hidden = false;
+  (agent ? input('agent-display-name') : input('agent-id')).focus();
+}
+
+/** @param {SubmitEvent} ev */
+async function saveAgent(ev) {
+  ev.preventDefault();
+  const form = byId('agent-form', HTMLFormElement);
+  /** @type {Record<string, string>} */
+  const errors = {};
+  const id = input('agent-id').value.trim();
+  if (!id) errors.id = t('adm.required');
+  const skills = parseSkills(input('agent-skills').value);
+  if (!skills.ok) errors.skills = skills.error;
+  /** @type {Record<string, number>} */
+  const capacity = {};
+  for (const k of ['voice', 'chat', 'email', 'messaging']) {
+    const n = Number(input(`agent-cap-${k}`).value);
+    if (!Number.isInteger(n) || n < 0 || n > 100) errors.capacity = t('adm.capacity.bad');
+    capacity[k] = n;
+  }
+  if (Object.keys(errors).length) return showErrors(form, errors);
+  const password = input('agent-password').value;
+  const body = {
+    display_name: input('agent-display-name').value,
+    role: select('agent-role').value,
+    skills: skills.ok ? skills.skills : {},
+    capacity,
+    queues: [...byId('agent-queues').querySelectorAll('input:checked')].map((el) => /** @type {HTMLInputElement} */ (el).value),
+    disabled: input('agent-disabled').checked,
+    phone: input('agent-phone').value.trim() || null,
+    ...(password ? { password } : {}),
+  };
+  try {
+    await api('PUT', `/agents/${encodeURIComponent(id)}`, body);
+  } catch (e) {
+    return showErrors(form, errorsOf(e));
+  }
+  form.hidden = true;
+  notify('adm.saved', { what: id });
+  await reload();
+}
+
+// ---- queues
+
+function renderQueues() {
+  const rows = state.queues.map((q) =>
+    h(
+      'tr',
+      { dataset: { queue: q.name }, 'data-testid': 'queue-row' },
+      h('td', { text: q.name }),
+      h('td', { text: q.display_name }),
+      h('td', { text: t(`adm.strategy.${q.strategy}`) }),
+      h('td', { text: (q.default_for || []).join(', ') }),
+      h('td', { text: String(q.priority ?? 0) }),
+      h('td', null, h('button', { type: 'button', class: 'btn btn--small', 'data-testid': 'queue-edit', text: t('adm.edit'), onclick: () => openQueue(q) })),
+    ),
+  );
+  replaceChildren(byId('queues-body'), ...rows);
+}
+
+/** @param {QueueConfig | null} queue */
+function openQueue(queue) {
+  state.editingQueue = queue;
+  const form = byId('queue-form', HTMLFormElement);
+  byId('queue-form-title').textContent = queue ? t('adm.queue.edit', { name: queue.name }) : t('adm.queue.new');
+  input('queue-name').value = queue?.name || '';
+  input('queue-name').readOnly = !!queue;
+  input('queue-display-name').value = queue?.display_name || '';
+  select('queue-strategy').value = queue?.strategy || 'longest_idle';
+  input('queue-priority').value = String(queue?.priority ?? 0);
+  input('queue-required-skills').value = formatSkills(queue?.required_skills || {});
+  input('queue-offer-timeout').value = String(queue?.offer_timeout_ms ?? 15000);
+  input('queue-max-waiting').value = String(queue?.max_waiting ?? 1000);
+  const defaults = new Set(queue?.default_for || []);
+  replaceChildren(
+    byId('queue-default-for'),
+    ...CHANNELS.map((c) =>
+      h('label', { class: 'adm-check' }, h('input', { type: 'checkbox', value: c, checked: defaults.has(c), 'data-testid': `queue-default-${c}` }), ` ${c}`),
+    ),
+  );
+  const to = select('queue-overflow-to');
+  replaceChildren(
+    to,
+    h('option', { value: '', text: t('adm.queue.no_overflow') }),
+    ...state.queues.filter((q) => q.name !== queue?.name).map((q) => h('option', { value: q.name, text: q.name })),
+  );
+  to.value = queue?.overflow?.to || '';
+  input('queue-overflow-after').value = queue?.overflow ? String(queue.overflow.after_ms) : '';
+  showErrors(form, {});
+  form.hidden = false;
+  (queue ? input('queue-display-name') : input('queue-name')).focus();
+}
+
+/**
+ * A number input's value: a number, or the text as typed when it is not one (the
+ * server then names the field).
+ * @param {string} id
+ */
+function numberOf(id) {
+  const raw = input(id).value.trim();
+  const n = Number(raw);
+  return raw !== '' && Number.isFinite(n) ? n : raw;
+}
+
+/** @param {SubmitEvent} ev */
+async function saveQueue(ev) {
+  ev.preventDefault();
+  const form = byId('queue-form', HTMLFormElement);
+  /** @type {Record<string, string>} */
+  const errors = {};
+  const name = input('queue-name').value.trim();
+  if (!name) errors.name = t('adm.required');
+  const skills = parseSkills(input('queue-required-skills').value);
+  if (!skills.ok) errors.required_skills = skills.error;
+  const overflowTo = select('queue-overflow-to').value;
+  if (overflowTo && input('queue-overflow-after').value.trim() === '') errors.overflow = t('adm.queue.overflow_after_needed');
+  if (Object.keys(errors).length) return showErrors(form, errors);
+  const { name: _name, ...kept } = state.editingQueue || {};
+  const body = {
+    ...kept,
+    display_name: input('queue-display-name').value,
+    strategy: select('queue-strategy').value,
+    priority: numberOf('queue-priority'),
+    required_skills: skills.ok ? skills.skills : {},
+    offer_timeout_ms: numberOf('queue-offer-timeout'),
+    max_waiting: numberOf('queue-max-waiting'),
+    default_for: [...byId('queue-default-for').querySelectorAll('input:checked')].map((el) => /** @type {HTMLInputElement} */ (el).value),
+    overflow: overflowTo ? { to: overflowTo, after_ms: numberOf('queue-overflow-after') } : null,
+  };
+  try {
+    await api('PUT', `/queues/${encodeURIComponent(name)}`, body);
+  } catch (e) {
+    return showErrors(form, errorsOf(e));
+  }
+  form.hidden = true;
+  notify('adm.saved', { what: name });
+  await reload();
+}
+
+// ---- the page
+
+async function reload() {
+  try {
+    const [agents, queues] = await Promise.all([api('GET', '/agents'), api('GET', '/queue-configs')]);
+    state.agents = agents;
+    state.queues = queues;
+  } catch (e) {
+    if (e instanceof ApiFailure && e.status === 401) return;
+    notify('adm.load_failed');
+    return;
+  }
+  renderAgents();
+  renderQueues();
+}
+
+/** @param {string} section `agents` or `queues` */
+function show(section) {
+  byId('section-agents').hidden = section !== 'agents';
+  byId('section-queues').hidden = section !== 'queues';
+  for (const tab of document.querySelectorAll('.adm-tab')) {
+    tab.classList.toggle('btn--primary', /** @type {HTMLElement} */ (tab).dataset.section === section);
+  }
+}
+
+const login = staffLogin({
+  storageKey: 'switchboard.admin.session',
+  idField: 'login-id',
+  titleKey: 'adm.title',
+  client: 'admin',
+  refuse: (role) => (role === 'admin' ? null : 'adm.login.not_admin'),
+  onSignedIn: (session) => {
+    state.session = session;
+    byId('me').textContent = session.agent_id;
+    document.title = `${t('adm.title')} · Switchboard`;
+    show('agents');
+    void reload();
+  },
+});
+
+/** @param {string} [messageKey] */
+function logout(messageKey) {
+  const token = state.session?.token;
+  state.session = null;
+  if (token && !messageKey) {
+    void fetch('../api/v1/logout', { method: 'POST', headers: { authorization: `Bearer ${token}` } }).catch(() => {});
+  }
+  byId('agent-form').hidden = true;
+  byId('queue-form').hidden = true;
+  byId('notice').hidden = true;
+  login.signedOut(messageKey || null);
+}
+
+applyTranslations();
+for (const b of document.querySelectorAll('.js-lang-toggle')) bindLanguageToggle(/** @type {HTMLElement} */ (b));
+onLanguageChange(() => {
+  applyTranslations();
+  if (state.session) {
+    renderAgents();
+    renderQueues();
+  }
+});
+byId('agent-form').addEventListener('submit', (ev) => void saveAgent(/** @type {SubmitEvent} */ (ev)));
+byId('queue-form').addEventListener('submit', (ev) => void saveQueue(/** @type {SubmitEvent} */ (ev)));
+byId('agent-new').addEventListener('click', () => openAgent(null));
+byId('queue-new').addEventListener('click', () => openQueue(null));
+byId('agent-cancel').addEventListener('click', () => (byId('agent-form').hidden = true));
+byId('queue-cancel').addEventListener('click', () => (byId('queue-form').hidden = true));
+for (const tab of document.querySelectorAll('.adm-tab')) {
+  tab.addEventListener('click', () => show(/** @type {HTMLElement} */ (tab).dataset.section || 'agents'));
+}
+byId('logout').addEventListener('click', () => logout());
+login.resume();
