@@ -6,7 +6,10 @@
 // /api/v1/queue-configs`, create or edit with `PUT /api/v1/queues/{name}`: display
 // name, strategy, required skills, offer timeout, max waiting, priority, the channels
 // it is the default for, overflow). An edit sends the whole record it loaded with the
-// form's fields over it, so settings the form does not show are kept.
+// form's fields over it, so settings the form does not show are kept. The audit log
+// section searches `GET /api/v1/audit` (who, action prefix, customer, time range;
+// older pages by `next_before`) and exports the same search as CSV or JSON (a
+// download made from the answer, since it needs the page's token).
 //
 // Bad input is refused field by field: what the page can tell (an empty id, a skill
 // list that does not parse) before sending, the rest from the server's `fields` (400
@@ -14,7 +17,7 @@
 // is from shared/i18n.js (+ ./strings.js); server text is only ever inserted as text.
 
 import './strings.js';
-import { t, applyTranslations, bindLanguageToggle, onLanguageChange } from '../shared/i18n.js';
+import { t, applyTranslations, bindLanguageToggle, onLanguageChange, formatDateTime } from '../shared/i18n.js';
 import { h, replaceChildren, byId } from '../shared/dom.js';
 import { staffLogin } from '../shared/staff-login.js';
 
@@ -55,7 +58,14 @@ const state = {
   editingAgent: null,
   /** @type {QueueConfig | null} the queue being edited (null: a new one) */
   editingQueue: null,
+  /** @type {AuditEntry[]} the audit entries shown */
+  audit: [],
 };
+
+/**
+ * An audit log entry (`GET /api/v1/audit`).
+ * @typedef {{id: string, at: number, actor: string, action: string, customer_id: string | null, detail: unknown}} AuditEntry
+ */
 
 const input = (/** @type {string} */ id) => byId(id, HTMLInputElement);
 const select = (/** @type {string} */ id) => byId(id, HTMLSelectElement);
@@ -341,6 +351,98 @@ async function saveQueue(ev) {
   await reload();
 }
 
+// ---- the audit log
+
+/** The search the filters say, as a query string (without `before`). */
+function auditQuery() {
+  const q = new URLSearchParams({ limit: '50' });
+  const put = (/** @type {string} */ key, /** @type {string} */ id) => {
+    const v = input(id).value.trim();
+    if (v) q.set(key, v);
+  };
+  put('actor', 'audit-actor');
+  put('action', 'audit-action');
+  put('customer_id', 'audit-customer');
+  for (const [key, id] of [
+    ['since', 'audit-since'],
+    ['until', 'audit-until'],
+  ]) {
+    const v = input(id).value;
+    if (v) q.set(key, String(new Date(v).getTime()));
+  }
+  return q;
+}
+
+/** @param {string} [message] */
+function auditError(message) {
+  const el = byId('audit-error');
+  el.textContent = message || '';
+  el.hidden = !message;
+}
+
+function renderAudit() {
+  const rows = state.audit.map((e) =>
+    h(
+      'tr',
+      { 'data-testid': 'audit-row' },
+      h('td', { text: formatDateTime(e.at) }),
+      h('td', { 'data-testid': 'audit-row-actor', text: e.actor }),
+      h('td', { 'data-testid': 'audit-row-action', text: e.action }),
+      h('td', { text: e.customer_id || '' }),
+      h('td', { class: 'adm-detail', text: JSON.stringify(e.detail) }),
+    ),
+  );
+  replaceChildren(byId('audit-body'), ...rows);
+  byId('audit-empty').hidden = state.audit.length > 0;
+}
+
+/**
+ * Searches the audit log: a fresh page, or (`before`) the next older one appended.
+ * @param {string | null} [before]
+ */
+async function searchAudit(before = null) {
+  const q = auditQuery();
+  if (before) q.set('before', before);
+  auditError();
+  try {
+    const page = await api('GET', `/audit?${q}`);
+    state.audit = before ? [...state.audit, ...page.entries] : page.entries;
+    const older = byId('audit-older');
+    older.hidden = !page.next_before;
+    older.dataset.before = page.next_before || '';
+  } catch (e) {
+    auditError(e instanceof ApiFailure ? e.message : t('login.unreachable'));
+    return;
+  }
+  renderAudit();
+}
+
+/**
+ * Downloads the current search's newest 200 entries as `format` (`csv` or `json`).
+ * @param {'csv' | 'json'} format
+ */
+async function exportAudit(format) {
+  const q = auditQuery();
+  q.set('format', format);
+  q.set('limit', '200');
+  auditError();
+  try {
+    const res = await fetch(`../api/v1/audit?${q}`, { headers: { authorization: `Bearer ${state.session?.token}` } });
+    if (!res.ok) {
+      const body = await res.json().catch(() => ({}));
+      throw new ApiFailure(res.status, body);
+    }
+    const url = URL.createObjectURL(await res.blob());
+    const a = h('a', { href: url, download: `audit.${format}` });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  } catch (e) {
+    auditError(e instanceof ApiFailure ? e.message : t('login.unreachable'));
+  }
+}
+
 // ---- the page
 
 async function reload() {
@@ -357,10 +459,12 @@ async function reload() {
   renderQueues();
 }
 
-/** @param {string} section `agents` or `queues` */
+/** @param {string} section `agents`, `queues` or `audit` */
 function show(section) {
   byId('section-agents').hidden = section !== 'agents';
   byId('section-queues').hidden = section !== 'queues';
+  byId('section-audit').hidden = section !== 'audit';
+  if (section === 'audit') void searchAudit();
   for (const tab of document.querySelectorAll('.adm-tab')) {
     tab.classList.toggle('btn--primary', /** @type {HTMLElement} */ (tab).dataset.section === section);
   }
@@ -401,8 +505,16 @@ onLanguageChange(() => {
   if (state.session) {
     renderAgents();
     renderQueues();
+    renderAudit();
   }
 });
+byId('audit-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  void searchAudit();
+});
+byId('audit-older').addEventListener('click', () => void searchAudit(byId('audit-older').dataset.before || null));
+byId('audit-csv').addEventListener('click', () => void exportAudit('csv'));
+byId('audit-json').addEventListener('click', () => void exportAudit('json'));
 byId('agent-form').addEventListener('submit', (ev) => void saveAgent(/** @type {SubmitEvent} */ (ev)));
 byId('queue-form').addEventListener('submit', (ev) => void saveQueue(/** @type {SubmitEvent} */ (ev)));
 byId('agent-new').addEventListener('click', () => openAgent(null));

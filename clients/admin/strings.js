@@ -62,6 +62,20 @@ const en = {
   'adm.strategy.longest_idle': 'Longest idle',
   'adm.strategy.least_occupied': 'Least occupied',
   'adm.strategy.round_robin': 'Round robin',
+  'adm.audit': 'Audit log',
+  'adm.audit.actor': 'Who',
+  'adm.audit.action': 'Action starts with',
+  'adm.audit.action_col': 'Action',
+  'adm.audit.customer': 'Customer',
+  'adm.audit.since': 'From',
+  'adm.audit.until': 'Until',
+  'adm.audit.search': 'Search',
+  'adm.audit.csv': 'Export CSV',
+  'adm.audit.json': 'Export JSON',
+  'adm.audit.at': 'When',
+  'adm.audit.detail': 'Detail',
+  'adm.audit.empty': 'No entries.',
+  'adm.audit.older': 'Older entries',
 };
 
 const ja = {
@@ -122,6 +136,20 @@ const ja = {
   'adm.strategy.longest_idle': '待機時間が最長の人',
   'adm.strategy.least_occupied': '稼働率が最低の人',
   'adm.strategy.round_robin': 'ラウンドロビン',
+  'adm.audit': '監査ログ',
+  'adm.audit.actor': '実行者',
+  'adm.audit.action': '操作（前方一致）',
+  'adm.audit.action_col': '操作',
+  'adm.audit.customer': '顧客',
+  'adm.audit.since': '開始',
+  'adm.audit.until': '終了',
+  'adm.audit.search': '検索',
+  'adm.audit.csv': 'CSVで書き出し',
+  'adm.audit.json': 'JSONで書き出し',
+  'adm.audit.at': '日時',
+  'adm.audit.detail': '詳細',
+  'adm.audit.empty': '該当する記録はありません。',
+  'adm.audit.older': 'さらに古い記録',
 };
 
 Object.assign(dictionaries.en, en);

@@ -10,7 +10,9 @@
 // billing, chat capacity 2) and listed; an agent with an empty name, a short password
 // and a bad phone is refused with an error under each of the three and not listed; a
 // skill level of 9 is refused before anything is sent; nadia is disabled by editing
-// her, and the list says so. The Rust side then reads what was stored.
+// her, and the list says so; the audit log, filtered to agent saves, shows them with
+// the refusal, exports the same search as CSV, and finds nothing for an unknown actor.
+// The Rust side then reads what was stored.
 //
 //   SWITCHBOARD_URL=http://127.0.0.1:43210 ADMIN_ID=admin ADMIN_PASSWORD=… node clients/tests/admin_console.mjs
 //
@@ -167,5 +169,27 @@ await run.main(async () => {
     await page.getByTestId('agent-save').click();
     await page.getByTestId('agent-form').waitFor({ state: 'hidden' });
     await page.locator('[data-testid="agent-row"][data-agent="nadia"] [data-testid="agent-status"]', { hasText: 'Disabled' }).waitFor();
+  });
+
+  await run.step('the audit log finds the agent saves, refusals included, and exports them as CSV', async () => {
+    await page.getByTestId('tab-audit').click();
+    await page.getByTestId('audit-row').first().waitFor();
+    await page.getByTestId('audit-action').fill('PUT /api/v1/agents');
+    await page.getByTestId('audit-search').click();
+    await page.waitForFunction(() =>
+      [...document.querySelectorAll('[data-testid="audit-row-action"]')].every((el) => (el.textContent || '').startsWith('PUT /api/v1/agents')),
+    );
+    const details = await page.locator('[data-testid="audit-row"] td.adm-detail').allTextContents();
+    run.check(details.some((d) => d.includes('"status":400')) && details.some((d) => d.includes('nadia')), `details ${details.join(' | ')}`);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('audit-csv').click()]);
+    const path = await download.path();
+    const { readFile } = await import('node:fs/promises');
+    const csv = await readFile(path, 'utf8');
+    run.check(csv.startsWith('id,at,actor,action,customer_id,detail'), `the CSV starts ${JSON.stringify(csv.slice(0, 60))}`);
+    run.check(csv.includes('PUT /api/v1/agents/{id}') && !csv.includes('PUT /api/v1/queues'), 'the CSV is not the filtered search');
+    await page.getByTestId('audit-actor').fill('nobody');
+    await page.getByTestId('audit-search').click();
+    await page.getByTestId('audit-empty').waitFor({ state: 'visible' });
+    run.check((await page.getByTestId('audit-row').count()) === 0, 'rows for nobody');
   });
 });
