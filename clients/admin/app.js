@@ -6,7 +6,10 @@
 // /api/v1/queue-configs`, create or edit with `PUT /api/v1/queues/{name}`: display
 // name, strategy, required skills, offer timeout, max waiting, priority, the channels
 // it is the default for, overflow). An edit sends the whole record it loaded with the
-// form's fields over it, so settings the form does not show are kept. The audit log
+// form's fields over it, so settings the form does not show are kept. Canned responses
+// (`/api/v1/canned`: title, template text, language, tags, shortcut) are created,
+// edited with the version they replace (409 if someone changed it meanwhile) and
+// deleted. The audit log
 // section searches `GET /api/v1/audit` (who, action prefix, customer, time range;
 // older pages by `next_before`) and exports the same search as CSV or JSON (a
 // download made from the answer, since it needs the page's token).
@@ -60,7 +63,16 @@ const state = {
   editingQueue: null,
   /** @type {AuditEntry[]} the audit entries shown */
   audit: [],
+  /** @type {Canned[]} */
+  canned: [],
+  /** @type {Canned | null} the response being edited (null: a new one) */
+  editingCanned: null,
 };
+
+/**
+ * A canned response (`GET /api/v1/canned`).
+ * @typedef {{id: string, title: string, text: string, language: string, tags: string[], shortcut: string | null, version: number}} Canned
+ */
 
 /**
  * An audit log entry (`GET /api/v1/audit`).
@@ -99,7 +111,7 @@ async function api(method, path, body) {
     },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  const json = await res.json().catch(() => ({}));
+  const json = res.status === 204 ? {} : await res.json().catch(() => ({}));
   if (res.status === 401) {
     logout('login.expired');
     throw new ApiFailure(401, json);
@@ -351,6 +363,94 @@ async function saveQueue(ev) {
   await reload();
 }
 
+// ---- canned responses
+
+async function loadCanned() {
+  try {
+    state.canned = (await api('GET', '/canned')).canned;
+  } catch (e) {
+    if (!(e instanceof ApiFailure && e.status === 401)) notify('adm.load_failed');
+    return;
+  }
+  renderCanned();
+}
+
+function renderCanned() {
+  const rows = state.canned.map((c) =>
+    h(
+      'tr',
+      { dataset: { canned: c.id }, 'data-testid': 'canned-row' },
+      h('td', { text: c.title }),
+      h('td', { text: c.shortcut ? `/${c.shortcut}` : '' }),
+      h('td', { text: c.language }),
+      h('td', { text: (c.tags || []).join(', ') }),
+      h(
+        'td',
+        null,
+        h('button', { type: 'button', class: 'btn btn--small', 'data-testid': 'canned-edit', text: t('adm.edit'), onclick: () => openCanned(c) }),
+        ' ',
+        h('button', { type: 'button', class: 'btn btn--small', 'data-testid': 'canned-delete', text: t('adm.delete'), onclick: () => void deleteCanned(c) }),
+      ),
+    ),
+  );
+  replaceChildren(byId('canned-body'), ...rows);
+}
+
+/** @param {Canned | null} c */
+function openCanned(c) {
+  state.editingCanned = c;
+  const form = byId('canned-form', HTMLFormElement);
+  byId('canned-form-title').textContent = c ? t('adm.canned.edit', { title: c.title }) : t('adm.canned.new');
+  input('canned-title').value = c?.title || '';
+  input('canned-shortcut').value = c?.shortcut || '';
+  input('canned-language').value = c?.language || '';
+  input('canned-tags').value = (c?.tags || []).join(', ');
+  byId('canned-text', HTMLTextAreaElement).value = c?.text || '';
+  showErrors(form, {});
+  form.hidden = false;
+  input('canned-title').focus();
+}
+
+/** @param {SubmitEvent} ev */
+async function saveCanned(ev) {
+  ev.preventDefault();
+  const form = byId('canned-form', HTMLFormElement);
+  const c = state.editingCanned;
+  const body = {
+    title: input('canned-title').value,
+    text: byId('canned-text', HTMLTextAreaElement).value,
+    language: input('canned-language').value.trim(),
+    tags: input('canned-tags')
+      .value.split(',')
+      .map((x) => x.trim())
+      .filter(Boolean),
+    shortcut: input('canned-shortcut').value.trim() || null,
+    ...(c ? { version: c.version } : {}),
+  };
+  try {
+    if (c) await api('PUT', `/canned/${encodeURIComponent(c.id)}`, body);
+    else await api('POST', '/canned', body);
+  } catch (e) {
+    return showErrors(form, errorsOf(e));
+  }
+  form.hidden = true;
+  notify('adm.saved', { what: body.title });
+  await loadCanned();
+}
+
+/** @param {Canned} c */
+async function deleteCanned(c) {
+  if (!window.confirm(t('adm.confirm_delete', { what: c.title }))) return;
+  try {
+    await api('DELETE', `/canned/${encodeURIComponent(c.id)}`);
+  } catch (e) {
+    notify('adm.failed', { status: e instanceof ApiFailure ? e.status : 0 });
+    return;
+  }
+  notify('adm.deleted', { what: c.title });
+  await loadCanned();
+}
+
 // ---- the audit log
 
 /** The search the filters say, as a query string (without `before`). */
@@ -459,11 +559,13 @@ async function reload() {
   renderQueues();
 }
 
-/** @param {string} section `agents`, `queues` or `audit` */
+/** @param {string} section `agents`, `queues`, `canned` or `audit` */
 function show(section) {
   byId('section-agents').hidden = section !== 'agents';
   byId('section-queues').hidden = section !== 'queues';
+  byId('section-canned').hidden = section !== 'canned';
   byId('section-audit').hidden = section !== 'audit';
+  if (section === 'canned') void loadCanned();
   if (section === 'audit') void searchAudit();
   for (const tab of document.querySelectorAll('.adm-tab')) {
     tab.classList.toggle('btn--primary', /** @type {HTMLElement} */ (tab).dataset.section === section);
@@ -494,6 +596,7 @@ function logout(messageKey) {
   }
   byId('agent-form').hidden = true;
   byId('queue-form').hidden = true;
+  byId('canned-form').hidden = true;
   byId('notice').hidden = true;
   login.signedOut(messageKey || null);
 }
@@ -506,8 +609,12 @@ onLanguageChange(() => {
     renderAgents();
     renderQueues();
     renderAudit();
+    renderCanned();
   }
 });
+byId('canned-form').addEventListener('submit', (ev) => void saveCanned(/** @type {SubmitEvent} */ (ev)));
+byId('canned-new').addEventListener('click', () => openCanned(null));
+byId('canned-cancel').addEventListener('click', () => (byId('canned-form').hidden = true));
 byId('audit-form').addEventListener('submit', (ev) => {
   ev.preventDefault();
   void searchAudit();

@@ -10,7 +10,9 @@
 // billing, chat capacity 2) and listed; an agent with an empty name, a short password
 // and a bad phone is refused with an error under each of the three and not listed; a
 // skill level of 9 is refused before anything is sent; nadia is disabled by editing
-// her, and the list says so; the audit log, filtered to agent saves, shows them with
+// her, and the list says so; a canned response with a bad title, template, language
+// and shortcut is refused with an error under each, then a good one is saved, edited
+// and deleted; the audit log, filtered to agent saves, shows them with
 // the refusal, exports the same search as CSV, and finds nothing for an unknown actor.
 // The Rust side then reads what was stored.
 //
@@ -169,6 +171,35 @@ await run.main(async () => {
     await page.getByTestId('agent-save').click();
     await page.getByTestId('agent-form').waitFor({ state: 'hidden' });
     await page.locator('[data-testid="agent-row"][data-agent="nadia"] [data-testid="agent-status"]', { hasText: 'Disabled' }).waitFor();
+  });
+
+  await run.step('a bad canned response is refused field by field, then a good one saved, edited and deleted', async () => {
+    page.on('dialog', (d) => void d.accept());
+    await page.getByTestId('tab-canned').click();
+    await page.getByTestId('canned-new').click();
+    await page.getByTestId('canned-text').fill('Hello {{customer.nme}}');
+    await page.getByTestId('canned-language').fill('english!');
+    await page.getByTestId('canned-shortcut').fill('Bad Shortcut');
+    await page.getByTestId('canned-save').click();
+    await page.getByTestId('canned-error-text').waitFor({ state: 'visible' });
+    const errors = await fieldErrors(page, 'canned-form');
+    run.check(!!errors.title && !!errors.language && !!errors.shortcut && errors.text.includes('customer.nme'), `errors ${JSON.stringify(errors)}`);
+    run.check((await page.getByTestId('canned-row').count()) === 0, 'the bad response is listed');
+    await page.getByTestId('canned-title').fill('Greeting');
+    await page.getByTestId('canned-text').fill('Hello {{customer.name}}');
+    await page.getByTestId('canned-language').fill('en');
+    await page.getByTestId('canned-tags').fill('greeting, welcome');
+    await page.getByTestId('canned-shortcut').fill('hello');
+    await page.getByTestId('canned-save').click();
+    await page.getByTestId('canned-form').waitFor({ state: 'hidden' });
+    await page.getByTestId('canned-row').filter({ hasText: '/hello' }).waitFor();
+    await page.getByTestId('canned-row').getByTestId('canned-edit').click();
+    await page.getByTestId('canned-title').fill('Greeting (en)');
+    await page.getByTestId('canned-save').click();
+    await page.getByTestId('canned-form').waitFor({ state: 'hidden' });
+    await page.getByTestId('canned-row').filter({ hasText: 'Greeting (en)' }).waitFor();
+    await page.getByTestId('canned-row').getByTestId('canned-delete').click();
+    await page.getByTestId('canned-row').waitFor({ state: 'detached' });
   });
 
   await run.step('the audit log finds the agent saves, refusals included, and exports them as CSV', async () => {

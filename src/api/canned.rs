@@ -20,7 +20,15 @@ static WRITE_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 impl From<CannedError> for ApiError {
     fn from(e: CannedError) -> Self {
-        ApiError::invalid(e.to_string())
+        match e {
+            CannedError::Fields { fields } => ApiError::fields(
+                fields
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v))
+                    .collect(),
+            ),
+            e => ApiError::invalid(e.to_string()),
+        }
     }
 }
 

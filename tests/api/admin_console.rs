@@ -1,8 +1,8 @@
 //! The admin console (`/admin/`, clients/tests/admin_console.mjs) in Chromium: a
 //! supervisor turned away, queues and agents created and edited, bad forms refused
 //! field by field. Here, afterwards, what the store holds: exactly what the forms said,
-//! nothing of the refused ones, the disabled agent unable to sign in, and every change
-//! in the audit log. Also the field errors over plain HTTP: every bad field of an agent
+//! nothing of the refused ones, the disabled agent unable to sign in, the canned
+//! response gone, and every change in the audit log. Also the field errors over plain HTTP: every bad field of an agent
 //! or a queue is named at once and nothing is stored.
 
 use crate::helpers::*;
@@ -70,7 +70,9 @@ async fn the_admin_console_manages_agents_and_queues_in_a_real_browser() {
     assert_eq!(r.status(), 401, "a disabled agent signs in");
 
     // Every save is audited with what changed (the refused ones as refusals).
-    let (_, log) = app.get("/api/v1/audit?action=PUT&limit=50").await;
+    let (_, canned) = app.get("/api/v1/canned").await;
+    assert_eq!(canned["canned"], json!([]), "the response was deleted");
+    let (_, log) = app.get("/api/v1/audit?limit=100").await;
     let actions: Vec<(String, i64)> = log["entries"]
         .as_array()
         .unwrap()
@@ -84,6 +86,10 @@ async fn the_admin_console_manages_agents_and_queues_in_a_real_browser() {
         })
         .collect();
     for expected in [
+        ("POST /api/v1/canned".to_string(), 400),
+        ("POST /api/v1/canned".to_string(), 201),
+        ("PUT /api/v1/canned/{id}".to_string(), 200),
+        ("DELETE /api/v1/canned/{id}".to_string(), 204),
         ("PUT /api/v1/queues/{name}".to_string(), 200),
         ("PUT /api/v1/queues/{name}".to_string(), 400),
         ("PUT /api/v1/agents/{id}".to_string(), 200),

@@ -91,8 +91,12 @@ pub struct CannedInput {
 /// Why a response cannot be saved.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CannedError {
-    #[error("{0}")]
-    Field(String),
+    /// Every bad field of an input, by name (`title`, `text`, `language`, `tags`,
+    /// `shortcut`), each with why.
+    #[error("{}", fields.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join("; "))]
+    Fields {
+        fields: std::collections::BTreeMap<&'static str, String>,
+    },
     #[error("{0}")]
     Template(TemplateError),
     #[error("template: unknown variable {name:?} at byte {at} (allowed: {allowed}, crm.<key>)")]
@@ -167,38 +171,45 @@ impl CannedInput {
         by: &str,
         s: &CannedSettings,
     ) -> Result<Canned, CannedError> {
-        let field = |m: String| Err(CannedError::Field(m));
+        // Every field is checked, so the caller can name each bad one at once.
+        let mut bad = std::collections::BTreeMap::new();
         let title = self.title.trim().to_owned();
         if title.is_empty() || title.len() > s.max_title_bytes {
-            return field(format!("title must be 1 to {} bytes", s.max_title_bytes));
+            bad.insert("title", format!("must be 1 to {} bytes", s.max_title_bytes));
         }
         if self.text.trim().is_empty() {
-            return field("text must not be empty".into());
+            bad.insert("text", "must not be empty".into());
+        } else if let Err(e) = check_template(&self.text, s.max_text_bytes) {
+            bad.insert("text", e.to_string());
         }
-        check_template(&self.text, s.max_text_bytes)?;
         if !language_ok(&self.language) {
-            return field(format!(
-                "language {:?} is not a language tag",
-                self.language
-            ));
-        }
-        if self.tags.len() > s.max_tags {
-            return field(format!("at most {} tags", s.max_tags));
+            bad.insert(
+                "language",
+                format!("{:?} is not a language tag", self.language),
+            );
         }
         let mut tags = Vec::new();
+        if self.tags.len() > s.max_tags {
+            bad.insert("tags", format!("at most {}", s.max_tags));
+        }
         for t in self.tags {
             let t = t.trim().to_owned();
             if t.is_empty() || t.len() > s.max_tag_bytes {
-                return field(format!("a tag must be 1 to {} bytes", s.max_tag_bytes));
-            }
-            if !tags.contains(&t) {
+                bad.insert(
+                    "tags",
+                    format!("each must be 1 to {} bytes", s.max_tag_bytes),
+                );
+            } else if !tags.contains(&t) {
                 tags.push(t);
             }
         }
         if let Some(sc) = &self.shortcut {
             if !slug_ok(sc, 32) {
-                return field("shortcut must be 1 to 32 of a-z 0-9 _ -".into());
+                bad.insert("shortcut", "must be 1 to 32 of a-z 0-9 _ -".into());
             }
+        }
+        if !bad.is_empty() {
+            return Err(CannedError::Fields { fields: bad });
         }
         Ok(Canned {
             id,
@@ -269,6 +280,24 @@ mod tests {
         ));
         assert!(check_template("{{crm.}}", 100).is_err());
         assert!(check_template("{{crm.a.b}}", 100).is_err());
+    }
+
+    #[test]
+    fn every_bad_field_is_named_at_once() {
+        let s = CannedSettings::default();
+        let mut i = input("Hello {{customer.nme}}");
+        i.title = " ".into();
+        i.language = "english!".into();
+        i.tags = vec![" ".into()];
+        i.shortcut = Some("Bad".into());
+        match i.into_record("a".into(), 1, Millis(0), "x", &s) {
+            Err(CannedError::Fields { fields }) => {
+                let names: Vec<_> = fields.keys().copied().collect();
+                assert_eq!(names, ["language", "shortcut", "tags", "text", "title"]);
+                assert!(fields["text"].contains("customer.nme"), "{fields:?}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
