@@ -710,8 +710,6 @@ impl Settings {
                     .enabled
                     .then(|| ch.video.join_url_template.clone()),
                 replies: crate::channels::registry::reply_channels(ch),
-                ivr_chat_queues: self.ivr_chat_queues(),
-                ivr_callback_queues: self.ivr_callback_queues(),
                 windows: crate::channels::registry::windows(ch),
                 templates: crate::channels::registry::templates(ch),
                 files: crate::channels::registry::file_channels(ch),
@@ -719,13 +717,8 @@ impl Settings {
             anonymous: self.anonymous.clone(),
             parking: self.parking.clone(),
             attachments: self.attachments.clone(),
-            written_ivr: self
-                .ivr_tree()
-                .filter(|_| !self.ivr.messaging.channels.is_empty())
-                .map(|tree| switchboard_engine::settings::WrittenIvr {
-                    tree,
-                    settings: self.ivr.clone(),
-                }),
+            ivr: self.ivr.clone(),
+            ivr_configured: self.ivr_tree(),
         }
     }
 
@@ -733,35 +726,6 @@ impl Settings {
     /// none.
     pub fn ivr_tree(&self) -> Option<crate::ivr::Tree> {
         crate::ivr::Tree::from_settings(&self.ivr, self.channels.voice.flat_menu())
-    }
-
-    /// The queues a visitor may open a chat in: those a chat option of the tree names,
-    /// each with the skills that option needs (the same for every option naming it).
-    pub fn ivr_chat_queues(
-        &self,
-    ) -> std::collections::BTreeMap<crate::domain::QueueName, crate::domain::SkillFloors> {
-        self.ivr_tree()
-            .into_iter()
-            .flat_map(|t| t.menus)
-            .flat_map(|m| m.options)
-            .filter_map(|o| match o.action {
-                crate::ivr::Action::Chat(q) => Some((q, o.skills)),
-                _ => None,
-            })
-            .collect()
-    }
-
-    /// The queues a visitor may ask a callback from: those a callback option names.
-    pub fn ivr_callback_queues(&self) -> std::collections::BTreeSet<crate::domain::QueueName> {
-        self.ivr_tree()
-            .into_iter()
-            .flat_map(|t| t.menus)
-            .flat_map(|m| m.options)
-            .filter_map(|o| match o.action {
-                crate::ivr::Action::Callback(q) => q,
-                _ => None,
-            })
-            .collect()
     }
 
     /// Validates `[ivr]`, `[callbacks]` and `[calls]` at load.

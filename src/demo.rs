@@ -108,6 +108,8 @@ pub async fn seed(server: &Server) -> anyhow::Result<Vec<DemoLogin>> {
     let mut billing = QueueConfig::new(QueueName::parse("billing").expect("static"));
     billing.display_name = "Billing".into();
     billing.required_skills = skills(&[("billing", 3)]);
+    // Its agents pick a wrap-up code at resolve (`DEMO_WRAPUP`).
+    billing.wrapup_required = true;
     let mut ja = QueueConfig::new(QueueName::parse("support-ja").expect("static"));
     ja.display_name = "サポート（日本語）".into();
     ja.required_skills = skills(&[("lang-ja", 3)]);
@@ -156,11 +158,60 @@ pub async fn seed(server: &Server) -> anyhow::Result<Vec<DemoLogin>> {
         });
     }
     demo_canned(server, &mut batch).await?;
+    demo_wrapup(server, &mut batch).await?;
     if !batch.is_empty() {
         store.commit(batch).await?;
     }
     crate::kb::demo::seed(server, server.kb()).await?;
     Ok(logins)
+}
+
+/// Wrap-up codes (docs/admin.md "Wrap-up codes"): (code, Japanese, English, the one
+/// queue it is limited to or every queue).
+const DEMO_WRAPUP: &[(&str, &str, &str, Option<&str>)] = &[
+    ("resolved", "解決済み", "Resolved", None),
+    ("follow_up", "要フォローアップ", "Follow-up needed", None),
+    (
+        "refund_issued",
+        "返金手続き済み",
+        "Refund issued",
+        Some("billing"),
+    ),
+    (
+        "invoice_explained",
+        "請求内容を説明",
+        "Invoice explained",
+        Some("billing"),
+    ),
+];
+
+/// Adds the demo wrap-up codes the store does not have yet.
+async fn demo_wrapup(server: &Server, batch: &mut Batch) -> anyhow::Result<()> {
+    use switchboard_engine::actors::wrapup::{Label, WrapupCode, KIND};
+    for (code, ja, en, queue) in DEMO_WRAPUP {
+        if server.store.record(KIND, code).await?.is_some() {
+            continue;
+        }
+        let c = WrapupCode {
+            code: code.to_string(),
+            label: Label {
+                ja: ja.to_string(),
+                en: en.to_string(),
+            },
+            queues: queue
+                .iter()
+                .map(|q| QueueName::parse(q).expect("demo queue"))
+                .collect(),
+            active: true,
+            version: 1,
+        };
+        batch.records.push(crate::store::RecordWrite::put(
+            KIND,
+            *code,
+            serde_json::to_vec(&c)?,
+        ));
+    }
+    Ok(())
 }
 
 /// A few canned responses in English and Japanese (agent assist, docs/assist.md).

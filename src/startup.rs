@@ -337,6 +337,10 @@ impl Application {
         for q in queues {
             engine.start_queue(q);
         }
+        // The IVR tree and wrap-up codes saved in the store (console edits) over the
+        // configuration file's.
+        engine.ivr_reload().await?;
+        engine.wrapup_reload().await?;
         if spread {
             // Each queue's actor starts on the node its key is placed on, which reloads
             // it (and a shard's held conversations) from the store: `actors::keys`.

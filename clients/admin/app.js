@@ -12,7 +12,10 @@
 // deleted. The audit log
 // section searches `GET /api/v1/audit` (who, action prefix, customer, time range;
 // older pages by `next_before`) and exports the same search as CSV or JSON (a
-// download made from the answer, since it needs the page's token).
+// download made from the answer, since it needs the page's token). The wrap-up codes
+// section is ./wrapup.js's; the queue form's "Wrap-up code required" makes a queue's
+// agents pick one at resolve. The IVR section
+// (menu tree editor, preview, versions) is ./ivr.js's, loaded when its tab is shown.
 //
 // Bad input is refused field by field: what the page can tell (an empty id, a skill
 // list that does not parse) before sending, the rest from the server's `fields` (400
@@ -23,6 +26,8 @@ import './strings.js';
 import { t, applyTranslations, bindLanguageToggle, onLanguageChange, formatDateTime } from '../shared/i18n.js';
 import { h, replaceChildren, byId } from '../shared/dom.js';
 import { staffLogin } from '../shared/staff-login.js';
+import { loadIvr, resetIvr } from './ivr.js';
+import { loadWrapup, renderWrapup, initWrapup } from './wrapup.js';
 
 /** @import { StaffSession } from '../shared/staff-login.js' */
 
@@ -83,7 +88,7 @@ const input = (/** @type {string} */ id) => byId(id, HTMLInputElement);
 const select = (/** @type {string} */ id) => byId(id, HTMLSelectElement);
 
 /** A failed request: its status and the server's error body. */
-class ApiFailure extends Error {
+export class ApiFailure extends Error {
   /**
    * @param {number} status
    * @param {{code?: string, message?: string, fields?: Record<string, string>}} body
@@ -101,7 +106,7 @@ class ApiFailure extends Error {
  * @param {string} path under /api/v1
  * @param {unknown} [body]
  */
-async function api(method, path, body) {
+export async function api(method, path, body) {
   const res = await fetch(`../api/v1${path}`, {
     method,
     headers: {
@@ -137,7 +142,7 @@ export function parseSkills(text) {
 }
 
 /** @param {Record<string, number>} skills */
-const formatSkills = (skills) =>
+export const formatSkills = (skills) =>
   Object.entries(skills || {})
     .map(([k, v]) => `${k}:${v}`)
     .join(', ');
@@ -148,7 +153,7 @@ const formatSkills = (skills) =>
  * @param {HTMLFormElement} form
  * @param {Record<string, string>} errors
  */
-function showErrors(form, errors) {
+export function showErrors(form, errors) {
   const slots = /** @type {NodeListOf<HTMLElement>} */ (form.querySelectorAll('[data-error]'));
   const known = new Set([...slots].map((el) => el.dataset.error));
   const rest = Object.entries(errors).filter(([f]) => !known.has(f));
@@ -165,7 +170,7 @@ function showErrors(form, errors) {
  * @param {unknown} e
  * @returns {Record<string, string>}
  */
-function errorsOf(e) {
+export function errorsOf(e) {
   if (e instanceof ApiFailure) {
     if (e.body.fields) return e.body.fields;
     return { _form: e.body.message || t('adm.failed', { status: e.status }) };
@@ -174,7 +179,7 @@ function errorsOf(e) {
 }
 
 /** @param {string} key @param {Record<string, unknown>} [vars] */
-function notify(key, vars) {
+export function notify(key, vars) {
   const el = byId('notice');
   el.textContent = t(key, vars);
   el.hidden = false;
@@ -312,6 +317,7 @@ function openQueue(queue) {
   );
   to.value = queue?.overflow?.to || '';
   input('queue-overflow-after').value = queue?.overflow ? String(queue.overflow.after_ms) : '';
+  input('queue-wrapup-required').checked = !!queue?.wrapup_required;
   showErrors(form, {});
   form.hidden = false;
   (queue ? input('queue-display-name') : input('queue-name')).focus();
@@ -352,6 +358,7 @@ async function saveQueue(ev) {
     max_waiting: numberOf('queue-max-waiting'),
     default_for: [...byId('queue-default-for').querySelectorAll('input:checked')].map((el) => /** @type {HTMLInputElement} */ (el).value),
     overflow: overflowTo ? { to: overflowTo, after_ms: numberOf('queue-overflow-after') } : null,
+    wrapup_required: input('queue-wrapup-required').checked,
   };
   try {
     await api('PUT', `/queues/${encodeURIComponent(name)}`, body);
@@ -559,14 +566,18 @@ async function reload() {
   renderQueues();
 }
 
-/** @param {string} section `agents`, `queues`, `canned` or `audit` */
+/** @param {string} section `agents`, `queues`, `canned`, `wrapup`, `audit` or `ivr` */
 function show(section) {
+  byId('section-wrapup').hidden = section !== 'wrapup';
+  if (section === 'wrapup') void loadWrapup(state.queues.map((q) => q.name));
   byId('section-agents').hidden = section !== 'agents';
   byId('section-queues').hidden = section !== 'queues';
   byId('section-canned').hidden = section !== 'canned';
   byId('section-audit').hidden = section !== 'audit';
+  byId('section-ivr').hidden = section !== 'ivr';
   if (section === 'canned') void loadCanned();
   if (section === 'audit') void searchAudit();
+  if (section === 'ivr') void loadIvr();
   for (const tab of document.querySelectorAll('.adm-tab')) {
     tab.classList.toggle('btn--primary', /** @type {HTMLElement} */ (tab).dataset.section === section);
   }
@@ -597,7 +608,9 @@ function logout(messageKey) {
   byId('agent-form').hidden = true;
   byId('queue-form').hidden = true;
   byId('canned-form').hidden = true;
+  byId('wrapup-form').hidden = true;
   byId('notice').hidden = true;
+  resetIvr();
   login.signedOut(messageKey || null);
 }
 
@@ -610,8 +623,10 @@ onLanguageChange(() => {
     renderQueues();
     renderAudit();
     renderCanned();
+    renderWrapup();
   }
 });
+initWrapup();
 byId('canned-form').addEventListener('submit', (ev) => void saveCanned(/** @type {SubmitEvent} */ (ev)));
 byId('canned-new').addEventListener('click', () => openCanned(null));
 byId('canned-cancel').addEventListener('click', () => (byId('canned-form').hidden = true));

@@ -1,12 +1,15 @@
 // agent/actions.js — owns the conversation actions of the pane's header: the transfer
 // dialog (to a queue, or to an agent within a queue: `transfer`), wrap-up (`wrap_up`),
 // park (`park`) and the resolve dialog (disposition code and notes: `resolve`). A dialog closes only
-// once its frame went out.
+// once its frame went out. The resolve dialog offers the wrap-up codes of the conversation's
+// queue (GET /api/v1/wrapup-codes?queue=, docs/admin.md "Wrap-up codes") when the admins
+// manage any, else the built-in four; a queue that requires one has no default choice.
 
-import { t } from '../shared/i18n.js';
-import { byId } from '../shared/dom.js';
+import { t, getLanguage } from '../shared/i18n.js';
+import { byId, h } from '../shared/dom.js';
 import { selectedConv } from './state.js';
 import { sendNow } from './wire.js';
+import { token } from './session.js';
 
 const dialog = (/** @type {string} */ id) => byId(id, HTMLDialogElement);
 const field = (/** @type {string} */ id) => byId(id, HTMLInputElement);
@@ -56,14 +59,68 @@ function submitTransfer(ev) {
   if (sendNow(msg)) dlg.close();
 }
 
-function openResolve() {
-  const conv = selectedConv();
-  if (!conv) return;
+/** The built-in choices, offered when no wrap-up code applies to the queue. */
+const BUILT_IN = ['resolved', 'follow_up', 'no_answer', 'spam'];
+
+/**
+ * @typedef {object} WrapupCode
+ * @property {string} code
+ * @property {{ ja: string, en: string }} label
+ */
+
+/**
+ * The wrap-up codes an agent of `queue` picks from, and whether one is required; the
+ * built-in choices when the list cannot be read (the engine still checks at resolve).
+ * @param {string} queue
+ * @returns {Promise<{ required: boolean, codes: WrapupCode[] }>}
+ */
+async function codesOf(queue) {
+  try {
+    const res = await fetch(`../api/v1/wrapup-codes?queue=${encodeURIComponent(queue)}`, {
+      headers: { Accept: 'application/json', Authorization: `Bearer ${token()}` },
+    });
+    if (res.ok) return await res.json();
+  } catch {
+    // Offline: the built-in choices below.
+  }
+  return { required: false, codes: [] };
+}
+
+/**
+ * Fills the disposition select: the queue's codes (with an empty first choice the form
+ * refuses when one is required), else the built-in choices.
+ * @param {{ required: boolean, codes: WrapupCode[] }} list
+ */
+function fillDispositions(list) {
+  const sel = byId('resolve-disposition', HTMLSelectElement);
+  const lang = getLanguage() === 'ja' ? 'ja' : 'en';
+  /** @type {HTMLOptionElement[]} */
+  const options = list.codes.length
+    ? list.codes.map((c) => /** @type {HTMLOptionElement} */ (h('option', { value: c.code }, c.label[lang] || c.code)))
+    : BUILT_IN.map((d) => /** @type {HTMLOptionElement} */ (h('option', { value: d }, t(`disp.${d}`))));
+  if (list.required) options.unshift(/** @type {HTMLOptionElement} */ (h('option', { value: '' }, t('resolve.choose_code'))));
+  sel.replaceChildren(...options);
+  sel.required = list.required;
+  byId('resolve-required').hidden = !list.required;
+}
+
+/**
+ * Opens the resolve dialog for a conversation of `queue` (the selected one, or a parked one).
+ * @param {string} conversationId
+ * @param {string} queue
+ */
+export async function openResolveFor(conversationId, queue) {
   const dlg = dialog('resolve-dialog');
   byId('resolve-form', HTMLFormElement).reset();
-  dlg.dataset.conversationId = conv.view.id;
+  dlg.dataset.conversationId = conversationId;
+  fillDispositions(await codesOf(queue));
   dlg.showModal();
   byId('resolve-disposition', HTMLSelectElement).focus();
+}
+
+function openResolve() {
+  const conv = selectedConv();
+  if (conv) void openResolveFor(conv.view.id, conv.view.queue);
 }
 
 /** @param {SubmitEvent} ev */
@@ -72,7 +129,9 @@ function submitResolve(ev) {
   const dlg = dialog('resolve-dialog');
   const conversationId = dlg.dataset.conversationId;
   if (!conversationId) return;
-  const code = byId('resolve-disposition', HTMLSelectElement).value;
+  const select = byId('resolve-disposition', HTMLSelectElement);
+  const code = select.value;
+  if (!code) return select.focus();
   const details = byId('resolve-notes', HTMLTextAreaElement).value.trim();
   const disposition = details ? `${code}: ${details}` : code;
   if (sendNow({ type: 'resolve', conversation_id: conversationId, disposition })) dlg.close();

@@ -8,6 +8,7 @@ import { h, replaceChildren, byId } from '../shared/dom.js';
 import { state } from './state.js';
 import { channelBadge } from './labels.js';
 import { sendNow } from './wire.js';
+import { openResolveFor } from './actions.js';
 
 export function renderParkedList() {
   const entries = [...state.parked.values()].sort((a, b) => a.view.parked_at - b.view.parked_at);
@@ -54,7 +55,7 @@ export function renderParkedList() {
                 type: 'button',
                 class: 'btn btn--small btn--ok',
                 dataset: { testid: 'parked-resolve' },
-                onclick: () => sendNow({ type: 'resolve', conversation_id: view.conversation_id, disposition: 'resolved' }),
+                onclick: () => void openResolveFor(view.conversation_id, view.queue),
               },
               t('actions.resolve'),
             ),

@@ -2,7 +2,7 @@
 // desktop (/agent/): an SMS conversation is accepted and parked (the Park button, the
 // parked list, the freed slot); the customer's next message brings it back as an
 // offer; parked again it is taken back from the list, and parked once more it is
-// resolved from the list. The SMS messages are delivered with the admin's token over
+// resolved from the list (through the resolve dialog). The SMS messages are delivered with the admin's token over
 // REST, as a provider's webhook would.
 //
 //   SWITCHBOARD_URL=http://127.0.0.1:43210 AGENT_ID=amy AGENT_PASSWORD=... \
@@ -128,6 +128,10 @@ async function main() {
   await step('parked once more, resolved from the list', async () => {
     await park();
     await parkedItem.getByTestId('parked-resolve').click();
+    // The resolve dialog asks for the disposition, as for a held conversation.
+    await agent.getByTestId('resolve-dialog').waitFor();
+    await agent.getByTestId('resolve-disposition').selectOption('follow_up');
+    await agent.getByTestId('resolve-confirm').click();
     await parkedItem.waitFor({ state: 'detached' });
     await agent.getByTestId('parked-list').waitFor({ state: 'hidden' });
   });

@@ -221,9 +221,18 @@ fn queue_field_errors(
             }
             // A field the configuration does not have would be dropped without a
             // word (a typo of a real one): it is named instead. Empty values are
-            // fine (an unset option or list is not written back).
+            // fine (an unset option or list, or a switch left off, is not written
+            // back).
             Ok(parsed) => {
+                let switch_off = *v == serde_json::Value::Bool(false)
+                    && serde_json::from_value::<QueueConfig>(
+                        serde_json::json!({ "name": name, k.as_str(): true }),
+                    )
+                    .ok()
+                    .and_then(|on| serde_json::to_value(on).ok())
+                    .is_some_and(|back| back.get(k).is_some());
                 let empty = v.is_null()
+                    || switch_off
                     || v.as_array().is_some_and(Vec::is_empty)
                     || v.as_object().is_some_and(serde_json::Map::is_empty);
                 let kept = serde_json::to_value(&parsed)

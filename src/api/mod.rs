@@ -42,6 +42,7 @@ pub mod survey;
 pub mod voice;
 pub mod voice_room;
 pub mod windows;
+pub mod wrapup;
 pub mod ws_routes;
 
 use crate::Server;
@@ -142,6 +143,9 @@ api_v1! {
     put "/canned/{id}" => canned::update,
     delete "/canned/{id}" => canned::delete,
     post "/canned/{id}/render" => canned::render,
+    get "/wrapup-codes" => wrapup::list,
+    put "/wrapup-codes/{code}" => wrapup::put,
+    delete "/wrapup-codes/{code}" => wrapup::delete,
     post "/surveys/{token}" => survey::answer_json,
     get "/conversations/{id}/survey" => survey::of_conversation,
     post "/events" => notify::post_event,
@@ -175,6 +179,10 @@ api_v1! {
     post "/stream/subscribers/{id}/dead-letters/{at}/{event}/redeliver" => stream::redeliver,
     delete "/stream/subscribers/{id}/dead-letters/{at}/{event}" => stream::discard,
     get "/ivr" => ivr::get_tree,
+    put "/ivr" => ivr::put_tree,
+    get "/ivr/versions" => ivr::versions,
+    get "/ivr/versions/{n}" => ivr::version,
+    post "/ivr/versions/{n}/restore" => ivr::restore,
     get "/ivr/articles/{id}" => ivr::get_article,
     post "/callbacks" => callbacks::create,
     post "/callbacks/{id}/outcome" => callbacks::outcome,

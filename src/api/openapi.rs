@@ -27,7 +27,7 @@ use super::error::ApiError;
 use super::{
     admin, callbacks, canned, cluster_view, crm, customers, files, funnel, health, identity,
     inbound, ivr, kb, live, login, moderation, notify, oidc, outbound, privacy, read, reports,
-    search, simulate, stream, supervisor, survey, voice, voice_room, windows, ws_routes,
+    search, simulate, stream, supervisor, survey, voice, voice_room, windows, wrapup, ws_routes,
 };
 use actix_web::HttpResponse;
 use std::sync::OnceLock;
@@ -105,6 +105,9 @@ use utoipa::OpenApi;
         canned::update,
         canned::delete,
         canned::render,
+        wrapup::list,
+        wrapup::put,
+        wrapup::delete,
         survey::answer_json,
         survey::of_conversation,
         notify::post_event,
@@ -138,6 +141,10 @@ use utoipa::OpenApi;
         stream::redeliver,
         stream::discard,
         ivr::get_tree,
+        ivr::put_tree,
+        ivr::versions,
+        ivr::version,
+        ivr::restore,
         ivr::get_article,
         callbacks::create,
         callbacks::outcome,

@@ -176,6 +176,23 @@ async fn agent_and_queue_forms_name_every_bad_field_and_store_nothing() {
             .any(|q: &Value| q["name"] == "bad"),
         "{configs}"
     );
+    // A switch sent off (as the console's form sends it) is a setting, not a typo.
+    let (st, v) = app
+        .put(
+            "/api/v1/queues/plain",
+            json!({"wrapup_required": false, "record_calls": false, "colour": false}),
+        )
+        .await;
+    assert_eq!(st, 400, "{v}");
+    let f: Vec<&String> = v["fields"].as_object().unwrap().keys().collect();
+    assert_eq!(f, ["colour"], "only the unknown key is named: {v}");
+    let (st, v) = app
+        .put(
+            "/api/v1/queues/plain",
+            json!({"wrapup_required": false, "record_calls": false}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
     // Only admins read the configurations.
     let sup = app.agent("sup", &[], json!({"role": "supervisor"})).await;
     let r = app

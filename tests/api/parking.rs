@@ -363,7 +363,16 @@ async fn the_agent_desktop_parks_takes_back_and_resolves_in_a_real_browser() {
     let customer = crate::channels::customer_of(&app, "sms", "+819055550001")
         .await
         .expect("the customer");
-    let kinds = types(&app.timeline(customer["id"].as_str().unwrap()).await);
+    let events = app.timeline(customer["id"].as_str().unwrap()).await;
+    let resolved = events
+        .iter()
+        .find(|e| e["type"] == "resolved")
+        .expect("resolved");
+    assert_eq!(
+        resolved["disposition"], "follow_up",
+        "chosen in the dialog: {resolved}"
+    );
+    let kinds = types(&events);
     let count = |k: &str| kinds.iter().filter(|t| t.as_str() == k).count();
     assert_eq!(
         (count("parked"), count("assigned"), count("resolved")),

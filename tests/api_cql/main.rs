@@ -45,6 +45,8 @@ mod help;
 mod identity;
 #[path = "../api/ivr.rs"]
 mod ivr;
+#[path = "../api/live_ivr.rs"]
+mod live_ivr;
 #[path = "../api/notify.rs"]
 mod notify;
 #[path = "../api/privacy.rs"]
@@ -77,6 +79,8 @@ mod stream;
 mod supervisor;
 #[path = "../api/survey.rs"]
 mod survey;
+#[path = "../api/wrapup.rs"]
+mod wrapup;
 
 // Only on the CQL store.
 mod clock_skew;
@@ -88,6 +92,7 @@ mod relay;
 mod rolling;
 mod spread;
 mod spread_calls;
+mod spread_config;
 mod spread_kb;
 mod spread_stream;
 mod standby;

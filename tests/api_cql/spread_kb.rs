@@ -12,11 +12,18 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use std::time::Instant;
 
-fn start(dir: &std::path::Path, name: &str) -> Proc {
+pub(crate) fn start(dir: &std::path::Path, name: &str) -> Proc {
     crate::spread::start_with(dir, free_port(), name, &[])
 }
 
-async fn call(n: &Proc, m: Method, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+/// One REST call to `n` with `token`: the status and the JSON body (null if none).
+pub(crate) async fn call(
+    n: &Proc,
+    m: Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
     let mut r = n
         .http
         .request(m, format!("{}{}", n.base, path))

@@ -71,10 +71,10 @@ impl Gateway {
         }))
     }
 
-    /// The configured IVR tree: `[ivr]` menus, else the flat `channels.voice.menu`,
-    /// else none.
+    /// The IVR tree in force: the newest saved version, else the configuration
+    /// file's (`[ivr]` menus, else the flat `channels.voice.menu`), else none.
     pub fn ivr_tree(&self) -> Option<Tree> {
-        Tree::from_settings(&self.ivr, self.channels.voice.flat_menu())
+        self.engine.ivr().map(|a| a.tree.clone())
     }
 }
 

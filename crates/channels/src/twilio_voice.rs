@@ -197,7 +197,7 @@ fn say(state: &Gateway, text: &str) -> String {
     )
 }
 
-/// The tree the calls run through (`[ivr]`, else the flat `channels.voice.menu`).
+/// The tree the calls run through: the one in force (`Gateway::ivr_tree`).
 fn ivr_tree(state: &Gateway) -> Option<Tree> {
     state.ivr_tree()
 }

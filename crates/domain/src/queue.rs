@@ -97,6 +97,11 @@ pub struct QueueConfig {
     /// engine (docs/voice.md "Recording"). Default: off.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub record_calls: bool,
+    /// An agent resolving one of its conversations must pick a wrap-up code of the
+    /// managed list that applies to it (docs/admin.md "Wrap-up codes"). Default: off
+    /// (any disposition text, or none, is accepted).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub wrapup_required: bool,
 }
 
 /// A queue's response-time targets. A clock starts at the customer's first message that
@@ -298,6 +303,7 @@ impl QueueConfig {
             service_rules: Vec::new(),
             response_times: None,
             record_calls: false,
+            wrapup_required: false,
         }
     }
 

@@ -5,7 +5,7 @@
 //! The server's `config::Settings` holds the `[limits]` and `[timing]` tables as these
 //! types and projects the rest into an [`EngineSettings`] at start-up.
 
-use crate::domain::{Channel, QueueName};
+use crate::domain::Channel;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
@@ -34,22 +34,18 @@ pub struct EngineSettings {
     pub parking: ParkingSettings,
     /// What files are accepted and how they are stored (`[attachments]`).
     pub attachments: crate::domain::FilePolicy,
-    /// The IVR tree walked in writing (`[ivr.messaging]`); `None` when no channel
-    /// walks it.
-    pub written_ivr: Option<WrittenIvr>,
+    /// `[ivr]`: the tree's limits, and the channels that walk it in writing
+    /// (`ivr.messaging`). The tree in force is [`crate::Engine::ivr`].
+    pub ivr: crate::ivr::IvrSettings,
+    /// The configuration file's tree: version 0, in force until one is saved
+    /// (`crate::ivr_versions`).
+    pub ivr_configured: Option<crate::ivr::Tree>,
 }
 
-/// The IVR tree and its settings, for the channels of `ivr.messaging.channels`.
-#[derive(Debug, Clone)]
-pub struct WrittenIvr {
-    pub tree: crate::ivr::Tree,
-    pub settings: crate::ivr::IvrSettings,
-}
-
-impl WrittenIvr {
-    /// Whether `channel` walks the tree in writing.
-    pub fn on(&self, channel: Channel) -> bool {
-        self.settings.messaging.channels.contains(&channel)
+impl EngineSettings {
+    /// Whether `channel` walks the IVR tree in writing (`ivr.messaging.channels`).
+    pub fn walks_ivr(&self, channel: Channel) -> bool {
+        self.ivr.messaging.channels.contains(&channel)
     }
 }
 
@@ -69,12 +65,6 @@ pub struct ChannelFacts {
     pub replies: BTreeSet<Channel>,
     /// The connector channels whose replies carry files (the web chat's always do).
     pub files: BTreeSet<Channel>,
-    /// Queues the IVR tree opens a chat in (a visitor may start a chat there), with
-    /// the skills the chat option needs of the agent.
-    pub ivr_chat_queues: std::collections::BTreeMap<QueueName, crate::domain::SkillFloors>,
-    /// Queues a callback option of the IVR tree names: the only ones a visitor may
-    /// name in a callback request.
-    pub ivr_callback_queues: BTreeSet<QueueName>,
     /// The reply window of each enabled channel that has one (its connector's rule).
     pub windows: std::collections::BTreeMap<Channel, crate::domain::ReplyWindow>,
     /// The approved templates of each channel that takes them.
@@ -98,7 +88,8 @@ impl Default for EngineSettings {
             anonymous: Default::default(),
             parking: Default::default(),
             attachments: Default::default(),
-            written_ivr: None,
+            ivr: Default::default(),
+            ivr_configured: None,
         }
     }
 }
@@ -158,6 +149,8 @@ pub struct Limits {
     /// "Privacy"). Keep it longer than any provider's retry window and at least
     /// `idempotency_retention_ms`.
     pub erasure_tombstone_retention_ms: u64,
+    /// Wrap-up codes in the managed list at most (`crate::wrapup`).
+    pub max_wrapup_codes: usize,
 }
 
 /// Timeouts and periods, milliseconds.
@@ -245,6 +238,7 @@ impl Default for Limits {
             remembered_ids_per_customer: 1_024,
             idempotency_sweep_batch: 10_000,
             erasure_tombstone_retention_ms: 30 * 24 * 3_600_000,
+            max_wrapup_codes: 200,
         }
     }
 }

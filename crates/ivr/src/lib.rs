@@ -178,8 +178,18 @@ impl Default for IvrSettings {
     }
 }
 
+/// Where a tree is wrong and why ([`Tree::check`]). `path` names the field as an
+/// editor holds the tree: `root`, `tree`, `default_action`, `menus[i]`,
+/// `menus[i].id`, `menus[i].prompt`, `menus[i].options[j].{key,label,phrases,action,skills}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeError {
+    pub path: String,
+    pub message: String,
+}
+
 /// A validated-shape tree (see [`Tree::validate`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Tree {
     pub root: String,
     pub menus: Vec<Menu>,
@@ -254,149 +264,220 @@ impl Tree {
     /// Checks the tree against `limits`: ids, unknown submenus, duplicate keys,
     /// unreachable or exitless menus (a cycle nobody can leave), depth and size.
     pub fn validate(&self, limits: &IvrSettings) -> Result<(), String> {
-        let err = |m: String| Err(format!("ivr: {m}"));
+        self.check(limits)
+            .map_err(|e| format!("ivr: {}", e.message))
+    }
+
+    /// [`Tree::validate`], naming where the first problem is ([`TreeError::path`]).
+    pub fn check(&self, limits: &IvrSettings) -> Result<(), TreeError> {
+        match self.check_all(limits).into_iter().next() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Every problem of the tree, each at its field ([`TreeError::path`]; the first
+    /// per field), for a form that marks them all at once. The whole-tree checks
+    /// (reachability, depth, exits) run only once the menu ids and the root are sound.
+    pub fn check_all(&self, limits: &IvrSettings) -> Vec<TreeError> {
+        let mut found: Vec<TreeError> = Vec::new();
+        let mut err = |path: String, message: String| {
+            if !found.iter().any(|e| e.path == path) {
+                found.push(TreeError { path, message });
+            }
+        };
         if self.menus.len() > limits.max_menus {
-            return err(format!(
-                "{} menus; the limit is {} (ivr.max_menus)",
-                self.menus.len(),
-                limits.max_menus
-            ));
+            err(
+                "tree".into(),
+                format!(
+                    "{} menus; the limit is {} (ivr.max_menus)",
+                    self.menus.len(),
+                    limits.max_menus
+                ),
+            );
         }
         let mut chat_skills: BTreeMap<&QueueName, &SkillFloors> = BTreeMap::new();
-        for o in self.menus.iter().flat_map(|m| &m.options) {
-            if let Action::Chat(q) = &o.action {
-                if chat_skills
-                    .insert(q, &o.skills)
-                    .is_some_and(|s| *s != o.skills)
-                {
-                    // The visual IVR starts a chat by its queue alone.
-                    return err(format!(
-                        "two chat options open queue {q} with different skills"
-                    ));
-                }
-            }
-        }
         let mut ids = HashSet::new();
-        for m in &self.menus {
+        let mut ids_sound = true;
+        for (i, m) in self.menus.iter().enumerate() {
             if !valid_id(&m.id) {
-                return err(format!("menu id {:?} must be 1-32 of [a-z0-9_-]", m.id));
-            }
-            if !ids.insert(m.id.as_str()) {
-                return err(format!("menu {} defined twice", m.id));
+                ids_sound = false;
+                err(
+                    format!("menus[{i}].id"),
+                    format!("menu id {:?} must be 1-32 of [a-z0-9_-]", m.id),
+                );
+            } else if !ids.insert(m.id.as_str()) {
+                ids_sound = false;
+                err(
+                    format!("menus[{i}].id"),
+                    format!("menu {} defined twice", m.id),
+                );
             }
         }
-        if self.menu(&self.root).is_none() {
-            return err(format!("root menu {:?} is not defined", self.root));
+        let root_sound = self.menu(&self.root).is_some();
+        if !root_sound {
+            err(
+                "root".into(),
+                format!("root menu {:?} is not defined", self.root),
+            );
         }
         let long = |s: &str| s.len() > limits.max_text_bytes;
-        for m in &self.menus {
+        for (i, m) in self.menus.iter().enumerate() {
             if m.options.is_empty() {
-                return err(format!("menu {} has no options", m.id));
+                err(
+                    format!("menus[{i}]"),
+                    format!("menu {} has no options", m.id),
+                );
             }
             if m.options.len() > limits.max_options {
-                return err(format!(
-                    "menu {} has {} options; the limit is {} (ivr.max_options)",
-                    m.id,
-                    m.options.len(),
-                    limits.max_options
-                ));
+                err(
+                    format!("menus[{i}]"),
+                    format!(
+                        "menu {} has {} options; the limit is {} (ivr.max_options)",
+                        m.id,
+                        m.options.len(),
+                        limits.max_options
+                    ),
+                );
             }
             if long(&m.prompt.ja) || long(&m.prompt.en) {
-                return err(format!(
-                    "menu {}: prompt longer than ivr.max_text_bytes",
-                    m.id
-                ));
+                err(
+                    format!("menus[{i}].prompt"),
+                    format!("menu {}: prompt longer than ivr.max_text_bytes", m.id),
+                );
             }
             let mut keys = HashSet::new();
-            for o in &m.options {
+            for (j, o) in m.options.iter().enumerate() {
+                let at = |field: &str| format!("menus[{i}].options[{j}].{field}");
                 let name = o.label.ja.as_str();
                 if o.label.ja.trim().is_empty() || o.label.en.trim().is_empty() {
-                    return err(format!("menu {}: an option has no label", m.id));
-                }
-                if long(&o.label.ja) || long(&o.label.en) {
-                    return err(format!(
-                        "menu {}: label longer than ivr.max_text_bytes",
-                        m.id
-                    ));
+                    err(
+                        at("label"),
+                        format!("menu {}: an option has no label", m.id),
+                    );
+                } else if long(&o.label.ja) || long(&o.label.en) {
+                    err(
+                        at("label"),
+                        format!("menu {}: label longer than ivr.max_text_bytes", m.id),
+                    );
                 }
                 if let Some(k) = o.key {
                     if !(k.is_ascii_digit() || k == '*' || k == '#') {
-                        return err(format!("menu {}: {k:?} is not a telephone key", m.id));
-                    }
-                    if !keys.insert(k) {
-                        return err(format!("menu {}: key {k} is used twice", m.id));
+                        err(
+                            at("key"),
+                            format!("menu {}: {k:?} is not a telephone key", m.id),
+                        );
+                    } else if !keys.insert(k) {
+                        err(at("key"), format!("menu {}: key {k} is used twice", m.id));
                     }
                 }
                 if !o.skills.is_empty() && !matches!(o.action, Action::Queue(_) | Action::Chat(_)) {
-                    return err(format!(
-                        "menu {}: option {name} requires skills but does not reach a queue",
-                        m.id
-                    ));
+                    err(
+                        at("skills"),
+                        format!(
+                            "menu {}: option {name} requires skills but does not reach a queue",
+                            m.id
+                        ),
+                    );
+                } else if o.skills.len() > domain::MAX_REQUIRED_SKILLS {
+                    err(
+                        at("skills"),
+                        format!(
+                            "menu {}: option {name} requires more than {} skills",
+                            m.id,
+                            domain::MAX_REQUIRED_SKILLS
+                        ),
+                    );
                 }
-                if o.skills.len() > domain::MAX_REQUIRED_SKILLS {
-                    return err(format!(
-                        "menu {}: option {name} requires more than {} skills",
-                        m.id,
-                        domain::MAX_REQUIRED_SKILLS
-                    ));
+                if let Action::Chat(q) = &o.action {
+                    if chat_skills
+                        .insert(q, &o.skills)
+                        .is_some_and(|s| *s != o.skills)
+                    {
+                        // The visual IVR starts a chat by its queue alone.
+                        err(
+                            at("skills"),
+                            format!("two chat options open queue {q} with different skills"),
+                        );
+                    }
                 }
                 if o.phrases.len() > limits.max_phrases {
-                    return err(format!(
-                        "menu {}: option {name} has more than ivr.max_phrases phrases",
-                        m.id
-                    ));
-                }
-                if o.phrases
+                    err(
+                        at("phrases"),
+                        format!(
+                            "menu {}: option {name} has more than ivr.max_phrases phrases",
+                            m.id
+                        ),
+                    );
+                } else if o
+                    .phrases
                     .iter()
                     .any(|p| long(p) || matching::normalize(p).is_empty())
                 {
-                    return err(format!(
-                        "menu {}: option {name} has an empty or too long phrase",
-                        m.id
-                    ));
+                    err(
+                        at("phrases"),
+                        format!(
+                            "menu {}: option {name} has an empty or too long phrase",
+                            m.id
+                        ),
+                    );
                 }
                 match &o.action {
-                    Action::Menu(to) if self.menu(to).is_none() => {
-                        return err(format!(
-                            "menu {}: option {name} goes to unknown menu {to}",
-                            m.id
-                        ))
-                    }
-                    Action::Article(id) if !valid_article_id(id) => {
-                        return err(format!("menu {}: article id {id:?} is not valid", m.id))
-                    }
+                    Action::Menu(to) if self.menu(to).is_none() => err(
+                        at("action"),
+                        format!("menu {}: option {name} goes to unknown menu {to}", m.id),
+                    ),
+                    Action::Article(id) if !valid_article_id(id) => err(
+                        at("action"),
+                        format!("menu {}: article id {id:?} is not valid", m.id),
+                    ),
                     _ => {}
                 }
             }
         }
         if let Some(a) = &limits.default_action {
             if !a.is_exit() || matches!(a, Action::Chat(_)) {
-                return err("default_action must be a queue, callback or article".into());
+                err(
+                    "default_action".into(),
+                    "default_action must be a queue, callback or article".into(),
+                );
             }
+        }
+        if !(ids_sound && root_sound) {
+            return found;
         }
         // Depth (shortest path from the root) and reachability.
         let depth = self.depths();
-        for m in &self.menus {
+        for (i, m) in self.menus.iter().enumerate() {
             match depth.get(m.id.as_str()) {
-                None => return err(format!("menu {} cannot be reached from the root", m.id)),
-                Some(d) if *d > limits.max_depth => {
-                    return err(format!(
+                None => err(
+                    format!("menus[{i}]"),
+                    format!("menu {} cannot be reached from the root", m.id),
+                ),
+                Some(d) if *d > limits.max_depth => err(
+                    format!("menus[{i}]"),
+                    format!(
                         "menu {} is {d} levels deep; the limit is {} (ivr.max_depth)",
                         m.id, limits.max_depth
-                    ))
-                }
+                    ),
+                ),
                 _ => {}
             }
         }
         // Every menu must lead to an exit (else a cycle or a dead end traps callers).
         let exits = self.menus_with_exit();
-        if let Some(m) = self.menus.iter().find(|m| !exits.contains(m.id.as_str())) {
-            return err(format!(
-                "menu {} never leads to a queue, callback, article or chat (a cycle without an exit)",
-                m.id
-            ));
+        for (i, m) in self.menus.iter().enumerate() {
+            if !exits.contains(m.id.as_str()) {
+                err(
+                    format!("menus[{i}]"),
+                    format!(
+                        "menu {} never leads to a queue, callback, article or chat (a cycle without an exit)",
+                        m.id
+                    ),
+                );
+            }
         }
-        Ok(())
+        found
     }
 
     /// Depth of every menu reachable from the root (root = 1), breadth first.

@@ -339,3 +339,31 @@ fn a_reported_path_is_checked_for_shape() {
     let e = check_reported_path(&vec!["m".to_owned(); MAX_REPORTED_PATH + 1]).unwrap_err();
     assert!(e.contains("17 menus"), "{e}");
 }
+
+#[test]
+fn check_all_names_every_wrong_field_at_once() {
+    let (mut t, s) = sample();
+    assert!(t.check_all(&s).is_empty());
+    t.menus[0].options[0].label.en = " ".into();
+    t.menus[1].options[1].key = Some('1');
+    t.menus[1].options[0].action = Action::Article("Bad Id".into());
+    t.menus[1].options[0].phrases = vec!["  ".into()];
+    let paths: Vec<String> = t.check_all(&s).into_iter().map(|e| e.path).collect();
+    assert_eq!(
+        paths,
+        [
+            "menus[0].options[0].label",
+            "menus[1].options[0].phrases",
+            "menus[1].options[0].action",
+            "menus[1].options[1].key",
+        ]
+    );
+    // The first is what `check` and `validate` report.
+    assert_eq!(t.check(&s).unwrap_err().path, "menus[0].options[0].label");
+    // Reachability waits for sound ids: a duplicate id is reported, not an
+    // unreachable menu on top of it.
+    let (mut t, s) = sample();
+    t.menus[1].id = "main".into();
+    let paths: Vec<String> = t.check_all(&s).into_iter().map(|e| e.path).collect();
+    assert_eq!(paths, ["menus[1].id", "menus[0].options[0].action"]);
+}

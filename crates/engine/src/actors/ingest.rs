@@ -297,10 +297,12 @@ pub fn from_chat(
     input: ChatInput,
     budget_from: Option<std::net::IpAddr>,
 ) -> EngineResult<Inbound> {
+    let ivr = engine.ivr();
+    let chat_queues = ivr.as_ref().map(|a| &a.chat_queues);
     if let Some(q) = input
         .queue
         .as_ref()
-        .filter(|q| !engine.settings.channels.ivr_chat_queues.contains_key(*q))
+        .filter(|q| !chat_queues.is_some_and(|c| c.contains_key(*q)))
     {
         return Err(EngineError::invalid(format!(
             "queue {q} is not a chat option of the IVR"
@@ -317,7 +319,7 @@ pub fn from_chat(
     let requirements = input
         .queue
         .as_ref()
-        .and_then(|q| engine.settings.channels.ivr_chat_queues.get(q))
+        .and_then(|q| chat_queues.and_then(|c| c.get(q)))
         .cloned()
         .unwrap_or_default();
     Ok(Inbound {

@@ -515,6 +515,25 @@ pub fn serve(engine: &Engine, peers: &Peers) {
         });
         async { done }
     });
+    let weak = engine.downgrade();
+    peers.serve(move |_key, changed: ConfigChanged| {
+        let engine = running(&weak);
+        async move {
+            let engine = engine?;
+            let read = match changed.what {
+                Config::Ivr => engine.ivr_reload().await,
+                Config::Wrapup => engine.wrapup_reload().await,
+            };
+            // Refused, the sender asks again (`Engine::broadcast`).
+            read.map_err(|e| Refusal {
+                code: "unavailable".into(),
+                message: format!(
+                    "could not re-read the {:?} configuration: {e}",
+                    changed.what
+                ),
+            })
+        }
+    });
 }
 
 /// The engine, or a refusal once it has stopped.
@@ -736,6 +755,27 @@ pub struct QueuesChanged {
 
 impl Wire for QueuesChanged {
     const KIND: &'static str = "queues.changed";
+    type Reply = ();
+}
+
+/// Configuration a member changed in the store and every other member re-reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Config {
+    /// The IVR tree in force (`crate::ivr_versions`).
+    Ivr,
+    /// The wrap-up codes (`crate::wrapup`).
+    Wrapup,
+}
+
+/// "Re-read this configuration from the store."
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigChanged {
+    pub what: Config,
+}
+
+impl Wire for ConfigChanged {
+    const KIND: &'static str = "config.changed";
     type Reply = ();
 }
 

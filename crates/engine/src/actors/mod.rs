@@ -12,12 +12,17 @@
 //! Actors are named by id, not address: `Engine::ask` / `tell` ([`mail`]) deliver here
 //! or to the node holding the actor's key (spread placement; [`keys`] starts and stops
 //! the actors of the keys this node gains and loses).
+//!
+//! [`ivr_versions`] (the IVR tree in force, saved as numbered versions) and [`wrapup`]
+//! (the managed wrap-up codes) are configuration every node keeps in memory and
+//! re-reads when a member changes it ([`mail::ConfigChanged`]).
 
 pub mod agent;
 pub mod customer;
 pub mod files;
 pub mod hub;
 pub mod ingest;
+pub mod ivr_versions;
 pub mod keys;
 pub mod mail;
 pub mod messages;
@@ -28,5 +33,6 @@ pub mod registry;
 pub mod sessions;
 pub mod stitching;
 pub mod timeline;
+pub mod wrapup;
 
 pub use registry::{AfterHoursPlan, Engine};

@@ -149,6 +149,10 @@ pub struct Inner {
     pub response_sweep: super::customer::responses::SweepCursor,
     /// What each client address may still do at the anonymous doors.
     pub budgets: crate::budget::Budgets,
+    /// The IVR tree in force (`crate::ivr_versions`).
+    pub(crate) ivr_cell: crate::actors::ivr_versions::IvrCell,
+    /// The wrap-up codes (`crate::wrapup`).
+    pub(crate) wrapup_cell: crate::actors::wrapup::WrapupCell,
 }
 
 impl std::ops::Deref for Engine {
@@ -182,6 +186,7 @@ impl Engine {
         };
         let arbiters = threads.iter().map(|a| a.handle()).collect();
         let budgets = crate::budget::Budgets::new(settings.anonymous.clone());
+        let ivr_configured = settings.ivr_configured.clone();
         let blobs = Arc::new(crate::store::ChunkedBlobs::new(
             store.clone(),
             settings.attachments.chunk_bytes,
@@ -223,6 +228,8 @@ impl Engine {
             notify_stats: Default::default(),
             response_sweep: Default::default(),
             budgets,
+            ivr_cell: crate::actors::ivr_versions::IvrCell::new(ivr_configured),
+            wrapup_cell: Default::default(),
         }))
     }
 

@@ -94,7 +94,7 @@ pub async fn request(
     if let Some(q) = &req.queue {
         // A visitor picks from the IVR's callback options; staff may name any queue.
         let visitor = matches!(req.source.as_str(), "chat" | "visual_ivr");
-        if visitor && !engine.settings.channels.ivr_callback_queues.contains(q) {
+        if visitor && !engine.ivr().is_some_and(|a| a.callback_queues.contains(q)) {
             return Err(EngineError::invalid(format!(
                 "queue {q} is not a callback option of the IVR"
             )));

@@ -23,6 +23,11 @@ impl Handler<CloseConversation> for CustomerActor {
                 )));
             }
         }
+        if msg.kind == CloseKind::Resolve {
+            try_atomic!(self
+                .engine
+                .wrapup_check(&conv.queue, msg.disposition.as_deref()));
+        }
         let now = self.engine.now();
         let mut updated = conv.clone();
         updated.updated_at = now;

@@ -64,7 +64,7 @@ impl CustomerActor {
     /// At activation: loads the customer's session in the written menus, if any (only
     /// when some channel walks them).
     pub(super) fn menus_load(&mut self, ctx: &mut Context<Self>) {
-        if self.engine.settings.written_ivr.is_none() {
+        if self.engine.settings.ivr.messaging.channels.is_empty() {
             return;
         }
         self.load_own_record(ctx, IVR_SESSION, |act, s| act.menus.session = Some(s));
@@ -82,10 +82,10 @@ impl CustomerActor {
         idem: &Option<super::once::Idem>,
     ) -> Option<Atomic<InboundAck>> {
         self.menus.pending = None;
-        let ivr = self.engine.settings.written_ivr.clone()?;
-        if !ivr.on(msg.channel) || self.open.is_some() {
+        if !self.engine.settings.walks_ivr(msg.channel) || self.open.is_some() {
             return None;
         }
+        let ivr = self.engine.ivr()?;
         if self.reopenable(msg, now).is_some() {
             return None;
         }
@@ -93,13 +93,13 @@ impl CustomerActor {
             && self.engine.settings.callbacks.phone_allowed(&msg.address);
         let walk = Walk {
             tree: &ivr.tree,
-            settings: &ivr.settings,
+            settings: &self.engine.settings.ivr,
             quick_replies: msg.channel.capabilities().quick_replies,
             callbacks,
         };
         // A session whose conversation exists already ended in an exit; an idle one
         // is over.
-        let idle = ivr.settings.messaging.idle_ms;
+        let idle = self.engine.settings.ivr.messaging.idle_ms;
         let running = self.menus.session.clone().filter(|s| {
             s.channel == msg.channel
                 && !s.expired(now, idle)
@@ -189,12 +189,7 @@ impl CustomerActor {
         batch = self.with_idem(batch, idem.as_ref(), &message, conv_id);
         let customer = self.id;
         let store = self.engine.store.clone();
-        let max_chars = self
-            .engine
-            .settings
-            .written_ivr
-            .as_ref()
-            .map_or(0, |w| w.settings.max_article_chars);
+        let max_chars = self.engine.settings.ivr.max_article_chars;
         let path = session.path.clone();
         let idem = idem.clone();
         Atomic::new(Box::pin(

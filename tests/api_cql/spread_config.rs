@@ -1,0 +1,85 @@
+//! Configuration edited live in spread placement (docs/cluster.md, "Process-local
+//! state"): each node keeps the IVR tree in force and the wrap-up codes in memory, so a
+//! change saved through one node must be in force on the other (the broadcast), and
+//! two admins saving over the same IVR version through two nodes at once must not both
+//! win (the version row is claimed with a lightweight transaction). Two engine
+//! processes on one Cassandra keyspace.
+
+use crate::helpers::*;
+use crate::process::Proc;
+use crate::spread_kb::{call, start};
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::time::Instant;
+
+/// Waits (bounded) until `GET path` on `n` answers what `done` accepts.
+async fn until(n: &Proc, token: &str, path: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let give_up = Instant::now() + WAIT;
+    loop {
+        let (s, v) = call(n, Method::GET, path, token, None).await;
+        if s == 200 && done(&v) {
+            return v;
+        }
+        assert!(Instant::now() < give_up, "{} {path}: {s} {v}", n.base);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await; // poll interval
+    }
+}
+
+fn tree(label: &str) -> Value {
+    json!({"root": "main", "menus": [{"id": "main", "prompt": {"ja": "どうぞ", "en": "Go ahead"},
+        "options": [{"key": "1", "phrases": [], "label": {"ja": label, "en": label}, "action": {"chat": "general"}}]}]})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_configuration_saved_on_one_node_is_in_force_on_the_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = start(dir.path(), "node-a");
+    a.ready().await;
+    let b = start(dir.path(), "node-b");
+    b.ready().await;
+    let token = a.login("admin").await;
+    crate::spread::shared_by(&a, &token, 2).await;
+
+    // A tree saved through a is what b's visitors read.
+    let (s, v) = call(
+        &a,
+        Method::PUT,
+        "/api/v1/ivr",
+        &token,
+        Some(json!({"version": 0, "tree": tree("one")})),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    until(&b, &token, "/api/v1/ivr", |t| *t == tree("one")).await;
+
+    // Two saves over version 1 at once, through both nodes: exactly one wins.
+    let body = |l: &str| Some(json!({"version": 1, "tree": tree(l)}));
+    let (ra, rb) = tokio::join!(
+        call(&a, Method::PUT, "/api/v1/ivr", &token, body("from-a")),
+        call(&b, Method::PUT, "/api/v1/ivr", &token, body("from-b")),
+    );
+    let mut statuses = [ra.0, rb.0];
+    statuses.sort();
+    assert_eq!(statuses, [200, 409], "a: {ra:?}, b: {rb:?}");
+    let winner = if ra.0 == 200 { "from-a" } else { "from-b" };
+    for n in [&a, &b] {
+        until(n, &token, "/api/v1/ivr", |t| *t == tree(winner)).await;
+        let v = until(n, &token, "/api/v1/ivr/versions", |v| v["current"] == 2).await;
+        assert_eq!(v["versions"].as_array().unwrap().len(), 2, "{v}");
+    }
+
+    // A wrap-up code saved through b is checked by a.
+    let (s, v) = call(
+        &b,
+        Method::PUT,
+        "/api/v1/wrapup-codes/paid",
+        &token,
+        Some(json!({"label": {"ja": "支払い済み", "en": "Paid"}})),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    until(&a, &token, "/api/v1/wrapup-codes?queue=general", |v| {
+        v["codes"][0]["code"] == "paid"
+    })
+    .await;
+}
