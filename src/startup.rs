@@ -341,6 +341,7 @@ impl Application {
         // configuration file's.
         engine.ivr_reload().await?;
         engine.wrapup_reload().await?;
+        engine.survey_reload().await?;
         if spread {
             // Each queue's actor starts on the node its key is placed on, which reloads
             // it (and a shard's held conversations) from the store: `actors::keys`.

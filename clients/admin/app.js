@@ -13,9 +13,10 @@
 // section searches `GET /api/v1/audit` (who, action prefix, customer, time range;
 // older pages by `next_before`) and exports the same search as CSV or JSON (a
 // download made from the answer, since it needs the page's token). The wrap-up codes
-// section is ./wrapup.js's; the queue form's "Wrap-up code required" makes a queue's
-// agents pick one at resolve. The IVR section
-// (menu tree editor, preview, versions) is ./ivr.js's, loaded when its tab is shown.
+// section is ./wrapup.js's, the notification rules section ./notify.js's, the survey settings ./survey.js's; the queue
+// form's "Wrap-up code required" makes a queue's agents pick one at resolve. The IVR
+// section (menu tree editor, preview, versions) is ./ivr.js's, loaded when its tab is
+// shown.
 //
 // Bad input is refused field by field: what the page can tell (an empty id, a skill
 // list that does not parse) before sending, the rest from the server's `fields` (400
@@ -28,6 +29,8 @@ import { h, replaceChildren, byId } from '../shared/dom.js';
 import { staffLogin } from '../shared/staff-login.js';
 import { loadIvr, resetIvr } from './ivr.js';
 import { loadWrapup, renderWrapup, initWrapup } from './wrapup.js';
+import { loadNotify, renderNotify, initNotify } from './notify.js';
+import { loadSurvey, renderVersion as renderSurveyVersion, initSurvey } from './survey.js';
 
 /** @import { StaffSession } from '../shared/staff-login.js' */
 
@@ -156,7 +159,8 @@ export const formatSkills = (skills) =>
 export function showErrors(form, errors) {
   const slots = /** @type {NodeListOf<HTMLElement>} */ (form.querySelectorAll('[data-error]'));
   const known = new Set([...slots].map((el) => el.dataset.error));
-  const rest = Object.entries(errors).filter(([f]) => !known.has(f));
+  // The form's own line says its own message and those of fields it has no slot for.
+  const rest = Object.entries(errors).filter(([f]) => f === '_form' || !known.has(f));
   for (const el of slots) {
     const field = el.dataset.error || '';
     const message = field === '_form' ? rest.map(([f, m]) => (f === '_form' ? m : `${f}: ${m}`)).join(' ') : errors[field];
@@ -566,10 +570,14 @@ async function reload() {
   renderQueues();
 }
 
-/** @param {string} section `agents`, `queues`, `canned`, `wrapup`, `audit` or `ivr` */
+/** @param {string} section `agents`, `queues`, `canned`, `wrapup`, `notify`, `survey`, `audit` or `ivr` */
 function show(section) {
   byId('section-wrapup').hidden = section !== 'wrapup';
   if (section === 'wrapup') void loadWrapup(state.queues.map((q) => q.name));
+  byId('section-notify').hidden = section !== 'notify';
+  if (section === 'notify') void loadNotify();
+  byId('section-survey').hidden = section !== 'survey';
+  if (section === 'survey') void loadSurvey();
   byId('section-agents').hidden = section !== 'agents';
   byId('section-queues').hidden = section !== 'queues';
   byId('section-canned').hidden = section !== 'canned';
@@ -609,6 +617,7 @@ function logout(messageKey) {
   byId('queue-form').hidden = true;
   byId('canned-form').hidden = true;
   byId('wrapup-form').hidden = true;
+  byId('notify-form').hidden = true;
   byId('notice').hidden = true;
   resetIvr();
   login.signedOut(messageKey || null);
@@ -624,9 +633,13 @@ onLanguageChange(() => {
     renderAudit();
     renderCanned();
     renderWrapup();
+    renderNotify();
+    renderSurveyVersion();
   }
 });
 initWrapup();
+initNotify();
+initSurvey();
 byId('canned-form').addEventListener('submit', (ev) => void saveCanned(/** @type {SubmitEvent} */ (ev)));
 byId('canned-new').addEventListener('click', () => openCanned(null));
 byId('canned-cancel').addEventListener('click', () => (byId('canned-form').hidden = true));

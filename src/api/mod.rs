@@ -148,6 +148,8 @@ api_v1! {
     delete "/wrapup-codes/{code}" => wrapup::delete,
     post "/surveys/{token}" => survey::answer_json,
     get "/conversations/{id}/survey" => survey::of_conversation,
+    get "/survey-settings" => survey::get_settings,
+    put "/survey-settings" => survey::put_settings,
     post "/events" => notify::post_event,
     get "/notification-rules" => notify::list_rules,
     put "/notification-rules/{type}" => notify::put_rule,

@@ -86,9 +86,19 @@ pub async fn put_rule(
 ) -> Result<HttpResponse, ApiError> {
     staff.require_supervisor()?;
     let server = &state.server;
-    notify::check_type(&path)?;
     let r = body.into_inner();
-    r.check(server.settings.notify.max_template_bytes)?;
+    // Every wrong field named at once (the event type is the path's).
+    let mut fields: std::collections::BTreeMap<String, String> = r
+        .problems(server.settings.notify.max_template_bytes)
+        .into_iter()
+        .map(|(f, e)| (f, e.to_string()))
+        .collect();
+    if let Err(e) = notify::check_type(&path) {
+        fields.insert("type".into(), e.to_string());
+    }
+    if !fields.is_empty() {
+        return Err(ApiError::fields(fields));
+    }
     let before = rule(server, &path).await?;
     if before.is_none() {
         let max = server.settings.notify.max_rules;

@@ -110,6 +110,8 @@ use utoipa::OpenApi;
         wrapup::delete,
         survey::answer_json,
         survey::of_conversation,
+        survey::get_settings,
+        survey::put_settings,
         notify::post_event,
         notify::list_rules,
         notify::get_rule,

@@ -1,7 +1,9 @@
 //! CSAT survey edge: the email survey page (`GET`/`POST /survey/{token}`, a small HTML
 //! form served by the engine), its JSON twin (`POST /api/v1/surveys/{token}`, no staff
 //! token: the unguessable single-use link token is the credential) and the staff view
-//! of a conversation's survey (`GET /api/v1/conversations/{id}/survey`).
+//! of a conversation's survey (`GET /api/v1/conversations/{id}/survey`). Admins read
+//! and change the survey settings in force (`GET`/`PUT /api/v1/survey-settings`,
+//! versioned: `switchboard_engine::actors::survey_config`).
 //!
 //! The pages are `templates/survey/*.html` (askama, autoescaped), sent by
 //! [`super::html::page`].
@@ -97,7 +99,7 @@ async fn answer(server: &Server, token: &str, body: AnswerIn) -> Result<SurveyRe
         .comment
         .map(|c| c.trim().to_owned())
         .filter(|c| !c.is_empty());
-    let max = server.settings.survey.max_comment_bytes;
+    let max = server.survey().max_comment_bytes;
     if comment.as_ref().is_some_and(|c| c.len() > max) {
         return Err(ApiError::invalid(format!(
             "comment longer than {max} bytes"
@@ -234,8 +236,7 @@ fn error_page(e: &ApiError, lang: Language) -> HttpResponse {
 
 /// `GET /survey/{token}`: the form.
 pub async fn form(state: web::Data<AppState>, path: web::Path<String>) -> HttpResponse {
-    let default =
-        Language::parse(&state.server.settings.survey.default_language).unwrap_or(Language::Ja);
+    let default = Language::parse(&state.server.survey().default_language).unwrap_or(Language::Ja);
     let rec = match record_for(&state.server, &path).await {
         Ok(r) => r,
         Err(e) => return error_page(&e, default),
@@ -260,7 +261,7 @@ pub async fn form(state: web::Data<AppState>, path: web::Path<String>) -> HttpRe
         comment_label,
         send,
         scale_max: rec.scale_max,
-        max_comment_bytes: state.server.settings.survey.max_comment_bytes,
+        max_comment_bytes: state.server.survey().max_comment_bytes,
     };
     html::page(StatusCode::OK, CSP, &page)
 }
@@ -283,9 +284,7 @@ pub async fn submit(
     let form = form.into_inner();
     let lang_of = |r: &Result<SurveyRecord, ApiError>| match r {
         Ok(rec) => rec.language,
-        Err(_) => {
-            Language::parse(&state.server.settings.survey.default_language).unwrap_or(Language::Ja)
-        }
+        Err(_) => Language::parse(&state.server.survey().default_language).unwrap_or(Language::Ja),
     };
     let body = AnswerIn {
         score: serde_json::Value::String(form.score),
@@ -365,4 +364,103 @@ mod tests {
         assert!(form.contains(r#"maxlength="1000""#));
         assert!(form.contains("<title>アンケート</title>"));
     }
+}
+
+/// The survey settings in force (admin): `{settings: {enabled, answer_window_ms,
+/// max_comment_bytes, default_language}, version, saved_by, saved_at}`; version 0 is
+/// the configuration file's `[survey]`.
+#[utoipa::path(get, path = "/api/v1/survey-settings", tag = "engagement", operation_id = "get_survey_settings",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "`{settings, version, saved_by, saved_at}`"),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+    )
+)]
+pub async fn get_settings(
+    state: web::Data<AppState>,
+    staff: Staff,
+) -> Result<HttpResponse, ApiError> {
+    staff.require_admin()?;
+    Ok(HttpResponse::Ok().json(&*state.server.survey_config()))
+}
+
+/// `PUT /api/v1/survey-settings`'s body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsSave {
+    /// The version the edit started from: it must still be the newest.
+    version: u64,
+    settings: serde_json::Value,
+}
+
+/// Changes the survey settings in force on every node (admin).
+///
+/// Body `{version, settings: {enabled, answer_window_ms, max_comment_bytes,
+/// default_language}}` (a field left out takes its default). `version` must still be
+/// the newest (409 `conflict` otherwise); bad fields are 400 with `fields` naming each
+/// (`answer_window_ms` 1 ms to 30 days, `max_comment_bytes` 1 to 65536,
+/// `default_language` `ja` or `en`), and nothing changes. Applies to conversations
+/// resolved from then on.
+#[utoipa::path(put, path = "/api/v1/survey-settings", tag = "engagement", operation_id = "put_survey_settings",
+    security(("bearer" = [])),
+    request_body(content = Object, description = "`{version, settings}`"),
+    responses(
+        (status = 200, description = "`{settings, version, saved_by, saved_at}` as saved"),
+        (status = 400, response = ApiError),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+        (status = 409, response = ApiError),
+    )
+)]
+pub async fn put_settings(
+    state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
+    staff: Staff,
+    body: web::Json<SettingsSave>,
+) -> Result<HttpResponse, ApiError> {
+    use switchboard_engine::actors::survey_config::SurveySaveError;
+    staff.require_admin()?;
+    let body = body.into_inner();
+    // Each field parsed alone, so one wrong type cannot hide another.
+    let obj = body
+        .settings
+        .as_object()
+        .ok_or_else(|| ApiError::invalid("settings must be a JSON object"))?;
+    let mut fields = std::collections::BTreeMap::new();
+    for (k, v) in obj {
+        if let Err(e) =
+            serde_json::from_value::<survey::SurveySettings>(serde_json::json!({ k.as_str(): v }))
+        {
+            let msg = e.to_string();
+            let msg = msg.split(" at line ").next().unwrap_or(&msg).to_owned();
+            fields.insert(k.clone(), msg);
+        }
+    }
+    if !fields.is_empty() {
+        return Err(ApiError::fields(fields));
+    }
+    let settings: survey::SurveySettings =
+        serde_json::from_value(body.settings).map_err(|e| ApiError::invalid(e.to_string()))?;
+    let before = state.server.survey_config();
+    let saved = state
+        .server
+        .survey_save(body.version, settings, staff.id.as_str())
+        .await
+        .map_err(|e| match e {
+            SurveySaveError::Fields(f) => {
+                ApiError::fields(f.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+            }
+            SurveySaveError::Conflict { current } => ApiError::new(
+                ErrorCode::Conflict,
+                format!("version {current} was saved since this edit began: reload and edit it"),
+            ),
+            SurveySaveError::Store(e) => ApiError::from(e),
+        })?;
+    super::audit_trail::record_change(
+        &req,
+        Some(serde_json::to_value(&*before).unwrap_or_default()),
+        serde_json::to_value(&saved).unwrap_or_default(),
+    );
+    Ok(HttpResponse::Ok().json(saved))
 }

@@ -167,6 +167,16 @@ async fn bad_rules_and_events_are_typed_errors_and_store_nothing() {
         .put("/api/v1/notification-rules/Bad%20Type", rule())
         .await;
     assert_eq!(s, 400, "{v}");
+    // Every wrong field is named at once, for the console's form.
+    let mut several = rule();
+    several["templates"]["ja"] = json!("{{oops");
+    several["channels"] = json!([]);
+    let (s, v) = app
+        .put("/api/v1/notification-rules/Bad%20Type", several)
+        .await;
+    assert_eq!(s, 400, "{v}");
+    let named: Vec<&String> = v["fields"].as_object().unwrap().keys().collect();
+    assert_eq!(named, ["channels", "templates.ja", "type"], "{v}");
 
     let (s, v) = app
         .put("/api/v1/notification-rules/order.shipped", rule())
@@ -394,4 +404,70 @@ async fn a_provider_failure_is_recorded_on_the_notification() {
         n["delivery"]["detail"].as_str().unwrap().contains("400"),
         "{n}"
     );
+}
+
+/// The console's notifications section in Chromium (clients/tests/admin_notify.mjs):
+/// a rule without an event type is refused on the page, one whose template does not
+/// parse by the server (its message on the form), a good one is saved, edited and —
+/// after a reload still edited — deleted, the page agreeing with `GET
+/// /api/v1/notification-rules` throughout. Here: the store holds no rule, and the
+/// audit log has the refused save, the create, the edit (before and after) and the
+/// delete.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_manages_notification_rules_in_a_real_browser() {
+    let app = spawn_app(|_| {}).await;
+    let admin = app.admin.clone();
+    run_browser_script(
+        &app,
+        "admin_notify.mjs",
+        &[
+            ("ADMIN_ID", "admin"),
+            ("ADMIN_PASSWORD", ADMIN_PASSWORD),
+            ("ADMIN_TOKEN", &admin),
+        ],
+        "admin notify browser test passed",
+    )
+    .await;
+    let (s, all) = app.get("/api/v1/notification-rules").await;
+    assert_eq!(s, 200, "{all}");
+    assert_eq!(all["rules"], json!([]), "{all}");
+    let (s, _) = app.get("/api/v1/notification-rules/order.shipped").await;
+    assert_eq!(s, 404);
+
+    // Newest first: the edit, the create, the refused save (the page's own refusal
+    // sent nothing).
+    let (_, log) = app
+        .get("/api/v1/audit?action=PUT%20/api/v1/notification-rules/&limit=10")
+        .await;
+    let puts = log["entries"].as_array().unwrap();
+    let statuses: Vec<&Value> = puts.iter().map(|e| &e["detail"]["status"]).collect();
+    assert_eq!(statuses, [&json!(200), &json!(200), &json!(400)], "{log}");
+    assert!(puts
+        .iter()
+        .all(|e| e["actor"] == "admin" && e["detail"]["params"]["type"] == "order.shipped"));
+    let edit = &puts[0]["detail"]["change"];
+    assert_eq!(
+        edit["before"]["templates"]["en"],
+        "{{customer.name}}, your order {{order.id}} has shipped.",
+        "{log}"
+    );
+    assert_eq!(
+        edit["after"]["templates"]["en"],
+        "{{customer.name}}, order {{order.id}} is on its way with {{carrier?}}."
+    );
+    assert_eq!(edit["after"]["channels"], json!(["line", "sms"]));
+    assert_eq!(puts[1]["detail"]["change"]["before"], Value::Null);
+
+    let (_, log) = app
+        .get("/api/v1/audit?action=DELETE%20/api/v1/notification-rules/&limit=10")
+        .await;
+    let deletes = log["entries"].as_array().unwrap();
+    assert_eq!(deletes.len(), 1, "{log}");
+    assert_eq!(deletes[0]["detail"]["status"], 204);
+    let gone = &deletes[0]["detail"]["change"];
+    assert_eq!(
+        gone["before"]["templates"]["en"],
+        "{{customer.name}}, order {{order.id}} is on its way with {{carrier?}}."
+    );
+    assert_eq!(gone["after"], Value::Null);
 }

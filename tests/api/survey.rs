@@ -489,3 +489,116 @@ async fn the_chat_widget_survey_card_in_a_real_browser() {
     assert_eq!(v["comment"], "とても親切でした");
     assert_eq!(v["answered_on"], "chat");
 }
+
+/// The survey settings edited live (docs/engagement.md "Survey settings in the
+/// console"): refused field by field with nothing changed, turned on without a
+/// restart (the next resolved chat gets its survey), a stale edit is 409, and the
+/// saved version outlives a restart over the configuration file's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn survey_settings_are_changed_live_and_refused_field_by_field() {
+    let app = spawn_app(|_| {}).await;
+    let (st, v) = app.get("/api/v1/survey-settings").await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(
+        (v["version"].as_u64(), v["settings"]["enabled"].as_bool()),
+        (Some(0), Some(false))
+    );
+    assert_eq!(v["saved_by"], "config");
+
+    let (st, v) = app
+        .put(
+            "/api/v1/survey-settings",
+            json!({"version": 0, "settings": {"max_comment_bytes": "many", "colour": 1}}),
+        )
+        .await;
+    assert_eq!(st, 400, "{v}");
+    let named: Vec<&String> = v["fields"].as_object().unwrap().keys().collect();
+    assert_eq!(named, ["colour", "max_comment_bytes"], "{v}");
+    let (st, v) = app
+        .put(
+            "/api/v1/survey-settings",
+            json!({"version": 0, "settings": {"enabled": true, "answer_window_ms": 0, "default_language": "fr"}}),
+        )
+        .await;
+    assert_eq!(st, 400, "{v}");
+    let named: Vec<&String> = v["fields"].as_object().unwrap().keys().collect();
+    assert_eq!(named, ["answer_window_ms", "default_language"], "{v}");
+    assert_eq!(app.get("/api/v1/survey-settings").await.1["version"], 0);
+
+    // Off: a resolved chat gets no survey.
+    let alice = app.agent("alice", &["general"], json!({})).await;
+    let mut agent = Client::available(&app, &alice).await;
+    let (mut chat, _) = Client::visitor(&app).await;
+    chat_say(&mut chat, "一つ目").await;
+    let conv = accept_next(&mut agent).await;
+    resolve(&mut agent, &conv).await;
+    chat.assert_none_before_pong("survey").await;
+
+    let (st, saved) = app
+        .put(
+            "/api/v1/survey-settings",
+            json!({"version": 0, "settings": {"enabled": true, "default_language": "en"}}),
+        )
+        .await;
+    assert_eq!(st, 200, "{saved}");
+    assert_eq!(saved["version"], 1);
+    assert_eq!(saved["saved_by"], "admin");
+    assert_eq!(
+        saved["settings"]["answer_window_ms"],
+        24 * 3_600_000,
+        "defaults fill the rest"
+    );
+
+    // On at once: the next resolved chat gets one.
+    chat_say(&mut chat, "二つ目").await;
+    let conv = accept_next(&mut agent).await;
+    resolve(&mut agent, &conv).await;
+    let survey = chat.expect("survey").await;
+    assert_eq!(survey["conversation_id"], conv["id"]);
+
+    let (st, v) = app
+        .put(
+            "/api/v1/survey-settings",
+            json!({"version": 0, "settings": {}}),
+        )
+        .await;
+    assert_eq!((st, v["code"].as_str()), (409, Some("conflict")), "{v}");
+
+    let dir = app.stop();
+    let app = spawn_app_in(dir, |s| s.survey.max_comment_bytes = 10).await;
+    let (_, v) = app.get("/api/v1/survey-settings").await;
+    assert_eq!(v["version"], 1, "{v}");
+    assert_eq!(v["settings"]["enabled"], true);
+    assert_eq!(
+        v["settings"]["max_comment_bytes"], 1_000,
+        "the saved version wins over the file"
+    );
+}
+
+/// The console's survey settings in Chromium (clients/tests/admin_survey.mjs): bad
+/// values refused field by field, surveys turned on. Then here: the engine sends the
+/// next resolved chat its survey without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_turns_surveys_on_in_a_real_browser() {
+    let app = spawn_app(|_| {}).await;
+    run_browser_script(
+        &app,
+        "admin_survey.mjs",
+        &[("ADMIN_ID", "admin"), ("ADMIN_PASSWORD", ADMIN_PASSWORD)],
+        "admin survey browser test passed",
+    )
+    .await;
+    let (_, v) = app.get("/api/v1/survey-settings").await;
+    assert_eq!(
+        v["settings"],
+        json!({"enabled": true, "answer_window_ms": 2 * 3_600_000, "max_comment_bytes": 500, "default_language": "en"}),
+        "{v}"
+    );
+    let alice = app.agent("alice", &["general"], json!({})).await;
+    let mut agent = Client::available(&app, &alice).await;
+    let (mut chat, _) = Client::visitor(&app).await;
+    chat_say(&mut chat, "hello").await;
+    let conv = accept_next(&mut agent).await;
+    resolve(&mut agent, &conv).await;
+    assert_eq!(chat.expect("survey").await["conversation_id"], conv["id"]);
+}

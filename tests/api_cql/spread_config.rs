@@ -1,5 +1,6 @@
 //! Configuration edited live in spread placement (docs/cluster.md, "Process-local
-//! state"): each node keeps the IVR tree in force and the wrap-up codes in memory, so a
+//! state"): each node keeps the IVR tree in force, the survey settings and the
+//! wrap-up codes in memory, so a
 //! change saved through one node must be in force on the other (the broadcast), and
 //! two admins saving over the same IVR version through two nodes at once must not both
 //! win (the version row is claimed with a lightweight transaction). Two engine
@@ -67,6 +68,21 @@ async fn a_configuration_saved_on_one_node_is_in_force_on_the_other() {
         let v = until(n, &token, "/api/v1/ivr/versions", |v| v["current"] == 2).await;
         assert_eq!(v["versions"].as_array().unwrap().len(), 2, "{v}");
     }
+
+    // Surveys turned on through a are on at b.
+    let (s, v) = call(
+        &a,
+        Method::PUT,
+        "/api/v1/survey-settings",
+        &token,
+        Some(json!({"version": 0, "settings": {"enabled": true}})),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    until(&b, &token, "/api/v1/survey-settings", |v| {
+        v["version"] == 1 && v["settings"]["enabled"] == true
+    })
+    .await;
 
     // A wrap-up code saved through b is checked by a.
     let (s, v) = call(

@@ -157,64 +157,108 @@ impl RuleTemplate {
 
 impl Rule {
     /// Parses every template (a broken one is refused with its byte offset) and checks
-    /// the channel list.
+    /// the channel list: the first problem of [`Rule::problems`].
     pub fn check(&self, max_bytes: usize) -> Result<(), NotifyError> {
+        match self.problems(max_bytes).into_iter().next() {
+            Some((_, e)) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Every problem of the rule, each with the field it is in (`templates`,
+    /// `templates.ja`, `subjects.en`, `variables`, `channels`, `whatsapp_template`,
+    /// `whatsapp_template.parameters`; the first per field), for a form that marks
+    /// them all at once.
+    pub fn problems(&self, max_bytes: usize) -> Vec<(String, NotifyError)> {
+        let mut found: Vec<(String, NotifyError)> = Vec::new();
+        let mut bad = |field: String, e: NotifyError| {
+            if !found.iter().any(|(f, _)| *f == field) {
+                found.push((field, e));
+            }
+        };
         if self.templates.is_empty() {
-            return Err(NotifyError::Invalid(
-                "templates: at least one language (ja, en)".into(),
-            ));
+            bad(
+                "templates".into(),
+                NotifyError::Invalid("templates: at least one language (ja, en)".into()),
+            );
         }
         if self.variables.len() > 256 {
-            return Err(NotifyError::Invalid("more than 256 variables".into()));
+            bad(
+                "variables".into(),
+                NotifyError::Invalid("more than 256 variables".into()),
+            );
         }
         let mut allowed: Vec<&str> = BUILTIN_VARS.to_vec();
         allowed.extend(self.variables.iter().map(String::as_str));
         for (map, what) in [(&self.templates, "templates"), (&self.subjects, "subjects")] {
             for (lang, src) in map {
-                let l = Language::parse(lang)
-                    .filter(|l| l.as_str() == lang)
-                    .ok_or_else(|| {
-                        NotifyError::Invalid(format!("{what}: language {lang:?} is not ja or en"))
-                    })?;
-                Template::parse(src, max_bytes)
-                    .and_then(|t| t.check_allowed(&allowed))
-                    .map_err(|source| NotifyError::Template {
-                        lang: l.as_str(),
-                        source,
-                    })?;
+                let field = format!("{what}.{lang}");
+                let Some(l) = Language::parse(lang).filter(|l| l.as_str() == lang) else {
+                    bad(
+                        field,
+                        NotifyError::Invalid(format!("{what}: language {lang:?} is not ja or en")),
+                    );
+                    continue;
+                };
+                if let Err(source) =
+                    Template::parse(src, max_bytes).and_then(|t| t.check_allowed(&allowed))
+                {
+                    bad(
+                        field,
+                        NotifyError::Template {
+                            lang: l.as_str(),
+                            source,
+                        },
+                    );
+                }
             }
         }
         if self.channels.is_empty() {
-            return Err(NotifyError::Invalid("channels: at least one".into()));
+            bad(
+                "channels".into(),
+                NotifyError::Invalid("channels: at least one".into()),
+            );
         }
         match &self.whatsapp_template {
-            None if self.channels.contains(&Channel::Whatsapp) => {
-                return Err(NotifyError::Invalid(
+            None if self.channels.contains(&Channel::Whatsapp) => bad(
+                "whatsapp_template".into(),
+                NotifyError::Invalid(
                     "whatsapp_template: required with the whatsapp channel (outside the \
                      24-hour window WhatsApp takes only an approved template)"
                         .into(),
-                ))
-            }
+                ),
+            ),
             None => {}
             Some(t) => {
                 if t.name.trim().is_empty() || t.language.trim().is_empty() {
-                    return Err(NotifyError::Invalid(
-                        "whatsapp_template: name and language are required".into(),
-                    ));
+                    bad(
+                        "whatsapp_template".into(),
+                        NotifyError::Invalid(
+                            "whatsapp_template: name and language are required".into(),
+                        ),
+                    );
                 }
                 if t.parameters.len() > domain::channel::MAX_TEMPLATE_PARAMETERS {
-                    return Err(NotifyError::Invalid(format!(
-                        "whatsapp_template: at most {} parameters",
-                        domain::channel::MAX_TEMPLATE_PARAMETERS
-                    )));
+                    bad(
+                        "whatsapp_template.parameters".into(),
+                        NotifyError::Invalid(format!(
+                            "whatsapp_template: at most {} parameters",
+                            domain::channel::MAX_TEMPLATE_PARAMETERS
+                        )),
+                    );
                 }
                 for p in &t.parameters {
-                    Template::parse(p, max_bytes)
-                        .and_then(|t| t.check_allowed(&allowed))
-                        .map_err(|source| NotifyError::Template {
-                            lang: "whatsapp_template",
-                            source,
-                        })?;
+                    if let Err(source) =
+                        Template::parse(p, max_bytes).and_then(|t| t.check_allowed(&allowed))
+                    {
+                        bad(
+                            "whatsapp_template.parameters".into(),
+                            NotifyError::Template {
+                                lang: "whatsapp_template",
+                                source,
+                            },
+                        );
+                    }
                 }
             }
         }
@@ -223,12 +267,15 @@ impl Rule {
             .iter()
             .find(|c| !c.capabilities().notifications)
         {
-            return Err(NotifyError::Invalid(format!(
-                "channels: {c} cannot carry a notification ({})",
-                domain::channels_where(|k| k.notifications)
-            )));
+            bad(
+                "channels".into(),
+                NotifyError::Invalid(format!(
+                    "channels: {c} cannot carry a notification ({})",
+                    domain::channels_where(|k| k.notifications)
+                )),
+            );
         }
-        Ok(())
+        found
     }
 
     /// The template source in `lang`, else the other language's.

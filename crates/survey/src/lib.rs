@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 pub const KIND: &str = "survey";
 
 /// `[survey]`: post-interaction CSAT surveys (docs/engagement.md).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SurveySettings {
     /// Send a survey when a conversation is resolved.
@@ -38,17 +38,33 @@ impl Default for SurveySettings {
     }
 }
 
+/// Longest answer window a survey may have: 30 days.
+pub const MAX_ANSWER_WINDOW_MS: u64 = 30 * 24 * 3_600_000;
+
 impl SurveySettings {
     pub fn validate(&self) -> Result<(), String> {
-        if self.answer_window_ms == 0 {
-            return Err("survey.answer_window_ms must be > 0".into());
+        match self.field_errors().into_iter().next() {
+            Some((field, why)) => Err(format!("survey.{field} {why}")),
+            None => Ok(()),
+        }
+    }
+
+    /// Every wrong field, by name, with why (empty: valid).
+    pub fn field_errors(&self) -> std::collections::BTreeMap<&'static str, String> {
+        let mut out = std::collections::BTreeMap::new();
+        if self.answer_window_ms == 0 || self.answer_window_ms > MAX_ANSWER_WINDOW_MS {
+            out.insert(
+                "answer_window_ms",
+                format!("must be 1..={MAX_ANSWER_WINDOW_MS} (30 days)"),
+            );
         }
         if self.max_comment_bytes == 0 || self.max_comment_bytes > 64 * 1024 {
-            return Err("survey.max_comment_bytes must be 1..=65536".into());
+            out.insert("max_comment_bytes", "must be 1..=65536".into());
         }
-        Language::parse(&self.default_language)
-            .ok_or("survey.default_language must be ja or en")?;
-        Ok(())
+        if Language::parse(&self.default_language).is_none() {
+            out.insert("default_language", "must be ja or en".into());
+        }
+        out
     }
 }
 

@@ -4,12 +4,9 @@
 //! the configuration file (`[ivr]`), in force until the first save.
 //!
 //! Layout in the store:
-//! - setting `ivr.version.{n}`: version `n` in full ([`IvrVersion`]), written with
-//!   [`crate::store::Store::setting_if_absent`] — on CQL a lightweight transaction — so
-//!   two admins saving over the same version on two nodes cannot both win: the second
-//!   gets [`SaveError::Conflict`];
-//! - setting `ivr.head`: the newest version number (a hint: a reader probes past it,
-//!   so a head write lost in a crash costs nothing);
+//! - settings `ivr.version.{n}` and `ivr.head` ([`super::versioned`]): version `n` in
+//!   full ([`IvrVersion`]), claimed so that two admins saving over the same version on
+//!   two nodes cannot both win (the second gets [`SaveError::Conflict`]);
 //! - records of kind [`SUMMARY_KIND`]: one small [`VersionSummary`] per version, keyed
 //!   so that ascending key order is newest first (the console's list).
 //!
@@ -27,13 +24,9 @@ use std::sync::{Arc, RwLock};
 
 /// Records kind of the versions' summaries (newest first by key).
 pub const SUMMARY_KIND: &str = "ivr_version";
-const HEAD: &str = "ivr.head";
+const DOC: super::versioned::Versioned = super::versioned::Versioned("ivr");
 /// Longest note a save may carry, bytes.
 pub const MAX_NOTE_BYTES: usize = 500;
-
-fn version_key(n: u64) -> String {
-    format!("ivr.version.{n}")
-}
 
 /// Ascending order of these keys is descending version order.
 fn summary_key(n: u64) -> String {
@@ -160,28 +153,10 @@ impl Engine {
         }
     }
 
-    /// The newest saved version number (0 when none was saved): the head hint, then
-    /// every version past it that exists.
-    async fn ivr_head(&self) -> Result<u64, StoreError> {
-        let mut head = match self.store.setting(HEAD).await? {
-            Some(b) => std::str::from_utf8(&b)
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(0),
-            None => 0,
-        };
-        while self.store.setting(&version_key(head + 1)).await?.is_some() {
-            head += 1;
-        }
-        Ok(head)
-    }
-
     /// Version `n` (0: the configuration file's tree unless a save stored it), if any.
     pub async fn ivr_version(&self, n: u64) -> Result<Option<IvrVersion>, StoreError> {
-        if let Some(b) = self.store.setting(&version_key(n)).await? {
-            return serde_json::from_slice(&b)
-                .map(Some)
-                .map_err(|e| StoreError::Corrupt(format!("ivr version {n}: {e}")));
+        if let Some(v) = DOC.get(&self.store, n).await? {
+            return Ok(Some(v));
         }
         Ok((n == 0).then(|| self.configured_ivr()).flatten())
     }
@@ -200,7 +175,7 @@ impl Engine {
     /// Reads the newest version from the store and puts it in force here (at start,
     /// and when another member saved one).
     pub async fn ivr_reload(&self) -> Result<(), StoreError> {
-        let head = self.ivr_head().await?;
+        let head = DOC.head(&self.store).await?;
         if let Some(v) = self.ivr_version(head).await? {
             self.set_ivr(&v);
         }
@@ -263,7 +238,7 @@ impl Engine {
             return Err(SaveError::Invalid(problems));
         }
         let _one_at_a_time = self.ivr_cell.saving.lock().await;
-        let head = self.ivr_head().await?;
+        let head = DOC.head(&self.store).await?;
         if edited != head {
             return Err(SaveError::Conflict { current: head });
         }
@@ -272,8 +247,7 @@ impl Engine {
         let mut records = Vec::new();
         if head == 0 {
             if let Some(v0) = self.configured_ivr() {
-                let bytes = serde_json::to_vec(&v0).expect("a version serialises");
-                self.store.setting_if_absent(&version_key(0), bytes).await?;
+                DOC.claim(&self.store, 0, &v0).await?;
                 records.push(summary_record(&v0));
             }
         }
@@ -285,18 +259,13 @@ impl Engine {
             restored_from,
             tree,
         };
-        let bytes = serde_json::to_vec(&v).expect("a version serialises");
-        let kept = self
-            .store
-            .setting_if_absent(&version_key(v.version), bytes.clone())
-            .await?;
-        if kept != bytes {
+        if !DOC.claim(&self.store, v.version, &v).await? {
             return Err(SaveError::Conflict { current: v.version });
         }
         records.push(summary_record(&v));
         self.store
             .commit(Batch {
-                settings: vec![(HEAD.into(), v.version.to_string().into_bytes())],
+                settings: vec![DOC.head_write(v.version)],
                 records,
                 ..Default::default()
             })

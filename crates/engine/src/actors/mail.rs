@@ -523,6 +523,7 @@ pub fn serve(engine: &Engine, peers: &Peers) {
             let read = match changed.what {
                 Config::Ivr => engine.ivr_reload().await,
                 Config::Wrapup => engine.wrapup_reload().await,
+                Config::Survey => engine.survey_reload().await,
             };
             // Refused, the sender asks again (`Engine::broadcast`).
             read.map_err(|e| Refusal {
@@ -764,8 +765,10 @@ impl Wire for QueuesChanged {
 pub enum Config {
     /// The IVR tree in force (`crate::ivr_versions`).
     Ivr,
-    /// The wrap-up codes (`crate::wrapup`).
+    /// The wrap-up codes (`super::wrapup`).
     Wrapup,
+    /// The CSAT survey settings (`super::survey_config`).
+    Survey,
 }
 
 /// "Re-read this configuration from the store."

@@ -32,7 +32,9 @@ pub mod queue;
 pub mod registry;
 pub mod sessions;
 pub mod stitching;
+pub mod survey_config;
 pub mod timeline;
+pub mod versioned;
 pub mod wrapup;
 
 pub use registry::{AfterHoursPlan, Engine};

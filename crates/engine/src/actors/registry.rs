@@ -153,6 +153,8 @@ pub struct Inner {
     pub(crate) ivr_cell: crate::actors::ivr_versions::IvrCell,
     /// The wrap-up codes (`crate::wrapup`).
     pub(crate) wrapup_cell: crate::actors::wrapup::WrapupCell,
+    /// The survey settings in force (`super::survey_config`).
+    pub(crate) survey_cell: super::survey_config::SurveyCell,
 }
 
 impl std::ops::Deref for Engine {
@@ -187,6 +189,7 @@ impl Engine {
         let arbiters = threads.iter().map(|a| a.handle()).collect();
         let budgets = crate::budget::Budgets::new(settings.anonymous.clone());
         let ivr_configured = settings.ivr_configured.clone();
+        let survey_configured = settings.survey.clone();
         let blobs = Arc::new(crate::store::ChunkedBlobs::new(
             store.clone(),
             settings.attachments.chunk_bytes,
@@ -230,6 +233,7 @@ impl Engine {
             budgets,
             ivr_cell: crate::actors::ivr_versions::IvrCell::new(ivr_configured),
             wrapup_cell: Default::default(),
+            survey_cell: super::survey_config::SurveyCell::new(survey_configured),
         }))
     }
 

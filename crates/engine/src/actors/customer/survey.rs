@@ -70,7 +70,7 @@ impl CustomerActor {
         batch: &mut Batch,
         conv: &Conversation,
     ) -> Option<SurveyOut> {
-        let cfg = &self.engine.settings.survey;
+        let cfg = self.engine.survey();
         if !cfg.enabled || conv.state != crate::domain::ConversationState::Resolved {
             return None;
         }
@@ -186,7 +186,7 @@ impl CustomerActor {
             }
         }
         let (at, c, text) = sent?;
-        let window = self.engine.settings.survey.answer_window_ms;
+        let window = self.engine.survey().answer_window_ms;
         if c != channel || self.engine.now().since(at) > window {
             return None;
         }
@@ -214,7 +214,7 @@ impl CustomerActor {
         match survey::parse_answer(&msg.text, SCALE_MAX) {
             Answer::NotAnAnswer => None,
             Answer::Score { score, comment } => {
-                let max = self.engine.settings.survey.max_comment_bytes;
+                let max = self.engine.survey().max_comment_bytes;
                 let comment = comment.map(|c| truncate(&c, max));
                 let fut = self.answer_future(
                     AnswerSurvey {
@@ -283,7 +283,7 @@ impl CustomerActor {
         let store = self.engine.store.clone();
         let now = self.engine.now();
         let me = self.id;
-        let window = self.engine.settings.survey.answer_window_ms;
+        let window = self.engine.survey().answer_window_ms;
         async move {
             let key = a.conversation_id.to_string();
             let raw = store
@@ -417,7 +417,7 @@ impl Handler<AskPhoneSurvey> for CustomerActor {
 
     fn handle(&mut self, msg: AskPhoneSurvey, _: &mut Context<Self>) -> Self::Result {
         try_atomic!(self.begin());
-        let cfg = &self.engine.settings.survey;
+        let cfg = self.engine.survey();
         let conv = [self.open.as_ref(), self.last_closed.as_ref()]
             .into_iter()
             .flatten()
@@ -487,10 +487,10 @@ impl Handler<AnswerSurvey> for CustomerActor {
     fn handle(&mut self, msg: AnswerSurvey, _: &mut Context<Self>) -> Self::Result {
         try_atomic!(self.begin());
         if let Some(c) = &msg.comment {
-            if c.len() > self.engine.settings.survey.max_comment_bytes {
+            if c.len() > self.engine.survey().max_comment_bytes {
                 return done(Err(EngineError::invalid(format!(
                     "comment longer than {} bytes",
-                    self.engine.settings.survey.max_comment_bytes
+                    self.engine.survey().max_comment_bytes
                 ))));
             }
         }
