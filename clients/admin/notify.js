@@ -11,7 +11,8 @@
 // The server parses every template at save time and saves nothing while one is broken;
 // its refusal is one message (no `fields`), shown on the form's own line. The page
 // names what it can tell under the field (an empty or malformed event type, no
-// template, no channel). Rules carry no version: a save replaces what is stored.
+// template, no channel). A save carries the version it loaded (409 when someone saved
+// the rule meanwhile, shown on the form's line).
 // Server text is only ever inserted as text.
 
 import { t, getLanguage } from '../shared/i18n.js';
@@ -22,7 +23,7 @@ import { api, ApiFailure, showErrors, errorsOf, notify } from './app.js';
  * A rule as the API sends and takes it (`Rule`, crates/notify).
  * @typedef {{name: string, language: string, parameters?: string[]}} WhatsappTemplate
  * @typedef {{templates: Record<string, string>, subjects?: Record<string, string>, variables?: string[],
- *   channels: string[], whatsapp_template?: WhatsappTemplate}} Rule
+ *   channels: string[], whatsapp_template?: WhatsappTemplate, version?: number}} Rule
  * @typedef {{type: string, rule: Rule}} RuleEntry
  */
 
@@ -242,6 +243,8 @@ async function saveNotify(ev) {
     subjects,
     variables: splitList(input('notify-variables').value),
     channels,
+    // The version the form loaded (0: a new rule): someone's save in between is a 409.
+    version: state.editing?.rule.version ?? (state.editing ? 1 : 0),
     // Sent when anything of it is filled in (the server says what is missing).
     ...(waName || waLanguage || waParameters.length ? { whatsapp_template: { name: waName, language: waLanguage, parameters: waParameters } } : {}),
   };

@@ -219,7 +219,8 @@ await run.main(async () => {
     const rules = body.rules;
     run.check(rules.length === 1 && rules[0].type === TYPE, `rules: ${JSON.stringify(rules)}`);
     const r = rules[0].rule;
-    const want = { templates: { en: EN_EDITED, ja: JA }, subjects: { en: SUBJECT }, variables: ['order.id', 'carrier'], channels: ['line', 'sms'] };
+    // Saved, then edited with the version the form loaded: version 2.
+    const want = { templates: { en: EN_EDITED, ja: JA }, subjects: { en: SUBJECT }, variables: ['order.id', 'carrier'], channels: ['line', 'sms'], version: 2 };
     run.check(canonical(r) === canonical(want), `stored: ${JSON.stringify(r)}`);
     const shown = await rows(page);
     run.check(shown.length === rules.length && shown[0].type === rules[0].type && shown[0].template === r.templates.en, `shown: ${JSON.stringify(shown)}`);

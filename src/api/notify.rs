@@ -60,13 +60,21 @@ pub struct RuleSchema {
     /// Channels in order of preference (the customer's preferred channel comes first).
     #[schema(value_type = Vec<super::openapi::schema::ChannelName>, inline)]
     channels: Vec<Channel>,
+    /// The stored version this save replaces (0: a new rule); stale is 409. Left out,
+    /// the save replaces whatever is stored. Answered with the version saved.
+    version: Option<u64>,
 }
+
+/// Serialises the read-check-write of rule saves (the version check) in this process.
+static RULE_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Create or replace a notification rule (supervisor, admin).
 ///
 /// Templates per language (ja, en), subjects, variables, channels. Every template is
 /// parsed at save time (a broken one is `400 invalid` with its byte offset) and nothing
-/// is saved unless all are good.
+/// is saved unless all are good; `fields` names every wrong field. `version`, when
+/// given, must be the stored one (0 for a new rule; a rule saved before versions is
+/// 1), else `409 conflict`.
 #[utoipa::path(put, path = "/api/v1/notification-rules/{type}", tag = "engagement",
     security(("bearer" = [])), params(("type" = String, Path, description = "event type: `a-z 0-9 . _ -`")),
     request_body = RuleSchema,
@@ -75,6 +83,7 @@ pub struct RuleSchema {
         (status = 400, response = ApiError),
         (status = 401, response = ApiError),
         (status = 403, response = ApiError),
+        (status = 409, response = ApiError),
     )
 )]
 pub async fn put_rule(
@@ -99,7 +108,17 @@ pub async fn put_rule(
     if !fields.is_empty() {
         return Err(ApiError::fields(fields));
     }
+    let _one_at_a_time = RULE_LOCK.lock().await;
     let before = rule(server, &path).await?;
+    let stored = before.as_ref().map_or(0, |b| b.version.unwrap_or(1));
+    if r.version.is_some_and(|v| v != stored) {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            format!("the rule is at version {stored}: reload and edit it"),
+        ));
+    }
+    let mut r = r;
+    r.version = Some(stored + 1);
     if before.is_none() {
         let max = server.settings.notify.max_rules;
         let have = server.store.records(notify::RULE_KIND, None, max).await?;

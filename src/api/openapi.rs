@@ -390,7 +390,7 @@ mod tests {
         assert_mirrors::<crate::notify::Rule>(
             "NotificationRule",
             serde_json::json!({"templates": {"ja": "発送しました"}, "subjects": {"ja": "発送"},
-                "variables": ["order.id"], "channels": ["sms", "email"]}),
+                "variables": ["order.id"], "channels": ["sms", "email"], "version": 2}),
         );
     }
 

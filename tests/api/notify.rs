@@ -57,6 +57,22 @@ async fn event_goes_to_the_preferred_channel_in_japanese_and_never_to_an_opted_o
         .put("/api/v1/notification-rules/order.shipped", rule())
         .await;
     assert_eq!(s, 200, "{v}");
+    assert_eq!(v["rule"]["version"], 1, "{v}");
+    // A save that names a version must name the stored one.
+    for stale in [0, 2] {
+        let mut r = rule();
+        r["version"] = json!(stale);
+        let (s, v) = app.put("/api/v1/notification-rules/order.shipped", r).await;
+        assert_eq!(
+            (s, v["code"].as_str()),
+            (409, Some("conflict")),
+            "{stale}: {v}"
+        );
+    }
+    let mut r = rule();
+    r["version"] = json!(1);
+    let (s, v) = app.put("/api/v1/notification-rules/order.shipped", r).await;
+    assert_eq!((s, v["rule"]["version"].as_u64()), (200, Some(2)), "{v}");
     let id = customer(
         &app,
         json!([{"channel": "sms", "address": PHONE}, {"channel": "line", "address": LINE_USER}]),

@@ -121,6 +121,11 @@ pub struct Rule {
     /// `whatsapp`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub whatsapp_template: Option<RuleTemplate>,
+    /// Grows with every save. A save that names a version must name the stored one
+    /// (0: the rule does not exist yet), else it is refused as stale; one that names
+    /// none replaces whatever is stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
 }
 
 /// A provider template a rule sends: its name and language at the provider, and its
@@ -480,6 +485,7 @@ mod tests {
             variables: vec!["order.id".into()],
             channels: vec![Channel::Sms, Channel::Email],
             whatsapp_template: None,
+            version: None,
         }
     }
 
