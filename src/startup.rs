@@ -359,6 +359,19 @@ impl Application {
             settings.security.webhook_max_event_age_ms,
             crate::channels::signature::FileLinkKey::new(file_link_key),
         );
+        // Connector settings saved from the console win over the file's, and follow
+        // the other members' saves.
+        crate::api::connectors::reload(&gateway).await?;
+        let listening = gateway.downgrade();
+        engine.on_config_changed(Box::new(move |_what| {
+            let g = listening.upgrade();
+            Box::pin(async move {
+                match g {
+                    Some(g) => crate::api::connectors::reload(&g).await,
+                    None => Ok(()),
+                }
+            })
+        }));
         let dispatcher = crate::channels::outbound::Dispatcher::start(gateway.clone());
         engine.set_outbound(dispatcher.clone());
         // Spread placement: each shard's owner resends its customers' (`actors::keys`).

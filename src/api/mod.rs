@@ -9,6 +9,7 @@ pub mod audit_trail;
 pub mod callbacks;
 pub mod canned;
 pub mod cluster_view;
+pub mod connectors;
 pub mod crm;
 pub mod customers;
 pub mod error;
@@ -143,6 +144,8 @@ api_v1! {
     put "/canned/{id}" => canned::update,
     delete "/canned/{id}" => canned::delete,
     post "/canned/{id}/render" => canned::render,
+    get "/connectors" => connectors::get,
+    put "/connectors" => connectors::put,
     get "/wrapup-codes" => wrapup::list,
     put "/wrapup-codes/{code}" => wrapup::put,
     delete "/wrapup-codes/{code}" => wrapup::delete,

@@ -25,9 +25,10 @@
 
 use super::error::ApiError;
 use super::{
-    admin, callbacks, canned, cluster_view, crm, customers, files, funnel, health, identity,
-    inbound, ivr, kb, live, login, moderation, notify, oidc, outbound, privacy, read, reports,
-    search, simulate, stream, supervisor, survey, voice, voice_room, windows, wrapup, ws_routes,
+    admin, callbacks, canned, cluster_view, connectors, crm, customers, files, funnel, health,
+    identity, inbound, ivr, kb, live, login, moderation, notify, oidc, outbound, privacy, read,
+    reports, search, simulate, stream, supervisor, survey, voice, voice_room, windows, wrapup,
+    ws_routes,
 };
 use actix_web::HttpResponse;
 use std::sync::OnceLock;
@@ -105,6 +106,8 @@ use utoipa::OpenApi;
         canned::update,
         canned::delete,
         canned::render,
+        connectors::get,
+        connectors::put,
         wrapup::list,
         wrapup::put,
         wrapup::delete,

@@ -18,6 +18,7 @@ mod channels;
 mod chat_flow;
 mod cluster_view;
 mod concurrency;
+mod connectors;
 mod crm;
 mod demo;
 mod email;

@@ -8,7 +8,7 @@ use crate::domain::QueueName;
 use crate::ivr::IvrOption;
 use serde::Deserialize;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ChannelSettings {
     /// The engine's public base URL as providers see it (no trailing slash), e.g.
@@ -84,7 +84,7 @@ impl Default for ChannelSettings {
 }
 
 /// `[channels.media]`: fetching the media of inbound messages (`crate::media`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MediaSettings {
     /// Fetch media at all (off: every media item stays a described reference).
@@ -123,7 +123,7 @@ impl Default for MediaSettings {
 }
 
 /// Twilio Programmable Messaging (SMS).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TwilioSms {
     pub enabled: bool,
@@ -151,7 +151,7 @@ impl Default for TwilioSms {
 }
 
 /// Twilio Programmable Voice: call webhooks answered with TwiML.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TwilioVoice {
     pub enabled: bool,
@@ -180,7 +180,7 @@ pub struct TwilioVoice {
 
 /// `[channels.voice.softphone]`: what signs an agent's Twilio access token and the
 /// TwiML App its calls go through. All four ids or none.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Softphone {
     /// The Twilio account (`AC…`): the token's subject.
@@ -264,7 +264,7 @@ impl Default for TwilioVoice {
 }
 
 /// LINE Messaging API.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Line {
     pub enabled: bool,
@@ -293,7 +293,7 @@ impl Default for Line {
 
 /// Messenger Platform: Facebook Messenger (`[channels.messenger]`) and Instagram
 /// messaging (`[channels.instagram]`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Messenger {
     pub enabled: bool,
@@ -327,7 +327,7 @@ impl Default for Messenger {
 }
 
 /// WhatsApp Business Platform (Cloud API).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WhatsApp {
     pub enabled: bool,
@@ -364,7 +364,7 @@ impl Default for WhatsApp {
 }
 
 /// X (Twitter) direct messages: the Account Activity API in, the v2 DM API out.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct XDirect {
     pub enabled: bool,
@@ -412,7 +412,7 @@ impl Default for XDirect {
 
 /// `[channels.public]`: public social conversations, taken on the private
 /// connectors' webhooks and answered with their credentials.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PublicSocial {
     /// Comments and visitor posts on the Facebook Page (the app's Page subscription
@@ -429,7 +429,7 @@ pub struct PublicSocial {
 }
 
 /// Video escalation from web chat.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Video {
     pub enabled: bool,

@@ -232,7 +232,7 @@ where
     Fut: Future<Output = Result<HttpResponse, WebhookError>>,
 {
     let r = async {
-        if !w.enabled(&state.channels) {
+        if !w.enabled(&state.channels()) {
             return Err(WebhookError::Disabled);
         }
         require_content_type(req, W::CONTENT_TYPE)?;

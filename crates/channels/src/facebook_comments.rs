@@ -117,7 +117,8 @@ impl Sender for FacebookComments {
         Channel::FacebookComments
     }
     fn send<'a>(&'a self, cx: SendContext<'a>, d: &'a Delivery) -> BoxFuture<'a, SendResult> {
-        Box::pin(send(cx.client, &cx.gateway.channels, d))
+        let ch = cx.gateway.channels();
+        Box::pin(async move { send(cx.client, &ch, d).await })
     }
     fn moderate<'a>(
         &'a self,
@@ -125,12 +126,10 @@ impl Sender for FacebookComments {
         post_id: &'a str,
         action: Moderation,
     ) -> Option<BoxFuture<'a, Result<(), SendFailure>>> {
-        Some(Box::pin(moderate(
-            cx.client,
-            &cx.gateway.channels,
-            post_id,
-            action,
-        )))
+        let ch = cx.gateway.channels();
+        Some(Box::pin(async move {
+            moderate(cx.client, &ch, post_id, action).await
+        }))
     }
 }
 
@@ -139,9 +138,9 @@ impl Sender for FacebookComments {
 pub(crate) async fn handle(state: &Gateway, body: &[u8]) -> Result<(), WebhookError> {
     crate::public::Intake {
         provider: PROVIDER,
-        enabled: FacebookComments.enabled(&state.channels),
+        enabled: FacebookComments.enabled(&state.channels()),
         setting: "channels.public.facebook_comments",
-        api_base: &state.channels.messenger.api_base,
+        api_base: &state.channels().messenger.api_base,
         at: |c: &Comment| c.item.created_time.map(|s| s.saturating_mul(1000)),
         message: message_of,
     }

@@ -20,7 +20,7 @@ pub fn link(gateway: &crate::Gateway, customer: CustomerId, a: &Attachment) -> O
     let sig = gateway.file_link_key.sign(customer, file, exp_s);
     Some(format!(
         "{}/files/{customer}/{}?exp={exp_s}&sig={sig}",
-        gateway.channels.public_url,
+        gateway.channels().public_url,
         file.as_str()
     ))
 }

@@ -15,8 +15,10 @@ pub struct Gateway(Arc<Inner>);
 
 pub struct Inner {
     pub engine: Engine,
-    /// Every connector's settings (`[channels]`).
-    pub channels: ChannelSettings,
+    /// Every connector's settings (`[channels]`, or the version saved from the admin
+    /// console): read with [`Inner::channels`], replaced whole by
+    /// [`Inner::set_channels`].
+    channels: std::sync::RwLock<Arc<ChannelSettings>>,
     /// The IVR menus and their limits (`[ivr]`).
     pub ivr: IvrSettings,
     /// A webhook event older than this is refused as a replay (`security.webhook_max_event_age_ms`).
@@ -61,7 +63,7 @@ impl Gateway {
             .unwrap_or_else(|_| reqwest::Client::new());
         Gateway(Arc::new(Inner {
             engine,
-            channels,
+            channels: std::sync::RwLock::new(Arc::new(channels)),
             ivr,
             webhook_max_event_age_ms,
             media_client,
@@ -82,6 +84,35 @@ impl std::ops::Deref for Gateway {
     type Target = Inner;
     fn deref(&self) -> &Inner {
         &self.0
+    }
+}
+
+/// A [`Gateway`] that may have stopped ([`Gateway::downgrade`]): what the engine's
+/// hooks hold, so the engine and its gateway do not keep each other alive.
+#[derive(Clone)]
+pub struct WeakGateway(std::sync::Weak<Inner>);
+
+impl WeakGateway {
+    pub fn upgrade(&self) -> Option<Gateway> {
+        self.0.upgrade().map(Gateway)
+    }
+}
+
+impl Gateway {
+    pub fn downgrade(&self) -> WeakGateway {
+        WeakGateway(Arc::downgrade(&self.0))
+    }
+}
+
+impl Inner {
+    /// Every connector's settings in force.
+    pub fn channels(&self) -> Arc<ChannelSettings> {
+        self.channels.read().expect("channel settings").clone()
+    }
+
+    /// Puts `settings` in force for every request and send from now on.
+    pub fn set_channels(&self, settings: ChannelSettings) {
+        *self.channels.write().expect("channel settings") = Arc::new(settings);
     }
 }
 

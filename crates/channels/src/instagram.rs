@@ -64,7 +64,8 @@ impl Sender for Instagram {
         cx: SendContext<'a>,
         d: &'a Delivery,
     ) -> BoxFuture<'a, crate::connector::SendResult> {
-        Box::pin(messenger::send(cx, &cx.gateway.channels.instagram, d))
+        let ch = cx.gateway.channels();
+        Box::pin(async move { messenger::send(cx, &ch.instagram, d).await })
     }
     fn carries_files(&self) -> bool {
         true
@@ -81,7 +82,7 @@ impl Webhook for Instagram {
         req: &HttpRequest,
         body: &[u8],
     ) -> Result<(), WebhookError> {
-        messenger::verify_signature(&gateway.channels.instagram, req, body)
+        messenger::verify_signature(&gateway.channels().instagram, req, body)
     }
 }
 

@@ -137,7 +137,7 @@ impl Sender for Line {
     fn send<'a>(&'a self, cx: SendContext<'a>, d: &'a Delivery) -> BoxFuture<'a, SendResult> {
         Box::pin(async move {
             let files = crate::file_links::of_delivery(cx.gateway, d)?;
-            send(cx.client, &cx.gateway.channels, d, &messages(d, &files)).await
+            send(cx.client, &cx.gateway.channels(), d, &messages(d, &files)).await
         })
     }
 }
@@ -189,7 +189,7 @@ impl Webhook for Line {
         req: &HttpRequest,
         body: &[u8],
     ) -> Result<(), WebhookError> {
-        let secret = &gateway.channels.line.channel_secret;
+        let secret = &gateway.channels().line.channel_secret;
         if super::signature::verify_line(secret, body, webhook::header(req, "X-Line-Signature")) {
             Ok(())
         } else {
@@ -285,7 +285,7 @@ async fn handle_event(state: &Gateway, ev: Event) -> Result<(), WebhookError> {
             let mut m = InboundMessage::new(Channel::Line, user.clone(), text);
             m.provider_msg_id = Some(msg.id.clone());
             // Images, audio, video and files: read from the content API by message id.
-            let cfg = &gateway.channels.line;
+            let cfg = &gateway.channels().line;
             let plans = attachments
                 .iter()
                 .map(|a| {
@@ -299,7 +299,7 @@ async fn handle_event(state: &Gateway, ev: Event) -> Result<(), WebhookError> {
                 .collect();
             m.attachments = attachments;
             media::fetch_all(gateway, "line", &mut m, plans).await;
-            m.queue = gateway.channels.line.queue.clone();
+            m.queue = gateway.channels().line.queue.clone();
             match ingest(gateway, m).await {
                 Ok(Provided::Stored(_)) => {}
                 // Received before its customer was erased: nothing to reply to.

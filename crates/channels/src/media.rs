@@ -96,7 +96,7 @@ pub fn host_allowed(host: &str, api_host: Option<&str>, patterns: &[String]) -> 
 
 /// Fetches `f` (following allowed redirects), reading at most `max_bytes`.
 pub async fn fetch(gateway: &Gateway, f: &Fetch, max_bytes: u64) -> Result<Fetched, MediaError> {
-    let settings = &gateway.channels.media;
+    let settings = &gateway.channels().media;
     let api = reqwest::Url::parse(&f.api_base).ok();
     let api_host = api.as_ref().and_then(|u| u.host_str()).map(str::to_owned);
     let mut url = reqwest::Url::parse(&f.url).map_err(|_| MediaError::Url)?;
@@ -186,7 +186,7 @@ pub async fn fetch_all(
     m: &mut InboundMessage,
     plans: Vec<Option<Fetch>>,
 ) {
-    if !gateway.channels.media.fetch || !plans.iter().any(Option::is_some) {
+    if !gateway.channels().media.fetch || !plans.iter().any(Option::is_some) {
         return;
     }
     if !fresh(gateway, provider, m).await {
@@ -212,7 +212,7 @@ pub async fn fetch_planned(
     m: &mut InboundMessage,
     plans: Vec<Option<Fetch>>,
 ) {
-    if !gateway.channels.media.fetch {
+    if !gateway.channels().media.fetch {
         return;
     }
     let max = gateway.settings.attachments.max_bytes_on(m.channel);

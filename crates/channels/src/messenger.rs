@@ -74,7 +74,8 @@ pub(crate) fn handshake(
     state: &Gateway,
     q: &webhook::HubChallenge,
 ) -> Result<HttpResponse, WebhookError> {
-    let cfg = (product.settings)(&state.channels);
+    let all = state.channels();
+    let cfg = (product.settings)(&all);
     q.answer(cfg.enabled, &cfg.verify_token)
 }
 
@@ -188,7 +189,8 @@ impl Sender for Messenger {
         true
     }
     fn send<'a>(&'a self, cx: SendContext<'a>, d: &'a Delivery) -> BoxFuture<'a, SendResult> {
-        Box::pin(send(cx, &cx.gateway.channels.messenger, d))
+        let ch = cx.gateway.channels();
+        Box::pin(async move { send(cx, &ch.messenger, d).await })
     }
 }
 
@@ -211,7 +213,7 @@ impl Webhook for Messenger {
         req: &HttpRequest,
         body: &[u8],
     ) -> Result<(), WebhookError> {
-        verify_signature(&gateway.channels.messenger, req, body)
+        verify_signature(&gateway.channels().messenger, req, body)
     }
 }
 
@@ -247,7 +249,8 @@ pub(crate) async fn handle(
     state: &Gateway,
     body: &[u8],
 ) -> Result<HttpResponse, WebhookError> {
-    let cfg = (product.settings)(&state.channels);
+    let all = state.channels();
+    let cfg = (product.settings)(&all);
     let events = webhook::fresh_events(
         state,
         product.provider,
@@ -296,7 +299,7 @@ async fn account_linking(
         "linked" => {
             let code = al.authorization_code.unwrap_or_default();
             let claims = match super::login::verify(
-                &gateway.channels.login_secret,
+                &gateway.channels().login_secret,
                 &code,
                 gateway.now(),
             ) {

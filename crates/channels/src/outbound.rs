@@ -48,7 +48,7 @@ pub struct Dispatcher {
 impl Dispatcher {
     /// Starts the worker pool on the current runtime.
     pub fn start(gateway: Gateway) -> Self {
-        let cfg = &gateway.channels;
+        let cfg = &gateway.channels();
         let (tx, rx) = mpsc::channel(cfg.outbound_queue.max(1));
         let rx = Arc::new(Mutex::new(rx));
         let client = reqwest::Client::builder()
@@ -91,7 +91,7 @@ impl Dispatcher {
     pub async fn resume(&self, gateway: &Gateway) -> Result<usize, crate::store::StoreError> {
         let pending = gateway
             .store
-            .pending_outbox(gateway.channels.outbound_queue)
+            .pending_outbox(gateway.channels().outbound_queue)
             .await?;
         let n = pending.len();
         for o in pending {
@@ -237,7 +237,7 @@ async fn retry_or_fail(
     d: Delivery,
     f: SendFailure,
 ) {
-    let cfg = &gateway.channels;
+    let cfg = &gateway.channels();
     if f.temporary && d.attempt + 1 < cfg.outbound_attempts {
         tracing::info!(channel = %d.channel, attempt = d.attempt, detail = %crate::redact::Redacted(&f.detail), "outbound send failed; retrying");
         let delay = cfg.outbound_retry_ms.saturating_mul(1 << d.attempt.min(10));

@@ -46,7 +46,7 @@ impl<P> Intake<'_, P> {
             let Some(mut m) = (self.message)(post) else {
                 continue;
             };
-            m.queue = state.channels.public.queue.clone();
+            m.queue = state.channels().public.queue.clone();
             let none = media::Auth::None;
             media::fetch_urls(state, self.provider, &mut m, none, self.api_base).await;
             webhook::ingest_or_skip(state, self.provider, m).await?;

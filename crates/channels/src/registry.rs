@@ -100,7 +100,7 @@ pub async fn moderate(
         ))
     };
     let (connector, sender) = sender_for(channel).ok_or_else(unsupported)?;
-    if !connector.enabled(&gateway.channels) {
+    if !connector.enabled(&gateway.channels()) {
         return Err(ModerationError::Unsupported(format!(
             "the {channel} connector is not enabled"
         )));

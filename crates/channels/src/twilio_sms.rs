@@ -89,7 +89,7 @@ impl Webhook for TwilioSms {
         req: &HttpRequest,
         body: &[u8],
     ) -> Result<Self::Verified, WebhookError> {
-        webhook::twilio_form(gateway, req, body, &gateway.channels.sms.auth_token)
+        webhook::twilio_form(gateway, req, body, &gateway.channels().sms.auth_token)
     }
 }
 
@@ -109,7 +109,7 @@ async fn inbound_inner(
     state: &Gateway,
     params: Vec<(String, String)>,
 ) -> Result<HttpResponse, WebhookError> {
-    let cfg = &state.channels.sms;
+    let cfg = &state.channels().sms;
     let SmsIn {
         sid,
         from,
@@ -281,7 +281,7 @@ async fn status_inner(
 
 /// Sends `d` with the Messages API.
 pub async fn send(cx: SendContext<'_>, d: &Delivery) -> SendResult {
-    let (client, cfg) = (cx.client, &cx.gateway.channels);
+    let (client, cfg) = (cx.client, &cx.gateway.channels());
     let sms = &cfg.sms;
     let url = format!(
         "{}/2010-04-01/Accounts/{}/Messages.json",

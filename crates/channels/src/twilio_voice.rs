@@ -137,7 +137,7 @@ impl Webhook for TwilioVoice {
         req: &HttpRequest,
         body: &[u8],
     ) -> Result<Self::Verified, WebhookError> {
-        crate::webhook::twilio_form(gateway, req, body, &gateway.channels.voice.auth_token)
+        crate::webhook::twilio_form(gateway, req, body, &gateway.channels().voice.auth_token)
     }
 }
 
@@ -192,7 +192,7 @@ fn twiml(body: String) -> HttpResponse {
 fn say(state: &Gateway, text: &str) -> String {
     format!(
         "<Say language=\"{}\">{}</Say>",
-        xml_escape(&state.channels.voice.language),
+        xml_escape(&state.channels().voice.language),
         xml_escape(text)
     )
 }
@@ -205,7 +205,7 @@ fn ivr_tree(state: &Gateway) -> Option<Tree> {
 /// The menu webhook's URL for `pos` after `tries` invalid inputs (the root with no
 /// retries is the bare URL).
 fn menu_url(state: &Gateway, pos: &Position, tries: u32) -> String {
-    let base = format!("{}/webhooks/twilio/voice/menu", state.channels.public_url);
+    let base = format!("{}/webhooks/twilio/voice/menu", state.channels().public_url);
     if pos.0.len() == 1 && tries == 0 {
         base
     } else {
@@ -221,7 +221,7 @@ fn menu_twiml(
     tries: u32,
     prefix: &str,
 ) -> HttpResponse {
-    let v = &state.channels.voice;
+    let v = &state.channels().voice;
     let lang = v.language.as_str();
     let en = lang.to_ascii_lowercase().starts_with("en");
     let Some(menu) = tree.menu(pos.current()) else {
@@ -313,7 +313,7 @@ async fn menu_inner(
     req: &HttpRequest,
     params: Vec<(String, String)>,
 ) -> Result<HttpResponse, WebhookError> {
-    let v = &state.channels.voice;
+    let v = &state.channels().voice;
     let Some(tree) = ivr_tree(state) else {
         return route_call(state, &params, None, &SkillFloors::new(), &[], "着信").await;
     };
@@ -516,7 +516,7 @@ async fn route_call(
 fn enqueue(state: &Gateway, conversation: crate::domain::ConversationId) -> String {
     let url = format!(
         "{}/webhooks/twilio/voice/after?conversation={conversation}",
-        state.channels.public_url
+        state.channels().public_url
     );
     format!(
         "<Enqueue action=\"{}\">{conversation}</Enqueue>",
@@ -665,7 +665,7 @@ async fn client_inner(
     _req: &HttpRequest,
     params: Vec<(String, String)>,
 ) -> Result<HttpResponse, WebhookError> {
-    let softphone = &state.channels.voice.softphone;
+    let softphone = &state.channels().voice.softphone;
     let app = required(&params, "ApplicationSid")?;
     if !softphone.configured() || app != softphone.twiml_app_sid {
         return Err(WebhookError::Malformed(
@@ -707,7 +707,7 @@ async fn client_inner(
         Ok(dial) => twiml(dial),
         Err(why) => {
             tracing::info!(agent = %agent, conversation = %conversation, why, "a softphone call was refused and hung up");
-            let refusal = if state.channels.voice.language.starts_with("en") {
+            let refusal = if state.channels().voice.language.starts_with("en") {
                 "This call cannot be connected."
             } else {
                 "この通話はお繋ぎできません。"
@@ -726,7 +726,7 @@ async fn dial_out(
     c: &crate::domain::Conversation,
     to: &str,
 ) -> Result<Result<String, &'static str>, WebhookError> {
-    let caller_id = &state.channels.voice.caller_id;
+    let caller_id = &state.channels().voice.caller_id;
     if caller_id.is_empty() {
         return Ok(Err("no channels.voice.caller_id for calls out"));
     }
@@ -768,7 +768,7 @@ fn dial_number(
 ) -> String {
     let dialed = format!(
         "{}/webhooks/twilio/voice/dialed?conversation={}&agent={}",
-        state.channels.public_url,
+        state.channels().public_url,
         c.id,
         c.agent.as_ref().map(|a| a.as_str()).unwrap_or_default()
     );
@@ -819,8 +819,8 @@ pub enum RestError {
 }
 
 /// The voice settings, when the REST API can be called (an account and its token).
-fn rest_account(state: &Gateway) -> Result<&crate::config::TwilioVoice, RestError> {
-    let v = &state.channels.voice;
+fn rest_account(state: &Gateway) -> Result<crate::config::TwilioVoice, RestError> {
+    let v = state.channels().voice.clone();
     if v.account_sid.is_empty() || v.auth_token.is_empty() {
         return Err(RestError::NotConfigured);
     }

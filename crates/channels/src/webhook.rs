@@ -122,7 +122,7 @@ pub fn public_url(gateway: &Gateway, req: &HttpRequest) -> String {
         .path_and_query()
         .map(|p| p.as_str())
         .unwrap_or("/");
-    format!("{}{pq}", gateway.channels.public_url)
+    format!("{}{pq}", gateway.channels().public_url)
 }
 
 /// Whether a provider event with timestamp `ts` (ms since the epoch) is older than

@@ -62,7 +62,7 @@ pub async fn verify(
     state: web::Data<Gateway>,
     q: web::Query<webhook::HubChallenge>,
 ) -> Result<HttpResponse, WebhookError> {
-    let cfg = &state.channels.whatsapp;
+    let cfg = &state.channels().whatsapp;
     q.answer(cfg.enabled, &cfg.verify_token)
 }
 
@@ -221,7 +221,7 @@ impl Sender for WhatsApp {
             if d.attachments.iter().any(|a| a.file.is_some()) {
                 send_files(cx, d).await
             } else {
-                send(cx.client, &cx.gateway.channels, d).await
+                send(cx.client, &cx.gateway.channels(), d).await
             }
         })
     }
@@ -237,7 +237,7 @@ impl Webhook for WhatsApp {
         req: &HttpRequest,
         body: &[u8],
     ) -> Result<(), WebhookError> {
-        let secret = &gateway.channels.whatsapp.app_secret;
+        let secret = &gateway.channels().whatsapp.app_secret;
         let header = webhook::header(req, "X-Hub-Signature-256");
         if super::signature::verify_messenger(secret, body, header) {
             Ok(())
@@ -260,7 +260,7 @@ pub async fn webhook_post(
 /// `GET /{version}/{media-id}` (the answer's `url`, on Meta's CDN, is read with the same
 /// token). An id that cannot be resolved is kept as a reference, logged and counted.
 async fn media_plans(state: &Gateway, attachments: &[Attachment]) -> Vec<Option<media::Fetch>> {
-    let wa = &state.channels.whatsapp;
+    let wa = &state.channels().whatsapp;
     let mut plans = Vec::with_capacity(attachments.len());
     for a in attachments {
         let Some(id) = a
@@ -309,7 +309,7 @@ async fn handle(state: &Gateway, body: &[u8]) -> Result<HttpResponse, WebhookErr
                     continue;
                 };
                 m.display_name = name;
-                m.queue = state.channels.whatsapp.queue.clone();
+                m.queue = state.channels().whatsapp.queue.clone();
                 // The id lookups are media requests too: none for a message taken before.
                 let has_media = m.attachments.iter().any(|a| a.url.is_some());
                 if has_media && media::fresh(state, PROVIDER, &m).await {
@@ -601,7 +601,7 @@ fn media_kind(content_type: &str) -> &'static str {
 /// Everything is uploaded before anything is sent, so an upload failure sends nothing;
 /// a send failing after an earlier part went out is reported as possibly sent.
 async fn send_files(cx: SendContext<'_>, d: &Delivery) -> SendResult {
-    let cfg = &cx.gateway.channels;
+    let cfg = &cx.gateway.channels();
     let wa = &cfg.whatsapp;
     let mut uploaded = Vec::new();
     for a in d.attachments.iter().filter(|a| a.file.is_some()) {

@@ -49,7 +49,7 @@ pub async fn crc(
     state: web::Data<Gateway>,
     q: web::Query<CrcQuery>,
 ) -> Result<HttpResponse, WebhookError> {
-    let cfg = &state.channels.x;
+    let cfg = &state.channels().x;
     if !cfg.enabled {
         return Err(WebhookError::Disabled);
     }
@@ -141,7 +141,7 @@ async fn upload(
     d: &Delivery,
     id: &crate::domain::BlobId,
 ) -> Result<String, SendFailure> {
-    let x = &cx.gateway.channels.x;
+    let x = &cx.gateway.channels().x;
     let (meta, bytes) = match cx.gateway.blobs.read(d.customer_id, id).await {
         Ok(Some(found)) => found,
         Ok(None) => return Err(SendFailure::permanent(format!("file {id} is gone"))),
@@ -181,7 +181,7 @@ impl Webhook for X {
         body: &[u8],
     ) -> Result<(), WebhookError> {
         let header = webhook::header(req, "X-Twitter-Webhooks-Signature");
-        if super::signature::verify_x(&gateway.channels.x.consumer_secret, body, header) {
+        if super::signature::verify_x(&gateway.channels().x.consumer_secret, body, header) {
             Ok(())
         } else {
             Err(WebhookError::BadSignature)
@@ -208,11 +208,11 @@ async fn handle(state: &Gateway, body: &[u8]) -> Result<HttpResponse, WebhookErr
             continue;
         };
         m.display_name = name;
-        m.queue = state.channels.x.queue.clone();
+        m.queue = state.channels().x.queue.clone();
         // The media of a direct message is served to OAuth 1.0a only.
-        if let Some(creds) = state.channels.x.oauth1() {
+        if let Some(creds) = state.channels().x.oauth1() {
             let auth = media::Auth::OAuth1(creds);
-            media::fetch_urls(state, PROVIDER, &mut m, auth, &state.channels.x.api_base).await;
+            media::fetch_urls(state, PROVIDER, &mut m, auth, &state.channels().x.api_base).await;
         }
         webhook::ingest_or_skip(state, PROVIDER, m).await?;
     }
@@ -320,7 +320,7 @@ fn message_of(ev: DmEvent) -> Option<InboundMessage> {
 /// nothing; a send failing after an earlier message went out is reported as possibly
 /// sent.
 pub async fn send(cx: SendContext<'_>, d: &Delivery) -> SendResult {
-    let x = &cx.gateway.channels.x;
+    let x = &cx.gateway.channels().x;
     if !matches!(d.send_as, SendAs::Reply) {
         return Err(SendFailure::permanent(
             "X direct messages are plain replies (no tag, no template)",

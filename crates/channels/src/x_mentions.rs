@@ -100,7 +100,8 @@ impl Sender for XMentions {
         Channel::XMentions
     }
     fn send<'a>(&'a self, cx: SendContext<'a>, d: &'a Delivery) -> BoxFuture<'a, SendResult> {
-        Box::pin(send(cx.client, &cx.gateway.channels, d))
+        let ch = cx.gateway.channels();
+        Box::pin(async move { send(cx.client, &ch, d).await })
     }
     /// Hides a reply or shows it again; X lets no account delete another's post.
     fn moderate<'a>(
@@ -114,8 +115,9 @@ impl Sender for XMentions {
             Moderation::Unhide => false,
             Moderation::Delete => return None,
         };
-        let x = &cx.gateway.channels.x;
+        let ch = cx.gateway.channels();
         Some(Box::pin(async move {
+            let x = &ch.x;
             let resp = cx
                 .client
                 .put(format!("{}/2/tweets/{post_id}/hidden", x.api_base))
@@ -134,9 +136,9 @@ impl Sender for XMentions {
 pub(crate) async fn handle(state: &Gateway, body: &[u8]) -> Result<(), WebhookError> {
     crate::public::Intake {
         provider: PROVIDER,
-        enabled: XMentions.enabled(&state.channels),
+        enabled: XMentions.enabled(&state.channels()),
         setting: "channels.public.x_mentions",
-        api_base: &state.channels.x.api_base,
+        api_base: &state.channels().x.api_base,
         at: |(p, _): &(Post, String)| p.timestamp_ms.as_deref()?.parse().ok(),
         message: |(post, me)| message_of(post, &me),
     }

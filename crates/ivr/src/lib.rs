@@ -21,7 +21,7 @@ pub const LEGACY_ROOT: &str = "main";
 
 /// One choice of the flat `channels.voice.menu`: press `digit` to reach `queue`, or
 /// to ask for a callback.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IvrOption {
     pub digit: char,

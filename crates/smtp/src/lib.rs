@@ -20,7 +20,7 @@ use serde::Deserialize;
 use std::net::SocketAddr;
 
 /// Settings of the email channel (`[email]`). `Default` gives the documented defaults.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EmailSettings {
     /// Whether the engine starts the SMTP listener at all. Default false.
@@ -81,7 +81,7 @@ impl Default for EmailSettings {
 }
 
 /// The SMTP relay (smarthost) that carries our replies (`[email.relay]`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RelaySettings {
     /// Relay host name or address. Default "127.0.0.1".
@@ -118,7 +118,7 @@ impl Default for RelaySettings {
 }
 
 /// How we secure the connection to the relay (rustls, Mozilla's root certificates).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TlsMode {
     /// Plain SMTP: only for a relay on loopback or a private network.

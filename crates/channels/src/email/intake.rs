@@ -39,7 +39,7 @@ impl MailHandler for Intake {
             crate::metrics::webhook("email", "skipped");
             return Ok(());
         }
-        let hostname = &self.gateway.channels.email.hostname;
+        let hostname = &self.gateway.channels().email.hostname;
         let thread = message
             .in_reply_to
             .iter()
@@ -51,7 +51,7 @@ impl MailHandler for Intake {
         m.subject = message.subject.clone();
         m.provider_msg_id = message.message_id.clone();
         m.thread = thread;
-        m.queue = self.gateway.channels.email_queue.clone();
+        m.queue = self.gateway.channels().email_queue.clone();
         // Stored for the customer under the file policy (or described, if refused).
         m.files = message
             .attachments
@@ -91,7 +91,7 @@ impl MailHandler for Intake {
 /// Sends an agent's reply: threaded under the customer's messages, with a Message-ID
 /// that names the conversation.
 pub async fn send_reply(gateway: &Gateway, d: &Delivery) -> SendResult {
-    let cfg = &gateway.channels.email;
+    let cfg = &gateway.channels().email;
     let message_id = send::message_id_for(
         &d.conversation_id.to_string(),
         &d.event_id.to_string(),

@@ -75,7 +75,7 @@ async fn after_call(
     if transferred(&conv, bridged.as_deref()) {
         // The call went to another queue or agent: the caller waits again, and the
         // next agent's softphone dials it as any other.
-        let moving = if state.channels.voice.language.starts_with("en") {
+        let moving = if state.channels().voice.language.starts_with("en") {
             "Please hold while we transfer your call."
         } else {
             "おつなぎ先を変更します。そのままお待ちください。"
@@ -138,7 +138,7 @@ fn survey_gather(
 ) -> String {
     let url = format!(
         "{}/webhooks/twilio/voice/csat?conversation={conversation}&lang={}&try={tries}",
-        state.channels.public_url,
+        state.channels().public_url,
         lang.as_str()
     );
     let text = if reprompt {
@@ -149,7 +149,7 @@ fn survey_gather(
     format!(
         "<Gather input=\"dtmf\" numDigits=\"1\" timeout=\"{}\" action=\"{}\">\
          <Say language=\"{}\">{}</Say></Gather><Hangup/>",
-        state.channels.voice.gather_timeout_s,
+        state.channels().voice.gather_timeout_s,
         xml_escape(&url),
         survey_voice(lang),
         xml_escape(text)

@@ -81,7 +81,7 @@ pub async fn bridge_to_phone(
     phone: &str,
     ring_s: u32,
 ) -> Result<(), RestError> {
-    let v = rest_account(state)?;
+    let v = &rest_account(state)?;
     if !(call_sid.len() == 34 && call_sid.starts_with("CA")) {
         return Err(RestError::Gone);
     }
@@ -90,11 +90,13 @@ pub async fn bridge_to_phone(
         .map_err(|e| RestError::Upstream(e.message))?;
     let leg = format!(
         "{}/webhooks/twilio/voice/agent-leg?conversation={}&agent={agent}",
-        state.channels.public_url, c.id
+        state.channels().public_url,
+        c.id
     );
     let answered = format!(
         "{}/webhooks/twilio/voice/agent-answered?conversation={}&agent={agent}",
-        state.channels.public_url, c.id
+        state.channels().public_url,
+        c.id
     );
     let twiml = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Dial timeout=\"{ring_s}\" \
@@ -140,7 +142,7 @@ pub async fn call_out_via_phone(
     to: &str,
     ring_s: u32,
 ) -> Result<String, CallOutError> {
-    let v = rest_account(state).map_err(CallOutError::Rest)?;
+    let v = &rest_account(state).map_err(CallOutError::Rest)?;
     let dial = dial_out(state, c, to)
         .await
         .map_err(|e| CallOutError::Rest(RestError::Upstream(e.to_string())))?
@@ -230,7 +232,7 @@ async fn agent_leg_inner(
                     }
                 }
             }
-            let held = if state.channels.voice.language.starts_with("en") {
+            let held = if state.channels().voice.language.starts_with("en") {
                 "Please hold while we find another agent."
             } else {
                 "ただいま別の担当者におつなぎします。そのままお待ちください。"

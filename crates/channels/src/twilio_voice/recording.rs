@@ -19,7 +19,8 @@ pub(super) fn recorded(state: &Gateway, c: &crate::domain::Conversation) -> Stri
     }
     let callback = format!(
         "{}/webhooks/twilio/voice/recording?conversation={}",
-        state.channels.public_url, c.id
+        state.channels().public_url,
+        c.id
     );
     format!(
         " record=\"record-from-answer-dual\" recordingStatusCallback=\"{}\" \
@@ -92,7 +93,7 @@ pub async fn fetch_recording(
     state: &Gateway,
     recording_id: &str,
 ) -> Result<reqwest::Response, RestError> {
-    let v = rest_account(state)?;
+    let v = &rest_account(state)?;
     if !crate::domain::recording_id_valid(recording_id) {
         return Err(RestError::Gone);
     }

@@ -199,7 +199,8 @@ fn name(c: crate::domain::ConversationId) -> String {
 fn conference(state: &Gateway, c: &crate::domain::Conversation, attrs: &str) -> String {
     let callback = format!(
         "{}/webhooks/twilio/voice/room?conversation={}",
-        state.channels.public_url, c.id
+        state.channels().public_url,
+        c.id
     );
     format!(
         "<Conference beep=\"false\" {attrs} statusCallback=\"{}\" \
@@ -216,7 +217,8 @@ fn conference(state: &Gateway, c: &crate::domain::Conversation, attrs: &str) -> 
 pub(super) fn caller_twiml(state: &Gateway, c: &crate::domain::Conversation) -> String {
     let after = format!(
         "{}/webhooks/twilio/voice/after?conversation={}",
-        state.channels.public_url, c.id
+        state.channels().public_url,
+        c.id
     );
     format!(
         "<Dial action=\"{}\">{}</Dial>",
@@ -324,7 +326,7 @@ async fn change<F>(
 where
     F: FnOnce(&mut Room) -> Result<(), &'static str>,
 {
-    let v = rest_account(state)?;
+    let v = &rest_account(state)?;
     let _held = lock(c.id).lock().await;
     let before = load(state, c.id)
         .await?
@@ -454,7 +456,7 @@ pub async fn complete_consult(
     c: &crate::domain::Conversation,
     agent: &crate::domain::AgentId,
 ) -> Result<crate::domain::AgentId, RoomError> {
-    let v = rest_account(state)?;
+    let v = &rest_account(state)?;
     let _held = lock(c.id).lock().await;
     let mut room = load(state, c.id)
         .await?
@@ -533,7 +535,7 @@ pub async fn cancel_consult(
     c: &crate::domain::Conversation,
     agent: &crate::domain::AgentId,
 ) -> Result<(), RoomError> {
-    let v = rest_account(state)?;
+    let v = &rest_account(state)?;
     let _held = lock(c.id).lock().await;
     let mut room = load(state, c.id)
         .await?
@@ -561,7 +563,7 @@ pub async fn cancel_consult(
 
 /// Holds or unholds participant `call` of conference `conf`.
 async fn set_hold(state: &Gateway, conf: &str, call: &str, on: bool) -> Result<(), RestError> {
-    let v = rest_account(state)?;
+    let v = &rest_account(state)?;
     participant(
         state,
         v,
@@ -610,7 +612,7 @@ async fn dial_pending(
     c: &crate::domain::Conversation,
     conf: &str,
 ) -> Result<(), RoomError> {
-    let v = rest_account(state)?;
+    let v = &rest_account(state)?;
     let _held = lock(c.id).lock().await;
     let Some(mut room) = load(state, c.id).await? else {
         return Ok(());
@@ -654,7 +656,9 @@ async fn dial_in(
     };
     let callback = format!(
         "{}/webhooks/twilio/voice/room?conversation={}&agent={}",
-        state.channels.public_url, c.id, invite.agent
+        state.channels().public_url,
+        c.id,
+        invite.agent
     );
     let ring = RING_S.to_string();
     let mut form = vec![

@@ -524,6 +524,7 @@ pub fn serve(engine: &Engine, peers: &Peers) {
                 Config::Ivr => engine.ivr_reload().await,
                 Config::Wrapup => engine.wrapup_reload().await,
                 Config::Survey => engine.survey_reload().await,
+                other => engine.config_listener(other).await,
             };
             // Refused, the sender asks again (`Engine::broadcast`).
             read.map_err(|e| Refusal {
@@ -769,6 +770,9 @@ pub enum Config {
     Wrapup,
     /// The CSAT survey settings (`super::survey_config`).
     Survey,
+    /// The channel connectors' settings (the server's, through
+    /// [`Engine::on_config_changed`]).
+    Channels,
 }
 
 /// "Re-read this configuration from the store."

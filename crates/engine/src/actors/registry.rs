@@ -155,6 +155,39 @@ pub struct Inner {
     pub(crate) wrapup_cell: crate::actors::wrapup::WrapupCell,
     /// The survey settings in force (`super::survey_config`).
     pub(crate) survey_cell: super::survey_config::SurveyCell,
+    /// Re-reads configuration the server owns when a member changed it
+    /// ([`Engine::on_config_changed`]).
+    config_listener: std::sync::OnceLock<ConfigListener>,
+}
+
+/// What re-reads server-owned configuration (`super::mail::Config::Channels`) from the
+/// store: set once at start-up.
+pub type ConfigListener = Box<
+    dyn Fn(
+            super::mail::Config,
+        )
+            -> futures_util::future::BoxFuture<'static, Result<(), crate::store::StoreError>>
+        + Send
+        + Sync,
+>;
+
+impl Engine {
+    /// Sets what re-reads server-owned configuration when another member changed it
+    /// (once; later calls are ignored).
+    pub fn on_config_changed(&self, listener: ConfigListener) {
+        let _ = self.config_listener.set(listener);
+    }
+
+    /// Runs the listener for `what` (nothing when none is set).
+    pub(crate) async fn config_listener(
+        &self,
+        what: super::mail::Config,
+    ) -> Result<(), crate::store::StoreError> {
+        match self.config_listener.get() {
+            Some(f) => f(what).await,
+            None => Ok(()),
+        }
+    }
 }
 
 impl std::ops::Deref for Engine {
@@ -234,6 +267,7 @@ impl Engine {
             ivr_cell: crate::actors::ivr_versions::IvrCell::new(ivr_configured),
             wrapup_cell: Default::default(),
             survey_cell: super::survey_config::SurveyCell::new(survey_configured),
+            config_listener: std::sync::OnceLock::new(),
         }))
     }
 
