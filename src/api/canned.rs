@@ -10,12 +10,12 @@ use super::extract::Staff;
 use super::AppState;
 use crate::canned::{Canned, CannedError, CannedInput, KIND};
 use crate::domain::ErrorCode;
-use crate::store::{Batch, RecordWrite};
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
+use switchboard_engine::actors::versioned::Claimed;
 
 /// Serialises the read-check-write of canned changes (version and shortcut checks)
-/// within this process.
+/// within this process; across nodes each version is claimed (`save`).
 static WRITE_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 impl From<CannedError> for ApiError {
@@ -52,16 +52,42 @@ async fn one(state: &AppState, id: &str) -> Result<Canned, ApiError> {
         .map_err(|e| ApiError::new(ErrorCode::Internal, format!("stored canned response: {e}")))
 }
 
-async fn save(state: &AppState, c: &Canned) -> Result<(), ApiError> {
-    let bytes =
-        serde_json::to_vec(c).map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
-    let batch = Batch {
-        records: vec![RecordWrite::put(KIND, c.id.clone(), bytes)],
-        ..Default::default()
+/// Writes `c` as the change after version `from` (`None`: creates it, at the version
+/// after any its id had before), claimed so that no other save — on any node — took
+/// that version: `c` as stored, or 409.
+async fn save(state: &AppState, c: &Canned, from: Option<u64>) -> Result<Canned, ApiError> {
+    let store = &state.server.store;
+    let bytes = |c: &Canned| serde_json::to_vec(c).expect("a canned response serialises");
+    let won = match from {
+        None => CLAIMED
+            .create(store, &c.id, |version| {
+                bytes(&Canned {
+                    version,
+                    ..c.clone()
+                })
+            })
+            .await?
+            .map(|version| Canned {
+                version,
+                ..c.clone()
+            }),
+        Some(from) => CLAIMED
+            .change(store, &c.id, from, Some(bytes(c)))
+            .await?
+            .then(|| c.clone()),
     };
-    state.server.store.commit(batch).await?;
-    Ok(())
+    won.ok_or_else(|| conflict(&c.id))
 }
+
+fn conflict(id: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::Conflict,
+        format!("canned response {id:?} was changed by another save: reload it"),
+    )
+}
+
+/// Changes are claimed version by version (`Claimed`).
+const CLAIMED: Claimed = Claimed(KIND);
 
 /// Refuses a shortcut another response already uses.
 fn shortcut_free(list: &[Canned], c: &Canned) -> Result<(), ApiError> {
@@ -195,7 +221,7 @@ pub async fn create(
         ));
     }
     shortcut_free(&list, &c)?;
-    save(&state, &c).await?;
+    let c = save(&state, &c, None).await?;
     super::audit_trail::record_change(&req, None, json_of(&c));
     Ok(HttpResponse::Created().json(c))
 }
@@ -245,7 +271,7 @@ pub async fn update(
         s,
     )?;
     shortcut_free(&all(&state).await?, &c)?;
-    save(&state, &c).await?;
+    let c = save(&state, &c, Some(old.version)).await?;
     super::audit_trail::record_change(&req, Some(json_of(&old)), json_of(&c));
     Ok(HttpResponse::Ok().json(c))
 }
@@ -258,6 +284,7 @@ pub async fn update(
         (status = 401, response = ApiError),
         (status = 403, response = ApiError),
         (status = 404, response = ApiError),
+        (status = 409, response = ApiError),
     )
 )]
 pub async fn delete(
@@ -269,11 +296,12 @@ pub async fn delete(
     staff.require_supervisor()?;
     let _g = WRITE_LOCK.lock().await;
     let old = one(&state, &path).await?;
-    let batch = Batch {
-        records: vec![RecordWrite::delete(KIND, path.as_str())],
-        ..Default::default()
-    };
-    state.server.store.commit(batch).await?;
+    if !CLAIMED
+        .change(&state.server.store, &old.id, old.version, None)
+        .await?
+    {
+        return Err(conflict(&old.id));
+    }
     super::audit_trail::record_change(&req, Some(json_of(&old)), serde_json::Value::Null);
     Ok(HttpResponse::NoContent().finish())
 }

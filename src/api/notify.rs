@@ -19,13 +19,13 @@ use crate::actors::messages::SetOptOut;
 use crate::domain::ErrorCode;
 use crate::domain::{Channel, Customer, CustomerId, IdentityKey, Millis};
 use crate::notify::{self, NotificationRecord, NotifyError, Rule, SendOrder};
-use crate::store::{Batch, RecordWrite};
 use crate::survey::Language;
 use crate::template::Template;
 use crate::Server;
 use actix_web::{http::StatusCode, web, HttpResponse};
 use serde::Deserialize;
 use std::sync::atomic::Ordering;
+use switchboard_engine::actors::versioned::Claimed;
 
 impl From<NotifyError> for ApiError {
     fn from(e: NotifyError) -> Self {
@@ -65,7 +65,8 @@ pub struct RuleSchema {
     version: Option<u64>,
 }
 
-/// Serialises the read-check-write of rule saves (the version check) in this process.
+/// Serialises the read-check-write of rule saves (the version check) in this process;
+/// across nodes each version is claimed (`Claimed`).
 static RULE_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Create or replace a notification rule (supervisor, admin).
@@ -126,15 +127,31 @@ pub async fn put_rule(
             return Err(ApiError::invalid(format!("more than {max} rules")));
         }
     }
-    let bytes =
-        serde_json::to_vec(&r).map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
-    server
-        .store
-        .commit(Batch {
-            records: vec![RecordWrite::put(notify::RULE_KIND, path.as_str(), bytes)],
-            ..Default::default()
-        })
-        .await?;
+    let claimed = Claimed(notify::RULE_KIND);
+    let bytes = |r: &Rule| serde_json::to_vec(r).expect("a rule serialises");
+    let won = match &before {
+        None => claimed
+            .create(&server.store, &path, |v| {
+                bytes(&Rule {
+                    version: Some(v),
+                    ..r.clone()
+                })
+            })
+            .await?
+            .map(|v| r.version = Some(v))
+            .is_some(),
+        Some(_) => {
+            claimed
+                .change(&server.store, &path, stored, Some(bytes(&r)))
+                .await?
+        }
+    };
+    if !won {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            "another save changed the rule at the same time: reload and edit it",
+        ));
+    }
     super::audit_trail::record_change(
         &req,
         before.map(|b| serde_json::to_value(b).unwrap_or_default()),
@@ -207,6 +224,7 @@ pub async fn list_rules(
         (status = 401, response = ApiError),
         (status = 403, response = ApiError),
         (status = 404, response = ApiError),
+        (status = 409, response = ApiError),
     )
 )]
 pub async fn delete_rule(
@@ -220,14 +238,17 @@ pub async fn delete_rule(
     let Some(before) = rule(&state.server, &path).await? else {
         return Err(ApiError::not_found("notification rule"));
     };
-    state
-        .server
-        .store
-        .commit(Batch {
-            records: vec![RecordWrite::delete(notify::RULE_KIND, path.as_str())],
-            ..Default::default()
-        })
-        .await?;
+    let _one_at_a_time = RULE_LOCK.lock().await;
+    let version = before.version.unwrap_or(1);
+    if !Claimed(notify::RULE_KIND)
+        .change(&state.server.store, &path, version, None)
+        .await?
+    {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            "another save changed the rule at the same time: reload it",
+        ));
+    }
     super::audit_trail::record_change(
         &req,
         Some(serde_json::to_value(before).unwrap_or_default()),

@@ -17,6 +17,7 @@ use crate::store::{journal, Batch, RecordWrite};
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
+use switchboard_engine::actors::versioned::Claimed;
 
 /// Serialises the read-check-write of subscriber changes within this process.
 static WRITE_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -52,23 +53,39 @@ async fn one(state: &AppState, id: &str) -> Result<Subscriber, ApiError> {
         .map_err(|e| ApiError::new(ErrorCode::Internal, format!("stored subscriber: {e}")))
 }
 
-async fn save(state: &AppState, sub: &Subscriber) -> Result<(), ApiError> {
+/// Writes `sub` as the change after version `from` (`None`: a new subscriber),
+/// claimed so that no other save — on any node — took that version (409 otherwise).
+async fn save(state: &AppState, sub: &Subscriber, from: Option<u32>) -> Result<(), ApiError> {
     let bytes =
         serde_json::to_vec(sub).map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
-    state
-        .server
-        .store
-        .commit(Batch {
-            records: vec![RecordWrite::put(
-                model::SUBSCRIBER_KIND,
-                sub.id.clone(),
-                bytes,
-            )],
-            ..Default::default()
-        })
-        .await?;
-    Ok(())
+    let store = &state.server.store;
+    let won = match from {
+        None => CLAIMED
+            .create(store, &sub.id, |_| bytes.clone())
+            .await?
+            .is_some(),
+        Some(from) => {
+            CLAIMED
+                .change(store, &sub.id, from.into(), Some(bytes))
+                .await?
+        }
+    };
+    if won {
+        Ok(())
+    } else {
+        Err(conflict())
+    }
 }
+
+fn conflict() -> ApiError {
+    ApiError::new(
+        ErrorCode::Conflict,
+        "another save changed the subscriber at the same time: reload it",
+    )
+}
+
+/// Changes are claimed version by version (`Claimed`).
+const CLAIMED: Claimed = Claimed(model::SUBSCRIBER_KIND);
 
 fn settings(state: &AppState) -> &crate::channels::stream::StreamSettings {
     &state.server.settings.stream
@@ -150,7 +167,7 @@ pub async fn create(
             format!("at most {max} subscribers (stream.max_subscribers)"),
         ));
     }
-    save(&state, &sub).await?;
+    save(&state, &sub, None).await?;
     super::audit_trail::record_change(&req, None, sub.audit_view());
     let mut out = sub.view();
     out["secret"] = json!(sub.secret);
@@ -235,7 +252,7 @@ pub async fn update(
         .map_err(ApiError::fields)?;
     sub.version = old.version + 1;
     sub.updated_at = state.server.now();
-    save(&state, &sub).await?;
+    save(&state, &sub, Some(old.version)).await?;
     super::audit_trail::record_change(&req, Some(old.audit_view()), sub.audit_view());
     Ok(HttpResponse::Ok().json(sub.view()))
 }
@@ -249,6 +266,7 @@ pub async fn update(
         (status = 401, response = ApiError),
         (status = 403, response = ApiError),
         (status = 404, response = ApiError),
+        (status = 409, response = ApiError),
     )
 )]
 pub async fn delete(
@@ -262,8 +280,13 @@ pub async fn delete(
     let old = one(&state, &path).await?;
     let max = settings(&state).max_dead_letters;
     let dead = deliver::dead_letters(&state.server.engine, &old.id, None, max).await?;
+    if !CLAIMED
+        .change(&state.server.store, &old.id, old.version.into(), None)
+        .await?
+    {
+        return Err(conflict());
+    }
     let mut records = vec![
-        RecordWrite::delete(model::SUBSCRIBER_KIND, old.id.as_str()),
         RecordWrite::delete(model::CURSOR_KIND, old.id.as_str()),
         RecordWrite::delete(model::STATUS_KIND, old.id.as_str()),
     ];
@@ -292,6 +315,7 @@ pub async fn delete(
         (status = 401, response = ApiError),
         (status = 403, response = ApiError),
         (status = 404, response = ApiError),
+        (status = 409, response = ApiError),
     )
 )]
 pub async fn rotate_secret(
@@ -307,7 +331,7 @@ pub async fn rotate_secret(
     sub.secret = model::new_secret();
     sub.version += 1;
     sub.updated_at = state.server.now();
-    save(&state, &sub).await?;
+    save(&state, &sub, Some(old.version)).await?;
     super::audit_trail::record_change(&req, Some(old.audit_view()), sub.audit_view());
     Ok(HttpResponse::Ok().json(json!({ "secret": sub.secret, "version": sub.version })))
 }
@@ -332,6 +356,7 @@ pub struct ReplayIn {
         (status = 401, response = ApiError),
         (status = 403, response = ApiError),
         (status = 404, response = ApiError),
+        (status = 409, response = ApiError),
     )
 )]
 pub async fn replay(
@@ -367,7 +392,7 @@ pub async fn replay(
     });
     sub.version += 1;
     sub.updated_at = now;
-    save(&state, &sub).await?;
+    save(&state, &sub, Some(old.version)).await?;
     super::audit_trail::record_change(&req, Some(old.audit_view()), sub.audit_view());
     Ok(HttpResponse::Accepted().json(sub.view()))
 }

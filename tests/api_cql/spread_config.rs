@@ -1,9 +1,10 @@
 //! Configuration edited live in spread placement (docs/cluster.md, "Process-local
-//! state"): each node keeps the IVR tree in force, the survey settings and the
-//! wrap-up codes in memory, so a
+//! state"): each node keeps the IVR tree in force, the survey settings, the
+//! wrap-up codes and the connector settings in memory, so a
 //! change saved through one node must be in force on the other (the broadcast), and
-//! two admins saving over the same IVR version through two nodes at once must not both
-//! win (the version row is claimed with a lightweight transaction). Two engine
+//! two admins saving over the same version through two nodes at once must not both
+//! win — of the IVR tree, a wrap-up code or a canned response (each version is claimed
+//! with a lightweight transaction). Two engine
 //! processes on one Cassandra keyspace.
 
 use crate::helpers::*;
@@ -96,6 +97,89 @@ async fn a_configuration_saved_on_one_node_is_in_force_on_the_other() {
     assert_eq!(s, 200, "{v}");
     until(&a, &token, "/api/v1/wrapup-codes?queue=general", |v| {
         v["codes"][0]["code"] == "paid"
+    })
+    .await;
+
+    // Two edits of that code's version 1 at once, through both nodes: exactly one
+    // wins (each version of a record is claimed), and both nodes show the winner.
+    let edit = |l: &str| Some(json!({"version": 1, "label": {"ja": l, "en": l}}));
+    let (ra, rb) = tokio::join!(
+        call(
+            &a,
+            Method::PUT,
+            "/api/v1/wrapup-codes/paid",
+            &token,
+            edit("from-a")
+        ),
+        call(
+            &b,
+            Method::PUT,
+            "/api/v1/wrapup-codes/paid",
+            &token,
+            edit("from-b")
+        ),
+    );
+    let mut statuses = [ra.0, rb.0];
+    statuses.sort();
+    assert_eq!(statuses, [200, 409], "a: {ra:?}, b: {rb:?}");
+    let winner = if ra.0 == 200 { "from-a" } else { "from-b" };
+    for n in [&a, &b] {
+        until(n, &token, "/api/v1/wrapup-codes?queue=general", |v| {
+            v["codes"][0]["version"] == 2 && v["codes"][0]["label"]["en"] == winner
+        })
+        .await;
+    }
+
+    // The same for a canned response.
+    let (s, v) = call(
+        &a,
+        Method::POST,
+        "/api/v1/canned",
+        &token,
+        Some(json!({"id": "greet", "title": "Hello", "text": "Hello", "language": "en"})),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let edit = |t: &str| Some(json!({"version": 1, "title": t, "text": t, "language": "en"}));
+    let (ra, rb) = tokio::join!(
+        call(
+            &a,
+            Method::PUT,
+            "/api/v1/canned/greet",
+            &token,
+            edit("from-a")
+        ),
+        call(
+            &b,
+            Method::PUT,
+            "/api/v1/canned/greet",
+            &token,
+            edit("from-b")
+        ),
+    );
+    let mut statuses = [ra.0, rb.0];
+    statuses.sort();
+    assert_eq!(statuses, [200, 409], "a: {ra:?}, b: {rb:?}");
+    let winner = if ra.0 == 200 { "from-a" } else { "from-b" };
+    let (_, v) = call(&b, Method::GET, "/api/v1/canned/greet", &token, None).await;
+    assert_eq!(
+        (v["version"].as_u64(), v["title"].as_str()),
+        (Some(2), Some(winner)),
+        "{v}"
+    );
+
+    // A connector setting changed through a is in force in b's gateway.
+    let (s, v) = call(
+        &a,
+        Method::PUT,
+        "/api/v1/connectors",
+        &token,
+        Some(json!({"version": 0, "settings": {"sms": {"from_number": "+15005550007"}}})),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    until(&b, &token, "/api/v1/connectors", |v| {
+        v["version"] == 1 && v["settings"]["sms"]["from_number"] == "+15005550007"
     })
     .await;
 }

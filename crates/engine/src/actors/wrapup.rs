@@ -7,7 +7,7 @@
 
 use crate::actors::Engine;
 use crate::domain::{EngineError, QueueName};
-use crate::store::{Batch, RecordWrite, StoreError};
+use crate::store::StoreError;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -203,13 +203,40 @@ impl Engine {
         if stored.is_none() && current.len() >= max {
             return Err(ChangeError::Full { max });
         }
-        code.version = stored_version + 1;
-        self.wrapup_write(RecordWrite::put(
-            KIND,
-            code.code.clone(),
-            serde_json::to_vec(&code).expect("a code serialises"),
-        ))
-        .await?;
+        let codes = super::versioned::Claimed(KIND);
+        let serialised = |c: &WrapupCode| serde_json::to_vec(c).expect("a code serialises");
+        let won = match stored {
+            None => codes
+                .create(&self.store, &code.code.clone(), |v| {
+                    serialised(&WrapupCode {
+                        version: v,
+                        ..code.clone()
+                    })
+                })
+                .await?
+                .map(|v| code.version = v),
+            Some(_) => {
+                code.version = stored_version + 1;
+                codes
+                    .change(
+                        &self.store,
+                        &code.code,
+                        stored_version,
+                        Some(serialised(&code)),
+                    )
+                    .await?
+                    .then_some(())
+            }
+        };
+        self.wrapup_changed().await?;
+        if won.is_none() {
+            let current = self
+                .wrapup_codes()
+                .iter()
+                .find(|c| c.code == code.code)
+                .map_or(0, |c| c.version);
+            return Err(ChangeError::Conflict { current });
+        }
         Ok(code)
     }
 
@@ -223,17 +250,23 @@ impl Engine {
             .find(|c| c.code == code)
             .cloned()
             .ok_or(ChangeError::NotFound)?;
-        self.wrapup_write(RecordWrite::delete(KIND, code)).await?;
+        let won = super::versioned::Claimed(KIND)
+            .change(&self.store, code, gone.version, None)
+            .await?;
+        self.wrapup_changed().await?;
+        if !won {
+            let current = self
+                .wrapup_codes()
+                .iter()
+                .find(|c| c.code == code)
+                .map_or(0, |c| c.version);
+            return Err(ChangeError::Conflict { current });
+        }
         Ok(gone)
     }
 
-    async fn wrapup_write(&self, w: RecordWrite) -> Result<(), StoreError> {
-        self.store
-            .commit(Batch {
-                records: vec![w],
-                ..Default::default()
-            })
-            .await?;
+    /// Re-reads the list after a change and tells the other members.
+    async fn wrapup_changed(&self) -> Result<(), StoreError> {
         self.wrapup_reload().await?;
         self.broadcast(super::mail::ConfigChanged {
             what: super::mail::Config::Wrapup,
