@@ -13,10 +13,11 @@
 // section searches `GET /api/v1/audit` (who, action prefix, customer, time range;
 // older pages by `next_before`) and exports the same search as CSV or JSON (a
 // download made from the answer, since it needs the page's token). The wrap-up codes
-// section is ./wrapup.js's, the notification rules section ./notify.js's, the survey settings ./survey.js's; the queue
-// form's "Wrap-up code required" makes a queue's agents pick one at resolve. The IVR
-// section (menu tree editor, preview, versions) is ./ivr.js's, loaded when its tab is
-// shown.
+// section is ./wrapup.js's, the notification rules section ./notify.js's, the survey
+// settings ./survey.js's, the channel connectors' settings (secrets write-only, on/off
+// left to the settings file) ./connectors.js's; the queue form's "Wrap-up code
+// required" makes a queue's agents pick one at resolve. The IVR section (menu tree
+// editor, preview, versions) is ./ivr.js's, loaded when its tab is shown.
 //
 // Bad input is refused field by field: what the page can tell (an empty id, a skill
 // list that does not parse) before sending, the rest from the server's `fields` (400
@@ -31,6 +32,7 @@ import { loadIvr, resetIvr } from './ivr.js';
 import { loadWrapup, renderWrapup, initWrapup } from './wrapup.js';
 import { loadNotify, renderNotify, initNotify } from './notify.js';
 import { loadSurvey, renderVersion as renderSurveyVersion, initSurvey } from './survey.js';
+import { loadConnectors, renderConnectorsText, initConnectors, resetConnectors } from './connectors.js';
 
 /** @import { StaffSession } from '../shared/staff-login.js' */
 
@@ -570,7 +572,7 @@ async function reload() {
   renderQueues();
 }
 
-/** @param {string} section `agents`, `queues`, `canned`, `wrapup`, `notify`, `survey`, `audit` or `ivr` */
+/** @param {string} section `agents`, `queues`, `canned`, `wrapup`, `notify`, `survey`, `connectors`, `audit` or `ivr` */
 function show(section) {
   byId('section-wrapup').hidden = section !== 'wrapup';
   if (section === 'wrapup') void loadWrapup(state.queues.map((q) => q.name));
@@ -578,6 +580,8 @@ function show(section) {
   if (section === 'notify') void loadNotify();
   byId('section-survey').hidden = section !== 'survey';
   if (section === 'survey') void loadSurvey();
+  byId('section-connectors').hidden = section !== 'connectors';
+  if (section === 'connectors') void loadConnectors();
   byId('section-agents').hidden = section !== 'agents';
   byId('section-queues').hidden = section !== 'queues';
   byId('section-canned').hidden = section !== 'canned';
@@ -620,6 +624,7 @@ function logout(messageKey) {
   byId('notify-form').hidden = true;
   byId('notice').hidden = true;
   resetIvr();
+  resetConnectors();
   login.signedOut(messageKey || null);
 }
 
@@ -635,11 +640,13 @@ onLanguageChange(() => {
     renderWrapup();
     renderNotify();
     renderSurveyVersion();
+    renderConnectorsText();
   }
 });
 initWrapup();
 initNotify();
 initSurvey();
+initConnectors();
 byId('canned-form').addEventListener('submit', (ev) => void saveCanned(/** @type {SubmitEvent} */ (ev)));
 byId('canned-new').addEventListener('click', () => openCanned(null));
 byId('canned-cancel').addEventListener('click', () => (byId('canned-form').hidden = true));

@@ -59,6 +59,10 @@ pub fn masked(value: &Value) -> Value {
             map.iter()
                 .map(|(k, v)| {
                     let v = match v {
+                        // An optional secret not given (`email.relay.password`).
+                        Value::Null if SECRET_KEYS.contains(&k.as_str()) => {
+                            serde_json::json!({ "set": false, "hint": null })
+                        }
                         Value::String(s) if SECRET_KEYS.contains(&k.as_str()) => {
                             let hint = (s.chars().count() >= 12).then(|| {
                                 let tail: String = s.chars().rev().take(4).collect();
@@ -110,6 +114,25 @@ fn merge(base: &mut Value, patch: &Value, path: &str, refused: &mut BTreeMap<Str
             }
         }
     }
+}
+
+/// The setting a start-up check's message names (`channels: sms.from_number is
+/// required…`, `channels.voice.account_sid "x" must be…`), when `settings` has it: so
+/// the console can show the error under its input.
+fn field_of(message: &str, settings: &Value) -> Option<String> {
+    let rest = message
+        .strip_prefix("channels: ")
+        .or_else(|| message.strip_prefix("channels."))?;
+    let path: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '.')
+        .collect();
+    let path = path.trim_end_matches('.');
+    let mut at = settings;
+    for part in path.split('.') {
+        at = at.get(part)?;
+    }
+    (!path.is_empty()).then(|| path.to_owned())
 }
 
 /// Puts the newest saved version in force in `gateway` (at start, and when another
@@ -230,9 +253,10 @@ pub async fn put(
         let msg = e.to_string();
         ApiError::fields([("settings".to_owned(), msg)].into_iter().collect())
     })?;
-    parsed
-        .validate()
-        .map_err(|e| ApiError::fields([("settings".to_owned(), e)].into_iter().collect()))?;
+    parsed.validate().map_err(|e| {
+        let at = field_of(&e, &merged).unwrap_or_else(|| "settings".to_owned());
+        ApiError::fields([(at, e)].into_iter().collect())
+    })?;
     let store = &state.server.engine.store;
     let saved = Stored {
         settings: merged,
@@ -302,5 +326,29 @@ mod tests {
         assert_eq!(merged["sms"]["auth_token"], "new-token-value");
         assert_eq!(merged["sms"]["enabled"], true, "not switched live");
         assert!(refused.contains_key("sms.enabled"), "{refused:?}");
+        assert_eq!(
+            masked(&json!({"relay": {"password": null}})),
+            json!({"relay": {"password": {"set": false, "hint": null}}})
+        );
+    }
+
+    #[test]
+    fn a_check_names_the_field_it_refuses() {
+        let s = json!({"sms": {"from_number": ""}, "voice": {"account_sid": "x", "softphone": {}}});
+        let field = |m: &str| field_of(m, &s);
+        assert_eq!(
+            field("channels: sms.from_number is required when the connector is enabled").as_deref(),
+            Some("sms.from_number")
+        );
+        assert_eq!(
+            field("channels.voice.account_sid \"x\" must be AC and 32 hex digits").as_deref(),
+            Some("voice.account_sid")
+        );
+        assert_eq!(
+            field("channels.voice.softphone needs account_sid…").as_deref(),
+            Some("voice.softphone")
+        );
+        assert_eq!(field("channels.nothing.here is wrong"), None);
+        assert_eq!(field("something else"), None);
     }
 }

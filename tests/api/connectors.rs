@@ -90,3 +90,47 @@ async fn a_rotated_token_is_in_force_at_once_and_never_shown() {
     );
     assert_eq!(sms(&app, "SM5", ROTATED).await, 200);
 }
+
+/// The console's Connectors section (clients/tests/admin_connectors.mjs) shows the
+/// settings file's SMS token as set and never its value, refuses what cannot be saved,
+/// then rotates the token and changes the number; the engine has them at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_rotates_a_token_in_a_real_browser() {
+    let rec = Recorder::start().await;
+    let app = spawn_app(|s| channels_on(s, &rec)).await;
+    run_browser_script(
+        &app,
+        "admin_connectors.mjs",
+        &[
+            ("ADMIN_ID", "admin"),
+            ("ADMIN_PASSWORD", ADMIN_PASSWORD),
+            ("TWILIO_TOKEN", TWILIO_TOKEN),
+        ],
+        "admin connectors browser test passed",
+    )
+    .await;
+    let (st, v) = app.get("/api/v1/connectors").await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["version"], 1, "{v}");
+    assert_eq!(v["saved_by"], "admin", "{v}");
+    assert_eq!(v["settings"]["sms"]["from_number"], "+15005550007", "{v}");
+    assert_eq!(v["settings"]["sms"]["auth_token"]["hint"], "…6789", "{v}");
+    assert_eq!(
+        v["settings"]["media"]["hosts"][0], "api.twilio.com",
+        "the refused list was not saved: {v}"
+    );
+    assert!(
+        !v.to_string().contains(ROTATED),
+        "a secret was answered: {v}"
+    );
+    assert_eq!(
+        sms(&app, "SM1", TWILIO_TOKEN).await,
+        401,
+        "the old token is refused"
+    );
+    assert_eq!(
+        sms(&app, "SM2", ROTATED).await,
+        200,
+        "the rotated token is in force"
+    );
+}

@@ -27,6 +27,8 @@ mod callbacks;
 mod channels;
 #[path = "../api/chat_flow.rs"]
 mod chat_flow;
+#[path = "../api/connectors.rs"]
+mod connectors;
 #[path = "../api/cluster_view.rs"]
 mod cluster_view;
 #[path = "../api/concurrency.rs"]
