@@ -86,6 +86,8 @@ pub struct Agent {
     /// Held conversations and offers from the welcome, handled when the task starts.
     welcome_conversations: Vec<ConversationView>,
     welcome_offers: Vec<OfferView>,
+    /// Send times of measured replies not yet acknowledged, by `client_msg_id`.
+    unacked: HashMap<String, u64>,
 }
 
 /// What an agent's `welcome` brings: the conversations it holds, the offers open to it.
@@ -170,6 +172,7 @@ impl Agent {
             writer_failed: false,
             welcome_conversations: session.welcome.conversations,
             welcome_offers: session.welcome.offers,
+            unacked: HashMap::new(),
         };
         agent.client().opened(agent.node, agent.conn_opened, false);
         Ok(agent)
@@ -425,8 +428,15 @@ impl Agent {
                 conversation_id,
                 event,
             } => self.on_event(conversation_id, event).await,
-            AgentServerMsg::Ack { duplicate, .. } => {
+            AgentServerMsg::Ack {
+                duplicate,
+                client_msg_id,
+                ..
+            } => {
                 c.a2c_acked.inc();
+                if let Some(sent) = self.unacked.remove(&client_msg_id) {
+                    record_since(&mut self.shared.hists(self.task).a2c_ack, sent);
+                }
                 if duplicate {
                     c.duplicate_acks.inc();
                 }
@@ -607,9 +617,13 @@ impl Agent {
                 sent_ns: reply_ns,
             }
             .text(self.cfg.text_bytes);
+            let client_msg_id = uuid::Uuid::new_v4().to_string();
+            if shared.in_window(reply_ns) {
+                self.unacked.insert(client_msg_id.clone(), reply_ns);
+            }
             self.send(&AgentClientMsg::Message {
                 conversation_id,
-                client_msg_id: uuid::Uuid::new_v4().to_string(),
+                client_msg_id,
                 text,
                 channel: None,
                 template: None,

@@ -27,7 +27,7 @@ use crate::stats::{record_ns, record_since, Shared};
 use anyhow::{bail, Context, Result};
 use protocol::{ChatClientMsg, ChatServerMsg, ConversationState, ErrorCode, EventKind};
 use rand::{Rng, SeedableRng};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -131,6 +131,8 @@ pub struct Customer {
     /// Task number, for the histogram shard.
     task: usize,
     seq: u64,
+    /// Send times of measured messages not yet acknowledged, by sequence number.
+    unacked: HashMap<u64, u64>,
     open_msg_id: Option<String>,
     stopping: bool,
     writer_failed: bool,
@@ -166,6 +168,7 @@ impl Customer {
             cfg,
             task,
             seq: 0,
+            unacked: HashMap::new(),
             open_msg_id: None,
             stopping: false,
             writer_failed: false,
@@ -428,6 +431,7 @@ impl Customer {
         c.c2a_sent.inc();
         if self.shared.in_window(sent_ns) {
             c.c2a_measured_sent.inc();
+            self.unacked.insert(self.seq, sent_ns);
             record_ns(
                 &mut self.shared.hists(self.task).send_lag,
                 u64::try_from(now.saturating_duration_since(due.into_std()).as_nanos())
@@ -492,6 +496,10 @@ impl Customer {
                     c.opened.inc();
                 } else {
                     c.c2a_acked.inc();
+                    if let Some(sent) = seq_of(&client_msg_id).and_then(|q| self.unacked.remove(&q))
+                    {
+                        record_since(&mut self.shared.hists(self.task).c2a_ack, sent);
+                    }
                     if let (Some(r), Some(seq)) = (&self.resilience, seq_of(&client_msg_id)) {
                         self.outbox.remove(&seq);
                         r.ledger.acked(Ack {

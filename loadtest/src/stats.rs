@@ -171,6 +171,10 @@ pub struct Hists {
     pub c2a: Histogram<u64>,
     /// Agent send → customer `event` (message_out).
     pub a2c: Histogram<u64>,
+    /// Customer send → its `ack` (the message durable): the first part of `c2a`.
+    pub c2a_ack: Histogram<u64>,
+    /// Agent send → its `ack` (the reply durable): the first part of `a2c`.
+    pub a2c_ack: Histogram<u64>,
     /// Opening message send → agent `offer`.
     pub offer: Histogram<u64>,
     /// Opening message send → agent `conversation_assigned` (includes the accept).
@@ -204,6 +208,8 @@ impl Hists {
         Hists {
             c2a: hist(),
             a2c: hist(),
+            c2a_ack: hist(),
+            a2c_ack: hist(),
             offer: hist(),
             assigned: hist(),
             send_lag: hist(),
@@ -214,6 +220,8 @@ impl Hists {
         // Same bounds everywhere, so adding cannot fail.
         let _ = self.c2a.add(&other.c2a);
         let _ = self.a2c.add(&other.a2c);
+        let _ = self.c2a_ack.add(&other.c2a_ack);
+        let _ = self.a2c_ack.add(&other.a2c_ack);
         let _ = self.offer.add(&other.offer);
         let _ = self.assigned.add(&other.assigned);
         let _ = self.send_lag.add(&other.send_lag);
@@ -338,6 +346,10 @@ pub struct Report {
     pub window_s: f64,
     pub customer_to_agent: Flow,
     pub agent_to_customer: Flow,
+    /// Customer send → its `ack`: the part of `customer_to_agent` until durable.
+    pub customer_ack_ms: Latency,
+    /// Agent send → its `ack`: the part of `agent_to_customer` until durable.
+    pub agent_ack_ms: Latency,
     pub conversations_opened: u64,
     pub offers: u64,
     pub assigned: u64,
@@ -433,6 +445,8 @@ impl Report {
             window_s,
             customer_to_agent: c2a,
             agent_to_customer: a2c,
+            customer_ack_ms: Latency::of(&h.c2a_ack),
+            agent_ack_ms: Latency::of(&h.a2c_ack),
             conversations_opened: c.opened.get(),
             offers: c.offered.get(),
             assigned: c.assigned.get(),
@@ -491,6 +505,8 @@ impl Report {
             &[
                 ("customer -> agent", &self.customer_to_agent.latency_ms),
                 ("agent -> customer", &self.agent_to_customer.latency_ms),
+                ("c->a ack (durable)", &self.customer_ack_ms),
+                ("a->c ack (durable)", &self.agent_ack_ms),
                 ("time to offer", &self.time_to_offer_ms),
                 ("time to assigned", &self.time_to_assigned_ms),
                 ("send lag (harness)", &self.send_lag_ms),

@@ -119,6 +119,7 @@ impl ChatSession {
         self.in_flight += 1;
         let server = self.server.clone();
         let customer = self.customer;
+        let began = std::time::Instant::now();
         let fut = async move {
             let mut inbound = inbound;
             if !files.is_empty() {
@@ -129,7 +130,9 @@ impl ChatSession {
                     inbound.text = ingest::describe_attachments(&inbound.attachments);
                 }
             }
-            server.ask_customer(customer, inbound).await
+            let answer = server.ask_customer(customer, inbound).await;
+            crate::metrics::message_stage("customer", "round_trip", began);
+            answer
         };
         ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| {
             act.in_flight -= 1;

@@ -27,12 +27,12 @@ mod callbacks;
 mod channels;
 #[path = "../api/chat_flow.rs"]
 mod chat_flow;
-#[path = "../api/connectors.rs"]
-mod connectors;
 #[path = "../api/cluster_view.rs"]
 mod cluster_view;
 #[path = "../api/concurrency.rs"]
 mod concurrency;
+#[path = "../api/connectors.rs"]
+mod connectors;
 #[path = "../api/exactly_once.rs"]
 mod exactly_once;
 #[path = "../api/faults.rs"]

@@ -52,6 +52,7 @@
 //! | `switchboard_clock_offset_seconds` | gauge | — |
 //! | `switchboard_store_commit_seconds` | histogram | |
 //! | `switchboard_store_commit_group_size` | histogram | |
+//! | `switchboard_message_stage_seconds` | histogram | `path` (customer, agent), `stage` (round_trip, in_actor, commit) |
 //! | `switchboard_logins_throttled_total` | counter | by (account, ip) |
 //! | `switchboard_login_alarms_total` | counter | — |
 //! | `switchboard_audit_write_failures_total` | counter | — |
@@ -111,6 +112,15 @@ pub fn install() -> PrometheusHandle {
                 })
                 .and_then(|b| {
                     b.set_buckets_for_metric(
+                        Matcher::Full("switchboard_message_stage_seconds".into()),
+                        &[
+                            1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25,
+                            1.0,
+                        ],
+                    )
+                })
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
                         Matcher::Full("switchboard_peer_request_seconds".into()),
                         &[
                             1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25,
@@ -165,6 +175,17 @@ fn describe() {
         "switchboard_store_commit_seconds",
         Unit::Seconds,
         "Time to write and fsync one group of store commits."
+    );
+    describe_histogram!(
+        "switchboard_message_stage_seconds",
+        Unit::Seconds,
+        "Where a chat message's time goes, by path (customer: a customer's message; agent: \
+         an agent's reply or note) and stage: round_trip, from the socket's session or the \
+         agent's actor asking the customer actor to its answer; in_actor, the customer \
+         actor's handling (idempotency lookup and durable commit included; round_trip \
+         minus in_actor is the wait in its mailbox and the hops); commit, the durable \
+         commit alone (a reply, or a message in an open conversation), until the actor \
+         runs again."
     );
     describe_histogram!(
         "switchboard_store_commit_group_size",
@@ -400,6 +421,12 @@ pub fn refused(queue: &QueueName) {
 pub fn message(channel: Channel, direction: &'static str) {
     counter!("switchboard_messages_total", "channel" => channel.as_str(), "direction" => direction)
         .increment(1);
+}
+
+/// Time spent by a chat message in one stage of its path (see the description above).
+pub fn message_stage(path: &'static str, stage: &'static str, since: std::time::Instant) {
+    histogram!("switchboard_message_stage_seconds", "path" => path, "stage" => stage)
+        .record(since.elapsed().as_secs_f64());
 }
 
 pub fn duplicate_answered() {

@@ -680,6 +680,18 @@ impl<T> Atomic<T> {
     fn into_future(self) -> ResponseActFuture<CustomerActor, EngineResult<T>> {
         self.0
     }
+
+    /// This answer, timed from `since` to its end as the `in_actor` stage of `path`
+    /// (`crate::metrics::message_stage`).
+    fn timed(self, path: &'static str, since: std::time::Instant) -> Self
+    where
+        T: 'static,
+    {
+        Self(Box::pin(self.0.map(move |res, _, _| {
+            crate::metrics::message_stage(path, "in_actor", since);
+            res
+        })))
+    }
 }
 
 impl<M, T> actix::dev::MessageResponse<CustomerActor, M> for Atomic<T>

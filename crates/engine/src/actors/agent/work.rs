@@ -113,13 +113,16 @@ impl AgentActor {
             attachments: Vec::new(),
         };
         let engine = self.engine.clone();
+        let began = std::time::Instant::now();
         let fut = async move {
             // Files are the customer's: uploaded for them, checked before the write.
             if !files.is_empty() {
                 msg.attachments =
                     crate::actors::files::resolve(&engine, h.customer_id, &files).await?;
             }
-            engine.ask_customer(h.customer_id, msg).await
+            let answer = engine.ask_customer(h.customer_id, msg).await;
+            crate::metrics::message_stage("agent", "round_trip", began);
+            answer
         };
         ctx.spawn(fut.into_actor(self).map(move |res, act, _| match res {
             Ok(ack) => act.push_to(

@@ -28,6 +28,7 @@ impl Handler<Inbound> for CustomerActor {
     type Result = Atomic<InboundAck>;
 
     fn handle(&mut self, msg: Inbound, ctx: &mut Context<Self>) -> Self::Result {
+        let began = std::time::Instant::now();
         try_atomic!(self.begin());
         self.call_left_menus(&msg);
         try_atomic!(self.validate_text(&msg.text));
@@ -38,6 +39,7 @@ impl Handler<Inbound> for CustomerActor {
             |act, _, idem| act.apply_inbound(msg, idem),
             ctx,
         )
+        .timed("customer", began)
     }
 }
 
@@ -87,7 +89,9 @@ impl CustomerActor {
             };
             let batch = self.reported(batch, Some(&conv), &updated);
             let batch = self.with_idem(batch, idem.as_ref(), &ev, updated.id);
+            let committing = std::time::Instant::now();
             return self.commit_retryable(batch, seen_key, move |act| {
+                crate::metrics::message_stage("customer", "commit", committing);
                 if renamed.is_some() {
                     act.customer = renamed;
                 }

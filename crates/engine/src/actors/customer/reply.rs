@@ -266,6 +266,7 @@ impl Handler<AgentWrite> for CustomerActor {
     type Result = Atomic<InboundAck>;
 
     fn handle(&mut self, msg: AgentWrite, ctx: &mut Context<Self>) -> Self::Result {
+        let began = std::time::Instant::now();
         try_atomic!(self.begin());
         // A template's text is the engine's rendering of it, checked when applied; a
         // reply of files alone needs no text.
@@ -281,6 +282,7 @@ impl Handler<AgentWrite> for CustomerActor {
             |act, _, idem| act.apply_write(msg, idem),
             ctx,
         )
+        .timed("agent", began)
     }
 }
 
@@ -365,7 +367,9 @@ impl CustomerActor {
         let clock = self.facts.response_of(conv.id);
         let batch = self.reported(batch, Some(&conv), &conv);
         let batch = self.with_idem(batch, idem.as_ref(), &ev, conv.id);
+        let committing = std::time::Instant::now();
         self.commit_retryable(batch, Some(key), move |act| {
+            crate::metrics::message_stage("agent", "commit", committing);
             act.responses_told(clock, std::slice::from_ref(&ev), &conv);
             act.remember(&ev);
             let ack = act.acked(idem, ev.id, conv.id);
