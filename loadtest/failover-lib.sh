@@ -9,7 +9,7 @@ keyspace() { # prefix
 
 # Kills every benchmark engine and waits until their ports are free.
 clean() {
-  pkill -9 -f -- "--config loadtest/engine.toml --listen 127.0.0.1:818"
+  pkill -9 -f -- "--listen 127.0.0.1:818[0-9] --data-dir /tmp/fo/"
   for i in $(seq 1 50); do ss -ltn | grep -qE ":818[0-9] " || return 0; sleep 0.2; done
 }
 

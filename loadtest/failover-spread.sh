@@ -8,6 +8,8 @@
 # signals the VICTIM 10 s in, and stops everything. Output: /tmp/fo/RUN_ID.{json,out},
 # the engines' logs, and the victim's keys before the signal (/tmp/fo/RUN_ID.keys).
 # Run from the repository root after `cargo build --release -p switchboard -p loadtest`.
+# FAILOVER_CONFIG names another engine configuration (default loadtest/engine.toml),
+# e.g. one with a [cluster] section of other lease timings.
 set -u
 bin=$1 sig=$2 victim=$3 id=$4
 lt=target/release/loadtest
@@ -21,7 +23,7 @@ for n in a b c; do
   case $n in a) p=8181;; b) p=8182;; c) p=8183;; esac
   rm -rf /tmp/fo/data-$p; mkdir -p /tmp/fo/data-$p
   SWITCHBOARD_PLACEMENT=spread SWITCHBOARD_CLUSTER_SECRET=$secret \
-  $bin --config loadtest/engine.toml --listen 127.0.0.1:$p --data-dir /tmp/fo/data-$p \
+  $bin --config ${FAILOVER_CONFIG:-loadtest/engine.toml} --listen 127.0.0.1:$p --data-dir /tmp/fo/data-$p \
     --node-name node-$n --store scylla --scylla-contact-points 127.0.0.11 \
     --scylla-keyspace $ks --scylla-replication-factor 1 \
     --admin-password loadtest-admin > /tmp/fo/$id-$p.log 2>&1 &

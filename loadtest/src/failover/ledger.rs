@@ -217,6 +217,22 @@ pub struct Recovery {
     /// Until every agent (customer) whose socket dropped had one open again.
     pub agents_back_ms: Option<f64>,
     pub customers_back_ms: Option<f64>,
+    /// The customers served again last (at most [`KEPT_SLOWEST`]), slowest first:
+    /// what their sockets did after the signal says which way of failing over held
+    /// them up (their own node killed, or their actor's).
+    pub slowest: Vec<Straggler>,
+}
+
+/// The customers served again last, named in the report.
+const KEPT_SLOWEST: usize = 8;
+
+/// One customer served again late: when, and its sockets after the signal (ms after it).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Straggler {
+    pub customer: u32,
+    pub served_ms: f64,
+    pub dropped_ms: Vec<f64>,
+    pub opened_ms: Vec<f64>,
 }
 
 /// What became of the messages (counts of distinct customer messages unless said).
@@ -394,6 +410,7 @@ impl Book {
             customers_dropped: 0,
             agents_back_ms: None,
             customers_back_ms: None,
+            slowest: Vec::new(),
         };
         let Some(signal) = self.signal else {
             return r;
@@ -410,6 +427,25 @@ impl Book {
                 *t = (*t).min(a.at);
             }
         }
+        let mut by_time: Vec<(Ns, u32)> = served.iter().map(|(&c, &t)| (t, c)).collect();
+        by_time.sort_unstable_by(|a, b| b.cmp(a));
+        let after = |events: &[SocketEvent], c: u32| -> Vec<f64> {
+            events
+                .iter()
+                .filter(|e| e.role == Role::Customer && e.idx == c && e.at >= signal)
+                .map(|e| ms(signal, e.at))
+                .collect()
+        };
+        r.slowest = by_time
+            .iter()
+            .take(KEPT_SLOWEST)
+            .map(|&(t, c)| Straggler {
+                customer: c,
+                served_ms: ms(signal, t),
+                dropped_ms: after(&self.dropped, c),
+                opened_ms: after(&self.opened, c),
+            })
+            .collect();
         let mut times: Vec<Ns> = served.into_values().collect();
         times.sort_unstable();
         r.customers_served_again = times.len() as u64;

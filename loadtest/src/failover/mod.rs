@@ -607,6 +607,22 @@ impl FailoverReport {
             ms(r.customers_back_ms),
             r.customers_dropped
         );
+        for c in &r.slowest {
+            let list = |v: &[f64]| {
+                v.iter()
+                    .map(|t| format!("{t:.0}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            let _ = writeln!(
+                s,
+                "    slow: customer {:>5} served {:>6.0}   dropped [{}] reopened [{}]",
+                c.customer,
+                c.served_ms,
+                list(&c.dropped_ms),
+                list(&c.opened_ms)
+            );
+        }
         if r.signal_at_s.is_some() && r.agents_dropped + r.customers_dropped == 0 {
             let _ = writeln!(
                 s,
