@@ -69,11 +69,14 @@ async fn embedded_passes_conformance() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn local_coordination_passes_conformance() {
     use switchboard::store::coordination::LocalCoordination;
-    conformance::coordination(Arc::new(LocalCoordination::default())).await;
+    let c = Arc::new(LocalCoordination::default());
+    conformance::coordination(c.clone()).await;
+    conformance::coordination_many(c).await;
 }
 
 /// Cluster leases on the CQL store: lightweight transactions decide one holder and one
-/// epoch (acquire, renew, lapse, steal, fencing, release, a race of eight).
+/// epoch (acquire, renew, lapse, steal, fencing, release, a race of eight; a dead
+/// member's keys taken together, and two nodes racing for them).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cql_coordination_passes_conformance() {
     let opts = cql_options(&fresh_keyspace("coordination"));
@@ -82,8 +85,10 @@ async fn cql_coordination_passes_conformance() {
         .unwrap_or_else(|e| panic!("connect to {:?}: {e}", opts.contact_points));
     let store = Arc::new(store);
     conformance::coordination(store.clone()).await;
+    conformance::coordination_many(store.clone()).await;
     // Again on the same keyspace (fresh keys).
-    conformance::coordination(store).await;
+    conformance::coordination(store.clone()).await;
+    conformance::coordination_many(store).await;
 }
 
 /// The same suite against the real CQL database named by `SCYLLA_URI` (Apache

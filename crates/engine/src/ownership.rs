@@ -403,22 +403,35 @@ impl Driver {
                 Err(_) => tracing::warn!(key, "lease release timed out; it lapses"),
             }
         }
-        for key in &acquire {
+        if !acquire.is_empty() {
+            // Every key of the round in one call: a dead member's whole share is
+            // taken at once (one conditional batch on the CQL store), not one key
+            // per round trip. Each grant counts from when the call was sent.
             let sent = self.mono();
             let now = self.clock.now();
             let (ttl, skew) = (self.config.timing.ttl_ms, self.config.skew_ms);
             let call = self
                 .coord
-                .acquire(key, me, &self.config.address, now, ttl, skew);
+                .acquire_many(&acquire, me, &self.config.address, now, ttl, skew);
             match tokio::time::timeout(limit, call).await {
-                Ok(Ok(Acquired::Granted(row))) => {
-                    let change = self.state().granted(key, row.epoch, sent);
+                Ok(outcomes) => {
+                    let mut changes = Vec::new();
+                    for (key, got) in outcomes {
+                        match got {
+                            Ok(Acquired::Granted(row)) => {
+                                changes.extend(self.state().granted(&key, row.epoch, sent));
+                            }
+                            Ok(Acquired::Held(_)) => {}
+                            Err(e) => tracing::warn!(key, error = %e, "lease not acquired"),
+                        }
+                    }
                     self.moved.notify_one();
-                    self.emit(change.into_iter().collect());
+                    self.emit(changes);
                 }
-                Ok(Ok(Acquired::Held(_))) => {}
-                Ok(Err(e)) => tracing::warn!(key, error = %e, "lease not acquired"),
-                Err(_) => tracing::warn!(key, "lease acquisition timed out"),
+                Err(_) => tracing::warn!(
+                    keys = acquire.len(),
+                    "lease acquisition timed out; the next round reads what was granted"
+                ),
             }
         }
         if renew.is_empty() {

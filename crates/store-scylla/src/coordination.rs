@@ -4,7 +4,7 @@
 //! core's `claim`, and makes that decision the condition of its transaction; a refused
 //! transaction returns the row as it is, which decides the answer (or, for a take that
 //! lost a race, one more try). Every row lives in one partition, so a node renews all
-//! it holds in one conditional batch.
+//! it holds in one conditional batch, and takes a dead member's keys in one too.
 
 use super::{execution_error, lwt_applied, statements, ScyllaStore};
 use async_trait::async_trait;
@@ -222,6 +222,97 @@ impl Coordination for ScyllaStore {
         }
     }
 
+    async fn acquire_many(
+        &self,
+        keys: &[String],
+        node: &NodeId,
+        address: &str,
+        now: Millis,
+        ttl_ms: u64,
+        skew_ms: u64,
+    ) -> Vec<(String, Result<Acquired, StoreError>)> {
+        // Each attempt reads every row once and decides the undecided keys in at most
+        // two conditional batches: the keys free to take (lapsed or released: a dead
+        // member's share) and the keys this node holds already (renewed). A batch that
+        // did not apply — a race lost, or a retried round finding its own write — is
+        // decided again on the rows as they are then. A first holder or a succession
+        // (rare: a new key, a restarted node) is decided key by key.
+        let expires_at = wall_ms(now).saturating_add(ttl_ms);
+        let mut decided: HashMap<String, Result<Acquired, StoreError>> = HashMap::new();
+        let mut undecided: Vec<String> = keys.to_vec();
+        undecided.sort_unstable();
+        undecided.dedup();
+        let mut singles: Vec<String> = Vec::new();
+        for _ in 0..ATTEMPTS {
+            if undecided.is_empty() {
+                break;
+            }
+            let rows = match self.leases().await {
+                Ok(rows) => rows,
+                Err(_) => break,
+            };
+            let rows: HashMap<&str, &LeaseRow> = rows.iter().map(|r| (r.key.as_str(), r)).collect();
+            let (mut take, mut renew) = (Vec::new(), Vec::new());
+            for key in undecided.drain(..) {
+                let row = rows.get(key.as_str()).copied();
+                match claim_row(row, node, now, skew_ms) {
+                    Claim::Held => {
+                        let held = row.cloned().map(Acquired::Held);
+                        decided.insert(key, held.ok_or_else(|| corrupt("held by no row")));
+                    }
+                    Claim::Take { epoch } => take.push((key, epoch)),
+                    Claim::Renew { epoch } => renew.push((key, epoch)),
+                    Claim::First | Claim::Succeed { .. } => singles.push(key),
+                }
+            }
+            if !take.is_empty() {
+                match self
+                    .take_batch(node, address, &take, now, expires_at, skew_ms)
+                    .await
+                {
+                    Ok(true) => {
+                        for (key, epoch) in take {
+                            let row = granted(&key, node, epoch + 1, expires_at, address);
+                            decided.insert(key, Ok(Acquired::Granted(row)));
+                        }
+                    }
+                    _ => undecided.extend(take.into_iter().map(|(k, _)| k)),
+                }
+            }
+            if !renew.is_empty() {
+                match self.renew(node, &renew, now, ttl_ms).await {
+                    Ok(lost) => {
+                        for (key, epoch) in renew {
+                            if lost.contains(&key) {
+                                undecided.push(key);
+                            } else {
+                                let row = granted(&key, node, epoch, expires_at, address);
+                                decided.insert(key, Ok(Acquired::Granted(row)));
+                            }
+                        }
+                    }
+                    Err(_) => undecided.extend(renew.into_iter().map(|(k, _)| k)),
+                }
+            }
+        }
+        singles.append(&mut undecided);
+        for key in singles {
+            let got = self
+                .acquire(&key, node, address, now, ttl_ms, skew_ms)
+                .await;
+            decided.insert(key, got);
+        }
+        keys.iter()
+            .map(|key| {
+                let got = decided
+                    .get(key)
+                    .cloned()
+                    .unwrap_or_else(|| Err(corrupt("a key left undecided")));
+                (key.clone(), got)
+            })
+            .collect()
+    }
+
     async fn renew(
         &self,
         node: &NodeId,
@@ -291,6 +382,40 @@ impl Coordination for ScyllaStore {
 }
 
 impl ScyllaStore {
+    /// One conditional batch taking every `(key, epoch)` in `take` — each still at
+    /// the epoch read and lapsed as this node's clock judges it — with the next epoch
+    /// until `expires_at`; true when it applied (all or nothing).
+    async fn take_batch(
+        &self,
+        node: &NodeId,
+        address: &str,
+        take: &[(String, u64)],
+        now: Millis,
+        expires_at: u64,
+        skew_ms: u64,
+    ) -> Result<bool, StoreError> {
+        let s = &statements::TAKE_LEASE;
+        let ps = self.ps(s)?;
+        let before = i64_of(wall_ms(now).saturating_sub(skew_ms));
+        let values: Vec<_> = take
+            .iter()
+            .map(|(key, epoch)| {
+                (
+                    node.name.as_str(),
+                    i64_of(node.incarnation),
+                    i64_of(epoch + 1),
+                    i64_of(expires_at),
+                    address,
+                    PARTITION,
+                    key.as_str(),
+                    i64_of(*epoch),
+                    before,
+                )
+            })
+            .collect();
+        self.conditional_batch(s.name, ps, values).await
+    }
+
     /// One conditional batch renewing every `(key, epoch)` in `held` to `expires_at`;
     /// true when it applied (all or nothing).
     async fn renew_batch(
@@ -314,6 +439,17 @@ impl ScyllaStore {
                 )
             })
             .collect();
+        self.conditional_batch(s.name, ps, values).await
+    }
+
+    /// Runs `ps` once per row of `values` as one conditional batch (every row in the
+    /// leases partition: one Paxos round); true when it applied.
+    async fn conditional_batch<V: scylla::serialize::row::SerializeRow>(
+        &self,
+        name: &str,
+        ps: &scylla::statement::prepared::PreparedStatement,
+        values: Vec<V>,
+    ) -> Result<bool, StoreError> {
         let mut batch = CqlBatch::new(BatchType::Logged);
         for _ in 0..values.len() {
             batch.append_statement(ps.clone());
@@ -326,7 +462,7 @@ impl ScyllaStore {
             .session
             .batch(&batch, values)
             .await
-            .map_err(|e| execution_error(s.name, e))?;
+            .map_err(|e| execution_error(name, e))?;
         Ok(lwt_applied(res)?.0)
     }
 }

@@ -2635,6 +2635,124 @@ pub async fn coordination(c: Arc<dyn super::coordination::Coordination>) {
     }
 }
 
+/// The contract of [`super::coordination::Coordination::acquire_many`]: a dead
+/// member's lapsed keys, a released one, a fresh one and one the caller holds
+/// already, asked for together, are each granted as `acquire` would (a new epoch for
+/// a take, the same for a renewal), a key another node holds live is not, and the
+/// outcomes come in the order asked; two nodes racing for overlapping keys each get a
+/// key at most once between them, every key exactly once.
+pub async fn coordination_many(c: Arc<dyn super::coordination::Coordination>) {
+    use super::coordination::Acquired;
+    use cluster::NodeId;
+    let node = |name: &str, incarnation: u64| NodeId {
+        name: name.to_owned(),
+        incarnation,
+    };
+    let (a, b, d) = (node("node-a", 1), node("node-b", 1), node("node-d", 1));
+    let (ttl, skew) = (4_000u64, 500u64);
+    let t0 = 1_700_000_000_000i64;
+    let at = move |ms: i64| Millis(t0 + ms);
+    let id = unique();
+    let key = |what: &str| format!("shard/many-{id}-{what}");
+    // d (about to die) holds three keys; it releases one; b holds one and keeps it
+    // live; a holds one of its own.
+    let dead: Vec<String> = (0..3).map(|i| key(&format!("dead{i}"))).collect();
+    for k in &dead {
+        ok(c.acquire(k, &d, "d", at(0), ttl, skew).await, "d holds");
+    }
+    let released = key("released");
+    ok(
+        c.acquire(&released, &d, "d", at(0), ttl, skew).await,
+        "d holds",
+    );
+    assert!(ok(c.release(&released, &d, 1).await, "release"));
+    let live = key("live");
+    let mine = key("mine");
+    let fresh = key("fresh");
+    let late = 4_000 + 501;
+    ok(
+        c.acquire(&live, &b, "b", at(late - 10), ttl, skew).await,
+        "b holds",
+    );
+    ok(
+        c.acquire(&mine, &a, "a", at(late - 10), ttl, skew).await,
+        "a holds",
+    );
+
+    let mut asked = dead.clone();
+    asked.extend([released.clone(), live.clone(), mine.clone(), fresh.clone()]);
+    let got = c.acquire_many(&asked, &a, "a", at(late), ttl, skew).await;
+    let order: Vec<&String> = got.iter().map(|(k, _)| k).collect();
+    assert_eq!(
+        order,
+        asked.iter().collect::<Vec<_>>(),
+        "in the order asked"
+    );
+    let until = (t0 + late + 4_000) as u64;
+    for (k, outcome) in got {
+        let outcome = ok(outcome, "acquire_many");
+        let want_epoch = match k.as_str() {
+            k if k == live => {
+                assert!(
+                    matches!(&outcome, Acquired::Held(r) if r.holder == b),
+                    "{k}: {outcome:?}"
+                );
+                continue;
+            }
+            k if k == mine || k == fresh => 1,
+            _ => 2,
+        };
+        let Acquired::Granted(r) = &outcome else {
+            panic!("{k}: granted to a, got {outcome:?}");
+        };
+        assert_eq!(
+            (&r.holder, r.epoch, r.expires_at),
+            (&a, want_epoch, until),
+            "{k}"
+        );
+        assert_eq!(
+            ok(c.lease(&k).await, "row").as_ref(),
+            Some(r),
+            "{k} as stored"
+        );
+    }
+    // d is fenced out of what was taken.
+    let held: Vec<(String, u64)> = dead.iter().map(|k| (k.clone(), 1)).collect();
+    assert_eq!(ok(c.renew(&d, &held, at(late), ttl).await, "fenced"), dead);
+
+    // Two nodes race for overlapping lapsed keys: each key goes to exactly one.
+    let race: Vec<String> = (0..6).map(|i| key(&format!("race{i}"))).collect();
+    for k in &race {
+        ok(c.acquire(k, &d, "d", at(0), ttl, skew).await, "d holds");
+    }
+    let (first, second) = (race[..4].to_vec(), race[2..].to_vec());
+    let (c1, c2) = (c.clone(), c.clone());
+    let (a1, b1) = (a.clone(), b.clone());
+    let one =
+        tokio::spawn(async move { c1.acquire_many(&first, &a1, "a", at(late), ttl, skew).await });
+    let two = tokio::spawn(async move {
+        c2.acquire_many(&second, &b1, "b", at(late), ttl, skew)
+            .await
+    });
+    let mut winners: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for outcomes in [one.await.expect("task"), two.await.expect("task")] {
+        for (k, got) in outcomes {
+            if let Acquired::Granted(r) = ok(got, "race") {
+                winners.entry(k).or_default().push(r.lease.holder.name);
+            }
+        }
+    }
+    for k in &race {
+        let row = ok(c.lease(k).await, "row").expect("a row");
+        assert_eq!(
+            winners.get(k).map(Vec::as_slice),
+            Some(std::slice::from_ref(&row.holder.name)),
+            "{k}: one winner, the stored holder"
+        );
+        assert_eq!(row.epoch, 2, "{k}");
+    }
+}
+
 /// Runs `futures` concurrently on the current runtime; panics on an error.
 async fn futures_join<F>(futures: impl Iterator<Item = F>) -> Vec<super::coordination::Acquired>
 where

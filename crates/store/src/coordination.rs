@@ -17,7 +17,8 @@
 //!
 //! A node renews everything it holds in one call ([`Coordination::renew`]; one
 //! conditional batch on the CQL store), so the cost of holding keys does not grow with
-//! their number.
+//! their number; it takes the keys a dead member left in one call too
+//! ([`Coordination::acquire_many`]).
 
 use crate::StoreError;
 use async_trait::async_trait;
@@ -89,6 +90,28 @@ pub trait Coordination: Send + Sync + 'static {
         ttl_ms: u64,
         skew_ms: u64,
     ) -> Result<Acquired, StoreError>;
+
+    /// [`Coordination::acquire`] for each of `keys`, one outcome per key in the
+    /// order given. A takeover asks for every key of a dead member at once; a backend
+    /// that can decide many keys in one round trip does (the CQL store takes every
+    /// lapsed key in one conditional batch), so the time to take a dead member's share
+    /// does not grow with the number of its keys. The default asks key by key.
+    async fn acquire_many(
+        &self,
+        keys: &[String],
+        node: &NodeId,
+        address: &str,
+        now: Millis,
+        ttl_ms: u64,
+        skew_ms: u64,
+    ) -> Vec<(String, Result<Acquired, StoreError>)> {
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            let got = self.acquire(key, node, address, now, ttl_ms, skew_ms).await;
+            out.push((key.clone(), got));
+        }
+        out
+    }
 
     /// Extends every lease in `held` (key, epoch) that `node` still holds to `now +
     /// ttl_ms`, and returns the keys it no longer holds (another holder or epoch, or
