@@ -16,6 +16,9 @@ use actix::prelude::*;
 use actix_web_actors::ws;
 use std::time::{Duration, Instant};
 
+/// Event ids a socket remembers as shown to its client.
+const SHOWN: usize = 256;
+
 pub struct ChatSession {
     server: Server,
     customer: CustomerId,
@@ -28,10 +31,20 @@ pub struct ChatSession {
     last_seen: Instant,
     max_bytes: usize,
     rate: RateLimit,
-    /// The customer actor this socket attached to; if it stops while the socket is
-    /// open (a crash, or a merge retiring the record) the client is told to reconnect,
-    /// which attaches it to a fresh actor reloaded from the store.
+    /// The customer actor this socket attached to. If it stops here while the socket
+    /// is open (a crash, or a merge retiring the record) the client is told to
+    /// reconnect, which attaches it to a fresh actor reloaded from the store; if its
+    /// key moves to another node (cluster), the socket attaches again where it runs
+    /// now and stays open ([`ChatSession::follow_customer`]).
     attached: Option<crate::actors::mail::Seat<crate::actors::customer::CustomerActor>>,
+    /// A re-attach to a moved actor is under way.
+    following: bool,
+    /// The events this socket showed its client (pushed, acknowledged or in the
+    /// welcome's history), the newest [`SHOWN`] by id: what a re-attach does not send
+    /// again.
+    shown: std::collections::BTreeSet<crate::domain::EventId>,
+    /// The newest id dropped from `shown` (shown, or not: it is not known any more).
+    forgot: Option<crate::domain::EventId>,
     /// Messages sent to the customer actor and not yet answered (acked or refused);
     /// bounded by `limits.chat_in_flight_per_socket`.
     in_flight: usize,
@@ -61,9 +74,20 @@ impl ChatSession {
             token,
             last_seen: Instant::now(),
             attached: None,
+            following: false,
+            shown: Default::default(),
+            forgot: None,
             in_flight: 0,
             client,
             _permit: permit,
+        }
+    }
+
+    /// Notes that the client was shown event `id`.
+    fn showed(&mut self, id: crate::domain::EventId) {
+        self.shown.insert(id);
+        while self.shown.len() > SHOWN {
+            self.forgot = self.shown.pop_first().max(self.forgot);
         }
     }
 
@@ -137,15 +161,18 @@ impl ChatSession {
         ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| {
             act.in_flight -= 1;
             match res {
-                Ok(ack) => Self::send(
-                    ctx,
-                    &ChatServerMsg::Ack {
-                        client_msg_id,
-                        event_id: ack.event_id,
-                        conversation_id: ack.conversation_id,
-                        duplicate: ack.duplicate,
-                    },
-                ),
+                Ok(ack) => {
+                    act.showed(ack.event_id);
+                    Self::send(
+                        ctx,
+                        &ChatServerMsg::Ack {
+                            client_msg_id,
+                            event_id: ack.event_id,
+                            conversation_id: ack.conversation_id,
+                            duplicate: ack.duplicate,
+                        },
+                    )
+                }
                 Err(e) => Self::engine_error(ctx, e, Some(client_msg_id)),
             }
         }));
@@ -282,13 +309,37 @@ impl ChatSession {
         }));
     }
 
-    /// The customer's actor this socket attached to stopped (crashed, or its shard
-    /// moved to another node): tell the client to reconnect, which attaches it where
-    /// the actor runs now. Returns whether the socket is closing.
-    fn closing_if_customer_moved(&self, ctx: &mut ws::WebsocketContext<Self>) -> bool {
-        if !self.attached.as_ref().is_some_and(|a| self.server.moved(a)) {
+    /// The customer's actor this socket attached to stopped or moved. Stopped here (a
+    /// crash, or a merge retiring the record): the client is told to reconnect, which
+    /// attaches it to the record that holds its identity now. Moved to another node
+    /// with its shard (a takeover, a handover): the socket follows it
+    /// ([`ChatSession::follow_customer`]) and stays open. Returns whether the socket
+    /// is closing.
+    fn closing_if_customer_moved(&mut self, ctx: &mut ws::WebsocketContext<Self>) -> bool {
+        let Some(seat) = self.attached.as_ref() else {
+            return false;
+        };
+        if self.following || !self.server.moved(seat) {
             return false;
         }
+        let moved_away = match seat {
+            crate::actors::mail::Seat::There { .. } => true,
+            crate::actors::mail::Seat::Here(_) => {
+                !self
+                    .server
+                    .is_here::<crate::actors::customer::CustomerActor>(&self.customer)
+            }
+        };
+        if moved_away {
+            self.follow_customer(ctx);
+            return false;
+        }
+        Self::reconnect(ctx);
+        true
+    }
+
+    /// Tells the client to reconnect (close code 1012) and closes.
+    fn reconnect(ctx: &mut ws::WebsocketContext<Self>) {
         Self::send(
             ctx,
             &ChatServerMsg::Reconnect {
@@ -300,7 +351,49 @@ impl ChatSession {
             description: Some(super::drain::RECONNECT_REASON.into()),
         }));
         ctx.stop();
-        true
+    }
+
+    /// Attaches this socket to the customer's actor where it runs now, keeping the
+    /// socket open: the client neither reconnects nor resends, and what it sent
+    /// meanwhile is answered by the new owner (messages to a key between owners wait
+    /// for it, `Cluster::ask_owner`). Pushes the old actor made and never delivered
+    /// (lost with its node) are caught up from the new actor's history: every event
+    /// newer than the oldest this socket remembers showing, not shown yet, oldest first,
+    /// then the conversation as it is. Other frames wait until that is done. If the
+    /// actor cannot be reached within the deadline, the client is told to reconnect.
+    fn follow_customer(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
+        self.following = true;
+        let attach = AttachChat {
+            session: self.session.clone(),
+        };
+        let (server, customer) = (self.server.clone(), self.customer);
+        ctx.wait(
+            async move { server.ask_customer(customer, attach).await }
+                .into_actor(self)
+                .map(|res, act, ctx| {
+                    act.following = false;
+                    let w = match res {
+                        Ok(w) => w,
+                        Err(e) => {
+                            tracing::info!(customer = %act.customer, error = %e, "a chat socket could not follow its customer's actor; told to reconnect");
+                            crate::metrics::chat_followed("reconnect");
+                            return Self::reconnect(ctx);
+                        }
+                    };
+                    crate::metrics::chat_followed("followed");
+                    act.attached = Some(act.server.seat::<crate::actors::customer::CustomerActor>(
+                        &act.customer,
+                        || act.server.customer(act.customer),
+                    ));
+                    for event in missed(w.history, &act.shown, act.forgot) {
+                        act.showed(event.id);
+                        Self::send(ctx, &ChatServerMsg::Event { event });
+                    }
+                    if let Some(c) = w.conversation {
+                        Self::send(ctx, &ChatServerMsg::Conversation(c));
+                    }
+                }),
+        );
     }
 }
 
@@ -322,6 +415,9 @@ impl Actor for ChatSession {
                 .into_actor(self)
                 .map(|res, act, ctx| match res {
                     Ok(w) => {
+                        for e in &w.history {
+                            act.showed(e.id);
+                        }
                         act.attached =
                             Some(act.server.seat::<crate::actors::customer::CustomerActor>(
                                 &act.customer,
@@ -390,8 +486,26 @@ impl Actor for ChatSession {
 impl Handler<ChatPush> for ChatSession {
     type Result = ();
     fn handle(&mut self, msg: ChatPush, ctx: &mut Self::Context) {
+        if let ChatNotice::Event { event } = &msg.0 {
+            self.showed(event.id);
+        }
         Self::send(ctx, &frame_of(msg.0));
     }
+}
+
+/// The events of `history` (oldest first) a socket has not shown: not among those it
+/// remembers showing (`shown`, since its welcome), and newer than the newest it
+/// forgot (`forgot`: older ones it may have shown). The history is the latest events,
+/// as the welcome's was, so what is older than the welcome's is in neither.
+fn missed(
+    history: Vec<crate::domain::TimelineEvent>,
+    shown: &std::collections::BTreeSet<crate::domain::EventId>,
+    forgot: Option<crate::domain::EventId>,
+) -> Vec<crate::domain::TimelineEvent> {
+    history
+        .into_iter()
+        .filter(|e| forgot.is_none_or(|f| e.id > f) && !shown.contains(&e.id))
+        .collect()
 }
 
 /// The frame for a customer actor's notice (the actor never builds a frame).
@@ -441,5 +555,43 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for ChatSession {
             Ok(m) => self.on_message(m, ctx),
             Err(e) => Self::error(ctx, e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::missed;
+    use crate::domain::{AgentId, CustomerId, EventId, EventKind, Millis, TimelineEvent};
+
+    fn event(id: EventId, customer: CustomerId) -> TimelineEvent {
+        TimelineEvent {
+            id,
+            customer_id: customer,
+            conversation_id: None,
+            at: Millis(0),
+            kind: EventKind::Note {
+                agent_id: AgentId::parse("ana").unwrap(),
+                text: String::new(),
+            },
+        }
+    }
+
+    /// What a followed socket sends again: only what it did not show, newer than the
+    /// oldest it remembers, in the history's order.
+    #[test]
+    fn a_followed_socket_is_sent_only_what_it_missed() {
+        let customer = CustomerId::new();
+        let ids: Vec<EventId> = (0..6).map(|_| EventId::new()).collect();
+        let history: Vec<TimelineEvent> = ids.iter().map(|&id| event(id, customer)).collect();
+        let ids_of = |v: Vec<TimelineEvent>| v.into_iter().map(|e| e.id).collect::<Vec<_>>();
+        // Shown: 1, 2 and 4; 0 forgotten; 3 and 5 lost.
+        let shown = [ids[1], ids[2], ids[4]].into_iter().collect();
+        let got = ids_of(missed(history.clone(), &shown, Some(ids[0])));
+        assert_eq!(got, vec![ids[3], ids[5]]);
+        // Nothing forgotten: 0 was never shown either.
+        let got = ids_of(missed(history.clone(), &shown, None));
+        assert_eq!(got, vec![ids[0], ids[3], ids[5]]);
+        // A socket whose welcome was empty and that was shown nothing missed it all.
+        assert_eq!(ids_of(missed(history, &Default::default(), None)), ids);
     }
 }

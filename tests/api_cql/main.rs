@@ -95,6 +95,7 @@ mod rolling;
 mod spread;
 mod spread_calls;
 mod spread_config;
+mod spread_follow;
 mod spread_kb;
 mod spread_stream;
 mod standby;
