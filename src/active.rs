@@ -19,7 +19,7 @@
 //!   stops — its sockets are told to reconnect, it exits with an error (`fenced`) —
 //!   instead of serving beside the new owner;
 //! - **lapsed** — its own deadline passed with no renewal confirmed (the store
-//!   unreachable or too slow for `Holding`'s local validity, 3.7 s with the defaults;
+//!   unreachable or too slow for `Holding`'s local validity, 2.7 s with the defaults;
 //!   the loop's watchdog does not wait for a hanging call). From then on another engine
 //!   may take over at any moment, so it **suspends**: `/readyz` answers 503 `lease
 //!   lapsed` (a load balancer stops sending it traffic), and it keeps asking for the

@@ -186,9 +186,12 @@ pub struct ClusterSettings {
     /// Shared by the engines of one cluster: node-to-node messages carry it and a node
     /// refuses those without it. Unset: this node neither sends nor receives them.
     pub secret: Option<String>,
-    /// Node-to-node messages waiting per peer (beyond one request in flight); one more
-    /// is refused at once.
+    /// Node-to-node messages waiting per peer and lane (beyond one request in flight);
+    /// one more is refused at once.
     pub peer_queue: usize,
+    /// Lanes per peer: queues, each with one request in flight, that a key's messages
+    /// take by its hash (ordered per key; a slow handler holds up its lane only).
+    pub peer_lanes: usize,
     /// Node-to-node messages per request (and the most a node accepts in one).
     pub peer_batch: usize,
     /// `moved` answers a node-to-node message follows.
@@ -242,6 +245,7 @@ impl std::fmt::Debug for ClusterSettings {
             .field("clock_skew_ms", &self.clock_skew_ms)
             .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
             .field("peer_queue", &self.peer_queue)
+            .field("peer_lanes", &self.peer_lanes)
             .field("peer_batch", &self.peer_batch)
             .field("peer_idle_ms", &self.peer_idle_ms)
             .field("placement", &self.placement)
@@ -262,9 +266,10 @@ impl Default for ClusterSettings {
             lease_poll_ms: 250,
             lease_max_drift_ppm: t.max_drift_ppm,
             lease_margin_ms: t.margin_ms,
-            clock_skew_ms: 500,
+            clock_skew_ms: 250,
             secret: None,
             peer_queue: 1024,
+            peer_lanes: 8,
             peer_batch: 64,
             peer_idle_ms: 60_000,
             peer_hops: 2,
@@ -294,12 +299,14 @@ impl ClusterSettings {
             return Err("cluster.secret must be at least 16 bytes".into());
         }
         if self.peer_queue == 0
+            || self.peer_lanes == 0
             || self.peer_batch == 0
             || self.peer_ping_timeout_ms == 0
             || self.peer_idle_ms == 0
         {
             return Err(
-                "cluster.peer_queue, cluster.peer_batch, cluster.peer_ping_timeout_ms and \
+                "cluster.peer_queue, cluster.peer_lanes, cluster.peer_batch, \
+                 cluster.peer_ping_timeout_ms and \
                  cluster.peer_idle_ms must be at least 1"
                     .into(),
             );
@@ -340,6 +347,7 @@ impl ClusterSettings {
     pub fn peers(&self) -> crate::peers::PeerConfig {
         crate::peers::PeerConfig {
             queue: self.peer_queue,
+            lanes: self.peer_lanes,
             batch: self.peer_batch,
             hops: self.peer_hops,
             idle: std::time::Duration::from_millis(self.peer_idle_ms),

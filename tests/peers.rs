@@ -8,7 +8,8 @@
 //! - a node that no longer owns a key answers `moved` naming the owner, and the message
 //!   follows it;
 //! - a peer's queue is bounded: one message more than it holds is refused at once,
-//!   and the waiting ones are delivered once the peer answers;
+//!   and the waiting ones are delivered once the peer answers; a handler that holds a
+//!   message up holds up its key's lane only;
 //! - a peer that never answers costs the caller its timeout, no more; a peer that is
 //!   gone is `unreachable`; a sender's worker for a peer that ended with its runtime is
 //!   replaced;
@@ -280,6 +281,65 @@ async fn a_full_peer_queue_refuses_at_once_and_the_waiting_messages_arrive() {
     assert_eq!(third.await.unwrap(), json!(3));
     let order: Vec<Value> = std::iter::from_fn(|| entered.try_recv().ok()).collect();
     assert_eq!(order, [json!(2), json!(3)]);
+}
+
+#[actix_rt::test]
+async fn a_slow_handler_holds_up_its_own_lane_only() {
+    // Two keys one peer owns, in different lanes of A's queues for it: while its
+    // handler holds a message for the first, a message for the second is answered.
+    // (With one lane per peer, the second waited for the first: a batch is answered
+    // whole.)
+    let config = PeerConfig::default();
+    let (a, b, c) = three(config).await;
+    let owners = settled(&[&a, &b, &c]).await;
+    let lane = |k: &str| switchboard::peers::Peers::lane_of(k, config.lanes);
+    let (peer, slow, fast) = [&b, &c]
+        .into_iter()
+        .find_map(|n| {
+            let keys: Vec<&String> = owners
+                .iter()
+                .filter(|(_, o)| **o == n.name)
+                .map(|(k, _)| k)
+                .collect();
+            let slow = keys.first()?;
+            let fast = keys.iter().find(|k| lane(k) != lane(slow))?;
+            Some((n, (*slow).clone(), (*fast).clone()))
+        })
+        .unwrap_or_else(|| panic!("no peer of a owns keys in two lanes: {owners:?}"));
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let (entered_tx, mut entered) = tokio::sync::mpsc::unbounded_channel();
+    peer.peers.handle("hold", {
+        let gate = gate.clone();
+        Arc::new(move |_key, body| {
+            let _ = entered_tx.send(body.clone());
+            let gate = gate.clone();
+            Box::pin(async move {
+                gate.acquire().await.unwrap().forget();
+                Ok(body)
+            })
+        })
+    });
+    let held = {
+        let (peers, key) = (a.peers.clone(), slow.clone());
+        actix_rt::spawn(async move { peers.send(&key, "hold", json!(1), WAIT).await })
+    };
+    assert_eq!(
+        tokio::time::timeout(WAIT, entered.recv()).await.unwrap(),
+        Some(json!(1))
+    );
+    // The handler still holds the first message: the second is answered regardless.
+    let reply = a.peers.send(&fast, "echo", json!({}), WAIT).await.unwrap();
+    assert_eq!(reply["node"], peer.name.as_str(), "{reply}");
+    assert!(!held.is_finished(), "the held message was answered early");
+    // A message for the held key's lane waits behind it, in order.
+    let behind = {
+        let (peers, key) = (a.peers.clone(), slow.clone());
+        actix_rt::spawn(async move { peers.send(&key, "hold", json!(2), WAIT).await })
+    };
+    gate.add_permits(2);
+    assert_eq!(held.await.unwrap().unwrap(), json!(1));
+    assert_eq!(behind.await.unwrap().unwrap(), json!(2));
+    assert_eq!(entered.recv().await, Some(json!(2)));
 }
 
 #[actix_rt::test]

@@ -48,7 +48,7 @@ async fn refused(offset: &str, way: &str) {
     assert!(!status.success(), "{status}\n{log}");
     assert!(log.contains("clock skew"), "{log}");
     assert!(log.contains(way), "{log}");
-    assert!(log.contains("cluster.clock_skew_ms = 500"), "{log}");
+    assert!(log.contains("cluster.clock_skew_ms = 250"), "{log}");
     // It measured before anything else: it never joined.
     assert!(!log.contains("active: this engine holds"), "{log}");
 }

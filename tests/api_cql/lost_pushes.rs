@@ -175,7 +175,7 @@ async fn a_welcome_lists_a_conversation_whose_customers_node_is_paused() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("prompt.toml");
     // An ask to the paused node gives up after 0.8 s: the pause stays far inside its
-    // lease (4.5 s) and the other node's quorum-loss bound (3 s).
+    // lease (3.25 s) and the other node's quorum-loss bound (3 s).
     std::fs::write(&config, "[cluster]\nactor_timeout_ms = 800\n").unwrap();
     let a = start(dir.path(), free_port(), "node-a", &config);
     a.ready().await;

@@ -52,7 +52,7 @@ const BOUND: Duration = Duration::from_secs(30);
 const PACE: Duration = Duration::from_millis(200);
 /// A node standing aside releases its keys: the others take them at their next round
 /// (`lease_poll_ms`, 250 ms). Letting them lapse instead would take at least
-/// `lease_ttl_ms + clock_skew_ms` (4.5 s) after its last renewal.
+/// `lease_ttl_ms + clock_skew_ms` (3.25 s) after its last renewal.
 const TAKEN_AFTER_RELEASE: Duration = Duration::from_secs(3);
 
 /// A node cut off from its peers stands aside within `cluster.quorum_loss_ms` (3 s)

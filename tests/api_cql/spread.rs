@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 pub(crate) const SECRET: &str = "spread-placement-test-secret";
 pub(crate) const SHARDS: u32 = 12;
 /// The longest one message may stay unacknowledged across the kill (a failure, not a
-/// measurement: the takeover waits out the dead node's leases, 4.5 s by default).
+/// measurement: the takeover waits out the dead node's leases, 3.25 s by default).
 pub(crate) const MESSAGE_WAIT: Duration = Duration::from_secs(60);
 
 fn start(dir: &std::path::Path, port: u16, name: &str) -> Proc {

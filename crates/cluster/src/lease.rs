@@ -48,8 +48,8 @@ pub enum TimingError {
 impl Default for LeaseTiming {
     fn default() -> Self {
         Self {
-            ttl_ms: 4_000,
-            renew_every_ms: 1_000,
+            ttl_ms: 3_000,
+            renew_every_ms: 750,
             max_drift_ppm: 1_000,
             margin_ms: 250,
         }
@@ -433,7 +433,7 @@ mod tests {
     #[test]
     fn timing_is_validated() {
         assert_eq!(LeaseTiming::default().validate(), Ok(()));
-        assert_eq!(LeaseTiming::default().local_validity_ms(), 4_000 - 4 - 250);
+        assert_eq!(LeaseTiming::default().local_validity_ms(), 3_000 - 3 - 250);
         let slow = LeaseTiming {
             renew_every_ms: 3_800,
             ..LeaseTiming::default()
@@ -455,8 +455,8 @@ mod tests {
         let mut h = Holding::granted(1, 1_000, &timing);
         assert!(h.may_serve(1_000 + timing.local_validity_ms() - 1));
         assert!(!h.may_serve(1_000 + timing.local_validity_ms()));
-        assert!(!h.renew_due(1_999, &timing));
-        assert!(h.renew_due(2_000, &timing));
+        assert!(!h.renew_due(1_749, &timing));
+        assert!(h.renew_due(1_750, &timing));
         // A late answer to an older renewal changes nothing.
         h.renewed(2_000, &timing);
         let until = h.valid_until;

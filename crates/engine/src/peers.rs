@@ -7,9 +7,13 @@
 //! [`Envelope`] carrying the holder's epoch and a deadline:
 //! - **bounded:** at most `queue` envelopes wait per peer; one more is refused at once
 //!   ([`SendError::Overloaded`]) — a slow peer never grows this node's memory;
-//! - **batched and ordered:** a worker per peer sends up to `batch` envelopes per
-//!   request with one request in flight, so what this node sends one peer arrives in
-//!   the order sent (and a receiver starts its handlers in envelope order);
+//! - **batched, ordered per key, in lanes:** the envelopes for one peer go by their
+//!   key's hash into one of `lanes` queues; a worker per lane sends up to `batch`
+//!   envelopes per request with one request in flight, so what this node sends one
+//!   key arrives in the order sent (and a receiver starts its handlers in envelope
+//!   order). A receiver answers a batch once every envelope of it is handled, so a
+//!   slow handler (an actor loading after a takeover) holds up its own lane only, not
+//!   every message to that peer;
 //! - **deadlines:** the caller waits until its timeout and no longer; an envelope past
 //!   its deadline is not sent, and a receiver does not act on one that arrives late
 //!   (deadlines are wall-clock: nodes' clocks within the skew bound move them by at
@@ -48,8 +52,11 @@ use tokio::sync::{mpsc, oneshot};
 /// Bounds of the node-to-node queues (`[cluster]` settings).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PeerConfig {
-    /// Envelopes waiting per peer, beyond the batch in flight.
+    /// Envelopes waiting per peer and lane, beyond the batch in flight.
     pub queue: usize,
+    /// Queues (each with its worker and one request in flight) per peer; a key's
+    /// envelopes always take the same one.
+    pub lanes: usize,
     /// Envelopes per request.
     pub batch: usize,
     /// `moved` answers followed per message.
@@ -64,6 +71,7 @@ impl Default for PeerConfig {
     fn default() -> Self {
         Self {
             queue: 1024,
+            lanes: 8,
             batch: 64,
             hops: 2,
             idle: Duration::from_secs(60),
@@ -167,7 +175,8 @@ pub struct Peers {
     transport: Arc<dyn Transport>,
     config: PeerConfig,
     handlers: DashMap<String, Handler>,
-    /// One queue (and worker) per peer address it sent to within `config.idle`.
+    /// One queue (and worker) per lane of each peer address it sent to within
+    /// `config.idle`, by `address#lane`.
     queues: Arc<DashMap<String, mpsc::Sender<Pending>>>,
     /// When each peer address last answered a request (any request).
     answered: Arc<DashMap<String, std::time::Instant>>,
@@ -182,6 +191,7 @@ impl Peers {
             transport,
             config: PeerConfig {
                 queue: config.queue.max(1),
+                lanes: config.lanes.max(1),
                 batch: config.batch.max(1),
                 hops: config.hops,
                 idle: config.idle.max(Duration::from_millis(1)),
@@ -384,9 +394,21 @@ impl Peers {
         }
     }
 
-    /// Queues `envelope` for the peer at `address` (refused at once when its queue is
-    /// full) and waits for its answer.
+    /// The lane of the peer queues `key`'s envelopes take (of `lanes`).
+    pub fn lane_of(key: &str, lanes: usize) -> usize {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        key.hash(&mut h);
+        (h.finish() % lanes.max(1) as u64) as usize
+    }
+
+    /// Queues `envelope` for the peer at `address`, in its key's lane (refused at once
+    /// when that queue is full), and waits for its answer.
     async fn enqueue(&self, address: &str, envelope: Envelope) -> Result<Answer, SendError> {
+        let lane = format!(
+            "{address}#{}",
+            Self::lane_of(&envelope.key, self.config.lanes)
+        );
         let (reply, answer) = oneshot::channel();
         let mut pending = Pending { envelope, reply };
         // A worker lives on the runtime of the first sender to that peer; if that
@@ -395,8 +417,8 @@ impl Peers {
         for attempt in 0..2 {
             let queue = self
                 .queues
-                .entry(address.to_owned())
-                .or_insert_with(|| self.start_worker(address))
+                .entry(lane.clone())
+                .or_insert_with(|| self.start_worker(address, &lane))
                 .clone();
             match queue.try_send(pending) {
                 Ok(()) => break,
@@ -407,8 +429,7 @@ impl Peers {
                     });
                 }
                 Err(mpsc::error::TrySendError::Closed(p)) => {
-                    self.queues
-                        .remove_if(address, |_, q| q.same_channel(&queue));
+                    self.queues.remove_if(&lane, |_, q| q.same_channel(&queue));
                     if attempt == 1 {
                         return Err(SendError::Unreachable {
                             peer: address.into(),
@@ -429,10 +450,11 @@ impl Peers {
         })
     }
 
-    fn start_worker(&self, address: &str) -> mpsc::Sender<Pending> {
+    fn start_worker(&self, address: &str, lane: &str) -> mpsc::Sender<Pending> {
         let (tx, rx) = mpsc::channel(self.config.queue);
         tokio::spawn(worker(
             address.to_owned(),
+            lane.to_owned(),
             rx,
             self.transport.clone(),
             self.driver.clone(),
@@ -445,7 +467,7 @@ impl Peers {
         tx
     }
 
-    /// Peers with a queue and worker now (see [`PeerConfig::idle`]).
+    /// Peer lanes with a queue and worker now (see [`PeerConfig::idle`]).
     pub fn workers(&self) -> usize {
         self.queues.len()
     }
@@ -536,10 +558,11 @@ struct Worked {
     queues: Arc<DashMap<String, mpsc::Sender<Pending>>>,
 }
 
-/// Sends what waits for one peer, a batch at a time, until every sender is gone or
+/// Sends what waits in one lane of one peer, a batch at a time, until every sender is gone or
 /// nothing came for `config.idle`.
 async fn worker(
     address: String,
+    lane: String,
     mut queue: mpsc::Receiver<Pending>,
     transport: Arc<dyn Transport>,
     driver: Arc<Driver>,
@@ -556,7 +579,7 @@ async fn worker(
                 // starts a new worker); what got in before the close is still sent,
                 // then `recv` ends the loop.
                 queue.close();
-                queues.remove_if(&address, |_, q| q.is_closed());
+                queues.remove_if(&lane, |_, q| q.is_closed());
                 answered.remove_if(&address, |_, at| at.elapsed() >= config.idle);
                 continue;
             }

@@ -82,14 +82,18 @@ impl Cluster {
 
     /// Sends `message` to the holder of `key` and reads its reply, within
     /// [`Cluster::timeout`]. A key between owners (its holder gone, the next not yet
-    /// in) is asked again every [`Cluster::seat_check`] — a takeover completes within
-    /// a round or two once the old lease has lapsed — instead of failing at once.
+    /// in), or held by a node where nothing listens any more (a process killed: its
+    /// lease lapses and the key moves), is asked again every [`Cluster::seat_check`] —
+    /// a takeover completes within a round or two once the old lease has lapsed —
+    /// instead of failing at once. A refused connection delivered nothing, so asking
+    /// again cannot act twice; a client that was refused at once would only retry,
+    /// and meet the new owner later than the next look does.
     pub async fn ask_owner<W: Wire>(&self, key: &str, message: &W) -> Result<W::Reply, SendError> {
         let until = tokio::time::Instant::now() + self.timeout;
         loop {
             let left = until.saturating_duration_since(tokio::time::Instant::now());
             match self.peers.ask(key, message, left).await {
-                Err(SendError::Unowned { .. })
+                Err(SendError::Unowned { .. } | SendError::Unreachable { refused: true, .. })
                     if tokio::time::Instant::now() + self.seat_check < until =>
                 {
                     tokio::time::sleep(self.seat_check).await;
