@@ -15,10 +15,20 @@ use serde_json::json;
 async fn the_dashboard_shows_a_standby_paused_woken_and_killed() {
     let dir = tempfile::tempdir().unwrap();
     let secret = ("SWITCHBOARD_CLUSTER_SECRET", "cluster-page-test-secret");
+    // A lease long enough that the paused standby is seen unreachable well before it
+    // lapses (the page shows both states in turn): with the default 3 s lease the
+    // window between the cluster view's failed ping and the lapse is under a second.
+    let config = dir.path().join("lease.toml");
+    std::fs::write(
+        &config,
+        "[cluster]\nlease_ttl_ms = 6000\nlease_renew_ms = 1000\n",
+    )
+    .unwrap();
+    let config = ("SWITCHBOARD_CONFIG", config.to_str().unwrap());
     let a = start(
         dir.path(),
         free_port(),
-        &[secret, ("SWITCHBOARD_NODE_NAME", "node-a")],
+        &[secret, config, ("SWITCHBOARD_NODE_NAME", "node-a")],
     )
     .await;
     let admin = a.login("admin").await;
@@ -26,7 +36,7 @@ async fn the_dashboard_shows_a_standby_paused_woken_and_killed() {
     let b = spawn(
         dir.path(),
         free_port(),
-        &[secret, ("SWITCHBOARD_NODE_NAME", "node-b")],
+        &[secret, config, ("SWITCHBOARD_NODE_NAME", "node-b")],
     );
     // B is a standby once its address answers so.
     crate::standby::standby(&b).await;
