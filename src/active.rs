@@ -151,6 +151,9 @@ pub struct Active {
     /// members, `crate::quorum`): it handed every key over, so it holds no state of
     /// the epoch it served under and may join again under a new one.
     aside: Arc<AtomicBool>,
+    /// Raised when a graceful stop handed every key and the membership over before the
+    /// HTTP server finished ([`Active::hand_over`]): see the fence.
+    departed: AtomicBool,
     /// The epoch the engine serves under: its state is the store's as of then (a new
     /// one after it stood aside and joined again).
     epoch: AtomicU64,
@@ -340,6 +343,7 @@ impl Active {
             step_down: Mutex::new(None),
             suspended: Arc::new(AtomicBool::new(false)),
             aside: Arc::new(AtomicBool::new(false)),
+            departed: AtomicBool::new(false),
             epoch: AtomicU64::new(epoch),
             key,
             shards: if spread {
@@ -513,6 +517,23 @@ impl Active {
         moved || other
     }
 
+    /// Spread placement, at the start of a graceful stop: hands every key and the
+    /// membership over now, while the HTTP server is still finishing its requests (it
+    /// waits for its connections in steps of a second), so the other members take
+    /// this node's customers, agents and queues at their next poll instead of after
+    /// the whole shutdown. The keys' actors stop here as on any hand-over; a request
+    /// still in flight reaches them at their new owner. With one active engine the
+    /// keyspace is released only once the actors stopped ([`Active::release`]): a
+    /// standby must not start while this engine still writes.
+    pub async fn hand_over(&self) {
+        if self.shards.is_none() {
+            return;
+        }
+        self.departed.store(true, Ordering::SeqCst);
+        self.driver.stop(self.release_limit).await;
+        tracing::info!(node = %self.node(), "graceful stop: keys and membership handed over");
+    }
+
     /// Gives the lease and the membership up (graceful stop, once the actors have
     /// stopped): a standby takes over at once, and the node leaves the cluster view.
     pub async fn release(&self) {
@@ -535,6 +556,11 @@ impl crate::store::fence::Fence for Active {
             // a lapse, maybe before `keep` has heard); its state rows are fenced by
             // their shards' epochs.
             Some(_) if self.shards.is_some() => Ok(()),
+            // Spread, a graceful stop under way: the membership was handed over, not
+            // lost, so nobody took this node's place; what its HTTP requests still
+            // write (not a shard's state: those rows carry their shard's epoch, which
+            // this node no longer holds) lands as it would have a moment earlier.
+            None if self.departed.load(Ordering::SeqCst) => Ok(()),
             held => Err(match held {
                 Some(other) => format!(
                     "the keyspace's lease is held under epoch {other}, not this \

@@ -53,15 +53,19 @@ pub struct ShutdownHandle {
     /// The engine's drain signal (not the engine: a handle must not keep it alive).
     drain: Arc<tokio::sync::watch::Sender<bool>>,
     server: actix_web::dev::ServerHandle,
+    /// This node's membership: in spread placement its keys are handed over while the
+    /// server stops ([`crate::active::Active::hand_over`]).
+    active: Arc<crate::active::Active>,
 }
 
 impl ShutdownHandle {
     /// Begins the drain and stops the HTTP server gracefully; returns once the server
-    /// has stopped (in-flight requests done, or the deadline passed).
+    /// has stopped (in-flight requests done, or the deadline passed). In spread
+    /// placement the node's keys are handed over meanwhile, not after.
     pub async fn drain(&self) {
         tracing::info!("shutdown: draining (sockets told to reconnect, listener closed)");
         self.drain.send_replace(true);
-        self.server.stop(true).await;
+        futures_util::join!(self.active.hand_over(), self.server.stop(true));
     }
 }
 
@@ -477,6 +481,7 @@ impl Application {
         ShutdownHandle {
             drain: self.handle.drain_sender(),
             server: self.server.handle(),
+            active: self.active.clone(),
         }
     }
 

@@ -396,11 +396,22 @@ impl Driver {
         } = round;
         self.emit(changes);
         let me = &self.config.node;
-        for (key, epoch) in &release {
-            match tokio::time::timeout(limit, self.coord.release(key, me, *epoch)).await {
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => tracing::warn!(key, error = %e, "lease not released; it lapses"),
-                Err(_) => tracing::warn!(key, "lease release timed out; it lapses"),
+        if !release.is_empty() {
+            // Every key of the round in one call (a graceful stop hands all of them
+            // over: one conditional batch on the CQL store). A key not released
+            // lapses at its deadline instead.
+            match tokio::time::timeout(limit, self.coord.release_many(&release, me)).await {
+                Ok(outcomes) => {
+                    for (key, got) in outcomes {
+                        if let Err(e) = got {
+                            tracing::warn!(key, error = %e, "lease not released; it lapses");
+                        }
+                    }
+                }
+                Err(_) => tracing::warn!(
+                    keys = release.len(),
+                    "lease releases timed out; what was not released lapses"
+                ),
             }
         }
         if !acquire.is_empty() {

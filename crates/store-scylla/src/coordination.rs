@@ -357,6 +357,24 @@ impl Coordination for ScyllaStore {
         }
     }
 
+    async fn release_many(
+        &self,
+        held: &[(String, u64)],
+        node: &NodeId,
+    ) -> Vec<(String, Result<bool, StoreError>)> {
+        // Every key in one conditional batch (one Paxos round). When it does not apply
+        // — a key moved already, or a retried round finds its own write — each key is
+        // released on its own, which tells those cases apart.
+        if !held.is_empty() && matches!(self.release_batch(node, held).await, Ok(true)) {
+            return held.iter().map(|(k, _)| (k.clone(), Ok(true))).collect();
+        }
+        let mut out = Vec::with_capacity(held.len());
+        for (key, epoch) in held {
+            out.push((key.clone(), self.release(key, node, *epoch).await));
+        }
+        out
+    }
+
     async fn release(&self, key: &str, node: &NodeId, epoch: u64) -> Result<bool, StoreError> {
         let res = self
             .exec(
@@ -382,6 +400,30 @@ impl Coordination for ScyllaStore {
 }
 
 impl ScyllaStore {
+    /// One conditional batch freeing every `(key, epoch)` in `held` that `node` holds
+    /// under that epoch; true when it applied (all or nothing).
+    async fn release_batch(
+        &self,
+        node: &NodeId,
+        held: &[(String, u64)],
+    ) -> Result<bool, StoreError> {
+        let s = &statements::RELEASE_LEASE;
+        let ps = self.ps(s)?;
+        let values: Vec<_> = held
+            .iter()
+            .map(|(key, epoch)| {
+                (
+                    PARTITION,
+                    key.as_str(),
+                    node.name.as_str(),
+                    i64_of(node.incarnation),
+                    i64_of(*epoch),
+                )
+            })
+            .collect();
+        self.conditional_batch(s.name, ps, values).await
+    }
+
     /// One conditional batch taking every `(key, epoch)` in `take` — each still at
     /// the epoch read and lapsed as this node's clock judges it — with the next epoch
     /// until `expires_at`; true when it applied (all or nothing).

@@ -2640,7 +2640,8 @@ pub async fn coordination(c: Arc<dyn super::coordination::Coordination>) {
 /// already, asked for together, are each granted as `acquire` would (a new epoch for
 /// a take, the same for a renewal), a key another node holds live is not, and the
 /// outcomes come in the order asked; two nodes racing for overlapping keys each get a
-/// key at most once between them, every key exactly once.
+/// key at most once between them, every key exactly once. And `release_many`: the
+/// keys a stopping node still holds are freed together, one that moved is not.
 pub async fn coordination_many(c: Arc<dyn super::coordination::Coordination>) {
     use super::coordination::Acquired;
     use cluster::NodeId;
@@ -2751,6 +2752,45 @@ pub async fn coordination_many(c: Arc<dyn super::coordination::Coordination>) {
         );
         assert_eq!(row.epoch, 2, "{k}");
     }
+
+    // A graceful stop frees what it holds in one call: each key it still holds is
+    // released (free to take at once, at the next epoch), one that moved meanwhile is
+    // not, in the order asked.
+    let going: Vec<String> = (0..4).map(|i| key(&format!("going{i}"))).collect();
+    for k in &going {
+        ok(c.acquire(k, &d, "d", at(0), ttl, skew).await, "d holds");
+    }
+    let moved = key("moved");
+    ok(
+        c.acquire(&moved, &d, "d", at(0), ttl, skew).await,
+        "d holds",
+    );
+    ok(
+        c.acquire(&moved, &b, "b", at(late), ttl, skew).await,
+        "b takes it",
+    );
+    let mut held: Vec<(String, u64)> = going.iter().map(|k| (k.clone(), 1)).collect();
+    held.insert(2, (moved.clone(), 1));
+    let freed = c.release_many(&held, &d).await;
+    let outcomes: Vec<(String, bool)> = freed
+        .into_iter()
+        .map(|(k, got)| (k, ok(got, "release_many")))
+        .collect();
+    let want: Vec<(String, bool)> = held.iter().map(|(k, _)| (k.clone(), *k != moved)).collect();
+    assert_eq!(
+        outcomes, want,
+        "released in the order asked, the moved key not"
+    );
+    for k in &going {
+        let taken = ok(c.acquire(k, &a, "a", at(10), ttl, skew).await, "take");
+        assert!(
+            matches!(&taken, Acquired::Granted(r) if r.epoch == 2 && r.holder == a),
+            "{k}: free at once after the release: {taken:?}"
+        );
+    }
+    let row = ok(c.lease(&moved).await, "row").expect("a row");
+    assert_eq!((&row.holder, row.epoch), (&b, 2), "the moved key stays b's");
+    assert!(c.release_many(&[], &d).await.is_empty());
 }
 
 /// Runs `futures` concurrently on the current runtime; panics on an error.

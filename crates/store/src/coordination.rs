@@ -129,6 +129,23 @@ pub trait Coordination: Send + Sync + 'static {
     /// when it had moved already.
     async fn release(&self, key: &str, node: &NodeId, epoch: u64) -> Result<bool, StoreError>;
 
+    /// [`Coordination::release`] for each of `held` (key, epoch), one outcome per key
+    /// in the order given. A graceful stop hands every key over at once; a backend
+    /// that can free many keys in one round trip does (the CQL store: one conditional
+    /// batch), so the other members take them without waiting for one release per
+    /// key. The default releases key by key.
+    async fn release_many(
+        &self,
+        held: &[(String, u64)],
+        node: &NodeId,
+    ) -> Vec<(String, Result<bool, StoreError>)> {
+        let mut out = Vec::with_capacity(held.len());
+        for (key, epoch) in held {
+            out.push((key.clone(), self.release(key, node, *epoch).await));
+        }
+        out
+    }
+
     /// The store's own wall clock, in milliseconds since the epoch, read by the store
     /// (the coordinator that answers): what a node compares its clock with before it
     /// joins (`cluster::clock`). `None` for a store in this process, whose clock is
