@@ -12,8 +12,9 @@
 //! error and the task stops. With it (`failover`) the agent reconnects to any node
 //! that accepts it (logging in there again, or with its token: [`AgentReconnect`];
 //! with backoff, bounded), takes the held
-//! conversations of the new `welcome` back, and records every delivery — live, or in a
-//! `welcome`'s conversation view — in the run's ledger.
+//! conversations of the new `welcome` back (also of one on the open socket, which
+//! followed the agent's actor to another node), and records every delivery — live, or
+//! in a `welcome`'s conversation view — in the run's ledger.
 
 use crate::client::{joined, next_frame, Client, Session};
 use crate::clock;
@@ -407,6 +408,22 @@ impl Agent {
                 }
             }
             AgentServerMsg::Offer(o) => self.on_offer(o).await,
+            // A `welcome` on an open socket: it followed the agent's actor to another
+            // node (docs/cluster.md), and the new one lists the held conversations and
+            // offers whole, as after a reconnect; the agent sets itself available again.
+            AgentServerMsg::Welcome {
+                conversations,
+                offers,
+                ..
+            } => {
+                for conv in conversations {
+                    self.on_assigned(conv).await;
+                }
+                for o in offers {
+                    self.on_offer(o).await;
+                }
+                self.send(&set_status(RequestedStatus::Available)).await;
+            }
             AgentServerMsg::OfferRevoked {
                 conversation_id,
                 outcome,

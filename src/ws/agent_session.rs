@@ -16,6 +16,7 @@ use crate::actors::messages::{
     AgentCommand, AgentNotice, AgentPush, AgentRequest, AttachAgent, DetachAgent,
 };
 use crate::actors::sessions::SessionRef;
+use crate::domain::RequestedStatus;
 use crate::security::revocation::{CloseSession, TokenWatch};
 use crate::Server;
 use actix::prelude::*;
@@ -43,6 +44,11 @@ pub struct AgentSession {
     token: TokenWatch,
     /// The engine's drain signal (graceful shutdown), taken once the session starts.
     drain: Option<tokio::sync::watch::Receiver<bool>>,
+    /// A re-attach to a moved actor is under way ([`AgentSession::follow_agent`]).
+    following: bool,
+    /// The agent's status as this socket last showed it (`welcome`, `status`): what a
+    /// socket that follows its actor sets again on the new one, which starts `away`.
+    status: Option<(RequestedStatus, Option<String>)>,
 }
 
 impl AgentSession {
@@ -65,6 +71,8 @@ impl AgentSession {
             server: server.clone(),
             token,
             drain: Some(drain),
+            following: false,
+            status: None,
         }
     }
 
@@ -85,15 +93,84 @@ impl AgentSession {
         Self::send(ctx, &AgentServerMsg::Error(e));
     }
 
-    /// The agent actor this socket speaks to crashed (its mailbox is closed): tell the
-    /// client to reconnect, which attaches it to a restarted actor with the agent's
-    /// conversations reloaded. Returns whether the socket is closing.
-    fn closing_if_agent_gone(&self, ctx: &mut ws::WebsocketContext<Self>) -> bool {
-        if !self.server.moved(&self.agent) {
+    /// The agent actor this socket speaks to stopped or moved. Crashed here (its
+    /// mailbox closed, its key still held here): the client is told to reconnect, which
+    /// attaches it to a restarted actor with the agent's conversations reloaded. Moved
+    /// to another node with its shard (a takeover, a handover): the socket follows it
+    /// ([`AgentSession::follow_agent`]) and stays open. Returns whether the socket is
+    /// closing.
+    fn closing_if_agent_gone(&mut self, ctx: &mut ws::WebsocketContext<Self>) -> bool {
+        if self.following || !self.server.moved(&self.agent) {
+            return false;
+        }
+        let moved_away = match &self.agent {
+            Seat::There { .. } => true,
+            Seat::Here(_) => {
+                self.server.cluster().is_some()
+                    && !self.server.is_here::<AgentActor>(&self.token.agent_id)
+            }
+        };
+        if moved_away {
+            self.follow_agent(ctx);
             return false;
         }
         Self::reconnect(ctx, AGENT_RESTARTED);
         true
+    }
+
+    /// Attaches this socket to the agent's actor where it runs now (started there from
+    /// the agent's profile if the move did not start it), keeping the socket open: the
+    /// actor sends it a new `welcome`, which lists every held conversation whole (the
+    /// client rebuilds its state from a `welcome`, as after a reconnect, but keeps its
+    /// socket and outbox), and the status the socket last showed is set again (an
+    /// agent who was available stays available; the new actor starts `away`). Frames
+    /// the client sends meanwhile wait until that is done. If the actor cannot be
+    /// reached within the deadline, the client is told to reconnect.
+    fn follow_agent(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
+        self.following = true;
+        let server = self.server.clone();
+        let id = self.token.agent_id.clone();
+        let session = self.session.clone();
+        let status = self.status.clone();
+        let follow = async move {
+            let profile = server
+                .store
+                .agent(&id)
+                .await
+                .map_err(crate::actors::messages::EngineError::unavailable)?
+                .filter(|p| !p.disabled)
+                .ok_or_else(|| {
+                    crate::actors::messages::EngineError::not_found("agent unknown or disabled")
+                })?;
+            let seat = server.start_agent(profile).await?;
+            server
+                .ask_agent(
+                    &id,
+                    AttachAgent {
+                        session: session.clone(),
+                    },
+                )
+                .await?;
+            if let Some((status, reason)) = status {
+                let request = AgentRequest::SetStatus { status, reason };
+                server.tell_agent(&id, AgentCommand { session, request });
+            }
+            Ok::<_, crate::actors::messages::EngineError>(seat)
+        };
+        ctx.wait(follow.into_actor(self).map(|res, act, ctx| {
+            act.following = false;
+            match res {
+                Ok(seat) => {
+                    crate::metrics::socket_followed("agent", "followed");
+                    act.agent = seat;
+                }
+                Err(e) => {
+                    tracing::info!(agent = %act.token.agent_id, error = %e, "an agent socket could not follow its actor; told to reconnect");
+                    crate::metrics::socket_followed("agent", "reconnect");
+                    Self::reconnect(ctx, AGENT_RESTARTED);
+                }
+            }
+        }));
     }
 
     /// Tells the client to reconnect (its agent's actor is elsewhere now, or did not
@@ -197,8 +274,13 @@ impl Actor for AgentSession {
 impl Handler<AgentPush> for AgentSession {
     type Result = ();
     fn handle(&mut self, msg: AgentPush, ctx: &mut Self::Context) {
-        if let AgentNotice::Reconnect { reason } = msg.0 {
-            return Self::reconnect(ctx, reason);
+        match &msg.0 {
+            AgentNotice::Reconnect { reason } => return Self::reconnect(ctx, reason.clone()),
+            AgentNotice::Welcome { status, reason, .. }
+            | AgentNotice::Status { status, reason } => {
+                self.status = requested(status, reason.as_deref());
+            }
+            _ => {}
         }
         Self::send(ctx, &frame_of(msg.0));
     }
@@ -238,6 +320,16 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for AgentSession {
             ),
             Err(e) => Self::error(ctx, e),
         }
+    }
+}
+
+/// The status an agent asks for to be in the one shown as `status` (`available`,
+/// `away` with its reason); `None` for `offline`.
+fn requested(status: &str, reason: Option<&str>) -> Option<(RequestedStatus, Option<String>)> {
+    match status {
+        "available" => Some((RequestedStatus::Available, None)),
+        "away" => Some((RequestedStatus::Away, reason.map(str::to_owned))),
+        _ => None,
     }
 }
 
@@ -491,6 +583,19 @@ mod tests {
             req(&format!(r#"{{"type":"wrap_up","conversation_id":"{c}"}}"#)),
             AgentRequest::WrapUp { conversation: c }
         );
+    }
+
+    #[test]
+    fn a_shown_status_is_the_one_asked_for_again() {
+        assert_eq!(
+            requested("available", None),
+            Some((RequestedStatus::Available, None))
+        );
+        assert_eq!(
+            requested("away", Some("lunch")),
+            Some((RequestedStatus::Away, Some("lunch".into())))
+        );
+        assert_eq!(requested("offline", None), None);
     }
 
     #[test]

@@ -376,11 +376,11 @@ impl ChatSession {
                         Ok(w) => w,
                         Err(e) => {
                             tracing::info!(customer = %act.customer, error = %e, "a chat socket could not follow its customer's actor; told to reconnect");
-                            crate::metrics::chat_followed("reconnect");
+                            crate::metrics::socket_followed("chat", "reconnect");
                             return Self::reconnect(ctx);
                         }
                     };
-                    crate::metrics::chat_followed("followed");
+                    crate::metrics::socket_followed("chat", "followed");
                     act.attached = Some(act.server.seat::<crate::actors::customer::CustomerActor>(
                         &act.customer,
                         || act.server.customer(act.customer),

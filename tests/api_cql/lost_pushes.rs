@@ -46,7 +46,8 @@ async fn counter(node: &Proc, name: &str, label: &str) -> f64 {
 
 /// Reads the agent's socket, accepting every offer, until it holds `want`
 /// conversations: assigned by a push, or listed by the welcome of a socket told to
-/// reconnect (a push to it lost), whose pending offers it accepts again.
+/// reconnect (a push to it lost) or that followed the agent's actor to another node,
+/// whose pending offers it accepts again.
 async fn take_offers(agent: &mut Watch, home: &Proc, held: &mut BTreeSet<String>, want: usize) {
     let give_up = Instant::now() + crate::spread::MESSAGE_WAIT;
     while held.len() < want {
@@ -70,6 +71,14 @@ async fn take_offers(agent: &mut Watch, home: &Proc, held: &mut BTreeSet<String>
                 }
                 agent.listed.extend(welcome_texts(&welcome));
                 welcome["offers"].as_array().cloned().unwrap_or_default()
+            }
+            // The socket followed the agent's actor to another node.
+            Some("welcome") => {
+                for conv in m["conversations"].as_array().into_iter().flatten() {
+                    held.insert(conv["id"].to_string());
+                }
+                agent.listed.extend(welcome_texts(&m));
+                m["offers"].as_array().cloned().unwrap_or_default()
             }
             _ => vec![],
         };

@@ -272,9 +272,10 @@ pub(crate) struct Watch {
 }
 
 impl Watch {
-    /// Reads the socket until message `text` arrives (pushed, or listed by a welcome
-    /// after a reconnect to `home`, which the engine asks for when the agent's actor
-    /// moved).
+    /// Reads the socket until message `text` arrives (pushed, or listed by a welcome:
+    /// the one a socket that followed the agent's actor to another node gets, or the
+    /// one after a reconnect to `home`, which the engine asks for when a push to the
+    /// socket was lost).
     pub(crate) async fn until_seen(&mut self, home: &Proc, text: &str) {
         let give_up = Instant::now() + MESSAGE_WAIT;
         while !self.pushed.contains_key(text) && !self.listed.iter().any(|t| t == text) {
@@ -290,6 +291,10 @@ impl Watch {
                     self.client = c;
                     self.listed.extend(welcome_texts(&welcome));
                 }
+                // The socket followed the agent's actor to another node: its new
+                // welcome lists the held conversations whole (and the socket sets
+                // the agent available again).
+                Some("welcome") => self.listed.extend(welcome_texts(&m)),
                 _ => {}
             }
         }

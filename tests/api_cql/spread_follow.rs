@@ -1,13 +1,19 @@
-//! A chat socket follows its customer's actor (docs/cluster.md, "Sockets stay where
-//! they are"): two engine processes in spread placement on one Cassandra keyspace; a
-//! visitor's chat socket and the agent's socket on node a, the customer's actor on
-//! node b (its shard's holder). Node b is killed with SIGKILL while the visitor writes.
-//! The visitor's socket stays open — no `reconnect`, no close: the message it wrote
-//! into the gap is acknowledged on that socket once node a has taken b's shards, the
-//! agent gets it, and the agent's reply after the takeover reaches the visitor on the
-//! same socket; the reply from before the kill is not shown twice. Node a counts the
-//! socket as followed. (With the socket told to reconnect instead, as before, the
-//! visitor's socket closes and the test fails at its first wait.)
+//! Sockets follow their actors (docs/cluster.md, "Sockets stay where they are"): two
+//! engine processes in spread placement on one Cassandra keyspace, the visitor's chat
+//! socket and the agent's socket on node a.
+//! - The customer's actor on node b (its shard's holder), killed with SIGKILL while
+//!   the visitor writes: the visitor's socket stays open — no `reconnect`, no close;
+//!   the message it wrote into the gap is acknowledged on that socket once node a has
+//!   taken b's shards, the agent gets it, and the agent's reply after the takeover
+//!   reaches the visitor on the same socket; the reply from before the kill is not
+//!   shown twice.
+//! - The agent's actor on node b, killed: the agent's socket stays open and gets a new
+//!   `welcome` listing the conversation it holds, then its status set back to
+//!   available without asking; the visitor's next message and the agent's reply go
+//!   through on the same sockets.
+//!
+//! Node a counts each socket as followed. (With the sockets told to reconnect instead,
+//! as before, the test fails at its first wait.)
 
 use crate::helpers::*;
 use crate::spread::{holders, shared_by, start_with, SHARDS};
@@ -18,45 +24,147 @@ fn node(dir: &std::path::Path, name: &str) -> crate::process::Proc {
     start_with(dir, crate::process::free_port(), name, &[])
 }
 
+/// The `switchboard_sockets_followed_total` of `kind` with outcome `followed` on `n`.
+async fn followed(n: &crate::process::Proc, kind: &str) -> f64 {
+    let metrics = metrics_text(&n.http, &n.base).await;
+    let prefix =
+        format!("switchboard_sockets_followed_total{{kind=\"{kind}\",outcome=\"followed\"}}");
+    metrics
+        .lines()
+        .find(|l| l.starts_with(&prefix))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.parse::<f64>().ok())
+        .unwrap_or(0.0)
+}
+
+/// Two spread nodes sharing the shards, node a's agent socket and visitor socket, and
+/// which node holds the agent's actor and the customer's.
+struct Pair {
+    _dir: tempfile::TempDir,
+    a: crate::process::Proc,
+    b: crate::process::Proc,
+    agent: Client,
+    visitor: Client,
+    customer: String,
+}
+
+impl Pair {
+    /// An agent (ids `{prefix}0`, `{prefix}1`…) whose actor's shard `agent_on`
+    /// holds, and a visitor whose customer's actor's shard `customer_on` holds, both
+    /// connected to node a.
+    async fn start(prefix: &str, agent_on: &str, customer_on: &str) -> Pair {
+        let dir = tempfile::tempdir().unwrap();
+        let a = node(dir.path(), "node-a");
+        a.ready().await;
+        let b = node(dir.path(), "node-b");
+        b.ready().await;
+        let admin = a.login("admin").await;
+        shared_by(&a, &admin, 2).await;
+        let held = holders(&a, &admin).await;
+        let map = ShardMap::new(SHARDS).unwrap();
+        let on = |shard: switchboard::cluster::shard::ShardId| {
+            held.get(&format!("shard/{}", shard.0))
+                .cloned()
+                .unwrap_or_default()
+        };
+        let agent_id = (0..200)
+            .map(|i| format!("{prefix}{i}"))
+            .find(|id| on(map.agent(&switchboard::domain::AgentId::parse(id).unwrap())) == agent_on)
+            .unwrap_or_else(|| panic!("an agent id on {agent_on}'s shards"));
+        let token = a.agent(&admin, &agent_id, json!({})).await;
+        let (agent, _) = crate::spread::agent_on(&a, &token).await;
+        let mut tries = 0;
+        let (visitor, customer) = loop {
+            tries += 1;
+            assert!(tries < 200, "no visitor landed on {customer_on}'s shards");
+            let mut v = Client::connect(&a.ws_url("/ws/chat")).await;
+            let w = v.expect("welcome").await;
+            let id = w["customer_id"].as_str().unwrap().to_owned();
+            let shard = map.customer(switchboard::domain::CustomerId::parse(&id).unwrap());
+            if on(shard) == customer_on {
+                break (v, id);
+            }
+            v.close().await;
+        };
+        Pair {
+            _dir: dir,
+            a,
+            b,
+            agent,
+            visitor,
+            customer,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_socket_follows_its_actor_when_the_node_dies() {
+    // The agent's actor on node b (killed); the customer's on node a (it survives).
+    let Pair {
+        _dir,
+        a,
+        b,
+        mut agent,
+        mut visitor,
+        ..
+    } = Pair::start("ren", "node-b", "node-a").await;
+    chat_say(&mut visitor, "before the kill").await;
+    let conv = accept_next(&mut agent).await;
+
+    b.kill9();
+    // The agent's socket stays open and is welcomed again, by its actor's new node,
+    // with the conversation it holds.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let welcome = loop {
+        let m = agent.next_by(until).await;
+        assert_ne!(
+            m["type"], "reconnect",
+            "the agent was told to reconnect: {m}"
+        );
+        if m["type"] == "welcome" {
+            break m;
+        }
+    };
+    let listed: Vec<&Value> = welcome["conversations"]
+        .as_array()
+        .expect("conversations")
+        .iter()
+        .map(|c| &c["id"])
+        .collect();
+    assert_eq!(listed, vec![&conv["id"]], "{welcome}");
+    // The new actor starts away; the socket sets the status it showed again.
+    agent
+        .expect_where("status", |m| m["status"] == "available")
+        .await;
+    chat_say(&mut visitor, "after the kill").await;
+    agent
+        .expect_where("event", |m| m["event"]["text"] == "after the kill")
+        .await;
+    agent_say(&mut agent, &conv["id"], "reply after").await;
+    visitor
+        .expect_where("event", |m| {
+            m["event"]["type"] == "message_out" && m["event"]["text"] == "reply after"
+        })
+        .await;
+    agent.assert_none_before_pong("reconnect").await;
+    assert!(
+        followed(&a, "agent").await >= 1.0,
+        "not counted as followed"
+    );
+    visitor.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chat_socket_follows_its_customers_actor_when_the_node_dies() {
-    let dir = tempfile::tempdir().unwrap();
-    let a = node(dir.path(), "node-a");
-    a.ready().await;
-    let b = node(dir.path(), "node-b");
-    b.ready().await;
-    let admin = a.login("admin").await;
-    shared_by(&a, &admin, 2).await;
-    let held = holders(&a, &admin).await;
-    let map = ShardMap::new(SHARDS).unwrap();
-    let on = |shard: switchboard::cluster::shard::ShardId| {
-        held.get(&format!("shard/{}", shard.0))
-            .cloned()
-            .unwrap_or_default()
-    };
-
-    // The agent's actor on node a (it survives), the agent's socket on node a.
-    let agent_id = (0..200)
-        .map(|i| format!("kei{i}"))
-        .find(|id| on(map.agent(&switchboard::domain::AgentId::parse(id).unwrap())) == "node-a")
-        .expect("an agent id on node a's shards");
-    let token = a.agent(&admin, &agent_id, json!({})).await;
-    let (mut agent, _) = crate::spread::agent_on(&a, &token).await;
-
-    // A visitor whose socket is on node a and whose customer's actor is on node b.
-    let mut tries = 0;
-    let (mut visitor, customer) = loop {
-        tries += 1;
-        assert!(tries < 200, "no visitor landed on node b's shards");
-        let mut v = Client::connect(&a.ws_url("/ws/chat")).await;
-        let w = v.expect("welcome").await;
-        let id = w["customer_id"].as_str().unwrap().to_owned();
-        let shard = map.customer(switchboard::domain::CustomerId::parse(&id).unwrap());
-        if on(shard) == "node-b" {
-            break (v, id);
-        }
-        v.close().await;
-    };
+    // The agent's actor on node a (it survives); the customer's on node b (killed).
+    let Pair {
+        _dir,
+        a,
+        b,
+        mut agent,
+        mut visitor,
+        customer,
+    } = Pair::start("kei", "node-a", "node-b").await;
 
     chat_say(&mut visitor, "before the kill").await;
     let conv = accept_next(&mut agent).await;
@@ -118,16 +226,9 @@ async fn a_chat_socket_follows_its_customers_actor_when_the_node_dies() {
         .await;
     visitor.assert_none_before_pong("reconnect").await;
 
-    let metrics = metrics_text(&a.http, &a.base).await;
-    let followed = metrics
-        .lines()
-        .find(|l| l.starts_with("switchboard_chat_sockets_followed_total{outcome=\"followed\"}"))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|n| n.parse::<f64>().ok())
-        .unwrap_or(0.0);
     assert!(
-        followed >= 1.0,
-        "customer {customer}: not counted as followed:\n{metrics}"
+        followed(&a, "chat").await >= 1.0,
+        "customer {customer}: not counted as followed"
     );
     visitor.close().await;
 }

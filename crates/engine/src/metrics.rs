@@ -44,7 +44,7 @@
 //! | `switchboard_cluster_standing_aside` | gauge | — |
 //! | `switchboard_cluster_stood_aside_total` | counter | — |
 //! | `switchboard_fenced_writes_total` | counter | by (engine: the node's lease had lapsed; store: a row was written since under a later epoch) |
-//! | `switchboard_chat_sockets_followed_total` | counter | outcome (followed, reconnect) |
+//! | `switchboard_sockets_followed_total` | counter | kind (chat, agent), outcome (followed, reconnect) |
 //! | `switchboard_peer_messages_total` | counter | outcome (local, done, refused, moved, expired, overloaded, unreachable, timeout) |
 //! | `switchboard_peer_received_total` | counter | outcome (done, refused, moved, expired) |
 //! | `switchboard_peer_request_seconds` | histogram | peer (a member's address) |
@@ -282,8 +282,8 @@ fn describe() {
         "Messages this node sent to a key's owner, by outcome: local (owned here), done, refused, moved (followed), expired, overloaded (the peer's queue full), unreachable, timeout."
     );
     describe_counter!(
-        "switchboard_chat_sockets_followed_total",
-        "Chat sockets whose customer's actor moved to another node, by outcome: followed (attached where it runs now, the socket kept open), reconnect (it could not be reached in time: the client was told to reconnect)."
+        "switchboard_sockets_followed_total",
+        "Chat and agent sockets whose actor (the customer's, the agent's) moved to another node, by kind (chat, agent) and outcome: followed (attached where it runs now, the socket kept open), reconnect (it could not be reached in time: the client was told to reconnect)."
     );
     describe_counter!(
         "switchboard_agent_catch_ups_total",
@@ -616,9 +616,10 @@ pub fn agent_catch_ups(step: &'static str, n: u64) {
     counter!("switchboard_agent_catch_ups_total", "step" => step).increment(n);
 }
 
-/// A chat socket followed its customer's actor to another node (see the description).
-pub fn chat_followed(outcome: &'static str) {
-    counter!("switchboard_chat_sockets_followed_total", "outcome" => outcome).increment(1);
+/// A chat or agent socket followed its actor to another node (see the description).
+pub fn socket_followed(kind: &'static str, outcome: &'static str) {
+    counter!("switchboard_sockets_followed_total", "kind" => kind, "outcome" => outcome)
+        .increment(1);
 }
 
 /// Live members of the cluster as this node last read them (itself included).

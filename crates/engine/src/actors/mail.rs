@@ -901,12 +901,14 @@ impl Engine {
         match self.place_of::<AgentActor>(&id) {
             Place::Here => Ok(Seat::Here(self.agent_or_start(profile))),
             Place::There(c, key) => {
-                let owner = c.driver.owner(&key);
                 c.ask_owner(&key, &StartAgent { profile })
                     .await
                     .map_err(|e| unreached(&key, e))?;
+                // The owner as of the answer: read before the ask, a key between
+                // owners (a takeover) would leave the seat with no epoch, and the
+                // socket would find its actor moved at its next look.
                 Ok(Seat::There {
-                    epoch: owner.map(|o| o.epoch),
+                    epoch: c.driver.owner(&key).map(|o| o.epoch),
                     key,
                 })
             }

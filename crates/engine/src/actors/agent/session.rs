@@ -242,31 +242,48 @@ impl Handler<AttachAgent> for AgentActor {
     }
 }
 
-/// A held conversation as a welcome lists it: from its customer's actor, which holds
-/// the latest events; from the store when that actor cannot answer (its node busy
-/// with a reconnect wave, or its shard between owners), so that a welcome never
-/// leaves out a conversation the agent holds. `None` only when neither answers.
+/// A held conversation as a welcome lists it. From its customer's actor when that
+/// runs on this node (it holds the latest events; no store read). From the store when
+/// it runs on another node: the agent's actor waits for the welcome before it handles
+/// anything else, and another node's actor may be loading after a takeover or its
+/// shard between owners — up to `cluster.actor_timeout_ms` of this agent's messages
+/// held up (seen in the failover benchmark). The store holds every event the actor
+/// pushed (an event is committed before it is pushed), so the view is the same. The
+/// other source is tried when the first fails, so that a welcome never leaves out a
+/// conversation the agent holds; `None` only when neither answers.
 async fn held_view(
     engine: Engine,
     conv: ConversationId,
     customer: CustomerId,
 ) -> Option<crate::domain::view::ConversationView> {
-    let asked = engine
-        .ask_customer(
+    let ask = || {
+        engine.ask_customer(
             customer,
             GetConversationView {
                 conversation_id: conv,
             },
         )
-        .await;
-    let e = match asked {
-        Ok(v) => return Some(v),
-        Err(e) => e,
     };
-    match stored_view(&engine, conv, customer).await {
+    let read = || async {
+        stored_view(&engine, conv, customer)
+            .await
+            .map_err(|e| e.to_string())
+    };
+    let (first, second) = if engine.is_here::<crate::actors::customer::CustomerActor>(&customer) {
+        match ask().await {
+            Ok(v) => return Some(v),
+            Err(asked) => (asked.to_string(), read().await),
+        }
+    } else {
+        match read().await {
+            Ok(v) => return v,
+            Err(read) => (read, ask().await.map(Some).map_err(|e| e.to_string())),
+        }
+    };
+    match second {
         Ok(v) => v,
-        Err(read) => {
-            tracing::warn!(%conv, %customer, asked = %e, read = %read, "a held conversation left out of a welcome: neither its customer's actor nor the store answered");
+        Err(e) => {
+            tracing::warn!(%conv, %customer, first = %first, then = %e, "a held conversation left out of a welcome: neither its customer's actor nor the store answered");
             None
         }
     }
