@@ -529,7 +529,13 @@ impl Active {
         if self.shards.is_none() {
             return;
         }
-        self.departed.store(true, Ordering::SeqCst);
+        // Only a serving member writes on after handing over: a node fenced, lapsed or
+        // standing aside (this drain may be its step-down) has nothing to hand over,
+        // and another may own what it held.
+        let serving = self.driver.joined()
+            && self.stepped_down().is_none()
+            && !self.suspended.load(Ordering::SeqCst);
+        self.departed.store(serving, Ordering::SeqCst);
         self.driver.stop(self.release_limit).await;
         tracing::info!(node = %self.node(), "graceful stop: keys and membership handed over");
     }

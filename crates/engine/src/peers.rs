@@ -13,7 +13,10 @@
 //!   key arrives in the order sent (and a receiver starts its handlers in envelope
 //!   order). A receiver answers a batch once every envelope of it is handled, so a
 //!   slow handler (an actor loading after a takeover) holds up its own lane only, not
-//!   every message to that peer;
+//!   every message to that peer. A singleton's key (`singleton/…`: the live hub, fed
+//!   by every node) takes a lane of its own, so its traffic — dropped when that lane
+//!   is full — never fills the lane of an actor's messages (a burst of openings filled
+//!   the hub's shared lane and refused assignments that hashed to it);
 //! - **deadlines:** the caller waits until its timeout and no longer; an envelope past
 //!   its deadline is not sent, and a receiver does not act on one that arrives late
 //!   (deadlines are wall-clock: nodes' clocks within the skew bound move them by at
@@ -45,6 +48,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The prefix of a singleton's key (`cluster::shard::OwnerKey::Singleton`): each takes
+/// a peer lane of its own ([`Peers::lane_of`]).
+const SINGLETON: &str = "singleton/";
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -394,12 +401,16 @@ impl Peers {
         }
     }
 
-    /// The lane of the peer queues `key`'s envelopes take (of `lanes`).
-    pub fn lane_of(key: &str, lanes: usize) -> usize {
+    /// The lane of the peer queues `key`'s envelopes take: one of `lanes` by the key's
+    /// hash, or, for a singleton's key, a lane of its own named by the key.
+    pub fn lane_of(key: &str, lanes: usize) -> String {
+        if key.starts_with(SINGLETON) {
+            return key.to_owned();
+        }
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
         key.hash(&mut h);
-        (h.finish() % lanes.max(1) as u64) as usize
+        (h.finish() % lanes.max(1) as u64).to_string()
     }
 
     /// Queues `envelope` for the peer at `address`, in its key's lane (refused at once
@@ -634,5 +645,28 @@ async fn worker(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Peers;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn a_singleton_has_a_lane_of_its_own() {
+        let lanes = 8;
+        let hub = Peers::lane_of("singleton/hub", lanes);
+        let shared: BTreeSet<String> = (0..256)
+            .map(|i| Peers::lane_of(&format!("shard/{i}"), lanes))
+            .chain(["queue/general", "queue/sales"].map(|q| Peers::lane_of(q, lanes)))
+            .collect();
+        assert!(shared.len() <= lanes, "{shared:?}");
+        assert!(!shared.contains(&hub), "{hub} shared with {shared:?}");
+        assert_ne!(Peers::lane_of("singleton/sweeper", lanes), hub);
+        assert_eq!(
+            Peers::lane_of("shard/7", lanes),
+            Peers::lane_of("shard/7", lanes)
+        );
     }
 }
