@@ -535,7 +535,11 @@ impl Active {
         let serving = self.driver.joined()
             && self.stepped_down().is_none()
             && !self.suspended.load(Ordering::SeqCst);
-        self.departed.store(serving, Ordering::SeqCst);
+        // Never lowered: a second drain (the node is no longer a member then) must not
+        // take back what the first allowed.
+        if serving {
+            self.departed.store(true, Ordering::SeqCst);
+        }
         self.driver.stop(self.release_limit).await;
         tracing::info!(node = %self.node(), "graceful stop: keys and membership handed over");
     }
