@@ -18,32 +18,7 @@ ks=$(keyspace fs)
 secret="failover-spread-benchmark-secret"
 mkdir -p /tmp/fo
 clean
-declare -A pid
-for n in a b c; do
-  case $n in a) p=8181;; b) p=8182;; c) p=8183;; esac
-  rm -rf /tmp/fo/data-$p; mkdir -p /tmp/fo/data-$p
-  SWITCHBOARD_PLACEMENT=spread SWITCHBOARD_CLUSTER_SECRET=$secret \
-  $bin --config ${FAILOVER_CONFIG:-loadtest/engine.toml} --listen 127.0.0.1:$p --data-dir /tmp/fo/data-$p \
-    --node-name node-$n --store scylla --scylla-contact-points 127.0.0.11 \
-    --scylla-keyspace $ks --scylla-replication-factor 1 \
-    --admin-password loadtest-admin > /tmp/fo/$id-$p.log 2>&1 &
-  pid[$n]=$!
-  # The first node makes the keyspace; the others start once it is ready.
-  [ $n = a ] && { waitcode 8181 200 || { clean; exit 1; }; }
-done
-for p in 8182 8183; do waitcode $p 200 || { clean; exit 1; }; done
-token=$(curl -s -X POST http://127.0.0.1:8181/api/v1/login -H 'content-type: application/json' \
-  -d '{"agent_id":"admin","password":"loadtest-admin"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
-# Settled: every shard held, each node holding some.
-for i in $(seq 1 300); do
-  owners=$(curl -s -H "authorization: Bearer $token" http://127.0.0.1:8181/api/v1/cluster | python3 -c '
-import json,sys
-v=json.load(sys.stdin)
-live=[l for l in v["leases"] if l["live"]]
-shards=[l for l in live if l["key"].startswith("shard/")]
-print(len(shards), len({l["holder"].split("#")[0] for l in live}))')
-  [ "$owners" = "256 3" ] && break; sleep 0.2
-done
+start_spread $ks $secret ${FAILOVER_CONFIG:-loadtest/engine.toml} || exit 1
 curl -s -H "authorization: Bearer $token" http://127.0.0.1:8181/api/v1/cluster | python3 -c '
 import json,sys
 v=json.load(sys.stdin)

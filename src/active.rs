@@ -127,7 +127,7 @@ async fn wait_for_signal() {
 }
 
 /// The lease of the active engine.
-pub const KEY: &str = "singleton/active-engine";
+pub const KEY: &str = cluster::shard::ACTIVE_ENGINE_KEY;
 
 /// Why the active engine stopped serving on its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -176,6 +176,10 @@ impl Agent {
             unacked: HashMap::new(),
         };
         agent.client().opened(agent.node, agent.conn_opened, false);
+        agent
+            .shared
+            .sites
+            .agent(task as u32, agent.id.clone(), agent.node);
         Ok(agent)
     }
 
@@ -601,6 +605,8 @@ impl Agent {
         c.c2a_received.inc();
         if shared.in_window(s.sent_ns) {
             record_since(&mut shared.hists(self.task).c2a, s.sent_ns);
+            let ns = clock::now_ns().saturating_sub(s.sent_ns);
+            shared.sites.sample(s.customer, self.task as u32, ns);
             c.c2a_measured_received.inc();
         }
         match self.held.get_mut(&conversation_id) {

@@ -65,7 +65,7 @@ async fn open_chat(
     node: usize,
     idx: u32,
     token: Option<&str>,
-) -> Result<Session<String>> {
+) -> Result<Session<Welcomed>> {
     let ws_base = &nodes.node(node).ws;
     let url = match token {
         Some(t) => format!("{ws_base}/ws/chat?token={t}"),
@@ -79,7 +79,12 @@ async fn open_chat(
         .await
         .with_context(|| format!("customer {idx}: waiting for welcome"))?;
     let token = match read::<ChatServerMsg>(&first) {
-        Ok(Some(ChatServerMsg::Welcome { token, .. })) => token,
+        Ok(Some(ChatServerMsg::Welcome {
+            token, customer_id, ..
+        })) => Welcomed {
+            token,
+            customer: customer_id.to_string(),
+        },
         Ok(Some(ChatServerMsg::Error(e))) => bail!(
             "customer {idx}: error {} instead of welcome: {}",
             code_name(e.code),
@@ -93,6 +98,13 @@ async fn open_chat(
         opened: clock::now_ns(),
         welcome: token,
     })
+}
+
+/// What a chat `welcome` gives the harness: the visitor token (it resumes the same
+/// customer and conversation) and the customer's id.
+struct Welcomed {
+    token: String,
+    customer: String,
 }
 
 /// The `client_msg_id` of customer `idx`'s message `seq` in run `run` (0: the opening
@@ -121,7 +133,7 @@ pub struct Customer {
     /// Keep unacknowledged messages and reconnect instead of failing (`failover`).
     resilience: Option<Arc<Resilience>>,
     /// The reconnection under way.
-    reconnecting: Option<JoinHandle<Result<Session<String>>>>,
+    reconnecting: Option<JoinHandle<Result<Session<Welcomed>>>>,
     /// Messages not yet acknowledged, by sequence number (only with `resilience`).
     outbox: BTreeMap<u64, Pending>,
     /// When to write again the messages answered `busy` or `unavailable`.
@@ -153,12 +165,13 @@ impl Customer {
         let (node, session) = nodes
             .one_round(home, |i| open_chat(&nodes, i, idx, None))
             .await?;
+        let session_customer = session.welcome.customer.clone();
         let customer = Customer {
             idx,
             conn: Some(session.conn),
             node,
             conn_opened: session.opened,
-            token: session.welcome,
+            token: session.welcome.token,
             nodes,
             resilience,
             reconnecting: None,
@@ -176,6 +189,10 @@ impl Customer {
         customer
             .client()
             .opened(customer.node, customer.conn_opened, false);
+        customer
+            .shared
+            .sites
+            .customer(idx, session_customer, customer.node);
         customer.shared.counters.customers_connected.inc();
         Ok(customer)
     }
@@ -322,7 +339,7 @@ impl Customer {
     /// Returns whether the task goes on.
     async fn reconnected(
         &mut self,
-        done: Result<Result<Session<String>>, tokio::task::JoinError>,
+        done: Result<Result<Session<Welcomed>>, tokio::task::JoinError>,
     ) -> bool {
         self.reconnecting = None;
         let Some(session) = self
@@ -333,7 +350,7 @@ impl Customer {
         };
         self.node = session.node;
         self.conn_opened = session.opened;
-        self.token = session.welcome;
+        self.token = session.welcome.token;
         self.conn = Some(session.conn);
         self.write_pending().await;
         true

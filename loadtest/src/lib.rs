@@ -33,6 +33,7 @@ pub mod frames;
 pub mod messages;
 pub mod net;
 pub mod nodes;
+pub mod placement;
 pub mod procfs;
 pub mod relay;
 pub mod scenario;

@@ -221,6 +221,18 @@ pub async fn run(args: &Args) -> Result<Report> {
         e.connected(agents_total + c.customers_connected.get());
     }
 
+    // Over several nodes: where the actors are, for the split by placement (it must
+    // not move during the run).
+    let placed = if nodes.iter().count() > 1 {
+        let token = api.login(&args.admin_id, &args.admin_password).await?;
+        let before =
+            crate::placement::read(&api, &token, &nodes, &shared.sites, &args.queue).await?;
+        shared.sites.enable();
+        Some((token, before))
+    } else {
+        None
+    };
+
     // ---- load
     let start = Instant::now() + Duration::from_millis(100);
     let measure_start = start + args.warmup;
@@ -294,6 +306,20 @@ pub async fn run(args: &Args) -> Result<Report> {
         );
     }
 
+    let placement = match placed {
+        Some((token, before)) => {
+            let after =
+                crate::placement::read(&api, &token, &nodes, &shared.sites, &args.queue).await?;
+            if after != before {
+                eprintln!("placement moved during the run: no split by placement");
+                None
+            } else {
+                Some(crate::placement::split(&shared.sites, &after)?)
+            }
+        }
+        None => None,
+    };
+
     // ---- stop, merge, report
     stop(phase_tx, tasks, &shared).await;
     let config = RunConfig {
@@ -316,6 +342,7 @@ pub async fn run(args: &Args) -> Result<Report> {
     );
     report.engine = engine.map(EngineWatch::finish);
     report.nodes = nodes.counts();
+    report.placement = placement;
     Ok(report)
 }
 

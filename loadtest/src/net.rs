@@ -1,11 +1,15 @@
 //! Transport: the REST calls the harness makes (login, create agent, inbound message,
-//! readiness), with the protocol crate's bodies, and websocket connections split into a
-//! reader (kept by the socket's task) and a writer task fed through a bounded channel.
+//! readiness, where actors run), with the protocol crate's bodies, and websocket
+//! connections split into a reader (kept by the socket's task) and a writer task fed
+//! through a bounded channel.
 
 use anyhow::{anyhow, bail, Context, Result};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use protocol::rest::{AgentUpsert, InboundRequest, InboundResponse, LoginRequest, LoginResponse};
+use protocol::rest::{
+    AgentUpsert, InboundRequest, InboundResponse, LocateRequest, LocateResponse, LoginRequest,
+    LoginResponse,
+};
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -70,6 +74,26 @@ impl Api {
             .await
             .with_context(|| format!("GET {}/readyz", self.base))?;
         Ok(resp.status().as_u16())
+    }
+
+    /// `POST /api/v1/cluster/locate` with a staff token: the node each asked
+    /// customer's, agent's and queue's actor runs on (docs/cluster.md).
+    pub async fn locate(&self, token: &str, body: &LocateRequest) -> Result<LocateResponse> {
+        let url = format!("{}/api/v1/cluster/locate", self.base);
+        let resp = self
+            .client
+            .post(&url)
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .with_context(|| format!("POST {url}"))?;
+        let status = resp.status();
+        if !status.is_success() {
+            let body = resp.text().await.unwrap_or_default();
+            bail!("POST {url}: HTTP {status}: {body}");
+        }
+        Ok(resp.json().await?)
     }
 
     /// `PUT /api/v1/agents/{id}` with an admin token.

@@ -73,6 +73,8 @@ pub struct Shared {
     stopping: AtomicBool,
     hists: Vec<Mutex<Hists>>,
     errors: Mutex<ErrorLog>,
+    /// Where the clients are, for the split by placement of a run over several nodes.
+    pub sites: crate::placement::Sites,
 }
 
 #[derive(Default)]
@@ -94,6 +96,7 @@ impl Shared {
             stopping: AtomicBool::new(false),
             hists: (0..SHARDS).map(|_| Mutex::new(Hists::new())).collect(),
             errors: Mutex::new(ErrorLog::default()),
+            sites: Default::default(),
         }
     }
 
@@ -376,6 +379,9 @@ pub struct Report {
     /// for the relay).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub nodes: Vec<NodeCounts>,
+    /// Over several spread nodes: customer → agent latency by where the actors ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub placement: Option<crate::placement::HopSplit>,
 }
 
 /// A local engine's resource use over a `messages` run, read from /proc.
@@ -463,6 +469,7 @@ impl Report {
             ok,
             engine: None,
             nodes: Vec::new(),
+            placement: None,
         }
     }
 
@@ -536,6 +543,22 @@ impl Report {
         }
         if self.nodes.len() > 1 {
             write_nodes(&mut s, &self.nodes);
+        }
+        if let Some(p) = &self.placement {
+            let _ = writeln!(
+                s,
+                "customer -> agent by placement ({} samples not placed):",
+                p.unplaced
+            );
+            write_latency_table(
+                &mut s,
+                &[
+                    ("all on one node", &p.one_node),
+                    ("c.actor/queue/a.socket on 3", &p.three_nodes),
+                    ("other placements", &p.mixed),
+                ],
+            );
+            let _ = writeln!(s);
         }
         let list = |m: &BTreeMap<String, u64>| {
             if m.is_empty() {

@@ -1,12 +1,14 @@
 //! The cluster view (supervisor or admin): the members with their address and health,
 //! and every owned key with its holder and epoch, read from the store's lease rows —
-//! the authority on who owns what (docs/cluster.md).
+//! the authority on who owns what (docs/cluster.md) — and where given customers',
+//! agents' and queues' actors run (the key each falls on and its holder).
 
 use super::error::ApiError;
 use super::extract::Staff;
 use super::AppState;
 use crate::domain::ErrorCode;
 use crate::store::coordination::wall_ms;
+use crate::ws::protocol::rest::{LocateRequest, LocateResponse, Located};
 use actix_web::{web, HttpResponse};
 use cluster::membership;
 use serde_json::json;
@@ -35,10 +37,7 @@ use serde_json::json;
 )]
 pub async fn view(state: web::Data<AppState>, staff: Staff) -> Result<HttpResponse, ApiError> {
     staff.require_supervisor()?;
-    let info = state
-        .server
-        .cluster()
-        .ok_or_else(|| ApiError::new(ErrorCode::Unavailable, "cluster view not running"))?;
+    let info = running(&state)?;
     let rows = info.coord.leases().await?;
     let now = wall_ms(state.server.clock.now());
     let live = |l: &cluster::lease::Lease| !l.lapsed(now, info.skew_ms);
@@ -131,4 +130,94 @@ pub async fn view(state: web::Data<AppState>, staff: Staff) -> Result<HttpRespon
         "members": members,
         "leases": leases,
     })))
+}
+
+/// The cluster view's sources, or `unavailable` on a node without one (the embedded
+/// store's single node).
+fn running(state: &AppState) -> Result<&crate::server::ClusterInfo, ApiError> {
+    state
+        .server
+        .cluster()
+        .ok_or_else(|| ApiError::new(ErrorCode::Unavailable, "cluster view not running"))
+}
+
+/// Where the actors of the given customers, agents and queues run (supervisor, admin).
+///
+/// Each id's key — in spread placement the shard a customer or agent falls on
+/// (`shard/N`) or the queue's own key (`queue/NAME`); with one active engine and
+/// standbys `singleton/active-engine` for all — and that key's holder, address, epoch
+/// and liveness from the store's lease rows, read once for the whole answer. Ids need
+/// not exist (placement is a pure function of the id). A malformed id is 400
+/// `bad_json` and nothing is read; the body's size limit
+/// (`limits.max_http_body_bytes`) bounds how many ids one call asks.
+#[utoipa::path(post, path = "/api/v1/cluster/locate", tag = "supervisor",
+    security(("bearer" = [])),
+    request_body(content = Object, description = "`{customers: [id], agents: [id], queues: [name]}`, each optional"),
+    responses(
+        (status = 200, description = "`{customers, agents, queues}`: per asked id, in order, `{id, key, holder, address, epoch, live}`"),
+        (status = 400, response = ApiError),
+        (status = 401, response = ApiError),
+        (status = 403, response = ApiError),
+        (status = 503, response = ApiError),
+    )
+)]
+pub async fn locate(
+    state: web::Data<AppState>,
+    staff: Staff,
+    body: web::Json<LocateRequest>,
+) -> Result<HttpResponse, ApiError> {
+    staff.require_supervisor()?;
+    let info = running(&state)?;
+    let rows = info.coord.leases().await?;
+    let now = wall_ms(state.server.clock.now());
+    let shards = info
+        .shards
+        .map(cluster::shard::ShardMap::new)
+        .transpose()
+        .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
+    let place = |id: String, key: String| {
+        let row = rows.iter().find(|r| r.key == key);
+        Located {
+            id,
+            holder: row.map(|r| r.holder.name.clone()),
+            address: row.map(|r| r.address.clone()),
+            epoch: row.map(|r| r.epoch),
+            live: row.is_some_and(|r| !r.lapsed(now, info.skew_ms)),
+            key,
+        }
+    };
+    let key_of = |owner: Option<cluster::shard::OwnerKey>| {
+        owner.map_or_else(
+            || cluster::shard::ACTIVE_ENGINE_KEY.to_owned(),
+            |k| k.as_key(),
+        )
+    };
+    let body = body.into_inner();
+    let answer = LocateResponse {
+        customers: body
+            .customers
+            .into_iter()
+            .map(|id| {
+                let key = key_of(shards.map(|m| cluster::shard::OwnerKey::Shard(m.customer(id))));
+                place(id.to_string(), key)
+            })
+            .collect(),
+        agents: body
+            .agents
+            .into_iter()
+            .map(|id| {
+                let key = key_of(shards.map(|m| cluster::shard::OwnerKey::Shard(m.agent(&id))));
+                place(id.to_string(), key)
+            })
+            .collect(),
+        queues: body
+            .queues
+            .into_iter()
+            .map(|q| {
+                let key = key_of(shards.map(|_| cluster::shard::OwnerKey::Queue(q.clone())));
+                place(q.as_str().to_owned(), key)
+            })
+            .collect(),
+    };
+    Ok(HttpResponse::Ok().json(answer))
 }

@@ -131,6 +131,7 @@ api_v1! {
     post "/simulations" => simulate::simulate_period,
     get "/supervisor/live" => supervisor::live,
     get "/cluster" => cluster_view::view,
+    post "/cluster/locate" => cluster_view::locate,
     get "/supervisor/subscribers" => supervisor::subscribers,
     get "/supervisor/flood" => supervisor::flood,
     post "/supervisor/agents/{id}/status" => supervisor::set_agent_status,

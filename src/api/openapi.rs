@@ -93,6 +93,7 @@ use utoipa::OpenApi;
         simulate::simulate_period,
         supervisor::live,
         cluster_view::view,
+        cluster_view::locate,
         supervisor::subscribers,
         supervisor::flood,
         supervisor::set_agent_status,

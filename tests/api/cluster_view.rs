@@ -2,6 +2,8 @@
 //! a live member, at the address it advertises, holding the active-engine lease under
 //! an epoch; agents may not read it. Runs on both stores (the embedded store keeps its
 //! lease rows in memory). Several engines on one keyspace: `tests/api_cql/standby.rs`.
+//! Locating ids (`POST /api/v1/cluster/locate`) on one engine: everything runs on the
+//! active engine; in spread placement: `tests/api_cql/spread_follow.rs`.
 
 use crate::helpers::*;
 use serde_json::{json, Value};
@@ -59,6 +61,73 @@ async fn one_engine_is_a_live_member_holding_the_keyspace() {
         .http
         .get(format!("{}/api/v1/cluster", app.base))
         .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+}
+
+#[tokio::test]
+async fn one_engine_runs_every_actor_under_the_active_engines_lease() {
+    let app = spawn_app(|s| {
+        s.cluster.node_name = Some("node-one".into());
+        s.limits.max_http_body_bytes = 4096;
+    })
+    .await;
+    let customer = "0191d0c2-7a54-7000-8000-000000000001";
+    let (status, found) = app
+        .post(
+            "/api/v1/cluster/locate",
+            json!({"customers": [customer], "agents": ["ren", "ren"], "queues": ["general"]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{found}");
+    let (_, view) = app.get("/api/v1/cluster").await;
+    let epoch = active_lease(&view)["epoch"].clone();
+    let placed = |id: &str| {
+        json!({"id": id, "key": "singleton/active-engine", "holder": "node-one",
+            "address": view["node"]["address"], "epoch": epoch, "live": true})
+    };
+    assert_eq!(
+        found,
+        json!({"customers": [placed(customer)], "agents": [placed("ren"), placed("ren")],
+            "queues": [placed("general")]}),
+    );
+    // Nothing asked, nothing answered.
+    let (status, found) = app.post("/api/v1/cluster/locate", json!({})).await;
+    assert_eq!(
+        (status, found),
+        (200, json!({"customers": [], "agents": [], "queues": []}))
+    );
+
+    // A malformed id, or a field that is not one, is refused with a typed error.
+    for bad in [
+        json!({"customers": ["not-a-uuid"]}),
+        json!({"agents": ["Not An Id"]}),
+        json!({"queues": ["a/b"]}),
+        json!({"shards": [1]}),
+    ] {
+        let (status, err) = app.post("/api/v1/cluster/locate", bad.clone()).await;
+        assert_eq!(
+            (status, &err["code"]),
+            (400, &json!("bad_json")),
+            "{bad}: {err}"
+        );
+    }
+    // The body's size limit bounds how many ids one call asks.
+    let many: Vec<String> = (0..500).map(|i| format!("agent{i}")).collect();
+    let (status, err) = app
+        .post("/api/v1/cluster/locate", json!({ "agents": many }))
+        .await;
+    assert_eq!((status, &err["code"]), (413, &json!("too_large")), "{err}");
+
+    // Supervisors and admins only.
+    let token = app.agent("plain", &["general"], json!({})).await;
+    let r = app
+        .http
+        .post(format!("{}/api/v1/cluster/locate", app.base))
+        .bearer_auth(&token)
+        .json(&json!({"agents": ["plain"]}))
         .send()
         .await
         .unwrap();

@@ -37,8 +37,8 @@ use crate::helpers::*;
 use crate::netns::Net;
 use crate::process::Proc;
 use crate::spread::{
-    agent_on, assigned_agents, live_holders, placed_keys, say, welcome_texts, Watch, MESSAGE_WAIT,
-    SECRET, SHARDS,
+    agent_on, assigned_agents, live_holders, placed_as_wished, say, welcome_texts, Watch,
+    MESSAGE_WAIT, SECRET, SHARDS,
 };
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -291,19 +291,8 @@ impl Cluster {
 /// among all three (`cluster::placement`; so the holders stay put until a fault), each
 /// of the three holding some.
 fn settled(view: &Value) -> bool {
-    let members: Vec<switchboard::cluster::NodeId> = NAMES
-        .iter()
-        .map(|n| switchboard::cluster::NodeId {
-            name: (*n).to_owned(),
-            incarnation: 0,
-        })
-        .collect();
-    let h = live_holders(view);
-    let owners: BTreeSet<&String> = h.values().collect();
-    placed_keys().iter().all(|k| {
-        let wished = switchboard::cluster::placement::owner(k, &members).expect("an owner");
-        h.get(k) == Some(&wished.name)
-    }) && owners.len() == 3
+    let owners: BTreeSet<String> = live_holders(view).into_values().collect();
+    placed_as_wished(view, &NAMES) && owners.len() == 3
 }
 
 /// Polls node `i`'s `/readyz` until it answers `status` (bounded by `bound`); fails

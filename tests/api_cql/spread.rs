@@ -98,6 +98,41 @@ pub(crate) async fn shared_by(node: &Proc, token: &str, nodes: usize) {
     }
 }
 
+/// Whether a cluster view shows placement settled among the members `names`: every
+/// placed key held by the member rendezvous names for it (`cluster::placement`), so the
+/// holders stay put until a member joins or leaves.
+pub(crate) fn placed_as_wished(view: &Value, names: &[&str]) -> bool {
+    let members: Vec<switchboard::cluster::NodeId> = names
+        .iter()
+        .map(|n| switchboard::cluster::NodeId {
+            name: (*n).to_owned(),
+            incarnation: 0,
+        })
+        .collect();
+    let h = live_holders(view);
+    placed_keys().iter().all(|k| {
+        let wished = switchboard::cluster::placement::owner(k, &members).expect("an owner");
+        h.get(k) == Some(&wished.name)
+    })
+}
+
+/// Waits until node `node`'s cluster view shows placement settled among `names`
+/// ([`placed_as_wished`]).
+pub(crate) async fn settled_among(node: &Proc, token: &str, names: &[&str]) {
+    let give_up = Instant::now() + WAIT;
+    loop {
+        let view = node.get(token, "/api/v1/cluster").await;
+        if placed_as_wished(&view, names) {
+            return;
+        }
+        assert!(
+            Instant::now() < give_up,
+            "never settled among {names:?}: {view}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await; // poll interval
+    }
+}
+
 /// The membership epoch of node `name`, as the cluster view shows it.
 async fn member_epoch(node: &Proc, token: &str, name: &str) -> u64 {
     let view = node.get(token, "/api/v1/cluster").await;
@@ -116,6 +151,16 @@ fn at(nodes: &[Option<Proc>], i: usize) -> &Proc {
 /// The lease rows of the cluster view: key -> holder's node name, live ones only.
 pub(crate) async fn holders(node: &Proc, token: &str) -> BTreeMap<String, String> {
     live_holders(&node.get(token, "/api/v1/cluster").await)
+}
+
+/// Where `body`'s customers, agents and queues run, as node `node` answers
+/// `POST /api/v1/cluster/locate`.
+pub(crate) async fn locate(node: &Proc, token: &str, body: Value) -> Value {
+    let (status, found) = node
+        .send_json(token, "POST", "/api/v1/cluster/locate", body)
+        .await;
+    assert_eq!(status, 200, "{found}");
+    found
 }
 
 /// The live lease rows of a cluster view: key -> holder's node name.

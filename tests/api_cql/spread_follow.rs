@@ -13,10 +13,12 @@
 //!   through on the same sockets.
 //!
 //! Node a counts each socket as followed. (With the sockets told to reconnect instead,
-//! as before, the test fails at its first wait.)
+//! as before, the test fails at its first wait.) Before each kill, the engine's own
+//! answer of where the two actors and the queue run (`POST /api/v1/cluster/locate`)
+//! agrees with the shard map and the lease rows the test placed them by.
 
 use crate::helpers::*;
-use crate::spread::{holders, shared_by, start_with, SHARDS};
+use crate::spread::{holders, settled_among, start_with, SHARDS};
 use serde_json::{json, Value};
 use switchboard::cluster::shard::ShardMap;
 
@@ -59,7 +61,8 @@ impl Pair {
         let b = node(dir.path(), "node-b");
         b.ready().await;
         let admin = a.login("admin").await;
-        shared_by(&a, &admin, 2).await;
+        // Settled, so the shards found below stay where they are until the kill.
+        settled_among(&a, &admin, &["node-a", "node-b"]).await;
         let held = holders(&a, &admin).await;
         let map = ShardMap::new(SHARDS).unwrap();
         let on = |shard: switchboard::cluster::shard::ShardId| {
@@ -86,6 +89,47 @@ impl Pair {
             }
             v.close().await;
         };
+        let found = crate::spread::locate(
+            &a,
+            &admin,
+            json!({"customers": [customer], "agents": [agent_id], "queues": ["general"]}),
+        )
+        .await;
+        let agent_key = format!(
+            "shard/{}",
+            map.agent(&switchboard::domain::AgentId::parse(&agent_id).unwrap())
+                .0
+        );
+        let customer_key = format!(
+            "shard/{}",
+            map.customer(switchboard::domain::CustomerId::parse(&customer).unwrap())
+                .0
+        );
+        let placed = |v: &Value| {
+            let holder = v["holder"].as_str().unwrap_or_default();
+            (
+                v["key"].as_str().unwrap_or_default().to_owned(),
+                holder.split('#').next().unwrap_or_default().to_owned(),
+                v["live"].clone(),
+            )
+        };
+        assert_eq!(
+            (
+                placed(&found["agents"][0]),
+                placed(&found["customers"][0]),
+                placed(&found["queues"][0]),
+            ),
+            (
+                (agent_key, agent_on.to_owned(), json!(true)),
+                (customer_key, customer_on.to_owned(), json!(true)),
+                (
+                    "queue/general".to_owned(),
+                    held["queue/general"].clone(),
+                    json!(true)
+                ),
+            ),
+            "{found}"
+        );
         Pair {
             _dir: dir,
             a,

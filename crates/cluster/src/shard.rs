@@ -98,6 +98,10 @@ impl Singleton {
     }
 }
 
+/// The lease of the active engine of an active/standby pair (one placement, `single`):
+/// whoever holds it runs every actor.
+pub const ACTIVE_ENGINE_KEY: &str = "singleton/active-engine";
+
 /// Anything a node can own.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum OwnerKey {

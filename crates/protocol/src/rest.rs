@@ -1,8 +1,8 @@
 //! The REST side of the contract: the HTTP status each error code answers with (one
 //! table for every door that answers over HTTP — the REST handlers and the provider
 //! webhooks alike), and request and response bodies (docs/api.md) for the endpoints
-//! the load-test harness calls: `POST /api/v1/login`, `PUT /api/v1/agents/{id}` and
-//! `POST /api/v1/inbound`. Plain serde types with the JSON shape the engine's handlers
+//! the load-test harness calls: `POST /api/v1/login`, `PUT /api/v1/agents/{id}`,
+//! `POST /api/v1/inbound` and `POST /api/v1/cluster/locate`. Plain serde types with the JSON shape the engine's handlers
 //! (`src/api/login.rs`, `admin.rs`, `inbound.rs`) accept and answer today; those
 //! handlers still define their own structs and may adopt these later.
 //!
@@ -108,6 +108,48 @@ pub struct InboundResponse {
     pub duplicate: bool,
     /// true when the address belonged to no one and a customer was created.
     pub new_customer: bool,
+}
+
+/// `POST /api/v1/cluster/locate` (supervisor, admin): which key each id falls on and
+/// which node holds it now. Any id may be asked, existing or not (placement is a pure
+/// function of the id); the body's size limit bounds how many.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocateRequest {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub customers: Vec<CustomerId>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub agents: Vec<AgentId>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub queues: Vec<QueueName>,
+}
+
+/// The answer to a locate: one entry per asked id, in the order asked.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocateResponse {
+    pub customers: Vec<Located>,
+    pub agents: Vec<Located>,
+    pub queues: Vec<Located>,
+}
+
+/// Where one id's actor runs: its key and, from the store's lease row, the key's
+/// holder now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Located {
+    /// The id as asked.
+    pub id: String,
+    /// The lease row it falls on: `shard/17`, `queue/support`, or
+    /// `singleton/active-engine` with one active engine and standbys.
+    pub key: String,
+    /// The holder's node name; `None` while no node ever held the key.
+    pub holder: Option<String>,
+    /// The holder's address for other nodes (`host:port`, its HTTP listener).
+    pub address: Option<String>,
+    /// The lease's epoch (the fencing token).
+    pub epoch: Option<u64>,
+    /// Whether the holder's lease is live: `false` while the key waits for a new
+    /// owner (its holder stopped or died).
+    pub live: bool,
 }
 
 #[cfg(test)]
