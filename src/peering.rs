@@ -27,6 +27,20 @@ pub const PATH: &str = "/internal/v1/envelopes";
 /// ([`cluster::envelope::PROTOCOL`]).
 pub const PROTOCOL_HEADER: &str = "switchboard-peer-protocol";
 
+/// How long an engine's HTTP server keeps an idle connection open (set on both of its
+/// servers: `startup` and the holding server), so that [`PEER_IDLE`] is known to be
+/// shorter.
+pub const SERVER_KEEP_ALIVE: Duration = Duration::from_secs(5);
+
+/// How long a node keeps an idle connection to a peer for its next request: well under
+/// the peer's [`SERVER_KEEP_ALIVE`], so a pooled connection is never reused just as
+/// the peer closes it. A request written into a connection the peer is closing fails
+/// ("connection closed before message completed") with its whole batch; with a 30 s
+/// pool against the 5 s keep-alive, one such failure in a 1,000 msg/s run over three
+/// nodes cost two customer messages `unavailable` (BENCHMARKS.md, "The cost of a
+/// cross-node hop in one run over three nodes").
+pub const PEER_IDLE: Duration = Duration::from_secs(2);
+
 /// Sends batches over HTTP with the cluster secret.
 pub struct HttpTransport {
     client: reqwest::Client,
@@ -39,7 +53,7 @@ impl HttpTransport {
             client: reqwest::Client::builder()
                 // Envelopes are small and latency-bound: no Nagle delay.
                 .tcp_nodelay(true)
-                .pool_idle_timeout(Duration::from_secs(30))
+                .pool_idle_timeout(PEER_IDLE)
                 .build()
                 .expect("an HTTP client without TLS settings builds"),
             secret: secret.into(),

@@ -437,6 +437,9 @@ impl Application {
         // Websocket pushes are small frames that must leave now: without TCP_NODELAY,
         // Nagle's algorithm holds them for the peer's delayed ACK (~40 ms).
         .tcp_nodelay(true)
+        // Stated, not left to actix-web's default: peers keep their idle connections
+        // for less (`peering::PEER_IDLE`).
+        .keep_alive(crate::peering::SERVER_KEEP_ALIVE)
         // Signals are ours (see `run_until_stopped`): a drain tells sockets to reconnect
         // before the server stops, which actix-web's own handler would not.
         .disable_signals()

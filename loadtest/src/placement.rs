@@ -142,39 +142,32 @@ pub async fn read(
         (customers, agents)
     };
     let queue = QueueName::parse(queue).with_context(|| format!("queue {queue}"))?;
-    let mut out = Placement::default();
-    let first = api
-        .locate(
-            token,
-            &LocateRequest {
-                queues: vec![queue],
-                ..Default::default()
-            },
-        )
-        .await?;
-    out.queue = first.queues.first().and_then(|q| node_of(q, nodes));
-    for chunk in customers.chunks(LOCATE_CHUNK) {
-        let found = api
-            .locate(
-                token,
-                &LocateRequest {
-                    customers: chunk.to_vec(),
-                    ..Default::default()
-                },
-            )
-            .await?;
-        place(&mut out.customers, found.customers, nodes);
+    // The queue with the first chunk of customers; the agents in chunks after them.
+    let mut asks: Vec<LocateRequest> = customers
+        .chunks(LOCATE_CHUNK)
+        .map(|c| LocateRequest {
+            customers: c.to_vec(),
+            ..Default::default()
+        })
+        .chain(agents.chunks(LOCATE_CHUNK).map(|a| LocateRequest {
+            agents: a.to_vec(),
+            ..Default::default()
+        }))
+        .collect();
+    match asks.first_mut() {
+        Some(first) => first.queues.push(queue),
+        None => asks.push(LocateRequest {
+            queues: vec![queue],
+            ..Default::default()
+        }),
     }
-    for chunk in agents.chunks(LOCATE_CHUNK) {
-        let found = api
-            .locate(
-                token,
-                &LocateRequest {
-                    agents: chunk.to_vec(),
-                    ..Default::default()
-                },
-            )
-            .await?;
+    let mut out = Placement::default();
+    for ask in &asks {
+        let found = api.locate(token, ask).await?;
+        if let Some(q) = found.queues.first() {
+            out.queue = node_of(q, nodes);
+        }
+        place(&mut out.customers, found.customers, nodes);
         place(&mut out.agents, found.agents, nodes);
     }
     Ok(out)

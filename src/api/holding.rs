@@ -82,6 +82,7 @@ pub fn start(
             }))
     })
     .workers(1)
+    .keep_alive(crate::peering::SERVER_KEEP_ALIVE)
     .disable_signals()
     .bind(listen)?
     .run();
