@@ -562,6 +562,46 @@ fn outcome_of(a: &Answer) -> &'static str {
 /// How much longer than its envelopes' latest deadline a request may take.
 const REQUEST_GRACE: Duration = Duration::from_millis(50);
 
+/// How often a lane whose requests keep failing says so in the log: its first failure
+/// at once, then at most one line per this interval, with how many failed meanwhile
+/// unlogged (`switchboard_peer_messages_total{outcome="unreachable"}` counts each). A
+/// dead peer otherwise filled a kill -9 run's log with ~1,200 lines of the same error.
+pub const FAILURE_LOG_EVERY: Duration = Duration::from_secs(5);
+
+/// A lane's failed requests, for the log ([`FAILURE_LOG_EVERY`]).
+#[derive(Debug, Default)]
+struct Failures {
+    /// Failed in a row, since the peer last answered.
+    in_a_row: u64,
+    /// Failed since the last line logged, not logged.
+    unlogged: u64,
+    logged_at: Option<std::time::Instant>,
+}
+
+impl Failures {
+    /// A request failed at `now`: `Some(unlogged before it)` when this one is to be
+    /// logged.
+    fn failed(&mut self, now: std::time::Instant) -> Option<u64> {
+        self.in_a_row += 1;
+        match self.logged_at {
+            Some(at) if now.saturating_duration_since(at) < FAILURE_LOG_EVERY => {
+                self.unlogged += 1;
+                None
+            }
+            _ => {
+                self.logged_at = Some(now);
+                Some(std::mem::take(&mut self.unlogged))
+            }
+        }
+    }
+
+    /// The peer answered: `Some(failed in a row before)` after a failure.
+    fn answered(&mut self) -> Option<u64> {
+        let n = std::mem::take(self).in_a_row;
+        (n > 0).then_some(n)
+    }
+}
+
 /// The maps a worker updates: when its peer answered, and the queues (it removes its
 /// own when it stops idle).
 struct Worked {
@@ -581,6 +621,7 @@ async fn worker(
     worked: Worked,
 ) {
     let Worked { answered, queues } = worked;
+    let mut failures = Failures::default();
     loop {
         let first = match tokio::time::timeout(config.idle, queue.recv()).await {
             Ok(Some(p)) => p,
@@ -619,6 +660,10 @@ async fn worker(
         match result {
             Ok(answers) => {
                 answered.insert(address.clone(), std::time::Instant::now());
+                if let Some(n) = failures.answered() {
+                    tracing::info!(peer = %address, lane = %lane, failed = n,
+                        "node-to-node requests answered again");
+                }
                 let mut by_id: HashMap<u64, Answer> =
                     answers.into_iter().map(|a| (a.id(), a)).collect();
                 for p in batch {
@@ -635,7 +680,10 @@ async fn worker(
             }
             Err(Undelivered { why, refused }) => {
                 crate::metrics::peer_message("unreachable");
-                tracing::warn!(peer = %address, error = %why, "node-to-node request failed");
+                if let Some(unlogged) = failures.failed(std::time::Instant::now()) {
+                    tracing::warn!(peer = %address, lane = %lane, error = %why,
+                        failed_unlogged = unlogged, "node-to-node request failed");
+                }
                 for p in batch {
                     let _ = p.reply.send(Err(SendError::Unreachable {
                         peer: address.clone(),
@@ -650,8 +698,23 @@ async fn worker(
 
 #[cfg(test)]
 mod tests {
-    use super::Peers;
+    use super::{Failures, Peers, FAILURE_LOG_EVERY};
     use std::collections::BTreeSet;
+
+    #[test]
+    fn a_failing_lane_logs_once_per_interval() {
+        let t0 = std::time::Instant::now();
+        let mut f = Failures::default();
+        assert_eq!(f.answered(), None, "nothing failed");
+        assert_eq!(f.failed(t0), Some(0), "the first failure is logged");
+        let soon = t0 + FAILURE_LOG_EVERY / 2;
+        assert_eq!((f.failed(soon), f.failed(soon)), (None, None));
+        // The next interval logs again, with the two left unlogged.
+        assert_eq!(f.failed(t0 + FAILURE_LOG_EVERY), Some(2));
+        assert_eq!(f.answered(), Some(4), "four failed in a row");
+        // Answered: the next failure is logged at once.
+        assert_eq!(f.failed(soon), Some(0));
+    }
 
     #[test]
     fn a_singleton_has_a_lane_of_its_own() {
